@@ -1,0 +1,58 @@
+# One entry point for developers and CI. `make test` builds everything it needs from a bare
+# Python 3.11 + Node.js machine: the virtual environment, the pinned npm tools, then the checks.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+PIPELINE := $(PY) -m scripts.pipeline
+export PATH := $(abspath $(BIN)):$(PATH)
+export REDOCLY_TELEMETRY := off
+export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
+
+.PHONY: install test lint typecheck pytest generate normalize fetch check-generated drift bench demo clean
+
+install: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml scripts/package.json scripts/package-lock.json
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
+	$(PY) -m pip install --quiet -e ".[emulator]" --group dev
+	cd scripts && npm ci --no-audit --no-fund --loglevel=error
+	touch $(INSTALLED)
+
+## The whole gate CI runs: generated code in step with specs/, linters, types, tests.
+test: install check-generated lint typecheck pytest
+
+lint: install
+	$(BIN)/ruff check scp_async scripts tests
+	$(BIN)/ruff format --check scp_async scripts tests
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest -q
+
+## Regenerate every client from the committed specs/ (the main job until the demo exists).
+generate: install
+	$(PIPELINE) generate
+
+## Fetch upstream documents (cache only) and rewrite specs/ from them.
+fetch: install
+	$(PIPELINE) fetch
+
+normalize: install
+	$(PIPELINE) normalize
+
+check-generated: install
+	$(PIPELINE) check
+
+drift: install
+	$(PIPELINE) drift
+
+bench: install
+	$(PY) -m scripts.bench
+
+clean:
+	rm -rf $(VENV) scripts/node_modules .cache .pytest_cache .mypy_cache .ruff_cache
