@@ -10,7 +10,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export REDOCLY_TELEMETRY := off
 export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 
-.PHONY: install test lint typecheck pytest generate normalize fetch check-generated drift bench demo clean
+.PHONY: install test lint typecheck pytest generate normalize fetch update check-generated drift bench demo clean
 
 install: $(INSTALLED)
 
@@ -44,6 +44,10 @@ fetch: install
 
 normalize: install
 	$(PIPELINE) normalize
+
+## fetch + normalize + generate; an API's spec and code change only if all three succeed for it.
+update: install
+	$(PIPELINE) all
 
 check-generated: install
 	$(PIPELINE) check

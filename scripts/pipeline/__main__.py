@@ -1,0 +1,242 @@
+"""Command line of the spec pipeline: `python -m scripts.pipeline STEP [API ...]` (see `--help`)."""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ._common import (
+    CACHE_DIR,
+    GENERATED_DIR,
+    GENERATED_PACKAGE,
+    ROOT,
+    SPECS_DIR,
+    ApiSource,
+    PipelineError,
+    load_sources,
+    select,
+    upstream_dir,
+    write_atomic,
+)
+from .drift import compare
+from .fetch import base_urls_from_service_key, fetch_api
+from .generate import generate
+from .normalize import load_spec, normalize_api
+from .report import END, START, render, splice, update_readme
+
+
+def _fail(error: PipelineError) -> None:
+    print(f"error: {error}", file=sys.stderr)
+
+
+def _base_urls(args: argparse.Namespace, sources: dict[str, ApiSource]) -> dict[str, str]:
+    urls: dict[str, str] = {}
+    if args.service_key:
+        urls.update(base_urls_from_service_key(Path(args.service_key), sources))
+    for item in args.base_url or []:
+        name, sep, url = item.partition("=")
+        if not sep or name not in sources:
+            raise PipelineError("arguments", f"--base-url wants NAME=URL with NAME one of {', '.join(sources)}")
+        urls[name] = url
+    return urls
+
+
+def _fetch_all(args: argparse.Namespace, apis: list[ApiSource], sources: dict[str, ApiSource], cache: Path) -> list[str]:
+    failed = []
+    urls = _base_urls(args, sources)
+    token = args.token or os.environ.get("SCP_ASYNC_FETCH_TOKEN")
+    for source in apis:
+        if source.handwritten:
+            continue
+        try:
+            manifest = fetch_api(source, urls.get(source.name), token, cache)
+            for entry in manifest:
+                print(f"fetched {source.name}: {entry['url']} ({entry['how']})")
+        except PipelineError as exc:
+            _fail(exc)
+            failed.append(source.name)
+    return failed
+
+
+def cmd_fetch(args: argparse.Namespace, sources: dict[str, ApiSource]) -> int:
+    return 1 if _fetch_all(args, select(sources, args.apis), sources, Path(args.cache_dir)) else 0
+
+
+def cmd_normalize(args: argparse.Namespace, sources: dict[str, ApiSource]) -> int:
+    failed = 0
+    reference = Path(args.reference) if args.reference else None
+    for source in select(sources, args.apis):
+        try:
+            path = normalize_api(source, SPECS_DIR, Path(args.cache_dir), reference)
+            print(f"normalized {source.name} → {path.relative_to(ROOT)}")
+        except PipelineError as exc:
+            _fail(exc)
+            failed += 1
+    return 1 if failed else 0
+
+
+def _generate(apis: list[ApiSource], specs_dir: Path, generated_dir: Path) -> int:
+    started = time.perf_counter()
+    results = generate(apis, specs_dir, generated_dir)
+    for result in results:
+        if result.error:
+            _fail(PipelineError(result.api, result.error))
+        else:
+            print(f"generated {result.api}: {len(result.operations)} operations, {len(result.skipped)} skipped")
+    print(f"generation took {time.perf_counter() - started:.1f} s")
+    return 1 if any(r.error for r in results) else 0
+
+
+def cmd_generate(args: argparse.Namespace, sources: dict[str, ApiSource]) -> int:
+    status = _generate(select(sources, args.apis), SPECS_DIR, GENERATED_DIR)
+    update_readme(render(sources, SPECS_DIR, GENERATED_DIR))
+    return status
+
+
+def cmd_all(args: argparse.Namespace, sources: dict[str, ApiSource]) -> int:
+    """fetch → normalize → generate; an API's spec and code are replaced only if all three succeeded."""
+    apis = select(sources, args.apis)
+    cache = Path(args.cache_dir)
+    failed = set(_fetch_all(args, apis, sources, cache))
+    with tempfile.TemporaryDirectory(prefix="scp-specs-") as scratch:
+        staged_specs = Path(scratch) / "specs"
+        shutil.copytree(SPECS_DIR, staged_specs)
+        for source in apis:
+            if source.name in failed:
+                continue
+            try:
+                normalize_api(source, staged_specs, cache)
+            except PipelineError as exc:
+                _fail(exc)
+                failed.add(source.name)
+        ready = [s for s in apis if s.name not in failed]
+        results = generate(ready, staged_specs, GENERATED_DIR) if ready else []
+        for result in results:
+            if result.error:
+                _fail(PipelineError(result.api, result.error))
+                failed.add(result.api)
+                continue
+            spec = f"{result.api}.json"
+            write_atomic(SPECS_DIR / spec, (staged_specs / spec).read_text(encoding="utf-8"))
+            print(f"updated {result.api}: {len(result.operations)} operations")
+    update_readme(render(sources, SPECS_DIR, GENERATED_DIR))
+    return 1 if failed else 0
+
+
+def _tree_differences(expected: Path, actual: Path) -> list[str]:
+    def files(root: Path) -> set[str]:
+        if not root.exists():
+            return set()
+        return {
+            str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+        }
+
+    want, have = files(expected), files(actual)
+    problems = [f"missing {name}" for name in sorted(want - have)]
+    problems += [f"not generated from specs/: {name}" for name in sorted(have - want)]
+    problems += [
+        f"differs: {name}"
+        for name in sorted(want & have)
+        if not filecmp.cmp(expected / name, actual / name, shallow=False)
+    ]
+    return problems
+
+
+def cmd_check(args: argparse.Namespace, sources: dict[str, ApiSource]) -> int:
+    """Regenerate from the committed specs into a scratch dir; any difference from generated/ fails."""
+    with tempfile.TemporaryDirectory(prefix="scp-check-") as scratch:
+        fresh = Path(scratch)
+        results = generate(list(sources.values()), SPECS_DIR, fresh)
+        errors = [r for r in results if r.error]
+        for result in errors:
+            _fail(PipelineError(result.api, result.error or ""))
+        problems = _tree_differences(fresh / GENERATED_PACKAGE, GENERATED_DIR / GENERATED_PACKAGE)
+        readme = (ROOT / "README.md").read_text(encoding="utf-8")
+        if START in readme and END in readme and splice(readme, render(sources, SPECS_DIR, fresh)) != readme:
+            problems.append("README.md operations table is out of date")
+    for problem in problems[:50]:
+        print(f"  {problem}", file=sys.stderr)
+    if problems or errors:
+        print(
+            f"check-generated: {len(problems)} difference(s) between generated/ and specs/; run `make generate`",
+            file=sys.stderr,
+        )
+        return 1
+    print("check-generated: generated/ matches specs/")
+    return 0
+
+
+def cmd_drift(args: argparse.Namespace, sources: dict[str, ApiSource]) -> int:
+    """Normalize fresh upstream documents into a scratch dir and compare them with the committed specs."""
+    apis = [s for s in select(sources, args.apis) if not s.handwritten]
+    breaking = failed = 0
+    with tempfile.TemporaryDirectory(prefix="scp-drift-") as scratch:
+        fresh_dir, cache = Path(scratch) / "specs", Path(scratch) / "cache"
+        reference = Path(args.reference) if args.reference else None
+        if reference is None:
+            failed += len(_fetch_all(args, apis, sources, cache))
+        for source in apis:
+            try:
+                normalize_api(source, SPECS_DIR, cache, reference, out_dir=fresh_dir)
+                changes = compare(load_spec(source.name, SPECS_DIR), load_spec(source.name, fresh_dir))
+            except PipelineError as exc:
+                if (cache / source.name).exists() or reference is not None:
+                    _fail(exc)
+                    failed += 1
+                continue
+            print(f"{source.name}: {'no changes' if not changes else f'{len(changes)} change(s)'}")
+            for change in changes:
+                print(f"  {change.line()}")
+            breaking += sum(c.breaking for c in changes)
+    if breaking:
+        print(f"drift: {breaking} breaking change(s)", file=sys.stderr)
+    return 1 if breaking or failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m scripts.pipeline", description=__doc__)
+    steps = parser.add_subparsers(dest="step", required=True)
+
+    def step(name: str, handler: object, help_text: str) -> argparse.ArgumentParser:
+        sub = steps.add_parser(name, help=help_text)
+        sub.add_argument("apis", nargs="*", metavar="API", help="APIs to process (default: all)")
+        sub.add_argument("--cache-dir", default=str(CACHE_DIR), help="where raw documents are kept")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    def remote(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--base-url", action="append", metavar="NAME=URL", help="override an API's base URL")
+        sub.add_argument("--service-key", help="take base URLs from a cis service key's `endpoints`")
+        sub.add_argument("--token", help="bearer token for protected docs (or $SCP_ASYNC_FETCH_TOKEN)")
+
+    remote(step("fetch", cmd_fetch, "download documents via swagger-ui discovery into the cache"))
+    normalize = step("normalize", cmd_normalize, "rewrite specs/ from the cache (or from reference files)")
+    normalize.add_argument(
+        "--reference", nargs="?", const=str(upstream_dir()), help="read the reference documents instead of the cache"
+    )
+    step("generate", cmd_generate, "regenerate generated/ from specs/")
+    remote(step("all", cmd_all, "fetch, normalize and generate; replace an API only if all succeeded"))
+    step("check", cmd_check, "fail if generated/ differs from what specs/ generate")
+    drift = step("drift", cmd_drift, "report what changed upstream; non-zero exit on breaking changes")
+    remote(drift)
+    drift.add_argument("--reference", nargs="?", const=str(upstream_dir()), help="compare with reference files")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args, load_sources()))
+    except PipelineError as exc:
+        _fail(exc)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

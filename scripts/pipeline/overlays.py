@@ -1,0 +1,157 @@
+"""The project's spec fixes: declarative patches under `specs/overlays/<api>.yaml`, each with its reason.
+
+An overlay file holds
+
+    patches:                      # applied in order
+      - reason: one line saying why upstream is wrong or unusable as it is
+        op: add | remove | replace | move | copy | test   # RFC 6902 JSON Patch
+        path: /json/pointer
+        value: ...
+      - reason: ...
+        rule: drop-header-parameters        # a named fix that needs no index into a list
+        names: [Authorization]
+    summaries:                    # our own one-line summaries, by operationId
+      getGlobalAccount: Read the global account of the service key.
+
+Rules exist where a plain JSON Patch would have to name list positions that shift upstream.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jsonpatch
+import yaml
+
+from ._common import PipelineError, iter_operations
+
+_PATH_TEMPLATE = re.compile(r"{([^}]+)}")
+
+
+def _parameter_lists(document: dict[str, Any]) -> list[list[Any]]:
+    lists = []
+    for item in document.get("paths", {}).values():
+        if isinstance(item, dict):
+            lists.append(item.setdefault("parameters", []))
+            lists.extend(op.setdefault("parameters", []) for op in item.values() if isinstance(op, dict))
+    return lists
+
+
+def _resolve(document: dict[str, Any], node: Any) -> Any:
+    ref = node.get("$ref") if isinstance(node, dict) else None
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = document
+        for part in ref[2:].split("/"):
+            target = target.get(part.replace("~1", "/").replace("~0", "~"), {})
+        return target
+    return node
+
+
+def _drop_header_parameters(document: dict[str, Any], entry: dict[str, Any]) -> None:
+    names = {str(n).lower() for n in entry.get("names", [])}
+    if not names:
+        raise ValueError("`names` must list at least one header")
+    for params in _parameter_lists(document):
+        params[:] = [
+            p
+            for p in params
+            if not (
+                _resolve(document, p).get("in") == "header" and str(_resolve(document, p).get("name")).lower() in names
+            )
+        ]
+    _prune_empty_parameter_lists(document)
+
+
+def _drop_undeclared_path_parameters(document: dict[str, Any], entry: dict[str, Any]) -> None:
+    for path, item in document.get("paths", {}).items():
+        in_template = set(_PATH_TEMPLATE.findall(path))
+        for params in [item.setdefault("parameters", [])] + [
+            op.setdefault("parameters", []) for op in item.values() if isinstance(op, dict)
+        ]:
+            params[:] = [
+                p
+                for p in params
+                if not (_resolve(document, p).get("in") == "path" and _resolve(document, p).get("name") not in in_template)
+            ]
+    _prune_empty_parameter_lists(document)
+
+
+def _prune_empty_parameter_lists(document: dict[str, Any]) -> None:
+    for item in document.get("paths", {}).values():
+        if item.get("parameters") == []:
+            del item["parameters"]
+        for op in item.values():
+            if isinstance(op, dict) and op.get("parameters") == []:
+                del op["parameters"]
+
+
+def _free_form_maps(document: dict[str, Any], entry: dict[str, Any]) -> None:
+    """`additionalProperties: {type: object}` claims every value is an object; make the map free-form."""
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("additionalProperties") == {"type": "object"}:
+                node["additionalProperties"] = True
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(document)
+
+
+RULES: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
+    "drop-header-parameters": _drop_header_parameters,
+    "free-form-maps": _free_form_maps,
+    "drop-undeclared-path-parameters": _drop_undeclared_path_parameters,
+}
+
+
+def load_overlay(path: Path) -> dict[str, Any]:
+    try:
+        overlay = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"cannot read overlay {path.name}: {exc}") from None
+    if not isinstance(overlay, dict) or set(overlay) - {"patches", "summaries"}:
+        raise ValueError(f"overlay {path.name} may only hold `patches` and `summaries`")
+    return overlay
+
+
+def apply_overlay(api: str, document: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Apply `path` to a copy of `document`; every failure names the overlay entry and its reason."""
+    if not path.exists():
+        return document
+    try:
+        overlay = load_overlay(path)
+    except ValueError as exc:
+        raise PipelineError(api, str(exc)) from None
+    result = copy.deepcopy(document)
+    for index, entry in enumerate(overlay.get("patches") or []):
+        where = f"{path.name} patches[{index}]"
+        reason = entry.get("reason") if isinstance(entry, dict) else None
+        if not isinstance(reason, str) or not reason.strip() or "\n" in reason.strip():
+            raise PipelineError(api, f"{where} needs a one-line `reason`")
+        try:
+            if "rule" in entry:
+                rule = RULES.get(entry["rule"])
+                if rule is None:
+                    raise ValueError(f"unknown rule {entry['rule']!r} (known: {', '.join(RULES)})")
+                rule(result, entry)
+            else:
+                operation = {k: v for k, v in entry.items() if k != "reason"}
+                result = jsonpatch.apply_patch(result, [operation])
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, ValueError, KeyError) as exc:
+            raise PipelineError(api, f"{where} ({reason.strip()}) does not apply: {exc}") from None
+    summaries = overlay.get("summaries") or {}
+    if summaries:
+        by_id = {op.get("operationId"): op for _, _, op in iter_operations(result)}
+        for operation_id, summary in summaries.items():
+            if operation_id not in by_id:
+                raise PipelineError(api, f"{path.name} summaries: no operation {operation_id!r}")
+            by_id[operation_id]["summary"] = str(summary).strip()
+    return result
