@@ -47,7 +47,9 @@ def _base_urls(args: argparse.Namespace, sources: dict[str, ApiSource]) -> dict[
     return urls
 
 
-def _fetch_all(args: argparse.Namespace, apis: list[ApiSource], sources: dict[str, ApiSource], cache: Path) -> list[str]:
+def _fetch_all(
+    args: argparse.Namespace, apis: list[ApiSource], sources: dict[str, ApiSource], cache: Path
+) -> list[str]:
     failed = []
     urls = _base_urls(args, sources)
     token = args.token or os.environ.get("SCP_ASYNC_FETCH_TOKEN")
@@ -73,8 +75,8 @@ def cmd_normalize(args: argparse.Namespace, sources: dict[str, ApiSource]) -> in
     reference = Path(args.reference) if args.reference else None
     for source in select(sources, args.apis):
         try:
-            path = normalize_api(source, SPECS_DIR, Path(args.cache_dir), reference)
-            print(f"normalized {source.name} → {path.relative_to(ROOT)}")
+            path = normalize_api(source, args.specs_dir, Path(args.cache_dir), reference)
+            print(f"normalized {source.name} → {path}")
         except PipelineError as exc:
             _fail(exc)
             failed += 1
@@ -94,8 +96,8 @@ def _generate(apis: list[ApiSource], specs_dir: Path, generated_dir: Path) -> in
 
 
 def cmd_generate(args: argparse.Namespace, sources: dict[str, ApiSource]) -> int:
-    status = _generate(select(sources, args.apis), SPECS_DIR, GENERATED_DIR)
-    update_readme(render(sources, SPECS_DIR, GENERATED_DIR))
+    status = _generate(select(sources, args.apis), args.specs_dir, args.generated_dir)
+    update_readme(render(sources, args.specs_dir, args.generated_dir), args.readme)
     return status
 
 
@@ -106,7 +108,7 @@ def cmd_all(args: argparse.Namespace, sources: dict[str, ApiSource]) -> int:
     failed = set(_fetch_all(args, apis, sources, cache))
     with tempfile.TemporaryDirectory(prefix="scp-specs-") as scratch:
         staged_specs = Path(scratch) / "specs"
-        shutil.copytree(SPECS_DIR, staged_specs)
+        shutil.copytree(args.specs_dir, staged_specs)
         for source in apis:
             if source.name in failed:
                 continue
@@ -116,16 +118,16 @@ def cmd_all(args: argparse.Namespace, sources: dict[str, ApiSource]) -> int:
                 _fail(exc)
                 failed.add(source.name)
         ready = [s for s in apis if s.name not in failed]
-        results = generate(ready, staged_specs, GENERATED_DIR) if ready else []
+        results = generate(ready, staged_specs, args.generated_dir) if ready else []
         for result in results:
             if result.error:
                 _fail(PipelineError(result.api, result.error))
                 failed.add(result.api)
                 continue
             spec = f"{result.api}.json"
-            write_atomic(SPECS_DIR / spec, (staged_specs / spec).read_text(encoding="utf-8"))
+            write_atomic(args.specs_dir / spec, (staged_specs / spec).read_text(encoding="utf-8"))
             print(f"updated {result.api}: {len(result.operations)} operations")
-    update_readme(render(sources, SPECS_DIR, GENERATED_DIR))
+    update_readme(render(sources, args.specs_dir, args.generated_dir), args.readme)
     return 1 if failed else 0
 
 
@@ -133,9 +135,7 @@ def _tree_differences(expected: Path, actual: Path) -> list[str]:
     def files(root: Path) -> set[str]:
         if not root.exists():
             return set()
-        return {
-            str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-        }
+        return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
 
     want, have = files(expected), files(actual)
     problems = [f"missing {name}" for name in sorted(want - have)]
@@ -152,13 +152,13 @@ def cmd_check(args: argparse.Namespace, sources: dict[str, ApiSource]) -> int:
     """Regenerate from the committed specs into a scratch dir; any difference from generated/ fails."""
     with tempfile.TemporaryDirectory(prefix="scp-check-") as scratch:
         fresh = Path(scratch)
-        results = generate(list(sources.values()), SPECS_DIR, fresh)
+        results = generate(list(sources.values()), args.specs_dir, fresh)
         errors = [r for r in results if r.error]
         for result in errors:
             _fail(PipelineError(result.api, result.error or ""))
-        problems = _tree_differences(fresh / GENERATED_PACKAGE, GENERATED_DIR / GENERATED_PACKAGE)
-        readme = (ROOT / "README.md").read_text(encoding="utf-8")
-        if START in readme and END in readme and splice(readme, render(sources, SPECS_DIR, fresh)) != readme:
+        problems = _tree_differences(fresh / GENERATED_PACKAGE, args.generated_dir / GENERATED_PACKAGE)
+        readme = args.readme.read_text(encoding="utf-8") if args.readme.exists() else ""
+        if START in readme and END in readme and splice(readme, render(sources, args.specs_dir, fresh)) != readme:
             problems.append("README.md operations table is out of date")
     for problem in problems[:50]:
         print(f"  {problem}", file=sys.stderr)
@@ -183,8 +183,8 @@ def cmd_drift(args: argparse.Namespace, sources: dict[str, ApiSource]) -> int:
             failed += len(_fetch_all(args, apis, sources, cache))
         for source in apis:
             try:
-                normalize_api(source, SPECS_DIR, cache, reference, out_dir=fresh_dir)
-                changes = compare(load_spec(source.name, SPECS_DIR), load_spec(source.name, fresh_dir))
+                normalize_api(source, args.specs_dir, cache, reference, out_dir=fresh_dir)
+                changes = compare(load_spec(source.name, args.specs_dir), load_spec(source.name, fresh_dir))
             except PipelineError as exc:
                 if (cache / source.name).exists() or reference is not None:
                     _fail(exc)
@@ -201,6 +201,9 @@ def cmd_drift(args: argparse.Namespace, sources: dict[str, ApiSource]) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m scripts.pipeline", description=__doc__)
+    parser.add_argument("--specs-dir", type=Path, default=SPECS_DIR, help="normalized specs (default: specs/)")
+    parser.add_argument("--generated-dir", type=Path, default=GENERATED_DIR, help="default: generated/")
+    parser.add_argument("--readme", type=Path, default=ROOT / "README.md", help="README with the operations table")
     steps = parser.add_subparsers(dest="step", required=True)
 
     def step(name: str, handler: object, help_text: str) -> argparse.ArgumentParser:
@@ -232,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.handler(args, load_sources()))
+        return int(args.handler(args, load_sources(args.specs_dir)))
     except PipelineError as exc:
         _fail(exc)
         return 1

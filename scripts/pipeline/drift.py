@@ -106,12 +106,8 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
     for key in sorted(old_ops.keys() & new_ops.keys()):
         (old_op, old_item), (new_op, new_item) = old_ops[key], new_ops[key]
         if old_op.get("operationId") != new_op.get("operationId"):
-            changes.append(
-                Change(key, f"operationId {old_op.get('operationId')} → {new_op.get('operationId')}", True)
-            )
-        changes += _compare_parameters(
-            key, _parameters(old, old_op, old_item), _parameters(new, new_op, new_item)
-        )
+            changes.append(Change(key, f"operationId {old_op.get('operationId')} → {new_op.get('operationId')}", True))
+        changes += _compare_parameters(key, _parameters(old, old_op, old_item), _parameters(new, new_op, new_item))
         if _body_type(old_op) != _body_type(new_op):
             changes.append(Change(key, f"request body {_body_type(old_op)} → {_body_type(new_op)}", True))
     return changes + _compare_schemas(old, new)

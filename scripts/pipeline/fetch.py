@@ -187,7 +187,9 @@ def discover(api: str, http: _Http, base_url: str, group: str | None) -> Found:
         or (_from_well_known(http, base) if group is None else None)
     )
     if found is None:
-        raise PipelineError(api, f"no OpenAPI document found at {base_url} (tried springdoc, springfox, swagger-ui, well-known paths)")
+        raise PipelineError(
+            api, f"no OpenAPI document found at {base_url} (tried springdoc, springfox, swagger-ui, well-known paths)"
+        )
     return found
 
 
@@ -265,9 +267,7 @@ def fetch_api(
             found = discover(source.name, http, base, document.group)
             files = _download_tree(source.name, http, found.url)
             if document.format != "openapi3-split" and len(files) > 1:
-                raise PipelineError(
-                    source.name, f"{found.url} refers to other files; declare format openapi3-split"
-                )
+                raise PipelineError(source.name, f"{found.url} refers to other files; declare format openapi3-split")
             layout, root = _layout(files, found.url)
             folder = staged / str(index)
             for name, body in layout.items():

@@ -212,7 +212,9 @@ def normalize_document(
         document = strip_prose(document)
         _describe_responses(document)
         document["info"] = {"title": source.title, "version": str(raw_documents[0].get("info", {}).get("version", "0"))}
-        document["tags"] = [{"name": t["name"]} for t in document.get("tags", []) if isinstance(t, dict) and "name" in t]
+        document["tags"] = [
+            {"name": t["name"]} for t in document.get("tags", []) if isinstance(t, dict) and "name" in t
+        ]
         if not document["tags"]:
             del document["tags"]
     document = apply_overlay(source.name, document, specs_dir / "overlays" / f"{source.name}.yaml")

@@ -75,7 +75,9 @@ def _drop_undeclared_path_parameters(document: dict[str, Any], entry: dict[str, 
             params[:] = [
                 p
                 for p in params
-                if not (_resolve(document, p).get("in") == "path" and _resolve(document, p).get("name") not in in_template)
+                if not (
+                    _resolve(document, p).get("in") == "path" and _resolve(document, p).get("name") not in in_template
+                )
             ]
     _prune_empty_parameter_lists(document)
 

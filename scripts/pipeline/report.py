@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import runpy
+from pathlib import Path
 from typing import Any
 
 from ._common import GENERATED_PACKAGE, ROOT, ApiSource, iter_operations
