@@ -17,6 +17,7 @@ from ._common import (
     GENERATED_PACKAGE,
     ROOT,
     SPECS_DIR,
+    UPSTREAM_ENV,
     ApiSource,
     PipelineError,
     load_sources,
@@ -72,7 +73,7 @@ def cmd_fetch(args: argparse.Namespace, sources: dict[str, ApiSource]) -> int:
 
 def cmd_normalize(args: argparse.Namespace, sources: dict[str, ApiSource]) -> int:
     failed = 0
-    reference = Path(args.reference) if args.reference else None
+    reference = upstream_dir() if args.reference else None
     for source in select(sources, args.apis):
         try:
             path = normalize_api(source, args.specs_dir, Path(args.cache_dir), reference)
@@ -178,7 +179,7 @@ def cmd_drift(args: argparse.Namespace, sources: dict[str, ApiSource]) -> int:
     breaking = failed = 0
     with tempfile.TemporaryDirectory(prefix="scp-drift-") as scratch:
         fresh_dir, cache = Path(scratch) / "specs", Path(scratch) / "cache"
-        reference = Path(args.reference) if args.reference else None
+        reference = upstream_dir() if args.reference else None
         if reference is None:
             failed += len(_fetch_all(args, apis, sources, cache))
         for source in apis:
@@ -221,14 +222,16 @@ def build_parser() -> argparse.ArgumentParser:
     remote(step("fetch", cmd_fetch, "download documents via swagger-ui discovery into the cache"))
     normalize = step("normalize", cmd_normalize, "rewrite specs/ from the cache (or from reference files)")
     normalize.add_argument(
-        "--reference", nargs="?", const=str(upstream_dir()), help="read the reference documents instead of the cache"
+        "--reference", action="store_true", help=f"read the reference documents (${UPSTREAM_ENV}) instead of the cache"
     )
     step("generate", cmd_generate, "regenerate generated/ from specs/")
     remote(step("all", cmd_all, "fetch, normalize and generate; replace an API only if all succeeded"))
     step("check", cmd_check, "fail if generated/ differs from what specs/ generate")
     drift = step("drift", cmd_drift, "report what changed upstream; non-zero exit on breaking changes")
     remote(drift)
-    drift.add_argument("--reference", nargs="?", const=str(upstream_dir()), help="compare with reference files")
+    drift.add_argument(
+        "--reference", action="store_true", help=f"compare with the reference documents (${UPSTREAM_ENV})"
+    )
     return parser
 
 

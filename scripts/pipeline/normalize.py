@@ -147,8 +147,11 @@ def strip_prose(node: Any, parent: str | None = None) -> Any:
     return cleaned
 
 
-def _describe_responses(document: dict[str, Any]) -> None:
-    """OpenAPI requires a response description; ours is the status phrase, never upstream text."""
+def _tidy_responses(document: dict[str, Any]) -> None:
+    """OpenAPI requires a response description: ours is the status phrase, never upstream text.
+
+    Response `links` go too: no generator uses them, and upstream hides prose in their parameters.
+    """
 
     def phrase(code: str) -> str:
         try:
@@ -160,8 +163,11 @@ def _describe_responses(document: dict[str, Any]) -> None:
         for code, response in operation.get("responses", {}).items():
             if isinstance(response, dict) and "$ref" not in response:
                 response["description"] = phrase(str(code))
+                response.pop("links", None)
     for code, response in document.get("components", {}).get("responses", {}).items():
         response["description"] = phrase(str(code)) if str(code).isdigit() else "Response"
+        response.pop("links", None)
+    document.get("components", {}).pop("links", None)
 
 
 def _pointer_get(document: dict[str, Any], ref: str) -> bool:
@@ -210,7 +216,7 @@ def normalize_document(
     document = merge(source.name, raw_documents)
     if source.handwritten is None:
         document = strip_prose(document)
-        _describe_responses(document)
+        _tidy_responses(document)
         document["info"] = {"title": source.title, "version": str(raw_documents[0].get("info", {}).get("version", "0"))}
         document["tags"] = [
             {"name": t["name"]} for t in document.get("tags", []) if isinstance(t, dict) and "name" in t

@@ -107,7 +107,23 @@ def _free_form_maps(document: dict[str, Any], entry: dict[str, Any]) -> None:
     walk(document)
 
 
+def _rename_tags(document: dict[str, Any], entry: dict[str, Any]) -> None:
+    """Tags name the generated module folders; long upstream tag names make poor folder names."""
+    names = entry.get("names")
+    if not isinstance(names, dict) or not names:
+        raise ValueError("`names` must map old tag names to new ones")
+    used = {tag for _, _, op in iter_operations(document) for tag in op.get("tags", [])}
+    unknown = set(names) - used
+    if unknown:
+        raise ValueError(f"no operation has tag(s) {sorted(unknown)}")
+    for _, _, operation in iter_operations(document):
+        operation["tags"] = [names.get(tag, tag) for tag in operation.get("tags", [])]
+    for tag in document.get("tags", []):
+        tag["name"] = names.get(tag["name"], tag["name"])
+
+
 RULES: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
+    "rename-tags": _rename_tags,
     "drop-header-parameters": _drop_header_parameters,
     "free-form-maps": _free_form_maps,
     "drop-undeclared-path-parameters": _drop_undeclared_path_parameters,
