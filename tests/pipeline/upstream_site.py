@@ -40,7 +40,7 @@ def springdoc_groups(routes: Routes, prefix: str, documents: dict[str, Path]) ->
 
 def springfox(routes: Routes, prefix: str, document: Path) -> None:
     routes[f"{prefix}/swagger-resources"] = _json(
-        [{"name": "default", "url": f"{prefix}/v2/api-docs", "swaggerVersion": "2.0", "location": f"{prefix}/v2/api-docs"}]
+        [{"name": "default", "url": f"{prefix}/v2/api-docs", "swaggerVersion": "2.0"}]
     )
     routes[f"{prefix}/v2/api-docs"] = (JSON, document.read_bytes())
 
