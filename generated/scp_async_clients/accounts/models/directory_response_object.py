@@ -179,9 +179,9 @@ class DirectoryResponseObject:
 
         d = dict(src_dict)
         created_date = (
-            datetime.datetime.fromtimestamp(d.pop("createdDate") / 1000, tz=datetime.timezone.utc)
-            if isinstance(d.pop("createdDate"), (int, float))
-            else datetime.datetime.fromisoformat(d.pop("createdDate"))
+            datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+            if isinstance(_when := d.pop("createdDate"), (int, float))
+            else datetime.datetime.fromisoformat(_when)
         )
 
         description = d.pop("description")
@@ -255,9 +255,9 @@ class DirectoryResponseObject:
             modified_date = UNSET
         else:
             modified_date = (
-                datetime.datetime.fromtimestamp(_modified_date / 1000, tz=datetime.timezone.utc)
-                if isinstance(_modified_date, (int, float))
-                else datetime.datetime.fromisoformat(_modified_date)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _modified_date, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         state_message = d.pop("stateMessage", UNSET)

@@ -291,9 +291,9 @@ class GlobalAccountResponseObject:
         consumption_based = d.pop("consumptionBased")
 
         created_date = (
-            datetime.datetime.fromtimestamp(d.pop("createdDate") / 1000, tz=datetime.timezone.utc)
-            if isinstance(d.pop("createdDate"), (int, float))
-            else datetime.datetime.fromisoformat(d.pop("createdDate"))
+            datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+            if isinstance(_when := d.pop("createdDate"), (int, float))
+            else datetime.datetime.fromisoformat(_when)
         )
 
         description = d.pop("description")
@@ -369,9 +369,9 @@ class GlobalAccountResponseObject:
             expiry_date = UNSET
         else:
             expiry_date = (
-                datetime.datetime.fromtimestamp(_expiry_date / 1000, tz=datetime.timezone.utc)
-                if isinstance(_expiry_date, (int, float))
-                else datetime.datetime.fromisoformat(_expiry_date)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _expiry_date, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         _labels = d.pop("labels", UNSET)
@@ -394,9 +394,9 @@ class GlobalAccountResponseObject:
             modified_date = UNSET
         else:
             modified_date = (
-                datetime.datetime.fromtimestamp(_modified_date / 1000, tz=datetime.timezone.utc)
-                if isinstance(_modified_date, (int, float))
-                else datetime.datetime.fromisoformat(_modified_date)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _modified_date, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         _origin = d.pop("origin", UNSET)
@@ -412,9 +412,9 @@ class GlobalAccountResponseObject:
             renewal_date = UNSET
         else:
             renewal_date = (
-                datetime.datetime.fromtimestamp(_renewal_date / 1000, tz=datetime.timezone.utc)
-                if isinstance(_renewal_date, (int, float))
-                else datetime.datetime.fromisoformat(_renewal_date)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _renewal_date, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         service_id = d.pop("serviceId", UNSET)

@@ -158,9 +158,9 @@ class SubaccountResponseObject:
         beta_enabled = d.pop("betaEnabled")
 
         created_date = (
-            datetime.datetime.fromtimestamp(d.pop("createdDate") / 1000, tz=datetime.timezone.utc)
-            if isinstance(d.pop("createdDate"), (int, float))
-            else datetime.datetime.fromisoformat(d.pop("createdDate"))
+            datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+            if isinstance(_when := d.pop("createdDate"), (int, float))
+            else datetime.datetime.fromisoformat(_when)
         )
 
         description = d.pop("description")
@@ -207,9 +207,9 @@ class SubaccountResponseObject:
             modified_date = UNSET
         else:
             modified_date = (
-                datetime.datetime.fromtimestamp(_modified_date / 1000, tz=datetime.timezone.utc)
-                if isinstance(_modified_date, (int, float))
-                else datetime.datetime.fromisoformat(_modified_date)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _modified_date, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         _parent_features = d.pop("parentFeatures", UNSET)

@@ -150,9 +150,9 @@ class AuditLogRecord:
             time = UNSET
         else:
             time = (
-                datetime.datetime.fromtimestamp(_time / 1000, tz=datetime.timezone.utc)
-                if isinstance(_time, (int, float))
-                else datetime.datetime.fromisoformat(_time)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _time, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         user = d.pop("user", UNSET)

@@ -53,9 +53,9 @@ class DeploymentStatusDetails:
             last_status_change = UNSET
         else:
             last_status_change = (
-                datetime.datetime.fromtimestamp(_last_status_change / 1000, tz=datetime.timezone.utc)
-                if isinstance(_last_status_change, (int, float))
-                else datetime.datetime.fromisoformat(_last_status_change)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _last_status_change, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         _last_successful_healthcheck = d.pop("last_successful_healthcheck", UNSET)
@@ -64,9 +64,9 @@ class DeploymentStatusDetails:
             last_successful_healthcheck = UNSET
         else:
             last_successful_healthcheck = (
-                datetime.datetime.fromtimestamp(_last_successful_healthcheck / 1000, tz=datetime.timezone.utc)
-                if isinstance(_last_successful_healthcheck, (int, float))
-                else datetime.datetime.fromisoformat(_last_successful_healthcheck)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _last_successful_healthcheck, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         deployment_status_details = cls(

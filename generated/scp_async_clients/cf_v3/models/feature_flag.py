@@ -109,9 +109,9 @@ class FeatureFlag:
                 if not isinstance(data, (str, int, float)):
                     raise TypeError()
                 updated_at_type_0 = (
-                    datetime.datetime.fromtimestamp(data / 1000, tz=datetime.timezone.utc)
-                    if isinstance(data, (int, float))
-                    else datetime.datetime.fromisoformat(data)
+                    datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                    if isinstance(_when := data, (int, float))
+                    else datetime.datetime.fromisoformat(_when)
                 )
 
                 return updated_at_type_0

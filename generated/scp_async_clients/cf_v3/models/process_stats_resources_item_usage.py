@@ -77,9 +77,9 @@ class ProcessStatsResourcesItemUsage:
             time = UNSET
         else:
             time = (
-                datetime.datetime.fromtimestamp(_time / 1000, tz=datetime.timezone.utc)
-                if isinstance(_time, (int, float))
-                else datetime.datetime.fromisoformat(_time)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _time, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         process_stats_resources_item_usage = cls(

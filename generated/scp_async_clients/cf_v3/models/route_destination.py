@@ -130,9 +130,9 @@ class RouteDestination:
             created_at = UNSET
         else:
             created_at = (
-                datetime.datetime.fromtimestamp(_created_at / 1000, tz=datetime.timezone.utc)
-                if isinstance(_created_at, (int, float))
-                else datetime.datetime.fromisoformat(_created_at)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _created_at, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         guid = d.pop("guid", UNSET)
@@ -171,9 +171,9 @@ class RouteDestination:
                 if not isinstance(data, (str, int, float)):
                     raise TypeError()
                 updated_at_type_0 = (
-                    datetime.datetime.fromtimestamp(data / 1000, tz=datetime.timezone.utc)
-                    if isinstance(data, (int, float))
-                    else datetime.datetime.fromisoformat(data)
+                    datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                    if isinstance(_when := data, (int, float))
+                    else datetime.datetime.fromisoformat(_when)
                 )
 
                 return updated_at_type_0

@@ -76,9 +76,9 @@ class ServiceUsageEvent:
             created_at = UNSET
         else:
             created_at = (
-                datetime.datetime.fromtimestamp(_created_at / 1000, tz=datetime.timezone.utc)
-                if isinstance(_created_at, (int, float))
-                else datetime.datetime.fromisoformat(_created_at)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _created_at, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         _guid = d.pop("guid", UNSET)
@@ -94,9 +94,9 @@ class ServiceUsageEvent:
             updated_at = UNSET
         else:
             updated_at = (
-                datetime.datetime.fromtimestamp(_updated_at / 1000, tz=datetime.timezone.utc)
-                if isinstance(_updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_updated_at)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _updated_at, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         _links = d.pop("links", UNSET)

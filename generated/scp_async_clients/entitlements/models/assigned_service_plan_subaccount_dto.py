@@ -171,9 +171,9 @@ class AssignedServicePlanSubaccountDTO:
             created_date = UNSET
         else:
             created_date = (
-                datetime.datetime.fromtimestamp(_created_date / 1000, tz=datetime.timezone.utc)
-                if isinstance(_created_date, (int, float))
-                else datetime.datetime.fromisoformat(_created_date)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _created_date, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         entity_id = d.pop("entityId", UNSET)
@@ -198,9 +198,9 @@ class AssignedServicePlanSubaccountDTO:
             modified_date = UNSET
         else:
             modified_date = (
-                datetime.datetime.fromtimestamp(_modified_date / 1000, tz=datetime.timezone.utc)
-                if isinstance(_modified_date, (int, float))
-                else datetime.datetime.fromisoformat(_modified_date)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _modified_date, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         parent_amount = d.pop("parentAmount", UNSET)

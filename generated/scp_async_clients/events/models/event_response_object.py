@@ -106,9 +106,9 @@ class EventResponseObject:
             action_time = UNSET
         else:
             action_time = (
-                datetime.datetime.fromtimestamp(_action_time / 1000, tz=datetime.timezone.utc)
-                if isinstance(_action_time, (int, float))
-                else datetime.datetime.fromisoformat(_action_time)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _action_time, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         _creation_time = d.pop("creationTime", UNSET)
@@ -117,9 +117,9 @@ class EventResponseObject:
             creation_time = UNSET
         else:
             creation_time = (
-                datetime.datetime.fromtimestamp(_creation_time / 1000, tz=datetime.timezone.utc)
-                if isinstance(_creation_time, (int, float))
-                else datetime.datetime.fromisoformat(_creation_time)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _creation_time, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         _details = d.pop("details", UNSET)

@@ -91,9 +91,9 @@ class Log:
             last_modified = UNSET
         else:
             last_modified = (
-                datetime.datetime.fromtimestamp(_last_modified / 1000, tz=datetime.timezone.utc)
-                if isinstance(_last_modified, (int, float))
-                else datetime.datetime.fromisoformat(_last_modified)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _last_modified, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         size = d.pop("size", UNSET)

@@ -70,9 +70,9 @@ class Message:
             timestamp = UNSET
         else:
             timestamp = (
-                datetime.datetime.fromtimestamp(_timestamp / 1000, tz=datetime.timezone.utc)
-                if isinstance(_timestamp, (int, float))
-                else datetime.datetime.fromisoformat(_timestamp)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _timestamp, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         _type_ = d.pop("type", UNSET)

@@ -91,9 +91,9 @@ class Module:
             created_on = UNSET
         else:
             created_on = (
-                datetime.datetime.fromtimestamp(_created_on / 1000, tz=datetime.timezone.utc)
-                if isinstance(_created_on, (int, float))
-                else datetime.datetime.fromisoformat(_created_on)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _created_on, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         module_name = d.pop("moduleName", UNSET)
@@ -108,9 +108,9 @@ class Module:
             updated_on = UNSET
         else:
             updated_on = (
-                datetime.datetime.fromtimestamp(_updated_on / 1000, tz=datetime.timezone.utc)
-                if isinstance(_updated_on, (int, float))
-                else datetime.datetime.fromisoformat(_updated_on)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _updated_on, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         uris = cast(list[str], d.pop("uris", UNSET))

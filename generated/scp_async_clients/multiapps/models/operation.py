@@ -146,9 +146,9 @@ class Operation:
             ended_at = UNSET
         else:
             ended_at = (
-                datetime.datetime.fromtimestamp(_ended_at / 1000, tz=datetime.timezone.utc)
-                if isinstance(_ended_at, (int, float))
-                else datetime.datetime.fromisoformat(_ended_at)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _ended_at, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         _error_type = d.pop("errorType", UNSET)
@@ -195,9 +195,9 @@ class Operation:
             started_at = UNSET
         else:
             started_at = (
-                datetime.datetime.fromtimestamp(_started_at / 1000, tz=datetime.timezone.utc)
-                if isinstance(_started_at, (int, float))
-                else datetime.datetime.fromisoformat(_started_at)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _started_at, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         _state = d.pop("state", UNSET)

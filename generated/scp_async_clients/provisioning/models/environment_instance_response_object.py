@@ -218,9 +218,9 @@ class EnvironmentInstanceResponseObject:
             created_date = UNSET
         else:
             created_date = (
-                datetime.datetime.fromtimestamp(_created_date / 1000, tz=datetime.timezone.utc)
-                if isinstance(_created_date, (int, float))
-                else datetime.datetime.fromisoformat(_created_date)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _created_date, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         _custom_labels = d.pop("customLabels", UNSET)
@@ -255,9 +255,9 @@ class EnvironmentInstanceResponseObject:
             modified_date = UNSET
         else:
             modified_date = (
-                datetime.datetime.fromtimestamp(_modified_date / 1000, tz=datetime.timezone.utc)
-                if isinstance(_modified_date, (int, float))
-                else datetime.datetime.fromisoformat(_modified_date)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _modified_date, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         name = d.pop("name", UNSET)

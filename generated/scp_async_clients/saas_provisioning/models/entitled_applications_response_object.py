@@ -394,9 +394,9 @@ class EntitledApplicationsResponseObject:
             created_date = UNSET
         else:
             created_date = (
-                datetime.datetime.fromtimestamp(_created_date / 1000, tz=datetime.timezone.utc)
-                if isinstance(_created_date, (int, float))
-                else datetime.datetime.fromisoformat(_created_date)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _created_date, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         customer_developed = d.pop("customerDeveloped", UNSET)
@@ -435,9 +435,9 @@ class EntitledApplicationsResponseObject:
             modified_date = UNSET
         else:
             modified_date = (
-                datetime.datetime.fromtimestamp(_modified_date / 1000, tz=datetime.timezone.utc)
-                if isinstance(_modified_date, (int, float))
-                else datetime.datetime.fromisoformat(_modified_date)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _modified_date, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         _params_schema = d.pop("paramsSchema", UNSET)

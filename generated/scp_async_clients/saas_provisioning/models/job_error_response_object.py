@@ -85,9 +85,9 @@ class JobErrorResponseObject:
             timestamp = UNSET
         else:
             timestamp = (
-                datetime.datetime.fromtimestamp(_timestamp / 1000, tz=datetime.timezone.utc)
-                if isinstance(_timestamp, (int, float))
-                else datetime.datetime.fromisoformat(_timestamp)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _timestamp, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         job_error_response_object = cls(

@@ -143,9 +143,9 @@ class CreatedServiceBindingResponseObject:
             created_at = UNSET
         else:
             created_at = (
-                datetime.datetime.fromtimestamp(_created_at / 1000, tz=datetime.timezone.utc)
-                if isinstance(_created_at, (int, float))
-                else datetime.datetime.fromisoformat(_created_at)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _created_at, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         _credentials = d.pop("credentials", UNSET)
@@ -176,9 +176,9 @@ class CreatedServiceBindingResponseObject:
             updated_at = UNSET
         else:
             updated_at = (
-                datetime.datetime.fromtimestamp(_updated_at / 1000, tz=datetime.timezone.utc)
-                if isinstance(_updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_updated_at)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _updated_at, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         created_service_binding_response_object = cls(

@@ -169,9 +169,9 @@ class OperationResponseObject:
             created_at = UNSET
         else:
             created_at = (
-                datetime.datetime.fromtimestamp(_created_at / 1000, tz=datetime.timezone.utc)
-                if isinstance(_created_at, (int, float))
-                else datetime.datetime.fromisoformat(_created_at)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _created_at, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         _deletion_scheduled = d.pop("deletion_scheduled", UNSET)
@@ -180,9 +180,9 @@ class OperationResponseObject:
             deletion_scheduled = UNSET
         else:
             deletion_scheduled = (
-                datetime.datetime.fromtimestamp(_deletion_scheduled / 1000, tz=datetime.timezone.utc)
-                if isinstance(_deletion_scheduled, (int, float))
-                else datetime.datetime.fromisoformat(_deletion_scheduled)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _deletion_scheduled, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         description = d.pop("description", UNSET)
@@ -244,9 +244,9 @@ class OperationResponseObject:
             updated_at = UNSET
         else:
             updated_at = (
-                datetime.datetime.fromtimestamp(_updated_at / 1000, tz=datetime.timezone.utc)
-                if isinstance(_updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_updated_at)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _updated_at, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         operation_response_object = cls(

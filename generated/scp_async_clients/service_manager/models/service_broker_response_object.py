@@ -114,9 +114,9 @@ class ServiceBrokerResponseObject:
             created_at = UNSET
         else:
             created_at = (
-                datetime.datetime.fromtimestamp(_created_at / 1000, tz=datetime.timezone.utc)
-                if isinstance(_created_at, (int, float))
-                else datetime.datetime.fromisoformat(_created_at)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _created_at, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         description = d.pop("description", UNSET)
@@ -143,9 +143,9 @@ class ServiceBrokerResponseObject:
             updated_at = UNSET
         else:
             updated_at = (
-                datetime.datetime.fromtimestamp(_updated_at / 1000, tz=datetime.timezone.utc)
-                if isinstance(_updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_updated_at)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _updated_at, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         service_broker_response_object = cls(

@@ -154,9 +154,9 @@ class UpdatedServiceInstanceResponseObject:
             created_at = UNSET
         else:
             created_at = (
-                datetime.datetime.fromtimestamp(_created_at / 1000, tz=datetime.timezone.utc)
-                if isinstance(_created_at, (int, float))
-                else datetime.datetime.fromisoformat(_created_at)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _created_at, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         dashboard_url = d.pop("dashboard_url", UNSET)
@@ -195,9 +195,9 @@ class UpdatedServiceInstanceResponseObject:
             updated_at = UNSET
         else:
             updated_at = (
-                datetime.datetime.fromtimestamp(_updated_at / 1000, tz=datetime.timezone.utc)
-                if isinstance(_updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_updated_at)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _updated_at, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         usable = d.pop("usable", UNSET)

@@ -82,9 +82,9 @@ class Approval:
             expires_at = UNSET
         else:
             expires_at = (
-                datetime.datetime.fromtimestamp(_expires_at / 1000, tz=datetime.timezone.utc)
-                if isinstance(_expires_at, (int, float))
-                else datetime.datetime.fromisoformat(_expires_at)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _expires_at, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         _last_updated_at = d.pop("lastUpdatedAt", UNSET)
@@ -93,9 +93,9 @@ class Approval:
             last_updated_at = UNSET
         else:
             last_updated_at = (
-                datetime.datetime.fromtimestamp(_last_updated_at / 1000, tz=datetime.timezone.utc)
-                if isinstance(_last_updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_last_updated_at)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _last_updated_at, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         scope = d.pop("scope", UNSET)

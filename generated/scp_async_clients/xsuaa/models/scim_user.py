@@ -302,9 +302,9 @@ class ScimUser:
             password_last_modified = UNSET
         else:
             password_last_modified = (
-                datetime.datetime.fromtimestamp(_password_last_modified / 1000, tz=datetime.timezone.utc)
-                if isinstance(_password_last_modified, (int, float))
-                else datetime.datetime.fromisoformat(_password_last_modified)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _password_last_modified, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         _phone_numbers = d.pop("phoneNumbers", UNSET)

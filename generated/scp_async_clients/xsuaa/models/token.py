@@ -211,9 +211,9 @@ class Token:
             expiration = UNSET
         else:
             expiration = (
-                datetime.datetime.fromtimestamp(_expiration / 1000, tz=datetime.timezone.utc)
-                if isinstance(_expiration, (int, float))
-                else datetime.datetime.fromisoformat(_expiration)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _expiration, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         _expiration_date = d.pop("expirationDate", UNSET)
@@ -222,9 +222,9 @@ class Token:
             expiration_date = UNSET
         else:
             expiration_date = (
-                datetime.datetime.fromtimestamp(_expiration_date / 1000, tz=datetime.timezone.utc)
-                if isinstance(_expiration_date, (int, float))
-                else datetime.datetime.fromisoformat(_expiration_date)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _expiration_date, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         family_name = d.pop("familyName", UNSET)

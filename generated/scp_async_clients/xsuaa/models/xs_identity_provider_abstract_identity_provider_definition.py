@@ -124,9 +124,9 @@ class XSIdentityProviderAbstractIdentityProviderDefinition:
             created = UNSET
         else:
             created = (
-                datetime.datetime.fromtimestamp(_created / 1000, tz=datetime.timezone.utc)
-                if isinstance(_created, (int, float))
-                else datetime.datetime.fromisoformat(_created)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _created, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         id = d.pop("id", UNSET)
@@ -139,9 +139,9 @@ class XSIdentityProviderAbstractIdentityProviderDefinition:
             last_modified = UNSET
         else:
             last_modified = (
-                datetime.datetime.fromtimestamp(_last_modified / 1000, tz=datetime.timezone.utc)
-                if isinstance(_last_modified, (int, float))
-                else datetime.datetime.fromisoformat(_last_modified)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _last_modified, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         version = d.pop("version", UNSET)

@@ -215,9 +215,9 @@ class XSPlatformIdentityProvider:
             created_at = UNSET
         else:
             created_at = (
-                datetime.datetime.fromtimestamp(_created_at / 1000, tz=datetime.timezone.utc)
-                if isinstance(_created_at, (int, float))
-                else datetime.datetime.fromisoformat(_created_at)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _created_at, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         created_by_origin_key = d.pop("createdByOriginKey", UNSET)
@@ -256,9 +256,9 @@ class XSPlatformIdentityProvider:
             modified_at = UNSET
         else:
             modified_at = (
-                datetime.datetime.fromtimestamp(_modified_at / 1000, tz=datetime.timezone.utc)
-                if isinstance(_modified_at, (int, float))
-                else datetime.datetime.fromisoformat(_modified_at)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _modified_at, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         modified_by_origin_key = d.pop("modifiedByOriginKey", UNSET)

@@ -179,9 +179,9 @@ class XSUser:
             created = UNSET
         else:
             created = (
-                datetime.datetime.fromtimestamp(_created / 1000, tz=datetime.timezone.utc)
-                if isinstance(_created, (int, float))
-                else datetime.datetime.fromisoformat(_created)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _created, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         email = d.pop("email", UNSET)
@@ -204,9 +204,9 @@ class XSUser:
             modified = UNSET
         else:
             modified = (
-                datetime.datetime.fromtimestamp(_modified / 1000, tz=datetime.timezone.utc)
-                if isinstance(_modified, (int, float))
-                else datetime.datetime.fromisoformat(_modified)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _modified, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         origin = d.pop("origin", UNSET)
@@ -221,9 +221,9 @@ class XSUser:
             password_last_modified = UNSET
         else:
             password_last_modified = (
-                datetime.datetime.fromtimestamp(_password_last_modified / 1000, tz=datetime.timezone.utc)
-                if isinstance(_password_last_modified, (int, float))
-                else datetime.datetime.fromisoformat(_password_last_modified)
+                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
+                if isinstance(_when := _password_last_modified, (int, float))
+                else datetime.datetime.fromisoformat(_when)
             )
 
         phone_number = d.pop("phoneNumber", UNSET)
