@@ -118,6 +118,7 @@ class Site:
     routes: Routes
     url: str = ""
     requests: list[str] = field(default_factory=list)
+    required_token: str | None = None  # when set, requests without this bearer token get 401
 
     def base_url(self, api: str) -> str:
         return self.url + BASE_PATHS[api]
@@ -138,6 +139,12 @@ def serve(routes: Routes) -> Iterator[Site]:
             path = urlsplit(self.path).path
             site.requests.append(path)
             found = site.routes.get(path)
+            if site.required_token and self.headers.get("Authorization") != f"Bearer {site.required_token}":
+                found = None
+                self.send_response(401)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if found is None:
                 self.send_response(404)
                 self.send_header("Content-Length", "0")
