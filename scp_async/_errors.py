@@ -1,0 +1,300 @@
+"""The exception tree of scp-async.
+
+::
+
+    ScpAsyncError
+    ├── ServiceKeyError (also ValueError)   a service key is unreadable, incomplete or of the wrong kind
+    ├── ApiConnectionError                  no usable HTTP response (DNS, TLS, reset, ...)
+    │   └── ApiTimeoutError                 ... because a timeout expired
+    └── ApiError                            an HTTP response with status >= 400
+        ├── AuthenticationError             the token endpoint refused to issue a token
+        ├── BadRequest                      400
+        ├── Unauthorized                    401
+        ├── Forbidden                       403
+        ├── NotFound                        404
+        ├── Conflict                        409
+        ├── RateLimited                     429 (``retry_after`` when the server said)
+        └── ServerError                     5xx
+
+Other statuses raise plain :class:`ApiError`. Building an error never raises, whatever the body:
+HTML error pages, truncated JSON and ``null`` degrade to a short text excerpt.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from ._logging import redact_text, redact_url
+
+__all__ = [
+    "ApiConnectionError",
+    "ApiError",
+    "ApiTimeoutError",
+    "AuthenticationError",
+    "BadRequest",
+    "Conflict",
+    "ErrorDetail",
+    "Forbidden",
+    "NotFound",
+    "RateLimited",
+    "ScpAsyncError",
+    "ServerError",
+    "ServiceKeyError",
+    "Unauthorized",
+    "error_for_response",
+]
+
+_EXCERPT_CHARS = 200
+_CORRELATION_HEADERS = ("x-correlationid", "x-correlation-id", "x-vcap-request-id")
+
+
+class ScpAsyncError(Exception):
+    """Base class of every exception raised by scp-async."""
+
+
+class ServiceKeyError(ScpAsyncError, ValueError):
+    """A service key could not be used.
+
+    ``source`` names where the key came from (a file path, ``env:NAME``, ...), ``field`` the
+    offending field in dotted form (``uaa.clientsecret``) and ``hint`` what to do about it.
+    """
+
+    def __init__(self, source: str, problem: str, *, field: str | None = None, hint: str | None = None):
+        self.source = source
+        self.field = field
+        self.problem = problem
+        self.hint = hint
+        where = f"{source}: {field}" if field else source
+        text = f"{where}: {problem}"
+        if hint:
+            text = f"{text}. {hint}"
+        super().__init__(text)
+
+
+class ApiConnectionError(ScpAsyncError):
+    """The request did not produce an HTTP response."""
+
+    def __init__(self, message: str, *, method: str | None = None, url: str | None = None):
+        self.method = method
+        self.url = redact_url(url) if url is not None else None
+        target = f" ({method} {self.url})" if method and self.url else ""
+        super().__init__(f"{message}{target}")
+
+
+class ApiTimeoutError(ApiConnectionError):
+    """A connect, read, write or pool timeout expired."""
+
+
+@dataclass(frozen=True)
+class ErrorDetail:
+    """One entry of a Cloud Foundry V3 ``errors`` array."""
+
+    code: int | str | None
+    title: str | None
+    detail: str | None
+
+
+class ApiError(ScpAsyncError):
+    """An API answered with an error status.
+
+    Attributes are parsed best-effort from the SAP (``{"error": {...}}``), OAuth
+    (``error``/``error_description``) and Cloud Foundry V3 (``errors: [...]``) error shapes.
+    """
+
+    status_code: int
+    method: str
+    url: str
+    response: httpx.Response
+    error_code: str | None
+    message: str
+    target: str | None
+    correlation_id: str | None
+    errors: list[ErrorDetail]
+
+    def __init__(self, response: httpx.Response, *, message: str | None = None):
+        request = response._request  # absent when a Response was built by hand
+        self.response = response
+        self.status_code = response.status_code
+        self.method = request.method if request is not None else ""
+        self.url = redact_url(request.url) if request is not None else ""
+        parsed = _parse_body(response)
+        self.error_code = parsed.code
+        self.message = message or parsed.message or response.reason_phrase or "HTTP error"
+        self.target = parsed.target
+        self.errors = parsed.errors
+        self.correlation_id = _header_correlation_id(response) or parsed.correlation_id
+        super().__init__(self._describe())
+
+    @property
+    def status(self) -> int:
+        """Alias of :attr:`status_code`."""
+        return self.status_code
+
+    def _describe(self) -> str:
+        head = f"{self.status_code} {self.response.reason_phrase}".strip()
+        if self.method:
+            head = f"{head} for {self.method} {self.url}"
+        parts = [head, self.message]
+        if self.error_code:
+            parts.append(f"code={self.error_code}")
+        if self.target:
+            parts.append(f"target={self.target}")
+        if self.correlation_id:
+            parts.append(f"correlation_id={self.correlation_id}")
+        return redact_text(" | ".join(parts))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status_code={self.status_code}, message={self.message!r})"
+
+
+class AuthenticationError(ApiError):
+    """The OAuth token endpoint refused the request (``error``/``error_description`` from UAA)."""
+
+
+class BadRequest(ApiError):
+    """HTTP 400."""
+
+
+class Unauthorized(ApiError):
+    """HTTP 401 (the request was retried once with a fresh token first)."""
+
+
+class Forbidden(ApiError):
+    """HTTP 403."""
+
+
+class NotFound(ApiError):
+    """HTTP 404."""
+
+
+class Conflict(ApiError):
+    """HTTP 409."""
+
+
+class RateLimited(ApiError):
+    """HTTP 429; ``retry_after`` is the delay in seconds the server asked for, if known."""
+
+    def __init__(self, response: httpx.Response, *, message: str | None = None, retry_after: float | None = None):
+        self.retry_after = retry_after
+        super().__init__(response, message=message)
+
+
+class ServerError(ApiError):
+    """HTTP 5xx."""
+
+
+_BY_STATUS: dict[int, type[ApiError]] = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+}
+
+
+def error_for_response(response: httpx.Response, *, retry_after: float | None = None) -> ApiError:
+    """Build (not raise) the most specific :class:`ApiError` for an error ``response``."""
+    status = response.status_code
+    if status == 429:
+        return RateLimited(response, retry_after=retry_after)
+    if status >= 500:
+        return ServerError(response)
+    return _BY_STATUS.get(status, ApiError)(response)
+
+
+@dataclass
+class _Parsed:
+    code: str | None = None
+    message: str | None = None
+    target: str | None = None
+    correlation_id: str | None = None
+    errors: list[ErrorDetail] = field(default_factory=list)
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return str(value)
+
+
+def _excerpt(text: str) -> str | None:
+    collapsed = " ".join(text.split())
+    if not collapsed:
+        return None
+    if len(collapsed) > _EXCERPT_CHARS:
+        collapsed = collapsed[: _EXCERPT_CHARS - 1] + "…"
+    return collapsed
+
+
+def _parse_body(response: httpx.Response) -> _Parsed:
+    try:
+        raw = response.content
+    except httpx.ResponseNotRead:
+        return _Parsed()
+    try:
+        text = raw.decode(response.encoding or "utf-8", errors="replace")
+    except LookupError:
+        text = raw.decode("utf-8", errors="replace")
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return _Parsed(message=_excerpt(_strip_html(text)))
+    if isinstance(body, Mapping):
+        return _parse_mapping(body)
+    return _Parsed(message=_excerpt(text) if body is not None else None)
+
+
+def _parse_mapping(body: Mapping[str, Any]) -> _Parsed:
+    raw_errors = body.get("errors")
+    if isinstance(raw_errors, Sequence) and not isinstance(raw_errors, str):
+        details = [
+            ErrorDetail(code=e.get("code"), title=_text(e.get("title")), detail=_text(e.get("detail")))
+            for e in raw_errors
+            if isinstance(e, Mapping)
+        ]
+        if details:
+            first = details[0]
+            return _Parsed(
+                code=first.title or _text(first.code),
+                message="; ".join(d.detail or d.title or "" for d in details).strip("; ") or None,
+                errors=details,
+            )
+    nested = body.get("error")
+    if isinstance(nested, Mapping):
+        return _Parsed(
+            code=_text(nested.get("code")),
+            message=_text(nested.get("message")) or _text(nested.get("description")),
+            target=_text(nested.get("target")),
+            correlation_id=_text(nested.get("correlationID") or nested.get("correlationId")),
+        )
+    if isinstance(nested, str):  # OAuth 2.0 / UAA
+        return _Parsed(code=nested, message=_text(body.get("error_description")) or nested)
+    return _Parsed(
+        code=_text(body.get("code")),
+        message=_text(body.get("message")) or _text(body.get("description")),
+        target=_text(body.get("target")),
+        correlation_id=_text(body.get("correlationID") or body.get("correlationId")),
+    )
+
+
+def _strip_html(text: str) -> str:
+    if "<" not in text:
+        return text
+    title = re.search(r"(?is)<title[^>]*>(.*?)</title>", text)
+    if title and title.group(1).strip():
+        return title.group(1)
+    return re.sub(r"(?s)<[^>]*>", " ", text)
+
+
+def _header_correlation_id(response: httpx.Response) -> str | None:
+    for name in _CORRELATION_HEADERS:
+        value = response.headers.get(name)
+        if value:
+            return str(value)
+    return None

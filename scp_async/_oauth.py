@@ -1,0 +1,406 @@
+"""OAuth 2.0 tokens: grants, a per-session token cache, and the ``httpx.Auth`` that uses them.
+
+Token requests are encoded with Authlib's RFC 6749 helpers and sent by the session's own
+httpx client (Authlib's httpx integration warns on import, which users must never see).
+
+The cache holds one token per credential. A token is fetched under a per-credential lock, so
+any number of concurrent first calls, or of requests that all got a 401 for the same token,
+cause a single token request.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import ssl
+import tempfile
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Hashable
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, Literal
+
+import anyio
+import httpx
+from authlib.oauth2.auth import ClientAuth  # type: ignore[import-untyped]
+from authlib.oauth2.rfc6749.parameters import prepare_token_request  # type: ignore[import-untyped]
+
+from ._errors import AuthenticationError, error_for_response
+from ._logging import REDACTED, is_sensitive_name, logger, redact_url
+
+__all__ = [
+    "ClientAuthMethod",
+    "ClientCredentialsGrant",
+    "Grant",
+    "OAuth2Auth",
+    "PasswordGrant",
+    "RefreshTokenGrant",
+    "Token",
+    "TokenCache",
+    "TokenSender",
+    "X509ClientCredentialsGrant",
+    "load_client_certificate",
+]
+
+ClientAuthMethod = Literal["basic", "form", "none"]
+_AUTHLIB_METHODS = {"basic": "client_secret_basic", "form": "client_secret_post", "none": "none"}
+
+#: Sends a prepared token request for a grant (the session picks the client, e.g. mTLS).
+TokenSender = Callable[["Grant", httpx.Request], Awaitable[httpx.Response]]
+
+
+@dataclass(frozen=True)
+class Token:
+    """An access token; times are seconds on the cache's clock (``time.time`` by default)."""
+
+    access_token: str = field(repr=False)
+    expires_at: float
+    issued_at: float
+    token_type: str = "bearer"
+    refresh_token: str | None = field(default=None, repr=False)
+    scope: str | None = None
+
+    @property
+    def lifetime(self) -> float:
+        """Seconds between issue and expiry."""
+        return self.expires_at - self.issued_at
+
+
+# -- grants --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Grant:
+    """How to obtain a token; subclasses are the concrete OAuth grants."""
+
+    grant_type: ClassVar[str]
+    token_url: str
+    client_id: str
+    client_secret: str | None = field(default=None, repr=False, kw_only=True)
+    auth_method: ClientAuthMethod = field(default="basic", kw_only=True)
+    scope: str | None = field(default=None, kw_only=True)
+
+    @property
+    def user(self) -> str | None:
+        """The resource owner the token is for, if not the client itself."""
+        return None
+
+    @property
+    def cache_key(self) -> Hashable:
+        """Tokens are shared between every client of a session that uses the same key."""
+        return (self.token_url, self.client_id, self.grant_type, self.user)
+
+    def form(self) -> dict[str, str]:
+        """Grant-specific form parameters (beyond ``grant_type`` and ``scope``)."""
+        return {}
+
+    def build_request(self) -> httpx.Request:
+        """The token request, encoded by Authlib."""
+        params: dict[str, Any] = dict(self.form())
+        if self.scope:
+            params["scope"] = self.scope
+        body = prepare_token_request(self.grant_type, **params)
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+        client_auth = ClientAuth(self.client_id, self.client_secret or "", _AUTHLIB_METHODS[self.auth_method])
+        url, headers, body = client_auth.prepare("POST", self.token_url, headers, body)
+        return httpx.Request("POST", url, headers=headers, content=body.encode("utf-8"))
+
+    def refreshed_with(self, refresh_token: str) -> RefreshTokenGrant:
+        """The refresh-token grant for a token this grant obtained."""
+        return RefreshTokenGrant(
+            self.token_url,
+            self.client_id,
+            refresh_token=refresh_token,
+            client_secret=self.client_secret,
+            auth_method=self.auth_method,
+            for_user=self.user,
+        )
+
+
+@dataclass(frozen=True)
+class ClientCredentialsGrant(Grant):
+    """``client_credentials`` with a client secret (HTTP Basic by default, or ``form``)."""
+
+    grant_type: ClassVar[str] = "client_credentials"
+
+
+@dataclass(frozen=True)
+class PasswordGrant(Grant):
+    """``password`` grant; the defaults are Cloud Foundry's public ``cf`` client.
+
+    ``origin`` selects the identity provider, sent as UAA's ``login_hint``.
+    """
+
+    grant_type: ClassVar[str] = "password"
+    client_id: str = "cf"
+    client_secret: str | None = field(default="", repr=False, kw_only=True)
+    username: str = field(kw_only=True)
+    password: str = field(repr=False, kw_only=True)
+    origin: str | None = field(default=None, kw_only=True)
+
+    @property
+    def user(self) -> str | None:
+        return f"{self.origin}/{self.username}" if self.origin else self.username
+
+    def form(self) -> dict[str, str]:
+        form = {"username": self.username, "password": self.password}
+        if self.origin:
+            form["login_hint"] = json.dumps({"origin": self.origin}, separators=(",", ":"))
+        return form
+
+
+@dataclass(frozen=True)
+class RefreshTokenGrant(Grant):
+    """``refresh_token`` grant; used on its own to reuse a ``cf`` CLI login."""
+
+    grant_type: ClassVar[str] = "refresh_token"
+    client_id: str = "cf"
+    client_secret: str | None = field(default="", repr=False, kw_only=True)
+    refresh_token: str = field(repr=False, kw_only=True)
+    for_user: str | None = field(default=None, kw_only=True)
+
+    @property
+    def user(self) -> str | None:
+        return self.for_user
+
+    def form(self) -> dict[str, str]:
+        return {"refresh_token": self.refresh_token}
+
+
+@dataclass(frozen=True)
+class X509ClientCredentialsGrant(Grant):
+    """``client_credentials`` authenticated by a client certificate (mTLS at ``certurl``).
+
+    The client id goes in the form; there is no secret.
+    """
+
+    grant_type: ClassVar[str] = "client_credentials"
+    auth_method: ClientAuthMethod = field(default="none", kw_only=True)
+    certificate: str = field(repr=False, kw_only=True)
+    key: str = field(repr=False, kw_only=True)
+
+    @property
+    def cache_key(self) -> Hashable:
+        return (self.token_url, self.client_id, "x509", None)
+
+
+def load_client_certificate(certificate: str, key: str) -> ssl.SSLContext:
+    """An SSL context presenting ``certificate``/``key`` (PEM text) as the client identity.
+
+    :mod:`ssl` only loads key material from files, so both are written to a private temporary
+    directory (mode 0700, files 0600) that is removed before this function returns.
+    """
+    context = ssl.create_default_context()
+    with tempfile.TemporaryDirectory(prefix="scp-async-") as directory:
+        os.chmod(directory, 0o700)
+        cert_path = os.path.join(directory, "client.crt")
+        key_path = os.path.join(directory, "client.key")
+        for path, text in ((cert_path, certificate), (key_path, key)):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text if text.endswith("\n") else text + "\n")
+        try:
+            context.load_cert_chain(cert_path, key_path)
+        except ssl.SSLError as exc:
+            # The library text names neither path nor key material, only the failing step.
+            raise ValueError(f"unusable X.509 certificate or key: {exc.reason or 'invalid PEM'}") from None
+    return context
+
+
+# -- cache ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Slot:
+    lock: anyio.Lock = field(default_factory=anyio.Lock)
+    token: Token | None = None
+
+
+class TokenCache:
+    """One token per credential for a whole session, refreshed ahead of expiry.
+
+    ``refresh_skew`` is the most a token is renewed before it expires; short-lived tokens are
+    renewed once 90% of their lifetime has passed. Tokens without ``expires_in`` expire at the
+    JWT's ``exp``, else after ``default_lifetime`` seconds.
+    """
+
+    def __init__(
+        self,
+        send: TokenSender,
+        *,
+        refresh_skew: float = 60.0,
+        default_lifetime: float = 300.0,
+        clock: Callable[[], float] = time.time,
+    ):
+        self._send = send
+        self._slots: dict[Hashable, _Slot] = {}
+        self.refresh_skew = refresh_skew
+        self.default_lifetime = default_lifetime
+        self._clock = clock
+
+    def auth(self, grant: Grant) -> OAuth2Auth:
+        """An ``httpx.Auth`` that sends this grant's token and renews it once on a 401."""
+        return OAuth2Auth(self, grant)
+
+    def seed(self, grant: Grant, access_token: str, *, refresh_token: str | None = None) -> None:
+        """Start from a token obtained elsewhere (e.g. the ``cf`` CLI), unless one is cached."""
+        slot = self._slot(grant)
+        if slot.token is None:
+            slot.token = self._make_token({"access_token": access_token, "refresh_token": refresh_token})
+
+    def invalidate(self, grant: Grant) -> None:
+        """Forget the cached token of ``grant``."""
+        self._slot(grant).token = None
+
+    async def token(self, grant: Grant, *, reject: Token | None = None) -> Token:
+        """A valid token for ``grant``; ``reject`` is a token the API just refused."""
+        slot = self._slot(grant)
+        current = slot.token
+        if current is not None and current is not reject and self._is_fresh(current):
+            return current
+        async with slot.lock:
+            # Whoever held the lock before may have fetched the token this caller needs.
+            current = slot.token
+            if current is not None and current is not reject and self._is_fresh(current):
+                return current
+            slot.token = await self._obtain(grant, current)
+            return slot.token
+
+    def _slot(self, grant: Grant) -> _Slot:
+        return self._slots.setdefault(grant.cache_key, _Slot())
+
+    def _is_fresh(self, token: Token) -> bool:
+        margin = min(self.refresh_skew, 0.1 * max(token.lifetime, 0.0))
+        return self._clock() < token.expires_at - margin
+
+    async def _obtain(self, grant: Grant, previous: Token | None) -> Token:
+        if previous is not None and previous.refresh_token:
+            try:
+                token = await self._request(grant.refreshed_with(previous.refresh_token))
+            except AuthenticationError as exc:
+                if isinstance(grant, RefreshTokenGrant) and grant.refresh_token == previous.refresh_token:
+                    raise
+                logger.info("token refresh refused (%s); requesting a new token", exc.error_code)
+            else:
+                if token.refresh_token is None:
+                    token = replace(token, refresh_token=previous.refresh_token)
+                return token
+        return await self._request(grant)
+
+    async def _request(self, grant: Grant) -> Token:
+        request = grant.build_request()
+        started = time.perf_counter()
+        response = await self._send(grant, request)
+        logger.debug(
+            "token %s %s -> %s in %.3fs (grant %s)",
+            request.method,
+            redact_url(request.url),
+            response.status_code,
+            time.perf_counter() - started,
+            grant.grant_type,
+        )
+        if response.status_code >= 400:
+            safe = _without_credentials(response)
+            if response.status_code >= 500:
+                raise error_for_response(safe)
+            raise AuthenticationError(safe)
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
+            raise AuthenticationError(
+                _without_credentials(response), message="token endpoint answered without an access_token"
+            )
+        return self._make_token(data)
+
+    def _make_token(self, data: dict[str, Any]) -> Token:
+        now = self._clock()
+        access_token = str(data["access_token"])
+        expires_at: float | None = None
+        issued_at = now
+        expires_in = data.get("expires_in")
+        if isinstance(expires_in, (int, float, str)) and not isinstance(expires_in, bool):
+            try:
+                expires_at = now + float(expires_in)
+            except ValueError:
+                expires_at = None
+        if expires_at is None:
+            claims = _jwt_claims(access_token)
+            exp, iat = claims.get("exp"), claims.get("iat")
+            if isinstance(exp, (int, float)) and not isinstance(exp, bool):
+                expires_at = float(exp)
+                if isinstance(iat, (int, float)) and not isinstance(iat, bool) and iat <= exp:
+                    issued_at = float(iat)
+                else:
+                    issued_at = min(now, expires_at)
+        if expires_at is None:
+            expires_at = now + self.default_lifetime
+        refresh = data.get("refresh_token")
+        return Token(
+            access_token=access_token,
+            expires_at=expires_at,
+            issued_at=issued_at,
+            token_type=str(data.get("token_type") or "bearer"),
+            refresh_token=refresh if isinstance(refresh, str) and refresh else None,
+            scope=data.get("scope") if isinstance(data.get("scope"), str) else None,
+        )
+
+
+def _jwt_claims(token: str) -> dict[str, Any]:
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload))
+    except (ValueError, binascii.Error):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def _without_credentials(response: httpx.Response) -> httpx.Response:
+    """A copy of a token response whose request no longer holds the client secret/password."""
+    original = response.request
+    headers = {k: REDACTED if is_sensitive_name(k) else v for k, v in original.headers.items()}
+    request = httpx.Request(original.method, original.url, headers=headers)
+    return httpx.Response(
+        response.status_code,
+        headers=response.headers,
+        content=response.content,
+        request=request,
+    )
+
+
+# -- httpx.Auth ----------------------------------------------------------------------------
+
+
+class OAuth2Auth(httpx.Auth):
+    """Bearer authentication from a :class:`TokenCache`.
+
+    On a 401 the token is renewed and the request re-sent once (the same dance as httpx's
+    ``DigestAuth``); a second 401 is returned to the caller.
+    """
+
+    def __init__(self, cache: TokenCache, grant: Grant):
+        self.cache = cache
+        self.grant = grant
+
+    def __repr__(self) -> str:
+        return f"OAuth2Auth(grant={self.grant!r})"
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        raise RuntimeError("scp_async authentication works with httpx.AsyncClient only")
+        yield request  # pragma: no cover - makes this a generator
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        token = await self.cache.token(self.grant)
+        request.headers["Authorization"] = f"Bearer {token.access_token}"
+        response = yield request
+        if response.status_code != 401:
+            return
+        logger.debug("401 for %s %s; renewing the token once", request.method, redact_url(request.url))
+        token = await self.cache.token(self.grant, reject=token)
+        request.headers["Authorization"] = f"Bearer {token.access_token}"
+        yield request

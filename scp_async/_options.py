@@ -1,0 +1,69 @@
+"""Per-session and per-call request options.
+
+Options are immutable; :meth:`RequestOptions.merge` returns a copy, which is what makes
+``session.with_options(...)`` cheap.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Final, Literal, TypeAlias
+
+import httpx
+
+from ._retry import RetryPolicy
+
+__all__ = ["DEFAULT_TIMEOUT", "NOT_GIVEN", "NotGiven", "RequestOptions", "TimeoutTypes"]
+
+
+class NotGiven(enum.Enum):
+    """Marks an argument that was not passed, since ``None`` means "no timeout"."""
+
+    NOT_GIVEN = enum.auto()
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+    def __bool__(self) -> Literal[False]:
+        return False
+
+
+NOT_GIVEN: Final = NotGiven.NOT_GIVEN
+
+TimeoutTypes: TypeAlias = float | httpx.Timeout | None
+
+#: Management APIs answer quickly once connected, but some list calls are slow.
+DEFAULT_TIMEOUT: Final = httpx.Timeout(60.0, connect=10.0)
+
+
+@dataclass(frozen=True)
+class RequestOptions:
+    """Timeout, retry policy and extra headers applied to requests."""
+
+    timeout: httpx.Timeout = field(default_factory=lambda: DEFAULT_TIMEOUT)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def merge(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+    ) -> RequestOptions:
+        """A copy with the given values replaced; headers are added to the existing ones."""
+        result = self
+        if not isinstance(retry, NotGiven):
+            result = replace(result, retry=retry)
+        if not isinstance(max_retries, NotGiven):
+            if max_retries < 0:
+                raise ValueError("max_retries must be >= 0")
+            result = replace(result, retry=result.retry.with_max_retries(max_retries))
+        if not isinstance(timeout, NotGiven):
+            result = replace(result, timeout=httpx.Timeout(timeout))
+        if not isinstance(headers, NotGiven):
+            result = replace(result, headers={**result.headers, **headers})
+        return result

@@ -1,0 +1,103 @@
+"""When to retry a request, and how long to wait first.
+
+The policy is plain data plus two injectable functions (``sleep``, ``random``) so that tests
+can run every retry path without waiting.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random as _random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+
+import anyio
+import httpx
+
+__all__ = ["RetryPolicy", "parse_retry_after"]
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
+
+# Raised before a single byte of the request left this process, so even POST is safe to resend.
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_TRANSPORT_RETRYABLE = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retry settings of a session or of a single call.
+
+    Idempotent methods are retried on :attr:`retry_statuses` and on transport errors; other
+    methods (POST, PATCH) only when the connection was never established. Waits use
+    exponential backoff with full jitter, unless the server says how long to wait
+    (``Retry-After``, ``X-RateLimit-Reset``); a server wait longer than
+    :attr:`max_retry_after` is not honoured and the error is raised instead.
+    """
+
+    max_retries: int = 3
+    initial_backoff: float = 0.5
+    max_backoff: float = 8.0
+    max_retry_after: float = 60.0
+    retry_statuses: frozenset[int] = RETRY_STATUSES
+    sleep: Callable[[float], Awaitable[None]] = field(default=anyio.sleep, repr=False, compare=False)
+    random: Callable[[], float] = field(default=_random.random, repr=False, compare=False)
+    clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
+
+    def with_max_retries(self, max_retries: int) -> RetryPolicy:
+        """A copy with another retry budget."""
+        return replace(self, max_retries=max_retries)
+
+    def retries_exception(self, method: str, exc: Exception) -> bool:
+        """Whether a transport error for ``method`` may be retried."""
+        if isinstance(exc, _NEVER_SENT):
+            return True
+        return method.upper() in IDEMPOTENT_METHODS and isinstance(exc, _TRANSPORT_RETRYABLE)
+
+    def retries_status(self, method: str, status_code: int) -> bool:
+        """Whether a response status for ``method`` may be retried."""
+        return method.upper() in IDEMPOTENT_METHODS and status_code in self.retry_statuses
+
+    def backoff(self, retry_number: int) -> float:
+        """Full-jitter wait before retry number ``retry_number`` (1 for the first retry)."""
+        ceiling = min(self.max_backoff, self.initial_backoff * 2.0 ** (retry_number - 1))
+        return self.random() * ceiling
+
+    def server_delay(self, response: httpx.Response) -> float | None:
+        """The wait the server asked for, in seconds, if it said."""
+        return parse_retry_after(response.headers, now=self.clock())
+
+
+def parse_retry_after(headers: httpx.Headers, *, now: float | None = None) -> float | None:
+    """Read ``Retry-After`` (seconds or HTTP date) or ``X-RateLimit-Reset`` as seconds to wait.
+
+    ``X-RateLimit-Reset`` is epoch milliseconds on BTP; epoch seconds and small relative
+    values (seconds from now) are accepted too.
+    """
+    current = time.time() if now is None else now
+    value = headers.get("retry-after")
+    if value is not None:
+        value = value.strip()
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            when = None
+        if when is not None:
+            return max(0.0, when.timestamp() - current)
+    reset = headers.get("x-ratelimit-reset")
+    if reset is not None:
+        try:
+            number = float(reset.strip())
+        except ValueError:
+            return None
+        if number >= 1e11:  # epoch milliseconds (1e11 ms is 1973)
+            return max(0.0, number / 1000 - current)
+        if number >= 1e9:  # epoch seconds (2001 onwards)
+            return max(0.0, number - current)
+        return max(0.0, number)
+    return None

@@ -1,0 +1,787 @@
+"""The session: one connection pool, one token cache, one retry policy, many APIs.
+
+Every request of every API goes through :meth:`Session.request`, which adds authentication,
+retries, logging and the mapping of error responses to :mod:`scp_async._errors`. The API
+objects returned by :meth:`Session.cloud_management` and friends only hold a base URL and an
+``httpx.Auth``; typed per-operation clients are layered on top of them (see
+:meth:`ApiContext.httpx_client`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json as jsonlib
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Literal, Self, TypeAlias
+
+import httpx
+
+from ._credentials import (
+    CfCliConfig,
+    ServiceKey,
+    ServiceKeyKind,
+    ServiceKeyLike,
+    UaaCredentials,
+    load_service_key,
+)
+from ._errors import (
+    ApiConnectionError,
+    ApiError,
+    ApiTimeoutError,
+    ScpAsyncError,
+    ServiceKeyError,
+    error_for_response,
+)
+from ._logging import REDACTED, is_sensitive_name, logger, redact_text, redact_url
+from ._oauth import (
+    ClientCredentialsGrant,
+    Grant,
+    OAuth2Auth,
+    PasswordGrant,
+    RefreshTokenGrant,
+    TokenCache,
+    X509ClientCredentialsGrant,
+    load_client_certificate,
+)
+from ._options import DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, RequestOptions, TimeoutTypes
+from ._retry import RetryPolicy
+
+__all__ = [
+    "ApiContext",
+    "AuditLog",
+    "AuditLogRecord",
+    "CloudFoundry",
+    "CloudManagement",
+    "ServiceManager",
+    "Session",
+]
+
+AUDIT_LOG_RECORDS_PATH = "/auditlog/v2/auditlogrecords"
+
+QueryParams: TypeAlias = httpx.QueryParams | Mapping[str, Any] | list[tuple[str, Any]]
+
+
+@functools.cache
+def _user_agent() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"scp-async/{version('scp-async')}"
+    except PackageNotFoundError:  # running from a source checkout
+        return "scp-async"
+
+
+@dataclass
+class _Core:
+    """What every view of a session shares."""
+
+    client: httpx.AsyncClient
+    owns_client: bool
+    transport: httpx.AsyncBaseTransport | None
+    tokens: TokenCache = field(init=False)
+    mtls_clients: dict[Hashable, httpx.AsyncClient] = field(default_factory=dict)
+    closed: bool = False
+
+
+class Session:
+    """An async session for the SAP BTP management APIs.
+
+    Use it as ``async with Session() as session:``; it owns one ``httpx.AsyncClient`` (unless
+    ``http_client`` is given) and one token cache shared by every API object it returns.
+    ``timeout``/``max_retries``/``retry``/``headers`` set the defaults, which
+    :meth:`with_options` and each call can override. Tokens are renewed up to
+    ``refresh_skew`` seconds before they expire, judged by ``token_clock``. ``transport``
+    replaces the network (e.g. an emulator's ASGI app).
+    """
+
+    _core: _Core
+    _options: RequestOptions
+
+    def __init__(
+        self,
+        *,
+        timeout: TimeoutTypes = DEFAULT_TIMEOUT,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+        refresh_skew: float = 60.0,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        token_clock: Callable[[], float] = time.time,
+    ) -> None:
+        options = RequestOptions(retry=retry or RetryPolicy()).merge(
+            timeout=timeout, max_retries=max_retries, headers=headers or {}
+        )
+        client = http_client or httpx.AsyncClient(
+            transport=transport, timeout=options.timeout, headers={"User-Agent": _user_agent()}
+        )
+        core = _Core(client=client, owns_client=http_client is None, transport=transport)
+        core.tokens = TokenCache(self._send_token_request, refresh_skew=refresh_skew, clock=token_clock)
+        self._core = core
+        self._options = options
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pools this session created (views share them: close once)."""
+        core = self._core
+        if core.closed:
+            return
+        core.closed = True
+        clients = list(core.mtls_clients.values())
+        core.mtls_clients.clear()
+        if core.owns_client:
+            clients.append(core.client)
+        for client in clients:
+            await client.aclose()
+
+    def __repr__(self) -> str:
+        return f"Session(timeout={self._options.timeout!r}, max_retries={self._options.retry.max_retries})"
+
+    # -- options ---------------------------------------------------------------------------
+
+    @property
+    def options(self) -> RequestOptions:
+        """The options applied to requests of this session (or view)."""
+        return self._options
+
+    @property
+    def tokens(self) -> TokenCache:
+        """The token cache shared by all views of this session."""
+        return self._core.tokens
+
+    @property
+    def http_client(self) -> httpx.AsyncClient:
+        """The underlying connection pool."""
+        return self._core.client
+
+    def with_options(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+    ) -> Session:
+        """A view of this session with other defaults, sharing its pool and token cache."""
+        view = object.__new__(Session)
+        view._core = self._core
+        view._options = self._options.merge(timeout=timeout, max_retries=max_retries, retry=retry, headers=headers)
+        return view
+
+    # -- auth ------------------------------------------------------------------------------
+
+    def auth(self, grant: Grant) -> OAuth2Auth:
+        """An ``httpx.Auth`` for ``grant`` backed by this session's token cache."""
+        return self._core.tokens.auth(grant)
+
+    def auth_for_credentials(
+        self, uaa: UaaCredentials, *, client_auth: Literal["basic", "form"] = "basic"
+    ) -> OAuth2Auth:
+        """Client-credentials auth for a service key's OAuth client (secret or X.509)."""
+        grant: Grant
+        if uaa.certificate is not None and uaa.key is not None:
+            grant = X509ClientCredentialsGrant(uaa.token_url, uaa.client_id, certificate=uaa.certificate, key=uaa.key)
+        else:
+            grant = ClientCredentialsGrant(
+                uaa.token_url, uaa.client_id, client_secret=uaa.client_secret, auth_method=client_auth
+            )
+        return self.auth(grant)
+
+    async def _send_token_request(self, grant: Grant, request: httpx.Request) -> httpx.Response:
+        client = self._mtls_client(grant) if isinstance(grant, X509ClientCredentialsGrant) else None
+        return await self._send(
+            lambda: request, auth=None, options=self._options, raise_for_status=False, client=client
+        )
+
+    def _mtls_client(self, grant: X509ClientCredentialsGrant) -> httpx.AsyncClient:
+        core = self._core
+        client = core.mtls_clients.get(grant.cache_key)
+        if client is None:
+            try:
+                context = load_client_certificate(grant.certificate, grant.key)
+            except ValueError as exc:
+                raise ServiceKeyError(
+                    f"X.509 credentials of client {grant.client_id}",
+                    str(exc),
+                    field="certificate/key",
+                    hint="Use the certificate and key of the same service key, in PEM format",
+                ) from None
+            client = httpx.AsyncClient(verify=context, transport=core.transport, timeout=self._options.timeout)
+            core.mtls_clients[grant.cache_key] = client
+        return client
+
+    # -- transport -------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        url: str | httpx.URL,
+        *,
+        auth: httpx.Auth | None = None,
+        params: QueryParams | None = None,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        content: bytes | str | None = None,
+        data: Mapping[str, Any] | None = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,  # noqa: ASYNC109 - httpx's per-request timeouts
+        max_retries: int | NotGiven = NOT_GIVEN,
+        raise_for_status: bool = True,
+    ) -> httpx.Response:
+        """Send one logical request: auth, retries, logging and error mapping included.
+
+        Raises :class:`~scp_async.ApiError` (or a subclass) for error statuses unless
+        ``raise_for_status`` is false, and :class:`~scp_async.ApiConnectionError` when no
+        response arrived. The returned response has been read.
+        """
+        options = self._options.merge(timeout=timeout, max_retries=max_retries)
+        merged_headers = {**options.headers, **(headers or {})}
+        client = self._core.client
+
+        def build() -> httpx.Request:
+            return client.build_request(
+                method,
+                url,
+                params=params,
+                headers=merged_headers,
+                json=json,
+                content=content,
+                data=data,
+                timeout=options.timeout,
+            )
+
+        return await self._send(build, auth=auth, options=options, raise_for_status=raise_for_status)
+
+    async def _send(
+        self,
+        build: Callable[[], httpx.Request],
+        *,
+        auth: httpx.Auth | None,
+        options: RequestOptions,
+        raise_for_status: bool,
+        client: httpx.AsyncClient | None = None,
+    ) -> httpx.Response:
+        if self._core.closed:
+            raise RuntimeError("this Session is closed")
+        client = client or self._core.client
+        policy = options.retry
+        retries = 0
+        while True:
+            request = build()
+            method, shown_url = request.method, redact_url(request.url)
+            started = time.perf_counter()
+            try:
+                response = await client.send(request, auth=auth)
+            except httpx.TransportError as exc:
+                elapsed = time.perf_counter() - started
+                if retries < policy.max_retries and policy.retries_exception(method, exc):
+                    retries += 1
+                    delay = policy.backoff(retries)
+                    logger.info(
+                        "%s %s failed after %.3fs (%s); retry %d/%d in %.2fs",
+                        method, shown_url, elapsed, type(exc).__name__, retries, policy.max_retries, delay,
+                    )  # fmt: skip
+                    await policy.sleep(delay)
+                    continue
+                logger.debug("%s %s failed after %.3fs: %s", method, shown_url, elapsed, type(exc).__name__)
+                error = ApiTimeoutError if isinstance(exc, httpx.TimeoutException) else ApiConnectionError
+                # Some transports put the full URL, query included, into the message.
+                detail = redact_text(str(exc)) or "no details"
+                raise error(f"{type(exc).__name__}: {detail}", method=method, url=str(request.url)) from exc
+            elapsed = time.perf_counter() - started
+            status = response.status_code
+            logger.debug("%s %s -> %d in %.3fs (retries: %d)", method, shown_url, status, elapsed, retries)
+            server_delay = policy.server_delay(response) if status == 429 or status in policy.retry_statuses else None
+            # A server that asks for a longer wait than we accept gets its error raised instead.
+            if (
+                retries < policy.max_retries
+                and policy.retries_status(method, status)
+                and (server_delay is None or server_delay <= policy.max_retry_after)
+            ):
+                retries += 1
+                delay = server_delay if server_delay is not None else policy.backoff(retries)
+                logger.info(
+                    "%s %s -> %d; retry %d/%d in %.2fs",
+                    method, shown_url, status, retries, policy.max_retries, delay,
+                )  # fmt: skip
+                await response.aclose()
+                await policy.sleep(delay)
+                continue
+            if status >= 400 and raise_for_status:
+                # The error keeps the response (and so its request) for debugging, not the token.
+                response.request = _redacted_request(response.request)
+                raise error_for_response(response, retry_after=server_delay)
+            return response
+
+    # -- APIs ------------------------------------------------------------------------------
+
+    def cloud_management(
+        self, key: ServiceKeyLike, *, client_auth: Literal["basic", "form"] = "basic"
+    ) -> CloudManagement:
+        """The Cloud Management (cis) APIs of a ``cis`` service key."""
+        service_key = load_service_key(key).require(ServiceKeyKind.CLOUD_MANAGEMENT)
+        auth = self.auth_for_credentials(service_key.uaa, client_auth=client_auth)
+        return CloudManagement(self, service_key.endpoints, auth, key=service_key)
+
+    def audit_log(self, key: ServiceKeyLike, *, client_auth: Literal["basic", "form"] = "basic") -> AuditLog:
+        """The Audit Log retrieval API of an ``auditlog-management`` service key."""
+        service_key = load_service_key(key).require(ServiceKeyKind.AUDIT_LOG)
+        assert service_key.url is not None  # guaranteed by the AUDIT_LOG kind
+        auth = self.auth_for_credentials(service_key.uaa, client_auth=client_auth)
+        return AuditLog(self, service_key.url, auth, key=service_key)
+
+    def service_manager(
+        self, key: ServiceKeyLike, *, client_auth: Literal["basic", "form"] = "basic"
+    ) -> ServiceManager:
+        """The Service Manager API of a ``service-manager`` service key."""
+        service_key = load_service_key(key).require(ServiceKeyKind.SERVICE_MANAGER)
+        assert service_key.url is not None  # guaranteed by the SERVICE_MANAGER kind
+        auth = self.auth_for_credentials(service_key.uaa, client_auth=client_auth)
+        return ServiceManager(self, service_key.url, auth, key=service_key)
+
+    async def cloud_foundry(
+        self,
+        api_url: str | None = None,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        origin: str | None = None,
+        use_cf_cli_config: bool = False,
+        cf_config_path: str | os.PathLike[str] | None = None,
+        client_id: str = "cf",
+        client_secret: str = "",
+    ) -> CloudFoundry:
+        """The Cloud Foundry V3 API at ``api_url``.
+
+        Log in with ``username``/``password`` (and ``origin`` for a custom identity
+        provider) through the public ``cf`` client, or reuse the ``cf`` CLI's login with
+        ``use_cf_cli_config=True`` (``$CF_HOME/.cf/config.json``; ``api_url`` defaults to its
+        target). The UAA is discovered from the API's root document.
+        """
+        if use_cf_cli_config:
+            config = CfCliConfig.load(cf_config_path)
+            api_url = api_url or config.target
+            if not api_url:
+                raise ServiceKeyError(config.source, "no Target", hint="Run `cf api` or pass api_url")
+            uaa_url = config.uaa_endpoint
+            login_url = config.authorization_endpoint
+            if not uaa_url:
+                uaa_url, login_url = await self._discover_cf(api_url)
+            grant: Grant = RefreshTokenGrant(
+                f"{uaa_url.rstrip('/')}/oauth/token",
+                config.client_id,
+                client_secret=config.client_secret,
+                refresh_token=config.refresh_token or "",
+            )
+            if config.access_token:
+                self._core.tokens.seed(grant, config.access_token, refresh_token=config.refresh_token)
+        else:
+            if not api_url or not username or not password:
+                raise ValueError("pass api_url, username and password, or use_cf_cli_config=True")
+            uaa_url, login_url = await self._discover_cf(api_url)
+            grant = PasswordGrant(
+                f"{uaa_url.rstrip('/')}/oauth/token",
+                client_id,
+                client_secret=client_secret,
+                username=username,
+                password=password,
+                origin=origin,
+            )
+        return CloudFoundry(self, api_url, self.auth(grant), uaa_url=uaa_url, login_url=login_url)
+
+    async def _discover_cf(self, api_url: str) -> tuple[str, str | None]:
+        base = api_url.rstrip("/")
+        try:
+            root = await self.request("GET", f"{base}/")
+            links = _dig(_json_or_none(root), "links")
+            uaa = _dig(links, "uaa", "href")
+            login = _dig(links, "login", "href")
+            if isinstance(uaa, str) and uaa:
+                return uaa, login if isinstance(login, str) else None
+        except ApiError as exc:
+            logger.debug("CF root document unavailable (%s); trying /v2/info", exc.status_code)
+        info = _json_or_none(await self.request("GET", f"{base}/v2/info"))
+        token = _dig(info, "token_endpoint")
+        login = _dig(info, "authorization_endpoint")
+        if isinstance(token, str) and token:
+            return token, login if isinstance(login, str) else None
+        raise ScpAsyncError(f"cannot find the UAA of {redact_url(base)}: no links.uaa in / nor token_endpoint")
+
+
+def _redacted_request(request: httpx.Request) -> httpx.Request:
+    headers = [(k, REDACTED if is_sensitive_name(k) else v) for k, v in request.headers.multi_items()]
+    try:
+        content: bytes | None = request.content
+    except httpx.RequestNotRead:
+        content = None
+    return httpx.Request(request.method, request.url, headers=headers, content=content)
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _dig(value: Any, *names: str) -> Any:
+    for name in names:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(name)
+    return value
+
+
+def _join(base_url: str, path: str) -> str:
+    if path.startswith(("https://", "http://")):
+        return path
+    if not path:
+        return base_url
+    return f"{base_url.rstrip('/')}/{path.lstrip('/')}"
+
+
+# -- API objects ---------------------------------------------------------------------------
+
+
+class ApiContext:
+    """One API bound to a session: its base URL, its auth, and a way to call it.
+
+    This is the seam for typed per-operation clients: they either call :meth:`request` with a
+    path, or are handed :meth:`httpx_client`, an ``httpx.AsyncClient`` whose requests go
+    through the session (auth, retries, logging, error mapping).
+    """
+
+    def __init__(self, session: Session, base_url: str, auth: httpx.Auth, *, key: ServiceKey | None = None) -> None:
+        self.session = session
+        self.base_url = base_url.rstrip("/")
+        self.auth = auth
+        self.key = key
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={redact_url(self.base_url)!r})"
+
+    def url(self, path: str) -> str:
+        """``path`` resolved against :attr:`base_url` (absolute URLs pass through)."""
+        return _join(self.base_url, path)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: QueryParams | None = None,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        content: bytes | str | None = None,
+        data: Mapping[str, Any] | None = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,  # noqa: ASYNC109 - httpx's per-request timeouts
+        max_retries: int | NotGiven = NOT_GIVEN,
+        raise_for_status: bool = True,
+    ) -> httpx.Response:
+        """:meth:`Session.request` relative to :attr:`base_url`, with this API's auth."""
+        return await self.session.request(
+            method,
+            self.url(path),
+            auth=self.auth,
+            params=params,
+            headers=headers,
+            json=json,
+            content=content,
+            data=data,
+            timeout=timeout,
+            max_retries=max_retries,
+            raise_for_status=raise_for_status,
+        )
+
+    def with_options(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+    ) -> Self:
+        """A copy bound to ``session.with_options(...)``."""
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone.session = self.session.with_options(
+            timeout=timeout, max_retries=max_retries, retry=retry, headers=headers
+        )
+        return clone
+
+    def httpx_client(self, *, raise_for_status: bool = True) -> httpx.AsyncClient:
+        """An ``httpx.AsyncClient`` rooted at :attr:`base_url` that sends via the session.
+
+        Meant for generated clients (``client.set_async_httpx_client(api.httpx_client())``).
+        Closing it leaves the session's pool open.
+        """
+        return httpx.AsyncClient(
+            base_url=self.base_url, transport=_SessionTransport(self, raise_for_status=raise_for_status)
+        )
+
+
+class _SessionTransport(httpx.AsyncBaseTransport):
+    """Routes an outer client's requests through :meth:`Session.request`."""
+
+    # The inner response was already decoded; these would make the outer client decode again.
+    _DROP_REQUEST = frozenset({"host", "content-length", "transfer-encoding"})
+    _DROP_RESPONSE = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+    def __init__(self, api: ApiContext, *, raise_for_status: bool) -> None:
+        self._api = api
+        self._raise_for_status = raise_for_status
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        headers = {
+            k: v
+            for k, v in request.headers.items()
+            if k.lower() not in self._DROP_REQUEST
+            # Keep the session's User-Agent unless the caller chose one.
+            and not (k.lower() == "user-agent" and v.startswith("python-httpx/"))
+        }
+        inner = await self._api.session.request(
+            request.method,
+            str(request.url),
+            auth=self._api.auth,
+            headers=headers,
+            content=body or None,
+            raise_for_status=self._raise_for_status,
+        )
+        out_headers = [(k, v) for k, v in inner.headers.multi_items() if k.lower() not in self._DROP_RESPONSE]
+        return httpx.Response(inner.status_code, headers=out_headers, content=inner.content)
+
+
+class CloudManagement:
+    """The Cloud Management service (cis): several APIs, one OAuth client.
+
+    ``api(name)`` gives the :class:`ApiContext` of any endpoint of the key (``accounts``,
+    ``entitlements_service_url``, ...); the common ones are properties.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        endpoints: Mapping[str, str],
+        auth: httpx.Auth,
+        *,
+        key: ServiceKey | None = None,
+    ) -> None:
+        self.session = session
+        self.endpoints = dict(endpoints)
+        self.auth = auth
+        self.key = key
+
+    def __repr__(self) -> str:
+        return f"CloudManagement(endpoints={sorted(self.endpoints)!r})"
+
+    def api(self, name: str) -> ApiContext:
+        """The API at endpoint ``name`` (with or without the ``_service_url`` suffix)."""
+        url = self.endpoints.get(name) or self.endpoints.get(f"{name}_service_url")
+        if url is None:
+            source = self.key.source if self.key else "service key"
+            raise ServiceKeyError(
+                source,
+                f"no endpoint {name!r}",
+                field=f"endpoints.{name}_service_url",
+                hint=f"Endpoints in this key: {', '.join(sorted(self.endpoints))}",
+            )
+        return ApiContext(self.session, url, self.auth, key=self.key)
+
+    def with_options(self, **options: Any) -> CloudManagement:
+        """A copy whose APIs use ``session.with_options(**options)``."""
+        return CloudManagement(self.session.with_options(**options), self.endpoints, self.auth, key=self.key)
+
+    @property
+    def accounts(self) -> ApiContext:
+        """Accounts service (global account, directories, subaccounts)."""
+        return self.api("accounts_service_url")
+
+    @property
+    def entitlements(self) -> ApiContext:
+        """Entitlements service."""
+        return self.api("entitlements_service_url")
+
+    @property
+    def provisioning(self) -> ApiContext:
+        """Provisioning service (environment instances)."""
+        return self.api("provisioning_service_url")
+
+    @property
+    def saas_registry(self) -> ApiContext:
+        """SaaS provisioning (subscriptions)."""
+        return self.api("saas_registry_service_url")
+
+    @property
+    def events(self) -> ApiContext:
+        """Events service."""
+        return self.api("events_service_url")
+
+
+class ServiceManager(ApiContext):
+    """The Service Manager API (``sm_url``)."""
+
+
+class CloudFoundry(ApiContext):
+    """The Cloud Foundry V3 API; ``uaa_url``/``login_url`` are the discovered UAA endpoints."""
+
+    def __init__(
+        self, session: Session, base_url: str, auth: httpx.Auth, *, uaa_url: str, login_url: str | None
+    ) -> None:
+        super().__init__(session, base_url, auth)
+        self.uaa_url = uaa_url
+        self.login_url = login_url
+
+
+# -- Audit Log -----------------------------------------------------------------------------
+
+
+def _format_time(value: datetime | str) -> str:
+    if isinstance(value, str):
+        return value
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _maybe_json(value: Any) -> Any:
+    if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
+        try:
+            return jsonlib.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+@dataclass(frozen=True)
+class AuditLogRecord:
+    """One audit log record.
+
+    ``message`` is what the service sent (a JSON string or an object); ``message_object`` is
+    it as a mapping when it is one, and ``data`` the decoded ``message.data``.
+    """
+
+    message_uuid: str | None
+    time: str | None
+    category: str | None
+    user: str | None
+    tenant: str | None
+    message: str | Mapping[str, Any] | None
+    message_object: Mapping[str, Any] | None = field(repr=False)
+    raw: Mapping[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_json(cls, item: Mapping[str, Any]) -> AuditLogRecord:
+        """Build a record from one element of the service's JSON array."""
+        message = item.get("message")
+        parsed = _maybe_json(message)
+
+        def text(name: str) -> str | None:
+            value = item.get(name)
+            return None if value is None else str(value)
+
+        return cls(
+            message_uuid=text("message_uuid"),
+            time=text("time"),
+            category=text("category"),
+            user=text("user"),
+            tenant=text("tenant"),
+            message=message if isinstance(message, (str, Mapping)) else None,
+            message_object=parsed if isinstance(parsed, Mapping) else None,
+            raw=item,
+        )
+
+    @property
+    def data(self) -> Any:
+        """``message.data``, decoded when it is JSON text; ``None`` if absent."""
+        if self.message_object is None:
+            return None
+        return _maybe_json(self.message_object.get("data"))
+
+    @property
+    def timestamp(self) -> datetime | None:
+        """:attr:`time` as an aware UTC datetime, when it parses."""
+        if not self.time:
+            return None
+        try:
+            parsed = datetime.fromisoformat(self.time.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class AuditLog(ApiContext):
+    """The Audit Log retrieval API (``auditlog-management`` service key ``url``)."""
+
+    async def records(
+        self,
+        *,
+        time_from: datetime | str | None = None,
+        time_to: datetime | str | None = None,
+        category: str | None = None,
+    ) -> AsyncIterator[AuditLogRecord]:
+        """Iterate over the records of a time window, page by page.
+
+        Naive datetimes are taken as UTC. Pages are chained through the ``Paging: handle=...``
+        response header; the handle is sent back verbatim together with the time window.
+        """
+        base: dict[str, str] = {}
+        if time_from is not None:
+            base["time_from"] = _format_time(time_from)
+        if time_to is not None:
+            base["time_to"] = _format_time(time_to)
+        if category is not None:
+            base["category"] = category
+        params = dict(base)
+        seen: set[str] = set()
+        while True:
+            response = await self.request("GET", AUDIT_LOG_RECORDS_PATH, params=params)
+            if response.status_code == 204:
+                return
+            for item in _records_of(response):
+                yield AuditLogRecord.from_json(item)
+            handle = _paging_handle(response.headers.get("paging"))
+            if handle is None:
+                return
+            if handle in seen:  # a server bug would otherwise loop forever
+                logger.warning("audit log returned a paging handle twice; stopping")
+                return
+            seen.add(handle)
+            params = {**base, "handle": handle}
+
+
+def _records_of(response: httpx.Response) -> list[Mapping[str, Any]]:
+    if not response.content.strip():
+        return []
+    try:
+        body = response.json()
+    except ValueError:
+        raise ApiError(response, message="audit log page is not valid JSON") from None
+    if body is None:
+        return []
+    if not isinstance(body, list):
+        raise ApiError(response, message=f"audit log page is a JSON {type(body).__name__}, expected an array")
+    return [item for item in body if isinstance(item, Mapping)]
+
+
+def _paging_handle(header: str | None) -> str | None:
+    if not header:
+        return None
+    value = header.strip()
+    prefix = "handle="
+    if value[: len(prefix)].lower() == prefix:
+        value = value[len(prefix) :]
+    return value or None
