@@ -6,6 +6,7 @@
     ├── ServiceKeyError (also ValueError)   a service key is unreadable, incomplete or of the wrong kind
     ├── ApiConnectionError                  no usable HTTP response (DNS, TLS, reset, ...)
     │   └── ApiTimeoutError                 ... because a timeout expired
+    ├── InvalidResponseError                a 2xx body that does not match the API's spec
     └── ApiError                            an HTTP response with status >= 400
         ├── AuthenticationError             the token endpoint refused to issue a token
         ├── BadRequest                      400
@@ -41,6 +42,7 @@ __all__ = [
     "Conflict",
     "ErrorDetail",
     "Forbidden",
+    "InvalidResponseError",
     "NotFound",
     "RateLimited",
     "ScpAsyncError",
@@ -89,6 +91,22 @@ class ApiConnectionError(ScpAsyncError):
 
 class ApiTimeoutError(ApiConnectionError):
     """A connect, read, write or pool timeout expired."""
+
+
+class InvalidResponseError(ScpAsyncError):
+    """A successful response whose body does not match the spec (missing field, ``null`` object, ...).
+
+    ``operation_id`` names the operation; ``cause`` is the parser's own exception.
+    """
+
+    def __init__(self, operation_id: str, cause: BaseException) -> None:
+        self.operation_id = operation_id
+        self.cause = cause
+        if isinstance(cause, KeyError):
+            problem = f"required field {cause.args[0]!r} is missing"
+        else:
+            problem = f"{type(cause).__name__}: {redact_text(str(cause))[:_EXCERPT_CHARS]}"
+        super().__init__(f"{operation_id}: the response body does not match the API's spec ({problem})")
 
 
 @dataclass(frozen=True)

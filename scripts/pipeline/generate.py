@@ -34,6 +34,8 @@ from ._common import (
     staging_dir,
     write_atomic,
 )
+from .namespaces import NAMESPACE_MODULE
+from .namespaces import render as render_namespace
 from .normalize import load_spec
 
 HERE = Path(__file__).resolve().parent
@@ -105,15 +107,29 @@ def _generate_in_process(api: str, spec_path: str, out_dir: str) -> dict[str, An
         errors = project.build()
     endpoints = [
         {
-            "function": _plain(endpoint.name),
             "method": _plain(endpoint.method).upper(),
             "path": _plain(endpoint.path),
             "module": f"api.{tag!s}.{PythonIdentifier(endpoint.name, config.field_prefix)!s}",
+            **_success(endpoint),
         }
         for tag, collection in data.endpoint_collections_by_tag.items()
         for endpoint in collection.endpoints
     ]
     return {"endpoints": endpoints, "warnings": [_warning_text(e) for e in errors]}
+
+
+def _success(endpoint: Any) -> dict[str, Any]:
+    """The Python type of an operation's 2xx bodies, and the imports that type needs."""
+    types: set[str] = set()
+    imports: set[str] = set()
+    for response in endpoint.responses:
+        low, high = response.status_code.range or (0, 0)
+        if 200 <= low and high <= 299:
+            no_body = response.status_code.pattern == "204"
+            types.add("None" if no_body else response.prop.get_type_string().as_unembedded_code())
+            imports |= response.prop.get_imports(prefix=".") | response.prop.get_lazy_imports(prefix=".")
+    imports.discard("from typing import cast")
+    return {"success_type": " | ".join(sorted(types)) or "Any", "success_imports": sorted(imports)}
 
 
 def _worker(api: str, spec_path: str, out_dir: str) -> dict[str, Any]:
@@ -146,9 +162,11 @@ def _explain(result: ApiResult, notes: dict[str, Any], spec: dict[str, Any]) -> 
         result.error = f"{len(unexplained)} unexplained generator warning(s), first: {unexplained[0]}"
         return
     # The generator renames path parameters (appId → app_id); match on the template's shape.
-    by_shape = {(m.upper(), _shape(p)): (op["operationId"], p) for m, p, op in iter_operations(spec)}
+    by_shape = {(m.upper(), _shape(p)): (op, p) for m, p, op in iter_operations(spec)}
     for op in result.operations:
-        op["operation_id"], op["path"] = by_shape[(op["method"], _shape(op["path"]))]
+        spec_operation, op["path"] = by_shape[(op["method"], _shape(op["path"]))]
+        op["operation_id"] = spec_operation["operationId"]
+        op["summary"] = spec_operation.get("summary", "")
     generated = {(op["method"], op["path"]) for op in result.operations}
     listed = dict(api_notes.get("skipped") or {})
     for method, path, _ in iter_operations(spec):
@@ -226,15 +244,20 @@ def build_clients(
             result.operations = outcome["endpoints"]
             result.warnings = outcome["warnings"]
             _explain(result, notes, specs[api])
-    done = [stage_root / api for api, result in results.items() if result.error is None]
-    if done:
-        _ruff(done)
+    titles = {source.name: source.title for source in sources}
+    done = []
     for api, result in results.items():
         if result.error is None:
             package_dir = stage_root / api
             write_atomic(package_dir / OPERATIONS_MODULE, _operations_module(api, result.operations))
-            _ruff([package_dir / OPERATIONS_MODULE])
-            _add_banners(api, package_dir)
+            namespace = render_namespace(api, titles[api], package_dir, result.operations)
+            write_atomic(package_dir / NAMESPACE_MODULE, namespace)
+            done.append(package_dir)
+    if done:
+        _ruff(done)
+    for api, result in results.items():
+        if result.error is None:
+            _add_banners(api, stage_root / api)
     return list(results.values())
 
 
