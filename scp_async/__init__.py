@@ -4,12 +4,15 @@ Start with :class:`Session`::
 
     async with scp_async.Session() as session:
         cis = session.cloud_management(scp_async.ServiceKey.from_file("cis-key.json"))
-        response = await cis.accounts.request("GET", "/accounts/v1/globalAccount")
+        global_account = await cis.accounts.get_global_account()
 
 Only the hand-written core is imported here; generated per-API clients and the emulator
 are separate imports, so ``import scp_async`` stays cheap.
 """
 
+from typing import TYPE_CHECKING, Any
+
+from ._audit_log import AuditLogRecord
 from ._credentials import (
     CfCliConfig,
     CredentialType,
@@ -28,6 +31,7 @@ from ._errors import (
     Conflict,
     ErrorDetail,
     Forbidden,
+    InvalidResponseError,
     NotFound,
     RateLimited,
     ScpAsyncError,
@@ -36,6 +40,7 @@ from ._errors import (
     Unauthorized,
 )
 from ._logging import RedactingFilter, redact_url
+from ._namespace import Namespace
 from ._oauth import (
     ClientCredentialsGrant,
     Grant,
@@ -48,15 +53,20 @@ from ._oauth import (
 )
 from ._options import DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, RequestOptions
 from ._retry import RetryPolicy
-from ._session import (
-    ApiContext,
-    AuditLog,
-    AuditLogRecord,
-    CloudFoundry,
-    CloudManagement,
-    ServiceManager,
-    Session,
-)
+from ._session import ApiContext, CloudManagement, MultiAppsContext, Session
+
+if TYPE_CHECKING:
+    from ._apis import AuditLog, CloudFoundry, MultiApps
+
+
+def __getattr__(name: str) -> Any:
+    # These subclass generated namespaces: import them (and their generated code) only when asked.
+    if name in ("AuditLog", "CloudFoundry", "MultiApps"):
+        from . import _apis
+
+        return getattr(_apis, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -78,6 +88,10 @@ __all__ = [
     "ErrorDetail",
     "Forbidden",
     "Grant",
+    "InvalidResponseError",
+    "MultiApps",
+    "MultiAppsContext",
+    "Namespace",
     "NotFound",
     "NotGiven",
     "OAuth2Auth",
@@ -93,7 +107,6 @@ __all__ = [
     "ServiceKeyError",
     "ServiceKeyKind",
     "ServiceKeyLike",
-    "ServiceManager",
     "Session",
     "Token",
     "TokenCache",

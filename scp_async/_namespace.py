@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+import httpx
+
 from ._errors import InvalidResponseError
 
 if TYPE_CHECKING:
@@ -39,7 +41,17 @@ class Namespace:
 
     @property
     def base_url(self) -> str:
+        """Where this API lives."""
         return self._context.base_url
+
+    @property
+    def context(self) -> ApiContext:
+        """The untyped layer below: base URL, auth, and :meth:`request` for paths the spec lacks."""
+        return self._context
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Call any path of this API (auth, retries and errors included); see :meth:`ApiContext.request`."""
+        return await self._context.request(method, path, **kwargs)
 
     def with_options(self, **options: Any) -> Self:
         """The same API with other per-call settings (``timeout``, ``max_retries``, ``retry``, ``headers``)."""

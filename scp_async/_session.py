@@ -10,14 +10,12 @@ objects returned by :meth:`Session.cloud_management` and friends only hold a bas
 from __future__ import annotations
 
 import functools
-import json as jsonlib
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Literal, Self, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeAlias
 
 import httpx
 
@@ -51,17 +49,24 @@ from ._oauth import (
 from ._options import DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, RequestOptions, TimeoutTypes
 from ._retry import RetryPolicy
 
+if TYPE_CHECKING:
+    from scp_async_clients.accounts._namespace import AccountsApi
+    from scp_async_clients.entitlements._namespace import EntitlementsApi
+    from scp_async_clients.events._namespace import EventsApi
+    from scp_async_clients.provisioning._namespace import ProvisioningApi
+    from scp_async_clients.resource_consumption._namespace import ResourceConsumptionApi
+    from scp_async_clients.saas_provisioning._namespace import SaasProvisioningApi
+    from scp_async_clients.service_manager._namespace import ServiceManagerApi
+    from scp_async_clients.xsuaa._namespace import XsuaaApi
+
+    from ._apis import AuditLog, CloudFoundry
+
 __all__ = [
     "ApiContext",
-    "AuditLog",
-    "AuditLogRecord",
-    "CloudFoundry",
     "CloudManagement",
-    "ServiceManager",
+    "MultiAppsContext",
     "Session",
 ]
-
-AUDIT_LOG_RECORDS_PATH = "/auditlog/v2/auditlogrecords"
 
 QueryParams: TypeAlias = httpx.QueryParams | Mapping[str, Any] | list[tuple[str, Any]]
 
@@ -338,19 +343,51 @@ class Session:
 
     def audit_log(self, key: ServiceKeyLike, *, client_auth: Literal["basic", "form"] = "basic") -> AuditLog:
         """The Audit Log retrieval API of an ``auditlog-management`` service key."""
+        from ._apis import AuditLog
+
         service_key = load_service_key(key).require(ServiceKeyKind.AUDIT_LOG)
         assert service_key.url is not None  # guaranteed by the AUDIT_LOG kind
         auth = self.auth_for_credentials(service_key.uaa, client_auth=client_auth)
-        return AuditLog(self, service_key.url, auth, key=service_key)
+        return AuditLog(ApiContext(self, service_key.url, auth, key=service_key))
 
     def service_manager(
         self, key: ServiceKeyLike, *, client_auth: Literal["basic", "form"] = "basic"
-    ) -> ServiceManager:
-        """The Service Manager API of a ``service-manager`` service key."""
+    ) -> ServiceManagerApi:
+        """The Service Manager API of a ``service-manager`` service key (``sm_url``)."""
+        from scp_async_clients.service_manager._namespace import ServiceManagerApi
+
         service_key = load_service_key(key).require(ServiceKeyKind.SERVICE_MANAGER)
         assert service_key.url is not None  # guaranteed by the SERVICE_MANAGER kind
         auth = self.auth_for_credentials(service_key.uaa, client_auth=client_auth)
-        return ServiceManager(self, service_key.url, auth, key=service_key)
+        return ServiceManagerApi(ApiContext(self, service_key.url, auth, key=service_key))
+
+    def resource_consumption(
+        self, key: ServiceKeyLike, *, client_auth: Literal["basic", "form"] = "basic"
+    ) -> ResourceConsumptionApi:
+        """The Resource Consumption API of a ``uas`` (reporting) service key (``target_url`` or ``url``)."""
+        from scp_async_clients.resource_consumption._namespace import ResourceConsumptionApi
+
+        service_key = load_service_key(key)
+        url = service_key.raw.get("target_url") or service_key.url
+        if not isinstance(url, str) or not url:
+            raise ServiceKeyError(
+                service_key.source, "missing", field="target_url", hint="Use the service key of a `uas` instance"
+            )
+        auth = self.auth_for_credentials(service_key.uaa, client_auth=client_auth)
+        return ResourceConsumptionApi(ApiContext(self, url, auth, key=service_key))
+
+    def xsuaa(self, key: ServiceKeyLike, *, client_auth: Literal["basic", "form"] = "basic") -> XsuaaApi:
+        """The XSUAA authorization management API of an ``xsuaa`` (``apiaccess`` plan) key (``apiurl``)."""
+        from scp_async_clients.xsuaa._namespace import XsuaaApi
+
+        service_key = load_service_key(key)
+        url = service_key.raw.get("apiurl") or service_key.raw.get("uaa", {}).get("apiurl")
+        if not isinstance(url, str) or not url:
+            raise ServiceKeyError(
+                service_key.source, "missing", field="apiurl", hint="Use a key of an xsuaa `apiaccess` instance"
+            )
+        auth = self.auth_for_credentials(service_key.uaa, client_auth=client_auth)
+        return XsuaaApi(ApiContext(self, url, auth, key=service_key))
 
     async def cloud_foundry(
         self,
@@ -363,14 +400,19 @@ class Session:
         cf_config_path: str | os.PathLike[str] | None = None,
         client_id: str = "cf",
         client_secret: str = "",
+        deploy_service_url: str | None = None,
     ) -> CloudFoundry:
-        """The Cloud Foundry V3 API at ``api_url``.
+        """The Cloud Foundry V3 API at ``api_url``; ``.multiapps`` is its MultiApps controller.
 
         Log in with ``username``/``password`` (and ``origin`` for a custom identity
         provider) through the public ``cf`` client, or reuse the ``cf`` CLI's login with
         ``use_cf_cli_config=True`` (``$CF_HOME/.cf/config.json``; ``api_url`` defaults to its
-        target). The UAA is discovered from the API's root document.
+        target). The UAA is discovered from the API's root document. The deploy service is
+        ``deploy-service.<domain>`` for an API at ``api.<domain>`` unless ``deploy_service_url``
+        says otherwise.
         """
+        from ._apis import CloudFoundry
+
         if use_cf_cli_config:
             config = CfCliConfig.load(cf_config_path)
             api_url = api_url or config.target
@@ -400,7 +442,12 @@ class Session:
                 password=password,
                 origin=origin,
             )
-        return CloudFoundry(self, api_url, self.auth(grant), uaa_url=uaa_url, login_url=login_url)
+        return CloudFoundry(
+            ApiContext(self, api_url, self.auth(grant)),
+            uaa_url=uaa_url,
+            login_url=login_url,
+            deploy_service_url=deploy_service_url,
+        )
 
     async def _discover_cf(self, api_url: str) -> tuple[str, str | None]:
         base = api_url.rstrip("/")
@@ -553,10 +600,9 @@ class _SessionTransport(httpx.AsyncBaseTransport):
             # Keep the session's User-Agent unless the caller chose one.
             and not (k.lower() == "user-agent" and v.startswith("python-httpx/"))
         }
-        inner = await self._api.session.request(
+        inner = await self._api.request(
             request.method,
             str(request.url),
-            auth=self._api.auth,
             headers=headers,
             content=body or None,
             raise_for_status=self._raise_for_status,
@@ -605,183 +651,77 @@ class CloudManagement:
         """A copy whose APIs use ``session.with_options(**options)``."""
         return CloudManagement(self.session.with_options(**options), self.endpoints, self.auth, key=self.key)
 
-    @property
-    def accounts(self) -> ApiContext:
-        """Accounts service (global account, directories, subaccounts)."""
-        return self.api("accounts_service_url")
+    # Each namespace's generated code loads on first use.
 
-    @property
-    def entitlements(self) -> ApiContext:
-        """Entitlements service."""
-        return self.api("entitlements_service_url")
+    @functools.cached_property
+    def accounts(self) -> AccountsApi:
+        """Accounts: global account, directories, subaccounts, labels."""
+        from scp_async_clients.accounts._namespace import AccountsApi
 
-    @property
-    def provisioning(self) -> ApiContext:
-        """Provisioning service (environment instances)."""
-        return self.api("provisioning_service_url")
+        return AccountsApi(self.api("accounts_service_url"))
 
-    @property
-    def saas_registry(self) -> ApiContext:
-        """SaaS provisioning (subscriptions)."""
-        return self.api("saas_registry_service_url")
+    @functools.cached_property
+    def entitlements(self) -> EntitlementsApi:
+        """Entitlements: what the global account may use and where it is assigned."""
+        from scp_async_clients.entitlements._namespace import EntitlementsApi
 
-    @property
-    def events(self) -> ApiContext:
-        """Events service."""
-        return self.api("events_service_url")
+        return EntitlementsApi(self.api("entitlements_service_url"))
 
+    @functools.cached_property
+    def provisioning(self) -> ProvisioningApi:
+        """Provisioning: environment instances (Cloud Foundry orgs, Kyma, ...)."""
+        from scp_async_clients.provisioning._namespace import ProvisioningApi
 
-class ServiceManager(ApiContext):
-    """The Service Manager API (``sm_url``)."""
+        return ProvisioningApi(self.api("provisioning_service_url"))
 
+    @functools.cached_property
+    def saas_provisioning(self) -> SaasProvisioningApi:
+        """SaaS provisioning: subscriptions to multitenant applications."""
+        from scp_async_clients.saas_provisioning._namespace import SaasProvisioningApi
 
-class CloudFoundry(ApiContext):
-    """The Cloud Foundry V3 API; ``uaa_url``/``login_url`` are the discovered UAA endpoints."""
+        return SaasProvisioningApi(self.api("saas_registry_service_url"))
 
-    def __init__(
-        self, session: Session, base_url: str, auth: httpx.Auth, *, uaa_url: str, login_url: str | None
-    ) -> None:
-        super().__init__(session, base_url, auth)
-        self.uaa_url = uaa_url
-        self.login_url = login_url
+    @functools.cached_property
+    def events(self) -> EventsApi:
+        """Events: what happened in the global account and its subaccounts."""
+        from scp_async_clients.events._namespace import EventsApi
+
+        return EventsApi(self.api("events_service_url"))
 
 
-# -- Audit Log -----------------------------------------------------------------------------
+class MultiAppsContext(ApiContext):
+    """The deploy service's context: state-changing calls carry the CSRF token it hands out.
 
-
-def _format_time(value: datetime | str) -> str:
-    if isinstance(value, str):
-        return value
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S")
-
-
-def _maybe_json(value: Any) -> Any:
-    if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
-        try:
-            return jsonlib.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
-@dataclass(frozen=True)
-class AuditLogRecord:
-    """One audit log record.
-
-    ``message`` is what the service sent (a JSON string or an object); ``message_object`` is
-    it as a mapping when it is one, and ``data`` the decoded ``message.data``.
+    The token is fetched only when the service asks for it (403 with ``X-CSRF-Token: Required``),
+    then sent with every state-changing request; a rejected token is fetched again once.
     """
 
-    message_uuid: str | None
-    time: str | None
-    category: str | None
-    user: str | None
-    tenant: str | None
-    message: str | Mapping[str, Any] | None
-    message_object: Mapping[str, Any] | None = field(repr=False)
-    raw: Mapping[str, Any] = field(repr=False)
+    CSRF_PATH = "/api/v1/csrf-token"
+    _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-    @classmethod
-    def from_json(cls, item: Mapping[str, Any]) -> AuditLogRecord:
-        """Build a record from one element of the service's JSON array."""
-        message = item.get("message")
-        parsed = _maybe_json(message)
+    def __init__(self, session: Session, base_url: str, auth: httpx.Auth) -> None:
+        super().__init__(session, base_url, auth)
+        self._csrf_token: str | None = None
 
-        def text(name: str) -> str | None:
-            value = item.get(name)
-            return None if value is None else str(value)
+    async def _fetch_csrf_token(self) -> str | None:
+        response = await super().request("GET", self.CSRF_PATH, headers={"X-CSRF-Token": "Fetch"})
+        self._csrf_token = response.headers.get("x-csrf-token") or None
+        return self._csrf_token
 
-        return cls(
-            message_uuid=text("message_uuid"),
-            time=text("time"),
-            category=text("category"),
-            user=text("user"),
-            tenant=text("tenant"),
-            message=message if isinstance(message, (str, Mapping)) else None,
-            message_object=parsed if isinstance(parsed, Mapping) else None,
-            raw=item,
-        )
-
-    @property
-    def data(self) -> Any:
-        """``message.data``, decoded when it is JSON text; ``None`` if absent."""
-        if self.message_object is None:
-            return None
-        return _maybe_json(self.message_object.get("data"))
-
-    @property
-    def timestamp(self) -> datetime | None:
-        """:attr:`time` as an aware UTC datetime, when it parses."""
-        if not self.time:
-            return None
-        try:
-            parsed = datetime.fromisoformat(self.time.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-class AuditLog(ApiContext):
-    """The Audit Log retrieval API (``auditlog-management`` service key ``url``)."""
-
-    async def records(
-        self,
-        *,
-        time_from: datetime | str | None = None,
-        time_to: datetime | str | None = None,
-        category: str | None = None,
-    ) -> AsyncIterator[AuditLogRecord]:
-        """Iterate over the records of a time window, page by page.
-
-        Naive datetimes are taken as UTC. Pages are chained through the ``Paging: handle=...``
-        response header; the handle is sent back verbatim together with the time window.
-        """
-        base: dict[str, str] = {}
-        if time_from is not None:
-            base["time_from"] = _format_time(time_from)
-        if time_to is not None:
-            base["time_to"] = _format_time(time_to)
-        if category is not None:
-            base["category"] = category
-        params = dict(base)
-        seen: set[str] = set()
-        while True:
-            response = await self.request("GET", AUDIT_LOG_RECORDS_PATH, params=params)
-            if response.status_code == 204:
-                return
-            for item in _records_of(response):
-                yield AuditLogRecord.from_json(item)
-            handle = _paging_handle(response.headers.get("paging"))
-            if handle is None:
-                return
-            if handle in seen:  # a server bug would otherwise loop forever
-                logger.warning("audit log returned a paging handle twice; stopping")
-                return
-            seen.add(handle)
-            params = {**base, "handle": handle}
-
-
-def _records_of(response: httpx.Response) -> list[Mapping[str, Any]]:
-    if not response.content.strip():
-        return []
-    try:
-        body = response.json()
-    except ValueError:
-        raise ApiError(response, message="audit log page is not valid JSON") from None
-    if body is None:
-        return []
-    if not isinstance(body, list):
-        raise ApiError(response, message=f"audit log page is a JSON {type(body).__name__}, expected an array")
-    return [item for item in body if isinstance(item, Mapping)]
-
-
-def _paging_handle(header: str | None) -> str | None:
-    if not header:
-        return None
-    value = header.strip()
-    prefix = "handle="
-    if value[: len(prefix)].lower() == prefix:
-        value = value[len(prefix) :]
-    return value or None
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        if method.upper() in self._SAFE_METHODS:
+            return await super().request(method, path, **kwargs)
+        raise_for_status = kwargs.pop("raise_for_status", True)
+        headers = dict(kwargs.pop("headers", None) or {})
+        for attempt in range(2):
+            if self._csrf_token:
+                headers["X-CSRF-Token"] = self._csrf_token
+            response = await super().request(method, path, headers=headers, raise_for_status=False, **kwargs)
+            asked = response.status_code == 403 and response.headers.get("x-csrf-token", "").lower() == "required"
+            if not asked or attempt == 1:
+                break
+            # Rejected before it was processed, so sending it again is safe even for POST.
+            await self._fetch_csrf_token()
+        if raise_for_status and response.status_code >= 400:
+            raise error_for_response(response)
+        return response

@@ -125,7 +125,7 @@ def _success(endpoint: Any) -> dict[str, Any]:
     for response in endpoint.responses:
         low, high = response.status_code.range or (0, 0)
         if low >= 200 and high <= 299:
-            no_body = response.status_code.pattern == "204"
+            no_body = response.status_code.pattern == "204" or not getattr(response.data, "content", None)
             types.add("None" if no_body else response.prop.get_type_string().as_unembedded_code())
             imports |= response.prop.get_imports(prefix=".") | response.prop.get_lazy_imports(prefix=".")
     imports.discard("from typing import cast")

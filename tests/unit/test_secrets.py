@@ -122,7 +122,7 @@ def test_session_flow_logs_and_errors(
     async def main() -> None:
         async with make_session() as session:
             cis = session.cloud_management(cis_key_dict())
-            texts.extend(_renderings(session) + _renderings(cis) + _renderings(cis.accounts.auth))
+            texts.extend(_renderings(session) + _renderings(cis) + _renderings(cis.accounts.context.auth))
             with pytest.raises(Unauthorized) as unauthorized:
                 await cis.accounts.request("GET", "/a")
             with pytest.raises(ApiConnectionError) as connection:

@@ -243,18 +243,18 @@ def test_cloud_management_endpoints(make_session: Callable[..., Session]) -> Non
         cis = session.cloud_management(cis_key_dict())
         assert cis.accounts.base_url == ACCOUNTS_URL
         assert cis.api("entitlements").base_url == cis.entitlements.base_url
-        assert cis.provisioning.auth is cis.accounts.auth
-        for api in (cis.saas_registry, cis.events):
-            assert isinstance(api, ApiContext)
-        assert cis.accounts.url("/a/b") == f"{ACCOUNTS_URL}/a/b"
-        assert cis.accounts.url("https://other/x") == "https://other/x"
+        assert cis.provisioning.context.auth is cis.accounts.context.auth
+        for api in (cis.saas_provisioning, cis.events):
+            assert isinstance(api.context, ApiContext)
+        assert cis.accounts.context.url("/a/b") == f"{ACCOUNTS_URL}/a/b"
+        assert cis.accounts.context.url("https://other/x") == "https://other/x"
         with pytest.raises(ServiceKeyError, match=r"no endpoint 'metering'.*accounts_service_url"):
             cis.api("metering")
         with pytest.raises(ServiceKeyError, match="expected a Cloud Management"):
             session.cloud_management(audit_key_dict())
         slower = cis.with_options(timeout=300)
-        assert slower.accounts.session.options.timeout.read == 300
-        assert cis.accounts.session.options.timeout.read == 60
+        assert slower.accounts.context.session.options.timeout.read == 300
+        assert cis.accounts.context.session.options.timeout.read == 60
 
     _run(make_session, body)
 
@@ -276,7 +276,7 @@ def test_httpx_client_seam_routes_through_the_session(
     async def main() -> None:
         async with make_session() as session:
             accounts = session.cloud_management(cis_key_dict()).accounts
-            async with accounts.httpx_client() as client:
+            async with accounts.context.httpx_client() as client:
                 response = await client.get("/accounts/v1/subaccounts", params={"state": "OK"})
                 assert response.json() == {"value": []}
                 from scp_async import Conflict
@@ -316,7 +316,7 @@ def test_cloud_foundry_password_login_discovers_uaa(
             assert (cf.uaa_url, cf.login_url) == (CF_UAA, "https://login.cf.eu10.hana.ondemand.com")
             response = await cf.request("GET", "/v3/organizations")
             assert response.request.headers["Authorization"] == "Bearer cf-token"
-            assert PASSWORD not in repr(cf) + repr(cf.auth)
+            assert PASSWORD not in repr(cf) + repr(cf.context.auth)
 
     run(main)
     token_request = httpx_mock.get_requests(url=f"{CF_UAA}/oauth/token")[0]
@@ -391,8 +391,8 @@ def test_api_context_with_options_and_user_agent(make_session: Callable[..., Ses
         sm = session.service_manager(sm_key_dict())
         once = sm.with_options(max_retries=0, headers={"X-Trace": "t"})
         assert type(once) is type(sm)
-        assert (once.base_url, once.auth) == (sm.base_url, sm.auth)
-        async with once.httpx_client() as client:
+        assert (once.base_url, once.context.auth) == (sm.base_url, sm.context.auth)
+        async with once.context.httpx_client() as client:
             with pytest.raises(ServerError):
                 await client.get("/v1/x")
 

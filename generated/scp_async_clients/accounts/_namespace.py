@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from scp_async._namespace import Namespace
 from scp_async._namespace import given as _given
@@ -167,7 +167,7 @@ class AccountsApi(Namespace):
             "deleteDirectorySettings", operation.asyncio_detailed, directory_guid, **_given(keys=keys)
         )
 
-    async def delete_service_management_binding_of_subaccount(self, subaccount_guid: str) -> Any:
+    async def delete_service_management_binding_of_subaccount(self, subaccount_guid: str) -> None:
         """`DELETE /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (deleteServiceManagementBindingOfSubaccount)."""
         from .api.subaccount_operations import delete_service_management_binding_of_subaccount as operation
 
@@ -175,7 +175,7 @@ class AccountsApi(Namespace):
             "deleteServiceManagementBindingOfSubaccount", operation.asyncio_detailed, subaccount_guid
         )
 
-    async def delete_service_manager_binding_v2(self, subaccount_guid: str, binding_name: str) -> Any:
+    async def delete_service_manager_binding_v2(self, subaccount_guid: str, binding_name: str) -> None:
         """`DELETE /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (deleteServiceManagerBindingV2)."""
         from .api.subaccount_operations import delete_service_manager_binding_v2 as operation
 
@@ -497,7 +497,7 @@ class AccountsApiWithRawResponse(Namespace):
             "deleteDirectorySettings", operation.asyncio_detailed, directory_guid, **_given(keys=keys)
         )
 
-    async def delete_service_management_binding_of_subaccount(self, subaccount_guid: str) -> Response[Any]:
+    async def delete_service_management_binding_of_subaccount(self, subaccount_guid: str) -> Response[None]:
         """`DELETE /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (deleteServiceManagementBindingOfSubaccount)."""
         from .api.subaccount_operations import delete_service_management_binding_of_subaccount as operation
 
@@ -505,7 +505,7 @@ class AccountsApiWithRawResponse(Namespace):
             "deleteServiceManagementBindingOfSubaccount", operation.asyncio_detailed, subaccount_guid
         )
 
-    async def delete_service_manager_binding_v2(self, subaccount_guid: str, binding_name: str) -> Response[Any]:
+    async def delete_service_manager_binding_v2(self, subaccount_guid: str, binding_name: str) -> Response[None]:
         """`DELETE /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (deleteServiceManagerBindingV2)."""
         from .api.subaccount_operations import delete_service_manager_binding_v2 as operation
 

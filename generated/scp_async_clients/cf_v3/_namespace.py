@@ -248,7 +248,7 @@ class CfV3Api(Namespace):
         """The same operations, returning `Response` objects instead of parsed bodies."""
         return CfV3ApiWithRawResponse(self._context)
 
-    async def apply_manifest_to_space(self, guid: UUID, *, body: str | Unset = UNSET) -> Any:
+    async def apply_manifest_to_space(self, guid: UUID, *, body: str | Unset = UNSET) -> None:
         """`POST /v3/spaces/{guid}/actions/apply_manifest` (applyManifestToSpace)."""
         from .api.spaces import apply_manifest_to_space as operation
 
@@ -338,13 +338,13 @@ class CfV3Api(Namespace):
             "checkReservedRoutesForDomain", operation.asyncio_detailed, guid, **_given(host=host, path=path, port=port)
         )
 
-    async def clear_buildpack_cache(self) -> Any:
+    async def clear_buildpack_cache(self) -> None:
         """`POST /v3/admin/actions/clear_buildpack_cache` (clearBuildpackCache)."""
         from .api.admin import clear_buildpack_cache as operation
 
         return await self._call("clearBuildpackCache", operation.asyncio_detailed)
 
-    async def clear_buildpack_cache_for_application(self, guid: UUID) -> Any:
+    async def clear_buildpack_cache_for_application(self, guid: UUID) -> None:
         """`POST /v3/apps/{guid}/actions/clear_buildpack_cache` (clearBuildpackCacheForApplication)."""
         from .api.apps import clear_buildpack_cache_for_application as operation
 
@@ -398,7 +398,7 @@ class CfV3Api(Namespace):
 
         return await self._call("createIsolationSegment", operation.asyncio_detailed, **_given(body=body))
 
-    async def create_manifest_diff_for_space(self, guid: UUID, *, body: str | Unset = UNSET) -> Any:
+    async def create_manifest_diff_for_space(self, guid: UUID, *, body: str | Unset = UNSET) -> None:
         """`POST /v3/spaces/{guid}/manifest_diff` (createManifestDiffForSpace)."""
         from .api.spaces import create_manifest_diff_for_space as operation
 
@@ -440,7 +440,7 @@ class CfV3Api(Namespace):
 
         return await self._call("createSecurityGroup", operation.asyncio_detailed, **_given(body=body))
 
-    async def create_service_broker(self, *, body: CreateServiceBrokerBody | Unset = UNSET) -> Any:
+    async def create_service_broker(self, *, body: CreateServiceBrokerBody | Unset = UNSET) -> None:
         """`POST /v3/service_brokers` (createServiceBroker)."""
         from .api.service_brokers import create_service_broker as operation
 
@@ -448,7 +448,7 @@ class CfV3Api(Namespace):
 
     async def create_service_credential_binding(
         self, *, body: CreateServiceCredentialBindingBody | Unset = UNSET
-    ) -> Any | AppCredentialBinding | KeyCredentialBinding:
+    ) -> AppCredentialBinding | KeyCredentialBinding | None:
         """`POST /v3/service_credential_bindings` (createServiceCredentialBinding)."""
         from .api.service_credential_bindings import create_service_credential_binding as operation
 
@@ -456,7 +456,7 @@ class CfV3Api(Namespace):
 
     async def create_service_instance(
         self, *, body: CreateServiceInstanceBody | Unset = UNSET
-    ) -> Any | UserProvidedServiceInstance:
+    ) -> None | UserProvidedServiceInstance:
         """`POST /v3/service_instances` (createServiceInstance)."""
         from .api.service_instances import create_service_instance as operation
 
@@ -464,7 +464,7 @@ class CfV3Api(Namespace):
 
     async def create_service_route_binding(
         self, *, body: ServiceRouteBindingCreate | Unset = UNSET
-    ) -> Any | ServiceRouteBinding:
+    ) -> None | ServiceRouteBinding:
         """`POST /v3/service_route_bindings` (createServiceRouteBinding)."""
         from .api.service_route_bindings import create_service_route_binding as operation
 
@@ -506,19 +506,19 @@ class CfV3Api(Namespace):
 
         return await self._call("createUser", operation.asyncio_detailed, **_given(body=body))
 
-    async def delete_app(self, guid: UUID) -> Any:
+    async def delete_app(self, guid: UUID) -> None:
         """`DELETE /v3/apps/{guid}` (deleteApp)."""
         from .api.apps import delete_app as operation
 
         return await self._call("deleteApp", operation.asyncio_detailed, guid)
 
-    async def delete_buildpack(self, guid: UUID) -> Any:
+    async def delete_buildpack(self, guid: UUID) -> None:
         """`DELETE /v3/buildpacks/{guid}` (deleteBuildpack)."""
         from .api.buildpacks import delete_buildpack as operation
 
         return await self._call("deleteBuildpack", operation.asyncio_detailed, guid)
 
-    async def delete_domain(self, guid: UUID) -> Any:
+    async def delete_domain(self, guid: UUID) -> None:
         """`DELETE /v3/domains/{guid}` (deleteDomain)."""
         from .api.domains import delete_domain as operation
 
@@ -536,55 +536,55 @@ class CfV3Api(Namespace):
 
         return await self._call("deleteIsolationSegment", operation.asyncio_detailed, guid)
 
-    async def delete_organization(self, guid: UUID) -> Any:
+    async def delete_organization(self, guid: UUID) -> None:
         """`DELETE /v3/organizations/{guid}` (deleteOrganization)."""
         from .api.organizations import delete_organization as operation
 
         return await self._call("deleteOrganization", operation.asyncio_detailed, guid)
 
-    async def delete_organization_quota(self, guid: UUID) -> Any:
+    async def delete_organization_quota(self, guid: UUID) -> None:
         """`DELETE /v3/organization_quotas/{guid}` (deleteOrganizationQuota)."""
         from .api.organization_quotas import delete_organization_quota as operation
 
         return await self._call("deleteOrganizationQuota", operation.asyncio_detailed, guid)
 
-    async def delete_package(self, guid: UUID) -> Any:
+    async def delete_package(self, guid: UUID) -> None:
         """`DELETE /v3/packages/{guid}` (deletePackage)."""
         from .api.packages import delete_package as operation
 
         return await self._call("deletePackage", operation.asyncio_detailed, guid)
 
-    async def delete_role(self, guid: UUID) -> Any:
+    async def delete_role(self, guid: UUID) -> None:
         """`DELETE /v3/roles/{guid}` (deleteRole)."""
         from .api.roles import delete_role as operation
 
         return await self._call("deleteRole", operation.asyncio_detailed, guid)
 
-    async def delete_route(self, guid: UUID) -> Any:
+    async def delete_route(self, guid: UUID) -> None:
         """`DELETE /v3/routes/{guid}` (deleteRoute)."""
         from .api.routes import delete_route as operation
 
         return await self._call("deleteRoute", operation.asyncio_detailed, guid)
 
-    async def delete_security_group(self, guid: UUID) -> Any:
+    async def delete_security_group(self, guid: UUID) -> None:
         """`DELETE /v3/security_groups/{guid}` (deleteSecurityGroup)."""
         from .api.security_groups import delete_security_group as operation
 
         return await self._call("deleteSecurityGroup", operation.asyncio_detailed, guid)
 
-    async def delete_service_broker(self, guid: UUID) -> Any:
+    async def delete_service_broker(self, guid: UUID) -> None:
         """`DELETE /v3/service_brokers/{guid}` (deleteServiceBroker)."""
         from .api.service_brokers import delete_service_broker as operation
 
         return await self._call("deleteServiceBroker", operation.asyncio_detailed, guid)
 
-    async def delete_service_credential_binding(self, guid: UUID) -> Any | None:
+    async def delete_service_credential_binding(self, guid: UUID) -> None:
         """`DELETE /v3/service_credential_bindings/{guid}` (deleteServiceCredentialBinding)."""
         from .api.service_credential_bindings import delete_service_credential_binding as operation
 
         return await self._call("deleteServiceCredentialBinding", operation.asyncio_detailed, guid)
 
-    async def delete_service_instance(self, guid: UUID, *, purge: bool | Unset = UNSET) -> Any | None:
+    async def delete_service_instance(self, guid: UUID, *, purge: bool | Unset = UNSET) -> None:
         """`DELETE /v3/service_instances/{guid}` (deleteServiceInstance)."""
         from .api.service_instances import delete_service_instance as operation
 
@@ -602,7 +602,7 @@ class CfV3Api(Namespace):
 
         return await self._call("deleteServicePlan", operation.asyncio_detailed, guid)
 
-    async def delete_service_route_binding(self, guid: UUID) -> Any | None:
+    async def delete_service_route_binding(self, guid: UUID) -> None:
         """`DELETE /v3/service_route_bindings/{guid}` (deleteServiceRouteBinding)."""
         from .api.service_route_bindings import delete_service_route_binding as operation
 
@@ -614,13 +614,13 @@ class CfV3Api(Namespace):
 
         return await self._call("deleteSidecar", operation.asyncio_detailed, guid)
 
-    async def delete_space(self, guid: UUID) -> Any:
+    async def delete_space(self, guid: UUID) -> None:
         """`DELETE /v3/spaces/{guid}` (deleteSpace)."""
         from .api.spaces import delete_space as operation
 
         return await self._call("deleteSpace", operation.asyncio_detailed, guid)
 
-    async def delete_space_quota(self, guid: UUID) -> Any:
+    async def delete_space_quota(self, guid: UUID) -> None:
         """`DELETE /v3/space_quotas/{guid}` (deleteSpaceQuota)."""
         from .api.space_quotas import delete_space_quota as operation
 
@@ -632,7 +632,7 @@ class CfV3Api(Namespace):
 
         return await self._call("deleteStack", operation.asyncio_detailed, guid)
 
-    async def delete_unmapped_routes_for_space(self, guid: UUID, *, unmapped: bool) -> Any:
+    async def delete_unmapped_routes_for_space(self, guid: UUID, *, unmapped: bool) -> None:
         """`DELETE /v3/spaces/{guid}/routes` (deleteUnmappedRoutesForSpace)."""
         from .api.spaces import delete_unmapped_routes_for_space as operation
 
@@ -640,7 +640,7 @@ class CfV3Api(Namespace):
             "deleteUnmappedRoutesForSpace", operation.asyncio_detailed, guid, **_given(unmapped=unmapped)
         )
 
-    async def delete_user(self, guid: str) -> Any:
+    async def delete_user(self, guid: str) -> None:
         """`DELETE /v3/users/{guid}` (deleteUser)."""
         from .api.users import delete_user as operation
 
@@ -686,7 +686,7 @@ class CfV3Api(Namespace):
 
         return await self._call("getApp", operation.asyncio_detailed, guid, **_given(include=include))
 
-    async def get_app_feature(self, guid: UUID, name: GetAppFeatureName) -> Any:
+    async def get_app_feature(self, guid: UUID, name: GetAppFeatureName) -> None:
         """`GET /v3/apps/{guid}/features/{name}` (getAppFeature)."""
         from .api.apps import get_app_feature as operation
 
@@ -1126,7 +1126,7 @@ class CfV3Api(Namespace):
             ),
         )
 
-    async def list_app_features(self, guid: UUID) -> Any:
+    async def list_app_features(self, guid: UUID) -> None:
         """`GET /v3/apps/{guid}/features` (listAppFeatures)."""
         from .api.apps import list_app_features as operation
 
@@ -2515,13 +2515,13 @@ class CfV3Api(Namespace):
 
         return await self._call("postResourceMatches", operation.asyncio_detailed, **_given(body=body))
 
-    async def purge_and_seed_app_usage_events(self) -> Any:
+    async def purge_and_seed_app_usage_events(self) -> None:
         """`POST /v3/app_usage_events/actions/destructively_purge_all_and_reseed` (purgeAndSeedAppUsageEvents)."""
         from .api.app_usage_events import purge_and_seed_app_usage_events as operation
 
         return await self._call("purgeAndSeedAppUsageEvents", operation.asyncio_detailed)
 
-    async def purge_and_seed_service_usage_events(self) -> Any:
+    async def purge_and_seed_service_usage_events(self) -> None:
         """`POST /v3/service_usage_events/actions/destructively_purge_all_and_reseed` (purgeAndSeedServiceUsageEvents)."""
         from .api.service_usage_events import purge_and_seed_service_usage_events as operation
 
@@ -2677,7 +2677,7 @@ class CfV3Api(Namespace):
 
     async def update_app_feature(
         self, guid: UUID, name: UpdateAppFeatureName, *, body: UpdateAppFeatureBody | Unset = UNSET
-    ) -> Any:
+    ) -> None:
         """`PATCH /v3/apps/{guid}/features/{name}` (updateAppFeature)."""
         from .api.apps import update_app_feature as operation
 
@@ -2807,7 +2807,7 @@ class CfV3Api(Namespace):
 
         return await self._call("updateSecurityGroup", operation.asyncio_detailed, guid, **_given(body=body))
 
-    async def update_service_broker(self, guid: UUID, *, body: UpdateServiceBrokerBody) -> Any | ServiceBroker:
+    async def update_service_broker(self, guid: UUID, *, body: UpdateServiceBrokerBody) -> None | ServiceBroker:
         """`PATCH /v3/service_brokers/{guid}` (updateServiceBroker)."""
         from .api.service_brokers import update_service_broker as operation
 
@@ -2823,7 +2823,7 @@ class CfV3Api(Namespace):
 
     async def update_service_instance(
         self, guid: UUID, *, body: UpdateServiceInstanceBody | Unset = UNSET
-    ) -> Any | ManagedServiceInstance | UserProvidedServiceInstance:
+    ) -> ManagedServiceInstance | UserProvidedServiceInstance | None:
         """`PATCH /v3/service_instances/{guid}` (updateServiceInstance)."""
         from .api.service_instances import update_service_instance as operation
 
@@ -2929,7 +2929,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
     _client_module = "scp_async_clients.cf_v3.client"
 
-    async def apply_manifest_to_space(self, guid: UUID, *, body: str | Unset = UNSET) -> Response[Any]:
+    async def apply_manifest_to_space(self, guid: UUID, *, body: str | Unset = UNSET) -> Response[None]:
         """`POST /v3/spaces/{guid}/actions/apply_manifest` (applyManifestToSpace)."""
         from .api.spaces import apply_manifest_to_space as operation
 
@@ -3021,13 +3021,13 @@ class CfV3ApiWithRawResponse(Namespace):
             "checkReservedRoutesForDomain", operation.asyncio_detailed, guid, **_given(host=host, path=path, port=port)
         )
 
-    async def clear_buildpack_cache(self) -> Response[Any]:
+    async def clear_buildpack_cache(self) -> Response[None]:
         """`POST /v3/admin/actions/clear_buildpack_cache` (clearBuildpackCache)."""
         from .api.admin import clear_buildpack_cache as operation
 
         return await self._call_raw("clearBuildpackCache", operation.asyncio_detailed)
 
-    async def clear_buildpack_cache_for_application(self, guid: UUID) -> Response[Any]:
+    async def clear_buildpack_cache_for_application(self, guid: UUID) -> Response[None]:
         """`POST /v3/apps/{guid}/actions/clear_buildpack_cache` (clearBuildpackCacheForApplication)."""
         from .api.apps import clear_buildpack_cache_for_application as operation
 
@@ -3083,7 +3083,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw("createIsolationSegment", operation.asyncio_detailed, **_given(body=body))
 
-    async def create_manifest_diff_for_space(self, guid: UUID, *, body: str | Unset = UNSET) -> Response[Any]:
+    async def create_manifest_diff_for_space(self, guid: UUID, *, body: str | Unset = UNSET) -> Response[None]:
         """`POST /v3/spaces/{guid}/manifest_diff` (createManifestDiffForSpace)."""
         from .api.spaces import create_manifest_diff_for_space as operation
 
@@ -3125,7 +3125,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw("createSecurityGroup", operation.asyncio_detailed, **_given(body=body))
 
-    async def create_service_broker(self, *, body: CreateServiceBrokerBody | Unset = UNSET) -> Response[Any]:
+    async def create_service_broker(self, *, body: CreateServiceBrokerBody | Unset = UNSET) -> Response[None]:
         """`POST /v3/service_brokers` (createServiceBroker)."""
         from .api.service_brokers import create_service_broker as operation
 
@@ -3133,7 +3133,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
     async def create_service_credential_binding(
         self, *, body: CreateServiceCredentialBindingBody | Unset = UNSET
-    ) -> Response[Any | AppCredentialBinding | KeyCredentialBinding]:
+    ) -> Response[AppCredentialBinding | KeyCredentialBinding | None]:
         """`POST /v3/service_credential_bindings` (createServiceCredentialBinding)."""
         from .api.service_credential_bindings import create_service_credential_binding as operation
 
@@ -3141,7 +3141,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
     async def create_service_instance(
         self, *, body: CreateServiceInstanceBody | Unset = UNSET
-    ) -> Response[Any | UserProvidedServiceInstance]:
+    ) -> Response[None | UserProvidedServiceInstance]:
         """`POST /v3/service_instances` (createServiceInstance)."""
         from .api.service_instances import create_service_instance as operation
 
@@ -3149,7 +3149,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
     async def create_service_route_binding(
         self, *, body: ServiceRouteBindingCreate | Unset = UNSET
-    ) -> Response[Any | ServiceRouteBinding]:
+    ) -> Response[None | ServiceRouteBinding]:
         """`POST /v3/service_route_bindings` (createServiceRouteBinding)."""
         from .api.service_route_bindings import create_service_route_binding as operation
 
@@ -3191,19 +3191,19 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw("createUser", operation.asyncio_detailed, **_given(body=body))
 
-    async def delete_app(self, guid: UUID) -> Response[Any]:
+    async def delete_app(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/apps/{guid}` (deleteApp)."""
         from .api.apps import delete_app as operation
 
         return await self._call_raw("deleteApp", operation.asyncio_detailed, guid)
 
-    async def delete_buildpack(self, guid: UUID) -> Response[Any]:
+    async def delete_buildpack(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/buildpacks/{guid}` (deleteBuildpack)."""
         from .api.buildpacks import delete_buildpack as operation
 
         return await self._call_raw("deleteBuildpack", operation.asyncio_detailed, guid)
 
-    async def delete_domain(self, guid: UUID) -> Response[Any]:
+    async def delete_domain(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/domains/{guid}` (deleteDomain)."""
         from .api.domains import delete_domain as operation
 
@@ -3221,55 +3221,55 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw("deleteIsolationSegment", operation.asyncio_detailed, guid)
 
-    async def delete_organization(self, guid: UUID) -> Response[Any]:
+    async def delete_organization(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/organizations/{guid}` (deleteOrganization)."""
         from .api.organizations import delete_organization as operation
 
         return await self._call_raw("deleteOrganization", operation.asyncio_detailed, guid)
 
-    async def delete_organization_quota(self, guid: UUID) -> Response[Any]:
+    async def delete_organization_quota(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/organization_quotas/{guid}` (deleteOrganizationQuota)."""
         from .api.organization_quotas import delete_organization_quota as operation
 
         return await self._call_raw("deleteOrganizationQuota", operation.asyncio_detailed, guid)
 
-    async def delete_package(self, guid: UUID) -> Response[Any]:
+    async def delete_package(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/packages/{guid}` (deletePackage)."""
         from .api.packages import delete_package as operation
 
         return await self._call_raw("deletePackage", operation.asyncio_detailed, guid)
 
-    async def delete_role(self, guid: UUID) -> Response[Any]:
+    async def delete_role(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/roles/{guid}` (deleteRole)."""
         from .api.roles import delete_role as operation
 
         return await self._call_raw("deleteRole", operation.asyncio_detailed, guid)
 
-    async def delete_route(self, guid: UUID) -> Response[Any]:
+    async def delete_route(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/routes/{guid}` (deleteRoute)."""
         from .api.routes import delete_route as operation
 
         return await self._call_raw("deleteRoute", operation.asyncio_detailed, guid)
 
-    async def delete_security_group(self, guid: UUID) -> Response[Any]:
+    async def delete_security_group(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/security_groups/{guid}` (deleteSecurityGroup)."""
         from .api.security_groups import delete_security_group as operation
 
         return await self._call_raw("deleteSecurityGroup", operation.asyncio_detailed, guid)
 
-    async def delete_service_broker(self, guid: UUID) -> Response[Any]:
+    async def delete_service_broker(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/service_brokers/{guid}` (deleteServiceBroker)."""
         from .api.service_brokers import delete_service_broker as operation
 
         return await self._call_raw("deleteServiceBroker", operation.asyncio_detailed, guid)
 
-    async def delete_service_credential_binding(self, guid: UUID) -> Response[Any | None]:
+    async def delete_service_credential_binding(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/service_credential_bindings/{guid}` (deleteServiceCredentialBinding)."""
         from .api.service_credential_bindings import delete_service_credential_binding as operation
 
         return await self._call_raw("deleteServiceCredentialBinding", operation.asyncio_detailed, guid)
 
-    async def delete_service_instance(self, guid: UUID, *, purge: bool | Unset = UNSET) -> Response[Any | None]:
+    async def delete_service_instance(self, guid: UUID, *, purge: bool | Unset = UNSET) -> Response[None]:
         """`DELETE /v3/service_instances/{guid}` (deleteServiceInstance)."""
         from .api.service_instances import delete_service_instance as operation
 
@@ -3287,7 +3287,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw("deleteServicePlan", operation.asyncio_detailed, guid)
 
-    async def delete_service_route_binding(self, guid: UUID) -> Response[Any | None]:
+    async def delete_service_route_binding(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/service_route_bindings/{guid}` (deleteServiceRouteBinding)."""
         from .api.service_route_bindings import delete_service_route_binding as operation
 
@@ -3299,13 +3299,13 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw("deleteSidecar", operation.asyncio_detailed, guid)
 
-    async def delete_space(self, guid: UUID) -> Response[Any]:
+    async def delete_space(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/spaces/{guid}` (deleteSpace)."""
         from .api.spaces import delete_space as operation
 
         return await self._call_raw("deleteSpace", operation.asyncio_detailed, guid)
 
-    async def delete_space_quota(self, guid: UUID) -> Response[Any]:
+    async def delete_space_quota(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/space_quotas/{guid}` (deleteSpaceQuota)."""
         from .api.space_quotas import delete_space_quota as operation
 
@@ -3317,7 +3317,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw("deleteStack", operation.asyncio_detailed, guid)
 
-    async def delete_unmapped_routes_for_space(self, guid: UUID, *, unmapped: bool) -> Response[Any]:
+    async def delete_unmapped_routes_for_space(self, guid: UUID, *, unmapped: bool) -> Response[None]:
         """`DELETE /v3/spaces/{guid}/routes` (deleteUnmappedRoutesForSpace)."""
         from .api.spaces import delete_unmapped_routes_for_space as operation
 
@@ -3325,7 +3325,7 @@ class CfV3ApiWithRawResponse(Namespace):
             "deleteUnmappedRoutesForSpace", operation.asyncio_detailed, guid, **_given(unmapped=unmapped)
         )
 
-    async def delete_user(self, guid: str) -> Response[Any]:
+    async def delete_user(self, guid: str) -> Response[None]:
         """`DELETE /v3/users/{guid}` (deleteUser)."""
         from .api.users import delete_user as operation
 
@@ -3371,7 +3371,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw("getApp", operation.asyncio_detailed, guid, **_given(include=include))
 
-    async def get_app_feature(self, guid: UUID, name: GetAppFeatureName) -> Response[Any]:
+    async def get_app_feature(self, guid: UUID, name: GetAppFeatureName) -> Response[None]:
         """`GET /v3/apps/{guid}/features/{name}` (getAppFeature)."""
         from .api.apps import get_app_feature as operation
 
@@ -3823,7 +3823,7 @@ class CfV3ApiWithRawResponse(Namespace):
             ),
         )
 
-    async def list_app_features(self, guid: UUID) -> Response[Any]:
+    async def list_app_features(self, guid: UUID) -> Response[None]:
         """`GET /v3/apps/{guid}/features` (listAppFeatures)."""
         from .api.apps import list_app_features as operation
 
@@ -5214,13 +5214,13 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw("postResourceMatches", operation.asyncio_detailed, **_given(body=body))
 
-    async def purge_and_seed_app_usage_events(self) -> Response[Any]:
+    async def purge_and_seed_app_usage_events(self) -> Response[None]:
         """`POST /v3/app_usage_events/actions/destructively_purge_all_and_reseed` (purgeAndSeedAppUsageEvents)."""
         from .api.app_usage_events import purge_and_seed_app_usage_events as operation
 
         return await self._call_raw("purgeAndSeedAppUsageEvents", operation.asyncio_detailed)
 
-    async def purge_and_seed_service_usage_events(self) -> Response[Any]:
+    async def purge_and_seed_service_usage_events(self) -> Response[None]:
         """`POST /v3/service_usage_events/actions/destructively_purge_all_and_reseed` (purgeAndSeedServiceUsageEvents)."""
         from .api.service_usage_events import purge_and_seed_service_usage_events as operation
 
@@ -5380,7 +5380,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
     async def update_app_feature(
         self, guid: UUID, name: UpdateAppFeatureName, *, body: UpdateAppFeatureBody | Unset = UNSET
-    ) -> Response[Any]:
+    ) -> Response[None]:
         """`PATCH /v3/apps/{guid}/features/{name}` (updateAppFeature)."""
         from .api.apps import update_app_feature as operation
 
@@ -5524,7 +5524,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
     async def update_service_broker(
         self, guid: UUID, *, body: UpdateServiceBrokerBody
-    ) -> Response[Any | ServiceBroker]:
+    ) -> Response[None | ServiceBroker]:
         """`PATCH /v3/service_brokers/{guid}` (updateServiceBroker)."""
         from .api.service_brokers import update_service_broker as operation
 
@@ -5542,7 +5542,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
     async def update_service_instance(
         self, guid: UUID, *, body: UpdateServiceInstanceBody | Unset = UNSET
-    ) -> Response[Any | ManagedServiceInstance | UserProvidedServiceInstance]:
+    ) -> Response[ManagedServiceInstance | UserProvidedServiceInstance | None]:
         """`PATCH /v3/service_instances/{guid}` (updateServiceInstance)."""
         from .api.service_instances import update_service_instance as operation
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from scp_async._namespace import Namespace
 from scp_async._namespace import given as _given
@@ -35,7 +35,7 @@ class MultiappsApi(Namespace):
         """The same operations, returning `Response` objects instead of parsed bodies."""
         return MultiappsApiWithRawResponse(self._context)
 
-    async def execute_operation_action(self, space_guid: str, operation_id: str, *, action_id: str) -> Any:
+    async def execute_operation_action(self, space_guid: str, operation_id: str, *, action_id: str) -> None:
         """`POST /api/v1/spaces/{spaceGuid}/operations/{operationId}` (executeOperationAction)."""
         from .api.default import execute_operation_action as operation
 
@@ -140,7 +140,7 @@ class MultiappsApi(Namespace):
 
         return await self._call("getOperationActions", operation.asyncio_detailed, space_guid, operation_id)
 
-    async def start_mta_operation(self, space_guid: str, *, body: Operation | Unset = UNSET) -> Any | Operation:
+    async def start_mta_operation(self, space_guid: str, *, body: Operation | Unset = UNSET) -> None | Operation:
         """`POST /api/v1/spaces/{spaceGuid}/operations` (startMtaOperation)."""
         from .api.default import start_mta_operation as operation
 
@@ -148,7 +148,7 @@ class MultiappsApi(Namespace):
 
     async def start_upload_from_url(
         self, space_guid: str, *, body: FileUrl | Unset = UNSET, namespace: str | Unset = UNSET
-    ) -> Any:
+    ) -> None:
         """`POST /api/v1/spaces/{spaceGuid}/files/async` (startUploadFromUrl)."""
         from .api.default import start_upload_from_url as operation
 
@@ -172,7 +172,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
     _client_module = "scp_async_clients.multiapps.client"
 
-    async def execute_operation_action(self, space_guid: str, operation_id: str, *, action_id: str) -> Response[Any]:
+    async def execute_operation_action(self, space_guid: str, operation_id: str, *, action_id: str) -> Response[None]:
         """`POST /api/v1/spaces/{spaceGuid}/operations/{operationId}` (executeOperationAction)."""
         from .api.default import execute_operation_action as operation
 
@@ -283,7 +283,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
     async def start_mta_operation(
         self, space_guid: str, *, body: Operation | Unset = UNSET
-    ) -> Response[Any | Operation]:
+    ) -> Response[None | Operation]:
         """`POST /api/v1/spaces/{spaceGuid}/operations` (startMtaOperation)."""
         from .api.default import start_mta_operation as operation
 
@@ -291,7 +291,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
     async def start_upload_from_url(
         self, space_guid: str, *, body: FileUrl | Unset = UNSET, namespace: str | Unset = UNSET
-    ) -> Response[Any]:
+    ) -> Response[None]:
         """`POST /api/v1/spaces/{spaceGuid}/files/async` (startUploadFromUrl)."""
         from .api.default import start_upload_from_url as operation
 

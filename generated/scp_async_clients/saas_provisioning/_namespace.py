@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from scp_async._namespace import Namespace
 from scp_async._namespace import given as _given
@@ -73,7 +73,7 @@ class SaasProvisioningApi(Namespace):
         body: CreateSubscriptionRequestPayload | Unset = UNSET,
         use_commercial_app_name: bool | Unset = False,
         sap_passport: str | Unset = UNSET,
-    ) -> Any:
+    ) -> None:
         """`POST /saas-manager/v1/applications/{appName}/subscription` (createSubscriptionAsync)."""
         from .api.subscriptions import create_subscription_async as operation
 
@@ -92,7 +92,7 @@ class SaasProvisioningApi(Namespace):
 
     async def delete_subscription_async(
         self, app_name: str, *, use_commercial_app_name: bool | Unset = False, sap_passport: str | Unset = UNSET
-    ) -> Any:
+    ) -> None:
         """`DELETE /saas-manager/v1/applications/{appName}/subscription` (deleteSubscriptionAsync)."""
         from .api.subscriptions import delete_subscription_async as operation
 
@@ -266,7 +266,7 @@ class SaasProvisioningApi(Namespace):
         *,
         body: UpdateSubscriptionRequestPayload | Unset = UNSET,
         use_commercial_app_name: bool | Unset = False,
-    ) -> Any:
+    ) -> None:
         """`PATCH /saas-manager/v1/applications/{appName}/subscription` (updateSubscriptionParametersAsync)."""
         from .api.subscriptions import update_subscription_parameters_async as operation
 
@@ -327,7 +327,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         body: CreateSubscriptionRequestPayload | Unset = UNSET,
         use_commercial_app_name: bool | Unset = False,
         sap_passport: str | Unset = UNSET,
-    ) -> Response[Any]:
+    ) -> Response[None]:
         """`POST /saas-manager/v1/applications/{appName}/subscription` (createSubscriptionAsync)."""
         from .api.subscriptions import create_subscription_async as operation
 
@@ -348,7 +348,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
     async def delete_subscription_async(
         self, app_name: str, *, use_commercial_app_name: bool | Unset = False, sap_passport: str | Unset = UNSET
-    ) -> Response[Any]:
+    ) -> Response[None]:
         """`DELETE /saas-manager/v1/applications/{appName}/subscription` (deleteSubscriptionAsync)."""
         from .api.subscriptions import delete_subscription_async as operation
 
@@ -522,7 +522,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         *,
         body: UpdateSubscriptionRequestPayload | Unset = UNSET,
         use_commercial_app_name: bool | Unset = False,
-    ) -> Response[Any]:
+    ) -> Response[None]:
         """`PATCH /saas-manager/v1/applications/{appName}/subscription` (updateSubscriptionParametersAsync)."""
         from .api.subscriptions import update_subscription_parameters_async as operation
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from scp_async._namespace import Namespace
 from scp_async._namespace import given as _given
@@ -329,7 +329,7 @@ class XsuaaApi(Namespace):
 
         return await self._call("deleteRoleCollections", operation.asyncio_detailed, **_given(body=body))
 
-    async def delete_role_collections_for_user(self, *, body: RoleCollectionListDto) -> Any:
+    async def delete_role_collections_for_user(self, *, body: RoleCollectionListDto) -> None:
         """`DELETE /sap/rest/authorization/v2/users/current/rolecollections` (deleteRoleCollectionsForUser)."""
         from .api.rolecollections import delete_role_collections_for_user as operation
 
@@ -1334,7 +1334,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw("deleteRoleCollections", operation.asyncio_detailed, **_given(body=body))
 
-    async def delete_role_collections_for_user(self, *, body: RoleCollectionListDto) -> Response[Any]:
+    async def delete_role_collections_for_user(self, *, body: RoleCollectionListDto) -> Response[None]:
         """`DELETE /sap/rest/authorization/v2/users/current/rolecollections` (deleteRoleCollectionsForUser)."""
         from .api.rolecollections import delete_role_collections_for_user as operation
 

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from .operation import Operation
     from .operation_error_type import OperationErrorType
     from .operation_parameters import OperationParameters
-    from .operation_parameters_additional_property import OperationParametersAdditionalProperty
     from .operation_state import OperationState
     from .process_type import ProcessType
     from .upload_mta_file_body import UploadMtaFileBody
@@ -48,7 +47,6 @@ _MODULE_OF_NAME: dict[str, str] = {
     "Operation": ".operation",
     "OperationErrorType": ".operation_error_type",
     "OperationParameters": ".operation_parameters",
-    "OperationParametersAdditionalProperty": ".operation_parameters_additional_property",
     "OperationState": ".operation_state",
     "ProcessType": ".process_type",
     "UploadMtaFileBody": ".upload_mta_file_body",
@@ -71,7 +69,6 @@ __all__ = (
     "Operation",
     "OperationErrorType",
     "OperationParameters",
-    "OperationParametersAdditionalProperty",
     "OperationState",
     "ProcessType",
     "UploadMtaFileBody",

@@ -10,12 +10,12 @@ from attrs import field as _attrs_field
 
 from ..models.operation_error_type import OperationErrorType
 from ..models.operation_state import OperationState
+from ..models.process_type import ProcessType
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.message import Message
     from ..models.operation_parameters import OperationParameters
-    from ..models.process_type import ProcessType
 
 
 T = TypeVar("T", bound="Operation")
@@ -83,9 +83,9 @@ class Operation:
 
         process_id = self.process_id
 
-        process_type: dict[str, Any] | Unset = UNSET
+        process_type: str | Unset = UNSET
         if not isinstance(self.process_type, Unset):
-            process_type = self.process_type.to_dict()
+            process_type = self.process_type.value
 
         space_id = self.space_id
 
@@ -135,7 +135,6 @@ class Operation:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.message import Message  # noqa: PLC0415
         from ..models.operation_parameters import OperationParameters  # noqa: PLC0415
-        from ..models.process_type import ProcessType  # noqa: PLC0415
 
         d = dict(src_dict)
         acquired_lock = d.pop("acquiredLock", UNSET)
@@ -185,7 +184,7 @@ class Operation:
         if isinstance(_process_type, Unset):
             process_type = UNSET
         else:
-            process_type = ProcessType.from_dict(_process_type)
+            process_type = ProcessType(_process_type)
 
         space_id = d.pop("spaceId", UNSET)
 

@@ -1,0 +1,161 @@
+"""The generated per-API namespaces behind the session: typed results, raw responses, errors, MultiApps."""
+
+from __future__ import annotations
+
+import datetime
+import io
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from pytest_httpx import HTTPXMock
+
+from scp_async import InvalidResponseError, NotFound, ServiceKeyError, Session
+from scp_async._apis import deploy_service_url_for
+
+from .helpers import ACCOUNTS_URL, TOKEN_URL, cis_key_dict, token_json
+
+Runner = Callable[[Callable[[], Any]], Any]
+CF_API = "https://api.cf.eu10.hana.ondemand.com"
+CF_UAA = "https://uaa.cf.eu10.hana.ondemand.com"
+DEPLOY = "https://deploy-service.cf.eu10.hana.ondemand.com"
+GLOBAL_ACCOUNT = {
+    "guid": "ga",
+    "globalAccountGUID": "ga",
+    "parentGUID": "ga",
+    "parentType": "ROOT",
+    "displayName": "Acme",
+    "description": "",
+    "createdDate": 1700000000000,
+    "commercialModel": "Subscription",
+    "consumptionBased": False,
+    "licenseType": "ENTERPRISE",
+    "geoAccess": "STANDARD",
+    "entityState": "A_STATE_ADDED_LATER",
+}
+
+
+def test_operation_returns_the_typed_model(
+    run: Runner, make_session: Callable[..., Session], httpx_mock: HTTPXMock
+) -> None:
+    httpx_mock.add_response(url=TOKEN_URL, json=token_json())
+    httpx_mock.add_response(url=f"{ACCOUNTS_URL}/accounts/v1/globalAccount", json=GLOBAL_ACCOUNT, headers={"X-Id": "7"})
+
+    async def main() -> None:
+        async with make_session() as session:
+            accounts = session.cloud_management(cis_key_dict()).accounts
+            account = await accounts.get_global_account()
+            assert account.display_name == "Acme"
+            assert account.created_date == datetime.datetime(2023, 11, 14, 22, 13, 20, tzinfo=datetime.UTC)
+            assert str(account.entity_state) == "A_STATE_ADDED_LATER"  # unknown enum values survive
+            raw = await accounts.with_raw_response.get_global_account()
+            assert raw.status_code == 200
+            assert raw.headers["x-id"] == "7"
+            assert raw.parsed is not None
+            assert raw.parsed.guid == "ga"
+
+    httpx_mock.add_response(url=f"{ACCOUNTS_URL}/accounts/v1/globalAccount", json=GLOBAL_ACCOUNT, headers={"X-Id": "7"})
+    run(main)
+
+
+def test_errors_and_bodies_that_break_the_spec(make_session: Callable[..., Session], httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=TOKEN_URL, json=token_json())
+    httpx_mock.add_response(
+        url=f"{ACCOUNTS_URL}/accounts/v1/subaccounts/nope",
+        status_code=404,
+        json={"error": {"code": 11004, "message": "Subaccount not found", "correlationID": "c-1"}},
+    )
+    httpx_mock.add_response(
+        url=f"{ACCOUNTS_URL}/accounts/v1/globalAccount", json={**GLOBAL_ACCOUNT, "guid": None} | {"displayName": None}
+    )
+    httpx_mock.add_response(url=f"{ACCOUNTS_URL}/accounts/v1/globalAccount", json={"guid": "only"})
+
+    async def main() -> None:
+        async with make_session() as session:
+            accounts = session.cloud_management(cis_key_dict()).accounts
+            with pytest.raises(NotFound) as missing:
+                await accounts.get_subaccount("nope")
+            assert missing.value.error_code == "11004"
+            assert missing.value.correlation_id == "c-1"
+            await accounts.get_global_account()  # nulls in string fields are tolerated as given
+            with pytest.raises(InvalidResponseError, match=r"getGlobalAccount: .*required field 'commercialModel'"):
+                await accounts.get_global_account()
+
+    import anyio
+
+    anyio.run(main)
+
+
+def test_deploy_service_url_is_derived_from_the_cf_api() -> None:
+    assert deploy_service_url_for(CF_API) == DEPLOY
+    assert deploy_service_url_for("https://api.cf.us10-001.hana.ondemand.com/") == (
+        "https://deploy-service.cf.us10-001.hana.ondemand.com"
+    )
+    with pytest.raises(ServiceKeyError, match="deploy_service_url"):
+        deploy_service_url_for("http://127.0.0.1:8080/cf")
+
+
+def _cf_login(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{CF_API}/", json={"links": {"uaa": {"href": CF_UAA}, "login": {"href": CF_UAA}}})
+    httpx_mock.add_response(url=f"{CF_UAA}/oauth/token", json=token_json(), is_reusable=True)
+
+
+def test_multiapps_fetches_a_csrf_token_when_asked_and_reuses_it(
+    run: Runner, make_session: Callable[..., Session], httpx_mock: HTTPXMock
+) -> None:
+    _cf_login(httpx_mock)
+    operations = f"{DEPLOY}/api/v1/spaces/s1/operations"
+    operation = {"processId": "p1", "processType": "DEPLOY", "spaceId": "s1", "state": "RUNNING"}
+    httpx_mock.add_response(method="POST", url=operations, status_code=403, headers={"X-CSRF-Token": "Required"})
+    httpx_mock.add_response(method="GET", url=f"{DEPLOY}/api/v1/csrf-token", headers={"X-CSRF-Token": "tok-1"})
+    accepted = {"Location": f"{operations}/p1"}
+    httpx_mock.add_response(method="POST", url=operations, status_code=202, headers=accepted, is_reusable=True)
+    httpx_mock.add_response(method="GET", url=operations, json=[operation])
+
+    async def main() -> None:
+        from scp_async_clients.multiapps.models import Operation
+
+        async with make_session() as session:
+            cf = await session.cloud_foundry(CF_API, username="u", password="p")
+            mta = cf.multiapps
+            deploy = Operation.from_dict({"processType": "DEPLOY", "mtaId": "app"})
+            started = await mta.with_raw_response.start_mta_operation("s1", body=deploy)
+            assert started.status_code == 202
+            assert started.headers["location"].endswith("/operations/p1")
+            assert await mta.start_mta_operation("s1", body=deploy) is None
+            listed = await mta.get_mta_operations("s1")
+            assert [op.process_id for op in listed] == ["p1"]
+
+    run(main)
+    posts = httpx_mock.get_requests(method="POST", url=operations)
+    assert [p.headers.get("X-CSRF-Token") for p in posts] == [None, "tok-1", "tok-1"]
+    (fetch,) = httpx_mock.get_requests(url=f"{DEPLOY}/api/v1/csrf-token")
+    assert fetch.headers["X-CSRF-Token"] == "Fetch"
+    assert all(r.headers["Authorization"] == "Bearer acc3ss-T0ken-Mn5" for r in posts)
+
+
+def test_mta_upload_sends_the_archive_as_a_file_field(
+    make_session: Callable[..., Session], httpx_mock: HTTPXMock, tmp_path: Any
+) -> None:
+    _cf_login(httpx_mock)
+    files = f"{DEPLOY}/api/v1/spaces/s1/files"
+    meta = {"id": "f1", "name": "app.mtar", "size": 5, "digest": "d", "digestAlgorithm": "MD5", "space": "s1"}
+    httpx_mock.add_response(method="POST", url=files, status_code=201, json=meta, is_reusable=True)
+    archive = tmp_path / "app.mtar"
+    archive.write_bytes(b"PK\x03\x04mta")
+
+    async def main() -> None:
+        async with make_session() as session:
+            cf = await session.cloud_foundry(CF_API, username="u", password="p")
+            uploaded = await cf.multiapps.upload_mta("s1", archive)
+            assert uploaded.id == "f1"
+            await cf.multiapps.upload_mta("s1", io.BytesIO(b"raw"), file_name="other.mtar")
+
+    import anyio
+
+    anyio.run(main)
+    first, second = httpx_mock.get_requests(method="POST", url=files)
+    assert first.headers["Content-Type"].startswith("multipart/form-data; boundary=")
+    assert b'name="file"; filename="app.mtar"' in first.content
+    assert b"PK\x03\x04mta" in first.content
+    assert b'filename="other.mtar"' in second.content
