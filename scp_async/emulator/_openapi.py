@@ -1,0 +1,549 @@
+"""OpenAPI 3.0/3.1 support: lazy spec loading, a precompiled route table, request validation and
+deterministic response synthesis from schemas."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._http import Handler
+
+JsonObj = dict[str, Any]
+
+_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+_PARAM_RE = re.compile(r"\{[^/{}]+\}")
+_IGNORED_HEADERS = frozenset({"authorization", "content-type", "accept", "content-length", "host"})
+_MAX_DEPTH = 8
+
+
+class Spec:
+    """One loaded OpenAPI document with a ``$ref`` resolver."""
+
+    def __init__(self, api: str, doc: JsonObj) -> None:
+        self.api = api
+        self.doc = doc
+        self._ref_cache: dict[str, Any] = {}
+
+    @classmethod
+    def load(cls, api: str, path: Path) -> Spec:
+        with path.open("rb") as fh:
+            return cls(api, json.load(fh))
+
+    def deref(self, node: Any) -> Any:
+        seen = 0
+        while isinstance(node, dict) and "$ref" in node and seen < 32:
+            node = self._lookup(node["$ref"])
+            seen += 1
+        return node
+
+    def _lookup(self, ref: str) -> Any:
+        hit = self._ref_cache.get(ref)
+        if hit is not None:
+            return hit
+        if not ref.startswith("#/"):
+            return {}
+        node: Any = self.doc
+        for part in ref[2:].split("/"):
+            part = part.replace("~1", "/").replace("~0", "~")
+            if isinstance(node, dict):
+                node = node.get(part, {})
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                return {}
+        self._ref_cache[ref] = node
+        return node
+
+    def rendered(self, base_url: str) -> bytes:
+        doc = dict(self.doc)
+        doc["servers"] = [{"url": base_url}]
+        return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+    def operations(self) -> list[Operation]:
+        out: list[Operation] = []
+        paths = self.doc.get("paths") or {}
+        for template, item in paths.items():
+            item = self.deref(item)
+            if not isinstance(item, dict):
+                continue
+            common = item.get("parameters") or []
+            for method in _METHODS:
+                op = item.get(method)
+                if isinstance(op, dict):
+                    out.append(Operation.build(self, method.upper(), template, op, common))
+        return out
+
+
+@dataclass(slots=True)
+class Param:
+    name: str
+    location: str
+    required: bool
+    schema: JsonObj
+    is_array: bool
+    deep: bool
+
+
+@dataclass(slots=True)
+class Operation:
+    spec: Spec
+    method: str
+    template: str
+    operation_id: str
+    query: dict[str, Param]
+    headers: list[Param]
+    body_required: bool
+    body_schema: JsonObj | None
+    body_media: tuple[str, ...]
+    success_status: int
+    success_schema: JsonObj | None
+    success_media: str | None
+    _synth: bytes | None = None
+
+    @classmethod
+    def build(cls, spec: Spec, method: str, template: str, op: JsonObj, common: list[Any]) -> Operation:
+        params: dict[tuple[str, str], Param] = {}
+        for raw in [*common, *(op.get("parameters") or [])]:
+            p = spec.deref(raw)
+            if not isinstance(p, dict) or "name" not in p:
+                continue
+            schema = spec.deref(p.get("schema") or {})
+            types = _types(schema)
+            deep = p.get("style") == "deepObject" or "object" in types
+            params[(p["in"], p["name"])] = Param(
+                p["name"], p.get("in", "query"), bool(p.get("required")), schema, "array" in types, deep
+            )
+        query = {name: prm for (loc, name), prm in params.items() if loc == "query"}
+        headers = [
+            prm for (loc, name), prm in params.items() if loc == "header" and name.lower() not in _IGNORED_HEADERS
+        ]
+        body = spec.deref(op.get("requestBody") or {})
+        content = body.get("content") or {}
+        body_schema: JsonObj | None = None
+        for media, mt in content.items():
+            if "json" in media:
+                body_schema = spec.deref((mt or {}).get("schema") or {}) or {}
+                break
+        status, schema, media = 200, None, None
+        codes = sorted(c for c in (op.get("responses") or {}) if str(c)[:1] == "2" and str(c).isdigit())
+        if codes:
+            status = int(codes[0])
+            resp = spec.deref(op["responses"][codes[0]])
+            rcontent = (resp or {}).get("content") or {}
+            for m, mt in rcontent.items():
+                media = m
+                schema = spec.deref((mt or {}).get("schema") or {}) if isinstance(mt, dict) else None
+                if "json" in m:
+                    break
+        return cls(
+            spec,
+            method,
+            template,
+            str(op.get("operationId") or f"{method} {template}"),
+            query,
+            headers,
+            bool(body.get("required")),
+            body_schema,
+            tuple(content),
+            status,
+            schema,
+            media,
+        )
+
+    # -- validation -----------------------------------------------------------------------------------
+    def validate(
+        self,
+        query: dict[str, list[str]],
+        headers: dict[str, str],
+        body: bytes,
+        extra: frozenset[str],
+        check_body: bool = True,
+    ) -> tuple[str, str] | None:
+        """Return ``(message, target)`` for the first problem found, or None."""
+        for key, values in query.items():
+            prm = self.query.get(key)
+            if prm is None:
+                base = key.split("[", 1)[0]
+                if base in extra or key in extra:
+                    continue
+                deep = self.query.get(base)
+                if deep is not None and "[" in key:
+                    continue
+                return f"Unknown query parameter '{key}'", key
+            problem = _check_param(self.spec, prm, values)
+            if problem:
+                return problem, key
+        for prm in self.query.values():
+            if prm.required and prm.name not in query and not any(k.startswith(prm.name + "[") for k in query):
+                return f"Missing required query parameter '{prm.name}'", prm.name
+        for prm in self.headers:
+            value = headers.get(prm.name.lower())
+            if value is None:
+                if prm.required:
+                    return f"Missing required header '{prm.name}'", prm.name
+                continue
+            problem = _check_param(self.spec, prm, [value])
+            if problem:
+                return problem, prm.name
+        stripped = body.strip()
+        if not stripped:
+            if self.body_required:
+                return "Required request body is missing", "body"
+            return None
+        ctype = headers.get("content-type", "")
+        if check_body and self.body_schema is not None and (not ctype or "json" in ctype):
+            try:
+                data = json.loads(stripped)
+            except (ValueError, RecursionError):
+                return "Malformed JSON in request body", "body"
+            problem = check_value(self.spec, self.body_schema, data, "body", 0)
+            if problem:
+                return problem, "body"
+        return None
+
+    # -- synthesis -------------------------------------------------------------------------------------
+    def synthesized(self) -> bytes:
+        if self._synth is None:
+            if self.success_schema is None:
+                self._synth = b""
+            else:
+                value = synthesize(self.spec, self.success_schema, f"{self.method} {self.template}")
+                if self.success_media and "json" not in self.success_media and isinstance(value, str):
+                    self._synth = value.encode()
+                else:
+                    self._synth = json.dumps(value, separators=(",", ":")).encode()
+        return self._synth
+
+
+def _types(schema: Any) -> tuple[str, ...]:
+    if not isinstance(schema, dict):
+        return ()
+    t = schema.get("type")
+    if isinstance(t, str):
+        return (t,)
+    if isinstance(t, list):
+        return tuple(str(x) for x in t)
+    return ()
+
+
+def _check_param(spec: Spec, prm: Param, values: list[str]) -> str | None:
+    if prm.deep:
+        return None
+    schema = prm.schema
+    if prm.is_array:
+        item_schema = spec.deref(schema.get("items") or {})
+        for raw in values:
+            for part in raw.split(","):
+                problem = _check_scalar(spec, item_schema, part, prm.name)
+                if problem:
+                    return problem
+        return None
+    if len(values) > 1:
+        return f"Query parameter '{prm.name}' given more than once"
+    return _check_scalar(spec, schema, values[0], prm.name)
+
+
+def _check_scalar(spec: Spec, schema: JsonObj, raw: str, name: str) -> str | None:
+    types = _types(schema)
+    value: Any = raw
+    if "integer" in types or ("number" in types and "string" not in types):
+        try:
+            value = int(raw) if "integer" in types else float(raw)
+        except ValueError:
+            if "string" not in types:
+                return f"Invalid value for '{name}': expected {'integer' if 'integer' in types else 'number'}"
+    elif "boolean" in types and "string" not in types:
+        if raw.lower() not in ("true", "false"):
+            return f"Invalid value for '{name}': expected true or false"
+        return None
+    enum = schema.get("enum")
+    if enum is not None and value not in enum and raw not in [str(e) for e in enum]:
+        return f"Invalid value for '{name}': must be one of {', '.join(str(e) for e in enum)}"
+    pattern = schema.get("pattern")
+    if isinstance(pattern, str) and isinstance(value, str):
+        regex = _regex(pattern)
+        if regex is not None and regex.search(value) is None:
+            return f"Invalid value for '{name}': must match {pattern}"
+    if isinstance(value, (int, float)):
+        if "minimum" in schema and isinstance(schema["minimum"], (int, float)) and value < schema["minimum"]:
+            return f"Invalid value for '{name}': below minimum {schema['minimum']}"
+        if "maximum" in schema and isinstance(schema["maximum"], (int, float)) and value > schema["maximum"]:
+            return f"Invalid value for '{name}': above maximum {schema['maximum']}"
+    return None
+
+
+@functools.lru_cache(maxsize=512)
+def _regex(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None
+
+
+def _is_type(value: Any, t: str) -> bool:
+    if t == "object":
+        return isinstance(value, dict)
+    if t == "array":
+        return isinstance(value, list)
+    if t == "string":
+        return isinstance(value, str)
+    if t == "integer":
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer()
+        )
+    if t == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if t == "boolean":
+        return isinstance(value, bool)
+    if t == "null":
+        return value is None
+    return True
+
+
+def check_value(spec: Spec, schema: Any, value: Any, where: str, depth: int) -> str | None:
+    """A deliberately lenient JSON-schema check: types, enums, required properties, closed objects."""
+    schema = spec.deref(schema)
+    if not isinstance(schema, dict) or depth > 32:
+        return None
+    if value is None and (schema.get("nullable") or "null" in _types(schema)):
+        return None
+    for sub in schema.get("allOf") or ():
+        problem = check_value(spec, sub, value, where, depth + 1)
+        if problem:
+            return problem
+    for key in ("oneOf", "anyOf"):
+        alternatives = schema.get(key)
+        if alternatives:
+            problems = [check_value(spec, alt, value, where, depth + 1) for alt in alternatives]
+            if all(problems):
+                return problems[0]
+    types = _types(schema)
+    if types and not any(_is_type(value, t) for t in types):
+        return f"{where}: expected {' or '.join(types)}"
+    enum = schema.get("enum")
+    if enum is not None and value not in enum:
+        return f"{where}: value not allowed"
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        for name in schema.get("required") or ():
+            if name not in value and not _read_only(spec, props.get(name)):
+                return f"{where}.{name}: required property missing"
+        extra = schema.get("additionalProperties", True)
+        for name, item in value.items():
+            if name in props:
+                problem = check_value(spec, props[name], item, f"{where}.{name}", depth + 1)
+                if problem:
+                    return problem
+            elif extra is False and props:
+                return f"{where}.{name}: unknown property"
+            elif isinstance(extra, dict):
+                problem = check_value(spec, extra, item, f"{where}.{name}", depth + 1)
+                if problem:
+                    return problem
+    elif isinstance(value, list):
+        items = schema.get("items")
+        if items is not None:
+            for i, item in enumerate(value[:1000]):
+                problem = check_value(spec, items, item, f"{where}[{i}]", depth + 1)
+                if problem:
+                    return problem
+        if isinstance(schema.get("maxItems"), int) and len(value) > schema["maxItems"]:
+            return f"{where}: too many items"
+    elif isinstance(value, str) and isinstance(schema.get("maxLength"), int) and len(value) > schema["maxLength"]:
+        return f"{where}: longer than {schema['maxLength']} characters"
+    return None
+
+
+def _read_only(spec: Spec, schema: Any) -> bool:
+    return bool(isinstance(spec.deref(schema), dict) and spec.deref(schema).get("readOnly"))
+
+
+# -- synthesis ------------------------------------------------------------------------------------------
+def _stable_uuid(seed: str) -> str:
+    return str(uuid.UUID(bytes=hashlib.sha256(seed.encode()).digest()[:16], version=4))
+
+
+def synthesize(spec: Spec, schema: Any, seed: str) -> Any:
+    """A deterministic example value for ``schema``."""
+    return _synth(spec, schema, seed, 0, ())
+
+
+def _synth(spec: Spec, schema: Any, seed: str, depth: int, stack: tuple[str, ...]) -> Any:
+    if isinstance(schema, dict) and "$ref" in schema:
+        ref = schema["$ref"]
+        if ref in stack:
+            return None
+        stack = (*stack, ref)
+        schema = spec.deref(schema)
+    if not isinstance(schema, dict):
+        return None
+    for key in ("const", "example", "default"):
+        if key in schema and schema[key] is not None:
+            return copy.deepcopy(schema[key])
+    if "examples" in schema and isinstance(schema["examples"], list) and schema["examples"]:
+        return copy.deepcopy(schema["examples"][0])
+    if schema.get("enum"):
+        return schema["enum"][0]
+    if "allOf" in schema:
+        merged: dict[str, Any] = {}
+        for sub in schema["allOf"]:
+            part = _synth(spec, sub, seed, depth + 1, stack)
+            if isinstance(part, dict):
+                merged.update(part)
+        own = {k: v for k, v in schema.items() if k != "allOf"}
+        if own.get("properties"):
+            part = _synth(spec, own, seed, depth, stack)
+            if isinstance(part, dict):
+                merged.update(part)
+        return merged
+    for key in ("oneOf", "anyOf"):
+        if schema.get(key):
+            for alt in schema[key]:
+                if "null" not in _types(spec.deref(alt)):
+                    return _synth(spec, alt, seed, depth + 1, stack)
+            return None
+    types = [t for t in _types(schema) if t != "null"]
+    kind = types[0] if types else ("object" if "properties" in schema else "")
+    if kind == "object":
+        out: dict[str, Any] = {}
+        required = set(schema.get("required") or ())
+        for name, sub in (schema.get("properties") or {}).items():
+            if depth >= _MAX_DEPTH and name not in required:
+                continue
+            value = _synth(spec, sub, f"{seed}.{name}", depth + 1, stack)
+            if value is None and name not in required:
+                continue
+            out[name] = _named(name, value, seed)
+        return out
+    if kind == "array":
+        if depth >= _MAX_DEPTH:
+            return []
+        item = _synth(spec, schema.get("items") or {}, f"{seed}[]", depth + 1, stack)
+        return [] if item is None else [item]
+    if kind == "string":
+        fmt = schema.get("format")
+        if fmt == "date-time":
+            return "2024-01-01T00:00:00Z"
+        if fmt == "date":
+            return "2024-01-01"
+        if fmt == "uuid":
+            return _stable_uuid(seed)
+        if fmt in ("uri", "url"):
+            return "https://example.com"
+        if fmt == "email":
+            return "user@example.com"
+        if fmt == "byte":
+            return "ZW11bGF0b3I="
+        text = "string"
+        min_len = schema.get("minLength")
+        if isinstance(min_len, int) and min_len > len(text):
+            text = text * (min_len // len(text) + 1)
+        return text
+    if kind in ("integer", "number"):
+        low = schema.get("minimum")
+        value = low if isinstance(low, (int, float)) else 0
+        return int(value) if kind == "integer" else float(value)
+    if kind == "boolean":
+        return False
+    if kind == "" and depth < _MAX_DEPTH:
+        return {}
+    return None
+
+
+def _named(name: str, value: Any, seed: str) -> Any:
+    if value == "string" and name.lower() in ("guid", "id", "uuid"):
+        return _stable_uuid(f"{seed}.{name}")
+    return value
+
+
+# -- routing ------------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class RouteMethod:
+    route_id: str
+    op: Operation | None
+    handler: Handler | None
+    extra_query: frozenset[str]
+    auth: bool = True
+    validate_body: bool = True
+
+
+@dataclass(slots=True)
+class RouteEntry:
+    template: str
+    segments: tuple[str | None, ...]
+    methods: dict[str, RouteMethod] = field(default_factory=dict)
+
+
+def normalize_template(template: str) -> str:
+    return _PARAM_RE.sub("{}", template.rstrip("/") or "/")
+
+
+class Router:
+    """Exact paths by dict lookup; templated paths by segment matching, most literal segments first."""
+
+    def __init__(self) -> None:
+        self._exact: dict[str, RouteEntry] = {}
+        self._by_len: dict[int, list[RouteEntry]] = {}
+        self._all: dict[str, RouteEntry] = {}
+
+    def entry(self, template: str) -> RouteEntry:
+        key = normalize_template(template)
+        found = self._all.get(key)
+        if found is None:
+            segs = tuple(None if s == "{}" else s for s in key.strip("/").split("/")) if key != "/" else ()
+            found = RouteEntry(template, segs)
+            self._all[key] = found
+            if all(s is not None for s in segs):
+                self._exact[key] = found
+            else:
+                bucket = self._by_len.setdefault(len(segs), [])
+                bucket.append(found)
+                bucket.sort(key=lambda e: tuple(s is None for s in e.segments))
+        return found
+
+    def add(self, api: str, method: str, template: str, **kw: Any) -> RouteMethod:
+        entry = self.entry(template)
+        existing = entry.methods.get(method)
+        route_id = f"{api} {method} {entry.template}"
+        if existing is None:
+            existing = RouteMethod(route_id, None, None, frozenset())
+            entry.methods[method] = existing
+        for key, value in kw.items():
+            setattr(existing, key, value)
+        return existing
+
+    def match(self, method: str, path: str) -> tuple[RouteMethod | None, list[str], bool]:
+        """Return ``(route, path_params, path_known)``."""
+        key = path.rstrip("/") or "/"
+        exact = self._exact.get(key)
+        if exact is not None:
+            rm = exact.methods.get(method)
+            if rm is not None:
+                return rm, [], True
+        parts = key.strip("/").split("/") if key != "/" else []
+        known = exact is not None
+        for entry in self._by_len.get(len(parts), ()):
+            params: list[str] = []
+            for seg, part in zip(entry.segments, parts, strict=True):
+                if seg is None:
+                    if not part:
+                        break
+                    params.append(part)
+                elif seg != part:
+                    break
+            else:
+                rm = entry.methods.get(method)
+                if rm is not None:
+                    return rm, params, True
+                known = True
+        return None, [], known
+
+    def routes(self) -> list[RouteEntry]:
+        return list(self._all.values())

@@ -1,0 +1,588 @@
+"""The emulator's in-memory landscape and its deterministic seed.
+
+Everything is generated from ``EmulatorConfig.seed`` with one ``random.Random``: identical options give
+identical ids, names and relative timestamps. Timestamps are anchored at midnight UTC of the clock's current
+day, so that "the last 30 days" (the audit log's default window) always holds the seeded records.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ._clock import Clock
+from ._config import EmulatorConfig
+
+DAY = 86_400.0
+MAX_EVENTS = 200_000
+
+
+def _trim(store: dict[str, Any], limit: int) -> None:
+    """Drop the oldest half of a dict that outgrew ``limit`` (dicts keep insertion order)."""
+    if len(store) > limit:
+        for key in list(store)[: limit // 2]:
+            del store[key]
+
+
+SERVICES: list[tuple[str, str, str, list[tuple[str, str, int | None]]]] = [
+    # (name, display name, business category, [(plan, category, amount or None = unlimited)])
+    ("cloudfoundry", "Cloud Foundry Runtime", "FOUNDATION_CROSS_SERVICES", [("MEMORY", "PLATFORM", 8)]),
+    ("kymaruntime", "Kyma Runtime", "FOUNDATION_CROSS_SERVICES", [("aws", "ENVIRONMENT", 1)]),
+    ("xsuaa", "Authorization and Trust Management", "FOUNDATION_CROSS_SERVICES", [("application", "SERVICE", None)]),
+    ("destination", "Destination Service", "INTEGRATION", [("lite", "SERVICE", None)]),
+    ("auditlog-management", "Audit Log Management", "FOUNDATION_CROSS_SERVICES", [("default", "SERVICE", None)]),
+    ("hana-cloud", "SAP HANA Cloud", "DATA_AND_ANALYTICS", [("hana", "ELASTIC_SERVICE", 2)]),
+    ("connectivity", "Connectivity Service", "INTEGRATION", [("lite", "SERVICE", None)]),
+    (
+        "html5-apps-repo",
+        "HTML5 Application Repository",
+        "APPLICATION_DEVELOPMENT_AND_AUTOMATION",
+        [("app-host", "SERVICE", 5)],
+    ),
+]
+
+SAAS_APPS: list[tuple[str, str, str, str]] = [
+    # (appName, displayName, planName, category)
+    ("business-app-studio", "Business Application Studio", "standard-edition", "Application Development"),
+    ("launchpad", "Launchpad Service", "standard", "Foundation"),
+    ("auditlog-viewer", "Audit Log Viewer", "free", "Security"),
+    ("cloud-alm", "Cloud ALM", "standard", "Operations"),
+    ("integration-suite", "Integration Suite", "enterprise_agreement", "Integration"),
+    ("workzone", "Work Zone", "standard", "User Experience"),
+]
+
+AUDIT_CATEGORIES = ("audit.security-events", "audit.configuration", "audit.data-access", "audit.data-modification")
+MTA_STATES = ("FINISHED", "FINISHED", "FINISHED", "ERROR", "ABORTED", "ACTION_REQUIRED", "RUNNING")
+
+
+def iso(ts: float, millis: bool = False) -> str:
+    dt = datetime.fromtimestamp(ts, UTC)
+    if millis:
+        return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def ms(ts: float) -> int:
+    return int(ts * 1000)
+
+
+@dataclass
+class Transition:
+    """A resource in a transitional state until ``until``; then ``final`` (or removal when None)."""
+
+    until: float
+    final: str | None
+
+
+@dataclass
+class Job:
+    id: str
+    kind: str
+    created: float
+    until: float
+    description: str
+    resource: str | None = None
+    failed: bool = False
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+class State:
+    """All resources of all emulated APIs. Mutations happen under ``lock``."""
+
+    def __init__(self, config: EmulatorConfig, clock: Clock) -> None:
+        self.config = config
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.rng = random.Random(config.seed)
+        self.anchor = (clock.now() // DAY) * DAY  # midnight UTC today
+        self.global_account: dict[str, Any] = {}
+        self.directories: dict[str, dict[str, Any]] = {}
+        self.subaccounts: dict[str, dict[str, Any]] = {}
+        self.transitions: dict[str, Transition] = {}
+        self.jobs: dict[str, Job] = {}
+        self.entitlements: dict[str, dict[tuple[str, str], float]] = {}  # subaccount -> (svc, plan) -> amount
+        self.environments: dict[str, dict[str, Any]] = {}
+        self.subscriptions: dict[tuple[str, str], dict[str, Any]] = {}  # (subaccount, app) -> subscription
+        self.events: list[dict[str, Any]] = []
+        self.audit_records: list[dict[str, Any]] = []
+        self.audit_times: list[float] = []
+        self.sm_offerings: dict[str, dict[str, Any]] = {}
+        self.sm_plans: dict[str, dict[str, Any]] = {}
+        self.sm_instances: dict[str, dict[str, Any]] = {}
+        self.sm_bindings: dict[str, dict[str, Any]] = {}
+        self.sm_platforms: dict[str, dict[str, Any]] = {}
+        self.sm_operations: dict[str, dict[str, Any]] = {}
+        self.cf_orgs: dict[str, dict[str, Any]] = {}
+        self.cf_spaces: dict[str, dict[str, Any]] = {}
+        self.cf_apps: dict[str, dict[str, Any]] = {}
+        self.cf_service_instances: dict[str, dict[str, Any]] = {}
+        self.cf_jobs: dict[str, Job] = {}
+        self.mta_operations: dict[str, dict[str, Any]] = {}  # id -> operation
+        self.mtas: dict[str, list[dict[str, Any]]] = {}  # space -> mtas
+        self.mta_files: dict[str, list[dict[str, Any]]] = {}  # space -> files
+        self.labels: dict[str, dict[str, list[str]]] = {}
+        self._event_id = 1_000_000
+        self.home_subaccount = ""
+        self._seed()
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def new_id(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def past(self, max_days: float) -> float:
+        return self.anchor - self.rng.uniform(1.0, max_days) * DAY
+
+    def add_event(self, event_type: str, entity_id: str, entity_type: str, ts: float, details: dict[str, Any]) -> None:
+        self._event_id += 1
+        if len(self.events) >= MAX_EVENTS:  # memory stays flat under sustained writes: drop the oldest
+            del self.events[: MAX_EVENTS // 4]
+        self.events.append(
+            {
+                "id": self._event_id,
+                "actionTime": ms(ts),
+                "creationTime": ms(ts) + 250,
+                "details": details,
+                "entityId": entity_id,
+                "entityType": entity_type,
+                "eventOrigin": "accounts-service" if entity_type != "EnvironmentInstance" else "provisioning-service",
+                "eventType": event_type,
+                "globalAccountGUID": self.global_account["guid"],
+            }
+        )
+
+    def new_job(self, kind: str, description: str, resource: str | None = None, **params: Any) -> Job:
+        now = self.now()
+        job = Job(self.new_id(), kind, now, now + self.config.transition_delay, description, resource, params=params)
+        self.jobs[job.id] = job
+        _trim(self.jobs, 20_000)
+        return job
+
+    def settle(self) -> None:
+        """Apply every transition whose time has come (called before reads)."""
+        if not self.transitions:
+            return
+        now = self.now()
+        due = [k for k, t in self.transitions.items() if t.until <= now]
+        if not due:
+            return
+        with self.lock:
+            for key in due:
+                t = self.transitions.pop(key, None)
+                if t is None:
+                    continue
+                self._apply_transition(key, t)
+
+    def _apply_transition(self, key: str, t: Transition) -> None:
+        for store, state_key in (
+            (self.subaccounts, "state"),
+            (self.directories, "entityState"),
+            (self.environments, "state"),
+        ):
+            obj = store.get(key)
+            if obj is not None:
+                if t.final is None:
+                    del store[key]
+                    if store is self.subaccounts:
+                        self.entitlements.pop(key, None)
+                else:
+                    obj[state_key] = t.final
+                    obj["stateMessage"] = f"{t.final}"
+                    obj["modifiedDate"] = ms(t.until)
+                return
+        for sub_key, sub in list(self.subscriptions.items()):
+            if sub["subscriptionGUID"] == key:
+                if t.final is None:
+                    del self.subscriptions[sub_key]
+                else:
+                    sub["state"] = t.final
+                return
+
+    # -- the seed -----------------------------------------------------------------------------------
+    def _seed(self) -> None:
+        cfg = self.config
+        rng = self.rng
+        ga_guid = self.new_id()
+        created = self.anchor - 900 * DAY
+        self.global_account = {
+            "guid": ga_guid,
+            "globalAccountGUID": ga_guid,
+            "displayName": "Emulated Global Account",
+            "description": "Global account of the scp-async BTP emulator",
+            "subdomain": "emulated-ga-" + ga_guid[:8],
+            "parentGUID": ga_guid,
+            "parentType": "ROOT",
+            "commercialModel": "Subscription",
+            "consumptionBased": True,
+            "licenseType": "CUSTOMER",
+            "geoAccess": "STANDARD",
+            "entityState": "OK",
+            "stateMessage": "Global account is active",
+            "contractStatus": "ACTIVE",
+            "origin": "ORDER",
+            "useFor": "Production",
+            "createdDate": ms(created),
+            "modifiedDate": ms(created + 10 * DAY),
+            "costCenter": "101",
+            "crmCustomerId": "0001234567",
+            "crmTenantId": "emulated",
+            "labels": {},
+            "customProperties": [],
+        }
+        self.add_event("GlobalAccount_Creation", ga_guid, "GlobalAccount", created, {"displayName": "Emulated"})
+        dir_ids: list[str] = []
+        for d in range(cfg.directories):
+            guid = self.new_id()
+            ts = self.past(600)
+            self.directories[guid] = {
+                "guid": guid,
+                "globalAccountGUID": ga_guid,
+                "parentGUID": ga_guid,
+                "parentType": "GLOBAL_ACCOUNT",
+                "displayName": f"Directory {d + 1:02d}",
+                "description": f"Emulated directory {d + 1}",
+                "directoryFeatures": ["DEFAULT", "ENTITLEMENTS", "AUTHORIZATIONS"] if d % 2 == 0 else ["DEFAULT"],
+                "entityState": "OK",
+                "stateMessage": "Directory created.",
+                "contractStatus": "ACTIVE",
+                "createdBy": "admin@example.com",
+                "createdDate": ms(ts),
+                "modifiedDate": ms(ts),
+                "subdomain": f"dir-{d + 1:02d}-{guid[:8]}",
+                "labels": {"costcenter": [f"CC-{100 + d}"]},
+                "customProperties": [],
+            }
+            dir_ids.append(guid)
+        n_records = cfg.audit_log_records if cfg.audit_log_records is not None else max(2_200, 20 * cfg.subaccounts)
+        stages = ("dev", "test", "prod")
+        service_items = [(s, p, amt) for s, _dn, _cat, plans in SERVICES for p, _c, amt in plans]
+        for i in range(cfg.subaccounts):
+            guid = self.new_id()
+            region = cfg.regions[i % len(cfg.regions)]
+            parent = dir_ids[i % len(dir_ids)] if dir_ids and i % 3 != 0 else ga_guid
+            ts = self.past(500)
+            stage = stages[i % 3]
+            sub: dict[str, Any] = {
+                "guid": guid,
+                "technicalName": guid,
+                "displayName": f"Subaccount {i + 1:04d} {region} {stage}",
+                "description": f"Emulated {stage} subaccount in {region}",
+                "globalAccountGUID": ga_guid,
+                "parentGUID": parent,
+                "parentType": "GLOBAL_ACCOUNT" if parent == ga_guid else "FOLDER",
+                "region": region,
+                "subdomain": f"sub-{i + 1:04d}-{guid[:8]}",
+                "betaEnabled": i % 7 == 0,
+                "usedForProduction": "USED_FOR_PRODUCTION" if stage == "prod" else "NOT_USED_FOR_PRODUCTION",
+                "state": "OK",
+                "stateMessage": "Subaccount created.",
+                "createdBy": "admin@example.com",
+                "createdDate": ms(ts),
+                "modifiedDate": ms(ts + rng.uniform(0, 30) * DAY),
+                "labels": {"stage": [stage], "team": [f"team-{i % 4 + 1}"]},
+                "customProperties": [],
+            }
+            self.subaccounts[guid] = sub
+            if i == 0:
+                self.home_subaccount = guid
+            self.add_event("Subaccount_Creation", guid, "Subaccount", ts, {"region": region})
+            ents: dict[tuple[str, str], float] = {}
+            for svc, plan, amount in service_items:
+                if rng.random() < 0.6 or svc in ("cloudfoundry", "xsuaa"):
+                    ents[(svc, plan)] = float(amount) if amount is not None else 1.0
+            self.entitlements[guid] = ents
+            if ("cloudfoundry", "MEMORY") in ents and i % 5 != 4:
+                self._seed_cf_environment(sub, ts)
+            for app, _dn, plan, _cat in SAAS_APPS:
+                if rng.random() < 0.35:
+                    self._add_subscription(guid, app, plan, ts + DAY, "SUBSCRIBED")
+            for k in range(cfg.events_per_subaccount - 1):
+                self.add_event(
+                    ("Subaccount_Update", "SubaccountEntitlements_Update", "SubaccountAppSubscription_Creation")[k % 3],
+                    guid,
+                    "Subaccount",
+                    self.past(200),
+                    {"change": k},
+                )
+        self.events.sort(key=lambda e: (e["actionTime"], e["id"]))
+        self._seed_service_manager()
+        self._seed_audit_log(n_records)
+
+    def _seed_cf_environment(self, sub: dict[str, Any], ts: float) -> None:
+        rng = self.rng
+        org_guid = self.new_id()
+        env_id = self.new_id()
+        region = sub["region"]
+        org_name = sub["subdomain"].replace("-", "_")[:40] + "_org"
+        self.environments[env_id] = {
+            "id": env_id,
+            "name": org_name,
+            "brokerId": "emulated-cf-broker",
+            "globalAccountGUID": sub["globalAccountGUID"],
+            "subaccountGUID": sub["guid"],
+            "tenantId": sub["guid"],
+            "serviceName": "cloudfoundry",
+            "planName": "standard",
+            "planId": "fc5ed9d0-0000-4b1c-9c2b-000000000001",
+            "serviceId": "fa31b750-0000-4a5e-b0a7-000000000001",
+            "environmentType": "cloudfoundry",
+            "landscapeLabel": f"cf-{region}",
+            "platformId": org_guid,
+            "state": "OK",
+            "stateMessage": "Environment instance created.",
+            "type": "Provision",
+            "commercialType": "standard",
+            "operation": "provision",
+            "description": "Cloud Foundry environment",
+            "dashboardUrl": f"https://cockpit.example.com/cf/{org_guid}",
+            "createdDate": ms(ts + 3600),
+            "modifiedDate": ms(ts + 3600),
+            "labels": f'{{"Org Name:":"{org_name}","Org ID:":"{org_guid}"}}',
+            "parameters": f'{{"instance_name":"{org_name}"}}',
+            "customLabels": {},
+        }
+        created = iso(ts + 3600)
+        self.cf_orgs[org_guid] = {
+            "guid": org_guid,
+            "name": org_name,
+            "suspended": False,
+            "created_at": created,
+            "updated_at": created,
+            "labels": {"subaccount": sub["guid"][:8]},
+        }
+        for space_name in ("dev", "prod"):
+            space_guid = self.new_id()
+            self.cf_spaces[space_guid] = {
+                "guid": space_guid,
+                "name": space_name,
+                "org": org_guid,
+                "created_at": created,
+                "updated_at": created,
+            }
+            for a in range(3):
+                app_guid = self.new_id()
+                app_ts = iso(ts + 7200 + a * 60)
+                self.cf_apps[app_guid] = {
+                    "guid": app_guid,
+                    "name": ("approuter", "srv", "db-deployer")[a] + f"-{space_name}",
+                    "state": "STOPPED" if a == 2 else "STARTED",
+                    "space": space_guid,
+                    "created_at": app_ts,
+                    "updated_at": app_ts,
+                    "buildpacks": [("nodejs_buildpack", "nodejs_buildpack", "nodejs_buildpack")[a]],
+                }
+            for s, (offering, plan) in enumerate((("xsuaa", "application"), ("destination", "lite"))):
+                si_guid = self.new_id()
+                self.cf_service_instances[si_guid] = {
+                    "guid": si_guid,
+                    "name": f"{offering}-{space_name}-{s}",
+                    "type": "managed",
+                    "space": space_guid,
+                    "plan": plan,
+                    "offering": offering,
+                    "created_at": created,
+                    "updated_at": created,
+                    "state": "succeeded",
+                    "op_type": "create",
+                }
+            mtas = []
+            if rng.random() < 0.8:
+                mtas.append(
+                    {
+                        "metadata": {
+                            "id": "com.example.bookshop",
+                            "version": f"1.{rng.randint(0, 9)}.0",
+                            "namespace": None,
+                        },
+                        "modules": [
+                            {
+                                "moduleName": m,
+                                "appName": f"{m}-{space_name}",
+                                "createdOn": created,
+                                "updatedOn": created,
+                                "providedDendencyNames": [],
+                                "services": [],
+                                "uris": [],
+                            }
+                            for m in ("approuter", "srv", "db-deployer")
+                        ],
+                        "services": [f"xsuaa-{space_name}-0", f"destination-{space_name}-1"],
+                    }
+                )
+            self.mtas[space_guid] = mtas
+            self.mta_files[space_guid] = []
+            for k in range(rng.randint(1, 4)):
+                op_id = self.new_id()
+                started = ts + 8000 + k * 600
+                state = MTA_STATES[rng.randrange(len(MTA_STATES))]
+                self.mta_operations[op_id] = {
+                    "processId": op_id,
+                    "processType": ("DEPLOY", "BLUE_GREEN_DEPLOY", "UNDEPLOY")[k % 3],
+                    "startedAt": iso(started),
+                    "endedAt": iso(started + 240) if state in ("FINISHED", "ERROR", "ABORTED") else None,
+                    "spaceId": space_guid,
+                    "mtaId": "com.example.bookshop",
+                    "namespace": None,
+                    "user": "admin@example.com",
+                    "acquiredLock": state in ("RUNNING", "ACTION_REQUIRED"),
+                    "state": state,
+                    "errorType": "CONTENT" if state == "ERROR" else None,
+                    "messages": [],
+                    "parameters": {},
+                }
+
+    def _add_subscription(self, subaccount: str, app: str, plan: str, ts: float, state: str) -> dict[str, Any]:
+        sub = self.subaccounts[subaccount]
+        guid = self.new_id()
+        record = {
+            "subscriptionGUID": guid,
+            "appName": app,
+            "planName": plan,
+            "state": state,
+            "subaccountId": subaccount,
+            "tenantId": subaccount,
+            "globalAccountId": sub["globalAccountGUID"],
+            "subdomain": sub["subdomain"],
+            "url": f"https://{sub['subdomain']}.{app}.example.com",
+            "createdDate": ms(ts),
+            "modifiedDate": ms(ts),
+            "labels": {},
+            "parameters": {},
+        }
+        self.subscriptions[(subaccount, app)] = record
+        return record
+
+    def _seed_service_manager(self) -> None:
+        ts = self.anchor - 400 * DAY
+        for svc, display, _cat, plans in SERVICES:
+            off_id = self.new_id()
+            self.sm_offerings[off_id] = {
+                "id": off_id,
+                "ready": True,
+                "name": svc,
+                "description": display,
+                "bindable": True,
+                "instances_retrievable": True,
+                "bindings_retrievable": True,
+                "plan_updateable": False,
+                "allow_context_updates": False,
+                "tags": [],
+                "metadata": {"displayName": display},
+                "broker_id": "emulated-broker",
+                "catalog_id": off_id,
+                "catalog_name": svc,
+                "created_at": iso(ts, True),
+                "updated_at": iso(ts, True),
+                "labels": {},
+            }
+            for plan, _c, _a in plans:
+                plan_id = self.new_id()
+                self.sm_plans[plan_id] = {
+                    "id": plan_id,
+                    "ready": True,
+                    "name": plan,
+                    "description": f"{display} {plan}",
+                    "catalog_id": plan_id,
+                    "catalog_name": plan,
+                    "free": plan in ("lite", "application", "default"),
+                    "bindable": True,
+                    "service_offering_id": off_id,
+                    "metadata": {},
+                    "created_at": iso(ts, True),
+                    "updated_at": iso(ts, True),
+                    "labels": {},
+                }
+        plan_ids = sorted(self.sm_plans)
+        for i, sub_guid in enumerate(self.subaccounts):
+            if i >= 200:  # a few hundred instances are plenty for paging
+                break
+            for k in range(3):
+                inst_id = self.new_id()
+                plan_id = plan_ids[(i + k) % len(plan_ids)]
+                created = iso(self.past(300), True)
+                self.sm_instances[inst_id] = {
+                    "id": inst_id,
+                    "ready": True,
+                    "name": f"instance-{i + 1:04d}-{k}",
+                    "service_plan_id": plan_id,
+                    "platform_id": "service-manager",
+                    "context": {"platform": "service-manager", "subaccount_id": sub_guid},
+                    "usable": True,
+                    "shared": False,
+                    "created_at": created,
+                    "updated_at": created,
+                    "labels": {"subaccount_id": [sub_guid]},
+                }
+                if k == 0:
+                    bid = self.new_id()
+                    self.sm_bindings[bid] = {
+                        "id": bid,
+                        "ready": True,
+                        "name": f"binding-{i + 1:04d}",
+                        "service_instance_id": inst_id,
+                        "context": {"platform": "service-manager", "subaccount_id": sub_guid},
+                        "credentials": {"url": "https://example.com", "clientid": f"sb-{bid[:8]}"},
+                        "bind_resource": {},
+                        "created_at": created,
+                        "updated_at": created,
+                        "labels": {},
+                    }
+        pid = self.new_id()
+        self.sm_platforms[pid] = {
+            "id": pid,
+            "name": "cf-eu10-emulated",
+            "type": "cloudfoundry",
+            "description": "Emulated Cloud Foundry platform",
+            "created_at": iso(ts, True),
+            "updated_at": iso(ts, True),
+            "ready": True,
+            "labels": {},
+        }
+
+    def _seed_audit_log(self, count: int) -> None:
+        rng = self.rng
+        subs = list(self.subaccounts) or [self.global_account["guid"]]
+        start = self.anchor - 29 * DAY
+        span = 29 * DAY
+        times = sorted(start + rng.random() * span for _ in range(count))
+        users = ("admin@example.com", "developer@example.com", "auditor@example.com", "$USER")
+        for n, ts in enumerate(times):
+            category = AUDIT_CATEGORIES[rng.randrange(4)]
+            tenant = subs[n % len(subs)]
+            user = users[rng.randrange(len(users))]
+            msg_uuid = self.new_id()
+            message = {
+                "uuid": msg_uuid,
+                "user": user,
+                "time": iso(ts, True),
+                "ip": f"10.0.{rng.randrange(256)}.{rng.randrange(256)}",
+                "data": json.dumps(
+                    {"object": {"type": "subaccount", "id": {"guid": tenant}}, "attributes": [{"name": f"n{n}"}]}
+                ),
+                "id": msg_uuid,
+                "category": category,
+                "tenant": tenant,
+            }
+            self.audit_records.append(
+                {
+                    "message_uuid": msg_uuid,
+                    "time": iso(ts, True),
+                    "tenant": tenant,
+                    "org_id": "",
+                    "space_id": "",
+                    "app_or_service_id": "auditlog-emulator",
+                    "als_service_id": "auditlog-emulator",
+                    "user": user,
+                    "category": category,
+                    "format_version": "",
+                    "message": message,
+                }
+            )
+            self.audit_times.append(ts)
