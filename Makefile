@@ -55,6 +55,10 @@ check-generated: install
 drift: install
 	$(PIPELINE) drift
 
+## The main job: a tour of an emulated global account (no account, network or configuration needed).
+demo: install
+	$(BIN)/scp-async demo
+
 bench: install
 	$(PY) -m scripts.bench
 

@@ -39,6 +39,7 @@ from ._errors import (
     ServiceKeyError,
     Unauthorized,
 )
+from ._fan_out import fan_out
 from ._logging import RedactingFilter, redact_url
 from ._namespace import Namespace
 from ._oauth import (
@@ -52,8 +53,10 @@ from ._oauth import (
     X509ClientCredentialsGrant,
 )
 from ._options import DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, RequestOptions
+from ._pagination import Paginator, paginate
 from ._retry import RetryPolicy
 from ._session import ApiContext, CloudManagement, MultiAppsContext, Session
+from ._waiters import WaitFailedError, WaitTimeoutError, wait_until
 
 if TYPE_CHECKING:
     from ._apis import AuditLog, CloudFoundry, MultiApps
@@ -95,6 +98,7 @@ __all__ = [
     "NotFound",
     "NotGiven",
     "OAuth2Auth",
+    "Paginator",
     "PasswordGrant",
     "RateLimited",
     "RedactingFilter",
@@ -112,7 +116,12 @@ __all__ = [
     "TokenCache",
     "UaaCredentials",
     "Unauthorized",
+    "WaitFailedError",
+    "WaitTimeoutError",
     "X509ClientCredentialsGrant",
+    "fan_out",
     "load_service_key",
+    "paginate",
     "redact_url",
+    "wait_until",
 ]

@@ -117,5 +117,25 @@ def _print(*parts: object) -> None:
 register_subcommand("emulator", "Run the embedded BTP emulator on loopback.", _configure_emulator, _run_emulator)
 
 
+# -- scp-async demo -----------------------------------------------------------------------------------------
+def _configure_demo(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--subaccounts", type=_positive_int, default=50, help="size of the emulated account")
+    parser.add_argument("--limit", type=_positive_int, default=16, help="concurrent requests at most")
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    import anyio
+
+    from ._demo import run_demo
+
+    anyio.run(run_demo, args.subaccounts, args.limit, _print)
+    return 0
+
+
+register_subcommand(
+    "demo", "Tour an emulated global account: every subaccount, concurrently.", _configure_demo, _run_demo
+)
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -323,7 +323,8 @@ def routes(ctx: Context) -> list[Route]:
             base = {
                 "name": svc,
                 "displayName": display,
-                "businessCategory": category,
+                # An object in the spec (BusinessCategory), as the real service sends it.
+                "businessCategory": {"id": category, "displayName": category.replace("_", " ").title()},
                 "ownerType": "VENDOR",
                 "iconBase64": "",
             }
