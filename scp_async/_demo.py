@@ -71,9 +71,8 @@ async def tour(session: Session, keys: dict[str, Any], *, limit: int = 16, out: 
     out(f"Top usage {from_day // 100 % 100:02d}/{from_day // 10000}:")
     for item in sorted(found, key=lambda f: f.usage, reverse=True)[:5]:
         out(f"  {item.usage:10.1f}  {item.name} ({item.region})")
-    out(
-        f"Done: {len(found)} subaccounts in {elapsed:.2f} s ({3 * len(subaccounts) + 2} API calls), {len(failed)} failed"
-    )
+    calls = 3 * len(subaccounts) + 2
+    out(f"Done: {len(found)} subaccounts in {elapsed:.2f} s ({calls} API calls), {len(failed)} failed")
 
 
 async def run_demo(subaccounts: int = 50, limit: int = 16, out: Callable[[str], None] = print) -> None:
