@@ -25,8 +25,8 @@ $(INSTALLED): pyproject.toml scripts/package.json scripts/package-lock.json
 test: install check-generated lint typecheck pytest
 
 lint: install
-	$(BIN)/ruff check scp_async scripts tests
-	$(BIN)/ruff format --check scp_async scripts tests
+	$(BIN)/ruff check scp_async scripts tests examples
+	$(BIN)/ruff format --check scp_async scripts tests examples
 
 typecheck: install
 	$(BIN)/mypy

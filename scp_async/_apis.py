@@ -16,6 +16,7 @@ from typing import BinaryIO
 from urllib.parse import urlsplit, urlunsplit
 
 import anyio
+
 from scp_async_clients.audit_log._namespace import AuditLogApi
 from scp_async_clients.cf_v3._namespace import CfV3Api
 from scp_async_clients.multiapps._namespace import MultiappsApi

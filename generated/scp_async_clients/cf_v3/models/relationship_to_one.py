@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -21,18 +21,24 @@ T = TypeVar("T", bound="RelationshipToOne")
 class RelationshipToOne:
     """
     Attributes:
-        data (Relationship | Unset):
+        data (None | Relationship | Unset):
         links (RelationshipToOneLinks | Unset):
     """
 
-    data: Relationship | Unset = UNSET
+    data: None | Relationship | Unset = UNSET
     links: RelationshipToOneLinks | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.data, Unset):
+        from ..models.relationship import Relationship  # noqa: PLC0415
+
+        data: dict[str, Any] | None | Unset
+        if isinstance(self.data, Unset):
+            data = UNSET
+        elif isinstance(self.data, Relationship):
             data = self.data.to_dict()
+        else:
+            data = self.data
 
         links: dict[str, Any] | Unset = UNSET
         if not isinstance(self.links, Unset):
@@ -54,12 +60,23 @@ class RelationshipToOne:
         from ..models.relationship_to_one_links import RelationshipToOneLinks  # noqa: PLC0415
 
         d = dict(src_dict)
-        _data = d.pop("data", UNSET)
-        data: Relationship | Unset
-        if isinstance(_data, Unset):
-            data = UNSET
-        else:
-            data = Relationship.from_dict(_data)
+
+        def _parse_data(data: object) -> None | Relationship | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                data_type_0 = Relationship.from_dict(data)
+
+                return data_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | Relationship | Unset, data)
+
+        data = _parse_data(d.pop("data", UNSET))
 
         _links = d.pop("links", UNSET)
         links: RelationshipToOneLinks | Unset
