@@ -63,6 +63,46 @@ def bench_imports() -> None:
     print(f"for comparison, loading every CF V3 model: {every:.0f} ms")
 
 
+def bench_facade_overhead(requests: int = 3000, concurrency: int = 16) -> None:
+    """The same GETs against one emulator server: plain httpx with a bearer token vs the typed facade."""
+    import anyio
+    import httpx
+
+    from scp_async import Session, fan_out
+    from scp_async.emulator import Emulator
+
+    async def measure(call: object, total: int) -> float:
+        started = time.perf_counter()
+        await fan_out(call, range(total), limit=concurrency)  # type: ignore[arg-type]
+        return total / (time.perf_counter() - started)
+
+    async def run(emulator: Emulator) -> tuple[float, float]:
+        keys = emulator.service_keys()
+        async with Session() as session, httpx.AsyncClient() as plain:
+            accounts = session.cloud_management(keys["cis"]).accounts
+            guid = (await accounts.get_subaccounts()).value[0].guid
+            token = emulator.issue_token("cis")
+            url = f"{emulator.base_url('accounts')}/accounts/v1/subaccounts/{guid}"
+            headers = {"Authorization": f"Bearer {token}"}
+
+            async def raw(_: int) -> None:
+                (await plain.get(url, headers=headers)).raise_for_status()
+
+            async def typed(_: int) -> None:
+                await accounts.get_subaccount(guid)
+
+            await measure(raw, 200)  # warm both paths (connections, token, imports)
+            await measure(typed, 200)
+            return await measure(raw, requests), await measure(typed, requests)
+
+    with Emulator.serve() as emulator:
+        raw_rate, typed_rate = anyio.run(run, emulator)
+    print(
+        f"GET subaccount x{requests}, {concurrency} at a time: plain httpx {raw_rate:,.0f}/s, "
+        f"typed facade {typed_rate:,.0f}/s (facade/plain = {typed_rate / raw_rate:.2f})"
+    )
+
+
 def bench_emulator() -> None:
     try:
         from scp_async.emulator import _bench
@@ -76,6 +116,7 @@ def main() -> int:
     print(f"scp-async benchmarks on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     bench_generation()
     bench_imports()
+    bench_facade_overhead()
     bench_emulator()
     return 0
 

@@ -69,6 +69,7 @@ def test_errors_and_bodies_that_break_the_spec(make_session: Callable[..., Sessi
         url=f"{ACCOUNTS_URL}/accounts/v1/globalAccount", json={**GLOBAL_ACCOUNT, "guid": None} | {"displayName": None}
     )
     httpx_mock.add_response(url=f"{ACCOUNTS_URL}/accounts/v1/globalAccount", json={"guid": "only"})
+    httpx_mock.add_response(url=f"{ACCOUNTS_URL}/accounts/v1/globalAccount", content=b"null")
 
     async def main() -> None:
         async with make_session() as session:
@@ -80,6 +81,8 @@ def test_errors_and_bodies_that_break_the_spec(make_session: Callable[..., Sessi
             await accounts.get_global_account()  # nulls in string fields are tolerated as given
             with pytest.raises(InvalidResponseError, match=r"getGlobalAccount: .*required field 'commercialModel'"):
                 await accounts.get_global_account()
+            with pytest.raises(InvalidResponseError, match=r"getGlobalAccount: .*TypeError"):
+                await accounts.get_global_account()  # null where an object was declared
 
     import anyio
 
