@@ -57,7 +57,7 @@ class AccountsApi(Namespace):
         body: CloneNeoSubaccountRequestPayload,
         subaccount_admin: str | Unset = UNSET,
     ) -> SubaccountResponseObject:
-        """`POST /accounts/v1/subaccounts/clone/{sourceSubaccountGUID}` (cloneNeoSubaccount)."""
+        """Create a multi-environment subaccount from a Neo subaccount. `POST /accounts/v1/subaccounts/clone/{sourceSubaccountGUID}` (cloneNeoSubaccount)."""
         from .api.subaccount_operations import clone_neo_subaccount as operation
 
         return await self._call(
@@ -70,7 +70,7 @@ class AccountsApi(Namespace):
     async def create_directory(
         self, *, body: CreateDirectoryRequestPayload, parent_guid: str | Unset = UNSET
     ) -> DirectoryResponseObject:
-        """`POST /accounts/v1/directories` (createDirectory)."""
+        """Create a directory to group subaccounts (optionally managing entitlements or users). `POST /accounts/v1/directories` (createDirectory)."""
         from .api.directory_operations import create_directory as operation
 
         return await self._call(
@@ -80,7 +80,7 @@ class AccountsApi(Namespace):
     async def create_directory_labels(
         self, directory_guid: str, *, body: LabelAssignmentRequestPayload
     ) -> LabelsResponseObject:
-        """`PUT /accounts/v1/directories/{directoryGUID}/labels` (createDirectoryLabels)."""
+        """Replace the labels of one directory. `PUT /accounts/v1/directories/{directoryGUID}/labels` (createDirectoryLabels)."""
         from .api.directory_operations import create_directory_labels as operation
 
         return await self._call(
@@ -90,7 +90,7 @@ class AccountsApi(Namespace):
     async def create_or_update_directory_settings(
         self, directory_guid: str, *, body: EntitySettingsRequestPayload
     ) -> DataResponseObject:
-        """`PUT /accounts/v1/directories/{directoryGUID}/settings` (createOrUpdateDirectorySettings)."""
+        """Create or change settings of one directory. `PUT /accounts/v1/directories/{directoryGUID}/settings` (createOrUpdateDirectorySettings)."""
         from .api.directory_operations import create_or_update_directory_settings as operation
 
         return await self._call(
@@ -100,7 +100,7 @@ class AccountsApi(Namespace):
     async def create_or_update_subaccount_settings(
         self, subaccount_guid: str, *, body: EntitySettingsRequestPayload
     ) -> DataResponseObject:
-        """`PUT /accounts/v1/subaccounts/{subaccountGUID}/settings` (createOrUpdateSubaccountSettings)."""
+        """Create or change settings of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/settings` (createOrUpdateSubaccountSettings)."""
         from .api.subaccount_operations import create_or_update_subaccount_settings as operation
 
         return await self._call(
@@ -108,7 +108,7 @@ class AccountsApi(Namespace):
         )
 
     async def create_service_management_binding(self, subaccount_guid: str) -> ServiceManagerBindingResponseObject:
-        """`POST /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (createServiceManagementBinding)."""
+        """Create the Service Manager binding of a subaccount (v1). `POST /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (createServiceManagementBinding)."""
         from .api.subaccount_operations import create_service_management_binding as operation
 
         return await self._call("createServiceManagementBinding", operation.asyncio_detailed, subaccount_guid)
@@ -116,7 +116,7 @@ class AccountsApi(Namespace):
     async def create_service_manager_binding_v2(
         self, subaccount_guid: str, *, body: CreateServiceManagerBindingRequestPayload
     ) -> ServiceManagerBindingExtendedResponseObject:
-        """`POST /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (createServiceManagerBindingV2)."""
+        """Create a named Service Manager binding in a subaccount. `POST /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (createServiceManagerBindingV2)."""
         from .api.subaccount_operations import create_service_manager_binding_v2 as operation
 
         return await self._call(
@@ -126,7 +126,7 @@ class AccountsApi(Namespace):
     async def create_subaccount(
         self, *, body: CreateSubaccountRequestPayload, subaccount_admin: str | Unset = UNSET
     ) -> SubaccountResponseObject:
-        """`POST /accounts/v1/subaccounts` (createSubaccount)."""
+        """Start creating a subaccount; it is ready when its state turns OK. `POST /accounts/v1/subaccounts` (createSubaccount)."""
         from .api.subaccount_operations import create_subaccount as operation
 
         return await self._call(
@@ -136,7 +136,7 @@ class AccountsApi(Namespace):
     async def create_subaccount_labels(
         self, subaccount_guid: str, *, body: LabelAssignmentRequestPayload
     ) -> LabelsResponseObject:
-        """`PUT /accounts/v1/subaccounts/{subaccountGUID}/labels` (createSubaccountLabels)."""
+        """Replace the labels of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/labels` (createSubaccountLabels)."""
         from .api.subaccount_operations import create_subaccount_labels as operation
 
         return await self._call(
@@ -146,7 +146,7 @@ class AccountsApi(Namespace):
     async def delete_directory(
         self, directory_guid: str, *, force_delete: bool | Unset = UNSET
     ) -> DirectoryResponseObject:
-        """`DELETE /accounts/v1/directories/{directoryGUID}` (deleteDirectory)."""
+        """Delete a directory (add forceDelete to remove its content too). `DELETE /accounts/v1/directories/{directoryGUID}` (deleteDirectory)."""
         from .api.directory_operations import delete_directory as operation
 
         return await self._call(
@@ -154,13 +154,13 @@ class AccountsApi(Namespace):
         )
 
     async def delete_directory_labels(self, directory_guid: str) -> LabelsResponseObject:
-        """`DELETE /accounts/v1/directories/{directoryGUID}/labels` (deleteDirectoryLabels)."""
+        """Remove every label from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/labels` (deleteDirectoryLabels)."""
         from .api.directory_operations import delete_directory_labels as operation
 
         return await self._call("deleteDirectoryLabels", operation.asyncio_detailed, directory_guid)
 
     async def delete_directory_settings(self, directory_guid: str, *, keys: list[str]) -> DataResponseObject:
-        """`DELETE /accounts/v1/directories/{directoryGUID}/settings` (deleteDirectorySettings)."""
+        """Remove settings from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/settings` (deleteDirectorySettings)."""
         from .api.directory_operations import delete_directory_settings as operation
 
         return await self._call(
@@ -168,7 +168,7 @@ class AccountsApi(Namespace):
         )
 
     async def delete_service_management_binding_of_subaccount(self, subaccount_guid: str) -> None:
-        """`DELETE /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (deleteServiceManagementBindingOfSubaccount)."""
+        """Delete the Service Manager binding of a subaccount (v1). `DELETE /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (deleteServiceManagementBindingOfSubaccount)."""
         from .api.subaccount_operations import delete_service_management_binding_of_subaccount as operation
 
         return await self._call(
@@ -176,7 +176,7 @@ class AccountsApi(Namespace):
         )
 
     async def delete_service_manager_binding_v2(self, subaccount_guid: str, binding_name: str) -> None:
-        """`DELETE /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (deleteServiceManagerBindingV2)."""
+        """Delete one named Service Manager binding of a subaccount. `DELETE /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (deleteServiceManagerBindingV2)."""
         from .api.subaccount_operations import delete_service_manager_binding_v2 as operation
 
         return await self._call(
@@ -186,7 +186,7 @@ class AccountsApi(Namespace):
     async def delete_subaccount(
         self, subaccount_guid: str, *, force_delete: bool | Unset = UNSET
     ) -> SubaccountResponseObject:
-        """`DELETE /accounts/v1/subaccounts/{subaccountGUID}` (deleteSubaccount)."""
+        """Start deleting a subaccount (add forceDelete to remove its content too). `DELETE /accounts/v1/subaccounts/{subaccountGUID}` (deleteSubaccount)."""
         from .api.subaccount_operations import delete_subaccount as operation
 
         return await self._call(
@@ -194,13 +194,13 @@ class AccountsApi(Namespace):
         )
 
     async def delete_subaccount_labels(self, subaccount_guid: str) -> LabelsResponseObject:
-        """`DELETE /accounts/v1/subaccounts/{subaccountGUID}/labels` (deleteSubaccountLabels)."""
+        """Remove every label from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/labels` (deleteSubaccountLabels)."""
         from .api.subaccount_operations import delete_subaccount_labels as operation
 
         return await self._call("deleteSubaccountLabels", operation.asyncio_detailed, subaccount_guid)
 
     async def delete_subaccount_settings(self, subaccount_guid: str, *, keys: list[str]) -> DataResponseObject:
-        """`DELETE /accounts/v1/subaccounts/{subaccountGUID}/settings` (deleteSubaccountSettings)."""
+        """Remove settings from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/settings` (deleteSubaccountSettings)."""
         from .api.subaccount_operations import delete_subaccount_settings as operation
 
         return await self._call(
@@ -208,25 +208,25 @@ class AccountsApi(Namespace):
         )
 
     async def get_all_service_manager_bindings_v2(self, subaccount_guid: str) -> ServiceManagerBindingsResponseList:
-        """`GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (getAllServiceManagerBindingsV2)."""
+        """All named Service Manager bindings of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (getAllServiceManagerBindingsV2)."""
         from .api.subaccount_operations import get_all_service_manager_bindings_v2 as operation
 
         return await self._call("getAllServiceManagerBindingsV2", operation.asyncio_detailed, subaccount_guid)
 
     async def get_directory(self, directory_guid: str, *, expand: bool | Unset = UNSET) -> DirectoryResponseObject:
-        """`GET /accounts/v1/directories/{directoryGUID}` (getDirectory)."""
+        """One directory by GUID (add expand=true for its children). `GET /accounts/v1/directories/{directoryGUID}` (getDirectory)."""
         from .api.directory_operations import get_directory as operation
 
         return await self._call("getDirectory", operation.asyncio_detailed, directory_guid, **_given(expand=expand))
 
     async def get_directory_custom_properties(self, directory_guid: str) -> ResponseCollection:
-        """`GET /accounts/v1/directories/{directoryGUID}/customProperties` (getDirectoryCustomProperties)."""
+        """Custom properties set on one directory. `GET /accounts/v1/directories/{directoryGUID}/customProperties` (getDirectoryCustomProperties)."""
         from .api.directory_operations import get_directory_custom_properties as operation
 
         return await self._call("getDirectoryCustomProperties", operation.asyncio_detailed, directory_guid)
 
     async def get_directory_labels(self, directory_guid: str) -> LabelsResponseObject:
-        """`GET /accounts/v1/directories/{directoryGUID}/labels` (getDirectoryLabels)."""
+        """Labels of one directory. `GET /accounts/v1/directories/{directoryGUID}/labels` (getDirectoryLabels)."""
         from .api.directory_operations import get_directory_labels as operation
 
         return await self._call("getDirectoryLabels", operation.asyncio_detailed, directory_guid)
@@ -234,25 +234,25 @@ class AccountsApi(Namespace):
     async def get_directory_settings(
         self, directory_guid: str, *, keys: list[str] | Unset = UNSET
     ) -> DataResponseObject:
-        """`GET /accounts/v1/directories/{directoryGUID}/settings` (getDirectorySettings)."""
+        """Settings of one directory. `GET /accounts/v1/directories/{directoryGUID}/settings` (getDirectorySettings)."""
         from .api.directory_operations import get_directory_settings as operation
 
         return await self._call("getDirectorySettings", operation.asyncio_detailed, directory_guid, **_given(keys=keys))
 
     async def get_global_account(self, *, expand: bool | Unset = UNSET) -> GlobalAccountResponseObject:
-        """`GET /accounts/v1/globalAccount` (getGlobalAccount)."""
+        """The global account the service key belongs to (add expand=true for its directory tree). `GET /accounts/v1/globalAccount` (getGlobalAccount)."""
         from .api.global_account_operations import get_global_account as operation
 
         return await self._call("getGlobalAccount", operation.asyncio_detailed, **_given(expand=expand))
 
     async def get_global_account_custom_properties(self) -> ResponseCollection:
-        """`GET /accounts/v1/globalAccount/customProperties` (getGlobalAccountCustomProperties)."""
+        """Custom properties set on the global account. `GET /accounts/v1/globalAccount/customProperties` (getGlobalAccountCustomProperties)."""
         from .api.global_account_operations import get_global_account_custom_properties as operation
 
         return await self._call("getGlobalAccountCustomProperties", operation.asyncio_detailed)
 
     async def get_service_management_binding(self, subaccount_guid: str) -> ServiceManagerBindingResponseObject:
-        """`GET /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (getServiceManagementBinding)."""
+        """The Service Manager binding of a subaccount (v1, one per subaccount). `GET /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (getServiceManagementBinding)."""
         from .api.subaccount_operations import get_service_management_binding as operation
 
         return await self._call("getServiceManagementBinding", operation.asyncio_detailed, subaccount_guid)
@@ -260,13 +260,13 @@ class AccountsApi(Namespace):
     async def get_service_manager_binding_v2(
         self, subaccount_guid: str, binding_name: str
     ) -> ServiceManagerBindingExtendedResponseObject:
-        """`GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (getServiceManagerBindingV2)."""
+        """One named Service Manager binding of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (getServiceManagerBindingV2)."""
         from .api.subaccount_operations import get_service_manager_binding_v2 as operation
 
         return await self._call("getServiceManagerBindingV2", operation.asyncio_detailed, subaccount_guid, binding_name)
 
     async def get_status(self, job_instance_id_or_unique_id: str) -> str:
-        """`GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
+        """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
         return await self._call("getStatus", operation.asyncio_detailed, job_instance_id_or_unique_id)
@@ -274,7 +274,7 @@ class AccountsApi(Namespace):
     async def get_subaccount(
         self, subaccount_guid: str, *, derived_authorizations: GetSubaccountDerivedAuthorizations | Unset = UNSET
     ) -> SubaccountResponseObject:
-        """`GET /accounts/v1/subaccounts/{subaccountGUID}` (getSubaccount)."""
+        """One subaccount by GUID. `GET /accounts/v1/subaccounts/{subaccountGUID}` (getSubaccount)."""
         from .api.subaccount_operations import get_subaccount as operation
 
         return await self._call(
@@ -285,13 +285,13 @@ class AccountsApi(Namespace):
         )
 
     async def get_subaccount_custom_properties(self, subaccount_guid: str) -> ResponseCollection:
-        """`GET /accounts/v1/subaccounts/{subaccountGUID}/customProperties` (getSubaccountCustomProperties)."""
+        """Custom properties set on one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/customProperties` (getSubaccountCustomProperties)."""
         from .api.subaccount_operations import get_subaccount_custom_properties as operation
 
         return await self._call("getSubaccountCustomProperties", operation.asyncio_detailed, subaccount_guid)
 
     async def get_subaccount_labels(self, subaccount_guid: str) -> LabelsResponseObject:
-        """`GET /accounts/v1/subaccounts/{subaccountGUID}/labels` (getSubaccountLabels)."""
+        """Labels of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/labels` (getSubaccountLabels)."""
         from .api.subaccount_operations import get_subaccount_labels as operation
 
         return await self._call("getSubaccountLabels", operation.asyncio_detailed, subaccount_guid)
@@ -299,7 +299,7 @@ class AccountsApi(Namespace):
     async def get_subaccount_settings(
         self, subaccount_guid: str, *, keys: list[str] | Unset = UNSET
     ) -> DataResponseObject:
-        """`GET /accounts/v1/subaccounts/{subaccountGUID}/settings` (getSubaccountSettings)."""
+        """Settings of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/settings` (getSubaccountSettings)."""
         from .api.subaccount_operations import get_subaccount_settings as operation
 
         return await self._call(
@@ -313,7 +313,7 @@ class AccountsApi(Namespace):
         derived_authorizations: GetSubaccountsDerivedAuthorizations | Unset = UNSET,
         label_selector: str | Unset = UNSET,
     ) -> ResponseCollection:
-        """`GET /accounts/v1/subaccounts` (getSubaccounts)."""
+        """All subaccounts of the global account, optionally filtered by directory or label. `GET /accounts/v1/subaccounts` (getSubaccounts)."""
         from .api.subaccount_operations import get_subaccounts as operation
 
         return await self._call(
@@ -329,13 +329,13 @@ class AccountsApi(Namespace):
     async def move_subaccount(
         self, subaccount_guid: str, *, body: MoveSubaccountRequestPayload
     ) -> SubaccountResponseObject:
-        """`POST /accounts/v1/subaccounts/{subaccountGUID}/move` (moveSubaccount)."""
+        """Move one subaccount under another directory (or the global account). `POST /accounts/v1/subaccounts/{subaccountGUID}/move` (moveSubaccount)."""
         from .api.subaccount_operations import move_subaccount as operation
 
         return await self._call("moveSubaccount", operation.asyncio_detailed, subaccount_guid, **_given(body=body))
 
     async def move_subaccounts(self, *, body: MoveSubaccountsRequestPayloadCollection) -> ResponseCollection:
-        """`POST /accounts/v1/subaccounts/move` (moveSubaccounts)."""
+        """Move several subaccounts at once. `POST /accounts/v1/subaccounts/move` (moveSubaccounts)."""
         from .api.subaccount_operations import move_subaccounts as operation
 
         return await self._call("moveSubaccounts", operation.asyncio_detailed, **_given(body=body))
@@ -343,7 +343,7 @@ class AccountsApi(Namespace):
     async def update_directory(
         self, directory_guid: str, *, body: UpdateDirectoryRequestPayload
     ) -> DirectoryResponseObject:
-        """`PATCH /accounts/v1/directories/{directoryGUID}` (updateDirectory)."""
+        """Change a directory's name or description. `PATCH /accounts/v1/directories/{directoryGUID}` (updateDirectory)."""
         from .api.directory_operations import update_directory as operation
 
         return await self._call("updateDirectory", operation.asyncio_detailed, directory_guid, **_given(body=body))
@@ -351,7 +351,7 @@ class AccountsApi(Namespace):
     async def update_directory_features(
         self, directory_guid: str, *, body: UpdateDirectoryTypeRequestPayload
     ) -> DirectoryResponseObject:
-        """`PATCH /accounts/v1/directories/{directoryGUID}/changeDirectoryFeatures` (updateDirectoryFeatures)."""
+        """Turn the entitlement or authorization features of a directory on or off. `PATCH /accounts/v1/directories/{directoryGUID}/changeDirectoryFeatures` (updateDirectoryFeatures)."""
         from .api.directory_operations import update_directory_features as operation
 
         return await self._call(
@@ -359,7 +359,7 @@ class AccountsApi(Namespace):
         )
 
     async def update_global_account(self, *, body: UpdateGlobalAccountRequestPayload) -> GlobalAccountResponseObject:
-        """`PATCH /accounts/v1/globalAccount` (updateGlobalAccount)."""
+        """Rename the global account or change its description. `PATCH /accounts/v1/globalAccount` (updateGlobalAccount)."""
         from .api.global_account_operations import update_global_account as operation
 
         return await self._call("updateGlobalAccount", operation.asyncio_detailed, **_given(body=body))
@@ -367,7 +367,7 @@ class AccountsApi(Namespace):
     async def update_subaccount(
         self, subaccount_guid: str, *, body: UpdateSubaccountRequestPayload
     ) -> SubaccountResponseObject:
-        """`PATCH /accounts/v1/subaccounts/{subaccountGUID}` (updateSubaccount)."""
+        """Change a subaccount's name, description, labels or beta-usage flag. `PATCH /accounts/v1/subaccounts/{subaccountGUID}` (updateSubaccount)."""
         from .api.subaccount_operations import update_subaccount as operation
 
         return await self._call("updateSubaccount", operation.asyncio_detailed, subaccount_guid, **_given(body=body))
@@ -385,7 +385,7 @@ class AccountsApiWithRawResponse(Namespace):
         body: CloneNeoSubaccountRequestPayload,
         subaccount_admin: str | Unset = UNSET,
     ) -> Response[SubaccountResponseObject]:
-        """`POST /accounts/v1/subaccounts/clone/{sourceSubaccountGUID}` (cloneNeoSubaccount)."""
+        """Create a multi-environment subaccount from a Neo subaccount. `POST /accounts/v1/subaccounts/clone/{sourceSubaccountGUID}` (cloneNeoSubaccount)."""
         from .api.subaccount_operations import clone_neo_subaccount as operation
 
         return await self._call_raw(
@@ -398,7 +398,7 @@ class AccountsApiWithRawResponse(Namespace):
     async def create_directory(
         self, *, body: CreateDirectoryRequestPayload, parent_guid: str | Unset = UNSET
     ) -> Response[DirectoryResponseObject]:
-        """`POST /accounts/v1/directories` (createDirectory)."""
+        """Create a directory to group subaccounts (optionally managing entitlements or users). `POST /accounts/v1/directories` (createDirectory)."""
         from .api.directory_operations import create_directory as operation
 
         return await self._call_raw(
@@ -408,7 +408,7 @@ class AccountsApiWithRawResponse(Namespace):
     async def create_directory_labels(
         self, directory_guid: str, *, body: LabelAssignmentRequestPayload
     ) -> Response[LabelsResponseObject]:
-        """`PUT /accounts/v1/directories/{directoryGUID}/labels` (createDirectoryLabels)."""
+        """Replace the labels of one directory. `PUT /accounts/v1/directories/{directoryGUID}/labels` (createDirectoryLabels)."""
         from .api.directory_operations import create_directory_labels as operation
 
         return await self._call_raw(
@@ -418,7 +418,7 @@ class AccountsApiWithRawResponse(Namespace):
     async def create_or_update_directory_settings(
         self, directory_guid: str, *, body: EntitySettingsRequestPayload
     ) -> Response[DataResponseObject]:
-        """`PUT /accounts/v1/directories/{directoryGUID}/settings` (createOrUpdateDirectorySettings)."""
+        """Create or change settings of one directory. `PUT /accounts/v1/directories/{directoryGUID}/settings` (createOrUpdateDirectorySettings)."""
         from .api.directory_operations import create_or_update_directory_settings as operation
 
         return await self._call_raw(
@@ -428,7 +428,7 @@ class AccountsApiWithRawResponse(Namespace):
     async def create_or_update_subaccount_settings(
         self, subaccount_guid: str, *, body: EntitySettingsRequestPayload
     ) -> Response[DataResponseObject]:
-        """`PUT /accounts/v1/subaccounts/{subaccountGUID}/settings` (createOrUpdateSubaccountSettings)."""
+        """Create or change settings of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/settings` (createOrUpdateSubaccountSettings)."""
         from .api.subaccount_operations import create_or_update_subaccount_settings as operation
 
         return await self._call_raw(
@@ -438,7 +438,7 @@ class AccountsApiWithRawResponse(Namespace):
     async def create_service_management_binding(
         self, subaccount_guid: str
     ) -> Response[ServiceManagerBindingResponseObject]:
-        """`POST /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (createServiceManagementBinding)."""
+        """Create the Service Manager binding of a subaccount (v1). `POST /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (createServiceManagementBinding)."""
         from .api.subaccount_operations import create_service_management_binding as operation
 
         return await self._call_raw("createServiceManagementBinding", operation.asyncio_detailed, subaccount_guid)
@@ -446,7 +446,7 @@ class AccountsApiWithRawResponse(Namespace):
     async def create_service_manager_binding_v2(
         self, subaccount_guid: str, *, body: CreateServiceManagerBindingRequestPayload
     ) -> Response[ServiceManagerBindingExtendedResponseObject]:
-        """`POST /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (createServiceManagerBindingV2)."""
+        """Create a named Service Manager binding in a subaccount. `POST /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (createServiceManagerBindingV2)."""
         from .api.subaccount_operations import create_service_manager_binding_v2 as operation
 
         return await self._call_raw(
@@ -456,7 +456,7 @@ class AccountsApiWithRawResponse(Namespace):
     async def create_subaccount(
         self, *, body: CreateSubaccountRequestPayload, subaccount_admin: str | Unset = UNSET
     ) -> Response[SubaccountResponseObject]:
-        """`POST /accounts/v1/subaccounts` (createSubaccount)."""
+        """Start creating a subaccount; it is ready when its state turns OK. `POST /accounts/v1/subaccounts` (createSubaccount)."""
         from .api.subaccount_operations import create_subaccount as operation
 
         return await self._call_raw(
@@ -466,7 +466,7 @@ class AccountsApiWithRawResponse(Namespace):
     async def create_subaccount_labels(
         self, subaccount_guid: str, *, body: LabelAssignmentRequestPayload
     ) -> Response[LabelsResponseObject]:
-        """`PUT /accounts/v1/subaccounts/{subaccountGUID}/labels` (createSubaccountLabels)."""
+        """Replace the labels of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/labels` (createSubaccountLabels)."""
         from .api.subaccount_operations import create_subaccount_labels as operation
 
         return await self._call_raw(
@@ -476,7 +476,7 @@ class AccountsApiWithRawResponse(Namespace):
     async def delete_directory(
         self, directory_guid: str, *, force_delete: bool | Unset = UNSET
     ) -> Response[DirectoryResponseObject]:
-        """`DELETE /accounts/v1/directories/{directoryGUID}` (deleteDirectory)."""
+        """Delete a directory (add forceDelete to remove its content too). `DELETE /accounts/v1/directories/{directoryGUID}` (deleteDirectory)."""
         from .api.directory_operations import delete_directory as operation
 
         return await self._call_raw(
@@ -484,13 +484,13 @@ class AccountsApiWithRawResponse(Namespace):
         )
 
     async def delete_directory_labels(self, directory_guid: str) -> Response[LabelsResponseObject]:
-        """`DELETE /accounts/v1/directories/{directoryGUID}/labels` (deleteDirectoryLabels)."""
+        """Remove every label from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/labels` (deleteDirectoryLabels)."""
         from .api.directory_operations import delete_directory_labels as operation
 
         return await self._call_raw("deleteDirectoryLabels", operation.asyncio_detailed, directory_guid)
 
     async def delete_directory_settings(self, directory_guid: str, *, keys: list[str]) -> Response[DataResponseObject]:
-        """`DELETE /accounts/v1/directories/{directoryGUID}/settings` (deleteDirectorySettings)."""
+        """Remove settings from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/settings` (deleteDirectorySettings)."""
         from .api.directory_operations import delete_directory_settings as operation
 
         return await self._call_raw(
@@ -498,7 +498,7 @@ class AccountsApiWithRawResponse(Namespace):
         )
 
     async def delete_service_management_binding_of_subaccount(self, subaccount_guid: str) -> Response[None]:
-        """`DELETE /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (deleteServiceManagementBindingOfSubaccount)."""
+        """Delete the Service Manager binding of a subaccount (v1). `DELETE /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (deleteServiceManagementBindingOfSubaccount)."""
         from .api.subaccount_operations import delete_service_management_binding_of_subaccount as operation
 
         return await self._call_raw(
@@ -506,7 +506,7 @@ class AccountsApiWithRawResponse(Namespace):
         )
 
     async def delete_service_manager_binding_v2(self, subaccount_guid: str, binding_name: str) -> Response[None]:
-        """`DELETE /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (deleteServiceManagerBindingV2)."""
+        """Delete one named Service Manager binding of a subaccount. `DELETE /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (deleteServiceManagerBindingV2)."""
         from .api.subaccount_operations import delete_service_manager_binding_v2 as operation
 
         return await self._call_raw(
@@ -516,7 +516,7 @@ class AccountsApiWithRawResponse(Namespace):
     async def delete_subaccount(
         self, subaccount_guid: str, *, force_delete: bool | Unset = UNSET
     ) -> Response[SubaccountResponseObject]:
-        """`DELETE /accounts/v1/subaccounts/{subaccountGUID}` (deleteSubaccount)."""
+        """Start deleting a subaccount (add forceDelete to remove its content too). `DELETE /accounts/v1/subaccounts/{subaccountGUID}` (deleteSubaccount)."""
         from .api.subaccount_operations import delete_subaccount as operation
 
         return await self._call_raw(
@@ -524,7 +524,7 @@ class AccountsApiWithRawResponse(Namespace):
         )
 
     async def delete_subaccount_labels(self, subaccount_guid: str) -> Response[LabelsResponseObject]:
-        """`DELETE /accounts/v1/subaccounts/{subaccountGUID}/labels` (deleteSubaccountLabels)."""
+        """Remove every label from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/labels` (deleteSubaccountLabels)."""
         from .api.subaccount_operations import delete_subaccount_labels as operation
 
         return await self._call_raw("deleteSubaccountLabels", operation.asyncio_detailed, subaccount_guid)
@@ -532,7 +532,7 @@ class AccountsApiWithRawResponse(Namespace):
     async def delete_subaccount_settings(
         self, subaccount_guid: str, *, keys: list[str]
     ) -> Response[DataResponseObject]:
-        """`DELETE /accounts/v1/subaccounts/{subaccountGUID}/settings` (deleteSubaccountSettings)."""
+        """Remove settings from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/settings` (deleteSubaccountSettings)."""
         from .api.subaccount_operations import delete_subaccount_settings as operation
 
         return await self._call_raw(
@@ -542,7 +542,7 @@ class AccountsApiWithRawResponse(Namespace):
     async def get_all_service_manager_bindings_v2(
         self, subaccount_guid: str
     ) -> Response[ServiceManagerBindingsResponseList]:
-        """`GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (getAllServiceManagerBindingsV2)."""
+        """All named Service Manager bindings of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (getAllServiceManagerBindingsV2)."""
         from .api.subaccount_operations import get_all_service_manager_bindings_v2 as operation
 
         return await self._call_raw("getAllServiceManagerBindingsV2", operation.asyncio_detailed, subaccount_guid)
@@ -550,19 +550,19 @@ class AccountsApiWithRawResponse(Namespace):
     async def get_directory(
         self, directory_guid: str, *, expand: bool | Unset = UNSET
     ) -> Response[DirectoryResponseObject]:
-        """`GET /accounts/v1/directories/{directoryGUID}` (getDirectory)."""
+        """One directory by GUID (add expand=true for its children). `GET /accounts/v1/directories/{directoryGUID}` (getDirectory)."""
         from .api.directory_operations import get_directory as operation
 
         return await self._call_raw("getDirectory", operation.asyncio_detailed, directory_guid, **_given(expand=expand))
 
     async def get_directory_custom_properties(self, directory_guid: str) -> Response[ResponseCollection]:
-        """`GET /accounts/v1/directories/{directoryGUID}/customProperties` (getDirectoryCustomProperties)."""
+        """Custom properties set on one directory. `GET /accounts/v1/directories/{directoryGUID}/customProperties` (getDirectoryCustomProperties)."""
         from .api.directory_operations import get_directory_custom_properties as operation
 
         return await self._call_raw("getDirectoryCustomProperties", operation.asyncio_detailed, directory_guid)
 
     async def get_directory_labels(self, directory_guid: str) -> Response[LabelsResponseObject]:
-        """`GET /accounts/v1/directories/{directoryGUID}/labels` (getDirectoryLabels)."""
+        """Labels of one directory. `GET /accounts/v1/directories/{directoryGUID}/labels` (getDirectoryLabels)."""
         from .api.directory_operations import get_directory_labels as operation
 
         return await self._call_raw("getDirectoryLabels", operation.asyncio_detailed, directory_guid)
@@ -570,7 +570,7 @@ class AccountsApiWithRawResponse(Namespace):
     async def get_directory_settings(
         self, directory_guid: str, *, keys: list[str] | Unset = UNSET
     ) -> Response[DataResponseObject]:
-        """`GET /accounts/v1/directories/{directoryGUID}/settings` (getDirectorySettings)."""
+        """Settings of one directory. `GET /accounts/v1/directories/{directoryGUID}/settings` (getDirectorySettings)."""
         from .api.directory_operations import get_directory_settings as operation
 
         return await self._call_raw(
@@ -578,13 +578,13 @@ class AccountsApiWithRawResponse(Namespace):
         )
 
     async def get_global_account(self, *, expand: bool | Unset = UNSET) -> Response[GlobalAccountResponseObject]:
-        """`GET /accounts/v1/globalAccount` (getGlobalAccount)."""
+        """The global account the service key belongs to (add expand=true for its directory tree). `GET /accounts/v1/globalAccount` (getGlobalAccount)."""
         from .api.global_account_operations import get_global_account as operation
 
         return await self._call_raw("getGlobalAccount", operation.asyncio_detailed, **_given(expand=expand))
 
     async def get_global_account_custom_properties(self) -> Response[ResponseCollection]:
-        """`GET /accounts/v1/globalAccount/customProperties` (getGlobalAccountCustomProperties)."""
+        """Custom properties set on the global account. `GET /accounts/v1/globalAccount/customProperties` (getGlobalAccountCustomProperties)."""
         from .api.global_account_operations import get_global_account_custom_properties as operation
 
         return await self._call_raw("getGlobalAccountCustomProperties", operation.asyncio_detailed)
@@ -592,7 +592,7 @@ class AccountsApiWithRawResponse(Namespace):
     async def get_service_management_binding(
         self, subaccount_guid: str
     ) -> Response[ServiceManagerBindingResponseObject]:
-        """`GET /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (getServiceManagementBinding)."""
+        """The Service Manager binding of a subaccount (v1, one per subaccount). `GET /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (getServiceManagementBinding)."""
         from .api.subaccount_operations import get_service_management_binding as operation
 
         return await self._call_raw("getServiceManagementBinding", operation.asyncio_detailed, subaccount_guid)
@@ -600,7 +600,7 @@ class AccountsApiWithRawResponse(Namespace):
     async def get_service_manager_binding_v2(
         self, subaccount_guid: str, binding_name: str
     ) -> Response[ServiceManagerBindingExtendedResponseObject]:
-        """`GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (getServiceManagerBindingV2)."""
+        """One named Service Manager binding of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (getServiceManagerBindingV2)."""
         from .api.subaccount_operations import get_service_manager_binding_v2 as operation
 
         return await self._call_raw(
@@ -608,7 +608,7 @@ class AccountsApiWithRawResponse(Namespace):
         )
 
     async def get_status(self, job_instance_id_or_unique_id: str) -> Response[str]:
-        """`GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
+        """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
         return await self._call_raw("getStatus", operation.asyncio_detailed, job_instance_id_or_unique_id)
@@ -616,7 +616,7 @@ class AccountsApiWithRawResponse(Namespace):
     async def get_subaccount(
         self, subaccount_guid: str, *, derived_authorizations: GetSubaccountDerivedAuthorizations | Unset = UNSET
     ) -> Response[SubaccountResponseObject]:
-        """`GET /accounts/v1/subaccounts/{subaccountGUID}` (getSubaccount)."""
+        """One subaccount by GUID. `GET /accounts/v1/subaccounts/{subaccountGUID}` (getSubaccount)."""
         from .api.subaccount_operations import get_subaccount as operation
 
         return await self._call_raw(
@@ -627,13 +627,13 @@ class AccountsApiWithRawResponse(Namespace):
         )
 
     async def get_subaccount_custom_properties(self, subaccount_guid: str) -> Response[ResponseCollection]:
-        """`GET /accounts/v1/subaccounts/{subaccountGUID}/customProperties` (getSubaccountCustomProperties)."""
+        """Custom properties set on one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/customProperties` (getSubaccountCustomProperties)."""
         from .api.subaccount_operations import get_subaccount_custom_properties as operation
 
         return await self._call_raw("getSubaccountCustomProperties", operation.asyncio_detailed, subaccount_guid)
 
     async def get_subaccount_labels(self, subaccount_guid: str) -> Response[LabelsResponseObject]:
-        """`GET /accounts/v1/subaccounts/{subaccountGUID}/labels` (getSubaccountLabels)."""
+        """Labels of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/labels` (getSubaccountLabels)."""
         from .api.subaccount_operations import get_subaccount_labels as operation
 
         return await self._call_raw("getSubaccountLabels", operation.asyncio_detailed, subaccount_guid)
@@ -641,7 +641,7 @@ class AccountsApiWithRawResponse(Namespace):
     async def get_subaccount_settings(
         self, subaccount_guid: str, *, keys: list[str] | Unset = UNSET
     ) -> Response[DataResponseObject]:
-        """`GET /accounts/v1/subaccounts/{subaccountGUID}/settings` (getSubaccountSettings)."""
+        """Settings of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/settings` (getSubaccountSettings)."""
         from .api.subaccount_operations import get_subaccount_settings as operation
 
         return await self._call_raw(
@@ -655,7 +655,7 @@ class AccountsApiWithRawResponse(Namespace):
         derived_authorizations: GetSubaccountsDerivedAuthorizations | Unset = UNSET,
         label_selector: str | Unset = UNSET,
     ) -> Response[ResponseCollection]:
-        """`GET /accounts/v1/subaccounts` (getSubaccounts)."""
+        """All subaccounts of the global account, optionally filtered by directory or label. `GET /accounts/v1/subaccounts` (getSubaccounts)."""
         from .api.subaccount_operations import get_subaccounts as operation
 
         return await self._call_raw(
@@ -671,13 +671,13 @@ class AccountsApiWithRawResponse(Namespace):
     async def move_subaccount(
         self, subaccount_guid: str, *, body: MoveSubaccountRequestPayload
     ) -> Response[SubaccountResponseObject]:
-        """`POST /accounts/v1/subaccounts/{subaccountGUID}/move` (moveSubaccount)."""
+        """Move one subaccount under another directory (or the global account). `POST /accounts/v1/subaccounts/{subaccountGUID}/move` (moveSubaccount)."""
         from .api.subaccount_operations import move_subaccount as operation
 
         return await self._call_raw("moveSubaccount", operation.asyncio_detailed, subaccount_guid, **_given(body=body))
 
     async def move_subaccounts(self, *, body: MoveSubaccountsRequestPayloadCollection) -> Response[ResponseCollection]:
-        """`POST /accounts/v1/subaccounts/move` (moveSubaccounts)."""
+        """Move several subaccounts at once. `POST /accounts/v1/subaccounts/move` (moveSubaccounts)."""
         from .api.subaccount_operations import move_subaccounts as operation
 
         return await self._call_raw("moveSubaccounts", operation.asyncio_detailed, **_given(body=body))
@@ -685,7 +685,7 @@ class AccountsApiWithRawResponse(Namespace):
     async def update_directory(
         self, directory_guid: str, *, body: UpdateDirectoryRequestPayload
     ) -> Response[DirectoryResponseObject]:
-        """`PATCH /accounts/v1/directories/{directoryGUID}` (updateDirectory)."""
+        """Change a directory's name or description. `PATCH /accounts/v1/directories/{directoryGUID}` (updateDirectory)."""
         from .api.directory_operations import update_directory as operation
 
         return await self._call_raw("updateDirectory", operation.asyncio_detailed, directory_guid, **_given(body=body))
@@ -693,7 +693,7 @@ class AccountsApiWithRawResponse(Namespace):
     async def update_directory_features(
         self, directory_guid: str, *, body: UpdateDirectoryTypeRequestPayload
     ) -> Response[DirectoryResponseObject]:
-        """`PATCH /accounts/v1/directories/{directoryGUID}/changeDirectoryFeatures` (updateDirectoryFeatures)."""
+        """Turn the entitlement or authorization features of a directory on or off. `PATCH /accounts/v1/directories/{directoryGUID}/changeDirectoryFeatures` (updateDirectoryFeatures)."""
         from .api.directory_operations import update_directory_features as operation
 
         return await self._call_raw(
@@ -703,7 +703,7 @@ class AccountsApiWithRawResponse(Namespace):
     async def update_global_account(
         self, *, body: UpdateGlobalAccountRequestPayload
     ) -> Response[GlobalAccountResponseObject]:
-        """`PATCH /accounts/v1/globalAccount` (updateGlobalAccount)."""
+        """Rename the global account or change its description. `PATCH /accounts/v1/globalAccount` (updateGlobalAccount)."""
         from .api.global_account_operations import update_global_account as operation
 
         return await self._call_raw("updateGlobalAccount", operation.asyncio_detailed, **_given(body=body))
@@ -711,7 +711,7 @@ class AccountsApiWithRawResponse(Namespace):
     async def update_subaccount(
         self, subaccount_guid: str, *, body: UpdateSubaccountRequestPayload
     ) -> Response[SubaccountResponseObject]:
-        """`PATCH /accounts/v1/subaccounts/{subaccountGUID}` (updateSubaccount)."""
+        """Change a subaccount's name, description, labels or beta-usage flag. `PATCH /accounts/v1/subaccounts/{subaccountGUID}` (updateSubaccount)."""
         from .api.subaccount_operations import update_subaccount as operation
 
         return await self._call_raw(

@@ -40,7 +40,7 @@ class EntitlementsApi(Namespace):
     async def create_or_update_entitlements(
         self, directory_guid: str, *, body: DirectoryAssignmentsRequestPayloadCollection
     ) -> str:
-        """`PUT /entitlements/v1/directories/{directoryGUID}/assignments` (createOrUpdateEntitlements)."""
+        """Set the entitlements of a directory, replacing the listed ones. `PUT /entitlements/v1/directories/{directoryGUID}/assignments` (createOrUpdateEntitlements)."""
         from .api.manage_assigned_entitlements import create_or_update_entitlements as operation
 
         return await self._call(
@@ -54,7 +54,7 @@ class EntitlementsApi(Namespace):
         include_satellite_data_centers: bool | Unset = False,
         accept_language: str | Unset = UNSET,
     ) -> DataCenterResponseCollection:
-        """`GET /entitlements/v1/globalAccountAllowedDataCenters` (getAllowedDataCenters)."""
+        """Regions where the global account may create subaccounts. `GET /entitlements/v1/globalAccountAllowedDataCenters` (getAllowedDataCenters)."""
         from .api.regions_for_global_account import get_allowed_data_centers as operation
 
         return await self._call(
@@ -79,7 +79,7 @@ class EntitlementsApi(Namespace):
         plan_name: str | Unset = UNSET,
         accept_language: str | Unset = UNSET,
     ) -> EntitledAndAssignedServicesResponseObject | None:
-        """`GET /entitlements/v1/assignments` (getDirectoryAssignments)."""
+        """Entitlement assignments per subaccount or directory (filter by service, plan, subaccount). `GET /entitlements/v1/assignments` (getDirectoryAssignments)."""
         from .api.manage_assigned_entitlements import get_directory_assignments as operation
 
         return await self._call(
@@ -108,7 +108,7 @@ class EntitlementsApi(Namespace):
         plan_name: str | Unset = UNSET,
         accept_language: str | Unset = UNSET,
     ) -> EntitledAndAssignedServicesResponseObject | None:
-        """`GET /entitlements/v1/globalAccountAssignments` (getGlobalAccountAssignments)."""
+        """What the global account is entitled to, and how much of it is assigned. `GET /entitlements/v1/globalAccountAssignments` (getGlobalAccountAssignments)."""
         from .api.manage_assigned_entitlements import get_global_account_assignments as operation
 
         return await self._call(
@@ -126,13 +126,13 @@ class EntitlementsApi(Namespace):
         )
 
     async def get_status(self, job_instance_id_or_unique_id: str) -> JobStatusResponseObject:
-        """`GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
+        """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
         return await self._call("getStatus", operation.asyncio_detailed, job_instance_id_or_unique_id)
 
     async def set_service_plans(self, *, body: SubaccountServicePlansRequestPayloadCollection) -> str:
-        """`PUT /entitlements/v1/subaccountServicePlans` (setServicePlans)."""
+        """Assign or change service plan quotas of subaccounts (asynchronous). `PUT /entitlements/v1/subaccountServicePlans` (setServicePlans)."""
         from .api.manage_assigned_entitlements import set_service_plans as operation
 
         return await self._call("setServicePlans", operation.asyncio_detailed, **_given(body=body))
@@ -140,7 +140,7 @@ class EntitlementsApi(Namespace):
     async def update_entitlements(
         self, directory_guid: str, *, body: DirectoryAssignmentsPatchUpdateRequestPayloadCollection
     ) -> str:
-        """`PATCH /entitlements/v1/directories/{directoryGUID}/assignments` (updateEntitlements)."""
+        """Change some entitlements of a directory. `PATCH /entitlements/v1/directories/{directoryGUID}/assignments` (updateEntitlements)."""
         from .api.manage_assigned_entitlements import update_entitlements as operation
 
         return await self._call("updateEntitlements", operation.asyncio_detailed, directory_guid, **_given(body=body))
@@ -154,7 +154,7 @@ class EntitlementsApiWithRawResponse(Namespace):
     async def create_or_update_entitlements(
         self, directory_guid: str, *, body: DirectoryAssignmentsRequestPayloadCollection
     ) -> Response[str]:
-        """`PUT /entitlements/v1/directories/{directoryGUID}/assignments` (createOrUpdateEntitlements)."""
+        """Set the entitlements of a directory, replacing the listed ones. `PUT /entitlements/v1/directories/{directoryGUID}/assignments` (createOrUpdateEntitlements)."""
         from .api.manage_assigned_entitlements import create_or_update_entitlements as operation
 
         return await self._call_raw(
@@ -168,7 +168,7 @@ class EntitlementsApiWithRawResponse(Namespace):
         include_satellite_data_centers: bool | Unset = False,
         accept_language: str | Unset = UNSET,
     ) -> Response[DataCenterResponseCollection]:
-        """`GET /entitlements/v1/globalAccountAllowedDataCenters` (getAllowedDataCenters)."""
+        """Regions where the global account may create subaccounts. `GET /entitlements/v1/globalAccountAllowedDataCenters` (getAllowedDataCenters)."""
         from .api.regions_for_global_account import get_allowed_data_centers as operation
 
         return await self._call_raw(
@@ -193,7 +193,7 @@ class EntitlementsApiWithRawResponse(Namespace):
         plan_name: str | Unset = UNSET,
         accept_language: str | Unset = UNSET,
     ) -> Response[EntitledAndAssignedServicesResponseObject | None]:
-        """`GET /entitlements/v1/assignments` (getDirectoryAssignments)."""
+        """Entitlement assignments per subaccount or directory (filter by service, plan, subaccount). `GET /entitlements/v1/assignments` (getDirectoryAssignments)."""
         from .api.manage_assigned_entitlements import get_directory_assignments as operation
 
         return await self._call_raw(
@@ -222,7 +222,7 @@ class EntitlementsApiWithRawResponse(Namespace):
         plan_name: str | Unset = UNSET,
         accept_language: str | Unset = UNSET,
     ) -> Response[EntitledAndAssignedServicesResponseObject | None]:
-        """`GET /entitlements/v1/globalAccountAssignments` (getGlobalAccountAssignments)."""
+        """What the global account is entitled to, and how much of it is assigned. `GET /entitlements/v1/globalAccountAssignments` (getGlobalAccountAssignments)."""
         from .api.manage_assigned_entitlements import get_global_account_assignments as operation
 
         return await self._call_raw(
@@ -240,13 +240,13 @@ class EntitlementsApiWithRawResponse(Namespace):
         )
 
     async def get_status(self, job_instance_id_or_unique_id: str) -> Response[JobStatusResponseObject]:
-        """`GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
+        """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
         return await self._call_raw("getStatus", operation.asyncio_detailed, job_instance_id_or_unique_id)
 
     async def set_service_plans(self, *, body: SubaccountServicePlansRequestPayloadCollection) -> Response[str]:
-        """`PUT /entitlements/v1/subaccountServicePlans` (setServicePlans)."""
+        """Assign or change service plan quotas of subaccounts (asynchronous). `PUT /entitlements/v1/subaccountServicePlans` (setServicePlans)."""
         from .api.manage_assigned_entitlements import set_service_plans as operation
 
         return await self._call_raw("setServicePlans", operation.asyncio_detailed, **_given(body=body))
@@ -254,7 +254,7 @@ class EntitlementsApiWithRawResponse(Namespace):
     async def update_entitlements(
         self, directory_guid: str, *, body: DirectoryAssignmentsPatchUpdateRequestPayloadCollection
     ) -> Response[str]:
-        """`PATCH /entitlements/v1/directories/{directoryGUID}/assignments` (updateEntitlements)."""
+        """Change some entitlements of a directory. `PATCH /entitlements/v1/directories/{directoryGUID}/assignments` (updateEntitlements)."""
         from .api.manage_assigned_entitlements import update_entitlements as operation
 
         return await self._call_raw(

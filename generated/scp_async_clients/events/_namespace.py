@@ -31,7 +31,7 @@ class EventsApi(Namespace):
         return EventsApiWithRawResponse(self._context)
 
     async def get_business_event_types(self) -> BusinessEventTypeResponseObject:
-        """`GET /cloud-management/v1/events/types` (getBusinessEventTypes)."""
+        """The kinds of events this service records. `GET /cloud-management/v1/events/types` (getBusinessEventTypes)."""
         from .api.events import get_business_event_types as operation
 
         return await self._call("getBusinessEventTypes", operation.asyncio_detailed)
@@ -52,7 +52,7 @@ class EventsApi(Namespace):
         to_action_time: int | Unset = UNSET,
         to_creation_time: int | Unset = UNSET,
     ) -> BusinessEventsResponseCollection:
-        """`GET /cloud-management/v1/events` (getBusinessEvents)."""
+        """Events of the global account and its subaccounts, newest first, page by page. `GET /cloud-management/v1/events` (getBusinessEvents)."""
         from .api.events import get_business_events as operation
 
         return await self._call(
@@ -81,7 +81,7 @@ class EventsApiWithRawResponse(Namespace):
     _client_module = "scp_async_clients.events.client"
 
     async def get_business_event_types(self) -> Response[BusinessEventTypeResponseObject]:
-        """`GET /cloud-management/v1/events/types` (getBusinessEventTypes)."""
+        """The kinds of events this service records. `GET /cloud-management/v1/events/types` (getBusinessEventTypes)."""
         from .api.events import get_business_event_types as operation
 
         return await self._call_raw("getBusinessEventTypes", operation.asyncio_detailed)
@@ -102,7 +102,7 @@ class EventsApiWithRawResponse(Namespace):
         to_action_time: int | Unset = UNSET,
         to_creation_time: int | Unset = UNSET,
     ) -> Response[BusinessEventsResponseCollection]:
-        """`GET /cloud-management/v1/events` (getBusinessEvents)."""
+        """Events of the global account and its subaccounts, newest first, page by page. `GET /cloud-management/v1/events` (getBusinessEvents)."""
         from .api.events import get_business_events as operation
 
         return await self._call_raw(

@@ -51,7 +51,7 @@ class ProvisioningApi(Namespace):
     async def create_environment_instance(
         self, *, body: CreateEnvironmentInstanceRequestPayload
     ) -> CreatedEnvironmentInstanceResponseObject:
-        """`POST /provisioning/v1/environments` (createEnvironmentInstance)."""
+        """Start creating an environment instance (a Cloud Foundry org, a Kyma runtime, ...). `POST /provisioning/v1/environments` (createEnvironmentInstance)."""
         from .api.environments import create_environment_instance as operation
 
         return await self._call("createEnvironmentInstance", operation.asyncio_detailed, **_given(body=body))
@@ -59,7 +59,7 @@ class ProvisioningApi(Namespace):
     async def create_environment_instance_binding(
         self, environment_instance_id: str, *, body: CreateEnvironmentInstanceBindingRequest
     ) -> CreateEnvironmentInstanceBindingResponse202:
-        """`PUT /provisioning/v1/environments/{environmentInstanceId}/bindings` (createEnvironmentInstanceBinding)."""
+        """Create a binding (credentials) for an environment instance. `PUT /provisioning/v1/environments/{environmentInstanceId}/bindings` (createEnvironmentInstanceBinding)."""
         from .api.environments import create_environment_instance_binding as operation
 
         return await self._call(
@@ -69,7 +69,7 @@ class ProvisioningApi(Namespace):
     async def create_environment_instance_labels(
         self, environment_instance_id: str, *, body: LabelAssignmentRequestPayload
     ) -> LabelsResponseObject:
-        """`PUT /provisioning/v1/environments/{environmentInstanceId}/labels` (createEnvironmentInstanceLabels)."""
+        """Replace the labels of an environment instance. `PUT /provisioning/v1/environments/{environmentInstanceId}/labels` (createEnvironmentInstanceLabels)."""
         from .api.environments import create_environment_instance_labels as operation
 
         return await self._call(
@@ -77,7 +77,7 @@ class ProvisioningApi(Namespace):
         )
 
     async def delete_environment_instance(self, environment_instance_id: str) -> EnvironmentInstanceResponseObject:
-        """`DELETE /provisioning/v1/environments/{environmentInstanceId}` (deleteEnvironmentInstance)."""
+        """Start deleting one environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}` (deleteEnvironmentInstance)."""
         from .api.environments import delete_environment_instance as operation
 
         return await self._call("deleteEnvironmentInstance", operation.asyncio_detailed, environment_instance_id)
@@ -85,7 +85,7 @@ class ProvisioningApi(Namespace):
     async def delete_environment_instance_binding(
         self, environment_instance_id: str, binding_id: str
     ) -> DeleteEnvironmentInstanceBindingResponse:
-        """`DELETE /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (deleteEnvironmentInstanceBinding)."""
+        """Delete one binding of an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (deleteEnvironmentInstanceBinding)."""
         from .api.environments import delete_environment_instance_binding as operation
 
         return await self._call(
@@ -93,13 +93,13 @@ class ProvisioningApi(Namespace):
         )
 
     async def delete_environment_instance_labels(self, environment_instance_id: str) -> LabelsResponseObject:
-        """`DELETE /provisioning/v1/environments/{environmentInstanceId}/labels` (deleteEnvironmentInstanceLabels)."""
+        """Remove every label from an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/labels` (deleteEnvironmentInstanceLabels)."""
         from .api.environments import delete_environment_instance_labels as operation
 
         return await self._call("deleteEnvironmentInstanceLabels", operation.asyncio_detailed, environment_instance_id)
 
     async def delete_environment_instances(self) -> EnvironmentInstancesResponseCollection:
-        """`DELETE /provisioning/v1/environments` (deleteEnvironmentInstances)."""
+        """Start deleting every environment instance of this subaccount. `DELETE /provisioning/v1/environments` (deleteEnvironmentInstances)."""
         from .api.environments import delete_environment_instances as operation
 
         return await self._call("deleteEnvironmentInstances", operation.asyncio_detailed)
@@ -107,7 +107,7 @@ class ProvisioningApi(Namespace):
     async def get_all_environment_instance_bindings(
         self, environment_instance_id: str
     ) -> GetAllInstanceBindingsResponse:
-        """`GET /provisioning/v1/environments/{environmentInstanceId}/bindings` (getAllEnvironmentInstanceBindings)."""
+        """Bindings (credentials) of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings` (getAllEnvironmentInstanceBindings)."""
         from .api.environments import get_all_environment_instance_bindings as operation
 
         return await self._call(
@@ -117,13 +117,13 @@ class ProvisioningApi(Namespace):
     async def get_available_environments(
         self, *, x_id_token: str | Unset = UNSET
     ) -> AvailableEnvironmentResponseCollection:
-        """`GET /provisioning/v1/availableEnvironments` (getAvailableEnvironments)."""
+        """Environments (Cloud Foundry, Kyma, ...) this subaccount may create. `GET /provisioning/v1/availableEnvironments` (getAvailableEnvironments)."""
         from .api.environments import get_available_environments as operation
 
         return await self._call("getAvailableEnvironments", operation.asyncio_detailed, **_given(x_id_token=x_id_token))
 
     async def get_environment_instance(self, environment_instance_id: str) -> BusinessEnvironmentInstanceResponseObject:
-        """`GET /provisioning/v1/environments/{environmentInstanceId}` (getEnvironmentInstance)."""
+        """One environment instance by ID. `GET /provisioning/v1/environments/{environmentInstanceId}` (getEnvironmentInstance)."""
         from .api.environments import get_environment_instance as operation
 
         return await self._call("getEnvironmentInstance", operation.asyncio_detailed, environment_instance_id)
@@ -131,7 +131,7 @@ class ProvisioningApi(Namespace):
     async def get_environment_instance_binding(
         self, environment_instance_id: str, binding_id: str
     ) -> EnvironmentInstanceBindingMetadata | GetEnvironmentInstanceBindingResponse:
-        """`GET /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (getEnvironmentInstanceBinding)."""
+        """One binding of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (getEnvironmentInstanceBinding)."""
         from .api.environments import get_environment_instance_binding as operation
 
         return await self._call(
@@ -139,7 +139,7 @@ class ProvisioningApi(Namespace):
         )
 
     async def get_environment_instance_labels(self, environment_instance_id: str) -> LabelsResponseObject:
-        """`GET /provisioning/v1/environments/{environmentInstanceId}/labels` (getEnvironmentInstanceLabels)."""
+        """Labels of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/labels` (getEnvironmentInstanceLabels)."""
         from .api.environments import get_environment_instance_labels as operation
 
         return await self._call("getEnvironmentInstanceLabels", operation.asyncio_detailed, environment_instance_id)
@@ -147,19 +147,19 @@ class ProvisioningApi(Namespace):
     async def get_environment_instances(
         self, *, x_id_token: str | Unset = UNSET
     ) -> BusinessEnvironmentInstancesResponseCollection:
-        """`GET /provisioning/v1/environments` (getEnvironmentInstances)."""
+        """Environment instances of this subaccount. `GET /provisioning/v1/environments` (getEnvironmentInstances)."""
         from .api.environments import get_environment_instances as operation
 
         return await self._call("getEnvironmentInstances", operation.asyncio_detailed, **_given(x_id_token=x_id_token))
 
     async def get_status(self, job_instance_id_or_unique_id: str) -> JobStatusResponseObject:
-        """`GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
+        """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
         return await self._call("getStatus", operation.asyncio_detailed, job_instance_id_or_unique_id)
 
     async def get_subaccount_quota(self) -> ServicePlanAssignmentsResponseCollection:
-        """`GET /provisioning/v1/servicePlanAssignments` (getSubaccountQuota)."""
+        """Service plans assigned to this subaccount, with their quotas. `GET /provisioning/v1/servicePlanAssignments` (getSubaccountQuota)."""
         from .api.quota_assignments import get_subaccount_quota as operation
 
         return await self._call("getSubaccountQuota", operation.asyncio_detailed)
@@ -167,7 +167,7 @@ class ProvisioningApi(Namespace):
     async def update_environment_instance(
         self, environment_instance_id: str, *, body: UpdateEnvironmentInstanceRequestPayload
     ) -> AbstractDTO:
-        """`PATCH /provisioning/v1/environments/{environmentInstanceId}` (updateEnvironmentInstance)."""
+        """Change the parameters or plan of an environment instance. `PATCH /provisioning/v1/environments/{environmentInstanceId}` (updateEnvironmentInstance)."""
         from .api.environments import update_environment_instance as operation
 
         return await self._call(
@@ -183,7 +183,7 @@ class ProvisioningApiWithRawResponse(Namespace):
     async def create_environment_instance(
         self, *, body: CreateEnvironmentInstanceRequestPayload
     ) -> Response[CreatedEnvironmentInstanceResponseObject]:
-        """`POST /provisioning/v1/environments` (createEnvironmentInstance)."""
+        """Start creating an environment instance (a Cloud Foundry org, a Kyma runtime, ...). `POST /provisioning/v1/environments` (createEnvironmentInstance)."""
         from .api.environments import create_environment_instance as operation
 
         return await self._call_raw("createEnvironmentInstance", operation.asyncio_detailed, **_given(body=body))
@@ -191,7 +191,7 @@ class ProvisioningApiWithRawResponse(Namespace):
     async def create_environment_instance_binding(
         self, environment_instance_id: str, *, body: CreateEnvironmentInstanceBindingRequest
     ) -> Response[CreateEnvironmentInstanceBindingResponse202]:
-        """`PUT /provisioning/v1/environments/{environmentInstanceId}/bindings` (createEnvironmentInstanceBinding)."""
+        """Create a binding (credentials) for an environment instance. `PUT /provisioning/v1/environments/{environmentInstanceId}/bindings` (createEnvironmentInstanceBinding)."""
         from .api.environments import create_environment_instance_binding as operation
 
         return await self._call_raw(
@@ -201,7 +201,7 @@ class ProvisioningApiWithRawResponse(Namespace):
     async def create_environment_instance_labels(
         self, environment_instance_id: str, *, body: LabelAssignmentRequestPayload
     ) -> Response[LabelsResponseObject]:
-        """`PUT /provisioning/v1/environments/{environmentInstanceId}/labels` (createEnvironmentInstanceLabels)."""
+        """Replace the labels of an environment instance. `PUT /provisioning/v1/environments/{environmentInstanceId}/labels` (createEnvironmentInstanceLabels)."""
         from .api.environments import create_environment_instance_labels as operation
 
         return await self._call_raw(
@@ -211,7 +211,7 @@ class ProvisioningApiWithRawResponse(Namespace):
     async def delete_environment_instance(
         self, environment_instance_id: str
     ) -> Response[EnvironmentInstanceResponseObject]:
-        """`DELETE /provisioning/v1/environments/{environmentInstanceId}` (deleteEnvironmentInstance)."""
+        """Start deleting one environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}` (deleteEnvironmentInstance)."""
         from .api.environments import delete_environment_instance as operation
 
         return await self._call_raw("deleteEnvironmentInstance", operation.asyncio_detailed, environment_instance_id)
@@ -219,7 +219,7 @@ class ProvisioningApiWithRawResponse(Namespace):
     async def delete_environment_instance_binding(
         self, environment_instance_id: str, binding_id: str
     ) -> Response[DeleteEnvironmentInstanceBindingResponse]:
-        """`DELETE /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (deleteEnvironmentInstanceBinding)."""
+        """Delete one binding of an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (deleteEnvironmentInstanceBinding)."""
         from .api.environments import delete_environment_instance_binding as operation
 
         return await self._call_raw(
@@ -227,7 +227,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         )
 
     async def delete_environment_instance_labels(self, environment_instance_id: str) -> Response[LabelsResponseObject]:
-        """`DELETE /provisioning/v1/environments/{environmentInstanceId}/labels` (deleteEnvironmentInstanceLabels)."""
+        """Remove every label from an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/labels` (deleteEnvironmentInstanceLabels)."""
         from .api.environments import delete_environment_instance_labels as operation
 
         return await self._call_raw(
@@ -235,7 +235,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         )
 
     async def delete_environment_instances(self) -> Response[EnvironmentInstancesResponseCollection]:
-        """`DELETE /provisioning/v1/environments` (deleteEnvironmentInstances)."""
+        """Start deleting every environment instance of this subaccount. `DELETE /provisioning/v1/environments` (deleteEnvironmentInstances)."""
         from .api.environments import delete_environment_instances as operation
 
         return await self._call_raw("deleteEnvironmentInstances", operation.asyncio_detailed)
@@ -243,7 +243,7 @@ class ProvisioningApiWithRawResponse(Namespace):
     async def get_all_environment_instance_bindings(
         self, environment_instance_id: str
     ) -> Response[GetAllInstanceBindingsResponse]:
-        """`GET /provisioning/v1/environments/{environmentInstanceId}/bindings` (getAllEnvironmentInstanceBindings)."""
+        """Bindings (credentials) of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings` (getAllEnvironmentInstanceBindings)."""
         from .api.environments import get_all_environment_instance_bindings as operation
 
         return await self._call_raw(
@@ -253,7 +253,7 @@ class ProvisioningApiWithRawResponse(Namespace):
     async def get_available_environments(
         self, *, x_id_token: str | Unset = UNSET
     ) -> Response[AvailableEnvironmentResponseCollection]:
-        """`GET /provisioning/v1/availableEnvironments` (getAvailableEnvironments)."""
+        """Environments (Cloud Foundry, Kyma, ...) this subaccount may create. `GET /provisioning/v1/availableEnvironments` (getAvailableEnvironments)."""
         from .api.environments import get_available_environments as operation
 
         return await self._call_raw(
@@ -263,7 +263,7 @@ class ProvisioningApiWithRawResponse(Namespace):
     async def get_environment_instance(
         self, environment_instance_id: str
     ) -> Response[BusinessEnvironmentInstanceResponseObject]:
-        """`GET /provisioning/v1/environments/{environmentInstanceId}` (getEnvironmentInstance)."""
+        """One environment instance by ID. `GET /provisioning/v1/environments/{environmentInstanceId}` (getEnvironmentInstance)."""
         from .api.environments import get_environment_instance as operation
 
         return await self._call_raw("getEnvironmentInstance", operation.asyncio_detailed, environment_instance_id)
@@ -271,7 +271,7 @@ class ProvisioningApiWithRawResponse(Namespace):
     async def get_environment_instance_binding(
         self, environment_instance_id: str, binding_id: str
     ) -> Response[EnvironmentInstanceBindingMetadata | GetEnvironmentInstanceBindingResponse]:
-        """`GET /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (getEnvironmentInstanceBinding)."""
+        """One binding of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (getEnvironmentInstanceBinding)."""
         from .api.environments import get_environment_instance_binding as operation
 
         return await self._call_raw(
@@ -279,7 +279,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         )
 
     async def get_environment_instance_labels(self, environment_instance_id: str) -> Response[LabelsResponseObject]:
-        """`GET /provisioning/v1/environments/{environmentInstanceId}/labels` (getEnvironmentInstanceLabels)."""
+        """Labels of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/labels` (getEnvironmentInstanceLabels)."""
         from .api.environments import get_environment_instance_labels as operation
 
         return await self._call_raw("getEnvironmentInstanceLabels", operation.asyncio_detailed, environment_instance_id)
@@ -287,7 +287,7 @@ class ProvisioningApiWithRawResponse(Namespace):
     async def get_environment_instances(
         self, *, x_id_token: str | Unset = UNSET
     ) -> Response[BusinessEnvironmentInstancesResponseCollection]:
-        """`GET /provisioning/v1/environments` (getEnvironmentInstances)."""
+        """Environment instances of this subaccount. `GET /provisioning/v1/environments` (getEnvironmentInstances)."""
         from .api.environments import get_environment_instances as operation
 
         return await self._call_raw(
@@ -295,13 +295,13 @@ class ProvisioningApiWithRawResponse(Namespace):
         )
 
     async def get_status(self, job_instance_id_or_unique_id: str) -> Response[JobStatusResponseObject]:
-        """`GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
+        """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
         return await self._call_raw("getStatus", operation.asyncio_detailed, job_instance_id_or_unique_id)
 
     async def get_subaccount_quota(self) -> Response[ServicePlanAssignmentsResponseCollection]:
-        """`GET /provisioning/v1/servicePlanAssignments` (getSubaccountQuota)."""
+        """Service plans assigned to this subaccount, with their quotas. `GET /provisioning/v1/servicePlanAssignments` (getSubaccountQuota)."""
         from .api.quota_assignments import get_subaccount_quota as operation
 
         return await self._call_raw("getSubaccountQuota", operation.asyncio_detailed)
@@ -309,7 +309,7 @@ class ProvisioningApiWithRawResponse(Namespace):
     async def update_environment_instance(
         self, environment_instance_id: str, *, body: UpdateEnvironmentInstanceRequestPayload
     ) -> Response[AbstractDTO]:
-        """`PATCH /provisioning/v1/environments/{environmentInstanceId}` (updateEnvironmentInstance)."""
+        """Change the parameters or plan of an environment instance. `PATCH /provisioning/v1/environments/{environmentInstanceId}` (updateEnvironmentInstance)."""
         from .api.environments import update_environment_instance as operation
 
         return await self._call_raw(

@@ -97,7 +97,8 @@ def sync_detailed(
     body: CreateDirectoryRequestPayload,
     parent_guid: str | Unset = UNSET,
 ) -> Response[Any | ApiExceptionResponseObject | DirectoryResponseObject]:
-    """
+    """Create a directory to group subaccounts (optionally managing entitlements or users).
+
     Args:
         parent_guid (str | Unset):
         body (CreateDirectoryRequestPayload):
@@ -128,7 +129,8 @@ def sync(
     body: CreateDirectoryRequestPayload,
     parent_guid: str | Unset = UNSET,
 ) -> Any | ApiExceptionResponseObject | DirectoryResponseObject | None:
-    """
+    """Create a directory to group subaccounts (optionally managing entitlements or users).
+
     Args:
         parent_guid (str | Unset):
         body (CreateDirectoryRequestPayload):
@@ -154,7 +156,8 @@ async def asyncio_detailed(
     body: CreateDirectoryRequestPayload,
     parent_guid: str | Unset = UNSET,
 ) -> Response[Any | ApiExceptionResponseObject | DirectoryResponseObject]:
-    """
+    """Create a directory to group subaccounts (optionally managing entitlements or users).
+
     Args:
         parent_guid (str | Unset):
         body (CreateDirectoryRequestPayload):
@@ -183,7 +186,8 @@ async def asyncio(
     body: CreateDirectoryRequestPayload,
     parent_guid: str | Unset = UNSET,
 ) -> Any | ApiExceptionResponseObject | DirectoryResponseObject | None:
-    """
+    """Create a directory to group subaccounts (optionally managing entitlements or users).
+
     Args:
         parent_guid (str | Unset):
         body (CreateDirectoryRequestPayload):

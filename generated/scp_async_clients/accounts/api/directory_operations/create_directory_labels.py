@@ -93,7 +93,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     body: LabelAssignmentRequestPayload,
 ) -> Response[Any | ApiExceptionResponseObject | LabelsResponseObject]:
-    """
+    """Replace the labels of one directory.
+
     Args:
         directory_guid (str):
         body (LabelAssignmentRequestPayload):
@@ -124,7 +125,8 @@ def sync(
     client: AuthenticatedClient | Client,
     body: LabelAssignmentRequestPayload,
 ) -> Any | ApiExceptionResponseObject | LabelsResponseObject | None:
-    """
+    """Replace the labels of one directory.
+
     Args:
         directory_guid (str):
         body (LabelAssignmentRequestPayload):
@@ -150,7 +152,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     body: LabelAssignmentRequestPayload,
 ) -> Response[Any | ApiExceptionResponseObject | LabelsResponseObject]:
-    """
+    """Replace the labels of one directory.
+
     Args:
         directory_guid (str):
         body (LabelAssignmentRequestPayload):
@@ -179,7 +182,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     body: LabelAssignmentRequestPayload,
 ) -> Any | ApiExceptionResponseObject | LabelsResponseObject | None:
-    """
+    """Replace the labels of one directory.
+
     Args:
         directory_guid (str):
         body (LabelAssignmentRequestPayload):

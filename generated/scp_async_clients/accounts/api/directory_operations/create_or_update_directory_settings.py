@@ -93,7 +93,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     body: EntitySettingsRequestPayload,
 ) -> Response[Any | ApiExceptionResponseObject | DataResponseObject]:
-    """
+    """Create or change settings of one directory.
+
     Args:
         directory_guid (str):
         body (EntitySettingsRequestPayload):
@@ -124,7 +125,8 @@ def sync(
     client: AuthenticatedClient | Client,
     body: EntitySettingsRequestPayload,
 ) -> Any | ApiExceptionResponseObject | DataResponseObject | None:
-    """
+    """Create or change settings of one directory.
+
     Args:
         directory_guid (str):
         body (EntitySettingsRequestPayload):
@@ -150,7 +152,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     body: EntitySettingsRequestPayload,
 ) -> Response[Any | ApiExceptionResponseObject | DataResponseObject]:
-    """
+    """Create or change settings of one directory.
+
     Args:
         directory_guid (str):
         body (EntitySettingsRequestPayload):
@@ -179,7 +182,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     body: EntitySettingsRequestPayload,
 ) -> Any | ApiExceptionResponseObject | DataResponseObject | None:
-    """
+    """Create or change settings of one directory.
+
     Args:
         directory_guid (str):
         body (EntitySettingsRequestPayload):

@@ -93,7 +93,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     force_delete: bool | Unset = UNSET,
 ) -> Response[Any | ApiExceptionResponseObject | DirectoryResponseObject]:
-    """
+    """Delete a directory (add forceDelete to remove its content too).
+
     Args:
         directory_guid (str):
         force_delete (bool | Unset):
@@ -124,7 +125,8 @@ def sync(
     client: AuthenticatedClient | Client,
     force_delete: bool | Unset = UNSET,
 ) -> Any | ApiExceptionResponseObject | DirectoryResponseObject | None:
-    """
+    """Delete a directory (add forceDelete to remove its content too).
+
     Args:
         directory_guid (str):
         force_delete (bool | Unset):
@@ -150,7 +152,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     force_delete: bool | Unset = UNSET,
 ) -> Response[Any | ApiExceptionResponseObject | DirectoryResponseObject]:
-    """
+    """Delete a directory (add forceDelete to remove its content too).
+
     Args:
         directory_guid (str):
         force_delete (bool | Unset):
@@ -179,7 +182,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     force_delete: bool | Unset = UNSET,
 ) -> Any | ApiExceptionResponseObject | DirectoryResponseObject | None:
-    """
+    """Delete a directory (add forceDelete to remove its content too).
+
     Args:
         directory_guid (str):
         force_delete (bool | Unset):

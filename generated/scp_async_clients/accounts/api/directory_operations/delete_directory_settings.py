@@ -94,7 +94,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     keys: list[str],
 ) -> Response[Any | ApiExceptionResponseObject | DataResponseObject]:
-    """
+    """Remove settings from one directory.
+
     Args:
         directory_guid (str):
         keys (list[str]):
@@ -125,7 +126,8 @@ def sync(
     client: AuthenticatedClient | Client,
     keys: list[str],
 ) -> Any | ApiExceptionResponseObject | DataResponseObject | None:
-    """
+    """Remove settings from one directory.
+
     Args:
         directory_guid (str):
         keys (list[str]):
@@ -151,7 +153,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     keys: list[str],
 ) -> Response[Any | ApiExceptionResponseObject | DataResponseObject]:
-    """
+    """Remove settings from one directory.
+
     Args:
         directory_guid (str):
         keys (list[str]):
@@ -180,7 +183,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     keys: list[str],
 ) -> Any | ApiExceptionResponseObject | DataResponseObject | None:
-    """
+    """Remove settings from one directory.
+
     Args:
         directory_guid (str):
         keys (list[str]):

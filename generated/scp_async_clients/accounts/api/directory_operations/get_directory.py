@@ -93,7 +93,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     expand: bool | Unset = UNSET,
 ) -> Response[Any | ApiExceptionResponseObject | DirectoryResponseObject]:
-    """
+    """One directory by GUID (add expand=true for its children).
+
     Args:
         directory_guid (str):
         expand (bool | Unset):
@@ -124,7 +125,8 @@ def sync(
     client: AuthenticatedClient | Client,
     expand: bool | Unset = UNSET,
 ) -> Any | ApiExceptionResponseObject | DirectoryResponseObject | None:
-    """
+    """One directory by GUID (add expand=true for its children).
+
     Args:
         directory_guid (str):
         expand (bool | Unset):
@@ -150,7 +152,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     expand: bool | Unset = UNSET,
 ) -> Response[Any | ApiExceptionResponseObject | DirectoryResponseObject]:
-    """
+    """One directory by GUID (add expand=true for its children).
+
     Args:
         directory_guid (str):
         expand (bool | Unset):
@@ -179,7 +182,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     expand: bool | Unset = UNSET,
 ) -> Any | ApiExceptionResponseObject | DirectoryResponseObject | None:
-    """
+    """One directory by GUID (add expand=true for its children).
+
     Args:
         directory_guid (str):
         expand (bool | Unset):

@@ -97,7 +97,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     keys: list[str] | Unset = UNSET,
 ) -> Response[Any | ApiExceptionResponseObject | DataResponseObject]:
-    """
+    """Settings of one directory.
+
     Args:
         directory_guid (str):
         keys (list[str] | Unset):
@@ -128,7 +129,8 @@ def sync(
     client: AuthenticatedClient | Client,
     keys: list[str] | Unset = UNSET,
 ) -> Any | ApiExceptionResponseObject | DataResponseObject | None:
-    """
+    """Settings of one directory.
+
     Args:
         directory_guid (str):
         keys (list[str] | Unset):
@@ -154,7 +156,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     keys: list[str] | Unset = UNSET,
 ) -> Response[Any | ApiExceptionResponseObject | DataResponseObject]:
-    """
+    """Settings of one directory.
+
     Args:
         directory_guid (str):
         keys (list[str] | Unset):
@@ -183,7 +186,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     keys: list[str] | Unset = UNSET,
 ) -> Any | ApiExceptionResponseObject | DataResponseObject | None:
-    """
+    """Settings of one directory.
+
     Args:
         directory_guid (str):
         keys (list[str] | Unset):

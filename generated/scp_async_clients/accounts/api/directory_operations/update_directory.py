@@ -93,7 +93,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     body: UpdateDirectoryRequestPayload,
 ) -> Response[Any | ApiExceptionResponseObject | DirectoryResponseObject]:
-    """
+    """Change a directory's name or description.
+
     Args:
         directory_guid (str):
         body (UpdateDirectoryRequestPayload):
@@ -124,7 +125,8 @@ def sync(
     client: AuthenticatedClient | Client,
     body: UpdateDirectoryRequestPayload,
 ) -> Any | ApiExceptionResponseObject | DirectoryResponseObject | None:
-    """
+    """Change a directory's name or description.
+
     Args:
         directory_guid (str):
         body (UpdateDirectoryRequestPayload):
@@ -150,7 +152,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     body: UpdateDirectoryRequestPayload,
 ) -> Response[Any | ApiExceptionResponseObject | DirectoryResponseObject]:
-    """
+    """Change a directory's name or description.
+
     Args:
         directory_guid (str):
         body (UpdateDirectoryRequestPayload):
@@ -179,7 +182,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     body: UpdateDirectoryRequestPayload,
 ) -> Any | ApiExceptionResponseObject | DirectoryResponseObject | None:
-    """
+    """Change a directory's name or description.
+
     Args:
         directory_guid (str):
         body (UpdateDirectoryRequestPayload):

@@ -93,7 +93,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     body: UpdateDirectoryTypeRequestPayload,
 ) -> Response[Any | ApiExceptionResponseObject | DirectoryResponseObject]:
-    """
+    """Turn the entitlement or authorization features of a directory on or off.
+
     Args:
         directory_guid (str):
         body (UpdateDirectoryTypeRequestPayload):
@@ -124,7 +125,8 @@ def sync(
     client: AuthenticatedClient | Client,
     body: UpdateDirectoryTypeRequestPayload,
 ) -> Any | ApiExceptionResponseObject | DirectoryResponseObject | None:
-    """
+    """Turn the entitlement or authorization features of a directory on or off.
+
     Args:
         directory_guid (str):
         body (UpdateDirectoryTypeRequestPayload):
@@ -150,7 +152,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     body: UpdateDirectoryTypeRequestPayload,
 ) -> Response[Any | ApiExceptionResponseObject | DirectoryResponseObject]:
-    """
+    """Turn the entitlement or authorization features of a directory on or off.
+
     Args:
         directory_guid (str):
         body (UpdateDirectoryTypeRequestPayload):
@@ -179,7 +182,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     body: UpdateDirectoryTypeRequestPayload,
 ) -> Any | ApiExceptionResponseObject | DirectoryResponseObject | None:
-    """
+    """Turn the entitlement or authorization features of a directory on or off.
+
     Args:
         directory_guid (str):
         body (UpdateDirectoryTypeRequestPayload):

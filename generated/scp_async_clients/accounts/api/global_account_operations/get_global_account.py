@@ -92,7 +92,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     expand: bool | Unset = UNSET,
 ) -> Response[Any | ApiExceptionResponseObject | GlobalAccountResponseObject]:
-    """
+    """The global account the service key belongs to (add expand=true for its directory tree).
+
     Args:
         expand (bool | Unset):
 
@@ -120,7 +121,8 @@ def sync(
     client: AuthenticatedClient | Client,
     expand: bool | Unset = UNSET,
 ) -> Any | ApiExceptionResponseObject | GlobalAccountResponseObject | None:
-    """
+    """The global account the service key belongs to (add expand=true for its directory tree).
+
     Args:
         expand (bool | Unset):
 
@@ -143,7 +145,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     expand: bool | Unset = UNSET,
 ) -> Response[Any | ApiExceptionResponseObject | GlobalAccountResponseObject]:
-    """
+    """The global account the service key belongs to (add expand=true for its directory tree).
+
     Args:
         expand (bool | Unset):
 
@@ -169,7 +172,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     expand: bool | Unset = UNSET,
 ) -> Any | ApiExceptionResponseObject | GlobalAccountResponseObject | None:
-    """
+    """The global account the service key belongs to (add expand=true for its directory tree).
+
     Args:
         expand (bool | Unset):
 

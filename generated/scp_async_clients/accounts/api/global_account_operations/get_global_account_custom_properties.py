@@ -77,7 +77,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | ApiExceptionResponseObject | ResponseCollection]:
-    """
+    """Custom properties set on the global account.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -99,7 +100,8 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | ApiExceptionResponseObject | ResponseCollection | None:
-    """
+    """Custom properties set on the global account.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -117,7 +119,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | ApiExceptionResponseObject | ResponseCollection]:
-    """
+    """Custom properties set on the global account.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -137,7 +140,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | ApiExceptionResponseObject | ResponseCollection | None:
-    """
+    """Custom properties set on the global account.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.

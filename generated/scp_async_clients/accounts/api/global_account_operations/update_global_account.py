@@ -88,7 +88,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     body: UpdateGlobalAccountRequestPayload,
 ) -> Response[Any | ApiExceptionResponseObject | GlobalAccountResponseObject]:
-    """
+    """Rename the global account or change its description.
+
     Args:
         body (UpdateGlobalAccountRequestPayload):
 
@@ -116,7 +117,8 @@ def sync(
     client: AuthenticatedClient | Client,
     body: UpdateGlobalAccountRequestPayload,
 ) -> Any | ApiExceptionResponseObject | GlobalAccountResponseObject | None:
-    """
+    """Rename the global account or change its description.
+
     Args:
         body (UpdateGlobalAccountRequestPayload):
 
@@ -139,7 +141,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     body: UpdateGlobalAccountRequestPayload,
 ) -> Response[Any | ApiExceptionResponseObject | GlobalAccountResponseObject]:
-    """
+    """Rename the global account or change its description.
+
     Args:
         body (UpdateGlobalAccountRequestPayload):
 
@@ -165,7 +168,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     body: UpdateGlobalAccountRequestPayload,
 ) -> Any | ApiExceptionResponseObject | GlobalAccountResponseObject | None:
-    """
+    """Rename the global account or change its description.
+
     Args:
         body (UpdateGlobalAccountRequestPayload):
 

@@ -81,7 +81,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | ApiExceptionResponseObject | str]:
-    """
+    """Progress of an asynchronous job started by this service.
+
     Args:
         job_instance_id_or_unique_id (str):
 
@@ -109,7 +110,8 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | ApiExceptionResponseObject | str | None:
-    """
+    """Progress of an asynchronous job started by this service.
+
     Args:
         job_instance_id_or_unique_id (str):
 
@@ -132,7 +134,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | ApiExceptionResponseObject | str]:
-    """
+    """Progress of an asynchronous job started by this service.
+
     Args:
         job_instance_id_or_unique_id (str):
 
@@ -158,7 +161,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | ApiExceptionResponseObject | str | None:
-    """
+    """Progress of an asynchronous job started by this service.
+
     Args:
         job_instance_id_or_unique_id (str):
 

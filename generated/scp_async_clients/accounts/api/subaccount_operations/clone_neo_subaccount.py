@@ -107,7 +107,8 @@ def sync_detailed(
     body: CloneNeoSubaccountRequestPayload,
     subaccount_admin: str | Unset = UNSET,
 ) -> Response[Any | ApiExceptionResponseObject | SubaccountResponseObject]:
-    """
+    """Create a multi-environment subaccount from a Neo subaccount.
+
     Args:
         source_subaccount_guid (str):
         subaccount_admin (str | Unset):
@@ -141,7 +142,8 @@ def sync(
     body: CloneNeoSubaccountRequestPayload,
     subaccount_admin: str | Unset = UNSET,
 ) -> Any | ApiExceptionResponseObject | SubaccountResponseObject | None:
-    """
+    """Create a multi-environment subaccount from a Neo subaccount.
+
     Args:
         source_subaccount_guid (str):
         subaccount_admin (str | Unset):
@@ -170,7 +172,8 @@ async def asyncio_detailed(
     body: CloneNeoSubaccountRequestPayload,
     subaccount_admin: str | Unset = UNSET,
 ) -> Response[Any | ApiExceptionResponseObject | SubaccountResponseObject]:
-    """
+    """Create a multi-environment subaccount from a Neo subaccount.
+
     Args:
         source_subaccount_guid (str):
         subaccount_admin (str | Unset):
@@ -202,7 +205,8 @@ async def asyncio(
     body: CloneNeoSubaccountRequestPayload,
     subaccount_admin: str | Unset = UNSET,
 ) -> Any | ApiExceptionResponseObject | SubaccountResponseObject | None:
-    """
+    """Create a multi-environment subaccount from a Neo subaccount.
+
     Args:
         source_subaccount_guid (str):
         subaccount_admin (str | Unset):

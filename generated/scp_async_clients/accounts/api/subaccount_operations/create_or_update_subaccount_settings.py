@@ -92,7 +92,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     body: EntitySettingsRequestPayload,
 ) -> Response[Any | ApiExceptionResponseObject | DataResponseObject]:
-    """
+    """Create or change settings of one subaccount.
+
     Args:
         subaccount_guid (str):
         body (EntitySettingsRequestPayload):
@@ -123,7 +124,8 @@ def sync(
     client: AuthenticatedClient | Client,
     body: EntitySettingsRequestPayload,
 ) -> Any | ApiExceptionResponseObject | DataResponseObject | None:
-    """
+    """Create or change settings of one subaccount.
+
     Args:
         subaccount_guid (str):
         body (EntitySettingsRequestPayload):
@@ -149,7 +151,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     body: EntitySettingsRequestPayload,
 ) -> Response[Any | ApiExceptionResponseObject | DataResponseObject]:
-    """
+    """Create or change settings of one subaccount.
+
     Args:
         subaccount_guid (str):
         body (EntitySettingsRequestPayload):
@@ -178,7 +181,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     body: EntitySettingsRequestPayload,
 ) -> Any | ApiExceptionResponseObject | DataResponseObject | None:
-    """
+    """Create or change settings of one subaccount.
+
     Args:
         subaccount_guid (str):
         body (EntitySettingsRequestPayload):

@@ -88,7 +88,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | ApiExceptionResponseObject | ServiceManagerBindingResponseObject]:
-    """
+    """Create the Service Manager binding of a subaccount (v1).
+
     Args:
         subaccount_guid (str):
 
@@ -116,7 +117,8 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | ApiExceptionResponseObject | ServiceManagerBindingResponseObject | None:
-    """
+    """Create the Service Manager binding of a subaccount (v1).
+
     Args:
         subaccount_guid (str):
 
@@ -139,7 +141,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | ApiExceptionResponseObject | ServiceManagerBindingResponseObject]:
-    """
+    """Create the Service Manager binding of a subaccount (v1).
+
     Args:
         subaccount_guid (str):
 
@@ -165,7 +168,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | ApiExceptionResponseObject | ServiceManagerBindingResponseObject | None:
-    """
+    """Create the Service Manager binding of a subaccount (v1).
+
     Args:
         subaccount_guid (str):
 

@@ -98,7 +98,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     body: CreateServiceManagerBindingRequestPayload,
 ) -> Response[Any | ApiExceptionResponseObject | ServiceManagerBindingExtendedResponseObject]:
-    """
+    """Create a named Service Manager binding in a subaccount.
+
     Args:
         subaccount_guid (str):
         body (CreateServiceManagerBindingRequestPayload):
@@ -129,7 +130,8 @@ def sync(
     client: AuthenticatedClient | Client,
     body: CreateServiceManagerBindingRequestPayload,
 ) -> Any | ApiExceptionResponseObject | ServiceManagerBindingExtendedResponseObject | None:
-    """
+    """Create a named Service Manager binding in a subaccount.
+
     Args:
         subaccount_guid (str):
         body (CreateServiceManagerBindingRequestPayload):
@@ -155,7 +157,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     body: CreateServiceManagerBindingRequestPayload,
 ) -> Response[Any | ApiExceptionResponseObject | ServiceManagerBindingExtendedResponseObject]:
-    """
+    """Create a named Service Manager binding in a subaccount.
+
     Args:
         subaccount_guid (str):
         body (CreateServiceManagerBindingRequestPayload):
@@ -184,7 +187,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     body: CreateServiceManagerBindingRequestPayload,
 ) -> Any | ApiExceptionResponseObject | ServiceManagerBindingExtendedResponseObject | None:
-    """
+    """Create a named Service Manager binding in a subaccount.
+
     Args:
         subaccount_guid (str):
         body (CreateServiceManagerBindingRequestPayload):

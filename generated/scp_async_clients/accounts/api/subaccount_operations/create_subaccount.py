@@ -102,7 +102,8 @@ def sync_detailed(
     body: CreateSubaccountRequestPayload,
     subaccount_admin: str | Unset = UNSET,
 ) -> Response[Any | ApiExceptionResponseObject | SubaccountResponseObject]:
-    """
+    """Start creating a subaccount; it is ready when its state turns OK.
+
     Args:
         subaccount_admin (str | Unset):
         body (CreateSubaccountRequestPayload):
@@ -133,7 +134,8 @@ def sync(
     body: CreateSubaccountRequestPayload,
     subaccount_admin: str | Unset = UNSET,
 ) -> Any | ApiExceptionResponseObject | SubaccountResponseObject | None:
-    """
+    """Start creating a subaccount; it is ready when its state turns OK.
+
     Args:
         subaccount_admin (str | Unset):
         body (CreateSubaccountRequestPayload):
@@ -159,7 +161,8 @@ async def asyncio_detailed(
     body: CreateSubaccountRequestPayload,
     subaccount_admin: str | Unset = UNSET,
 ) -> Response[Any | ApiExceptionResponseObject | SubaccountResponseObject]:
-    """
+    """Start creating a subaccount; it is ready when its state turns OK.
+
     Args:
         subaccount_admin (str | Unset):
         body (CreateSubaccountRequestPayload):
@@ -188,7 +191,8 @@ async def asyncio(
     body: CreateSubaccountRequestPayload,
     subaccount_admin: str | Unset = UNSET,
 ) -> Any | ApiExceptionResponseObject | SubaccountResponseObject | None:
-    """
+    """Start creating a subaccount; it is ready when its state turns OK.
+
     Args:
         subaccount_admin (str | Unset):
         body (CreateSubaccountRequestPayload):

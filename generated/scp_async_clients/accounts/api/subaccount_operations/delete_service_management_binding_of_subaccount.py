@@ -81,7 +81,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | ApiExceptionResponseObject]:
-    """
+    """Delete the Service Manager binding of a subaccount (v1).
+
     Args:
         subaccount_guid (str):
 
@@ -109,7 +110,8 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | ApiExceptionResponseObject | None:
-    """
+    """Delete the Service Manager binding of a subaccount (v1).
+
     Args:
         subaccount_guid (str):
 
@@ -132,7 +134,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | ApiExceptionResponseObject]:
-    """
+    """Delete the Service Manager binding of a subaccount (v1).
+
     Args:
         subaccount_guid (str):
 
@@ -158,7 +161,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | ApiExceptionResponseObject | None:
-    """
+    """Delete the Service Manager binding of a subaccount (v1).
+
     Args:
         subaccount_guid (str):
 

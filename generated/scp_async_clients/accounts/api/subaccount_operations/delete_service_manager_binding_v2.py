@@ -84,7 +84,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | ApiExceptionResponseObject]:
-    """
+    """Delete one named Service Manager binding of a subaccount.
+
     Args:
         subaccount_guid (str):
         binding_name (str):
@@ -115,7 +116,8 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | ApiExceptionResponseObject | None:
-    """
+    """Delete one named Service Manager binding of a subaccount.
+
     Args:
         subaccount_guid (str):
         binding_name (str):
@@ -141,7 +143,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | ApiExceptionResponseObject]:
-    """
+    """Delete one named Service Manager binding of a subaccount.
+
     Args:
         subaccount_guid (str):
         binding_name (str):
@@ -170,7 +173,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | ApiExceptionResponseObject | None:
-    """
+    """Delete one named Service Manager binding of a subaccount.
+
     Args:
         subaccount_guid (str):
         binding_name (str):

@@ -98,7 +98,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     force_delete: bool | Unset = UNSET,
 ) -> Response[Any | ApiExceptionResponseObject | SubaccountResponseObject]:
-    """
+    """Start deleting a subaccount (add forceDelete to remove its content too).
+
     Args:
         subaccount_guid (str):
         force_delete (bool | Unset):
@@ -129,7 +130,8 @@ def sync(
     client: AuthenticatedClient | Client,
     force_delete: bool | Unset = UNSET,
 ) -> Any | ApiExceptionResponseObject | SubaccountResponseObject | None:
-    """
+    """Start deleting a subaccount (add forceDelete to remove its content too).
+
     Args:
         subaccount_guid (str):
         force_delete (bool | Unset):
@@ -155,7 +157,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     force_delete: bool | Unset = UNSET,
 ) -> Response[Any | ApiExceptionResponseObject | SubaccountResponseObject]:
-    """
+    """Start deleting a subaccount (add forceDelete to remove its content too).
+
     Args:
         subaccount_guid (str):
         force_delete (bool | Unset):
@@ -184,7 +187,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     force_delete: bool | Unset = UNSET,
 ) -> Any | ApiExceptionResponseObject | SubaccountResponseObject | None:
-    """
+    """Start deleting a subaccount (add forceDelete to remove its content too).
+
     Args:
         subaccount_guid (str):
         force_delete (bool | Unset):

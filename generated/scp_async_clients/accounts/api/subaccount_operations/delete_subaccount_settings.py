@@ -95,7 +95,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     keys: list[str],
 ) -> Response[Any | ApiExceptionResponseObject | DataResponseObject]:
-    """
+    """Remove settings from one subaccount.
+
     Args:
         subaccount_guid (str):
         keys (list[str]):
@@ -126,7 +127,8 @@ def sync(
     client: AuthenticatedClient | Client,
     keys: list[str],
 ) -> Any | ApiExceptionResponseObject | DataResponseObject | None:
-    """
+    """Remove settings from one subaccount.
+
     Args:
         subaccount_guid (str):
         keys (list[str]):
@@ -152,7 +154,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     keys: list[str],
 ) -> Response[Any | ApiExceptionResponseObject | DataResponseObject]:
-    """
+    """Remove settings from one subaccount.
+
     Args:
         subaccount_guid (str):
         keys (list[str]):
@@ -181,7 +184,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     keys: list[str],
 ) -> Any | ApiExceptionResponseObject | DataResponseObject | None:
-    """
+    """Remove settings from one subaccount.
+
     Args:
         subaccount_guid (str):
         keys (list[str]):

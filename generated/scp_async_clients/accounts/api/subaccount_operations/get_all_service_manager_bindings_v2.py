@@ -83,7 +83,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | ApiExceptionResponseObject | ServiceManagerBindingsResponseList]:
-    """
+    """All named Service Manager bindings of a subaccount.
+
     Args:
         subaccount_guid (str):
 
@@ -111,7 +112,8 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | ApiExceptionResponseObject | ServiceManagerBindingsResponseList | None:
-    """
+    """All named Service Manager bindings of a subaccount.
+
     Args:
         subaccount_guid (str):
 
@@ -134,7 +136,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | ApiExceptionResponseObject | ServiceManagerBindingsResponseList]:
-    """
+    """All named Service Manager bindings of a subaccount.
+
     Args:
         subaccount_guid (str):
 
@@ -160,7 +163,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | ApiExceptionResponseObject | ServiceManagerBindingsResponseList | None:
-    """
+    """All named Service Manager bindings of a subaccount.
+
     Args:
         subaccount_guid (str):
 

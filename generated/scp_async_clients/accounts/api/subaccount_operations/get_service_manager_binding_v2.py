@@ -86,7 +86,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | ApiExceptionResponseObject | ServiceManagerBindingExtendedResponseObject]:
-    """
+    """One named Service Manager binding of a subaccount.
+
     Args:
         subaccount_guid (str):
         binding_name (str):
@@ -117,7 +118,8 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | ApiExceptionResponseObject | ServiceManagerBindingExtendedResponseObject | None:
-    """
+    """One named Service Manager binding of a subaccount.
+
     Args:
         subaccount_guid (str):
         binding_name (str):
@@ -143,7 +145,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | ApiExceptionResponseObject | ServiceManagerBindingExtendedResponseObject]:
-    """
+    """One named Service Manager binding of a subaccount.
+
     Args:
         subaccount_guid (str):
         binding_name (str):
@@ -172,7 +175,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | ApiExceptionResponseObject | ServiceManagerBindingExtendedResponseObject | None:
-    """
+    """One named Service Manager binding of a subaccount.
+
     Args:
         subaccount_guid (str):
         binding_name (str):

@@ -101,7 +101,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     derived_authorizations: GetSubaccountDerivedAuthorizations | Unset = UNSET,
 ) -> Response[Any | ApiExceptionResponseObject | SubaccountResponseObject]:
-    """
+    """One subaccount by GUID.
+
     Args:
         subaccount_guid (str):
         derived_authorizations (GetSubaccountDerivedAuthorizations | Unset):
@@ -132,7 +133,8 @@ def sync(
     client: AuthenticatedClient | Client,
     derived_authorizations: GetSubaccountDerivedAuthorizations | Unset = UNSET,
 ) -> Any | ApiExceptionResponseObject | SubaccountResponseObject | None:
-    """
+    """One subaccount by GUID.
+
     Args:
         subaccount_guid (str):
         derived_authorizations (GetSubaccountDerivedAuthorizations | Unset):
@@ -158,7 +160,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     derived_authorizations: GetSubaccountDerivedAuthorizations | Unset = UNSET,
 ) -> Response[Any | ApiExceptionResponseObject | SubaccountResponseObject]:
-    """
+    """One subaccount by GUID.
+
     Args:
         subaccount_guid (str):
         derived_authorizations (GetSubaccountDerivedAuthorizations | Unset):
@@ -187,7 +190,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     derived_authorizations: GetSubaccountDerivedAuthorizations | Unset = UNSET,
 ) -> Any | ApiExceptionResponseObject | SubaccountResponseObject | None:
-    """
+    """One subaccount by GUID.
+
     Args:
         subaccount_guid (str):
         derived_authorizations (GetSubaccountDerivedAuthorizations | Unset):

@@ -105,7 +105,8 @@ def sync_detailed(
     derived_authorizations: GetSubaccountsDerivedAuthorizations | Unset = UNSET,
     label_selector: str | Unset = UNSET,
 ) -> Response[Any | ApiExceptionResponseObject | ResponseCollection]:
-    """
+    """All subaccounts of the global account, optionally filtered by directory or label.
+
     Args:
         directory_guid (str | Unset):
         derived_authorizations (GetSubaccountsDerivedAuthorizations | Unset):
@@ -139,7 +140,8 @@ def sync(
     derived_authorizations: GetSubaccountsDerivedAuthorizations | Unset = UNSET,
     label_selector: str | Unset = UNSET,
 ) -> Any | ApiExceptionResponseObject | ResponseCollection | None:
-    """
+    """All subaccounts of the global account, optionally filtered by directory or label.
+
     Args:
         directory_guid (str | Unset):
         derived_authorizations (GetSubaccountsDerivedAuthorizations | Unset):
@@ -168,7 +170,8 @@ async def asyncio_detailed(
     derived_authorizations: GetSubaccountsDerivedAuthorizations | Unset = UNSET,
     label_selector: str | Unset = UNSET,
 ) -> Response[Any | ApiExceptionResponseObject | ResponseCollection]:
-    """
+    """All subaccounts of the global account, optionally filtered by directory or label.
+
     Args:
         directory_guid (str | Unset):
         derived_authorizations (GetSubaccountsDerivedAuthorizations | Unset):
@@ -200,7 +203,8 @@ async def asyncio(
     derived_authorizations: GetSubaccountsDerivedAuthorizations | Unset = UNSET,
     label_selector: str | Unset = UNSET,
 ) -> Any | ApiExceptionResponseObject | ResponseCollection | None:
-    """
+    """All subaccounts of the global account, optionally filtered by directory or label.
+
     Args:
         directory_guid (str | Unset):
         derived_authorizations (GetSubaccountsDerivedAuthorizations | Unset):

@@ -97,7 +97,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     body: MoveSubaccountRequestPayload,
 ) -> Response[Any | ApiExceptionResponseObject | SubaccountResponseObject]:
-    """
+    """Move one subaccount under another directory (or the global account).
+
     Args:
         subaccount_guid (str):
         body (MoveSubaccountRequestPayload):
@@ -128,7 +129,8 @@ def sync(
     client: AuthenticatedClient | Client,
     body: MoveSubaccountRequestPayload,
 ) -> Any | ApiExceptionResponseObject | SubaccountResponseObject | None:
-    """
+    """Move one subaccount under another directory (or the global account).
+
     Args:
         subaccount_guid (str):
         body (MoveSubaccountRequestPayload):
@@ -154,7 +156,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     body: MoveSubaccountRequestPayload,
 ) -> Response[Any | ApiExceptionResponseObject | SubaccountResponseObject]:
-    """
+    """Move one subaccount under another directory (or the global account).
+
     Args:
         subaccount_guid (str):
         body (MoveSubaccountRequestPayload):
@@ -183,7 +186,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     body: MoveSubaccountRequestPayload,
 ) -> Any | ApiExceptionResponseObject | SubaccountResponseObject | None:
-    """
+    """Move one subaccount under another directory (or the global account).
+
     Args:
         subaccount_guid (str):
         body (MoveSubaccountRequestPayload):

@@ -97,7 +97,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     body: MoveSubaccountsRequestPayloadCollection,
 ) -> Response[Any | ApiExceptionResponseObject | ResponseCollection]:
-    """
+    """Move several subaccounts at once.
+
     Args:
         body (MoveSubaccountsRequestPayloadCollection):
 
@@ -125,7 +126,8 @@ def sync(
     client: AuthenticatedClient | Client,
     body: MoveSubaccountsRequestPayloadCollection,
 ) -> Any | ApiExceptionResponseObject | ResponseCollection | None:
-    """
+    """Move several subaccounts at once.
+
     Args:
         body (MoveSubaccountsRequestPayloadCollection):
 
@@ -148,7 +150,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     body: MoveSubaccountsRequestPayloadCollection,
 ) -> Response[Any | ApiExceptionResponseObject | ResponseCollection]:
-    """
+    """Move several subaccounts at once.
+
     Args:
         body (MoveSubaccountsRequestPayloadCollection):
 
@@ -174,7 +177,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     body: MoveSubaccountsRequestPayloadCollection,
 ) -> Any | ApiExceptionResponseObject | ResponseCollection | None:
-    """
+    """Move several subaccounts at once.
+
     Args:
         body (MoveSubaccountsRequestPayloadCollection):
 

@@ -93,7 +93,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     body: UpdateSubaccountRequestPayload,
 ) -> Response[Any | ApiExceptionResponseObject | SubaccountResponseObject]:
-    """
+    """Change a subaccount's name, description, labels or beta-usage flag.
+
     Args:
         subaccount_guid (str):
         body (UpdateSubaccountRequestPayload):
@@ -124,7 +125,8 @@ def sync(
     client: AuthenticatedClient | Client,
     body: UpdateSubaccountRequestPayload,
 ) -> Any | ApiExceptionResponseObject | SubaccountResponseObject | None:
-    """
+    """Change a subaccount's name, description, labels or beta-usage flag.
+
     Args:
         subaccount_guid (str):
         body (UpdateSubaccountRequestPayload):
@@ -150,7 +152,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     body: UpdateSubaccountRequestPayload,
 ) -> Response[Any | ApiExceptionResponseObject | SubaccountResponseObject]:
-    """
+    """Change a subaccount's name, description, labels or beta-usage flag.
+
     Args:
         subaccount_guid (str):
         body (UpdateSubaccountRequestPayload):
@@ -179,7 +182,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     body: UpdateSubaccountRequestPayload,
 ) -> Any | ApiExceptionResponseObject | SubaccountResponseObject | None:
-    """
+    """Change a subaccount's name, description, labels or beta-usage flag.
+
     Args:
         subaccount_guid (str):
         body (UpdateSubaccountRequestPayload):

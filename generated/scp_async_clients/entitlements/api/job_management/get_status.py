@@ -83,7 +83,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | ErrorResponse | JobStatusResponseObject]:
-    """
+    """Progress of an asynchronous job started by this service.
+
     Args:
         job_instance_id_or_unique_id (str):
 
@@ -111,7 +112,8 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | ErrorResponse | JobStatusResponseObject | None:
-    """
+    """Progress of an asynchronous job started by this service.
+
     Args:
         job_instance_id_or_unique_id (str):
 
@@ -134,7 +136,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | ErrorResponse | JobStatusResponseObject]:
-    """
+    """Progress of an asynchronous job started by this service.
+
     Args:
         job_instance_id_or_unique_id (str):
 
@@ -160,7 +163,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | ErrorResponse | JobStatusResponseObject | None:
-    """
+    """Progress of an asynchronous job started by this service.
+
     Args:
         job_instance_id_or_unique_id (str):
 

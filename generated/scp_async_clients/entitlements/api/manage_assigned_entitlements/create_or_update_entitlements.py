@@ -91,7 +91,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     body: DirectoryAssignmentsRequestPayloadCollection,
 ) -> Response[Any | ErrorResponse | str]:
-    """
+    """Set the entitlements of a directory, replacing the listed ones.
+
     Args:
         directory_guid (str):
         body (DirectoryAssignmentsRequestPayloadCollection):
@@ -122,7 +123,8 @@ def sync(
     client: AuthenticatedClient | Client,
     body: DirectoryAssignmentsRequestPayloadCollection,
 ) -> Any | ErrorResponse | str | None:
-    """
+    """Set the entitlements of a directory, replacing the listed ones.
+
     Args:
         directory_guid (str):
         body (DirectoryAssignmentsRequestPayloadCollection):
@@ -148,7 +150,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     body: DirectoryAssignmentsRequestPayloadCollection,
 ) -> Response[Any | ErrorResponse | str]:
-    """
+    """Set the entitlements of a directory, replacing the listed ones.
+
     Args:
         directory_guid (str):
         body (DirectoryAssignmentsRequestPayloadCollection):
@@ -177,7 +180,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     body: DirectoryAssignmentsRequestPayloadCollection,
 ) -> Any | ErrorResponse | str | None:
-    """
+    """Set the entitlements of a directory, replacing the listed ones.
+
     Args:
         directory_guid (str):
         body (DirectoryAssignmentsRequestPayloadCollection):

@@ -121,7 +121,8 @@ def sync_detailed(
     plan_name: str | Unset = UNSET,
     accept_language: str | Unset = UNSET,
 ) -> Response[Any | EntitledAndAssignedServicesResponseObject | ErrorResponse]:
-    """
+    """Entitlement assignments per subaccount or directory (filter by service, plan, subaccount).
+
     Args:
         directory_guid (str | Unset):
         subaccount_guid (str | Unset):
@@ -170,7 +171,8 @@ def sync(
     plan_name: str | Unset = UNSET,
     accept_language: str | Unset = UNSET,
 ) -> Any | EntitledAndAssignedServicesResponseObject | ErrorResponse | None:
-    """
+    """Entitlement assignments per subaccount or directory (filter by service, plan, subaccount).
+
     Args:
         directory_guid (str | Unset):
         subaccount_guid (str | Unset):
@@ -214,7 +216,8 @@ async def asyncio_detailed(
     plan_name: str | Unset = UNSET,
     accept_language: str | Unset = UNSET,
 ) -> Response[Any | EntitledAndAssignedServicesResponseObject | ErrorResponse]:
-    """
+    """Entitlement assignments per subaccount or directory (filter by service, plan, subaccount).
+
     Args:
         directory_guid (str | Unset):
         subaccount_guid (str | Unset):
@@ -261,7 +264,8 @@ async def asyncio(
     plan_name: str | Unset = UNSET,
     accept_language: str | Unset = UNSET,
 ) -> Any | EntitledAndAssignedServicesResponseObject | ErrorResponse | None:
-    """
+    """Entitlement assignments per subaccount or directory (filter by service, plan, subaccount).
+
     Args:
         directory_guid (str | Unset):
         subaccount_guid (str | Unset):

@@ -117,7 +117,8 @@ def sync_detailed(
     plan_name: str | Unset = UNSET,
     accept_language: str | Unset = UNSET,
 ) -> Response[Any | EntitledAndAssignedServicesResponseObject | ErrorResponse]:
-    """
+    """What the global account is entitled to, and how much of it is assigned.
+
     Args:
         subaccount_guid (str | Unset):
         include_auto_managed_plans (bool | Unset):  Default: False.
@@ -163,7 +164,8 @@ def sync(
     plan_name: str | Unset = UNSET,
     accept_language: str | Unset = UNSET,
 ) -> Any | EntitledAndAssignedServicesResponseObject | ErrorResponse | None:
-    """
+    """What the global account is entitled to, and how much of it is assigned.
+
     Args:
         subaccount_guid (str | Unset):
         include_auto_managed_plans (bool | Unset):  Default: False.
@@ -204,7 +206,8 @@ async def asyncio_detailed(
     plan_name: str | Unset = UNSET,
     accept_language: str | Unset = UNSET,
 ) -> Response[Any | EntitledAndAssignedServicesResponseObject | ErrorResponse]:
-    """
+    """What the global account is entitled to, and how much of it is assigned.
+
     Args:
         subaccount_guid (str | Unset):
         include_auto_managed_plans (bool | Unset):  Default: False.
@@ -248,7 +251,8 @@ async def asyncio(
     plan_name: str | Unset = UNSET,
     accept_language: str | Unset = UNSET,
 ) -> Any | EntitledAndAssignedServicesResponseObject | ErrorResponse | None:
-    """
+    """What the global account is entitled to, and how much of it is assigned.
+
     Args:
         subaccount_guid (str | Unset):
         include_auto_managed_plans (bool | Unset):  Default: False.

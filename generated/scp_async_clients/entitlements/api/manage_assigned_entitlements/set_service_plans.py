@@ -86,7 +86,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     body: SubaccountServicePlansRequestPayloadCollection,
 ) -> Response[Any | ErrorResponse | str]:
-    """
+    """Assign or change service plan quotas of subaccounts (asynchronous).
+
     Args:
         body (SubaccountServicePlansRequestPayloadCollection):
 
@@ -114,7 +115,8 @@ def sync(
     client: AuthenticatedClient | Client,
     body: SubaccountServicePlansRequestPayloadCollection,
 ) -> Any | ErrorResponse | str | None:
-    """
+    """Assign or change service plan quotas of subaccounts (asynchronous).
+
     Args:
         body (SubaccountServicePlansRequestPayloadCollection):
 
@@ -137,7 +139,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     body: SubaccountServicePlansRequestPayloadCollection,
 ) -> Response[Any | ErrorResponse | str]:
-    """
+    """Assign or change service plan quotas of subaccounts (asynchronous).
+
     Args:
         body (SubaccountServicePlansRequestPayloadCollection):
 
@@ -163,7 +166,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     body: SubaccountServicePlansRequestPayloadCollection,
 ) -> Any | ErrorResponse | str | None:
-    """
+    """Assign or change service plan quotas of subaccounts (asynchronous).
+
     Args:
         body (SubaccountServicePlansRequestPayloadCollection):
 

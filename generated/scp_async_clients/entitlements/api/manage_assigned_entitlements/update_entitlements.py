@@ -93,7 +93,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     body: DirectoryAssignmentsPatchUpdateRequestPayloadCollection,
 ) -> Response[Any | ErrorResponse | str]:
-    """
+    """Change some entitlements of a directory.
+
     Args:
         directory_guid (str):
         body (DirectoryAssignmentsPatchUpdateRequestPayloadCollection):
@@ -124,7 +125,8 @@ def sync(
     client: AuthenticatedClient | Client,
     body: DirectoryAssignmentsPatchUpdateRequestPayloadCollection,
 ) -> Any | ErrorResponse | str | None:
-    """
+    """Change some entitlements of a directory.
+
     Args:
         directory_guid (str):
         body (DirectoryAssignmentsPatchUpdateRequestPayloadCollection):
@@ -150,7 +152,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     body: DirectoryAssignmentsPatchUpdateRequestPayloadCollection,
 ) -> Response[Any | ErrorResponse | str]:
-    """
+    """Change some entitlements of a directory.
+
     Args:
         directory_guid (str):
         body (DirectoryAssignmentsPatchUpdateRequestPayloadCollection):
@@ -179,7 +182,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     body: DirectoryAssignmentsPatchUpdateRequestPayloadCollection,
 ) -> Any | ErrorResponse | str | None:
-    """
+    """Change some entitlements of a directory.
+
     Args:
         directory_guid (str):
         body (DirectoryAssignmentsPatchUpdateRequestPayloadCollection):

@@ -97,7 +97,8 @@ def sync_detailed(
     include_satellite_data_centers: bool | Unset = False,
     accept_language: str | Unset = UNSET,
 ) -> Response[Any | DataCenterResponseCollection | ErrorResponse]:
-    """
+    """Regions where the global account may create subaccounts.
+
     Args:
         region (str | Unset):
         include_satellite_data_centers (bool | Unset):  Default: False.
@@ -131,7 +132,8 @@ def sync(
     include_satellite_data_centers: bool | Unset = False,
     accept_language: str | Unset = UNSET,
 ) -> Any | DataCenterResponseCollection | ErrorResponse | None:
-    """
+    """Regions where the global account may create subaccounts.
+
     Args:
         region (str | Unset):
         include_satellite_data_centers (bool | Unset):  Default: False.
@@ -160,7 +162,8 @@ async def asyncio_detailed(
     include_satellite_data_centers: bool | Unset = False,
     accept_language: str | Unset = UNSET,
 ) -> Response[Any | DataCenterResponseCollection | ErrorResponse]:
-    """
+    """Regions where the global account may create subaccounts.
+
     Args:
         region (str | Unset):
         include_satellite_data_centers (bool | Unset):  Default: False.
@@ -192,7 +195,8 @@ async def asyncio(
     include_satellite_data_centers: bool | Unset = False,
     accept_language: str | Unset = UNSET,
 ) -> Any | DataCenterResponseCollection | ErrorResponse | None:
-    """
+    """Regions where the global account may create subaccounts.
+
     Args:
         region (str | Unset):
         include_satellite_data_centers (bool | Unset):  Default: False.

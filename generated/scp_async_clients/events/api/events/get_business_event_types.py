@@ -69,7 +69,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
 ) -> Response[Any | BusinessEventTypeResponseObject]:
-    """
+    """The kinds of events this service records.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -91,7 +92,8 @@ def sync(
     *,
     client: AuthenticatedClient,
 ) -> Any | BusinessEventTypeResponseObject | None:
-    """
+    """The kinds of events this service records.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -109,7 +111,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
 ) -> Response[Any | BusinessEventTypeResponseObject]:
-    """
+    """The kinds of events this service records.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -129,7 +132,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
 ) -> Any | BusinessEventTypeResponseObject | None:
-    """
+    """The kinds of events this service records.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.

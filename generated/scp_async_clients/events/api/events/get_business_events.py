@@ -149,7 +149,8 @@ def sync_detailed(
     to_action_time: int | Unset = UNSET,
     to_creation_time: int | Unset = UNSET,
 ) -> Response[Any | BusinessEventsResponseCollection]:
-    """
+    """Events of the global account and its subaccounts, newest first, page by page.
+
     Args:
         entity_id (list[str] | Unset):
         entity_type (list[str] | Unset):
@@ -210,7 +211,8 @@ def sync(
     to_action_time: int | Unset = UNSET,
     to_creation_time: int | Unset = UNSET,
 ) -> Any | BusinessEventsResponseCollection | None:
-    """
+    """Events of the global account and its subaccounts, newest first, page by page.
+
     Args:
         entity_id (list[str] | Unset):
         entity_type (list[str] | Unset):
@@ -266,7 +268,8 @@ async def asyncio_detailed(
     to_action_time: int | Unset = UNSET,
     to_creation_time: int | Unset = UNSET,
 ) -> Response[Any | BusinessEventsResponseCollection]:
-    """
+    """Events of the global account and its subaccounts, newest first, page by page.
+
     Args:
         entity_id (list[str] | Unset):
         entity_type (list[str] | Unset):
@@ -325,7 +328,8 @@ async def asyncio(
     to_action_time: int | Unset = UNSET,
     to_creation_time: int | Unset = UNSET,
 ) -> Any | BusinessEventsResponseCollection | None:
-    """
+    """Events of the global account and its subaccounts, newest first, page by page.
+
     Args:
         entity_id (list[str] | Unset):
         entity_type (list[str] | Unset):

@@ -93,7 +93,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     body: CreateEnvironmentInstanceRequestPayload,
 ) -> Response[Any | CreatedEnvironmentInstanceResponseObject | ErrorResponse]:
-    """
+    """Start creating an environment instance (a Cloud Foundry org, a Kyma runtime, ...).
+
     Args:
         body (CreateEnvironmentInstanceRequestPayload):
 
@@ -121,7 +122,8 @@ def sync(
     client: AuthenticatedClient | Client,
     body: CreateEnvironmentInstanceRequestPayload,
 ) -> Any | CreatedEnvironmentInstanceResponseObject | ErrorResponse | None:
-    """
+    """Start creating an environment instance (a Cloud Foundry org, a Kyma runtime, ...).
+
     Args:
         body (CreateEnvironmentInstanceRequestPayload):
 
@@ -144,7 +146,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     body: CreateEnvironmentInstanceRequestPayload,
 ) -> Response[Any | CreatedEnvironmentInstanceResponseObject | ErrorResponse]:
-    """
+    """Start creating an environment instance (a Cloud Foundry org, a Kyma runtime, ...).
+
     Args:
         body (CreateEnvironmentInstanceRequestPayload):
 
@@ -170,7 +173,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     body: CreateEnvironmentInstanceRequestPayload,
 ) -> Any | CreatedEnvironmentInstanceResponseObject | ErrorResponse | None:
-    """
+    """Start creating an environment instance (a Cloud Foundry org, a Kyma runtime, ...).
+
     Args:
         body (CreateEnvironmentInstanceRequestPayload):
 

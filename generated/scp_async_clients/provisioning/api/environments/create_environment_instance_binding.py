@@ -93,7 +93,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     body: CreateEnvironmentInstanceBindingRequest,
 ) -> Response[Any | CreateEnvironmentInstanceBindingResponse202 | ErrorResponse]:
-    """
+    """Create a binding (credentials) for an environment instance.
+
     Args:
         environment_instance_id (str):
         body (CreateEnvironmentInstanceBindingRequest):
@@ -124,7 +125,8 @@ def sync(
     client: AuthenticatedClient | Client,
     body: CreateEnvironmentInstanceBindingRequest,
 ) -> Any | CreateEnvironmentInstanceBindingResponse202 | ErrorResponse | None:
-    """
+    """Create a binding (credentials) for an environment instance.
+
     Args:
         environment_instance_id (str):
         body (CreateEnvironmentInstanceBindingRequest):
@@ -150,7 +152,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     body: CreateEnvironmentInstanceBindingRequest,
 ) -> Response[Any | CreateEnvironmentInstanceBindingResponse202 | ErrorResponse]:
-    """
+    """Create a binding (credentials) for an environment instance.
+
     Args:
         environment_instance_id (str):
         body (CreateEnvironmentInstanceBindingRequest):
@@ -179,7 +182,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     body: CreateEnvironmentInstanceBindingRequest,
 ) -> Any | CreateEnvironmentInstanceBindingResponse202 | ErrorResponse | None:
-    """
+    """Create a binding (credentials) for an environment instance.
+
     Args:
         environment_instance_id (str):
         body (CreateEnvironmentInstanceBindingRequest):

@@ -93,7 +93,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     body: LabelAssignmentRequestPayload,
 ) -> Response[Any | ErrorResponse | LabelsResponseObject]:
-    """
+    """Replace the labels of an environment instance.
+
     Args:
         environment_instance_id (str):
         body (LabelAssignmentRequestPayload):
@@ -124,7 +125,8 @@ def sync(
     client: AuthenticatedClient | Client,
     body: LabelAssignmentRequestPayload,
 ) -> Any | ErrorResponse | LabelsResponseObject | None:
-    """
+    """Replace the labels of an environment instance.
+
     Args:
         environment_instance_id (str):
         body (LabelAssignmentRequestPayload):
@@ -150,7 +152,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     body: LabelAssignmentRequestPayload,
 ) -> Response[Any | ErrorResponse | LabelsResponseObject]:
-    """
+    """Replace the labels of an environment instance.
+
     Args:
         environment_instance_id (str):
         body (LabelAssignmentRequestPayload):
@@ -179,7 +182,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     body: LabelAssignmentRequestPayload,
 ) -> Any | ErrorResponse | LabelsResponseObject | None:
-    """
+    """Replace the labels of an environment instance.
+
     Args:
         environment_instance_id (str):
         body (LabelAssignmentRequestPayload):

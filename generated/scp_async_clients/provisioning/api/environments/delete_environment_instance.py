@@ -88,7 +88,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | EnvironmentInstanceResponseObject | ErrorResponse]:
-    """
+    """Start deleting one environment instance.
+
     Args:
         environment_instance_id (str):
 
@@ -116,7 +117,8 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | EnvironmentInstanceResponseObject | ErrorResponse | None:
-    """
+    """Start deleting one environment instance.
+
     Args:
         environment_instance_id (str):
 
@@ -139,7 +141,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | EnvironmentInstanceResponseObject | ErrorResponse]:
-    """
+    """Start deleting one environment instance.
+
     Args:
         environment_instance_id (str):
 
@@ -165,7 +168,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | EnvironmentInstanceResponseObject | ErrorResponse | None:
-    """
+    """Start deleting one environment instance.
+
     Args:
         environment_instance_id (str):
 

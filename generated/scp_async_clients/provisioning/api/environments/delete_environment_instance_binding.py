@@ -91,7 +91,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | DeleteEnvironmentInstanceBindingResponse | ErrorResponse]:
-    """
+    """Delete one binding of an environment instance.
+
     Args:
         environment_instance_id (str):
         binding_id (str):
@@ -122,7 +123,8 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | DeleteEnvironmentInstanceBindingResponse | ErrorResponse | None:
-    """
+    """Delete one binding of an environment instance.
+
     Args:
         environment_instance_id (str):
         binding_id (str):
@@ -148,7 +150,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | DeleteEnvironmentInstanceBindingResponse | ErrorResponse]:
-    """
+    """Delete one binding of an environment instance.
+
     Args:
         environment_instance_id (str):
         binding_id (str):
@@ -177,7 +180,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | DeleteEnvironmentInstanceBindingResponse | ErrorResponse | None:
-    """
+    """Delete one binding of an environment instance.
+
     Args:
         environment_instance_id (str):
         binding_id (str):

@@ -82,7 +82,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | EnvironmentInstancesResponseCollection | ErrorResponse]:
-    """
+    """Start deleting every environment instance of this subaccount.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -104,7 +105,8 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | EnvironmentInstancesResponseCollection | ErrorResponse | None:
-    """
+    """Start deleting every environment instance of this subaccount.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -122,7 +124,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | EnvironmentInstancesResponseCollection | ErrorResponse]:
-    """
+    """Start deleting every environment instance of this subaccount.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -142,7 +145,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | EnvironmentInstancesResponseCollection | ErrorResponse | None:
-    """
+    """Start deleting every environment instance of this subaccount.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.

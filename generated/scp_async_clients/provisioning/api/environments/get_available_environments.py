@@ -86,7 +86,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     x_id_token: str | Unset = UNSET,
 ) -> Response[Any | AvailableEnvironmentResponseCollection | ErrorResponse]:
-    """
+    """Environments (Cloud Foundry, Kyma, ...) this subaccount may create.
+
     Args:
         x_id_token (str | Unset):
 
@@ -114,7 +115,8 @@ def sync(
     client: AuthenticatedClient | Client,
     x_id_token: str | Unset = UNSET,
 ) -> Any | AvailableEnvironmentResponseCollection | ErrorResponse | None:
-    """
+    """Environments (Cloud Foundry, Kyma, ...) this subaccount may create.
+
     Args:
         x_id_token (str | Unset):
 
@@ -137,7 +139,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     x_id_token: str | Unset = UNSET,
 ) -> Response[Any | AvailableEnvironmentResponseCollection | ErrorResponse]:
-    """
+    """Environments (Cloud Foundry, Kyma, ...) this subaccount may create.
+
     Args:
         x_id_token (str | Unset):
 
@@ -163,7 +166,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     x_id_token: str | Unset = UNSET,
 ) -> Any | AvailableEnvironmentResponseCollection | ErrorResponse | None:
-    """
+    """Environments (Cloud Foundry, Kyma, ...) this subaccount may create.
+
     Args:
         x_id_token (str | Unset):
 

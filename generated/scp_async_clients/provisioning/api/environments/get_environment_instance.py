@@ -83,7 +83,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | BusinessEnvironmentInstanceResponseObject | ErrorResponse]:
-    """
+    """One environment instance by ID.
+
     Args:
         environment_instance_id (str):
 
@@ -111,7 +112,8 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | BusinessEnvironmentInstanceResponseObject | ErrorResponse | None:
-    """
+    """One environment instance by ID.
+
     Args:
         environment_instance_id (str):
 
@@ -134,7 +136,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | BusinessEnvironmentInstanceResponseObject | ErrorResponse]:
-    """
+    """One environment instance by ID.
+
     Args:
         environment_instance_id (str):
 
@@ -160,7 +163,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | BusinessEnvironmentInstanceResponseObject | ErrorResponse | None:
-    """
+    """One environment instance by ID.
+
     Args:
         environment_instance_id (str):
 

@@ -105,7 +105,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | EnvironmentInstanceBindingMetadata | GetEnvironmentInstanceBindingResponse | ErrorResponse]:
-    """
+    """One binding of an environment instance.
+
     Args:
         environment_instance_id (str):
         binding_id (str):
@@ -136,7 +137,8 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | EnvironmentInstanceBindingMetadata | GetEnvironmentInstanceBindingResponse | ErrorResponse | None:
-    """
+    """One binding of an environment instance.
+
     Args:
         environment_instance_id (str):
         binding_id (str):
@@ -162,7 +164,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[Any | EnvironmentInstanceBindingMetadata | GetEnvironmentInstanceBindingResponse | ErrorResponse]:
-    """
+    """One binding of an environment instance.
+
     Args:
         environment_instance_id (str):
         binding_id (str):
@@ -191,7 +194,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
 ) -> Any | EnvironmentInstanceBindingMetadata | GetEnvironmentInstanceBindingResponse | ErrorResponse | None:
-    """
+    """One binding of an environment instance.
+
     Args:
         environment_instance_id (str):
         binding_id (str):

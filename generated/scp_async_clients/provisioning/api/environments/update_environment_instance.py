@@ -93,7 +93,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     body: UpdateEnvironmentInstanceRequestPayload,
 ) -> Response[AbstractDTO | Any | ErrorResponse]:
-    """
+    """Change the parameters or plan of an environment instance.
+
     Args:
         environment_instance_id (str):
         body (UpdateEnvironmentInstanceRequestPayload):
@@ -124,7 +125,8 @@ def sync(
     client: AuthenticatedClient | Client,
     body: UpdateEnvironmentInstanceRequestPayload,
 ) -> AbstractDTO | Any | ErrorResponse | None:
-    """
+    """Change the parameters or plan of an environment instance.
+
     Args:
         environment_instance_id (str):
         body (UpdateEnvironmentInstanceRequestPayload):
@@ -150,7 +152,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     body: UpdateEnvironmentInstanceRequestPayload,
 ) -> Response[AbstractDTO | Any | ErrorResponse]:
-    """
+    """Change the parameters or plan of an environment instance.
+
     Args:
         environment_instance_id (str):
         body (UpdateEnvironmentInstanceRequestPayload):
@@ -179,7 +182,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     body: UpdateEnvironmentInstanceRequestPayload,
 ) -> AbstractDTO | Any | ErrorResponse | None:
-    """
+    """Change the parameters or plan of an environment instance.
+
     Args:
         environment_instance_id (str):
         body (UpdateEnvironmentInstanceRequestPayload):
