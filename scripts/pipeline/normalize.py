@@ -210,7 +210,7 @@ def check_document(api: str, document: dict[str, Any]) -> None:
 
 
 def normalize_document(
-    source: ApiSource, raw_documents: list[dict[str, Any]], specs_dir: Path = SPECS_DIR
+    source: ApiSource, raw_documents: list[dict[str, Any]], specs_dir: Path = SPECS_DIR, *, strict: bool = True
 ) -> dict[str, Any]:
     """Merge, strip, patch and check; pure apart from reading the overlay."""
     document = merge(source.name, raw_documents)
@@ -223,7 +223,7 @@ def normalize_document(
         ]
         if not document["tags"]:
             del document["tags"]
-    document = apply_overlay(source.name, document, specs_dir / "overlays" / f"{source.name}.yaml")
+    document = apply_overlay(source.name, document, specs_dir / "overlays" / f"{source.name}.yaml", strict=strict)
     check_document(source.name, document)
     return document
 
@@ -252,6 +252,8 @@ def normalize_api(
     cache_dir: Path = CACHE_DIR,
     reference_dir: Path | None = None,
     out_dir: Path | None = None,
+    *,
+    strict: bool = True,
 ) -> Path:
     """Write `<out_dir or specs_dir>/<api>.json`; the previous file stays until the new one is complete."""
     out = (out_dir or specs_dir) / f"{source.name}.json"
@@ -262,7 +264,7 @@ def normalize_api(
             raw = raw_documents_from_reference(source, scratch, reference_dir)
         else:
             raw = raw_documents_from_cache(source, scratch, cache_dir)
-        document = normalize_document(source, raw, specs_dir)
+        document = normalize_document(source, raw, specs_dir, strict=strict)
     write_atomic(out, dump_canonical(document))
     return out
 

@@ -140,8 +140,12 @@ def load_overlay(path: Path) -> dict[str, Any]:
     return overlay
 
 
-def apply_overlay(api: str, document: dict[str, Any], path: Path) -> dict[str, Any]:
-    """Apply `path` to a copy of `document`; every failure names the overlay entry and its reason."""
+def apply_overlay(api: str, document: dict[str, Any], path: Path, *, strict: bool = True) -> dict[str, Any]:
+    """Apply `path` to a copy of `document`; every failure names the overlay entry and its reason.
+
+    A summary for an operation the document lacks fails a strict run; otherwise (a drift report on a
+    document that lost operations) it is skipped, so the report can say what was removed.
+    """
     if not path.exists():
         return document
     try:
@@ -169,7 +173,8 @@ def apply_overlay(api: str, document: dict[str, Any], path: Path) -> dict[str, A
     if summaries:
         by_id = {op.get("operationId"): op for _, _, op in iter_operations(result)}
         for operation_id, summary in summaries.items():
-            if operation_id not in by_id:
+            if operation_id in by_id:
+                by_id[operation_id]["summary"] = str(summary).strip()
+            elif strict:
                 raise PipelineError(api, f"{path.name} summaries: no operation {operation_id!r}")
-            by_id[operation_id]["summary"] = str(summary).strip()
     return result
