@@ -291,8 +291,9 @@ def _parse_mapping(body: Mapping[str, Any]) -> _Parsed:
             target=_text(nested.get("target")),
             correlation_id=_text(nested.get("correlationID") or nested.get("correlationId")),
         )
-    if isinstance(nested, str):  # OAuth 2.0 / UAA
-        return _Parsed(code=nested, message=_text(body.get("error_description")) or nested)
+    if isinstance(nested, str):  # OAuth 2.0 / UAA, and Service Manager's {"error", "description"}
+        message = _text(body.get("error_description")) or _text(body.get("description"))
+        return _Parsed(code=nested, message=message or nested)
     return _Parsed(
         code=_text(body.get("code")),
         message=_text(body.get("message")) or _text(body.get("description")),

@@ -166,7 +166,7 @@ def routes(ctx: Context) -> list[Route]:
         req: Request,
         items: list[dict[str, Any]],
         render: Callable[[str, dict[str, Any]], dict[str, Any]],
-        included: dict[str, list[dict[str, Any]]] | None = None,
+        included: Callable[[list[dict[str, Any]]], dict[str, list[dict[str, Any]]]] | None = None,
     ) -> Response:
         per_page = req.q_int("per_page", 50)
         if not 1 <= per_page <= 5000:
@@ -204,8 +204,8 @@ def routes(ctx: Context) -> list[Route]:
             },
             "resources": [render(req.base_url, o) for o in chunk],
         }
-        if included is not None:
-            body["included"] = included
+        if included is not None:  # as cloud_controller_ng does: only what this page's resources refer to
+            body["included"] = included(chunk)
         return json_response(body)
 
     def includes(req: Request, allowed: tuple[str, ...]) -> set[str]:
@@ -352,13 +352,14 @@ def routes(ctx: Context) -> list[Route]:
             and (orgs is None or s["org"] in orgs)
         ]
         inc = includes(req, ("organization",))
-        included = None
-        if inc:
-            org_guids = {s["org"] for s in items}
-            included = {
+
+        def included(page: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+            org_guids = {s["org"] for s in page}
+            return {
                 "organizations": [org_view(req.base_url, st.cf_orgs[g]) for g in sorted(org_guids) if g in st.cf_orgs]
             }
-        return paginate(req, items, space_view, included)
+
+        return paginate(req, items, space_view, included if inc else None)
 
     def get_space(req: Request) -> Response:
         settle()
@@ -418,14 +419,16 @@ def routes(ctx: Context) -> list[Route]:
                 continue
             items.append(a)
         inc = includes(req, ("space", "space.organization"))
-        included = None
-        if inc:
-            space_guids = sorted({a["space"] for a in items} & set(st.cf_spaces))
-            included = {"spaces": [space_view(req.base_url, st.cf_spaces[g]) for g in space_guids]}
+
+        def included(page: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+            space_guids = sorted({a["space"] for a in page} & set(st.cf_spaces))
+            out = {"spaces": [space_view(req.base_url, st.cf_spaces[g]) for g in space_guids]}
             if "space.organization" in inc:
                 org_guids = sorted({st.cf_spaces[g]["org"] for g in space_guids} & set(st.cf_orgs))
-                included["organizations"] = [org_view(req.base_url, st.cf_orgs[g]) for g in org_guids]
-        return paginate(req, items, app_view, included)
+                out["organizations"] = [org_view(req.base_url, st.cf_orgs[g]) for g in org_guids]
+            return out
+
+        return paginate(req, items, app_view, included if inc else None)
 
     def get_app(req: Request) -> Response:
         settle()

@@ -56,6 +56,7 @@ def _fetch_all(
     token = args.token or os.environ.get("SCP_ASYNC_FETCH_TOKEN")
     for source in apis:
         if source.handwritten:
+            print(f"skipped {source.name}: our own spec (specs/{source.handwritten}), nothing upstream to fetch")
             continue
         try:
             manifest = fetch_api(source, urls.get(source.name), token, cache)
