@@ -103,6 +103,17 @@ def cmd_generate(args: argparse.Namespace, sources: dict[str, ApiSource]) -> int
     return status
 
 
+def _report_changes(api: str, old_dir: Path, new_dir: Path) -> None:
+    """What an update changes in one API's spec, in the drift report's terms."""
+    if not (old_dir / f"{api}.json").exists():
+        print(f"{api}: new API")
+        return
+    changes = compare(load_spec(api, old_dir), load_spec(api, new_dir))
+    print(f"{api}: {'no changes' if not changes else f'{len(changes)} change(s)'}")
+    for change in changes:
+        print(f"  {change.line()}")
+
+
 def cmd_all(args: argparse.Namespace, sources: dict[str, ApiSource]) -> int:
     """fetch → normalize → generate; an API's spec and code are replaced only if all three succeeded."""
     apis = select(sources, args.apis)
@@ -127,6 +138,7 @@ def cmd_all(args: argparse.Namespace, sources: dict[str, ApiSource]) -> int:
                 failed.add(result.api)
                 continue
             spec = f"{result.api}.json"
+            _report_changes(result.api, args.specs_dir, staged_specs)
             write_atomic(args.specs_dir / spec, (staged_specs / spec).read_text(encoding="utf-8"))
             print(f"updated {result.api}: {len(result.operations)} operations")
     update_readme(render(sources, args.specs_dir, args.generated_dir), args.readme)

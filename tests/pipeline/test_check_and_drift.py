@@ -13,7 +13,7 @@ from scripts.pipeline._common import ROOT
 from scripts.pipeline.drift import compare
 
 from .conftest import run_pipeline
-from .upstream_site import Routes, Site, serve, springdoc
+from .upstream_site import Routes, Site, serve, springdoc, springfox
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +102,26 @@ def test_compare_rates_enum_and_type_changes() -> None:
         "BREAKING schema S: field state lost enum values ['B']",
         "schema S: field state gained enum values ['C']",
     ]
+
+
+def test_update_reports_what_it_changed(upstream: Path, tmp_path: Path) -> None:
+    document = json.loads((upstream / "cis-events/APIEventsService.json").read_text())
+    document["paths"]["/cloud-management/v1/events"]["get"]["parameters"].append(
+        {"name": "region", "in": "query", "required": False, "type": "string"}
+    )
+    changed = tmp_path / "events.json"
+    changed.write_text(json.dumps(document))
+    shutil.copytree(ROOT / "specs", tmp_path / "specs")
+    shutil.copytree(ROOT / "generated/scp_async_clients/events", tmp_path / "generated/scp_async_clients/events")
+    routes: Routes = {}
+    springfox(routes, "/events", changed)
+    dirs = ["--specs-dir", str(tmp_path / "specs"), "--generated-dir", str(tmp_path / "generated")]
+    with serve(routes) as site:
+        result = run_pipeline(
+            *dirs, "--readme", str(tmp_path / "README.md"), "all", "events", "--cache-dir", str(tmp_path / "cache"),
+            "--base-url", f"events={site.url}/events",
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "events: 1 change(s)" in result.stdout
+    assert "  GET /cloud-management/v1/events: optional parameter query region added" in result.stdout
+    assert "region" in (tmp_path / "generated/scp_async_clients/events/_namespace.py").read_text()
