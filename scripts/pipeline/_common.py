@@ -40,6 +40,7 @@ class DocumentSource:
     format: str
     reference: str
     group: str | None = None
+    url: str | None = None  # where upstream publishes it when no swagger-ui serves it
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def load_sources(specs_dir: Path = SPECS_DIR) -> dict[str, ApiSource]:
         for index, doc in enumerate(entry.get("documents", [])):
             if doc.get("format") not in FORMATS:
                 raise PipelineError("sources", f"{where}.documents[{index}].format must be one of {FORMATS}")
-            documents.append(DocumentSource(doc["format"], doc["reference"], doc.get("group")))
+            documents.append(DocumentSource(doc["format"], doc["reference"], doc.get("group"), doc.get("url")))
         if bool(documents) == bool(entry.get("handwritten")):
             raise PipelineError("sources", f"{where} needs either `documents` or `handwritten`, not both")
         apis[name] = ApiSource(

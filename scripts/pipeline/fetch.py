@@ -264,7 +264,12 @@ def fetch_api(
     ):
         http = _Http(source.name, client)
         for index, document in enumerate(source.documents):
-            found = discover(source.name, http, base, document.group)
+            # A document published outside any swagger-ui is taken from where it is published, unless the
+            # caller points the API at a server of their own.
+            if document.url and base_url is None:
+                found = Found(document.url, "published document URL")
+            else:
+                found = discover(source.name, http, base, document.group)
             files = _download_tree(source.name, http, found.url)
             if document.format != "openapi3-split" and len(files) > 1:
                 raise PipelineError(source.name, f"{found.url} refers to other files; declare format openapi3-split")

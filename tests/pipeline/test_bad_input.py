@@ -186,3 +186,23 @@ def test_overlay_patch_that_no_longer_applies_names_its_reason(workspace: Path, 
     status, lines = _run(workspace, "all", "events", *site.base_url_args(["events"]))
     assert status == 1
     assert lines[-1].startswith("error: events: events.yaml patches[0] (pretend upstream renamed it) does not apply")
+
+
+def test_a_published_document_url_is_fetched_without_discovery(upstream: Path, workspace: Path) -> None:
+    routes: Routes = {
+        "/raw/mtarest.yaml": ("application/yaml", (upstream / "multiapps-controller/mtarest.yaml").read_bytes())
+    }
+    routes["/raw/v2.yaml"] = ("application/yaml", (upstream / "multiapps-controller/mtarest_v2.yaml").read_bytes())
+    sources = workspace / "specs/sources.yaml"
+    with serve(routes) as site:
+        text = sources.read_text()
+        for name, path in (("mtarest.yaml", "/raw/mtarest.yaml"), ("mtarest_v2.yaml", "/raw/v2.yaml")):
+            start = text.index("url: ", text.index(f"reference: multiapps-controller/{name}"))
+            end = text.index("\n", start)
+            text = text[:start] + f"url: {site.url}{path}" + text[end:]
+        sources.write_text(text)
+        status, lines = _run(workspace, "fetch", "multiapps")
+    assert status == 0, lines
+    manifest = json.loads((workspace / "cache/multiapps/fetch.json").read_text())["documents"]
+    assert [d["how"] for d in manifest] == ["published document URL"] * 2
+    assert site.requests == ["/raw/mtarest.yaml", "/raw/v2.yaml"]  # no swagger-ui probing at all
