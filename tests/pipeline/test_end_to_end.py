@@ -110,9 +110,14 @@ def test_no_upstream_prose_in_specs_or_generated_code(upstream: Path, fresh_run:
     prose = _upstream_prose(upstream)
     assert len(prose) > 500  # the check would be vacuous otherwise
     roots = [ROOT / "specs", ROOT / "generated", fresh_run / "specs", fresh_run / "generated"]
+    # ... nor in anything else we wrote (the emulator's messages, the docs, the examples).
+    roots += [ROOT / "scp_async", ROOT / "scripts" / "pipeline", ROOT / "examples", ROOT / "tests"]
     for root in roots:
         for path in root.rglob("*"):
-            if path.is_file() and path.suffix in (".json", ".yaml", ".py", ".md"):
+            if path.is_file() and path.suffix in (".json", ".yaml", ".py", ".md", ".jinja"):
                 text = " ".join(path.read_text(encoding="utf-8").split())
                 leaked = next((p for p in prose if p in text), None)
                 assert leaked is None, f"{path} contains upstream text: {leaked[:80]!r}"
+    for document in (ROOT / "README.md", ROOT / "DEVELOPERS.md"):
+        text = " ".join(document.read_text(encoding="utf-8").split())
+        assert not [p for p in prose if p in text], document
