@@ -21,6 +21,7 @@ EXPECTED = {
     "07_events_and_usage.py": "usage rows over",
     "08_errors_and_options.py": "404 ",
     "09_test_your_automation.py": "security events; the emulator answered 429",
+    "10_credentials_and_xsuaa.py": "role collections",
 }
 
 
