@@ -61,6 +61,8 @@ def bench_imports() -> None:
         f"(+{one - base:.0f} ms, target ≤ +150 ms); all {RUNS}-run medians"
     )
     print(f"for comparison, loading every CF V3 model: {every:.0f} ms")
+    facade = _import_ms("import scp_async")
+    print(f"import scp_async (httpx, authlib, anyio included): {facade:.0f} ms")
 
 
 def bench_facade_overhead(requests: int = 3000, concurrency: int = 16) -> None:
