@@ -28,7 +28,6 @@ from ._common import (
     SPECS_DIR,
     ApiSource,
     PipelineError,
-    dump_canonical,
     iter_operations,
     replace_dir,
     staging_dir,
@@ -63,7 +62,6 @@ class ApiResult:
     operations: list[dict[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
-    spec_operations: int = 0
     error: str | None = None
 
 
@@ -180,7 +178,6 @@ def _explain(result: ApiResult, notes: dict[str, Any], spec: dict[str, Any]) -> 
             return
         else:
             result.skipped[key] = str(listed[key])
-    result.spec_operations = sum(1 for _ in iter_operations(spec))
 
 
 def _operations_module(api: str, operations: list[dict[str, str]]) -> str:
@@ -282,9 +279,3 @@ def generate(
                 replace_dir(package_root / result.api, stage / result.api)
     write_root_package(package_root)
     return results
-
-
-def summary_json(results: list[ApiResult]) -> str:
-    return dump_canonical(
-        {r.api: {"generated": len(r.operations), "skipped": r.skipped, "warnings": len(r.warnings)} for r in results}
-    )
