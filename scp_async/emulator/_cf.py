@@ -352,21 +352,19 @@ def routes(ctx: Context) -> list[Route]:
             and (orgs is None or s["org"] in orgs)
         ]
         inc = includes(req, ("organization",))
+        return paginate(req, items, space_view, (lambda page: space_included(req, page)) if inc else None)
 
-        def included(page: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-            org_guids = {s["org"] for s in page}
-            return {
-                "organizations": [org_view(req.base_url, st.cf_orgs[g]) for g in sorted(org_guids) if g in st.cf_orgs]
-            }
-
-        return paginate(req, items, space_view, included if inc else None)
+    def space_included(req: Request, spaces: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+        """``include=organization``: the organizations of these spaces (only those, as CF does)."""
+        org_guids = sorted({s["org"] for s in spaces} & set(st.cf_orgs))
+        return {"organizations": [org_view(req.base_url, st.cf_orgs[g]) for g in org_guids]}
 
     def get_space(req: Request) -> Response:
         settle()
         space = get_or_404(st.cf_spaces, "Space", req.path_params[0])
         body = space_view(req.base_url, space)
         if "organization" in includes(req, ("organization",)) and space["org"] in st.cf_orgs:
-            body["included"] = {"organizations": [org_view(req.base_url, st.cf_orgs[space["org"]])]}
+            body["included"] = space_included(req, [space])
         return json_response(body)
 
     def create_space(req: Request) -> Response:
@@ -419,16 +417,15 @@ def routes(ctx: Context) -> list[Route]:
                 continue
             items.append(a)
         inc = includes(req, ("space", "space.organization"))
+        return paginate(req, items, app_view, (lambda page: app_included(req, page, inc)) if inc else None)
 
-        def included(page: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-            space_guids = sorted({a["space"] for a in page} & set(st.cf_spaces))
-            out = {"spaces": [space_view(req.base_url, st.cf_spaces[g]) for g in space_guids]}
-            if "space.organization" in inc:
-                org_guids = sorted({st.cf_spaces[g]["org"] for g in space_guids} & set(st.cf_orgs))
-                out["organizations"] = [org_view(req.base_url, st.cf_orgs[g]) for g in org_guids]
-            return out
-
-        return paginate(req, items, app_view, included if inc else None)
+    def app_included(req: Request, apps: list[dict[str, Any]], inc: set[str]) -> dict[str, list[dict[str, Any]]]:
+        """``include=space`` / ``space.organization``: the spaces (and orgs) of these apps only."""
+        spaces = [st.cf_spaces[g] for g in sorted({a["space"] for a in apps} & set(st.cf_spaces))]
+        out = {"spaces": [space_view(req.base_url, space) for space in spaces]}
+        if "space.organization" in inc:
+            out |= space_included(req, spaces)
+        return out
 
     def get_app(req: Request) -> Response:
         settle()
@@ -436,10 +433,7 @@ def routes(ctx: Context) -> list[Route]:
         body = app_view(req.base_url, app)
         inc = includes(req, ("space", "space.organization"))
         if inc and app["space"] in st.cf_spaces:
-            space = st.cf_spaces[app["space"]]
-            body["included"] = {"spaces": [space_view(req.base_url, space)]}
-            if "space.organization" in inc and space["org"] in st.cf_orgs:
-                body["included"]["organizations"] = [org_view(req.base_url, st.cf_orgs[space["org"]])]
+            body["included"] = app_included(req, [app], inc)
         return json_response(body)
 
     def create_app(req: Request) -> Response:
