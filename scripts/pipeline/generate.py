@@ -113,7 +113,15 @@ def _generate_in_process(api: str, spec_path: str, out_dir: str) -> dict[str, An
         for tag, collection in data.endpoint_collections_by_tag.items()
         for endpoint in collection.endpoints
     ]
-    return {"endpoints": endpoints, "warnings": [_warning_text(e) for e in errors]}
+    models = [
+        {
+            "schema": _plain(model.name),
+            "class": _plain(model.class_info.name),
+            "module": _plain(model.class_info.module_name),
+        }
+        for model in [*data.models, *data.enums]
+    ]
+    return {"endpoints": endpoints, "models": models, "warnings": [_warning_text(e) for e in errors]}
 
 
 def _success(endpoint: Any) -> dict[str, Any]:
@@ -128,6 +136,47 @@ def _success(endpoint: Any) -> dict[str, Any]:
             imports |= response.prop.get_imports(prefix=".") | response.prop.get_lazy_imports(prefix=".")
     imports.discard("from typing import cast")
     return {"success_type": " | ".join(sorted(types)) or "Any", "success_imports": sorted(imports)}
+
+
+# Attributes every namespace class has already; an operation method of the same name would hide them.
+NAMESPACE_RESERVED = frozenset({"base_url", "context", "request", "with_options", "with_raw_response"})
+
+
+def _describe(op: dict[str, Any]) -> str:
+    where = f"{op['method']} {op['path']}"
+    return f"{op['operation_id']} ({where})" if op.get("operation_id") else where
+
+
+def name_collisions(api: str, operations: list[dict[str, Any]], models: list[dict[str, str]]) -> list[str]:
+    """Every pair of spec names that would become one Python name, which would make one silently replace
+    the other (an operation module, a namespace method, a model class or module). Empty when all is well."""
+    fix = f"rename one (an operationId patch in specs/overlays/{api}.yaml)"
+    found: list[str] = []
+
+    def clashes(items: list[tuple[str, str]], what: str, fix: str) -> None:
+        seen: dict[str, str] = {}
+        for key, label in sorted(items):
+            if key in seen:
+                found.append(f"name collision: {seen[key]} and {label} both become {what.format(key)}; {fix}")
+            else:
+                seen[key] = label
+
+    clashes([(op["module"], _describe(op)) for op in operations], "module {}", fix)
+    # One method per module: a clash of modules is reported above already.
+    by_module = {op["module"]: _describe(op) for op in sorted(operations, key=_describe, reverse=True)}
+    methods = [(module.rsplit(".", 1)[-1], label) for module, label in by_module.items()]
+    clashes(methods, "namespace method {}()", fix)
+    for name, label in sorted(methods):
+        if name in NAMESPACE_RESERVED:
+            found.append(
+                f"name collision: {label} becomes namespace method {name}(), which every namespace has; "
+                f"rename it (an operationId patch in specs/overlays/{api}.yaml)"
+            )
+    schema_fix = f"rename one schema (an overlay patch in specs/overlays/{api}.yaml)"
+    clashes([(m["class"], f"schema {m['schema']!r}") for m in models], "model class {}", schema_fix)
+    modules = {(m["module"], m["class"]) for m in models}
+    clashes([(module, f"model {cls}") for module, cls in modules], "models/{}.py", schema_fix)
+    return found
 
 
 def _worker(api: str, spec_path: str, out_dir: str) -> dict[str, Any]:
@@ -241,6 +290,10 @@ def build_clients(
             result.operations = outcome["endpoints"]
             result.warnings = outcome["warnings"]
             _explain(result, notes, specs[api])
+            collisions = name_collisions(api, result.operations, outcome["models"])
+            if collisions:
+                more = f" (and {len(collisions) - 1} more)" if len(collisions) > 1 else ""
+                result.error = collisions[0] + more
     titles = {source.name: source.title for source in sources}
     done = []
     for api, result in results.items():
