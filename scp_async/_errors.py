@@ -5,7 +5,8 @@
     ScpAsyncError
     ├── ServiceKeyError (also ValueError)   a service key is unreadable, incomplete or of the wrong kind
     ├── ApiConnectionError                  no usable HTTP response (DNS, TLS, reset, ...)
-    │   └── ApiTimeoutError                 ... because a timeout expired
+    │   ├── ApiTimeoutError                 ... because a timeout expired
+    │   └── ResponseTooLargeError           ... because the body outgrew ``max_response_size``
     ├── InvalidResponseError                a 2xx body that does not match the API's spec
     └── ApiError                            an HTTP response with status >= 400
         ├── AuthenticationError             the token endpoint refused to issue a token
@@ -18,11 +19,13 @@
         └── ServerError                     5xx
 
 Other statuses raise plain :class:`ApiError`. Building an error never raises, whatever the body:
-HTML error pages, truncated JSON and ``null`` degrade to a short text excerpt.
+HTML error pages, truncated or absurdly nested JSON, bytes that are not text and ``null`` degrade to
+a short text excerpt.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -45,6 +48,7 @@ __all__ = [
     "InvalidResponseError",
     "NotFound",
     "RateLimited",
+    "ResponseTooLargeError",
     "ScpAsyncError",
     "ServerError",
     "ServiceKeyError",
@@ -53,6 +57,8 @@ __all__ = [
 ]
 
 _EXCERPT_CHARS = 200
+# Only the start of a body is searched for a message, so huge error pages cost no more than small ones.
+_SCAN_CHARS = 64 * 1024
 _CORRELATION_HEADERS = ("x-correlationid", "x-correlation-id", "x-vcap-request-id")
 
 
@@ -91,6 +97,22 @@ class ApiConnectionError(ScpAsyncError):
 
 class ApiTimeoutError(ApiConnectionError):
     """A connect, read, write or pool timeout expired."""
+
+
+class ResponseTooLargeError(ApiConnectionError):
+    """The response body grew past ``limit`` bytes (counted after decompression); reading stopped there.
+
+    ``status_code`` is the status of the oversized response.
+    """
+
+    def __init__(self, limit: int, *, status_code: int, method: str | None = None, url: str | None = None):
+        self.limit = limit
+        self.status_code = status_code
+        super().__init__(
+            f"the {status_code} response body is larger than max_response_size={limit} bytes (decoded)",
+            method=method,
+            url=url,
+        )
 
 
 class InvalidResponseError(ScpAsyncError):
@@ -261,11 +283,13 @@ def _parse_body(response: httpx.Response) -> _Parsed:
         text = raw.decode("utf-8", errors="replace")
     try:
         body = json.loads(text)
-    except ValueError:
-        return _Parsed(message=_excerpt(_strip_html(text)))
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
+        return _Parsed(message=_excerpt(_strip_html(text[:_SCAN_CHARS])))
     if isinstance(body, Mapping):
-        return _parse_mapping(body)
-    return _Parsed(message=_excerpt(text) if body is not None else None)
+        # Whatever the shape, building the error must not fail; the excerpt below is the fallback.
+        with contextlib.suppress(Exception):
+            return _parse_mapping(body)
+    return _Parsed(message=_excerpt(text[:_SCAN_CHARS]) if body is not None else None)
 
 
 def _parse_mapping(body: Mapping[str, Any]) -> _Parsed:

@@ -69,8 +69,9 @@ class Namespace:
     ) -> Any:
         try:
             return await operation(*args, client=self._client, **kwargs)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            # The body was 2xx but not what the spec promises (a missing field, null for an object, ...).
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError, OverflowError) as exc:
+            # The body was 2xx but not what the spec promises (a missing field, null for an object, JSON
+            # nested deeper than the parser's stack, a date of 1e300, ...).
             raise InvalidResponseError(operation_id, exc) from exc
 
     async def _call(
