@@ -38,6 +38,7 @@ from ._errors import (
     ServerError,
     ServiceKeyError,
     Unauthorized,
+    UnexpectedStatusError,
 )
 from ._fan_out import fan_out
 from ._logging import RedactingFilter, redact_url
@@ -116,6 +117,7 @@ __all__ = [
     "TokenCache",
     "UaaCredentials",
     "Unauthorized",
+    "UnexpectedStatusError",
     "WaitFailedError",
     "WaitTimeoutError",
     "X509ClientCredentialsGrant",

@@ -8,6 +8,7 @@
     │   ├── ApiTimeoutError                 ... because a timeout expired
     │   └── ResponseTooLargeError           ... because the body outgrew ``max_response_size``
     ├── InvalidResponseError                a 2xx body that does not match the API's spec
+    ├── UnexpectedStatusError               a typed call answered with a 1xx-3xx status its spec does not list
     └── ApiError                            an HTTP response with status >= 400
         ├── AuthenticationError             the token endpoint refused to issue a token
         ├── BadRequest                      400
@@ -53,6 +54,7 @@ __all__ = [
     "ServerError",
     "ServiceKeyError",
     "Unauthorized",
+    "UnexpectedStatusError",
     "error_for_response",
 ]
 
@@ -118,17 +120,57 @@ class ResponseTooLargeError(ApiConnectionError):
 class InvalidResponseError(ScpAsyncError):
     """A successful response whose body does not match the spec (missing field, ``null`` object, ...).
 
-    ``operation_id`` names the operation; ``cause`` is the parser's own exception.
+    ``operation_id`` names the operation; ``cause`` is the parser's own exception; ``path`` is the JSON
+    path of the field (``$.resources[3].guid``), ``expected`` what the spec declares there and ``got``
+    what came, when the parser could tell (``None`` otherwise).
     """
 
-    def __init__(self, operation_id: str, cause: BaseException) -> None:
+    def __init__(
+        self,
+        operation_id: str,
+        cause: BaseException,
+        *,
+        path: str | None = None,
+        expected: str | None = None,
+        got: str | None = None,
+    ) -> None:
         self.operation_id = operation_id
         self.cause = cause
-        if isinstance(cause, KeyError):
-            problem = f"required field {cause.args[0]!r} is missing"
+        # The body decoder's errors carry where and what; plain parser errors only a message.
+        self.path = path if path is not None else _text(getattr(cause, "path", None))
+        self.expected = expected if expected is not None else _text(getattr(cause, "expected", None))
+        self.got = got if got is not None else _text(getattr(cause, "got", None))
+        if isinstance(cause, KeyError) and self.path is None:
+            self.path = str(cause.args[0]) if cause.args else None
+            problem = f"required field {self.path!r} is missing"
+        elif self.path is not None and (self.expected is not None or self.got is not None):
+            problem = f"at {self.path}: expected {self.expected or '?'}, got {self.got or '?'}"
         else:
-            problem = f"{type(cause).__name__}: {redact_text(str(cause))[:_EXCERPT_CHARS]}"
+            problem = f"{type(cause).__name__}: {cause}"
+        problem = redact_text(problem)[:_EXCERPT_CHARS]
         super().__init__(f"{operation_id}: the response body does not match the API's spec ({problem})")
+
+
+class UnexpectedStatusError(ScpAsyncError):
+    """A typed call got a non-error status its spec does not list (a GET answered 204 or 302, ...).
+
+    The body was not parsed, since its shape is unknown; ``response`` holds it (with the
+    ``Authorization`` header redacted). ``expected`` are the statuses the spec lists.
+    """
+
+    def __init__(self, operation_id: str, response: httpx.Response, expected: Sequence[int]) -> None:
+        self.operation_id = operation_id
+        self.response = response
+        self.status_code = response.status_code
+        self.expected = tuple(expected)
+        request = response._request
+        self.method = request.method if request is not None else ""
+        self.url = redact_url(request.url) if request is not None else ""
+        listed = ", ".join(map(str, self.expected)) or "none"
+        super().__init__(
+            f"{operation_id}: {self.method} {self.url} answered {self.status_code}, which the spec does not "
+            f"list for this operation (listed: {listed})"
+        )
 
 
 @dataclass(frozen=True)

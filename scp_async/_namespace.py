@@ -1,21 +1,27 @@
 """The base of the generated per-API namespaces (`scp_async_clients.<api>._namespace`).
 
-A namespace turns an :class:`~scp_async._session.ApiContext` (base URL + auth + the session's
-transport) into one typed async method per operation. The generated client it drives is built on
-first use and sends every request through the session, so authentication, retries, logging and the
-error tree apply to every operation alike.
+A namespace turns an :class:`~scp_async._session.ApiContext` (base URL + auth + the session) into one
+typed async method per operation. Each call has three steps, each with its own errors:
+
+1. build the request with the generated module's ``_get_kwargs``: a wrong argument raises
+   ``TypeError``/``ValueError`` here, before anything is sent;
+2. send it through :meth:`ApiContext.request`, the session's one HTTP layer (auth, deadline, retries,
+   logging, error statuses → :class:`~scp_async.ApiError`);
+3. check the status against the ones the spec lists (:class:`~scp_async.UnexpectedStatusError`
+   otherwise) and parse the body with the generated ``_build_response``
+   (:class:`~scp_async.InvalidResponseError` when it does not match the spec).
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Awaitable, Callable
-from functools import cached_property
+from collections.abc import Collection
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import httpx
 
-from ._errors import InvalidResponseError
+from ._errors import InvalidResponseError, UnexpectedStatusError
+from ._session import _redacted_request
 
 if TYPE_CHECKING:
     from ._session import ApiContext
@@ -26,6 +32,16 @@ __all__ = ["Namespace", "given"]
 def given(**arguments: Any) -> dict[str, Any]:
     """Keep only the arguments the caller set, so the generated function applies its own defaults."""
     return {name: value for name, value in arguments.items() if type(value).__name__ != "Unset"}
+
+
+class _ParseSettings:
+    """What the generated ``_parse_response`` reads from its ``client`` argument, and nothing else."""
+
+    # Statuses are checked before parsing (UnexpectedStatusError), so the parser never sees a stranger.
+    raise_on_unexpected_status = False
+
+
+_PARSE_SETTINGS = _ParseSettings()
 
 
 class Namespace:
@@ -54,28 +70,34 @@ class Namespace:
         return await self._context.request(method, path, **kwargs)
 
     def with_options(self, **options: Any) -> Self:
-        """The same API with other per-call settings (``timeout``, ``max_retries``, ``retry``, ``headers``)."""
+        """The same API with other per-call settings (``timeout``, ``deadline``, ``max_retries``, ``retry``,
+        ``headers``)."""
         return type(self)(self._context.with_options(**options))
 
-    @cached_property
-    def _client(self) -> Any:
-        client_class = importlib.import_module(self._client_module).Client
-        client = client_class(base_url=self._context.base_url, raise_on_unexpected_status=False)
-        client.set_async_httpx_client(self._context.httpx_client())
-        return client
-
     async def _call_raw(
-        self, operation_id: str, operation: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any
+        self, operation_id: str, operation: ModuleType, success: Collection[int], *args: Any, **kwargs: Any
     ) -> Any:
         try:
-            return await operation(*args, client=self._client, **kwargs)
-        except (KeyError, TypeError, ValueError, AttributeError, RecursionError, OverflowError) as exc:
+            request: dict[str, Any] = operation._get_kwargs(*args, **kwargs)
+        except AttributeError as exc:
+            # The generated encoder calls `.to_dict()`/`.value` on models and enums: a plain dict or str was given.
+            raise TypeError(f"{operation_id}: an argument is not of the declared type ({exc})") from None
+        method = str(request.pop("method")).upper()
+        response = await self._context.request(method, request.pop("url"), **request)
+        # Error statuses were raised by the session; a success status the spec does not list has a body
+        # of unknown shape (a 204 instead of a 200 with a body, a redirect), so it is not guessed at.
+        if success and response.status_code not in success:
+            response.request = _redacted_request(response.request)
+            raise UnexpectedStatusError(operation_id, response, sorted(success))
+        try:
+            return operation._build_response(client=_PARSE_SETTINGS, response=response)
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
             # The body was 2xx but not what the spec promises (a missing field, null for an object, JSON
-            # nested deeper than the parser's stack, a date of 1e300, ...).
+            # nested deeper than the parser's stack, ...).
             raise InvalidResponseError(operation_id, exc) from exc
 
     async def _call(
-        self, operation_id: str, operation: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any
+        self, operation_id: str, operation: ModuleType, success: Collection[int], *args: Any, **kwargs: Any
     ) -> Any:
-        response = await self._call_raw(operation_id, operation, *args, **kwargs)
+        response = await self._call_raw(operation_id, operation, success, *args, **kwargs)
         return response.parsed

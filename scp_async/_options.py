@@ -15,7 +15,7 @@ import httpx
 
 from ._retry import RetryPolicy
 
-__all__ = ["DEFAULT_TIMEOUT", "NOT_GIVEN", "NotGiven", "RequestOptions", "TimeoutTypes"]
+__all__ = ["DEFAULT_DEADLINE", "DEFAULT_TIMEOUT", "NOT_GIVEN", "NotGiven", "RequestOptions", "TimeoutTypes"]
 
 
 class NotGiven(enum.Enum):
@@ -37,12 +37,17 @@ TimeoutTypes: TypeAlias = float | httpx.Timeout | None
 #: Management APIs answer quickly once connected, but some list calls are slow.
 DEFAULT_TIMEOUT: Final = httpx.Timeout(60.0, connect=10.0)
 
+#: httpx's timeouts bound each read, so a server that trickles bytes could hold a call forever; the
+#: deadline bounds the whole call (connect, reads, retries, waits between them, the token request).
+DEFAULT_DEADLINE: Final = 300.0
+
 
 @dataclass(frozen=True)
 class RequestOptions:
-    """Timeout, retry policy and extra headers applied to requests."""
+    """Timeout, total deadline (seconds, ``None`` for none), retry policy and extra headers of requests."""
 
     timeout: httpx.Timeout = field(default_factory=lambda: DEFAULT_TIMEOUT)
+    deadline: float | None = DEFAULT_DEADLINE
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     headers: Mapping[str, str] = field(default_factory=dict)
 
@@ -53,6 +58,7 @@ class RequestOptions:
         max_retries: int | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
         headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> RequestOptions:
         """A copy with the given values replaced; headers are added to the existing ones."""
         result = self
@@ -66,4 +72,8 @@ class RequestOptions:
             result = replace(result, timeout=httpx.Timeout(timeout))
         if not isinstance(headers, NotGiven):
             result = replace(result, headers={**result.headers, **headers})
+        if not isinstance(deadline, NotGiven):
+            if deadline is not None and not deadline > 0:
+                raise ValueError(f"deadline must be a positive number of seconds or None, not {deadline!r}")
+            result = replace(result, deadline=None if deadline is None else float(deadline))
         return result

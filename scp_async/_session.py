@@ -3,13 +3,14 @@
 Every request of every API goes through :meth:`Session.request`, which adds authentication,
 retries, logging and the mapping of error responses to :mod:`scp_async._errors`. The API
 objects returned by :meth:`Session.cloud_management` and friends only hold a base URL and an
-``httpx.Auth``; typed per-operation clients are layered on top of them (see
-:meth:`ApiContext.httpx_client`).
+``httpx.Auth``; the typed per-API namespaces build each request with the generated code and send
+it through :meth:`ApiContext.request` (one HTTP layer, see :mod:`scp_async._namespace`).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import os
 import time
 from collections.abc import Callable, Hashable, Mapping
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeAlias
 
+import anyio
+import anyio.lowlevel
 import httpx
 
 from ._credentials import (
@@ -46,7 +49,7 @@ from ._oauth import (
     X509ClientCredentialsGrant,
     load_client_certificate,
 )
-from ._options import DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, RequestOptions, TimeoutTypes
+from ._options import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, RequestOptions, TimeoutTypes
 from ._retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -98,8 +101,10 @@ class Session:
 
     Use it as ``async with Session() as session:``; it owns one ``httpx.AsyncClient`` (unless
     ``http_client`` is given) and one token cache shared by every API object it returns.
-    ``timeout``/``max_retries``/``retry``/``headers`` set the defaults, which
-    :meth:`with_options` and each call can override. Tokens are renewed up to
+    ``timeout``/``deadline``/``max_retries``/``retry``/``headers`` set the defaults, which
+    :meth:`with_options` and each call can override. ``timeout`` bounds each connect and read;
+    ``deadline`` (seconds, ``None`` for none) bounds a whole call: connect, every read, retries,
+    the waits between them and the token request. Tokens are renewed up to
     ``refresh_skew`` seconds before they expire, judged by ``token_clock``. ``transport``
     replaces the network (e.g. an emulator's ASGI app).
     """
@@ -111,6 +116,7 @@ class Session:
         self,
         *,
         timeout: TimeoutTypes = DEFAULT_TIMEOUT,
+        deadline: float | None = DEFAULT_DEADLINE,
         max_retries: int | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
@@ -120,7 +126,7 @@ class Session:
         token_clock: Callable[[], float] = time.time,
     ) -> None:
         options = RequestOptions(retry=retry or RetryPolicy()).merge(
-            timeout=timeout, max_retries=max_retries, headers=headers or {}
+            timeout=timeout, max_retries=max_retries, headers=headers or {}, deadline=deadline
         )
         client = http_client or httpx.AsyncClient(
             transport=transport, timeout=options.timeout, headers={"User-Agent": _user_agent()}
@@ -154,7 +160,9 @@ class Session:
             await client.aclose()
 
     def __repr__(self) -> str:
-        return f"Session(timeout={self._options.timeout!r}, max_retries={self._options.retry.max_retries})"
+        options = self._options
+        retries = options.retry.max_retries
+        return f"Session(timeout={options.timeout!r}, deadline={options.deadline!r}, max_retries={retries})"
 
     # -- options ---------------------------------------------------------------------------
 
@@ -180,11 +188,14 @@ class Session:
         max_retries: int | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
         headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> Session:
         """A view of this session with other defaults, sharing its pool and token cache."""
         view = object.__new__(Session)
         view._core = self._core
-        view._options = self._options.merge(timeout=timeout, max_retries=max_retries, retry=retry, headers=headers)
+        view._options = self._options.merge(
+            timeout=timeout, max_retries=max_retries, retry=retry, headers=headers, deadline=deadline
+        )
         return view
 
     # -- auth ------------------------------------------------------------------------------
@@ -242,17 +253,20 @@ class Session:
         json: Any = None,
         content: bytes | str | None = None,
         data: Mapping[str, Any] | None = None,
+        files: Any = None,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,  # noqa: ASYNC109 - httpx's per-request timeouts
+        deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         raise_for_status: bool = True,
     ) -> httpx.Response:
         """Send one logical request: auth, retries, logging and error mapping included.
 
         Raises :class:`~scp_async.ApiError` (or a subclass) for error statuses unless
-        ``raise_for_status`` is false, and :class:`~scp_async.ApiConnectionError` when no
-        response arrived. The returned response has been read.
+        ``raise_for_status`` is false, :class:`~scp_async.ApiConnectionError` when no
+        response arrived and :class:`~scp_async.ApiTimeoutError` once ``deadline`` passed.
+        The returned response has been read.
         """
-        options = self._options.merge(timeout=timeout, max_retries=max_retries)
+        options = self._options.merge(timeout=timeout, max_retries=max_retries, deadline=deadline)
         merged_headers = {**options.headers, **(headers or {})}
         client = self._core.client
 
@@ -265,6 +279,7 @@ class Session:
                 json=json,
                 content=content,
                 data=data,
+                files=files,
                 timeout=options.timeout,
             )
 
@@ -281,10 +296,43 @@ class Session:
     ) -> httpx.Response:
         if self._core.closed:
             raise RuntimeError("this Session is closed")
+        built: list[httpx.Request] = []
+
+        def build_and_keep() -> httpx.Request:
+            request = build()
+            built.append(request)
+            return request
+
+        limit = math.inf if options.deadline is None else options.deadline
+        # A cancel scope, not httpx timeouts: those bound each read, and a trickling server never trips them.
+        with anyio.move_on_after(limit) as scope:
+            return await self._send_until_done(
+                build_and_keep, auth=auth, options=options, raise_for_status=raise_for_status, client=client
+            )
+        assert scope.cancelled_caught
+        method, url = (built[-1].method, str(built[-1].url)) if built else (None, None)
+        raise ApiTimeoutError(
+            f"no response within the deadline of {limit:g} s ({len(built)} attempt(s), token request included)",
+            method=method,
+            url=url,
+        )
+
+    async def _send_until_done(
+        self,
+        build: Callable[[], httpx.Request],
+        *,
+        auth: httpx.Auth | None,
+        options: RequestOptions,
+        raise_for_status: bool,
+        client: httpx.AsyncClient | None,
+    ) -> httpx.Response:
         client = client or self._core.client
         policy = options.retry
         retries = 0
         while True:
+            # Every attempt yields to the event loop: an in-process transport (the emulator's ASGI app)
+            # may never block, and cancellation must still land.
+            await anyio.lowlevel.checkpoint()
             request = build()
             method, shown_url = request.method, redact_url(request.url)
             started = time.perf_counter()
@@ -292,9 +340,10 @@ class Session:
                 response = await client.send(request, auth=auth)
             except httpx.TransportError as exc:
                 elapsed = time.perf_counter() - started
-                if retries < policy.max_retries and policy.retries_exception(method, exc):
+                delay = policy.backoff(retries + 1)
+                # A wait that outlasts the deadline would only turn this error into a timeout.
+                if retries < policy.max_retries and policy.retries_exception(method, exc) and delay < _time_left():
                     retries += 1
-                    delay = policy.backoff(retries)
                     logger.info(
                         "%s %s failed after %.3fs (%s); retry %d/%d in %.2fs",
                         method, shown_url, elapsed, type(exc).__name__, retries, policy.max_retries, delay,
@@ -310,14 +359,16 @@ class Session:
             status = response.status_code
             logger.debug("%s %s -> %d in %.3fs (retries: %d)", method, shown_url, status, elapsed, retries)
             server_delay = policy.server_delay(response) if status == 429 or status in policy.retry_statuses else None
-            # A server that asks for a longer wait than we accept gets its error raised instead.
+            delay = server_delay if server_delay is not None else policy.backoff(retries + 1)
+            # A server that asks for a longer wait than we accept, or than the deadline leaves, gets its
+            # error raised instead.
             if (
                 retries < policy.max_retries
                 and policy.retries_status(method, status)
                 and (server_delay is None or server_delay <= policy.max_retry_after)
+                and delay < _time_left()
             ):
                 retries += 1
-                delay = server_delay if server_delay is not None else policy.backoff(retries)
                 logger.info(
                     "%s %s -> %d; retry %d/%d in %.2fs",
                     method, shown_url, status, retries, policy.max_retries, delay,
@@ -468,6 +519,11 @@ class Session:
         raise ScpAsyncError(f"cannot find the UAA of {redact_url(base)}: no links.uaa in / nor token_endpoint")
 
 
+def _time_left() -> float:
+    """Seconds until the innermost enclosing deadline (``inf`` when there is none)."""
+    return anyio.current_effective_deadline() - anyio.current_time()
+
+
 def _redacted_request(request: httpx.Request) -> httpx.Request:
     headers = [(k, REDACTED if is_sensitive_name(k) else v) for k, v in request.headers.multi_items()]
     try:
@@ -506,9 +562,9 @@ def _join(base_url: str, path: str) -> str:
 class ApiContext:
     """One API bound to a session: its base URL, its auth, and a way to call it.
 
-    This is the seam for typed per-operation clients: they either call :meth:`request` with a
-    path, or are handed :meth:`httpx_client`, an ``httpx.AsyncClient`` whose requests go
-    through the session (auth, retries, logging, error mapping).
+    The typed namespaces call :meth:`request`; code of your own may use it too, or
+    :meth:`httpx_client`, an ``httpx.AsyncClient`` whose requests go through the session (auth,
+    retries, logging, error mapping).
     """
 
     def __init__(self, session: Session, base_url: str, auth: httpx.Auth, *, key: ServiceKey | None = None) -> None:
@@ -534,7 +590,9 @@ class ApiContext:
         json: Any = None,
         content: bytes | str | None = None,
         data: Mapping[str, Any] | None = None,
+        files: Any = None,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,  # noqa: ASYNC109 - httpx's per-request timeouts
+        deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         raise_for_status: bool = True,
     ) -> httpx.Response:
@@ -548,7 +606,9 @@ class ApiContext:
             json=json,
             content=content,
             data=data,
+            files=files,
             timeout=timeout,
+            deadline=deadline,
             max_retries=max_retries,
             raise_for_status=raise_for_status,
         )
@@ -560,20 +620,22 @@ class ApiContext:
         max_retries: int | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
         headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> Self:
         """A copy bound to ``session.with_options(...)``."""
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
         clone.session = self.session.with_options(
-            timeout=timeout, max_retries=max_retries, retry=retry, headers=headers
+            timeout=timeout, max_retries=max_retries, retry=retry, headers=headers, deadline=deadline
         )
         return clone
 
     def httpx_client(self, *, raise_for_status: bool = True) -> httpx.AsyncClient:
         """An ``httpx.AsyncClient`` rooted at :attr:`base_url` that sends via the session.
 
-        Meant for generated clients (``client.set_async_httpx_client(api.httpx_client())``).
-        Closing it leaves the session's pool open.
+        For clients of your own (e.g. ``client.set_async_httpx_client(api.httpx_client())`` on an
+        openapi-python-client package); the typed namespaces do not use it, since each request
+        through it passes two clients. Closing it leaves the session's pool open.
         """
         return httpx.AsyncClient(
             base_url=self.base_url, transport=_SessionTransport(self, raise_for_status=raise_for_status)

@@ -3,7 +3,9 @@
 For each operation the generator produced (`api/<tag>/<operation>.py`), write one method named after
 the operation, with the same parameters and the success type as its return type, into a class that
 `scp_async` hands to users (e.g. `session.cloud_foundry(...).apps` → `CfV3Api`). The method imports
-its operation module on first call, so an API's namespace costs nothing until it is used.
+its operation module on first call, so an API's namespace costs nothing until it is used, and hands
+`scp_async.Namespace` the module (whose `_get_kwargs` builds the request and `_build_response` parses
+it) with the non-error statuses its spec lists (any other one is an `UnexpectedStatusError`).
 
 A twin class (`...WithRawResponse`) returns the generated `Response[...]` (status, headers, parsed).
 """
@@ -31,6 +33,23 @@ class _Parameter:
 
 def class_name(api: str) -> str:
     return "".join(part.capitalize() for part in api.split("_")) + "Api"
+
+
+def _success_statuses(tree: ast.Module) -> list[int]:
+    """The statuses below 400 that the generated `_parse_response` has a branch for."""
+    function = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "_parse_response")
+    statuses = set()
+    for node in ast.walk(function):
+        if (
+            isinstance(node, ast.Compare)
+            and ast.unparse(node.left) == "response.status_code"
+            and isinstance(node.ops[0], ast.Eq)
+            and isinstance(node.comparators[0], ast.Constant)
+            and isinstance(node.comparators[0].value, int)
+            and node.comparators[0].value < 400
+        ):
+            statuses.add(node.comparators[0].value)
+    return sorted(statuses)
 
 
 def _signature(source: str, module: Path) -> tuple[list[_Parameter], list[str]]:
@@ -72,7 +91,9 @@ def _parameter(source: str, arg: ast.arg, default: ast.expr | None, keyword_only
     return _Parameter(arg.arg, annotation or "Any", text, keyword_only)
 
 
-def _method(operation: dict[str, Any], parameters: list[_Parameter], returns: str, raw: bool) -> str:
+def _method(
+    operation: dict[str, Any], parameters: list[_Parameter], returns: str, statuses: list[int], raw: bool
+) -> str:
     name = operation["module"].rsplit(".", 1)[-1]
     tag_module = operation["module"].rsplit(".", 1)[0]
     positional = [p for p in parameters if not p.keyword_only]
@@ -94,7 +115,7 @@ def _method(operation: dict[str, Any], parameters: list[_Parameter], returns: st
         f"    async def {name}({', '.join(signature)}) -> {result}:\n"
         f'        """{doc}"""\n'
         f"        from .{tag_module} import {name} as operation\n\n"
-        f"        return await self.{runner}({operation['operation_id']!r}, operation.asyncio_detailed"
+        f"        return await self.{runner}({operation['operation_id']!r}, operation, {tuple(statuses)!r}"
         f"{', ' + call if call else ''})\n"
     )
 
@@ -106,11 +127,13 @@ def render(api: str, title: str, package_dir: Path, operations: list[dict[str, A
     raw_methods: list[str] = []
     for operation in sorted(operations, key=lambda op: op["module"].rsplit(".", 1)[-1]):
         path = package_dir / (operation["module"].replace(".", "/") + ".py")
-        parameters, imports = _signature(path.read_text(encoding="utf-8"), path)
+        source = path.read_text(encoding="utf-8")
+        parameters, imports = _signature(source, path)
+        statuses = _success_statuses(ast.parse(source))
         type_imports.update(imports)
         type_imports.update(operation["success_imports"])
-        methods.append(_method(operation, parameters, operation["success_type"], raw=False))
-        raw_methods.append(_method(operation, parameters, operation["success_type"], raw=True))
+        methods.append(_method(operation, parameters, operation["success_type"], statuses, raw=False))
+        raw_methods.append(_method(operation, parameters, operation["success_type"], statuses, raw=True))
     name = class_name(api)
     checking = "\n".join(f"    {line}" for line in sorted(type_imports))
     return (

@@ -62,7 +62,8 @@ class AccountsApi(Namespace):
 
         return await self._call(
             "cloneNeoSubaccount",
-            operation.asyncio_detailed,
+            operation,
+            (201,),
             source_subaccount_guid,
             **_given(body=body, subaccount_admin=subaccount_admin),
         )
@@ -73,9 +74,7 @@ class AccountsApi(Namespace):
         """Create a directory to group subaccounts (optionally managing entitlements or users). `POST /accounts/v1/directories` (createDirectory)."""
         from .api.directory_operations import create_directory as operation
 
-        return await self._call(
-            "createDirectory", operation.asyncio_detailed, **_given(body=body, parent_guid=parent_guid)
-        )
+        return await self._call("createDirectory", operation, (201,), **_given(body=body, parent_guid=parent_guid))
 
     async def create_directory_labels(
         self, directory_guid: str, *, body: LabelAssignmentRequestPayload
@@ -83,9 +82,7 @@ class AccountsApi(Namespace):
         """Replace the labels of one directory. `PUT /accounts/v1/directories/{directoryGUID}/labels` (createDirectoryLabels)."""
         from .api.directory_operations import create_directory_labels as operation
 
-        return await self._call(
-            "createDirectoryLabels", operation.asyncio_detailed, directory_guid, **_given(body=body)
-        )
+        return await self._call("createDirectoryLabels", operation, (200,), directory_guid, **_given(body=body))
 
     async def create_or_update_directory_settings(
         self, directory_guid: str, *, body: EntitySettingsRequestPayload
@@ -94,7 +91,7 @@ class AccountsApi(Namespace):
         from .api.directory_operations import create_or_update_directory_settings as operation
 
         return await self._call(
-            "createOrUpdateDirectorySettings", operation.asyncio_detailed, directory_guid, **_given(body=body)
+            "createOrUpdateDirectorySettings", operation, (200,), directory_guid, **_given(body=body)
         )
 
     async def create_or_update_subaccount_settings(
@@ -104,14 +101,14 @@ class AccountsApi(Namespace):
         from .api.subaccount_operations import create_or_update_subaccount_settings as operation
 
         return await self._call(
-            "createOrUpdateSubaccountSettings", operation.asyncio_detailed, subaccount_guid, **_given(body=body)
+            "createOrUpdateSubaccountSettings", operation, (200,), subaccount_guid, **_given(body=body)
         )
 
     async def create_service_management_binding(self, subaccount_guid: str) -> ServiceManagerBindingResponseObject:
         """Create the Service Manager binding of a subaccount (v1). `POST /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (createServiceManagementBinding)."""
         from .api.subaccount_operations import create_service_management_binding as operation
 
-        return await self._call("createServiceManagementBinding", operation.asyncio_detailed, subaccount_guid)
+        return await self._call("createServiceManagementBinding", operation, (201,), subaccount_guid)
 
     async def create_service_manager_binding_v2(
         self, subaccount_guid: str, *, body: CreateServiceManagerBindingRequestPayload
@@ -120,7 +117,7 @@ class AccountsApi(Namespace):
         from .api.subaccount_operations import create_service_manager_binding_v2 as operation
 
         return await self._call(
-            "createServiceManagerBindingV2", operation.asyncio_detailed, subaccount_guid, **_given(body=body)
+            "createServiceManagerBindingV2", operation, (201,), subaccount_guid, **_given(body=body)
         )
 
     async def create_subaccount(
@@ -130,7 +127,7 @@ class AccountsApi(Namespace):
         from .api.subaccount_operations import create_subaccount as operation
 
         return await self._call(
-            "createSubaccount", operation.asyncio_detailed, **_given(body=body, subaccount_admin=subaccount_admin)
+            "createSubaccount", operation, (201,), **_given(body=body, subaccount_admin=subaccount_admin)
         )
 
     async def create_subaccount_labels(
@@ -139,9 +136,7 @@ class AccountsApi(Namespace):
         """Replace the labels of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/labels` (createSubaccountLabels)."""
         from .api.subaccount_operations import create_subaccount_labels as operation
 
-        return await self._call(
-            "createSubaccountLabels", operation.asyncio_detailed, subaccount_guid, **_given(body=body)
-        )
+        return await self._call("createSubaccountLabels", operation, (200,), subaccount_guid, **_given(body=body))
 
     async def delete_directory(
         self, directory_guid: str, *, force_delete: bool | Unset = UNSET
@@ -150,38 +145,32 @@ class AccountsApi(Namespace):
         from .api.directory_operations import delete_directory as operation
 
         return await self._call(
-            "deleteDirectory", operation.asyncio_detailed, directory_guid, **_given(force_delete=force_delete)
+            "deleteDirectory", operation, (200,), directory_guid, **_given(force_delete=force_delete)
         )
 
     async def delete_directory_labels(self, directory_guid: str) -> LabelsResponseObject:
         """Remove every label from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/labels` (deleteDirectoryLabels)."""
         from .api.directory_operations import delete_directory_labels as operation
 
-        return await self._call("deleteDirectoryLabels", operation.asyncio_detailed, directory_guid)
+        return await self._call("deleteDirectoryLabels", operation, (200,), directory_guid)
 
     async def delete_directory_settings(self, directory_guid: str, *, keys: list[str]) -> DataResponseObject:
         """Remove settings from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/settings` (deleteDirectorySettings)."""
         from .api.directory_operations import delete_directory_settings as operation
 
-        return await self._call(
-            "deleteDirectorySettings", operation.asyncio_detailed, directory_guid, **_given(keys=keys)
-        )
+        return await self._call("deleteDirectorySettings", operation, (200,), directory_guid, **_given(keys=keys))
 
     async def delete_service_management_binding_of_subaccount(self, subaccount_guid: str) -> None:
         """Delete the Service Manager binding of a subaccount (v1). `DELETE /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (deleteServiceManagementBindingOfSubaccount)."""
         from .api.subaccount_operations import delete_service_management_binding_of_subaccount as operation
 
-        return await self._call(
-            "deleteServiceManagementBindingOfSubaccount", operation.asyncio_detailed, subaccount_guid
-        )
+        return await self._call("deleteServiceManagementBindingOfSubaccount", operation, (200,), subaccount_guid)
 
     async def delete_service_manager_binding_v2(self, subaccount_guid: str, binding_name: str) -> None:
         """Delete one named Service Manager binding of a subaccount. `DELETE /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (deleteServiceManagerBindingV2)."""
         from .api.subaccount_operations import delete_service_manager_binding_v2 as operation
 
-        return await self._call(
-            "deleteServiceManagerBindingV2", operation.asyncio_detailed, subaccount_guid, binding_name
-        )
+        return await self._call("deleteServiceManagerBindingV2", operation, (200,), subaccount_guid, binding_name)
 
     async def delete_subaccount(
         self, subaccount_guid: str, *, force_delete: bool | Unset = UNSET
@@ -190,46 +179,44 @@ class AccountsApi(Namespace):
         from .api.subaccount_operations import delete_subaccount as operation
 
         return await self._call(
-            "deleteSubaccount", operation.asyncio_detailed, subaccount_guid, **_given(force_delete=force_delete)
+            "deleteSubaccount", operation, (200,), subaccount_guid, **_given(force_delete=force_delete)
         )
 
     async def delete_subaccount_labels(self, subaccount_guid: str) -> LabelsResponseObject:
         """Remove every label from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/labels` (deleteSubaccountLabels)."""
         from .api.subaccount_operations import delete_subaccount_labels as operation
 
-        return await self._call("deleteSubaccountLabels", operation.asyncio_detailed, subaccount_guid)
+        return await self._call("deleteSubaccountLabels", operation, (200,), subaccount_guid)
 
     async def delete_subaccount_settings(self, subaccount_guid: str, *, keys: list[str]) -> DataResponseObject:
         """Remove settings from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/settings` (deleteSubaccountSettings)."""
         from .api.subaccount_operations import delete_subaccount_settings as operation
 
-        return await self._call(
-            "deleteSubaccountSettings", operation.asyncio_detailed, subaccount_guid, **_given(keys=keys)
-        )
+        return await self._call("deleteSubaccountSettings", operation, (200,), subaccount_guid, **_given(keys=keys))
 
     async def get_all_service_manager_bindings_v2(self, subaccount_guid: str) -> ServiceManagerBindingsResponseList:
         """All named Service Manager bindings of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (getAllServiceManagerBindingsV2)."""
         from .api.subaccount_operations import get_all_service_manager_bindings_v2 as operation
 
-        return await self._call("getAllServiceManagerBindingsV2", operation.asyncio_detailed, subaccount_guid)
+        return await self._call("getAllServiceManagerBindingsV2", operation, (200,), subaccount_guid)
 
     async def get_directory(self, directory_guid: str, *, expand: bool | Unset = UNSET) -> DirectoryResponseObject:
         """One directory by GUID (add expand=true for its children). `GET /accounts/v1/directories/{directoryGUID}` (getDirectory)."""
         from .api.directory_operations import get_directory as operation
 
-        return await self._call("getDirectory", operation.asyncio_detailed, directory_guid, **_given(expand=expand))
+        return await self._call("getDirectory", operation, (200,), directory_guid, **_given(expand=expand))
 
     async def get_directory_custom_properties(self, directory_guid: str) -> ResponseCollection:
         """Custom properties set on one directory. `GET /accounts/v1/directories/{directoryGUID}/customProperties` (getDirectoryCustomProperties)."""
         from .api.directory_operations import get_directory_custom_properties as operation
 
-        return await self._call("getDirectoryCustomProperties", operation.asyncio_detailed, directory_guid)
+        return await self._call("getDirectoryCustomProperties", operation, (200,), directory_guid)
 
     async def get_directory_labels(self, directory_guid: str) -> LabelsResponseObject:
         """Labels of one directory. `GET /accounts/v1/directories/{directoryGUID}/labels` (getDirectoryLabels)."""
         from .api.directory_operations import get_directory_labels as operation
 
-        return await self._call("getDirectoryLabels", operation.asyncio_detailed, directory_guid)
+        return await self._call("getDirectoryLabels", operation, (200,), directory_guid)
 
     async def get_directory_settings(
         self, directory_guid: str, *, keys: list[str] | Unset = UNSET
@@ -237,25 +224,25 @@ class AccountsApi(Namespace):
         """Settings of one directory. `GET /accounts/v1/directories/{directoryGUID}/settings` (getDirectorySettings)."""
         from .api.directory_operations import get_directory_settings as operation
 
-        return await self._call("getDirectorySettings", operation.asyncio_detailed, directory_guid, **_given(keys=keys))
+        return await self._call("getDirectorySettings", operation, (200,), directory_guid, **_given(keys=keys))
 
     async def get_global_account(self, *, expand: bool | Unset = UNSET) -> GlobalAccountResponseObject:
         """The global account the service key belongs to (add expand=true for its directory tree). `GET /accounts/v1/globalAccount` (getGlobalAccount)."""
         from .api.global_account_operations import get_global_account as operation
 
-        return await self._call("getGlobalAccount", operation.asyncio_detailed, **_given(expand=expand))
+        return await self._call("getGlobalAccount", operation, (200,), **_given(expand=expand))
 
     async def get_global_account_custom_properties(self) -> ResponseCollection:
         """Custom properties set on the global account. `GET /accounts/v1/globalAccount/customProperties` (getGlobalAccountCustomProperties)."""
         from .api.global_account_operations import get_global_account_custom_properties as operation
 
-        return await self._call("getGlobalAccountCustomProperties", operation.asyncio_detailed)
+        return await self._call("getGlobalAccountCustomProperties", operation, (200,))
 
     async def get_service_management_binding(self, subaccount_guid: str) -> ServiceManagerBindingResponseObject:
         """The Service Manager binding of a subaccount (v1, one per subaccount). `GET /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (getServiceManagementBinding)."""
         from .api.subaccount_operations import get_service_management_binding as operation
 
-        return await self._call("getServiceManagementBinding", operation.asyncio_detailed, subaccount_guid)
+        return await self._call("getServiceManagementBinding", operation, (200,), subaccount_guid)
 
     async def get_service_manager_binding_v2(
         self, subaccount_guid: str, binding_name: str
@@ -263,13 +250,13 @@ class AccountsApi(Namespace):
         """One named Service Manager binding of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (getServiceManagerBindingV2)."""
         from .api.subaccount_operations import get_service_manager_binding_v2 as operation
 
-        return await self._call("getServiceManagerBindingV2", operation.asyncio_detailed, subaccount_guid, binding_name)
+        return await self._call("getServiceManagerBindingV2", operation, (200,), subaccount_guid, binding_name)
 
     async def get_status(self, job_instance_id_or_unique_id: str) -> str:
         """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
-        return await self._call("getStatus", operation.asyncio_detailed, job_instance_id_or_unique_id)
+        return await self._call("getStatus", operation, (200,), job_instance_id_or_unique_id)
 
     async def get_subaccount(
         self, subaccount_guid: str, *, derived_authorizations: GetSubaccountDerivedAuthorizations | Unset = UNSET
@@ -278,23 +265,20 @@ class AccountsApi(Namespace):
         from .api.subaccount_operations import get_subaccount as operation
 
         return await self._call(
-            "getSubaccount",
-            operation.asyncio_detailed,
-            subaccount_guid,
-            **_given(derived_authorizations=derived_authorizations),
+            "getSubaccount", operation, (200,), subaccount_guid, **_given(derived_authorizations=derived_authorizations)
         )
 
     async def get_subaccount_custom_properties(self, subaccount_guid: str) -> ResponseCollection:
         """Custom properties set on one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/customProperties` (getSubaccountCustomProperties)."""
         from .api.subaccount_operations import get_subaccount_custom_properties as operation
 
-        return await self._call("getSubaccountCustomProperties", operation.asyncio_detailed, subaccount_guid)
+        return await self._call("getSubaccountCustomProperties", operation, (200,), subaccount_guid)
 
     async def get_subaccount_labels(self, subaccount_guid: str) -> LabelsResponseObject:
         """Labels of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/labels` (getSubaccountLabels)."""
         from .api.subaccount_operations import get_subaccount_labels as operation
 
-        return await self._call("getSubaccountLabels", operation.asyncio_detailed, subaccount_guid)
+        return await self._call("getSubaccountLabels", operation, (200,), subaccount_guid)
 
     async def get_subaccount_settings(
         self, subaccount_guid: str, *, keys: list[str] | Unset = UNSET
@@ -302,9 +286,7 @@ class AccountsApi(Namespace):
         """Settings of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/settings` (getSubaccountSettings)."""
         from .api.subaccount_operations import get_subaccount_settings as operation
 
-        return await self._call(
-            "getSubaccountSettings", operation.asyncio_detailed, subaccount_guid, **_given(keys=keys)
-        )
+        return await self._call("getSubaccountSettings", operation, (200,), subaccount_guid, **_given(keys=keys))
 
     async def get_subaccounts(
         self,
@@ -318,7 +300,8 @@ class AccountsApi(Namespace):
 
         return await self._call(
             "getSubaccounts",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 directory_guid=directory_guid,
                 derived_authorizations=derived_authorizations,
@@ -332,13 +315,13 @@ class AccountsApi(Namespace):
         """Move one subaccount under another directory (or the global account). `POST /accounts/v1/subaccounts/{subaccountGUID}/move` (moveSubaccount)."""
         from .api.subaccount_operations import move_subaccount as operation
 
-        return await self._call("moveSubaccount", operation.asyncio_detailed, subaccount_guid, **_given(body=body))
+        return await self._call("moveSubaccount", operation, (200,), subaccount_guid, **_given(body=body))
 
     async def move_subaccounts(self, *, body: MoveSubaccountsRequestPayloadCollection) -> ResponseCollection:
         """Move several subaccounts at once. `POST /accounts/v1/subaccounts/move` (moveSubaccounts)."""
         from .api.subaccount_operations import move_subaccounts as operation
 
-        return await self._call("moveSubaccounts", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("moveSubaccounts", operation, (200,), **_given(body=body))
 
     async def update_directory(
         self, directory_guid: str, *, body: UpdateDirectoryRequestPayload
@@ -346,7 +329,7 @@ class AccountsApi(Namespace):
         """Change a directory's name or description. `PATCH /accounts/v1/directories/{directoryGUID}` (updateDirectory)."""
         from .api.directory_operations import update_directory as operation
 
-        return await self._call("updateDirectory", operation.asyncio_detailed, directory_guid, **_given(body=body))
+        return await self._call("updateDirectory", operation, (200,), directory_guid, **_given(body=body))
 
     async def update_directory_features(
         self, directory_guid: str, *, body: UpdateDirectoryTypeRequestPayload
@@ -354,15 +337,13 @@ class AccountsApi(Namespace):
         """Turn the entitlement or authorization features of a directory on or off. `PATCH /accounts/v1/directories/{directoryGUID}/changeDirectoryFeatures` (updateDirectoryFeatures)."""
         from .api.directory_operations import update_directory_features as operation
 
-        return await self._call(
-            "updateDirectoryFeatures", operation.asyncio_detailed, directory_guid, **_given(body=body)
-        )
+        return await self._call("updateDirectoryFeatures", operation, (200,), directory_guid, **_given(body=body))
 
     async def update_global_account(self, *, body: UpdateGlobalAccountRequestPayload) -> GlobalAccountResponseObject:
         """Rename the global account or change its description. `PATCH /accounts/v1/globalAccount` (updateGlobalAccount)."""
         from .api.global_account_operations import update_global_account as operation
 
-        return await self._call("updateGlobalAccount", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("updateGlobalAccount", operation, (200,), **_given(body=body))
 
     async def update_subaccount(
         self, subaccount_guid: str, *, body: UpdateSubaccountRequestPayload
@@ -370,7 +351,7 @@ class AccountsApi(Namespace):
         """Change a subaccount's name, description, labels or beta-usage flag. `PATCH /accounts/v1/subaccounts/{subaccountGUID}` (updateSubaccount)."""
         from .api.subaccount_operations import update_subaccount as operation
 
-        return await self._call("updateSubaccount", operation.asyncio_detailed, subaccount_guid, **_given(body=body))
+        return await self._call("updateSubaccount", operation, (200,), subaccount_guid, **_given(body=body))
 
 
 class AccountsApiWithRawResponse(Namespace):
@@ -390,7 +371,8 @@ class AccountsApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "cloneNeoSubaccount",
-            operation.asyncio_detailed,
+            operation,
+            (201,),
             source_subaccount_guid,
             **_given(body=body, subaccount_admin=subaccount_admin),
         )
@@ -401,9 +383,7 @@ class AccountsApiWithRawResponse(Namespace):
         """Create a directory to group subaccounts (optionally managing entitlements or users). `POST /accounts/v1/directories` (createDirectory)."""
         from .api.directory_operations import create_directory as operation
 
-        return await self._call_raw(
-            "createDirectory", operation.asyncio_detailed, **_given(body=body, parent_guid=parent_guid)
-        )
+        return await self._call_raw("createDirectory", operation, (201,), **_given(body=body, parent_guid=parent_guid))
 
     async def create_directory_labels(
         self, directory_guid: str, *, body: LabelAssignmentRequestPayload
@@ -411,9 +391,7 @@ class AccountsApiWithRawResponse(Namespace):
         """Replace the labels of one directory. `PUT /accounts/v1/directories/{directoryGUID}/labels` (createDirectoryLabels)."""
         from .api.directory_operations import create_directory_labels as operation
 
-        return await self._call_raw(
-            "createDirectoryLabels", operation.asyncio_detailed, directory_guid, **_given(body=body)
-        )
+        return await self._call_raw("createDirectoryLabels", operation, (200,), directory_guid, **_given(body=body))
 
     async def create_or_update_directory_settings(
         self, directory_guid: str, *, body: EntitySettingsRequestPayload
@@ -422,7 +400,7 @@ class AccountsApiWithRawResponse(Namespace):
         from .api.directory_operations import create_or_update_directory_settings as operation
 
         return await self._call_raw(
-            "createOrUpdateDirectorySettings", operation.asyncio_detailed, directory_guid, **_given(body=body)
+            "createOrUpdateDirectorySettings", operation, (200,), directory_guid, **_given(body=body)
         )
 
     async def create_or_update_subaccount_settings(
@@ -432,7 +410,7 @@ class AccountsApiWithRawResponse(Namespace):
         from .api.subaccount_operations import create_or_update_subaccount_settings as operation
 
         return await self._call_raw(
-            "createOrUpdateSubaccountSettings", operation.asyncio_detailed, subaccount_guid, **_given(body=body)
+            "createOrUpdateSubaccountSettings", operation, (200,), subaccount_guid, **_given(body=body)
         )
 
     async def create_service_management_binding(
@@ -441,7 +419,7 @@ class AccountsApiWithRawResponse(Namespace):
         """Create the Service Manager binding of a subaccount (v1). `POST /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (createServiceManagementBinding)."""
         from .api.subaccount_operations import create_service_management_binding as operation
 
-        return await self._call_raw("createServiceManagementBinding", operation.asyncio_detailed, subaccount_guid)
+        return await self._call_raw("createServiceManagementBinding", operation, (201,), subaccount_guid)
 
     async def create_service_manager_binding_v2(
         self, subaccount_guid: str, *, body: CreateServiceManagerBindingRequestPayload
@@ -450,7 +428,7 @@ class AccountsApiWithRawResponse(Namespace):
         from .api.subaccount_operations import create_service_manager_binding_v2 as operation
 
         return await self._call_raw(
-            "createServiceManagerBindingV2", operation.asyncio_detailed, subaccount_guid, **_given(body=body)
+            "createServiceManagerBindingV2", operation, (201,), subaccount_guid, **_given(body=body)
         )
 
     async def create_subaccount(
@@ -460,7 +438,7 @@ class AccountsApiWithRawResponse(Namespace):
         from .api.subaccount_operations import create_subaccount as operation
 
         return await self._call_raw(
-            "createSubaccount", operation.asyncio_detailed, **_given(body=body, subaccount_admin=subaccount_admin)
+            "createSubaccount", operation, (201,), **_given(body=body, subaccount_admin=subaccount_admin)
         )
 
     async def create_subaccount_labels(
@@ -469,9 +447,7 @@ class AccountsApiWithRawResponse(Namespace):
         """Replace the labels of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/labels` (createSubaccountLabels)."""
         from .api.subaccount_operations import create_subaccount_labels as operation
 
-        return await self._call_raw(
-            "createSubaccountLabels", operation.asyncio_detailed, subaccount_guid, **_given(body=body)
-        )
+        return await self._call_raw("createSubaccountLabels", operation, (200,), subaccount_guid, **_given(body=body))
 
     async def delete_directory(
         self, directory_guid: str, *, force_delete: bool | Unset = UNSET
@@ -480,38 +456,32 @@ class AccountsApiWithRawResponse(Namespace):
         from .api.directory_operations import delete_directory as operation
 
         return await self._call_raw(
-            "deleteDirectory", operation.asyncio_detailed, directory_guid, **_given(force_delete=force_delete)
+            "deleteDirectory", operation, (200,), directory_guid, **_given(force_delete=force_delete)
         )
 
     async def delete_directory_labels(self, directory_guid: str) -> Response[LabelsResponseObject]:
         """Remove every label from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/labels` (deleteDirectoryLabels)."""
         from .api.directory_operations import delete_directory_labels as operation
 
-        return await self._call_raw("deleteDirectoryLabels", operation.asyncio_detailed, directory_guid)
+        return await self._call_raw("deleteDirectoryLabels", operation, (200,), directory_guid)
 
     async def delete_directory_settings(self, directory_guid: str, *, keys: list[str]) -> Response[DataResponseObject]:
         """Remove settings from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/settings` (deleteDirectorySettings)."""
         from .api.directory_operations import delete_directory_settings as operation
 
-        return await self._call_raw(
-            "deleteDirectorySettings", operation.asyncio_detailed, directory_guid, **_given(keys=keys)
-        )
+        return await self._call_raw("deleteDirectorySettings", operation, (200,), directory_guid, **_given(keys=keys))
 
     async def delete_service_management_binding_of_subaccount(self, subaccount_guid: str) -> Response[None]:
         """Delete the Service Manager binding of a subaccount (v1). `DELETE /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (deleteServiceManagementBindingOfSubaccount)."""
         from .api.subaccount_operations import delete_service_management_binding_of_subaccount as operation
 
-        return await self._call_raw(
-            "deleteServiceManagementBindingOfSubaccount", operation.asyncio_detailed, subaccount_guid
-        )
+        return await self._call_raw("deleteServiceManagementBindingOfSubaccount", operation, (200,), subaccount_guid)
 
     async def delete_service_manager_binding_v2(self, subaccount_guid: str, binding_name: str) -> Response[None]:
         """Delete one named Service Manager binding of a subaccount. `DELETE /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (deleteServiceManagerBindingV2)."""
         from .api.subaccount_operations import delete_service_manager_binding_v2 as operation
 
-        return await self._call_raw(
-            "deleteServiceManagerBindingV2", operation.asyncio_detailed, subaccount_guid, binding_name
-        )
+        return await self._call_raw("deleteServiceManagerBindingV2", operation, (200,), subaccount_guid, binding_name)
 
     async def delete_subaccount(
         self, subaccount_guid: str, *, force_delete: bool | Unset = UNSET
@@ -520,14 +490,14 @@ class AccountsApiWithRawResponse(Namespace):
         from .api.subaccount_operations import delete_subaccount as operation
 
         return await self._call_raw(
-            "deleteSubaccount", operation.asyncio_detailed, subaccount_guid, **_given(force_delete=force_delete)
+            "deleteSubaccount", operation, (200,), subaccount_guid, **_given(force_delete=force_delete)
         )
 
     async def delete_subaccount_labels(self, subaccount_guid: str) -> Response[LabelsResponseObject]:
         """Remove every label from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/labels` (deleteSubaccountLabels)."""
         from .api.subaccount_operations import delete_subaccount_labels as operation
 
-        return await self._call_raw("deleteSubaccountLabels", operation.asyncio_detailed, subaccount_guid)
+        return await self._call_raw("deleteSubaccountLabels", operation, (200,), subaccount_guid)
 
     async def delete_subaccount_settings(
         self, subaccount_guid: str, *, keys: list[str]
@@ -535,9 +505,7 @@ class AccountsApiWithRawResponse(Namespace):
         """Remove settings from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/settings` (deleteSubaccountSettings)."""
         from .api.subaccount_operations import delete_subaccount_settings as operation
 
-        return await self._call_raw(
-            "deleteSubaccountSettings", operation.asyncio_detailed, subaccount_guid, **_given(keys=keys)
-        )
+        return await self._call_raw("deleteSubaccountSettings", operation, (200,), subaccount_guid, **_given(keys=keys))
 
     async def get_all_service_manager_bindings_v2(
         self, subaccount_guid: str
@@ -545,7 +513,7 @@ class AccountsApiWithRawResponse(Namespace):
         """All named Service Manager bindings of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (getAllServiceManagerBindingsV2)."""
         from .api.subaccount_operations import get_all_service_manager_bindings_v2 as operation
 
-        return await self._call_raw("getAllServiceManagerBindingsV2", operation.asyncio_detailed, subaccount_guid)
+        return await self._call_raw("getAllServiceManagerBindingsV2", operation, (200,), subaccount_guid)
 
     async def get_directory(
         self, directory_guid: str, *, expand: bool | Unset = UNSET
@@ -553,19 +521,19 @@ class AccountsApiWithRawResponse(Namespace):
         """One directory by GUID (add expand=true for its children). `GET /accounts/v1/directories/{directoryGUID}` (getDirectory)."""
         from .api.directory_operations import get_directory as operation
 
-        return await self._call_raw("getDirectory", operation.asyncio_detailed, directory_guid, **_given(expand=expand))
+        return await self._call_raw("getDirectory", operation, (200,), directory_guid, **_given(expand=expand))
 
     async def get_directory_custom_properties(self, directory_guid: str) -> Response[ResponseCollection]:
         """Custom properties set on one directory. `GET /accounts/v1/directories/{directoryGUID}/customProperties` (getDirectoryCustomProperties)."""
         from .api.directory_operations import get_directory_custom_properties as operation
 
-        return await self._call_raw("getDirectoryCustomProperties", operation.asyncio_detailed, directory_guid)
+        return await self._call_raw("getDirectoryCustomProperties", operation, (200,), directory_guid)
 
     async def get_directory_labels(self, directory_guid: str) -> Response[LabelsResponseObject]:
         """Labels of one directory. `GET /accounts/v1/directories/{directoryGUID}/labels` (getDirectoryLabels)."""
         from .api.directory_operations import get_directory_labels as operation
 
-        return await self._call_raw("getDirectoryLabels", operation.asyncio_detailed, directory_guid)
+        return await self._call_raw("getDirectoryLabels", operation, (200,), directory_guid)
 
     async def get_directory_settings(
         self, directory_guid: str, *, keys: list[str] | Unset = UNSET
@@ -573,21 +541,19 @@ class AccountsApiWithRawResponse(Namespace):
         """Settings of one directory. `GET /accounts/v1/directories/{directoryGUID}/settings` (getDirectorySettings)."""
         from .api.directory_operations import get_directory_settings as operation
 
-        return await self._call_raw(
-            "getDirectorySettings", operation.asyncio_detailed, directory_guid, **_given(keys=keys)
-        )
+        return await self._call_raw("getDirectorySettings", operation, (200,), directory_guid, **_given(keys=keys))
 
     async def get_global_account(self, *, expand: bool | Unset = UNSET) -> Response[GlobalAccountResponseObject]:
         """The global account the service key belongs to (add expand=true for its directory tree). `GET /accounts/v1/globalAccount` (getGlobalAccount)."""
         from .api.global_account_operations import get_global_account as operation
 
-        return await self._call_raw("getGlobalAccount", operation.asyncio_detailed, **_given(expand=expand))
+        return await self._call_raw("getGlobalAccount", operation, (200,), **_given(expand=expand))
 
     async def get_global_account_custom_properties(self) -> Response[ResponseCollection]:
         """Custom properties set on the global account. `GET /accounts/v1/globalAccount/customProperties` (getGlobalAccountCustomProperties)."""
         from .api.global_account_operations import get_global_account_custom_properties as operation
 
-        return await self._call_raw("getGlobalAccountCustomProperties", operation.asyncio_detailed)
+        return await self._call_raw("getGlobalAccountCustomProperties", operation, (200,))
 
     async def get_service_management_binding(
         self, subaccount_guid: str
@@ -595,7 +561,7 @@ class AccountsApiWithRawResponse(Namespace):
         """The Service Manager binding of a subaccount (v1, one per subaccount). `GET /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (getServiceManagementBinding)."""
         from .api.subaccount_operations import get_service_management_binding as operation
 
-        return await self._call_raw("getServiceManagementBinding", operation.asyncio_detailed, subaccount_guid)
+        return await self._call_raw("getServiceManagementBinding", operation, (200,), subaccount_guid)
 
     async def get_service_manager_binding_v2(
         self, subaccount_guid: str, binding_name: str
@@ -603,15 +569,13 @@ class AccountsApiWithRawResponse(Namespace):
         """One named Service Manager binding of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (getServiceManagerBindingV2)."""
         from .api.subaccount_operations import get_service_manager_binding_v2 as operation
 
-        return await self._call_raw(
-            "getServiceManagerBindingV2", operation.asyncio_detailed, subaccount_guid, binding_name
-        )
+        return await self._call_raw("getServiceManagerBindingV2", operation, (200,), subaccount_guid, binding_name)
 
     async def get_status(self, job_instance_id_or_unique_id: str) -> Response[str]:
         """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
-        return await self._call_raw("getStatus", operation.asyncio_detailed, job_instance_id_or_unique_id)
+        return await self._call_raw("getStatus", operation, (200,), job_instance_id_or_unique_id)
 
     async def get_subaccount(
         self, subaccount_guid: str, *, derived_authorizations: GetSubaccountDerivedAuthorizations | Unset = UNSET
@@ -620,23 +584,20 @@ class AccountsApiWithRawResponse(Namespace):
         from .api.subaccount_operations import get_subaccount as operation
 
         return await self._call_raw(
-            "getSubaccount",
-            operation.asyncio_detailed,
-            subaccount_guid,
-            **_given(derived_authorizations=derived_authorizations),
+            "getSubaccount", operation, (200,), subaccount_guid, **_given(derived_authorizations=derived_authorizations)
         )
 
     async def get_subaccount_custom_properties(self, subaccount_guid: str) -> Response[ResponseCollection]:
         """Custom properties set on one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/customProperties` (getSubaccountCustomProperties)."""
         from .api.subaccount_operations import get_subaccount_custom_properties as operation
 
-        return await self._call_raw("getSubaccountCustomProperties", operation.asyncio_detailed, subaccount_guid)
+        return await self._call_raw("getSubaccountCustomProperties", operation, (200,), subaccount_guid)
 
     async def get_subaccount_labels(self, subaccount_guid: str) -> Response[LabelsResponseObject]:
         """Labels of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/labels` (getSubaccountLabels)."""
         from .api.subaccount_operations import get_subaccount_labels as operation
 
-        return await self._call_raw("getSubaccountLabels", operation.asyncio_detailed, subaccount_guid)
+        return await self._call_raw("getSubaccountLabels", operation, (200,), subaccount_guid)
 
     async def get_subaccount_settings(
         self, subaccount_guid: str, *, keys: list[str] | Unset = UNSET
@@ -644,9 +605,7 @@ class AccountsApiWithRawResponse(Namespace):
         """Settings of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/settings` (getSubaccountSettings)."""
         from .api.subaccount_operations import get_subaccount_settings as operation
 
-        return await self._call_raw(
-            "getSubaccountSettings", operation.asyncio_detailed, subaccount_guid, **_given(keys=keys)
-        )
+        return await self._call_raw("getSubaccountSettings", operation, (200,), subaccount_guid, **_given(keys=keys))
 
     async def get_subaccounts(
         self,
@@ -660,7 +619,8 @@ class AccountsApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getSubaccounts",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 directory_guid=directory_guid,
                 derived_authorizations=derived_authorizations,
@@ -674,13 +634,13 @@ class AccountsApiWithRawResponse(Namespace):
         """Move one subaccount under another directory (or the global account). `POST /accounts/v1/subaccounts/{subaccountGUID}/move` (moveSubaccount)."""
         from .api.subaccount_operations import move_subaccount as operation
 
-        return await self._call_raw("moveSubaccount", operation.asyncio_detailed, subaccount_guid, **_given(body=body))
+        return await self._call_raw("moveSubaccount", operation, (200,), subaccount_guid, **_given(body=body))
 
     async def move_subaccounts(self, *, body: MoveSubaccountsRequestPayloadCollection) -> Response[ResponseCollection]:
         """Move several subaccounts at once. `POST /accounts/v1/subaccounts/move` (moveSubaccounts)."""
         from .api.subaccount_operations import move_subaccounts as operation
 
-        return await self._call_raw("moveSubaccounts", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("moveSubaccounts", operation, (200,), **_given(body=body))
 
     async def update_directory(
         self, directory_guid: str, *, body: UpdateDirectoryRequestPayload
@@ -688,7 +648,7 @@ class AccountsApiWithRawResponse(Namespace):
         """Change a directory's name or description. `PATCH /accounts/v1/directories/{directoryGUID}` (updateDirectory)."""
         from .api.directory_operations import update_directory as operation
 
-        return await self._call_raw("updateDirectory", operation.asyncio_detailed, directory_guid, **_given(body=body))
+        return await self._call_raw("updateDirectory", operation, (200,), directory_guid, **_given(body=body))
 
     async def update_directory_features(
         self, directory_guid: str, *, body: UpdateDirectoryTypeRequestPayload
@@ -696,9 +656,7 @@ class AccountsApiWithRawResponse(Namespace):
         """Turn the entitlement or authorization features of a directory on or off. `PATCH /accounts/v1/directories/{directoryGUID}/changeDirectoryFeatures` (updateDirectoryFeatures)."""
         from .api.directory_operations import update_directory_features as operation
 
-        return await self._call_raw(
-            "updateDirectoryFeatures", operation.asyncio_detailed, directory_guid, **_given(body=body)
-        )
+        return await self._call_raw("updateDirectoryFeatures", operation, (200,), directory_guid, **_given(body=body))
 
     async def update_global_account(
         self, *, body: UpdateGlobalAccountRequestPayload
@@ -706,7 +664,7 @@ class AccountsApiWithRawResponse(Namespace):
         """Rename the global account or change its description. `PATCH /accounts/v1/globalAccount` (updateGlobalAccount)."""
         from .api.global_account_operations import update_global_account as operation
 
-        return await self._call_raw("updateGlobalAccount", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("updateGlobalAccount", operation, (200,), **_given(body=body))
 
     async def update_subaccount(
         self, subaccount_guid: str, *, body: UpdateSubaccountRequestPayload
@@ -714,9 +672,7 @@ class AccountsApiWithRawResponse(Namespace):
         """Change a subaccount's name, description, labels or beta-usage flag. `PATCH /accounts/v1/subaccounts/{subaccountGUID}` (updateSubaccount)."""
         from .api.subaccount_operations import update_subaccount as operation
 
-        return await self._call_raw(
-            "updateSubaccount", operation.asyncio_detailed, subaccount_guid, **_given(body=body)
-        )
+        return await self._call_raw("updateSubaccount", operation, (200,), subaccount_guid, **_given(body=body))
 
 
 __all__ = ["AccountsApi", "AccountsApiWithRawResponse"]

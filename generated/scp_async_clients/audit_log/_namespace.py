@@ -41,7 +41,8 @@ class AuditLogApi(Namespace):
 
         return await self._call(
             "getAuditLogRecords",
-            operation.asyncio_detailed,
+            operation,
+            (200, 204),
             **_given(time_from=time_from, time_to=time_to, category=category, handle=handle),
         )
 
@@ -64,7 +65,8 @@ class AuditLogApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getAuditLogRecords",
-            operation.asyncio_detailed,
+            operation,
+            (200, 204),
             **_given(time_from=time_from, time_to=time_to, category=category, handle=handle),
         )
 

@@ -252,7 +252,7 @@ class CfV3Api(Namespace):
         """`POST /v3/spaces/{guid}/actions/apply_manifest` (applyManifestToSpace)."""
         from .api.spaces import apply_manifest_to_space as operation
 
-        return await self._call("applyManifestToSpace", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("applyManifestToSpace", operation, (202,), guid, **_given(body=body))
 
     async def apply_organization_quota(
         self, quota_guid: UUID, *, body: RelationshipToMany | Unset = UNSET
@@ -260,7 +260,7 @@ class CfV3Api(Namespace):
         """`POST /v3/organization_quotas/{quota_guid}/relationships/organizations` (applyOrganizationQuota)."""
         from .api.organization_quotas import apply_organization_quota as operation
 
-        return await self._call("applyOrganizationQuota", operation.asyncio_detailed, quota_guid, **_given(body=body))
+        return await self._call("applyOrganizationQuota", operation, (200,), quota_guid, **_given(body=body))
 
     async def apply_service_plan_visibility(
         self, guid: UUID, *, body: ApplyServicePlanVisibilityBody
@@ -268,7 +268,7 @@ class CfV3Api(Namespace):
         """`POST /v3/service_plans/{guid}/visibility` (applyServicePlanVisibility)."""
         from .api.service_plans import apply_service_plan_visibility as operation
 
-        return await self._call("applyServicePlanVisibility", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("applyServicePlanVisibility", operation, (200,), guid, **_given(body=body))
 
     async def apply_space_quota(
         self, quota_guid: UUID, *, body: RelationshipToMany | Unset = UNSET
@@ -276,7 +276,7 @@ class CfV3Api(Namespace):
         """`POST /v3/space_quotas/{quota_guid}/relationships/spaces` (applySpaceQuota)."""
         from .api.space_quotas import apply_space_quota as operation
 
-        return await self._call("applySpaceQuota", operation.asyncio_detailed, quota_guid, **_given(body=body))
+        return await self._call("applySpaceQuota", operation, (200,), quota_guid, **_given(body=body))
 
     async def assign_default_isolation_segment_for_organization(
         self, guid: UUID, *, body: RelationshipToOne | Unset = UNSET
@@ -285,7 +285,7 @@ class CfV3Api(Namespace):
         from .api.organizations import assign_default_isolation_segment_for_organization as operation
 
         return await self._call(
-            "assignDefaultIsolationSegmentForOrganization", operation.asyncio_detailed, guid, **_given(body=body)
+            "assignDefaultIsolationSegmentForOrganization", operation, (200,), guid, **_given(body=body)
         )
 
     async def bind_running_security_group(
@@ -294,7 +294,7 @@ class CfV3Api(Namespace):
         """`POST /v3/security_groups/{guid}/relationships/running_spaces` (bindRunningSecurityGroup)."""
         from .api.security_groups import bind_running_security_group as operation
 
-        return await self._call("bindRunningSecurityGroup", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("bindRunningSecurityGroup", operation, (200,), guid, **_given(body=body))
 
     async def bind_staging_security_group(
         self, guid: UUID, *, body: RelationshipToMany | Unset = UNSET
@@ -302,31 +302,31 @@ class CfV3Api(Namespace):
         """`POST /v3/security_groups/{guid}/relationships/staging_spaces` (bindStagingSecurityGroup)."""
         from .api.security_groups import bind_staging_security_group as operation
 
-        return await self._call("bindStagingSecurityGroup", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("bindStagingSecurityGroup", operation, (200,), guid, **_given(body=body))
 
     async def cancel_deployment(self, guid: UUID) -> Deployment:
         """`POST /v3/deployments/{guid}/actions/cancel` (cancelDeployment)."""
         from .api.deployments import cancel_deployment as operation
 
-        return await self._call("cancelDeployment", operation.asyncio_detailed, guid)
+        return await self._call("cancelDeployment", operation, (200,), guid)
 
     async def cancel_task(self, guid: UUID) -> Task:
         """`POST /v3/tasks/{guid}/actions/cancel` (cancelTask)."""
         from .api.tasks import cancel_task as operation
 
-        return await self._call("cancelTask", operation.asyncio_detailed, guid)
+        return await self._call("cancelTask", operation, (202,), guid)
 
     async def cancel_task_put(self, guid: UUID) -> Task:
         """`PUT /v3/tasks/{guid}/actions/cancel` (cancelTaskPut)."""
         from .api.tasks import cancel_task_put as operation
 
-        return await self._call("cancelTaskPut", operation.asyncio_detailed, guid)
+        return await self._call("cancelTaskPut", operation, (202,), guid)
 
     async def cancel_task_short(self, guid: UUID) -> Task:
         """`PUT /v3/tasks/{guid}/cancel` (cancelTaskShort)."""
         from .api.tasks import cancel_task_short as operation
 
-        return await self._call("cancelTaskShort", operation.asyncio_detailed, guid)
+        return await self._call("cancelTaskShort", operation, (202,), guid)
 
     async def check_reserved_routes_for_domain(
         self, guid: UUID, *, host: str | Unset = UNSET, path: str | Unset = UNSET, port: int | Unset = UNSET
@@ -335,116 +335,116 @@ class CfV3Api(Namespace):
         from .api.domains import check_reserved_routes_for_domain as operation
 
         return await self._call(
-            "checkReservedRoutesForDomain", operation.asyncio_detailed, guid, **_given(host=host, path=path, port=port)
+            "checkReservedRoutesForDomain", operation, (200,), guid, **_given(host=host, path=path, port=port)
         )
 
     async def clear_buildpack_cache(self) -> None:
         """`POST /v3/admin/actions/clear_buildpack_cache` (clearBuildpackCache)."""
         from .api.admin import clear_buildpack_cache as operation
 
-        return await self._call("clearBuildpackCache", operation.asyncio_detailed)
+        return await self._call("clearBuildpackCache", operation, (202,))
 
     async def clear_buildpack_cache_for_application(self, guid: UUID) -> None:
         """`POST /v3/apps/{guid}/actions/clear_buildpack_cache` (clearBuildpackCacheForApplication)."""
         from .api.apps import clear_buildpack_cache_for_application as operation
 
-        return await self._call("clearBuildpackCacheForApplication", operation.asyncio_detailed, guid)
+        return await self._call("clearBuildpackCacheForApplication", operation, (202,), guid)
 
     async def continue_deployment(self, guid: UUID) -> Deployment:
         """`POST /v3/deployments/{guid}/actions/continue` (continueDeployment)."""
         from .api.deployments import continue_deployment as operation
 
-        return await self._call("continueDeployment", operation.asyncio_detailed, guid)
+        return await self._call("continueDeployment", operation, (200,), guid)
 
     async def create_app(self, *, body: CreateAppBody) -> App:
         """`POST /v3/apps` (createApp)."""
         from .api.apps import create_app as operation
 
-        return await self._call("createApp", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createApp", operation, (201,), **_given(body=body))
 
     async def create_build(self, *, body: CreateBuildBody) -> Build:
         """`POST /v3/builds` (createBuild)."""
         from .api.builds import create_build as operation
 
-        return await self._call("createBuild", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createBuild", operation, (201,), **_given(body=body))
 
     async def create_buildpack(self, *, body: CreateBuildpackBody) -> Buildpack:
         """`POST /v3/buildpacks` (createBuildpack)."""
         from .api.buildpacks import create_buildpack as operation
 
-        return await self._call("createBuildpack", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createBuildpack", operation, (201,), **_given(body=body))
 
     async def create_deployment(self, *, body: CreateDeploymentBody) -> Deployment:
         """`POST /v3/deployments` (createDeployment)."""
         from .api.deployments import create_deployment as operation
 
-        return await self._call("createDeployment", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createDeployment", operation, (201,), **_given(body=body))
 
     async def create_domain(self, *, body: CreateDomainBody) -> Domain:
         """`POST /v3/domains` (createDomain)."""
         from .api.domains import create_domain as operation
 
-        return await self._call("createDomain", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createDomain", operation, (201,), **_given(body=body))
 
     async def create_droplet(self, *, body: CreateDropletBody) -> Droplet:
         """`POST /v3/droplets` (createDroplet)."""
         from .api.droplets import create_droplet as operation
 
-        return await self._call("createDroplet", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createDroplet", operation, (201,), **_given(body=body))
 
     async def create_isolation_segment(self, *, body: CreateIsolationSegmentBody | Unset = UNSET) -> IsolationSegment:
         """`POST /v3/isolation_segments` (createIsolationSegment)."""
         from .api.isolation_segments import create_isolation_segment as operation
 
-        return await self._call("createIsolationSegment", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createIsolationSegment", operation, (201,), **_given(body=body))
 
     async def create_manifest_diff_for_space(self, guid: UUID, *, body: str | Unset = UNSET) -> None:
         """`POST /v3/spaces/{guid}/manifest_diff` (createManifestDiffForSpace)."""
         from .api.spaces import create_manifest_diff_for_space as operation
 
-        return await self._call("createManifestDiffForSpace", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("createManifestDiffForSpace", operation, (201, 202), guid, **_given(body=body))
 
     async def create_organization(self, *, body: CreateOrganizationBody) -> Organization:
         """`POST /v3/organizations` (createOrganization)."""
         from .api.organizations import create_organization as operation
 
-        return await self._call("createOrganization", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createOrganization", operation, (201,), **_given(body=body))
 
     async def create_organization_quota(self, *, body: CreateOrganizationQuotaBody) -> OrganizationQuota:
         """`POST /v3/organization_quotas` (createOrganizationQuota)."""
         from .api.organization_quotas import create_organization_quota as operation
 
-        return await self._call("createOrganizationQuota", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createOrganizationQuota", operation, (201,), **_given(body=body))
 
     async def create_package(self, *, body: CreatePackageBody) -> Package:
         """`POST /v3/packages` (createPackage)."""
         from .api.packages import create_package as operation
 
-        return await self._call("createPackage", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createPackage", operation, (201,), **_given(body=body))
 
     async def create_role(self, *, body: CreateRoleBody | Unset = UNSET) -> BaseSchema:
         """`POST /v3/roles` (createRole)."""
         from .api.roles import create_role as operation
 
-        return await self._call("createRole", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createRole", operation, (201,), **_given(body=body))
 
     async def create_route(self, *, body: CreateRouteBody | Unset = UNSET) -> Route:
         """`POST /v3/routes` (createRoute)."""
         from .api.routes import create_route as operation
 
-        return await self._call("createRoute", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createRoute", operation, (201,), **_given(body=body))
 
     async def create_security_group(self, *, body: SecurityGroupCreate | Unset = UNSET) -> SecurityGroup:
         """`POST /v3/security_groups` (createSecurityGroup)."""
         from .api.security_groups import create_security_group as operation
 
-        return await self._call("createSecurityGroup", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createSecurityGroup", operation, (201,), **_given(body=body))
 
     async def create_service_broker(self, *, body: CreateServiceBrokerBody | Unset = UNSET) -> None:
         """`POST /v3/service_brokers` (createServiceBroker)."""
         from .api.service_brokers import create_service_broker as operation
 
-        return await self._call("createServiceBroker", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createServiceBroker", operation, (202,), **_given(body=body))
 
     async def create_service_credential_binding(
         self, *, body: CreateServiceCredentialBindingBody | Unset = UNSET
@@ -452,7 +452,7 @@ class CfV3Api(Namespace):
         """`POST /v3/service_credential_bindings` (createServiceCredentialBinding)."""
         from .api.service_credential_bindings import create_service_credential_binding as operation
 
-        return await self._call("createServiceCredentialBinding", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createServiceCredentialBinding", operation, (201, 202), **_given(body=body))
 
     async def create_service_instance(
         self, *, body: CreateServiceInstanceBody | Unset = UNSET
@@ -460,7 +460,7 @@ class CfV3Api(Namespace):
         """`POST /v3/service_instances` (createServiceInstance)."""
         from .api.service_instances import create_service_instance as operation
 
-        return await self._call("createServiceInstance", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createServiceInstance", operation, (201, 202), **_given(body=body))
 
     async def create_service_route_binding(
         self, *, body: ServiceRouteBindingCreate | Unset = UNSET
@@ -468,195 +468,193 @@ class CfV3Api(Namespace):
         """`POST /v3/service_route_bindings` (createServiceRouteBinding)."""
         from .api.service_route_bindings import create_service_route_binding as operation
 
-        return await self._call("createServiceRouteBinding", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createServiceRouteBinding", operation, (201, 202), **_given(body=body))
 
     async def create_sidecar(self, guid: UUID, *, body: CreateSidecarBody | Unset = UNSET) -> Sidecar:
         """`POST /v3/apps/{guid}/sidecars` (createSidecar)."""
         from .api.sidecars import create_sidecar as operation
 
-        return await self._call("createSidecar", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("createSidecar", operation, (201,), guid, **_given(body=body))
 
     async def create_space(self, *, body: CreateSpaceBody) -> Space:
         """`POST /v3/spaces` (createSpace)."""
         from .api.spaces import create_space as operation
 
-        return await self._call("createSpace", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createSpace", operation, (201,), **_given(body=body))
 
     async def create_space_quota(self, *, body: CreateSpaceQuotaBody | Unset = UNSET) -> SpaceQuota:
         """`POST /v3/space_quotas` (createSpaceQuota)."""
         from .api.space_quotas import create_space_quota as operation
 
-        return await self._call("createSpaceQuota", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createSpaceQuota", operation, (201,), **_given(body=body))
 
     async def create_stack(self, *, body: CreateStackBody) -> Stack:
         """`POST /v3/stacks` (createStack)."""
         from .api.stacks import create_stack as operation
 
-        return await self._call("createStack", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createStack", operation, (201,), **_given(body=body))
 
     async def create_task(self, guid: UUID, *, body: CreateTaskBody) -> Task:
         """`POST /v3/apps/{guid}/tasks` (createTask)."""
         from .api.tasks import create_task as operation
 
-        return await self._call("createTask", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("createTask", operation, (202,), guid, **_given(body=body))
 
     async def create_user(self, *, body: CreateUserBody | Unset = UNSET) -> User:
         """`POST /v3/users` (createUser)."""
         from .api.users import create_user as operation
 
-        return await self._call("createUser", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createUser", operation, (201,), **_given(body=body))
 
     async def delete_app(self, guid: UUID) -> None:
         """`DELETE /v3/apps/{guid}` (deleteApp)."""
         from .api.apps import delete_app as operation
 
-        return await self._call("deleteApp", operation.asyncio_detailed, guid)
+        return await self._call("deleteApp", operation, (202,), guid)
 
     async def delete_buildpack(self, guid: UUID) -> None:
         """`DELETE /v3/buildpacks/{guid}` (deleteBuildpack)."""
         from .api.buildpacks import delete_buildpack as operation
 
-        return await self._call("deleteBuildpack", operation.asyncio_detailed, guid)
+        return await self._call("deleteBuildpack", operation, (202,), guid)
 
     async def delete_domain(self, guid: UUID) -> None:
         """`DELETE /v3/domains/{guid}` (deleteDomain)."""
         from .api.domains import delete_domain as operation
 
-        return await self._call("deleteDomain", operation.asyncio_detailed, guid)
+        return await self._call("deleteDomain", operation, (202,), guid)
 
     async def delete_droplet(self, guid: UUID) -> Job:
         """`DELETE /v3/droplets/{guid}` (deleteDroplet)."""
         from .api.droplets import delete_droplet as operation
 
-        return await self._call("deleteDroplet", operation.asyncio_detailed, guid)
+        return await self._call("deleteDroplet", operation, (202,), guid)
 
     async def delete_isolation_segment(self, guid: UUID) -> None:
         """`DELETE /v3/isolation_segments/{guid}` (deleteIsolationSegment)."""
         from .api.isolation_segments import delete_isolation_segment as operation
 
-        return await self._call("deleteIsolationSegment", operation.asyncio_detailed, guid)
+        return await self._call("deleteIsolationSegment", operation, (204,), guid)
 
     async def delete_organization(self, guid: UUID) -> None:
         """`DELETE /v3/organizations/{guid}` (deleteOrganization)."""
         from .api.organizations import delete_organization as operation
 
-        return await self._call("deleteOrganization", operation.asyncio_detailed, guid)
+        return await self._call("deleteOrganization", operation, (202,), guid)
 
     async def delete_organization_quota(self, guid: UUID) -> None:
         """`DELETE /v3/organization_quotas/{guid}` (deleteOrganizationQuota)."""
         from .api.organization_quotas import delete_organization_quota as operation
 
-        return await self._call("deleteOrganizationQuota", operation.asyncio_detailed, guid)
+        return await self._call("deleteOrganizationQuota", operation, (202,), guid)
 
     async def delete_package(self, guid: UUID) -> None:
         """`DELETE /v3/packages/{guid}` (deletePackage)."""
         from .api.packages import delete_package as operation
 
-        return await self._call("deletePackage", operation.asyncio_detailed, guid)
+        return await self._call("deletePackage", operation, (202,), guid)
 
     async def delete_role(self, guid: UUID) -> None:
         """`DELETE /v3/roles/{guid}` (deleteRole)."""
         from .api.roles import delete_role as operation
 
-        return await self._call("deleteRole", operation.asyncio_detailed, guid)
+        return await self._call("deleteRole", operation, (202,), guid)
 
     async def delete_route(self, guid: UUID) -> None:
         """`DELETE /v3/routes/{guid}` (deleteRoute)."""
         from .api.routes import delete_route as operation
 
-        return await self._call("deleteRoute", operation.asyncio_detailed, guid)
+        return await self._call("deleteRoute", operation, (202,), guid)
 
     async def delete_security_group(self, guid: UUID) -> None:
         """`DELETE /v3/security_groups/{guid}` (deleteSecurityGroup)."""
         from .api.security_groups import delete_security_group as operation
 
-        return await self._call("deleteSecurityGroup", operation.asyncio_detailed, guid)
+        return await self._call("deleteSecurityGroup", operation, (202,), guid)
 
     async def delete_service_broker(self, guid: UUID) -> None:
         """`DELETE /v3/service_brokers/{guid}` (deleteServiceBroker)."""
         from .api.service_brokers import delete_service_broker as operation
 
-        return await self._call("deleteServiceBroker", operation.asyncio_detailed, guid)
+        return await self._call("deleteServiceBroker", operation, (202,), guid)
 
     async def delete_service_credential_binding(self, guid: UUID) -> None:
         """`DELETE /v3/service_credential_bindings/{guid}` (deleteServiceCredentialBinding)."""
         from .api.service_credential_bindings import delete_service_credential_binding as operation
 
-        return await self._call("deleteServiceCredentialBinding", operation.asyncio_detailed, guid)
+        return await self._call("deleteServiceCredentialBinding", operation, (202, 204), guid)
 
     async def delete_service_instance(self, guid: UUID, *, purge: bool | Unset = UNSET) -> None:
         """`DELETE /v3/service_instances/{guid}` (deleteServiceInstance)."""
         from .api.service_instances import delete_service_instance as operation
 
-        return await self._call("deleteServiceInstance", operation.asyncio_detailed, guid, **_given(purge=purge))
+        return await self._call("deleteServiceInstance", operation, (202, 204), guid, **_given(purge=purge))
 
     async def delete_service_offering(self, guid: UUID, *, purge: bool | Unset = UNSET) -> None:
         """`DELETE /v3/service_offerings/{guid}` (deleteServiceOffering)."""
         from .api.service_offerings import delete_service_offering as operation
 
-        return await self._call("deleteServiceOffering", operation.asyncio_detailed, guid, **_given(purge=purge))
+        return await self._call("deleteServiceOffering", operation, (204,), guid, **_given(purge=purge))
 
     async def delete_service_plan(self, guid: UUID) -> None:
         """`DELETE /v3/service_plans/{guid}` (deleteServicePlan)."""
         from .api.service_plans import delete_service_plan as operation
 
-        return await self._call("deleteServicePlan", operation.asyncio_detailed, guid)
+        return await self._call("deleteServicePlan", operation, (204,), guid)
 
     async def delete_service_route_binding(self, guid: UUID) -> None:
         """`DELETE /v3/service_route_bindings/{guid}` (deleteServiceRouteBinding)."""
         from .api.service_route_bindings import delete_service_route_binding as operation
 
-        return await self._call("deleteServiceRouteBinding", operation.asyncio_detailed, guid)
+        return await self._call("deleteServiceRouteBinding", operation, (202, 204), guid)
 
     async def delete_sidecar(self, guid: UUID) -> None:
         """`DELETE /v3/sidecars/{guid}` (deleteSidecar)."""
         from .api.sidecars import delete_sidecar as operation
 
-        return await self._call("deleteSidecar", operation.asyncio_detailed, guid)
+        return await self._call("deleteSidecar", operation, (204,), guid)
 
     async def delete_space(self, guid: UUID) -> None:
         """`DELETE /v3/spaces/{guid}` (deleteSpace)."""
         from .api.spaces import delete_space as operation
 
-        return await self._call("deleteSpace", operation.asyncio_detailed, guid)
+        return await self._call("deleteSpace", operation, (202,), guid)
 
     async def delete_space_quota(self, guid: UUID) -> None:
         """`DELETE /v3/space_quotas/{guid}` (deleteSpaceQuota)."""
         from .api.space_quotas import delete_space_quota as operation
 
-        return await self._call("deleteSpaceQuota", operation.asyncio_detailed, guid)
+        return await self._call("deleteSpaceQuota", operation, (202,), guid)
 
     async def delete_stack(self, guid: UUID) -> None:
         """`DELETE /v3/stacks/{guid}` (deleteStack)."""
         from .api.stacks import delete_stack as operation
 
-        return await self._call("deleteStack", operation.asyncio_detailed, guid)
+        return await self._call("deleteStack", operation, (204,), guid)
 
     async def delete_unmapped_routes_for_space(self, guid: UUID, *, unmapped: bool) -> None:
         """`DELETE /v3/spaces/{guid}/routes` (deleteUnmappedRoutesForSpace)."""
         from .api.spaces import delete_unmapped_routes_for_space as operation
 
-        return await self._call(
-            "deleteUnmappedRoutesForSpace", operation.asyncio_detailed, guid, **_given(unmapped=unmapped)
-        )
+        return await self._call("deleteUnmappedRoutesForSpace", operation, (202,), guid, **_given(unmapped=unmapped))
 
     async def delete_user(self, guid: str) -> None:
         """`DELETE /v3/users/{guid}` (deleteUser)."""
         from .api.users import delete_user as operation
 
-        return await self._call("deleteUser", operation.asyncio_detailed, guid)
+        return await self._call("deleteUser", operation, (202,), guid)
 
     async def download_droplet(self, guid: UUID) -> File:
         """`GET /v3/droplets/{guid}/download` (downloadDroplet)."""
         from .api.droplets import download_droplet as operation
 
-        return await self._call("downloadDroplet", operation.asyncio_detailed, guid)
+        return await self._call("downloadDroplet", operation, (200, 302), guid)
 
     async def download_package_bits(self, guid: UUID) -> Any:
         """`GET /v3/packages/{guid}/download` (downloadPackageBits)."""
         from .api.packages import download_package_bits as operation
 
-        return await self._call("downloadPackageBits", operation.asyncio_detailed, guid)
+        return await self._call("downloadPackageBits", operation, (302,), guid)
 
     async def entitle_organizations_for_isolation_segment(
         self, guid: UUID, *, body: RelationshipToMany
@@ -664,237 +662,235 @@ class CfV3Api(Namespace):
         """`POST /v3/isolation_segments/{guid}/relationships/organizations` (entitleOrganizationsForIsolationSegment)."""
         from .api.isolation_segments import entitle_organizations_for_isolation_segment as operation
 
-        return await self._call(
-            "entitleOrganizationsForIsolationSegment", operation.asyncio_detailed, guid, **_given(body=body)
-        )
+        return await self._call("entitleOrganizationsForIsolationSegment", operation, (200,), guid, **_given(body=body))
 
     async def generate_manifest(self, guid: UUID) -> str:
         """`GET /v3/apps/{guid}/manifest` (generateManifest)."""
         from .api.manifests import generate_manifest as operation
 
-        return await self._call("generateManifest", operation.asyncio_detailed, guid)
+        return await self._call("generateManifest", operation, (200,), guid)
 
     async def get_api_root(self) -> GetApiRootResponse200:
         """`GET /` (getApiRoot)."""
         from .api.root import get_api_root as operation
 
-        return await self._call("getApiRoot", operation.asyncio_detailed)
+        return await self._call("getApiRoot", operation, (200,))
 
     async def get_app(self, guid: UUID, *, include: list[GetAppIncludeItem] | Unset = UNSET) -> App:
         """`GET /v3/apps/{guid}` (getApp)."""
         from .api.apps import get_app as operation
 
-        return await self._call("getApp", operation.asyncio_detailed, guid, **_given(include=include))
+        return await self._call("getApp", operation, (200,), guid, **_given(include=include))
 
     async def get_app_feature(self, guid: UUID, name: GetAppFeatureName) -> None:
         """`GET /v3/apps/{guid}/features/{name}` (getAppFeature)."""
         from .api.apps import get_app_feature as operation
 
-        return await self._call("getAppFeature", operation.asyncio_detailed, guid, name)
+        return await self._call("getAppFeature", operation, (200,), guid, name)
 
     async def get_app_usage_event(self, guid: UUID) -> BaseSchema:
         """`GET /v3/app_usage_events/{guid}` (getAppUsageEvent)."""
         from .api.app_usage_events import get_app_usage_event as operation
 
-        return await self._call("getAppUsageEvent", operation.asyncio_detailed, guid)
+        return await self._call("getAppUsageEvent", operation, (200,), guid)
 
     async def get_assigned_isolation_segment_for_space(self, guid: UUID) -> RelationshipToOne:
         """`GET /v3/spaces/{guid}/relationships/isolation_segment` (getAssignedIsolationSegmentForSpace)."""
         from .api.spaces import get_assigned_isolation_segment_for_space as operation
 
-        return await self._call("getAssignedIsolationSegmentForSpace", operation.asyncio_detailed, guid)
+        return await self._call("getAssignedIsolationSegmentForSpace", operation, (200,), guid)
 
     async def get_audit_event(self, guid: UUID) -> AuditEvent:
         """`GET /v3/audit_events/{guid}` (getAuditEvent)."""
         from .api.audit_events import get_audit_event as operation
 
-        return await self._call("getAuditEvent", operation.asyncio_detailed, guid)
+        return await self._call("getAuditEvent", operation, (200,), guid)
 
     async def get_build(self, guid: UUID) -> Build:
         """`GET /v3/builds/{guid}` (getBuild)."""
         from .api.builds import get_build as operation
 
-        return await self._call("getBuild", operation.asyncio_detailed, guid)
+        return await self._call("getBuild", operation, (200,), guid)
 
     async def get_buildpack(self, guid: UUID) -> Buildpack:
         """`GET /v3/buildpacks/{guid}` (getBuildpack)."""
         from .api.buildpacks import get_buildpack as operation
 
-        return await self._call("getBuildpack", operation.asyncio_detailed, guid)
+        return await self._call("getBuildpack", operation, (200,), guid)
 
     async def get_current_droplet_association_for_app(self, guid: UUID) -> RelationshipToOne:
         """`GET /v3/apps/{guid}/relationships/current_droplet` (getCurrentDropletAssociationForApp)."""
         from .api.apps import get_current_droplet_association_for_app as operation
 
-        return await self._call("getCurrentDropletAssociationForApp", operation.asyncio_detailed, guid)
+        return await self._call("getCurrentDropletAssociationForApp", operation, (200,), guid)
 
     async def get_current_droplet_for_app(self, guid: UUID) -> Droplet:
         """`GET /v3/apps/{guid}/droplets/current` (getCurrentDropletForApp)."""
         from .api.apps import get_current_droplet_for_app as operation
 
-        return await self._call("getCurrentDropletForApp", operation.asyncio_detailed, guid)
+        return await self._call("getCurrentDropletForApp", operation, (200,), guid)
 
     async def get_default_domain_for_organization(self, guid: UUID) -> Domain:
         """`GET /v3/organizations/{guid}/domains/default` (getDefaultDomainForOrganization)."""
         from .api.organizations import get_default_domain_for_organization as operation
 
-        return await self._call("getDefaultDomainForOrganization", operation.asyncio_detailed, guid)
+        return await self._call("getDefaultDomainForOrganization", operation, (200,), guid)
 
     async def get_default_isolation_segment_for_organization(self, guid: UUID) -> RelationshipToOne:
         """`GET /v3/organizations/{guid}/relationships/default_isolation_segment` (getDefaultIsolationSegmentForOrganization)."""
         from .api.organizations import get_default_isolation_segment_for_organization as operation
 
-        return await self._call("getDefaultIsolationSegmentForOrganization", operation.asyncio_detailed, guid)
+        return await self._call("getDefaultIsolationSegmentForOrganization", operation, (200,), guid)
 
     async def get_deployment(self, guid: UUID) -> Deployment:
         """`GET /v3/deployments/{guid}` (getDeployment)."""
         from .api.deployments import get_deployment as operation
 
-        return await self._call("getDeployment", operation.asyncio_detailed, guid)
+        return await self._call("getDeployment", operation, (200,), guid)
 
     async def get_domain(self, guid: UUID) -> Domain:
         """`GET /v3/domains/{guid}` (getDomain)."""
         from .api.domains import get_domain as operation
 
-        return await self._call("getDomain", operation.asyncio_detailed, guid)
+        return await self._call("getDomain", operation, (200,), guid)
 
     async def get_droplet(self, guid: UUID) -> Droplet:
         """`GET /v3/droplets/{guid}` (getDroplet)."""
         from .api.droplets import get_droplet as operation
 
-        return await self._call("getDroplet", operation.asyncio_detailed, guid)
+        return await self._call("getDroplet", operation, (200,), guid)
 
     async def get_env_for_app(self, guid: UUID) -> AppEnvironment:
         """`GET /v3/apps/{guid}/env` (getEnvForApp)."""
         from .api.apps import get_env_for_app as operation
 
-        return await self._call("getEnvForApp", operation.asyncio_detailed, guid)
+        return await self._call("getEnvForApp", operation, (200,), guid)
 
     async def get_environment_variable_group(self, name: GetEnvironmentVariableGroupName) -> EnvironmentVariableGroup:
         """`GET /v3/environment_variable_groups/{name}` (getEnvironmentVariableGroup)."""
         from .api.environment_variable_groups import get_environment_variable_group as operation
 
-        return await self._call("getEnvironmentVariableGroup", operation.asyncio_detailed, name)
+        return await self._call("getEnvironmentVariableGroup", operation, (200,), name)
 
     async def get_environment_variables_for_app(self, guid: UUID) -> AppEnvironmentVariables:
         """`GET /v3/apps/{guid}/environment_variables` (getEnvironmentVariablesForApp)."""
         from .api.apps import get_environment_variables_for_app as operation
 
-        return await self._call("getEnvironmentVariablesForApp", operation.asyncio_detailed, guid)
+        return await self._call("getEnvironmentVariablesForApp", operation, (200,), guid)
 
     async def get_feature_flag(self, name: GetFeatureFlagName) -> FeatureFlag:
         """`GET /v3/feature_flags/{name}` (getFeatureFlag)."""
         from .api.feature_flags import get_feature_flag as operation
 
-        return await self._call("getFeatureFlag", operation.asyncio_detailed, name)
+        return await self._call("getFeatureFlag", operation, (200,), name)
 
     async def get_isolation_segment(self, guid: UUID) -> IsolationSegment:
         """`GET /v3/isolation_segments/{guid}` (getIsolationSegment)."""
         from .api.isolation_segments import get_isolation_segment as operation
 
-        return await self._call("getIsolationSegment", operation.asyncio_detailed, guid)
+        return await self._call("getIsolationSegment", operation, (200,), guid)
 
     async def get_job(self, guid: UUID) -> Job:
         """`GET /v3/jobs/{guid}` (getJob)."""
         from .api.jobs import get_job as operation
 
-        return await self._call("getJob", operation.asyncio_detailed, guid)
+        return await self._call("getJob", operation, (200,), guid)
 
     async def get_organization(self, guid: UUID) -> Organization:
         """`GET /v3/organizations/{guid}` (getOrganization)."""
         from .api.organizations import get_organization as operation
 
-        return await self._call("getOrganization", operation.asyncio_detailed, guid)
+        return await self._call("getOrganization", operation, (200,), guid)
 
     async def get_organization_quota(self, guid: UUID) -> OrganizationQuota:
         """`GET /v3/organization_quotas/{guid}` (getOrganizationQuota)."""
         from .api.organization_quotas import get_organization_quota as operation
 
-        return await self._call("getOrganizationQuota", operation.asyncio_detailed, guid)
+        return await self._call("getOrganizationQuota", operation, (200,), guid)
 
     async def get_package(self, guid: UUID) -> Package:
         """`GET /v3/packages/{guid}` (getPackage)."""
         from .api.packages import get_package as operation
 
-        return await self._call("getPackage", operation.asyncio_detailed, guid)
+        return await self._call("getPackage", operation, (200,), guid)
 
     async def get_permissions_for_app(self, guid: UUID) -> AppPermissions:
         """`GET /v3/apps/{guid}/permissions` (getPermissionsForApp)."""
         from .api.apps import get_permissions_for_app as operation
 
-        return await self._call("getPermissionsForApp", operation.asyncio_detailed, guid)
+        return await self._call("getPermissionsForApp", operation, (200,), guid)
 
     async def get_platform_info(self) -> GetPlatformInfoResponse200:
         """`GET /v3/info` (getPlatformInfo)."""
         from .api.info import get_platform_info as operation
 
-        return await self._call("getPlatformInfo", operation.asyncio_detailed)
+        return await self._call("getPlatformInfo", operation, (200,))
 
     async def get_platform_usage_summary(self) -> GetPlatformUsageSummaryResponse200:
         """`GET /v3/info/usage_summary` (getPlatformUsageSummary)."""
         from .api.info import get_platform_usage_summary as operation
 
-        return await self._call("getPlatformUsageSummary", operation.asyncio_detailed)
+        return await self._call("getPlatformUsageSummary", operation, (200,))
 
     async def get_process(self, guid: UUID) -> Process:
         """`GET /v3/processes/{guid}` (getProcess)."""
         from .api.processes import get_process as operation
 
-        return await self._call("getProcess", operation.asyncio_detailed, guid)
+        return await self._call("getProcess", operation, (200,), guid)
 
     async def get_process_for_app(self, guid: UUID, type_: str) -> Process:
         """`GET /v3/apps/{guid}/processes/{type}` (getProcessForApp)."""
         from .api.processes import get_process_for_app as operation
 
-        return await self._call("getProcessForApp", operation.asyncio_detailed, guid, type_)
+        return await self._call("getProcessForApp", operation, (200,), guid, type_)
 
     async def get_process_stats(self, guid: UUID) -> ProcessStats:
         """`GET /v3/processes/{guid}/stats` (getProcessStats)."""
         from .api.processes import get_process_stats as operation
 
-        return await self._call("getProcessStats", operation.asyncio_detailed, guid)
+        return await self._call("getProcessStats", operation, (200,), guid)
 
     async def get_process_stats_for_app(self, guid: UUID, type_: str) -> ProcessStats:
         """`GET /v3/apps/{guid}/processes/{type}/stats` (getProcessStatsForApp)."""
         from .api.processes import get_process_stats_for_app as operation
 
-        return await self._call("getProcessStatsForApp", operation.asyncio_detailed, guid, type_)
+        return await self._call("getProcessStatsForApp", operation, (200,), guid, type_)
 
     async def get_revision(self, guid: UUID) -> Revision:
         """`GET /v3/revisions/{guid}` (getRevision)."""
         from .api.revisions import get_revision as operation
 
-        return await self._call("getRevision", operation.asyncio_detailed, guid)
+        return await self._call("getRevision", operation, (200,), guid)
 
     async def get_revision_environment_variables(self, guid: UUID) -> GetRevisionEnvironmentVariablesResponse200:
         """`GET /v3/revisions/{guid}/environment_variables` (getRevisionEnvironmentVariables)."""
         from .api.revisions import get_revision_environment_variables as operation
 
-        return await self._call("getRevisionEnvironmentVariables", operation.asyncio_detailed, guid)
+        return await self._call("getRevisionEnvironmentVariables", operation, (200,), guid)
 
     async def get_role(self, guid: UUID, *, include: list[GetRoleIncludeItem] | Unset = UNSET) -> BaseSchema:
         """`GET /v3/roles/{guid}` (getRole)."""
         from .api.roles import get_role as operation
 
-        return await self._call("getRole", operation.asyncio_detailed, guid, **_given(include=include))
+        return await self._call("getRole", operation, (200,), guid, **_given(include=include))
 
     async def get_route(self, guid: UUID, *, include: list[GetRouteIncludeItem] | Unset = UNSET) -> Route:
         """`GET /v3/routes/{guid}` (getRoute)."""
         from .api.routes import get_route as operation
 
-        return await self._call("getRoute", operation.asyncio_detailed, guid, **_given(include=include))
+        return await self._call("getRoute", operation, (200,), guid, **_given(include=include))
 
     async def get_security_group(self, guid: UUID) -> SecurityGroup:
         """`GET /v3/security_groups/{guid}` (getSecurityGroup)."""
         from .api.security_groups import get_security_group as operation
 
-        return await self._call("getSecurityGroup", operation.asyncio_detailed, guid)
+        return await self._call("getSecurityGroup", operation, (200,), guid)
 
     async def get_service_broker(self, guid: UUID) -> ServiceBroker:
         """`GET /v3/service_brokers/{guid}` (getServiceBroker)."""
         from .api.service_brokers import get_service_broker as operation
 
-        return await self._call("getServiceBroker", operation.asyncio_detailed, guid)
+        return await self._call("getServiceBroker", operation, (200,), guid)
 
     async def get_service_credential_binding(
         self, guid: UUID, *, include: list[GetServiceCredentialBindingIncludeItem] | Unset = UNSET
@@ -902,15 +898,13 @@ class CfV3Api(Namespace):
         """`GET /v3/service_credential_bindings/{guid}` (getServiceCredentialBinding)."""
         from .api.service_credential_bindings import get_service_credential_binding as operation
 
-        return await self._call(
-            "getServiceCredentialBinding", operation.asyncio_detailed, guid, **_given(include=include)
-        )
+        return await self._call("getServiceCredentialBinding", operation, (200,), guid, **_given(include=include))
 
     async def get_service_credential_binding_details(self, guid: UUID) -> GetServiceCredentialBindingDetailsResponse200:
         """`GET /v3/service_credential_bindings/{guid}/details` (getServiceCredentialBindingDetails)."""
         from .api.service_credential_bindings import get_service_credential_binding_details as operation
 
-        return await self._call("getServiceCredentialBindingDetails", operation.asyncio_detailed, guid)
+        return await self._call("getServiceCredentialBindingDetails", operation, (200,), guid)
 
     async def get_service_credential_binding_parameters(
         self, guid: UUID
@@ -918,7 +912,7 @@ class CfV3Api(Namespace):
         """`GET /v3/service_credential_bindings/{guid}/parameters` (getServiceCredentialBindingParameters)."""
         from .api.service_credential_bindings import get_service_credential_binding_parameters as operation
 
-        return await self._call("getServiceCredentialBindingParameters", operation.asyncio_detailed, guid)
+        return await self._call("getServiceCredentialBindingParameters", operation, (200,), guid)
 
     async def get_service_instance(
         self, guid: UUID, *, fields: GetServiceInstanceFields | Unset = UNSET
@@ -926,25 +920,25 @@ class CfV3Api(Namespace):
         """`GET /v3/service_instances/{guid}` (getServiceInstance)."""
         from .api.service_instances import get_service_instance as operation
 
-        return await self._call("getServiceInstance", operation.asyncio_detailed, guid, **_given(fields=fields))
+        return await self._call("getServiceInstance", operation, (200,), guid, **_given(fields=fields))
 
     async def get_service_instance_credentials(self, guid: UUID) -> GetServiceInstanceCredentialsResponse200:
         """`GET /v3/service_instances/{guid}/credentials` (getServiceInstanceCredentials)."""
         from .api.service_instances import get_service_instance_credentials as operation
 
-        return await self._call("getServiceInstanceCredentials", operation.asyncio_detailed, guid)
+        return await self._call("getServiceInstanceCredentials", operation, (200,), guid)
 
     async def get_service_instance_parameters(self, guid: UUID) -> GetServiceInstanceParametersResponse200:
         """`GET /v3/service_instances/{guid}/parameters` (getServiceInstanceParameters)."""
         from .api.service_instances import get_service_instance_parameters as operation
 
-        return await self._call("getServiceInstanceParameters", operation.asyncio_detailed, guid)
+        return await self._call("getServiceInstanceParameters", operation, (200,), guid)
 
     async def get_service_instance_permissions(self, guid: UUID) -> GetServiceInstancePermissionsResponse200:
         """`GET /v3/service_instances/{guid}/permissions` (getServiceInstancePermissions)."""
         from .api.service_instances import get_service_instance_permissions as operation
 
-        return await self._call("getServiceInstancePermissions", operation.asyncio_detailed, guid)
+        return await self._call("getServiceInstancePermissions", operation, (200,), guid)
 
     async def get_service_instance_usage_summary_in_shared_spaces(
         self, guid: UUID
@@ -952,13 +946,13 @@ class CfV3Api(Namespace):
         """`GET /v3/service_instances/{guid}/relationships/shared_spaces/usage_summary` (getServiceInstanceUsageSummaryInSharedSpaces)."""
         from .api.service_instances import get_service_instance_usage_summary_in_shared_spaces as operation
 
-        return await self._call("getServiceInstanceUsageSummaryInSharedSpaces", operation.asyncio_detailed, guid)
+        return await self._call("getServiceInstanceUsageSummaryInSharedSpaces", operation, (200,), guid)
 
     async def get_service_offering(self, guid: UUID) -> ServiceOffering:
         """`GET /v3/service_offerings/{guid}` (getServiceOffering)."""
         from .api.service_offerings import get_service_offering as operation
 
-        return await self._call("getServiceOffering", operation.asyncio_detailed, guid)
+        return await self._call("getServiceOffering", operation, (200,), guid)
 
     async def get_service_plan(
         self, guid: UUID, *, include: list[GetServicePlanIncludeItem] | Unset = UNSET
@@ -966,13 +960,13 @@ class CfV3Api(Namespace):
         """`GET /v3/service_plans/{guid}` (getServicePlan)."""
         from .api.service_plans import get_service_plan as operation
 
-        return await self._call("getServicePlan", operation.asyncio_detailed, guid, **_given(include=include))
+        return await self._call("getServicePlan", operation, (200,), guid, **_given(include=include))
 
     async def get_service_plan_visibility(self, guid: UUID) -> ServicePlanVisibility:
         """`GET /v3/service_plans/{guid}/visibility` (getServicePlanVisibility)."""
         from .api.service_plans import get_service_plan_visibility as operation
 
-        return await self._call("getServicePlanVisibility", operation.asyncio_detailed, guid)
+        return await self._call("getServicePlanVisibility", operation, (200,), guid)
 
     async def get_service_route_binding(
         self, guid: UUID, *, include: list[GetServiceRouteBindingIncludeItem] | Unset = UNSET
@@ -980,85 +974,85 @@ class CfV3Api(Namespace):
         """`GET /v3/service_route_bindings/{guid}` (getServiceRouteBinding)."""
         from .api.service_route_bindings import get_service_route_binding as operation
 
-        return await self._call("getServiceRouteBinding", operation.asyncio_detailed, guid, **_given(include=include))
+        return await self._call("getServiceRouteBinding", operation, (200,), guid, **_given(include=include))
 
     async def get_service_route_binding_parameters(self, guid: UUID) -> GetServiceRouteBindingParametersResponse200:
         """`GET /v3/service_route_bindings/{guid}/parameters` (getServiceRouteBindingParameters)."""
         from .api.service_route_bindings import get_service_route_binding_parameters as operation
 
-        return await self._call("getServiceRouteBindingParameters", operation.asyncio_detailed, guid)
+        return await self._call("getServiceRouteBindingParameters", operation, (200,), guid)
 
     async def get_service_usage_event(self, guid: UUID) -> ServiceUsageEvent:
         """`GET /v3/service_usage_events/{guid}` (getServiceUsageEvent)."""
         from .api.service_usage_events import get_service_usage_event as operation
 
-        return await self._call("getServiceUsageEvent", operation.asyncio_detailed, guid)
+        return await self._call("getServiceUsageEvent", operation, (200,), guid)
 
     async def get_sidecar(self, guid: UUID) -> Sidecar:
         """`GET /v3/sidecars/{guid}` (getSidecar)."""
         from .api.sidecars import get_sidecar as operation
 
-        return await self._call("getSidecar", operation.asyncio_detailed, guid)
+        return await self._call("getSidecar", operation, (200,), guid)
 
     async def get_space(self, guid: UUID, *, include: list[GetSpaceIncludeItem] | Unset = UNSET) -> Space:
         """`GET /v3/spaces/{guid}` (getSpace)."""
         from .api.spaces import get_space as operation
 
-        return await self._call("getSpace", operation.asyncio_detailed, guid, **_given(include=include))
+        return await self._call("getSpace", operation, (200,), guid, **_given(include=include))
 
     async def get_space_feature(self, guid: UUID, name: GetSpaceFeatureName) -> SpaceFeature:
         """`GET /v3/spaces/{guid}/features/{name}` (getSpaceFeature)."""
         from .api.spaces import get_space_feature as operation
 
-        return await self._call("getSpaceFeature", operation.asyncio_detailed, guid, name)
+        return await self._call("getSpaceFeature", operation, (200,), guid, name)
 
     async def get_space_quota(self, guid: UUID) -> SpaceQuota:
         """`GET /v3/space_quotas/{guid}` (getSpaceQuota)."""
         from .api.space_quotas import get_space_quota as operation
 
-        return await self._call("getSpaceQuota", operation.asyncio_detailed, guid)
+        return await self._call("getSpaceQuota", operation, (200,), guid)
 
     async def get_ssh_enabled_for_app(self, guid: UUID) -> AppSshEnabled:
         """`GET /v3/apps/{guid}/ssh_enabled` (getSshEnabledForApp)."""
         from .api.apps import get_ssh_enabled_for_app as operation
 
-        return await self._call("getSshEnabledForApp", operation.asyncio_detailed, guid)
+        return await self._call("getSshEnabledForApp", operation, (200,), guid)
 
     async def get_stack(self, guid: UUID) -> Stack:
         """`GET /v3/stacks/{guid}` (getStack)."""
         from .api.stacks import get_stack as operation
 
-        return await self._call("getStack", operation.asyncio_detailed, guid)
+        return await self._call("getStack", operation, (200,), guid)
 
     async def get_task(self, guid: UUID) -> Task:
         """`GET /v3/tasks/{guid}` (getTask)."""
         from .api.tasks import get_task as operation
 
-        return await self._call("getTask", operation.asyncio_detailed, guid)
+        return await self._call("getTask", operation, (200,), guid)
 
     async def get_usage_summary_for_organization(self, guid: UUID) -> GetUsageSummaryForOrganizationResponse200:
         """`GET /v3/organizations/{guid}/usage_summary` (getUsageSummaryForOrganization)."""
         from .api.organizations import get_usage_summary_for_organization as operation
 
-        return await self._call("getUsageSummaryForOrganization", operation.asyncio_detailed, guid)
+        return await self._call("getUsageSummaryForOrganization", operation, (200,), guid)
 
     async def get_usage_summary_for_space(self, guid: UUID) -> GetUsageSummaryForSpaceResponse200:
         """`GET /v3/spaces/{guid}/usage_summary` (getUsageSummaryForSpace)."""
         from .api.spaces import get_usage_summary_for_space as operation
 
-        return await self._call("getUsageSummaryForSpace", operation.asyncio_detailed, guid)
+        return await self._call("getUsageSummaryForSpace", operation, (200,), guid)
 
     async def get_user(self, guid: str) -> User:
         """`GET /v3/users/{guid}` (getUser)."""
         from .api.users import get_user as operation
 
-        return await self._call("getUser", operation.asyncio_detailed, guid)
+        return await self._call("getUser", operation, (200,), guid)
 
     async def get_v3_api_root(self) -> GetV3ApiRootResponse200:
         """`GET /v3` (getV3ApiRoot)."""
         from .api.root import get_v3_api_root as operation
 
-        return await self._call("getV3ApiRoot", operation.asyncio_detailed)
+        return await self._call("getV3ApiRoot", operation, (200,))
 
     async def insert_destinations_for_route(
         self, guid: UUID, *, body: InsertDestinationsForRouteBody | Unset = UNSET
@@ -1066,7 +1060,7 @@ class CfV3Api(Namespace):
         """`POST /v3/routes/{guid}/destinations` (insertDestinationsForRoute)."""
         from .api.routes import insert_destinations_for_route as operation
 
-        return await self._call("insertDestinationsForRoute", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("insertDestinationsForRoute", operation, (200,), guid, **_given(body=body))
 
     async def list_app_builds(
         self,
@@ -1085,7 +1079,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listAppBuilds",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             guid,
             **_given(
                 page=page,
@@ -1114,7 +1109,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listAppDroplets",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             guid,
             **_given(
                 page=page,
@@ -1130,7 +1126,7 @@ class CfV3Api(Namespace):
         """`GET /v3/apps/{guid}/features` (listAppFeatures)."""
         from .api.apps import list_app_features as operation
 
-        return await self._call("listAppFeatures", operation.asyncio_detailed, guid)
+        return await self._call("listAppFeatures", operation, (200,), guid)
 
     async def list_app_packages(
         self,
@@ -1148,7 +1144,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listAppPackages",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             guid,
             **_given(guids=guids, page=page, per_page=per_page, order_by=order_by, states=states, types=types),
         )
@@ -1160,10 +1157,7 @@ class CfV3Api(Namespace):
         from .api.processes import list_app_processes as operation
 
         return await self._call(
-            "listAppProcesses",
-            operation.asyncio_detailed,
-            guid,
-            **_given(page=page, per_page=per_page, order_by=order_by),
+            "listAppProcesses", operation, (200,), guid, **_given(page=page, per_page=per_page, order_by=order_by)
         )
 
     async def list_app_routes(
@@ -1183,7 +1177,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listAppRoutes",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             guid,
             **_given(
                 page=page,
@@ -1200,7 +1195,7 @@ class CfV3Api(Namespace):
         """`GET /v3/apps/{guid}/sidecars` (listAppSidecars)."""
         from .api.sidecars import list_app_sidecars as operation
 
-        return await self._call("listAppSidecars", operation.asyncio_detailed, guid)
+        return await self._call("listAppSidecars", operation, (200,), guid)
 
     async def list_app_tasks(
         self,
@@ -1222,7 +1217,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listAppTasks",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             guid,
             **_given(
                 page=page,
@@ -1253,7 +1249,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listAppUsageEvents",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -1286,7 +1283,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listApps",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -1320,7 +1318,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listAppsOnStack",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             guid,
             **_given(
                 page=page,
@@ -1350,7 +1349,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listAuditEvents",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -1381,7 +1381,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listBuildpacks",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -1412,7 +1413,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listBuilds",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -1434,7 +1436,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listDeployedRevisionsForApp",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             guid,
             **_given(page=page, per_page=per_page, order_by=order_by),
         )
@@ -1458,7 +1461,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listDeployments",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -1480,7 +1484,7 @@ class CfV3Api(Namespace):
         from .api.routes import list_destinations_for_route as operation
 
         return await self._call(
-            "listDestinationsForRoute", operation.asyncio_detailed, guid, **_given(page=page, per_page=per_page)
+            "listDestinationsForRoute", operation, (200,), guid, **_given(page=page, per_page=per_page)
         )
 
     async def list_domains(
@@ -1501,7 +1505,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listDomains",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -1529,7 +1534,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listDomainsForOrganization",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             guid,
             **_given(page=page, per_page=per_page, order_by=order_by, names=names),
         )
@@ -1554,7 +1560,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listDroplets",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -1583,7 +1590,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listFeatureFlags",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(page=page, per_page=per_page, order_by=order_by, updated_ats=updated_ats),
         )
 
@@ -1605,7 +1613,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listIsolationSegments",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -1636,7 +1645,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listOrganizationQuotas",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -1666,7 +1676,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listOrganizations",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -1686,10 +1697,7 @@ class CfV3Api(Namespace):
         from .api.isolation_segments import list_organizations_for_isolation_segment as operation
 
         return await self._call(
-            "listOrganizationsForIsolationSegment",
-            operation.asyncio_detailed,
-            guid,
-            **_given(page=page, per_page=per_page),
+            "listOrganizationsForIsolationSegment", operation, (200,), guid, **_given(page=page, per_page=per_page)
         )
 
     async def list_organizations_for_isolation_segment_short(
@@ -1699,10 +1707,7 @@ class CfV3Api(Namespace):
         from .api.isolation_segments import list_organizations_for_isolation_segment_short as operation
 
         return await self._call(
-            "listOrganizationsForIsolationSegmentShort",
-            operation.asyncio_detailed,
-            guid,
-            **_given(page=page, per_page=per_page),
+            "listOrganizationsForIsolationSegmentShort", operation, (200,), guid, **_given(page=page, per_page=per_page)
         )
 
     async def list_package_droplets(
@@ -1721,7 +1726,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listPackageDroplets",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             guid,
             **_given(
                 page=page,
@@ -1754,7 +1760,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listPackages",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -1775,13 +1782,13 @@ class CfV3Api(Namespace):
         """`GET /v3/processes/{guid}/process_instances` (listProcessInstances)."""
         from .api.processes import list_process_instances as operation
 
-        return await self._call("listProcessInstances", operation.asyncio_detailed, guid)
+        return await self._call("listProcessInstances", operation, (200,), guid)
 
     async def list_process_sidecars(self, guid: UUID) -> SidecarList:
         """`GET /v3/processes/{guid}/sidecars` (listProcessSidecars)."""
         from .api.sidecars import list_process_sidecars as operation
 
-        return await self._call("listProcessSidecars", operation.asyncio_detailed, guid)
+        return await self._call("listProcessSidecars", operation, (200,), guid)
 
     async def list_processes(
         self,
@@ -1803,7 +1810,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listProcesses",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -1836,7 +1844,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listRevisionsForApp",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             guid,
             **_given(
                 page=page,
@@ -1870,7 +1879,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listRoles",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -1912,7 +1922,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listRoutes",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -1937,7 +1948,7 @@ class CfV3Api(Namespace):
         """`GET /v3/spaces/{guid}/running_security_groups` (listRunningSecurityGroupsForSpace)."""
         from .api.spaces import list_running_security_groups_for_space as operation
 
-        return await self._call("listRunningSecurityGroupsForSpace", operation.asyncio_detailed, guid)
+        return await self._call("listRunningSecurityGroupsForSpace", operation, (200,), guid)
 
     async def list_security_groups(
         self,
@@ -1959,7 +1970,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listSecurityGroups",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -1992,7 +2004,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listServiceBrokers",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2032,7 +2045,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listServiceCredentialBindings",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2061,9 +2075,7 @@ class CfV3Api(Namespace):
         """`GET /v3/service_instances/{guid}/relationships/shared_spaces` (listServiceInstanceSharedSpaces)."""
         from .api.service_instances import list_service_instance_shared_spaces as operation
 
-        return await self._call(
-            "listServiceInstanceSharedSpaces", operation.asyncio_detailed, guid, **_given(fields=fields)
-        )
+        return await self._call("listServiceInstanceSharedSpaces", operation, (200,), guid, **_given(fields=fields))
 
     async def list_service_instances(
         self,
@@ -2088,7 +2100,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listServiceInstances",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 names=names,
                 guids=guids,
@@ -2129,7 +2142,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listServiceOfferings",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2174,7 +2188,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listServicePlans",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2217,7 +2232,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listServiceRouteBindings",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2250,7 +2266,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listServiceUsageEvents",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2267,13 +2284,13 @@ class CfV3Api(Namespace):
         """`GET /v3/routes/{guid}/relationships/shared_spaces` (listSharedSpacesRelationship)."""
         from .api.routes import list_shared_spaces_relationship as operation
 
-        return await self._call("listSharedSpacesRelationship", operation.asyncio_detailed, guid)
+        return await self._call("listSharedSpacesRelationship", operation, (200,), guid)
 
     async def list_space_features(self, guid: UUID) -> SpaceFeature:
         """`GET /v3/spaces/{guid}/features` (listSpaceFeatures)."""
         from .api.spaces import list_space_features as operation
 
-        return await self._call("listSpaceFeatures", operation.asyncio_detailed, guid)
+        return await self._call("listSpaceFeatures", operation, (200,), guid)
 
     async def list_space_quotas(
         self,
@@ -2293,7 +2310,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listSpaceQuotas",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2326,7 +2344,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listSpaces",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2348,7 +2367,7 @@ class CfV3Api(Namespace):
         from .api.isolation_segments import list_spaces_for_isolation_segment as operation
 
         return await self._call(
-            "listSpacesForIsolationSegment", operation.asyncio_detailed, guid, **_given(page=page, per_page=per_page)
+            "listSpacesForIsolationSegment", operation, (200,), guid, **_given(page=page, per_page=per_page)
         )
 
     async def list_stacks(
@@ -2367,7 +2386,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listStacks",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2383,7 +2403,7 @@ class CfV3Api(Namespace):
         """`GET /v3/spaces/{guid}/staging_security_groups` (listStagingSecurityGroupsForSpace)."""
         from .api.spaces import list_staging_security_groups_for_space as operation
 
-        return await self._call("listStagingSecurityGroupsForSpace", operation.asyncio_detailed, guid)
+        return await self._call("listStagingSecurityGroupsForSpace", operation, (200,), guid)
 
     async def list_tasks(
         self,
@@ -2407,7 +2427,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listTasks",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2444,7 +2465,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listUsers",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2479,7 +2501,8 @@ class CfV3Api(Namespace):
 
         return await self._call(
             "listUsersForOrganization",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             guid,
             **_given(
                 page=page,
@@ -2499,7 +2522,7 @@ class CfV3Api(Namespace):
         """`GET /v3/spaces/{guid}/users` (listUsersForSpace)."""
         from .api.spaces import list_users_for_space as operation
 
-        return await self._call("listUsersForSpace", operation.asyncio_detailed, guid)
+        return await self._call("listUsersForSpace", operation, (200,), guid)
 
     async def manage_isolation_segment_for_space(
         self, guid: UUID, *, body: RelationshipToOne | Unset = UNSET
@@ -2507,45 +2530,45 @@ class CfV3Api(Namespace):
         """`PATCH /v3/spaces/{guid}/relationships/isolation_segment` (manageIsolationSegmentForSpace)."""
         from .api.spaces import manage_isolation_segment_for_space as operation
 
-        return await self._call("manageIsolationSegmentForSpace", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("manageIsolationSegmentForSpace", operation, (200,), guid, **_given(body=body))
 
     async def post_resource_matches(self, *, body: PostResourceMatchesBody | Unset = UNSET) -> ResourceMatch:
         """`POST /v3/resource_matches` (postResourceMatches)."""
         from .api.resource_matches import post_resource_matches as operation
 
-        return await self._call("postResourceMatches", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("postResourceMatches", operation, (201,), **_given(body=body))
 
     async def purge_and_seed_app_usage_events(self) -> None:
         """`POST /v3/app_usage_events/actions/destructively_purge_all_and_reseed` (purgeAndSeedAppUsageEvents)."""
         from .api.app_usage_events import purge_and_seed_app_usage_events as operation
 
-        return await self._call("purgeAndSeedAppUsageEvents", operation.asyncio_detailed)
+        return await self._call("purgeAndSeedAppUsageEvents", operation, (200,))
 
     async def purge_and_seed_service_usage_events(self) -> None:
         """`POST /v3/service_usage_events/actions/destructively_purge_all_and_reseed` (purgeAndSeedServiceUsageEvents)."""
         from .api.service_usage_events import purge_and_seed_service_usage_events as operation
 
-        return await self._call("purgeAndSeedServiceUsageEvents", operation.asyncio_detailed)
+        return await self._call("purgeAndSeedServiceUsageEvents", operation, (200,))
 
     async def remove_destination_for_route(self, guid: UUID, destination_guid: UUID) -> None:
         """`DELETE /v3/routes/{guid}/destinations/{destination_guid}` (removeDestinationForRoute)."""
         from .api.routes import remove_destination_for_route as operation
 
-        return await self._call("removeDestinationForRoute", operation.asyncio_detailed, guid, destination_guid)
+        return await self._call("removeDestinationForRoute", operation, (204,), guid, destination_guid)
 
     async def remove_organization_from_service_plan_visibility(self, guid: UUID, organization_guid: UUID) -> None:
         """`DELETE /v3/service_plans/{guid}/visibility/{organization_guid}` (removeOrganizationFromServicePlanVisibility)."""
         from .api.service_plans import remove_organization_from_service_plan_visibility as operation
 
         return await self._call(
-            "removeOrganizationFromServicePlanVisibility", operation.asyncio_detailed, guid, organization_guid
+            "removeOrganizationFromServicePlanVisibility", operation, (204,), guid, organization_guid
         )
 
     async def remove_space_quota_from_space(self, guid: UUID, space_guid: UUID) -> None:
         """`DELETE /v3/space_quotas/{guid}/relationships/spaces/{space_guid}` (removeSpaceQuotaFromSpace)."""
         from .api.space_quotas import remove_space_quota_from_space as operation
 
-        return await self._call("removeSpaceQuotaFromSpace", operation.asyncio_detailed, guid, space_guid)
+        return await self._call("removeSpaceQuotaFromSpace", operation, (204,), guid, space_guid)
 
     async def replace_destinations_for_route_with_patch(
         self, guid: UUID, *, body: ReplaceDestinationsForRouteWithPatchBody | Unset = UNSET
@@ -2553,27 +2576,25 @@ class CfV3Api(Namespace):
         """`PATCH /v3/routes/{guid}/destinations` (replaceDestinationsForRouteWithPatch)."""
         from .api.routes import replace_destinations_for_route_with_patch as operation
 
-        return await self._call(
-            "replaceDestinationsForRouteWithPatch", operation.asyncio_detailed, guid, **_given(body=body)
-        )
+        return await self._call("replaceDestinationsForRouteWithPatch", operation, (200,), guid, **_given(body=body))
 
     async def restart_app(self, guid: UUID) -> App:
         """`POST /v3/apps/{guid}/actions/restart` (restartApp)."""
         from .api.apps import restart_app as operation
 
-        return await self._call("restartApp", operation.asyncio_detailed, guid)
+        return await self._call("restartApp", operation, (200,), guid)
 
     async def revoke_isolation_segment_for_organization(self, guid: UUID, org_guid: UUID) -> None:
         """`DELETE /v3/isolation_segments/{guid}/relationships/organizations/{org_guid}` (revokeIsolationSegmentForOrganization)."""
         from .api.isolation_segments import revoke_isolation_segment_for_organization as operation
 
-        return await self._call("revokeIsolationSegmentForOrganization", operation.asyncio_detailed, guid, org_guid)
+        return await self._call("revokeIsolationSegmentForOrganization", operation, (204,), guid, org_guid)
 
     async def scale_process(self, guid: UUID, *, body: ScaleProcessBody | Unset = UNSET) -> Process:
         """`POST /v3/processes/{guid}/actions/scale` (scaleProcess)."""
         from .api.processes import scale_process as operation
 
-        return await self._call("scaleProcess", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("scaleProcess", operation, (202,), guid, **_given(body=body))
 
     async def scale_process_for_app(
         self, guid: UUID, type_: str, *, body: ScaleProcessForAppBody | Unset = UNSET
@@ -2581,25 +2602,25 @@ class CfV3Api(Namespace):
         """`POST /v3/apps/{guid}/processes/{type}/actions/scale` (scaleProcessForApp)."""
         from .api.processes import scale_process_for_app as operation
 
-        return await self._call("scaleProcessForApp", operation.asyncio_detailed, guid, type_, **_given(body=body))
+        return await self._call("scaleProcessForApp", operation, (202,), guid, type_, **_given(body=body))
 
     async def set_current_droplet_for_app(self, guid: UUID, *, body: SetCurrentDropletForAppBody) -> RelationshipToOne:
         """`PATCH /v3/apps/{guid}/relationships/current_droplet` (setCurrentDropletForApp)."""
         from .api.apps import set_current_droplet_for_app as operation
 
-        return await self._call("setCurrentDropletForApp", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("setCurrentDropletForApp", operation, (200,), guid, **_given(body=body))
 
     async def share_domain(self, guid: UUID, *, body: ShareDomainBody) -> ShareDomainResponse200:
         """`POST /v3/domains/{guid}/relationships/shared_organizations` (shareDomain)."""
         from .api.domains import share_domain as operation
 
-        return await self._call("shareDomain", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("shareDomain", operation, (200,), guid, **_given(body=body))
 
     async def share_route(self, guid: UUID, *, body: RelationshipToMany) -> RelationshipToMany:
         """`POST /v3/routes/{guid}/relationships/shared_spaces` (shareRoute)."""
         from .api.routes import share_route as operation
 
-        return await self._call("shareRoute", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("shareRoute", operation, (200,), guid, **_given(body=body))
 
     async def share_service_instance(
         self, guid: UUID, *, body: RelationshipToMany | Unset = UNSET
@@ -2607,73 +2628,73 @@ class CfV3Api(Namespace):
         """`POST /v3/service_instances/{guid}/relationships/shared_spaces` (shareServiceInstance)."""
         from .api.service_instances import share_service_instance as operation
 
-        return await self._call("shareServiceInstance", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("shareServiceInstance", operation, (200,), guid, **_given(body=body))
 
     async def start_app(self, guid: UUID) -> App:
         """`POST /v3/apps/{guid}/actions/start` (startApp)."""
         from .api.apps import start_app as operation
 
-        return await self._call("startApp", operation.asyncio_detailed, guid)
+        return await self._call("startApp", operation, (200,), guid)
 
     async def stop_app(self, guid: UUID) -> App:
         """`POST /v3/apps/{guid}/actions/stop` (stopApp)."""
         from .api.apps import stop_app as operation
 
-        return await self._call("stopApp", operation.asyncio_detailed, guid)
+        return await self._call("stopApp", operation, (200,), guid)
 
     async def terminate_process_instance(self, guid: UUID, index: int) -> None:
         """`DELETE /v3/processes/{guid}/instances/{index}` (terminateProcessInstance)."""
         from .api.processes import terminate_process_instance as operation
 
-        return await self._call("terminateProcessInstance", operation.asyncio_detailed, guid, index)
+        return await self._call("terminateProcessInstance", operation, (204,), guid, index)
 
     async def terminate_process_instance_for_app(self, guid: UUID, type_: str, index: int) -> None:
         """`DELETE /v3/apps/{guid}/processes/{type}/instances/{index}` (terminateProcessInstanceForApp)."""
         from .api.processes import terminate_process_instance_for_app as operation
 
-        return await self._call("terminateProcessInstanceForApp", operation.asyncio_detailed, guid, type_, index)
+        return await self._call("terminateProcessInstanceForApp", operation, (204,), guid, type_, index)
 
     async def transfer_route_ownership(self, guid: UUID, *, body: RelationshipToOne) -> None:
         """`PATCH /v3/routes/{guid}/relationships/space` (transferRouteOwnership)."""
         from .api.routes import transfer_route_ownership as operation
 
-        return await self._call("transferRouteOwnership", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("transferRouteOwnership", operation, (204,), guid, **_given(body=body))
 
     async def unbind_running_security_group(self, guid: UUID, space_guid: UUID) -> None:
         """`DELETE /v3/security_groups/{guid}/relationships/running_spaces/{space_guid}` (unbindRunningSecurityGroup)."""
         from .api.security_groups import unbind_running_security_group as operation
 
-        return await self._call("unbindRunningSecurityGroup", operation.asyncio_detailed, guid, space_guid)
+        return await self._call("unbindRunningSecurityGroup", operation, (204,), guid, space_guid)
 
     async def unbind_staging_security_group(self, guid: UUID, space_guid: UUID) -> None:
         """`DELETE /v3/security_groups/{guid}/relationships/staging_spaces/{space_guid}` (unbindStagingSecurityGroup)."""
         from .api.security_groups import unbind_staging_security_group as operation
 
-        return await self._call("unbindStagingSecurityGroup", operation.asyncio_detailed, guid, space_guid)
+        return await self._call("unbindStagingSecurityGroup", operation, (204,), guid, space_guid)
 
     async def unshare_domain(self, guid: UUID, org_guid: UUID) -> None:
         """`DELETE /v3/domains/{guid}/relationships/shared_organizations/{org_guid}` (unshareDomain)."""
         from .api.domains import unshare_domain as operation
 
-        return await self._call("unshareDomain", operation.asyncio_detailed, guid, org_guid)
+        return await self._call("unshareDomain", operation, (204,), guid, org_guid)
 
     async def unshare_route(self, guid: UUID, space_guid: UUID) -> None:
         """`DELETE /v3/routes/{guid}/relationships/shared_spaces/{space_guid}` (unshareRoute)."""
         from .api.routes import unshare_route as operation
 
-        return await self._call("unshareRoute", operation.asyncio_detailed, guid, space_guid)
+        return await self._call("unshareRoute", operation, (204,), guid, space_guid)
 
     async def unshare_service_instance(self, guid: UUID, space_guid: UUID) -> None:
         """`DELETE /v3/service_instances/{guid}/relationships/shared_spaces/{space_guid}` (unshareServiceInstance)."""
         from .api.service_instances import unshare_service_instance as operation
 
-        return await self._call("unshareServiceInstance", operation.asyncio_detailed, guid, space_guid)
+        return await self._call("unshareServiceInstance", operation, (204,), guid, space_guid)
 
     async def update_app(self, guid: UUID, *, body: UpdateAppBody) -> App:
         """`PATCH /v3/apps/{guid}` (updateApp)."""
         from .api.apps import update_app as operation
 
-        return await self._call("updateApp", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateApp", operation, (200,), guid, **_given(body=body))
 
     async def update_app_feature(
         self, guid: UUID, name: UpdateAppFeatureName, *, body: UpdateAppFeatureBody | Unset = UNSET
@@ -2681,31 +2702,31 @@ class CfV3Api(Namespace):
         """`PATCH /v3/apps/{guid}/features/{name}` (updateAppFeature)."""
         from .api.apps import update_app_feature as operation
 
-        return await self._call("updateAppFeature", operation.asyncio_detailed, guid, name, **_given(body=body))
+        return await self._call("updateAppFeature", operation, (200,), guid, name, **_given(body=body))
 
     async def update_build(self, guid: UUID, *, body: BuildUpdate | Unset = UNSET) -> Build:
         """`PATCH /v3/builds/{guid}` (updateBuild)."""
         from .api.builds import update_build as operation
 
-        return await self._call("updateBuild", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateBuild", operation, (200,), guid, **_given(body=body))
 
     async def update_build_via_app(self, guid: UUID, *, body: UpdateBuildViaAppBody) -> Build:
         """`PATCH /v3/apps/{guid}/builds` (updateBuildViaApp)."""
         from .api.builds import update_build_via_app as operation
 
-        return await self._call("updateBuildViaApp", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateBuildViaApp", operation, (200,), guid, **_given(body=body))
 
     async def update_buildpack(self, guid: UUID, *, body: UpdateBuildpackBody) -> Buildpack:
         """`PATCH /v3/buildpacks/{guid}` (updateBuildpack)."""
         from .api.buildpacks import update_buildpack as operation
 
-        return await self._call("updateBuildpack", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateBuildpack", operation, (200,), guid, **_given(body=body))
 
     async def update_deployment(self, guid: UUID, *, body: UpdateDeploymentBody) -> Deployment:
         """`PATCH /v3/deployments/{guid}` (updateDeployment)."""
         from .api.deployments import update_deployment as operation
 
-        return await self._call("updateDeployment", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateDeployment", operation, (200,), guid, **_given(body=body))
 
     async def update_destination_protocol_for_route(
         self, guid: UUID, destination_guid: UUID, *, body: UpdateDestinationProtocolForRouteBody
@@ -2714,20 +2735,20 @@ class CfV3Api(Namespace):
         from .api.routes import update_destination_protocol_for_route as operation
 
         return await self._call(
-            "updateDestinationProtocolForRoute", operation.asyncio_detailed, guid, destination_guid, **_given(body=body)
+            "updateDestinationProtocolForRoute", operation, (200,), guid, destination_guid, **_given(body=body)
         )
 
     async def update_domain(self, guid: UUID, *, body: UpdateDomainBody) -> Domain:
         """`PATCH /v3/domains/{guid}` (updateDomain)."""
         from .api.domains import update_domain as operation
 
-        return await self._call("updateDomain", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateDomain", operation, (200,), guid, **_given(body=body))
 
     async def update_droplet(self, guid: UUID, *, body: UpdateDropletBody) -> Droplet:
         """`PATCH /v3/droplets/{guid}` (updateDroplet)."""
         from .api.droplets import update_droplet as operation
 
-        return await self._call("updateDroplet", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateDroplet", operation, (200,), guid, **_given(body=body))
 
     async def update_environment_variable_group(
         self, name: UpdateEnvironmentVariableGroupName, *, body: UpdateEnvironmentVariableGroupBody
@@ -2735,7 +2756,7 @@ class CfV3Api(Namespace):
         """`PATCH /v3/environment_variable_groups/{name}` (updateEnvironmentVariableGroup)."""
         from .api.environment_variable_groups import update_environment_variable_group as operation
 
-        return await self._call("updateEnvironmentVariableGroup", operation.asyncio_detailed, name, **_given(body=body))
+        return await self._call("updateEnvironmentVariableGroup", operation, (200,), name, **_given(body=body))
 
     async def update_environment_variables_for_app(
         self, guid: UUID, *, body: UpdateEnvironmentVariablesForAppBody | Unset = UNSET
@@ -2743,75 +2764,73 @@ class CfV3Api(Namespace):
         """`PATCH /v3/apps/{guid}/environment_variables` (updateEnvironmentVariablesForApp)."""
         from .api.apps import update_environment_variables_for_app as operation
 
-        return await self._call(
-            "updateEnvironmentVariablesForApp", operation.asyncio_detailed, guid, **_given(body=body)
-        )
+        return await self._call("updateEnvironmentVariablesForApp", operation, (200,), guid, **_given(body=body))
 
     async def update_feature_flag(self, name: UpdateFeatureFlagName, *, body: UpdateFeatureFlagBody) -> FeatureFlag:
         """`PATCH /v3/feature_flags/{name}` (updateFeatureFlag)."""
         from .api.feature_flags import update_feature_flag as operation
 
-        return await self._call("updateFeatureFlag", operation.asyncio_detailed, name, **_given(body=body))
+        return await self._call("updateFeatureFlag", operation, (200,), name, **_given(body=body))
 
     async def update_isolation_segment(self, guid: UUID, *, body: UpdateIsolationSegmentBody) -> IsolationSegment:
         """`PATCH /v3/isolation_segments/{guid}` (updateIsolationSegment)."""
         from .api.isolation_segments import update_isolation_segment as operation
 
-        return await self._call("updateIsolationSegment", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateIsolationSegment", operation, (200,), guid, **_given(body=body))
 
     async def update_organization(self, guid: UUID, *, body: UpdateOrganizationBody) -> Organization:
         """`PATCH /v3/organizations/{guid}` (updateOrganization)."""
         from .api.organizations import update_organization as operation
 
-        return await self._call("updateOrganization", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateOrganization", operation, (200,), guid, **_given(body=body))
 
     async def update_organization_quota(self, guid: UUID, *, body: UpdateOrganizationQuotaBody) -> OrganizationQuota:
         """`PATCH /v3/organization_quotas/{guid}` (updateOrganizationQuota)."""
         from .api.organization_quotas import update_organization_quota as operation
 
-        return await self._call("updateOrganizationQuota", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateOrganizationQuota", operation, (200,), guid, **_given(body=body))
 
     async def update_package(self, guid: UUID, *, body: UpdatePackageBody) -> Package:
         """`PATCH /v3/packages/{guid}` (updatePackage)."""
         from .api.packages import update_package as operation
 
-        return await self._call("updatePackage", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updatePackage", operation, (200,), guid, **_given(body=body))
 
     async def update_process(self, guid: UUID, *, body: UpdateProcessBody) -> Process:
         """`PATCH /v3/processes/{guid}` (updateProcess)."""
         from .api.processes import update_process as operation
 
-        return await self._call("updateProcess", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateProcess", operation, (200,), guid, **_given(body=body))
 
     async def update_process_for_app(self, guid: UUID, type_: str, *, body: UpdateProcessForAppBody) -> Process:
         """`PATCH /v3/apps/{guid}/processes/{type}` (updateProcessForApp)."""
         from .api.processes import update_process_for_app as operation
 
-        return await self._call("updateProcessForApp", operation.asyncio_detailed, guid, type_, **_given(body=body))
+        return await self._call("updateProcessForApp", operation, (200,), guid, type_, **_given(body=body))
 
     async def update_revision(self, guid: UUID, *, body: UpdateRevisionBody) -> Revision:
         """`PATCH /v3/revisions/{guid}` (updateRevision)."""
         from .api.revisions import update_revision as operation
 
-        return await self._call("updateRevision", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateRevision", operation, (200,), guid, **_given(body=body))
 
     async def update_route(self, guid: UUID, *, body: UpdateRouteBody) -> Route:
         """`PATCH /v3/routes/{guid}` (updateRoute)."""
         from .api.routes import update_route as operation
 
-        return await self._call("updateRoute", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateRoute", operation, (200,), guid, **_given(body=body))
 
     async def update_security_group(self, guid: UUID, *, body: SecurityGroupUpdate | Unset = UNSET) -> SecurityGroup:
         """`PATCH /v3/security_groups/{guid}` (updateSecurityGroup)."""
         from .api.security_groups import update_security_group as operation
 
-        return await self._call("updateSecurityGroup", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateSecurityGroup", operation, (200,), guid, **_given(body=body))
 
     async def update_service_broker(self, guid: UUID, *, body: UpdateServiceBrokerBody) -> None | ServiceBroker:
         """`PATCH /v3/service_brokers/{guid}` (updateServiceBroker)."""
         from .api.service_brokers import update_service_broker as operation
 
-        return await self._call("updateServiceBroker", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateServiceBroker", operation, (200, 202), guid, **_given(body=body))
 
     async def update_service_credential_binding(
         self, guid: UUID, *, body: UpdateServiceCredentialBindingBody | Unset = UNSET
@@ -2819,7 +2838,7 @@ class CfV3Api(Namespace):
         """`PATCH /v3/service_credential_bindings/{guid}` (updateServiceCredentialBinding)."""
         from .api.service_credential_bindings import update_service_credential_binding as operation
 
-        return await self._call("updateServiceCredentialBinding", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateServiceCredentialBinding", operation, (200,), guid, **_given(body=body))
 
     async def update_service_instance(
         self, guid: UUID, *, body: UpdateServiceInstanceBody | Unset = UNSET
@@ -2827,7 +2846,7 @@ class CfV3Api(Namespace):
         """`PATCH /v3/service_instances/{guid}` (updateServiceInstance)."""
         from .api.service_instances import update_service_instance as operation
 
-        return await self._call("updateServiceInstance", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateServiceInstance", operation, (200, 202), guid, **_given(body=body))
 
     async def update_service_offering(
         self, guid: UUID, *, body: UpdateServiceOfferingBody | Unset = UNSET
@@ -2835,13 +2854,13 @@ class CfV3Api(Namespace):
         """`PATCH /v3/service_offerings/{guid}` (updateServiceOffering)."""
         from .api.service_offerings import update_service_offering as operation
 
-        return await self._call("updateServiceOffering", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateServiceOffering", operation, (200,), guid, **_given(body=body))
 
     async def update_service_plan(self, guid: UUID, *, body: UpdateServicePlanBody | Unset = UNSET) -> ServicePlan:
         """`PATCH /v3/service_plans/{guid}` (updateServicePlan)."""
         from .api.service_plans import update_service_plan as operation
 
-        return await self._call("updateServicePlan", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateServicePlan", operation, (200,), guid, **_given(body=body))
 
     async def update_service_plan_visibility(
         self, guid: UUID, *, body: UpdateServicePlanVisibilityBody
@@ -2849,7 +2868,7 @@ class CfV3Api(Namespace):
         """`PATCH /v3/service_plans/{guid}/visibility` (updateServicePlanVisibility)."""
         from .api.service_plans import update_service_plan_visibility as operation
 
-        return await self._call("updateServicePlanVisibility", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateServicePlanVisibility", operation, (200,), guid, **_given(body=body))
 
     async def update_service_route_binding(
         self, guid: UUID, *, body: UpdateServiceRouteBindingBody | Unset = UNSET
@@ -2857,19 +2876,19 @@ class CfV3Api(Namespace):
         """`PATCH /v3/service_route_bindings/{guid}` (updateServiceRouteBinding)."""
         from .api.service_route_bindings import update_service_route_binding as operation
 
-        return await self._call("updateServiceRouteBinding", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateServiceRouteBinding", operation, (200,), guid, **_given(body=body))
 
     async def update_sidecar(self, guid: UUID, *, body: UpdateSidecarBody) -> Sidecar:
         """`PATCH /v3/sidecars/{guid}` (updateSidecar)."""
         from .api.sidecars import update_sidecar as operation
 
-        return await self._call("updateSidecar", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateSidecar", operation, (200,), guid, **_given(body=body))
 
     async def update_space(self, guid: UUID, *, body: UpdateSpaceBody) -> Space:
         """`PATCH /v3/spaces/{guid}` (updateSpace)."""
         from .api.spaces import update_space as operation
 
-        return await self._call("updateSpace", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateSpace", operation, (200,), guid, **_given(body=body))
 
     async def update_space_feature(
         self, guid: UUID, name: UpdateSpaceFeatureName, *, body: UpdateSpaceFeatureBody | Unset = UNSET
@@ -2877,43 +2896,43 @@ class CfV3Api(Namespace):
         """`PATCH /v3/spaces/{guid}/features/{name}` (updateSpaceFeature)."""
         from .api.spaces import update_space_feature as operation
 
-        return await self._call("updateSpaceFeature", operation.asyncio_detailed, guid, name, **_given(body=body))
+        return await self._call("updateSpaceFeature", operation, (200,), guid, name, **_given(body=body))
 
     async def update_space_quota(self, guid: UUID, *, body: UpdateSpaceQuotaBody | Unset = UNSET) -> SpaceQuota:
         """`PATCH /v3/space_quotas/{guid}` (updateSpaceQuota)."""
         from .api.space_quotas import update_space_quota as operation
 
-        return await self._call("updateSpaceQuota", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateSpaceQuota", operation, (200,), guid, **_given(body=body))
 
     async def update_stack(self, guid: UUID, *, body: UpdateStackBody | Unset = UNSET) -> Stack:
         """`PATCH /v3/stacks/{guid}` (updateStack)."""
         from .api.stacks import update_stack as operation
 
-        return await self._call("updateStack", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateStack", operation, (200,), guid, **_given(body=body))
 
     async def update_task(self, guid: UUID, *, body: UpdateTaskBody | Unset = UNSET) -> Task:
         """`PATCH /v3/tasks/{guid}` (updateTask)."""
         from .api.tasks import update_task as operation
 
-        return await self._call("updateTask", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateTask", operation, (200,), guid, **_given(body=body))
 
     async def update_user(self, guid: str, *, body: UpdateUserBody | Unset = UNSET) -> User:
         """`PATCH /v3/users/{guid}` (updateUser)."""
         from .api.users import update_user as operation
 
-        return await self._call("updateUser", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("updateUser", operation, (200,), guid, **_given(body=body))
 
     async def upload_buildpack(self, guid: UUID, *, body: UploadBuildpackBody) -> Buildpack:
         """`POST /v3/buildpacks/{guid}/upload` (uploadBuildpack)."""
         from .api.buildpacks import upload_buildpack as operation
 
-        return await self._call("uploadBuildpack", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("uploadBuildpack", operation, (200, 202), guid, **_given(body=body))
 
     async def upload_droplet(self, guid: UUID, *, body: UploadDropletBody) -> Droplet:
         """`POST /v3/droplets/{guid}/upload` (uploadDroplet)."""
         from .api.droplets import upload_droplet as operation
 
-        return await self._call("uploadDroplet", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("uploadDroplet", operation, (200, 202), guid, **_given(body=body))
 
     async def upload_package_bits(
         self, guid: UUID, *, body: UploadPackageBitsJsonBody | UploadPackageBitsFilesBody | Unset = UNSET
@@ -2921,7 +2940,7 @@ class CfV3Api(Namespace):
         """`POST /v3/packages/{guid}/upload` (uploadPackageBits)."""
         from .api.packages import upload_package_bits as operation
 
-        return await self._call("uploadPackageBits", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call("uploadPackageBits", operation, (200, 202), guid, **_given(body=body))
 
 
 class CfV3ApiWithRawResponse(Namespace):
@@ -2933,7 +2952,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`POST /v3/spaces/{guid}/actions/apply_manifest` (applyManifestToSpace)."""
         from .api.spaces import apply_manifest_to_space as operation
 
-        return await self._call_raw("applyManifestToSpace", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("applyManifestToSpace", operation, (202,), guid, **_given(body=body))
 
     async def apply_organization_quota(
         self, quota_guid: UUID, *, body: RelationshipToMany | Unset = UNSET
@@ -2941,9 +2960,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`POST /v3/organization_quotas/{quota_guid}/relationships/organizations` (applyOrganizationQuota)."""
         from .api.organization_quotas import apply_organization_quota as operation
 
-        return await self._call_raw(
-            "applyOrganizationQuota", operation.asyncio_detailed, quota_guid, **_given(body=body)
-        )
+        return await self._call_raw("applyOrganizationQuota", operation, (200,), quota_guid, **_given(body=body))
 
     async def apply_service_plan_visibility(
         self, guid: UUID, *, body: ApplyServicePlanVisibilityBody
@@ -2951,7 +2968,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`POST /v3/service_plans/{guid}/visibility` (applyServicePlanVisibility)."""
         from .api.service_plans import apply_service_plan_visibility as operation
 
-        return await self._call_raw("applyServicePlanVisibility", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("applyServicePlanVisibility", operation, (200,), guid, **_given(body=body))
 
     async def apply_space_quota(
         self, quota_guid: UUID, *, body: RelationshipToMany | Unset = UNSET
@@ -2959,7 +2976,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`POST /v3/space_quotas/{quota_guid}/relationships/spaces` (applySpaceQuota)."""
         from .api.space_quotas import apply_space_quota as operation
 
-        return await self._call_raw("applySpaceQuota", operation.asyncio_detailed, quota_guid, **_given(body=body))
+        return await self._call_raw("applySpaceQuota", operation, (200,), quota_guid, **_given(body=body))
 
     async def assign_default_isolation_segment_for_organization(
         self, guid: UUID, *, body: RelationshipToOne | Unset = UNSET
@@ -2968,7 +2985,7 @@ class CfV3ApiWithRawResponse(Namespace):
         from .api.organizations import assign_default_isolation_segment_for_organization as operation
 
         return await self._call_raw(
-            "assignDefaultIsolationSegmentForOrganization", operation.asyncio_detailed, guid, **_given(body=body)
+            "assignDefaultIsolationSegmentForOrganization", operation, (200,), guid, **_given(body=body)
         )
 
     async def bind_running_security_group(
@@ -2977,7 +2994,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`POST /v3/security_groups/{guid}/relationships/running_spaces` (bindRunningSecurityGroup)."""
         from .api.security_groups import bind_running_security_group as operation
 
-        return await self._call_raw("bindRunningSecurityGroup", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("bindRunningSecurityGroup", operation, (200,), guid, **_given(body=body))
 
     async def bind_staging_security_group(
         self, guid: UUID, *, body: RelationshipToMany | Unset = UNSET
@@ -2985,31 +3002,31 @@ class CfV3ApiWithRawResponse(Namespace):
         """`POST /v3/security_groups/{guid}/relationships/staging_spaces` (bindStagingSecurityGroup)."""
         from .api.security_groups import bind_staging_security_group as operation
 
-        return await self._call_raw("bindStagingSecurityGroup", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("bindStagingSecurityGroup", operation, (200,), guid, **_given(body=body))
 
     async def cancel_deployment(self, guid: UUID) -> Response[Deployment]:
         """`POST /v3/deployments/{guid}/actions/cancel` (cancelDeployment)."""
         from .api.deployments import cancel_deployment as operation
 
-        return await self._call_raw("cancelDeployment", operation.asyncio_detailed, guid)
+        return await self._call_raw("cancelDeployment", operation, (200,), guid)
 
     async def cancel_task(self, guid: UUID) -> Response[Task]:
         """`POST /v3/tasks/{guid}/actions/cancel` (cancelTask)."""
         from .api.tasks import cancel_task as operation
 
-        return await self._call_raw("cancelTask", operation.asyncio_detailed, guid)
+        return await self._call_raw("cancelTask", operation, (202,), guid)
 
     async def cancel_task_put(self, guid: UUID) -> Response[Task]:
         """`PUT /v3/tasks/{guid}/actions/cancel` (cancelTaskPut)."""
         from .api.tasks import cancel_task_put as operation
 
-        return await self._call_raw("cancelTaskPut", operation.asyncio_detailed, guid)
+        return await self._call_raw("cancelTaskPut", operation, (202,), guid)
 
     async def cancel_task_short(self, guid: UUID) -> Response[Task]:
         """`PUT /v3/tasks/{guid}/cancel` (cancelTaskShort)."""
         from .api.tasks import cancel_task_short as operation
 
-        return await self._call_raw("cancelTaskShort", operation.asyncio_detailed, guid)
+        return await self._call_raw("cancelTaskShort", operation, (202,), guid)
 
     async def check_reserved_routes_for_domain(
         self, guid: UUID, *, host: str | Unset = UNSET, path: str | Unset = UNSET, port: int | Unset = UNSET
@@ -3018,62 +3035,62 @@ class CfV3ApiWithRawResponse(Namespace):
         from .api.domains import check_reserved_routes_for_domain as operation
 
         return await self._call_raw(
-            "checkReservedRoutesForDomain", operation.asyncio_detailed, guid, **_given(host=host, path=path, port=port)
+            "checkReservedRoutesForDomain", operation, (200,), guid, **_given(host=host, path=path, port=port)
         )
 
     async def clear_buildpack_cache(self) -> Response[None]:
         """`POST /v3/admin/actions/clear_buildpack_cache` (clearBuildpackCache)."""
         from .api.admin import clear_buildpack_cache as operation
 
-        return await self._call_raw("clearBuildpackCache", operation.asyncio_detailed)
+        return await self._call_raw("clearBuildpackCache", operation, (202,))
 
     async def clear_buildpack_cache_for_application(self, guid: UUID) -> Response[None]:
         """`POST /v3/apps/{guid}/actions/clear_buildpack_cache` (clearBuildpackCacheForApplication)."""
         from .api.apps import clear_buildpack_cache_for_application as operation
 
-        return await self._call_raw("clearBuildpackCacheForApplication", operation.asyncio_detailed, guid)
+        return await self._call_raw("clearBuildpackCacheForApplication", operation, (202,), guid)
 
     async def continue_deployment(self, guid: UUID) -> Response[Deployment]:
         """`POST /v3/deployments/{guid}/actions/continue` (continueDeployment)."""
         from .api.deployments import continue_deployment as operation
 
-        return await self._call_raw("continueDeployment", operation.asyncio_detailed, guid)
+        return await self._call_raw("continueDeployment", operation, (200,), guid)
 
     async def create_app(self, *, body: CreateAppBody) -> Response[App]:
         """`POST /v3/apps` (createApp)."""
         from .api.apps import create_app as operation
 
-        return await self._call_raw("createApp", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createApp", operation, (201,), **_given(body=body))
 
     async def create_build(self, *, body: CreateBuildBody) -> Response[Build]:
         """`POST /v3/builds` (createBuild)."""
         from .api.builds import create_build as operation
 
-        return await self._call_raw("createBuild", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createBuild", operation, (201,), **_given(body=body))
 
     async def create_buildpack(self, *, body: CreateBuildpackBody) -> Response[Buildpack]:
         """`POST /v3/buildpacks` (createBuildpack)."""
         from .api.buildpacks import create_buildpack as operation
 
-        return await self._call_raw("createBuildpack", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createBuildpack", operation, (201,), **_given(body=body))
 
     async def create_deployment(self, *, body: CreateDeploymentBody) -> Response[Deployment]:
         """`POST /v3/deployments` (createDeployment)."""
         from .api.deployments import create_deployment as operation
 
-        return await self._call_raw("createDeployment", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createDeployment", operation, (201,), **_given(body=body))
 
     async def create_domain(self, *, body: CreateDomainBody) -> Response[Domain]:
         """`POST /v3/domains` (createDomain)."""
         from .api.domains import create_domain as operation
 
-        return await self._call_raw("createDomain", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createDomain", operation, (201,), **_given(body=body))
 
     async def create_droplet(self, *, body: CreateDropletBody) -> Response[Droplet]:
         """`POST /v3/droplets` (createDroplet)."""
         from .api.droplets import create_droplet as operation
 
-        return await self._call_raw("createDroplet", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createDroplet", operation, (201,), **_given(body=body))
 
     async def create_isolation_segment(
         self, *, body: CreateIsolationSegmentBody | Unset = UNSET
@@ -3081,55 +3098,55 @@ class CfV3ApiWithRawResponse(Namespace):
         """`POST /v3/isolation_segments` (createIsolationSegment)."""
         from .api.isolation_segments import create_isolation_segment as operation
 
-        return await self._call_raw("createIsolationSegment", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createIsolationSegment", operation, (201,), **_given(body=body))
 
     async def create_manifest_diff_for_space(self, guid: UUID, *, body: str | Unset = UNSET) -> Response[None]:
         """`POST /v3/spaces/{guid}/manifest_diff` (createManifestDiffForSpace)."""
         from .api.spaces import create_manifest_diff_for_space as operation
 
-        return await self._call_raw("createManifestDiffForSpace", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("createManifestDiffForSpace", operation, (201, 202), guid, **_given(body=body))
 
     async def create_organization(self, *, body: CreateOrganizationBody) -> Response[Organization]:
         """`POST /v3/organizations` (createOrganization)."""
         from .api.organizations import create_organization as operation
 
-        return await self._call_raw("createOrganization", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createOrganization", operation, (201,), **_given(body=body))
 
     async def create_organization_quota(self, *, body: CreateOrganizationQuotaBody) -> Response[OrganizationQuota]:
         """`POST /v3/organization_quotas` (createOrganizationQuota)."""
         from .api.organization_quotas import create_organization_quota as operation
 
-        return await self._call_raw("createOrganizationQuota", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createOrganizationQuota", operation, (201,), **_given(body=body))
 
     async def create_package(self, *, body: CreatePackageBody) -> Response[Package]:
         """`POST /v3/packages` (createPackage)."""
         from .api.packages import create_package as operation
 
-        return await self._call_raw("createPackage", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createPackage", operation, (201,), **_given(body=body))
 
     async def create_role(self, *, body: CreateRoleBody | Unset = UNSET) -> Response[BaseSchema]:
         """`POST /v3/roles` (createRole)."""
         from .api.roles import create_role as operation
 
-        return await self._call_raw("createRole", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createRole", operation, (201,), **_given(body=body))
 
     async def create_route(self, *, body: CreateRouteBody | Unset = UNSET) -> Response[Route]:
         """`POST /v3/routes` (createRoute)."""
         from .api.routes import create_route as operation
 
-        return await self._call_raw("createRoute", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createRoute", operation, (201,), **_given(body=body))
 
     async def create_security_group(self, *, body: SecurityGroupCreate | Unset = UNSET) -> Response[SecurityGroup]:
         """`POST /v3/security_groups` (createSecurityGroup)."""
         from .api.security_groups import create_security_group as operation
 
-        return await self._call_raw("createSecurityGroup", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createSecurityGroup", operation, (201,), **_given(body=body))
 
     async def create_service_broker(self, *, body: CreateServiceBrokerBody | Unset = UNSET) -> Response[None]:
         """`POST /v3/service_brokers` (createServiceBroker)."""
         from .api.service_brokers import create_service_broker as operation
 
-        return await self._call_raw("createServiceBroker", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createServiceBroker", operation, (202,), **_given(body=body))
 
     async def create_service_credential_binding(
         self, *, body: CreateServiceCredentialBindingBody | Unset = UNSET
@@ -3137,7 +3154,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`POST /v3/service_credential_bindings` (createServiceCredentialBinding)."""
         from .api.service_credential_bindings import create_service_credential_binding as operation
 
-        return await self._call_raw("createServiceCredentialBinding", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createServiceCredentialBinding", operation, (201, 202), **_given(body=body))
 
     async def create_service_instance(
         self, *, body: CreateServiceInstanceBody | Unset = UNSET
@@ -3145,7 +3162,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`POST /v3/service_instances` (createServiceInstance)."""
         from .api.service_instances import create_service_instance as operation
 
-        return await self._call_raw("createServiceInstance", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createServiceInstance", operation, (201, 202), **_given(body=body))
 
     async def create_service_route_binding(
         self, *, body: ServiceRouteBindingCreate | Unset = UNSET
@@ -3153,195 +3170,195 @@ class CfV3ApiWithRawResponse(Namespace):
         """`POST /v3/service_route_bindings` (createServiceRouteBinding)."""
         from .api.service_route_bindings import create_service_route_binding as operation
 
-        return await self._call_raw("createServiceRouteBinding", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createServiceRouteBinding", operation, (201, 202), **_given(body=body))
 
     async def create_sidecar(self, guid: UUID, *, body: CreateSidecarBody | Unset = UNSET) -> Response[Sidecar]:
         """`POST /v3/apps/{guid}/sidecars` (createSidecar)."""
         from .api.sidecars import create_sidecar as operation
 
-        return await self._call_raw("createSidecar", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("createSidecar", operation, (201,), guid, **_given(body=body))
 
     async def create_space(self, *, body: CreateSpaceBody) -> Response[Space]:
         """`POST /v3/spaces` (createSpace)."""
         from .api.spaces import create_space as operation
 
-        return await self._call_raw("createSpace", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createSpace", operation, (201,), **_given(body=body))
 
     async def create_space_quota(self, *, body: CreateSpaceQuotaBody | Unset = UNSET) -> Response[SpaceQuota]:
         """`POST /v3/space_quotas` (createSpaceQuota)."""
         from .api.space_quotas import create_space_quota as operation
 
-        return await self._call_raw("createSpaceQuota", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createSpaceQuota", operation, (201,), **_given(body=body))
 
     async def create_stack(self, *, body: CreateStackBody) -> Response[Stack]:
         """`POST /v3/stacks` (createStack)."""
         from .api.stacks import create_stack as operation
 
-        return await self._call_raw("createStack", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createStack", operation, (201,), **_given(body=body))
 
     async def create_task(self, guid: UUID, *, body: CreateTaskBody) -> Response[Task]:
         """`POST /v3/apps/{guid}/tasks` (createTask)."""
         from .api.tasks import create_task as operation
 
-        return await self._call_raw("createTask", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("createTask", operation, (202,), guid, **_given(body=body))
 
     async def create_user(self, *, body: CreateUserBody | Unset = UNSET) -> Response[User]:
         """`POST /v3/users` (createUser)."""
         from .api.users import create_user as operation
 
-        return await self._call_raw("createUser", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createUser", operation, (201,), **_given(body=body))
 
     async def delete_app(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/apps/{guid}` (deleteApp)."""
         from .api.apps import delete_app as operation
 
-        return await self._call_raw("deleteApp", operation.asyncio_detailed, guid)
+        return await self._call_raw("deleteApp", operation, (202,), guid)
 
     async def delete_buildpack(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/buildpacks/{guid}` (deleteBuildpack)."""
         from .api.buildpacks import delete_buildpack as operation
 
-        return await self._call_raw("deleteBuildpack", operation.asyncio_detailed, guid)
+        return await self._call_raw("deleteBuildpack", operation, (202,), guid)
 
     async def delete_domain(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/domains/{guid}` (deleteDomain)."""
         from .api.domains import delete_domain as operation
 
-        return await self._call_raw("deleteDomain", operation.asyncio_detailed, guid)
+        return await self._call_raw("deleteDomain", operation, (202,), guid)
 
     async def delete_droplet(self, guid: UUID) -> Response[Job]:
         """`DELETE /v3/droplets/{guid}` (deleteDroplet)."""
         from .api.droplets import delete_droplet as operation
 
-        return await self._call_raw("deleteDroplet", operation.asyncio_detailed, guid)
+        return await self._call_raw("deleteDroplet", operation, (202,), guid)
 
     async def delete_isolation_segment(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/isolation_segments/{guid}` (deleteIsolationSegment)."""
         from .api.isolation_segments import delete_isolation_segment as operation
 
-        return await self._call_raw("deleteIsolationSegment", operation.asyncio_detailed, guid)
+        return await self._call_raw("deleteIsolationSegment", operation, (204,), guid)
 
     async def delete_organization(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/organizations/{guid}` (deleteOrganization)."""
         from .api.organizations import delete_organization as operation
 
-        return await self._call_raw("deleteOrganization", operation.asyncio_detailed, guid)
+        return await self._call_raw("deleteOrganization", operation, (202,), guid)
 
     async def delete_organization_quota(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/organization_quotas/{guid}` (deleteOrganizationQuota)."""
         from .api.organization_quotas import delete_organization_quota as operation
 
-        return await self._call_raw("deleteOrganizationQuota", operation.asyncio_detailed, guid)
+        return await self._call_raw("deleteOrganizationQuota", operation, (202,), guid)
 
     async def delete_package(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/packages/{guid}` (deletePackage)."""
         from .api.packages import delete_package as operation
 
-        return await self._call_raw("deletePackage", operation.asyncio_detailed, guid)
+        return await self._call_raw("deletePackage", operation, (202,), guid)
 
     async def delete_role(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/roles/{guid}` (deleteRole)."""
         from .api.roles import delete_role as operation
 
-        return await self._call_raw("deleteRole", operation.asyncio_detailed, guid)
+        return await self._call_raw("deleteRole", operation, (202,), guid)
 
     async def delete_route(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/routes/{guid}` (deleteRoute)."""
         from .api.routes import delete_route as operation
 
-        return await self._call_raw("deleteRoute", operation.asyncio_detailed, guid)
+        return await self._call_raw("deleteRoute", operation, (202,), guid)
 
     async def delete_security_group(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/security_groups/{guid}` (deleteSecurityGroup)."""
         from .api.security_groups import delete_security_group as operation
 
-        return await self._call_raw("deleteSecurityGroup", operation.asyncio_detailed, guid)
+        return await self._call_raw("deleteSecurityGroup", operation, (202,), guid)
 
     async def delete_service_broker(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/service_brokers/{guid}` (deleteServiceBroker)."""
         from .api.service_brokers import delete_service_broker as operation
 
-        return await self._call_raw("deleteServiceBroker", operation.asyncio_detailed, guid)
+        return await self._call_raw("deleteServiceBroker", operation, (202,), guid)
 
     async def delete_service_credential_binding(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/service_credential_bindings/{guid}` (deleteServiceCredentialBinding)."""
         from .api.service_credential_bindings import delete_service_credential_binding as operation
 
-        return await self._call_raw("deleteServiceCredentialBinding", operation.asyncio_detailed, guid)
+        return await self._call_raw("deleteServiceCredentialBinding", operation, (202, 204), guid)
 
     async def delete_service_instance(self, guid: UUID, *, purge: bool | Unset = UNSET) -> Response[None]:
         """`DELETE /v3/service_instances/{guid}` (deleteServiceInstance)."""
         from .api.service_instances import delete_service_instance as operation
 
-        return await self._call_raw("deleteServiceInstance", operation.asyncio_detailed, guid, **_given(purge=purge))
+        return await self._call_raw("deleteServiceInstance", operation, (202, 204), guid, **_given(purge=purge))
 
     async def delete_service_offering(self, guid: UUID, *, purge: bool | Unset = UNSET) -> Response[None]:
         """`DELETE /v3/service_offerings/{guid}` (deleteServiceOffering)."""
         from .api.service_offerings import delete_service_offering as operation
 
-        return await self._call_raw("deleteServiceOffering", operation.asyncio_detailed, guid, **_given(purge=purge))
+        return await self._call_raw("deleteServiceOffering", operation, (204,), guid, **_given(purge=purge))
 
     async def delete_service_plan(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/service_plans/{guid}` (deleteServicePlan)."""
         from .api.service_plans import delete_service_plan as operation
 
-        return await self._call_raw("deleteServicePlan", operation.asyncio_detailed, guid)
+        return await self._call_raw("deleteServicePlan", operation, (204,), guid)
 
     async def delete_service_route_binding(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/service_route_bindings/{guid}` (deleteServiceRouteBinding)."""
         from .api.service_route_bindings import delete_service_route_binding as operation
 
-        return await self._call_raw("deleteServiceRouteBinding", operation.asyncio_detailed, guid)
+        return await self._call_raw("deleteServiceRouteBinding", operation, (202, 204), guid)
 
     async def delete_sidecar(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/sidecars/{guid}` (deleteSidecar)."""
         from .api.sidecars import delete_sidecar as operation
 
-        return await self._call_raw("deleteSidecar", operation.asyncio_detailed, guid)
+        return await self._call_raw("deleteSidecar", operation, (204,), guid)
 
     async def delete_space(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/spaces/{guid}` (deleteSpace)."""
         from .api.spaces import delete_space as operation
 
-        return await self._call_raw("deleteSpace", operation.asyncio_detailed, guid)
+        return await self._call_raw("deleteSpace", operation, (202,), guid)
 
     async def delete_space_quota(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/space_quotas/{guid}` (deleteSpaceQuota)."""
         from .api.space_quotas import delete_space_quota as operation
 
-        return await self._call_raw("deleteSpaceQuota", operation.asyncio_detailed, guid)
+        return await self._call_raw("deleteSpaceQuota", operation, (202,), guid)
 
     async def delete_stack(self, guid: UUID) -> Response[None]:
         """`DELETE /v3/stacks/{guid}` (deleteStack)."""
         from .api.stacks import delete_stack as operation
 
-        return await self._call_raw("deleteStack", operation.asyncio_detailed, guid)
+        return await self._call_raw("deleteStack", operation, (204,), guid)
 
     async def delete_unmapped_routes_for_space(self, guid: UUID, *, unmapped: bool) -> Response[None]:
         """`DELETE /v3/spaces/{guid}/routes` (deleteUnmappedRoutesForSpace)."""
         from .api.spaces import delete_unmapped_routes_for_space as operation
 
         return await self._call_raw(
-            "deleteUnmappedRoutesForSpace", operation.asyncio_detailed, guid, **_given(unmapped=unmapped)
+            "deleteUnmappedRoutesForSpace", operation, (202,), guid, **_given(unmapped=unmapped)
         )
 
     async def delete_user(self, guid: str) -> Response[None]:
         """`DELETE /v3/users/{guid}` (deleteUser)."""
         from .api.users import delete_user as operation
 
-        return await self._call_raw("deleteUser", operation.asyncio_detailed, guid)
+        return await self._call_raw("deleteUser", operation, (202,), guid)
 
     async def download_droplet(self, guid: UUID) -> Response[File]:
         """`GET /v3/droplets/{guid}/download` (downloadDroplet)."""
         from .api.droplets import download_droplet as operation
 
-        return await self._call_raw("downloadDroplet", operation.asyncio_detailed, guid)
+        return await self._call_raw("downloadDroplet", operation, (200, 302), guid)
 
     async def download_package_bits(self, guid: UUID) -> Response[Any]:
         """`GET /v3/packages/{guid}/download` (downloadPackageBits)."""
         from .api.packages import download_package_bits as operation
 
-        return await self._call_raw("downloadPackageBits", operation.asyncio_detailed, guid)
+        return await self._call_raw("downloadPackageBits", operation, (302,), guid)
 
     async def entitle_organizations_for_isolation_segment(
         self, guid: UUID, *, body: RelationshipToMany
@@ -3350,110 +3367,110 @@ class CfV3ApiWithRawResponse(Namespace):
         from .api.isolation_segments import entitle_organizations_for_isolation_segment as operation
 
         return await self._call_raw(
-            "entitleOrganizationsForIsolationSegment", operation.asyncio_detailed, guid, **_given(body=body)
+            "entitleOrganizationsForIsolationSegment", operation, (200,), guid, **_given(body=body)
         )
 
     async def generate_manifest(self, guid: UUID) -> Response[str]:
         """`GET /v3/apps/{guid}/manifest` (generateManifest)."""
         from .api.manifests import generate_manifest as operation
 
-        return await self._call_raw("generateManifest", operation.asyncio_detailed, guid)
+        return await self._call_raw("generateManifest", operation, (200,), guid)
 
     async def get_api_root(self) -> Response[GetApiRootResponse200]:
         """`GET /` (getApiRoot)."""
         from .api.root import get_api_root as operation
 
-        return await self._call_raw("getApiRoot", operation.asyncio_detailed)
+        return await self._call_raw("getApiRoot", operation, (200,))
 
     async def get_app(self, guid: UUID, *, include: list[GetAppIncludeItem] | Unset = UNSET) -> Response[App]:
         """`GET /v3/apps/{guid}` (getApp)."""
         from .api.apps import get_app as operation
 
-        return await self._call_raw("getApp", operation.asyncio_detailed, guid, **_given(include=include))
+        return await self._call_raw("getApp", operation, (200,), guid, **_given(include=include))
 
     async def get_app_feature(self, guid: UUID, name: GetAppFeatureName) -> Response[None]:
         """`GET /v3/apps/{guid}/features/{name}` (getAppFeature)."""
         from .api.apps import get_app_feature as operation
 
-        return await self._call_raw("getAppFeature", operation.asyncio_detailed, guid, name)
+        return await self._call_raw("getAppFeature", operation, (200,), guid, name)
 
     async def get_app_usage_event(self, guid: UUID) -> Response[BaseSchema]:
         """`GET /v3/app_usage_events/{guid}` (getAppUsageEvent)."""
         from .api.app_usage_events import get_app_usage_event as operation
 
-        return await self._call_raw("getAppUsageEvent", operation.asyncio_detailed, guid)
+        return await self._call_raw("getAppUsageEvent", operation, (200,), guid)
 
     async def get_assigned_isolation_segment_for_space(self, guid: UUID) -> Response[RelationshipToOne]:
         """`GET /v3/spaces/{guid}/relationships/isolation_segment` (getAssignedIsolationSegmentForSpace)."""
         from .api.spaces import get_assigned_isolation_segment_for_space as operation
 
-        return await self._call_raw("getAssignedIsolationSegmentForSpace", operation.asyncio_detailed, guid)
+        return await self._call_raw("getAssignedIsolationSegmentForSpace", operation, (200,), guid)
 
     async def get_audit_event(self, guid: UUID) -> Response[AuditEvent]:
         """`GET /v3/audit_events/{guid}` (getAuditEvent)."""
         from .api.audit_events import get_audit_event as operation
 
-        return await self._call_raw("getAuditEvent", operation.asyncio_detailed, guid)
+        return await self._call_raw("getAuditEvent", operation, (200,), guid)
 
     async def get_build(self, guid: UUID) -> Response[Build]:
         """`GET /v3/builds/{guid}` (getBuild)."""
         from .api.builds import get_build as operation
 
-        return await self._call_raw("getBuild", operation.asyncio_detailed, guid)
+        return await self._call_raw("getBuild", operation, (200,), guid)
 
     async def get_buildpack(self, guid: UUID) -> Response[Buildpack]:
         """`GET /v3/buildpacks/{guid}` (getBuildpack)."""
         from .api.buildpacks import get_buildpack as operation
 
-        return await self._call_raw("getBuildpack", operation.asyncio_detailed, guid)
+        return await self._call_raw("getBuildpack", operation, (200,), guid)
 
     async def get_current_droplet_association_for_app(self, guid: UUID) -> Response[RelationshipToOne]:
         """`GET /v3/apps/{guid}/relationships/current_droplet` (getCurrentDropletAssociationForApp)."""
         from .api.apps import get_current_droplet_association_for_app as operation
 
-        return await self._call_raw("getCurrentDropletAssociationForApp", operation.asyncio_detailed, guid)
+        return await self._call_raw("getCurrentDropletAssociationForApp", operation, (200,), guid)
 
     async def get_current_droplet_for_app(self, guid: UUID) -> Response[Droplet]:
         """`GET /v3/apps/{guid}/droplets/current` (getCurrentDropletForApp)."""
         from .api.apps import get_current_droplet_for_app as operation
 
-        return await self._call_raw("getCurrentDropletForApp", operation.asyncio_detailed, guid)
+        return await self._call_raw("getCurrentDropletForApp", operation, (200,), guid)
 
     async def get_default_domain_for_organization(self, guid: UUID) -> Response[Domain]:
         """`GET /v3/organizations/{guid}/domains/default` (getDefaultDomainForOrganization)."""
         from .api.organizations import get_default_domain_for_organization as operation
 
-        return await self._call_raw("getDefaultDomainForOrganization", operation.asyncio_detailed, guid)
+        return await self._call_raw("getDefaultDomainForOrganization", operation, (200,), guid)
 
     async def get_default_isolation_segment_for_organization(self, guid: UUID) -> Response[RelationshipToOne]:
         """`GET /v3/organizations/{guid}/relationships/default_isolation_segment` (getDefaultIsolationSegmentForOrganization)."""
         from .api.organizations import get_default_isolation_segment_for_organization as operation
 
-        return await self._call_raw("getDefaultIsolationSegmentForOrganization", operation.asyncio_detailed, guid)
+        return await self._call_raw("getDefaultIsolationSegmentForOrganization", operation, (200,), guid)
 
     async def get_deployment(self, guid: UUID) -> Response[Deployment]:
         """`GET /v3/deployments/{guid}` (getDeployment)."""
         from .api.deployments import get_deployment as operation
 
-        return await self._call_raw("getDeployment", operation.asyncio_detailed, guid)
+        return await self._call_raw("getDeployment", operation, (200,), guid)
 
     async def get_domain(self, guid: UUID) -> Response[Domain]:
         """`GET /v3/domains/{guid}` (getDomain)."""
         from .api.domains import get_domain as operation
 
-        return await self._call_raw("getDomain", operation.asyncio_detailed, guid)
+        return await self._call_raw("getDomain", operation, (200,), guid)
 
     async def get_droplet(self, guid: UUID) -> Response[Droplet]:
         """`GET /v3/droplets/{guid}` (getDroplet)."""
         from .api.droplets import get_droplet as operation
 
-        return await self._call_raw("getDroplet", operation.asyncio_detailed, guid)
+        return await self._call_raw("getDroplet", operation, (200,), guid)
 
     async def get_env_for_app(self, guid: UUID) -> Response[AppEnvironment]:
         """`GET /v3/apps/{guid}/env` (getEnvForApp)."""
         from .api.apps import get_env_for_app as operation
 
-        return await self._call_raw("getEnvForApp", operation.asyncio_detailed, guid)
+        return await self._call_raw("getEnvForApp", operation, (200,), guid)
 
     async def get_environment_variable_group(
         self, name: GetEnvironmentVariableGroupName
@@ -3461,97 +3478,97 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/environment_variable_groups/{name}` (getEnvironmentVariableGroup)."""
         from .api.environment_variable_groups import get_environment_variable_group as operation
 
-        return await self._call_raw("getEnvironmentVariableGroup", operation.asyncio_detailed, name)
+        return await self._call_raw("getEnvironmentVariableGroup", operation, (200,), name)
 
     async def get_environment_variables_for_app(self, guid: UUID) -> Response[AppEnvironmentVariables]:
         """`GET /v3/apps/{guid}/environment_variables` (getEnvironmentVariablesForApp)."""
         from .api.apps import get_environment_variables_for_app as operation
 
-        return await self._call_raw("getEnvironmentVariablesForApp", operation.asyncio_detailed, guid)
+        return await self._call_raw("getEnvironmentVariablesForApp", operation, (200,), guid)
 
     async def get_feature_flag(self, name: GetFeatureFlagName) -> Response[FeatureFlag]:
         """`GET /v3/feature_flags/{name}` (getFeatureFlag)."""
         from .api.feature_flags import get_feature_flag as operation
 
-        return await self._call_raw("getFeatureFlag", operation.asyncio_detailed, name)
+        return await self._call_raw("getFeatureFlag", operation, (200,), name)
 
     async def get_isolation_segment(self, guid: UUID) -> Response[IsolationSegment]:
         """`GET /v3/isolation_segments/{guid}` (getIsolationSegment)."""
         from .api.isolation_segments import get_isolation_segment as operation
 
-        return await self._call_raw("getIsolationSegment", operation.asyncio_detailed, guid)
+        return await self._call_raw("getIsolationSegment", operation, (200,), guid)
 
     async def get_job(self, guid: UUID) -> Response[Job]:
         """`GET /v3/jobs/{guid}` (getJob)."""
         from .api.jobs import get_job as operation
 
-        return await self._call_raw("getJob", operation.asyncio_detailed, guid)
+        return await self._call_raw("getJob", operation, (200,), guid)
 
     async def get_organization(self, guid: UUID) -> Response[Organization]:
         """`GET /v3/organizations/{guid}` (getOrganization)."""
         from .api.organizations import get_organization as operation
 
-        return await self._call_raw("getOrganization", operation.asyncio_detailed, guid)
+        return await self._call_raw("getOrganization", operation, (200,), guid)
 
     async def get_organization_quota(self, guid: UUID) -> Response[OrganizationQuota]:
         """`GET /v3/organization_quotas/{guid}` (getOrganizationQuota)."""
         from .api.organization_quotas import get_organization_quota as operation
 
-        return await self._call_raw("getOrganizationQuota", operation.asyncio_detailed, guid)
+        return await self._call_raw("getOrganizationQuota", operation, (200,), guid)
 
     async def get_package(self, guid: UUID) -> Response[Package]:
         """`GET /v3/packages/{guid}` (getPackage)."""
         from .api.packages import get_package as operation
 
-        return await self._call_raw("getPackage", operation.asyncio_detailed, guid)
+        return await self._call_raw("getPackage", operation, (200,), guid)
 
     async def get_permissions_for_app(self, guid: UUID) -> Response[AppPermissions]:
         """`GET /v3/apps/{guid}/permissions` (getPermissionsForApp)."""
         from .api.apps import get_permissions_for_app as operation
 
-        return await self._call_raw("getPermissionsForApp", operation.asyncio_detailed, guid)
+        return await self._call_raw("getPermissionsForApp", operation, (200,), guid)
 
     async def get_platform_info(self) -> Response[GetPlatformInfoResponse200]:
         """`GET /v3/info` (getPlatformInfo)."""
         from .api.info import get_platform_info as operation
 
-        return await self._call_raw("getPlatformInfo", operation.asyncio_detailed)
+        return await self._call_raw("getPlatformInfo", operation, (200,))
 
     async def get_platform_usage_summary(self) -> Response[GetPlatformUsageSummaryResponse200]:
         """`GET /v3/info/usage_summary` (getPlatformUsageSummary)."""
         from .api.info import get_platform_usage_summary as operation
 
-        return await self._call_raw("getPlatformUsageSummary", operation.asyncio_detailed)
+        return await self._call_raw("getPlatformUsageSummary", operation, (200,))
 
     async def get_process(self, guid: UUID) -> Response[Process]:
         """`GET /v3/processes/{guid}` (getProcess)."""
         from .api.processes import get_process as operation
 
-        return await self._call_raw("getProcess", operation.asyncio_detailed, guid)
+        return await self._call_raw("getProcess", operation, (200,), guid)
 
     async def get_process_for_app(self, guid: UUID, type_: str) -> Response[Process]:
         """`GET /v3/apps/{guid}/processes/{type}` (getProcessForApp)."""
         from .api.processes import get_process_for_app as operation
 
-        return await self._call_raw("getProcessForApp", operation.asyncio_detailed, guid, type_)
+        return await self._call_raw("getProcessForApp", operation, (200,), guid, type_)
 
     async def get_process_stats(self, guid: UUID) -> Response[ProcessStats]:
         """`GET /v3/processes/{guid}/stats` (getProcessStats)."""
         from .api.processes import get_process_stats as operation
 
-        return await self._call_raw("getProcessStats", operation.asyncio_detailed, guid)
+        return await self._call_raw("getProcessStats", operation, (200,), guid)
 
     async def get_process_stats_for_app(self, guid: UUID, type_: str) -> Response[ProcessStats]:
         """`GET /v3/apps/{guid}/processes/{type}/stats` (getProcessStatsForApp)."""
         from .api.processes import get_process_stats_for_app as operation
 
-        return await self._call_raw("getProcessStatsForApp", operation.asyncio_detailed, guid, type_)
+        return await self._call_raw("getProcessStatsForApp", operation, (200,), guid, type_)
 
     async def get_revision(self, guid: UUID) -> Response[Revision]:
         """`GET /v3/revisions/{guid}` (getRevision)."""
         from .api.revisions import get_revision as operation
 
-        return await self._call_raw("getRevision", operation.asyncio_detailed, guid)
+        return await self._call_raw("getRevision", operation, (200,), guid)
 
     async def get_revision_environment_variables(
         self, guid: UUID
@@ -3559,31 +3576,31 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/revisions/{guid}/environment_variables` (getRevisionEnvironmentVariables)."""
         from .api.revisions import get_revision_environment_variables as operation
 
-        return await self._call_raw("getRevisionEnvironmentVariables", operation.asyncio_detailed, guid)
+        return await self._call_raw("getRevisionEnvironmentVariables", operation, (200,), guid)
 
     async def get_role(self, guid: UUID, *, include: list[GetRoleIncludeItem] | Unset = UNSET) -> Response[BaseSchema]:
         """`GET /v3/roles/{guid}` (getRole)."""
         from .api.roles import get_role as operation
 
-        return await self._call_raw("getRole", operation.asyncio_detailed, guid, **_given(include=include))
+        return await self._call_raw("getRole", operation, (200,), guid, **_given(include=include))
 
     async def get_route(self, guid: UUID, *, include: list[GetRouteIncludeItem] | Unset = UNSET) -> Response[Route]:
         """`GET /v3/routes/{guid}` (getRoute)."""
         from .api.routes import get_route as operation
 
-        return await self._call_raw("getRoute", operation.asyncio_detailed, guid, **_given(include=include))
+        return await self._call_raw("getRoute", operation, (200,), guid, **_given(include=include))
 
     async def get_security_group(self, guid: UUID) -> Response[SecurityGroup]:
         """`GET /v3/security_groups/{guid}` (getSecurityGroup)."""
         from .api.security_groups import get_security_group as operation
 
-        return await self._call_raw("getSecurityGroup", operation.asyncio_detailed, guid)
+        return await self._call_raw("getSecurityGroup", operation, (200,), guid)
 
     async def get_service_broker(self, guid: UUID) -> Response[ServiceBroker]:
         """`GET /v3/service_brokers/{guid}` (getServiceBroker)."""
         from .api.service_brokers import get_service_broker as operation
 
-        return await self._call_raw("getServiceBroker", operation.asyncio_detailed, guid)
+        return await self._call_raw("getServiceBroker", operation, (200,), guid)
 
     async def get_service_credential_binding(
         self, guid: UUID, *, include: list[GetServiceCredentialBindingIncludeItem] | Unset = UNSET
@@ -3591,9 +3608,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/service_credential_bindings/{guid}` (getServiceCredentialBinding)."""
         from .api.service_credential_bindings import get_service_credential_binding as operation
 
-        return await self._call_raw(
-            "getServiceCredentialBinding", operation.asyncio_detailed, guid, **_given(include=include)
-        )
+        return await self._call_raw("getServiceCredentialBinding", operation, (200,), guid, **_given(include=include))
 
     async def get_service_credential_binding_details(
         self, guid: UUID
@@ -3601,7 +3616,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/service_credential_bindings/{guid}/details` (getServiceCredentialBindingDetails)."""
         from .api.service_credential_bindings import get_service_credential_binding_details as operation
 
-        return await self._call_raw("getServiceCredentialBindingDetails", operation.asyncio_detailed, guid)
+        return await self._call_raw("getServiceCredentialBindingDetails", operation, (200,), guid)
 
     async def get_service_credential_binding_parameters(
         self, guid: UUID
@@ -3609,7 +3624,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/service_credential_bindings/{guid}/parameters` (getServiceCredentialBindingParameters)."""
         from .api.service_credential_bindings import get_service_credential_binding_parameters as operation
 
-        return await self._call_raw("getServiceCredentialBindingParameters", operation.asyncio_detailed, guid)
+        return await self._call_raw("getServiceCredentialBindingParameters", operation, (200,), guid)
 
     async def get_service_instance(
         self, guid: UUID, *, fields: GetServiceInstanceFields | Unset = UNSET
@@ -3617,25 +3632,25 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/service_instances/{guid}` (getServiceInstance)."""
         from .api.service_instances import get_service_instance as operation
 
-        return await self._call_raw("getServiceInstance", operation.asyncio_detailed, guid, **_given(fields=fields))
+        return await self._call_raw("getServiceInstance", operation, (200,), guid, **_given(fields=fields))
 
     async def get_service_instance_credentials(self, guid: UUID) -> Response[GetServiceInstanceCredentialsResponse200]:
         """`GET /v3/service_instances/{guid}/credentials` (getServiceInstanceCredentials)."""
         from .api.service_instances import get_service_instance_credentials as operation
 
-        return await self._call_raw("getServiceInstanceCredentials", operation.asyncio_detailed, guid)
+        return await self._call_raw("getServiceInstanceCredentials", operation, (200,), guid)
 
     async def get_service_instance_parameters(self, guid: UUID) -> Response[GetServiceInstanceParametersResponse200]:
         """`GET /v3/service_instances/{guid}/parameters` (getServiceInstanceParameters)."""
         from .api.service_instances import get_service_instance_parameters as operation
 
-        return await self._call_raw("getServiceInstanceParameters", operation.asyncio_detailed, guid)
+        return await self._call_raw("getServiceInstanceParameters", operation, (200,), guid)
 
     async def get_service_instance_permissions(self, guid: UUID) -> Response[GetServiceInstancePermissionsResponse200]:
         """`GET /v3/service_instances/{guid}/permissions` (getServiceInstancePermissions)."""
         from .api.service_instances import get_service_instance_permissions as operation
 
-        return await self._call_raw("getServiceInstancePermissions", operation.asyncio_detailed, guid)
+        return await self._call_raw("getServiceInstancePermissions", operation, (200,), guid)
 
     async def get_service_instance_usage_summary_in_shared_spaces(
         self, guid: UUID
@@ -3643,13 +3658,13 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/service_instances/{guid}/relationships/shared_spaces/usage_summary` (getServiceInstanceUsageSummaryInSharedSpaces)."""
         from .api.service_instances import get_service_instance_usage_summary_in_shared_spaces as operation
 
-        return await self._call_raw("getServiceInstanceUsageSummaryInSharedSpaces", operation.asyncio_detailed, guid)
+        return await self._call_raw("getServiceInstanceUsageSummaryInSharedSpaces", operation, (200,), guid)
 
     async def get_service_offering(self, guid: UUID) -> Response[ServiceOffering]:
         """`GET /v3/service_offerings/{guid}` (getServiceOffering)."""
         from .api.service_offerings import get_service_offering as operation
 
-        return await self._call_raw("getServiceOffering", operation.asyncio_detailed, guid)
+        return await self._call_raw("getServiceOffering", operation, (200,), guid)
 
     async def get_service_plan(
         self, guid: UUID, *, include: list[GetServicePlanIncludeItem] | Unset = UNSET
@@ -3657,13 +3672,13 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/service_plans/{guid}` (getServicePlan)."""
         from .api.service_plans import get_service_plan as operation
 
-        return await self._call_raw("getServicePlan", operation.asyncio_detailed, guid, **_given(include=include))
+        return await self._call_raw("getServicePlan", operation, (200,), guid, **_given(include=include))
 
     async def get_service_plan_visibility(self, guid: UUID) -> Response[ServicePlanVisibility]:
         """`GET /v3/service_plans/{guid}/visibility` (getServicePlanVisibility)."""
         from .api.service_plans import get_service_plan_visibility as operation
 
-        return await self._call_raw("getServicePlanVisibility", operation.asyncio_detailed, guid)
+        return await self._call_raw("getServicePlanVisibility", operation, (200,), guid)
 
     async def get_service_route_binding(
         self, guid: UUID, *, include: list[GetServiceRouteBindingIncludeItem] | Unset = UNSET
@@ -3671,9 +3686,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/service_route_bindings/{guid}` (getServiceRouteBinding)."""
         from .api.service_route_bindings import get_service_route_binding as operation
 
-        return await self._call_raw(
-            "getServiceRouteBinding", operation.asyncio_detailed, guid, **_given(include=include)
-        )
+        return await self._call_raw("getServiceRouteBinding", operation, (200,), guid, **_given(include=include))
 
     async def get_service_route_binding_parameters(
         self, guid: UUID
@@ -3681,55 +3694,55 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/service_route_bindings/{guid}/parameters` (getServiceRouteBindingParameters)."""
         from .api.service_route_bindings import get_service_route_binding_parameters as operation
 
-        return await self._call_raw("getServiceRouteBindingParameters", operation.asyncio_detailed, guid)
+        return await self._call_raw("getServiceRouteBindingParameters", operation, (200,), guid)
 
     async def get_service_usage_event(self, guid: UUID) -> Response[ServiceUsageEvent]:
         """`GET /v3/service_usage_events/{guid}` (getServiceUsageEvent)."""
         from .api.service_usage_events import get_service_usage_event as operation
 
-        return await self._call_raw("getServiceUsageEvent", operation.asyncio_detailed, guid)
+        return await self._call_raw("getServiceUsageEvent", operation, (200,), guid)
 
     async def get_sidecar(self, guid: UUID) -> Response[Sidecar]:
         """`GET /v3/sidecars/{guid}` (getSidecar)."""
         from .api.sidecars import get_sidecar as operation
 
-        return await self._call_raw("getSidecar", operation.asyncio_detailed, guid)
+        return await self._call_raw("getSidecar", operation, (200,), guid)
 
     async def get_space(self, guid: UUID, *, include: list[GetSpaceIncludeItem] | Unset = UNSET) -> Response[Space]:
         """`GET /v3/spaces/{guid}` (getSpace)."""
         from .api.spaces import get_space as operation
 
-        return await self._call_raw("getSpace", operation.asyncio_detailed, guid, **_given(include=include))
+        return await self._call_raw("getSpace", operation, (200,), guid, **_given(include=include))
 
     async def get_space_feature(self, guid: UUID, name: GetSpaceFeatureName) -> Response[SpaceFeature]:
         """`GET /v3/spaces/{guid}/features/{name}` (getSpaceFeature)."""
         from .api.spaces import get_space_feature as operation
 
-        return await self._call_raw("getSpaceFeature", operation.asyncio_detailed, guid, name)
+        return await self._call_raw("getSpaceFeature", operation, (200,), guid, name)
 
     async def get_space_quota(self, guid: UUID) -> Response[SpaceQuota]:
         """`GET /v3/space_quotas/{guid}` (getSpaceQuota)."""
         from .api.space_quotas import get_space_quota as operation
 
-        return await self._call_raw("getSpaceQuota", operation.asyncio_detailed, guid)
+        return await self._call_raw("getSpaceQuota", operation, (200,), guid)
 
     async def get_ssh_enabled_for_app(self, guid: UUID) -> Response[AppSshEnabled]:
         """`GET /v3/apps/{guid}/ssh_enabled` (getSshEnabledForApp)."""
         from .api.apps import get_ssh_enabled_for_app as operation
 
-        return await self._call_raw("getSshEnabledForApp", operation.asyncio_detailed, guid)
+        return await self._call_raw("getSshEnabledForApp", operation, (200,), guid)
 
     async def get_stack(self, guid: UUID) -> Response[Stack]:
         """`GET /v3/stacks/{guid}` (getStack)."""
         from .api.stacks import get_stack as operation
 
-        return await self._call_raw("getStack", operation.asyncio_detailed, guid)
+        return await self._call_raw("getStack", operation, (200,), guid)
 
     async def get_task(self, guid: UUID) -> Response[Task]:
         """`GET /v3/tasks/{guid}` (getTask)."""
         from .api.tasks import get_task as operation
 
-        return await self._call_raw("getTask", operation.asyncio_detailed, guid)
+        return await self._call_raw("getTask", operation, (200,), guid)
 
     async def get_usage_summary_for_organization(
         self, guid: UUID
@@ -3737,25 +3750,25 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/organizations/{guid}/usage_summary` (getUsageSummaryForOrganization)."""
         from .api.organizations import get_usage_summary_for_organization as operation
 
-        return await self._call_raw("getUsageSummaryForOrganization", operation.asyncio_detailed, guid)
+        return await self._call_raw("getUsageSummaryForOrganization", operation, (200,), guid)
 
     async def get_usage_summary_for_space(self, guid: UUID) -> Response[GetUsageSummaryForSpaceResponse200]:
         """`GET /v3/spaces/{guid}/usage_summary` (getUsageSummaryForSpace)."""
         from .api.spaces import get_usage_summary_for_space as operation
 
-        return await self._call_raw("getUsageSummaryForSpace", operation.asyncio_detailed, guid)
+        return await self._call_raw("getUsageSummaryForSpace", operation, (200,), guid)
 
     async def get_user(self, guid: str) -> Response[User]:
         """`GET /v3/users/{guid}` (getUser)."""
         from .api.users import get_user as operation
 
-        return await self._call_raw("getUser", operation.asyncio_detailed, guid)
+        return await self._call_raw("getUser", operation, (200,), guid)
 
     async def get_v3_api_root(self) -> Response[GetV3ApiRootResponse200]:
         """`GET /v3` (getV3ApiRoot)."""
         from .api.root import get_v3_api_root as operation
 
-        return await self._call_raw("getV3ApiRoot", operation.asyncio_detailed)
+        return await self._call_raw("getV3ApiRoot", operation, (200,))
 
     async def insert_destinations_for_route(
         self, guid: UUID, *, body: InsertDestinationsForRouteBody | Unset = UNSET
@@ -3763,7 +3776,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`POST /v3/routes/{guid}/destinations` (insertDestinationsForRoute)."""
         from .api.routes import insert_destinations_for_route as operation
 
-        return await self._call_raw("insertDestinationsForRoute", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("insertDestinationsForRoute", operation, (200,), guid, **_given(body=body))
 
     async def list_app_builds(
         self,
@@ -3782,7 +3795,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listAppBuilds",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             guid,
             **_given(
                 page=page,
@@ -3811,7 +3825,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listAppDroplets",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             guid,
             **_given(
                 page=page,
@@ -3827,7 +3842,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/apps/{guid}/features` (listAppFeatures)."""
         from .api.apps import list_app_features as operation
 
-        return await self._call_raw("listAppFeatures", operation.asyncio_detailed, guid)
+        return await self._call_raw("listAppFeatures", operation, (200,), guid)
 
     async def list_app_packages(
         self,
@@ -3845,7 +3860,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listAppPackages",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             guid,
             **_given(guids=guids, page=page, per_page=per_page, order_by=order_by, states=states, types=types),
         )
@@ -3857,10 +3873,7 @@ class CfV3ApiWithRawResponse(Namespace):
         from .api.processes import list_app_processes as operation
 
         return await self._call_raw(
-            "listAppProcesses",
-            operation.asyncio_detailed,
-            guid,
-            **_given(page=page, per_page=per_page, order_by=order_by),
+            "listAppProcesses", operation, (200,), guid, **_given(page=page, per_page=per_page, order_by=order_by)
         )
 
     async def list_app_routes(
@@ -3880,7 +3893,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listAppRoutes",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             guid,
             **_given(
                 page=page,
@@ -3897,7 +3911,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/apps/{guid}/sidecars` (listAppSidecars)."""
         from .api.sidecars import list_app_sidecars as operation
 
-        return await self._call_raw("listAppSidecars", operation.asyncio_detailed, guid)
+        return await self._call_raw("listAppSidecars", operation, (200,), guid)
 
     async def list_app_tasks(
         self,
@@ -3919,7 +3933,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listAppTasks",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             guid,
             **_given(
                 page=page,
@@ -3950,7 +3965,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listAppUsageEvents",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -3983,7 +3999,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listApps",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4017,7 +4034,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listAppsOnStack",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             guid,
             **_given(
                 page=page,
@@ -4047,7 +4065,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listAuditEvents",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4078,7 +4097,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listBuildpacks",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4109,7 +4129,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listBuilds",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4131,7 +4152,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listDeployedRevisionsForApp",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             guid,
             **_given(page=page, per_page=per_page, order_by=order_by),
         )
@@ -4155,7 +4177,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listDeployments",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4177,7 +4200,7 @@ class CfV3ApiWithRawResponse(Namespace):
         from .api.routes import list_destinations_for_route as operation
 
         return await self._call_raw(
-            "listDestinationsForRoute", operation.asyncio_detailed, guid, **_given(page=page, per_page=per_page)
+            "listDestinationsForRoute", operation, (200,), guid, **_given(page=page, per_page=per_page)
         )
 
     async def list_domains(
@@ -4198,7 +4221,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listDomains",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4226,7 +4250,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listDomainsForOrganization",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             guid,
             **_given(page=page, per_page=per_page, order_by=order_by, names=names),
         )
@@ -4251,7 +4276,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listDroplets",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4280,7 +4306,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listFeatureFlags",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(page=page, per_page=per_page, order_by=order_by, updated_ats=updated_ats),
         )
 
@@ -4302,7 +4329,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listIsolationSegments",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4333,7 +4361,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listOrganizationQuotas",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4363,7 +4392,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listOrganizations",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4383,10 +4413,7 @@ class CfV3ApiWithRawResponse(Namespace):
         from .api.isolation_segments import list_organizations_for_isolation_segment as operation
 
         return await self._call_raw(
-            "listOrganizationsForIsolationSegment",
-            operation.asyncio_detailed,
-            guid,
-            **_given(page=page, per_page=per_page),
+            "listOrganizationsForIsolationSegment", operation, (200,), guid, **_given(page=page, per_page=per_page)
         )
 
     async def list_organizations_for_isolation_segment_short(
@@ -4396,10 +4423,7 @@ class CfV3ApiWithRawResponse(Namespace):
         from .api.isolation_segments import list_organizations_for_isolation_segment_short as operation
 
         return await self._call_raw(
-            "listOrganizationsForIsolationSegmentShort",
-            operation.asyncio_detailed,
-            guid,
-            **_given(page=page, per_page=per_page),
+            "listOrganizationsForIsolationSegmentShort", operation, (200,), guid, **_given(page=page, per_page=per_page)
         )
 
     async def list_package_droplets(
@@ -4418,7 +4442,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listPackageDroplets",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             guid,
             **_given(
                 page=page,
@@ -4451,7 +4476,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listPackages",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4472,13 +4498,13 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/processes/{guid}/process_instances` (listProcessInstances)."""
         from .api.processes import list_process_instances as operation
 
-        return await self._call_raw("listProcessInstances", operation.asyncio_detailed, guid)
+        return await self._call_raw("listProcessInstances", operation, (200,), guid)
 
     async def list_process_sidecars(self, guid: UUID) -> Response[SidecarList]:
         """`GET /v3/processes/{guid}/sidecars` (listProcessSidecars)."""
         from .api.sidecars import list_process_sidecars as operation
 
-        return await self._call_raw("listProcessSidecars", operation.asyncio_detailed, guid)
+        return await self._call_raw("listProcessSidecars", operation, (200,), guid)
 
     async def list_processes(
         self,
@@ -4500,7 +4526,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listProcesses",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4533,7 +4560,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listRevisionsForApp",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             guid,
             **_given(
                 page=page,
@@ -4567,7 +4595,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listRoles",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4609,7 +4638,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listRoutes",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4634,7 +4664,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/spaces/{guid}/running_security_groups` (listRunningSecurityGroupsForSpace)."""
         from .api.spaces import list_running_security_groups_for_space as operation
 
-        return await self._call_raw("listRunningSecurityGroupsForSpace", operation.asyncio_detailed, guid)
+        return await self._call_raw("listRunningSecurityGroupsForSpace", operation, (200,), guid)
 
     async def list_security_groups(
         self,
@@ -4656,7 +4686,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listSecurityGroups",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4689,7 +4720,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listServiceBrokers",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4729,7 +4761,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listServiceCredentialBindings",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4758,9 +4791,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/service_instances/{guid}/relationships/shared_spaces` (listServiceInstanceSharedSpaces)."""
         from .api.service_instances import list_service_instance_shared_spaces as operation
 
-        return await self._call_raw(
-            "listServiceInstanceSharedSpaces", operation.asyncio_detailed, guid, **_given(fields=fields)
-        )
+        return await self._call_raw("listServiceInstanceSharedSpaces", operation, (200,), guid, **_given(fields=fields))
 
     async def list_service_instances(
         self,
@@ -4785,7 +4816,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listServiceInstances",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 names=names,
                 guids=guids,
@@ -4826,7 +4858,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listServiceOfferings",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4871,7 +4904,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listServicePlans",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4914,7 +4948,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listServiceRouteBindings",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4947,7 +4982,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listServiceUsageEvents",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4964,13 +5000,13 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/routes/{guid}/relationships/shared_spaces` (listSharedSpacesRelationship)."""
         from .api.routes import list_shared_spaces_relationship as operation
 
-        return await self._call_raw("listSharedSpacesRelationship", operation.asyncio_detailed, guid)
+        return await self._call_raw("listSharedSpacesRelationship", operation, (200,), guid)
 
     async def list_space_features(self, guid: UUID) -> Response[SpaceFeature]:
         """`GET /v3/spaces/{guid}/features` (listSpaceFeatures)."""
         from .api.spaces import list_space_features as operation
 
-        return await self._call_raw("listSpaceFeatures", operation.asyncio_detailed, guid)
+        return await self._call_raw("listSpaceFeatures", operation, (200,), guid)
 
     async def list_space_quotas(
         self,
@@ -4990,7 +5026,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listSpaceQuotas",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -5023,7 +5060,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listSpaces",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -5045,7 +5083,7 @@ class CfV3ApiWithRawResponse(Namespace):
         from .api.isolation_segments import list_spaces_for_isolation_segment as operation
 
         return await self._call_raw(
-            "listSpacesForIsolationSegment", operation.asyncio_detailed, guid, **_given(page=page, per_page=per_page)
+            "listSpacesForIsolationSegment", operation, (200,), guid, **_given(page=page, per_page=per_page)
         )
 
     async def list_stacks(
@@ -5064,7 +5102,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listStacks",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -5080,7 +5119,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/spaces/{guid}/staging_security_groups` (listStagingSecurityGroupsForSpace)."""
         from .api.spaces import list_staging_security_groups_for_space as operation
 
-        return await self._call_raw("listStagingSecurityGroupsForSpace", operation.asyncio_detailed, guid)
+        return await self._call_raw("listStagingSecurityGroupsForSpace", operation, (200,), guid)
 
     async def list_tasks(
         self,
@@ -5104,7 +5143,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listTasks",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -5141,7 +5181,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listUsers",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 page=page,
                 per_page=per_page,
@@ -5176,7 +5217,8 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listUsersForOrganization",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             guid,
             **_given(
                 page=page,
@@ -5196,7 +5238,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/spaces/{guid}/users` (listUsersForSpace)."""
         from .api.spaces import list_users_for_space as operation
 
-        return await self._call_raw("listUsersForSpace", operation.asyncio_detailed, guid)
+        return await self._call_raw("listUsersForSpace", operation, (200,), guid)
 
     async def manage_isolation_segment_for_space(
         self, guid: UUID, *, body: RelationshipToOne | Unset = UNSET
@@ -5204,33 +5246,31 @@ class CfV3ApiWithRawResponse(Namespace):
         """`PATCH /v3/spaces/{guid}/relationships/isolation_segment` (manageIsolationSegmentForSpace)."""
         from .api.spaces import manage_isolation_segment_for_space as operation
 
-        return await self._call_raw(
-            "manageIsolationSegmentForSpace", operation.asyncio_detailed, guid, **_given(body=body)
-        )
+        return await self._call_raw("manageIsolationSegmentForSpace", operation, (200,), guid, **_given(body=body))
 
     async def post_resource_matches(self, *, body: PostResourceMatchesBody | Unset = UNSET) -> Response[ResourceMatch]:
         """`POST /v3/resource_matches` (postResourceMatches)."""
         from .api.resource_matches import post_resource_matches as operation
 
-        return await self._call_raw("postResourceMatches", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("postResourceMatches", operation, (201,), **_given(body=body))
 
     async def purge_and_seed_app_usage_events(self) -> Response[None]:
         """`POST /v3/app_usage_events/actions/destructively_purge_all_and_reseed` (purgeAndSeedAppUsageEvents)."""
         from .api.app_usage_events import purge_and_seed_app_usage_events as operation
 
-        return await self._call_raw("purgeAndSeedAppUsageEvents", operation.asyncio_detailed)
+        return await self._call_raw("purgeAndSeedAppUsageEvents", operation, (200,))
 
     async def purge_and_seed_service_usage_events(self) -> Response[None]:
         """`POST /v3/service_usage_events/actions/destructively_purge_all_and_reseed` (purgeAndSeedServiceUsageEvents)."""
         from .api.service_usage_events import purge_and_seed_service_usage_events as operation
 
-        return await self._call_raw("purgeAndSeedServiceUsageEvents", operation.asyncio_detailed)
+        return await self._call_raw("purgeAndSeedServiceUsageEvents", operation, (200,))
 
     async def remove_destination_for_route(self, guid: UUID, destination_guid: UUID) -> Response[None]:
         """`DELETE /v3/routes/{guid}/destinations/{destination_guid}` (removeDestinationForRoute)."""
         from .api.routes import remove_destination_for_route as operation
 
-        return await self._call_raw("removeDestinationForRoute", operation.asyncio_detailed, guid, destination_guid)
+        return await self._call_raw("removeDestinationForRoute", operation, (204,), guid, destination_guid)
 
     async def remove_organization_from_service_plan_visibility(
         self, guid: UUID, organization_guid: UUID
@@ -5239,14 +5279,14 @@ class CfV3ApiWithRawResponse(Namespace):
         from .api.service_plans import remove_organization_from_service_plan_visibility as operation
 
         return await self._call_raw(
-            "removeOrganizationFromServicePlanVisibility", operation.asyncio_detailed, guid, organization_guid
+            "removeOrganizationFromServicePlanVisibility", operation, (204,), guid, organization_guid
         )
 
     async def remove_space_quota_from_space(self, guid: UUID, space_guid: UUID) -> Response[None]:
         """`DELETE /v3/space_quotas/{guid}/relationships/spaces/{space_guid}` (removeSpaceQuotaFromSpace)."""
         from .api.space_quotas import remove_space_quota_from_space as operation
 
-        return await self._call_raw("removeSpaceQuotaFromSpace", operation.asyncio_detailed, guid, space_guid)
+        return await self._call_raw("removeSpaceQuotaFromSpace", operation, (204,), guid, space_guid)
 
     async def replace_destinations_for_route_with_patch(
         self, guid: UUID, *, body: ReplaceDestinationsForRouteWithPatchBody | Unset = UNSET
@@ -5255,26 +5295,26 @@ class CfV3ApiWithRawResponse(Namespace):
         from .api.routes import replace_destinations_for_route_with_patch as operation
 
         return await self._call_raw(
-            "replaceDestinationsForRouteWithPatch", operation.asyncio_detailed, guid, **_given(body=body)
+            "replaceDestinationsForRouteWithPatch", operation, (200,), guid, **_given(body=body)
         )
 
     async def restart_app(self, guid: UUID) -> Response[App]:
         """`POST /v3/apps/{guid}/actions/restart` (restartApp)."""
         from .api.apps import restart_app as operation
 
-        return await self._call_raw("restartApp", operation.asyncio_detailed, guid)
+        return await self._call_raw("restartApp", operation, (200,), guid)
 
     async def revoke_isolation_segment_for_organization(self, guid: UUID, org_guid: UUID) -> Response[None]:
         """`DELETE /v3/isolation_segments/{guid}/relationships/organizations/{org_guid}` (revokeIsolationSegmentForOrganization)."""
         from .api.isolation_segments import revoke_isolation_segment_for_organization as operation
 
-        return await self._call_raw("revokeIsolationSegmentForOrganization", operation.asyncio_detailed, guid, org_guid)
+        return await self._call_raw("revokeIsolationSegmentForOrganization", operation, (204,), guid, org_guid)
 
     async def scale_process(self, guid: UUID, *, body: ScaleProcessBody | Unset = UNSET) -> Response[Process]:
         """`POST /v3/processes/{guid}/actions/scale` (scaleProcess)."""
         from .api.processes import scale_process as operation
 
-        return await self._call_raw("scaleProcess", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("scaleProcess", operation, (202,), guid, **_given(body=body))
 
     async def scale_process_for_app(
         self, guid: UUID, type_: str, *, body: ScaleProcessForAppBody | Unset = UNSET
@@ -5282,7 +5322,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`POST /v3/apps/{guid}/processes/{type}/actions/scale` (scaleProcessForApp)."""
         from .api.processes import scale_process_for_app as operation
 
-        return await self._call_raw("scaleProcessForApp", operation.asyncio_detailed, guid, type_, **_given(body=body))
+        return await self._call_raw("scaleProcessForApp", operation, (202,), guid, type_, **_given(body=body))
 
     async def set_current_droplet_for_app(
         self, guid: UUID, *, body: SetCurrentDropletForAppBody
@@ -5290,19 +5330,19 @@ class CfV3ApiWithRawResponse(Namespace):
         """`PATCH /v3/apps/{guid}/relationships/current_droplet` (setCurrentDropletForApp)."""
         from .api.apps import set_current_droplet_for_app as operation
 
-        return await self._call_raw("setCurrentDropletForApp", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("setCurrentDropletForApp", operation, (200,), guid, **_given(body=body))
 
     async def share_domain(self, guid: UUID, *, body: ShareDomainBody) -> Response[ShareDomainResponse200]:
         """`POST /v3/domains/{guid}/relationships/shared_organizations` (shareDomain)."""
         from .api.domains import share_domain as operation
 
-        return await self._call_raw("shareDomain", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("shareDomain", operation, (200,), guid, **_given(body=body))
 
     async def share_route(self, guid: UUID, *, body: RelationshipToMany) -> Response[RelationshipToMany]:
         """`POST /v3/routes/{guid}/relationships/shared_spaces` (shareRoute)."""
         from .api.routes import share_route as operation
 
-        return await self._call_raw("shareRoute", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("shareRoute", operation, (200,), guid, **_given(body=body))
 
     async def share_service_instance(
         self, guid: UUID, *, body: RelationshipToMany | Unset = UNSET
@@ -5310,73 +5350,73 @@ class CfV3ApiWithRawResponse(Namespace):
         """`POST /v3/service_instances/{guid}/relationships/shared_spaces` (shareServiceInstance)."""
         from .api.service_instances import share_service_instance as operation
 
-        return await self._call_raw("shareServiceInstance", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("shareServiceInstance", operation, (200,), guid, **_given(body=body))
 
     async def start_app(self, guid: UUID) -> Response[App]:
         """`POST /v3/apps/{guid}/actions/start` (startApp)."""
         from .api.apps import start_app as operation
 
-        return await self._call_raw("startApp", operation.asyncio_detailed, guid)
+        return await self._call_raw("startApp", operation, (200,), guid)
 
     async def stop_app(self, guid: UUID) -> Response[App]:
         """`POST /v3/apps/{guid}/actions/stop` (stopApp)."""
         from .api.apps import stop_app as operation
 
-        return await self._call_raw("stopApp", operation.asyncio_detailed, guid)
+        return await self._call_raw("stopApp", operation, (200,), guid)
 
     async def terminate_process_instance(self, guid: UUID, index: int) -> Response[None]:
         """`DELETE /v3/processes/{guid}/instances/{index}` (terminateProcessInstance)."""
         from .api.processes import terminate_process_instance as operation
 
-        return await self._call_raw("terminateProcessInstance", operation.asyncio_detailed, guid, index)
+        return await self._call_raw("terminateProcessInstance", operation, (204,), guid, index)
 
     async def terminate_process_instance_for_app(self, guid: UUID, type_: str, index: int) -> Response[None]:
         """`DELETE /v3/apps/{guid}/processes/{type}/instances/{index}` (terminateProcessInstanceForApp)."""
         from .api.processes import terminate_process_instance_for_app as operation
 
-        return await self._call_raw("terminateProcessInstanceForApp", operation.asyncio_detailed, guid, type_, index)
+        return await self._call_raw("terminateProcessInstanceForApp", operation, (204,), guid, type_, index)
 
     async def transfer_route_ownership(self, guid: UUID, *, body: RelationshipToOne) -> Response[None]:
         """`PATCH /v3/routes/{guid}/relationships/space` (transferRouteOwnership)."""
         from .api.routes import transfer_route_ownership as operation
 
-        return await self._call_raw("transferRouteOwnership", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("transferRouteOwnership", operation, (204,), guid, **_given(body=body))
 
     async def unbind_running_security_group(self, guid: UUID, space_guid: UUID) -> Response[None]:
         """`DELETE /v3/security_groups/{guid}/relationships/running_spaces/{space_guid}` (unbindRunningSecurityGroup)."""
         from .api.security_groups import unbind_running_security_group as operation
 
-        return await self._call_raw("unbindRunningSecurityGroup", operation.asyncio_detailed, guid, space_guid)
+        return await self._call_raw("unbindRunningSecurityGroup", operation, (204,), guid, space_guid)
 
     async def unbind_staging_security_group(self, guid: UUID, space_guid: UUID) -> Response[None]:
         """`DELETE /v3/security_groups/{guid}/relationships/staging_spaces/{space_guid}` (unbindStagingSecurityGroup)."""
         from .api.security_groups import unbind_staging_security_group as operation
 
-        return await self._call_raw("unbindStagingSecurityGroup", operation.asyncio_detailed, guid, space_guid)
+        return await self._call_raw("unbindStagingSecurityGroup", operation, (204,), guid, space_guid)
 
     async def unshare_domain(self, guid: UUID, org_guid: UUID) -> Response[None]:
         """`DELETE /v3/domains/{guid}/relationships/shared_organizations/{org_guid}` (unshareDomain)."""
         from .api.domains import unshare_domain as operation
 
-        return await self._call_raw("unshareDomain", operation.asyncio_detailed, guid, org_guid)
+        return await self._call_raw("unshareDomain", operation, (204,), guid, org_guid)
 
     async def unshare_route(self, guid: UUID, space_guid: UUID) -> Response[None]:
         """`DELETE /v3/routes/{guid}/relationships/shared_spaces/{space_guid}` (unshareRoute)."""
         from .api.routes import unshare_route as operation
 
-        return await self._call_raw("unshareRoute", operation.asyncio_detailed, guid, space_guid)
+        return await self._call_raw("unshareRoute", operation, (204,), guid, space_guid)
 
     async def unshare_service_instance(self, guid: UUID, space_guid: UUID) -> Response[None]:
         """`DELETE /v3/service_instances/{guid}/relationships/shared_spaces/{space_guid}` (unshareServiceInstance)."""
         from .api.service_instances import unshare_service_instance as operation
 
-        return await self._call_raw("unshareServiceInstance", operation.asyncio_detailed, guid, space_guid)
+        return await self._call_raw("unshareServiceInstance", operation, (204,), guid, space_guid)
 
     async def update_app(self, guid: UUID, *, body: UpdateAppBody) -> Response[App]:
         """`PATCH /v3/apps/{guid}` (updateApp)."""
         from .api.apps import update_app as operation
 
-        return await self._call_raw("updateApp", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updateApp", operation, (200,), guid, **_given(body=body))
 
     async def update_app_feature(
         self, guid: UUID, name: UpdateAppFeatureName, *, body: UpdateAppFeatureBody | Unset = UNSET
@@ -5384,31 +5424,31 @@ class CfV3ApiWithRawResponse(Namespace):
         """`PATCH /v3/apps/{guid}/features/{name}` (updateAppFeature)."""
         from .api.apps import update_app_feature as operation
 
-        return await self._call_raw("updateAppFeature", operation.asyncio_detailed, guid, name, **_given(body=body))
+        return await self._call_raw("updateAppFeature", operation, (200,), guid, name, **_given(body=body))
 
     async def update_build(self, guid: UUID, *, body: BuildUpdate | Unset = UNSET) -> Response[Build]:
         """`PATCH /v3/builds/{guid}` (updateBuild)."""
         from .api.builds import update_build as operation
 
-        return await self._call_raw("updateBuild", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updateBuild", operation, (200,), guid, **_given(body=body))
 
     async def update_build_via_app(self, guid: UUID, *, body: UpdateBuildViaAppBody) -> Response[Build]:
         """`PATCH /v3/apps/{guid}/builds` (updateBuildViaApp)."""
         from .api.builds import update_build_via_app as operation
 
-        return await self._call_raw("updateBuildViaApp", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updateBuildViaApp", operation, (200,), guid, **_given(body=body))
 
     async def update_buildpack(self, guid: UUID, *, body: UpdateBuildpackBody) -> Response[Buildpack]:
         """`PATCH /v3/buildpacks/{guid}` (updateBuildpack)."""
         from .api.buildpacks import update_buildpack as operation
 
-        return await self._call_raw("updateBuildpack", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updateBuildpack", operation, (200,), guid, **_given(body=body))
 
     async def update_deployment(self, guid: UUID, *, body: UpdateDeploymentBody) -> Response[Deployment]:
         """`PATCH /v3/deployments/{guid}` (updateDeployment)."""
         from .api.deployments import update_deployment as operation
 
-        return await self._call_raw("updateDeployment", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updateDeployment", operation, (200,), guid, **_given(body=body))
 
     async def update_destination_protocol_for_route(
         self, guid: UUID, destination_guid: UUID, *, body: UpdateDestinationProtocolForRouteBody
@@ -5417,20 +5457,20 @@ class CfV3ApiWithRawResponse(Namespace):
         from .api.routes import update_destination_protocol_for_route as operation
 
         return await self._call_raw(
-            "updateDestinationProtocolForRoute", operation.asyncio_detailed, guid, destination_guid, **_given(body=body)
+            "updateDestinationProtocolForRoute", operation, (200,), guid, destination_guid, **_given(body=body)
         )
 
     async def update_domain(self, guid: UUID, *, body: UpdateDomainBody) -> Response[Domain]:
         """`PATCH /v3/domains/{guid}` (updateDomain)."""
         from .api.domains import update_domain as operation
 
-        return await self._call_raw("updateDomain", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updateDomain", operation, (200,), guid, **_given(body=body))
 
     async def update_droplet(self, guid: UUID, *, body: UpdateDropletBody) -> Response[Droplet]:
         """`PATCH /v3/droplets/{guid}` (updateDroplet)."""
         from .api.droplets import update_droplet as operation
 
-        return await self._call_raw("updateDroplet", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updateDroplet", operation, (200,), guid, **_given(body=body))
 
     async def update_environment_variable_group(
         self, name: UpdateEnvironmentVariableGroupName, *, body: UpdateEnvironmentVariableGroupBody
@@ -5438,9 +5478,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`PATCH /v3/environment_variable_groups/{name}` (updateEnvironmentVariableGroup)."""
         from .api.environment_variable_groups import update_environment_variable_group as operation
 
-        return await self._call_raw(
-            "updateEnvironmentVariableGroup", operation.asyncio_detailed, name, **_given(body=body)
-        )
+        return await self._call_raw("updateEnvironmentVariableGroup", operation, (200,), name, **_given(body=body))
 
     async def update_environment_variables_for_app(
         self, guid: UUID, *, body: UpdateEnvironmentVariablesForAppBody | Unset = UNSET
@@ -5448,9 +5486,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`PATCH /v3/apps/{guid}/environment_variables` (updateEnvironmentVariablesForApp)."""
         from .api.apps import update_environment_variables_for_app as operation
 
-        return await self._call_raw(
-            "updateEnvironmentVariablesForApp", operation.asyncio_detailed, guid, **_given(body=body)
-        )
+        return await self._call_raw("updateEnvironmentVariablesForApp", operation, (200,), guid, **_given(body=body))
 
     async def update_feature_flag(
         self, name: UpdateFeatureFlagName, *, body: UpdateFeatureFlagBody
@@ -5458,7 +5494,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`PATCH /v3/feature_flags/{name}` (updateFeatureFlag)."""
         from .api.feature_flags import update_feature_flag as operation
 
-        return await self._call_raw("updateFeatureFlag", operation.asyncio_detailed, name, **_given(body=body))
+        return await self._call_raw("updateFeatureFlag", operation, (200,), name, **_given(body=body))
 
     async def update_isolation_segment(
         self, guid: UUID, *, body: UpdateIsolationSegmentBody
@@ -5466,13 +5502,13 @@ class CfV3ApiWithRawResponse(Namespace):
         """`PATCH /v3/isolation_segments/{guid}` (updateIsolationSegment)."""
         from .api.isolation_segments import update_isolation_segment as operation
 
-        return await self._call_raw("updateIsolationSegment", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updateIsolationSegment", operation, (200,), guid, **_given(body=body))
 
     async def update_organization(self, guid: UUID, *, body: UpdateOrganizationBody) -> Response[Organization]:
         """`PATCH /v3/organizations/{guid}` (updateOrganization)."""
         from .api.organizations import update_organization as operation
 
-        return await self._call_raw("updateOrganization", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updateOrganization", operation, (200,), guid, **_given(body=body))
 
     async def update_organization_quota(
         self, guid: UUID, *, body: UpdateOrganizationQuotaBody
@@ -5480,19 +5516,19 @@ class CfV3ApiWithRawResponse(Namespace):
         """`PATCH /v3/organization_quotas/{guid}` (updateOrganizationQuota)."""
         from .api.organization_quotas import update_organization_quota as operation
 
-        return await self._call_raw("updateOrganizationQuota", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updateOrganizationQuota", operation, (200,), guid, **_given(body=body))
 
     async def update_package(self, guid: UUID, *, body: UpdatePackageBody) -> Response[Package]:
         """`PATCH /v3/packages/{guid}` (updatePackage)."""
         from .api.packages import update_package as operation
 
-        return await self._call_raw("updatePackage", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updatePackage", operation, (200,), guid, **_given(body=body))
 
     async def update_process(self, guid: UUID, *, body: UpdateProcessBody) -> Response[Process]:
         """`PATCH /v3/processes/{guid}` (updateProcess)."""
         from .api.processes import update_process as operation
 
-        return await self._call_raw("updateProcess", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updateProcess", operation, (200,), guid, **_given(body=body))
 
     async def update_process_for_app(
         self, guid: UUID, type_: str, *, body: UpdateProcessForAppBody
@@ -5500,19 +5536,19 @@ class CfV3ApiWithRawResponse(Namespace):
         """`PATCH /v3/apps/{guid}/processes/{type}` (updateProcessForApp)."""
         from .api.processes import update_process_for_app as operation
 
-        return await self._call_raw("updateProcessForApp", operation.asyncio_detailed, guid, type_, **_given(body=body))
+        return await self._call_raw("updateProcessForApp", operation, (200,), guid, type_, **_given(body=body))
 
     async def update_revision(self, guid: UUID, *, body: UpdateRevisionBody) -> Response[Revision]:
         """`PATCH /v3/revisions/{guid}` (updateRevision)."""
         from .api.revisions import update_revision as operation
 
-        return await self._call_raw("updateRevision", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updateRevision", operation, (200,), guid, **_given(body=body))
 
     async def update_route(self, guid: UUID, *, body: UpdateRouteBody) -> Response[Route]:
         """`PATCH /v3/routes/{guid}` (updateRoute)."""
         from .api.routes import update_route as operation
 
-        return await self._call_raw("updateRoute", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updateRoute", operation, (200,), guid, **_given(body=body))
 
     async def update_security_group(
         self, guid: UUID, *, body: SecurityGroupUpdate | Unset = UNSET
@@ -5520,7 +5556,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`PATCH /v3/security_groups/{guid}` (updateSecurityGroup)."""
         from .api.security_groups import update_security_group as operation
 
-        return await self._call_raw("updateSecurityGroup", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updateSecurityGroup", operation, (200,), guid, **_given(body=body))
 
     async def update_service_broker(
         self, guid: UUID, *, body: UpdateServiceBrokerBody
@@ -5528,7 +5564,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`PATCH /v3/service_brokers/{guid}` (updateServiceBroker)."""
         from .api.service_brokers import update_service_broker as operation
 
-        return await self._call_raw("updateServiceBroker", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updateServiceBroker", operation, (200, 202), guid, **_given(body=body))
 
     async def update_service_credential_binding(
         self, guid: UUID, *, body: UpdateServiceCredentialBindingBody | Unset = UNSET
@@ -5536,9 +5572,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`PATCH /v3/service_credential_bindings/{guid}` (updateServiceCredentialBinding)."""
         from .api.service_credential_bindings import update_service_credential_binding as operation
 
-        return await self._call_raw(
-            "updateServiceCredentialBinding", operation.asyncio_detailed, guid, **_given(body=body)
-        )
+        return await self._call_raw("updateServiceCredentialBinding", operation, (200,), guid, **_given(body=body))
 
     async def update_service_instance(
         self, guid: UUID, *, body: UpdateServiceInstanceBody | Unset = UNSET
@@ -5546,7 +5580,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`PATCH /v3/service_instances/{guid}` (updateServiceInstance)."""
         from .api.service_instances import update_service_instance as operation
 
-        return await self._call_raw("updateServiceInstance", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updateServiceInstance", operation, (200, 202), guid, **_given(body=body))
 
     async def update_service_offering(
         self, guid: UUID, *, body: UpdateServiceOfferingBody | Unset = UNSET
@@ -5554,7 +5588,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`PATCH /v3/service_offerings/{guid}` (updateServiceOffering)."""
         from .api.service_offerings import update_service_offering as operation
 
-        return await self._call_raw("updateServiceOffering", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updateServiceOffering", operation, (200,), guid, **_given(body=body))
 
     async def update_service_plan(
         self, guid: UUID, *, body: UpdateServicePlanBody | Unset = UNSET
@@ -5562,7 +5596,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`PATCH /v3/service_plans/{guid}` (updateServicePlan)."""
         from .api.service_plans import update_service_plan as operation
 
-        return await self._call_raw("updateServicePlan", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updateServicePlan", operation, (200,), guid, **_given(body=body))
 
     async def update_service_plan_visibility(
         self, guid: UUID, *, body: UpdateServicePlanVisibilityBody
@@ -5570,9 +5604,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`PATCH /v3/service_plans/{guid}/visibility` (updateServicePlanVisibility)."""
         from .api.service_plans import update_service_plan_visibility as operation
 
-        return await self._call_raw(
-            "updateServicePlanVisibility", operation.asyncio_detailed, guid, **_given(body=body)
-        )
+        return await self._call_raw("updateServicePlanVisibility", operation, (200,), guid, **_given(body=body))
 
     async def update_service_route_binding(
         self, guid: UUID, *, body: UpdateServiceRouteBindingBody | Unset = UNSET
@@ -5580,19 +5612,19 @@ class CfV3ApiWithRawResponse(Namespace):
         """`PATCH /v3/service_route_bindings/{guid}` (updateServiceRouteBinding)."""
         from .api.service_route_bindings import update_service_route_binding as operation
 
-        return await self._call_raw("updateServiceRouteBinding", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updateServiceRouteBinding", operation, (200,), guid, **_given(body=body))
 
     async def update_sidecar(self, guid: UUID, *, body: UpdateSidecarBody) -> Response[Sidecar]:
         """`PATCH /v3/sidecars/{guid}` (updateSidecar)."""
         from .api.sidecars import update_sidecar as operation
 
-        return await self._call_raw("updateSidecar", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updateSidecar", operation, (200,), guid, **_given(body=body))
 
     async def update_space(self, guid: UUID, *, body: UpdateSpaceBody) -> Response[Space]:
         """`PATCH /v3/spaces/{guid}` (updateSpace)."""
         from .api.spaces import update_space as operation
 
-        return await self._call_raw("updateSpace", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updateSpace", operation, (200,), guid, **_given(body=body))
 
     async def update_space_feature(
         self, guid: UUID, name: UpdateSpaceFeatureName, *, body: UpdateSpaceFeatureBody | Unset = UNSET
@@ -5600,7 +5632,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`PATCH /v3/spaces/{guid}/features/{name}` (updateSpaceFeature)."""
         from .api.spaces import update_space_feature as operation
 
-        return await self._call_raw("updateSpaceFeature", operation.asyncio_detailed, guid, name, **_given(body=body))
+        return await self._call_raw("updateSpaceFeature", operation, (200,), guid, name, **_given(body=body))
 
     async def update_space_quota(
         self, guid: UUID, *, body: UpdateSpaceQuotaBody | Unset = UNSET
@@ -5608,37 +5640,37 @@ class CfV3ApiWithRawResponse(Namespace):
         """`PATCH /v3/space_quotas/{guid}` (updateSpaceQuota)."""
         from .api.space_quotas import update_space_quota as operation
 
-        return await self._call_raw("updateSpaceQuota", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updateSpaceQuota", operation, (200,), guid, **_given(body=body))
 
     async def update_stack(self, guid: UUID, *, body: UpdateStackBody | Unset = UNSET) -> Response[Stack]:
         """`PATCH /v3/stacks/{guid}` (updateStack)."""
         from .api.stacks import update_stack as operation
 
-        return await self._call_raw("updateStack", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updateStack", operation, (200,), guid, **_given(body=body))
 
     async def update_task(self, guid: UUID, *, body: UpdateTaskBody | Unset = UNSET) -> Response[Task]:
         """`PATCH /v3/tasks/{guid}` (updateTask)."""
         from .api.tasks import update_task as operation
 
-        return await self._call_raw("updateTask", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updateTask", operation, (200,), guid, **_given(body=body))
 
     async def update_user(self, guid: str, *, body: UpdateUserBody | Unset = UNSET) -> Response[User]:
         """`PATCH /v3/users/{guid}` (updateUser)."""
         from .api.users import update_user as operation
 
-        return await self._call_raw("updateUser", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("updateUser", operation, (200,), guid, **_given(body=body))
 
     async def upload_buildpack(self, guid: UUID, *, body: UploadBuildpackBody) -> Response[Buildpack]:
         """`POST /v3/buildpacks/{guid}/upload` (uploadBuildpack)."""
         from .api.buildpacks import upload_buildpack as operation
 
-        return await self._call_raw("uploadBuildpack", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("uploadBuildpack", operation, (200, 202), guid, **_given(body=body))
 
     async def upload_droplet(self, guid: UUID, *, body: UploadDropletBody) -> Response[Droplet]:
         """`POST /v3/droplets/{guid}/upload` (uploadDroplet)."""
         from .api.droplets import upload_droplet as operation
 
-        return await self._call_raw("uploadDroplet", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("uploadDroplet", operation, (200, 202), guid, **_given(body=body))
 
     async def upload_package_bits(
         self, guid: UUID, *, body: UploadPackageBitsJsonBody | UploadPackageBitsFilesBody | Unset = UNSET
@@ -5646,7 +5678,7 @@ class CfV3ApiWithRawResponse(Namespace):
         """`POST /v3/packages/{guid}/upload` (uploadPackageBits)."""
         from .api.packages import upload_package_bits as operation
 
-        return await self._call_raw("uploadPackageBits", operation.asyncio_detailed, guid, **_given(body=body))
+        return await self._call_raw("uploadPackageBits", operation, (200, 202), guid, **_given(body=body))
 
 
 __all__ = ["CfV3Api", "CfV3ApiWithRawResponse"]

@@ -43,9 +43,7 @@ class EntitlementsApi(Namespace):
         """Set the entitlements of a directory, replacing the listed ones. `PUT /entitlements/v1/directories/{directoryGUID}/assignments` (createOrUpdateEntitlements)."""
         from .api.manage_assigned_entitlements import create_or_update_entitlements as operation
 
-        return await self._call(
-            "createOrUpdateEntitlements", operation.asyncio_detailed, directory_guid, **_given(body=body)
-        )
+        return await self._call("createOrUpdateEntitlements", operation, (200,), directory_guid, **_given(body=body))
 
     async def get_allowed_data_centers(
         self,
@@ -59,7 +57,8 @@ class EntitlementsApi(Namespace):
 
         return await self._call(
             "getAllowedDataCenters",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 region=region,
                 include_satellite_data_centers=include_satellite_data_centers,
@@ -84,7 +83,8 @@ class EntitlementsApi(Namespace):
 
         return await self._call(
             "getDirectoryAssignments",
-            operation.asyncio_detailed,
+            operation,
+            (200, 204),
             **_given(
                 directory_guid=directory_guid,
                 subaccount_guid=subaccount_guid,
@@ -113,7 +113,8 @@ class EntitlementsApi(Namespace):
 
         return await self._call(
             "getGlobalAccountAssignments",
-            operation.asyncio_detailed,
+            operation,
+            (200, 204),
             **_given(
                 subaccount_guid=subaccount_guid,
                 include_auto_managed_plans=include_auto_managed_plans,
@@ -129,13 +130,13 @@ class EntitlementsApi(Namespace):
         """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
-        return await self._call("getStatus", operation.asyncio_detailed, job_instance_id_or_unique_id)
+        return await self._call("getStatus", operation, (200,), job_instance_id_or_unique_id)
 
     async def set_service_plans(self, *, body: SubaccountServicePlansRequestPayloadCollection) -> str:
         """Assign or change service plan quotas of subaccounts (asynchronous). `PUT /entitlements/v1/subaccountServicePlans` (setServicePlans)."""
         from .api.manage_assigned_entitlements import set_service_plans as operation
 
-        return await self._call("setServicePlans", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("setServicePlans", operation, (202,), **_given(body=body))
 
     async def update_entitlements(
         self, directory_guid: str, *, body: DirectoryAssignmentsPatchUpdateRequestPayloadCollection
@@ -143,7 +144,7 @@ class EntitlementsApi(Namespace):
         """Change some entitlements of a directory. `PATCH /entitlements/v1/directories/{directoryGUID}/assignments` (updateEntitlements)."""
         from .api.manage_assigned_entitlements import update_entitlements as operation
 
-        return await self._call("updateEntitlements", operation.asyncio_detailed, directory_guid, **_given(body=body))
+        return await self._call("updateEntitlements", operation, (200,), directory_guid, **_given(body=body))
 
 
 class EntitlementsApiWithRawResponse(Namespace):
@@ -158,7 +159,7 @@ class EntitlementsApiWithRawResponse(Namespace):
         from .api.manage_assigned_entitlements import create_or_update_entitlements as operation
 
         return await self._call_raw(
-            "createOrUpdateEntitlements", operation.asyncio_detailed, directory_guid, **_given(body=body)
+            "createOrUpdateEntitlements", operation, (200,), directory_guid, **_given(body=body)
         )
 
     async def get_allowed_data_centers(
@@ -173,7 +174,8 @@ class EntitlementsApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getAllowedDataCenters",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 region=region,
                 include_satellite_data_centers=include_satellite_data_centers,
@@ -198,7 +200,8 @@ class EntitlementsApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getDirectoryAssignments",
-            operation.asyncio_detailed,
+            operation,
+            (200, 204),
             **_given(
                 directory_guid=directory_guid,
                 subaccount_guid=subaccount_guid,
@@ -227,7 +230,8 @@ class EntitlementsApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getGlobalAccountAssignments",
-            operation.asyncio_detailed,
+            operation,
+            (200, 204),
             **_given(
                 subaccount_guid=subaccount_guid,
                 include_auto_managed_plans=include_auto_managed_plans,
@@ -243,13 +247,13 @@ class EntitlementsApiWithRawResponse(Namespace):
         """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
-        return await self._call_raw("getStatus", operation.asyncio_detailed, job_instance_id_or_unique_id)
+        return await self._call_raw("getStatus", operation, (200,), job_instance_id_or_unique_id)
 
     async def set_service_plans(self, *, body: SubaccountServicePlansRequestPayloadCollection) -> Response[str]:
         """Assign or change service plan quotas of subaccounts (asynchronous). `PUT /entitlements/v1/subaccountServicePlans` (setServicePlans)."""
         from .api.manage_assigned_entitlements import set_service_plans as operation
 
-        return await self._call_raw("setServicePlans", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("setServicePlans", operation, (202,), **_given(body=body))
 
     async def update_entitlements(
         self, directory_guid: str, *, body: DirectoryAssignmentsPatchUpdateRequestPayloadCollection
@@ -257,9 +261,7 @@ class EntitlementsApiWithRawResponse(Namespace):
         """Change some entitlements of a directory. `PATCH /entitlements/v1/directories/{directoryGUID}/assignments` (updateEntitlements)."""
         from .api.manage_assigned_entitlements import update_entitlements as operation
 
-        return await self._call_raw(
-            "updateEntitlements", operation.asyncio_detailed, directory_guid, **_given(body=body)
-        )
+        return await self._call_raw("updateEntitlements", operation, (200,), directory_guid, **_given(body=body))
 
 
 __all__ = ["EntitlementsApi", "EntitlementsApiWithRawResponse"]

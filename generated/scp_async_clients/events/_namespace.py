@@ -34,7 +34,7 @@ class EventsApi(Namespace):
         """The kinds of events this service records. `GET /cloud-management/v1/events/types` (getBusinessEventTypes)."""
         from .api.events import get_business_event_types as operation
 
-        return await self._call("getBusinessEventTypes", operation.asyncio_detailed)
+        return await self._call("getBusinessEventTypes", operation, (200,))
 
     async def get_business_events(
         self,
@@ -57,7 +57,8 @@ class EventsApi(Namespace):
 
         return await self._call(
             "getBusinessEvents",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 entity_id=entity_id,
                 entity_type=entity_type,
@@ -84,7 +85,7 @@ class EventsApiWithRawResponse(Namespace):
         """The kinds of events this service records. `GET /cloud-management/v1/events/types` (getBusinessEventTypes)."""
         from .api.events import get_business_event_types as operation
 
-        return await self._call_raw("getBusinessEventTypes", operation.asyncio_detailed)
+        return await self._call_raw("getBusinessEventTypes", operation, (200,))
 
     async def get_business_events(
         self,
@@ -107,7 +108,8 @@ class EventsApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getBusinessEvents",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 entity_id=entity_id,
                 entity_type=entity_type,

@@ -40,11 +40,7 @@ class MultiappsApi(Namespace):
         from .api.default import execute_operation_action as operation
 
         return await self._call(
-            "executeOperationAction",
-            operation.asyncio_detailed,
-            space_guid,
-            operation_id,
-            **_given(action_id=action_id),
+            "executeOperationAction", operation, (202,), space_guid, operation_id, **_given(action_id=action_id)
         )
 
     async def get_async_upload_job(
@@ -54,54 +50,50 @@ class MultiappsApi(Namespace):
         from .api.default import get_async_upload_job as operation
 
         return await self._call(
-            "getAsyncUploadJob", operation.asyncio_detailed, space_guid, job_id, **_given(namespace=namespace)
+            "getAsyncUploadJob", operation, (200, 201), space_guid, job_id, **_given(namespace=namespace)
         )
 
     async def get_csrf_token(self) -> None:
         """`GET /api/v1/csrf-token` (getCsrfToken)."""
         from .api.default import get_csrf_token as operation
 
-        return await self._call("getCsrfToken", operation.asyncio_detailed)
+        return await self._call("getCsrfToken", operation, (204,))
 
     async def get_info(self) -> Info:
         """`GET /api/v1/info` (getInfo)."""
         from .api.default import get_info as operation
 
-        return await self._call("getInfo", operation.asyncio_detailed)
+        return await self._call("getInfo", operation, (200,))
 
     async def get_mta(self, space_guid: str, mta_id: str) -> Mta:
         """`GET /api/v1/spaces/{spaceGuid}/mtas/{mtaId}` (getMta)."""
         from .api.default import get_mta as operation
 
-        return await self._call("getMta", operation.asyncio_detailed, space_guid, mta_id)
+        return await self._call("getMta", operation, (200,), space_guid, mta_id)
 
     async def get_mta_files(self, space_guid: str, *, namespace: str | Unset = UNSET) -> list[FileMetadata]:
         """`GET /api/v1/spaces/{spaceGuid}/files` (getMtaFiles)."""
         from .api.default import get_mta_files as operation
 
-        return await self._call("getMtaFiles", operation.asyncio_detailed, space_guid, **_given(namespace=namespace))
+        return await self._call("getMtaFiles", operation, (200,), space_guid, **_given(namespace=namespace))
 
     async def get_mta_operation(self, space_guid: str, operation_id: str, *, embed: str | Unset = UNSET) -> Operation:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}` (getMtaOperation)."""
         from .api.default import get_mta_operation as operation
 
-        return await self._call(
-            "getMtaOperation", operation.asyncio_detailed, space_guid, operation_id, **_given(embed=embed)
-        )
+        return await self._call("getMtaOperation", operation, (200,), space_guid, operation_id, **_given(embed=embed))
 
     async def get_mta_operation_log_content(self, space_guid: str, operation_id: str, log_id: str) -> str:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/logs/{logId}/content` (getMtaOperationLogContent)."""
         from .api.default import get_mta_operation_log_content as operation
 
-        return await self._call(
-            "getMtaOperationLogContent", operation.asyncio_detailed, space_guid, operation_id, log_id
-        )
+        return await self._call("getMtaOperationLogContent", operation, (200,), space_guid, operation_id, log_id)
 
     async def get_mta_operation_logs(self, space_guid: str, operation_id: str) -> list[Log]:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/logs` (getMtaOperationLogs)."""
         from .api.default import get_mta_operation_logs as operation
 
-        return await self._call("getMtaOperationLogs", operation.asyncio_detailed, space_guid, operation_id)
+        return await self._call("getMtaOperationLogs", operation, (200,), space_guid, operation_id)
 
     async def get_mta_operations(
         self,
@@ -115,14 +107,14 @@ class MultiappsApi(Namespace):
         from .api.default import get_mta_operations as operation
 
         return await self._call(
-            "getMtaOperations", operation.asyncio_detailed, space_guid, **_given(mta_id=mta_id, last=last, state=state)
+            "getMtaOperations", operation, (200,), space_guid, **_given(mta_id=mta_id, last=last, state=state)
         )
 
     async def get_mtas(self, space_guid: str) -> list[Mta]:
         """`GET /api/v1/spaces/{spaceGuid}/mtas` (getMtas)."""
         from .api.default import get_mtas as operation
 
-        return await self._call("getMtas", operation.asyncio_detailed, space_guid)
+        return await self._call("getMtas", operation, (200,), space_guid)
 
     async def get_mtas_v2(
         self, space_guid: str, *, namespace: str | Unset = UNSET, name: str | Unset = UNSET
@@ -130,21 +122,19 @@ class MultiappsApi(Namespace):
         """`GET /api/v2/spaces/{spaceGuid}/mtas` (getMtasV2)."""
         from .api.default import get_mtas_v2 as operation
 
-        return await self._call(
-            "getMtasV2", operation.asyncio_detailed, space_guid, **_given(namespace=namespace, name=name)
-        )
+        return await self._call("getMtasV2", operation, (200,), space_guid, **_given(namespace=namespace, name=name))
 
     async def get_operation_actions(self, space_guid: str, operation_id: str) -> list[str]:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/actions` (getOperationActions)."""
         from .api.default import get_operation_actions as operation
 
-        return await self._call("getOperationActions", operation.asyncio_detailed, space_guid, operation_id)
+        return await self._call("getOperationActions", operation, (200,), space_guid, operation_id)
 
     async def start_mta_operation(self, space_guid: str, *, body: Operation | Unset = UNSET) -> None | Operation:
         """`POST /api/v1/spaces/{spaceGuid}/operations` (startMtaOperation)."""
         from .api.default import start_mta_operation as operation
 
-        return await self._call("startMtaOperation", operation.asyncio_detailed, space_guid, **_given(body=body))
+        return await self._call("startMtaOperation", operation, (200, 202), space_guid, **_given(body=body))
 
     async def start_upload_from_url(
         self, space_guid: str, *, body: FileUrl | Unset = UNSET, namespace: str | Unset = UNSET
@@ -153,7 +143,7 @@ class MultiappsApi(Namespace):
         from .api.default import start_upload_from_url as operation
 
         return await self._call(
-            "startUploadFromUrl", operation.asyncio_detailed, space_guid, **_given(body=body, namespace=namespace)
+            "startUploadFromUrl", operation, (202,), space_guid, **_given(body=body, namespace=namespace)
         )
 
     async def upload_mta_file(
@@ -163,7 +153,7 @@ class MultiappsApi(Namespace):
         from .api.default import upload_mta_file as operation
 
         return await self._call(
-            "uploadMtaFile", operation.asyncio_detailed, space_guid, **_given(body=body, namespace=namespace)
+            "uploadMtaFile", operation, (200, 201), space_guid, **_given(body=body, namespace=namespace)
         )
 
 
@@ -177,11 +167,7 @@ class MultiappsApiWithRawResponse(Namespace):
         from .api.default import execute_operation_action as operation
 
         return await self._call_raw(
-            "executeOperationAction",
-            operation.asyncio_detailed,
-            space_guid,
-            operation_id,
-            **_given(action_id=action_id),
+            "executeOperationAction", operation, (202,), space_guid, operation_id, **_given(action_id=action_id)
         )
 
     async def get_async_upload_job(
@@ -191,34 +177,32 @@ class MultiappsApiWithRawResponse(Namespace):
         from .api.default import get_async_upload_job as operation
 
         return await self._call_raw(
-            "getAsyncUploadJob", operation.asyncio_detailed, space_guid, job_id, **_given(namespace=namespace)
+            "getAsyncUploadJob", operation, (200, 201), space_guid, job_id, **_given(namespace=namespace)
         )
 
     async def get_csrf_token(self) -> Response[None]:
         """`GET /api/v1/csrf-token` (getCsrfToken)."""
         from .api.default import get_csrf_token as operation
 
-        return await self._call_raw("getCsrfToken", operation.asyncio_detailed)
+        return await self._call_raw("getCsrfToken", operation, (204,))
 
     async def get_info(self) -> Response[Info]:
         """`GET /api/v1/info` (getInfo)."""
         from .api.default import get_info as operation
 
-        return await self._call_raw("getInfo", operation.asyncio_detailed)
+        return await self._call_raw("getInfo", operation, (200,))
 
     async def get_mta(self, space_guid: str, mta_id: str) -> Response[Mta]:
         """`GET /api/v1/spaces/{spaceGuid}/mtas/{mtaId}` (getMta)."""
         from .api.default import get_mta as operation
 
-        return await self._call_raw("getMta", operation.asyncio_detailed, space_guid, mta_id)
+        return await self._call_raw("getMta", operation, (200,), space_guid, mta_id)
 
     async def get_mta_files(self, space_guid: str, *, namespace: str | Unset = UNSET) -> Response[list[FileMetadata]]:
         """`GET /api/v1/spaces/{spaceGuid}/files` (getMtaFiles)."""
         from .api.default import get_mta_files as operation
 
-        return await self._call_raw(
-            "getMtaFiles", operation.asyncio_detailed, space_guid, **_given(namespace=namespace)
-        )
+        return await self._call_raw("getMtaFiles", operation, (200,), space_guid, **_given(namespace=namespace))
 
     async def get_mta_operation(
         self, space_guid: str, operation_id: str, *, embed: str | Unset = UNSET
@@ -227,22 +211,20 @@ class MultiappsApiWithRawResponse(Namespace):
         from .api.default import get_mta_operation as operation
 
         return await self._call_raw(
-            "getMtaOperation", operation.asyncio_detailed, space_guid, operation_id, **_given(embed=embed)
+            "getMtaOperation", operation, (200,), space_guid, operation_id, **_given(embed=embed)
         )
 
     async def get_mta_operation_log_content(self, space_guid: str, operation_id: str, log_id: str) -> Response[str]:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/logs/{logId}/content` (getMtaOperationLogContent)."""
         from .api.default import get_mta_operation_log_content as operation
 
-        return await self._call_raw(
-            "getMtaOperationLogContent", operation.asyncio_detailed, space_guid, operation_id, log_id
-        )
+        return await self._call_raw("getMtaOperationLogContent", operation, (200,), space_guid, operation_id, log_id)
 
     async def get_mta_operation_logs(self, space_guid: str, operation_id: str) -> Response[list[Log]]:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/logs` (getMtaOperationLogs)."""
         from .api.default import get_mta_operation_logs as operation
 
-        return await self._call_raw("getMtaOperationLogs", operation.asyncio_detailed, space_guid, operation_id)
+        return await self._call_raw("getMtaOperationLogs", operation, (200,), space_guid, operation_id)
 
     async def get_mta_operations(
         self,
@@ -256,14 +238,14 @@ class MultiappsApiWithRawResponse(Namespace):
         from .api.default import get_mta_operations as operation
 
         return await self._call_raw(
-            "getMtaOperations", operation.asyncio_detailed, space_guid, **_given(mta_id=mta_id, last=last, state=state)
+            "getMtaOperations", operation, (200,), space_guid, **_given(mta_id=mta_id, last=last, state=state)
         )
 
     async def get_mtas(self, space_guid: str) -> Response[list[Mta]]:
         """`GET /api/v1/spaces/{spaceGuid}/mtas` (getMtas)."""
         from .api.default import get_mtas as operation
 
-        return await self._call_raw("getMtas", operation.asyncio_detailed, space_guid)
+        return await self._call_raw("getMtas", operation, (200,), space_guid)
 
     async def get_mtas_v2(
         self, space_guid: str, *, namespace: str | Unset = UNSET, name: str | Unset = UNSET
@@ -272,14 +254,14 @@ class MultiappsApiWithRawResponse(Namespace):
         from .api.default import get_mtas_v2 as operation
 
         return await self._call_raw(
-            "getMtasV2", operation.asyncio_detailed, space_guid, **_given(namespace=namespace, name=name)
+            "getMtasV2", operation, (200,), space_guid, **_given(namespace=namespace, name=name)
         )
 
     async def get_operation_actions(self, space_guid: str, operation_id: str) -> Response[list[str]]:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/actions` (getOperationActions)."""
         from .api.default import get_operation_actions as operation
 
-        return await self._call_raw("getOperationActions", operation.asyncio_detailed, space_guid, operation_id)
+        return await self._call_raw("getOperationActions", operation, (200,), space_guid, operation_id)
 
     async def start_mta_operation(
         self, space_guid: str, *, body: Operation | Unset = UNSET
@@ -287,7 +269,7 @@ class MultiappsApiWithRawResponse(Namespace):
         """`POST /api/v1/spaces/{spaceGuid}/operations` (startMtaOperation)."""
         from .api.default import start_mta_operation as operation
 
-        return await self._call_raw("startMtaOperation", operation.asyncio_detailed, space_guid, **_given(body=body))
+        return await self._call_raw("startMtaOperation", operation, (200, 202), space_guid, **_given(body=body))
 
     async def start_upload_from_url(
         self, space_guid: str, *, body: FileUrl | Unset = UNSET, namespace: str | Unset = UNSET
@@ -296,7 +278,7 @@ class MultiappsApiWithRawResponse(Namespace):
         from .api.default import start_upload_from_url as operation
 
         return await self._call_raw(
-            "startUploadFromUrl", operation.asyncio_detailed, space_guid, **_given(body=body, namespace=namespace)
+            "startUploadFromUrl", operation, (202,), space_guid, **_given(body=body, namespace=namespace)
         )
 
     async def upload_mta_file(
@@ -306,7 +288,7 @@ class MultiappsApiWithRawResponse(Namespace):
         from .api.default import upload_mta_file as operation
 
         return await self._call_raw(
-            "uploadMtaFile", operation.asyncio_detailed, space_guid, **_given(body=body, namespace=namespace)
+            "uploadMtaFile", operation, (200, 201), space_guid, **_given(body=body, namespace=namespace)
         )
 
 

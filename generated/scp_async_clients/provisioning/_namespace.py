@@ -54,7 +54,7 @@ class ProvisioningApi(Namespace):
         """Start creating an environment instance (a Cloud Foundry org, a Kyma runtime, ...). `POST /provisioning/v1/environments` (createEnvironmentInstance)."""
         from .api.environments import create_environment_instance as operation
 
-        return await self._call("createEnvironmentInstance", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createEnvironmentInstance", operation, (200, 202), **_given(body=body))
 
     async def create_environment_instance_binding(
         self, environment_instance_id: str, *, body: CreateEnvironmentInstanceBindingRequest
@@ -63,7 +63,7 @@ class ProvisioningApi(Namespace):
         from .api.environments import create_environment_instance_binding as operation
 
         return await self._call(
-            "createEnvironmentInstanceBinding", operation.asyncio_detailed, environment_instance_id, **_given(body=body)
+            "createEnvironmentInstanceBinding", operation, (202,), environment_instance_id, **_given(body=body)
         )
 
     async def create_environment_instance_labels(
@@ -73,14 +73,14 @@ class ProvisioningApi(Namespace):
         from .api.environments import create_environment_instance_labels as operation
 
         return await self._call(
-            "createEnvironmentInstanceLabels", operation.asyncio_detailed, environment_instance_id, **_given(body=body)
+            "createEnvironmentInstanceLabels", operation, (200,), environment_instance_id, **_given(body=body)
         )
 
     async def delete_environment_instance(self, environment_instance_id: str) -> EnvironmentInstanceResponseObject:
         """Start deleting one environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}` (deleteEnvironmentInstance)."""
         from .api.environments import delete_environment_instance as operation
 
-        return await self._call("deleteEnvironmentInstance", operation.asyncio_detailed, environment_instance_id)
+        return await self._call("deleteEnvironmentInstance", operation, (202,), environment_instance_id)
 
     async def delete_environment_instance_binding(
         self, environment_instance_id: str, binding_id: str
@@ -89,20 +89,20 @@ class ProvisioningApi(Namespace):
         from .api.environments import delete_environment_instance_binding as operation
 
         return await self._call(
-            "deleteEnvironmentInstanceBinding", operation.asyncio_detailed, environment_instance_id, binding_id
+            "deleteEnvironmentInstanceBinding", operation, (200,), environment_instance_id, binding_id
         )
 
     async def delete_environment_instance_labels(self, environment_instance_id: str) -> LabelsResponseObject:
         """Remove every label from an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/labels` (deleteEnvironmentInstanceLabels)."""
         from .api.environments import delete_environment_instance_labels as operation
 
-        return await self._call("deleteEnvironmentInstanceLabels", operation.asyncio_detailed, environment_instance_id)
+        return await self._call("deleteEnvironmentInstanceLabels", operation, (200,), environment_instance_id)
 
     async def delete_environment_instances(self) -> EnvironmentInstancesResponseCollection:
         """Start deleting every environment instance of this subaccount. `DELETE /provisioning/v1/environments` (deleteEnvironmentInstances)."""
         from .api.environments import delete_environment_instances as operation
 
-        return await self._call("deleteEnvironmentInstances", operation.asyncio_detailed)
+        return await self._call("deleteEnvironmentInstances", operation, (202,))
 
     async def get_all_environment_instance_bindings(
         self, environment_instance_id: str
@@ -110,9 +110,7 @@ class ProvisioningApi(Namespace):
         """Bindings (credentials) of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings` (getAllEnvironmentInstanceBindings)."""
         from .api.environments import get_all_environment_instance_bindings as operation
 
-        return await self._call(
-            "getAllEnvironmentInstanceBindings", operation.asyncio_detailed, environment_instance_id
-        )
+        return await self._call("getAllEnvironmentInstanceBindings", operation, (200,), environment_instance_id)
 
     async def get_available_environments(
         self, *, x_id_token: str | Unset = UNSET
@@ -120,13 +118,13 @@ class ProvisioningApi(Namespace):
         """Environments (Cloud Foundry, Kyma, ...) this subaccount may create. `GET /provisioning/v1/availableEnvironments` (getAvailableEnvironments)."""
         from .api.environments import get_available_environments as operation
 
-        return await self._call("getAvailableEnvironments", operation.asyncio_detailed, **_given(x_id_token=x_id_token))
+        return await self._call("getAvailableEnvironments", operation, (200,), **_given(x_id_token=x_id_token))
 
     async def get_environment_instance(self, environment_instance_id: str) -> BusinessEnvironmentInstanceResponseObject:
         """One environment instance by ID. `GET /provisioning/v1/environments/{environmentInstanceId}` (getEnvironmentInstance)."""
         from .api.environments import get_environment_instance as operation
 
-        return await self._call("getEnvironmentInstance", operation.asyncio_detailed, environment_instance_id)
+        return await self._call("getEnvironmentInstance", operation, (200,), environment_instance_id)
 
     async def get_environment_instance_binding(
         self, environment_instance_id: str, binding_id: str
@@ -134,15 +132,13 @@ class ProvisioningApi(Namespace):
         """One binding of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (getEnvironmentInstanceBinding)."""
         from .api.environments import get_environment_instance_binding as operation
 
-        return await self._call(
-            "getEnvironmentInstanceBinding", operation.asyncio_detailed, environment_instance_id, binding_id
-        )
+        return await self._call("getEnvironmentInstanceBinding", operation, (200,), environment_instance_id, binding_id)
 
     async def get_environment_instance_labels(self, environment_instance_id: str) -> LabelsResponseObject:
         """Labels of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/labels` (getEnvironmentInstanceLabels)."""
         from .api.environments import get_environment_instance_labels as operation
 
-        return await self._call("getEnvironmentInstanceLabels", operation.asyncio_detailed, environment_instance_id)
+        return await self._call("getEnvironmentInstanceLabels", operation, (200,), environment_instance_id)
 
     async def get_environment_instances(
         self, *, x_id_token: str | Unset = UNSET
@@ -150,19 +146,19 @@ class ProvisioningApi(Namespace):
         """Environment instances of this subaccount. `GET /provisioning/v1/environments` (getEnvironmentInstances)."""
         from .api.environments import get_environment_instances as operation
 
-        return await self._call("getEnvironmentInstances", operation.asyncio_detailed, **_given(x_id_token=x_id_token))
+        return await self._call("getEnvironmentInstances", operation, (200,), **_given(x_id_token=x_id_token))
 
     async def get_status(self, job_instance_id_or_unique_id: str) -> JobStatusResponseObject:
         """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
-        return await self._call("getStatus", operation.asyncio_detailed, job_instance_id_or_unique_id)
+        return await self._call("getStatus", operation, (200,), job_instance_id_or_unique_id)
 
     async def get_subaccount_quota(self) -> ServicePlanAssignmentsResponseCollection:
         """Service plans assigned to this subaccount, with their quotas. `GET /provisioning/v1/servicePlanAssignments` (getSubaccountQuota)."""
         from .api.quota_assignments import get_subaccount_quota as operation
 
-        return await self._call("getSubaccountQuota", operation.asyncio_detailed)
+        return await self._call("getSubaccountQuota", operation, (200,))
 
     async def update_environment_instance(
         self, environment_instance_id: str, *, body: UpdateEnvironmentInstanceRequestPayload
@@ -171,7 +167,7 @@ class ProvisioningApi(Namespace):
         from .api.environments import update_environment_instance as operation
 
         return await self._call(
-            "updateEnvironmentInstance", operation.asyncio_detailed, environment_instance_id, **_given(body=body)
+            "updateEnvironmentInstance", operation, (202,), environment_instance_id, **_given(body=body)
         )
 
 
@@ -186,7 +182,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         """Start creating an environment instance (a Cloud Foundry org, a Kyma runtime, ...). `POST /provisioning/v1/environments` (createEnvironmentInstance)."""
         from .api.environments import create_environment_instance as operation
 
-        return await self._call_raw("createEnvironmentInstance", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createEnvironmentInstance", operation, (200, 202), **_given(body=body))
 
     async def create_environment_instance_binding(
         self, environment_instance_id: str, *, body: CreateEnvironmentInstanceBindingRequest
@@ -195,7 +191,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         from .api.environments import create_environment_instance_binding as operation
 
         return await self._call_raw(
-            "createEnvironmentInstanceBinding", operation.asyncio_detailed, environment_instance_id, **_given(body=body)
+            "createEnvironmentInstanceBinding", operation, (202,), environment_instance_id, **_given(body=body)
         )
 
     async def create_environment_instance_labels(
@@ -205,7 +201,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         from .api.environments import create_environment_instance_labels as operation
 
         return await self._call_raw(
-            "createEnvironmentInstanceLabels", operation.asyncio_detailed, environment_instance_id, **_given(body=body)
+            "createEnvironmentInstanceLabels", operation, (200,), environment_instance_id, **_given(body=body)
         )
 
     async def delete_environment_instance(
@@ -214,7 +210,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         """Start deleting one environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}` (deleteEnvironmentInstance)."""
         from .api.environments import delete_environment_instance as operation
 
-        return await self._call_raw("deleteEnvironmentInstance", operation.asyncio_detailed, environment_instance_id)
+        return await self._call_raw("deleteEnvironmentInstance", operation, (202,), environment_instance_id)
 
     async def delete_environment_instance_binding(
         self, environment_instance_id: str, binding_id: str
@@ -223,22 +219,20 @@ class ProvisioningApiWithRawResponse(Namespace):
         from .api.environments import delete_environment_instance_binding as operation
 
         return await self._call_raw(
-            "deleteEnvironmentInstanceBinding", operation.asyncio_detailed, environment_instance_id, binding_id
+            "deleteEnvironmentInstanceBinding", operation, (200,), environment_instance_id, binding_id
         )
 
     async def delete_environment_instance_labels(self, environment_instance_id: str) -> Response[LabelsResponseObject]:
         """Remove every label from an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/labels` (deleteEnvironmentInstanceLabels)."""
         from .api.environments import delete_environment_instance_labels as operation
 
-        return await self._call_raw(
-            "deleteEnvironmentInstanceLabels", operation.asyncio_detailed, environment_instance_id
-        )
+        return await self._call_raw("deleteEnvironmentInstanceLabels", operation, (200,), environment_instance_id)
 
     async def delete_environment_instances(self) -> Response[EnvironmentInstancesResponseCollection]:
         """Start deleting every environment instance of this subaccount. `DELETE /provisioning/v1/environments` (deleteEnvironmentInstances)."""
         from .api.environments import delete_environment_instances as operation
 
-        return await self._call_raw("deleteEnvironmentInstances", operation.asyncio_detailed)
+        return await self._call_raw("deleteEnvironmentInstances", operation, (202,))
 
     async def get_all_environment_instance_bindings(
         self, environment_instance_id: str
@@ -246,9 +240,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         """Bindings (credentials) of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings` (getAllEnvironmentInstanceBindings)."""
         from .api.environments import get_all_environment_instance_bindings as operation
 
-        return await self._call_raw(
-            "getAllEnvironmentInstanceBindings", operation.asyncio_detailed, environment_instance_id
-        )
+        return await self._call_raw("getAllEnvironmentInstanceBindings", operation, (200,), environment_instance_id)
 
     async def get_available_environments(
         self, *, x_id_token: str | Unset = UNSET
@@ -256,9 +248,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         """Environments (Cloud Foundry, Kyma, ...) this subaccount may create. `GET /provisioning/v1/availableEnvironments` (getAvailableEnvironments)."""
         from .api.environments import get_available_environments as operation
 
-        return await self._call_raw(
-            "getAvailableEnvironments", operation.asyncio_detailed, **_given(x_id_token=x_id_token)
-        )
+        return await self._call_raw("getAvailableEnvironments", operation, (200,), **_given(x_id_token=x_id_token))
 
     async def get_environment_instance(
         self, environment_instance_id: str
@@ -266,7 +256,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         """One environment instance by ID. `GET /provisioning/v1/environments/{environmentInstanceId}` (getEnvironmentInstance)."""
         from .api.environments import get_environment_instance as operation
 
-        return await self._call_raw("getEnvironmentInstance", operation.asyncio_detailed, environment_instance_id)
+        return await self._call_raw("getEnvironmentInstance", operation, (200,), environment_instance_id)
 
     async def get_environment_instance_binding(
         self, environment_instance_id: str, binding_id: str
@@ -275,14 +265,14 @@ class ProvisioningApiWithRawResponse(Namespace):
         from .api.environments import get_environment_instance_binding as operation
 
         return await self._call_raw(
-            "getEnvironmentInstanceBinding", operation.asyncio_detailed, environment_instance_id, binding_id
+            "getEnvironmentInstanceBinding", operation, (200,), environment_instance_id, binding_id
         )
 
     async def get_environment_instance_labels(self, environment_instance_id: str) -> Response[LabelsResponseObject]:
         """Labels of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/labels` (getEnvironmentInstanceLabels)."""
         from .api.environments import get_environment_instance_labels as operation
 
-        return await self._call_raw("getEnvironmentInstanceLabels", operation.asyncio_detailed, environment_instance_id)
+        return await self._call_raw("getEnvironmentInstanceLabels", operation, (200,), environment_instance_id)
 
     async def get_environment_instances(
         self, *, x_id_token: str | Unset = UNSET
@@ -290,21 +280,19 @@ class ProvisioningApiWithRawResponse(Namespace):
         """Environment instances of this subaccount. `GET /provisioning/v1/environments` (getEnvironmentInstances)."""
         from .api.environments import get_environment_instances as operation
 
-        return await self._call_raw(
-            "getEnvironmentInstances", operation.asyncio_detailed, **_given(x_id_token=x_id_token)
-        )
+        return await self._call_raw("getEnvironmentInstances", operation, (200,), **_given(x_id_token=x_id_token))
 
     async def get_status(self, job_instance_id_or_unique_id: str) -> Response[JobStatusResponseObject]:
         """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
-        return await self._call_raw("getStatus", operation.asyncio_detailed, job_instance_id_or_unique_id)
+        return await self._call_raw("getStatus", operation, (200,), job_instance_id_or_unique_id)
 
     async def get_subaccount_quota(self) -> Response[ServicePlanAssignmentsResponseCollection]:
         """Service plans assigned to this subaccount, with their quotas. `GET /provisioning/v1/servicePlanAssignments` (getSubaccountQuota)."""
         from .api.quota_assignments import get_subaccount_quota as operation
 
-        return await self._call_raw("getSubaccountQuota", operation.asyncio_detailed)
+        return await self._call_raw("getSubaccountQuota", operation, (200,))
 
     async def update_environment_instance(
         self, environment_instance_id: str, *, body: UpdateEnvironmentInstanceRequestPayload
@@ -313,7 +301,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         from .api.environments import update_environment_instance as operation
 
         return await self._call_raw(
-            "updateEnvironmentInstance", operation.asyncio_detailed, environment_instance_id, **_given(body=body)
+            "updateEnvironmentInstance", operation, (202,), environment_instance_id, **_given(body=body)
         )
 
 

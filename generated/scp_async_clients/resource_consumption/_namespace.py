@@ -39,14 +39,14 @@ class ResourceConsumptionApi(Namespace):
         """Cloud credits of the global account, per contract and phase. `GET /reports/v1/cloudCreditsDetails` (getCloudCreditsDetails)."""
         from .api.usage import get_cloud_credits_details as operation
 
-        return await self._call("getCloudCreditsDetails", operation.asyncio_detailed, **_given(view_phases=view_phases))
+        return await self._call("getCloudCreditsDetails", operation, (200,), **_given(view_phases=view_phases))
 
     async def get_monthly_directory_usage(self, *, from_date: int, to_date: int) -> MonthlyUsageList:
         """Usage of the directory the service instance is scoped to, per month. `GET /reports/v1/monthlyDirectoryUsage` (getMonthlyDirectoryUsage)."""
         from .api.usage import get_monthly_directory_usage as operation
 
         return await self._call(
-            "getMonthlyDirectoryUsage", operation.asyncio_detailed, **_given(from_date=from_date, to_date=to_date)
+            "getMonthlyDirectoryUsage", operation, (200,), **_given(from_date=from_date, to_date=to_date)
         )
 
     async def get_monthly_subaccounts_cost(self, *, from_date: int, to_date: int) -> MonthlyCostList:
@@ -54,16 +54,14 @@ class ResourceConsumptionApi(Namespace):
         from .api.usage import get_monthly_subaccounts_cost as operation
 
         return await self._call(
-            "getMonthlySubaccountsCost", operation.asyncio_detailed, **_given(from_date=from_date, to_date=to_date)
+            "getMonthlySubaccountsCost", operation, (200,), **_given(from_date=from_date, to_date=to_date)
         )
 
     async def get_monthly_usage(self, *, from_date: int, to_date: int) -> MonthlyUsageList:
         """Usage of the global account per month, service and plan. `GET /reports/v1/monthlyUsage` (getMonthlyUsage)."""
         from .api.usage import get_monthly_usage as operation
 
-        return await self._call(
-            "getMonthlyUsage", operation.asyncio_detailed, **_given(from_date=from_date, to_date=to_date)
-        )
+        return await self._call("getMonthlyUsage", operation, (200,), **_given(from_date=from_date, to_date=to_date))
 
     async def get_subaccount_usage(
         self,
@@ -78,7 +76,8 @@ class ResourceConsumptionApi(Namespace):
 
         return await self._call(
             "getSubaccountUsage",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 subaccount_id=subaccount_id, from_date=from_date, to_date=to_date, period_perspective=period_perspective
             ),
@@ -96,16 +95,14 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
         """Cloud credits of the global account, per contract and phase. `GET /reports/v1/cloudCreditsDetails` (getCloudCreditsDetails)."""
         from .api.usage import get_cloud_credits_details as operation
 
-        return await self._call_raw(
-            "getCloudCreditsDetails", operation.asyncio_detailed, **_given(view_phases=view_phases)
-        )
+        return await self._call_raw("getCloudCreditsDetails", operation, (200,), **_given(view_phases=view_phases))
 
     async def get_monthly_directory_usage(self, *, from_date: int, to_date: int) -> Response[MonthlyUsageList]:
         """Usage of the directory the service instance is scoped to, per month. `GET /reports/v1/monthlyDirectoryUsage` (getMonthlyDirectoryUsage)."""
         from .api.usage import get_monthly_directory_usage as operation
 
         return await self._call_raw(
-            "getMonthlyDirectoryUsage", operation.asyncio_detailed, **_given(from_date=from_date, to_date=to_date)
+            "getMonthlyDirectoryUsage", operation, (200,), **_given(from_date=from_date, to_date=to_date)
         )
 
     async def get_monthly_subaccounts_cost(self, *, from_date: int, to_date: int) -> Response[MonthlyCostList]:
@@ -113,7 +110,7 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
         from .api.usage import get_monthly_subaccounts_cost as operation
 
         return await self._call_raw(
-            "getMonthlySubaccountsCost", operation.asyncio_detailed, **_given(from_date=from_date, to_date=to_date)
+            "getMonthlySubaccountsCost", operation, (200,), **_given(from_date=from_date, to_date=to_date)
         )
 
     async def get_monthly_usage(self, *, from_date: int, to_date: int) -> Response[MonthlyUsageList]:
@@ -121,7 +118,7 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
         from .api.usage import get_monthly_usage as operation
 
         return await self._call_raw(
-            "getMonthlyUsage", operation.asyncio_detailed, **_given(from_date=from_date, to_date=to_date)
+            "getMonthlyUsage", operation, (200,), **_given(from_date=from_date, to_date=to_date)
         )
 
     async def get_subaccount_usage(
@@ -137,7 +134,8 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getSubaccountUsage",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 subaccount_id=subaccount_id, from_date=from_date, to_date=to_date, period_perspective=period_perspective
             ),

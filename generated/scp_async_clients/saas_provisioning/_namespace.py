@@ -56,7 +56,8 @@ class SaasProvisioningApi(Namespace):
 
         return await self._call(
             "batchUpdateApplicationAndTenantSubscriptionAsync",
-            operation.asyncio_detailed,
+            operation,
+            (200, 202),
             **_given(
                 body=body,
                 skip_unchanged_dependencies=skip_unchanged_dependencies,
@@ -79,7 +80,8 @@ class SaasProvisioningApi(Namespace):
 
         return await self._call(
             "createSubscriptionAsync",
-            operation.asyncio_detailed,
+            operation,
+            (202,),
             app_name,
             **_given(body=body, use_commercial_app_name=use_commercial_app_name, sap_passport=sap_passport),
         )
@@ -88,7 +90,7 @@ class SaasProvisioningApi(Namespace):
         """`DELETE /saas-manager/v1/application/tenants/{tenantId}/subscriptions` (deleteApplicationAndTenantSubscriptionAsync)."""
         from .api.provider_applications import delete_application_and_tenant_subscription_async as operation
 
-        return await self._call("deleteApplicationAndTenantSubscriptionAsync", operation.asyncio_detailed, tenant_id)
+        return await self._call("deleteApplicationAndTenantSubscriptionAsync", operation, (202,), tenant_id)
 
     async def delete_subscription_async(
         self, app_name: str, *, use_commercial_app_name: bool | Unset = False, sap_passport: str | Unset = UNSET
@@ -98,7 +100,8 @@ class SaasProvisioningApi(Namespace):
 
         return await self._call(
             "deleteSubscriptionAsync",
-            operation.asyncio_detailed,
+            operation,
+            (202,),
             app_name,
             **_given(use_commercial_app_name=use_commercial_app_name, sap_passport=sap_passport),
         )
@@ -111,7 +114,8 @@ class SaasProvisioningApi(Namespace):
 
         return await self._call(
             "deleteSubscriptionLabels",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             app_name,
             **_given(use_commercial_app_name=use_commercial_app_name),
         )
@@ -120,7 +124,7 @@ class SaasProvisioningApi(Namespace):
         """`GET /saas-manager/v1/application` (getApplicationDetails)."""
         from .api.provider_applications import get_application_details as operation
 
-        return await self._call("getApplicationDetails", operation.asyncio_detailed)
+        return await self._call("getApplicationDetails", operation, (200, 204))
 
     async def get_application_subscriptions(
         self,
@@ -138,7 +142,8 @@ class SaasProvisioningApi(Namespace):
 
         return await self._call(
             "getApplicationSubscriptions",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 tenant_id=tenant_id,
                 subscription_guid=subscription_guid,
@@ -163,7 +168,8 @@ class SaasProvisioningApi(Namespace):
 
         return await self._call(
             "getEntitledApplication",
-            operation.asyncio_detailed,
+            operation,
+            (200, 204),
             app_name,
             **_given(
                 plan_name=plan_name, use_commercial_app_name=use_commercial_app_name, accept_language=accept_language
@@ -176,21 +182,19 @@ class SaasProvisioningApi(Namespace):
         """`GET /saas-manager/v1/applications` (getEntitledApplications)."""
         from .api.subscriptions import get_entitled_applications as operation
 
-        return await self._call(
-            "getEntitledApplications", operation.asyncio_detailed, **_given(accept_language=accept_language)
-        )
+        return await self._call("getEntitledApplications", operation, (200,), **_given(accept_language=accept_language))
 
     async def get_job_related_to_saas_application_by_id(self, job_uuid: str) -> JobStateResponseObject:
         """`GET /api/v2.0/jobs/{jobUuid}` (getJobRelatedToSaasApplicationById)."""
         from .api.provider_jobs import get_job_related_to_saas_application_by_id as operation
 
-        return await self._call("getJobRelatedToSaasApplicationById", operation.asyncio_detailed, job_uuid)
+        return await self._call("getJobRelatedToSaasApplicationById", operation, (200,), job_uuid)
 
     async def get_status(self, job_instance_id_or_unique_id: str) -> JobStatusResponseObject:
         """`GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
-        return await self._call("getStatus", operation.asyncio_detailed, job_instance_id_or_unique_id)
+        return await self._call("getStatus", operation, (200,), job_instance_id_or_unique_id)
 
     async def get_subscription_labels(
         self, app_name: str, *, use_commercial_app_name: bool | Unset = False
@@ -200,7 +204,8 @@ class SaasProvisioningApi(Namespace):
 
         return await self._call(
             "getSubscriptionLabels",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             app_name,
             **_given(use_commercial_app_name=use_commercial_app_name),
         )
@@ -213,7 +218,8 @@ class SaasProvisioningApi(Namespace):
 
         return await self._call(
             "getSubscriptionParams",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             app_name,
             **_given(use_commercial_app_name=use_commercial_app_name),
         )
@@ -222,7 +228,7 @@ class SaasProvisioningApi(Namespace):
         """`PUT /api/v2.0/jobs/{jobUuid}/terminate` (gracefulTerminationJob)."""
         from .api.provider_jobs import graceful_termination_job as operation
 
-        return await self._call("gracefulTerminationJob", operation.asyncio_detailed, job_uuid)
+        return await self._call("gracefulTerminationJob", operation, (202,), job_uuid)
 
     async def subscription_callback_async(
         self, identifier: str, *, body: SaasAsyncSubscriptionRequestPayload | Unset = UNSET
@@ -230,9 +236,7 @@ class SaasProvisioningApi(Namespace):
         """`PUT /saas-manager/v1/subscription-callback/{identifier}/result` (subscriptionCallbackAsync)."""
         from .api.xsuaa_callbacks import subscription_callback_async as operation
 
-        return await self._call(
-            "subscriptionCallbackAsync", operation.asyncio_detailed, identifier, **_given(body=body)
-        )
+        return await self._call("subscriptionCallbackAsync", operation, (200,), identifier, **_given(body=body))
 
     async def update_application_and_tenant_subscription_async(
         self,
@@ -249,7 +253,8 @@ class SaasProvisioningApi(Namespace):
 
         return await self._call(
             "updateApplicationAndTenantSubscriptionAsync",
-            operation.asyncio_detailed,
+            operation,
+            (200, 202),
             tenant_id,
             **_given(
                 body=body,
@@ -272,7 +277,8 @@ class SaasProvisioningApi(Namespace):
 
         return await self._call(
             "updateSubscriptionParametersAsync",
-            operation.asyncio_detailed,
+            operation,
+            (202,),
             app_name,
             **_given(body=body, use_commercial_app_name=use_commercial_app_name),
         )
@@ -285,7 +291,8 @@ class SaasProvisioningApi(Namespace):
 
         return await self._call(
             "upsertSubscriptionLabels",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             app_name,
             **_given(body=body, use_commercial_app_name=use_commercial_app_name),
         )
@@ -310,7 +317,8 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "batchUpdateApplicationAndTenantSubscriptionAsync",
-            operation.asyncio_detailed,
+            operation,
+            (200, 202),
             **_given(
                 body=body,
                 skip_unchanged_dependencies=skip_unchanged_dependencies,
@@ -333,7 +341,8 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "createSubscriptionAsync",
-            operation.asyncio_detailed,
+            operation,
+            (202,),
             app_name,
             **_given(body=body, use_commercial_app_name=use_commercial_app_name, sap_passport=sap_passport),
         )
@@ -342,9 +351,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         """`DELETE /saas-manager/v1/application/tenants/{tenantId}/subscriptions` (deleteApplicationAndTenantSubscriptionAsync)."""
         from .api.provider_applications import delete_application_and_tenant_subscription_async as operation
 
-        return await self._call_raw(
-            "deleteApplicationAndTenantSubscriptionAsync", operation.asyncio_detailed, tenant_id
-        )
+        return await self._call_raw("deleteApplicationAndTenantSubscriptionAsync", operation, (202,), tenant_id)
 
     async def delete_subscription_async(
         self, app_name: str, *, use_commercial_app_name: bool | Unset = False, sap_passport: str | Unset = UNSET
@@ -354,7 +361,8 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "deleteSubscriptionAsync",
-            operation.asyncio_detailed,
+            operation,
+            (202,),
             app_name,
             **_given(use_commercial_app_name=use_commercial_app_name, sap_passport=sap_passport),
         )
@@ -367,7 +375,8 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "deleteSubscriptionLabels",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             app_name,
             **_given(use_commercial_app_name=use_commercial_app_name),
         )
@@ -376,7 +385,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         """`GET /saas-manager/v1/application` (getApplicationDetails)."""
         from .api.provider_applications import get_application_details as operation
 
-        return await self._call_raw("getApplicationDetails", operation.asyncio_detailed)
+        return await self._call_raw("getApplicationDetails", operation, (200, 204))
 
     async def get_application_subscriptions(
         self,
@@ -394,7 +403,8 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getApplicationSubscriptions",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 tenant_id=tenant_id,
                 subscription_guid=subscription_guid,
@@ -419,7 +429,8 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getEntitledApplication",
-            operation.asyncio_detailed,
+            operation,
+            (200, 204),
             app_name,
             **_given(
                 plan_name=plan_name, use_commercial_app_name=use_commercial_app_name, accept_language=accept_language
@@ -433,20 +444,20 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         from .api.subscriptions import get_entitled_applications as operation
 
         return await self._call_raw(
-            "getEntitledApplications", operation.asyncio_detailed, **_given(accept_language=accept_language)
+            "getEntitledApplications", operation, (200,), **_given(accept_language=accept_language)
         )
 
     async def get_job_related_to_saas_application_by_id(self, job_uuid: str) -> Response[JobStateResponseObject]:
         """`GET /api/v2.0/jobs/{jobUuid}` (getJobRelatedToSaasApplicationById)."""
         from .api.provider_jobs import get_job_related_to_saas_application_by_id as operation
 
-        return await self._call_raw("getJobRelatedToSaasApplicationById", operation.asyncio_detailed, job_uuid)
+        return await self._call_raw("getJobRelatedToSaasApplicationById", operation, (200,), job_uuid)
 
     async def get_status(self, job_instance_id_or_unique_id: str) -> Response[JobStatusResponseObject]:
         """`GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
-        return await self._call_raw("getStatus", operation.asyncio_detailed, job_instance_id_or_unique_id)
+        return await self._call_raw("getStatus", operation, (200,), job_instance_id_or_unique_id)
 
     async def get_subscription_labels(
         self, app_name: str, *, use_commercial_app_name: bool | Unset = False
@@ -456,7 +467,8 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getSubscriptionLabels",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             app_name,
             **_given(use_commercial_app_name=use_commercial_app_name),
         )
@@ -469,7 +481,8 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getSubscriptionParams",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             app_name,
             **_given(use_commercial_app_name=use_commercial_app_name),
         )
@@ -478,7 +491,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         """`PUT /api/v2.0/jobs/{jobUuid}/terminate` (gracefulTerminationJob)."""
         from .api.provider_jobs import graceful_termination_job as operation
 
-        return await self._call_raw("gracefulTerminationJob", operation.asyncio_detailed, job_uuid)
+        return await self._call_raw("gracefulTerminationJob", operation, (202,), job_uuid)
 
     async def subscription_callback_async(
         self, identifier: str, *, body: SaasAsyncSubscriptionRequestPayload | Unset = UNSET
@@ -486,9 +499,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         """`PUT /saas-manager/v1/subscription-callback/{identifier}/result` (subscriptionCallbackAsync)."""
         from .api.xsuaa_callbacks import subscription_callback_async as operation
 
-        return await self._call_raw(
-            "subscriptionCallbackAsync", operation.asyncio_detailed, identifier, **_given(body=body)
-        )
+        return await self._call_raw("subscriptionCallbackAsync", operation, (200,), identifier, **_given(body=body))
 
     async def update_application_and_tenant_subscription_async(
         self,
@@ -505,7 +516,8 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "updateApplicationAndTenantSubscriptionAsync",
-            operation.asyncio_detailed,
+            operation,
+            (200, 202),
             tenant_id,
             **_given(
                 body=body,
@@ -528,7 +540,8 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "updateSubscriptionParametersAsync",
-            operation.asyncio_detailed,
+            operation,
+            (202,),
             app_name,
             **_given(body=body, use_commercial_app_name=use_commercial_app_name),
         )
@@ -541,7 +554,8 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "upsertSubscriptionLabels",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             app_name,
             **_given(body=body, use_commercial_app_name=use_commercial_app_name),
         )

@@ -71,7 +71,7 @@ class ServiceManagerApi(Namespace):
         """`POST /v1/service_bindings` (createServiceBinding)."""
         from .api.service_bindings import create_service_binding as operation
 
-        return await self._call("createServiceBinding", operation.asyncio_detailed, **_given(body=body, async_=async_))
+        return await self._call("createServiceBinding", operation, (201, 202), **_given(body=body, async_=async_))
 
     async def create_service_instance(
         self, *, body: CreateByOfferingAndPlanName | CreateByPlanID, async_: bool | Unset = UNSET
@@ -79,7 +79,7 @@ class ServiceManagerApi(Namespace):
         """`POST /v1/service_instances` (createServiceInstance)."""
         from .api.service_instances import create_service_instance as operation
 
-        return await self._call("createServiceInstance", operation.asyncio_detailed, **_given(body=body, async_=async_))
+        return await self._call("createServiceInstance", operation, (201, 202), **_given(body=body, async_=async_))
 
     async def delete_service_binding(
         self, service_binding_id: str, *, async_: bool | Unset = UNSET
@@ -88,7 +88,7 @@ class ServiceManagerApi(Namespace):
         from .api.service_bindings import delete_service_binding as operation
 
         return await self._call(
-            "deleteServiceBinding", operation.asyncio_detailed, service_binding_id, **_given(async_=async_)
+            "deleteServiceBinding", operation, (200, 202), service_binding_id, **_given(async_=async_)
         )
 
     async def delete_service_instance(
@@ -98,7 +98,7 @@ class ServiceManagerApi(Namespace):
         from .api.service_instances import delete_service_instance as operation
 
         return await self._call(
-            "deleteServiceInstance", operation.asyncio_detailed, service_instance_id, **_given(async_=async_)
+            "deleteServiceInstance", operation, (200, 202), service_instance_id, **_given(async_=async_)
         )
 
     async def get_all_platforms(
@@ -114,7 +114,8 @@ class ServiceManagerApi(Namespace):
 
         return await self._call(
             "getAllPlatforms",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(field_query=field_query, label_query=label_query, token=token, max_items=max_items),
         )
 
@@ -131,7 +132,8 @@ class ServiceManagerApi(Namespace):
 
         return await self._call(
             "getAllServiceBindings",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(field_query=field_query, label_query=label_query, token=token, max_items=max_items),
         )
 
@@ -148,7 +150,8 @@ class ServiceManagerApi(Namespace):
 
         return await self._call(
             "getAllServiceBrokers",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(field_query=field_query, label_query=label_query, token=token, max_items=max_items),
         )
 
@@ -165,7 +168,8 @@ class ServiceManagerApi(Namespace):
 
         return await self._call(
             "getAllServiceInstances",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(field_query=field_query, label_query=label_query, token=token, max_items=max_items),
         )
 
@@ -183,7 +187,8 @@ class ServiceManagerApi(Namespace):
 
         return await self._call(
             "getAllServicePlans",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 environment=environment,
                 field_query=field_query,
@@ -197,13 +202,13 @@ class ServiceManagerApi(Namespace):
         """`GET /v1/platforms/{platformID}` (getPlatformById)."""
         from .api.platforms import get_platform_by_id as operation
 
-        return await self._call("getPlatformById", operation.asyncio_detailed, platform_id)
+        return await self._call("getPlatformById", operation, (200,), platform_id)
 
     async def get_service_binding_by_id(self, service_binding_id: str) -> ServiceBindingResponseObject:
         """`GET /v1/service_bindings/{serviceBindingID}` (getServiceBindingById)."""
         from .api.service_bindings import get_service_binding_by_id as operation
 
-        return await self._call("getServiceBindingById", operation.asyncio_detailed, service_binding_id)
+        return await self._call("getServiceBindingById", operation, (200,), service_binding_id)
 
     async def get_service_binding_parameters_by_id(
         self, service_binding_id: str
@@ -211,19 +216,19 @@ class ServiceManagerApi(Namespace):
         """`GET /v1/service_bindings/{serviceBindingID}/parameters` (getServiceBindingParametersById)."""
         from .api.service_bindings import get_service_binding_parameters_by_id as operation
 
-        return await self._call("getServiceBindingParametersById", operation.asyncio_detailed, service_binding_id)
+        return await self._call("getServiceBindingParametersById", operation, (200,), service_binding_id)
 
     async def get_service_broker_id(self, service_broker_id: str) -> ServiceBrokerResponseObject:
         """`GET /v1/service_brokers/{serviceBrokerID}` (getServiceBrokerId)."""
         from .api.service_brokers import get_service_broker_id as operation
 
-        return await self._call("getServiceBrokerId", operation.asyncio_detailed, service_broker_id)
+        return await self._call("getServiceBrokerId", operation, (200,), service_broker_id)
 
     async def get_service_instance_by_id(self, service_instance_id: str) -> ServiceInstanceResponseObject:
         """`GET /v1/service_instances/{serviceInstanceID}` (getServiceInstanceById)."""
         from .api.service_instances import get_service_instance_by_id as operation
 
-        return await self._call("getServiceInstanceById", operation.asyncio_detailed, service_instance_id)
+        return await self._call("getServiceInstanceById", operation, (200,), service_instance_id)
 
     async def get_service_instance_parameters(
         self, service_instance_id: str
@@ -231,13 +236,13 @@ class ServiceManagerApi(Namespace):
         """`GET /v1/service_instances/{serviceInstanceID}/parameters` (getServiceInstanceParameters)."""
         from .api.service_instances import get_service_instance_parameters as operation
 
-        return await self._call("getServiceInstanceParameters", operation.asyncio_detailed, service_instance_id)
+        return await self._call("getServiceInstanceParameters", operation, (200,), service_instance_id)
 
     async def get_service_offering_by_id(self, service_offering_id: str) -> ServiceOfferingResponseObject:
         """`GET /v1/service_offerings/{serviceOfferingID}` (getServiceOfferingById)."""
         from .api.service_offerings import get_service_offering_by_id as operation
 
-        return await self._call("getServiceOfferingById", operation.asyncio_detailed, service_offering_id)
+        return await self._call("getServiceOfferingById", operation, (200,), service_offering_id)
 
     async def get_service_offerings(
         self,
@@ -253,7 +258,8 @@ class ServiceManagerApi(Namespace):
 
         return await self._call(
             "getServiceOfferings",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 environment=environment,
                 field_query=field_query,
@@ -267,7 +273,7 @@ class ServiceManagerApi(Namespace):
         """`GET /v1/service_plans/{servicePlanID}` (getServicePlansByServiceId)."""
         from .api.service_plans import get_service_plans_by_service_id as operation
 
-        return await self._call("getServicePlansByServiceId", operation.asyncio_detailed, service_plan_id)
+        return await self._call("getServicePlansByServiceId", operation, (200,), service_plan_id)
 
     async def get_single_operation(
         self, resource_type: GetSingleOperationResourceType, resource_id: str, operation_id: str
@@ -275,15 +281,13 @@ class ServiceManagerApi(Namespace):
         """`GET /v1/{resourceType}/{resourceID}/operations/{operationID}` (getSingleOperation)."""
         from .api.operations import get_single_operation as operation
 
-        return await self._call(
-            "getSingleOperation", operation.asyncio_detailed, resource_type, resource_id, operation_id
-        )
+        return await self._call("getSingleOperation", operation, (200,), resource_type, resource_id, operation_id)
 
     async def get_supported_agents_versions(self) -> AgentVersionsResponseObject:
         """`GET /v1/agents/versions` (getSupportedAgentsVersions)."""
         from .api.agents import get_supported_agents_versions as operation
 
-        return await self._call("getSupportedAgentsVersions", operation.asyncio_detailed)
+        return await self._call("getSupportedAgentsVersions", operation, (200,))
 
     async def patch_platfrom(
         self, platform_id: str, *, body: UpdatePlatformRequestPayload
@@ -291,13 +295,13 @@ class ServiceManagerApi(Namespace):
         """`PATCH /v1/platforms/{platformID}` (patchPlatfrom)."""
         from .api.platforms import patch_platfrom as operation
 
-        return await self._call("patchPlatfrom", operation.asyncio_detailed, platform_id, **_given(body=body))
+        return await self._call("patchPlatfrom", operation, (200, 202), platform_id, **_given(body=body))
 
     async def register_platfrom(self, *, body: RegisterPlatformRequestPayload) -> RegisteredPlatformResponseObject:
         """`POST /v1/platforms` (registerPlatfrom)."""
         from .api.platforms import register_platfrom as operation
 
-        return await self._call("registerPlatfrom", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("registerPlatfrom", operation, (201,), **_given(body=body))
 
     async def unregister_platform(
         self, platform_id: str, *, cascade: bool | Unset = UNSET
@@ -305,9 +309,7 @@ class ServiceManagerApi(Namespace):
         """`DELETE /v1/platforms/{platformID}` (unregisterPlatform)."""
         from .api.platforms import unregister_platform as operation
 
-        return await self._call(
-            "unregisterPlatform", operation.asyncio_detailed, platform_id, **_given(cascade=cascade)
-        )
+        return await self._call("unregisterPlatform", operation, (200, 202), platform_id, **_given(cascade=cascade))
 
     async def update_service_instance(
         self, service_instance_id: str, *, body: UpdateServiceInstanceRequestPayload, async_: bool | Unset = UNSET
@@ -316,7 +318,7 @@ class ServiceManagerApi(Namespace):
         from .api.service_instances import update_service_instance as operation
 
         return await self._call(
-            "updateServiceInstance", operation.asyncio_detailed, service_instance_id, **_given(body=body, async_=async_)
+            "updateServiceInstance", operation, (200, 202), service_instance_id, **_given(body=body, async_=async_)
         )
 
 
@@ -331,9 +333,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`POST /v1/service_bindings` (createServiceBinding)."""
         from .api.service_bindings import create_service_binding as operation
 
-        return await self._call_raw(
-            "createServiceBinding", operation.asyncio_detailed, **_given(body=body, async_=async_)
-        )
+        return await self._call_raw("createServiceBinding", operation, (201, 202), **_given(body=body, async_=async_))
 
     async def create_service_instance(
         self, *, body: CreateByOfferingAndPlanName | CreateByPlanID, async_: bool | Unset = UNSET
@@ -341,9 +341,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`POST /v1/service_instances` (createServiceInstance)."""
         from .api.service_instances import create_service_instance as operation
 
-        return await self._call_raw(
-            "createServiceInstance", operation.asyncio_detailed, **_given(body=body, async_=async_)
-        )
+        return await self._call_raw("createServiceInstance", operation, (201, 202), **_given(body=body, async_=async_))
 
     async def delete_service_binding(
         self, service_binding_id: str, *, async_: bool | Unset = UNSET
@@ -352,7 +350,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         from .api.service_bindings import delete_service_binding as operation
 
         return await self._call_raw(
-            "deleteServiceBinding", operation.asyncio_detailed, service_binding_id, **_given(async_=async_)
+            "deleteServiceBinding", operation, (200, 202), service_binding_id, **_given(async_=async_)
         )
 
     async def delete_service_instance(
@@ -362,7 +360,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         from .api.service_instances import delete_service_instance as operation
 
         return await self._call_raw(
-            "deleteServiceInstance", operation.asyncio_detailed, service_instance_id, **_given(async_=async_)
+            "deleteServiceInstance", operation, (200, 202), service_instance_id, **_given(async_=async_)
         )
 
     async def get_all_platforms(
@@ -378,7 +376,8 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getAllPlatforms",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(field_query=field_query, label_query=label_query, token=token, max_items=max_items),
         )
 
@@ -395,7 +394,8 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getAllServiceBindings",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(field_query=field_query, label_query=label_query, token=token, max_items=max_items),
         )
 
@@ -412,7 +412,8 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getAllServiceBrokers",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(field_query=field_query, label_query=label_query, token=token, max_items=max_items),
         )
 
@@ -429,7 +430,8 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getAllServiceInstances",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(field_query=field_query, label_query=label_query, token=token, max_items=max_items),
         )
 
@@ -447,7 +449,8 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getAllServicePlans",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 environment=environment,
                 field_query=field_query,
@@ -461,13 +464,13 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`GET /v1/platforms/{platformID}` (getPlatformById)."""
         from .api.platforms import get_platform_by_id as operation
 
-        return await self._call_raw("getPlatformById", operation.asyncio_detailed, platform_id)
+        return await self._call_raw("getPlatformById", operation, (200,), platform_id)
 
     async def get_service_binding_by_id(self, service_binding_id: str) -> Response[ServiceBindingResponseObject]:
         """`GET /v1/service_bindings/{serviceBindingID}` (getServiceBindingById)."""
         from .api.service_bindings import get_service_binding_by_id as operation
 
-        return await self._call_raw("getServiceBindingById", operation.asyncio_detailed, service_binding_id)
+        return await self._call_raw("getServiceBindingById", operation, (200,), service_binding_id)
 
     async def get_service_binding_parameters_by_id(
         self, service_binding_id: str
@@ -475,19 +478,19 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`GET /v1/service_bindings/{serviceBindingID}/parameters` (getServiceBindingParametersById)."""
         from .api.service_bindings import get_service_binding_parameters_by_id as operation
 
-        return await self._call_raw("getServiceBindingParametersById", operation.asyncio_detailed, service_binding_id)
+        return await self._call_raw("getServiceBindingParametersById", operation, (200,), service_binding_id)
 
     async def get_service_broker_id(self, service_broker_id: str) -> Response[ServiceBrokerResponseObject]:
         """`GET /v1/service_brokers/{serviceBrokerID}` (getServiceBrokerId)."""
         from .api.service_brokers import get_service_broker_id as operation
 
-        return await self._call_raw("getServiceBrokerId", operation.asyncio_detailed, service_broker_id)
+        return await self._call_raw("getServiceBrokerId", operation, (200,), service_broker_id)
 
     async def get_service_instance_by_id(self, service_instance_id: str) -> Response[ServiceInstanceResponseObject]:
         """`GET /v1/service_instances/{serviceInstanceID}` (getServiceInstanceById)."""
         from .api.service_instances import get_service_instance_by_id as operation
 
-        return await self._call_raw("getServiceInstanceById", operation.asyncio_detailed, service_instance_id)
+        return await self._call_raw("getServiceInstanceById", operation, (200,), service_instance_id)
 
     async def get_service_instance_parameters(
         self, service_instance_id: str
@@ -495,13 +498,13 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`GET /v1/service_instances/{serviceInstanceID}/parameters` (getServiceInstanceParameters)."""
         from .api.service_instances import get_service_instance_parameters as operation
 
-        return await self._call_raw("getServiceInstanceParameters", operation.asyncio_detailed, service_instance_id)
+        return await self._call_raw("getServiceInstanceParameters", operation, (200,), service_instance_id)
 
     async def get_service_offering_by_id(self, service_offering_id: str) -> Response[ServiceOfferingResponseObject]:
         """`GET /v1/service_offerings/{serviceOfferingID}` (getServiceOfferingById)."""
         from .api.service_offerings import get_service_offering_by_id as operation
 
-        return await self._call_raw("getServiceOfferingById", operation.asyncio_detailed, service_offering_id)
+        return await self._call_raw("getServiceOfferingById", operation, (200,), service_offering_id)
 
     async def get_service_offerings(
         self,
@@ -517,7 +520,8 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getServiceOfferings",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 environment=environment,
                 field_query=field_query,
@@ -531,7 +535,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`GET /v1/service_plans/{servicePlanID}` (getServicePlansByServiceId)."""
         from .api.service_plans import get_service_plans_by_service_id as operation
 
-        return await self._call_raw("getServicePlansByServiceId", operation.asyncio_detailed, service_plan_id)
+        return await self._call_raw("getServicePlansByServiceId", operation, (200,), service_plan_id)
 
     async def get_single_operation(
         self, resource_type: GetSingleOperationResourceType, resource_id: str, operation_id: str
@@ -539,15 +543,13 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`GET /v1/{resourceType}/{resourceID}/operations/{operationID}` (getSingleOperation)."""
         from .api.operations import get_single_operation as operation
 
-        return await self._call_raw(
-            "getSingleOperation", operation.asyncio_detailed, resource_type, resource_id, operation_id
-        )
+        return await self._call_raw("getSingleOperation", operation, (200,), resource_type, resource_id, operation_id)
 
     async def get_supported_agents_versions(self) -> Response[AgentVersionsResponseObject]:
         """`GET /v1/agents/versions` (getSupportedAgentsVersions)."""
         from .api.agents import get_supported_agents_versions as operation
 
-        return await self._call_raw("getSupportedAgentsVersions", operation.asyncio_detailed)
+        return await self._call_raw("getSupportedAgentsVersions", operation, (200,))
 
     async def patch_platfrom(
         self, platform_id: str, *, body: UpdatePlatformRequestPayload
@@ -555,7 +557,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`PATCH /v1/platforms/{platformID}` (patchPlatfrom)."""
         from .api.platforms import patch_platfrom as operation
 
-        return await self._call_raw("patchPlatfrom", operation.asyncio_detailed, platform_id, **_given(body=body))
+        return await self._call_raw("patchPlatfrom", operation, (200, 202), platform_id, **_given(body=body))
 
     async def register_platfrom(
         self, *, body: RegisterPlatformRequestPayload
@@ -563,7 +565,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`POST /v1/platforms` (registerPlatfrom)."""
         from .api.platforms import register_platfrom as operation
 
-        return await self._call_raw("registerPlatfrom", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("registerPlatfrom", operation, (201,), **_given(body=body))
 
     async def unregister_platform(
         self, platform_id: str, *, cascade: bool | Unset = UNSET
@@ -571,9 +573,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`DELETE /v1/platforms/{platformID}` (unregisterPlatform)."""
         from .api.platforms import unregister_platform as operation
 
-        return await self._call_raw(
-            "unregisterPlatform", operation.asyncio_detailed, platform_id, **_given(cascade=cascade)
-        )
+        return await self._call_raw("unregisterPlatform", operation, (200, 202), platform_id, **_given(cascade=cascade))
 
     async def update_service_instance(
         self, service_instance_id: str, *, body: UpdateServiceInstanceRequestPayload, async_: bool | Unset = UNSET
@@ -582,7 +582,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         from .api.service_instances import update_service_instance as operation
 
         return await self._call_raw(
-            "updateServiceInstance", operation.asyncio_detailed, service_instance_id, **_given(body=body, async_=async_)
+            "updateServiceInstance", operation, (200, 202), service_instance_id, **_given(body=body, async_=async_)
         )
 
 

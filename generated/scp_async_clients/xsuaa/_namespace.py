@@ -92,9 +92,7 @@ class XsuaaApi(Namespace):
         """`POST /sap/rest/authorization/v2/identity-providers/{origin}/attributes` (addIdpAttributeToRoleCollection)."""
         from .api.idp_role_collection import add_idp_attribute_to_role_collection as operation
 
-        return await self._call(
-            "addIdpAttributeToRoleCollection", operation.asyncio_detailed, origin, **_given(body=body)
-        )
+        return await self._call("addIdpAttributeToRoleCollection", operation, (201,), origin, **_given(body=body))
 
     async def add_platform_identity_provider_global_account_id(
         self, origin_key: str, *, body: str
@@ -105,7 +103,7 @@ class XsuaaApi(Namespace):
         )
 
         return await self._call(
-            "addPlatformIdentityProviderGlobalAccountId", operation.asyncio_detailed, origin_key, **_given(body=body)
+            "addPlatformIdentityProviderGlobalAccountId", operation, (201,), origin_key, **_given(body=body)
         )
 
     async def add_platform_identity_provider_trust(
@@ -115,7 +113,7 @@ class XsuaaApi(Namespace):
         from .api.platform_identity_providers import add_platform_identity_provider_trust as operation
 
         return await self._call(
-            "addPlatformIdentityProviderTrust", operation.asyncio_detailed, global_account_id, **_given(body=body)
+            "addPlatformIdentityProviderTrust", operation, (201,), global_account_id, **_given(body=body)
         )
 
     async def add_role_collection(
@@ -126,7 +124,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "addRoleCollection",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             origin,
             user_name,
             role_collection_name,
@@ -141,7 +140,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "addRoleToRoleCollection",
-            operation.asyncio_detailed,
+            operation,
+            (200, 201),
             role_collection_name,
             role_template_app_id,
             role_name,
@@ -155,14 +155,14 @@ class XsuaaApi(Namespace):
         from .api.rolecollections import add_roles_to_role_collection as operation
 
         return await self._call(
-            "addRolesToRoleCollection", operation.asyncio_detailed, role_collection_name, **_given(body=body)
+            "addRolesToRoleCollection", operation, (200, 201), role_collection_name, **_given(body=body)
         )
 
     async def are_more_trusts_allowed(self, global_account_id: str) -> CustomIdpCockpitResponse:
         """`GET /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/status` (areMoreTrustsAllowed)."""
         from .api.customidp import are_more_trusts_allowed as operation
 
-        return await self._call("areMoreTrustsAllowed", operation.asyncio_detailed, global_account_id)
+        return await self._call("areMoreTrustsAllowed", operation, (200,), global_account_id)
 
     async def change_role_collection_description(
         self, role_collection_name: str, *, body: RoleCollectionDescription
@@ -171,14 +171,14 @@ class XsuaaApi(Namespace):
         from .api.rolecollections import change_role_collection_description as operation
 
         return await self._call(
-            "changeRoleCollectionDescription", operation.asyncio_detailed, role_collection_name, **_given(body=body)
+            "changeRoleCollectionDescription", operation, (200, 201), role_collection_name, **_given(body=body)
         )
 
     async def create_group(self, *, body: ScimGroup) -> ScimGroup:
         """`POST /Groups` (createGroup)."""
         from .api.scim_group_endpoints import create_group as operation
 
-        return await self._call("createGroup", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createGroup", operation, (201,), **_given(body=body))
 
     async def create_identity_provider(
         self, *, body: XSIdentityProvider, raw_config: bool | Unset = False
@@ -186,9 +186,7 @@ class XsuaaApi(Namespace):
         """`POST /sap/rest/identity-providers` (createIdentityProvider)."""
         from .api.identity_providers import create_identity_provider as operation
 
-        return await self._call(
-            "createIdentityProvider", operation.asyncio_detailed, **_given(body=body, raw_config=raw_config)
-        )
+        return await self._call("createIdentityProvider", operation, (201,), **_given(body=body, raw_config=raw_config))
 
     async def create_platform_identity_provider(
         self, *, body: XSPlatformIdentityProvider
@@ -196,49 +194,49 @@ class XsuaaApi(Namespace):
         """`POST /sap/rest/platform-identity-providers-global` (createPlatformIdentityProvider)."""
         from .api.platform_identity_providers_global import create_platform_identity_provider as operation
 
-        return await self._call("createPlatformIdentityProvider", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createPlatformIdentityProvider", operation, (201,), **_given(body=body))
 
     async def create_role(self, *, body: Role) -> Role:
         """`POST /sap/rest/authorization/v2/apps/roles` (createRole)."""
         from .api.roles import create_role as operation
 
-        return await self._call("createRole", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createRole", operation, (201,), **_given(body=body))
 
     async def create_role_collection(self, *, body: RoleCollection) -> RoleCollection:
         """`POST /sap/rest/authorization/v2/rolecollections` (createRoleCollection)."""
         from .api.rolecollections import create_role_collection as operation
 
-        return await self._call("createRoleCollection", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createRoleCollection", operation, (200, 201), **_given(body=body))
 
     async def create_role_collections(self, *, body: RoleCollectionsBulkDto) -> CreateRoleCollectionsResponse201:
         """`POST /sap/rest/authorization/v2/rolecollections/bulk` (createRoleCollections)."""
         from .api.rolecollections import create_role_collections as operation
 
-        return await self._call("createRoleCollections", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createRoleCollections", operation, (201,), **_given(body=body))
 
     async def create_role_collections_for_user(self, *, body: RoleCollectionListDto) -> RoleCollectionListDto:
         """`POST /sap/rest/authorization/v2/users/current/rolecollections` (createRoleCollectionsForUser)."""
         from .api.rolecollections import create_role_collections_for_user as operation
 
-        return await self._call("createRoleCollectionsForUser", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createRoleCollectionsForUser", operation, (200,), **_given(body=body))
 
     async def create_user(self, *, body: XSUser) -> XSUser:
         """`POST /sap/rest/user` (createUser)."""
         from .api.usercontroller import create_user as operation
 
-        return await self._call("createUser", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createUser", operation, (200,), **_given(body=body))
 
     async def create_user_1(self, *, body: ScimUser) -> ScimUser:
         """`POST /Users` (createUser_1)."""
         from .api.scim_user_endpoints import create_user_1 as operation
 
-        return await self._call("createUser_1", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createUser_1", operation, (201,), **_given(body=body))
 
     async def create_users(self, *, body: list[XSUser]) -> CreateUsersResponse200:
         """`POST /sap/rest/user/bulk` (createUsers)."""
         from .api.usercontroller import create_users as operation
 
-        return await self._call("createUsers", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("createUsers", operation, (200,), **_given(body=body))
 
     async def delete_identity_provider(
         self, id: str, *, raw_config: bool | Unset = False
@@ -246,9 +244,7 @@ class XsuaaApi(Namespace):
         """`DELETE /sap/rest/identity-providers/{id}` (deleteIdentityProvider)."""
         from .api.identity_providers import delete_identity_provider as operation
 
-        return await self._call(
-            "deleteIdentityProvider", operation.asyncio_detailed, id, **_given(raw_config=raw_config)
-        )
+        return await self._call("deleteIdentityProvider", operation, (200,), id, **_given(raw_config=raw_config))
 
     async def delete_identity_provider_using_origin_key(
         self, origin_key: str, *, raw_config: bool | Unset = False
@@ -257,10 +253,7 @@ class XsuaaApi(Namespace):
         from .api.identity_providers import delete_identity_provider_using_origin_key as operation
 
         return await self._call(
-            "deleteIdentityProviderUsingOriginKey",
-            operation.asyncio_detailed,
-            origin_key,
-            **_given(raw_config=raw_config),
+            "deleteIdentityProviderUsingOriginKey", operation, (200,), origin_key, **_given(raw_config=raw_config)
         )
 
     async def delete_idp_attribute_to_role_collection(
@@ -271,7 +264,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "deleteIdpAttributeToRoleCollection",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             origin,
             attribute_name,
             operator,
@@ -283,7 +277,7 @@ class XsuaaApi(Namespace):
         """`DELETE /sap/rest/platform-identity-providers-global/{originKey}` (deletePlatformIdentityProvider)."""
         from .api.platform_identity_providers_global import delete_platform_identity_provider as operation
 
-        return await self._call("deletePlatformIdentityProvider", operation.asyncio_detailed, origin_key)
+        return await self._call("deletePlatformIdentityProvider", operation, (200,), origin_key)
 
     async def delete_platform_identity_provider_global_account_id(
         self, origin_key: str, global_account_id: str
@@ -294,7 +288,7 @@ class XsuaaApi(Namespace):
         )
 
         return await self._call(
-            "deletePlatformIdentityProviderGlobalAccountId", operation.asyncio_detailed, origin_key, global_account_id
+            "deletePlatformIdentityProviderGlobalAccountId", operation, (200,), origin_key, global_account_id
         )
 
     async def delete_platform_identity_provider_trust(
@@ -303,9 +297,7 @@ class XsuaaApi(Namespace):
         """`DELETE /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/{originKey}` (deletePlatformIdentityProviderTrust)."""
         from .api.platform_identity_providers import delete_platform_identity_provider_trust as operation
 
-        return await self._call(
-            "deletePlatformIdentityProviderTrust", operation.asyncio_detailed, global_account_id, origin_key
-        )
+        return await self._call("deletePlatformIdentityProviderTrust", operation, (200,), global_account_id, origin_key)
 
     async def delete_role_by_role_name(
         self, app_id: str, template_name: str, role_name: str
@@ -313,7 +305,7 @@ class XsuaaApi(Namespace):
         """`DELETE /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (deleteRoleByRoleName)."""
         from .api.roles import delete_role_by_role_name as operation
 
-        return await self._call("deleteRoleByRoleName", operation.asyncio_detailed, app_id, template_name, role_name)
+        return await self._call("deleteRoleByRoleName", operation, (200,), app_id, template_name, role_name)
 
     async def delete_role_collection_by_name(
         self, role_collection_name: str
@@ -321,19 +313,19 @@ class XsuaaApi(Namespace):
         """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (deleteRoleCollectionByName)."""
         from .api.rolecollections import delete_role_collection_by_name as operation
 
-        return await self._call("deleteRoleCollectionByName", operation.asyncio_detailed, role_collection_name)
+        return await self._call("deleteRoleCollectionByName", operation, (200, 204), role_collection_name)
 
     async def delete_role_collections(self, *, body: RoleCollectionNamesDto) -> None:
         """`DELETE /sap/rest/authorization/v2/rolecollections/bulk` (deleteRoleCollections)."""
         from .api.rolecollections import delete_role_collections as operation
 
-        return await self._call("deleteRoleCollections", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("deleteRoleCollections", operation, (204,), **_given(body=body))
 
     async def delete_role_collections_for_user(self, *, body: RoleCollectionListDto) -> None:
         """`DELETE /sap/rest/authorization/v2/users/current/rolecollections` (deleteRoleCollectionsForUser)."""
         from .api.rolecollections import delete_role_collections_for_user as operation
 
-        return await self._call("deleteRoleCollectionsForUser", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("deleteRoleCollectionsForUser", operation, (200,), **_given(body=body))
 
     async def delete_role_from_role_collection(
         self, role_collection_name: str, role_template_app_id: str, role_name: str, role_template_name: str
@@ -343,7 +335,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "deleteRoleFromRoleCollection",
-            operation.asyncio_detailed,
+            operation,
+            (200, 204),
             role_collection_name,
             role_template_app_id,
             role_name,
@@ -357,20 +350,20 @@ class XsuaaApi(Namespace):
         from .api.rolecollections import delete_roles_from_role_collection as operation
 
         return await self._call(
-            "deleteRolesFromRoleCollection", operation.asyncio_detailed, role_collection_name, **_given(body=body)
+            "deleteRolesFromRoleCollection", operation, (200, 201), role_collection_name, **_given(body=body)
         )
 
     async def delete_user_by_id(self, id: str) -> DeleteUserByIdResponse200:
         """`DELETE /sap/rest/user/id/{id}` (deleteUserById)."""
         from .api.usercontroller import delete_user_by_id as operation
 
-        return await self._call("deleteUserById", operation.asyncio_detailed, id)
+        return await self._call("deleteUserById", operation, (200,), id)
 
     async def delete_user_by_name(self, origin: str, user_name: str) -> DeleteUserByNameResponse200:
         """`DELETE /sap/rest/user/origin/{origin}/name/{userName}` (deleteUserByName)."""
         from .api.usercontroller import delete_user_by_name as operation
 
-        return await self._call("deleteUserByName", operation.asyncio_detailed, origin, user_name)
+        return await self._call("deleteUserByName", operation, (200,), origin, user_name)
 
     async def find_users(
         self,
@@ -387,7 +380,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "findUsers",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 attributes=attributes,
                 filter_=filter_,
@@ -406,7 +400,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "getAppById",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             id,
             **_given(is_service_instance_id=is_service_instance_id, hide_details=hide_details),
         )
@@ -424,7 +419,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "getAppByToken",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 tenant=tenant,
                 zoneid=zoneid,
@@ -446,7 +442,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "getApps",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 only_with_client_id=only_with_client_id,
                 only_for_org_id=only_for_org_id,
@@ -459,13 +456,13 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/apps/{appId}/authorizationData` (getAuthorizationData)."""
         from .api.ams import get_authorization_data as operation
 
-        return await self._call("getAuthorizationData", operation.asyncio_detailed, app_id)
+        return await self._call("getAuthorizationData", operation, (200,), app_id)
 
     async def get_custom_id_p_feature_flag_for_neo_user(self) -> XSPlatformIdentityProvider:
         """`GET /sap/rest/neo/platformidentityproviders` (getCustomIdPFeatureFlagForNeoUser)."""
         from .api.customidp import get_custom_id_p_feature_flag_for_neo_user as operation
 
-        return await self._call("getCustomIdPFeatureFlagForNeoUser", operation.asyncio_detailed)
+        return await self._call("getCustomIdPFeatureFlagForNeoUser", operation, (200,))
 
     async def get_granted_authorities(
         self, app_id: str, *, granted_by_app_guid: str | Unset = UNSET, granted_by_app_id: str | Unset = UNSET
@@ -475,7 +472,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "getGrantedAuthorities",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             app_id,
             **_given(granted_by_app_guid=granted_by_app_guid, granted_by_app_id=granted_by_app_id),
         )
@@ -484,7 +482,7 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/rolecollections` (getIdpAttributeValues)."""
         from .api.idp_role_collection import get_idp_attribute_values as operation
 
-        return await self._call("getIdpAttributeValues", operation.asyncio_detailed, origin)
+        return await self._call("getIdpAttributeValues", operation, (200,), origin)
 
     async def get_idp_attribute_values_from_role_collection(
         self, origin: str, role_collection_name: str
@@ -493,7 +491,7 @@ class XsuaaApi(Namespace):
         from .api.idp_role_collection import get_idp_attribute_values_from_role_collection as operation
 
         return await self._call(
-            "getIdpAttributeValuesFromRoleCollection", operation.asyncio_detailed, origin, role_collection_name
+            "getIdpAttributeValuesFromRoleCollection", operation, (200,), origin, role_collection_name
         )
 
     async def get_idp_attribute_values_from_role_collection_by_attribute(
@@ -504,7 +502,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "getIdpAttributeValuesFromRoleCollectionByAttribute",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             origin,
             attribute_name,
             role_collection_name,
@@ -514,13 +513,13 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/user/origin` (getOrigins)."""
         from .api.usercontroller import get_origins as operation
 
-        return await self._call("getOrigins", operation.asyncio_detailed)
+        return await self._call("getOrigins", operation, (200,))
 
     async def get_own_app(self) -> App:
         """`GET /sap/rest/authorization/v2/ownapp` (getOwnApp)."""
         from .api.application import get_own_app as operation
 
-        return await self._call("getOwnApp", operation.asyncio_detailed)
+        return await self._call("getOwnApp", operation, (200,))
 
     async def get_platform_identity_provider(
         self, origin_key: str, *, deleted: str | Unset = UNSET, refresh_metadata: bool | Unset = UNSET
@@ -530,7 +529,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "getPlatformIdentityProvider",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             origin_key,
             **_given(deleted=deleted, refresh_metadata=refresh_metadata),
         )
@@ -541,7 +541,7 @@ class XsuaaApi(Namespace):
             get_platform_identity_provider_global_account_ids as operation,
         )
 
-        return await self._call("getPlatformIdentityProviderGlobalAccountIds", operation.asyncio_detailed, origin_key)
+        return await self._call("getPlatformIdentityProviderGlobalAccountIds", operation, (200,), origin_key)
 
     async def get_platform_identity_providers(
         self,
@@ -558,7 +558,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "getPlatformIdentityProviders",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 userbase=userbase,
                 deleted=deleted,
@@ -573,21 +574,19 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers` (getPlatformIdentityProvidersForGA)."""
         from .api.platform_identity_providers import get_platform_identity_providers_for_ga as operation
 
-        return await self._call("getPlatformIdentityProvidersForGA", operation.asyncio_detailed, global_account_id)
+        return await self._call("getPlatformIdentityProvidersForGA", operation, (200,), global_account_id)
 
     async def get_registry_status(self) -> str:
         """`GET /sap/rest/identity-providers/ias/status` (getRegistryStatus)."""
         from .api.identity_providers import get_registry_status as operation
 
-        return await self._call("getRegistryStatus", operation.asyncio_detailed)
+        return await self._call("getRegistryStatus", operation, (200,))
 
     async def get_role_by_app_and_role_template(self, app_id: str, template_name: str, role_name: str) -> Role:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (getRoleByAppAndRoleTemplate)."""
         from .api.roles import get_role_by_app_and_role_template as operation
 
-        return await self._call(
-            "getRoleByAppAndRoleTemplate", operation.asyncio_detailed, app_id, template_name, role_name
-        )
+        return await self._call("getRoleByAppAndRoleTemplate", operation, (200,), app_id, template_name, role_name)
 
     async def get_role_collection_by_attribute_value(
         self, origin: str, attribute_name: str, attribute_value: str
@@ -596,7 +595,7 @@ class XsuaaApi(Namespace):
         from .api.idp_role_collection import get_role_collection_by_attribute_value as operation
 
         return await self._call(
-            "getRoleCollectionByAttributeValue", operation.asyncio_detailed, origin, attribute_name, attribute_value
+            "getRoleCollectionByAttributeValue", operation, (200,), origin, attribute_name, attribute_value
         )
 
     async def get_role_collection_by_name(
@@ -612,7 +611,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "getRoleCollectionByName",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             role_collection_name,
             **_given(with_roles=with_roles, with_users=with_users, with_groups=with_groups),
         )
@@ -633,7 +633,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "getRoleCollections",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 show_roles=show_roles,
                 show_users=show_users,
@@ -652,11 +653,7 @@ class XsuaaApi(Namespace):
         from .api.rolecollections import get_role_collections_by_app_id_template_name_and_role_name as operation
 
         return await self._call(
-            "getRoleCollectionsByAppIdTemplateNameAndRoleName",
-            operation.asyncio_detailed,
-            app_id,
-            role_template_name,
-            role_name,
+            "getRoleCollectionsByAppIdTemplateNameAndRoleName", operation, (200,), app_id, role_template_name, role_name
         )
 
     async def get_role_collections_by_paging(
@@ -672,7 +669,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "getRoleCollectionsByPaging",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             page_id,
             **_given(show_roles=show_roles, show_users=show_users, show_groups=show_groups),
         )
@@ -685,7 +683,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "getRoleCollectionsByPaging_1",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(show_roles=show_roles, show_users=show_users, show_groups=show_groups),
         )
 
@@ -697,7 +696,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "getRoleCollectionsByPaging_2",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(show_roles=show_roles, show_users=show_users, show_groups=show_groups),
         )
 
@@ -705,67 +705,67 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/users/{userId}/rolecollections` (getRoleCollectionsForUser)."""
         from .api.rolecollections import get_role_collections_for_user as operation
 
-        return await self._call("getRoleCollectionsForUser", operation.asyncio_detailed, user_id)
+        return await self._call("getRoleCollectionsForUser", operation, (200,), user_id)
 
     async def get_role_collections_for_user_1(self) -> RoleCollectionListDto:
         """`GET /sap/rest/authorization/v2/users/current/rolecollections` (getRoleCollectionsForUser_1)."""
         from .api.rolecollections import get_role_collections_for_user_1 as operation
 
-        return await self._call("getRoleCollectionsForUser_1", operation.asyncio_detailed)
+        return await self._call("getRoleCollectionsForUser_1", operation, (200,))
 
     async def get_role_template_by_app_name(self, app_id: str) -> list[RoleTemplate]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates` (getRoleTemplateByAppName)."""
         from .api.roletemplates import get_role_template_by_app_name as operation
 
-        return await self._call("getRoleTemplateByAppName", operation.asyncio_detailed, app_id)
+        return await self._call("getRoleTemplateByAppName", operation, (200,), app_id)
 
     async def get_role_template_by_name(self, app_id: str, template_name: str) -> RoleTemplate:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}` (getRoleTemplateByName)."""
         from .api.roletemplates import get_role_template_by_name as operation
 
-        return await self._call("getRoleTemplateByName", operation.asyncio_detailed, app_id, template_name)
+        return await self._call("getRoleTemplateByName", operation, (200,), app_id, template_name)
 
     async def get_role_templates(self, *, show_roles: bool | Unset = UNSET) -> list[RoleTemplate]:
         """`GET /sap/rest/authorization/v2/apps/roletemplates` (getRoleTemplates)."""
         from .api.roletemplates import get_role_templates as operation
 
-        return await self._call("getRoleTemplates", operation.asyncio_detailed, **_given(show_roles=show_roles))
+        return await self._call("getRoleTemplates", operation, (200,), **_given(show_roles=show_roles))
 
     async def get_roles(self) -> list[Role]:
         """`GET /sap/rest/authorization/v2/roles` (getRoles)."""
         from .api.roles import get_roles as operation
 
-        return await self._call("getRoles", operation.asyncio_detailed)
+        return await self._call("getRoles", operation, (200,))
 
     async def get_roles_by_app_id(self, app_id: str) -> list[Role]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roles` (getRolesByAppId)."""
         from .api.roles import get_roles_by_app_id as operation
 
-        return await self._call("getRolesByAppId", operation.asyncio_detailed, app_id)
+        return await self._call("getRolesByAppId", operation, (200,), app_id)
 
     async def get_roles_by_role_collection_name(self, role_collection_name: str) -> list[Role]:
         """`GET /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (getRolesByRoleCollectionName)."""
         from .api.rolecollections import get_roles_by_role_collection_name as operation
 
-        return await self._call("getRolesByRoleCollectionName", operation.asyncio_detailed, role_collection_name)
+        return await self._call("getRolesByRoleCollectionName", operation, (200,), role_collection_name)
 
     async def get_scope(self, app_id: str, scope_name: str) -> Scope:
         """`GET /sap/rest/authorization/v2/apps/{appId}/scopes/{scopeName}` (getScope)."""
         from .api.application import get_scope as operation
 
-        return await self._call("getScope", operation.asyncio_detailed, app_id, scope_name)
+        return await self._call("getScope", operation, (200,), app_id, scope_name)
 
     async def get_user_by_id(self, id: str) -> GetUserByIdResponse200:
         """`GET /sap/rest/user/id/{id}` (getUserById)."""
         from .api.usercontroller import get_user_by_id as operation
 
-        return await self._call("getUserById", operation.asyncio_detailed, id)
+        return await self._call("getUserById", operation, (200,), id)
 
     async def get_user_by_name(self, origin: str, username: str) -> XSUser:
         """`GET /sap/rest/user/origin/{origin}/name/{username}` (getUserByName)."""
         from .api.usercontroller import get_user_by_name as operation
 
-        return await self._call("getUserByName", operation.asyncio_detailed, origin, username)
+        return await self._call("getUserByName", operation, (200,), origin, username)
 
     async def get_user_names(
         self, origin: str, *, filter_: str | Unset = UNSET, details: bool | Unset = False
@@ -773,23 +773,21 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/user/origin/{origin}/name` (getUserNames)."""
         from .api.usercontroller import get_user_names as operation
 
-        return await self._call(
-            "getUserNames", operation.asyncio_detailed, origin, **_given(filter_=filter_, details=details)
-        )
+        return await self._call("getUserNames", operation, (200,), origin, **_given(filter_=filter_, details=details))
 
     async def get_zone_information_by_subdomain(self, subdomain: str, *, ias_client: str) -> XSTenantV2ZoneInformation:
         """`GET /sap/rest/tenantLoginInfo/{subdomain}` (getZoneInformationBySubdomain)."""
         from .api.zone_trust_information import get_zone_information_by_subdomain as operation
 
         return await self._call(
-            "getZoneInformationBySubdomain", operation.asyncio_detailed, subdomain, **_given(ias_client=ias_client)
+            "getZoneInformationBySubdomain", operation, (200,), subdomain, **_given(ias_client=ias_client)
         )
 
     async def get_zone_information_by_subdomain_1(self, subdomain: str) -> XSTenantV2ZoneInformation:
         """`GET /sap/rest/authorization/v2/zoneinfo/{subdomain}` (getZoneInformationBySubdomain_1)."""
         from .api.zone_trust_information import get_zone_information_by_subdomain_1 as operation
 
-        return await self._call("getZoneInformationBySubdomain_1", operation.asyncio_detailed, subdomain)
+        return await self._call("getZoneInformationBySubdomain_1", operation, (200,), subdomain)
 
     async def list_groups(
         self,
@@ -806,7 +804,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "listGroups",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 attributes=attributes,
                 filter_=filter_,
@@ -821,7 +820,7 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/apps/{appId}/scopes` (listScopes)."""
         from .api.application import list_scopes as operation
 
-        return await self._call("listScopes", operation.asyncio_detailed, app_id)
+        return await self._call("listScopes", operation, (200,), app_id)
 
     async def migrate_saml_to_oidcidp(
         self, origin: str, *, body: XSIdentityProvider
@@ -829,7 +828,7 @@ class XsuaaApi(Namespace):
         """`PUT /sap/rest/identity-providers/migrate/{origin}` (migrateSAMLToOIDCIDP)."""
         from .api.identity_providers import migrate_saml_to_oidcidp as operation
 
-        return await self._call("migrateSAMLToOIDCIDP", operation.asyncio_detailed, origin, **_given(body=body))
+        return await self._call("migrateSAMLToOIDCIDP", operation, (200,), origin, **_given(body=body))
 
     async def read_public_settings(
         self, *, subdomain: str | Unset = UNSET, tenant_id: str | Unset = UNSET
@@ -838,30 +837,26 @@ class XsuaaApi(Namespace):
         from .api.tenant import read_public_settings as operation
 
         return await self._call(
-            "readPublicSettings", operation.asyncio_detailed, **_given(subdomain=subdomain, tenant_id=tenant_id)
+            "readPublicSettings", operation, (200,), **_given(subdomain=subdomain, tenant_id=tenant_id)
         )
 
     async def read_settings(self, *, token: Token) -> TenantSettingsResp:
         """`GET /sap/rest/authorization/v2/securitySettings` (readSettings)."""
         from .api.tenant import read_settings as operation
 
-        return await self._call("readSettings", operation.asyncio_detailed, **_given(token=token))
+        return await self._call("readSettings", operation, (200,), **_given(token=token))
 
     async def refresh_platform_identity_provider_trusts(self, *, body: list[str]) -> XSPlatformIdentityProvider:
         """`POST /sap/rest/platform-identity-providers-global/refreshTrusts` (refreshPlatformIdentityProviderTrusts)."""
         from .api.platform_identity_providers_global import refresh_platform_identity_provider_trusts as operation
 
-        return await self._call(
-            "refreshPlatformIdentityProviderTrusts", operation.asyncio_detailed, **_given(body=body)
-        )
+        return await self._call("refreshPlatformIdentityProviderTrusts", operation, (200,), **_given(body=body))
 
     async def remove_role_collection(self, origin: str, user_name: str, role_collection_name: str) -> XSUser:
         """`DELETE /sap/rest/user/origin/{origin}/name/{userName}/rolecollections/{roleCollectionName}` (removeRoleCollection)."""
         from .api.usercontroller import remove_role_collection as operation
 
-        return await self._call(
-            "removeRoleCollection", operation.asyncio_detailed, origin, user_name, role_collection_name
-        )
+        return await self._call("removeRoleCollection", operation, (200,), origin, user_name, role_collection_name)
 
     async def retrieve_ias_tenants(
         self, *, all_: bool | Unset = UNSET, additional_info: bool | Unset = UNSET
@@ -870,7 +865,7 @@ class XsuaaApi(Namespace):
         from .api.identity_providers import retrieve_ias_tenants as operation
 
         return await self._call(
-            "retrieveIasTenants", operation.asyncio_detailed, **_given(all_=all_, additional_info=additional_info)
+            "retrieveIasTenants", operation, (200,), **_given(all_=all_, additional_info=additional_info)
         )
 
     async def retrieve_identity_provider(
@@ -879,9 +874,7 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/identity-providers/{id}` (retrieveIdentityProvider)."""
         from .api.identity_providers import retrieve_identity_provider as operation
 
-        return await self._call(
-            "retrieveIdentityProvider", operation.asyncio_detailed, id, **_given(raw_config=raw_config)
-        )
+        return await self._call("retrieveIdentityProvider", operation, (200,), id, **_given(raw_config=raw_config))
 
     async def retrieve_identity_provider_by_origin_key_deprecated(
         self, origin_key: str, *, raw_config: bool | Unset = False
@@ -891,7 +884,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "retrieveIdentityProviderByOriginKeyDeprecated",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             origin_key,
             **_given(raw_config=raw_config),
         )
@@ -904,7 +898,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "retrieveIdentityProviderByOriginKeyDeprecated_1",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             origin_key,
             **_given(raw_config=raw_config),
         )
@@ -917,7 +912,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "retrieveIdentityProviderByOriginKeyDeprecated_2",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             origin_key,
             **_given(raw_config=raw_config),
         )
@@ -930,7 +926,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "retrieveIdentityProviderByOriginKeyDeprecated_3",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             origin_key,
             **_given(raw_config=raw_config),
         )
@@ -943,7 +940,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "retrieveIdentityProviderByOriginKeyDeprecated_4",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             origin_key,
             **_given(raw_config=raw_config),
         )
@@ -956,7 +954,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "retrieveIdentityProviderByOriginKeyDeprecated_5",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             origin_key,
             **_given(raw_config=raw_config),
         )
@@ -969,7 +968,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "retrieveIdentityProviderByOriginKeyDeprecated_6",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             origin_key,
             **_given(raw_config=raw_config),
         )
@@ -981,9 +981,7 @@ class XsuaaApi(Namespace):
         from .api.identity_providers import retrieve_identity_providers as operation
 
         return await self._call(
-            "retrieveIdentityProviders",
-            operation.asyncio_detailed,
-            **_given(active_only=active_only, raw_config=raw_config),
+            "retrieveIdentityProviders", operation, (200,), **_given(active_only=active_only, raw_config=raw_config)
         )
 
     async def retrieve_identity_providers_for_btp_cli_deprecated(
@@ -994,7 +992,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "retrieveIdentityProvidersForBtpCliDeprecated",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(active_only=active_only, raw_config=raw_config),
         )
 
@@ -1006,7 +1005,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "retrieveSpecificIasTenant",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             tenant_url,
             **_given(all_=all_, additional_info=additional_info),
         )
@@ -1015,7 +1015,7 @@ class XsuaaApi(Namespace):
         """`PUT /sap/rest/identity-providers/migrate/{origin}/rollback` (rollbackSAMLToOIDCIDP)."""
         from .api.identity_providers import rollback_saml_to_oidcidp as operation
 
-        return await self._call("rollbackSAMLToOIDCIDP", operation.asyncio_detailed, origin)
+        return await self._call("rollbackSAMLToOIDCIDP", operation, (200,), origin)
 
     async def update_identity_provider(
         self, id: str, *, body: XSIdentityProvider, raw_config: bool | Unset = False
@@ -1024,7 +1024,7 @@ class XsuaaApi(Namespace):
         from .api.identity_providers import update_identity_provider as operation
 
         return await self._call(
-            "updateIdentityProvider", operation.asyncio_detailed, id, **_given(body=body, raw_config=raw_config)
+            "updateIdentityProvider", operation, (200,), id, **_given(body=body, raw_config=raw_config)
         )
 
     async def update_platform_identity_provider(
@@ -1035,7 +1035,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "updatePlatformIdentityProvider",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             origin_key,
             **_given(body=body, refresh_trust=refresh_trust),
         )
@@ -1053,7 +1054,8 @@ class XsuaaApi(Namespace):
 
         return await self._call(
             "updatePlatformIdentityProviderTrust",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             global_account_id,
             origin_key,
             **_given(body=body, refresh_trust=refresh_trust),
@@ -1063,22 +1065,20 @@ class XsuaaApi(Namespace):
         """`PUT /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (updateRole)."""
         from .api.roles import update_role as operation
 
-        return await self._call(
-            "updateRole", operation.asyncio_detailed, app_id, template_name, role_name, **_given(body=body)
-        )
+        return await self._call("updateRole", operation, (200,), app_id, template_name, role_name, **_given(body=body))
 
     async def update_settings(self, *, body: TenantSettingsReq) -> TenantSettingsResp:
         """`PATCH /sap/rest/authorization/v2/securitySettings` (updateSettings)."""
         from .api.tenant import update_settings as operation
 
-        return await self._call("updateSettings", operation.asyncio_detailed, **_given(body=body))
+        return await self._call("updateSettings", operation, (200,), **_given(body=body))
 
     async def update_user(self, *, body: XSUser, only_role_collections: bool | Unset = False) -> XSUser:
         """`PUT /sap/rest/user` (updateUser)."""
         from .api.usercontroller import update_user as operation
 
         return await self._call(
-            "updateUser", operation.asyncio_detailed, **_given(body=body, only_role_collections=only_role_collections)
+            "updateUser", operation, (200,), **_given(body=body, only_role_collections=only_role_collections)
         )
 
 
@@ -1093,9 +1093,7 @@ class XsuaaApiWithRawResponse(Namespace):
         """`POST /sap/rest/authorization/v2/identity-providers/{origin}/attributes` (addIdpAttributeToRoleCollection)."""
         from .api.idp_role_collection import add_idp_attribute_to_role_collection as operation
 
-        return await self._call_raw(
-            "addIdpAttributeToRoleCollection", operation.asyncio_detailed, origin, **_given(body=body)
-        )
+        return await self._call_raw("addIdpAttributeToRoleCollection", operation, (201,), origin, **_given(body=body))
 
     async def add_platform_identity_provider_global_account_id(
         self, origin_key: str, *, body: str
@@ -1106,7 +1104,7 @@ class XsuaaApiWithRawResponse(Namespace):
         )
 
         return await self._call_raw(
-            "addPlatformIdentityProviderGlobalAccountId", operation.asyncio_detailed, origin_key, **_given(body=body)
+            "addPlatformIdentityProviderGlobalAccountId", operation, (201,), origin_key, **_given(body=body)
         )
 
     async def add_platform_identity_provider_trust(
@@ -1116,7 +1114,7 @@ class XsuaaApiWithRawResponse(Namespace):
         from .api.platform_identity_providers import add_platform_identity_provider_trust as operation
 
         return await self._call_raw(
-            "addPlatformIdentityProviderTrust", operation.asyncio_detailed, global_account_id, **_given(body=body)
+            "addPlatformIdentityProviderTrust", operation, (201,), global_account_id, **_given(body=body)
         )
 
     async def add_role_collection(
@@ -1127,7 +1125,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "addRoleCollection",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             origin,
             user_name,
             role_collection_name,
@@ -1142,7 +1141,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "addRoleToRoleCollection",
-            operation.asyncio_detailed,
+            operation,
+            (200, 201),
             role_collection_name,
             role_template_app_id,
             role_name,
@@ -1156,14 +1156,14 @@ class XsuaaApiWithRawResponse(Namespace):
         from .api.rolecollections import add_roles_to_role_collection as operation
 
         return await self._call_raw(
-            "addRolesToRoleCollection", operation.asyncio_detailed, role_collection_name, **_given(body=body)
+            "addRolesToRoleCollection", operation, (200, 201), role_collection_name, **_given(body=body)
         )
 
     async def are_more_trusts_allowed(self, global_account_id: str) -> Response[CustomIdpCockpitResponse]:
         """`GET /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/status` (areMoreTrustsAllowed)."""
         from .api.customidp import are_more_trusts_allowed as operation
 
-        return await self._call_raw("areMoreTrustsAllowed", operation.asyncio_detailed, global_account_id)
+        return await self._call_raw("areMoreTrustsAllowed", operation, (200,), global_account_id)
 
     async def change_role_collection_description(
         self, role_collection_name: str, *, body: RoleCollectionDescription
@@ -1172,14 +1172,14 @@ class XsuaaApiWithRawResponse(Namespace):
         from .api.rolecollections import change_role_collection_description as operation
 
         return await self._call_raw(
-            "changeRoleCollectionDescription", operation.asyncio_detailed, role_collection_name, **_given(body=body)
+            "changeRoleCollectionDescription", operation, (200, 201), role_collection_name, **_given(body=body)
         )
 
     async def create_group(self, *, body: ScimGroup) -> Response[ScimGroup]:
         """`POST /Groups` (createGroup)."""
         from .api.scim_group_endpoints import create_group as operation
 
-        return await self._call_raw("createGroup", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createGroup", operation, (201,), **_given(body=body))
 
     async def create_identity_provider(
         self, *, body: XSIdentityProvider, raw_config: bool | Unset = False
@@ -1188,7 +1188,7 @@ class XsuaaApiWithRawResponse(Namespace):
         from .api.identity_providers import create_identity_provider as operation
 
         return await self._call_raw(
-            "createIdentityProvider", operation.asyncio_detailed, **_given(body=body, raw_config=raw_config)
+            "createIdentityProvider", operation, (201,), **_given(body=body, raw_config=raw_config)
         )
 
     async def create_platform_identity_provider(
@@ -1197,19 +1197,19 @@ class XsuaaApiWithRawResponse(Namespace):
         """`POST /sap/rest/platform-identity-providers-global` (createPlatformIdentityProvider)."""
         from .api.platform_identity_providers_global import create_platform_identity_provider as operation
 
-        return await self._call_raw("createPlatformIdentityProvider", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createPlatformIdentityProvider", operation, (201,), **_given(body=body))
 
     async def create_role(self, *, body: Role) -> Response[Role]:
         """`POST /sap/rest/authorization/v2/apps/roles` (createRole)."""
         from .api.roles import create_role as operation
 
-        return await self._call_raw("createRole", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createRole", operation, (201,), **_given(body=body))
 
     async def create_role_collection(self, *, body: RoleCollection) -> Response[RoleCollection]:
         """`POST /sap/rest/authorization/v2/rolecollections` (createRoleCollection)."""
         from .api.rolecollections import create_role_collection as operation
 
-        return await self._call_raw("createRoleCollection", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createRoleCollection", operation, (200, 201), **_given(body=body))
 
     async def create_role_collections(
         self, *, body: RoleCollectionsBulkDto
@@ -1217,31 +1217,31 @@ class XsuaaApiWithRawResponse(Namespace):
         """`POST /sap/rest/authorization/v2/rolecollections/bulk` (createRoleCollections)."""
         from .api.rolecollections import create_role_collections as operation
 
-        return await self._call_raw("createRoleCollections", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createRoleCollections", operation, (201,), **_given(body=body))
 
     async def create_role_collections_for_user(self, *, body: RoleCollectionListDto) -> Response[RoleCollectionListDto]:
         """`POST /sap/rest/authorization/v2/users/current/rolecollections` (createRoleCollectionsForUser)."""
         from .api.rolecollections import create_role_collections_for_user as operation
 
-        return await self._call_raw("createRoleCollectionsForUser", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createRoleCollectionsForUser", operation, (200,), **_given(body=body))
 
     async def create_user(self, *, body: XSUser) -> Response[XSUser]:
         """`POST /sap/rest/user` (createUser)."""
         from .api.usercontroller import create_user as operation
 
-        return await self._call_raw("createUser", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createUser", operation, (200,), **_given(body=body))
 
     async def create_user_1(self, *, body: ScimUser) -> Response[ScimUser]:
         """`POST /Users` (createUser_1)."""
         from .api.scim_user_endpoints import create_user_1 as operation
 
-        return await self._call_raw("createUser_1", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createUser_1", operation, (201,), **_given(body=body))
 
     async def create_users(self, *, body: list[XSUser]) -> Response[CreateUsersResponse200]:
         """`POST /sap/rest/user/bulk` (createUsers)."""
         from .api.usercontroller import create_users as operation
 
-        return await self._call_raw("createUsers", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("createUsers", operation, (200,), **_given(body=body))
 
     async def delete_identity_provider(
         self, id: str, *, raw_config: bool | Unset = False
@@ -1249,9 +1249,7 @@ class XsuaaApiWithRawResponse(Namespace):
         """`DELETE /sap/rest/identity-providers/{id}` (deleteIdentityProvider)."""
         from .api.identity_providers import delete_identity_provider as operation
 
-        return await self._call_raw(
-            "deleteIdentityProvider", operation.asyncio_detailed, id, **_given(raw_config=raw_config)
-        )
+        return await self._call_raw("deleteIdentityProvider", operation, (200,), id, **_given(raw_config=raw_config))
 
     async def delete_identity_provider_using_origin_key(
         self, origin_key: str, *, raw_config: bool | Unset = False
@@ -1260,10 +1258,7 @@ class XsuaaApiWithRawResponse(Namespace):
         from .api.identity_providers import delete_identity_provider_using_origin_key as operation
 
         return await self._call_raw(
-            "deleteIdentityProviderUsingOriginKey",
-            operation.asyncio_detailed,
-            origin_key,
-            **_given(raw_config=raw_config),
+            "deleteIdentityProviderUsingOriginKey", operation, (200,), origin_key, **_given(raw_config=raw_config)
         )
 
     async def delete_idp_attribute_to_role_collection(
@@ -1274,7 +1269,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "deleteIdpAttributeToRoleCollection",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             origin,
             attribute_name,
             operator,
@@ -1286,7 +1282,7 @@ class XsuaaApiWithRawResponse(Namespace):
         """`DELETE /sap/rest/platform-identity-providers-global/{originKey}` (deletePlatformIdentityProvider)."""
         from .api.platform_identity_providers_global import delete_platform_identity_provider as operation
 
-        return await self._call_raw("deletePlatformIdentityProvider", operation.asyncio_detailed, origin_key)
+        return await self._call_raw("deletePlatformIdentityProvider", operation, (200,), origin_key)
 
     async def delete_platform_identity_provider_global_account_id(
         self, origin_key: str, global_account_id: str
@@ -1297,7 +1293,7 @@ class XsuaaApiWithRawResponse(Namespace):
         )
 
         return await self._call_raw(
-            "deletePlatformIdentityProviderGlobalAccountId", operation.asyncio_detailed, origin_key, global_account_id
+            "deletePlatformIdentityProviderGlobalAccountId", operation, (200,), origin_key, global_account_id
         )
 
     async def delete_platform_identity_provider_trust(
@@ -1307,7 +1303,7 @@ class XsuaaApiWithRawResponse(Namespace):
         from .api.platform_identity_providers import delete_platform_identity_provider_trust as operation
 
         return await self._call_raw(
-            "deletePlatformIdentityProviderTrust", operation.asyncio_detailed, global_account_id, origin_key
+            "deletePlatformIdentityProviderTrust", operation, (200,), global_account_id, origin_key
         )
 
     async def delete_role_by_role_name(
@@ -1316,9 +1312,7 @@ class XsuaaApiWithRawResponse(Namespace):
         """`DELETE /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (deleteRoleByRoleName)."""
         from .api.roles import delete_role_by_role_name as operation
 
-        return await self._call_raw(
-            "deleteRoleByRoleName", operation.asyncio_detailed, app_id, template_name, role_name
-        )
+        return await self._call_raw("deleteRoleByRoleName", operation, (200,), app_id, template_name, role_name)
 
     async def delete_role_collection_by_name(
         self, role_collection_name: str
@@ -1326,19 +1320,19 @@ class XsuaaApiWithRawResponse(Namespace):
         """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (deleteRoleCollectionByName)."""
         from .api.rolecollections import delete_role_collection_by_name as operation
 
-        return await self._call_raw("deleteRoleCollectionByName", operation.asyncio_detailed, role_collection_name)
+        return await self._call_raw("deleteRoleCollectionByName", operation, (200, 204), role_collection_name)
 
     async def delete_role_collections(self, *, body: RoleCollectionNamesDto) -> Response[None]:
         """`DELETE /sap/rest/authorization/v2/rolecollections/bulk` (deleteRoleCollections)."""
         from .api.rolecollections import delete_role_collections as operation
 
-        return await self._call_raw("deleteRoleCollections", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("deleteRoleCollections", operation, (204,), **_given(body=body))
 
     async def delete_role_collections_for_user(self, *, body: RoleCollectionListDto) -> Response[None]:
         """`DELETE /sap/rest/authorization/v2/users/current/rolecollections` (deleteRoleCollectionsForUser)."""
         from .api.rolecollections import delete_role_collections_for_user as operation
 
-        return await self._call_raw("deleteRoleCollectionsForUser", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("deleteRoleCollectionsForUser", operation, (200,), **_given(body=body))
 
     async def delete_role_from_role_collection(
         self, role_collection_name: str, role_template_app_id: str, role_name: str, role_template_name: str
@@ -1348,7 +1342,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "deleteRoleFromRoleCollection",
-            operation.asyncio_detailed,
+            operation,
+            (200, 204),
             role_collection_name,
             role_template_app_id,
             role_name,
@@ -1362,20 +1357,20 @@ class XsuaaApiWithRawResponse(Namespace):
         from .api.rolecollections import delete_roles_from_role_collection as operation
 
         return await self._call_raw(
-            "deleteRolesFromRoleCollection", operation.asyncio_detailed, role_collection_name, **_given(body=body)
+            "deleteRolesFromRoleCollection", operation, (200, 201), role_collection_name, **_given(body=body)
         )
 
     async def delete_user_by_id(self, id: str) -> Response[DeleteUserByIdResponse200]:
         """`DELETE /sap/rest/user/id/{id}` (deleteUserById)."""
         from .api.usercontroller import delete_user_by_id as operation
 
-        return await self._call_raw("deleteUserById", operation.asyncio_detailed, id)
+        return await self._call_raw("deleteUserById", operation, (200,), id)
 
     async def delete_user_by_name(self, origin: str, user_name: str) -> Response[DeleteUserByNameResponse200]:
         """`DELETE /sap/rest/user/origin/{origin}/name/{userName}` (deleteUserByName)."""
         from .api.usercontroller import delete_user_by_name as operation
 
-        return await self._call_raw("deleteUserByName", operation.asyncio_detailed, origin, user_name)
+        return await self._call_raw("deleteUserByName", operation, (200,), origin, user_name)
 
     async def find_users(
         self,
@@ -1392,7 +1387,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "findUsers",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 attributes=attributes,
                 filter_=filter_,
@@ -1411,7 +1407,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getAppById",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             id,
             **_given(is_service_instance_id=is_service_instance_id, hide_details=hide_details),
         )
@@ -1429,7 +1426,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getAppByToken",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 tenant=tenant,
                 zoneid=zoneid,
@@ -1451,7 +1449,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getApps",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 only_with_client_id=only_with_client_id,
                 only_for_org_id=only_for_org_id,
@@ -1464,13 +1463,13 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/apps/{appId}/authorizationData` (getAuthorizationData)."""
         from .api.ams import get_authorization_data as operation
 
-        return await self._call_raw("getAuthorizationData", operation.asyncio_detailed, app_id)
+        return await self._call_raw("getAuthorizationData", operation, (200,), app_id)
 
     async def get_custom_id_p_feature_flag_for_neo_user(self) -> Response[XSPlatformIdentityProvider]:
         """`GET /sap/rest/neo/platformidentityproviders` (getCustomIdPFeatureFlagForNeoUser)."""
         from .api.customidp import get_custom_id_p_feature_flag_for_neo_user as operation
 
-        return await self._call_raw("getCustomIdPFeatureFlagForNeoUser", operation.asyncio_detailed)
+        return await self._call_raw("getCustomIdPFeatureFlagForNeoUser", operation, (200,))
 
     async def get_granted_authorities(
         self, app_id: str, *, granted_by_app_guid: str | Unset = UNSET, granted_by_app_id: str | Unset = UNSET
@@ -1480,7 +1479,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getGrantedAuthorities",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             app_id,
             **_given(granted_by_app_guid=granted_by_app_guid, granted_by_app_id=granted_by_app_id),
         )
@@ -1489,7 +1489,7 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/rolecollections` (getIdpAttributeValues)."""
         from .api.idp_role_collection import get_idp_attribute_values as operation
 
-        return await self._call_raw("getIdpAttributeValues", operation.asyncio_detailed, origin)
+        return await self._call_raw("getIdpAttributeValues", operation, (200,), origin)
 
     async def get_idp_attribute_values_from_role_collection(
         self, origin: str, role_collection_name: str
@@ -1498,7 +1498,7 @@ class XsuaaApiWithRawResponse(Namespace):
         from .api.idp_role_collection import get_idp_attribute_values_from_role_collection as operation
 
         return await self._call_raw(
-            "getIdpAttributeValuesFromRoleCollection", operation.asyncio_detailed, origin, role_collection_name
+            "getIdpAttributeValuesFromRoleCollection", operation, (200,), origin, role_collection_name
         )
 
     async def get_idp_attribute_values_from_role_collection_by_attribute(
@@ -1509,7 +1509,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getIdpAttributeValuesFromRoleCollectionByAttribute",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             origin,
             attribute_name,
             role_collection_name,
@@ -1519,13 +1520,13 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/user/origin` (getOrigins)."""
         from .api.usercontroller import get_origins as operation
 
-        return await self._call_raw("getOrigins", operation.asyncio_detailed)
+        return await self._call_raw("getOrigins", operation, (200,))
 
     async def get_own_app(self) -> Response[App]:
         """`GET /sap/rest/authorization/v2/ownapp` (getOwnApp)."""
         from .api.application import get_own_app as operation
 
-        return await self._call_raw("getOwnApp", operation.asyncio_detailed)
+        return await self._call_raw("getOwnApp", operation, (200,))
 
     async def get_platform_identity_provider(
         self, origin_key: str, *, deleted: str | Unset = UNSET, refresh_metadata: bool | Unset = UNSET
@@ -1535,7 +1536,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getPlatformIdentityProvider",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             origin_key,
             **_given(deleted=deleted, refresh_metadata=refresh_metadata),
         )
@@ -1548,9 +1550,7 @@ class XsuaaApiWithRawResponse(Namespace):
             get_platform_identity_provider_global_account_ids as operation,
         )
 
-        return await self._call_raw(
-            "getPlatformIdentityProviderGlobalAccountIds", operation.asyncio_detailed, origin_key
-        )
+        return await self._call_raw("getPlatformIdentityProviderGlobalAccountIds", operation, (200,), origin_key)
 
     async def get_platform_identity_providers(
         self,
@@ -1567,7 +1567,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getPlatformIdentityProviders",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 userbase=userbase,
                 deleted=deleted,
@@ -1584,13 +1585,13 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers` (getPlatformIdentityProvidersForGA)."""
         from .api.platform_identity_providers import get_platform_identity_providers_for_ga as operation
 
-        return await self._call_raw("getPlatformIdentityProvidersForGA", operation.asyncio_detailed, global_account_id)
+        return await self._call_raw("getPlatformIdentityProvidersForGA", operation, (200,), global_account_id)
 
     async def get_registry_status(self) -> Response[str]:
         """`GET /sap/rest/identity-providers/ias/status` (getRegistryStatus)."""
         from .api.identity_providers import get_registry_status as operation
 
-        return await self._call_raw("getRegistryStatus", operation.asyncio_detailed)
+        return await self._call_raw("getRegistryStatus", operation, (200,))
 
     async def get_role_by_app_and_role_template(
         self, app_id: str, template_name: str, role_name: str
@@ -1598,9 +1599,7 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (getRoleByAppAndRoleTemplate)."""
         from .api.roles import get_role_by_app_and_role_template as operation
 
-        return await self._call_raw(
-            "getRoleByAppAndRoleTemplate", operation.asyncio_detailed, app_id, template_name, role_name
-        )
+        return await self._call_raw("getRoleByAppAndRoleTemplate", operation, (200,), app_id, template_name, role_name)
 
     async def get_role_collection_by_attribute_value(
         self, origin: str, attribute_name: str, attribute_value: str
@@ -1609,7 +1608,7 @@ class XsuaaApiWithRawResponse(Namespace):
         from .api.idp_role_collection import get_role_collection_by_attribute_value as operation
 
         return await self._call_raw(
-            "getRoleCollectionByAttributeValue", operation.asyncio_detailed, origin, attribute_name, attribute_value
+            "getRoleCollectionByAttributeValue", operation, (200,), origin, attribute_name, attribute_value
         )
 
     async def get_role_collection_by_name(
@@ -1625,7 +1624,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getRoleCollectionByName",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             role_collection_name,
             **_given(with_roles=with_roles, with_users=with_users, with_groups=with_groups),
         )
@@ -1646,7 +1646,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getRoleCollections",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 show_roles=show_roles,
                 show_users=show_users,
@@ -1665,11 +1666,7 @@ class XsuaaApiWithRawResponse(Namespace):
         from .api.rolecollections import get_role_collections_by_app_id_template_name_and_role_name as operation
 
         return await self._call_raw(
-            "getRoleCollectionsByAppIdTemplateNameAndRoleName",
-            operation.asyncio_detailed,
-            app_id,
-            role_template_name,
-            role_name,
+            "getRoleCollectionsByAppIdTemplateNameAndRoleName", operation, (200,), app_id, role_template_name, role_name
         )
 
     async def get_role_collections_by_paging(
@@ -1685,7 +1682,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getRoleCollectionsByPaging",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             page_id,
             **_given(show_roles=show_roles, show_users=show_users, show_groups=show_groups),
         )
@@ -1698,7 +1696,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getRoleCollectionsByPaging_1",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(show_roles=show_roles, show_users=show_users, show_groups=show_groups),
         )
 
@@ -1710,7 +1709,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "getRoleCollectionsByPaging_2",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(show_roles=show_roles, show_users=show_users, show_groups=show_groups),
         )
 
@@ -1718,67 +1718,67 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/users/{userId}/rolecollections` (getRoleCollectionsForUser)."""
         from .api.rolecollections import get_role_collections_for_user as operation
 
-        return await self._call_raw("getRoleCollectionsForUser", operation.asyncio_detailed, user_id)
+        return await self._call_raw("getRoleCollectionsForUser", operation, (200,), user_id)
 
     async def get_role_collections_for_user_1(self) -> Response[RoleCollectionListDto]:
         """`GET /sap/rest/authorization/v2/users/current/rolecollections` (getRoleCollectionsForUser_1)."""
         from .api.rolecollections import get_role_collections_for_user_1 as operation
 
-        return await self._call_raw("getRoleCollectionsForUser_1", operation.asyncio_detailed)
+        return await self._call_raw("getRoleCollectionsForUser_1", operation, (200,))
 
     async def get_role_template_by_app_name(self, app_id: str) -> Response[list[RoleTemplate]]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates` (getRoleTemplateByAppName)."""
         from .api.roletemplates import get_role_template_by_app_name as operation
 
-        return await self._call_raw("getRoleTemplateByAppName", operation.asyncio_detailed, app_id)
+        return await self._call_raw("getRoleTemplateByAppName", operation, (200,), app_id)
 
     async def get_role_template_by_name(self, app_id: str, template_name: str) -> Response[RoleTemplate]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}` (getRoleTemplateByName)."""
         from .api.roletemplates import get_role_template_by_name as operation
 
-        return await self._call_raw("getRoleTemplateByName", operation.asyncio_detailed, app_id, template_name)
+        return await self._call_raw("getRoleTemplateByName", operation, (200,), app_id, template_name)
 
     async def get_role_templates(self, *, show_roles: bool | Unset = UNSET) -> Response[list[RoleTemplate]]:
         """`GET /sap/rest/authorization/v2/apps/roletemplates` (getRoleTemplates)."""
         from .api.roletemplates import get_role_templates as operation
 
-        return await self._call_raw("getRoleTemplates", operation.asyncio_detailed, **_given(show_roles=show_roles))
+        return await self._call_raw("getRoleTemplates", operation, (200,), **_given(show_roles=show_roles))
 
     async def get_roles(self) -> Response[list[Role]]:
         """`GET /sap/rest/authorization/v2/roles` (getRoles)."""
         from .api.roles import get_roles as operation
 
-        return await self._call_raw("getRoles", operation.asyncio_detailed)
+        return await self._call_raw("getRoles", operation, (200,))
 
     async def get_roles_by_app_id(self, app_id: str) -> Response[list[Role]]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roles` (getRolesByAppId)."""
         from .api.roles import get_roles_by_app_id as operation
 
-        return await self._call_raw("getRolesByAppId", operation.asyncio_detailed, app_id)
+        return await self._call_raw("getRolesByAppId", operation, (200,), app_id)
 
     async def get_roles_by_role_collection_name(self, role_collection_name: str) -> Response[list[Role]]:
         """`GET /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (getRolesByRoleCollectionName)."""
         from .api.rolecollections import get_roles_by_role_collection_name as operation
 
-        return await self._call_raw("getRolesByRoleCollectionName", operation.asyncio_detailed, role_collection_name)
+        return await self._call_raw("getRolesByRoleCollectionName", operation, (200,), role_collection_name)
 
     async def get_scope(self, app_id: str, scope_name: str) -> Response[Scope]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/scopes/{scopeName}` (getScope)."""
         from .api.application import get_scope as operation
 
-        return await self._call_raw("getScope", operation.asyncio_detailed, app_id, scope_name)
+        return await self._call_raw("getScope", operation, (200,), app_id, scope_name)
 
     async def get_user_by_id(self, id: str) -> Response[GetUserByIdResponse200]:
         """`GET /sap/rest/user/id/{id}` (getUserById)."""
         from .api.usercontroller import get_user_by_id as operation
 
-        return await self._call_raw("getUserById", operation.asyncio_detailed, id)
+        return await self._call_raw("getUserById", operation, (200,), id)
 
     async def get_user_by_name(self, origin: str, username: str) -> Response[XSUser]:
         """`GET /sap/rest/user/origin/{origin}/name/{username}` (getUserByName)."""
         from .api.usercontroller import get_user_by_name as operation
 
-        return await self._call_raw("getUserByName", operation.asyncio_detailed, origin, username)
+        return await self._call_raw("getUserByName", operation, (200,), origin, username)
 
     async def get_user_names(
         self, origin: str, *, filter_: str | Unset = UNSET, details: bool | Unset = False
@@ -1787,7 +1787,7 @@ class XsuaaApiWithRawResponse(Namespace):
         from .api.usercontroller import get_user_names as operation
 
         return await self._call_raw(
-            "getUserNames", operation.asyncio_detailed, origin, **_given(filter_=filter_, details=details)
+            "getUserNames", operation, (200,), origin, **_given(filter_=filter_, details=details)
         )
 
     async def get_zone_information_by_subdomain(
@@ -1797,14 +1797,14 @@ class XsuaaApiWithRawResponse(Namespace):
         from .api.zone_trust_information import get_zone_information_by_subdomain as operation
 
         return await self._call_raw(
-            "getZoneInformationBySubdomain", operation.asyncio_detailed, subdomain, **_given(ias_client=ias_client)
+            "getZoneInformationBySubdomain", operation, (200,), subdomain, **_given(ias_client=ias_client)
         )
 
     async def get_zone_information_by_subdomain_1(self, subdomain: str) -> Response[XSTenantV2ZoneInformation]:
         """`GET /sap/rest/authorization/v2/zoneinfo/{subdomain}` (getZoneInformationBySubdomain_1)."""
         from .api.zone_trust_information import get_zone_information_by_subdomain_1 as operation
 
-        return await self._call_raw("getZoneInformationBySubdomain_1", operation.asyncio_detailed, subdomain)
+        return await self._call_raw("getZoneInformationBySubdomain_1", operation, (200,), subdomain)
 
     async def list_groups(
         self,
@@ -1821,7 +1821,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "listGroups",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(
                 attributes=attributes,
                 filter_=filter_,
@@ -1836,7 +1837,7 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/apps/{appId}/scopes` (listScopes)."""
         from .api.application import list_scopes as operation
 
-        return await self._call_raw("listScopes", operation.asyncio_detailed, app_id)
+        return await self._call_raw("listScopes", operation, (200,), app_id)
 
     async def migrate_saml_to_oidcidp(
         self, origin: str, *, body: XSIdentityProvider
@@ -1844,7 +1845,7 @@ class XsuaaApiWithRawResponse(Namespace):
         """`PUT /sap/rest/identity-providers/migrate/{origin}` (migrateSAMLToOIDCIDP)."""
         from .api.identity_providers import migrate_saml_to_oidcidp as operation
 
-        return await self._call_raw("migrateSAMLToOIDCIDP", operation.asyncio_detailed, origin, **_given(body=body))
+        return await self._call_raw("migrateSAMLToOIDCIDP", operation, (200,), origin, **_given(body=body))
 
     async def read_public_settings(
         self, *, subdomain: str | Unset = UNSET, tenant_id: str | Unset = UNSET
@@ -1853,14 +1854,14 @@ class XsuaaApiWithRawResponse(Namespace):
         from .api.tenant import read_public_settings as operation
 
         return await self._call_raw(
-            "readPublicSettings", operation.asyncio_detailed, **_given(subdomain=subdomain, tenant_id=tenant_id)
+            "readPublicSettings", operation, (200,), **_given(subdomain=subdomain, tenant_id=tenant_id)
         )
 
     async def read_settings(self, *, token: Token) -> Response[TenantSettingsResp]:
         """`GET /sap/rest/authorization/v2/securitySettings` (readSettings)."""
         from .api.tenant import read_settings as operation
 
-        return await self._call_raw("readSettings", operation.asyncio_detailed, **_given(token=token))
+        return await self._call_raw("readSettings", operation, (200,), **_given(token=token))
 
     async def refresh_platform_identity_provider_trusts(
         self, *, body: list[str]
@@ -1868,17 +1869,13 @@ class XsuaaApiWithRawResponse(Namespace):
         """`POST /sap/rest/platform-identity-providers-global/refreshTrusts` (refreshPlatformIdentityProviderTrusts)."""
         from .api.platform_identity_providers_global import refresh_platform_identity_provider_trusts as operation
 
-        return await self._call_raw(
-            "refreshPlatformIdentityProviderTrusts", operation.asyncio_detailed, **_given(body=body)
-        )
+        return await self._call_raw("refreshPlatformIdentityProviderTrusts", operation, (200,), **_given(body=body))
 
     async def remove_role_collection(self, origin: str, user_name: str, role_collection_name: str) -> Response[XSUser]:
         """`DELETE /sap/rest/user/origin/{origin}/name/{userName}/rolecollections/{roleCollectionName}` (removeRoleCollection)."""
         from .api.usercontroller import remove_role_collection as operation
 
-        return await self._call_raw(
-            "removeRoleCollection", operation.asyncio_detailed, origin, user_name, role_collection_name
-        )
+        return await self._call_raw("removeRoleCollection", operation, (200,), origin, user_name, role_collection_name)
 
     async def retrieve_ias_tenants(
         self, *, all_: bool | Unset = UNSET, additional_info: bool | Unset = UNSET
@@ -1887,7 +1884,7 @@ class XsuaaApiWithRawResponse(Namespace):
         from .api.identity_providers import retrieve_ias_tenants as operation
 
         return await self._call_raw(
-            "retrieveIasTenants", operation.asyncio_detailed, **_given(all_=all_, additional_info=additional_info)
+            "retrieveIasTenants", operation, (200,), **_given(all_=all_, additional_info=additional_info)
         )
 
     async def retrieve_identity_provider(
@@ -1896,9 +1893,7 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/identity-providers/{id}` (retrieveIdentityProvider)."""
         from .api.identity_providers import retrieve_identity_provider as operation
 
-        return await self._call_raw(
-            "retrieveIdentityProvider", operation.asyncio_detailed, id, **_given(raw_config=raw_config)
-        )
+        return await self._call_raw("retrieveIdentityProvider", operation, (200,), id, **_given(raw_config=raw_config))
 
     async def retrieve_identity_provider_by_origin_key_deprecated(
         self, origin_key: str, *, raw_config: bool | Unset = False
@@ -1908,7 +1903,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "retrieveIdentityProviderByOriginKeyDeprecated",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             origin_key,
             **_given(raw_config=raw_config),
         )
@@ -1921,7 +1917,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "retrieveIdentityProviderByOriginKeyDeprecated_1",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             origin_key,
             **_given(raw_config=raw_config),
         )
@@ -1934,7 +1931,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "retrieveIdentityProviderByOriginKeyDeprecated_2",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             origin_key,
             **_given(raw_config=raw_config),
         )
@@ -1947,7 +1945,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "retrieveIdentityProviderByOriginKeyDeprecated_3",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             origin_key,
             **_given(raw_config=raw_config),
         )
@@ -1960,7 +1959,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "retrieveIdentityProviderByOriginKeyDeprecated_4",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             origin_key,
             **_given(raw_config=raw_config),
         )
@@ -1973,7 +1973,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "retrieveIdentityProviderByOriginKeyDeprecated_5",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             origin_key,
             **_given(raw_config=raw_config),
         )
@@ -1986,7 +1987,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "retrieveIdentityProviderByOriginKeyDeprecated_6",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             origin_key,
             **_given(raw_config=raw_config),
         )
@@ -1998,9 +2000,7 @@ class XsuaaApiWithRawResponse(Namespace):
         from .api.identity_providers import retrieve_identity_providers as operation
 
         return await self._call_raw(
-            "retrieveIdentityProviders",
-            operation.asyncio_detailed,
-            **_given(active_only=active_only, raw_config=raw_config),
+            "retrieveIdentityProviders", operation, (200,), **_given(active_only=active_only, raw_config=raw_config)
         )
 
     async def retrieve_identity_providers_for_btp_cli_deprecated(
@@ -2011,7 +2011,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "retrieveIdentityProvidersForBtpCliDeprecated",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             **_given(active_only=active_only, raw_config=raw_config),
         )
 
@@ -2023,7 +2024,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "retrieveSpecificIasTenant",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             tenant_url,
             **_given(all_=all_, additional_info=additional_info),
         )
@@ -2034,7 +2036,7 @@ class XsuaaApiWithRawResponse(Namespace):
         """`PUT /sap/rest/identity-providers/migrate/{origin}/rollback` (rollbackSAMLToOIDCIDP)."""
         from .api.identity_providers import rollback_saml_to_oidcidp as operation
 
-        return await self._call_raw("rollbackSAMLToOIDCIDP", operation.asyncio_detailed, origin)
+        return await self._call_raw("rollbackSAMLToOIDCIDP", operation, (200,), origin)
 
     async def update_identity_provider(
         self, id: str, *, body: XSIdentityProvider, raw_config: bool | Unset = False
@@ -2043,7 +2045,7 @@ class XsuaaApiWithRawResponse(Namespace):
         from .api.identity_providers import update_identity_provider as operation
 
         return await self._call_raw(
-            "updateIdentityProvider", operation.asyncio_detailed, id, **_given(body=body, raw_config=raw_config)
+            "updateIdentityProvider", operation, (200,), id, **_given(body=body, raw_config=raw_config)
         )
 
     async def update_platform_identity_provider(
@@ -2054,7 +2056,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "updatePlatformIdentityProvider",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             origin_key,
             **_given(body=body, refresh_trust=refresh_trust),
         )
@@ -2072,7 +2075,8 @@ class XsuaaApiWithRawResponse(Namespace):
 
         return await self._call_raw(
             "updatePlatformIdentityProviderTrust",
-            operation.asyncio_detailed,
+            operation,
+            (200,),
             global_account_id,
             origin_key,
             **_given(body=body, refresh_trust=refresh_trust),
@@ -2083,21 +2087,21 @@ class XsuaaApiWithRawResponse(Namespace):
         from .api.roles import update_role as operation
 
         return await self._call_raw(
-            "updateRole", operation.asyncio_detailed, app_id, template_name, role_name, **_given(body=body)
+            "updateRole", operation, (200,), app_id, template_name, role_name, **_given(body=body)
         )
 
     async def update_settings(self, *, body: TenantSettingsReq) -> Response[TenantSettingsResp]:
         """`PATCH /sap/rest/authorization/v2/securitySettings` (updateSettings)."""
         from .api.tenant import update_settings as operation
 
-        return await self._call_raw("updateSettings", operation.asyncio_detailed, **_given(body=body))
+        return await self._call_raw("updateSettings", operation, (200,), **_given(body=body))
 
     async def update_user(self, *, body: XSUser, only_role_collections: bool | Unset = False) -> Response[XSUser]:
         """`PUT /sap/rest/user` (updateUser)."""
         from .api.usercontroller import update_user as operation
 
         return await self._call_raw(
-            "updateUser", operation.asyncio_detailed, **_given(body=body, only_role_collections=only_role_collections)
+            "updateUser", operation, (200,), **_given(body=body, only_role_collections=only_role_collections)
         )
 
 
