@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -26,10 +27,20 @@ FORMATS = ("openapi3", "swagger2", "openapi3-split")
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
+# `scheme://user:password@host`: the credentials part of any URL that could end up in a message.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s@]*@")
+
+
+def redact(text: str) -> str:
+    """`text` with the userinfo (user:password@) of every URL in it removed."""
+    return _USERINFO.sub(r"\1", text)
+
+
 class PipelineError(Exception):
-    """A step failed for one API; `str()` is the one line the user sees."""
+    """A step failed for one API; `str()` is the one line the user sees (never with URL credentials)."""
 
     def __init__(self, api: str, cause: str) -> None:
+        cause = redact(cause)
         super().__init__(f"{api}: {cause}")
         self.api = api
         self.cause = cause

@@ -4,10 +4,15 @@ Discovery order, per base URL: springdoc's `/v3/api-docs/swagger-config` (`url` 
 `/swagger-resources`, the URL configured in `swagger-ui.html` / `swagger-initializer.js`, then well-known
 document paths. Multi-file documents are mirrored with every file their `$ref`s reach, so the normalize
 step can bundle them offline. Raw documents go to the (uncommitted) cache only.
+
+Credentials (`--token`, or `user:password@` in a base URL) are sent only to the origin (scheme, host,
+port) of the base URL they were given for: a document URL discovery finds on another host, a published
+document URL or a redirect to another origin is requested without them.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import posixpath
 import re
@@ -15,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import httpx
 
@@ -27,6 +32,7 @@ from ._common import (
     dump_canonical,
     is_api_document,
     parse_document,
+    redact,
     replace_dir,
     staging_dir,
 )
@@ -49,6 +55,8 @@ WELL_KNOWN = (
     "v3/api-docs.yaml",
 )
 MANIFEST = "fetch.json"
+MAX_REDIRECTS = 10
+_REDIRECTS = (301, 302, 303, 307, 308)
 
 # swagger-ui's JS configuration: `url: "..."`, `configUrl: "..."`, `urls: [{url: "...", name: "..."}]`.
 _CONFIG_URL = re.compile(r"""\bconfigUrl\s*:\s*["']([^"']+)["']""")
@@ -64,25 +72,94 @@ class Found:
     how: str
 
 
-class _Http:
-    """A small GET helper that turns transport failures into one-line pipeline errors."""
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port: what a credential is bound to (as browsers bind cookies and auth)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
 
-    def __init__(self, api: str, client: httpx.Client) -> None:
+
+def _show_origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+
+
+def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
+    """The URL without `user:password@`, and that user and password (percent-decoded) if there were any."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)), (unquote(user), unquote(password))
+
+
+class Credential:
+    """An Authorization header value and the one origin it may be sent to."""
+
+    def __init__(self, base_url: str, authorization: str) -> None:
+        self.origin = origin(base_url)
+        self.shown = _show_origin(base_url)
+        self._authorization = authorization
+
+    @classmethod
+    def for_base(cls, base_url: str, token: str | None, userinfo: tuple[str, str] | None) -> Credential | None:
+        if token:
+            return cls(base_url, f"Bearer {token}")
+        if userinfo:
+            pair = f"{userinfo[0]}:{userinfo[1]}".encode()
+            return cls(base_url, f"Basic {base64.b64encode(pair).decode('ascii')}")
+        return None
+
+    def headers_for(self, url: str) -> dict[str, str]:
+        return {"Authorization": self._authorization} if origin(url) == self.origin else {}
+
+    def __repr__(self) -> str:
+        return f"Credential(for {self.shown})"
+
+
+class _Http:
+    """GET with redirects followed by hand (so credentials never cross origins), transport failures as
+    one-line pipeline errors."""
+
+    def __init__(self, api: str, client: httpx.Client, credential: Credential | None = None) -> None:
         self.api = api
         self.client = client
+        self.credential = credential
 
-    def get(self, url: str) -> httpx.Response | None:
+    def _send(self, url: str) -> httpx.Response:
+        headers = self.credential.headers_for(url) if self.credential else {}
         try:
-            response = self.client.get(url)
+            return self.client.get(url, headers=headers)
         except httpx.TimeoutException:
             raise PipelineError(self.api, f"timed out fetching {url}") from None
         except httpx.HTTPError as exc:
             raise PipelineError(self.api, f"cannot reach {url} ({type(exc).__name__}: {exc})") from None
+
+    def get(self, url: str) -> httpx.Response | None:
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._send(current)
+            location = response.headers.get("location")
+            if response.status_code not in _REDIRECTS or not location:
+                break
+            current = urljoin(current, location)
+        else:
+            raise PipelineError(self.api, f"more than {MAX_REDIRECTS} redirects fetching {url}")
         if response.status_code in (401, 403):
-            raise PipelineError(
-                self.api, f"{url} answered {response.status_code}: the docs are protected, pass --token"
-            )
+            raise PipelineError(self.api, f"{current} answered {response.status_code}: {self._why_refused(current)}")
         return response if response.status_code == 200 else None
+
+    def _why_refused(self, url: str) -> str:
+        if self.credential is None:
+            return "the docs are protected, pass --token"
+        if not self.credential.headers_for(url):
+            return f"the docs are protected, and credentials are only sent to {self.credential.shown}"
+        return "the credentials were refused"
 
     def get_json(self, url: str) -> Any:
         response = self.get(url)
@@ -240,7 +317,7 @@ def _layout(files: dict[str, bytes], root_url: str) -> tuple[dict[str, bytes], s
 
 def _strip_query(url: str) -> str:
     parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    return redact(urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")))
 
 
 def fetch_api(
@@ -254,15 +331,15 @@ def fetch_api(
     if source.handwritten:
         raise PipelineError(source.name, "has no upstream document (handwritten spec); nothing to fetch")
     headers = {"Accept": "application/json, application/yaml;q=0.9, */*;q=0.1"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    base = base_url or source.base_url
+    base, userinfo = split_userinfo(base_url or source.base_url)
+    credential = Credential.for_base(base, token, userinfo)
     manifest: list[dict[str, str]] = []
     with (
-        httpx.Client(headers=headers, timeout=timeout, follow_redirects=True) as client,
+        # No client-wide auth and no automatic redirects: each request gets credentials by its own origin.
+        httpx.Client(headers=headers, timeout=timeout, follow_redirects=False) as client,
         staging_dir(cache_dir, source.name) as staged,
     ):
-        http = _Http(source.name, client)
+        http = _Http(source.name, client, credential)
         for index, document in enumerate(source.documents):
             # A document published outside any swagger-ui is taken from where it is published, unless the
             # caller points the API at a server of their own.

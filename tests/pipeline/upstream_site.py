@@ -19,6 +19,7 @@ JSON = "application/json"
 YAML = "application/yaml"
 HTML = "text/html"
 JS = "application/javascript"
+REDIRECT = "redirect"  # a route (REDIRECT, b"<location>") answers 302 with that Location
 
 
 def _json(value: object) -> tuple[str, bytes]:
@@ -118,6 +119,7 @@ class Site:
     routes: Routes
     url: str = ""
     requests: list[str] = field(default_factory=list)
+    authorizations: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Authorization header)
     required_token: str | None = None  # when set, requests without this bearer token get 401
 
     def base_url(self, api: str) -> str:
@@ -138,6 +140,7 @@ def serve(routes: Routes) -> Iterator[Site]:
         def do_GET(self) -> None:
             path = urlsplit(self.path).path
             site.requests.append(path)
+            site.authorizations.append((path, self.headers.get("Authorization")))
             found = site.routes.get(path)
             if site.required_token and self.headers.get("Authorization") != f"Bearer {site.required_token}":
                 found = None
@@ -151,6 +154,12 @@ def serve(routes: Routes) -> Iterator[Site]:
                 self.end_headers()
                 return
             media, body = found
+            if media == REDIRECT:
+                self.send_response(302)
+                self.send_header("Location", body.decode())
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             self.send_response(200)
             self.send_header("Content-Type", media)
             self.send_header("Content-Length", str(len(body)))
