@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._http import ApiError, Request, Response, empty_response, json_response
-from ._state import Job, _trim, iso
+from ._state import Job, _trim, derived_id, iso, plan_guid
 
 if TYPE_CHECKING:
     from ._app import Context, Route
@@ -18,6 +18,7 @@ CF = "cf_v3"
 API_VERSION_V2 = "2.250.0"
 API_VERSION_V3 = "3.185.0"
 QUOTA_GUID = "b6c3e4d2-0000-4000-8000-00000000a001"
+BROKER_GUID = "b6c3e4d2-0000-4000-8000-00000000b001"
 _ORDER_FIELDS = ("created_at", "updated_at", "name")
 
 
@@ -153,8 +154,8 @@ def routes(ctx: Context) -> list[Route]:
         }
         if s["type"] == "managed":
             view.update({"maintenance_info": {}, "upgrade_available": False, "dashboard_url": None})
-            view["relationships"]["service_plan"] = {"data": {"guid": _plan_guid(s["offering"], s["plan"])}}
-            view["links"]["service_plan"] = {"href": f"{b}/v3/service_plans/{_plan_guid(s['offering'], s['plan'])}"}
+            view["relationships"]["service_plan"] = {"data": {"guid": plan_guid(s["offering"], s["plan"])}}
+            view["links"]["service_plan"] = {"href": f"{b}/v3/service_plans/{plan_guid(s['offering'], s['plan'])}"}
             view["links"]["parameters"] = {"href": f"{b}/v3/service_instances/{g}/parameters"}
         else:
             view.update({"syslog_drain_url": None, "route_service_url": None})
@@ -178,7 +179,7 @@ def routes(ctx: Context) -> list[Route]:
         key = order.lstrip("+-")
         if key not in _ORDER_FIELDS:
             raise _bad_param(f"The query parameter is invalid: Order by can only be: {', '.join(_ORDER_FIELDS)}")
-        items = sorted(items, key=lambda o: (o[key], o["guid"]), reverse=order.startswith("-"))
+        items = sorted(items, key=lambda o: (o.get(key) or "", o["guid"]), reverse=order.startswith("-"))
         selector = req.q("label_selector")
         if selector:
             items = [o for o in items if _label_match(o.get("labels") or {}, selector)]
@@ -577,6 +578,676 @@ def routes(ctx: Context) -> list[Route]:
             }
         )
 
+    # -- what CF clients list besides orgs, spaces and apps ------------------------------------------------
+    def by(req: Request, obj: dict[str, Any], filters: dict[str, Callable[[dict[str, Any]], Any]]) -> bool:
+        """True when ``obj`` passes every ``<name>`` filter of the request (comma-separated values)."""
+        for name, value_of in filters.items():
+            wanted = filt(req, name)
+            if wanted is None:
+                continue
+            value = value_of(obj)
+            values = set(value) if isinstance(value, (list, set, tuple)) else {value}
+            if not values & wanted:
+                return False
+        return True
+
+    def space_of_app(app_guid: str | None) -> str | None:
+        app = st.cf_apps.get(app_guid or "")
+        return app["space"] if app else None
+
+    def org_of_space(space_guid: str | None) -> str | None:
+        space = st.cf_spaces.get(space_guid or "")
+        return space["org"] if space else None
+
+    def domain_view(b: str, d: dict[str, Any]) -> dict[str, Any]:
+        g = d["guid"]
+        org = d["org"]
+        links: dict[str, Any] = {
+            "self": {"href": f"{b}/v3/domains/{g}"},
+            "route_reservations": {"href": f"{b}/v3/domains/{g}/route_reservations"},
+        }
+        if org is not None:
+            links["organization"] = {"href": f"{b}/v3/organizations/{org}"}
+            links["shared_organizations"] = {"href": f"{b}/v3/domains/{g}/relationships/shared_organizations"}
+        return {
+            "guid": g,
+            "created_at": d["created_at"],
+            "updated_at": d["updated_at"],
+            "name": d["name"],
+            "internal": d["internal"],
+            "router_group": None,
+            "supported_protocols": ["http"],
+            "metadata": meta(d),
+            "relationships": {
+                "organization": {"data": {"guid": org} if org else None},
+                "shared_organizations": {"data": []},
+            },
+            "links": links,
+        }
+
+    def destination_view(r: dict[str, Any], dest: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "guid": dest["guid"],
+            "app": {"guid": dest["app"], "process": {"type": dest["process"]}},
+            "weight": None,
+            "port": dest["port"],
+            "protocol": "http1",
+            "created_at": r["created_at"],
+            "updated_at": r["updated_at"],
+        }
+
+    def route_view(b: str, r: dict[str, Any]) -> dict[str, Any]:
+        g = r["guid"]
+        domain = st.cf_domains.get(r["domain"])
+        host = f"{r['host']}.{domain['name']}" if domain and r["host"] else (domain or {}).get("name", "")
+        return {
+            "guid": g,
+            "protocol": "http",
+            "port": None,
+            "created_at": r["created_at"],
+            "updated_at": r["updated_at"],
+            "host": r["host"],
+            "path": r["path"],
+            "url": host + r["path"],
+            "destinations": [destination_view(r, d) for d in r["destinations"]],
+            "options": {},
+            "metadata": meta(r),
+            "relationships": {"space": {"data": {"guid": r["space"]}}, "domain": {"data": {"guid": r["domain"]}}},
+            "links": {
+                "self": {"href": f"{b}/v3/routes/{g}"},
+                "space": {"href": f"{b}/v3/spaces/{r['space']}"},
+                "domain": {"href": f"{b}/v3/domains/{r['domain']}"},
+                "destinations": {"href": f"{b}/v3/routes/{g}/destinations"},
+            },
+        }
+
+    def process_view(b: str, p: dict[str, Any]) -> dict[str, Any]:
+        g = p["guid"]
+        return {
+            "guid": g,
+            "type": p["type"],
+            "command": p["command"],
+            "user": "vcap",
+            "instances": p["instances"],
+            "memory_in_mb": p["memory_in_mb"],
+            "disk_in_mb": p["disk_in_mb"],
+            "log_rate_limit_in_bytes_per_second": -1,
+            "health_check": {"type": "port", "data": {"timeout": None, "invocation_timeout": None}},
+            "readiness_health_check": {"type": "process", "data": {"invocation_timeout": None}},
+            "relationships": {
+                "app": {"data": {"guid": p["app"]}},
+                "revision": {"data": {"guid": derived_id(p["app"], "revision")}},
+            },
+            "metadata": meta(p),
+            "created_at": p["created_at"],
+            "updated_at": p["updated_at"],
+            "version": derived_id(g, "version"),
+            "links": {
+                "self": {"href": f"{b}/v3/processes/{g}"},
+                "scale": {"href": f"{b}/v3/processes/{g}/actions/scale", "method": "POST"},
+                "app": {"href": f"{b}/v3/apps/{p['app']}"},
+                "space": {"href": f"{b}/v3/spaces/{space_of_app(p['app'])}"},
+                "stats": {"href": f"{b}/v3/processes/{g}/stats"},
+                "process_instances": {"href": f"{b}/v3/processes/{g}/process_instances"},
+            },
+        }
+
+    def settle_task(t: dict[str, Any]) -> dict[str, Any]:
+        until = t.get("_until")
+        if until is not None and st.now() >= until:
+            t.pop("_until")
+            t["state"] = "SUCCEEDED"
+            t["updated_at"] = iso(until)
+        return t
+
+    def task_view(b: str, t: dict[str, Any]) -> dict[str, Any]:
+        settle_task(t)
+        g, droplet = t["guid"], derived_id(t["app"], "droplet")
+        return {
+            "guid": g,
+            "sequence_id": t["sequence_id"],
+            "name": t["name"],
+            "command": t["command"],
+            "user": "vcap",
+            "state": t["state"],
+            "memory_in_mb": t["memory_in_mb"],
+            "disk_in_mb": t["disk_in_mb"],
+            "log_rate_limit_in_bytes_per_second": -1,
+            "result": {"failure_reason": t.get("failure_reason")},
+            "droplet_guid": droplet,
+            "metadata": meta(t),
+            "created_at": t["created_at"],
+            "updated_at": t["updated_at"],
+            "relationships": {"app": {"data": {"guid": t["app"]}}},
+            "links": {
+                "self": {"href": f"{b}/v3/tasks/{g}"},
+                "app": {"href": f"{b}/v3/apps/{t['app']}"},
+                "cancel": {"href": f"{b}/v3/tasks/{g}/actions/cancel", "method": "POST"},
+                "droplet": {"href": f"{b}/v3/droplets/{droplet}"},
+            },
+        }
+
+    def offering_view(b: str, o: dict[str, Any]) -> dict[str, Any]:
+        g = o["guid"]
+        return {
+            "guid": g,
+            "name": o["name"],
+            "description": o["description"],
+            "available": True,
+            "tags": list(o["tags"]),
+            "requires": [],
+            "created_at": o["created_at"],
+            "updated_at": o["updated_at"],
+            "shareable": True,
+            "documentation_url": None,
+            "broker_catalog": {
+                "id": derived_id(g, "catalog"),
+                "metadata": {"shareable": True, "displayName": o["description"]},
+                "features": {
+                    "plan_updateable": False,
+                    "bindable": True,
+                    "instances_retrievable": True,
+                    "bindings_retrievable": True,
+                    "allow_context_updates": False,
+                },
+            },
+            "relationships": {"service_broker": {"data": {"guid": BROKER_GUID}}},
+            "metadata": meta(o),
+            "links": {
+                "self": {"href": f"{b}/v3/service_offerings/{g}"},
+                "service_plans": {"href": f"{b}/v3/service_plans?service_offering_guids={g}"},
+                "service_broker": {"href": f"{b}/v3/service_brokers/{BROKER_GUID}"},
+            },
+        }
+
+    def plan_view(b: str, p: dict[str, Any]) -> dict[str, Any]:
+        g = p["guid"]
+        return {
+            "guid": g,
+            "name": p["name"],
+            "description": p["description"],
+            "visibility_type": "public",
+            "available": True,
+            "free": p["free"],
+            "costs": [],
+            "created_at": p["created_at"],
+            "updated_at": p["updated_at"],
+            "maintenance_info": {},
+            "broker_catalog": {
+                "id": derived_id(g, "catalog"),
+                "metadata": {},
+                "maximum_polling_duration": None,
+                "features": {"plan_updateable": False, "bindable": True},
+            },
+            "schemas": {
+                "service_instance": {"create": {"parameters": {}}, "update": {"parameters": {}}},
+                "service_binding": {"create": {"parameters": {}}},
+            },
+            "relationships": {"service_offering": {"data": {"guid": p["offering"]}}},
+            "metadata": meta(p),
+            "links": {
+                "self": {"href": f"{b}/v3/service_plans/{g}"},
+                "service_offering": {"href": f"{b}/v3/service_offerings/{p['offering']}"},
+                "visibility": {"href": f"{b}/v3/service_plans/{g}/visibility"},
+            },
+        }
+
+    def credential_binding_view(b: str, c: dict[str, Any]) -> dict[str, Any]:
+        g, si = c["guid"], c["service_instance"]
+        relationships: dict[str, Any] = {"service_instance": {"data": {"guid": si}}}
+        links: dict[str, Any] = {
+            "self": {"href": f"{b}/v3/service_credential_bindings/{g}"},
+            "details": {"href": f"{b}/v3/service_credential_bindings/{g}/details"},
+            "parameters": {"href": f"{b}/v3/service_credential_bindings/{g}/parameters"},
+            "service_instance": {"href": f"{b}/v3/service_instances/{si}"},
+        }
+        if c["app"] is not None:
+            relationships["app"] = {"data": {"guid": c["app"]}}
+            links["app"] = {"href": f"{b}/v3/apps/{c['app']}"}
+        return {
+            "guid": g,
+            "created_at": c["created_at"],
+            "updated_at": c["updated_at"],
+            "name": c["name"],
+            "type": c["type"],
+            "last_operation": {
+                "type": "create",
+                "state": "succeeded",
+                "description": None,
+                "created_at": c["created_at"],
+                "updated_at": c["updated_at"],
+            },
+            "metadata": meta(c),
+            "relationships": relationships,
+            "links": links,
+        }
+
+    def route_binding_view(b: str, rb: dict[str, Any]) -> dict[str, Any]:
+        g = rb["guid"]
+        return {
+            "guid": g,
+            "created_at": rb["created_at"],
+            "updated_at": rb["updated_at"],
+            "route_service_url": rb["route_service_url"],
+            "last_operation": {
+                "type": "create",
+                "state": "succeeded",
+                "description": "Operation succeeded",
+                "created_at": rb["created_at"],
+                "updated_at": rb["updated_at"],
+            },
+            "metadata": meta(rb),
+            "relationships": {
+                "service_instance": {"data": {"guid": rb["service_instance"]}},
+                "route": {"data": {"guid": rb["route"]}},
+            },
+            "links": {
+                "self": {"href": f"{b}/v3/service_route_bindings/{g}"},
+                "service_instance": {"href": f"{b}/v3/service_instances/{rb['service_instance']}"},
+                "route": {"href": f"{b}/v3/routes/{rb['route']}"},
+                "parameters": {"href": f"{b}/v3/service_route_bindings/{g}/parameters"},
+            },
+        }
+
+    def listing(
+        store: dict[str, dict[str, Any]],
+        render: Callable[[str, dict[str, Any]], dict[str, Any]],
+        filters: dict[str, Callable[[dict[str, Any]], Any]],
+        scope: Callable[[Request, dict[str, Any]], bool] | None = None,
+    ) -> Callable[[Request], Response]:
+        def handler(req: Request) -> Response:
+            settle()
+            items = [o for o in store.values() if by(req, o, filters) and (scope is None or scope(req, o))]
+            return paginate(req, items, render)
+
+        return handler
+
+    def getter(
+        store: dict[str, dict[str, Any]], kind: str, render: Callable[[str, dict[str, Any]], dict[str, Any]]
+    ) -> Callable[[Request], Response]:
+        def handler(req: Request) -> Response:
+            settle()
+            return json_response(render(req.base_url, get_or_404(store, kind, req.path_params[0])))
+
+        return handler
+
+    def in_app(req: Request, obj: dict[str, Any]) -> bool:
+        return bool(obj["app"] == req.path_params[0])
+
+    def app_scoped(
+        store: dict[str, dict[str, Any]],
+        render: Callable[[str, dict[str, Any]], dict[str, Any]],
+        filters: dict[str, Callable[[dict[str, Any]], Any]],
+    ) -> Callable[[Request], Response]:
+        inner = listing(store, render, filters, in_app)
+
+        def handler(req: Request) -> Response:
+            get_or_404(st.cf_apps, "App", req.path_params[0])
+            return inner(req)
+
+        return handler
+
+    route_filters: dict[str, Callable[[dict[str, Any]], Any]] = {
+        "guids": lambda r: r["guid"],
+        "hosts": lambda r: r["host"],
+        "paths": lambda r: r["path"],
+        "domain_guids": lambda r: r["domain"],
+        "space_guids": lambda r: r["space"],
+        "organization_guids": lambda r: org_of_space(r["space"]),
+        "app_guids": lambda r: [d["app"] for d in r["destinations"]],
+    }
+    list_routes = listing(st.cf_routes, route_view, route_filters)
+
+    def list_app_routes(req: Request) -> Response:
+        get_or_404(st.cf_apps, "App", req.path_params[0])
+        app_guid = req.path_params[0]
+        items = [r for r in st.cf_routes.values() if any(d["app"] == app_guid for d in r["destinations"])]
+        return paginate(req, [r for r in items if by(req, r, route_filters)], route_view)
+
+    def route_destinations(req: Request) -> Response:
+        route = get_or_404(st.cf_routes, "Route", req.path_params[0])
+        b, g = req.base_url, route["guid"]
+        wanted = filt(req, "app_guids")
+        return json_response(
+            {
+                "destinations": [
+                    destination_view(route, d) for d in route["destinations"] if wanted is None or d["app"] in wanted
+                ],
+                "links": {"self": {"href": f"{b}/v3/routes/{g}/destinations"}, "route": {"href": f"{b}/v3/routes/{g}"}},
+            }
+        )
+
+    def create_route(req: Request) -> Response:
+        body = req.json_object()
+        space_guid, domain_guid = _relationship(body, "space"), _relationship(body, "domain")
+        if space_guid not in st.cf_spaces:
+            raise _unprocessable("Invalid space. Ensure that the space exists and you have access to it.")
+        if domain_guid not in st.cf_domains:
+            raise _unprocessable("Invalid domain. Ensure that the domain exists and you have access to it.")
+        host, path = body.get("host") or "", body.get("path") or ""
+        if not isinstance(host, str) or not isinstance(path, str):
+            raise _unprocessable("Host and path must be strings")
+        if any(r["host"] == host and r["path"] == path and r["domain"] == domain_guid for r in st.cf_routes.values()):
+            raise _unprocessable(f"Route already exists with host '{host}' for domain.")
+        now = iso(st.now())
+        guid = st.new_id()
+        route = {
+            "guid": guid,
+            "host": host,
+            "path": path,
+            "domain": domain_guid,
+            "space": space_guid,
+            "destinations": [],
+            "created_at": now,
+            "updated_at": now,
+        }
+        _apply_metadata(route, body)
+        st.cf_routes[guid] = route
+        return json_response(route_view(req.base_url, route), 201)
+
+    def delete_route(req: Request) -> Response:
+        guid = req.path_params[0]
+        get_or_404(st.cf_routes, "Route", guid)
+        return empty_response(
+            202, job_location(req, start_job("route.delete", guid, lambda: _drop(st.cf_routes, guid)))
+        )
+
+    def visible_domain(req: Request, d: dict[str, Any]) -> bool:
+        return d["org"] is None or d["org"] == req.path_params[0]
+
+    def list_org_domains(req: Request) -> Response:
+        get_or_404(st.cf_orgs, "Organization", req.path_params[0])
+        return listing(st.cf_domains, domain_view, domain_filters, visible_domain)(req)
+
+    def default_domain(req: Request) -> Response:
+        get_or_404(st.cf_orgs, "Organization", req.path_params[0])
+        shared = sorted((d for d in st.cf_domains.values() if d["org"] is None), key=lambda d: d["created_at"])
+        if not shared:
+            raise _not_found("Domain")
+        return json_response(domain_view(req.base_url, shared[0]))
+
+    domain_filters: dict[str, Callable[[dict[str, Any]], Any]] = {
+        "guids": lambda d: d["guid"],
+        "names": lambda d: d["name"],
+        "organization_guids": lambda d: d["org"],
+    }
+    process_filters: dict[str, Callable[[dict[str, Any]], Any]] = {
+        "guids": lambda p: p["guid"],
+        "types": lambda p: p["type"],
+        "app_guids": lambda p: p["app"],
+        "space_guids": lambda p: space_of_app(p["app"]),
+        "organization_guids": lambda p: org_of_space(space_of_app(p["app"])),
+    }
+
+    def app_process(req: Request) -> Response:
+        get_or_404(st.cf_apps, "App", req.path_params[0])
+        for p in st.cf_processes.values():
+            if p["app"] == req.path_params[0] and p["type"] == req.path_params[1]:
+                return json_response(process_view(req.base_url, p))
+        raise _not_found("Process")
+
+    task_filters: dict[str, Callable[[dict[str, Any]], Any]] = {
+        "guids": lambda t: t["guid"],
+        "names": lambda t: t["name"],
+        "states": lambda t: settle_task(t)["state"],
+        "app_guids": lambda t: t["app"],
+        "space_guids": lambda t: space_of_app(t["app"]),
+        "organization_guids": lambda t: org_of_space(space_of_app(t["app"])),
+        "sequence_ids": lambda t: str(t["sequence_id"]),
+    }
+
+    def create_task(req: Request) -> Response:
+        app = get_or_404(st.cf_apps, "App", req.path_params[0])
+        body = req.json_object()
+        command = body.get("command")
+        if command is None and isinstance(body.get("template"), dict):
+            command = "npm start"  # the template process's command, as CF copies it
+        if not isinstance(command, str) or not command.strip():
+            raise _unprocessable("Command must be a non-empty string")
+        sizes = {}
+        for key, default in (("memory_in_mb", 256), ("disk_in_mb", 1024)):
+            value = body.get(key)
+            if value is None:
+                value = default
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise _unprocessable(f"{key.replace('_', ' ').capitalize()} must be a positive integer")
+            sizes[key] = value
+        name = body.get("name")
+        guid = st.new_id()
+        if name is None:
+            name = guid[:8]
+        if not isinstance(name, str):
+            raise _unprocessable("Name must be a string")
+        sequence = 1 + max((t["sequence_id"] for t in st.cf_tasks.values() if t["app"] == app["guid"]), default=0)
+        now = st.now()
+        task = {
+            "guid": guid,
+            "app": app["guid"],
+            "sequence_id": sequence,
+            "name": name,
+            "command": command,
+            "state": "RUNNING",
+            **sizes,
+            "created_at": iso(now),
+            "updated_at": iso(now),
+            "_until": now + ctx.config.transition_delay,
+        }
+        _apply_metadata(task, body)
+        st.cf_tasks[guid] = task
+        _trim(st.cf_tasks, 20_000)
+        return json_response(task_view(req.base_url, task), 202)
+
+    def cancel_task(req: Request) -> Response:
+        task = settle_task(get_or_404(st.cf_tasks, "Task", req.path_params[0]))
+        if task["state"] in ("SUCCEEDED", "FAILED"):
+            raise _unprocessable(f"Task state is {task['state']} and therefore cannot be canceled")
+        task.pop("_until", None)
+        task["state"] = "FAILED"
+        task["failure_reason"] = "task was cancelled"
+        task["updated_at"] = iso(st.now())
+        return json_response(task_view(req.base_url, task), 202)
+
+    offering_filters: dict[str, Callable[[dict[str, Any]], Any]] = {
+        "guids": lambda o: o["guid"],
+        "names": lambda o: o["name"],
+        "service_broker_guids": lambda o: BROKER_GUID,
+        "available": lambda o: "true",
+    }
+    plan_filters: dict[str, Callable[[dict[str, Any]], Any]] = {
+        "guids": lambda p: p["guid"],
+        "names": lambda p: p["name"],
+        "service_offering_guids": lambda p: p["offering"],
+        "service_offering_names": lambda p: st.cf_offerings.get(p["offering"], {}).get("name"),
+        "service_broker_guids": lambda p: BROKER_GUID,
+        "available": lambda p: "true",
+    }
+    binding_filters: dict[str, Callable[[dict[str, Any]], Any]] = {
+        "guids": lambda c: c["guid"],
+        "names": lambda c: c["name"],
+        "type": lambda c: c["type"],
+        "app_guids": lambda c: c["app"],
+        "app_names": lambda c: st.cf_apps.get(c["app"] or "", {}).get("name"),
+        "service_instance_guids": lambda c: c["service_instance"],
+        "service_instance_names": lambda c: st.cf_service_instances.get(c["service_instance"], {}).get("name"),
+        "service_plan_guids": lambda c: plan_of(c["service_instance"]),
+    }
+
+    def plan_of(si_guid: str) -> str | None:
+        si = st.cf_service_instances.get(si_guid)
+        return plan_guid(si["offering"], si["plan"]) if si else None
+
+    def binding_details(req: Request) -> Response:
+        binding = get_or_404(st.cf_credential_bindings, "Service credential binding", req.path_params[0])
+        return json_response(
+            {"credentials": dict(binding["credentials"]), "syslog_drain_url": None, "volume_mounts": []}
+        )
+
+    def create_credential_binding(req: Request) -> Response:
+        body = req.json_object()
+        kind = body.get("type")
+        if kind not in ("app", "key"):
+            raise _unprocessable("Type must be one of 'app', 'key'")
+        si = st.cf_service_instances.get(_relationship(body, "service_instance") or "")
+        if si is None:
+            raise _unprocessable("The service instance could not be found.")
+        app_guid = _relationship(body, "app")
+        if kind == "app" and app_guid not in st.cf_apps:
+            raise _unprocessable("The app could not be found.")
+        name = body.get("name")
+        if kind == "key" and (not isinstance(name, str) or not name.strip()):
+            raise _unprocessable("Name must be a non-empty string")
+        now = iso(st.now())
+        guid = st.new_id()
+        binding = {
+            "guid": guid,
+            "name": name if isinstance(name, str) else None,
+            "type": kind,
+            "app": app_guid if kind == "app" else None,
+            "service_instance": si["guid"],
+            "credentials": {
+                "url": f"https://{si['offering']}.example.com",
+                "clientid": f"sb-{guid[:8]}",
+                "clientsecret": derived_id(guid, "secret"),
+            },
+            "created_at": now,
+            "updated_at": now,
+        }
+        _apply_metadata(binding, body)
+        st.cf_credential_bindings[guid] = binding
+        if si["type"] == "user-provided":
+            return json_response(credential_binding_view(req.base_url, binding), 201)
+        return empty_response(202, job_location(req, start_job("service_bindings.create", guid, lambda: None)))
+
+    def delete_credential_binding(req: Request) -> Response:
+        guid = req.path_params[0]
+        get_or_404(st.cf_credential_bindings, "Service credential binding", guid)
+        job = start_job("service_bindings.delete", guid, lambda: _drop(st.cf_credential_bindings, guid))
+        return empty_response(202, job_location(req, job))
+
+    route_binding_filters: dict[str, Callable[[dict[str, Any]], Any]] = {
+        "guids": lambda rb: rb["guid"],
+        "route_guids": lambda rb: rb["route"],
+        "service_instance_guids": lambda rb: rb["service_instance"],
+        "service_instance_names": lambda rb: st.cf_service_instances.get(rb["service_instance"], {}).get("name"),
+    }
+
+    def create_route_binding(req: Request) -> Response:
+        body = req.json_object()
+        si = st.cf_service_instances.get(_relationship(body, "service_instance") or "")
+        route = st.cf_routes.get(_relationship(body, "route") or "")
+        if si is None or route is None:
+            raise _unprocessable("The service instance or the route could not be found.")
+        now = iso(st.now())
+        guid = st.new_id()
+        rb = {
+            "guid": guid,
+            "service_instance": si["guid"],
+            "route": route["guid"],
+            "route_service_url": si.get("route_service_url") or f"https://{si['name']}.route-service.example.com",
+            "created_at": now,
+            "updated_at": now,
+        }
+        _apply_metadata(rb, body)
+        st.cf_route_bindings[guid] = rb
+        return json_response(route_binding_view(req.base_url, rb), 201)
+
+    # -- app environment -------------------------------------------------------------------------------
+    def vcap_services(app_guid: str) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for c in st.cf_credential_bindings.values():
+            si = st.cf_service_instances.get(c["service_instance"])
+            if c["app"] != app_guid or si is None:
+                continue
+            label = si["offering"] if si["type"] == "managed" else "user-provided"
+            out.setdefault(label, []).append(
+                {
+                    "label": label,
+                    "provider": None,
+                    "plan": si["plan"] if si["type"] == "managed" else None,
+                    "name": si["name"],
+                    "tags": [si["offering"]] if si["type"] == "managed" else [],
+                    "instance_guid": si["guid"],
+                    "instance_name": si["name"],
+                    "binding_guid": c["guid"],
+                    "binding_name": c["name"],
+                    "credentials": dict(c["credentials"]),
+                    "syslog_drain_url": None,
+                    "volume_mounts": [],
+                }
+            )
+        return out
+
+    def vcap_application(req: Request, app: dict[str, Any]) -> dict[str, Any]:
+        space = st.cf_spaces.get(app["space"], {})
+        org = st.cf_orgs.get(space.get("org", ""), {})
+        uris = [
+            route_view(req.base_url, r)["url"]
+            for r in st.cf_routes.values()
+            if any(d["app"] == app["guid"] for d in r["destinations"])
+        ]
+        version = derived_id(app["guid"], "version", app["updated_at"])
+        return {
+            "application_id": app["guid"],
+            "application_name": app["name"],
+            "application_uris": uris,
+            "application_version": version,
+            "cf_api": req.base_url,
+            "limits": {"disk": 1024, "fds": 16384, "mem": 256},
+            "name": app["name"],
+            "organization_id": org.get("guid"),
+            "organization_name": org.get("name"),
+            "process_id": derived_id(app["guid"], "process", "web"),
+            "process_type": "web",
+            "space_id": space.get("guid"),
+            "space_name": space.get("name"),
+            "uris": uris,
+            "users": None,
+            "version": version,
+        }
+
+    def app_env(req: Request) -> Response:
+        app = get_or_404(st.cf_apps, "App", req.path_params[0])
+        return json_response(
+            {
+                "staging_env_json": {},
+                "running_env_json": {},
+                "environment_variables": dict(app.get("env") or {}),
+                "system_env_json": {"VCAP_SERVICES": vcap_services(app["guid"])},
+                "application_env_json": {"VCAP_APPLICATION": vcap_application(req, app)},
+            }
+        )
+
+    def env_vars_view(req: Request, app: dict[str, Any]) -> Response:
+        b, g = req.base_url, app["guid"]
+        return json_response(
+            {
+                "var": dict(app.get("env") or {}),
+                "links": {
+                    "self": {"href": f"{b}/v3/apps/{g}/environment_variables"},
+                    "app": {"href": f"{b}/v3/apps/{g}"},
+                },
+            }
+        )
+
+    def get_env_vars(req: Request) -> Response:
+        return env_vars_view(req, get_or_404(st.cf_apps, "App", req.path_params[0]))
+
+    def patch_env_vars(req: Request) -> Response:
+        app = get_or_404(st.cf_apps, "App", req.path_params[0])
+        var = req.json_object().get("var")
+        if not isinstance(var, dict):
+            raise _unprocessable("Var must be an object")
+        env = dict(app.get("env") or {})
+        for key, value in var.items():
+            if value is None:
+                env.pop(str(key), None)
+            elif isinstance(value, (dict, list)):
+                raise _unprocessable(f"Environment variable {key} must be a string, number or boolean")
+            else:
+                env[str(key)] = value
+        app["env"] = env
+        return env_vars_view(req, app)
+
     return [
         Route(CF, "GET", "/", root, auth=False),
         Route(CF, "GET", "/v2/info", v2_info, auth=False),
@@ -603,18 +1274,65 @@ def routes(ctx: Context) -> list[Route]:
         Route(CF, "GET", "/v3/service_instances/{guid}", get_si),
         Route(CF, "DELETE", "/v3/service_instances/{guid}", delete_si),
         Route(CF, "GET", "/v3/jobs/{guid}", get_job),
+        Route(CF, "GET", "/v3/domains", listing(st.cf_domains, domain_view, domain_filters)),
+        Route(CF, "GET", "/v3/domains/{guid}", getter(st.cf_domains, "Domain", domain_view)),
+        Route(CF, "GET", "/v3/organizations/{guid}/domains", list_org_domains),
+        Route(CF, "GET", "/v3/organizations/{guid}/domains/default", default_domain),
+        Route(CF, "GET", "/v3/routes", list_routes),
+        Route(CF, "POST", "/v3/routes", create_route),
+        Route(CF, "GET", "/v3/routes/{guid}", getter(st.cf_routes, "Route", route_view)),
+        Route(CF, "DELETE", "/v3/routes/{guid}", delete_route),
+        Route(CF, "GET", "/v3/routes/{guid}/destinations", route_destinations),
+        Route(CF, "GET", "/v3/apps/{guid}/routes", list_app_routes),
+        Route(CF, "GET", "/v3/processes", listing(st.cf_processes, process_view, process_filters)),
+        Route(CF, "GET", "/v3/processes/{guid}", getter(st.cf_processes, "Process", process_view)),
+        Route(CF, "GET", "/v3/apps/{guid}/processes", app_scoped(st.cf_processes, process_view, process_filters)),
+        Route(CF, "GET", "/v3/apps/{guid}/processes/{type}", app_process),
+        Route(CF, "GET", "/v3/tasks", listing(st.cf_tasks, task_view, task_filters)),
+        Route(CF, "GET", "/v3/tasks/{guid}", getter(st.cf_tasks, "Task", task_view)),
+        Route(CF, "POST", "/v3/tasks/{guid}/actions/cancel", cancel_task),
+        Route(CF, "GET", "/v3/apps/{guid}/tasks", app_scoped(st.cf_tasks, task_view, task_filters)),
+        Route(CF, "POST", "/v3/apps/{guid}/tasks", create_task, validate_body=False),
+        Route(CF, "GET", "/v3/service_offerings", listing(st.cf_offerings, offering_view, offering_filters)),
+        Route(CF, "GET", "/v3/service_offerings/{guid}", getter(st.cf_offerings, "Service offering", offering_view)),
+        Route(CF, "GET", "/v3/service_plans", listing(st.cf_plans, plan_view, plan_filters)),
+        Route(CF, "GET", "/v3/service_plans/{guid}", getter(st.cf_plans, "Service plan", plan_view)),
+        Route(
+            CF,
+            "GET",
+            "/v3/service_credential_bindings",
+            listing(st.cf_credential_bindings, credential_binding_view, binding_filters),
+        ),
+        Route(CF, "POST", "/v3/service_credential_bindings", create_credential_binding, validate_body=False),
+        Route(
+            CF,
+            "GET",
+            "/v3/service_credential_bindings/{guid}",
+            getter(st.cf_credential_bindings, "Service credential binding", credential_binding_view),
+        ),
+        Route(CF, "DELETE", "/v3/service_credential_bindings/{guid}", delete_credential_binding),
+        Route(CF, "GET", "/v3/service_credential_bindings/{guid}/details", binding_details),
+        Route(
+            CF,
+            "GET",
+            "/v3/service_route_bindings",
+            listing(st.cf_route_bindings, route_binding_view, route_binding_filters),
+        ),
+        Route(CF, "POST", "/v3/service_route_bindings", create_route_binding, validate_body=False),
+        Route(
+            CF,
+            "GET",
+            "/v3/service_route_bindings/{guid}",
+            getter(st.cf_route_bindings, "Service route binding", route_binding_view),
+        ),
+        Route(CF, "GET", "/v3/apps/{guid}/env", app_env),
+        Route(CF, "GET", "/v3/apps/{guid}/environment_variables", get_env_vars),
+        Route(CF, "PATCH", "/v3/apps/{guid}/environment_variables", patch_env_vars, validate_body=False),
     ]
 
 
 def _drop(store: dict[str, Any], key: str) -> None:
     store.pop(key, None)
-
-
-def _plan_guid(offering: str, plan: str) -> str:
-    import hashlib
-    import uuid
-
-    return str(uuid.UUID(bytes=hashlib.md5(f"{offering}/{plan}".encode()).digest(), version=4))
 
 
 def _relationship(body: dict[str, Any], name: str) -> str | None:

@@ -8,12 +8,13 @@ import functools
 import hashlib
 import json
 import re
+import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._http import Handler
+from ._http import Handler, Request
 
 JsonObj = dict[str, Any]
 
@@ -106,6 +107,8 @@ class Operation:
     success_schema: JsonObj | None
     success_media: str | None
     _synth: bytes | None = None
+    #: The synthesized body of a CF list, whose ``first``/``last`` links name the request they answer.
+    _cf_page: JsonObj | None = None
 
     @classmethod
     def build(cls, spec: Spec, method: str, template: str, op: JsonObj, common: list[Any]) -> Operation:
@@ -209,17 +212,71 @@ class Operation:
         return None
 
     # -- synthesis -------------------------------------------------------------------------------------
-    def synthesized(self) -> bytes:
+    def synthesized(self, req: Request | None = None) -> bytes:
+        """The answer synthesized from the success schema. A list is always one last page holding what it
+        shows, with the totals it shows: a synthesized ``next`` would send clients round forever."""
         if self._synth is None:
             if self.success_schema is None:
                 self._synth = b""
             else:
-                value = synthesize(self.spec, self.success_schema, f"{self.method} {self.template}")
+                value = last_page(synthesize(self.spec, self.success_schema, f"{self.method} {self.template}"))
+                if isinstance(value, dict) and isinstance(value.get("pagination"), dict):
+                    self._cf_page = value
                 if self.success_media and "json" not in self.success_media and isinstance(value, str):
                     self._synth = value.encode()
                 else:
                     self._synth = json.dumps(value, separators=(",", ":")).encode()
+        if self._cf_page is not None and req is not None:
+            return json.dumps(_with_page_links(self._cf_page, req), separators=(",", ":")).encode()
         return self._synth
+
+
+#: Top-level keys that mark a CF list whose upstream schema (an ``allOf``) lost its ``pagination`` wrapper.
+_CF_PAGINATION_KEYS = ("total_results", "total_pages", "first", "last", "next", "previous")
+
+
+def last_page(value: Any) -> Any:
+    """Turn a synthesized list body into the one and last page of a list, with totals that match it.
+
+    Each paging style ends the way its service ends it: CF ``pagination.next`` null, Service Manager
+    without ``token``, events and SaaS ``morePages`` false.
+    """
+    if not isinstance(value, dict):
+        return value
+    resources = value.get("resources")
+    if not isinstance(resources, list):
+        resources = next((v for v in value.values() if isinstance(v, list)), None)
+    if isinstance(resources, list) and (
+        isinstance(value.get("pagination"), dict) or any(k in value for k in _CF_PAGINATION_KEYS)
+    ):
+        rest = {k: v for k, v in value.items() if k not in _CF_PAGINATION_KEYS and k != "pagination"}
+        return {"pagination": _cf_pagination(len(resources), None), **rest}
+    if "num_items" in value and isinstance(value.get("items"), list):
+        out = {k: v for k, v in value.items() if k != "token"}
+        out["num_items"] = len(value["items"])
+        return out
+    if "morePages" in value:
+        out = dict(value)
+        items = next((v for v in value.values() if isinstance(v, list)), [])
+        out["morePages"] = False
+        for key, number in (("totalPages", 1), ("pageNum", 1), ("page", 1), ("total", len(items))):
+            if key in out:
+                out[key] = number
+        return out
+    return value
+
+
+def _cf_pagination(total: int, href: str | None) -> JsonObj:
+    link = {"href": href} if href is not None else None
+    return {"total_results": total, "total_pages": 1, "first": link, "last": link, "next": None, "previous": None}
+
+
+def _with_page_links(page: JsonObj, req: Request) -> JsonObj:
+    params = {k: v[-1] for k, v in req.query.items() if k not in ("page", "per_page")}
+    params["page"] = "1"
+    params["per_page"] = req.q("per_page") or "50"
+    href = f"{req.base_url}{req.path}?{urllib.parse.urlencode(params)}"
+    return {**page, "pagination": _cf_pagination(page["pagination"]["total_results"], href)}
 
 
 def _types(schema: Any) -> tuple[str, ...]:

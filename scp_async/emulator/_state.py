@@ -7,6 +7,7 @@ day, so that "the last 30 days" (the audit log's default window) always holds th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import threading
@@ -58,6 +59,17 @@ SAAS_APPS: list[tuple[str, str, str, str]] = [
 
 AUDIT_CATEGORIES = ("audit.security-events", "audit.configuration", "audit.data-access", "audit.data-modification")
 MTA_STATES = ("FINISHED", "FINISHED", "FINISHED", "ERROR", "ABORTED", "ACTION_REQUIRED", "RUNNING")
+
+
+def derived_id(*parts: str) -> str:
+    """A stable id for a resource derived from others (drawn from no generator, so seeding more of them
+    leaves every other seeded id as it was)."""
+    return str(uuid.UUID(bytes=hashlib.sha256("/".join(parts).encode()).digest()[:16], version=4))
+
+
+def plan_guid(offering: str, plan: str) -> str:
+    """The CF service plan guid of ``offering``/``plan`` in the seeded marketplace."""
+    return str(uuid.UUID(bytes=hashlib.md5(f"{offering}/{plan}".encode()).digest(), version=4))
 
 
 def iso(ts: float, millis: bool = False) -> str:
@@ -122,6 +134,14 @@ class State:
         self.cf_apps: dict[str, dict[str, Any]] = {}
         self.cf_service_instances: dict[str, dict[str, Any]] = {}
         self.cf_jobs: dict[str, Job] = {}
+        self.cf_domains: dict[str, dict[str, Any]] = {}
+        self.cf_routes: dict[str, dict[str, Any]] = {}
+        self.cf_processes: dict[str, dict[str, Any]] = {}
+        self.cf_tasks: dict[str, dict[str, Any]] = {}
+        self.cf_offerings: dict[str, dict[str, Any]] = {}
+        self.cf_plans: dict[str, dict[str, Any]] = {}
+        self.cf_credential_bindings: dict[str, dict[str, Any]] = {}
+        self.cf_route_bindings: dict[str, dict[str, Any]] = {}
         self.mta_operations: dict[str, dict[str, Any]] = {}  # id -> operation
         self.mtas: dict[str, list[dict[str, Any]]] = {}  # space -> mtas
         self.mta_files: dict[str, list[dict[str, Any]]] = {}  # space -> files
@@ -237,6 +257,7 @@ class State:
             "customProperties": [],
         }
         self.add_event("GlobalAccount_Creation", ga_guid, "GlobalAccount", created, {"displayName": "Emulated"})
+        self._seed_cf_marketplace(iso(created))
         dir_ids: list[str] = []
         for d in range(cfg.directories):
             guid = self.new_id()
@@ -377,7 +398,9 @@ class State:
                     "created_at": app_ts,
                     "updated_at": app_ts,
                     "buildpacks": [("nodejs_buildpack", "nodejs_buildpack", "nodejs_buildpack")[a]],
+                    "env": {"NODE_ENV": "production"} if a < 2 else {},
                 }
+                self._seed_cf_app_parts(self.cf_apps[app_guid], org_name, region)
             for s, (offering, plan) in enumerate((("xsuaa", "application"), ("destination", "lite"))):
                 si_guid = self.new_id()
                 self.cf_service_instances[si_guid] = {
@@ -392,6 +415,7 @@ class State:
                     "state": "succeeded",
                     "op_type": "create",
                 }
+                self._seed_cf_bindings(self.cf_service_instances[si_guid], space_name)
             mtas = []
             if rng.random() < 0.8:
                 mtas.append(
@@ -437,6 +461,118 @@ class State:
                     "messages": [],
                     "parameters": {},
                 }
+
+    def _seed_cf_marketplace(self, created: str) -> None:
+        """CF service offerings and plans: the services of the global account's catalogue."""
+        for svc, display, _cat, plans in SERVICES:
+            off_guid = derived_id("cf-offering", svc)
+            self.cf_offerings[off_guid] = {
+                "guid": off_guid,
+                "name": svc,
+                "description": display,
+                "tags": [svc],
+                "created_at": created,
+                "updated_at": created,
+            }
+            for plan, _c, _a in plans:
+                guid = plan_guid(svc, plan)
+                self.cf_plans[guid] = {
+                    "guid": guid,
+                    "name": plan,
+                    "description": f"{display} {plan}",
+                    "offering": off_guid,
+                    "free": plan in ("lite", "application", "default"),
+                    "created_at": created,
+                    "updated_at": created,
+                }
+
+    def cf_shared_domain(self, region: str) -> dict[str, Any]:
+        """The shared apps domain of a CF region (created the first time it is needed)."""
+        guid = derived_id("cf-domain", region)
+        domain = self.cf_domains.get(guid)
+        if domain is None:
+            created = iso(self.anchor - 900 * DAY)
+            domain = {
+                "guid": guid,
+                "name": f"cfapps.{region}.hana.ondemand.com",
+                "internal": False,
+                "org": None,
+                "created_at": created,
+                "updated_at": created,
+            }
+            self.cf_domains[guid] = domain
+        return domain
+
+    def _seed_cf_app_parts(self, app: dict[str, Any], org_name: str, region: str) -> None:
+        """An app's web process, its route on the region's shared domain and (for deployers) a task."""
+        g, ts = app["guid"], app["created_at"]
+        web = derived_id(g, "process", "web")
+        self.cf_processes[web] = {
+            "guid": web,
+            "type": "web",
+            "app": g,
+            "command": "npm start",
+            "instances": 1 if app["state"] == "STARTED" else 0,
+            "memory_in_mb": 256,
+            "disk_in_mb": 1024,
+            "created_at": ts,
+            "updated_at": ts,
+        }
+        domain = self.cf_shared_domain(region)
+        route = derived_id(g, "route")
+        host = f"{app['name']}-{org_name}".replace("_", "-")[:63]
+        self.cf_routes[route] = {
+            "guid": route,
+            "host": host,
+            "path": "",
+            "domain": domain["guid"],
+            "space": app["space"],
+            "destinations": [{"guid": derived_id(route, g), "app": g, "process": "web", "port": 8080}],
+            "created_at": ts,
+            "updated_at": ts,
+        }
+        if app["name"].startswith("db-deployer"):
+            task = derived_id(g, "task", "1")
+            self.cf_tasks[task] = {
+                "guid": task,
+                "app": g,
+                "sequence_id": 1,
+                "name": "deploy",
+                "command": "npm run deploy",
+                "state": "SUCCEEDED",
+                "memory_in_mb": 256,
+                "disk_in_mb": 1024,
+                "created_at": ts,
+                "updated_at": ts,
+            }
+
+    def _seed_cf_bindings(self, si: dict[str, Any], space_name: str) -> None:
+        """A managed instance is bound to its space's ``srv`` app and has one service key."""
+        app = next(
+            (a for a in self.cf_apps.values() if a["space"] == si["space"] and a["name"] == f"srv-{space_name}"),
+            None,
+        )
+        for kind, name, app_guid in (
+            ("app", si["name"], app["guid"] if app else None),
+            ("key", f"{si['name']}-key", None),
+        ):
+            if kind == "app" and app_guid is None:
+                continue
+            guid = derived_id(si["guid"], "binding", kind)
+            self.cf_credential_bindings[guid] = {
+                "guid": guid,
+                "name": name,
+                "type": kind,
+                "app": app_guid,
+                "service_instance": si["guid"],
+                "credentials": {
+                    "url": f"https://{si['offering']}.example.com",
+                    "clientid": f"sb-{guid[:8]}!b1|{si['offering']}!b2",
+                    "clientsecret": derived_id(guid, "secret"),
+                },
+                "created_at": si["created_at"],
+                "updated_at": si["updated_at"],
+            }
 
     def _add_subscription(self, subaccount: str, app: str, plan: str, ts: float, state: str) -> dict[str, Any]:
         sub = self.subaccounts[subaccount]
