@@ -1,0 +1,91 @@
+"""The real peer ``cloudfoundry-client`` (written by others, from CF's own API) against the emulator over
+loopback HTTP: what it lists it pages to the end, what it creates it reads back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from scp_async.emulator import Emulator
+
+cloudfoundry_client = pytest.importorskip("cloudfoundry_client.client")
+
+
+@pytest.fixture(scope="module")
+def cf() -> Iterator[tuple[Any, Emulator]]:
+    with Emulator.serve(subaccounts=6) as emu:
+        client = cloudfoundry_client.CloudFoundryClient(emu.cf_api_url)
+        client.init_with_user_credentials("admin@example.com", "emulator-password")
+        yield client, emu
+
+
+def _guids(entities: Any) -> list[str]:
+    return [e["guid"] for e in entities]
+
+
+@pytest.mark.parametrize(
+    ("manager", "store"),
+    [
+        ("routes", "cf_routes"),
+        ("domains", "cf_domains"),
+        ("tasks", "cf_tasks"),
+        ("service_offerings", "cf_offerings"),
+        ("service_plans", "cf_plans"),
+        ("service_credential_bindings", "cf_credential_bindings"),
+        ("processes", "cf_processes"),
+    ],
+)
+def test_lists_page_to_the_end(cf: tuple[Any, Emulator], manager: str, store: str) -> None:
+    client, emu = cf
+    expected = set(getattr(emu.state, store))
+    assert len(expected) > 3  # more than one page of 3
+    listed = _guids(getattr(client.v3, manager).list(per_page=3))
+    assert len(listed) == len(set(listed)) == len(expected)
+    assert set(listed) == expected
+    first = getattr(client.v3, manager).get(listed[0])
+    assert first["guid"] == listed[0]
+
+
+def test_routes_domains_and_bindings_agree(cf: tuple[Any, Emulator]) -> None:
+    client, emu = cf
+    app = next(a for a in emu.state.cf_apps.values() if a["name"].startswith("srv-"))
+    routes = list(client.v3.apps.list_routes(app["guid"]))
+    assert len(routes) == 1
+    domain = client.v3.domains.get(routes[0]["relationships"]["domain"]["data"]["guid"])
+    assert routes[0]["url"] == f"{routes[0]['host']}.{domain['name']}"
+    bindings = list(client.v3.service_credential_bindings.list(app_guids=app["guid"]))
+    assert bindings
+    assert all(b["type"] == "app" for b in bindings)
+    plans = list(client.v3.service_plans.list(names="application"))
+    offering = client.v3.service_offerings.get(plans[0]["relationships"]["service_offering"]["data"]["guid"])
+    assert offering["name"] == "xsuaa"
+    env = client.v3.apps.get_env(app["guid"])
+    vcap_app = env["application_env_json"]["VCAP_APPLICATION"]
+    assert vcap_app["application_id"] == app["guid"]
+    assert vcap_app["application_uris"] == [routes[0]["url"]]
+    services = env["system_env_json"]["VCAP_SERVICES"]
+    bound = {entry["binding_guid"] for entries in services.values() for entry in entries}
+    assert bound == {b["guid"] for b in bindings}
+    assert all(entry["credentials"]["clientid"] for entries in services.values() for entry in entries)
+
+
+def test_creates_a_task_and_reads_it_back(cf: tuple[Any, Emulator]) -> None:
+    client, emu = cf
+    app = next(iter(emu.state.cf_apps.values()))
+    before = len(list(client.v3.tasks.list(app_guids=app["guid"])))
+    task = client.v3.tasks.create(app["guid"], command="rake db:migrate", name="migrate", memory_in_mb=128)
+    assert task["state"] == "RUNNING"
+    assert task["command"] == "rake db:migrate"
+    assert task["memory_in_mb"] == 128
+    assert task["relationships"]["app"]["data"]["guid"] == app["guid"]
+    again = client.v3.tasks.get(task["guid"])
+    assert again["name"] == "migrate"
+    assert again["sequence_id"] == task["sequence_id"] == before + 1
+    listed = _guids(client.v3.tasks.list(app_guids=app["guid"]))
+    assert task["guid"] in listed
+    assert len(listed) == before + 1
+    cancelled = client.v3.tasks.cancel(task["guid"])
+    assert cancelled["state"] == "FAILED"
+    assert cancelled["result"]["failure_reason"]
