@@ -35,7 +35,7 @@ from typing import Any
 
 import httpx
 
-from ._logging import redact_text, redact_url
+from ._logging import redact_text, redact_url, scrub_response
 
 __all__ = [
     "ApiConnectionError",
@@ -160,6 +160,7 @@ class UnexpectedStatusError(ScpAsyncError):
 
     def __init__(self, operation_id: str, response: httpx.Response, expected: Sequence[int]) -> None:
         self.operation_id = operation_id
+        response = scrub_response(response)
         self.response = response
         self.status_code = response.status_code
         self.expected = tuple(expected)
@@ -187,6 +188,8 @@ class ApiError(ScpAsyncError):
 
     Attributes are parsed best-effort from the SAP (``{"error": {...}}``), OAuth
     (``error``/``error_description``) and Cloud Foundry V3 (``errors: [...]``) error shapes.
+    ``response`` is a decoded copy of the response without the credentials of the request(s) behind
+    it: its request, its ``history`` and any echo of them in the body are redacted.
     """
 
     status_code: int
@@ -200,6 +203,8 @@ class ApiError(ScpAsyncError):
     errors: list[ErrorDetail]
 
     def __init__(self, response: httpx.Response, *, message: str | None = None):
+        # A copy without the credentials of the request(s) behind it, echoes in the body included.
+        response = scrub_response(response)
         request = response._request  # absent when a Response was built by hand
         self.response = response
         self.status_code = response.status_code

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 import anyio
 import httpx
 
-__all__ = ["RetryPolicy", "parse_retry_after"]
+__all__ = ["ALREADY_DELETED", "RetryPolicy", "deleted_before", "may_have_applied", "parse_retry_after"]
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
@@ -23,6 +23,24 @@ RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
 # Raised before a single byte of the request left this process, so even POST is safe to resend.
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _TRANSPORT_RETRYABLE = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+# The server, or a gateway in front of it, gave up waiting: the request may have been carried out.
+_MAYBE_APPLIED_STATUSES = frozenset({408, 500, 502, 504})
+
+#: Key in ``response.extensions`` of the 404/410 that a retried DELETE got once an earlier attempt may
+#: already have deleted the resource; such a response is returned as success, not raised as NotFound.
+ALREADY_DELETED = "scp_async.already_deleted"
+
+
+def may_have_applied(outcome: Exception | int) -> bool:
+    """Whether a failed attempt (a transport error or an error status) may have taken effect anyway."""
+    if isinstance(outcome, int):
+        return outcome in _MAYBE_APPLIED_STATUSES
+    return not isinstance(outcome, _NEVER_SENT)
+
+
+def deleted_before(method: str, status_code: int, maybe_applied: bool) -> bool:
+    """Whether a 404/410 only says that an earlier attempt of the same DELETE already succeeded."""
+    return maybe_applied and method.upper() == "DELETE" and status_code in (404, 410)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,8 @@ from ._errors import (
     ServiceKeyError,
     error_for_response,
 )
-from ._logging import REDACTED, is_sensitive_name, logger, redact_text, redact_url
+from ._limits import DEFAULT_MAX_RESPONSE_SIZE, read_response
+from ._logging import logger, redact_exception, redact_request, redact_text, redact_url
 from ._oauth import (
     ClientCredentialsGrant,
     Grant,
@@ -50,7 +51,7 @@ from ._oauth import (
     load_client_certificate,
 )
 from ._options import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, RequestOptions, TimeoutTypes
-from ._retry import RetryPolicy
+from ._retry import ALREADY_DELETED, RetryPolicy, deleted_before, may_have_applied
 
 if TYPE_CHECKING:
     from scp_async_clients.accounts._namespace import AccountsApi
@@ -94,6 +95,7 @@ class _Core:
     tokens: TokenCache = field(init=False)
     mtls_clients: dict[Hashable, httpx.AsyncClient] = field(default_factory=dict)
     closed: bool = False
+    max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE
 
 
 class Session:
@@ -106,7 +108,9 @@ class Session:
     ``deadline`` (seconds, ``None`` for none) bounds a whole call: connect, every read, retries,
     the waits between them and the token request. Tokens are renewed up to
     ``refresh_skew`` seconds before they expire, judged by ``token_clock``. ``transport``
-    replaces the network (e.g. an emulator's ASGI app).
+    replaces the network (e.g. an emulator's ASGI app). A response body larger than
+    ``max_response_size`` bytes once decompressed (``None``: no cap) raises
+    :class:`~scp_async.ResponseTooLargeError`; reading stops there.
     """
 
     _core: _Core
@@ -124,6 +128,7 @@ class Session:
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         token_clock: Callable[[], float] = time.time,
+        max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
         options = RequestOptions(retry=retry or RetryPolicy()).merge(
             timeout=timeout, max_retries=max_retries, headers=headers or {}, deadline=deadline
@@ -131,7 +136,11 @@ class Session:
         client = http_client or httpx.AsyncClient(
             transport=transport, timeout=options.timeout, headers={"User-Agent": _user_agent()}
         )
-        core = _Core(client=client, owns_client=http_client is None, transport=transport)
+        if max_response_size is not None and max_response_size < 1:
+            raise ValueError(f"max_response_size must be a positive number of bytes or None, not {max_response_size!r}")
+        core = _Core(
+            client=client, owns_client=http_client is None, transport=transport, max_response_size=max_response_size
+        )
         core.tokens = TokenCache(self._send_token_request, refresh_skew=refresh_skew, clock=token_clock)
         self._core = core
         self._options = options
@@ -329,6 +338,8 @@ class Session:
         client = client or self._core.client
         policy = options.retry
         retries = 0
+        # Whether an earlier attempt may have been carried out although its answer was lost or failed.
+        maybe_applied = False
         while True:
             # Every attempt yields to the event loop: an in-process transport (the emulator's ASGI app)
             # may never block, and cancellation must still land.
@@ -337,8 +348,10 @@ class Session:
             method, shown_url = request.method, redact_url(request.url)
             started = time.perf_counter()
             try:
-                response = await client.send(request, auth=auth)
+                response = await client.send(request, auth=auth, stream=True)
+                await read_response(response, self._core.max_response_size)
             except httpx.TransportError as exc:
+                maybe_applied = maybe_applied or may_have_applied(exc)
                 elapsed = time.perf_counter() - started
                 delay = policy.backoff(retries + 1)
                 # A wait that outlasts the deadline would only turn this error into a timeout.
@@ -354,6 +367,8 @@ class Session:
                 error = ApiTimeoutError if isinstance(exc, httpx.TimeoutException) else ApiConnectionError
                 # Some transports put the full URL, query included, into the message.
                 detail = redact_text(str(exc)) or "no details"
+                # The cause stays for debugging; the request it holds (token or client secret) does not.
+                redact_exception(exc)
                 raise error(f"{type(exc).__name__}: {detail}", method=method, url=str(request.url)) from exc
             elapsed = time.perf_counter() - started
             status = response.status_code
@@ -373,12 +388,18 @@ class Session:
                     "%s %s -> %d; retry %d/%d in %.2fs",
                     method, shown_url, status, retries, policy.max_retries, delay,
                 )  # fmt: skip
+                maybe_applied = maybe_applied or may_have_applied(status)
                 await response.aclose()
                 await policy.sleep(delay)
                 continue
+            if deleted_before(method, status, maybe_applied):
+                logger.info(
+                    "%s %s -> %d after a retry: an earlier attempt deleted it; success", method, shown_url, status
+                )
+                response.extensions = {**response.extensions, ALREADY_DELETED: True}
+                return response
             if status >= 400 and raise_for_status:
-                # The error keeps the response (and so its request) for debugging, not the token.
-                response.request = _redacted_request(response.request)
+                # The error keeps a copy of the response without the token (see ApiError).
                 raise error_for_response(response, retry_after=server_delay)
             return response
 
@@ -525,12 +546,7 @@ def _time_left() -> float:
 
 
 def _redacted_request(request: httpx.Request) -> httpx.Request:
-    headers = [(k, REDACTED if is_sensitive_name(k) else v) for k, v in request.headers.multi_items()]
-    try:
-        content: bytes | None = request.content
-    except httpx.RequestNotRead:
-        content = None
-    return httpx.Request(request.method, request.url, headers=headers, content=content)
+    return redact_request(request)
 
 
 def _json_or_none(response: httpx.Response) -> Any:
