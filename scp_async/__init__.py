@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._audit_log import AuditLogRecord
 from ._credentials import (
+    BindingInfo,
     CfCliConfig,
     CredentialType,
     ServiceKey,
@@ -53,8 +54,8 @@ from ._oauth import (
     TokenCache,
     X509ClientCredentialsGrant,
 )
-from ._options import DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, RequestOptions
-from ._pagination import Paginator, paginate
+from ._options import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, RequestOptions
+from ._pagination import PaginationError, Paginator, paginate
 from ._retry import RetryPolicy
 from ._session import ApiContext, CloudManagement, MultiAppsContext, Session
 from ._waiters import WaitFailedError, WaitTimeoutError, wait_until
@@ -73,6 +74,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DEFAULT_DEADLINE",
     "DEFAULT_TIMEOUT",
     "NOT_GIVEN",
     "ApiConnectionError",
@@ -83,6 +85,7 @@ __all__ = [
     "AuditLogRecord",
     "AuthenticationError",
     "BadRequest",
+    "BindingInfo",
     "CfCliConfig",
     "ClientCredentialsGrant",
     "CloudFoundry",
@@ -99,6 +102,7 @@ __all__ = [
     "NotFound",
     "NotGiven",
     "OAuth2Auth",
+    "PaginationError",
     "Paginator",
     "PasswordGrant",
     "RateLimited",

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime
 import json
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,6 @@ from .helpers import (
     ACCOUNTS_URL,
     AUDIT_URL,
     CLIENT_SECRET,
-    PRIVATE_KEY_MARKER,
     SM_URL,
     TOKEN_URL,
     UAA_URL,
@@ -48,20 +48,51 @@ def test_audit_log_and_service_manager_keys() -> None:
     assert sm.uaa.xsappname == "sm!b1|service-manager!b2"
 
 
-def test_x509_uaa_block_uses_certurl() -> None:
-    data = cis_key_dict()
-    data["uaa"] = {
+def pem_pair() -> tuple[str, str]:
+    """A self-signed certificate (PEM) and its private key (PKCS#8 PEM)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "scp-async-credentials-test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
+
+
+def x509_uaa(certificate: str, key: str) -> dict[str, Any]:
+    return {
         "clientid": "sb-x509",
         "credential-type": "x509",
-        "certificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
-        "key": f"-----BEGIN PRIVATE KEY-----\n{PRIVATE_KEY_MARKER}\n-----END PRIVATE KEY-----",
+        "certificate": certificate,
+        "key": key,
         "certurl": "https://sub.authentication.cert.eu10.hana.ondemand.com",
         "url": UAA_URL,
     }
+
+
+def test_x509_uaa_block_uses_certurl() -> None:
+    data = cis_key_dict()
+    data["uaa"] = x509_uaa(*pem_pair())
     uaa = ServiceKey.from_dict(data).uaa
     assert uaa.credential_type is CredentialType.X509
     assert uaa.token_url == "https://sub.authentication.cert.eu10.hana.ondemand.com/oauth/token"
     assert uaa.client_secret is None
+    assert uaa.key == data["uaa"]["key"]
 
 
 def test_cf_service_key_output_with_header_and_credentials_wrapper(tmp_path: Path) -> None:

@@ -58,21 +58,22 @@ def _renderings(obj: object) -> list[str]:
 
 
 def _x509_key() -> dict[str, Any]:
+    from .test_credentials import pem_pair  # keys are checked at load: the PEM must be real
+
+    certificate, key = pem_pair()
     data = audit_key_dict()
-    data["uaa"] = {
-        "clientid": "sb-x",
-        "certificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
-        "key": f"-----BEGIN PRIVATE KEY-----\n{PRIVATE_KEY_MARKER}\n-----END PRIVATE KEY-----",
-        "certurl": "https://cert.example",
-    }
+    data["uaa"] = {"clientid": "sb-x", "certificate": certificate, "key": key, "certurl": "https://cert.example"}
     return data
 
 
 def test_reprs_of_keys_grants_and_config(tmp_path: Path) -> None:
     texts: list[str] = []
-    for data in (cis_key_dict(), audit_key_dict(), sm_key_dict(), _x509_key()):
+    x509 = _x509_key()
+    for data in (cis_key_dict(), audit_key_dict(), sm_key_dict(), x509):
         key = ServiceKey.from_dict(data)
         texts += _renderings(key) + _renderings(key.uaa)
+    key_body = x509["uaa"]["key"].splitlines()[1]
+    assert not any(key_body in text for text in texts)
     for grant in (
         ClientCredentialsGrant(TOKEN_URL, "id", client_secret=CLIENT_SECRET),
         PasswordGrant(TOKEN_URL, username="u", password=PASSWORD, origin="o"),
