@@ -23,13 +23,13 @@ from ._common import (
     load_sources,
     select,
     upstream_dir,
-    write_atomic,
 )
 from .drift import compare
 from .fetch import base_urls_from_service_key, fetch_api
-from .generate import generate
+from .generate import ApiResult, Finish, generate
 from .normalize import load_spec, normalize_api
-from .report import END, START, render, splice, update_readme
+from .report import END, START, readme_update, render, splice, update_readme
+from .swap import pending, remove_temp_siblings
 
 
 def _fail(error: PipelineError) -> None:
@@ -85,9 +85,9 @@ def cmd_normalize(args: argparse.Namespace, sources: dict[str, ApiSource]) -> in
     return 1 if failed else 0
 
 
-def _generate(apis: list[ApiSource], specs_dir: Path, generated_dir: Path) -> int:
+def _generate(apis: list[ApiSource], specs_dir: Path, generated_dir: Path, finish: Finish) -> int:
     started = time.perf_counter()
-    results = generate(apis, specs_dir, generated_dir)
+    results = generate(apis, specs_dir, generated_dir, finish=finish)
     for result in results:
         if result.error:
             _fail(PipelineError(result.api, result.error))
@@ -98,20 +98,22 @@ def _generate(apis: list[ApiSource], specs_dir: Path, generated_dir: Path) -> in
 
 
 def cmd_generate(args: argparse.Namespace, sources: dict[str, ApiSource]) -> int:
-    status = _generate(select(sources, args.apis), args.specs_dir, args.generated_dir)
-    update_readme(render(sources, args.specs_dir, args.generated_dir), args.readme)
-    return status
+    remove_temp_siblings(args.readme)
+
+    def finish(results: list[ApiResult], staged_generated: Path) -> dict[Path, str]:
+        return readme_update(render(sources, args.specs_dir, staged_generated), args.readme)
+
+    return _generate(select(sources, args.apis), args.specs_dir, args.generated_dir, finish)
 
 
-def _report_changes(api: str, old_dir: Path, new_dir: Path) -> None:
+def _change_report(api: str, old_dir: Path, new_dir: Path) -> list[str]:
     """What an update changes in one API's spec, in the drift report's terms."""
     if not (old_dir / f"{api}.json").exists():
-        print(f"{api}: new API")
-        return
+        return [f"{api}: new API"]
     changes = compare(load_spec(api, old_dir), load_spec(api, new_dir))
-    print(f"{api}: {'no changes' if not changes else f'{len(changes)} change(s)'}")
-    for change in changes:
-        print(f"  {change.line()}")
+    return [f"{api}: {'no changes' if not changes else f'{len(changes)} change(s)'}"] + [
+        f"  {change.line()}" for change in changes
+    ]
 
 
 def cmd_all(args: argparse.Namespace, sources: dict[str, ApiSource]) -> int:
@@ -119,29 +121,48 @@ def cmd_all(args: argparse.Namespace, sources: dict[str, ApiSource]) -> int:
     apis = select(sources, args.apis)
     cache = Path(args.cache_dir)
     failed = set(_fetch_all(args, apis, sources, cache))
+    for name in sources:
+        remove_temp_siblings(args.specs_dir / f"{name}.json")
+    remove_temp_siblings(args.readme)
     with tempfile.TemporaryDirectory(prefix="scp-specs-") as scratch:
         staged_specs = Path(scratch) / "specs"
         shutil.copytree(args.specs_dir, staged_specs)
+        reports: dict[str, list[str]] = {}
         for source in apis:
             if source.name in failed:
                 continue
             try:
                 normalize_api(source, staged_specs, cache)
+                reports[source.name] = _change_report(source.name, args.specs_dir, staged_specs)
             except PipelineError as exc:
                 _fail(exc)
                 failed.add(source.name)
         ready = [s for s in apis if s.name not in failed]
-        results = generate(ready, staged_specs, args.generated_dir) if ready else []
-        for result in results:
+
+        def finish(results: list[ApiResult], staged_generated: Path) -> dict[Path, str]:
+            """The specs of the APIs that made it, and the table as the new tree and specs say."""
+            files: dict[Path, str] = {}
+            updated = {result.api for result in results if result.error is None}
+            for name in sources:
+                spec = f"{name}.json"
+                if name in updated:
+                    files[args.specs_dir / spec] = (staged_specs / spec).read_text(encoding="utf-8")
+                elif (args.specs_dir / spec).exists():  # the table counts the spec that stays
+                    shutil.copyfile(args.specs_dir / spec, staged_specs / spec)
+            files.update(readme_update(render(sources, staged_specs, staged_generated), args.readme))
+            return files
+
+        if not ready:
+            update_readme(render(sources, args.specs_dir, args.generated_dir), args.readme)
+            return 1 if failed else 0
+        for result in generate(ready, staged_specs, args.generated_dir, finish=finish):
             if result.error:
                 _fail(PipelineError(result.api, result.error))
                 failed.add(result.api)
                 continue
-            spec = f"{result.api}.json"
-            _report_changes(result.api, args.specs_dir, staged_specs)
-            write_atomic(args.specs_dir / spec, (staged_specs / spec).read_text(encoding="utf-8"))
+            for line in reports[result.api]:
+                print(line)
             print(f"updated {result.api}: {len(result.operations)} operations")
-    update_readme(render(sources, args.specs_dir, args.generated_dir), args.readme)
     return 1 if failed else 0
 
 
@@ -171,6 +192,8 @@ def cmd_check(args: argparse.Namespace, sources: dict[str, ApiSource]) -> int:
         for result in errors:
             _fail(PipelineError(result.api, result.error or ""))
         problems = _tree_differences(fresh / GENERATED_PACKAGE, args.generated_dir / GENERATED_PACKAGE)
+        if pending(args.generated_dir):
+            problems.insert(0, "an interrupted generation is not completed yet (its journal is in generated/)")
         readme = args.readme.read_text(encoding="utf-8") if args.readme.exists() else ""
         if START in readme and END in readme and splice(readme, render(sources, args.specs_dir, fresh)) != readme:
             problems.append("README.md operations table is out of date")

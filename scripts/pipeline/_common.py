@@ -22,6 +22,7 @@ CACHE_DIR = ROOT / ".cache" / "specs"
 NODE_BIN = ROOT / "scripts" / "node_modules" / ".bin"
 GENERATED_PACKAGE = "scp_async_clients"
 UPSTREAM_ENV = "SCP_ASYNC_UPSTREAM_SPECS"
+TEMP_MARK = ".tmp-"  # in the names of write_atomic's temporary files (a killed run may leave them)
 
 FORMATS = ("openapi3", "swagger2", "openapi3-split")
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -147,10 +148,12 @@ def dump_canonical(document: dict[str, Any]) -> str:
 
 def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        # mkstemp makes the file private (0600): these are sources, readable like the rest of the tree.
+        os.chmod(tmp, (path.stat().st_mode & 0o777) | 0o444 if path.exists() else 0o644)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -2,8 +2,9 @@
 
 Each API is generated in its own process (the generator is CPU bound), into a staging directory; ruff
 formats all of them in one run; every file gets the do-not-edit banner; then each API whose whole run
-succeeded replaces its previous package. Generator warnings must be explained in
-`specs/generator-notes.yaml`, and every operation it could not produce must be listed there with why.
+succeeded replaces its previous package, all in one swap of the package tree (swap.py). Generator
+warnings must be explained in `specs/generator-notes.yaml`, and every operation it could not produce
+must be listed there with why.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,13 +32,12 @@ from ._common import (
     ApiSource,
     PipelineError,
     iter_operations,
-    replace_dir,
-    staging_dir,
     write_atomic,
 )
 from .namespaces import NAMESPACE_MODULE
 from .namespaces import render as render_namespace
 from .normalize import load_spec
+from .swap import commit, locked, new_stage, pending, recover
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -43,6 +45,7 @@ GENERATOR_CONFIG = HERE / "generator.yaml"
 RUFF_CONFIG = HERE / "ruff-generated.toml"
 NOTES_FILE = "generator-notes.yaml"
 OPERATIONS_MODULE = "_operations.py"
+BUILD_DIR = "build"  # inside a stage: one directory per API as the generator wrote it
 
 
 def banner(api: str) -> str:
@@ -311,10 +314,43 @@ def build_clients(
     return list(results.values())
 
 
+def _link_or_copy(source: str, target: str) -> None:
+    """Files kept from the old tree: a hard link is enough (the old tree is only ever deleted, never edited)."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _assemble(package_root: Path, stage: Path, results: list[ApiResult]) -> Path:
+    """The whole new package tree in `stage`: fresh APIs from the build, every other entry as it was."""
+    tree = stage / GENERATED_PACKAGE
+    tree.mkdir()
+    fresh = {result.api for result in results if result.error is None}
+    if package_root.is_dir():
+        for entry in sorted(package_root.iterdir()):
+            if entry.name.startswith(".") or entry.name == "__pycache__" or entry.name in fresh:
+                continue
+            if entry.is_dir():
+                ignore = shutil.ignore_patterns("__pycache__")
+                shutil.copytree(entry, tree / entry.name, symlinks=True, ignore=ignore, copy_function=_link_or_copy)
+            else:
+                _link_or_copy(str(entry), str(tree / entry.name))
+    for api in sorted(fresh):
+        os.replace(stage / BUILD_DIR / api, tree / api)
+    write_root_package(tree)
+    return tree
+
+
 def write_root_package(package_root: Path) -> None:
     write_atomic(package_root / "__init__.py", ROOT_INIT)
     if not (package_root / "py.typed").exists():
         write_atomic(package_root / "py.typed", "")
+
+
+# Given the results and a directory laid out like generated/ holding the new tree, the files (README
+# table, specs) that must change together with the generated code, and their new text.
+Finish = Callable[[list[ApiResult], Path], dict[Path, str]]
 
 
 def generate(
@@ -322,13 +358,21 @@ def generate(
     specs_dir: Path = SPECS_DIR,
     generated_dir: Path = GENERATED_DIR,
     jobs: int | None = None,
+    finish: Finish | None = None,
 ) -> list[ApiResult]:
-    """Regenerate and swap in each API whose generation fully succeeded; others keep their old code."""
-    package_root = generated_dir / GENERATED_PACKAGE
-    with staging_dir(generated_dir, "stage") as stage:
-        results = build_clients(sources, specs_dir, stage, jobs)
-        for result in results:
-            if result.error is None:
-                replace_dir(package_root / result.api, stage / result.api)
-    write_root_package(package_root)
+    """Regenerate; each API whose generation fully succeeded replaces its old code, others keep theirs.
+
+    The new package tree and the files `finish` returns replace the old ones as one change, and a run
+    killed at any point leaves either the old or the new state (completed by the next run): see swap.py.
+    """
+    with locked(generated_dir):
+        recover(generated_dir, GENERATED_PACKAGE)
+        stage = new_stage(generated_dir)
+        try:
+            results = build_clients(sources, specs_dir, stage / BUILD_DIR, jobs)
+            _assemble(generated_dir / GENERATED_PACKAGE, stage, results)
+            commit(generated_dir, stage, GENERATED_PACKAGE, finish(results, stage) if finish else {})
+        finally:
+            if not pending(generated_dir):  # a committed change needs its stage to be completed
+                shutil.rmtree(stage, ignore_errors=True)
     return results

@@ -6,9 +6,10 @@ import runpy
 from pathlib import Path
 from typing import Any
 
-from ._common import GENERATED_PACKAGE, ROOT, ApiSource, iter_operations
+from ._common import GENERATED_PACKAGE, ROOT, ApiSource, iter_operations, write_atomic
 from .generate import OPERATIONS_MODULE, load_notes
 from .normalize import load_spec
+from .swap import remove_temp_siblings
 
 START = "<!-- operations-table:start (written by `make generate`) -->"
 END = "<!-- operations-table:end -->"
@@ -50,12 +51,19 @@ def splice(readme: str, table: str) -> str:
     return f"{head}{START}\n{table}{END}{tail}"
 
 
-def update_readme(table: str, readme_path: Path = ROOT / "README.md") -> bool:
-    """Rewrite the table in place; returns whether anything changed."""
+def readme_update(table: str, readme_path: Path = ROOT / "README.md") -> dict[Path, str]:
+    """The README's new text with `table` in it, keyed by its path; empty if there is nothing to change."""
     if not readme_path.exists():
-        return False
+        return {}
     before = readme_path.read_text(encoding="utf-8")
     after = splice(before, table)
-    if after != before:
-        readme_path.write_text(after, encoding="utf-8")
-    return after != before
+    return {readme_path: after} if after != before else {}
+
+
+def update_readme(table: str, readme_path: Path = ROOT / "README.md") -> bool:
+    """Rewrite the table (atomically); returns whether anything changed."""
+    remove_temp_siblings(readme_path)
+    for path, text in readme_update(table, readme_path).items():
+        write_atomic(path, text)
+        return True
+    return False
