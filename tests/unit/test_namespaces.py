@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pytest_httpx import HTTPXMock
 
-from scp_async import InvalidResponseError, NotFound, ServiceKeyError, Session
+from scp_async import InvalidResponseError, NotFound, ServiceKeyError, Session, UnexpectedStatusError
 from scp_async._apis import deploy_service_url_for
 
 from .helpers import ACCOUNTS_URL, TOKEN_URL, cis_key_dict, token_json
@@ -81,7 +81,7 @@ def test_errors_and_bodies_that_break_the_spec(make_session: Callable[..., Sessi
             await accounts.get_global_account()  # nulls in string fields are tolerated as given
             with pytest.raises(InvalidResponseError, match=r"getGlobalAccount: .*required field 'commercialModel'"):
                 await accounts.get_global_account()
-            with pytest.raises(InvalidResponseError, match=r"getGlobalAccount: .*TypeError"):
+            with pytest.raises(InvalidResponseError, match=r"getGlobalAccount: .*at \$: expected an object.*got null"):
                 await accounts.get_global_account()  # null where an object was declared
 
     import anyio
@@ -162,3 +162,90 @@ def test_mta_upload_sends_the_archive_as_a_file_field(
     assert b'name="file"; filename="app.mtar"' in first.content
     assert b"PK\x03\x04mta" in first.content
     assert b'filename="other.mtar"' in second.content
+
+
+# -- errors name their real cause ------------------------------------------------------------------
+
+
+def test_bad_arguments_raise_type_error_before_anything_is_sent(
+    run: Runner, make_session: Callable[..., Session], httpx_mock: HTTPXMock
+) -> None:
+    async def main() -> None:
+        async with make_session() as session:
+            accounts = session.cloud_management(cis_key_dict()).accounts
+            bad_body: Any = {"displayName": "x", "region": "eu10"}
+            with pytest.raises(TypeError, match=r"createSubaccount: an argument is not of the declared type"):
+                await accounts.create_subaccount(body=bad_body)
+            bad_enum: Any = "ALL"
+            with pytest.raises(TypeError, match=r"getSubaccount: an argument is not of the declared type"):
+                await accounts.get_subaccount("sa", derived_authorizations=bad_enum)
+            unknown: Any = {"nope": 1}
+            with pytest.raises(TypeError, match="nope"):
+                await accounts.get_global_account(**unknown)
+
+    run(main)
+    assert httpx_mock.get_requests() == []  # not even a token was asked for
+
+
+@pytest.mark.parametrize(
+    ("status", "headers"), [(201, {}), (204, {}), (302, {"Location": "https://elsewhere.example/"})]
+)
+def test_a_success_status_the_spec_does_not_list_is_a_typed_error(
+    status: int, headers: dict[str, str], make_session: Callable[..., Session], httpx_mock: HTTPXMock
+) -> None:
+    httpx_mock.add_response(url=TOKEN_URL, json=token_json())
+    url = f"{ACCOUNTS_URL}/accounts/v1/globalAccount"
+    httpx_mock.add_response(
+        url=url, status_code=status, headers=headers, json=GLOBAL_ACCOUNT if status == 201 else None
+    )
+
+    async def main() -> None:
+        async with make_session() as session:
+            accounts = session.cloud_management(cis_key_dict()).accounts
+            with pytest.raises(UnexpectedStatusError) as info:
+                await accounts.get_global_account()
+            error = info.value
+            assert (error.operation_id, error.status_code, error.expected) == ("getGlobalAccount", status, (200,))
+            assert f"GET {url} answered {status}" in str(error)
+            assert error.response.request.headers["Authorization"] == "[REDACTED]"
+
+    import anyio
+
+    anyio.run(main)
+
+
+def test_invalid_response_error_names_operation_path_expected_and_got() -> None:
+    class DecodeError(ValueError):
+        path = "$.resources[3].created_at"
+        expected = "date-time"
+        got = "str 'yesterday'"
+
+    error = InvalidResponseError("listApps", DecodeError("bad date"))
+    assert (error.path, error.expected, error.got) == ("$.resources[3].created_at", "date-time", "str 'yesterday'")
+    assert str(error) == (
+        "listApps: the response body does not match the API's spec "
+        "(at $.resources[3].created_at: expected date-time, got str 'yesterday')"
+    )
+    missing = InvalidResponseError("getGlobalAccount", KeyError("commercialModel"))
+    assert missing.path == "commercialModel"
+    assert "required field 'commercialModel' is missing" in str(missing)
+
+
+def test_a_broken_x509_key_is_a_service_key_error_on_a_typed_call(make_session: Callable[..., Session]) -> None:
+    data = cis_key_dict()
+    data["uaa"] = {
+        "clientid": "sb-x509",
+        "certificate": "-----BEGIN CERTIFICATE-----\nnot-base64\n-----END CERTIFICATE-----\n",
+        "key": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        "certurl": "https://cert.example",
+        "url": "https://uaa.example",
+    }
+
+    async def main() -> None:
+        async with make_session() as session:
+            with pytest.raises(ServiceKeyError, match=r"X.509 credentials of client sb-x509"):
+                await session.cloud_management(data).accounts.get_global_account()
+
+    import anyio
+
+    anyio.run(main)

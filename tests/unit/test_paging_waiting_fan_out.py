@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 import pytest
 
-from scp_async import Paginator, WaitFailedError, WaitTimeoutError, fan_out, paginate, wait_until
+from scp_async import PaginationError, Paginator, WaitFailedError, WaitTimeoutError, fan_out, paginate, wait_until
 from scp_async_clients.cf_v3.models import AppList
 from scp_async_clients.events.models import BusinessEventsResponseCollection
 from scp_async_clients.service_manager.models import ServiceInstanceResponseList
@@ -107,7 +107,9 @@ def test_an_operation_without_paging_parameters_is_refused() -> None:
 
     with pytest.raises(TypeError, match="get_global_account is not a paged operation"):
         paginate(get_global_account)
-    assert "style=cf-v3" in repr(Paginator(_fake_cf, {}))
+    assert "style=cf-v3" in repr(Paginator(_fake_cf))
+    with pytest.raises(ValueError, match="max_pages"):
+        paginate(_fake_cf).with_max_pages(0)
 
 
 async def _fake_cf(*, page: int | Unset = UNSET, per_page: int | Unset = UNSET) -> AppList:
@@ -163,3 +165,143 @@ def test_fan_out_keeps_order_and_the_limit(backend: str) -> None:
 
     anyio.run(main, backend=backend)
     assert peak == 4
+
+
+# -- paging always ends ------------------------------------------------------------------------
+
+
+def _apps(start: int, count: int) -> list[dict[str, Any]]:
+    return [{"guid": f"00000000-0000-0000-0000-{i:012d}", "name": f"app-{i}"} for i in range(start, start + count)]
+
+
+def _collect(paginator: Paginator[Any]) -> list[Any]:
+    async def main() -> list[Any]:
+        return [item async for item in paginator]
+
+    return anyio.run(main)
+
+
+def test_a_schema_example_next_link_with_the_same_page_again_ends_after_one_page() -> None:
+    # What a schema-driven mock answers every list with: the same placeholder link and the same items.
+    calls: list[Any] = []
+
+    async def list_routes(*, page: int | Unset = UNSET, per_page: int | Unset = UNSET) -> AppList:
+        calls.append(page)
+        return AppList.from_dict({"pagination": {"next": {"href": "string"}}, "resources": _apps(0, 2)})
+
+    assert len(_collect(paginate(list_routes))) == 2
+    assert calls == [UNSET, 2]
+
+
+def test_a_next_link_handed_out_twice_ends_paging_after_its_new_items() -> None:
+    calls: list[Any] = []
+
+    async def list_apps(*, page: int | Unset = UNSET, per_page: int | Unset = UNSET) -> AppList:
+        number = 1 if isinstance(page, Unset) else page
+        calls.append(number)
+        return AppList.from_dict(
+            {"pagination": {"next": {"href": "https://api/v3/apps?page=2"}}, "resources": _apps(number * 10, 2)}
+        )
+
+    assert [app.name for app in _collect(paginate(list_apps))] == ["app-10", "app-11", "app-20", "app-21"]
+    assert calls == [1, 2]
+
+
+def test_cf_uses_the_page_of_the_next_link_and_stops_at_total_pages() -> None:
+    calls: list[Any] = []
+
+    async def list_apps(*, page: int | Unset = UNSET, per_page: int | Unset = UNSET) -> AppList:
+        number = 1 if isinstance(page, Unset) else page
+        calls.append(page)
+        # The server skips page 2 (as a link may), and wrongly keeps a next link on its last page.
+        following = {1: 3, 3: 4}.get(number, number + 1)
+        return AppList.from_dict(
+            {
+                "pagination": {"total_pages": 4, "next": {"href": f"https://api/v3/apps?per_page=2&page={following}"}},
+                "resources": _apps(number * 10, 1),
+            }
+        )
+
+    assert len(_collect(paginate(list_apps, per_page=2))) == 3
+    assert calls == [UNSET, 3, 4]
+
+
+def test_pagination_fields_on_the_page_itself_or_undeclared_are_followed() -> None:
+    from scp_async_clients.cf_v3.models import ProcessList
+
+    async def list_processes(*, page: int | Unset = UNSET, per_page: int | Unset = UNSET) -> Any:
+        number = 1 if isinstance(page, Unset) else page
+        following = {"href": f"https://api/v3/processes?page={number + 1}"} if number < 3 else None
+        body: dict[str, Any] = {"resources": [{"guid": f"p{number}", "type": "web"}]}
+        # allOf-built lists: fields flattened onto the page, or kept as an undeclared `pagination` object.
+        body |= {"next": following} if number % 2 else {"pagination": {"next": following}}
+        return ProcessList.from_dict(body)
+
+    assert [p.guid for p in _collect(paginate(list_processes))] == ["p1", "p2", "p3"]
+
+
+def test_an_empty_page_ends_paging_even_if_more_are_announced() -> None:
+    async def get_business_events(*, page_num: int | Unset = UNSET, page_size: int | Unset = UNSET) -> Any:
+        number = 1 if isinstance(page_num, Unset) else page_num
+        events = [{"id": number}] if number < 3 else []
+        return BusinessEventsResponseCollection.from_dict({"events": events, "morePages": True})
+
+    async def main() -> list[Any]:
+        return [page async for page in paginate(get_business_events).pages()]
+
+    pages = anyio.run(main)
+    assert [len(p.events) for p in pages] == [1, 1]
+
+
+def test_total_pages_without_more_pages_is_followed_and_bounds_paging() -> None:
+    from scp_async_clients.saas_provisioning.models import SubscriptionsListResponseObject
+
+    calls: list[Any] = []
+
+    async def get_application_subscriptions(*, page: int | Unset = UNSET, size: int | Unset = UNSET) -> Any:
+        number = 1 if isinstance(page, Unset) else page
+        calls.append(number)
+        return SubscriptionsListResponseObject.from_dict(
+            {"subscriptions": [{"subscriptionGUID": f"s{number}"}], "totalPages": 3, "page": number}
+        )
+
+    assert len(_collect(paginate(get_application_subscriptions, size=1))) == 3
+    assert calls == [1, 2, 3]
+
+
+def test_scim_and_skip_top_paging() -> None:
+    from scp_async_clients.xsuaa.models import SearchResultsObject
+
+    users = [{"id": f"u{i}"} for i in range(7)]
+    starts: list[Any] = []
+
+    async def find_users(*, start_index: int | Unset = UNSET, count: int | Unset = UNSET) -> Any:
+        start = 1 if isinstance(start_index, Unset) else start_index
+        starts.append(start)
+        chunk = users[start - 1 : start - 1 + int(count)]
+        return SearchResultsObject.from_dict({"resources": chunk, "totalResults": len(users), "startIndex": start})
+
+    assert len(_collect(paginate(find_users, count=3))) == 7
+    assert starts == [1, 4, 7]
+
+    skips: list[Any] = []
+
+    async def get_role_collections(*, skip: int | Unset = UNSET, top: int | Unset = UNSET) -> list[dict[str, Any]]:
+        offset = 0 if isinstance(skip, Unset) else skip
+        skips.append(offset)
+        return [{"name": f"rc{i}"} for i in range(offset, min(offset + int(top), 5))]
+
+    assert [rc["name"] for rc in _collect(paginate(get_role_collections, top=2))] == [f"rc{i}" for i in range(5)]
+    assert skips == [0, 2, 4]
+
+
+def test_the_page_ceiling_raises_a_typed_error() -> None:
+    async def get_all_service_instances(*, token: str | Unset = UNSET, max_items: int | Unset = UNSET) -> Any:
+        number = 0 if isinstance(token, Unset) else int(token)
+        return ServiceInstanceResponseList.from_dict({"items": [{"id": str(number)}], "token": str(number + 1)})
+
+    paginator = paginate(get_all_service_instances).with_max_pages(5)
+    with pytest.raises(PaginationError, match=r"get_all_service_instances: .* after 5; .*with_max_pages") as info:
+        _collect(paginator)
+    assert info.value.max_pages == 5
+    assert "max_pages=5" in repr(paginator)
