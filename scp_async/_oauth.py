@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import os
 import ssl
 import tempfile
@@ -220,9 +221,12 @@ class _Slot:
 class TokenCache:
     """One token per credential for a whole session, refreshed ahead of expiry.
 
-    ``refresh_skew`` is the most a token is renewed before it expires; short-lived tokens are
-    renewed once 90% of their lifetime has passed. Tokens without ``expires_in`` expire at the
-    JWT's ``exp``, else after ``default_lifetime`` seconds.
+    A token expires at its JWT's ``exp`` (the issuer's own word, to the second) unless our clock
+    disagrees with the issuer's; then, and for opaque tokens, ``expires_in`` seconds after receipt,
+    else ``default_lifetime`` seconds after. It is renewed ahead by 10% of its lifetime, at least the
+    1 s granularity of JWT times and at most ``refresh_skew``; a token that lives no longer than that
+    margin is used to its end (one renewed early would expire in the same second), and a 401 there is
+    answered by one renewal in :class:`OAuth2Auth`, so it never reaches the caller.
     """
 
     def __init__(
@@ -271,7 +275,10 @@ class TokenCache:
         return self._slots.setdefault(grant.cache_key, _Slot())
 
     def _is_fresh(self, token: Token) -> bool:
-        margin = min(self.refresh_skew, 0.1 * max(token.lifetime, 0.0))
+        lifetime = token.lifetime
+        margin = min(self.refresh_skew, max(_TIME_GRANULARITY, 0.1 * lifetime))
+        if margin >= lifetime:
+            margin = 0.0
         return self._clock() < token.expires_at - margin
 
     async def _obtain(self, grant: Grant, previous: Token | None) -> Token:
@@ -318,34 +325,51 @@ class TokenCache:
     def _make_token(self, data: dict[str, Any]) -> Token:
         now = self._clock()
         access_token = str(data["access_token"])
-        expires_at: float | None = None
-        issued_at = now
-        expires_in = data.get("expires_in")
-        if isinstance(expires_in, (int, float, str)) and not isinstance(expires_in, bool):
-            try:
-                expires_at = now + float(expires_in)
-            except ValueError:
-                expires_at = None
-        if expires_at is None:
-            claims = _jwt_claims(access_token)
-            exp, iat = claims.get("exp"), claims.get("iat")
-            if isinstance(exp, (int, float)) and not isinstance(exp, bool):
-                expires_at = float(exp)
-                if isinstance(iat, (int, float)) and not isinstance(iat, bool) and iat <= exp:
-                    issued_at = float(iat)
-                else:
-                    issued_at = min(now, expires_at)
-        if expires_at is None:
+        expires_in = _seconds(data.get("expires_in"))
+        claims = _jwt_claims(access_token)
+        exp, iat = _seconds(claims.get("exp")), _seconds(claims.get("iat"))
+        if exp is not None and _clocks_agree(now, exp, iat, expires_in):
+            expires_at = exp
+        elif expires_in is not None:
+            expires_at = now + expires_in
+        elif exp is not None and iat is not None and iat <= exp:
+            expires_at = now + (exp - iat)  # our clock is off the issuer's: keep the lifetime it gave
+        else:
             expires_at = now + self.default_lifetime
         refresh = data.get("refresh_token")
         return Token(
             access_token=access_token,
             expires_at=expires_at,
-            issued_at=issued_at,
+            issued_at=now,
             token_type=str(data.get("token_type") or "bearer"),
             refresh_token=refresh if isinstance(refresh, str) and refresh else None,
             scope=data.get("scope") if isinstance(data.get("scope"), str) else None,
         )
+
+
+#: JWT ``iat``/``exp`` are whole seconds, and ``expires_in`` is rounded to them.
+_TIME_GRANULARITY = 1.0
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _clocks_agree(now: float, exp: float, iat: float | None, expires_in: float | None) -> bool:
+    """Whether a token's ``exp`` can be read on our clock: the issuer's clock and ours agree to about
+    the granularity of its times (else a client clock that is ahead would see every token expired)."""
+    tolerance = 1.5 * _TIME_GRANULARITY
+    if expires_in is not None:
+        return abs((exp - now) - expires_in) <= tolerance
+    if iat is not None:
+        return abs(iat - now) <= tolerance
+    return exp > now
 
 
 def _jwt_claims(token: str) -> dict[str, Any]:
