@@ -6,9 +6,10 @@ inline objects and composed schemas. A component schema is compared once, in the
 operations use it (sent in requests, received in responses, or both when nothing uses it).
 
 A change is *breaking* when code written against the old document can fail against the new one, which
-depends on the direction: a field that becomes required breaks requests that leave it out; a new enum
-value breaks responses (the generated client rejects values it does not know); a field that may now be
-null breaks code reading responses; a removed field breaks both (typed callers name it).
+depends on the direction: a field that becomes required breaks requests that leave it out; a lost enum
+value breaks requests that send it; a field that may now be null or left out breaks code reading
+responses; a removed field breaks both (typed callers name it). A new enum value breaks nothing: the
+generated enums keep values they do not know (see the templates).
 """
 
 from __future__ import annotations
@@ -190,7 +191,7 @@ class _Differ:
             if lost:
                 self.note(where, prefix, path, f"lost enum values {lost}", dirs, request=True)
             if gained:
-                self.note(where, prefix, path, f"gained enum values {gained}", dirs, response=True)
+                self.note(where, prefix, path, f"gained enum values {gained}", dirs)
 
     def _properties(
         self, where: str, prefix: str, path: str, old: dict[str, Any], new: dict[str, Any], dirs: frozenset[str]

@@ -165,9 +165,9 @@ def _response_only_document() -> dict[str, Any]:
 
 
 RESPONSE_ONLY: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
-    "gains an enum value (the generated enum rejects it)": (
+    "gains an enum value (the generated enums keep unknown values)": (
         lambda d: _job(d)["properties"]["state"].update(enum=["NEW", "DONE", "FAILED"]),
-        "BREAKING schema Job: field state gained enum values ['FAILED']",
+        "schema Job: field state gained enum values ['FAILED']",
     ),
     "loses an enum value": (
         lambda d: _job(d)["properties"]["state"].update(enum=["NEW"]),
