@@ -43,6 +43,9 @@ _PICK_ONE = "Pass name=, label=, tag=, plan=, type= or instance_name= to pick on
 # Keys are a few KB and CF caps the whole environment near 130 KB: anything this large is not a key
 # (or is /dev/zero), and reading it whole would only cost memory.
 _MAX_FILE_BYTES = 16 * 1024 * 1024
+# A Kubernetes secret holds at most 1 MiB; a binding directory far beyond that is something else.
+_MAX_BINDING_FILES = 256
+_MAX_BINDING_BYTES = 4 * 1024 * 1024
 # What @sap/xsenv reads when neither a path nor SERVICE_BINDING_ROOT is given.
 DEFAULT_BINDING_ROOT = "/etc/secrets/sapcp"
 # Names the SAP BTP service operator (and servicebinding.io) use for facts about the binding; in a
@@ -464,23 +467,29 @@ def _subdirectories(path: Path) -> list[Path]:
         return []
 
 
-def _read_bytes(path: Path, source: str) -> bytes:
+def _read_bytes(path: Path, source: str, limit: int = _MAX_FILE_BYTES) -> bytes:
     try:
         info = path.stat()
         if stat.S_ISDIR(info.st_mode):
             raise ServiceKeyError(source, "is a directory, not a file")
         if not stat.S_ISREG(info.st_mode):  # a FIFO would block, /dev/zero never end
             raise ServiceKeyError(source, "not a regular file")
-        with path.open("rb") as handle:
-            data = handle.read(_MAX_FILE_BYTES + 1)
+        # Non-blocking, so that a file swapped for a FIFO meanwhile, or /proc/kmsg, cannot hang us.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise ServiceKeyError(source, "not a regular file")
+            data = handle.read(limit + 1)
+    except ServiceKeyError:  # a ValueError too: not to be taken for the NUL case below
+        raise
     except FileNotFoundError:
         raise ServiceKeyError(source, "file not found", hint="Check the path") from None
     except OSError as exc:
         raise ServiceKeyError(source, f"cannot read file ({exc.strerror or type(exc).__name__})") from None
     except ValueError:
         raise ServiceKeyError(source, "not a usable path (it contains a NUL character)") from None
-    if len(data) > _MAX_FILE_BYTES:
-        raise ServiceKeyError(source, f"larger than {_MAX_FILE_BYTES // 2**20} MiB, so not a service key")
+    if len(data) > limit:
+        raise ServiceKeyError(source, f"larger than {limit // 2**20} MiB, so not a service key")
     return data
 
 
@@ -720,15 +729,19 @@ def _read_binding(directory: Path, source: str) -> tuple[dict[str, Any], dict[st
         entries = sorted(directory.iterdir())
     except OSError as exc:
         raise ServiceKeyError(source, f"cannot list directory ({exc.strerror or type(exc).__name__})") from None
-    for entry in entries:
-        name = entry.name
-        if name == ".metadata":
-            metadata = _read_bytes(entry, _display(entry))
-            continue
-        # `..data` and `..<timestamp>` are Kubernetes' own links; names that are not text are no field.
-        if name.startswith(".") or _is_dir(entry) or not _is_text_name(name):
-            continue
-        files[name] = _file_value(_read_bytes(entry, _display(entry)))
+    # `..data` and `..<timestamp>` are Kubernetes' own links; names that are not text are no field.
+    wanted = [e for e in entries if e.name == ".metadata" or not (e.name.startswith(".") or _is_dir(e))]
+    wanted = [e for e in wanted if _is_text_name(e.name)]
+    if len(wanted) > _MAX_BINDING_FILES:  # e.g. SERVICE_BINDING_ROOT=/: say so instead of reading /usr/bin
+        raise ServiceKeyError(source, f"more than {_MAX_BINDING_FILES} files, so not a binding")
+    budget = _MAX_BINDING_BYTES
+    for entry in wanted:
+        data = _read_bytes(entry, _display(entry), budget)
+        budget -= len(data)
+        if entry.name == ".metadata":
+            metadata = data
+        else:
+            files[entry.name] = _file_value(data)
     has_files = bool(files) or metadata is not None
     if metadata is not None:
         return (*_apply_metadata(metadata, files, source), has_files)
