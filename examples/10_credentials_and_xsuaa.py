@@ -1,5 +1,7 @@
-"""Where service keys come from: a file, an environment variable, VCAP_SERVICES on Cloud Foundry, or a
-Kubernetes binding directory (SAP BTP service operator). Then the XSUAA role collections of the key's app."""
+"""Where service keys come from: a file, an environment variable, VCAP_SERVICES on Cloud Foundry (or the file
+VCAP_SERVICES_FILE_PATH names), the bindings the SAP BTP service operator mounts under SERVICE_BINDING_ROOT on
+Kubernetes. Bindings are picked as @sap/xsenv picks them (by tag, label, name, plan or type); what the platform
+says about a binding is kept apart from its credentials. Then the XSUAA role collections of the key's app."""
 
 import json
 import os
@@ -16,15 +18,24 @@ def load_keys(keys: Path) -> ServiceKey:
     cis = json.loads((keys / "cis.json").read_text())
     from_file = ServiceKey.from_file(keys / "cis.json")
     from_env = ServiceKey.from_env("CIS_KEY", environ={"CIS_KEY": json.dumps(cis)})
-    vcap = {"cis": [{"name": "my-cis", "label": "cis", "plan": "central", "credentials": cis}]}
-    from_vcap = ServiceKey.from_vcap_services(label="cis", environ={"VCAP_SERVICES": json.dumps(vcap)})
-    with tempfile.TemporaryDirectory() as binding:  # one file per field, nested values as JSON text
-        for field, value in cis.items():
-            Path(binding, field).write_text(value if isinstance(value, str) else json.dumps(value))
-        from_binding = ServiceKey.from_binding_dir(binding)
-    assert from_file.endpoints == from_env.endpoints == from_vcap.endpoints == from_binding.endpoints
-    assert cis["uaa"]["clientsecret"] not in repr(from_binding)  # secrets never show in repr, str or errors
-    print(f"the same {from_file.kind} key four ways, from file, env, VCAP_SERVICES and {from_binding.source}")
+    facts = {"label": "cis", "plan": "central", "type": "cis"}
+    with tempfile.TemporaryDirectory() as tmp:
+        vcap = Path(tmp, "VCAP_SERVICES.json")
+        vcap.write_text(json.dumps({"cis": [{"name": "my-cis", "tags": ["cis"], **facts, "credentials": cis}]}))
+        from_vcap = ServiceKey.from_vcap_services(tag="cis", environ={"VCAP_SERVICES_FILE_PATH": str(vcap)})
+        # The operator's `secretRootKey` layout: one file, credentials and binding facts, every value a string.
+        mounted = Path(tmp, "bindings", "my-cis")
+        mounted.mkdir(parents=True)
+        strings = {k: v if isinstance(v, str) else json.dumps(v) for k, v in cis.items()}
+        (mounted / "binding.json").write_text(json.dumps({**strings, **facts, "tags": '["cis"]'}))
+        # find() looks where @sap/xsenv looks: VCAP_SERVICES(_FILE_PATH) first, then SERVICE_BINDING_ROOT.
+        from_root = ServiceKey.find(type="cis", environ={"SERVICE_BINDING_ROOT": str(Path(tmp, "bindings"))})
+    assert from_file.endpoints == from_env.endpoints == from_vcap.endpoints == from_root.endpoints
+    assert from_root.raw == from_file.raw  # the credentials only: label, plan, tags are in .binding
+    assert cis["uaa"]["clientsecret"] not in repr(from_root)  # secrets never show in repr, str or errors
+    binding = from_root.binding
+    assert binding is not None
+    print(f"the same {from_file.kind} key four ways; binding {binding.name}: {binding.label}/{binding.plan}")
     return ServiceKey.from_file(keys / "xsuaa.json")
 
 
