@@ -11,7 +11,7 @@ from typing import Any
 
 from ._auth import TokenError, TokenService
 from ._clock import Clock
-from ._config import API_PREFIXES, UAA_PREFIX, EmulatorConfig, FaultConfig
+from ._config import API_PREFIXES, UAA_HOST_LABEL, UAA_PREFIX, EmulatorConfig, FaultConfig
 from ._faults import Counters, FaultInjector
 from ._http import (
     ApiError,
@@ -19,6 +19,7 @@ from ._http import (
     Handler,
     Request,
     Response,
+    TokenInfo,
     dumps,
     error_response,
     json_response,
@@ -70,6 +71,8 @@ class EmulatorApp:
         self.counters = Counters()
         self.state = State(self.config, self.clock)
         self.tokens = TokenService(self.config, self.clock, self.counters)
+        #: Listening port -> identity zone, for the UAA sockets of a served emulator (each zone's own origin).
+        self.uaa_ports: dict[int, str] = {}
         self.faults = FaultInjector(self.config, self.clock, self.counters)
         self._specs: dict[str, Spec | None] = {}
         self._routers: dict[str, Router] = {}
@@ -123,6 +126,18 @@ class EmulatorApp:
     def set_faults(self, faults: FaultConfig | None = None, *, route: str | None = None) -> None:
         self.faults.configure(faults, route=route)
 
+    def uaa_url(self, zone: str, root_url: str) -> str:
+        """The UAA origin of identity ``zone`` as seen from ``root_url``: its own socket when serving, else the
+        host ``<zone>.authentication.<API host>`` (which this app routes to the UAA, e.g. in-process)."""
+        from ._keys import uaa_origin
+
+        return uaa_origin(root_url, zone, self.tokens.origins)
+
+    def cf_uaa_url(self, root_url: str) -> str:
+        """The UAA the CF API links to (the zone of the public ``cf`` client)."""
+        cf = self.config.clients.get("cf")
+        return self.uaa_url(cf.identityzone if cf else "emulator", root_url)
+
     # -- ASGI ---------------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -147,8 +162,12 @@ class EmulatorApp:
             host = f"{server[0]}:{server[1]}"
         root = f"{scope.get('scheme', 'http')}://{host}"
         path: str = scope["path"]
-        first, _, rest = path[1:].partition("/")
         method: str = scope["method"]
+        zone = self._uaa_zone(scope, host)
+        if zone is not None:
+            await self._uaa(zone, method, path, root, headers, scope, receive, send)
+            return
+        first, _, rest = path[1:].partition("/")
         api = self._prefix_to_api.get(first)
         ctype = headers.get("content-type", "")
         limit = self.config.max_upload_bytes if ctype.startswith(_UPLOAD_TYPES) else self.config.max_body_bytes
@@ -166,27 +185,87 @@ class EmulatorApp:
         req = Request(method, api, "/" + rest, query, headers, body, f"{root}/{first}", root)
         await self._dispatch(req, send)
 
+    def _uaa_zone(self, scope: Scope, host: str) -> str | None:
+        """The identity zone whose UAA origin a request reached, or None for the API origin."""
+        if self.uaa_ports:
+            server = scope.get("server")
+            if server:
+                zone = self.uaa_ports.get(server[1])
+                if zone is not None:
+                    return zone
+        if UAA_HOST_LABEL in host:
+            return host.partition(UAA_HOST_LABEL)[0] or None
+        return None
+
+    async def _uaa(
+        self,
+        zone: str,
+        method: str,
+        path: str,
+        root: str,
+        headers: dict[str, str],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        try:
+            body = await _read_body(receive, self.config.max_body_bytes, headers)
+        except _TooLarge:
+            await _send(
+                send, error_response("uaa", 413, f"Request body larger than {self.config.max_body_bytes} bytes")
+            )
+            return
+        query = _parse_query(scope.get("query_string", b""))
+        req = Request(method, "uaa", path, query, headers, body, root, root)
+        await _send(send, self._uaa_request(req, zone))
+
+    def _uaa_request(self, req: Request, zone: str | None) -> Response:
+        """One request to a UAA origin (``req.base_url``); ``zone`` None on the legacy ``<root>/uaa`` path."""
+        path = req.path.rstrip("/") or "/"
+        method = req.method
+        counters = self.counters
+        if path == "/oauth/token":
+            counters.requests[f"uaa {method} /oauth/token"] += 1
+            decision = self.faults.decide("uaa", f"uaa {method} /oauth/token", zone or "-", zone or "-")
+            if decision.status:
+                return self._refuse(req.api, decision)
+            resp = self.tokens.token_endpoint(req, zone)
+        elif path == "/token_keys":
+            counters.requests[f"uaa {method} /token_keys"] += 1
+            resp = self.tokens.token_keys(req)
+        elif path == "/.well-known/openid-configuration" and method == "GET":
+            resp = self.tokens.openid_configuration(req.base_url)
+        elif path == "/" and method == "GET":
+            resp = json_response({"app": {"version": "emulator"}, "links": {"uaa": req.base_url}, "zone_name": zone})
+        else:
+            resp = error_response("uaa", 404, "Not found", code="not_found")
+        counters.statuses[resp.status] += 1
+        return resp
+
+    def _refuse(self, api: str, decision: Any) -> Response:
+        if decision.status == 429:
+            self.counters.rate_limited += 1
+        self.counters.statuses[decision.status] += 1
+        if decision.body is not None:
+            return Response(decision.status, decision.body, list(decision.headers))
+        return error_response(api, decision.status, decision.message, code=decision.code, headers=decision.headers)
+
     def _outside_apis(
         self, method: str, first: str, rest: str, root: str, headers: dict[str, str], query: Any, body: bytes
     ) -> Response:
         if first == UAA_PREFIX.strip("/"):
-            req = Request(method, "uaa", rest, query, headers, body, root + UAA_PREFIX, root)
-            if rest.rstrip("/") == "/oauth/token":
-                resp = self.tokens.token_endpoint(req)
-                self.counters.requests[f"uaa {method} /oauth/token"] += 1
-                self.counters.statuses[resp.status] += 1
-                return resp
-            if rest in ("/", "") and method == "GET":
-                return json_response({"app": {"version": "emulator"}, "links": {"uaa": root + UAA_PREFIX}})
-            return error_response("uaa", 404, "Not found", code="not_found")
+            req = Request(method, "uaa", rest or "/", query, headers, body, root + UAA_PREFIX, root)
+            return self._uaa_request(req, None)
         if first == "" and method == "GET":
             return json_response(self.index(root))
         return error_response("uaa", 404, f"No API is mounted at /{first}", code="not_found")
 
     def index(self, root: str) -> dict[str, Any]:
+        zones = sorted({c.identityzone for c in self.config.clients.values()})
         return {
             "emulator": "scp-async BTP emulator",
-            "uaa": root + UAA_PREFIX,
+            "uaa": self.cf_uaa_url(root),
+            "uaa_zones": {zone: self.uaa_url(zone, root) for zone in zones},
             "apis": {api: root + prefix for api, prefix in API_PREFIXES.items()},
         }
 
@@ -217,20 +296,24 @@ class EmulatorApp:
                 counters.statuses[401] += 1
                 await _send(send, _unauthorized(api, str(exc)))
                 return
+        token = req.token
         decision = self.faults.decide(
-            api, rm.route_id, req.token.zone + "/" + req.token.client_id if req.token else "-"
+            api,
+            rm.route_id,
+            _caller(token),
+            token.zone if token else "-",
+            f"{token.zone}/{token.client_id}" if token else "-",
         )
         if decision.delay > 0:
             import anyio
 
             await anyio.sleep(decision.delay)
         if decision.status:
-            if decision.status == 429:
-                counters.rate_limited += 1
-            counters.statuses[decision.status] += 1
-            await _send(send, error_response(api, decision.status, decision.message, headers=decision.headers))
+            await _send(send, self._refuse(api, decision))
             return
         resp = self._handle(req, rm)
+        if decision.headers:
+            resp.headers.extend(decision.headers)
         counters.statuses[resp.status] += 1
         if decision.drop:
             await _send_partial(send, resp)
@@ -253,7 +336,7 @@ class EmulatorApp:
                 return error_response(api, 404, "Not found")
             if req.body.strip() and op.body_schema is None and "json" in req.headers.get("content-type", ""):
                 json.loads(req.body)  # malformed JSON is still a 400 where the spec declares no body schema
-            body = op.synthesized()
+            body = op.synthesized(req)
             if not body:
                 return Response(op.success_status)
             media = op.success_media or "application/json"
@@ -320,6 +403,13 @@ _DISCOVERY_PATHS = frozenset(
         "/swagger-ui/swagger-initializer.js",
     }
 )
+
+
+def _caller(token: TokenInfo | None) -> str:
+    """Who a rate limit counts: the user of a user token, else the OAuth client (as SAP's APIs identify callers)."""
+    if token is None:
+        return "-"
+    return f"{token.zone}/{token.user_name or token.client_id}"
 
 
 def _unauthorized(api: str, message: str) -> Response:

@@ -229,7 +229,7 @@ def routes(ctx: Context) -> list[Route]:
     # -- root documents --------------------------------------------------------------------------------
     def root(req: Request) -> Response:
         b = req.base_url
-        uaa = f"{req.root_url}/uaa"
+        uaa = ctx.app.cf_uaa_url(req.root_url)
         return json_response(
             {
                 "links": {
@@ -252,7 +252,7 @@ def routes(ctx: Context) -> list[Route]:
         )
 
     def v2_info(req: Request) -> Response:
-        uaa = f"{req.root_url}/uaa"
+        uaa = ctx.app.cf_uaa_url(req.root_url)
         return json_response(
             {
                 "name": "scp-async-emulator",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,8 +25,14 @@ API_PREFIXES: dict[str, str] = {
     "multiapps": "/multiapps",
     "xsuaa": "/xsuaa",
 }
-#: Where the UAA / XSUAA token server lives.
+#: Where the UAA / XSUAA token server also answers on the API origin (kept for clients written before each
+#: identity zone got its own origin; keys point at the zone's origin).
 UAA_PREFIX = "/uaa"
+#: In-process (no sockets), each identity zone's UAA is the host ``<zone>.authentication.<API host>``, the way
+#: XSUAA names them (``<subdomain>.authentication.<region>.hana.ondemand.com``).
+UAA_HOST_LABEL = ".authentication."
+#: The root URL of an emulator that is not serving (reached through ``httpx.ASGITransport``).
+IN_PROCESS_ROOT = "http://btp-emulator.local"
 
 
 def default_specs_dir() -> Path:
@@ -96,12 +103,18 @@ class FaultRule:
 
 @dataclass(frozen=True)
 class Credentials:
-    """One OAuth client of the emulator's token server."""
+    """One OAuth client of the emulator's token server. ``identityzone`` is the subdomain of its identity zone
+    (each zone has its own UAA origin)."""
 
     client_id: str
     client_secret: str
     xsappname: str
     identityzone: str = "emulator"
+
+
+def zone_id(seed: int, identityzone: str) -> str:
+    """The GUID of an identity zone (the subaccount id in its tokens and keys), stable for a seed."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"scp-async-emulator/{seed}/zone/{identityzone}"))
 
 
 def _default_clients() -> dict[str, Credentials]:
@@ -142,6 +155,12 @@ class EmulatorConfig:
     max_upload_bytes: int = 32 << 20
     csrf_protection: bool = True
     token_format: str = "jwt"  # or "opaque"
+    #: Enforce the rate limits SAP documents per API (``_faults.DOCUMENTED_RATE_LIMITS``), each limit
+    #: multiplied by ``rate_limit_factor`` (``make demo`` runs with generous numbers).
+    rate_limits: bool = False
+    rate_limit_factor: float = 1.0
+    #: Serve HTTPS with a self-signed certificate (``@sap/xssec`` and ``sap-xssec`` fetch keys over https only).
+    tls: bool = False
 
     def resolved_specs_dir(self) -> Path:
         return self.specs_dir if self.specs_dir is not None else default_specs_dir()

@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -14,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._app import EmulatorApp
-from ._config import API_PREFIXES, UAA_PREFIX, EmulatorConfig, FaultConfig
+from ._config import API_PREFIXES, IN_PROCESS_ROOT, EmulatorConfig, FaultConfig
 from ._faults import Counters
-from ._keys import service_keys, write_service_keys
+from ._keys import service_keys, uaa_origin, write_service_keys
+from ._tls import CA_FILE, TlsFiles, write_tls_files
 
 if TYPE_CHECKING:
     import httpx
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
 
     from ._state import State
 
-IN_PROCESS_ROOT = "http://btp-emulator.local"
+__all__ = ["IN_PROCESS_ROOT", "Emulator", "create_app", "run_server"]
 
 
 def _config_with(config: EmulatorConfig | None, options: dict[str, Any]) -> EmulatorConfig:
@@ -38,6 +41,10 @@ class Emulator:
     In-process: ``Emulator().client("accounts")`` gives an ``httpx.AsyncClient`` wired to the ASGI app (no
     sockets). Over loopback: ``with Emulator.serve() as emu: emu.base_url("accounts")``. Options are the
     fields of :class:`EmulatorConfig` (``Emulator(subaccounts=200, token_ttl=5)``).
+
+    Each identity zone's UAA has its own origin, as on BTP: served, its own port on the same host
+    (``emu.uaa_url``); in-process, the host ``<zone>.authentication.btp-emulator.local``. With ``tls=True``
+    every port speaks HTTPS with a certificate from a throw-away CA (``emu.tls_ca_file``).
     """
 
     def __init__(self, config: EmulatorConfig | None = None, **options: Any) -> None:
@@ -46,7 +53,9 @@ class Emulator:
         self.root_url = IN_PROCESS_ROOT
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
+        self._tls: TlsFiles | None = None
+        self._tls_dir: tempfile.TemporaryDirectory[str] | None = None
 
     # -- introspection ---------------------------------------------------------------------------------
     @property
@@ -60,12 +69,28 @@ class Emulator:
     def base_url(self, api: str) -> str:
         """Base URL of one API (``accounts``, ``cf_v3``, ... or ``uaa``)."""
         if api == "uaa":
-            return self.root_url + UAA_PREFIX
+            return self.uaa_url
         return self.root_url + API_PREFIXES[api]
 
     @property
+    def zones(self) -> list[str]:
+        """The identity zones (subdomains) of the configured OAuth clients."""
+        return sorted({c.identityzone for c in self.config.clients.values()})
+
+    def uaa_url_for(self, zone: str) -> str:
+        """The UAA origin of one identity zone (token endpoint: ``<origin>/oauth/token``)."""
+        return uaa_origin(self.root_url, zone, self.app.tokens.origins)
+
+    @property
     def uaa_url(self) -> str:
-        return self.root_url + UAA_PREFIX
+        """The UAA origin of the ``cf`` client's zone (``emulator`` unless configured otherwise)."""
+        cf = self.config.clients.get("cf")
+        return self.uaa_url_for(cf.identityzone if cf else "emulator")
+
+    @property
+    def tls_ca_file(self) -> Path | None:
+        """The CA certificate to trust when serving with ``tls=True`` (None otherwise)."""
+        return self._tls.ca if self._tls else None
 
     @property
     def cf_api_url(self) -> str:
@@ -75,10 +100,17 @@ class Emulator:
         return {"uaa": self.uaa_url, **{api: self.base_url(api) for api in API_PREFIXES}}
 
     def service_keys(self) -> dict[str, dict[str, Any]]:
-        return service_keys(self.root_url, self.config)
+        return service_keys(self.root_url, self.config, self.app.tokens.origins)
 
     def write_service_keys(self, directory: str | os.PathLike[str]) -> dict[str, Path]:
-        return write_service_keys(directory, self.root_url, self.config)
+        """The keys as files plus ``VCAP_SERVICES.json``, ``default-env.json`` and ``bindings/`` (see
+        :func:`write_service_keys`); with TLS also the CA certificate (``emulator-ca.pem``)."""
+        written = write_service_keys(directory, self.root_url, self.config, self.app.tokens.origins)
+        if self._tls is not None:
+            target = Path(directory) / CA_FILE
+            shutil.copyfile(self._tls.ca, target)
+            written["tls_ca"] = target
+        return written
 
     # -- control ------------------------------------------------------------------------------------------
     def set_faults(self, faults: FaultConfig | None = None, *, route: str | None = None) -> None:
@@ -96,7 +128,10 @@ class Emulator:
         """An access token for the client of ``config.clients[key]`` (password grant when ``user`` is given)."""
         creds = self.config.clients[key]
         grant = "password" if user else "client_credentials"
-        return str(self.app.tokens.issue(creds.client_id, user_name=user, grant_type=grant)["access_token"])
+        origin = self.uaa_url_for(creds.identityzone)
+        return str(
+            self.app.tokens.issue(creds.client_id, user_name=user, grant_type=grant, origin=origin)["access_token"]
+        )
 
     # -- clients --------------------------------------------------------------------------------------------
     def transport(self) -> httpx.ASGITransport:
@@ -117,28 +152,24 @@ class Emulator:
         return httpx.AsyncClient(base_url=base, headers=headers, **kwargs)
 
     # -- serving over loopback -------------------------------------------------------------------------------
-    def start(self, host: str = "127.0.0.1", port: int = 0, *, timeout: float = 10.0) -> str:
-        """Serve on ``host:port`` in a background thread (port 0 picks a free port); return the root URL."""
+    def start(self, host: str = "127.0.0.1", port: int = 0, *, uaa_port: int = 0, timeout: float = 10.0) -> str:
+        """Serve on ``host:port`` in a background thread (port 0 picks a free port); return the root URL.
+
+        Each identity zone's UAA gets its own port: ``uaa_port`` for the first zone, the next ports for the
+        others (0 picks free ports).
+        """
         if self._server is not None:
             return self.root_url
         import uvicorn
 
-        sock = _bind(host, port)
-        actual_port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            http="h11",
-            loop="asyncio",
-            timeout_keep_alive=30,
-        )
-        server = uvicorn.Server(config)
+        sockets, uaa_ports = self._bind_all(host, port, uaa_port)
+        tls = self._tls_files(host) if self.config.tls else None
+        server = uvicorn.Server(self._uvicorn_config(tls))
         self._server = server
+        self._sockets = sockets
+        self._route(host, sockets[0].getsockname()[1], uaa_ports)
         thread = threading.Thread(
-            target=lambda: asyncio.run(server.serve(sockets=[sock])), name="btp-emulator", daemon=True
+            target=lambda: asyncio.run(server.serve(sockets=sockets)), name="btp-emulator", daemon=True
         )
         self._thread = thread
         thread.start()
@@ -148,9 +179,53 @@ class Emulator:
                 self.stop()
                 raise RuntimeError("the emulator's HTTP server did not start")
             time.sleep(0.005)
-        self.root_url = f"http://{host}:{actual_port}"
-        self._socket = sock
         return self.root_url
+
+    def _bind_all(self, host: str, port: int, uaa_port: int) -> tuple[list[socket.socket], dict[int, str]]:
+        """The API socket, then one socket per identity zone's UAA (and which zone each port serves)."""
+        sockets = [_bind(host, port)]
+        uaa_ports: dict[int, str] = {}
+        try:
+            for i, zone in enumerate(self.zones):
+                sock = _bind(host, uaa_port + i if uaa_port else 0)
+                sockets.append(sock)
+                uaa_ports[sock.getsockname()[1]] = zone
+        except OSError:
+            for sock in sockets:
+                sock.close()
+            raise
+        return sockets, uaa_ports
+
+    def _uvicorn_config(self, tls: TlsFiles | None) -> uvicorn.Config:
+        import uvicorn
+
+        return uvicorn.Config(
+            self.app,
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            http="h11",
+            loop="asyncio",
+            timeout_keep_alive=30,
+            ssl_certfile=str(tls.cert) if tls else None,
+            ssl_keyfile=str(tls.key) if tls else None,
+        )
+
+    def _route(self, host: str, port: int, uaa_ports: dict[int, str]) -> None:
+        scheme = "https" if self.config.tls else "http"
+        shown = f"[{host}]" if ":" in host else host
+        self.root_url = f"{scheme}://{shown}:{port}"
+        self.app.uaa_ports = uaa_ports
+        self.app.tokens.origins = {zone: f"{scheme}://{shown}:{p}" for p, zone in uaa_ports.items()}
+
+    def _tls_files(self, host: str, directory: str | os.PathLike[str] | None = None) -> TlsFiles:
+        if self._tls is None:
+            if directory is None:
+                self._tls_dir = tempfile.TemporaryDirectory(prefix="btp-emulator-tls-")
+                directory = self._tls_dir.name
+            self._tls = write_tls_files(directory, (host,))
+        return self._tls
 
     def stop(self) -> None:
         server, thread = self._server, self._thread
@@ -160,11 +235,16 @@ class Emulator:
             thread.join(timeout=10)
         self._server = None
         self._thread = None
-        sock = self._socket
-        if sock is not None:
+        for sock in self._sockets:
             sock.close()
-            self._socket = None
+        self._sockets = []
         self.root_url = IN_PROCESS_ROOT
+        self.app.uaa_ports = {}
+        self.app.tokens.origins = {}
+        if self._tls_dir is not None:
+            self._tls_dir.cleanup()
+            self._tls_dir = None
+            self._tls = None
 
     @classmethod
     @contextlib.contextmanager
@@ -202,26 +282,35 @@ def run_server(
     *,
     host: str = "127.0.0.1",
     port: int = 8080,
+    uaa_port: int | None = None,
     write_keys: str | os.PathLike[str] | None = None,
     print_fn: Any = print,
     **options: Any,
 ) -> None:
-    """Serve in the foreground until interrupted (the ``scp-async emulator`` command)."""
+    """Serve in the foreground until interrupted (the ``scp-async emulator`` command). The UAA listens on
+    ``uaa_port`` (default: ``port + 1``, or a free port when ``port`` is 0); with TLS the certificate files go
+    next to the keys (``write_keys``) or into a temporary directory."""
     import uvicorn
 
     emu = Emulator(config, **options)
-    sock = _bind(host, port)
-    emu.root_url = f"http://{host}:{sock.getsockname()[1]}"
+    if uaa_port is None:
+        uaa_port = port + 1 if port else 0
+    sockets, uaa_ports = emu._bind_all(host, port, uaa_port)
+    tls = emu._tls_files(host, write_keys) if emu.config.tls else None
+    emu._route(host, sockets[0].getsockname()[1], uaa_ports)
     print_fn(f"BTP emulator listening on {emu.root_url}")
-    print_fn(f"  {'uaa':<22} {emu.uaa_url}/oauth/token")
+    for zone in emu.zones:
+        print_fn(f"  {'uaa (' + zone + ')':<22} {emu.uaa_url_for(zone)}/oauth/token")
     for api in API_PREFIXES:
         print_fn(f"  {api:<22} {emu.base_url(api)}")
     if write_keys is not None:
-        paths = emu.write_service_keys(write_keys)
+        emu.write_service_keys(write_keys)
         print_fn(
-            f"Service keys written to {Path(write_keys).resolve()}: {', '.join(sorted(p.name for p in paths.values()))}"
+            f"Service keys written to {Path(write_keys).resolve()}: <name>.json, VCAP_SERVICES.json, "
+            "default-env.json, bindings/ (SERVICE_BINDING_ROOT)"
         )
+    if tls is not None:
+        print_fn(f"TLS: trust {tls.ca} (NODE_EXTRA_CA_CERTS for Node.js, SSL_CERT_FILE for Python)")
     user, password = next(iter(emu.config.users.items()))
     print_fn(f"CF login: {emu.cf_api_url} as {user} / {password} (client 'cf')")
-    config_ = uvicorn.Config(emu.app, log_level="warning", access_log=False, lifespan="off", http="h11", loop="asyncio")
-    uvicorn.Server(config_).run(sockets=[sock])
+    uvicorn.Server(emu._uvicorn_config(tls)).run(sockets=sockets)
