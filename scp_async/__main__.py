@@ -72,7 +72,21 @@ def _configure_emulator(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=42, help="seed of the deterministic landscape")
     p.add_argument("--token-ttl", type=float, default=43_199.0, help="access token lifetime in seconds")
     p.add_argument("--transition-delay", type=float, default=2.0, help="seconds resources stay in transit")
-    p.add_argument("--write-keys", metavar="DIR", help="write service keys (cis, audit_log, cf, ...) into DIR")
+    p.add_argument("--uaa-port", type=_positive_int, help="port of the UAA origin (default: --port + 1)")
+    p.add_argument(
+        "--write-keys",
+        metavar="DIR",
+        help="write service keys (cis.json, ...), VCAP_SERVICES.json, default-env.json and bindings/ into DIR",
+    )
+    p.add_argument("--tls", action="store_true", help="serve HTTPS; the CA certificate is written next to the keys")
+    p.add_argument(
+        "--rate-limits",
+        type=float,
+        nargs="?",
+        const=1.0,
+        metavar="FACTOR",
+        help="enforce the rate limits SAP documents per API, each multiplied by FACTOR (default 1)",
+    )
     p.add_argument("--specs-dir", metavar="DIR", help="directory of the OpenAPI documents (default: specs/)")
     faults = p.add_argument_group("fault injection (every route)")
     faults.add_argument("--latency", type=float, default=0.0, help="fixed latency in seconds")
@@ -105,8 +119,13 @@ def _run_emulator(args: argparse.Namespace) -> int:
             drop_rate=args.drop_rate,
         ),
         audit_log_rate_limit=args.audit_log_rate_limit,
+        tls=args.tls,
+        rate_limits=args.rate_limits is not None,
+        rate_limit_factor=args.rate_limits or 1.0,
     )
-    run_server(config, host=args.host, port=args.port, write_keys=args.write_keys, print_fn=_print)
+    run_server(
+        config, host=args.host, port=args.port, uaa_port=args.uaa_port, write_keys=args.write_keys, print_fn=_print
+    )
     return 0
 
 

@@ -78,7 +78,8 @@ async def tour(session: Session, keys: dict[str, Any], *, limit: int = 16, out: 
 async def run_demo(subaccounts: int = 50, limit: int = 16, out: Callable[[str], None] = print) -> None:
     from .emulator import Emulator
 
-    emulator = Emulator(subaccounts=subaccounts)
+    # SAP's documented rate limits, ten times as generous: the tour stays fast and the limits stay real
+    emulator = Emulator(subaccounts=subaccounts, rate_limits=True, rate_limit_factor=10.0)
     out(f"Embedded BTP emulator: {subaccounts} subaccounts, in-process (no network, no account)\n")
     async with Session(transport=emulator.transport()) as session:
         await tour(session, emulator.service_keys(), limit=limit, out=out)
