@@ -204,3 +204,19 @@ def test_unreadable_file_names_the_cause(tmp_path: Path) -> None:
     path.chmod(0)
     with pytest.raises(ServiceKeyError, match=r"key\.json: cannot read file \(Permission denied\)"):
         ServiceKey.from_file(path)
+
+
+def test_a_fifo_or_a_directory_where_a_file_belongs(tmp_path: Path) -> None:
+    fifo = tmp_path / "key.json"
+    os.mkfifo(fifo)  # opening it for reading would wait for a writer forever
+    with pytest.raises(ServiceKeyError, match=r"key\.json: not a regular file"):
+        ServiceKey.from_file(fifo)
+    with pytest.raises(ServiceKeyError, match=r"is a directory, not a file"):
+        ServiceKey.from_vcap_services(path=tmp_path, environ={})
+
+
+def test_a_directory_of_many_files_is_no_binding(tmp_path: Path) -> None:
+    for index in range(300):
+        (tmp_path / f"f{index}").write_text("x")
+    with pytest.raises(ServiceKeyError, match=r"more than 256 files, so not a binding"):
+        ServiceKey.from_binding_dir(tmp_path)
