@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import bisect
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -45,6 +44,8 @@ def routes(ctx: Context) -> list[Route]:
                 offset, t_from, t_to, cats = int(state["o"]), float(state["f"]), float(state["t"]), state["c"]
             except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
                 raise ApiError(400, "Invalid paging handle", code=400, target="handle") from None
+            if offset < 0 or not isinstance(cats, list) or any(c not in AUDIT_CATEGORIES for c in cats):
+                raise ApiError(400, "Invalid paging handle", code=400, target="handle")
         else:
             offset = 0
             now = st.now()
@@ -56,19 +57,15 @@ def routes(ctx: Context) -> list[Route]:
             unknown = [c for c in cats if c not in AUDIT_CATEGORIES]
             if unknown:
                 raise ApiError(400, f"Unknown category {unknown[0]}", code=400, target="category")
-        lo = bisect.bisect_left(st.audit_times, t_from)
-        hi = bisect.bisect_right(st.audit_times, t_to)
-        if cats:
-            wanted = set(cats)
-            indices = [i for i in range(lo, hi) if st.audit_records[i]["category"] in wanted]
-        else:
-            indices = list(range(lo, hi))
-        chunk = indices[offset : offset + AUDIT_CHUNK]
+        log = st.audit_records
+        lo, hi = log.window(t_from, t_to)
+        wanted = frozenset(AUDIT_CATEGORIES.index(c) for c in cats)
+        chunk, more = log.select(lo, hi, wanted, offset, AUDIT_CHUNK)
         if not chunk:
             return empty_response(204)
-        body = [_record(st.audit_records[i]) for i in chunk]
+        body = [_record(log[i], i) for i in chunk]
         headers = []
-        if offset + AUDIT_CHUNK < len(indices):
+        if more:
             state = {"o": offset + AUDIT_CHUNK, "f": t_from, "t": t_to, "c": cats}
             token = base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode().rstrip("=")
             headers.append((b"paging", f"handle={token}".encode()))
@@ -225,10 +222,12 @@ def routes(ctx: Context) -> list[Route]:
     ]
 
 
-def _record(rec: dict[str, Any]) -> dict[str, Any]:
-    out = dict(rec)
-    out["message"] = json.dumps(rec["message"], separators=(",", ":"))  # what live consumers receive
-    return out
+def _record(rec: dict[str, Any], index: int) -> dict[str, Any]:
+    """``message`` is a JSON string on every other record and an object on the rest: SAP documents an
+    object, live consumers ``JSON.parse`` a string, so clients must take both."""
+    if index % 2 == 0:
+        return {**rec, "message": json.dumps(rec["message"], separators=(",", ":"))}
+    return rec
 
 
 def _det(seed: str) -> float:

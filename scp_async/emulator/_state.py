@@ -7,14 +7,17 @@ day, so that "the last 30 days" (the audit log's default window) always holds th
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import itertools
 import json
 import random
 import threading
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from ._clock import Clock
 from ._config import EmulatorConfig
@@ -121,8 +124,8 @@ class State:
         self.environments: dict[str, dict[str, Any]] = {}
         self.subscriptions: dict[tuple[str, str], dict[str, Any]] = {}  # (subaccount, app) -> subscription
         self.events: list[dict[str, Any]] = []
-        self.audit_records: list[dict[str, Any]] = []
-        self.audit_times: list[float] = []
+        self.audit_records: AuditLog
+        self.audit_times: Sequence[float]
         self.sm_offerings: dict[str, dict[str, Any]] = {}
         self.sm_plans: dict[str, dict[str, Any]] = {}
         self.sm_instances: dict[str, dict[str, Any]] = {}
@@ -683,42 +686,156 @@ class State:
         }
 
     def _seed_audit_log(self, count: int) -> None:
-        rng = self.rng
-        subs = list(self.subaccounts) or [self.global_account["guid"]]
-        start = self.anchor - 29 * DAY
-        span = 29 * DAY
-        times = sorted(start + rng.random() * span for _ in range(count))
-        users = ("admin@example.com", "developer@example.com", "auditor@example.com", "$USER")
-        for n, ts in enumerate(times):
-            category = AUDIT_CATEGORIES[rng.randrange(4)]
-            tenant = subs[n % len(subs)]
-            user = users[rng.randrange(len(users))]
-            msg_uuid = self.new_id()
-            message = {
+        tenants = list(self.subaccounts) or [self.global_account["guid"]]
+        self.audit_records = AuditLog(self.config.seed, count, self.anchor - 29 * DAY, 29 * DAY, tenants)
+        self.audit_times = self.audit_records.times
+
+
+#: Every order of the four categories: each aligned block of four records holds each category once, in
+#: one of these orders, so the n-th record of a category is found by arithmetic instead of a scan.
+_CATEGORY_ORDERS = tuple(itertools.permutations(range(len(AUDIT_CATEGORIES))))
+_AUDIT_USERS = ("admin@example.com", "developer@example.com", "auditor@example.com", "$USER")
+
+
+class AuditLog(Sequence[dict[str, Any]]):
+    """The seeded audit log, made record by record when read: a page costs what the page holds, whatever
+    the size of the log (``materialized`` counts the records made, ``probes`` the cheaper lookups).
+
+    Record ``i`` follows from the seed and ``i`` alone; times rise with ``i`` (so a time window is two
+    binary searches over :attr:`times`) and categories rotate in blocks of four (so a category filter
+    seeks by arithmetic).
+    """
+
+    def __init__(self, seed: int, count: int, start: float, span: float, tenants: list[str]) -> None:
+        self._seed = seed
+        self._count = count
+        self._start = start
+        self._step = span / max(count, 1)
+        self._tenants = tenants
+        self.materialized = 0
+        self.probes = 0  # times and categories computed without making a record
+        self.times = _AuditTimes(self)
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self._record(i) for i in range(*index.indices(self._count))]
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError("audit record index out of range")
+        return self._record(index)
+
+    def _digest(self, i: int) -> bytes:
+        return hashlib.blake2b(f"{self._seed}:{i}".encode(), digest_size=24).digest()
+
+    def time_of(self, i: int) -> float:
+        self.probes += 1
+        fraction = int.from_bytes(self._digest(i)[:4], "big") / 2**32
+        return self._start + (i + fraction) * self._step
+
+    def category_of(self, i: int) -> int:
+        self.probes += 1
+        block = hashlib.blake2b(f"{self._seed}:block:{i // 4}".encode(), digest_size=2).digest()
+        return _CATEGORY_ORDERS[int.from_bytes(block, "big") % len(_CATEGORY_ORDERS)][i % 4]
+
+    def _record(self, i: int) -> dict[str, Any]:
+        self.materialized += 1
+        h = self._digest(i)
+        ts = self._start + (i + int.from_bytes(h[:4], "big") / 2**32) * self._step
+        msg_uuid = str(uuid.UUID(bytes=h[4:20], version=4))
+        tenant = self._tenants[i % len(self._tenants)]
+        user = _AUDIT_USERS[h[20] % len(_AUDIT_USERS)]
+        category = AUDIT_CATEGORIES[self.category_of(i)]
+        when = iso(ts, True)
+        data = {"object": {"type": "subaccount", "id": {"guid": tenant}}, "attributes": [{"name": f"n{i}"}]}
+        return {
+            "message_uuid": msg_uuid,
+            "time": when,
+            "tenant": tenant,
+            "org_id": "",
+            "space_id": "",
+            "app_or_service_id": "auditlog-emulator",
+            "als_service_id": "auditlog-emulator",
+            "user": user,
+            "category": category,
+            "format_version": "",
+            "message": {
                 "uuid": msg_uuid,
                 "user": user,
-                "time": iso(ts, True),
-                "ip": f"10.0.{rng.randrange(256)}.{rng.randrange(256)}",
-                "data": json.dumps(
-                    {"object": {"type": "subaccount", "id": {"guid": tenant}}, "attributes": [{"name": f"n{n}"}]}
-                ),
+                "time": when,
+                "ip": f"10.0.{h[21]}.{h[22]}",
+                "data": json.dumps(data, separators=(",", ":")),
                 "id": msg_uuid,
                 "category": category,
                 "tenant": tenant,
-            }
-            self.audit_records.append(
-                {
-                    "message_uuid": msg_uuid,
-                    "time": iso(ts, True),
-                    "tenant": tenant,
-                    "org_id": "",
-                    "space_id": "",
-                    "app_or_service_id": "auditlog-emulator",
-                    "als_service_id": "auditlog-emulator",
-                    "user": user,
-                    "category": category,
-                    "format_version": "",
-                    "message": message,
-                }
-            )
-            self.audit_times.append(ts)
+            },
+        }
+
+    def window(self, t_from: float, t_to: float) -> tuple[int, int]:
+        """The index range of the records with ``t_from <= time <= t_to``."""
+        return bisect.bisect_left(self.times, t_from), bisect.bisect_right(self.times, t_to)
+
+    def select(self, lo: int, hi: int, categories: frozenset[int], offset: int, limit: int) -> tuple[list[int], bool]:
+        """Indices of up to ``limit`` records in ``[lo, hi)`` from the ``offset``-th one that matches
+        ``categories`` (all when empty), and whether more follow."""
+        if not categories:
+            first = lo + offset
+            last = min(hi, first + limit)
+            return list(range(first, last)), last < hi
+        i = self._nth(lo, hi, categories, offset)
+        out: list[int] = []
+        while i < hi and len(out) < limit:
+            if self.category_of(i) in categories:
+                out.append(i)
+            i += 1
+        # any seven records in a row hold a whole block, hence one of each category
+        more = any(self.category_of(k) in categories for k in range(i, min(hi, i + 7)))
+        return out, more
+
+    def _nth(self, lo: int, hi: int, categories: frozenset[int], n: int) -> int:
+        i = lo
+        while i < hi and i % 4:
+            if self.category_of(i) in categories:
+                if n == 0:
+                    return i
+                n -= 1
+            i += 1
+        per_block = len(categories)
+        base = (i // 4 + n // per_block) * 4
+        n %= per_block
+        for k in range(base, base + 4):
+            if self.category_of(k) in categories:
+                if n == 0:
+                    return k
+                n -= 1
+        return hi
+
+
+class _AuditTimes(Sequence[float]):
+    """The records' times, computed without making the records (what ``bisect`` searches)."""
+
+    def __init__(self, log: AuditLog) -> None:
+        self._log = log
+
+    def __len__(self) -> int:
+        return len(self._log)
+
+    @overload
+    def __getitem__(self, index: int) -> float: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[float]: ...
+    def __getitem__(self, index: int | slice) -> float | list[float]:
+        if isinstance(index, slice):
+            return [self._log.time_of(i) for i in range(*index.indices(len(self._log)))]
+        if index < 0:
+            index += len(self._log)
+        if not 0 <= index < len(self._log):
+            raise IndexError("audit time index out of range")
+        return self._log.time_of(index)
