@@ -474,3 +474,24 @@ def test_xsenv_reads_the_same_credentials(tmp_path: Path) -> None:
     }
     for name, key in ours.items():
         assert dict(key.raw) == theirs[name], name
+
+
+# -- what the emulator writes (--write-keys DIR) reads in one call ---------------------------------
+
+
+def test_emulator_key_directory_reads_in_one_call_per_source(tmp_path: Path) -> None:
+    from scp_async.emulator._keys import BINDINGS, write_service_keys
+
+    write_service_keys(tmp_path, "http://127.0.0.1:4004")
+    for name, (label, plan, tags) in BINDINGS.items():
+        from_file = ServiceKey.from_file(tmp_path / f"{name}.json")
+        loaded = [
+            ServiceKey.from_vcap_services(path=tmp_path / "VCAP_SERVICES.json", label=label, environ={}),
+            ServiceKey.from_default_env(tmp_path / "default-env.json", label=label),
+            ServiceKey.from_binding_root(tmp_path / "bindings", label=label),
+            ServiceKey.find(tag=tags[0], environ={"SERVICE_BINDING_ROOT": str(tmp_path / "bindings")}),
+        ]
+        for key in loaded:
+            assert dict(key.raw) == dict(from_file.raw), (name, key.source)
+            assert key.binding is not None
+            assert (key.binding.label, key.binding.plan, key.binding.tags) == (label, plan, tags)
