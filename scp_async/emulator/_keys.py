@@ -247,7 +247,10 @@ def _write_binding_tree(root: Path, services: dict[str, list[dict[str, Any]]]) -
                 directory = staging / entry["name"]
                 directory.mkdir(mode=0o700)
                 for name, text in _binding_files(entry).items():
-                    _write_private(directory / name, text.encode())
+                    # a fresh directory nobody reads until it is swapped in: no temp file or fsync per field
+                    fd = os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    with os.fdopen(fd, "wb") as fh:
+                        fh.write(text.encode())
         old = None
         if root.exists():
             old = root.with_name(f".{root.name}.old-{uuid.uuid4().hex[:8]}")
