@@ -10,11 +10,14 @@ must be listed there with why.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import io
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -45,6 +48,7 @@ GENERATOR_CONFIG = HERE / "generator.yaml"
 RUFF_CONFIG = HERE / "ruff-generated.toml"
 NOTES_FILE = "generator-notes.yaml"
 OPERATIONS_MODULE = "_operations.py"
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
 BUILD_DIR = "build"  # inside a stage: one directory per API as the generator wrote it
 
 
@@ -182,6 +186,17 @@ def name_collisions(api: str, operations: list[dict[str, Any]], models: list[dic
     return found
 
 
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: a worker of a killed run must not live on, writing into a stage the next run
+    deletes (Linux: the kernel kills it with its parent)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+
+
 def _worker(api: str, spec_path: str, out_dir: str) -> dict[str, Any]:
     try:
         return _generate_in_process(api, spec_path, out_dir)
@@ -279,7 +294,7 @@ def build_clients(
         except PipelineError as exc:
             results[source.name].error = exc.cause
     workers = jobs or min(len(specs) or 1, os.cpu_count() or 2)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
         futures = {
             api: pool.submit(_worker, api, str(specs_dir / f"{api}.json"), str(stage_root / api))
             for api in sorted(specs, key=lambda a: -len(json.dumps(specs[a])))  # biggest first
