@@ -29,7 +29,7 @@ from .fetch import base_urls_from_service_key, fetch_api
 from .generate import ApiResult, Finish, generate
 from .normalize import load_spec, normalize_api
 from .report import END, START, readme_update, render, splice, update_readme
-from .swap import pending, remove_temp_siblings
+from .swap import locked, pending, recover, remove_temp_siblings
 
 
 def _fail(error: PipelineError) -> None:
@@ -153,7 +153,9 @@ def cmd_all(args: argparse.Namespace, sources: dict[str, ApiSource]) -> int:
             return files
 
         if not ready:
-            update_readme(render(sources, args.specs_dir, args.generated_dir), args.readme)
+            with locked(args.generated_dir):
+                recover(args.generated_dir, GENERATED_PACKAGE)  # what an earlier killed run left
+                update_readme(render(sources, args.specs_dir, args.generated_dir), args.readme)
             return 1 if failed else 0
         for result in generate(ready, staged_specs, args.generated_dir, finish=finish):
             if result.error:
