@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import math
 import os
+import re
+import secrets
 import ssl
 import tempfile
 import time
@@ -28,7 +32,8 @@ from authlib.oauth2.auth import ClientAuth  # type: ignore[import-untyped]
 from authlib.oauth2.rfc6749.parameters import prepare_token_request  # type: ignore[import-untyped]
 
 from ._errors import AuthenticationError, error_for_response
-from ._logging import REDACTED, is_sensitive_name, logger, redact_url
+from ._limits import DEFAULT_MAX_RESPONSE_SIZE, read_response
+from ._logging import logger, redact_url, scrub_response
 
 __all__ = [
     "ClientAuthMethod",
@@ -49,6 +54,27 @@ _AUTHLIB_METHODS = {"basic": "client_secret_basic", "form": "client_secret_post"
 
 #: Sends a prepared token request for a grant (the session picks the client, e.g. mTLS).
 TokenSender = Callable[["Grant", httpx.Request], Awaitable[httpx.Response]]
+
+# Cache keys hold keyed digests of secrets: equal secrets meet in the cache, while a key that leaks
+# (a repr, a debugger) cannot be tested against guessed secrets outside this process.
+_DIGEST_KEY = secrets.token_bytes(32)
+_PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----")
+
+
+def _digest(*parts: str | None) -> str:
+    message = json.dumps(parts).encode("utf-8", "surrogatepass")
+    return hmac.new(_DIGEST_KEY, message, hashlib.sha256).hexdigest()
+
+
+def certificate_fingerprint(certificate: str) -> str:
+    """SHA-256 of the (first) certificate's DER bytes, or a digest of the text when it is not PEM."""
+    match = _PEM_CERTIFICATE.search(certificate)
+    if match is not None:
+        try:
+            return "sha256:" + hashlib.sha256(ssl.PEM_cert_to_DER_cert(match.group(0))).hexdigest()
+        except ValueError:
+            pass
+    return "digest:" + _digest(certificate)
 
 
 @dataclass(frozen=True)
@@ -89,8 +115,12 @@ class Grant:
 
     @property
     def cache_key(self) -> Hashable:
-        """Tokens are shared between every client of a session that uses the same key."""
-        return (self.token_url, self.client_id, self.grant_type, self.user)
+        """Tokens are shared between every client of a session that uses the same credential: the
+        same token URL, client, grant, user and secrets (held as keyed digests, never in clear)."""
+        return (self.token_url, self.client_id, self.grant_type, self.user, _digest(*self._secrets()))
+
+    def _secrets(self) -> tuple[str | None, ...]:
+        return (self.client_secret,)
 
     def form(self) -> dict[str, str]:
         """Grant-specific form parameters (beyond ``grant_type`` and ``scope``)."""
@@ -144,6 +174,9 @@ class PasswordGrant(Grant):
     def user(self) -> str | None:
         return f"{self.origin}/{self.username}" if self.origin else self.username
 
+    def _secrets(self) -> tuple[str | None, ...]:
+        return (self.client_secret, self.password)
+
     def form(self) -> dict[str, str]:
         form = {"username": self.username, "password": self.password}
         if self.origin:
@@ -165,6 +198,9 @@ class RefreshTokenGrant(Grant):
     def user(self) -> str | None:
         return self.for_user
 
+    def _secrets(self) -> tuple[str | None, ...]:
+        return (self.client_secret, self.refresh_token)
+
     def form(self) -> dict[str, str]:
         return {"refresh_token": self.refresh_token}
 
@@ -183,7 +219,9 @@ class X509ClientCredentialsGrant(Grant):
 
     @property
     def cache_key(self) -> Hashable:
-        return (self.token_url, self.client_id, "x509", None)
+        # The certificate's fingerprint names the identity; the key's digest keeps a mismatched key
+        # from riding on a good pair's token or mTLS connection.
+        return (self.token_url, self.client_id, "x509", certificate_fingerprint(self.certificate), _digest(self.key))
 
 
 def load_client_certificate(certificate: str, key: str) -> ssl.SSLContext:
@@ -314,7 +352,7 @@ class TokenCache:
             raise AuthenticationError(safe)
         try:
             data = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
         if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
             raise AuthenticationError(
@@ -379,22 +417,14 @@ def _jwt_claims(token: str) -> dict[str, Any]:
     payload = parts[1] + "=" * (-len(parts[1]) % 4)
     try:
         claims = json.loads(base64.urlsafe_b64decode(payload))
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error, RecursionError):
         return {}
     return claims if isinstance(claims, dict) else {}
 
 
 def _without_credentials(response: httpx.Response) -> httpx.Response:
-    """A copy of a token response whose request no longer holds the client secret/password."""
-    original = response.request
-    headers = {k: REDACTED if is_sensitive_name(k) else v for k, v in original.headers.items()}
-    request = httpx.Request(original.method, original.url, headers=headers)
-    return httpx.Response(
-        response.status_code,
-        headers=response.headers,
-        content=response.content,
-        request=request,
-    )
+    """A copy of a token response without the client secret/password, in its request or echoed in its body."""
+    return scrub_response(response)
 
 
 # -- httpx.Auth ----------------------------------------------------------------------------
@@ -406,6 +436,9 @@ class OAuth2Auth(httpx.Auth):
     On a 401 the token is renewed and the request re-sent once (the same dance as httpx's
     ``DigestAuth``); a second 401 is returned to the caller.
     """
+
+    #: Cap on the body of a 401 that is discarded before the retry with a renewed token.
+    max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE
 
     def __init__(self, cache: TokenCache, grant: Grant):
         self.cache = cache
@@ -424,6 +457,8 @@ class OAuth2Auth(httpx.Auth):
         response = yield request
         if response.status_code != 401:
             return
+        # httpx reads this response whole before sending the retry; read it first, under a cap.
+        await read_response(response, self.max_response_size)
         logger.debug("401 for %s %s; renewing the token once", request.method, redact_url(request.url))
         token = await self.cache.token(self.grant, reject=token)
         request.headers["Authorization"] = f"Bearer {token.access_token}"

@@ -94,7 +94,8 @@ def test_refresh_and_x509_grants() -> None:
 
 def test_cache_key_distinguishes_users_and_grants() -> None:
     a = PasswordGrant(TOKEN_URL, username="a", password="x")
-    assert a.cache_key == PasswordGrant(TOKEN_URL, username="a", password="y").cache_key
+    assert a.cache_key == PasswordGrant(TOKEN_URL, username="a", password="x").cache_key
+    assert a.cache_key != PasswordGrant(TOKEN_URL, username="a", password="y").cache_key
     assert a.cache_key != PasswordGrant(TOKEN_URL, username="b", password="x").cache_key
     assert a.cache_key != ClientCredentialsGrant(TOKEN_URL, "cf", client_secret="").cache_key
 
