@@ -10,6 +10,10 @@ An overlay file holds
       - reason: ...
         rule: drop-header-parameters        # a named fix that needs no index into a list
         names: [Authorization]
+      - reason: ...
+        rule: optional                      # required fields the service omits (also: nullable,
+        schema: SubaccountResponseObject    # for fields it sends as null; `name[]` for list items)
+        properties: [description]
     summaries:                    # our own one-line summaries, by operationId
       getGlobalAccount: Read the global account of the service key.
 
@@ -122,7 +126,73 @@ def _rename_tags(document: dict[str, Any], entry: dict[str, Any]) -> None:
         tag["name"] = names.get(tag["name"], tag["name"])
 
 
+def _schema_properties(document: dict[str, Any], entry: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    name = entry.get("schema")
+    properties = entry.get("properties")
+    if not isinstance(name, str) or not isinstance(properties, list) or not properties:
+        raise ValueError("needs `schema` (a component schema name) and `properties` (a list)")
+    schema = document.get("components", {}).get("schemas", {}).get(name)
+    if not isinstance(schema, dict):
+        raise ValueError(f"no schema {name!r}")
+    return schema, [str(p) for p in properties]
+
+
+def _parts(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """The schema and its inline `allOf` members: where its properties and `required` lists live."""
+    return [schema, *(part for part in schema.get("allOf", []) if isinstance(part, dict) and "$ref" not in part)]
+
+
+def _optional(document: dict[str, Any], entry: dict[str, Any]) -> None:
+    """Fields the spec requires but the service omits; an entry that no longer applies fails."""
+    schema, properties = _schema_properties(document, entry)
+    parts = _parts(schema)
+    stale = [p for p in properties if not any(p in part.get("required", []) for part in parts)]
+    if stale:
+        raise ValueError(f"{entry['schema']}: {stale} are not required")
+    for part in parts:
+        if "required" in part:
+            part["required"] = [p for p in part["required"] if p not in properties]
+            if not part["required"]:
+                del part["required"]
+
+
+def _make_nullable(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    openapi_31 = str(document.get("openapi", "")).startswith("3.1")
+    if "$ref" in node or "allOf" in node or "anyOf" in node or "oneOf" in node:
+        # Beside a $ref, `nullable` is ignored; a union with null says it in both OpenAPI versions.
+        if openapi_31:
+            return {"anyOf": [node, {"type": "null"}]}
+        return {"oneOf": [node], "nullable": True}
+    result = dict(node)
+    if openapi_31:
+        kinds = result.get("type")
+        kinds = kinds if isinstance(kinds, list) else [kinds] if kinds else []
+        result["type"] = [*kinds, "null"] if "null" not in kinds else kinds
+    else:
+        result["nullable"] = True
+    return result
+
+
+def _nullable(document: dict[str, Any], entry: dict[str, Any]) -> None:
+    """Fields (or, as `name[]`, the items of list fields) the service sends as null."""
+    schema, properties = _schema_properties(document, entry)
+    for name in properties:
+        field, items = (name[:-2], True) if name.endswith("[]") else (name, False)
+        holders = [part["properties"] for part in _parts(schema) if field in part.get("properties", {})]
+        if not holders:
+            raise ValueError(f"{entry['schema']} has no property {field!r}")
+        declared = holders[0]
+        if items:
+            if "items" not in declared[field]:
+                raise ValueError(f"{entry['schema']}.{field} is not a list")
+            declared[field] = {**declared[field], "items": _make_nullable(document, declared[field]["items"])}
+        else:
+            declared[field] = _make_nullable(document, declared[field])
+
+
 RULES: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
+    "optional": _optional,
+    "nullable": _nullable,
     "rename-tags": _rename_tags,
     "drop-header-parameters": _drop_header_parameters,
     "free-form-maps": _free_form_maps,

@@ -3,22 +3,12 @@
 
 from collections.abc import Mapping, MutableMapping
 from http import HTTPStatus
-from typing import IO, BinaryIO, Generic, Literal, TypeVar
+from typing import IO, BinaryIO, Generic, TypeVar
 
 from attrs import define
 
-
-class Unset:
-    """The type of `UNSET`: a field or argument that was not given (unlike one given as null)."""
-
-    def __bool__(self) -> Literal[False]:
-        return False
-
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET: Unset = Unset()
+# One marker for every API, so `value is UNSET` and `isinstance(value, Unset)` hold whichever API made it.
+from scp_async._unset import UNSET, Unset
 
 # What httpx accepts as one multipart file.
 FileContent = IO[bytes] | bytes | str

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from .models.app_credential_binding import AppCredentialBinding
     from .models.app_environment import AppEnvironment
     from .models.app_environment_variables import AppEnvironmentVariables
+    from .models.app_feature import AppFeature
+    from .models.app_feature_list import AppFeatureList
     from .models.app_list import AppList
     from .models.app_permissions import AppPermissions
     from .models.app_ssh_enabled import AppSshEnabled
@@ -181,6 +183,7 @@ if TYPE_CHECKING:
     from .models.sidecar_list import SidecarList
     from .models.space import Space
     from .models.space_feature import SpaceFeature
+    from .models.space_feature_list import SpaceFeatureList
     from .models.space_list import SpaceList
     from .models.space_quota import SpaceQuota
     from .models.space_quota_list import SpaceQuotaList
@@ -682,7 +685,7 @@ class CfV3Api(Namespace):
 
         return await self._call("getApp", operation, (200,), guid, **_given(include=include))
 
-    async def get_app_feature(self, guid: UUID, name: GetAppFeatureName) -> None:
+    async def get_app_feature(self, guid: UUID, name: GetAppFeatureName) -> AppFeature:
         """`GET /v3/apps/{guid}/features/{name}` (getAppFeature)."""
         from .api.apps import get_app_feature as operation
 
@@ -1122,7 +1125,7 @@ class CfV3Api(Namespace):
             ),
         )
 
-    async def list_app_features(self, guid: UUID) -> None:
+    async def list_app_features(self, guid: UUID) -> AppFeatureList:
         """`GET /v3/apps/{guid}/features` (listAppFeatures)."""
         from .api.apps import list_app_features as operation
 
@@ -2286,7 +2289,7 @@ class CfV3Api(Namespace):
 
         return await self._call("listSharedSpacesRelationship", operation, (200,), guid)
 
-    async def list_space_features(self, guid: UUID) -> SpaceFeature:
+    async def list_space_features(self, guid: UUID) -> SpaceFeatureList:
         """`GET /v3/spaces/{guid}/features` (listSpaceFeatures)."""
         from .api.spaces import list_space_features as operation
 
@@ -3388,7 +3391,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw("getApp", operation, (200,), guid, **_given(include=include))
 
-    async def get_app_feature(self, guid: UUID, name: GetAppFeatureName) -> Response[None]:
+    async def get_app_feature(self, guid: UUID, name: GetAppFeatureName) -> Response[AppFeature]:
         """`GET /v3/apps/{guid}/features/{name}` (getAppFeature)."""
         from .api.apps import get_app_feature as operation
 
@@ -3838,7 +3841,7 @@ class CfV3ApiWithRawResponse(Namespace):
             ),
         )
 
-    async def list_app_features(self, guid: UUID) -> Response[None]:
+    async def list_app_features(self, guid: UUID) -> Response[AppFeatureList]:
         """`GET /v3/apps/{guid}/features` (listAppFeatures)."""
         from .api.apps import list_app_features as operation
 
@@ -5002,7 +5005,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw("listSharedSpacesRelationship", operation, (200,), guid)
 
-    async def list_space_features(self, guid: UUID) -> Response[SpaceFeature]:
+    async def list_space_features(self, guid: UUID) -> Response[SpaceFeatureList]:
         """`GET /v3/spaces/{guid}/features` (listSpaceFeatures)."""
         from .api.spaces import list_space_features as operation
 

@@ -62,7 +62,6 @@ if TYPE_CHECKING:
     from .models.search_results_object import SearchResultsObject
     from .models.tenant_settings_req import TenantSettingsReq
     from .models.tenant_settings_resp import TenantSettingsResp
-    from .models.token import Token
     from .models.xs_identity_provider import XSIdentityProvider
     from .models.xs_identity_provider_abstract_identity_provider_definition import (
         XSIdentityProviderAbstractIdentityProviderDefinition,
@@ -840,11 +839,11 @@ class XsuaaApi(Namespace):
             "readPublicSettings", operation, (200,), **_given(subdomain=subdomain, tenant_id=tenant_id)
         )
 
-    async def read_settings(self, *, token: Token) -> TenantSettingsResp:
+    async def read_settings(self) -> TenantSettingsResp:
         """`GET /sap/rest/authorization/v2/securitySettings` (readSettings)."""
         from .api.tenant import read_settings as operation
 
-        return await self._call("readSettings", operation, (200,), **_given(token=token))
+        return await self._call("readSettings", operation, (200,))
 
     async def refresh_platform_identity_provider_trusts(self, *, body: list[str]) -> XSPlatformIdentityProvider:
         """`POST /sap/rest/platform-identity-providers-global/refreshTrusts` (refreshPlatformIdentityProviderTrusts)."""
@@ -1857,11 +1856,11 @@ class XsuaaApiWithRawResponse(Namespace):
             "readPublicSettings", operation, (200,), **_given(subdomain=subdomain, tenant_id=tenant_id)
         )
 
-    async def read_settings(self, *, token: Token) -> Response[TenantSettingsResp]:
+    async def read_settings(self) -> Response[TenantSettingsResp]:
         """`GET /sap/rest/authorization/v2/securitySettings` (readSettings)."""
         from .api.tenant import read_settings as operation
 
-        return await self._call_raw("readSettings", operation, (200,), **_given(token=token))
+        return await self._call_raw("readSettings", operation, (200,))
 
     async def refresh_platform_identity_provider_trusts(
         self, *, body: list[str]

@@ -49,7 +49,9 @@ class AddPropertyRequestPayload:
         d = dict(src_dict)
         key = d.pop("key")
 
-        value = AddPropertyRequestPayloadValue.from_dict(d.pop("value"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        value = _scp.model(AddPropertyRequestPayloadValue, d.pop("value"), "value")
 
         add_property_request_payload = cls(
             key=key,

@@ -92,16 +92,16 @@ class ApiExceptionResponseObject:
         if isinstance(_description, Unset):
             description = UNSET
         else:
-            description = JsonNode.from_dict(_description)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            description = _scp.model(JsonNode, _description, "description")
 
         _details = d.pop("details", UNSET)
         details: list[NestingErrorDetailsResponseObject] | Unset = UNSET
         if _details is not UNSET:
-            details = []
-            for details_item_data in _details:
-                details_item = NestingErrorDetailsResponseObject.from_dict(details_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                details.append(details_item)
+            details = _scp.models(NestingErrorDetailsResponseObject, _details, "details")
 
         target = d.pop("target", UNSET)
 

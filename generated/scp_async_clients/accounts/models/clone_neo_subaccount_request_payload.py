@@ -136,16 +136,19 @@ class CloneNeoSubaccountRequestPayload:
 
         beta_enabled = d.pop("betaEnabled", UNSET)
 
-        clone_configurations = cast(list[str], d.pop("cloneConfigurations", UNSET))
+        _clone_configurations = d.pop("cloneConfigurations", UNSET)
+        clone_configurations: list[str] | Unset = UNSET
+        if _clone_configurations is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            clone_configurations = cast(list[str], _scp.array(_clone_configurations, "cloneConfigurations"))
 
         _custom_properties = d.pop("customProperties", UNSET)
         custom_properties: list[AddPropertyRequestPayload] | Unset = UNSET
         if _custom_properties is not UNSET:
-            custom_properties = []
-            for custom_properties_item_data in _custom_properties:
-                custom_properties_item = AddPropertyRequestPayload.from_dict(custom_properties_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                custom_properties.append(custom_properties_item)
+            custom_properties = _scp.models(AddPropertyRequestPayload, _custom_properties, "customProperties")
 
         description = d.pop("description", UNSET)
 
@@ -154,18 +157,27 @@ class CloneNeoSubaccountRequestPayload:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            labels = CloneNeoSubaccountRequestPayloadLabels.from_dict(_labels)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            labels = _scp.model(CloneNeoSubaccountRequestPayloadLabels, _labels, "labels")
 
         _origin = d.pop("origin", UNSET)
         origin: CloneNeoSubaccountRequestPayloadOrigin | Unset
         if isinstance(_origin, Unset):
             origin = UNSET
         else:
-            origin = CloneNeoSubaccountRequestPayloadOrigin(_origin)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            origin = _scp.enum(CloneNeoSubaccountRequestPayloadOrigin, _origin, "origin")
 
         parent_guid = d.pop("parentGUID", UNSET)
 
-        subaccount_admins = cast(list[str], d.pop("subaccountAdmins", UNSET))
+        _subaccount_admins = d.pop("subaccountAdmins", UNSET)
+        subaccount_admins: list[str] | Unset = UNSET
+        if _subaccount_admins is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            subaccount_admins = cast(list[str], _scp.array(_subaccount_admins, "subaccountAdmins"))
 
         subdomain = d.pop("subdomain", UNSET)
 
@@ -174,7 +186,11 @@ class CloneNeoSubaccountRequestPayload:
         if isinstance(_used_for_production, Unset):
             used_for_production = UNSET
         else:
-            used_for_production = CloneNeoSubaccountRequestPayloadUsedForProduction(_used_for_production)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            used_for_production = _scp.enum(
+                CloneNeoSubaccountRequestPayloadUsedForProduction, _used_for_production, "usedForProduction"
+            )
 
         clone_neo_subaccount_request_payload = cls(
             display_name=display_name,

@@ -102,31 +102,45 @@ class CreateDirectoryRequestPayload:
         _custom_properties = d.pop("customProperties", UNSET)
         custom_properties: list[AddPropertyRequestPayload] | Unset = UNSET
         if _custom_properties is not UNSET:
-            custom_properties = []
-            for custom_properties_item_data in _custom_properties:
-                custom_properties_item = AddPropertyRequestPayload.from_dict(custom_properties_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                custom_properties.append(custom_properties_item)
+            custom_properties = _scp.models(AddPropertyRequestPayload, _custom_properties, "customProperties")
 
         description = d.pop("description", UNSET)
 
-        directory_admins = cast(list[str], d.pop("directoryAdmins", UNSET))
+        _directory_admins = d.pop("directoryAdmins", UNSET)
+        directory_admins: list[str] | Unset = UNSET
+        if _directory_admins is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            directory_admins = cast(list[str], _scp.array(_directory_admins, "directoryAdmins"))
 
         _directory_features = d.pop("directoryFeatures", UNSET)
         directory_features: list[DirectoryFeature] | Unset = UNSET
         if _directory_features is not UNSET:
-            directory_features = []
-            for directory_features_item_data in _directory_features:
-                directory_features_item = DirectoryFeature(directory_features_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                directory_features.append(directory_features_item)
+            if _scp.is_array(_directory_features, "directoryFeatures"):
+                directory_features = []
+                for directory_features_item_data in _directory_features:
+                    from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                    directory_features_item = _scp.enum(
+                        DirectoryFeature, directory_features_item_data, "directoryFeatures[]"
+                    )
+
+                    directory_features.append(directory_features_item)
+            else:
+                directory_features = _directory_features
 
         _labels = d.pop("labels", UNSET)
         labels: CreateDirectoryRequestPayloadLabels | Unset
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            labels = CreateDirectoryRequestPayloadLabels.from_dict(_labels)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            labels = _scp.model(CreateDirectoryRequestPayloadLabels, _labels, "labels")
 
         subdomain = d.pop("subdomain", UNSET)
 

@@ -63,7 +63,9 @@ class CreateServiceManagerBindingRequestPayload:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            parameters = CreateServiceManagerBindingRequestPayloadParameters.from_dict(_parameters)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            parameters = _scp.model(CreateServiceManagerBindingRequestPayloadParameters, _parameters, "parameters")
 
         create_service_manager_binding_request_payload = cls(
             name=name,

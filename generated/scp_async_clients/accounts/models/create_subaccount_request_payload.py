@@ -131,11 +131,9 @@ class CreateSubaccountRequestPayload:
         _custom_properties = d.pop("customProperties", UNSET)
         custom_properties: list[AddPropertyRequestPayload] | Unset = UNSET
         if _custom_properties is not UNSET:
-            custom_properties = []
-            for custom_properties_item_data in _custom_properties:
-                custom_properties_item = AddPropertyRequestPayload.from_dict(custom_properties_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                custom_properties.append(custom_properties_item)
+            custom_properties = _scp.models(AddPropertyRequestPayload, _custom_properties, "customProperties")
 
         description = d.pop("description", UNSET)
 
@@ -144,18 +142,27 @@ class CreateSubaccountRequestPayload:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            labels = CreateSubaccountRequestPayloadLabels.from_dict(_labels)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            labels = _scp.model(CreateSubaccountRequestPayloadLabels, _labels, "labels")
 
         _origin = d.pop("origin", UNSET)
         origin: CreateSubaccountRequestPayloadOrigin | Unset
         if isinstance(_origin, Unset):
             origin = UNSET
         else:
-            origin = CreateSubaccountRequestPayloadOrigin(_origin)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            origin = _scp.enum(CreateSubaccountRequestPayloadOrigin, _origin, "origin")
 
         parent_guid = d.pop("parentGUID", UNSET)
 
-        subaccount_admins = cast(list[str], d.pop("subaccountAdmins", UNSET))
+        _subaccount_admins = d.pop("subaccountAdmins", UNSET)
+        subaccount_admins: list[str] | Unset = UNSET
+        if _subaccount_admins is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            subaccount_admins = cast(list[str], _scp.array(_subaccount_admins, "subaccountAdmins"))
 
         subdomain = d.pop("subdomain", UNSET)
 
@@ -164,7 +171,11 @@ class CreateSubaccountRequestPayload:
         if isinstance(_used_for_production, Unset):
             used_for_production = UNSET
         else:
-            used_for_production = CreateSubaccountRequestPayloadUsedForProduction(_used_for_production)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            used_for_production = _scp.enum(
+                CreateSubaccountRequestPayloadUsedForProduction, _used_for_production, "usedForProduction"
+            )
 
         create_subaccount_request_payload = cls(
             display_name=display_name,

@@ -50,11 +50,9 @@ class DataResponseObject:
         _values = d.pop("values", UNSET)
         values: list[PropertyDataResponseObject] | Unset = UNSET
         if _values is not UNSET:
-            values = []
-            for values_item_data in _values:
-                values_item = PropertyDataResponseObject.from_dict(values_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                values.append(values_item)
+            values = _scp.models(PropertyDataResponseObject, _values, "values")
 
         data_response_object = cls(
             values=values,

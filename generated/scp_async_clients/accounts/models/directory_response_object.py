@@ -28,7 +28,6 @@ class DirectoryResponseObject:
     """
     Attributes:
         created_date (datetime.datetime):
-        description (str):
         directory_features (list[DirectoryFeature]):
         display_name (str):
         global_account_guid (str):
@@ -38,6 +37,7 @@ class DirectoryResponseObject:
         contract_status (DirectoryResponseObjectContractStatus | Unset):
         created_by (str | Unset):
         custom_properties (list[PropertyResponseObject] | Unset):
+        description (str | Unset):
         entity_state (DirectoryResponseObjectEntityState | Unset):
         labels (DirectoryResponseObjectLabels | Unset):
         legal_links (LegalLinksDTO | Unset):
@@ -48,7 +48,6 @@ class DirectoryResponseObject:
     """
 
     created_date: datetime.datetime
-    description: str
     directory_features: list[DirectoryFeature]
     display_name: str
     global_account_guid: str
@@ -58,6 +57,7 @@ class DirectoryResponseObject:
     contract_status: DirectoryResponseObjectContractStatus | Unset = UNSET
     created_by: str | Unset = UNSET
     custom_properties: list[PropertyResponseObject] | Unset = UNSET
+    description: str | Unset = UNSET
     entity_state: DirectoryResponseObjectEntityState | Unset = UNSET
     labels: DirectoryResponseObjectLabels | Unset = UNSET
     legal_links: LegalLinksDTO | Unset = UNSET
@@ -69,8 +69,6 @@ class DirectoryResponseObject:
 
     def to_dict(self) -> dict[str, Any]:
         created_date = self.created_date.isoformat()
-
-        description = self.description
 
         directory_features = []
         for directory_features_item_data in self.directory_features:
@@ -105,6 +103,8 @@ class DirectoryResponseObject:
                 custom_properties_item = custom_properties_item_data.to_dict()
                 custom_properties.append(custom_properties_item)
 
+        description = self.description
+
         entity_state: str | Unset = UNSET
         if not isinstance(self.entity_state, Unset):
             entity_state = self.entity_state.value
@@ -137,7 +137,6 @@ class DirectoryResponseObject:
         field_dict.update(
             {
                 "createdDate": created_date,
-                "description": description,
                 "directoryFeatures": directory_features,
                 "displayName": display_name,
                 "globalAccountGUID": global_account_guid,
@@ -153,6 +152,8 @@ class DirectoryResponseObject:
             field_dict["createdBy"] = created_by
         if custom_properties is not UNSET:
             field_dict["customProperties"] = custom_properties
+        if description is not UNSET:
+            field_dict["description"] = description
         if entity_state is not UNSET:
             field_dict["entityState"] = entity_state
         if labels is not UNSET:
@@ -178,20 +179,26 @@ class DirectoryResponseObject:
         from ..models.subaccount_response_object import SubaccountResponseObject  # noqa: PLC0415
 
         d = dict(src_dict)
-        created_date = (
-            datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-            if isinstance(_when := d.pop("createdDate"), (int, float))
-            else datetime.datetime.fromisoformat(_when)
-        )
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        description = d.pop("description")
+        created_date = _scp.date_time(d.pop("createdDate"), "createdDate")
 
-        directory_features = []
         _directory_features = d.pop("directoryFeatures")
-        for directory_features_item_data in _directory_features:
-            directory_features_item = DirectoryFeature(directory_features_item_data)
+        directory_features: list[DirectoryFeature]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            directory_features.append(directory_features_item)
+        if _scp.is_array(_directory_features, "directoryFeatures"):
+            directory_features = []
+            for directory_features_item_data in _directory_features:
+                from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                directory_features_item = _scp.enum(
+                    DirectoryFeature, directory_features_item_data, "directoryFeatures[]"
+                )
+
+                directory_features.append(directory_features_item)
+        else:
+            directory_features = _directory_features
 
         display_name = d.pop("displayName")
 
@@ -204,78 +211,79 @@ class DirectoryResponseObject:
         _children = d.pop("children", UNSET)
         children: list[DirectoryResponseObject] | Unset = UNSET
         if _children is not UNSET:
-            children = []
-            for children_item_data in _children:
-                children_item = DirectoryResponseObject.from_dict(children_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                children.append(children_item)
+            children = _scp.models(DirectoryResponseObject, _children, "children")
 
         _contract_status = d.pop("contractStatus", UNSET)
         contract_status: DirectoryResponseObjectContractStatus | Unset
         if isinstance(_contract_status, Unset):
             contract_status = UNSET
         else:
-            contract_status = DirectoryResponseObjectContractStatus(_contract_status)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            contract_status = _scp.enum(DirectoryResponseObjectContractStatus, _contract_status, "contractStatus")
 
         created_by = d.pop("createdBy", UNSET)
 
         _custom_properties = d.pop("customProperties", UNSET)
         custom_properties: list[PropertyResponseObject] | Unset = UNSET
         if _custom_properties is not UNSET:
-            custom_properties = []
-            for custom_properties_item_data in _custom_properties:
-                custom_properties_item = PropertyResponseObject.from_dict(custom_properties_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                custom_properties.append(custom_properties_item)
+            custom_properties = _scp.models(PropertyResponseObject, _custom_properties, "customProperties")
+
+        description = d.pop("description", UNSET)
 
         _entity_state = d.pop("entityState", UNSET)
         entity_state: DirectoryResponseObjectEntityState | Unset
         if isinstance(_entity_state, Unset):
             entity_state = UNSET
         else:
-            entity_state = DirectoryResponseObjectEntityState(_entity_state)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            entity_state = _scp.enum(DirectoryResponseObjectEntityState, _entity_state, "entityState")
 
         _labels = d.pop("labels", UNSET)
         labels: DirectoryResponseObjectLabels | Unset
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            labels = DirectoryResponseObjectLabels.from_dict(_labels)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            labels = _scp.model(DirectoryResponseObjectLabels, _labels, "labels")
 
         _legal_links = d.pop("legalLinks", UNSET)
         legal_links: LegalLinksDTO | Unset
         if isinstance(_legal_links, Unset):
             legal_links = UNSET
         else:
-            legal_links = LegalLinksDTO.from_dict(_legal_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            legal_links = _scp.model(LegalLinksDTO, _legal_links, "legalLinks")
 
         _modified_date = d.pop("modifiedDate", UNSET)
         modified_date: datetime.datetime | Unset
         if isinstance(_modified_date, Unset):
             modified_date = UNSET
         else:
-            modified_date = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _modified_date, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            modified_date = _scp.date_time(_modified_date, "modifiedDate")
 
         state_message = d.pop("stateMessage", UNSET)
 
         _subaccounts = d.pop("subaccounts", UNSET)
         subaccounts: list[SubaccountResponseObject] | Unset = UNSET
         if _subaccounts is not UNSET:
-            subaccounts = []
-            for subaccounts_item_data in _subaccounts:
-                subaccounts_item = SubaccountResponseObject.from_dict(subaccounts_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                subaccounts.append(subaccounts_item)
+            subaccounts = _scp.models(SubaccountResponseObject, _subaccounts, "subaccounts")
 
         subdomain = d.pop("subdomain", UNSET)
 
         directory_response_object = cls(
             created_date=created_date,
-            description=description,
             directory_features=directory_features,
             display_name=display_name,
             global_account_guid=global_account_guid,
@@ -285,6 +293,7 @@ class DirectoryResponseObject:
             contract_status=contract_status,
             created_by=created_by,
             custom_properties=custom_properties,
+            description=description,
             entity_state=entity_state,
             labels=labels,
             legal_links=legal_links,

@@ -45,12 +45,11 @@ class EntitySettingsRequestPayload:
         from ..models.update_entity_settings_request_payload import UpdateEntitySettingsRequestPayload  # noqa: PLC0415
 
         d = dict(src_dict)
-        entity_settings = []
         _entity_settings = d.pop("entitySettings")
-        for entity_settings_item_data in _entity_settings:
-            entity_settings_item = UpdateEntitySettingsRequestPayload.from_dict(entity_settings_item_data)
+        entity_settings: list[UpdateEntitySettingsRequestPayload]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            entity_settings.append(entity_settings_item)
+        entity_settings = _scp.models(UpdateEntitySettingsRequestPayload, _entity_settings, "entitySettings")
 
         entity_settings_request_payload = cls(
             entity_settings=entity_settings,

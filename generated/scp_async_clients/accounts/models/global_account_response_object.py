@@ -41,11 +41,8 @@ class GlobalAccountResponseObject:
         description (str):
         display_name (str):
         geo_access (GlobalAccountResponseObjectGeoAccess):
-        global_account_guid (str):
         guid (str):
         license_type (GlobalAccountResponseObjectLicenseType):
-        parent_guid (str):
-        parent_type (GlobalAccountResponseObjectParentType):
         backward_compliant_eu (bool | Unset):
         bpo_customer_id (str | Unset):
         children (list[DirectoryResponseObject] | Unset):
@@ -58,10 +55,13 @@ class GlobalAccountResponseObject:
         custom_properties (list[PropertyResponseObject] | Unset):
         entity_state (GlobalAccountResponseObjectEntityState | Unset):
         expiry_date (datetime.datetime | Unset):
+        global_account_guid (str | Unset):
         labels (GlobalAccountResponseObjectLabels | Unset):
         legal_links (LegalLinksDTO | Unset):
         modified_date (datetime.datetime | Unset):
         origin (GlobalAccountResponseObjectOrigin | Unset):
+        parent_guid (str | Unset):
+        parent_type (GlobalAccountResponseObjectParentType | Unset):
         renewal_date (datetime.datetime | Unset):
         service_id (str | Unset):
         state_message (str | Unset):
@@ -77,11 +77,8 @@ class GlobalAccountResponseObject:
     description: str
     display_name: str
     geo_access: GlobalAccountResponseObjectGeoAccess
-    global_account_guid: str
     guid: str
     license_type: GlobalAccountResponseObjectLicenseType
-    parent_guid: str
-    parent_type: GlobalAccountResponseObjectParentType
     backward_compliant_eu: bool | Unset = UNSET
     bpo_customer_id: str | Unset = UNSET
     children: list[DirectoryResponseObject] | Unset = UNSET
@@ -94,10 +91,13 @@ class GlobalAccountResponseObject:
     custom_properties: list[PropertyResponseObject] | Unset = UNSET
     entity_state: GlobalAccountResponseObjectEntityState | Unset = UNSET
     expiry_date: datetime.datetime | Unset = UNSET
+    global_account_guid: str | Unset = UNSET
     labels: GlobalAccountResponseObjectLabels | Unset = UNSET
     legal_links: LegalLinksDTO | Unset = UNSET
     modified_date: datetime.datetime | Unset = UNSET
     origin: GlobalAccountResponseObjectOrigin | Unset = UNSET
+    parent_guid: str | Unset = UNSET
+    parent_type: GlobalAccountResponseObjectParentType | Unset = UNSET
     renewal_date: datetime.datetime | Unset = UNSET
     service_id: str | Unset = UNSET
     state_message: str | Unset = UNSET
@@ -120,15 +120,9 @@ class GlobalAccountResponseObject:
 
         geo_access = self.geo_access.value
 
-        global_account_guid = self.global_account_guid
-
         guid = self.guid
 
         license_type = self.license_type.value
-
-        parent_guid = self.parent_guid
-
-        parent_type = self.parent_type.value
 
         backward_compliant_eu = self.backward_compliant_eu
 
@@ -172,6 +166,8 @@ class GlobalAccountResponseObject:
         if not isinstance(self.expiry_date, Unset):
             expiry_date = self.expiry_date.isoformat()
 
+        global_account_guid = self.global_account_guid
+
         labels: dict[str, Any] | Unset = UNSET
         if not isinstance(self.labels, Unset):
             labels = self.labels.to_dict()
@@ -187,6 +183,12 @@ class GlobalAccountResponseObject:
         origin: str | Unset = UNSET
         if not isinstance(self.origin, Unset):
             origin = self.origin.value
+
+        parent_guid = self.parent_guid
+
+        parent_type: str | Unset = UNSET
+        if not isinstance(self.parent_type, Unset):
+            parent_type = self.parent_type.value
 
         renewal_date: str | Unset = UNSET
         if not isinstance(self.renewal_date, Unset):
@@ -221,11 +223,8 @@ class GlobalAccountResponseObject:
                 "description": description,
                 "displayName": display_name,
                 "geoAccess": geo_access,
-                "globalAccountGUID": global_account_guid,
                 "guid": guid,
                 "licenseType": license_type,
-                "parentGUID": parent_guid,
-                "parentType": parent_type,
             }
         )
         if backward_compliant_eu is not UNSET:
@@ -252,6 +251,8 @@ class GlobalAccountResponseObject:
             field_dict["entityState"] = entity_state
         if expiry_date is not UNSET:
             field_dict["expiryDate"] = expiry_date
+        if global_account_guid is not UNSET:
+            field_dict["globalAccountGUID"] = global_account_guid
         if labels is not UNSET:
             field_dict["labels"] = labels
         if legal_links is not UNSET:
@@ -260,6 +261,10 @@ class GlobalAccountResponseObject:
             field_dict["modifiedDate"] = modified_date
         if origin is not UNSET:
             field_dict["origin"] = origin
+        if parent_guid is not UNSET:
+            field_dict["parentGUID"] = parent_guid
+        if parent_type is not UNSET:
+            field_dict["parentType"] = parent_type
         if renewal_date is not UNSET:
             field_dict["renewalDate"] = renewal_date
         if service_id is not UNSET:
@@ -290,27 +295,23 @@ class GlobalAccountResponseObject:
 
         consumption_based = d.pop("consumptionBased")
 
-        created_date = (
-            datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-            if isinstance(_when := d.pop("createdDate"), (int, float))
-            else datetime.datetime.fromisoformat(_when)
-        )
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        created_date = _scp.date_time(d.pop("createdDate"), "createdDate")
 
         description = d.pop("description")
 
         display_name = d.pop("displayName")
 
-        geo_access = GlobalAccountResponseObjectGeoAccess(d.pop("geoAccess"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        global_account_guid = d.pop("globalAccountGUID")
+        geo_access = _scp.enum(GlobalAccountResponseObjectGeoAccess, d.pop("geoAccess"), "geoAccess")
 
         guid = d.pop("guid")
 
-        license_type = GlobalAccountResponseObjectLicenseType(d.pop("licenseType"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        parent_guid = d.pop("parentGUID")
-
-        parent_type = GlobalAccountResponseObjectParentType(d.pop("parentType"))
+        license_type = _scp.enum(GlobalAccountResponseObjectLicenseType, d.pop("licenseType"), "licenseType")
 
         backward_compliant_eu = d.pop("backwardCompliantEU", UNSET)
 
@@ -319,18 +320,18 @@ class GlobalAccountResponseObject:
         _children = d.pop("children", UNSET)
         children: list[DirectoryResponseObject] | Unset = UNSET
         if _children is not UNSET:
-            children = []
-            for children_item_data in _children:
-                children_item = DirectoryResponseObject.from_dict(children_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                children.append(children_item)
+            children = _scp.models(DirectoryResponseObject, _children, "children")
 
         _contract_status = d.pop("contractStatus", UNSET)
         contract_status: GlobalAccountResponseObjectContractStatus | Unset
         if isinstance(_contract_status, Unset):
             contract_status = UNSET
         else:
-            contract_status = GlobalAccountResponseObjectContractStatus(_contract_status)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            contract_status = _scp.enum(GlobalAccountResponseObjectContractStatus, _contract_status, "contractStatus")
 
         cost_center = d.pop("costCenter", UNSET)
 
@@ -341,7 +342,9 @@ class GlobalAccountResponseObject:
         if isinstance(_cost_object_type, Unset):
             cost_object_type = UNSET
         else:
-            cost_object_type = GlobalAccountResponseObjectCostObjectType(_cost_object_type)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            cost_object_type = _scp.enum(GlobalAccountResponseObjectCostObjectType, _cost_object_type, "costObjectType")
 
         crm_customer_id = d.pop("crmCustomerId", UNSET)
 
@@ -350,72 +353,85 @@ class GlobalAccountResponseObject:
         _custom_properties = d.pop("customProperties", UNSET)
         custom_properties: list[PropertyResponseObject] | Unset = UNSET
         if _custom_properties is not UNSET:
-            custom_properties = []
-            for custom_properties_item_data in _custom_properties:
-                custom_properties_item = PropertyResponseObject.from_dict(custom_properties_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                custom_properties.append(custom_properties_item)
+            custom_properties = _scp.models(PropertyResponseObject, _custom_properties, "customProperties")
 
         _entity_state = d.pop("entityState", UNSET)
         entity_state: GlobalAccountResponseObjectEntityState | Unset
         if isinstance(_entity_state, Unset):
             entity_state = UNSET
         else:
-            entity_state = GlobalAccountResponseObjectEntityState(_entity_state)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            entity_state = _scp.enum(GlobalAccountResponseObjectEntityState, _entity_state, "entityState")
 
         _expiry_date = d.pop("expiryDate", UNSET)
         expiry_date: datetime.datetime | Unset
         if isinstance(_expiry_date, Unset):
             expiry_date = UNSET
         else:
-            expiry_date = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _expiry_date, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            expiry_date = _scp.date_time(_expiry_date, "expiryDate")
+
+        global_account_guid = d.pop("globalAccountGUID", UNSET)
 
         _labels = d.pop("labels", UNSET)
         labels: GlobalAccountResponseObjectLabels | Unset
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            labels = GlobalAccountResponseObjectLabels.from_dict(_labels)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            labels = _scp.model(GlobalAccountResponseObjectLabels, _labels, "labels")
 
         _legal_links = d.pop("legalLinks", UNSET)
         legal_links: LegalLinksDTO | Unset
         if isinstance(_legal_links, Unset):
             legal_links = UNSET
         else:
-            legal_links = LegalLinksDTO.from_dict(_legal_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            legal_links = _scp.model(LegalLinksDTO, _legal_links, "legalLinks")
 
         _modified_date = d.pop("modifiedDate", UNSET)
         modified_date: datetime.datetime | Unset
         if isinstance(_modified_date, Unset):
             modified_date = UNSET
         else:
-            modified_date = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _modified_date, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            modified_date = _scp.date_time(_modified_date, "modifiedDate")
 
         _origin = d.pop("origin", UNSET)
         origin: GlobalAccountResponseObjectOrigin | Unset
         if isinstance(_origin, Unset):
             origin = UNSET
         else:
-            origin = GlobalAccountResponseObjectOrigin(_origin)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            origin = _scp.enum(GlobalAccountResponseObjectOrigin, _origin, "origin")
+
+        parent_guid = d.pop("parentGUID", UNSET)
+
+        _parent_type = d.pop("parentType", UNSET)
+        parent_type: GlobalAccountResponseObjectParentType | Unset
+        if isinstance(_parent_type, Unset):
+            parent_type = UNSET
+        else:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            parent_type = _scp.enum(GlobalAccountResponseObjectParentType, _parent_type, "parentType")
 
         _renewal_date = d.pop("renewalDate", UNSET)
         renewal_date: datetime.datetime | Unset
         if isinstance(_renewal_date, Unset):
             renewal_date = UNSET
         else:
-            renewal_date = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _renewal_date, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            renewal_date = _scp.date_time(_renewal_date, "renewalDate")
 
         service_id = d.pop("serviceId", UNSET)
 
@@ -424,11 +440,9 @@ class GlobalAccountResponseObject:
         _subaccounts = d.pop("subaccounts", UNSET)
         subaccounts: list[SubaccountResponseObject] | Unset = UNSET
         if _subaccounts is not UNSET:
-            subaccounts = []
-            for subaccounts_item_data in _subaccounts:
-                subaccounts_item = SubaccountResponseObject.from_dict(subaccounts_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                subaccounts.append(subaccounts_item)
+            subaccounts = _scp.models(SubaccountResponseObject, _subaccounts, "subaccounts")
 
         subdomain = d.pop("subdomain", UNSET)
 
@@ -437,8 +451,12 @@ class GlobalAccountResponseObject:
         if isinstance(_termination_notification_status, Unset):
             termination_notification_status = UNSET
         else:
-            termination_notification_status = GlobalAccountResponseObjectTerminationNotificationStatus(
-                _termination_notification_status
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            termination_notification_status = _scp.enum(
+                GlobalAccountResponseObjectTerminationNotificationStatus,
+                _termination_notification_status,
+                "terminationNotificationStatus",
             )
 
         use_for = d.pop("useFor", UNSET)
@@ -450,11 +468,8 @@ class GlobalAccountResponseObject:
             description=description,
             display_name=display_name,
             geo_access=geo_access,
-            global_account_guid=global_account_guid,
             guid=guid,
             license_type=license_type,
-            parent_guid=parent_guid,
-            parent_type=parent_type,
             backward_compliant_eu=backward_compliant_eu,
             bpo_customer_id=bpo_customer_id,
             children=children,
@@ -467,10 +482,13 @@ class GlobalAccountResponseObject:
             custom_properties=custom_properties,
             entity_state=entity_state,
             expiry_date=expiry_date,
+            global_account_guid=global_account_guid,
             labels=labels,
             legal_links=legal_links,
             modified_date=modified_date,
             origin=origin,
+            parent_guid=parent_guid,
+            parent_type=parent_type,
             renewal_date=renewal_date,
             service_id=service_id,
             state_message=state_message,

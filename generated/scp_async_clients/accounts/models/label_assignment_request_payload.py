@@ -49,7 +49,9 @@ class LabelAssignmentRequestPayload:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            labels = LabelAssignmentRequestPayloadLabels.from_dict(_labels)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            labels = _scp.model(LabelAssignmentRequestPayloadLabels, _labels, "labels")
 
         label_assignment_request_payload = cls(
             labels=labels,

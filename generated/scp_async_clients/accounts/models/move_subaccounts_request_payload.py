@@ -48,7 +48,11 @@ class MoveSubaccountsRequestPayload:
         d = dict(src_dict)
         source_guid = d.pop("sourceGuid")
 
-        subaccount_guids = cast(list[str], d.pop("subaccountGuids"))
+        _subaccount_guids = d.pop("subaccountGuids")
+        subaccount_guids: list[str]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        subaccount_guids = cast(list[str], _scp.array(_subaccount_guids, "subaccountGuids"))
 
         target_guid = d.pop("targetGuid")
 

@@ -45,14 +45,13 @@ class MoveSubaccountsRequestPayloadCollection:
         from ..models.move_subaccounts_request_payload import MoveSubaccountsRequestPayload  # noqa: PLC0415
 
         d = dict(src_dict)
-        subaccounts_to_move_collection = []
         _subaccounts_to_move_collection = d.pop("subaccountsToMoveCollection")
-        for subaccounts_to_move_collection_item_data in _subaccounts_to_move_collection:
-            subaccounts_to_move_collection_item = MoveSubaccountsRequestPayload.from_dict(
-                subaccounts_to_move_collection_item_data
-            )
+        subaccounts_to_move_collection: list[MoveSubaccountsRequestPayload]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            subaccounts_to_move_collection.append(subaccounts_to_move_collection_item)
+        subaccounts_to_move_collection = _scp.models(
+            MoveSubaccountsRequestPayload, _subaccounts_to_move_collection, "subaccountsToMoveCollection"
+        )
 
         move_subaccounts_request_payload_collection = cls(
             subaccounts_to_move_collection=subaccounts_to_move_collection,

@@ -116,14 +116,20 @@ class PropertyDataResponseObject:
         if isinstance(_validation_schema, Unset):
             validation_schema = UNSET
         else:
-            validation_schema = PropertyDataResponseObjectValidationSchema.from_dict(_validation_schema)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            validation_schema = _scp.model(
+                PropertyDataResponseObjectValidationSchema, _validation_schema, "validationSchema"
+            )
 
         _value = d.pop("value", UNSET)
         value: PropertyDataResponseObjectValue | Unset
         if isinstance(_value, Unset):
             value = UNSET
         else:
-            value = PropertyDataResponseObjectValue.from_dict(_value)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            value = _scp.model(PropertyDataResponseObjectValue, _value, "value")
 
         property_data_response_object = cls(
             entity_type=entity_type,

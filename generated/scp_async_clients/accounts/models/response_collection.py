@@ -50,11 +50,9 @@ class ResponseCollection:
         _value = d.pop("value", UNSET)
         value: list[SubaccountResponseObject] | Unset = UNSET
         if _value is not UNSET:
-            value = []
-            for value_item_data in _value:
-                value_item = SubaccountResponseObject.from_dict(value_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                value.append(value_item)
+            value = _scp.models(SubaccountResponseObject, _value, "value")
 
         response_collection = cls(
             value=value,

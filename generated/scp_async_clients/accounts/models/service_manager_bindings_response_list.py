@@ -52,11 +52,9 @@ class ServiceManagerBindingsResponseList:
         _items = d.pop("items", UNSET)
         items: list[ServiceManagerBindingExtendedResponseObject] | Unset = UNSET
         if _items is not UNSET:
-            items = []
-            for items_item_data in _items:
-                items_item = ServiceManagerBindingExtendedResponseObject.from_dict(items_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                items.append(items_item)
+            items = _scp.models(ServiceManagerBindingExtendedResponseObject, _items, "items")
 
         service_manager_bindings_response_list = cls(
             items=items,

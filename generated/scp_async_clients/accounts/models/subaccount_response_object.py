@@ -27,7 +27,6 @@ class SubaccountResponseObject:
     Attributes:
         beta_enabled (bool):
         created_date (datetime.datetime):
-        description (str):
         display_name (str):
         global_account_guid (str):
         guid (str):
@@ -39,6 +38,7 @@ class SubaccountResponseObject:
         used_for_production (SubaccountResponseObjectUsedForProduction):
         created_by (str | Unset):
         custom_properties (list[PropertyResponseObject] | Unset):
+        description (str | Unset):
         labels (SubaccountResponseObjectLabels | Unset):
         modified_date (datetime.datetime | Unset):
         parent_features (list[SubaccountResponseObjectParentFeaturesItem] | Unset):
@@ -47,7 +47,6 @@ class SubaccountResponseObject:
 
     beta_enabled: bool
     created_date: datetime.datetime
-    description: str
     display_name: str
     global_account_guid: str
     guid: str
@@ -59,6 +58,7 @@ class SubaccountResponseObject:
     used_for_production: SubaccountResponseObjectUsedForProduction
     created_by: str | Unset = UNSET
     custom_properties: list[PropertyResponseObject] | Unset = UNSET
+    description: str | Unset = UNSET
     labels: SubaccountResponseObjectLabels | Unset = UNSET
     modified_date: datetime.datetime | Unset = UNSET
     parent_features: list[SubaccountResponseObjectParentFeaturesItem] | Unset = UNSET
@@ -69,8 +69,6 @@ class SubaccountResponseObject:
         beta_enabled = self.beta_enabled
 
         created_date = self.created_date.isoformat()
-
-        description = self.description
 
         display_name = self.display_name
 
@@ -99,6 +97,8 @@ class SubaccountResponseObject:
                 custom_properties_item = custom_properties_item_data.to_dict()
                 custom_properties.append(custom_properties_item)
 
+        description = self.description
+
         labels: dict[str, Any] | Unset = UNSET
         if not isinstance(self.labels, Unset):
             labels = self.labels.to_dict()
@@ -122,7 +122,6 @@ class SubaccountResponseObject:
             {
                 "betaEnabled": beta_enabled,
                 "createdDate": created_date,
-                "description": description,
                 "displayName": display_name,
                 "globalAccountGUID": global_account_guid,
                 "guid": guid,
@@ -138,6 +137,8 @@ class SubaccountResponseObject:
             field_dict["createdBy"] = created_by
         if custom_properties is not UNSET:
             field_dict["customProperties"] = custom_properties
+        if description is not UNSET:
+            field_dict["description"] = description
         if labels is not UNSET:
             field_dict["labels"] = labels
         if modified_date is not UNSET:
@@ -157,13 +158,9 @@ class SubaccountResponseObject:
         d = dict(src_dict)
         beta_enabled = d.pop("betaEnabled")
 
-        created_date = (
-            datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-            if isinstance(_when := d.pop("createdDate"), (int, float))
-            else datetime.datetime.fromisoformat(_when)
-        )
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        description = d.pop("description")
+        created_date = _scp.date_time(d.pop("createdDate"), "createdDate")
 
         display_name = d.pop("displayName")
 
@@ -175,58 +172,72 @@ class SubaccountResponseObject:
 
         region = d.pop("region")
 
-        state = SubaccountResponseObjectState(d.pop("state"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        state = _scp.enum(SubaccountResponseObjectState, d.pop("state"), "state")
 
         subdomain = d.pop("subdomain")
 
         technical_name = d.pop("technicalName")
 
-        used_for_production = SubaccountResponseObjectUsedForProduction(d.pop("usedForProduction"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        used_for_production = _scp.enum(
+            SubaccountResponseObjectUsedForProduction, d.pop("usedForProduction"), "usedForProduction"
+        )
 
         created_by = d.pop("createdBy", UNSET)
 
         _custom_properties = d.pop("customProperties", UNSET)
         custom_properties: list[PropertyResponseObject] | Unset = UNSET
         if _custom_properties is not UNSET:
-            custom_properties = []
-            for custom_properties_item_data in _custom_properties:
-                custom_properties_item = PropertyResponseObject.from_dict(custom_properties_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                custom_properties.append(custom_properties_item)
+            custom_properties = _scp.models(PropertyResponseObject, _custom_properties, "customProperties")
+
+        description = d.pop("description", UNSET)
 
         _labels = d.pop("labels", UNSET)
         labels: SubaccountResponseObjectLabels | Unset
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            labels = SubaccountResponseObjectLabels.from_dict(_labels)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            labels = _scp.model(SubaccountResponseObjectLabels, _labels, "labels")
 
         _modified_date = d.pop("modifiedDate", UNSET)
         modified_date: datetime.datetime | Unset
         if isinstance(_modified_date, Unset):
             modified_date = UNSET
         else:
-            modified_date = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _modified_date, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            modified_date = _scp.date_time(_modified_date, "modifiedDate")
 
         _parent_features = d.pop("parentFeatures", UNSET)
         parent_features: list[SubaccountResponseObjectParentFeaturesItem] | Unset = UNSET
         if _parent_features is not UNSET:
-            parent_features = []
-            for parent_features_item_data in _parent_features:
-                parent_features_item = SubaccountResponseObjectParentFeaturesItem(parent_features_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                parent_features.append(parent_features_item)
+            if _scp.is_array(_parent_features, "parentFeatures"):
+                parent_features = []
+                for parent_features_item_data in _parent_features:
+                    from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                    parent_features_item = _scp.enum(
+                        SubaccountResponseObjectParentFeaturesItem, parent_features_item_data, "parentFeatures[]"
+                    )
+
+                    parent_features.append(parent_features_item)
+            else:
+                parent_features = _parent_features
 
         state_message = d.pop("stateMessage", UNSET)
 
         subaccount_response_object = cls(
             beta_enabled=beta_enabled,
             created_date=created_date,
-            description=description,
             display_name=display_name,
             global_account_guid=global_account_guid,
             guid=guid,
@@ -238,6 +249,7 @@ class SubaccountResponseObject:
             used_for_production=used_for_production,
             created_by=created_by,
             custom_properties=custom_properties,
+            description=description,
             labels=labels,
             modified_date=modified_date,
             parent_features=parent_features,

@@ -56,16 +56,30 @@ class UpdateDirectoryTypeRequestPayload:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        directory_admins = cast(list[str], d.pop("directoryAdmins", UNSET))
+        _directory_admins = d.pop("directoryAdmins", UNSET)
+        directory_admins: list[str] | Unset = UNSET
+        if _directory_admins is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            directory_admins = cast(list[str], _scp.array(_directory_admins, "directoryAdmins"))
 
         _directory_features = d.pop("directoryFeatures", UNSET)
         directory_features: list[DirectoryFeature] | Unset = UNSET
         if _directory_features is not UNSET:
-            directory_features = []
-            for directory_features_item_data in _directory_features:
-                directory_features_item = DirectoryFeature(directory_features_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                directory_features.append(directory_features_item)
+            if _scp.is_array(_directory_features, "directoryFeatures"):
+                directory_features = []
+                for directory_features_item_data in _directory_features:
+                    from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                    directory_features_item = _scp.enum(
+                        DirectoryFeature, directory_features_item_data, "directoryFeatures[]"
+                    )
+
+                    directory_features.append(directory_features_item)
+            else:
+                directory_features = _directory_features
 
         subdomain = d.pop("subdomain", UNSET)
 

@@ -49,7 +49,9 @@ class UpdateEntitySettingsRequestPayload:
         d = dict(src_dict)
         key = d.pop("key")
 
-        value = UpdateEntitySettingsRequestPayloadValue.from_dict(d.pop("value"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        value = _scp.model(UpdateEntitySettingsRequestPayloadValue, d.pop("value"), "value")
 
         update_entity_settings_request_payload = cls(
             key=key,

@@ -72,11 +72,9 @@ class UpdateGlobalAccountRequestPayload:
         _custom_properties = d.pop("customProperties", UNSET)
         custom_properties: list[UpdatePropertyRequestPayload] | Unset = UNSET
         if _custom_properties is not UNSET:
-            custom_properties = []
-            for custom_properties_item_data in _custom_properties:
-                custom_properties_item = UpdatePropertyRequestPayload.from_dict(custom_properties_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                custom_properties.append(custom_properties_item)
+            custom_properties = _scp.models(UpdatePropertyRequestPayload, _custom_properties, "customProperties")
 
         description = d.pop("description", UNSET)
 
@@ -87,7 +85,9 @@ class UpdateGlobalAccountRequestPayload:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            labels = UpdateGlobalAccountRequestPayloadLabels.from_dict(_labels)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            labels = _scp.model(UpdateGlobalAccountRequestPayloadLabels, _labels, "labels")
 
         update_global_account_request_payload = cls(
             custom_properties=custom_properties,

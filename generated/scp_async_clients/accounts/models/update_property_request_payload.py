@@ -57,7 +57,9 @@ class UpdatePropertyRequestPayload:
         d = dict(src_dict)
         key = d.pop("key")
 
-        value = UpdatePropertyRequestPayloadValue.from_dict(d.pop("value"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        value = _scp.model(UpdatePropertyRequestPayloadValue, d.pop("value"), "value")
 
         delete = d.pop("delete", UNSET)
 

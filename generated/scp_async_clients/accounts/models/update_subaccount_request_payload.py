@@ -95,11 +95,9 @@ class UpdateSubaccountRequestPayload:
         _custom_properties = d.pop("customProperties", UNSET)
         custom_properties: list[UpdatePropertyRequestPayload] | Unset = UNSET
         if _custom_properties is not UNSET:
-            custom_properties = []
-            for custom_properties_item_data in _custom_properties:
-                custom_properties_item = UpdatePropertyRequestPayload.from_dict(custom_properties_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                custom_properties.append(custom_properties_item)
+            custom_properties = _scp.models(UpdatePropertyRequestPayload, _custom_properties, "customProperties")
 
         description = d.pop("description", UNSET)
 
@@ -108,14 +106,20 @@ class UpdateSubaccountRequestPayload:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            labels = UpdateSubaccountRequestPayloadLabels.from_dict(_labels)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            labels = _scp.model(UpdateSubaccountRequestPayloadLabels, _labels, "labels")
 
         _used_for_production = d.pop("usedForProduction", UNSET)
         used_for_production: UpdateSubaccountRequestPayloadUsedForProduction | Unset
         if isinstance(_used_for_production, Unset):
             used_for_production = UNSET
         else:
-            used_for_production = UpdateSubaccountRequestPayloadUsedForProduction(_used_for_production)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            used_for_production = _scp.enum(
+                UpdateSubaccountRequestPayloadUsedForProduction, _used_for_production, "usedForProduction"
+            )
 
         update_subaccount_request_payload = cls(
             display_name=display_name,

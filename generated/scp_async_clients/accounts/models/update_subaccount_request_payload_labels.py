@@ -29,7 +29,11 @@ class UpdateSubaccountRequestPayloadLabels:
 
         additional_properties = {}
         for prop_name, prop_dict in d.items():
-            additional_property = cast(list[str], prop_dict)
+            _additional_property = prop_dict
+            additional_property: list[str]
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            additional_property = cast(list[str], _scp.array(_additional_property, "AdditionalProperty"))
 
             additional_properties[prop_name] = additional_property
 

@@ -127,7 +127,9 @@ class AuditLogRecord:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                message_type_1 = AuditLogMessage.from_dict(data)
+                from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                message_type_1 = _scp.model(AuditLogMessage, data, "message")
 
                 return message_type_1
             except (TypeError, ValueError, AttributeError, KeyError):
@@ -149,11 +151,9 @@ class AuditLogRecord:
         if isinstance(_time, Unset):
             time = UNSET
         else:
-            time = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _time, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            time = _scp.date_time(_time, "time")
 
         user = d.pop("user", UNSET)
 

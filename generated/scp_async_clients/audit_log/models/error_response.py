@@ -49,7 +49,9 @@ class ErrorResponse:
         if isinstance(_error, Unset):
             error = UNSET
         else:
-            error = ErrorResponseError.from_dict(_error)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            error = _scp.model(ErrorResponseError, _error, "error")
 
         error_response = cls(
             error=error,

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from .app_environment_variables import AppEnvironmentVariables
     from .app_environment_variables_links import AppEnvironmentVariablesLinks
     from .app_environment_variables_var import AppEnvironmentVariablesVar
+    from .app_feature import AppFeature
+    from .app_feature_list import AppFeatureList
     from .app_links import AppLinks
     from .app_list import AppList
     from .app_permissions import AppPermissions
@@ -416,6 +418,7 @@ if TYPE_CHECKING:
     from .sidecar_relationships import SidecarRelationships
     from .space import Space
     from .space_feature import SpaceFeature
+    from .space_feature_list import SpaceFeatureList
     from .space_links import SpaceLinks
     from .space_list import SpaceList
     from .space_quota import SpaceQuota
@@ -533,6 +536,8 @@ _MODULE_OF_NAME: dict[str, str] = {
     "AppEnvironmentVariables": ".app_environment_variables",
     "AppEnvironmentVariablesLinks": ".app_environment_variables_links",
     "AppEnvironmentVariablesVar": ".app_environment_variables_var",
+    "AppFeature": ".app_feature",
+    "AppFeatureList": ".app_feature_list",
     "AppLinks": ".app_links",
     "AppList": ".app_list",
     "AppPermissions": ".app_permissions",
@@ -918,6 +923,7 @@ _MODULE_OF_NAME: dict[str, str] = {
     "SidecarRelationships": ".sidecar_relationships",
     "Space": ".space",
     "SpaceFeature": ".space_feature",
+    "SpaceFeatureList": ".space_feature_list",
     "SpaceLinks": ".space_links",
     "SpaceList": ".space_list",
     "SpaceQuota": ".space_quota",
@@ -1034,6 +1040,8 @@ __all__ = (
     "AppEnvironmentVariables",
     "AppEnvironmentVariablesLinks",
     "AppEnvironmentVariablesVar",
+    "AppFeature",
+    "AppFeatureList",
     "AppLinks",
     "AppList",
     "ApplyServicePlanVisibilityBody",
@@ -1419,6 +1427,7 @@ __all__ = (
     "SidecarRelationships",
     "Space",
     "SpaceFeature",
+    "SpaceFeatureList",
     "SpaceLinks",
     "SpaceList",
     "SpaceQuota",

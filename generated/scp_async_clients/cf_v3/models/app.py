@@ -130,57 +130,63 @@ class App:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         _guid = d.pop("guid", UNSET)
         guid: UUID | Unset
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            guid = UUID(_guid)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _included = d.pop("included", UNSET)
         included: IncludedResources | Unset
         if isinstance(_included, Unset):
             included = UNSET
         else:
-            included = IncludedResources.from_dict(_included)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            included = _scp.model(IncludedResources, _included, "included")
 
         _lifecycle = d.pop("lifecycle", UNSET)
         lifecycle: Lifecycle | Unset
         if isinstance(_lifecycle, Unset):
             lifecycle = UNSET
         else:
-            lifecycle = Lifecycle.from_dict(_lifecycle)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            lifecycle = _scp.model(Lifecycle, _lifecycle, "lifecycle")
 
         _links = d.pop("links", UNSET)
         links: AppLinks | Unset
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = AppLinks.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(AppLinks, _links, "links")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         name = d.pop("name", UNSET)
 
@@ -189,14 +195,18 @@ class App:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            relationships = Relationships.from_dict(_relationships)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            relationships = _scp.model(Relationships, _relationships, "relationships")
 
         _state = d.pop("state", UNSET)
         state: AppState | Unset
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            state = AppState(_state)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            state = _scp.enum(AppState, _state, "state")
 
         app = cls(
             created_at=created_at,

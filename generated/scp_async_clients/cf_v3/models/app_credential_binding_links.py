@@ -81,35 +81,45 @@ class AppCredentialBindingLinks:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            app = Link.from_dict(_app)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            app = _scp.model(Link, _app, "app")
 
         _details = d.pop("details", UNSET)
         details: Link | Unset
         if isinstance(_details, Unset):
             details = UNSET
         else:
-            details = Link.from_dict(_details)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            details = _scp.model(Link, _details, "details")
 
         _parameters = d.pop("parameters", UNSET)
         parameters: Link | Unset
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            parameters = Link.from_dict(_parameters)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            parameters = _scp.model(Link, _parameters, "parameters")
 
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         _service_instance = d.pop("service_instance", UNSET)
         service_instance: Link | Unset
         if isinstance(_service_instance, Unset):
             service_instance = UNSET
         else:
-            service_instance = Link.from_dict(_service_instance)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_instance = _scp.model(Link, _service_instance, "service_instance")
 
         app_credential_binding_links = cls(
             app=app,

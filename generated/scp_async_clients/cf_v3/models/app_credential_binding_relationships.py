@@ -57,14 +57,18 @@ class AppCredentialBindingRelationships:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            app = RelationshipToOne.from_dict(_app)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            app = _scp.model(RelationshipToOne, _app, "app")
 
         _service_instance = d.pop("service_instance", UNSET)
         service_instance: RelationshipToOne | Unset
         if isinstance(_service_instance, Unset):
             service_instance = UNSET
         else:
-            service_instance = RelationshipToOne.from_dict(_service_instance)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_instance = _scp.model(RelationshipToOne, _service_instance, "service_instance")
 
         app_credential_binding_relationships = cls(
             app=app,

@@ -89,35 +89,49 @@ class AppEnvironment:
         if isinstance(_application_env_json, Unset):
             application_env_json = UNSET
         else:
-            application_env_json = AppEnvironmentApplicationEnvJson.from_dict(_application_env_json)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            application_env_json = _scp.model(
+                AppEnvironmentApplicationEnvJson, _application_env_json, "application_env_json"
+            )
 
         _environment_variables = d.pop("environment_variables", UNSET)
         environment_variables: AppEnvironmentEnvironmentVariables | Unset
         if isinstance(_environment_variables, Unset):
             environment_variables = UNSET
         else:
-            environment_variables = AppEnvironmentEnvironmentVariables.from_dict(_environment_variables)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            environment_variables = _scp.model(
+                AppEnvironmentEnvironmentVariables, _environment_variables, "environment_variables"
+            )
 
         _running_env_json = d.pop("running_env_json", UNSET)
         running_env_json: AppEnvironmentRunningEnvJson | Unset
         if isinstance(_running_env_json, Unset):
             running_env_json = UNSET
         else:
-            running_env_json = AppEnvironmentRunningEnvJson.from_dict(_running_env_json)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            running_env_json = _scp.model(AppEnvironmentRunningEnvJson, _running_env_json, "running_env_json")
 
         _staging_env_json = d.pop("staging_env_json", UNSET)
         staging_env_json: AppEnvironmentStagingEnvJson | Unset
         if isinstance(_staging_env_json, Unset):
             staging_env_json = UNSET
         else:
-            staging_env_json = AppEnvironmentStagingEnvJson.from_dict(_staging_env_json)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            staging_env_json = _scp.model(AppEnvironmentStagingEnvJson, _staging_env_json, "staging_env_json")
 
         _system_env_json = d.pop("system_env_json", UNSET)
         system_env_json: AppEnvironmentSystemEnvJson | Unset
         if isinstance(_system_env_json, Unset):
             system_env_json = UNSET
         else:
-            system_env_json = AppEnvironmentSystemEnvJson.from_dict(_system_env_json)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            system_env_json = _scp.model(AppEnvironmentSystemEnvJson, _system_env_json, "system_env_json")
 
         app_environment = cls(
             application_env_json=application_env_json,

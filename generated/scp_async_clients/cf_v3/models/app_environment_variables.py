@@ -59,14 +59,18 @@ class AppEnvironmentVariables:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = AppEnvironmentVariablesLinks.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(AppEnvironmentVariablesLinks, _links, "links")
 
         _var = d.pop("var", UNSET)
         var: AppEnvironmentVariablesVar | Unset
         if isinstance(_var, Unset):
             var = UNSET
         else:
-            var = AppEnvironmentVariablesVar.from_dict(_var)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            var = _scp.model(AppEnvironmentVariablesVar, _var, "var")
 
         app_environment_variables = cls(
             links=links,

@@ -145,91 +145,117 @@ class AppLinks:
         if isinstance(_current_droplet, Unset):
             current_droplet = UNSET
         else:
-            current_droplet = Link.from_dict(_current_droplet)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            current_droplet = _scp.model(Link, _current_droplet, "current_droplet")
 
         _deployed_revisions = d.pop("deployed_revisions", UNSET)
         deployed_revisions: Link | Unset
         if isinstance(_deployed_revisions, Unset):
             deployed_revisions = UNSET
         else:
-            deployed_revisions = Link.from_dict(_deployed_revisions)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            deployed_revisions = _scp.model(Link, _deployed_revisions, "deployed_revisions")
 
         _droplets = d.pop("droplets", UNSET)
         droplets: Link | Unset
         if isinstance(_droplets, Unset):
             droplets = UNSET
         else:
-            droplets = Link.from_dict(_droplets)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            droplets = _scp.model(Link, _droplets, "droplets")
 
         _environment_variables = d.pop("environment_variables", UNSET)
         environment_variables: Link | Unset
         if isinstance(_environment_variables, Unset):
             environment_variables = UNSET
         else:
-            environment_variables = Link.from_dict(_environment_variables)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            environment_variables = _scp.model(Link, _environment_variables, "environment_variables")
 
         _features = d.pop("features", UNSET)
         features: Link | Unset
         if isinstance(_features, Unset):
             features = UNSET
         else:
-            features = Link.from_dict(_features)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            features = _scp.model(Link, _features, "features")
 
         _packages = d.pop("packages", UNSET)
         packages: Link | Unset
         if isinstance(_packages, Unset):
             packages = UNSET
         else:
-            packages = Link.from_dict(_packages)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            packages = _scp.model(Link, _packages, "packages")
 
         _processes = d.pop("processes", UNSET)
         processes: Link | Unset
         if isinstance(_processes, Unset):
             processes = UNSET
         else:
-            processes = Link.from_dict(_processes)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            processes = _scp.model(Link, _processes, "processes")
 
         _revisions = d.pop("revisions", UNSET)
         revisions: Link | Unset
         if isinstance(_revisions, Unset):
             revisions = UNSET
         else:
-            revisions = Link.from_dict(_revisions)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            revisions = _scp.model(Link, _revisions, "revisions")
 
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         _space = d.pop("space", UNSET)
         space: Link | Unset
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            space = Link.from_dict(_space)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            space = _scp.model(Link, _space, "space")
 
         _start = d.pop("start", UNSET)
         start: Link | Unset
         if isinstance(_start, Unset):
             start = UNSET
         else:
-            start = Link.from_dict(_start)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            start = _scp.model(Link, _start, "start")
 
         _stop = d.pop("stop", UNSET)
         stop: Link | Unset
         if isinstance(_stop, Unset):
             stop = UNSET
         else:
-            stop = Link.from_dict(_stop)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            stop = _scp.model(Link, _stop, "stop")
 
         _tasks = d.pop("tasks", UNSET)
         tasks: Link | Unset
         if isinstance(_tasks, Unset):
             tasks = UNSET
         else:
-            tasks = Link.from_dict(_tasks)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            tasks = _scp.model(Link, _tasks, "tasks")
 
         app_links = cls(
             current_droplet=current_droplet,

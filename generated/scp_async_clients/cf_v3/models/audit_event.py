@@ -142,50 +142,54 @@ class AuditEvent:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         _guid = d.pop("guid", UNSET)
         guid: UUID | Unset
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            guid = UUID(_guid)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _actor = d.pop("actor", UNSET)
         actor: AuditEventActor | Unset
         if isinstance(_actor, Unset):
             actor = UNSET
         else:
-            actor = AuditEventActor.from_dict(_actor)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            actor = _scp.model(AuditEventActor, _actor, "actor")
 
         _data = d.pop("data", UNSET)
         data: AuditEventData | Unset
         if isinstance(_data, Unset):
             data = UNSET
         else:
-            data = AuditEventData.from_dict(_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            data = _scp.model(AuditEventData, _data, "data")
 
         _links = d.pop("links", UNSET)
         links: AuditEventLinks | Unset
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = AuditEventLinks.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(AuditEventLinks, _links, "links")
 
         def _parse_organization(data: object) -> AuditEventOrganizationType0 | None | Unset:
             if data is None:
@@ -195,7 +199,9 @@ class AuditEvent:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                organization_type_0 = AuditEventOrganizationType0.from_dict(data)
+                from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                organization_type_0 = _scp.model(AuditEventOrganizationType0, data, "organization")
 
                 return organization_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
@@ -212,7 +218,9 @@ class AuditEvent:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                space_type_0 = AuditEventSpaceType0.from_dict(data)
+                from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                space_type_0 = _scp.model(AuditEventSpaceType0, data, "space")
 
                 return space_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
@@ -226,7 +234,9 @@ class AuditEvent:
         if isinstance(_target, Unset):
             target = UNSET
         else:
-            target = AuditEventTarget.from_dict(_target)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            target = _scp.model(AuditEventTarget, _target, "target")
 
         type_ = d.pop("type", UNSET)
 

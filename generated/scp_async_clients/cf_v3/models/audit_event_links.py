@@ -49,7 +49,9 @@ class AuditEventLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         audit_event_links = cls(
             self_=self_,

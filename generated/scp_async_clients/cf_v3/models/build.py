@@ -196,43 +196,45 @@ class Build:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         _guid = d.pop("guid", UNSET)
         guid: UUID | Unset
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            guid = UUID(_guid)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _checksum = d.pop("checksum", UNSET)
         checksum: BuildChecksum | Unset
         if isinstance(_checksum, Unset):
             checksum = UNSET
         else:
-            checksum = BuildChecksum.from_dict(_checksum)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            checksum = _scp.model(BuildChecksum, _checksum, "checksum")
 
         _created_by = d.pop("created_by", UNSET)
         created_by: BuildCreatedBy | Unset
         if isinstance(_created_by, Unset):
             created_by = UNSET
         else:
-            created_by = BuildCreatedBy.from_dict(_created_by)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_by = _scp.model(BuildCreatedBy, _created_by, "created_by")
 
         def _parse_droplet(data: object) -> BuildDropletType0 | None | Unset:
             if data is None:
@@ -242,7 +244,9 @@ class Build:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                droplet_type_0 = BuildDropletType0.from_dict(data)
+                from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                droplet_type_0 = _scp.model(BuildDropletType0, data, "droplet")
 
                 return droplet_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
@@ -265,35 +269,45 @@ class Build:
         if isinstance(_lifecycle, Unset):
             lifecycle = UNSET
         else:
-            lifecycle = Lifecycle.from_dict(_lifecycle)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            lifecycle = _scp.model(Lifecycle, _lifecycle, "lifecycle")
 
         _links = d.pop("links", UNSET)
         links: BuildLinks | Unset
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = BuildLinks.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(BuildLinks, _links, "links")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _package = d.pop("package", UNSET)
         package: BuildPackage | Unset
         if isinstance(_package, Unset):
             package = UNSET
         else:
-            package = BuildPackage.from_dict(_package)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            package = _scp.model(BuildPackage, _package, "package")
 
         _relationships = d.pop("relationships", UNSET)
         relationships: Relationships | Unset
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            relationships = Relationships.from_dict(_relationships)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            relationships = _scp.model(Relationships, _relationships, "relationships")
 
         def _parse_staging_disk_in_mb(data: object) -> int | None | Unset:
             if data is None:
@@ -320,7 +334,9 @@ class Build:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            state = BuildState(_state)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            state = _scp.enum(BuildState, _state, "state")
 
         build = cls(
             created_at=created_at,

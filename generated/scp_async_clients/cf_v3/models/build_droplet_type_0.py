@@ -44,7 +44,9 @@ class BuildDropletType0:
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            guid = UUID(_guid)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            guid = _scp.uuid_(_guid, "guid")
 
         build_droplet_type_0 = cls(
             guid=guid,

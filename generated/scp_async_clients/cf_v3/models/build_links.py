@@ -65,21 +65,27 @@ class BuildLinks:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            app = Link.from_dict(_app)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            app = _scp.model(Link, _app, "app")
 
         _droplet = d.pop("droplet", UNSET)
         droplet: Link | Unset
         if isinstance(_droplet, Unset):
             droplet = UNSET
         else:
-            droplet = Link.from_dict(_droplet)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            droplet = _scp.model(Link, _droplet, "droplet")
 
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         build_links = cls(
             app=app,

@@ -114,14 +114,18 @@ class BuildUpdate:
         if isinstance(_lifecycle, Unset):
             lifecycle = UNSET
         else:
-            lifecycle = Lifecycle.from_dict(_lifecycle)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            lifecycle = _scp.model(Lifecycle, _lifecycle, "lifecycle")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         def _parse_staging_disk_in_mb(data: object) -> int | None | Unset:
             if data is None:
@@ -148,7 +152,9 @@ class BuildUpdate:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            state = BuildUpdateState(_state)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            state = _scp.enum(BuildUpdateState, _state, "state")
 
         build_update = cls(
             error=error,

@@ -57,14 +57,18 @@ class BuildpackLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         _upload = d.pop("upload", UNSET)
         upload: Link | Unset
         if isinstance(_upload, Unset):
             upload = UNSET
         else:
-            upload = Link.from_dict(_upload)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            upload = _scp.model(Link, _upload, "upload")
 
         buildpack_links = cls(
             self_=self_,

@@ -81,28 +81,38 @@ class CreateAppBody:
         d = dict(src_dict)
         name = d.pop("name")
 
-        relationships = CreateAppBodyRelationships.from_dict(d.pop("relationships"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        relationships = _scp.model(CreateAppBodyRelationships, d.pop("relationships"), "relationships")
 
         _environment_variables = d.pop("environment_variables", UNSET)
         environment_variables: CreateAppBodyEnvironmentVariables | Unset
         if isinstance(_environment_variables, Unset):
             environment_variables = UNSET
         else:
-            environment_variables = CreateAppBodyEnvironmentVariables.from_dict(_environment_variables)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            environment_variables = _scp.model(
+                CreateAppBodyEnvironmentVariables, _environment_variables, "environment_variables"
+            )
 
         _lifecycle = d.pop("lifecycle", UNSET)
         lifecycle: Lifecycle | Unset
         if isinstance(_lifecycle, Unset):
             lifecycle = UNSET
         else:
-            lifecycle = Lifecycle.from_dict(_lifecycle)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            lifecycle = _scp.model(Lifecycle, _lifecycle, "lifecycle")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         create_app_body = cls(
             name=name,

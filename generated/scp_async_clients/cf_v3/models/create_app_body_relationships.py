@@ -42,7 +42,9 @@ class CreateAppBodyRelationships:
         from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
 
         d = dict(src_dict)
-        space = RelationshipToOne.from_dict(d.pop("space"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        space = _scp.model(RelationshipToOne, d.pop("space"), "space")
 
         create_app_body_relationships = cls(
             space=space,

@@ -82,21 +82,27 @@ class CreateBuildBody:
         from ..models.relationship import Relationship  # noqa: PLC0415
 
         d = dict(src_dict)
-        package = Relationship.from_dict(d.pop("package"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        package = _scp.model(Relationship, d.pop("package"), "package")
 
         _lifecycle = d.pop("lifecycle", UNSET)
         lifecycle: Lifecycle | Unset
         if isinstance(_lifecycle, Unset):
             lifecycle = UNSET
         else:
-            lifecycle = Lifecycle.from_dict(_lifecycle)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            lifecycle = _scp.model(Lifecycle, _lifecycle, "lifecycle")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         staging_disk_in_mb = d.pop("staging_disk_in_mb", UNSET)
 

@@ -96,42 +96,54 @@ class CreateDeploymentBody:
         if isinstance(_droplet, Unset):
             droplet = UNSET
         else:
-            droplet = Relationship.from_dict(_droplet)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            droplet = _scp.model(Relationship, _droplet, "droplet")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _options = d.pop("options", UNSET)
         options: CreateDeploymentBodyOptions | Unset
         if isinstance(_options, Unset):
             options = UNSET
         else:
-            options = CreateDeploymentBodyOptions.from_dict(_options)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            options = _scp.model(CreateDeploymentBodyOptions, _options, "options")
 
         _relationships = d.pop("relationships", UNSET)
         relationships: Relationships | Unset
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            relationships = Relationships.from_dict(_relationships)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            relationships = _scp.model(Relationships, _relationships, "relationships")
 
         _revision = d.pop("revision", UNSET)
         revision: Relationship | Unset
         if isinstance(_revision, Unset):
             revision = UNSET
         else:
-            revision = Relationship.from_dict(_revision)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            revision = _scp.model(Relationship, _revision, "revision")
 
         _strategy = d.pop("strategy", UNSET)
         strategy: CreateDeploymentBodyStrategy | Unset
         if isinstance(_strategy, Unset):
             strategy = UNSET
         else:
-            strategy = CreateDeploymentBodyStrategy(_strategy)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            strategy = _scp.enum(CreateDeploymentBodyStrategy, _strategy, "strategy")
 
         create_deployment_body = cls(
             droplet=droplet,

@@ -50,11 +50,9 @@ class CreateDeploymentBodyOptionsCanary:
         _steps = d.pop("steps", UNSET)
         steps: list[CreateDeploymentBodyOptionsCanaryStepsItem] | Unset = UNSET
         if _steps is not UNSET:
-            steps = []
-            for steps_item_data in _steps:
-                steps_item = CreateDeploymentBodyOptionsCanaryStepsItem.from_dict(steps_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                steps.append(steps_item)
+            steps = _scp.models(CreateDeploymentBodyOptionsCanaryStepsItem, _steps, "steps")
 
         create_deployment_body_options_canary = cls(
             steps=steps,

@@ -87,21 +87,27 @@ class CreateDomainBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _relationships = d.pop("relationships", UNSET)
         relationships: CreateDomainBodyRelationships | Unset
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            relationships = CreateDomainBodyRelationships.from_dict(_relationships)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            relationships = _scp.model(CreateDomainBodyRelationships, _relationships, "relationships")
 
         _router_group = d.pop("router_group", UNSET)
         router_group: CreateDomainBodyRouterGroup | Unset
         if isinstance(_router_group, Unset):
             router_group = UNSET
         else:
-            router_group = CreateDomainBodyRouterGroup.from_dict(_router_group)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            router_group = _scp.model(CreateDomainBodyRouterGroup, _router_group, "router_group")
 
         create_domain_body = cls(
             name=name,

@@ -59,14 +59,18 @@ class CreateDomainBodyRelationships:
         if isinstance(_organization, Unset):
             organization = UNSET
         else:
-            organization = RelationshipToOne.from_dict(_organization)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            organization = _scp.model(RelationshipToOne, _organization, "organization")
 
         _shared_organizations = d.pop("shared_organizations", UNSET)
         shared_organizations: RelationshipToMany | Unset
         if isinstance(_shared_organizations, Unset):
             shared_organizations = UNSET
         else:
-            shared_organizations = RelationshipToMany.from_dict(_shared_organizations)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            shared_organizations = _scp.model(RelationshipToMany, _shared_organizations, "shared_organizations")
 
         create_domain_body_relationships = cls(
             organization=organization,

@@ -64,21 +64,27 @@ class CreateDropletBody:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-        relationships = CreateDropletBodyRelationships.from_dict(d.pop("relationships"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        relationships = _scp.model(CreateDropletBodyRelationships, d.pop("relationships"), "relationships")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _process_types = d.pop("process_types", UNSET)
         process_types: CreateDropletBodyProcessTypes | Unset
         if isinstance(_process_types, Unset):
             process_types = UNSET
         else:
-            process_types = CreateDropletBodyProcessTypes.from_dict(_process_types)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            process_types = _scp.model(CreateDropletBodyProcessTypes, _process_types, "process_types")
 
         create_droplet_body = cls(
             relationships=relationships,

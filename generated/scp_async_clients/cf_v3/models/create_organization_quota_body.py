@@ -109,42 +109,54 @@ class CreateOrganizationQuotaBody:
         if isinstance(_apps, Unset):
             apps = UNSET
         else:
-            apps = CreateOrganizationQuotaBodyApps.from_dict(_apps)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            apps = _scp.model(CreateOrganizationQuotaBodyApps, _apps, "apps")
 
         _domains = d.pop("domains", UNSET)
         domains: CreateOrganizationQuotaBodyDomains | Unset
         if isinstance(_domains, Unset):
             domains = UNSET
         else:
-            domains = CreateOrganizationQuotaBodyDomains.from_dict(_domains)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            domains = _scp.model(CreateOrganizationQuotaBodyDomains, _domains, "domains")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _relationships = d.pop("relationships", UNSET)
         relationships: CreateOrganizationQuotaBodyRelationships | Unset
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            relationships = CreateOrganizationQuotaBodyRelationships.from_dict(_relationships)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            relationships = _scp.model(CreateOrganizationQuotaBodyRelationships, _relationships, "relationships")
 
         _routes = d.pop("routes", UNSET)
         routes: CreateOrganizationQuotaBodyRoutes | Unset
         if isinstance(_routes, Unset):
             routes = UNSET
         else:
-            routes = CreateOrganizationQuotaBodyRoutes.from_dict(_routes)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            routes = _scp.model(CreateOrganizationQuotaBodyRoutes, _routes, "routes")
 
         _services = d.pop("services", UNSET)
         services: CreateOrganizationQuotaBodyServices | Unset
         if isinstance(_services, Unset):
             services = UNSET
         else:
-            services = CreateOrganizationQuotaBodyServices.from_dict(_services)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            services = _scp.model(CreateOrganizationQuotaBodyServices, _services, "services")
 
         create_organization_quota_body = cls(
             name=name,

@@ -73,28 +73,36 @@ class CreatePackageBody:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-        relationships = CreatePackageBodyRelationships.from_dict(d.pop("relationships"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        relationships = _scp.model(CreatePackageBodyRelationships, d.pop("relationships"), "relationships")
 
         _data = d.pop("data", UNSET)
         data: CreatePackageBodyData | Unset
         if isinstance(_data, Unset):
             data = UNSET
         else:
-            data = CreatePackageBodyData.from_dict(_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            data = _scp.model(CreatePackageBodyData, _data, "data")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _type_ = d.pop("type", UNSET)
         type_: CreatePackageBodyType | Unset
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            type_ = CreatePackageBodyType(_type_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            type_ = _scp.enum(CreatePackageBodyType, _type_, "type")
 
         create_package_body = cls(
             relationships=relationships,

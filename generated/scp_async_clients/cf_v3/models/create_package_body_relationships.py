@@ -42,7 +42,9 @@ class CreatePackageBodyRelationships:
         from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
 
         d = dict(src_dict)
-        app = RelationshipToOne.from_dict(d.pop("app"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        app = _scp.model(RelationshipToOne, d.pop("app"), "app")
 
         create_package_body_relationships = cls(
             app=app,

@@ -58,14 +58,18 @@ class CreateRoleBody:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            relationships = CreateRoleBodyRelationships.from_dict(_relationships)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            relationships = _scp.model(CreateRoleBodyRelationships, _relationships, "relationships")
 
         _type_ = d.pop("type", UNSET)
         type_: CreateRoleBodyType | Unset
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            type_ = CreateRoleBodyType(_type_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            type_ = _scp.enum(CreateRoleBodyType, _type_, "type")
 
         create_role_body = cls(
             relationships=relationships,

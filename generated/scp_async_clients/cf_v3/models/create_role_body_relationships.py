@@ -73,14 +73,18 @@ class CreateRoleBodyRelationships:
         if isinstance(_organization, Unset):
             organization = UNSET
         else:
-            organization = RelationshipToOne.from_dict(_organization)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            organization = _scp.model(RelationshipToOne, _organization, "organization")
 
         _space = d.pop("space", UNSET)
         space: RelationshipToOne | Unset
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            space = RelationshipToOne.from_dict(_space)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            space = _scp.model(RelationshipToOne, _space, "space")
 
         def _parse_user(data: object) -> None | Unset | UserRelationshipToOneType0:
             if data is None:
@@ -90,7 +94,11 @@ class CreateRoleBodyRelationships:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                componentsschemas_user_relationship_to_one_type_0 = UserRelationshipToOneType0.from_dict(data)
+                from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                componentsschemas_user_relationship_to_one_type_0 = _scp.model(
+                    UserRelationshipToOneType0, data, "/components/schemas/UserRelationshipToOne"
+                )
 
                 return componentsschemas_user_relationship_to_one_type_0
             except (TypeError, ValueError, AttributeError, KeyError):

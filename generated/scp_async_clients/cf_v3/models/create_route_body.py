@@ -72,7 +72,9 @@ class CreateRouteBody:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-        relationships = CreateRouteBodyRelationships.from_dict(d.pop("relationships"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        relationships = _scp.model(CreateRouteBodyRelationships, d.pop("relationships"), "relationships")
 
         host = d.pop("host", UNSET)
 
@@ -81,7 +83,9 @@ class CreateRouteBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         path = d.pop("path", UNSET)
 

@@ -57,14 +57,18 @@ class CreateRouteBodyRelationships:
         if isinstance(_domain, Unset):
             domain = UNSET
         else:
-            domain = RelationshipToOne.from_dict(_domain)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            domain = _scp.model(RelationshipToOne, _domain, "domain")
 
         _space = d.pop("space", UNSET)
         space: RelationshipToOne | Unset
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            space = RelationshipToOne.from_dict(_space)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            space = _scp.model(RelationshipToOne, _space, "space")
 
         create_route_body_relationships = cls(
             domain=domain,

@@ -86,21 +86,27 @@ class CreateServiceBrokerBody:
         if isinstance(_authentication, Unset):
             authentication = UNSET
         else:
-            authentication = CreateServiceBrokerBodyAuthentication.from_dict(_authentication)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            authentication = _scp.model(CreateServiceBrokerBodyAuthentication, _authentication, "authentication")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _relationships = d.pop("relationships", UNSET)
         relationships: CreateServiceBrokerBodyRelationships | Unset
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            relationships = CreateServiceBrokerBodyRelationships.from_dict(_relationships)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            relationships = _scp.model(CreateServiceBrokerBodyRelationships, _relationships, "relationships")
 
         create_service_broker_body = cls(
             name=name,

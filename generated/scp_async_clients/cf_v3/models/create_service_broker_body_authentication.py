@@ -53,9 +53,13 @@ class CreateServiceBrokerBodyAuthentication:
         )
 
         d = dict(src_dict)
-        credentials = CreateServiceBrokerBodyAuthenticationCredentials.from_dict(d.pop("credentials"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        type_ = CreateServiceBrokerBodyAuthenticationType(d.pop("type"))
+        credentials = _scp.model(CreateServiceBrokerBodyAuthenticationCredentials, d.pop("credentials"), "credentials")
+
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        type_ = _scp.enum(CreateServiceBrokerBodyAuthenticationType, d.pop("type"), "type")
 
         create_service_broker_body_authentication = cls(
             credentials=credentials,

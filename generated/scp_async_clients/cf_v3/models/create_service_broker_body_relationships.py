@@ -49,7 +49,9 @@ class CreateServiceBrokerBodyRelationships:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            space = RelationshipToOne.from_dict(_space)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            space = _scp.model(RelationshipToOne, _space, "space")
 
         create_service_broker_body_relationships = cls(
             space=space,

@@ -82,16 +82,24 @@ class CreateServiceCredentialBindingBody:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-        relationships = CreateServiceCredentialBindingBodyRelationships.from_dict(d.pop("relationships"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        type_ = CreateServiceCredentialBindingBodyType(d.pop("type"))
+        relationships = _scp.model(
+            CreateServiceCredentialBindingBodyRelationships, d.pop("relationships"), "relationships"
+        )
+
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        type_ = _scp.enum(CreateServiceCredentialBindingBodyType, d.pop("type"), "type")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         name = d.pop("name", UNSET)
 
@@ -100,7 +108,9 @@ class CreateServiceCredentialBindingBody:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            parameters = CreateServiceCredentialBindingBodyParameters.from_dict(_parameters)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            parameters = _scp.model(CreateServiceCredentialBindingBodyParameters, _parameters, "parameters")
 
         create_service_credential_binding_body = cls(
             relationships=relationships,

@@ -52,14 +52,18 @@ class CreateServiceCredentialBindingBodyRelationships:
         from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
 
         d = dict(src_dict)
-        service_instance = RelationshipToOne.from_dict(d.pop("service_instance"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        service_instance = _scp.model(RelationshipToOne, d.pop("service_instance"), "service_instance")
 
         _app = d.pop("app", UNSET)
         app: RelationshipToOne | Unset
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            app = RelationshipToOne.from_dict(_app)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            app = _scp.model(RelationshipToOne, _app, "app")
 
         create_service_credential_binding_body_relationships = cls(
             service_instance=service_instance,

@@ -107,36 +107,51 @@ class CreateServiceInstanceBody:
         d = dict(src_dict)
         name = d.pop("name")
 
-        relationships = CreateServiceInstanceBodyRelationships.from_dict(d.pop("relationships"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        type_ = CreateServiceInstanceBodyType(d.pop("type"))
+        relationships = _scp.model(CreateServiceInstanceBodyRelationships, d.pop("relationships"), "relationships")
+
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        type_ = _scp.enum(CreateServiceInstanceBodyType, d.pop("type"), "type")
 
         _credentials = d.pop("credentials", UNSET)
         credentials: CreateServiceInstanceBodyCredentials | Unset
         if isinstance(_credentials, Unset):
             credentials = UNSET
         else:
-            credentials = CreateServiceInstanceBodyCredentials.from_dict(_credentials)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            credentials = _scp.model(CreateServiceInstanceBodyCredentials, _credentials, "credentials")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _parameters = d.pop("parameters", UNSET)
         parameters: CreateServiceInstanceBodyParameters | Unset
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            parameters = CreateServiceInstanceBodyParameters.from_dict(_parameters)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            parameters = _scp.model(CreateServiceInstanceBodyParameters, _parameters, "parameters")
 
         route_service_url = d.pop("route_service_url", UNSET)
 
         syslog_drain_url = d.pop("syslog_drain_url", UNSET)
 
-        tags = cast(list[str], d.pop("tags", UNSET))
+        _tags = d.pop("tags", UNSET)
+        tags: list[str] | Unset = UNSET
+        if _tags is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            tags = cast(list[str], _scp.array(_tags, "tags"))
 
         create_service_instance_body = cls(
             name=name,

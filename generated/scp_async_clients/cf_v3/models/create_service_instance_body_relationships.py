@@ -52,14 +52,18 @@ class CreateServiceInstanceBodyRelationships:
         from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
 
         d = dict(src_dict)
-        space = RelationshipToOne.from_dict(d.pop("space"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        space = _scp.model(RelationshipToOne, d.pop("space"), "space")
 
         _service_plan = d.pop("service_plan", UNSET)
         service_plan: RelationshipToOne | Unset
         if isinstance(_service_plan, Unset):
             service_plan = UNSET
         else:
-            service_plan = RelationshipToOne.from_dict(_service_plan)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_plan = _scp.model(RelationshipToOne, _service_plan, "service_plan")
 
         create_service_instance_body_relationships = cls(
             space=space,

@@ -61,14 +61,18 @@ class CreateSpaceBody:
         d = dict(src_dict)
         name = d.pop("name")
 
-        relationships = CreateSpaceBodyRelationships.from_dict(d.pop("relationships"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        relationships = _scp.model(CreateSpaceBodyRelationships, d.pop("relationships"), "relationships")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         create_space_body = cls(
             name=name,

@@ -42,7 +42,9 @@ class CreateSpaceBodyRelationships:
         from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
 
         d = dict(src_dict)
-        organization = RelationshipToOne.from_dict(d.pop("organization"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        organization = _scp.model(RelationshipToOne, d.pop("organization"), "organization")
 
         create_space_body_relationships = cls(
             organization=organization,

@@ -99,35 +99,45 @@ class CreateSpaceQuotaBody:
         if isinstance(_apps, Unset):
             apps = UNSET
         else:
-            apps = CreateSpaceQuotaBodyApps.from_dict(_apps)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            apps = _scp.model(CreateSpaceQuotaBodyApps, _apps, "apps")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _relationships = d.pop("relationships", UNSET)
         relationships: CreateSpaceQuotaBodyRelationships | Unset
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            relationships = CreateSpaceQuotaBodyRelationships.from_dict(_relationships)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            relationships = _scp.model(CreateSpaceQuotaBodyRelationships, _relationships, "relationships")
 
         _routes = d.pop("routes", UNSET)
         routes: CreateSpaceQuotaBodyRoutes | Unset
         if isinstance(_routes, Unset):
             routes = UNSET
         else:
-            routes = CreateSpaceQuotaBodyRoutes.from_dict(_routes)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            routes = _scp.model(CreateSpaceQuotaBodyRoutes, _routes, "routes")
 
         _services = d.pop("services", UNSET)
         services: CreateSpaceQuotaBodyServices | Unset
         if isinstance(_services, Unset):
             services = UNSET
         else:
-            services = CreateSpaceQuotaBodyServices.from_dict(_services)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            services = _scp.model(CreateSpaceQuotaBodyServices, _services, "services")
 
         create_space_quota_body = cls(
             name=name,

@@ -102,7 +102,9 @@ class CreateTaskBody:
         if isinstance(_droplet_guid, Unset):
             droplet_guid = UNSET
         else:
-            droplet_guid = UUID(_droplet_guid)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            droplet_guid = _scp.uuid_(_droplet_guid, "droplet_guid")
 
         log_rate_limit_in_bytes_per_second = d.pop("log_rate_limit_in_bytes_per_second", UNSET)
 
@@ -113,7 +115,9 @@ class CreateTaskBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         name = d.pop("name", UNSET)
 
@@ -122,7 +126,9 @@ class CreateTaskBody:
         if isinstance(_template, Unset):
             template = UNSET
         else:
-            template = CreateTaskBodyTemplate.from_dict(_template)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            template = _scp.model(CreateTaskBodyTemplate, _template, "template")
 
         create_task_body = cls(
             command=command,

@@ -49,7 +49,9 @@ class CreateTaskBodyTemplate:
         if isinstance(_process, Unset):
             process = UNSET
         else:
-            process = CreateTaskBodyTemplateProcess.from_dict(_process)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            process = _scp.model(CreateTaskBodyTemplateProcess, _process, "process")
 
         create_task_body_template = cls(
             process=process,

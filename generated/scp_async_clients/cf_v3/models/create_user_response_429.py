@@ -50,11 +50,9 @@ class CreateUserResponse429:
         _errors = d.pop("errors", UNSET)
         errors: list[CreateUserResponse429ErrorsItem] | Unset = UNSET
         if _errors is not UNSET:
-            errors = []
-            for errors_item_data in _errors:
-                errors_item = CreateUserResponse429ErrorsItem.from_dict(errors_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                errors.append(errors_item)
+            errors = _scp.models(CreateUserResponse429ErrorsItem, _errors, "errors")
 
         create_user_response_429 = cls(
             errors=errors,

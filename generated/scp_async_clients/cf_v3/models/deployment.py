@@ -173,80 +173,88 @@ class Deployment:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         _guid = d.pop("guid", UNSET)
         guid: UUID | Unset
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            guid = UUID(_guid)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _droplet = d.pop("droplet", UNSET)
         droplet: DeploymentDroplet | Unset
         if isinstance(_droplet, Unset):
             droplet = UNSET
         else:
-            droplet = DeploymentDroplet.from_dict(_droplet)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            droplet = _scp.model(DeploymentDroplet, _droplet, "droplet")
 
         _links = d.pop("links", UNSET)
         links: DeploymentLinks | Unset
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = DeploymentLinks.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(DeploymentLinks, _links, "links")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _new_processes = d.pop("new_processes", UNSET)
         new_processes: list[DeploymentNewProcessesItem] | Unset = UNSET
         if _new_processes is not UNSET:
-            new_processes = []
-            for new_processes_item_data in _new_processes:
-                new_processes_item = DeploymentNewProcessesItem.from_dict(new_processes_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                new_processes.append(new_processes_item)
+            new_processes = _scp.models(DeploymentNewProcessesItem, _new_processes, "new_processes")
 
         _options = d.pop("options", UNSET)
         options: DeploymentOptions | Unset
         if isinstance(_options, Unset):
             options = UNSET
         else:
-            options = DeploymentOptions.from_dict(_options)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            options = _scp.model(DeploymentOptions, _options, "options")
 
         _previous_droplet = d.pop("previous_droplet", UNSET)
         previous_droplet: DeploymentPreviousDroplet | Unset
         if isinstance(_previous_droplet, Unset):
             previous_droplet = UNSET
         else:
-            previous_droplet = DeploymentPreviousDroplet.from_dict(_previous_droplet)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            previous_droplet = _scp.model(DeploymentPreviousDroplet, _previous_droplet, "previous_droplet")
 
         _relationships = d.pop("relationships", UNSET)
         relationships: Relationships | Unset
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            relationships = Relationships.from_dict(_relationships)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            relationships = _scp.model(Relationships, _relationships, "relationships")
 
         def _parse_revision(data: object) -> DeploymentRevisionType0 | None | Unset:
             if data is None:
@@ -256,7 +264,9 @@ class Deployment:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                revision_type_0 = DeploymentRevisionType0.from_dict(data)
+                from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                revision_type_0 = _scp.model(DeploymentRevisionType0, data, "revision")
 
                 return revision_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
@@ -270,14 +280,18 @@ class Deployment:
         if isinstance(_status, Unset):
             status = UNSET
         else:
-            status = DeploymentStatus.from_dict(_status)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            status = _scp.model(DeploymentStatus, _status, "status")
 
         _strategy = d.pop("strategy", UNSET)
         strategy: DeploymentStrategy | Unset
         if isinstance(_strategy, Unset):
             strategy = UNSET
         else:
-            strategy = DeploymentStrategy(_strategy)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            strategy = _scp.enum(DeploymentStrategy, _strategy, "strategy")
 
         deployment = cls(
             created_at=created_at,

@@ -44,7 +44,9 @@ class DeploymentDroplet:
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            guid = UUID(_guid)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            guid = _scp.uuid_(_guid, "guid")
 
         deployment_droplet = cls(
             guid=guid,

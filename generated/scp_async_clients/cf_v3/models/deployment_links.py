@@ -73,28 +73,36 @@ class DeploymentLinks:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            app = Link.from_dict(_app)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            app = _scp.model(Link, _app, "app")
 
         _cancel = d.pop("cancel", UNSET)
         cancel: Link | Unset
         if isinstance(_cancel, Unset):
             cancel = UNSET
         else:
-            cancel = Link.from_dict(_cancel)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            cancel = _scp.model(Link, _cancel, "cancel")
 
         _continue_ = d.pop("continue", UNSET)
         continue_: Link | Unset
         if isinstance(_continue_, Unset):
             continue_ = UNSET
         else:
-            continue_ = Link.from_dict(_continue_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            continue_ = _scp.model(Link, _continue_, "continue")
 
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         deployment_links = cls(
             app=app,

@@ -79,7 +79,9 @@ class DeploymentOptions:
         if isinstance(_canary, Unset):
             canary = UNSET
         else:
-            canary = DeploymentOptionsCanary.from_dict(_canary)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            canary = _scp.model(DeploymentOptionsCanary, _canary, "canary")
 
         disk_in_mb = d.pop("disk_in_mb", UNSET)
 

@@ -50,11 +50,9 @@ class DeploymentOptionsCanary:
         _steps = d.pop("steps", UNSET)
         steps: list[DeploymentOptionsCanaryStepsItem] | Unset = UNSET
         if _steps is not UNSET:
-            steps = []
-            for steps_item_data in _steps:
-                steps_item = DeploymentOptionsCanaryStepsItem.from_dict(steps_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                steps.append(steps_item)
+            steps = _scp.models(DeploymentOptionsCanaryStepsItem, _steps, "steps")
 
         deployment_options_canary = cls(
             steps=steps,

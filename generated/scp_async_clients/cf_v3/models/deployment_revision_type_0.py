@@ -50,7 +50,9 @@ class DeploymentRevisionType0:
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            guid = UUID(_guid)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            guid = _scp.uuid_(_guid, "guid")
 
         version = d.pop("version", UNSET)
 

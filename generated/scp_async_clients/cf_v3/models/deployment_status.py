@@ -67,21 +67,27 @@ class DeploymentStatus:
         if isinstance(_details, Unset):
             details = UNSET
         else:
-            details = DeploymentStatusDetails.from_dict(_details)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            details = _scp.model(DeploymentStatusDetails, _details, "details")
 
         _reason = d.pop("reason", UNSET)
         reason: DeploymentStatusReason | Unset
         if isinstance(_reason, Unset):
             reason = UNSET
         else:
-            reason = DeploymentStatusReason(_reason)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            reason = _scp.enum(DeploymentStatusReason, _reason, "reason")
 
         _value = d.pop("value", UNSET)
         value: DeploymentStatusValue | Unset
         if isinstance(_value, Unset):
             value = UNSET
         else:
-            value = DeploymentStatusValue(_value)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            value = _scp.enum(DeploymentStatusValue, _value, "value")
 
         deployment_status = cls(
             details=details,

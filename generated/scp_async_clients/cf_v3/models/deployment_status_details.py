@@ -52,22 +52,18 @@ class DeploymentStatusDetails:
         if isinstance(_last_status_change, Unset):
             last_status_change = UNSET
         else:
-            last_status_change = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _last_status_change, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            last_status_change = _scp.date_time(_last_status_change, "last_status_change")
 
         _last_successful_healthcheck = d.pop("last_successful_healthcheck", UNSET)
         last_successful_healthcheck: datetime.datetime | Unset
         if isinstance(_last_successful_healthcheck, Unset):
             last_successful_healthcheck = UNSET
         else:
-            last_successful_healthcheck = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _last_successful_healthcheck, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            last_successful_healthcheck = _scp.date_time(_last_successful_healthcheck, "last_successful_healthcheck")
 
         deployment_status_details = cls(
             last_status_change=last_status_change,

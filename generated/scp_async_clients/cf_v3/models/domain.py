@@ -135,29 +135,27 @@ class Domain:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         _guid = d.pop("guid", UNSET)
         guid: UUID | Unset
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            guid = UUID(_guid)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         internal = d.pop("internal", UNSET)
 
@@ -166,14 +164,18 @@ class Domain:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = DomainLinks.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(DomainLinks, _links, "links")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         name = d.pop("name", UNSET)
 
@@ -182,7 +184,9 @@ class Domain:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            relationships = Relationships.from_dict(_relationships)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            relationships = _scp.model(Relationships, _relationships, "relationships")
 
         def _parse_router_group(data: object) -> DomainRouterGroupType0 | None | Unset:
             if data is None:
@@ -192,7 +196,9 @@ class Domain:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                router_group_type_0 = DomainRouterGroupType0.from_dict(data)
+                from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                router_group_type_0 = _scp.model(DomainRouterGroupType0, data, "router_group")
 
                 return router_group_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
@@ -204,11 +210,20 @@ class Domain:
         _supported_protocols = d.pop("supported_protocols", UNSET)
         supported_protocols: list[DomainSupportedProtocolsItem] | Unset = UNSET
         if _supported_protocols is not UNSET:
-            supported_protocols = []
-            for supported_protocols_item_data in _supported_protocols:
-                supported_protocols_item = DomainSupportedProtocolsItem(supported_protocols_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                supported_protocols.append(supported_protocols_item)
+            if _scp.is_array(_supported_protocols, "supported_protocols"):
+                supported_protocols = []
+                for supported_protocols_item_data in _supported_protocols:
+                    from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                    supported_protocols_item = _scp.enum(
+                        DomainSupportedProtocolsItem, supported_protocols_item_data, "supported_protocols[]"
+                    )
+
+                    supported_protocols.append(supported_protocols_item)
+            else:
+                supported_protocols = _supported_protocols
 
         domain = cls(
             created_at=created_at,

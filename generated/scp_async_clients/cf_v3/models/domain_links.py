@@ -81,35 +81,45 @@ class DomainLinks:
         if isinstance(_organization, Unset):
             organization = UNSET
         else:
-            organization = Link.from_dict(_organization)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            organization = _scp.model(Link, _organization, "organization")
 
         _route_reservations = d.pop("route_reservations", UNSET)
         route_reservations: Link | Unset
         if isinstance(_route_reservations, Unset):
             route_reservations = UNSET
         else:
-            route_reservations = Link.from_dict(_route_reservations)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            route_reservations = _scp.model(Link, _route_reservations, "route_reservations")
 
         _router_group = d.pop("router_group", UNSET)
         router_group: Link | Unset
         if isinstance(_router_group, Unset):
             router_group = UNSET
         else:
-            router_group = Link.from_dict(_router_group)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            router_group = _scp.model(Link, _router_group, "router_group")
 
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         _shared_organizations = d.pop("shared_organizations", UNSET)
         shared_organizations: Link | Unset
         if isinstance(_shared_organizations, Unset):
             shared_organizations = UNSET
         else:
-            shared_organizations = Link.from_dict(_shared_organizations)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            shared_organizations = _scp.model(Link, _shared_organizations, "shared_organizations")
 
         domain_links = cls(
             organization=organization,

@@ -44,7 +44,9 @@ class DomainRouterGroupType0:
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            guid = UUID(_guid)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            guid = _scp.uuid_(_guid, "guid")
 
         domain_router_group_type_0 = cls(
             guid=guid,

@@ -185,29 +185,27 @@ class Droplet:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         _guid = d.pop("guid", UNSET)
         guid: UUID | Unset
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            guid = UUID(_guid)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         def _parse_buildpacks(data: object) -> list[DropletBuildpacksType0Item] | None | Unset:
             if data is None:
@@ -217,12 +215,11 @@ class Droplet:
             try:
                 if not isinstance(data, list):
                     raise TypeError()
-                buildpacks_type_0 = []
                 _buildpacks_type_0 = data
-                for buildpacks_type_0_item_data in _buildpacks_type_0:
-                    buildpacks_type_0_item = DropletBuildpacksType0Item.from_dict(buildpacks_type_0_item_data)
+                buildpacks_type_0: list[DropletBuildpacksType0Item]
+                from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                    buildpacks_type_0.append(buildpacks_type_0_item)
+                buildpacks_type_0 = _scp.models(DropletBuildpacksType0Item, _buildpacks_type_0, "buildpacks")
 
                 return buildpacks_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
@@ -239,7 +236,9 @@ class Droplet:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                checksum_type_0 = DropletChecksumType0.from_dict(data)
+                from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                checksum_type_0 = _scp.model(DropletChecksumType0, data, "checksum")
 
                 return checksum_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
@@ -280,28 +279,36 @@ class Droplet:
         if isinstance(_lifecycle, Unset):
             lifecycle = UNSET
         else:
-            lifecycle = Lifecycle.from_dict(_lifecycle)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            lifecycle = _scp.model(Lifecycle, _lifecycle, "lifecycle")
 
         _links = d.pop("links", UNSET)
         links: DropletLinks | Unset
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = DropletLinks.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(DropletLinks, _links, "links")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _process_types = d.pop("process_types", UNSET)
         process_types: DropletProcessTypes | Unset
         if isinstance(_process_types, Unset):
             process_types = UNSET
         else:
-            process_types = DropletProcessTypes.from_dict(_process_types)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            process_types = _scp.model(DropletProcessTypes, _process_types, "process_types")
 
         def _parse_stack(data: object) -> None | str | Unset:
             if data is None:

@@ -89,42 +89,54 @@ class DropletLinks:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            app = Link.from_dict(_app)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            app = _scp.model(Link, _app, "app")
 
         _assign_current_droplet = d.pop("assign_current_droplet", UNSET)
         assign_current_droplet: Link | Unset
         if isinstance(_assign_current_droplet, Unset):
             assign_current_droplet = UNSET
         else:
-            assign_current_droplet = Link.from_dict(_assign_current_droplet)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            assign_current_droplet = _scp.model(Link, _assign_current_droplet, "assign_current_droplet")
 
         _download = d.pop("download", UNSET)
         download: Link | Unset
         if isinstance(_download, Unset):
             download = UNSET
         else:
-            download = Link.from_dict(_download)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            download = _scp.model(Link, _download, "download")
 
         _package = d.pop("package", UNSET)
         package: Link | Unset
         if isinstance(_package, Unset):
             package = UNSET
         else:
-            package = Link.from_dict(_package)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            package = _scp.model(Link, _package, "package")
 
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         _upload = d.pop("upload", UNSET)
         upload: Link | Unset
         if isinstance(_upload, Unset):
             upload = UNSET
         else:
-            upload = Link.from_dict(_upload)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            upload = _scp.model(Link, _upload, "upload")
 
         droplet_links = cls(
             app=app,

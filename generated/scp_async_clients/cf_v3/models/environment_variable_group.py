@@ -78,7 +78,9 @@ class EnvironmentVariableGroup:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = EnvironmentVariableGroupLinks.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(EnvironmentVariableGroupLinks, _links, "links")
 
         def _parse_name(data: object) -> None | str | Unset:
             if data is None:
@@ -94,18 +96,18 @@ class EnvironmentVariableGroup:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _var = d.pop("var", UNSET)
         var: EnvironmentVariableGroupVar | Unset
         if isinstance(_var, Unset):
             var = UNSET
         else:
-            var = EnvironmentVariableGroupVar.from_dict(_var)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            var = _scp.model(EnvironmentVariableGroupVar, _var, "var")
 
         environment_variable_group = cls(
             links=links,

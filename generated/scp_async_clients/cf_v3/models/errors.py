@@ -50,11 +50,9 @@ class Errors:
         _errors = d.pop("errors", UNSET)
         errors: list[Error] | Unset = UNSET
         if _errors is not UNSET:
-            errors = []
-            for errors_item_data in _errors:
-                errors_item = Error.from_dict(errors_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                errors.append(errors_item)
+            errors = _scp.models(Error, _errors, "errors")
 
         errors = cls(
             errors=errors,

@@ -96,7 +96,9 @@ class FeatureFlag:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = FeatureFlagLinks.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(FeatureFlagLinks, _links, "links")
 
         name = d.pop("name", UNSET)
 
@@ -108,11 +110,9 @@ class FeatureFlag:
             try:
                 if not isinstance(data, (str, int, float)):
                     raise TypeError()
-                updated_at_type_0 = (
-                    datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                    if isinstance(_when := data, (int, float))
-                    else datetime.datetime.fromisoformat(_when)
-                )
+                from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                updated_at_type_0 = _scp.date_time(data, "updated_at")
 
                 return updated_at_type_0
             except (TypeError, ValueError, AttributeError, KeyError):

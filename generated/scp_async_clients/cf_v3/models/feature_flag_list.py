@@ -62,16 +62,16 @@ class FeatureFlagList:
         if isinstance(_pagination, Unset):
             pagination = UNSET
         else:
-            pagination = Pagination.from_dict(_pagination)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            pagination = _scp.model(Pagination, _pagination, "pagination")
 
         _resources = d.pop("resources", UNSET)
         resources: list[FeatureFlag] | Unset = UNSET
         if _resources is not UNSET:
-            resources = []
-            for resources_item_data in _resources:
-                resources_item = FeatureFlag.from_dict(resources_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                resources.append(resources_item)
+            resources = _scp.models(FeatureFlag, _resources, "resources")
 
         feature_flag_list = cls(
             pagination=pagination,

@@ -49,7 +49,9 @@ class GetApiRootResponse200:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = GetApiRootResponse200Links.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(GetApiRootResponse200Links, _links, "links")
 
         get_api_root_response_200 = cls(
             links=links,

@@ -123,56 +123,78 @@ class GetApiRootResponse200Links:
         if isinstance(_cloud_controller_v2, Unset):
             cloud_controller_v2 = UNSET
         else:
-            cloud_controller_v2 = GetApiRootResponse200LinksCloudControllerV2.from_dict(_cloud_controller_v2)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            cloud_controller_v2 = _scp.model(
+                GetApiRootResponse200LinksCloudControllerV2, _cloud_controller_v2, "cloud_controller_v2"
+            )
 
         _cloud_controller_v3 = d.pop("cloud_controller_v3", UNSET)
         cloud_controller_v3: GetApiRootResponse200LinksCloudControllerV3 | Unset
         if isinstance(_cloud_controller_v3, Unset):
             cloud_controller_v3 = UNSET
         else:
-            cloud_controller_v3 = GetApiRootResponse200LinksCloudControllerV3.from_dict(_cloud_controller_v3)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            cloud_controller_v3 = _scp.model(
+                GetApiRootResponse200LinksCloudControllerV3, _cloud_controller_v3, "cloud_controller_v3"
+            )
 
         _log_cache = d.pop("log_cache", UNSET)
         log_cache: GetApiRootResponse200LinksLogCache | Unset
         if isinstance(_log_cache, Unset):
             log_cache = UNSET
         else:
-            log_cache = GetApiRootResponse200LinksLogCache.from_dict(_log_cache)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            log_cache = _scp.model(GetApiRootResponse200LinksLogCache, _log_cache, "log_cache")
 
         _log_stream = d.pop("log_stream", UNSET)
         log_stream: GetApiRootResponse200LinksLogStream | Unset
         if isinstance(_log_stream, Unset):
             log_stream = UNSET
         else:
-            log_stream = GetApiRootResponse200LinksLogStream.from_dict(_log_stream)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            log_stream = _scp.model(GetApiRootResponse200LinksLogStream, _log_stream, "log_stream")
 
         _logging = d.pop("logging", UNSET)
         logging: GetApiRootResponse200LinksLogging | Unset
         if isinstance(_logging, Unset):
             logging = UNSET
         else:
-            logging = GetApiRootResponse200LinksLogging.from_dict(_logging)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            logging = _scp.model(GetApiRootResponse200LinksLogging, _logging, "logging")
 
         _network_policy_v1 = d.pop("network_policy_v1", UNSET)
         network_policy_v1: GetApiRootResponse200LinksNetworkPolicyV1 | Unset
         if isinstance(_network_policy_v1, Unset):
             network_policy_v1 = UNSET
         else:
-            network_policy_v1 = GetApiRootResponse200LinksNetworkPolicyV1.from_dict(_network_policy_v1)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            network_policy_v1 = _scp.model(
+                GetApiRootResponse200LinksNetworkPolicyV1, _network_policy_v1, "network_policy_v1"
+            )
 
         _self_ = d.pop("self", UNSET)
         self_: GetApiRootResponse200LinksSelf | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = GetApiRootResponse200LinksSelf.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(GetApiRootResponse200LinksSelf, _self_, "self")
 
         _uaa = d.pop("uaa", UNSET)
         uaa: GetApiRootResponse200LinksUaa | Unset
         if isinstance(_uaa, Unset):
             uaa = UNSET
         else:
-            uaa = GetApiRootResponse200LinksUaa.from_dict(_uaa)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            uaa = _scp.model(GetApiRootResponse200LinksUaa, _uaa, "uaa")
 
         get_api_root_response_200_links = cls(
             cloud_controller_v2=cloud_controller_v2,

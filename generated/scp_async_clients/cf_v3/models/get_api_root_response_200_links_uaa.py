@@ -67,7 +67,9 @@ class GetApiRootResponse200LinksUaa:
         if isinstance(_meta, Unset):
             meta = UNSET
         else:
-            meta = IndexLinkMeta.from_dict(_meta)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            meta = _scp.model(IndexLinkMeta, _meta, "meta")
 
         get_api_root_response_200_links_uaa = cls(
             href=href,

@@ -95,14 +95,18 @@ class GetPlatformInfoResponse200:
         if isinstance(_cli_version, Unset):
             cli_version = UNSET
         else:
-            cli_version = GetPlatformInfoResponse200CliVersion.from_dict(_cli_version)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            cli_version = _scp.model(GetPlatformInfoResponse200CliVersion, _cli_version, "cli_version")
 
         _custom = d.pop("custom", UNSET)
         custom: GetPlatformInfoResponse200Custom | Unset
         if isinstance(_custom, Unset):
             custom = UNSET
         else:
-            custom = GetPlatformInfoResponse200Custom.from_dict(_custom)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            custom = _scp.model(GetPlatformInfoResponse200Custom, _custom, "custom")
 
         description = d.pop("description", UNSET)
 
@@ -111,7 +115,9 @@ class GetPlatformInfoResponse200:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = GetPlatformInfoResponse200Links.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(GetPlatformInfoResponse200Links, _links, "links")
 
         name = d.pop("name", UNSET)
 

@@ -59,14 +59,18 @@ class GetPlatformInfoResponse200Links:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = GetPlatformInfoResponse200LinksSelf.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(GetPlatformInfoResponse200LinksSelf, _self_, "self")
 
         _support = d.pop("support", UNSET)
         support: GetPlatformInfoResponse200LinksSupport | Unset
         if isinstance(_support, Unset):
             support = UNSET
         else:
-            support = GetPlatformInfoResponse200LinksSupport.from_dict(_support)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            support = _scp.model(GetPlatformInfoResponse200LinksSupport, _support, "support")
 
         get_platform_info_response_200_links = cls(
             self_=self_,

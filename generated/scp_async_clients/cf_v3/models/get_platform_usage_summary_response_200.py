@@ -63,14 +63,18 @@ class GetPlatformUsageSummaryResponse200:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = GetPlatformUsageSummaryResponse200Links.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(GetPlatformUsageSummaryResponse200Links, _links, "links")
 
         _usage_summary = d.pop("usage_summary", UNSET)
         usage_summary: GetPlatformUsageSummaryResponse200UsageSummary | Unset
         if isinstance(_usage_summary, Unset):
             usage_summary = UNSET
         else:
-            usage_summary = GetPlatformUsageSummaryResponse200UsageSummary.from_dict(_usage_summary)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            usage_summary = _scp.model(GetPlatformUsageSummaryResponse200UsageSummary, _usage_summary, "usage_summary")
 
         get_platform_usage_summary_response_200 = cls(
             links=links,

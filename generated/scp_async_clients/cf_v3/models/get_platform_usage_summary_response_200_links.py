@@ -51,7 +51,9 @@ class GetPlatformUsageSummaryResponse200Links:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = GetPlatformUsageSummaryResponse200LinksSelf.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(GetPlatformUsageSummaryResponse200LinksSelf, _self_, "self")
 
         get_platform_usage_summary_response_200_links = cls(
             self_=self_,

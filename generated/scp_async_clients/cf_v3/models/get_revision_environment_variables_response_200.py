@@ -67,14 +67,18 @@ class GetRevisionEnvironmentVariablesResponse200:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = GetRevisionEnvironmentVariablesResponse200Links.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(GetRevisionEnvironmentVariablesResponse200Links, _links, "links")
 
         _var = d.pop("var", UNSET)
         var: GetRevisionEnvironmentVariablesResponse200Var | Unset
         if isinstance(_var, Unset):
             var = UNSET
         else:
-            var = GetRevisionEnvironmentVariablesResponse200Var.from_dict(_var)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            var = _scp.model(GetRevisionEnvironmentVariablesResponse200Var, _var, "var")
 
         get_revision_environment_variables_response_200 = cls(
             links=links,

@@ -65,21 +65,27 @@ class GetRevisionEnvironmentVariablesResponse200Links:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            app = Link.from_dict(_app)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            app = _scp.model(Link, _app, "app")
 
         _revision = d.pop("revision", UNSET)
         revision: Link | Unset
         if isinstance(_revision, Unset):
             revision = UNSET
         else:
-            revision = Link.from_dict(_revision)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            revision = _scp.model(Link, _revision, "revision")
 
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         get_revision_environment_variables_response_200_links = cls(
             app=app,

@@ -54,13 +54,11 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200:
         _usage_summary = d.pop("usage_summary", UNSET)
         usage_summary: list[GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem] | Unset = UNSET
         if _usage_summary is not UNSET:
-            usage_summary = []
-            for usage_summary_item_data in _usage_summary:
-                usage_summary_item = GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem.from_dict(
-                    usage_summary_item_data
-                )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                usage_summary.append(usage_summary_item)
+            usage_summary = _scp.models(
+                GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem, _usage_summary, "usage_summary"
+            )
 
         get_service_instance_usage_summary_in_shared_spaces_response_200 = cls(
             usage_summary=usage_summary,

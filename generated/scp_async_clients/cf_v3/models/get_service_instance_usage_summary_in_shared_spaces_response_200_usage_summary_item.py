@@ -57,7 +57,9 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            space = Relationship.from_dict(_space)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            space = _scp.model(Relationship, _space, "space")
 
         get_service_instance_usage_summary_in_shared_spaces_response_200_usage_summary_item = cls(
             bound_app_count=bound_app_count,

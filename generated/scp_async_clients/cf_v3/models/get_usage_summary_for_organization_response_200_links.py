@@ -57,14 +57,18 @@ class GetUsageSummaryForOrganizationResponse200Links:
         if isinstance(_organization, Unset):
             organization = UNSET
         else:
-            organization = Link.from_dict(_organization)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            organization = _scp.model(Link, _organization, "organization")
 
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         get_usage_summary_for_organization_response_200_links = cls(
             organization=organization,

@@ -63,14 +63,18 @@ class GetUsageSummaryForSpaceResponse200:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = GetUsageSummaryForSpaceResponse200Links.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(GetUsageSummaryForSpaceResponse200Links, _links, "links")
 
         _usage_summary = d.pop("usage_summary", UNSET)
         usage_summary: GetUsageSummaryForSpaceResponse200UsageSummary | Unset
         if isinstance(_usage_summary, Unset):
             usage_summary = UNSET
         else:
-            usage_summary = GetUsageSummaryForSpaceResponse200UsageSummary.from_dict(_usage_summary)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            usage_summary = _scp.model(GetUsageSummaryForSpaceResponse200UsageSummary, _usage_summary, "usage_summary")
 
         get_usage_summary_for_space_response_200 = cls(
             links=links,

@@ -57,14 +57,18 @@ class GetUsageSummaryForSpaceResponse200Links:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         _space = d.pop("space", UNSET)
         space: Link | Unset
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            space = Link.from_dict(_space)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            space = _scp.model(Link, _space, "space")
 
         get_usage_summary_for_space_response_200_links = cls(
             self_=self_,

@@ -49,7 +49,9 @@ class GetV3ApiRootResponse200:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = GetV3ApiRootResponse200Links.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(GetV3ApiRootResponse200Links, _links, "links")
 
         get_v3_api_root_response_200 = cls(
             links=links,

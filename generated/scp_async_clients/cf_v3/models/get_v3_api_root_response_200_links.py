@@ -285,161 +285,217 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_apps, Unset):
             apps = UNSET
         else:
-            apps = GetV3ApiRootResponse200LinksApps.from_dict(_apps)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            apps = _scp.model(GetV3ApiRootResponse200LinksApps, _apps, "apps")
 
         _builds = d.pop("builds", UNSET)
         builds: GetV3ApiRootResponse200LinksBuilds | Unset
         if isinstance(_builds, Unset):
             builds = UNSET
         else:
-            builds = GetV3ApiRootResponse200LinksBuilds.from_dict(_builds)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            builds = _scp.model(GetV3ApiRootResponse200LinksBuilds, _builds, "builds")
 
         _deployments = d.pop("deployments", UNSET)
         deployments: GetV3ApiRootResponse200LinksDeployments | Unset
         if isinstance(_deployments, Unset):
             deployments = UNSET
         else:
-            deployments = GetV3ApiRootResponse200LinksDeployments.from_dict(_deployments)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            deployments = _scp.model(GetV3ApiRootResponse200LinksDeployments, _deployments, "deployments")
 
         _domains = d.pop("domains", UNSET)
         domains: GetV3ApiRootResponse200LinksDomains | Unset
         if isinstance(_domains, Unset):
             domains = UNSET
         else:
-            domains = GetV3ApiRootResponse200LinksDomains.from_dict(_domains)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            domains = _scp.model(GetV3ApiRootResponse200LinksDomains, _domains, "domains")
 
         _droplets = d.pop("droplets", UNSET)
         droplets: GetV3ApiRootResponse200LinksDroplets | Unset
         if isinstance(_droplets, Unset):
             droplets = UNSET
         else:
-            droplets = GetV3ApiRootResponse200LinksDroplets.from_dict(_droplets)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            droplets = _scp.model(GetV3ApiRootResponse200LinksDroplets, _droplets, "droplets")
 
         _feature_flags = d.pop("feature_flags", UNSET)
         feature_flags: GetV3ApiRootResponse200LinksFeatureFlags | Unset
         if isinstance(_feature_flags, Unset):
             feature_flags = UNSET
         else:
-            feature_flags = GetV3ApiRootResponse200LinksFeatureFlags.from_dict(_feature_flags)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            feature_flags = _scp.model(GetV3ApiRootResponse200LinksFeatureFlags, _feature_flags, "feature_flags")
 
         _info = d.pop("info", UNSET)
         info: GetV3ApiRootResponse200LinksInfo | Unset
         if isinstance(_info, Unset):
             info = UNSET
         else:
-            info = GetV3ApiRootResponse200LinksInfo.from_dict(_info)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            info = _scp.model(GetV3ApiRootResponse200LinksInfo, _info, "info")
 
         _isolation_segments = d.pop("isolation_segments", UNSET)
         isolation_segments: GetV3ApiRootResponse200LinksIsolationSegments | Unset
         if isinstance(_isolation_segments, Unset):
             isolation_segments = UNSET
         else:
-            isolation_segments = GetV3ApiRootResponse200LinksIsolationSegments.from_dict(_isolation_segments)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            isolation_segments = _scp.model(
+                GetV3ApiRootResponse200LinksIsolationSegments, _isolation_segments, "isolation_segments"
+            )
 
         _organizations = d.pop("organizations", UNSET)
         organizations: GetV3ApiRootResponse200LinksOrganizations | Unset
         if isinstance(_organizations, Unset):
             organizations = UNSET
         else:
-            organizations = GetV3ApiRootResponse200LinksOrganizations.from_dict(_organizations)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            organizations = _scp.model(GetV3ApiRootResponse200LinksOrganizations, _organizations, "organizations")
 
         _packages = d.pop("packages", UNSET)
         packages: GetV3ApiRootResponse200LinksPackages | Unset
         if isinstance(_packages, Unset):
             packages = UNSET
         else:
-            packages = GetV3ApiRootResponse200LinksPackages.from_dict(_packages)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            packages = _scp.model(GetV3ApiRootResponse200LinksPackages, _packages, "packages")
 
         _processes = d.pop("processes", UNSET)
         processes: GetV3ApiRootResponse200LinksProcesses | Unset
         if isinstance(_processes, Unset):
             processes = UNSET
         else:
-            processes = GetV3ApiRootResponse200LinksProcesses.from_dict(_processes)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            processes = _scp.model(GetV3ApiRootResponse200LinksProcesses, _processes, "processes")
 
         _roles = d.pop("roles", UNSET)
         roles: GetV3ApiRootResponse200LinksRoles | Unset
         if isinstance(_roles, Unset):
             roles = UNSET
         else:
-            roles = GetV3ApiRootResponse200LinksRoles.from_dict(_roles)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            roles = _scp.model(GetV3ApiRootResponse200LinksRoles, _roles, "roles")
 
         _routes = d.pop("routes", UNSET)
         routes: GetV3ApiRootResponse200LinksRoutes | Unset
         if isinstance(_routes, Unset):
             routes = UNSET
         else:
-            routes = GetV3ApiRootResponse200LinksRoutes.from_dict(_routes)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            routes = _scp.model(GetV3ApiRootResponse200LinksRoutes, _routes, "routes")
 
         _security_groups = d.pop("security_groups", UNSET)
         security_groups: GetV3ApiRootResponse200LinksSecurityGroups | Unset
         if isinstance(_security_groups, Unset):
             security_groups = UNSET
         else:
-            security_groups = GetV3ApiRootResponse200LinksSecurityGroups.from_dict(_security_groups)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            security_groups = _scp.model(
+                GetV3ApiRootResponse200LinksSecurityGroups, _security_groups, "security_groups"
+            )
 
         _self_ = d.pop("self", UNSET)
         self_: GetV3ApiRootResponse200LinksSelf | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = GetV3ApiRootResponse200LinksSelf.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(GetV3ApiRootResponse200LinksSelf, _self_, "self")
 
         _service_brokers = d.pop("service_brokers", UNSET)
         service_brokers: GetV3ApiRootResponse200LinksServiceBrokers | Unset
         if isinstance(_service_brokers, Unset):
             service_brokers = UNSET
         else:
-            service_brokers = GetV3ApiRootResponse200LinksServiceBrokers.from_dict(_service_brokers)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_brokers = _scp.model(
+                GetV3ApiRootResponse200LinksServiceBrokers, _service_brokers, "service_brokers"
+            )
 
         _service_instances = d.pop("service_instances", UNSET)
         service_instances: GetV3ApiRootResponse200LinksServiceInstances | Unset
         if isinstance(_service_instances, Unset):
             service_instances = UNSET
         else:
-            service_instances = GetV3ApiRootResponse200LinksServiceInstances.from_dict(_service_instances)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_instances = _scp.model(
+                GetV3ApiRootResponse200LinksServiceInstances, _service_instances, "service_instances"
+            )
 
         _service_offerings = d.pop("service_offerings", UNSET)
         service_offerings: GetV3ApiRootResponse200LinksServiceOfferings | Unset
         if isinstance(_service_offerings, Unset):
             service_offerings = UNSET
         else:
-            service_offerings = GetV3ApiRootResponse200LinksServiceOfferings.from_dict(_service_offerings)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_offerings = _scp.model(
+                GetV3ApiRootResponse200LinksServiceOfferings, _service_offerings, "service_offerings"
+            )
 
         _service_plans = d.pop("service_plans", UNSET)
         service_plans: GetV3ApiRootResponse200LinksServicePlans | Unset
         if isinstance(_service_plans, Unset):
             service_plans = UNSET
         else:
-            service_plans = GetV3ApiRootResponse200LinksServicePlans.from_dict(_service_plans)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_plans = _scp.model(GetV3ApiRootResponse200LinksServicePlans, _service_plans, "service_plans")
 
         _spaces = d.pop("spaces", UNSET)
         spaces: GetV3ApiRootResponse200LinksSpaces | Unset
         if isinstance(_spaces, Unset):
             spaces = UNSET
         else:
-            spaces = GetV3ApiRootResponse200LinksSpaces.from_dict(_spaces)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            spaces = _scp.model(GetV3ApiRootResponse200LinksSpaces, _spaces, "spaces")
 
         _stacks = d.pop("stacks", UNSET)
         stacks: GetV3ApiRootResponse200LinksStacks | Unset
         if isinstance(_stacks, Unset):
             stacks = UNSET
         else:
-            stacks = GetV3ApiRootResponse200LinksStacks.from_dict(_stacks)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            stacks = _scp.model(GetV3ApiRootResponse200LinksStacks, _stacks, "stacks")
 
         _tasks = d.pop("tasks", UNSET)
         tasks: GetV3ApiRootResponse200LinksTasks | Unset
         if isinstance(_tasks, Unset):
             tasks = UNSET
         else:
-            tasks = GetV3ApiRootResponse200LinksTasks.from_dict(_tasks)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            tasks = _scp.model(GetV3ApiRootResponse200LinksTasks, _tasks, "tasks")
 
         _users = d.pop("users", UNSET)
         users: GetV3ApiRootResponse200LinksUsers | Unset
         if isinstance(_users, Unset):
             users = UNSET
         else:
-            users = GetV3ApiRootResponse200LinksUsers.from_dict(_users)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            users = _scp.model(GetV3ApiRootResponse200LinksUsers, _users, "users")
 
         get_v3_api_root_response_200_links = cls(
             apps=apps,

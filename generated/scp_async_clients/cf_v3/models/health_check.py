@@ -58,14 +58,18 @@ class HealthCheck:
         if isinstance(_data, Unset):
             data = UNSET
         else:
-            data = HealthCheckData.from_dict(_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            data = _scp.model(HealthCheckData, _data, "data")
 
         _type_ = d.pop("type", UNSET)
         type_: HealthCheckType | Unset
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            type_ = HealthCheckType(_type_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            type_ = _scp.enum(HealthCheckType, _type_, "type")
 
         health_check = cls(
             data=data,

@@ -148,90 +148,91 @@ class IncludedResources:
         _apps = d.pop("apps", UNSET)
         apps: list[App] | Unset = UNSET
         if _apps is not UNSET:
-            apps = []
-            for apps_item_data in _apps:
-                apps_item = App.from_dict(apps_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                apps.append(apps_item)
+            apps = _scp.models(App, _apps, "apps")
 
         _domains = d.pop("domains", UNSET)
         domains: list[Domain] | Unset = UNSET
         if _domains is not UNSET:
-            domains = []
-            for domains_item_data in _domains:
-                domains_item = Domain.from_dict(domains_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                domains.append(domains_item)
+            domains = _scp.models(Domain, _domains, "domains")
 
         _organizations = d.pop("organizations", UNSET)
         organizations: list[Organization] | Unset = UNSET
         if _organizations is not UNSET:
-            organizations = []
-            for organizations_item_data in _organizations:
-                organizations_item = Organization.from_dict(organizations_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                organizations.append(organizations_item)
+            organizations = _scp.models(Organization, _organizations, "organizations")
 
         _routes = d.pop("routes", UNSET)
         routes: list[Route] | Unset = UNSET
         if _routes is not UNSET:
-            routes = []
-            for routes_item_data in _routes:
-                routes_item = Route.from_dict(routes_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                routes.append(routes_item)
+            routes = _scp.models(Route, _routes, "routes")
 
         _service_instances = d.pop("service_instances", UNSET)
         service_instances: list[ManagedServiceInstance | UserProvidedServiceInstance] | Unset = UNSET
         if _service_instances is not UNSET:
-            service_instances = []
-            for service_instances_item_data in _service_instances:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                def _parse_service_instances_item(data: object) -> ManagedServiceInstance | UserProvidedServiceInstance:
-                    try:
+            if _scp.is_array(_service_instances, "service_instances"):
+                service_instances = []
+                for service_instances_item_data in _service_instances:
+
+                    def _parse_service_instances_item(
+                        data: object,
+                    ) -> ManagedServiceInstance | UserProvidedServiceInstance:
+                        try:
+                            if not isinstance(data, dict):
+                                raise TypeError()
+                            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                            service_instances_item_type_0 = _scp.model(
+                                ManagedServiceInstance, data, "service_instances[]"
+                            )
+
+                            return service_instances_item_type_0
+                        except (TypeError, ValueError, AttributeError, KeyError):
+                            pass
                         if not isinstance(data, dict):
                             raise TypeError()
-                        service_instances_item_type_0 = ManagedServiceInstance.from_dict(data)
+                        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                        return service_instances_item_type_0
-                    except (TypeError, ValueError, AttributeError, KeyError):
-                        pass
-                    if not isinstance(data, dict):
-                        raise TypeError()
-                    service_instances_item_type_1 = UserProvidedServiceInstance.from_dict(data)
+                        service_instances_item_type_1 = _scp.model(
+                            UserProvidedServiceInstance, data, "service_instances[]"
+                        )
 
-                    return service_instances_item_type_1
+                        return service_instances_item_type_1
 
-                service_instances_item = _parse_service_instances_item(service_instances_item_data)
+                    service_instances_item = _parse_service_instances_item(service_instances_item_data)
 
-                service_instances.append(service_instances_item)
+                    service_instances.append(service_instances_item)
+            else:
+                service_instances = _service_instances
 
         _service_offerings = d.pop("service_offerings", UNSET)
         service_offerings: list[ServiceOffering] | Unset = UNSET
         if _service_offerings is not UNSET:
-            service_offerings = []
-            for service_offerings_item_data in _service_offerings:
-                service_offerings_item = ServiceOffering.from_dict(service_offerings_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                service_offerings.append(service_offerings_item)
+            service_offerings = _scp.models(ServiceOffering, _service_offerings, "service_offerings")
 
         _spaces = d.pop("spaces", UNSET)
         spaces: list[Space] | Unset = UNSET
         if _spaces is not UNSET:
-            spaces = []
-            for spaces_item_data in _spaces:
-                spaces_item = Space.from_dict(spaces_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                spaces.append(spaces_item)
+            spaces = _scp.models(Space, _spaces, "spaces")
 
         _users = d.pop("users", UNSET)
         users: list[User] | Unset = UNSET
         if _users is not UNSET:
-            users = []
-            for users_item_data in _users:
-                users_item = User.from_dict(users_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                users.append(users_item)
+            users = _scp.models(User, _users, "users")
 
         included_resources = cls(
             apps=apps,

@@ -67,7 +67,9 @@ class IndexLink:
         if isinstance(_meta, Unset):
             meta = UNSET
         else:
-            meta = IndexLinkMeta.from_dict(_meta)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            meta = _scp.model(IndexLinkMeta, _meta, "meta")
 
         index_link = cls(
             href=href,

@@ -116,45 +116,43 @@ class Job:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         _guid = d.pop("guid", UNSET)
         guid: UUID | Unset
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            guid = UUID(_guid)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _errors = d.pop("errors", UNSET)
         errors: list[Error] | Unset = UNSET
         if _errors is not UNSET:
-            errors = []
-            for errors_item_data in _errors:
-                errors_item = Error.from_dict(errors_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                errors.append(errors_item)
+            errors = _scp.models(Error, _errors, "errors")
 
         _links = d.pop("links", UNSET)
         links: JobLinks | Unset
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = JobLinks.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(JobLinks, _links, "links")
 
         operation = d.pop("operation", UNSET)
 
@@ -163,16 +161,16 @@ class Job:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            state = JobState(_state)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            state = _scp.enum(JobState, _state, "state")
 
         _warnings = d.pop("warnings", UNSET)
         warnings: list[Warning_] | Unset = UNSET
         if _warnings is not UNSET:
-            warnings = []
-            for warnings_item_data in _warnings:
-                warnings_item = Warning_.from_dict(warnings_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                warnings.append(warnings_item)
+            warnings = _scp.models(Warning_, _warnings, "warnings")
 
         job = cls(
             created_at=created_at,

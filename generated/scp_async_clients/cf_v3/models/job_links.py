@@ -89,42 +89,54 @@ class JobLinks:
         if isinstance(_manifest, Unset):
             manifest = UNSET
         else:
-            manifest = Link.from_dict(_manifest)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            manifest = _scp.model(Link, _manifest, "manifest")
 
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         _service_brokers = d.pop("service_brokers", UNSET)
         service_brokers: Link | Unset
         if isinstance(_service_brokers, Unset):
             service_brokers = UNSET
         else:
-            service_brokers = Link.from_dict(_service_brokers)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_brokers = _scp.model(Link, _service_brokers, "service_brokers")
 
         _service_credential_binding = d.pop("service_credential_binding", UNSET)
         service_credential_binding: Link | Unset
         if isinstance(_service_credential_binding, Unset):
             service_credential_binding = UNSET
         else:
-            service_credential_binding = Link.from_dict(_service_credential_binding)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_credential_binding = _scp.model(Link, _service_credential_binding, "service_credential_binding")
 
         _service_instances = d.pop("service_instances", UNSET)
         service_instances: Link | Unset
         if isinstance(_service_instances, Unset):
             service_instances = UNSET
         else:
-            service_instances = Link.from_dict(_service_instances)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_instances = _scp.model(Link, _service_instances, "service_instances")
 
         _service_route_bindings = d.pop("service_route_bindings", UNSET)
         service_route_bindings: Link | Unset
         if isinstance(_service_route_bindings, Unset):
             service_route_bindings = UNSET
         else:
-            service_route_bindings = Link.from_dict(_service_route_bindings)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_route_bindings = _scp.model(Link, _service_route_bindings, "service_route_bindings")
 
         job_links = cls(
             manifest=manifest,

@@ -49,7 +49,9 @@ class KeyCredentialBindingRelationships:
         if isinstance(_service_instance, Unset):
             service_instance = UNSET
         else:
-            service_instance = RelationshipToOne.from_dict(_service_instance)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_instance = _scp.model(RelationshipToOne, _service_instance, "service_instance")
 
         key_credential_binding_relationships = cls(
             service_instance=service_instance,

@@ -55,7 +55,9 @@ class Lifecycle:
         if isinstance(_data, Unset):
             data = UNSET
         else:
-            data = LifecycleData.from_dict(_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            data = _scp.model(LifecycleData, _data, "data")
 
         type_ = d.pop("type", UNSET)
 

@@ -62,14 +62,21 @@ class LifecycleData:
         from ..models.lifecycle_data_credentials import LifecycleDataCredentials  # noqa: PLC0415
 
         d = dict(src_dict)
-        buildpacks = cast(list[str], d.pop("buildpacks", UNSET))
+        _buildpacks = d.pop("buildpacks", UNSET)
+        buildpacks: list[str] | Unset = UNSET
+        if _buildpacks is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            buildpacks = cast(list[str], _scp.array(_buildpacks, "buildpacks"))
 
         _credentials = d.pop("credentials", UNSET)
         credentials: LifecycleDataCredentials | Unset
         if isinstance(_credentials, Unset):
             credentials = UNSET
         else:
-            credentials = LifecycleDataCredentials.from_dict(_credentials)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            credentials = _scp.model(LifecycleDataCredentials, _credentials, "credentials")
 
         def _parse_stack(data: object) -> None | str | Unset:
             if data is None:

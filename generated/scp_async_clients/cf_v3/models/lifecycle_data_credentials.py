@@ -37,7 +37,11 @@ class LifecycleDataCredentials:
 
         additional_properties = {}
         for prop_name, prop_dict in d.items():
-            additional_property = LifecycleDataCredentialsAdditionalProperty.from_dict(prop_dict)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            additional_property = _scp.model(
+                LifecycleDataCredentialsAdditionalProperty, prop_dict, "AdditionalProperty"
+            )
 
             additional_properties[prop_name] = additional_property
 

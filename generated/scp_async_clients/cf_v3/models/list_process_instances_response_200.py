@@ -64,16 +64,16 @@ class ListProcessInstancesResponse200:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = ListProcessInstancesResponse200Links.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(ListProcessInstancesResponse200Links, _links, "links")
 
         _resources = d.pop("resources", UNSET)
         resources: list[ListProcessInstancesResponse200ResourcesItem] | Unset = UNSET
         if _resources is not UNSET:
-            resources = []
-            for resources_item_data in _resources:
-                resources_item = ListProcessInstancesResponse200ResourcesItem.from_dict(resources_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                resources.append(resources_item)
+            resources = _scp.models(ListProcessInstancesResponse200ResourcesItem, _resources, "resources")
 
         list_process_instances_response_200 = cls(
             links=links,

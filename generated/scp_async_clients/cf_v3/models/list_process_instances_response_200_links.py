@@ -57,14 +57,18 @@ class ListProcessInstancesResponse200Links:
         if isinstance(_process, Unset):
             process = UNSET
         else:
-            process = Link.from_dict(_process)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            process = _scp.model(Link, _process, "process")
 
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         list_process_instances_response_200_links = cls(
             process=process,

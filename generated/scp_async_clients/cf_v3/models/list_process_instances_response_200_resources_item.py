@@ -62,7 +62,9 @@ class ListProcessInstancesResponse200ResourcesItem:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            state = ListProcessInstancesResponse200ResourcesItemState(_state)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            state = _scp.enum(ListProcessInstancesResponse200ResourcesItemState, _state, "state")
 
         list_process_instances_response_200_resources_item = cls(
             index=index,

@@ -162,42 +162,46 @@ class ManagedServiceInstance:
         from ..models.service_instance_last_operation import ServiceInstanceLastOperation  # noqa: PLC0415
 
         d = dict(src_dict)
-        links = ManagedServiceInstanceLinks.from_dict(d.pop("links"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        links = _scp.model(ManagedServiceInstanceLinks, d.pop("links"), "links")
 
         name = d.pop("name")
 
-        relationships = ManagedServiceInstanceRelationships.from_dict(d.pop("relationships"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        type_ = ManagedServiceInstanceType(d.pop("type"))
+        relationships = _scp.model(ManagedServiceInstanceRelationships, d.pop("relationships"), "relationships")
+
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        type_ = _scp.enum(ManagedServiceInstanceType, d.pop("type"), "type")
 
         _created_at = d.pop("created_at", UNSET)
         created_at: datetime.datetime | Unset
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         _guid = d.pop("guid", UNSET)
         guid: UUID | Unset
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            guid = UUID(_guid)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         def _parse_dashboard_url(data: object) -> None | str | Unset:
             if data is None:
@@ -213,21 +217,27 @@ class ManagedServiceInstance:
         if isinstance(_last_operation, Unset):
             last_operation = UNSET
         else:
-            last_operation = ServiceInstanceLastOperation.from_dict(_last_operation)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            last_operation = _scp.model(ServiceInstanceLastOperation, _last_operation, "last_operation")
 
         _maintenance_info = d.pop("maintenance_info", UNSET)
         maintenance_info: ManagedServiceInstanceMaintenanceInfo | Unset
         if isinstance(_maintenance_info, Unset):
             maintenance_info = UNSET
         else:
-            maintenance_info = ManagedServiceInstanceMaintenanceInfo.from_dict(_maintenance_info)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            maintenance_info = _scp.model(ManagedServiceInstanceMaintenanceInfo, _maintenance_info, "maintenance_info")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         def _parse_route_service_url(data: object) -> None | str | Unset:
             if data is None:
@@ -247,7 +257,12 @@ class ManagedServiceInstance:
 
         syslog_drain_url = _parse_syslog_drain_url(d.pop("syslog_drain_url", UNSET))
 
-        tags = cast(list[str], d.pop("tags", UNSET))
+        _tags = d.pop("tags", UNSET)
+        tags: list[str] | Unset = UNSET
+        if _tags is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            tags = cast(list[str], _scp.array(_tags, "tags"))
 
         upgrade_available = d.pop("upgrade_available", UNSET)
 

@@ -97,49 +97,63 @@ class ManagedServiceInstanceLinks:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            parameters = Link.from_dict(_parameters)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            parameters = _scp.model(Link, _parameters, "parameters")
 
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         _service_credential_bindings = d.pop("service_credential_bindings", UNSET)
         service_credential_bindings: Link | Unset
         if isinstance(_service_credential_bindings, Unset):
             service_credential_bindings = UNSET
         else:
-            service_credential_bindings = Link.from_dict(_service_credential_bindings)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_credential_bindings = _scp.model(Link, _service_credential_bindings, "service_credential_bindings")
 
         _service_plan = d.pop("service_plan", UNSET)
         service_plan: Link | Unset
         if isinstance(_service_plan, Unset):
             service_plan = UNSET
         else:
-            service_plan = Link.from_dict(_service_plan)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_plan = _scp.model(Link, _service_plan, "service_plan")
 
         _service_route_bindings = d.pop("service_route_bindings", UNSET)
         service_route_bindings: Link | Unset
         if isinstance(_service_route_bindings, Unset):
             service_route_bindings = UNSET
         else:
-            service_route_bindings = Link.from_dict(_service_route_bindings)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_route_bindings = _scp.model(Link, _service_route_bindings, "service_route_bindings")
 
         _shared_spaces = d.pop("shared_spaces", UNSET)
         shared_spaces: Link | Unset
         if isinstance(_shared_spaces, Unset):
             shared_spaces = UNSET
         else:
-            shared_spaces = Link.from_dict(_shared_spaces)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            shared_spaces = _scp.model(Link, _shared_spaces, "shared_spaces")
 
         _space = d.pop("space", UNSET)
         space: Link | Unset
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            space = Link.from_dict(_space)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            space = _scp.model(Link, _space, "space")
 
         managed_service_instance_links = cls(
             parameters=parameters,

@@ -57,14 +57,18 @@ class ManagedServiceInstanceRelationships:
         if isinstance(_service_plan, Unset):
             service_plan = UNSET
         else:
-            service_plan = RelationshipToOne.from_dict(_service_plan)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_plan = _scp.model(RelationshipToOne, _service_plan, "service_plan")
 
         _space = d.pop("space", UNSET)
         space: RelationshipToOne | Unset
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            space = RelationshipToOne.from_dict(_space)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            space = _scp.model(RelationshipToOne, _space, "space")
 
         managed_service_instance_relationships = cls(
             service_plan=service_plan,

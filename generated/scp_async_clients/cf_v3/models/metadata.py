@@ -59,14 +59,18 @@ class Metadata:
         if isinstance(_annotations, Unset):
             annotations = UNSET
         else:
-            annotations = MetadataAnnotations.from_dict(_annotations)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            annotations = _scp.model(MetadataAnnotations, _annotations, "annotations")
 
         _labels = d.pop("labels", UNSET)
         labels: MetadataLabels | Unset
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            labels = MetadataLabels.from_dict(_labels)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            labels = _scp.model(MetadataLabels, _labels, "labels")
 
         metadata = cls(
             annotations=annotations,

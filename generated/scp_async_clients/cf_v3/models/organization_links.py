@@ -73,28 +73,36 @@ class OrganizationLinks:
         if isinstance(_default_domain, Unset):
             default_domain = UNSET
         else:
-            default_domain = Link.from_dict(_default_domain)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            default_domain = _scp.model(Link, _default_domain, "default_domain")
 
         _domains = d.pop("domains", UNSET)
         domains: Link | Unset
         if isinstance(_domains, Unset):
             domains = UNSET
         else:
-            domains = Link.from_dict(_domains)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            domains = _scp.model(Link, _domains, "domains")
 
         _quota = d.pop("quota", UNSET)
         quota: Link | Unset
         if isinstance(_quota, Unset):
             quota = UNSET
         else:
-            quota = Link.from_dict(_quota)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            quota = _scp.model(Link, _quota, "quota")
 
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         organization_links = cls(
             default_domain=default_domain,

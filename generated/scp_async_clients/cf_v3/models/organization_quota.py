@@ -141,57 +141,63 @@ class OrganizationQuota:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         _guid = d.pop("guid", UNSET)
         guid: UUID | Unset
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            guid = UUID(_guid)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _apps = d.pop("apps", UNSET)
         apps: OrganizationQuotaApps | Unset
         if isinstance(_apps, Unset):
             apps = UNSET
         else:
-            apps = OrganizationQuotaApps.from_dict(_apps)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            apps = _scp.model(OrganizationQuotaApps, _apps, "apps")
 
         _domains = d.pop("domains", UNSET)
         domains: OrganizationQuotaDomains | Unset
         if isinstance(_domains, Unset):
             domains = UNSET
         else:
-            domains = OrganizationQuotaDomains.from_dict(_domains)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            domains = _scp.model(OrganizationQuotaDomains, _domains, "domains")
 
         _links = d.pop("links", UNSET)
         links: OrganizationQuotaLinks | Unset
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = OrganizationQuotaLinks.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(OrganizationQuotaLinks, _links, "links")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         name = d.pop("name", UNSET)
 
@@ -200,21 +206,27 @@ class OrganizationQuota:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            relationships = OrganizationQuotaRelationships.from_dict(_relationships)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            relationships = _scp.model(OrganizationQuotaRelationships, _relationships, "relationships")
 
         _routes = d.pop("routes", UNSET)
         routes: OrganizationQuotaRoutes | Unset
         if isinstance(_routes, Unset):
             routes = UNSET
         else:
-            routes = OrganizationQuotaRoutes.from_dict(_routes)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            routes = _scp.model(OrganizationQuotaRoutes, _routes, "routes")
 
         _services = d.pop("services", UNSET)
         services: OrganizationQuotaServices | Unset
         if isinstance(_services, Unset):
             services = UNSET
         else:
-            services = OrganizationQuotaServices.from_dict(_services)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            services = _scp.model(OrganizationQuotaServices, _services, "services")
 
         organization_quota = cls(
             created_at=created_at,

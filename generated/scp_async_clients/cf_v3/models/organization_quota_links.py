@@ -57,14 +57,18 @@ class OrganizationQuotaLinks:
         if isinstance(_organizations, Unset):
             organizations = UNSET
         else:
-            organizations = Link.from_dict(_organizations)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            organizations = _scp.model(Link, _organizations, "organizations")
 
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         organization_quota_links = cls(
             organizations=organizations,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -10,10 +10,8 @@ from attrs import field as _attrs_field
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from ..models.link import Link
     from ..models.organization_quota import OrganizationQuota
-    from ..models.pagination_first import PaginationFirst
-    from ..models.pagination_last import PaginationLast
+    from ..models.pagination import Pagination
 
 
 T = TypeVar("T", bound="OrganizationQuotaList")
@@ -23,54 +21,18 @@ T = TypeVar("T", bound="OrganizationQuotaList")
 class OrganizationQuotaList:
     """
     Attributes:
-        first (PaginationFirst | Unset):
-        last (PaginationLast | Unset):
-        next_ (Link | None | Unset):
-        previous (Link | None | Unset):
-        total_pages (int | Unset):
-        total_results (int | Unset):
+        pagination (Pagination | Unset):
         resources (list[OrganizationQuota] | Unset):
     """
 
-    first: PaginationFirst | Unset = UNSET
-    last: PaginationLast | Unset = UNSET
-    next_: Link | None | Unset = UNSET
-    previous: Link | None | Unset = UNSET
-    total_pages: int | Unset = UNSET
-    total_results: int | Unset = UNSET
+    pagination: Pagination | Unset = UNSET
     resources: list[OrganizationQuota] | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.link import Link  # noqa: PLC0415
-
-        first: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.first, Unset):
-            first = self.first.to_dict()
-
-        last: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.last, Unset):
-            last = self.last.to_dict()
-
-        next_: dict[str, Any] | None | Unset
-        if isinstance(self.next_, Unset):
-            next_ = UNSET
-        elif isinstance(self.next_, Link):
-            next_ = self.next_.to_dict()
-        else:
-            next_ = self.next_
-
-        previous: dict[str, Any] | None | Unset
-        if isinstance(self.previous, Unset):
-            previous = UNSET
-        elif isinstance(self.previous, Link):
-            previous = self.previous.to_dict()
-        else:
-            previous = self.previous
-
-        total_pages = self.total_pages
-
-        total_results = self.total_results
+        pagination: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.pagination, Unset):
+            pagination = self.pagination.to_dict()
 
         resources: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.resources, Unset):
@@ -82,18 +44,8 @@ class OrganizationQuotaList:
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({})
-        if first is not UNSET:
-            field_dict["first"] = first
-        if last is not UNSET:
-            field_dict["last"] = last
-        if next_ is not UNSET:
-            field_dict["next"] = next_
-        if previous is not UNSET:
-            field_dict["previous"] = previous
-        if total_pages is not UNSET:
-            field_dict["total_pages"] = total_pages
-        if total_results is not UNSET:
-            field_dict["total_results"] = total_results
+        if pagination is not UNSET:
+            field_dict["pagination"] = pagination
         if resources is not UNSET:
             field_dict["resources"] = resources
 
@@ -101,80 +53,28 @@ class OrganizationQuotaList:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.link import Link  # noqa: PLC0415
         from ..models.organization_quota import OrganizationQuota  # noqa: PLC0415
-        from ..models.pagination_first import PaginationFirst  # noqa: PLC0415
-        from ..models.pagination_last import PaginationLast  # noqa: PLC0415
+        from ..models.pagination import Pagination  # noqa: PLC0415
 
         d = dict(src_dict)
-        _first = d.pop("first", UNSET)
-        first: PaginationFirst | Unset
-        if isinstance(_first, Unset):
-            first = UNSET
+        _pagination = d.pop("pagination", UNSET)
+        pagination: Pagination | Unset
+        if isinstance(_pagination, Unset):
+            pagination = UNSET
         else:
-            first = PaginationFirst.from_dict(_first)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        _last = d.pop("last", UNSET)
-        last: PaginationLast | Unset
-        if isinstance(_last, Unset):
-            last = UNSET
-        else:
-            last = PaginationLast.from_dict(_last)
-
-        def _parse_next_(data: object) -> Link | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                next_type_0 = Link.from_dict(data)
-
-                return next_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(Link | None | Unset, data)
-
-        next_ = _parse_next_(d.pop("next", UNSET))
-
-        def _parse_previous(data: object) -> Link | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                previous_type_0 = Link.from_dict(data)
-
-                return previous_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(Link | None | Unset, data)
-
-        previous = _parse_previous(d.pop("previous", UNSET))
-
-        total_pages = d.pop("total_pages", UNSET)
-
-        total_results = d.pop("total_results", UNSET)
+            pagination = _scp.model(Pagination, _pagination, "pagination")
 
         _resources = d.pop("resources", UNSET)
         resources: list[OrganizationQuota] | Unset = UNSET
         if _resources is not UNSET:
-            resources = []
-            for resources_item_data in _resources:
-                resources_item = OrganizationQuota.from_dict(resources_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                resources.append(resources_item)
+            resources = _scp.models(OrganizationQuota, _resources, "resources")
 
         organization_quota_list = cls(
-            first=first,
-            last=last,
-            next_=next_,
-            previous=previous,
-            total_pages=total_pages,
-            total_results=total_results,
+            pagination=pagination,
             resources=resources,
         )
 

@@ -49,7 +49,9 @@ class OrganizationQuotaRelationships:
         if isinstance(_organizations, Unset):
             organizations = UNSET
         else:
-            organizations = RelationshipToMany.from_dict(_organizations)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            organizations = _scp.model(RelationshipToMany, _organizations, "organizations")
 
         organization_quota_relationships = cls(
             organizations=organizations,

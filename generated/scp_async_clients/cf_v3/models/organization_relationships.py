@@ -49,7 +49,9 @@ class OrganizationRelationships:
         if isinstance(_quota, Unset):
             quota = UNSET
         else:
-            quota = RelationshipToOne.from_dict(_quota)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            quota = _scp.model(RelationshipToOne, _quota, "quota")
 
         organization_relationships = cls(
             quota=quota,

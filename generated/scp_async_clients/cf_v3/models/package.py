@@ -123,71 +123,81 @@ class Package:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         _guid = d.pop("guid", UNSET)
         guid: UUID | Unset
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            guid = UUID(_guid)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _data = d.pop("data", UNSET)
         data: PackageData | Unset
         if isinstance(_data, Unset):
             data = UNSET
         else:
-            data = PackageData.from_dict(_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            data = _scp.model(PackageData, _data, "data")
 
         _links = d.pop("links", UNSET)
         links: PackageLinks | Unset
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = PackageLinks.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(PackageLinks, _links, "links")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _relationships = d.pop("relationships", UNSET)
         relationships: Relationships | Unset
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            relationships = Relationships.from_dict(_relationships)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            relationships = _scp.model(Relationships, _relationships, "relationships")
 
         _state = d.pop("state", UNSET)
         state: PackageState | Unset
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            state = PackageState(_state)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            state = _scp.enum(PackageState, _state, "state")
 
         _type_ = d.pop("type", UNSET)
         type_: PackageType | Unset
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            type_ = PackageType(_type_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            type_ = _scp.enum(PackageType, _type_, "type")
 
         package = cls(
             created_at=created_at,

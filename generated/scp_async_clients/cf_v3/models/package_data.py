@@ -85,7 +85,9 @@ class PackageData:
         if isinstance(_checksum, Unset):
             checksum = UNSET
         else:
-            checksum = PackageDataChecksum.from_dict(_checksum)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            checksum = _scp.model(PackageDataChecksum, _checksum, "checksum")
 
         def _parse_error(data: object) -> None | str | Unset:
             if data is None:

@@ -73,28 +73,36 @@ class PackageLinks:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            app = Link.from_dict(_app)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            app = _scp.model(Link, _app, "app")
 
         _download = d.pop("download", UNSET)
         download: Link | Unset
         if isinstance(_download, Unset):
             download = UNSET
         else:
-            download = Link.from_dict(_download)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            download = _scp.model(Link, _download, "download")
 
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         _upload = d.pop("upload", UNSET)
         upload: Link | Unset
         if isinstance(_upload, Unset):
             upload = UNSET
         else:
-            upload = Link.from_dict(_upload)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            upload = _scp.model(Link, _upload, "upload")
 
         package_links = cls(
             app=app,

@@ -99,14 +99,18 @@ class Pagination:
         if isinstance(_first, Unset):
             first = UNSET
         else:
-            first = PaginationFirst.from_dict(_first)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            first = _scp.model(PaginationFirst, _first, "first")
 
         _last = d.pop("last", UNSET)
         last: PaginationLast | Unset
         if isinstance(_last, Unset):
             last = UNSET
         else:
-            last = PaginationLast.from_dict(_last)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            last = _scp.model(PaginationLast, _last, "last")
 
         def _parse_next_(data: object) -> Link | None | Unset:
             if data is None:
@@ -116,7 +120,9 @@ class Pagination:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                next_type_0 = Link.from_dict(data)
+                from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                next_type_0 = _scp.model(Link, data, "next")
 
                 return next_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
@@ -133,7 +139,9 @@ class Pagination:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                previous_type_0 = Link.from_dict(data)
+                from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                previous_type_0 = _scp.model(Link, data, "previous")
 
                 return previous_type_0
             except (TypeError, ValueError, AttributeError, KeyError):

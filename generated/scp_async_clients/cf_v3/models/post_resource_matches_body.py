@@ -45,12 +45,11 @@ class PostResourceMatchesBody:
         from ..models.post_resource_matches_body_resources_item import PostResourceMatchesBodyResourcesItem  # noqa: PLC0415
 
         d = dict(src_dict)
-        resources = []
         _resources = d.pop("resources")
-        for resources_item_data in _resources:
-            resources_item = PostResourceMatchesBodyResourcesItem.from_dict(resources_item_data)
+        resources: list[PostResourceMatchesBodyResourcesItem]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            resources.append(resources_item)
+        resources = _scp.models(PostResourceMatchesBodyResourcesItem, _resources, "resources")
 
         post_resource_matches_body = cls(
             resources=resources,

@@ -63,7 +63,9 @@ class PostResourceMatchesBodyResourcesItem:
         if isinstance(_checksum, Unset):
             checksum = UNSET
         else:
-            checksum = PostResourceMatchesBodyResourcesItemChecksum.from_dict(_checksum)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            checksum = _scp.model(PostResourceMatchesBodyResourcesItemChecksum, _checksum, "checksum")
 
         path = d.pop("path", UNSET)
 

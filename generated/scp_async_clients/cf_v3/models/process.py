@@ -179,29 +179,27 @@ class Process:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         _guid = d.pop("guid", UNSET)
         guid: UUID | Unset
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            guid = UUID(_guid)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         def _parse_command(data: object) -> None | str | Unset:
             if data is None:
@@ -226,7 +224,9 @@ class Process:
         if isinstance(_health_check, Unset):
             health_check = UNSET
         else:
-            health_check = HealthCheck.from_dict(_health_check)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            health_check = _scp.model(HealthCheck, _health_check, "health_check")
 
         instances = d.pop("instances", UNSET)
 
@@ -235,7 +235,9 @@ class Process:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = ProcessLinks.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(ProcessLinks, _links, "links")
 
         log_rate_limit_in_bytes_per_second = d.pop("log_rate_limit_in_bytes_per_second", UNSET)
 
@@ -253,21 +255,27 @@ class Process:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _readiness_health_check = d.pop("readiness_health_check", UNSET)
         readiness_health_check: HealthCheck | Unset
         if isinstance(_readiness_health_check, Unset):
             readiness_health_check = UNSET
         else:
-            readiness_health_check = HealthCheck.from_dict(_readiness_health_check)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            readiness_health_check = _scp.model(HealthCheck, _readiness_health_check, "readiness_health_check")
 
         _relationships = d.pop("relationships", UNSET)
         relationships: ProcessRelationships | Unset
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            relationships = ProcessRelationships.from_dict(_relationships)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            relationships = _scp.model(ProcessRelationships, _relationships, "relationships")
 
         type_ = d.pop("type", UNSET)
 
@@ -285,7 +293,9 @@ class Process:
         if isinstance(_version, Unset):
             version = UNSET
         else:
-            version = UUID(_version)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            version = _scp.uuid_(_version, "version")
 
         process = cls(
             created_at=created_at,

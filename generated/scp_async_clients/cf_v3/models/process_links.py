@@ -81,35 +81,45 @@ class ProcessLinks:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            app = Link.from_dict(_app)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            app = _scp.model(Link, _app, "app")
 
         _scale = d.pop("scale", UNSET)
         scale: Link | Unset
         if isinstance(_scale, Unset):
             scale = UNSET
         else:
-            scale = Link.from_dict(_scale)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            scale = _scp.model(Link, _scale, "scale")
 
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         _space = d.pop("space", UNSET)
         space: Link | Unset
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            space = Link.from_dict(_space)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            space = _scp.model(Link, _space, "space")
 
         _stats = d.pop("stats", UNSET)
         stats: Link | Unset
         if isinstance(_stats, Unset):
             stats = UNSET
         else:
-            stats = Link.from_dict(_stats)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            stats = _scp.model(Link, _stats, "stats")
 
         process_links = cls(
             app=app,

@@ -63,7 +63,9 @@ class ProcessRelationships:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            app = RelationshipToOne.from_dict(_app)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            app = _scp.model(RelationshipToOne, _app, "app")
 
         def _parse_revision(data: object) -> None | RelationshipToOne | Unset:
             if data is None:
@@ -73,7 +75,9 @@ class ProcessRelationships:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                revision_type_0 = RelationshipToOne.from_dict(data)
+                from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                revision_type_0 = _scp.model(RelationshipToOne, data, "revision")
 
                 return revision_type_0
             except (TypeError, ValueError, AttributeError, KeyError):

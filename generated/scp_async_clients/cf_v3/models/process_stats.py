@@ -50,11 +50,9 @@ class ProcessStats:
         _resources = d.pop("resources", UNSET)
         resources: list[ProcessStatsResourcesItem] | Unset = UNSET
         if _resources is not UNSET:
-            resources = []
-            for resources_item_data in _resources:
-                resources_item = ProcessStatsResourcesItem.from_dict(resources_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                resources.append(resources_item)
+            resources = _scp.models(ProcessStatsResourcesItem, _resources, "resources")
 
         process_stats = cls(
             resources=resources,

@@ -144,7 +144,9 @@ class ProcessStatsResourcesItem:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            state = ProcessStatsResourcesItemState(_state)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            state = _scp.enum(ProcessStatsResourcesItemState, _state, "state")
 
         type_ = d.pop("type", UNSET)
 
@@ -155,7 +157,9 @@ class ProcessStatsResourcesItem:
         if isinstance(_usage, Unset):
             usage = UNSET
         else:
-            usage = ProcessStatsResourcesItemUsage.from_dict(_usage)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            usage = _scp.model(ProcessStatsResourcesItemUsage, _usage, "usage")
 
         process_stats_resources_item = cls(
             disk_quota=disk_quota,

@@ -76,11 +76,9 @@ class ProcessStatsResourcesItemUsage:
         if isinstance(_time, Unset):
             time = UNSET
         else:
-            time = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _time, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            time = _scp.date_time(_time, "time")
 
         process_stats_resources_item_usage = cls(
             cpu=cpu,

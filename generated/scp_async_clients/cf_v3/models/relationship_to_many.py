@@ -60,18 +60,18 @@ class RelationshipToMany:
         _data = d.pop("data", UNSET)
         data: list[Relationship] | Unset = UNSET
         if _data is not UNSET:
-            data = []
-            for data_item_data in _data:
-                data_item = Relationship.from_dict(data_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                data.append(data_item)
+            data = _scp.models(Relationship, _data, "data")
 
         _links = d.pop("links", UNSET)
         links: RelationshipToManyLinks | Unset
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = RelationshipToManyLinks.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(RelationshipToManyLinks, _links, "links")
 
         relationship_to_many = cls(
             data=data,

@@ -69,7 +69,9 @@ class RelationshipToOne:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                data_type_0 = Relationship.from_dict(data)
+                from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                data_type_0 = _scp.model(Relationship, data, "data")
 
                 return data_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
@@ -83,7 +85,9 @@ class RelationshipToOne:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = RelationshipToOneLinks.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(RelationshipToOneLinks, _links, "links")
 
         relationship_to_one = cls(
             data=data,

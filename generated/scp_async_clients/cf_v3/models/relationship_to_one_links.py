@@ -57,14 +57,18 @@ class RelationshipToOneLinks:
         if isinstance(_related, Unset):
             related = UNSET
         else:
-            related = Link.from_dict(_related)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            related = _scp.model(Link, _related, "related")
 
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         relationship_to_one_links = cls(
             related=related,

@@ -50,11 +50,9 @@ class ReplaceDestinationsForRouteWithPatchBody:
         _destinations = d.pop("destinations", UNSET)
         destinations: list[RouteDestination] | Unset = UNSET
         if _destinations is not UNSET:
-            destinations = []
-            for destinations_item_data in _destinations:
-                destinations_item = RouteDestination.from_dict(destinations_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                destinations.append(destinations_item)
+            destinations = _scp.models(RouteDestination, _destinations, "destinations")
 
         replace_destinations_for_route_with_patch_body = cls(
             destinations=destinations,

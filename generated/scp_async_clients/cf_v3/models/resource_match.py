@@ -50,11 +50,9 @@ class ResourceMatch:
         _resources = d.pop("resources", UNSET)
         resources: list[ResourceMatchResourcesItem] | Unset = UNSET
         if _resources is not UNSET:
-            resources = []
-            for resources_item_data in _resources:
-                resources_item = ResourceMatchResourcesItem.from_dict(resources_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                resources.append(resources_item)
+            resources = _scp.models(ResourceMatchResourcesItem, _resources, "resources")
 
         resource_match = cls(
             resources=resources,

@@ -67,7 +67,9 @@ class ResourceMatchResourcesItem:
         if isinstance(_checksum, Unset):
             checksum = UNSET
         else:
-            checksum = ResourceMatchResourcesItemChecksum.from_dict(_checksum)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            checksum = _scp.model(ResourceMatchResourcesItemChecksum, _checksum, "checksum")
 
         mode = d.pop("mode", UNSET)
 

@@ -65,21 +65,27 @@ class RevisionLinks:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            app = Link.from_dict(_app)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            app = _scp.model(Link, _app, "app")
 
         _environment_variables = d.pop("environment_variables", UNSET)
         environment_variables: Link | Unset
         if isinstance(_environment_variables, Unset):
             environment_variables = UNSET
         else:
-            environment_variables = Link.from_dict(_environment_variables)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            environment_variables = _scp.model(Link, _environment_variables, "environment_variables")
 
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         revision_links = cls(
             app=app,

@@ -49,7 +49,9 @@ class RevisionRelationships:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            app = RelationshipToOne.from_dict(_app)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            app = _scp.model(RelationshipToOne, _app, "app")
 
         revision_relationships = cls(
             app=app,

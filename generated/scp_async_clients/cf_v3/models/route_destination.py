@@ -122,18 +122,18 @@ class RouteDestination:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            app = RouteDestinationApp.from_dict(_app)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            app = _scp.model(RouteDestinationApp, _app, "app")
 
         _created_at = d.pop("created_at", UNSET)
         created_at: datetime.datetime | Unset
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         guid = d.pop("guid", UNSET)
 
@@ -142,14 +142,18 @@ class RouteDestination:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = RouteDestinationLinks.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(RouteDestinationLinks, _links, "links")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         port = d.pop("port", UNSET)
 
@@ -170,11 +174,9 @@ class RouteDestination:
             try:
                 if not isinstance(data, (str, int, float)):
                     raise TypeError()
-                updated_at_type_0 = (
-                    datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                    if isinstance(_when := data, (int, float))
-                    else datetime.datetime.fromisoformat(_when)
-                )
+                from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                updated_at_type_0 = _scp.date_time(data, "updated_at")
 
                 return updated_at_type_0
             except (TypeError, ValueError, AttributeError, KeyError):

@@ -57,7 +57,9 @@ class RouteDestinationApp:
         if isinstance(_process, Unset):
             process = UNSET
         else:
-            process = RouteDestinationAppProcess.from_dict(_process)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            process = _scp.model(RouteDestinationAppProcess, _process, "process")
 
         route_destination_app = cls(
             guid=guid,

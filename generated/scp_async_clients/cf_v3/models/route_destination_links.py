@@ -57,14 +57,18 @@ class RouteDestinationLinks:
         if isinstance(_route, Unset):
             route = UNSET
         else:
-            route = Link.from_dict(_route)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            route = _scp.model(Link, _route, "route")
 
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         route_destination_links = cls(
             route=route,

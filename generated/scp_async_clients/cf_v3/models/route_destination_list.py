@@ -60,18 +60,18 @@ class RouteDestinationList:
         _destinations = d.pop("destinations", UNSET)
         destinations: list[RouteDestination] | Unset = UNSET
         if _destinations is not UNSET:
-            destinations = []
-            for destinations_item_data in _destinations:
-                destinations_item = RouteDestination.from_dict(destinations_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                destinations.append(destinations_item)
+            destinations = _scp.models(RouteDestination, _destinations, "destinations")
 
         _pagination = d.pop("pagination", UNSET)
         pagination: Pagination | Unset
         if isinstance(_pagination, Unset):
             pagination = UNSET
         else:
-            pagination = Pagination.from_dict(_pagination)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            pagination = _scp.model(Pagination, _pagination, "pagination")
 
         route_destination_list = cls(
             destinations=destinations,

@@ -73,28 +73,36 @@ class RouteLinks:
         if isinstance(_destinations, Unset):
             destinations = UNSET
         else:
-            destinations = Link.from_dict(_destinations)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            destinations = _scp.model(Link, _destinations, "destinations")
 
         _domain = d.pop("domain", UNSET)
         domain: Link | Unset
         if isinstance(_domain, Unset):
             domain = UNSET
         else:
-            domain = Link.from_dict(_domain)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            domain = _scp.model(Link, _domain, "domain")
 
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         _space = d.pop("space", UNSET)
         space: Link | Unset
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            space = Link.from_dict(_space)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            space = _scp.model(Link, _space, "space")
 
         route_links = cls(
             destinations=destinations,

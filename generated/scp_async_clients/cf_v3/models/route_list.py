@@ -72,23 +72,25 @@ class RouteList:
         if isinstance(_included, Unset):
             included = UNSET
         else:
-            included = IncludedResources.from_dict(_included)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            included = _scp.model(IncludedResources, _included, "included")
 
         _pagination = d.pop("pagination", UNSET)
         pagination: Pagination | Unset
         if isinstance(_pagination, Unset):
             pagination = UNSET
         else:
-            pagination = Pagination.from_dict(_pagination)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            pagination = _scp.model(Pagination, _pagination, "pagination")
 
         _resources = d.pop("resources", UNSET)
         resources: list[Route] | Unset = UNSET
         if _resources is not UNSET:
-            resources = []
-            for resources_item_data in _resources:
-                resources_item = Route.from_dict(resources_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                resources.append(resources_item)
+            resources = _scp.models(Route, _resources, "resources")
 
         route_list = cls(
             included=included,

@@ -122,68 +122,75 @@ class SecurityGroup:
         from ..models.security_group_staging_spaces import SecurityGroupStagingSpaces  # noqa: PLC0415
 
         d = dict(src_dict)
-        globally_enabled = SecurityGroupGloballyEnabled.from_dict(d.pop("globally_enabled"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        links = SecurityGroupLinks.from_dict(d.pop("links"))
+        globally_enabled = _scp.model(SecurityGroupGloballyEnabled, d.pop("globally_enabled"), "globally_enabled")
+
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        links = _scp.model(SecurityGroupLinks, d.pop("links"), "links")
 
         name = d.pop("name")
 
-        rules = []
         _rules = d.pop("rules")
-        for rules_item_data in _rules:
-            rules_item = SecurityGroupRulesItem.from_dict(rules_item_data)
+        rules: list[SecurityGroupRulesItem]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            rules.append(rules_item)
+        rules = _scp.models(SecurityGroupRulesItem, _rules, "rules")
 
         _created_at = d.pop("created_at", UNSET)
         created_at: datetime.datetime | Unset
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         _guid = d.pop("guid", UNSET)
         guid: UUID | Unset
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            guid = UUID(_guid)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _running_spaces = d.pop("running_spaces", UNSET)
         running_spaces: SecurityGroupRunningSpaces | Unset
         if isinstance(_running_spaces, Unset):
             running_spaces = UNSET
         else:
-            running_spaces = SecurityGroupRunningSpaces.from_dict(_running_spaces)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            running_spaces = _scp.model(SecurityGroupRunningSpaces, _running_spaces, "running_spaces")
 
         _staging_spaces = d.pop("staging_spaces", UNSET)
         staging_spaces: SecurityGroupStagingSpaces | Unset
         if isinstance(_staging_spaces, Unset):
             staging_spaces = UNSET
         else:
-            staging_spaces = SecurityGroupStagingSpaces.from_dict(_staging_spaces)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            staging_spaces = _scp.model(SecurityGroupStagingSpaces, _staging_spaces, "staging_spaces")
 
         security_group = cls(
             globally_enabled=globally_enabled,

@@ -82,23 +82,25 @@ class SecurityGroupCreate:
         if isinstance(_globally_enabled, Unset):
             globally_enabled = UNSET
         else:
-            globally_enabled = SecurityGroupCreateGloballyEnabled.from_dict(_globally_enabled)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            globally_enabled = _scp.model(SecurityGroupCreateGloballyEnabled, _globally_enabled, "globally_enabled")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _rules = d.pop("rules", UNSET)
         rules: list[SecurityGroupCreateRulesItem] | Unset = UNSET
         if _rules is not UNSET:
-            rules = []
-            for rules_item_data in _rules:
-                rules_item = SecurityGroupCreateRulesItem.from_dict(rules_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                rules.append(rules_item)
+            rules = _scp.models(SecurityGroupCreateRulesItem, _rules, "rules")
 
         security_group_create = cls(
             name=name,

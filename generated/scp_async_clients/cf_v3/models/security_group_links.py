@@ -65,21 +65,27 @@ class SecurityGroupLinks:
         if isinstance(_running_spaces, Unset):
             running_spaces = UNSET
         else:
-            running_spaces = Link.from_dict(_running_spaces)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            running_spaces = _scp.model(Link, _running_spaces, "running_spaces")
 
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         _staging_spaces = d.pop("staging_spaces", UNSET)
         staging_spaces: Link | Unset
         if isinstance(_staging_spaces, Unset):
             staging_spaces = UNSET
         else:
-            staging_spaces = Link.from_dict(_staging_spaces)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            staging_spaces = _scp.model(Link, _staging_spaces, "staging_spaces")
 
         security_group_links = cls(
             running_spaces=running_spaces,

@@ -50,11 +50,9 @@ class SecurityGroupRunningSpaces:
         _data = d.pop("data", UNSET)
         data: list[Relationship] | Unset = UNSET
         if _data is not UNSET:
-            data = []
-            for data_item_data in _data:
-                data_item = Relationship.from_dict(data_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                data.append(data_item)
+            data = _scp.models(Relationship, _data, "data")
 
         security_group_running_spaces = cls(
             data=data,

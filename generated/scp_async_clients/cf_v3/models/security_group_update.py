@@ -78,25 +78,27 @@ class SecurityGroupUpdate:
         if isinstance(_globally_enabled, Unset):
             globally_enabled = UNSET
         else:
-            globally_enabled = SecurityGroupUpdateGloballyEnabled.from_dict(_globally_enabled)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            globally_enabled = _scp.model(SecurityGroupUpdateGloballyEnabled, _globally_enabled, "globally_enabled")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         name = d.pop("name", UNSET)
 
         _rules = d.pop("rules", UNSET)
         rules: list[SecurityGroupUpdateRulesItem] | Unset = UNSET
         if _rules is not UNSET:
-            rules = []
-            for rules_item_data in _rules:
-                rules_item = SecurityGroupUpdateRulesItem.from_dict(rules_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                rules.append(rules_item)
+            rules = _scp.models(SecurityGroupUpdateRulesItem, _rules, "rules")
 
         security_group_update = cls(
             globally_enabled=globally_enabled,

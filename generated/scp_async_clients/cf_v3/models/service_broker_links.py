@@ -65,21 +65,27 @@ class ServiceBrokerLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         _service_offerings = d.pop("service_offerings", UNSET)
         service_offerings: Link | Unset
         if isinstance(_service_offerings, Unset):
             service_offerings = UNSET
         else:
-            service_offerings = Link.from_dict(_service_offerings)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_offerings = _scp.model(Link, _service_offerings, "service_offerings")
 
         _space = d.pop("space", UNSET)
         space: Link | Unset
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            space = Link.from_dict(_space)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            space = _scp.model(Link, _space, "space")
 
         service_broker_links = cls(
             self_=self_,

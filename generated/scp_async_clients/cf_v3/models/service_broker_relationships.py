@@ -49,7 +49,9 @@ class ServiceBrokerRelationships:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            space = RelationshipToOne.from_dict(_space)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            space = _scp.model(RelationshipToOne, _space, "space")
 
         service_broker_relationships = cls(
             space=space,

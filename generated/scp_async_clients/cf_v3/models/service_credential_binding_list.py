@@ -81,39 +81,52 @@ class ServiceCredentialBindingList:
         if isinstance(_included, Unset):
             included = UNSET
         else:
-            included = IncludedResources.from_dict(_included)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            included = _scp.model(IncludedResources, _included, "included")
 
         _pagination = d.pop("pagination", UNSET)
         pagination: Pagination | Unset
         if isinstance(_pagination, Unset):
             pagination = UNSET
         else:
-            pagination = Pagination.from_dict(_pagination)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            pagination = _scp.model(Pagination, _pagination, "pagination")
 
         _resources = d.pop("resources", UNSET)
         resources: list[AppCredentialBinding | KeyCredentialBinding] | Unset = UNSET
         if _resources is not UNSET:
-            resources = []
-            for resources_item_data in _resources:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                def _parse_resources_item(data: object) -> AppCredentialBinding | KeyCredentialBinding:
-                    try:
+            if _scp.is_array(_resources, "resources"):
+                resources = []
+                for resources_item_data in _resources:
+
+                    def _parse_resources_item(data: object) -> AppCredentialBinding | KeyCredentialBinding:
+                        try:
+                            if not isinstance(data, dict):
+                                raise TypeError()
+                            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                            resources_item_type_0 = _scp.model(AppCredentialBinding, data, "resources[]")
+
+                            return resources_item_type_0
+                        except (TypeError, ValueError, AttributeError, KeyError):
+                            pass
                         if not isinstance(data, dict):
                             raise TypeError()
-                        resources_item_type_0 = AppCredentialBinding.from_dict(data)
+                        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                        return resources_item_type_0
-                    except (TypeError, ValueError, AttributeError, KeyError):
-                        pass
-                    if not isinstance(data, dict):
-                        raise TypeError()
-                    resources_item_type_1 = KeyCredentialBinding.from_dict(data)
+                        resources_item_type_1 = _scp.model(KeyCredentialBinding, data, "resources[]")
 
-                    return resources_item_type_1
+                        return resources_item_type_1
 
-                resources_item = _parse_resources_item(resources_item_data)
+                    resources_item = _parse_resources_item(resources_item_data)
 
-                resources.append(resources_item)
+                    resources.append(resources_item)
+            else:
+                resources = _resources
 
         service_credential_binding_list = cls(
             included=included,

@@ -80,11 +80,9 @@ class ServiceInstanceLastOperation:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         def _parse_description(data: object) -> None | str | Unset:
             if data is None:
@@ -100,25 +98,27 @@ class ServiceInstanceLastOperation:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            state = ServiceInstanceLastOperationState(_state)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            state = _scp.enum(ServiceInstanceLastOperationState, _state, "state")
 
         _type_ = d.pop("type", UNSET)
         type_: ServiceInstanceLastOperationType | Unset
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            type_ = ServiceInstanceLastOperationType(_type_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            type_ = _scp.enum(ServiceInstanceLastOperationType, _type_, "type")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         service_instance_last_operation = cls(
             created_at=created_at,

@@ -65,21 +65,27 @@ class ServiceOfferingLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         _service_broker = d.pop("service_broker", UNSET)
         service_broker: Link | Unset
         if isinstance(_service_broker, Unset):
             service_broker = UNSET
         else:
-            service_broker = Link.from_dict(_service_broker)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_broker = _scp.model(Link, _service_broker, "service_broker")
 
         _service_plans = d.pop("service_plans", UNSET)
         service_plans: Link | Unset
         if isinstance(_service_plans, Unset):
             service_plans = UNSET
         else:
-            service_plans = Link.from_dict(_service_plans)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_plans = _scp.model(Link, _service_plans, "service_plans")
 
         service_offering_links = cls(
             self_=self_,

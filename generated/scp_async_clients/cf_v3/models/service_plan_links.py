@@ -65,21 +65,27 @@ class ServicePlanLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         _service_offering = d.pop("service_offering", UNSET)
         service_offering: Link | Unset
         if isinstance(_service_offering, Unset):
             service_offering = UNSET
         else:
-            service_offering = Link.from_dict(_service_offering)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_offering = _scp.model(Link, _service_offering, "service_offering")
 
         _visibility = d.pop("visibility", UNSET)
         visibility: Link | Unset
         if isinstance(_visibility, Unset):
             visibility = UNSET
         else:
-            visibility = Link.from_dict(_visibility)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            visibility = _scp.model(Link, _visibility, "visibility")
 
         service_plan_links = cls(
             self_=self_,

@@ -56,16 +56,16 @@ class ServicePlanVisibility:
         from ..models.service_plan_visibility_organizations_item import ServicePlanVisibilityOrganizationsItem  # noqa: PLC0415
 
         d = dict(src_dict)
-        type_ = ServicePlanVisibilityType(d.pop("type"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        type_ = _scp.enum(ServicePlanVisibilityType, d.pop("type"), "type")
 
         _organizations = d.pop("organizations", UNSET)
         organizations: list[ServicePlanVisibilityOrganizationsItem] | Unset = UNSET
         if _organizations is not UNSET:
-            organizations = []
-            for organizations_item_data in _organizations:
-                organizations_item = ServicePlanVisibilityOrganizationsItem.from_dict(organizations_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                organizations.append(organizations_item)
+            organizations = _scp.models(ServicePlanVisibilityOrganizationsItem, _organizations, "organizations")
 
         service_plan_visibility = cls(
             type_=type_,

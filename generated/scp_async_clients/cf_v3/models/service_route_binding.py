@@ -32,7 +32,7 @@ class ServiceRouteBinding:
         guid (UUID | Unset):
         updated_at (datetime.datetime | Unset):
         included (IncludedResources | Unset):
-        last_operation (ServiceCredentialBindingLastOperation | Unset):
+        last_operation (None | ServiceCredentialBindingLastOperation | Unset):
         metadata (Metadata | Unset):
         route_service_url (None | str | Unset):
     """
@@ -43,12 +43,14 @@ class ServiceRouteBinding:
     guid: UUID | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     included: IncludedResources | Unset = UNSET
-    last_operation: ServiceCredentialBindingLastOperation | Unset = UNSET
+    last_operation: None | ServiceCredentialBindingLastOperation | Unset = UNSET
     metadata: Metadata | Unset = UNSET
     route_service_url: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.service_credential_binding_last_operation import ServiceCredentialBindingLastOperation  # noqa: PLC0415
+
         links = self.links.to_dict()
 
         relationships = self.relationships.to_dict()
@@ -69,9 +71,13 @@ class ServiceRouteBinding:
         if not isinstance(self.included, Unset):
             included = self.included.to_dict()
 
-        last_operation: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.last_operation, Unset):
+        last_operation: dict[str, Any] | None | Unset
+        if isinstance(self.last_operation, Unset):
+            last_operation = UNSET
+        elif isinstance(self.last_operation, ServiceCredentialBindingLastOperation):
             last_operation = self.last_operation.to_dict()
+        else:
+            last_operation = self.last_operation
 
         metadata: dict[str, Any] | Unset = UNSET
         if not isinstance(self.metadata, Unset):
@@ -117,59 +123,77 @@ class ServiceRouteBinding:
         from ..models.service_route_binding_relationships import ServiceRouteBindingRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-        links = ServiceRouteBindingLinks.from_dict(d.pop("links"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        relationships = ServiceRouteBindingRelationships.from_dict(d.pop("relationships"))
+        links = _scp.model(ServiceRouteBindingLinks, d.pop("links"), "links")
+
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        relationships = _scp.model(ServiceRouteBindingRelationships, d.pop("relationships"), "relationships")
 
         _created_at = d.pop("created_at", UNSET)
         created_at: datetime.datetime | Unset
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         _guid = d.pop("guid", UNSET)
         guid: UUID | Unset
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            guid = UUID(_guid)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _included = d.pop("included", UNSET)
         included: IncludedResources | Unset
         if isinstance(_included, Unset):
             included = UNSET
         else:
-            included = IncludedResources.from_dict(_included)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        _last_operation = d.pop("last_operation", UNSET)
-        last_operation: ServiceCredentialBindingLastOperation | Unset
-        if isinstance(_last_operation, Unset):
-            last_operation = UNSET
-        else:
-            last_operation = ServiceCredentialBindingLastOperation.from_dict(_last_operation)
+            included = _scp.model(IncludedResources, _included, "included")
+
+        def _parse_last_operation(data: object) -> None | ServiceCredentialBindingLastOperation | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                last_operation_type_0 = _scp.model(ServiceCredentialBindingLastOperation, data, "last_operation")
+
+                return last_operation_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | ServiceCredentialBindingLastOperation | Unset, data)
+
+        last_operation = _parse_last_operation(d.pop("last_operation", UNSET))
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         def _parse_route_service_url(data: object) -> None | str | Unset:
             if data is None:

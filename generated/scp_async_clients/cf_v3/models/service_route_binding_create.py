@@ -64,21 +64,27 @@ class ServiceRouteBindingCreate:
         from ..models.service_route_binding_create_relationships import ServiceRouteBindingCreateRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-        relationships = ServiceRouteBindingCreateRelationships.from_dict(d.pop("relationships"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        relationships = _scp.model(ServiceRouteBindingCreateRelationships, d.pop("relationships"), "relationships")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _parameters = d.pop("parameters", UNSET)
         parameters: ServiceRouteBindingCreateParameters | Unset
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            parameters = ServiceRouteBindingCreateParameters.from_dict(_parameters)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            parameters = _scp.model(ServiceRouteBindingCreateParameters, _parameters, "parameters")
 
         service_route_binding_create = cls(
             relationships=relationships,

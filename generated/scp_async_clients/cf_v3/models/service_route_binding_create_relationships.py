@@ -47,9 +47,13 @@ class ServiceRouteBindingCreateRelationships:
         from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
 
         d = dict(src_dict)
-        route = RelationshipToOne.from_dict(d.pop("route"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        service_instance = RelationshipToOne.from_dict(d.pop("service_instance"))
+        route = _scp.model(RelationshipToOne, d.pop("route"), "route")
+
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        service_instance = _scp.model(RelationshipToOne, d.pop("service_instance"), "service_instance")
 
         service_route_binding_create_relationships = cls(
             route=route,

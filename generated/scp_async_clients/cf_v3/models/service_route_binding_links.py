@@ -65,21 +65,27 @@ class ServiceRouteBindingLinks:
         if isinstance(_route, Unset):
             route = UNSET
         else:
-            route = Link.from_dict(_route)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            route = _scp.model(Link, _route, "route")
 
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         _service_instance = d.pop("service_instance", UNSET)
         service_instance: Link | Unset
         if isinstance(_service_instance, Unset):
             service_instance = UNSET
         else:
-            service_instance = Link.from_dict(_service_instance)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_instance = _scp.model(Link, _service_instance, "service_instance")
 
         service_route_binding_links = cls(
             route=route,

@@ -57,14 +57,18 @@ class ServiceRouteBindingRelationships:
         if isinstance(_route, Unset):
             route = UNSET
         else:
-            route = RelationshipToOne.from_dict(_route)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            route = _scp.model(RelationshipToOne, _route, "route")
 
         _service_instance = d.pop("service_instance", UNSET)
         service_instance: RelationshipToOne | Unset
         if isinstance(_service_instance, Unset):
             service_instance = UNSET
         else:
-            service_instance = RelationshipToOne.from_dict(_service_instance)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_instance = _scp.model(RelationshipToOne, _service_instance, "service_instance")
 
         service_route_binding_relationships = cls(
             route=route,

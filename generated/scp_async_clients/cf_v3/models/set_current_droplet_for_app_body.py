@@ -42,7 +42,9 @@ class SetCurrentDropletForAppBody:
         from ..models.relationship import Relationship  # noqa: PLC0415
 
         d = dict(src_dict)
-        data = Relationship.from_dict(d.pop("data"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        data = _scp.model(Relationship, d.pop("data"), "data")
 
         set_current_droplet_for_app_body = cls(
             data=data,

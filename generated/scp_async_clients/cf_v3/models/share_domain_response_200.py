@@ -50,11 +50,9 @@ class ShareDomainResponse200:
         _data = d.pop("data", UNSET)
         data: list[ShareDomainResponse200DataItem] | Unset = UNSET
         if _data is not UNSET:
-            data = []
-            for data_item_data in _data:
-                data_item = ShareDomainResponse200DataItem.from_dict(data_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                data.append(data_item)
+            data = _scp.models(ShareDomainResponse200DataItem, _data, "data")
 
         share_domain_response_200 = cls(
             data=data,

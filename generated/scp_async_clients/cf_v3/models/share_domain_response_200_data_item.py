@@ -44,7 +44,9 @@ class ShareDomainResponse200DataItem:
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            guid = UUID(_guid)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            guid = _scp.uuid_(_guid, "guid")
 
         share_domain_response_200_data_item = cls(
             guid=guid,

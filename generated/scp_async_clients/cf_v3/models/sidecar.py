@@ -128,45 +128,51 @@ class Sidecar:
 
         name = d.pop("name")
 
-        process_types = cast(list[str], d.pop("process_types"))
+        _process_types = d.pop("process_types")
+        process_types: list[str]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        relationships = SidecarRelationships.from_dict(d.pop("relationships"))
+        process_types = cast(list[str], _scp.array(_process_types, "process_types"))
+
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        relationships = _scp.model(SidecarRelationships, d.pop("relationships"), "relationships")
 
         _created_at = d.pop("created_at", UNSET)
         created_at: datetime.datetime | Unset
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         _guid = d.pop("guid", UNSET)
         guid: UUID | Unset
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            guid = UUID(_guid)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _links = d.pop("links", UNSET)
         links: SidecarLinks | Unset
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = SidecarLinks.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(SidecarLinks, _links, "links")
 
         def _parse_memory_in_mb(data: object) -> int | None | Unset:
             if data is None:
@@ -182,14 +188,18 @@ class Sidecar:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _origin = d.pop("origin", UNSET)
         origin: SidecarOrigin | Unset
         if isinstance(_origin, Unset):
             origin = UNSET
         else:
-            origin = SidecarOrigin(_origin)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            origin = _scp.enum(SidecarOrigin, _origin, "origin")
 
         sidecar = cls(
             command=command,

@@ -57,14 +57,18 @@ class SidecarLinks:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            app = Link.from_dict(_app)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            app = _scp.model(Link, _app, "app")
 
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         sidecar_links = cls(
             app=app,

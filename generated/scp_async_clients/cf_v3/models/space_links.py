@@ -73,28 +73,36 @@ class SpaceLinks:
         if isinstance(_apply_manifest, Unset):
             apply_manifest = UNSET
         else:
-            apply_manifest = Link.from_dict(_apply_manifest)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            apply_manifest = _scp.model(Link, _apply_manifest, "apply_manifest")
 
         _features = d.pop("features", UNSET)
         features: Link | Unset
         if isinstance(_features, Unset):
             features = UNSET
         else:
-            features = Link.from_dict(_features)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            features = _scp.model(Link, _features, "features")
 
         _organization = d.pop("organization", UNSET)
         organization: Link | Unset
         if isinstance(_organization, Unset):
             organization = UNSET
         else:
-            organization = Link.from_dict(_organization)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            organization = _scp.model(Link, _organization, "organization")
 
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         space_links = cls(
             apply_manifest=apply_manifest,

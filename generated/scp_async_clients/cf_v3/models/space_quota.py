@@ -113,53 +113,63 @@ class SpaceQuota:
         from ..models.space_quota_services import SpaceQuotaServices  # noqa: PLC0415
 
         d = dict(src_dict)
-        apps = SpaceQuotaApps.from_dict(d.pop("apps"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        links = SpaceQuotaLinks.from_dict(d.pop("links"))
+        apps = _scp.model(SpaceQuotaApps, d.pop("apps"), "apps")
+
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        links = _scp.model(SpaceQuotaLinks, d.pop("links"), "links")
 
         name = d.pop("name")
 
-        relationships = SpaceQuotaRelationships.from_dict(d.pop("relationships"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        routes = SpaceQuotaRoutes.from_dict(d.pop("routes"))
+        relationships = _scp.model(SpaceQuotaRelationships, d.pop("relationships"), "relationships")
 
-        services = SpaceQuotaServices.from_dict(d.pop("services"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        routes = _scp.model(SpaceQuotaRoutes, d.pop("routes"), "routes")
+
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        services = _scp.model(SpaceQuotaServices, d.pop("services"), "services")
 
         _created_at = d.pop("created_at", UNSET)
         created_at: datetime.datetime | Unset
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         _guid = d.pop("guid", UNSET)
         guid: UUID | Unset
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            guid = UUID(_guid)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         space_quota = cls(
             apps=apps,

@@ -59,14 +59,18 @@ class SpaceQuotaRelationships:
         if isinstance(_organization, Unset):
             organization = UNSET
         else:
-            organization = RelationshipToOne.from_dict(_organization)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            organization = _scp.model(RelationshipToOne, _organization, "organization")
 
         _spaces = d.pop("spaces", UNSET)
         spaces: RelationshipToMany | Unset
         if isinstance(_spaces, Unset):
             spaces = UNSET
         else:
-            spaces = RelationshipToMany.from_dict(_spaces)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            spaces = _scp.model(RelationshipToMany, _spaces, "spaces")
 
         space_quota_relationships = cls(
             organization=organization,

@@ -57,14 +57,18 @@ class SpaceRelationships:
         if isinstance(_organization, Unset):
             organization = UNSET
         else:
-            organization = RelationshipToOne.from_dict(_organization)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            organization = _scp.model(RelationshipToOne, _organization, "organization")
 
         _quota = d.pop("quota", UNSET)
         quota: RelationshipToOne | Unset
         if isinstance(_quota, Unset):
             quota = UNSET
         else:
-            quota = RelationshipToOne.from_dict(_quota)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            quota = _scp.model(RelationshipToOne, _quota, "quota")
 
         space_relationships = cls(
             organization=organization,

@@ -117,7 +117,9 @@ class Stack:
 
         description = _parse_description(d.pop("description"))
 
-        links = StackLinks.from_dict(d.pop("links"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        links = _scp.model(StackLinks, d.pop("links"), "links")
 
         name = d.pop("name")
 
@@ -126,29 +128,27 @@ class Stack:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         _guid = d.pop("guid", UNSET)
         guid: UUID | Unset
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            guid = UUID(_guid)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         build_rootfs_image = d.pop("build_rootfs_image", UNSET)
 
@@ -159,7 +159,9 @@ class Stack:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         run_rootfs_image = d.pop("run_rootfs_image", UNSET)
 

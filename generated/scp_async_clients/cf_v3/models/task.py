@@ -148,29 +148,27 @@ class Task:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         _guid = d.pop("guid", UNSET)
         guid: UUID | Unset
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            guid = UUID(_guid)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         command = d.pop("command", UNSET)
 
@@ -190,7 +188,9 @@ class Task:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = TaskLinks.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(TaskLinks, _links, "links")
 
         def _parse_memory_in_mb(data: object) -> int | None | Unset:
             if data is None:
@@ -206,7 +206,9 @@ class Task:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         name = d.pop("name", UNSET)
 
@@ -215,7 +217,9 @@ class Task:
         if isinstance(_result, Unset):
             result = UNSET
         else:
-            result = TaskResult.from_dict(_result)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            result = _scp.model(TaskResult, _result, "result")
 
         sequence_id = d.pop("sequence_id", UNSET)
 
@@ -224,7 +228,9 @@ class Task:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            state = TaskState(_state)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            state = _scp.enum(TaskState, _state, "state")
 
         task = cls(
             created_at=created_at,

@@ -75,21 +75,29 @@ class UpdateAppBody:
         if isinstance(_environment_variables, Unset):
             environment_variables = UNSET
         else:
-            environment_variables = UpdateAppBodyEnvironmentVariables.from_dict(_environment_variables)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            environment_variables = _scp.model(
+                UpdateAppBodyEnvironmentVariables, _environment_variables, "environment_variables"
+            )
 
         _lifecycle = d.pop("lifecycle", UNSET)
         lifecycle: Lifecycle | Unset
         if isinstance(_lifecycle, Unset):
             lifecycle = UNSET
         else:
-            lifecycle = Lifecycle.from_dict(_lifecycle)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            lifecycle = _scp.model(Lifecycle, _lifecycle, "lifecycle")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         name = d.pop("name", UNSET)
 

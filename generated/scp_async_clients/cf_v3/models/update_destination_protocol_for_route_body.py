@@ -38,7 +38,9 @@ class UpdateDestinationProtocolForRouteBody:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        protocol = UpdateDestinationProtocolForRouteBodyProtocol(d.pop("protocol"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        protocol = _scp.enum(UpdateDestinationProtocolForRouteBodyProtocol, d.pop("protocol"), "protocol")
 
         update_destination_protocol_for_route_body = cls(
             protocol=protocol,

@@ -49,7 +49,9 @@ class UpdateEnvironmentVariableGroupBody:
         if isinstance(_var, Unset):
             var = UNSET
         else:
-            var = UpdateEnvironmentVariableGroupBodyVar.from_dict(_var)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            var = _scp.model(UpdateEnvironmentVariableGroupBodyVar, _var, "var")
 
         update_environment_variable_group_body = cls(
             var=var,

@@ -49,7 +49,9 @@ class UpdateEnvironmentVariablesForAppBody:
         if isinstance(_var, Unset):
             var = UNSET
         else:
-            var = UpdateEnvironmentVariablesForAppBodyVar.from_dict(_var)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            var = _scp.model(UpdateEnvironmentVariablesForAppBodyVar, _var, "var")
 
         update_environment_variables_for_app_body = cls(
             var=var,

@@ -95,21 +95,27 @@ class UpdateOrganizationQuotaBody:
         if isinstance(_apps, Unset):
             apps = UNSET
         else:
-            apps = UpdateOrganizationQuotaBodyApps.from_dict(_apps)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            apps = _scp.model(UpdateOrganizationQuotaBodyApps, _apps, "apps")
 
         _domains = d.pop("domains", UNSET)
         domains: UpdateOrganizationQuotaBodyDomains | Unset
         if isinstance(_domains, Unset):
             domains = UNSET
         else:
-            domains = UpdateOrganizationQuotaBodyDomains.from_dict(_domains)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            domains = _scp.model(UpdateOrganizationQuotaBodyDomains, _domains, "domains")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         name = d.pop("name", UNSET)
 
@@ -118,14 +124,18 @@ class UpdateOrganizationQuotaBody:
         if isinstance(_routes, Unset):
             routes = UNSET
         else:
-            routes = UpdateOrganizationQuotaBodyRoutes.from_dict(_routes)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            routes = _scp.model(UpdateOrganizationQuotaBodyRoutes, _routes, "routes")
 
         _services = d.pop("services", UNSET)
         services: UpdateOrganizationQuotaBodyServices | Unset
         if isinstance(_services, Unset):
             services = UNSET
         else:
-            services = UpdateOrganizationQuotaBodyServices.from_dict(_services)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            services = _scp.model(UpdateOrganizationQuotaBodyServices, _services, "services")
 
         update_organization_quota_body = cls(
             apps=apps,

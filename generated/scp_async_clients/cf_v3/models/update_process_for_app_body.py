@@ -87,21 +87,27 @@ class UpdateProcessForAppBody:
         if isinstance(_health_check, Unset):
             health_check = UNSET
         else:
-            health_check = HealthCheck.from_dict(_health_check)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            health_check = _scp.model(HealthCheck, _health_check, "health_check")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _readiness_health_check = d.pop("readiness_health_check", UNSET)
         readiness_health_check: HealthCheck | Unset
         if isinstance(_readiness_health_check, Unset):
             readiness_health_check = UNSET
         else:
-            readiness_health_check = HealthCheck.from_dict(_readiness_health_check)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            readiness_health_check = _scp.model(HealthCheck, _readiness_health_check, "readiness_health_check")
 
         update_process_for_app_body = cls(
             command=command,

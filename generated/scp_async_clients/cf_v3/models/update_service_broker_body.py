@@ -71,14 +71,18 @@ class UpdateServiceBrokerBody:
         if isinstance(_authentication, Unset):
             authentication = UNSET
         else:
-            authentication = UpdateServiceBrokerBodyAuthentication.from_dict(_authentication)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            authentication = _scp.model(UpdateServiceBrokerBodyAuthentication, _authentication, "authentication")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         name = d.pop("name", UNSET)
 

@@ -53,9 +53,13 @@ class UpdateServiceBrokerBodyAuthentication:
         )
 
         d = dict(src_dict)
-        credentials = UpdateServiceBrokerBodyAuthenticationCredentials.from_dict(d.pop("credentials"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        type_ = UpdateServiceBrokerBodyAuthenticationType(d.pop("type"))
+        credentials = _scp.model(UpdateServiceBrokerBodyAuthenticationCredentials, d.pop("credentials"), "credentials")
+
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        type_ = _scp.enum(UpdateServiceBrokerBodyAuthenticationType, d.pop("type"), "type")
 
         update_service_broker_body_authentication = cls(
             credentials=credentials,

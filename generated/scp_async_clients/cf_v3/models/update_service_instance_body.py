@@ -115,21 +115,29 @@ class UpdateServiceInstanceBody:
         if isinstance(_credentials, Unset):
             credentials = UNSET
         else:
-            credentials = UpdateServiceInstanceBodyCredentials.from_dict(_credentials)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            credentials = _scp.model(UpdateServiceInstanceBodyCredentials, _credentials, "credentials")
 
         _maintenance_info = d.pop("maintenance_info", UNSET)
         maintenance_info: UpdateServiceInstanceBodyMaintenanceInfo | Unset
         if isinstance(_maintenance_info, Unset):
             maintenance_info = UNSET
         else:
-            maintenance_info = UpdateServiceInstanceBodyMaintenanceInfo.from_dict(_maintenance_info)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            maintenance_info = _scp.model(
+                UpdateServiceInstanceBodyMaintenanceInfo, _maintenance_info, "maintenance_info"
+            )
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         name = d.pop("name", UNSET)
 
@@ -138,20 +146,29 @@ class UpdateServiceInstanceBody:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            parameters = UpdateServiceInstanceBodyParameters.from_dict(_parameters)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            parameters = _scp.model(UpdateServiceInstanceBodyParameters, _parameters, "parameters")
 
         _relationships = d.pop("relationships", UNSET)
         relationships: UpdateServiceInstanceBodyRelationships | Unset
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            relationships = UpdateServiceInstanceBodyRelationships.from_dict(_relationships)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            relationships = _scp.model(UpdateServiceInstanceBodyRelationships, _relationships, "relationships")
 
         route_service_url = d.pop("route_service_url", UNSET)
 
         syslog_drain_url = d.pop("syslog_drain_url", UNSET)
 
-        tags = cast(list[str], d.pop("tags", UNSET))
+        _tags = d.pop("tags", UNSET)
+        tags: list[str] | Unset = UNSET
+        if _tags is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            tags = cast(list[str], _scp.array(_tags, "tags"))
 
         update_service_instance_body = cls(
             credentials=credentials,

@@ -49,7 +49,9 @@ class UpdateServiceInstanceBodyRelationships:
         if isinstance(_service_plan, Unset):
             service_plan = UNSET
         else:
-            service_plan = RelationshipToOne.from_dict(_service_plan)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_plan = _scp.model(RelationshipToOne, _service_plan, "service_plan")
 
         update_service_instance_body_relationships = cls(
             service_plan=service_plan,

@@ -60,16 +60,18 @@ class UpdateServicePlanVisibilityBody:
         )
 
         d = dict(src_dict)
-        type_ = UpdateServicePlanVisibilityBodyType(d.pop("type"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        type_ = _scp.enum(UpdateServicePlanVisibilityBodyType, d.pop("type"), "type")
 
         _organizations = d.pop("organizations", UNSET)
         organizations: list[UpdateServicePlanVisibilityBodyOrganizationsItem] | Unset = UNSET
         if _organizations is not UNSET:
-            organizations = []
-            for organizations_item_data in _organizations:
-                organizations_item = UpdateServicePlanVisibilityBodyOrganizationsItem.from_dict(organizations_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                organizations.append(organizations_item)
+            organizations = _scp.models(
+                UpdateServicePlanVisibilityBodyOrganizationsItem, _organizations, "organizations"
+            )
 
         update_service_plan_visibility_body = cls(
             type_=type_,

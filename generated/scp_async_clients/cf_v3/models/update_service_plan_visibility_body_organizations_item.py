@@ -37,7 +37,9 @@ class UpdateServicePlanVisibilityBodyOrganizationsItem:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        guid = UUID(d.pop("guid"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        guid = _scp.uuid_(d.pop("guid"), "guid")
 
         update_service_plan_visibility_body_organizations_item = cls(
             guid=guid,

@@ -85,14 +85,18 @@ class UpdateSpaceQuotaBody:
         if isinstance(_apps, Unset):
             apps = UNSET
         else:
-            apps = UpdateSpaceQuotaBodyApps.from_dict(_apps)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            apps = _scp.model(UpdateSpaceQuotaBodyApps, _apps, "apps")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         name = d.pop("name", UNSET)
 
@@ -101,14 +105,18 @@ class UpdateSpaceQuotaBody:
         if isinstance(_routes, Unset):
             routes = UNSET
         else:
-            routes = UpdateSpaceQuotaBodyRoutes.from_dict(_routes)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            routes = _scp.model(UpdateSpaceQuotaBodyRoutes, _routes, "routes")
 
         _services = d.pop("services", UNSET)
         services: UpdateSpaceQuotaBodyServices | Unset
         if isinstance(_services, Unset):
             services = UNSET
         else:
-            services = UpdateSpaceQuotaBodyServices.from_dict(_services)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            services = _scp.model(UpdateSpaceQuotaBodyServices, _services, "services")
 
         update_space_quota_body = cls(
             apps=apps,

@@ -77,14 +77,18 @@ class UpdateUserBody:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = UpdateUserBodyLinks.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(UpdateUserBodyLinks, _links, "links")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         origin = d.pop("origin", UNSET)
 

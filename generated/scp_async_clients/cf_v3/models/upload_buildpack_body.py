@@ -85,11 +85,9 @@ class UploadBuildpackBody:
         _resources = d.pop("resources", UNSET)
         resources: list[UploadBuildpackBodyResourcesItem] | Unset = UNSET
         if _resources is not UNSET:
-            resources = []
-            for resources_item_data in _resources:
-                resources_item = UploadBuildpackBodyResourcesItem.from_dict(resources_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                resources.append(resources_item)
+            resources = _scp.models(UploadBuildpackBodyResourcesItem, _resources, "resources")
 
         upload_buildpack_body = cls(
             bits=bits,

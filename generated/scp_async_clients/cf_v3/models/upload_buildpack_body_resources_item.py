@@ -61,7 +61,9 @@ class UploadBuildpackBodyResourcesItem:
         if isinstance(_checksum, Unset):
             checksum = UNSET
         else:
-            checksum = UploadBuildpackBodyResourcesItemChecksum.from_dict(_checksum)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            checksum = _scp.model(UploadBuildpackBodyResourcesItemChecksum, _checksum, "checksum")
 
         path = d.pop("path", UNSET)
 

@@ -85,11 +85,9 @@ class UploadDropletBody:
         _resources = d.pop("resources", UNSET)
         resources: list[UploadDropletBodyResourcesItem] | Unset = UNSET
         if _resources is not UNSET:
-            resources = []
-            for resources_item_data in _resources:
-                resources_item = UploadDropletBodyResourcesItem.from_dict(resources_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                resources.append(resources_item)
+            resources = _scp.models(UploadDropletBodyResourcesItem, _resources, "resources")
 
         upload_droplet_body = cls(
             bits=bits,

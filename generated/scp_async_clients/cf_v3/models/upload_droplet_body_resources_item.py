@@ -61,7 +61,9 @@ class UploadDropletBodyResourcesItem:
         if isinstance(_checksum, Unset):
             checksum = UNSET
         else:
-            checksum = UploadDropletBodyResourcesItemChecksum.from_dict(_checksum)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            checksum = _scp.model(UploadDropletBodyResourcesItemChecksum, _checksum, "checksum")
 
         path = d.pop("path", UNSET)
 

@@ -85,11 +85,9 @@ class UploadPackageBitsFilesBody:
         _resources = d.pop("resources", UNSET)
         resources: list[UploadPackageBitsFilesBodyResourcesItem] | Unset = UNSET
         if _resources is not UNSET:
-            resources = []
-            for resources_item_data in _resources:
-                resources_item = UploadPackageBitsFilesBodyResourcesItem.from_dict(resources_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                resources.append(resources_item)
+            resources = _scp.models(UploadPackageBitsFilesBodyResourcesItem, _resources, "resources")
 
         upload_package_bits_files_body = cls(
             bits=bits,

@@ -65,7 +65,9 @@ class UploadPackageBitsFilesBodyResourcesItem:
         if isinstance(_checksum, Unset):
             checksum = UNSET
         else:
-            checksum = UploadPackageBitsFilesBodyResourcesItemChecksum.from_dict(_checksum)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            checksum = _scp.model(UploadPackageBitsFilesBodyResourcesItemChecksum, _checksum, "checksum")
 
         path = d.pop("path", UNSET)
 

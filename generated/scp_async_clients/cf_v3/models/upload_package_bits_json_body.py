@@ -50,11 +50,9 @@ class UploadPackageBitsJsonBody:
         _resources = d.pop("resources", UNSET)
         resources: list[UploadPackageBitsJsonBodyResourcesItem] | Unset = UNSET
         if _resources is not UNSET:
-            resources = []
-            for resources_item_data in _resources:
-                resources_item = UploadPackageBitsJsonBodyResourcesItem.from_dict(resources_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                resources.append(resources_item)
+            resources = _scp.models(UploadPackageBitsJsonBodyResourcesItem, _resources, "resources")
 
         upload_package_bits_json_body = cls(
             resources=resources,

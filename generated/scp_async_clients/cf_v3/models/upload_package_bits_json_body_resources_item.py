@@ -65,7 +65,9 @@ class UploadPackageBitsJsonBodyResourcesItem:
         if isinstance(_checksum, Unset):
             checksum = UNSET
         else:
-            checksum = UploadPackageBitsJsonBodyResourcesItemChecksum.from_dict(_checksum)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            checksum = _scp.model(UploadPackageBitsJsonBodyResourcesItemChecksum, _checksum, "checksum")
 
         path = d.pop("path", UNSET)
 

@@ -108,11 +108,9 @@ class User:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         guid = d.pop("guid", UNSET)
 
@@ -121,14 +119,18 @@ class User:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = UserLinks.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(UserLinks, _links, "links")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         def _parse_origin(data: object) -> None | str | Unset:
             if data is None:
@@ -146,11 +148,9 @@ class User:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         def _parse_username(data: object) -> None | str | Unset:
             if data is None:

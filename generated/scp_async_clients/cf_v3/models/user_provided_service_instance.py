@@ -126,49 +126,55 @@ class UserProvidedServiceInstance:
         from ..models.user_provided_service_instance_relationships import UserProvidedServiceInstanceRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-        links = UserProvidedServiceInstanceLinks.from_dict(d.pop("links"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        links = _scp.model(UserProvidedServiceInstanceLinks, d.pop("links"), "links")
 
         name = d.pop("name")
 
-        relationships = UserProvidedServiceInstanceRelationships.from_dict(d.pop("relationships"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        type_ = UserProvidedServiceInstanceType(d.pop("type"))
+        relationships = _scp.model(UserProvidedServiceInstanceRelationships, d.pop("relationships"), "relationships")
+
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        type_ = _scp.enum(UserProvidedServiceInstanceType, d.pop("type"), "type")
 
         _created_at = d.pop("created_at", UNSET)
         created_at: datetime.datetime | Unset
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         _guid = d.pop("guid", UNSET)
         guid: UUID | Unset
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            guid = UUID(_guid)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: Metadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         def _parse_route_service_url(data: object) -> None | str | Unset:
             if data is None:
@@ -188,7 +194,12 @@ class UserProvidedServiceInstance:
 
         syslog_drain_url = _parse_syslog_drain_url(d.pop("syslog_drain_url", UNSET))
 
-        tags = cast(list[str], d.pop("tags", UNSET))
+        _tags = d.pop("tags", UNSET)
+        tags: list[str] | Unset = UNSET
+        if _tags is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            tags = cast(list[str], _scp.array(_tags, "tags"))
 
         user_provided_service_instance = cls(
             links=links,

@@ -81,35 +81,45 @@ class UserProvidedServiceInstanceLinks:
         if isinstance(_credentials, Unset):
             credentials = UNSET
         else:
-            credentials = Link.from_dict(_credentials)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            credentials = _scp.model(Link, _credentials, "credentials")
 
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            self_ = Link.from_dict(_self_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            self_ = _scp.model(Link, _self_, "self")
 
         _service_credential_bindings = d.pop("service_credential_bindings", UNSET)
         service_credential_bindings: Link | Unset
         if isinstance(_service_credential_bindings, Unset):
             service_credential_bindings = UNSET
         else:
-            service_credential_bindings = Link.from_dict(_service_credential_bindings)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_credential_bindings = _scp.model(Link, _service_credential_bindings, "service_credential_bindings")
 
         _service_route_bindings = d.pop("service_route_bindings", UNSET)
         service_route_bindings: Link | Unset
         if isinstance(_service_route_bindings, Unset):
             service_route_bindings = UNSET
         else:
-            service_route_bindings = Link.from_dict(_service_route_bindings)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_route_bindings = _scp.model(Link, _service_route_bindings, "service_route_bindings")
 
         _space = d.pop("space", UNSET)
         space: Link | Unset
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            space = Link.from_dict(_space)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            space = _scp.model(Link, _space, "space")
 
         user_provided_service_instance_links = cls(
             credentials=credentials,

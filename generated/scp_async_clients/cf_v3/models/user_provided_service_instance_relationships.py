@@ -49,7 +49,9 @@ class UserProvidedServiceInstanceRelationships:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            space = RelationshipToOne.from_dict(_space)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            space = _scp.model(RelationshipToOne, _space, "space")
 
         user_provided_service_instance_relationships = cls(
             space=space,

@@ -59,14 +59,18 @@ class UserRelationshipToOneType0:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                data_type_0 = UserGuidReference.from_dict(data)
+                from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                data_type_0 = _scp.model(UserGuidReference, data, "data")
 
                 return data_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
             if not isinstance(data, dict):
                 raise TypeError()
-            data_type_1 = UserNameReference.from_dict(data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            data_type_1 = _scp.model(UserNameReference, data, "data")
 
             return data_type_1
 

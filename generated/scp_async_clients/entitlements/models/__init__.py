@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from .assigned_service_plan_subaccount_dto_entity_type import AssignedServicePlanSubaccountDTOEntityType
     from .assigned_service_plan_subaccount_dto_parent_type import AssignedServicePlanSubaccountDTOParentType
     from .assigned_service_response_object import AssignedServiceResponseObject
-    from .assigned_service_response_object_application_coordinates import (
-        AssignedServiceResponseObjectApplicationCoordinates,
+    from .assigned_service_response_object_application_coordinates_type_0 import (
+        AssignedServiceResponseObjectApplicationCoordinatesType0,
     )
     from .assigned_service_response_object_owner_type import AssignedServiceResponseObjectOwnerType
     from .business_category import BusinessCategory
@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from .directory_assignments_request_payload_collection import DirectoryAssignmentsRequestPayloadCollection
     from .entitled_and_assigned_services_response_object import EntitledAndAssignedServicesResponseObject
     from .entitled_services_response_object import EntitledServicesResponseObject
-    from .entitled_services_response_object_application_coordinates import (
-        EntitledServicesResponseObjectApplicationCoordinates,
+    from .entitled_services_response_object_application_coordinates_type_0 import (
+        EntitledServicesResponseObjectApplicationCoordinatesType0,
     )
     from .entitled_services_response_object_owner_type import EntitledServicesResponseObjectOwnerType
     from .entitlement_amount_response_object import EntitlementAmountResponseObject
@@ -68,7 +68,7 @@ _MODULE_OF_NAME: dict[str, str] = {
     "AssignedServicePlanSubaccountDTOEntityType": ".assigned_service_plan_subaccount_dto_entity_type",
     "AssignedServicePlanSubaccountDTOParentType": ".assigned_service_plan_subaccount_dto_parent_type",
     "AssignedServiceResponseObject": ".assigned_service_response_object",
-    "AssignedServiceResponseObjectApplicationCoordinates": ".assigned_service_response_object_application_coordinates",
+    "AssignedServiceResponseObjectApplicationCoordinatesType0": ".assigned_service_response_object_application_coordinates_type_0",
     "AssignedServiceResponseObjectOwnerType": ".assigned_service_response_object_owner_type",
     "BusinessCategory": ".business_category",
     "CommercialModelResponseObject": ".commercial_model_response_object",
@@ -81,7 +81,7 @@ _MODULE_OF_NAME: dict[str, str] = {
     "DirectoryAssignmentsRequestPayloadCollection": ".directory_assignments_request_payload_collection",
     "EntitledAndAssignedServicesResponseObject": ".entitled_and_assigned_services_response_object",
     "EntitledServicesResponseObject": ".entitled_services_response_object",
-    "EntitledServicesResponseObjectApplicationCoordinates": ".entitled_services_response_object_application_coordinates",
+    "EntitledServicesResponseObjectApplicationCoordinatesType0": ".entitled_services_response_object_application_coordinates_type_0",
     "EntitledServicesResponseObjectOwnerType": ".entitled_services_response_object_owner_type",
     "EntitlementAmountResponseObject": ".entitlement_amount_response_object",
     "ErrorResponse": ".error_response",
@@ -113,7 +113,7 @@ __all__ = (
     "AssignedServicePlanSubaccountDTOEntityType",
     "AssignedServicePlanSubaccountDTOParentType",
     "AssignedServiceResponseObject",
-    "AssignedServiceResponseObjectApplicationCoordinates",
+    "AssignedServiceResponseObjectApplicationCoordinatesType0",
     "AssignedServiceResponseObjectOwnerType",
     "BusinessCategory",
     "CommercialModelResponseObject",
@@ -126,7 +126,7 @@ __all__ = (
     "DirectoryAssignmentsRequestPayloadCollection",
     "EntitledAndAssignedServicesResponseObject",
     "EntitledServicesResponseObject",
-    "EntitledServicesResponseObjectApplicationCoordinates",
+    "EntitledServicesResponseObjectApplicationCoordinatesType0",
     "EntitledServicesResponseObjectOwnerType",
     "EntitlementAmountResponseObject",
     "ErrorResponse",

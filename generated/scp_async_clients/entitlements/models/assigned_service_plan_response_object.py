@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -25,7 +25,7 @@ class AssignedServicePlanResponseObject:
         beta (bool | Unset):
         category (AssignedServicePlanResponseObjectCategory | Unset):
         display_name (str | Unset):
-        max_allowed_subaccount_quota (int | Unset):
+        max_allowed_subaccount_quota (int | None | Unset):
         name (str | Unset):
         unique_identifier (str | Unset):
         unlimited (bool | Unset):
@@ -35,7 +35,7 @@ class AssignedServicePlanResponseObject:
     beta: bool | Unset = UNSET
     category: AssignedServicePlanResponseObjectCategory | Unset = UNSET
     display_name: str | Unset = UNSET
-    max_allowed_subaccount_quota: int | Unset = UNSET
+    max_allowed_subaccount_quota: int | None | Unset = UNSET
     name: str | Unset = UNSET
     unique_identifier: str | Unset = UNSET
     unlimited: bool | Unset = UNSET
@@ -57,7 +57,11 @@ class AssignedServicePlanResponseObject:
 
         display_name = self.display_name
 
-        max_allowed_subaccount_quota = self.max_allowed_subaccount_quota
+        max_allowed_subaccount_quota: int | None | Unset
+        if isinstance(self.max_allowed_subaccount_quota, Unset):
+            max_allowed_subaccount_quota = UNSET
+        else:
+            max_allowed_subaccount_quota = self.max_allowed_subaccount_quota
 
         name = self.name
 
@@ -95,11 +99,9 @@ class AssignedServicePlanResponseObject:
         _assignment_info = d.pop("assignmentInfo", UNSET)
         assignment_info: list[AssignedServicePlanSubaccountDTO] | Unset = UNSET
         if _assignment_info is not UNSET:
-            assignment_info = []
-            for assignment_info_item_data in _assignment_info:
-                assignment_info_item = AssignedServicePlanSubaccountDTO.from_dict(assignment_info_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                assignment_info.append(assignment_info_item)
+            assignment_info = _scp.models(AssignedServicePlanSubaccountDTO, _assignment_info, "assignmentInfo")
 
         beta = d.pop("beta", UNSET)
 
@@ -108,11 +110,20 @@ class AssignedServicePlanResponseObject:
         if isinstance(_category, Unset):
             category = UNSET
         else:
-            category = AssignedServicePlanResponseObjectCategory(_category)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            category = _scp.enum(AssignedServicePlanResponseObjectCategory, _category, "category")
 
         display_name = d.pop("displayName", UNSET)
 
-        max_allowed_subaccount_quota = d.pop("maxAllowedSubaccountQuota", UNSET)
+        def _parse_max_allowed_subaccount_quota(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        max_allowed_subaccount_quota = _parse_max_allowed_subaccount_quota(d.pop("maxAllowedSubaccountQuota", UNSET))
 
         name = d.pop("name", UNSET)
 

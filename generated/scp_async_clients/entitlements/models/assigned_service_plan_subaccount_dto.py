@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -27,7 +27,7 @@ class AssignedServicePlanSubaccountDTO:
         amount (float | Unset):
         auto_assign (bool | Unset):
         auto_assigned (bool | Unset):
-        auto_distribute_amount (int | Unset):
+        auto_distribute_amount (int | None | Unset):
         created_date (datetime.datetime | Unset):
         entity_id (str | Unset):
         entity_state (AssignedServicePlanSubaccountDTOEntityState | Unset):
@@ -37,7 +37,7 @@ class AssignedServicePlanSubaccountDTO:
         parent_id (str | Unset):
         parent_remaining_amount (float | Unset):
         parent_type (AssignedServicePlanSubaccountDTOParentType | Unset):
-        requested_amount (float | Unset):
+        requested_amount (float | None | Unset):
         resources (list[ExternalResourceRequestPayload] | Unset):
         state_message (str | Unset):
         unlimited_amount_assigned (bool | Unset):
@@ -46,7 +46,7 @@ class AssignedServicePlanSubaccountDTO:
     amount: float | Unset = UNSET
     auto_assign: bool | Unset = UNSET
     auto_assigned: bool | Unset = UNSET
-    auto_distribute_amount: int | Unset = UNSET
+    auto_distribute_amount: int | None | Unset = UNSET
     created_date: datetime.datetime | Unset = UNSET
     entity_id: str | Unset = UNSET
     entity_state: AssignedServicePlanSubaccountDTOEntityState | Unset = UNSET
@@ -56,7 +56,7 @@ class AssignedServicePlanSubaccountDTO:
     parent_id: str | Unset = UNSET
     parent_remaining_amount: float | Unset = UNSET
     parent_type: AssignedServicePlanSubaccountDTOParentType | Unset = UNSET
-    requested_amount: float | Unset = UNSET
+    requested_amount: float | None | Unset = UNSET
     resources: list[ExternalResourceRequestPayload] | Unset = UNSET
     state_message: str | Unset = UNSET
     unlimited_amount_assigned: bool | Unset = UNSET
@@ -69,7 +69,11 @@ class AssignedServicePlanSubaccountDTO:
 
         auto_assigned = self.auto_assigned
 
-        auto_distribute_amount = self.auto_distribute_amount
+        auto_distribute_amount: int | None | Unset
+        if isinstance(self.auto_distribute_amount, Unset):
+            auto_distribute_amount = UNSET
+        else:
+            auto_distribute_amount = self.auto_distribute_amount
 
         created_date: str | Unset = UNSET
         if not isinstance(self.created_date, Unset):
@@ -99,7 +103,11 @@ class AssignedServicePlanSubaccountDTO:
         if not isinstance(self.parent_type, Unset):
             parent_type = self.parent_type.value
 
-        requested_amount = self.requested_amount
+        requested_amount: float | None | Unset
+        if isinstance(self.requested_amount, Unset):
+            requested_amount = UNSET
+        else:
+            requested_amount = self.requested_amount
 
         resources: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.resources, Unset):
@@ -163,18 +171,23 @@ class AssignedServicePlanSubaccountDTO:
 
         auto_assigned = d.pop("autoAssigned", UNSET)
 
-        auto_distribute_amount = d.pop("autoDistributeAmount", UNSET)
+        def _parse_auto_distribute_amount(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        auto_distribute_amount = _parse_auto_distribute_amount(d.pop("autoDistributeAmount", UNSET))
 
         _created_date = d.pop("createdDate", UNSET)
         created_date: datetime.datetime | Unset
         if isinstance(_created_date, Unset):
             created_date = UNSET
         else:
-            created_date = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_date, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_date = _scp.date_time(_created_date, "createdDate")
 
         entity_id = d.pop("entityId", UNSET)
 
@@ -183,25 +196,27 @@ class AssignedServicePlanSubaccountDTO:
         if isinstance(_entity_state, Unset):
             entity_state = UNSET
         else:
-            entity_state = AssignedServicePlanSubaccountDTOEntityState(_entity_state)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            entity_state = _scp.enum(AssignedServicePlanSubaccountDTOEntityState, _entity_state, "entityState")
 
         _entity_type = d.pop("entityType", UNSET)
         entity_type: AssignedServicePlanSubaccountDTOEntityType | Unset
         if isinstance(_entity_type, Unset):
             entity_type = UNSET
         else:
-            entity_type = AssignedServicePlanSubaccountDTOEntityType(_entity_type)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            entity_type = _scp.enum(AssignedServicePlanSubaccountDTOEntityType, _entity_type, "entityType")
 
         _modified_date = d.pop("modifiedDate", UNSET)
         modified_date: datetime.datetime | Unset
         if isinstance(_modified_date, Unset):
             modified_date = UNSET
         else:
-            modified_date = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _modified_date, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            modified_date = _scp.date_time(_modified_date, "modifiedDate")
 
         parent_amount = d.pop("parentAmount", UNSET)
 
@@ -214,18 +229,25 @@ class AssignedServicePlanSubaccountDTO:
         if isinstance(_parent_type, Unset):
             parent_type = UNSET
         else:
-            parent_type = AssignedServicePlanSubaccountDTOParentType(_parent_type)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        requested_amount = d.pop("requestedAmount", UNSET)
+            parent_type = _scp.enum(AssignedServicePlanSubaccountDTOParentType, _parent_type, "parentType")
+
+        def _parse_requested_amount(data: object) -> float | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(float | None | Unset, data)
+
+        requested_amount = _parse_requested_amount(d.pop("requestedAmount", UNSET))
 
         _resources = d.pop("resources", UNSET)
         resources: list[ExternalResourceRequestPayload] | Unset = UNSET
         if _resources is not UNSET:
-            resources = []
-            for resources_item_data in _resources:
-                resources_item = ExternalResourceRequestPayload.from_dict(resources_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                resources.append(resources_item)
+            resources = _scp.models(ExternalResourceRequestPayload, _resources, "resources")
 
         state_message = d.pop("stateMessage", UNSET)
 

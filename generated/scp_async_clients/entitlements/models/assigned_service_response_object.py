@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -12,8 +12,8 @@ from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.assigned_service_plan_response_object import AssignedServicePlanResponseObject
-    from ..models.assigned_service_response_object_application_coordinates import (
-        AssignedServiceResponseObjectApplicationCoordinates,
+    from ..models.assigned_service_response_object_application_coordinates_type_0 import (
+        AssignedServiceResponseObjectApplicationCoordinatesType0,
     )
     from ..models.business_category import BusinessCategory
 
@@ -25,28 +25,36 @@ T = TypeVar("T", bound="AssignedServiceResponseObject")
 class AssignedServiceResponseObject:
     """
     Attributes:
-        application_coordinates (AssignedServiceResponseObjectApplicationCoordinates | Unset):
+        application_coordinates (AssignedServiceResponseObjectApplicationCoordinatesType0 | None | Unset):
         business_category (BusinessCategory | Unset):
         display_name (str | Unset):
-        icon_base_64 (str | Unset):
+        icon_base_64 (None | str | Unset):
         name (str | Unset):
         owner_type (AssignedServiceResponseObjectOwnerType | Unset):
         service_plans (list[AssignedServicePlanResponseObject] | Unset):
     """
 
-    application_coordinates: AssignedServiceResponseObjectApplicationCoordinates | Unset = UNSET
+    application_coordinates: AssignedServiceResponseObjectApplicationCoordinatesType0 | None | Unset = UNSET
     business_category: BusinessCategory | Unset = UNSET
     display_name: str | Unset = UNSET
-    icon_base_64: str | Unset = UNSET
+    icon_base_64: None | str | Unset = UNSET
     name: str | Unset = UNSET
     owner_type: AssignedServiceResponseObjectOwnerType | Unset = UNSET
     service_plans: list[AssignedServicePlanResponseObject] | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        application_coordinates: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.application_coordinates, Unset):
+        from ..models.assigned_service_response_object_application_coordinates_type_0 import (
+            AssignedServiceResponseObjectApplicationCoordinatesType0,  # noqa: PLC0415
+        )
+
+        application_coordinates: dict[str, Any] | None | Unset
+        if isinstance(self.application_coordinates, Unset):
+            application_coordinates = UNSET
+        elif isinstance(self.application_coordinates, AssignedServiceResponseObjectApplicationCoordinatesType0):
             application_coordinates = self.application_coordinates.to_dict()
+        else:
+            application_coordinates = self.application_coordinates
 
         business_category: dict[str, Any] | Unset = UNSET
         if not isinstance(self.business_category, Unset):
@@ -54,7 +62,11 @@ class AssignedServiceResponseObject:
 
         display_name = self.display_name
 
-        icon_base_64 = self.icon_base_64
+        icon_base_64: None | str | Unset
+        if isinstance(self.icon_base_64, Unset):
+            icon_base_64 = UNSET
+        else:
+            icon_base_64 = self.icon_base_64
 
         name = self.name
 
@@ -92,31 +104,55 @@ class AssignedServiceResponseObject:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.assigned_service_plan_response_object import AssignedServicePlanResponseObject  # noqa: PLC0415
-        from ..models.assigned_service_response_object_application_coordinates import (
-            AssignedServiceResponseObjectApplicationCoordinates,  # noqa: PLC0415
+        from ..models.assigned_service_response_object_application_coordinates_type_0 import (
+            AssignedServiceResponseObjectApplicationCoordinatesType0,  # noqa: PLC0415
         )
         from ..models.business_category import BusinessCategory  # noqa: PLC0415
 
         d = dict(src_dict)
-        _application_coordinates = d.pop("applicationCoordinates", UNSET)
-        application_coordinates: AssignedServiceResponseObjectApplicationCoordinates | Unset
-        if isinstance(_application_coordinates, Unset):
-            application_coordinates = UNSET
-        else:
-            application_coordinates = AssignedServiceResponseObjectApplicationCoordinates.from_dict(
-                _application_coordinates
-            )
+
+        def _parse_application_coordinates(
+            data: object,
+        ) -> AssignedServiceResponseObjectApplicationCoordinatesType0 | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                application_coordinates_type_0 = _scp.model(
+                    AssignedServiceResponseObjectApplicationCoordinatesType0, data, "applicationCoordinates"
+                )
+
+                return application_coordinates_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(AssignedServiceResponseObjectApplicationCoordinatesType0 | None | Unset, data)
+
+        application_coordinates = _parse_application_coordinates(d.pop("applicationCoordinates", UNSET))
 
         _business_category = d.pop("businessCategory", UNSET)
         business_category: BusinessCategory | Unset
         if isinstance(_business_category, Unset):
             business_category = UNSET
         else:
-            business_category = BusinessCategory.from_dict(_business_category)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            business_category = _scp.model(BusinessCategory, _business_category, "businessCategory")
 
         display_name = d.pop("displayName", UNSET)
 
-        icon_base_64 = d.pop("iconBase64", UNSET)
+        def _parse_icon_base_64(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        icon_base_64 = _parse_icon_base_64(d.pop("iconBase64", UNSET))
 
         name = d.pop("name", UNSET)
 
@@ -125,16 +161,16 @@ class AssignedServiceResponseObject:
         if isinstance(_owner_type, Unset):
             owner_type = UNSET
         else:
-            owner_type = AssignedServiceResponseObjectOwnerType(_owner_type)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            owner_type = _scp.enum(AssignedServiceResponseObjectOwnerType, _owner_type, "ownerType")
 
         _service_plans = d.pop("servicePlans", UNSET)
         service_plans: list[AssignedServicePlanResponseObject] | Unset = UNSET
         if _service_plans is not UNSET:
-            service_plans = []
-            for service_plans_item_data in _service_plans:
-                service_plans_item = AssignedServicePlanResponseObject.from_dict(service_plans_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                service_plans.append(service_plans_item)
+            service_plans = _scp.models(AssignedServicePlanResponseObject, _service_plans, "servicePlans")
 
         assigned_service_response_object = cls(
             application_coordinates=application_coordinates,

@@ -70,13 +70,11 @@ class CommercialModelResponseObject:
         _contained_commercial_models = d.pop("containedCommercialModels", UNSET)
         contained_commercial_models: list[CommercialModelResponseObject] | Unset = UNSET
         if _contained_commercial_models is not UNSET:
-            contained_commercial_models = []
-            for contained_commercial_models_item_data in _contained_commercial_models:
-                contained_commercial_models_item = CommercialModelResponseObject.from_dict(
-                    contained_commercial_models_item_data
-                )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                contained_commercial_models.append(contained_commercial_models_item)
+            contained_commercial_models = _scp.models(
+                CommercialModelResponseObject, _contained_commercial_models, "containedCommercialModels"
+            )
 
         description = d.pop("description", UNSET)
 

@@ -50,11 +50,9 @@ class DataCenterResponseCollection:
         _datacenters = d.pop("datacenters", UNSET)
         datacenters: list[DataCenterResponseObject] | Unset = UNSET
         if _datacenters is not UNSET:
-            datacenters = []
-            for datacenters_item_data in _datacenters:
-                datacenters_item = DataCenterResponseObject.from_dict(datacenters_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                datacenters.append(datacenters_item)
+            datacenters = _scp.models(DataCenterResponseObject, _datacenters, "datacenters")
 
         data_center_response_collection = cls(
             datacenters=datacenters,

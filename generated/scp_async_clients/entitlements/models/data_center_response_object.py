@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -18,33 +18,37 @@ class DataCenterResponseObject:
     """
     Attributes:
         display_name (str | Unset):
-        domain (str | Unset):
+        domain (None | str | Unset):
         environment (str | Unset):
         iaas_provider (DataCenterResponseObjectIaasProvider | Unset):
         is_main_data_center (bool | Unset):
         name (str | Unset):
-        provisioning_service_url (str | Unset):
+        provisioning_service_url (None | str | Unset):
         region (str | Unset):
-        saas_registry_service_url (str | Unset):
+        saas_registry_service_url (None | str | Unset):
         supports_trial (bool | Unset):
     """
 
     display_name: str | Unset = UNSET
-    domain: str | Unset = UNSET
+    domain: None | str | Unset = UNSET
     environment: str | Unset = UNSET
     iaas_provider: DataCenterResponseObjectIaasProvider | Unset = UNSET
     is_main_data_center: bool | Unset = UNSET
     name: str | Unset = UNSET
-    provisioning_service_url: str | Unset = UNSET
+    provisioning_service_url: None | str | Unset = UNSET
     region: str | Unset = UNSET
-    saas_registry_service_url: str | Unset = UNSET
+    saas_registry_service_url: None | str | Unset = UNSET
     supports_trial: bool | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         display_name = self.display_name
 
-        domain = self.domain
+        domain: None | str | Unset
+        if isinstance(self.domain, Unset):
+            domain = UNSET
+        else:
+            domain = self.domain
 
         environment = self.environment
 
@@ -56,11 +60,19 @@ class DataCenterResponseObject:
 
         name = self.name
 
-        provisioning_service_url = self.provisioning_service_url
+        provisioning_service_url: None | str | Unset
+        if isinstance(self.provisioning_service_url, Unset):
+            provisioning_service_url = UNSET
+        else:
+            provisioning_service_url = self.provisioning_service_url
 
         region = self.region
 
-        saas_registry_service_url = self.saas_registry_service_url
+        saas_registry_service_url: None | str | Unset
+        if isinstance(self.saas_registry_service_url, Unset):
+            saas_registry_service_url = UNSET
+        else:
+            saas_registry_service_url = self.saas_registry_service_url
 
         supports_trial = self.supports_trial
 
@@ -95,7 +107,14 @@ class DataCenterResponseObject:
         d = dict(src_dict)
         display_name = d.pop("displayName", UNSET)
 
-        domain = d.pop("domain", UNSET)
+        def _parse_domain(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        domain = _parse_domain(d.pop("domain", UNSET))
 
         environment = d.pop("environment", UNSET)
 
@@ -104,17 +123,33 @@ class DataCenterResponseObject:
         if isinstance(_iaas_provider, Unset):
             iaas_provider = UNSET
         else:
-            iaas_provider = DataCenterResponseObjectIaasProvider(_iaas_provider)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            iaas_provider = _scp.enum(DataCenterResponseObjectIaasProvider, _iaas_provider, "iaasProvider")
 
         is_main_data_center = d.pop("isMainDataCenter", UNSET)
 
         name = d.pop("name", UNSET)
 
-        provisioning_service_url = d.pop("provisioningServiceUrl", UNSET)
+        def _parse_provisioning_service_url(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        provisioning_service_url = _parse_provisioning_service_url(d.pop("provisioningServiceUrl", UNSET))
 
         region = d.pop("region", UNSET)
 
-        saas_registry_service_url = d.pop("saasRegistryServiceUrl", UNSET)
+        def _parse_saas_registry_service_url(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        saas_registry_service_url = _parse_saas_registry_service_url(d.pop("saasRegistryServiceUrl", UNSET))
 
         supports_trial = d.pop("supportsTrial", UNSET)
 

@@ -49,14 +49,13 @@ class DirectoryAssignmentsPatchUpdateRequestPayloadCollection:
         )
 
         d = dict(src_dict)
-        entitlement_updates = []
         _entitlement_updates = d.pop("entitlementUpdates")
-        for entitlement_updates_item_data in _entitlement_updates:
-            entitlement_updates_item = DirectoryAssignmentsPatchUpdateRequestPayload.from_dict(
-                entitlement_updates_item_data
-            )
+        entitlement_updates: list[DirectoryAssignmentsPatchUpdateRequestPayload]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            entitlement_updates.append(entitlement_updates_item)
+        entitlement_updates = _scp.models(
+            DirectoryAssignmentsPatchUpdateRequestPayload, _entitlement_updates, "entitlementUpdates"
+        )
 
         directory_assignments_patch_update_request_payload_collection = cls(
             entitlement_updates=entitlement_updates,

@@ -115,11 +115,9 @@ class DirectoryAssignmentsRequestPayload:
         _resources = d.pop("resources", UNSET)
         resources: list[ExternalResourceRequestPayload] | Unset = UNSET
         if _resources is not UNSET:
-            resources = []
-            for resources_item_data in _resources:
-                resources_item = ExternalResourceRequestPayload.from_dict(resources_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                resources.append(resources_item)
+            resources = _scp.models(ExternalResourceRequestPayload, _resources, "resources")
 
         directory_assignments_request_payload = cls(
             plan=plan,

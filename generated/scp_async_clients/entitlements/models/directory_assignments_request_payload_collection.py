@@ -45,12 +45,11 @@ class DirectoryAssignmentsRequestPayloadCollection:
         from ..models.directory_assignments_request_payload import DirectoryAssignmentsRequestPayload  # noqa: PLC0415
 
         d = dict(src_dict)
-        entitlements = []
         _entitlements = d.pop("entitlements")
-        for entitlements_item_data in _entitlements:
-            entitlements_item = DirectoryAssignmentsRequestPayload.from_dict(entitlements_item_data)
+        entitlements: list[DirectoryAssignmentsRequestPayload]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            entitlements.append(entitlements_item)
+        entitlements = _scp.models(DirectoryAssignmentsRequestPayload, _entitlements, "entitlements")
 
         directory_assignments_request_payload_collection = cls(
             entitlements=entitlements,

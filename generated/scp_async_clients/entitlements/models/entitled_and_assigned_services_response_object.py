@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -23,12 +23,12 @@ class EntitledAndAssignedServicesResponseObject:
     Attributes:
         assigned_services (list[AssignedServiceResponseObject] | Unset):
         entitled_services (list[EntitledServicesResponseObject] | Unset):
-        fetch_error_from_external_provider_registry (bool | Unset):
+        fetch_error_from_external_provider_registry (bool | None | Unset):
     """
 
     assigned_services: list[AssignedServiceResponseObject] | Unset = UNSET
     entitled_services: list[EntitledServicesResponseObject] | Unset = UNSET
-    fetch_error_from_external_provider_registry: bool | Unset = UNSET
+    fetch_error_from_external_provider_registry: bool | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -46,7 +46,11 @@ class EntitledAndAssignedServicesResponseObject:
                 entitled_services_item = entitled_services_item_data.to_dict()
                 entitled_services.append(entitled_services_item)
 
-        fetch_error_from_external_provider_registry = self.fetch_error_from_external_provider_registry
+        fetch_error_from_external_provider_registry: bool | None | Unset
+        if isinstance(self.fetch_error_from_external_provider_registry, Unset):
+            fetch_error_from_external_provider_registry = UNSET
+        else:
+            fetch_error_from_external_provider_registry = self.fetch_error_from_external_provider_registry
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -69,22 +73,27 @@ class EntitledAndAssignedServicesResponseObject:
         _assigned_services = d.pop("assignedServices", UNSET)
         assigned_services: list[AssignedServiceResponseObject] | Unset = UNSET
         if _assigned_services is not UNSET:
-            assigned_services = []
-            for assigned_services_item_data in _assigned_services:
-                assigned_services_item = AssignedServiceResponseObject.from_dict(assigned_services_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                assigned_services.append(assigned_services_item)
+            assigned_services = _scp.models(AssignedServiceResponseObject, _assigned_services, "assignedServices")
 
         _entitled_services = d.pop("entitledServices", UNSET)
         entitled_services: list[EntitledServicesResponseObject] | Unset = UNSET
         if _entitled_services is not UNSET:
-            entitled_services = []
-            for entitled_services_item_data in _entitled_services:
-                entitled_services_item = EntitledServicesResponseObject.from_dict(entitled_services_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                entitled_services.append(entitled_services_item)
+            entitled_services = _scp.models(EntitledServicesResponseObject, _entitled_services, "entitledServices")
 
-        fetch_error_from_external_provider_registry = d.pop("fetchErrorFromExternalProviderRegistry", UNSET)
+        def _parse_fetch_error_from_external_provider_registry(data: object) -> bool | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(bool | None | Unset, data)
+
+        fetch_error_from_external_provider_registry = _parse_fetch_error_from_external_provider_registry(
+            d.pop("fetchErrorFromExternalProviderRegistry", UNSET)
+        )
 
         entitled_and_assigned_services_response_object = cls(
             assigned_services=assigned_services,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -25,7 +25,7 @@ class EntitlementAmountResponseObject:
         commercial_model (CommercialModelResponseObject | Unset):
         entitlement_name (str | Unset):
         licensed_quantity (float | Unset):
-        product_id (str | Unset):
+        product_id (None | str | Unset):
     """
 
     amount: float | Unset = UNSET
@@ -33,7 +33,7 @@ class EntitlementAmountResponseObject:
     commercial_model: CommercialModelResponseObject | Unset = UNSET
     entitlement_name: str | Unset = UNSET
     licensed_quantity: float | Unset = UNSET
-    product_id: str | Unset = UNSET
+    product_id: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -49,7 +49,11 @@ class EntitlementAmountResponseObject:
 
         licensed_quantity = self.licensed_quantity
 
-        product_id = self.product_id
+        product_id: None | str | Unset
+        if isinstance(self.product_id, Unset):
+            product_id = UNSET
+        else:
+            product_id = self.product_id
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -83,13 +87,22 @@ class EntitlementAmountResponseObject:
         if isinstance(_commercial_model, Unset):
             commercial_model = UNSET
         else:
-            commercial_model = CommercialModelResponseObject.from_dict(_commercial_model)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            commercial_model = _scp.model(CommercialModelResponseObject, _commercial_model, "commercialModel")
 
         entitlement_name = d.pop("entitlementName", UNSET)
 
         licensed_quantity = d.pop("licensedQuantity", UNSET)
 
-        product_id = d.pop("productId", UNSET)
+        def _parse_product_id(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        product_id = _parse_product_id(d.pop("productId", UNSET))
 
         entitlement_amount_response_object = cls(
             amount=amount,

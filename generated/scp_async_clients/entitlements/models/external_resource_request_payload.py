@@ -73,7 +73,9 @@ class ExternalResourceRequestPayload:
         if isinstance(_resource_data, Unset):
             resource_data = UNSET
         else:
-            resource_data = ExternalResourceRequestPayloadResourceData.from_dict(_resource_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            resource_data = _scp.model(ExternalResourceRequestPayloadResourceData, _resource_data, "resourceData")
 
         resource_name = d.pop("resourceName", UNSET)
 

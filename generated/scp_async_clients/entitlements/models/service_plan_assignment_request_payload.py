@@ -55,12 +55,11 @@ class ServicePlanAssignmentRequestPayload:
         from ..models.subaccount_service_plan_request_payload import SubaccountServicePlanRequestPayload  # noqa: PLC0415
 
         d = dict(src_dict)
-        assignment_info = []
         _assignment_info = d.pop("assignmentInfo")
-        for assignment_info_item_data in _assignment_info:
-            assignment_info_item = SubaccountServicePlanRequestPayload.from_dict(assignment_info_item_data)
+        assignment_info: list[SubaccountServicePlanRequestPayload]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            assignment_info.append(assignment_info_item)
+        assignment_info = _scp.models(SubaccountServicePlanRequestPayload, _assignment_info, "assignmentInfo")
 
         service_name = d.pop("serviceName")
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -27,21 +27,21 @@ class ServicePlanResponseObject:
     Attributes:
         amount (float | Unset):
         auto_assign (bool | Unset):
-        auto_distribute_amount (int | Unset):
+        auto_distribute_amount (int | None | Unset):
         available_for_internal (bool | Unset):
         beta (bool | Unset):
         category (ServicePlanResponseObjectCategory | Unset):
         data_centers (list[DataCenterResponseObject] | Unset):
         description (str | Unset):
         display_name (str | Unset):
-        internal_quota_limit (int | Unset):
-        max_allowed_subaccount_quota (int | Unset):
+        internal_quota_limit (int | None | Unset):
+        max_allowed_subaccount_quota (int | None | Unset):
         name (str | Unset):
         number_of_assigned_entities (int | Unset):
         provided_by (ServicePlanResponseObjectProvidedBy | Unset):
         provisioning_method (ServicePlanResponseObjectProvisioningMethod | Unset):
-        remaining_amount (float | Unset):
-        resources (list[ExternalResourceRequestPayload] | Unset):
+        remaining_amount (float | None | Unset):
+        resources (list[ExternalResourceRequestPayload] | None | Unset):
         source_entitlements (list[EntitlementAmountResponseObject] | Unset):
         unique_identifier (str | Unset):
         unlimited (bool | Unset):
@@ -49,21 +49,21 @@ class ServicePlanResponseObject:
 
     amount: float | Unset = UNSET
     auto_assign: bool | Unset = UNSET
-    auto_distribute_amount: int | Unset = UNSET
+    auto_distribute_amount: int | None | Unset = UNSET
     available_for_internal: bool | Unset = UNSET
     beta: bool | Unset = UNSET
     category: ServicePlanResponseObjectCategory | Unset = UNSET
     data_centers: list[DataCenterResponseObject] | Unset = UNSET
     description: str | Unset = UNSET
     display_name: str | Unset = UNSET
-    internal_quota_limit: int | Unset = UNSET
-    max_allowed_subaccount_quota: int | Unset = UNSET
+    internal_quota_limit: int | None | Unset = UNSET
+    max_allowed_subaccount_quota: int | None | Unset = UNSET
     name: str | Unset = UNSET
     number_of_assigned_entities: int | Unset = UNSET
     provided_by: ServicePlanResponseObjectProvidedBy | Unset = UNSET
     provisioning_method: ServicePlanResponseObjectProvisioningMethod | Unset = UNSET
-    remaining_amount: float | Unset = UNSET
-    resources: list[ExternalResourceRequestPayload] | Unset = UNSET
+    remaining_amount: float | None | Unset = UNSET
+    resources: list[ExternalResourceRequestPayload] | None | Unset = UNSET
     source_entitlements: list[EntitlementAmountResponseObject] | Unset = UNSET
     unique_identifier: str | Unset = UNSET
     unlimited: bool | Unset = UNSET
@@ -74,7 +74,11 @@ class ServicePlanResponseObject:
 
         auto_assign = self.auto_assign
 
-        auto_distribute_amount = self.auto_distribute_amount
+        auto_distribute_amount: int | None | Unset
+        if isinstance(self.auto_distribute_amount, Unset):
+            auto_distribute_amount = UNSET
+        else:
+            auto_distribute_amount = self.auto_distribute_amount
 
         available_for_internal = self.available_for_internal
 
@@ -95,9 +99,17 @@ class ServicePlanResponseObject:
 
         display_name = self.display_name
 
-        internal_quota_limit = self.internal_quota_limit
+        internal_quota_limit: int | None | Unset
+        if isinstance(self.internal_quota_limit, Unset):
+            internal_quota_limit = UNSET
+        else:
+            internal_quota_limit = self.internal_quota_limit
 
-        max_allowed_subaccount_quota = self.max_allowed_subaccount_quota
+        max_allowed_subaccount_quota: int | None | Unset
+        if isinstance(self.max_allowed_subaccount_quota, Unset):
+            max_allowed_subaccount_quota = UNSET
+        else:
+            max_allowed_subaccount_quota = self.max_allowed_subaccount_quota
 
         name = self.name
 
@@ -111,14 +123,23 @@ class ServicePlanResponseObject:
         if not isinstance(self.provisioning_method, Unset):
             provisioning_method = self.provisioning_method.value
 
-        remaining_amount = self.remaining_amount
+        remaining_amount: float | None | Unset
+        if isinstance(self.remaining_amount, Unset):
+            remaining_amount = UNSET
+        else:
+            remaining_amount = self.remaining_amount
 
-        resources: list[dict[str, Any]] | Unset = UNSET
-        if not isinstance(self.resources, Unset):
+        resources: list[dict[str, Any]] | None | Unset
+        if isinstance(self.resources, Unset):
+            resources = UNSET
+        elif isinstance(self.resources, list):
             resources = []
-            for resources_item_data in self.resources:
-                resources_item = resources_item_data.to_dict()
-                resources.append(resources_item)
+            for resources_type_0_item_data in self.resources:
+                resources_type_0_item = resources_type_0_item_data.to_dict()
+                resources.append(resources_type_0_item)
+
+        else:
+            resources = self.resources
 
         source_entitlements: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.source_entitlements, Unset):
@@ -188,7 +209,14 @@ class ServicePlanResponseObject:
 
         auto_assign = d.pop("autoAssign", UNSET)
 
-        auto_distribute_amount = d.pop("autoDistributeAmount", UNSET)
+        def _parse_auto_distribute_amount(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        auto_distribute_amount = _parse_auto_distribute_amount(d.pop("autoDistributeAmount", UNSET))
 
         available_for_internal = d.pop("availableForInternal", UNSET)
 
@@ -199,24 +227,38 @@ class ServicePlanResponseObject:
         if isinstance(_category, Unset):
             category = UNSET
         else:
-            category = ServicePlanResponseObjectCategory(_category)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            category = _scp.enum(ServicePlanResponseObjectCategory, _category, "category")
 
         _data_centers = d.pop("dataCenters", UNSET)
         data_centers: list[DataCenterResponseObject] | Unset = UNSET
         if _data_centers is not UNSET:
-            data_centers = []
-            for data_centers_item_data in _data_centers:
-                data_centers_item = DataCenterResponseObject.from_dict(data_centers_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                data_centers.append(data_centers_item)
+            data_centers = _scp.models(DataCenterResponseObject, _data_centers, "dataCenters")
 
         description = d.pop("description", UNSET)
 
         display_name = d.pop("displayName", UNSET)
 
-        internal_quota_limit = d.pop("internalQuotaLimit", UNSET)
+        def _parse_internal_quota_limit(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
 
-        max_allowed_subaccount_quota = d.pop("maxAllowedSubaccountQuota", UNSET)
+        internal_quota_limit = _parse_internal_quota_limit(d.pop("internalQuotaLimit", UNSET))
+
+        def _parse_max_allowed_subaccount_quota(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        max_allowed_subaccount_quota = _parse_max_allowed_subaccount_quota(d.pop("maxAllowedSubaccountQuota", UNSET))
 
         name = d.pop("name", UNSET)
 
@@ -227,34 +269,59 @@ class ServicePlanResponseObject:
         if isinstance(_provided_by, Unset):
             provided_by = UNSET
         else:
-            provided_by = ServicePlanResponseObjectProvidedBy(_provided_by)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            provided_by = _scp.enum(ServicePlanResponseObjectProvidedBy, _provided_by, "providedBy")
 
         _provisioning_method = d.pop("provisioningMethod", UNSET)
         provisioning_method: ServicePlanResponseObjectProvisioningMethod | Unset
         if isinstance(_provisioning_method, Unset):
             provisioning_method = UNSET
         else:
-            provisioning_method = ServicePlanResponseObjectProvisioningMethod(_provisioning_method)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        remaining_amount = d.pop("remainingAmount", UNSET)
+            provisioning_method = _scp.enum(
+                ServicePlanResponseObjectProvisioningMethod, _provisioning_method, "provisioningMethod"
+            )
 
-        _resources = d.pop("resources", UNSET)
-        resources: list[ExternalResourceRequestPayload] | Unset = UNSET
-        if _resources is not UNSET:
-            resources = []
-            for resources_item_data in _resources:
-                resources_item = ExternalResourceRequestPayload.from_dict(resources_item_data)
+        def _parse_remaining_amount(data: object) -> float | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(float | None | Unset, data)
 
-                resources.append(resources_item)
+        remaining_amount = _parse_remaining_amount(d.pop("remainingAmount", UNSET))
+
+        def _parse_resources(data: object) -> list[ExternalResourceRequestPayload] | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, list):
+                    raise TypeError()
+                _resources_type_0 = data
+                resources_type_0: list[ExternalResourceRequestPayload]
+                from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                resources_type_0 = _scp.models(ExternalResourceRequestPayload, _resources_type_0, "resources")
+
+                return resources_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(list[ExternalResourceRequestPayload] | None | Unset, data)
+
+        resources = _parse_resources(d.pop("resources", UNSET))
 
         _source_entitlements = d.pop("sourceEntitlements", UNSET)
         source_entitlements: list[EntitlementAmountResponseObject] | Unset = UNSET
         if _source_entitlements is not UNSET:
-            source_entitlements = []
-            for source_entitlements_item_data in _source_entitlements:
-                source_entitlements_item = EntitlementAmountResponseObject.from_dict(source_entitlements_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                source_entitlements.append(source_entitlements_item)
+            source_entitlements = _scp.models(
+                EntitlementAmountResponseObject, _source_entitlements, "sourceEntitlements"
+            )
 
         unique_identifier = d.pop("uniqueIdentifier", UNSET)
 

@@ -45,14 +45,13 @@ class SubaccountServicePlansRequestPayloadCollection:
         from ..models.service_plan_assignment_request_payload import ServicePlanAssignmentRequestPayload  # noqa: PLC0415
 
         d = dict(src_dict)
-        subaccount_service_plans = []
         _subaccount_service_plans = d.pop("subaccountServicePlans")
-        for subaccount_service_plans_item_data in _subaccount_service_plans:
-            subaccount_service_plans_item = ServicePlanAssignmentRequestPayload.from_dict(
-                subaccount_service_plans_item_data
-            )
+        subaccount_service_plans: list[ServicePlanAssignmentRequestPayload]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            subaccount_service_plans.append(subaccount_service_plans_item)
+        subaccount_service_plans = _scp.models(
+            ServicePlanAssignmentRequestPayload, _subaccount_service_plans, "subaccountServicePlans"
+        )
 
         subaccount_service_plans_request_payload_collection = cls(
             subaccount_service_plans=subaccount_service_plans,

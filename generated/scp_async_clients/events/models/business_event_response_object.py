@@ -102,29 +102,27 @@ class BusinessEventResponseObject:
         if isinstance(_action_time, Unset):
             action_time = UNSET
         else:
-            action_time = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _action_time, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            action_time = _scp.date_time(_action_time, "actionTime")
 
         _creation_time = d.pop("creationTime", UNSET)
         creation_time: datetime.datetime | Unset
         if isinstance(_creation_time, Unset):
             creation_time = UNSET
         else:
-            creation_time = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _creation_time, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            creation_time = _scp.date_time(_creation_time, "creationTime")
 
         _details = d.pop("details", UNSET)
         details: BusinessEventResponseObjectDetails | Unset
         if isinstance(_details, Unset):
             details = UNSET
         else:
-            details = BusinessEventResponseObjectDetails.from_dict(_details)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            details = _scp.model(BusinessEventResponseObjectDetails, _details, "details")
 
         entity_id = d.pop("entityId", UNSET)
 

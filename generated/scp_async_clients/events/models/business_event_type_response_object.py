@@ -64,11 +64,18 @@ class BusinessEventTypeResponseObject:
         if isinstance(_category, Unset):
             category = UNSET
         else:
-            category = BusinessEventTypeResponseObjectCategory(_category)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            category = _scp.enum(BusinessEventTypeResponseObjectCategory, _category, "category")
 
         description = d.pop("description", UNSET)
 
-        search_params = cast(list[str], d.pop("searchParams", UNSET))
+        _search_params = d.pop("searchParams", UNSET)
+        search_params: list[str] | Unset = UNSET
+        if _search_params is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            search_params = cast(list[str], _scp.array(_search_params, "searchParams"))
 
         type_ = d.pop("type", UNSET)
 

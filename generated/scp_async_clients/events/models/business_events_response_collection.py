@@ -74,11 +74,9 @@ class BusinessEventsResponseCollection:
         _events = d.pop("events", UNSET)
         events: list[BusinessEventResponseObject] | Unset = UNSET
         if _events is not UNSET:
-            events = []
-            for events_item_data in _events:
-                events_item = BusinessEventResponseObject.from_dict(events_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                events.append(events_item)
+            events = _scp.models(BusinessEventResponseObject, _events, "events")
 
         more_pages = d.pop("morePages", UNSET)
 

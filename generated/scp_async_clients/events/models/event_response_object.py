@@ -105,29 +105,27 @@ class EventResponseObject:
         if isinstance(_action_time, Unset):
             action_time = UNSET
         else:
-            action_time = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _action_time, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            action_time = _scp.date_time(_action_time, "actionTime")
 
         _creation_time = d.pop("creationTime", UNSET)
         creation_time: datetime.datetime | Unset
         if isinstance(_creation_time, Unset):
             creation_time = UNSET
         else:
-            creation_time = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _creation_time, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            creation_time = _scp.date_time(_creation_time, "creationTime")
 
         _details = d.pop("details", UNSET)
         details: EventResponseObjectDetails | Unset
         if isinstance(_details, Unset):
             details = UNSET
         else:
-            details = EventResponseObjectDetails.from_dict(_details)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            details = _scp.model(EventResponseObjectDetails, _details, "details")
 
         entity_id = d.pop("entityId", UNSET)
 
@@ -140,7 +138,9 @@ class EventResponseObject:
         if isinstance(_event_type, Unset):
             event_type = UNSET
         else:
-            event_type = EventResponseObjectEventType(_event_type)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            event_type = _scp.enum(EventResponseObjectEventType, _event_type, "eventType")
 
         global_account_guid = d.pop("globalAccountGUID", UNSET)
 

@@ -59,13 +59,22 @@ class EventTypeResponseObject:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        category = EventTypeResponseObjectCategory(d.pop("category"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        type_ = EventTypeResponseObjectType(d.pop("type"))
+        category = _scp.enum(EventTypeResponseObjectCategory, d.pop("category"), "category")
+
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        type_ = _scp.enum(EventTypeResponseObjectType, d.pop("type"), "type")
 
         description = d.pop("description", UNSET)
 
-        search_params = cast(list[str], d.pop("searchParams", UNSET))
+        _search_params = d.pop("searchParams", UNSET)
+        search_params: list[str] | Unset = UNSET
+        if _search_params is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            search_params = cast(list[str], _scp.array(_search_params, "searchParams"))
 
         event_type_response_object = cls(
             category=category,

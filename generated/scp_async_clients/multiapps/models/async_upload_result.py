@@ -94,11 +94,20 @@ class AsyncUploadResult:
         _client_actions = d.pop("client_actions", UNSET)
         client_actions: list[AsyncUploadResultClientActionsItem] | Unset = UNSET
         if _client_actions is not UNSET:
-            client_actions = []
-            for client_actions_item_data in _client_actions:
-                client_actions_item = AsyncUploadResultClientActionsItem(client_actions_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                client_actions.append(client_actions_item)
+            if _scp.is_array(_client_actions, "client_actions"):
+                client_actions = []
+                for client_actions_item_data in _client_actions:
+                    from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                    client_actions_item = _scp.enum(
+                        AsyncUploadResultClientActionsItem, client_actions_item_data, "client_actions[]"
+                    )
+
+                    client_actions.append(client_actions_item)
+            else:
+                client_actions = _client_actions
 
         error = d.pop("error", UNSET)
 
@@ -107,7 +116,9 @@ class AsyncUploadResult:
         if isinstance(_file, Unset):
             file = UNSET
         else:
-            file = FileMetadata.from_dict(_file)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            file = _scp.model(FileMetadata, _file, "file")
 
         mta_id = d.pop("mta_id", UNSET)
 
@@ -118,7 +129,9 @@ class AsyncUploadResult:
         if isinstance(_status, Unset):
             status = UNSET
         else:
-            status = AsyncUploadResultStatus(_status)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            status = _scp.enum(AsyncUploadResultStatus, _status, "status")
 
         async_upload_result = cls(
             bytes_processed=bytes_processed,

@@ -55,7 +55,9 @@ class FileUrl:
         if isinstance(_credentials, Unset):
             credentials = UNSET
         else:
-            credentials = UserCredentials.from_dict(_credentials)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            credentials = _scp.model(UserCredentials, _credentials, "credentials")
 
         file_url = d.pop("file_url", UNSET)
 

@@ -90,11 +90,9 @@ class Log:
         if isinstance(_last_modified, Unset):
             last_modified = UNSET
         else:
-            last_modified = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _last_modified, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            last_modified = _scp.date_time(_last_modified, "lastModified")
 
         size = d.pop("size", UNSET)
 

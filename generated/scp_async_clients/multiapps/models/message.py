@@ -69,18 +69,18 @@ class Message:
         if isinstance(_timestamp, Unset):
             timestamp = UNSET
         else:
-            timestamp = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _timestamp, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            timestamp = _scp.date_time(_timestamp, "timestamp")
 
         _type_ = d.pop("type", UNSET)
         type_: MessageType | Unset
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            type_ = MessageType(_type_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            type_ = _scp.enum(MessageType, _type_, "type")
 
         message = cls(
             id=id,

@@ -90,30 +90,41 @@ class Module:
         if isinstance(_created_on, Unset):
             created_on = UNSET
         else:
-            created_on = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_on, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_on = _scp.date_time(_created_on, "createdOn")
 
         module_name = d.pop("moduleName", UNSET)
 
-        provided_dendency_names = cast(list[str], d.pop("providedDendencyNames", UNSET))
+        _provided_dendency_names = d.pop("providedDendencyNames", UNSET)
+        provided_dendency_names: list[str] | Unset = UNSET
+        if _provided_dendency_names is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        services = cast(list[str], d.pop("services", UNSET))
+            provided_dendency_names = cast(list[str], _scp.array(_provided_dendency_names, "providedDendencyNames"))
+
+        _services = d.pop("services", UNSET)
+        services: list[str] | Unset = UNSET
+        if _services is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            services = cast(list[str], _scp.array(_services, "services"))
 
         _updated_on = d.pop("updatedOn", UNSET)
         updated_on: datetime.datetime | Unset
         if isinstance(_updated_on, Unset):
             updated_on = UNSET
         else:
-            updated_on = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_on, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        uris = cast(list[str], d.pop("uris", UNSET))
+            updated_on = _scp.date_time(_updated_on, "updatedOn")
+
+        _uris = d.pop("uris", UNSET)
+        uris: list[str] | Unset = UNSET
+        if _uris is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            uris = cast(list[str], _scp.array(_uris, "uris"))
 
         module = cls(
             app_name=app_name,

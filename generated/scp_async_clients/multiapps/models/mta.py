@@ -70,18 +70,23 @@ class Mta:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = Metadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _modules = d.pop("modules", UNSET)
         modules: list[Module] | Unset = UNSET
         if _modules is not UNSET:
-            modules = []
-            for modules_item_data in _modules:
-                modules_item = Module.from_dict(modules_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                modules.append(modules_item)
+            modules = _scp.models(Module, _modules, "modules")
 
-        services = cast(list[str], d.pop("services", UNSET))
+        _services = d.pop("services", UNSET)
+        services: list[str] | Unset = UNSET
+        if _services is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            services = cast(list[str], _scp.array(_services, "services"))
 
         mta = cls(
             metadata=metadata,

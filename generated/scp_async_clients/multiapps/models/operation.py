@@ -144,27 +144,25 @@ class Operation:
         if isinstance(_ended_at, Unset):
             ended_at = UNSET
         else:
-            ended_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _ended_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            ended_at = _scp.date_time(_ended_at, "endedAt")
 
         _error_type = d.pop("errorType", UNSET)
         error_type: OperationErrorType | Unset
         if isinstance(_error_type, Unset):
             error_type = UNSET
         else:
-            error_type = OperationErrorType(_error_type)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            error_type = _scp.enum(OperationErrorType, _error_type, "errorType")
 
         _messages = d.pop("messages", UNSET)
         messages: list[Message] | Unset = UNSET
         if _messages is not UNSET:
-            messages = []
-            for messages_item_data in _messages:
-                messages_item = Message.from_dict(messages_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                messages.append(messages_item)
+            messages = _scp.models(Message, _messages, "messages")
 
         mta_id = d.pop("mtaId", UNSET)
 
@@ -175,7 +173,9 @@ class Operation:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            parameters = OperationParameters.from_dict(_parameters)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            parameters = _scp.model(OperationParameters, _parameters, "parameters")
 
         process_id = d.pop("processId", UNSET)
 
@@ -184,7 +184,9 @@ class Operation:
         if isinstance(_process_type, Unset):
             process_type = UNSET
         else:
-            process_type = ProcessType(_process_type)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            process_type = _scp.enum(ProcessType, _process_type, "processType")
 
         space_id = d.pop("spaceId", UNSET)
 
@@ -193,18 +195,18 @@ class Operation:
         if isinstance(_started_at, Unset):
             started_at = UNSET
         else:
-            started_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _started_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            started_at = _scp.date_time(_started_at, "startedAt")
 
         _state = d.pop("state", UNSET)
         state: OperationState | Unset
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            state = OperationState(_state)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            state = _scp.enum(OperationState, _state, "state")
 
         user = d.pop("user", UNSET)
 

@@ -50,13 +50,11 @@ class AvailableEnvironmentResponseCollection:
         _available_environments = d.pop("availableEnvironments", UNSET)
         available_environments: list[AvailableEnvironmentResponseObject] | Unset = UNSET
         if _available_environments is not UNSET:
-            available_environments = []
-            for available_environments_item_data in _available_environments:
-                available_environments_item = AvailableEnvironmentResponseObject.from_dict(
-                    available_environments_item_data
-                )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                available_environments.append(available_environments_item)
+            available_environments = _scp.models(
+                AvailableEnvironmentResponseObject, _available_environments, "availableEnvironments"
+            )
 
         available_environment_response_collection = cls(
             available_environments=available_environments,

@@ -231,18 +231,20 @@ class BusinessEnvironmentInstanceResponseObject:
         if isinstance(_created_date, Unset):
             created_date = UNSET
         else:
-            created_date = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_date, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_date = _scp.date_time(_created_date, "createdDate")
 
         _custom_labels = d.pop("customLabels", UNSET)
         custom_labels: BusinessEnvironmentInstanceResponseObjectCustomLabels | Unset
         if isinstance(_custom_labels, Unset):
             custom_labels = UNSET
         else:
-            custom_labels = BusinessEnvironmentInstanceResponseObjectCustomLabels.from_dict(_custom_labels)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            custom_labels = _scp.model(
+                BusinessEnvironmentInstanceResponseObjectCustomLabels, _custom_labels, "customLabels"
+            )
 
         dashboard_url = d.pop("dashboardUrl", UNSET)
 
@@ -253,7 +255,11 @@ class BusinessEnvironmentInstanceResponseObject:
         if isinstance(_environment_type, Unset):
             environment_type = UNSET
         else:
-            environment_type = BusinessEnvironmentInstanceResponseObjectEnvironmentType(_environment_type)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            environment_type = _scp.enum(
+                BusinessEnvironmentInstanceResponseObjectEnvironmentType, _environment_type, "environmentType"
+            )
 
         global_account_guid = d.pop("globalAccountGUID", UNSET)
 
@@ -270,11 +276,9 @@ class BusinessEnvironmentInstanceResponseObject:
         if isinstance(_modified_date, Unset):
             modified_date = UNSET
         else:
-            modified_date = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _modified_date, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            modified_date = _scp.date_time(_modified_date, "modifiedDate")
 
         name = d.pop("name", UNSET)
 
@@ -297,7 +301,9 @@ class BusinessEnvironmentInstanceResponseObject:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            state = BusinessEnvironmentInstanceResponseObjectState(_state)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            state = _scp.enum(BusinessEnvironmentInstanceResponseObjectState, _state, "state")
 
         state_message = d.pop("stateMessage", UNSET)
 
@@ -310,7 +316,9 @@ class BusinessEnvironmentInstanceResponseObject:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            type_ = BusinessEnvironmentInstanceResponseObjectType(_type_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            type_ = _scp.enum(BusinessEnvironmentInstanceResponseObjectType, _type_, "type")
 
         business_environment_instance_response_object = cls(
             broker_id=broker_id,

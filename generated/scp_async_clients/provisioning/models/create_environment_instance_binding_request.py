@@ -53,7 +53,9 @@ class CreateEnvironmentInstanceBindingRequest:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            parameters = CreateEnvironmentInstanceBindingRequestParameters.from_dict(_parameters)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            parameters = _scp.model(CreateEnvironmentInstanceBindingRequestParameters, _parameters, "parameters")
 
         create_environment_instance_binding_request = cls(
             parameters=parameters,

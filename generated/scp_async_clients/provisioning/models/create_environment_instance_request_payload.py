@@ -121,7 +121,9 @@ class CreateEnvironmentInstanceRequestPayload:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            parameters = CreateEnvironmentInstanceRequestPayloadParameters.from_dict(_parameters)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            parameters = _scp.model(CreateEnvironmentInstanceRequestPayloadParameters, _parameters, "parameters")
 
         technical_key = d.pop("technicalKey", UNSET)
 

@@ -217,18 +217,18 @@ class EnvironmentInstanceResponseObject:
         if isinstance(_created_date, Unset):
             created_date = UNSET
         else:
-            created_date = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_date, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_date = _scp.date_time(_created_date, "createdDate")
 
         _custom_labels = d.pop("customLabels", UNSET)
         custom_labels: EnvironmentInstanceResponseObjectCustomLabels | Unset
         if isinstance(_custom_labels, Unset):
             custom_labels = UNSET
         else:
-            custom_labels = EnvironmentInstanceResponseObjectCustomLabels.from_dict(_custom_labels)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            custom_labels = _scp.model(EnvironmentInstanceResponseObjectCustomLabels, _custom_labels, "customLabels")
 
         dashboard_url = d.pop("dashboardUrl", UNSET)
 
@@ -239,7 +239,11 @@ class EnvironmentInstanceResponseObject:
         if isinstance(_environment_type, Unset):
             environment_type = UNSET
         else:
-            environment_type = EnvironmentInstanceResponseObjectEnvironmentType(_environment_type)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            environment_type = _scp.enum(
+                EnvironmentInstanceResponseObjectEnvironmentType, _environment_type, "environmentType"
+            )
 
         global_account_guid = d.pop("globalAccountGUID", UNSET)
 
@@ -254,11 +258,9 @@ class EnvironmentInstanceResponseObject:
         if isinstance(_modified_date, Unset):
             modified_date = UNSET
         else:
-            modified_date = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _modified_date, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            modified_date = _scp.date_time(_modified_date, "modifiedDate")
 
         name = d.pop("name", UNSET)
 
@@ -281,7 +283,9 @@ class EnvironmentInstanceResponseObject:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            state = EnvironmentInstanceResponseObjectState(_state)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            state = _scp.enum(EnvironmentInstanceResponseObjectState, _state, "state")
 
         state_message = d.pop("stateMessage", UNSET)
 
@@ -294,7 +298,9 @@ class EnvironmentInstanceResponseObject:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            type_ = EnvironmentInstanceResponseObjectType(_type_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            type_ = _scp.enum(EnvironmentInstanceResponseObjectType, _type_, "type")
 
         environment_instance_response_object = cls(
             broker_id=broker_id,

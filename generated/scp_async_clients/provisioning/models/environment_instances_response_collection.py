@@ -50,13 +50,11 @@ class EnvironmentInstancesResponseCollection:
         _environment_instances = d.pop("environmentInstances", UNSET)
         environment_instances: list[EnvironmentInstanceResponseObject] | Unset = UNSET
         if _environment_instances is not UNSET:
-            environment_instances = []
-            for environment_instances_item_data in _environment_instances:
-                environment_instances_item = EnvironmentInstanceResponseObject.from_dict(
-                    environment_instances_item_data
-                )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                environment_instances.append(environment_instances_item)
+            environment_instances = _scp.models(
+                EnvironmentInstanceResponseObject, _environment_instances, "environmentInstances"
+            )
 
         environment_instances_response_collection = cls(
             environment_instances=environment_instances,

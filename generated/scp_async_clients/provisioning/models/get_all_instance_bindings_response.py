@@ -50,11 +50,9 @@ class GetAllInstanceBindingsResponse:
         _bindings = d.pop("bindings", UNSET)
         bindings: list[EnvironmentInstanceBindingMetadata] | Unset = UNSET
         if _bindings is not UNSET:
-            bindings = []
-            for bindings_item_data in _bindings:
-                bindings_item = EnvironmentInstanceBindingMetadata.from_dict(bindings_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                bindings.append(bindings_item)
+            bindings = _scp.models(EnvironmentInstanceBindingMetadata, _bindings, "bindings")
 
         get_all_instance_bindings_response = cls(
             bindings=bindings,

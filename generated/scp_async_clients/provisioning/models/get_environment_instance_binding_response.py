@@ -119,25 +119,29 @@ class GetEnvironmentInstanceBindingResponse:
         )
 
         d = dict(src_dict)
-        credentials = GetEnvironmentInstanceBindingResponseCredentials.from_dict(d.pop("credentials"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        parameters = GetEnvironmentInstanceBindingResponseParameters.from_dict(d.pop("parameters"))
+        credentials = _scp.model(GetEnvironmentInstanceBindingResponseCredentials, d.pop("credentials"), "credentials")
+
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        parameters = _scp.model(GetEnvironmentInstanceBindingResponseParameters, d.pop("parameters"), "parameters")
 
         _endpoints = d.pop("endpoints", UNSET)
         endpoints: list[GetEnvironmentInstanceBindingResponseEndpointsItem] | Unset = UNSET
         if _endpoints is not UNSET:
-            endpoints = []
-            for endpoints_item_data in _endpoints:
-                endpoints_item = GetEnvironmentInstanceBindingResponseEndpointsItem.from_dict(endpoints_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                endpoints.append(endpoints_item)
+            endpoints = _scp.models(GetEnvironmentInstanceBindingResponseEndpointsItem, _endpoints, "endpoints")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: GetEnvironmentInstanceBindingResponseMetadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = GetEnvironmentInstanceBindingResponseMetadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(GetEnvironmentInstanceBindingResponseMetadata, _metadata, "metadata")
 
         route_service_url = d.pop("route_service_url", UNSET)
 
@@ -146,13 +150,11 @@ class GetEnvironmentInstanceBindingResponse:
         _volume_mounts = d.pop("volume_mounts", UNSET)
         volume_mounts: list[GetEnvironmentInstanceBindingResponseVolumeMountsItem] | Unset = UNSET
         if _volume_mounts is not UNSET:
-            volume_mounts = []
-            for volume_mounts_item_data in _volume_mounts:
-                volume_mounts_item = GetEnvironmentInstanceBindingResponseVolumeMountsItem.from_dict(
-                    volume_mounts_item_data
-                )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                volume_mounts.append(volume_mounts_item)
+            volume_mounts = _scp.models(
+                GetEnvironmentInstanceBindingResponseVolumeMountsItem, _volume_mounts, "volume_mounts"
+            )
 
         get_environment_instance_binding_response = cls(
             credentials=credentials,

@@ -49,7 +49,9 @@ class LabelsResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            labels = LabelsResponseObjectLabels.from_dict(_labels)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            labels = _scp.model(LabelsResponseObjectLabels, _labels, "labels")
 
         labels_response_object = cls(
             labels=labels,

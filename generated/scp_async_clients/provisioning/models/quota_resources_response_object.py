@@ -89,7 +89,9 @@ class QuotaResourcesResponseObject:
         if isinstance(_additional_info, Unset):
             additional_info = UNSET
         else:
-            additional_info = QuotaResourcesResponseObjectAdditionalInfo.from_dict(_additional_info)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            additional_info = _scp.model(QuotaResourcesResponseObjectAdditionalInfo, _additional_info, "additionalInfo")
 
         description = d.pop("description", UNSET)
 
@@ -100,7 +102,9 @@ class QuotaResourcesResponseObject:
         if isinstance(_resource_data, Unset):
             resource_data = UNSET
         else:
-            resource_data = QuotaResourcesResponseObjectResourceData.from_dict(_resource_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            resource_data = _scp.model(QuotaResourcesResponseObjectResourceData, _resource_data, "resourceData")
 
         resource_provider = d.pop("resourceProvider", UNSET)
 

@@ -50,11 +50,9 @@ class ServicePlanAssignmentsResponseCollection:
         _quotas = d.pop("quotas", UNSET)
         quotas: list[ServicePlanAssignmentsResponseObject] | Unset = UNSET
         if _quotas is not UNSET:
-            quotas = []
-            for quotas_item_data in _quotas:
-                quotas_item = ServicePlanAssignmentsResponseObject.from_dict(quotas_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                quotas.append(quotas_item)
+            quotas = _scp.models(ServicePlanAssignmentsResponseObject, _quotas, "quotas")
 
         service_plan_assignments_response_collection = cls(
             quotas=quotas,

@@ -142,18 +142,20 @@ class ServicePlanAssignmentsResponseObject:
         if isinstance(_provisioning_method, Unset):
             provisioning_method = UNSET
         else:
-            provisioning_method = ServicePlanAssignmentsResponseObjectProvisioningMethod(_provisioning_method)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            provisioning_method = _scp.enum(
+                ServicePlanAssignmentsResponseObjectProvisioningMethod, _provisioning_method, "provisioningMethod"
+            )
 
         quota = d.pop("quota", UNSET)
 
         _resources = d.pop("resources", UNSET)
         resources: list[QuotaResourcesResponseObject] | Unset = UNSET
         if _resources is not UNSET:
-            resources = []
-            for resources_item_data in _resources:
-                resources_item = QuotaResourcesResponseObject.from_dict(resources_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                resources.append(resources_item)
+            resources = _scp.models(QuotaResourcesResponseObject, _resources, "resources")
 
         service = d.pop("service", UNSET)
 
@@ -162,7 +164,11 @@ class ServicePlanAssignmentsResponseObject:
         if isinstance(_service_category, Unset):
             service_category = UNSET
         else:
-            service_category = ServicePlanAssignmentsResponseObjectServiceCategory(_service_category)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            service_category = _scp.enum(
+                ServicePlanAssignmentsResponseObjectServiceCategory, _service_category, "serviceCategory"
+            )
 
         subaccount_guid = d.pop("subaccountGUID", UNSET)
 

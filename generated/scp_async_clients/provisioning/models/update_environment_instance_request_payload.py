@@ -63,7 +63,9 @@ class UpdateEnvironmentInstanceRequestPayload:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            parameters = UpdateEnvironmentInstanceRequestPayloadParameters.from_dict(_parameters)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            parameters = _scp.model(UpdateEnvironmentInstanceRequestPayloadParameters, _parameters, "parameters")
 
         update_environment_instance_request_payload = cls(
             plan_name=plan_name,

@@ -89,11 +89,9 @@ class CloudCreditsContract:
         _phases = d.pop("phases", UNSET)
         phases: list[CloudCreditsPhase] | Unset = UNSET
         if _phases is not UNSET:
-            phases = []
-            for phases_item_data in _phases:
-                phases_item = CloudCreditsPhase.from_dict(phases_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                phases.append(phases_item)
+            phases = _scp.models(CloudCreditsPhase, _phases, "phases")
 
         cloud_credits_contract = cls(
             contract_end_date=contract_end_date,

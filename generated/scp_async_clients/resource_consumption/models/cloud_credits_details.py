@@ -62,11 +62,9 @@ class CloudCreditsDetails:
         _contracts = d.pop("contracts", UNSET)
         contracts: list[CloudCreditsContract] | Unset = UNSET
         if _contracts is not UNSET:
-            contracts = []
-            for contracts_item_data in _contracts:
-                contracts_item = CloudCreditsContract.from_dict(contracts_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                contracts.append(contracts_item)
+            contracts = _scp.models(CloudCreditsContract, _contracts, "contracts")
 
         global_account_id = d.pop("globalAccountId", UNSET)
 

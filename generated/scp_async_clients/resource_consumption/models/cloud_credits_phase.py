@@ -81,11 +81,9 @@ class CloudCreditsPhase:
         _phase_updates = d.pop("phaseUpdates", UNSET)
         phase_updates: list[CloudCreditsPhaseUpdate] | Unset = UNSET
         if _phase_updates is not UNSET:
-            phase_updates = []
-            for phase_updates_item_data in _phase_updates:
-                phase_updates_item = CloudCreditsPhaseUpdate.from_dict(phase_updates_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                phase_updates.append(phase_updates_item)
+            phase_updates = _scp.models(CloudCreditsPhaseUpdate, _phase_updates, "phaseUpdates")
 
         cloud_credits_phase = cls(
             phase_end_date=phase_end_date,

@@ -50,11 +50,9 @@ class SubaccountUsageList:
         _content = d.pop("content", UNSET)
         content: list[SubaccountUsage] | Unset = UNSET
         if _content is not UNSET:
-            content = []
-            for content_item_data in _content:
-                content_item = SubaccountUsage.from_dict(content_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                content.append(content_item)
+            content = _scp.models(SubaccountUsage, _content, "content")
 
         subaccount_usage_list = cls(
             content=content,

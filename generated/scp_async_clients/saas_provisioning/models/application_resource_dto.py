@@ -61,7 +61,9 @@ class ApplicationResourceDto:
         if isinstance(_group_version_type, Unset):
             group_version_type = UNSET
         else:
-            group_version_type = GroupVersionType.from_dict(_group_version_type)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            group_version_type = _scp.model(GroupVersionType, _group_version_type, "groupVersionType")
 
         name = d.pop("name", UNSET)
 

@@ -69,15 +69,27 @@ class BatchUpdateXsuaaSubscriptionDependencies:
         if isinstance(_app_provider_custom_properties, Unset):
             app_provider_custom_properties = UNSET
         else:
-            app_provider_custom_properties = (
-                BatchUpdateXsuaaSubscriptionDependenciesAppProviderCustomProperties.from_dict(
-                    _app_provider_custom_properties
-                )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            app_provider_custom_properties = _scp.model(
+                BatchUpdateXsuaaSubscriptionDependenciesAppProviderCustomProperties,
+                _app_provider_custom_properties,
+                "appProviderCustomProperties",
             )
 
-        subscription_guids = cast(list[str], d.pop("subscriptionGuids", UNSET))
+        _subscription_guids = d.pop("subscriptionGuids", UNSET)
+        subscription_guids: list[str] | Unset = UNSET
+        if _subscription_guids is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        tenant_ids = cast(list[str], d.pop("tenantIds", UNSET))
+            subscription_guids = cast(list[str], _scp.array(_subscription_guids, "subscriptionGuids"))
+
+        _tenant_ids = d.pop("tenantIds", UNSET)
+        tenant_ids: list[str] | Unset = UNSET
+        if _tenant_ids is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            tenant_ids = cast(list[str], _scp.array(_tenant_ids, "tenantIds"))
 
         batch_update_xsuaa_subscription_dependencies = cls(
             app_provider_custom_properties=app_provider_custom_properties,

@@ -61,7 +61,11 @@ class CreateSubscriptionRequestPayload:
         if isinstance(_subscription_params, Unset):
             subscription_params = UNSET
         else:
-            subscription_params = CreateSubscriptionRequestPayloadSubscriptionParams.from_dict(_subscription_params)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            subscription_params = _scp.model(
+                CreateSubscriptionRequestPayloadSubscriptionParams, _subscription_params, "subscriptionParams"
+            )
 
         create_subscription_request_payload = cls(
             plan_name=plan_name,

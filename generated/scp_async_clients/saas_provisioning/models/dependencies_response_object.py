@@ -78,11 +78,9 @@ class DependenciesResponseObject:
         _dependencies = d.pop("dependencies", UNSET)
         dependencies: list[DependenciesResponseObject] | Unset = UNSET
         if _dependencies is not UNSET:
-            dependencies = []
-            for dependencies_item_data in _dependencies:
-                dependencies_item = DependenciesResponseObject.from_dict(dependencies_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                dependencies.append(dependencies_item)
+            dependencies = _scp.models(DependenciesResponseObject, _dependencies, "dependencies")
 
         error = d.pop("error", UNSET)
 

@@ -50,11 +50,9 @@ class EntitledApplicationsResponseCollection:
         _applications = d.pop("applications", UNSET)
         applications: list[EntitledApplicationsResponseObject] | Unset = UNSET
         if _applications is not UNSET:
-            applications = []
-            for applications_item_data in _applications:
-                applications_item = EntitledApplicationsResponseObject.from_dict(applications_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                applications.append(applications_item)
+            applications = _scp.models(EntitledApplicationsResponseObject, _applications, "applications")
 
         entitled_applications_response_collection = cls(
             applications=applications,

@@ -340,9 +340,19 @@ class EntitledApplicationsResponseObject:
         )
 
         d = dict(src_dict)
-        additional_plan_features = cast(list[str], d.pop("additionalPlanFeatures", UNSET))
+        _additional_plan_features = d.pop("additionalPlanFeatures", UNSET)
+        additional_plan_features: list[str] | Unset = UNSET
+        if _additional_plan_features is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        allowed_target_plans = cast(list[str], d.pop("allowedTargetPlans", UNSET))
+            additional_plan_features = cast(list[str], _scp.array(_additional_plan_features, "additionalPlanFeatures"))
+
+        _allowed_target_plans = d.pop("allowedTargetPlans", UNSET)
+        allowed_target_plans: list[str] | Unset = UNSET
+        if _allowed_target_plans is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            allowed_target_plans = cast(list[str], _scp.array(_allowed_target_plans, "allowedTargetPlans"))
 
         app_id = d.pop("appId", UNSET)
 
@@ -353,8 +363,12 @@ class EntitledApplicationsResponseObject:
         if isinstance(_application_coordinates, Unset):
             application_coordinates = UNSET
         else:
-            application_coordinates = EntitledApplicationsResponseObjectApplicationCoordinates.from_dict(
-                _application_coordinates
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            application_coordinates = _scp.model(
+                EntitledApplicationsResponseObjectApplicationCoordinates,
+                _application_coordinates,
+                "applicationCoordinates",
             )
 
         _application_resource = d.pop("applicationResource", UNSET)
@@ -362,21 +376,33 @@ class EntitledApplicationsResponseObject:
         if isinstance(_application_resource, Unset):
             application_resource = UNSET
         else:
-            application_resource = ApplicationResourceDto.from_dict(_application_resource)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            application_resource = _scp.model(ApplicationResourceDto, _application_resource, "applicationResource")
 
         _authentication_provider = d.pop("authenticationProvider", UNSET)
         authentication_provider: EntitledApplicationsResponseObjectAuthenticationProvider | Unset
         if isinstance(_authentication_provider, Unset):
             authentication_provider = UNSET
         else:
-            authentication_provider = EntitledApplicationsResponseObjectAuthenticationProvider(_authentication_provider)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            authentication_provider = _scp.enum(
+                EntitledApplicationsResponseObjectAuthenticationProvider,
+                _authentication_provider,
+                "authenticationProvider",
+            )
 
         _automation_state = d.pop("automationState", UNSET)
         automation_state: EntitledApplicationsResponseObjectAutomationState | Unset
         if isinstance(_automation_state, Unset):
             automation_state = UNSET
         else:
-            automation_state = EntitledApplicationsResponseObjectAutomationState(_automation_state)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            automation_state = _scp.enum(
+                EntitledApplicationsResponseObjectAutomationState, _automation_state, "automationState"
+            )
 
         automation_state_message = d.pop("automationStateMessage", UNSET)
 
@@ -393,11 +419,9 @@ class EntitledApplicationsResponseObject:
         if isinstance(_created_date, Unset):
             created_date = UNSET
         else:
-            created_date = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_date, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_date = _scp.date_time(_created_date, "createdDate")
 
         customer_developed = d.pop("customerDeveloped", UNSET)
 
@@ -418,14 +442,18 @@ class EntitledApplicationsResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            labels = EntitledApplicationsResponseObjectLabels.from_dict(_labels)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            labels = _scp.model(EntitledApplicationsResponseObjectLabels, _labels, "labels")
 
         _metadata = d.pop("metadata", UNSET)
         metadata: EntitledApplicationsResponseObjectMetadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = EntitledApplicationsResponseObjectMetadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(EntitledApplicationsResponseObjectMetadata, _metadata, "metadata")
 
         modified_by = d.pop("modifiedBy", UNSET)
 
@@ -434,18 +462,18 @@ class EntitledApplicationsResponseObject:
         if isinstance(_modified_date, Unset):
             modified_date = UNSET
         else:
-            modified_date = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _modified_date, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            modified_date = _scp.date_time(_modified_date, "modifiedDate")
 
         _params_schema = d.pop("paramsSchema", UNSET)
         params_schema: EntitledApplicationsResponseObjectParamsSchema | Unset
         if isinstance(_params_schema, Unset):
             params_schema = UNSET
         else:
-            params_schema = EntitledApplicationsResponseObjectParamsSchema.from_dict(_params_schema)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            params_schema = _scp.model(EntitledApplicationsResponseObjectParamsSchema, _params_schema, "paramsSchema")
 
         plan_description = d.pop("planDescription", UNSET)
 
@@ -462,7 +490,9 @@ class EntitledApplicationsResponseObject:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            state = EntitledApplicationsResponseObjectState(_state)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            state = _scp.enum(EntitledApplicationsResponseObjectState, _state, "state")
 
         subscribed_subaccount_id = d.pop("subscribedSubaccountId", UNSET)
 
@@ -473,7 +503,11 @@ class EntitledApplicationsResponseObject:
         if isinstance(_subscription_error, Unset):
             subscription_error = UNSET
         else:
-            subscription_error = EntitledApplicationsErrorResponseObject.from_dict(_subscription_error)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            subscription_error = _scp.model(
+                EntitledApplicationsErrorResponseObject, _subscription_error, "subscriptionError"
+            )
 
         subscription_guid = d.pop("subscriptionGUID", UNSET)
 

@@ -84,11 +84,9 @@ class JobErrorResponseObject:
         if isinstance(_timestamp, Unset):
             timestamp = UNSET
         else:
-            timestamp = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _timestamp, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            timestamp = _scp.date_time(_timestamp, "timestamp")
 
         job_error_response_object = cls(
             error=error,

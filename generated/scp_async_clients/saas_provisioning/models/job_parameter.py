@@ -66,14 +66,18 @@ class JobParameter:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            type_ = JobParameterType(_type_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            type_ = _scp.enum(JobParameterType, _type_, "type")
 
         _value = d.pop("value", UNSET)
         value: JobParameterValue | Unset
         if isinstance(_value, Unset):
             value = UNSET
         else:
-            value = JobParameterValue.from_dict(_value)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            value = _scp.model(JobParameterValue, _value, "value")
 
         job_parameter = cls(
             identifying=identifying,

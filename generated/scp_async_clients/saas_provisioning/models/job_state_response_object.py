@@ -82,7 +82,9 @@ class JobStateResponseObject:
         if isinstance(_error, Unset):
             error = UNSET
         else:
-            error = JobErrorResponseObject.from_dict(_error)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            error = _scp.model(JobErrorResponseObject, _error, "error")
 
         id = d.pop("id", UNSET)
 
@@ -91,14 +93,18 @@ class JobStateResponseObject:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            state = JobStateResponseObjectState(_state)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            state = _scp.enum(JobStateResponseObjectState, _state, "state")
 
         _state_details = d.pop("stateDetails", UNSET)
         state_details: JobStateResponseObjectStateDetails | Unset
         if isinstance(_state_details, Unset):
             state_details = UNSET
         else:
-            state_details = JobStateResponseObjectStateDetails.from_dict(_state_details)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            state_details = _scp.model(JobStateResponseObjectStateDetails, _state_details, "stateDetails")
 
         job_state_response_object = cls(
             created_by=created_by,

@@ -80,28 +80,36 @@ class JobStatusResponseObject:
         d = dict(src_dict)
         description = d.pop("description")
 
-        status = JobStatusResponseObjectStatus(d.pop("status"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        status = _scp.enum(JobStatusResponseObjectStatus, d.pop("status"), "status")
 
         _custom_params = d.pop("customParams", UNSET)
         custom_params: JobStatusResponseObjectCustomParams | Unset
         if isinstance(_custom_params, Unset):
             custom_params = UNSET
         else:
-            custom_params = JobStatusResponseObjectCustomParams.from_dict(_custom_params)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            custom_params = _scp.model(JobStatusResponseObjectCustomParams, _custom_params, "customParams")
 
         _job_params = d.pop("jobParams", UNSET)
         job_params: JobStatusResponseObjectJobParams | Unset
         if isinstance(_job_params, Unset):
             job_params = UNSET
         else:
-            job_params = JobStatusResponseObjectJobParams.from_dict(_job_params)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            job_params = _scp.model(JobStatusResponseObjectJobParams, _job_params, "jobParams")
 
         _status_details = d.pop("statusDetails", UNSET)
         status_details: JobStatusResponseObjectStatusDetails | Unset
         if isinstance(_status_details, Unset):
             status_details = UNSET
         else:
-            status_details = JobStatusResponseObjectStatusDetails.from_dict(_status_details)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            status_details = _scp.model(JobStatusResponseObjectStatusDetails, _status_details, "statusDetails")
 
         job_status_response_object = cls(
             description=description,

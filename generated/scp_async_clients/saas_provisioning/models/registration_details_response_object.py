@@ -195,7 +195,9 @@ class RegistrationDetailsResponseObject:
         if isinstance(_params_schema, Unset):
             params_schema = UNSET
         else:
-            params_schema = RegistrationDetailsResponseObjectParamsSchema.from_dict(_params_schema)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            params_schema = _scp.model(RegistrationDetailsResponseObjectParamsSchema, _params_schema, "paramsSchema")
 
         propagate_params = d.pop("propagateParams", UNSET)
 

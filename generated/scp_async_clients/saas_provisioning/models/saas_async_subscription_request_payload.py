@@ -74,7 +74,11 @@ class SaasAsyncSubscriptionRequestPayload:
         if isinstance(_additional_output, Unset):
             additional_output = UNSET
         else:
-            additional_output = SaasAsyncSubscriptionRequestPayloadAdditionalOutput.from_dict(_additional_output)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            additional_output = _scp.model(
+                SaasAsyncSubscriptionRequestPayloadAdditionalOutput, _additional_output, "additionalOutput"
+            )
 
         message = d.pop("message", UNSET)
 
@@ -83,7 +87,9 @@ class SaasAsyncSubscriptionRequestPayload:
         if isinstance(_status, Unset):
             status = UNSET
         else:
-            status = SaasAsyncSubscriptionRequestPayloadStatus(_status)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            status = _scp.enum(SaasAsyncSubscriptionRequestPayloadStatus, _status, "status")
 
         subscription_url = d.pop("subscriptionUrl", UNSET)
 

@@ -78,11 +78,9 @@ class SubscriptionsListResponseObject:
         _subscriptions = d.pop("subscriptions", UNSET)
         subscriptions: list[ApplicationSubscriptionsResponseObject] | Unset = UNSET
         if _subscriptions is not UNSET:
-            subscriptions = []
-            for subscriptions_item_data in _subscriptions:
-                subscriptions_item = ApplicationSubscriptionsResponseObject.from_dict(subscriptions_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                subscriptions.append(subscriptions_item)
+            subscriptions = _scp.models(ApplicationSubscriptionsResponseObject, _subscriptions, "subscriptions")
 
         total = d.pop("total", UNSET)
 

@@ -55,10 +55,12 @@ class UpdateApplicationDependenciesRequestPayload:
         if isinstance(_app_provider_custom_properties, Unset):
             app_provider_custom_properties = UNSET
         else:
-            app_provider_custom_properties = (
-                UpdateApplicationDependenciesRequestPayloadAppProviderCustomProperties.from_dict(
-                    _app_provider_custom_properties
-                )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            app_provider_custom_properties = _scp.model(
+                UpdateApplicationDependenciesRequestPayloadAppProviderCustomProperties,
+                _app_provider_custom_properties,
+                "appProviderCustomProperties",
             )
 
         update_application_dependencies_request_payload = cls(

@@ -61,7 +61,11 @@ class UpdateSubscriptionRequestPayload:
         if isinstance(_subscription_params, Unset):
             subscription_params = UNSET
         else:
-            subscription_params = UpdateSubscriptionRequestPayloadSubscriptionParams.from_dict(_subscription_params)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            subscription_params = _scp.model(
+                UpdateSubscriptionRequestPayloadSubscriptionParams, _subscription_params, "subscriptionParams"
+            )
 
         update_subscription_request_payload = cls(
             plan_name=plan_name,

@@ -54,11 +54,26 @@ class AgentVersionsResponseObject:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        cf = cast(list[str], d.pop("cf", UNSET))
+        _cf = d.pop("cf", UNSET)
+        cf: list[str] | Unset = UNSET
+        if _cf is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        cf_sap = cast(list[str], d.pop("cf-sap", UNSET))
+            cf = cast(list[str], _scp.array(_cf, "cf"))
 
-        k8s = cast(list[str], d.pop("k8s", UNSET))
+        _cf_sap = d.pop("cf-sap", UNSET)
+        cf_sap: list[str] | Unset = UNSET
+        if _cf_sap is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            cf_sap = cast(list[str], _scp.array(_cf_sap, "cf-sap"))
+
+        _k8s = d.pop("k8s", UNSET)
+        k8s: list[str] | Unset = UNSET
+        if _k8s is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            k8s = cast(list[str], _scp.array(_k8s, "k8s"))
 
         agent_versions_response_object = cls(
             cf=cf,

@@ -83,14 +83,18 @@ class CreateByOfferingAndPlanName:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            labels = Labels.from_dict(_labels)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            labels = _scp.model(Labels, _labels, "labels")
 
         _parameters = d.pop("parameters", UNSET)
         parameters: CreateByOfferingAndPlanNameParameters | Unset
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            parameters = CreateByOfferingAndPlanNameParameters.from_dict(_parameters)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            parameters = _scp.model(CreateByOfferingAndPlanNameParameters, _parameters, "parameters")
 
         create_by_offering_and_plan_name = cls(
             name=name,

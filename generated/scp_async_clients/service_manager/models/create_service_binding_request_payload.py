@@ -92,21 +92,27 @@ class CreateServiceBindingRequestPayload:
         if isinstance(_bind_resource, Unset):
             bind_resource = UNSET
         else:
-            bind_resource = CreateServiceBindingRequestPayloadBindResource.from_dict(_bind_resource)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            bind_resource = _scp.model(CreateServiceBindingRequestPayloadBindResource, _bind_resource, "bind_resource")
 
         _labels = d.pop("labels", UNSET)
         labels: Labels | Unset
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            labels = Labels.from_dict(_labels)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            labels = _scp.model(Labels, _labels, "labels")
 
         _parameters = d.pop("parameters", UNSET)
         parameters: CreateServiceBindingRequestPayloadParameters | Unset
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            parameters = CreateServiceBindingRequestPayloadParameters.from_dict(_parameters)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            parameters = _scp.model(CreateServiceBindingRequestPayloadParameters, _parameters, "parameters")
 
         create_service_binding_request_payload = cls(
             name=name,

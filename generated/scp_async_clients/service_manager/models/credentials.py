@@ -49,7 +49,9 @@ class Credentials:
         if isinstance(_basic, Unset):
             basic = UNSET
         else:
-            basic = CredentialsBasic.from_dict(_basic)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            basic = _scp.model(CredentialsBasic, _basic, "basic")
 
         credentials = cls(
             basic=basic,

@@ -60,9 +60,16 @@ class Label:
         if isinstance(_op, Unset):
             op = UNSET
         else:
-            op = LabelOp(_op)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        values = cast(list[str], d.pop("values", UNSET))
+            op = _scp.enum(LabelOp, _op, "op")
+
+        _values = d.pop("values", UNSET)
+        values: list[str] | Unset = UNSET
+        if _values is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            values = cast(list[str], _scp.array(_values, "values"))
 
         label = cls(
             key=key,

@@ -128,32 +128,36 @@ class ListedServiceBindingResponseObject:
         if isinstance(_bind_resource, Unset):
             bind_resource = UNSET
         else:
-            bind_resource = ListedServiceBindingResponseObjectBindResource.from_dict(_bind_resource)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            bind_resource = _scp.model(ListedServiceBindingResponseObjectBindResource, _bind_resource, "bind_resource")
 
         _context = d.pop("context", UNSET)
         context: ListedServiceBindingResponseObjectContext | Unset
         if isinstance(_context, Unset):
             context = UNSET
         else:
-            context = ListedServiceBindingResponseObjectContext.from_dict(_context)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            context = _scp.model(ListedServiceBindingResponseObjectContext, _context, "context")
 
         _created_at = d.pop("created_at", UNSET)
         created_at: datetime.datetime | Unset
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         _credentials = d.pop("credentials", UNSET)
         credentials: ListedServiceBindingResponseObjectCredentials | Unset
         if isinstance(_credentials, Unset):
             credentials = UNSET
         else:
-            credentials = ListedServiceBindingResponseObjectCredentials.from_dict(_credentials)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            credentials = _scp.model(ListedServiceBindingResponseObjectCredentials, _credentials, "credentials")
 
         id = d.pop("id", UNSET)
 
@@ -162,7 +166,9 @@ class ListedServiceBindingResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            labels = Labels.from_dict(_labels)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            labels = _scp.model(Labels, _labels, "labels")
 
         name = d.pop("name", UNSET)
 
@@ -175,11 +181,9 @@ class ListedServiceBindingResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         listed_service_binding_response_object = cls(
             bind_resource=bind_resource,

@@ -144,18 +144,18 @@ class ListedServiceInstanceResponseObject:
         if isinstance(_context, Unset):
             context = UNSET
         else:
-            context = ListedServiceInstanceResponseObjectContext.from_dict(_context)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            context = _scp.model(ListedServiceInstanceResponseObjectContext, _context, "context")
 
         _created_at = d.pop("created_at", UNSET)
         created_at: datetime.datetime | Unset
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         dashboard_url = d.pop("dashboard_url", UNSET)
 
@@ -166,14 +166,20 @@ class ListedServiceInstanceResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            labels = Labels.from_dict(_labels)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            labels = _scp.model(Labels, _labels, "labels")
 
         _maintenance_info = d.pop("maintenance_info", UNSET)
         maintenance_info: ListedServiceInstanceResponseObjectMaintenanceInfo | Unset
         if isinstance(_maintenance_info, Unset):
             maintenance_info = UNSET
         else:
-            maintenance_info = ListedServiceInstanceResponseObjectMaintenanceInfo.from_dict(_maintenance_info)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            maintenance_info = _scp.model(
+                ListedServiceInstanceResponseObjectMaintenanceInfo, _maintenance_info, "maintenance_info"
+            )
 
         name = d.pop("name", UNSET)
 
@@ -192,11 +198,9 @@ class ListedServiceInstanceResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         usable = d.pop("usable", UNSET)
 

@@ -168,33 +168,27 @@ class OperationResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         _deletion_scheduled = d.pop("deletion_scheduled", UNSET)
         deletion_scheduled: datetime.datetime | Unset
         if isinstance(_deletion_scheduled, Unset):
             deletion_scheduled = UNSET
         else:
-            deletion_scheduled = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _deletion_scheduled, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            deletion_scheduled = _scp.date_time(_deletion_scheduled, "deletion_scheduled")
 
         description = d.pop("description", UNSET)
 
         _errors = d.pop("errors", UNSET)
         errors: list[Error] | Unset = UNSET
         if _errors is not UNSET:
-            errors = []
-            for errors_item_data in _errors:
-                errors_item = Error.from_dict(errors_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                errors.append(errors_item)
+            errors = _scp.models(Error, _errors, "errors")
 
         id = d.pop("id", UNSET)
 
@@ -203,7 +197,9 @@ class OperationResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            labels = Labels.from_dict(_labels)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            labels = _scp.model(Labels, _labels, "labels")
 
         platform_id = d.pop("platform_id", UNSET)
 
@@ -220,34 +216,34 @@ class OperationResponseObject:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            state = OperationResponseObjectState(_state)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            state = _scp.enum(OperationResponseObjectState, _state, "state")
 
         _transitive_resources = d.pop("transitive_resources", UNSET)
         transitive_resources: list[TransitiveResource] | Unset = UNSET
         if _transitive_resources is not UNSET:
-            transitive_resources = []
-            for transitive_resources_item_data in _transitive_resources:
-                transitive_resources_item = TransitiveResource.from_dict(transitive_resources_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                transitive_resources.append(transitive_resources_item)
+            transitive_resources = _scp.models(TransitiveResource, _transitive_resources, "transitive_resources")
 
         _type_ = d.pop("type", UNSET)
         type_: OperationResponseObjectType | Unset
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            type_ = OperationResponseObjectType(_type_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            type_ = _scp.enum(OperationResponseObjectType, _type_, "type")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         operation_response_object = cls(
             correlation_id=correlation_id,

@@ -66,7 +66,9 @@ class RegisterPlatformRequestPayload:
         d = dict(src_dict)
         name = d.pop("name")
 
-        type_ = RegisterPlatformRequestPayloadType(d.pop("type"))
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        type_ = _scp.enum(RegisterPlatformRequestPayloadType, d.pop("type"), "type")
 
         description = d.pop("description", UNSET)
 
@@ -75,7 +77,9 @@ class RegisterPlatformRequestPayload:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            labels = Labels.from_dict(_labels)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            labels = _scp.model(Labels, _labels, "labels")
 
         register_platform_request_payload = cls(
             name=name,

@@ -109,18 +109,18 @@ class RegisteredPlatformResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         _credentials = d.pop("credentials", UNSET)
         credentials: Credentials | Unset
         if isinstance(_credentials, Unset):
             credentials = UNSET
         else:
-            credentials = Credentials.from_dict(_credentials)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            credentials = _scp.model(Credentials, _credentials, "credentials")
 
         description = d.pop("description", UNSET)
 
@@ -131,7 +131,9 @@ class RegisteredPlatformResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            labels = Labels.from_dict(_labels)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            labels = _scp.model(Labels, _labels, "labels")
 
         name = d.pop("name", UNSET)
 
@@ -142,18 +144,18 @@ class RegisteredPlatformResponseObject:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            type_ = RegisteredPlatformResponseObjectType(_type_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            type_ = _scp.enum(RegisteredPlatformResponseObjectType, _type_, "type")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         registered_platform_response_object = cls(
             created_at=created_at,

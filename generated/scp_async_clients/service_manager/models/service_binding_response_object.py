@@ -130,32 +130,36 @@ class ServiceBindingResponseObject:
         if isinstance(_bind_resource, Unset):
             bind_resource = UNSET
         else:
-            bind_resource = ServiceBindingResponseObjectBindResource.from_dict(_bind_resource)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            bind_resource = _scp.model(ServiceBindingResponseObjectBindResource, _bind_resource, "bind_resource")
 
         _context = d.pop("context", UNSET)
         context: ServiceBindingResponseObjectContext | Unset
         if isinstance(_context, Unset):
             context = UNSET
         else:
-            context = ServiceBindingResponseObjectContext.from_dict(_context)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            context = _scp.model(ServiceBindingResponseObjectContext, _context, "context")
 
         _created_at = d.pop("created_at", UNSET)
         created_at: datetime.datetime | Unset
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         _credentials = d.pop("credentials", UNSET)
         credentials: ServiceBindingResponseObjectCredentials | Unset
         if isinstance(_credentials, Unset):
             credentials = UNSET
         else:
-            credentials = ServiceBindingResponseObjectCredentials.from_dict(_credentials)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            credentials = _scp.model(ServiceBindingResponseObjectCredentials, _credentials, "credentials")
 
         id = d.pop("id", UNSET)
 
@@ -164,14 +168,18 @@ class ServiceBindingResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            labels = Labels.from_dict(_labels)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            labels = _scp.model(Labels, _labels, "labels")
 
         _last_operation = d.pop("last_operation", UNSET)
         last_operation: OperationResponseObject | Unset
         if isinstance(_last_operation, Unset):
             last_operation = UNSET
         else:
-            last_operation = OperationResponseObject.from_dict(_last_operation)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            last_operation = _scp.model(OperationResponseObject, _last_operation, "last_operation")
 
         name = d.pop("name", UNSET)
 
@@ -184,11 +192,9 @@ class ServiceBindingResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         service_binding_response_object = cls(
             bind_resource=bind_resource,

@@ -62,11 +62,9 @@ class ServiceBrokerResponseList:
         _items = d.pop("items", UNSET)
         items: list[ListedServiceBrokerResponseObject] | Unset = UNSET
         if _items is not UNSET:
-            items = []
-            for items_item_data in _items:
-                items_item = ListedServiceBrokerResponseObject.from_dict(items_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                items.append(items_item)
+            items = _scp.models(ListedServiceBrokerResponseObject, _items, "items")
 
         num_items = d.pop("num_items", UNSET)
 

@@ -113,11 +113,9 @@ class ServiceBrokerResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         description = d.pop("description", UNSET)
 
@@ -126,14 +124,18 @@ class ServiceBrokerResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            labels = Labels.from_dict(_labels)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            labels = _scp.model(Labels, _labels, "labels")
 
         _last_operation = d.pop("last_operation", UNSET)
         last_operation: OperationResponseObject | Unset
         if isinstance(_last_operation, Unset):
             last_operation = UNSET
         else:
-            last_operation = OperationResponseObject.from_dict(_last_operation)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            last_operation = _scp.model(OperationResponseObject, _last_operation, "last_operation")
 
         ready = d.pop("ready", UNSET)
 
@@ -142,11 +144,9 @@ class ServiceBrokerResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         service_broker_response_object = cls(
             id=id,

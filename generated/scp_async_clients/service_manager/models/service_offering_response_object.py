@@ -158,11 +158,9 @@ class ServiceOfferingResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         description = d.pop("description", UNSET)
 
@@ -175,7 +173,9 @@ class ServiceOfferingResponseObject:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = ServiceOfferingMetadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(ServiceOfferingMetadata, _metadata, "metadata")
 
         name = d.pop("name", UNSET)
 
@@ -183,18 +183,21 @@ class ServiceOfferingResponseObject:
 
         ready = d.pop("ready", UNSET)
 
-        tags = cast(list[str], d.pop("tags", UNSET))
+        _tags = d.pop("tags", UNSET)
+        tags: list[str] | Unset = UNSET
+        if _tags is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            tags = cast(list[str], _scp.array(_tags, "tags"))
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         service_offering_response_object = cls(
             allow_context_updates=allow_context_updates,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -17,20 +17,28 @@ T = TypeVar("T", bound="ServicePlanMetadata")
 class ServicePlanMetadata:
     """
     Attributes:
-        supported_max_osb_version (str | Unset):
-        supported_min_osb_version (str | Unset):
+        supported_max_osb_version (float | str | Unset):
+        supported_min_osb_version (float | str | Unset):
         supported_platforms (list[ServicePlanMetadataSupportedPlatformsItem] | Unset):
     """
 
-    supported_max_osb_version: str | Unset = UNSET
-    supported_min_osb_version: str | Unset = UNSET
+    supported_max_osb_version: float | str | Unset = UNSET
+    supported_min_osb_version: float | str | Unset = UNSET
     supported_platforms: list[ServicePlanMetadataSupportedPlatformsItem] | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        supported_max_osb_version = self.supported_max_osb_version
+        supported_max_osb_version: float | str | Unset
+        if isinstance(self.supported_max_osb_version, Unset):
+            supported_max_osb_version = UNSET
+        else:
+            supported_max_osb_version = self.supported_max_osb_version
 
-        supported_min_osb_version = self.supported_min_osb_version
+        supported_min_osb_version: float | str | Unset
+        if isinstance(self.supported_min_osb_version, Unset):
+            supported_min_osb_version = UNSET
+        else:
+            supported_min_osb_version = self.supported_min_osb_version
 
         supported_platforms: list[str] | Unset = UNSET
         if not isinstance(self.supported_platforms, Unset):
@@ -54,18 +62,38 @@ class ServicePlanMetadata:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        supported_max_osb_version = d.pop("supportedMaxOSBVersion", UNSET)
 
-        supported_min_osb_version = d.pop("supportedMinOSBVersion", UNSET)
+        def _parse_supported_max_osb_version(data: object) -> float | str | Unset:
+            if isinstance(data, Unset):
+                return data
+            return cast(float | str | Unset, data)
+
+        supported_max_osb_version = _parse_supported_max_osb_version(d.pop("supportedMaxOSBVersion", UNSET))
+
+        def _parse_supported_min_osb_version(data: object) -> float | str | Unset:
+            if isinstance(data, Unset):
+                return data
+            return cast(float | str | Unset, data)
+
+        supported_min_osb_version = _parse_supported_min_osb_version(d.pop("supportedMinOSBVersion", UNSET))
 
         _supported_platforms = d.pop("supportedPlatforms", UNSET)
         supported_platforms: list[ServicePlanMetadataSupportedPlatformsItem] | Unset = UNSET
         if _supported_platforms is not UNSET:
-            supported_platforms = []
-            for supported_platforms_item_data in _supported_platforms:
-                supported_platforms_item = ServicePlanMetadataSupportedPlatformsItem(supported_platforms_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                supported_platforms.append(supported_platforms_item)
+            if _scp.is_array(_supported_platforms, "supportedPlatforms"):
+                supported_platforms = []
+                for supported_platforms_item_data in _supported_platforms:
+                    from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                    supported_platforms_item = _scp.enum(
+                        ServicePlanMetadataSupportedPlatformsItem, supported_platforms_item_data, "supportedPlatforms[]"
+                    )
+
+                    supported_platforms.append(supported_platforms_item)
+            else:
+                supported_platforms = _supported_platforms
 
         service_plan_metadata = cls(
             supported_max_osb_version=supported_max_osb_version,

@@ -62,11 +62,9 @@ class ServicePlanResponseList:
         _items = d.pop("items", UNSET)
         items: list[ServicePlanResponseObject] | Unset = UNSET
         if _items is not UNSET:
-            items = []
-            for items_item_data in _items:
-                items_item = ServicePlanResponseObject.from_dict(items_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                items.append(items_item)
+            items = _scp.models(ServicePlanResponseObject, _items, "items")
 
         num_items = d.pop("num_items", UNSET)
 

@@ -126,11 +126,9 @@ class ServicePlanResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         description = d.pop("description", UNSET)
 
@@ -143,7 +141,9 @@ class ServicePlanResponseObject:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = ServicePlanMetadata.from_dict(_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            metadata = _scp.model(ServicePlanMetadata, _metadata, "metadata")
 
         name = d.pop("name", UNSET)
 
@@ -156,11 +156,9 @@ class ServicePlanResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         service_plan_response_object = cls(
             bindable=bindable,

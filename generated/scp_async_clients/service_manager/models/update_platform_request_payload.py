@@ -83,13 +83,9 @@ class UpdatePlatformRequestPayload:
         _labels = d.pop("labels", UNSET)
         labels: list[Label] | Unset = UNSET
         if _labels is not UNSET:
-            labels = []
-            for componentsschemas_update_labels_payload_item_data in _labels:
-                componentsschemas_update_labels_payload_item = Label.from_dict(
-                    componentsschemas_update_labels_payload_item_data
-                )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                labels.append(componentsschemas_update_labels_payload_item)
+            labels = _scp.models(Label, _labels, "labels")
 
         name = d.pop("name", UNSET)
 
@@ -98,7 +94,9 @@ class UpdatePlatformRequestPayload:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            type_ = UpdatePlatformRequestPayloadType(_type_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            type_ = _scp.enum(UpdatePlatformRequestPayloadType, _type_, "type")
 
         update_platform_request_payload = cls(
             description=description,

@@ -78,13 +78,9 @@ class UpdateServiceInstanceRequestPayload:
         _labels = d.pop("labels", UNSET)
         labels: list[Label] | Unset = UNSET
         if _labels is not UNSET:
-            labels = []
-            for componentsschemas_update_labels_payload_item_data in _labels:
-                componentsschemas_update_labels_payload_item = Label.from_dict(
-                    componentsschemas_update_labels_payload_item_data
-                )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                labels.append(componentsschemas_update_labels_payload_item)
+            labels = _scp.models(Label, _labels, "labels")
 
         name = d.pop("name", UNSET)
 
@@ -93,7 +89,9 @@ class UpdateServiceInstanceRequestPayload:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            parameters = UpdateServiceInstanceRequestPayloadParameters.from_dict(_parameters)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            parameters = _scp.model(UpdateServiceInstanceRequestPayloadParameters, _parameters, "parameters")
 
         service_plan_id = d.pop("service_plan_id", UNSET)
 

@@ -103,11 +103,9 @@ class UpdatedPlatformResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "created_at")
 
         description = d.pop("description", UNSET)
 
@@ -118,7 +116,9 @@ class UpdatedPlatformResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            labels = Labels.from_dict(_labels)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            labels = _scp.model(Labels, _labels, "labels")
 
         ready = d.pop("ready", UNSET)
 
@@ -127,18 +127,18 @@ class UpdatedPlatformResponseObject:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            type_ = UpdatedPlatformResponseObjectType(_type_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            type_ = _scp.enum(UpdatedPlatformResponseObjectType, _type_, "type")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            updated_at = _scp.date_time(_updated_at, "updated_at")
 
         updated_platform_response_object = cls(
             name=name,

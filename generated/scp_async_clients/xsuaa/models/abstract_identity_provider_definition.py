@@ -67,11 +67,20 @@ class AbstractIdentityProviderDefinition:
         if isinstance(_additional_configuration, Unset):
             additional_configuration = UNSET
         else:
-            additional_configuration = AbstractIdentityProviderDefinitionAdditionalConfiguration.from_dict(
-                _additional_configuration
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            additional_configuration = _scp.model(
+                AbstractIdentityProviderDefinitionAdditionalConfiguration,
+                _additional_configuration,
+                "additionalConfiguration",
             )
 
-        email_domain = cast(list[str], d.pop("emailDomain", UNSET))
+        _email_domain = d.pop("emailDomain", UNSET)
+        email_domain: list[str] | Unset = UNSET
+        if _email_domain is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            email_domain = cast(list[str], _scp.array(_email_domain, "emailDomain"))
 
         provider_description = d.pop("providerDescription", UNSET)
 

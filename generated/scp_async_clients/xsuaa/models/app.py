@@ -26,40 +26,40 @@ class App:
         appid (str | Unset):
         attributes (list[AppAttribute] | Unset):
         authorities (list[str] | Unset):
-        description (str | Unset):
+        description (None | str | Unset):
         foreign_scope_references (list[str] | Unset):
-        master_app_id (str | Unset):
+        master_app_id (None | str | Unset):
         oauth2_configuration (OAuth2Configuration | Unset):
-        org_id (str | Unset):
+        org_id (None | str | Unset):
         plan_id (str | Unset):
         plan_name (str | Unset):
         role_templates (list[RoleTemplate] | Unset):
         scopes (list[Scope] | Unset):
         serviceinstanceid (str | Unset):
-        space_id (str | Unset):
+        space_id (None | str | Unset):
         tenant_mode (str | Unset):
         tenant_id (str | Unset):
-        user_name (str | Unset):
+        user_name (None | str | Unset):
         xsappname (str | Unset):
     """
 
     appid: str | Unset = UNSET
     attributes: list[AppAttribute] | Unset = UNSET
     authorities: list[str] | Unset = UNSET
-    description: str | Unset = UNSET
+    description: None | str | Unset = UNSET
     foreign_scope_references: list[str] | Unset = UNSET
-    master_app_id: str | Unset = UNSET
+    master_app_id: None | str | Unset = UNSET
     oauth2_configuration: OAuth2Configuration | Unset = UNSET
-    org_id: str | Unset = UNSET
+    org_id: None | str | Unset = UNSET
     plan_id: str | Unset = UNSET
     plan_name: str | Unset = UNSET
     role_templates: list[RoleTemplate] | Unset = UNSET
     scopes: list[Scope] | Unset = UNSET
     serviceinstanceid: str | Unset = UNSET
-    space_id: str | Unset = UNSET
+    space_id: None | str | Unset = UNSET
     tenant_mode: str | Unset = UNSET
     tenant_id: str | Unset = UNSET
-    user_name: str | Unset = UNSET
+    user_name: None | str | Unset = UNSET
     xsappname: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -77,19 +77,31 @@ class App:
         if not isinstance(self.authorities, Unset):
             authorities = self.authorities
 
-        description = self.description
+        description: None | str | Unset
+        if isinstance(self.description, Unset):
+            description = UNSET
+        else:
+            description = self.description
 
         foreign_scope_references: list[str] | Unset = UNSET
         if not isinstance(self.foreign_scope_references, Unset):
             foreign_scope_references = self.foreign_scope_references
 
-        master_app_id = self.master_app_id
+        master_app_id: None | str | Unset
+        if isinstance(self.master_app_id, Unset):
+            master_app_id = UNSET
+        else:
+            master_app_id = self.master_app_id
 
         oauth2_configuration: dict[str, Any] | Unset = UNSET
         if not isinstance(self.oauth2_configuration, Unset):
             oauth2_configuration = self.oauth2_configuration.to_dict()
 
-        org_id = self.org_id
+        org_id: None | str | Unset
+        if isinstance(self.org_id, Unset):
+            org_id = UNSET
+        else:
+            org_id = self.org_id
 
         plan_id = self.plan_id
 
@@ -111,13 +123,21 @@ class App:
 
         serviceinstanceid = self.serviceinstanceid
 
-        space_id = self.space_id
+        space_id: None | str | Unset
+        if isinstance(self.space_id, Unset):
+            space_id = UNSET
+        else:
+            space_id = self.space_id
 
         tenant_mode = self.tenant_mode
 
         tenant_id = self.tenant_id
 
-        user_name = self.user_name
+        user_name: None | str | Unset
+        if isinstance(self.user_name, Unset):
+            user_name = UNSET
+        else:
+            user_name = self.user_name
 
         xsappname = self.xsappname
 
@@ -176,28 +196,61 @@ class App:
         _attributes = d.pop("attributes", UNSET)
         attributes: list[AppAttribute] | Unset = UNSET
         if _attributes is not UNSET:
-            attributes = []
-            for attributes_item_data in _attributes:
-                attributes_item = AppAttribute.from_dict(attributes_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                attributes.append(attributes_item)
+            attributes = _scp.models(AppAttribute, _attributes, "attributes")
 
-        authorities = cast(list[str], d.pop("authorities", UNSET))
+        _authorities = d.pop("authorities", UNSET)
+        authorities: list[str] | Unset = UNSET
+        if _authorities is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        description = d.pop("description", UNSET)
+            authorities = cast(list[str], _scp.array(_authorities, "authorities"))
 
-        foreign_scope_references = cast(list[str], d.pop("foreign-scope-references", UNSET))
+        def _parse_description(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
 
-        master_app_id = d.pop("masterAppId", UNSET)
+        description = _parse_description(d.pop("description", UNSET))
+
+        _foreign_scope_references = d.pop("foreign-scope-references", UNSET)
+        foreign_scope_references: list[str] | Unset = UNSET
+        if _foreign_scope_references is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            foreign_scope_references = cast(
+                list[str], _scp.array(_foreign_scope_references, "foreign-scope-references")
+            )
+
+        def _parse_master_app_id(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        master_app_id = _parse_master_app_id(d.pop("masterAppId", UNSET))
 
         _oauth2_configuration = d.pop("oauth2-configuration", UNSET)
         oauth2_configuration: OAuth2Configuration | Unset
         if isinstance(_oauth2_configuration, Unset):
             oauth2_configuration = UNSET
         else:
-            oauth2_configuration = OAuth2Configuration.from_dict(_oauth2_configuration)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        org_id = d.pop("orgId", UNSET)
+            oauth2_configuration = _scp.model(OAuth2Configuration, _oauth2_configuration, "oauth2-configuration")
+
+        def _parse_org_id(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        org_id = _parse_org_id(d.pop("orgId", UNSET))
 
         plan_id = d.pop("planId", UNSET)
 
@@ -206,30 +259,40 @@ class App:
         _role_templates = d.pop("role-templates", UNSET)
         role_templates: list[RoleTemplate] | Unset = UNSET
         if _role_templates is not UNSET:
-            role_templates = []
-            for role_templates_item_data in _role_templates:
-                role_templates_item = RoleTemplate.from_dict(role_templates_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                role_templates.append(role_templates_item)
+            role_templates = _scp.models(RoleTemplate, _role_templates, "role-templates")
 
         _scopes = d.pop("scopes", UNSET)
         scopes: list[Scope] | Unset = UNSET
         if _scopes is not UNSET:
-            scopes = []
-            for scopes_item_data in _scopes:
-                scopes_item = Scope.from_dict(scopes_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                scopes.append(scopes_item)
+            scopes = _scp.models(Scope, _scopes, "scopes")
 
         serviceinstanceid = d.pop("serviceinstanceid", UNSET)
 
-        space_id = d.pop("spaceId", UNSET)
+        def _parse_space_id(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        space_id = _parse_space_id(d.pop("spaceId", UNSET))
 
         tenant_mode = d.pop("tenant-mode", UNSET)
 
         tenant_id = d.pop("tenantId", UNSET)
 
-        user_name = d.pop("userName", UNSET)
+        def _parse_user_name(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        user_name = _parse_user_name(d.pop("userName", UNSET))
 
         xsappname = d.pop("xsappname", UNSET)
 

@@ -81,22 +81,18 @@ class Approval:
         if isinstance(_expires_at, Unset):
             expires_at = UNSET
         else:
-            expires_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _expires_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            expires_at = _scp.date_time(_expires_at, "expiresAt")
 
         _last_updated_at = d.pop("lastUpdatedAt", UNSET)
         last_updated_at: datetime.datetime | Unset
         if isinstance(_last_updated_at, Unset):
             last_updated_at = UNSET
         else:
-            last_updated_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _last_updated_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            last_updated_at = _scp.date_time(_last_updated_at, "lastUpdatedAt")
 
         scope = d.pop("scope", UNSET)
 
@@ -105,7 +101,9 @@ class Approval:
         if isinstance(_status, Unset):
             status = UNSET
         else:
-            status = ApprovalStatus(_status)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            status = _scp.enum(ApprovalStatus, _status, "status")
 
         user_id = d.pop("userId", UNSET)
 

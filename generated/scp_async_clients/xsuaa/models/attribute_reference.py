@@ -62,7 +62,12 @@ class AttributeReference:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        default_values = cast(list[str], d.pop("default-values", UNSET))
+        _default_values = d.pop("default-values", UNSET)
+        default_values: list[str] | Unset = UNSET
+        if _default_values is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            default_values = cast(list[str], _scp.array(_default_values, "default-values"))
 
         description = d.pop("description", UNSET)
 

@@ -71,20 +71,16 @@ class AuthData:
         _role_collections = d.pop("roleCollections", UNSET)
         role_collections: list[RoleCollection] | Unset = UNSET
         if _role_collections is not UNSET:
-            role_collections = []
-            for role_collections_item_data in _role_collections:
-                role_collections_item = RoleCollection.from_dict(role_collections_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                role_collections.append(role_collections_item)
+            role_collections = _scp.models(RoleCollection, _role_collections, "roleCollections")
 
         _roles = d.pop("roles", UNSET)
         roles: list[Role] | Unset = UNSET
         if _roles is not UNSET:
-            roles = []
-            for roles_item_data in _roles:
-                roles_item = Role.from_dict(roles_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                roles.append(roles_item)
+            roles = _scp.models(Role, _roles, "roles")
 
         auth_data = cls(
             identity_zone=identity_zone,

@@ -58,11 +58,9 @@ class AuthDataWrapper:
         _authorization_data = d.pop("authorizationData", UNSET)
         authorization_data: list[AuthData] | Unset = UNSET
         if _authorization_data is not UNSET:
-            authorization_data = []
-            for authorization_data_item_data in _authorization_data:
-                authorization_data_item = AuthData.from_dict(authorization_data_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                authorization_data.append(authorization_data_item)
+            authorization_data = _scp.models(AuthData, _authorization_data, "authorizationData")
 
         auth_data_wrapper = cls(
             app_id=app_id,

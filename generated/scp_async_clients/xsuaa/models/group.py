@@ -58,7 +58,9 @@ class Group:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            type_ = GroupType(_type_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            type_ = _scp.enum(GroupType, _type_, "type")
 
         value = d.pop("value", UNSET)
 

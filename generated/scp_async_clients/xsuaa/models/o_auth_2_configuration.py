@@ -16,7 +16,7 @@ T = TypeVar("T", bound="OAuth2Configuration")
 class OAuth2Configuration:
     """
     Attributes:
-        allowedproviders (list[str] | Unset):
+        allowedproviders (list[str] | None | Unset):
         autoapprove (bool | Unset):
         credential_types (list[str] | Unset):
         grant_types (list[str] | Unset):
@@ -26,7 +26,7 @@ class OAuth2Configuration:
         token_validity (int | Unset):
     """
 
-    allowedproviders: list[str] | Unset = UNSET
+    allowedproviders: list[str] | None | Unset = UNSET
     autoapprove: bool | Unset = UNSET
     credential_types: list[str] | Unset = UNSET
     grant_types: list[str] | Unset = UNSET
@@ -37,8 +37,13 @@ class OAuth2Configuration:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        allowedproviders: list[str] | Unset = UNSET
-        if not isinstance(self.allowedproviders, Unset):
+        allowedproviders: list[str] | None | Unset
+        if isinstance(self.allowedproviders, Unset):
+            allowedproviders = UNSET
+        elif isinstance(self.allowedproviders, list):
+            allowedproviders = self.allowedproviders
+
+        else:
             allowedproviders = self.allowedproviders
 
         autoapprove = self.autoapprove
@@ -88,19 +93,59 @@ class OAuth2Configuration:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        allowedproviders = cast(list[str], d.pop("allowedproviders", UNSET))
+
+        def _parse_allowedproviders(data: object) -> list[str] | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, list):
+                    raise TypeError()
+                _allowedproviders_type_0 = data
+                allowedproviders_type_0: list[str]
+                from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                allowedproviders_type_0 = cast(list[str], _scp.array(_allowedproviders_type_0, "allowedproviders"))
+
+                return allowedproviders_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(list[str] | None | Unset, data)
+
+        allowedproviders = _parse_allowedproviders(d.pop("allowedproviders", UNSET))
 
         autoapprove = d.pop("autoapprove", UNSET)
 
-        credential_types = cast(list[str], d.pop("credential-types", UNSET))
+        _credential_types = d.pop("credential-types", UNSET)
+        credential_types: list[str] | Unset = UNSET
+        if _credential_types is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        grant_types = cast(list[str], d.pop("grant-types", UNSET))
+            credential_types = cast(list[str], _scp.array(_credential_types, "credential-types"))
 
-        redirect_uris = cast(list[str], d.pop("redirect-uris", UNSET))
+        _grant_types = d.pop("grant-types", UNSET)
+        grant_types: list[str] | Unset = UNSET
+        if _grant_types is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            grant_types = cast(list[str], _scp.array(_grant_types, "grant-types"))
+
+        _redirect_uris = d.pop("redirect-uris", UNSET)
+        redirect_uris: list[str] | Unset = UNSET
+        if _redirect_uris is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            redirect_uris = cast(list[str], _scp.array(_redirect_uris, "redirect-uris"))
 
         refresh_token_validity = d.pop("refresh-token-validity", UNSET)
 
-        system_attributes = cast(list[str], d.pop("system-attributes", UNSET))
+        _system_attributes = d.pop("system-attributes", UNSET)
+        system_attributes: list[str] | Unset = UNSET
+        if _system_attributes is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            system_attributes = cast(list[str], _scp.array(_system_attributes, "system-attributes"))
 
         token_validity = d.pop("token-validity", UNSET)
 

@@ -108,12 +108,11 @@ class Role:
         from ..models.scope import Scope  # noqa: PLC0415
 
         d = dict(src_dict)
-        attribute_list = []
         _attribute_list = d.pop("attributeList")
-        for attribute_list_item_data in _attribute_list:
-            attribute_list_item = RoleAttribute.from_dict(attribute_list_item_data)
+        attribute_list: list[RoleAttribute]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            attribute_list.append(attribute_list_item)
+        attribute_list = _scp.models(RoleAttribute, _attribute_list, "attributeList")
 
         description = d.pop("description")
 
@@ -123,12 +122,11 @@ class Role:
 
         role_template_name = d.pop("roleTemplateName")
 
-        scopes = []
         _scopes = d.pop("scopes")
-        for scopes_item_data in _scopes:
-            scopes_item = Scope.from_dict(scopes_item_data)
+        scopes: list[Scope]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            scopes.append(scopes_item)
+        scopes = _scp.models(Scope, _scopes, "scopes")
 
         app_description = d.pop("appDescription", UNSET)
 
@@ -139,13 +137,11 @@ class Role:
         _role_collection_references = d.pop("roleCollectionReferences", UNSET)
         role_collection_references: list[RoleCollectionReference] | Unset = UNSET
         if _role_collection_references is not UNSET:
-            role_collection_references = []
-            for role_collection_references_item_data in _role_collection_references:
-                role_collection_references_item = RoleCollectionReference.from_dict(
-                    role_collection_references_item_data
-                )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                role_collection_references.append(role_collection_references_item)
+            role_collection_references = _scp.models(
+                RoleCollectionReference, _role_collection_references, "roleCollectionReferences"
+            )
 
         role = cls(
             attribute_list=attribute_list,

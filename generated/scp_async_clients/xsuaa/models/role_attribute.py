@@ -18,14 +18,14 @@ class RoleAttribute:
     Attributes:
         attribute_name (str):
         attribute_value_origin (str):
-        attribute_values (list[str]):
+        attribute_values (list[None | str]):
         description (str | Unset):
         value_required (bool | Unset):
     """
 
     attribute_name: str
     attribute_value_origin: str
-    attribute_values: list[str]
+    attribute_values: list[None | str]
     description: str | Unset = UNSET
     value_required: bool | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -35,7 +35,11 @@ class RoleAttribute:
 
         attribute_value_origin = self.attribute_value_origin
 
-        attribute_values = self.attribute_values
+        attribute_values = []
+        for attribute_values_item_data in self.attribute_values:
+            attribute_values_item: None | str
+            attribute_values_item = attribute_values_item_data
+            attribute_values.append(attribute_values_item)
 
         description = self.description
 
@@ -64,7 +68,24 @@ class RoleAttribute:
 
         attribute_value_origin = d.pop("attributeValueOrigin")
 
-        attribute_values = cast(list[str], d.pop("attributeValues"))
+        _attribute_values = d.pop("attributeValues")
+        attribute_values: list[None | str]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        if _scp.is_array(_attribute_values, "attributeValues"):
+            attribute_values = []
+            for attribute_values_item_data in _attribute_values:
+
+                def _parse_attribute_values_item(data: object) -> None | str:
+                    if data is None:
+                        return data
+                    return cast(None | str, data)
+
+                attribute_values_item = _parse_attribute_values_item(attribute_values_item_data)
+
+                attribute_values.append(attribute_values_item)
+        else:
+            attribute_values = _attribute_values
 
         description = d.pop("description", UNSET)
 

@@ -111,40 +111,34 @@ class RoleCollection:
         _group_references = d.pop("groupReferences", UNSET)
         group_references: list[RoleCollectionAttribute] | Unset = UNSET
         if _group_references is not UNSET:
-            group_references = []
-            for group_references_item_data in _group_references:
-                group_references_item = RoleCollectionAttribute.from_dict(group_references_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                group_references.append(group_references_item)
+            group_references = _scp.models(RoleCollectionAttribute, _group_references, "groupReferences")
 
         is_read_only = d.pop("isReadOnly", UNSET)
 
         _role_references = d.pop("roleReferences", UNSET)
         role_references: list[RoleReference] | Unset = UNSET
         if _role_references is not UNSET:
-            role_references = []
-            for role_references_item_data in _role_references:
-                role_references_item = RoleReference.from_dict(role_references_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                role_references.append(role_references_item)
+            role_references = _scp.models(RoleReference, _role_references, "roleReferences")
 
         _saml_attribute_assignment = d.pop("samlAttributeAssignment", UNSET)
         saml_attribute_assignment: list[RoleCollectionAttribute] | Unset = UNSET
         if _saml_attribute_assignment is not UNSET:
-            saml_attribute_assignment = []
-            for saml_attribute_assignment_item_data in _saml_attribute_assignment:
-                saml_attribute_assignment_item = RoleCollectionAttribute.from_dict(saml_attribute_assignment_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                saml_attribute_assignment.append(saml_attribute_assignment_item)
+            saml_attribute_assignment = _scp.models(
+                RoleCollectionAttribute, _saml_attribute_assignment, "samlAttributeAssignment"
+            )
 
         _user_references = d.pop("userReferences", UNSET)
         user_references: list[UserReference] | Unset = UNSET
         if _user_references is not UNSET:
-            user_references = []
-            for user_references_item_data in _user_references:
-                user_references_item = UserReference.from_dict(user_references_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                user_references.append(user_references_item)
+            user_references = _scp.models(UserReference, _user_references, "userReferences")
 
         role_collection = cls(
             name=name,

@@ -46,9 +46,21 @@ class RoleCollectionListDto:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        role_collections = cast(list[str], d.pop("roleCollections", UNSET))
+        _role_collections = d.pop("roleCollections", UNSET)
+        role_collections: list[str] | Unset = UNSET
+        if _role_collections is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        role_collections_by_saml_assignment = cast(list[str], d.pop("roleCollectionsBySamlAssignment", UNSET))
+            role_collections = cast(list[str], _scp.array(_role_collections, "roleCollections"))
+
+        _role_collections_by_saml_assignment = d.pop("roleCollectionsBySamlAssignment", UNSET)
+        role_collections_by_saml_assignment: list[str] | Unset = UNSET
+        if _role_collections_by_saml_assignment is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            role_collections_by_saml_assignment = cast(
+                list[str], _scp.array(_role_collections_by_saml_assignment, "roleCollectionsBySamlAssignment")
+            )
 
         role_collection_list_dto = cls(
             role_collections=role_collections,

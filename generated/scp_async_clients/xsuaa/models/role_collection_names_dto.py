@@ -38,7 +38,12 @@ class RoleCollectionNamesDto:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        role_collections = cast(list[str], d.pop("roleCollections", UNSET))
+        _role_collections = d.pop("roleCollections", UNSET)
+        role_collections: list[str] | Unset = UNSET
+        if _role_collections is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            role_collections = cast(list[str], _scp.array(_role_collections, "roleCollections"))
 
         role_collection_names_dto = cls(
             role_collections=role_collections,

@@ -50,11 +50,9 @@ class RoleCollectionsBulkDto:
         _role_collections = d.pop("roleCollections", UNSET)
         role_collections: list[RoleCollectionBasicDto] | Unset = UNSET
         if _role_collections is not UNSET:
-            role_collections = []
-            for role_collections_item_data in _role_collections:
-                role_collections_item = RoleCollectionBasicDto.from_dict(role_collections_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                role_collections.append(role_collections_item)
+            role_collections = _scp.models(RoleCollectionBasicDto, _role_collections, "roleCollections")
 
         role_collections_bulk_dto = cls(
             role_collections=role_collections,

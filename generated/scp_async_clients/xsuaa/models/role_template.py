@@ -113,11 +113,9 @@ class RoleTemplate:
         _attribute_references = d.pop("attribute-references", UNSET)
         attribute_references: list[AttributeReference] | Unset = UNSET
         if _attribute_references is not UNSET:
-            attribute_references = []
-            for attribute_references_item_data in _attribute_references:
-                attribute_references_item = AttributeReference.from_dict(attribute_references_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                attribute_references.append(attribute_references_item)
+            attribute_references = _scp.models(AttributeReference, _attribute_references, "attribute-references")
 
         default_role_name = d.pop("default-role-name", UNSET)
 
@@ -128,13 +126,16 @@ class RoleTemplate:
         _role_references = d.pop("role-references", UNSET)
         role_references: list[Role] | Unset = UNSET
         if _role_references is not UNSET:
-            role_references = []
-            for role_references_item_data in _role_references:
-                role_references_item = Role.from_dict(role_references_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                role_references.append(role_references_item)
+            role_references = _scp.models(Role, _role_references, "role-references")
 
-        scope_references = cast(list[str], d.pop("scope-references", UNSET))
+        _scope_references = d.pop("scope-references", UNSET)
+        scope_references: list[str] | Unset = UNSET
+        if _scope_references is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            scope_references = cast(list[str], _scp.array(_scope_references, "scope-references"))
 
         role_template = cls(
             app_description=app_description,

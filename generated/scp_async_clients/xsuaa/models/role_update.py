@@ -56,11 +56,9 @@ class RoleUpdate:
         _attribute_list = d.pop("attributeList", UNSET)
         attribute_list: list[RoleAttribute] | Unset = UNSET
         if _attribute_list is not UNSET:
-            attribute_list = []
-            for attribute_list_item_data in _attribute_list:
-                attribute_list_item = RoleAttribute.from_dict(attribute_list_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                attribute_list.append(attribute_list_item)
+            attribute_list = _scp.models(RoleAttribute, _attribute_list, "attributeList")
 
         description = d.pop("description", UNSET)
 

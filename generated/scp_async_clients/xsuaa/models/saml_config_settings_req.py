@@ -70,7 +70,9 @@ class SamlConfigSettingsReq:
         if isinstance(_change_mode, Unset):
             change_mode = UNSET
         else:
-            change_mode = SamlConfigSettingsReqChangeMode(_change_mode)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            change_mode = _scp.enum(SamlConfigSettingsReqChangeMode, _change_mode, "changeMode")
 
         disable_in_response_to_check = d.pop("disableInResponseToCheck", UNSET)
 
@@ -79,7 +81,9 @@ class SamlConfigSettingsReq:
         if isinstance(_key, Unset):
             key = UNSET
         else:
-            key = SamlKey.from_dict(_key)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            key = _scp.model(SamlKey, _key, "key")
 
         key_id = d.pop("keyId", UNSET)
 

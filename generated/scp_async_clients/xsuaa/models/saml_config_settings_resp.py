@@ -73,7 +73,9 @@ class SamlConfigSettingsResp:
         if isinstance(_keys, Unset):
             keys = UNSET
         else:
-            keys = SamlConfigSettingsRespKeys.from_dict(_keys)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            keys = _scp.model(SamlConfigSettingsRespKeys, _keys, "keys")
 
         saml_config_settings_resp = cls(
             active_key_id=active_key_id,

@@ -35,7 +35,9 @@ class SamlConfigSettingsRespKeys:
 
         additional_properties = {}
         for prop_name, prop_dict in d.items():
-            additional_property = SamlKey.from_dict(prop_dict)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            additional_property = _scp.model(SamlKey, prop_dict, "AdditionalProperty")
 
             additional_properties[prop_name] = additional_property
 

@@ -73,9 +73,16 @@ class ScimCore:
         if isinstance(_meta, Unset):
             meta = UNSET
         else:
-            meta = ScimMeta.from_dict(_meta)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        schemas = cast(list[str], d.pop("schemas", UNSET))
+            meta = _scp.model(ScimMeta, _meta, "meta")
+
+        _schemas = d.pop("schemas", UNSET)
+        schemas: list[str] | Unset = UNSET
+        if _schemas is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            schemas = cast(list[str], _scp.array(_schemas, "schemas"))
 
         scim_core = cls(
             external_id=external_id,

@@ -106,20 +106,25 @@ class ScimGroup:
         _members = d.pop("members", UNSET)
         members: list[ScimGroupMember] | Unset = UNSET
         if _members is not UNSET:
-            members = []
-            for members_item_data in _members:
-                members_item = ScimGroupMember.from_dict(members_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                members.append(members_item)
+            members = _scp.models(ScimGroupMember, _members, "members")
 
         _meta = d.pop("meta", UNSET)
         meta: ScimMeta | Unset
         if isinstance(_meta, Unset):
             meta = UNSET
         else:
-            meta = ScimMeta.from_dict(_meta)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        schemas = cast(list[str], d.pop("schemas", UNSET))
+            meta = _scp.model(ScimMeta, _meta, "meta")
+
+        _schemas = d.pop("schemas", UNSET)
+        schemas: list[str] | Unset = UNSET
+        if _schemas is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            schemas = cast(list[str], _scp.array(_schemas, "schemas"))
 
         zone_id = d.pop("zoneId", UNSET)
 

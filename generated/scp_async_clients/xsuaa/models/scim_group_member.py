@@ -76,7 +76,9 @@ class ScimGroupMember:
         if isinstance(_entity, Unset):
             entity = UNSET
         else:
-            entity = ScimCore.from_dict(_entity)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            entity = _scp.model(ScimCore, _entity, "entity")
 
         operation = d.pop("operation", UNSET)
 
@@ -87,7 +89,9 @@ class ScimGroupMember:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            type_ = ScimGroupMemberType(_type_)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            type_ = _scp.enum(ScimGroupMemberType, _type_, "type")
 
         value = d.pop("value", UNSET)
 

@@ -61,29 +61,30 @@ class ScimMeta:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        attributes = cast(list[str], d.pop("attributes", UNSET))
+        _attributes = d.pop("attributes", UNSET)
+        attributes: list[str] | Unset = UNSET
+        if _attributes is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            attributes = cast(list[str], _scp.array(_attributes, "attributes"))
 
         _created = d.pop("created", UNSET)
         created: datetime.datetime | Unset
         if isinstance(_created, Unset):
             created = UNSET
         else:
-            created = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created = _scp.date_time(_created, "created")
 
         _last_modified = d.pop("lastModified", UNSET)
         last_modified: datetime.datetime | Unset
         if isinstance(_last_modified, Unset):
             last_modified = UNSET
         else:
-            last_modified = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _last_modified, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            last_modified = _scp.date_time(_last_modified, "lastModified")
 
         version = d.pop("version", UNSET)
 

@@ -242,33 +242,27 @@ class ScimUser:
         _approvals = d.pop("approvals", UNSET)
         approvals: list[Approval] | Unset = UNSET
         if _approvals is not UNSET:
-            approvals = []
-            for approvals_item_data in _approvals:
-                approvals_item = Approval.from_dict(approvals_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                approvals.append(approvals_item)
+            approvals = _scp.models(Approval, _approvals, "approvals")
 
         display_name = d.pop("displayName", UNSET)
 
         _emails = d.pop("emails", UNSET)
         emails: list[Email] | Unset = UNSET
         if _emails is not UNSET:
-            emails = []
-            for emails_item_data in _emails:
-                emails_item = Email.from_dict(emails_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                emails.append(emails_item)
+            emails = _scp.models(Email, _emails, "emails")
 
         external_id = d.pop("externalId", UNSET)
 
         _groups = d.pop("groups", UNSET)
         groups: list[Group] | Unset = UNSET
         if _groups is not UNSET:
-            groups = []
-            for groups_item_data in _groups:
-                groups_item = Group.from_dict(groups_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                groups.append(groups_item)
+            groups = _scp.models(Group, _groups, "groups")
 
         id = d.pop("id", UNSET)
 
@@ -281,14 +275,18 @@ class ScimUser:
         if isinstance(_meta, Unset):
             meta = UNSET
         else:
-            meta = ScimMeta.from_dict(_meta)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            meta = _scp.model(ScimMeta, _meta, "meta")
 
         _name = d.pop("name", UNSET)
         name: Name | Unset
         if isinstance(_name, Unset):
             name = UNSET
         else:
-            name = Name.from_dict(_name)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            name = _scp.model(Name, _name, "name")
 
         nick_name = d.pop("nickName", UNSET)
 
@@ -301,20 +299,16 @@ class ScimUser:
         if isinstance(_password_last_modified, Unset):
             password_last_modified = UNSET
         else:
-            password_last_modified = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _password_last_modified, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            password_last_modified = _scp.date_time(_password_last_modified, "passwordLastModified")
 
         _phone_numbers = d.pop("phoneNumbers", UNSET)
         phone_numbers: list[PhoneNumber] | Unset = UNSET
         if _phone_numbers is not UNSET:
-            phone_numbers = []
-            for phone_numbers_item_data in _phone_numbers:
-                phone_numbers_item = PhoneNumber.from_dict(phone_numbers_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                phone_numbers.append(phone_numbers_item)
+            phone_numbers = _scp.models(PhoneNumber, _phone_numbers, "phoneNumbers")
 
         preferred_language = d.pop("preferredLanguage", UNSET)
 
@@ -324,7 +318,12 @@ class ScimUser:
 
         salt = d.pop("salt", UNSET)
 
-        schemas = cast(list[str], d.pop("schemas", UNSET))
+        _schemas = d.pop("schemas", UNSET)
+        schemas: list[str] | Unset = UNSET
+        if _schemas is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            schemas = cast(list[str], _scp.array(_schemas, "schemas"))
 
         timezone = d.pop("timezone", UNSET)
 

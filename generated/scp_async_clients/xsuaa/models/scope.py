@@ -16,28 +16,32 @@ T = TypeVar("T", bound="Scope")
 class Scope:
     """
     Attributes:
-        custom_grant_as_authority_to_apps (list[str]):
-        custom_granted_apps (list[str]):
         name (str):
+        custom_grant_as_authority_to_apps (list[str] | Unset):
+        custom_granted_apps (list[str] | Unset):
         description (str | Unset):
         grant_as_authority_to_apps (list[str] | Unset):
         granted_apps (list[str] | Unset):
     """
 
-    custom_grant_as_authority_to_apps: list[str]
-    custom_granted_apps: list[str]
     name: str
+    custom_grant_as_authority_to_apps: list[str] | Unset = UNSET
+    custom_granted_apps: list[str] | Unset = UNSET
     description: str | Unset = UNSET
     grant_as_authority_to_apps: list[str] | Unset = UNSET
     granted_apps: list[str] | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        custom_grant_as_authority_to_apps = self.custom_grant_as_authority_to_apps
-
-        custom_granted_apps = self.custom_granted_apps
-
         name = self.name
+
+        custom_grant_as_authority_to_apps: list[str] | Unset = UNSET
+        if not isinstance(self.custom_grant_as_authority_to_apps, Unset):
+            custom_grant_as_authority_to_apps = self.custom_grant_as_authority_to_apps
+
+        custom_granted_apps: list[str] | Unset = UNSET
+        if not isinstance(self.custom_granted_apps, Unset):
+            custom_granted_apps = self.custom_granted_apps
 
         description = self.description
 
@@ -53,11 +57,13 @@ class Scope:
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
-                "custom-grant-as-authority-to-apps": custom_grant_as_authority_to_apps,
-                "custom-granted-apps": custom_granted_apps,
                 "name": name,
             }
         )
+        if custom_grant_as_authority_to_apps is not UNSET:
+            field_dict["custom-grant-as-authority-to-apps"] = custom_grant_as_authority_to_apps
+        if custom_granted_apps is not UNSET:
+            field_dict["custom-granted-apps"] = custom_granted_apps
         if description is not UNSET:
             field_dict["description"] = description
         if grant_as_authority_to_apps is not UNSET:
@@ -70,22 +76,46 @@ class Scope:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        custom_grant_as_authority_to_apps = cast(list[str], d.pop("custom-grant-as-authority-to-apps"))
-
-        custom_granted_apps = cast(list[str], d.pop("custom-granted-apps"))
-
         name = d.pop("name")
+
+        _custom_grant_as_authority_to_apps = d.pop("custom-grant-as-authority-to-apps", UNSET)
+        custom_grant_as_authority_to_apps: list[str] | Unset = UNSET
+        if _custom_grant_as_authority_to_apps is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            custom_grant_as_authority_to_apps = cast(
+                list[str], _scp.array(_custom_grant_as_authority_to_apps, "custom-grant-as-authority-to-apps")
+            )
+
+        _custom_granted_apps = d.pop("custom-granted-apps", UNSET)
+        custom_granted_apps: list[str] | Unset = UNSET
+        if _custom_granted_apps is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            custom_granted_apps = cast(list[str], _scp.array(_custom_granted_apps, "custom-granted-apps"))
 
         description = d.pop("description", UNSET)
 
-        grant_as_authority_to_apps = cast(list[str], d.pop("grant-as-authority-to-apps", UNSET))
+        _grant_as_authority_to_apps = d.pop("grant-as-authority-to-apps", UNSET)
+        grant_as_authority_to_apps: list[str] | Unset = UNSET
+        if _grant_as_authority_to_apps is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        granted_apps = cast(list[str], d.pop("granted-apps", UNSET))
+            grant_as_authority_to_apps = cast(
+                list[str], _scp.array(_grant_as_authority_to_apps, "grant-as-authority-to-apps")
+            )
+
+        _granted_apps = d.pop("granted-apps", UNSET)
+        granted_apps: list[str] | Unset = UNSET
+        if _granted_apps is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            granted_apps = cast(list[str], _scp.array(_granted_apps, "granted-apps"))
 
         scope = cls(
+            name=name,
             custom_grant_as_authority_to_apps=custom_grant_as_authority_to_apps,
             custom_granted_apps=custom_granted_apps,
-            name=name,
             description=description,
             grant_as_authority_to_apps=grant_as_authority_to_apps,
             granted_apps=granted_apps,

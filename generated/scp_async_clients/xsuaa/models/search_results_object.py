@@ -78,13 +78,16 @@ class SearchResultsObject:
         _resources = d.pop("resources", UNSET)
         resources: list[SearchResultsObjectResourcesItem] | Unset = UNSET
         if _resources is not UNSET:
-            resources = []
-            for resources_item_data in _resources:
-                resources_item = SearchResultsObjectResourcesItem.from_dict(resources_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                resources.append(resources_item)
+            resources = _scp.models(SearchResultsObjectResourcesItem, _resources, "resources")
 
-        schemas = cast(list[str], d.pop("schemas", UNSET))
+        _schemas = d.pop("schemas", UNSET)
+        schemas: list[str] | Unset = UNSET
+        if _schemas is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            schemas = cast(list[str], _scp.array(_schemas, "schemas"))
 
         start_index = d.pop("startIndex", UNSET)
 

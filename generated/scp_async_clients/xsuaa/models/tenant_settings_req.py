@@ -126,11 +126,26 @@ class TenantSettingsReq:
         d = dict(src_dict)
         cmk_enabled = d.pop("cmkEnabled", UNSET)
 
-        cors_default_origins = cast(list[str], d.pop("corsDefaultOrigins", UNSET))
+        _cors_default_origins = d.pop("corsDefaultOrigins", UNSET)
+        cors_default_origins: list[str] | Unset = UNSET
+        if _cors_default_origins is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        cors_xhr_origins = cast(list[str], d.pop("corsXhrOrigins", UNSET))
+            cors_default_origins = cast(list[str], _scp.array(_cors_default_origins, "corsDefaultOrigins"))
 
-        custom_email_domains = cast(list[str], d.pop("customEmailDomains", UNSET))
+        _cors_xhr_origins = d.pop("corsXhrOrigins", UNSET)
+        cors_xhr_origins: list[str] | Unset = UNSET
+        if _cors_xhr_origins is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            cors_xhr_origins = cast(list[str], _scp.array(_cors_xhr_origins, "corsXhrOrigins"))
+
+        _custom_email_domains = d.pop("customEmailDomains", UNSET)
+        custom_email_domains: list[str] | Unset = UNSET
+        if _custom_email_domains is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            custom_email_domains = cast(list[str], _scp.array(_custom_email_domains, "customEmailDomains"))
 
         default_idp = d.pop("defaultIdp", UNSET)
 
@@ -141,7 +156,9 @@ class TenantSettingsReq:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = LinksSettings.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(LinksSettings, _links, "links")
 
         partitioned_cookies = d.pop("partitionedCookies", UNSET)
 
@@ -150,14 +167,18 @@ class TenantSettingsReq:
         if isinstance(_saml_config_settings, Unset):
             saml_config_settings = UNSET
         else:
-            saml_config_settings = SamlConfigSettingsReq.from_dict(_saml_config_settings)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            saml_config_settings = _scp.model(SamlConfigSettingsReq, _saml_config_settings, "samlConfigSettings")
 
         _token_policy_settings = d.pop("tokenPolicySettings", UNSET)
         token_policy_settings: TokenPolicySettingsReq | Unset
         if isinstance(_token_policy_settings, Unset):
             token_policy_settings = UNSET
         else:
-            token_policy_settings = TokenPolicySettingsReq.from_dict(_token_policy_settings)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            token_policy_settings = _scp.model(TokenPolicySettingsReq, _token_policy_settings, "tokenPolicySettings")
 
         treat_users_with_same_email_as_same_user = d.pop("treatUsersWithSameEmailAsSameUser", UNSET)
 

@@ -139,20 +139,33 @@ class TenantSettingsResp:
         d = dict(src_dict)
         cmk_enabled = d.pop("cmkEnabled", UNSET)
 
-        cors_default_origins = cast(list[str], d.pop("corsDefaultOrigins", UNSET))
+        _cors_default_origins = d.pop("corsDefaultOrigins", UNSET)
+        cors_default_origins: list[str] | Unset = UNSET
+        if _cors_default_origins is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        cors_xhr_origins = cast(list[str], d.pop("corsXhrOrigins", UNSET))
+            cors_default_origins = cast(list[str], _scp.array(_cors_default_origins, "corsDefaultOrigins"))
+
+        _cors_xhr_origins = d.pop("corsXhrOrigins", UNSET)
+        cors_xhr_origins: list[str] | Unset = UNSET
+        if _cors_xhr_origins is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            cors_xhr_origins = cast(list[str], _scp.array(_cors_xhr_origins, "corsXhrOrigins"))
 
         _credential_type_infos = d.pop("credentialTypeInfos", UNSET)
         credential_type_infos: list[TenantCredentialTypeInfo] | Unset = UNSET
         if _credential_type_infos is not UNSET:
-            credential_type_infos = []
-            for credential_type_infos_item_data in _credential_type_infos:
-                credential_type_infos_item = TenantCredentialTypeInfo.from_dict(credential_type_infos_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                credential_type_infos.append(credential_type_infos_item)
+            credential_type_infos = _scp.models(TenantCredentialTypeInfo, _credential_type_infos, "credentialTypeInfos")
 
-        custom_email_domains = cast(list[str], d.pop("customEmailDomains", UNSET))
+        _custom_email_domains = d.pop("customEmailDomains", UNSET)
+        custom_email_domains: list[str] | Unset = UNSET
+        if _custom_email_domains is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            custom_email_domains = cast(list[str], _scp.array(_custom_email_domains, "customEmailDomains"))
 
         default_idp = d.pop("defaultIdp", UNSET)
 
@@ -163,7 +176,9 @@ class TenantSettingsResp:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            links = LinksSettings.from_dict(_links)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(LinksSettings, _links, "links")
 
         partitioned_cookies = d.pop("partitionedCookies", UNSET)
 
@@ -172,14 +187,18 @@ class TenantSettingsResp:
         if isinstance(_saml_config_settings, Unset):
             saml_config_settings = UNSET
         else:
-            saml_config_settings = SamlConfigSettingsResp.from_dict(_saml_config_settings)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            saml_config_settings = _scp.model(SamlConfigSettingsResp, _saml_config_settings, "samlConfigSettings")
 
         _token_policy_settings = d.pop("tokenPolicySettings", UNSET)
         token_policy_settings: TokenPolicySettingsResp | Unset
         if isinstance(_token_policy_settings, Unset):
             token_policy_settings = UNSET
         else:
-            token_policy_settings = TokenPolicySettingsResp.from_dict(_token_policy_settings)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            token_policy_settings = _scp.model(TokenPolicySettingsResp, _token_policy_settings, "tokenPolicySettings")
 
         treat_users_with_same_email_as_same_user = d.pop("treatUsersWithSameEmailAsSameUser", UNSET)
 

@@ -189,11 +189,9 @@ class Token:
         _authorities = d.pop("authorities", UNSET)
         authorities: list[GrantedAuthority] | Unset = UNSET
         if _authorities is not UNSET:
-            authorities = []
-            for authorities_item_data in _authorities:
-                authorities_item = GrantedAuthority.from_dict(authorities_item_data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                authorities.append(authorities_item)
+            authorities = _scp.models(GrantedAuthority, _authorities, "authorities")
 
         client_id = d.pop("clientId", UNSET)
 
@@ -210,22 +208,18 @@ class Token:
         if isinstance(_expiration, Unset):
             expiration = UNSET
         else:
-            expiration = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _expiration, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            expiration = _scp.date_time(_expiration, "expiration")
 
         _expiration_date = d.pop("expirationDate", UNSET)
         expiration_date: datetime.datetime | Unset
         if isinstance(_expiration_date, Unset):
             expiration_date = UNSET
         else:
-            expiration_date = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _expiration_date, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            expiration_date = _scp.date_time(_expiration_date, "expirationDate")
 
         family_name = d.pop("familyName", UNSET)
 
@@ -239,7 +233,12 @@ class Token:
 
         password = d.pop("password", UNSET)
 
-        scopes = cast(list[str], d.pop("scopes", UNSET))
+        _scopes = d.pop("scopes", UNSET)
+        scopes: list[str] | Unset = UNSET
+        if _scopes is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            scopes = cast(list[str], _scp.array(_scopes, "scopes"))
 
         subaccount_id = d.pop("subaccountId", UNSET)
 

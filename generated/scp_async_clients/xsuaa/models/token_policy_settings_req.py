@@ -70,7 +70,9 @@ class TokenPolicySettingsReq:
         if isinstance(_change_mode, Unset):
             change_mode = UNSET
         else:
-            change_mode = TokenPolicySettingsReqChangeMode(_change_mode)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            change_mode = _scp.enum(TokenPolicySettingsReqChangeMode, _change_mode, "changeMode")
 
         key_id = d.pop("keyId", UNSET)
 

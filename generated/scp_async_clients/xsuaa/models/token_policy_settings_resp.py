@@ -80,14 +80,21 @@ class TokenPolicySettingsResp:
 
         active_key_id = d.pop("activeKeyId", UNSET)
 
-        key_ids = cast(list[str], d.pop("keyIds", UNSET))
+        _key_ids = d.pop("keyIds", UNSET)
+        key_ids: list[str] | Unset = UNSET
+        if _key_ids is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            key_ids = cast(list[str], _scp.array(_key_ids, "keyIds"))
 
         _keys = d.pop("keys", UNSET)
         keys: TokenPolicySettingsRespKeys | Unset
         if isinstance(_keys, Unset):
             keys = UNSET
         else:
-            keys = TokenPolicySettingsRespKeys.from_dict(_keys)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            keys = _scp.model(TokenPolicySettingsRespKeys, _keys, "keys")
 
         refresh_token_unique = d.pop("refreshTokenUnique", UNSET)
 

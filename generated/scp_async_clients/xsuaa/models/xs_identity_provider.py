@@ -116,18 +116,18 @@ class XSIdentityProvider:
         if isinstance(_config, Unset):
             config = UNSET
         else:
-            config = AbstractIdentityProviderDefinition.from_dict(_config)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            config = _scp.model(AbstractIdentityProviderDefinition, _config, "config")
 
         _created = d.pop("created", UNSET)
         created: datetime.datetime | Unset
         if isinstance(_created, Unset):
             created = UNSET
         else:
-            created = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created = _scp.date_time(_created, "created")
 
         id = d.pop("id", UNSET)
 
@@ -138,11 +138,9 @@ class XSIdentityProvider:
         if isinstance(_last_modified, Unset):
             last_modified = UNSET
         else:
-            last_modified = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _last_modified, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            last_modified = _scp.date_time(_last_modified, "last_modified")
 
         version = d.pop("version", UNSET)
 

@@ -214,11 +214,9 @@ class XSPlatformIdentityProvider:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            created_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created_at = _scp.date_time(_created_at, "createdAt")
 
         created_by_origin_key = d.pop("createdByOriginKey", UNSET)
 
@@ -231,7 +229,9 @@ class XSPlatformIdentityProvider:
         if isinstance(_distribution, Unset):
             distribution = UNSET
         else:
-            distribution = XSPlatformIdentityProviderDistribution.from_dict(_distribution)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            distribution = _scp.model(XSPlatformIdentityProviderDistribution, _distribution, "distribution")
 
         domain = d.pop("domain", UNSET)
 
@@ -248,18 +248,20 @@ class XSPlatformIdentityProvider:
         if isinstance(_ias_well_known_metadata, Unset):
             ias_well_known_metadata = UNSET
         else:
-            ias_well_known_metadata = XSPlatformIdentityProviderIasWellKnownMetadata.from_dict(_ias_well_known_metadata)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            ias_well_known_metadata = _scp.model(
+                XSPlatformIdentityProviderIasWellKnownMetadata, _ias_well_known_metadata, "iasWellKnownMetadata"
+            )
 
         _modified_at = d.pop("modifiedAt", UNSET)
         modified_at: datetime.datetime | Unset
         if isinstance(_modified_at, Unset):
             modified_at = UNSET
         else:
-            modified_at = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _modified_at, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            modified_at = _scp.date_time(_modified_at, "modifiedAt")
 
         modified_by_origin_key = d.pop("modifiedByOriginKey", UNSET)
 
@@ -278,7 +280,9 @@ class XSPlatformIdentityProvider:
         if isinstance(_registration, Unset):
             registration = UNSET
         else:
-            registration = XSPlatformIdentityProviderRegistration.from_dict(_registration)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            registration = _scp.model(XSPlatformIdentityProviderRegistration, _registration, "registration")
 
         relying_party_id = d.pop("relyingPartyId", UNSET)
 

@@ -134,7 +134,9 @@ class XSTenantV2ZoneInformation:
         if isinstance(_status, Unset):
             status = UNSET
         else:
-            status = XSTenantV2ZoneInformationStatus(_status)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            status = _scp.enum(XSTenantV2ZoneInformationStatus, _status, "status")
 
         token_endpoint = d.pop("token_endpoint", UNSET)
 

@@ -178,11 +178,9 @@ class XSUser:
         if isinstance(_created, Unset):
             created = UNSET
         else:
-            created = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _created, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            created = _scp.date_time(_created, "created")
 
         email = d.pop("email", UNSET)
 
@@ -203,11 +201,9 @@ class XSUser:
         if isinstance(_modified, Unset):
             modified = UNSET
         else:
-            modified = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _modified, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            modified = _scp.date_time(_modified, "modified")
 
         origin = d.pop("origin", UNSET)
 
@@ -220,17 +216,20 @@ class XSUser:
         if isinstance(_password_last_modified, Unset):
             password_last_modified = UNSET
         else:
-            password_last_modified = (
-                datetime.datetime.fromtimestamp(_when / 1000, tz=datetime.timezone.utc)
-                if isinstance(_when := _password_last_modified, (int, float))
-                else datetime.datetime.fromisoformat(_when)
-            )
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            password_last_modified = _scp.date_time(_password_last_modified, "passwordLastModified")
 
         phone_number = d.pop("phoneNumber", UNSET)
 
         previous_logon_time = d.pop("previousLogonTime", UNSET)
 
-        role_collections = cast(list[str], d.pop("roleCollections", UNSET))
+        _role_collections = d.pop("roleCollections", UNSET)
+        role_collections: list[str] | Unset = UNSET
+        if _role_collections is not UNSET:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            role_collections = cast(list[str], _scp.array(_role_collections, "roleCollections"))
 
         salt = d.pop("salt", UNSET)
 

@@ -35,12 +35,16 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Any | ApiExceptionResponseObject | GlobalAccountResponseObject | None:
     if response.status_code == 200:
-        response_200 = GlobalAccountResponseObject.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_200 = _scp.model(GlobalAccountResponseObject, response.json(), None)
 
         return response_200
 
     if response.status_code == 400:
-        response_400 = ApiExceptionResponseObject.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_400 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 
         return response_400
 
@@ -53,7 +57,9 @@ def _parse_response(
         return response_403
 
     if response.status_code == 404:
-        response_404 = ApiExceptionResponseObject.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_404 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 
         return response_404
 
@@ -62,7 +68,9 @@ def _parse_response(
         return response_429
 
     if response.status_code == 500:
-        response_500 = ApiExceptionResponseObject.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_500 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 
         return response_500
 

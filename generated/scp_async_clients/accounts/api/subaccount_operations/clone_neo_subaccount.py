@@ -47,12 +47,16 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Any | ApiExceptionResponseObject | SubaccountResponseObject | None:
     if response.status_code == 201:
-        response_201 = SubaccountResponseObject.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_201 = _scp.model(SubaccountResponseObject, response.json(), None)
 
         return response_201
 
     if response.status_code == 400:
-        response_400 = ApiExceptionResponseObject.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_400 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 
         return response_400
 
@@ -65,12 +69,16 @@ def _parse_response(
         return response_403
 
     if response.status_code == 404:
-        response_404 = ApiExceptionResponseObject.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_404 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 
         return response_404
 
     if response.status_code == 409:
-        response_409 = ApiExceptionResponseObject.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_409 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 
         return response_409
 
@@ -79,7 +87,9 @@ def _parse_response(
         return response_429
 
     if response.status_code == 500:
-        response_500 = ApiExceptionResponseObject.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_500 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 
         return response_500
 

@@ -39,12 +39,16 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Any | ApiExceptionResponseObject | ServiceManagerBindingExtendedResponseObject | None:
     if response.status_code == 201:
-        response_201 = ServiceManagerBindingExtendedResponseObject.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_201 = _scp.model(ServiceManagerBindingExtendedResponseObject, response.json(), None)
 
         return response_201
 
     if response.status_code == 400:
-        response_400 = ApiExceptionResponseObject.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_400 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 
         return response_400
 
@@ -57,12 +61,16 @@ def _parse_response(
         return response_403
 
     if response.status_code == 404:
-        response_404 = ApiExceptionResponseObject.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_404 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 
         return response_404
 
     if response.status_code == 409:
-        response_409 = ApiExceptionResponseObject.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_409 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 
         return response_409
 
@@ -71,7 +79,9 @@ def _parse_response(
         return response_429
 
     if response.status_code == 500:
-        response_500 = ApiExceptionResponseObject.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_500 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 
         return response_500
 

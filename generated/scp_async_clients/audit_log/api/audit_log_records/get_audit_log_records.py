@@ -44,12 +44,11 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Any | ErrorResponse | list[AuditLogRecord] | None:
     if response.status_code == 200:
-        response_200 = []
         _response_200 = response.json()
-        for response_200_item_data in _response_200:
-            response_200_item = AuditLogRecord.from_dict(response_200_item_data)
+        response_200: list[AuditLogRecord]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            response_200.append(response_200_item)
+        response_200 = _scp.models(AuditLogRecord, _response_200, None)
 
         return response_200
 
@@ -58,27 +57,37 @@ def _parse_response(
         return response_204
 
     if response.status_code == 400:
-        response_400 = ErrorResponse.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_400 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_400
 
     if response.status_code == 401:
-        response_401 = ErrorResponse.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_401 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_401
 
     if response.status_code == 403:
-        response_403 = ErrorResponse.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_403 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_403
 
     if response.status_code == 429:
-        response_429 = ErrorResponse.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_429 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_429
 
     if response.status_code == 501:
-        response_501 = ErrorResponse.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_501 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_501
 

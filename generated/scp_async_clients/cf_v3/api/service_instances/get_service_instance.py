@@ -51,14 +51,18 @@ def _parse_response(
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                response_200_type_0 = ManagedServiceInstance.from_dict(data)
+                from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                response_200_type_0 = _scp.model(ManagedServiceInstance, data, None)
 
                 return response_200_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
             if not isinstance(data, dict):
                 raise TypeError()
-            response_200_type_1 = UserProvidedServiceInstance.from_dict(data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            response_200_type_1 = _scp.model(UserProvidedServiceInstance, data, None)
 
             return response_200_type_1
 
@@ -67,17 +71,23 @@ def _parse_response(
         return response_200
 
     if response.status_code == 401:
-        response_401 = Errors.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_401 = _scp.model(Errors, response.json(), None)
 
         return response_401
 
     if response.status_code == 403:
-        response_403 = Errors.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_403 = _scp.model(Errors, response.json(), None)
 
         return response_403
 
     if response.status_code == 404:
-        response_404 = Errors.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_404 = _scp.model(Errors, response.json(), None)
 
         return response_404
 

@@ -9,7 +9,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.errors import Errors
-from ...models.space_feature import SpaceFeature
+from ...models.space_feature_list import SpaceFeatureList
 from ...types import Response
 
 
@@ -27,24 +27,34 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Errors | SpaceFeature | None:
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Errors | SpaceFeatureList | None:
     if response.status_code == 200:
-        response_200 = SpaceFeature.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_200 = _scp.model(SpaceFeatureList, response.json(), None)
 
         return response_200
 
     if response.status_code == 401:
-        response_401 = Errors.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_401 = _scp.model(Errors, response.json(), None)
 
         return response_401
 
     if response.status_code == 403:
-        response_403 = Errors.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_403 = _scp.model(Errors, response.json(), None)
 
         return response_403
 
     if response.status_code == 404:
-        response_404 = Errors.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_404 = _scp.model(Errors, response.json(), None)
 
         return response_404
 
@@ -56,7 +66,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[Errors | SpaceFeature]:
+) -> Response[Errors | SpaceFeatureList]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -69,7 +79,7 @@ def sync_detailed(
     guid: UUID,
     *,
     client: AuthenticatedClient | Client,
-) -> Response[Errors | SpaceFeature]:
+) -> Response[Errors | SpaceFeatureList]:
     """
     Args:
         guid (UUID):
@@ -79,7 +89,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Errors | SpaceFeature]
+        Response[Errors | SpaceFeatureList]
     """
 
     kwargs = _get_kwargs(
@@ -97,7 +107,7 @@ def sync(
     guid: UUID,
     *,
     client: AuthenticatedClient | Client,
-) -> Errors | SpaceFeature | None:
+) -> Errors | SpaceFeatureList | None:
     """
     Args:
         guid (UUID):
@@ -107,7 +117,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Errors | SpaceFeature
+        Errors | SpaceFeatureList
     """
 
     return sync_detailed(
@@ -120,7 +130,7 @@ async def asyncio_detailed(
     guid: UUID,
     *,
     client: AuthenticatedClient | Client,
-) -> Response[Errors | SpaceFeature]:
+) -> Response[Errors | SpaceFeatureList]:
     """
     Args:
         guid (UUID):
@@ -130,7 +140,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Errors | SpaceFeature]
+        Response[Errors | SpaceFeatureList]
     """
 
     kwargs = _get_kwargs(
@@ -146,7 +156,7 @@ async def asyncio(
     guid: UUID,
     *,
     client: AuthenticatedClient | Client,
-) -> Errors | SpaceFeature | None:
+) -> Errors | SpaceFeatureList | None:
     """
     Args:
         guid (UUID):
@@ -156,7 +166,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Errors | SpaceFeature
+        Errors | SpaceFeatureList
     """
 
     return (

@@ -55,7 +55,9 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Any | EntitledAndAssignedServicesResponseObject | ErrorResponse | None:
     if response.status_code == 200:
-        response_200 = EntitledAndAssignedServicesResponseObject.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_200 = _scp.model(EntitledAndAssignedServicesResponseObject, response.json(), None)
 
         return response_200
 
@@ -76,7 +78,9 @@ def _parse_response(
         return response_403
 
     if response.status_code == 404:
-        response_404 = ErrorResponse.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_404 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_404
 
@@ -85,7 +89,9 @@ def _parse_response(
         return response_429
 
     if response.status_code == 500:
-        response_500 = ErrorResponse.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_500 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_500
 

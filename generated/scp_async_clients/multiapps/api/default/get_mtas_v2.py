@@ -39,12 +39,11 @@ def _get_kwargs(
 
 def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Any | list[Mta] | None:
     if response.status_code == 200:
-        response_200 = []
         _response_200 = response.json()
-        for response_200_item_data in _response_200:
-            response_200_item = Mta.from_dict(response_200_item_data)
+        response_200: list[Mta]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            response_200.append(response_200_item)
+        response_200 = _scp.models(Mta, _response_200, None)
 
         return response_200
 

@@ -28,7 +28,11 @@ def _get_kwargs(
 
 def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Any | list[str] | None:
     if response.status_code == 200:
-        response_200 = cast(list[str], response.json())
+        _response_200 = response.json()
+        response_200: list[str]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_200 = cast(list[str], _scp.array(_response_200, None))
 
         return response_200
 

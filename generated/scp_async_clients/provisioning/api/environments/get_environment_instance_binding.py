@@ -40,14 +40,18 @@ def _parse_response(
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                response_200_type_0 = GetEnvironmentInstanceBindingResponse.from_dict(data)
+                from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                response_200_type_0 = _scp.model(GetEnvironmentInstanceBindingResponse, data, None)
 
                 return response_200_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
             if not isinstance(data, dict):
                 raise TypeError()
-            response_200_type_1 = EnvironmentInstanceBindingMetadata.from_dict(data)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            response_200_type_1 = _scp.model(EnvironmentInstanceBindingMetadata, data, None)
 
             return response_200_type_1
 
@@ -56,7 +60,9 @@ def _parse_response(
         return response_200
 
     if response.status_code == 400:
-        response_400 = ErrorResponse.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_400 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_400
 
@@ -69,7 +75,9 @@ def _parse_response(
         return response_403
 
     if response.status_code == 404:
-        response_404 = ErrorResponse.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_404 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_404
 
@@ -78,7 +86,9 @@ def _parse_response(
         return response_429
 
     if response.status_code == 500:
-        response_500 = ErrorResponse.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_500 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_500
 

@@ -25,12 +25,16 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Any | ErrorResponse | ServicePlanAssignmentsResponseCollection | None:
     if response.status_code == 200:
-        response_200 = ServicePlanAssignmentsResponseCollection.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_200 = _scp.model(ServicePlanAssignmentsResponseCollection, response.json(), None)
 
         return response_200
 
     if response.status_code == 400:
-        response_400 = ErrorResponse.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_400 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_400
 
@@ -43,7 +47,9 @@ def _parse_response(
         return response_403
 
     if response.status_code == 404:
-        response_404 = ErrorResponse.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_404 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_404
 
@@ -52,7 +58,9 @@ def _parse_response(
         return response_429
 
     if response.status_code == 500:
-        response_500 = ErrorResponse.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_500 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_500
 

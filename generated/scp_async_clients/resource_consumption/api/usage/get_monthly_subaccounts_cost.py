@@ -37,11 +37,15 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> ErrorResponse | MonthlyCostList:
     if response.status_code == 200:
-        response_200 = MonthlyCostList.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_200 = _scp.model(MonthlyCostList, response.json(), None)
 
         return response_200
 
-    response_default = ErrorResponse.from_dict(response.json())
+    from scp_async import _decoding as _scp  # noqa: PLC0415
+
+    response_default = _scp.model(ErrorResponse, response.json(), None)
 
     return response_default
 

@@ -25,7 +25,9 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Any | ErrorResponse | RegistrationDetailsResponseObject | str | None:
     if response.status_code == 200:
-        response_200 = RegistrationDetailsResponseObject.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_200 = _scp.model(RegistrationDetailsResponseObject, response.json(), None)
 
         return response_200
 
@@ -34,7 +36,9 @@ def _parse_response(
         return response_204
 
     if response.status_code == 400:
-        response_400 = ErrorResponse.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_400 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_400
 
@@ -47,7 +51,9 @@ def _parse_response(
         return response_403
 
     if response.status_code == 404:
-        response_404 = ErrorResponse.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_404 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_404
 

@@ -76,7 +76,9 @@ def _parse_response(
         return response_403
 
     if response.status_code == 404:
-        response_404 = ErrorResponse.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_404 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_404
 
@@ -85,7 +87,9 @@ def _parse_response(
         return response_409
 
     if response.status_code == 429:
-        response_429 = ErrorResponse.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_429 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_429
 

@@ -24,7 +24,9 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AgentVersionsResponseObject | None:
     if response.status_code == 200:
-        response_200 = AgentVersionsResponseObject.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_200 = _scp.model(AgentVersionsResponseObject, response.json(), None)
 
         return response_200
 

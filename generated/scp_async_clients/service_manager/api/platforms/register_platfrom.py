@@ -35,27 +35,37 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Error | RegisteredPlatformResponseObject | None:
     if response.status_code == 201:
-        response_201 = RegisteredPlatformResponseObject.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_201 = _scp.model(RegisteredPlatformResponseObject, response.json(), None)
 
         return response_201
 
     if response.status_code == 400:
-        response_400 = Error.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_400 = _scp.model(Error, response.json(), None)
 
         return response_400
 
     if response.status_code == 401:
-        response_401 = Error.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_401 = _scp.model(Error, response.json(), None)
 
         return response_401
 
     if response.status_code == 409:
-        response_409 = Error.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_409 = _scp.model(Error, response.json(), None)
 
         return response_409
 
     if response.status_code == 429:
-        response_429 = Error.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_429 = _scp.model(Error, response.json(), None)
 
         return response_429
 

@@ -40,42 +40,58 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> DeleteServiceBindingResponse200 | DeleteServiceBindingResponse202 | Error | None:
     if response.status_code == 200:
-        response_200 = DeleteServiceBindingResponse200.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_200 = _scp.model(DeleteServiceBindingResponse200, response.json(), None)
 
         return response_200
 
     if response.status_code == 202:
-        response_202 = DeleteServiceBindingResponse202.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_202 = _scp.model(DeleteServiceBindingResponse202, response.json(), None)
 
         return response_202
 
     if response.status_code == 400:
-        response_400 = Error.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_400 = _scp.model(Error, response.json(), None)
 
         return response_400
 
     if response.status_code == 404:
-        response_404 = Error.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_404 = _scp.model(Error, response.json(), None)
 
         return response_404
 
     if response.status_code == 409:
-        response_409 = Error.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_409 = _scp.model(Error, response.json(), None)
 
         return response_409
 
     if response.status_code == 412:
-        response_412 = Error.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_412 = _scp.model(Error, response.json(), None)
 
         return response_412
 
     if response.status_code == 422:
-        response_422 = Error.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_422 = _scp.model(Error, response.json(), None)
 
         return response_422
 
     if response.status_code == 429:
-        response_429 = Error.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_429 = _scp.model(Error, response.json(), None)
 
         return response_429
 

@@ -48,47 +48,65 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> CreateServiceInstanceResponse202 | CreatedServiceInstanceResponseObject | Error | None:
     if response.status_code == 201:
-        response_201 = CreatedServiceInstanceResponseObject.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_201 = _scp.model(CreatedServiceInstanceResponseObject, response.json(), None)
 
         return response_201
 
     if response.status_code == 202:
-        response_202 = CreateServiceInstanceResponse202.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_202 = _scp.model(CreateServiceInstanceResponse202, response.json(), None)
 
         return response_202
 
     if response.status_code == 400:
-        response_400 = Error.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_400 = _scp.model(Error, response.json(), None)
 
         return response_400
 
     if response.status_code == 401:
-        response_401 = Error.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_401 = _scp.model(Error, response.json(), None)
 
         return response_401
 
     if response.status_code == 403:
-        response_403 = Error.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_403 = _scp.model(Error, response.json(), None)
 
         return response_403
 
     if response.status_code == 409:
-        response_409 = Error.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_409 = _scp.model(Error, response.json(), None)
 
         return response_409
 
     if response.status_code == 412:
-        response_412 = Error.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_412 = _scp.model(Error, response.json(), None)
 
         return response_412
 
     if response.status_code == 422:
-        response_422 = Error.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_422 = _scp.model(Error, response.json(), None)
 
         return response_422
 
     if response.status_code == 429:
-        response_429 = Error.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_429 = _scp.model(Error, response.json(), None)
 
         return response_429
 

@@ -44,17 +44,23 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> IdentityProviderAbstractIdentityProviderDefinition | None:
     if response.status_code == 201:
-        response_201 = IdentityProviderAbstractIdentityProviderDefinition.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_201 = _scp.model(IdentityProviderAbstractIdentityProviderDefinition, response.json(), None)
 
         return response_201
 
     if response.status_code == 401:
-        response_401 = IdentityProviderAbstractIdentityProviderDefinition.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_401 = _scp.model(IdentityProviderAbstractIdentityProviderDefinition, response.json(), None)
 
         return response_401
 
     if response.status_code == 403:
-        response_403 = IdentityProviderAbstractIdentityProviderDefinition.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_403 = _scp.model(IdentityProviderAbstractIdentityProviderDefinition, response.json(), None)
 
         return response_403
 

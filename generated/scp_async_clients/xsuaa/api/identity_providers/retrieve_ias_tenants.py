@@ -46,42 +46,38 @@ def _parse_response(
     | None
 ):
     if response.status_code == 200:
-        response_200 = []
         _response_200 = response.json()
-        for response_200_item_data in _response_200:
-            response_200_item = RetrieveIasTenantsResponse200Item.from_dict(response_200_item_data)
+        response_200: list[RetrieveIasTenantsResponse200Item]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            response_200.append(response_200_item)
+        response_200 = _scp.models(RetrieveIasTenantsResponse200Item, _response_200, None)
 
         return response_200
 
     if response.status_code == 401:
-        response_401 = []
         _response_401 = response.json()
-        for response_401_item_data in _response_401:
-            response_401_item = RetrieveIasTenantsResponse401Item.from_dict(response_401_item_data)
+        response_401: list[RetrieveIasTenantsResponse401Item]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            response_401.append(response_401_item)
+        response_401 = _scp.models(RetrieveIasTenantsResponse401Item, _response_401, None)
 
         return response_401
 
     if response.status_code == 403:
-        response_403 = []
         _response_403 = response.json()
-        for response_403_item_data in _response_403:
-            response_403_item = RetrieveIasTenantsResponse403Item.from_dict(response_403_item_data)
+        response_403: list[RetrieveIasTenantsResponse403Item]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            response_403.append(response_403_item)
+        response_403 = _scp.models(RetrieveIasTenantsResponse403Item, _response_403, None)
 
         return response_403
 
     if response.status_code == 404:
-        response_404 = []
         _response_404 = response.json()
-        for response_404_item_data in _response_404:
-            response_404_item = RetrieveIasTenantsResponse404Item.from_dict(response_404_item_data)
+        response_404: list[RetrieveIasTenantsResponse404Item]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            response_404.append(response_404_item)
+        response_404 = _scp.models(RetrieveIasTenantsResponse404Item, _response_404, None)
 
         return response_404
 

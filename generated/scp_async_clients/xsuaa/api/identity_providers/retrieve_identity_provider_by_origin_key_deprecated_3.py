@@ -38,7 +38,9 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> BtpCliXsIdentityProvider | None:
     if response.status_code == 200:
-        response_200 = BtpCliXsIdentityProvider.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_200 = _scp.model(BtpCliXsIdentityProvider, response.json(), None)
 
         return response_200
 

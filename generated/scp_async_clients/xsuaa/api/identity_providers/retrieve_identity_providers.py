@@ -39,32 +39,29 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> list[XSIdentityProviderAbstractIdentityProviderDefinition] | None:
     if response.status_code == 200:
-        response_200 = []
         _response_200 = response.json()
-        for response_200_item_data in _response_200:
-            response_200_item = XSIdentityProviderAbstractIdentityProviderDefinition.from_dict(response_200_item_data)
+        response_200: list[XSIdentityProviderAbstractIdentityProviderDefinition]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            response_200.append(response_200_item)
+        response_200 = _scp.models(XSIdentityProviderAbstractIdentityProviderDefinition, _response_200, None)
 
         return response_200
 
     if response.status_code == 401:
-        response_401 = []
         _response_401 = response.json()
-        for response_401_item_data in _response_401:
-            response_401_item = XSIdentityProviderAbstractIdentityProviderDefinition.from_dict(response_401_item_data)
+        response_401: list[XSIdentityProviderAbstractIdentityProviderDefinition]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            response_401.append(response_401_item)
+        response_401 = _scp.models(XSIdentityProviderAbstractIdentityProviderDefinition, _response_401, None)
 
         return response_401
 
     if response.status_code == 403:
-        response_403 = []
         _response_403 = response.json()
-        for response_403_item_data in _response_403:
-            response_403_item = XSIdentityProviderAbstractIdentityProviderDefinition.from_dict(response_403_item_data)
+        response_403: list[XSIdentityProviderAbstractIdentityProviderDefinition]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            response_403.append(response_403_item)
+        response_403 = _scp.models(XSIdentityProviderAbstractIdentityProviderDefinition, _response_403, None)
 
         return response_403
 

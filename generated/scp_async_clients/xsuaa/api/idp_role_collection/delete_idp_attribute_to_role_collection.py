@@ -44,17 +44,23 @@ def _parse_response(
     | None
 ):
     if response.status_code == 200:
-        response_200 = DeleteIdpAttributeToRoleCollectionResponse200.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_200 = _scp.model(DeleteIdpAttributeToRoleCollectionResponse200, response.json(), None)
 
         return response_200
 
     if response.status_code == 400:
-        response_400 = DeleteIdpAttributeToRoleCollectionResponse400.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_400 = _scp.model(DeleteIdpAttributeToRoleCollectionResponse400, response.json(), None)
 
         return response_400
 
     if response.status_code == 403:
-        response_403 = DeleteIdpAttributeToRoleCollectionResponse403.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_403 = _scp.model(DeleteIdpAttributeToRoleCollectionResponse403, response.json(), None)
 
         return response_403
 

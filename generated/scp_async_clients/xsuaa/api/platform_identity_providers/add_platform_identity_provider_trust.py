@@ -38,7 +38,9 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> XSPlatformIdentityProvider | None:
     if response.status_code == 201:
-        response_201 = XSPlatformIdentityProvider.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_201 = _scp.model(XSPlatformIdentityProvider, response.json(), None)
 
         return response_201
 

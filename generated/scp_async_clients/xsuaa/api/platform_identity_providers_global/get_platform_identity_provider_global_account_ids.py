@@ -29,32 +29,54 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> XSPlatformIdentityProvider | list[str] | None:
     if response.status_code == 200:
-        response_200 = XSPlatformIdentityProvider.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_200 = _scp.model(XSPlatformIdentityProvider, response.json(), None)
 
         return response_200
 
     if response.status_code == 400:
-        response_400 = cast(list[str], response.json())
+        _response_400 = response.json()
+        response_400: list[str]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_400 = cast(list[str], _scp.array(_response_400, None))
 
         return response_400
 
     if response.status_code == 401:
-        response_401 = cast(list[str], response.json())
+        _response_401 = response.json()
+        response_401: list[str]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_401 = cast(list[str], _scp.array(_response_401, None))
 
         return response_401
 
     if response.status_code == 403:
-        response_403 = cast(list[str], response.json())
+        _response_403 = response.json()
+        response_403: list[str]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_403 = cast(list[str], _scp.array(_response_403, None))
 
         return response_403
 
     if response.status_code == 404:
-        response_404 = cast(list[str], response.json())
+        _response_404 = response.json()
+        response_404: list[str]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_404 = cast(list[str], _scp.array(_response_404, None))
 
         return response_404
 
     if response.status_code == 500:
-        response_500 = cast(list[str], response.json())
+        _response_500 = response.json()
+        response_500: list[str]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_500 = cast(list[str], _scp.array(_response_500, None))
 
         return response_500
 

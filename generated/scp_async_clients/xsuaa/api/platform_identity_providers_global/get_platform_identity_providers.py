@@ -49,47 +49,45 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> XSPlatformIdentityProvider | list[XSPlatformIdentityProvider] | None:
     if response.status_code == 200:
-        response_200 = XSPlatformIdentityProvider.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_200 = _scp.model(XSPlatformIdentityProvider, response.json(), None)
 
         return response_200
 
     if response.status_code == 400:
-        response_400 = []
         _response_400 = response.json()
-        for response_400_item_data in _response_400:
-            response_400_item = XSPlatformIdentityProvider.from_dict(response_400_item_data)
+        response_400: list[XSPlatformIdentityProvider]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            response_400.append(response_400_item)
+        response_400 = _scp.models(XSPlatformIdentityProvider, _response_400, None)
 
         return response_400
 
     if response.status_code == 401:
-        response_401 = []
         _response_401 = response.json()
-        for response_401_item_data in _response_401:
-            response_401_item = XSPlatformIdentityProvider.from_dict(response_401_item_data)
+        response_401: list[XSPlatformIdentityProvider]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            response_401.append(response_401_item)
+        response_401 = _scp.models(XSPlatformIdentityProvider, _response_401, None)
 
         return response_401
 
     if response.status_code == 403:
-        response_403 = []
         _response_403 = response.json()
-        for response_403_item_data in _response_403:
-            response_403_item = XSPlatformIdentityProvider.from_dict(response_403_item_data)
+        response_403: list[XSPlatformIdentityProvider]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            response_403.append(response_403_item)
+        response_403 = _scp.models(XSPlatformIdentityProvider, _response_403, None)
 
         return response_403
 
     if response.status_code == 500:
-        response_500 = []
         _response_500 = response.json()
-        for response_500_item_data in _response_500:
-            response_500_item = XSPlatformIdentityProvider.from_dict(response_500_item_data)
+        response_500: list[XSPlatformIdentityProvider]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            response_500.append(response_500_item)
+        response_500 = _scp.models(XSPlatformIdentityProvider, _response_500, None)
 
         return response_500
 

@@ -34,12 +34,16 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> DeleteRoleByRoleNameResponse200 | DeleteRoleByRoleNameResponse404 | None:
     if response.status_code == 200:
-        response_200 = DeleteRoleByRoleNameResponse200.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_200 = _scp.model(DeleteRoleByRoleNameResponse200, response.json(), None)
 
         return response_200
 
     if response.status_code == 404:
-        response_404 = DeleteRoleByRoleNameResponse404.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_404 = _scp.model(DeleteRoleByRoleNameResponse404, response.json(), None)
 
         return response_404
 

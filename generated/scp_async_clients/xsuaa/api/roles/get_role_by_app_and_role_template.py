@@ -31,12 +31,16 @@ def _get_kwargs(
 
 def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Role | None:
     if response.status_code == 200:
-        response_200 = Role.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_200 = _scp.model(Role, response.json(), None)
 
         return response_200
 
     if response.status_code == 404:
-        response_404 = Role.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_404 = _scp.model(Role, response.json(), None)
 
         return response_404
 

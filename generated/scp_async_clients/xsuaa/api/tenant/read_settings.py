@@ -7,26 +7,14 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.tenant_settings_resp import TenantSettingsResp
-from ...models.token import Token
-from ...types import UNSET, Response
+from ...types import Response
 
 
-def _get_kwargs(
-    *,
-    token: Token,
-) -> dict[str, Any]:
-
-    params: dict[str, Any] = {}
-
-    json_token = token.to_dict()
-    params.update(json_token)
-
-    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+def _get_kwargs() -> dict[str, Any]:
 
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/sap/rest/authorization/v2/securitySettings",
-        "params": params,
     }
 
     return _kwargs
@@ -34,12 +22,16 @@ def _get_kwargs(
 
 def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> TenantSettingsResp | None:
     if response.status_code == 200:
-        response_200 = TenantSettingsResp.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_200 = _scp.model(TenantSettingsResp, response.json(), None)
 
         return response_200
 
     if response.status_code == 404:
-        response_404 = TenantSettingsResp.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_404 = _scp.model(TenantSettingsResp, response.json(), None)
 
         return response_404
 
@@ -61,12 +53,8 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 def sync_detailed(
     *,
     client: AuthenticatedClient,
-    token: Token,
 ) -> Response[TenantSettingsResp]:
     """
-    Args:
-        token (Token):
-
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -75,9 +63,7 @@ def sync_detailed(
         Response[TenantSettingsResp]
     """
 
-    kwargs = _get_kwargs(
-        token=token,
-    )
+    kwargs = _get_kwargs()
 
     response = client.get_httpx_client().request(
         **kwargs,
@@ -89,12 +75,8 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient,
-    token: Token,
 ) -> TenantSettingsResp | None:
     """
-    Args:
-        token (Token):
-
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -105,19 +87,14 @@ def sync(
 
     return sync_detailed(
         client=client,
-        token=token,
     ).parsed
 
 
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
-    token: Token,
 ) -> Response[TenantSettingsResp]:
     """
-    Args:
-        token (Token):
-
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -126,9 +103,7 @@ async def asyncio_detailed(
         Response[TenantSettingsResp]
     """
 
-    kwargs = _get_kwargs(
-        token=token,
-    )
+    kwargs = _get_kwargs()
 
     response = await client.get_async_httpx_client().request(**kwargs)
 
@@ -138,12 +113,8 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient,
-    token: Token,
 ) -> TenantSettingsResp | None:
     """
-    Args:
-        token (Token):
-
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -155,6 +126,5 @@ async def asyncio(
     return (
         await asyncio_detailed(
             client=client,
-            token=token,
         )
     ).parsed

@@ -32,17 +32,23 @@ def _get_kwargs(
 
 def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> TenantSettingsResp | None:
     if response.status_code == 200:
-        response_200 = TenantSettingsResp.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_200 = _scp.model(TenantSettingsResp, response.json(), None)
 
         return response_200
 
     if response.status_code == 400:
-        response_400 = TenantSettingsResp.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_400 = _scp.model(TenantSettingsResp, response.json(), None)
 
         return response_400
 
     if response.status_code == 404:
-        response_404 = TenantSettingsResp.from_dict(response.json())
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_404 = _scp.model(TenantSettingsResp, response.json(), None)
 
         return response_404
 

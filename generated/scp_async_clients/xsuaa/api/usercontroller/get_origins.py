@@ -21,17 +21,29 @@ def _get_kwargs() -> dict[str, Any]:
 
 def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> list[str] | None:
     if response.status_code == 200:
-        response_200 = cast(list[str], response.json())
+        _response_200 = response.json()
+        response_200: list[str]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_200 = cast(list[str], _scp.array(_response_200, None))
 
         return response_200
 
     if response.status_code == 401:
-        response_401 = cast(list[str], response.json())
+        _response_401 = response.json()
+        response_401: list[str]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_401 = cast(list[str], _scp.array(_response_401, None))
 
         return response_401
 
     if response.status_code == 403:
-        response_403 = cast(list[str], response.json())
+        _response_403 = response.json()
+        response_403: list[str]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        response_403 = cast(list[str], _scp.array(_response_403, None))
 
         return response_403
 

@@ -7,11 +7,11 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-T = TypeVar("T", bound="EntitledServicesResponseObjectApplicationCoordinates")
+T = TypeVar("T", bound="EntitledServicesResponseObjectApplicationCoordinatesType0")
 
 
 @_attrs_define
-class EntitledServicesResponseObjectApplicationCoordinates:
+class EntitledServicesResponseObjectApplicationCoordinatesType0:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -24,10 +24,10 @@ class EntitledServicesResponseObjectApplicationCoordinates:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        entitled_services_response_object_application_coordinates = cls()
+        entitled_services_response_object_application_coordinates_type_0 = cls()
 
-        entitled_services_response_object_application_coordinates.additional_properties = d
-        return entitled_services_response_object_application_coordinates
+        entitled_services_response_object_application_coordinates_type_0.additional_properties = d
+        return entitled_services_response_object_application_coordinates_type_0
 
     @property
     def additional_keys(self) -> list[str]:

@@ -7,11 +7,11 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-T = TypeVar("T", bound="AssignedServiceResponseObjectApplicationCoordinates")
+T = TypeVar("T", bound="AssignedServiceResponseObjectApplicationCoordinatesType0")
 
 
 @_attrs_define
-class AssignedServiceResponseObjectApplicationCoordinates:
+class AssignedServiceResponseObjectApplicationCoordinatesType0:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -24,10 +24,10 @@ class AssignedServiceResponseObjectApplicationCoordinates:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        assigned_service_response_object_application_coordinates = cls()
+        assigned_service_response_object_application_coordinates_type_0 = cls()
 
-        assigned_service_response_object_application_coordinates.additional_properties = d
-        return assigned_service_response_object_application_coordinates
+        assigned_service_response_object_application_coordinates_type_0.additional_properties = d
+        return assigned_service_response_object_application_coordinates_type_0
 
     @property
     def additional_keys(self) -> list[str]:

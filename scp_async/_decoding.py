@@ -1,0 +1,240 @@
+"""How the generated models read response bodies: lenient where the services deviate, precise where they fail.
+
+The generated ``from_dict`` methods call these helpers (see ``scripts/pipeline/templates``). The rules:
+
+- A value of another JSON type than the spec declares (``null`` for an object or a list, a number for a
+  date, a string for an object) never loses the response: the value is **kept as sent** in its field and a
+  warning naming the field's JSON path goes to the ``scp_async`` logger. Known deviations are fixed in
+  the specs (``specs/overlays``); this is the safety net for the ones nobody has seen yet.
+- A date-time is read from every form SAP's services send: ISO 8601 with or without an offset (no offset
+  means UTC), epoch milliseconds as a number or a numeric string, and ``java.time``'s zoned form
+  ``2017-11-24T13:35:45.831Z[UTC]`` / ``...+01:00[Europe/Berlin]``. Every result is timezone-aware.
+- A date-time string or number that cannot be read (garbage, ``1e300``) is not a date we can keep typed:
+  it raises :class:`ResponseDecodeError` naming the JSON path, what was expected and what came.
+- A missing required field raises :class:`ResponseDecodeError` with the path of the field.
+
+The facade turns :class:`ResponseDecodeError` into :class:`~scp_async.InvalidResponseError` with the
+operation's name.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+from ._logging import logger
+
+__all__ = [
+    "ResponseDecodeError",
+    "array",
+    "date_time",
+    "enum",
+    "is_array",
+    "json_type",
+    "kept",
+    "model",
+    "models",
+    "parse_date_time",
+    "uuid_",
+]
+
+T = TypeVar("T")
+_ROOT = "$"
+# The JSON path of the object being read, so a warning deep inside names where it is.
+_PATH: ContextVar[str] = ContextVar("scp_async_decode_path", default=_ROOT)
+_EXCERPT = 40
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+# java.time ISO_ZONED_DATE_TIME / ISO_DATE_TIME: an ISO date-time, optionally followed by `[Region/Zone]`.
+_ZONE_SUFFIX = re.compile(r"^(?P<iso>[^\[\]]+)\[(?P<zone>[^\[\]]+)\]$")
+_NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
+DATE_TIME_FORMS = "a date-time (ISO 8601, epoch milliseconds, or ISO 8601 with a [zone])"
+
+
+class ResponseDecodeError(ValueError):
+    """A response body that cannot be read as its operation's model.
+
+    ``path`` is the JSON path of the offending value (``$.resources[2].created_at``), ``expected`` what the
+    spec declares, ``got`` what came (its JSON type, and for a date-time a short excerpt of the value).
+    """
+
+    def __init__(self, path: str, expected: str, got: str) -> None:
+        self.path = path
+        self.expected = expected
+        self.got = got
+        super().__init__(f"{path}: expected {expected}, got {got}")
+
+
+def json_type(value: object) -> str:
+    """The JSON name of a parsed value's type (never the value: it may be a secret)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, Mapping):
+        return "object"
+    return type(value).__name__
+
+
+def _child(name: str | None) -> str:
+    return _ROOT if name is None else f"{_PATH.get()}.{name}"
+
+
+def _kept_at(value: T, path: str, expected: str) -> T:
+    logger.warning("response field %s: expected %s, got %s; kept as sent", path, expected, json_type(value))
+    return value
+
+
+def kept(value: T, name: str | None, expected: str) -> T:
+    """Keep a value of an unexpected JSON type as it came, with a warning naming its field."""
+    if name is None:  # the body itself: nothing of it could be typed
+        raise ResponseDecodeError(_ROOT, expected, json_type(value))
+    return _kept_at(value, _child(name), expected)
+
+
+# -- date-times ------------------------------------------------------------------------------------------
+
+
+def _from_epoch_ms(milliseconds: float) -> datetime.datetime | None:
+    if not math.isfinite(milliseconds):
+        return None
+    try:
+        return _EPOCH + datetime.timedelta(milliseconds=milliseconds)
+    except OverflowError:
+        return None
+
+
+def _from_iso(text: str) -> datetime.datetime | None:
+    zone: str | None = None
+    if text.endswith("]"):
+        match = _ZONE_SUFFIX.match(text)
+        if match is None:
+            return None
+        text, zone = match["iso"], match["zone"]
+    try:
+        result = datetime.datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        return None
+    if result.tzinfo is None:
+        result = result.replace(tzinfo=_zone(zone) if zone else datetime.UTC)
+    return result
+
+
+def _zone(name: str) -> datetime.tzinfo:
+    # A region without an offset in the text (ISO_DATE_TIME allows it): the region decides.
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return datetime.UTC
+
+
+def parse_date_time(value: str | float) -> datetime.datetime | None:
+    """A timezone-aware datetime from any form SAP's services send, or None if `value` is none of them."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return _from_epoch_ms(float(value))
+    text = value.strip()
+    if _NUMERIC.match(text):
+        return _from_epoch_ms(float(text))
+    return _from_iso(text)
+
+
+def _excerpt(value: object) -> str:
+    text = repr(value)
+    return f"{json_type(value)} {text[:_EXCERPT]}{'...' if len(text) > _EXCERPT else ''}"
+
+
+def date_time(value: Any, name: str) -> Any:
+    """A date-time field: a datetime, the value kept as sent (wrong JSON type), or ResponseDecodeError."""
+    if isinstance(value, datetime.datetime):
+        return value
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return kept(value, name, DATE_TIME_FORMS)
+    result = parse_date_time(value)
+    if result is None:
+        raise ResponseDecodeError(_child(name), DATE_TIME_FORMS, _excerpt(value))
+    return result
+
+
+# -- other scalars ---------------------------------------------------------------------------------------
+
+
+def uuid_(value: Any, name: str) -> Any:
+    """A UUID field; a string that is no UUID (a documentation placeholder) is kept as sent."""
+    if isinstance(value, uuid.UUID):
+        return value
+    if isinstance(value, str):
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            return kept(value, name, "a UUID")
+    return kept(value, name, "a UUID")
+
+
+def enum(cls: Callable[[Any], T], value: Any, name: str) -> T | Any:
+    """An enum field (unknown values of the right type are kept by the enum itself)."""
+    try:
+        return cls(value)
+    except ValueError:
+        return kept(value, name, f"a {getattr(cls, '__name__', 'enum')} value")
+
+
+# -- objects and lists -----------------------------------------------------------------------------------
+
+
+def _model_at(cls: type[Any], value: Any, path: str) -> Any:
+    if not isinstance(value, Mapping):
+        if path == _ROOT:
+            raise ResponseDecodeError(path, f"an object ({cls.__name__})", json_type(value))
+        return _kept_at(value, path, f"an object ({cls.__name__})")
+    token = _PATH.set(path)
+    try:
+        return cls.from_dict(value)
+    except KeyError as exc:  # the generated code pops required fields
+        key = exc.args[0] if exc.args else "?"
+        raise ResponseDecodeError(f"{path}.{key}", f"required field {key!r}", "missing") from None
+    finally:
+        _PATH.reset(token)
+
+
+def model(cls: type[Any], value: Any, name: str | None) -> Any:
+    """A nested object (``name`` None: the body itself) read as `cls`, or kept as sent if it is no object."""
+    return _model_at(cls, value, _child(name))
+
+
+def models(cls: type[Any], value: Any, name: str | None) -> Any:
+    """A list of objects read as `cls` each; a value that is no list is kept as sent."""
+    path = _child(name)
+    if not isinstance(value, list):
+        if path == _ROOT:
+            raise ResponseDecodeError(path, f"an array of {cls.__name__}", json_type(value))
+        return _kept_at(value, path, "an array")
+    return [_model_at(cls, item, f"{path}[{index}]") for index, item in enumerate(value)]
+
+
+def array(value: Any, name: str | None) -> Any:
+    """A list of scalars; a value that is no list is kept as sent."""
+    if isinstance(value, list):
+        return value
+    return kept(value, name, "an array")
+
+
+def is_array(value: Any, name: str | None) -> bool:
+    """Whether `value` is a list; if not, warn that it is kept as sent (the caller keeps it)."""
+    if isinstance(value, list):
+        return True
+    kept(value, name, "an array")
+    return False
