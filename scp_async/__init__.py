@@ -10,6 +10,8 @@ Only the hand-written core is imported here; generated per-API clients and the e
 are separate imports, so ``import scp_async`` stays cheap.
 """
 
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
+from importlib.metadata import version as _version
 from typing import TYPE_CHECKING, Any
 
 from ._audit_log import AuditLogRecord
@@ -62,6 +64,11 @@ from ._waiters import WaitFailedError, WaitTimeoutError, wait_until
 
 if TYPE_CHECKING:
     from ._apis import AuditLog, CloudFoundry, MultiApps
+
+try:
+    __version__: str = _version("scp-async")
+except _PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 
 def __getattr__(name: str) -> Any:
@@ -125,6 +132,7 @@ __all__ = [
     "WaitFailedError",
     "WaitTimeoutError",
     "X509ClientCredentialsGrant",
+    "__version__",
     "fan_out",
     "load_service_key",
     "paginate",
