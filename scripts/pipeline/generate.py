@@ -145,8 +145,11 @@ def _success(endpoint: Any) -> dict[str, Any]:
     return {"success_type": " | ".join(sorted(types)) or "Any", "success_imports": sorted(imports)}
 
 
-# Attributes every namespace class has already; an operation method of the same name would hide them.
-NAMESPACE_RESERVED = frozenset({"base_url", "context", "request", "with_options", "with_raw_response"})
+def namespace_reserved() -> frozenset[str]:
+    """Attributes every namespace class has already; an operation method of the same name would hide them."""
+    from scp_async._namespace import Namespace
+
+    return frozenset(n for n in dir(Namespace) if not n.startswith("_")) | {"with_raw_response"}
 
 
 def _describe(op: dict[str, Any]) -> str:
@@ -173,8 +176,9 @@ def name_collisions(api: str, operations: list[dict[str, Any]], models: list[dic
     by_module = {op["module"]: _describe(op) for op in sorted(operations, key=_describe, reverse=True)}
     methods = [(module.rsplit(".", 1)[-1], label) for module, label in by_module.items()]
     clashes(methods, "namespace method {}()", fix)
+    reserved = namespace_reserved()
     for name, label in sorted(methods):
-        if name in NAMESPACE_RESERVED:
+        if name in reserved:
             found.append(
                 f"name collision: {label} becomes namespace method {name}(), which every namespace has; "
                 f"rename it (an operationId patch in specs/overlays/{api}.yaml)"
