@@ -137,13 +137,22 @@ def _roll_forward(generated_dir: Path, journal: dict[str, Any]) -> None:
         destination = Path(entry["to"])
         if not staged.exists():
             continue  # moved already
+        if _digest(destination) == _digest(staged):  # copied already (across file systems)
+            staged.unlink()
+            continue
         if _digest(destination) != entry["expect"]:
             # Changed by someone else since this run read it (only possible when a killed run is completed
             # later): keep their version; the next generate rewrites what it owns.
             print(f"note: {destination} changed since the interrupted run; left as it is", file=sys.stderr)
             continue
         destination.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged, destination)
+        try:
+            os.replace(staged, destination)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            write_atomic(destination, staged.read_text(encoding="utf-8"))  # another file system
+            staged.unlink()
 
 
 def _remove_leftovers(generated_dir: Path, package: str) -> None:

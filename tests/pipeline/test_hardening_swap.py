@@ -3,6 +3,7 @@ leaves the old state or the new one, and no leftovers (which git ignores meanwhi
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -178,3 +179,19 @@ def test_git_ignores_every_leftover_a_killed_run_can_leave() -> None:
         timeout=30,
     )
     assert kept.stdout == ""  # real sources are not ignored
+
+
+def test_files_on_another_file_system_are_copied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    generated, stage, readme, _, new = _setup(tmp_path)
+    real_replace = os.replace
+
+    def replace(src: Any, dst: Any) -> None:
+        if Path(dst) == readme and swap.STAGE_PREFIX in str(src):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    swap.commit(generated, stage, PACKAGE, {readme: new["readme"]})
+    assert readme.read_text() == new["readme"]
+    assert _snapshot(generated / PACKAGE) == new["tree"]
+    assert _leftovers(generated) == []
