@@ -12,9 +12,11 @@ from __future__ import annotations
 import functools
 import math
 import os
+import re
 import time
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeAlias
 
@@ -463,15 +465,16 @@ class Session:
 
     async def cloud_foundry(
         self,
-        api_url: str | None = None,
+        api_url: str | Mapping[str, Any] | os.PathLike[str] | None = None,
         *,
+        key: Mapping[str, Any] | str | os.PathLike[str] | None = None,
         username: str | None = None,
         password: str | None = None,
         origin: str | None = None,
         use_cf_cli_config: bool = False,
         cf_config_path: str | os.PathLike[str] | None = None,
-        client_id: str = "cf",
-        client_secret: str = "",
+        client_id: str | None = None,
+        client_secret: str | None = None,
         deploy_service_url: str | None = None,
     ) -> CloudFoundry:
         """The Cloud Foundry V3 API at ``api_url``; ``.multiapps`` is its MultiApps controller.
@@ -479,12 +482,31 @@ class Session:
         Log in with ``username``/``password`` (and ``origin`` for a custom identity
         provider) through the public ``cf`` client, or reuse the ``cf`` CLI's login with
         ``use_cf_cli_config=True`` (``$CF_HOME/.cf/config.json``; ``api_url`` defaults to its
-        target). The UAA is discovered from the API's root document. The deploy service is
-        ``deploy-service.<domain>`` for an API at ``api.<domain>`` unless ``deploy_service_url``
-        says otherwise.
+        target). ``api_url`` may be a landscape label: ``cf-eu10`` is
+        ``https://api.cf.eu10.hana.ondemand.com``. ``key`` (or a mapping or path as the first
+        argument) is a login file like the emulator's ``cf.json``: ``api``/``api_url``, ``username``,
+        ``password``, and optionally ``origin``, ``client_id``, ``client_secret``,
+        ``deploy_service_url``; arguments given explicitly win. The UAA is discovered from the API's
+        root document. The deploy service is ``deploy-service.<domain>`` for an API at ``api.<domain>``
+        unless ``deploy_service_url`` (or the key) says otherwise.
         """
         from ._apis import CloudFoundry
 
+        if api_url is not None and not isinstance(api_url, str):
+            key, api_url = api_url, None
+        if key is not None:
+            login = _cf_login(key)
+            api_url = api_url or login.get("api_url") or login.get("api")
+            username = username or login.get("username")
+            password = password or login.get("password")
+            origin = origin or login.get("origin")
+            client_id = client_id or login.get("client_id")
+            client_secret = client_secret if client_secret is not None else login.get("client_secret")
+            deploy_service_url = deploy_service_url or login.get("deploy_service_url")
+        client_id = client_id or "cf"
+        client_secret = client_secret or ""
+        if api_url:
+            api_url = cf_api_url(api_url)
         if use_cf_cli_config:
             config = CfCliConfig.load(cf_config_path)
             api_url = api_url or config.target
@@ -538,6 +560,45 @@ class Session:
         if isinstance(token, str) and token:
             return token, login if isinstance(login, str) else None
         raise ScpAsyncError(f"cannot find the UAA of {redact_url(base)}: no links.uaa in / nor token_endpoint")
+
+
+_CF_LANDSCAPE = re.compile(r"cf-([a-z]{2}[0-9]{2,3}(?:-[0-9]{3})?)")
+_CF_LOGIN_FIELDS = ("api", "api_url", "username", "password", "origin", "client_id", "client_secret",
+                    "deploy_service_url")  # fmt: skip
+
+
+def cf_api_url(api_url_or_landscape: str) -> str:
+    """The CF API URL of a landscape label (``cf-eu10`` → ``https://api.cf.eu10.hana.ondemand.com``,
+    ``cf-eu10-004`` → ``https://api.cf.eu10-004.hana.ondemand.com``); a URL is returned as it is."""
+    match = _CF_LANDSCAPE.fullmatch(api_url_or_landscape.strip().lower())
+    if match is None:
+        return api_url_or_landscape
+    return f"https://api.cf.{match.group(1)}.hana.ondemand.com"
+
+
+def _cf_login(key: Mapping[str, Any] | str | os.PathLike[str]) -> dict[str, str]:
+    """The string fields of a CF login file (the emulator's ``cf.json``), checked like a service key."""
+    from ._credentials import _display, _loads, _read_file
+
+    if isinstance(key, Mapping):
+        data: Any = key
+        source = "<cf login>"
+    else:
+        source = _display(key)
+        data = _loads(_read_file(Path(key), source), source)
+    if not isinstance(data, Mapping):
+        raise ServiceKeyError(source, "expected a JSON object", hint="Use the cf.json the emulator writes")
+    login: dict[str, str] = {}
+    for name in _CF_LOGIN_FIELDS:
+        value = data.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise ServiceKeyError(source, "expected a string", field=name)
+        login[name] = value
+    if not (login.get("api_url") or login.get("api")):
+        raise ServiceKeyError(source, "missing", field="api_url", hint="A CF login needs the API URL")
+    return login
 
 
 def _time_left() -> float:
