@@ -37,6 +37,7 @@ from ._errors import (
     InvalidResponseError,
     NotFound,
     RateLimited,
+    ResponseTooLargeError,
     ScpAsyncError,
     ServerError,
     ServiceKeyError,
@@ -44,6 +45,7 @@ from ._errors import (
     UnexpectedStatusError,
 )
 from ._fan_out import fan_out
+from ._limits import DEFAULT_MAX_RESPONSE_SIZE
 from ._logging import RedactingFilter, redact_url
 from ._namespace import Namespace
 from ._oauth import (
@@ -82,6 +84,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DEFAULT_DEADLINE",
+    "DEFAULT_MAX_RESPONSE_SIZE",
     "DEFAULT_TIMEOUT",
     "NOT_GIVEN",
     "ApiConnectionError",
@@ -116,6 +119,7 @@ __all__ = [
     "RedactingFilter",
     "RefreshTokenGrant",
     "RequestOptions",
+    "ResponseTooLargeError",
     "RetryPolicy",
     "ScpAsyncError",
     "ServerError",

@@ -55,7 +55,9 @@ async def read_response(response: httpx.Response, limit: int | None) -> None:
     """
     request = response.request
     method, url = request.method, str(request.url)
-    if hasattr(response, "_content"):  # already read (a response built from bytes)
+    if hasattr(response, "_content"):  # already read (a response built from bytes, a mock transport)
+        if limit is not None and len(response.content) > limit:
+            raise ResponseTooLargeError(limit, status_code=response.status_code, method=method, url=url)
         return
     encoded = _is_encoded(response)
     try:

@@ -15,12 +15,14 @@ typed async method per operation. Each call has three steps, each with its own e
 from __future__ import annotations
 
 from collections.abc import Collection
+from http import HTTPStatus
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import httpx
 
 from ._errors import InvalidResponseError, UnexpectedStatusError
+from ._retry import ALREADY_DELETED
 from ._session import _redacted_request
 
 if TYPE_CHECKING:
@@ -84,6 +86,14 @@ class Namespace:
             raise TypeError(f"{operation_id}: an argument is not of the declared type ({exc})") from None
         method = str(request.pop("method")).upper()
         response = await self._context.request(method, request.pop("url"), **request)
+        if response.extensions.get(ALREADY_DELETED):
+            # A retried DELETE whose lost first attempt already deleted it: success, and no body to parse.
+            return operation.Response(
+                status_code=HTTPStatus(response.status_code),
+                content=response.content,
+                headers=response.headers,
+                parsed=None,
+            )
         # Error statuses were raised by the session; a success status the spec does not list has a body
         # of unknown shape (a 204 instead of a 200 with a body, a redirect), so it is not guessed at.
         if success and response.status_code not in success:

@@ -1,0 +1,160 @@
+"""Unbounded bodies against a real loopback server: bombs and floods stop at the size cap."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+import zlib
+from collections.abc import Iterator
+
+import anyio
+import pytest
+
+from scp_async import ApiConnectionError, ResponseTooLargeError, RetryPolicy, ServerError, Session
+
+from .conftest import Loopback, gzip_bomb
+
+MIB = 1 << 20
+GA = "/accounts/v1/globalAccount"
+
+
+def _session(**kwargs: object) -> Session:
+    return Session(retry=RetryPolicy(max_retries=0), **kwargs)  # type: ignore[arg-type]
+
+
+def _peak_while(fn: object) -> tuple[BaseException | None, int]:
+    """Run ``fn`` and return what it raised and the peak of Python allocations meanwhile."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        try:
+            anyio.run(fn)  # type: ignore[arg-type]
+        except Exception as exc:
+            return exc, tracemalloc.get_traced_memory()[1]
+        return None, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.fixture(scope="module")
+def bomb() -> bytes:
+    return gzip_bomb(256)
+
+
+def test_gzip_bomb_stops_at_the_cap_with_bounded_memory(loopback: Loopback, bomb: bytes) -> None:
+    assert len(bomb) < 300_000  # 256 MiB once inflated
+    loopback.routes[("GET", "/bomb")] = lambda ex: ex.reply(200, bomb, {"Content-Encoding": "gzip"})
+
+    async def main() -> None:
+        async with _session(max_response_size=MIB) as session:
+            await session.request("GET", f"{loopback.url}/bomb")
+
+    error, peak = _peak_while(main)
+    assert isinstance(error, ResponseTooLargeError), repr(error)
+    assert error.limit == MIB
+    assert error.status_code == 200
+    assert "max_response_size" in str(error)
+    # The cap plus one decoder step (4 KB of input inflates to at most ~4 MiB), never the 256 MiB.
+    assert peak < 12 * MIB, f"peak {peak / MIB:.1f} MiB"
+
+
+def test_gzip_bomb_in_a_typed_call_and_in_an_error_body(loopback: Loopback, bomb: bytes) -> None:
+    loopback.routes[("GET", GA)] = lambda ex: ex.reply(200, bomb, {"Content-Encoding": "gzip"})
+    loopback.routes[("GET", "/v1/fail")] = lambda ex: ex.reply(500, bomb, {"Content-Encoding": "gzip"})
+
+    async def main() -> None:
+        async with _session(max_response_size=2 * MIB) as session:
+            with pytest.raises(ResponseTooLargeError) as caught:
+                await session.cloud_management(loopback.cis_key()).accounts.get_global_account()
+            assert caught.value.method == "GET"
+            assert caught.value.url is not None
+            assert caught.value.url.endswith(GA)
+            with pytest.raises(ResponseTooLargeError) as caught:
+                await session.request("GET", f"{loopback.url}/v1/fail")
+            assert caught.value.status_code == 500
+
+    anyio.run(main)
+
+
+def test_default_cap_is_64_mib(loopback: Loopback, bomb: bytes) -> None:
+    loopback.routes[("GET", "/bomb")] = lambda ex: ex.reply(200, bomb, {"Content-Encoding": "gzip"})
+
+    async def main() -> None:
+        async with _session() as session:
+            await session.request("GET", f"{loopback.url}/bomb")
+
+    error, peak = _peak_while(main)
+    assert isinstance(error, ResponseTooLargeError), repr(error)
+    assert error.limit == 64 * MIB
+    assert peak < 80 * MIB, f"peak {peak / MIB:.1f} MiB"
+
+
+def _flood(total: int, piece: int = 64 * 1024) -> Iterator[bytes]:
+    chunk = b"x" * piece
+    for _ in range(total // piece):
+        yield chunk
+
+
+def test_a_flood_without_length_stops_at_the_cap(loopback: Loopback) -> None:
+    sent: list[int] = []
+    loopback.routes[("GET", "/flood")] = lambda ex: sent.append(ex.stream(200, _flood(64 * MIB)))
+
+    async def main() -> None:
+        async with _session(max_response_size=MIB) as session:
+            with pytest.raises(ResponseTooLargeError):
+                await session.request("GET", f"{loopback.url}/flood")
+
+    anyio.run(main)
+    # The client hung up: the server could not push the 64 MiB (socket buffers hold a few MB at most).
+    assert sent
+    assert sent[0] < 32 * MIB
+
+
+def test_a_declared_length_over_the_cap_is_refused_before_reading(loopback: Loopback) -> None:
+    big = b"[" + b"0," * (MIB // 2) + b"0]"
+    loopback.routes[("GET", "/big")] = lambda ex: ex.reply(200, big)
+
+    async def main() -> None:
+        async with _session(max_response_size=len(big) - 1) as session:
+            with pytest.raises(ResponseTooLargeError):
+                await session.request("GET", f"{loopback.url}/big")
+        async with _session(max_response_size=len(big)) as session:  # exactly the cap is fine
+            response = await session.request("GET", f"{loopback.url}/big")
+            assert len(response.json()) == MIB // 2 + 1
+        async with _session(max_response_size=None) as session:
+            assert (await session.request("GET", f"{loopback.url}/big")).content == big
+
+    anyio.run(main)
+
+
+def test_a_body_that_is_not_gzip_is_a_connection_error(loopback: Loopback) -> None:
+    corrupt = zlib.compress(b'{"a": 1}')[:-3] + b"garbage"
+    loopback.routes[("GET", "/corrupt")] = lambda ex: ex.reply(200, b"\x1f\x8b" + corrupt, {"Content-Encoding": "gzip"})
+    loopback.routes[("GET", "/corrupt500")] = lambda ex: ex.reply(500, corrupt, {"Content-Encoding": "deflate"})
+
+    async def main() -> None:
+        async with _session() as session:
+            with pytest.raises(ApiConnectionError, match="not valid gzip"):
+                await session.request("GET", f"{loopback.url}/corrupt")
+            with pytest.raises((ApiConnectionError, ServerError)):
+                await session.request("GET", f"{loopback.url}/corrupt500")
+
+    anyio.run(main)
+
+
+def test_ordinary_gzip_bodies_still_decode(loopback: Loopback) -> None:
+    payload = b'{"value": "' + b"abc" * 100_000 + b'"}'
+    loopback.routes[("GET", "/ok")] = lambda ex: ex.reply(200, zlib.compress(payload), {"Content-Encoding": "deflate"})
+
+    async def main() -> None:
+        async with _session(max_response_size=len(payload)) as session:
+            response = await session.request("GET", f"{loopback.url}/ok")
+            assert response.content == payload
+            assert response.json()["value"].startswith("abcabc")
+
+    anyio.run(main)
+
+
+def test_cap_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_response_size"):
+        Session(max_response_size=0)
