@@ -3,6 +3,10 @@
 The bodies are reference data collected by others (see their README and manifest for provenance); they
 are read from ``$SCP_ASYNC_REAL_PAYLOADS`` or ``../shared/real-payloads``, never copied here. Under
 ``CI=true`` a missing directory fails instead of skipping.
+
+Where the shared set has few or no bodies (MultiApps, events, audit log, usage, CF env var values),
+``bodies/`` holds small ones we wrote ourselves, each reproducing a documented shape that its manifest
+entry names.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ def _bodies() -> list[Body]:
 
 
 BODIES = _bodies()
+OWN = load_manifest(Path(__file__).parent / "bodies")
 
 
 def test_the_real_payloads_are_there() -> None:
@@ -39,7 +44,7 @@ def test_the_real_payloads_are_there() -> None:
     assert len(BODIES) >= 174
 
 
-@pytest.mark.parametrize("body", BODIES, ids=[b.id for b in BODIES])
+@pytest.mark.parametrize("body", BODIES + OWN, ids=[b.id for b in BODIES + OWN])
 async def test_real_body_parses_into_the_typed_model(body: Body, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="scp_async"):
         result = await call_with_body(body)

@@ -11,8 +11,8 @@ from scp_async._namespace import given as _given
 from .types import UNSET
 
 if TYPE_CHECKING:
-    from .models.business_event_type_response_object import BusinessEventTypeResponseObject
     from .models.business_events_response_collection import BusinessEventsResponseCollection
+    from .models.get_business_event_types_response_200 import GetBusinessEventTypesResponse200
     from .models.get_business_events_sort_order import GetBusinessEventsSortOrder
     from .types import Response, Unset
 
@@ -30,7 +30,7 @@ class EventsApi(Namespace):
         """The same operations, returning `Response` objects instead of parsed bodies."""
         return EventsApiWithRawResponse(self._context)
 
-    async def get_business_event_types(self) -> BusinessEventTypeResponseObject:
+    async def get_business_event_types(self) -> GetBusinessEventTypesResponse200:
         """The kinds of events this service records. `GET /cloud-management/v1/events/types` (getBusinessEventTypes)."""
         from .api.events import get_business_event_types as operation
 
@@ -81,7 +81,7 @@ class EventsApiWithRawResponse(Namespace):
 
     _client_module = "scp_async_clients.events.client"
 
-    async def get_business_event_types(self) -> Response[BusinessEventTypeResponseObject]:
+    async def get_business_event_types(self) -> Response[GetBusinessEventTypesResponse200]:
         """The kinds of events this service records. `GET /cloud-management/v1/events/types` (getBusinessEventTypes)."""
         from .api.events import get_business_event_types as operation
 

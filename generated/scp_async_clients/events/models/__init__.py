@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .event_type_response_object_category import EventTypeResponseObjectCategory
     from .event_type_response_object_type import EventTypeResponseObjectType
     from .events_response_collection import EventsResponseCollection
+    from .get_business_event_types_response_200 import GetBusinessEventTypesResponse200
     from .get_business_events_sort_order import GetBusinessEventsSortOrder
 
     pass
@@ -38,6 +39,7 @@ _MODULE_OF_NAME: dict[str, str] = {
     "EventTypeResponseObjectCategory": ".event_type_response_object_category",
     "EventTypeResponseObjectType": ".event_type_response_object_type",
     "EventsResponseCollection": ".events_response_collection",
+    "GetBusinessEventTypesResponse200": ".get_business_event_types_response_200",
     "GetBusinessEventsSortOrder": ".get_business_events_sort_order",
 }
 
@@ -55,6 +57,7 @@ __all__ = (
     "EventTypeResponseObjectCategory",
     "EventTypeResponseObjectType",
     "GetBusinessEventsSortOrder",
+    "GetBusinessEventTypesResponse200",
 )
 
 

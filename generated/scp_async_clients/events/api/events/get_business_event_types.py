@@ -6,7 +6,7 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
-from ...models.business_event_type_response_object import BusinessEventTypeResponseObject
+from ...models.get_business_event_types_response_200 import GetBusinessEventTypesResponse200
 from ...types import Response
 
 
@@ -22,11 +22,11 @@ def _get_kwargs() -> dict[str, Any]:
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Any | BusinessEventTypeResponseObject | None:
+) -> Any | GetBusinessEventTypesResponse200 | None:
     if response.status_code == 200:
         from scp_async import _decoding as _scp  # noqa: PLC0415
 
-        response_200 = _scp.model(BusinessEventTypeResponseObject, response.json(), None)
+        response_200 = _scp.model(GetBusinessEventTypesResponse200, response.json(), None)
 
         return response_200
 
@@ -58,7 +58,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[Any | BusinessEventTypeResponseObject]:
+) -> Response[Any | GetBusinessEventTypesResponse200]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -70,7 +70,7 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient,
-) -> Response[Any | BusinessEventTypeResponseObject]:
+) -> Response[Any | GetBusinessEventTypesResponse200]:
     """The kinds of events this service records.
 
     Raises:
@@ -78,7 +78,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any | BusinessEventTypeResponseObject]
+        Response[Any | GetBusinessEventTypesResponse200]
     """
 
     kwargs = _get_kwargs()
@@ -93,7 +93,7 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient,
-) -> Any | BusinessEventTypeResponseObject | None:
+) -> Any | GetBusinessEventTypesResponse200 | None:
     """The kinds of events this service records.
 
     Raises:
@@ -101,7 +101,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Any | BusinessEventTypeResponseObject
+        Any | GetBusinessEventTypesResponse200
     """
 
     return sync_detailed(
@@ -112,7 +112,7 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
-) -> Response[Any | BusinessEventTypeResponseObject]:
+) -> Response[Any | GetBusinessEventTypesResponse200]:
     """The kinds of events this service records.
 
     Raises:
@@ -120,7 +120,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any | BusinessEventTypeResponseObject]
+        Response[Any | GetBusinessEventTypesResponse200]
     """
 
     kwargs = _get_kwargs()
@@ -133,7 +133,7 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient,
-) -> Any | BusinessEventTypeResponseObject | None:
+) -> Any | GetBusinessEventTypesResponse200 | None:
     """The kinds of events this service records.
 
     Raises:
@@ -141,7 +141,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Any | BusinessEventTypeResponseObject
+        Any | GetBusinessEventTypesResponse200
     """
 
     return (
