@@ -28,10 +28,16 @@ class BenchResult:
     errors: int
     rss_before_mb: float
     rss_after_mb: float
+    server_cpu_seconds: float = float("nan")
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def per_cpu_second(self) -> float:
+        """Requests per second of server CPU: what one core sustains, whatever else the machine is doing."""
+        return self.requests / self.server_cpu_seconds if self.server_cpu_seconds else float("nan")
 
 
 def _free_port() -> int:
@@ -48,6 +54,14 @@ def _rss_mb(pid: int) -> float:
     except OSError:
         pass
     return float("nan")
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 async def _worker(port: int, request: bytes, stop_at: float, counts: list[int]) -> None:
@@ -102,7 +116,9 @@ def run_benchmark(seconds: float = 5.0, connections: int = 16, subaccounts: int 
                 time.sleep(0.01)
         startup = time.perf_counter() - t0
         form = b"grant_type=client_credentials&client_id=sb-cis-emulator%21b1&client_secret=cis-emulator-secret"
-        token_req = urllib.request.Request(root + "/uaa/oauth/token", data=form, method="POST")
+        with urllib.request.urlopen(root + "/", timeout=5) as resp:
+            uaa = json.loads(resp.read())["uaa"]  # the UAA has its own origin (port)
+        token_req = urllib.request.Request(uaa + "/oauth/token", data=form, method="POST")
         with urllib.request.urlopen(token_req, timeout=5) as resp:
             token = json.loads(resp.read())["access_token"]
         sub_req = urllib.request.Request(
@@ -113,9 +129,11 @@ def run_benchmark(seconds: float = 5.0, connections: int = 16, subaccounts: int 
         path = f"/accounts/accounts/v1/subaccounts/{guid}"
         asyncio.run(_load(port, path, token, 0.5, connections))  # warm-up
         before = _rss_mb(proc.pid)
+        cpu_before = _cpu_seconds(proc.pid)
         ok, errors, elapsed = asyncio.run(_load(port, path, token, seconds, connections))
+        cpu = _cpu_seconds(proc.pid) - cpu_before
         after = _rss_mb(proc.pid)
-        return BenchResult(startup, ok, elapsed, errors, before, after)
+        return BenchResult(startup, ok, elapsed, errors, before, after, cpu)
     finally:
         proc.terminate()
         try:
@@ -135,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"GET subaccount: {result.rps:,.0f} requests/s over {result.seconds:.1f} s "
         f"({result.requests} ok, {result.errors} errors, {args.connections} connections)"
+    )
+    print(
+        f"server CPU: {result.server_cpu_seconds:.2f} s, i.e. {result.per_cpu_second:,.0f} authenticated GETs per "
+        "second of one core"
     )
     print(f"server RSS: {result.rss_before_mb:.1f} MiB before, {result.rss_after_mb:.1f} MiB after the run")
     return 0
