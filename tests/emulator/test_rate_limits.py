@@ -5,9 +5,7 @@ from __future__ import annotations
 import email.utils
 
 import httpx
-import pytest
 
-from scp_async.__main__ import build_parser
 from scp_async.emulator import Emulator, ManualClock
 
 START = 1_800_000_000.0
@@ -113,10 +111,3 @@ async def test_xsuaa_token_endpoint_and_scim(clock: ManualClock) -> None:
     assert tokens[-1].json()["error"] == "too_many_requests"
     assert int(tokens[-1].headers["retry-after"]) >= 1
     assert [r.status_code for r in scim][1] == 429
-
-
-@pytest.mark.parametrize(("argv", "expected"), [([], (False, 1.0)), (["--rate-limits"], (True, 1.0))])
-def test_cli_option(argv: list[str], expected: tuple[bool, float]) -> None:
-    args = build_parser().parse_args(["emulator", *argv])
-    assert (args.rate_limits is not None, args.rate_limits or 1.0) == expected
-    assert build_parser().parse_args(["emulator", "--rate-limits", "10"]).rate_limits == 10.0
