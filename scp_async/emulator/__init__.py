@@ -1,8 +1,10 @@
 """An embedded emulator of the SAP BTP management APIs (``pip install scp-async[emulator]``).
 
-URL layout (one root, one path prefix per API, standing in for SAP's distinct hosts)::
+URL layout (one root, one path prefix per API, standing in for SAP's distinct hosts; each identity zone's UAA
+at its own origin: its own port when served, ``<zone>.authentication.<host>`` in-process)::
 
-    <root>/uaa/oauth/token             UAA / XSUAA token endpoint (all clients and the CF 'cf' client)
+    <uaa origin>/oauth/token           UAA / XSUAA token endpoint (``<root>/uaa/oauth/token`` answers too)
+    <uaa origin>/token_keys            its signing keys (JWKS) for the RS256 access tokens
     <root>/accounts/...                Accounts          (/accounts/v1/..., /jobs-management/v1/...)
     <root>/entitlements/...            Entitlements      (/entitlements/v1/...)
     <root>/provisioning/...            Provisioning      (/provisioning/v1/...)
