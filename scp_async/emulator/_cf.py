@@ -20,6 +20,39 @@ API_VERSION_V3 = "3.185.0"
 QUOTA_GUID = "b6c3e4d2-0000-4000-8000-00000000a001"
 BROKER_GUID = "b6c3e4d2-0000-4000-8000-00000000b001"
 _ORDER_FIELDS = ("created_at", "updated_at", "name")
+#: What ``GET /v3`` links to, as cloud_controller_ng lists it.
+_V3_COLLECTIONS = (
+    "app_usage_events",
+    "apps",
+    "audit_events",
+    "buildpacks",
+    "builds",
+    "deployments",
+    "domains",
+    "droplets",
+    "environment_variable_groups",
+    "feature_flags",
+    "info",
+    "isolation_segments",
+    "organizations",
+    "organization_quotas",
+    "packages",
+    "processes",
+    "resource_matches",
+    "roles",
+    "routes",
+    "security_groups",
+    "service_brokers",
+    "service_instances",
+    "service_offerings",
+    "service_plans",
+    "service_usage_events",
+    "space_quotas",
+    "spaces",
+    "stacks",
+    "tasks",
+    "users",
+)
 
 
 def _bad_param(message: str) -> ApiError:
@@ -87,6 +120,7 @@ def routes(ctx: Context) -> list[Route]:
             "created_at": s["created_at"],
             "updated_at": s["updated_at"],
             "name": s["name"],
+            "suspended": False,
             "relationships": {"organization": {"data": {"guid": s["org"]}}, "quota": {"data": None}},
             "metadata": meta(s),
             "links": {
@@ -106,7 +140,10 @@ def routes(ctx: Context) -> list[Route]:
             "created_at": a["created_at"],
             "updated_at": a["updated_at"],
             "lifecycle": {"type": "buildpack", "data": {"buildpacks": list(a["buildpacks"]), "stack": "cflinuxfs4"}},
-            "relationships": {"space": {"data": {"guid": a["space"]}}},
+            "relationships": {
+                "space": {"data": {"guid": a["space"]}},
+                "current_droplet": {"data": {"guid": derived_id(g, "droplet")}},
+            },
             "metadata": meta(a),
             "links": {
                 "self": {"href": f"{b}/v3/apps/{g}"},
@@ -133,7 +170,7 @@ def routes(ctx: Context) -> list[Route]:
             "updated_at": s["updated_at"],
             "name": s["name"],
             "type": s["type"],
-            "tags": [],
+            "tags": list(s.get("tags") or ()),
             "last_operation": {
                 "type": s["op_type"],
                 "state": s["state"],
@@ -153,7 +190,15 @@ def routes(ctx: Context) -> list[Route]:
             },
         }
         if s["type"] == "managed":
-            view.update({"maintenance_info": {}, "upgrade_available": False, "dashboard_url": None})
+            view.update(
+                {
+                    "maintenance_info": {"version": "1.0.0"},
+                    "upgrade_available": False,
+                    "dashboard_url": None,
+                    "broker_provided_metadata": {"labels": {}, "attributes": {}},
+                }
+            )
+            view["links"]["shared_spaces"] = {"href": f"{b}/v3/service_instances/{g}/relationships/shared_spaces"}
             view["relationships"]["service_plan"] = {"data": {"guid": plan_guid(s["offering"], s["plan"])}}
             view["links"]["service_plan"] = {"href": f"{b}/v3/service_plans/{plan_guid(s['offering'], s['plan'])}"}
             view["links"]["parameters"] = {"href": f"{b}/v3/service_instances/{g}/parameters"}
@@ -234,7 +279,6 @@ def routes(ctx: Context) -> list[Route]:
             {
                 "links": {
                     "self": {"href": b},
-                    "bits_service": None,
                     "cloud_controller_v2": {"href": f"{b}/v2", "meta": {"version": API_VERSION_V2}},
                     "cloud_controller_v3": {"href": f"{b}/v3", "meta": {"version": API_VERSION_V3}},
                     "network_policy_v0": {"href": f"{b}/networking/v0/external"},
@@ -275,8 +319,9 @@ def routes(ctx: Context) -> list[Route]:
 
     def v3_root(req: Request) -> Response:
         b = req.base_url + "/v3"
-        names = ("apps", "organizations", "spaces", "service_instances", "jobs", "service_plans", "domains")
-        return json_response({"links": {"self": {"href": b}, **{n: {"href": f"{b}/{n}"} for n in names}}})
+        links: dict[str, Any] = {"self": {"href": b}, **{n: {"href": f"{b}/{n}"} for n in _V3_COLLECTIONS}}
+        links["service_instances"]["experimental"] = True
+        return json_response({"links": links})
 
     # -- organizations -------------------------------------------------------------------------------
     def list_orgs(req: Request) -> Response:
@@ -537,6 +582,7 @@ def routes(ctx: Context) -> list[Route]:
             "updated_at": now,
             "state": "succeeded" if kind == "user-provided" else "in progress",
             "op_type": "create",
+            "tags": [str(t) for t in body.get("tags") or () if isinstance(t, str)],
         }
         _apply_metadata(si, body)
         st.cf_service_instances[guid] = si
@@ -643,14 +689,13 @@ def routes(ctx: Context) -> list[Route]:
         return {
             "guid": g,
             "protocol": "http",
-            "port": None,
             "created_at": r["created_at"],
             "updated_at": r["updated_at"],
             "host": r["host"],
             "path": r["path"],
             "url": host + r["path"],
             "destinations": [destination_view(r, d) for d in r["destinations"]],
-            "options": {},
+            "options": {"loadbalancing": "round-robin"},
             "metadata": meta(r),
             "relationships": {"space": {"data": {"guid": r["space"]}}, "domain": {"data": {"guid": r["domain"]}}},
             "links": {
@@ -672,8 +717,8 @@ def routes(ctx: Context) -> list[Route]:
             "memory_in_mb": p["memory_in_mb"],
             "disk_in_mb": p["disk_in_mb"],
             "log_rate_limit_in_bytes_per_second": -1,
-            "health_check": {"type": "port", "data": {"timeout": None, "invocation_timeout": None}},
-            "readiness_health_check": {"type": "process", "data": {"invocation_timeout": None}},
+            "health_check": {"type": "port", "data": {"timeout": None, "invocation_timeout": None, "interval": None}},
+            "readiness_health_check": {"type": "process", "data": {"invocation_timeout": None, "interval": None}},
             "relationships": {
                 "app": {"data": {"guid": p["app"]}},
                 "revision": {"data": {"guid": derived_id(p["app"], "revision")}},
@@ -699,6 +744,12 @@ def routes(ctx: Context) -> list[Route]:
             t["state"] = "SUCCEEDED"
             t["updated_at"] = iso(until)
         return t
+
+    def task_list_view(b: str, t: dict[str, Any]) -> dict[str, Any]:
+        # CF leaves the command out of lists (it may hold secrets); one task read by guid carries it
+        view = task_view(b, t)
+        del view["command"]
+        return view
 
     def task_view(b: str, t: dict[str, Any]) -> dict[str, Any]:
         settle_task(t)
@@ -742,7 +793,7 @@ def routes(ctx: Context) -> list[Route]:
             "documentation_url": None,
             "broker_catalog": {
                 "id": derived_id(g, "catalog"),
-                "metadata": {"shareable": True, "displayName": o["description"]},
+                "metadata": {"shareable": True},
                 "features": {
                     "plan_updateable": False,
                     "bindable": True,
@@ -769,10 +820,10 @@ def routes(ctx: Context) -> list[Route]:
             "visibility_type": "public",
             "available": True,
             "free": p["free"],
-            "costs": [],
+            "costs": [{"currency": "EUR", "amount": 0.0 if p["free"] else 99.0, "unit": "Monthly"}],
             "created_at": p["created_at"],
             "updated_at": p["updated_at"],
-            "maintenance_info": {},
+            "maintenance_info": {"version": "1.0.0", "description": "Initial version"},
             "broker_catalog": {
                 "id": derived_id(g, "catalog"),
                 "metadata": {},
@@ -813,7 +864,6 @@ def routes(ctx: Context) -> list[Route]:
             "last_operation": {
                 "type": "create",
                 "state": "succeeded",
-                "description": None,
                 "created_at": c["created_at"],
                 "updated_at": c["updated_at"],
             },
@@ -1288,10 +1338,10 @@ def routes(ctx: Context) -> list[Route]:
         Route(CF, "GET", "/v3/processes/{guid}", getter(st.cf_processes, "Process", process_view)),
         Route(CF, "GET", "/v3/apps/{guid}/processes", app_scoped(st.cf_processes, process_view, process_filters)),
         Route(CF, "GET", "/v3/apps/{guid}/processes/{type}", app_process),
-        Route(CF, "GET", "/v3/tasks", listing(st.cf_tasks, task_view, task_filters)),
+        Route(CF, "GET", "/v3/tasks", listing(st.cf_tasks, task_list_view, task_filters)),
         Route(CF, "GET", "/v3/tasks/{guid}", getter(st.cf_tasks, "Task", task_view)),
         Route(CF, "POST", "/v3/tasks/{guid}/actions/cancel", cancel_task),
-        Route(CF, "GET", "/v3/apps/{guid}/tasks", app_scoped(st.cf_tasks, task_view, task_filters)),
+        Route(CF, "GET", "/v3/apps/{guid}/tasks", app_scoped(st.cf_tasks, task_list_view, task_filters)),
         Route(CF, "POST", "/v3/apps/{guid}/tasks", create_task, validate_body=False),
         Route(CF, "GET", "/v3/service_offerings", listing(st.cf_offerings, offering_view, offering_filters)),
         Route(CF, "GET", "/v3/service_offerings/{guid}", getter(st.cf_offerings, "Service offering", offering_view)),

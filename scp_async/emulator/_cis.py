@@ -15,6 +15,21 @@ if TYPE_CHECKING:
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _CIS_APIS = ("accounts", "entitlements", "provisioning", "saas_provisioning")
+_EVENT_TYPES = (
+    "GlobalAccount_Update",
+    "AccountDirectory_Creation",
+    "AccountDirectory_Deletion",
+    "Subaccount_Creation",
+    "Subaccount_Deletion",
+    "Subaccount_Update",
+    "Subaccount_Move",
+    "SubaccountAppSubscription_Creation",
+    "SubaccountAppSubscription_Deletion",
+    "EnvironmentInstance_Creation",
+    "EnvironmentInstance_Deletion",
+)
+#: Event types of a region's own services (the rest are central, of the global account's services).
+_LOCAL_EVENT_PREFIXES = ("SubaccountAppSubscription_", "AppRegistration_", "SubaccountTenant_", "EnvironmentInstance")
 
 
 def routes(ctx: Context) -> list[Route]:
@@ -42,11 +57,9 @@ def routes(ctx: Context) -> list[Route]:
         if req.q_bool("expand"):
             children = []
             for d in st.directories.values():
-                child = dict(d)
-                child["subaccounts"] = [s for s in st.subaccounts.values() if s["parentGUID"] == d["guid"]]
-                children.append(child)
+                children.append(dict(d))
             ga["children"] = children
-            ga["subaccounts"] = [s for s in st.subaccounts.values() if s["parentGUID"] == ga["guid"]]
+            ga["subaccounts"] = list(st.subaccounts.values())
         return json_response(ga)
 
     def update_global_account(req: Request) -> Response:
@@ -94,7 +107,7 @@ def routes(ctx: Context) -> list[Route]:
             "description": str(body.get("description") or ""),
             "globalAccountGUID": st.global_account["guid"],
             "parentGUID": parent,
-            "parentType": "GLOBAL_ACCOUNT" if parent == st.global_account["guid"] else "FOLDER",
+            "parentType": "ROOT" if parent == st.global_account["guid"] else "FOLDER",
             "region": region,
             "subdomain": subdomain,
             "betaEnabled": bool(body.get("betaEnabled", False)),
@@ -104,8 +117,9 @@ def routes(ctx: Context) -> list[Route]:
             "createdBy": req.token.user_name or req.token.client_id if req.token else "unknown",
             "createdDate": ms(now),
             "modifiedDate": ms(now),
+            "lastModifiedBy": req.token.user_name or req.token.client_id if req.token else "unknown",
+            "contractStatus": "ACTIVE",
             "labels": body.get("labels") if isinstance(body.get("labels"), dict) else {},
-            "customProperties": [],
         }
         st.subaccounts[guid] = sub
         st.entitlements[guid] = {("cloudfoundry", "MEMORY"): 1.0, ("xsuaa", "application"): 1.0}
@@ -114,7 +128,9 @@ def routes(ctx: Context) -> list[Route]:
         return json_response(sub, 201)
 
     def get_subaccount(req: Request) -> Response:
-        return json_response(subaccount_or_404(req.path_params[0]))
+        # one subaccount read by id also names the nearest parent that manages its entitlements
+        sub = subaccount_or_404(req.path_params[0])
+        return json_response({**sub, "closestEntitlementManagedParentGUID": st.global_account["guid"]})
 
     def update_subaccount(req: Request) -> Response:
         sub = subaccount_or_404(req.path_params[0])
@@ -212,6 +228,10 @@ def routes(ctx: Context) -> list[Route]:
             "guid": guid,
             "globalAccountGUID": st.global_account["guid"],
             "parentGUID": parent,
+            "parentGuid": parent,
+            "parentType": "ROOT" if parent == st.global_account["guid"] else "FOLDER",
+            "directoryType": "FOLDER",
+            "contractStatus": "ACTIVE",
             "displayName": name,
             "description": str(body.get("description") or ""),
             "directoryFeatures": body.get("directoryFeatures") or ["DEFAULT"],
@@ -222,7 +242,6 @@ def routes(ctx: Context) -> list[Route]:
             "modifiedDate": ms(now),
             "subdomain": body.get("subdomain") or f"dir-{guid[:8]}",
             "labels": body.get("labels") if isinstance(body.get("labels"), dict) else {},
-            "customProperties": [],
         }
         st.directories[guid] = d
         st.transitions[guid] = Transition(now + delay, "OK")
@@ -275,6 +294,29 @@ def routes(ctx: Context) -> list[Route]:
         )
 
     # -- entitlements --------------------------------------------------------------------------------
+    deprecation = {"deprecationMessage": None, "deprecationInfoLink": None, "endDate": None}
+
+    def data_center(req: Request | None, r: str) -> dict[str, Any]:
+        dc = {
+            "name": f"cf-{r}",
+            "displayName": r.upper(),
+            "region": r,
+            "environment": "cloudfoundry",
+            "iaasProvider": "AWS",
+            "supportsTrial": False,
+            "provisioningServiceUrl": f"https://provisioning-service.cfapps.{r}.hana.ondemand.com",
+            "saasRegistryServiceUrl": f"https://saas-manager.cfapps.{r}.hana.ondemand.com",
+            "domain": f"{r}.hana.ondemand.com",
+            "isMainDataCenter": True,
+            "geoAccess": "STANDARD",
+        }
+        if req is not None:  # the allowed-data-centers list: this emulator's URLs, no SaaS registry URL
+            dc["provisioningServiceUrl"] = f"{req.root_url}/provisioning"
+            del dc["saasRegistryServiceUrl"]
+            dc["domain"] = f"{r}.emulator.local"
+            dc["restricted"] = False
+        return dc
+
     def entitlement_tree(subaccount: str | None, directory: str | None) -> dict[str, Any]:
         subs = [subaccount] if subaccount else list(st.entitlements)
         if directory:
@@ -306,6 +348,11 @@ def routes(ctx: Context) -> list[Route]:
                                 "createdDate": st.subaccounts.get(s, {}).get("createdDate", 0),
                                 "modifiedDate": st.subaccounts.get(s, {}).get("modifiedDate", 0),
                                 "resources": [],
+                                "autoDistributeAmount": None,
+                                "parentRemainingAmount": float(amount) if amount is not None else 0.0,
+                                "billingObject": None,
+                                "availableBillingObjects": None,
+                                "parentAssignedBillingObject": None,
                             }
                         )
                 plan_obj = {
@@ -317,9 +364,49 @@ def routes(ctx: Context) -> list[Route]:
                     "unlimited": amount is None,
                     "maxAllowedSubaccountQuota": amount or 0,
                 }
-                e_plans.append({**plan_obj, "amount": float(amount or 0), "remainingAmount": float(amount or 0)})
+                source = {
+                    "entitlementName": f"{svc}-{plan}-SYSTEM",
+                    "productDisplayName": f"{display} - {plan}",
+                    "licensedQuantity": float(amount or 0),
+                    "productId": None,
+                    "restricted": False,
+                    "allowedSubaccounts": None,
+                    "commercialModel": {
+                        "name": "Subscription",
+                        "displayName": "Subscription",
+                        "consumptionBased": False,
+                        "description": "Subscription-based commercial model",
+                    },
+                    "autoAssign": False,
+                    "amount": float(amount or 0),
+                }
+                e_plans.append(
+                    {
+                        **plan_obj,
+                        "description": f"{display}, plan {plan}",
+                        "amount": float(amount or 0),
+                        "remainingAmount": float(amount or 0),
+                        "provisioningMethod": "SERVICE_BROKER" if plan_cat == "SERVICE" else "NONE_REQUIRED",
+                        "providedBy": "VENDOR",
+                        "availableForInternal": False,
+                        "internalQuotaLimit": None,
+                        "autoAssign": False,
+                        "autoDistributeAmount": None,
+                        "sourceEntitlements": [source],
+                        "globalAccountSourceEntitlements": [source],
+                        "dataCenters": [data_center(None, r) for r in cfg.regions],
+                        "resources": [],
+                        "additionalPlanFeatures": [],
+                        "assignedBillingObject": None,
+                        "assignedResources": [],
+                        "billingObjects": [],
+                        "dependsOn": [],
+                        "numberOfAssignedEntities": len(info),
+                        **deprecation,
+                    }
+                )
                 if info:
-                    a_plans.append({**plan_obj, "assignmentInfo": info})
+                    a_plans.append({**plan_obj, "assignmentInfo": info, **deprecation})
             base = {
                 "name": svc,
                 "displayName": display,
@@ -327,11 +414,18 @@ def routes(ctx: Context) -> list[Route]:
                 "businessCategory": {"id": category, "displayName": category.replace("_", " ").title()},
                 "ownerType": "VENDOR",
                 "iconBase64": "",
+                # null where the service has no application behind the entitlement, as it sends it
+                "applicationCoordinates": None,
             }
-            entitled.append({**base, "servicePlans": e_plans})
+            entitled.append({**base, "description": display, "termsOfUseUrl": "N/A", "servicePlans": e_plans})
             if a_plans:
                 assigned.append({**base, "servicePlans": a_plans})
-        return {"assignedServices": assigned, "entitledServices": entitled}
+        return {
+            "assignedServices": assigned,
+            "entitledServices": entitled,
+            "fetchErrorFromExternalProviderRegistry": None,
+            "serviceTermsOfUseStatus": [],
+        }
 
     def get_assignments(req: Request) -> Response:
         sub = req.q("subaccountGUID")
@@ -395,27 +489,7 @@ def routes(ctx: Context) -> list[Route]:
         return Response(202, job.id.encode(), [(b"content-type", b"text/plain")])
 
     def data_centers(req: Request) -> Response:
-        return json_response(
-            {
-                "datacenters": [
-                    {
-                        "name": f"cf-{r}",
-                        "displayName": r.upper(),
-                        "region": r,
-                        "environment": "cloudfoundry",
-                        "iaasProvider": "AWS",
-                        "supportsTrial": False,
-                        "provisioningServiceUrl": f"{req.root_url}/provisioning",
-                        "saasRegistryServiceUrl": f"{req.root_url}/saas_provisioning",
-                        "domain": f"{r}.emulator.local",
-                        "isMainDataCenter": True,
-                        "geoAccess": "STANDARD",
-                        "restricted": False,
-                    }
-                    for r in cfg.regions
-                ]
-            }
-        )
+        return json_response({"datacenters": [data_center(req, r) for r in cfg.regions]})
 
     # -- provisioning -----------------------------------------------------------------------------------
     def list_environments(req: Request) -> Response:
@@ -455,9 +529,8 @@ def routes(ctx: Context) -> list[Route]:
             "state": "CREATING",
             "stateMessage": "Creating environment instance.",
             "type": "Provision",
+            "status": "Processing",
             "operation": "provision",
-            "commercialType": body["planName"],
-            "description": str(body.get("description") or ""),
             "createdDate": ms(now),
             "modifiedDate": ms(now),
             "labels": "{}",
@@ -501,10 +574,15 @@ def routes(ctx: Context) -> list[Route]:
                 "description": "Cloud Foundry environment",
                 "availabilityLevel": "AVAILABLE",
                 "landscapeLabel": f"cf-{r}",
-                "technicalKey": f"cloudfoundry-standard-{r}",
                 "createSchema": "{}",
-                "updateSchema": "{}",
                 "planUpdatable": False,
+                "allowAdditionalEnvironmentInstance": False,
+                "serviceDisplayName": "Cloud Foundry Runtime",
+                "serviceDescription": "Cloud Foundry environment",
+                "serviceLongDescription": "Cloud Foundry environment for polyglot applications",
+                "serviceDocumentationUrl": "https://help.sap.com/docs/btp",
+                "serviceImageUrl": "",
+                "serviceSupportUrl": "https://support.sap.com",
             }
             for r in cfg.regions
         ]
@@ -530,8 +608,15 @@ def routes(ctx: Context) -> list[Route]:
             "supportsGetParameters": True,
             "customerDeveloped": False,
             "quota": 1,
-            "labels": {},
             "state": "NOT_SUBSCRIBED",
+            "tenantId": subaccount,
+            "planDescription": f"{display}, plan {plan}",
+            "iconBase64": "",
+            "incidentTrackingComponent": "",
+            "platformEntityId": "",
+            "additionalPlanFeatures": [f"{display}: see the plan's documentation for its limits."],
+            "allowedTargetPlans": [],
+            "applicationCoordinates": None,
         }
         if sub is not None:
             view.update(
@@ -545,9 +630,10 @@ def routes(ctx: Context) -> list[Route]:
                     "planName": sub["planName"],
                     "createdDate": sub["createdDate"],
                     "modifiedDate": sub["modifiedDate"],
-                    "labels": sub["labels"],
                 }
             )
+            if sub["labels"]:  # sent only when set
+                view["labels"] = sub["labels"]
         return view
 
     def saas_subaccount(req: Request) -> str:
@@ -561,10 +647,16 @@ def routes(ctx: Context) -> list[Route]:
 
     def list_applications(req: Request) -> Response:
         sub = saas_subaccount(req)
-        return json_response({"applications": [app_view(*a, sub) for a in SAAS_APPS]})
+        apps = [app_view(*a, sub) for a in SAAS_APPS]
+        for app in apps:  # the list leaves out what only one application read by name carries
+            del app["tenantId"]
+        return json_response({"applications": apps})
 
     def get_application(req: Request) -> Response:
-        return json_response(app_view(*saas_app_or_404(req.path_params[0]), saas_subaccount(req)))
+        app = app_view(*saas_app_or_404(req.path_params[0]), saas_subaccount(req))
+        for key in ("allowedTargetPlans", "platformEntityId"):  # sent in lists only
+            del app[key]
+        return json_response(app)
 
     def subscribe(req: Request) -> Response:
         app, _display, plan, _cat = saas_app_or_404(req.path_params[0])
@@ -702,12 +794,18 @@ def routes(ctx: Context) -> list[Route]:
         )
 
     def event_types(req: Request) -> Response:
-        types = sorted({e["eventType"] for e in st.events} | {"Subaccount_Creation", "Subaccount_Deletion"})
+        # A map keyed by type name, as the service sends it (the published document declares one object).
+        types = sorted({e["eventType"] for e in st.events} | set(_EVENT_TYPES))
         return json_response(
-            [
-                {"type": t, "description": t.replace("_", " "), "category": "LOCAL", "searchParams": ["entityId"]}
+            {
+                t: {
+                    "type": t,
+                    "description": t.replace("_", " "),
+                    "category": "LOCAL" if t.startswith(_LOCAL_EVENT_PREFIXES) else "CENTRAL",
+                    "searchParams": ["entityId", "entityType", "fromActionTime", "toActionTime"],
+                }
                 for t in types
-            ]
+            }
         )
 
     out: list[Route] = []

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._http import ApiError, Request, Response, empty_response, json_response
-from ._state import iso
+from ._state import zoned
 
 if TYPE_CHECKING:
     from ._app import Context, Route
@@ -72,9 +72,14 @@ def routes(ctx: Context) -> list[Route]:
             op.pop("_until", None)
             op["state"] = "FINISHED"
             op["acquiredLock"] = False
-            op["endedAt"] = iso(until)
+            op["endedAt"] = zoned(until)
             op["messages"].append(
-                {"id": len(op["messages"]) + 1, "text": "Process finished.", "timestamp": iso(until), "type": "INFO"}
+                {
+                    "id": len(op["messages"]) + 1,
+                    "text": "Process finished.",
+                    "timestamp": zoned(until, "Etc/UTC"),
+                    "type": "INFO",
+                }
             )
             if op["processType"] in ("DEPLOY", "BLUE_GREEN_DEPLOY") and op["mtaId"]:
                 mtas = st.mtas.setdefault(op["spaceId"], [])
@@ -215,7 +220,7 @@ def routes(ctx: Context) -> list[Route]:
         st.mta_operations[op_id] = {
             "processId": op_id,
             "processType": process,
-            "startedAt": iso(now),
+            "startedAt": zoned(now),
             "endedAt": None,
             "spaceId": space,
             "mtaId": mta_id,
@@ -224,7 +229,7 @@ def routes(ctx: Context) -> list[Route]:
             "acquiredLock": True,
             "state": "RUNNING",
             "errorType": None,
-            "messages": [{"id": 1, "text": f"{process} started.", "timestamp": iso(now), "type": "INFO"}],
+            "messages": [{"id": 1, "text": f"{process} started.", "timestamp": zoned(now, "Etc/UTC"), "type": "INFO"}],
             "parameters": params,
             "_until": now + delay,
         }
@@ -249,7 +254,7 @@ def routes(ctx: Context) -> list[Route]:
             raise ApiError(400, f"Action {action!r} cannot be executed on an operation in state {op['state']}")
         now = st.now()
         if action == "abort":
-            op.update(state="ABORTED", acquiredLock=False, endedAt=iso(now))
+            op.update(state="ABORTED", acquiredLock=False, endedAt=zoned(now))
             op.pop("_until", None)
         else:
             op.update(state="RUNNING", acquiredLock=True, endedAt=None, errorType=None, _until=now + delay)

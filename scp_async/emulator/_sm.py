@@ -93,6 +93,7 @@ def routes(ctx: Context) -> list[Route]:
             "platform_id": "service-manager",
             "correlation_id": st.new_id(),
             "reschedule": False,
+            "reschedule_timestamp": "0001-01-01T00:00:00Z",
             "deletion_scheduled": "0001-01-01T00:00:00Z",
             "created_at": iso(now, True),
             "updated_at": iso(now, True),
@@ -102,8 +103,12 @@ def routes(ctx: Context) -> list[Route]:
         _trim(st.sm_operations, 20_000)
         return op
 
+    def listed(items: list[dict[str, Any]], *hidden: str) -> list[dict[str, Any]]:
+        """List items without what only a read by id carries (``last_operation``, ``created_by``)."""
+        return [{k: v for k, v in i.items() if k not in hidden} for i in items]
+
     def list_instances(req: Request) -> Response:
-        return page(req, collection(st.sm_instances))
+        return page(req, listed(collection(st.sm_instances), "last_operation"))
 
     def get_instance(req: Request) -> Response:
         obj = settle(get_or_404(st.sm_instances, "service instance", req.path_params[0]))
@@ -145,16 +150,17 @@ def routes(ctx: Context) -> list[Route]:
             "name": name,
             "service_plan_id": plan_id,
             "platform_id": "service-manager",
-            "context": {"platform": "service-manager"},
+            "context": st.sm_context(st.home_subaccount, name),
             "usable": True,
-            "shared": False,
+            "subaccount_id": st.home_subaccount,
+            "protected": None,
             "parameters": body.get("parameters") if isinstance(body.get("parameters"), dict) else {},
             "created_at": iso(now, True),
             "updated_at": iso(now, True),
             "labels": body.get("labels") if isinstance(body.get("labels"), dict) else {},
         }
         op = new_operation("create", "service_instances", inst_id, not asynchronous)
-        obj["last_operation"] = {"type": "create", "state": op["state"], "id": op["id"]}
+        obj["last_operation"] = view(op)
         if asynchronous:
             obj["_until"] = now + delay
         st.sm_instances[inst_id] = obj
@@ -201,10 +207,12 @@ def routes(ctx: Context) -> list[Route]:
         return json_response({k: str(v) for k, v in (obj.get("parameters") or {}).items()})
 
     def list_bindings(req: Request) -> Response:
-        return page(req, collection(st.sm_bindings))
+        return page(req, listed(collection(st.sm_bindings), "last_operation", "created_by"))
 
     def get_binding(req: Request) -> Response:
-        return json_response(view(get_or_404(st.sm_bindings, "service binding", req.path_params[0])))
+        binding = view(get_or_404(st.sm_bindings, "service binding", req.path_params[0]))
+        binding.pop("service_instance_name", None)  # lists name the instance, a read by id does not
+        return json_response(binding)
 
     def create_binding(req: Request) -> Response:
         body = req.json_object()
@@ -223,16 +231,20 @@ def routes(ctx: Context) -> list[Route]:
             "ready": True,
             "name": name,
             "service_instance_id": inst,
-            "context": {"platform": "service-manager"},
+            "service_instance_name": instance["name"],
+            "context": st.sm_binding_context(st.home_subaccount, instance["name"], inst),
             "credentials": {"url": f"{req.root_url}/service_manager", "clientid": f"sb-{bid[:8]}", "clientsecret": bid},
-            "bind_resource": body.get("bind_resource") if isinstance(body.get("bind_resource"), dict) else {},
+            "subaccount_id": st.home_subaccount,
             "parameters": body.get("parameters") if isinstance(body.get("parameters"), dict) else {},
             "created_at": iso(now, True),
             "updated_at": iso(now, True),
             "labels": body.get("labels") if isinstance(body.get("labels"), dict) else {},
         }
+        if isinstance(body.get("bind_resource"), dict):  # sent back only when the request had one
+            obj["bind_resource"] = body["bind_resource"]
         st.sm_bindings[bid] = obj
         op = new_operation("create", "service_bindings", bid, True)
+        obj["last_operation"] = view(op)
         if req.q_bool("async", False):
             location = f"/v1/service_bindings/{bid}/operations/{op['id']}"
             return json_response({}, 202, [(b"location", location.encode())])
@@ -275,6 +287,15 @@ def routes(ctx: Context) -> list[Route]:
 
         return handler
 
+    def get_plan(req: Request) -> Response:
+        # one plan read by id carries the broker's parameter schemas; lists leave them out
+        plan = view(get_or_404(st.sm_plans, "service plan", req.path_params[0]))
+        for key in ("data_center", "service_offering_name"):  # lists carry these, a read by id does not
+            plan.pop(key, None)
+        empty = {"parameters": {}}
+        plan["schemas"] = {"service_instance": {"create": empty, "update": empty}, "service_binding": {"create": empty}}
+        return json_response(plan)
+
     sm = "service_manager"
     return [
         Route(sm, "GET", "/v1/service_instances", list_instances),
@@ -291,7 +312,7 @@ def routes(ctx: Context) -> list[Route]:
         Route(sm, "GET", "/v1/service_offerings", simple_list(st.sm_offerings), ("environment",)),
         Route(sm, "GET", "/v1/service_offerings/{serviceOfferingID}", simple_get(st.sm_offerings, "service offering")),
         Route(sm, "GET", "/v1/service_plans", simple_list(st.sm_plans), ("environment",)),
-        Route(sm, "GET", "/v1/service_plans/{servicePlanID}", simple_get(st.sm_plans, "service plan")),
+        Route(sm, "GET", "/v1/service_plans/{servicePlanID}", get_plan),
         Route(sm, "GET", "/v1/platforms", simple_list(st.sm_platforms)),
         Route(sm, "GET", "/v1/platforms/{platformID}", simple_get(st.sm_platforms, "platform")),
         Route(sm, "GET", "/v1/{resourceType}/{resourceID}/operations/{operationID}", get_operation),

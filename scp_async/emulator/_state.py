@@ -82,6 +82,11 @@ def iso(ts: float, millis: bool = False) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def zoned(ts: float, zone: str = "UTC") -> str:
+    """``java.time``'s ``ISO_ZONED_DATE_TIME`` as SAP's Java services write it: ``2017-11-24T13:35:45.831Z[UTC]``."""
+    return f"{iso(ts, True)}[{zone}]"
+
+
 def ms(ts: float) -> int:
     return int(ts * 1000)
 
@@ -218,6 +223,8 @@ class State:
                 else:
                     obj[state_key] = t.final
                     obj["stateMessage"] = f"{t.final}"
+                    if "status" in obj:  # environment instances: the broker operation's own status
+                        obj["status"] = "Processed"
                     obj["modifiedDate"] = ms(t.until)
                 return
         for sub_key, sub in list(self.subscriptions.items()):
@@ -236,12 +243,9 @@ class State:
         created = self.anchor - 900 * DAY
         self.global_account = {
             "guid": ga_guid,
-            "globalAccountGUID": ga_guid,
             "displayName": "Emulated Global Account",
             "description": "Global account of the scp-async BTP emulator",
             "subdomain": "emulated-ga-" + ga_guid[:8],
-            "parentGUID": ga_guid,
-            "parentType": "ROOT",
             "commercialModel": "Subscription",
             "consumptionBased": True,
             "licenseType": "CUSTOMER",
@@ -254,10 +258,6 @@ class State:
             "createdDate": ms(created),
             "modifiedDate": ms(created + 10 * DAY),
             "costCenter": "101",
-            "crmCustomerId": "0001234567",
-            "crmTenantId": "emulated",
-            "labels": {},
-            "customProperties": [],
         }
         self.add_event("GlobalAccount_Creation", ga_guid, "GlobalAccount", created, {"displayName": "Emulated"})
         self._seed_cf_marketplace(iso(created))
@@ -269,7 +269,9 @@ class State:
                 "guid": guid,
                 "globalAccountGUID": ga_guid,
                 "parentGUID": ga_guid,
-                "parentType": "GLOBAL_ACCOUNT",
+                "parentGuid": ga_guid,
+                "parentType": "ROOT",
+                "directoryType": "FOLDER",
                 "displayName": f"Directory {d + 1:02d}",
                 "description": f"Emulated directory {d + 1}",
                 "directoryFeatures": ["DEFAULT", "ENTITLEMENTS", "AUTHORIZATIONS"] if d % 2 == 0 else ["DEFAULT"],
@@ -281,7 +283,7 @@ class State:
                 "modifiedDate": ms(ts),
                 "subdomain": f"dir-{d + 1:02d}-{guid[:8]}",
                 "labels": {"costcenter": [f"CC-{100 + d}"]},
-                "customProperties": [],
+                "customProperties": [{"accountGUID": guid, "key": "owner", "value": f"team-{d % 4 + 1}"}],
             }
             dir_ids.append(guid)
         n_records = cfg.audit_log_records if cfg.audit_log_records is not None else max(2_200, 20 * cfg.subaccounts)
@@ -300,7 +302,7 @@ class State:
                 "description": f"Emulated {stage} subaccount in {region}",
                 "globalAccountGUID": ga_guid,
                 "parentGUID": parent,
-                "parentType": "GLOBAL_ACCOUNT" if parent == ga_guid else "FOLDER",
+                "parentType": "ROOT" if parent == ga_guid else "FOLDER",
                 "region": region,
                 "subdomain": f"sub-{i + 1:04d}-{guid[:8]}",
                 "betaEnabled": i % 7 == 0,
@@ -310,8 +312,9 @@ class State:
                 "createdBy": "admin@example.com",
                 "createdDate": ms(ts),
                 "modifiedDate": ms(ts + rng.uniform(0, 30) * DAY),
+                "lastModifiedBy": "admin@example.com",
+                "contractStatus": "ACTIVE",
                 "labels": {"stage": [stage], "team": [f"team-{i % 4 + 1}"]},
-                "customProperties": [],
             }
             self.subaccounts[guid] = sub
             if i == 0:
@@ -362,10 +365,8 @@ class State:
             "state": "OK",
             "stateMessage": "Environment instance created.",
             "type": "Provision",
-            "commercialType": "standard",
+            "status": "Processed",
             "operation": "provision",
-            "description": "Cloud Foundry environment",
-            "dashboardUrl": f"https://cockpit.example.com/cf/{org_guid}",
             "createdDate": ms(ts + 3600),
             "modifiedDate": ms(ts + 3600),
             "labels": f'{{"Org Name:":"{org_name}","Org ID:":"{org_guid}"}}',
@@ -417,6 +418,7 @@ class State:
                     "updated_at": created,
                     "state": "succeeded",
                     "op_type": "create",
+                    "tags": [offering],
                 }
                 self._seed_cf_bindings(self.cf_service_instances[si_guid], space_name)
             mtas = []
@@ -452,8 +454,8 @@ class State:
                 self.mta_operations[op_id] = {
                     "processId": op_id,
                     "processType": ("DEPLOY", "BLUE_GREEN_DEPLOY", "UNDEPLOY")[k % 3],
-                    "startedAt": iso(started),
-                    "endedAt": iso(started + 240) if state in ("FINISHED", "ERROR", "ABORTED") else None,
+                    "startedAt": zoned(started),
+                    "endedAt": zoned(started + 240) if state in ("FINISHED", "ERROR", "ABORTED") else None,
                     "spaceId": space_guid,
                     "mtaId": "com.example.bookshop",
                     "namespace": None,
@@ -612,14 +614,23 @@ class State:
                 "bindings_retrievable": True,
                 "plan_updateable": False,
                 "allow_context_updates": False,
-                "tags": [],
-                "metadata": {"displayName": display},
+                "tags": [svc, _cat.lower()],
+                "metadata": {
+                    "displayName": display,
+                    "longDescription": f"{display} (emulated)",
+                    "documentationUrl": "https://help.sap.com/docs/btp",
+                    "supportUrl": "https://support.sap.com",
+                    "imageUrl": "",
+                    "serviceInventoryId": f"SERVICE-{len(self.sm_offerings) + 1}",
+                    "createInstanceDocumentationUrl": "https://help.sap.com/docs/btp",
+                    "updateInstanceDocumentationUrl": "https://help.sap.com/docs/btp",
+                    "createBindingDocumentationUrl": "https://help.sap.com/docs/btp",
+                },
                 "broker_id": "emulated-broker",
                 "catalog_id": off_id,
                 "catalog_name": svc,
                 "created_at": iso(ts, True),
                 "updated_at": iso(ts, True),
-                "labels": {},
             }
             for plan, _c, _a in plans:
                 plan_id = self.new_id()
@@ -631,9 +642,10 @@ class State:
                     "catalog_id": plan_id,
                     "catalog_name": plan,
                     "free": plan in ("lite", "application", "default"),
-                    "bindable": True,
                     "service_offering_id": off_id,
-                    "metadata": {},
+                    "service_offering_name": svc,
+                    "data_center": "cf-eu10",
+                    "metadata": {"displayName": plan},
                     "created_at": iso(ts, True),
                     "updated_at": iso(ts, True),
                     "labels": {},
@@ -646,15 +658,19 @@ class State:
                 inst_id = self.new_id()
                 plan_id = plan_ids[(i + k) % len(plan_ids)]
                 created = iso(self.past(300), True)
+                name = f"instance-{i + 1:04d}-{k}"
                 self.sm_instances[inst_id] = {
                     "id": inst_id,
                     "ready": True,
-                    "name": f"instance-{i + 1:04d}-{k}",
+                    "last_operation": self.sm_last_operation(inst_id, "service_instances", created),
+                    "name": name,
                     "service_plan_id": plan_id,
                     "platform_id": "service-manager",
-                    "context": {"platform": "service-manager", "subaccount_id": sub_guid},
+                    "context": self.sm_context(sub_guid, name),
                     "usable": True,
-                    "shared": False,
+                    "subaccount_id": sub_guid,
+                    "protected": None,
+                    "created_by": "admin@example.com",
                     "created_at": created,
                     "updated_at": created,
                     "labels": {"subaccount_id": [sub_guid]},
@@ -664,14 +680,17 @@ class State:
                     self.sm_bindings[bid] = {
                         "id": bid,
                         "ready": True,
+                        "last_operation": self.sm_last_operation(bid, "service_bindings", created),
                         "name": f"binding-{i + 1:04d}",
                         "service_instance_id": inst_id,
-                        "context": {"platform": "service-manager", "subaccount_id": sub_guid},
+                        "service_instance_name": name,
+                        "context": self.sm_binding_context(sub_guid, name, inst_id),
                         "credentials": {"url": "https://example.com", "clientid": f"sb-{bid[:8]}"},
-                        "bind_resource": {},
+                        "subaccount_id": sub_guid,
+                        "created_by": "admin@example.com",
                         "created_at": created,
                         "updated_at": created,
-                        "labels": {},
+                        "labels": {"subaccount_id": [sub_guid]},
                     }
         pid = self.new_id()
         self.sm_platforms[pid] = {
@@ -683,6 +702,45 @@ class State:
             "updated_at": iso(ts, True),
             "ready": True,
             "labels": {},
+        }
+
+    def sm_context(self, subaccount: str, instance_name: str) -> dict[str, Any]:
+        """The OSB context Service Manager records for an instance created in ``subaccount``."""
+        sub = self.subaccounts.get(subaccount, {})
+        return {
+            "origin": "sapcp",
+            "region": f"cf-{sub.get('region', 'eu10')}",
+            "zone_id": subaccount,
+            "env_type": "sapcp",
+            "platform": "sapcp",
+            "subdomain": sub.get("subdomain", ""),
+            "license_type": "CUSTOMER",
+            "instance_name": instance_name,
+            "subaccount_id": subaccount,
+            "crm_customer_id": "",
+            "global_account_id": self.global_account["guid"],
+        }
+
+    def sm_binding_context(self, subaccount: str, instance_name: str, instance_id: str) -> dict[str, Any]:
+        context = self.sm_context(subaccount, instance_name)
+        del context["env_type"]  # bindings carry the instance's context without its environment type
+        return {**context, "service_instance_id": instance_id}
+
+    def sm_last_operation(self, resource_id: str, resource_type: str, when: str) -> dict[str, Any]:
+        return {
+            "id": derived_id(resource_id, "operation"),
+            "ready": True,
+            "type": "create",
+            "state": "succeeded",
+            "resource_id": resource_id,
+            "resource_type": f"/v1/{resource_type}",
+            "platform_id": "service-manager",
+            "correlation_id": derived_id(resource_id, "correlation"),
+            "reschedule": False,
+            "reschedule_timestamp": "0001-01-01T00:00:00Z",
+            "deletion_scheduled": "0001-01-01T00:00:00Z",
+            "created_at": when,
+            "updated_at": when,
         }
 
     def _seed_audit_log(self, count: int) -> None:

@@ -1,0 +1,319 @@
+"""The emulator answers with the keys the real services send, in the same JSON types.
+
+Each body in ``../shared/real-payloads`` (or ``$SCP_ASYNC_REAL_PAYLOADS``; under ``CI=true`` a missing
+directory fails) names the operation that answered it. The emulator is asked the same operation, for
+one of its own resources of the same kind, and both answers are compared as shapes: the same keys at
+every level (maps keyed by data, such as labels, are compared by their values only), the same JSON
+type for every value that is not null on either side. Known differences are listed in ``EXCEPTIONS``,
+each with its reason; an exception that no longer applies fails the test, so the list stays true.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from scp_async.emulator import Emulator, ManualClock
+
+ROOT = Path(__file__).resolve().parents[2]
+PAYLOADS = Path(os.environ.get("SCP_ASYNC_REAL_PAYLOADS") or ROOT.parent / "shared" / "real-payloads")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+ANY_ID = "00000000-0000-4000-8000-000000000000"
+
+#: Objects whose keys are data (names chosen by users or services), not part of the shape.
+MAPS = frozenset(
+    {
+        "labels",
+        "annotations",
+        "credentials",
+        "parameters",
+        "var",
+        "environment_variables",
+        "customLabels",
+    }
+)
+#: Broker-provided free-form objects (OSB ``metadata``), compared like maps.
+MAP_PATHS = ("broker_catalog.metadata", "broker_provided_metadata.attributes", "broker_provided_metadata.labels")
+#: Maps of one API only: Service Manager's ``metadata`` is the broker's free-form catalogue metadata.
+API_MAPS = {"service_manager": frozenset({"metadata"})}
+
+#: Known differences of the emulator's stateful answers from the recordings, each with its reason.
+EXCEPTIONS: dict[str, dict[str, str]] = {
+    "accounts.getSubaccount": {
+        "$.description: not sent by the service": "set on the seeded subaccounts; sent when set (optional)",
+        "$.labels: not sent by the service": "set on the seeded subaccounts; sent when set (optional)",
+        "$.forceDeleteRequestTime: missing": "the recorded subaccounts were pending forced deletion",
+        "$.forceDeleteTargetTime: missing": "the recorded subaccounts were pending forced deletion",
+    },
+    "accounts.getSubaccounts": {
+        "$.value[].description: not sent by the service": "set on the seeded subaccounts; sent when set",
+        "$.value[].labels: not sent by the service": "set on the seeded subaccounts; sent when set",
+    },
+    "cf_v3.getDomain": {
+        "$.links.organization: missing": "the docs' domain is private (owned by an org); the seeded ones are shared",
+        "$.links.shared_organizations: missing": "the docs' domain is private; shared domains have no such link",
+        "$.relationships.shared_organizations.data: empty, real has items": "no seeded domain is shared with orgs",
+    },
+    "cf_v3.listDomains": {
+        "$.resources[].links.router_group: missing": "the docs' first domain is a TCP domain with a router group",
+    },
+    "cf_v3.getJob": {
+        "$.errors: empty, real has items": "the docs' job failed; the emulator's jobs succeed",
+        "$.warnings: empty, real has items": "the docs' job has warnings; the emulator's jobs have none",
+    },
+    "cf_v3.getProcess": {
+        "$.health_check.data.interval: not sent by the service": "the docs' single-process example predates "
+        "`interval`, which their process list example has",
+        "$.health_check.data.invocation_timeout: not sent by the service": "as above: the list example has it",
+        "$.readiness_health_check.data.interval: not sent by the service": "as above: the list example has it",
+    },
+    "cf_v3.getRoute": {"$.port: missing": "the docs' route is a TCP route (port); the seeded routes are HTTP"},
+    "cf_v3.getServiceCredentialBindingDetails": {
+        "$.volume_mounts: empty, real has items": "the docs' binding is to a volume service",
+    },
+    "cf_v3.listServiceCredentialBindings": {
+        "$.resources[].links.parameters: not sent by the service": "the docs' list example predates the "
+        "`parameters` link, which their single-binding examples have",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Payload:
+    id: str
+    api: str
+    operation: str
+    file: Path
+
+
+def _payloads() -> list[Payload]:
+    manifest = PAYLOADS / "manifest.json"
+    if not manifest.is_file():
+        return []
+    entries = json.loads(manifest.read_text(encoding="utf-8"))["payloads"]
+    return [Payload(e["id"], e["api"], e["operation"], PAYLOADS / e["file"]) for e in entries]
+
+
+PAYLOAD_LIST = _payloads()
+
+
+def test_the_real_payloads_are_there() -> None:
+    if not PAYLOAD_LIST:
+        message = f"no real payloads at {PAYLOADS} (set SCP_ASYNC_REAL_PAYLOADS)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+# -- shapes ---------------------------------------------------------------------------------------------
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "null"
+
+
+def _free_form(api: str, where: str) -> bool:
+    return where.rsplit(".", 1)[-1] in API_MAPS.get(api, ()) or where.endswith(MAP_PATHS)
+
+
+def differences(real: Any, emulated: Any, where: str = "$", api: str = "") -> Iterator[str]:
+    """Where ``emulated`` has another shape than ``real``: ``<json path>: <what differs>``."""
+    if real is None or emulated is None:
+        return
+    if _kind(real) != _kind(emulated):
+        yield f"{where}: {_kind(emulated)}, real {_kind(real)}"
+        return
+    if isinstance(real, dict):
+        if _free_form(api, where):  # keys and values are the broker's own
+            return
+        if where.rsplit(".", 1)[-1] in MAPS:
+            theirs = list(emulated.values())
+            if real and theirs:
+                yield from differences(next(iter(real.values())), theirs[0], f"{where}[*]", api)
+            return
+        for key in sorted(real.keys() - emulated.keys()):
+            yield f"{where}.{key}: missing"
+        for key in sorted(emulated.keys() - real.keys()):
+            yield f"{where}.{key}: not sent by the service"
+        for key in sorted(real.keys() & emulated.keys()):
+            yield from differences(real[key], emulated[key], f"{where}.{key}", api)
+    elif isinstance(real, list):
+        if real and not emulated:
+            yield f"{where}: empty, real has items"
+        elif real and emulated:
+            yield from differences(real[0], emulated[0], f"{where}[]", api)
+
+
+# -- asking the emulator the same question --------------------------------------------------------------
+def _operations(emu: Emulator) -> dict[tuple[str, str], tuple[str, str]]:
+    out = {}
+    for payload in PAYLOAD_LIST:
+        spec = emu.app.spec(payload.api)
+        assert spec is not None, payload.api
+        for op in spec.operations():
+            if op.operation_id == payload.operation:
+                out[(payload.api, payload.operation)] = (op.method, op.template)
+    return out
+
+
+#: Payloads that describe one variant of a resource: the emulator is asked for one of the same variant.
+VARIANTS: dict[str, Callable[[Emulator], str]] = {
+    "cf_v3/ccng-single_user_provided_service_instance": lambda emu: next(
+        g for g, s in emu.state.cf_service_instances.items() if s["type"] == "user-provided"
+    ),
+    "cf_v3/ccng-single_managed_service_instance": lambda emu: next(
+        g for g, s in emu.state.cf_service_instances.items() if s["type"] == "managed"
+    ),
+    "cf_v3/ccng-user_provided_service_instance_credentials": lambda emu: next(
+        g for g, s in emu.state.cf_service_instances.items() if s["type"] == "user-provided"
+    ),
+    "cf_v3/ccng-single_service_credential_binding_app": lambda emu: next(
+        g for g, b in emu.state.cf_credential_bindings.items() if b["type"] == "app"
+    ),
+    "cf_v3/ccng-single_service_credential_binding_key": lambda emu: next(
+        g for g, b in emu.state.cf_credential_bindings.items() if b["type"] == "key"
+    ),
+}
+#: Query parameters the recordings were made with (the btp CLI expands the global account).
+QUERIES = {"getGlobalAccount": {"expand": "true"}}
+NAMED = {"name": "ssh", "appName": "launchpad", "origin": "sap.default", "username": "admin@example.com"}
+
+
+async def _path(c: httpx.AsyncClient, emu: Emulator, payload: Payload, template: str) -> str:
+    variant = VARIANTS.get(payload.id)
+    state = emu.state
+    ids: dict[str, str] = {
+        "subaccountGUID": state.home_subaccount,
+        "directoryGUID": next(iter(state.directories), ANY_ID),
+        "environmentInstanceId": next(iter(state.environments), ANY_ID),
+        "serviceInstanceID": next(iter(state.sm_instances), ANY_ID),
+        "serviceBindingID": next(iter(state.sm_bindings), ANY_ID),
+        "serviceOfferingID": next(iter(state.sm_offerings), ANY_ID),
+        "servicePlanID": next(iter(state.sm_plans), ANY_ID),
+        "platformID": next(iter(state.sm_platforms), ANY_ID),
+    }
+    if payload.operation == "getJob":
+        ids["guid"] = next(iter(state.cf_jobs))
+    if payload.api == "cf_v3" and "{guid}" in template and "guid" not in ids:
+        if variant is not None:
+            ids["guid"] = variant(emu)
+        else:
+            collection = template.split("/")[2]
+            r = await c.get(f"{emu.base_url('cf_v3')}/v3/{collection}", params={"per_page": 1})
+            resources = r.json().get("resources") if r.status_code == 200 else None
+            ids["guid"] = resources[0]["guid"] if resources else ANY_ID
+
+    def fill(m: re.Match[str]) -> str:
+        name = m.group(1)
+        return ids.get(name) or NAMED.get(name) or ANY_ID
+
+    return re.sub(r"\{([^}]+)\}", fill, template)
+
+
+@pytest.fixture(scope="module")
+def emulated() -> tuple[Emulator, dict[str, Any]]:
+    """The emulator's answer to every payload's operation (asked once per module)."""
+    import anyio
+
+    emu = Emulator(subaccounts=6, clock=ManualClock(1_800_000_000.0), transition_delay=5.0)
+    answers: dict[str, Any] = {}
+
+    async def ask() -> None:
+        token = emu.issue_token("cf", user="admin@example.com")
+        async with emu.client(token=token) as c:
+            space = next(iter(emu.state.cf_spaces))
+            ups = {"name": "ups-1", "type": "user-provided", "credentials": {"uri": "https://db.example.com"}}
+            ups["tags"] = ["db"]
+            ups["relationships"] = {"space": {"data": {"guid": space}}}
+            made = await c.post("/cf/v3/service_instances", json=ups)
+            assert made.status_code == 201
+            route = next(iter(emu.state.cf_routes))
+            rb = {"service_instance": {"data": {"guid": made.json()["guid"]}}, "route": {"data": {"guid": route}}}
+            assert (await c.post("/cf/v3/service_route_bindings", json={"relationships": rb})).status_code == 201
+            doomed = next(g for g, a in emu.state.cf_apps.items() if a["name"].startswith("db-deployer"))
+            assert (await c.delete(f"/cf/v3/apps/{doomed}")).status_code == 202  # a job to read
+            operations = _operations(emu)
+            for payload in PAYLOAD_LIST:
+                method, template = operations[(payload.api, payload.operation)]
+                path = await _path(c, emu, payload, template)
+                query = QUERIES.get(payload.operation, {})
+                r = await c.request(method, emu.base_url(payload.api) + path, params=query)
+                route = emu.app.router(payload.api).match(method, path)[0]
+                stateful = route is not None and route.handler is not None
+                answers[payload.id] = (r.status_code, r.json() if r.content else None, stateful)
+
+    if PAYLOAD_LIST:
+        anyio.run(ask)
+    return emu, answers
+
+
+def _problems(emulated: tuple[Emulator, dict[str, Any]]) -> dict[str, set[str]]:
+    """Per operation: type differences in any payload; a missing or extra key only when every payload of
+    the operation agrees (a key some recordings have and others lack is optional)."""
+    _emu, answers = emulated
+    by_op: dict[str, list[set[str]]] = {}
+    for payload in PAYLOAD_LIST:
+        status, body, stateful = answers[payload.id]
+        if not stateful:
+            continue
+        key = f"{payload.api}.{payload.operation}"
+        if status != 200:
+            by_op.setdefault(key, []).append({f"$: status {status}"})
+            continue
+        real = json.loads(payload.file.read_text(encoding="utf-8"))
+        by_op.setdefault(key, []).append(set(differences(real, body, api=payload.api)))
+    out: dict[str, set[str]] = {}
+    for key, found in by_op.items():
+        keys = set.intersection(*found)
+        types = {p for f in found for p in f if not p.endswith(("missing", "not sent by the service"))}
+        out[key] = {p for p in keys if p.endswith(("missing", "not sent by the service"))} | types
+    return out
+
+
+def test_stateful_answers_have_the_keys_and_types_the_services_send(
+    emulated: tuple[Emulator, dict[str, Any]],
+) -> None:
+    if not PAYLOAD_LIST:
+        pytest.skip("no real payloads")
+    problems = _problems(emulated)
+    assert len(problems) >= 40  # the emulator's own state answers most of the recorded operations
+    unexplained = {f"{op} {p}" for op, found in problems.items() for p in found if p not in EXCEPTIONS.get(op, {})}
+    assert not unexplained, "\n".join(sorted(unexplained))
+    stale = {f"{op} {p}" for op, listed in EXCEPTIONS.items() for p in listed if p not in problems.get(op, set())}
+    assert not stale, "exceptions that no longer apply:\n" + "\n".join(sorted(stale))
+
+
+def test_schema_answers_are_of_the_kind_the_services_send(emulated: tuple[Emulator, dict[str, Any]]) -> None:
+    """Operations without state are answered from the spec's schema: their shape is the spec's (which
+    specs/overlays hold to the recordings); here they must succeed and be the same kind of JSON."""
+    if not PAYLOAD_LIST:
+        pytest.skip("no real payloads")
+    _emu, answers = emulated
+    checked = 0
+    for payload in PAYLOAD_LIST:
+        status, body, stateful = answers[payload.id]
+        if stateful:
+            continue
+        real = json.loads(payload.file.read_text(encoding="utf-8"))
+        assert status == 200, payload.id
+        assert _kind(body) == _kind(real), payload.id
+        if isinstance(real, dict) and "pagination" in real:
+            assert body["pagination"]["next"] is None, payload.id
+        checked += 1
+    assert checked > 0
