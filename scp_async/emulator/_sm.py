@@ -292,7 +292,7 @@ def routes(ctx: Context) -> list[Route]:
         plan = view(get_or_404(st.sm_plans, "service plan", req.path_params[0]))
         for key in ("data_center", "service_offering_name"):  # lists carry these, a read by id does not
             plan.pop(key, None)
-        empty = {"parameters": {}}
+        empty: dict[str, Any] = {"parameters": {}}
         plan["schemas"] = {"service_instance": {"create": empty, "update": empty}, "service_binding": {"create": empty}}
         return json_response(plan)
 
