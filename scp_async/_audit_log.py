@@ -137,7 +137,7 @@ def _records_of(response: httpx.Response) -> list[Mapping[str, Any]]:
         return []
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ApiError(response, message="audit log page is not valid JSON") from None
     if body is None:
         return []

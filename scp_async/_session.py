@@ -613,7 +613,7 @@ def _redacted_request(request: httpx.Request) -> httpx.Request:
 def _json_or_none(response: httpx.Response) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
