@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,6 +51,13 @@ _CF_ERRORS: dict[int, tuple[int, str]] = {
 
 class ConnectionDropped(Exception):
     """Raised by the ASGI app to drop a connection mid-response (fault injection)."""
+
+
+def quiet_dropped_connections(record: logging.LogRecord) -> bool:
+    """A logging filter for the server's error log: a connection dropped on purpose is no error, so its
+    traceback is not printed (``Counters.faults["drop"]`` counts them); every other record passes."""
+    exc = record.exc_info[1] if record.exc_info else None
+    return not isinstance(exc, ConnectionDropped)
 
 
 @dataclass(slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import os
 import shutil
 import socket
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ._app import EmulatorApp
 from ._config import API_PREFIXES, IN_PROCESS_ROOT, EmulatorConfig, FaultConfig
 from ._faults import Counters
+from ._http import quiet_dropped_connections
 from ._keys import service_keys, uaa_origin, write_service_keys
 from ._tls import CA_FILE, TlsFiles, write_tls_files
 
@@ -199,6 +201,7 @@ class Emulator:
     def _uvicorn_config(self, tls: TlsFiles | None) -> uvicorn.Config:
         import uvicorn
 
+        logging.getLogger("uvicorn.error").addFilter(quiet_dropped_connections)
         return uvicorn.Config(
             self.app,
             log_config=None,
