@@ -6,16 +6,20 @@ Deeply nested JSON, bytes that are not UTF-8 and numbers no date or int can hold
 
 from __future__ import annotations
 
+import functools
 import json
+import ssl
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pytest_httpx import HTTPXMock
 
 from scp_async import InvalidResponseError, RetryPolicy, ServerError, Session
+from scp_async._errors import error_for_response
 
 from .helpers import ACCOUNTS_URL, TOKEN_URL, cis_key_dict, token_json
 
@@ -70,8 +74,9 @@ BODIES = st.one_of(nested_bodies, not_utf8, huge_number_bodies, shaped_bodies, e
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-def _session() -> Session:
-    return Session(retry=RetryPolicy(max_retries=0))
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    return ssl.create_default_context()
 
 
 class _Body:
@@ -86,9 +91,7 @@ def api(httpx_mock: HTTPXMock) -> _Body:
     body = _Body()
     httpx_mock.add_response(url=TOKEN_URL, json=token_json(), is_optional=True, is_reusable=True)
     httpx_mock.add_callback(
-        lambda request: __import__("httpx").Response(
-            body.status, content=body.content, headers={"Content-Type": "application/json"}
-        ),
+        lambda request: httpx.Response(body.status, content=body.content, headers={"Content-Type": "application/json"}),
         url=GA_URL,
         is_optional=True,
         is_reusable=True,
@@ -97,7 +100,11 @@ def api(httpx_mock: HTTPXMock) -> _Body:
 
 
 async def _get_global_account() -> Any:
-    async with _session() as session:
+    # Loading the CA bundle is most of a new client's cost: one context serves every example.
+    async with (
+        httpx.AsyncClient(verify=_tls()) as client,
+        Session(retry=RetryPolicy(max_retries=0), http_client=client) as session,
+    ):
         return await session.cloud_management(cis_key_dict()).accounts.get_global_account()
 
 
@@ -140,3 +147,18 @@ def test_date_of_1e300_is_an_invalid_response(api: _Body) -> None:
     api.status, api.content = 200, json.dumps({**GLOBAL_ACCOUNT, "createdDate": "@"}).replace('"@"', "1e300").encode()
     with pytest.raises(InvalidResponseError, match="getGlobalAccount"):
         anyio.run(_get_global_account)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    status=st.integers(min_value=400, max_value=599),
+    content=st.binary(max_size=2_000) | BODIES,
+    charset=st.sampled_from([None, "utf-8", "latin-1", "utf-16", "no-such-charset"]),
+)
+def test_building_an_error_never_raises(status: int, content: bytes, charset: str | None) -> None:
+    headers = {"Content-Type": f"application/json; charset={charset}"} if charset else {}
+    request = httpx.Request("GET", "https://api.example/v1/things")
+    error = error_for_response(httpx.Response(status, content=content, headers=headers, request=request))
+    assert error.status_code == status
+    assert len(str(error)) < 2_000
+    assert repr(error)
