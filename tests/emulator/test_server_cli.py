@@ -8,10 +8,12 @@ import sys
 import time
 from pathlib import Path
 
+import click
 import httpx
 import pytest
 
-from scp_async.__main__ import SUBCOMMANDS, build_parser
+from scp_async._cli import cli
+from scp_async._cli.emulator import parse as parse_emulator_args
 from scp_async.emulator import API_PREFIXES, Emulator, write_service_keys
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,11 +72,17 @@ def test_service_keys_point_at_the_server_and_are_private(served: Emulator, tmp_
 
 
 def test_parser_has_a_subcommand_registry() -> None:
-    assert "emulator" in SUBCOMMANDS
-    args = build_parser().parse_args(
-        ["emulator", "--port", "0", "--subaccounts", "500", "--seed", "3", "--token-ttl", "5", "--write-keys", "k"]
+    assert "emulator" in cli.list_commands(click.Context(cli))
+    args = parse_emulator_args(
+        ["--port", "0", "--subaccounts", "500", "--seed", "3", "--token-ttl", "5", "--write-keys", "k"]
     )
-    assert (args.port, args.subaccounts, args.seed, args.token_ttl, args.write_keys) == (0, 500, 3, 5.0, "k")
+    assert (args["port"], args["subaccounts"], args["seed"], args["token_ttl"], str(args["write_keys"])) == (
+        0,
+        500,
+        3,
+        5.0,
+        "k",
+    )
 
 
 def test_cli_starts_prints_urls_and_writes_keys(tmp_path: Path) -> None:
