@@ -217,7 +217,9 @@ def redact_request(request: httpx.Request, secrets: Iterable[str] | None = None)
 
 
 def redact_exception(exc: httpx.RequestError) -> None:
-    """Replace the request an httpx exception holds by :func:`redact_request`'s copy."""
+    """Replace the request an httpx exception holds by :func:`redact_request`'s copy, and scrub its
+    message (some transports put the full URL, query included, into it)."""
+    exc.args = tuple(redact_text(arg) if isinstance(arg, str) else arg for arg in exc.args)
     try:
         request = exc.request
     except RuntimeError:  # raised without a request (mock transports)
