@@ -226,7 +226,8 @@ class EmulatorApp:
         counters = self.counters
         if path == "/oauth/token":
             counters.requests[f"uaa {method} /oauth/token"] += 1
-            decision = self.faults.decide("uaa", f"uaa {method} /oauth/token", zone or "-", zone or "-")
+            route = f"uaa {method} /oauth/token"
+            decision = self.faults.decide("uaa", route, zone or "-", zone or "-", injected=False)
             if decision.status:
                 return self._refuse(req.api, decision)
             resp = self.tokens.token_endpoint(req, zone)

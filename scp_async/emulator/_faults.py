@@ -207,11 +207,21 @@ class FaultInjector:
         return found
 
     def decide(
-        self, api: str, route_id: str, caller: str, tenant: str = "-", bucket_key: str | None = None
+        self,
+        api: str,
+        route_id: str,
+        caller: str,
+        tenant: str = "-",
+        bucket_key: str | None = None,
+        *,
+        injected: bool = True,
     ) -> Decision:
         """``caller`` (user or client) and ``tenant`` (identity zone) are who documented limits count;
-        ``bucket_key`` (default ``caller``) is who a fault rule's token bucket counts."""
+        ``bucket_key`` (default ``caller``) is who a fault rule's token bucket counts. ``injected=False``
+        applies the documented limits only (the token endpoint, which fault injection leaves alone)."""
         limited = self.limits_for(api, route_id) if self.limits else ()
+        if not injected:
+            return self._documented(api, limited, caller, tenant) if limited else _NOTHING
         if limited:
             refused = self._documented(api, limited, caller, tenant)
             if refused.status or refused.headers:
