@@ -62,7 +62,16 @@ from ._options import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, Re
 from ._pagination import PaginationError, Paginator, paginate
 from ._retry import RetryPolicy
 from ._session import ApiContext, CloudManagement, MultiAppsContext, Session
-from ._waiters import WaitFailedError, WaitTimeoutError, wait_until
+from ._waiters import (
+    WaitFailedError,
+    WaitTimeoutError,
+    wait_for_cf_job,
+    wait_for_cis_job,
+    wait_for_mta_operation,
+    wait_for_service_instance,
+    wait_for_subaccount,
+    wait_until,
+)
 
 if TYPE_CHECKING:
     from ._apis import AuditLog, CloudFoundry, MultiApps
@@ -141,5 +150,10 @@ __all__ = [
     "load_service_key",
     "paginate",
     "redact_url",
+    "wait_for_cf_job",
+    "wait_for_cis_job",
+    "wait_for_mta_operation",
+    "wait_for_service_instance",
+    "wait_for_subaccount",
     "wait_until",
 ]
