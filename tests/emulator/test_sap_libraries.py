@@ -66,7 +66,7 @@ def _run_node(script: str, *args: str, stdin: Any = None, env: dict[str, str] | 
         check=False,
     )
     assert proc.returncode == 0, f"{script} failed:\n{proc.stderr[-3000:]}"
-    return json.loads(proc.stdout)
+    return json.loads(proc.stdout.strip().splitlines()[-1])  # the libraries may log to stdout before it
 
 
 def _claims(token: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ async function main() {
   const url = cis.credentials.endpoints.accounts_service_url + "/accounts/v1/globalAccount";
   const response = await fetch(url, { headers: { Authorization: `Bearer ${cisToken}` } });
   const body = await response.json();
-  process.stdout.write(JSON.stringify({ xsuaaToken, cisToken, status: response.status, globalAccount: body.guid }));
+  process.stdout.write("\n" + JSON.stringify({ xsuaaToken, cisToken, status: response.status, globalAccount: body.guid }));
 }
 
 main().catch((err) => {

@@ -34,4 +34,4 @@ clearEnv();
 xsenv.loadEnv(path.join(dir, "default-env.json"));
 out.default_env = xsenv.getServices(query, null);
 
-process.stdout.write(JSON.stringify(out));
+process.stdout.write("\n" + JSON.stringify(out));

@@ -28,7 +28,7 @@ async function main() {
       out[name] = { ok: false, error: err.constructor.name, message: String(err.message).slice(0, 300) };
     }
   }
-  process.stdout.write(JSON.stringify(out));
+  process.stdout.write("\n" + JSON.stringify(out));
 }
 
 main().catch((err) => {
