@@ -10,7 +10,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export REDOCLY_TELEMETRY := off
 export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 
-.PHONY: install test lint typecheck pytest generate normalize fetch update check-generated drift bench demo clean
+.PHONY: install test lint typecheck pytest docs generate normalize fetch update check-generated drift bench demo clean
 
 install: $(INSTALLED)
 
@@ -21,8 +21,8 @@ $(INSTALLED): pyproject.toml scripts/package.json scripts/package-lock.json
 	cd scripts && npm ci --no-audit --no-fund --loglevel=error
 	touch $(INSTALLED)
 
-## The whole gate CI runs: generated code in step with specs/, linters, types, tests.
-test: install check-generated lint typecheck pytest
+## The whole gate CI runs: generated code in step with specs/, linters, types, tests, the docs site.
+test: install check-generated lint typecheck pytest docs
 
 lint: install
 	$(BIN)/ruff check scp_async scripts tests examples
@@ -33,6 +33,10 @@ typecheck: install
 
 pytest: install
 	$(BIN)/pytest -q
+
+## The API reference site (mkdocs-material + mkdocstrings), strict: a broken reference fails. Offline, ~15 s.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir .cache/site
 
 ## Regenerate every client from the committed specs/ (the main job until the demo exists).
 generate: install
