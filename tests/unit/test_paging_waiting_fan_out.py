@@ -61,7 +61,8 @@ def test_service_manager_pages_follow_the_token() -> None:
         tokens.append(token)
         start = 0 if isinstance(token, Unset) else int(token)
         end = start + int(max_items)
-        body: dict[str, Any] = {"items": [{"id": str(i), "name": f"i{i}"} for i in ITEMS[start:end]]}
+        chunk = [{"id": str(i), "name": f"i{i}"} for i in ITEMS[start:end]]
+        body: dict[str, Any] = {"items": chunk, "num_items": len(ITEMS)}
         if end < len(ITEMS):
             body["token"] = str(end)
         return ServiceInstanceResponseList.from_dict(body)
@@ -93,7 +94,9 @@ def test_events_pages_count_from_one_while_more_pages() -> None:
 
 def test_a_page_that_repeats_its_request_ends_the_iteration() -> None:
     async def get_all_service_instances(*, token: str | Unset = UNSET, max_items: int | Unset = UNSET) -> Any:
-        return ServiceInstanceResponseList.from_dict({"items": [{"id": "1"}], "token": "same"})
+        return ServiceInstanceResponseList.from_dict(
+            {"items": [{"id": "1", "name": "one"}], "num_items": 9, "token": "same"}
+        )
 
     async def main() -> int:
         return len([page async for page in paginate(get_all_service_instances, token="same").pages()])
@@ -226,18 +229,31 @@ def test_cf_uses_the_page_of_the_next_link_and_stops_at_total_pages() -> None:
     assert calls == [UNSET, 3, 4]
 
 
+@dataclass
+class _Link:
+    href: str
+
+
+@dataclass
+class _FlatPage:
+    """A list model as generated from an allOf schema: pagination fields on the page itself, or an
+    undeclared ``pagination`` object kept as a raw mapping."""
+
+    resources: list[dict[str, str]]
+    next_: _Link | Unset | None = UNSET
+    additional_properties: dict[str, Any] = field(default_factory=dict)
+
+
 def test_pagination_fields_on_the_page_itself_or_undeclared_are_followed() -> None:
-    from scp_async_clients.cf_v3.models import ProcessList
-
-    async def list_processes(*, page: int | Unset = UNSET, per_page: int | Unset = UNSET) -> Any:
+    async def list_processes(*, page: int | Unset = UNSET, per_page: int | Unset = UNSET) -> _FlatPage:
         number = 1 if isinstance(page, Unset) else page
-        following = {"href": f"https://api/v3/processes?page={number + 1}"} if number < 3 else None
-        body: dict[str, Any] = {"resources": [{"guid": f"p{number}", "type": "web"}]}
-        # allOf-built lists: fields flattened onto the page, or kept as an undeclared `pagination` object.
-        body |= {"next": following} if number % 2 else {"pagination": {"next": following}}
-        return ProcessList.from_dict(body)
+        href = f"https://api/v3/processes?page={number + 1}"
+        resources = [{"guid": f"p{number}"}]
+        if number % 2:
+            return _FlatPage(resources, next_=_Link(href) if number < 3 else None)
+        return _FlatPage(resources, additional_properties={"pagination": {"next": {"href": href}}})
 
-    assert [p.guid for p in _collect(paginate(list_processes))] == ["p1", "p2", "p3"]
+    assert [p["guid"] for p in _collect(paginate(list_processes))] == ["p1", "p2", "p3"]
 
 
 def test_an_empty_page_ends_paging_even_if_more_are_announced() -> None:
@@ -298,7 +314,8 @@ def test_scim_and_skip_top_paging() -> None:
 def test_the_page_ceiling_raises_a_typed_error() -> None:
     async def get_all_service_instances(*, token: str | Unset = UNSET, max_items: int | Unset = UNSET) -> Any:
         number = 0 if isinstance(token, Unset) else int(token)
-        return ServiceInstanceResponseList.from_dict({"items": [{"id": str(number)}], "token": str(number + 1)})
+        item = {"id": str(number), "name": f"i{number}"}
+        return ServiceInstanceResponseList.from_dict({"items": [item], "num_items": 10**6, "token": str(number + 1)})
 
     paginator = paginate(get_all_service_instances).with_max_pages(5)
     with pytest.raises(PaginationError, match=r"get_all_service_instances: .* after 5; .*with_max_pages") as info:
