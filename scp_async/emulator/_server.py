@@ -268,9 +268,13 @@ def _bind(host: str, port: int) -> socket.socket:
     # without it every response pays Nagle + delayed-ACK (~40 ms).
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(1024)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(1024)
+    except OSError:
+        sock.close()  # a port in use is reported to the caller; the socket is not left to the garbage collector
+        raise
     sock.setblocking(False)
     return sock
 
