@@ -62,6 +62,7 @@ from ._options import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, Re
 from ._pagination import PaginationError, Paginator, paginate
 from ._retry import RetryPolicy
 from ._session import ApiContext, CloudManagement, MultiAppsContext, Session
+from ._unset import UNSET, Unset
 from ._waiters import (
     WaitFailedError,
     WaitTimeoutError,
@@ -96,6 +97,7 @@ __all__ = [
     "DEFAULT_MAX_RESPONSE_SIZE",
     "DEFAULT_TIMEOUT",
     "NOT_GIVEN",
+    "UNSET",
     "ApiConnectionError",
     "ApiContext",
     "ApiError",
@@ -142,6 +144,7 @@ __all__ = [
     "UaaCredentials",
     "Unauthorized",
     "UnexpectedStatusError",
+    "Unset",
     "WaitFailedError",
     "WaitTimeoutError",
     "X509ClientCredentialsGrant",

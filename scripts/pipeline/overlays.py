@@ -156,6 +156,28 @@ def _optional(document: dict[str, Any], entry: dict[str, Any]) -> None:
                 del part["required"]
 
 
+def _required(document: dict[str, Any], entry: dict[str, Any]) -> None:
+    """Fields the spec leaves optional but the service always sends (no `X | Unset` for them).
+
+    `schemas` lists several schemas that share the fix; each must declare every property and require none.
+    """
+    names = entry.get("schemas") or [entry.get("schema")]
+    if not isinstance(names, list):
+        raise ValueError("`schemas` must be a list of schema names")
+    for name in names:
+        schema, properties = _schema_properties(document, {**entry, "schema": name})
+        parts = _parts(schema)
+        undeclared = [p for p in properties if not any(p in part.get("properties", {}) for part in parts)]
+        if undeclared:
+            raise ValueError(f"{name} has no properties {undeclared}")
+        stale = [p for p in properties if any(p in part.get("required", []) for part in parts)]
+        if stale:
+            raise ValueError(f"{name}: {stale} are required already")
+        for prop in properties:
+            holder = next(part for part in parts if prop in part.get("properties", {}))
+            holder["required"] = sorted({*holder.get("required", []), prop})
+
+
 def _make_nullable(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     openapi_31 = str(document.get("openapi", "")).startswith("3.1")
     if "$ref" in node or "allOf" in node or "anyOf" in node or "oneOf" in node:
@@ -192,6 +214,7 @@ def _nullable(document: dict[str, Any], entry: dict[str, Any]) -> None:
 
 RULES: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
     "optional": _optional,
+    "required": _required,
     "nullable": _nullable,
     "rename-tags": _rename_tags,
     "drop-header-parameters": _drop_header_parameters,

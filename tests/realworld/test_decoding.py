@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import scp_async
 from scp_async import InvalidResponseError
 from scp_async._decoding import ResponseDecodeError, parse_date_time
 
@@ -139,13 +140,14 @@ async def test_a_body_that_is_no_object_is_an_error_not_kept(tmp_path: Path) -> 
 
 
 def test_one_unset_for_every_api() -> None:
-    from scp_async._unset import UNSET
+    from scp_async import UNSET
     from scp_async_clients.accounts.types import UNSET as ACCOUNTS_UNSET
     from scp_async_clients.cf_v3.types import UNSET as CF_UNSET
     from scp_async_clients.cf_v3.types import Unset
 
     assert ACCOUNTS_UNSET is CF_UNSET is UNSET
     assert isinstance(ACCOUNTS_UNSET, Unset)
+    assert Unset is scp_async.Unset
     assert copy.deepcopy(UNSET) is UNSET
     assert not UNSET
     assert repr(UNSET) == "UNSET"

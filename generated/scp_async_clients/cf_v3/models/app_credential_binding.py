@@ -27,11 +27,11 @@ T = TypeVar("T", bound="AppCredentialBinding")
 class AppCredentialBinding:
     """
     Attributes:
+        guid (UUID):
         links (AppCredentialBindingLinks):
         relationships (AppCredentialBindingRelationships):
         type_ (AppCredentialBindingType):
         created_at (datetime.datetime | Unset):
-        guid (UUID | Unset):
         updated_at (datetime.datetime | Unset):
         included (IncludedResources | Unset):
         last_operation (ServiceCredentialBindingLastOperation | Unset):
@@ -39,11 +39,11 @@ class AppCredentialBinding:
         name (None | str | Unset):
     """
 
+    guid: UUID
     links: AppCredentialBindingLinks
     relationships: AppCredentialBindingRelationships
     type_: AppCredentialBindingType
     created_at: datetime.datetime | Unset = UNSET
-    guid: UUID | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     included: IncludedResources | Unset = UNSET
     last_operation: ServiceCredentialBindingLastOperation | Unset = UNSET
@@ -52,6 +52,8 @@ class AppCredentialBinding:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        guid = str(self.guid)
+
         links = self.links.to_dict()
 
         relationships = self.relationships.to_dict()
@@ -61,10 +63,6 @@ class AppCredentialBinding:
         created_at: str | Unset = UNSET
         if not isinstance(self.created_at, Unset):
             created_at = self.created_at.isoformat()
-
-        guid: str | Unset = UNSET
-        if not isinstance(self.guid, Unset):
-            guid = str(self.guid)
 
         updated_at: str | Unset = UNSET
         if not isinstance(self.updated_at, Unset):
@@ -92,6 +90,7 @@ class AppCredentialBinding:
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
+                "guid": guid,
                 "links": links,
                 "relationships": relationships,
                 "type": type_,
@@ -99,8 +98,6 @@ class AppCredentialBinding:
         )
         if created_at is not UNSET:
             field_dict["created_at"] = created_at
-        if guid is not UNSET:
-            field_dict["guid"] = guid
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
         if included is not UNSET:
@@ -125,6 +122,10 @@ class AppCredentialBinding:
         d = dict(src_dict)
         from scp_async import _decoding as _scp  # noqa: PLC0415
 
+        guid = _scp.uuid_(d.pop("guid"), "guid")
+
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
         links = _scp.model(AppCredentialBindingLinks, d.pop("links"), "links")
 
         from scp_async import _decoding as _scp  # noqa: PLC0415
@@ -143,15 +144,6 @@ class AppCredentialBinding:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
-
-        _guid = d.pop("guid", UNSET)
-        guid: UUID | Unset
-        if isinstance(_guid, Unset):
-            guid = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
@@ -199,11 +191,11 @@ class AppCredentialBinding:
         name = _parse_name(d.pop("name", UNSET))
 
         app_credential_binding = cls(
+            guid=guid,
             links=links,
             relationships=relationships,
             type_=type_,
             created_at=created_at,
-            guid=guid,
             updated_at=updated_at,
             included=included,
             last_operation=last_operation,

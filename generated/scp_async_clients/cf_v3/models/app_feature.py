@@ -16,17 +16,19 @@ T = TypeVar("T", bound="AppFeature")
 class AppFeature:
     """
     Attributes:
+        name (str):
         description (None | str | Unset):
         enabled (bool | Unset):
-        name (str | Unset):
     """
 
+    name: str
     description: None | str | Unset = UNSET
     enabled: bool | Unset = UNSET
-    name: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        name = self.name
+
         description: None | str | Unset
         if isinstance(self.description, Unset):
             description = UNSET
@@ -35,23 +37,24 @@ class AppFeature:
 
         enabled = self.enabled
 
-        name = self.name
-
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
+        field_dict.update(
+            {
+                "name": name,
+            }
+        )
         if description is not UNSET:
             field_dict["description"] = description
         if enabled is not UNSET:
             field_dict["enabled"] = enabled
-        if name is not UNSET:
-            field_dict["name"] = name
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
+        name = d.pop("name")
 
         def _parse_description(data: object) -> None | str | Unset:
             if data is None:
@@ -64,12 +67,10 @@ class AppFeature:
 
         enabled = d.pop("enabled", UNSET)
 
-        name = d.pop("name", UNSET)
-
         app_feature = cls(
+            name=name,
             description=description,
             enabled=enabled,
-            name=name,
         )
 
         app_feature.additional_properties = d

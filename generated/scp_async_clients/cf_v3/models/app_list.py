@@ -22,41 +22,38 @@ T = TypeVar("T", bound="AppList")
 class AppList:
     """
     Attributes:
+        pagination (Pagination):
+        resources (list[App]):
         included (IncludedResources | Unset):
-        pagination (Pagination | Unset):
-        resources (list[App] | Unset):
     """
 
+    pagination: Pagination
+    resources: list[App]
     included: IncludedResources | Unset = UNSET
-    pagination: Pagination | Unset = UNSET
-    resources: list[App] | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        pagination = self.pagination.to_dict()
+
+        resources = []
+        for resources_item_data in self.resources:
+            resources_item = resources_item_data.to_dict()
+            resources.append(resources_item)
+
         included: dict[str, Any] | Unset = UNSET
         if not isinstance(self.included, Unset):
             included = self.included.to_dict()
 
-        pagination: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.pagination, Unset):
-            pagination = self.pagination.to_dict()
-
-        resources: list[dict[str, Any]] | Unset = UNSET
-        if not isinstance(self.resources, Unset):
-            resources = []
-            for resources_item_data in self.resources:
-                resources_item = resources_item_data.to_dict()
-                resources.append(resources_item)
-
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
+        field_dict.update(
+            {
+                "pagination": pagination,
+                "resources": resources,
+            }
+        )
         if included is not UNSET:
             field_dict["included"] = included
-        if pagination is not UNSET:
-            field_dict["pagination"] = pagination
-        if resources is not UNSET:
-            field_dict["resources"] = resources
 
         return field_dict
 
@@ -67,6 +64,16 @@ class AppList:
         from ..models.pagination import Pagination  # noqa: PLC0415
 
         d = dict(src_dict)
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
+
+        _resources = d.pop("resources")
+        resources: list[App]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        resources = _scp.models(App, _resources, "resources")
+
         _included = d.pop("included", UNSET)
         included: IncludedResources | Unset
         if isinstance(_included, Unset):
@@ -76,26 +83,10 @@ class AppList:
 
             included = _scp.model(IncludedResources, _included, "included")
 
-        _pagination = d.pop("pagination", UNSET)
-        pagination: Pagination | Unset
-        if isinstance(_pagination, Unset):
-            pagination = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            pagination = _scp.model(Pagination, _pagination, "pagination")
-
-        _resources = d.pop("resources", UNSET)
-        resources: list[App] | Unset = UNSET
-        if _resources is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            resources = _scp.models(App, _resources, "resources")
-
         app_list = cls(
-            included=included,
             pagination=pagination,
             resources=resources,
+            included=included,
         )
 
         app_list.additional_properties = d

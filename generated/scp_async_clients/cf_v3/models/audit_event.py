@@ -27,8 +27,8 @@ T = TypeVar("T", bound="AuditEvent")
 class AuditEvent:
     """
     Attributes:
+        guid (UUID):
         created_at (datetime.datetime | Unset):
-        guid (UUID | Unset):
         updated_at (datetime.datetime | Unset):
         actor (AuditEventActor | Unset):
         data (AuditEventData | Unset):
@@ -39,8 +39,8 @@ class AuditEvent:
         type_ (str | Unset):
     """
 
+    guid: UUID
     created_at: datetime.datetime | Unset = UNSET
-    guid: UUID | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     actor: AuditEventActor | Unset = UNSET
     data: AuditEventData | Unset = UNSET
@@ -55,13 +55,11 @@ class AuditEvent:
         from ..models.audit_event_organization_type_0 import AuditEventOrganizationType0  # noqa: PLC0415
         from ..models.audit_event_space_type_0 import AuditEventSpaceType0  # noqa: PLC0415
 
+        guid = str(self.guid)
+
         created_at: str | Unset = UNSET
         if not isinstance(self.created_at, Unset):
             created_at = self.created_at.isoformat()
-
-        guid: str | Unset = UNSET
-        if not isinstance(self.guid, Unset):
-            guid = str(self.guid)
 
         updated_at: str | Unset = UNSET
         if not isinstance(self.updated_at, Unset):
@@ -103,11 +101,13 @@ class AuditEvent:
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
+        field_dict.update(
+            {
+                "guid": guid,
+            }
+        )
         if created_at is not UNSET:
             field_dict["created_at"] = created_at
-        if guid is not UNSET:
-            field_dict["guid"] = guid
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
         if actor is not UNSET:
@@ -137,6 +137,10 @@ class AuditEvent:
         from ..models.audit_event_target import AuditEventTarget  # noqa: PLC0415
 
         d = dict(src_dict)
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        guid = _scp.uuid_(d.pop("guid"), "guid")
+
         _created_at = d.pop("created_at", UNSET)
         created_at: datetime.datetime | Unset
         if isinstance(_created_at, Unset):
@@ -145,15 +149,6 @@ class AuditEvent:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
-
-        _guid = d.pop("guid", UNSET)
-        guid: UUID | Unset
-        if isinstance(_guid, Unset):
-            guid = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
@@ -241,8 +236,8 @@ class AuditEvent:
         type_ = d.pop("type", UNSET)
 
         audit_event = cls(
-            created_at=created_at,
             guid=guid,
+            created_at=created_at,
             updated_at=updated_at,
             actor=actor,
             data=data,

@@ -30,8 +30,8 @@ T = TypeVar("T", bound="Build")
 class Build:
     """
     Attributes:
+        guid (UUID):
         created_at (datetime.datetime | Unset):
-        guid (UUID | Unset):
         updated_at (datetime.datetime | Unset):
         checksum (BuildChecksum | Unset):
         created_by (BuildCreatedBy | Unset):
@@ -48,8 +48,8 @@ class Build:
         state (BuildState | Unset):
     """
 
+    guid: UUID
     created_at: datetime.datetime | Unset = UNSET
-    guid: UUID | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     checksum: BuildChecksum | Unset = UNSET
     created_by: BuildCreatedBy | Unset = UNSET
@@ -69,13 +69,11 @@ class Build:
     def to_dict(self) -> dict[str, Any]:
         from ..models.build_droplet_type_0 import BuildDropletType0  # noqa: PLC0415
 
+        guid = str(self.guid)
+
         created_at: str | Unset = UNSET
         if not isinstance(self.created_at, Unset):
             created_at = self.created_at.isoformat()
-
-        guid: str | Unset = UNSET
-        if not isinstance(self.guid, Unset):
-            guid = str(self.guid)
 
         updated_at: str | Unset = UNSET
         if not isinstance(self.updated_at, Unset):
@@ -143,11 +141,13 @@ class Build:
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
+        field_dict.update(
+            {
+                "guid": guid,
+            }
+        )
         if created_at is not UNSET:
             field_dict["created_at"] = created_at
-        if guid is not UNSET:
-            field_dict["guid"] = guid
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
         if checksum is not UNSET:
@@ -191,6 +191,10 @@ class Build:
         from ..models.relationships import Relationships  # noqa: PLC0415
 
         d = dict(src_dict)
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        guid = _scp.uuid_(d.pop("guid"), "guid")
+
         _created_at = d.pop("created_at", UNSET)
         created_at: datetime.datetime | Unset
         if isinstance(_created_at, Unset):
@@ -199,15 +203,6 @@ class Build:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
-
-        _guid = d.pop("guid", UNSET)
-        guid: UUID | Unset
-        if isinstance(_guid, Unset):
-            guid = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
@@ -339,8 +334,8 @@ class Build:
             state = _scp.enum(BuildState, _state, "state")
 
         build = cls(
-            created_at=created_at,
             guid=guid,
+            created_at=created_at,
             updated_at=updated_at,
             checksum=checksum,
             created_by=created_by,

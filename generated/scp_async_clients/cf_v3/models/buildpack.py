@@ -24,8 +24,9 @@ T = TypeVar("T", bound="Buildpack")
 class Buildpack:
     """
     Attributes:
+        guid (UUID):
+        name (str):
         created_at (datetime.datetime | Unset):
-        guid (UUID | Unset):
         updated_at (datetime.datetime | Unset):
         enabled (bool | Unset):
         filename (None | str | Unset):
@@ -33,14 +34,14 @@ class Buildpack:
         links (BuildpackLinks | Unset):
         locked (bool | Unset):
         metadata (Metadata | Unset):
-        name (str | Unset):
         position (int | Unset):
         stack (None | str | Unset):
         state (BuildpackState | Unset):
     """
 
+    guid: UUID
+    name: str
     created_at: datetime.datetime | Unset = UNSET
-    guid: UUID | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     enabled: bool | Unset = UNSET
     filename: None | str | Unset = UNSET
@@ -48,20 +49,19 @@ class Buildpack:
     links: BuildpackLinks | Unset = UNSET
     locked: bool | Unset = UNSET
     metadata: Metadata | Unset = UNSET
-    name: str | Unset = UNSET
     position: int | Unset = UNSET
     stack: None | str | Unset = UNSET
     state: BuildpackState | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        guid = str(self.guid)
+
+        name = self.name
+
         created_at: str | Unset = UNSET
         if not isinstance(self.created_at, Unset):
             created_at = self.created_at.isoformat()
-
-        guid: str | Unset = UNSET
-        if not isinstance(self.guid, Unset):
-            guid = str(self.guid)
 
         updated_at: str | Unset = UNSET
         if not isinstance(self.updated_at, Unset):
@@ -87,8 +87,6 @@ class Buildpack:
         if not isinstance(self.metadata, Unset):
             metadata = self.metadata.to_dict()
 
-        name = self.name
-
         position = self.position
 
         stack: None | str | Unset
@@ -103,11 +101,14 @@ class Buildpack:
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
+        field_dict.update(
+            {
+                "guid": guid,
+                "name": name,
+            }
+        )
         if created_at is not UNSET:
             field_dict["created_at"] = created_at
-        if guid is not UNSET:
-            field_dict["guid"] = guid
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
         if enabled is not UNSET:
@@ -122,8 +123,6 @@ class Buildpack:
             field_dict["locked"] = locked
         if metadata is not UNSET:
             field_dict["metadata"] = metadata
-        if name is not UNSET:
-            field_dict["name"] = name
         if position is not UNSET:
             field_dict["position"] = position
         if stack is not UNSET:
@@ -139,6 +138,12 @@ class Buildpack:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        guid = _scp.uuid_(d.pop("guid"), "guid")
+
+        name = d.pop("name")
+
         _created_at = d.pop("created_at", UNSET)
         created_at: datetime.datetime | Unset
         if isinstance(_created_at, Unset):
@@ -147,15 +152,6 @@ class Buildpack:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
-
-        _guid = d.pop("guid", UNSET)
-        guid: UUID | Unset
-        if isinstance(_guid, Unset):
-            guid = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
@@ -199,8 +195,6 @@ class Buildpack:
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
-        name = d.pop("name", UNSET)
-
         position = d.pop("position", UNSET)
 
         def _parse_stack(data: object) -> None | str | Unset:
@@ -222,8 +216,9 @@ class Buildpack:
             state = _scp.enum(BuildpackState, _state, "state")
 
         buildpack = cls(
-            created_at=created_at,
             guid=guid,
+            name=name,
+            created_at=created_at,
             updated_at=updated_at,
             enabled=enabled,
             filename=filename,
@@ -231,7 +226,6 @@ class Buildpack:
             links=links,
             locked=locked,
             metadata=metadata,
-            name=name,
             position=position,
             stack=stack,
             state=state,

@@ -31,8 +31,8 @@ T = TypeVar("T", bound="Deployment")
 class Deployment:
     """
     Attributes:
+        guid (UUID):
         created_at (datetime.datetime | Unset):
-        guid (UUID | Unset):
         updated_at (datetime.datetime | Unset):
         droplet (DeploymentDroplet | Unset):
         links (DeploymentLinks | Unset):
@@ -46,8 +46,8 @@ class Deployment:
         strategy (DeploymentStrategy | Unset):
     """
 
+    guid: UUID
     created_at: datetime.datetime | Unset = UNSET
-    guid: UUID | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     droplet: DeploymentDroplet | Unset = UNSET
     links: DeploymentLinks | Unset = UNSET
@@ -64,13 +64,11 @@ class Deployment:
     def to_dict(self) -> dict[str, Any]:
         from ..models.deployment_revision_type_0 import DeploymentRevisionType0  # noqa: PLC0415
 
+        guid = str(self.guid)
+
         created_at: str | Unset = UNSET
         if not isinstance(self.created_at, Unset):
             created_at = self.created_at.isoformat()
-
-        guid: str | Unset = UNSET
-        if not isinstance(self.guid, Unset):
-            guid = str(self.guid)
 
         updated_at: str | Unset = UNSET
         if not isinstance(self.updated_at, Unset):
@@ -125,11 +123,13 @@ class Deployment:
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
+        field_dict.update(
+            {
+                "guid": guid,
+            }
+        )
         if created_at is not UNSET:
             field_dict["created_at"] = created_at
-        if guid is not UNSET:
-            field_dict["guid"] = guid
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
         if droplet is not UNSET:
@@ -168,6 +168,10 @@ class Deployment:
         from ..models.relationships import Relationships  # noqa: PLC0415
 
         d = dict(src_dict)
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        guid = _scp.uuid_(d.pop("guid"), "guid")
+
         _created_at = d.pop("created_at", UNSET)
         created_at: datetime.datetime | Unset
         if isinstance(_created_at, Unset):
@@ -176,15 +180,6 @@ class Deployment:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
-
-        _guid = d.pop("guid", UNSET)
-        guid: UUID | Unset
-        if isinstance(_guid, Unset):
-            guid = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
@@ -294,8 +289,8 @@ class Deployment:
             strategy = _scp.enum(DeploymentStrategy, _strategy, "strategy")
 
         deployment = cls(
-            created_at=created_at,
             guid=guid,
+            created_at=created_at,
             updated_at=updated_at,
             droplet=droplet,
             links=links,

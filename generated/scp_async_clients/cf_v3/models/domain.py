@@ -26,25 +26,25 @@ T = TypeVar("T", bound="Domain")
 class Domain:
     """
     Attributes:
+        guid (UUID):
+        name (str):
         created_at (datetime.datetime | Unset):
-        guid (UUID | Unset):
         updated_at (datetime.datetime | Unset):
         internal (bool | Unset):
         links (DomainLinks | Unset):
         metadata (Metadata | Unset):
-        name (str | Unset):
         relationships (Relationships | Unset):
         router_group (DomainRouterGroupType0 | None | Unset):
         supported_protocols (list[DomainSupportedProtocolsItem] | Unset):
     """
 
+    guid: UUID
+    name: str
     created_at: datetime.datetime | Unset = UNSET
-    guid: UUID | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     internal: bool | Unset = UNSET
     links: DomainLinks | Unset = UNSET
     metadata: Metadata | Unset = UNSET
-    name: str | Unset = UNSET
     relationships: Relationships | Unset = UNSET
     router_group: DomainRouterGroupType0 | None | Unset = UNSET
     supported_protocols: list[DomainSupportedProtocolsItem] | Unset = UNSET
@@ -53,13 +53,13 @@ class Domain:
     def to_dict(self) -> dict[str, Any]:
         from ..models.domain_router_group_type_0 import DomainRouterGroupType0  # noqa: PLC0415
 
+        guid = str(self.guid)
+
+        name = self.name
+
         created_at: str | Unset = UNSET
         if not isinstance(self.created_at, Unset):
             created_at = self.created_at.isoformat()
-
-        guid: str | Unset = UNSET
-        if not isinstance(self.guid, Unset):
-            guid = str(self.guid)
 
         updated_at: str | Unset = UNSET
         if not isinstance(self.updated_at, Unset):
@@ -74,8 +74,6 @@ class Domain:
         metadata: dict[str, Any] | Unset = UNSET
         if not isinstance(self.metadata, Unset):
             metadata = self.metadata.to_dict()
-
-        name = self.name
 
         relationships: dict[str, Any] | Unset = UNSET
         if not isinstance(self.relationships, Unset):
@@ -98,11 +96,14 @@ class Domain:
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
+        field_dict.update(
+            {
+                "guid": guid,
+                "name": name,
+            }
+        )
         if created_at is not UNSET:
             field_dict["created_at"] = created_at
-        if guid is not UNSET:
-            field_dict["guid"] = guid
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
         if internal is not UNSET:
@@ -111,8 +112,6 @@ class Domain:
             field_dict["links"] = links
         if metadata is not UNSET:
             field_dict["metadata"] = metadata
-        if name is not UNSET:
-            field_dict["name"] = name
         if relationships is not UNSET:
             field_dict["relationships"] = relationships
         if router_group is not UNSET:
@@ -130,6 +129,12 @@ class Domain:
         from ..models.relationships import Relationships  # noqa: PLC0415
 
         d = dict(src_dict)
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        guid = _scp.uuid_(d.pop("guid"), "guid")
+
+        name = d.pop("name")
+
         _created_at = d.pop("created_at", UNSET)
         created_at: datetime.datetime | Unset
         if isinstance(_created_at, Unset):
@@ -138,15 +143,6 @@ class Domain:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
-
-        _guid = d.pop("guid", UNSET)
-        guid: UUID | Unset
-        if isinstance(_guid, Unset):
-            guid = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
@@ -176,8 +172,6 @@ class Domain:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
-
-        name = d.pop("name", UNSET)
 
         _relationships = d.pop("relationships", UNSET)
         relationships: Relationships | Unset
@@ -226,13 +220,13 @@ class Domain:
                 supported_protocols = _supported_protocols
 
         domain = cls(
-            created_at=created_at,
             guid=guid,
+            name=name,
+            created_at=created_at,
             updated_at=updated_at,
             internal=internal,
             links=links,
             metadata=metadata,
-            name=name,
             relationships=relationships,
             router_group=router_group,
             supported_protocols=supported_protocols,

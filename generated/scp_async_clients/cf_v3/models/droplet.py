@@ -27,8 +27,8 @@ T = TypeVar("T", bound="Droplet")
 class Droplet:
     """
     Attributes:
+        guid (UUID):
         created_at (datetime.datetime | Unset):
-        guid (UUID | Unset):
         updated_at (datetime.datetime | Unset):
         buildpacks (list[DropletBuildpacksType0Item] | None | Unset):
         checksum (DropletChecksumType0 | None | Unset):
@@ -43,8 +43,8 @@ class Droplet:
         state (str | Unset):
     """
 
+    guid: UUID
     created_at: datetime.datetime | Unset = UNSET
-    guid: UUID | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     buildpacks: list[DropletBuildpacksType0Item] | None | Unset = UNSET
     checksum: DropletChecksumType0 | None | Unset = UNSET
@@ -62,13 +62,11 @@ class Droplet:
     def to_dict(self) -> dict[str, Any]:
         from ..models.droplet_checksum_type_0 import DropletChecksumType0  # noqa: PLC0415
 
+        guid = str(self.guid)
+
         created_at: str | Unset = UNSET
         if not isinstance(self.created_at, Unset):
             created_at = self.created_at.isoformat()
-
-        guid: str | Unset = UNSET
-        if not isinstance(self.guid, Unset):
-            guid = str(self.guid)
 
         updated_at: str | Unset = UNSET
         if not isinstance(self.updated_at, Unset):
@@ -138,11 +136,13 @@ class Droplet:
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
+        field_dict.update(
+            {
+                "guid": guid,
+            }
+        )
         if created_at is not UNSET:
             field_dict["created_at"] = created_at
-        if guid is not UNSET:
-            field_dict["guid"] = guid
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
         if buildpacks is not UNSET:
@@ -180,6 +180,10 @@ class Droplet:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        guid = _scp.uuid_(d.pop("guid"), "guid")
+
         _created_at = d.pop("created_at", UNSET)
         created_at: datetime.datetime | Unset
         if isinstance(_created_at, Unset):
@@ -188,15 +192,6 @@ class Droplet:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
-
-        _guid = d.pop("guid", UNSET)
-        guid: UUID | Unset
-        if isinstance(_guid, Unset):
-            guid = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
@@ -322,8 +317,8 @@ class Droplet:
         state = d.pop("state", UNSET)
 
         droplet = cls(
-            created_at=created_at,
             guid=guid,
+            created_at=created_at,
             updated_at=updated_at,
             buildpacks=buildpacks,
             checksum=checksum,

@@ -21,21 +21,23 @@ T = TypeVar("T", bound="FeatureFlag")
 class FeatureFlag:
     """
     Attributes:
+        name (str):
         custom_error_message (None | str | Unset):
         enabled (bool | Unset):
         links (FeatureFlagLinks | Unset):
-        name (str | Unset):
         updated_at (datetime.datetime | None | Unset):
     """
 
+    name: str
     custom_error_message: None | str | Unset = UNSET
     enabled: bool | Unset = UNSET
     links: FeatureFlagLinks | Unset = UNSET
-    name: str | Unset = UNSET
     updated_at: datetime.datetime | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        name = self.name
+
         custom_error_message: None | str | Unset
         if isinstance(self.custom_error_message, Unset):
             custom_error_message = UNSET
@@ -48,8 +50,6 @@ class FeatureFlag:
         if not isinstance(self.links, Unset):
             links = self.links.to_dict()
 
-        name = self.name
-
         updated_at: None | str | Unset
         if isinstance(self.updated_at, Unset):
             updated_at = UNSET
@@ -60,15 +60,17 @@ class FeatureFlag:
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
+        field_dict.update(
+            {
+                "name": name,
+            }
+        )
         if custom_error_message is not UNSET:
             field_dict["custom_error_message"] = custom_error_message
         if enabled is not UNSET:
             field_dict["enabled"] = enabled
         if links is not UNSET:
             field_dict["links"] = links
-        if name is not UNSET:
-            field_dict["name"] = name
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
 
@@ -79,6 +81,7 @@ class FeatureFlag:
         from ..models.feature_flag_links import FeatureFlagLinks  # noqa: PLC0415
 
         d = dict(src_dict)
+        name = d.pop("name")
 
         def _parse_custom_error_message(data: object) -> None | str | Unset:
             if data is None:
@@ -100,8 +103,6 @@ class FeatureFlag:
 
             links = _scp.model(FeatureFlagLinks, _links, "links")
 
-        name = d.pop("name", UNSET)
-
         def _parse_updated_at(data: object) -> datetime.datetime | None | Unset:
             if data is None:
                 return data
@@ -122,10 +123,10 @@ class FeatureFlag:
         updated_at = _parse_updated_at(d.pop("updated_at", UNSET))
 
         feature_flag = cls(
+            name=name,
             custom_error_message=custom_error_message,
             enabled=enabled,
             links=links,
-            name=name,
             updated_at=updated_at,
         )
 

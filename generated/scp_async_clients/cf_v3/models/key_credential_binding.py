@@ -27,11 +27,11 @@ T = TypeVar("T", bound="KeyCredentialBinding")
 class KeyCredentialBinding:
     """
     Attributes:
+        guid (UUID):
         links (KeyCredentialBindingLinks):
         relationships (KeyCredentialBindingRelationships):
         type_ (KeyCredentialBindingType):
         created_at (datetime.datetime | Unset):
-        guid (UUID | Unset):
         updated_at (datetime.datetime | Unset):
         included (IncludedResources | Unset):
         last_operation (ServiceCredentialBindingLastOperation | Unset):
@@ -39,11 +39,11 @@ class KeyCredentialBinding:
         name (str | Unset):
     """
 
+    guid: UUID
     links: KeyCredentialBindingLinks
     relationships: KeyCredentialBindingRelationships
     type_: KeyCredentialBindingType
     created_at: datetime.datetime | Unset = UNSET
-    guid: UUID | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     included: IncludedResources | Unset = UNSET
     last_operation: ServiceCredentialBindingLastOperation | Unset = UNSET
@@ -52,6 +52,8 @@ class KeyCredentialBinding:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        guid = str(self.guid)
+
         links = self.links.to_dict()
 
         relationships = self.relationships.to_dict()
@@ -61,10 +63,6 @@ class KeyCredentialBinding:
         created_at: str | Unset = UNSET
         if not isinstance(self.created_at, Unset):
             created_at = self.created_at.isoformat()
-
-        guid: str | Unset = UNSET
-        if not isinstance(self.guid, Unset):
-            guid = str(self.guid)
 
         updated_at: str | Unset = UNSET
         if not isinstance(self.updated_at, Unset):
@@ -88,6 +86,7 @@ class KeyCredentialBinding:
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
+                "guid": guid,
                 "links": links,
                 "relationships": relationships,
                 "type": type_,
@@ -95,8 +94,6 @@ class KeyCredentialBinding:
         )
         if created_at is not UNSET:
             field_dict["created_at"] = created_at
-        if guid is not UNSET:
-            field_dict["guid"] = guid
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
         if included is not UNSET:
@@ -121,6 +118,10 @@ class KeyCredentialBinding:
         d = dict(src_dict)
         from scp_async import _decoding as _scp  # noqa: PLC0415
 
+        guid = _scp.uuid_(d.pop("guid"), "guid")
+
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
         links = _scp.model(KeyCredentialBindingLinks, d.pop("links"), "links")
 
         from scp_async import _decoding as _scp  # noqa: PLC0415
@@ -139,15 +140,6 @@ class KeyCredentialBinding:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
-
-        _guid = d.pop("guid", UNSET)
-        guid: UUID | Unset
-        if isinstance(_guid, Unset):
-            guid = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
@@ -188,11 +180,11 @@ class KeyCredentialBinding:
         name = d.pop("name", UNSET)
 
         key_credential_binding = cls(
+            guid=guid,
             links=links,
             relationships=relationships,
             type_=type_,
             created_at=created_at,
-            guid=guid,
             updated_at=updated_at,
             included=included,
             last_operation=last_operation,

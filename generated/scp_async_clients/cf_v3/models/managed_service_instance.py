@@ -27,12 +27,12 @@ T = TypeVar("T", bound="ManagedServiceInstance")
 class ManagedServiceInstance:
     """
     Attributes:
+        guid (UUID):
         links (ManagedServiceInstanceLinks):
         name (str):
         relationships (ManagedServiceInstanceRelationships):
         type_ (ManagedServiceInstanceType):
         created_at (datetime.datetime | Unset):
-        guid (UUID | Unset):
         updated_at (datetime.datetime | Unset):
         dashboard_url (None | str | Unset):
         last_operation (ServiceInstanceLastOperation | Unset):
@@ -44,12 +44,12 @@ class ManagedServiceInstance:
         upgrade_available (bool | Unset):
     """
 
+    guid: UUID
     links: ManagedServiceInstanceLinks
     name: str
     relationships: ManagedServiceInstanceRelationships
     type_: ManagedServiceInstanceType
     created_at: datetime.datetime | Unset = UNSET
-    guid: UUID | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     dashboard_url: None | str | Unset = UNSET
     last_operation: ServiceInstanceLastOperation | Unset = UNSET
@@ -62,6 +62,8 @@ class ManagedServiceInstance:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        guid = str(self.guid)
+
         links = self.links.to_dict()
 
         name = self.name
@@ -73,10 +75,6 @@ class ManagedServiceInstance:
         created_at: str | Unset = UNSET
         if not isinstance(self.created_at, Unset):
             created_at = self.created_at.isoformat()
-
-        guid: str | Unset = UNSET
-        if not isinstance(self.guid, Unset):
-            guid = str(self.guid)
 
         updated_at: str | Unset = UNSET
         if not isinstance(self.updated_at, Unset):
@@ -122,6 +120,7 @@ class ManagedServiceInstance:
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
+                "guid": guid,
                 "links": links,
                 "name": name,
                 "relationships": relationships,
@@ -130,8 +129,6 @@ class ManagedServiceInstance:
         )
         if created_at is not UNSET:
             field_dict["created_at"] = created_at
-        if guid is not UNSET:
-            field_dict["guid"] = guid
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
         if dashboard_url is not UNSET:
@@ -164,6 +161,10 @@ class ManagedServiceInstance:
         d = dict(src_dict)
         from scp_async import _decoding as _scp  # noqa: PLC0415
 
+        guid = _scp.uuid_(d.pop("guid"), "guid")
+
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
         links = _scp.model(ManagedServiceInstanceLinks, d.pop("links"), "links")
 
         name = d.pop("name")
@@ -184,15 +185,6 @@ class ManagedServiceInstance:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
-
-        _guid = d.pop("guid", UNSET)
-        guid: UUID | Unset
-        if isinstance(_guid, Unset):
-            guid = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
@@ -267,12 +259,12 @@ class ManagedServiceInstance:
         upgrade_available = d.pop("upgrade_available", UNSET)
 
         managed_service_instance = cls(
+            guid=guid,
             links=links,
             name=name,
             relationships=relationships,
             type_=type_,
             created_at=created_at,
-            guid=guid,
             updated_at=updated_at,
             dashboard_url=dashboard_url,
             last_operation=last_operation,

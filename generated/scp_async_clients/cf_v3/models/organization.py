@@ -24,34 +24,34 @@ T = TypeVar("T", bound="Organization")
 class Organization:
     """
     Attributes:
+        guid (UUID):
+        name (str):
         created_at (datetime.datetime | Unset):
-        guid (UUID | Unset):
         updated_at (datetime.datetime | Unset):
         links (OrganizationLinks | Unset):
         metadata (Metadata | Unset):
-        name (str | Unset):
         relationships (OrganizationRelationships | Unset):
         suspended (bool | Unset):
     """
 
+    guid: UUID
+    name: str
     created_at: datetime.datetime | Unset = UNSET
-    guid: UUID | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     links: OrganizationLinks | Unset = UNSET
     metadata: Metadata | Unset = UNSET
-    name: str | Unset = UNSET
     relationships: OrganizationRelationships | Unset = UNSET
     suspended: bool | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        guid = str(self.guid)
+
+        name = self.name
+
         created_at: str | Unset = UNSET
         if not isinstance(self.created_at, Unset):
             created_at = self.created_at.isoformat()
-
-        guid: str | Unset = UNSET
-        if not isinstance(self.guid, Unset):
-            guid = str(self.guid)
 
         updated_at: str | Unset = UNSET
         if not isinstance(self.updated_at, Unset):
@@ -65,8 +65,6 @@ class Organization:
         if not isinstance(self.metadata, Unset):
             metadata = self.metadata.to_dict()
 
-        name = self.name
-
         relationships: dict[str, Any] | Unset = UNSET
         if not isinstance(self.relationships, Unset):
             relationships = self.relationships.to_dict()
@@ -75,19 +73,20 @@ class Organization:
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
+        field_dict.update(
+            {
+                "guid": guid,
+                "name": name,
+            }
+        )
         if created_at is not UNSET:
             field_dict["created_at"] = created_at
-        if guid is not UNSET:
-            field_dict["guid"] = guid
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
         if links is not UNSET:
             field_dict["links"] = links
         if metadata is not UNSET:
             field_dict["metadata"] = metadata
-        if name is not UNSET:
-            field_dict["name"] = name
         if relationships is not UNSET:
             field_dict["relationships"] = relationships
         if suspended is not UNSET:
@@ -102,6 +101,12 @@ class Organization:
         from ..models.organization_relationships import OrganizationRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        guid = _scp.uuid_(d.pop("guid"), "guid")
+
+        name = d.pop("name")
+
         _created_at = d.pop("created_at", UNSET)
         created_at: datetime.datetime | Unset
         if isinstance(_created_at, Unset):
@@ -110,15 +115,6 @@ class Organization:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
-
-        _guid = d.pop("guid", UNSET)
-        guid: UUID | Unset
-        if isinstance(_guid, Unset):
-            guid = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
@@ -147,8 +143,6 @@ class Organization:
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
-        name = d.pop("name", UNSET)
-
         _relationships = d.pop("relationships", UNSET)
         relationships: OrganizationRelationships | Unset
         if isinstance(_relationships, Unset):
@@ -161,12 +155,12 @@ class Organization:
         suspended = d.pop("suspended", UNSET)
 
         organization = cls(
-            created_at=created_at,
             guid=guid,
+            name=name,
+            created_at=created_at,
             updated_at=updated_at,
             links=links,
             metadata=metadata,
-            name=name,
             relationships=relationships,
             suspended=suspended,
         )

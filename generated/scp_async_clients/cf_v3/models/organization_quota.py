@@ -28,40 +28,40 @@ T = TypeVar("T", bound="OrganizationQuota")
 class OrganizationQuota:
     """
     Attributes:
+        guid (UUID):
+        name (str):
         created_at (datetime.datetime | Unset):
-        guid (UUID | Unset):
         updated_at (datetime.datetime | Unset):
         apps (OrganizationQuotaApps | Unset):
         domains (OrganizationQuotaDomains | Unset):
         links (OrganizationQuotaLinks | Unset):
         metadata (Metadata | Unset):
-        name (str | Unset):
         relationships (OrganizationQuotaRelationships | Unset):
         routes (OrganizationQuotaRoutes | Unset):
         services (OrganizationQuotaServices | Unset):
     """
 
+    guid: UUID
+    name: str
     created_at: datetime.datetime | Unset = UNSET
-    guid: UUID | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     apps: OrganizationQuotaApps | Unset = UNSET
     domains: OrganizationQuotaDomains | Unset = UNSET
     links: OrganizationQuotaLinks | Unset = UNSET
     metadata: Metadata | Unset = UNSET
-    name: str | Unset = UNSET
     relationships: OrganizationQuotaRelationships | Unset = UNSET
     routes: OrganizationQuotaRoutes | Unset = UNSET
     services: OrganizationQuotaServices | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        guid = str(self.guid)
+
+        name = self.name
+
         created_at: str | Unset = UNSET
         if not isinstance(self.created_at, Unset):
             created_at = self.created_at.isoformat()
-
-        guid: str | Unset = UNSET
-        if not isinstance(self.guid, Unset):
-            guid = str(self.guid)
 
         updated_at: str | Unset = UNSET
         if not isinstance(self.updated_at, Unset):
@@ -83,8 +83,6 @@ class OrganizationQuota:
         if not isinstance(self.metadata, Unset):
             metadata = self.metadata.to_dict()
 
-        name = self.name
-
         relationships: dict[str, Any] | Unset = UNSET
         if not isinstance(self.relationships, Unset):
             relationships = self.relationships.to_dict()
@@ -99,11 +97,14 @@ class OrganizationQuota:
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
+        field_dict.update(
+            {
+                "guid": guid,
+                "name": name,
+            }
+        )
         if created_at is not UNSET:
             field_dict["created_at"] = created_at
-        if guid is not UNSET:
-            field_dict["guid"] = guid
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
         if apps is not UNSET:
@@ -114,8 +115,6 @@ class OrganizationQuota:
             field_dict["links"] = links
         if metadata is not UNSET:
             field_dict["metadata"] = metadata
-        if name is not UNSET:
-            field_dict["name"] = name
         if relationships is not UNSET:
             field_dict["relationships"] = relationships
         if routes is not UNSET:
@@ -136,6 +135,12 @@ class OrganizationQuota:
         from ..models.organization_quota_services import OrganizationQuotaServices  # noqa: PLC0415
 
         d = dict(src_dict)
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        guid = _scp.uuid_(d.pop("guid"), "guid")
+
+        name = d.pop("name")
+
         _created_at = d.pop("created_at", UNSET)
         created_at: datetime.datetime | Unset
         if isinstance(_created_at, Unset):
@@ -144,15 +149,6 @@ class OrganizationQuota:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
-
-        _guid = d.pop("guid", UNSET)
-        guid: UUID | Unset
-        if isinstance(_guid, Unset):
-            guid = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
@@ -199,8 +195,6 @@ class OrganizationQuota:
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
-        name = d.pop("name", UNSET)
-
         _relationships = d.pop("relationships", UNSET)
         relationships: OrganizationQuotaRelationships | Unset
         if isinstance(_relationships, Unset):
@@ -229,14 +223,14 @@ class OrganizationQuota:
             services = _scp.model(OrganizationQuotaServices, _services, "services")
 
         organization_quota = cls(
-            created_at=created_at,
             guid=guid,
+            name=name,
+            created_at=created_at,
             updated_at=updated_at,
             apps=apps,
             domains=domains,
             links=links,
             metadata=metadata,
-            name=name,
             relationships=relationships,
             routes=routes,
             services=services,

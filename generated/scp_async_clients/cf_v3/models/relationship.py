@@ -8,8 +8,6 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..types import UNSET, Unset
-
 T = TypeVar("T", bound="Relationship")
 
 
@@ -17,36 +15,31 @@ T = TypeVar("T", bound="Relationship")
 class Relationship:
     """
     Attributes:
-        guid (UUID | Unset):
+        guid (UUID):
     """
 
-    guid: UUID | Unset = UNSET
+    guid: UUID
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        guid: str | Unset = UNSET
-        if not isinstance(self.guid, Unset):
-            guid = str(self.guid)
+        guid = str(self.guid)
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if guid is not UNSET:
-            field_dict["guid"] = guid
+        field_dict.update(
+            {
+                "guid": guid,
+            }
+        )
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        _guid = d.pop("guid", UNSET)
-        guid: UUID | Unset
-        if isinstance(_guid, Unset):
-            guid = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            guid = _scp.uuid_(_guid, "guid")
+        guid = _scp.uuid_(d.pop("guid"), "guid")
 
         relationship = cls(
             guid=guid,

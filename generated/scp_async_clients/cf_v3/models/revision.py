@@ -25,8 +25,8 @@ T = TypeVar("T", bound="Revision")
 class Revision:
     """
     Attributes:
+        guid (UUID):
         created_at (datetime.datetime | Unset):
-        guid (UUID | Unset):
         updated_at (datetime.datetime | Unset):
         description (None | str | Unset):
         droplet (RelationshipToOne | Unset):
@@ -37,8 +37,8 @@ class Revision:
         version (int | Unset):
     """
 
+    guid: UUID
     created_at: datetime.datetime | Unset = UNSET
-    guid: UUID | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     description: None | str | Unset = UNSET
     droplet: RelationshipToOne | Unset = UNSET
@@ -50,13 +50,11 @@ class Revision:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        guid = str(self.guid)
+
         created_at: str | Unset = UNSET
         if not isinstance(self.created_at, Unset):
             created_at = self.created_at.isoformat()
-
-        guid: str | Unset = UNSET
-        if not isinstance(self.guid, Unset):
-            guid = str(self.guid)
 
         updated_at: str | Unset = UNSET
         if not isinstance(self.updated_at, Unset):
@@ -90,11 +88,13 @@ class Revision:
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
+        field_dict.update(
+            {
+                "guid": guid,
+            }
+        )
         if created_at is not UNSET:
             field_dict["created_at"] = created_at
-        if guid is not UNSET:
-            field_dict["guid"] = guid
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
         if description is not UNSET:
@@ -122,6 +122,10 @@ class Revision:
         from ..models.revision_relationships import RevisionRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        guid = _scp.uuid_(d.pop("guid"), "guid")
+
         _created_at = d.pop("created_at", UNSET)
         created_at: datetime.datetime | Unset
         if isinstance(_created_at, Unset):
@@ -130,15 +134,6 @@ class Revision:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
-
-        _guid = d.pop("guid", UNSET)
-        guid: UUID | Unset
-        if isinstance(_guid, Unset):
-            guid = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
@@ -199,8 +194,8 @@ class Revision:
         version = d.pop("version", UNSET)
 
         revision = cls(
-            created_at=created_at,
             guid=guid,
+            created_at=created_at,
             updated_at=updated_at,
             description=description,
             droplet=droplet,

@@ -27,24 +27,24 @@ T = TypeVar("T", bound="SecurityGroup")
 class SecurityGroup:
     """
     Attributes:
+        guid (UUID):
         globally_enabled (SecurityGroupGloballyEnabled):
         links (SecurityGroupLinks):
         name (str):
         rules (list[SecurityGroupRulesItem]):
         created_at (datetime.datetime | Unset):
-        guid (UUID | Unset):
         updated_at (datetime.datetime | Unset):
         metadata (Metadata | Unset):
         running_spaces (SecurityGroupRunningSpaces | Unset):
         staging_spaces (SecurityGroupStagingSpaces | Unset):
     """
 
+    guid: UUID
     globally_enabled: SecurityGroupGloballyEnabled
     links: SecurityGroupLinks
     name: str
     rules: list[SecurityGroupRulesItem]
     created_at: datetime.datetime | Unset = UNSET
-    guid: UUID | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     metadata: Metadata | Unset = UNSET
     running_spaces: SecurityGroupRunningSpaces | Unset = UNSET
@@ -52,6 +52,8 @@ class SecurityGroup:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        guid = str(self.guid)
+
         globally_enabled = self.globally_enabled.to_dict()
 
         links = self.links.to_dict()
@@ -66,10 +68,6 @@ class SecurityGroup:
         created_at: str | Unset = UNSET
         if not isinstance(self.created_at, Unset):
             created_at = self.created_at.isoformat()
-
-        guid: str | Unset = UNSET
-        if not isinstance(self.guid, Unset):
-            guid = str(self.guid)
 
         updated_at: str | Unset = UNSET
         if not isinstance(self.updated_at, Unset):
@@ -91,6 +89,7 @@ class SecurityGroup:
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
+                "guid": guid,
                 "globally_enabled": globally_enabled,
                 "links": links,
                 "name": name,
@@ -99,8 +98,6 @@ class SecurityGroup:
         )
         if created_at is not UNSET:
             field_dict["created_at"] = created_at
-        if guid is not UNSET:
-            field_dict["guid"] = guid
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
         if metadata is not UNSET:
@@ -122,6 +119,10 @@ class SecurityGroup:
         from ..models.security_group_staging_spaces import SecurityGroupStagingSpaces  # noqa: PLC0415
 
         d = dict(src_dict)
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        guid = _scp.uuid_(d.pop("guid"), "guid")
+
         from scp_async import _decoding as _scp  # noqa: PLC0415
 
         globally_enabled = _scp.model(SecurityGroupGloballyEnabled, d.pop("globally_enabled"), "globally_enabled")
@@ -146,15 +147,6 @@ class SecurityGroup:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
-
-        _guid = d.pop("guid", UNSET)
-        guid: UUID | Unset
-        if isinstance(_guid, Unset):
-            guid = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
@@ -193,12 +185,12 @@ class SecurityGroup:
             staging_spaces = _scp.model(SecurityGroupStagingSpaces, _staging_spaces, "staging_spaces")
 
         security_group = cls(
+            guid=guid,
             globally_enabled=globally_enabled,
             links=links,
             name=name,
             rules=rules,
             created_at=created_at,
-            guid=guid,
             updated_at=updated_at,
             metadata=metadata,
             running_spaces=running_spaces,

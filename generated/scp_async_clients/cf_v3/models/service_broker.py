@@ -24,27 +24,29 @@ T = TypeVar("T", bound="ServiceBroker")
 class ServiceBroker:
     """
     Attributes:
+        guid (UUID):
         links (ServiceBrokerLinks):
         name (str):
         url (str):
         created_at (datetime.datetime | Unset):
-        guid (UUID | Unset):
         updated_at (datetime.datetime | Unset):
         metadata (Metadata | Unset):
         relationships (ServiceBrokerRelationships | Unset):
     """
 
+    guid: UUID
     links: ServiceBrokerLinks
     name: str
     url: str
     created_at: datetime.datetime | Unset = UNSET
-    guid: UUID | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     metadata: Metadata | Unset = UNSET
     relationships: ServiceBrokerRelationships | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        guid = str(self.guid)
+
         links = self.links.to_dict()
 
         name = self.name
@@ -54,10 +56,6 @@ class ServiceBroker:
         created_at: str | Unset = UNSET
         if not isinstance(self.created_at, Unset):
             created_at = self.created_at.isoformat()
-
-        guid: str | Unset = UNSET
-        if not isinstance(self.guid, Unset):
-            guid = str(self.guid)
 
         updated_at: str | Unset = UNSET
         if not isinstance(self.updated_at, Unset):
@@ -75,6 +73,7 @@ class ServiceBroker:
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
+                "guid": guid,
                 "links": links,
                 "name": name,
                 "url": url,
@@ -82,8 +81,6 @@ class ServiceBroker:
         )
         if created_at is not UNSET:
             field_dict["created_at"] = created_at
-        if guid is not UNSET:
-            field_dict["guid"] = guid
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
         if metadata is not UNSET:
@@ -102,6 +99,10 @@ class ServiceBroker:
         d = dict(src_dict)
         from scp_async import _decoding as _scp  # noqa: PLC0415
 
+        guid = _scp.uuid_(d.pop("guid"), "guid")
+
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
         links = _scp.model(ServiceBrokerLinks, d.pop("links"), "links")
 
         name = d.pop("name")
@@ -116,15 +117,6 @@ class ServiceBroker:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
-
-        _guid = d.pop("guid", UNSET)
-        guid: UUID | Unset
-        if isinstance(_guid, Unset):
-            guid = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
@@ -154,11 +146,11 @@ class ServiceBroker:
             relationships = _scp.model(ServiceBrokerRelationships, _relationships, "relationships")
 
         service_broker = cls(
+            guid=guid,
             links=links,
             name=name,
             url=url,
             created_at=created_at,
-            guid=guid,
             updated_at=updated_at,
             metadata=metadata,
             relationships=relationships,

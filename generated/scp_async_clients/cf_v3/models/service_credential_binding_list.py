@@ -23,48 +23,45 @@ T = TypeVar("T", bound="ServiceCredentialBindingList")
 class ServiceCredentialBindingList:
     """
     Attributes:
+        pagination (Pagination):
+        resources (list[AppCredentialBinding | KeyCredentialBinding]):
         included (IncludedResources | Unset):
-        pagination (Pagination | Unset):
-        resources (list[AppCredentialBinding | KeyCredentialBinding] | Unset):
     """
 
+    pagination: Pagination
+    resources: list[AppCredentialBinding | KeyCredentialBinding]
     included: IncludedResources | Unset = UNSET
-    pagination: Pagination | Unset = UNSET
-    resources: list[AppCredentialBinding | KeyCredentialBinding] | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         from ..models.app_credential_binding import AppCredentialBinding  # noqa: PLC0415
 
+        pagination = self.pagination.to_dict()
+
+        resources = []
+        for resources_item_data in self.resources:
+            resources_item: dict[str, Any]
+            if isinstance(resources_item_data, AppCredentialBinding):
+                resources_item = resources_item_data.to_dict()
+            else:
+                resources_item = resources_item_data.to_dict()
+
+            resources.append(resources_item)
+
         included: dict[str, Any] | Unset = UNSET
         if not isinstance(self.included, Unset):
             included = self.included.to_dict()
 
-        pagination: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.pagination, Unset):
-            pagination = self.pagination.to_dict()
-
-        resources: list[dict[str, Any]] | Unset = UNSET
-        if not isinstance(self.resources, Unset):
-            resources = []
-            for resources_item_data in self.resources:
-                resources_item: dict[str, Any]
-                if isinstance(resources_item_data, AppCredentialBinding):
-                    resources_item = resources_item_data.to_dict()
-                else:
-                    resources_item = resources_item_data.to_dict()
-
-                resources.append(resources_item)
-
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
+        field_dict.update(
+            {
+                "pagination": pagination,
+                "resources": resources,
+            }
+        )
         if included is not UNSET:
             field_dict["included"] = included
-        if pagination is not UNSET:
-            field_dict["pagination"] = pagination
-        if resources is not UNSET:
-            field_dict["resources"] = resources
 
         return field_dict
 
@@ -76,6 +73,43 @@ class ServiceCredentialBindingList:
         from ..models.pagination import Pagination  # noqa: PLC0415
 
         d = dict(src_dict)
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
+
+        _resources = d.pop("resources")
+        resources: list[AppCredentialBinding | KeyCredentialBinding]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        if _scp.is_array(_resources, "resources"):
+            resources = []
+            for resources_item_data in _resources:
+
+                def _parse_resources_item(data: object) -> AppCredentialBinding | KeyCredentialBinding:
+                    try:
+                        if not isinstance(data, dict):
+                            raise TypeError()
+                        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                        resources_item_type_0 = _scp.model(AppCredentialBinding, data, "resources[]")
+
+                        return resources_item_type_0
+                    except (TypeError, ValueError, AttributeError, KeyError):
+                        pass
+                    if not isinstance(data, dict):
+                        raise TypeError()
+                    from scp_async import _decoding as _scp  # noqa: PLC0415
+
+                    resources_item_type_1 = _scp.model(KeyCredentialBinding, data, "resources[]")
+
+                    return resources_item_type_1
+
+                resources_item = _parse_resources_item(resources_item_data)
+
+                resources.append(resources_item)
+        else:
+            resources = _resources
+
         _included = d.pop("included", UNSET)
         included: IncludedResources | Unset
         if isinstance(_included, Unset):
@@ -85,53 +119,10 @@ class ServiceCredentialBindingList:
 
             included = _scp.model(IncludedResources, _included, "included")
 
-        _pagination = d.pop("pagination", UNSET)
-        pagination: Pagination | Unset
-        if isinstance(_pagination, Unset):
-            pagination = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            pagination = _scp.model(Pagination, _pagination, "pagination")
-
-        _resources = d.pop("resources", UNSET)
-        resources: list[AppCredentialBinding | KeyCredentialBinding] | Unset = UNSET
-        if _resources is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            if _scp.is_array(_resources, "resources"):
-                resources = []
-                for resources_item_data in _resources:
-
-                    def _parse_resources_item(data: object) -> AppCredentialBinding | KeyCredentialBinding:
-                        try:
-                            if not isinstance(data, dict):
-                                raise TypeError()
-                            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-                            resources_item_type_0 = _scp.model(AppCredentialBinding, data, "resources[]")
-
-                            return resources_item_type_0
-                        except (TypeError, ValueError, AttributeError, KeyError):
-                            pass
-                        if not isinstance(data, dict):
-                            raise TypeError()
-                        from scp_async import _decoding as _scp  # noqa: PLC0415
-
-                        resources_item_type_1 = _scp.model(KeyCredentialBinding, data, "resources[]")
-
-                        return resources_item_type_1
-
-                    resources_item = _parse_resources_item(resources_item_data)
-
-                    resources.append(resources_item)
-            else:
-                resources = _resources
-
         service_credential_binding_list = cls(
-            included=included,
             pagination=pagination,
             resources=resources,
+            included=included,
         )
 
         service_credential_binding_list.additional_properties = d

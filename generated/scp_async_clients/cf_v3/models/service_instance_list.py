@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..types import UNSET, Unset
-
 if TYPE_CHECKING:
     from ..models.managed_service_instance import ManagedServiceInstance
     from ..models.pagination import Pagination
@@ -22,40 +20,37 @@ T = TypeVar("T", bound="ServiceInstanceList")
 class ServiceInstanceList:
     """
     Attributes:
-        pagination (Pagination | Unset):
-        resources (list[ManagedServiceInstance | UserProvidedServiceInstance] | Unset):
+        pagination (Pagination):
+        resources (list[ManagedServiceInstance | UserProvidedServiceInstance]):
     """
 
-    pagination: Pagination | Unset = UNSET
-    resources: list[ManagedServiceInstance | UserProvidedServiceInstance] | Unset = UNSET
+    pagination: Pagination
+    resources: list[ManagedServiceInstance | UserProvidedServiceInstance]
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         from ..models.managed_service_instance import ManagedServiceInstance  # noqa: PLC0415
 
-        pagination: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.pagination, Unset):
-            pagination = self.pagination.to_dict()
+        pagination = self.pagination.to_dict()
 
-        resources: list[dict[str, Any]] | Unset = UNSET
-        if not isinstance(self.resources, Unset):
-            resources = []
-            for resources_item_data in self.resources:
-                resources_item: dict[str, Any]
-                if isinstance(resources_item_data, ManagedServiceInstance):
-                    resources_item = resources_item_data.to_dict()
-                else:
-                    resources_item = resources_item_data.to_dict()
+        resources = []
+        for resources_item_data in self.resources:
+            resources_item: dict[str, Any]
+            if isinstance(resources_item_data, ManagedServiceInstance):
+                resources_item = resources_item_data.to_dict()
+            else:
+                resources_item = resources_item_data.to_dict()
 
-                resources.append(resources_item)
+            resources.append(resources_item)
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if pagination is not UNSET:
-            field_dict["pagination"] = pagination
-        if resources is not UNSET:
-            field_dict["resources"] = resources
+        field_dict.update(
+            {
+                "pagination": pagination,
+                "resources": resources,
+            }
+        )
 
         return field_dict
 
@@ -66,48 +61,42 @@ class ServiceInstanceList:
         from ..models.user_provided_service_instance import UserProvidedServiceInstance  # noqa: PLC0415
 
         d = dict(src_dict)
-        _pagination = d.pop("pagination", UNSET)
-        pagination: Pagination | Unset
-        if isinstance(_pagination, Unset):
-            pagination = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            pagination = _scp.model(Pagination, _pagination, "pagination")
+        pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
-        _resources = d.pop("resources", UNSET)
-        resources: list[ManagedServiceInstance | UserProvidedServiceInstance] | Unset = UNSET
-        if _resources is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+        _resources = d.pop("resources")
+        resources: list[ManagedServiceInstance | UserProvidedServiceInstance]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            if _scp.is_array(_resources, "resources"):
-                resources = []
-                for resources_item_data in _resources:
+        if _scp.is_array(_resources, "resources"):
+            resources = []
+            for resources_item_data in _resources:
 
-                    def _parse_resources_item(data: object) -> ManagedServiceInstance | UserProvidedServiceInstance:
-                        try:
-                            if not isinstance(data, dict):
-                                raise TypeError()
-                            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-                            resources_item_type_0 = _scp.model(ManagedServiceInstance, data, "resources[]")
-
-                            return resources_item_type_0
-                        except (TypeError, ValueError, AttributeError, KeyError):
-                            pass
+                def _parse_resources_item(data: object) -> ManagedServiceInstance | UserProvidedServiceInstance:
+                    try:
                         if not isinstance(data, dict):
                             raise TypeError()
                         from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                        resources_item_type_1 = _scp.model(UserProvidedServiceInstance, data, "resources[]")
+                        resources_item_type_0 = _scp.model(ManagedServiceInstance, data, "resources[]")
 
-                        return resources_item_type_1
+                        return resources_item_type_0
+                    except (TypeError, ValueError, AttributeError, KeyError):
+                        pass
+                    if not isinstance(data, dict):
+                        raise TypeError()
+                    from scp_async import _decoding as _scp  # noqa: PLC0415
 
-                    resources_item = _parse_resources_item(resources_item_data)
+                    resources_item_type_1 = _scp.model(UserProvidedServiceInstance, data, "resources[]")
 
-                    resources.append(resources_item)
-            else:
-                resources = _resources
+                    return resources_item_type_1
+
+                resources_item = _parse_resources_item(resources_item_data)
+
+                resources.append(resources_item)
+        else:
+            resources = _resources
 
         service_instance_list = cls(
             pagination=pagination,

@@ -23,8 +23,8 @@ T = TypeVar("T", bound="ServiceOffering")
 class ServiceOffering:
     """
     Attributes:
+        guid (UUID):
         created_at (datetime.datetime | Unset):
-        guid (UUID | Unset):
         updated_at (datetime.datetime | Unset):
         links (ServiceOfferingLinks | Unset):
         metadata (Metadata | Unset):
@@ -32,8 +32,8 @@ class ServiceOffering:
         service_broker_name (str | Unset):
     """
 
+    guid: UUID
     created_at: datetime.datetime | Unset = UNSET
-    guid: UUID | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     links: ServiceOfferingLinks | Unset = UNSET
     metadata: Metadata | Unset = UNSET
@@ -42,13 +42,11 @@ class ServiceOffering:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        guid = str(self.guid)
+
         created_at: str | Unset = UNSET
         if not isinstance(self.created_at, Unset):
             created_at = self.created_at.isoformat()
-
-        guid: str | Unset = UNSET
-        if not isinstance(self.guid, Unset):
-            guid = str(self.guid)
 
         updated_at: str | Unset = UNSET
         if not isinstance(self.updated_at, Unset):
@@ -68,11 +66,13 @@ class ServiceOffering:
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
+        field_dict.update(
+            {
+                "guid": guid,
+            }
+        )
         if created_at is not UNSET:
             field_dict["created_at"] = created_at
-        if guid is not UNSET:
-            field_dict["guid"] = guid
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
         if links is not UNSET:
@@ -92,6 +92,10 @@ class ServiceOffering:
         from ..models.service_offering_links import ServiceOfferingLinks  # noqa: PLC0415
 
         d = dict(src_dict)
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        guid = _scp.uuid_(d.pop("guid"), "guid")
+
         _created_at = d.pop("created_at", UNSET)
         created_at: datetime.datetime | Unset
         if isinstance(_created_at, Unset):
@@ -100,15 +104,6 @@ class ServiceOffering:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
-
-        _guid = d.pop("guid", UNSET)
-        guid: UUID | Unset
-        if isinstance(_guid, Unset):
-            guid = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
@@ -142,8 +137,8 @@ class ServiceOffering:
         service_broker_name = d.pop("service_broker_name", UNSET)
 
         service_offering = cls(
-            created_at=created_at,
             guid=guid,
+            created_at=created_at,
             updated_at=updated_at,
             links=links,
             metadata=metadata,

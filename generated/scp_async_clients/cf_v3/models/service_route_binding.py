@@ -26,10 +26,10 @@ T = TypeVar("T", bound="ServiceRouteBinding")
 class ServiceRouteBinding:
     """
     Attributes:
+        guid (UUID):
         links (ServiceRouteBindingLinks):
         relationships (ServiceRouteBindingRelationships):
         created_at (datetime.datetime | Unset):
-        guid (UUID | Unset):
         updated_at (datetime.datetime | Unset):
         included (IncludedResources | Unset):
         last_operation (None | ServiceCredentialBindingLastOperation | Unset):
@@ -37,10 +37,10 @@ class ServiceRouteBinding:
         route_service_url (None | str | Unset):
     """
 
+    guid: UUID
     links: ServiceRouteBindingLinks
     relationships: ServiceRouteBindingRelationships
     created_at: datetime.datetime | Unset = UNSET
-    guid: UUID | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     included: IncludedResources | Unset = UNSET
     last_operation: None | ServiceCredentialBindingLastOperation | Unset = UNSET
@@ -51,6 +51,8 @@ class ServiceRouteBinding:
     def to_dict(self) -> dict[str, Any]:
         from ..models.service_credential_binding_last_operation import ServiceCredentialBindingLastOperation  # noqa: PLC0415
 
+        guid = str(self.guid)
+
         links = self.links.to_dict()
 
         relationships = self.relationships.to_dict()
@@ -58,10 +60,6 @@ class ServiceRouteBinding:
         created_at: str | Unset = UNSET
         if not isinstance(self.created_at, Unset):
             created_at = self.created_at.isoformat()
-
-        guid: str | Unset = UNSET
-        if not isinstance(self.guid, Unset):
-            guid = str(self.guid)
 
         updated_at: str | Unset = UNSET
         if not isinstance(self.updated_at, Unset):
@@ -93,14 +91,13 @@ class ServiceRouteBinding:
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
+                "guid": guid,
                 "links": links,
                 "relationships": relationships,
             }
         )
         if created_at is not UNSET:
             field_dict["created_at"] = created_at
-        if guid is not UNSET:
-            field_dict["guid"] = guid
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
         if included is not UNSET:
@@ -125,6 +122,10 @@ class ServiceRouteBinding:
         d = dict(src_dict)
         from scp_async import _decoding as _scp  # noqa: PLC0415
 
+        guid = _scp.uuid_(d.pop("guid"), "guid")
+
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
         links = _scp.model(ServiceRouteBindingLinks, d.pop("links"), "links")
 
         from scp_async import _decoding as _scp  # noqa: PLC0415
@@ -139,15 +140,6 @@ class ServiceRouteBinding:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
-
-        _guid = d.pop("guid", UNSET)
-        guid: UUID | Unset
-        if isinstance(_guid, Unset):
-            guid = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
@@ -205,10 +197,10 @@ class ServiceRouteBinding:
         route_service_url = _parse_route_service_url(d.pop("route_service_url", UNSET))
 
         service_route_binding = cls(
+            guid=guid,
             links=links,
             relationships=relationships,
             created_at=created_at,
-            guid=guid,
             updated_at=updated_at,
             included=included,
             last_operation=last_operation,

@@ -25,12 +25,12 @@ T = TypeVar("T", bound="Sidecar")
 class Sidecar:
     """
     Attributes:
+        guid (UUID):
         command (str):
         name (str):
         process_types (list[str]):
         relationships (SidecarRelationships):
         created_at (datetime.datetime | Unset):
-        guid (UUID | Unset):
         updated_at (datetime.datetime | Unset):
         links (SidecarLinks | Unset):
         memory_in_mb (int | None | Unset):
@@ -38,12 +38,12 @@ class Sidecar:
         origin (SidecarOrigin | Unset):
     """
 
+    guid: UUID
     command: str
     name: str
     process_types: list[str]
     relationships: SidecarRelationships
     created_at: datetime.datetime | Unset = UNSET
-    guid: UUID | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     links: SidecarLinks | Unset = UNSET
     memory_in_mb: int | None | Unset = UNSET
@@ -52,6 +52,8 @@ class Sidecar:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        guid = str(self.guid)
+
         command = self.command
 
         name = self.name
@@ -63,10 +65,6 @@ class Sidecar:
         created_at: str | Unset = UNSET
         if not isinstance(self.created_at, Unset):
             created_at = self.created_at.isoformat()
-
-        guid: str | Unset = UNSET
-        if not isinstance(self.guid, Unset):
-            guid = str(self.guid)
 
         updated_at: str | Unset = UNSET
         if not isinstance(self.updated_at, Unset):
@@ -94,6 +92,7 @@ class Sidecar:
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
+                "guid": guid,
                 "command": command,
                 "name": name,
                 "process_types": process_types,
@@ -102,8 +101,6 @@ class Sidecar:
         )
         if created_at is not UNSET:
             field_dict["created_at"] = created_at
-        if guid is not UNSET:
-            field_dict["guid"] = guid
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
         if links is not UNSET:
@@ -124,6 +121,10 @@ class Sidecar:
         from ..models.sidecar_relationships import SidecarRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        guid = _scp.uuid_(d.pop("guid"), "guid")
+
         command = d.pop("command")
 
         name = d.pop("name")
@@ -146,15 +147,6 @@ class Sidecar:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
-
-        _guid = d.pop("guid", UNSET)
-        guid: UUID | Unset
-        if isinstance(_guid, Unset):
-            guid = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
@@ -202,12 +194,12 @@ class Sidecar:
             origin = _scp.enum(SidecarOrigin, _origin, "origin")
 
         sidecar = cls(
+            guid=guid,
             command=command,
             name=name,
             process_types=process_types,
             relationships=relationships,
             created_at=created_at,
-            guid=guid,
             updated_at=updated_at,
             links=links,
             memory_in_mb=memory_in_mb,

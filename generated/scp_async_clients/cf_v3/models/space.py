@@ -25,27 +25,29 @@ T = TypeVar("T", bound="Space")
 class Space:
     """
     Attributes:
+        guid (UUID):
         links (SpaceLinks):
         name (str):
         relationships (SpaceRelationships):
         created_at (datetime.datetime | Unset):
-        guid (UUID | Unset):
         updated_at (datetime.datetime | Unset):
         included (IncludedResources | Unset):
         metadata (Metadata | Unset):
     """
 
+    guid: UUID
     links: SpaceLinks
     name: str
     relationships: SpaceRelationships
     created_at: datetime.datetime | Unset = UNSET
-    guid: UUID | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     included: IncludedResources | Unset = UNSET
     metadata: Metadata | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        guid = str(self.guid)
+
         links = self.links.to_dict()
 
         name = self.name
@@ -55,10 +57,6 @@ class Space:
         created_at: str | Unset = UNSET
         if not isinstance(self.created_at, Unset):
             created_at = self.created_at.isoformat()
-
-        guid: str | Unset = UNSET
-        if not isinstance(self.guid, Unset):
-            guid = str(self.guid)
 
         updated_at: str | Unset = UNSET
         if not isinstance(self.updated_at, Unset):
@@ -76,6 +74,7 @@ class Space:
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
+                "guid": guid,
                 "links": links,
                 "name": name,
                 "relationships": relationships,
@@ -83,8 +82,6 @@ class Space:
         )
         if created_at is not UNSET:
             field_dict["created_at"] = created_at
-        if guid is not UNSET:
-            field_dict["guid"] = guid
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
         if included is not UNSET:
@@ -104,6 +101,10 @@ class Space:
         d = dict(src_dict)
         from scp_async import _decoding as _scp  # noqa: PLC0415
 
+        guid = _scp.uuid_(d.pop("guid"), "guid")
+
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
         links = _scp.model(SpaceLinks, d.pop("links"), "links")
 
         name = d.pop("name")
@@ -120,15 +121,6 @@ class Space:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
-
-        _guid = d.pop("guid", UNSET)
-        guid: UUID | Unset
-        if isinstance(_guid, Unset):
-            guid = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
@@ -158,11 +150,11 @@ class Space:
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         space = cls(
+            guid=guid,
             links=links,
             name=name,
             relationships=relationships,
             created_at=created_at,
-            guid=guid,
             updated_at=updated_at,
             included=included,
             metadata=metadata,

@@ -27,6 +27,7 @@ T = TypeVar("T", bound="SpaceQuota")
 class SpaceQuota:
     """
     Attributes:
+        guid (UUID):
         apps (SpaceQuotaApps):
         links (SpaceQuotaLinks):
         name (str):
@@ -34,11 +35,11 @@ class SpaceQuota:
         routes (SpaceQuotaRoutes):
         services (SpaceQuotaServices):
         created_at (datetime.datetime | Unset):
-        guid (UUID | Unset):
         updated_at (datetime.datetime | Unset):
         metadata (Metadata | Unset):
     """
 
+    guid: UUID
     apps: SpaceQuotaApps
     links: SpaceQuotaLinks
     name: str
@@ -46,12 +47,13 @@ class SpaceQuota:
     routes: SpaceQuotaRoutes
     services: SpaceQuotaServices
     created_at: datetime.datetime | Unset = UNSET
-    guid: UUID | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     metadata: Metadata | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        guid = str(self.guid)
+
         apps = self.apps.to_dict()
 
         links = self.links.to_dict()
@@ -68,10 +70,6 @@ class SpaceQuota:
         if not isinstance(self.created_at, Unset):
             created_at = self.created_at.isoformat()
 
-        guid: str | Unset = UNSET
-        if not isinstance(self.guid, Unset):
-            guid = str(self.guid)
-
         updated_at: str | Unset = UNSET
         if not isinstance(self.updated_at, Unset):
             updated_at = self.updated_at.isoformat()
@@ -84,6 +82,7 @@ class SpaceQuota:
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
+                "guid": guid,
                 "apps": apps,
                 "links": links,
                 "name": name,
@@ -94,8 +93,6 @@ class SpaceQuota:
         )
         if created_at is not UNSET:
             field_dict["created_at"] = created_at
-        if guid is not UNSET:
-            field_dict["guid"] = guid
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
         if metadata is not UNSET:
@@ -113,6 +110,10 @@ class SpaceQuota:
         from ..models.space_quota_services import SpaceQuotaServices  # noqa: PLC0415
 
         d = dict(src_dict)
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        guid = _scp.uuid_(d.pop("guid"), "guid")
+
         from scp_async import _decoding as _scp  # noqa: PLC0415
 
         apps = _scp.model(SpaceQuotaApps, d.pop("apps"), "apps")
@@ -144,15 +145,6 @@ class SpaceQuota:
 
             created_at = _scp.date_time(_created_at, "created_at")
 
-        _guid = d.pop("guid", UNSET)
-        guid: UUID | Unset
-        if isinstance(_guid, Unset):
-            guid = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            guid = _scp.uuid_(_guid, "guid")
-
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
         if isinstance(_updated_at, Unset):
@@ -172,6 +164,7 @@ class SpaceQuota:
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         space_quota = cls(
+            guid=guid,
             apps=apps,
             links=links,
             name=name,
@@ -179,7 +172,6 @@ class SpaceQuota:
             routes=routes,
             services=services,
             created_at=created_at,
-            guid=guid,
             updated_at=updated_at,
             metadata=metadata,
         )

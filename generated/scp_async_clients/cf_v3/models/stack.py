@@ -23,11 +23,11 @@ T = TypeVar("T", bound="Stack")
 class Stack:
     """
     Attributes:
+        guid (UUID):
         description (None | str):
         links (StackLinks):
         name (str):
         created_at (datetime.datetime | Unset):
-        guid (UUID | Unset):
         updated_at (datetime.datetime | Unset):
         build_rootfs_image (str | Unset):
         default (bool | Unset):
@@ -35,11 +35,11 @@ class Stack:
         run_rootfs_image (str | Unset):
     """
 
+    guid: UUID
     description: None | str
     links: StackLinks
     name: str
     created_at: datetime.datetime | Unset = UNSET
-    guid: UUID | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     build_rootfs_image: str | Unset = UNSET
     default: bool | Unset = UNSET
@@ -48,6 +48,8 @@ class Stack:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        guid = str(self.guid)
+
         description: None | str
         description = self.description
 
@@ -58,10 +60,6 @@ class Stack:
         created_at: str | Unset = UNSET
         if not isinstance(self.created_at, Unset):
             created_at = self.created_at.isoformat()
-
-        guid: str | Unset = UNSET
-        if not isinstance(self.guid, Unset):
-            guid = str(self.guid)
 
         updated_at: str | Unset = UNSET
         if not isinstance(self.updated_at, Unset):
@@ -81,6 +79,7 @@ class Stack:
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
+                "guid": guid,
                 "description": description,
                 "links": links,
                 "name": name,
@@ -88,8 +87,6 @@ class Stack:
         )
         if created_at is not UNSET:
             field_dict["created_at"] = created_at
-        if guid is not UNSET:
-            field_dict["guid"] = guid
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
         if build_rootfs_image is not UNSET:
@@ -109,6 +106,9 @@ class Stack:
         from ..models.stack_links import StackLinks  # noqa: PLC0415
 
         d = dict(src_dict)
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        guid = _scp.uuid_(d.pop("guid"), "guid")
 
         def _parse_description(data: object) -> None | str:
             if data is None:
@@ -131,15 +131,6 @@ class Stack:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
-
-        _guid = d.pop("guid", UNSET)
-        guid: UUID | Unset
-        if isinstance(_guid, Unset):
-            guid = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
@@ -166,11 +157,11 @@ class Stack:
         run_rootfs_image = d.pop("run_rootfs_image", UNSET)
 
         stack = cls(
+            guid=guid,
             description=description,
             links=links,
             name=name,
             created_at=created_at,
-            guid=guid,
             updated_at=updated_at,
             build_rootfs_image=build_rootfs_image,
             default=default,

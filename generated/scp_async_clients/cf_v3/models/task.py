@@ -25,8 +25,9 @@ T = TypeVar("T", bound="Task")
 class Task:
     """
     Attributes:
+        guid (UUID):
+        name (str):
         created_at (datetime.datetime | Unset):
-        guid (UUID | Unset):
         updated_at (datetime.datetime | Unset):
         command (str | Unset):
         disk_in_mb (int | None | Unset):
@@ -34,14 +35,14 @@ class Task:
         links (TaskLinks | Unset):
         memory_in_mb (int | None | Unset):
         metadata (Metadata | Unset):
-        name (str | Unset):
         result (TaskResult | Unset):
         sequence_id (int | Unset):
         state (TaskState | Unset):
     """
 
+    guid: UUID
+    name: str
     created_at: datetime.datetime | Unset = UNSET
-    guid: UUID | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     command: str | Unset = UNSET
     disk_in_mb: int | None | Unset = UNSET
@@ -49,20 +50,19 @@ class Task:
     links: TaskLinks | Unset = UNSET
     memory_in_mb: int | None | Unset = UNSET
     metadata: Metadata | Unset = UNSET
-    name: str | Unset = UNSET
     result: TaskResult | Unset = UNSET
     sequence_id: int | Unset = UNSET
     state: TaskState | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        guid = str(self.guid)
+
+        name = self.name
+
         created_at: str | Unset = UNSET
         if not isinstance(self.created_at, Unset):
             created_at = self.created_at.isoformat()
-
-        guid: str | Unset = UNSET
-        if not isinstance(self.guid, Unset):
-            guid = str(self.guid)
 
         updated_at: str | Unset = UNSET
         if not isinstance(self.updated_at, Unset):
@@ -92,8 +92,6 @@ class Task:
         if not isinstance(self.metadata, Unset):
             metadata = self.metadata.to_dict()
 
-        name = self.name
-
         result: dict[str, Any] | Unset = UNSET
         if not isinstance(self.result, Unset):
             result = self.result.to_dict()
@@ -106,11 +104,14 @@ class Task:
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
+        field_dict.update(
+            {
+                "guid": guid,
+                "name": name,
+            }
+        )
         if created_at is not UNSET:
             field_dict["created_at"] = created_at
-        if guid is not UNSET:
-            field_dict["guid"] = guid
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
         if command is not UNSET:
@@ -125,8 +126,6 @@ class Task:
             field_dict["memory_in_mb"] = memory_in_mb
         if metadata is not UNSET:
             field_dict["metadata"] = metadata
-        if name is not UNSET:
-            field_dict["name"] = name
         if result is not UNSET:
             field_dict["result"] = result
         if sequence_id is not UNSET:
@@ -143,6 +142,12 @@ class Task:
         from ..models.task_result import TaskResult  # noqa: PLC0415
 
         d = dict(src_dict)
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
+        guid = _scp.uuid_(d.pop("guid"), "guid")
+
+        name = d.pop("name")
+
         _created_at = d.pop("created_at", UNSET)
         created_at: datetime.datetime | Unset
         if isinstance(_created_at, Unset):
@@ -151,15 +156,6 @@ class Task:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
-
-        _guid = d.pop("guid", UNSET)
-        guid: UUID | Unset
-        if isinstance(_guid, Unset):
-            guid = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
@@ -210,8 +206,6 @@ class Task:
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
-        name = d.pop("name", UNSET)
-
         _result = d.pop("result", UNSET)
         result: TaskResult | Unset
         if isinstance(_result, Unset):
@@ -233,8 +227,9 @@ class Task:
             state = _scp.enum(TaskState, _state, "state")
 
         task = cls(
-            created_at=created_at,
             guid=guid,
+            name=name,
+            created_at=created_at,
             updated_at=updated_at,
             command=command,
             disk_in_mb=disk_in_mb,
@@ -242,7 +237,6 @@ class Task:
             links=links,
             memory_in_mb=memory_in_mb,
             metadata=metadata,
-            name=name,
             result=result,
             sequence_id=sequence_id,
             state=state,

@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..types import UNSET, Unset
-
 if TYPE_CHECKING:
     from ..models.pagination import Pagination
     from ..models.task import Task
@@ -21,33 +19,30 @@ T = TypeVar("T", bound="TaskList")
 class TaskList:
     """
     Attributes:
-        pagination (Pagination | Unset):
-        resources (list[Task] | Unset):
+        pagination (Pagination):
+        resources (list[Task]):
     """
 
-    pagination: Pagination | Unset = UNSET
-    resources: list[Task] | Unset = UNSET
+    pagination: Pagination
+    resources: list[Task]
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        pagination: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.pagination, Unset):
-            pagination = self.pagination.to_dict()
+        pagination = self.pagination.to_dict()
 
-        resources: list[dict[str, Any]] | Unset = UNSET
-        if not isinstance(self.resources, Unset):
-            resources = []
-            for resources_item_data in self.resources:
-                resources_item = resources_item_data.to_dict()
-                resources.append(resources_item)
+        resources = []
+        for resources_item_data in self.resources:
+            resources_item = resources_item_data.to_dict()
+            resources.append(resources_item)
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if pagination is not UNSET:
-            field_dict["pagination"] = pagination
-        if resources is not UNSET:
-            field_dict["resources"] = resources
+        field_dict.update(
+            {
+                "pagination": pagination,
+                "resources": resources,
+            }
+        )
 
         return field_dict
 
@@ -57,21 +52,15 @@ class TaskList:
         from ..models.task import Task  # noqa: PLC0415
 
         d = dict(src_dict)
-        _pagination = d.pop("pagination", UNSET)
-        pagination: Pagination | Unset
-        if isinstance(_pagination, Unset):
-            pagination = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            pagination = _scp.model(Pagination, _pagination, "pagination")
+        pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
-        _resources = d.pop("resources", UNSET)
-        resources: list[Task] | Unset = UNSET
-        if _resources is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+        _resources = d.pop("resources")
+        resources: list[Task]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            resources = _scp.models(Task, _resources, "resources")
+        resources = _scp.models(Task, _resources, "resources")
 
         task_list = cls(
             pagination=pagination,

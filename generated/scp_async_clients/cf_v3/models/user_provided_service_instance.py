@@ -25,12 +25,12 @@ T = TypeVar("T", bound="UserProvidedServiceInstance")
 class UserProvidedServiceInstance:
     """
     Attributes:
+        guid (UUID):
         links (UserProvidedServiceInstanceLinks):
         name (str):
         relationships (UserProvidedServiceInstanceRelationships):
         type_ (UserProvidedServiceInstanceType):
         created_at (datetime.datetime | Unset):
-        guid (UUID | Unset):
         updated_at (datetime.datetime | Unset):
         metadata (Metadata | Unset):
         route_service_url (None | str | Unset):
@@ -38,12 +38,12 @@ class UserProvidedServiceInstance:
         tags (list[str] | Unset):
     """
 
+    guid: UUID
     links: UserProvidedServiceInstanceLinks
     name: str
     relationships: UserProvidedServiceInstanceRelationships
     type_: UserProvidedServiceInstanceType
     created_at: datetime.datetime | Unset = UNSET
-    guid: UUID | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     metadata: Metadata | Unset = UNSET
     route_service_url: None | str | Unset = UNSET
@@ -52,6 +52,8 @@ class UserProvidedServiceInstance:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        guid = str(self.guid)
+
         links = self.links.to_dict()
 
         name = self.name
@@ -63,10 +65,6 @@ class UserProvidedServiceInstance:
         created_at: str | Unset = UNSET
         if not isinstance(self.created_at, Unset):
             created_at = self.created_at.isoformat()
-
-        guid: str | Unset = UNSET
-        if not isinstance(self.guid, Unset):
-            guid = str(self.guid)
 
         updated_at: str | Unset = UNSET
         if not isinstance(self.updated_at, Unset):
@@ -96,6 +94,7 @@ class UserProvidedServiceInstance:
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
+                "guid": guid,
                 "links": links,
                 "name": name,
                 "relationships": relationships,
@@ -104,8 +103,6 @@ class UserProvidedServiceInstance:
         )
         if created_at is not UNSET:
             field_dict["created_at"] = created_at
-        if guid is not UNSET:
-            field_dict["guid"] = guid
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
         if metadata is not UNSET:
@@ -128,6 +125,10 @@ class UserProvidedServiceInstance:
         d = dict(src_dict)
         from scp_async import _decoding as _scp  # noqa: PLC0415
 
+        guid = _scp.uuid_(d.pop("guid"), "guid")
+
+        from scp_async import _decoding as _scp  # noqa: PLC0415
+
         links = _scp.model(UserProvidedServiceInstanceLinks, d.pop("links"), "links")
 
         name = d.pop("name")
@@ -148,15 +149,6 @@ class UserProvidedServiceInstance:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
-
-        _guid = d.pop("guid", UNSET)
-        guid: UUID | Unset
-        if isinstance(_guid, Unset):
-            guid = UNSET
-        else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
-
-            guid = _scp.uuid_(_guid, "guid")
 
         _updated_at = d.pop("updated_at", UNSET)
         updated_at: datetime.datetime | Unset
@@ -202,12 +194,12 @@ class UserProvidedServiceInstance:
             tags = cast(list[str], _scp.array(_tags, "tags"))
 
         user_provided_service_instance = cls(
+            guid=guid,
             links=links,
             name=name,
             relationships=relationships,
             type_=type_,
             created_at=created_at,
-            guid=guid,
             updated_at=updated_at,
             metadata=metadata,
             route_service_url=route_service_url,

@@ -28,31 +28,35 @@ T = TypeVar("T", bound="ListedServiceBindingResponseObject")
 class ListedServiceBindingResponseObject:
     """
     Attributes:
+        id (str):
+        name (str):
         bind_resource (ListedServiceBindingResponseObjectBindResource | Unset):
         context (ListedServiceBindingResponseObjectContext | Unset):
         created_at (datetime.datetime | Unset):
         credentials (ListedServiceBindingResponseObjectCredentials | Unset):
-        id (str | Unset):
         labels (Labels | Unset):
-        name (str | Unset):
         ready (bool | Unset):
         service_instance_id (str | Unset):
         updated_at (datetime.datetime | Unset):
     """
 
+    id: str
+    name: str
     bind_resource: ListedServiceBindingResponseObjectBindResource | Unset = UNSET
     context: ListedServiceBindingResponseObjectContext | Unset = UNSET
     created_at: datetime.datetime | Unset = UNSET
     credentials: ListedServiceBindingResponseObjectCredentials | Unset = UNSET
-    id: str | Unset = UNSET
     labels: Labels | Unset = UNSET
-    name: str | Unset = UNSET
     ready: bool | Unset = UNSET
     service_instance_id: str | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        id = self.id
+
+        name = self.name
+
         bind_resource: dict[str, Any] | Unset = UNSET
         if not isinstance(self.bind_resource, Unset):
             bind_resource = self.bind_resource.to_dict()
@@ -69,13 +73,9 @@ class ListedServiceBindingResponseObject:
         if not isinstance(self.credentials, Unset):
             credentials = self.credentials.to_dict()
 
-        id = self.id
-
         labels: dict[str, Any] | Unset = UNSET
         if not isinstance(self.labels, Unset):
             labels = self.labels.to_dict()
-
-        name = self.name
 
         ready = self.ready
 
@@ -87,7 +87,12 @@ class ListedServiceBindingResponseObject:
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
+        field_dict.update(
+            {
+                "id": id,
+                "name": name,
+            }
+        )
         if bind_resource is not UNSET:
             field_dict["bind_resource"] = bind_resource
         if context is not UNSET:
@@ -96,12 +101,8 @@ class ListedServiceBindingResponseObject:
             field_dict["created_at"] = created_at
         if credentials is not UNSET:
             field_dict["credentials"] = credentials
-        if id is not UNSET:
-            field_dict["id"] = id
         if labels is not UNSET:
             field_dict["labels"] = labels
-        if name is not UNSET:
-            field_dict["name"] = name
         if ready is not UNSET:
             field_dict["ready"] = ready
         if service_instance_id is not UNSET:
@@ -123,6 +124,10 @@ class ListedServiceBindingResponseObject:
         )
 
         d = dict(src_dict)
+        id = d.pop("id")
+
+        name = d.pop("name")
+
         _bind_resource = d.pop("bind_resource", UNSET)
         bind_resource: ListedServiceBindingResponseObjectBindResource | Unset
         if isinstance(_bind_resource, Unset):
@@ -159,8 +164,6 @@ class ListedServiceBindingResponseObject:
 
             credentials = _scp.model(ListedServiceBindingResponseObjectCredentials, _credentials, "credentials")
 
-        id = d.pop("id", UNSET)
-
         _labels = d.pop("labels", UNSET)
         labels: Labels | Unset
         if isinstance(_labels, Unset):
@@ -169,8 +172,6 @@ class ListedServiceBindingResponseObject:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
             labels = _scp.model(Labels, _labels, "labels")
-
-        name = d.pop("name", UNSET)
 
         ready = d.pop("ready", UNSET)
 
@@ -186,13 +187,13 @@ class ListedServiceBindingResponseObject:
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         listed_service_binding_response_object = cls(
+            id=id,
+            name=name,
             bind_resource=bind_resource,
             context=context,
             created_at=created_at,
             credentials=credentials,
-            id=id,
             labels=labels,
-            name=name,
             ready=ready,
             service_instance_id=service_instance_id,
             updated_at=updated_at,

@@ -25,13 +25,13 @@ T = TypeVar("T", bound="ListedServiceInstanceResponseObject")
 class ListedServiceInstanceResponseObject:
     """
     Attributes:
+        id (str):
+        name (str):
         context (ListedServiceInstanceResponseObjectContext | Unset):
         created_at (datetime.datetime | Unset):
         dashboard_url (str | Unset):
-        id (str | Unset):
         labels (Labels | Unset):
         maintenance_info (ListedServiceInstanceResponseObjectMaintenanceInfo | Unset):
-        name (str | Unset):
         platform_id (str | Unset):
         ready (bool | Unset):
         referenced_instance_id (str | Unset):
@@ -41,13 +41,13 @@ class ListedServiceInstanceResponseObject:
         usable (bool | Unset):
     """
 
+    id: str
+    name: str
     context: ListedServiceInstanceResponseObjectContext | Unset = UNSET
     created_at: datetime.datetime | Unset = UNSET
     dashboard_url: str | Unset = UNSET
-    id: str | Unset = UNSET
     labels: Labels | Unset = UNSET
     maintenance_info: ListedServiceInstanceResponseObjectMaintenanceInfo | Unset = UNSET
-    name: str | Unset = UNSET
     platform_id: str | Unset = UNSET
     ready: bool | Unset = UNSET
     referenced_instance_id: str | Unset = UNSET
@@ -58,6 +58,10 @@ class ListedServiceInstanceResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        id = self.id
+
+        name = self.name
+
         context: dict[str, Any] | Unset = UNSET
         if not isinstance(self.context, Unset):
             context = self.context.to_dict()
@@ -68,8 +72,6 @@ class ListedServiceInstanceResponseObject:
 
         dashboard_url = self.dashboard_url
 
-        id = self.id
-
         labels: dict[str, Any] | Unset = UNSET
         if not isinstance(self.labels, Unset):
             labels = self.labels.to_dict()
@@ -77,8 +79,6 @@ class ListedServiceInstanceResponseObject:
         maintenance_info: dict[str, Any] | Unset = UNSET
         if not isinstance(self.maintenance_info, Unset):
             maintenance_info = self.maintenance_info.to_dict()
-
-        name = self.name
 
         platform_id = self.platform_id
 
@@ -98,21 +98,22 @@ class ListedServiceInstanceResponseObject:
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
+        field_dict.update(
+            {
+                "id": id,
+                "name": name,
+            }
+        )
         if context is not UNSET:
             field_dict["context"] = context
         if created_at is not UNSET:
             field_dict["created_at"] = created_at
         if dashboard_url is not UNSET:
             field_dict["dashboard_url"] = dashboard_url
-        if id is not UNSET:
-            field_dict["id"] = id
         if labels is not UNSET:
             field_dict["labels"] = labels
         if maintenance_info is not UNSET:
             field_dict["maintenance_info"] = maintenance_info
-        if name is not UNSET:
-            field_dict["name"] = name
         if platform_id is not UNSET:
             field_dict["platform_id"] = platform_id
         if ready is not UNSET:
@@ -139,6 +140,10 @@ class ListedServiceInstanceResponseObject:
         )
 
         d = dict(src_dict)
+        id = d.pop("id")
+
+        name = d.pop("name")
+
         _context = d.pop("context", UNSET)
         context: ListedServiceInstanceResponseObjectContext | Unset
         if isinstance(_context, Unset):
@@ -159,8 +164,6 @@ class ListedServiceInstanceResponseObject:
 
         dashboard_url = d.pop("dashboard_url", UNSET)
 
-        id = d.pop("id", UNSET)
-
         _labels = d.pop("labels", UNSET)
         labels: Labels | Unset
         if isinstance(_labels, Unset):
@@ -180,8 +183,6 @@ class ListedServiceInstanceResponseObject:
             maintenance_info = _scp.model(
                 ListedServiceInstanceResponseObjectMaintenanceInfo, _maintenance_info, "maintenance_info"
             )
-
-        name = d.pop("name", UNSET)
 
         platform_id = d.pop("platform_id", UNSET)
 
@@ -205,13 +206,13 @@ class ListedServiceInstanceResponseObject:
         usable = d.pop("usable", UNSET)
 
         listed_service_instance_response_object = cls(
+            id=id,
+            name=name,
             context=context,
             created_at=created_at,
             dashboard_url=dashboard_url,
-            id=id,
             labels=labels,
             maintenance_info=maintenance_info,
-            name=name,
             platform_id=platform_id,
             ready=ready,
             referenced_instance_id=referenced_instance_id,

@@ -25,33 +25,37 @@ T = TypeVar("T", bound="ServiceBindingResponseObject")
 class ServiceBindingResponseObject:
     """
     Attributes:
+        id (str):
+        name (str):
         bind_resource (ServiceBindingResponseObjectBindResource | Unset):
         context (ServiceBindingResponseObjectContext | Unset):
         created_at (datetime.datetime | Unset):
         credentials (ServiceBindingResponseObjectCredentials | Unset):
-        id (str | Unset):
         labels (Labels | Unset):
         last_operation (OperationResponseObject | Unset):
-        name (str | Unset):
         ready (bool | Unset):
         service_instance_id (str | Unset):
         updated_at (datetime.datetime | Unset):
     """
 
+    id: str
+    name: str
     bind_resource: ServiceBindingResponseObjectBindResource | Unset = UNSET
     context: ServiceBindingResponseObjectContext | Unset = UNSET
     created_at: datetime.datetime | Unset = UNSET
     credentials: ServiceBindingResponseObjectCredentials | Unset = UNSET
-    id: str | Unset = UNSET
     labels: Labels | Unset = UNSET
     last_operation: OperationResponseObject | Unset = UNSET
-    name: str | Unset = UNSET
     ready: bool | Unset = UNSET
     service_instance_id: str | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        id = self.id
+
+        name = self.name
+
         bind_resource: dict[str, Any] | Unset = UNSET
         if not isinstance(self.bind_resource, Unset):
             bind_resource = self.bind_resource.to_dict()
@@ -68,8 +72,6 @@ class ServiceBindingResponseObject:
         if not isinstance(self.credentials, Unset):
             credentials = self.credentials.to_dict()
 
-        id = self.id
-
         labels: dict[str, Any] | Unset = UNSET
         if not isinstance(self.labels, Unset):
             labels = self.labels.to_dict()
@@ -77,8 +79,6 @@ class ServiceBindingResponseObject:
         last_operation: dict[str, Any] | Unset = UNSET
         if not isinstance(self.last_operation, Unset):
             last_operation = self.last_operation.to_dict()
-
-        name = self.name
 
         ready = self.ready
 
@@ -90,7 +90,12 @@ class ServiceBindingResponseObject:
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
+        field_dict.update(
+            {
+                "id": id,
+                "name": name,
+            }
+        )
         if bind_resource is not UNSET:
             field_dict["bind_resource"] = bind_resource
         if context is not UNSET:
@@ -99,14 +104,10 @@ class ServiceBindingResponseObject:
             field_dict["created_at"] = created_at
         if credentials is not UNSET:
             field_dict["credentials"] = credentials
-        if id is not UNSET:
-            field_dict["id"] = id
         if labels is not UNSET:
             field_dict["labels"] = labels
         if last_operation is not UNSET:
             field_dict["last_operation"] = last_operation
-        if name is not UNSET:
-            field_dict["name"] = name
         if ready is not UNSET:
             field_dict["ready"] = ready
         if service_instance_id is not UNSET:
@@ -125,6 +126,10 @@ class ServiceBindingResponseObject:
         from ..models.service_binding_response_object_credentials import ServiceBindingResponseObjectCredentials  # noqa: PLC0415
 
         d = dict(src_dict)
+        id = d.pop("id")
+
+        name = d.pop("name")
+
         _bind_resource = d.pop("bind_resource", UNSET)
         bind_resource: ServiceBindingResponseObjectBindResource | Unset
         if isinstance(_bind_resource, Unset):
@@ -161,8 +166,6 @@ class ServiceBindingResponseObject:
 
             credentials = _scp.model(ServiceBindingResponseObjectCredentials, _credentials, "credentials")
 
-        id = d.pop("id", UNSET)
-
         _labels = d.pop("labels", UNSET)
         labels: Labels | Unset
         if isinstance(_labels, Unset):
@@ -181,8 +184,6 @@ class ServiceBindingResponseObject:
 
             last_operation = _scp.model(OperationResponseObject, _last_operation, "last_operation")
 
-        name = d.pop("name", UNSET)
-
         ready = d.pop("ready", UNSET)
 
         service_instance_id = d.pop("service_instance_id", UNSET)
@@ -197,14 +198,14 @@ class ServiceBindingResponseObject:
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         service_binding_response_object = cls(
+            id=id,
+            name=name,
             bind_resource=bind_resource,
             context=context,
             created_at=created_at,
             credentials=credentials,
-            id=id,
             labels=labels,
             last_operation=last_operation,
-            name=name,
             ready=ready,
             service_instance_id=service_instance_id,
             updated_at=updated_at,

@@ -24,14 +24,14 @@ T = TypeVar("T", bound="ServiceInstanceResponseObject")
 class ServiceInstanceResponseObject:
     """
     Attributes:
+        id (str):
+        name (str):
         context (ServiceInstanceResponseObjectContext | Unset):
         created_at (datetime.datetime | Unset):
         dashboard_url (str | Unset):
-        id (str | Unset):
         labels (Labels | Unset):
         last_operation (OperationResponseObject | Unset):
         maintenance_info (ServiceInstanceResponseObjectMaintenanceInfo | Unset):
-        name (str | Unset):
         platform_id (str | Unset):
         ready (bool | Unset):
         referenced_instance_id (str | Unset):
@@ -41,14 +41,14 @@ class ServiceInstanceResponseObject:
         usable (bool | Unset):
     """
 
+    id: str
+    name: str
     context: ServiceInstanceResponseObjectContext | Unset = UNSET
     created_at: datetime.datetime | Unset = UNSET
     dashboard_url: str | Unset = UNSET
-    id: str | Unset = UNSET
     labels: Labels | Unset = UNSET
     last_operation: OperationResponseObject | Unset = UNSET
     maintenance_info: ServiceInstanceResponseObjectMaintenanceInfo | Unset = UNSET
-    name: str | Unset = UNSET
     platform_id: str | Unset = UNSET
     ready: bool | Unset = UNSET
     referenced_instance_id: str | Unset = UNSET
@@ -59,6 +59,10 @@ class ServiceInstanceResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        id = self.id
+
+        name = self.name
+
         context: dict[str, Any] | Unset = UNSET
         if not isinstance(self.context, Unset):
             context = self.context.to_dict()
@@ -68,8 +72,6 @@ class ServiceInstanceResponseObject:
             created_at = self.created_at.isoformat()
 
         dashboard_url = self.dashboard_url
-
-        id = self.id
 
         labels: dict[str, Any] | Unset = UNSET
         if not isinstance(self.labels, Unset):
@@ -82,8 +84,6 @@ class ServiceInstanceResponseObject:
         maintenance_info: dict[str, Any] | Unset = UNSET
         if not isinstance(self.maintenance_info, Unset):
             maintenance_info = self.maintenance_info.to_dict()
-
-        name = self.name
 
         platform_id = self.platform_id
 
@@ -103,23 +103,24 @@ class ServiceInstanceResponseObject:
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
+        field_dict.update(
+            {
+                "id": id,
+                "name": name,
+            }
+        )
         if context is not UNSET:
             field_dict["context"] = context
         if created_at is not UNSET:
             field_dict["created_at"] = created_at
         if dashboard_url is not UNSET:
             field_dict["dashboard_url"] = dashboard_url
-        if id is not UNSET:
-            field_dict["id"] = id
         if labels is not UNSET:
             field_dict["labels"] = labels
         if last_operation is not UNSET:
             field_dict["last_operation"] = last_operation
         if maintenance_info is not UNSET:
             field_dict["maintenance_info"] = maintenance_info
-        if name is not UNSET:
-            field_dict["name"] = name
         if platform_id is not UNSET:
             field_dict["platform_id"] = platform_id
         if ready is not UNSET:
@@ -147,6 +148,10 @@ class ServiceInstanceResponseObject:
         )
 
         d = dict(src_dict)
+        id = d.pop("id")
+
+        name = d.pop("name")
+
         _context = d.pop("context", UNSET)
         context: ServiceInstanceResponseObjectContext | Unset
         if isinstance(_context, Unset):
@@ -166,8 +171,6 @@ class ServiceInstanceResponseObject:
             created_at = _scp.date_time(_created_at, "created_at")
 
         dashboard_url = d.pop("dashboard_url", UNSET)
-
-        id = d.pop("id", UNSET)
 
         _labels = d.pop("labels", UNSET)
         labels: Labels | Unset
@@ -198,8 +201,6 @@ class ServiceInstanceResponseObject:
                 ServiceInstanceResponseObjectMaintenanceInfo, _maintenance_info, "maintenance_info"
             )
 
-        name = d.pop("name", UNSET)
-
         platform_id = d.pop("platform_id", UNSET)
 
         ready = d.pop("ready", UNSET)
@@ -222,14 +223,14 @@ class ServiceInstanceResponseObject:
         usable = d.pop("usable", UNSET)
 
         service_instance_response_object = cls(
+            id=id,
+            name=name,
             context=context,
             created_at=created_at,
             dashboard_url=dashboard_url,
-            id=id,
             labels=labels,
             last_operation=last_operation,
             maintenance_info=maintenance_info,
-            name=name,
             platform_id=platform_id,
             ready=ready,
             referenced_instance_id=referenced_instance_id,

@@ -21,6 +21,8 @@ T = TypeVar("T", bound="ServiceOfferingResponseObject")
 class ServiceOfferingResponseObject:
     """
     Attributes:
+        id (str):
+        name (str):
         allow_context_updates (bool | Unset):
         bindable (bool | Unset):
         bindings_retrievable (bool | Unset):
@@ -29,16 +31,16 @@ class ServiceOfferingResponseObject:
         catalog_name (str | Unset):
         created_at (datetime.datetime | Unset):
         description (str | Unset):
-        id (str | Unset):
         instances_retrievable (bool | Unset):
         metadata (ServiceOfferingMetadata | Unset):
-        name (str | Unset):
         plan_updateable (bool | Unset):
         ready (bool | Unset):
         tags (list[str] | Unset):
         updated_at (datetime.datetime | Unset):
     """
 
+    id: str
+    name: str
     allow_context_updates: bool | Unset = UNSET
     bindable: bool | Unset = UNSET
     bindings_retrievable: bool | Unset = UNSET
@@ -47,10 +49,8 @@ class ServiceOfferingResponseObject:
     catalog_name: str | Unset = UNSET
     created_at: datetime.datetime | Unset = UNSET
     description: str | Unset = UNSET
-    id: str | Unset = UNSET
     instances_retrievable: bool | Unset = UNSET
     metadata: ServiceOfferingMetadata | Unset = UNSET
-    name: str | Unset = UNSET
     plan_updateable: bool | Unset = UNSET
     ready: bool | Unset = UNSET
     tags: list[str] | Unset = UNSET
@@ -58,6 +58,10 @@ class ServiceOfferingResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        id = self.id
+
+        name = self.name
+
         allow_context_updates = self.allow_context_updates
 
         bindable = self.bindable
@@ -76,15 +80,11 @@ class ServiceOfferingResponseObject:
 
         description = self.description
 
-        id = self.id
-
         instances_retrievable = self.instances_retrievable
 
         metadata: dict[str, Any] | Unset = UNSET
         if not isinstance(self.metadata, Unset):
             metadata = self.metadata.to_dict()
-
-        name = self.name
 
         plan_updateable = self.plan_updateable
 
@@ -100,7 +100,12 @@ class ServiceOfferingResponseObject:
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
+        field_dict.update(
+            {
+                "id": id,
+                "name": name,
+            }
+        )
         if allow_context_updates is not UNSET:
             field_dict["allow_context_updates"] = allow_context_updates
         if bindable is not UNSET:
@@ -117,14 +122,10 @@ class ServiceOfferingResponseObject:
             field_dict["created_at"] = created_at
         if description is not UNSET:
             field_dict["description"] = description
-        if id is not UNSET:
-            field_dict["id"] = id
         if instances_retrievable is not UNSET:
             field_dict["instances_retrievable"] = instances_retrievable
         if metadata is not UNSET:
             field_dict["metadata"] = metadata
-        if name is not UNSET:
-            field_dict["name"] = name
         if plan_updateable is not UNSET:
             field_dict["plan_updateable"] = plan_updateable
         if ready is not UNSET:
@@ -141,6 +142,10 @@ class ServiceOfferingResponseObject:
         from ..models.service_offering_metadata import ServiceOfferingMetadata  # noqa: PLC0415
 
         d = dict(src_dict)
+        id = d.pop("id")
+
+        name = d.pop("name")
+
         allow_context_updates = d.pop("allow_context_updates", UNSET)
 
         bindable = d.pop("bindable", UNSET)
@@ -164,8 +169,6 @@ class ServiceOfferingResponseObject:
 
         description = d.pop("description", UNSET)
 
-        id = d.pop("id", UNSET)
-
         instances_retrievable = d.pop("instances_retrievable", UNSET)
 
         _metadata = d.pop("metadata", UNSET)
@@ -176,8 +179,6 @@ class ServiceOfferingResponseObject:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(ServiceOfferingMetadata, _metadata, "metadata")
-
-        name = d.pop("name", UNSET)
 
         plan_updateable = d.pop("plan_updateable", UNSET)
 
@@ -200,6 +201,8 @@ class ServiceOfferingResponseObject:
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         service_offering_response_object = cls(
+            id=id,
+            name=name,
             allow_context_updates=allow_context_updates,
             bindable=bindable,
             bindings_retrievable=bindings_retrievable,
@@ -208,10 +211,8 @@ class ServiceOfferingResponseObject:
             catalog_name=catalog_name,
             created_at=created_at,
             description=description,
-            id=id,
             instances_retrievable=instances_retrievable,
             metadata=metadata,
-            name=name,
             plan_updateable=plan_updateable,
             ready=ready,
             tags=tags,

@@ -20,23 +20,21 @@ T = TypeVar("T", bound="ServicePlanResponseList")
 class ServicePlanResponseList:
     """
     Attributes:
-        items (list[ServicePlanResponseObject] | Unset):
-        num_items (int | Unset):
+        items (list[ServicePlanResponseObject]):
+        num_items (int):
         token (str | Unset):
     """
 
-    items: list[ServicePlanResponseObject] | Unset = UNSET
-    num_items: int | Unset = UNSET
+    items: list[ServicePlanResponseObject]
+    num_items: int
     token: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        items: list[dict[str, Any]] | Unset = UNSET
-        if not isinstance(self.items, Unset):
-            items = []
-            for items_item_data in self.items:
-                items_item = items_item_data.to_dict()
-                items.append(items_item)
+        items = []
+        for items_item_data in self.items:
+            items_item = items_item_data.to_dict()
+            items.append(items_item)
 
         num_items = self.num_items
 
@@ -44,11 +42,12 @@ class ServicePlanResponseList:
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if items is not UNSET:
-            field_dict["items"] = items
-        if num_items is not UNSET:
-            field_dict["num_items"] = num_items
+        field_dict.update(
+            {
+                "items": items,
+                "num_items": num_items,
+            }
+        )
         if token is not UNSET:
             field_dict["token"] = token
 
@@ -59,14 +58,13 @@ class ServicePlanResponseList:
         from ..models.service_plan_response_object import ServicePlanResponseObject  # noqa: PLC0415
 
         d = dict(src_dict)
-        _items = d.pop("items", UNSET)
-        items: list[ServicePlanResponseObject] | Unset = UNSET
-        if _items is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+        _items = d.pop("items")
+        items: list[ServicePlanResponseObject]
+        from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            items = _scp.models(ServicePlanResponseObject, _items, "items")
+        items = _scp.models(ServicePlanResponseObject, _items, "items")
 
-        num_items = d.pop("num_items", UNSET)
+        num_items = d.pop("num_items")
 
         token = d.pop("token", UNSET)
 
