@@ -110,7 +110,8 @@ class Emulator:
         written = write_service_keys(directory, self.root_url, self.config, self.app.tokens.origins)
         if self._tls is not None:
             target = Path(directory) / CA_FILE
-            shutil.copyfile(self._tls.ca, target)
+            if target.resolve() != self._tls.ca.resolve():  # the CLI writes the TLS files next to the keys
+                shutil.copyfile(self._tls.ca, target)
             written["tls_ca"] = target
         return written
 
