@@ -11,7 +11,9 @@ whose keywords are :class:`~scp_async.emulator.EmulatorConfig` fields):
 - ``btp_keys``: its service keys by name (``cis``, ``audit_log``, ``service_manager``, ``cf``, ...).
 - ``btp_session``: a :class:`~scp_async.Session` wired to it; use it as ``async with btp_session as session:``.
 - ``btp_server``: the emulator serving on 127.0.0.1 instead, for code that opens its own connections.
-- ``btp_keys_dir``: a directory with ``btp_server``'s keys as files (``cis.json``, ...).
+- ``btp_keys_dir``: a directory with ``btp_server``'s keys as files (``cis.json``, ...), ``VCAP_SERVICES.json``,
+  ``default-env.json`` and ``bindings/`` (a ``SERVICE_BINDING_ROOT``); with ``@pytest.mark.btp_emulator(tls=True)``
+  also ``emulator-ca.pem`` to trust (``SSL_CERT_FILE``, ``NODE_EXTRA_CA_CERTS``).
 """
 
 from __future__ import annotations
