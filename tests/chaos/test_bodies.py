@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import time
 import tracemalloc
 import zlib
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from collections.abc import Iterator
 import anyio
 import pytest
 
-from scp_async import ApiConnectionError, ResponseTooLargeError, RetryPolicy, ServerError, Session
+from scp_async import ApiConnectionError, ApiTimeoutError, ResponseTooLargeError, RetryPolicy, ServerError, Session
 
 from .conftest import Loopback, gzip_bomb
 
@@ -158,3 +159,23 @@ def test_ordinary_gzip_bodies_still_decode(loopback: Loopback) -> None:
 def test_cap_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_response_size"):
         Session(max_response_size=0)
+
+
+def _trickle(total: int, pause: float) -> Iterator[bytes]:
+    for _ in range(total):
+        time.sleep(pause)
+        yield b" "
+
+
+def test_a_trickling_body_ends_at_the_deadline(loopback: Loopback) -> None:
+    # Each byte comes well within the read timeout, so only the call's deadline can end this.
+    loopback.routes[("GET", "/trickle")] = lambda ex: ex.stream(200, _trickle(10_000, 0.01))
+
+    async def main() -> None:
+        async with _session(deadline=0.5) as session:
+            started = time.perf_counter()
+            with pytest.raises(ApiTimeoutError, match="deadline"):
+                await session.request("GET", f"{loopback.url}/trickle")
+            assert time.perf_counter() - started < 3.0
+
+    anyio.run(main)
