@@ -10,7 +10,6 @@ from __future__ import annotations
 import bisect
 import hashlib
 import itertools
-import json
 import random
 import threading
 import uuid
@@ -807,12 +806,14 @@ class AuditLog(Sequence[dict[str, Any]]):
         self.materialized += 1
         h = self._digest(i)
         ts = self._start + (i + int.from_bytes(h[:4], "big") / 2**32) * self._step
-        msg_uuid = str(uuid.UUID(bytes=h[4:20], version=4))
+        x = h[4:20].hex()  # a version-4 UUID formatted by hand: uuid.UUID costs a third of a record
+        msg_uuid = f"{x[:8]}-{x[8:12]}-4{x[13:16]}-{'89ab'[int(x[16], 16) & 3]}{x[17:20]}-{x[20:]}"
         tenant = self._tenants[i % len(self._tenants)]
         user = _AUDIT_USERS[h[20] % len(_AUDIT_USERS)]
         category = AUDIT_CATEGORIES[self.category_of(i)]
-        when = iso(ts, True)
-        data = {"object": {"type": "subaccount", "id": {"guid": tenant}}, "attributes": [{"name": f"n{i}"}]}
+        when = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+        # JSON text by hand (ids and numbers need no escaping): json.dumps per record costs as much again
+        data = f'{{"object":{{"type":"subaccount","id":{{"guid":"{tenant}"}}}},"attributes":[{{"name":"n{i}"}}]}}'
         return {
             "message_uuid": msg_uuid,
             "time": when,
@@ -829,7 +830,7 @@ class AuditLog(Sequence[dict[str, Any]]):
                 "user": user,
                 "time": when,
                 "ip": f"10.0.{h[21]}.{h[22]}",
-                "data": json.dumps(data, separators=(",", ":")),
+                "data": data,
                 "id": msg_uuid,
                 "category": category,
                 "tenant": tenant,
