@@ -107,8 +107,9 @@ class Operation:
     success_schema: JsonObj | None
     success_media: str | None
     _synth: bytes | None = None
-    #: The synthesized body of a CF list, whose ``first``/``last`` links name the request they answer.
-    _cf_page: JsonObj | None = None
+    #: The synthesized body of a list that answers each request for its own page (CF links, SCIM
+    #: ``startIndex``/``count``, ``skip``/``top``).
+    _paged: Any = None
 
     @classmethod
     def build(cls, spec: Spec, method: str, template: str, op: JsonObj, common: list[Any]) -> Operation:
@@ -220,14 +221,16 @@ class Operation:
                 self._synth = b""
             else:
                 value = last_page(synthesize(self.spec, self.success_schema, f"{self.method} {self.template}"))
-                if isinstance(value, dict) and isinstance(value.get("pagination"), dict):
-                    self._cf_page = value
+                if (isinstance(value, dict) and ("pagination" in value or "totalResults" in value)) or (
+                    isinstance(value, list) and {"skip", "top"} <= self.query.keys()
+                ):
+                    self._paged = value
                 if self.success_media and "json" not in self.success_media and isinstance(value, str):
                     self._synth = value.encode()
                 else:
                     self._synth = json.dumps(value, separators=(",", ":")).encode()
-        if self._cf_page is not None and req is not None:
-            return json.dumps(_with_page_links(self._cf_page, req), separators=(",", ":")).encode()
+        if self._paged is not None and req is not None:
+            return json.dumps(_page_for(self._paged, req), separators=(",", ":")).encode()
         return self._synth
 
 
@@ -251,6 +254,9 @@ def last_page(value: Any) -> Any:
     ):
         rest = {k: v for k, v in value.items() if k not in _CF_PAGINATION_KEYS and k != "pagination"}
         return {"pagination": _cf_pagination(len(resources), None), **rest}
+    if "totalResults" in value and isinstance(value.get("resources"), list):  # SCIM, whose indices start at 1
+        n = len(value["resources"])
+        return {**value, "totalResults": n, "itemsPerPage": n, "startIndex": 1}
     if "num_items" in value and isinstance(value.get("items"), list):
         out = {k: v for k, v in value.items() if k != "token"}
         out["num_items"] = len(value["items"])
@@ -271,12 +277,27 @@ def _cf_pagination(total: int, href: str | None) -> JsonObj:
     return {"total_results": total, "total_pages": 1, "first": link, "last": link, "next": None, "previous": None}
 
 
-def _with_page_links(page: JsonObj, req: Request) -> JsonObj:
+def _page_for(value: Any, req: Request) -> Any:
+    """The page of a synthesized list that ``req`` asks for."""
+    if isinstance(value, list):  # skip/top: what is past the end is an empty page
+        skip, top = _int(req.q("skip"), 0), _int(req.q("top"), len(value))
+        return value[skip : skip + top]
+    if "totalResults" in value:
+        start = max(1, _int(req.q("startIndex"), 1))
+        resources = value["resources"][start - 1 : start - 1 + _int(req.q("count"), len(value["resources"]))]
+        return {**value, "resources": resources, "itemsPerPage": len(resources), "startIndex": start}
     params = {k: v[-1] for k, v in req.query.items() if k not in ("page", "per_page")}
     params["page"] = "1"
     params["per_page"] = req.q("per_page") or "50"
     href = f"{req.base_url}{req.path}?{urllib.parse.urlencode(params)}"
-    return {**page, "pagination": _cf_pagination(page["pagination"]["total_results"], href)}
+    return {**value, "pagination": _cf_pagination(value["pagination"]["total_results"], href)}
+
+
+def _int(raw: str | None, default: int) -> int:
+    try:
+        return max(0, int(raw)) if raw else default
+    except ValueError:
+        return default
 
 
 def _types(schema: Any) -> tuple[str, ...]:

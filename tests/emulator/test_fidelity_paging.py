@@ -32,6 +32,10 @@ def _style(op: Operation) -> str | None:
         return "page-num"
     if {"page", "size"} <= names:
         return "page-size"
+    if {"startIndex", "count"} <= names:
+        return "scim"
+    if {"skip", "top"} <= names:
+        return "skip-top"
     return None
 
 
@@ -76,6 +80,8 @@ async def _walk(c: httpx.AsyncClient, url: str, style: str) -> tuple[int, list[A
         "sm": {"max_items": SMALL_PAGE},
         "page-num": {"pageSize": SMALL_PAGE},
         "page-size": {"size": SMALL_PAGE},
+        "scim": {"count": SMALL_PAGE},
+        "skip-top": {"top": SMALL_PAGE},
     }[style]
     items: list[Any] = []
     totals: set[int] = set()
@@ -104,6 +110,18 @@ async def _walk(c: httpx.AsyncClient, url: str, style: str) -> tuple[int, list[A
                 break
             assert nxt["href"].startswith(("http://", "https://")), nxt
             next_url, params = nxt["href"], {}
+        elif style == "scim":  # more while startIndex + itemsPerPage <= totalResults (indices from 1)
+            totals.add(body["totalResults"])
+            items += body["resources"]
+            if not body["resources"] or body["startIndex"] + body["itemsPerPage"] > body["totalResults"]:
+                break
+            params = {"count": SMALL_PAGE, "startIndex": body["startIndex"] + body["itemsPerPage"]}
+        elif style == "skip-top":  # more while a page is full; no total is announced
+            items += body
+            if len(body) < SMALL_PAGE:
+                totals.add(len((await c.get(url)).json()))
+                break
+            params = {"top": SMALL_PAGE, "skip": len(items)}
         elif style == "sm":
             totals.add(body["num_items"])
             items += body["items"]
@@ -128,7 +146,7 @@ async def test_every_paged_list_operation_ends_with_matching_totals(clock: Manua
     emu = Emulator(subaccounts=12, clock=clock)
     token = emu.issue_token("cf", user="admin@example.com")
     ops = paged_operations(emu)
-    assert {style for _api, _op, style in ops} == {"cf", "sm", "page-num", "page-size"}
+    assert {style for _api, _op, style in ops} == {"cf", "sm", "page-num", "page-size", "scim", "skip-top"}
     assert len(ops) >= 50
     multi_page = 0
     async with emu.client(token=token) as c:
