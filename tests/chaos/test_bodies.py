@@ -11,7 +11,15 @@ from collections.abc import Iterator
 import anyio
 import pytest
 
-from scp_async import ApiConnectionError, ApiTimeoutError, ResponseTooLargeError, RetryPolicy, ServerError, Session
+from scp_async import (
+    ApiConnectionError,
+    ApiTimeoutError,
+    OAuth2Auth,
+    ResponseTooLargeError,
+    RetryPolicy,
+    ServerError,
+    Session,
+)
 
 from .conftest import Loopback, gzip_bomb
 
@@ -179,3 +187,20 @@ def test_a_trickling_body_ends_at_the_deadline(loopback: Loopback) -> None:
             assert time.perf_counter() - started < 3.0
 
     anyio.run(main)
+
+
+def test_a_401_bomb_before_the_token_renewal_is_capped(
+    loopback: Loopback, bomb: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # httpx reads a 401 whole before the auth flow re-sends the request; the flow reads it first, capped.
+    monkeypatch.setattr(OAuth2Auth, "max_response_size", MIB)
+    loopback.routes[("GET", GA)] = lambda ex: ex.reply(401, bomb, {"Content-Encoding": "gzip"})
+
+    async def main() -> None:
+        async with _session() as session:
+            await session.cloud_management(loopback.cis_key()).accounts.get_global_account()
+
+    error, peak = _peak_while(main)
+    assert isinstance(error, ResponseTooLargeError), repr(error)
+    assert error.status_code == 401
+    assert peak < 12 * MIB, f"peak {peak / MIB:.1f} MiB"
