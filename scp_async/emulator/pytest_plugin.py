@@ -18,6 +18,7 @@ whose keywords are :class:`~scp_async.emulator.EmulatorConfig` fields):
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,38 @@ MARKER = "btp_emulator"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARKER}(**options): options of the test's BTP emulator (EmulatorConfig)")
+
+
+_FIXTURES = frozenset({"btp_emulator", "btp_keys", "btp_session", "btp_server", "btp_keys_dir"})
+_RUNNERS = frozenset({"asyncio", "anyio", "trio"})
+
+
+def _asyncio_auto_mode(config: pytest.Config) -> bool:
+    mode = config.getoption("asyncio_mode", None)
+    if mode is None:
+        try:
+            mode = config.getini("asyncio_mode")
+        except ValueError:  # pytest-asyncio is not installed
+            return False
+    return str(mode) == "auto"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Module | pytest.Class, name: str, obj: object) -> None:
+    """Async tests that use these fixtures need no marker of their own: pytest-asyncio's auto mode runs
+    them; otherwise they get ``@pytest.mark.anyio`` (anyio's pytest plugin, installed with anyio, runs them
+    on each backend it finds: asyncio, and trio when installed; an ``anyio_backend`` fixture of your own
+    picks one). A test that names its runner (``asyncio``, ``anyio``, ``trio`` marker) keeps it."""
+    if not (inspect.iscoroutinefunction(obj) and collector.istestfunction(obj, name)):
+        return
+    if _asyncio_auto_mode(collector.config):
+        return
+    own = {mark.name for mark in getattr(obj, "pytestmark", [])}
+    inherited = {mark.name for mark in collector.iter_markers()}
+    if (own | inherited) & _RUNNERS:
+        return
+    if MARKER in own or _FIXTURES & set(inspect.signature(obj).parameters):
+        pytest.mark.anyio(obj)
 
 
 def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
