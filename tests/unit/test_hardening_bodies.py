@@ -54,7 +54,13 @@ HUGE_NUMBERS = st.sampled_from(["1e300", "-1e300", "1e400", "9" * 5000, "-" + "9
 nested_bodies = st.builds(
     _nested, st.integers(min_value=900, max_value=30_000), st.sampled_from(["list", "object", "field"])
 )
-not_utf8 = st.binary(min_size=1, max_size=300).map(lambda b: b"\xff\xfe" + b)
+not_utf8 = st.one_of(
+    st.binary(min_size=1, max_size=300).map(lambda b: b"\xff\xfe" + b),  # a UTF-16 BOM, then anything
+    st.binary(max_size=300).map(lambda b: b + b"\xc3\x28"),  # an invalid UTF-8 sequence at the end
+    st.binary(min_size=1, max_size=20).map(  # inside a string of an otherwise valid model
+        lambda b: json.dumps(GLOBAL_ACCOUNT).encode().replace(b'"Acme"', b'"' + b.replace(b'"', b"") + b'\x80"')
+    ),
+)
 huge_number_bodies = st.builds(
     lambda field, number: json.dumps({**GLOBAL_ACCOUNT, field: "@"}).replace('"@"', number).encode(),
     st.sampled_from(["createdDate", "modifiedDate", "expiryDate", "renewalDate", "consumptionBased", "guid"]),
