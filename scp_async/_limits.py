@@ -41,8 +41,7 @@ class _Sliced(httpx.AsyncByteStream):
         await self._inner.aclose()
 
 
-def _is_encoded(response: httpx.Response) -> bool:
-    encodings = response.headers.get("content-encoding", "")
+def _is_encoded(encodings: str) -> bool:
     return any(part.strip().lower() not in ("", "identity") for part in encodings.split(","))
 
 
@@ -59,7 +58,8 @@ async def read_response(response: httpx.Response, limit: int | None) -> None:
         if limit is not None and len(response.content) > limit:
             raise ResponseTooLargeError(limit, status_code=response.status_code, method=method, url=url)
         return
-    encoded = _is_encoded(response)
+    encoding = response.headers.get("content-encoding", "")
+    encoded = _is_encoded(encoding)
     try:
         if limit is not None and not encoded:
             declared = response.headers.get("content-length", "")
@@ -70,6 +70,7 @@ async def read_response(response: httpx.Response, limit: int | None) -> None:
             response.stream = _Sliced(response.stream, _COMPRESSED_SLICE)
         parts: list[bytes] = []
         total = 0
+        undecodable: str | None = None
         try:
             async for chunk in response.aiter_bytes():
                 total += len(chunk)
@@ -77,12 +78,14 @@ async def read_response(response: httpx.Response, limit: int | None) -> None:
                     raise ResponseTooLargeError(limit, status_code=response.status_code, method=method, url=url)
                 parts.append(chunk)
         except httpx.DecodingError as exc:
-            encoding = response.headers.get("content-encoding", "")
+            undecodable = str(exc)
+        # Raised outside the handler: httpx's error (its __context__) holds the request and its token.
+        if undecodable is not None:
             raise ApiConnectionError(
-                f"the {response.status_code} response body is not valid {encoding or 'encoded'} data ({exc})",
+                f"the {response.status_code} response body is not valid {encoding or 'encoded'} data ({undecodable})",
                 method=method,
                 url=url,
-            ) from None
+            )
     finally:
         await response.aclose()
     # The attribute `aread` itself fills: later `.content`, `.text` and `.json()` read from it.

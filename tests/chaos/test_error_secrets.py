@@ -192,6 +192,12 @@ async def _too_large(session: Session, loopback: Loopback) -> None:
     await session.cloud_management(loopback.cis_key()).api("accounts").request("GET", "/v1/big")
 
 
+async def _corrupt_gzip(session: Session, loopback: Loopback) -> None:
+    gzip = {"Content-Encoding": "gzip"}
+    loopback.routes[("GET", "/v1/corrupt")] = lambda ex: ex.reply(200, b"\x1f\x8bnot gzip", gzip)
+    await session.cloud_management(loopback.cis_key()).api("accounts").request("GET", "/v1/corrupt")
+
+
 SCENARIOS: dict[str, tuple[Scenario, type[ScpAsyncError]]] = {
     "token endpoint down (Basic)": (_token_endpoint_down, ApiConnectionError),
     "token endpoint down (form)": (_token_endpoint_down_form_auth, ApiConnectionError),
@@ -206,6 +212,7 @@ SCENARIOS: dict[str, tuple[Scenario, type[ScpAsyncError]]] = {
     "password grant refused": (_password_grant_refused, AuthenticationError),
     "read timeout": (_timeout, ApiTimeoutError),
     "body over the cap": (_too_large, ResponseTooLargeError),
+    "body that is not gzip": (_corrupt_gzip, ApiConnectionError),
 }
 
 
