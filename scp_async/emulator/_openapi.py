@@ -220,7 +220,10 @@ class Operation:
             if self.success_schema is None:
                 self._synth = b""
             else:
-                value = last_page(synthesize(self.spec, self.success_schema, f"{self.method} {self.template}"))
+                value = synthesize(self.spec, self.success_schema, f"{self.method} {self.template}")
+                if self.spec.api == "cf_v3":
+                    value = cf_shape(value)
+                value = last_page(value)
                 if (isinstance(value, dict) and ("pagination" in value or "totalResults" in value)) or (
                     isinstance(value, list) and {"skip", "top"} <= self.query.keys()
                 ):
@@ -232,6 +235,22 @@ class Operation:
         if self._paged is not None and req is not None:
             return json.dumps(_page_for(self._paged, req), separators=(",", ":")).encode()
         return self._synth
+
+
+def cf_shape(value: Any, key: str = "") -> Any:
+    """What cloud_controller_ng sends that CF's schemas leave optional: a link is ``{href}`` (``method``
+    only for actions, which the synthesizer cannot tell), and a relationship inside a resource is
+    ``{data}`` (its ``links`` belong to the ``/relationships/...`` endpoints only)."""
+    if isinstance(value, list):
+        return [cf_shape(v, key) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "href" in value and value.get("method") == "string":
+        return {"href": "https://api.example.org/v3" if value["href"] == "string" else value["href"]}
+    out = {k: cf_shape(v, k) for k, v in value.items()}
+    if key == "relationships":
+        out = {k: ({"data": v["data"]} if isinstance(v, dict) and "data" in v else v) for k, v in out.items()}
+    return out
 
 
 #: Top-level keys that mark a CF list whose upstream schema (an ``allOf``) lost its ``pagination`` wrapper.
