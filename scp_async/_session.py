@@ -40,6 +40,7 @@ from ._errors import (
     ServiceKeyError,
     error_for_response,
 )
+from ._governor import RateGovernor, Ticket
 from ._limits import DEFAULT_MAX_RESPONSE_SIZE, read_response
 from ._logging import logger, redact_exception, redact_request, redact_text, redact_url
 from ._oauth import (
@@ -98,6 +99,7 @@ class _Core:
     mtls_clients: dict[Hashable, httpx.AsyncClient] = field(default_factory=dict)
     closed: bool = False
     max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE
+    governor: RateGovernor = field(default_factory=RateGovernor)
 
 
 class Session:
@@ -131,6 +133,7 @@ class Session:
         transport: httpx.AsyncBaseTransport | None = None,
         token_clock: Callable[[], float] = time.time,
         max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
+        governor: RateGovernor | None = None,
     ) -> None:
         options = RequestOptions(retry=retry or RetryPolicy()).merge(
             timeout=timeout, max_retries=max_retries, headers=headers or {}, deadline=deadline
@@ -144,6 +147,8 @@ class Session:
             client=client, owns_client=http_client is None, transport=transport, max_response_size=max_response_size
         )
         core.tokens = TokenCache(self._send_token_request, refresh_skew=refresh_skew, clock=token_clock)
+        if governor is not None:
+            core.governor = governor
         self._core = core
         self._options = options
 
@@ -186,6 +191,11 @@ class Session:
     def tokens(self) -> TokenCache:
         """The token cache shared by all views of this session."""
         return self._core.tokens
+
+    @property
+    def governor(self) -> RateGovernor:
+        """The rate governor shared by all views of this session (``governor.stats()`` for its counters)."""
+        return self._core.governor
 
     @property
     def http_client(self) -> httpx.AsyncClient:
@@ -342,12 +352,14 @@ class Session:
         retries = 0
         # Whether an earlier attempt may have been carried out although its answer was lost or failed.
         maybe_applied = False
+        ticket: Ticket | None = None
         while True:
             # Every attempt yields to the event loop: an in-process transport (the emulator's ASGI app)
             # may never block, and cancellation must still land.
             await anyio.lowlevel.checkpoint()
             request = build()
             method, shown_url = request.method, redact_url(request.url)
+            ticket = await self._core.governor.acquire(request, auth, ticket, policy)
             started = time.perf_counter()
             try:
                 response = await client.send(request, auth=auth, stream=True)
@@ -375,6 +387,10 @@ class Session:
             elapsed = time.perf_counter() - started
             status = response.status_code
             logger.debug("%s %s -> %d in %.3fs (retries: %d)", method, shown_url, status, elapsed, retries)
+            if ticket is not None and ticket.lane.observe(ticket, response) and ticket.may_retry():
+                # The governor paused every task of this lane; this call takes a slot again, within its deadline.
+                await response.aclose()
+                continue
             server_delay = policy.server_delay(response) if status == 429 or status in policy.retry_statuses else None
             delay = server_delay if server_delay is not None else policy.backoff(retries + 1)
             # A server that asks for a longer wait than we accept, or than the deadline leaves, gets its

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from scp_async import AuditLogRecord, RetryPolicy, Session
+from scp_async._governor import RateGovernor
 from scp_async.emulator import Emulator, FaultConfig
 
 from .helpers import FakeSleep
@@ -78,7 +79,7 @@ async def test_rate_limited_walk_honours_retry_after(
     emu = faulty
     emu.set_faults(BUCKET, route="audit_log")
     limited_before = emu.counters.rate_limited
-    async with Session(retry=retry) as session:
+    async with Session(retry=retry, governor=RateGovernor(enabled=False)) as session:  # the policy alone
         records = await collect(session, keys["audit_log"])
     limited = emu.counters.rate_limited - limited_before
     assert limited > 0
@@ -112,7 +113,7 @@ async def test_rate_limited_walk_honours_x_ratelimit_reset(
     emu = faulty
     emu.set_faults(BUCKET, route="audit_log")
     transport = _WithoutRetryAfter()
-    async with Session(retry=retry, transport=transport) as session:
+    async with Session(retry=retry, transport=transport, governor=RateGovernor(enabled=False)) as session:
         records = await collect(session, keys["audit_log"])
     assert len(records) == len(emu.state.audit_records)
     assert transport.resets

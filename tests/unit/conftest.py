@@ -10,6 +10,7 @@ import anyio
 import pytest
 
 from scp_async import RetryPolicy, Session
+from scp_async._governor import RateGovernor
 
 from .helpers import Sleeps
 
@@ -26,9 +27,12 @@ def retry_policy(sleeps: Sleeps) -> RetryPolicy:
 
 
 @pytest.fixture
-def make_session(retry_policy: RetryPolicy) -> Callable[..., Session]:
+def make_session(retry_policy: RetryPolicy, sleeps: Sleeps) -> Callable[..., Session]:
     def factory(**kwargs: Any) -> Session:
         kwargs.setdefault("retry", retry_policy)
+        kwargs.setdefault(
+            "governor", RateGovernor(clock=lambda: sleeps.now, wall_clock=lambda: 1_700_000_000.0, sleep=sleeps)
+        )
         return Session(**kwargs)
 
     return factory

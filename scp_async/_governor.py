@@ -1,0 +1,537 @@
+"""The rate governor: one pace per API host and tenant, shared by every task of a session.
+
+Hundreds of concurrent tasks that each retry their own 429s make a rate limit worse: every task
+learns the limit alone, and they all come back at once. The governor keeps one *lane* per API
+host and credential (the OAuth client, i.e. the tenant the server counts against). Each request
+takes a slot from its lane before it is sent (:meth:`Lane.acquire`) and reports its response
+after (:meth:`Lane.observe`). A 429 pauses the whole lane until the server's reset and sets a pace
+(a token bucket, spaced by GCRA so waiting tasks keep their order); the pace rises again while
+the server accepts it and is dropped once 429s have stopped for a while. Lanes may start from a
+known limit (:data:`SAP_PRESETS`).
+
+The pace is adaptive like boto3's adaptive retry mode (a token bucket with multiplicative
+decrease), with two things a BTP server tells us used as well: a sub-second reset (the time to
+the server's next free slot, which bounds its rate) and CF's ``X-RateLimit-Remaining``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import fnmatch
+import json
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import anyio
+import httpx
+
+from ._retry import RetryPolicy
+
+__all__ = [
+    "SAP_PRESETS",
+    "GovernorStats",
+    "Lane",
+    "RateGovernor",
+    "RateLimit",
+    "Throttle",
+    "parse_throttle",
+]
+
+#: The cis error code of "too many requests" (its detail code is 11007).
+CIS_RATE_LIMIT_CODE = 11006
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A known limit: ``requests`` per ``per`` seconds, with bursts up to ``burst`` requests.
+
+    ``host`` is a shell-style pattern of the API host (``"auditlog-management.cfapps.*"``); ``method``
+    and ``path`` (patterns too) narrow it to one endpoint, which then gets a lane of its own.
+    """
+
+    host: str
+    requests: float
+    per: float = 1.0
+    burst: float | None = None
+    method: str = "*"
+    path: str = "*"
+    source: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.per
+
+    @property
+    def endpoint_specific(self) -> bool:
+        return self.method != "*" or self.path != "*"
+
+    def matches(self, host: str, method: str, path: str) -> bool:
+        return (
+            fnmatch.fnmatchcase(host, self.host)
+            and (self.method == "*" or self.method == method)
+            and (self.path == "*" or fnmatch.fnmatchcase(path, self.path))
+        )
+
+
+#: SAP's documented limits. Each names the documentation page it comes from; the hosts are the
+#: public BTP landscapes' (``*.hana.ondemand.com``). A server's own 429s still teach each lane.
+SAP_PRESETS: tuple[RateLimit, ...] = (
+    # SAP Help, "Rate Limiting" of the Cloud Management Service (linked from the Accounts API
+    # reference): limits per endpoint and caller; e.g. reading the global account.
+    RateLimit(
+        "accounts-service.cfapps.*.hana.ondemand.com",
+        5,
+        per=3.0,
+        burst=5,
+        method="GET",
+        path="/accounts/v1/globalAccounts*",
+        source="SAP Help: Cloud Management Service, Rate Limiting",
+    ),
+    # SAP Help, "Audit Log Retrieval API Usage for the Cloud Foundry Environment": per tenant,
+    # 8 requests/s with bursts of 40 (some regions document 4/s, burst 20: their 429s teach the lane).
+    RateLimit(
+        "auditlog-management.cfapps.*.hana.ondemand.com",
+        8,
+        burst=40,
+        source="SAP Help: Audit Log Retrieval API Usage for the Cloud Foundry Environment",
+    ),
+    # SAP Help, "Rate Limiting in SAP Service Manager": 1,000 requests per minute overall.
+    RateLimit(
+        "service-manager.cfapps.*.hana.ondemand.com",
+        1000,
+        per=60.0,
+        burst=100,
+        source="SAP Help: SAP Service Manager, Rate Limiting",
+    ),
+    # SAP Help, "Rate Limiting Rules" of SAP Authorization and Trust Management (XSUAA): the token
+    # endpoint 60/s, the authorization API 45/s.
+    RateLimit(
+        "*.authentication.*.hana.ondemand.com",
+        60,
+        path="/oauth/token*",
+        source="SAP Help: SAP Authorization and Trust Management Service, Rate Limiting Rules",
+    ),
+    RateLimit(
+        "api.authentication.*.hana.ondemand.com",
+        45,
+        source="SAP Help: SAP Authorization and Trust Management Service, Rate Limiting Rules",
+    ),
+    # SAP Help, "Resource Consumption API": 120 requests/s per tenant.
+    RateLimit(
+        "uas-reporting.cfapps.*.hana.ondemand.com",
+        120,
+        source="SAP Help: Usage Data Management Service, Rate Limits",
+    ),
+    # Cloud Foundry announces its own limits in X-RateLimit-Limit/Remaining/Reset; no preset needed.
+)
+
+
+# -- what a server says --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """What one response says about the limit: a 429 (or cis error 11006), and when to come back."""
+
+    limited: bool
+    delay: float | None = None  # seconds until the server accepts requests again, if it said
+    remaining: int | None = None  # requests left in the current window (CF's X-RateLimit-Remaining)
+    limit: int | None = None
+
+
+_NOT_LIMITED = Throttle(limited=False)
+
+
+def _float(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _retry_after(value: str | None, now: float) -> float | None:
+    if value is None:
+        return None
+    seconds = _float(value)
+    if seconds is not None:
+        return max(0.0, seconds)
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+def _reset(value: str | None, now: float) -> float | None:
+    number = _float(value)
+    if number is None:
+        return None
+    if number >= 1e11:  # epoch milliseconds (cis)
+        return max(0.0, number / 1000 - now)
+    if number >= 1e9:  # epoch seconds (CF)
+        return max(0.0, number - now)
+    return max(0.0, number)  # seconds from now
+
+
+def _is_cis_rate_limit(response: httpx.Response) -> bool:
+    if "json" not in response.headers.get("content-type", ""):
+        return False
+    try:
+        body = json.loads(response.content)
+    except (ValueError, httpx.ResponseNotRead):
+        return False
+    error = body.get("error") if isinstance(body, dict) else None
+    return isinstance(error, dict) and error.get("code") == CIS_RATE_LIMIT_CODE
+
+
+def parse_throttle(response: httpx.Response, *, now: float | None = None) -> Throttle:
+    """Read a response's rate-limit signals.
+
+    A 429 of any shape (JSON, the cis error body with code 11006, an HTML page) is a limit. The
+    wait is the more precise of ``Retry-After`` (seconds or an HTTP date, often rounded up to whole
+    seconds) and ``X-RateLimit-Reset`` (epoch ms on cis, epoch seconds on CF); CF's
+    ``X-RateLimit-Remaining: 0`` on a success announces a limit before any 429.
+    """
+    current = time.time() if now is None else now
+    headers = response.headers
+    status = response.status_code
+    remaining_value = _float(headers.get("x-ratelimit-remaining"))
+    remaining = int(remaining_value) if remaining_value is not None else None
+    limited = status == 429 or (400 <= status < 500 and _is_cis_rate_limit(response))
+    if not limited and remaining is None:
+        return _NOT_LIMITED
+    retry_after = _retry_after(headers.get("retry-after"), current)
+    reset = _reset(headers.get("x-ratelimit-reset"), current)
+    if retry_after is not None and reset is not None:
+        # Retry-After is whole seconds; a reset within that second is the same instant, said precisely.
+        delay: float | None = reset if reset <= retry_after else retry_after
+    else:
+        delay = retry_after if retry_after is not None else reset
+    limit_value = _float(headers.get("x-ratelimit-limit"))
+    limit = int(limit_value) if limit_value is not None else None
+    if not limited:
+        if remaining is not None and remaining <= 0:
+            return Throttle(limited=False, delay=reset, remaining=remaining, limit=limit)
+        return Throttle(limited=False, remaining=remaining, limit=limit)
+    return Throttle(limited=True, delay=delay, remaining=remaining, limit=limit)
+
+
+# -- counters ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class GovernorStats:
+    """What the governor did, for one lane or summed over all of them."""
+
+    requests: int = 0
+    waits: int = 0  # requests that had to wait for their slot
+    waited: float = 0.0  # seconds spent waiting, summed over requests
+    throttled: int = 0  # 429 responses (and cis 11006 errors)
+    retries: int = 0  # 429s sent again by the session
+    rate: float | None = None  # the lane's current pace in requests/s (None: unlimited)
+
+    def __add__(self, other: GovernorStats) -> GovernorStats:
+        return GovernorStats(
+            self.requests + other.requests,
+            self.waits + other.waits,
+            self.waited + other.waited,
+            self.throttled + other.throttled,
+            self.retries + other.retries,
+            None,
+        )
+
+
+# -- one lane ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A request's slot: which lane, under which pace it was sent, and the how-manieth try of its call."""
+
+    lane: Lane
+    epoch: int
+    attempt: int = 1
+
+    def may_retry(self) -> bool:
+        """Whether the call of this rejected request may try again (see :meth:`RateGovernor.may_retry`)."""
+        return self.lane._governor.may_retry(self)
+
+
+class Lane:
+    """The pace of one API host and tenant. Tasks share it; see the module doc."""
+
+    #: Seconds without a 429 after which a learned pace is dropped.
+    RECOVER_AFTER = 10.0
+    #: Below this pace the lane never goes (it would starve rather than protect the server).
+    MIN_RATE = 0.2
+    #: Multiplicative decrease on a 429 when the server gave no precise reset.
+    BETA = 0.7
+    #: Growth of the pace per second while the pace, not the caller, is what holds requests back.
+    PROBE_GROWTH = 2.0  # until the limit was measured
+    STEADY_GROWTH = 1.05  # once it was
+    #: The wait when a 429 says nothing about when to come back.
+    DEFAULT_DELAY = 1.0
+    RESET_MARGIN = 0.002
+
+    def __init__(self, governor: RateGovernor, origin: str, tenant: Hashable, preset: RateLimit | None) -> None:
+        self._governor = governor
+        self.origin = origin
+        self.tenant = tenant
+        self.preset = preset
+        self.stats = GovernorStats()
+        self._rate: float | None = preset.rate if preset else None
+        self._burst = max(1.0, preset.burst if preset and preset.burst else 1.0)
+        self._tat = 0.0  # GCRA: the theoretical arrival time of the next request
+        self._paused_until = 0.0
+        self._epoch = 0
+        self._measured = preset is not None  # whether _rate reflects a measurement (or a documented limit)
+        self._last_throttle = -math.inf
+        self._last_growth = 0.0
+        self._bound_at = -math.inf  # when the pace last made a request wait
+        self._ok_since_throttle = 0
+        self._consecutive_unknown = 0
+        self._throttle_started = 0.0
+        self._oks: deque[float] = deque()
+        self._clock: Callable[[], float] = governor.clock or time.time
+        self._wall_clock: Callable[[], float] = governor.wall_clock or time.time
+        self._sleep: Callable[[float], Awaitable[None]] = governor.sleep or anyio.sleep
+
+    def __repr__(self) -> str:
+        return f"Lane(rate={self._rate!r}, throttled={self.stats.throttled})"
+
+    @property
+    def rate(self) -> float | None:
+        """Requests per second this lane allows now (``None``: no limit known)."""
+        return self._rate
+
+    async def acquire(self, attempt: int = 1) -> Ticket:
+        """Wait for this request's slot."""
+        self.stats.requests += 1
+        waited = 0.0
+        served = -math.inf  # the pause this task already sat out
+        while True:
+            now = self._clock()
+            paused = self._paused_until
+            if paused > now and paused != served:
+                await self._sleep(paused - now)
+                waited += paused - now
+                served = paused
+                continue  # then take a slot like everyone else
+            rate = self._rate
+            if rate is None:
+                break
+            interval = 1.0 / rate
+            tat = max(self._tat, now)
+            send_at = max(now, tat - (self._burst - 1.0) * interval)
+            self._tat = tat + interval
+            if send_at <= now:
+                break
+            self._bound_at = now
+            epoch = self._epoch
+            await self._sleep(send_at - now)
+            waited += send_at - now
+            if self._epoch == epoch and self._paused_until == paused:
+                break
+            # The lane slowed down while this task waited: it takes a slot under the new pace.
+        if waited:
+            self.stats.waits += 1
+            self.stats.waited += waited
+        return Ticket(self, self._epoch, attempt)
+
+    def observe(self, ticket: Ticket, response: httpx.Response) -> bool:
+        """Learn from a response; return whether it was a rate-limit rejection."""
+        gov = self._governor
+        throttle = parse_throttle(response, now=self._wall_clock())
+        now = self._clock()
+        if not throttle.limited:
+            self._on_success(now, throttle)
+            return False
+        self.stats.throttled += 1
+        gov.total_throttled += 1
+        delay = throttle.delay
+        if delay is None:
+            self._consecutive_unknown += 1
+            delay = min(30.0, self.DEFAULT_DELAY * 2.0 ** (self._consecutive_unknown - 1))
+        else:
+            self._consecutive_unknown = 0
+        precise = 0.0 < delay < 1.0
+        # A precise reset is cut to whole milliseconds: come back just after it, not just before.
+        self._paused_until = max(self._paused_until, now + delay + (self.RESET_MARGIN if precise else 0.0))
+        self._last_throttle = now
+        if ticket.epoch == self._epoch:
+            # The first 429 of requests sent under the current pace: slow down once.
+            self._epoch += 1
+            self._slow_down(now, precise, delay)
+        elif precise and self._rate is not None:
+            # More rejections of the same wave refine the estimate (the emptiest bucket waits longest).
+            self._rate = max(self.MIN_RATE, min(self._rate, 0.97 / delay))
+        self._tat = max(self._tat, self._paused_until)
+        return True
+
+    def _slow_down(self, now: float, precise: bool, delay: float) -> None:
+        current = self._rate
+        window_start = max(now - 1.0, self._oks[0] if self._oks else now)
+        recent = sum(1 for t in self._oks if t >= window_start)
+        span = now - self._throttle_started
+        if precise:
+            # A sub-second reset is the time to the server's next free slot, so 1/delay bounds its rate.
+            new = 0.97 / delay if current is None else min(0.97 / delay, current * 0.95)
+            self._measured = True
+        elif current is not None and not self._measured and self._ok_since_throttle and span >= 1.0:
+            # The second 429 while probing: what got through since the first one is the server's rate.
+            new = min(current * self.BETA, 0.97 * self._ok_since_throttle / span)
+            self._measured = True
+        elif current is None:
+            # A coarse reset (whole seconds) or none: what was accepted in the last second is a safe first
+            # pace, probed upwards from there.
+            new = max(1.0, float(recent))
+        else:
+            new = current * self.BETA
+        self._rate = max(self.MIN_RATE, new)
+        self._throttle_started = now
+        self._ok_since_throttle = 0
+        self._last_growth = now
+        self._tat = max(self._tat, now, self._paused_until)
+
+    def _on_success(self, now: float, throttle: Throttle) -> None:
+        self._ok_since_throttle += 1
+        oks = self._oks
+        oks.append(now)
+        while oks and oks[0] < now - 1.0:
+            oks.popleft()
+        if throttle.remaining is not None and throttle.remaining <= 0 and throttle.delay:
+            # CF says the window is used up: everyone waits for its reset instead of collecting 429s.
+            self._paused_until = max(self._paused_until, now + throttle.delay)
+        rate = self._rate
+        if rate is None:
+            return
+        if now - self._last_throttle >= self.RECOVER_AFTER and rate != (self.preset.rate if self.preset else None):
+            # The 429s stopped: back to the documented limit, or to the caller's own pace.
+            self._rate = self.preset.rate if self.preset else None
+            self._measured = self.preset is not None
+            return
+        elapsed = now - self._last_growth
+        self._last_growth = now
+        if elapsed > 0 and now - self._bound_at < 1.0 and now >= self._paused_until:
+            growth = self.STEADY_GROWTH if self._measured else self.PROBE_GROWTH
+            ceiling = self.preset.rate if self.preset else math.inf  # never above a documented limit
+            self._rate = min(ceiling, rate * growth**elapsed)
+
+    def note_retry(self) -> None:
+        self.stats.retries += 1
+
+    def snapshot(self) -> GovernorStats:
+        stats = GovernorStats(**{**self.stats.__dict__, "rate": self._rate})
+        return stats
+
+
+# -- the governor --------------------------------------------------------------------------------------
+
+
+_LaneKey = tuple[str, str, Hashable, RateLimit | None]
+
+
+def _tenant(auth: httpx.Auth | None) -> Hashable:
+    grant = getattr(auth, "grant", None)
+    if grant is None:
+        return None
+    return (getattr(grant, "token_url", None), getattr(grant, "client_id", None))
+
+
+@dataclass
+class RateGovernor:
+    """Every lane of a session (see the module doc). ``Session(governor=RateGovernor(...))`` replaces it.
+
+    ``presets`` are known limits (default :data:`SAP_PRESETS`); ``enabled=False`` turns pacing off
+    (429s are then retried like 503s, within ``max_retries``). Under the governor a rejected call tries
+    again until its deadline (see :meth:`may_retry`). ``clock`` (pacing), ``wall_clock`` (server
+    dates) and ``sleep`` default to those of each request's :class:`RetryPolicy`, which is how tests
+    that fake time for retries fake it here too.
+    """
+
+    presets: Iterable[RateLimit] = SAP_PRESETS
+    enabled: bool = True
+    max_wait: float = 60.0
+    max_attempts: int = 100
+    clock: Callable[[], float] | None = field(default=None, repr=False)
+    wall_clock: Callable[[], float] | None = field(default=None, repr=False)
+    sleep: Callable[[float], Awaitable[None]] | None = field(default=None, repr=False)
+    total_throttled: int = field(default=0, init=False)
+    _lanes: dict[tuple[str, str, Hashable, RateLimit | None], Lane] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    _presets: tuple[RateLimit, ...] = field(default=(), init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._presets = tuple(self.presets)
+
+    def lane(self, request: httpx.Request, auth: httpx.Auth | None = None) -> Lane:
+        """The lane of ``request`` sent with ``auth`` (created on first use)."""
+        url = request.url
+        host = url.host
+        preset = next((p for p in self._presets if p.matches(host, request.method, url.path)), None)
+        origin = f"{host}:{url.port}" if url.port else host
+        tenant = _tenant(auth)
+        key = (url.scheme, origin, tenant, preset if preset and preset.endpoint_specific else None)
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = Lane(self, origin, tenant, preset)
+        return lane
+
+    async def acquire(
+        self,
+        request: httpx.Request,
+        auth: httpx.Auth | None = None,
+        previous: Ticket | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> Ticket | None:
+        """Wait for ``request``'s slot (``None`` when the governor is off); ``previous`` is the call's last try."""
+        if not self.enabled:
+            return None
+        lane = self.lane(request, auth)
+        if policy is not None:
+            lane._clock = self.clock or policy.clock
+            lane._wall_clock = self.wall_clock or policy.clock
+            lane._sleep = self.sleep or policy.sleep
+        return await lane.acquire(previous.attempt + 1 if previous else 1)
+
+    def stats(self) -> GovernorStats:
+        """Counters summed over every lane."""
+        total = GovernorStats()
+        for lane in self._lanes.values():
+            total = total + lane.stats
+        return total
+
+    def lanes(self) -> Mapping[str, GovernorStats]:
+        """Counters and current pace per lane, keyed ``"host[:port] (tenant n)"``."""
+        result: dict[str, GovernorStats] = {}
+        tenants: dict[Hashable, int] = {}
+        for lane in self._lanes.values():
+            number = tenants.setdefault(lane.tenant, len(tenants) + 1)
+            name = f"{lane.origin} (tenant {number})"
+            if lane.preset is not None and lane.preset.endpoint_specific:
+                name += f" {lane.preset.method} {lane.preset.path}"
+            result[name] = lane.snapshot()
+        return result
+
+    def may_retry(self, ticket: Ticket) -> bool:
+        """Whether a call whose request was rejected may try again.
+
+        Yes while its deadline (the enclosing cancel scope's) leaves time for the lane's pause and the
+        server asked for no more than ``max_wait``; a call without a deadline gets ``max_attempts`` tries.
+        """
+        lane = ticket.lane
+        wait = max(0.0, lane._paused_until - lane._clock())
+        time_left = anyio.current_effective_deadline() - anyio.current_time()
+        if wait > self.max_wait or wait >= time_left:
+            return False
+        if math.isinf(time_left) and ticket.attempt >= self.max_attempts:
+            return False
+        lane.note_retry()
+        return True

@@ -1,0 +1,331 @@
+"""The rate governor: every 429 form parsed, one pace per host and tenant shared by all tasks, slowing
+down and recovering. Time is virtual (trio's MockClock, or a clock the test moves), never measured."""
+
+from __future__ import annotations
+
+import email.utils
+import itertools
+import json
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+import trio.testing
+from pytest_httpx import HTTPXMock
+
+from scp_async import RateLimited, RetryPolicy, Session
+from scp_async._governor import Lane, RateGovernor, RateLimit, parse_throttle
+
+NOW = 1_700_000_000.0
+URL = "https://api.example/v1/things"
+
+
+def _response(status: int, headers: dict[str, str] | None = None, body: Any = None, html: str | None = None) -> Any:
+    if html is not None:
+        return httpx.Response(status, headers={**(headers or {}), "content-type": "text/html"}, text=html)
+    return httpx.Response(status, headers=headers, json=body)
+
+
+# -- what servers say -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("response", "limited", "delay"),
+    [
+        (_response(429, {"Retry-After": "7"}), True, 7.0),
+        (_response(429, {"Retry-After": email.utils.formatdate(NOW + 30, usegmt=True)}), True, 30.0),
+        # cis: epoch milliseconds
+        (_response(429, {"X-Ratelimit-Reset": str(int((NOW + 2.5) * 1000))}), True, 2.5),
+        # CF: epoch seconds, with limit and remaining
+        (
+            _response(
+                429, {"X-RateLimit-Limit": "10000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(NOW + 40)}
+            ),
+            True,
+            40.0,
+        ),
+        # Retry-After rounds up to whole seconds; the reset in ms says the same instant precisely.
+        (_response(429, {"Retry-After": "1", "X-Ratelimit-Reset": str(int((NOW + 0.25) * 1000))}), True, 0.25),
+        # ...but a reset later than Retry-After does not stretch the server's own wait.
+        (_response(429, {"Retry-After": "2", "X-Ratelimit-Reset": str(int((NOW + 9) * 1000))}), True, 2.0),
+        # cis error body, no headers at all
+        (_response(429, body={"error": {"code": 11006, "message": "Too many requests"}}), True, None),
+        # the same code on another 4xx
+        (_response(400, body={"error": {"code": 11006, "message": "Too many requests"}}), True, None),
+        (_response(400, body={"error": {"code": 11005, "message": "bad"}}), False, None),
+        # usage data: an HTML page
+        (_response(429, html="<html><body>Too Many Requests</body></html>"), True, None),
+        (_response(200, body={}), False, None),
+        (_response(503, {"Retry-After": "5"}), False, None),
+    ],
+)
+def test_every_form_of_429_is_read(response: httpx.Response, limited: bool, delay: float | None) -> None:
+    throttle = parse_throttle(response, now=NOW)
+    assert throttle.limited is limited
+    assert throttle.delay == (pytest.approx(delay, abs=1e-3) if delay is not None else None)
+
+
+def test_cf_remaining_zero_on_a_success_announces_the_reset() -> None:
+    headers = {"X-RateLimit-Limit": "10000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(NOW + 12)}
+    throttle = parse_throttle(_response(200, headers, body={}), now=NOW)
+    assert not throttle.limited
+    assert (throttle.remaining, throttle.limit, throttle.delay) == (0, 10000, pytest.approx(12.0))
+
+
+# -- one lane on a clock the test moves -----------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        self.slept.append(delay)
+        self.now += delay
+        await anyio.lowlevel.checkpoint()
+
+
+def _lane(clock: Clock, presets: tuple[RateLimit, ...] = ()) -> tuple[RateGovernor, Lane]:
+    governor = RateGovernor(presets=presets, clock=clock, wall_clock=lambda: NOW + clock.now, sleep=clock.sleep)
+    return governor, governor.lane(httpx.Request("GET", URL))
+
+
+def _reset_in(clock: Clock, seconds: float) -> httpx.Response:
+    return _response(429, {"X-Ratelimit-Reset": str(int((NOW + clock.now + seconds) * 1000))})
+
+
+def test_a_lane_slows_down_on_a_429_and_recovers_when_they_stop() -> None:
+    async def main() -> None:
+        clock = Clock()
+        governor, lane = _lane(clock)
+        ticket = await governor.acquire(httpx.Request("GET", URL))
+        assert ticket is not None
+        assert lane.rate is None
+        assert clock.slept == []
+        # The server's next slot opens in 100 ms: everyone pauses that long, then goes at about 10/s.
+        assert lane.observe(ticket, _reset_in(clock, 0.1)) is True
+        starts = []
+        for _ in range(5):
+            ticket = await lane.acquire()
+            starts.append(clock.now)
+            lane.observe(ticket, _response(200, body={}))
+        assert starts[0] == pytest.approx(0.1, abs=0.005)  # just after the reset
+        gaps = [b - a for a, b in itertools.pairwise(starts)]
+        assert all(0.08 <= gap <= 0.11 for gap in gaps), gaps
+        assert lane.rate is not None
+        assert 9.0 <= lane.rate <= 12.0
+        # A second 429 on the new pace slows further, once per wave: a late 429 of the old pace does not.
+        slow = await lane.acquire()
+        rate = lane.rate
+        lane.observe(slow, _reset_in(clock, 0.05))
+        assert lane.rate < rate
+        after_first = lane.rate
+        lane.observe(slow, _reset_in(clock, 0.01))  # same wave, emptier bucket: no second cut
+        assert lane.rate == after_first
+        # Ten quiet seconds later the learned pace is dropped: no more waiting.
+        clock.now += Lane.RECOVER_AFTER + 1
+        ticket = await lane.acquire()
+        lane.observe(ticket, _response(200, body={}))
+        assert lane.rate is None
+        clock.slept.clear()
+        for _ in range(20):
+            await lane.acquire()
+        assert clock.slept == []
+        stats = governor.stats()
+        assert (stats.throttled, stats.requests) == (3, 28)
+
+    anyio.run(main)
+
+
+def test_a_429_without_a_reset_backs_off_doubling() -> None:
+    async def main() -> None:
+        clock = Clock()
+        _, lane = _lane(clock)
+        for expected in (1.0, 2.0, 4.0):
+            ticket = await lane.acquire()
+            lane.observe(ticket, _response(429, html="<html>slow down</html>"))
+            clock.slept.clear()
+            await lane.acquire()
+            assert clock.slept[0] == pytest.approx(expected)
+
+    anyio.run(main)
+
+
+def test_a_preset_paces_from_the_first_request_and_is_never_exceeded() -> None:
+    async def main() -> None:
+        clock = Clock()
+        preset = RateLimit("api.example", 8, burst=4)
+        _, lane = _lane(clock, (preset,))
+        starts = []
+        for _ in range(12):
+            ticket = await lane.acquire()
+            starts.append(clock.now)
+            lane.observe(ticket, _response(200, body={}))
+        assert starts[:4] == [0.0] * 4  # the burst
+        assert starts[-1] == pytest.approx(8 / 8)  # then 8 a second
+        assert lane.rate == 8.0
+
+    anyio.run(main)
+
+
+def test_endpoint_presets_get_lanes_of_their_own_and_tenants_are_apart() -> None:
+    governor = RateGovernor(presets=(RateLimit("api.example", 5, per=3.0, method="GET", path="/v1/global*"),))
+    narrow = governor.lane(httpx.Request("GET", "https://api.example/v1/globalAccounts/1"))
+    other = governor.lane(httpx.Request("GET", URL))
+    assert narrow is not other
+    assert narrow.rate == pytest.approx(5 / 3)
+    assert other.rate is None
+    session = Session(governor=governor)
+    a = session.auth_for_credentials(_uaa("client-a"))
+    b = session.auth_for_credentials(_uaa("client-b"))
+    assert governor.lane(httpx.Request("GET", URL), a) is not governor.lane(httpx.Request("GET", URL), b)
+    assert governor.lane(httpx.Request("GET", URL), a) is governor.lane(httpx.Request("GET", URL + "/x"), a)
+    assert len(governor.lanes()) == 4
+
+
+def _uaa(client_id: str) -> Any:
+    from scp_async import UaaCredentials
+
+    return UaaCredentials(url="https://t.authentication.eu10.hana.ondemand.com", client_id=client_id, client_secret="s")
+
+
+# -- shared by every task of a session ------------------------------------------------------------------
+
+
+class Bucket:
+    """A server's token bucket on virtual time: ``rate`` per second, ``burst`` at most; 429 with the reset."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.at = burst, 0.0
+        self.ok = self.rejected = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        now = trio.current_time()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            self.ok += 1
+            return httpx.Response(200, json={"ok": True})
+        self.rejected += 1
+        reset = NOW + now + (1 - self.tokens) / self.rate
+        return httpx.Response(429, headers={"X-Ratelimit-Reset": str(int(reset * 1000)), "Retry-After": "1"})
+
+
+def _virtual_session(**kwargs: Any) -> Session:
+    policy = RetryPolicy(clock=lambda: NOW + trio.current_time(), random=lambda: 1.0)
+    return Session(retry=policy, **kwargs)
+
+
+def _run_virtual(main: Callable[[], Any]) -> Any:
+    return trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def test_tasks_of_a_session_share_one_pace_and_finish_near_the_servers_rate(httpx_mock: HTTPXMock) -> None:
+    bucket = Bucket(rate=20.0, burst=5)
+    httpx_mock.add_callback(bucket, url=URL, is_reusable=True)
+
+    async def main() -> tuple[float, Session]:
+        session = _virtual_session()
+        started = trio.current_time()
+        async with session, anyio.create_task_group() as group:
+            for _ in range(200):
+                group.start_soon(session.request, "GET", URL)
+        return trio.current_time() - started, session
+
+    elapsed, session = _run_virtual(main)
+    stats = session.governor.stats()
+    assert bucket.ok == 200  # nobody gave up
+    ideal = (200 - 5) / 20.0
+    assert elapsed <= ideal * 1.15, (elapsed, ideal)
+    assert bucket.rejected == stats.throttled <= 20  # one wave at the start, then the pace holds
+    assert stats.retries == stats.throttled
+    assert stats.waits >= 150
+
+
+def test_without_the_governor_the_same_load_collects_429s_and_errors(httpx_mock: HTTPXMock) -> None:
+    bucket = Bucket(rate=20.0, burst=5)
+    httpx_mock.add_callback(bucket, url=URL, is_reusable=True)
+
+    async def main() -> list[Any]:
+        session = _virtual_session(governor=RateGovernor(enabled=False))
+        results: list[Any] = []
+
+        async def one() -> None:
+            try:
+                results.append(await session.request("GET", URL))
+            except RateLimited as exc:
+                results.append(exc)
+
+        async with session, anyio.create_task_group() as group:
+            for _ in range(200):
+                group.start_soon(one)
+        return results
+
+    results = _run_virtual(main)
+    assert any(isinstance(r, RateLimited) for r in results)
+    assert bucket.rejected > 200
+
+
+def test_a_throttled_call_retries_past_max_retries_until_it_succeeds(httpx_mock: HTTPXMock) -> None:
+    for _ in range(6):
+        httpx_mock.add_response(url=URL, status_code=429, headers={"Retry-After": "1"})
+    httpx_mock.add_response(url=URL, json={"done": True})
+
+    async def main() -> Any:
+        async with _virtual_session(max_retries=3) as session:
+            response = await session.request("GET", URL)
+            return response.json(), session.governor.stats()
+
+    body, stats = _run_virtual(main)
+    assert body == {"done": True}
+    assert (stats.throttled, stats.retries) == (6, 6)
+
+
+def test_a_server_wait_longer_than_max_wait_is_raised_at_once(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=URL, status_code=429, headers={"Retry-After": "120"}, is_reusable=True)
+
+    async def main() -> None:
+        async with _virtual_session(max_retries=0) as session:
+            with pytest.raises(RateLimited) as info:
+                await session.request("GET", URL)
+            assert info.value.retry_after == 120.0
+
+    _run_virtual(main)
+    assert len(httpx_mock.get_requests()) == 1
+
+
+def test_one_429_pauses_the_other_tasks_under_asyncio(httpx_mock: HTTPXMock) -> None:
+    """Under asyncio, on real (short) time: one task's 429 makes the others wait before sending."""
+    seen: list[int] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        seen.append(len(seen))
+        if len(seen) == 1:
+            return httpx.Response(429, headers={"Retry-After": "0.05"}, content=json.dumps({"error": {"code": 11006}}))
+        return httpx.Response(200, json={})
+
+    httpx_mock.add_callback(server, url=URL, is_reusable=True)
+
+    async def main() -> Session:
+        session = Session()
+        async with session:
+            await session.request("GET", URL)  # the 429, then its own retry
+            async with anyio.create_task_group() as group:
+                for _ in range(9):
+                    group.start_soon(session.request, "GET", URL)
+        return session
+
+    session = anyio.run(main, backend="asyncio")
+    stats = session.governor.stats()
+    assert len(seen) == 11
+    assert stats.throttled == 1
+    assert stats.waits >= 1  # the retry waited for the pause; the lane's pace spaced the others
+    assert json.loads(json.dumps(dict(session.governor.lanes()), default=lambda s: s.__dict__))
