@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -22,21 +23,28 @@ import threading
 import urllib.parse
 import uuid
 from dataclasses import dataclass
-from typing import Any
-
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import RSAKey
-from joserfc.jws import JWSRegistry
-from joserfc.registry import HeaderParameter
+from typing import TYPE_CHECKING, Any
 
 from ._clock import Clock
 from ._config import IN_PROCESS_ROOT, Credentials, EmulatorConfig, zone_id
 from ._http import Request, Response, TokenInfo, error_response, json_response
 
+if TYPE_CHECKING:
+    from joserfc.jwk import RSAKey
+    from joserfc.jws import JWSRegistry
+
 _CACHE_LIMIT = 10_000
-# XSUAA puts the token id into the header as ``jid`` too; joserfc accepts only headers it is told about.
-_JWS = JWSRegistry(header_registry={"jid": HeaderParameter("XSUAA token id", "str")}, algorithms=["RS256"])
+
+
+@functools.cache
+def _jws_registry() -> JWSRegistry:
+    # joserfc (and cryptography below it) loads on first use: an emulator that issues no JWT starts faster
+    from joserfc.jws import JWSRegistry
+    from joserfc.registry import HeaderParameter
+
+    # XSUAA puts the token id into the header as ``jid`` too; joserfc accepts only headers it is told about.
+    return JWSRegistry(header_registry={"jid": HeaderParameter("XSUAA token id", "str")}, algorithms=["RS256"])
+
 
 # Generating an RSA key costs ~0.1 s; emulators of one seed in one process share a key pair (tests create
 # hundreds of emulators), just as they shared the HMAC key derived from the seed before.
@@ -56,6 +64,8 @@ class _SigningKey:
 
     @classmethod
     def generate(cls) -> _SigningKey:
+        from joserfc.jwk import RSAKey
+
         key = RSAKey.generate_key(2048, private=True)
         public = key.as_dict(private=False)
         kid = "default-jwt-key-" + hashlib.sha256(str(public["n"]).encode()).hexdigest()[:10]
@@ -191,7 +201,9 @@ class TokenService:
                 claims["xs.system.attributes"] = {"xs.rolecollections": ["Global Account Administrator"]}
             signing = self.signing_key
             header = {"alg": "RS256", "jku": base + "/token_keys", "kid": signing.kid, "typ": "JWT", "jid": jti}
-            access = jwt.encode(header, claims, signing.key, algorithms=["RS256"], registry=_JWS)
+            from joserfc import jwt
+
+            access = jwt.encode(header, claims, signing.key, algorithms=["RS256"], registry=_jws_registry())
             with self._lock:  # the issuer knows its own token: no RSA verification on first use
                 if len(self._verified) >= _CACHE_LIMIT:
                     self._prune_verified(now)
@@ -247,9 +259,12 @@ class TokenService:
     def _decode(self, token: str) -> TokenInfo:
         if token.count(".") != 2 or not token.isascii():
             raise TokenError("Invalid access token: unknown token")
+        from joserfc import jwt
+        from joserfc.errors import JoseError
+
         signing = self.signing_key
         try:
-            decoded = jwt.decode(token, signing.key, algorithms=["RS256"], registry=_JWS)
+            decoded = jwt.decode(token, signing.key, algorithms=["RS256"], registry=_jws_registry())
         except (JoseError, ValueError, TypeError, UnicodeError, binascii.Error) as exc:
             raise TokenError("Invalid access token: signature verification failed") from exc
         if decoded.header.get("kid") != signing.kid:

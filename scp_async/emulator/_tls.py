@@ -13,11 +13,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
 CA_FILE = "emulator-ca.pem"
 CERT_FILE = "emulator-tls.pem"
 KEY_FILE = "emulator-tls-key.pem"
@@ -30,18 +25,19 @@ class TlsFiles:
     key: Path  # the server's private key (mode 0600)
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "scp-async"),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ]
-    )
-
-
 def write_tls_files(directory: str | os.PathLike[str], hosts: tuple[str, ...] = ("127.0.0.1",)) -> TlsFiles:
     """Create a CA and a certificate for ``hosts`` (plus localhost and the loopback addresses), valid for 30
     days, and write them into ``directory``."""
+    # cryptography loads only when TLS is asked for (start-up time of every other emulator)
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    def _name(common_name: str) -> x509.Name:
+        org = x509.NameAttribute(NameOID.ORGANIZATION_NAME, "scp-async")
+        return x509.Name([org, x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.UTC)
