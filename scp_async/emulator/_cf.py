@@ -1201,6 +1201,34 @@ def routes(ctx: Context) -> list[Route]:
         st.cf_route_bindings[guid] = rb
         return json_response(route_binding_view(req.base_url, rb), 201)
 
+    # -- stacks ----------------------------------------------------------------------------------------------
+    def stack_view(b: str, s: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "guid": s["guid"],
+            "created_at": s["created_at"],
+            "updated_at": s["updated_at"],
+            "name": s["name"],
+            "description": s["description"],
+            "state": s["state"],
+            "state_reason": s["state_reason"],
+            "build_rootfs_image": s["name"],
+            "run_rootfs_image": s["name"],
+            "default": s["default"],
+            "metadata": meta(s),
+            "links": {"self": {"href": f"{b}/v3/stacks/{s['guid']}"}},
+        }
+
+    stack_filters: dict[str, Callable[[dict[str, Any]], Any]] = {
+        "guids": lambda s: s["guid"],
+        "names": lambda s: s["name"],
+        "default": lambda s: str(s["default"]).lower(),
+    }
+
+    def stack_apps(req: Request) -> Response:
+        stack = get_or_404(st.cf_stacks, "Stack", req.path_params[0])
+        apps = [a for a in st.cf_apps.values() if stack["default"]]  # every seeded app runs on the default
+        return paginate(req, apps, app_view)
+
     # -- app environment -------------------------------------------------------------------------------
     def vcap_services(app_guid: str) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}
@@ -1376,6 +1404,9 @@ def routes(ctx: Context) -> list[Route]:
             getter(st.cf_route_bindings, "Service route binding", route_binding_view),
         ),
         Route(CF, "GET", "/v3/apps/{guid}/env", app_env),
+        Route(CF, "GET", "/v3/stacks", listing(st.cf_stacks, stack_view, stack_filters)),
+        Route(CF, "GET", "/v3/stacks/{guid}", getter(st.cf_stacks, "Stack", stack_view)),
+        Route(CF, "GET", "/v3/stacks/{guid}/apps", stack_apps),
         Route(CF, "GET", "/v3/apps/{guid}/environment_variables", get_env_vars),
         Route(CF, "PATCH", "/v3/apps/{guid}/environment_variables", patch_env_vars, validate_body=False),
     ]

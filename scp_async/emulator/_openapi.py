@@ -237,6 +237,13 @@ class Operation:
         return self._synth
 
 
+#: Links CF sends with a ``method``: the actions (and package downloads).
+_CF_ACTION_LINKS = frozenset(
+    {"upload", "download", "cancel", "continue", "assign_current_droplet", "scale", "start", "stop", "restart"}
+    | {"apply_manifest", "copy"}
+)
+
+
 def cf_shape(value: Any, key: str = "") -> Any:
     """What cloud_controller_ng sends that CF's schemas leave optional: a link is ``{href}`` (``method``
     only for actions, which the synthesizer cannot tell), and a relationship inside a resource is
@@ -246,7 +253,10 @@ def cf_shape(value: Any, key: str = "") -> Any:
     if not isinstance(value, dict):
         return value
     if "href" in value and value.get("method") == "string":
-        return {"href": "https://api.example.org/v3" if value["href"] == "string" else value["href"]}
+        link = {"href": "https://api.example.org/v3" if value["href"] == "string" else value["href"]}
+        if key in _CF_ACTION_LINKS:
+            link["method"] = "GET" if key == "download" else "POST"
+        return link
     out = {k: cf_shape(v, k) for k, v in value.items()}
     if key == "relationships":
         out = {k: ({"data": v["data"]} if isinstance(v, dict) and "data" in v else v) for k, v in out.items()}

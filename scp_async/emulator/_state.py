@@ -149,6 +149,7 @@ class State:
         self.cf_plans: dict[str, dict[str, Any]] = {}
         self.cf_credential_bindings: dict[str, dict[str, Any]] = {}
         self.cf_route_bindings: dict[str, dict[str, Any]] = {}
+        self.cf_stacks: dict[str, dict[str, Any]] = {}
         self.mta_operations: dict[str, dict[str, Any]] = {}  # id -> operation
         self.mtas: dict[str, list[dict[str, Any]]] = {}  # space -> mtas
         self.mta_files: dict[str, list[dict[str, Any]]] = {}  # space -> files
@@ -260,6 +261,7 @@ class State:
         }
         self.add_event("GlobalAccount_Creation", ga_guid, "GlobalAccount", created, {"displayName": "Emulated"})
         self._seed_cf_marketplace(iso(created))
+        self._seed_cf_stacks(iso(created))
         dir_ids: list[str] = []
         for d in range(cfg.directories):
             guid = self.new_id()
@@ -465,6 +467,20 @@ class State:
                     "messages": [],
                     "parameters": {},
                 }
+
+    def _seed_cf_stacks(self, created: str) -> None:
+        for name, state, default in (("cflinuxfs4", "ACTIVE", True), ("cflinuxfs3", "DEPRECATED", False)):
+            guid = derived_id("cf-stack", name)
+            self.cf_stacks[guid] = {
+                "guid": guid,
+                "name": name,
+                "description": f"Cloud Foundry Linux-based filesystem ({name})",
+                "state": state,
+                "state_reason": None if state == "ACTIVE" else "Use cflinuxfs4",
+                "default": default,
+                "created_at": created,
+                "updated_at": created,
+            }
 
     def _seed_cf_marketplace(self, created: str) -> None:
         """CF service offerings and plans: the services of the global account's catalogue."""

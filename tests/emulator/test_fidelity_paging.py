@@ -163,13 +163,13 @@ async def test_every_paged_list_operation_ends_with_matching_totals(clock: Manua
 async def test_a_synthesized_cf_list_is_one_last_page_linked_to_its_request(emu: Emulator) -> None:
     token = emu.issue_token("cf", user="admin@example.com")
     async with emu.client(token=token) as c:
-        body = (await c.get("/cf/v3/stacks", params={"per_page": 3, "names": "cflinuxfs4"})).json()
+        body = (await c.get("/cf/v3/buildpacks", params={"per_page": 3, "names": "java"})).json()
     pagination = body["pagination"]
     assert pagination["next"] is None
     assert pagination["previous"] is None
     assert pagination["total_results"] == len(body["resources"])
     assert pagination["total_pages"] == 1
     first = urllib.parse.urlsplit(pagination["first"]["href"])
-    assert first.path.endswith("/cf/v3/stacks")
-    assert urllib.parse.parse_qs(first.query) == {"names": ["cflinuxfs4"], "page": ["1"], "per_page": ["3"]}
+    assert first.path.endswith("/cf/v3/buildpacks")
+    assert urllib.parse.parse_qs(first.query) == {"names": ["java"], "page": ["1"], "per_page": ["3"]}
     assert pagination["last"] == pagination["first"]
