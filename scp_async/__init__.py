@@ -44,7 +44,8 @@ from ._errors import (
     Unauthorized,
     UnexpectedStatusError,
 )
-from ._fan_out import fan_out
+from ._fan_out import FanOut, Outcome, fan_out, fan_out_stream
+from ._governor import SAP_PRESETS, GovernorStats, RateGovernor, RateLimit
 from ._limits import DEFAULT_MAX_RESPONSE_SIZE
 from ._logging import RedactingFilter, redact_url
 from ._namespace import Namespace
@@ -97,6 +98,7 @@ __all__ = [
     "DEFAULT_MAX_RESPONSE_SIZE",
     "DEFAULT_TIMEOUT",
     "NOT_GIVEN",
+    "SAP_PRESETS",
     "UNSET",
     "ApiConnectionError",
     "ApiContext",
@@ -114,7 +116,9 @@ __all__ = [
     "Conflict",
     "CredentialType",
     "ErrorDetail",
+    "FanOut",
     "Forbidden",
+    "GovernorStats",
     "Grant",
     "InvalidResponseError",
     "MultiApps",
@@ -123,9 +127,12 @@ __all__ = [
     "NotFound",
     "NotGiven",
     "OAuth2Auth",
+    "Outcome",
     "PaginationError",
     "Paginator",
     "PasswordGrant",
+    "RateGovernor",
+    "RateLimit",
     "RateLimited",
     "RedactingFilter",
     "RefreshTokenGrant",
@@ -150,6 +157,7 @@ __all__ = [
     "X509ClientCredentialsGrant",
     "__version__",
     "fan_out",
+    "fan_out_stream",
     "load_service_key",
     "paginate",
     "redact_url",

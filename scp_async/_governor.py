@@ -23,6 +23,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import anyio
@@ -31,6 +32,7 @@ import httpx
 from ._retry import RetryPolicy
 
 __all__ = [
+    "ATTEMPTS",
     "SAP_PRESETS",
     "GovernorStats",
     "Lane",
@@ -39,6 +41,9 @@ __all__ = [
     "Throttle",
     "parse_throttle",
 ]
+
+#: Counts the HTTP attempts of the calls made in this context (set per item by ``fan_out_stream``).
+ATTEMPTS: ContextVar[list[int] | None] = ContextVar("scp_async_attempts", default=None)
 
 #: The cis error code of "too many requests" (its detail code is 11007).
 CIS_RATE_LIMIT_CODE = 11006
@@ -492,6 +497,9 @@ class RateGovernor:
         policy: RetryPolicy | None = None,
     ) -> Ticket | None:
         """Wait for ``request``'s slot (``None`` when the governor is off); ``previous`` is the call's last try."""
+        attempts = ATTEMPTS.get()
+        if attempts is not None:
+            attempts[0] += 1
         if not self.enabled:
             return None
         lane = self.lane(request, auth)

@@ -1,0 +1,154 @@
+"""fan_out_stream: outcomes as they complete, errors kept as outcomes, progress, attempts, early exit;
+under asyncio and trio."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from pytest_httpx import HTTPXMock
+
+from scp_async import NotFound, Outcome, Session, fan_out_stream
+
+Runner = Callable[[Callable[[], Awaitable[Any]]], Any]
+URL = "https://api.example/v1/things"
+
+
+def test_outcomes_arrive_as_they_complete_with_errors_and_progress(run: Runner) -> None:
+    progress: list[tuple[int, int, int]] = []
+
+    async def work(n: int) -> int:
+        # Later items finish first; every fifth fails.
+        for _ in range(20 - n):
+            await anyio.lowlevel.checkpoint()
+        if n % 5 == 0:
+            raise ValueError(f"item {n}")
+        return n * n
+
+    async def main() -> list[Outcome[int, int]]:
+        seen = []
+        async with fan_out_stream(
+            work, range(20), limit=20, progress=lambda done, total, o: progress.append((done, total, o.index))
+        ) as outcomes:
+            async for outcome in outcomes:
+                seen.append(outcome)
+        return seen
+
+    seen = run(main)
+    assert sorted(o.index for o in seen) == list(range(20))  # nothing lost, nothing twice
+    assert [o.index for o in seen][:3] == [19, 18, 17]  # completion order, not input order
+    for o in seen:
+        assert o.item == o.index
+        if o.index % 5 == 0:
+            assert isinstance(o.error, ValueError)
+            assert not o.ok
+            with pytest.raises(ValueError, match=f"item {o.index}"):
+                o.result()
+        else:
+            assert (o.value, o.ok, o.result()) == (o.index**2, True, o.index**2)
+        assert o.duration >= 0
+        assert o.attempts == 0  # no HTTP
+    assert [p[0] for p in progress] == list(range(1, 21))
+    assert {p[1] for p in progress} == {20}
+    assert [p[2] for p in progress] == [o.index for o in seen]
+
+
+def test_the_limit_holds_and_leaving_early_cancels_the_rest(run: Runner) -> None:
+    running = 0
+    peak = 0
+    finished = 0
+
+    async def work(n: int) -> int:
+        nonlocal running, peak, finished
+        running += 1
+        peak = max(peak, running)
+        try:
+            await anyio.sleep(0.001 * (n % 3))
+            finished += 1
+            return n
+        finally:
+            running -= 1
+
+    async def main() -> int:
+        got = 0
+        async with fan_out_stream(work, range(200), limit=7) as outcomes:
+            async for _ in outcomes:
+                got += 1
+                if got == 10:
+                    break
+        return got
+
+    assert run(main) == 10
+    assert peak <= 7
+    assert finished < 200
+    assert running == 0
+
+
+def test_attempts_count_every_http_try(
+    run: Runner, make_session: Callable[..., Session], httpx_mock: HTTPXMock
+) -> None:
+    httpx_mock.add_response(url=f"{URL}/1", status_code=429, headers={"Retry-After": "1"})
+    httpx_mock.add_response(url=f"{URL}/1", status_code=503)
+    httpx_mock.add_response(url=f"{URL}/1", json={"n": 1})
+    httpx_mock.add_response(url=f"{URL}/2", json={"n": 2})
+    httpx_mock.add_response(url=f"{URL}/3", status_code=404, json={"error": "no"})
+
+    async def main() -> dict[int, Outcome[int, Any]]:
+        async with make_session() as session:
+
+            async def get(n: int) -> Any:
+                return (await session.request("GET", f"{URL}/{n}")).json()
+
+            async with fan_out_stream(get, [1, 2, 3], limit=3) as outcomes:
+                return {o.item: o async for o in outcomes}
+
+    outcomes = run(main)
+    assert (outcomes[1].value, outcomes[1].attempts) == ({"n": 1}, 3)
+    assert (outcomes[2].value, outcomes[2].attempts) == ({"n": 2}, 1)
+    assert isinstance(outcomes[3].error, NotFound)
+    assert outcomes[3].attempts == 1
+
+
+def test_iterating_without_entering_is_a_clear_error() -> None:
+    async def work(n: int) -> int:
+        return n
+
+    with pytest.raises(RuntimeError, match="async with"):
+        fan_out_stream(work, [1]).__aiter__()
+    with pytest.raises(ValueError, match="limit"):
+        fan_out_stream(work, [1], limit=0)
+
+
+def test_one_session_many_credentials_share_the_pool_and_keep_apart_tokens_and_lanes(httpx_mock: HTTPXMock) -> None:
+    from .helpers import TOKEN_URL, cis_key_dict
+
+    tokens = iter(range(100))
+    httpx_mock.add_callback(
+        lambda request: httpx.Response(200, json={"access_token": f"t{next(tokens)}", "expires_in": 3600}),
+        url=TOKEN_URL,
+        is_reusable=True,
+    )
+    httpx_mock.add_response(url=f"{URL}/x", json={}, is_reusable=True)
+
+    async def main() -> Session:
+        async with Session() as session:
+            apis = []
+            for n in range(3):
+                key = cis_key_dict()
+                key["uaa"]["clientid"] = f"client-{n}"
+                apis.append(session.cloud_management(key).api("accounts"))
+
+            async def call(api: Any) -> None:
+                await session.request("GET", f"{URL}/x", auth=api.auth)
+
+            async with fan_out_stream(call, apis * 4, limit=12) as outcomes:
+                assert all([o.ok async for o in outcomes])
+            return session
+
+    session = anyio.run(main)
+    token_requests = [r for r in httpx_mock.get_requests() if str(r.url) == TOKEN_URL]
+    assert len(token_requests) == 3  # one token per credential, shared by its four calls
+    assert len(session.governor.lanes()) == 4  # the token server's lane and one per credential
