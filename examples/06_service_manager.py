@@ -6,7 +6,12 @@ import anyio
 from _keys import service_keys
 
 from scp_async import ServiceKey, Session, paginate
-from scp_async_clients.service_manager.models import CreateByPlanID, CreateServiceBindingRequestPayload
+from scp_async_clients.service_manager.models import (
+    CreateByPlanID,
+    CreatedServiceBindingResponseObject,
+    CreatedServiceInstanceResponseObject,
+    CreateServiceBindingRequestPayload,
+)
 
 
 async def main(keys: Path) -> None:
@@ -16,14 +21,20 @@ async def main(keys: Path) -> None:
         print(f"{len(names)} service instances, e.g. {names[:3]}")
 
         plan = (await sm.get_all_service_plans()).items[0]
+        if not plan.id:
+            raise SystemExit("the first service plan has no id")
         created = await sm.create_service_instance(
             body=CreateByPlanID(name="example-instance", service_plan_id=plan.id)
         )
+        # 201: created at once; 202: the broker works on it (wait_for_service_instance waits for that)
+        if not isinstance(created, CreatedServiceInstanceResponseObject) or not created.id:
+            raise SystemExit("the instance is being created asynchronously")
         print(f"created {created.name} ({created.id})")
         binding = await sm.create_service_binding(
             body=CreateServiceBindingRequestPayload(name="example-binding", service_instance_id=created.id)
         )
-        print(f"bound {binding.name}")
+        if isinstance(binding, CreatedServiceBindingResponseObject):
+            print(f"bound {binding.name}")
 
 
 if __name__ == "__main__":

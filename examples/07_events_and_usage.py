@@ -18,8 +18,9 @@ async def main(keys: Path) -> None:
         usage = session.resource_consumption(ServiceKey.from_file(keys / "resource_consumption.json"))
         this_month = int(datetime.date.today().strftime("%Y%m"))
         report = await usage.get_monthly_usage(from_date=this_month - 100, to_date=this_month)
-        services = {row.service_name for row in report.content}
-        print(f"{len(report.content)} usage rows over {len(services)} services")
+        rows = report.content or []
+        services = {row.service_name for row in rows}
+        print(f"{len(rows)} usage rows over {len(services)} services")
 
 
 if __name__ == "__main__":

@@ -4,13 +4,15 @@ Your code takes a Session and a key; your test gives it the emulator's. Here the
 429 to half of the requests, and the retry policy still gets every record.
 """
 
+from typing import Any
+
 import anyio
 
 from scp_async import RetryPolicy, Session
 from scp_async.emulator import Emulator, FaultConfig
 
 
-async def count_security_events(session: Session, key: dict) -> int:  # the code under test
+async def count_security_events(session: Session, key: dict[str, Any]) -> int:  # the code under test
     audit_log = session.audit_log(key)
     return sum([1 async for _ in audit_log.records(category="audit.security-events")])
 

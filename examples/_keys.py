@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from pathlib import Path
 
 
 @contextmanager
-def service_keys() -> Iterator[Path]:
+def service_keys() -> Generator[Path]:
     own = os.environ.get("SCP_ASYNC_KEYS_DIR")
     if own:
         yield Path(own)
