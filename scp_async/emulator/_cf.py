@@ -946,7 +946,25 @@ def routes(ctx: Context) -> list[Route]:
         "organization_guids": lambda r: org_of_space(r["space"]),
         "app_guids": lambda r: [d["app"] for d in r["destinations"]],
     }
-    list_routes = listing(st.cf_routes, route_view, route_filters)
+
+    def route_included(req: Request, routes: list[dict[str, Any]], inc: set[str]) -> dict[str, list[dict[str, Any]]]:
+        """``include=domain`` / ``space`` / ``space.organization``: what these routes refer to, only that."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        if "domain" in inc:
+            guids = sorted({r["domain"] for r in routes} & set(st.cf_domains))
+            out["domains"] = [domain_view(req.base_url, st.cf_domains[g]) for g in guids]
+        if inc & {"space", "space.organization"}:
+            spaces = [st.cf_spaces[g] for g in sorted({r["space"] for r in routes} & set(st.cf_spaces))]
+            out["spaces"] = [space_view(req.base_url, space) for space in spaces]
+            if "space.organization" in inc:
+                out |= space_included(req, spaces)
+        return out
+
+    def list_routes(req: Request) -> Response:
+        settle()
+        inc = includes(req, ("domain", "space", "space.organization"))
+        items = [r for r in st.cf_routes.values() if by(req, r, route_filters)]
+        return paginate(req, items, route_view, (lambda page: route_included(req, page, inc)) if inc else None)
 
     def list_app_routes(req: Request) -> Response:
         get_or_404(st.cf_apps, "App", req.path_params[0])

@@ -89,3 +89,21 @@ def test_creates_a_task_and_reads_it_back(cf: tuple[Any, Emulator]) -> None:
     cancelled = client.v3.tasks.cancel(task["guid"])
     assert cancelled["state"] == "FAILED"
     assert cancelled["result"]["failure_reason"]
+
+
+async def test_routes_include_their_domains_and_spaces(emu: Emulator) -> None:
+    token = emu.issue_token("cf", user="admin@example.com")
+    async with emu.client(token=token) as c:
+        body = (await c.get("/cf/v3/routes", params={"per_page": 4, "include": "domain,space.organization"})).json()
+        bad = await c.get("/cf/v3/routes", params={"include": "app"})
+    routes = body["resources"]
+    assert len(routes) == 4
+    domains = {d["guid"]: d for d in body["included"]["domains"]}
+    assert {r["relationships"]["domain"]["data"]["guid"] for r in routes} == set(domains)
+    for r in routes:
+        assert r["url"] == f"{r['host']}.{domains[r['relationships']['domain']['data']['guid']]['name']}"
+    assert {r["relationships"]["space"]["data"]["guid"] for r in routes} == {
+        s["guid"] for s in body["included"]["spaces"]
+    }
+    assert body["included"]["organizations"]
+    assert bad.status_code == 400
