@@ -32,6 +32,7 @@ from ._logging import logger
 __all__ = [
     "ResponseDecodeError",
     "array",
+    "date",
     "date_time",
     "enum",
     "is_array",
@@ -167,6 +168,18 @@ def date_time(value: Any, name: str) -> Any:
     if result is None:
         raise ResponseDecodeError(_child(name), DATE_TIME_FORMS, _excerpt(value))
     return result
+
+
+def date(value: Any, name: str) -> Any:
+    """A date field (``YYYY-MM-DD``): a date, the value kept as sent (wrong JSON type), or ResponseDecodeError."""
+    if isinstance(value, datetime.date):
+        return value
+    if not isinstance(value, str):
+        return kept(value, name, "a date (YYYY-MM-DD)")
+    try:
+        return datetime.date.fromisoformat(value.strip())
+    except ValueError:
+        raise ResponseDecodeError(_child(name), "a date (YYYY-MM-DD)", _excerpt(value)) from None
 
 
 # -- other scalars ---------------------------------------------------------------------------------------

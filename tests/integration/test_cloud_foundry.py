@@ -127,7 +127,7 @@ async def test_include_space_returns_the_spaces_of_the_page(emu: Emulator, keys:
     async with Session() as session:
         cf = await login(session, keys)
         apps = await cf.list_apps(per_page=PER_PAGE, include=[ListAppsIncludeItem.SPACE])
-    wanted = {a.relationships["space"]["data"]["guid"] for a in apps.resources}  # a free-form map in the spec
+    wanted = {str(a.relationships.space.data.guid) for a in apps.resources}  # typed since the App overlay
     included = {str(s.guid): s for s in apps.included.spaces}
     assert set(included) == wanted  # exactly the spaces this page refers to, as cloud_controller_ng sends
     assert all(included[g].name == emu.state.cf_spaces[g]["name"] for g in wanted)

@@ -39,6 +39,9 @@ BERLIN_WINTER = datetime.timezone(datetime.timedelta(hours=1))
         (1511530545831.0, datetime.datetime(2017, 11, 24, 13, 35, 45, 831000, tzinfo=UTC)),
         ("1511530545831", datetime.datetime(2017, 11, 24, 13, 35, 45, 831000, tzinfo=UTC)),
         ("0001-01-01T00:00:00Z", datetime.datetime(1, 1, 1, tzinfo=UTC)),  # Go's zero time, sent by SM
+        # java.time with nanoseconds, and without seconds (ZonedDateTime.toString drops zero seconds)
+        ("2024-09-09T22:25:08.792192529Z[Etc/UTC]", datetime.datetime(2024, 9, 9, 22, 25, 8, 792192, tzinfo=UTC)),
+        ("2019-06-11T13:50Z[UTC]", datetime.datetime(2019, 6, 11, 13, 50, tzinfo=UTC)),
     ],
 )
 def test_every_date_form_the_services_send(sent: Any, expected: datetime.datetime) -> None:
@@ -151,3 +154,15 @@ def test_one_unset_for_every_api() -> None:
     assert copy.deepcopy(UNSET) is UNSET
     assert not UNSET
     assert repr(UNSET) == "UNSET"
+
+
+def test_dates_without_time_are_lenient_too(caplog: pytest.LogCaptureFixture) -> None:
+    from scp_async_clients.resource_consumption.models import CloudCreditsDetails
+
+    with caplog.at_level(logging.WARNING, logger="scp_async"):
+        odd = CloudCreditsDetails.from_dict({"contracts": [{"contractStartDate": 20240101}]})
+    assert odd.contracts[0].contract_start_date == 20240101
+    assert "contracts[0].contractStartDate: expected a date (YYYY-MM-DD), got number; kept as sent" in caplog.text
+    with pytest.raises(ResponseDecodeError) as caught:
+        CloudCreditsDetails.from_dict({"contracts": [{"contractStartDate": "2024-99-01"}]})
+    assert caught.value.path == "$.contracts[0].contractStartDate"

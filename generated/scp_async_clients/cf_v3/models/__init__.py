@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .app_links import AppLinks
     from .app_list import AppList
     from .app_permissions import AppPermissions
+    from .app_relationships import AppRelationships
     from .app_ssh_enabled import AppSshEnabled
     from .app_state import AppState
     from .app_usage_event_list import AppUsageEventList
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from .build_links import BuildLinks
     from .build_list import BuildList
     from .build_package import BuildPackage
+    from .build_relationships import BuildRelationships
     from .build_state import BuildState
     from .build_update import BuildUpdate
     from .build_update_state import BuildUpdateState
@@ -131,6 +133,7 @@ if TYPE_CHECKING:
     from .deployment_options_canary import DeploymentOptionsCanary
     from .deployment_options_canary_steps_item import DeploymentOptionsCanaryStepsItem
     from .deployment_previous_droplet import DeploymentPreviousDroplet
+    from .deployment_relationships import DeploymentRelationships
     from .deployment_revision_type_0 import DeploymentRevisionType0
     from .deployment_status import DeploymentStatus
     from .deployment_status_details import DeploymentStatusDetails
@@ -140,6 +143,7 @@ if TYPE_CHECKING:
     from .domain import Domain
     from .domain_links import DomainLinks
     from .domain_list import DomainList
+    from .domain_relationships import DomainRelationships
     from .domain_router_group_type_0 import DomainRouterGroupType0
     from .domain_supported_protocols_item import DomainSupportedProtocolsItem
     from .droplet import Droplet
@@ -148,6 +152,7 @@ if TYPE_CHECKING:
     from .droplet_links import DropletLinks
     from .droplet_list import DropletList
     from .droplet_process_types import DropletProcessTypes
+    from .droplet_relationships import DropletRelationships
     from .environment_variable_group import EnvironmentVariableGroup
     from .environment_variable_group_links import EnvironmentVariableGroupLinks
     from .environment_variable_group_var import EnvironmentVariableGroupVar
@@ -323,6 +328,7 @@ if TYPE_CHECKING:
     from .package_data_checksum import PackageDataChecksum
     from .package_links import PackageLinks
     from .package_list import PackageList
+    from .package_relationships import PackageRelationships
     from .package_state import PackageState
     from .package_type import PackageType
     from .pagination import Pagination
@@ -361,6 +367,7 @@ if TYPE_CHECKING:
     from .route_destination_list import RouteDestinationList
     from .route_links import RouteLinks
     from .route_list import RouteList
+    from .route_relationships import RouteRelationships
     from .scale_process_body import ScaleProcessBody
     from .scale_process_for_app_body import ScaleProcessForAppBody
     from .security_group import SecurityGroup
@@ -391,9 +398,11 @@ if TYPE_CHECKING:
     from .service_offering import ServiceOffering
     from .service_offering_links import ServiceOfferingLinks
     from .service_offering_list import ServiceOfferingList
+    from .service_offering_relationships import ServiceOfferingRelationships
     from .service_plan import ServicePlan
     from .service_plan_links import ServicePlanLinks
     from .service_plan_list import ServicePlanList
+    from .service_plan_relationships import ServicePlanRelationships
     from .service_plan_visibility import ServicePlanVisibility
     from .service_plan_visibility_organizations_item import ServicePlanVisibilityOrganizationsItem
     from .service_plan_visibility_type import ServicePlanVisibilityType
@@ -435,6 +444,7 @@ if TYPE_CHECKING:
     from .task import Task
     from .task_links import TaskLinks
     from .task_list import TaskList
+    from .task_relationships import TaskRelationships
     from .task_result import TaskResult
     from .task_state import TaskState
     from .update_app_body import UpdateAppBody
@@ -541,6 +551,7 @@ _MODULE_OF_NAME: dict[str, str] = {
     "AppLinks": ".app_links",
     "AppList": ".app_list",
     "AppPermissions": ".app_permissions",
+    "AppRelationships": ".app_relationships",
     "AppSshEnabled": ".app_ssh_enabled",
     "AppState": ".app_state",
     "AppUsageEventList": ".app_usage_event_list",
@@ -563,6 +574,7 @@ _MODULE_OF_NAME: dict[str, str] = {
     "BuildLinks": ".build_links",
     "BuildList": ".build_list",
     "BuildPackage": ".build_package",
+    "BuildRelationships": ".build_relationships",
     "BuildState": ".build_state",
     "BuildUpdate": ".build_update",
     "BuildUpdateState": ".build_update_state",
@@ -644,6 +656,7 @@ _MODULE_OF_NAME: dict[str, str] = {
     "DeploymentOptionsCanary": ".deployment_options_canary",
     "DeploymentOptionsCanaryStepsItem": ".deployment_options_canary_steps_item",
     "DeploymentPreviousDroplet": ".deployment_previous_droplet",
+    "DeploymentRelationships": ".deployment_relationships",
     "DeploymentRevisionType0": ".deployment_revision_type_0",
     "DeploymentStatus": ".deployment_status",
     "DeploymentStatusDetails": ".deployment_status_details",
@@ -653,6 +666,7 @@ _MODULE_OF_NAME: dict[str, str] = {
     "Domain": ".domain",
     "DomainLinks": ".domain_links",
     "DomainList": ".domain_list",
+    "DomainRelationships": ".domain_relationships",
     "DomainRouterGroupType0": ".domain_router_group_type_0",
     "DomainSupportedProtocolsItem": ".domain_supported_protocols_item",
     "Droplet": ".droplet",
@@ -661,6 +675,7 @@ _MODULE_OF_NAME: dict[str, str] = {
     "DropletLinks": ".droplet_links",
     "DropletList": ".droplet_list",
     "DropletProcessTypes": ".droplet_process_types",
+    "DropletRelationships": ".droplet_relationships",
     "EnvironmentVariableGroup": ".environment_variable_group",
     "EnvironmentVariableGroupLinks": ".environment_variable_group_links",
     "EnvironmentVariableGroupVar": ".environment_variable_group_var",
@@ -828,6 +843,7 @@ _MODULE_OF_NAME: dict[str, str] = {
     "PackageDataChecksum": ".package_data_checksum",
     "PackageLinks": ".package_links",
     "PackageList": ".package_list",
+    "PackageRelationships": ".package_relationships",
     "PackageState": ".package_state",
     "PackageType": ".package_type",
     "Pagination": ".pagination",
@@ -866,6 +882,7 @@ _MODULE_OF_NAME: dict[str, str] = {
     "RouteDestinationList": ".route_destination_list",
     "RouteLinks": ".route_links",
     "RouteList": ".route_list",
+    "RouteRelationships": ".route_relationships",
     "ScaleProcessBody": ".scale_process_body",
     "ScaleProcessForAppBody": ".scale_process_for_app_body",
     "SecurityGroup": ".security_group",
@@ -896,9 +913,11 @@ _MODULE_OF_NAME: dict[str, str] = {
     "ServiceOffering": ".service_offering",
     "ServiceOfferingLinks": ".service_offering_links",
     "ServiceOfferingList": ".service_offering_list",
+    "ServiceOfferingRelationships": ".service_offering_relationships",
     "ServicePlan": ".service_plan",
     "ServicePlanLinks": ".service_plan_links",
     "ServicePlanList": ".service_plan_list",
+    "ServicePlanRelationships": ".service_plan_relationships",
     "ServicePlanVisibility": ".service_plan_visibility",
     "ServicePlanVisibilityOrganizationsItem": ".service_plan_visibility_organizations_item",
     "ServicePlanVisibilityType": ".service_plan_visibility_type",
@@ -940,6 +959,7 @@ _MODULE_OF_NAME: dict[str, str] = {
     "Task": ".task",
     "TaskLinks": ".task_links",
     "TaskList": ".task_list",
+    "TaskRelationships": ".task_relationships",
     "TaskResult": ".task_result",
     "TaskState": ".task_state",
     "UpdateAppBody": ".update_app_body",
@@ -1048,6 +1068,7 @@ __all__ = (
     "ApplyServicePlanVisibilityBodyOrganizationsItem",
     "ApplyServicePlanVisibilityBodyType",
     "AppPermissions",
+    "AppRelationships",
     "AppSshEnabled",
     "AppState",
     "AppUsageEventList",
@@ -1071,6 +1092,7 @@ __all__ = (
     "BuildpackLinks",
     "BuildpackList",
     "BuildpackState",
+    "BuildRelationships",
     "BuildState",
     "BuildUpdate",
     "BuildUpdateState",
@@ -1148,6 +1170,7 @@ __all__ = (
     "DeploymentOptionsCanary",
     "DeploymentOptionsCanaryStepsItem",
     "DeploymentPreviousDroplet",
+    "DeploymentRelationships",
     "DeploymentRevisionType0",
     "DeploymentStatus",
     "DeploymentStatusDetails",
@@ -1157,6 +1180,7 @@ __all__ = (
     "Domain",
     "DomainLinks",
     "DomainList",
+    "DomainRelationships",
     "DomainRouterGroupType0",
     "DomainSupportedProtocolsItem",
     "Droplet",
@@ -1165,6 +1189,7 @@ __all__ = (
     "DropletLinks",
     "DropletList",
     "DropletProcessTypes",
+    "DropletRelationships",
     "EnvironmentVariableGroup",
     "EnvironmentVariableGroupLinks",
     "EnvironmentVariableGroupVar",
@@ -1332,6 +1357,7 @@ __all__ = (
     "PackageDataChecksum",
     "PackageLinks",
     "PackageList",
+    "PackageRelationships",
     "PackageState",
     "PackageType",
     "Pagination",
@@ -1370,6 +1396,7 @@ __all__ = (
     "RouteDestinationList",
     "RouteLinks",
     "RouteList",
+    "RouteRelationships",
     "ScaleProcessBody",
     "ScaleProcessForAppBody",
     "SecurityGroup",
@@ -1400,9 +1427,11 @@ __all__ = (
     "ServiceOffering",
     "ServiceOfferingLinks",
     "ServiceOfferingList",
+    "ServiceOfferingRelationships",
     "ServicePlan",
     "ServicePlanLinks",
     "ServicePlanList",
+    "ServicePlanRelationships",
     "ServicePlanVisibility",
     "ServicePlanVisibilityOrganizationsItem",
     "ServicePlanVisibilityType",
@@ -1444,6 +1473,7 @@ __all__ = (
     "Task",
     "TaskLinks",
     "TaskList",
+    "TaskRelationships",
     "TaskResult",
     "TaskState",
     "UpdateAppBody",

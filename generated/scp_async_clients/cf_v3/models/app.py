@@ -14,10 +14,10 @@ from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.app_links import AppLinks
+    from ..models.app_relationships import AppRelationships
     from ..models.included_resources import IncludedResources
     from ..models.lifecycle import Lifecycle
     from ..models.metadata import Metadata
-    from ..models.relationships import Relationships
 
 
 T = TypeVar("T", bound="App")
@@ -35,7 +35,7 @@ class App:
         links (AppLinks | Unset):
         metadata (Metadata | Unset):
         name (str | Unset):
-        relationships (Relationships | Unset):
+        relationships (AppRelationships | Unset):
         state (AppState | Unset):
     """
 
@@ -47,7 +47,7 @@ class App:
     links: AppLinks | Unset = UNSET
     metadata: Metadata | Unset = UNSET
     name: str | Unset = UNSET
-    relationships: Relationships | Unset = UNSET
+    relationships: AppRelationships | Unset = UNSET
     state: AppState | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -119,10 +119,10 @@ class App:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.app_links import AppLinks  # noqa: PLC0415
+        from ..models.app_relationships import AppRelationships  # noqa: PLC0415
         from ..models.included_resources import IncludedResources  # noqa: PLC0415
         from ..models.lifecycle import Lifecycle  # noqa: PLC0415
         from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.relationships import Relationships  # noqa: PLC0415
 
         d = dict(src_dict)
         from scp_async import _decoding as _scp  # noqa: PLC0415
@@ -186,13 +186,13 @@ class App:
         name = d.pop("name", UNSET)
 
         _relationships = d.pop("relationships", UNSET)
-        relationships: Relationships | Unset
+        relationships: AppRelationships | Unset
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            relationships = _scp.model(Relationships, _relationships, "relationships")
+            relationships = _scp.model(AppRelationships, _relationships, "relationships")
 
         _state = d.pop("state", UNSET)
         state: AppState | Unset

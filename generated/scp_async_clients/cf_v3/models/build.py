@@ -18,9 +18,9 @@ if TYPE_CHECKING:
     from ..models.build_droplet_type_0 import BuildDropletType0
     from ..models.build_links import BuildLinks
     from ..models.build_package import BuildPackage
+    from ..models.build_relationships import BuildRelationships
     from ..models.lifecycle import Lifecycle
     from ..models.metadata import Metadata
-    from ..models.relationships import Relationships
 
 
 T = TypeVar("T", bound="Build")
@@ -41,7 +41,7 @@ class Build:
         links (BuildLinks | Unset):
         metadata (Metadata | Unset):
         package (BuildPackage | Unset):
-        relationships (Relationships | Unset):
+        relationships (BuildRelationships | Unset):
         staging_disk_in_mb (int | None | Unset):
         staging_log_rate_limit_bytes_per_second (int | Unset):
         staging_memory_in_mb (int | None | Unset):
@@ -59,7 +59,7 @@ class Build:
     links: BuildLinks | Unset = UNSET
     metadata: Metadata | Unset = UNSET
     package: BuildPackage | Unset = UNSET
-    relationships: Relationships | Unset = UNSET
+    relationships: BuildRelationships | Unset = UNSET
     staging_disk_in_mb: int | None | Unset = UNSET
     staging_log_rate_limit_bytes_per_second: int | Unset = UNSET
     staging_memory_in_mb: int | None | Unset = UNSET
@@ -186,9 +186,9 @@ class Build:
         from ..models.build_droplet_type_0 import BuildDropletType0  # noqa: PLC0415
         from ..models.build_links import BuildLinks  # noqa: PLC0415
         from ..models.build_package import BuildPackage  # noqa: PLC0415
+        from ..models.build_relationships import BuildRelationships  # noqa: PLC0415
         from ..models.lifecycle import Lifecycle  # noqa: PLC0415
         from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.relationships import Relationships  # noqa: PLC0415
 
         d = dict(src_dict)
         from scp_async import _decoding as _scp  # noqa: PLC0415
@@ -296,13 +296,13 @@ class Build:
             package = _scp.model(BuildPackage, _package, "package")
 
         _relationships = d.pop("relationships", UNSET)
-        relationships: Relationships | Unset
+        relationships: BuildRelationships | Unset
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            relationships = _scp.model(Relationships, _relationships, "relationships")
+            relationships = _scp.model(BuildRelationships, _relationships, "relationships")
 
         def _parse_staging_disk_in_mb(data: object) -> int | None | Unset:
             if data is None:

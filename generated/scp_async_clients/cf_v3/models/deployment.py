@@ -18,10 +18,10 @@ if TYPE_CHECKING:
     from ..models.deployment_new_processes_item import DeploymentNewProcessesItem
     from ..models.deployment_options import DeploymentOptions
     from ..models.deployment_previous_droplet import DeploymentPreviousDroplet
+    from ..models.deployment_relationships import DeploymentRelationships
     from ..models.deployment_revision_type_0 import DeploymentRevisionType0
     from ..models.deployment_status import DeploymentStatus
     from ..models.metadata import Metadata
-    from ..models.relationships import Relationships
 
 
 T = TypeVar("T", bound="Deployment")
@@ -40,7 +40,7 @@ class Deployment:
         new_processes (list[DeploymentNewProcessesItem] | Unset):
         options (DeploymentOptions | Unset):
         previous_droplet (DeploymentPreviousDroplet | Unset):
-        relationships (Relationships | Unset):
+        relationships (DeploymentRelationships | Unset):
         revision (DeploymentRevisionType0 | None | Unset):
         status (DeploymentStatus | Unset):
         strategy (DeploymentStrategy | Unset):
@@ -55,7 +55,7 @@ class Deployment:
     new_processes: list[DeploymentNewProcessesItem] | Unset = UNSET
     options: DeploymentOptions | Unset = UNSET
     previous_droplet: DeploymentPreviousDroplet | Unset = UNSET
-    relationships: Relationships | Unset = UNSET
+    relationships: DeploymentRelationships | Unset = UNSET
     revision: DeploymentRevisionType0 | None | Unset = UNSET
     status: DeploymentStatus | Unset = UNSET
     strategy: DeploymentStrategy | Unset = UNSET
@@ -162,10 +162,10 @@ class Deployment:
         from ..models.deployment_new_processes_item import DeploymentNewProcessesItem  # noqa: PLC0415
         from ..models.deployment_options import DeploymentOptions  # noqa: PLC0415
         from ..models.deployment_previous_droplet import DeploymentPreviousDroplet  # noqa: PLC0415
+        from ..models.deployment_relationships import DeploymentRelationships  # noqa: PLC0415
         from ..models.deployment_revision_type_0 import DeploymentRevisionType0  # noqa: PLC0415
         from ..models.deployment_status import DeploymentStatus  # noqa: PLC0415
         from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.relationships import Relationships  # noqa: PLC0415
 
         d = dict(src_dict)
         from scp_async import _decoding as _scp  # noqa: PLC0415
@@ -243,13 +243,13 @@ class Deployment:
             previous_droplet = _scp.model(DeploymentPreviousDroplet, _previous_droplet, "previous_droplet")
 
         _relationships = d.pop("relationships", UNSET)
-        relationships: Relationships | Unset
+        relationships: DeploymentRelationships | Unset
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            relationships = _scp.model(Relationships, _relationships, "relationships")
+            relationships = _scp.model(DeploymentRelationships, _relationships, "relationships")
 
         def _parse_revision(data: object) -> DeploymentRevisionType0 | None | Unset:
             if data is None:

@@ -14,9 +14,9 @@ from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.domain_links import DomainLinks
+    from ..models.domain_relationships import DomainRelationships
     from ..models.domain_router_group_type_0 import DomainRouterGroupType0
     from ..models.metadata import Metadata
-    from ..models.relationships import Relationships
 
 
 T = TypeVar("T", bound="Domain")
@@ -33,7 +33,7 @@ class Domain:
         internal (bool | Unset):
         links (DomainLinks | Unset):
         metadata (Metadata | Unset):
-        relationships (Relationships | Unset):
+        relationships (DomainRelationships | Unset):
         router_group (DomainRouterGroupType0 | None | Unset):
         supported_protocols (list[DomainSupportedProtocolsItem] | Unset):
     """
@@ -45,7 +45,7 @@ class Domain:
     internal: bool | Unset = UNSET
     links: DomainLinks | Unset = UNSET
     metadata: Metadata | Unset = UNSET
-    relationships: Relationships | Unset = UNSET
+    relationships: DomainRelationships | Unset = UNSET
     router_group: DomainRouterGroupType0 | None | Unset = UNSET
     supported_protocols: list[DomainSupportedProtocolsItem] | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -124,9 +124,9 @@ class Domain:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.domain_links import DomainLinks  # noqa: PLC0415
+        from ..models.domain_relationships import DomainRelationships  # noqa: PLC0415
         from ..models.domain_router_group_type_0 import DomainRouterGroupType0  # noqa: PLC0415
         from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.relationships import Relationships  # noqa: PLC0415
 
         d = dict(src_dict)
         from scp_async import _decoding as _scp  # noqa: PLC0415
@@ -174,13 +174,13 @@ class Domain:
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _relationships = d.pop("relationships", UNSET)
-        relationships: Relationships | Unset
+        relationships: DomainRelationships | Unset
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            relationships = _scp.model(Relationships, _relationships, "relationships")
+            relationships = _scp.model(DomainRelationships, _relationships, "relationships")
 
         def _parse_router_group(data: object) -> DomainRouterGroupType0 | None | Unset:
             if data is None:

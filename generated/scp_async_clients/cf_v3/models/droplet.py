@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ..models.droplet_checksum_type_0 import DropletChecksumType0
     from ..models.droplet_links import DropletLinks
     from ..models.droplet_process_types import DropletProcessTypes
+    from ..models.droplet_relationships import DropletRelationships
     from ..models.lifecycle import Lifecycle
     from ..models.metadata import Metadata
 
@@ -39,6 +40,7 @@ class Droplet:
         links (DropletLinks | Unset):
         metadata (Metadata | Unset):
         process_types (DropletProcessTypes | Unset):
+        relationships (DropletRelationships | Unset):
         stack (None | str | Unset):
         state (str | Unset):
     """
@@ -55,6 +57,7 @@ class Droplet:
     links: DropletLinks | Unset = UNSET
     metadata: Metadata | Unset = UNSET
     process_types: DropletProcessTypes | Unset = UNSET
+    relationships: DropletRelationships | Unset = UNSET
     stack: None | str | Unset = UNSET
     state: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -126,6 +129,10 @@ class Droplet:
         if not isinstance(self.process_types, Unset):
             process_types = self.process_types.to_dict()
 
+        relationships: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.relationships, Unset):
+            relationships = self.relationships.to_dict()
+
         stack: None | str | Unset
         if isinstance(self.stack, Unset):
             stack = UNSET
@@ -163,6 +170,8 @@ class Droplet:
             field_dict["metadata"] = metadata
         if process_types is not UNSET:
             field_dict["process_types"] = process_types
+        if relationships is not UNSET:
+            field_dict["relationships"] = relationships
         if stack is not UNSET:
             field_dict["stack"] = stack
         if state is not UNSET:
@@ -176,6 +185,7 @@ class Droplet:
         from ..models.droplet_checksum_type_0 import DropletChecksumType0  # noqa: PLC0415
         from ..models.droplet_links import DropletLinks  # noqa: PLC0415
         from ..models.droplet_process_types import DropletProcessTypes  # noqa: PLC0415
+        from ..models.droplet_relationships import DropletRelationships  # noqa: PLC0415
         from ..models.lifecycle import Lifecycle  # noqa: PLC0415
         from ..models.metadata import Metadata  # noqa: PLC0415
 
@@ -305,6 +315,15 @@ class Droplet:
 
             process_types = _scp.model(DropletProcessTypes, _process_types, "process_types")
 
+        _relationships = d.pop("relationships", UNSET)
+        relationships: DropletRelationships | Unset
+        if isinstance(_relationships, Unset):
+            relationships = UNSET
+        else:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            relationships = _scp.model(DropletRelationships, _relationships, "relationships")
+
         def _parse_stack(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -329,6 +348,7 @@ class Droplet:
             links=links,
             metadata=metadata,
             process_types=process_types,
+            relationships=relationships,
             stack=stack,
             state=state,
         )

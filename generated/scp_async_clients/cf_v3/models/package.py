@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ..models.metadata import Metadata
     from ..models.package_data import PackageData
     from ..models.package_links import PackageLinks
-    from ..models.relationships import Relationships
+    from ..models.package_relationships import PackageRelationships
 
 
 T = TypeVar("T", bound="Package")
@@ -33,7 +33,7 @@ class Package:
         data (PackageData | Unset):
         links (PackageLinks | Unset):
         metadata (Metadata | Unset):
-        relationships (Relationships | Unset):
+        relationships (PackageRelationships | Unset):
         state (PackageState | Unset):
         type_ (PackageType | Unset):
     """
@@ -44,7 +44,7 @@ class Package:
     data: PackageData | Unset = UNSET
     links: PackageLinks | Unset = UNSET
     metadata: Metadata | Unset = UNSET
-    relationships: Relationships | Unset = UNSET
+    relationships: PackageRelationships | Unset = UNSET
     state: PackageState | Unset = UNSET
     type_: PackageType | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -115,7 +115,7 @@ class Package:
         from ..models.metadata import Metadata  # noqa: PLC0415
         from ..models.package_data import PackageData  # noqa: PLC0415
         from ..models.package_links import PackageLinks  # noqa: PLC0415
-        from ..models.relationships import Relationships  # noqa: PLC0415
+        from ..models.package_relationships import PackageRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
         from scp_async import _decoding as _scp  # noqa: PLC0415
@@ -168,13 +168,13 @@ class Package:
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _relationships = d.pop("relationships", UNSET)
-        relationships: Relationships | Unset
+        relationships: PackageRelationships | Unset
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            relationships = _scp.model(Relationships, _relationships, "relationships")
+            relationships = _scp.model(PackageRelationships, _relationships, "relationships")
 
         _state = d.pop("state", UNSET)
         state: PackageState | Unset

@@ -14,8 +14,8 @@ from ..types import UNSET, Unset
 if TYPE_CHECKING:
     from ..models.included_resources import IncludedResources
     from ..models.metadata import Metadata
-    from ..models.relationships import Relationships
     from ..models.route_links import RouteLinks
+    from ..models.route_relationships import RouteRelationships
 
 
 T = TypeVar("T", bound="Route")
@@ -35,7 +35,7 @@ class Route:
         path (str | Unset):
         port (int | None | Unset):
         protocol (str | Unset):
-        relationships (Relationships | Unset):
+        relationships (RouteRelationships | Unset):
         url (str | Unset):
     """
 
@@ -49,7 +49,7 @@ class Route:
     path: str | Unset = UNSET
     port: int | None | Unset = UNSET
     protocol: str | Unset = UNSET
-    relationships: Relationships | Unset = UNSET
+    relationships: RouteRelationships | Unset = UNSET
     url: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -130,8 +130,8 @@ class Route:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.included_resources import IncludedResources  # noqa: PLC0415
         from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.relationships import Relationships  # noqa: PLC0415
         from ..models.route_links import RouteLinks  # noqa: PLC0415
+        from ..models.route_relationships import RouteRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
         from scp_async import _decoding as _scp  # noqa: PLC0415
@@ -199,13 +199,13 @@ class Route:
         protocol = d.pop("protocol", UNSET)
 
         _relationships = d.pop("relationships", UNSET)
-        relationships: Relationships | Unset
+        relationships: RouteRelationships | Unset
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
             from scp_async import _decoding as _scp  # noqa: PLC0415
 
-            relationships = _scp.model(Relationships, _relationships, "relationships")
+            relationships = _scp.model(RouteRelationships, _relationships, "relationships")
 
         url = d.pop("url", UNSET)
 

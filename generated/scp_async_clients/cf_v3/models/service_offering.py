@@ -14,6 +14,7 @@ from ..types import UNSET, Unset
 if TYPE_CHECKING:
     from ..models.metadata import Metadata
     from ..models.service_offering_links import ServiceOfferingLinks
+    from ..models.service_offering_relationships import ServiceOfferingRelationships
 
 
 T = TypeVar("T", bound="ServiceOffering")
@@ -28,6 +29,7 @@ class ServiceOffering:
         updated_at (datetime.datetime | Unset):
         links (ServiceOfferingLinks | Unset):
         metadata (Metadata | Unset):
+        relationships (ServiceOfferingRelationships | Unset):
         service_broker_guid (str | Unset):
         service_broker_name (str | Unset):
     """
@@ -37,6 +39,7 @@ class ServiceOffering:
     updated_at: datetime.datetime | Unset = UNSET
     links: ServiceOfferingLinks | Unset = UNSET
     metadata: Metadata | Unset = UNSET
+    relationships: ServiceOfferingRelationships | Unset = UNSET
     service_broker_guid: str | Unset = UNSET
     service_broker_name: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -60,6 +63,10 @@ class ServiceOffering:
         if not isinstance(self.metadata, Unset):
             metadata = self.metadata.to_dict()
 
+        relationships: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.relationships, Unset):
+            relationships = self.relationships.to_dict()
+
         service_broker_guid = self.service_broker_guid
 
         service_broker_name = self.service_broker_name
@@ -79,6 +86,8 @@ class ServiceOffering:
             field_dict["links"] = links
         if metadata is not UNSET:
             field_dict["metadata"] = metadata
+        if relationships is not UNSET:
+            field_dict["relationships"] = relationships
         if service_broker_guid is not UNSET:
             field_dict["service_broker_guid"] = service_broker_guid
         if service_broker_name is not UNSET:
@@ -90,6 +99,7 @@ class ServiceOffering:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.metadata import Metadata  # noqa: PLC0415
         from ..models.service_offering_links import ServiceOfferingLinks  # noqa: PLC0415
+        from ..models.service_offering_relationships import ServiceOfferingRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
         from scp_async import _decoding as _scp  # noqa: PLC0415
@@ -132,6 +142,15 @@ class ServiceOffering:
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
+        _relationships = d.pop("relationships", UNSET)
+        relationships: ServiceOfferingRelationships | Unset
+        if isinstance(_relationships, Unset):
+            relationships = UNSET
+        else:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            relationships = _scp.model(ServiceOfferingRelationships, _relationships, "relationships")
+
         service_broker_guid = d.pop("service_broker_guid", UNSET)
 
         service_broker_name = d.pop("service_broker_name", UNSET)
@@ -142,6 +161,7 @@ class ServiceOffering:
             updated_at=updated_at,
             links=links,
             metadata=metadata,
+            relationships=relationships,
             service_broker_guid=service_broker_guid,
             service_broker_name=service_broker_name,
         )

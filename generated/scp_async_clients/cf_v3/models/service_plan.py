@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ..models.included_resources import IncludedResources
     from ..models.metadata import Metadata
     from ..models.service_plan_links import ServicePlanLinks
+    from ..models.service_plan_relationships import ServicePlanRelationships
 
 
 T = TypeVar("T", bound="ServicePlan")
@@ -30,6 +31,7 @@ class ServicePlan:
         included (IncludedResources | Unset):
         links (ServicePlanLinks | Unset):
         metadata (Metadata | Unset):
+        relationships (ServicePlanRelationships | Unset):
         service_offering_guid (str | Unset):
         service_offering_name (str | Unset):
     """
@@ -40,6 +42,7 @@ class ServicePlan:
     included: IncludedResources | Unset = UNSET
     links: ServicePlanLinks | Unset = UNSET
     metadata: Metadata | Unset = UNSET
+    relationships: ServicePlanRelationships | Unset = UNSET
     service_offering_guid: str | Unset = UNSET
     service_offering_name: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -67,6 +70,10 @@ class ServicePlan:
         if not isinstance(self.metadata, Unset):
             metadata = self.metadata.to_dict()
 
+        relationships: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.relationships, Unset):
+            relationships = self.relationships.to_dict()
+
         service_offering_guid = self.service_offering_guid
 
         service_offering_name = self.service_offering_name
@@ -88,6 +95,8 @@ class ServicePlan:
             field_dict["links"] = links
         if metadata is not UNSET:
             field_dict["metadata"] = metadata
+        if relationships is not UNSET:
+            field_dict["relationships"] = relationships
         if service_offering_guid is not UNSET:
             field_dict["service_offering_guid"] = service_offering_guid
         if service_offering_name is not UNSET:
@@ -100,6 +109,7 @@ class ServicePlan:
         from ..models.included_resources import IncludedResources  # noqa: PLC0415
         from ..models.metadata import Metadata  # noqa: PLC0415
         from ..models.service_plan_links import ServicePlanLinks  # noqa: PLC0415
+        from ..models.service_plan_relationships import ServicePlanRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
         from scp_async import _decoding as _scp  # noqa: PLC0415
@@ -151,6 +161,15 @@ class ServicePlan:
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
+        _relationships = d.pop("relationships", UNSET)
+        relationships: ServicePlanRelationships | Unset
+        if isinstance(_relationships, Unset):
+            relationships = UNSET
+        else:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            relationships = _scp.model(ServicePlanRelationships, _relationships, "relationships")
+
         service_offering_guid = d.pop("service_offering_guid", UNSET)
 
         service_offering_name = d.pop("service_offering_name", UNSET)
@@ -162,6 +181,7 @@ class ServicePlan:
             included=included,
             links=links,
             metadata=metadata,
+            relationships=relationships,
             service_offering_guid=service_offering_guid,
             service_offering_name=service_offering_name,
         )

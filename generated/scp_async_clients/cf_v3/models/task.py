@@ -15,6 +15,7 @@ from ..types import UNSET, Unset
 if TYPE_CHECKING:
     from ..models.metadata import Metadata
     from ..models.task_links import TaskLinks
+    from ..models.task_relationships import TaskRelationships
     from ..models.task_result import TaskResult
 
 
@@ -35,6 +36,7 @@ class Task:
         links (TaskLinks | Unset):
         memory_in_mb (int | None | Unset):
         metadata (Metadata | Unset):
+        relationships (TaskRelationships | Unset):
         result (TaskResult | Unset):
         sequence_id (int | Unset):
         state (TaskState | Unset):
@@ -50,6 +52,7 @@ class Task:
     links: TaskLinks | Unset = UNSET
     memory_in_mb: int | None | Unset = UNSET
     metadata: Metadata | Unset = UNSET
+    relationships: TaskRelationships | Unset = UNSET
     result: TaskResult | Unset = UNSET
     sequence_id: int | Unset = UNSET
     state: TaskState | Unset = UNSET
@@ -92,6 +95,10 @@ class Task:
         if not isinstance(self.metadata, Unset):
             metadata = self.metadata.to_dict()
 
+        relationships: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.relationships, Unset):
+            relationships = self.relationships.to_dict()
+
         result: dict[str, Any] | Unset = UNSET
         if not isinstance(self.result, Unset):
             result = self.result.to_dict()
@@ -126,6 +133,8 @@ class Task:
             field_dict["memory_in_mb"] = memory_in_mb
         if metadata is not UNSET:
             field_dict["metadata"] = metadata
+        if relationships is not UNSET:
+            field_dict["relationships"] = relationships
         if result is not UNSET:
             field_dict["result"] = result
         if sequence_id is not UNSET:
@@ -139,6 +148,7 @@ class Task:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.metadata import Metadata  # noqa: PLC0415
         from ..models.task_links import TaskLinks  # noqa: PLC0415
+        from ..models.task_relationships import TaskRelationships  # noqa: PLC0415
         from ..models.task_result import TaskResult  # noqa: PLC0415
 
         d = dict(src_dict)
@@ -206,6 +216,15 @@ class Task:
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
+        _relationships = d.pop("relationships", UNSET)
+        relationships: TaskRelationships | Unset
+        if isinstance(_relationships, Unset):
+            relationships = UNSET
+        else:
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            relationships = _scp.model(TaskRelationships, _relationships, "relationships")
+
         _result = d.pop("result", UNSET)
         result: TaskResult | Unset
         if isinstance(_result, Unset):
@@ -237,6 +256,7 @@ class Task:
             links=links,
             memory_in_mb=memory_in_mb,
             metadata=metadata,
+            relationships=relationships,
             result=result,
             sequence_id=sequence_id,
             state=state,

@@ -75,14 +75,18 @@ class CloudCreditsContract:
         if isinstance(_contract_end_date, Unset):
             contract_end_date = UNSET
         else:
-            contract_end_date = datetime.date.fromisoformat(_contract_end_date)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            contract_end_date = _scp.date(_contract_end_date, "contractEndDate")
 
         _contract_start_date = d.pop("contractStartDate", UNSET)
         contract_start_date: datetime.date | Unset
         if isinstance(_contract_start_date, Unset):
             contract_start_date = UNSET
         else:
-            contract_start_date = datetime.date.fromisoformat(_contract_start_date)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            contract_start_date = _scp.date(_contract_start_date, "contractStartDate")
 
         currency = d.pop("currency", UNSET)
 

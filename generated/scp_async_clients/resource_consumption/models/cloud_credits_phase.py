@@ -69,14 +69,18 @@ class CloudCreditsPhase:
         if isinstance(_phase_end_date, Unset):
             phase_end_date = UNSET
         else:
-            phase_end_date = datetime.date.fromisoformat(_phase_end_date)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            phase_end_date = _scp.date(_phase_end_date, "phaseEndDate")
 
         _phase_start_date = d.pop("phaseStartDate", UNSET)
         phase_start_date: datetime.date | Unset
         if isinstance(_phase_start_date, Unset):
             phase_start_date = UNSET
         else:
-            phase_start_date = datetime.date.fromisoformat(_phase_start_date)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            phase_start_date = _scp.date(_phase_start_date, "phaseStartDate")
 
         _phase_updates = d.pop("phaseUpdates", UNSET)
         phase_updates: list[CloudCreditsPhaseUpdate] | Unset = UNSET

@@ -60,7 +60,9 @@ class CloudCreditsPhaseUpdate:
         if isinstance(_phase_updated_on, Unset):
             phase_updated_on = UNSET
         else:
-            phase_updated_on = datetime.date.fromisoformat(_phase_updated_on)
+            from scp_async import _decoding as _scp  # noqa: PLC0415
+
+            phase_updated_on = _scp.date(_phase_updated_on, "phaseUpdatedOn")
 
         cloud_credits_phase_update = cls(
             balance=balance,
