@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
 from dataclasses import dataclass, field
@@ -45,18 +44,6 @@ class Summary:
         )
 
 
-class _RetryCounter(logging.Handler):
-    """Counts the session's retry log records (it logs one per retry, redacted)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.retries = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if "; retry " in str(record.msg):
-            self.retries += 1
-
-
 def subaccount_parameter(op: OperationInfo) -> str:
     for param in op.parameters():
         if param.key in _SUBACCOUNT_PARAMETERS:
@@ -79,59 +66,53 @@ async def fan_out_operation(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .._fan_out import fan_out
-    from .._logging import logger
+    from .._fan_out import fan_out_stream
 
     param = subaccount_parameter(op)
     summary = Summary()
-    counter = _RetryCounter()
-    logger.addHandler(counter)
     started = time.perf_counter()
-    try:
-        async with open_session(target) as (session, keys):
-            if not subaccounts:
-                cis = session.cloud_management(keys["cis"])
-                listed = await (
-                    cis.accounts.get_subaccounts(label_selector=label_selector)
-                    if label_selector
-                    else cis.accounts.get_subaccounts()
-                )
-                subaccounts = [str(s.guid) for s in (jsonable_list(listed))]
-            api = await open_api(session, keys, op.api)
-            method = getattr(api, op.name)
-            console = Console(stderr=True)
-            bar = Progress(
-                TextColumn(f"{op.name}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-                disable=not progress,
-                transient=False,
+    async with open_session(target) as (session, keys):
+        if not subaccounts:
+            cis = session.cloud_management(keys["cis"])
+            listed = await (
+                cis.accounts.get_subaccounts(label_selector=label_selector)
+                if label_selector
+                else cis.accounts.get_subaccounts()
             )
-            with bar:
-                task = bar.add_task(op.name, total=len(subaccounts))
+            subaccounts = [str(s.guid) for s in (jsonable_list(listed))]
+        api = await open_api(session, keys, op.api)
+        method = getattr(api, op.name)
 
-                async def one(guid: str) -> None:
-                    try:
-                        args, kwargs = bind_arguments(op, (*pairs, f"{param}={guid}"), body)
-                        result = await method(*args, **kwargs)
-                    except Exception as exc:
-                        summary.failed += 1
-                        kind = type(exc).__name__
-                        summary.errors[kind] = summary.errors.get(kind, 0) + 1
-                        write(dump_json({"subaccount": guid, "ok": False, "error": f"{kind}: {exc}"}, indent=None))
-                    else:
+        async def call(guid: str) -> Any:
+            args, kwargs = bind_arguments(op, (*pairs, f"{param}={guid}"), body)
+            return await method(*args, **kwargs)
+
+        bar = Progress(
+            TextColumn(op.name),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            disable=not progress,
+        )
+        with bar:
+            task = bar.add_task(op.name, total=len(subaccounts))
+            async with fan_out_stream(
+                call, subaccounts, limit=limit, progress=lambda done, _total, _o: bar.update(task, completed=done)
+            ) as outcomes:
+                async for outcome in outcomes:
+                    # The first attempt is the call itself; every further one was a retry (429s included).
+                    summary.retries += max(outcome.attempts - 1, 0)
+                    if outcome.error is None:
                         summary.ok += 1
-                        write(dump_json({"subaccount": guid, "ok": True, "result": jsonable(result)}, indent=None))
-                    bar.advance(task)
-
-                await fan_out(one, subaccounts, limit=limit)
-            stats = session.governor.stats()
-            summary.throttled = stats.throttled
-            summary.retries = counter.retries + stats.retries
-    finally:
-        logger.removeHandler(counter)
+                        line = {"subaccount": outcome.item, "ok": True, "result": jsonable(outcome.value)}
+                    else:
+                        summary.failed += 1
+                        kind = type(outcome.error).__name__
+                        summary.errors[kind] = summary.errors.get(kind, 0) + 1
+                        line = {"subaccount": outcome.item, "ok": False, "error": f"{kind}: {outcome.error}"}
+                    write(dump_json(line, indent=None))
+        summary.throttled = session.governor.stats().throttled
     summary.duration = time.perf_counter() - started
     return summary
 
