@@ -1247,6 +1247,43 @@ def routes(ctx: Context) -> list[Route]:
         apps = [a for a in st.cf_apps.values() if stack["default"]]  # every seeded app runs on the default
         return paginate(req, apps, app_view)
 
+    # -- security groups ---------------------------------------------------------------------------------
+    def security_group_view(b: str, g: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "guid": g["guid"],
+            "created_at": g["created_at"],
+            "updated_at": g["updated_at"],
+            "name": g["name"],
+            "globally_enabled": dict(g["globally_enabled"]),
+            "rules": [dict(rule) for rule in g["rules"]],
+            "relationships": {
+                "staging_spaces": {"data": [{"guid": s} for s in g["staging_spaces"]]},
+                "running_spaces": {"data": [{"guid": s} for s in g["running_spaces"]]},
+            },
+            "links": {"self": {"href": f"{b}/v3/security_groups/{g['guid']}"}},
+        }
+
+    group_filters: dict[str, Callable[[dict[str, Any]], Any]] = {
+        "guids": lambda g: g["guid"],
+        "names": lambda g: g["name"],
+        "globally_enabled_running": lambda g: str(g["globally_enabled"]["running"]).lower(),
+        "globally_enabled_staging": lambda g: str(g["globally_enabled"]["staging"]).lower(),
+        "running_space_guids": lambda g: g["running_spaces"],
+        "staging_space_guids": lambda g: g["staging_spaces"],
+    }
+
+    def space_groups(lifecycle: str) -> Callable[[Request], Response]:
+        def handler(req: Request) -> Response:
+            space = get_or_404(st.cf_spaces, "Space", req.path_params[0])["guid"]
+            items = [
+                g
+                for g in st.cf_security_groups.values()
+                if (g["globally_enabled"][lifecycle] or space in g[f"{lifecycle}_spaces"]) and by(req, g, group_filters)
+            ]
+            return paginate(req, items, security_group_view)
+
+        return handler
+
     # -- app environment -------------------------------------------------------------------------------
     def vcap_services(app_guid: str) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}
@@ -1423,6 +1460,15 @@ def routes(ctx: Context) -> list[Route]:
         ),
         Route(CF, "GET", "/v3/apps/{guid}/env", app_env),
         Route(CF, "GET", "/v3/stacks", listing(st.cf_stacks, stack_view, stack_filters)),
+        Route(CF, "GET", "/v3/security_groups", listing(st.cf_security_groups, security_group_view, group_filters)),
+        Route(
+            CF,
+            "GET",
+            "/v3/security_groups/{guid}",
+            getter(st.cf_security_groups, "Security group", security_group_view),
+        ),
+        Route(CF, "GET", "/v3/spaces/{guid}/running_security_groups", space_groups("running")),
+        Route(CF, "GET", "/v3/spaces/{guid}/staging_security_groups", space_groups("staging")),
         Route(CF, "GET", "/v3/stacks/{guid}", getter(st.cf_stacks, "Stack", stack_view)),
         Route(CF, "GET", "/v3/stacks/{guid}/apps", stack_apps),
         Route(CF, "GET", "/v3/apps/{guid}/environment_variables", get_env_vars),

@@ -150,6 +150,7 @@ class State:
         self.cf_credential_bindings: dict[str, dict[str, Any]] = {}
         self.cf_route_bindings: dict[str, dict[str, Any]] = {}
         self.cf_stacks: dict[str, dict[str, Any]] = {}
+        self.cf_security_groups: dict[str, dict[str, Any]] = {}
         self.mta_operations: dict[str, dict[str, Any]] = {}  # id -> operation
         self.mtas: dict[str, list[dict[str, Any]]] = {}  # space -> mtas
         self.mta_files: dict[str, list[dict[str, Any]]] = {}  # space -> files
@@ -262,6 +263,7 @@ class State:
         self.add_event("GlobalAccount_Creation", ga_guid, "GlobalAccount", created, {"displayName": "Emulated"})
         self._seed_cf_marketplace(iso(created))
         self._seed_cf_stacks(iso(created))
+        self._seed_cf_security_groups(iso(created))
         dir_ids: list[str] = []
         for d in range(cfg.directories):
             guid = self.new_id()
@@ -340,6 +342,8 @@ class State:
                     {"change": k},
                 )
         self.events.sort(key=lambda e: (e["actionTime"], e["id"]))
+        for group in self.cf_security_groups.values():  # each also bound to the first space by name
+            group["running_spaces"], group["staging_spaces"] = list(self.cf_spaces)[:1], list(self.cf_spaces)[:1]
         self._seed_service_manager()
         self._seed_audit_log(n_records)
 
@@ -478,6 +482,33 @@ class State:
                 "state": state,
                 "state_reason": None if state == "ACTIVE" else "Use cflinuxfs4",
                 "default": default,
+                "created_at": created,
+                "updated_at": created,
+            }
+
+    def _seed_cf_security_groups(self, created: str) -> None:
+        """The platform's default groups: public networks for running apps, DNS for staging and running."""
+        for name, running, staging, rules in (
+            ("public_networks", True, False, [{"protocol": "tcp", "destination": "0.0.0.0/0", "ports": "443,80"}]),
+            ("dns", True, True, [{"protocol": "udp", "destination": "0.0.0.0/0", "ports": "53"}]),
+            (
+                "internal",
+                False,
+                False,
+                [
+                    {"protocol": "tcp", "destination": "10.0.0.0/8", "ports": "8080"},
+                    {"protocol": "icmp", "destination": "10.0.0.0/8", "type": 8, "code": 0, "description": "Ping"},
+                ],
+            ),
+        ):
+            guid = derived_id("cf-security-group", name)
+            self.cf_security_groups[guid] = {
+                "guid": guid,
+                "name": name,
+                "globally_enabled": {"running": running, "staging": staging},
+                "rules": rules,
+                "running_spaces": [],
+                "staging_spaces": [],
                 "created_at": created,
                 "updated_at": created,
             }
