@@ -12,8 +12,20 @@ from typing import Any
 
 import anyio
 import click
+import httpx
 
-from ._common import CliError, Keys, Target, dump_json, jsonable, make_target, open_session, target_options
+from .._namespace import Namespace
+from ._common import (
+    CliError,
+    Keys,
+    Target,
+    dump_json,
+    jsonable,
+    make_target,
+    open_session,
+    operations,
+    target_options,
+)
 
 FORMAT = "scp-async/inventory/1"
 # Facts about the snapshot itself, not about the account: never a difference.
@@ -23,6 +35,11 @@ META = "snapshot"
 async def _json(call: Awaitable[Any]) -> Any:
     response = await call
     return json.loads(response.content) if response.content else None
+
+
+def _get(namespace: Namespace, api: str, operation: str, **params: str) -> Awaitable[httpx.Response]:
+    """GET an operation's path as sent, unparsed: a snapshot keeps what the service said, field for field."""
+    return namespace.request("GET", operations(api)[operation].path, params=params or None)
 
 
 def _directories(children: Any, into: dict[str, Any]) -> None:
@@ -64,14 +81,14 @@ async def snapshot(target: Target) -> dict[str, Any]:
     document: dict[str, Any] = {}
     async with open_session(target) as (session, keys):
         cis = session.cloud_management(keys["cis"])
-        account = await _json(cis.accounts.with_raw_response.get_global_account(expand=True))
+        account = await _json(_get(cis.accounts, "accounts", "get_global_account", expand="true"))
         directories: dict[str, Any] = {}
         _directories(account.get("children"), directories)
         document["global_account"] = {
             k: v for k, v in account.items() if k not in ("children", "subaccounts", "modifiedDate")
         }
         document["directories"] = directories
-        listed = await _json(cis.accounts.with_raw_response.get_subaccounts())
+        listed = await _json(_get(cis.accounts, "accounts", "get_subaccounts"))
         subaccounts: dict[str, Any] = {}
         for item in listed.get("value") or []:
             subaccounts[item["guid"]] = {**item, "labels": item.get("labels") or {}}
@@ -84,15 +101,15 @@ async def snapshot(target: Target) -> dict[str, Any]:
                 errors[name] = f"{type(exc).__name__}: {exc}"
 
         async def entitlements() -> Any:
-            assigned = await _json(cis.entitlements.with_raw_response.get_global_account_assignments())
+            assigned = await _json(_get(cis.entitlements, "entitlements", "get_global_account_assignments"))
             return {"entitled": _entitled(assigned), "assigned": _assignments(assigned)}
 
         async def environments() -> Any:
-            page = await _json(cis.provisioning.with_raw_response.get_environment_instances())
+            page = await _json(_get(cis.provisioning, "provisioning", "get_environment_instances"))
             return _by_subaccount(page.get("environmentInstances") or [], "subaccountGUID", "id")
 
         async def subscriptions() -> Any:
-            page = await _json(cis.saas_provisioning.with_raw_response.get_entitled_applications())
+            page = await _json(_get(cis.saas_provisioning, "saas_provisioning", "get_entitled_applications"))
             subscribed = [a for a in page.get("applications") or [] if a.get("state") not in (None, "NOT_SUBSCRIBED")]
             return _by_subaccount(subscribed, "subscribedSubaccountId", "appName")
 
