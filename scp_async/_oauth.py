@@ -254,6 +254,8 @@ def load_client_certificate(certificate: str, key: str) -> ssl.SSLContext:
 class _Slot:
     lock: anyio.Lock = field(default_factory=anyio.Lock)
     token: Token | None = None
+    #: The lifetime the issuer gives its tokens when their expiry is its JWT ``exp``, in whole seconds.
+    whole_seconds: float | None = None
 
 
 class TokenCache:
@@ -263,8 +265,9 @@ class TokenCache:
     disagrees with the issuer's; then, and for opaque tokens, ``expires_in`` seconds after receipt,
     else ``default_lifetime`` seconds after. It is renewed ahead by 10% of its lifetime, at least the
     1 s granularity of JWT times and at most ``refresh_skew``; a token that lives no longer than that
-    margin is used to its end (one renewed early would expire in the same second), and a 401 there is
-    answered by one renewal in :class:`OAuth2Auth`, so it never reaches the caller.
+    margin keeps 10% for requests in flight, and when a token asked for now would expire in the same
+    whole second as the current one, the cache waits for that second to pass rather than fetch it
+    (one token per lifetime). A 401 is answered by one renewal in :class:`OAuth2Auth`.
     """
 
     def __init__(
@@ -306,18 +309,30 @@ class TokenCache:
             current = slot.token
             if current is not None and current is not reject and self._is_fresh(current):
                 return current
-            slot.token = await self._obtain(grant, current)
-            return slot.token
+            if current is not None and current is not reject:
+                await self._wait_for_a_longer_lived_token(slot, current)
+            token = await self._obtain(grant, current)
+            slot.token, slot.whole_seconds = token, _whole_second_lifetime(token)
+            return token
 
     def _slot(self, grant: Grant) -> _Slot:
         return self._slots.setdefault(grant.cache_key, _Slot())
 
     def _is_fresh(self, token: Token) -> bool:
-        lifetime = token.lifetime
+        lifetime = max(token.lifetime, 0.0)
         margin = min(self.refresh_skew, max(_TIME_GRANULARITY, 0.1 * lifetime))
         if margin >= lifetime:
-            margin = 0.0
+            margin = 0.1 * lifetime  # for requests in flight, at least
         return self._clock() < token.expires_at - margin
+
+    async def _wait_for_a_longer_lived_token(self, slot: _Slot, current: Token) -> None:
+        # An issuer that counts in whole seconds gives a token asked for now the same `exp` as `current`
+        # when its lifetime is that short (1 s tokens near the end of a second): renewing now would only
+        # buy a second token that dies with the first. Waiting out the few ms left gets a whole new one.
+        now = self._clock()
+        left = current.expires_at - now
+        if slot.whole_seconds is not None and left > 0 and math.floor(now) + slot.whole_seconds <= current.expires_at:
+            await anyio.sleep(min(left, _TIME_GRANULARITY))
 
     async def _obtain(self, grant: Grant, previous: Token | None) -> Token:
         if previous is not None and previous.refresh_token:
@@ -397,6 +412,14 @@ def _seconds(value: Any) -> float | None:
     except ValueError:
         return None
     return number if math.isfinite(number) else None
+
+
+def _whole_second_lifetime(token: Token) -> float | None:
+    claims = _jwt_claims(token.access_token)
+    exp, iat = _seconds(claims.get("exp")), _seconds(claims.get("iat"))
+    if exp is None or iat is None or exp != token.expires_at or not (exp.is_integer() and iat.is_integer()):
+        return None
+    return exp - iat
 
 
 def _clocks_agree(now: float, exp: float, iat: float | None, expires_in: float | None) -> bool:
