@@ -249,3 +249,26 @@ def test_a_broken_x509_key_is_a_service_key_error_on_a_typed_call(make_session: 
     import anyio
 
     anyio.run(main)
+
+
+def test_a_body_that_breaks_the_spec_names_operation_path_expected_and_got(
+    make_session: Callable[..., Session], httpx_mock: HTTPXMock
+) -> None:
+    httpx_mock.add_response(url=TOKEN_URL, json=token_json())
+    httpx_mock.add_response(
+        url=f"{ACCOUNTS_URL}/accounts/v1/globalAccount", json={**GLOBAL_ACCOUNT, "createdDate": "yesterday"}
+    )
+
+    async def main() -> None:
+        async with make_session() as session:
+            with pytest.raises(InvalidResponseError) as info:
+                await session.cloud_management(cis_key_dict()).accounts.get_global_account()
+            error = info.value
+            assert (error.operation_id, error.path) == ("getGlobalAccount", "$.createdDate")
+            assert "date-time" in str(error.expected)
+            assert "yesterday" in str(error.got)
+            assert str(error).startswith("getGlobalAccount: the response body does not match the API's spec (at $.")
+
+    import anyio
+
+    anyio.run(main)
