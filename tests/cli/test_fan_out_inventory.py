@@ -19,7 +19,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_fan_out_every_subaccount_with_429s(
     capsys: pytest.CaptureFixture[str], served: Emulator, keys_dir: Path
 ) -> None:
-    served.set_faults(FaultConfig(rate_429=0.3), route="accounts")
+    # a token bucket: the concurrent calls beyond its burst are answered 429 (deterministic, unlike a rate)
+    served.set_faults(FaultConfig(rate_limit=5.0, burst=2, retry_after=0.2), route="accounts")
     try:
         code, out, err = run(
             capsys, "fan-out", "accounts", "get_subaccount_labels", "--keys-dir", str(keys_dir), "--limit", "4"

@@ -30,12 +30,17 @@ def _snippet() -> tuple[str, str]:
     return conftest, test
 
 
+# Plugins are named, not auto-loaded: the run sees only what the case is about (and starts in a second).
+ASYNCIO = ["-p", "pytest_asyncio.plugin"]
+ANYIO = ["-p", "anyio.pytest_plugin"]
+
+
 @pytest.mark.parametrize(
     ("options", "runs"),
     [
-        ([], 2),  # pytest-asyncio's default strict mode: the plugin hands the test to anyio (asyncio + trio)
-        (["-p", "no:asyncio"], 2),  # anyio alone
-        (["--asyncio-mode=auto", "-o", "asyncio_default_fixture_loop_scope=function"], 1),
+        ([*ASYNCIO, *ANYIO], 2),  # pytest-asyncio's default strict mode: the plugin hands the test to anyio
+        (ANYIO, 2),  # anyio alone (asyncio and trio)
+        ([*ASYNCIO, *ANYIO, "--asyncio-mode=auto", "-o", "asyncio_default_fixture_loop_scope=function"], 1),
     ],
 )
 def test_snippet_runs_as_written(tmp_path: Path, options: list[str], runs: int) -> None:
@@ -44,7 +49,11 @@ def test_snippet_runs_as_written(tmp_path: Path, options: list[str], runs: int) 
     (tmp_path / "test_my_automation.py").write_text(test)
     (tmp_path / "my_automation.py").write_text(AUTOMATION)
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO), str(REPO / "generated")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO), str(REPO / "generated")]),
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+    }
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *options],
         cwd=tmp_path,
