@@ -22,9 +22,9 @@ from __future__ import annotations
 import datetime
 import math
 import re
+import threading
 import uuid
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from ._logging import logger
@@ -46,8 +46,9 @@ __all__ = [
 
 T = TypeVar("T")
 _ROOT = "$"
-# The JSON path of the object being read, so a warning deep inside names where it is.
-_PATH: ContextVar[str] = ContextVar("scp_async_decode_path", default=_ROOT)
+# The JSON path of the object being read, so a warning deep inside names where it is. Parsing never
+# awaits, so a per-thread slot is enough (and far cheaper than a ContextVar on every nested object).
+_STATE = threading.local()
 _EXCERPT = 40
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 # java.time ISO_ZONED_DATE_TIME / ISO_DATE_TIME: an ISO date-time, optionally followed by `[Region/Zone]`.
@@ -88,7 +89,7 @@ def json_type(value: object) -> str:
 
 
 def _child(name: str | None) -> str:
-    return _ROOT if name is None else f"{_PATH.get()}.{name}"
+    return _ROOT if name is None else f"{getattr(_STATE, 'path', _ROOT)}.{name}"
 
 
 def _kept_at(value: T, path: str, expected: str) -> T:
@@ -147,10 +148,16 @@ def parse_date_time(value: str | float) -> datetime.datetime | None:
         return None
     if isinstance(value, int | float):
         return _from_epoch_ms(float(value))
-    text = value.strip()
-    if _NUMERIC.match(text):
-        return _from_epoch_ms(float(text))
-    return _from_iso(text)
+    if value.isdigit():  # epoch milliseconds as text (never read as a basic-format ISO date)
+        return _from_epoch_ms(float(value))
+    try:  # the common case first, at C speed
+        result = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        text = value.strip()
+        if _NUMERIC.match(text):
+            return _from_epoch_ms(float(text))
+        return _from_iso(text)
+    return result if result.tzinfo is not None else result.replace(tzinfo=datetime.UTC)
 
 
 def _excerpt(value: object) -> str:
@@ -209,18 +216,19 @@ def enum(cls: Callable[[Any], T], value: Any, name: str) -> T | Any:
 
 
 def _model_at(cls: type[Any], value: Any, path: str) -> Any:
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):  # the ABC check only off the fast path
         if path == _ROOT:
             raise ResponseDecodeError(path, f"an object ({cls.__name__})", json_type(value))
         return _kept_at(value, path, f"an object ({cls.__name__})")
-    token = _PATH.set(path)
+    outer = getattr(_STATE, "path", _ROOT)
+    _STATE.path = path
     try:
         return cls.from_dict(value)
     except KeyError as exc:  # the generated code pops required fields
         key = exc.args[0] if exc.args else "?"
         raise ResponseDecodeError(f"{path}.{key}", f"required field {key!r}", "missing") from None
     finally:
-        _PATH.reset(token)
+        _STATE.path = outer
 
 
 def model(cls: type[Any], value: Any, name: str | None) -> Any:

@@ -49,7 +49,7 @@ class AddPropertyRequestPayload:
         d = dict(src_dict)
         key = d.pop("key")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         value = _scp.model(AddPropertyRequestPayloadValue, d.pop("value"), "value")
 

@@ -92,14 +92,14 @@ class ApiExceptionResponseObject:
         if isinstance(_description, Unset):
             description = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             description = _scp.model(JsonNode, _description, "description")
 
         _details = d.pop("details", UNSET)
         details: list[NestingErrorDetailsResponseObject] | Unset = UNSET
         if _details is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             details = _scp.models(NestingErrorDetailsResponseObject, _details, "details")
 

@@ -139,14 +139,14 @@ class CloneNeoSubaccountRequestPayload:
         _clone_configurations = d.pop("cloneConfigurations", UNSET)
         clone_configurations: list[str] | Unset = UNSET
         if _clone_configurations is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             clone_configurations = cast(list[str], _scp.array(_clone_configurations, "cloneConfigurations"))
 
         _custom_properties = d.pop("customProperties", UNSET)
         custom_properties: list[AddPropertyRequestPayload] | Unset = UNSET
         if _custom_properties is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             custom_properties = _scp.models(AddPropertyRequestPayload, _custom_properties, "customProperties")
 
@@ -157,7 +157,7 @@ class CloneNeoSubaccountRequestPayload:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.model(CloneNeoSubaccountRequestPayloadLabels, _labels, "labels")
 
@@ -166,7 +166,7 @@ class CloneNeoSubaccountRequestPayload:
         if isinstance(_origin, Unset):
             origin = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             origin = _scp.enum(CloneNeoSubaccountRequestPayloadOrigin, _origin, "origin")
 
@@ -175,7 +175,7 @@ class CloneNeoSubaccountRequestPayload:
         _subaccount_admins = d.pop("subaccountAdmins", UNSET)
         subaccount_admins: list[str] | Unset = UNSET
         if _subaccount_admins is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             subaccount_admins = cast(list[str], _scp.array(_subaccount_admins, "subaccountAdmins"))
 
@@ -186,7 +186,7 @@ class CloneNeoSubaccountRequestPayload:
         if isinstance(_used_for_production, Unset):
             used_for_production = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             used_for_production = _scp.enum(
                 CloneNeoSubaccountRequestPayloadUsedForProduction, _used_for_production, "usedForProduction"

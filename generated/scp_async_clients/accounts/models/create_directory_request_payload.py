@@ -102,7 +102,7 @@ class CreateDirectoryRequestPayload:
         _custom_properties = d.pop("customProperties", UNSET)
         custom_properties: list[AddPropertyRequestPayload] | Unset = UNSET
         if _custom_properties is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             custom_properties = _scp.models(AddPropertyRequestPayload, _custom_properties, "customProperties")
 
@@ -111,19 +111,19 @@ class CreateDirectoryRequestPayload:
         _directory_admins = d.pop("directoryAdmins", UNSET)
         directory_admins: list[str] | Unset = UNSET
         if _directory_admins is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             directory_admins = cast(list[str], _scp.array(_directory_admins, "directoryAdmins"))
 
         _directory_features = d.pop("directoryFeatures", UNSET)
         directory_features: list[DirectoryFeature] | Unset = UNSET
         if _directory_features is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             if _scp.is_array(_directory_features, "directoryFeatures"):
                 directory_features = []
                 for directory_features_item_data in _directory_features:
-                    from scp_async import _decoding as _scp  # noqa: PLC0415
+                    import scp_async._decoding as _scp  # noqa: PLC0415
 
                     directory_features_item = _scp.enum(
                         DirectoryFeature, directory_features_item_data, "directoryFeatures[]"
@@ -138,7 +138,7 @@ class CreateDirectoryRequestPayload:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.model(CreateDirectoryRequestPayloadLabels, _labels, "labels")
 

@@ -131,7 +131,7 @@ class CreateSubaccountRequestPayload:
         _custom_properties = d.pop("customProperties", UNSET)
         custom_properties: list[AddPropertyRequestPayload] | Unset = UNSET
         if _custom_properties is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             custom_properties = _scp.models(AddPropertyRequestPayload, _custom_properties, "customProperties")
 
@@ -142,7 +142,7 @@ class CreateSubaccountRequestPayload:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.model(CreateSubaccountRequestPayloadLabels, _labels, "labels")
 
@@ -151,7 +151,7 @@ class CreateSubaccountRequestPayload:
         if isinstance(_origin, Unset):
             origin = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             origin = _scp.enum(CreateSubaccountRequestPayloadOrigin, _origin, "origin")
 
@@ -160,7 +160,7 @@ class CreateSubaccountRequestPayload:
         _subaccount_admins = d.pop("subaccountAdmins", UNSET)
         subaccount_admins: list[str] | Unset = UNSET
         if _subaccount_admins is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             subaccount_admins = cast(list[str], _scp.array(_subaccount_admins, "subaccountAdmins"))
 
@@ -171,7 +171,7 @@ class CreateSubaccountRequestPayload:
         if isinstance(_used_for_production, Unset):
             used_for_production = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             used_for_production = _scp.enum(
                 CreateSubaccountRequestPayloadUsedForProduction, _used_for_production, "usedForProduction"

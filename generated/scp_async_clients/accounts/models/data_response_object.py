@@ -50,7 +50,7 @@ class DataResponseObject:
         _values = d.pop("values", UNSET)
         values: list[PropertyDataResponseObject] | Unset = UNSET
         if _values is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             values = _scp.models(PropertyDataResponseObject, _values, "values")
 

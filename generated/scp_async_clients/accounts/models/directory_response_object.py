@@ -179,18 +179,18 @@ class DirectoryResponseObject:
         from ..models.subaccount_response_object import SubaccountResponseObject  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         created_date = _scp.date_time(d.pop("createdDate"), "createdDate")
 
         _directory_features = d.pop("directoryFeatures")
         directory_features: list[DirectoryFeature]
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         if _scp.is_array(_directory_features, "directoryFeatures"):
             directory_features = []
             for directory_features_item_data in _directory_features:
-                from scp_async import _decoding as _scp  # noqa: PLC0415
+                import scp_async._decoding as _scp  # noqa: PLC0415
 
                 directory_features_item = _scp.enum(
                     DirectoryFeature, directory_features_item_data, "directoryFeatures[]"
@@ -211,7 +211,7 @@ class DirectoryResponseObject:
         _children = d.pop("children", UNSET)
         children: list[DirectoryResponseObject] | Unset = UNSET
         if _children is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             children = _scp.models(DirectoryResponseObject, _children, "children")
 
@@ -220,7 +220,7 @@ class DirectoryResponseObject:
         if isinstance(_contract_status, Unset):
             contract_status = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             contract_status = _scp.enum(DirectoryResponseObjectContractStatus, _contract_status, "contractStatus")
 
@@ -229,7 +229,7 @@ class DirectoryResponseObject:
         _custom_properties = d.pop("customProperties", UNSET)
         custom_properties: list[PropertyResponseObject] | Unset = UNSET
         if _custom_properties is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             custom_properties = _scp.models(PropertyResponseObject, _custom_properties, "customProperties")
 
@@ -240,7 +240,7 @@ class DirectoryResponseObject:
         if isinstance(_entity_state, Unset):
             entity_state = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             entity_state = _scp.enum(DirectoryResponseObjectEntityState, _entity_state, "entityState")
 
@@ -249,7 +249,7 @@ class DirectoryResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.model(DirectoryResponseObjectLabels, _labels, "labels")
 
@@ -258,7 +258,7 @@ class DirectoryResponseObject:
         if isinstance(_legal_links, Unset):
             legal_links = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             legal_links = _scp.model(LegalLinksDTO, _legal_links, "legalLinks")
 
@@ -267,7 +267,7 @@ class DirectoryResponseObject:
         if isinstance(_modified_date, Unset):
             modified_date = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             modified_date = _scp.date_time(_modified_date, "modifiedDate")
 
@@ -276,7 +276,7 @@ class DirectoryResponseObject:
         _subaccounts = d.pop("subaccounts", UNSET)
         subaccounts: list[SubaccountResponseObject] | Unset = UNSET
         if _subaccounts is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             subaccounts = _scp.models(SubaccountResponseObject, _subaccounts, "subaccounts")
 

@@ -47,7 +47,7 @@ class EntitySettingsRequestPayload:
         d = dict(src_dict)
         _entity_settings = d.pop("entitySettings")
         entity_settings: list[UpdateEntitySettingsRequestPayload]
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         entity_settings = _scp.models(UpdateEntitySettingsRequestPayload, _entity_settings, "entitySettings")
 

@@ -295,7 +295,7 @@ class GlobalAccountResponseObject:
 
         consumption_based = d.pop("consumptionBased")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         created_date = _scp.date_time(d.pop("createdDate"), "createdDate")
 
@@ -303,13 +303,13 @@ class GlobalAccountResponseObject:
 
         display_name = d.pop("displayName")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         geo_access = _scp.enum(GlobalAccountResponseObjectGeoAccess, d.pop("geoAccess"), "geoAccess")
 
         guid = d.pop("guid")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         license_type = _scp.enum(GlobalAccountResponseObjectLicenseType, d.pop("licenseType"), "licenseType")
 
@@ -320,7 +320,7 @@ class GlobalAccountResponseObject:
         _children = d.pop("children", UNSET)
         children: list[DirectoryResponseObject] | Unset = UNSET
         if _children is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             children = _scp.models(DirectoryResponseObject, _children, "children")
 
@@ -329,7 +329,7 @@ class GlobalAccountResponseObject:
         if isinstance(_contract_status, Unset):
             contract_status = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             contract_status = _scp.enum(GlobalAccountResponseObjectContractStatus, _contract_status, "contractStatus")
 
@@ -342,7 +342,7 @@ class GlobalAccountResponseObject:
         if isinstance(_cost_object_type, Unset):
             cost_object_type = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             cost_object_type = _scp.enum(GlobalAccountResponseObjectCostObjectType, _cost_object_type, "costObjectType")
 
@@ -353,7 +353,7 @@ class GlobalAccountResponseObject:
         _custom_properties = d.pop("customProperties", UNSET)
         custom_properties: list[PropertyResponseObject] | Unset = UNSET
         if _custom_properties is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             custom_properties = _scp.models(PropertyResponseObject, _custom_properties, "customProperties")
 
@@ -362,7 +362,7 @@ class GlobalAccountResponseObject:
         if isinstance(_entity_state, Unset):
             entity_state = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             entity_state = _scp.enum(GlobalAccountResponseObjectEntityState, _entity_state, "entityState")
 
@@ -371,7 +371,7 @@ class GlobalAccountResponseObject:
         if isinstance(_expiry_date, Unset):
             expiry_date = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             expiry_date = _scp.date_time(_expiry_date, "expiryDate")
 
@@ -382,7 +382,7 @@ class GlobalAccountResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.model(GlobalAccountResponseObjectLabels, _labels, "labels")
 
@@ -391,7 +391,7 @@ class GlobalAccountResponseObject:
         if isinstance(_legal_links, Unset):
             legal_links = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             legal_links = _scp.model(LegalLinksDTO, _legal_links, "legalLinks")
 
@@ -400,7 +400,7 @@ class GlobalAccountResponseObject:
         if isinstance(_modified_date, Unset):
             modified_date = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             modified_date = _scp.date_time(_modified_date, "modifiedDate")
 
@@ -409,7 +409,7 @@ class GlobalAccountResponseObject:
         if isinstance(_origin, Unset):
             origin = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             origin = _scp.enum(GlobalAccountResponseObjectOrigin, _origin, "origin")
 
@@ -420,7 +420,7 @@ class GlobalAccountResponseObject:
         if isinstance(_parent_type, Unset):
             parent_type = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             parent_type = _scp.enum(GlobalAccountResponseObjectParentType, _parent_type, "parentType")
 
@@ -429,7 +429,7 @@ class GlobalAccountResponseObject:
         if isinstance(_renewal_date, Unset):
             renewal_date = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             renewal_date = _scp.date_time(_renewal_date, "renewalDate")
 
@@ -440,7 +440,7 @@ class GlobalAccountResponseObject:
         _subaccounts = d.pop("subaccounts", UNSET)
         subaccounts: list[SubaccountResponseObject] | Unset = UNSET
         if _subaccounts is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             subaccounts = _scp.models(SubaccountResponseObject, _subaccounts, "subaccounts")
 
@@ -451,7 +451,7 @@ class GlobalAccountResponseObject:
         if isinstance(_termination_notification_status, Unset):
             termination_notification_status = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             termination_notification_status = _scp.enum(
                 GlobalAccountResponseObjectTerminationNotificationStatus,

@@ -49,7 +49,7 @@ class LabelAssignmentRequestPayload:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.model(LabelAssignmentRequestPayloadLabels, _labels, "labels")
 

@@ -49,7 +49,7 @@ class LabelsResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.model(LabelsResponseObjectLabels, _labels, "labels")
 

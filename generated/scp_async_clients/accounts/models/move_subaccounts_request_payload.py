@@ -50,7 +50,7 @@ class MoveSubaccountsRequestPayload:
 
         _subaccount_guids = d.pop("subaccountGuids")
         subaccount_guids: list[str]
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         subaccount_guids = cast(list[str], _scp.array(_subaccount_guids, "subaccountGuids"))
 

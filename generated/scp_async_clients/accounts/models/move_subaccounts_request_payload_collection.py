@@ -47,7 +47,7 @@ class MoveSubaccountsRequestPayloadCollection:
         d = dict(src_dict)
         _subaccounts_to_move_collection = d.pop("subaccountsToMoveCollection")
         subaccounts_to_move_collection: list[MoveSubaccountsRequestPayload]
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         subaccounts_to_move_collection = _scp.models(
             MoveSubaccountsRequestPayload, _subaccounts_to_move_collection, "subaccountsToMoveCollection"

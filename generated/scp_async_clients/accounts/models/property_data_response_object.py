@@ -116,7 +116,7 @@ class PropertyDataResponseObject:
         if isinstance(_validation_schema, Unset):
             validation_schema = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             validation_schema = _scp.model(
                 PropertyDataResponseObjectValidationSchema, _validation_schema, "validationSchema"
@@ -127,7 +127,7 @@ class PropertyDataResponseObject:
         if isinstance(_value, Unset):
             value = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             value = _scp.model(PropertyDataResponseObjectValue, _value, "value")
 

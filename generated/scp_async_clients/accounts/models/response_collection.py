@@ -50,7 +50,7 @@ class ResponseCollection:
         _value = d.pop("value", UNSET)
         value: list[SubaccountResponseObject] | Unset = UNSET
         if _value is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             value = _scp.models(SubaccountResponseObject, _value, "value")
 

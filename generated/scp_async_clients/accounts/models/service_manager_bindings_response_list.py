@@ -52,7 +52,7 @@ class ServiceManagerBindingsResponseList:
         _items = d.pop("items", UNSET)
         items: list[ServiceManagerBindingExtendedResponseObject] | Unset = UNSET
         if _items is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             items = _scp.models(ServiceManagerBindingExtendedResponseObject, _items, "items")
 

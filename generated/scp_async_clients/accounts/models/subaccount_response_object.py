@@ -158,7 +158,7 @@ class SubaccountResponseObject:
         d = dict(src_dict)
         beta_enabled = d.pop("betaEnabled")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         created_date = _scp.date_time(d.pop("createdDate"), "createdDate")
 
@@ -172,7 +172,7 @@ class SubaccountResponseObject:
 
         region = d.pop("region")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         state = _scp.enum(SubaccountResponseObjectState, d.pop("state"), "state")
 
@@ -180,7 +180,7 @@ class SubaccountResponseObject:
 
         technical_name = d.pop("technicalName")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         used_for_production = _scp.enum(
             SubaccountResponseObjectUsedForProduction, d.pop("usedForProduction"), "usedForProduction"
@@ -191,7 +191,7 @@ class SubaccountResponseObject:
         _custom_properties = d.pop("customProperties", UNSET)
         custom_properties: list[PropertyResponseObject] | Unset = UNSET
         if _custom_properties is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             custom_properties = _scp.models(PropertyResponseObject, _custom_properties, "customProperties")
 
@@ -202,7 +202,7 @@ class SubaccountResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.model(SubaccountResponseObjectLabels, _labels, "labels")
 
@@ -211,19 +211,19 @@ class SubaccountResponseObject:
         if isinstance(_modified_date, Unset):
             modified_date = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             modified_date = _scp.date_time(_modified_date, "modifiedDate")
 
         _parent_features = d.pop("parentFeatures", UNSET)
         parent_features: list[SubaccountResponseObjectParentFeaturesItem] | Unset = UNSET
         if _parent_features is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             if _scp.is_array(_parent_features, "parentFeatures"):
                 parent_features = []
                 for parent_features_item_data in _parent_features:
-                    from scp_async import _decoding as _scp  # noqa: PLC0415
+                    import scp_async._decoding as _scp  # noqa: PLC0415
 
                     parent_features_item = _scp.enum(
                         SubaccountResponseObjectParentFeaturesItem, parent_features_item_data, "parentFeatures[]"

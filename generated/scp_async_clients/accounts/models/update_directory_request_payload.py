@@ -72,7 +72,7 @@ class UpdateDirectoryRequestPayload:
         _custom_properties = d.pop("customProperties", UNSET)
         custom_properties: list[UpdatePropertyRequestPayload] | Unset = UNSET
         if _custom_properties is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             custom_properties = _scp.models(UpdatePropertyRequestPayload, _custom_properties, "customProperties")
 
@@ -85,7 +85,7 @@ class UpdateDirectoryRequestPayload:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.model(UpdateDirectoryRequestPayloadLabels, _labels, "labels")
 

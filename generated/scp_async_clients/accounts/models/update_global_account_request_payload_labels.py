@@ -31,7 +31,7 @@ class UpdateGlobalAccountRequestPayloadLabels:
         for prop_name, prop_dict in d.items():
             _additional_property = prop_dict
             additional_property: list[str]
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             additional_property = cast(list[str], _scp.array(_additional_property, "AdditionalProperty"))
 

@@ -57,7 +57,7 @@ class UpdatePropertyRequestPayload:
         d = dict(src_dict)
         key = d.pop("key")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         value = _scp.model(UpdatePropertyRequestPayloadValue, d.pop("value"), "value")
 

@@ -95,7 +95,7 @@ class UpdateSubaccountRequestPayload:
         _custom_properties = d.pop("customProperties", UNSET)
         custom_properties: list[UpdatePropertyRequestPayload] | Unset = UNSET
         if _custom_properties is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             custom_properties = _scp.models(UpdatePropertyRequestPayload, _custom_properties, "customProperties")
 
@@ -106,7 +106,7 @@ class UpdateSubaccountRequestPayload:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.model(UpdateSubaccountRequestPayloadLabels, _labels, "labels")
 
@@ -115,7 +115,7 @@ class UpdateSubaccountRequestPayload:
         if isinstance(_used_for_production, Unset):
             used_for_production = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             used_for_production = _scp.enum(
                 UpdateSubaccountRequestPayloadUsedForProduction, _used_for_production, "usedForProduction"

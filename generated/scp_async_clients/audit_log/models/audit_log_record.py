@@ -127,7 +127,7 @@ class AuditLogRecord:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                from scp_async import _decoding as _scp  # noqa: PLC0415
+                import scp_async._decoding as _scp  # noqa: PLC0415
 
                 message_type_1 = _scp.model(AuditLogMessage, data, "message")
 
@@ -151,7 +151,7 @@ class AuditLogRecord:
         if isinstance(_time, Unset):
             time = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             time = _scp.date_time(_time, "time")
 

@@ -81,7 +81,7 @@ class AppCredentialBindingLinks:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             app = _scp.model(Link, _app, "app")
 
@@ -90,7 +90,7 @@ class AppCredentialBindingLinks:
         if isinstance(_details, Unset):
             details = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             details = _scp.model(Link, _details, "details")
 
@@ -99,7 +99,7 @@ class AppCredentialBindingLinks:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             parameters = _scp.model(Link, _parameters, "parameters")
 
@@ -108,7 +108,7 @@ class AppCredentialBindingLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(Link, _self_, "self")
 
@@ -117,7 +117,7 @@ class AppCredentialBindingLinks:
         if isinstance(_service_instance, Unset):
             service_instance = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_instance = _scp.model(Link, _service_instance, "service_instance")
 

@@ -89,7 +89,7 @@ class AppEnvironment:
         if isinstance(_application_env_json, Unset):
             application_env_json = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             application_env_json = _scp.model(
                 AppEnvironmentApplicationEnvJson, _application_env_json, "application_env_json"
@@ -100,7 +100,7 @@ class AppEnvironment:
         if isinstance(_environment_variables, Unset):
             environment_variables = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             environment_variables = _scp.model(
                 AppEnvironmentEnvironmentVariables, _environment_variables, "environment_variables"
@@ -111,7 +111,7 @@ class AppEnvironment:
         if isinstance(_running_env_json, Unset):
             running_env_json = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             running_env_json = _scp.model(AppEnvironmentRunningEnvJson, _running_env_json, "running_env_json")
 
@@ -120,7 +120,7 @@ class AppEnvironment:
         if isinstance(_staging_env_json, Unset):
             staging_env_json = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             staging_env_json = _scp.model(AppEnvironmentStagingEnvJson, _staging_env_json, "staging_env_json")
 
@@ -129,7 +129,7 @@ class AppEnvironment:
         if isinstance(_system_env_json, Unset):
             system_env_json = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             system_env_json = _scp.model(AppEnvironmentSystemEnvJson, _system_env_json, "system_env_json")
 

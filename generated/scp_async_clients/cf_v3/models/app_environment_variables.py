@@ -59,7 +59,7 @@ class AppEnvironmentVariables:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             links = _scp.model(AppEnvironmentVariablesLinks, _links, "links")
 
@@ -68,7 +68,7 @@ class AppEnvironmentVariables:
         if isinstance(_var, Unset):
             var = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             var = _scp.model(AppEnvironmentVariablesVar, _var, "var")
 

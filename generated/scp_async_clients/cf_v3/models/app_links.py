@@ -145,7 +145,7 @@ class AppLinks:
         if isinstance(_current_droplet, Unset):
             current_droplet = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             current_droplet = _scp.model(Link, _current_droplet, "current_droplet")
 
@@ -154,7 +154,7 @@ class AppLinks:
         if isinstance(_deployed_revisions, Unset):
             deployed_revisions = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             deployed_revisions = _scp.model(Link, _deployed_revisions, "deployed_revisions")
 
@@ -163,7 +163,7 @@ class AppLinks:
         if isinstance(_droplets, Unset):
             droplets = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             droplets = _scp.model(Link, _droplets, "droplets")
 
@@ -172,7 +172,7 @@ class AppLinks:
         if isinstance(_environment_variables, Unset):
             environment_variables = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             environment_variables = _scp.model(Link, _environment_variables, "environment_variables")
 
@@ -181,7 +181,7 @@ class AppLinks:
         if isinstance(_features, Unset):
             features = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             features = _scp.model(Link, _features, "features")
 
@@ -190,7 +190,7 @@ class AppLinks:
         if isinstance(_packages, Unset):
             packages = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             packages = _scp.model(Link, _packages, "packages")
 
@@ -199,7 +199,7 @@ class AppLinks:
         if isinstance(_processes, Unset):
             processes = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             processes = _scp.model(Link, _processes, "processes")
 
@@ -208,7 +208,7 @@ class AppLinks:
         if isinstance(_revisions, Unset):
             revisions = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             revisions = _scp.model(Link, _revisions, "revisions")
 
@@ -217,7 +217,7 @@ class AppLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(Link, _self_, "self")
 
@@ -226,7 +226,7 @@ class AppLinks:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             space = _scp.model(Link, _space, "space")
 
@@ -235,7 +235,7 @@ class AppLinks:
         if isinstance(_start, Unset):
             start = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             start = _scp.model(Link, _start, "start")
 
@@ -244,7 +244,7 @@ class AppLinks:
         if isinstance(_stop, Unset):
             stop = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             stop = _scp.model(Link, _stop, "stop")
 
@@ -253,7 +253,7 @@ class AppLinks:
         if isinstance(_tasks, Unset):
             tasks = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             tasks = _scp.model(Link, _tasks, "tasks")
 

@@ -64,13 +64,13 @@ class AppList:
         from ..models.pagination import Pagination  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[App]
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         resources = _scp.models(App, _resources, "resources")
 
@@ -79,7 +79,7 @@ class AppList:
         if isinstance(_included, Unset):
             included = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             included = _scp.model(IncludedResources, _included, "included")
 

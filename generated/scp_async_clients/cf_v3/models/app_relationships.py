@@ -57,7 +57,7 @@ class AppRelationships:
         if isinstance(_current_droplet, Unset):
             current_droplet = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             current_droplet = _scp.model(RelationshipToOne, _current_droplet, "current_droplet")
 
@@ -66,7 +66,7 @@ class AppRelationships:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             space = _scp.model(RelationshipToOne, _space, "space")
 

@@ -60,14 +60,14 @@ class ApplyServicePlanVisibilityBody:
         )
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         type_ = _scp.enum(ApplyServicePlanVisibilityBodyType, d.pop("type"), "type")
 
         _organizations = d.pop("organizations", UNSET)
         organizations: list[ApplyServicePlanVisibilityBodyOrganizationsItem] | Unset = UNSET
         if _organizations is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             organizations = _scp.models(
                 ApplyServicePlanVisibilityBodyOrganizationsItem, _organizations, "organizations"

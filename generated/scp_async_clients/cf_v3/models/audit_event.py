@@ -137,7 +137,7 @@ class AuditEvent:
         from ..models.audit_event_target import AuditEventTarget  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -146,7 +146,7 @@ class AuditEvent:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -155,7 +155,7 @@ class AuditEvent:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
@@ -164,7 +164,7 @@ class AuditEvent:
         if isinstance(_actor, Unset):
             actor = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             actor = _scp.model(AuditEventActor, _actor, "actor")
 
@@ -173,7 +173,7 @@ class AuditEvent:
         if isinstance(_data, Unset):
             data = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             data = _scp.model(AuditEventData, _data, "data")
 
@@ -182,7 +182,7 @@ class AuditEvent:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             links = _scp.model(AuditEventLinks, _links, "links")
 
@@ -194,7 +194,7 @@ class AuditEvent:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                from scp_async import _decoding as _scp  # noqa: PLC0415
+                import scp_async._decoding as _scp  # noqa: PLC0415
 
                 organization_type_0 = _scp.model(AuditEventOrganizationType0, data, "organization")
 
@@ -213,7 +213,7 @@ class AuditEvent:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                from scp_async import _decoding as _scp  # noqa: PLC0415
+                import scp_async._decoding as _scp  # noqa: PLC0415
 
                 space_type_0 = _scp.model(AuditEventSpaceType0, data, "space")
 
@@ -229,7 +229,7 @@ class AuditEvent:
         if isinstance(_target, Unset):
             target = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             target = _scp.model(AuditEventTarget, _target, "target")
 

@@ -191,7 +191,7 @@ class Build:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -200,7 +200,7 @@ class Build:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -209,7 +209,7 @@ class Build:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
@@ -218,7 +218,7 @@ class Build:
         if isinstance(_checksum, Unset):
             checksum = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             checksum = _scp.model(BuildChecksum, _checksum, "checksum")
 
@@ -227,7 +227,7 @@ class Build:
         if isinstance(_created_by, Unset):
             created_by = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_by = _scp.model(BuildCreatedBy, _created_by, "created_by")
 
@@ -239,7 +239,7 @@ class Build:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                from scp_async import _decoding as _scp  # noqa: PLC0415
+                import scp_async._decoding as _scp  # noqa: PLC0415
 
                 droplet_type_0 = _scp.model(BuildDropletType0, data, "droplet")
 
@@ -264,7 +264,7 @@ class Build:
         if isinstance(_lifecycle, Unset):
             lifecycle = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             lifecycle = _scp.model(Lifecycle, _lifecycle, "lifecycle")
 
@@ -273,7 +273,7 @@ class Build:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             links = _scp.model(BuildLinks, _links, "links")
 
@@ -282,7 +282,7 @@ class Build:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -291,7 +291,7 @@ class Build:
         if isinstance(_package, Unset):
             package = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             package = _scp.model(BuildPackage, _package, "package")
 
@@ -300,7 +300,7 @@ class Build:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             relationships = _scp.model(BuildRelationships, _relationships, "relationships")
 
@@ -329,7 +329,7 @@ class Build:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             state = _scp.enum(BuildState, _state, "state")
 

@@ -65,7 +65,7 @@ class BuildLinks:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             app = _scp.model(Link, _app, "app")
 
@@ -74,7 +74,7 @@ class BuildLinks:
         if isinstance(_droplet, Unset):
             droplet = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             droplet = _scp.model(Link, _droplet, "droplet")
 
@@ -83,7 +83,7 @@ class BuildLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(Link, _self_, "self")
 

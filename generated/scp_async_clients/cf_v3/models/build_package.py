@@ -44,7 +44,7 @@ class BuildPackage:
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             guid = _scp.uuid_(_guid, "guid")
 

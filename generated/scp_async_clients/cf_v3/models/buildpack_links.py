@@ -57,7 +57,7 @@ class BuildpackLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(Link, _self_, "self")
 
@@ -66,7 +66,7 @@ class BuildpackLinks:
         if isinstance(_upload, Unset):
             upload = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             upload = _scp.model(Link, _upload, "upload")
 

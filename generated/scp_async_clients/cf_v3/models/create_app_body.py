@@ -81,7 +81,7 @@ class CreateAppBody:
         d = dict(src_dict)
         name = d.pop("name")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         relationships = _scp.model(CreateAppBodyRelationships, d.pop("relationships"), "relationships")
 
@@ -90,7 +90,7 @@ class CreateAppBody:
         if isinstance(_environment_variables, Unset):
             environment_variables = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             environment_variables = _scp.model(
                 CreateAppBodyEnvironmentVariables, _environment_variables, "environment_variables"
@@ -101,7 +101,7 @@ class CreateAppBody:
         if isinstance(_lifecycle, Unset):
             lifecycle = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             lifecycle = _scp.model(Lifecycle, _lifecycle, "lifecycle")
 
@@ -110,7 +110,7 @@ class CreateAppBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 

@@ -82,7 +82,7 @@ class CreateBuildBody:
         from ..models.relationship import Relationship  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         package = _scp.model(Relationship, d.pop("package"), "package")
 
@@ -91,7 +91,7 @@ class CreateBuildBody:
         if isinstance(_lifecycle, Unset):
             lifecycle = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             lifecycle = _scp.model(Lifecycle, _lifecycle, "lifecycle")
 
@@ -100,7 +100,7 @@ class CreateBuildBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 

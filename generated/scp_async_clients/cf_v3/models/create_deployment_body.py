@@ -96,7 +96,7 @@ class CreateDeploymentBody:
         if isinstance(_droplet, Unset):
             droplet = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             droplet = _scp.model(Relationship, _droplet, "droplet")
 
@@ -105,7 +105,7 @@ class CreateDeploymentBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -114,7 +114,7 @@ class CreateDeploymentBody:
         if isinstance(_options, Unset):
             options = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             options = _scp.model(CreateDeploymentBodyOptions, _options, "options")
 
@@ -123,7 +123,7 @@ class CreateDeploymentBody:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             relationships = _scp.model(Relationships, _relationships, "relationships")
 
@@ -132,7 +132,7 @@ class CreateDeploymentBody:
         if isinstance(_revision, Unset):
             revision = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             revision = _scp.model(Relationship, _revision, "revision")
 
@@ -141,7 +141,7 @@ class CreateDeploymentBody:
         if isinstance(_strategy, Unset):
             strategy = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             strategy = _scp.enum(CreateDeploymentBodyStrategy, _strategy, "strategy")
 

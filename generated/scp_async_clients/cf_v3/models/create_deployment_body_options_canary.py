@@ -50,7 +50,7 @@ class CreateDeploymentBodyOptionsCanary:
         _steps = d.pop("steps", UNSET)
         steps: list[CreateDeploymentBodyOptionsCanaryStepsItem] | Unset = UNSET
         if _steps is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             steps = _scp.models(CreateDeploymentBodyOptionsCanaryStepsItem, _steps, "steps")
 

@@ -87,7 +87,7 @@ class CreateDomainBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -96,7 +96,7 @@ class CreateDomainBody:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             relationships = _scp.model(CreateDomainBodyRelationships, _relationships, "relationships")
 
@@ -105,7 +105,7 @@ class CreateDomainBody:
         if isinstance(_router_group, Unset):
             router_group = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             router_group = _scp.model(CreateDomainBodyRouterGroup, _router_group, "router_group")
 

@@ -59,7 +59,7 @@ class CreateDomainBodyRelationships:
         if isinstance(_organization, Unset):
             organization = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             organization = _scp.model(RelationshipToOne, _organization, "organization")
 
@@ -68,7 +68,7 @@ class CreateDomainBodyRelationships:
         if isinstance(_shared_organizations, Unset):
             shared_organizations = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             shared_organizations = _scp.model(RelationshipToMany, _shared_organizations, "shared_organizations")
 

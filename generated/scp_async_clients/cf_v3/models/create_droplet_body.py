@@ -64,7 +64,7 @@ class CreateDropletBody:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         relationships = _scp.model(CreateDropletBodyRelationships, d.pop("relationships"), "relationships")
 
@@ -73,7 +73,7 @@ class CreateDropletBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -82,7 +82,7 @@ class CreateDropletBody:
         if isinstance(_process_types, Unset):
             process_types = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             process_types = _scp.model(CreateDropletBodyProcessTypes, _process_types, "process_types")
 

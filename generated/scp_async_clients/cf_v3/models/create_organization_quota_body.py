@@ -109,7 +109,7 @@ class CreateOrganizationQuotaBody:
         if isinstance(_apps, Unset):
             apps = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             apps = _scp.model(CreateOrganizationQuotaBodyApps, _apps, "apps")
 
@@ -118,7 +118,7 @@ class CreateOrganizationQuotaBody:
         if isinstance(_domains, Unset):
             domains = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             domains = _scp.model(CreateOrganizationQuotaBodyDomains, _domains, "domains")
 
@@ -127,7 +127,7 @@ class CreateOrganizationQuotaBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -136,7 +136,7 @@ class CreateOrganizationQuotaBody:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             relationships = _scp.model(CreateOrganizationQuotaBodyRelationships, _relationships, "relationships")
 
@@ -145,7 +145,7 @@ class CreateOrganizationQuotaBody:
         if isinstance(_routes, Unset):
             routes = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             routes = _scp.model(CreateOrganizationQuotaBodyRoutes, _routes, "routes")
 
@@ -154,7 +154,7 @@ class CreateOrganizationQuotaBody:
         if isinstance(_services, Unset):
             services = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             services = _scp.model(CreateOrganizationQuotaBodyServices, _services, "services")
 

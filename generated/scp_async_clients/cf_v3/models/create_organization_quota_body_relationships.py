@@ -49,7 +49,7 @@ class CreateOrganizationQuotaBodyRelationships:
         if isinstance(_organizations, Unset):
             organizations = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             organizations = _scp.model(RelationshipToMany, _organizations, "organizations")
 

@@ -73,7 +73,7 @@ class CreatePackageBody:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         relationships = _scp.model(CreatePackageBodyRelationships, d.pop("relationships"), "relationships")
 
@@ -82,7 +82,7 @@ class CreatePackageBody:
         if isinstance(_data, Unset):
             data = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             data = _scp.model(CreatePackageBodyData, _data, "data")
 
@@ -91,7 +91,7 @@ class CreatePackageBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -100,7 +100,7 @@ class CreatePackageBody:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             type_ = _scp.enum(CreatePackageBodyType, _type_, "type")
 

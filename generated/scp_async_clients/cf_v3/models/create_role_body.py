@@ -58,7 +58,7 @@ class CreateRoleBody:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             relationships = _scp.model(CreateRoleBodyRelationships, _relationships, "relationships")
 
@@ -67,7 +67,7 @@ class CreateRoleBody:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             type_ = _scp.enum(CreateRoleBodyType, _type_, "type")
 

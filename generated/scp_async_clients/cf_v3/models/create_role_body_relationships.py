@@ -73,7 +73,7 @@ class CreateRoleBodyRelationships:
         if isinstance(_organization, Unset):
             organization = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             organization = _scp.model(RelationshipToOne, _organization, "organization")
 
@@ -82,7 +82,7 @@ class CreateRoleBodyRelationships:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             space = _scp.model(RelationshipToOne, _space, "space")
 
@@ -94,7 +94,7 @@ class CreateRoleBodyRelationships:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                from scp_async import _decoding as _scp  # noqa: PLC0415
+                import scp_async._decoding as _scp  # noqa: PLC0415
 
                 componentsschemas_user_relationship_to_one_type_0 = _scp.model(
                     UserRelationshipToOneType0, data, "/components/schemas/UserRelationshipToOne"

@@ -50,7 +50,7 @@ class CreateRoleResponse429:
         _errors = d.pop("errors", UNSET)
         errors: list[CreateRoleResponse429ErrorsItem] | Unset = UNSET
         if _errors is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             errors = _scp.models(CreateRoleResponse429ErrorsItem, _errors, "errors")
 

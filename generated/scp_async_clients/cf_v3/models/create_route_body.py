@@ -72,7 +72,7 @@ class CreateRouteBody:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         relationships = _scp.model(CreateRouteBodyRelationships, d.pop("relationships"), "relationships")
 
@@ -83,7 +83,7 @@ class CreateRouteBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 

@@ -86,7 +86,7 @@ class CreateServiceBrokerBody:
         if isinstance(_authentication, Unset):
             authentication = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             authentication = _scp.model(CreateServiceBrokerBodyAuthentication, _authentication, "authentication")
 
@@ -95,7 +95,7 @@ class CreateServiceBrokerBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -104,7 +104,7 @@ class CreateServiceBrokerBody:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             relationships = _scp.model(CreateServiceBrokerBodyRelationships, _relationships, "relationships")
 

@@ -53,11 +53,11 @@ class CreateServiceBrokerBodyAuthentication:
         )
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         credentials = _scp.model(CreateServiceBrokerBodyAuthenticationCredentials, d.pop("credentials"), "credentials")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         type_ = _scp.enum(CreateServiceBrokerBodyAuthenticationType, d.pop("type"), "type")
 

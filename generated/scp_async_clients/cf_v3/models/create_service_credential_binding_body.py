@@ -82,13 +82,13 @@ class CreateServiceCredentialBindingBody:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         relationships = _scp.model(
             CreateServiceCredentialBindingBodyRelationships, d.pop("relationships"), "relationships"
         )
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         type_ = _scp.enum(CreateServiceCredentialBindingBodyType, d.pop("type"), "type")
 
@@ -97,7 +97,7 @@ class CreateServiceCredentialBindingBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -108,7 +108,7 @@ class CreateServiceCredentialBindingBody:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             parameters = _scp.model(CreateServiceCredentialBindingBodyParameters, _parameters, "parameters")
 

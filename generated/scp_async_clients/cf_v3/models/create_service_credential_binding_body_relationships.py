@@ -52,7 +52,7 @@ class CreateServiceCredentialBindingBodyRelationships:
         from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         service_instance = _scp.model(RelationshipToOne, d.pop("service_instance"), "service_instance")
 
@@ -61,7 +61,7 @@ class CreateServiceCredentialBindingBodyRelationships:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             app = _scp.model(RelationshipToOne, _app, "app")
 

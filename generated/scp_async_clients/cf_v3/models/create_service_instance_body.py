@@ -107,11 +107,11 @@ class CreateServiceInstanceBody:
         d = dict(src_dict)
         name = d.pop("name")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         relationships = _scp.model(CreateServiceInstanceBodyRelationships, d.pop("relationships"), "relationships")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         type_ = _scp.enum(CreateServiceInstanceBodyType, d.pop("type"), "type")
 
@@ -120,7 +120,7 @@ class CreateServiceInstanceBody:
         if isinstance(_credentials, Unset):
             credentials = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             credentials = _scp.model(CreateServiceInstanceBodyCredentials, _credentials, "credentials")
 
@@ -129,7 +129,7 @@ class CreateServiceInstanceBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -138,7 +138,7 @@ class CreateServiceInstanceBody:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             parameters = _scp.model(CreateServiceInstanceBodyParameters, _parameters, "parameters")
 
@@ -149,7 +149,7 @@ class CreateServiceInstanceBody:
         _tags = d.pop("tags", UNSET)
         tags: list[str] | Unset = UNSET
         if _tags is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             tags = cast(list[str], _scp.array(_tags, "tags"))
 

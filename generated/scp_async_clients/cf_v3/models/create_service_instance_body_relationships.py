@@ -52,7 +52,7 @@ class CreateServiceInstanceBodyRelationships:
         from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         space = _scp.model(RelationshipToOne, d.pop("space"), "space")
 
@@ -61,7 +61,7 @@ class CreateServiceInstanceBodyRelationships:
         if isinstance(_service_plan, Unset):
             service_plan = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_plan = _scp.model(RelationshipToOne, _service_plan, "service_plan")
 

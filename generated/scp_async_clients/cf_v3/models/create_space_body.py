@@ -61,7 +61,7 @@ class CreateSpaceBody:
         d = dict(src_dict)
         name = d.pop("name")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         relationships = _scp.model(CreateSpaceBodyRelationships, d.pop("relationships"), "relationships")
 
@@ -70,7 +70,7 @@ class CreateSpaceBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 

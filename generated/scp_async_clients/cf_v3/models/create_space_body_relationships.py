@@ -42,7 +42,7 @@ class CreateSpaceBodyRelationships:
         from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         organization = _scp.model(RelationshipToOne, d.pop("organization"), "organization")
 

@@ -99,7 +99,7 @@ class CreateSpaceQuotaBody:
         if isinstance(_apps, Unset):
             apps = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             apps = _scp.model(CreateSpaceQuotaBodyApps, _apps, "apps")
 
@@ -108,7 +108,7 @@ class CreateSpaceQuotaBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -117,7 +117,7 @@ class CreateSpaceQuotaBody:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             relationships = _scp.model(CreateSpaceQuotaBodyRelationships, _relationships, "relationships")
 
@@ -126,7 +126,7 @@ class CreateSpaceQuotaBody:
         if isinstance(_routes, Unset):
             routes = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             routes = _scp.model(CreateSpaceQuotaBodyRoutes, _routes, "routes")
 
@@ -135,7 +135,7 @@ class CreateSpaceQuotaBody:
         if isinstance(_services, Unset):
             services = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             services = _scp.model(CreateSpaceQuotaBodyServices, _services, "services")
 

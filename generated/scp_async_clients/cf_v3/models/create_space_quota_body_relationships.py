@@ -59,7 +59,7 @@ class CreateSpaceQuotaBodyRelationships:
         if isinstance(_organization, Unset):
             organization = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             organization = _scp.model(RelationshipToOne, _organization, "organization")
 
@@ -68,7 +68,7 @@ class CreateSpaceQuotaBodyRelationships:
         if isinstance(_spaces, Unset):
             spaces = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             spaces = _scp.model(RelationshipToMany, _spaces, "spaces")
 

@@ -102,7 +102,7 @@ class CreateTaskBody:
         if isinstance(_droplet_guid, Unset):
             droplet_guid = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             droplet_guid = _scp.uuid_(_droplet_guid, "droplet_guid")
 
@@ -115,7 +115,7 @@ class CreateTaskBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -126,7 +126,7 @@ class CreateTaskBody:
         if isinstance(_template, Unset):
             template = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             template = _scp.model(CreateTaskBodyTemplate, _template, "template")
 

@@ -49,7 +49,7 @@ class CreateTaskBodyTemplate:
         if isinstance(_process, Unset):
             process = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             process = _scp.model(CreateTaskBodyTemplateProcess, _process, "process")
 

@@ -50,7 +50,7 @@ class CreateUserResponse429:
         _errors = d.pop("errors", UNSET)
         errors: list[CreateUserResponse429ErrorsItem] | Unset = UNSET
         if _errors is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             errors = _scp.models(CreateUserResponse429ErrorsItem, _errors, "errors")
 

@@ -168,7 +168,7 @@ class Deployment:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -177,7 +177,7 @@ class Deployment:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -186,7 +186,7 @@ class Deployment:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
@@ -195,7 +195,7 @@ class Deployment:
         if isinstance(_droplet, Unset):
             droplet = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             droplet = _scp.model(DeploymentDroplet, _droplet, "droplet")
 
@@ -204,7 +204,7 @@ class Deployment:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             links = _scp.model(DeploymentLinks, _links, "links")
 
@@ -213,14 +213,14 @@ class Deployment:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _new_processes = d.pop("new_processes", UNSET)
         new_processes: list[DeploymentNewProcessesItem] | Unset = UNSET
         if _new_processes is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             new_processes = _scp.models(DeploymentNewProcessesItem, _new_processes, "new_processes")
 
@@ -229,7 +229,7 @@ class Deployment:
         if isinstance(_options, Unset):
             options = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             options = _scp.model(DeploymentOptions, _options, "options")
 
@@ -238,7 +238,7 @@ class Deployment:
         if isinstance(_previous_droplet, Unset):
             previous_droplet = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             previous_droplet = _scp.model(DeploymentPreviousDroplet, _previous_droplet, "previous_droplet")
 
@@ -247,7 +247,7 @@ class Deployment:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             relationships = _scp.model(DeploymentRelationships, _relationships, "relationships")
 
@@ -259,7 +259,7 @@ class Deployment:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                from scp_async import _decoding as _scp  # noqa: PLC0415
+                import scp_async._decoding as _scp  # noqa: PLC0415
 
                 revision_type_0 = _scp.model(DeploymentRevisionType0, data, "revision")
 
@@ -275,7 +275,7 @@ class Deployment:
         if isinstance(_status, Unset):
             status = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             status = _scp.model(DeploymentStatus, _status, "status")
 
@@ -284,7 +284,7 @@ class Deployment:
         if isinstance(_strategy, Unset):
             strategy = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             strategy = _scp.enum(DeploymentStrategy, _strategy, "strategy")
 

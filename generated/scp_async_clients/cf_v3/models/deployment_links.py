@@ -73,7 +73,7 @@ class DeploymentLinks:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             app = _scp.model(Link, _app, "app")
 
@@ -82,7 +82,7 @@ class DeploymentLinks:
         if isinstance(_cancel, Unset):
             cancel = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             cancel = _scp.model(Link, _cancel, "cancel")
 
@@ -91,7 +91,7 @@ class DeploymentLinks:
         if isinstance(_continue_, Unset):
             continue_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             continue_ = _scp.model(Link, _continue_, "continue")
 
@@ -100,7 +100,7 @@ class DeploymentLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(Link, _self_, "self")
 

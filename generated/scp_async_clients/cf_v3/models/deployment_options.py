@@ -79,7 +79,7 @@ class DeploymentOptions:
         if isinstance(_canary, Unset):
             canary = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             canary = _scp.model(DeploymentOptionsCanary, _canary, "canary")
 

@@ -50,7 +50,7 @@ class DeploymentOptionsCanary:
         _steps = d.pop("steps", UNSET)
         steps: list[DeploymentOptionsCanaryStepsItem] | Unset = UNSET
         if _steps is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             steps = _scp.models(DeploymentOptionsCanaryStepsItem, _steps, "steps")
 

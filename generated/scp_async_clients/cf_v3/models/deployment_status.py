@@ -67,7 +67,7 @@ class DeploymentStatus:
         if isinstance(_details, Unset):
             details = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             details = _scp.model(DeploymentStatusDetails, _details, "details")
 
@@ -76,7 +76,7 @@ class DeploymentStatus:
         if isinstance(_reason, Unset):
             reason = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             reason = _scp.enum(DeploymentStatusReason, _reason, "reason")
 
@@ -85,7 +85,7 @@ class DeploymentStatus:
         if isinstance(_value, Unset):
             value = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             value = _scp.enum(DeploymentStatusValue, _value, "value")
 

@@ -52,7 +52,7 @@ class DeploymentStatusDetails:
         if isinstance(_last_status_change, Unset):
             last_status_change = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             last_status_change = _scp.date_time(_last_status_change, "last_status_change")
 
@@ -61,7 +61,7 @@ class DeploymentStatusDetails:
         if isinstance(_last_successful_healthcheck, Unset):
             last_successful_healthcheck = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             last_successful_healthcheck = _scp.date_time(_last_successful_healthcheck, "last_successful_healthcheck")
 

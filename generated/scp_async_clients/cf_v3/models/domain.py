@@ -129,7 +129,7 @@ class Domain:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -140,7 +140,7 @@ class Domain:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -149,7 +149,7 @@ class Domain:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
@@ -160,7 +160,7 @@ class Domain:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             links = _scp.model(DomainLinks, _links, "links")
 
@@ -169,7 +169,7 @@ class Domain:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -178,7 +178,7 @@ class Domain:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             relationships = _scp.model(DomainRelationships, _relationships, "relationships")
 
@@ -190,7 +190,7 @@ class Domain:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                from scp_async import _decoding as _scp  # noqa: PLC0415
+                import scp_async._decoding as _scp  # noqa: PLC0415
 
                 router_group_type_0 = _scp.model(DomainRouterGroupType0, data, "router_group")
 
@@ -204,12 +204,12 @@ class Domain:
         _supported_protocols = d.pop("supported_protocols", UNSET)
         supported_protocols: list[DomainSupportedProtocolsItem] | Unset = UNSET
         if _supported_protocols is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             if _scp.is_array(_supported_protocols, "supported_protocols"):
                 supported_protocols = []
                 for supported_protocols_item_data in _supported_protocols:
-                    from scp_async import _decoding as _scp  # noqa: PLC0415
+                    import scp_async._decoding as _scp  # noqa: PLC0415
 
                     supported_protocols_item = _scp.enum(
                         DomainSupportedProtocolsItem, supported_protocols_item_data, "supported_protocols[]"

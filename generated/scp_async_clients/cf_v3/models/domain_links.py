@@ -81,7 +81,7 @@ class DomainLinks:
         if isinstance(_organization, Unset):
             organization = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             organization = _scp.model(Link, _organization, "organization")
 
@@ -90,7 +90,7 @@ class DomainLinks:
         if isinstance(_route_reservations, Unset):
             route_reservations = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             route_reservations = _scp.model(Link, _route_reservations, "route_reservations")
 
@@ -99,7 +99,7 @@ class DomainLinks:
         if isinstance(_router_group, Unset):
             router_group = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             router_group = _scp.model(Link, _router_group, "router_group")
 
@@ -108,7 +108,7 @@ class DomainLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(Link, _self_, "self")
 
@@ -117,7 +117,7 @@ class DomainLinks:
         if isinstance(_shared_organizations, Unset):
             shared_organizations = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             shared_organizations = _scp.model(Link, _shared_organizations, "shared_organizations")
 

@@ -190,7 +190,7 @@ class Droplet:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -199,7 +199,7 @@ class Droplet:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -208,7 +208,7 @@ class Droplet:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
@@ -222,7 +222,7 @@ class Droplet:
                     raise TypeError()
                 _buildpacks_type_0 = data
                 buildpacks_type_0: list[DropletBuildpacksType0Item]
-                from scp_async import _decoding as _scp  # noqa: PLC0415
+                import scp_async._decoding as _scp  # noqa: PLC0415
 
                 buildpacks_type_0 = _scp.models(DropletBuildpacksType0Item, _buildpacks_type_0, "buildpacks")
 
@@ -241,7 +241,7 @@ class Droplet:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                from scp_async import _decoding as _scp  # noqa: PLC0415
+                import scp_async._decoding as _scp  # noqa: PLC0415
 
                 checksum_type_0 = _scp.model(DropletChecksumType0, data, "checksum")
 
@@ -284,7 +284,7 @@ class Droplet:
         if isinstance(_lifecycle, Unset):
             lifecycle = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             lifecycle = _scp.model(Lifecycle, _lifecycle, "lifecycle")
 
@@ -293,7 +293,7 @@ class Droplet:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             links = _scp.model(DropletLinks, _links, "links")
 
@@ -302,7 +302,7 @@ class Droplet:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -311,7 +311,7 @@ class Droplet:
         if isinstance(_process_types, Unset):
             process_types = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             process_types = _scp.model(DropletProcessTypes, _process_types, "process_types")
 
@@ -320,7 +320,7 @@ class Droplet:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             relationships = _scp.model(DropletRelationships, _relationships, "relationships")
 

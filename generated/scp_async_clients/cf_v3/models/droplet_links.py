@@ -89,7 +89,7 @@ class DropletLinks:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             app = _scp.model(Link, _app, "app")
 
@@ -98,7 +98,7 @@ class DropletLinks:
         if isinstance(_assign_current_droplet, Unset):
             assign_current_droplet = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             assign_current_droplet = _scp.model(Link, _assign_current_droplet, "assign_current_droplet")
 
@@ -107,7 +107,7 @@ class DropletLinks:
         if isinstance(_download, Unset):
             download = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             download = _scp.model(Link, _download, "download")
 
@@ -116,7 +116,7 @@ class DropletLinks:
         if isinstance(_package, Unset):
             package = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             package = _scp.model(Link, _package, "package")
 
@@ -125,7 +125,7 @@ class DropletLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(Link, _self_, "self")
 
@@ -134,7 +134,7 @@ class DropletLinks:
         if isinstance(_upload, Unset):
             upload = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             upload = _scp.model(Link, _upload, "upload")
 

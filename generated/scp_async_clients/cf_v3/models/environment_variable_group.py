@@ -78,7 +78,7 @@ class EnvironmentVariableGroup:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             links = _scp.model(EnvironmentVariableGroupLinks, _links, "links")
 
@@ -96,7 +96,7 @@ class EnvironmentVariableGroup:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
@@ -105,7 +105,7 @@ class EnvironmentVariableGroup:
         if isinstance(_var, Unset):
             var = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             var = _scp.model(EnvironmentVariableGroupVar, _var, "var")
 

@@ -99,7 +99,7 @@ class FeatureFlag:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             links = _scp.model(FeatureFlagLinks, _links, "links")
 
@@ -111,7 +111,7 @@ class FeatureFlag:
             try:
                 if not isinstance(data, (str, int, float)):
                     raise TypeError()
-                from scp_async import _decoding as _scp  # noqa: PLC0415
+                import scp_async._decoding as _scp  # noqa: PLC0415
 
                 updated_at_type_0 = _scp.date_time(data, "updated_at")
 

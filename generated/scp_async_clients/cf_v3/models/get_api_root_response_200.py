@@ -49,7 +49,7 @@ class GetApiRootResponse200:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             links = _scp.model(GetApiRootResponse200Links, _links, "links")
 

@@ -123,7 +123,7 @@ class GetApiRootResponse200Links:
         if isinstance(_cloud_controller_v2, Unset):
             cloud_controller_v2 = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             cloud_controller_v2 = _scp.model(
                 GetApiRootResponse200LinksCloudControllerV2, _cloud_controller_v2, "cloud_controller_v2"
@@ -134,7 +134,7 @@ class GetApiRootResponse200Links:
         if isinstance(_cloud_controller_v3, Unset):
             cloud_controller_v3 = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             cloud_controller_v3 = _scp.model(
                 GetApiRootResponse200LinksCloudControllerV3, _cloud_controller_v3, "cloud_controller_v3"
@@ -145,7 +145,7 @@ class GetApiRootResponse200Links:
         if isinstance(_log_cache, Unset):
             log_cache = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             log_cache = _scp.model(GetApiRootResponse200LinksLogCache, _log_cache, "log_cache")
 
@@ -154,7 +154,7 @@ class GetApiRootResponse200Links:
         if isinstance(_log_stream, Unset):
             log_stream = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             log_stream = _scp.model(GetApiRootResponse200LinksLogStream, _log_stream, "log_stream")
 
@@ -163,7 +163,7 @@ class GetApiRootResponse200Links:
         if isinstance(_logging, Unset):
             logging = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             logging = _scp.model(GetApiRootResponse200LinksLogging, _logging, "logging")
 
@@ -172,7 +172,7 @@ class GetApiRootResponse200Links:
         if isinstance(_network_policy_v1, Unset):
             network_policy_v1 = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             network_policy_v1 = _scp.model(
                 GetApiRootResponse200LinksNetworkPolicyV1, _network_policy_v1, "network_policy_v1"
@@ -183,7 +183,7 @@ class GetApiRootResponse200Links:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(GetApiRootResponse200LinksSelf, _self_, "self")
 
@@ -192,7 +192,7 @@ class GetApiRootResponse200Links:
         if isinstance(_uaa, Unset):
             uaa = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             uaa = _scp.model(GetApiRootResponse200LinksUaa, _uaa, "uaa")
 

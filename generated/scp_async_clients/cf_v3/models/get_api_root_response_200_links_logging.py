@@ -67,7 +67,7 @@ class GetApiRootResponse200LinksLogging:
         if isinstance(_meta, Unset):
             meta = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             meta = _scp.model(IndexLinkMeta, _meta, "meta")
 

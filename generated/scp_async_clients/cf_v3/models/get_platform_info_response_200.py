@@ -95,7 +95,7 @@ class GetPlatformInfoResponse200:
         if isinstance(_cli_version, Unset):
             cli_version = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             cli_version = _scp.model(GetPlatformInfoResponse200CliVersion, _cli_version, "cli_version")
 
@@ -104,7 +104,7 @@ class GetPlatformInfoResponse200:
         if isinstance(_custom, Unset):
             custom = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             custom = _scp.model(GetPlatformInfoResponse200Custom, _custom, "custom")
 
@@ -115,7 +115,7 @@ class GetPlatformInfoResponse200:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             links = _scp.model(GetPlatformInfoResponse200Links, _links, "links")
 

@@ -59,7 +59,7 @@ class GetPlatformInfoResponse200Links:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(GetPlatformInfoResponse200LinksSelf, _self_, "self")
 
@@ -68,7 +68,7 @@ class GetPlatformInfoResponse200Links:
         if isinstance(_support, Unset):
             support = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             support = _scp.model(GetPlatformInfoResponse200LinksSupport, _support, "support")
 

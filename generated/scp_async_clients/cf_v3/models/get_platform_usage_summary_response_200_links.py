@@ -51,7 +51,7 @@ class GetPlatformUsageSummaryResponse200Links:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(GetPlatformUsageSummaryResponse200LinksSelf, _self_, "self")
 

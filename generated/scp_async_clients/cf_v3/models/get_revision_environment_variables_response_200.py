@@ -67,7 +67,7 @@ class GetRevisionEnvironmentVariablesResponse200:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             links = _scp.model(GetRevisionEnvironmentVariablesResponse200Links, _links, "links")
 
@@ -76,7 +76,7 @@ class GetRevisionEnvironmentVariablesResponse200:
         if isinstance(_var, Unset):
             var = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             var = _scp.model(GetRevisionEnvironmentVariablesResponse200Var, _var, "var")
 

@@ -54,7 +54,7 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200:
         _usage_summary = d.pop("usage_summary", UNSET)
         usage_summary: list[GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem] | Unset = UNSET
         if _usage_summary is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             usage_summary = _scp.models(
                 GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem, _usage_summary, "usage_summary"

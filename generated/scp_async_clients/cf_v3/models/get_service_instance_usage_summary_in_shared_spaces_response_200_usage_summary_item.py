@@ -57,7 +57,7 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             space = _scp.model(Relationship, _space, "space")
 

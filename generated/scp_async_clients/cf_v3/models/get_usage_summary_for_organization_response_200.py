@@ -67,7 +67,7 @@ class GetUsageSummaryForOrganizationResponse200:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             links = _scp.model(GetUsageSummaryForOrganizationResponse200Links, _links, "links")
 
@@ -76,7 +76,7 @@ class GetUsageSummaryForOrganizationResponse200:
         if isinstance(_usage_summary, Unset):
             usage_summary = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             usage_summary = _scp.model(
                 GetUsageSummaryForOrganizationResponse200UsageSummary, _usage_summary, "usage_summary"

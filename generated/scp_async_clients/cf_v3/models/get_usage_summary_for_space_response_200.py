@@ -63,7 +63,7 @@ class GetUsageSummaryForSpaceResponse200:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             links = _scp.model(GetUsageSummaryForSpaceResponse200Links, _links, "links")
 
@@ -72,7 +72,7 @@ class GetUsageSummaryForSpaceResponse200:
         if isinstance(_usage_summary, Unset):
             usage_summary = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             usage_summary = _scp.model(GetUsageSummaryForSpaceResponse200UsageSummary, _usage_summary, "usage_summary")
 

@@ -49,7 +49,7 @@ class GetV3ApiRootResponse200:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             links = _scp.model(GetV3ApiRootResponse200Links, _links, "links")
 

@@ -285,7 +285,7 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_apps, Unset):
             apps = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             apps = _scp.model(GetV3ApiRootResponse200LinksApps, _apps, "apps")
 
@@ -294,7 +294,7 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_builds, Unset):
             builds = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             builds = _scp.model(GetV3ApiRootResponse200LinksBuilds, _builds, "builds")
 
@@ -303,7 +303,7 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_deployments, Unset):
             deployments = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             deployments = _scp.model(GetV3ApiRootResponse200LinksDeployments, _deployments, "deployments")
 
@@ -312,7 +312,7 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_domains, Unset):
             domains = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             domains = _scp.model(GetV3ApiRootResponse200LinksDomains, _domains, "domains")
 
@@ -321,7 +321,7 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_droplets, Unset):
             droplets = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             droplets = _scp.model(GetV3ApiRootResponse200LinksDroplets, _droplets, "droplets")
 
@@ -330,7 +330,7 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_feature_flags, Unset):
             feature_flags = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             feature_flags = _scp.model(GetV3ApiRootResponse200LinksFeatureFlags, _feature_flags, "feature_flags")
 
@@ -339,7 +339,7 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_info, Unset):
             info = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             info = _scp.model(GetV3ApiRootResponse200LinksInfo, _info, "info")
 
@@ -348,7 +348,7 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_isolation_segments, Unset):
             isolation_segments = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             isolation_segments = _scp.model(
                 GetV3ApiRootResponse200LinksIsolationSegments, _isolation_segments, "isolation_segments"
@@ -359,7 +359,7 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_organizations, Unset):
             organizations = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             organizations = _scp.model(GetV3ApiRootResponse200LinksOrganizations, _organizations, "organizations")
 
@@ -368,7 +368,7 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_packages, Unset):
             packages = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             packages = _scp.model(GetV3ApiRootResponse200LinksPackages, _packages, "packages")
 
@@ -377,7 +377,7 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_processes, Unset):
             processes = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             processes = _scp.model(GetV3ApiRootResponse200LinksProcesses, _processes, "processes")
 
@@ -386,7 +386,7 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_roles, Unset):
             roles = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             roles = _scp.model(GetV3ApiRootResponse200LinksRoles, _roles, "roles")
 
@@ -395,7 +395,7 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_routes, Unset):
             routes = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             routes = _scp.model(GetV3ApiRootResponse200LinksRoutes, _routes, "routes")
 
@@ -404,7 +404,7 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_security_groups, Unset):
             security_groups = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             security_groups = _scp.model(
                 GetV3ApiRootResponse200LinksSecurityGroups, _security_groups, "security_groups"
@@ -415,7 +415,7 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(GetV3ApiRootResponse200LinksSelf, _self_, "self")
 
@@ -424,7 +424,7 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_service_brokers, Unset):
             service_brokers = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_brokers = _scp.model(
                 GetV3ApiRootResponse200LinksServiceBrokers, _service_brokers, "service_brokers"
@@ -435,7 +435,7 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_service_instances, Unset):
             service_instances = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_instances = _scp.model(
                 GetV3ApiRootResponse200LinksServiceInstances, _service_instances, "service_instances"
@@ -446,7 +446,7 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_service_offerings, Unset):
             service_offerings = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_offerings = _scp.model(
                 GetV3ApiRootResponse200LinksServiceOfferings, _service_offerings, "service_offerings"
@@ -457,7 +457,7 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_service_plans, Unset):
             service_plans = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_plans = _scp.model(GetV3ApiRootResponse200LinksServicePlans, _service_plans, "service_plans")
 
@@ -466,7 +466,7 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_spaces, Unset):
             spaces = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             spaces = _scp.model(GetV3ApiRootResponse200LinksSpaces, _spaces, "spaces")
 
@@ -475,7 +475,7 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_stacks, Unset):
             stacks = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             stacks = _scp.model(GetV3ApiRootResponse200LinksStacks, _stacks, "stacks")
 
@@ -484,7 +484,7 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_tasks, Unset):
             tasks = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             tasks = _scp.model(GetV3ApiRootResponse200LinksTasks, _tasks, "tasks")
 
@@ -493,7 +493,7 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_users, Unset):
             users = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             users = _scp.model(GetV3ApiRootResponse200LinksUsers, _users, "users")
 

@@ -58,7 +58,7 @@ class HealthCheck:
         if isinstance(_data, Unset):
             data = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             data = _scp.model(HealthCheckData, _data, "data")
 
@@ -67,7 +67,7 @@ class HealthCheck:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             type_ = _scp.enum(HealthCheckType, _type_, "type")
 

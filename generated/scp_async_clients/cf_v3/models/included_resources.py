@@ -148,35 +148,35 @@ class IncludedResources:
         _apps = d.pop("apps", UNSET)
         apps: list[App] | Unset = UNSET
         if _apps is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             apps = _scp.models(App, _apps, "apps")
 
         _domains = d.pop("domains", UNSET)
         domains: list[Domain] | Unset = UNSET
         if _domains is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             domains = _scp.models(Domain, _domains, "domains")
 
         _organizations = d.pop("organizations", UNSET)
         organizations: list[Organization] | Unset = UNSET
         if _organizations is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             organizations = _scp.models(Organization, _organizations, "organizations")
 
         _routes = d.pop("routes", UNSET)
         routes: list[Route] | Unset = UNSET
         if _routes is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             routes = _scp.models(Route, _routes, "routes")
 
         _service_instances = d.pop("service_instances", UNSET)
         service_instances: list[ManagedServiceInstance | UserProvidedServiceInstance] | Unset = UNSET
         if _service_instances is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             if _scp.is_array(_service_instances, "service_instances"):
                 service_instances = []
@@ -188,7 +188,7 @@ class IncludedResources:
                         try:
                             if not isinstance(data, dict):
                                 raise TypeError()
-                            from scp_async import _decoding as _scp  # noqa: PLC0415
+                            import scp_async._decoding as _scp  # noqa: PLC0415
 
                             service_instances_item_type_0 = _scp.model(
                                 ManagedServiceInstance, data, "service_instances[]"
@@ -199,7 +199,7 @@ class IncludedResources:
                             pass
                         if not isinstance(data, dict):
                             raise TypeError()
-                        from scp_async import _decoding as _scp  # noqa: PLC0415
+                        import scp_async._decoding as _scp  # noqa: PLC0415
 
                         service_instances_item_type_1 = _scp.model(
                             UserProvidedServiceInstance, data, "service_instances[]"
@@ -216,21 +216,21 @@ class IncludedResources:
         _service_offerings = d.pop("service_offerings", UNSET)
         service_offerings: list[ServiceOffering] | Unset = UNSET
         if _service_offerings is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_offerings = _scp.models(ServiceOffering, _service_offerings, "service_offerings")
 
         _spaces = d.pop("spaces", UNSET)
         spaces: list[Space] | Unset = UNSET
         if _spaces is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             spaces = _scp.models(Space, _spaces, "spaces")
 
         _users = d.pop("users", UNSET)
         users: list[User] | Unset = UNSET
         if _users is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             users = _scp.models(User, _users, "users")
 

@@ -50,7 +50,7 @@ class InsertDestinationsForRouteBody:
         _destinations = d.pop("destinations", UNSET)
         destinations: list[RouteDestination] | Unset = UNSET
         if _destinations is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             destinations = _scp.models(RouteDestination, _destinations, "destinations")
 

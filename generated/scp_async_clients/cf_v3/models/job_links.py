@@ -89,7 +89,7 @@ class JobLinks:
         if isinstance(_manifest, Unset):
             manifest = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             manifest = _scp.model(Link, _manifest, "manifest")
 
@@ -98,7 +98,7 @@ class JobLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(Link, _self_, "self")
 
@@ -107,7 +107,7 @@ class JobLinks:
         if isinstance(_service_brokers, Unset):
             service_brokers = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_brokers = _scp.model(Link, _service_brokers, "service_brokers")
 
@@ -116,7 +116,7 @@ class JobLinks:
         if isinstance(_service_credential_binding, Unset):
             service_credential_binding = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_credential_binding = _scp.model(Link, _service_credential_binding, "service_credential_binding")
 
@@ -125,7 +125,7 @@ class JobLinks:
         if isinstance(_service_instances, Unset):
             service_instances = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_instances = _scp.model(Link, _service_instances, "service_instances")
 
@@ -134,7 +134,7 @@ class JobLinks:
         if isinstance(_service_route_bindings, Unset):
             service_route_bindings = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_route_bindings = _scp.model(Link, _service_route_bindings, "service_route_bindings")
 

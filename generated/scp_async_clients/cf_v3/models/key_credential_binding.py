@@ -116,19 +116,19 @@ class KeyCredentialBinding:
         from ..models.service_credential_binding_last_operation import ServiceCredentialBindingLastOperation  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         links = _scp.model(KeyCredentialBindingLinks, d.pop("links"), "links")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         relationships = _scp.model(KeyCredentialBindingRelationships, d.pop("relationships"), "relationships")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         type_ = _scp.enum(KeyCredentialBindingType, d.pop("type"), "type")
 
@@ -137,7 +137,7 @@ class KeyCredentialBinding:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -146,7 +146,7 @@ class KeyCredentialBinding:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
@@ -155,7 +155,7 @@ class KeyCredentialBinding:
         if isinstance(_included, Unset):
             included = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             included = _scp.model(IncludedResources, _included, "included")
 
@@ -164,7 +164,7 @@ class KeyCredentialBinding:
         if isinstance(_last_operation, Unset):
             last_operation = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             last_operation = _scp.model(ServiceCredentialBindingLastOperation, _last_operation, "last_operation")
 
@@ -173,7 +173,7 @@ class KeyCredentialBinding:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 

@@ -65,7 +65,7 @@ class KeyCredentialBindingLinks:
         if isinstance(_details, Unset):
             details = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             details = _scp.model(Link, _details, "details")
 
@@ -74,7 +74,7 @@ class KeyCredentialBindingLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(Link, _self_, "self")
 
@@ -83,7 +83,7 @@ class KeyCredentialBindingLinks:
         if isinstance(_service_instance, Unset):
             service_instance = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_instance = _scp.model(Link, _service_instance, "service_instance")
 

@@ -49,7 +49,7 @@ class KeyCredentialBindingRelationships:
         if isinstance(_service_instance, Unset):
             service_instance = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_instance = _scp.model(RelationshipToOne, _service_instance, "service_instance")
 

@@ -55,7 +55,7 @@ class Lifecycle:
         if isinstance(_data, Unset):
             data = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             data = _scp.model(LifecycleData, _data, "data")
 

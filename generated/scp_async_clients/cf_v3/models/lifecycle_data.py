@@ -65,7 +65,7 @@ class LifecycleData:
         _buildpacks = d.pop("buildpacks", UNSET)
         buildpacks: list[str] | Unset = UNSET
         if _buildpacks is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             buildpacks = cast(list[str], _scp.array(_buildpacks, "buildpacks"))
 
@@ -74,7 +74,7 @@ class LifecycleData:
         if isinstance(_credentials, Unset):
             credentials = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             credentials = _scp.model(LifecycleDataCredentials, _credentials, "credentials")
 

@@ -37,7 +37,7 @@ class LifecycleDataCredentials:
 
         additional_properties = {}
         for prop_name, prop_dict in d.items():
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             additional_property = _scp.model(
                 LifecycleDataCredentialsAdditionalProperty, prop_dict, "AdditionalProperty"

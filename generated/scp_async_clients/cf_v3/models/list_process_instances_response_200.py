@@ -64,14 +64,14 @@ class ListProcessInstancesResponse200:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             links = _scp.model(ListProcessInstancesResponse200Links, _links, "links")
 
         _resources = d.pop("resources", UNSET)
         resources: list[ListProcessInstancesResponse200ResourcesItem] | Unset = UNSET
         if _resources is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             resources = _scp.models(ListProcessInstancesResponse200ResourcesItem, _resources, "resources")
 

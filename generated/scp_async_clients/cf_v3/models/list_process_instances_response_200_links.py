@@ -57,7 +57,7 @@ class ListProcessInstancesResponse200Links:
         if isinstance(_process, Unset):
             process = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             process = _scp.model(Link, _process, "process")
 
@@ -66,7 +66,7 @@ class ListProcessInstancesResponse200Links:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(Link, _self_, "self")
 

@@ -62,7 +62,7 @@ class ListProcessInstancesResponse200ResourcesItem:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             state = _scp.enum(ListProcessInstancesResponse200ResourcesItemState, _state, "state")
 

@@ -72,7 +72,7 @@ class ListRolesResponse200:
         if isinstance(_included, Unset):
             included = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             included = _scp.model(IncludedResources, _included, "included")
 
@@ -81,14 +81,14 @@ class ListRolesResponse200:
         if isinstance(_pagination, Unset):
             pagination = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             pagination = _scp.model(Pagination, _pagination, "pagination")
 
         _resources = d.pop("resources", UNSET)
         resources: list[BaseSchema] | Unset = UNSET
         if _resources is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             resources = _scp.models(BaseSchema, _resources, "resources")
 

@@ -50,7 +50,7 @@ class ListSpacesResponse429:
         _errors = d.pop("errors", UNSET)
         errors: list[ListSpacesResponse429ErrorsItem] | Unset = UNSET
         if _errors is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             errors = _scp.models(ListSpacesResponse429ErrorsItem, _errors, "errors")
 

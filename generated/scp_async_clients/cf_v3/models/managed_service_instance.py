@@ -159,21 +159,21 @@ class ManagedServiceInstance:
         from ..models.service_instance_last_operation import ServiceInstanceLastOperation  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         links = _scp.model(ManagedServiceInstanceLinks, d.pop("links"), "links")
 
         name = d.pop("name")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         relationships = _scp.model(ManagedServiceInstanceRelationships, d.pop("relationships"), "relationships")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         type_ = _scp.enum(ManagedServiceInstanceType, d.pop("type"), "type")
 
@@ -182,7 +182,7 @@ class ManagedServiceInstance:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -191,7 +191,7 @@ class ManagedServiceInstance:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
@@ -209,7 +209,7 @@ class ManagedServiceInstance:
         if isinstance(_last_operation, Unset):
             last_operation = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             last_operation = _scp.model(ServiceInstanceLastOperation, _last_operation, "last_operation")
 
@@ -218,7 +218,7 @@ class ManagedServiceInstance:
         if isinstance(_maintenance_info, Unset):
             maintenance_info = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             maintenance_info = _scp.model(ManagedServiceInstanceMaintenanceInfo, _maintenance_info, "maintenance_info")
 
@@ -227,7 +227,7 @@ class ManagedServiceInstance:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -252,7 +252,7 @@ class ManagedServiceInstance:
         _tags = d.pop("tags", UNSET)
         tags: list[str] | Unset = UNSET
         if _tags is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             tags = cast(list[str], _scp.array(_tags, "tags"))
 

@@ -97,7 +97,7 @@ class ManagedServiceInstanceLinks:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             parameters = _scp.model(Link, _parameters, "parameters")
 
@@ -106,7 +106,7 @@ class ManagedServiceInstanceLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(Link, _self_, "self")
 
@@ -115,7 +115,7 @@ class ManagedServiceInstanceLinks:
         if isinstance(_service_credential_bindings, Unset):
             service_credential_bindings = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_credential_bindings = _scp.model(Link, _service_credential_bindings, "service_credential_bindings")
 
@@ -124,7 +124,7 @@ class ManagedServiceInstanceLinks:
         if isinstance(_service_plan, Unset):
             service_plan = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_plan = _scp.model(Link, _service_plan, "service_plan")
 
@@ -133,7 +133,7 @@ class ManagedServiceInstanceLinks:
         if isinstance(_service_route_bindings, Unset):
             service_route_bindings = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_route_bindings = _scp.model(Link, _service_route_bindings, "service_route_bindings")
 
@@ -142,7 +142,7 @@ class ManagedServiceInstanceLinks:
         if isinstance(_shared_spaces, Unset):
             shared_spaces = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             shared_spaces = _scp.model(Link, _shared_spaces, "shared_spaces")
 
@@ -151,7 +151,7 @@ class ManagedServiceInstanceLinks:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             space = _scp.model(Link, _space, "space")
 

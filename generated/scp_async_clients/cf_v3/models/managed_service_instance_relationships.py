@@ -57,7 +57,7 @@ class ManagedServiceInstanceRelationships:
         if isinstance(_service_plan, Unset):
             service_plan = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_plan = _scp.model(RelationshipToOne, _service_plan, "service_plan")
 
@@ -66,7 +66,7 @@ class ManagedServiceInstanceRelationships:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             space = _scp.model(RelationshipToOne, _space, "space")
 

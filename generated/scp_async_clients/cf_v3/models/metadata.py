@@ -59,7 +59,7 @@ class Metadata:
         if isinstance(_annotations, Unset):
             annotations = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             annotations = _scp.model(MetadataAnnotations, _annotations, "annotations")
 
@@ -68,7 +68,7 @@ class Metadata:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.model(MetadataLabels, _labels, "labels")
 

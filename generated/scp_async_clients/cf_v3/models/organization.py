@@ -101,7 +101,7 @@ class Organization:
         from ..models.organization_relationships import OrganizationRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -112,7 +112,7 @@ class Organization:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -121,7 +121,7 @@ class Organization:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
@@ -130,7 +130,7 @@ class Organization:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             links = _scp.model(OrganizationLinks, _links, "links")
 
@@ -139,7 +139,7 @@ class Organization:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -148,7 +148,7 @@ class Organization:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             relationships = _scp.model(OrganizationRelationships, _relationships, "relationships")
 

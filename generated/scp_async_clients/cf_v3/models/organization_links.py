@@ -73,7 +73,7 @@ class OrganizationLinks:
         if isinstance(_default_domain, Unset):
             default_domain = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             default_domain = _scp.model(Link, _default_domain, "default_domain")
 
@@ -82,7 +82,7 @@ class OrganizationLinks:
         if isinstance(_domains, Unset):
             domains = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             domains = _scp.model(Link, _domains, "domains")
 
@@ -91,7 +91,7 @@ class OrganizationLinks:
         if isinstance(_quota, Unset):
             quota = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             quota = _scp.model(Link, _quota, "quota")
 
@@ -100,7 +100,7 @@ class OrganizationLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(Link, _self_, "self")
 

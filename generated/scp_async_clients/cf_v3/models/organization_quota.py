@@ -135,7 +135,7 @@ class OrganizationQuota:
         from ..models.organization_quota_services import OrganizationQuotaServices  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -146,7 +146,7 @@ class OrganizationQuota:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -155,7 +155,7 @@ class OrganizationQuota:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
@@ -164,7 +164,7 @@ class OrganizationQuota:
         if isinstance(_apps, Unset):
             apps = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             apps = _scp.model(OrganizationQuotaApps, _apps, "apps")
 
@@ -173,7 +173,7 @@ class OrganizationQuota:
         if isinstance(_domains, Unset):
             domains = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             domains = _scp.model(OrganizationQuotaDomains, _domains, "domains")
 
@@ -182,7 +182,7 @@ class OrganizationQuota:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             links = _scp.model(OrganizationQuotaLinks, _links, "links")
 
@@ -191,7 +191,7 @@ class OrganizationQuota:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -200,7 +200,7 @@ class OrganizationQuota:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             relationships = _scp.model(OrganizationQuotaRelationships, _relationships, "relationships")
 
@@ -209,7 +209,7 @@ class OrganizationQuota:
         if isinstance(_routes, Unset):
             routes = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             routes = _scp.model(OrganizationQuotaRoutes, _routes, "routes")
 
@@ -218,7 +218,7 @@ class OrganizationQuota:
         if isinstance(_services, Unset):
             services = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             services = _scp.model(OrganizationQuotaServices, _services, "services")
 

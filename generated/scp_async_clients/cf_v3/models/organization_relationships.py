@@ -49,7 +49,7 @@ class OrganizationRelationships:
         if isinstance(_quota, Unset):
             quota = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             quota = _scp.model(RelationshipToOne, _quota, "quota")
 

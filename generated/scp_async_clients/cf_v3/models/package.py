@@ -118,7 +118,7 @@ class Package:
         from ..models.package_relationships import PackageRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -127,7 +127,7 @@ class Package:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -136,7 +136,7 @@ class Package:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
@@ -145,7 +145,7 @@ class Package:
         if isinstance(_data, Unset):
             data = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             data = _scp.model(PackageData, _data, "data")
 
@@ -154,7 +154,7 @@ class Package:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             links = _scp.model(PackageLinks, _links, "links")
 
@@ -163,7 +163,7 @@ class Package:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -172,7 +172,7 @@ class Package:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             relationships = _scp.model(PackageRelationships, _relationships, "relationships")
 
@@ -181,7 +181,7 @@ class Package:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             state = _scp.enum(PackageState, _state, "state")
 
@@ -190,7 +190,7 @@ class Package:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             type_ = _scp.enum(PackageType, _type_, "type")
 

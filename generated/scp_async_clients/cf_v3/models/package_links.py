@@ -73,7 +73,7 @@ class PackageLinks:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             app = _scp.model(Link, _app, "app")
 
@@ -82,7 +82,7 @@ class PackageLinks:
         if isinstance(_download, Unset):
             download = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             download = _scp.model(Link, _download, "download")
 
@@ -91,7 +91,7 @@ class PackageLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(Link, _self_, "self")
 
@@ -100,7 +100,7 @@ class PackageLinks:
         if isinstance(_upload, Unset):
             upload = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             upload = _scp.model(Link, _upload, "upload")
 

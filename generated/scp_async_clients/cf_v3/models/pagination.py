@@ -99,7 +99,7 @@ class Pagination:
         if isinstance(_first, Unset):
             first = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             first = _scp.model(PaginationFirst, _first, "first")
 
@@ -108,7 +108,7 @@ class Pagination:
         if isinstance(_last, Unset):
             last = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             last = _scp.model(PaginationLast, _last, "last")
 
@@ -120,7 +120,7 @@ class Pagination:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                from scp_async import _decoding as _scp  # noqa: PLC0415
+                import scp_async._decoding as _scp  # noqa: PLC0415
 
                 next_type_0 = _scp.model(Link, data, "next")
 
@@ -139,7 +139,7 @@ class Pagination:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                from scp_async import _decoding as _scp  # noqa: PLC0415
+                import scp_async._decoding as _scp  # noqa: PLC0415
 
                 previous_type_0 = _scp.model(Link, data, "previous")
 

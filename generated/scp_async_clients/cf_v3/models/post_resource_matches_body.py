@@ -47,7 +47,7 @@ class PostResourceMatchesBody:
         d = dict(src_dict)
         _resources = d.pop("resources")
         resources: list[PostResourceMatchesBodyResourcesItem]
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         resources = _scp.models(PostResourceMatchesBodyResourcesItem, _resources, "resources")
 

@@ -81,7 +81,7 @@ class ProcessLinks:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             app = _scp.model(Link, _app, "app")
 
@@ -90,7 +90,7 @@ class ProcessLinks:
         if isinstance(_scale, Unset):
             scale = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             scale = _scp.model(Link, _scale, "scale")
 
@@ -99,7 +99,7 @@ class ProcessLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(Link, _self_, "self")
 
@@ -108,7 +108,7 @@ class ProcessLinks:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             space = _scp.model(Link, _space, "space")
 
@@ -117,7 +117,7 @@ class ProcessLinks:
         if isinstance(_stats, Unset):
             stats = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             stats = _scp.model(Link, _stats, "stats")
 

@@ -63,7 +63,7 @@ class ProcessRelationships:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             app = _scp.model(RelationshipToOne, _app, "app")
 
@@ -75,7 +75,7 @@ class ProcessRelationships:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                from scp_async import _decoding as _scp  # noqa: PLC0415
+                import scp_async._decoding as _scp  # noqa: PLC0415
 
                 revision_type_0 = _scp.model(RelationshipToOne, data, "revision")
 

@@ -50,7 +50,7 @@ class ProcessStats:
         _resources = d.pop("resources", UNSET)
         resources: list[ProcessStatsResourcesItem] | Unset = UNSET
         if _resources is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             resources = _scp.models(ProcessStatsResourcesItem, _resources, "resources")
 

@@ -144,7 +144,7 @@ class ProcessStatsResourcesItem:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             state = _scp.enum(ProcessStatsResourcesItemState, _state, "state")
 
@@ -157,7 +157,7 @@ class ProcessStatsResourcesItem:
         if isinstance(_usage, Unset):
             usage = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             usage = _scp.model(ProcessStatsResourcesItemUsage, _usage, "usage")
 

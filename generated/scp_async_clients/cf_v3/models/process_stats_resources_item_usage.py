@@ -76,7 +76,7 @@ class ProcessStatsResourcesItemUsage:
         if isinstance(_time, Unset):
             time = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             time = _scp.date_time(_time, "time")
 

@@ -60,7 +60,7 @@ class RelationshipToMany:
         _data = d.pop("data", UNSET)
         data: list[Relationship] | Unset = UNSET
         if _data is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             data = _scp.models(Relationship, _data, "data")
 
@@ -69,7 +69,7 @@ class RelationshipToMany:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             links = _scp.model(RelationshipToManyLinks, _links, "links")
 

@@ -69,7 +69,7 @@ class RelationshipToOne:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                from scp_async import _decoding as _scp  # noqa: PLC0415
+                import scp_async._decoding as _scp  # noqa: PLC0415
 
                 data_type_0 = _scp.model(Relationship, data, "data")
 
@@ -85,7 +85,7 @@ class RelationshipToOne:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             links = _scp.model(RelationshipToOneLinks, _links, "links")
 

@@ -67,7 +67,7 @@ class ResourceMatchResourcesItem:
         if isinstance(_checksum, Unset):
             checksum = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             checksum = _scp.model(ResourceMatchResourcesItemChecksum, _checksum, "checksum")
 

@@ -49,7 +49,7 @@ class RevisionRelationships:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             app = _scp.model(RelationshipToOne, _app, "app")
 

@@ -122,7 +122,7 @@ class RouteDestination:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             app = _scp.model(RouteDestinationApp, _app, "app")
 
@@ -131,7 +131,7 @@ class RouteDestination:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -142,7 +142,7 @@ class RouteDestination:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             links = _scp.model(RouteDestinationLinks, _links, "links")
 
@@ -151,7 +151,7 @@ class RouteDestination:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -174,7 +174,7 @@ class RouteDestination:
             try:
                 if not isinstance(data, (str, int, float)):
                     raise TypeError()
-                from scp_async import _decoding as _scp  # noqa: PLC0415
+                import scp_async._decoding as _scp  # noqa: PLC0415
 
                 updated_at_type_0 = _scp.date_time(data, "updated_at")
 

@@ -57,7 +57,7 @@ class RouteDestinationApp:
         if isinstance(_process, Unset):
             process = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             process = _scp.model(RouteDestinationAppProcess, _process, "process")
 

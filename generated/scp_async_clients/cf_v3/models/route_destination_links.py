@@ -57,7 +57,7 @@ class RouteDestinationLinks:
         if isinstance(_route, Unset):
             route = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             route = _scp.model(Link, _route, "route")
 
@@ -66,7 +66,7 @@ class RouteDestinationLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(Link, _self_, "self")
 

@@ -60,7 +60,7 @@ class RouteDestinationList:
         _destinations = d.pop("destinations", UNSET)
         destinations: list[RouteDestination] | Unset = UNSET
         if _destinations is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             destinations = _scp.models(RouteDestination, _destinations, "destinations")
 
@@ -69,7 +69,7 @@ class RouteDestinationList:
         if isinstance(_pagination, Unset):
             pagination = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             pagination = _scp.model(Pagination, _pagination, "pagination")
 

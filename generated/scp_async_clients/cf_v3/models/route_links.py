@@ -73,7 +73,7 @@ class RouteLinks:
         if isinstance(_destinations, Unset):
             destinations = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             destinations = _scp.model(Link, _destinations, "destinations")
 
@@ -82,7 +82,7 @@ class RouteLinks:
         if isinstance(_domain, Unset):
             domain = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             domain = _scp.model(Link, _domain, "domain")
 
@@ -91,7 +91,7 @@ class RouteLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(Link, _self_, "self")
 
@@ -100,7 +100,7 @@ class RouteLinks:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             space = _scp.model(Link, _space, "space")
 

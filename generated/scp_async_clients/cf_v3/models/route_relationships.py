@@ -57,7 +57,7 @@ class RouteRelationships:
         if isinstance(_domain, Unset):
             domain = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             domain = _scp.model(RelationshipToOne, _domain, "domain")
 
@@ -66,7 +66,7 @@ class RouteRelationships:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             space = _scp.model(RelationshipToOne, _space, "space")
 

@@ -119,15 +119,15 @@ class SecurityGroup:
         from ..models.security_group_staging_spaces import SecurityGroupStagingSpaces  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         globally_enabled = _scp.model(SecurityGroupGloballyEnabled, d.pop("globally_enabled"), "globally_enabled")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         links = _scp.model(SecurityGroupLinks, d.pop("links"), "links")
 
@@ -135,7 +135,7 @@ class SecurityGroup:
 
         _rules = d.pop("rules")
         rules: list[SecurityGroupRulesItem]
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         rules = _scp.models(SecurityGroupRulesItem, _rules, "rules")
 
@@ -144,7 +144,7 @@ class SecurityGroup:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -153,7 +153,7 @@ class SecurityGroup:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
@@ -162,7 +162,7 @@ class SecurityGroup:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -171,7 +171,7 @@ class SecurityGroup:
         if isinstance(_running_spaces, Unset):
             running_spaces = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             running_spaces = _scp.model(SecurityGroupRunningSpaces, _running_spaces, "running_spaces")
 
@@ -180,7 +180,7 @@ class SecurityGroup:
         if isinstance(_staging_spaces, Unset):
             staging_spaces = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             staging_spaces = _scp.model(SecurityGroupStagingSpaces, _staging_spaces, "staging_spaces")
 

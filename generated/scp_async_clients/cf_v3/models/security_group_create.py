@@ -82,7 +82,7 @@ class SecurityGroupCreate:
         if isinstance(_globally_enabled, Unset):
             globally_enabled = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             globally_enabled = _scp.model(SecurityGroupCreateGloballyEnabled, _globally_enabled, "globally_enabled")
 
@@ -91,14 +91,14 @@ class SecurityGroupCreate:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _rules = d.pop("rules", UNSET)
         rules: list[SecurityGroupCreateRulesItem] | Unset = UNSET
         if _rules is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             rules = _scp.models(SecurityGroupCreateRulesItem, _rules, "rules")
 

@@ -65,7 +65,7 @@ class SecurityGroupLinks:
         if isinstance(_running_spaces, Unset):
             running_spaces = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             running_spaces = _scp.model(Link, _running_spaces, "running_spaces")
 
@@ -74,7 +74,7 @@ class SecurityGroupLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(Link, _self_, "self")
 
@@ -83,7 +83,7 @@ class SecurityGroupLinks:
         if isinstance(_staging_spaces, Unset):
             staging_spaces = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             staging_spaces = _scp.model(Link, _staging_spaces, "staging_spaces")
 

@@ -50,7 +50,7 @@ class SecurityGroupStagingSpaces:
         _data = d.pop("data", UNSET)
         data: list[Relationship] | Unset = UNSET
         if _data is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             data = _scp.models(Relationship, _data, "data")
 

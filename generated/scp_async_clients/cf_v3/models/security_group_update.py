@@ -78,7 +78,7 @@ class SecurityGroupUpdate:
         if isinstance(_globally_enabled, Unset):
             globally_enabled = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             globally_enabled = _scp.model(SecurityGroupUpdateGloballyEnabled, _globally_enabled, "globally_enabled")
 
@@ -87,7 +87,7 @@ class SecurityGroupUpdate:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -96,7 +96,7 @@ class SecurityGroupUpdate:
         _rules = d.pop("rules", UNSET)
         rules: list[SecurityGroupUpdateRulesItem] | Unset = UNSET
         if _rules is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             rules = _scp.models(SecurityGroupUpdateRulesItem, _rules, "rules")
 

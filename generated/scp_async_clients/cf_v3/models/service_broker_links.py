@@ -65,7 +65,7 @@ class ServiceBrokerLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(Link, _self_, "self")
 
@@ -74,7 +74,7 @@ class ServiceBrokerLinks:
         if isinstance(_service_offerings, Unset):
             service_offerings = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_offerings = _scp.model(Link, _service_offerings, "service_offerings")
 
@@ -83,7 +83,7 @@ class ServiceBrokerLinks:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             space = _scp.model(Link, _space, "space")
 

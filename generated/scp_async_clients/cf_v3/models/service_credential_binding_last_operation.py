@@ -80,7 +80,7 @@ class ServiceCredentialBindingLastOperation:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -98,7 +98,7 @@ class ServiceCredentialBindingLastOperation:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             state = _scp.enum(ServiceCredentialBindingLastOperationState, _state, "state")
 
@@ -107,7 +107,7 @@ class ServiceCredentialBindingLastOperation:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             type_ = _scp.enum(ServiceCredentialBindingLastOperationType, _type_, "type")
 
@@ -116,7 +116,7 @@ class ServiceCredentialBindingLastOperation:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 

@@ -73,13 +73,13 @@ class ServiceCredentialBindingList:
         from ..models.pagination import Pagination  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[AppCredentialBinding | KeyCredentialBinding]
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         if _scp.is_array(_resources, "resources"):
             resources = []
@@ -89,7 +89,7 @@ class ServiceCredentialBindingList:
                     try:
                         if not isinstance(data, dict):
                             raise TypeError()
-                        from scp_async import _decoding as _scp  # noqa: PLC0415
+                        import scp_async._decoding as _scp  # noqa: PLC0415
 
                         resources_item_type_0 = _scp.model(AppCredentialBinding, data, "resources[]")
 
@@ -98,7 +98,7 @@ class ServiceCredentialBindingList:
                         pass
                     if not isinstance(data, dict):
                         raise TypeError()
-                    from scp_async import _decoding as _scp  # noqa: PLC0415
+                    import scp_async._decoding as _scp  # noqa: PLC0415
 
                     resources_item_type_1 = _scp.model(KeyCredentialBinding, data, "resources[]")
 
@@ -115,7 +115,7 @@ class ServiceCredentialBindingList:
         if isinstance(_included, Unset):
             included = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             included = _scp.model(IncludedResources, _included, "included")
 

@@ -61,13 +61,13 @@ class ServiceInstanceList:
         from ..models.user_provided_service_instance import UserProvidedServiceInstance  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[ManagedServiceInstance | UserProvidedServiceInstance]
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         if _scp.is_array(_resources, "resources"):
             resources = []
@@ -77,7 +77,7 @@ class ServiceInstanceList:
                     try:
                         if not isinstance(data, dict):
                             raise TypeError()
-                        from scp_async import _decoding as _scp  # noqa: PLC0415
+                        import scp_async._decoding as _scp  # noqa: PLC0415
 
                         resources_item_type_0 = _scp.model(ManagedServiceInstance, data, "resources[]")
 
@@ -86,7 +86,7 @@ class ServiceInstanceList:
                         pass
                     if not isinstance(data, dict):
                         raise TypeError()
-                    from scp_async import _decoding as _scp  # noqa: PLC0415
+                    import scp_async._decoding as _scp  # noqa: PLC0415
 
                     resources_item_type_1 = _scp.model(UserProvidedServiceInstance, data, "resources[]")
 

@@ -65,7 +65,7 @@ class ServiceOfferingLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(Link, _self_, "self")
 
@@ -74,7 +74,7 @@ class ServiceOfferingLinks:
         if isinstance(_service_broker, Unset):
             service_broker = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_broker = _scp.model(Link, _service_broker, "service_broker")
 
@@ -83,7 +83,7 @@ class ServiceOfferingLinks:
         if isinstance(_service_plans, Unset):
             service_plans = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_plans = _scp.model(Link, _service_plans, "service_plans")
 

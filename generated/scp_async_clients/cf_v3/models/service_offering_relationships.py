@@ -49,7 +49,7 @@ class ServiceOfferingRelationships:
         if isinstance(_service_broker, Unset):
             service_broker = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_broker = _scp.model(RelationshipToOne, _service_broker, "service_broker")
 

@@ -65,7 +65,7 @@ class ServicePlanLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(Link, _self_, "self")
 
@@ -74,7 +74,7 @@ class ServicePlanLinks:
         if isinstance(_service_offering, Unset):
             service_offering = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_offering = _scp.model(Link, _service_offering, "service_offering")
 
@@ -83,7 +83,7 @@ class ServicePlanLinks:
         if isinstance(_visibility, Unset):
             visibility = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             visibility = _scp.model(Link, _visibility, "visibility")
 

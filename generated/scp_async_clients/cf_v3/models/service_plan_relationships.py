@@ -49,7 +49,7 @@ class ServicePlanRelationships:
         if isinstance(_service_offering, Unset):
             service_offering = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_offering = _scp.model(RelationshipToOne, _service_offering, "service_offering")
 

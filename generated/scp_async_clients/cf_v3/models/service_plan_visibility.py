@@ -56,14 +56,14 @@ class ServicePlanVisibility:
         from ..models.service_plan_visibility_organizations_item import ServicePlanVisibilityOrganizationsItem  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         type_ = _scp.enum(ServicePlanVisibilityType, d.pop("type"), "type")
 
         _organizations = d.pop("organizations", UNSET)
         organizations: list[ServicePlanVisibilityOrganizationsItem] | Unset = UNSET
         if _organizations is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             organizations = _scp.models(ServicePlanVisibilityOrganizationsItem, _organizations, "organizations")
 

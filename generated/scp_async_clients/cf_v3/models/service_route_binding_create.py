@@ -64,7 +64,7 @@ class ServiceRouteBindingCreate:
         from ..models.service_route_binding_create_relationships import ServiceRouteBindingCreateRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         relationships = _scp.model(ServiceRouteBindingCreateRelationships, d.pop("relationships"), "relationships")
 
@@ -73,7 +73,7 @@ class ServiceRouteBindingCreate:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -82,7 +82,7 @@ class ServiceRouteBindingCreate:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             parameters = _scp.model(ServiceRouteBindingCreateParameters, _parameters, "parameters")
 

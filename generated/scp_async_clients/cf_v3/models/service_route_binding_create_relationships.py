@@ -47,11 +47,11 @@ class ServiceRouteBindingCreateRelationships:
         from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         route = _scp.model(RelationshipToOne, d.pop("route"), "route")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         service_instance = _scp.model(RelationshipToOne, d.pop("service_instance"), "service_instance")
 

@@ -57,7 +57,7 @@ class ServiceRouteBindingRelationships:
         if isinstance(_route, Unset):
             route = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             route = _scp.model(RelationshipToOne, _route, "route")
 
@@ -66,7 +66,7 @@ class ServiceRouteBindingRelationships:
         if isinstance(_service_instance, Unset):
             service_instance = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_instance = _scp.model(RelationshipToOne, _service_instance, "service_instance")
 

@@ -42,7 +42,7 @@ class SetCurrentDropletForAppBody:
         from ..models.relationship import Relationship  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         data = _scp.model(Relationship, d.pop("data"), "data")
 

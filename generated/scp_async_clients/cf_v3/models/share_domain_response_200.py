@@ -50,7 +50,7 @@ class ShareDomainResponse200:
         _data = d.pop("data", UNSET)
         data: list[ShareDomainResponse200DataItem] | Unset = UNSET
         if _data is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             data = _scp.models(ShareDomainResponse200DataItem, _data, "data")
 

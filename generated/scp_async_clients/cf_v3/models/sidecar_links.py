@@ -57,7 +57,7 @@ class SidecarLinks:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             app = _scp.model(Link, _app, "app")
 
@@ -66,7 +66,7 @@ class SidecarLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(Link, _self_, "self")
 

@@ -52,13 +52,13 @@ class SidecarList:
         from ..models.sidecar import Sidecar  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[Sidecar]
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         resources = _scp.models(Sidecar, _resources, "resources")
 

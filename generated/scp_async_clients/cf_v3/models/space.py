@@ -99,17 +99,17 @@ class Space:
         from ..models.space_relationships import SpaceRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         links = _scp.model(SpaceLinks, d.pop("links"), "links")
 
         name = d.pop("name")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         relationships = _scp.model(SpaceRelationships, d.pop("relationships"), "relationships")
 
@@ -118,7 +118,7 @@ class Space:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -127,7 +127,7 @@ class Space:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
@@ -136,7 +136,7 @@ class Space:
         if isinstance(_included, Unset):
             included = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             included = _scp.model(IncludedResources, _included, "included")
 
@@ -145,7 +145,7 @@ class Space:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 

@@ -73,7 +73,7 @@ class SpaceLinks:
         if isinstance(_apply_manifest, Unset):
             apply_manifest = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             apply_manifest = _scp.model(Link, _apply_manifest, "apply_manifest")
 
@@ -82,7 +82,7 @@ class SpaceLinks:
         if isinstance(_features, Unset):
             features = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             features = _scp.model(Link, _features, "features")
 
@@ -91,7 +91,7 @@ class SpaceLinks:
         if isinstance(_organization, Unset):
             organization = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             organization = _scp.model(Link, _organization, "organization")
 
@@ -100,7 +100,7 @@ class SpaceLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(Link, _self_, "self")
 

@@ -110,29 +110,29 @@ class SpaceQuota:
         from ..models.space_quota_services import SpaceQuotaServices  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         apps = _scp.model(SpaceQuotaApps, d.pop("apps"), "apps")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         links = _scp.model(SpaceQuotaLinks, d.pop("links"), "links")
 
         name = d.pop("name")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         relationships = _scp.model(SpaceQuotaRelationships, d.pop("relationships"), "relationships")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         routes = _scp.model(SpaceQuotaRoutes, d.pop("routes"), "routes")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         services = _scp.model(SpaceQuotaServices, d.pop("services"), "services")
 
@@ -141,7 +141,7 @@ class SpaceQuota:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -150,7 +150,7 @@ class SpaceQuota:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
@@ -159,7 +159,7 @@ class SpaceQuota:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 

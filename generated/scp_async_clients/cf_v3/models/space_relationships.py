@@ -57,7 +57,7 @@ class SpaceRelationships:
         if isinstance(_organization, Unset):
             organization = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             organization = _scp.model(RelationshipToOne, _organization, "organization")
 
@@ -66,7 +66,7 @@ class SpaceRelationships:
         if isinstance(_quota, Unset):
             quota = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             quota = _scp.model(RelationshipToOne, _quota, "quota")
 

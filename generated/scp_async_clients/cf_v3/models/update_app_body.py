@@ -75,7 +75,7 @@ class UpdateAppBody:
         if isinstance(_environment_variables, Unset):
             environment_variables = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             environment_variables = _scp.model(
                 UpdateAppBodyEnvironmentVariables, _environment_variables, "environment_variables"
@@ -86,7 +86,7 @@ class UpdateAppBody:
         if isinstance(_lifecycle, Unset):
             lifecycle = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             lifecycle = _scp.model(Lifecycle, _lifecycle, "lifecycle")
 
@@ -95,7 +95,7 @@ class UpdateAppBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 

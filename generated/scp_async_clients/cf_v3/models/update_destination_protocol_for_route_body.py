@@ -38,7 +38,7 @@ class UpdateDestinationProtocolForRouteBody:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         protocol = _scp.enum(UpdateDestinationProtocolForRouteBodyProtocol, d.pop("protocol"), "protocol")
 

@@ -49,7 +49,7 @@ class UpdateEnvironmentVariableGroupBody:
         if isinstance(_var, Unset):
             var = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             var = _scp.model(UpdateEnvironmentVariableGroupBodyVar, _var, "var")
 

@@ -49,7 +49,7 @@ class UpdateEnvironmentVariablesForAppBody:
         if isinstance(_var, Unset):
             var = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             var = _scp.model(UpdateEnvironmentVariablesForAppBodyVar, _var, "var")
 

@@ -95,7 +95,7 @@ class UpdateOrganizationQuotaBody:
         if isinstance(_apps, Unset):
             apps = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             apps = _scp.model(UpdateOrganizationQuotaBodyApps, _apps, "apps")
 
@@ -104,7 +104,7 @@ class UpdateOrganizationQuotaBody:
         if isinstance(_domains, Unset):
             domains = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             domains = _scp.model(UpdateOrganizationQuotaBodyDomains, _domains, "domains")
 
@@ -113,7 +113,7 @@ class UpdateOrganizationQuotaBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -124,7 +124,7 @@ class UpdateOrganizationQuotaBody:
         if isinstance(_routes, Unset):
             routes = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             routes = _scp.model(UpdateOrganizationQuotaBodyRoutes, _routes, "routes")
 
@@ -133,7 +133,7 @@ class UpdateOrganizationQuotaBody:
         if isinstance(_services, Unset):
             services = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             services = _scp.model(UpdateOrganizationQuotaBodyServices, _services, "services")
 

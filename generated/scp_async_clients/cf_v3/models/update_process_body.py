@@ -87,7 +87,7 @@ class UpdateProcessBody:
         if isinstance(_health_check, Unset):
             health_check = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             health_check = _scp.model(HealthCheck, _health_check, "health_check")
 
@@ -96,7 +96,7 @@ class UpdateProcessBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -105,7 +105,7 @@ class UpdateProcessBody:
         if isinstance(_readiness_health_check, Unset):
             readiness_health_check = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             readiness_health_check = _scp.model(HealthCheck, _readiness_health_check, "readiness_health_check")
 

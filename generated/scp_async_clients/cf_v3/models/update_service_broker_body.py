@@ -71,7 +71,7 @@ class UpdateServiceBrokerBody:
         if isinstance(_authentication, Unset):
             authentication = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             authentication = _scp.model(UpdateServiceBrokerBodyAuthentication, _authentication, "authentication")
 
@@ -80,7 +80,7 @@ class UpdateServiceBrokerBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 

@@ -115,7 +115,7 @@ class UpdateServiceInstanceBody:
         if isinstance(_credentials, Unset):
             credentials = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             credentials = _scp.model(UpdateServiceInstanceBodyCredentials, _credentials, "credentials")
 
@@ -124,7 +124,7 @@ class UpdateServiceInstanceBody:
         if isinstance(_maintenance_info, Unset):
             maintenance_info = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             maintenance_info = _scp.model(
                 UpdateServiceInstanceBodyMaintenanceInfo, _maintenance_info, "maintenance_info"
@@ -135,7 +135,7 @@ class UpdateServiceInstanceBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -146,7 +146,7 @@ class UpdateServiceInstanceBody:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             parameters = _scp.model(UpdateServiceInstanceBodyParameters, _parameters, "parameters")
 
@@ -155,7 +155,7 @@ class UpdateServiceInstanceBody:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             relationships = _scp.model(UpdateServiceInstanceBodyRelationships, _relationships, "relationships")
 
@@ -166,7 +166,7 @@ class UpdateServiceInstanceBody:
         _tags = d.pop("tags", UNSET)
         tags: list[str] | Unset = UNSET
         if _tags is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             tags = cast(list[str], _scp.array(_tags, "tags"))
 

@@ -49,7 +49,7 @@ class UpdateServiceInstanceBodyRelationships:
         if isinstance(_service_plan, Unset):
             service_plan = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_plan = _scp.model(RelationshipToOne, _service_plan, "service_plan")
 

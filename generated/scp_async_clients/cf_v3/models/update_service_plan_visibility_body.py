@@ -60,14 +60,14 @@ class UpdateServicePlanVisibilityBody:
         )
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         type_ = _scp.enum(UpdateServicePlanVisibilityBodyType, d.pop("type"), "type")
 
         _organizations = d.pop("organizations", UNSET)
         organizations: list[UpdateServicePlanVisibilityBodyOrganizationsItem] | Unset = UNSET
         if _organizations is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             organizations = _scp.models(
                 UpdateServicePlanVisibilityBodyOrganizationsItem, _organizations, "organizations"

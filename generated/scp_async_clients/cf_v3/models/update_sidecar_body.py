@@ -65,7 +65,7 @@ class UpdateSidecarBody:
         _process_types = d.pop("process_types", UNSET)
         process_types: list[str] | Unset = UNSET
         if _process_types is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             process_types = cast(list[str], _scp.array(_process_types, "process_types"))
 

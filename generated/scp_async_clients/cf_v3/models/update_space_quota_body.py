@@ -85,7 +85,7 @@ class UpdateSpaceQuotaBody:
         if isinstance(_apps, Unset):
             apps = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             apps = _scp.model(UpdateSpaceQuotaBodyApps, _apps, "apps")
 
@@ -94,7 +94,7 @@ class UpdateSpaceQuotaBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -105,7 +105,7 @@ class UpdateSpaceQuotaBody:
         if isinstance(_routes, Unset):
             routes = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             routes = _scp.model(UpdateSpaceQuotaBodyRoutes, _routes, "routes")
 
@@ -114,7 +114,7 @@ class UpdateSpaceQuotaBody:
         if isinstance(_services, Unset):
             services = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             services = _scp.model(UpdateSpaceQuotaBodyServices, _services, "services")
 

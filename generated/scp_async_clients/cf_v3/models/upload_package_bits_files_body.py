@@ -85,7 +85,7 @@ class UploadPackageBitsFilesBody:
         _resources = d.pop("resources", UNSET)
         resources: list[UploadPackageBitsFilesBodyResourcesItem] | Unset = UNSET
         if _resources is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             resources = _scp.models(UploadPackageBitsFilesBodyResourcesItem, _resources, "resources")
 

@@ -50,7 +50,7 @@ class UploadPackageBitsJsonBody:
         _resources = d.pop("resources", UNSET)
         resources: list[UploadPackageBitsJsonBodyResourcesItem] | Unset = UNSET
         if _resources is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             resources = _scp.models(UploadPackageBitsJsonBodyResourcesItem, _resources, "resources")
 

@@ -65,7 +65,7 @@ class UploadPackageBitsJsonBodyResourcesItem:
         if isinstance(_checksum, Unset):
             checksum = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             checksum = _scp.model(UploadPackageBitsJsonBodyResourcesItemChecksum, _checksum, "checksum")
 

@@ -123,21 +123,21 @@ class UserProvidedServiceInstance:
         from ..models.user_provided_service_instance_relationships import UserProvidedServiceInstanceRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         links = _scp.model(UserProvidedServiceInstanceLinks, d.pop("links"), "links")
 
         name = d.pop("name")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         relationships = _scp.model(UserProvidedServiceInstanceRelationships, d.pop("relationships"), "relationships")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         type_ = _scp.enum(UserProvidedServiceInstanceType, d.pop("type"), "type")
 
@@ -146,7 +146,7 @@ class UserProvidedServiceInstance:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -155,7 +155,7 @@ class UserProvidedServiceInstance:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
@@ -164,7 +164,7 @@ class UserProvidedServiceInstance:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
@@ -189,7 +189,7 @@ class UserProvidedServiceInstance:
         _tags = d.pop("tags", UNSET)
         tags: list[str] | Unset = UNSET
         if _tags is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             tags = cast(list[str], _scp.array(_tags, "tags"))
 

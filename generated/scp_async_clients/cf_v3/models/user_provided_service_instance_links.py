@@ -81,7 +81,7 @@ class UserProvidedServiceInstanceLinks:
         if isinstance(_credentials, Unset):
             credentials = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             credentials = _scp.model(Link, _credentials, "credentials")
 
@@ -90,7 +90,7 @@ class UserProvidedServiceInstanceLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             self_ = _scp.model(Link, _self_, "self")
 
@@ -99,7 +99,7 @@ class UserProvidedServiceInstanceLinks:
         if isinstance(_service_credential_bindings, Unset):
             service_credential_bindings = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_credential_bindings = _scp.model(Link, _service_credential_bindings, "service_credential_bindings")
 
@@ -108,7 +108,7 @@ class UserProvidedServiceInstanceLinks:
         if isinstance(_service_route_bindings, Unset):
             service_route_bindings = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_route_bindings = _scp.model(Link, _service_route_bindings, "service_route_bindings")
 
@@ -117,7 +117,7 @@ class UserProvidedServiceInstanceLinks:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             space = _scp.model(Link, _space, "space")
 

@@ -49,7 +49,7 @@ class UserProvidedServiceInstanceRelationships:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             space = _scp.model(RelationshipToOne, _space, "space")
 

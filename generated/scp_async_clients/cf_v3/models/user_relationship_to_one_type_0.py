@@ -59,7 +59,7 @@ class UserRelationshipToOneType0:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                from scp_async import _decoding as _scp  # noqa: PLC0415
+                import scp_async._decoding as _scp  # noqa: PLC0415
 
                 data_type_0 = _scp.model(UserGuidReference, data, "data")
 
@@ -68,7 +68,7 @@ class UserRelationshipToOneType0:
                 pass
             if not isinstance(data, dict):
                 raise TypeError()
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             data_type_1 = _scp.model(UserNameReference, data, "data")
 

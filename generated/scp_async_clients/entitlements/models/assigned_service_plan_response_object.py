@@ -99,7 +99,7 @@ class AssignedServicePlanResponseObject:
         _assignment_info = d.pop("assignmentInfo", UNSET)
         assignment_info: list[AssignedServicePlanSubaccountDTO] | Unset = UNSET
         if _assignment_info is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             assignment_info = _scp.models(AssignedServicePlanSubaccountDTO, _assignment_info, "assignmentInfo")
 
@@ -110,7 +110,7 @@ class AssignedServicePlanResponseObject:
         if isinstance(_category, Unset):
             category = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             category = _scp.enum(AssignedServicePlanResponseObjectCategory, _category, "category")
 

@@ -185,7 +185,7 @@ class AssignedServicePlanSubaccountDTO:
         if isinstance(_created_date, Unset):
             created_date = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_date = _scp.date_time(_created_date, "createdDate")
 
@@ -196,7 +196,7 @@ class AssignedServicePlanSubaccountDTO:
         if isinstance(_entity_state, Unset):
             entity_state = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             entity_state = _scp.enum(AssignedServicePlanSubaccountDTOEntityState, _entity_state, "entityState")
 
@@ -205,7 +205,7 @@ class AssignedServicePlanSubaccountDTO:
         if isinstance(_entity_type, Unset):
             entity_type = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             entity_type = _scp.enum(AssignedServicePlanSubaccountDTOEntityType, _entity_type, "entityType")
 
@@ -214,7 +214,7 @@ class AssignedServicePlanSubaccountDTO:
         if isinstance(_modified_date, Unset):
             modified_date = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             modified_date = _scp.date_time(_modified_date, "modifiedDate")
 
@@ -229,7 +229,7 @@ class AssignedServicePlanSubaccountDTO:
         if isinstance(_parent_type, Unset):
             parent_type = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             parent_type = _scp.enum(AssignedServicePlanSubaccountDTOParentType, _parent_type, "parentType")
 
@@ -245,7 +245,7 @@ class AssignedServicePlanSubaccountDTO:
         _resources = d.pop("resources", UNSET)
         resources: list[ExternalResourceRequestPayload] | Unset = UNSET
         if _resources is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             resources = _scp.models(ExternalResourceRequestPayload, _resources, "resources")
 

@@ -121,7 +121,7 @@ class AssignedServiceResponseObject:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                from scp_async import _decoding as _scp  # noqa: PLC0415
+                import scp_async._decoding as _scp  # noqa: PLC0415
 
                 application_coordinates_type_0 = _scp.model(
                     AssignedServiceResponseObjectApplicationCoordinatesType0, data, "applicationCoordinates"
@@ -139,7 +139,7 @@ class AssignedServiceResponseObject:
         if isinstance(_business_category, Unset):
             business_category = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             business_category = _scp.model(BusinessCategory, _business_category, "businessCategory")
 
@@ -161,14 +161,14 @@ class AssignedServiceResponseObject:
         if isinstance(_owner_type, Unset):
             owner_type = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             owner_type = _scp.enum(AssignedServiceResponseObjectOwnerType, _owner_type, "ownerType")
 
         _service_plans = d.pop("servicePlans", UNSET)
         service_plans: list[AssignedServicePlanResponseObject] | Unset = UNSET
         if _service_plans is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_plans = _scp.models(AssignedServicePlanResponseObject, _service_plans, "servicePlans")
 

@@ -70,7 +70,7 @@ class CommercialModelResponseObject:
         _contained_commercial_models = d.pop("containedCommercialModels", UNSET)
         contained_commercial_models: list[CommercialModelResponseObject] | Unset = UNSET
         if _contained_commercial_models is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             contained_commercial_models = _scp.models(
                 CommercialModelResponseObject, _contained_commercial_models, "containedCommercialModels"

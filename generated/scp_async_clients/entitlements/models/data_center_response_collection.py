@@ -50,7 +50,7 @@ class DataCenterResponseCollection:
         _datacenters = d.pop("datacenters", UNSET)
         datacenters: list[DataCenterResponseObject] | Unset = UNSET
         if _datacenters is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             datacenters = _scp.models(DataCenterResponseObject, _datacenters, "datacenters")
 

@@ -123,7 +123,7 @@ class DataCenterResponseObject:
         if isinstance(_iaas_provider, Unset):
             iaas_provider = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             iaas_provider = _scp.enum(DataCenterResponseObjectIaasProvider, _iaas_provider, "iaasProvider")
 

@@ -51,7 +51,7 @@ class DirectoryAssignmentsPatchUpdateRequestPayloadCollection:
         d = dict(src_dict)
         _entitlement_updates = d.pop("entitlementUpdates")
         entitlement_updates: list[DirectoryAssignmentsPatchUpdateRequestPayload]
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         entitlement_updates = _scp.models(
             DirectoryAssignmentsPatchUpdateRequestPayload, _entitlement_updates, "entitlementUpdates"

@@ -115,7 +115,7 @@ class DirectoryAssignmentsRequestPayload:
         _resources = d.pop("resources", UNSET)
         resources: list[ExternalResourceRequestPayload] | Unset = UNSET
         if _resources is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             resources = _scp.models(ExternalResourceRequestPayload, _resources, "resources")
 

@@ -47,7 +47,7 @@ class DirectoryAssignmentsRequestPayloadCollection:
         d = dict(src_dict)
         _entitlements = d.pop("entitlements")
         entitlements: list[DirectoryAssignmentsRequestPayload]
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         entitlements = _scp.models(DirectoryAssignmentsRequestPayload, _entitlements, "entitlements")
 

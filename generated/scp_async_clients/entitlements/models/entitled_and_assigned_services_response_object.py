@@ -73,14 +73,14 @@ class EntitledAndAssignedServicesResponseObject:
         _assigned_services = d.pop("assignedServices", UNSET)
         assigned_services: list[AssignedServiceResponseObject] | Unset = UNSET
         if _assigned_services is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             assigned_services = _scp.models(AssignedServiceResponseObject, _assigned_services, "assignedServices")
 
         _entitled_services = d.pop("entitledServices", UNSET)
         entitled_services: list[EntitledServicesResponseObject] | Unset = UNSET
         if _entitled_services is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             entitled_services = _scp.models(EntitledServicesResponseObject, _entitled_services, "entitledServices")
 

@@ -131,7 +131,7 @@ class EntitledServicesResponseObject:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                from scp_async import _decoding as _scp  # noqa: PLC0415
+                import scp_async._decoding as _scp  # noqa: PLC0415
 
                 application_coordinates_type_0 = _scp.model(
                     EntitledServicesResponseObjectApplicationCoordinatesType0, data, "applicationCoordinates"
@@ -149,7 +149,7 @@ class EntitledServicesResponseObject:
         if isinstance(_business_category, Unset):
             business_category = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             business_category = _scp.model(BusinessCategory, _business_category, "businessCategory")
 
@@ -180,14 +180,14 @@ class EntitledServicesResponseObject:
         if isinstance(_owner_type, Unset):
             owner_type = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             owner_type = _scp.enum(EntitledServicesResponseObjectOwnerType, _owner_type, "ownerType")
 
         _service_plans = d.pop("servicePlans", UNSET)
         service_plans: list[ServicePlanResponseObject] | Unset = UNSET
         if _service_plans is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_plans = _scp.models(ServicePlanResponseObject, _service_plans, "servicePlans")
 

@@ -87,7 +87,7 @@ class EntitlementAmountResponseObject:
         if isinstance(_commercial_model, Unset):
             commercial_model = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             commercial_model = _scp.model(CommercialModelResponseObject, _commercial_model, "commercialModel")
 

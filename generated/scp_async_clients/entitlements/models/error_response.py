@@ -88,7 +88,7 @@ class ErrorResponse:
         _details = d.pop("details", UNSET)
         details: list[NestingErrorDetailsResponseObject] | Unset = UNSET
         if _details is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             details = _scp.models(NestingErrorDetailsResponseObject, _details, "details")
 

@@ -73,7 +73,7 @@ class ExternalResourceRequestPayload:
         if isinstance(_resource_data, Unset):
             resource_data = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             resource_data = _scp.model(ExternalResourceRequestPayloadResourceData, _resource_data, "resourceData")
 

@@ -35,7 +35,7 @@ class JobStatusResponseObjectJobParams:
 
         additional_properties = {}
         for prop_name, prop_dict in d.items():
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             additional_property = _scp.model(JobParameter, prop_dict, "AdditionalProperty")
 

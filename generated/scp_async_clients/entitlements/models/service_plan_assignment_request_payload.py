@@ -57,7 +57,7 @@ class ServicePlanAssignmentRequestPayload:
         d = dict(src_dict)
         _assignment_info = d.pop("assignmentInfo")
         assignment_info: list[SubaccountServicePlanRequestPayload]
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         assignment_info = _scp.models(SubaccountServicePlanRequestPayload, _assignment_info, "assignmentInfo")
 

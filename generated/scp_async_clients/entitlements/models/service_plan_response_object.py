@@ -227,14 +227,14 @@ class ServicePlanResponseObject:
         if isinstance(_category, Unset):
             category = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             category = _scp.enum(ServicePlanResponseObjectCategory, _category, "category")
 
         _data_centers = d.pop("dataCenters", UNSET)
         data_centers: list[DataCenterResponseObject] | Unset = UNSET
         if _data_centers is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             data_centers = _scp.models(DataCenterResponseObject, _data_centers, "dataCenters")
 
@@ -269,7 +269,7 @@ class ServicePlanResponseObject:
         if isinstance(_provided_by, Unset):
             provided_by = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             provided_by = _scp.enum(ServicePlanResponseObjectProvidedBy, _provided_by, "providedBy")
 
@@ -278,7 +278,7 @@ class ServicePlanResponseObject:
         if isinstance(_provisioning_method, Unset):
             provisioning_method = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             provisioning_method = _scp.enum(
                 ServicePlanResponseObjectProvisioningMethod, _provisioning_method, "provisioningMethod"
@@ -303,7 +303,7 @@ class ServicePlanResponseObject:
                     raise TypeError()
                 _resources_type_0 = data
                 resources_type_0: list[ExternalResourceRequestPayload]
-                from scp_async import _decoding as _scp  # noqa: PLC0415
+                import scp_async._decoding as _scp  # noqa: PLC0415
 
                 resources_type_0 = _scp.models(ExternalResourceRequestPayload, _resources_type_0, "resources")
 
@@ -317,7 +317,7 @@ class ServicePlanResponseObject:
         _source_entitlements = d.pop("sourceEntitlements", UNSET)
         source_entitlements: list[EntitlementAmountResponseObject] | Unset = UNSET
         if _source_entitlements is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             source_entitlements = _scp.models(
                 EntitlementAmountResponseObject, _source_entitlements, "sourceEntitlements"

@@ -47,7 +47,7 @@ class SubaccountServicePlansRequestPayloadCollection:
         d = dict(src_dict)
         _subaccount_service_plans = d.pop("subaccountServicePlans")
         subaccount_service_plans: list[ServicePlanAssignmentRequestPayload]
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         subaccount_service_plans = _scp.models(
             ServicePlanAssignmentRequestPayload, _subaccount_service_plans, "subaccountServicePlans"

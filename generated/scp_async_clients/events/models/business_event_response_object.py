@@ -102,7 +102,7 @@ class BusinessEventResponseObject:
         if isinstance(_action_time, Unset):
             action_time = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             action_time = _scp.date_time(_action_time, "actionTime")
 
@@ -111,7 +111,7 @@ class BusinessEventResponseObject:
         if isinstance(_creation_time, Unset):
             creation_time = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             creation_time = _scp.date_time(_creation_time, "creationTime")
 
@@ -120,7 +120,7 @@ class BusinessEventResponseObject:
         if isinstance(_details, Unset):
             details = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             details = _scp.model(BusinessEventResponseObjectDetails, _details, "details")
 

@@ -64,7 +64,7 @@ class BusinessEventTypeResponseObject:
         if isinstance(_category, Unset):
             category = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             category = _scp.enum(BusinessEventTypeResponseObjectCategory, _category, "category")
 
@@ -73,7 +73,7 @@ class BusinessEventTypeResponseObject:
         _search_params = d.pop("searchParams", UNSET)
         search_params: list[str] | Unset = UNSET
         if _search_params is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             search_params = cast(list[str], _scp.array(_search_params, "searchParams"))
 

@@ -74,7 +74,7 @@ class BusinessEventsResponseCollection:
         _events = d.pop("events", UNSET)
         events: list[BusinessEventResponseObject] | Unset = UNSET
         if _events is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             events = _scp.models(BusinessEventResponseObject, _events, "events")
 

@@ -105,7 +105,7 @@ class EventResponseObject:
         if isinstance(_action_time, Unset):
             action_time = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             action_time = _scp.date_time(_action_time, "actionTime")
 
@@ -114,7 +114,7 @@ class EventResponseObject:
         if isinstance(_creation_time, Unset):
             creation_time = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             creation_time = _scp.date_time(_creation_time, "creationTime")
 
@@ -123,7 +123,7 @@ class EventResponseObject:
         if isinstance(_details, Unset):
             details = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             details = _scp.model(EventResponseObjectDetails, _details, "details")
 
@@ -138,7 +138,7 @@ class EventResponseObject:
         if isinstance(_event_type, Unset):
             event_type = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             event_type = _scp.enum(EventResponseObjectEventType, _event_type, "eventType")
 

@@ -59,11 +59,11 @@ class EventTypeResponseObject:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         category = _scp.enum(EventTypeResponseObjectCategory, d.pop("category"), "category")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         type_ = _scp.enum(EventTypeResponseObjectType, d.pop("type"), "type")
 
@@ -72,7 +72,7 @@ class EventTypeResponseObject:
         _search_params = d.pop("searchParams", UNSET)
         search_params: list[str] | Unset = UNSET
         if _search_params is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             search_params = cast(list[str], _scp.array(_search_params, "searchParams"))
 

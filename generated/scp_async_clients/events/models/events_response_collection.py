@@ -74,7 +74,7 @@ class EventsResponseCollection:
         _events = d.pop("events", UNSET)
         events: list[EventResponseObject] | Unset = UNSET
         if _events is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             events = _scp.models(EventResponseObject, _events, "events")
 

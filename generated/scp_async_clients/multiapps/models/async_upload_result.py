@@ -94,12 +94,12 @@ class AsyncUploadResult:
         _client_actions = d.pop("client_actions", UNSET)
         client_actions: list[AsyncUploadResultClientActionsItem] | Unset = UNSET
         if _client_actions is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             if _scp.is_array(_client_actions, "client_actions"):
                 client_actions = []
                 for client_actions_item_data in _client_actions:
-                    from scp_async import _decoding as _scp  # noqa: PLC0415
+                    import scp_async._decoding as _scp  # noqa: PLC0415
 
                     client_actions_item = _scp.enum(
                         AsyncUploadResultClientActionsItem, client_actions_item_data, "client_actions[]"
@@ -116,7 +116,7 @@ class AsyncUploadResult:
         if isinstance(_file, Unset):
             file = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             file = _scp.model(FileMetadata, _file, "file")
 
@@ -129,7 +129,7 @@ class AsyncUploadResult:
         if isinstance(_status, Unset):
             status = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             status = _scp.enum(AsyncUploadResultStatus, _status, "status")
 

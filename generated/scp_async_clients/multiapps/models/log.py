@@ -90,7 +90,7 @@ class Log:
         if isinstance(_last_modified, Unset):
             last_modified = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             last_modified = _scp.date_time(_last_modified, "lastModified")
 

@@ -69,7 +69,7 @@ class Message:
         if isinstance(_timestamp, Unset):
             timestamp = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             timestamp = _scp.date_time(_timestamp, "timestamp")
 
@@ -78,7 +78,7 @@ class Message:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             type_ = _scp.enum(MessageType, _type_, "type")
 

@@ -90,7 +90,7 @@ class Module:
         if isinstance(_created_on, Unset):
             created_on = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_on = _scp.date_time(_created_on, "createdOn")
 
@@ -99,14 +99,14 @@ class Module:
         _provided_dendency_names = d.pop("providedDendencyNames", UNSET)
         provided_dendency_names: list[str] | Unset = UNSET
         if _provided_dendency_names is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             provided_dendency_names = cast(list[str], _scp.array(_provided_dendency_names, "providedDendencyNames"))
 
         _services = d.pop("services", UNSET)
         services: list[str] | Unset = UNSET
         if _services is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             services = cast(list[str], _scp.array(_services, "services"))
 
@@ -115,14 +115,14 @@ class Module:
         if isinstance(_updated_on, Unset):
             updated_on = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_on = _scp.date_time(_updated_on, "updatedOn")
 
         _uris = d.pop("uris", UNSET)
         uris: list[str] | Unset = UNSET
         if _uris is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             uris = cast(list[str], _scp.array(_uris, "uris"))
 

@@ -70,21 +70,21 @@ class Mta:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _modules = d.pop("modules", UNSET)
         modules: list[Module] | Unset = UNSET
         if _modules is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             modules = _scp.models(Module, _modules, "modules")
 
         _services = d.pop("services", UNSET)
         services: list[str] | Unset = UNSET
         if _services is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             services = cast(list[str], _scp.array(_services, "services"))
 

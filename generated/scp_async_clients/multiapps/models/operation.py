@@ -144,7 +144,7 @@ class Operation:
         if isinstance(_ended_at, Unset):
             ended_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             ended_at = _scp.date_time(_ended_at, "endedAt")
 
@@ -153,14 +153,14 @@ class Operation:
         if isinstance(_error_type, Unset):
             error_type = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             error_type = _scp.enum(OperationErrorType, _error_type, "errorType")
 
         _messages = d.pop("messages", UNSET)
         messages: list[Message] | Unset = UNSET
         if _messages is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             messages = _scp.models(Message, _messages, "messages")
 
@@ -173,7 +173,7 @@ class Operation:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             parameters = _scp.model(OperationParameters, _parameters, "parameters")
 
@@ -184,7 +184,7 @@ class Operation:
         if isinstance(_process_type, Unset):
             process_type = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             process_type = _scp.enum(ProcessType, _process_type, "processType")
 
@@ -195,7 +195,7 @@ class Operation:
         if isinstance(_started_at, Unset):
             started_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             started_at = _scp.date_time(_started_at, "startedAt")
 
@@ -204,7 +204,7 @@ class Operation:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             state = _scp.enum(OperationState, _state, "state")
 

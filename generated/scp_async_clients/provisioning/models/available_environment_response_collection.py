@@ -50,7 +50,7 @@ class AvailableEnvironmentResponseCollection:
         _available_environments = d.pop("availableEnvironments", UNSET)
         available_environments: list[AvailableEnvironmentResponseObject] | Unset = UNSET
         if _available_environments is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             available_environments = _scp.models(
                 AvailableEnvironmentResponseObject, _available_environments, "availableEnvironments"

@@ -231,7 +231,7 @@ class BusinessEnvironmentInstanceResponseObject:
         if isinstance(_created_date, Unset):
             created_date = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_date = _scp.date_time(_created_date, "createdDate")
 
@@ -240,7 +240,7 @@ class BusinessEnvironmentInstanceResponseObject:
         if isinstance(_custom_labels, Unset):
             custom_labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             custom_labels = _scp.model(
                 BusinessEnvironmentInstanceResponseObjectCustomLabels, _custom_labels, "customLabels"
@@ -255,7 +255,7 @@ class BusinessEnvironmentInstanceResponseObject:
         if isinstance(_environment_type, Unset):
             environment_type = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             environment_type = _scp.enum(
                 BusinessEnvironmentInstanceResponseObjectEnvironmentType, _environment_type, "environmentType"
@@ -276,7 +276,7 @@ class BusinessEnvironmentInstanceResponseObject:
         if isinstance(_modified_date, Unset):
             modified_date = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             modified_date = _scp.date_time(_modified_date, "modifiedDate")
 
@@ -301,7 +301,7 @@ class BusinessEnvironmentInstanceResponseObject:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             state = _scp.enum(BusinessEnvironmentInstanceResponseObjectState, _state, "state")
 
@@ -316,7 +316,7 @@ class BusinessEnvironmentInstanceResponseObject:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             type_ = _scp.enum(BusinessEnvironmentInstanceResponseObjectType, _type_, "type")
 

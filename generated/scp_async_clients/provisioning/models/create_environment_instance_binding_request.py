@@ -53,7 +53,7 @@ class CreateEnvironmentInstanceBindingRequest:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             parameters = _scp.model(CreateEnvironmentInstanceBindingRequestParameters, _parameters, "parameters")
 

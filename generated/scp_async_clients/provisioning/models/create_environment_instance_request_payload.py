@@ -121,7 +121,7 @@ class CreateEnvironmentInstanceRequestPayload:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             parameters = _scp.model(CreateEnvironmentInstanceRequestPayloadParameters, _parameters, "parameters")
 

@@ -217,7 +217,7 @@ class EnvironmentInstanceResponseObject:
         if isinstance(_created_date, Unset):
             created_date = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_date = _scp.date_time(_created_date, "createdDate")
 
@@ -226,7 +226,7 @@ class EnvironmentInstanceResponseObject:
         if isinstance(_custom_labels, Unset):
             custom_labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             custom_labels = _scp.model(EnvironmentInstanceResponseObjectCustomLabels, _custom_labels, "customLabels")
 
@@ -239,7 +239,7 @@ class EnvironmentInstanceResponseObject:
         if isinstance(_environment_type, Unset):
             environment_type = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             environment_type = _scp.enum(
                 EnvironmentInstanceResponseObjectEnvironmentType, _environment_type, "environmentType"
@@ -258,7 +258,7 @@ class EnvironmentInstanceResponseObject:
         if isinstance(_modified_date, Unset):
             modified_date = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             modified_date = _scp.date_time(_modified_date, "modifiedDate")
 
@@ -283,7 +283,7 @@ class EnvironmentInstanceResponseObject:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             state = _scp.enum(EnvironmentInstanceResponseObjectState, _state, "state")
 
@@ -298,7 +298,7 @@ class EnvironmentInstanceResponseObject:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             type_ = _scp.enum(EnvironmentInstanceResponseObjectType, _type_, "type")
 

@@ -50,7 +50,7 @@ class EnvironmentInstancesResponseCollection:
         _environment_instances = d.pop("environmentInstances", UNSET)
         environment_instances: list[EnvironmentInstanceResponseObject] | Unset = UNSET
         if _environment_instances is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             environment_instances = _scp.models(
                 EnvironmentInstanceResponseObject, _environment_instances, "environmentInstances"

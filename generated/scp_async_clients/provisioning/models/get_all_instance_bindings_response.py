@@ -50,7 +50,7 @@ class GetAllInstanceBindingsResponse:
         _bindings = d.pop("bindings", UNSET)
         bindings: list[EnvironmentInstanceBindingMetadata] | Unset = UNSET
         if _bindings is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             bindings = _scp.models(EnvironmentInstanceBindingMetadata, _bindings, "bindings")
 

@@ -119,18 +119,18 @@ class GetEnvironmentInstanceBindingResponse:
         )
 
         d = dict(src_dict)
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         credentials = _scp.model(GetEnvironmentInstanceBindingResponseCredentials, d.pop("credentials"), "credentials")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         parameters = _scp.model(GetEnvironmentInstanceBindingResponseParameters, d.pop("parameters"), "parameters")
 
         _endpoints = d.pop("endpoints", UNSET)
         endpoints: list[GetEnvironmentInstanceBindingResponseEndpointsItem] | Unset = UNSET
         if _endpoints is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             endpoints = _scp.models(GetEnvironmentInstanceBindingResponseEndpointsItem, _endpoints, "endpoints")
 
@@ -139,7 +139,7 @@ class GetEnvironmentInstanceBindingResponse:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(GetEnvironmentInstanceBindingResponseMetadata, _metadata, "metadata")
 
@@ -150,7 +150,7 @@ class GetEnvironmentInstanceBindingResponse:
         _volume_mounts = d.pop("volume_mounts", UNSET)
         volume_mounts: list[GetEnvironmentInstanceBindingResponseVolumeMountsItem] | Unset = UNSET
         if _volume_mounts is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             volume_mounts = _scp.models(
                 GetEnvironmentInstanceBindingResponseVolumeMountsItem, _volume_mounts, "volume_mounts"

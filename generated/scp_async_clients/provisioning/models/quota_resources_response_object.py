@@ -89,7 +89,7 @@ class QuotaResourcesResponseObject:
         if isinstance(_additional_info, Unset):
             additional_info = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             additional_info = _scp.model(QuotaResourcesResponseObjectAdditionalInfo, _additional_info, "additionalInfo")
 
@@ -102,7 +102,7 @@ class QuotaResourcesResponseObject:
         if isinstance(_resource_data, Unset):
             resource_data = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             resource_data = _scp.model(QuotaResourcesResponseObjectResourceData, _resource_data, "resourceData")
 

@@ -50,7 +50,7 @@ class ServicePlanAssignmentsResponseCollection:
         _quotas = d.pop("quotas", UNSET)
         quotas: list[ServicePlanAssignmentsResponseObject] | Unset = UNSET
         if _quotas is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             quotas = _scp.models(ServicePlanAssignmentsResponseObject, _quotas, "quotas")
 

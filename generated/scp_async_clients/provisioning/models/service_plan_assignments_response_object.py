@@ -142,7 +142,7 @@ class ServicePlanAssignmentsResponseObject:
         if isinstance(_provisioning_method, Unset):
             provisioning_method = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             provisioning_method = _scp.enum(
                 ServicePlanAssignmentsResponseObjectProvisioningMethod, _provisioning_method, "provisioningMethod"
@@ -153,7 +153,7 @@ class ServicePlanAssignmentsResponseObject:
         _resources = d.pop("resources", UNSET)
         resources: list[QuotaResourcesResponseObject] | Unset = UNSET
         if _resources is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             resources = _scp.models(QuotaResourcesResponseObject, _resources, "resources")
 
@@ -164,7 +164,7 @@ class ServicePlanAssignmentsResponseObject:
         if isinstance(_service_category, Unset):
             service_category = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             service_category = _scp.enum(
                 ServicePlanAssignmentsResponseObjectServiceCategory, _service_category, "serviceCategory"

@@ -75,7 +75,7 @@ class CloudCreditsContract:
         if isinstance(_contract_end_date, Unset):
             contract_end_date = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             contract_end_date = _scp.date(_contract_end_date, "contractEndDate")
 
@@ -84,7 +84,7 @@ class CloudCreditsContract:
         if isinstance(_contract_start_date, Unset):
             contract_start_date = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             contract_start_date = _scp.date(_contract_start_date, "contractStartDate")
 
@@ -93,7 +93,7 @@ class CloudCreditsContract:
         _phases = d.pop("phases", UNSET)
         phases: list[CloudCreditsPhase] | Unset = UNSET
         if _phases is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             phases = _scp.models(CloudCreditsPhase, _phases, "phases")
 

@@ -62,7 +62,7 @@ class CloudCreditsDetails:
         _contracts = d.pop("contracts", UNSET)
         contracts: list[CloudCreditsContract] | Unset = UNSET
         if _contracts is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             contracts = _scp.models(CloudCreditsContract, _contracts, "contracts")
 

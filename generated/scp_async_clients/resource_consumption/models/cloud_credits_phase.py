@@ -69,7 +69,7 @@ class CloudCreditsPhase:
         if isinstance(_phase_end_date, Unset):
             phase_end_date = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             phase_end_date = _scp.date(_phase_end_date, "phaseEndDate")
 
@@ -78,14 +78,14 @@ class CloudCreditsPhase:
         if isinstance(_phase_start_date, Unset):
             phase_start_date = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             phase_start_date = _scp.date(_phase_start_date, "phaseStartDate")
 
         _phase_updates = d.pop("phaseUpdates", UNSET)
         phase_updates: list[CloudCreditsPhaseUpdate] | Unset = UNSET
         if _phase_updates is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             phase_updates = _scp.models(CloudCreditsPhaseUpdate, _phase_updates, "phaseUpdates")
 

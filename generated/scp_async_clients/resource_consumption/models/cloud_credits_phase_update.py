@@ -60,7 +60,7 @@ class CloudCreditsPhaseUpdate:
         if isinstance(_phase_updated_on, Unset):
             phase_updated_on = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             phase_updated_on = _scp.date(_phase_updated_on, "phaseUpdatedOn")
 

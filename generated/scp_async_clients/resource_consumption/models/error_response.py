@@ -49,7 +49,7 @@ class ErrorResponse:
         if isinstance(_error, Unset):
             error = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             error = _scp.model(ErrorResponseError, _error, "error")
 

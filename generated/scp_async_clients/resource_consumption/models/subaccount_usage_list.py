@@ -50,7 +50,7 @@ class SubaccountUsageList:
         _content = d.pop("content", UNSET)
         content: list[SubaccountUsage] | Unset = UNSET
         if _content is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             content = _scp.models(SubaccountUsage, _content, "content")
 

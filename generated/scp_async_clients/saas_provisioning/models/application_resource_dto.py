@@ -61,7 +61,7 @@ class ApplicationResourceDto:
         if isinstance(_group_version_type, Unset):
             group_version_type = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             group_version_type = _scp.model(GroupVersionType, _group_version_type, "groupVersionType")
 

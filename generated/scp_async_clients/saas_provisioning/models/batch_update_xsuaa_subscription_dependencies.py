@@ -69,7 +69,7 @@ class BatchUpdateXsuaaSubscriptionDependencies:
         if isinstance(_app_provider_custom_properties, Unset):
             app_provider_custom_properties = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             app_provider_custom_properties = _scp.model(
                 BatchUpdateXsuaaSubscriptionDependenciesAppProviderCustomProperties,
@@ -80,14 +80,14 @@ class BatchUpdateXsuaaSubscriptionDependencies:
         _subscription_guids = d.pop("subscriptionGuids", UNSET)
         subscription_guids: list[str] | Unset = UNSET
         if _subscription_guids is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             subscription_guids = cast(list[str], _scp.array(_subscription_guids, "subscriptionGuids"))
 
         _tenant_ids = d.pop("tenantIds", UNSET)
         tenant_ids: list[str] | Unset = UNSET
         if _tenant_ids is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             tenant_ids = cast(list[str], _scp.array(_tenant_ids, "tenantIds"))
 

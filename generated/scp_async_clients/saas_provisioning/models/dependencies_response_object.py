@@ -78,7 +78,7 @@ class DependenciesResponseObject:
         _dependencies = d.pop("dependencies", UNSET)
         dependencies: list[DependenciesResponseObject] | Unset = UNSET
         if _dependencies is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             dependencies = _scp.models(DependenciesResponseObject, _dependencies, "dependencies")
 

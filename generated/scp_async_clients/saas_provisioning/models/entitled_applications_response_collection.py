@@ -50,7 +50,7 @@ class EntitledApplicationsResponseCollection:
         _applications = d.pop("applications", UNSET)
         applications: list[EntitledApplicationsResponseObject] | Unset = UNSET
         if _applications is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             applications = _scp.models(EntitledApplicationsResponseObject, _applications, "applications")
 

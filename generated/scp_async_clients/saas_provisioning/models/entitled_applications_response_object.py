@@ -343,14 +343,14 @@ class EntitledApplicationsResponseObject:
         _additional_plan_features = d.pop("additionalPlanFeatures", UNSET)
         additional_plan_features: list[str] | Unset = UNSET
         if _additional_plan_features is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             additional_plan_features = cast(list[str], _scp.array(_additional_plan_features, "additionalPlanFeatures"))
 
         _allowed_target_plans = d.pop("allowedTargetPlans", UNSET)
         allowed_target_plans: list[str] | Unset = UNSET
         if _allowed_target_plans is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             allowed_target_plans = cast(list[str], _scp.array(_allowed_target_plans, "allowedTargetPlans"))
 
@@ -363,7 +363,7 @@ class EntitledApplicationsResponseObject:
         if isinstance(_application_coordinates, Unset):
             application_coordinates = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             application_coordinates = _scp.model(
                 EntitledApplicationsResponseObjectApplicationCoordinates,
@@ -376,7 +376,7 @@ class EntitledApplicationsResponseObject:
         if isinstance(_application_resource, Unset):
             application_resource = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             application_resource = _scp.model(ApplicationResourceDto, _application_resource, "applicationResource")
 
@@ -385,7 +385,7 @@ class EntitledApplicationsResponseObject:
         if isinstance(_authentication_provider, Unset):
             authentication_provider = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             authentication_provider = _scp.enum(
                 EntitledApplicationsResponseObjectAuthenticationProvider,
@@ -398,7 +398,7 @@ class EntitledApplicationsResponseObject:
         if isinstance(_automation_state, Unset):
             automation_state = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             automation_state = _scp.enum(
                 EntitledApplicationsResponseObjectAutomationState, _automation_state, "automationState"
@@ -419,7 +419,7 @@ class EntitledApplicationsResponseObject:
         if isinstance(_created_date, Unset):
             created_date = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_date = _scp.date_time(_created_date, "createdDate")
 
@@ -442,7 +442,7 @@ class EntitledApplicationsResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.model(EntitledApplicationsResponseObjectLabels, _labels, "labels")
 
@@ -451,7 +451,7 @@ class EntitledApplicationsResponseObject:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(EntitledApplicationsResponseObjectMetadata, _metadata, "metadata")
 
@@ -462,7 +462,7 @@ class EntitledApplicationsResponseObject:
         if isinstance(_modified_date, Unset):
             modified_date = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             modified_date = _scp.date_time(_modified_date, "modifiedDate")
 
@@ -471,7 +471,7 @@ class EntitledApplicationsResponseObject:
         if isinstance(_params_schema, Unset):
             params_schema = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             params_schema = _scp.model(EntitledApplicationsResponseObjectParamsSchema, _params_schema, "paramsSchema")
 
@@ -490,7 +490,7 @@ class EntitledApplicationsResponseObject:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             state = _scp.enum(EntitledApplicationsResponseObjectState, _state, "state")
 
@@ -503,7 +503,7 @@ class EntitledApplicationsResponseObject:
         if isinstance(_subscription_error, Unset):
             subscription_error = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             subscription_error = _scp.model(
                 EntitledApplicationsErrorResponseObject, _subscription_error, "subscriptionError"

@@ -84,7 +84,7 @@ class JobErrorResponseObject:
         if isinstance(_timestamp, Unset):
             timestamp = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             timestamp = _scp.date_time(_timestamp, "timestamp")
 

@@ -66,7 +66,7 @@ class JobParameter:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             type_ = _scp.enum(JobParameterType, _type_, "type")
 
@@ -75,7 +75,7 @@ class JobParameter:
         if isinstance(_value, Unset):
             value = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             value = _scp.model(JobParameterValue, _value, "value")
 

@@ -82,7 +82,7 @@ class JobStateResponseObject:
         if isinstance(_error, Unset):
             error = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             error = _scp.model(JobErrorResponseObject, _error, "error")
 
@@ -93,7 +93,7 @@ class JobStateResponseObject:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             state = _scp.enum(JobStateResponseObjectState, _state, "state")
 
@@ -102,7 +102,7 @@ class JobStateResponseObject:
         if isinstance(_state_details, Unset):
             state_details = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             state_details = _scp.model(JobStateResponseObjectStateDetails, _state_details, "stateDetails")
 

@@ -80,7 +80,7 @@ class JobStatusResponseObject:
         d = dict(src_dict)
         description = d.pop("description")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         status = _scp.enum(JobStatusResponseObjectStatus, d.pop("status"), "status")
 
@@ -89,7 +89,7 @@ class JobStatusResponseObject:
         if isinstance(_custom_params, Unset):
             custom_params = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             custom_params = _scp.model(JobStatusResponseObjectCustomParams, _custom_params, "customParams")
 
@@ -98,7 +98,7 @@ class JobStatusResponseObject:
         if isinstance(_job_params, Unset):
             job_params = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             job_params = _scp.model(JobStatusResponseObjectJobParams, _job_params, "jobParams")
 
@@ -107,7 +107,7 @@ class JobStatusResponseObject:
         if isinstance(_status_details, Unset):
             status_details = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             status_details = _scp.model(JobStatusResponseObjectStatusDetails, _status_details, "statusDetails")
 

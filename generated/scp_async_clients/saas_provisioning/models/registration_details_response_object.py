@@ -195,7 +195,7 @@ class RegistrationDetailsResponseObject:
         if isinstance(_params_schema, Unset):
             params_schema = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             params_schema = _scp.model(RegistrationDetailsResponseObjectParamsSchema, _params_schema, "paramsSchema")
 

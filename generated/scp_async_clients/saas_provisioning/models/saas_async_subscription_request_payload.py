@@ -74,7 +74,7 @@ class SaasAsyncSubscriptionRequestPayload:
         if isinstance(_additional_output, Unset):
             additional_output = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             additional_output = _scp.model(
                 SaasAsyncSubscriptionRequestPayloadAdditionalOutput, _additional_output, "additionalOutput"
@@ -87,7 +87,7 @@ class SaasAsyncSubscriptionRequestPayload:
         if isinstance(_status, Unset):
             status = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             status = _scp.enum(SaasAsyncSubscriptionRequestPayloadStatus, _status, "status")
 

@@ -78,7 +78,7 @@ class SubscriptionsListResponseObject:
         _subscriptions = d.pop("subscriptions", UNSET)
         subscriptions: list[ApplicationSubscriptionsResponseObject] | Unset = UNSET
         if _subscriptions is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             subscriptions = _scp.models(ApplicationSubscriptionsResponseObject, _subscriptions, "subscriptions")
 

@@ -55,7 +55,7 @@ class UpdateApplicationDependenciesRequestPayload:
         if isinstance(_app_provider_custom_properties, Unset):
             app_provider_custom_properties = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             app_provider_custom_properties = _scp.model(
                 UpdateApplicationDependenciesRequestPayloadAppProviderCustomProperties,

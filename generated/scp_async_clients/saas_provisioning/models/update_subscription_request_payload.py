@@ -61,7 +61,7 @@ class UpdateSubscriptionRequestPayload:
         if isinstance(_subscription_params, Unset):
             subscription_params = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             subscription_params = _scp.model(
                 UpdateSubscriptionRequestPayloadSubscriptionParams, _subscription_params, "subscriptionParams"

@@ -76,7 +76,7 @@ class CreateByPlanID:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.model(Labels, _labels, "labels")
 
@@ -85,7 +85,7 @@ class CreateByPlanID:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             parameters = _scp.model(CreateByPlanIDParameters, _parameters, "parameters")
 

@@ -92,7 +92,7 @@ class CreateServiceBindingRequestPayload:
         if isinstance(_bind_resource, Unset):
             bind_resource = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             bind_resource = _scp.model(CreateServiceBindingRequestPayloadBindResource, _bind_resource, "bind_resource")
 
@@ -101,7 +101,7 @@ class CreateServiceBindingRequestPayload:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.model(Labels, _labels, "labels")
 
@@ -110,7 +110,7 @@ class CreateServiceBindingRequestPayload:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             parameters = _scp.model(CreateServiceBindingRequestPayloadParameters, _parameters, "parameters")
 

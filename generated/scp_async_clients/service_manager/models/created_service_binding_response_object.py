@@ -128,7 +128,7 @@ class CreatedServiceBindingResponseObject:
         if isinstance(_bind_resource, Unset):
             bind_resource = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             bind_resource = _scp.model(CreatedServiceBindingResponseObjectBindResource, _bind_resource, "bind_resource")
 
@@ -137,7 +137,7 @@ class CreatedServiceBindingResponseObject:
         if isinstance(_context, Unset):
             context = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             context = _scp.model(CreatedServiceBindingResponseObjectContext, _context, "context")
 
@@ -146,7 +146,7 @@ class CreatedServiceBindingResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -155,7 +155,7 @@ class CreatedServiceBindingResponseObject:
         if isinstance(_credentials, Unset):
             credentials = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             credentials = _scp.model(CreatedServiceBindingResponseObjectCredentials, _credentials, "credentials")
 
@@ -166,7 +166,7 @@ class CreatedServiceBindingResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.model(Labels, _labels, "labels")
 
@@ -181,7 +181,7 @@ class CreatedServiceBindingResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 

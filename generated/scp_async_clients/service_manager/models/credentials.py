@@ -49,7 +49,7 @@ class Credentials:
         if isinstance(_basic, Unset):
             basic = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             basic = _scp.model(CredentialsBasic, _basic, "basic")
 

@@ -60,14 +60,14 @@ class Label:
         if isinstance(_op, Unset):
             op = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             op = _scp.enum(LabelOp, _op, "op")
 
         _values = d.pop("values", UNSET)
         values: list[str] | Unset = UNSET
         if _values is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             values = cast(list[str], _scp.array(_values, "values"))
 

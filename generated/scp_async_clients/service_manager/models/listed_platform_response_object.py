@@ -99,7 +99,7 @@ class ListedPlatformResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -112,7 +112,7 @@ class ListedPlatformResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.model(Labels, _labels, "labels")
 
@@ -125,7 +125,7 @@ class ListedPlatformResponseObject:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             type_ = _scp.enum(ListedPlatformResponseObjectType, _type_, "type")
 
@@ -134,7 +134,7 @@ class ListedPlatformResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 

@@ -133,7 +133,7 @@ class ListedServiceBindingResponseObject:
         if isinstance(_bind_resource, Unset):
             bind_resource = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             bind_resource = _scp.model(ListedServiceBindingResponseObjectBindResource, _bind_resource, "bind_resource")
 
@@ -142,7 +142,7 @@ class ListedServiceBindingResponseObject:
         if isinstance(_context, Unset):
             context = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             context = _scp.model(ListedServiceBindingResponseObjectContext, _context, "context")
 
@@ -151,7 +151,7 @@ class ListedServiceBindingResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -160,7 +160,7 @@ class ListedServiceBindingResponseObject:
         if isinstance(_credentials, Unset):
             credentials = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             credentials = _scp.model(ListedServiceBindingResponseObjectCredentials, _credentials, "credentials")
 
@@ -169,7 +169,7 @@ class ListedServiceBindingResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.model(Labels, _labels, "labels")
 
@@ -182,7 +182,7 @@ class ListedServiceBindingResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 

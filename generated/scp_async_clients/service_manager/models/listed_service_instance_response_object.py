@@ -149,7 +149,7 @@ class ListedServiceInstanceResponseObject:
         if isinstance(_context, Unset):
             context = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             context = _scp.model(ListedServiceInstanceResponseObjectContext, _context, "context")
 
@@ -158,7 +158,7 @@ class ListedServiceInstanceResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -169,7 +169,7 @@ class ListedServiceInstanceResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.model(Labels, _labels, "labels")
 
@@ -178,7 +178,7 @@ class ListedServiceInstanceResponseObject:
         if isinstance(_maintenance_info, Unset):
             maintenance_info = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             maintenance_info = _scp.model(
                 ListedServiceInstanceResponseObjectMaintenanceInfo, _maintenance_info, "maintenance_info"
@@ -199,7 +199,7 @@ class ListedServiceInstanceResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 

@@ -168,7 +168,7 @@ class OperationResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -177,7 +177,7 @@ class OperationResponseObject:
         if isinstance(_deletion_scheduled, Unset):
             deletion_scheduled = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             deletion_scheduled = _scp.date_time(_deletion_scheduled, "deletion_scheduled")
 
@@ -186,7 +186,7 @@ class OperationResponseObject:
         _errors = d.pop("errors", UNSET)
         errors: list[Error] | Unset = UNSET
         if _errors is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             errors = _scp.models(Error, _errors, "errors")
 
@@ -197,7 +197,7 @@ class OperationResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.model(Labels, _labels, "labels")
 
@@ -216,14 +216,14 @@ class OperationResponseObject:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             state = _scp.enum(OperationResponseObjectState, _state, "state")
 
         _transitive_resources = d.pop("transitive_resources", UNSET)
         transitive_resources: list[TransitiveResource] | Unset = UNSET
         if _transitive_resources is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             transitive_resources = _scp.models(TransitiveResource, _transitive_resources, "transitive_resources")
 
@@ -232,7 +232,7 @@ class OperationResponseObject:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             type_ = _scp.enum(OperationResponseObjectType, _type_, "type")
 
@@ -241,7 +241,7 @@ class OperationResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 

@@ -62,7 +62,7 @@ class PlatformResponseList:
         _items = d.pop("items", UNSET)
         items: list[ListedPlatformResponseObject] | Unset = UNSET
         if _items is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             items = _scp.models(ListedPlatformResponseObject, _items, "items")
 

@@ -66,7 +66,7 @@ class RegisterPlatformRequestPayload:
         d = dict(src_dict)
         name = d.pop("name")
 
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         type_ = _scp.enum(RegisterPlatformRequestPayloadType, d.pop("type"), "type")
 
@@ -77,7 +77,7 @@ class RegisterPlatformRequestPayload:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.model(Labels, _labels, "labels")
 

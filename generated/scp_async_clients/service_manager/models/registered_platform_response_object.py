@@ -109,7 +109,7 @@ class RegisteredPlatformResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -118,7 +118,7 @@ class RegisteredPlatformResponseObject:
         if isinstance(_credentials, Unset):
             credentials = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             credentials = _scp.model(Credentials, _credentials, "credentials")
 
@@ -131,7 +131,7 @@ class RegisteredPlatformResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.model(Labels, _labels, "labels")
 
@@ -144,7 +144,7 @@ class RegisteredPlatformResponseObject:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             type_ = _scp.enum(RegisteredPlatformResponseObjectType, _type_, "type")
 
@@ -153,7 +153,7 @@ class RegisteredPlatformResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 

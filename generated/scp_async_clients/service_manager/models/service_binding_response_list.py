@@ -60,7 +60,7 @@ class ServiceBindingResponseList:
         d = dict(src_dict)
         _items = d.pop("items")
         items: list[ListedServiceBindingResponseObject]
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         items = _scp.models(ListedServiceBindingResponseObject, _items, "items")
 

@@ -135,7 +135,7 @@ class ServiceBindingResponseObject:
         if isinstance(_bind_resource, Unset):
             bind_resource = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             bind_resource = _scp.model(ServiceBindingResponseObjectBindResource, _bind_resource, "bind_resource")
 
@@ -144,7 +144,7 @@ class ServiceBindingResponseObject:
         if isinstance(_context, Unset):
             context = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             context = _scp.model(ServiceBindingResponseObjectContext, _context, "context")
 
@@ -153,7 +153,7 @@ class ServiceBindingResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -162,7 +162,7 @@ class ServiceBindingResponseObject:
         if isinstance(_credentials, Unset):
             credentials = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             credentials = _scp.model(ServiceBindingResponseObjectCredentials, _credentials, "credentials")
 
@@ -171,7 +171,7 @@ class ServiceBindingResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.model(Labels, _labels, "labels")
 
@@ -180,7 +180,7 @@ class ServiceBindingResponseObject:
         if isinstance(_last_operation, Unset):
             last_operation = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             last_operation = _scp.model(OperationResponseObject, _last_operation, "last_operation")
 
@@ -193,7 +193,7 @@ class ServiceBindingResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 

@@ -60,7 +60,7 @@ class ServiceBrokerResponseList:
         d = dict(src_dict)
         _items = d.pop("items")
         items: list[ListedServiceBrokerResponseObject]
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         items = _scp.models(ListedServiceBrokerResponseObject, _items, "items")
 

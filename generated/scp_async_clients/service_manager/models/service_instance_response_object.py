@@ -157,7 +157,7 @@ class ServiceInstanceResponseObject:
         if isinstance(_context, Unset):
             context = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             context = _scp.model(ServiceInstanceResponseObjectContext, _context, "context")
 
@@ -166,7 +166,7 @@ class ServiceInstanceResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -177,7 +177,7 @@ class ServiceInstanceResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.model(Labels, _labels, "labels")
 
@@ -186,7 +186,7 @@ class ServiceInstanceResponseObject:
         if isinstance(_last_operation, Unset):
             last_operation = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             last_operation = _scp.model(OperationResponseObject, _last_operation, "last_operation")
 
@@ -195,7 +195,7 @@ class ServiceInstanceResponseObject:
         if isinstance(_maintenance_info, Unset):
             maintenance_info = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             maintenance_info = _scp.model(
                 ServiceInstanceResponseObjectMaintenanceInfo, _maintenance_info, "maintenance_info"
@@ -216,7 +216,7 @@ class ServiceInstanceResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 

@@ -60,7 +60,7 @@ class ServiceOfferingResponseList:
         d = dict(src_dict)
         _items = d.pop("items")
         items: list[ServiceOfferingResponseObject]
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         items = _scp.models(ServiceOfferingResponseObject, _items, "items")
 

@@ -163,7 +163,7 @@ class ServiceOfferingResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -176,7 +176,7 @@ class ServiceOfferingResponseObject:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(ServiceOfferingMetadata, _metadata, "metadata")
 
@@ -187,7 +187,7 @@ class ServiceOfferingResponseObject:
         _tags = d.pop("tags", UNSET)
         tags: list[str] | Unset = UNSET
         if _tags is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             tags = cast(list[str], _scp.array(_tags, "tags"))
 
@@ -196,7 +196,7 @@ class ServiceOfferingResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 

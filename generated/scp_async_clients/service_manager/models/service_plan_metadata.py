@@ -80,12 +80,12 @@ class ServicePlanMetadata:
         _supported_platforms = d.pop("supportedPlatforms", UNSET)
         supported_platforms: list[ServicePlanMetadataSupportedPlatformsItem] | Unset = UNSET
         if _supported_platforms is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             if _scp.is_array(_supported_platforms, "supportedPlatforms"):
                 supported_platforms = []
                 for supported_platforms_item_data in _supported_platforms:
-                    from scp_async import _decoding as _scp  # noqa: PLC0415
+                    import scp_async._decoding as _scp  # noqa: PLC0415
 
                     supported_platforms_item = _scp.enum(
                         ServicePlanMetadataSupportedPlatformsItem, supported_platforms_item_data, "supportedPlatforms[]"

@@ -83,7 +83,7 @@ class UpdatePlatformRequestPayload:
         _labels = d.pop("labels", UNSET)
         labels: list[Label] | Unset = UNSET
         if _labels is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.models(Label, _labels, "labels")
 
@@ -94,7 +94,7 @@ class UpdatePlatformRequestPayload:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             type_ = _scp.enum(UpdatePlatformRequestPayloadType, _type_, "type")
 

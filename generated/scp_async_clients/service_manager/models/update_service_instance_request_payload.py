@@ -78,7 +78,7 @@ class UpdateServiceInstanceRequestPayload:
         _labels = d.pop("labels", UNSET)
         labels: list[Label] | Unset = UNSET
         if _labels is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.models(Label, _labels, "labels")
 
@@ -89,7 +89,7 @@ class UpdateServiceInstanceRequestPayload:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             parameters = _scp.model(UpdateServiceInstanceRequestPayloadParameters, _parameters, "parameters")
 

@@ -146,7 +146,7 @@ class UpdatedServiceInstanceResponseObject:
         if isinstance(_context, Unset):
             context = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             context = _scp.model(UpdatedServiceInstanceResponseObjectContext, _context, "context")
 
@@ -155,7 +155,7 @@ class UpdatedServiceInstanceResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "created_at")
 
@@ -168,7 +168,7 @@ class UpdatedServiceInstanceResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             labels = _scp.model(Labels, _labels, "labels")
 
@@ -177,7 +177,7 @@ class UpdatedServiceInstanceResponseObject:
         if isinstance(_maintenance_info, Unset):
             maintenance_info = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             maintenance_info = _scp.model(
                 UpdatedServiceInstanceResponseObjectMaintenanceInfo, _maintenance_info, "maintenance_info"
@@ -200,7 +200,7 @@ class UpdatedServiceInstanceResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 

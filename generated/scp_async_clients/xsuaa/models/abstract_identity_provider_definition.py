@@ -67,7 +67,7 @@ class AbstractIdentityProviderDefinition:
         if isinstance(_additional_configuration, Unset):
             additional_configuration = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             additional_configuration = _scp.model(
                 AbstractIdentityProviderDefinitionAdditionalConfiguration,
@@ -78,7 +78,7 @@ class AbstractIdentityProviderDefinition:
         _email_domain = d.pop("emailDomain", UNSET)
         email_domain: list[str] | Unset = UNSET
         if _email_domain is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             email_domain = cast(list[str], _scp.array(_email_domain, "emailDomain"))
 

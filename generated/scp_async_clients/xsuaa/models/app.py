@@ -196,14 +196,14 @@ class App:
         _attributes = d.pop("attributes", UNSET)
         attributes: list[AppAttribute] | Unset = UNSET
         if _attributes is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             attributes = _scp.models(AppAttribute, _attributes, "attributes")
 
         _authorities = d.pop("authorities", UNSET)
         authorities: list[str] | Unset = UNSET
         if _authorities is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             authorities = cast(list[str], _scp.array(_authorities, "authorities"))
 
@@ -219,7 +219,7 @@ class App:
         _foreign_scope_references = d.pop("foreign-scope-references", UNSET)
         foreign_scope_references: list[str] | Unset = UNSET
         if _foreign_scope_references is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             foreign_scope_references = cast(
                 list[str], _scp.array(_foreign_scope_references, "foreign-scope-references")
@@ -239,7 +239,7 @@ class App:
         if isinstance(_oauth2_configuration, Unset):
             oauth2_configuration = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             oauth2_configuration = _scp.model(OAuth2Configuration, _oauth2_configuration, "oauth2-configuration")
 
@@ -259,14 +259,14 @@ class App:
         _role_templates = d.pop("role-templates", UNSET)
         role_templates: list[RoleTemplate] | Unset = UNSET
         if _role_templates is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             role_templates = _scp.models(RoleTemplate, _role_templates, "role-templates")
 
         _scopes = d.pop("scopes", UNSET)
         scopes: list[Scope] | Unset = UNSET
         if _scopes is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             scopes = _scp.models(Scope, _scopes, "scopes")
 

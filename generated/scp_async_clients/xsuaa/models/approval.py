@@ -81,7 +81,7 @@ class Approval:
         if isinstance(_expires_at, Unset):
             expires_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             expires_at = _scp.date_time(_expires_at, "expiresAt")
 
@@ -90,7 +90,7 @@ class Approval:
         if isinstance(_last_updated_at, Unset):
             last_updated_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             last_updated_at = _scp.date_time(_last_updated_at, "lastUpdatedAt")
 
@@ -101,7 +101,7 @@ class Approval:
         if isinstance(_status, Unset):
             status = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             status = _scp.enum(ApprovalStatus, _status, "status")
 

@@ -65,7 +65,7 @@ class AttributeReference:
         _default_values = d.pop("default-values", UNSET)
         default_values: list[str] | Unset = UNSET
         if _default_values is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             default_values = cast(list[str], _scp.array(_default_values, "default-values"))
 

@@ -71,14 +71,14 @@ class AuthData:
         _role_collections = d.pop("roleCollections", UNSET)
         role_collections: list[RoleCollection] | Unset = UNSET
         if _role_collections is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             role_collections = _scp.models(RoleCollection, _role_collections, "roleCollections")
 
         _roles = d.pop("roles", UNSET)
         roles: list[Role] | Unset = UNSET
         if _roles is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             roles = _scp.models(Role, _roles, "roles")
 

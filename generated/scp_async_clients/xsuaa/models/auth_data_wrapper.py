@@ -58,7 +58,7 @@ class AuthDataWrapper:
         _authorization_data = d.pop("authorizationData", UNSET)
         authorization_data: list[AuthData] | Unset = UNSET
         if _authorization_data is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             authorization_data = _scp.models(AuthData, _authorization_data, "authorizationData")
 

@@ -104,7 +104,7 @@ class OAuth2Configuration:
                     raise TypeError()
                 _allowedproviders_type_0 = data
                 allowedproviders_type_0: list[str]
-                from scp_async import _decoding as _scp  # noqa: PLC0415
+                import scp_async._decoding as _scp  # noqa: PLC0415
 
                 allowedproviders_type_0 = cast(list[str], _scp.array(_allowedproviders_type_0, "allowedproviders"))
 
@@ -120,21 +120,21 @@ class OAuth2Configuration:
         _credential_types = d.pop("credential-types", UNSET)
         credential_types: list[str] | Unset = UNSET
         if _credential_types is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             credential_types = cast(list[str], _scp.array(_credential_types, "credential-types"))
 
         _grant_types = d.pop("grant-types", UNSET)
         grant_types: list[str] | Unset = UNSET
         if _grant_types is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             grant_types = cast(list[str], _scp.array(_grant_types, "grant-types"))
 
         _redirect_uris = d.pop("redirect-uris", UNSET)
         redirect_uris: list[str] | Unset = UNSET
         if _redirect_uris is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             redirect_uris = cast(list[str], _scp.array(_redirect_uris, "redirect-uris"))
 
@@ -143,7 +143,7 @@ class OAuth2Configuration:
         _system_attributes = d.pop("system-attributes", UNSET)
         system_attributes: list[str] | Unset = UNSET
         if _system_attributes is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             system_attributes = cast(list[str], _scp.array(_system_attributes, "system-attributes"))
 

@@ -110,7 +110,7 @@ class Role:
         d = dict(src_dict)
         _attribute_list = d.pop("attributeList")
         attribute_list: list[RoleAttribute]
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         attribute_list = _scp.models(RoleAttribute, _attribute_list, "attributeList")
 
@@ -124,7 +124,7 @@ class Role:
 
         _scopes = d.pop("scopes")
         scopes: list[Scope]
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         scopes = _scp.models(Scope, _scopes, "scopes")
 
@@ -137,7 +137,7 @@ class Role:
         _role_collection_references = d.pop("roleCollectionReferences", UNSET)
         role_collection_references: list[RoleCollectionReference] | Unset = UNSET
         if _role_collection_references is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             role_collection_references = _scp.models(
                 RoleCollectionReference, _role_collection_references, "roleCollectionReferences"

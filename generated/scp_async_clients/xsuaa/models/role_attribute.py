@@ -70,7 +70,7 @@ class RoleAttribute:
 
         _attribute_values = d.pop("attributeValues")
         attribute_values: list[None | str]
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         if _scp.is_array(_attribute_values, "attributeValues"):
             attribute_values = []

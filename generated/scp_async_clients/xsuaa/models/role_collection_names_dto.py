@@ -41,7 +41,7 @@ class RoleCollectionNamesDto:
         _role_collections = d.pop("roleCollections", UNSET)
         role_collections: list[str] | Unset = UNSET
         if _role_collections is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             role_collections = cast(list[str], _scp.array(_role_collections, "roleCollections"))
 

@@ -50,7 +50,7 @@ class RoleCollectionsBulkDto:
         _role_collections = d.pop("roleCollections", UNSET)
         role_collections: list[RoleCollectionBasicDto] | Unset = UNSET
         if _role_collections is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             role_collections = _scp.models(RoleCollectionBasicDto, _role_collections, "roleCollections")
 

@@ -56,7 +56,7 @@ class RoleUpdate:
         _attribute_list = d.pop("attributeList", UNSET)
         attribute_list: list[RoleAttribute] | Unset = UNSET
         if _attribute_list is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             attribute_list = _scp.models(RoleAttribute, _attribute_list, "attributeList")
 

@@ -70,7 +70,7 @@ class SamlConfigSettingsReq:
         if isinstance(_change_mode, Unset):
             change_mode = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             change_mode = _scp.enum(SamlConfigSettingsReqChangeMode, _change_mode, "changeMode")
 
@@ -81,7 +81,7 @@ class SamlConfigSettingsReq:
         if isinstance(_key, Unset):
             key = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             key = _scp.model(SamlKey, _key, "key")
 

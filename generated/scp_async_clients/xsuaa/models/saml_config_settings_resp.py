@@ -73,7 +73,7 @@ class SamlConfigSettingsResp:
         if isinstance(_keys, Unset):
             keys = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             keys = _scp.model(SamlConfigSettingsRespKeys, _keys, "keys")
 

@@ -35,7 +35,7 @@ class SamlConfigSettingsRespKeys:
 
         additional_properties = {}
         for prop_name, prop_dict in d.items():
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             additional_property = _scp.model(SamlKey, prop_dict, "AdditionalProperty")
 

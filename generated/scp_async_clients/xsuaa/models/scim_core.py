@@ -73,14 +73,14 @@ class ScimCore:
         if isinstance(_meta, Unset):
             meta = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             meta = _scp.model(ScimMeta, _meta, "meta")
 
         _schemas = d.pop("schemas", UNSET)
         schemas: list[str] | Unset = UNSET
         if _schemas is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             schemas = cast(list[str], _scp.array(_schemas, "schemas"))
 

@@ -106,7 +106,7 @@ class ScimGroup:
         _members = d.pop("members", UNSET)
         members: list[ScimGroupMember] | Unset = UNSET
         if _members is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             members = _scp.models(ScimGroupMember, _members, "members")
 
@@ -115,14 +115,14 @@ class ScimGroup:
         if isinstance(_meta, Unset):
             meta = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             meta = _scp.model(ScimMeta, _meta, "meta")
 
         _schemas = d.pop("schemas", UNSET)
         schemas: list[str] | Unset = UNSET
         if _schemas is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             schemas = cast(list[str], _scp.array(_schemas, "schemas"))
 

@@ -76,7 +76,7 @@ class ScimGroupMember:
         if isinstance(_entity, Unset):
             entity = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             entity = _scp.model(ScimCore, _entity, "entity")
 
@@ -89,7 +89,7 @@ class ScimGroupMember:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             type_ = _scp.enum(ScimGroupMemberType, _type_, "type")
 

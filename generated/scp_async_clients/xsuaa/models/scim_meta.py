@@ -64,7 +64,7 @@ class ScimMeta:
         _attributes = d.pop("attributes", UNSET)
         attributes: list[str] | Unset = UNSET
         if _attributes is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             attributes = cast(list[str], _scp.array(_attributes, "attributes"))
 
@@ -73,7 +73,7 @@ class ScimMeta:
         if isinstance(_created, Unset):
             created = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created = _scp.date_time(_created, "created")
 
@@ -82,7 +82,7 @@ class ScimMeta:
         if isinstance(_last_modified, Unset):
             last_modified = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             last_modified = _scp.date_time(_last_modified, "lastModified")
 

@@ -242,7 +242,7 @@ class ScimUser:
         _approvals = d.pop("approvals", UNSET)
         approvals: list[Approval] | Unset = UNSET
         if _approvals is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             approvals = _scp.models(Approval, _approvals, "approvals")
 
@@ -251,7 +251,7 @@ class ScimUser:
         _emails = d.pop("emails", UNSET)
         emails: list[Email] | Unset = UNSET
         if _emails is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             emails = _scp.models(Email, _emails, "emails")
 
@@ -260,7 +260,7 @@ class ScimUser:
         _groups = d.pop("groups", UNSET)
         groups: list[Group] | Unset = UNSET
         if _groups is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             groups = _scp.models(Group, _groups, "groups")
 
@@ -275,7 +275,7 @@ class ScimUser:
         if isinstance(_meta, Unset):
             meta = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             meta = _scp.model(ScimMeta, _meta, "meta")
 
@@ -284,7 +284,7 @@ class ScimUser:
         if isinstance(_name, Unset):
             name = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             name = _scp.model(Name, _name, "name")
 
@@ -299,14 +299,14 @@ class ScimUser:
         if isinstance(_password_last_modified, Unset):
             password_last_modified = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             password_last_modified = _scp.date_time(_password_last_modified, "passwordLastModified")
 
         _phone_numbers = d.pop("phoneNumbers", UNSET)
         phone_numbers: list[PhoneNumber] | Unset = UNSET
         if _phone_numbers is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             phone_numbers = _scp.models(PhoneNumber, _phone_numbers, "phoneNumbers")
 
@@ -321,7 +321,7 @@ class ScimUser:
         _schemas = d.pop("schemas", UNSET)
         schemas: list[str] | Unset = UNSET
         if _schemas is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             schemas = cast(list[str], _scp.array(_schemas, "schemas"))
 

@@ -81,7 +81,7 @@ class Scope:
         _custom_grant_as_authority_to_apps = d.pop("custom-grant-as-authority-to-apps", UNSET)
         custom_grant_as_authority_to_apps: list[str] | Unset = UNSET
         if _custom_grant_as_authority_to_apps is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             custom_grant_as_authority_to_apps = cast(
                 list[str], _scp.array(_custom_grant_as_authority_to_apps, "custom-grant-as-authority-to-apps")
@@ -90,7 +90,7 @@ class Scope:
         _custom_granted_apps = d.pop("custom-granted-apps", UNSET)
         custom_granted_apps: list[str] | Unset = UNSET
         if _custom_granted_apps is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             custom_granted_apps = cast(list[str], _scp.array(_custom_granted_apps, "custom-granted-apps"))
 
@@ -99,7 +99,7 @@ class Scope:
         _grant_as_authority_to_apps = d.pop("grant-as-authority-to-apps", UNSET)
         grant_as_authority_to_apps: list[str] | Unset = UNSET
         if _grant_as_authority_to_apps is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             grant_as_authority_to_apps = cast(
                 list[str], _scp.array(_grant_as_authority_to_apps, "grant-as-authority-to-apps")
@@ -108,7 +108,7 @@ class Scope:
         _granted_apps = d.pop("granted-apps", UNSET)
         granted_apps: list[str] | Unset = UNSET
         if _granted_apps is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             granted_apps = cast(list[str], _scp.array(_granted_apps, "granted-apps"))
 

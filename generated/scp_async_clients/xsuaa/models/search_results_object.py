@@ -78,14 +78,14 @@ class SearchResultsObject:
         _resources = d.pop("resources", UNSET)
         resources: list[SearchResultsObjectResourcesItem] | Unset = UNSET
         if _resources is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             resources = _scp.models(SearchResultsObjectResourcesItem, _resources, "resources")
 
         _schemas = d.pop("schemas", UNSET)
         schemas: list[str] | Unset = UNSET
         if _schemas is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             schemas = cast(list[str], _scp.array(_schemas, "schemas"))
 

@@ -129,21 +129,21 @@ class TenantSettingsReq:
         _cors_default_origins = d.pop("corsDefaultOrigins", UNSET)
         cors_default_origins: list[str] | Unset = UNSET
         if _cors_default_origins is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             cors_default_origins = cast(list[str], _scp.array(_cors_default_origins, "corsDefaultOrigins"))
 
         _cors_xhr_origins = d.pop("corsXhrOrigins", UNSET)
         cors_xhr_origins: list[str] | Unset = UNSET
         if _cors_xhr_origins is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             cors_xhr_origins = cast(list[str], _scp.array(_cors_xhr_origins, "corsXhrOrigins"))
 
         _custom_email_domains = d.pop("customEmailDomains", UNSET)
         custom_email_domains: list[str] | Unset = UNSET
         if _custom_email_domains is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             custom_email_domains = cast(list[str], _scp.array(_custom_email_domains, "customEmailDomains"))
 
@@ -156,7 +156,7 @@ class TenantSettingsReq:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             links = _scp.model(LinksSettings, _links, "links")
 
@@ -167,7 +167,7 @@ class TenantSettingsReq:
         if isinstance(_saml_config_settings, Unset):
             saml_config_settings = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             saml_config_settings = _scp.model(SamlConfigSettingsReq, _saml_config_settings, "samlConfigSettings")
 
@@ -176,7 +176,7 @@ class TenantSettingsReq:
         if isinstance(_token_policy_settings, Unset):
             token_policy_settings = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             token_policy_settings = _scp.model(TokenPolicySettingsReq, _token_policy_settings, "tokenPolicySettings")
 

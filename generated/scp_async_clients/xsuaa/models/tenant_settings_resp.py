@@ -142,28 +142,28 @@ class TenantSettingsResp:
         _cors_default_origins = d.pop("corsDefaultOrigins", UNSET)
         cors_default_origins: list[str] | Unset = UNSET
         if _cors_default_origins is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             cors_default_origins = cast(list[str], _scp.array(_cors_default_origins, "corsDefaultOrigins"))
 
         _cors_xhr_origins = d.pop("corsXhrOrigins", UNSET)
         cors_xhr_origins: list[str] | Unset = UNSET
         if _cors_xhr_origins is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             cors_xhr_origins = cast(list[str], _scp.array(_cors_xhr_origins, "corsXhrOrigins"))
 
         _credential_type_infos = d.pop("credentialTypeInfos", UNSET)
         credential_type_infos: list[TenantCredentialTypeInfo] | Unset = UNSET
         if _credential_type_infos is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             credential_type_infos = _scp.models(TenantCredentialTypeInfo, _credential_type_infos, "credentialTypeInfos")
 
         _custom_email_domains = d.pop("customEmailDomains", UNSET)
         custom_email_domains: list[str] | Unset = UNSET
         if _custom_email_domains is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             custom_email_domains = cast(list[str], _scp.array(_custom_email_domains, "customEmailDomains"))
 
@@ -176,7 +176,7 @@ class TenantSettingsResp:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             links = _scp.model(LinksSettings, _links, "links")
 
@@ -187,7 +187,7 @@ class TenantSettingsResp:
         if isinstance(_saml_config_settings, Unset):
             saml_config_settings = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             saml_config_settings = _scp.model(SamlConfigSettingsResp, _saml_config_settings, "samlConfigSettings")
 
@@ -196,7 +196,7 @@ class TenantSettingsResp:
         if isinstance(_token_policy_settings, Unset):
             token_policy_settings = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             token_policy_settings = _scp.model(TokenPolicySettingsResp, _token_policy_settings, "tokenPolicySettings")
 

@@ -189,7 +189,7 @@ class Token:
         _authorities = d.pop("authorities", UNSET)
         authorities: list[GrantedAuthority] | Unset = UNSET
         if _authorities is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             authorities = _scp.models(GrantedAuthority, _authorities, "authorities")
 
@@ -208,7 +208,7 @@ class Token:
         if isinstance(_expiration, Unset):
             expiration = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             expiration = _scp.date_time(_expiration, "expiration")
 
@@ -217,7 +217,7 @@ class Token:
         if isinstance(_expiration_date, Unset):
             expiration_date = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             expiration_date = _scp.date_time(_expiration_date, "expirationDate")
 
@@ -236,7 +236,7 @@ class Token:
         _scopes = d.pop("scopes", UNSET)
         scopes: list[str] | Unset = UNSET
         if _scopes is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             scopes = cast(list[str], _scp.array(_scopes, "scopes"))
 

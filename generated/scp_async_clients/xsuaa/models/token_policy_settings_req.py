@@ -70,7 +70,7 @@ class TokenPolicySettingsReq:
         if isinstance(_change_mode, Unset):
             change_mode = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             change_mode = _scp.enum(TokenPolicySettingsReqChangeMode, _change_mode, "changeMode")
 

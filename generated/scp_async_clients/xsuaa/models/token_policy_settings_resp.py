@@ -83,7 +83,7 @@ class TokenPolicySettingsResp:
         _key_ids = d.pop("keyIds", UNSET)
         key_ids: list[str] | Unset = UNSET
         if _key_ids is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             key_ids = cast(list[str], _scp.array(_key_ids, "keyIds"))
 
@@ -92,7 +92,7 @@ class TokenPolicySettingsResp:
         if isinstance(_keys, Unset):
             keys = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             keys = _scp.model(TokenPolicySettingsRespKeys, _keys, "keys")
 

@@ -116,7 +116,7 @@ class XSIdentityProvider:
         if isinstance(_config, Unset):
             config = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             config = _scp.model(AbstractIdentityProviderDefinition, _config, "config")
 
@@ -125,7 +125,7 @@ class XSIdentityProvider:
         if isinstance(_created, Unset):
             created = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created = _scp.date_time(_created, "created")
 
@@ -138,7 +138,7 @@ class XSIdentityProvider:
         if isinstance(_last_modified, Unset):
             last_modified = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             last_modified = _scp.date_time(_last_modified, "last_modified")
 

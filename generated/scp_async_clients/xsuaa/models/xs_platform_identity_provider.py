@@ -214,7 +214,7 @@ class XSPlatformIdentityProvider:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created_at = _scp.date_time(_created_at, "createdAt")
 
@@ -229,7 +229,7 @@ class XSPlatformIdentityProvider:
         if isinstance(_distribution, Unset):
             distribution = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             distribution = _scp.model(XSPlatformIdentityProviderDistribution, _distribution, "distribution")
 
@@ -248,7 +248,7 @@ class XSPlatformIdentityProvider:
         if isinstance(_ias_well_known_metadata, Unset):
             ias_well_known_metadata = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             ias_well_known_metadata = _scp.model(
                 XSPlatformIdentityProviderIasWellKnownMetadata, _ias_well_known_metadata, "iasWellKnownMetadata"
@@ -259,7 +259,7 @@ class XSPlatformIdentityProvider:
         if isinstance(_modified_at, Unset):
             modified_at = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             modified_at = _scp.date_time(_modified_at, "modifiedAt")
 
@@ -280,7 +280,7 @@ class XSPlatformIdentityProvider:
         if isinstance(_registration, Unset):
             registration = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             registration = _scp.model(XSPlatformIdentityProviderRegistration, _registration, "registration")
 

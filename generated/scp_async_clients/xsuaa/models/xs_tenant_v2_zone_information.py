@@ -134,7 +134,7 @@ class XSTenantV2ZoneInformation:
         if isinstance(_status, Unset):
             status = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             status = _scp.enum(XSTenantV2ZoneInformationStatus, _status, "status")
 

@@ -178,7 +178,7 @@ class XSUser:
         if isinstance(_created, Unset):
             created = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             created = _scp.date_time(_created, "created")
 
@@ -201,7 +201,7 @@ class XSUser:
         if isinstance(_modified, Unset):
             modified = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             modified = _scp.date_time(_modified, "modified")
 
@@ -216,7 +216,7 @@ class XSUser:
         if isinstance(_password_last_modified, Unset):
             password_last_modified = UNSET
         else:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             password_last_modified = _scp.date_time(_password_last_modified, "passwordLastModified")
 
@@ -227,7 +227,7 @@ class XSUser:
         _role_collections = d.pop("roleCollections", UNSET)
         role_collections: list[str] | Unset = UNSET
         if _role_collections is not UNSET:
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             role_collections = cast(list[str], _scp.array(_role_collections, "roleCollections"))
 

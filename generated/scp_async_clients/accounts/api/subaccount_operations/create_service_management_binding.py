@@ -30,14 +30,14 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Any | ApiExceptionResponseObject | ServiceManagerBindingResponseObject | None:
     if response.status_code == 201:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_201 = _scp.model(ServiceManagerBindingResponseObject, response.json(), None)
 
         return response_201
 
     if response.status_code == 400:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_400 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 
@@ -52,14 +52,14 @@ def _parse_response(
         return response_403
 
     if response.status_code == 404:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_404 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 
         return response_404
 
     if response.status_code == 409:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_409 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 
@@ -70,7 +70,7 @@ def _parse_response(
         return response_429
 
     if response.status_code == 500:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_500 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 

@@ -35,7 +35,7 @@ def _parse_response(
         return response_200
 
     if response.status_code == 400:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_400 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 
@@ -50,7 +50,7 @@ def _parse_response(
         return response_403
 
     if response.status_code == 404:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_404 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 
@@ -61,7 +61,7 @@ def _parse_response(
         return response_429
 
     if response.status_code == 500:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_500 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 

@@ -44,14 +44,14 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Any | ApiExceptionResponseObject | SubaccountResponseObject | None:
     if response.status_code == 200:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = _scp.model(SubaccountResponseObject, response.json(), None)
 
         return response_200
 
     if response.status_code == 400:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_400 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 
@@ -74,7 +74,7 @@ def _parse_response(
         return response_429
 
     if response.status_code == 500:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_500 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 

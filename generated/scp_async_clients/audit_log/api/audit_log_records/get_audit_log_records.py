@@ -46,7 +46,7 @@ def _parse_response(
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[AuditLogRecord]
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = _scp.models(AuditLogRecord, _response_200, None)
 
@@ -57,35 +57,35 @@ def _parse_response(
         return response_204
 
     if response.status_code == 400:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_400 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_400
 
     if response.status_code == 401:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_401 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_401
 
     if response.status_code == 403:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_403 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_403
 
     if response.status_code == 429:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_429 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_429
 
     if response.status_code == 501:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_501 = _scp.model(ErrorResponse, response.json(), None)
 

@@ -35,56 +35,56 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Errors | OrganizationQuota | None:
     if response.status_code == 201:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_201 = _scp.model(OrganizationQuota, response.json(), None)
 
         return response_201
 
     if response.status_code == 400:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_400 = _scp.model(Errors, response.json(), None)
 
         return response_400
 
     if response.status_code == 401:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_401 = _scp.model(Errors, response.json(), None)
 
         return response_401
 
     if response.status_code == 403:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_403 = _scp.model(Errors, response.json(), None)
 
         return response_403
 
     if response.status_code == 409:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_409 = _scp.model(Errors, response.json(), None)
 
         return response_409
 
     if response.status_code == 422:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_422 = _scp.model(Errors, response.json(), None)
 
         return response_422
 
     if response.status_code == 500:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_500 = _scp.model(Errors, response.json(), None)
 
         return response_500
 
     if response.status_code == 503:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_503 = _scp.model(Errors, response.json(), None)
 

@@ -32,14 +32,14 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return response_302
 
     if response.status_code == 403:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_403 = _scp.model(Errors, response.json(), None)
 
         return response_403
 
     if response.status_code == 404:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_404 = _scp.model(Errors, response.json(), None)
 

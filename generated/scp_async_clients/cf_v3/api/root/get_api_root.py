@@ -25,21 +25,21 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Errors | GetApiRootResponse200 | None:
     if response.status_code == 200:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = _scp.model(GetApiRootResponse200, response.json(), None)
 
         return response_200
 
     if response.status_code == 404:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_404 = _scp.model(Errors, response.json(), None)
 
         return response_404
 
     if response.status_code == 500:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_500 = _scp.model(Errors, response.json(), None)
 

@@ -51,7 +51,7 @@ def _parse_response(
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                from scp_async import _decoding as _scp  # noqa: PLC0415
+                import scp_async._decoding as _scp  # noqa: PLC0415
 
                 response_200_type_0 = _scp.model(ManagedServiceInstance, data, None)
 
@@ -60,7 +60,7 @@ def _parse_response(
                 pass
             if not isinstance(data, dict):
                 raise TypeError()
-            from scp_async import _decoding as _scp  # noqa: PLC0415
+            import scp_async._decoding as _scp  # noqa: PLC0415
 
             response_200_type_1 = _scp.model(UserProvidedServiceInstance, data, None)
 
@@ -71,21 +71,21 @@ def _parse_response(
         return response_200
 
     if response.status_code == 401:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_401 = _scp.model(Errors, response.json(), None)
 
         return response_401
 
     if response.status_code == 403:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_403 = _scp.model(Errors, response.json(), None)
 
         return response_403
 
     if response.status_code == 404:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_404 = _scp.model(Errors, response.json(), None)
 

@@ -43,7 +43,7 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Any | DataCenterResponseCollection | ErrorResponse | None:
     if response.status_code == 200:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = _scp.model(DataCenterResponseCollection, response.json(), None)
 
@@ -62,7 +62,7 @@ def _parse_response(
         return response_403
 
     if response.status_code == 404:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_404 = _scp.model(ErrorResponse, response.json(), None)
 
@@ -73,7 +73,7 @@ def _parse_response(
         return response_429
 
     if response.status_code == 500:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_500 = _scp.model(ErrorResponse, response.json(), None)
 

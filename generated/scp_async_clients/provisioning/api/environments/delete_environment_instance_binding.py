@@ -32,14 +32,14 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Any | DeleteEnvironmentInstanceBindingResponse | ErrorResponse | None:
     if response.status_code == 200:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = _scp.model(DeleteEnvironmentInstanceBindingResponse, response.json(), None)
 
         return response_200
 
     if response.status_code == 400:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_400 = _scp.model(ErrorResponse, response.json(), None)
 
@@ -54,14 +54,14 @@ def _parse_response(
         return response_403
 
     if response.status_code == 404:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_404 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_404
 
     if response.status_code == 410:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_410 = _scp.model(ErrorResponse, response.json(), None)
 
@@ -72,7 +72,7 @@ def _parse_response(
         return response_429
 
     if response.status_code == 500:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_500 = _scp.model(ErrorResponse, response.json(), None)
 

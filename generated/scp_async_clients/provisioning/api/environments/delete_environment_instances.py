@@ -25,14 +25,14 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Any | EnvironmentInstancesResponseCollection | ErrorResponse | None:
     if response.status_code == 202:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_202 = _scp.model(EnvironmentInstancesResponseCollection, response.json(), None)
 
         return response_202
 
     if response.status_code == 400:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_400 = _scp.model(ErrorResponse, response.json(), None)
 
@@ -47,14 +47,14 @@ def _parse_response(
         return response_403
 
     if response.status_code == 404:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_404 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_404
 
     if response.status_code == 409:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_409 = _scp.model(ErrorResponse, response.json(), None)
 
@@ -65,7 +65,7 @@ def _parse_response(
         return response_429
 
     if response.status_code == 500:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_500 = _scp.model(ErrorResponse, response.json(), None)
 

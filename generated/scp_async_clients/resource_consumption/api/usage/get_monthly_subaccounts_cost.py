@@ -37,13 +37,13 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> ErrorResponse | MonthlyCostList:
     if response.status_code == 200:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = _scp.model(MonthlyCostList, response.json(), None)
 
         return response_200
 
-    from scp_async import _decoding as _scp  # noqa: PLC0415
+    import scp_async._decoding as _scp  # noqa: PLC0415
 
     response_default = _scp.model(ErrorResponse, response.json(), None)
 

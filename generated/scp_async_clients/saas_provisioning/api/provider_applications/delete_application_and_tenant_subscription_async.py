@@ -45,7 +45,7 @@ def _parse_response(
         return response_403
 
     if response.status_code == 404:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_404 = _scp.model(ErrorResponse, response.json(), None)
 

@@ -47,7 +47,7 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Any | EntitledApplicationsResponseObject | ErrorResponse | None:
     if response.status_code == 200:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = _scp.model(EntitledApplicationsResponseObject, response.json(), None)
 
@@ -58,7 +58,7 @@ def _parse_response(
         return response_204
 
     if response.status_code == 400:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_400 = _scp.model(ErrorResponse, response.json(), None)
 
@@ -73,7 +73,7 @@ def _parse_response(
         return response_403
 
     if response.status_code == 404:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_404 = _scp.model(ErrorResponse, response.json(), None)
 
@@ -84,7 +84,7 @@ def _parse_response(
         return response_429
 
     if response.status_code == 500:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_500 = _scp.model(ErrorResponse, response.json(), None)
 

@@ -44,21 +44,21 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> IdentityProviderAbstractIdentityProviderDefinition | None:
     if response.status_code == 201:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_201 = _scp.model(IdentityProviderAbstractIdentityProviderDefinition, response.json(), None)
 
         return response_201
 
     if response.status_code == 401:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_401 = _scp.model(IdentityProviderAbstractIdentityProviderDefinition, response.json(), None)
 
         return response_401
 
     if response.status_code == 403:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_403 = _scp.model(IdentityProviderAbstractIdentityProviderDefinition, response.json(), None)
 

@@ -41,7 +41,7 @@ def _parse_response(
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[XSIdentityProviderAbstractIdentityProviderDefinition]
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = _scp.models(XSIdentityProviderAbstractIdentityProviderDefinition, _response_200, None)
 
@@ -50,7 +50,7 @@ def _parse_response(
     if response.status_code == 401:
         _response_401 = response.json()
         response_401: list[XSIdentityProviderAbstractIdentityProviderDefinition]
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_401 = _scp.models(XSIdentityProviderAbstractIdentityProviderDefinition, _response_401, None)
 
@@ -59,7 +59,7 @@ def _parse_response(
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[XSIdentityProviderAbstractIdentityProviderDefinition]
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_403 = _scp.models(XSIdentityProviderAbstractIdentityProviderDefinition, _response_403, None)
 

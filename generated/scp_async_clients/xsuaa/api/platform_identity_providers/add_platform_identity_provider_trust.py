@@ -38,7 +38,7 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> XSPlatformIdentityProvider | None:
     if response.status_code == 201:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_201 = _scp.model(XSPlatformIdentityProvider, response.json(), None)
 

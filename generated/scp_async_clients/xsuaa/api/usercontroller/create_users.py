@@ -40,28 +40,28 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> CreateUsersResponse200 | CreateUsersResponse400 | CreateUsersResponse401 | CreateUsersResponse403 | None:
     if response.status_code == 200:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = _scp.model(CreateUsersResponse200, response.json(), None)
 
         return response_200
 
     if response.status_code == 400:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_400 = _scp.model(CreateUsersResponse400, response.json(), None)
 
         return response_400
 
     if response.status_code == 401:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_401 = _scp.model(CreateUsersResponse401, response.json(), None)
 
         return response_401
 
     if response.status_code == 403:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_403 = _scp.model(CreateUsersResponse403, response.json(), None)
 

@@ -31,35 +31,35 @@ def _get_kwargs(
 
 def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> XSUser | None:
     if response.status_code == 200:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = _scp.model(XSUser, response.json(), None)
 
         return response_200
 
     if response.status_code == 400:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_400 = _scp.model(XSUser, response.json(), None)
 
         return response_400
 
     if response.status_code == 401:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_401 = _scp.model(XSUser, response.json(), None)
 
         return response_401
 
     if response.status_code == 403:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_403 = _scp.model(XSUser, response.json(), None)
 
         return response_403
 
     if response.status_code == 404:
-        from scp_async import _decoding as _scp  # noqa: PLC0415
+        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_404 = _scp.model(XSUser, response.json(), None)
 
