@@ -200,3 +200,12 @@ def test_the_installed_entry_point() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "displayName: Emulated Global Account" in result.stdout
+
+
+def test_a_group_without_its_command_shows_its_help(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "call", "accounts")
+    assert code == 2
+    assert out == ""
+    assert "Operations:" in err
+    assert "get_global_account" in err
+    assert len(err.splitlines()) > 10
