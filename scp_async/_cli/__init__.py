@@ -64,9 +64,19 @@ def cli(verbose: int) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
     scp_logger = logging.getLogger("scp_async")
+    saved = (scp_logger.handlers[:], scp_logger.level, scp_logger.propagate)
     scp_logger.handlers[:] = [handler]
     scp_logger.setLevel(level)
     scp_logger.propagate = False
+
+    def restore() -> None:
+        # main() may run inside a bigger program (or a test): its logging set-up is not ours to keep.
+        handlers, level, propagate = saved
+        scp_logger.handlers[:] = handlers
+        scp_logger.setLevel(level)
+        scp_logger.propagate = propagate
+
+    click.get_current_context().call_on_close(restore)
 
 
 @click.command(name="completion")

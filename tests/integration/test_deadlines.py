@@ -12,6 +12,7 @@ import pytest
 from anyio.abc import SocketStream, TaskGroup
 
 from scp_async import ApiTimeoutError, ClientCredentialsGrant, Session
+from scp_async.emulator import Emulator
 
 BACKENDS = ["asyncio", "trio"]
 
@@ -68,3 +69,25 @@ def test_a_trickling_token_endpoint_cannot_hold_a_call_past_its_deadline(backend
             return time.monotonic() - started
 
     assert DEADLINE - 0.1 < anyio.run(scenario, backend=backend) < DEADLINE + 1.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_move_on_after_interrupts_calls_to_the_in_process_emulator(backend: str) -> None:
+    emu = Emulator(subaccounts=1)
+    key = emu.service_keys()["cis"]
+
+    async def scenario() -> tuple[bool, float, int]:
+        calls = 0
+        async with Session(transport=emu.transport()) as session:
+            accounts = session.cloud_management(key).accounts
+            started = time.monotonic()
+            with anyio.move_on_after(0.3) as scope:
+                while True:
+                    await accounts.get_global_account()
+                    calls += 1
+            return scope.cancelled_caught, time.monotonic() - started, calls
+
+    cancelled, elapsed, calls = anyio.run(scenario, backend=backend)
+    assert cancelled
+    assert elapsed < 1.5
+    assert calls > 0
