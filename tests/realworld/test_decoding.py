@@ -166,3 +166,45 @@ def test_dates_without_time_are_lenient_too(caplog: pytest.LogCaptureFixture) ->
     with pytest.raises(ResponseDecodeError) as caught:
         CloudCreditsDetails.from_dict({"contracts": [{"contractStartDate": "2024-99-01"}]})
     assert caught.value.path == "$.contracts[0].contractStartDate"
+
+
+def _service_instance(guid: str, kind: str) -> dict[str, Any]:
+    return {
+        "guid": guid,
+        "name": f"my-{kind}-instance",
+        "type": kind,
+        "created_at": "2024-05-06T07:08:09Z",
+        "relationships": {"space": {"data": {"guid": "5a84d315-9513-4d74-95e5-f6a5501eeef7"}}},
+        "links": {"self": {"href": f"https://api.example.org/v3/service_instances/{guid}"}},
+    }
+
+
+async def test_a_union_item_of_another_json_type_is_kept_and_the_others_typed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from scp_async_clients.cf_v3.models import ManagedServiceInstance, UserProvidedServiceInstance
+
+    managed = _service_instance("c89b3280-fe8d-4aa0-a42e-44465bb1c61c", "managed")
+    provided = _service_instance("88ce23e5-27c3-4381-a2df-32a28ec43133", "user-provided")
+    body = {"pagination": {"total_results": 3, "total_pages": 1, "next": None}, "resources": [managed, True, provided]}
+    with caplog.at_level(logging.WARNING, logger="scp_async"):
+        listed = await call_with_body(_write(tmp_path, "cf_v3", "listServiceInstances", body))
+    first, odd, last = listed.resources
+    assert isinstance(first, ManagedServiceInstance)
+    assert isinstance(last, UserProvidedServiceInstance | ManagedServiceInstance)
+    assert str(last.guid) == provided["guid"]
+    assert first.created_at == datetime.datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+    assert odd is True
+    assert listed.pagination.total_results == 3
+    assert [r.getMessage() for r in caplog.records] == [
+        "response field $.resources[]: expected one of ManagedServiceInstance, UserProvidedServiceInstance,"
+        " got boolean; kept as sent"
+    ]
+
+
+async def test_a_union_body_of_another_json_type_is_an_error_naming_the_operation(tmp_path: Path) -> None:
+    with pytest.raises(InvalidResponseError) as caught:
+        await call_with_body(_write(tmp_path, "cf_v3", "getServiceInstance", True))
+    assert caught.value.operation_id == "getServiceInstance"
+    assert caught.value.path == "$"
+    assert caught.value.got == "boolean"

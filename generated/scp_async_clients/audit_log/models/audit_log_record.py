@@ -124,16 +124,15 @@ class AuditLogRecord:
         def _parse_message(data: object) -> AuditLogMessage | str | Unset:
             if isinstance(data, Unset):
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                import scp_async._decoding as _scp  # noqa: PLC0415
+            if isinstance(data, dict):
+                try:
+                    import scp_async._decoding as _scp  # noqa: PLC0415
 
-                message_type_1 = _scp.model(AuditLogMessage, data, "message")
+                    message_type_1 = _scp.model(AuditLogMessage, data, "message")
 
-                return message_type_1
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
+                    return message_type_1
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
             return cast(AuditLogMessage | str | Unset, data)
 
         message = _parse_message(d.pop("message", UNSET))

@@ -191,16 +191,15 @@ class AuditEvent:
                 return data
             if isinstance(data, Unset):
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                import scp_async._decoding as _scp  # noqa: PLC0415
+            if isinstance(data, dict):
+                try:
+                    import scp_async._decoding as _scp  # noqa: PLC0415
 
-                organization_type_0 = _scp.model(AuditEventOrganizationType0, data, "organization")
+                    organization_type_0 = _scp.model(AuditEventOrganizationType0, data, "organization")
 
-                return organization_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
+                    return organization_type_0
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
             return cast(AuditEventOrganizationType0 | None | Unset, data)
 
         organization = _parse_organization(d.pop("organization", UNSET))
@@ -210,16 +209,15 @@ class AuditEvent:
                 return data
             if isinstance(data, Unset):
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                import scp_async._decoding as _scp  # noqa: PLC0415
+            if isinstance(data, dict):
+                try:
+                    import scp_async._decoding as _scp  # noqa: PLC0415
 
-                space_type_0 = _scp.model(AuditEventSpaceType0, data, "space")
+                    space_type_0 = _scp.model(AuditEventSpaceType0, data, "space")
 
-                return space_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
+                    return space_type_0
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
             return cast(AuditEventSpaceType0 | None | Unset, data)
 
         space = _parse_space(d.pop("space", UNSET))

@@ -236,16 +236,15 @@ class Build:
                 return data
             if isinstance(data, Unset):
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                import scp_async._decoding as _scp  # noqa: PLC0415
+            if isinstance(data, dict):
+                try:
+                    import scp_async._decoding as _scp  # noqa: PLC0415
 
-                droplet_type_0 = _scp.model(BuildDropletType0, data, "droplet")
+                    droplet_type_0 = _scp.model(BuildDropletType0, data, "droplet")
 
-                return droplet_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
+                    return droplet_type_0
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
             return cast(BuildDropletType0 | None | Unset, data)
 
         droplet = _parse_droplet(d.pop("droplet", UNSET))

@@ -91,18 +91,17 @@ class CreateRoleBodyRelationships:
                 return data
             if isinstance(data, Unset):
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                import scp_async._decoding as _scp  # noqa: PLC0415
+            if isinstance(data, dict):
+                try:
+                    import scp_async._decoding as _scp  # noqa: PLC0415
 
-                componentsschemas_user_relationship_to_one_type_0 = _scp.model(
-                    UserRelationshipToOneType0, data, "/components/schemas/UserRelationshipToOne"
-                )
+                    componentsschemas_user_relationship_to_one_type_0 = _scp.model(
+                        UserRelationshipToOneType0, data, "/components/schemas/UserRelationshipToOne"
+                    )
 
-                return componentsschemas_user_relationship_to_one_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
+                    return componentsschemas_user_relationship_to_one_type_0
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
             return cast(None | Unset | UserRelationshipToOneType0, data)
 
         user = _parse_user(d.pop("user", UNSET))

@@ -256,16 +256,15 @@ class Deployment:
                 return data
             if isinstance(data, Unset):
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                import scp_async._decoding as _scp  # noqa: PLC0415
+            if isinstance(data, dict):
+                try:
+                    import scp_async._decoding as _scp  # noqa: PLC0415
 
-                revision_type_0 = _scp.model(DeploymentRevisionType0, data, "revision")
+                    revision_type_0 = _scp.model(DeploymentRevisionType0, data, "revision")
 
-                return revision_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
+                    return revision_type_0
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
             return cast(DeploymentRevisionType0 | None | Unset, data)
 
         revision = _parse_revision(d.pop("revision", UNSET))

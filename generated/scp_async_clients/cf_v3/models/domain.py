@@ -187,16 +187,15 @@ class Domain:
                 return data
             if isinstance(data, Unset):
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                import scp_async._decoding as _scp  # noqa: PLC0415
+            if isinstance(data, dict):
+                try:
+                    import scp_async._decoding as _scp  # noqa: PLC0415
 
-                router_group_type_0 = _scp.model(DomainRouterGroupType0, data, "router_group")
+                    router_group_type_0 = _scp.model(DomainRouterGroupType0, data, "router_group")
 
-                return router_group_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
+                    return router_group_type_0
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
             return cast(DomainRouterGroupType0 | None | Unset, data)
 
         router_group = _parse_router_group(d.pop("router_group", UNSET))

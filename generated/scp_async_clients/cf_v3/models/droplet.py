@@ -217,18 +217,17 @@ class Droplet:
                 return data
             if isinstance(data, Unset):
                 return data
-            try:
-                if not isinstance(data, list):
-                    raise TypeError()
-                _buildpacks_type_0 = data
-                buildpacks_type_0: list[DropletBuildpacksType0Item]
-                import scp_async._decoding as _scp  # noqa: PLC0415
+            if isinstance(data, list):
+                try:
+                    _buildpacks_type_0 = data
+                    buildpacks_type_0: list[DropletBuildpacksType0Item]
+                    import scp_async._decoding as _scp  # noqa: PLC0415
 
-                buildpacks_type_0 = _scp.models(DropletBuildpacksType0Item, _buildpacks_type_0, "buildpacks")
+                    buildpacks_type_0 = _scp.models(DropletBuildpacksType0Item, _buildpacks_type_0, "buildpacks")
 
-                return buildpacks_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
+                    return buildpacks_type_0
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
             return cast(list[DropletBuildpacksType0Item] | None | Unset, data)
 
         buildpacks = _parse_buildpacks(d.pop("buildpacks", UNSET))
@@ -238,16 +237,15 @@ class Droplet:
                 return data
             if isinstance(data, Unset):
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                import scp_async._decoding as _scp  # noqa: PLC0415
+            if isinstance(data, dict):
+                try:
+                    import scp_async._decoding as _scp  # noqa: PLC0415
 
-                checksum_type_0 = _scp.model(DropletChecksumType0, data, "checksum")
+                    checksum_type_0 = _scp.model(DropletChecksumType0, data, "checksum")
 
-                return checksum_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
+                    return checksum_type_0
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
             return cast(DropletChecksumType0 | None | Unset, data)
 
         checksum = _parse_checksum(d.pop("checksum", UNSET))

@@ -185,20 +185,25 @@ class IncludedResources:
                     def _parse_service_instances_item(
                         data: object,
                     ) -> ManagedServiceInstance | UserProvidedServiceInstance:
-                        try:
-                            if not isinstance(data, dict):
-                                raise TypeError()
+                        if isinstance(data, dict):
+                            try:
+                                import scp_async._decoding as _scp  # noqa: PLC0415
+
+                                service_instances_item_type_0 = _scp.model(
+                                    ManagedServiceInstance, data, "service_instances[]"
+                                )
+
+                                return service_instances_item_type_0
+                            except (TypeError, ValueError, AttributeError, KeyError):
+                                pass
+                        if not isinstance(data, dict):
                             import scp_async._decoding as _scp  # noqa: PLC0415
 
-                            service_instances_item_type_0 = _scp.model(
-                                ManagedServiceInstance, data, "service_instances[]"
+                            return _scp.kept(
+                                data,
+                                "service_instances[]",
+                                "one of ManagedServiceInstance, UserProvidedServiceInstance",
                             )
-
-                            return service_instances_item_type_0
-                        except (TypeError, ValueError, AttributeError, KeyError):
-                            pass
-                        if not isinstance(data, dict):
-                            raise TypeError()
                         import scp_async._decoding as _scp  # noqa: PLC0415
 
                         service_instances_item_type_1 = _scp.model(

@@ -117,16 +117,15 @@ class Pagination:
                 return data
             if isinstance(data, Unset):
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                import scp_async._decoding as _scp  # noqa: PLC0415
+            if isinstance(data, dict):
+                try:
+                    import scp_async._decoding as _scp  # noqa: PLC0415
 
-                next_type_0 = _scp.model(Link, data, "next")
+                    next_type_0 = _scp.model(Link, data, "next")
 
-                return next_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
+                    return next_type_0
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
             return cast(Link | None | Unset, data)
 
         next_ = _parse_next_(d.pop("next", UNSET))
@@ -136,16 +135,15 @@ class Pagination:
                 return data
             if isinstance(data, Unset):
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                import scp_async._decoding as _scp  # noqa: PLC0415
+            if isinstance(data, dict):
+                try:
+                    import scp_async._decoding as _scp  # noqa: PLC0415
 
-                previous_type_0 = _scp.model(Link, data, "previous")
+                    previous_type_0 = _scp.model(Link, data, "previous")
 
-                return previous_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
+                    return previous_type_0
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
             return cast(Link | None | Unset, data)
 
         previous = _parse_previous(d.pop("previous", UNSET))

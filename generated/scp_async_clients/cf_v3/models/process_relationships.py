@@ -72,16 +72,15 @@ class ProcessRelationships:
                 return data
             if isinstance(data, Unset):
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                import scp_async._decoding as _scp  # noqa: PLC0415
+            if isinstance(data, dict):
+                try:
+                    import scp_async._decoding as _scp  # noqa: PLC0415
 
-                revision_type_0 = _scp.model(RelationshipToOne, data, "revision")
+                    revision_type_0 = _scp.model(RelationshipToOne, data, "revision")
 
-                return revision_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
+                    return revision_type_0
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
             return cast(None | RelationshipToOne | Unset, data)
 
         revision = _parse_revision(d.pop("revision", UNSET))

@@ -66,16 +66,15 @@ class RelationshipToOne:
                 return data
             if isinstance(data, Unset):
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                import scp_async._decoding as _scp  # noqa: PLC0415
+            if isinstance(data, dict):
+                try:
+                    import scp_async._decoding as _scp  # noqa: PLC0415
 
-                data_type_0 = _scp.model(Relationship, data, "data")
+                    data_type_0 = _scp.model(Relationship, data, "data")
 
-                return data_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
+                    return data_type_0
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
             return cast(None | Relationship | Unset, data)
 
         data = _parse_data(d.pop("data", UNSET))

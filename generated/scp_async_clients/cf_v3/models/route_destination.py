@@ -171,16 +171,15 @@ class RouteDestination:
                 return data
             if isinstance(data, Unset):
                 return data
-            try:
-                if not isinstance(data, (str, int, float)):
-                    raise TypeError()
-                import scp_async._decoding as _scp  # noqa: PLC0415
+            if isinstance(data, (str, int, float)):
+                try:
+                    import scp_async._decoding as _scp  # noqa: PLC0415
 
-                updated_at_type_0 = _scp.date_time(data, "updated_at")
+                    updated_at_type_0 = _scp.date_time(data, "updated_at")
 
-                return updated_at_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
+                    return updated_at_type_0
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
             return cast(datetime.datetime | None | Unset, data)
 
         updated_at = _parse_updated_at(d.pop("updated_at", UNSET))

@@ -86,18 +86,19 @@ class ServiceCredentialBindingList:
             for resources_item_data in _resources:
 
                 def _parse_resources_item(data: object) -> AppCredentialBinding | KeyCredentialBinding:
-                    try:
-                        if not isinstance(data, dict):
-                            raise TypeError()
+                    if isinstance(data, dict):
+                        try:
+                            import scp_async._decoding as _scp  # noqa: PLC0415
+
+                            resources_item_type_0 = _scp.model(AppCredentialBinding, data, "resources[]")
+
+                            return resources_item_type_0
+                        except (TypeError, ValueError, AttributeError, KeyError):
+                            pass
+                    if not isinstance(data, dict):
                         import scp_async._decoding as _scp  # noqa: PLC0415
 
-                        resources_item_type_0 = _scp.model(AppCredentialBinding, data, "resources[]")
-
-                        return resources_item_type_0
-                    except (TypeError, ValueError, AttributeError, KeyError):
-                        pass
-                    if not isinstance(data, dict):
-                        raise TypeError()
+                        return _scp.kept(data, "resources[]", "one of AppCredentialBinding, KeyCredentialBinding")
                     import scp_async._decoding as _scp  # noqa: PLC0415
 
                     resources_item_type_1 = _scp.model(KeyCredentialBinding, data, "resources[]")

@@ -74,18 +74,21 @@ class ServiceInstanceList:
             for resources_item_data in _resources:
 
                 def _parse_resources_item(data: object) -> ManagedServiceInstance | UserProvidedServiceInstance:
-                    try:
-                        if not isinstance(data, dict):
-                            raise TypeError()
+                    if isinstance(data, dict):
+                        try:
+                            import scp_async._decoding as _scp  # noqa: PLC0415
+
+                            resources_item_type_0 = _scp.model(ManagedServiceInstance, data, "resources[]")
+
+                            return resources_item_type_0
+                        except (TypeError, ValueError, AttributeError, KeyError):
+                            pass
+                    if not isinstance(data, dict):
                         import scp_async._decoding as _scp  # noqa: PLC0415
 
-                        resources_item_type_0 = _scp.model(ManagedServiceInstance, data, "resources[]")
-
-                        return resources_item_type_0
-                    except (TypeError, ValueError, AttributeError, KeyError):
-                        pass
-                    if not isinstance(data, dict):
-                        raise TypeError()
+                        return _scp.kept(
+                            data, "resources[]", "one of ManagedServiceInstance, UserProvidedServiceInstance"
+                        )
                     import scp_async._decoding as _scp  # noqa: PLC0415
 
                     resources_item_type_1 = _scp.model(UserProvidedServiceInstance, data, "resources[]")

@@ -164,16 +164,15 @@ class ServiceRouteBinding:
                 return data
             if isinstance(data, Unset):
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                import scp_async._decoding as _scp  # noqa: PLC0415
+            if isinstance(data, dict):
+                try:
+                    import scp_async._decoding as _scp  # noqa: PLC0415
 
-                last_operation_type_0 = _scp.model(ServiceCredentialBindingLastOperation, data, "last_operation")
+                    last_operation_type_0 = _scp.model(ServiceCredentialBindingLastOperation, data, "last_operation")
 
-                return last_operation_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
+                    return last_operation_type_0
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
             return cast(None | ServiceCredentialBindingLastOperation | Unset, data)
 
         last_operation = _parse_last_operation(d.pop("last_operation", UNSET))

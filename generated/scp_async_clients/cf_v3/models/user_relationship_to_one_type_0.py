@@ -56,18 +56,19 @@ class UserRelationshipToOneType0:
         def _parse_data(data: object) -> Unset | UserGuidReference | UserNameReference:
             if isinstance(data, Unset):
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
+            if isinstance(data, dict):
+                try:
+                    import scp_async._decoding as _scp  # noqa: PLC0415
+
+                    data_type_0 = _scp.model(UserGuidReference, data, "data")
+
+                    return data_type_0
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
+            if not isinstance(data, dict):
                 import scp_async._decoding as _scp  # noqa: PLC0415
 
-                data_type_0 = _scp.model(UserGuidReference, data, "data")
-
-                return data_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            if not isinstance(data, dict):
-                raise TypeError()
+                return _scp.kept(data, "data", "one of UserGuidReference, UserNameReference")
             import scp_async._decoding as _scp  # noqa: PLC0415
 
             data_type_1 = _scp.model(UserNameReference, data, "data")

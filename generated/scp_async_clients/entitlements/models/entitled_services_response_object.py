@@ -128,18 +128,17 @@ class EntitledServicesResponseObject:
                 return data
             if isinstance(data, Unset):
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                import scp_async._decoding as _scp  # noqa: PLC0415
+            if isinstance(data, dict):
+                try:
+                    import scp_async._decoding as _scp  # noqa: PLC0415
 
-                application_coordinates_type_0 = _scp.model(
-                    EntitledServicesResponseObjectApplicationCoordinatesType0, data, "applicationCoordinates"
-                )
+                    application_coordinates_type_0 = _scp.model(
+                        EntitledServicesResponseObjectApplicationCoordinatesType0, data, "applicationCoordinates"
+                    )
 
-                return application_coordinates_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
+                    return application_coordinates_type_0
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
             return cast(EntitledServicesResponseObjectApplicationCoordinatesType0 | None | Unset, data)
 
         application_coordinates = _parse_application_coordinates(d.pop("applicationCoordinates", UNSET))

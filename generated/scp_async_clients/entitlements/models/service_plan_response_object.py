@@ -298,18 +298,17 @@ class ServicePlanResponseObject:
                 return data
             if isinstance(data, Unset):
                 return data
-            try:
-                if not isinstance(data, list):
-                    raise TypeError()
-                _resources_type_0 = data
-                resources_type_0: list[ExternalResourceRequestPayload]
-                import scp_async._decoding as _scp  # noqa: PLC0415
+            if isinstance(data, list):
+                try:
+                    _resources_type_0 = data
+                    resources_type_0: list[ExternalResourceRequestPayload]
+                    import scp_async._decoding as _scp  # noqa: PLC0415
 
-                resources_type_0 = _scp.models(ExternalResourceRequestPayload, _resources_type_0, "resources")
+                    resources_type_0 = _scp.models(ExternalResourceRequestPayload, _resources_type_0, "resources")
 
-                return resources_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
+                    return resources_type_0
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
             return cast(list[ExternalResourceRequestPayload] | None | Unset, data)
 
         resources = _parse_resources(d.pop("resources", UNSET))

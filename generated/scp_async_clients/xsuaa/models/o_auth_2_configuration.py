@@ -99,18 +99,17 @@ class OAuth2Configuration:
                 return data
             if isinstance(data, Unset):
                 return data
-            try:
-                if not isinstance(data, list):
-                    raise TypeError()
-                _allowedproviders_type_0 = data
-                allowedproviders_type_0: list[str]
-                import scp_async._decoding as _scp  # noqa: PLC0415
+            if isinstance(data, list):
+                try:
+                    _allowedproviders_type_0 = data
+                    allowedproviders_type_0: list[str]
+                    import scp_async._decoding as _scp  # noqa: PLC0415
 
-                allowedproviders_type_0 = cast(list[str], _scp.array(_allowedproviders_type_0, "allowedproviders"))
+                    allowedproviders_type_0 = cast(list[str], _scp.array(_allowedproviders_type_0, "allowedproviders"))
 
-                return allowedproviders_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
+                    return allowedproviders_type_0
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
             return cast(list[str] | None | Unset, data)
 
         allowedproviders = _parse_allowedproviders(d.pop("allowedproviders", UNSET))

@@ -44,18 +44,19 @@ def _parse_response(
     if response.status_code == 200:
 
         def _parse_response_200(data: object) -> AppCredentialBinding | KeyCredentialBinding:
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
+            if isinstance(data, dict):
+                try:
+                    import scp_async._decoding as _scp  # noqa: PLC0415
+
+                    response_200_type_0 = _scp.model(AppCredentialBinding, data, None)
+
+                    return response_200_type_0
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
+            if not isinstance(data, dict):
                 import scp_async._decoding as _scp  # noqa: PLC0415
 
-                response_200_type_0 = _scp.model(AppCredentialBinding, data, None)
-
-                return response_200_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            if not isinstance(data, dict):
-                raise TypeError()
+                return _scp.kept(data, None, "one of AppCredentialBinding, KeyCredentialBinding")
             import scp_async._decoding as _scp  # noqa: PLC0415
 
             response_200_type_1 = _scp.model(KeyCredentialBinding, data, None)

@@ -37,18 +37,21 @@ def _parse_response(
         def _parse_response_200(
             data: object,
         ) -> EnvironmentInstanceBindingMetadata | GetEnvironmentInstanceBindingResponse:
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
+            if isinstance(data, dict):
+                try:
+                    import scp_async._decoding as _scp  # noqa: PLC0415
+
+                    response_200_type_0 = _scp.model(GetEnvironmentInstanceBindingResponse, data, None)
+
+                    return response_200_type_0
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
+            if not isinstance(data, dict):
                 import scp_async._decoding as _scp  # noqa: PLC0415
 
-                response_200_type_0 = _scp.model(GetEnvironmentInstanceBindingResponse, data, None)
-
-                return response_200_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            if not isinstance(data, dict):
-                raise TypeError()
+                return _scp.kept(
+                    data, None, "one of GetEnvironmentInstanceBindingResponse, EnvironmentInstanceBindingMetadata"
+                )
             import scp_async._decoding as _scp  # noqa: PLC0415
 
             response_200_type_1 = _scp.model(EnvironmentInstanceBindingMetadata, data, None)
