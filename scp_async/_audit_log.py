@@ -2,6 +2,10 @@
 
 The service returns records in chunks of 500 and announces the next chunk in a ``Paging`` response
 header; ``message`` arrives as a JSON string from some deployments and as an object from others.
+
+The chain ends by the same rules as :func:`~scp_async.paginate`, whatever the server announces: on an
+empty page, on a handle or a page of records seen before (not yielded again), and at ``max_pages`` pages,
+where :class:`~scp_async.PaginationError` is raised instead of following handles forever.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._errors import ApiError
+from ._errors import ApiError, ScpAsyncError
 from ._logging import logger
+from ._pagination import DEFAULT_MAX_PAGES, PaginationError
 
 if TYPE_CHECKING:
     from ._session import ApiContext
@@ -99,14 +104,29 @@ class AuditLogRecord:
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+class _RecordsPaginationError(PaginationError):
+    # PaginationError's hint names paginate(); the audit log's remedy is a narrower window.
+    def __init__(self, max_pages: int) -> None:
+        self.operation = "audit log records"
+        self.max_pages = max_pages
+        ScpAsyncError.__init__(
+            self,
+            f"audit log records: the server still announced more pages after {max_pages}; stopped there. "
+            "If the window really holds that many records, narrow it (time_from/time_to) or raise max_pages",
+        )
+
+
 async def iterate_records(
     api: ApiContext,
     *,
     time_from: datetime | str | None = None,
     time_to: datetime | str | None = None,
     category: str | None = None,
+    max_pages: int = DEFAULT_MAX_PAGES,
 ) -> AsyncIterator[AuditLogRecord]:
     """Iterate over the records of a time window, page by page (see :meth:`AuditLog.records`)."""
+    if max_pages < 1:
+        raise ValueError(f"max_pages must be at least 1, not {max_pages}")
     base: dict[str, str] = {}
     if time_from is not None:
         base["time_from"] = _format_time(time_from)
@@ -115,21 +135,41 @@ async def iterate_records(
     if category is not None:
         base["category"] = category
     params = dict(base)
-    seen: set[str] = set()
+    handles: set[str] = set()
+    pages: set[int] = set()
+    fetched = 0
     while True:
+        if fetched == max_pages:
+            raise _RecordsPaginationError(max_pages)
         response = await api.request("GET", AUDIT_LOG_RECORDS_PATH, params=params)
+        fetched += 1
         if response.status_code == 204:
             return
-        for item in _records_of(response):
+        items = _records_of(response)
+        if not items:  # an empty page ends the chain, whatever handle comes with it
+            return
+        fingerprint = hash(tuple(_identity(item) for item in items))
+        if fingerprint in pages:
+            logger.warning("audit log returned the same page of records twice; stopping")
+            return
+        pages.add(fingerprint)
+        for item in items:
             yield AuditLogRecord.from_json(item)
         handle = _paging_handle(response.headers.get("paging"))
         if handle is None:
             return
-        if handle in seen:  # a server bug would otherwise loop forever
+        if handle in handles:  # a server bug would otherwise loop forever
             logger.warning("audit log returned a paging handle twice; stopping")
             return
-        seen.add(handle)
+        handles.add(handle)
         params = {**base, "handle": handle}
+
+
+def _identity(item: Mapping[str, Any]) -> str:
+    identity = item.get("message_uuid")
+    if isinstance(identity, str) and identity:
+        return identity
+    return jsonlib.dumps(item, sort_keys=True, default=repr)
 
 
 def _records_of(response: httpx.Response) -> list[Mapping[str, Any]]:

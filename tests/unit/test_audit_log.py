@@ -12,7 +12,9 @@ import httpx
 import pytest
 from pytest_httpx import HTTPXMock
 
-from scp_async import ApiError, AuditLogRecord, Session
+from scp_async import ApiError, AuditLogRecord, PaginationError, Session
+from scp_async._audit_log import iterate_records
+from scp_async._pagination import DEFAULT_MAX_PAGES
 
 from .helpers import AUDIT_URL, TOKEN_URL, audit_key_dict, token_json
 
@@ -112,13 +114,94 @@ def test_204_with_paging_header_stops(make_session: Callable[..., Session], http
 
 def test_repeated_handle_does_not_loop_forever(make_session: Callable[..., Session], httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(url=TOKEN_URL, json=token_json())
-    httpx_mock.add_response(json=[_record(1)], headers={"Paging": "handle=same"}, is_reusable=True)
+    numbers = iter(range(1, 100))
+    httpx_mock.add_callback(
+        lambda request: httpx.Response(200, json=[_record(next(numbers))], headers={"Paging": "handle=same"}),
+        url=re.compile(re.escape(RECORDS) + r"(\?.*)?$"),
+        is_reusable=True,
+    )
 
     async def main() -> list[AuditLogRecord]:
         async with make_session() as session:
             return await _collect(session)
 
-    assert len(anyio.run(main)) == 2
+    # The first page names the handle, the second repeats it: its records are the last ones.
+    assert [r.message_uuid for r in anyio.run(main)] == ["uuid-1", "uuid-2"]
+    assert len(httpx_mock.get_requests(url=re.compile(re.escape(RECORDS)))) == 2
+
+
+def _fresh_handles(httpx_mock: HTTPXMock, records: Callable[[int], list[dict[str, Any]]]) -> None:
+    """A server that announces a new handle on every page, with `records(n)` on the n-th page."""
+    counter = iter(range(1, 1_000_000))
+
+    def page(request: httpx.Request) -> httpx.Response:
+        n = next(counter)
+        return httpx.Response(200, json=records(n), headers={"Paging": f"handle=h{n}"})
+
+    httpx_mock.add_callback(page, url=re.compile(re.escape(RECORDS) + r"(\?.*)?$"), is_reusable=True)
+
+
+def test_an_empty_page_ends_the_chain_whatever_handle_it_announces(
+    make_session: Callable[..., Session], httpx_mock: HTTPXMock
+) -> None:
+    httpx_mock.add_response(url=TOKEN_URL, json=token_json())
+    _fresh_handles(httpx_mock, lambda n: [_record(n)] if n <= 2 else [])
+
+    async def main() -> list[AuditLogRecord]:
+        async with make_session() as session:
+            with anyio.fail_after(10):
+                return await _collect(session)
+
+    assert [r.message_uuid for r in anyio.run(main)] == ["uuid-1", "uuid-2"]
+    assert len(httpx_mock.get_requests(url=re.compile(re.escape(RECORDS)))) == 3
+
+
+def test_a_repeated_page_under_a_fresh_handle_ends_the_chain_without_duplicates(
+    make_session: Callable[..., Session], httpx_mock: HTTPXMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    httpx_mock.add_response(url=TOKEN_URL, json=token_json())
+    _fresh_handles(httpx_mock, lambda n: [_record(1), _record(2)] if n >= 2 else [_record(0)])
+
+    async def main() -> list[AuditLogRecord]:
+        async with make_session() as session:
+            with anyio.fail_after(10):
+                return await _collect(session)
+
+    assert [r.message_uuid for r in anyio.run(main)] == ["uuid-0", "uuid-1", "uuid-2"]
+    assert len(httpx_mock.get_requests(url=re.compile(re.escape(RECORDS)))) == 3
+    assert "same page of records twice" in caplog.text
+
+
+def test_endless_fresh_pages_stop_at_the_page_ceiling(
+    make_session: Callable[..., Session], httpx_mock: HTTPXMock
+) -> None:
+    httpx_mock.add_response(url=TOKEN_URL, json=token_json())
+    _fresh_handles(httpx_mock, lambda n: [_record(n)])
+    seen: list[str | None] = []
+
+    async def main() -> None:
+        async with make_session() as session:
+            context = session.audit_log(audit_key_dict()).context
+
+            async def read() -> None:
+                async for record in iterate_records(context, max_pages=3):
+                    seen.append(record.message_uuid)
+
+            with pytest.raises(PaginationError, match=r"after 3; stopped there.*narrow it") as caught:
+                await read()
+            assert caught.value.max_pages == 3
+
+    anyio.run(main)
+    assert seen == ["uuid-1", "uuid-2", "uuid-3"]
+    assert len(httpx_mock.get_requests(url=re.compile(re.escape(RECORDS)))) == 3
+
+
+def test_the_page_ceiling_defaults_to_paginate_s() -> None:
+    import inspect
+
+    assert inspect.signature(iterate_records).parameters["max_pages"].default == DEFAULT_MAX_PAGES
+    with pytest.raises(ValueError, match="max_pages"):
+        iterate_records(None, max_pages=0).__anext__().send(None)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
