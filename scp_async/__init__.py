@@ -63,6 +63,7 @@ from ._options import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, Re
 from ._pagination import PaginationError, Paginator, paginate
 from ._retry import RetryPolicy
 from ._session import ApiContext, CloudManagement, MultiAppsContext, Session
+from ._transport import DEFAULT_LIMITS, DefaultTransport
 from ._unset import UNSET, Unset
 from ._waiters import (
     WaitFailedError,
@@ -95,6 +96,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DEFAULT_DEADLINE",
+    "DEFAULT_LIMITS",
     "DEFAULT_MAX_RESPONSE_SIZE",
     "DEFAULT_TIMEOUT",
     "NOT_GIVEN",
@@ -115,6 +117,7 @@ __all__ = [
     "CloudManagement",
     "Conflict",
     "CredentialType",
+    "DefaultTransport",
     "ErrorDetail",
     "FanOut",
     "Forbidden",

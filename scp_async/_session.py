@@ -55,6 +55,7 @@ from ._oauth import (
 )
 from ._options import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, RequestOptions, TimeoutTypes
 from ._retry import ALREADY_DELETED, RetryPolicy, deleted_before, may_have_applied
+from ._transport import DEFAULT_LIMITS, DefaultTransport
 
 if TYPE_CHECKING:
     from scp_async_clients.accounts._namespace import AccountsApi
@@ -139,7 +140,10 @@ class Session:
             timeout=timeout, max_retries=max_retries, headers=headers or {}, deadline=deadline
         )
         client = http_client or httpx.AsyncClient(
-            transport=transport, timeout=options.timeout, headers={"User-Agent": _user_agent()}
+            transport=transport or DefaultTransport(),
+            limits=DEFAULT_LIMITS,
+            timeout=options.timeout,
+            headers={"User-Agent": _user_agent()},
         )
         if max_response_size is not None and max_response_size < 1:
             raise ValueError(f"max_response_size must be a positive number of bytes or None, not {max_response_size!r}")
@@ -257,7 +261,8 @@ class Session:
                     field="certificate/key",
                     hint="Use the certificate and key of the same service key, in PEM format",
                 ) from None
-            client = httpx.AsyncClient(verify=context, transport=core.transport, timeout=self._options.timeout)
+            transport = core.transport or DefaultTransport(verify=context)
+            client = httpx.AsyncClient(transport=transport, timeout=self._options.timeout)
             core.mtls_clients[grant.cache_key] = client
         return client
 

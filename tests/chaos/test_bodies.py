@@ -33,6 +33,9 @@ def _session(**kwargs: object) -> Session:
 
 def _peak_while(fn: object) -> tuple[BaseException | None, int]:
     """Run ``fn`` and return what it raised and the peak of Python allocations meanwhile."""
+    # The transport imports aiohttp on first use: its modules are a one-time cost, not the body's.
+    import aiohttp  # noqa: F401
+
     gc.collect()
     tracemalloc.start()
     try:

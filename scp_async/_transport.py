@@ -1,0 +1,245 @@
+"""The wire under a session: httpx's transport, with aiohttp's connection pool where asyncio runs.
+
+httpcore's pool (httpx's own) scans every connection for every queued request and probes each idle
+socket while doing so: at 50-200 concurrent calls that costs more than the calls themselves, and the
+more connections it keeps alive, the slower it gets (docs/transport.md has the measurements).
+aiohttp's pool does not have that cost. :class:`DefaultTransport` is an ``httpx.AsyncHTTPTransport``
+whose pool is aiohttp's while an asyncio loop runs, and httpcore's under trio. Being httpx's own
+transport class, everything that works on it keeps working: ``pytest-httpx`` (which patches it),
+proxies from the environment (httpx mounts them beside it), httpx's error classes.
+
+Errors are mapped to httpcore's (and so to httpx's) with care for what the retry policy needs to
+know: a connection that was never made (``ConnectError``/``ConnectTimeout``/``PoolTimeout``, safe to
+retry for any method) is told apart from a request that may have reached the server (a dropped
+connection is ``RemoteProtocolError``, a broken body ``ReadError``, a slow answer ``ReadTimeout``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Final
+
+import httpcore
+import httpx
+
+if TYPE_CHECKING:
+    import aiohttp
+
+__all__ = ["DEFAULT_LIMITS", "DefaultTransport"]
+
+#: Connections per session: enough for a fan-out of 200 calls at a time, each on its own connection.
+DEFAULT_LIMITS: Final = httpx.Limits(max_connections=256, max_keepalive_connections=20, keepalive_expiry=30.0)
+
+_CHUNK_SIZE: Final = 64 * 1024
+
+
+def _running_asyncio_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:  # trio, or no loop at all
+        return None
+
+
+class DefaultTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport on aiohttp's connection pool under asyncio, on httpcore's under trio.
+
+    ``verify``, ``cert`` and ``trust_env`` are httpx's; ``limits.max_connections`` bounds both pools
+    (httpcore also keeps ``max_keepalive_connections`` idle: more makes its pool slower, not faster).
+    ``aiohttp=False`` (or aiohttp not installed) uses httpcore's pool everywhere.
+    """
+
+    def __init__(
+        self,
+        *,
+        verify: ssl.SSLContext | str | bool = True,
+        cert: httpx._types.CertTypes | None = None,
+        trust_env: bool = True,
+        limits: httpx.Limits = DEFAULT_LIMITS,
+        aiohttp: bool = True,
+    ) -> None:
+        # One TLS context (loading the CA bundle is the costly part of a transport) for both pools.
+        ssl_context = httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
+        super().__init__(verify=ssl_context, trust_env=trust_env, limits=limits)
+        if aiohttp and _aiohttp_available():
+            self._pool = _AsyncioPool(self._pool, ssl_context=ssl_context, limits=limits)  # type: ignore[assignment]
+
+    @property
+    def uses_aiohttp(self) -> bool:
+        """Whether requests made under asyncio go through aiohttp's pool."""
+        return isinstance(self._pool, _AsyncioPool)
+
+
+def _aiohttp_available() -> bool:
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class _AsyncioPool:
+    """The part of httpcore's pool interface httpx uses, served by an ``aiohttp.ClientSession`` while asyncio runs."""
+
+    def __init__(
+        self, fallback: httpcore.AsyncConnectionPool, *, ssl_context: ssl.SSLContext, limits: httpx.Limits
+    ) -> None:
+        self._fallback = fallback
+        self._ssl_context = ssl_context
+        self._limits = limits
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _client(self, loop: asyncio.AbstractEventLoop) -> aiohttp.ClientSession:
+        if self._session is None or self._loop is not loop:
+            import aiohttp
+
+            # A session belongs to its loop; a new loop (another asyncio.run) gets a session of its own.
+            connector = aiohttp.TCPConnector(
+                limit=self._limits.max_connections or 0,
+                limit_per_host=0,
+                keepalive_timeout=self._limits.keepalive_expiry or 15.0,
+                ssl=self._ssl_context,
+            )
+            # No cookie jar, no default headers, no decompression: httpx does all of that above us.
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+            )
+            # aiohttp silently resends an idempotent request once when a reused connection drops: the
+            # retry policy must see that drop, or a DELETE carried out before its answer was lost ends
+            # as NotFound (the policy's own retries count it as done).
+            if hasattr(self._session, "_retry_connection"):
+                self._session._retry_connection = False
+            self._loop = loop
+        return self._session
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        loop = _running_asyncio_loop()
+        if loop is None:
+            return await self._fallback.handle_async_request(request)
+        import aiohttp
+        from yarl import URL
+
+        client = self._client(loop)
+        url = request.url
+        host = url.host.decode("ascii")
+        authority = f"[{host}]" if ":" in host else host
+        if url.port is not None:
+            authority += f":{url.port}"
+        target = URL(f"{url.scheme.decode('ascii')}://{authority}{url.target.decode('ascii')}", encoded=True)
+        # A body of unknown length: aiohttp sets chunked framing itself and refuses a header that says so.
+        headers = [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in request.headers
+            if name.lower() != b"transfer-encoding"
+        ]
+        timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=timeouts.get("pool"),
+            sock_connect=timeouts.get("connect"),
+            sock_read=timeouts.get("read"),
+        )
+        data = None if _has_no_body(request.headers) else _body(request.stream)
+        with _mapped_errors():
+            response = await client.request(
+                request.method.decode("ascii"),
+                target,
+                headers=headers,
+                data=data,
+                allow_redirects=False,
+                timeout=timeout,
+                server_hostname=request.extensions.get("sni_hostname"),
+                proxy=None,
+            )
+        return httpcore.Response(
+            status=response.status,
+            headers=list(response.raw_headers),
+            content=_ResponseStream(response),
+            extensions={
+                "http_version": f"HTTP/{response.version.major}.{response.version.minor}".encode()
+                if response.version is not None
+                else b"HTTP/1.1",
+                "reason_phrase": (response.reason or "").encode("latin-1", "replace"),
+            },
+        )
+
+    async def aclose(self) -> None:
+        session, loop = self._session, self._loop
+        self._session = self._loop = None
+        if session is not None and loop is _running_asyncio_loop():
+            await session.close()
+        await self._fallback.aclose()
+
+    async def __aenter__(self) -> _AsyncioPool:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def _has_no_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == b"content-length":
+            return value.strip() == b"0"
+        if lowered == b"transfer-encoding":
+            return False
+    return True
+
+
+async def _body(stream: Any) -> AsyncIterator[bytes]:
+    # httpx has framed the body (Content-Length or chunked) in the headers; aiohttp writes what we give it.
+    async for chunk in stream:
+        yield chunk
+
+
+class _ResponseStream:
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _mapped_errors():
+            async for chunk in self._response.content.iter_chunked(_CHUNK_SIZE):
+                yield chunk
+
+    async def aclose(self) -> None:
+        # A body read to its end gives the connection back; one left half-read closes it.
+        if self._response.content.at_eof():
+            self._response.release()
+        else:
+            self._response.close()
+
+
+@contextmanager
+def _mapped_errors() -> Iterator[None]:
+    """aiohttp's errors as httpcore's, keeping 'never sent' apart from 'may have been carried out'."""
+    import aiohttp
+
+    try:
+        yield
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise httpcore.ConnectTimeout(str(exc) or "timed out connecting") from exc
+    except aiohttp.SocketTimeoutError as exc:
+        raise httpcore.ReadTimeout(str(exc) or "timed out reading the response") from exc
+    except aiohttp.ClientConnectorError as exc:  # DNS, refused, TLS handshake: nothing was sent
+        raise httpcore.ConnectError(str(exc)) from exc
+    except aiohttp.ServerDisconnectedError as exc:
+        raise httpcore.RemoteProtocolError("Server disconnected without sending a complete response.") from exc
+    except aiohttp.ClientPayloadError as exc:
+        raise httpcore.RemoteProtocolError(f"broken response body: {exc}") from exc
+    except aiohttp.ClientResponseError as exc:  # a status line or header aiohttp could not parse
+        raise httpcore.RemoteProtocolError(f"invalid response: {exc.message}") from exc
+    except aiohttp.InvalidURL as exc:
+        raise httpcore.UnsupportedProtocol(str(exc)) from exc
+    except (aiohttp.ClientOSError, aiohttp.ClientConnectionError) as exc:
+        raise httpcore.ReadError(str(exc) or type(exc).__name__) from exc
+    except aiohttp.ClientError as exc:
+        raise httpcore.NetworkError(str(exc) or type(exc).__name__) from exc
+    except TimeoutError as exc:  # older aiohttp raises the bare asyncio error for sock_read
+        raise httpcore.ReadTimeout("timed out reading the response") from exc
