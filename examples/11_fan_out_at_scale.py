@@ -1,0 +1,41 @@
+"""One call per subaccount across a whole global account: outcomes as they complete, a progress line,
+and the counters of the session's rate governor (one pace per API host and tenant, shared by every task).
+
+The emulator enforces SAP's documented limits here (``rate_limits=True``); the governor starts from the
+same limits (``SAP_PRESETS``) and, where a server answers 429, slows every task of that API at once. Its
+counters say how often that happened.
+"""
+
+from pathlib import Path
+
+import anyio
+from _keys import service_keys
+
+from scp_async import ServiceKey, Session, fan_out_stream
+
+
+async def main(keys: Path) -> None:
+    async with Session() as session:
+        cis = session.cloud_management(ServiceKey.from_file(keys / "cis.json"))
+        subaccounts = (await cis.accounts.get_subaccounts()).value or []
+
+        def progress(done: int, total: int, outcome: object) -> None:
+            if done % 20 == 0 or done == total:
+                print(f"{done}/{total} subaccounts")
+
+        failed = 0
+        async with fan_out_stream(
+            lambda s: cis.accounts.get_subaccount_labels(s.guid), subaccounts, limit=50, progress=progress
+        ) as outcomes:
+            async for outcome in outcomes:
+                if not outcome.ok:
+                    failed += 1
+                    print(f"{outcome.item.display_name}: {outcome.error}")
+        stats = session.governor.stats()
+        print(f"{len(subaccounts) - failed} ok, {failed} failed; {stats.requests} requests, {stats.throttled} 429s,")
+        print(f"{stats.waits} waited for their slot ({stats.waited:.1f} s in all)")
+
+
+if __name__ == "__main__":
+    with service_keys(subaccounts=120, rate_limits=True) as keys:
+        anyio.run(main, keys)
