@@ -189,7 +189,7 @@ def _is_cis_rate_limit(response: httpx.Response) -> bool:
         return False
     try:
         body = json.loads(response.content)
-    except (ValueError, httpx.ResponseNotRead):
+    except (ValueError, RecursionError, httpx.ResponseNotRead):  # RecursionError: nested past the stack
         return False
     error = body.get("error") if isinstance(body, dict) else None
     return isinstance(error, dict) and error.get("code") == CIS_RATE_LIMIT_CODE
@@ -255,13 +255,17 @@ class GovernorStats:
 # -- one lane ------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass
 class Ticket:
-    """A request's slot: which lane, under which pace it was sent, and the how-manieth try of its call."""
+    """A request's slot: which lane, under which pace it was sent, and the how-manieth try of its call.
+
+    ``retry_at`` is when this call may try again after a sporadic 429 (one the lane does not pause for).
+    """
 
     lane: Lane
     epoch: int
     attempt: int = 1
+    retry_at: float = 0.0
 
     def may_retry(self) -> bool:
         """Whether the call of this rejected request may try again (see :meth:`RateGovernor.may_retry`)."""
@@ -283,6 +287,15 @@ class Lane:
     #: The wait when a 429 says nothing about when to come back.
     DEFAULT_DELAY = 1.0
     RESET_MARGIN = 0.002
+    #: Resets shorter than this are read as the spacing of the server's slots (see :meth:`observe`).
+    SLOT_RESET = 0.5
+    #: A 429 among this many recent answers of which at most SPORADIC_SHARE were 429s is sporadic (a
+    #: gateway's hiccup, not the lane's limit): only its own call waits, and the pace stops growing.
+    #: Pausing everyone and cutting the pace for each one would let 5 % stray 429s choke a fan-out.
+    WINDOW = 50
+    SPORADIC_MIN_SEEN = 10
+    SPORADIC_SHARE = 0.1
+    SPORADIC_HOLD = 1.0
 
     def __init__(self, governor: RateGovernor, origin: str, tenant: Hashable, preset: RateLimit | None) -> None:
         self._governor = governor
@@ -303,6 +316,8 @@ class Lane:
         self._consecutive_unknown = 0
         self._throttle_started = 0.0
         self._oks: deque[float] = deque()
+        self._recent: deque[bool] = deque(maxlen=self.WINDOW)  # whether each recent answer was a 429
+        self._hold_until = -math.inf  # no growth of the pace before this (after a sporadic 429)
         self._clock: Callable[[], float] = governor.clock or time.time
         self._wall_clock: Callable[[], float] = governor.wall_clock or time.time
         self._sleep: Callable[[float], Awaitable[None]] = governor.sleep or anyio.sleep
@@ -315,10 +330,14 @@ class Lane:
         """Requests per second this lane allows now (``None``: no limit known)."""
         return self._rate
 
-    async def acquire(self, attempt: int = 1) -> Ticket:
-        """Wait for this request's slot."""
+    async def acquire(self, attempt: int = 1, not_before: float = 0.0) -> Ticket:
+        """Wait for this request's slot (not before ``not_before`` on this lane's clock)."""
         self.stats.requests += 1
         waited = 0.0
+        own_wait = not_before - self._clock()
+        if own_wait > 0:
+            await self._sleep(own_wait)
+            waited += own_wait
         served = -math.inf  # the pause this task already sat out
         while True:
             now = self._clock()
@@ -355,17 +374,25 @@ class Lane:
         throttle = parse_throttle(response, now=self._wall_clock())
         now = self._clock()
         if not throttle.limited:
+            self._recent.append(False)
             self._on_success(now, throttle)
             return False
+        self._recent.append(True)
         self.stats.throttled += 1
         gov.total_throttled += 1
+        if self._sporadic(throttle):
+            ticket.retry_at = now + (throttle.delay if throttle.delay is not None else self.DEFAULT_DELAY)
+            self._hold_until = now + self.SPORADIC_HOLD
+            return True
         delay = throttle.delay
         if delay is None:
             self._consecutive_unknown += 1
             delay = min(30.0, self.DEFAULT_DELAY * 2.0 ** (self._consecutive_unknown - 1))
         else:
             self._consecutive_unknown = 0
-        precise = 0.0 < delay < 1.0
+        # A reset well under a second is the time to a token bucket's next slot; one near a second (or
+        # longer) is the end of a counting window, and says nothing of the rate inside it.
+        precise = 0.0 < delay < self.SLOT_RESET
         # A precise reset is cut to whole milliseconds: come back just after it, not just before.
         self._paused_until = max(self._paused_until, now + delay + (self.RESET_MARGIN if precise else 0.0))
         self._last_throttle = now
@@ -378,6 +405,15 @@ class Lane:
             self._rate = max(self.MIN_RATE, min(self._rate, 0.97 / delay))
         self._tat = max(self._tat, self._paused_until)
         return True
+
+    def _sporadic(self, throttle: Throttle) -> bool:
+        """Whether this 429 stands alone among many accepted answers and says nothing of an empty window."""
+        recent = self._recent
+        if len(recent) < self.SPORADIC_MIN_SEEN or (throttle.remaining is not None and throttle.remaining <= 0):
+            return False
+        if throttle.delay is not None and 0.0 < throttle.delay < self.SLOT_RESET:
+            return False  # the time to a token bucket's next slot: the limit itself speaking
+        return sum(recent) <= self.SPORADIC_SHARE * len(recent)
 
     def _slow_down(self, now: float, precise: bool, delay: float) -> None:
         current = self._rate
@@ -393,9 +429,9 @@ class Lane:
             new = min(current * self.BETA, 0.97 * self._ok_since_throttle / span)
             self._measured = True
         elif current is None:
-            # A coarse reset (whole seconds) or none: what was accepted in the last second is a safe first
-            # pace, probed upwards from there.
-            new = max(1.0, float(recent))
+            # A coarse reset (whole seconds) or none: the rate accepted over the last second (or since the
+            # first answer, a quarter second at least) is a safe first pace, probed upwards from there.
+            new = max(1.0, recent / max(now - window_start, 0.25))
         else:
             new = current * self.BETA
         self._rate = max(self.MIN_RATE, new)
@@ -423,7 +459,7 @@ class Lane:
             return
         elapsed = now - self._last_growth
         self._last_growth = now
-        if elapsed > 0 and now - self._bound_at < 1.0 and now >= self._paused_until:
+        if elapsed > 0 and now - self._bound_at < 1.0 and now >= max(self._paused_until, self._hold_until):
             growth = self.STEADY_GROWTH if self._measured else self.PROBE_GROWTH
             ceiling = self.preset.rate if self.preset else math.inf  # never above a documented limit
             self._rate = min(ceiling, rate * growth**elapsed)
@@ -507,7 +543,9 @@ class RateGovernor:
             lane._clock = self.clock or policy.clock
             lane._wall_clock = self.wall_clock or policy.clock
             lane._sleep = self.sleep or policy.sleep
-        return await lane.acquire(previous.attempt + 1 if previous else 1)
+        if previous is None:
+            return await lane.acquire(1)
+        return await lane.acquire(previous.attempt + 1, previous.retry_at if previous.lane is lane else 0.0)
 
     def stats(self) -> GovernorStats:
         """Counters summed over every lane."""
@@ -535,7 +573,7 @@ class RateGovernor:
         server asked for no more than ``max_wait``; a call without a deadline gets ``max_attempts`` tries.
         """
         lane = ticket.lane
-        wait = max(0.0, lane._paused_until - lane._clock())
+        wait = max(0.0, lane._paused_until - lane._clock(), ticket.retry_at - lane._clock())
         time_left = anyio.current_effective_deadline() - anyio.current_time()
         if wait > self.max_wait or wait >= time_left:
             return False

@@ -157,6 +157,50 @@ def test_a_429_without_a_reset_backs_off_doubling() -> None:
     anyio.run(main)
 
 
+def test_a_stray_429_among_many_successes_holds_only_its_own_call() -> None:
+    """5 % of answers being 429s from a gateway must not pause and slow every task of a fan-out."""
+
+    async def main() -> None:
+        clock = Clock()
+        governor, lane = _lane(clock)
+        for _ in range(30):
+            lane.observe(await lane.acquire(), _response(200, body={}))
+        rejected = await governor.acquire(httpx.Request("GET", URL))
+        assert rejected is not None
+        assert lane.observe(rejected, _response(429, {"Retry-After": "1"})) is True
+        assert lane.rate is None  # no pace was learned from it
+        clock.slept.clear()
+        for _ in range(10):  # the other tasks go on at once
+            lane.observe(await lane.acquire(), _response(200, body={}))
+        assert clock.slept == []
+        retried = await governor.acquire(httpx.Request("GET", URL), previous=rejected)
+        assert retried is not None
+        assert clock.slept == [pytest.approx(1.0)]  # the rejected call itself waits what it was told
+        assert governor.stats().throttled == 1
+
+    anyio.run(main)
+
+
+def test_429s_in_a_row_still_pause_the_lane_and_a_one_second_window_is_not_a_slot() -> None:
+    async def main() -> None:
+        clock = Clock()
+        _governor, lane = _lane(clock)
+        for _ in range(12):
+            clock.now += 0.01
+            lane.observe(await lane.acquire(), _response(200, body={}))
+        for _ in range(3):  # a dense run of 429s: the limit itself
+            lane.observe(await lane.acquire(), _reset_in(clock, 0.9))
+        assert lane.rate is not None
+        # a reset 0.9 s away ends a counting window; it does not say one request per 0.9 s
+        assert lane.rate > 2.0
+        clock.slept.clear()
+        await lane.acquire()
+        assert clock.slept
+        assert clock.slept[0] == pytest.approx(0.9, abs=0.01)
+
+    anyio.run(main)
+
+
 def test_a_preset_paces_from_the_first_request_and_is_never_exceeded() -> None:
     async def main() -> None:
         clock = Clock()
