@@ -40,7 +40,7 @@ from ._errors import (
     ServiceKeyError,
     error_for_response,
 )
-from ._governor import RateGovernor, Ticket
+from ._governor import ATTEMPTS, RateGovernor, Ticket
 from ._limits import DEFAULT_MAX_RESPONSE_SIZE, read_response
 from ._logging import logger, redact_exception, redact_request, redact_text, redact_url
 from ._oauth import (
@@ -244,9 +244,14 @@ class Session:
 
     async def _send_token_request(self, grant: Grant, request: httpx.Request) -> httpx.Response:
         client = self._mtls_client(grant) if isinstance(grant, X509ClientCredentialsGrant) else None
-        return await self._send(
-            lambda: request, auth=None, options=self._options, raise_for_status=False, client=client
-        )
+        # A token request is not an attempt of the call that happens to need the token (fan-out counts).
+        counting = ATTEMPTS.set(None)
+        try:
+            return await self._send(
+                lambda: request, auth=None, options=self._options, raise_for_status=False, client=client
+            )
+        finally:
+            ATTEMPTS.reset(counting)
 
     def _mtls_client(self, grant: X509ClientCredentialsGrant) -> httpx.AsyncClient:
         core = self._core
@@ -513,7 +518,7 @@ class Session:
         """
         from ._apis import CloudFoundry
 
-        if api_url is not None and not isinstance(api_url, str):
+        if api_url is not None and (not isinstance(api_url, str) or _is_login_file(api_url)):
             key, api_url = api_url, None
         if key is not None:
             login = _cf_login(key)
@@ -586,6 +591,11 @@ class Session:
 _CF_LANDSCAPE = re.compile(r"cf-([a-z]{2}[0-9]{2,3}(?:-[0-9]{3})?)")
 _CF_LOGIN_FIELDS = ("api", "api_url", "username", "password", "origin", "client_id", "client_secret",
                     "deploy_service_url")  # fmt: skip
+
+
+def _is_login_file(text: str) -> bool:
+    """A string that names a login file (``"keys/cf.json"``) rather than an API URL or a landscape."""
+    return "://" not in text and text.endswith(".json") and Path(text).is_file()
 
 
 def cf_api_url(api_url_or_landscape: str) -> str:

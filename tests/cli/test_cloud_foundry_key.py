@@ -17,7 +17,7 @@ async def test_login_from_the_emulator_key_dict_and_file(tmp_path: Path) -> None
     key = emulator.service_keys()["cf"]
     emulator.write_service_keys(tmp_path)
     async with Session(transport=emulator.transport()) as session:
-        for source in (key, tmp_path / "cf.json"):
+        for source in (key, tmp_path / "cf.json", str(tmp_path / "cf.json")):
             cf = await session.cloud_foundry(source)
             orgs = await cf.list_organizations()
             assert len(orgs.resources) == len(emulator.state.cf_orgs)

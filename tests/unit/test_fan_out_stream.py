@@ -152,3 +152,22 @@ def test_one_session_many_credentials_share_the_pool_and_keep_apart_tokens_and_l
     token_requests = [r for r in httpx_mock.get_requests() if str(r.url) == TOKEN_URL]
     assert len(token_requests) == 3  # one token per credential, shared by its four calls
     assert len(session.governor.lanes()) == 4  # the token server's lane and one per credential
+
+
+def test_the_token_request_is_not_an_attempt_of_the_call_that_needed_it(httpx_mock: HTTPXMock) -> None:
+    from .helpers import TOKEN_URL, cis_key_dict
+
+    httpx_mock.add_response(url=TOKEN_URL, json={"access_token": "t", "expires_in": 3600})
+    httpx_mock.add_response(url=f"{URL}/x", json={}, is_reusable=True)
+
+    async def main() -> list[int]:
+        async with Session() as session:
+            api = session.cloud_management(cis_key_dict()).api("accounts")
+
+            async def call(_: int) -> None:
+                await session.request("GET", f"{URL}/x", auth=api.auth)
+
+            async with fan_out_stream(call, [1, 2], limit=1) as outcomes:
+                return [o.attempts async for o in outcomes]
+
+    assert anyio.run(main) == [1, 1]
