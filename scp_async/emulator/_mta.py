@@ -8,12 +8,12 @@ State-changing calls need the ``X-CSRF-Token`` value the service hands out on an
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._http import ApiError, Request, Response, empty_response, json_response
+from ._multipart import first_file
 from ._state import zoned
 
 if TYPE_CHECKING:
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 MTA = "multiapps"
 _SAFE = ("GET", "HEAD", "OPTIONS")
-_FILENAME = re.compile(rb'filename="([^"\r\n]*)"')
 
 
 def routes(ctx: Context) -> list[Route]:
@@ -127,15 +126,9 @@ def routes(ctx: Context) -> list[Route]:
             raise ApiError(400, "No file uploaded")
         name = "upload.mtar"
         content = req.body
-        if ctype.startswith("multipart/"):
-            found = _FILENAME.search(req.body[:4096])
-            if found is None:
-                raise ApiError(400, "Multipart request has no file part")
-            name = found.group(1).decode("utf-8", "replace") or name
-            start = req.body.find(b"\r\n\r\n", found.end())
-            boundary = req.body.split(b"\r\n", 1)[0]
-            end = req.body.find(b"\r\n" + boundary, start + 4)
-            content = req.body[start + 4 : end if end > 0 else len(req.body)]
+        if ctype.lower().startswith("multipart/"):
+            filename, content = first_file(ctype, req.body)
+            name = filename or name
         meta = {
             "id": st.new_id(),
             "name": name,

@@ -4,7 +4,6 @@ deterministic response synthesis from schemas."""
 from __future__ import annotations
 
 import copy
-import functools
 import hashlib
 import json
 import re
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ._http import Handler, Request
+from ._validate import BodyCheck, ParamCheck
+from ._validate import schema_types as _types
 
 JsonObj = dict[str, Any]
 
@@ -90,6 +91,14 @@ class Param:
     schema: JsonObj
     is_array: bool
     deep: bool
+    _check: ParamCheck | None = None
+
+    def problem(self, spec: Spec, values: list[str]) -> str | None:
+        check = self._check
+        if check is None:  # compiled on first use: most of a spec's parameters are never sent
+            check = ParamCheck(spec.deref, self.name, self.location, self.schema, self.is_array, self.deep)
+            self._check = check
+        return check.problem(values)
 
 
 @dataclass(slots=True)
@@ -100,12 +109,15 @@ class Operation:
     operation_id: str
     query: dict[str, Param]
     headers: list[Param]
+    #: The path parameters, in the order of the template's placeholders (None where the spec omits one).
+    path: tuple[Param | None, ...]
     body_required: bool
     body_schema: JsonObj | None
     body_media: tuple[str, ...]
     success_status: int
     success_schema: JsonObj | None
     success_media: str | None
+    _body_check: BodyCheck | None = None
     _synth: bytes | None = None
     #: The synthesized body of a list that answers each request for its own page (CF links, SCIM
     #: ``startIndex``/``count``, ``skip``/``top``).
@@ -128,6 +140,7 @@ class Operation:
         headers = [
             prm for (loc, name), prm in params.items() if loc == "header" and name.lower() not in _IGNORED_HEADERS
         ]
+        path = tuple(params.get(("path", name[1:-1])) for name in _PARAM_RE.findall(template))
         body = spec.deref(op.get("requestBody") or {})
         content = body.get("content") or {}
         body_schema: JsonObj | None = None
@@ -153,6 +166,7 @@ class Operation:
             str(op.get("operationId") or f"{method} {template}"),
             query,
             headers,
+            path,
             bool(body.get("required")),
             body_schema,
             tuple(content),
@@ -169,8 +183,14 @@ class Operation:
         body: bytes,
         extra: frozenset[str],
         check_body: bool = True,
+        path: list[str] | None = None,
     ) -> tuple[str, str] | None:
         """Return ``(message, target)`` for the first problem found, or None."""
+        for prm, segment in zip(self.path, path or (), strict=False):
+            if prm is not None:
+                problem = prm.problem(self.spec, [segment])
+                if problem:
+                    return problem, prm.name
         for key, values in query.items():
             prm = self.query.get(key)
             if prm is None:
@@ -181,7 +201,7 @@ class Operation:
                 if deep is not None and "[" in key:
                     continue
                 return f"Unknown query parameter '{key}'", key
-            problem = _check_param(self.spec, prm, values)
+            problem = prm.problem(self.spec, values)
             if problem:
                 return problem, key
         for prm in self.query.values():
@@ -193,7 +213,7 @@ class Operation:
                 if prm.required:
                     return f"Missing required header '{prm.name}'", prm.name
                 continue
-            problem = _check_param(self.spec, prm, [value])
+            problem = prm.problem(self.spec, [value])
             if problem:
                 return problem, prm.name
         stripped = body.strip()
@@ -207,7 +227,10 @@ class Operation:
                 data = json.loads(stripped)
             except (ValueError, RecursionError):
                 return "Malformed JSON in request body", "body"
-            problem = check_value(self.spec, self.body_schema, data, "body", 0)
+            body_check = self._body_check
+            if body_check is None:  # compiled once, on the first body sent
+                body_check = self._body_check = BodyCheck(self.spec.deref, self.body_schema)
+            problem = body_check.problem(data)
             if problem:
                 return problem, "body"
         return None
@@ -329,154 +352,13 @@ def _int(raw: str | None, default: int) -> int:
         return default
 
 
-def _types(schema: Any) -> tuple[str, ...]:
-    if not isinstance(schema, dict):
-        return ()
-    t = schema.get("type")
-    if isinstance(t, str):
-        return (t,)
-    if isinstance(t, list):
-        return tuple(str(x) for x in t)
-    return ()
-
-
-def _check_param(spec: Spec, prm: Param, values: list[str]) -> str | None:
-    if prm.deep:
-        return None
-    schema = prm.schema
-    if prm.is_array:
-        item_schema = spec.deref(schema.get("items") or {})
-        for raw in values:
-            for part in raw.split(","):
-                problem = _check_scalar(spec, item_schema, part, prm.name)
-                if problem:
-                    return problem
-        return None
-    if len(values) > 1:
-        return f"Query parameter '{prm.name}' given more than once"
-    return _check_scalar(spec, schema, values[0], prm.name)
-
-
-def _check_scalar(spec: Spec, schema: JsonObj, raw: str, name: str) -> str | None:
-    types = _types(schema)
-    value: Any = raw
-    if "integer" in types or ("number" in types and "string" not in types):
-        try:
-            value = int(raw) if "integer" in types else float(raw)
-        except ValueError:
-            if "string" not in types:
-                return f"Invalid value for '{name}': expected {'integer' if 'integer' in types else 'number'}"
-    elif "boolean" in types and "string" not in types:
-        if raw.lower() not in ("true", "false"):
-            return f"Invalid value for '{name}': expected true or false"
-        return None
-    enum = schema.get("enum")
-    if enum is not None and value not in enum and raw not in [str(e) for e in enum]:
-        return f"Invalid value for '{name}': must be one of {', '.join(str(e) for e in enum)}"
-    pattern = schema.get("pattern")
-    if isinstance(pattern, str) and isinstance(value, str):
-        regex = _regex(pattern)
-        if regex is not None and regex.search(value) is None:
-            return f"Invalid value for '{name}': must match {pattern}"
-    if isinstance(value, (int, float)):
-        if "minimum" in schema and isinstance(schema["minimum"], (int, float)) and value < schema["minimum"]:
-            return f"Invalid value for '{name}': below minimum {schema['minimum']}"
-        if "maximum" in schema and isinstance(schema["maximum"], (int, float)) and value > schema["maximum"]:
-            return f"Invalid value for '{name}': above maximum {schema['maximum']}"
-    return None
-
-
-@functools.lru_cache(maxsize=512)
-def _regex(pattern: str) -> re.Pattern[str] | None:
-    try:
-        return re.compile(pattern)
-    except re.error:
-        return None
-
-
-def _is_type(value: Any, t: str) -> bool:
-    if t == "object":
-        return isinstance(value, dict)
-    if t == "array":
-        return isinstance(value, list)
-    if t == "string":
-        return isinstance(value, str)
-    if t == "integer":
-        return (isinstance(value, int) and not isinstance(value, bool)) or (
-            isinstance(value, float) and value.is_integer()
-        )
-    if t == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if t == "boolean":
-        return isinstance(value, bool)
-    if t == "null":
-        return value is None
-    return True
-
-
-def check_value(spec: Spec, schema: Any, value: Any, where: str, depth: int) -> str | None:
-    """A deliberately lenient JSON-schema check: types, enums, required properties, closed objects."""
-    schema = spec.deref(schema)
-    if not isinstance(schema, dict) or depth > 32:
-        return None
-    if value is None and (schema.get("nullable") or "null" in _types(schema)):
-        return None
-    for sub in schema.get("allOf") or ():
-        problem = check_value(spec, sub, value, where, depth + 1)
-        if problem:
-            return problem
-    for key in ("oneOf", "anyOf"):
-        alternatives = schema.get(key)
-        if alternatives:
-            problems = [check_value(spec, alt, value, where, depth + 1) for alt in alternatives]
-            if all(problems):
-                return problems[0]
-    types = _types(schema)
-    if types and not any(_is_type(value, t) for t in types):
-        return f"{where}: expected {' or '.join(types)}"
-    enum = schema.get("enum")
-    if enum is not None and value not in enum:
-        return f"{where}: value not allowed"
-    if isinstance(value, dict):
-        props = schema.get("properties") or {}
-        for name in schema.get("required") or ():
-            if name not in value and not _read_only(spec, props.get(name)):
-                return f"{where}.{name}: required property missing"
-        extra = schema.get("additionalProperties", True)
-        for name, item in value.items():
-            if name in props:
-                problem = check_value(spec, props[name], item, f"{where}.{name}", depth + 1)
-                if problem:
-                    return problem
-            elif extra is False and props:
-                return f"{where}.{name}: unknown property"
-            elif isinstance(extra, dict):
-                problem = check_value(spec, extra, item, f"{where}.{name}", depth + 1)
-                if problem:
-                    return problem
-    elif isinstance(value, list):
-        items = schema.get("items")
-        if items is not None:
-            for i, item in enumerate(value[:1000]):
-                problem = check_value(spec, items, item, f"{where}[{i}]", depth + 1)
-                if problem:
-                    return problem
-        if isinstance(schema.get("maxItems"), int) and len(value) > schema["maxItems"]:
-            return f"{where}: too many items"
-    elif isinstance(value, str) and isinstance(schema.get("maxLength"), int) and len(value) > schema["maxLength"]:
-        return f"{where}: longer than {schema['maxLength']} characters"
-    return None
-
-
-def _read_only(spec: Spec, schema: Any) -> bool:
-    return bool(isinstance(spec.deref(schema), dict) and spec.deref(schema).get("readOnly"))
-
-
 # -- synthesis ------------------------------------------------------------------------------------------
 def _stable_uuid(seed: str) -> str:
     return str(uuid.UUID(bytes=hashlib.sha256(seed.encode()).digest()[:16], version=4))
 
 
+# Hand-written on purpose: hypothesis-jsonschema draws random values, slowly, and the emulator's answers
+# must be the same on every run (stable ids, examples first, one-item lists, shapes the services send).
 def synthesize(spec: Spec, schema: Any, seed: str) -> Any:
     """A deterministic example value for ``schema``."""
     return _synth(spec, schema, seed, 0, ())
