@@ -326,7 +326,9 @@ class EmulatorApp:
         op = rm.op
         try:
             if op is not None:
-                problem = op.validate(req.query, req.headers, req.body, rm.extra_query, rm.validate_body)
+                problem = op.validate(
+                    req.query, req.headers, req.body, rm.extra_query, rm.validate_body, path=req.path_params
+                )
                 if problem is not None:
                     return error_response(api, 400, problem[0], target=problem[1])
             if rm.handler is not None:

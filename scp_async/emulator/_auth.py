@@ -90,7 +90,7 @@ class _Refresh:
     exp: float
 
 
-def _same(a: str, b: str) -> bool:
+def same_secret(a: str, b: str) -> bool:
     # compare_digest on str raises TypeError for non-ASCII text; compare the UTF-8 bytes instead
     return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
 
@@ -359,7 +359,7 @@ class TokenService:
             )
         client_id, secret = creds
         client = self._clients.get(client_id)
-        if client is None or not _same(client.client_secret, secret):
+        if client is None or not same_secret(client.client_secret, secret):
             return error_response("uaa", 401, "Bad credentials", code="invalid_client")
         if zone is not None and client.identityzone != zone:  # a client exists only in its own zone
             return error_response("uaa", 401, "Bad credentials", code="invalid_client")
@@ -375,7 +375,7 @@ class TokenService:
             user = form.get("username", "")
             password = form.get("password", "")
             known = self._users.get(user)
-            if known is None or not _same(known, password):
+            if known is None or not same_secret(known, password):
                 return error_response("uaa", 401, "Bad credentials", code="unauthorized")
             body = self.issue(
                 client_id,

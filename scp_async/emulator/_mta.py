@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ._auth import same_secret
 from ._http import ApiError, Request, Response, empty_response, json_response
 from ._multipart import first_file
 from ._state import zoned
@@ -53,7 +54,7 @@ def routes(ctx: Context) -> list[Route]:
                 return resp
             if ctx.config.csrf_protection:
                 expected = csrf_tokens.get(principal(req))
-                if expected is None or sent is None or not secrets.compare_digest(sent, expected):
+                if expected is None or sent is None or not same_secret(sent, expected):
                     raise ApiError(403, "CSRF token missing or invalid", headers=[(b"x-csrf-token", b"Required")])
             return handler(req)
 

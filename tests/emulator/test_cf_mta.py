@@ -160,3 +160,10 @@ async def test_mta_operations_filter_and_csrf(emu: Emulator, clock: ManualClock)
         assert "com.example.new" in {m["metadata"]["id"] for m in mtas}
         wrong = await c.post(f"{base}/operations", json={"processType": "DEPLOY"}, headers={"X-CSRF-Token": "nope"})
         assert wrong.status_code == 403
+        # a token that is not ASCII is a wrong token too, not a 500
+        odd = await c.post(
+            f"{base}/operations",
+            json={"processType": "DEPLOY"},
+            headers={"X-CSRF-Token": "caf\u00e9".encode("latin-1")},
+        )
+        assert odd.status_code == 403

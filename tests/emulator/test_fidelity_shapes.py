@@ -195,6 +195,17 @@ QUERIES = {"getGlobalAccount": {"expand": "true"}}
 NAMED = {"name": "ssh", "appName": "launchpad", "origin": "sap.default", "username": "admin@example.com"}
 
 
+def _enum_path_values(api: str, template: str) -> dict[str, str]:
+    spec = json.loads((Path(__file__).resolve().parents[2] / "specs" / f"{api}.json").read_text(encoding="utf-8"))
+    values: dict[str, str] = {}
+    for operation in spec.get("paths", {}).get(template, {}).values():
+        for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+            enum = parameter.get("schema", {}).get("enum") if parameter.get("in") == "path" else None
+            if enum:
+                values[parameter["name"]] = str(enum[0])
+    return values
+
+
 async def _path(c: httpx.AsyncClient, emu: Emulator, payload: Payload, template: str) -> str:
     variant = VARIANTS.get(payload.id)
     state = emu.state
@@ -208,6 +219,9 @@ async def _path(c: httpx.AsyncClient, emu: Emulator, payload: Payload, template:
         "servicePlanID": next(iter(state.sm_plans), ANY_ID),
         "platformID": next(iter(state.sm_platforms), ANY_ID),
     }
+    # A path parameter with an enum (CF feature flag names, environment variable groups) is checked by
+    # the emulator like any other: ask for one of its values.
+    ids.update(_enum_path_values(payload.api, template))
     if payload.operation == "getJob":
         ids["guid"] = next(iter(state.cf_jobs))
     if payload.api == "cf_v3" and "{guid}" in template and "guid" not in ids:
