@@ -78,7 +78,10 @@ async def wait_until(
 
 
 def _short(value: object) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except RecursionError:  # a value nested deeper than the stack (from a service's JSON) still gets a message
+        text = f"<{type(value).__name__} nested too deep to show>"
     return text if len(text) <= 160 else text[:157] + "..."
 
 
@@ -97,7 +100,12 @@ def _field(value: Any, *names: str) -> Any:
 
 
 def _text(value: Any) -> str:
-    return "" if value is None else str(value)
+    if value is None:
+        return ""
+    try:
+        return str(value)
+    except RecursionError:
+        return f"<{type(value).__name__} nested too deep to show>"
 
 
 class _SubaccountApi(Protocol):
@@ -144,7 +152,7 @@ def _job_status(value: Any) -> Any:
     if isinstance(value, str | bytes):
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested past the stack, as unreadable as bad JSON
             return {"status": value}
     return value
 
