@@ -66,6 +66,11 @@ def _digest(*parts: str | None) -> str:
     return hmac.new(_DIGEST_KEY, message, hashlib.sha256).hexdigest()
 
 
+def _scope_set(scope: str | None) -> tuple[str, ...]:
+    """The scopes asked for, as a set: order, repeats and spacing of ``scope`` mean nothing in OAuth."""
+    return tuple(sorted(set(scope.split()))) if scope else ()
+
+
 def certificate_fingerprint(certificate: str) -> str:
     """SHA-256 of the (first) certificate's DER bytes, or a digest of the text when it is not PEM."""
     match = _PEM_CERTIFICATE.search(certificate)
@@ -116,8 +121,9 @@ class Grant:
     @property
     def cache_key(self) -> Hashable:
         """Tokens are shared between every client of a session that uses the same credential: the
-        same token URL, client, grant, user and secrets (held as keyed digests, never in clear)."""
-        return (self.token_url, self.client_id, self.grant_type, self.user, _digest(*self._secrets()))
+        same token URL, client, grant, user, scopes and secrets (held as keyed digests, never in clear)."""
+        digest = _digest(*self._secrets())
+        return (self.token_url, self.client_id, self.grant_type, self.user, _scope_set(self.scope), digest)
 
     def _secrets(self) -> tuple[str | None, ...]:
         return (self.client_secret,)
@@ -221,7 +227,8 @@ class X509ClientCredentialsGrant(Grant):
     def cache_key(self) -> Hashable:
         # The certificate's fingerprint names the identity; the key's digest keeps a mismatched key
         # from riding on a good pair's token or mTLS connection.
-        return (self.token_url, self.client_id, "x509", certificate_fingerprint(self.certificate), _digest(self.key))
+        fingerprint = certificate_fingerprint(self.certificate)
+        return (self.token_url, self.client_id, "x509", _scope_set(self.scope), fingerprint, _digest(self.key))
 
 
 def load_client_certificate(certificate: str, key: str) -> ssl.SSLContext:
