@@ -3,8 +3,10 @@
 A namespace turns an :class:`~scp_async._session.ApiContext` (base URL + auth + the session) into one
 typed async method per operation. Each call has three steps, each with its own errors:
 
-1. build the request with the generated module's ``_get_kwargs``: a wrong argument raises
-   ``TypeError``/``ValueError`` here, before anything is sent;
+1. check the arguments (the generated method does, inline, with :func:`wrong_type`, :func:`empty` and
+   :func:`list_of`): a wrong type raises ``TypeError``, an empty path segment ``ValueError``, each naming
+   the method and the parameter, before anything is built or sent; then build the request with the
+   generated module's ``_get_kwargs``;
 2. send it through :meth:`ApiContext.request`, the session's one HTTP layer (auth, deadline, retries,
    logging, error statuses → :class:`~scp_async.ApiError`);
 3. check the status against the ones the spec lists (:class:`~scp_async.UnexpectedStatusError`
@@ -28,7 +30,27 @@ from ._session import _redacted_request
 if TYPE_CHECKING:
     from ._session import ApiContext
 
-__all__ = ["Namespace", "given"]
+__all__ = ["Namespace", "empty", "given", "list_of", "wrong_type"]
+
+
+def wrong_type(method: str, name: str, expected: str, value: object) -> TypeError:
+    """The error for an argument of the wrong type (its type is named, never its value: it may be a secret)."""
+    got = "None" if value is None else type(value).__qualname__
+    return TypeError(f"{method}(): {name} must be {expected}, not {got}")
+
+
+def empty(method: str, name: str) -> ValueError:
+    """The error for an empty path parameter, which would address another resource than the one meant."""
+    return ValueError(f"{method}(): {name} must not be empty (it is a segment of the URL path)")
+
+
+def list_of(value: object, types: type | tuple[type, ...], no_bool: bool = False) -> bool:
+    """Whether `value` is a list (or tuple) of `types` only; `no_bool`: for int items, True is no int."""
+    if not isinstance(value, list | tuple):
+        return False
+    if no_bool:
+        return all(isinstance(item, types) and type(item) is not bool for item in value)
+    return all(isinstance(item, types) for item in value)
 
 
 def given(**arguments: Any) -> dict[str, Any]:

@@ -8,6 +8,11 @@ its operation module on first call, so an API's namespace costs nothing until it
 it) with the non-error statuses its spec lists (any other one is an `UnexpectedStatusError`).
 
 A twin class (`...WithRawResponse`) returns the generated `Response[...]` (status, headers, parsed).
+
+Each method checks its arguments against their declared types before anything is built or sent, with
+inline `isinstance` tests written here (no reflection per call): a wrong type raises `TypeError`, an empty
+path segment `ValueError`, both naming the method and the parameter. GUID parameters (`UUID` in the spec)
+take a `str` as well, as the URL needs only its text.
 """
 
 from __future__ import annotations
@@ -29,6 +34,103 @@ class _Parameter:
     annotation: str
     default: str | None
     keyword_only: bool
+
+
+# Scalar annotations: the runtime types they accept and how an error message names them.
+_SCALARS: dict[str, tuple[tuple[str, ...], str]] = {
+    "str": (("str",), "str"),
+    "int": (("int",), "int"),
+    "float": (("int", "float"), "float"),
+    "bool": (("bool",), "bool"),
+    "UUID": (("str", "_uuid.UUID"), "str or UUID"),
+}
+
+
+@dataclass
+class _Accepted:
+    """What one parameter accepts at run time, collected from the alternatives of its annotation."""
+
+    types: list[str]
+    names: list[str]
+    lists: list[_Accepted]
+    unset: bool = False
+    none: bool = False
+    no_bool: bool = False  # int/float declared without bool: True is an int to isinstance, not to the spec
+
+    def add(self, expression: ast.expr, where: str) -> None:
+        if isinstance(expression, ast.BinOp) and isinstance(expression.op, ast.BitOr):
+            self.add(expression.left, where)
+            self.add(expression.right, where)
+        elif isinstance(expression, ast.Constant) and expression.value is None:
+            self.none = True
+        elif isinstance(expression, ast.Name) and expression.id == "Unset":
+            self.unset = True
+        elif isinstance(expression, ast.Name) and expression.id in _SCALARS:
+            types, name = _SCALARS[expression.id]
+            self.types += [t for t in types if t not in self.types]
+            self.names.append(name)
+            self.no_bool |= expression.id in ("int", "float")
+        elif isinstance(expression, ast.Name) and expression.id[:1].isupper():
+            self.types.append(f"operation.{expression.id}")  # a model or enum the operation module imports
+            self.names.append(expression.id)
+        elif (
+            isinstance(expression, ast.Subscript)
+            and isinstance(expression.value, ast.Name)
+            and expression.value.id == "list"
+        ):
+            item = _Accepted([], [], [])
+            item.add(expression.slice, where)
+            if item.lists or item.unset or item.none:
+                raise ValueError(f"{where}: no argument check for a list of {ast.unparse(expression.slice)}")
+            self.lists.append(item)
+            self.names.append(f"a list of {item.description()}")
+        else:
+            raise ValueError(f"{where}: no argument check for the annotation {ast.unparse(expression)!r}")
+
+    def description(self) -> str:
+        names = list(dict.fromkeys(self.names + (["None"] if self.none else [])))
+        if "str or UUID" in names and "str" in names:  # a GUID widened to `UUID | str`
+            names.remove("str")
+        return " or ".join(names)
+
+    def classes(self) -> str:
+        return self.types[0] if len(self.types) == 1 else f"({', '.join(self.types)})"
+
+    def wrong(self, value: str) -> str:
+        """A condition that is true when `value` is none of the accepted types."""
+        accepted = []
+        if self.types:
+            test = f"isinstance({value}, {self.classes()})"
+            if self.no_bool and "bool" not in self.types:
+                test = f"{test} and type({value}) is not bool"
+            accepted.append(test)
+        for item in self.lists:
+            exclude = item.no_bool and "bool" not in item.types
+            accepted.append(f"_list_of({value}, {item.classes()}{', no_bool=True' if exclude else ''})")
+        if self.none:
+            accepted.append(f"{value} is None")
+        if len(accepted) == 1 and " and " not in accepted[0] and not accepted[0].endswith(" is None"):
+            return f"not {accepted[0]}"
+        return f"not ({' or '.join(accepted)})"
+
+
+def _checks(method: str, parameters: list[_Parameter]) -> list[str]:
+    """The argument checks at the top of a method's body."""
+    lines = []
+    for parameter in parameters:
+        accepted = _Accepted([], [], [])
+        accepted.add(ast.parse(parameter.annotation, mode="eval").body, f"{method}({parameter.name})")
+        wrong = accepted.wrong(parameter.name)
+        if accepted.unset or parameter.default == "UNSET":
+            wrong = f"{parameter.name} is not UNSET and {wrong}"
+        lines += [
+            f"        if {wrong}:",
+            f"            raise _wrong({method!r}, {parameter.name!r}, {accepted.description()!r}, {parameter.name})",
+        ]
+        if not parameter.keyword_only and set(accepted.types) <= {"str", "_uuid.UUID"}:
+            # A path segment: an empty one would address another resource (or the list).
+            lines += [f"        if not {parameter.name}:", f"            raise _empty({method!r}, {parameter.name!r})"]
+    return lines
 
 
 def class_name(api: str) -> str:
@@ -88,7 +190,10 @@ def _parameter(source: str, arg: ast.arg, default: ast.expr | None, keyword_only
     # the same default when the argument is left out, so leave it out instead.
     if text is not None and text != "UNSET" and re.search(r"[A-Z]\w*\.", text):
         text = "UNSET"
-    return _Parameter(arg.arg, annotation or "Any", text, keyword_only)
+    annotation = annotation or "Any"
+    if re.search(r"\bUUID\b", annotation) and not re.search(r"\bstr\b", annotation):
+        annotation = re.sub(r"\bUUID\b", "UUID | str", annotation)  # a GUID's text is as good as the UUID
+    return _Parameter(arg.arg, annotation, text, keyword_only)
 
 
 def _method(
@@ -111,10 +216,12 @@ def _method(
     doc += f"`{operation['method']} {operation['path']}` ({operation['operation_id']})."
     result = f"Response[{returns}]" if raw else returns
     runner = "_call_raw" if raw else "_call"
+    checks = "".join(f"{line}\n" for line in _checks(name, parameters))
     return (
         f"    async def {name}({', '.join(signature)}) -> {result}:\n"
         f'        """{doc}"""\n'
         f"        from .{tag_module} import {name} as operation\n\n"
+        f"{checks}"
         f"        return await self.{runner}({operation['operation_id']!r}, operation, {tuple(statuses)!r}"
         f"{', ' + call if call else ''})\n"
     )
@@ -139,8 +246,10 @@ def render(api: str, title: str, package_dir: Path, operations: list[dict[str, A
     return (
         f'"""Typed async methods for every operation of the {title} API, named after its operationIds."""\n\n'
         "from __future__ import annotations\n\n"
+        "import uuid as _uuid\n"
         "from typing import TYPE_CHECKING, Any\n\n"
-        "from scp_async._namespace import Namespace, given as _given\n\n"
+        "from scp_async._namespace import Namespace, empty as _empty, given as _given, list_of as _list_of, "
+        "wrong_type as _wrong\n\n"
         "from .types import UNSET\n\n"
         f"if TYPE_CHECKING:\n{checking}\n\n\n"
         f"class {name}(Namespace):\n"

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import datetime
+import enum
 import importlib
+import inspect
 import json
 import subprocess
 import sys
+import types
+import typing
+import uuid
+from typing import Any
 
 import pytest
 
@@ -151,3 +157,87 @@ def test_unknown_enum_values_are_kept_not_rejected() -> None:
     state = SubaccountResponseObjectState("SOME_STATE_SAP_ADDED_LATER")
     assert state.value == "SOME_STATE_SAP_ADDED_LATER"
     assert SubaccountResponseObjectState("OK") is SubaccountResponseObjectState.OK
+
+
+# -- argument checks of the generated namespaces ----------------------------------------------------
+
+
+class _NeverSent:
+    """A context whose request fails the test: a wrong argument must be refused before any request."""
+
+    base_url = "https://never.example.test"
+
+    async def request(self, *args: object, **kwargs: object) -> None:
+        raise AssertionError("a request was sent")
+
+
+def _sample(tp: Any) -> Any:
+    """A value the argument check accepts for `tp` (a model is made without running its __init__)."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(tp) if a is not type(None) and a.__name__ != "Unset"]
+        return _sample(members[0])
+    if typing.get_origin(tp) is list:
+        return []
+    samples: dict[Any, Any] = {uuid.UUID: uuid.UUID(int=1), str: "x", int: 1, float: 1.5, bool: True}
+    if tp in samples:
+        return samples[tp]
+    if issubclass(tp, enum.Enum):
+        return next(iter(tp))
+    return tp.__new__(tp)
+
+
+def _refused(method: Any, args: list[Any], kwargs: dict[str, Any]) -> BaseException:
+    coroutine = method(*args, **kwargs)
+    try:
+        coroutine.send(None)  # the checks run before the method's first await
+    except (TypeError, ValueError) as exc:
+        return exc
+    finally:
+        coroutine.close()
+    raise AssertionError("accepted")
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_every_parameter_of_every_namespace_method_is_checked_before_sending(api: str) -> None:
+    package = f"{GENERATED_PACKAGE}.{api}"
+    namespace_module = importlib.import_module(f"{package}._namespace")
+    modules = {
+        op.module.rsplit(".", 1)[1]: op.module for op in importlib.import_module(f"{package}._operations").OPERATIONS
+    }
+    checked = 0
+    for class_name in namespace_module.__all__:
+        namespace = getattr(namespace_module, class_name)(_NeverSent())
+        for name, function in vars(type(namespace)).items():
+            if name.startswith("_") or not inspect.iscoroutinefunction(function):
+                continue
+            hints = typing.get_type_hints(importlib.import_module(f"{package}.{modules[name]}")._get_kwargs)
+            parameters = list(inspect.signature(function).parameters.values())[1:]
+            valid = {p.name: _sample(hints[p.name]) for p in parameters if p.default is p.empty}
+            for parameter in parameters:
+                for wrong, error, message in [
+                    (object(), TypeError, f"{name}(): {parameter.name} must be "),
+                    ("", ValueError, f"{name}(): {parameter.name} must not be empty"),
+                ]:
+                    sample = _sample(hints[parameter.name])
+                    text = isinstance(sample, str | uuid.UUID) and not isinstance(sample, enum.Enum)
+                    if error is ValueError and (parameter.kind is parameter.KEYWORD_ONLY or not text):
+                        continue  # only path parameters (positional) that take text
+                    values = {**valid, parameter.name: wrong}
+                    args = [values.pop(p.name) for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD]
+                    raised = _refused(getattr(namespace, name), args, values)
+                    assert (type(raised), str(raised)[: len(message)]) == (error, message), f"{api}.{name}: {raised}"
+                    checked += 1
+    assert checked >= 8  # the smallest API (audit log) has one operation with four parameters, twice
+
+
+def test_the_generator_refuses_a_parameter_type_it_cannot_check() -> None:
+    from scripts.pipeline.namespaces import _checks, _Parameter
+
+    with pytest.raises(ValueError, match=r"patch\(options\): no argument check for the annotation 'dict\[str, Any\]'"):
+        _checks("patch", [_Parameter("options", "dict[str, Any] | Unset", "UNSET", keyword_only=True)])
+    assert _checks("get", [_Parameter("guid", "UUID | str", None, keyword_only=False)]) == [
+        "        if not isinstance(guid, (str, _uuid.UUID)):",
+        "            raise _wrong('get', 'guid', 'str or UUID', guid)",
+        "        if not guid:",
+        "            raise _empty('get', 'guid')",
+    ]

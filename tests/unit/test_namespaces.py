@@ -174,17 +174,74 @@ def test_bad_arguments_raise_type_error_before_anything_is_sent(
         async with make_session() as session:
             accounts = session.cloud_management(cis_key_dict()).accounts
             bad_body: Any = {"displayName": "x", "region": "eu10"}
-            with pytest.raises(TypeError, match=r"createSubaccount: an argument is not of the declared type"):
+            with pytest.raises(
+                TypeError, match=r"^create_subaccount\(\): body must be CreateSubaccountRequestPayload, not dict$"
+            ):
                 await accounts.create_subaccount(body=bad_body)
             bad_enum: Any = "ALL"
-            with pytest.raises(TypeError, match=r"getSubaccount: an argument is not of the declared type"):
+            with pytest.raises(TypeError, match=r"^get_subaccount\(\): derived_authorizations must be "):
                 await accounts.get_subaccount("sa", derived_authorizations=bad_enum)
+            bad_guid: Any = object()
+            with pytest.raises(TypeError, match=r"^get_subaccount\(\): subaccount_guid must be str, not object$"):
+                await accounts.get_subaccount(bad_guid)
+            with pytest.raises(ValueError, match=r"^get_subaccount\(\): subaccount_guid must not be empty"):
+                await accounts.get_subaccount("")
             unknown: Any = {"nope": 1}
             with pytest.raises(TypeError, match="nope"):
                 await accounts.get_global_account(**unknown)
 
     run(main)
     assert httpx_mock.get_requests() == []  # not even a token was asked for
+
+
+def test_wrong_path_query_and_body_arguments_of_cf_calls_are_never_sent(
+    run: Runner, make_session: Callable[..., Session], httpx_mock: HTTPXMock
+) -> None:
+    # Only the login is answered: a request for any /v3 path would fail the test (no response for it).
+    httpx_mock.add_response(url=f"{CF_API}/", json={"links": {"uaa": {"href": CF_UAA}, "login": {"href": CF_UAA}}})
+    httpx_mock.add_response(url=f"{CF_UAA}/oauth/token", json=token_json(), is_optional=True, is_reusable=True)
+    wrong: list[tuple[str, Any, type[Exception], str]] = [
+        ("get_app", ((123,), {}), TypeError, r"^get_app\(\): guid must be str or UUID, not int$"),
+        ("get_app", ((None,), {}), TypeError, r"^get_app\(\): guid must be str or UUID, not None$"),
+        ("get_app", (("",), {}), ValueError, r"^get_app\(\): guid must not be empty"),
+        ("get_app", (("a",), {"include": "space"}), TypeError, r"include must be a list of GetAppIncludeItem"),
+        ("list_apps", ((), {"per_page": "abc"}), TypeError, r"^list_apps\(\): per_page must be int, not str$"),
+        ("list_apps", ((), {"page": True}), TypeError, r"^list_apps\(\): page must be int, not bool$"),
+        ("list_apps", ((), {"guids": "g1,g2"}), TypeError, r"^list_apps\(\): guids must be a list of str, not str$"),
+        ("list_apps", ((), {"names": ["a", 1]}), TypeError, r"^list_apps\(\): names must be a list of str, not list"),
+        ("update_app", (("a",), {"body": {"name": "x"}}), TypeError, r"body must be UpdateAppBody, not dict$"),
+    ]
+
+    async def main() -> None:
+        async with make_session() as session:
+            cf = await session.cloud_foundry(CF_API, username="u", password="p")
+            for name, (args, kwargs), error, message in wrong:
+                for namespace in (cf, cf.with_raw_response):
+                    with pytest.raises(error, match=message):
+                        await getattr(namespace, name)(*args, **kwargs)
+
+    run(main)
+    assert [r.url.path for r in httpx_mock.get_requests() if r.url.path.startswith("/v3")] == []
+
+
+def test_a_guid_is_given_as_text_or_as_a_uuid(
+    run: Runner, make_session: Callable[..., Session], httpx_mock: HTTPXMock
+) -> None:
+    _cf_login(httpx_mock)
+    guid = "1f2d3c4b-0000-4000-8000-00000000beef"
+    app = f"{CF_API}/v3/apps/{guid}"
+    httpx_mock.add_response(method="DELETE", url=app, status_code=202, is_reusable=True)
+
+    async def main() -> None:
+        import uuid
+
+        async with make_session() as session:
+            cf = await session.cloud_foundry(CF_API, username="u", password="p")
+            await cf.delete_app(guid)
+            await cf.delete_app(uuid.UUID(guid))
+
+    run(main)
+    assert len(httpx_mock.get_requests(method="DELETE", url=app)) == 2
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from scp_async._namespace import Namespace
+from scp_async._namespace import empty as _empty
 from scp_async._namespace import given as _given
+from scp_async._namespace import list_of as _list_of
+from scp_async._namespace import wrong_type as _wrong
 
 from .types import UNSET
 
@@ -60,6 +63,14 @@ class AccountsApi(Namespace):
         """Create a multi-environment subaccount from a Neo subaccount. `POST /accounts/v1/subaccounts/clone/{sourceSubaccountGUID}` (cloneNeoSubaccount)."""
         from .api.subaccount_operations import clone_neo_subaccount as operation
 
+        if not isinstance(source_subaccount_guid, str):
+            raise _wrong("clone_neo_subaccount", "source_subaccount_guid", "str", source_subaccount_guid)
+        if not source_subaccount_guid:
+            raise _empty("clone_neo_subaccount", "source_subaccount_guid")
+        if not isinstance(body, operation.CloneNeoSubaccountRequestPayload):
+            raise _wrong("clone_neo_subaccount", "body", "CloneNeoSubaccountRequestPayload", body)
+        if subaccount_admin is not UNSET and not isinstance(subaccount_admin, str):
+            raise _wrong("clone_neo_subaccount", "subaccount_admin", "str", subaccount_admin)
         return await self._call(
             "cloneNeoSubaccount",
             operation,
@@ -74,6 +85,10 @@ class AccountsApi(Namespace):
         """Create a directory to group subaccounts (optionally managing entitlements or users). `POST /accounts/v1/directories` (createDirectory)."""
         from .api.directory_operations import create_directory as operation
 
+        if not isinstance(body, operation.CreateDirectoryRequestPayload):
+            raise _wrong("create_directory", "body", "CreateDirectoryRequestPayload", body)
+        if parent_guid is not UNSET and not isinstance(parent_guid, str):
+            raise _wrong("create_directory", "parent_guid", "str", parent_guid)
         return await self._call("createDirectory", operation, (201,), **_given(body=body, parent_guid=parent_guid))
 
     async def create_directory_labels(
@@ -82,6 +97,12 @@ class AccountsApi(Namespace):
         """Replace the labels of one directory. `PUT /accounts/v1/directories/{directoryGUID}/labels` (createDirectoryLabels)."""
         from .api.directory_operations import create_directory_labels as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("create_directory_labels", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("create_directory_labels", "directory_guid")
+        if not isinstance(body, operation.LabelAssignmentRequestPayload):
+            raise _wrong("create_directory_labels", "body", "LabelAssignmentRequestPayload", body)
         return await self._call("createDirectoryLabels", operation, (200,), directory_guid, **_given(body=body))
 
     async def create_or_update_directory_settings(
@@ -90,6 +111,12 @@ class AccountsApi(Namespace):
         """Create or change settings of one directory. `PUT /accounts/v1/directories/{directoryGUID}/settings` (createOrUpdateDirectorySettings)."""
         from .api.directory_operations import create_or_update_directory_settings as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("create_or_update_directory_settings", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("create_or_update_directory_settings", "directory_guid")
+        if not isinstance(body, operation.EntitySettingsRequestPayload):
+            raise _wrong("create_or_update_directory_settings", "body", "EntitySettingsRequestPayload", body)
         return await self._call(
             "createOrUpdateDirectorySettings", operation, (200,), directory_guid, **_given(body=body)
         )
@@ -100,6 +127,12 @@ class AccountsApi(Namespace):
         """Create or change settings of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/settings` (createOrUpdateSubaccountSettings)."""
         from .api.subaccount_operations import create_or_update_subaccount_settings as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("create_or_update_subaccount_settings", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("create_or_update_subaccount_settings", "subaccount_guid")
+        if not isinstance(body, operation.EntitySettingsRequestPayload):
+            raise _wrong("create_or_update_subaccount_settings", "body", "EntitySettingsRequestPayload", body)
         return await self._call(
             "createOrUpdateSubaccountSettings", operation, (200,), subaccount_guid, **_given(body=body)
         )
@@ -108,6 +141,10 @@ class AccountsApi(Namespace):
         """Create the Service Manager binding of a subaccount (v1). `POST /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (createServiceManagementBinding)."""
         from .api.subaccount_operations import create_service_management_binding as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("create_service_management_binding", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("create_service_management_binding", "subaccount_guid")
         return await self._call("createServiceManagementBinding", operation, (201,), subaccount_guid)
 
     async def create_service_manager_binding_v2(
@@ -116,6 +153,12 @@ class AccountsApi(Namespace):
         """Create a named Service Manager binding in a subaccount. `POST /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (createServiceManagerBindingV2)."""
         from .api.subaccount_operations import create_service_manager_binding_v2 as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("create_service_manager_binding_v2", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("create_service_manager_binding_v2", "subaccount_guid")
+        if not isinstance(body, operation.CreateServiceManagerBindingRequestPayload):
+            raise _wrong("create_service_manager_binding_v2", "body", "CreateServiceManagerBindingRequestPayload", body)
         return await self._call(
             "createServiceManagerBindingV2", operation, (201,), subaccount_guid, **_given(body=body)
         )
@@ -126,6 +169,10 @@ class AccountsApi(Namespace):
         """Start creating a subaccount; it is ready when its state turns OK. `POST /accounts/v1/subaccounts` (createSubaccount)."""
         from .api.subaccount_operations import create_subaccount as operation
 
+        if not isinstance(body, operation.CreateSubaccountRequestPayload):
+            raise _wrong("create_subaccount", "body", "CreateSubaccountRequestPayload", body)
+        if subaccount_admin is not UNSET and not isinstance(subaccount_admin, str):
+            raise _wrong("create_subaccount", "subaccount_admin", "str", subaccount_admin)
         return await self._call(
             "createSubaccount", operation, (201,), **_given(body=body, subaccount_admin=subaccount_admin)
         )
@@ -136,6 +183,12 @@ class AccountsApi(Namespace):
         """Replace the labels of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/labels` (createSubaccountLabels)."""
         from .api.subaccount_operations import create_subaccount_labels as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("create_subaccount_labels", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("create_subaccount_labels", "subaccount_guid")
+        if not isinstance(body, operation.LabelAssignmentRequestPayload):
+            raise _wrong("create_subaccount_labels", "body", "LabelAssignmentRequestPayload", body)
         return await self._call("createSubaccountLabels", operation, (200,), subaccount_guid, **_given(body=body))
 
     async def delete_directory(
@@ -144,6 +197,12 @@ class AccountsApi(Namespace):
         """Delete a directory (add forceDelete to remove its content too). `DELETE /accounts/v1/directories/{directoryGUID}` (deleteDirectory)."""
         from .api.directory_operations import delete_directory as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("delete_directory", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("delete_directory", "directory_guid")
+        if force_delete is not UNSET and not isinstance(force_delete, bool):
+            raise _wrong("delete_directory", "force_delete", "bool", force_delete)
         return await self._call(
             "deleteDirectory", operation, (200,), directory_guid, **_given(force_delete=force_delete)
         )
@@ -152,24 +211,46 @@ class AccountsApi(Namespace):
         """Remove every label from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/labels` (deleteDirectoryLabels)."""
         from .api.directory_operations import delete_directory_labels as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("delete_directory_labels", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("delete_directory_labels", "directory_guid")
         return await self._call("deleteDirectoryLabels", operation, (200,), directory_guid)
 
     async def delete_directory_settings(self, directory_guid: str, *, keys: list[str]) -> DataResponseObject:
         """Remove settings from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/settings` (deleteDirectorySettings)."""
         from .api.directory_operations import delete_directory_settings as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("delete_directory_settings", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("delete_directory_settings", "directory_guid")
+        if not _list_of(keys, str):
+            raise _wrong("delete_directory_settings", "keys", "a list of str", keys)
         return await self._call("deleteDirectorySettings", operation, (200,), directory_guid, **_given(keys=keys))
 
     async def delete_service_management_binding_of_subaccount(self, subaccount_guid: str) -> None:
         """Delete the Service Manager binding of a subaccount (v1). `DELETE /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (deleteServiceManagementBindingOfSubaccount)."""
         from .api.subaccount_operations import delete_service_management_binding_of_subaccount as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("delete_service_management_binding_of_subaccount", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("delete_service_management_binding_of_subaccount", "subaccount_guid")
         return await self._call("deleteServiceManagementBindingOfSubaccount", operation, (200,), subaccount_guid)
 
     async def delete_service_manager_binding_v2(self, subaccount_guid: str, binding_name: str) -> None:
         """Delete one named Service Manager binding of a subaccount. `DELETE /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (deleteServiceManagerBindingV2)."""
         from .api.subaccount_operations import delete_service_manager_binding_v2 as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("delete_service_manager_binding_v2", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("delete_service_manager_binding_v2", "subaccount_guid")
+        if not isinstance(binding_name, str):
+            raise _wrong("delete_service_manager_binding_v2", "binding_name", "str", binding_name)
+        if not binding_name:
+            raise _empty("delete_service_manager_binding_v2", "binding_name")
         return await self._call("deleteServiceManagerBindingV2", operation, (200,), subaccount_guid, binding_name)
 
     async def delete_subaccount(
@@ -178,6 +259,12 @@ class AccountsApi(Namespace):
         """Start deleting a subaccount (add forceDelete to remove its content too). `DELETE /accounts/v1/subaccounts/{subaccountGUID}` (deleteSubaccount)."""
         from .api.subaccount_operations import delete_subaccount as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("delete_subaccount", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("delete_subaccount", "subaccount_guid")
+        if force_delete is not UNSET and not isinstance(force_delete, bool):
+            raise _wrong("delete_subaccount", "force_delete", "bool", force_delete)
         return await self._call(
             "deleteSubaccount", operation, (200,), subaccount_guid, **_given(force_delete=force_delete)
         )
@@ -186,36 +273,64 @@ class AccountsApi(Namespace):
         """Remove every label from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/labels` (deleteSubaccountLabels)."""
         from .api.subaccount_operations import delete_subaccount_labels as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("delete_subaccount_labels", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("delete_subaccount_labels", "subaccount_guid")
         return await self._call("deleteSubaccountLabels", operation, (200,), subaccount_guid)
 
     async def delete_subaccount_settings(self, subaccount_guid: str, *, keys: list[str]) -> DataResponseObject:
         """Remove settings from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/settings` (deleteSubaccountSettings)."""
         from .api.subaccount_operations import delete_subaccount_settings as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("delete_subaccount_settings", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("delete_subaccount_settings", "subaccount_guid")
+        if not _list_of(keys, str):
+            raise _wrong("delete_subaccount_settings", "keys", "a list of str", keys)
         return await self._call("deleteSubaccountSettings", operation, (200,), subaccount_guid, **_given(keys=keys))
 
     async def get_all_service_manager_bindings_v2(self, subaccount_guid: str) -> ServiceManagerBindingsResponseList:
         """All named Service Manager bindings of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (getAllServiceManagerBindingsV2)."""
         from .api.subaccount_operations import get_all_service_manager_bindings_v2 as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("get_all_service_manager_bindings_v2", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("get_all_service_manager_bindings_v2", "subaccount_guid")
         return await self._call("getAllServiceManagerBindingsV2", operation, (200,), subaccount_guid)
 
     async def get_directory(self, directory_guid: str, *, expand: bool | Unset = UNSET) -> DirectoryResponseObject:
         """One directory by GUID (add expand=true for its children). `GET /accounts/v1/directories/{directoryGUID}` (getDirectory)."""
         from .api.directory_operations import get_directory as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("get_directory", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("get_directory", "directory_guid")
+        if expand is not UNSET and not isinstance(expand, bool):
+            raise _wrong("get_directory", "expand", "bool", expand)
         return await self._call("getDirectory", operation, (200,), directory_guid, **_given(expand=expand))
 
     async def get_directory_custom_properties(self, directory_guid: str) -> ResponseCollection:
         """Custom properties set on one directory. `GET /accounts/v1/directories/{directoryGUID}/customProperties` (getDirectoryCustomProperties)."""
         from .api.directory_operations import get_directory_custom_properties as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("get_directory_custom_properties", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("get_directory_custom_properties", "directory_guid")
         return await self._call("getDirectoryCustomProperties", operation, (200,), directory_guid)
 
     async def get_directory_labels(self, directory_guid: str) -> LabelsResponseObject:
         """Labels of one directory. `GET /accounts/v1/directories/{directoryGUID}/labels` (getDirectoryLabels)."""
         from .api.directory_operations import get_directory_labels as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("get_directory_labels", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("get_directory_labels", "directory_guid")
         return await self._call("getDirectoryLabels", operation, (200,), directory_guid)
 
     async def get_directory_settings(
@@ -224,12 +339,20 @@ class AccountsApi(Namespace):
         """Settings of one directory. `GET /accounts/v1/directories/{directoryGUID}/settings` (getDirectorySettings)."""
         from .api.directory_operations import get_directory_settings as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("get_directory_settings", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("get_directory_settings", "directory_guid")
+        if keys is not UNSET and not _list_of(keys, str):
+            raise _wrong("get_directory_settings", "keys", "a list of str", keys)
         return await self._call("getDirectorySettings", operation, (200,), directory_guid, **_given(keys=keys))
 
     async def get_global_account(self, *, expand: bool | Unset = UNSET) -> GlobalAccountResponseObject:
         """The global account the service key belongs to (add expand=true for its directory tree). `GET /accounts/v1/globalAccount` (getGlobalAccount)."""
         from .api.global_account_operations import get_global_account as operation
 
+        if expand is not UNSET and not isinstance(expand, bool):
+            raise _wrong("get_global_account", "expand", "bool", expand)
         return await self._call("getGlobalAccount", operation, (200,), **_given(expand=expand))
 
     async def get_global_account_custom_properties(self) -> ResponseCollection:
@@ -242,6 +365,10 @@ class AccountsApi(Namespace):
         """The Service Manager binding of a subaccount (v1, one per subaccount). `GET /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (getServiceManagementBinding)."""
         from .api.subaccount_operations import get_service_management_binding as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("get_service_management_binding", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("get_service_management_binding", "subaccount_guid")
         return await self._call("getServiceManagementBinding", operation, (200,), subaccount_guid)
 
     async def get_service_manager_binding_v2(
@@ -250,12 +377,24 @@ class AccountsApi(Namespace):
         """One named Service Manager binding of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (getServiceManagerBindingV2)."""
         from .api.subaccount_operations import get_service_manager_binding_v2 as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("get_service_manager_binding_v2", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("get_service_manager_binding_v2", "subaccount_guid")
+        if not isinstance(binding_name, str):
+            raise _wrong("get_service_manager_binding_v2", "binding_name", "str", binding_name)
+        if not binding_name:
+            raise _empty("get_service_manager_binding_v2", "binding_name")
         return await self._call("getServiceManagerBindingV2", operation, (200,), subaccount_guid, binding_name)
 
     async def get_status(self, job_instance_id_or_unique_id: str) -> str:
         """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
+        if not isinstance(job_instance_id_or_unique_id, str):
+            raise _wrong("get_status", "job_instance_id_or_unique_id", "str", job_instance_id_or_unique_id)
+        if not job_instance_id_or_unique_id:
+            raise _empty("get_status", "job_instance_id_or_unique_id")
         return await self._call("getStatus", operation, (200,), job_instance_id_or_unique_id)
 
     async def get_subaccount(
@@ -264,6 +403,16 @@ class AccountsApi(Namespace):
         """One subaccount by GUID. `GET /accounts/v1/subaccounts/{subaccountGUID}` (getSubaccount)."""
         from .api.subaccount_operations import get_subaccount as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("get_subaccount", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("get_subaccount", "subaccount_guid")
+        if derived_authorizations is not UNSET and not isinstance(
+            derived_authorizations, operation.GetSubaccountDerivedAuthorizations
+        ):
+            raise _wrong(
+                "get_subaccount", "derived_authorizations", "GetSubaccountDerivedAuthorizations", derived_authorizations
+            )
         return await self._call(
             "getSubaccount", operation, (200,), subaccount_guid, **_given(derived_authorizations=derived_authorizations)
         )
@@ -272,12 +421,20 @@ class AccountsApi(Namespace):
         """Custom properties set on one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/customProperties` (getSubaccountCustomProperties)."""
         from .api.subaccount_operations import get_subaccount_custom_properties as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("get_subaccount_custom_properties", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("get_subaccount_custom_properties", "subaccount_guid")
         return await self._call("getSubaccountCustomProperties", operation, (200,), subaccount_guid)
 
     async def get_subaccount_labels(self, subaccount_guid: str) -> LabelsResponseObject:
         """Labels of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/labels` (getSubaccountLabels)."""
         from .api.subaccount_operations import get_subaccount_labels as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("get_subaccount_labels", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("get_subaccount_labels", "subaccount_guid")
         return await self._call("getSubaccountLabels", operation, (200,), subaccount_guid)
 
     async def get_subaccount_settings(
@@ -286,6 +443,12 @@ class AccountsApi(Namespace):
         """Settings of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/settings` (getSubaccountSettings)."""
         from .api.subaccount_operations import get_subaccount_settings as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("get_subaccount_settings", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("get_subaccount_settings", "subaccount_guid")
+        if keys is not UNSET and not _list_of(keys, str):
+            raise _wrong("get_subaccount_settings", "keys", "a list of str", keys)
         return await self._call("getSubaccountSettings", operation, (200,), subaccount_guid, **_given(keys=keys))
 
     async def get_subaccounts(
@@ -298,6 +461,19 @@ class AccountsApi(Namespace):
         """All subaccounts of the global account, optionally filtered by directory or label. `GET /accounts/v1/subaccounts` (getSubaccounts)."""
         from .api.subaccount_operations import get_subaccounts as operation
 
+        if directory_guid is not UNSET and not isinstance(directory_guid, str):
+            raise _wrong("get_subaccounts", "directory_guid", "str", directory_guid)
+        if derived_authorizations is not UNSET and not isinstance(
+            derived_authorizations, operation.GetSubaccountsDerivedAuthorizations
+        ):
+            raise _wrong(
+                "get_subaccounts",
+                "derived_authorizations",
+                "GetSubaccountsDerivedAuthorizations",
+                derived_authorizations,
+            )
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("get_subaccounts", "label_selector", "str", label_selector)
         return await self._call(
             "getSubaccounts",
             operation,
@@ -315,12 +491,20 @@ class AccountsApi(Namespace):
         """Move one subaccount under another directory (or the global account). `POST /accounts/v1/subaccounts/{subaccountGUID}/move` (moveSubaccount)."""
         from .api.subaccount_operations import move_subaccount as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("move_subaccount", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("move_subaccount", "subaccount_guid")
+        if not isinstance(body, operation.MoveSubaccountRequestPayload):
+            raise _wrong("move_subaccount", "body", "MoveSubaccountRequestPayload", body)
         return await self._call("moveSubaccount", operation, (200,), subaccount_guid, **_given(body=body))
 
     async def move_subaccounts(self, *, body: MoveSubaccountsRequestPayloadCollection) -> ResponseCollection:
         """Move several subaccounts at once. `POST /accounts/v1/subaccounts/move` (moveSubaccounts)."""
         from .api.subaccount_operations import move_subaccounts as operation
 
+        if not isinstance(body, operation.MoveSubaccountsRequestPayloadCollection):
+            raise _wrong("move_subaccounts", "body", "MoveSubaccountsRequestPayloadCollection", body)
         return await self._call("moveSubaccounts", operation, (200,), **_given(body=body))
 
     async def update_directory(
@@ -329,6 +513,12 @@ class AccountsApi(Namespace):
         """Change a directory's name or description. `PATCH /accounts/v1/directories/{directoryGUID}` (updateDirectory)."""
         from .api.directory_operations import update_directory as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("update_directory", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("update_directory", "directory_guid")
+        if not isinstance(body, operation.UpdateDirectoryRequestPayload):
+            raise _wrong("update_directory", "body", "UpdateDirectoryRequestPayload", body)
         return await self._call("updateDirectory", operation, (200,), directory_guid, **_given(body=body))
 
     async def update_directory_features(
@@ -337,12 +527,20 @@ class AccountsApi(Namespace):
         """Turn the entitlement or authorization features of a directory on or off. `PATCH /accounts/v1/directories/{directoryGUID}/changeDirectoryFeatures` (updateDirectoryFeatures)."""
         from .api.directory_operations import update_directory_features as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("update_directory_features", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("update_directory_features", "directory_guid")
+        if not isinstance(body, operation.UpdateDirectoryTypeRequestPayload):
+            raise _wrong("update_directory_features", "body", "UpdateDirectoryTypeRequestPayload", body)
         return await self._call("updateDirectoryFeatures", operation, (200,), directory_guid, **_given(body=body))
 
     async def update_global_account(self, *, body: UpdateGlobalAccountRequestPayload) -> GlobalAccountResponseObject:
         """Rename the global account or change its description. `PATCH /accounts/v1/globalAccount` (updateGlobalAccount)."""
         from .api.global_account_operations import update_global_account as operation
 
+        if not isinstance(body, operation.UpdateGlobalAccountRequestPayload):
+            raise _wrong("update_global_account", "body", "UpdateGlobalAccountRequestPayload", body)
         return await self._call("updateGlobalAccount", operation, (200,), **_given(body=body))
 
     async def update_subaccount(
@@ -351,6 +549,12 @@ class AccountsApi(Namespace):
         """Change a subaccount's name, description, labels or beta-usage flag. `PATCH /accounts/v1/subaccounts/{subaccountGUID}` (updateSubaccount)."""
         from .api.subaccount_operations import update_subaccount as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("update_subaccount", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("update_subaccount", "subaccount_guid")
+        if not isinstance(body, operation.UpdateSubaccountRequestPayload):
+            raise _wrong("update_subaccount", "body", "UpdateSubaccountRequestPayload", body)
         return await self._call("updateSubaccount", operation, (200,), subaccount_guid, **_given(body=body))
 
 
@@ -369,6 +573,14 @@ class AccountsApiWithRawResponse(Namespace):
         """Create a multi-environment subaccount from a Neo subaccount. `POST /accounts/v1/subaccounts/clone/{sourceSubaccountGUID}` (cloneNeoSubaccount)."""
         from .api.subaccount_operations import clone_neo_subaccount as operation
 
+        if not isinstance(source_subaccount_guid, str):
+            raise _wrong("clone_neo_subaccount", "source_subaccount_guid", "str", source_subaccount_guid)
+        if not source_subaccount_guid:
+            raise _empty("clone_neo_subaccount", "source_subaccount_guid")
+        if not isinstance(body, operation.CloneNeoSubaccountRequestPayload):
+            raise _wrong("clone_neo_subaccount", "body", "CloneNeoSubaccountRequestPayload", body)
+        if subaccount_admin is not UNSET and not isinstance(subaccount_admin, str):
+            raise _wrong("clone_neo_subaccount", "subaccount_admin", "str", subaccount_admin)
         return await self._call_raw(
             "cloneNeoSubaccount",
             operation,
@@ -383,6 +595,10 @@ class AccountsApiWithRawResponse(Namespace):
         """Create a directory to group subaccounts (optionally managing entitlements or users). `POST /accounts/v1/directories` (createDirectory)."""
         from .api.directory_operations import create_directory as operation
 
+        if not isinstance(body, operation.CreateDirectoryRequestPayload):
+            raise _wrong("create_directory", "body", "CreateDirectoryRequestPayload", body)
+        if parent_guid is not UNSET and not isinstance(parent_guid, str):
+            raise _wrong("create_directory", "parent_guid", "str", parent_guid)
         return await self._call_raw("createDirectory", operation, (201,), **_given(body=body, parent_guid=parent_guid))
 
     async def create_directory_labels(
@@ -391,6 +607,12 @@ class AccountsApiWithRawResponse(Namespace):
         """Replace the labels of one directory. `PUT /accounts/v1/directories/{directoryGUID}/labels` (createDirectoryLabels)."""
         from .api.directory_operations import create_directory_labels as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("create_directory_labels", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("create_directory_labels", "directory_guid")
+        if not isinstance(body, operation.LabelAssignmentRequestPayload):
+            raise _wrong("create_directory_labels", "body", "LabelAssignmentRequestPayload", body)
         return await self._call_raw("createDirectoryLabels", operation, (200,), directory_guid, **_given(body=body))
 
     async def create_or_update_directory_settings(
@@ -399,6 +621,12 @@ class AccountsApiWithRawResponse(Namespace):
         """Create or change settings of one directory. `PUT /accounts/v1/directories/{directoryGUID}/settings` (createOrUpdateDirectorySettings)."""
         from .api.directory_operations import create_or_update_directory_settings as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("create_or_update_directory_settings", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("create_or_update_directory_settings", "directory_guid")
+        if not isinstance(body, operation.EntitySettingsRequestPayload):
+            raise _wrong("create_or_update_directory_settings", "body", "EntitySettingsRequestPayload", body)
         return await self._call_raw(
             "createOrUpdateDirectorySettings", operation, (200,), directory_guid, **_given(body=body)
         )
@@ -409,6 +637,12 @@ class AccountsApiWithRawResponse(Namespace):
         """Create or change settings of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/settings` (createOrUpdateSubaccountSettings)."""
         from .api.subaccount_operations import create_or_update_subaccount_settings as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("create_or_update_subaccount_settings", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("create_or_update_subaccount_settings", "subaccount_guid")
+        if not isinstance(body, operation.EntitySettingsRequestPayload):
+            raise _wrong("create_or_update_subaccount_settings", "body", "EntitySettingsRequestPayload", body)
         return await self._call_raw(
             "createOrUpdateSubaccountSettings", operation, (200,), subaccount_guid, **_given(body=body)
         )
@@ -419,6 +653,10 @@ class AccountsApiWithRawResponse(Namespace):
         """Create the Service Manager binding of a subaccount (v1). `POST /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (createServiceManagementBinding)."""
         from .api.subaccount_operations import create_service_management_binding as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("create_service_management_binding", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("create_service_management_binding", "subaccount_guid")
         return await self._call_raw("createServiceManagementBinding", operation, (201,), subaccount_guid)
 
     async def create_service_manager_binding_v2(
@@ -427,6 +665,12 @@ class AccountsApiWithRawResponse(Namespace):
         """Create a named Service Manager binding in a subaccount. `POST /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (createServiceManagerBindingV2)."""
         from .api.subaccount_operations import create_service_manager_binding_v2 as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("create_service_manager_binding_v2", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("create_service_manager_binding_v2", "subaccount_guid")
+        if not isinstance(body, operation.CreateServiceManagerBindingRequestPayload):
+            raise _wrong("create_service_manager_binding_v2", "body", "CreateServiceManagerBindingRequestPayload", body)
         return await self._call_raw(
             "createServiceManagerBindingV2", operation, (201,), subaccount_guid, **_given(body=body)
         )
@@ -437,6 +681,10 @@ class AccountsApiWithRawResponse(Namespace):
         """Start creating a subaccount; it is ready when its state turns OK. `POST /accounts/v1/subaccounts` (createSubaccount)."""
         from .api.subaccount_operations import create_subaccount as operation
 
+        if not isinstance(body, operation.CreateSubaccountRequestPayload):
+            raise _wrong("create_subaccount", "body", "CreateSubaccountRequestPayload", body)
+        if subaccount_admin is not UNSET and not isinstance(subaccount_admin, str):
+            raise _wrong("create_subaccount", "subaccount_admin", "str", subaccount_admin)
         return await self._call_raw(
             "createSubaccount", operation, (201,), **_given(body=body, subaccount_admin=subaccount_admin)
         )
@@ -447,6 +695,12 @@ class AccountsApiWithRawResponse(Namespace):
         """Replace the labels of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/labels` (createSubaccountLabels)."""
         from .api.subaccount_operations import create_subaccount_labels as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("create_subaccount_labels", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("create_subaccount_labels", "subaccount_guid")
+        if not isinstance(body, operation.LabelAssignmentRequestPayload):
+            raise _wrong("create_subaccount_labels", "body", "LabelAssignmentRequestPayload", body)
         return await self._call_raw("createSubaccountLabels", operation, (200,), subaccount_guid, **_given(body=body))
 
     async def delete_directory(
@@ -455,6 +709,12 @@ class AccountsApiWithRawResponse(Namespace):
         """Delete a directory (add forceDelete to remove its content too). `DELETE /accounts/v1/directories/{directoryGUID}` (deleteDirectory)."""
         from .api.directory_operations import delete_directory as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("delete_directory", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("delete_directory", "directory_guid")
+        if force_delete is not UNSET and not isinstance(force_delete, bool):
+            raise _wrong("delete_directory", "force_delete", "bool", force_delete)
         return await self._call_raw(
             "deleteDirectory", operation, (200,), directory_guid, **_given(force_delete=force_delete)
         )
@@ -463,24 +723,46 @@ class AccountsApiWithRawResponse(Namespace):
         """Remove every label from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/labels` (deleteDirectoryLabels)."""
         from .api.directory_operations import delete_directory_labels as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("delete_directory_labels", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("delete_directory_labels", "directory_guid")
         return await self._call_raw("deleteDirectoryLabels", operation, (200,), directory_guid)
 
     async def delete_directory_settings(self, directory_guid: str, *, keys: list[str]) -> Response[DataResponseObject]:
         """Remove settings from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/settings` (deleteDirectorySettings)."""
         from .api.directory_operations import delete_directory_settings as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("delete_directory_settings", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("delete_directory_settings", "directory_guid")
+        if not _list_of(keys, str):
+            raise _wrong("delete_directory_settings", "keys", "a list of str", keys)
         return await self._call_raw("deleteDirectorySettings", operation, (200,), directory_guid, **_given(keys=keys))
 
     async def delete_service_management_binding_of_subaccount(self, subaccount_guid: str) -> Response[None]:
         """Delete the Service Manager binding of a subaccount (v1). `DELETE /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (deleteServiceManagementBindingOfSubaccount)."""
         from .api.subaccount_operations import delete_service_management_binding_of_subaccount as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("delete_service_management_binding_of_subaccount", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("delete_service_management_binding_of_subaccount", "subaccount_guid")
         return await self._call_raw("deleteServiceManagementBindingOfSubaccount", operation, (200,), subaccount_guid)
 
     async def delete_service_manager_binding_v2(self, subaccount_guid: str, binding_name: str) -> Response[None]:
         """Delete one named Service Manager binding of a subaccount. `DELETE /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (deleteServiceManagerBindingV2)."""
         from .api.subaccount_operations import delete_service_manager_binding_v2 as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("delete_service_manager_binding_v2", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("delete_service_manager_binding_v2", "subaccount_guid")
+        if not isinstance(binding_name, str):
+            raise _wrong("delete_service_manager_binding_v2", "binding_name", "str", binding_name)
+        if not binding_name:
+            raise _empty("delete_service_manager_binding_v2", "binding_name")
         return await self._call_raw("deleteServiceManagerBindingV2", operation, (200,), subaccount_guid, binding_name)
 
     async def delete_subaccount(
@@ -489,6 +771,12 @@ class AccountsApiWithRawResponse(Namespace):
         """Start deleting a subaccount (add forceDelete to remove its content too). `DELETE /accounts/v1/subaccounts/{subaccountGUID}` (deleteSubaccount)."""
         from .api.subaccount_operations import delete_subaccount as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("delete_subaccount", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("delete_subaccount", "subaccount_guid")
+        if force_delete is not UNSET and not isinstance(force_delete, bool):
+            raise _wrong("delete_subaccount", "force_delete", "bool", force_delete)
         return await self._call_raw(
             "deleteSubaccount", operation, (200,), subaccount_guid, **_given(force_delete=force_delete)
         )
@@ -497,6 +785,10 @@ class AccountsApiWithRawResponse(Namespace):
         """Remove every label from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/labels` (deleteSubaccountLabels)."""
         from .api.subaccount_operations import delete_subaccount_labels as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("delete_subaccount_labels", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("delete_subaccount_labels", "subaccount_guid")
         return await self._call_raw("deleteSubaccountLabels", operation, (200,), subaccount_guid)
 
     async def delete_subaccount_settings(
@@ -505,6 +797,12 @@ class AccountsApiWithRawResponse(Namespace):
         """Remove settings from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/settings` (deleteSubaccountSettings)."""
         from .api.subaccount_operations import delete_subaccount_settings as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("delete_subaccount_settings", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("delete_subaccount_settings", "subaccount_guid")
+        if not _list_of(keys, str):
+            raise _wrong("delete_subaccount_settings", "keys", "a list of str", keys)
         return await self._call_raw("deleteSubaccountSettings", operation, (200,), subaccount_guid, **_given(keys=keys))
 
     async def get_all_service_manager_bindings_v2(
@@ -513,6 +811,10 @@ class AccountsApiWithRawResponse(Namespace):
         """All named Service Manager bindings of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (getAllServiceManagerBindingsV2)."""
         from .api.subaccount_operations import get_all_service_manager_bindings_v2 as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("get_all_service_manager_bindings_v2", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("get_all_service_manager_bindings_v2", "subaccount_guid")
         return await self._call_raw("getAllServiceManagerBindingsV2", operation, (200,), subaccount_guid)
 
     async def get_directory(
@@ -521,18 +823,32 @@ class AccountsApiWithRawResponse(Namespace):
         """One directory by GUID (add expand=true for its children). `GET /accounts/v1/directories/{directoryGUID}` (getDirectory)."""
         from .api.directory_operations import get_directory as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("get_directory", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("get_directory", "directory_guid")
+        if expand is not UNSET and not isinstance(expand, bool):
+            raise _wrong("get_directory", "expand", "bool", expand)
         return await self._call_raw("getDirectory", operation, (200,), directory_guid, **_given(expand=expand))
 
     async def get_directory_custom_properties(self, directory_guid: str) -> Response[ResponseCollection]:
         """Custom properties set on one directory. `GET /accounts/v1/directories/{directoryGUID}/customProperties` (getDirectoryCustomProperties)."""
         from .api.directory_operations import get_directory_custom_properties as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("get_directory_custom_properties", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("get_directory_custom_properties", "directory_guid")
         return await self._call_raw("getDirectoryCustomProperties", operation, (200,), directory_guid)
 
     async def get_directory_labels(self, directory_guid: str) -> Response[LabelsResponseObject]:
         """Labels of one directory. `GET /accounts/v1/directories/{directoryGUID}/labels` (getDirectoryLabels)."""
         from .api.directory_operations import get_directory_labels as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("get_directory_labels", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("get_directory_labels", "directory_guid")
         return await self._call_raw("getDirectoryLabels", operation, (200,), directory_guid)
 
     async def get_directory_settings(
@@ -541,12 +857,20 @@ class AccountsApiWithRawResponse(Namespace):
         """Settings of one directory. `GET /accounts/v1/directories/{directoryGUID}/settings` (getDirectorySettings)."""
         from .api.directory_operations import get_directory_settings as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("get_directory_settings", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("get_directory_settings", "directory_guid")
+        if keys is not UNSET and not _list_of(keys, str):
+            raise _wrong("get_directory_settings", "keys", "a list of str", keys)
         return await self._call_raw("getDirectorySettings", operation, (200,), directory_guid, **_given(keys=keys))
 
     async def get_global_account(self, *, expand: bool | Unset = UNSET) -> Response[GlobalAccountResponseObject]:
         """The global account the service key belongs to (add expand=true for its directory tree). `GET /accounts/v1/globalAccount` (getGlobalAccount)."""
         from .api.global_account_operations import get_global_account as operation
 
+        if expand is not UNSET and not isinstance(expand, bool):
+            raise _wrong("get_global_account", "expand", "bool", expand)
         return await self._call_raw("getGlobalAccount", operation, (200,), **_given(expand=expand))
 
     async def get_global_account_custom_properties(self) -> Response[ResponseCollection]:
@@ -561,6 +885,10 @@ class AccountsApiWithRawResponse(Namespace):
         """The Service Manager binding of a subaccount (v1, one per subaccount). `GET /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (getServiceManagementBinding)."""
         from .api.subaccount_operations import get_service_management_binding as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("get_service_management_binding", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("get_service_management_binding", "subaccount_guid")
         return await self._call_raw("getServiceManagementBinding", operation, (200,), subaccount_guid)
 
     async def get_service_manager_binding_v2(
@@ -569,12 +897,24 @@ class AccountsApiWithRawResponse(Namespace):
         """One named Service Manager binding of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (getServiceManagerBindingV2)."""
         from .api.subaccount_operations import get_service_manager_binding_v2 as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("get_service_manager_binding_v2", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("get_service_manager_binding_v2", "subaccount_guid")
+        if not isinstance(binding_name, str):
+            raise _wrong("get_service_manager_binding_v2", "binding_name", "str", binding_name)
+        if not binding_name:
+            raise _empty("get_service_manager_binding_v2", "binding_name")
         return await self._call_raw("getServiceManagerBindingV2", operation, (200,), subaccount_guid, binding_name)
 
     async def get_status(self, job_instance_id_or_unique_id: str) -> Response[str]:
         """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
+        if not isinstance(job_instance_id_or_unique_id, str):
+            raise _wrong("get_status", "job_instance_id_or_unique_id", "str", job_instance_id_or_unique_id)
+        if not job_instance_id_or_unique_id:
+            raise _empty("get_status", "job_instance_id_or_unique_id")
         return await self._call_raw("getStatus", operation, (200,), job_instance_id_or_unique_id)
 
     async def get_subaccount(
@@ -583,6 +923,16 @@ class AccountsApiWithRawResponse(Namespace):
         """One subaccount by GUID. `GET /accounts/v1/subaccounts/{subaccountGUID}` (getSubaccount)."""
         from .api.subaccount_operations import get_subaccount as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("get_subaccount", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("get_subaccount", "subaccount_guid")
+        if derived_authorizations is not UNSET and not isinstance(
+            derived_authorizations, operation.GetSubaccountDerivedAuthorizations
+        ):
+            raise _wrong(
+                "get_subaccount", "derived_authorizations", "GetSubaccountDerivedAuthorizations", derived_authorizations
+            )
         return await self._call_raw(
             "getSubaccount", operation, (200,), subaccount_guid, **_given(derived_authorizations=derived_authorizations)
         )
@@ -591,12 +941,20 @@ class AccountsApiWithRawResponse(Namespace):
         """Custom properties set on one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/customProperties` (getSubaccountCustomProperties)."""
         from .api.subaccount_operations import get_subaccount_custom_properties as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("get_subaccount_custom_properties", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("get_subaccount_custom_properties", "subaccount_guid")
         return await self._call_raw("getSubaccountCustomProperties", operation, (200,), subaccount_guid)
 
     async def get_subaccount_labels(self, subaccount_guid: str) -> Response[LabelsResponseObject]:
         """Labels of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/labels` (getSubaccountLabels)."""
         from .api.subaccount_operations import get_subaccount_labels as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("get_subaccount_labels", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("get_subaccount_labels", "subaccount_guid")
         return await self._call_raw("getSubaccountLabels", operation, (200,), subaccount_guid)
 
     async def get_subaccount_settings(
@@ -605,6 +963,12 @@ class AccountsApiWithRawResponse(Namespace):
         """Settings of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/settings` (getSubaccountSettings)."""
         from .api.subaccount_operations import get_subaccount_settings as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("get_subaccount_settings", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("get_subaccount_settings", "subaccount_guid")
+        if keys is not UNSET and not _list_of(keys, str):
+            raise _wrong("get_subaccount_settings", "keys", "a list of str", keys)
         return await self._call_raw("getSubaccountSettings", operation, (200,), subaccount_guid, **_given(keys=keys))
 
     async def get_subaccounts(
@@ -617,6 +981,19 @@ class AccountsApiWithRawResponse(Namespace):
         """All subaccounts of the global account, optionally filtered by directory or label. `GET /accounts/v1/subaccounts` (getSubaccounts)."""
         from .api.subaccount_operations import get_subaccounts as operation
 
+        if directory_guid is not UNSET and not isinstance(directory_guid, str):
+            raise _wrong("get_subaccounts", "directory_guid", "str", directory_guid)
+        if derived_authorizations is not UNSET and not isinstance(
+            derived_authorizations, operation.GetSubaccountsDerivedAuthorizations
+        ):
+            raise _wrong(
+                "get_subaccounts",
+                "derived_authorizations",
+                "GetSubaccountsDerivedAuthorizations",
+                derived_authorizations,
+            )
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("get_subaccounts", "label_selector", "str", label_selector)
         return await self._call_raw(
             "getSubaccounts",
             operation,
@@ -634,12 +1011,20 @@ class AccountsApiWithRawResponse(Namespace):
         """Move one subaccount under another directory (or the global account). `POST /accounts/v1/subaccounts/{subaccountGUID}/move` (moveSubaccount)."""
         from .api.subaccount_operations import move_subaccount as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("move_subaccount", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("move_subaccount", "subaccount_guid")
+        if not isinstance(body, operation.MoveSubaccountRequestPayload):
+            raise _wrong("move_subaccount", "body", "MoveSubaccountRequestPayload", body)
         return await self._call_raw("moveSubaccount", operation, (200,), subaccount_guid, **_given(body=body))
 
     async def move_subaccounts(self, *, body: MoveSubaccountsRequestPayloadCollection) -> Response[ResponseCollection]:
         """Move several subaccounts at once. `POST /accounts/v1/subaccounts/move` (moveSubaccounts)."""
         from .api.subaccount_operations import move_subaccounts as operation
 
+        if not isinstance(body, operation.MoveSubaccountsRequestPayloadCollection):
+            raise _wrong("move_subaccounts", "body", "MoveSubaccountsRequestPayloadCollection", body)
         return await self._call_raw("moveSubaccounts", operation, (200,), **_given(body=body))
 
     async def update_directory(
@@ -648,6 +1033,12 @@ class AccountsApiWithRawResponse(Namespace):
         """Change a directory's name or description. `PATCH /accounts/v1/directories/{directoryGUID}` (updateDirectory)."""
         from .api.directory_operations import update_directory as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("update_directory", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("update_directory", "directory_guid")
+        if not isinstance(body, operation.UpdateDirectoryRequestPayload):
+            raise _wrong("update_directory", "body", "UpdateDirectoryRequestPayload", body)
         return await self._call_raw("updateDirectory", operation, (200,), directory_guid, **_given(body=body))
 
     async def update_directory_features(
@@ -656,6 +1047,12 @@ class AccountsApiWithRawResponse(Namespace):
         """Turn the entitlement or authorization features of a directory on or off. `PATCH /accounts/v1/directories/{directoryGUID}/changeDirectoryFeatures` (updateDirectoryFeatures)."""
         from .api.directory_operations import update_directory_features as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("update_directory_features", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("update_directory_features", "directory_guid")
+        if not isinstance(body, operation.UpdateDirectoryTypeRequestPayload):
+            raise _wrong("update_directory_features", "body", "UpdateDirectoryTypeRequestPayload", body)
         return await self._call_raw("updateDirectoryFeatures", operation, (200,), directory_guid, **_given(body=body))
 
     async def update_global_account(
@@ -664,6 +1061,8 @@ class AccountsApiWithRawResponse(Namespace):
         """Rename the global account or change its description. `PATCH /accounts/v1/globalAccount` (updateGlobalAccount)."""
         from .api.global_account_operations import update_global_account as operation
 
+        if not isinstance(body, operation.UpdateGlobalAccountRequestPayload):
+            raise _wrong("update_global_account", "body", "UpdateGlobalAccountRequestPayload", body)
         return await self._call_raw("updateGlobalAccount", operation, (200,), **_given(body=body))
 
     async def update_subaccount(
@@ -672,6 +1071,12 @@ class AccountsApiWithRawResponse(Namespace):
         """Change a subaccount's name, description, labels or beta-usage flag. `PATCH /accounts/v1/subaccounts/{subaccountGUID}` (updateSubaccount)."""
         from .api.subaccount_operations import update_subaccount as operation
 
+        if not isinstance(subaccount_guid, str):
+            raise _wrong("update_subaccount", "subaccount_guid", "str", subaccount_guid)
+        if not subaccount_guid:
+            raise _empty("update_subaccount", "subaccount_guid")
+        if not isinstance(body, operation.UpdateSubaccountRequestPayload):
+            raise _wrong("update_subaccount", "body", "UpdateSubaccountRequestPayload", body)
         return await self._call_raw("updateSubaccount", operation, (200,), subaccount_guid, **_given(body=body))
 
 

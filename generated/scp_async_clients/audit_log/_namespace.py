@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from scp_async._namespace import Namespace
 from scp_async._namespace import given as _given
+from scp_async._namespace import wrong_type as _wrong
 
 from .types import UNSET
 
@@ -39,6 +40,14 @@ class AuditLogApi(Namespace):
         """Read audit log records, 500 per call; follow the Paging header for more. `GET /auditlog/v2/auditlogrecords` (getAuditLogRecords)."""
         from .api.audit_log_records import get_audit_log_records as operation
 
+        if time_from is not UNSET and not isinstance(time_from, str):
+            raise _wrong("get_audit_log_records", "time_from", "str", time_from)
+        if time_to is not UNSET and not isinstance(time_to, str):
+            raise _wrong("get_audit_log_records", "time_to", "str", time_to)
+        if category is not UNSET and not isinstance(category, str):
+            raise _wrong("get_audit_log_records", "category", "str", category)
+        if handle is not UNSET and not isinstance(handle, str):
+            raise _wrong("get_audit_log_records", "handle", "str", handle)
         return await self._call(
             "getAuditLogRecords",
             operation,
@@ -63,6 +72,14 @@ class AuditLogApiWithRawResponse(Namespace):
         """Read audit log records, 500 per call; follow the Paging header for more. `GET /auditlog/v2/auditlogrecords` (getAuditLogRecords)."""
         from .api.audit_log_records import get_audit_log_records as operation
 
+        if time_from is not UNSET and not isinstance(time_from, str):
+            raise _wrong("get_audit_log_records", "time_from", "str", time_from)
+        if time_to is not UNSET and not isinstance(time_to, str):
+            raise _wrong("get_audit_log_records", "time_to", "str", time_to)
+        if category is not UNSET and not isinstance(category, str):
+            raise _wrong("get_audit_log_records", "category", "str", category)
+        if handle is not UNSET and not isinstance(handle, str):
+            raise _wrong("get_audit_log_records", "handle", "str", handle)
         return await self._call_raw(
             "getAuditLogRecords",
             operation,

@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import uuid as _uuid
 from typing import TYPE_CHECKING, Any
 
 from scp_async._namespace import Namespace
+from scp_async._namespace import empty as _empty
 from scp_async._namespace import given as _given
+from scp_async._namespace import list_of as _list_of
+from scp_async._namespace import wrong_type as _wrong
 
 from .types import UNSET
 
@@ -251,92 +255,160 @@ class CfV3Api(Namespace):
         """The same operations, returning `Response` objects instead of parsed bodies."""
         return CfV3ApiWithRawResponse(self._context)
 
-    async def apply_manifest_to_space(self, guid: UUID, *, body: str | Unset = UNSET) -> None:
+    async def apply_manifest_to_space(self, guid: UUID | str, *, body: str | Unset = UNSET) -> None:
         """`POST /v3/spaces/{guid}/actions/apply_manifest` (applyManifestToSpace)."""
         from .api.spaces import apply_manifest_to_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("apply_manifest_to_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("apply_manifest_to_space", "guid")
+        if body is not UNSET and not isinstance(body, str):
+            raise _wrong("apply_manifest_to_space", "body", "str", body)
         return await self._call("applyManifestToSpace", operation, (202,), guid, **_given(body=body))
 
     async def apply_organization_quota(
-        self, quota_guid: UUID, *, body: RelationshipToMany | Unset = UNSET
+        self, quota_guid: UUID | str, *, body: RelationshipToMany | Unset = UNSET
     ) -> RelationshipToMany:
         """`POST /v3/organization_quotas/{quota_guid}/relationships/organizations` (applyOrganizationQuota)."""
         from .api.organization_quotas import apply_organization_quota as operation
 
+        if not isinstance(quota_guid, (str, _uuid.UUID)):
+            raise _wrong("apply_organization_quota", "quota_guid", "str or UUID", quota_guid)
+        if not quota_guid:
+            raise _empty("apply_organization_quota", "quota_guid")
+        if body is not UNSET and not isinstance(body, operation.RelationshipToMany):
+            raise _wrong("apply_organization_quota", "body", "RelationshipToMany", body)
         return await self._call("applyOrganizationQuota", operation, (200,), quota_guid, **_given(body=body))
 
     async def apply_service_plan_visibility(
-        self, guid: UUID, *, body: ApplyServicePlanVisibilityBody
+        self, guid: UUID | str, *, body: ApplyServicePlanVisibilityBody
     ) -> ServicePlanVisibility:
         """`POST /v3/service_plans/{guid}/visibility` (applyServicePlanVisibility)."""
         from .api.service_plans import apply_service_plan_visibility as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("apply_service_plan_visibility", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("apply_service_plan_visibility", "guid")
+        if not isinstance(body, operation.ApplyServicePlanVisibilityBody):
+            raise _wrong("apply_service_plan_visibility", "body", "ApplyServicePlanVisibilityBody", body)
         return await self._call("applyServicePlanVisibility", operation, (200,), guid, **_given(body=body))
 
     async def apply_space_quota(
-        self, quota_guid: UUID, *, body: RelationshipToMany | Unset = UNSET
+        self, quota_guid: UUID | str, *, body: RelationshipToMany | Unset = UNSET
     ) -> RelationshipToMany:
         """`POST /v3/space_quotas/{quota_guid}/relationships/spaces` (applySpaceQuota)."""
         from .api.space_quotas import apply_space_quota as operation
 
+        if not isinstance(quota_guid, (str, _uuid.UUID)):
+            raise _wrong("apply_space_quota", "quota_guid", "str or UUID", quota_guid)
+        if not quota_guid:
+            raise _empty("apply_space_quota", "quota_guid")
+        if body is not UNSET and not isinstance(body, operation.RelationshipToMany):
+            raise _wrong("apply_space_quota", "body", "RelationshipToMany", body)
         return await self._call("applySpaceQuota", operation, (200,), quota_guid, **_given(body=body))
 
     async def assign_default_isolation_segment_for_organization(
-        self, guid: UUID, *, body: RelationshipToOne | Unset = UNSET
+        self, guid: UUID | str, *, body: RelationshipToOne | Unset = UNSET
     ) -> RelationshipToOne:
         """`PATCH /v3/organizations/{guid}/relationships/default_isolation_segment` (assignDefaultIsolationSegmentForOrganization)."""
         from .api.organizations import assign_default_isolation_segment_for_organization as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("assign_default_isolation_segment_for_organization", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("assign_default_isolation_segment_for_organization", "guid")
+        if body is not UNSET and not isinstance(body, operation.RelationshipToOne):
+            raise _wrong("assign_default_isolation_segment_for_organization", "body", "RelationshipToOne", body)
         return await self._call(
             "assignDefaultIsolationSegmentForOrganization", operation, (200,), guid, **_given(body=body)
         )
 
     async def bind_running_security_group(
-        self, guid: UUID, *, body: RelationshipToMany | Unset = UNSET
+        self, guid: UUID | str, *, body: RelationshipToMany | Unset = UNSET
     ) -> RelationshipToMany:
         """`POST /v3/security_groups/{guid}/relationships/running_spaces` (bindRunningSecurityGroup)."""
         from .api.security_groups import bind_running_security_group as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("bind_running_security_group", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("bind_running_security_group", "guid")
+        if body is not UNSET and not isinstance(body, operation.RelationshipToMany):
+            raise _wrong("bind_running_security_group", "body", "RelationshipToMany", body)
         return await self._call("bindRunningSecurityGroup", operation, (200,), guid, **_given(body=body))
 
     async def bind_staging_security_group(
-        self, guid: UUID, *, body: RelationshipToMany | Unset = UNSET
+        self, guid: UUID | str, *, body: RelationshipToMany | Unset = UNSET
     ) -> RelationshipToMany:
         """`POST /v3/security_groups/{guid}/relationships/staging_spaces` (bindStagingSecurityGroup)."""
         from .api.security_groups import bind_staging_security_group as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("bind_staging_security_group", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("bind_staging_security_group", "guid")
+        if body is not UNSET and not isinstance(body, operation.RelationshipToMany):
+            raise _wrong("bind_staging_security_group", "body", "RelationshipToMany", body)
         return await self._call("bindStagingSecurityGroup", operation, (200,), guid, **_given(body=body))
 
-    async def cancel_deployment(self, guid: UUID) -> Deployment:
+    async def cancel_deployment(self, guid: UUID | str) -> Deployment:
         """`POST /v3/deployments/{guid}/actions/cancel` (cancelDeployment)."""
         from .api.deployments import cancel_deployment as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("cancel_deployment", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("cancel_deployment", "guid")
         return await self._call("cancelDeployment", operation, (200,), guid)
 
-    async def cancel_task(self, guid: UUID) -> Task:
+    async def cancel_task(self, guid: UUID | str) -> Task:
         """`POST /v3/tasks/{guid}/actions/cancel` (cancelTask)."""
         from .api.tasks import cancel_task as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("cancel_task", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("cancel_task", "guid")
         return await self._call("cancelTask", operation, (202,), guid)
 
-    async def cancel_task_put(self, guid: UUID) -> Task:
+    async def cancel_task_put(self, guid: UUID | str) -> Task:
         """`PUT /v3/tasks/{guid}/actions/cancel` (cancelTaskPut)."""
         from .api.tasks import cancel_task_put as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("cancel_task_put", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("cancel_task_put", "guid")
         return await self._call("cancelTaskPut", operation, (202,), guid)
 
-    async def cancel_task_short(self, guid: UUID) -> Task:
+    async def cancel_task_short(self, guid: UUID | str) -> Task:
         """`PUT /v3/tasks/{guid}/cancel` (cancelTaskShort)."""
         from .api.tasks import cancel_task_short as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("cancel_task_short", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("cancel_task_short", "guid")
         return await self._call("cancelTaskShort", operation, (202,), guid)
 
     async def check_reserved_routes_for_domain(
-        self, guid: UUID, *, host: str | Unset = UNSET, path: str | Unset = UNSET, port: int | Unset = UNSET
+        self, guid: UUID | str, *, host: str | Unset = UNSET, path: str | Unset = UNSET, port: int | Unset = UNSET
     ) -> CheckReservedRoutesForDomainResponse200:
         """`GET /v3/domains/{guid}/route_reservations` (checkReservedRoutesForDomain)."""
         from .api.domains import check_reserved_routes_for_domain as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("check_reserved_routes_for_domain", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("check_reserved_routes_for_domain", "guid")
+        if host is not UNSET and not isinstance(host, str):
+            raise _wrong("check_reserved_routes_for_domain", "host", "str", host)
+        if path is not UNSET and not isinstance(path, str):
+            raise _wrong("check_reserved_routes_for_domain", "path", "str", path)
+        if port is not UNSET and not (isinstance(port, int) and type(port) is not bool):
+            raise _wrong("check_reserved_routes_for_domain", "port", "int", port)
         return await self._call(
             "checkReservedRoutesForDomain", operation, (200,), guid, **_given(host=host, path=path, port=port)
         )
@@ -347,106 +419,148 @@ class CfV3Api(Namespace):
 
         return await self._call("clearBuildpackCache", operation, (202,))
 
-    async def clear_buildpack_cache_for_application(self, guid: UUID) -> None:
+    async def clear_buildpack_cache_for_application(self, guid: UUID | str) -> None:
         """`POST /v3/apps/{guid}/actions/clear_buildpack_cache` (clearBuildpackCacheForApplication)."""
         from .api.apps import clear_buildpack_cache_for_application as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("clear_buildpack_cache_for_application", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("clear_buildpack_cache_for_application", "guid")
         return await self._call("clearBuildpackCacheForApplication", operation, (202,), guid)
 
-    async def continue_deployment(self, guid: UUID) -> Deployment:
+    async def continue_deployment(self, guid: UUID | str) -> Deployment:
         """`POST /v3/deployments/{guid}/actions/continue` (continueDeployment)."""
         from .api.deployments import continue_deployment as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("continue_deployment", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("continue_deployment", "guid")
         return await self._call("continueDeployment", operation, (200,), guid)
 
     async def create_app(self, *, body: CreateAppBody) -> App:
         """`POST /v3/apps` (createApp)."""
         from .api.apps import create_app as operation
 
+        if not isinstance(body, operation.CreateAppBody):
+            raise _wrong("create_app", "body", "CreateAppBody", body)
         return await self._call("createApp", operation, (201,), **_given(body=body))
 
     async def create_build(self, *, body: CreateBuildBody) -> Build:
         """`POST /v3/builds` (createBuild)."""
         from .api.builds import create_build as operation
 
+        if not isinstance(body, operation.CreateBuildBody):
+            raise _wrong("create_build", "body", "CreateBuildBody", body)
         return await self._call("createBuild", operation, (201,), **_given(body=body))
 
     async def create_buildpack(self, *, body: CreateBuildpackBody) -> Buildpack:
         """`POST /v3/buildpacks` (createBuildpack)."""
         from .api.buildpacks import create_buildpack as operation
 
+        if not isinstance(body, operation.CreateBuildpackBody):
+            raise _wrong("create_buildpack", "body", "CreateBuildpackBody", body)
         return await self._call("createBuildpack", operation, (201,), **_given(body=body))
 
     async def create_deployment(self, *, body: CreateDeploymentBody) -> Deployment:
         """`POST /v3/deployments` (createDeployment)."""
         from .api.deployments import create_deployment as operation
 
+        if not isinstance(body, operation.CreateDeploymentBody):
+            raise _wrong("create_deployment", "body", "CreateDeploymentBody", body)
         return await self._call("createDeployment", operation, (201,), **_given(body=body))
 
     async def create_domain(self, *, body: CreateDomainBody) -> Domain:
         """`POST /v3/domains` (createDomain)."""
         from .api.domains import create_domain as operation
 
+        if not isinstance(body, operation.CreateDomainBody):
+            raise _wrong("create_domain", "body", "CreateDomainBody", body)
         return await self._call("createDomain", operation, (201,), **_given(body=body))
 
     async def create_droplet(self, *, body: CreateDropletBody) -> Droplet:
         """`POST /v3/droplets` (createDroplet)."""
         from .api.droplets import create_droplet as operation
 
+        if not isinstance(body, operation.CreateDropletBody):
+            raise _wrong("create_droplet", "body", "CreateDropletBody", body)
         return await self._call("createDroplet", operation, (201,), **_given(body=body))
 
     async def create_isolation_segment(self, *, body: CreateIsolationSegmentBody | Unset = UNSET) -> IsolationSegment:
         """`POST /v3/isolation_segments` (createIsolationSegment)."""
         from .api.isolation_segments import create_isolation_segment as operation
 
+        if body is not UNSET and not isinstance(body, operation.CreateIsolationSegmentBody):
+            raise _wrong("create_isolation_segment", "body", "CreateIsolationSegmentBody", body)
         return await self._call("createIsolationSegment", operation, (201,), **_given(body=body))
 
-    async def create_manifest_diff_for_space(self, guid: UUID, *, body: str | Unset = UNSET) -> None:
+    async def create_manifest_diff_for_space(self, guid: UUID | str, *, body: str | Unset = UNSET) -> None:
         """`POST /v3/spaces/{guid}/manifest_diff` (createManifestDiffForSpace)."""
         from .api.spaces import create_manifest_diff_for_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("create_manifest_diff_for_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("create_manifest_diff_for_space", "guid")
+        if body is not UNSET and not isinstance(body, str):
+            raise _wrong("create_manifest_diff_for_space", "body", "str", body)
         return await self._call("createManifestDiffForSpace", operation, (201, 202), guid, **_given(body=body))
 
     async def create_organization(self, *, body: CreateOrganizationBody) -> Organization:
         """`POST /v3/organizations` (createOrganization)."""
         from .api.organizations import create_organization as operation
 
+        if not isinstance(body, operation.CreateOrganizationBody):
+            raise _wrong("create_organization", "body", "CreateOrganizationBody", body)
         return await self._call("createOrganization", operation, (201,), **_given(body=body))
 
     async def create_organization_quota(self, *, body: CreateOrganizationQuotaBody) -> OrganizationQuota:
         """`POST /v3/organization_quotas` (createOrganizationQuota)."""
         from .api.organization_quotas import create_organization_quota as operation
 
+        if not isinstance(body, operation.CreateOrganizationQuotaBody):
+            raise _wrong("create_organization_quota", "body", "CreateOrganizationQuotaBody", body)
         return await self._call("createOrganizationQuota", operation, (201,), **_given(body=body))
 
     async def create_package(self, *, body: CreatePackageBody) -> Package:
         """`POST /v3/packages` (createPackage)."""
         from .api.packages import create_package as operation
 
+        if not isinstance(body, operation.CreatePackageBody):
+            raise _wrong("create_package", "body", "CreatePackageBody", body)
         return await self._call("createPackage", operation, (201,), **_given(body=body))
 
     async def create_role(self, *, body: CreateRoleBody | Unset = UNSET) -> BaseSchema:
         """`POST /v3/roles` (createRole)."""
         from .api.roles import create_role as operation
 
+        if body is not UNSET and not isinstance(body, operation.CreateRoleBody):
+            raise _wrong("create_role", "body", "CreateRoleBody", body)
         return await self._call("createRole", operation, (201,), **_given(body=body))
 
     async def create_route(self, *, body: CreateRouteBody | Unset = UNSET) -> Route:
         """`POST /v3/routes` (createRoute)."""
         from .api.routes import create_route as operation
 
+        if body is not UNSET and not isinstance(body, operation.CreateRouteBody):
+            raise _wrong("create_route", "body", "CreateRouteBody", body)
         return await self._call("createRoute", operation, (201,), **_given(body=body))
 
     async def create_security_group(self, *, body: SecurityGroupCreate | Unset = UNSET) -> SecurityGroup:
         """`POST /v3/security_groups` (createSecurityGroup)."""
         from .api.security_groups import create_security_group as operation
 
+        if body is not UNSET and not isinstance(body, operation.SecurityGroupCreate):
+            raise _wrong("create_security_group", "body", "SecurityGroupCreate", body)
         return await self._call("createSecurityGroup", operation, (201,), **_given(body=body))
 
     async def create_service_broker(self, *, body: CreateServiceBrokerBody | Unset = UNSET) -> None:
         """`POST /v3/service_brokers` (createServiceBroker)."""
         from .api.service_brokers import create_service_broker as operation
 
+        if body is not UNSET and not isinstance(body, operation.CreateServiceBrokerBody):
+            raise _wrong("create_service_broker", "body", "CreateServiceBrokerBody", body)
         return await self._call("createServiceBroker", operation, (202,), **_given(body=body))
 
     async def create_service_credential_binding(
@@ -455,6 +569,8 @@ class CfV3Api(Namespace):
         """`POST /v3/service_credential_bindings` (createServiceCredentialBinding)."""
         from .api.service_credential_bindings import create_service_credential_binding as operation
 
+        if body is not UNSET and not isinstance(body, operation.CreateServiceCredentialBindingBody):
+            raise _wrong("create_service_credential_binding", "body", "CreateServiceCredentialBindingBody", body)
         return await self._call("createServiceCredentialBinding", operation, (201, 202), **_given(body=body))
 
     async def create_service_instance(
@@ -463,6 +579,8 @@ class CfV3Api(Namespace):
         """`POST /v3/service_instances` (createServiceInstance)."""
         from .api.service_instances import create_service_instance as operation
 
+        if body is not UNSET and not isinstance(body, operation.CreateServiceInstanceBody):
+            raise _wrong("create_service_instance", "body", "CreateServiceInstanceBody", body)
         return await self._call("createServiceInstance", operation, (201, 202), **_given(body=body))
 
     async def create_service_route_binding(
@@ -471,206 +589,344 @@ class CfV3Api(Namespace):
         """`POST /v3/service_route_bindings` (createServiceRouteBinding)."""
         from .api.service_route_bindings import create_service_route_binding as operation
 
+        if body is not UNSET and not isinstance(body, operation.ServiceRouteBindingCreate):
+            raise _wrong("create_service_route_binding", "body", "ServiceRouteBindingCreate", body)
         return await self._call("createServiceRouteBinding", operation, (201, 202), **_given(body=body))
 
-    async def create_sidecar(self, guid: UUID, *, body: CreateSidecarBody | Unset = UNSET) -> Sidecar:
+    async def create_sidecar(self, guid: UUID | str, *, body: CreateSidecarBody | Unset = UNSET) -> Sidecar:
         """`POST /v3/apps/{guid}/sidecars` (createSidecar)."""
         from .api.sidecars import create_sidecar as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("create_sidecar", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("create_sidecar", "guid")
+        if body is not UNSET and not isinstance(body, operation.CreateSidecarBody):
+            raise _wrong("create_sidecar", "body", "CreateSidecarBody", body)
         return await self._call("createSidecar", operation, (201,), guid, **_given(body=body))
 
     async def create_space(self, *, body: CreateSpaceBody) -> Space:
         """`POST /v3/spaces` (createSpace)."""
         from .api.spaces import create_space as operation
 
+        if not isinstance(body, operation.CreateSpaceBody):
+            raise _wrong("create_space", "body", "CreateSpaceBody", body)
         return await self._call("createSpace", operation, (201,), **_given(body=body))
 
     async def create_space_quota(self, *, body: CreateSpaceQuotaBody | Unset = UNSET) -> SpaceQuota:
         """`POST /v3/space_quotas` (createSpaceQuota)."""
         from .api.space_quotas import create_space_quota as operation
 
+        if body is not UNSET and not isinstance(body, operation.CreateSpaceQuotaBody):
+            raise _wrong("create_space_quota", "body", "CreateSpaceQuotaBody", body)
         return await self._call("createSpaceQuota", operation, (201,), **_given(body=body))
 
     async def create_stack(self, *, body: CreateStackBody) -> Stack:
         """`POST /v3/stacks` (createStack)."""
         from .api.stacks import create_stack as operation
 
+        if not isinstance(body, operation.CreateStackBody):
+            raise _wrong("create_stack", "body", "CreateStackBody", body)
         return await self._call("createStack", operation, (201,), **_given(body=body))
 
-    async def create_task(self, guid: UUID, *, body: CreateTaskBody) -> Task:
+    async def create_task(self, guid: UUID | str, *, body: CreateTaskBody) -> Task:
         """`POST /v3/apps/{guid}/tasks` (createTask)."""
         from .api.tasks import create_task as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("create_task", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("create_task", "guid")
+        if not isinstance(body, operation.CreateTaskBody):
+            raise _wrong("create_task", "body", "CreateTaskBody", body)
         return await self._call("createTask", operation, (202,), guid, **_given(body=body))
 
     async def create_user(self, *, body: CreateUserBody | Unset = UNSET) -> User:
         """`POST /v3/users` (createUser)."""
         from .api.users import create_user as operation
 
+        if body is not UNSET and not isinstance(body, operation.CreateUserBody):
+            raise _wrong("create_user", "body", "CreateUserBody", body)
         return await self._call("createUser", operation, (201,), **_given(body=body))
 
-    async def delete_app(self, guid: UUID) -> None:
+    async def delete_app(self, guid: UUID | str) -> None:
         """`DELETE /v3/apps/{guid}` (deleteApp)."""
         from .api.apps import delete_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_app", "guid")
         return await self._call("deleteApp", operation, (202,), guid)
 
-    async def delete_buildpack(self, guid: UUID) -> None:
+    async def delete_buildpack(self, guid: UUID | str) -> None:
         """`DELETE /v3/buildpacks/{guid}` (deleteBuildpack)."""
         from .api.buildpacks import delete_buildpack as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_buildpack", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_buildpack", "guid")
         return await self._call("deleteBuildpack", operation, (202,), guid)
 
-    async def delete_domain(self, guid: UUID) -> None:
+    async def delete_domain(self, guid: UUID | str) -> None:
         """`DELETE /v3/domains/{guid}` (deleteDomain)."""
         from .api.domains import delete_domain as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_domain", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_domain", "guid")
         return await self._call("deleteDomain", operation, (202,), guid)
 
-    async def delete_droplet(self, guid: UUID) -> Job:
+    async def delete_droplet(self, guid: UUID | str) -> Job:
         """`DELETE /v3/droplets/{guid}` (deleteDroplet)."""
         from .api.droplets import delete_droplet as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_droplet", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_droplet", "guid")
         return await self._call("deleteDroplet", operation, (202,), guid)
 
-    async def delete_isolation_segment(self, guid: UUID) -> None:
+    async def delete_isolation_segment(self, guid: UUID | str) -> None:
         """`DELETE /v3/isolation_segments/{guid}` (deleteIsolationSegment)."""
         from .api.isolation_segments import delete_isolation_segment as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_isolation_segment", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_isolation_segment", "guid")
         return await self._call("deleteIsolationSegment", operation, (204,), guid)
 
-    async def delete_organization(self, guid: UUID) -> None:
+    async def delete_organization(self, guid: UUID | str) -> None:
         """`DELETE /v3/organizations/{guid}` (deleteOrganization)."""
         from .api.organizations import delete_organization as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_organization", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_organization", "guid")
         return await self._call("deleteOrganization", operation, (202,), guid)
 
-    async def delete_organization_quota(self, guid: UUID) -> None:
+    async def delete_organization_quota(self, guid: UUID | str) -> None:
         """`DELETE /v3/organization_quotas/{guid}` (deleteOrganizationQuota)."""
         from .api.organization_quotas import delete_organization_quota as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_organization_quota", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_organization_quota", "guid")
         return await self._call("deleteOrganizationQuota", operation, (202,), guid)
 
-    async def delete_package(self, guid: UUID) -> None:
+    async def delete_package(self, guid: UUID | str) -> None:
         """`DELETE /v3/packages/{guid}` (deletePackage)."""
         from .api.packages import delete_package as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_package", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_package", "guid")
         return await self._call("deletePackage", operation, (202,), guid)
 
-    async def delete_role(self, guid: UUID) -> None:
+    async def delete_role(self, guid: UUID | str) -> None:
         """`DELETE /v3/roles/{guid}` (deleteRole)."""
         from .api.roles import delete_role as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_role", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_role", "guid")
         return await self._call("deleteRole", operation, (202,), guid)
 
-    async def delete_route(self, guid: UUID) -> None:
+    async def delete_route(self, guid: UUID | str) -> None:
         """`DELETE /v3/routes/{guid}` (deleteRoute)."""
         from .api.routes import delete_route as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_route", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_route", "guid")
         return await self._call("deleteRoute", operation, (202,), guid)
 
-    async def delete_security_group(self, guid: UUID) -> None:
+    async def delete_security_group(self, guid: UUID | str) -> None:
         """`DELETE /v3/security_groups/{guid}` (deleteSecurityGroup)."""
         from .api.security_groups import delete_security_group as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_security_group", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_security_group", "guid")
         return await self._call("deleteSecurityGroup", operation, (202,), guid)
 
-    async def delete_service_broker(self, guid: UUID) -> None:
+    async def delete_service_broker(self, guid: UUID | str) -> None:
         """`DELETE /v3/service_brokers/{guid}` (deleteServiceBroker)."""
         from .api.service_brokers import delete_service_broker as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_service_broker", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_service_broker", "guid")
         return await self._call("deleteServiceBroker", operation, (202,), guid)
 
-    async def delete_service_credential_binding(self, guid: UUID) -> None:
+    async def delete_service_credential_binding(self, guid: UUID | str) -> None:
         """`DELETE /v3/service_credential_bindings/{guid}` (deleteServiceCredentialBinding)."""
         from .api.service_credential_bindings import delete_service_credential_binding as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_service_credential_binding", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_service_credential_binding", "guid")
         return await self._call("deleteServiceCredentialBinding", operation, (202, 204), guid)
 
-    async def delete_service_instance(self, guid: UUID, *, purge: bool | Unset = UNSET) -> None:
+    async def delete_service_instance(self, guid: UUID | str, *, purge: bool | Unset = UNSET) -> None:
         """`DELETE /v3/service_instances/{guid}` (deleteServiceInstance)."""
         from .api.service_instances import delete_service_instance as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_service_instance", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_service_instance", "guid")
+        if purge is not UNSET and not isinstance(purge, bool):
+            raise _wrong("delete_service_instance", "purge", "bool", purge)
         return await self._call("deleteServiceInstance", operation, (202, 204), guid, **_given(purge=purge))
 
-    async def delete_service_offering(self, guid: UUID, *, purge: bool | Unset = UNSET) -> None:
+    async def delete_service_offering(self, guid: UUID | str, *, purge: bool | Unset = UNSET) -> None:
         """`DELETE /v3/service_offerings/{guid}` (deleteServiceOffering)."""
         from .api.service_offerings import delete_service_offering as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_service_offering", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_service_offering", "guid")
+        if purge is not UNSET and not isinstance(purge, bool):
+            raise _wrong("delete_service_offering", "purge", "bool", purge)
         return await self._call("deleteServiceOffering", operation, (204,), guid, **_given(purge=purge))
 
-    async def delete_service_plan(self, guid: UUID) -> None:
+    async def delete_service_plan(self, guid: UUID | str) -> None:
         """`DELETE /v3/service_plans/{guid}` (deleteServicePlan)."""
         from .api.service_plans import delete_service_plan as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_service_plan", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_service_plan", "guid")
         return await self._call("deleteServicePlan", operation, (204,), guid)
 
-    async def delete_service_route_binding(self, guid: UUID) -> None:
+    async def delete_service_route_binding(self, guid: UUID | str) -> None:
         """`DELETE /v3/service_route_bindings/{guid}` (deleteServiceRouteBinding)."""
         from .api.service_route_bindings import delete_service_route_binding as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_service_route_binding", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_service_route_binding", "guid")
         return await self._call("deleteServiceRouteBinding", operation, (202, 204), guid)
 
-    async def delete_sidecar(self, guid: UUID) -> None:
+    async def delete_sidecar(self, guid: UUID | str) -> None:
         """`DELETE /v3/sidecars/{guid}` (deleteSidecar)."""
         from .api.sidecars import delete_sidecar as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_sidecar", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_sidecar", "guid")
         return await self._call("deleteSidecar", operation, (204,), guid)
 
-    async def delete_space(self, guid: UUID) -> None:
+    async def delete_space(self, guid: UUID | str) -> None:
         """`DELETE /v3/spaces/{guid}` (deleteSpace)."""
         from .api.spaces import delete_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_space", "guid")
         return await self._call("deleteSpace", operation, (202,), guid)
 
-    async def delete_space_quota(self, guid: UUID) -> None:
+    async def delete_space_quota(self, guid: UUID | str) -> None:
         """`DELETE /v3/space_quotas/{guid}` (deleteSpaceQuota)."""
         from .api.space_quotas import delete_space_quota as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_space_quota", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_space_quota", "guid")
         return await self._call("deleteSpaceQuota", operation, (202,), guid)
 
-    async def delete_stack(self, guid: UUID) -> None:
+    async def delete_stack(self, guid: UUID | str) -> None:
         """`DELETE /v3/stacks/{guid}` (deleteStack)."""
         from .api.stacks import delete_stack as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_stack", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_stack", "guid")
         return await self._call("deleteStack", operation, (204,), guid)
 
-    async def delete_unmapped_routes_for_space(self, guid: UUID, *, unmapped: bool) -> None:
+    async def delete_unmapped_routes_for_space(self, guid: UUID | str, *, unmapped: bool) -> None:
         """`DELETE /v3/spaces/{guid}/routes` (deleteUnmappedRoutesForSpace)."""
         from .api.spaces import delete_unmapped_routes_for_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_unmapped_routes_for_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_unmapped_routes_for_space", "guid")
+        if not isinstance(unmapped, bool):
+            raise _wrong("delete_unmapped_routes_for_space", "unmapped", "bool", unmapped)
         return await self._call("deleteUnmappedRoutesForSpace", operation, (202,), guid, **_given(unmapped=unmapped))
 
     async def delete_user(self, guid: str) -> None:
         """`DELETE /v3/users/{guid}` (deleteUser)."""
         from .api.users import delete_user as operation
 
+        if not isinstance(guid, str):
+            raise _wrong("delete_user", "guid", "str", guid)
+        if not guid:
+            raise _empty("delete_user", "guid")
         return await self._call("deleteUser", operation, (202,), guid)
 
-    async def download_droplet(self, guid: UUID) -> File:
+    async def download_droplet(self, guid: UUID | str) -> File:
         """`GET /v3/droplets/{guid}/download` (downloadDroplet)."""
         from .api.droplets import download_droplet as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("download_droplet", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("download_droplet", "guid")
         return await self._call("downloadDroplet", operation, (200, 302), guid)
 
-    async def download_package_bits(self, guid: UUID) -> Any:
+    async def download_package_bits(self, guid: UUID | str) -> Any:
         """`GET /v3/packages/{guid}/download` (downloadPackageBits)."""
         from .api.packages import download_package_bits as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("download_package_bits", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("download_package_bits", "guid")
         return await self._call("downloadPackageBits", operation, (302,), guid)
 
     async def entitle_organizations_for_isolation_segment(
-        self, guid: UUID, *, body: RelationshipToMany
+        self, guid: UUID | str, *, body: RelationshipToMany
     ) -> RelationshipToMany:
         """`POST /v3/isolation_segments/{guid}/relationships/organizations` (entitleOrganizationsForIsolationSegment)."""
         from .api.isolation_segments import entitle_organizations_for_isolation_segment as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("entitle_organizations_for_isolation_segment", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("entitle_organizations_for_isolation_segment", "guid")
+        if not isinstance(body, operation.RelationshipToMany):
+            raise _wrong("entitle_organizations_for_isolation_segment", "body", "RelationshipToMany", body)
         return await self._call("entitleOrganizationsForIsolationSegment", operation, (200,), guid, **_given(body=body))
 
-    async def generate_manifest(self, guid: UUID) -> str:
+    async def generate_manifest(self, guid: UUID | str) -> str:
         """`GET /v3/apps/{guid}/manifest` (generateManifest)."""
         from .api.manifests import generate_manifest as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("generate_manifest", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("generate_manifest", "guid")
         return await self._call("generateManifest", operation, (200,), guid)
 
     async def get_api_root(self) -> GetApiRootResponse200:
@@ -679,148 +935,244 @@ class CfV3Api(Namespace):
 
         return await self._call("getApiRoot", operation, (200,))
 
-    async def get_app(self, guid: UUID, *, include: list[GetAppIncludeItem] | Unset = UNSET) -> App:
+    async def get_app(self, guid: UUID | str, *, include: list[GetAppIncludeItem] | Unset = UNSET) -> App:
         """`GET /v3/apps/{guid}` (getApp)."""
         from .api.apps import get_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_app", "guid")
+        if include is not UNSET and not _list_of(include, operation.GetAppIncludeItem):
+            raise _wrong("get_app", "include", "a list of GetAppIncludeItem", include)
         return await self._call("getApp", operation, (200,), guid, **_given(include=include))
 
-    async def get_app_feature(self, guid: UUID, name: GetAppFeatureName) -> AppFeature:
+    async def get_app_feature(self, guid: UUID | str, name: GetAppFeatureName) -> AppFeature:
         """`GET /v3/apps/{guid}/features/{name}` (getAppFeature)."""
         from .api.apps import get_app_feature as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_app_feature", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_app_feature", "guid")
+        if not isinstance(name, operation.GetAppFeatureName):
+            raise _wrong("get_app_feature", "name", "GetAppFeatureName", name)
         return await self._call("getAppFeature", operation, (200,), guid, name)
 
-    async def get_app_usage_event(self, guid: UUID) -> BaseSchema:
+    async def get_app_usage_event(self, guid: UUID | str) -> BaseSchema:
         """`GET /v3/app_usage_events/{guid}` (getAppUsageEvent)."""
         from .api.app_usage_events import get_app_usage_event as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_app_usage_event", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_app_usage_event", "guid")
         return await self._call("getAppUsageEvent", operation, (200,), guid)
 
-    async def get_assigned_isolation_segment_for_space(self, guid: UUID) -> RelationshipToOne:
+    async def get_assigned_isolation_segment_for_space(self, guid: UUID | str) -> RelationshipToOne:
         """`GET /v3/spaces/{guid}/relationships/isolation_segment` (getAssignedIsolationSegmentForSpace)."""
         from .api.spaces import get_assigned_isolation_segment_for_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_assigned_isolation_segment_for_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_assigned_isolation_segment_for_space", "guid")
         return await self._call("getAssignedIsolationSegmentForSpace", operation, (200,), guid)
 
-    async def get_audit_event(self, guid: UUID) -> AuditEvent:
+    async def get_audit_event(self, guid: UUID | str) -> AuditEvent:
         """`GET /v3/audit_events/{guid}` (getAuditEvent)."""
         from .api.audit_events import get_audit_event as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_audit_event", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_audit_event", "guid")
         return await self._call("getAuditEvent", operation, (200,), guid)
 
-    async def get_build(self, guid: UUID) -> Build:
+    async def get_build(self, guid: UUID | str) -> Build:
         """`GET /v3/builds/{guid}` (getBuild)."""
         from .api.builds import get_build as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_build", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_build", "guid")
         return await self._call("getBuild", operation, (200,), guid)
 
-    async def get_buildpack(self, guid: UUID) -> Buildpack:
+    async def get_buildpack(self, guid: UUID | str) -> Buildpack:
         """`GET /v3/buildpacks/{guid}` (getBuildpack)."""
         from .api.buildpacks import get_buildpack as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_buildpack", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_buildpack", "guid")
         return await self._call("getBuildpack", operation, (200,), guid)
 
-    async def get_current_droplet_association_for_app(self, guid: UUID) -> RelationshipToOne:
+    async def get_current_droplet_association_for_app(self, guid: UUID | str) -> RelationshipToOne:
         """`GET /v3/apps/{guid}/relationships/current_droplet` (getCurrentDropletAssociationForApp)."""
         from .api.apps import get_current_droplet_association_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_current_droplet_association_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_current_droplet_association_for_app", "guid")
         return await self._call("getCurrentDropletAssociationForApp", operation, (200,), guid)
 
-    async def get_current_droplet_for_app(self, guid: UUID) -> Droplet:
+    async def get_current_droplet_for_app(self, guid: UUID | str) -> Droplet:
         """`GET /v3/apps/{guid}/droplets/current` (getCurrentDropletForApp)."""
         from .api.apps import get_current_droplet_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_current_droplet_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_current_droplet_for_app", "guid")
         return await self._call("getCurrentDropletForApp", operation, (200,), guid)
 
-    async def get_default_domain_for_organization(self, guid: UUID) -> Domain:
+    async def get_default_domain_for_organization(self, guid: UUID | str) -> Domain:
         """`GET /v3/organizations/{guid}/domains/default` (getDefaultDomainForOrganization)."""
         from .api.organizations import get_default_domain_for_organization as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_default_domain_for_organization", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_default_domain_for_organization", "guid")
         return await self._call("getDefaultDomainForOrganization", operation, (200,), guid)
 
-    async def get_default_isolation_segment_for_organization(self, guid: UUID) -> RelationshipToOne:
+    async def get_default_isolation_segment_for_organization(self, guid: UUID | str) -> RelationshipToOne:
         """`GET /v3/organizations/{guid}/relationships/default_isolation_segment` (getDefaultIsolationSegmentForOrganization)."""
         from .api.organizations import get_default_isolation_segment_for_organization as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_default_isolation_segment_for_organization", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_default_isolation_segment_for_organization", "guid")
         return await self._call("getDefaultIsolationSegmentForOrganization", operation, (200,), guid)
 
-    async def get_deployment(self, guid: UUID) -> Deployment:
+    async def get_deployment(self, guid: UUID | str) -> Deployment:
         """`GET /v3/deployments/{guid}` (getDeployment)."""
         from .api.deployments import get_deployment as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_deployment", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_deployment", "guid")
         return await self._call("getDeployment", operation, (200,), guid)
 
-    async def get_domain(self, guid: UUID) -> Domain:
+    async def get_domain(self, guid: UUID | str) -> Domain:
         """`GET /v3/domains/{guid}` (getDomain)."""
         from .api.domains import get_domain as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_domain", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_domain", "guid")
         return await self._call("getDomain", operation, (200,), guid)
 
-    async def get_droplet(self, guid: UUID) -> Droplet:
+    async def get_droplet(self, guid: UUID | str) -> Droplet:
         """`GET /v3/droplets/{guid}` (getDroplet)."""
         from .api.droplets import get_droplet as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_droplet", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_droplet", "guid")
         return await self._call("getDroplet", operation, (200,), guid)
 
-    async def get_env_for_app(self, guid: UUID) -> AppEnvironment:
+    async def get_env_for_app(self, guid: UUID | str) -> AppEnvironment:
         """`GET /v3/apps/{guid}/env` (getEnvForApp)."""
         from .api.apps import get_env_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_env_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_env_for_app", "guid")
         return await self._call("getEnvForApp", operation, (200,), guid)
 
     async def get_environment_variable_group(self, name: GetEnvironmentVariableGroupName) -> EnvironmentVariableGroup:
         """`GET /v3/environment_variable_groups/{name}` (getEnvironmentVariableGroup)."""
         from .api.environment_variable_groups import get_environment_variable_group as operation
 
+        if not isinstance(name, operation.GetEnvironmentVariableGroupName):
+            raise _wrong("get_environment_variable_group", "name", "GetEnvironmentVariableGroupName", name)
         return await self._call("getEnvironmentVariableGroup", operation, (200,), name)
 
-    async def get_environment_variables_for_app(self, guid: UUID) -> AppEnvironmentVariables:
+    async def get_environment_variables_for_app(self, guid: UUID | str) -> AppEnvironmentVariables:
         """`GET /v3/apps/{guid}/environment_variables` (getEnvironmentVariablesForApp)."""
         from .api.apps import get_environment_variables_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_environment_variables_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_environment_variables_for_app", "guid")
         return await self._call("getEnvironmentVariablesForApp", operation, (200,), guid)
 
     async def get_feature_flag(self, name: GetFeatureFlagName) -> FeatureFlag:
         """`GET /v3/feature_flags/{name}` (getFeatureFlag)."""
         from .api.feature_flags import get_feature_flag as operation
 
+        if not isinstance(name, operation.GetFeatureFlagName):
+            raise _wrong("get_feature_flag", "name", "GetFeatureFlagName", name)
         return await self._call("getFeatureFlag", operation, (200,), name)
 
-    async def get_isolation_segment(self, guid: UUID) -> IsolationSegment:
+    async def get_isolation_segment(self, guid: UUID | str) -> IsolationSegment:
         """`GET /v3/isolation_segments/{guid}` (getIsolationSegment)."""
         from .api.isolation_segments import get_isolation_segment as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_isolation_segment", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_isolation_segment", "guid")
         return await self._call("getIsolationSegment", operation, (200,), guid)
 
-    async def get_job(self, guid: UUID) -> Job:
+    async def get_job(self, guid: UUID | str) -> Job:
         """`GET /v3/jobs/{guid}` (getJob)."""
         from .api.jobs import get_job as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_job", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_job", "guid")
         return await self._call("getJob", operation, (200,), guid)
 
-    async def get_organization(self, guid: UUID) -> Organization:
+    async def get_organization(self, guid: UUID | str) -> Organization:
         """`GET /v3/organizations/{guid}` (getOrganization)."""
         from .api.organizations import get_organization as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_organization", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_organization", "guid")
         return await self._call("getOrganization", operation, (200,), guid)
 
-    async def get_organization_quota(self, guid: UUID) -> OrganizationQuota:
+    async def get_organization_quota(self, guid: UUID | str) -> OrganizationQuota:
         """`GET /v3/organization_quotas/{guid}` (getOrganizationQuota)."""
         from .api.organization_quotas import get_organization_quota as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_organization_quota", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_organization_quota", "guid")
         return await self._call("getOrganizationQuota", operation, (200,), guid)
 
-    async def get_package(self, guid: UUID) -> Package:
+    async def get_package(self, guid: UUID | str) -> Package:
         """`GET /v3/packages/{guid}` (getPackage)."""
         from .api.packages import get_package as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_package", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_package", "guid")
         return await self._call("getPackage", operation, (200,), guid)
 
-    async def get_permissions_for_app(self, guid: UUID) -> AppPermissions:
+    async def get_permissions_for_app(self, guid: UUID | str) -> AppPermissions:
         """`GET /v3/apps/{guid}/permissions` (getPermissionsForApp)."""
         from .api.apps import get_permissions_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_permissions_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_permissions_for_app", "guid")
         return await self._call("getPermissionsForApp", operation, (200,), guid)
 
     async def get_platform_info(self) -> GetPlatformInfoResponse200:
@@ -835,220 +1187,386 @@ class CfV3Api(Namespace):
 
         return await self._call("getPlatformUsageSummary", operation, (200,))
 
-    async def get_process(self, guid: UUID) -> Process:
+    async def get_process(self, guid: UUID | str) -> Process:
         """`GET /v3/processes/{guid}` (getProcess)."""
         from .api.processes import get_process as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_process", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_process", "guid")
         return await self._call("getProcess", operation, (200,), guid)
 
-    async def get_process_for_app(self, guid: UUID, type_: str) -> Process:
+    async def get_process_for_app(self, guid: UUID | str, type_: str) -> Process:
         """`GET /v3/apps/{guid}/processes/{type}` (getProcessForApp)."""
         from .api.processes import get_process_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_process_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_process_for_app", "guid")
+        if not isinstance(type_, str):
+            raise _wrong("get_process_for_app", "type_", "str", type_)
+        if not type_:
+            raise _empty("get_process_for_app", "type_")
         return await self._call("getProcessForApp", operation, (200,), guid, type_)
 
-    async def get_process_stats(self, guid: UUID) -> ProcessStats:
+    async def get_process_stats(self, guid: UUID | str) -> ProcessStats:
         """`GET /v3/processes/{guid}/stats` (getProcessStats)."""
         from .api.processes import get_process_stats as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_process_stats", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_process_stats", "guid")
         return await self._call("getProcessStats", operation, (200,), guid)
 
-    async def get_process_stats_for_app(self, guid: UUID, type_: str) -> ProcessStats:
+    async def get_process_stats_for_app(self, guid: UUID | str, type_: str) -> ProcessStats:
         """`GET /v3/apps/{guid}/processes/{type}/stats` (getProcessStatsForApp)."""
         from .api.processes import get_process_stats_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_process_stats_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_process_stats_for_app", "guid")
+        if not isinstance(type_, str):
+            raise _wrong("get_process_stats_for_app", "type_", "str", type_)
+        if not type_:
+            raise _empty("get_process_stats_for_app", "type_")
         return await self._call("getProcessStatsForApp", operation, (200,), guid, type_)
 
-    async def get_revision(self, guid: UUID) -> Revision:
+    async def get_revision(self, guid: UUID | str) -> Revision:
         """`GET /v3/revisions/{guid}` (getRevision)."""
         from .api.revisions import get_revision as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_revision", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_revision", "guid")
         return await self._call("getRevision", operation, (200,), guid)
 
-    async def get_revision_environment_variables(self, guid: UUID) -> GetRevisionEnvironmentVariablesResponse200:
+    async def get_revision_environment_variables(self, guid: UUID | str) -> GetRevisionEnvironmentVariablesResponse200:
         """`GET /v3/revisions/{guid}/environment_variables` (getRevisionEnvironmentVariables)."""
         from .api.revisions import get_revision_environment_variables as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_revision_environment_variables", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_revision_environment_variables", "guid")
         return await self._call("getRevisionEnvironmentVariables", operation, (200,), guid)
 
-    async def get_role(self, guid: UUID, *, include: list[GetRoleIncludeItem] | Unset = UNSET) -> BaseSchema:
+    async def get_role(self, guid: UUID | str, *, include: list[GetRoleIncludeItem] | Unset = UNSET) -> BaseSchema:
         """`GET /v3/roles/{guid}` (getRole)."""
         from .api.roles import get_role as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_role", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_role", "guid")
+        if include is not UNSET and not _list_of(include, operation.GetRoleIncludeItem):
+            raise _wrong("get_role", "include", "a list of GetRoleIncludeItem", include)
         return await self._call("getRole", operation, (200,), guid, **_given(include=include))
 
-    async def get_route(self, guid: UUID, *, include: list[GetRouteIncludeItem] | Unset = UNSET) -> Route:
+    async def get_route(self, guid: UUID | str, *, include: list[GetRouteIncludeItem] | Unset = UNSET) -> Route:
         """`GET /v3/routes/{guid}` (getRoute)."""
         from .api.routes import get_route as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_route", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_route", "guid")
+        if include is not UNSET and not _list_of(include, operation.GetRouteIncludeItem):
+            raise _wrong("get_route", "include", "a list of GetRouteIncludeItem", include)
         return await self._call("getRoute", operation, (200,), guid, **_given(include=include))
 
-    async def get_security_group(self, guid: UUID) -> SecurityGroup:
+    async def get_security_group(self, guid: UUID | str) -> SecurityGroup:
         """`GET /v3/security_groups/{guid}` (getSecurityGroup)."""
         from .api.security_groups import get_security_group as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_security_group", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_security_group", "guid")
         return await self._call("getSecurityGroup", operation, (200,), guid)
 
-    async def get_service_broker(self, guid: UUID) -> ServiceBroker:
+    async def get_service_broker(self, guid: UUID | str) -> ServiceBroker:
         """`GET /v3/service_brokers/{guid}` (getServiceBroker)."""
         from .api.service_brokers import get_service_broker as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_broker", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_broker", "guid")
         return await self._call("getServiceBroker", operation, (200,), guid)
 
     async def get_service_credential_binding(
-        self, guid: UUID, *, include: list[GetServiceCredentialBindingIncludeItem] | Unset = UNSET
+        self, guid: UUID | str, *, include: list[GetServiceCredentialBindingIncludeItem] | Unset = UNSET
     ) -> AppCredentialBinding | KeyCredentialBinding:
         """`GET /v3/service_credential_bindings/{guid}` (getServiceCredentialBinding)."""
         from .api.service_credential_bindings import get_service_credential_binding as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_credential_binding", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_credential_binding", "guid")
+        if include is not UNSET and not _list_of(include, operation.GetServiceCredentialBindingIncludeItem):
+            raise _wrong(
+                "get_service_credential_binding", "include", "a list of GetServiceCredentialBindingIncludeItem", include
+            )
         return await self._call("getServiceCredentialBinding", operation, (200,), guid, **_given(include=include))
 
-    async def get_service_credential_binding_details(self, guid: UUID) -> GetServiceCredentialBindingDetailsResponse200:
+    async def get_service_credential_binding_details(
+        self, guid: UUID | str
+    ) -> GetServiceCredentialBindingDetailsResponse200:
         """`GET /v3/service_credential_bindings/{guid}/details` (getServiceCredentialBindingDetails)."""
         from .api.service_credential_bindings import get_service_credential_binding_details as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_credential_binding_details", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_credential_binding_details", "guid")
         return await self._call("getServiceCredentialBindingDetails", operation, (200,), guid)
 
     async def get_service_credential_binding_parameters(
-        self, guid: UUID
+        self, guid: UUID | str
     ) -> GetServiceCredentialBindingParametersResponse200:
         """`GET /v3/service_credential_bindings/{guid}/parameters` (getServiceCredentialBindingParameters)."""
         from .api.service_credential_bindings import get_service_credential_binding_parameters as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_credential_binding_parameters", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_credential_binding_parameters", "guid")
         return await self._call("getServiceCredentialBindingParameters", operation, (200,), guid)
 
     async def get_service_instance(
-        self, guid: UUID, *, fields: GetServiceInstanceFields | Unset = UNSET
+        self, guid: UUID | str, *, fields: GetServiceInstanceFields | Unset = UNSET
     ) -> ManagedServiceInstance | UserProvidedServiceInstance:
         """`GET /v3/service_instances/{guid}` (getServiceInstance)."""
         from .api.service_instances import get_service_instance as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_instance", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_instance", "guid")
+        if fields is not UNSET and not isinstance(fields, operation.GetServiceInstanceFields):
+            raise _wrong("get_service_instance", "fields", "GetServiceInstanceFields", fields)
         return await self._call("getServiceInstance", operation, (200,), guid, **_given(fields=fields))
 
-    async def get_service_instance_credentials(self, guid: UUID) -> GetServiceInstanceCredentialsResponse200:
+    async def get_service_instance_credentials(self, guid: UUID | str) -> GetServiceInstanceCredentialsResponse200:
         """`GET /v3/service_instances/{guid}/credentials` (getServiceInstanceCredentials)."""
         from .api.service_instances import get_service_instance_credentials as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_instance_credentials", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_instance_credentials", "guid")
         return await self._call("getServiceInstanceCredentials", operation, (200,), guid)
 
-    async def get_service_instance_parameters(self, guid: UUID) -> GetServiceInstanceParametersResponse200:
+    async def get_service_instance_parameters(self, guid: UUID | str) -> GetServiceInstanceParametersResponse200:
         """`GET /v3/service_instances/{guid}/parameters` (getServiceInstanceParameters)."""
         from .api.service_instances import get_service_instance_parameters as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_instance_parameters", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_instance_parameters", "guid")
         return await self._call("getServiceInstanceParameters", operation, (200,), guid)
 
-    async def get_service_instance_permissions(self, guid: UUID) -> GetServiceInstancePermissionsResponse200:
+    async def get_service_instance_permissions(self, guid: UUID | str) -> GetServiceInstancePermissionsResponse200:
         """`GET /v3/service_instances/{guid}/permissions` (getServiceInstancePermissions)."""
         from .api.service_instances import get_service_instance_permissions as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_instance_permissions", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_instance_permissions", "guid")
         return await self._call("getServiceInstancePermissions", operation, (200,), guid)
 
     async def get_service_instance_usage_summary_in_shared_spaces(
-        self, guid: UUID
+        self, guid: UUID | str
     ) -> GetServiceInstanceUsageSummaryInSharedSpacesResponse200:
         """`GET /v3/service_instances/{guid}/relationships/shared_spaces/usage_summary` (getServiceInstanceUsageSummaryInSharedSpaces)."""
         from .api.service_instances import get_service_instance_usage_summary_in_shared_spaces as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_instance_usage_summary_in_shared_spaces", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_instance_usage_summary_in_shared_spaces", "guid")
         return await self._call("getServiceInstanceUsageSummaryInSharedSpaces", operation, (200,), guid)
 
-    async def get_service_offering(self, guid: UUID) -> ServiceOffering:
+    async def get_service_offering(self, guid: UUID | str) -> ServiceOffering:
         """`GET /v3/service_offerings/{guid}` (getServiceOffering)."""
         from .api.service_offerings import get_service_offering as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_offering", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_offering", "guid")
         return await self._call("getServiceOffering", operation, (200,), guid)
 
     async def get_service_plan(
-        self, guid: UUID, *, include: list[GetServicePlanIncludeItem] | Unset = UNSET
+        self, guid: UUID | str, *, include: list[GetServicePlanIncludeItem] | Unset = UNSET
     ) -> ServicePlan:
         """`GET /v3/service_plans/{guid}` (getServicePlan)."""
         from .api.service_plans import get_service_plan as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_plan", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_plan", "guid")
+        if include is not UNSET and not _list_of(include, operation.GetServicePlanIncludeItem):
+            raise _wrong("get_service_plan", "include", "a list of GetServicePlanIncludeItem", include)
         return await self._call("getServicePlan", operation, (200,), guid, **_given(include=include))
 
-    async def get_service_plan_visibility(self, guid: UUID) -> ServicePlanVisibility:
+    async def get_service_plan_visibility(self, guid: UUID | str) -> ServicePlanVisibility:
         """`GET /v3/service_plans/{guid}/visibility` (getServicePlanVisibility)."""
         from .api.service_plans import get_service_plan_visibility as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_plan_visibility", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_plan_visibility", "guid")
         return await self._call("getServicePlanVisibility", operation, (200,), guid)
 
     async def get_service_route_binding(
-        self, guid: UUID, *, include: list[GetServiceRouteBindingIncludeItem] | Unset = UNSET
+        self, guid: UUID | str, *, include: list[GetServiceRouteBindingIncludeItem] | Unset = UNSET
     ) -> ServiceRouteBinding:
         """`GET /v3/service_route_bindings/{guid}` (getServiceRouteBinding)."""
         from .api.service_route_bindings import get_service_route_binding as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_route_binding", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_route_binding", "guid")
+        if include is not UNSET and not _list_of(include, operation.GetServiceRouteBindingIncludeItem):
+            raise _wrong("get_service_route_binding", "include", "a list of GetServiceRouteBindingIncludeItem", include)
         return await self._call("getServiceRouteBinding", operation, (200,), guid, **_given(include=include))
 
-    async def get_service_route_binding_parameters(self, guid: UUID) -> GetServiceRouteBindingParametersResponse200:
+    async def get_service_route_binding_parameters(
+        self, guid: UUID | str
+    ) -> GetServiceRouteBindingParametersResponse200:
         """`GET /v3/service_route_bindings/{guid}/parameters` (getServiceRouteBindingParameters)."""
         from .api.service_route_bindings import get_service_route_binding_parameters as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_route_binding_parameters", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_route_binding_parameters", "guid")
         return await self._call("getServiceRouteBindingParameters", operation, (200,), guid)
 
-    async def get_service_usage_event(self, guid: UUID) -> ServiceUsageEvent:
+    async def get_service_usage_event(self, guid: UUID | str) -> ServiceUsageEvent:
         """`GET /v3/service_usage_events/{guid}` (getServiceUsageEvent)."""
         from .api.service_usage_events import get_service_usage_event as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_usage_event", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_usage_event", "guid")
         return await self._call("getServiceUsageEvent", operation, (200,), guid)
 
-    async def get_sidecar(self, guid: UUID) -> Sidecar:
+    async def get_sidecar(self, guid: UUID | str) -> Sidecar:
         """`GET /v3/sidecars/{guid}` (getSidecar)."""
         from .api.sidecars import get_sidecar as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_sidecar", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_sidecar", "guid")
         return await self._call("getSidecar", operation, (200,), guid)
 
-    async def get_space(self, guid: UUID, *, include: list[GetSpaceIncludeItem] | Unset = UNSET) -> Space:
+    async def get_space(self, guid: UUID | str, *, include: list[GetSpaceIncludeItem] | Unset = UNSET) -> Space:
         """`GET /v3/spaces/{guid}` (getSpace)."""
         from .api.spaces import get_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_space", "guid")
+        if include is not UNSET and not _list_of(include, operation.GetSpaceIncludeItem):
+            raise _wrong("get_space", "include", "a list of GetSpaceIncludeItem", include)
         return await self._call("getSpace", operation, (200,), guid, **_given(include=include))
 
-    async def get_space_feature(self, guid: UUID, name: GetSpaceFeatureName) -> SpaceFeature:
+    async def get_space_feature(self, guid: UUID | str, name: GetSpaceFeatureName) -> SpaceFeature:
         """`GET /v3/spaces/{guid}/features/{name}` (getSpaceFeature)."""
         from .api.spaces import get_space_feature as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_space_feature", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_space_feature", "guid")
+        if not isinstance(name, operation.GetSpaceFeatureName):
+            raise _wrong("get_space_feature", "name", "GetSpaceFeatureName", name)
         return await self._call("getSpaceFeature", operation, (200,), guid, name)
 
-    async def get_space_quota(self, guid: UUID) -> SpaceQuota:
+    async def get_space_quota(self, guid: UUID | str) -> SpaceQuota:
         """`GET /v3/space_quotas/{guid}` (getSpaceQuota)."""
         from .api.space_quotas import get_space_quota as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_space_quota", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_space_quota", "guid")
         return await self._call("getSpaceQuota", operation, (200,), guid)
 
-    async def get_ssh_enabled_for_app(self, guid: UUID) -> AppSshEnabled:
+    async def get_ssh_enabled_for_app(self, guid: UUID | str) -> AppSshEnabled:
         """`GET /v3/apps/{guid}/ssh_enabled` (getSshEnabledForApp)."""
         from .api.apps import get_ssh_enabled_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_ssh_enabled_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_ssh_enabled_for_app", "guid")
         return await self._call("getSshEnabledForApp", operation, (200,), guid)
 
-    async def get_stack(self, guid: UUID) -> Stack:
+    async def get_stack(self, guid: UUID | str) -> Stack:
         """`GET /v3/stacks/{guid}` (getStack)."""
         from .api.stacks import get_stack as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_stack", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_stack", "guid")
         return await self._call("getStack", operation, (200,), guid)
 
-    async def get_task(self, guid: UUID) -> Task:
+    async def get_task(self, guid: UUID | str) -> Task:
         """`GET /v3/tasks/{guid}` (getTask)."""
         from .api.tasks import get_task as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_task", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_task", "guid")
         return await self._call("getTask", operation, (200,), guid)
 
-    async def get_usage_summary_for_organization(self, guid: UUID) -> GetUsageSummaryForOrganizationResponse200:
+    async def get_usage_summary_for_organization(self, guid: UUID | str) -> GetUsageSummaryForOrganizationResponse200:
         """`GET /v3/organizations/{guid}/usage_summary` (getUsageSummaryForOrganization)."""
         from .api.organizations import get_usage_summary_for_organization as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_usage_summary_for_organization", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_usage_summary_for_organization", "guid")
         return await self._call("getUsageSummaryForOrganization", operation, (200,), guid)
 
-    async def get_usage_summary_for_space(self, guid: UUID) -> GetUsageSummaryForSpaceResponse200:
+    async def get_usage_summary_for_space(self, guid: UUID | str) -> GetUsageSummaryForSpaceResponse200:
         """`GET /v3/spaces/{guid}/usage_summary` (getUsageSummaryForSpace)."""
         from .api.spaces import get_usage_summary_for_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_usage_summary_for_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_usage_summary_for_space", "guid")
         return await self._call("getUsageSummaryForSpace", operation, (200,), guid)
 
     async def get_user(self, guid: str) -> User:
         """`GET /v3/users/{guid}` (getUser)."""
         from .api.users import get_user as operation
 
+        if not isinstance(guid, str):
+            raise _wrong("get_user", "guid", "str", guid)
+        if not guid:
+            raise _empty("get_user", "guid")
         return await self._call("getUser", operation, (200,), guid)
 
     async def get_v3_api_root(self) -> GetV3ApiRootResponse200:
@@ -1058,16 +1576,22 @@ class CfV3Api(Namespace):
         return await self._call("getV3ApiRoot", operation, (200,))
 
     async def insert_destinations_for_route(
-        self, guid: UUID, *, body: InsertDestinationsForRouteBody | Unset = UNSET
+        self, guid: UUID | str, *, body: InsertDestinationsForRouteBody | Unset = UNSET
     ) -> RouteDestinationList:
         """`POST /v3/routes/{guid}/destinations` (insertDestinationsForRoute)."""
         from .api.routes import insert_destinations_for_route as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("insert_destinations_for_route", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("insert_destinations_for_route", "guid")
+        if body is not UNSET and not isinstance(body, operation.InsertDestinationsForRouteBody):
+            raise _wrong("insert_destinations_for_route", "body", "InsertDestinationsForRouteBody", body)
         return await self._call("insertDestinationsForRoute", operation, (200,), guid, **_given(body=body))
 
     async def list_app_builds(
         self,
-        guid: UUID,
+        guid: UUID | str,
         *,
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
@@ -1080,6 +1604,24 @@ class CfV3Api(Namespace):
         """`GET /v3/apps/{guid}/builds` (listAppBuilds)."""
         from .api.builds import list_app_builds as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_app_builds", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_app_builds", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_app_builds", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_app_builds", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_app_builds", "order_by", "str", order_by)
+        if states is not UNSET and not _list_of(states, operation.ListAppBuildsStatesItem):
+            raise _wrong("list_app_builds", "states", "a list of ListAppBuildsStatesItem", states)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_app_builds", "label_selector", "str", label_selector)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_app_builds", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_app_builds", "updated_ats", "str", updated_ats)
         return await self._call(
             "listAppBuilds",
             operation,
@@ -1098,7 +1640,7 @@ class CfV3Api(Namespace):
 
     async def list_app_droplets(
         self,
-        guid: UUID,
+        guid: UUID | str,
         *,
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
@@ -1110,6 +1652,22 @@ class CfV3Api(Namespace):
         """`GET /v3/apps/{guid}/droplets` (listAppDroplets)."""
         from .api.apps import list_app_droplets as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_app_droplets", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_app_droplets", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_app_droplets", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_app_droplets", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_app_droplets", "order_by", "str", order_by)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_app_droplets", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_app_droplets", "guids", "a list of str", guids)
+        if states is not UNSET and not _list_of(states, operation.ListAppDropletsStatesItem):
+            raise _wrong("list_app_droplets", "states", "a list of ListAppDropletsStatesItem", states)
         return await self._call(
             "listAppDroplets",
             operation,
@@ -1125,15 +1683,19 @@ class CfV3Api(Namespace):
             ),
         )
 
-    async def list_app_features(self, guid: UUID) -> AppFeatureList:
+    async def list_app_features(self, guid: UUID | str) -> AppFeatureList:
         """`GET /v3/apps/{guid}/features` (listAppFeatures)."""
         from .api.apps import list_app_features as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_app_features", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_app_features", "guid")
         return await self._call("listAppFeatures", operation, (200,), guid)
 
     async def list_app_packages(
         self,
-        guid: UUID,
+        guid: UUID | str,
         *,
         guids: list[str] | Unset = UNSET,
         page: int | Unset = UNSET,
@@ -1145,6 +1707,22 @@ class CfV3Api(Namespace):
         """`GET /v3/apps/{guid}/packages` (listAppPackages)."""
         from .api.packages import list_app_packages as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_app_packages", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_app_packages", "guid")
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_app_packages", "guids", "a list of str", guids)
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_app_packages", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_app_packages", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_app_packages", "order_by", "str", order_by)
+        if states is not UNSET and not _list_of(states, operation.ListAppPackagesStatesItem):
+            raise _wrong("list_app_packages", "states", "a list of ListAppPackagesStatesItem", states)
+        if types is not UNSET and not _list_of(types, operation.ListAppPackagesTypesItem):
+            raise _wrong("list_app_packages", "types", "a list of ListAppPackagesTypesItem", types)
         return await self._call(
             "listAppPackages",
             operation,
@@ -1154,18 +1732,33 @@ class CfV3Api(Namespace):
         )
 
     async def list_app_processes(
-        self, guid: UUID, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET, order_by: str | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        page: int | Unset = UNSET,
+        per_page: int | Unset = UNSET,
+        order_by: str | Unset = UNSET,
     ) -> ProcessList:
         """`GET /v3/apps/{guid}/processes` (listAppProcesses)."""
         from .api.processes import list_app_processes as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_app_processes", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_app_processes", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_app_processes", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_app_processes", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_app_processes", "order_by", "str", order_by)
         return await self._call(
             "listAppProcesses", operation, (200,), guid, **_given(page=page, per_page=per_page, order_by=order_by)
         )
 
     async def list_app_routes(
         self,
-        guid: UUID,
+        guid: UUID | str,
         *,
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
@@ -1178,6 +1771,24 @@ class CfV3Api(Namespace):
         """`GET /v3/apps/{guid}/routes` (listAppRoutes)."""
         from .api.routes import list_app_routes as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_app_routes", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_app_routes", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_app_routes", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_app_routes", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_app_routes", "order_by", "str", order_by)
+        if domain_guids is not UNSET and not _list_of(domain_guids, str):
+            raise _wrong("list_app_routes", "domain_guids", "a list of str", domain_guids)
+        if hosts is not UNSET and not _list_of(hosts, str):
+            raise _wrong("list_app_routes", "hosts", "a list of str", hosts)
+        if paths is not UNSET and not _list_of(paths, str):
+            raise _wrong("list_app_routes", "paths", "a list of str", paths)
+        if ports is not UNSET and not _list_of(ports, int, no_bool=True):
+            raise _wrong("list_app_routes", "ports", "a list of int", ports)
         return await self._call(
             "listAppRoutes",
             operation,
@@ -1194,15 +1805,19 @@ class CfV3Api(Namespace):
             ),
         )
 
-    async def list_app_sidecars(self, guid: UUID) -> SidecarList:
+    async def list_app_sidecars(self, guid: UUID | str) -> SidecarList:
         """`GET /v3/apps/{guid}/sidecars` (listAppSidecars)."""
         from .api.sidecars import list_app_sidecars as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_app_sidecars", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_app_sidecars", "guid")
         return await self._call("listAppSidecars", operation, (200,), guid)
 
     async def list_app_tasks(
         self,
-        guid: UUID,
+        guid: UUID | str,
         *,
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
@@ -1218,6 +1833,30 @@ class CfV3Api(Namespace):
         """`GET /v3/apps/{guid}/tasks` (listAppTasks)."""
         from .api.tasks import list_app_tasks as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_app_tasks", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_app_tasks", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_app_tasks", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_app_tasks", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_app_tasks", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_app_tasks", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_app_tasks", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_app_tasks", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_app_tasks", "guids", "a list of str", guids)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_app_tasks", "names", "a list of str", names)
+        if states is not UNSET and not _list_of(states, operation.ListAppTasksStatesItem):
+            raise _wrong("list_app_tasks", "states", "a list of ListAppTasksStatesItem", states)
+        if sequence_ids is not UNSET and not _list_of(sequence_ids, int, no_bool=True):
+            raise _wrong("list_app_tasks", "sequence_ids", "a list of int", sequence_ids)
         return await self._call(
             "listAppTasks",
             operation,
@@ -1250,6 +1889,18 @@ class CfV3Api(Namespace):
         """`GET /v3/app_usage_events` (listAppUsageEvents)."""
         from .api.app_usage_events import list_app_usage_events as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_app_usage_events", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_app_usage_events", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_app_usage_events", "order_by", "str", order_by)
+        if after_guid is not UNSET and not isinstance(after_guid, str):
+            raise _wrong("list_app_usage_events", "after_guid", "str", after_guid)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_app_usage_events", "guids", "a list of str", guids)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_app_usage_events", "created_ats", "str", created_ats)
         return await self._call(
             "listAppUsageEvents",
             operation,
@@ -1284,6 +1935,32 @@ class CfV3Api(Namespace):
         """`GET /v3/apps` (listApps)."""
         from .api.apps import list_apps as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_apps", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_apps", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_apps", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_apps", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_apps", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_apps", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_apps", "guids", "a list of str", guids)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_apps", "names", "a list of str", names)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_apps", "space_guids", "a list of str", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_apps", "organization_guids", "a list of str", organization_guids)
+        if stacks is not UNSET and not _list_of(stacks, str):
+            raise _wrong("list_apps", "stacks", "a list of str", stacks)
+        if lifecycle_type is not UNSET and not isinstance(lifecycle_type, operation.ListAppsLifecycleType):
+            raise _wrong("list_apps", "lifecycle_type", "ListAppsLifecycleType", lifecycle_type)
+        if include is not UNSET and not _list_of(include, operation.ListAppsIncludeItem):
+            raise _wrong("list_apps", "include", "a list of ListAppsIncludeItem", include)
         return await self._call(
             "listApps",
             operation,
@@ -1307,7 +1984,7 @@ class CfV3Api(Namespace):
 
     async def list_apps_on_stack(
         self,
-        guid: UUID,
+        guid: UUID | str,
         *,
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
@@ -1319,6 +1996,22 @@ class CfV3Api(Namespace):
         """`GET /v3/stacks/{guid}/apps` (listAppsOnStack)."""
         from .api.stacks import list_apps_on_stack as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_apps_on_stack", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_apps_on_stack", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_apps_on_stack", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_apps_on_stack", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_apps_on_stack", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_apps_on_stack", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_apps_on_stack", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_apps_on_stack", "label_selector", "str", label_selector)
         return await self._call(
             "listAppsOnStack",
             operation,
@@ -1350,6 +2043,24 @@ class CfV3Api(Namespace):
         """`GET /v3/audit_events` (listAuditEvents)."""
         from .api.audit_events import list_audit_events as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_audit_events", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_audit_events", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_audit_events", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_audit_events", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_audit_events", "updated_ats", "str", updated_ats)
+        if types is not UNSET and not _list_of(types, operation.ListAuditEventsTypesItem):
+            raise _wrong("list_audit_events", "types", "a list of ListAuditEventsTypesItem", types)
+        if target_guids is not UNSET and not _list_of(target_guids, str):
+            raise _wrong("list_audit_events", "target_guids", "a list of str", target_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_audit_events", "space_guids", "a list of str", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_audit_events", "organization_guids", "a list of str", organization_guids)
         return await self._call(
             "listAuditEvents",
             operation,
@@ -1382,6 +2093,22 @@ class CfV3Api(Namespace):
         """`GET /v3/buildpacks` (listBuildpacks)."""
         from .api.buildpacks import list_buildpacks as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_buildpacks", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_buildpacks", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_buildpacks", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_buildpacks", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_buildpacks", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_buildpacks", "label_selector", "str", label_selector)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_buildpacks", "names", "a list of str", names)
+        if stacks is not UNSET and not _list_of(stacks, str):
+            raise _wrong("list_buildpacks", "stacks", "a list of str", stacks)
         return await self._call(
             "listBuildpacks",
             operation,
@@ -1414,6 +2141,24 @@ class CfV3Api(Namespace):
         """`GET /v3/builds` (listBuilds)."""
         from .api.builds import list_builds as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_builds", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_builds", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_builds", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_builds", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_builds", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_builds", "label_selector", "str", label_selector)
+        if states is not UNSET and not _list_of(states, operation.ListBuildsStatesItem):
+            raise _wrong("list_builds", "states", "a list of ListBuildsStatesItem", states)
+        if app_guids is not UNSET and not _list_of(app_guids, str):
+            raise _wrong("list_builds", "app_guids", "a list of str", app_guids)
+        if package_guids is not UNSET and not _list_of(package_guids, str):
+            raise _wrong("list_builds", "package_guids", "a list of str", package_guids)
         return await self._call(
             "listBuilds",
             operation,
@@ -1432,11 +2177,26 @@ class CfV3Api(Namespace):
         )
 
     async def list_deployed_revisions_for_app(
-        self, guid: UUID, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET, order_by: str | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        page: int | Unset = UNSET,
+        per_page: int | Unset = UNSET,
+        order_by: str | Unset = UNSET,
     ) -> RevisionList:
         """`GET /v3/apps/{guid}/revisions/deployed` (listDeployedRevisionsForApp)."""
         from .api.revisions import list_deployed_revisions_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_deployed_revisions_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_deployed_revisions_for_app", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_deployed_revisions_for_app", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_deployed_revisions_for_app", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_deployed_revisions_for_app", "order_by", "str", order_by)
         return await self._call(
             "listDeployedRevisionsForApp",
             operation,
@@ -1462,6 +2222,30 @@ class CfV3Api(Namespace):
         """`GET /v3/deployments` (listDeployments)."""
         from .api.deployments import list_deployments as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_deployments", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_deployments", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_deployments", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_deployments", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_deployments", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_deployments", "label_selector", "str", label_selector)
+        if app_guids is not UNSET and not _list_of(app_guids, str):
+            raise _wrong("list_deployments", "app_guids", "a list of str", app_guids)
+        if states is not UNSET and not _list_of(states, str):
+            raise _wrong("list_deployments", "states", "a list of str", states)
+        if status_reasons is not UNSET and not _list_of(status_reasons, operation.ListDeploymentsStatusReasonsItem):
+            raise _wrong(
+                "list_deployments", "status_reasons", "a list of ListDeploymentsStatusReasonsItem", status_reasons
+            )
+        if status_values is not UNSET and not _list_of(status_values, operation.ListDeploymentsStatusValuesItem):
+            raise _wrong(
+                "list_deployments", "status_values", "a list of ListDeploymentsStatusValuesItem", status_values
+            )
         return await self._call(
             "listDeployments",
             operation,
@@ -1481,11 +2265,19 @@ class CfV3Api(Namespace):
         )
 
     async def list_destinations_for_route(
-        self, guid: UUID, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET
+        self, guid: UUID | str, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET
     ) -> RouteDestinationList:
         """`GET /v3/routes/{guid}/destinations` (listDestinationsForRoute)."""
         from .api.routes import list_destinations_for_route as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_destinations_for_route", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_destinations_for_route", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_destinations_for_route", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_destinations_for_route", "per_page", "int", per_page)
         return await self._call(
             "listDestinationsForRoute", operation, (200,), guid, **_given(page=page, per_page=per_page)
         )
@@ -1506,6 +2298,24 @@ class CfV3Api(Namespace):
         """`GET /v3/domains` (listDomains)."""
         from .api.domains import list_domains as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_domains", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_domains", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_domains", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_domains", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_domains", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_domains", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_domains", "guids", "a list of str", guids)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_domains", "names", "a list of str", names)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_domains", "organization_guids", "a list of str", organization_guids)
         return await self._call(
             "listDomains",
             operation,
@@ -1525,7 +2335,7 @@ class CfV3Api(Namespace):
 
     async def list_domains_for_organization(
         self,
-        guid: UUID,
+        guid: UUID | str,
         *,
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
@@ -1535,6 +2345,18 @@ class CfV3Api(Namespace):
         """`GET /v3/organizations/{guid}/domains` (listDomainsForOrganization)."""
         from .api.domains import list_domains_for_organization as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_domains_for_organization", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_domains_for_organization", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_domains_for_organization", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_domains_for_organization", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_domains_for_organization", "order_by", "str", order_by)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_domains_for_organization", "names", "a list of str", names)
         return await self._call(
             "listDomainsForOrganization",
             operation,
@@ -1561,6 +2383,28 @@ class CfV3Api(Namespace):
         """`GET /v3/droplets` (listDroplets)."""
         from .api.droplets import list_droplets as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_droplets", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_droplets", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_droplets", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_droplets", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_droplets", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_droplets", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_droplets", "guids", "a list of str", guids)
+        if states is not UNSET and not _list_of(states, operation.ListDropletsStatesItem):
+            raise _wrong("list_droplets", "states", "a list of ListDropletsStatesItem", states)
+        if app_guids is not UNSET and not _list_of(app_guids, str):
+            raise _wrong("list_droplets", "app_guids", "a list of str", app_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_droplets", "space_guids", "a list of str", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_droplets", "organization_guids", "a list of str", organization_guids)
         return await self._call(
             "listDroplets",
             operation,
@@ -1591,6 +2435,14 @@ class CfV3Api(Namespace):
         """`GET /v3/feature_flags` (listFeatureFlags)."""
         from .api.feature_flags import list_feature_flags as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_feature_flags", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_feature_flags", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_feature_flags", "order_by", "str", order_by)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_feature_flags", "updated_ats", "str", updated_ats)
         return await self._call(
             "listFeatureFlags",
             operation,
@@ -1614,6 +2466,24 @@ class CfV3Api(Namespace):
         """`GET /v3/isolation_segments` (listIsolationSegments)."""
         from .api.isolation_segments import list_isolation_segments as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_isolation_segments", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_isolation_segments", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_isolation_segments", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_isolation_segments", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_isolation_segments", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_isolation_segments", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_isolation_segments", "guids", "a list of str", guids)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_isolation_segments", "names", "a list of str", names)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_isolation_segments", "organization_guids", "a list of str", organization_guids)
         return await self._call(
             "listIsolationSegments",
             operation,
@@ -1646,6 +2516,22 @@ class CfV3Api(Namespace):
         """`GET /v3/organization_quotas` (listOrganizationQuotas)."""
         from .api.organization_quotas import list_organization_quotas as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_organization_quotas", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_organization_quotas", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_organization_quotas", "order_by", "str", order_by)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_organization_quotas", "guids", "a list of str", guids)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_organization_quotas", "names", "a list of str", names)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_organization_quotas", "organization_guids", "a list of str", organization_guids)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_organization_quotas", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_organization_quotas", "updated_ats", "str", updated_ats)
         return await self._call(
             "listOrganizationQuotas",
             operation,
@@ -1677,6 +2563,22 @@ class CfV3Api(Namespace):
         """`GET /v3/organizations` (listOrganizations)."""
         from .api.organizations import list_organizations as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_organizations", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_organizations", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_organizations", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_organizations", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_organizations", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_organizations", "label_selector", "str", label_selector)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_organizations", "names", "a list of str", names)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_organizations", "guids", "a list of str", guids)
         return await self._call(
             "listOrganizations",
             operation,
@@ -1694,28 +2596,44 @@ class CfV3Api(Namespace):
         )
 
     async def list_organizations_for_isolation_segment(
-        self, guid: UUID, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET
+        self, guid: UUID | str, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET
     ) -> RelationshipToMany:
         """`GET /v3/isolation_segments/{guid}/relationships/organizations` (listOrganizationsForIsolationSegment)."""
         from .api.isolation_segments import list_organizations_for_isolation_segment as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_organizations_for_isolation_segment", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_organizations_for_isolation_segment", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_organizations_for_isolation_segment", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_organizations_for_isolation_segment", "per_page", "int", per_page)
         return await self._call(
             "listOrganizationsForIsolationSegment", operation, (200,), guid, **_given(page=page, per_page=per_page)
         )
 
     async def list_organizations_for_isolation_segment_short(
-        self, guid: UUID, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET
+        self, guid: UUID | str, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET
     ) -> OrganizationList:
         """`GET /v3/isolation_segments/{guid}/organizations` (listOrganizationsForIsolationSegmentShort)."""
         from .api.isolation_segments import list_organizations_for_isolation_segment_short as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_organizations_for_isolation_segment_short", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_organizations_for_isolation_segment_short", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_organizations_for_isolation_segment_short", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_organizations_for_isolation_segment_short", "per_page", "int", per_page)
         return await self._call(
             "listOrganizationsForIsolationSegmentShort", operation, (200,), guid, **_given(page=page, per_page=per_page)
         )
 
     async def list_package_droplets(
         self,
-        guid: UUID,
+        guid: UUID | str,
         *,
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
@@ -1727,6 +2645,22 @@ class CfV3Api(Namespace):
         """`GET /v3/packages/{guid}/droplets` (listPackageDroplets)."""
         from .api.packages import list_package_droplets as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_package_droplets", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_package_droplets", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_package_droplets", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_package_droplets", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_package_droplets", "order_by", "str", order_by)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_package_droplets", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_package_droplets", "guids", "a list of str", guids)
+        if states is not UNSET and not _list_of(states, str):
+            raise _wrong("list_package_droplets", "states", "a list of str", states)
         return await self._call(
             "listPackageDroplets",
             operation,
@@ -1761,6 +2695,30 @@ class CfV3Api(Namespace):
         """`GET /v3/packages` (listPackages)."""
         from .api.packages import list_packages as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_packages", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_packages", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_packages", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_packages", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_packages", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_packages", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_packages", "guids", "a list of str", guids)
+        if states is not UNSET and not _list_of(states, operation.ListPackagesStatesItem):
+            raise _wrong("list_packages", "states", "a list of ListPackagesStatesItem", states)
+        if types is not UNSET and not _list_of(types, operation.ListPackagesTypesItem):
+            raise _wrong("list_packages", "types", "a list of ListPackagesTypesItem", types)
+        if app_guids is not UNSET and not _list_of(app_guids, str):
+            raise _wrong("list_packages", "app_guids", "a list of str", app_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_packages", "space_guids", "a list of str", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_packages", "organization_guids", "a list of str", organization_guids)
         return await self._call(
             "listPackages",
             operation,
@@ -1781,16 +2739,24 @@ class CfV3Api(Namespace):
             ),
         )
 
-    async def list_process_instances(self, guid: UUID) -> ListProcessInstancesResponse200:
+    async def list_process_instances(self, guid: UUID | str) -> ListProcessInstancesResponse200:
         """`GET /v3/processes/{guid}/process_instances` (listProcessInstances)."""
         from .api.processes import list_process_instances as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_process_instances", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_process_instances", "guid")
         return await self._call("listProcessInstances", operation, (200,), guid)
 
-    async def list_process_sidecars(self, guid: UUID) -> SidecarList:
+    async def list_process_sidecars(self, guid: UUID | str) -> SidecarList:
         """`GET /v3/processes/{guid}/sidecars` (listProcessSidecars)."""
         from .api.sidecars import list_process_sidecars as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_process_sidecars", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_process_sidecars", "guid")
         return await self._call("listProcessSidecars", operation, (200,), guid)
 
     async def list_processes(
@@ -1811,6 +2777,28 @@ class CfV3Api(Namespace):
         """`GET /v3/processes` (listProcesses)."""
         from .api.processes import list_processes as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_processes", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_processes", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_processes", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_processes", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_processes", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_processes", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_processes", "guids", "a list of str", guids)
+        if types is not UNSET and not _list_of(types, str):
+            raise _wrong("list_processes", "types", "a list of str", types)
+        if app_guids is not UNSET and not _list_of(app_guids, str):
+            raise _wrong("list_processes", "app_guids", "a list of str", app_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_processes", "space_guids", "a list of str", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_processes", "organization_guids", "a list of str", organization_guids)
         return await self._call(
             "listProcesses",
             operation,
@@ -1832,7 +2820,7 @@ class CfV3Api(Namespace):
 
     async def list_revisions_for_app(
         self,
-        guid: UUID,
+        guid: UUID | str,
         *,
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
@@ -1845,6 +2833,24 @@ class CfV3Api(Namespace):
         """`GET /v3/apps/{guid}/revisions` (listRevisionsForApp)."""
         from .api.revisions import list_revisions_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_revisions_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_revisions_for_app", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_revisions_for_app", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_revisions_for_app", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_revisions_for_app", "order_by", "str", order_by)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_revisions_for_app", "label_selector", "str", label_selector)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_revisions_for_app", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_revisions_for_app", "updated_ats", "str", updated_ats)
+        if versions is not UNSET and not _list_of(versions, str):
+            raise _wrong("list_revisions_for_app", "versions", "a list of str", versions)
         return await self._call(
             "listRevisionsForApp",
             operation,
@@ -1880,6 +2886,30 @@ class CfV3Api(Namespace):
         """`GET /v3/roles` (listRoles)."""
         from .api.roles import list_roles as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_roles", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_roles", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_roles", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_roles", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_roles", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_roles", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_roles", "guids", "a list of str", guids)
+        if types is not UNSET and not _list_of(types, operation.ListRolesTypesItem):
+            raise _wrong("list_roles", "types", "a list of ListRolesTypesItem", types)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_roles", "organization_guids", "a list of str", organization_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_roles", "space_guids", "a list of str", space_guids)
+        if user_guids is not UNSET and not _list_of(user_guids, str):
+            raise _wrong("list_roles", "user_guids", "a list of str", user_guids)
+        if include is not UNSET and not _list_of(include, operation.ListRolesIncludeItem):
+            raise _wrong("list_roles", "include", "a list of ListRolesIncludeItem", include)
         return await self._call(
             "listRoles",
             operation,
@@ -1923,6 +2953,38 @@ class CfV3Api(Namespace):
         """`GET /v3/routes` (listRoutes)."""
         from .api.routes import list_routes as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_routes", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_routes", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_routes", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_routes", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_routes", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_routes", "label_selector", "str", label_selector)
+        if protocols is not UNSET and not _list_of(protocols, operation.ListRoutesProtocolsItem):
+            raise _wrong("list_routes", "protocols", "a list of ListRoutesProtocolsItem", protocols)
+        if hosts is not UNSET and not _list_of(hosts, str):
+            raise _wrong("list_routes", "hosts", "a list of str", hosts)
+        if paths is not UNSET and not _list_of(paths, str):
+            raise _wrong("list_routes", "paths", "a list of str", paths)
+        if ports is not UNSET and not _list_of(ports, int, no_bool=True):
+            raise _wrong("list_routes", "ports", "a list of int", ports)
+        if domain_guids is not UNSET and not _list_of(domain_guids, str):
+            raise _wrong("list_routes", "domain_guids", "a list of str", domain_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_routes", "space_guids", "a list of str", space_guids)
+        if app_guids is not UNSET and not _list_of(app_guids, str):
+            raise _wrong("list_routes", "app_guids", "a list of str", app_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_routes", "organization_guids", "a list of str", organization_guids)
+        if service_instance_guids is not UNSET and not _list_of(service_instance_guids, str):
+            raise _wrong("list_routes", "service_instance_guids", "a list of str", service_instance_guids)
+        if include is not UNSET and not _list_of(include, operation.ListRoutesIncludeItem):
+            raise _wrong("list_routes", "include", "a list of ListRoutesIncludeItem", include)
         return await self._call(
             "listRoutes",
             operation,
@@ -1947,10 +3009,14 @@ class CfV3Api(Namespace):
             ),
         )
 
-    async def list_running_security_groups_for_space(self, guid: UUID) -> SecurityGroupList:
+    async def list_running_security_groups_for_space(self, guid: UUID | str) -> SecurityGroupList:
         """`GET /v3/spaces/{guid}/running_security_groups` (listRunningSecurityGroupsForSpace)."""
         from .api.spaces import list_running_security_groups_for_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_running_security_groups_for_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_running_security_groups_for_space", "guid")
         return await self._call("listRunningSecurityGroupsForSpace", operation, (200,), guid)
 
     async def list_security_groups(
@@ -1971,6 +3037,28 @@ class CfV3Api(Namespace):
         """`GET /v3/security_groups` (listSecurityGroups)."""
         from .api.security_groups import list_security_groups as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_security_groups", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_security_groups", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_security_groups", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_security_groups", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_security_groups", "updated_ats", "str", updated_ats)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_security_groups", "guids", "a list of str", guids)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_security_groups", "names", "a list of str", names)
+        if globally_enabled_running is not UNSET and not isinstance(globally_enabled_running, bool):
+            raise _wrong("list_security_groups", "globally_enabled_running", "bool", globally_enabled_running)
+        if globally_enabled_staging is not UNSET and not isinstance(globally_enabled_staging, bool):
+            raise _wrong("list_security_groups", "globally_enabled_staging", "bool", globally_enabled_staging)
+        if running_space_guids is not UNSET and not _list_of(running_space_guids, str):
+            raise _wrong("list_security_groups", "running_space_guids", "a list of str", running_space_guids)
+        if staging_space_guids is not UNSET and not _list_of(staging_space_guids, str):
+            raise _wrong("list_security_groups", "staging_space_guids", "a list of str", staging_space_guids)
         return await self._call(
             "listSecurityGroups",
             operation,
@@ -2005,6 +3093,22 @@ class CfV3Api(Namespace):
         """`GET /v3/service_brokers` (listServiceBrokers)."""
         from .api.service_brokers import list_service_brokers as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_service_brokers", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_service_brokers", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_service_brokers", "order_by", "str", order_by)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_service_brokers", "names", "a list of str", names)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_service_brokers", "space_guids", "a list of str", space_guids)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_service_brokers", "label_selector", "str", label_selector)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_service_brokers", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_service_brokers", "updated_ats", "str", updated_ats)
         return await self._call(
             "listServiceBrokers",
             operation,
@@ -2046,6 +3150,55 @@ class CfV3Api(Namespace):
         """`GET /v3/service_credential_bindings` (listServiceCredentialBindings)."""
         from .api.service_credential_bindings import list_service_credential_bindings as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_service_credential_bindings", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_service_credential_bindings", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_service_credential_bindings", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_service_credential_bindings", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_service_credential_bindings", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_service_credential_bindings", "label_selector", "str", label_selector)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_service_credential_bindings", "names", "a list of str", names)
+        if service_instance_guids is not UNSET and not _list_of(service_instance_guids, str):
+            raise _wrong(
+                "list_service_credential_bindings", "service_instance_guids", "a list of str", service_instance_guids
+            )
+        if app_guids is not UNSET and not _list_of(app_guids, str):
+            raise _wrong("list_service_credential_bindings", "app_guids", "a list of str", app_guids)
+        if type_ is not UNSET and not isinstance(type_, operation.ListServiceCredentialBindingsType):
+            raise _wrong("list_service_credential_bindings", "type_", "ListServiceCredentialBindingsType", type_)
+        if service_instance_names is not UNSET and not _list_of(service_instance_names, str):
+            raise _wrong(
+                "list_service_credential_bindings", "service_instance_names", "a list of str", service_instance_names
+            )
+        if app_names is not UNSET and not _list_of(app_names, str):
+            raise _wrong("list_service_credential_bindings", "app_names", "a list of str", app_names)
+        if service_plan_guids is not UNSET and not _list_of(service_plan_guids, str):
+            raise _wrong("list_service_credential_bindings", "service_plan_guids", "a list of str", service_plan_guids)
+        if service_plan_names is not UNSET and not _list_of(service_plan_names, str):
+            raise _wrong("list_service_credential_bindings", "service_plan_names", "a list of str", service_plan_names)
+        if service_offering_guids is not UNSET and not _list_of(service_offering_guids, str):
+            raise _wrong(
+                "list_service_credential_bindings", "service_offering_guids", "a list of str", service_offering_guids
+            )
+        if service_offering_names is not UNSET and not _list_of(service_offering_names, str):
+            raise _wrong(
+                "list_service_credential_bindings", "service_offering_names", "a list of str", service_offering_names
+            )
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_service_credential_bindings", "guids", "a list of str", guids)
+        if include is not UNSET and not _list_of(include, operation.ListServiceCredentialBindingsIncludeItem):
+            raise _wrong(
+                "list_service_credential_bindings",
+                "include",
+                "a list of ListServiceCredentialBindingsIncludeItem",
+                include,
+            )
         return await self._call(
             "listServiceCredentialBindings",
             operation,
@@ -2073,11 +3226,19 @@ class CfV3Api(Namespace):
         )
 
     async def list_service_instance_shared_spaces(
-        self, guid: UUID, *, fields: ListServiceInstanceSharedSpacesFields | Unset = UNSET
+        self, guid: UUID | str, *, fields: ListServiceInstanceSharedSpacesFields | Unset = UNSET
     ) -> RelationshipToMany:
         """`GET /v3/service_instances/{guid}/relationships/shared_spaces` (listServiceInstanceSharedSpaces)."""
         from .api.service_instances import list_service_instance_shared_spaces as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_service_instance_shared_spaces", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_service_instance_shared_spaces", "guid")
+        if fields is not UNSET and not isinstance(fields, operation.ListServiceInstanceSharedSpacesFields):
+            raise _wrong(
+                "list_service_instance_shared_spaces", "fields", "ListServiceInstanceSharedSpacesFields", fields
+            )
         return await self._call("listServiceInstanceSharedSpaces", operation, (200,), guid, **_given(fields=fields))
 
     async def list_service_instances(
@@ -2101,6 +3262,34 @@ class CfV3Api(Namespace):
         """`GET /v3/service_instances` (listServiceInstances)."""
         from .api.service_instances import list_service_instances as operation
 
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_service_instances", "names", "a list of str", names)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_service_instances", "guids", "a list of str", guids)
+        if type_ is not UNSET and not isinstance(type_, operation.ListServiceInstancesType):
+            raise _wrong("list_service_instances", "type_", "ListServiceInstancesType", type_)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_service_instances", "space_guids", "a list of str", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_service_instances", "organization_guids", "a list of str", organization_guids)
+        if service_plan_guids is not UNSET and not _list_of(service_plan_guids, str):
+            raise _wrong("list_service_instances", "service_plan_guids", "a list of str", service_plan_guids)
+        if service_plan_names is not UNSET and not _list_of(service_plan_names, str):
+            raise _wrong("list_service_instances", "service_plan_names", "a list of str", service_plan_names)
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_service_instances", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_service_instances", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_service_instances", "order_by", "str", order_by)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_service_instances", "label_selector", "str", label_selector)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_service_instances", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_service_instances", "updated_ats", "str", updated_ats)
+        if fields is not UNSET and not isinstance(fields, operation.ListServiceInstancesFields):
+            raise _wrong("list_service_instances", "fields", "ListServiceInstancesFields", fields)
         return await self._call(
             "listServiceInstances",
             operation,
@@ -2143,6 +3332,32 @@ class CfV3Api(Namespace):
         """`GET /v3/service_offerings` (listServiceOfferings)."""
         from .api.service_offerings import list_service_offerings as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_service_offerings", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_service_offerings", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_service_offerings", "order_by", "str", order_by)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_service_offerings", "names", "a list of str", names)
+        if available is not UNSET and not isinstance(available, bool):
+            raise _wrong("list_service_offerings", "available", "bool", available)
+        if service_broker_guids is not UNSET and not _list_of(service_broker_guids, str):
+            raise _wrong("list_service_offerings", "service_broker_guids", "a list of str", service_broker_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_service_offerings", "space_guids", "a list of str", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_service_offerings", "organization_guids", "a list of str", organization_guids)
+        if service_broker_names is not UNSET and not _list_of(service_broker_names, str):
+            raise _wrong("list_service_offerings", "service_broker_names", "a list of str", service_broker_names)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_service_offerings", "label_selector", "str", label_selector)
+        if fields is not UNSET and not isinstance(fields, operation.ListServiceOfferingsFields):
+            raise _wrong("list_service_offerings", "fields", "ListServiceOfferingsFields", fields)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_service_offerings", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_service_offerings", "updated_ats", "str", updated_ats)
         return await self._call(
             "listServiceOfferings",
             operation,
@@ -2189,6 +3404,42 @@ class CfV3Api(Namespace):
         """`GET /v3/service_plans` (listServicePlans)."""
         from .api.service_plans import list_service_plans as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_service_plans", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_service_plans", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_service_plans", "order_by", "str", order_by)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_service_plans", "names", "a list of str", names)
+        if available is not UNSET and not isinstance(available, bool):
+            raise _wrong("list_service_plans", "available", "bool", available)
+        if service_offering_guids is not UNSET and not _list_of(service_offering_guids, str):
+            raise _wrong("list_service_plans", "service_offering_guids", "a list of str", service_offering_guids)
+        if service_instance_guids is not UNSET and not _list_of(service_instance_guids, str):
+            raise _wrong("list_service_plans", "service_instance_guids", "a list of str", service_instance_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_service_plans", "space_guids", "a list of str", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_service_plans", "organization_guids", "a list of str", organization_guids)
+        if broker_catalog_ids is not UNSET and not _list_of(broker_catalog_ids, str):
+            raise _wrong("list_service_plans", "broker_catalog_ids", "a list of str", broker_catalog_ids)
+        if service_broker_guids is not UNSET and not _list_of(service_broker_guids, str):
+            raise _wrong("list_service_plans", "service_broker_guids", "a list of str", service_broker_guids)
+        if service_broker_names is not UNSET and not _list_of(service_broker_names, str):
+            raise _wrong("list_service_plans", "service_broker_names", "a list of str", service_broker_names)
+        if service_offering_names is not UNSET and not _list_of(service_offering_names, str):
+            raise _wrong("list_service_plans", "service_offering_names", "a list of str", service_offering_names)
+        if include is not UNSET and not _list_of(include, operation.ListServicePlansIncludeItem):
+            raise _wrong("list_service_plans", "include", "a list of ListServicePlansIncludeItem", include)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_service_plans", "label_selector", "str", label_selector)
+        if fields is not UNSET and not isinstance(fields, operation.ListServicePlansFields):
+            raise _wrong("list_service_plans", "fields", "ListServicePlansFields", fields)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_service_plans", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_service_plans", "updated_ats", "str", updated_ats)
         return await self._call(
             "listServicePlans",
             operation,
@@ -2233,6 +3484,34 @@ class CfV3Api(Namespace):
         """`GET /v3/service_route_bindings` (listServiceRouteBindings)."""
         from .api.service_route_bindings import list_service_route_bindings as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_service_route_bindings", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_service_route_bindings", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_service_route_bindings", "order_by", "str", order_by)
+        if route_guids is not UNSET and not _list_of(route_guids, str):
+            raise _wrong("list_service_route_bindings", "route_guids", "a list of str", route_guids)
+        if service_instance_guids is not UNSET and not _list_of(service_instance_guids, str):
+            raise _wrong(
+                "list_service_route_bindings", "service_instance_guids", "a list of str", service_instance_guids
+            )
+        if service_instance_names is not UNSET and not _list_of(service_instance_names, str):
+            raise _wrong(
+                "list_service_route_bindings", "service_instance_names", "a list of str", service_instance_names
+            )
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_service_route_bindings", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_service_route_bindings", "guids", "a list of str", guids)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_service_route_bindings", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_service_route_bindings", "updated_ats", "str", updated_ats)
+        if include is not UNSET and not _list_of(include, operation.ListServiceRouteBindingsIncludeItem):
+            raise _wrong(
+                "list_service_route_bindings", "include", "a list of ListServiceRouteBindingsIncludeItem", include
+            )
         return await self._call(
             "listServiceRouteBindings",
             operation,
@@ -2267,6 +3546,29 @@ class CfV3Api(Namespace):
         """`GET /v3/service_usage_events` (listServiceUsageEvents)."""
         from .api.service_usage_events import list_service_usage_events as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_service_usage_events", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_service_usage_events", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_service_usage_events", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_service_usage_events", "created_ats", "str", created_ats)
+        if after_guid is not UNSET and not isinstance(after_guid, str):
+            raise _wrong("list_service_usage_events", "after_guid", "str", after_guid)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_service_usage_events", "guids", "a list of str", guids)
+        if service_instance_types is not UNSET and not _list_of(
+            service_instance_types, operation.ListServiceUsageEventsServiceInstanceTypesItem
+        ):
+            raise _wrong(
+                "list_service_usage_events",
+                "service_instance_types",
+                "a list of ListServiceUsageEventsServiceInstanceTypesItem",
+                service_instance_types,
+            )
+        if service_offering_guids is not UNSET and not _list_of(service_offering_guids, str):
+            raise _wrong("list_service_usage_events", "service_offering_guids", "a list of str", service_offering_guids)
         return await self._call(
             "listServiceUsageEvents",
             operation,
@@ -2283,16 +3585,24 @@ class CfV3Api(Namespace):
             ),
         )
 
-    async def list_shared_spaces_relationship(self, guid: UUID) -> RelationshipToMany:
+    async def list_shared_spaces_relationship(self, guid: UUID | str) -> RelationshipToMany:
         """`GET /v3/routes/{guid}/relationships/shared_spaces` (listSharedSpacesRelationship)."""
         from .api.routes import list_shared_spaces_relationship as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_shared_spaces_relationship", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_shared_spaces_relationship", "guid")
         return await self._call("listSharedSpacesRelationship", operation, (200,), guid)
 
-    async def list_space_features(self, guid: UUID) -> SpaceFeatureList:
+    async def list_space_features(self, guid: UUID | str) -> SpaceFeatureList:
         """`GET /v3/spaces/{guid}/features` (listSpaceFeatures)."""
         from .api.spaces import list_space_features as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_space_features", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_space_features", "guid")
         return await self._call("listSpaceFeatures", operation, (200,), guid)
 
     async def list_space_quotas(
@@ -2311,6 +3621,24 @@ class CfV3Api(Namespace):
         """`GET /v3/space_quotas` (listSpaceQuotas)."""
         from .api.space_quotas import list_space_quotas as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_space_quotas", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_space_quotas", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_space_quotas", "order_by", "str", order_by)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_space_quotas", "guids", "a list of str", guids)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_space_quotas", "names", "a list of str", names)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_space_quotas", "organization_guids", "a list of str", organization_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_space_quotas", "space_guids", "a list of str", space_guids)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_space_quotas", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_space_quotas", "updated_ats", "str", updated_ats)
         return await self._call(
             "listSpaceQuotas",
             operation,
@@ -2345,6 +3673,26 @@ class CfV3Api(Namespace):
         """`GET /v3/spaces` (listSpaces)."""
         from .api.spaces import list_spaces as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_spaces", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_spaces", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_spaces", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_spaces", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_spaces", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_spaces", "label_selector", "str", label_selector)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_spaces", "names", "a list of str", names)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_spaces", "guids", "a list of str", guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_spaces", "organization_guids", "a list of str", organization_guids)
+        if include is not UNSET and not _list_of(include, operation.ListSpacesIncludeItem):
+            raise _wrong("list_spaces", "include", "a list of ListSpacesIncludeItem", include)
         return await self._call(
             "listSpaces",
             operation,
@@ -2364,11 +3712,19 @@ class CfV3Api(Namespace):
         )
 
     async def list_spaces_for_isolation_segment(
-        self, guid: UUID, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET
+        self, guid: UUID | str, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET
     ) -> RelationshipToMany:
         """`GET /v3/isolation_segments/{guid}/relationships/spaces` (listSpacesForIsolationSegment)."""
         from .api.isolation_segments import list_spaces_for_isolation_segment as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_spaces_for_isolation_segment", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_spaces_for_isolation_segment", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_spaces_for_isolation_segment", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_spaces_for_isolation_segment", "per_page", "int", per_page)
         return await self._call(
             "listSpacesForIsolationSegment", operation, (200,), guid, **_given(page=page, per_page=per_page)
         )
@@ -2387,6 +3743,20 @@ class CfV3Api(Namespace):
         """`GET /v3/stacks` (listStacks)."""
         from .api.stacks import list_stacks as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_stacks", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_stacks", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_stacks", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_stacks", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_stacks", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_stacks", "label_selector", "str", label_selector)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_stacks", "names", "a list of str", names)
         return await self._call(
             "listStacks",
             operation,
@@ -2402,10 +3772,14 @@ class CfV3Api(Namespace):
             ),
         )
 
-    async def list_staging_security_groups_for_space(self, guid: UUID) -> SecurityGroupList:
+    async def list_staging_security_groups_for_space(self, guid: UUID | str) -> SecurityGroupList:
         """`GET /v3/spaces/{guid}/staging_security_groups` (listStagingSecurityGroupsForSpace)."""
         from .api.spaces import list_staging_security_groups_for_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_staging_security_groups_for_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_staging_security_groups_for_space", "guid")
         return await self._call("listStagingSecurityGroupsForSpace", operation, (200,), guid)
 
     async def list_tasks(
@@ -2428,6 +3802,32 @@ class CfV3Api(Namespace):
         """`GET /v3/tasks` (listTasks)."""
         from .api.tasks import list_tasks as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_tasks", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_tasks", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_tasks", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_tasks", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_tasks", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_tasks", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_tasks", "guids", "a list of str", guids)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_tasks", "names", "a list of str", names)
+        if states is not UNSET and not _list_of(states, operation.ListTasksStatesItem):
+            raise _wrong("list_tasks", "states", "a list of ListTasksStatesItem", states)
+        if app_guids is not UNSET and not _list_of(app_guids, str):
+            raise _wrong("list_tasks", "app_guids", "a list of str", app_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_tasks", "space_guids", "a list of str", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_tasks", "organization_guids", "a list of str", organization_guids)
+        if sequence_ids is not UNSET and not _list_of(sequence_ids, int, no_bool=True):
+            raise _wrong("list_tasks", "sequence_ids", "a list of int", sequence_ids)
         return await self._call(
             "listTasks",
             operation,
@@ -2466,6 +3866,26 @@ class CfV3Api(Namespace):
         """`GET /v3/users` (listUsers)."""
         from .api.users import list_users as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_users", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_users", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_users", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_users", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_users", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_users", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_users", "guids", "a list of str", guids)
+        if usernames is not UNSET and not _list_of(usernames, str):
+            raise _wrong("list_users", "usernames", "a list of str", usernames)
+        if origins is not UNSET and not _list_of(origins, str):
+            raise _wrong("list_users", "origins", "a list of str", origins)
+        if partial_usernames is not UNSET and not _list_of(partial_usernames, str):
+            raise _wrong("list_users", "partial_usernames", "a list of str", partial_usernames)
         return await self._call(
             "listUsers",
             operation,
@@ -2486,7 +3906,7 @@ class CfV3Api(Namespace):
 
     async def list_users_for_organization(
         self,
-        guid: UUID,
+        guid: UUID | str,
         *,
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
@@ -2502,6 +3922,30 @@ class CfV3Api(Namespace):
         """`GET /v3/organizations/{guid}/users` (listUsersForOrganization)."""
         from .api.organizations import list_users_for_organization as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_users_for_organization", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_users_for_organization", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_users_for_organization", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_users_for_organization", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_users_for_organization", "order_by", "str", order_by)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_users_for_organization", "guids", "a list of str", guids)
+        if usernames is not UNSET and not _list_of(usernames, str):
+            raise _wrong("list_users_for_organization", "usernames", "a list of str", usernames)
+        if origins is not UNSET and not _list_of(origins, str):
+            raise _wrong("list_users_for_organization", "origins", "a list of str", origins)
+        if partial_usernames is not UNSET and not _list_of(partial_usernames, str):
+            raise _wrong("list_users_for_organization", "partial_usernames", "a list of str", partial_usernames)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_users_for_organization", "label_selector", "str", label_selector)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_users_for_organization", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_users_for_organization", "updated_ats", "str", updated_ats)
         return await self._call(
             "listUsersForOrganization",
             operation,
@@ -2521,24 +3965,36 @@ class CfV3Api(Namespace):
             ),
         )
 
-    async def list_users_for_space(self, guid: UUID) -> UserList:
+    async def list_users_for_space(self, guid: UUID | str) -> UserList:
         """`GET /v3/spaces/{guid}/users` (listUsersForSpace)."""
         from .api.spaces import list_users_for_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_users_for_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_users_for_space", "guid")
         return await self._call("listUsersForSpace", operation, (200,), guid)
 
     async def manage_isolation_segment_for_space(
-        self, guid: UUID, *, body: RelationshipToOne | Unset = UNSET
+        self, guid: UUID | str, *, body: RelationshipToOne | Unset = UNSET
     ) -> RelationshipToOne:
         """`PATCH /v3/spaces/{guid}/relationships/isolation_segment` (manageIsolationSegmentForSpace)."""
         from .api.spaces import manage_isolation_segment_for_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("manage_isolation_segment_for_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("manage_isolation_segment_for_space", "guid")
+        if body is not UNSET and not isinstance(body, operation.RelationshipToOne):
+            raise _wrong("manage_isolation_segment_for_space", "body", "RelationshipToOne", body)
         return await self._call("manageIsolationSegmentForSpace", operation, (200,), guid, **_given(body=body))
 
     async def post_resource_matches(self, *, body: PostResourceMatchesBody | Unset = UNSET) -> ResourceMatch:
         """`POST /v3/resource_matches` (postResourceMatches)."""
         from .api.resource_matches import post_resource_matches as operation
 
+        if body is not UNSET and not isinstance(body, operation.PostResourceMatchesBody):
+            raise _wrong("post_resource_matches", "body", "PostResourceMatchesBody", body)
         return await self._call("postResourceMatches", operation, (201,), **_given(body=body))
 
     async def purge_and_seed_app_usage_events(self) -> None:
@@ -2553,204 +4009,427 @@ class CfV3Api(Namespace):
 
         return await self._call("purgeAndSeedServiceUsageEvents", operation, (200,))
 
-    async def remove_destination_for_route(self, guid: UUID, destination_guid: UUID) -> None:
+    async def remove_destination_for_route(self, guid: UUID | str, destination_guid: UUID | str) -> None:
         """`DELETE /v3/routes/{guid}/destinations/{destination_guid}` (removeDestinationForRoute)."""
         from .api.routes import remove_destination_for_route as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("remove_destination_for_route", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("remove_destination_for_route", "guid")
+        if not isinstance(destination_guid, (str, _uuid.UUID)):
+            raise _wrong("remove_destination_for_route", "destination_guid", "str or UUID", destination_guid)
+        if not destination_guid:
+            raise _empty("remove_destination_for_route", "destination_guid")
         return await self._call("removeDestinationForRoute", operation, (204,), guid, destination_guid)
 
-    async def remove_organization_from_service_plan_visibility(self, guid: UUID, organization_guid: UUID) -> None:
+    async def remove_organization_from_service_plan_visibility(
+        self, guid: UUID | str, organization_guid: UUID | str
+    ) -> None:
         """`DELETE /v3/service_plans/{guid}/visibility/{organization_guid}` (removeOrganizationFromServicePlanVisibility)."""
         from .api.service_plans import remove_organization_from_service_plan_visibility as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("remove_organization_from_service_plan_visibility", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("remove_organization_from_service_plan_visibility", "guid")
+        if not isinstance(organization_guid, (str, _uuid.UUID)):
+            raise _wrong(
+                "remove_organization_from_service_plan_visibility",
+                "organization_guid",
+                "str or UUID",
+                organization_guid,
+            )
+        if not organization_guid:
+            raise _empty("remove_organization_from_service_plan_visibility", "organization_guid")
         return await self._call(
             "removeOrganizationFromServicePlanVisibility", operation, (204,), guid, organization_guid
         )
 
-    async def remove_space_quota_from_space(self, guid: UUID, space_guid: UUID) -> None:
+    async def remove_space_quota_from_space(self, guid: UUID | str, space_guid: UUID | str) -> None:
         """`DELETE /v3/space_quotas/{guid}/relationships/spaces/{space_guid}` (removeSpaceQuotaFromSpace)."""
         from .api.space_quotas import remove_space_quota_from_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("remove_space_quota_from_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("remove_space_quota_from_space", "guid")
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("remove_space_quota_from_space", "space_guid", "str or UUID", space_guid)
+        if not space_guid:
+            raise _empty("remove_space_quota_from_space", "space_guid")
         return await self._call("removeSpaceQuotaFromSpace", operation, (204,), guid, space_guid)
 
     async def replace_destinations_for_route_with_patch(
-        self, guid: UUID, *, body: ReplaceDestinationsForRouteWithPatchBody | Unset = UNSET
+        self, guid: UUID | str, *, body: ReplaceDestinationsForRouteWithPatchBody | Unset = UNSET
     ) -> RouteDestinationList:
         """`PATCH /v3/routes/{guid}/destinations` (replaceDestinationsForRouteWithPatch)."""
         from .api.routes import replace_destinations_for_route_with_patch as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("replace_destinations_for_route_with_patch", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("replace_destinations_for_route_with_patch", "guid")
+        if body is not UNSET and not isinstance(body, operation.ReplaceDestinationsForRouteWithPatchBody):
+            raise _wrong(
+                "replace_destinations_for_route_with_patch", "body", "ReplaceDestinationsForRouteWithPatchBody", body
+            )
         return await self._call("replaceDestinationsForRouteWithPatch", operation, (200,), guid, **_given(body=body))
 
-    async def restart_app(self, guid: UUID) -> App:
+    async def restart_app(self, guid: UUID | str) -> App:
         """`POST /v3/apps/{guid}/actions/restart` (restartApp)."""
         from .api.apps import restart_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("restart_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("restart_app", "guid")
         return await self._call("restartApp", operation, (200,), guid)
 
-    async def revoke_isolation_segment_for_organization(self, guid: UUID, org_guid: UUID) -> None:
+    async def revoke_isolation_segment_for_organization(self, guid: UUID | str, org_guid: UUID | str) -> None:
         """`DELETE /v3/isolation_segments/{guid}/relationships/organizations/{org_guid}` (revokeIsolationSegmentForOrganization)."""
         from .api.isolation_segments import revoke_isolation_segment_for_organization as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("revoke_isolation_segment_for_organization", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("revoke_isolation_segment_for_organization", "guid")
+        if not isinstance(org_guid, (str, _uuid.UUID)):
+            raise _wrong("revoke_isolation_segment_for_organization", "org_guid", "str or UUID", org_guid)
+        if not org_guid:
+            raise _empty("revoke_isolation_segment_for_organization", "org_guid")
         return await self._call("revokeIsolationSegmentForOrganization", operation, (204,), guid, org_guid)
 
-    async def scale_process(self, guid: UUID, *, body: ScaleProcessBody | Unset = UNSET) -> Process:
+    async def scale_process(self, guid: UUID | str, *, body: ScaleProcessBody | Unset = UNSET) -> Process:
         """`POST /v3/processes/{guid}/actions/scale` (scaleProcess)."""
         from .api.processes import scale_process as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("scale_process", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("scale_process", "guid")
+        if body is not UNSET and not isinstance(body, operation.ScaleProcessBody):
+            raise _wrong("scale_process", "body", "ScaleProcessBody", body)
         return await self._call("scaleProcess", operation, (202,), guid, **_given(body=body))
 
     async def scale_process_for_app(
-        self, guid: UUID, type_: str, *, body: ScaleProcessForAppBody | Unset = UNSET
+        self, guid: UUID | str, type_: str, *, body: ScaleProcessForAppBody | Unset = UNSET
     ) -> Process:
         """`POST /v3/apps/{guid}/processes/{type}/actions/scale` (scaleProcessForApp)."""
         from .api.processes import scale_process_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("scale_process_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("scale_process_for_app", "guid")
+        if not isinstance(type_, str):
+            raise _wrong("scale_process_for_app", "type_", "str", type_)
+        if not type_:
+            raise _empty("scale_process_for_app", "type_")
+        if body is not UNSET and not isinstance(body, operation.ScaleProcessForAppBody):
+            raise _wrong("scale_process_for_app", "body", "ScaleProcessForAppBody", body)
         return await self._call("scaleProcessForApp", operation, (202,), guid, type_, **_given(body=body))
 
-    async def set_current_droplet_for_app(self, guid: UUID, *, body: SetCurrentDropletForAppBody) -> RelationshipToOne:
+    async def set_current_droplet_for_app(
+        self, guid: UUID | str, *, body: SetCurrentDropletForAppBody
+    ) -> RelationshipToOne:
         """`PATCH /v3/apps/{guid}/relationships/current_droplet` (setCurrentDropletForApp)."""
         from .api.apps import set_current_droplet_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("set_current_droplet_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("set_current_droplet_for_app", "guid")
+        if not isinstance(body, operation.SetCurrentDropletForAppBody):
+            raise _wrong("set_current_droplet_for_app", "body", "SetCurrentDropletForAppBody", body)
         return await self._call("setCurrentDropletForApp", operation, (200,), guid, **_given(body=body))
 
-    async def share_domain(self, guid: UUID, *, body: ShareDomainBody) -> ShareDomainResponse200:
+    async def share_domain(self, guid: UUID | str, *, body: ShareDomainBody) -> ShareDomainResponse200:
         """`POST /v3/domains/{guid}/relationships/shared_organizations` (shareDomain)."""
         from .api.domains import share_domain as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("share_domain", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("share_domain", "guid")
+        if not isinstance(body, operation.ShareDomainBody):
+            raise _wrong("share_domain", "body", "ShareDomainBody", body)
         return await self._call("shareDomain", operation, (200,), guid, **_given(body=body))
 
-    async def share_route(self, guid: UUID, *, body: RelationshipToMany) -> RelationshipToMany:
+    async def share_route(self, guid: UUID | str, *, body: RelationshipToMany) -> RelationshipToMany:
         """`POST /v3/routes/{guid}/relationships/shared_spaces` (shareRoute)."""
         from .api.routes import share_route as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("share_route", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("share_route", "guid")
+        if not isinstance(body, operation.RelationshipToMany):
+            raise _wrong("share_route", "body", "RelationshipToMany", body)
         return await self._call("shareRoute", operation, (200,), guid, **_given(body=body))
 
     async def share_service_instance(
-        self, guid: UUID, *, body: RelationshipToMany | Unset = UNSET
+        self, guid: UUID | str, *, body: RelationshipToMany | Unset = UNSET
     ) -> RelationshipToMany:
         """`POST /v3/service_instances/{guid}/relationships/shared_spaces` (shareServiceInstance)."""
         from .api.service_instances import share_service_instance as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("share_service_instance", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("share_service_instance", "guid")
+        if body is not UNSET and not isinstance(body, operation.RelationshipToMany):
+            raise _wrong("share_service_instance", "body", "RelationshipToMany", body)
         return await self._call("shareServiceInstance", operation, (200,), guid, **_given(body=body))
 
-    async def start_app(self, guid: UUID) -> App:
+    async def start_app(self, guid: UUID | str) -> App:
         """`POST /v3/apps/{guid}/actions/start` (startApp)."""
         from .api.apps import start_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("start_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("start_app", "guid")
         return await self._call("startApp", operation, (200,), guid)
 
-    async def stop_app(self, guid: UUID) -> App:
+    async def stop_app(self, guid: UUID | str) -> App:
         """`POST /v3/apps/{guid}/actions/stop` (stopApp)."""
         from .api.apps import stop_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("stop_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("stop_app", "guid")
         return await self._call("stopApp", operation, (200,), guid)
 
-    async def terminate_process_instance(self, guid: UUID, index: int) -> None:
+    async def terminate_process_instance(self, guid: UUID | str, index: int) -> None:
         """`DELETE /v3/processes/{guid}/instances/{index}` (terminateProcessInstance)."""
         from .api.processes import terminate_process_instance as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("terminate_process_instance", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("terminate_process_instance", "guid")
+        if not (isinstance(index, int) and type(index) is not bool):
+            raise _wrong("terminate_process_instance", "index", "int", index)
         return await self._call("terminateProcessInstance", operation, (204,), guid, index)
 
-    async def terminate_process_instance_for_app(self, guid: UUID, type_: str, index: int) -> None:
+    async def terminate_process_instance_for_app(self, guid: UUID | str, type_: str, index: int) -> None:
         """`DELETE /v3/apps/{guid}/processes/{type}/instances/{index}` (terminateProcessInstanceForApp)."""
         from .api.processes import terminate_process_instance_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("terminate_process_instance_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("terminate_process_instance_for_app", "guid")
+        if not isinstance(type_, str):
+            raise _wrong("terminate_process_instance_for_app", "type_", "str", type_)
+        if not type_:
+            raise _empty("terminate_process_instance_for_app", "type_")
+        if not (isinstance(index, int) and type(index) is not bool):
+            raise _wrong("terminate_process_instance_for_app", "index", "int", index)
         return await self._call("terminateProcessInstanceForApp", operation, (204,), guid, type_, index)
 
-    async def transfer_route_ownership(self, guid: UUID, *, body: RelationshipToOne) -> None:
+    async def transfer_route_ownership(self, guid: UUID | str, *, body: RelationshipToOne) -> None:
         """`PATCH /v3/routes/{guid}/relationships/space` (transferRouteOwnership)."""
         from .api.routes import transfer_route_ownership as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("transfer_route_ownership", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("transfer_route_ownership", "guid")
+        if not isinstance(body, operation.RelationshipToOne):
+            raise _wrong("transfer_route_ownership", "body", "RelationshipToOne", body)
         return await self._call("transferRouteOwnership", operation, (204,), guid, **_given(body=body))
 
-    async def unbind_running_security_group(self, guid: UUID, space_guid: UUID) -> None:
+    async def unbind_running_security_group(self, guid: UUID | str, space_guid: UUID | str) -> None:
         """`DELETE /v3/security_groups/{guid}/relationships/running_spaces/{space_guid}` (unbindRunningSecurityGroup)."""
         from .api.security_groups import unbind_running_security_group as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("unbind_running_security_group", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("unbind_running_security_group", "guid")
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("unbind_running_security_group", "space_guid", "str or UUID", space_guid)
+        if not space_guid:
+            raise _empty("unbind_running_security_group", "space_guid")
         return await self._call("unbindRunningSecurityGroup", operation, (204,), guid, space_guid)
 
-    async def unbind_staging_security_group(self, guid: UUID, space_guid: UUID) -> None:
+    async def unbind_staging_security_group(self, guid: UUID | str, space_guid: UUID | str) -> None:
         """`DELETE /v3/security_groups/{guid}/relationships/staging_spaces/{space_guid}` (unbindStagingSecurityGroup)."""
         from .api.security_groups import unbind_staging_security_group as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("unbind_staging_security_group", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("unbind_staging_security_group", "guid")
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("unbind_staging_security_group", "space_guid", "str or UUID", space_guid)
+        if not space_guid:
+            raise _empty("unbind_staging_security_group", "space_guid")
         return await self._call("unbindStagingSecurityGroup", operation, (204,), guid, space_guid)
 
-    async def unshare_domain(self, guid: UUID, org_guid: UUID) -> None:
+    async def unshare_domain(self, guid: UUID | str, org_guid: UUID | str) -> None:
         """`DELETE /v3/domains/{guid}/relationships/shared_organizations/{org_guid}` (unshareDomain)."""
         from .api.domains import unshare_domain as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("unshare_domain", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("unshare_domain", "guid")
+        if not isinstance(org_guid, (str, _uuid.UUID)):
+            raise _wrong("unshare_domain", "org_guid", "str or UUID", org_guid)
+        if not org_guid:
+            raise _empty("unshare_domain", "org_guid")
         return await self._call("unshareDomain", operation, (204,), guid, org_guid)
 
-    async def unshare_route(self, guid: UUID, space_guid: UUID) -> None:
+    async def unshare_route(self, guid: UUID | str, space_guid: UUID | str) -> None:
         """`DELETE /v3/routes/{guid}/relationships/shared_spaces/{space_guid}` (unshareRoute)."""
         from .api.routes import unshare_route as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("unshare_route", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("unshare_route", "guid")
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("unshare_route", "space_guid", "str or UUID", space_guid)
+        if not space_guid:
+            raise _empty("unshare_route", "space_guid")
         return await self._call("unshareRoute", operation, (204,), guid, space_guid)
 
-    async def unshare_service_instance(self, guid: UUID, space_guid: UUID) -> None:
+    async def unshare_service_instance(self, guid: UUID | str, space_guid: UUID | str) -> None:
         """`DELETE /v3/service_instances/{guid}/relationships/shared_spaces/{space_guid}` (unshareServiceInstance)."""
         from .api.service_instances import unshare_service_instance as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("unshare_service_instance", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("unshare_service_instance", "guid")
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("unshare_service_instance", "space_guid", "str or UUID", space_guid)
+        if not space_guid:
+            raise _empty("unshare_service_instance", "space_guid")
         return await self._call("unshareServiceInstance", operation, (204,), guid, space_guid)
 
-    async def update_app(self, guid: UUID, *, body: UpdateAppBody) -> App:
+    async def update_app(self, guid: UUID | str, *, body: UpdateAppBody) -> App:
         """`PATCH /v3/apps/{guid}` (updateApp)."""
         from .api.apps import update_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_app", "guid")
+        if not isinstance(body, operation.UpdateAppBody):
+            raise _wrong("update_app", "body", "UpdateAppBody", body)
         return await self._call("updateApp", operation, (200,), guid, **_given(body=body))
 
     async def update_app_feature(
-        self, guid: UUID, name: UpdateAppFeatureName, *, body: UpdateAppFeatureBody | Unset = UNSET
+        self, guid: UUID | str, name: UpdateAppFeatureName, *, body: UpdateAppFeatureBody | Unset = UNSET
     ) -> None:
         """`PATCH /v3/apps/{guid}/features/{name}` (updateAppFeature)."""
         from .api.apps import update_app_feature as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_app_feature", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_app_feature", "guid")
+        if not isinstance(name, operation.UpdateAppFeatureName):
+            raise _wrong("update_app_feature", "name", "UpdateAppFeatureName", name)
+        if body is not UNSET and not isinstance(body, operation.UpdateAppFeatureBody):
+            raise _wrong("update_app_feature", "body", "UpdateAppFeatureBody", body)
         return await self._call("updateAppFeature", operation, (200,), guid, name, **_given(body=body))
 
-    async def update_build(self, guid: UUID, *, body: BuildUpdate | Unset = UNSET) -> Build:
+    async def update_build(self, guid: UUID | str, *, body: BuildUpdate | Unset = UNSET) -> Build:
         """`PATCH /v3/builds/{guid}` (updateBuild)."""
         from .api.builds import update_build as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_build", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_build", "guid")
+        if body is not UNSET and not isinstance(body, operation.BuildUpdate):
+            raise _wrong("update_build", "body", "BuildUpdate", body)
         return await self._call("updateBuild", operation, (200,), guid, **_given(body=body))
 
-    async def update_build_via_app(self, guid: UUID, *, body: UpdateBuildViaAppBody) -> Build:
+    async def update_build_via_app(self, guid: UUID | str, *, body: UpdateBuildViaAppBody) -> Build:
         """`PATCH /v3/apps/{guid}/builds` (updateBuildViaApp)."""
         from .api.builds import update_build_via_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_build_via_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_build_via_app", "guid")
+        if not isinstance(body, operation.UpdateBuildViaAppBody):
+            raise _wrong("update_build_via_app", "body", "UpdateBuildViaAppBody", body)
         return await self._call("updateBuildViaApp", operation, (200,), guid, **_given(body=body))
 
-    async def update_buildpack(self, guid: UUID, *, body: UpdateBuildpackBody) -> Buildpack:
+    async def update_buildpack(self, guid: UUID | str, *, body: UpdateBuildpackBody) -> Buildpack:
         """`PATCH /v3/buildpacks/{guid}` (updateBuildpack)."""
         from .api.buildpacks import update_buildpack as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_buildpack", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_buildpack", "guid")
+        if not isinstance(body, operation.UpdateBuildpackBody):
+            raise _wrong("update_buildpack", "body", "UpdateBuildpackBody", body)
         return await self._call("updateBuildpack", operation, (200,), guid, **_given(body=body))
 
-    async def update_deployment(self, guid: UUID, *, body: UpdateDeploymentBody) -> Deployment:
+    async def update_deployment(self, guid: UUID | str, *, body: UpdateDeploymentBody) -> Deployment:
         """`PATCH /v3/deployments/{guid}` (updateDeployment)."""
         from .api.deployments import update_deployment as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_deployment", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_deployment", "guid")
+        if not isinstance(body, operation.UpdateDeploymentBody):
+            raise _wrong("update_deployment", "body", "UpdateDeploymentBody", body)
         return await self._call("updateDeployment", operation, (200,), guid, **_given(body=body))
 
     async def update_destination_protocol_for_route(
-        self, guid: UUID, destination_guid: UUID, *, body: UpdateDestinationProtocolForRouteBody
+        self, guid: UUID | str, destination_guid: UUID | str, *, body: UpdateDestinationProtocolForRouteBody
     ) -> RouteDestination:
         """`PATCH /v3/routes/{guid}/destinations/{destination_guid}` (updateDestinationProtocolForRoute)."""
         from .api.routes import update_destination_protocol_for_route as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_destination_protocol_for_route", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_destination_protocol_for_route", "guid")
+        if not isinstance(destination_guid, (str, _uuid.UUID)):
+            raise _wrong("update_destination_protocol_for_route", "destination_guid", "str or UUID", destination_guid)
+        if not destination_guid:
+            raise _empty("update_destination_protocol_for_route", "destination_guid")
+        if not isinstance(body, operation.UpdateDestinationProtocolForRouteBody):
+            raise _wrong("update_destination_protocol_for_route", "body", "UpdateDestinationProtocolForRouteBody", body)
         return await self._call(
             "updateDestinationProtocolForRoute", operation, (200,), guid, destination_guid, **_given(body=body)
         )
 
-    async def update_domain(self, guid: UUID, *, body: UpdateDomainBody) -> Domain:
+    async def update_domain(self, guid: UUID | str, *, body: UpdateDomainBody) -> Domain:
         """`PATCH /v3/domains/{guid}` (updateDomain)."""
         from .api.domains import update_domain as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_domain", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_domain", "guid")
+        if not isinstance(body, operation.UpdateDomainBody):
+            raise _wrong("update_domain", "body", "UpdateDomainBody", body)
         return await self._call("updateDomain", operation, (200,), guid, **_given(body=body))
 
-    async def update_droplet(self, guid: UUID, *, body: UpdateDropletBody) -> Droplet:
+    async def update_droplet(self, guid: UUID | str, *, body: UpdateDropletBody) -> Droplet:
         """`PATCH /v3/droplets/{guid}` (updateDroplet)."""
         from .api.droplets import update_droplet as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_droplet", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_droplet", "guid")
+        if not isinstance(body, operation.UpdateDropletBody):
+            raise _wrong("update_droplet", "body", "UpdateDropletBody", body)
         return await self._call("updateDroplet", operation, (200,), guid, **_given(body=body))
 
     async def update_environment_variable_group(
@@ -2759,190 +4438,374 @@ class CfV3Api(Namespace):
         """`PATCH /v3/environment_variable_groups/{name}` (updateEnvironmentVariableGroup)."""
         from .api.environment_variable_groups import update_environment_variable_group as operation
 
+        if not isinstance(name, operation.UpdateEnvironmentVariableGroupName):
+            raise _wrong("update_environment_variable_group", "name", "UpdateEnvironmentVariableGroupName", name)
+        if not isinstance(body, operation.UpdateEnvironmentVariableGroupBody):
+            raise _wrong("update_environment_variable_group", "body", "UpdateEnvironmentVariableGroupBody", body)
         return await self._call("updateEnvironmentVariableGroup", operation, (200,), name, **_given(body=body))
 
     async def update_environment_variables_for_app(
-        self, guid: UUID, *, body: UpdateEnvironmentVariablesForAppBody | Unset = UNSET
+        self, guid: UUID | str, *, body: UpdateEnvironmentVariablesForAppBody | Unset = UNSET
     ) -> AppEnvironmentVariables:
         """`PATCH /v3/apps/{guid}/environment_variables` (updateEnvironmentVariablesForApp)."""
         from .api.apps import update_environment_variables_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_environment_variables_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_environment_variables_for_app", "guid")
+        if body is not UNSET and not isinstance(body, operation.UpdateEnvironmentVariablesForAppBody):
+            raise _wrong("update_environment_variables_for_app", "body", "UpdateEnvironmentVariablesForAppBody", body)
         return await self._call("updateEnvironmentVariablesForApp", operation, (200,), guid, **_given(body=body))
 
     async def update_feature_flag(self, name: UpdateFeatureFlagName, *, body: UpdateFeatureFlagBody) -> FeatureFlag:
         """`PATCH /v3/feature_flags/{name}` (updateFeatureFlag)."""
         from .api.feature_flags import update_feature_flag as operation
 
+        if not isinstance(name, operation.UpdateFeatureFlagName):
+            raise _wrong("update_feature_flag", "name", "UpdateFeatureFlagName", name)
+        if not isinstance(body, operation.UpdateFeatureFlagBody):
+            raise _wrong("update_feature_flag", "body", "UpdateFeatureFlagBody", body)
         return await self._call("updateFeatureFlag", operation, (200,), name, **_given(body=body))
 
-    async def update_isolation_segment(self, guid: UUID, *, body: UpdateIsolationSegmentBody) -> IsolationSegment:
+    async def update_isolation_segment(self, guid: UUID | str, *, body: UpdateIsolationSegmentBody) -> IsolationSegment:
         """`PATCH /v3/isolation_segments/{guid}` (updateIsolationSegment)."""
         from .api.isolation_segments import update_isolation_segment as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_isolation_segment", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_isolation_segment", "guid")
+        if not isinstance(body, operation.UpdateIsolationSegmentBody):
+            raise _wrong("update_isolation_segment", "body", "UpdateIsolationSegmentBody", body)
         return await self._call("updateIsolationSegment", operation, (200,), guid, **_given(body=body))
 
-    async def update_organization(self, guid: UUID, *, body: UpdateOrganizationBody) -> Organization:
+    async def update_organization(self, guid: UUID | str, *, body: UpdateOrganizationBody) -> Organization:
         """`PATCH /v3/organizations/{guid}` (updateOrganization)."""
         from .api.organizations import update_organization as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_organization", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_organization", "guid")
+        if not isinstance(body, operation.UpdateOrganizationBody):
+            raise _wrong("update_organization", "body", "UpdateOrganizationBody", body)
         return await self._call("updateOrganization", operation, (200,), guid, **_given(body=body))
 
-    async def update_organization_quota(self, guid: UUID, *, body: UpdateOrganizationQuotaBody) -> OrganizationQuota:
+    async def update_organization_quota(
+        self, guid: UUID | str, *, body: UpdateOrganizationQuotaBody
+    ) -> OrganizationQuota:
         """`PATCH /v3/organization_quotas/{guid}` (updateOrganizationQuota)."""
         from .api.organization_quotas import update_organization_quota as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_organization_quota", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_organization_quota", "guid")
+        if not isinstance(body, operation.UpdateOrganizationQuotaBody):
+            raise _wrong("update_organization_quota", "body", "UpdateOrganizationQuotaBody", body)
         return await self._call("updateOrganizationQuota", operation, (200,), guid, **_given(body=body))
 
-    async def update_package(self, guid: UUID, *, body: UpdatePackageBody) -> Package:
+    async def update_package(self, guid: UUID | str, *, body: UpdatePackageBody) -> Package:
         """`PATCH /v3/packages/{guid}` (updatePackage)."""
         from .api.packages import update_package as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_package", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_package", "guid")
+        if not isinstance(body, operation.UpdatePackageBody):
+            raise _wrong("update_package", "body", "UpdatePackageBody", body)
         return await self._call("updatePackage", operation, (200,), guid, **_given(body=body))
 
-    async def update_process(self, guid: UUID, *, body: UpdateProcessBody) -> Process:
+    async def update_process(self, guid: UUID | str, *, body: UpdateProcessBody) -> Process:
         """`PATCH /v3/processes/{guid}` (updateProcess)."""
         from .api.processes import update_process as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_process", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_process", "guid")
+        if not isinstance(body, operation.UpdateProcessBody):
+            raise _wrong("update_process", "body", "UpdateProcessBody", body)
         return await self._call("updateProcess", operation, (200,), guid, **_given(body=body))
 
-    async def update_process_for_app(self, guid: UUID, type_: str, *, body: UpdateProcessForAppBody) -> Process:
+    async def update_process_for_app(self, guid: UUID | str, type_: str, *, body: UpdateProcessForAppBody) -> Process:
         """`PATCH /v3/apps/{guid}/processes/{type}` (updateProcessForApp)."""
         from .api.processes import update_process_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_process_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_process_for_app", "guid")
+        if not isinstance(type_, str):
+            raise _wrong("update_process_for_app", "type_", "str", type_)
+        if not type_:
+            raise _empty("update_process_for_app", "type_")
+        if not isinstance(body, operation.UpdateProcessForAppBody):
+            raise _wrong("update_process_for_app", "body", "UpdateProcessForAppBody", body)
         return await self._call("updateProcessForApp", operation, (200,), guid, type_, **_given(body=body))
 
-    async def update_revision(self, guid: UUID, *, body: UpdateRevisionBody) -> Revision:
+    async def update_revision(self, guid: UUID | str, *, body: UpdateRevisionBody) -> Revision:
         """`PATCH /v3/revisions/{guid}` (updateRevision)."""
         from .api.revisions import update_revision as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_revision", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_revision", "guid")
+        if not isinstance(body, operation.UpdateRevisionBody):
+            raise _wrong("update_revision", "body", "UpdateRevisionBody", body)
         return await self._call("updateRevision", operation, (200,), guid, **_given(body=body))
 
-    async def update_route(self, guid: UUID, *, body: UpdateRouteBody) -> Route:
+    async def update_route(self, guid: UUID | str, *, body: UpdateRouteBody) -> Route:
         """`PATCH /v3/routes/{guid}` (updateRoute)."""
         from .api.routes import update_route as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_route", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_route", "guid")
+        if not isinstance(body, operation.UpdateRouteBody):
+            raise _wrong("update_route", "body", "UpdateRouteBody", body)
         return await self._call("updateRoute", operation, (200,), guid, **_given(body=body))
 
-    async def update_security_group(self, guid: UUID, *, body: SecurityGroupUpdate | Unset = UNSET) -> SecurityGroup:
+    async def update_security_group(
+        self, guid: UUID | str, *, body: SecurityGroupUpdate | Unset = UNSET
+    ) -> SecurityGroup:
         """`PATCH /v3/security_groups/{guid}` (updateSecurityGroup)."""
         from .api.security_groups import update_security_group as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_security_group", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_security_group", "guid")
+        if body is not UNSET and not isinstance(body, operation.SecurityGroupUpdate):
+            raise _wrong("update_security_group", "body", "SecurityGroupUpdate", body)
         return await self._call("updateSecurityGroup", operation, (200,), guid, **_given(body=body))
 
-    async def update_service_broker(self, guid: UUID, *, body: UpdateServiceBrokerBody) -> None | ServiceBroker:
+    async def update_service_broker(self, guid: UUID | str, *, body: UpdateServiceBrokerBody) -> None | ServiceBroker:
         """`PATCH /v3/service_brokers/{guid}` (updateServiceBroker)."""
         from .api.service_brokers import update_service_broker as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_service_broker", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_service_broker", "guid")
+        if not isinstance(body, operation.UpdateServiceBrokerBody):
+            raise _wrong("update_service_broker", "body", "UpdateServiceBrokerBody", body)
         return await self._call("updateServiceBroker", operation, (200, 202), guid, **_given(body=body))
 
     async def update_service_credential_binding(
-        self, guid: UUID, *, body: UpdateServiceCredentialBindingBody | Unset = UNSET
+        self, guid: UUID | str, *, body: UpdateServiceCredentialBindingBody | Unset = UNSET
     ) -> AppCredentialBinding | KeyCredentialBinding:
         """`PATCH /v3/service_credential_bindings/{guid}` (updateServiceCredentialBinding)."""
         from .api.service_credential_bindings import update_service_credential_binding as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_service_credential_binding", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_service_credential_binding", "guid")
+        if body is not UNSET and not isinstance(body, operation.UpdateServiceCredentialBindingBody):
+            raise _wrong("update_service_credential_binding", "body", "UpdateServiceCredentialBindingBody", body)
         return await self._call("updateServiceCredentialBinding", operation, (200,), guid, **_given(body=body))
 
     async def update_service_instance(
-        self, guid: UUID, *, body: UpdateServiceInstanceBody | Unset = UNSET
+        self, guid: UUID | str, *, body: UpdateServiceInstanceBody | Unset = UNSET
     ) -> ManagedServiceInstance | UserProvidedServiceInstance | None:
         """`PATCH /v3/service_instances/{guid}` (updateServiceInstance)."""
         from .api.service_instances import update_service_instance as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_service_instance", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_service_instance", "guid")
+        if body is not UNSET and not isinstance(body, operation.UpdateServiceInstanceBody):
+            raise _wrong("update_service_instance", "body", "UpdateServiceInstanceBody", body)
         return await self._call("updateServiceInstance", operation, (200, 202), guid, **_given(body=body))
 
     async def update_service_offering(
-        self, guid: UUID, *, body: UpdateServiceOfferingBody | Unset = UNSET
+        self, guid: UUID | str, *, body: UpdateServiceOfferingBody | Unset = UNSET
     ) -> ServiceOffering:
         """`PATCH /v3/service_offerings/{guid}` (updateServiceOffering)."""
         from .api.service_offerings import update_service_offering as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_service_offering", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_service_offering", "guid")
+        if body is not UNSET and not isinstance(body, operation.UpdateServiceOfferingBody):
+            raise _wrong("update_service_offering", "body", "UpdateServiceOfferingBody", body)
         return await self._call("updateServiceOffering", operation, (200,), guid, **_given(body=body))
 
-    async def update_service_plan(self, guid: UUID, *, body: UpdateServicePlanBody | Unset = UNSET) -> ServicePlan:
+    async def update_service_plan(
+        self, guid: UUID | str, *, body: UpdateServicePlanBody | Unset = UNSET
+    ) -> ServicePlan:
         """`PATCH /v3/service_plans/{guid}` (updateServicePlan)."""
         from .api.service_plans import update_service_plan as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_service_plan", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_service_plan", "guid")
+        if body is not UNSET and not isinstance(body, operation.UpdateServicePlanBody):
+            raise _wrong("update_service_plan", "body", "UpdateServicePlanBody", body)
         return await self._call("updateServicePlan", operation, (200,), guid, **_given(body=body))
 
     async def update_service_plan_visibility(
-        self, guid: UUID, *, body: UpdateServicePlanVisibilityBody
+        self, guid: UUID | str, *, body: UpdateServicePlanVisibilityBody
     ) -> ServicePlanVisibility:
         """`PATCH /v3/service_plans/{guid}/visibility` (updateServicePlanVisibility)."""
         from .api.service_plans import update_service_plan_visibility as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_service_plan_visibility", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_service_plan_visibility", "guid")
+        if not isinstance(body, operation.UpdateServicePlanVisibilityBody):
+            raise _wrong("update_service_plan_visibility", "body", "UpdateServicePlanVisibilityBody", body)
         return await self._call("updateServicePlanVisibility", operation, (200,), guid, **_given(body=body))
 
     async def update_service_route_binding(
-        self, guid: UUID, *, body: UpdateServiceRouteBindingBody | Unset = UNSET
+        self, guid: UUID | str, *, body: UpdateServiceRouteBindingBody | Unset = UNSET
     ) -> ServiceRouteBinding:
         """`PATCH /v3/service_route_bindings/{guid}` (updateServiceRouteBinding)."""
         from .api.service_route_bindings import update_service_route_binding as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_service_route_binding", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_service_route_binding", "guid")
+        if body is not UNSET and not isinstance(body, operation.UpdateServiceRouteBindingBody):
+            raise _wrong("update_service_route_binding", "body", "UpdateServiceRouteBindingBody", body)
         return await self._call("updateServiceRouteBinding", operation, (200,), guid, **_given(body=body))
 
-    async def update_sidecar(self, guid: UUID, *, body: UpdateSidecarBody) -> Sidecar:
+    async def update_sidecar(self, guid: UUID | str, *, body: UpdateSidecarBody) -> Sidecar:
         """`PATCH /v3/sidecars/{guid}` (updateSidecar)."""
         from .api.sidecars import update_sidecar as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_sidecar", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_sidecar", "guid")
+        if not isinstance(body, operation.UpdateSidecarBody):
+            raise _wrong("update_sidecar", "body", "UpdateSidecarBody", body)
         return await self._call("updateSidecar", operation, (200,), guid, **_given(body=body))
 
-    async def update_space(self, guid: UUID, *, body: UpdateSpaceBody) -> Space:
+    async def update_space(self, guid: UUID | str, *, body: UpdateSpaceBody) -> Space:
         """`PATCH /v3/spaces/{guid}` (updateSpace)."""
         from .api.spaces import update_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_space", "guid")
+        if not isinstance(body, operation.UpdateSpaceBody):
+            raise _wrong("update_space", "body", "UpdateSpaceBody", body)
         return await self._call("updateSpace", operation, (200,), guid, **_given(body=body))
 
     async def update_space_feature(
-        self, guid: UUID, name: UpdateSpaceFeatureName, *, body: UpdateSpaceFeatureBody | Unset = UNSET
+        self, guid: UUID | str, name: UpdateSpaceFeatureName, *, body: UpdateSpaceFeatureBody | Unset = UNSET
     ) -> SpaceFeature:
         """`PATCH /v3/spaces/{guid}/features/{name}` (updateSpaceFeature)."""
         from .api.spaces import update_space_feature as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_space_feature", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_space_feature", "guid")
+        if not isinstance(name, operation.UpdateSpaceFeatureName):
+            raise _wrong("update_space_feature", "name", "UpdateSpaceFeatureName", name)
+        if body is not UNSET and not isinstance(body, operation.UpdateSpaceFeatureBody):
+            raise _wrong("update_space_feature", "body", "UpdateSpaceFeatureBody", body)
         return await self._call("updateSpaceFeature", operation, (200,), guid, name, **_given(body=body))
 
-    async def update_space_quota(self, guid: UUID, *, body: UpdateSpaceQuotaBody | Unset = UNSET) -> SpaceQuota:
+    async def update_space_quota(self, guid: UUID | str, *, body: UpdateSpaceQuotaBody | Unset = UNSET) -> SpaceQuota:
         """`PATCH /v3/space_quotas/{guid}` (updateSpaceQuota)."""
         from .api.space_quotas import update_space_quota as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_space_quota", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_space_quota", "guid")
+        if body is not UNSET and not isinstance(body, operation.UpdateSpaceQuotaBody):
+            raise _wrong("update_space_quota", "body", "UpdateSpaceQuotaBody", body)
         return await self._call("updateSpaceQuota", operation, (200,), guid, **_given(body=body))
 
-    async def update_stack(self, guid: UUID, *, body: UpdateStackBody | Unset = UNSET) -> Stack:
+    async def update_stack(self, guid: UUID | str, *, body: UpdateStackBody | Unset = UNSET) -> Stack:
         """`PATCH /v3/stacks/{guid}` (updateStack)."""
         from .api.stacks import update_stack as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_stack", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_stack", "guid")
+        if body is not UNSET and not isinstance(body, operation.UpdateStackBody):
+            raise _wrong("update_stack", "body", "UpdateStackBody", body)
         return await self._call("updateStack", operation, (200,), guid, **_given(body=body))
 
-    async def update_task(self, guid: UUID, *, body: UpdateTaskBody | Unset = UNSET) -> Task:
+    async def update_task(self, guid: UUID | str, *, body: UpdateTaskBody | Unset = UNSET) -> Task:
         """`PATCH /v3/tasks/{guid}` (updateTask)."""
         from .api.tasks import update_task as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_task", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_task", "guid")
+        if body is not UNSET and not isinstance(body, operation.UpdateTaskBody):
+            raise _wrong("update_task", "body", "UpdateTaskBody", body)
         return await self._call("updateTask", operation, (200,), guid, **_given(body=body))
 
     async def update_user(self, guid: str, *, body: UpdateUserBody | Unset = UNSET) -> User:
         """`PATCH /v3/users/{guid}` (updateUser)."""
         from .api.users import update_user as operation
 
+        if not isinstance(guid, str):
+            raise _wrong("update_user", "guid", "str", guid)
+        if not guid:
+            raise _empty("update_user", "guid")
+        if body is not UNSET and not isinstance(body, operation.UpdateUserBody):
+            raise _wrong("update_user", "body", "UpdateUserBody", body)
         return await self._call("updateUser", operation, (200,), guid, **_given(body=body))
 
-    async def upload_buildpack(self, guid: UUID, *, body: UploadBuildpackBody) -> Buildpack:
+    async def upload_buildpack(self, guid: UUID | str, *, body: UploadBuildpackBody) -> Buildpack:
         """`POST /v3/buildpacks/{guid}/upload` (uploadBuildpack)."""
         from .api.buildpacks import upload_buildpack as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("upload_buildpack", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("upload_buildpack", "guid")
+        if not isinstance(body, operation.UploadBuildpackBody):
+            raise _wrong("upload_buildpack", "body", "UploadBuildpackBody", body)
         return await self._call("uploadBuildpack", operation, (200, 202), guid, **_given(body=body))
 
-    async def upload_droplet(self, guid: UUID, *, body: UploadDropletBody) -> Droplet:
+    async def upload_droplet(self, guid: UUID | str, *, body: UploadDropletBody) -> Droplet:
         """`POST /v3/droplets/{guid}/upload` (uploadDroplet)."""
         from .api.droplets import upload_droplet as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("upload_droplet", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("upload_droplet", "guid")
+        if not isinstance(body, operation.UploadDropletBody):
+            raise _wrong("upload_droplet", "body", "UploadDropletBody", body)
         return await self._call("uploadDroplet", operation, (200, 202), guid, **_given(body=body))
 
     async def upload_package_bits(
-        self, guid: UUID, *, body: UploadPackageBitsJsonBody | UploadPackageBitsFilesBody | Unset = UNSET
+        self, guid: UUID | str, *, body: UploadPackageBitsJsonBody | UploadPackageBitsFilesBody | Unset = UNSET
     ) -> Package:
         """`POST /v3/packages/{guid}/upload` (uploadPackageBits)."""
         from .api.packages import upload_package_bits as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("upload_package_bits", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("upload_package_bits", "guid")
+        if body is not UNSET and not isinstance(
+            body, (operation.UploadPackageBitsJsonBody, operation.UploadPackageBitsFilesBody)
+        ):
+            raise _wrong("upload_package_bits", "body", "UploadPackageBitsJsonBody or UploadPackageBitsFilesBody", body)
         return await self._call("uploadPackageBits", operation, (200, 202), guid, **_given(body=body))
 
 
@@ -2951,92 +4814,160 @@ class CfV3ApiWithRawResponse(Namespace):
 
     _client_module = "scp_async_clients.cf_v3.client"
 
-    async def apply_manifest_to_space(self, guid: UUID, *, body: str | Unset = UNSET) -> Response[None]:
+    async def apply_manifest_to_space(self, guid: UUID | str, *, body: str | Unset = UNSET) -> Response[None]:
         """`POST /v3/spaces/{guid}/actions/apply_manifest` (applyManifestToSpace)."""
         from .api.spaces import apply_manifest_to_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("apply_manifest_to_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("apply_manifest_to_space", "guid")
+        if body is not UNSET and not isinstance(body, str):
+            raise _wrong("apply_manifest_to_space", "body", "str", body)
         return await self._call_raw("applyManifestToSpace", operation, (202,), guid, **_given(body=body))
 
     async def apply_organization_quota(
-        self, quota_guid: UUID, *, body: RelationshipToMany | Unset = UNSET
+        self, quota_guid: UUID | str, *, body: RelationshipToMany | Unset = UNSET
     ) -> Response[RelationshipToMany]:
         """`POST /v3/organization_quotas/{quota_guid}/relationships/organizations` (applyOrganizationQuota)."""
         from .api.organization_quotas import apply_organization_quota as operation
 
+        if not isinstance(quota_guid, (str, _uuid.UUID)):
+            raise _wrong("apply_organization_quota", "quota_guid", "str or UUID", quota_guid)
+        if not quota_guid:
+            raise _empty("apply_organization_quota", "quota_guid")
+        if body is not UNSET and not isinstance(body, operation.RelationshipToMany):
+            raise _wrong("apply_organization_quota", "body", "RelationshipToMany", body)
         return await self._call_raw("applyOrganizationQuota", operation, (200,), quota_guid, **_given(body=body))
 
     async def apply_service_plan_visibility(
-        self, guid: UUID, *, body: ApplyServicePlanVisibilityBody
+        self, guid: UUID | str, *, body: ApplyServicePlanVisibilityBody
     ) -> Response[ServicePlanVisibility]:
         """`POST /v3/service_plans/{guid}/visibility` (applyServicePlanVisibility)."""
         from .api.service_plans import apply_service_plan_visibility as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("apply_service_plan_visibility", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("apply_service_plan_visibility", "guid")
+        if not isinstance(body, operation.ApplyServicePlanVisibilityBody):
+            raise _wrong("apply_service_plan_visibility", "body", "ApplyServicePlanVisibilityBody", body)
         return await self._call_raw("applyServicePlanVisibility", operation, (200,), guid, **_given(body=body))
 
     async def apply_space_quota(
-        self, quota_guid: UUID, *, body: RelationshipToMany | Unset = UNSET
+        self, quota_guid: UUID | str, *, body: RelationshipToMany | Unset = UNSET
     ) -> Response[RelationshipToMany]:
         """`POST /v3/space_quotas/{quota_guid}/relationships/spaces` (applySpaceQuota)."""
         from .api.space_quotas import apply_space_quota as operation
 
+        if not isinstance(quota_guid, (str, _uuid.UUID)):
+            raise _wrong("apply_space_quota", "quota_guid", "str or UUID", quota_guid)
+        if not quota_guid:
+            raise _empty("apply_space_quota", "quota_guid")
+        if body is not UNSET and not isinstance(body, operation.RelationshipToMany):
+            raise _wrong("apply_space_quota", "body", "RelationshipToMany", body)
         return await self._call_raw("applySpaceQuota", operation, (200,), quota_guid, **_given(body=body))
 
     async def assign_default_isolation_segment_for_organization(
-        self, guid: UUID, *, body: RelationshipToOne | Unset = UNSET
+        self, guid: UUID | str, *, body: RelationshipToOne | Unset = UNSET
     ) -> Response[RelationshipToOne]:
         """`PATCH /v3/organizations/{guid}/relationships/default_isolation_segment` (assignDefaultIsolationSegmentForOrganization)."""
         from .api.organizations import assign_default_isolation_segment_for_organization as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("assign_default_isolation_segment_for_organization", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("assign_default_isolation_segment_for_organization", "guid")
+        if body is not UNSET and not isinstance(body, operation.RelationshipToOne):
+            raise _wrong("assign_default_isolation_segment_for_organization", "body", "RelationshipToOne", body)
         return await self._call_raw(
             "assignDefaultIsolationSegmentForOrganization", operation, (200,), guid, **_given(body=body)
         )
 
     async def bind_running_security_group(
-        self, guid: UUID, *, body: RelationshipToMany | Unset = UNSET
+        self, guid: UUID | str, *, body: RelationshipToMany | Unset = UNSET
     ) -> Response[RelationshipToMany]:
         """`POST /v3/security_groups/{guid}/relationships/running_spaces` (bindRunningSecurityGroup)."""
         from .api.security_groups import bind_running_security_group as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("bind_running_security_group", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("bind_running_security_group", "guid")
+        if body is not UNSET and not isinstance(body, operation.RelationshipToMany):
+            raise _wrong("bind_running_security_group", "body", "RelationshipToMany", body)
         return await self._call_raw("bindRunningSecurityGroup", operation, (200,), guid, **_given(body=body))
 
     async def bind_staging_security_group(
-        self, guid: UUID, *, body: RelationshipToMany | Unset = UNSET
+        self, guid: UUID | str, *, body: RelationshipToMany | Unset = UNSET
     ) -> Response[RelationshipToMany]:
         """`POST /v3/security_groups/{guid}/relationships/staging_spaces` (bindStagingSecurityGroup)."""
         from .api.security_groups import bind_staging_security_group as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("bind_staging_security_group", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("bind_staging_security_group", "guid")
+        if body is not UNSET and not isinstance(body, operation.RelationshipToMany):
+            raise _wrong("bind_staging_security_group", "body", "RelationshipToMany", body)
         return await self._call_raw("bindStagingSecurityGroup", operation, (200,), guid, **_given(body=body))
 
-    async def cancel_deployment(self, guid: UUID) -> Response[Deployment]:
+    async def cancel_deployment(self, guid: UUID | str) -> Response[Deployment]:
         """`POST /v3/deployments/{guid}/actions/cancel` (cancelDeployment)."""
         from .api.deployments import cancel_deployment as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("cancel_deployment", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("cancel_deployment", "guid")
         return await self._call_raw("cancelDeployment", operation, (200,), guid)
 
-    async def cancel_task(self, guid: UUID) -> Response[Task]:
+    async def cancel_task(self, guid: UUID | str) -> Response[Task]:
         """`POST /v3/tasks/{guid}/actions/cancel` (cancelTask)."""
         from .api.tasks import cancel_task as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("cancel_task", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("cancel_task", "guid")
         return await self._call_raw("cancelTask", operation, (202,), guid)
 
-    async def cancel_task_put(self, guid: UUID) -> Response[Task]:
+    async def cancel_task_put(self, guid: UUID | str) -> Response[Task]:
         """`PUT /v3/tasks/{guid}/actions/cancel` (cancelTaskPut)."""
         from .api.tasks import cancel_task_put as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("cancel_task_put", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("cancel_task_put", "guid")
         return await self._call_raw("cancelTaskPut", operation, (202,), guid)
 
-    async def cancel_task_short(self, guid: UUID) -> Response[Task]:
+    async def cancel_task_short(self, guid: UUID | str) -> Response[Task]:
         """`PUT /v3/tasks/{guid}/cancel` (cancelTaskShort)."""
         from .api.tasks import cancel_task_short as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("cancel_task_short", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("cancel_task_short", "guid")
         return await self._call_raw("cancelTaskShort", operation, (202,), guid)
 
     async def check_reserved_routes_for_domain(
-        self, guid: UUID, *, host: str | Unset = UNSET, path: str | Unset = UNSET, port: int | Unset = UNSET
+        self, guid: UUID | str, *, host: str | Unset = UNSET, path: str | Unset = UNSET, port: int | Unset = UNSET
     ) -> Response[CheckReservedRoutesForDomainResponse200]:
         """`GET /v3/domains/{guid}/route_reservations` (checkReservedRoutesForDomain)."""
         from .api.domains import check_reserved_routes_for_domain as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("check_reserved_routes_for_domain", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("check_reserved_routes_for_domain", "guid")
+        if host is not UNSET and not isinstance(host, str):
+            raise _wrong("check_reserved_routes_for_domain", "host", "str", host)
+        if path is not UNSET and not isinstance(path, str):
+            raise _wrong("check_reserved_routes_for_domain", "path", "str", path)
+        if port is not UNSET and not (isinstance(port, int) and type(port) is not bool):
+            raise _wrong("check_reserved_routes_for_domain", "port", "int", port)
         return await self._call_raw(
             "checkReservedRoutesForDomain", operation, (200,), guid, **_given(host=host, path=path, port=port)
         )
@@ -3047,52 +4978,72 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw("clearBuildpackCache", operation, (202,))
 
-    async def clear_buildpack_cache_for_application(self, guid: UUID) -> Response[None]:
+    async def clear_buildpack_cache_for_application(self, guid: UUID | str) -> Response[None]:
         """`POST /v3/apps/{guid}/actions/clear_buildpack_cache` (clearBuildpackCacheForApplication)."""
         from .api.apps import clear_buildpack_cache_for_application as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("clear_buildpack_cache_for_application", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("clear_buildpack_cache_for_application", "guid")
         return await self._call_raw("clearBuildpackCacheForApplication", operation, (202,), guid)
 
-    async def continue_deployment(self, guid: UUID) -> Response[Deployment]:
+    async def continue_deployment(self, guid: UUID | str) -> Response[Deployment]:
         """`POST /v3/deployments/{guid}/actions/continue` (continueDeployment)."""
         from .api.deployments import continue_deployment as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("continue_deployment", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("continue_deployment", "guid")
         return await self._call_raw("continueDeployment", operation, (200,), guid)
 
     async def create_app(self, *, body: CreateAppBody) -> Response[App]:
         """`POST /v3/apps` (createApp)."""
         from .api.apps import create_app as operation
 
+        if not isinstance(body, operation.CreateAppBody):
+            raise _wrong("create_app", "body", "CreateAppBody", body)
         return await self._call_raw("createApp", operation, (201,), **_given(body=body))
 
     async def create_build(self, *, body: CreateBuildBody) -> Response[Build]:
         """`POST /v3/builds` (createBuild)."""
         from .api.builds import create_build as operation
 
+        if not isinstance(body, operation.CreateBuildBody):
+            raise _wrong("create_build", "body", "CreateBuildBody", body)
         return await self._call_raw("createBuild", operation, (201,), **_given(body=body))
 
     async def create_buildpack(self, *, body: CreateBuildpackBody) -> Response[Buildpack]:
         """`POST /v3/buildpacks` (createBuildpack)."""
         from .api.buildpacks import create_buildpack as operation
 
+        if not isinstance(body, operation.CreateBuildpackBody):
+            raise _wrong("create_buildpack", "body", "CreateBuildpackBody", body)
         return await self._call_raw("createBuildpack", operation, (201,), **_given(body=body))
 
     async def create_deployment(self, *, body: CreateDeploymentBody) -> Response[Deployment]:
         """`POST /v3/deployments` (createDeployment)."""
         from .api.deployments import create_deployment as operation
 
+        if not isinstance(body, operation.CreateDeploymentBody):
+            raise _wrong("create_deployment", "body", "CreateDeploymentBody", body)
         return await self._call_raw("createDeployment", operation, (201,), **_given(body=body))
 
     async def create_domain(self, *, body: CreateDomainBody) -> Response[Domain]:
         """`POST /v3/domains` (createDomain)."""
         from .api.domains import create_domain as operation
 
+        if not isinstance(body, operation.CreateDomainBody):
+            raise _wrong("create_domain", "body", "CreateDomainBody", body)
         return await self._call_raw("createDomain", operation, (201,), **_given(body=body))
 
     async def create_droplet(self, *, body: CreateDropletBody) -> Response[Droplet]:
         """`POST /v3/droplets` (createDroplet)."""
         from .api.droplets import create_droplet as operation
 
+        if not isinstance(body, operation.CreateDropletBody):
+            raise _wrong("create_droplet", "body", "CreateDropletBody", body)
         return await self._call_raw("createDroplet", operation, (201,), **_given(body=body))
 
     async def create_isolation_segment(
@@ -3101,54 +5052,76 @@ class CfV3ApiWithRawResponse(Namespace):
         """`POST /v3/isolation_segments` (createIsolationSegment)."""
         from .api.isolation_segments import create_isolation_segment as operation
 
+        if body is not UNSET and not isinstance(body, operation.CreateIsolationSegmentBody):
+            raise _wrong("create_isolation_segment", "body", "CreateIsolationSegmentBody", body)
         return await self._call_raw("createIsolationSegment", operation, (201,), **_given(body=body))
 
-    async def create_manifest_diff_for_space(self, guid: UUID, *, body: str | Unset = UNSET) -> Response[None]:
+    async def create_manifest_diff_for_space(self, guid: UUID | str, *, body: str | Unset = UNSET) -> Response[None]:
         """`POST /v3/spaces/{guid}/manifest_diff` (createManifestDiffForSpace)."""
         from .api.spaces import create_manifest_diff_for_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("create_manifest_diff_for_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("create_manifest_diff_for_space", "guid")
+        if body is not UNSET and not isinstance(body, str):
+            raise _wrong("create_manifest_diff_for_space", "body", "str", body)
         return await self._call_raw("createManifestDiffForSpace", operation, (201, 202), guid, **_given(body=body))
 
     async def create_organization(self, *, body: CreateOrganizationBody) -> Response[Organization]:
         """`POST /v3/organizations` (createOrganization)."""
         from .api.organizations import create_organization as operation
 
+        if not isinstance(body, operation.CreateOrganizationBody):
+            raise _wrong("create_organization", "body", "CreateOrganizationBody", body)
         return await self._call_raw("createOrganization", operation, (201,), **_given(body=body))
 
     async def create_organization_quota(self, *, body: CreateOrganizationQuotaBody) -> Response[OrganizationQuota]:
         """`POST /v3/organization_quotas` (createOrganizationQuota)."""
         from .api.organization_quotas import create_organization_quota as operation
 
+        if not isinstance(body, operation.CreateOrganizationQuotaBody):
+            raise _wrong("create_organization_quota", "body", "CreateOrganizationQuotaBody", body)
         return await self._call_raw("createOrganizationQuota", operation, (201,), **_given(body=body))
 
     async def create_package(self, *, body: CreatePackageBody) -> Response[Package]:
         """`POST /v3/packages` (createPackage)."""
         from .api.packages import create_package as operation
 
+        if not isinstance(body, operation.CreatePackageBody):
+            raise _wrong("create_package", "body", "CreatePackageBody", body)
         return await self._call_raw("createPackage", operation, (201,), **_given(body=body))
 
     async def create_role(self, *, body: CreateRoleBody | Unset = UNSET) -> Response[BaseSchema]:
         """`POST /v3/roles` (createRole)."""
         from .api.roles import create_role as operation
 
+        if body is not UNSET and not isinstance(body, operation.CreateRoleBody):
+            raise _wrong("create_role", "body", "CreateRoleBody", body)
         return await self._call_raw("createRole", operation, (201,), **_given(body=body))
 
     async def create_route(self, *, body: CreateRouteBody | Unset = UNSET) -> Response[Route]:
         """`POST /v3/routes` (createRoute)."""
         from .api.routes import create_route as operation
 
+        if body is not UNSET and not isinstance(body, operation.CreateRouteBody):
+            raise _wrong("create_route", "body", "CreateRouteBody", body)
         return await self._call_raw("createRoute", operation, (201,), **_given(body=body))
 
     async def create_security_group(self, *, body: SecurityGroupCreate | Unset = UNSET) -> Response[SecurityGroup]:
         """`POST /v3/security_groups` (createSecurityGroup)."""
         from .api.security_groups import create_security_group as operation
 
+        if body is not UNSET and not isinstance(body, operation.SecurityGroupCreate):
+            raise _wrong("create_security_group", "body", "SecurityGroupCreate", body)
         return await self._call_raw("createSecurityGroup", operation, (201,), **_given(body=body))
 
     async def create_service_broker(self, *, body: CreateServiceBrokerBody | Unset = UNSET) -> Response[None]:
         """`POST /v3/service_brokers` (createServiceBroker)."""
         from .api.service_brokers import create_service_broker as operation
 
+        if body is not UNSET and not isinstance(body, operation.CreateServiceBrokerBody):
+            raise _wrong("create_service_broker", "body", "CreateServiceBrokerBody", body)
         return await self._call_raw("createServiceBroker", operation, (202,), **_given(body=body))
 
     async def create_service_credential_binding(
@@ -3157,6 +5130,8 @@ class CfV3ApiWithRawResponse(Namespace):
         """`POST /v3/service_credential_bindings` (createServiceCredentialBinding)."""
         from .api.service_credential_bindings import create_service_credential_binding as operation
 
+        if body is not UNSET and not isinstance(body, operation.CreateServiceCredentialBindingBody):
+            raise _wrong("create_service_credential_binding", "body", "CreateServiceCredentialBindingBody", body)
         return await self._call_raw("createServiceCredentialBinding", operation, (201, 202), **_given(body=body))
 
     async def create_service_instance(
@@ -3165,6 +5140,8 @@ class CfV3ApiWithRawResponse(Namespace):
         """`POST /v3/service_instances` (createServiceInstance)."""
         from .api.service_instances import create_service_instance as operation
 
+        if body is not UNSET and not isinstance(body, operation.CreateServiceInstanceBody):
+            raise _wrong("create_service_instance", "body", "CreateServiceInstanceBody", body)
         return await self._call_raw("createServiceInstance", operation, (201, 202), **_given(body=body))
 
     async def create_service_route_binding(
@@ -3173,174 +5150,290 @@ class CfV3ApiWithRawResponse(Namespace):
         """`POST /v3/service_route_bindings` (createServiceRouteBinding)."""
         from .api.service_route_bindings import create_service_route_binding as operation
 
+        if body is not UNSET and not isinstance(body, operation.ServiceRouteBindingCreate):
+            raise _wrong("create_service_route_binding", "body", "ServiceRouteBindingCreate", body)
         return await self._call_raw("createServiceRouteBinding", operation, (201, 202), **_given(body=body))
 
-    async def create_sidecar(self, guid: UUID, *, body: CreateSidecarBody | Unset = UNSET) -> Response[Sidecar]:
+    async def create_sidecar(self, guid: UUID | str, *, body: CreateSidecarBody | Unset = UNSET) -> Response[Sidecar]:
         """`POST /v3/apps/{guid}/sidecars` (createSidecar)."""
         from .api.sidecars import create_sidecar as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("create_sidecar", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("create_sidecar", "guid")
+        if body is not UNSET and not isinstance(body, operation.CreateSidecarBody):
+            raise _wrong("create_sidecar", "body", "CreateSidecarBody", body)
         return await self._call_raw("createSidecar", operation, (201,), guid, **_given(body=body))
 
     async def create_space(self, *, body: CreateSpaceBody) -> Response[Space]:
         """`POST /v3/spaces` (createSpace)."""
         from .api.spaces import create_space as operation
 
+        if not isinstance(body, operation.CreateSpaceBody):
+            raise _wrong("create_space", "body", "CreateSpaceBody", body)
         return await self._call_raw("createSpace", operation, (201,), **_given(body=body))
 
     async def create_space_quota(self, *, body: CreateSpaceQuotaBody | Unset = UNSET) -> Response[SpaceQuota]:
         """`POST /v3/space_quotas` (createSpaceQuota)."""
         from .api.space_quotas import create_space_quota as operation
 
+        if body is not UNSET and not isinstance(body, operation.CreateSpaceQuotaBody):
+            raise _wrong("create_space_quota", "body", "CreateSpaceQuotaBody", body)
         return await self._call_raw("createSpaceQuota", operation, (201,), **_given(body=body))
 
     async def create_stack(self, *, body: CreateStackBody) -> Response[Stack]:
         """`POST /v3/stacks` (createStack)."""
         from .api.stacks import create_stack as operation
 
+        if not isinstance(body, operation.CreateStackBody):
+            raise _wrong("create_stack", "body", "CreateStackBody", body)
         return await self._call_raw("createStack", operation, (201,), **_given(body=body))
 
-    async def create_task(self, guid: UUID, *, body: CreateTaskBody) -> Response[Task]:
+    async def create_task(self, guid: UUID | str, *, body: CreateTaskBody) -> Response[Task]:
         """`POST /v3/apps/{guid}/tasks` (createTask)."""
         from .api.tasks import create_task as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("create_task", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("create_task", "guid")
+        if not isinstance(body, operation.CreateTaskBody):
+            raise _wrong("create_task", "body", "CreateTaskBody", body)
         return await self._call_raw("createTask", operation, (202,), guid, **_given(body=body))
 
     async def create_user(self, *, body: CreateUserBody | Unset = UNSET) -> Response[User]:
         """`POST /v3/users` (createUser)."""
         from .api.users import create_user as operation
 
+        if body is not UNSET and not isinstance(body, operation.CreateUserBody):
+            raise _wrong("create_user", "body", "CreateUserBody", body)
         return await self._call_raw("createUser", operation, (201,), **_given(body=body))
 
-    async def delete_app(self, guid: UUID) -> Response[None]:
+    async def delete_app(self, guid: UUID | str) -> Response[None]:
         """`DELETE /v3/apps/{guid}` (deleteApp)."""
         from .api.apps import delete_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_app", "guid")
         return await self._call_raw("deleteApp", operation, (202,), guid)
 
-    async def delete_buildpack(self, guid: UUID) -> Response[None]:
+    async def delete_buildpack(self, guid: UUID | str) -> Response[None]:
         """`DELETE /v3/buildpacks/{guid}` (deleteBuildpack)."""
         from .api.buildpacks import delete_buildpack as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_buildpack", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_buildpack", "guid")
         return await self._call_raw("deleteBuildpack", operation, (202,), guid)
 
-    async def delete_domain(self, guid: UUID) -> Response[None]:
+    async def delete_domain(self, guid: UUID | str) -> Response[None]:
         """`DELETE /v3/domains/{guid}` (deleteDomain)."""
         from .api.domains import delete_domain as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_domain", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_domain", "guid")
         return await self._call_raw("deleteDomain", operation, (202,), guid)
 
-    async def delete_droplet(self, guid: UUID) -> Response[Job]:
+    async def delete_droplet(self, guid: UUID | str) -> Response[Job]:
         """`DELETE /v3/droplets/{guid}` (deleteDroplet)."""
         from .api.droplets import delete_droplet as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_droplet", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_droplet", "guid")
         return await self._call_raw("deleteDroplet", operation, (202,), guid)
 
-    async def delete_isolation_segment(self, guid: UUID) -> Response[None]:
+    async def delete_isolation_segment(self, guid: UUID | str) -> Response[None]:
         """`DELETE /v3/isolation_segments/{guid}` (deleteIsolationSegment)."""
         from .api.isolation_segments import delete_isolation_segment as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_isolation_segment", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_isolation_segment", "guid")
         return await self._call_raw("deleteIsolationSegment", operation, (204,), guid)
 
-    async def delete_organization(self, guid: UUID) -> Response[None]:
+    async def delete_organization(self, guid: UUID | str) -> Response[None]:
         """`DELETE /v3/organizations/{guid}` (deleteOrganization)."""
         from .api.organizations import delete_organization as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_organization", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_organization", "guid")
         return await self._call_raw("deleteOrganization", operation, (202,), guid)
 
-    async def delete_organization_quota(self, guid: UUID) -> Response[None]:
+    async def delete_organization_quota(self, guid: UUID | str) -> Response[None]:
         """`DELETE /v3/organization_quotas/{guid}` (deleteOrganizationQuota)."""
         from .api.organization_quotas import delete_organization_quota as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_organization_quota", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_organization_quota", "guid")
         return await self._call_raw("deleteOrganizationQuota", operation, (202,), guid)
 
-    async def delete_package(self, guid: UUID) -> Response[None]:
+    async def delete_package(self, guid: UUID | str) -> Response[None]:
         """`DELETE /v3/packages/{guid}` (deletePackage)."""
         from .api.packages import delete_package as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_package", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_package", "guid")
         return await self._call_raw("deletePackage", operation, (202,), guid)
 
-    async def delete_role(self, guid: UUID) -> Response[None]:
+    async def delete_role(self, guid: UUID | str) -> Response[None]:
         """`DELETE /v3/roles/{guid}` (deleteRole)."""
         from .api.roles import delete_role as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_role", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_role", "guid")
         return await self._call_raw("deleteRole", operation, (202,), guid)
 
-    async def delete_route(self, guid: UUID) -> Response[None]:
+    async def delete_route(self, guid: UUID | str) -> Response[None]:
         """`DELETE /v3/routes/{guid}` (deleteRoute)."""
         from .api.routes import delete_route as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_route", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_route", "guid")
         return await self._call_raw("deleteRoute", operation, (202,), guid)
 
-    async def delete_security_group(self, guid: UUID) -> Response[None]:
+    async def delete_security_group(self, guid: UUID | str) -> Response[None]:
         """`DELETE /v3/security_groups/{guid}` (deleteSecurityGroup)."""
         from .api.security_groups import delete_security_group as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_security_group", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_security_group", "guid")
         return await self._call_raw("deleteSecurityGroup", operation, (202,), guid)
 
-    async def delete_service_broker(self, guid: UUID) -> Response[None]:
+    async def delete_service_broker(self, guid: UUID | str) -> Response[None]:
         """`DELETE /v3/service_brokers/{guid}` (deleteServiceBroker)."""
         from .api.service_brokers import delete_service_broker as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_service_broker", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_service_broker", "guid")
         return await self._call_raw("deleteServiceBroker", operation, (202,), guid)
 
-    async def delete_service_credential_binding(self, guid: UUID) -> Response[None]:
+    async def delete_service_credential_binding(self, guid: UUID | str) -> Response[None]:
         """`DELETE /v3/service_credential_bindings/{guid}` (deleteServiceCredentialBinding)."""
         from .api.service_credential_bindings import delete_service_credential_binding as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_service_credential_binding", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_service_credential_binding", "guid")
         return await self._call_raw("deleteServiceCredentialBinding", operation, (202, 204), guid)
 
-    async def delete_service_instance(self, guid: UUID, *, purge: bool | Unset = UNSET) -> Response[None]:
+    async def delete_service_instance(self, guid: UUID | str, *, purge: bool | Unset = UNSET) -> Response[None]:
         """`DELETE /v3/service_instances/{guid}` (deleteServiceInstance)."""
         from .api.service_instances import delete_service_instance as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_service_instance", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_service_instance", "guid")
+        if purge is not UNSET and not isinstance(purge, bool):
+            raise _wrong("delete_service_instance", "purge", "bool", purge)
         return await self._call_raw("deleteServiceInstance", operation, (202, 204), guid, **_given(purge=purge))
 
-    async def delete_service_offering(self, guid: UUID, *, purge: bool | Unset = UNSET) -> Response[None]:
+    async def delete_service_offering(self, guid: UUID | str, *, purge: bool | Unset = UNSET) -> Response[None]:
         """`DELETE /v3/service_offerings/{guid}` (deleteServiceOffering)."""
         from .api.service_offerings import delete_service_offering as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_service_offering", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_service_offering", "guid")
+        if purge is not UNSET and not isinstance(purge, bool):
+            raise _wrong("delete_service_offering", "purge", "bool", purge)
         return await self._call_raw("deleteServiceOffering", operation, (204,), guid, **_given(purge=purge))
 
-    async def delete_service_plan(self, guid: UUID) -> Response[None]:
+    async def delete_service_plan(self, guid: UUID | str) -> Response[None]:
         """`DELETE /v3/service_plans/{guid}` (deleteServicePlan)."""
         from .api.service_plans import delete_service_plan as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_service_plan", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_service_plan", "guid")
         return await self._call_raw("deleteServicePlan", operation, (204,), guid)
 
-    async def delete_service_route_binding(self, guid: UUID) -> Response[None]:
+    async def delete_service_route_binding(self, guid: UUID | str) -> Response[None]:
         """`DELETE /v3/service_route_bindings/{guid}` (deleteServiceRouteBinding)."""
         from .api.service_route_bindings import delete_service_route_binding as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_service_route_binding", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_service_route_binding", "guid")
         return await self._call_raw("deleteServiceRouteBinding", operation, (202, 204), guid)
 
-    async def delete_sidecar(self, guid: UUID) -> Response[None]:
+    async def delete_sidecar(self, guid: UUID | str) -> Response[None]:
         """`DELETE /v3/sidecars/{guid}` (deleteSidecar)."""
         from .api.sidecars import delete_sidecar as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_sidecar", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_sidecar", "guid")
         return await self._call_raw("deleteSidecar", operation, (204,), guid)
 
-    async def delete_space(self, guid: UUID) -> Response[None]:
+    async def delete_space(self, guid: UUID | str) -> Response[None]:
         """`DELETE /v3/spaces/{guid}` (deleteSpace)."""
         from .api.spaces import delete_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_space", "guid")
         return await self._call_raw("deleteSpace", operation, (202,), guid)
 
-    async def delete_space_quota(self, guid: UUID) -> Response[None]:
+    async def delete_space_quota(self, guid: UUID | str) -> Response[None]:
         """`DELETE /v3/space_quotas/{guid}` (deleteSpaceQuota)."""
         from .api.space_quotas import delete_space_quota as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_space_quota", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_space_quota", "guid")
         return await self._call_raw("deleteSpaceQuota", operation, (202,), guid)
 
-    async def delete_stack(self, guid: UUID) -> Response[None]:
+    async def delete_stack(self, guid: UUID | str) -> Response[None]:
         """`DELETE /v3/stacks/{guid}` (deleteStack)."""
         from .api.stacks import delete_stack as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_stack", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_stack", "guid")
         return await self._call_raw("deleteStack", operation, (204,), guid)
 
-    async def delete_unmapped_routes_for_space(self, guid: UUID, *, unmapped: bool) -> Response[None]:
+    async def delete_unmapped_routes_for_space(self, guid: UUID | str, *, unmapped: bool) -> Response[None]:
         """`DELETE /v3/spaces/{guid}/routes` (deleteUnmappedRoutesForSpace)."""
         from .api.spaces import delete_unmapped_routes_for_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_unmapped_routes_for_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("delete_unmapped_routes_for_space", "guid")
+        if not isinstance(unmapped, bool):
+            raise _wrong("delete_unmapped_routes_for_space", "unmapped", "bool", unmapped)
         return await self._call_raw(
             "deleteUnmappedRoutesForSpace", operation, (202,), guid, **_given(unmapped=unmapped)
         )
@@ -3349,34 +5442,56 @@ class CfV3ApiWithRawResponse(Namespace):
         """`DELETE /v3/users/{guid}` (deleteUser)."""
         from .api.users import delete_user as operation
 
+        if not isinstance(guid, str):
+            raise _wrong("delete_user", "guid", "str", guid)
+        if not guid:
+            raise _empty("delete_user", "guid")
         return await self._call_raw("deleteUser", operation, (202,), guid)
 
-    async def download_droplet(self, guid: UUID) -> Response[File]:
+    async def download_droplet(self, guid: UUID | str) -> Response[File]:
         """`GET /v3/droplets/{guid}/download` (downloadDroplet)."""
         from .api.droplets import download_droplet as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("download_droplet", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("download_droplet", "guid")
         return await self._call_raw("downloadDroplet", operation, (200, 302), guid)
 
-    async def download_package_bits(self, guid: UUID) -> Response[Any]:
+    async def download_package_bits(self, guid: UUID | str) -> Response[Any]:
         """`GET /v3/packages/{guid}/download` (downloadPackageBits)."""
         from .api.packages import download_package_bits as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("download_package_bits", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("download_package_bits", "guid")
         return await self._call_raw("downloadPackageBits", operation, (302,), guid)
 
     async def entitle_organizations_for_isolation_segment(
-        self, guid: UUID, *, body: RelationshipToMany
+        self, guid: UUID | str, *, body: RelationshipToMany
     ) -> Response[RelationshipToMany]:
         """`POST /v3/isolation_segments/{guid}/relationships/organizations` (entitleOrganizationsForIsolationSegment)."""
         from .api.isolation_segments import entitle_organizations_for_isolation_segment as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("entitle_organizations_for_isolation_segment", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("entitle_organizations_for_isolation_segment", "guid")
+        if not isinstance(body, operation.RelationshipToMany):
+            raise _wrong("entitle_organizations_for_isolation_segment", "body", "RelationshipToMany", body)
         return await self._call_raw(
             "entitleOrganizationsForIsolationSegment", operation, (200,), guid, **_given(body=body)
         )
 
-    async def generate_manifest(self, guid: UUID) -> Response[str]:
+    async def generate_manifest(self, guid: UUID | str) -> Response[str]:
         """`GET /v3/apps/{guid}/manifest` (generateManifest)."""
         from .api.manifests import generate_manifest as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("generate_manifest", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("generate_manifest", "guid")
         return await self._call_raw("generateManifest", operation, (200,), guid)
 
     async def get_api_root(self) -> Response[GetApiRootResponse200]:
@@ -3385,94 +5500,158 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw("getApiRoot", operation, (200,))
 
-    async def get_app(self, guid: UUID, *, include: list[GetAppIncludeItem] | Unset = UNSET) -> Response[App]:
+    async def get_app(self, guid: UUID | str, *, include: list[GetAppIncludeItem] | Unset = UNSET) -> Response[App]:
         """`GET /v3/apps/{guid}` (getApp)."""
         from .api.apps import get_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_app", "guid")
+        if include is not UNSET and not _list_of(include, operation.GetAppIncludeItem):
+            raise _wrong("get_app", "include", "a list of GetAppIncludeItem", include)
         return await self._call_raw("getApp", operation, (200,), guid, **_given(include=include))
 
-    async def get_app_feature(self, guid: UUID, name: GetAppFeatureName) -> Response[AppFeature]:
+    async def get_app_feature(self, guid: UUID | str, name: GetAppFeatureName) -> Response[AppFeature]:
         """`GET /v3/apps/{guid}/features/{name}` (getAppFeature)."""
         from .api.apps import get_app_feature as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_app_feature", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_app_feature", "guid")
+        if not isinstance(name, operation.GetAppFeatureName):
+            raise _wrong("get_app_feature", "name", "GetAppFeatureName", name)
         return await self._call_raw("getAppFeature", operation, (200,), guid, name)
 
-    async def get_app_usage_event(self, guid: UUID) -> Response[BaseSchema]:
+    async def get_app_usage_event(self, guid: UUID | str) -> Response[BaseSchema]:
         """`GET /v3/app_usage_events/{guid}` (getAppUsageEvent)."""
         from .api.app_usage_events import get_app_usage_event as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_app_usage_event", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_app_usage_event", "guid")
         return await self._call_raw("getAppUsageEvent", operation, (200,), guid)
 
-    async def get_assigned_isolation_segment_for_space(self, guid: UUID) -> Response[RelationshipToOne]:
+    async def get_assigned_isolation_segment_for_space(self, guid: UUID | str) -> Response[RelationshipToOne]:
         """`GET /v3/spaces/{guid}/relationships/isolation_segment` (getAssignedIsolationSegmentForSpace)."""
         from .api.spaces import get_assigned_isolation_segment_for_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_assigned_isolation_segment_for_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_assigned_isolation_segment_for_space", "guid")
         return await self._call_raw("getAssignedIsolationSegmentForSpace", operation, (200,), guid)
 
-    async def get_audit_event(self, guid: UUID) -> Response[AuditEvent]:
+    async def get_audit_event(self, guid: UUID | str) -> Response[AuditEvent]:
         """`GET /v3/audit_events/{guid}` (getAuditEvent)."""
         from .api.audit_events import get_audit_event as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_audit_event", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_audit_event", "guid")
         return await self._call_raw("getAuditEvent", operation, (200,), guid)
 
-    async def get_build(self, guid: UUID) -> Response[Build]:
+    async def get_build(self, guid: UUID | str) -> Response[Build]:
         """`GET /v3/builds/{guid}` (getBuild)."""
         from .api.builds import get_build as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_build", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_build", "guid")
         return await self._call_raw("getBuild", operation, (200,), guid)
 
-    async def get_buildpack(self, guid: UUID) -> Response[Buildpack]:
+    async def get_buildpack(self, guid: UUID | str) -> Response[Buildpack]:
         """`GET /v3/buildpacks/{guid}` (getBuildpack)."""
         from .api.buildpacks import get_buildpack as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_buildpack", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_buildpack", "guid")
         return await self._call_raw("getBuildpack", operation, (200,), guid)
 
-    async def get_current_droplet_association_for_app(self, guid: UUID) -> Response[RelationshipToOne]:
+    async def get_current_droplet_association_for_app(self, guid: UUID | str) -> Response[RelationshipToOne]:
         """`GET /v3/apps/{guid}/relationships/current_droplet` (getCurrentDropletAssociationForApp)."""
         from .api.apps import get_current_droplet_association_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_current_droplet_association_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_current_droplet_association_for_app", "guid")
         return await self._call_raw("getCurrentDropletAssociationForApp", operation, (200,), guid)
 
-    async def get_current_droplet_for_app(self, guid: UUID) -> Response[Droplet]:
+    async def get_current_droplet_for_app(self, guid: UUID | str) -> Response[Droplet]:
         """`GET /v3/apps/{guid}/droplets/current` (getCurrentDropletForApp)."""
         from .api.apps import get_current_droplet_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_current_droplet_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_current_droplet_for_app", "guid")
         return await self._call_raw("getCurrentDropletForApp", operation, (200,), guid)
 
-    async def get_default_domain_for_organization(self, guid: UUID) -> Response[Domain]:
+    async def get_default_domain_for_organization(self, guid: UUID | str) -> Response[Domain]:
         """`GET /v3/organizations/{guid}/domains/default` (getDefaultDomainForOrganization)."""
         from .api.organizations import get_default_domain_for_organization as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_default_domain_for_organization", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_default_domain_for_organization", "guid")
         return await self._call_raw("getDefaultDomainForOrganization", operation, (200,), guid)
 
-    async def get_default_isolation_segment_for_organization(self, guid: UUID) -> Response[RelationshipToOne]:
+    async def get_default_isolation_segment_for_organization(self, guid: UUID | str) -> Response[RelationshipToOne]:
         """`GET /v3/organizations/{guid}/relationships/default_isolation_segment` (getDefaultIsolationSegmentForOrganization)."""
         from .api.organizations import get_default_isolation_segment_for_organization as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_default_isolation_segment_for_organization", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_default_isolation_segment_for_organization", "guid")
         return await self._call_raw("getDefaultIsolationSegmentForOrganization", operation, (200,), guid)
 
-    async def get_deployment(self, guid: UUID) -> Response[Deployment]:
+    async def get_deployment(self, guid: UUID | str) -> Response[Deployment]:
         """`GET /v3/deployments/{guid}` (getDeployment)."""
         from .api.deployments import get_deployment as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_deployment", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_deployment", "guid")
         return await self._call_raw("getDeployment", operation, (200,), guid)
 
-    async def get_domain(self, guid: UUID) -> Response[Domain]:
+    async def get_domain(self, guid: UUID | str) -> Response[Domain]:
         """`GET /v3/domains/{guid}` (getDomain)."""
         from .api.domains import get_domain as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_domain", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_domain", "guid")
         return await self._call_raw("getDomain", operation, (200,), guid)
 
-    async def get_droplet(self, guid: UUID) -> Response[Droplet]:
+    async def get_droplet(self, guid: UUID | str) -> Response[Droplet]:
         """`GET /v3/droplets/{guid}` (getDroplet)."""
         from .api.droplets import get_droplet as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_droplet", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_droplet", "guid")
         return await self._call_raw("getDroplet", operation, (200,), guid)
 
-    async def get_env_for_app(self, guid: UUID) -> Response[AppEnvironment]:
+    async def get_env_for_app(self, guid: UUID | str) -> Response[AppEnvironment]:
         """`GET /v3/apps/{guid}/env` (getEnvForApp)."""
         from .api.apps import get_env_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_env_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_env_for_app", "guid")
         return await self._call_raw("getEnvForApp", operation, (200,), guid)
 
     async def get_environment_variable_group(
@@ -3481,54 +5660,86 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/environment_variable_groups/{name}` (getEnvironmentVariableGroup)."""
         from .api.environment_variable_groups import get_environment_variable_group as operation
 
+        if not isinstance(name, operation.GetEnvironmentVariableGroupName):
+            raise _wrong("get_environment_variable_group", "name", "GetEnvironmentVariableGroupName", name)
         return await self._call_raw("getEnvironmentVariableGroup", operation, (200,), name)
 
-    async def get_environment_variables_for_app(self, guid: UUID) -> Response[AppEnvironmentVariables]:
+    async def get_environment_variables_for_app(self, guid: UUID | str) -> Response[AppEnvironmentVariables]:
         """`GET /v3/apps/{guid}/environment_variables` (getEnvironmentVariablesForApp)."""
         from .api.apps import get_environment_variables_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_environment_variables_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_environment_variables_for_app", "guid")
         return await self._call_raw("getEnvironmentVariablesForApp", operation, (200,), guid)
 
     async def get_feature_flag(self, name: GetFeatureFlagName) -> Response[FeatureFlag]:
         """`GET /v3/feature_flags/{name}` (getFeatureFlag)."""
         from .api.feature_flags import get_feature_flag as operation
 
+        if not isinstance(name, operation.GetFeatureFlagName):
+            raise _wrong("get_feature_flag", "name", "GetFeatureFlagName", name)
         return await self._call_raw("getFeatureFlag", operation, (200,), name)
 
-    async def get_isolation_segment(self, guid: UUID) -> Response[IsolationSegment]:
+    async def get_isolation_segment(self, guid: UUID | str) -> Response[IsolationSegment]:
         """`GET /v3/isolation_segments/{guid}` (getIsolationSegment)."""
         from .api.isolation_segments import get_isolation_segment as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_isolation_segment", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_isolation_segment", "guid")
         return await self._call_raw("getIsolationSegment", operation, (200,), guid)
 
-    async def get_job(self, guid: UUID) -> Response[Job]:
+    async def get_job(self, guid: UUID | str) -> Response[Job]:
         """`GET /v3/jobs/{guid}` (getJob)."""
         from .api.jobs import get_job as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_job", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_job", "guid")
         return await self._call_raw("getJob", operation, (200,), guid)
 
-    async def get_organization(self, guid: UUID) -> Response[Organization]:
+    async def get_organization(self, guid: UUID | str) -> Response[Organization]:
         """`GET /v3/organizations/{guid}` (getOrganization)."""
         from .api.organizations import get_organization as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_organization", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_organization", "guid")
         return await self._call_raw("getOrganization", operation, (200,), guid)
 
-    async def get_organization_quota(self, guid: UUID) -> Response[OrganizationQuota]:
+    async def get_organization_quota(self, guid: UUID | str) -> Response[OrganizationQuota]:
         """`GET /v3/organization_quotas/{guid}` (getOrganizationQuota)."""
         from .api.organization_quotas import get_organization_quota as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_organization_quota", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_organization_quota", "guid")
         return await self._call_raw("getOrganizationQuota", operation, (200,), guid)
 
-    async def get_package(self, guid: UUID) -> Response[Package]:
+    async def get_package(self, guid: UUID | str) -> Response[Package]:
         """`GET /v3/packages/{guid}` (getPackage)."""
         from .api.packages import get_package as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_package", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_package", "guid")
         return await self._call_raw("getPackage", operation, (200,), guid)
 
-    async def get_permissions_for_app(self, guid: UUID) -> Response[AppPermissions]:
+    async def get_permissions_for_app(self, guid: UUID | str) -> Response[AppPermissions]:
         """`GET /v3/apps/{guid}/permissions` (getPermissionsForApp)."""
         from .api.apps import get_permissions_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_permissions_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_permissions_for_app", "guid")
         return await self._call_raw("getPermissionsForApp", operation, (200,), guid)
 
     async def get_platform_info(self) -> Response[GetPlatformInfoResponse200]:
@@ -3543,228 +5754,402 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw("getPlatformUsageSummary", operation, (200,))
 
-    async def get_process(self, guid: UUID) -> Response[Process]:
+    async def get_process(self, guid: UUID | str) -> Response[Process]:
         """`GET /v3/processes/{guid}` (getProcess)."""
         from .api.processes import get_process as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_process", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_process", "guid")
         return await self._call_raw("getProcess", operation, (200,), guid)
 
-    async def get_process_for_app(self, guid: UUID, type_: str) -> Response[Process]:
+    async def get_process_for_app(self, guid: UUID | str, type_: str) -> Response[Process]:
         """`GET /v3/apps/{guid}/processes/{type}` (getProcessForApp)."""
         from .api.processes import get_process_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_process_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_process_for_app", "guid")
+        if not isinstance(type_, str):
+            raise _wrong("get_process_for_app", "type_", "str", type_)
+        if not type_:
+            raise _empty("get_process_for_app", "type_")
         return await self._call_raw("getProcessForApp", operation, (200,), guid, type_)
 
-    async def get_process_stats(self, guid: UUID) -> Response[ProcessStats]:
+    async def get_process_stats(self, guid: UUID | str) -> Response[ProcessStats]:
         """`GET /v3/processes/{guid}/stats` (getProcessStats)."""
         from .api.processes import get_process_stats as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_process_stats", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_process_stats", "guid")
         return await self._call_raw("getProcessStats", operation, (200,), guid)
 
-    async def get_process_stats_for_app(self, guid: UUID, type_: str) -> Response[ProcessStats]:
+    async def get_process_stats_for_app(self, guid: UUID | str, type_: str) -> Response[ProcessStats]:
         """`GET /v3/apps/{guid}/processes/{type}/stats` (getProcessStatsForApp)."""
         from .api.processes import get_process_stats_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_process_stats_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_process_stats_for_app", "guid")
+        if not isinstance(type_, str):
+            raise _wrong("get_process_stats_for_app", "type_", "str", type_)
+        if not type_:
+            raise _empty("get_process_stats_for_app", "type_")
         return await self._call_raw("getProcessStatsForApp", operation, (200,), guid, type_)
 
-    async def get_revision(self, guid: UUID) -> Response[Revision]:
+    async def get_revision(self, guid: UUID | str) -> Response[Revision]:
         """`GET /v3/revisions/{guid}` (getRevision)."""
         from .api.revisions import get_revision as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_revision", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_revision", "guid")
         return await self._call_raw("getRevision", operation, (200,), guid)
 
     async def get_revision_environment_variables(
-        self, guid: UUID
+        self, guid: UUID | str
     ) -> Response[GetRevisionEnvironmentVariablesResponse200]:
         """`GET /v3/revisions/{guid}/environment_variables` (getRevisionEnvironmentVariables)."""
         from .api.revisions import get_revision_environment_variables as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_revision_environment_variables", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_revision_environment_variables", "guid")
         return await self._call_raw("getRevisionEnvironmentVariables", operation, (200,), guid)
 
-    async def get_role(self, guid: UUID, *, include: list[GetRoleIncludeItem] | Unset = UNSET) -> Response[BaseSchema]:
+    async def get_role(
+        self, guid: UUID | str, *, include: list[GetRoleIncludeItem] | Unset = UNSET
+    ) -> Response[BaseSchema]:
         """`GET /v3/roles/{guid}` (getRole)."""
         from .api.roles import get_role as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_role", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_role", "guid")
+        if include is not UNSET and not _list_of(include, operation.GetRoleIncludeItem):
+            raise _wrong("get_role", "include", "a list of GetRoleIncludeItem", include)
         return await self._call_raw("getRole", operation, (200,), guid, **_given(include=include))
 
-    async def get_route(self, guid: UUID, *, include: list[GetRouteIncludeItem] | Unset = UNSET) -> Response[Route]:
+    async def get_route(
+        self, guid: UUID | str, *, include: list[GetRouteIncludeItem] | Unset = UNSET
+    ) -> Response[Route]:
         """`GET /v3/routes/{guid}` (getRoute)."""
         from .api.routes import get_route as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_route", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_route", "guid")
+        if include is not UNSET and not _list_of(include, operation.GetRouteIncludeItem):
+            raise _wrong("get_route", "include", "a list of GetRouteIncludeItem", include)
         return await self._call_raw("getRoute", operation, (200,), guid, **_given(include=include))
 
-    async def get_security_group(self, guid: UUID) -> Response[SecurityGroup]:
+    async def get_security_group(self, guid: UUID | str) -> Response[SecurityGroup]:
         """`GET /v3/security_groups/{guid}` (getSecurityGroup)."""
         from .api.security_groups import get_security_group as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_security_group", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_security_group", "guid")
         return await self._call_raw("getSecurityGroup", operation, (200,), guid)
 
-    async def get_service_broker(self, guid: UUID) -> Response[ServiceBroker]:
+    async def get_service_broker(self, guid: UUID | str) -> Response[ServiceBroker]:
         """`GET /v3/service_brokers/{guid}` (getServiceBroker)."""
         from .api.service_brokers import get_service_broker as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_broker", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_broker", "guid")
         return await self._call_raw("getServiceBroker", operation, (200,), guid)
 
     async def get_service_credential_binding(
-        self, guid: UUID, *, include: list[GetServiceCredentialBindingIncludeItem] | Unset = UNSET
+        self, guid: UUID | str, *, include: list[GetServiceCredentialBindingIncludeItem] | Unset = UNSET
     ) -> Response[AppCredentialBinding | KeyCredentialBinding]:
         """`GET /v3/service_credential_bindings/{guid}` (getServiceCredentialBinding)."""
         from .api.service_credential_bindings import get_service_credential_binding as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_credential_binding", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_credential_binding", "guid")
+        if include is not UNSET and not _list_of(include, operation.GetServiceCredentialBindingIncludeItem):
+            raise _wrong(
+                "get_service_credential_binding", "include", "a list of GetServiceCredentialBindingIncludeItem", include
+            )
         return await self._call_raw("getServiceCredentialBinding", operation, (200,), guid, **_given(include=include))
 
     async def get_service_credential_binding_details(
-        self, guid: UUID
+        self, guid: UUID | str
     ) -> Response[GetServiceCredentialBindingDetailsResponse200]:
         """`GET /v3/service_credential_bindings/{guid}/details` (getServiceCredentialBindingDetails)."""
         from .api.service_credential_bindings import get_service_credential_binding_details as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_credential_binding_details", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_credential_binding_details", "guid")
         return await self._call_raw("getServiceCredentialBindingDetails", operation, (200,), guid)
 
     async def get_service_credential_binding_parameters(
-        self, guid: UUID
+        self, guid: UUID | str
     ) -> Response[GetServiceCredentialBindingParametersResponse200]:
         """`GET /v3/service_credential_bindings/{guid}/parameters` (getServiceCredentialBindingParameters)."""
         from .api.service_credential_bindings import get_service_credential_binding_parameters as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_credential_binding_parameters", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_credential_binding_parameters", "guid")
         return await self._call_raw("getServiceCredentialBindingParameters", operation, (200,), guid)
 
     async def get_service_instance(
-        self, guid: UUID, *, fields: GetServiceInstanceFields | Unset = UNSET
+        self, guid: UUID | str, *, fields: GetServiceInstanceFields | Unset = UNSET
     ) -> Response[ManagedServiceInstance | UserProvidedServiceInstance]:
         """`GET /v3/service_instances/{guid}` (getServiceInstance)."""
         from .api.service_instances import get_service_instance as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_instance", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_instance", "guid")
+        if fields is not UNSET and not isinstance(fields, operation.GetServiceInstanceFields):
+            raise _wrong("get_service_instance", "fields", "GetServiceInstanceFields", fields)
         return await self._call_raw("getServiceInstance", operation, (200,), guid, **_given(fields=fields))
 
-    async def get_service_instance_credentials(self, guid: UUID) -> Response[GetServiceInstanceCredentialsResponse200]:
+    async def get_service_instance_credentials(
+        self, guid: UUID | str
+    ) -> Response[GetServiceInstanceCredentialsResponse200]:
         """`GET /v3/service_instances/{guid}/credentials` (getServiceInstanceCredentials)."""
         from .api.service_instances import get_service_instance_credentials as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_instance_credentials", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_instance_credentials", "guid")
         return await self._call_raw("getServiceInstanceCredentials", operation, (200,), guid)
 
-    async def get_service_instance_parameters(self, guid: UUID) -> Response[GetServiceInstanceParametersResponse200]:
+    async def get_service_instance_parameters(
+        self, guid: UUID | str
+    ) -> Response[GetServiceInstanceParametersResponse200]:
         """`GET /v3/service_instances/{guid}/parameters` (getServiceInstanceParameters)."""
         from .api.service_instances import get_service_instance_parameters as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_instance_parameters", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_instance_parameters", "guid")
         return await self._call_raw("getServiceInstanceParameters", operation, (200,), guid)
 
-    async def get_service_instance_permissions(self, guid: UUID) -> Response[GetServiceInstancePermissionsResponse200]:
+    async def get_service_instance_permissions(
+        self, guid: UUID | str
+    ) -> Response[GetServiceInstancePermissionsResponse200]:
         """`GET /v3/service_instances/{guid}/permissions` (getServiceInstancePermissions)."""
         from .api.service_instances import get_service_instance_permissions as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_instance_permissions", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_instance_permissions", "guid")
         return await self._call_raw("getServiceInstancePermissions", operation, (200,), guid)
 
     async def get_service_instance_usage_summary_in_shared_spaces(
-        self, guid: UUID
+        self, guid: UUID | str
     ) -> Response[GetServiceInstanceUsageSummaryInSharedSpacesResponse200]:
         """`GET /v3/service_instances/{guid}/relationships/shared_spaces/usage_summary` (getServiceInstanceUsageSummaryInSharedSpaces)."""
         from .api.service_instances import get_service_instance_usage_summary_in_shared_spaces as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_instance_usage_summary_in_shared_spaces", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_instance_usage_summary_in_shared_spaces", "guid")
         return await self._call_raw("getServiceInstanceUsageSummaryInSharedSpaces", operation, (200,), guid)
 
-    async def get_service_offering(self, guid: UUID) -> Response[ServiceOffering]:
+    async def get_service_offering(self, guid: UUID | str) -> Response[ServiceOffering]:
         """`GET /v3/service_offerings/{guid}` (getServiceOffering)."""
         from .api.service_offerings import get_service_offering as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_offering", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_offering", "guid")
         return await self._call_raw("getServiceOffering", operation, (200,), guid)
 
     async def get_service_plan(
-        self, guid: UUID, *, include: list[GetServicePlanIncludeItem] | Unset = UNSET
+        self, guid: UUID | str, *, include: list[GetServicePlanIncludeItem] | Unset = UNSET
     ) -> Response[ServicePlan]:
         """`GET /v3/service_plans/{guid}` (getServicePlan)."""
         from .api.service_plans import get_service_plan as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_plan", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_plan", "guid")
+        if include is not UNSET and not _list_of(include, operation.GetServicePlanIncludeItem):
+            raise _wrong("get_service_plan", "include", "a list of GetServicePlanIncludeItem", include)
         return await self._call_raw("getServicePlan", operation, (200,), guid, **_given(include=include))
 
-    async def get_service_plan_visibility(self, guid: UUID) -> Response[ServicePlanVisibility]:
+    async def get_service_plan_visibility(self, guid: UUID | str) -> Response[ServicePlanVisibility]:
         """`GET /v3/service_plans/{guid}/visibility` (getServicePlanVisibility)."""
         from .api.service_plans import get_service_plan_visibility as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_plan_visibility", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_plan_visibility", "guid")
         return await self._call_raw("getServicePlanVisibility", operation, (200,), guid)
 
     async def get_service_route_binding(
-        self, guid: UUID, *, include: list[GetServiceRouteBindingIncludeItem] | Unset = UNSET
+        self, guid: UUID | str, *, include: list[GetServiceRouteBindingIncludeItem] | Unset = UNSET
     ) -> Response[ServiceRouteBinding]:
         """`GET /v3/service_route_bindings/{guid}` (getServiceRouteBinding)."""
         from .api.service_route_bindings import get_service_route_binding as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_route_binding", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_route_binding", "guid")
+        if include is not UNSET and not _list_of(include, operation.GetServiceRouteBindingIncludeItem):
+            raise _wrong("get_service_route_binding", "include", "a list of GetServiceRouteBindingIncludeItem", include)
         return await self._call_raw("getServiceRouteBinding", operation, (200,), guid, **_given(include=include))
 
     async def get_service_route_binding_parameters(
-        self, guid: UUID
+        self, guid: UUID | str
     ) -> Response[GetServiceRouteBindingParametersResponse200]:
         """`GET /v3/service_route_bindings/{guid}/parameters` (getServiceRouteBindingParameters)."""
         from .api.service_route_bindings import get_service_route_binding_parameters as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_route_binding_parameters", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_route_binding_parameters", "guid")
         return await self._call_raw("getServiceRouteBindingParameters", operation, (200,), guid)
 
-    async def get_service_usage_event(self, guid: UUID) -> Response[ServiceUsageEvent]:
+    async def get_service_usage_event(self, guid: UUID | str) -> Response[ServiceUsageEvent]:
         """`GET /v3/service_usage_events/{guid}` (getServiceUsageEvent)."""
         from .api.service_usage_events import get_service_usage_event as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_usage_event", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_service_usage_event", "guid")
         return await self._call_raw("getServiceUsageEvent", operation, (200,), guid)
 
-    async def get_sidecar(self, guid: UUID) -> Response[Sidecar]:
+    async def get_sidecar(self, guid: UUID | str) -> Response[Sidecar]:
         """`GET /v3/sidecars/{guid}` (getSidecar)."""
         from .api.sidecars import get_sidecar as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_sidecar", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_sidecar", "guid")
         return await self._call_raw("getSidecar", operation, (200,), guid)
 
-    async def get_space(self, guid: UUID, *, include: list[GetSpaceIncludeItem] | Unset = UNSET) -> Response[Space]:
+    async def get_space(
+        self, guid: UUID | str, *, include: list[GetSpaceIncludeItem] | Unset = UNSET
+    ) -> Response[Space]:
         """`GET /v3/spaces/{guid}` (getSpace)."""
         from .api.spaces import get_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_space", "guid")
+        if include is not UNSET and not _list_of(include, operation.GetSpaceIncludeItem):
+            raise _wrong("get_space", "include", "a list of GetSpaceIncludeItem", include)
         return await self._call_raw("getSpace", operation, (200,), guid, **_given(include=include))
 
-    async def get_space_feature(self, guid: UUID, name: GetSpaceFeatureName) -> Response[SpaceFeature]:
+    async def get_space_feature(self, guid: UUID | str, name: GetSpaceFeatureName) -> Response[SpaceFeature]:
         """`GET /v3/spaces/{guid}/features/{name}` (getSpaceFeature)."""
         from .api.spaces import get_space_feature as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_space_feature", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_space_feature", "guid")
+        if not isinstance(name, operation.GetSpaceFeatureName):
+            raise _wrong("get_space_feature", "name", "GetSpaceFeatureName", name)
         return await self._call_raw("getSpaceFeature", operation, (200,), guid, name)
 
-    async def get_space_quota(self, guid: UUID) -> Response[SpaceQuota]:
+    async def get_space_quota(self, guid: UUID | str) -> Response[SpaceQuota]:
         """`GET /v3/space_quotas/{guid}` (getSpaceQuota)."""
         from .api.space_quotas import get_space_quota as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_space_quota", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_space_quota", "guid")
         return await self._call_raw("getSpaceQuota", operation, (200,), guid)
 
-    async def get_ssh_enabled_for_app(self, guid: UUID) -> Response[AppSshEnabled]:
+    async def get_ssh_enabled_for_app(self, guid: UUID | str) -> Response[AppSshEnabled]:
         """`GET /v3/apps/{guid}/ssh_enabled` (getSshEnabledForApp)."""
         from .api.apps import get_ssh_enabled_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_ssh_enabled_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_ssh_enabled_for_app", "guid")
         return await self._call_raw("getSshEnabledForApp", operation, (200,), guid)
 
-    async def get_stack(self, guid: UUID) -> Response[Stack]:
+    async def get_stack(self, guid: UUID | str) -> Response[Stack]:
         """`GET /v3/stacks/{guid}` (getStack)."""
         from .api.stacks import get_stack as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_stack", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_stack", "guid")
         return await self._call_raw("getStack", operation, (200,), guid)
 
-    async def get_task(self, guid: UUID) -> Response[Task]:
+    async def get_task(self, guid: UUID | str) -> Response[Task]:
         """`GET /v3/tasks/{guid}` (getTask)."""
         from .api.tasks import get_task as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_task", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_task", "guid")
         return await self._call_raw("getTask", operation, (200,), guid)
 
     async def get_usage_summary_for_organization(
-        self, guid: UUID
+        self, guid: UUID | str
     ) -> Response[GetUsageSummaryForOrganizationResponse200]:
         """`GET /v3/organizations/{guid}/usage_summary` (getUsageSummaryForOrganization)."""
         from .api.organizations import get_usage_summary_for_organization as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_usage_summary_for_organization", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_usage_summary_for_organization", "guid")
         return await self._call_raw("getUsageSummaryForOrganization", operation, (200,), guid)
 
-    async def get_usage_summary_for_space(self, guid: UUID) -> Response[GetUsageSummaryForSpaceResponse200]:
+    async def get_usage_summary_for_space(self, guid: UUID | str) -> Response[GetUsageSummaryForSpaceResponse200]:
         """`GET /v3/spaces/{guid}/usage_summary` (getUsageSummaryForSpace)."""
         from .api.spaces import get_usage_summary_for_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_usage_summary_for_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("get_usage_summary_for_space", "guid")
         return await self._call_raw("getUsageSummaryForSpace", operation, (200,), guid)
 
     async def get_user(self, guid: str) -> Response[User]:
         """`GET /v3/users/{guid}` (getUser)."""
         from .api.users import get_user as operation
 
+        if not isinstance(guid, str):
+            raise _wrong("get_user", "guid", "str", guid)
+        if not guid:
+            raise _empty("get_user", "guid")
         return await self._call_raw("getUser", operation, (200,), guid)
 
     async def get_v3_api_root(self) -> Response[GetV3ApiRootResponse200]:
@@ -3774,16 +6159,22 @@ class CfV3ApiWithRawResponse(Namespace):
         return await self._call_raw("getV3ApiRoot", operation, (200,))
 
     async def insert_destinations_for_route(
-        self, guid: UUID, *, body: InsertDestinationsForRouteBody | Unset = UNSET
+        self, guid: UUID | str, *, body: InsertDestinationsForRouteBody | Unset = UNSET
     ) -> Response[RouteDestinationList]:
         """`POST /v3/routes/{guid}/destinations` (insertDestinationsForRoute)."""
         from .api.routes import insert_destinations_for_route as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("insert_destinations_for_route", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("insert_destinations_for_route", "guid")
+        if body is not UNSET and not isinstance(body, operation.InsertDestinationsForRouteBody):
+            raise _wrong("insert_destinations_for_route", "body", "InsertDestinationsForRouteBody", body)
         return await self._call_raw("insertDestinationsForRoute", operation, (200,), guid, **_given(body=body))
 
     async def list_app_builds(
         self,
-        guid: UUID,
+        guid: UUID | str,
         *,
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
@@ -3796,6 +6187,24 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/apps/{guid}/builds` (listAppBuilds)."""
         from .api.builds import list_app_builds as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_app_builds", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_app_builds", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_app_builds", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_app_builds", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_app_builds", "order_by", "str", order_by)
+        if states is not UNSET and not _list_of(states, operation.ListAppBuildsStatesItem):
+            raise _wrong("list_app_builds", "states", "a list of ListAppBuildsStatesItem", states)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_app_builds", "label_selector", "str", label_selector)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_app_builds", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_app_builds", "updated_ats", "str", updated_ats)
         return await self._call_raw(
             "listAppBuilds",
             operation,
@@ -3814,7 +6223,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
     async def list_app_droplets(
         self,
-        guid: UUID,
+        guid: UUID | str,
         *,
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
@@ -3826,6 +6235,22 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/apps/{guid}/droplets` (listAppDroplets)."""
         from .api.apps import list_app_droplets as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_app_droplets", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_app_droplets", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_app_droplets", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_app_droplets", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_app_droplets", "order_by", "str", order_by)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_app_droplets", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_app_droplets", "guids", "a list of str", guids)
+        if states is not UNSET and not _list_of(states, operation.ListAppDropletsStatesItem):
+            raise _wrong("list_app_droplets", "states", "a list of ListAppDropletsStatesItem", states)
         return await self._call_raw(
             "listAppDroplets",
             operation,
@@ -3841,15 +6266,19 @@ class CfV3ApiWithRawResponse(Namespace):
             ),
         )
 
-    async def list_app_features(self, guid: UUID) -> Response[AppFeatureList]:
+    async def list_app_features(self, guid: UUID | str) -> Response[AppFeatureList]:
         """`GET /v3/apps/{guid}/features` (listAppFeatures)."""
         from .api.apps import list_app_features as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_app_features", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_app_features", "guid")
         return await self._call_raw("listAppFeatures", operation, (200,), guid)
 
     async def list_app_packages(
         self,
-        guid: UUID,
+        guid: UUID | str,
         *,
         guids: list[str] | Unset = UNSET,
         page: int | Unset = UNSET,
@@ -3861,6 +6290,22 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/apps/{guid}/packages` (listAppPackages)."""
         from .api.packages import list_app_packages as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_app_packages", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_app_packages", "guid")
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_app_packages", "guids", "a list of str", guids)
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_app_packages", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_app_packages", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_app_packages", "order_by", "str", order_by)
+        if states is not UNSET and not _list_of(states, operation.ListAppPackagesStatesItem):
+            raise _wrong("list_app_packages", "states", "a list of ListAppPackagesStatesItem", states)
+        if types is not UNSET and not _list_of(types, operation.ListAppPackagesTypesItem):
+            raise _wrong("list_app_packages", "types", "a list of ListAppPackagesTypesItem", types)
         return await self._call_raw(
             "listAppPackages",
             operation,
@@ -3870,18 +6315,33 @@ class CfV3ApiWithRawResponse(Namespace):
         )
 
     async def list_app_processes(
-        self, guid: UUID, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET, order_by: str | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        page: int | Unset = UNSET,
+        per_page: int | Unset = UNSET,
+        order_by: str | Unset = UNSET,
     ) -> Response[ProcessList]:
         """`GET /v3/apps/{guid}/processes` (listAppProcesses)."""
         from .api.processes import list_app_processes as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_app_processes", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_app_processes", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_app_processes", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_app_processes", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_app_processes", "order_by", "str", order_by)
         return await self._call_raw(
             "listAppProcesses", operation, (200,), guid, **_given(page=page, per_page=per_page, order_by=order_by)
         )
 
     async def list_app_routes(
         self,
-        guid: UUID,
+        guid: UUID | str,
         *,
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
@@ -3894,6 +6354,24 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/apps/{guid}/routes` (listAppRoutes)."""
         from .api.routes import list_app_routes as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_app_routes", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_app_routes", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_app_routes", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_app_routes", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_app_routes", "order_by", "str", order_by)
+        if domain_guids is not UNSET and not _list_of(domain_guids, str):
+            raise _wrong("list_app_routes", "domain_guids", "a list of str", domain_guids)
+        if hosts is not UNSET and not _list_of(hosts, str):
+            raise _wrong("list_app_routes", "hosts", "a list of str", hosts)
+        if paths is not UNSET and not _list_of(paths, str):
+            raise _wrong("list_app_routes", "paths", "a list of str", paths)
+        if ports is not UNSET and not _list_of(ports, int, no_bool=True):
+            raise _wrong("list_app_routes", "ports", "a list of int", ports)
         return await self._call_raw(
             "listAppRoutes",
             operation,
@@ -3910,15 +6388,19 @@ class CfV3ApiWithRawResponse(Namespace):
             ),
         )
 
-    async def list_app_sidecars(self, guid: UUID) -> Response[SidecarList]:
+    async def list_app_sidecars(self, guid: UUID | str) -> Response[SidecarList]:
         """`GET /v3/apps/{guid}/sidecars` (listAppSidecars)."""
         from .api.sidecars import list_app_sidecars as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_app_sidecars", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_app_sidecars", "guid")
         return await self._call_raw("listAppSidecars", operation, (200,), guid)
 
     async def list_app_tasks(
         self,
-        guid: UUID,
+        guid: UUID | str,
         *,
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
@@ -3934,6 +6416,30 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/apps/{guid}/tasks` (listAppTasks)."""
         from .api.tasks import list_app_tasks as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_app_tasks", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_app_tasks", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_app_tasks", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_app_tasks", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_app_tasks", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_app_tasks", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_app_tasks", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_app_tasks", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_app_tasks", "guids", "a list of str", guids)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_app_tasks", "names", "a list of str", names)
+        if states is not UNSET and not _list_of(states, operation.ListAppTasksStatesItem):
+            raise _wrong("list_app_tasks", "states", "a list of ListAppTasksStatesItem", states)
+        if sequence_ids is not UNSET and not _list_of(sequence_ids, int, no_bool=True):
+            raise _wrong("list_app_tasks", "sequence_ids", "a list of int", sequence_ids)
         return await self._call_raw(
             "listAppTasks",
             operation,
@@ -3966,6 +6472,18 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/app_usage_events` (listAppUsageEvents)."""
         from .api.app_usage_events import list_app_usage_events as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_app_usage_events", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_app_usage_events", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_app_usage_events", "order_by", "str", order_by)
+        if after_guid is not UNSET and not isinstance(after_guid, str):
+            raise _wrong("list_app_usage_events", "after_guid", "str", after_guid)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_app_usage_events", "guids", "a list of str", guids)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_app_usage_events", "created_ats", "str", created_ats)
         return await self._call_raw(
             "listAppUsageEvents",
             operation,
@@ -4000,6 +6518,32 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/apps` (listApps)."""
         from .api.apps import list_apps as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_apps", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_apps", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_apps", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_apps", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_apps", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_apps", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_apps", "guids", "a list of str", guids)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_apps", "names", "a list of str", names)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_apps", "space_guids", "a list of str", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_apps", "organization_guids", "a list of str", organization_guids)
+        if stacks is not UNSET and not _list_of(stacks, str):
+            raise _wrong("list_apps", "stacks", "a list of str", stacks)
+        if lifecycle_type is not UNSET and not isinstance(lifecycle_type, operation.ListAppsLifecycleType):
+            raise _wrong("list_apps", "lifecycle_type", "ListAppsLifecycleType", lifecycle_type)
+        if include is not UNSET and not _list_of(include, operation.ListAppsIncludeItem):
+            raise _wrong("list_apps", "include", "a list of ListAppsIncludeItem", include)
         return await self._call_raw(
             "listApps",
             operation,
@@ -4023,7 +6567,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
     async def list_apps_on_stack(
         self,
-        guid: UUID,
+        guid: UUID | str,
         *,
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
@@ -4035,6 +6579,22 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/stacks/{guid}/apps` (listAppsOnStack)."""
         from .api.stacks import list_apps_on_stack as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_apps_on_stack", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_apps_on_stack", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_apps_on_stack", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_apps_on_stack", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_apps_on_stack", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_apps_on_stack", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_apps_on_stack", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_apps_on_stack", "label_selector", "str", label_selector)
         return await self._call_raw(
             "listAppsOnStack",
             operation,
@@ -4066,6 +6626,24 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/audit_events` (listAuditEvents)."""
         from .api.audit_events import list_audit_events as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_audit_events", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_audit_events", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_audit_events", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_audit_events", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_audit_events", "updated_ats", "str", updated_ats)
+        if types is not UNSET and not _list_of(types, operation.ListAuditEventsTypesItem):
+            raise _wrong("list_audit_events", "types", "a list of ListAuditEventsTypesItem", types)
+        if target_guids is not UNSET and not _list_of(target_guids, str):
+            raise _wrong("list_audit_events", "target_guids", "a list of str", target_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_audit_events", "space_guids", "a list of str", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_audit_events", "organization_guids", "a list of str", organization_guids)
         return await self._call_raw(
             "listAuditEvents",
             operation,
@@ -4098,6 +6676,22 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/buildpacks` (listBuildpacks)."""
         from .api.buildpacks import list_buildpacks as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_buildpacks", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_buildpacks", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_buildpacks", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_buildpacks", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_buildpacks", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_buildpacks", "label_selector", "str", label_selector)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_buildpacks", "names", "a list of str", names)
+        if stacks is not UNSET and not _list_of(stacks, str):
+            raise _wrong("list_buildpacks", "stacks", "a list of str", stacks)
         return await self._call_raw(
             "listBuildpacks",
             operation,
@@ -4130,6 +6724,24 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/builds` (listBuilds)."""
         from .api.builds import list_builds as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_builds", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_builds", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_builds", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_builds", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_builds", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_builds", "label_selector", "str", label_selector)
+        if states is not UNSET and not _list_of(states, operation.ListBuildsStatesItem):
+            raise _wrong("list_builds", "states", "a list of ListBuildsStatesItem", states)
+        if app_guids is not UNSET and not _list_of(app_guids, str):
+            raise _wrong("list_builds", "app_guids", "a list of str", app_guids)
+        if package_guids is not UNSET and not _list_of(package_guids, str):
+            raise _wrong("list_builds", "package_guids", "a list of str", package_guids)
         return await self._call_raw(
             "listBuilds",
             operation,
@@ -4148,11 +6760,26 @@ class CfV3ApiWithRawResponse(Namespace):
         )
 
     async def list_deployed_revisions_for_app(
-        self, guid: UUID, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET, order_by: str | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        page: int | Unset = UNSET,
+        per_page: int | Unset = UNSET,
+        order_by: str | Unset = UNSET,
     ) -> Response[RevisionList]:
         """`GET /v3/apps/{guid}/revisions/deployed` (listDeployedRevisionsForApp)."""
         from .api.revisions import list_deployed_revisions_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_deployed_revisions_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_deployed_revisions_for_app", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_deployed_revisions_for_app", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_deployed_revisions_for_app", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_deployed_revisions_for_app", "order_by", "str", order_by)
         return await self._call_raw(
             "listDeployedRevisionsForApp",
             operation,
@@ -4178,6 +6805,30 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/deployments` (listDeployments)."""
         from .api.deployments import list_deployments as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_deployments", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_deployments", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_deployments", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_deployments", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_deployments", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_deployments", "label_selector", "str", label_selector)
+        if app_guids is not UNSET and not _list_of(app_guids, str):
+            raise _wrong("list_deployments", "app_guids", "a list of str", app_guids)
+        if states is not UNSET and not _list_of(states, str):
+            raise _wrong("list_deployments", "states", "a list of str", states)
+        if status_reasons is not UNSET and not _list_of(status_reasons, operation.ListDeploymentsStatusReasonsItem):
+            raise _wrong(
+                "list_deployments", "status_reasons", "a list of ListDeploymentsStatusReasonsItem", status_reasons
+            )
+        if status_values is not UNSET and not _list_of(status_values, operation.ListDeploymentsStatusValuesItem):
+            raise _wrong(
+                "list_deployments", "status_values", "a list of ListDeploymentsStatusValuesItem", status_values
+            )
         return await self._call_raw(
             "listDeployments",
             operation,
@@ -4197,11 +6848,19 @@ class CfV3ApiWithRawResponse(Namespace):
         )
 
     async def list_destinations_for_route(
-        self, guid: UUID, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET
+        self, guid: UUID | str, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET
     ) -> Response[RouteDestinationList]:
         """`GET /v3/routes/{guid}/destinations` (listDestinationsForRoute)."""
         from .api.routes import list_destinations_for_route as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_destinations_for_route", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_destinations_for_route", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_destinations_for_route", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_destinations_for_route", "per_page", "int", per_page)
         return await self._call_raw(
             "listDestinationsForRoute", operation, (200,), guid, **_given(page=page, per_page=per_page)
         )
@@ -4222,6 +6881,24 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/domains` (listDomains)."""
         from .api.domains import list_domains as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_domains", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_domains", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_domains", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_domains", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_domains", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_domains", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_domains", "guids", "a list of str", guids)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_domains", "names", "a list of str", names)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_domains", "organization_guids", "a list of str", organization_guids)
         return await self._call_raw(
             "listDomains",
             operation,
@@ -4241,7 +6918,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
     async def list_domains_for_organization(
         self,
-        guid: UUID,
+        guid: UUID | str,
         *,
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
@@ -4251,6 +6928,18 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/organizations/{guid}/domains` (listDomainsForOrganization)."""
         from .api.domains import list_domains_for_organization as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_domains_for_organization", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_domains_for_organization", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_domains_for_organization", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_domains_for_organization", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_domains_for_organization", "order_by", "str", order_by)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_domains_for_organization", "names", "a list of str", names)
         return await self._call_raw(
             "listDomainsForOrganization",
             operation,
@@ -4277,6 +6966,28 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/droplets` (listDroplets)."""
         from .api.droplets import list_droplets as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_droplets", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_droplets", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_droplets", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_droplets", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_droplets", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_droplets", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_droplets", "guids", "a list of str", guids)
+        if states is not UNSET and not _list_of(states, operation.ListDropletsStatesItem):
+            raise _wrong("list_droplets", "states", "a list of ListDropletsStatesItem", states)
+        if app_guids is not UNSET and not _list_of(app_guids, str):
+            raise _wrong("list_droplets", "app_guids", "a list of str", app_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_droplets", "space_guids", "a list of str", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_droplets", "organization_guids", "a list of str", organization_guids)
         return await self._call_raw(
             "listDroplets",
             operation,
@@ -4307,6 +7018,14 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/feature_flags` (listFeatureFlags)."""
         from .api.feature_flags import list_feature_flags as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_feature_flags", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_feature_flags", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_feature_flags", "order_by", "str", order_by)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_feature_flags", "updated_ats", "str", updated_ats)
         return await self._call_raw(
             "listFeatureFlags",
             operation,
@@ -4330,6 +7049,24 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/isolation_segments` (listIsolationSegments)."""
         from .api.isolation_segments import list_isolation_segments as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_isolation_segments", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_isolation_segments", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_isolation_segments", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_isolation_segments", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_isolation_segments", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_isolation_segments", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_isolation_segments", "guids", "a list of str", guids)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_isolation_segments", "names", "a list of str", names)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_isolation_segments", "organization_guids", "a list of str", organization_guids)
         return await self._call_raw(
             "listIsolationSegments",
             operation,
@@ -4362,6 +7099,22 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/organization_quotas` (listOrganizationQuotas)."""
         from .api.organization_quotas import list_organization_quotas as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_organization_quotas", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_organization_quotas", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_organization_quotas", "order_by", "str", order_by)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_organization_quotas", "guids", "a list of str", guids)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_organization_quotas", "names", "a list of str", names)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_organization_quotas", "organization_guids", "a list of str", organization_guids)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_organization_quotas", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_organization_quotas", "updated_ats", "str", updated_ats)
         return await self._call_raw(
             "listOrganizationQuotas",
             operation,
@@ -4393,6 +7146,22 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/organizations` (listOrganizations)."""
         from .api.organizations import list_organizations as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_organizations", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_organizations", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_organizations", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_organizations", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_organizations", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_organizations", "label_selector", "str", label_selector)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_organizations", "names", "a list of str", names)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_organizations", "guids", "a list of str", guids)
         return await self._call_raw(
             "listOrganizations",
             operation,
@@ -4410,28 +7179,44 @@ class CfV3ApiWithRawResponse(Namespace):
         )
 
     async def list_organizations_for_isolation_segment(
-        self, guid: UUID, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET
+        self, guid: UUID | str, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET
     ) -> Response[RelationshipToMany]:
         """`GET /v3/isolation_segments/{guid}/relationships/organizations` (listOrganizationsForIsolationSegment)."""
         from .api.isolation_segments import list_organizations_for_isolation_segment as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_organizations_for_isolation_segment", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_organizations_for_isolation_segment", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_organizations_for_isolation_segment", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_organizations_for_isolation_segment", "per_page", "int", per_page)
         return await self._call_raw(
             "listOrganizationsForIsolationSegment", operation, (200,), guid, **_given(page=page, per_page=per_page)
         )
 
     async def list_organizations_for_isolation_segment_short(
-        self, guid: UUID, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET
+        self, guid: UUID | str, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET
     ) -> Response[OrganizationList]:
         """`GET /v3/isolation_segments/{guid}/organizations` (listOrganizationsForIsolationSegmentShort)."""
         from .api.isolation_segments import list_organizations_for_isolation_segment_short as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_organizations_for_isolation_segment_short", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_organizations_for_isolation_segment_short", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_organizations_for_isolation_segment_short", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_organizations_for_isolation_segment_short", "per_page", "int", per_page)
         return await self._call_raw(
             "listOrganizationsForIsolationSegmentShort", operation, (200,), guid, **_given(page=page, per_page=per_page)
         )
 
     async def list_package_droplets(
         self,
-        guid: UUID,
+        guid: UUID | str,
         *,
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
@@ -4443,6 +7228,22 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/packages/{guid}/droplets` (listPackageDroplets)."""
         from .api.packages import list_package_droplets as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_package_droplets", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_package_droplets", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_package_droplets", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_package_droplets", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_package_droplets", "order_by", "str", order_by)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_package_droplets", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_package_droplets", "guids", "a list of str", guids)
+        if states is not UNSET and not _list_of(states, str):
+            raise _wrong("list_package_droplets", "states", "a list of str", states)
         return await self._call_raw(
             "listPackageDroplets",
             operation,
@@ -4477,6 +7278,30 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/packages` (listPackages)."""
         from .api.packages import list_packages as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_packages", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_packages", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_packages", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_packages", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_packages", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_packages", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_packages", "guids", "a list of str", guids)
+        if states is not UNSET and not _list_of(states, operation.ListPackagesStatesItem):
+            raise _wrong("list_packages", "states", "a list of ListPackagesStatesItem", states)
+        if types is not UNSET and not _list_of(types, operation.ListPackagesTypesItem):
+            raise _wrong("list_packages", "types", "a list of ListPackagesTypesItem", types)
+        if app_guids is not UNSET and not _list_of(app_guids, str):
+            raise _wrong("list_packages", "app_guids", "a list of str", app_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_packages", "space_guids", "a list of str", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_packages", "organization_guids", "a list of str", organization_guids)
         return await self._call_raw(
             "listPackages",
             operation,
@@ -4497,16 +7322,24 @@ class CfV3ApiWithRawResponse(Namespace):
             ),
         )
 
-    async def list_process_instances(self, guid: UUID) -> Response[ListProcessInstancesResponse200]:
+    async def list_process_instances(self, guid: UUID | str) -> Response[ListProcessInstancesResponse200]:
         """`GET /v3/processes/{guid}/process_instances` (listProcessInstances)."""
         from .api.processes import list_process_instances as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_process_instances", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_process_instances", "guid")
         return await self._call_raw("listProcessInstances", operation, (200,), guid)
 
-    async def list_process_sidecars(self, guid: UUID) -> Response[SidecarList]:
+    async def list_process_sidecars(self, guid: UUID | str) -> Response[SidecarList]:
         """`GET /v3/processes/{guid}/sidecars` (listProcessSidecars)."""
         from .api.sidecars import list_process_sidecars as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_process_sidecars", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_process_sidecars", "guid")
         return await self._call_raw("listProcessSidecars", operation, (200,), guid)
 
     async def list_processes(
@@ -4527,6 +7360,28 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/processes` (listProcesses)."""
         from .api.processes import list_processes as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_processes", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_processes", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_processes", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_processes", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_processes", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_processes", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_processes", "guids", "a list of str", guids)
+        if types is not UNSET and not _list_of(types, str):
+            raise _wrong("list_processes", "types", "a list of str", types)
+        if app_guids is not UNSET and not _list_of(app_guids, str):
+            raise _wrong("list_processes", "app_guids", "a list of str", app_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_processes", "space_guids", "a list of str", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_processes", "organization_guids", "a list of str", organization_guids)
         return await self._call_raw(
             "listProcesses",
             operation,
@@ -4548,7 +7403,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
     async def list_revisions_for_app(
         self,
-        guid: UUID,
+        guid: UUID | str,
         *,
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
@@ -4561,6 +7416,24 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/apps/{guid}/revisions` (listRevisionsForApp)."""
         from .api.revisions import list_revisions_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_revisions_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_revisions_for_app", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_revisions_for_app", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_revisions_for_app", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_revisions_for_app", "order_by", "str", order_by)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_revisions_for_app", "label_selector", "str", label_selector)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_revisions_for_app", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_revisions_for_app", "updated_ats", "str", updated_ats)
+        if versions is not UNSET and not _list_of(versions, str):
+            raise _wrong("list_revisions_for_app", "versions", "a list of str", versions)
         return await self._call_raw(
             "listRevisionsForApp",
             operation,
@@ -4596,6 +7469,30 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/roles` (listRoles)."""
         from .api.roles import list_roles as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_roles", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_roles", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_roles", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_roles", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_roles", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_roles", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_roles", "guids", "a list of str", guids)
+        if types is not UNSET and not _list_of(types, operation.ListRolesTypesItem):
+            raise _wrong("list_roles", "types", "a list of ListRolesTypesItem", types)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_roles", "organization_guids", "a list of str", organization_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_roles", "space_guids", "a list of str", space_guids)
+        if user_guids is not UNSET and not _list_of(user_guids, str):
+            raise _wrong("list_roles", "user_guids", "a list of str", user_guids)
+        if include is not UNSET and not _list_of(include, operation.ListRolesIncludeItem):
+            raise _wrong("list_roles", "include", "a list of ListRolesIncludeItem", include)
         return await self._call_raw(
             "listRoles",
             operation,
@@ -4639,6 +7536,38 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/routes` (listRoutes)."""
         from .api.routes import list_routes as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_routes", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_routes", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_routes", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_routes", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_routes", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_routes", "label_selector", "str", label_selector)
+        if protocols is not UNSET and not _list_of(protocols, operation.ListRoutesProtocolsItem):
+            raise _wrong("list_routes", "protocols", "a list of ListRoutesProtocolsItem", protocols)
+        if hosts is not UNSET and not _list_of(hosts, str):
+            raise _wrong("list_routes", "hosts", "a list of str", hosts)
+        if paths is not UNSET and not _list_of(paths, str):
+            raise _wrong("list_routes", "paths", "a list of str", paths)
+        if ports is not UNSET and not _list_of(ports, int, no_bool=True):
+            raise _wrong("list_routes", "ports", "a list of int", ports)
+        if domain_guids is not UNSET and not _list_of(domain_guids, str):
+            raise _wrong("list_routes", "domain_guids", "a list of str", domain_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_routes", "space_guids", "a list of str", space_guids)
+        if app_guids is not UNSET and not _list_of(app_guids, str):
+            raise _wrong("list_routes", "app_guids", "a list of str", app_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_routes", "organization_guids", "a list of str", organization_guids)
+        if service_instance_guids is not UNSET and not _list_of(service_instance_guids, str):
+            raise _wrong("list_routes", "service_instance_guids", "a list of str", service_instance_guids)
+        if include is not UNSET and not _list_of(include, operation.ListRoutesIncludeItem):
+            raise _wrong("list_routes", "include", "a list of ListRoutesIncludeItem", include)
         return await self._call_raw(
             "listRoutes",
             operation,
@@ -4663,10 +7592,14 @@ class CfV3ApiWithRawResponse(Namespace):
             ),
         )
 
-    async def list_running_security_groups_for_space(self, guid: UUID) -> Response[SecurityGroupList]:
+    async def list_running_security_groups_for_space(self, guid: UUID | str) -> Response[SecurityGroupList]:
         """`GET /v3/spaces/{guid}/running_security_groups` (listRunningSecurityGroupsForSpace)."""
         from .api.spaces import list_running_security_groups_for_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_running_security_groups_for_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_running_security_groups_for_space", "guid")
         return await self._call_raw("listRunningSecurityGroupsForSpace", operation, (200,), guid)
 
     async def list_security_groups(
@@ -4687,6 +7620,28 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/security_groups` (listSecurityGroups)."""
         from .api.security_groups import list_security_groups as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_security_groups", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_security_groups", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_security_groups", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_security_groups", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_security_groups", "updated_ats", "str", updated_ats)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_security_groups", "guids", "a list of str", guids)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_security_groups", "names", "a list of str", names)
+        if globally_enabled_running is not UNSET and not isinstance(globally_enabled_running, bool):
+            raise _wrong("list_security_groups", "globally_enabled_running", "bool", globally_enabled_running)
+        if globally_enabled_staging is not UNSET and not isinstance(globally_enabled_staging, bool):
+            raise _wrong("list_security_groups", "globally_enabled_staging", "bool", globally_enabled_staging)
+        if running_space_guids is not UNSET and not _list_of(running_space_guids, str):
+            raise _wrong("list_security_groups", "running_space_guids", "a list of str", running_space_guids)
+        if staging_space_guids is not UNSET and not _list_of(staging_space_guids, str):
+            raise _wrong("list_security_groups", "staging_space_guids", "a list of str", staging_space_guids)
         return await self._call_raw(
             "listSecurityGroups",
             operation,
@@ -4721,6 +7676,22 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/service_brokers` (listServiceBrokers)."""
         from .api.service_brokers import list_service_brokers as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_service_brokers", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_service_brokers", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_service_brokers", "order_by", "str", order_by)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_service_brokers", "names", "a list of str", names)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_service_brokers", "space_guids", "a list of str", space_guids)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_service_brokers", "label_selector", "str", label_selector)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_service_brokers", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_service_brokers", "updated_ats", "str", updated_ats)
         return await self._call_raw(
             "listServiceBrokers",
             operation,
@@ -4762,6 +7733,55 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/service_credential_bindings` (listServiceCredentialBindings)."""
         from .api.service_credential_bindings import list_service_credential_bindings as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_service_credential_bindings", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_service_credential_bindings", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_service_credential_bindings", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_service_credential_bindings", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_service_credential_bindings", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_service_credential_bindings", "label_selector", "str", label_selector)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_service_credential_bindings", "names", "a list of str", names)
+        if service_instance_guids is not UNSET and not _list_of(service_instance_guids, str):
+            raise _wrong(
+                "list_service_credential_bindings", "service_instance_guids", "a list of str", service_instance_guids
+            )
+        if app_guids is not UNSET and not _list_of(app_guids, str):
+            raise _wrong("list_service_credential_bindings", "app_guids", "a list of str", app_guids)
+        if type_ is not UNSET and not isinstance(type_, operation.ListServiceCredentialBindingsType):
+            raise _wrong("list_service_credential_bindings", "type_", "ListServiceCredentialBindingsType", type_)
+        if service_instance_names is not UNSET and not _list_of(service_instance_names, str):
+            raise _wrong(
+                "list_service_credential_bindings", "service_instance_names", "a list of str", service_instance_names
+            )
+        if app_names is not UNSET and not _list_of(app_names, str):
+            raise _wrong("list_service_credential_bindings", "app_names", "a list of str", app_names)
+        if service_plan_guids is not UNSET and not _list_of(service_plan_guids, str):
+            raise _wrong("list_service_credential_bindings", "service_plan_guids", "a list of str", service_plan_guids)
+        if service_plan_names is not UNSET and not _list_of(service_plan_names, str):
+            raise _wrong("list_service_credential_bindings", "service_plan_names", "a list of str", service_plan_names)
+        if service_offering_guids is not UNSET and not _list_of(service_offering_guids, str):
+            raise _wrong(
+                "list_service_credential_bindings", "service_offering_guids", "a list of str", service_offering_guids
+            )
+        if service_offering_names is not UNSET and not _list_of(service_offering_names, str):
+            raise _wrong(
+                "list_service_credential_bindings", "service_offering_names", "a list of str", service_offering_names
+            )
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_service_credential_bindings", "guids", "a list of str", guids)
+        if include is not UNSET and not _list_of(include, operation.ListServiceCredentialBindingsIncludeItem):
+            raise _wrong(
+                "list_service_credential_bindings",
+                "include",
+                "a list of ListServiceCredentialBindingsIncludeItem",
+                include,
+            )
         return await self._call_raw(
             "listServiceCredentialBindings",
             operation,
@@ -4789,11 +7809,19 @@ class CfV3ApiWithRawResponse(Namespace):
         )
 
     async def list_service_instance_shared_spaces(
-        self, guid: UUID, *, fields: ListServiceInstanceSharedSpacesFields | Unset = UNSET
+        self, guid: UUID | str, *, fields: ListServiceInstanceSharedSpacesFields | Unset = UNSET
     ) -> Response[RelationshipToMany]:
         """`GET /v3/service_instances/{guid}/relationships/shared_spaces` (listServiceInstanceSharedSpaces)."""
         from .api.service_instances import list_service_instance_shared_spaces as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_service_instance_shared_spaces", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_service_instance_shared_spaces", "guid")
+        if fields is not UNSET and not isinstance(fields, operation.ListServiceInstanceSharedSpacesFields):
+            raise _wrong(
+                "list_service_instance_shared_spaces", "fields", "ListServiceInstanceSharedSpacesFields", fields
+            )
         return await self._call_raw("listServiceInstanceSharedSpaces", operation, (200,), guid, **_given(fields=fields))
 
     async def list_service_instances(
@@ -4817,6 +7845,34 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/service_instances` (listServiceInstances)."""
         from .api.service_instances import list_service_instances as operation
 
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_service_instances", "names", "a list of str", names)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_service_instances", "guids", "a list of str", guids)
+        if type_ is not UNSET and not isinstance(type_, operation.ListServiceInstancesType):
+            raise _wrong("list_service_instances", "type_", "ListServiceInstancesType", type_)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_service_instances", "space_guids", "a list of str", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_service_instances", "organization_guids", "a list of str", organization_guids)
+        if service_plan_guids is not UNSET and not _list_of(service_plan_guids, str):
+            raise _wrong("list_service_instances", "service_plan_guids", "a list of str", service_plan_guids)
+        if service_plan_names is not UNSET and not _list_of(service_plan_names, str):
+            raise _wrong("list_service_instances", "service_plan_names", "a list of str", service_plan_names)
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_service_instances", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_service_instances", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_service_instances", "order_by", "str", order_by)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_service_instances", "label_selector", "str", label_selector)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_service_instances", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_service_instances", "updated_ats", "str", updated_ats)
+        if fields is not UNSET and not isinstance(fields, operation.ListServiceInstancesFields):
+            raise _wrong("list_service_instances", "fields", "ListServiceInstancesFields", fields)
         return await self._call_raw(
             "listServiceInstances",
             operation,
@@ -4859,6 +7915,32 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/service_offerings` (listServiceOfferings)."""
         from .api.service_offerings import list_service_offerings as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_service_offerings", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_service_offerings", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_service_offerings", "order_by", "str", order_by)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_service_offerings", "names", "a list of str", names)
+        if available is not UNSET and not isinstance(available, bool):
+            raise _wrong("list_service_offerings", "available", "bool", available)
+        if service_broker_guids is not UNSET and not _list_of(service_broker_guids, str):
+            raise _wrong("list_service_offerings", "service_broker_guids", "a list of str", service_broker_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_service_offerings", "space_guids", "a list of str", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_service_offerings", "organization_guids", "a list of str", organization_guids)
+        if service_broker_names is not UNSET and not _list_of(service_broker_names, str):
+            raise _wrong("list_service_offerings", "service_broker_names", "a list of str", service_broker_names)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_service_offerings", "label_selector", "str", label_selector)
+        if fields is not UNSET and not isinstance(fields, operation.ListServiceOfferingsFields):
+            raise _wrong("list_service_offerings", "fields", "ListServiceOfferingsFields", fields)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_service_offerings", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_service_offerings", "updated_ats", "str", updated_ats)
         return await self._call_raw(
             "listServiceOfferings",
             operation,
@@ -4905,6 +7987,42 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/service_plans` (listServicePlans)."""
         from .api.service_plans import list_service_plans as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_service_plans", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_service_plans", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_service_plans", "order_by", "str", order_by)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_service_plans", "names", "a list of str", names)
+        if available is not UNSET and not isinstance(available, bool):
+            raise _wrong("list_service_plans", "available", "bool", available)
+        if service_offering_guids is not UNSET and not _list_of(service_offering_guids, str):
+            raise _wrong("list_service_plans", "service_offering_guids", "a list of str", service_offering_guids)
+        if service_instance_guids is not UNSET and not _list_of(service_instance_guids, str):
+            raise _wrong("list_service_plans", "service_instance_guids", "a list of str", service_instance_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_service_plans", "space_guids", "a list of str", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_service_plans", "organization_guids", "a list of str", organization_guids)
+        if broker_catalog_ids is not UNSET and not _list_of(broker_catalog_ids, str):
+            raise _wrong("list_service_plans", "broker_catalog_ids", "a list of str", broker_catalog_ids)
+        if service_broker_guids is not UNSET and not _list_of(service_broker_guids, str):
+            raise _wrong("list_service_plans", "service_broker_guids", "a list of str", service_broker_guids)
+        if service_broker_names is not UNSET and not _list_of(service_broker_names, str):
+            raise _wrong("list_service_plans", "service_broker_names", "a list of str", service_broker_names)
+        if service_offering_names is not UNSET and not _list_of(service_offering_names, str):
+            raise _wrong("list_service_plans", "service_offering_names", "a list of str", service_offering_names)
+        if include is not UNSET and not _list_of(include, operation.ListServicePlansIncludeItem):
+            raise _wrong("list_service_plans", "include", "a list of ListServicePlansIncludeItem", include)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_service_plans", "label_selector", "str", label_selector)
+        if fields is not UNSET and not isinstance(fields, operation.ListServicePlansFields):
+            raise _wrong("list_service_plans", "fields", "ListServicePlansFields", fields)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_service_plans", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_service_plans", "updated_ats", "str", updated_ats)
         return await self._call_raw(
             "listServicePlans",
             operation,
@@ -4949,6 +8067,34 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/service_route_bindings` (listServiceRouteBindings)."""
         from .api.service_route_bindings import list_service_route_bindings as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_service_route_bindings", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_service_route_bindings", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_service_route_bindings", "order_by", "str", order_by)
+        if route_guids is not UNSET and not _list_of(route_guids, str):
+            raise _wrong("list_service_route_bindings", "route_guids", "a list of str", route_guids)
+        if service_instance_guids is not UNSET and not _list_of(service_instance_guids, str):
+            raise _wrong(
+                "list_service_route_bindings", "service_instance_guids", "a list of str", service_instance_guids
+            )
+        if service_instance_names is not UNSET and not _list_of(service_instance_names, str):
+            raise _wrong(
+                "list_service_route_bindings", "service_instance_names", "a list of str", service_instance_names
+            )
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_service_route_bindings", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_service_route_bindings", "guids", "a list of str", guids)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_service_route_bindings", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_service_route_bindings", "updated_ats", "str", updated_ats)
+        if include is not UNSET and not _list_of(include, operation.ListServiceRouteBindingsIncludeItem):
+            raise _wrong(
+                "list_service_route_bindings", "include", "a list of ListServiceRouteBindingsIncludeItem", include
+            )
         return await self._call_raw(
             "listServiceRouteBindings",
             operation,
@@ -4983,6 +8129,29 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/service_usage_events` (listServiceUsageEvents)."""
         from .api.service_usage_events import list_service_usage_events as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_service_usage_events", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_service_usage_events", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_service_usage_events", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_service_usage_events", "created_ats", "str", created_ats)
+        if after_guid is not UNSET and not isinstance(after_guid, str):
+            raise _wrong("list_service_usage_events", "after_guid", "str", after_guid)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_service_usage_events", "guids", "a list of str", guids)
+        if service_instance_types is not UNSET and not _list_of(
+            service_instance_types, operation.ListServiceUsageEventsServiceInstanceTypesItem
+        ):
+            raise _wrong(
+                "list_service_usage_events",
+                "service_instance_types",
+                "a list of ListServiceUsageEventsServiceInstanceTypesItem",
+                service_instance_types,
+            )
+        if service_offering_guids is not UNSET and not _list_of(service_offering_guids, str):
+            raise _wrong("list_service_usage_events", "service_offering_guids", "a list of str", service_offering_guids)
         return await self._call_raw(
             "listServiceUsageEvents",
             operation,
@@ -4999,16 +8168,24 @@ class CfV3ApiWithRawResponse(Namespace):
             ),
         )
 
-    async def list_shared_spaces_relationship(self, guid: UUID) -> Response[RelationshipToMany]:
+    async def list_shared_spaces_relationship(self, guid: UUID | str) -> Response[RelationshipToMany]:
         """`GET /v3/routes/{guid}/relationships/shared_spaces` (listSharedSpacesRelationship)."""
         from .api.routes import list_shared_spaces_relationship as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_shared_spaces_relationship", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_shared_spaces_relationship", "guid")
         return await self._call_raw("listSharedSpacesRelationship", operation, (200,), guid)
 
-    async def list_space_features(self, guid: UUID) -> Response[SpaceFeatureList]:
+    async def list_space_features(self, guid: UUID | str) -> Response[SpaceFeatureList]:
         """`GET /v3/spaces/{guid}/features` (listSpaceFeatures)."""
         from .api.spaces import list_space_features as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_space_features", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_space_features", "guid")
         return await self._call_raw("listSpaceFeatures", operation, (200,), guid)
 
     async def list_space_quotas(
@@ -5027,6 +8204,24 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/space_quotas` (listSpaceQuotas)."""
         from .api.space_quotas import list_space_quotas as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_space_quotas", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_space_quotas", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_space_quotas", "order_by", "str", order_by)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_space_quotas", "guids", "a list of str", guids)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_space_quotas", "names", "a list of str", names)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_space_quotas", "organization_guids", "a list of str", organization_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_space_quotas", "space_guids", "a list of str", space_guids)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_space_quotas", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_space_quotas", "updated_ats", "str", updated_ats)
         return await self._call_raw(
             "listSpaceQuotas",
             operation,
@@ -5061,6 +8256,26 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/spaces` (listSpaces)."""
         from .api.spaces import list_spaces as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_spaces", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_spaces", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_spaces", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_spaces", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_spaces", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_spaces", "label_selector", "str", label_selector)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_spaces", "names", "a list of str", names)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_spaces", "guids", "a list of str", guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_spaces", "organization_guids", "a list of str", organization_guids)
+        if include is not UNSET and not _list_of(include, operation.ListSpacesIncludeItem):
+            raise _wrong("list_spaces", "include", "a list of ListSpacesIncludeItem", include)
         return await self._call_raw(
             "listSpaces",
             operation,
@@ -5080,11 +8295,19 @@ class CfV3ApiWithRawResponse(Namespace):
         )
 
     async def list_spaces_for_isolation_segment(
-        self, guid: UUID, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET
+        self, guid: UUID | str, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET
     ) -> Response[RelationshipToMany]:
         """`GET /v3/isolation_segments/{guid}/relationships/spaces` (listSpacesForIsolationSegment)."""
         from .api.isolation_segments import list_spaces_for_isolation_segment as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_spaces_for_isolation_segment", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_spaces_for_isolation_segment", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_spaces_for_isolation_segment", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_spaces_for_isolation_segment", "per_page", "int", per_page)
         return await self._call_raw(
             "listSpacesForIsolationSegment", operation, (200,), guid, **_given(page=page, per_page=per_page)
         )
@@ -5103,6 +8326,20 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/stacks` (listStacks)."""
         from .api.stacks import list_stacks as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_stacks", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_stacks", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_stacks", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_stacks", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_stacks", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_stacks", "label_selector", "str", label_selector)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_stacks", "names", "a list of str", names)
         return await self._call_raw(
             "listStacks",
             operation,
@@ -5118,10 +8355,14 @@ class CfV3ApiWithRawResponse(Namespace):
             ),
         )
 
-    async def list_staging_security_groups_for_space(self, guid: UUID) -> Response[SecurityGroupList]:
+    async def list_staging_security_groups_for_space(self, guid: UUID | str) -> Response[SecurityGroupList]:
         """`GET /v3/spaces/{guid}/staging_security_groups` (listStagingSecurityGroupsForSpace)."""
         from .api.spaces import list_staging_security_groups_for_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_staging_security_groups_for_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_staging_security_groups_for_space", "guid")
         return await self._call_raw("listStagingSecurityGroupsForSpace", operation, (200,), guid)
 
     async def list_tasks(
@@ -5144,6 +8385,32 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/tasks` (listTasks)."""
         from .api.tasks import list_tasks as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_tasks", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_tasks", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_tasks", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_tasks", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_tasks", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_tasks", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_tasks", "guids", "a list of str", guids)
+        if names is not UNSET and not _list_of(names, str):
+            raise _wrong("list_tasks", "names", "a list of str", names)
+        if states is not UNSET and not _list_of(states, operation.ListTasksStatesItem):
+            raise _wrong("list_tasks", "states", "a list of ListTasksStatesItem", states)
+        if app_guids is not UNSET and not _list_of(app_guids, str):
+            raise _wrong("list_tasks", "app_guids", "a list of str", app_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, str):
+            raise _wrong("list_tasks", "space_guids", "a list of str", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, str):
+            raise _wrong("list_tasks", "organization_guids", "a list of str", organization_guids)
+        if sequence_ids is not UNSET and not _list_of(sequence_ids, int, no_bool=True):
+            raise _wrong("list_tasks", "sequence_ids", "a list of int", sequence_ids)
         return await self._call_raw(
             "listTasks",
             operation,
@@ -5182,6 +8449,26 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/users` (listUsers)."""
         from .api.users import list_users as operation
 
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_users", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_users", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_users", "order_by", "str", order_by)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_users", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_users", "updated_ats", "str", updated_ats)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_users", "label_selector", "str", label_selector)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_users", "guids", "a list of str", guids)
+        if usernames is not UNSET and not _list_of(usernames, str):
+            raise _wrong("list_users", "usernames", "a list of str", usernames)
+        if origins is not UNSET and not _list_of(origins, str):
+            raise _wrong("list_users", "origins", "a list of str", origins)
+        if partial_usernames is not UNSET and not _list_of(partial_usernames, str):
+            raise _wrong("list_users", "partial_usernames", "a list of str", partial_usernames)
         return await self._call_raw(
             "listUsers",
             operation,
@@ -5202,7 +8489,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
     async def list_users_for_organization(
         self,
-        guid: UUID,
+        guid: UUID | str,
         *,
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
@@ -5218,6 +8505,30 @@ class CfV3ApiWithRawResponse(Namespace):
         """`GET /v3/organizations/{guid}/users` (listUsersForOrganization)."""
         from .api.organizations import list_users_for_organization as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_users_for_organization", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_users_for_organization", "guid")
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("list_users_for_organization", "page", "int", page)
+        if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
+            raise _wrong("list_users_for_organization", "per_page", "int", per_page)
+        if order_by is not UNSET and not isinstance(order_by, str):
+            raise _wrong("list_users_for_organization", "order_by", "str", order_by)
+        if guids is not UNSET and not _list_of(guids, str):
+            raise _wrong("list_users_for_organization", "guids", "a list of str", guids)
+        if usernames is not UNSET and not _list_of(usernames, str):
+            raise _wrong("list_users_for_organization", "usernames", "a list of str", usernames)
+        if origins is not UNSET and not _list_of(origins, str):
+            raise _wrong("list_users_for_organization", "origins", "a list of str", origins)
+        if partial_usernames is not UNSET and not _list_of(partial_usernames, str):
+            raise _wrong("list_users_for_organization", "partial_usernames", "a list of str", partial_usernames)
+        if label_selector is not UNSET and not isinstance(label_selector, str):
+            raise _wrong("list_users_for_organization", "label_selector", "str", label_selector)
+        if created_ats is not UNSET and not isinstance(created_ats, str):
+            raise _wrong("list_users_for_organization", "created_ats", "str", created_ats)
+        if updated_ats is not UNSET and not isinstance(updated_ats, str):
+            raise _wrong("list_users_for_organization", "updated_ats", "str", updated_ats)
         return await self._call_raw(
             "listUsersForOrganization",
             operation,
@@ -5237,24 +8548,36 @@ class CfV3ApiWithRawResponse(Namespace):
             ),
         )
 
-    async def list_users_for_space(self, guid: UUID) -> Response[UserList]:
+    async def list_users_for_space(self, guid: UUID | str) -> Response[UserList]:
         """`GET /v3/spaces/{guid}/users` (listUsersForSpace)."""
         from .api.spaces import list_users_for_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("list_users_for_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("list_users_for_space", "guid")
         return await self._call_raw("listUsersForSpace", operation, (200,), guid)
 
     async def manage_isolation_segment_for_space(
-        self, guid: UUID, *, body: RelationshipToOne | Unset = UNSET
+        self, guid: UUID | str, *, body: RelationshipToOne | Unset = UNSET
     ) -> Response[RelationshipToOne]:
         """`PATCH /v3/spaces/{guid}/relationships/isolation_segment` (manageIsolationSegmentForSpace)."""
         from .api.spaces import manage_isolation_segment_for_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("manage_isolation_segment_for_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("manage_isolation_segment_for_space", "guid")
+        if body is not UNSET and not isinstance(body, operation.RelationshipToOne):
+            raise _wrong("manage_isolation_segment_for_space", "body", "RelationshipToOne", body)
         return await self._call_raw("manageIsolationSegmentForSpace", operation, (200,), guid, **_given(body=body))
 
     async def post_resource_matches(self, *, body: PostResourceMatchesBody | Unset = UNSET) -> Response[ResourceMatch]:
         """`POST /v3/resource_matches` (postResourceMatches)."""
         from .api.resource_matches import post_resource_matches as operation
 
+        if body is not UNSET and not isinstance(body, operation.PostResourceMatchesBody):
+            raise _wrong("post_resource_matches", "body", "PostResourceMatchesBody", body)
         return await self._call_raw("postResourceMatches", operation, (201,), **_given(body=body))
 
     async def purge_and_seed_app_usage_events(self) -> Response[None]:
@@ -5269,210 +8592,429 @@ class CfV3ApiWithRawResponse(Namespace):
 
         return await self._call_raw("purgeAndSeedServiceUsageEvents", operation, (200,))
 
-    async def remove_destination_for_route(self, guid: UUID, destination_guid: UUID) -> Response[None]:
+    async def remove_destination_for_route(self, guid: UUID | str, destination_guid: UUID | str) -> Response[None]:
         """`DELETE /v3/routes/{guid}/destinations/{destination_guid}` (removeDestinationForRoute)."""
         from .api.routes import remove_destination_for_route as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("remove_destination_for_route", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("remove_destination_for_route", "guid")
+        if not isinstance(destination_guid, (str, _uuid.UUID)):
+            raise _wrong("remove_destination_for_route", "destination_guid", "str or UUID", destination_guid)
+        if not destination_guid:
+            raise _empty("remove_destination_for_route", "destination_guid")
         return await self._call_raw("removeDestinationForRoute", operation, (204,), guid, destination_guid)
 
     async def remove_organization_from_service_plan_visibility(
-        self, guid: UUID, organization_guid: UUID
+        self, guid: UUID | str, organization_guid: UUID | str
     ) -> Response[None]:
         """`DELETE /v3/service_plans/{guid}/visibility/{organization_guid}` (removeOrganizationFromServicePlanVisibility)."""
         from .api.service_plans import remove_organization_from_service_plan_visibility as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("remove_organization_from_service_plan_visibility", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("remove_organization_from_service_plan_visibility", "guid")
+        if not isinstance(organization_guid, (str, _uuid.UUID)):
+            raise _wrong(
+                "remove_organization_from_service_plan_visibility",
+                "organization_guid",
+                "str or UUID",
+                organization_guid,
+            )
+        if not organization_guid:
+            raise _empty("remove_organization_from_service_plan_visibility", "organization_guid")
         return await self._call_raw(
             "removeOrganizationFromServicePlanVisibility", operation, (204,), guid, organization_guid
         )
 
-    async def remove_space_quota_from_space(self, guid: UUID, space_guid: UUID) -> Response[None]:
+    async def remove_space_quota_from_space(self, guid: UUID | str, space_guid: UUID | str) -> Response[None]:
         """`DELETE /v3/space_quotas/{guid}/relationships/spaces/{space_guid}` (removeSpaceQuotaFromSpace)."""
         from .api.space_quotas import remove_space_quota_from_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("remove_space_quota_from_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("remove_space_quota_from_space", "guid")
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("remove_space_quota_from_space", "space_guid", "str or UUID", space_guid)
+        if not space_guid:
+            raise _empty("remove_space_quota_from_space", "space_guid")
         return await self._call_raw("removeSpaceQuotaFromSpace", operation, (204,), guid, space_guid)
 
     async def replace_destinations_for_route_with_patch(
-        self, guid: UUID, *, body: ReplaceDestinationsForRouteWithPatchBody | Unset = UNSET
+        self, guid: UUID | str, *, body: ReplaceDestinationsForRouteWithPatchBody | Unset = UNSET
     ) -> Response[RouteDestinationList]:
         """`PATCH /v3/routes/{guid}/destinations` (replaceDestinationsForRouteWithPatch)."""
         from .api.routes import replace_destinations_for_route_with_patch as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("replace_destinations_for_route_with_patch", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("replace_destinations_for_route_with_patch", "guid")
+        if body is not UNSET and not isinstance(body, operation.ReplaceDestinationsForRouteWithPatchBody):
+            raise _wrong(
+                "replace_destinations_for_route_with_patch", "body", "ReplaceDestinationsForRouteWithPatchBody", body
+            )
         return await self._call_raw(
             "replaceDestinationsForRouteWithPatch", operation, (200,), guid, **_given(body=body)
         )
 
-    async def restart_app(self, guid: UUID) -> Response[App]:
+    async def restart_app(self, guid: UUID | str) -> Response[App]:
         """`POST /v3/apps/{guid}/actions/restart` (restartApp)."""
         from .api.apps import restart_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("restart_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("restart_app", "guid")
         return await self._call_raw("restartApp", operation, (200,), guid)
 
-    async def revoke_isolation_segment_for_organization(self, guid: UUID, org_guid: UUID) -> Response[None]:
+    async def revoke_isolation_segment_for_organization(self, guid: UUID | str, org_guid: UUID | str) -> Response[None]:
         """`DELETE /v3/isolation_segments/{guid}/relationships/organizations/{org_guid}` (revokeIsolationSegmentForOrganization)."""
         from .api.isolation_segments import revoke_isolation_segment_for_organization as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("revoke_isolation_segment_for_organization", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("revoke_isolation_segment_for_organization", "guid")
+        if not isinstance(org_guid, (str, _uuid.UUID)):
+            raise _wrong("revoke_isolation_segment_for_organization", "org_guid", "str or UUID", org_guid)
+        if not org_guid:
+            raise _empty("revoke_isolation_segment_for_organization", "org_guid")
         return await self._call_raw("revokeIsolationSegmentForOrganization", operation, (204,), guid, org_guid)
 
-    async def scale_process(self, guid: UUID, *, body: ScaleProcessBody | Unset = UNSET) -> Response[Process]:
+    async def scale_process(self, guid: UUID | str, *, body: ScaleProcessBody | Unset = UNSET) -> Response[Process]:
         """`POST /v3/processes/{guid}/actions/scale` (scaleProcess)."""
         from .api.processes import scale_process as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("scale_process", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("scale_process", "guid")
+        if body is not UNSET and not isinstance(body, operation.ScaleProcessBody):
+            raise _wrong("scale_process", "body", "ScaleProcessBody", body)
         return await self._call_raw("scaleProcess", operation, (202,), guid, **_given(body=body))
 
     async def scale_process_for_app(
-        self, guid: UUID, type_: str, *, body: ScaleProcessForAppBody | Unset = UNSET
+        self, guid: UUID | str, type_: str, *, body: ScaleProcessForAppBody | Unset = UNSET
     ) -> Response[Process]:
         """`POST /v3/apps/{guid}/processes/{type}/actions/scale` (scaleProcessForApp)."""
         from .api.processes import scale_process_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("scale_process_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("scale_process_for_app", "guid")
+        if not isinstance(type_, str):
+            raise _wrong("scale_process_for_app", "type_", "str", type_)
+        if not type_:
+            raise _empty("scale_process_for_app", "type_")
+        if body is not UNSET and not isinstance(body, operation.ScaleProcessForAppBody):
+            raise _wrong("scale_process_for_app", "body", "ScaleProcessForAppBody", body)
         return await self._call_raw("scaleProcessForApp", operation, (202,), guid, type_, **_given(body=body))
 
     async def set_current_droplet_for_app(
-        self, guid: UUID, *, body: SetCurrentDropletForAppBody
+        self, guid: UUID | str, *, body: SetCurrentDropletForAppBody
     ) -> Response[RelationshipToOne]:
         """`PATCH /v3/apps/{guid}/relationships/current_droplet` (setCurrentDropletForApp)."""
         from .api.apps import set_current_droplet_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("set_current_droplet_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("set_current_droplet_for_app", "guid")
+        if not isinstance(body, operation.SetCurrentDropletForAppBody):
+            raise _wrong("set_current_droplet_for_app", "body", "SetCurrentDropletForAppBody", body)
         return await self._call_raw("setCurrentDropletForApp", operation, (200,), guid, **_given(body=body))
 
-    async def share_domain(self, guid: UUID, *, body: ShareDomainBody) -> Response[ShareDomainResponse200]:
+    async def share_domain(self, guid: UUID | str, *, body: ShareDomainBody) -> Response[ShareDomainResponse200]:
         """`POST /v3/domains/{guid}/relationships/shared_organizations` (shareDomain)."""
         from .api.domains import share_domain as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("share_domain", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("share_domain", "guid")
+        if not isinstance(body, operation.ShareDomainBody):
+            raise _wrong("share_domain", "body", "ShareDomainBody", body)
         return await self._call_raw("shareDomain", operation, (200,), guid, **_given(body=body))
 
-    async def share_route(self, guid: UUID, *, body: RelationshipToMany) -> Response[RelationshipToMany]:
+    async def share_route(self, guid: UUID | str, *, body: RelationshipToMany) -> Response[RelationshipToMany]:
         """`POST /v3/routes/{guid}/relationships/shared_spaces` (shareRoute)."""
         from .api.routes import share_route as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("share_route", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("share_route", "guid")
+        if not isinstance(body, operation.RelationshipToMany):
+            raise _wrong("share_route", "body", "RelationshipToMany", body)
         return await self._call_raw("shareRoute", operation, (200,), guid, **_given(body=body))
 
     async def share_service_instance(
-        self, guid: UUID, *, body: RelationshipToMany | Unset = UNSET
+        self, guid: UUID | str, *, body: RelationshipToMany | Unset = UNSET
     ) -> Response[RelationshipToMany]:
         """`POST /v3/service_instances/{guid}/relationships/shared_spaces` (shareServiceInstance)."""
         from .api.service_instances import share_service_instance as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("share_service_instance", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("share_service_instance", "guid")
+        if body is not UNSET and not isinstance(body, operation.RelationshipToMany):
+            raise _wrong("share_service_instance", "body", "RelationshipToMany", body)
         return await self._call_raw("shareServiceInstance", operation, (200,), guid, **_given(body=body))
 
-    async def start_app(self, guid: UUID) -> Response[App]:
+    async def start_app(self, guid: UUID | str) -> Response[App]:
         """`POST /v3/apps/{guid}/actions/start` (startApp)."""
         from .api.apps import start_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("start_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("start_app", "guid")
         return await self._call_raw("startApp", operation, (200,), guid)
 
-    async def stop_app(self, guid: UUID) -> Response[App]:
+    async def stop_app(self, guid: UUID | str) -> Response[App]:
         """`POST /v3/apps/{guid}/actions/stop` (stopApp)."""
         from .api.apps import stop_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("stop_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("stop_app", "guid")
         return await self._call_raw("stopApp", operation, (200,), guid)
 
-    async def terminate_process_instance(self, guid: UUID, index: int) -> Response[None]:
+    async def terminate_process_instance(self, guid: UUID | str, index: int) -> Response[None]:
         """`DELETE /v3/processes/{guid}/instances/{index}` (terminateProcessInstance)."""
         from .api.processes import terminate_process_instance as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("terminate_process_instance", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("terminate_process_instance", "guid")
+        if not (isinstance(index, int) and type(index) is not bool):
+            raise _wrong("terminate_process_instance", "index", "int", index)
         return await self._call_raw("terminateProcessInstance", operation, (204,), guid, index)
 
-    async def terminate_process_instance_for_app(self, guid: UUID, type_: str, index: int) -> Response[None]:
+    async def terminate_process_instance_for_app(self, guid: UUID | str, type_: str, index: int) -> Response[None]:
         """`DELETE /v3/apps/{guid}/processes/{type}/instances/{index}` (terminateProcessInstanceForApp)."""
         from .api.processes import terminate_process_instance_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("terminate_process_instance_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("terminate_process_instance_for_app", "guid")
+        if not isinstance(type_, str):
+            raise _wrong("terminate_process_instance_for_app", "type_", "str", type_)
+        if not type_:
+            raise _empty("terminate_process_instance_for_app", "type_")
+        if not (isinstance(index, int) and type(index) is not bool):
+            raise _wrong("terminate_process_instance_for_app", "index", "int", index)
         return await self._call_raw("terminateProcessInstanceForApp", operation, (204,), guid, type_, index)
 
-    async def transfer_route_ownership(self, guid: UUID, *, body: RelationshipToOne) -> Response[None]:
+    async def transfer_route_ownership(self, guid: UUID | str, *, body: RelationshipToOne) -> Response[None]:
         """`PATCH /v3/routes/{guid}/relationships/space` (transferRouteOwnership)."""
         from .api.routes import transfer_route_ownership as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("transfer_route_ownership", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("transfer_route_ownership", "guid")
+        if not isinstance(body, operation.RelationshipToOne):
+            raise _wrong("transfer_route_ownership", "body", "RelationshipToOne", body)
         return await self._call_raw("transferRouteOwnership", operation, (204,), guid, **_given(body=body))
 
-    async def unbind_running_security_group(self, guid: UUID, space_guid: UUID) -> Response[None]:
+    async def unbind_running_security_group(self, guid: UUID | str, space_guid: UUID | str) -> Response[None]:
         """`DELETE /v3/security_groups/{guid}/relationships/running_spaces/{space_guid}` (unbindRunningSecurityGroup)."""
         from .api.security_groups import unbind_running_security_group as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("unbind_running_security_group", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("unbind_running_security_group", "guid")
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("unbind_running_security_group", "space_guid", "str or UUID", space_guid)
+        if not space_guid:
+            raise _empty("unbind_running_security_group", "space_guid")
         return await self._call_raw("unbindRunningSecurityGroup", operation, (204,), guid, space_guid)
 
-    async def unbind_staging_security_group(self, guid: UUID, space_guid: UUID) -> Response[None]:
+    async def unbind_staging_security_group(self, guid: UUID | str, space_guid: UUID | str) -> Response[None]:
         """`DELETE /v3/security_groups/{guid}/relationships/staging_spaces/{space_guid}` (unbindStagingSecurityGroup)."""
         from .api.security_groups import unbind_staging_security_group as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("unbind_staging_security_group", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("unbind_staging_security_group", "guid")
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("unbind_staging_security_group", "space_guid", "str or UUID", space_guid)
+        if not space_guid:
+            raise _empty("unbind_staging_security_group", "space_guid")
         return await self._call_raw("unbindStagingSecurityGroup", operation, (204,), guid, space_guid)
 
-    async def unshare_domain(self, guid: UUID, org_guid: UUID) -> Response[None]:
+    async def unshare_domain(self, guid: UUID | str, org_guid: UUID | str) -> Response[None]:
         """`DELETE /v3/domains/{guid}/relationships/shared_organizations/{org_guid}` (unshareDomain)."""
         from .api.domains import unshare_domain as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("unshare_domain", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("unshare_domain", "guid")
+        if not isinstance(org_guid, (str, _uuid.UUID)):
+            raise _wrong("unshare_domain", "org_guid", "str or UUID", org_guid)
+        if not org_guid:
+            raise _empty("unshare_domain", "org_guid")
         return await self._call_raw("unshareDomain", operation, (204,), guid, org_guid)
 
-    async def unshare_route(self, guid: UUID, space_guid: UUID) -> Response[None]:
+    async def unshare_route(self, guid: UUID | str, space_guid: UUID | str) -> Response[None]:
         """`DELETE /v3/routes/{guid}/relationships/shared_spaces/{space_guid}` (unshareRoute)."""
         from .api.routes import unshare_route as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("unshare_route", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("unshare_route", "guid")
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("unshare_route", "space_guid", "str or UUID", space_guid)
+        if not space_guid:
+            raise _empty("unshare_route", "space_guid")
         return await self._call_raw("unshareRoute", operation, (204,), guid, space_guid)
 
-    async def unshare_service_instance(self, guid: UUID, space_guid: UUID) -> Response[None]:
+    async def unshare_service_instance(self, guid: UUID | str, space_guid: UUID | str) -> Response[None]:
         """`DELETE /v3/service_instances/{guid}/relationships/shared_spaces/{space_guid}` (unshareServiceInstance)."""
         from .api.service_instances import unshare_service_instance as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("unshare_service_instance", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("unshare_service_instance", "guid")
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("unshare_service_instance", "space_guid", "str or UUID", space_guid)
+        if not space_guid:
+            raise _empty("unshare_service_instance", "space_guid")
         return await self._call_raw("unshareServiceInstance", operation, (204,), guid, space_guid)
 
-    async def update_app(self, guid: UUID, *, body: UpdateAppBody) -> Response[App]:
+    async def update_app(self, guid: UUID | str, *, body: UpdateAppBody) -> Response[App]:
         """`PATCH /v3/apps/{guid}` (updateApp)."""
         from .api.apps import update_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_app", "guid")
+        if not isinstance(body, operation.UpdateAppBody):
+            raise _wrong("update_app", "body", "UpdateAppBody", body)
         return await self._call_raw("updateApp", operation, (200,), guid, **_given(body=body))
 
     async def update_app_feature(
-        self, guid: UUID, name: UpdateAppFeatureName, *, body: UpdateAppFeatureBody | Unset = UNSET
+        self, guid: UUID | str, name: UpdateAppFeatureName, *, body: UpdateAppFeatureBody | Unset = UNSET
     ) -> Response[None]:
         """`PATCH /v3/apps/{guid}/features/{name}` (updateAppFeature)."""
         from .api.apps import update_app_feature as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_app_feature", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_app_feature", "guid")
+        if not isinstance(name, operation.UpdateAppFeatureName):
+            raise _wrong("update_app_feature", "name", "UpdateAppFeatureName", name)
+        if body is not UNSET and not isinstance(body, operation.UpdateAppFeatureBody):
+            raise _wrong("update_app_feature", "body", "UpdateAppFeatureBody", body)
         return await self._call_raw("updateAppFeature", operation, (200,), guid, name, **_given(body=body))
 
-    async def update_build(self, guid: UUID, *, body: BuildUpdate | Unset = UNSET) -> Response[Build]:
+    async def update_build(self, guid: UUID | str, *, body: BuildUpdate | Unset = UNSET) -> Response[Build]:
         """`PATCH /v3/builds/{guid}` (updateBuild)."""
         from .api.builds import update_build as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_build", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_build", "guid")
+        if body is not UNSET and not isinstance(body, operation.BuildUpdate):
+            raise _wrong("update_build", "body", "BuildUpdate", body)
         return await self._call_raw("updateBuild", operation, (200,), guid, **_given(body=body))
 
-    async def update_build_via_app(self, guid: UUID, *, body: UpdateBuildViaAppBody) -> Response[Build]:
+    async def update_build_via_app(self, guid: UUID | str, *, body: UpdateBuildViaAppBody) -> Response[Build]:
         """`PATCH /v3/apps/{guid}/builds` (updateBuildViaApp)."""
         from .api.builds import update_build_via_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_build_via_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_build_via_app", "guid")
+        if not isinstance(body, operation.UpdateBuildViaAppBody):
+            raise _wrong("update_build_via_app", "body", "UpdateBuildViaAppBody", body)
         return await self._call_raw("updateBuildViaApp", operation, (200,), guid, **_given(body=body))
 
-    async def update_buildpack(self, guid: UUID, *, body: UpdateBuildpackBody) -> Response[Buildpack]:
+    async def update_buildpack(self, guid: UUID | str, *, body: UpdateBuildpackBody) -> Response[Buildpack]:
         """`PATCH /v3/buildpacks/{guid}` (updateBuildpack)."""
         from .api.buildpacks import update_buildpack as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_buildpack", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_buildpack", "guid")
+        if not isinstance(body, operation.UpdateBuildpackBody):
+            raise _wrong("update_buildpack", "body", "UpdateBuildpackBody", body)
         return await self._call_raw("updateBuildpack", operation, (200,), guid, **_given(body=body))
 
-    async def update_deployment(self, guid: UUID, *, body: UpdateDeploymentBody) -> Response[Deployment]:
+    async def update_deployment(self, guid: UUID | str, *, body: UpdateDeploymentBody) -> Response[Deployment]:
         """`PATCH /v3/deployments/{guid}` (updateDeployment)."""
         from .api.deployments import update_deployment as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_deployment", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_deployment", "guid")
+        if not isinstance(body, operation.UpdateDeploymentBody):
+            raise _wrong("update_deployment", "body", "UpdateDeploymentBody", body)
         return await self._call_raw("updateDeployment", operation, (200,), guid, **_given(body=body))
 
     async def update_destination_protocol_for_route(
-        self, guid: UUID, destination_guid: UUID, *, body: UpdateDestinationProtocolForRouteBody
+        self, guid: UUID | str, destination_guid: UUID | str, *, body: UpdateDestinationProtocolForRouteBody
     ) -> Response[RouteDestination]:
         """`PATCH /v3/routes/{guid}/destinations/{destination_guid}` (updateDestinationProtocolForRoute)."""
         from .api.routes import update_destination_protocol_for_route as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_destination_protocol_for_route", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_destination_protocol_for_route", "guid")
+        if not isinstance(destination_guid, (str, _uuid.UUID)):
+            raise _wrong("update_destination_protocol_for_route", "destination_guid", "str or UUID", destination_guid)
+        if not destination_guid:
+            raise _empty("update_destination_protocol_for_route", "destination_guid")
+        if not isinstance(body, operation.UpdateDestinationProtocolForRouteBody):
+            raise _wrong("update_destination_protocol_for_route", "body", "UpdateDestinationProtocolForRouteBody", body)
         return await self._call_raw(
             "updateDestinationProtocolForRoute", operation, (200,), guid, destination_guid, **_given(body=body)
         )
 
-    async def update_domain(self, guid: UUID, *, body: UpdateDomainBody) -> Response[Domain]:
+    async def update_domain(self, guid: UUID | str, *, body: UpdateDomainBody) -> Response[Domain]:
         """`PATCH /v3/domains/{guid}` (updateDomain)."""
         from .api.domains import update_domain as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_domain", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_domain", "guid")
+        if not isinstance(body, operation.UpdateDomainBody):
+            raise _wrong("update_domain", "body", "UpdateDomainBody", body)
         return await self._call_raw("updateDomain", operation, (200,), guid, **_given(body=body))
 
-    async def update_droplet(self, guid: UUID, *, body: UpdateDropletBody) -> Response[Droplet]:
+    async def update_droplet(self, guid: UUID | str, *, body: UpdateDropletBody) -> Response[Droplet]:
         """`PATCH /v3/droplets/{guid}` (updateDroplet)."""
         from .api.droplets import update_droplet as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_droplet", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_droplet", "guid")
+        if not isinstance(body, operation.UpdateDropletBody):
+            raise _wrong("update_droplet", "body", "UpdateDropletBody", body)
         return await self._call_raw("updateDroplet", operation, (200,), guid, **_given(body=body))
 
     async def update_environment_variable_group(
@@ -5481,14 +9023,24 @@ class CfV3ApiWithRawResponse(Namespace):
         """`PATCH /v3/environment_variable_groups/{name}` (updateEnvironmentVariableGroup)."""
         from .api.environment_variable_groups import update_environment_variable_group as operation
 
+        if not isinstance(name, operation.UpdateEnvironmentVariableGroupName):
+            raise _wrong("update_environment_variable_group", "name", "UpdateEnvironmentVariableGroupName", name)
+        if not isinstance(body, operation.UpdateEnvironmentVariableGroupBody):
+            raise _wrong("update_environment_variable_group", "body", "UpdateEnvironmentVariableGroupBody", body)
         return await self._call_raw("updateEnvironmentVariableGroup", operation, (200,), name, **_given(body=body))
 
     async def update_environment_variables_for_app(
-        self, guid: UUID, *, body: UpdateEnvironmentVariablesForAppBody | Unset = UNSET
+        self, guid: UUID | str, *, body: UpdateEnvironmentVariablesForAppBody | Unset = UNSET
     ) -> Response[AppEnvironmentVariables]:
         """`PATCH /v3/apps/{guid}/environment_variables` (updateEnvironmentVariablesForApp)."""
         from .api.apps import update_environment_variables_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_environment_variables_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_environment_variables_for_app", "guid")
+        if body is not UNSET and not isinstance(body, operation.UpdateEnvironmentVariablesForAppBody):
+            raise _wrong("update_environment_variables_for_app", "body", "UpdateEnvironmentVariablesForAppBody", body)
         return await self._call_raw("updateEnvironmentVariablesForApp", operation, (200,), guid, **_given(body=body))
 
     async def update_feature_flag(
@@ -5497,190 +9049,358 @@ class CfV3ApiWithRawResponse(Namespace):
         """`PATCH /v3/feature_flags/{name}` (updateFeatureFlag)."""
         from .api.feature_flags import update_feature_flag as operation
 
+        if not isinstance(name, operation.UpdateFeatureFlagName):
+            raise _wrong("update_feature_flag", "name", "UpdateFeatureFlagName", name)
+        if not isinstance(body, operation.UpdateFeatureFlagBody):
+            raise _wrong("update_feature_flag", "body", "UpdateFeatureFlagBody", body)
         return await self._call_raw("updateFeatureFlag", operation, (200,), name, **_given(body=body))
 
     async def update_isolation_segment(
-        self, guid: UUID, *, body: UpdateIsolationSegmentBody
+        self, guid: UUID | str, *, body: UpdateIsolationSegmentBody
     ) -> Response[IsolationSegment]:
         """`PATCH /v3/isolation_segments/{guid}` (updateIsolationSegment)."""
         from .api.isolation_segments import update_isolation_segment as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_isolation_segment", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_isolation_segment", "guid")
+        if not isinstance(body, operation.UpdateIsolationSegmentBody):
+            raise _wrong("update_isolation_segment", "body", "UpdateIsolationSegmentBody", body)
         return await self._call_raw("updateIsolationSegment", operation, (200,), guid, **_given(body=body))
 
-    async def update_organization(self, guid: UUID, *, body: UpdateOrganizationBody) -> Response[Organization]:
+    async def update_organization(self, guid: UUID | str, *, body: UpdateOrganizationBody) -> Response[Organization]:
         """`PATCH /v3/organizations/{guid}` (updateOrganization)."""
         from .api.organizations import update_organization as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_organization", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_organization", "guid")
+        if not isinstance(body, operation.UpdateOrganizationBody):
+            raise _wrong("update_organization", "body", "UpdateOrganizationBody", body)
         return await self._call_raw("updateOrganization", operation, (200,), guid, **_given(body=body))
 
     async def update_organization_quota(
-        self, guid: UUID, *, body: UpdateOrganizationQuotaBody
+        self, guid: UUID | str, *, body: UpdateOrganizationQuotaBody
     ) -> Response[OrganizationQuota]:
         """`PATCH /v3/organization_quotas/{guid}` (updateOrganizationQuota)."""
         from .api.organization_quotas import update_organization_quota as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_organization_quota", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_organization_quota", "guid")
+        if not isinstance(body, operation.UpdateOrganizationQuotaBody):
+            raise _wrong("update_organization_quota", "body", "UpdateOrganizationQuotaBody", body)
         return await self._call_raw("updateOrganizationQuota", operation, (200,), guid, **_given(body=body))
 
-    async def update_package(self, guid: UUID, *, body: UpdatePackageBody) -> Response[Package]:
+    async def update_package(self, guid: UUID | str, *, body: UpdatePackageBody) -> Response[Package]:
         """`PATCH /v3/packages/{guid}` (updatePackage)."""
         from .api.packages import update_package as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_package", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_package", "guid")
+        if not isinstance(body, operation.UpdatePackageBody):
+            raise _wrong("update_package", "body", "UpdatePackageBody", body)
         return await self._call_raw("updatePackage", operation, (200,), guid, **_given(body=body))
 
-    async def update_process(self, guid: UUID, *, body: UpdateProcessBody) -> Response[Process]:
+    async def update_process(self, guid: UUID | str, *, body: UpdateProcessBody) -> Response[Process]:
         """`PATCH /v3/processes/{guid}` (updateProcess)."""
         from .api.processes import update_process as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_process", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_process", "guid")
+        if not isinstance(body, operation.UpdateProcessBody):
+            raise _wrong("update_process", "body", "UpdateProcessBody", body)
         return await self._call_raw("updateProcess", operation, (200,), guid, **_given(body=body))
 
     async def update_process_for_app(
-        self, guid: UUID, type_: str, *, body: UpdateProcessForAppBody
+        self, guid: UUID | str, type_: str, *, body: UpdateProcessForAppBody
     ) -> Response[Process]:
         """`PATCH /v3/apps/{guid}/processes/{type}` (updateProcessForApp)."""
         from .api.processes import update_process_for_app as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_process_for_app", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_process_for_app", "guid")
+        if not isinstance(type_, str):
+            raise _wrong("update_process_for_app", "type_", "str", type_)
+        if not type_:
+            raise _empty("update_process_for_app", "type_")
+        if not isinstance(body, operation.UpdateProcessForAppBody):
+            raise _wrong("update_process_for_app", "body", "UpdateProcessForAppBody", body)
         return await self._call_raw("updateProcessForApp", operation, (200,), guid, type_, **_given(body=body))
 
-    async def update_revision(self, guid: UUID, *, body: UpdateRevisionBody) -> Response[Revision]:
+    async def update_revision(self, guid: UUID | str, *, body: UpdateRevisionBody) -> Response[Revision]:
         """`PATCH /v3/revisions/{guid}` (updateRevision)."""
         from .api.revisions import update_revision as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_revision", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_revision", "guid")
+        if not isinstance(body, operation.UpdateRevisionBody):
+            raise _wrong("update_revision", "body", "UpdateRevisionBody", body)
         return await self._call_raw("updateRevision", operation, (200,), guid, **_given(body=body))
 
-    async def update_route(self, guid: UUID, *, body: UpdateRouteBody) -> Response[Route]:
+    async def update_route(self, guid: UUID | str, *, body: UpdateRouteBody) -> Response[Route]:
         """`PATCH /v3/routes/{guid}` (updateRoute)."""
         from .api.routes import update_route as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_route", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_route", "guid")
+        if not isinstance(body, operation.UpdateRouteBody):
+            raise _wrong("update_route", "body", "UpdateRouteBody", body)
         return await self._call_raw("updateRoute", operation, (200,), guid, **_given(body=body))
 
     async def update_security_group(
-        self, guid: UUID, *, body: SecurityGroupUpdate | Unset = UNSET
+        self, guid: UUID | str, *, body: SecurityGroupUpdate | Unset = UNSET
     ) -> Response[SecurityGroup]:
         """`PATCH /v3/security_groups/{guid}` (updateSecurityGroup)."""
         from .api.security_groups import update_security_group as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_security_group", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_security_group", "guid")
+        if body is not UNSET and not isinstance(body, operation.SecurityGroupUpdate):
+            raise _wrong("update_security_group", "body", "SecurityGroupUpdate", body)
         return await self._call_raw("updateSecurityGroup", operation, (200,), guid, **_given(body=body))
 
     async def update_service_broker(
-        self, guid: UUID, *, body: UpdateServiceBrokerBody
+        self, guid: UUID | str, *, body: UpdateServiceBrokerBody
     ) -> Response[None | ServiceBroker]:
         """`PATCH /v3/service_brokers/{guid}` (updateServiceBroker)."""
         from .api.service_brokers import update_service_broker as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_service_broker", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_service_broker", "guid")
+        if not isinstance(body, operation.UpdateServiceBrokerBody):
+            raise _wrong("update_service_broker", "body", "UpdateServiceBrokerBody", body)
         return await self._call_raw("updateServiceBroker", operation, (200, 202), guid, **_given(body=body))
 
     async def update_service_credential_binding(
-        self, guid: UUID, *, body: UpdateServiceCredentialBindingBody | Unset = UNSET
+        self, guid: UUID | str, *, body: UpdateServiceCredentialBindingBody | Unset = UNSET
     ) -> Response[AppCredentialBinding | KeyCredentialBinding]:
         """`PATCH /v3/service_credential_bindings/{guid}` (updateServiceCredentialBinding)."""
         from .api.service_credential_bindings import update_service_credential_binding as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_service_credential_binding", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_service_credential_binding", "guid")
+        if body is not UNSET and not isinstance(body, operation.UpdateServiceCredentialBindingBody):
+            raise _wrong("update_service_credential_binding", "body", "UpdateServiceCredentialBindingBody", body)
         return await self._call_raw("updateServiceCredentialBinding", operation, (200,), guid, **_given(body=body))
 
     async def update_service_instance(
-        self, guid: UUID, *, body: UpdateServiceInstanceBody | Unset = UNSET
+        self, guid: UUID | str, *, body: UpdateServiceInstanceBody | Unset = UNSET
     ) -> Response[ManagedServiceInstance | UserProvidedServiceInstance | None]:
         """`PATCH /v3/service_instances/{guid}` (updateServiceInstance)."""
         from .api.service_instances import update_service_instance as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_service_instance", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_service_instance", "guid")
+        if body is not UNSET and not isinstance(body, operation.UpdateServiceInstanceBody):
+            raise _wrong("update_service_instance", "body", "UpdateServiceInstanceBody", body)
         return await self._call_raw("updateServiceInstance", operation, (200, 202), guid, **_given(body=body))
 
     async def update_service_offering(
-        self, guid: UUID, *, body: UpdateServiceOfferingBody | Unset = UNSET
+        self, guid: UUID | str, *, body: UpdateServiceOfferingBody | Unset = UNSET
     ) -> Response[ServiceOffering]:
         """`PATCH /v3/service_offerings/{guid}` (updateServiceOffering)."""
         from .api.service_offerings import update_service_offering as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_service_offering", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_service_offering", "guid")
+        if body is not UNSET and not isinstance(body, operation.UpdateServiceOfferingBody):
+            raise _wrong("update_service_offering", "body", "UpdateServiceOfferingBody", body)
         return await self._call_raw("updateServiceOffering", operation, (200,), guid, **_given(body=body))
 
     async def update_service_plan(
-        self, guid: UUID, *, body: UpdateServicePlanBody | Unset = UNSET
+        self, guid: UUID | str, *, body: UpdateServicePlanBody | Unset = UNSET
     ) -> Response[ServicePlan]:
         """`PATCH /v3/service_plans/{guid}` (updateServicePlan)."""
         from .api.service_plans import update_service_plan as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_service_plan", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_service_plan", "guid")
+        if body is not UNSET and not isinstance(body, operation.UpdateServicePlanBody):
+            raise _wrong("update_service_plan", "body", "UpdateServicePlanBody", body)
         return await self._call_raw("updateServicePlan", operation, (200,), guid, **_given(body=body))
 
     async def update_service_plan_visibility(
-        self, guid: UUID, *, body: UpdateServicePlanVisibilityBody
+        self, guid: UUID | str, *, body: UpdateServicePlanVisibilityBody
     ) -> Response[ServicePlanVisibility]:
         """`PATCH /v3/service_plans/{guid}/visibility` (updateServicePlanVisibility)."""
         from .api.service_plans import update_service_plan_visibility as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_service_plan_visibility", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_service_plan_visibility", "guid")
+        if not isinstance(body, operation.UpdateServicePlanVisibilityBody):
+            raise _wrong("update_service_plan_visibility", "body", "UpdateServicePlanVisibilityBody", body)
         return await self._call_raw("updateServicePlanVisibility", operation, (200,), guid, **_given(body=body))
 
     async def update_service_route_binding(
-        self, guid: UUID, *, body: UpdateServiceRouteBindingBody | Unset = UNSET
+        self, guid: UUID | str, *, body: UpdateServiceRouteBindingBody | Unset = UNSET
     ) -> Response[ServiceRouteBinding]:
         """`PATCH /v3/service_route_bindings/{guid}` (updateServiceRouteBinding)."""
         from .api.service_route_bindings import update_service_route_binding as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_service_route_binding", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_service_route_binding", "guid")
+        if body is not UNSET and not isinstance(body, operation.UpdateServiceRouteBindingBody):
+            raise _wrong("update_service_route_binding", "body", "UpdateServiceRouteBindingBody", body)
         return await self._call_raw("updateServiceRouteBinding", operation, (200,), guid, **_given(body=body))
 
-    async def update_sidecar(self, guid: UUID, *, body: UpdateSidecarBody) -> Response[Sidecar]:
+    async def update_sidecar(self, guid: UUID | str, *, body: UpdateSidecarBody) -> Response[Sidecar]:
         """`PATCH /v3/sidecars/{guid}` (updateSidecar)."""
         from .api.sidecars import update_sidecar as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_sidecar", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_sidecar", "guid")
+        if not isinstance(body, operation.UpdateSidecarBody):
+            raise _wrong("update_sidecar", "body", "UpdateSidecarBody", body)
         return await self._call_raw("updateSidecar", operation, (200,), guid, **_given(body=body))
 
-    async def update_space(self, guid: UUID, *, body: UpdateSpaceBody) -> Response[Space]:
+    async def update_space(self, guid: UUID | str, *, body: UpdateSpaceBody) -> Response[Space]:
         """`PATCH /v3/spaces/{guid}` (updateSpace)."""
         from .api.spaces import update_space as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_space", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_space", "guid")
+        if not isinstance(body, operation.UpdateSpaceBody):
+            raise _wrong("update_space", "body", "UpdateSpaceBody", body)
         return await self._call_raw("updateSpace", operation, (200,), guid, **_given(body=body))
 
     async def update_space_feature(
-        self, guid: UUID, name: UpdateSpaceFeatureName, *, body: UpdateSpaceFeatureBody | Unset = UNSET
+        self, guid: UUID | str, name: UpdateSpaceFeatureName, *, body: UpdateSpaceFeatureBody | Unset = UNSET
     ) -> Response[SpaceFeature]:
         """`PATCH /v3/spaces/{guid}/features/{name}` (updateSpaceFeature)."""
         from .api.spaces import update_space_feature as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_space_feature", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_space_feature", "guid")
+        if not isinstance(name, operation.UpdateSpaceFeatureName):
+            raise _wrong("update_space_feature", "name", "UpdateSpaceFeatureName", name)
+        if body is not UNSET and not isinstance(body, operation.UpdateSpaceFeatureBody):
+            raise _wrong("update_space_feature", "body", "UpdateSpaceFeatureBody", body)
         return await self._call_raw("updateSpaceFeature", operation, (200,), guid, name, **_given(body=body))
 
     async def update_space_quota(
-        self, guid: UUID, *, body: UpdateSpaceQuotaBody | Unset = UNSET
+        self, guid: UUID | str, *, body: UpdateSpaceQuotaBody | Unset = UNSET
     ) -> Response[SpaceQuota]:
         """`PATCH /v3/space_quotas/{guid}` (updateSpaceQuota)."""
         from .api.space_quotas import update_space_quota as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_space_quota", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_space_quota", "guid")
+        if body is not UNSET and not isinstance(body, operation.UpdateSpaceQuotaBody):
+            raise _wrong("update_space_quota", "body", "UpdateSpaceQuotaBody", body)
         return await self._call_raw("updateSpaceQuota", operation, (200,), guid, **_given(body=body))
 
-    async def update_stack(self, guid: UUID, *, body: UpdateStackBody | Unset = UNSET) -> Response[Stack]:
+    async def update_stack(self, guid: UUID | str, *, body: UpdateStackBody | Unset = UNSET) -> Response[Stack]:
         """`PATCH /v3/stacks/{guid}` (updateStack)."""
         from .api.stacks import update_stack as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_stack", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_stack", "guid")
+        if body is not UNSET and not isinstance(body, operation.UpdateStackBody):
+            raise _wrong("update_stack", "body", "UpdateStackBody", body)
         return await self._call_raw("updateStack", operation, (200,), guid, **_given(body=body))
 
-    async def update_task(self, guid: UUID, *, body: UpdateTaskBody | Unset = UNSET) -> Response[Task]:
+    async def update_task(self, guid: UUID | str, *, body: UpdateTaskBody | Unset = UNSET) -> Response[Task]:
         """`PATCH /v3/tasks/{guid}` (updateTask)."""
         from .api.tasks import update_task as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_task", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("update_task", "guid")
+        if body is not UNSET and not isinstance(body, operation.UpdateTaskBody):
+            raise _wrong("update_task", "body", "UpdateTaskBody", body)
         return await self._call_raw("updateTask", operation, (200,), guid, **_given(body=body))
 
     async def update_user(self, guid: str, *, body: UpdateUserBody | Unset = UNSET) -> Response[User]:
         """`PATCH /v3/users/{guid}` (updateUser)."""
         from .api.users import update_user as operation
 
+        if not isinstance(guid, str):
+            raise _wrong("update_user", "guid", "str", guid)
+        if not guid:
+            raise _empty("update_user", "guid")
+        if body is not UNSET and not isinstance(body, operation.UpdateUserBody):
+            raise _wrong("update_user", "body", "UpdateUserBody", body)
         return await self._call_raw("updateUser", operation, (200,), guid, **_given(body=body))
 
-    async def upload_buildpack(self, guid: UUID, *, body: UploadBuildpackBody) -> Response[Buildpack]:
+    async def upload_buildpack(self, guid: UUID | str, *, body: UploadBuildpackBody) -> Response[Buildpack]:
         """`POST /v3/buildpacks/{guid}/upload` (uploadBuildpack)."""
         from .api.buildpacks import upload_buildpack as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("upload_buildpack", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("upload_buildpack", "guid")
+        if not isinstance(body, operation.UploadBuildpackBody):
+            raise _wrong("upload_buildpack", "body", "UploadBuildpackBody", body)
         return await self._call_raw("uploadBuildpack", operation, (200, 202), guid, **_given(body=body))
 
-    async def upload_droplet(self, guid: UUID, *, body: UploadDropletBody) -> Response[Droplet]:
+    async def upload_droplet(self, guid: UUID | str, *, body: UploadDropletBody) -> Response[Droplet]:
         """`POST /v3/droplets/{guid}/upload` (uploadDroplet)."""
         from .api.droplets import upload_droplet as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("upload_droplet", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("upload_droplet", "guid")
+        if not isinstance(body, operation.UploadDropletBody):
+            raise _wrong("upload_droplet", "body", "UploadDropletBody", body)
         return await self._call_raw("uploadDroplet", operation, (200, 202), guid, **_given(body=body))
 
     async def upload_package_bits(
-        self, guid: UUID, *, body: UploadPackageBitsJsonBody | UploadPackageBitsFilesBody | Unset = UNSET
+        self, guid: UUID | str, *, body: UploadPackageBitsJsonBody | UploadPackageBitsFilesBody | Unset = UNSET
     ) -> Response[Package]:
         """`POST /v3/packages/{guid}/upload` (uploadPackageBits)."""
         from .api.packages import upload_package_bits as operation
 
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("upload_package_bits", "guid", "str or UUID", guid)
+        if not guid:
+            raise _empty("upload_package_bits", "guid")
+        if body is not UNSET and not isinstance(
+            body, (operation.UploadPackageBitsJsonBody, operation.UploadPackageBitsFilesBody)
+        ):
+            raise _wrong("upload_package_bits", "body", "UploadPackageBitsJsonBody or UploadPackageBitsFilesBody", body)
         return await self._call_raw("uploadPackageBits", operation, (200, 202), guid, **_given(body=body))
 
 

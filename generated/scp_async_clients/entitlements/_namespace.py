@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from scp_async._namespace import Namespace
+from scp_async._namespace import empty as _empty
 from scp_async._namespace import given as _given
+from scp_async._namespace import wrong_type as _wrong
 
 from .types import UNSET
 
@@ -43,6 +45,12 @@ class EntitlementsApi(Namespace):
         """Set the entitlements of a directory, replacing the listed ones. `PUT /entitlements/v1/directories/{directoryGUID}/assignments` (createOrUpdateEntitlements)."""
         from .api.manage_assigned_entitlements import create_or_update_entitlements as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("create_or_update_entitlements", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("create_or_update_entitlements", "directory_guid")
+        if not isinstance(body, operation.DirectoryAssignmentsRequestPayloadCollection):
+            raise _wrong("create_or_update_entitlements", "body", "DirectoryAssignmentsRequestPayloadCollection", body)
         return await self._call("createOrUpdateEntitlements", operation, (200,), directory_guid, **_given(body=body))
 
     async def get_allowed_data_centers(
@@ -55,6 +63,14 @@ class EntitlementsApi(Namespace):
         """Regions where the global account may create subaccounts. `GET /entitlements/v1/globalAccountAllowedDataCenters` (getAllowedDataCenters)."""
         from .api.regions_for_global_account import get_allowed_data_centers as operation
 
+        if region is not UNSET and not isinstance(region, str):
+            raise _wrong("get_allowed_data_centers", "region", "str", region)
+        if include_satellite_data_centers is not UNSET and not isinstance(include_satellite_data_centers, bool):
+            raise _wrong(
+                "get_allowed_data_centers", "include_satellite_data_centers", "bool", include_satellite_data_centers
+            )
+        if accept_language is not UNSET and not isinstance(accept_language, str):
+            raise _wrong("get_allowed_data_centers", "accept_language", "str", accept_language)
         return await self._call(
             "getAllowedDataCenters",
             operation,
@@ -81,6 +97,22 @@ class EntitlementsApi(Namespace):
         """Entitlement assignments per subaccount or directory (filter by service, plan, subaccount). `GET /entitlements/v1/assignments` (getDirectoryAssignments)."""
         from .api.manage_assigned_entitlements import get_directory_assignments as operation
 
+        if directory_guid is not UNSET and not isinstance(directory_guid, str):
+            raise _wrong("get_directory_assignments", "directory_guid", "str", directory_guid)
+        if subaccount_guid is not UNSET and not isinstance(subaccount_guid, str):
+            raise _wrong("get_directory_assignments", "subaccount_guid", "str", subaccount_guid)
+        if include_auto_managed_plans is not UNSET and not isinstance(include_auto_managed_plans, bool):
+            raise _wrong("get_directory_assignments", "include_auto_managed_plans", "bool", include_auto_managed_plans)
+        if entitled_services_only is not UNSET and not isinstance(entitled_services_only, bool):
+            raise _wrong("get_directory_assignments", "entitled_services_only", "bool", entitled_services_only)
+        if assigned_service_name is not UNSET and not isinstance(assigned_service_name, str):
+            raise _wrong("get_directory_assignments", "assigned_service_name", "str", assigned_service_name)
+        if service_name is not UNSET and not isinstance(service_name, str):
+            raise _wrong("get_directory_assignments", "service_name", "str", service_name)
+        if plan_name is not UNSET and not isinstance(plan_name, str):
+            raise _wrong("get_directory_assignments", "plan_name", "str", plan_name)
+        if accept_language is not UNSET and not isinstance(accept_language, str):
+            raise _wrong("get_directory_assignments", "accept_language", "str", accept_language)
         return await self._call(
             "getDirectoryAssignments",
             operation,
@@ -111,6 +143,22 @@ class EntitlementsApi(Namespace):
         """What the global account is entitled to, and how much of it is assigned. `GET /entitlements/v1/globalAccountAssignments` (getGlobalAccountAssignments)."""
         from .api.manage_assigned_entitlements import get_global_account_assignments as operation
 
+        if subaccount_guid is not UNSET and not isinstance(subaccount_guid, str):
+            raise _wrong("get_global_account_assignments", "subaccount_guid", "str", subaccount_guid)
+        if include_auto_managed_plans is not UNSET and not isinstance(include_auto_managed_plans, bool):
+            raise _wrong(
+                "get_global_account_assignments", "include_auto_managed_plans", "bool", include_auto_managed_plans
+            )
+        if entitled_services_only is not UNSET and not isinstance(entitled_services_only, bool):
+            raise _wrong("get_global_account_assignments", "entitled_services_only", "bool", entitled_services_only)
+        if assigned_service_name is not UNSET and not isinstance(assigned_service_name, str):
+            raise _wrong("get_global_account_assignments", "assigned_service_name", "str", assigned_service_name)
+        if service_name is not UNSET and not isinstance(service_name, str):
+            raise _wrong("get_global_account_assignments", "service_name", "str", service_name)
+        if plan_name is not UNSET and not isinstance(plan_name, str):
+            raise _wrong("get_global_account_assignments", "plan_name", "str", plan_name)
+        if accept_language is not UNSET and not isinstance(accept_language, str):
+            raise _wrong("get_global_account_assignments", "accept_language", "str", accept_language)
         return await self._call(
             "getGlobalAccountAssignments",
             operation,
@@ -130,12 +178,18 @@ class EntitlementsApi(Namespace):
         """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
+        if not isinstance(job_instance_id_or_unique_id, str):
+            raise _wrong("get_status", "job_instance_id_or_unique_id", "str", job_instance_id_or_unique_id)
+        if not job_instance_id_or_unique_id:
+            raise _empty("get_status", "job_instance_id_or_unique_id")
         return await self._call("getStatus", operation, (200,), job_instance_id_or_unique_id)
 
     async def set_service_plans(self, *, body: SubaccountServicePlansRequestPayloadCollection) -> str:
         """Assign or change service plan quotas of subaccounts (asynchronous). `PUT /entitlements/v1/subaccountServicePlans` (setServicePlans)."""
         from .api.manage_assigned_entitlements import set_service_plans as operation
 
+        if not isinstance(body, operation.SubaccountServicePlansRequestPayloadCollection):
+            raise _wrong("set_service_plans", "body", "SubaccountServicePlansRequestPayloadCollection", body)
         return await self._call("setServicePlans", operation, (202,), **_given(body=body))
 
     async def update_entitlements(
@@ -144,6 +198,12 @@ class EntitlementsApi(Namespace):
         """Change some entitlements of a directory. `PATCH /entitlements/v1/directories/{directoryGUID}/assignments` (updateEntitlements)."""
         from .api.manage_assigned_entitlements import update_entitlements as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("update_entitlements", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("update_entitlements", "directory_guid")
+        if not isinstance(body, operation.DirectoryAssignmentsPatchUpdateRequestPayloadCollection):
+            raise _wrong("update_entitlements", "body", "DirectoryAssignmentsPatchUpdateRequestPayloadCollection", body)
         return await self._call("updateEntitlements", operation, (200,), directory_guid, **_given(body=body))
 
 
@@ -158,6 +218,12 @@ class EntitlementsApiWithRawResponse(Namespace):
         """Set the entitlements of a directory, replacing the listed ones. `PUT /entitlements/v1/directories/{directoryGUID}/assignments` (createOrUpdateEntitlements)."""
         from .api.manage_assigned_entitlements import create_or_update_entitlements as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("create_or_update_entitlements", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("create_or_update_entitlements", "directory_guid")
+        if not isinstance(body, operation.DirectoryAssignmentsRequestPayloadCollection):
+            raise _wrong("create_or_update_entitlements", "body", "DirectoryAssignmentsRequestPayloadCollection", body)
         return await self._call_raw(
             "createOrUpdateEntitlements", operation, (200,), directory_guid, **_given(body=body)
         )
@@ -172,6 +238,14 @@ class EntitlementsApiWithRawResponse(Namespace):
         """Regions where the global account may create subaccounts. `GET /entitlements/v1/globalAccountAllowedDataCenters` (getAllowedDataCenters)."""
         from .api.regions_for_global_account import get_allowed_data_centers as operation
 
+        if region is not UNSET and not isinstance(region, str):
+            raise _wrong("get_allowed_data_centers", "region", "str", region)
+        if include_satellite_data_centers is not UNSET and not isinstance(include_satellite_data_centers, bool):
+            raise _wrong(
+                "get_allowed_data_centers", "include_satellite_data_centers", "bool", include_satellite_data_centers
+            )
+        if accept_language is not UNSET and not isinstance(accept_language, str):
+            raise _wrong("get_allowed_data_centers", "accept_language", "str", accept_language)
         return await self._call_raw(
             "getAllowedDataCenters",
             operation,
@@ -198,6 +272,22 @@ class EntitlementsApiWithRawResponse(Namespace):
         """Entitlement assignments per subaccount or directory (filter by service, plan, subaccount). `GET /entitlements/v1/assignments` (getDirectoryAssignments)."""
         from .api.manage_assigned_entitlements import get_directory_assignments as operation
 
+        if directory_guid is not UNSET and not isinstance(directory_guid, str):
+            raise _wrong("get_directory_assignments", "directory_guid", "str", directory_guid)
+        if subaccount_guid is not UNSET and not isinstance(subaccount_guid, str):
+            raise _wrong("get_directory_assignments", "subaccount_guid", "str", subaccount_guid)
+        if include_auto_managed_plans is not UNSET and not isinstance(include_auto_managed_plans, bool):
+            raise _wrong("get_directory_assignments", "include_auto_managed_plans", "bool", include_auto_managed_plans)
+        if entitled_services_only is not UNSET and not isinstance(entitled_services_only, bool):
+            raise _wrong("get_directory_assignments", "entitled_services_only", "bool", entitled_services_only)
+        if assigned_service_name is not UNSET and not isinstance(assigned_service_name, str):
+            raise _wrong("get_directory_assignments", "assigned_service_name", "str", assigned_service_name)
+        if service_name is not UNSET and not isinstance(service_name, str):
+            raise _wrong("get_directory_assignments", "service_name", "str", service_name)
+        if plan_name is not UNSET and not isinstance(plan_name, str):
+            raise _wrong("get_directory_assignments", "plan_name", "str", plan_name)
+        if accept_language is not UNSET and not isinstance(accept_language, str):
+            raise _wrong("get_directory_assignments", "accept_language", "str", accept_language)
         return await self._call_raw(
             "getDirectoryAssignments",
             operation,
@@ -228,6 +318,22 @@ class EntitlementsApiWithRawResponse(Namespace):
         """What the global account is entitled to, and how much of it is assigned. `GET /entitlements/v1/globalAccountAssignments` (getGlobalAccountAssignments)."""
         from .api.manage_assigned_entitlements import get_global_account_assignments as operation
 
+        if subaccount_guid is not UNSET and not isinstance(subaccount_guid, str):
+            raise _wrong("get_global_account_assignments", "subaccount_guid", "str", subaccount_guid)
+        if include_auto_managed_plans is not UNSET and not isinstance(include_auto_managed_plans, bool):
+            raise _wrong(
+                "get_global_account_assignments", "include_auto_managed_plans", "bool", include_auto_managed_plans
+            )
+        if entitled_services_only is not UNSET and not isinstance(entitled_services_only, bool):
+            raise _wrong("get_global_account_assignments", "entitled_services_only", "bool", entitled_services_only)
+        if assigned_service_name is not UNSET and not isinstance(assigned_service_name, str):
+            raise _wrong("get_global_account_assignments", "assigned_service_name", "str", assigned_service_name)
+        if service_name is not UNSET and not isinstance(service_name, str):
+            raise _wrong("get_global_account_assignments", "service_name", "str", service_name)
+        if plan_name is not UNSET and not isinstance(plan_name, str):
+            raise _wrong("get_global_account_assignments", "plan_name", "str", plan_name)
+        if accept_language is not UNSET and not isinstance(accept_language, str):
+            raise _wrong("get_global_account_assignments", "accept_language", "str", accept_language)
         return await self._call_raw(
             "getGlobalAccountAssignments",
             operation,
@@ -247,12 +353,18 @@ class EntitlementsApiWithRawResponse(Namespace):
         """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
+        if not isinstance(job_instance_id_or_unique_id, str):
+            raise _wrong("get_status", "job_instance_id_or_unique_id", "str", job_instance_id_or_unique_id)
+        if not job_instance_id_or_unique_id:
+            raise _empty("get_status", "job_instance_id_or_unique_id")
         return await self._call_raw("getStatus", operation, (200,), job_instance_id_or_unique_id)
 
     async def set_service_plans(self, *, body: SubaccountServicePlansRequestPayloadCollection) -> Response[str]:
         """Assign or change service plan quotas of subaccounts (asynchronous). `PUT /entitlements/v1/subaccountServicePlans` (setServicePlans)."""
         from .api.manage_assigned_entitlements import set_service_plans as operation
 
+        if not isinstance(body, operation.SubaccountServicePlansRequestPayloadCollection):
+            raise _wrong("set_service_plans", "body", "SubaccountServicePlansRequestPayloadCollection", body)
         return await self._call_raw("setServicePlans", operation, (202,), **_given(body=body))
 
     async def update_entitlements(
@@ -261,6 +373,12 @@ class EntitlementsApiWithRawResponse(Namespace):
         """Change some entitlements of a directory. `PATCH /entitlements/v1/directories/{directoryGUID}/assignments` (updateEntitlements)."""
         from .api.manage_assigned_entitlements import update_entitlements as operation
 
+        if not isinstance(directory_guid, str):
+            raise _wrong("update_entitlements", "directory_guid", "str", directory_guid)
+        if not directory_guid:
+            raise _empty("update_entitlements", "directory_guid")
+        if not isinstance(body, operation.DirectoryAssignmentsPatchUpdateRequestPayloadCollection):
+            raise _wrong("update_entitlements", "body", "DirectoryAssignmentsPatchUpdateRequestPayloadCollection", body)
         return await self._call_raw("updateEntitlements", operation, (200,), directory_guid, **_given(body=body))
 
 

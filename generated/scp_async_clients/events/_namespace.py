@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from scp_async._namespace import Namespace
 from scp_async._namespace import given as _given
+from scp_async._namespace import list_of as _list_of
+from scp_async._namespace import wrong_type as _wrong
 
 from .types import UNSET
 
@@ -55,6 +57,36 @@ class EventsApi(Namespace):
         """Events of the global account and its subaccounts, newest first, page by page. `GET /cloud-management/v1/events` (getBusinessEvents)."""
         from .api.events import get_business_events as operation
 
+        if entity_id is not UNSET and not _list_of(entity_id, str):
+            raise _wrong("get_business_events", "entity_id", "a list of str", entity_id)
+        if entity_type is not UNSET and not _list_of(entity_type, str):
+            raise _wrong("get_business_events", "entity_type", "a list of str", entity_type)
+        if event_type is not UNSET and not _list_of(event_type, str):
+            raise _wrong("get_business_events", "event_type", "a list of str", event_type)
+        if from_action_time is not UNSET and not (
+            isinstance(from_action_time, int) and type(from_action_time) is not bool
+        ):
+            raise _wrong("get_business_events", "from_action_time", "int", from_action_time)
+        if from_creation_time is not UNSET and not (
+            isinstance(from_creation_time, int) and type(from_creation_time) is not bool
+        ):
+            raise _wrong("get_business_events", "from_creation_time", "int", from_creation_time)
+        if id is not UNSET and not _list_of(id, int, no_bool=True):
+            raise _wrong("get_business_events", "id", "a list of int", id)
+        if page_num is not UNSET and not (isinstance(page_num, int) and type(page_num) is not bool):
+            raise _wrong("get_business_events", "page_num", "int", page_num)
+        if page_size is not UNSET and not (isinstance(page_size, int) and type(page_size) is not bool):
+            raise _wrong("get_business_events", "page_size", "int", page_size)
+        if sort_field is not UNSET and not isinstance(sort_field, str):
+            raise _wrong("get_business_events", "sort_field", "str", sort_field)
+        if sort_order is not UNSET and not isinstance(sort_order, operation.GetBusinessEventsSortOrder):
+            raise _wrong("get_business_events", "sort_order", "GetBusinessEventsSortOrder", sort_order)
+        if to_action_time is not UNSET and not (isinstance(to_action_time, int) and type(to_action_time) is not bool):
+            raise _wrong("get_business_events", "to_action_time", "int", to_action_time)
+        if to_creation_time is not UNSET and not (
+            isinstance(to_creation_time, int) and type(to_creation_time) is not bool
+        ):
+            raise _wrong("get_business_events", "to_creation_time", "int", to_creation_time)
         return await self._call(
             "getBusinessEvents",
             operation,
@@ -106,6 +138,36 @@ class EventsApiWithRawResponse(Namespace):
         """Events of the global account and its subaccounts, newest first, page by page. `GET /cloud-management/v1/events` (getBusinessEvents)."""
         from .api.events import get_business_events as operation
 
+        if entity_id is not UNSET and not _list_of(entity_id, str):
+            raise _wrong("get_business_events", "entity_id", "a list of str", entity_id)
+        if entity_type is not UNSET and not _list_of(entity_type, str):
+            raise _wrong("get_business_events", "entity_type", "a list of str", entity_type)
+        if event_type is not UNSET and not _list_of(event_type, str):
+            raise _wrong("get_business_events", "event_type", "a list of str", event_type)
+        if from_action_time is not UNSET and not (
+            isinstance(from_action_time, int) and type(from_action_time) is not bool
+        ):
+            raise _wrong("get_business_events", "from_action_time", "int", from_action_time)
+        if from_creation_time is not UNSET and not (
+            isinstance(from_creation_time, int) and type(from_creation_time) is not bool
+        ):
+            raise _wrong("get_business_events", "from_creation_time", "int", from_creation_time)
+        if id is not UNSET and not _list_of(id, int, no_bool=True):
+            raise _wrong("get_business_events", "id", "a list of int", id)
+        if page_num is not UNSET and not (isinstance(page_num, int) and type(page_num) is not bool):
+            raise _wrong("get_business_events", "page_num", "int", page_num)
+        if page_size is not UNSET and not (isinstance(page_size, int) and type(page_size) is not bool):
+            raise _wrong("get_business_events", "page_size", "int", page_size)
+        if sort_field is not UNSET and not isinstance(sort_field, str):
+            raise _wrong("get_business_events", "sort_field", "str", sort_field)
+        if sort_order is not UNSET and not isinstance(sort_order, operation.GetBusinessEventsSortOrder):
+            raise _wrong("get_business_events", "sort_order", "GetBusinessEventsSortOrder", sort_order)
+        if to_action_time is not UNSET and not (isinstance(to_action_time, int) and type(to_action_time) is not bool):
+            raise _wrong("get_business_events", "to_action_time", "int", to_action_time)
+        if to_creation_time is not UNSET and not (
+            isinstance(to_creation_time, int) and type(to_creation_time) is not bool
+        ):
+            raise _wrong("get_business_events", "to_creation_time", "int", to_creation_time)
         return await self._call_raw(
             "getBusinessEvents",
             operation,

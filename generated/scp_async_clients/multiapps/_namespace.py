@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from scp_async._namespace import Namespace
+from scp_async._namespace import empty as _empty
 from scp_async._namespace import given as _given
+from scp_async._namespace import list_of as _list_of
+from scp_async._namespace import wrong_type as _wrong
 
 from .types import UNSET
 
@@ -39,6 +42,16 @@ class MultiappsApi(Namespace):
         """`POST /api/v1/spaces/{spaceGuid}/operations/{operationId}` (executeOperationAction)."""
         from .api.default import execute_operation_action as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("execute_operation_action", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("execute_operation_action", "space_guid")
+        if not isinstance(operation_id, str):
+            raise _wrong("execute_operation_action", "operation_id", "str", operation_id)
+        if not operation_id:
+            raise _empty("execute_operation_action", "operation_id")
+        if not isinstance(action_id, str):
+            raise _wrong("execute_operation_action", "action_id", "str", action_id)
         return await self._call(
             "executeOperationAction", operation, (202,), space_guid, operation_id, **_given(action_id=action_id)
         )
@@ -49,6 +62,16 @@ class MultiappsApi(Namespace):
         """`GET /api/v1/spaces/{spaceGuid}/files/jobs/{jobId}` (getAsyncUploadJob)."""
         from .api.default import get_async_upload_job as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("get_async_upload_job", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("get_async_upload_job", "space_guid")
+        if not isinstance(job_id, str):
+            raise _wrong("get_async_upload_job", "job_id", "str", job_id)
+        if not job_id:
+            raise _empty("get_async_upload_job", "job_id")
+        if namespace is not UNSET and not isinstance(namespace, str):
+            raise _wrong("get_async_upload_job", "namespace", "str", namespace)
         return await self._call(
             "getAsyncUploadJob", operation, (200, 201), space_guid, job_id, **_given(namespace=namespace)
         )
@@ -69,30 +92,74 @@ class MultiappsApi(Namespace):
         """`GET /api/v1/spaces/{spaceGuid}/mtas/{mtaId}` (getMta)."""
         from .api.default import get_mta as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("get_mta", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("get_mta", "space_guid")
+        if not isinstance(mta_id, str):
+            raise _wrong("get_mta", "mta_id", "str", mta_id)
+        if not mta_id:
+            raise _empty("get_mta", "mta_id")
         return await self._call("getMta", operation, (200,), space_guid, mta_id)
 
     async def get_mta_files(self, space_guid: str, *, namespace: str | Unset = UNSET) -> list[FileMetadata]:
         """`GET /api/v1/spaces/{spaceGuid}/files` (getMtaFiles)."""
         from .api.default import get_mta_files as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("get_mta_files", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("get_mta_files", "space_guid")
+        if namespace is not UNSET and not isinstance(namespace, str):
+            raise _wrong("get_mta_files", "namespace", "str", namespace)
         return await self._call("getMtaFiles", operation, (200,), space_guid, **_given(namespace=namespace))
 
     async def get_mta_operation(self, space_guid: str, operation_id: str, *, embed: str | Unset = UNSET) -> Operation:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}` (getMtaOperation)."""
         from .api.default import get_mta_operation as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("get_mta_operation", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("get_mta_operation", "space_guid")
+        if not isinstance(operation_id, str):
+            raise _wrong("get_mta_operation", "operation_id", "str", operation_id)
+        if not operation_id:
+            raise _empty("get_mta_operation", "operation_id")
+        if embed is not UNSET and not isinstance(embed, str):
+            raise _wrong("get_mta_operation", "embed", "str", embed)
         return await self._call("getMtaOperation", operation, (200,), space_guid, operation_id, **_given(embed=embed))
 
     async def get_mta_operation_log_content(self, space_guid: str, operation_id: str, log_id: str) -> str:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/logs/{logId}/content` (getMtaOperationLogContent)."""
         from .api.default import get_mta_operation_log_content as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("get_mta_operation_log_content", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("get_mta_operation_log_content", "space_guid")
+        if not isinstance(operation_id, str):
+            raise _wrong("get_mta_operation_log_content", "operation_id", "str", operation_id)
+        if not operation_id:
+            raise _empty("get_mta_operation_log_content", "operation_id")
+        if not isinstance(log_id, str):
+            raise _wrong("get_mta_operation_log_content", "log_id", "str", log_id)
+        if not log_id:
+            raise _empty("get_mta_operation_log_content", "log_id")
         return await self._call("getMtaOperationLogContent", operation, (200,), space_guid, operation_id, log_id)
 
     async def get_mta_operation_logs(self, space_guid: str, operation_id: str) -> list[Log]:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/logs` (getMtaOperationLogs)."""
         from .api.default import get_mta_operation_logs as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("get_mta_operation_logs", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("get_mta_operation_logs", "space_guid")
+        if not isinstance(operation_id, str):
+            raise _wrong("get_mta_operation_logs", "operation_id", "str", operation_id)
+        if not operation_id:
+            raise _empty("get_mta_operation_logs", "operation_id")
         return await self._call("getMtaOperationLogs", operation, (200,), space_guid, operation_id)
 
     async def get_mta_operations(
@@ -106,6 +173,16 @@ class MultiappsApi(Namespace):
         """`GET /api/v1/spaces/{spaceGuid}/operations` (getMtaOperations)."""
         from .api.default import get_mta_operations as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("get_mta_operations", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("get_mta_operations", "space_guid")
+        if mta_id is not UNSET and not isinstance(mta_id, str):
+            raise _wrong("get_mta_operations", "mta_id", "str", mta_id)
+        if last is not UNSET and not (isinstance(last, int) and type(last) is not bool):
+            raise _wrong("get_mta_operations", "last", "int", last)
+        if state is not UNSET and not _list_of(state, str):
+            raise _wrong("get_mta_operations", "state", "a list of str", state)
         return await self._call(
             "getMtaOperations", operation, (200,), space_guid, **_given(mta_id=mta_id, last=last, state=state)
         )
@@ -114,6 +191,10 @@ class MultiappsApi(Namespace):
         """`GET /api/v1/spaces/{spaceGuid}/mtas` (getMtas)."""
         from .api.default import get_mtas as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("get_mtas", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("get_mtas", "space_guid")
         return await self._call("getMtas", operation, (200,), space_guid)
 
     async def get_mtas_v2(
@@ -122,18 +203,40 @@ class MultiappsApi(Namespace):
         """`GET /api/v2/spaces/{spaceGuid}/mtas` (getMtasV2)."""
         from .api.default import get_mtas_v2 as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("get_mtas_v2", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("get_mtas_v2", "space_guid")
+        if namespace is not UNSET and not isinstance(namespace, str):
+            raise _wrong("get_mtas_v2", "namespace", "str", namespace)
+        if name is not UNSET and not isinstance(name, str):
+            raise _wrong("get_mtas_v2", "name", "str", name)
         return await self._call("getMtasV2", operation, (200,), space_guid, **_given(namespace=namespace, name=name))
 
     async def get_operation_actions(self, space_guid: str, operation_id: str) -> list[str]:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/actions` (getOperationActions)."""
         from .api.default import get_operation_actions as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("get_operation_actions", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("get_operation_actions", "space_guid")
+        if not isinstance(operation_id, str):
+            raise _wrong("get_operation_actions", "operation_id", "str", operation_id)
+        if not operation_id:
+            raise _empty("get_operation_actions", "operation_id")
         return await self._call("getOperationActions", operation, (200,), space_guid, operation_id)
 
     async def start_mta_operation(self, space_guid: str, *, body: Operation | Unset = UNSET) -> None | Operation:
         """`POST /api/v1/spaces/{spaceGuid}/operations` (startMtaOperation)."""
         from .api.default import start_mta_operation as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("start_mta_operation", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("start_mta_operation", "space_guid")
+        if body is not UNSET and not isinstance(body, operation.Operation):
+            raise _wrong("start_mta_operation", "body", "Operation", body)
         return await self._call("startMtaOperation", operation, (200, 202), space_guid, **_given(body=body))
 
     async def start_upload_from_url(
@@ -142,6 +245,14 @@ class MultiappsApi(Namespace):
         """`POST /api/v1/spaces/{spaceGuid}/files/async` (startUploadFromUrl)."""
         from .api.default import start_upload_from_url as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("start_upload_from_url", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("start_upload_from_url", "space_guid")
+        if body is not UNSET and not isinstance(body, operation.FileUrl):
+            raise _wrong("start_upload_from_url", "body", "FileUrl", body)
+        if namespace is not UNSET and not isinstance(namespace, str):
+            raise _wrong("start_upload_from_url", "namespace", "str", namespace)
         return await self._call(
             "startUploadFromUrl", operation, (202,), space_guid, **_given(body=body, namespace=namespace)
         )
@@ -152,6 +263,14 @@ class MultiappsApi(Namespace):
         """`POST /api/v1/spaces/{spaceGuid}/files` (uploadMtaFile)."""
         from .api.default import upload_mta_file as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("upload_mta_file", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("upload_mta_file", "space_guid")
+        if not isinstance(body, operation.UploadMtaFileBody):
+            raise _wrong("upload_mta_file", "body", "UploadMtaFileBody", body)
+        if namespace is not UNSET and not isinstance(namespace, str):
+            raise _wrong("upload_mta_file", "namespace", "str", namespace)
         return await self._call(
             "uploadMtaFile", operation, (200, 201), space_guid, **_given(body=body, namespace=namespace)
         )
@@ -166,6 +285,16 @@ class MultiappsApiWithRawResponse(Namespace):
         """`POST /api/v1/spaces/{spaceGuid}/operations/{operationId}` (executeOperationAction)."""
         from .api.default import execute_operation_action as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("execute_operation_action", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("execute_operation_action", "space_guid")
+        if not isinstance(operation_id, str):
+            raise _wrong("execute_operation_action", "operation_id", "str", operation_id)
+        if not operation_id:
+            raise _empty("execute_operation_action", "operation_id")
+        if not isinstance(action_id, str):
+            raise _wrong("execute_operation_action", "action_id", "str", action_id)
         return await self._call_raw(
             "executeOperationAction", operation, (202,), space_guid, operation_id, **_given(action_id=action_id)
         )
@@ -176,6 +305,16 @@ class MultiappsApiWithRawResponse(Namespace):
         """`GET /api/v1/spaces/{spaceGuid}/files/jobs/{jobId}` (getAsyncUploadJob)."""
         from .api.default import get_async_upload_job as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("get_async_upload_job", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("get_async_upload_job", "space_guid")
+        if not isinstance(job_id, str):
+            raise _wrong("get_async_upload_job", "job_id", "str", job_id)
+        if not job_id:
+            raise _empty("get_async_upload_job", "job_id")
+        if namespace is not UNSET and not isinstance(namespace, str):
+            raise _wrong("get_async_upload_job", "namespace", "str", namespace)
         return await self._call_raw(
             "getAsyncUploadJob", operation, (200, 201), space_guid, job_id, **_given(namespace=namespace)
         )
@@ -196,12 +335,26 @@ class MultiappsApiWithRawResponse(Namespace):
         """`GET /api/v1/spaces/{spaceGuid}/mtas/{mtaId}` (getMta)."""
         from .api.default import get_mta as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("get_mta", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("get_mta", "space_guid")
+        if not isinstance(mta_id, str):
+            raise _wrong("get_mta", "mta_id", "str", mta_id)
+        if not mta_id:
+            raise _empty("get_mta", "mta_id")
         return await self._call_raw("getMta", operation, (200,), space_guid, mta_id)
 
     async def get_mta_files(self, space_guid: str, *, namespace: str | Unset = UNSET) -> Response[list[FileMetadata]]:
         """`GET /api/v1/spaces/{spaceGuid}/files` (getMtaFiles)."""
         from .api.default import get_mta_files as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("get_mta_files", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("get_mta_files", "space_guid")
+        if namespace is not UNSET and not isinstance(namespace, str):
+            raise _wrong("get_mta_files", "namespace", "str", namespace)
         return await self._call_raw("getMtaFiles", operation, (200,), space_guid, **_given(namespace=namespace))
 
     async def get_mta_operation(
@@ -210,6 +363,16 @@ class MultiappsApiWithRawResponse(Namespace):
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}` (getMtaOperation)."""
         from .api.default import get_mta_operation as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("get_mta_operation", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("get_mta_operation", "space_guid")
+        if not isinstance(operation_id, str):
+            raise _wrong("get_mta_operation", "operation_id", "str", operation_id)
+        if not operation_id:
+            raise _empty("get_mta_operation", "operation_id")
+        if embed is not UNSET and not isinstance(embed, str):
+            raise _wrong("get_mta_operation", "embed", "str", embed)
         return await self._call_raw(
             "getMtaOperation", operation, (200,), space_guid, operation_id, **_given(embed=embed)
         )
@@ -218,12 +381,32 @@ class MultiappsApiWithRawResponse(Namespace):
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/logs/{logId}/content` (getMtaOperationLogContent)."""
         from .api.default import get_mta_operation_log_content as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("get_mta_operation_log_content", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("get_mta_operation_log_content", "space_guid")
+        if not isinstance(operation_id, str):
+            raise _wrong("get_mta_operation_log_content", "operation_id", "str", operation_id)
+        if not operation_id:
+            raise _empty("get_mta_operation_log_content", "operation_id")
+        if not isinstance(log_id, str):
+            raise _wrong("get_mta_operation_log_content", "log_id", "str", log_id)
+        if not log_id:
+            raise _empty("get_mta_operation_log_content", "log_id")
         return await self._call_raw("getMtaOperationLogContent", operation, (200,), space_guid, operation_id, log_id)
 
     async def get_mta_operation_logs(self, space_guid: str, operation_id: str) -> Response[list[Log]]:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/logs` (getMtaOperationLogs)."""
         from .api.default import get_mta_operation_logs as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("get_mta_operation_logs", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("get_mta_operation_logs", "space_guid")
+        if not isinstance(operation_id, str):
+            raise _wrong("get_mta_operation_logs", "operation_id", "str", operation_id)
+        if not operation_id:
+            raise _empty("get_mta_operation_logs", "operation_id")
         return await self._call_raw("getMtaOperationLogs", operation, (200,), space_guid, operation_id)
 
     async def get_mta_operations(
@@ -237,6 +420,16 @@ class MultiappsApiWithRawResponse(Namespace):
         """`GET /api/v1/spaces/{spaceGuid}/operations` (getMtaOperations)."""
         from .api.default import get_mta_operations as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("get_mta_operations", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("get_mta_operations", "space_guid")
+        if mta_id is not UNSET and not isinstance(mta_id, str):
+            raise _wrong("get_mta_operations", "mta_id", "str", mta_id)
+        if last is not UNSET and not (isinstance(last, int) and type(last) is not bool):
+            raise _wrong("get_mta_operations", "last", "int", last)
+        if state is not UNSET and not _list_of(state, str):
+            raise _wrong("get_mta_operations", "state", "a list of str", state)
         return await self._call_raw(
             "getMtaOperations", operation, (200,), space_guid, **_given(mta_id=mta_id, last=last, state=state)
         )
@@ -245,6 +438,10 @@ class MultiappsApiWithRawResponse(Namespace):
         """`GET /api/v1/spaces/{spaceGuid}/mtas` (getMtas)."""
         from .api.default import get_mtas as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("get_mtas", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("get_mtas", "space_guid")
         return await self._call_raw("getMtas", operation, (200,), space_guid)
 
     async def get_mtas_v2(
@@ -253,6 +450,14 @@ class MultiappsApiWithRawResponse(Namespace):
         """`GET /api/v2/spaces/{spaceGuid}/mtas` (getMtasV2)."""
         from .api.default import get_mtas_v2 as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("get_mtas_v2", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("get_mtas_v2", "space_guid")
+        if namespace is not UNSET and not isinstance(namespace, str):
+            raise _wrong("get_mtas_v2", "namespace", "str", namespace)
+        if name is not UNSET and not isinstance(name, str):
+            raise _wrong("get_mtas_v2", "name", "str", name)
         return await self._call_raw(
             "getMtasV2", operation, (200,), space_guid, **_given(namespace=namespace, name=name)
         )
@@ -261,6 +466,14 @@ class MultiappsApiWithRawResponse(Namespace):
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/actions` (getOperationActions)."""
         from .api.default import get_operation_actions as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("get_operation_actions", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("get_operation_actions", "space_guid")
+        if not isinstance(operation_id, str):
+            raise _wrong("get_operation_actions", "operation_id", "str", operation_id)
+        if not operation_id:
+            raise _empty("get_operation_actions", "operation_id")
         return await self._call_raw("getOperationActions", operation, (200,), space_guid, operation_id)
 
     async def start_mta_operation(
@@ -269,6 +482,12 @@ class MultiappsApiWithRawResponse(Namespace):
         """`POST /api/v1/spaces/{spaceGuid}/operations` (startMtaOperation)."""
         from .api.default import start_mta_operation as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("start_mta_operation", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("start_mta_operation", "space_guid")
+        if body is not UNSET and not isinstance(body, operation.Operation):
+            raise _wrong("start_mta_operation", "body", "Operation", body)
         return await self._call_raw("startMtaOperation", operation, (200, 202), space_guid, **_given(body=body))
 
     async def start_upload_from_url(
@@ -277,6 +496,14 @@ class MultiappsApiWithRawResponse(Namespace):
         """`POST /api/v1/spaces/{spaceGuid}/files/async` (startUploadFromUrl)."""
         from .api.default import start_upload_from_url as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("start_upload_from_url", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("start_upload_from_url", "space_guid")
+        if body is not UNSET and not isinstance(body, operation.FileUrl):
+            raise _wrong("start_upload_from_url", "body", "FileUrl", body)
+        if namespace is not UNSET and not isinstance(namespace, str):
+            raise _wrong("start_upload_from_url", "namespace", "str", namespace)
         return await self._call_raw(
             "startUploadFromUrl", operation, (202,), space_guid, **_given(body=body, namespace=namespace)
         )
@@ -287,6 +514,14 @@ class MultiappsApiWithRawResponse(Namespace):
         """`POST /api/v1/spaces/{spaceGuid}/files` (uploadMtaFile)."""
         from .api.default import upload_mta_file as operation
 
+        if not isinstance(space_guid, str):
+            raise _wrong("upload_mta_file", "space_guid", "str", space_guid)
+        if not space_guid:
+            raise _empty("upload_mta_file", "space_guid")
+        if not isinstance(body, operation.UploadMtaFileBody):
+            raise _wrong("upload_mta_file", "body", "UploadMtaFileBody", body)
+        if namespace is not UNSET and not isinstance(namespace, str):
+            raise _wrong("upload_mta_file", "namespace", "str", namespace)
         return await self._call_raw(
             "uploadMtaFile", operation, (200, 201), space_guid, **_given(body=body, namespace=namespace)
         )

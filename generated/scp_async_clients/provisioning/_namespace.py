@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from scp_async._namespace import Namespace
+from scp_async._namespace import empty as _empty
 from scp_async._namespace import given as _given
+from scp_async._namespace import wrong_type as _wrong
 
 from .types import UNSET
 
@@ -54,6 +56,8 @@ class ProvisioningApi(Namespace):
         """Start creating an environment instance (a Cloud Foundry org, a Kyma runtime, ...). `POST /provisioning/v1/environments` (createEnvironmentInstance)."""
         from .api.environments import create_environment_instance as operation
 
+        if not isinstance(body, operation.CreateEnvironmentInstanceRequestPayload):
+            raise _wrong("create_environment_instance", "body", "CreateEnvironmentInstanceRequestPayload", body)
         return await self._call("createEnvironmentInstance", operation, (200, 202), **_given(body=body))
 
     async def create_environment_instance_binding(
@@ -62,6 +66,14 @@ class ProvisioningApi(Namespace):
         """Create a binding (credentials) for an environment instance. `PUT /provisioning/v1/environments/{environmentInstanceId}/bindings` (createEnvironmentInstanceBinding)."""
         from .api.environments import create_environment_instance_binding as operation
 
+        if not isinstance(environment_instance_id, str):
+            raise _wrong(
+                "create_environment_instance_binding", "environment_instance_id", "str", environment_instance_id
+            )
+        if not environment_instance_id:
+            raise _empty("create_environment_instance_binding", "environment_instance_id")
+        if not isinstance(body, operation.CreateEnvironmentInstanceBindingRequest):
+            raise _wrong("create_environment_instance_binding", "body", "CreateEnvironmentInstanceBindingRequest", body)
         return await self._call(
             "createEnvironmentInstanceBinding", operation, (202,), environment_instance_id, **_given(body=body)
         )
@@ -72,6 +84,14 @@ class ProvisioningApi(Namespace):
         """Replace the labels of an environment instance. `PUT /provisioning/v1/environments/{environmentInstanceId}/labels` (createEnvironmentInstanceLabels)."""
         from .api.environments import create_environment_instance_labels as operation
 
+        if not isinstance(environment_instance_id, str):
+            raise _wrong(
+                "create_environment_instance_labels", "environment_instance_id", "str", environment_instance_id
+            )
+        if not environment_instance_id:
+            raise _empty("create_environment_instance_labels", "environment_instance_id")
+        if not isinstance(body, operation.LabelAssignmentRequestPayload):
+            raise _wrong("create_environment_instance_labels", "body", "LabelAssignmentRequestPayload", body)
         return await self._call(
             "createEnvironmentInstanceLabels", operation, (200,), environment_instance_id, **_given(body=body)
         )
@@ -80,6 +100,10 @@ class ProvisioningApi(Namespace):
         """Start deleting one environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}` (deleteEnvironmentInstance)."""
         from .api.environments import delete_environment_instance as operation
 
+        if not isinstance(environment_instance_id, str):
+            raise _wrong("delete_environment_instance", "environment_instance_id", "str", environment_instance_id)
+        if not environment_instance_id:
+            raise _empty("delete_environment_instance", "environment_instance_id")
         return await self._call("deleteEnvironmentInstance", operation, (202,), environment_instance_id)
 
     async def delete_environment_instance_binding(
@@ -88,6 +112,16 @@ class ProvisioningApi(Namespace):
         """Delete one binding of an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (deleteEnvironmentInstanceBinding)."""
         from .api.environments import delete_environment_instance_binding as operation
 
+        if not isinstance(environment_instance_id, str):
+            raise _wrong(
+                "delete_environment_instance_binding", "environment_instance_id", "str", environment_instance_id
+            )
+        if not environment_instance_id:
+            raise _empty("delete_environment_instance_binding", "environment_instance_id")
+        if not isinstance(binding_id, str):
+            raise _wrong("delete_environment_instance_binding", "binding_id", "str", binding_id)
+        if not binding_id:
+            raise _empty("delete_environment_instance_binding", "binding_id")
         return await self._call(
             "deleteEnvironmentInstanceBinding", operation, (200,), environment_instance_id, binding_id
         )
@@ -96,6 +130,12 @@ class ProvisioningApi(Namespace):
         """Remove every label from an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/labels` (deleteEnvironmentInstanceLabels)."""
         from .api.environments import delete_environment_instance_labels as operation
 
+        if not isinstance(environment_instance_id, str):
+            raise _wrong(
+                "delete_environment_instance_labels", "environment_instance_id", "str", environment_instance_id
+            )
+        if not environment_instance_id:
+            raise _empty("delete_environment_instance_labels", "environment_instance_id")
         return await self._call("deleteEnvironmentInstanceLabels", operation, (200,), environment_instance_id)
 
     async def delete_environment_instances(self) -> EnvironmentInstancesResponseCollection:
@@ -110,6 +150,12 @@ class ProvisioningApi(Namespace):
         """Bindings (credentials) of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings` (getAllEnvironmentInstanceBindings)."""
         from .api.environments import get_all_environment_instance_bindings as operation
 
+        if not isinstance(environment_instance_id, str):
+            raise _wrong(
+                "get_all_environment_instance_bindings", "environment_instance_id", "str", environment_instance_id
+            )
+        if not environment_instance_id:
+            raise _empty("get_all_environment_instance_bindings", "environment_instance_id")
         return await self._call("getAllEnvironmentInstanceBindings", operation, (200,), environment_instance_id)
 
     async def get_available_environments(
@@ -118,12 +164,18 @@ class ProvisioningApi(Namespace):
         """Environments (Cloud Foundry, Kyma, ...) this subaccount may create. `GET /provisioning/v1/availableEnvironments` (getAvailableEnvironments)."""
         from .api.environments import get_available_environments as operation
 
+        if x_id_token is not UNSET and not isinstance(x_id_token, str):
+            raise _wrong("get_available_environments", "x_id_token", "str", x_id_token)
         return await self._call("getAvailableEnvironments", operation, (200,), **_given(x_id_token=x_id_token))
 
     async def get_environment_instance(self, environment_instance_id: str) -> BusinessEnvironmentInstanceResponseObject:
         """One environment instance by ID. `GET /provisioning/v1/environments/{environmentInstanceId}` (getEnvironmentInstance)."""
         from .api.environments import get_environment_instance as operation
 
+        if not isinstance(environment_instance_id, str):
+            raise _wrong("get_environment_instance", "environment_instance_id", "str", environment_instance_id)
+        if not environment_instance_id:
+            raise _empty("get_environment_instance", "environment_instance_id")
         return await self._call("getEnvironmentInstance", operation, (200,), environment_instance_id)
 
     async def get_environment_instance_binding(
@@ -132,12 +184,24 @@ class ProvisioningApi(Namespace):
         """One binding of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (getEnvironmentInstanceBinding)."""
         from .api.environments import get_environment_instance_binding as operation
 
+        if not isinstance(environment_instance_id, str):
+            raise _wrong("get_environment_instance_binding", "environment_instance_id", "str", environment_instance_id)
+        if not environment_instance_id:
+            raise _empty("get_environment_instance_binding", "environment_instance_id")
+        if not isinstance(binding_id, str):
+            raise _wrong("get_environment_instance_binding", "binding_id", "str", binding_id)
+        if not binding_id:
+            raise _empty("get_environment_instance_binding", "binding_id")
         return await self._call("getEnvironmentInstanceBinding", operation, (200,), environment_instance_id, binding_id)
 
     async def get_environment_instance_labels(self, environment_instance_id: str) -> LabelsResponseObject:
         """Labels of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/labels` (getEnvironmentInstanceLabels)."""
         from .api.environments import get_environment_instance_labels as operation
 
+        if not isinstance(environment_instance_id, str):
+            raise _wrong("get_environment_instance_labels", "environment_instance_id", "str", environment_instance_id)
+        if not environment_instance_id:
+            raise _empty("get_environment_instance_labels", "environment_instance_id")
         return await self._call("getEnvironmentInstanceLabels", operation, (200,), environment_instance_id)
 
     async def get_environment_instances(
@@ -146,12 +210,18 @@ class ProvisioningApi(Namespace):
         """Environment instances of this subaccount. `GET /provisioning/v1/environments` (getEnvironmentInstances)."""
         from .api.environments import get_environment_instances as operation
 
+        if x_id_token is not UNSET and not isinstance(x_id_token, str):
+            raise _wrong("get_environment_instances", "x_id_token", "str", x_id_token)
         return await self._call("getEnvironmentInstances", operation, (200,), **_given(x_id_token=x_id_token))
 
     async def get_status(self, job_instance_id_or_unique_id: str) -> JobStatusResponseObject:
         """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
+        if not isinstance(job_instance_id_or_unique_id, str):
+            raise _wrong("get_status", "job_instance_id_or_unique_id", "str", job_instance_id_or_unique_id)
+        if not job_instance_id_or_unique_id:
+            raise _empty("get_status", "job_instance_id_or_unique_id")
         return await self._call("getStatus", operation, (200,), job_instance_id_or_unique_id)
 
     async def get_subaccount_quota(self) -> ServicePlanAssignmentsResponseCollection:
@@ -166,6 +236,12 @@ class ProvisioningApi(Namespace):
         """Change the parameters or plan of an environment instance. `PATCH /provisioning/v1/environments/{environmentInstanceId}` (updateEnvironmentInstance)."""
         from .api.environments import update_environment_instance as operation
 
+        if not isinstance(environment_instance_id, str):
+            raise _wrong("update_environment_instance", "environment_instance_id", "str", environment_instance_id)
+        if not environment_instance_id:
+            raise _empty("update_environment_instance", "environment_instance_id")
+        if not isinstance(body, operation.UpdateEnvironmentInstanceRequestPayload):
+            raise _wrong("update_environment_instance", "body", "UpdateEnvironmentInstanceRequestPayload", body)
         return await self._call(
             "updateEnvironmentInstance", operation, (202,), environment_instance_id, **_given(body=body)
         )
@@ -182,6 +258,8 @@ class ProvisioningApiWithRawResponse(Namespace):
         """Start creating an environment instance (a Cloud Foundry org, a Kyma runtime, ...). `POST /provisioning/v1/environments` (createEnvironmentInstance)."""
         from .api.environments import create_environment_instance as operation
 
+        if not isinstance(body, operation.CreateEnvironmentInstanceRequestPayload):
+            raise _wrong("create_environment_instance", "body", "CreateEnvironmentInstanceRequestPayload", body)
         return await self._call_raw("createEnvironmentInstance", operation, (200, 202), **_given(body=body))
 
     async def create_environment_instance_binding(
@@ -190,6 +268,14 @@ class ProvisioningApiWithRawResponse(Namespace):
         """Create a binding (credentials) for an environment instance. `PUT /provisioning/v1/environments/{environmentInstanceId}/bindings` (createEnvironmentInstanceBinding)."""
         from .api.environments import create_environment_instance_binding as operation
 
+        if not isinstance(environment_instance_id, str):
+            raise _wrong(
+                "create_environment_instance_binding", "environment_instance_id", "str", environment_instance_id
+            )
+        if not environment_instance_id:
+            raise _empty("create_environment_instance_binding", "environment_instance_id")
+        if not isinstance(body, operation.CreateEnvironmentInstanceBindingRequest):
+            raise _wrong("create_environment_instance_binding", "body", "CreateEnvironmentInstanceBindingRequest", body)
         return await self._call_raw(
             "createEnvironmentInstanceBinding", operation, (202,), environment_instance_id, **_given(body=body)
         )
@@ -200,6 +286,14 @@ class ProvisioningApiWithRawResponse(Namespace):
         """Replace the labels of an environment instance. `PUT /provisioning/v1/environments/{environmentInstanceId}/labels` (createEnvironmentInstanceLabels)."""
         from .api.environments import create_environment_instance_labels as operation
 
+        if not isinstance(environment_instance_id, str):
+            raise _wrong(
+                "create_environment_instance_labels", "environment_instance_id", "str", environment_instance_id
+            )
+        if not environment_instance_id:
+            raise _empty("create_environment_instance_labels", "environment_instance_id")
+        if not isinstance(body, operation.LabelAssignmentRequestPayload):
+            raise _wrong("create_environment_instance_labels", "body", "LabelAssignmentRequestPayload", body)
         return await self._call_raw(
             "createEnvironmentInstanceLabels", operation, (200,), environment_instance_id, **_given(body=body)
         )
@@ -210,6 +304,10 @@ class ProvisioningApiWithRawResponse(Namespace):
         """Start deleting one environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}` (deleteEnvironmentInstance)."""
         from .api.environments import delete_environment_instance as operation
 
+        if not isinstance(environment_instance_id, str):
+            raise _wrong("delete_environment_instance", "environment_instance_id", "str", environment_instance_id)
+        if not environment_instance_id:
+            raise _empty("delete_environment_instance", "environment_instance_id")
         return await self._call_raw("deleteEnvironmentInstance", operation, (202,), environment_instance_id)
 
     async def delete_environment_instance_binding(
@@ -218,6 +316,16 @@ class ProvisioningApiWithRawResponse(Namespace):
         """Delete one binding of an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (deleteEnvironmentInstanceBinding)."""
         from .api.environments import delete_environment_instance_binding as operation
 
+        if not isinstance(environment_instance_id, str):
+            raise _wrong(
+                "delete_environment_instance_binding", "environment_instance_id", "str", environment_instance_id
+            )
+        if not environment_instance_id:
+            raise _empty("delete_environment_instance_binding", "environment_instance_id")
+        if not isinstance(binding_id, str):
+            raise _wrong("delete_environment_instance_binding", "binding_id", "str", binding_id)
+        if not binding_id:
+            raise _empty("delete_environment_instance_binding", "binding_id")
         return await self._call_raw(
             "deleteEnvironmentInstanceBinding", operation, (200,), environment_instance_id, binding_id
         )
@@ -226,6 +334,12 @@ class ProvisioningApiWithRawResponse(Namespace):
         """Remove every label from an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/labels` (deleteEnvironmentInstanceLabels)."""
         from .api.environments import delete_environment_instance_labels as operation
 
+        if not isinstance(environment_instance_id, str):
+            raise _wrong(
+                "delete_environment_instance_labels", "environment_instance_id", "str", environment_instance_id
+            )
+        if not environment_instance_id:
+            raise _empty("delete_environment_instance_labels", "environment_instance_id")
         return await self._call_raw("deleteEnvironmentInstanceLabels", operation, (200,), environment_instance_id)
 
     async def delete_environment_instances(self) -> Response[EnvironmentInstancesResponseCollection]:
@@ -240,6 +354,12 @@ class ProvisioningApiWithRawResponse(Namespace):
         """Bindings (credentials) of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings` (getAllEnvironmentInstanceBindings)."""
         from .api.environments import get_all_environment_instance_bindings as operation
 
+        if not isinstance(environment_instance_id, str):
+            raise _wrong(
+                "get_all_environment_instance_bindings", "environment_instance_id", "str", environment_instance_id
+            )
+        if not environment_instance_id:
+            raise _empty("get_all_environment_instance_bindings", "environment_instance_id")
         return await self._call_raw("getAllEnvironmentInstanceBindings", operation, (200,), environment_instance_id)
 
     async def get_available_environments(
@@ -248,6 +368,8 @@ class ProvisioningApiWithRawResponse(Namespace):
         """Environments (Cloud Foundry, Kyma, ...) this subaccount may create. `GET /provisioning/v1/availableEnvironments` (getAvailableEnvironments)."""
         from .api.environments import get_available_environments as operation
 
+        if x_id_token is not UNSET and not isinstance(x_id_token, str):
+            raise _wrong("get_available_environments", "x_id_token", "str", x_id_token)
         return await self._call_raw("getAvailableEnvironments", operation, (200,), **_given(x_id_token=x_id_token))
 
     async def get_environment_instance(
@@ -256,6 +378,10 @@ class ProvisioningApiWithRawResponse(Namespace):
         """One environment instance by ID. `GET /provisioning/v1/environments/{environmentInstanceId}` (getEnvironmentInstance)."""
         from .api.environments import get_environment_instance as operation
 
+        if not isinstance(environment_instance_id, str):
+            raise _wrong("get_environment_instance", "environment_instance_id", "str", environment_instance_id)
+        if not environment_instance_id:
+            raise _empty("get_environment_instance", "environment_instance_id")
         return await self._call_raw("getEnvironmentInstance", operation, (200,), environment_instance_id)
 
     async def get_environment_instance_binding(
@@ -264,6 +390,14 @@ class ProvisioningApiWithRawResponse(Namespace):
         """One binding of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (getEnvironmentInstanceBinding)."""
         from .api.environments import get_environment_instance_binding as operation
 
+        if not isinstance(environment_instance_id, str):
+            raise _wrong("get_environment_instance_binding", "environment_instance_id", "str", environment_instance_id)
+        if not environment_instance_id:
+            raise _empty("get_environment_instance_binding", "environment_instance_id")
+        if not isinstance(binding_id, str):
+            raise _wrong("get_environment_instance_binding", "binding_id", "str", binding_id)
+        if not binding_id:
+            raise _empty("get_environment_instance_binding", "binding_id")
         return await self._call_raw(
             "getEnvironmentInstanceBinding", operation, (200,), environment_instance_id, binding_id
         )
@@ -272,6 +406,10 @@ class ProvisioningApiWithRawResponse(Namespace):
         """Labels of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/labels` (getEnvironmentInstanceLabels)."""
         from .api.environments import get_environment_instance_labels as operation
 
+        if not isinstance(environment_instance_id, str):
+            raise _wrong("get_environment_instance_labels", "environment_instance_id", "str", environment_instance_id)
+        if not environment_instance_id:
+            raise _empty("get_environment_instance_labels", "environment_instance_id")
         return await self._call_raw("getEnvironmentInstanceLabels", operation, (200,), environment_instance_id)
 
     async def get_environment_instances(
@@ -280,12 +418,18 @@ class ProvisioningApiWithRawResponse(Namespace):
         """Environment instances of this subaccount. `GET /provisioning/v1/environments` (getEnvironmentInstances)."""
         from .api.environments import get_environment_instances as operation
 
+        if x_id_token is not UNSET and not isinstance(x_id_token, str):
+            raise _wrong("get_environment_instances", "x_id_token", "str", x_id_token)
         return await self._call_raw("getEnvironmentInstances", operation, (200,), **_given(x_id_token=x_id_token))
 
     async def get_status(self, job_instance_id_or_unique_id: str) -> Response[JobStatusResponseObject]:
         """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
+        if not isinstance(job_instance_id_or_unique_id, str):
+            raise _wrong("get_status", "job_instance_id_or_unique_id", "str", job_instance_id_or_unique_id)
+        if not job_instance_id_or_unique_id:
+            raise _empty("get_status", "job_instance_id_or_unique_id")
         return await self._call_raw("getStatus", operation, (200,), job_instance_id_or_unique_id)
 
     async def get_subaccount_quota(self) -> Response[ServicePlanAssignmentsResponseCollection]:
@@ -300,6 +444,12 @@ class ProvisioningApiWithRawResponse(Namespace):
         """Change the parameters or plan of an environment instance. `PATCH /provisioning/v1/environments/{environmentInstanceId}` (updateEnvironmentInstance)."""
         from .api.environments import update_environment_instance as operation
 
+        if not isinstance(environment_instance_id, str):
+            raise _wrong("update_environment_instance", "environment_instance_id", "str", environment_instance_id)
+        if not environment_instance_id:
+            raise _empty("update_environment_instance", "environment_instance_id")
+        if not isinstance(body, operation.UpdateEnvironmentInstanceRequestPayload):
+            raise _wrong("update_environment_instance", "body", "UpdateEnvironmentInstanceRequestPayload", body)
         return await self._call_raw(
             "updateEnvironmentInstance", operation, (202,), environment_instance_id, **_given(body=body)
         )

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from scp_async._namespace import Namespace
 from scp_async._namespace import given as _given
+from scp_async._namespace import wrong_type as _wrong
 
 from .types import UNSET
 
@@ -39,12 +40,18 @@ class ResourceConsumptionApi(Namespace):
         """Cloud credits of the global account, per contract and phase. `GET /reports/v1/cloudCreditsDetails` (getCloudCreditsDetails)."""
         from .api.usage import get_cloud_credits_details as operation
 
+        if view_phases is not UNSET and not isinstance(view_phases, operation.GetCloudCreditsDetailsViewPhases):
+            raise _wrong("get_cloud_credits_details", "view_phases", "GetCloudCreditsDetailsViewPhases", view_phases)
         return await self._call("getCloudCreditsDetails", operation, (200,), **_given(view_phases=view_phases))
 
     async def get_monthly_directory_usage(self, *, from_date: int, to_date: int) -> MonthlyUsageList:
         """Usage of the directory the service instance is scoped to, per month. `GET /reports/v1/monthlyDirectoryUsage` (getMonthlyDirectoryUsage)."""
         from .api.usage import get_monthly_directory_usage as operation
 
+        if not (isinstance(from_date, int) and type(from_date) is not bool):
+            raise _wrong("get_monthly_directory_usage", "from_date", "int", from_date)
+        if not (isinstance(to_date, int) and type(to_date) is not bool):
+            raise _wrong("get_monthly_directory_usage", "to_date", "int", to_date)
         return await self._call(
             "getMonthlyDirectoryUsage", operation, (200,), **_given(from_date=from_date, to_date=to_date)
         )
@@ -53,6 +60,10 @@ class ResourceConsumptionApi(Namespace):
         """Cost per subaccount and month (consumption-based commercial models only). `GET /reports/v1/monthlySubaccountsCost` (getMonthlySubaccountsCost)."""
         from .api.usage import get_monthly_subaccounts_cost as operation
 
+        if not (isinstance(from_date, int) and type(from_date) is not bool):
+            raise _wrong("get_monthly_subaccounts_cost", "from_date", "int", from_date)
+        if not (isinstance(to_date, int) and type(to_date) is not bool):
+            raise _wrong("get_monthly_subaccounts_cost", "to_date", "int", to_date)
         return await self._call(
             "getMonthlySubaccountsCost", operation, (200,), **_given(from_date=from_date, to_date=to_date)
         )
@@ -61,6 +72,10 @@ class ResourceConsumptionApi(Namespace):
         """Usage of the global account per month, service and plan. `GET /reports/v1/monthlyUsage` (getMonthlyUsage)."""
         from .api.usage import get_monthly_usage as operation
 
+        if not (isinstance(from_date, int) and type(from_date) is not bool):
+            raise _wrong("get_monthly_usage", "from_date", "int", from_date)
+        if not (isinstance(to_date, int) and type(to_date) is not bool):
+            raise _wrong("get_monthly_usage", "to_date", "int", to_date)
         return await self._call("getMonthlyUsage", operation, (200,), **_given(from_date=from_date, to_date=to_date))
 
     async def get_subaccount_usage(
@@ -74,6 +89,18 @@ class ResourceConsumptionApi(Namespace):
         """Usage of one subaccount between two days, optionally per day, week or month. `GET /reports/v1/subaccountUsage` (getSubaccountUsage)."""
         from .api.usage import get_subaccount_usage as operation
 
+        if not isinstance(subaccount_id, str):
+            raise _wrong("get_subaccount_usage", "subaccount_id", "str", subaccount_id)
+        if not (isinstance(from_date, int) and type(from_date) is not bool):
+            raise _wrong("get_subaccount_usage", "from_date", "int", from_date)
+        if not (isinstance(to_date, int) and type(to_date) is not bool):
+            raise _wrong("get_subaccount_usage", "to_date", "int", to_date)
+        if period_perspective is not UNSET and not isinstance(
+            period_perspective, operation.GetSubaccountUsagePeriodPerspective
+        ):
+            raise _wrong(
+                "get_subaccount_usage", "period_perspective", "GetSubaccountUsagePeriodPerspective", period_perspective
+            )
         return await self._call(
             "getSubaccountUsage",
             operation,
@@ -95,12 +122,18 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
         """Cloud credits of the global account, per contract and phase. `GET /reports/v1/cloudCreditsDetails` (getCloudCreditsDetails)."""
         from .api.usage import get_cloud_credits_details as operation
 
+        if view_phases is not UNSET and not isinstance(view_phases, operation.GetCloudCreditsDetailsViewPhases):
+            raise _wrong("get_cloud_credits_details", "view_phases", "GetCloudCreditsDetailsViewPhases", view_phases)
         return await self._call_raw("getCloudCreditsDetails", operation, (200,), **_given(view_phases=view_phases))
 
     async def get_monthly_directory_usage(self, *, from_date: int, to_date: int) -> Response[MonthlyUsageList]:
         """Usage of the directory the service instance is scoped to, per month. `GET /reports/v1/monthlyDirectoryUsage` (getMonthlyDirectoryUsage)."""
         from .api.usage import get_monthly_directory_usage as operation
 
+        if not (isinstance(from_date, int) and type(from_date) is not bool):
+            raise _wrong("get_monthly_directory_usage", "from_date", "int", from_date)
+        if not (isinstance(to_date, int) and type(to_date) is not bool):
+            raise _wrong("get_monthly_directory_usage", "to_date", "int", to_date)
         return await self._call_raw(
             "getMonthlyDirectoryUsage", operation, (200,), **_given(from_date=from_date, to_date=to_date)
         )
@@ -109,6 +142,10 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
         """Cost per subaccount and month (consumption-based commercial models only). `GET /reports/v1/monthlySubaccountsCost` (getMonthlySubaccountsCost)."""
         from .api.usage import get_monthly_subaccounts_cost as operation
 
+        if not (isinstance(from_date, int) and type(from_date) is not bool):
+            raise _wrong("get_monthly_subaccounts_cost", "from_date", "int", from_date)
+        if not (isinstance(to_date, int) and type(to_date) is not bool):
+            raise _wrong("get_monthly_subaccounts_cost", "to_date", "int", to_date)
         return await self._call_raw(
             "getMonthlySubaccountsCost", operation, (200,), **_given(from_date=from_date, to_date=to_date)
         )
@@ -117,6 +154,10 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
         """Usage of the global account per month, service and plan. `GET /reports/v1/monthlyUsage` (getMonthlyUsage)."""
         from .api.usage import get_monthly_usage as operation
 
+        if not (isinstance(from_date, int) and type(from_date) is not bool):
+            raise _wrong("get_monthly_usage", "from_date", "int", from_date)
+        if not (isinstance(to_date, int) and type(to_date) is not bool):
+            raise _wrong("get_monthly_usage", "to_date", "int", to_date)
         return await self._call_raw(
             "getMonthlyUsage", operation, (200,), **_given(from_date=from_date, to_date=to_date)
         )
@@ -132,6 +173,18 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
         """Usage of one subaccount between two days, optionally per day, week or month. `GET /reports/v1/subaccountUsage` (getSubaccountUsage)."""
         from .api.usage import get_subaccount_usage as operation
 
+        if not isinstance(subaccount_id, str):
+            raise _wrong("get_subaccount_usage", "subaccount_id", "str", subaccount_id)
+        if not (isinstance(from_date, int) and type(from_date) is not bool):
+            raise _wrong("get_subaccount_usage", "from_date", "int", from_date)
+        if not (isinstance(to_date, int) and type(to_date) is not bool):
+            raise _wrong("get_subaccount_usage", "to_date", "int", to_date)
+        if period_perspective is not UNSET and not isinstance(
+            period_perspective, operation.GetSubaccountUsagePeriodPerspective
+        ):
+            raise _wrong(
+                "get_subaccount_usage", "period_perspective", "GetSubaccountUsagePeriodPerspective", period_perspective
+            )
         return await self._call_raw(
             "getSubaccountUsage",
             operation,

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from scp_async._namespace import Namespace
+from scp_async._namespace import empty as _empty
 from scp_async._namespace import given as _given
+from scp_async._namespace import wrong_type as _wrong
 
 from .types import UNSET
 
@@ -54,6 +56,43 @@ class SaasProvisioningApi(Namespace):
         """`PATCH /saas-manager/v1/application/subscriptions/batch` (batchUpdateApplicationAndTenantSubscriptionAsync)."""
         from .api.provider_applications import batch_update_application_and_tenant_subscription_async as operation
 
+        if not isinstance(body, operation.BatchUpdateXsuaaSubscriptionDependencies):
+            raise _wrong(
+                "batch_update_application_and_tenant_subscription_async",
+                "body",
+                "BatchUpdateXsuaaSubscriptionDependencies",
+                body,
+            )
+        if skip_unchanged_dependencies is not UNSET and not isinstance(skip_unchanged_dependencies, bool):
+            raise _wrong(
+                "batch_update_application_and_tenant_subscription_async",
+                "skip_unchanged_dependencies",
+                "bool",
+                skip_unchanged_dependencies,
+            )
+        if skip_updating_dependencies is not UNSET and not isinstance(skip_updating_dependencies, bool):
+            raise _wrong(
+                "batch_update_application_and_tenant_subscription_async",
+                "skip_updating_dependencies",
+                "bool",
+                skip_updating_dependencies,
+            )
+        if update_application_url is not UNSET and not isinstance(update_application_url, bool):
+            raise _wrong(
+                "batch_update_application_and_tenant_subscription_async",
+                "update_application_url",
+                "bool",
+                update_application_url,
+            )
+        if allow_update_on_failed_subscription is not UNSET and not isinstance(
+            allow_update_on_failed_subscription, bool
+        ):
+            raise _wrong(
+                "batch_update_application_and_tenant_subscription_async",
+                "allow_update_on_failed_subscription",
+                "bool",
+                allow_update_on_failed_subscription,
+            )
         return await self._call(
             "batchUpdateApplicationAndTenantSubscriptionAsync",
             operation,
@@ -78,6 +117,16 @@ class SaasProvisioningApi(Namespace):
         """`POST /saas-manager/v1/applications/{appName}/subscription` (createSubscriptionAsync)."""
         from .api.subscriptions import create_subscription_async as operation
 
+        if not isinstance(app_name, str):
+            raise _wrong("create_subscription_async", "app_name", "str", app_name)
+        if not app_name:
+            raise _empty("create_subscription_async", "app_name")
+        if body is not UNSET and not isinstance(body, operation.CreateSubscriptionRequestPayload):
+            raise _wrong("create_subscription_async", "body", "CreateSubscriptionRequestPayload", body)
+        if use_commercial_app_name is not UNSET and not isinstance(use_commercial_app_name, bool):
+            raise _wrong("create_subscription_async", "use_commercial_app_name", "bool", use_commercial_app_name)
+        if sap_passport is not UNSET and not isinstance(sap_passport, str):
+            raise _wrong("create_subscription_async", "sap_passport", "str", sap_passport)
         return await self._call(
             "createSubscriptionAsync",
             operation,
@@ -90,6 +139,10 @@ class SaasProvisioningApi(Namespace):
         """`DELETE /saas-manager/v1/application/tenants/{tenantId}/subscriptions` (deleteApplicationAndTenantSubscriptionAsync)."""
         from .api.provider_applications import delete_application_and_tenant_subscription_async as operation
 
+        if not isinstance(tenant_id, str):
+            raise _wrong("delete_application_and_tenant_subscription_async", "tenant_id", "str", tenant_id)
+        if not tenant_id:
+            raise _empty("delete_application_and_tenant_subscription_async", "tenant_id")
         return await self._call("deleteApplicationAndTenantSubscriptionAsync", operation, (202,), tenant_id)
 
     async def delete_subscription_async(
@@ -98,6 +151,14 @@ class SaasProvisioningApi(Namespace):
         """`DELETE /saas-manager/v1/applications/{appName}/subscription` (deleteSubscriptionAsync)."""
         from .api.subscriptions import delete_subscription_async as operation
 
+        if not isinstance(app_name, str):
+            raise _wrong("delete_subscription_async", "app_name", "str", app_name)
+        if not app_name:
+            raise _empty("delete_subscription_async", "app_name")
+        if use_commercial_app_name is not UNSET and not isinstance(use_commercial_app_name, bool):
+            raise _wrong("delete_subscription_async", "use_commercial_app_name", "bool", use_commercial_app_name)
+        if sap_passport is not UNSET and not isinstance(sap_passport, str):
+            raise _wrong("delete_subscription_async", "sap_passport", "str", sap_passport)
         return await self._call(
             "deleteSubscriptionAsync",
             operation,
@@ -112,6 +173,12 @@ class SaasProvisioningApi(Namespace):
         """`DELETE /saas-manager/v1/applications/{appName}/subscription/labels` (deleteSubscriptionLabels)."""
         from .api.subscriptions import delete_subscription_labels as operation
 
+        if not isinstance(app_name, str):
+            raise _wrong("delete_subscription_labels", "app_name", "str", app_name)
+        if not app_name:
+            raise _empty("delete_subscription_labels", "app_name")
+        if use_commercial_app_name is not UNSET and not isinstance(use_commercial_app_name, bool):
+            raise _wrong("delete_subscription_labels", "use_commercial_app_name", "bool", use_commercial_app_name)
         return await self._call(
             "deleteSubscriptionLabels",
             operation,
@@ -140,6 +207,20 @@ class SaasProvisioningApi(Namespace):
         """`GET /saas-manager/v1/application/subscriptions` (getApplicationSubscriptions)."""
         from .api.provider_applications import get_application_subscriptions as operation
 
+        if tenant_id is not UNSET and not isinstance(tenant_id, str):
+            raise _wrong("get_application_subscriptions", "tenant_id", "str", tenant_id)
+        if subscription_guid is not UNSET and not isinstance(subscription_guid, str):
+            raise _wrong("get_application_subscriptions", "subscription_guid", "str", subscription_guid)
+        if state is not UNSET and not isinstance(state, operation.GetApplicationSubscriptionsState):
+            raise _wrong("get_application_subscriptions", "state", "GetApplicationSubscriptionsState", state)
+        if global_account_id is not UNSET and not isinstance(global_account_id, str):
+            raise _wrong("get_application_subscriptions", "global_account_id", "str", global_account_id)
+        if subaccount_id is not UNSET and not isinstance(subaccount_id, str):
+            raise _wrong("get_application_subscriptions", "subaccount_id", "str", subaccount_id)
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("get_application_subscriptions", "page", "int", page)
+        if size is not UNSET and not isinstance(size, str):
+            raise _wrong("get_application_subscriptions", "size", "str", size)
         return await self._call(
             "getApplicationSubscriptions",
             operation,
@@ -166,6 +247,16 @@ class SaasProvisioningApi(Namespace):
         """`GET /saas-manager/v1/applications/{appName}` (getEntitledApplication)."""
         from .api.subscriptions import get_entitled_application as operation
 
+        if not isinstance(app_name, str):
+            raise _wrong("get_entitled_application", "app_name", "str", app_name)
+        if not app_name:
+            raise _empty("get_entitled_application", "app_name")
+        if plan_name is not UNSET and not isinstance(plan_name, str):
+            raise _wrong("get_entitled_application", "plan_name", "str", plan_name)
+        if use_commercial_app_name is not UNSET and not isinstance(use_commercial_app_name, bool):
+            raise _wrong("get_entitled_application", "use_commercial_app_name", "bool", use_commercial_app_name)
+        if accept_language is not UNSET and not isinstance(accept_language, str):
+            raise _wrong("get_entitled_application", "accept_language", "str", accept_language)
         return await self._call(
             "getEntitledApplication",
             operation,
@@ -182,18 +273,28 @@ class SaasProvisioningApi(Namespace):
         """`GET /saas-manager/v1/applications` (getEntitledApplications)."""
         from .api.subscriptions import get_entitled_applications as operation
 
+        if accept_language is not UNSET and not isinstance(accept_language, str):
+            raise _wrong("get_entitled_applications", "accept_language", "str", accept_language)
         return await self._call("getEntitledApplications", operation, (200,), **_given(accept_language=accept_language))
 
     async def get_job_related_to_saas_application_by_id(self, job_uuid: str) -> JobStateResponseObject:
         """`GET /api/v2.0/jobs/{jobUuid}` (getJobRelatedToSaasApplicationById)."""
         from .api.provider_jobs import get_job_related_to_saas_application_by_id as operation
 
+        if not isinstance(job_uuid, str):
+            raise _wrong("get_job_related_to_saas_application_by_id", "job_uuid", "str", job_uuid)
+        if not job_uuid:
+            raise _empty("get_job_related_to_saas_application_by_id", "job_uuid")
         return await self._call("getJobRelatedToSaasApplicationById", operation, (200,), job_uuid)
 
     async def get_status(self, job_instance_id_or_unique_id: str) -> JobStatusResponseObject:
         """`GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
+        if not isinstance(job_instance_id_or_unique_id, str):
+            raise _wrong("get_status", "job_instance_id_or_unique_id", "str", job_instance_id_or_unique_id)
+        if not job_instance_id_or_unique_id:
+            raise _empty("get_status", "job_instance_id_or_unique_id")
         return await self._call("getStatus", operation, (200,), job_instance_id_or_unique_id)
 
     async def get_subscription_labels(
@@ -202,6 +303,12 @@ class SaasProvisioningApi(Namespace):
         """`GET /saas-manager/v1/applications/{appName}/subscription/labels` (getSubscriptionLabels)."""
         from .api.subscriptions import get_subscription_labels as operation
 
+        if not isinstance(app_name, str):
+            raise _wrong("get_subscription_labels", "app_name", "str", app_name)
+        if not app_name:
+            raise _empty("get_subscription_labels", "app_name")
+        if use_commercial_app_name is not UNSET and not isinstance(use_commercial_app_name, bool):
+            raise _wrong("get_subscription_labels", "use_commercial_app_name", "bool", use_commercial_app_name)
         return await self._call(
             "getSubscriptionLabels",
             operation,
@@ -216,6 +323,12 @@ class SaasProvisioningApi(Namespace):
         """`GET /saas-manager/v1/applications/{appName}/subscription/parameters` (getSubscriptionParams)."""
         from .api.subscriptions import get_subscription_params as operation
 
+        if not isinstance(app_name, str):
+            raise _wrong("get_subscription_params", "app_name", "str", app_name)
+        if not app_name:
+            raise _empty("get_subscription_params", "app_name")
+        if use_commercial_app_name is not UNSET and not isinstance(use_commercial_app_name, bool):
+            raise _wrong("get_subscription_params", "use_commercial_app_name", "bool", use_commercial_app_name)
         return await self._call(
             "getSubscriptionParams",
             operation,
@@ -228,6 +341,10 @@ class SaasProvisioningApi(Namespace):
         """`PUT /api/v2.0/jobs/{jobUuid}/terminate` (gracefulTerminationJob)."""
         from .api.provider_jobs import graceful_termination_job as operation
 
+        if not isinstance(job_uuid, str):
+            raise _wrong("graceful_termination_job", "job_uuid", "str", job_uuid)
+        if not job_uuid:
+            raise _empty("graceful_termination_job", "job_uuid")
         return await self._call("gracefulTerminationJob", operation, (202,), job_uuid)
 
     async def subscription_callback_async(
@@ -236,6 +353,12 @@ class SaasProvisioningApi(Namespace):
         """`PUT /saas-manager/v1/subscription-callback/{identifier}/result` (subscriptionCallbackAsync)."""
         from .api.xsuaa_callbacks import subscription_callback_async as operation
 
+        if not isinstance(identifier, str):
+            raise _wrong("subscription_callback_async", "identifier", "str", identifier)
+        if not identifier:
+            raise _empty("subscription_callback_async", "identifier")
+        if body is not UNSET and not isinstance(body, operation.SaasAsyncSubscriptionRequestPayload):
+            raise _wrong("subscription_callback_async", "body", "SaasAsyncSubscriptionRequestPayload", body)
         return await self._call("subscriptionCallbackAsync", operation, (200,), identifier, **_given(body=body))
 
     async def update_application_and_tenant_subscription_async(
@@ -251,6 +374,47 @@ class SaasProvisioningApi(Namespace):
         """`PATCH /saas-manager/v1/application/tenants/{tenantId}/subscriptions` (updateApplicationAndTenantSubscriptionAsync)."""
         from .api.provider_applications import update_application_and_tenant_subscription_async as operation
 
+        if not isinstance(tenant_id, str):
+            raise _wrong("update_application_and_tenant_subscription_async", "tenant_id", "str", tenant_id)
+        if not tenant_id:
+            raise _empty("update_application_and_tenant_subscription_async", "tenant_id")
+        if body is not UNSET and not isinstance(body, operation.UpdateApplicationDependenciesRequestPayload):
+            raise _wrong(
+                "update_application_and_tenant_subscription_async",
+                "body",
+                "UpdateApplicationDependenciesRequestPayload",
+                body,
+            )
+        if skip_unchanged_dependencies is not UNSET and not isinstance(skip_unchanged_dependencies, bool):
+            raise _wrong(
+                "update_application_and_tenant_subscription_async",
+                "skip_unchanged_dependencies",
+                "bool",
+                skip_unchanged_dependencies,
+            )
+        if skip_updating_dependencies is not UNSET and not isinstance(skip_updating_dependencies, bool):
+            raise _wrong(
+                "update_application_and_tenant_subscription_async",
+                "skip_updating_dependencies",
+                "bool",
+                skip_updating_dependencies,
+            )
+        if update_application_url is not UNSET and not isinstance(update_application_url, bool):
+            raise _wrong(
+                "update_application_and_tenant_subscription_async",
+                "update_application_url",
+                "bool",
+                update_application_url,
+            )
+        if allow_update_on_failed_subscription is not UNSET and not isinstance(
+            allow_update_on_failed_subscription, bool
+        ):
+            raise _wrong(
+                "update_application_and_tenant_subscription_async",
+                "allow_update_on_failed_subscription",
+                "bool",
+                allow_update_on_failed_subscription,
+            )
         return await self._call(
             "updateApplicationAndTenantSubscriptionAsync",
             operation,
@@ -275,6 +439,16 @@ class SaasProvisioningApi(Namespace):
         """`PATCH /saas-manager/v1/applications/{appName}/subscription` (updateSubscriptionParametersAsync)."""
         from .api.subscriptions import update_subscription_parameters_async as operation
 
+        if not isinstance(app_name, str):
+            raise _wrong("update_subscription_parameters_async", "app_name", "str", app_name)
+        if not app_name:
+            raise _empty("update_subscription_parameters_async", "app_name")
+        if body is not UNSET and not isinstance(body, operation.UpdateSubscriptionRequestPayload):
+            raise _wrong("update_subscription_parameters_async", "body", "UpdateSubscriptionRequestPayload", body)
+        if use_commercial_app_name is not UNSET and not isinstance(use_commercial_app_name, bool):
+            raise _wrong(
+                "update_subscription_parameters_async", "use_commercial_app_name", "bool", use_commercial_app_name
+            )
         return await self._call(
             "updateSubscriptionParametersAsync",
             operation,
@@ -289,6 +463,14 @@ class SaasProvisioningApi(Namespace):
         """`PUT /saas-manager/v1/applications/{appName}/subscription/labels` (upsertSubscriptionLabels)."""
         from .api.subscriptions import upsert_subscription_labels as operation
 
+        if not isinstance(app_name, str):
+            raise _wrong("upsert_subscription_labels", "app_name", "str", app_name)
+        if not app_name:
+            raise _empty("upsert_subscription_labels", "app_name")
+        if not isinstance(body, operation.LabelAssignmentRequestPayload):
+            raise _wrong("upsert_subscription_labels", "body", "LabelAssignmentRequestPayload", body)
+        if use_commercial_app_name is not UNSET and not isinstance(use_commercial_app_name, bool):
+            raise _wrong("upsert_subscription_labels", "use_commercial_app_name", "bool", use_commercial_app_name)
         return await self._call(
             "upsertSubscriptionLabels",
             operation,
@@ -315,6 +497,43 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         """`PATCH /saas-manager/v1/application/subscriptions/batch` (batchUpdateApplicationAndTenantSubscriptionAsync)."""
         from .api.provider_applications import batch_update_application_and_tenant_subscription_async as operation
 
+        if not isinstance(body, operation.BatchUpdateXsuaaSubscriptionDependencies):
+            raise _wrong(
+                "batch_update_application_and_tenant_subscription_async",
+                "body",
+                "BatchUpdateXsuaaSubscriptionDependencies",
+                body,
+            )
+        if skip_unchanged_dependencies is not UNSET and not isinstance(skip_unchanged_dependencies, bool):
+            raise _wrong(
+                "batch_update_application_and_tenant_subscription_async",
+                "skip_unchanged_dependencies",
+                "bool",
+                skip_unchanged_dependencies,
+            )
+        if skip_updating_dependencies is not UNSET and not isinstance(skip_updating_dependencies, bool):
+            raise _wrong(
+                "batch_update_application_and_tenant_subscription_async",
+                "skip_updating_dependencies",
+                "bool",
+                skip_updating_dependencies,
+            )
+        if update_application_url is not UNSET and not isinstance(update_application_url, bool):
+            raise _wrong(
+                "batch_update_application_and_tenant_subscription_async",
+                "update_application_url",
+                "bool",
+                update_application_url,
+            )
+        if allow_update_on_failed_subscription is not UNSET and not isinstance(
+            allow_update_on_failed_subscription, bool
+        ):
+            raise _wrong(
+                "batch_update_application_and_tenant_subscription_async",
+                "allow_update_on_failed_subscription",
+                "bool",
+                allow_update_on_failed_subscription,
+            )
         return await self._call_raw(
             "batchUpdateApplicationAndTenantSubscriptionAsync",
             operation,
@@ -339,6 +558,16 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         """`POST /saas-manager/v1/applications/{appName}/subscription` (createSubscriptionAsync)."""
         from .api.subscriptions import create_subscription_async as operation
 
+        if not isinstance(app_name, str):
+            raise _wrong("create_subscription_async", "app_name", "str", app_name)
+        if not app_name:
+            raise _empty("create_subscription_async", "app_name")
+        if body is not UNSET and not isinstance(body, operation.CreateSubscriptionRequestPayload):
+            raise _wrong("create_subscription_async", "body", "CreateSubscriptionRequestPayload", body)
+        if use_commercial_app_name is not UNSET and not isinstance(use_commercial_app_name, bool):
+            raise _wrong("create_subscription_async", "use_commercial_app_name", "bool", use_commercial_app_name)
+        if sap_passport is not UNSET and not isinstance(sap_passport, str):
+            raise _wrong("create_subscription_async", "sap_passport", "str", sap_passport)
         return await self._call_raw(
             "createSubscriptionAsync",
             operation,
@@ -351,6 +580,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         """`DELETE /saas-manager/v1/application/tenants/{tenantId}/subscriptions` (deleteApplicationAndTenantSubscriptionAsync)."""
         from .api.provider_applications import delete_application_and_tenant_subscription_async as operation
 
+        if not isinstance(tenant_id, str):
+            raise _wrong("delete_application_and_tenant_subscription_async", "tenant_id", "str", tenant_id)
+        if not tenant_id:
+            raise _empty("delete_application_and_tenant_subscription_async", "tenant_id")
         return await self._call_raw("deleteApplicationAndTenantSubscriptionAsync", operation, (202,), tenant_id)
 
     async def delete_subscription_async(
@@ -359,6 +592,14 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         """`DELETE /saas-manager/v1/applications/{appName}/subscription` (deleteSubscriptionAsync)."""
         from .api.subscriptions import delete_subscription_async as operation
 
+        if not isinstance(app_name, str):
+            raise _wrong("delete_subscription_async", "app_name", "str", app_name)
+        if not app_name:
+            raise _empty("delete_subscription_async", "app_name")
+        if use_commercial_app_name is not UNSET and not isinstance(use_commercial_app_name, bool):
+            raise _wrong("delete_subscription_async", "use_commercial_app_name", "bool", use_commercial_app_name)
+        if sap_passport is not UNSET and not isinstance(sap_passport, str):
+            raise _wrong("delete_subscription_async", "sap_passport", "str", sap_passport)
         return await self._call_raw(
             "deleteSubscriptionAsync",
             operation,
@@ -373,6 +614,12 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         """`DELETE /saas-manager/v1/applications/{appName}/subscription/labels` (deleteSubscriptionLabels)."""
         from .api.subscriptions import delete_subscription_labels as operation
 
+        if not isinstance(app_name, str):
+            raise _wrong("delete_subscription_labels", "app_name", "str", app_name)
+        if not app_name:
+            raise _empty("delete_subscription_labels", "app_name")
+        if use_commercial_app_name is not UNSET and not isinstance(use_commercial_app_name, bool):
+            raise _wrong("delete_subscription_labels", "use_commercial_app_name", "bool", use_commercial_app_name)
         return await self._call_raw(
             "deleteSubscriptionLabels",
             operation,
@@ -401,6 +648,20 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         """`GET /saas-manager/v1/application/subscriptions` (getApplicationSubscriptions)."""
         from .api.provider_applications import get_application_subscriptions as operation
 
+        if tenant_id is not UNSET and not isinstance(tenant_id, str):
+            raise _wrong("get_application_subscriptions", "tenant_id", "str", tenant_id)
+        if subscription_guid is not UNSET and not isinstance(subscription_guid, str):
+            raise _wrong("get_application_subscriptions", "subscription_guid", "str", subscription_guid)
+        if state is not UNSET and not isinstance(state, operation.GetApplicationSubscriptionsState):
+            raise _wrong("get_application_subscriptions", "state", "GetApplicationSubscriptionsState", state)
+        if global_account_id is not UNSET and not isinstance(global_account_id, str):
+            raise _wrong("get_application_subscriptions", "global_account_id", "str", global_account_id)
+        if subaccount_id is not UNSET and not isinstance(subaccount_id, str):
+            raise _wrong("get_application_subscriptions", "subaccount_id", "str", subaccount_id)
+        if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
+            raise _wrong("get_application_subscriptions", "page", "int", page)
+        if size is not UNSET and not isinstance(size, str):
+            raise _wrong("get_application_subscriptions", "size", "str", size)
         return await self._call_raw(
             "getApplicationSubscriptions",
             operation,
@@ -427,6 +688,16 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         """`GET /saas-manager/v1/applications/{appName}` (getEntitledApplication)."""
         from .api.subscriptions import get_entitled_application as operation
 
+        if not isinstance(app_name, str):
+            raise _wrong("get_entitled_application", "app_name", "str", app_name)
+        if not app_name:
+            raise _empty("get_entitled_application", "app_name")
+        if plan_name is not UNSET and not isinstance(plan_name, str):
+            raise _wrong("get_entitled_application", "plan_name", "str", plan_name)
+        if use_commercial_app_name is not UNSET and not isinstance(use_commercial_app_name, bool):
+            raise _wrong("get_entitled_application", "use_commercial_app_name", "bool", use_commercial_app_name)
+        if accept_language is not UNSET and not isinstance(accept_language, str):
+            raise _wrong("get_entitled_application", "accept_language", "str", accept_language)
         return await self._call_raw(
             "getEntitledApplication",
             operation,
@@ -443,6 +714,8 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         """`GET /saas-manager/v1/applications` (getEntitledApplications)."""
         from .api.subscriptions import get_entitled_applications as operation
 
+        if accept_language is not UNSET and not isinstance(accept_language, str):
+            raise _wrong("get_entitled_applications", "accept_language", "str", accept_language)
         return await self._call_raw(
             "getEntitledApplications", operation, (200,), **_given(accept_language=accept_language)
         )
@@ -451,12 +724,20 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         """`GET /api/v2.0/jobs/{jobUuid}` (getJobRelatedToSaasApplicationById)."""
         from .api.provider_jobs import get_job_related_to_saas_application_by_id as operation
 
+        if not isinstance(job_uuid, str):
+            raise _wrong("get_job_related_to_saas_application_by_id", "job_uuid", "str", job_uuid)
+        if not job_uuid:
+            raise _empty("get_job_related_to_saas_application_by_id", "job_uuid")
         return await self._call_raw("getJobRelatedToSaasApplicationById", operation, (200,), job_uuid)
 
     async def get_status(self, job_instance_id_or_unique_id: str) -> Response[JobStatusResponseObject]:
         """`GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
+        if not isinstance(job_instance_id_or_unique_id, str):
+            raise _wrong("get_status", "job_instance_id_or_unique_id", "str", job_instance_id_or_unique_id)
+        if not job_instance_id_or_unique_id:
+            raise _empty("get_status", "job_instance_id_or_unique_id")
         return await self._call_raw("getStatus", operation, (200,), job_instance_id_or_unique_id)
 
     async def get_subscription_labels(
@@ -465,6 +746,12 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         """`GET /saas-manager/v1/applications/{appName}/subscription/labels` (getSubscriptionLabels)."""
         from .api.subscriptions import get_subscription_labels as operation
 
+        if not isinstance(app_name, str):
+            raise _wrong("get_subscription_labels", "app_name", "str", app_name)
+        if not app_name:
+            raise _empty("get_subscription_labels", "app_name")
+        if use_commercial_app_name is not UNSET and not isinstance(use_commercial_app_name, bool):
+            raise _wrong("get_subscription_labels", "use_commercial_app_name", "bool", use_commercial_app_name)
         return await self._call_raw(
             "getSubscriptionLabels",
             operation,
@@ -479,6 +766,12 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         """`GET /saas-manager/v1/applications/{appName}/subscription/parameters` (getSubscriptionParams)."""
         from .api.subscriptions import get_subscription_params as operation
 
+        if not isinstance(app_name, str):
+            raise _wrong("get_subscription_params", "app_name", "str", app_name)
+        if not app_name:
+            raise _empty("get_subscription_params", "app_name")
+        if use_commercial_app_name is not UNSET and not isinstance(use_commercial_app_name, bool):
+            raise _wrong("get_subscription_params", "use_commercial_app_name", "bool", use_commercial_app_name)
         return await self._call_raw(
             "getSubscriptionParams",
             operation,
@@ -491,6 +784,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         """`PUT /api/v2.0/jobs/{jobUuid}/terminate` (gracefulTerminationJob)."""
         from .api.provider_jobs import graceful_termination_job as operation
 
+        if not isinstance(job_uuid, str):
+            raise _wrong("graceful_termination_job", "job_uuid", "str", job_uuid)
+        if not job_uuid:
+            raise _empty("graceful_termination_job", "job_uuid")
         return await self._call_raw("gracefulTerminationJob", operation, (202,), job_uuid)
 
     async def subscription_callback_async(
@@ -499,6 +796,12 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         """`PUT /saas-manager/v1/subscription-callback/{identifier}/result` (subscriptionCallbackAsync)."""
         from .api.xsuaa_callbacks import subscription_callback_async as operation
 
+        if not isinstance(identifier, str):
+            raise _wrong("subscription_callback_async", "identifier", "str", identifier)
+        if not identifier:
+            raise _empty("subscription_callback_async", "identifier")
+        if body is not UNSET and not isinstance(body, operation.SaasAsyncSubscriptionRequestPayload):
+            raise _wrong("subscription_callback_async", "body", "SaasAsyncSubscriptionRequestPayload", body)
         return await self._call_raw("subscriptionCallbackAsync", operation, (200,), identifier, **_given(body=body))
 
     async def update_application_and_tenant_subscription_async(
@@ -514,6 +817,47 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         """`PATCH /saas-manager/v1/application/tenants/{tenantId}/subscriptions` (updateApplicationAndTenantSubscriptionAsync)."""
         from .api.provider_applications import update_application_and_tenant_subscription_async as operation
 
+        if not isinstance(tenant_id, str):
+            raise _wrong("update_application_and_tenant_subscription_async", "tenant_id", "str", tenant_id)
+        if not tenant_id:
+            raise _empty("update_application_and_tenant_subscription_async", "tenant_id")
+        if body is not UNSET and not isinstance(body, operation.UpdateApplicationDependenciesRequestPayload):
+            raise _wrong(
+                "update_application_and_tenant_subscription_async",
+                "body",
+                "UpdateApplicationDependenciesRequestPayload",
+                body,
+            )
+        if skip_unchanged_dependencies is not UNSET and not isinstance(skip_unchanged_dependencies, bool):
+            raise _wrong(
+                "update_application_and_tenant_subscription_async",
+                "skip_unchanged_dependencies",
+                "bool",
+                skip_unchanged_dependencies,
+            )
+        if skip_updating_dependencies is not UNSET and not isinstance(skip_updating_dependencies, bool):
+            raise _wrong(
+                "update_application_and_tenant_subscription_async",
+                "skip_updating_dependencies",
+                "bool",
+                skip_updating_dependencies,
+            )
+        if update_application_url is not UNSET and not isinstance(update_application_url, bool):
+            raise _wrong(
+                "update_application_and_tenant_subscription_async",
+                "update_application_url",
+                "bool",
+                update_application_url,
+            )
+        if allow_update_on_failed_subscription is not UNSET and not isinstance(
+            allow_update_on_failed_subscription, bool
+        ):
+            raise _wrong(
+                "update_application_and_tenant_subscription_async",
+                "allow_update_on_failed_subscription",
+                "bool",
+                allow_update_on_failed_subscription,
+            )
         return await self._call_raw(
             "updateApplicationAndTenantSubscriptionAsync",
             operation,
@@ -538,6 +882,16 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         """`PATCH /saas-manager/v1/applications/{appName}/subscription` (updateSubscriptionParametersAsync)."""
         from .api.subscriptions import update_subscription_parameters_async as operation
 
+        if not isinstance(app_name, str):
+            raise _wrong("update_subscription_parameters_async", "app_name", "str", app_name)
+        if not app_name:
+            raise _empty("update_subscription_parameters_async", "app_name")
+        if body is not UNSET and not isinstance(body, operation.UpdateSubscriptionRequestPayload):
+            raise _wrong("update_subscription_parameters_async", "body", "UpdateSubscriptionRequestPayload", body)
+        if use_commercial_app_name is not UNSET and not isinstance(use_commercial_app_name, bool):
+            raise _wrong(
+                "update_subscription_parameters_async", "use_commercial_app_name", "bool", use_commercial_app_name
+            )
         return await self._call_raw(
             "updateSubscriptionParametersAsync",
             operation,
@@ -552,6 +906,14 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         """`PUT /saas-manager/v1/applications/{appName}/subscription/labels` (upsertSubscriptionLabels)."""
         from .api.subscriptions import upsert_subscription_labels as operation
 
+        if not isinstance(app_name, str):
+            raise _wrong("upsert_subscription_labels", "app_name", "str", app_name)
+        if not app_name:
+            raise _empty("upsert_subscription_labels", "app_name")
+        if not isinstance(body, operation.LabelAssignmentRequestPayload):
+            raise _wrong("upsert_subscription_labels", "body", "LabelAssignmentRequestPayload", body)
+        if use_commercial_app_name is not UNSET and not isinstance(use_commercial_app_name, bool):
+            raise _wrong("upsert_subscription_labels", "use_commercial_app_name", "bool", use_commercial_app_name)
         return await self._call_raw(
             "upsertSubscriptionLabels",
             operation,

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from scp_async._namespace import Namespace
+from scp_async._namespace import empty as _empty
 from scp_async._namespace import given as _given
+from scp_async._namespace import wrong_type as _wrong
 
 from .types import UNSET
 
@@ -71,6 +73,10 @@ class ServiceManagerApi(Namespace):
         """`POST /v1/service_bindings` (createServiceBinding)."""
         from .api.service_bindings import create_service_binding as operation
 
+        if not isinstance(body, operation.CreateServiceBindingRequestPayload):
+            raise _wrong("create_service_binding", "body", "CreateServiceBindingRequestPayload", body)
+        if async_ is not UNSET and not isinstance(async_, bool):
+            raise _wrong("create_service_binding", "async_", "bool", async_)
         return await self._call("createServiceBinding", operation, (201, 202), **_given(body=body, async_=async_))
 
     async def create_service_instance(
@@ -79,6 +85,10 @@ class ServiceManagerApi(Namespace):
         """`POST /v1/service_instances` (createServiceInstance)."""
         from .api.service_instances import create_service_instance as operation
 
+        if not isinstance(body, (operation.CreateByOfferingAndPlanName, operation.CreateByPlanID)):
+            raise _wrong("create_service_instance", "body", "CreateByOfferingAndPlanName or CreateByPlanID", body)
+        if async_ is not UNSET and not isinstance(async_, bool):
+            raise _wrong("create_service_instance", "async_", "bool", async_)
         return await self._call("createServiceInstance", operation, (201, 202), **_given(body=body, async_=async_))
 
     async def delete_service_binding(
@@ -87,6 +97,12 @@ class ServiceManagerApi(Namespace):
         """`DELETE /v1/service_bindings/{serviceBindingID}` (deleteServiceBinding)."""
         from .api.service_bindings import delete_service_binding as operation
 
+        if not isinstance(service_binding_id, str):
+            raise _wrong("delete_service_binding", "service_binding_id", "str", service_binding_id)
+        if not service_binding_id:
+            raise _empty("delete_service_binding", "service_binding_id")
+        if async_ is not UNSET and not isinstance(async_, bool):
+            raise _wrong("delete_service_binding", "async_", "bool", async_)
         return await self._call(
             "deleteServiceBinding", operation, (200, 202), service_binding_id, **_given(async_=async_)
         )
@@ -97,6 +113,12 @@ class ServiceManagerApi(Namespace):
         """`DELETE /v1/service_instances/{serviceInstanceID}` (deleteServiceInstance)."""
         from .api.service_instances import delete_service_instance as operation
 
+        if not isinstance(service_instance_id, str):
+            raise _wrong("delete_service_instance", "service_instance_id", "str", service_instance_id)
+        if not service_instance_id:
+            raise _empty("delete_service_instance", "service_instance_id")
+        if async_ is not UNSET and not isinstance(async_, bool):
+            raise _wrong("delete_service_instance", "async_", "bool", async_)
         return await self._call(
             "deleteServiceInstance", operation, (200, 202), service_instance_id, **_given(async_=async_)
         )
@@ -112,6 +134,14 @@ class ServiceManagerApi(Namespace):
         """`GET /v1/platforms` (getAllPlatforms)."""
         from .api.platforms import get_all_platforms as operation
 
+        if field_query is not UNSET and not isinstance(field_query, str):
+            raise _wrong("get_all_platforms", "field_query", "str", field_query)
+        if label_query is not UNSET and not isinstance(label_query, str):
+            raise _wrong("get_all_platforms", "label_query", "str", label_query)
+        if token is not UNSET and not isinstance(token, str):
+            raise _wrong("get_all_platforms", "token", "str", token)
+        if max_items is not UNSET and not (isinstance(max_items, int) and type(max_items) is not bool):
+            raise _wrong("get_all_platforms", "max_items", "int", max_items)
         return await self._call(
             "getAllPlatforms",
             operation,
@@ -130,6 +160,14 @@ class ServiceManagerApi(Namespace):
         """`GET /v1/service_bindings` (getAllServiceBindings)."""
         from .api.service_bindings import get_all_service_bindings as operation
 
+        if field_query is not UNSET and not isinstance(field_query, str):
+            raise _wrong("get_all_service_bindings", "field_query", "str", field_query)
+        if label_query is not UNSET and not isinstance(label_query, str):
+            raise _wrong("get_all_service_bindings", "label_query", "str", label_query)
+        if token is not UNSET and not isinstance(token, str):
+            raise _wrong("get_all_service_bindings", "token", "str", token)
+        if max_items is not UNSET and not (isinstance(max_items, int) and type(max_items) is not bool):
+            raise _wrong("get_all_service_bindings", "max_items", "int", max_items)
         return await self._call(
             "getAllServiceBindings",
             operation,
@@ -148,6 +186,14 @@ class ServiceManagerApi(Namespace):
         """`GET /v1/service_brokers` (getAllServiceBrokers)."""
         from .api.service_brokers import get_all_service_brokers as operation
 
+        if field_query is not UNSET and not isinstance(field_query, str):
+            raise _wrong("get_all_service_brokers", "field_query", "str", field_query)
+        if label_query is not UNSET and not isinstance(label_query, str):
+            raise _wrong("get_all_service_brokers", "label_query", "str", label_query)
+        if token is not UNSET and not isinstance(token, str):
+            raise _wrong("get_all_service_brokers", "token", "str", token)
+        if max_items is not UNSET and not (isinstance(max_items, int) and type(max_items) is not bool):
+            raise _wrong("get_all_service_brokers", "max_items", "int", max_items)
         return await self._call(
             "getAllServiceBrokers",
             operation,
@@ -166,6 +212,14 @@ class ServiceManagerApi(Namespace):
         """`GET /v1/service_instances` (getAllServiceInstances)."""
         from .api.service_instances import get_all_service_instances as operation
 
+        if field_query is not UNSET and not isinstance(field_query, str):
+            raise _wrong("get_all_service_instances", "field_query", "str", field_query)
+        if label_query is not UNSET and not isinstance(label_query, str):
+            raise _wrong("get_all_service_instances", "label_query", "str", label_query)
+        if token is not UNSET and not isinstance(token, str):
+            raise _wrong("get_all_service_instances", "token", "str", token)
+        if max_items is not UNSET and not (isinstance(max_items, int) and type(max_items) is not bool):
+            raise _wrong("get_all_service_instances", "max_items", "int", max_items)
         return await self._call(
             "getAllServiceInstances",
             operation,
@@ -185,6 +239,16 @@ class ServiceManagerApi(Namespace):
         """`GET /v1/service_plans` (getAllServicePlans)."""
         from .api.service_plans import get_all_service_plans as operation
 
+        if environment is not UNSET and not isinstance(environment, str):
+            raise _wrong("get_all_service_plans", "environment", "str", environment)
+        if field_query is not UNSET and not isinstance(field_query, str):
+            raise _wrong("get_all_service_plans", "field_query", "str", field_query)
+        if label_query is not UNSET and not isinstance(label_query, str):
+            raise _wrong("get_all_service_plans", "label_query", "str", label_query)
+        if token is not UNSET and not isinstance(token, str):
+            raise _wrong("get_all_service_plans", "token", "str", token)
+        if max_items is not UNSET and not (isinstance(max_items, int) and type(max_items) is not bool):
+            raise _wrong("get_all_service_plans", "max_items", "int", max_items)
         return await self._call(
             "getAllServicePlans",
             operation,
@@ -202,12 +266,20 @@ class ServiceManagerApi(Namespace):
         """`GET /v1/platforms/{platformID}` (getPlatformById)."""
         from .api.platforms import get_platform_by_id as operation
 
+        if not isinstance(platform_id, str):
+            raise _wrong("get_platform_by_id", "platform_id", "str", platform_id)
+        if not platform_id:
+            raise _empty("get_platform_by_id", "platform_id")
         return await self._call("getPlatformById", operation, (200,), platform_id)
 
     async def get_service_binding_by_id(self, service_binding_id: str) -> ServiceBindingResponseObject:
         """`GET /v1/service_bindings/{serviceBindingID}` (getServiceBindingById)."""
         from .api.service_bindings import get_service_binding_by_id as operation
 
+        if not isinstance(service_binding_id, str):
+            raise _wrong("get_service_binding_by_id", "service_binding_id", "str", service_binding_id)
+        if not service_binding_id:
+            raise _empty("get_service_binding_by_id", "service_binding_id")
         return await self._call("getServiceBindingById", operation, (200,), service_binding_id)
 
     async def get_service_binding_parameters_by_id(
@@ -216,18 +288,30 @@ class ServiceManagerApi(Namespace):
         """`GET /v1/service_bindings/{serviceBindingID}/parameters` (getServiceBindingParametersById)."""
         from .api.service_bindings import get_service_binding_parameters_by_id as operation
 
+        if not isinstance(service_binding_id, str):
+            raise _wrong("get_service_binding_parameters_by_id", "service_binding_id", "str", service_binding_id)
+        if not service_binding_id:
+            raise _empty("get_service_binding_parameters_by_id", "service_binding_id")
         return await self._call("getServiceBindingParametersById", operation, (200,), service_binding_id)
 
     async def get_service_broker_id(self, service_broker_id: str) -> ServiceBrokerResponseObject:
         """`GET /v1/service_brokers/{serviceBrokerID}` (getServiceBrokerId)."""
         from .api.service_brokers import get_service_broker_id as operation
 
+        if not isinstance(service_broker_id, str):
+            raise _wrong("get_service_broker_id", "service_broker_id", "str", service_broker_id)
+        if not service_broker_id:
+            raise _empty("get_service_broker_id", "service_broker_id")
         return await self._call("getServiceBrokerId", operation, (200,), service_broker_id)
 
     async def get_service_instance_by_id(self, service_instance_id: str) -> ServiceInstanceResponseObject:
         """`GET /v1/service_instances/{serviceInstanceID}` (getServiceInstanceById)."""
         from .api.service_instances import get_service_instance_by_id as operation
 
+        if not isinstance(service_instance_id, str):
+            raise _wrong("get_service_instance_by_id", "service_instance_id", "str", service_instance_id)
+        if not service_instance_id:
+            raise _empty("get_service_instance_by_id", "service_instance_id")
         return await self._call("getServiceInstanceById", operation, (200,), service_instance_id)
 
     async def get_service_instance_parameters(
@@ -236,12 +320,20 @@ class ServiceManagerApi(Namespace):
         """`GET /v1/service_instances/{serviceInstanceID}/parameters` (getServiceInstanceParameters)."""
         from .api.service_instances import get_service_instance_parameters as operation
 
+        if not isinstance(service_instance_id, str):
+            raise _wrong("get_service_instance_parameters", "service_instance_id", "str", service_instance_id)
+        if not service_instance_id:
+            raise _empty("get_service_instance_parameters", "service_instance_id")
         return await self._call("getServiceInstanceParameters", operation, (200,), service_instance_id)
 
     async def get_service_offering_by_id(self, service_offering_id: str) -> ServiceOfferingResponseObject:
         """`GET /v1/service_offerings/{serviceOfferingID}` (getServiceOfferingById)."""
         from .api.service_offerings import get_service_offering_by_id as operation
 
+        if not isinstance(service_offering_id, str):
+            raise _wrong("get_service_offering_by_id", "service_offering_id", "str", service_offering_id)
+        if not service_offering_id:
+            raise _empty("get_service_offering_by_id", "service_offering_id")
         return await self._call("getServiceOfferingById", operation, (200,), service_offering_id)
 
     async def get_service_offerings(
@@ -256,6 +348,16 @@ class ServiceManagerApi(Namespace):
         """`GET /v1/service_offerings` (getServiceOfferings)."""
         from .api.service_offerings import get_service_offerings as operation
 
+        if environment is not UNSET and not isinstance(environment, str):
+            raise _wrong("get_service_offerings", "environment", "str", environment)
+        if field_query is not UNSET and not isinstance(field_query, str):
+            raise _wrong("get_service_offerings", "field_query", "str", field_query)
+        if label_query is not UNSET and not isinstance(label_query, str):
+            raise _wrong("get_service_offerings", "label_query", "str", label_query)
+        if token is not UNSET and not isinstance(token, str):
+            raise _wrong("get_service_offerings", "token", "str", token)
+        if max_items is not UNSET and not (isinstance(max_items, int) and type(max_items) is not bool):
+            raise _wrong("get_service_offerings", "max_items", "int", max_items)
         return await self._call(
             "getServiceOfferings",
             operation,
@@ -273,6 +375,10 @@ class ServiceManagerApi(Namespace):
         """`GET /v1/service_plans/{servicePlanID}` (getServicePlansByServiceId)."""
         from .api.service_plans import get_service_plans_by_service_id as operation
 
+        if not isinstance(service_plan_id, str):
+            raise _wrong("get_service_plans_by_service_id", "service_plan_id", "str", service_plan_id)
+        if not service_plan_id:
+            raise _empty("get_service_plans_by_service_id", "service_plan_id")
         return await self._call("getServicePlansByServiceId", operation, (200,), service_plan_id)
 
     async def get_single_operation(
@@ -281,6 +387,16 @@ class ServiceManagerApi(Namespace):
         """`GET /v1/{resourceType}/{resourceID}/operations/{operationID}` (getSingleOperation)."""
         from .api.operations import get_single_operation as operation
 
+        if not isinstance(resource_type, operation.GetSingleOperationResourceType):
+            raise _wrong("get_single_operation", "resource_type", "GetSingleOperationResourceType", resource_type)
+        if not isinstance(resource_id, str):
+            raise _wrong("get_single_operation", "resource_id", "str", resource_id)
+        if not resource_id:
+            raise _empty("get_single_operation", "resource_id")
+        if not isinstance(operation_id, str):
+            raise _wrong("get_single_operation", "operation_id", "str", operation_id)
+        if not operation_id:
+            raise _empty("get_single_operation", "operation_id")
         return await self._call("getSingleOperation", operation, (200,), resource_type, resource_id, operation_id)
 
     async def get_supported_agents_versions(self) -> AgentVersionsResponseObject:
@@ -295,12 +411,20 @@ class ServiceManagerApi(Namespace):
         """`PATCH /v1/platforms/{platformID}` (patchPlatfrom)."""
         from .api.platforms import patch_platfrom as operation
 
+        if not isinstance(platform_id, str):
+            raise _wrong("patch_platfrom", "platform_id", "str", platform_id)
+        if not platform_id:
+            raise _empty("patch_platfrom", "platform_id")
+        if not isinstance(body, operation.UpdatePlatformRequestPayload):
+            raise _wrong("patch_platfrom", "body", "UpdatePlatformRequestPayload", body)
         return await self._call("patchPlatfrom", operation, (200, 202), platform_id, **_given(body=body))
 
     async def register_platfrom(self, *, body: RegisterPlatformRequestPayload) -> RegisteredPlatformResponseObject:
         """`POST /v1/platforms` (registerPlatfrom)."""
         from .api.platforms import register_platfrom as operation
 
+        if not isinstance(body, operation.RegisterPlatformRequestPayload):
+            raise _wrong("register_platfrom", "body", "RegisterPlatformRequestPayload", body)
         return await self._call("registerPlatfrom", operation, (201,), **_given(body=body))
 
     async def unregister_platform(
@@ -309,6 +433,12 @@ class ServiceManagerApi(Namespace):
         """`DELETE /v1/platforms/{platformID}` (unregisterPlatform)."""
         from .api.platforms import unregister_platform as operation
 
+        if not isinstance(platform_id, str):
+            raise _wrong("unregister_platform", "platform_id", "str", platform_id)
+        if not platform_id:
+            raise _empty("unregister_platform", "platform_id")
+        if cascade is not UNSET and not isinstance(cascade, bool):
+            raise _wrong("unregister_platform", "cascade", "bool", cascade)
         return await self._call("unregisterPlatform", operation, (200, 202), platform_id, **_given(cascade=cascade))
 
     async def update_service_instance(
@@ -317,6 +447,14 @@ class ServiceManagerApi(Namespace):
         """`PATCH /v1/service_instances/{serviceInstanceID}` (updateServiceInstance)."""
         from .api.service_instances import update_service_instance as operation
 
+        if not isinstance(service_instance_id, str):
+            raise _wrong("update_service_instance", "service_instance_id", "str", service_instance_id)
+        if not service_instance_id:
+            raise _empty("update_service_instance", "service_instance_id")
+        if not isinstance(body, operation.UpdateServiceInstanceRequestPayload):
+            raise _wrong("update_service_instance", "body", "UpdateServiceInstanceRequestPayload", body)
+        if async_ is not UNSET and not isinstance(async_, bool):
+            raise _wrong("update_service_instance", "async_", "bool", async_)
         return await self._call(
             "updateServiceInstance", operation, (200, 202), service_instance_id, **_given(body=body, async_=async_)
         )
@@ -333,6 +471,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`POST /v1/service_bindings` (createServiceBinding)."""
         from .api.service_bindings import create_service_binding as operation
 
+        if not isinstance(body, operation.CreateServiceBindingRequestPayload):
+            raise _wrong("create_service_binding", "body", "CreateServiceBindingRequestPayload", body)
+        if async_ is not UNSET and not isinstance(async_, bool):
+            raise _wrong("create_service_binding", "async_", "bool", async_)
         return await self._call_raw("createServiceBinding", operation, (201, 202), **_given(body=body, async_=async_))
 
     async def create_service_instance(
@@ -341,6 +483,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`POST /v1/service_instances` (createServiceInstance)."""
         from .api.service_instances import create_service_instance as operation
 
+        if not isinstance(body, (operation.CreateByOfferingAndPlanName, operation.CreateByPlanID)):
+            raise _wrong("create_service_instance", "body", "CreateByOfferingAndPlanName or CreateByPlanID", body)
+        if async_ is not UNSET and not isinstance(async_, bool):
+            raise _wrong("create_service_instance", "async_", "bool", async_)
         return await self._call_raw("createServiceInstance", operation, (201, 202), **_given(body=body, async_=async_))
 
     async def delete_service_binding(
@@ -349,6 +495,12 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`DELETE /v1/service_bindings/{serviceBindingID}` (deleteServiceBinding)."""
         from .api.service_bindings import delete_service_binding as operation
 
+        if not isinstance(service_binding_id, str):
+            raise _wrong("delete_service_binding", "service_binding_id", "str", service_binding_id)
+        if not service_binding_id:
+            raise _empty("delete_service_binding", "service_binding_id")
+        if async_ is not UNSET and not isinstance(async_, bool):
+            raise _wrong("delete_service_binding", "async_", "bool", async_)
         return await self._call_raw(
             "deleteServiceBinding", operation, (200, 202), service_binding_id, **_given(async_=async_)
         )
@@ -359,6 +511,12 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`DELETE /v1/service_instances/{serviceInstanceID}` (deleteServiceInstance)."""
         from .api.service_instances import delete_service_instance as operation
 
+        if not isinstance(service_instance_id, str):
+            raise _wrong("delete_service_instance", "service_instance_id", "str", service_instance_id)
+        if not service_instance_id:
+            raise _empty("delete_service_instance", "service_instance_id")
+        if async_ is not UNSET and not isinstance(async_, bool):
+            raise _wrong("delete_service_instance", "async_", "bool", async_)
         return await self._call_raw(
             "deleteServiceInstance", operation, (200, 202), service_instance_id, **_given(async_=async_)
         )
@@ -374,6 +532,14 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`GET /v1/platforms` (getAllPlatforms)."""
         from .api.platforms import get_all_platforms as operation
 
+        if field_query is not UNSET and not isinstance(field_query, str):
+            raise _wrong("get_all_platforms", "field_query", "str", field_query)
+        if label_query is not UNSET and not isinstance(label_query, str):
+            raise _wrong("get_all_platforms", "label_query", "str", label_query)
+        if token is not UNSET and not isinstance(token, str):
+            raise _wrong("get_all_platforms", "token", "str", token)
+        if max_items is not UNSET and not (isinstance(max_items, int) and type(max_items) is not bool):
+            raise _wrong("get_all_platforms", "max_items", "int", max_items)
         return await self._call_raw(
             "getAllPlatforms",
             operation,
@@ -392,6 +558,14 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`GET /v1/service_bindings` (getAllServiceBindings)."""
         from .api.service_bindings import get_all_service_bindings as operation
 
+        if field_query is not UNSET and not isinstance(field_query, str):
+            raise _wrong("get_all_service_bindings", "field_query", "str", field_query)
+        if label_query is not UNSET and not isinstance(label_query, str):
+            raise _wrong("get_all_service_bindings", "label_query", "str", label_query)
+        if token is not UNSET and not isinstance(token, str):
+            raise _wrong("get_all_service_bindings", "token", "str", token)
+        if max_items is not UNSET and not (isinstance(max_items, int) and type(max_items) is not bool):
+            raise _wrong("get_all_service_bindings", "max_items", "int", max_items)
         return await self._call_raw(
             "getAllServiceBindings",
             operation,
@@ -410,6 +584,14 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`GET /v1/service_brokers` (getAllServiceBrokers)."""
         from .api.service_brokers import get_all_service_brokers as operation
 
+        if field_query is not UNSET and not isinstance(field_query, str):
+            raise _wrong("get_all_service_brokers", "field_query", "str", field_query)
+        if label_query is not UNSET and not isinstance(label_query, str):
+            raise _wrong("get_all_service_brokers", "label_query", "str", label_query)
+        if token is not UNSET and not isinstance(token, str):
+            raise _wrong("get_all_service_brokers", "token", "str", token)
+        if max_items is not UNSET and not (isinstance(max_items, int) and type(max_items) is not bool):
+            raise _wrong("get_all_service_brokers", "max_items", "int", max_items)
         return await self._call_raw(
             "getAllServiceBrokers",
             operation,
@@ -428,6 +610,14 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`GET /v1/service_instances` (getAllServiceInstances)."""
         from .api.service_instances import get_all_service_instances as operation
 
+        if field_query is not UNSET and not isinstance(field_query, str):
+            raise _wrong("get_all_service_instances", "field_query", "str", field_query)
+        if label_query is not UNSET and not isinstance(label_query, str):
+            raise _wrong("get_all_service_instances", "label_query", "str", label_query)
+        if token is not UNSET and not isinstance(token, str):
+            raise _wrong("get_all_service_instances", "token", "str", token)
+        if max_items is not UNSET and not (isinstance(max_items, int) and type(max_items) is not bool):
+            raise _wrong("get_all_service_instances", "max_items", "int", max_items)
         return await self._call_raw(
             "getAllServiceInstances",
             operation,
@@ -447,6 +637,16 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`GET /v1/service_plans` (getAllServicePlans)."""
         from .api.service_plans import get_all_service_plans as operation
 
+        if environment is not UNSET and not isinstance(environment, str):
+            raise _wrong("get_all_service_plans", "environment", "str", environment)
+        if field_query is not UNSET and not isinstance(field_query, str):
+            raise _wrong("get_all_service_plans", "field_query", "str", field_query)
+        if label_query is not UNSET and not isinstance(label_query, str):
+            raise _wrong("get_all_service_plans", "label_query", "str", label_query)
+        if token is not UNSET and not isinstance(token, str):
+            raise _wrong("get_all_service_plans", "token", "str", token)
+        if max_items is not UNSET and not (isinstance(max_items, int) and type(max_items) is not bool):
+            raise _wrong("get_all_service_plans", "max_items", "int", max_items)
         return await self._call_raw(
             "getAllServicePlans",
             operation,
@@ -464,12 +664,20 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`GET /v1/platforms/{platformID}` (getPlatformById)."""
         from .api.platforms import get_platform_by_id as operation
 
+        if not isinstance(platform_id, str):
+            raise _wrong("get_platform_by_id", "platform_id", "str", platform_id)
+        if not platform_id:
+            raise _empty("get_platform_by_id", "platform_id")
         return await self._call_raw("getPlatformById", operation, (200,), platform_id)
 
     async def get_service_binding_by_id(self, service_binding_id: str) -> Response[ServiceBindingResponseObject]:
         """`GET /v1/service_bindings/{serviceBindingID}` (getServiceBindingById)."""
         from .api.service_bindings import get_service_binding_by_id as operation
 
+        if not isinstance(service_binding_id, str):
+            raise _wrong("get_service_binding_by_id", "service_binding_id", "str", service_binding_id)
+        if not service_binding_id:
+            raise _empty("get_service_binding_by_id", "service_binding_id")
         return await self._call_raw("getServiceBindingById", operation, (200,), service_binding_id)
 
     async def get_service_binding_parameters_by_id(
@@ -478,18 +686,30 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`GET /v1/service_bindings/{serviceBindingID}/parameters` (getServiceBindingParametersById)."""
         from .api.service_bindings import get_service_binding_parameters_by_id as operation
 
+        if not isinstance(service_binding_id, str):
+            raise _wrong("get_service_binding_parameters_by_id", "service_binding_id", "str", service_binding_id)
+        if not service_binding_id:
+            raise _empty("get_service_binding_parameters_by_id", "service_binding_id")
         return await self._call_raw("getServiceBindingParametersById", operation, (200,), service_binding_id)
 
     async def get_service_broker_id(self, service_broker_id: str) -> Response[ServiceBrokerResponseObject]:
         """`GET /v1/service_brokers/{serviceBrokerID}` (getServiceBrokerId)."""
         from .api.service_brokers import get_service_broker_id as operation
 
+        if not isinstance(service_broker_id, str):
+            raise _wrong("get_service_broker_id", "service_broker_id", "str", service_broker_id)
+        if not service_broker_id:
+            raise _empty("get_service_broker_id", "service_broker_id")
         return await self._call_raw("getServiceBrokerId", operation, (200,), service_broker_id)
 
     async def get_service_instance_by_id(self, service_instance_id: str) -> Response[ServiceInstanceResponseObject]:
         """`GET /v1/service_instances/{serviceInstanceID}` (getServiceInstanceById)."""
         from .api.service_instances import get_service_instance_by_id as operation
 
+        if not isinstance(service_instance_id, str):
+            raise _wrong("get_service_instance_by_id", "service_instance_id", "str", service_instance_id)
+        if not service_instance_id:
+            raise _empty("get_service_instance_by_id", "service_instance_id")
         return await self._call_raw("getServiceInstanceById", operation, (200,), service_instance_id)
 
     async def get_service_instance_parameters(
@@ -498,12 +718,20 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`GET /v1/service_instances/{serviceInstanceID}/parameters` (getServiceInstanceParameters)."""
         from .api.service_instances import get_service_instance_parameters as operation
 
+        if not isinstance(service_instance_id, str):
+            raise _wrong("get_service_instance_parameters", "service_instance_id", "str", service_instance_id)
+        if not service_instance_id:
+            raise _empty("get_service_instance_parameters", "service_instance_id")
         return await self._call_raw("getServiceInstanceParameters", operation, (200,), service_instance_id)
 
     async def get_service_offering_by_id(self, service_offering_id: str) -> Response[ServiceOfferingResponseObject]:
         """`GET /v1/service_offerings/{serviceOfferingID}` (getServiceOfferingById)."""
         from .api.service_offerings import get_service_offering_by_id as operation
 
+        if not isinstance(service_offering_id, str):
+            raise _wrong("get_service_offering_by_id", "service_offering_id", "str", service_offering_id)
+        if not service_offering_id:
+            raise _empty("get_service_offering_by_id", "service_offering_id")
         return await self._call_raw("getServiceOfferingById", operation, (200,), service_offering_id)
 
     async def get_service_offerings(
@@ -518,6 +746,16 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`GET /v1/service_offerings` (getServiceOfferings)."""
         from .api.service_offerings import get_service_offerings as operation
 
+        if environment is not UNSET and not isinstance(environment, str):
+            raise _wrong("get_service_offerings", "environment", "str", environment)
+        if field_query is not UNSET and not isinstance(field_query, str):
+            raise _wrong("get_service_offerings", "field_query", "str", field_query)
+        if label_query is not UNSET and not isinstance(label_query, str):
+            raise _wrong("get_service_offerings", "label_query", "str", label_query)
+        if token is not UNSET and not isinstance(token, str):
+            raise _wrong("get_service_offerings", "token", "str", token)
+        if max_items is not UNSET and not (isinstance(max_items, int) and type(max_items) is not bool):
+            raise _wrong("get_service_offerings", "max_items", "int", max_items)
         return await self._call_raw(
             "getServiceOfferings",
             operation,
@@ -535,6 +773,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`GET /v1/service_plans/{servicePlanID}` (getServicePlansByServiceId)."""
         from .api.service_plans import get_service_plans_by_service_id as operation
 
+        if not isinstance(service_plan_id, str):
+            raise _wrong("get_service_plans_by_service_id", "service_plan_id", "str", service_plan_id)
+        if not service_plan_id:
+            raise _empty("get_service_plans_by_service_id", "service_plan_id")
         return await self._call_raw("getServicePlansByServiceId", operation, (200,), service_plan_id)
 
     async def get_single_operation(
@@ -543,6 +785,16 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`GET /v1/{resourceType}/{resourceID}/operations/{operationID}` (getSingleOperation)."""
         from .api.operations import get_single_operation as operation
 
+        if not isinstance(resource_type, operation.GetSingleOperationResourceType):
+            raise _wrong("get_single_operation", "resource_type", "GetSingleOperationResourceType", resource_type)
+        if not isinstance(resource_id, str):
+            raise _wrong("get_single_operation", "resource_id", "str", resource_id)
+        if not resource_id:
+            raise _empty("get_single_operation", "resource_id")
+        if not isinstance(operation_id, str):
+            raise _wrong("get_single_operation", "operation_id", "str", operation_id)
+        if not operation_id:
+            raise _empty("get_single_operation", "operation_id")
         return await self._call_raw("getSingleOperation", operation, (200,), resource_type, resource_id, operation_id)
 
     async def get_supported_agents_versions(self) -> Response[AgentVersionsResponseObject]:
@@ -557,6 +809,12 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`PATCH /v1/platforms/{platformID}` (patchPlatfrom)."""
         from .api.platforms import patch_platfrom as operation
 
+        if not isinstance(platform_id, str):
+            raise _wrong("patch_platfrom", "platform_id", "str", platform_id)
+        if not platform_id:
+            raise _empty("patch_platfrom", "platform_id")
+        if not isinstance(body, operation.UpdatePlatformRequestPayload):
+            raise _wrong("patch_platfrom", "body", "UpdatePlatformRequestPayload", body)
         return await self._call_raw("patchPlatfrom", operation, (200, 202), platform_id, **_given(body=body))
 
     async def register_platfrom(
@@ -565,6 +823,8 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`POST /v1/platforms` (registerPlatfrom)."""
         from .api.platforms import register_platfrom as operation
 
+        if not isinstance(body, operation.RegisterPlatformRequestPayload):
+            raise _wrong("register_platfrom", "body", "RegisterPlatformRequestPayload", body)
         return await self._call_raw("registerPlatfrom", operation, (201,), **_given(body=body))
 
     async def unregister_platform(
@@ -573,6 +833,12 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`DELETE /v1/platforms/{platformID}` (unregisterPlatform)."""
         from .api.platforms import unregister_platform as operation
 
+        if not isinstance(platform_id, str):
+            raise _wrong("unregister_platform", "platform_id", "str", platform_id)
+        if not platform_id:
+            raise _empty("unregister_platform", "platform_id")
+        if cascade is not UNSET and not isinstance(cascade, bool):
+            raise _wrong("unregister_platform", "cascade", "bool", cascade)
         return await self._call_raw("unregisterPlatform", operation, (200, 202), platform_id, **_given(cascade=cascade))
 
     async def update_service_instance(
@@ -581,6 +847,14 @@ class ServiceManagerApiWithRawResponse(Namespace):
         """`PATCH /v1/service_instances/{serviceInstanceID}` (updateServiceInstance)."""
         from .api.service_instances import update_service_instance as operation
 
+        if not isinstance(service_instance_id, str):
+            raise _wrong("update_service_instance", "service_instance_id", "str", service_instance_id)
+        if not service_instance_id:
+            raise _empty("update_service_instance", "service_instance_id")
+        if not isinstance(body, operation.UpdateServiceInstanceRequestPayload):
+            raise _wrong("update_service_instance", "body", "UpdateServiceInstanceRequestPayload", body)
+        if async_ is not UNSET and not isinstance(async_, bool):
+            raise _wrong("update_service_instance", "async_", "bool", async_)
         return await self._call_raw(
             "updateServiceInstance", operation, (200, 202), service_instance_id, **_given(body=body, async_=async_)
         )

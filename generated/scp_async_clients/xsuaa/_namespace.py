@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from scp_async._namespace import Namespace
+from scp_async._namespace import empty as _empty
 from scp_async._namespace import given as _given
+from scp_async._namespace import list_of as _list_of
+from scp_async._namespace import wrong_type as _wrong
 
 from .types import UNSET
 
@@ -91,6 +94,12 @@ class XsuaaApi(Namespace):
         """`POST /sap/rest/authorization/v2/identity-providers/{origin}/attributes` (addIdpAttributeToRoleCollection)."""
         from .api.idp_role_collection import add_idp_attribute_to_role_collection as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("add_idp_attribute_to_role_collection", "origin", "str", origin)
+        if not origin:
+            raise _empty("add_idp_attribute_to_role_collection", "origin")
+        if not isinstance(body, operation.IdentityProviderMapping):
+            raise _wrong("add_idp_attribute_to_role_collection", "body", "IdentityProviderMapping", body)
         return await self._call("addIdpAttributeToRoleCollection", operation, (201,), origin, **_given(body=body))
 
     async def add_platform_identity_provider_global_account_id(
@@ -101,6 +110,12 @@ class XsuaaApi(Namespace):
             add_platform_identity_provider_global_account_id as operation,
         )
 
+        if not isinstance(origin_key, str):
+            raise _wrong("add_platform_identity_provider_global_account_id", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("add_platform_identity_provider_global_account_id", "origin_key")
+        if not isinstance(body, str):
+            raise _wrong("add_platform_identity_provider_global_account_id", "body", "str", body)
         return await self._call(
             "addPlatformIdentityProviderGlobalAccountId", operation, (201,), origin_key, **_given(body=body)
         )
@@ -111,6 +126,12 @@ class XsuaaApi(Namespace):
         """`POST /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers` (addPlatformIdentityProviderTrust)."""
         from .api.platform_identity_providers import add_platform_identity_provider_trust as operation
 
+        if not isinstance(global_account_id, str):
+            raise _wrong("add_platform_identity_provider_trust", "global_account_id", "str", global_account_id)
+        if not global_account_id:
+            raise _empty("add_platform_identity_provider_trust", "global_account_id")
+        if not isinstance(body, operation.AddPlatformIdentityProviderTrust):
+            raise _wrong("add_platform_identity_provider_trust", "body", "AddPlatformIdentityProviderTrust", body)
         return await self._call(
             "addPlatformIdentityProviderTrust", operation, (201,), global_account_id, **_given(body=body)
         )
@@ -121,6 +142,20 @@ class XsuaaApi(Namespace):
         """`PUT /sap/rest/user/origin/{origin}/name/{userName}/rolecollections/{roleCollectionName}` (addRoleCollection)."""
         from .api.usercontroller import add_role_collection as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("add_role_collection", "origin", "str", origin)
+        if not origin:
+            raise _empty("add_role_collection", "origin")
+        if not isinstance(user_name, str):
+            raise _wrong("add_role_collection", "user_name", "str", user_name)
+        if not user_name:
+            raise _empty("add_role_collection", "user_name")
+        if not isinstance(role_collection_name, str):
+            raise _wrong("add_role_collection", "role_collection_name", "str", role_collection_name)
+        if not role_collection_name:
+            raise _empty("add_role_collection", "role_collection_name")
+        if create_user_if_missing is not UNSET and not isinstance(create_user_if_missing, bool):
+            raise _wrong("add_role_collection", "create_user_if_missing", "bool", create_user_if_missing)
         return await self._call(
             "addRoleCollection",
             operation,
@@ -137,6 +172,22 @@ class XsuaaApi(Namespace):
         """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles/{roleTemplateAppID}/{roleName}/{roleTemplateName}` (addRoleToRoleCollection)."""
         from .api.rolecollections import add_role_to_role_collection as operation
 
+        if not isinstance(role_collection_name, str):
+            raise _wrong("add_role_to_role_collection", "role_collection_name", "str", role_collection_name)
+        if not role_collection_name:
+            raise _empty("add_role_to_role_collection", "role_collection_name")
+        if not isinstance(role_template_app_id, str):
+            raise _wrong("add_role_to_role_collection", "role_template_app_id", "str", role_template_app_id)
+        if not role_template_app_id:
+            raise _empty("add_role_to_role_collection", "role_template_app_id")
+        if not isinstance(role_name, str):
+            raise _wrong("add_role_to_role_collection", "role_name", "str", role_name)
+        if not role_name:
+            raise _empty("add_role_to_role_collection", "role_name")
+        if not isinstance(role_template_name, str):
+            raise _wrong("add_role_to_role_collection", "role_template_name", "str", role_template_name)
+        if not role_template_name:
+            raise _empty("add_role_to_role_collection", "role_template_name")
         return await self._call(
             "addRoleToRoleCollection",
             operation,
@@ -153,6 +204,12 @@ class XsuaaApi(Namespace):
         """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (addRolesToRoleCollection)."""
         from .api.rolecollections import add_roles_to_role_collection as operation
 
+        if not isinstance(role_collection_name, str):
+            raise _wrong("add_roles_to_role_collection", "role_collection_name", "str", role_collection_name)
+        if not role_collection_name:
+            raise _empty("add_roles_to_role_collection", "role_collection_name")
+        if not _list_of(body, operation.RoleReference):
+            raise _wrong("add_roles_to_role_collection", "body", "a list of RoleReference", body)
         return await self._call(
             "addRolesToRoleCollection", operation, (200, 201), role_collection_name, **_given(body=body)
         )
@@ -161,6 +218,10 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/status` (areMoreTrustsAllowed)."""
         from .api.customidp import are_more_trusts_allowed as operation
 
+        if not isinstance(global_account_id, str):
+            raise _wrong("are_more_trusts_allowed", "global_account_id", "str", global_account_id)
+        if not global_account_id:
+            raise _empty("are_more_trusts_allowed", "global_account_id")
         return await self._call("areMoreTrustsAllowed", operation, (200,), global_account_id)
 
     async def change_role_collection_description(
@@ -169,6 +230,12 @@ class XsuaaApi(Namespace):
         """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (changeRoleCollectionDescription)."""
         from .api.rolecollections import change_role_collection_description as operation
 
+        if not isinstance(role_collection_name, str):
+            raise _wrong("change_role_collection_description", "role_collection_name", "str", role_collection_name)
+        if not role_collection_name:
+            raise _empty("change_role_collection_description", "role_collection_name")
+        if not isinstance(body, operation.RoleCollectionDescription):
+            raise _wrong("change_role_collection_description", "body", "RoleCollectionDescription", body)
         return await self._call(
             "changeRoleCollectionDescription", operation, (200, 201), role_collection_name, **_given(body=body)
         )
@@ -177,6 +244,8 @@ class XsuaaApi(Namespace):
         """`POST /Groups` (createGroup)."""
         from .api.scim_group_endpoints import create_group as operation
 
+        if not isinstance(body, operation.ScimGroup):
+            raise _wrong("create_group", "body", "ScimGroup", body)
         return await self._call("createGroup", operation, (201,), **_given(body=body))
 
     async def create_identity_provider(
@@ -185,6 +254,10 @@ class XsuaaApi(Namespace):
         """`POST /sap/rest/identity-providers` (createIdentityProvider)."""
         from .api.identity_providers import create_identity_provider as operation
 
+        if not isinstance(body, operation.XSIdentityProvider):
+            raise _wrong("create_identity_provider", "body", "XSIdentityProvider", body)
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("create_identity_provider", "raw_config", "bool", raw_config)
         return await self._call("createIdentityProvider", operation, (201,), **_given(body=body, raw_config=raw_config))
 
     async def create_platform_identity_provider(
@@ -193,48 +266,64 @@ class XsuaaApi(Namespace):
         """`POST /sap/rest/platform-identity-providers-global` (createPlatformIdentityProvider)."""
         from .api.platform_identity_providers_global import create_platform_identity_provider as operation
 
+        if not isinstance(body, operation.XSPlatformIdentityProvider):
+            raise _wrong("create_platform_identity_provider", "body", "XSPlatformIdentityProvider", body)
         return await self._call("createPlatformIdentityProvider", operation, (201,), **_given(body=body))
 
     async def create_role(self, *, body: Role) -> Role:
         """`POST /sap/rest/authorization/v2/apps/roles` (createRole)."""
         from .api.roles import create_role as operation
 
+        if not isinstance(body, operation.Role):
+            raise _wrong("create_role", "body", "Role", body)
         return await self._call("createRole", operation, (201,), **_given(body=body))
 
     async def create_role_collection(self, *, body: RoleCollection) -> RoleCollection:
         """`POST /sap/rest/authorization/v2/rolecollections` (createRoleCollection)."""
         from .api.rolecollections import create_role_collection as operation
 
+        if not isinstance(body, operation.RoleCollection):
+            raise _wrong("create_role_collection", "body", "RoleCollection", body)
         return await self._call("createRoleCollection", operation, (200, 201), **_given(body=body))
 
     async def create_role_collections(self, *, body: RoleCollectionsBulkDto) -> CreateRoleCollectionsResponse201:
         """`POST /sap/rest/authorization/v2/rolecollections/bulk` (createRoleCollections)."""
         from .api.rolecollections import create_role_collections as operation
 
+        if not isinstance(body, operation.RoleCollectionsBulkDto):
+            raise _wrong("create_role_collections", "body", "RoleCollectionsBulkDto", body)
         return await self._call("createRoleCollections", operation, (201,), **_given(body=body))
 
     async def create_role_collections_for_user(self, *, body: RoleCollectionListDto) -> RoleCollectionListDto:
         """`POST /sap/rest/authorization/v2/users/current/rolecollections` (createRoleCollectionsForUser)."""
         from .api.rolecollections import create_role_collections_for_user as operation
 
+        if not isinstance(body, operation.RoleCollectionListDto):
+            raise _wrong("create_role_collections_for_user", "body", "RoleCollectionListDto", body)
         return await self._call("createRoleCollectionsForUser", operation, (200,), **_given(body=body))
 
     async def create_user(self, *, body: XSUser) -> XSUser:
         """`POST /sap/rest/user` (createUser)."""
         from .api.usercontroller import create_user as operation
 
+        if not isinstance(body, operation.XSUser):
+            raise _wrong("create_user", "body", "XSUser", body)
         return await self._call("createUser", operation, (200,), **_given(body=body))
 
     async def create_user_1(self, *, body: ScimUser) -> ScimUser:
         """`POST /Users` (createUser_1)."""
         from .api.scim_user_endpoints import create_user_1 as operation
 
+        if not isinstance(body, operation.ScimUser):
+            raise _wrong("create_user_1", "body", "ScimUser", body)
         return await self._call("createUser_1", operation, (201,), **_given(body=body))
 
     async def create_users(self, *, body: list[XSUser]) -> CreateUsersResponse200:
         """`POST /sap/rest/user/bulk` (createUsers)."""
         from .api.usercontroller import create_users as operation
 
+        if not _list_of(body, operation.XSUser):
+            raise _wrong("create_users", "body", "a list of XSUser", body)
         return await self._call("createUsers", operation, (200,), **_given(body=body))
 
     async def delete_identity_provider(
@@ -243,6 +332,12 @@ class XsuaaApi(Namespace):
         """`DELETE /sap/rest/identity-providers/{id}` (deleteIdentityProvider)."""
         from .api.identity_providers import delete_identity_provider as operation
 
+        if not isinstance(id, str):
+            raise _wrong("delete_identity_provider", "id", "str", id)
+        if not id:
+            raise _empty("delete_identity_provider", "id")
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("delete_identity_provider", "raw_config", "bool", raw_config)
         return await self._call("deleteIdentityProvider", operation, (200,), id, **_given(raw_config=raw_config))
 
     async def delete_identity_provider_using_origin_key(
@@ -251,6 +346,12 @@ class XsuaaApi(Namespace):
         """`DELETE /sap/rest/identity-providers/originKey/{originKey}` (deleteIdentityProviderUsingOriginKey)."""
         from .api.identity_providers import delete_identity_provider_using_origin_key as operation
 
+        if not isinstance(origin_key, str):
+            raise _wrong("delete_identity_provider_using_origin_key", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("delete_identity_provider_using_origin_key", "origin_key")
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("delete_identity_provider_using_origin_key", "raw_config", "bool", raw_config)
         return await self._call(
             "deleteIdentityProviderUsingOriginKey", operation, (200,), origin_key, **_given(raw_config=raw_config)
         )
@@ -261,6 +362,26 @@ class XsuaaApi(Namespace):
         """`DELETE /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/{operator}/{attributeValue}/rolecollections/{roleCollectionName}` (deleteIdpAttributeToRoleCollection)."""
         from .api.idp_role_collection import delete_idp_attribute_to_role_collection as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("delete_idp_attribute_to_role_collection", "origin", "str", origin)
+        if not origin:
+            raise _empty("delete_idp_attribute_to_role_collection", "origin")
+        if not isinstance(attribute_name, str):
+            raise _wrong("delete_idp_attribute_to_role_collection", "attribute_name", "str", attribute_name)
+        if not attribute_name:
+            raise _empty("delete_idp_attribute_to_role_collection", "attribute_name")
+        if not isinstance(operator, str):
+            raise _wrong("delete_idp_attribute_to_role_collection", "operator", "str", operator)
+        if not operator:
+            raise _empty("delete_idp_attribute_to_role_collection", "operator")
+        if not isinstance(attribute_value, str):
+            raise _wrong("delete_idp_attribute_to_role_collection", "attribute_value", "str", attribute_value)
+        if not attribute_value:
+            raise _empty("delete_idp_attribute_to_role_collection", "attribute_value")
+        if not isinstance(role_collection_name, str):
+            raise _wrong("delete_idp_attribute_to_role_collection", "role_collection_name", "str", role_collection_name)
+        if not role_collection_name:
+            raise _empty("delete_idp_attribute_to_role_collection", "role_collection_name")
         return await self._call(
             "deleteIdpAttributeToRoleCollection",
             operation,
@@ -276,6 +397,10 @@ class XsuaaApi(Namespace):
         """`DELETE /sap/rest/platform-identity-providers-global/{originKey}` (deletePlatformIdentityProvider)."""
         from .api.platform_identity_providers_global import delete_platform_identity_provider as operation
 
+        if not isinstance(origin_key, str):
+            raise _wrong("delete_platform_identity_provider", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("delete_platform_identity_provider", "origin_key")
         return await self._call("deletePlatformIdentityProvider", operation, (200,), origin_key)
 
     async def delete_platform_identity_provider_global_account_id(
@@ -286,6 +411,16 @@ class XsuaaApi(Namespace):
             delete_platform_identity_provider_global_account_id as operation,
         )
 
+        if not isinstance(origin_key, str):
+            raise _wrong("delete_platform_identity_provider_global_account_id", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("delete_platform_identity_provider_global_account_id", "origin_key")
+        if not isinstance(global_account_id, str):
+            raise _wrong(
+                "delete_platform_identity_provider_global_account_id", "global_account_id", "str", global_account_id
+            )
+        if not global_account_id:
+            raise _empty("delete_platform_identity_provider_global_account_id", "global_account_id")
         return await self._call(
             "deletePlatformIdentityProviderGlobalAccountId", operation, (200,), origin_key, global_account_id
         )
@@ -296,6 +431,14 @@ class XsuaaApi(Namespace):
         """`DELETE /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/{originKey}` (deletePlatformIdentityProviderTrust)."""
         from .api.platform_identity_providers import delete_platform_identity_provider_trust as operation
 
+        if not isinstance(global_account_id, str):
+            raise _wrong("delete_platform_identity_provider_trust", "global_account_id", "str", global_account_id)
+        if not global_account_id:
+            raise _empty("delete_platform_identity_provider_trust", "global_account_id")
+        if not isinstance(origin_key, str):
+            raise _wrong("delete_platform_identity_provider_trust", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("delete_platform_identity_provider_trust", "origin_key")
         return await self._call("deletePlatformIdentityProviderTrust", operation, (200,), global_account_id, origin_key)
 
     async def delete_role_by_role_name(
@@ -304,6 +447,18 @@ class XsuaaApi(Namespace):
         """`DELETE /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (deleteRoleByRoleName)."""
         from .api.roles import delete_role_by_role_name as operation
 
+        if not isinstance(app_id, str):
+            raise _wrong("delete_role_by_role_name", "app_id", "str", app_id)
+        if not app_id:
+            raise _empty("delete_role_by_role_name", "app_id")
+        if not isinstance(template_name, str):
+            raise _wrong("delete_role_by_role_name", "template_name", "str", template_name)
+        if not template_name:
+            raise _empty("delete_role_by_role_name", "template_name")
+        if not isinstance(role_name, str):
+            raise _wrong("delete_role_by_role_name", "role_name", "str", role_name)
+        if not role_name:
+            raise _empty("delete_role_by_role_name", "role_name")
         return await self._call("deleteRoleByRoleName", operation, (200,), app_id, template_name, role_name)
 
     async def delete_role_collection_by_name(
@@ -312,18 +467,26 @@ class XsuaaApi(Namespace):
         """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (deleteRoleCollectionByName)."""
         from .api.rolecollections import delete_role_collection_by_name as operation
 
+        if not isinstance(role_collection_name, str):
+            raise _wrong("delete_role_collection_by_name", "role_collection_name", "str", role_collection_name)
+        if not role_collection_name:
+            raise _empty("delete_role_collection_by_name", "role_collection_name")
         return await self._call("deleteRoleCollectionByName", operation, (200, 204), role_collection_name)
 
     async def delete_role_collections(self, *, body: RoleCollectionNamesDto) -> None:
         """`DELETE /sap/rest/authorization/v2/rolecollections/bulk` (deleteRoleCollections)."""
         from .api.rolecollections import delete_role_collections as operation
 
+        if not isinstance(body, operation.RoleCollectionNamesDto):
+            raise _wrong("delete_role_collections", "body", "RoleCollectionNamesDto", body)
         return await self._call("deleteRoleCollections", operation, (204,), **_given(body=body))
 
     async def delete_role_collections_for_user(self, *, body: RoleCollectionListDto) -> None:
         """`DELETE /sap/rest/authorization/v2/users/current/rolecollections` (deleteRoleCollectionsForUser)."""
         from .api.rolecollections import delete_role_collections_for_user as operation
 
+        if not isinstance(body, operation.RoleCollectionListDto):
+            raise _wrong("delete_role_collections_for_user", "body", "RoleCollectionListDto", body)
         return await self._call("deleteRoleCollectionsForUser", operation, (200,), **_given(body=body))
 
     async def delete_role_from_role_collection(
@@ -332,6 +495,22 @@ class XsuaaApi(Namespace):
         """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles/{roleTemplateAppID}/{roleName}/{roleTemplateName}` (deleteRoleFromRoleCollection)."""
         from .api.rolecollections import delete_role_from_role_collection as operation
 
+        if not isinstance(role_collection_name, str):
+            raise _wrong("delete_role_from_role_collection", "role_collection_name", "str", role_collection_name)
+        if not role_collection_name:
+            raise _empty("delete_role_from_role_collection", "role_collection_name")
+        if not isinstance(role_template_app_id, str):
+            raise _wrong("delete_role_from_role_collection", "role_template_app_id", "str", role_template_app_id)
+        if not role_template_app_id:
+            raise _empty("delete_role_from_role_collection", "role_template_app_id")
+        if not isinstance(role_name, str):
+            raise _wrong("delete_role_from_role_collection", "role_name", "str", role_name)
+        if not role_name:
+            raise _empty("delete_role_from_role_collection", "role_name")
+        if not isinstance(role_template_name, str):
+            raise _wrong("delete_role_from_role_collection", "role_template_name", "str", role_template_name)
+        if not role_template_name:
+            raise _empty("delete_role_from_role_collection", "role_template_name")
         return await self._call(
             "deleteRoleFromRoleCollection",
             operation,
@@ -348,6 +527,12 @@ class XsuaaApi(Namespace):
         """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (deleteRolesFromRoleCollection)."""
         from .api.rolecollections import delete_roles_from_role_collection as operation
 
+        if not isinstance(role_collection_name, str):
+            raise _wrong("delete_roles_from_role_collection", "role_collection_name", "str", role_collection_name)
+        if not role_collection_name:
+            raise _empty("delete_roles_from_role_collection", "role_collection_name")
+        if not _list_of(body, operation.RoleReference):
+            raise _wrong("delete_roles_from_role_collection", "body", "a list of RoleReference", body)
         return await self._call(
             "deleteRolesFromRoleCollection", operation, (200, 201), role_collection_name, **_given(body=body)
         )
@@ -356,12 +541,24 @@ class XsuaaApi(Namespace):
         """`DELETE /sap/rest/user/id/{id}` (deleteUserById)."""
         from .api.usercontroller import delete_user_by_id as operation
 
+        if not isinstance(id, str):
+            raise _wrong("delete_user_by_id", "id", "str", id)
+        if not id:
+            raise _empty("delete_user_by_id", "id")
         return await self._call("deleteUserById", operation, (200,), id)
 
     async def delete_user_by_name(self, origin: str, user_name: str) -> DeleteUserByNameResponse200:
         """`DELETE /sap/rest/user/origin/{origin}/name/{userName}` (deleteUserByName)."""
         from .api.usercontroller import delete_user_by_name as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("delete_user_by_name", "origin", "str", origin)
+        if not origin:
+            raise _empty("delete_user_by_name", "origin")
+        if not isinstance(user_name, str):
+            raise _wrong("delete_user_by_name", "user_name", "str", user_name)
+        if not user_name:
+            raise _empty("delete_user_by_name", "user_name")
         return await self._call("deleteUserByName", operation, (200,), origin, user_name)
 
     async def find_users(
@@ -377,6 +574,18 @@ class XsuaaApi(Namespace):
         """`GET /Users` (findUsers)."""
         from .api.scim_user_endpoints import find_users as operation
 
+        if attributes is not UNSET and not isinstance(attributes, str):
+            raise _wrong("find_users", "attributes", "str", attributes)
+        if filter_ is not UNSET and not isinstance(filter_, str):
+            raise _wrong("find_users", "filter_", "str", filter_)
+        if sort_by is not UNSET and not isinstance(sort_by, str):
+            raise _wrong("find_users", "sort_by", "str", sort_by)
+        if sort_order is not UNSET and not isinstance(sort_order, str):
+            raise _wrong("find_users", "sort_order", "str", sort_order)
+        if start_index is not UNSET and not (isinstance(start_index, int) and type(start_index) is not bool):
+            raise _wrong("find_users", "start_index", "int", start_index)
+        if count is not UNSET and not (isinstance(count, int) and type(count) is not bool):
+            raise _wrong("find_users", "count", "int", count)
         return await self._call(
             "findUsers",
             operation,
@@ -397,6 +606,14 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/apps/{id}` (getAppById)."""
         from .api.application import get_app_by_id as operation
 
+        if not isinstance(id, str):
+            raise _wrong("get_app_by_id", "id", "str", id)
+        if not id:
+            raise _empty("get_app_by_id", "id")
+        if is_service_instance_id is not UNSET and not isinstance(is_service_instance_id, bool):
+            raise _wrong("get_app_by_id", "is_service_instance_id", "bool", is_service_instance_id)
+        if hide_details is not UNSET and not isinstance(hide_details, bool):
+            raise _wrong("get_app_by_id", "hide_details", "bool", hide_details)
         return await self._call(
             "getAppById",
             operation,
@@ -416,6 +633,14 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/ownapp/usage` (getAppByToken)."""
         from .api.application import get_app_by_token as operation
 
+        if tenant is not UNSET and not isinstance(tenant, str):
+            raise _wrong("get_app_by_token", "tenant", "str", tenant)
+        if zoneid is not UNSET and not isinstance(zoneid, str):
+            raise _wrong("get_app_by_token", "zoneid", "str", zoneid)
+        if list_subscriptions is not UNSET and not isinstance(list_subscriptions, bool):
+            raise _wrong("get_app_by_token", "list_subscriptions", "bool", list_subscriptions)
+        if list_clone_subscriptions is not UNSET and not isinstance(list_clone_subscriptions, bool):
+            raise _wrong("get_app_by_token", "list_clone_subscriptions", "bool", list_clone_subscriptions)
         return await self._call(
             "getAppByToken",
             operation,
@@ -439,6 +664,14 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/apps` (getApps)."""
         from .api.application import get_apps as operation
 
+        if only_with_client_id is not UNSET and not isinstance(only_with_client_id, bool):
+            raise _wrong("get_apps", "only_with_client_id", "bool", only_with_client_id)
+        if only_for_org_id is not UNSET and not isinstance(only_for_org_id, str):
+            raise _wrong("get_apps", "only_for_org_id", "str", only_for_org_id)
+        if only_for_subaccount_id is not UNSET and not isinstance(only_for_subaccount_id, str):
+            raise _wrong("get_apps", "only_for_subaccount_id", "str", only_for_subaccount_id)
+        if only_for_xsappname is not UNSET and not isinstance(only_for_xsappname, str):
+            raise _wrong("get_apps", "only_for_xsappname", "str", only_for_xsappname)
         return await self._call(
             "getApps",
             operation,
@@ -455,6 +688,10 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/apps/{appId}/authorizationData` (getAuthorizationData)."""
         from .api.ams import get_authorization_data as operation
 
+        if not isinstance(app_id, str):
+            raise _wrong("get_authorization_data", "app_id", "str", app_id)
+        if not app_id:
+            raise _empty("get_authorization_data", "app_id")
         return await self._call("getAuthorizationData", operation, (200,), app_id)
 
     async def get_custom_id_p_feature_flag_for_neo_user(self) -> XSPlatformIdentityProvider:
@@ -469,6 +706,14 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/apps/{appId}/authorities` (getGrantedAuthorities)."""
         from .api.application import get_granted_authorities as operation
 
+        if not isinstance(app_id, str):
+            raise _wrong("get_granted_authorities", "app_id", "str", app_id)
+        if not app_id:
+            raise _empty("get_granted_authorities", "app_id")
+        if granted_by_app_guid is not UNSET and not isinstance(granted_by_app_guid, str):
+            raise _wrong("get_granted_authorities", "granted_by_app_guid", "str", granted_by_app_guid)
+        if granted_by_app_id is not UNSET and not isinstance(granted_by_app_id, str):
+            raise _wrong("get_granted_authorities", "granted_by_app_id", "str", granted_by_app_id)
         return await self._call(
             "getGrantedAuthorities",
             operation,
@@ -481,6 +726,10 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/rolecollections` (getIdpAttributeValues)."""
         from .api.idp_role_collection import get_idp_attribute_values as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("get_idp_attribute_values", "origin", "str", origin)
+        if not origin:
+            raise _empty("get_idp_attribute_values", "origin")
         return await self._call("getIdpAttributeValues", operation, (200,), origin)
 
     async def get_idp_attribute_values_from_role_collection(
@@ -489,6 +738,16 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/rolecollections/{roleCollectionName}` (getIdpAttributeValuesFromRoleCollection)."""
         from .api.idp_role_collection import get_idp_attribute_values_from_role_collection as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("get_idp_attribute_values_from_role_collection", "origin", "str", origin)
+        if not origin:
+            raise _empty("get_idp_attribute_values_from_role_collection", "origin")
+        if not isinstance(role_collection_name, str):
+            raise _wrong(
+                "get_idp_attribute_values_from_role_collection", "role_collection_name", "str", role_collection_name
+            )
+        if not role_collection_name:
+            raise _empty("get_idp_attribute_values_from_role_collection", "role_collection_name")
         return await self._call(
             "getIdpAttributeValuesFromRoleCollection", operation, (200,), origin, role_collection_name
         )
@@ -499,6 +758,25 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/rolecollections/{roleCollectionName}` (getIdpAttributeValuesFromRoleCollectionByAttribute)."""
         from .api.idp_role_collection import get_idp_attribute_values_from_role_collection_by_attribute as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("get_idp_attribute_values_from_role_collection_by_attribute", "origin", "str", origin)
+        if not origin:
+            raise _empty("get_idp_attribute_values_from_role_collection_by_attribute", "origin")
+        if not isinstance(attribute_name, str):
+            raise _wrong(
+                "get_idp_attribute_values_from_role_collection_by_attribute", "attribute_name", "str", attribute_name
+            )
+        if not attribute_name:
+            raise _empty("get_idp_attribute_values_from_role_collection_by_attribute", "attribute_name")
+        if not isinstance(role_collection_name, str):
+            raise _wrong(
+                "get_idp_attribute_values_from_role_collection_by_attribute",
+                "role_collection_name",
+                "str",
+                role_collection_name,
+            )
+        if not role_collection_name:
+            raise _empty("get_idp_attribute_values_from_role_collection_by_attribute", "role_collection_name")
         return await self._call(
             "getIdpAttributeValuesFromRoleCollectionByAttribute",
             operation,
@@ -526,6 +804,14 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/platform-identity-providers-global/{originKey}` (getPlatformIdentityProvider)."""
         from .api.platform_identity_providers_global import get_platform_identity_provider as operation
 
+        if not isinstance(origin_key, str):
+            raise _wrong("get_platform_identity_provider", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("get_platform_identity_provider", "origin_key")
+        if deleted is not UNSET and not isinstance(deleted, str):
+            raise _wrong("get_platform_identity_provider", "deleted", "str", deleted)
+        if refresh_metadata is not UNSET and not isinstance(refresh_metadata, bool):
+            raise _wrong("get_platform_identity_provider", "refresh_metadata", "bool", refresh_metadata)
         return await self._call(
             "getPlatformIdentityProvider",
             operation,
@@ -540,6 +826,10 @@ class XsuaaApi(Namespace):
             get_platform_identity_provider_global_account_ids as operation,
         )
 
+        if not isinstance(origin_key, str):
+            raise _wrong("get_platform_identity_provider_global_account_ids", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("get_platform_identity_provider_global_account_ids", "origin_key")
         return await self._call("getPlatformIdentityProviderGlobalAccountIds", operation, (200,), origin_key)
 
     async def get_platform_identity_providers(
@@ -555,6 +845,22 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/platform-identity-providers-global` (getPlatformIdentityProviders)."""
         from .api.platform_identity_providers_global import get_platform_identity_providers as operation
 
+        if userbase is not UNSET and not isinstance(userbase, str):
+            raise _wrong("get_platform_identity_providers", "userbase", "str", userbase)
+        if deleted is not UNSET and not isinstance(deleted, str):
+            raise _wrong("get_platform_identity_providers", "deleted", "str", deleted)
+        if from_modified_at_in_millis is not UNSET and not (
+            isinstance(from_modified_at_in_millis, int) and type(from_modified_at_in_millis) is not bool
+        ):
+            raise _wrong(
+                "get_platform_identity_providers", "from_modified_at_in_millis", "int", from_modified_at_in_millis
+            )
+        if global_account_id is not UNSET and not isinstance(global_account_id, str):
+            raise _wrong("get_platform_identity_providers", "global_account_id", "str", global_account_id)
+        if active is not UNSET and not isinstance(active, str):
+            raise _wrong("get_platform_identity_providers", "active", "str", active)
+        if origin_xsuaa is not UNSET and not isinstance(origin_xsuaa, str):
+            raise _wrong("get_platform_identity_providers", "origin_xsuaa", "str", origin_xsuaa)
         return await self._call(
             "getPlatformIdentityProviders",
             operation,
@@ -573,6 +879,10 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers` (getPlatformIdentityProvidersForGA)."""
         from .api.platform_identity_providers import get_platform_identity_providers_for_ga as operation
 
+        if not isinstance(global_account_id, str):
+            raise _wrong("get_platform_identity_providers_for_ga", "global_account_id", "str", global_account_id)
+        if not global_account_id:
+            raise _empty("get_platform_identity_providers_for_ga", "global_account_id")
         return await self._call("getPlatformIdentityProvidersForGA", operation, (200,), global_account_id)
 
     async def get_registry_status(self) -> str:
@@ -585,6 +895,18 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (getRoleByAppAndRoleTemplate)."""
         from .api.roles import get_role_by_app_and_role_template as operation
 
+        if not isinstance(app_id, str):
+            raise _wrong("get_role_by_app_and_role_template", "app_id", "str", app_id)
+        if not app_id:
+            raise _empty("get_role_by_app_and_role_template", "app_id")
+        if not isinstance(template_name, str):
+            raise _wrong("get_role_by_app_and_role_template", "template_name", "str", template_name)
+        if not template_name:
+            raise _empty("get_role_by_app_and_role_template", "template_name")
+        if not isinstance(role_name, str):
+            raise _wrong("get_role_by_app_and_role_template", "role_name", "str", role_name)
+        if not role_name:
+            raise _empty("get_role_by_app_and_role_template", "role_name")
         return await self._call("getRoleByAppAndRoleTemplate", operation, (200,), app_id, template_name, role_name)
 
     async def get_role_collection_by_attribute_value(
@@ -593,6 +915,18 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/{attributeValue}` (getRoleCollectionByAttributeValue)."""
         from .api.idp_role_collection import get_role_collection_by_attribute_value as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("get_role_collection_by_attribute_value", "origin", "str", origin)
+        if not origin:
+            raise _empty("get_role_collection_by_attribute_value", "origin")
+        if not isinstance(attribute_name, str):
+            raise _wrong("get_role_collection_by_attribute_value", "attribute_name", "str", attribute_name)
+        if not attribute_name:
+            raise _empty("get_role_collection_by_attribute_value", "attribute_name")
+        if not isinstance(attribute_value, str):
+            raise _wrong("get_role_collection_by_attribute_value", "attribute_value", "str", attribute_value)
+        if not attribute_value:
+            raise _empty("get_role_collection_by_attribute_value", "attribute_value")
         return await self._call(
             "getRoleCollectionByAttributeValue", operation, (200,), origin, attribute_name, attribute_value
         )
@@ -608,6 +942,16 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (getRoleCollectionByName)."""
         from .api.rolecollections import get_role_collection_by_name as operation
 
+        if not isinstance(role_collection_name, str):
+            raise _wrong("get_role_collection_by_name", "role_collection_name", "str", role_collection_name)
+        if not role_collection_name:
+            raise _empty("get_role_collection_by_name", "role_collection_name")
+        if with_roles is not UNSET and not isinstance(with_roles, bool):
+            raise _wrong("get_role_collection_by_name", "with_roles", "bool", with_roles)
+        if with_users is not UNSET and not isinstance(with_users, bool):
+            raise _wrong("get_role_collection_by_name", "with_users", "bool", with_users)
+        if with_groups is not UNSET and not isinstance(with_groups, bool):
+            raise _wrong("get_role_collection_by_name", "with_groups", "bool", with_groups)
         return await self._call(
             "getRoleCollectionByName",
             operation,
@@ -630,6 +974,20 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/rolecollections` (getRoleCollections)."""
         from .api.rolecollections import get_role_collections as operation
 
+        if show_roles is not UNSET and not isinstance(show_roles, bool):
+            raise _wrong("get_role_collections", "show_roles", "bool", show_roles)
+        if show_users is not UNSET and not isinstance(show_users, bool):
+            raise _wrong("get_role_collections", "show_users", "bool", show_users)
+        if show_groups is not UNSET and not isinstance(show_groups, bool):
+            raise _wrong("get_role_collections", "show_groups", "bool", show_groups)
+        if skip is not UNSET and not (isinstance(skip, int) and type(skip) is not bool):
+            raise _wrong("get_role_collections", "skip", "int", skip)
+        if top is not UNSET and not (isinstance(top, int) and type(top) is not bool):
+            raise _wrong("get_role_collections", "top", "int", top)
+        if name is not UNSET and not isinstance(name, str):
+            raise _wrong("get_role_collections", "name", "str", name)
+        if read_only is not UNSET and not isinstance(read_only, str):
+            raise _wrong("get_role_collections", "read_only", "str", read_only)
         return await self._call(
             "getRoleCollections",
             operation,
@@ -651,6 +1009,23 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/rolecollections/roles/{appId}/{roleTemplateName}/{roleName}` (getRoleCollectionsByAppIdTemplateNameAndRoleName)."""
         from .api.rolecollections import get_role_collections_by_app_id_template_name_and_role_name as operation
 
+        if not isinstance(app_id, str):
+            raise _wrong("get_role_collections_by_app_id_template_name_and_role_name", "app_id", "str", app_id)
+        if not app_id:
+            raise _empty("get_role_collections_by_app_id_template_name_and_role_name", "app_id")
+        if not isinstance(role_template_name, str):
+            raise _wrong(
+                "get_role_collections_by_app_id_template_name_and_role_name",
+                "role_template_name",
+                "str",
+                role_template_name,
+            )
+        if not role_template_name:
+            raise _empty("get_role_collections_by_app_id_template_name_and_role_name", "role_template_name")
+        if not isinstance(role_name, str):
+            raise _wrong("get_role_collections_by_app_id_template_name_and_role_name", "role_name", "str", role_name)
+        if not role_name:
+            raise _empty("get_role_collections_by_app_id_template_name_and_role_name", "role_name")
         return await self._call(
             "getRoleCollectionsByAppIdTemplateNameAndRoleName", operation, (200,), app_id, role_template_name, role_name
         )
@@ -666,6 +1041,14 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/rolecollections/pages/{pageId}` (getRoleCollectionsByPaging)."""
         from .api.rolecollections import get_role_collections_by_paging as operation
 
+        if not (isinstance(page_id, int) and type(page_id) is not bool):
+            raise _wrong("get_role_collections_by_paging", "page_id", "int", page_id)
+        if show_roles is not UNSET and not isinstance(show_roles, bool):
+            raise _wrong("get_role_collections_by_paging", "show_roles", "bool", show_roles)
+        if show_users is not UNSET and not isinstance(show_users, bool):
+            raise _wrong("get_role_collections_by_paging", "show_users", "bool", show_users)
+        if show_groups is not UNSET and not isinstance(show_groups, bool):
+            raise _wrong("get_role_collections_by_paging", "show_groups", "bool", show_groups)
         return await self._call(
             "getRoleCollectionsByPaging",
             operation,
@@ -680,6 +1063,12 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/rolecollections/pages` (getRoleCollectionsByPaging_1)."""
         from .api.rolecollections import get_role_collections_by_paging_1 as operation
 
+        if show_roles is not UNSET and not isinstance(show_roles, bool):
+            raise _wrong("get_role_collections_by_paging_1", "show_roles", "bool", show_roles)
+        if show_users is not UNSET and not isinstance(show_users, bool):
+            raise _wrong("get_role_collections_by_paging_1", "show_users", "bool", show_users)
+        if show_groups is not UNSET and not isinstance(show_groups, bool):
+            raise _wrong("get_role_collections_by_paging_1", "show_groups", "bool", show_groups)
         return await self._call(
             "getRoleCollectionsByPaging_1",
             operation,
@@ -693,6 +1082,12 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/rolecollections/pages/` (getRoleCollectionsByPaging_2)."""
         from .api.rolecollections import get_role_collections_by_paging_2 as operation
 
+        if show_roles is not UNSET and not isinstance(show_roles, bool):
+            raise _wrong("get_role_collections_by_paging_2", "show_roles", "bool", show_roles)
+        if show_users is not UNSET and not isinstance(show_users, bool):
+            raise _wrong("get_role_collections_by_paging_2", "show_users", "bool", show_users)
+        if show_groups is not UNSET and not isinstance(show_groups, bool):
+            raise _wrong("get_role_collections_by_paging_2", "show_groups", "bool", show_groups)
         return await self._call(
             "getRoleCollectionsByPaging_2",
             operation,
@@ -704,6 +1099,10 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/users/{userId}/rolecollections` (getRoleCollectionsForUser)."""
         from .api.rolecollections import get_role_collections_for_user as operation
 
+        if not isinstance(user_id, str):
+            raise _wrong("get_role_collections_for_user", "user_id", "str", user_id)
+        if not user_id:
+            raise _empty("get_role_collections_for_user", "user_id")
         return await self._call("getRoleCollectionsForUser", operation, (200,), user_id)
 
     async def get_role_collections_for_user_1(self) -> RoleCollectionListDto:
@@ -716,18 +1115,32 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates` (getRoleTemplateByAppName)."""
         from .api.roletemplates import get_role_template_by_app_name as operation
 
+        if not isinstance(app_id, str):
+            raise _wrong("get_role_template_by_app_name", "app_id", "str", app_id)
+        if not app_id:
+            raise _empty("get_role_template_by_app_name", "app_id")
         return await self._call("getRoleTemplateByAppName", operation, (200,), app_id)
 
     async def get_role_template_by_name(self, app_id: str, template_name: str) -> RoleTemplate:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}` (getRoleTemplateByName)."""
         from .api.roletemplates import get_role_template_by_name as operation
 
+        if not isinstance(app_id, str):
+            raise _wrong("get_role_template_by_name", "app_id", "str", app_id)
+        if not app_id:
+            raise _empty("get_role_template_by_name", "app_id")
+        if not isinstance(template_name, str):
+            raise _wrong("get_role_template_by_name", "template_name", "str", template_name)
+        if not template_name:
+            raise _empty("get_role_template_by_name", "template_name")
         return await self._call("getRoleTemplateByName", operation, (200,), app_id, template_name)
 
     async def get_role_templates(self, *, show_roles: bool | Unset = UNSET) -> list[RoleTemplate]:
         """`GET /sap/rest/authorization/v2/apps/roletemplates` (getRoleTemplates)."""
         from .api.roletemplates import get_role_templates as operation
 
+        if show_roles is not UNSET and not isinstance(show_roles, bool):
+            raise _wrong("get_role_templates", "show_roles", "bool", show_roles)
         return await self._call("getRoleTemplates", operation, (200,), **_given(show_roles=show_roles))
 
     async def get_roles(self) -> list[Role]:
@@ -740,30 +1153,58 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/apps/{appId}/roles` (getRolesByAppId)."""
         from .api.roles import get_roles_by_app_id as operation
 
+        if not isinstance(app_id, str):
+            raise _wrong("get_roles_by_app_id", "app_id", "str", app_id)
+        if not app_id:
+            raise _empty("get_roles_by_app_id", "app_id")
         return await self._call("getRolesByAppId", operation, (200,), app_id)
 
     async def get_roles_by_role_collection_name(self, role_collection_name: str) -> list[Role]:
         """`GET /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (getRolesByRoleCollectionName)."""
         from .api.rolecollections import get_roles_by_role_collection_name as operation
 
+        if not isinstance(role_collection_name, str):
+            raise _wrong("get_roles_by_role_collection_name", "role_collection_name", "str", role_collection_name)
+        if not role_collection_name:
+            raise _empty("get_roles_by_role_collection_name", "role_collection_name")
         return await self._call("getRolesByRoleCollectionName", operation, (200,), role_collection_name)
 
     async def get_scope(self, app_id: str, scope_name: str) -> Scope:
         """`GET /sap/rest/authorization/v2/apps/{appId}/scopes/{scopeName}` (getScope)."""
         from .api.application import get_scope as operation
 
+        if not isinstance(app_id, str):
+            raise _wrong("get_scope", "app_id", "str", app_id)
+        if not app_id:
+            raise _empty("get_scope", "app_id")
+        if not isinstance(scope_name, str):
+            raise _wrong("get_scope", "scope_name", "str", scope_name)
+        if not scope_name:
+            raise _empty("get_scope", "scope_name")
         return await self._call("getScope", operation, (200,), app_id, scope_name)
 
     async def get_user_by_id(self, id: str) -> GetUserByIdResponse200:
         """`GET /sap/rest/user/id/{id}` (getUserById)."""
         from .api.usercontroller import get_user_by_id as operation
 
+        if not isinstance(id, str):
+            raise _wrong("get_user_by_id", "id", "str", id)
+        if not id:
+            raise _empty("get_user_by_id", "id")
         return await self._call("getUserById", operation, (200,), id)
 
     async def get_user_by_name(self, origin: str, username: str) -> XSUser:
         """`GET /sap/rest/user/origin/{origin}/name/{username}` (getUserByName)."""
         from .api.usercontroller import get_user_by_name as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("get_user_by_name", "origin", "str", origin)
+        if not origin:
+            raise _empty("get_user_by_name", "origin")
+        if not isinstance(username, str):
+            raise _wrong("get_user_by_name", "username", "str", username)
+        if not username:
+            raise _empty("get_user_by_name", "username")
         return await self._call("getUserByName", operation, (200,), origin, username)
 
     async def get_user_names(
@@ -772,12 +1213,26 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/user/origin/{origin}/name` (getUserNames)."""
         from .api.usercontroller import get_user_names as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("get_user_names", "origin", "str", origin)
+        if not origin:
+            raise _empty("get_user_names", "origin")
+        if filter_ is not UNSET and not isinstance(filter_, str):
+            raise _wrong("get_user_names", "filter_", "str", filter_)
+        if details is not UNSET and not isinstance(details, bool):
+            raise _wrong("get_user_names", "details", "bool", details)
         return await self._call("getUserNames", operation, (200,), origin, **_given(filter_=filter_, details=details))
 
     async def get_zone_information_by_subdomain(self, subdomain: str, *, ias_client: str) -> XSTenantV2ZoneInformation:
         """`GET /sap/rest/tenantLoginInfo/{subdomain}` (getZoneInformationBySubdomain)."""
         from .api.zone_trust_information import get_zone_information_by_subdomain as operation
 
+        if not isinstance(subdomain, str):
+            raise _wrong("get_zone_information_by_subdomain", "subdomain", "str", subdomain)
+        if not subdomain:
+            raise _empty("get_zone_information_by_subdomain", "subdomain")
+        if not isinstance(ias_client, str):
+            raise _wrong("get_zone_information_by_subdomain", "ias_client", "str", ias_client)
         return await self._call(
             "getZoneInformationBySubdomain", operation, (200,), subdomain, **_given(ias_client=ias_client)
         )
@@ -786,6 +1241,10 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/zoneinfo/{subdomain}` (getZoneInformationBySubdomain_1)."""
         from .api.zone_trust_information import get_zone_information_by_subdomain_1 as operation
 
+        if not isinstance(subdomain, str):
+            raise _wrong("get_zone_information_by_subdomain_1", "subdomain", "str", subdomain)
+        if not subdomain:
+            raise _empty("get_zone_information_by_subdomain_1", "subdomain")
         return await self._call("getZoneInformationBySubdomain_1", operation, (200,), subdomain)
 
     async def list_groups(
@@ -801,6 +1260,18 @@ class XsuaaApi(Namespace):
         """`GET /Groups` (listGroups)."""
         from .api.scim_group_endpoints import list_groups as operation
 
+        if attributes is not UNSET and not isinstance(attributes, str):
+            raise _wrong("list_groups", "attributes", "str", attributes)
+        if filter_ is not UNSET and not isinstance(filter_, str):
+            raise _wrong("list_groups", "filter_", "str", filter_)
+        if sort_by is not UNSET and not isinstance(sort_by, str):
+            raise _wrong("list_groups", "sort_by", "str", sort_by)
+        if sort_order is not UNSET and not isinstance(sort_order, str):
+            raise _wrong("list_groups", "sort_order", "str", sort_order)
+        if start_index is not UNSET and not (isinstance(start_index, int) and type(start_index) is not bool):
+            raise _wrong("list_groups", "start_index", "int", start_index)
+        if count is not UNSET and not (isinstance(count, int) and type(count) is not bool):
+            raise _wrong("list_groups", "count", "int", count)
         return await self._call(
             "listGroups",
             operation,
@@ -819,6 +1290,10 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/apps/{appId}/scopes` (listScopes)."""
         from .api.application import list_scopes as operation
 
+        if not isinstance(app_id, str):
+            raise _wrong("list_scopes", "app_id", "str", app_id)
+        if not app_id:
+            raise _empty("list_scopes", "app_id")
         return await self._call("listScopes", operation, (200,), app_id)
 
     async def migrate_saml_to_oidcidp(
@@ -827,6 +1302,12 @@ class XsuaaApi(Namespace):
         """`PUT /sap/rest/identity-providers/migrate/{origin}` (migrateSAMLToOIDCIDP)."""
         from .api.identity_providers import migrate_saml_to_oidcidp as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("migrate_saml_to_oidcidp", "origin", "str", origin)
+        if not origin:
+            raise _empty("migrate_saml_to_oidcidp", "origin")
+        if not isinstance(body, operation.XSIdentityProvider):
+            raise _wrong("migrate_saml_to_oidcidp", "body", "XSIdentityProvider", body)
         return await self._call("migrateSAMLToOIDCIDP", operation, (200,), origin, **_given(body=body))
 
     async def read_public_settings(
@@ -835,6 +1316,10 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/authorization/v2/securitySettings/public` (readPublicSettings)."""
         from .api.tenant import read_public_settings as operation
 
+        if subdomain is not UNSET and not isinstance(subdomain, str):
+            raise _wrong("read_public_settings", "subdomain", "str", subdomain)
+        if tenant_id is not UNSET and not isinstance(tenant_id, str):
+            raise _wrong("read_public_settings", "tenant_id", "str", tenant_id)
         return await self._call(
             "readPublicSettings", operation, (200,), **_given(subdomain=subdomain, tenant_id=tenant_id)
         )
@@ -849,12 +1334,26 @@ class XsuaaApi(Namespace):
         """`POST /sap/rest/platform-identity-providers-global/refreshTrusts` (refreshPlatformIdentityProviderTrusts)."""
         from .api.platform_identity_providers_global import refresh_platform_identity_provider_trusts as operation
 
+        if not _list_of(body, str):
+            raise _wrong("refresh_platform_identity_provider_trusts", "body", "a list of str", body)
         return await self._call("refreshPlatformIdentityProviderTrusts", operation, (200,), **_given(body=body))
 
     async def remove_role_collection(self, origin: str, user_name: str, role_collection_name: str) -> XSUser:
         """`DELETE /sap/rest/user/origin/{origin}/name/{userName}/rolecollections/{roleCollectionName}` (removeRoleCollection)."""
         from .api.usercontroller import remove_role_collection as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("remove_role_collection", "origin", "str", origin)
+        if not origin:
+            raise _empty("remove_role_collection", "origin")
+        if not isinstance(user_name, str):
+            raise _wrong("remove_role_collection", "user_name", "str", user_name)
+        if not user_name:
+            raise _empty("remove_role_collection", "user_name")
+        if not isinstance(role_collection_name, str):
+            raise _wrong("remove_role_collection", "role_collection_name", "str", role_collection_name)
+        if not role_collection_name:
+            raise _empty("remove_role_collection", "role_collection_name")
         return await self._call("removeRoleCollection", operation, (200,), origin, user_name, role_collection_name)
 
     async def retrieve_ias_tenants(
@@ -863,6 +1362,10 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/identity-providers/ias` (retrieveIasTenants)."""
         from .api.identity_providers import retrieve_ias_tenants as operation
 
+        if all_ is not UNSET and not isinstance(all_, bool):
+            raise _wrong("retrieve_ias_tenants", "all_", "bool", all_)
+        if additional_info is not UNSET and not isinstance(additional_info, bool):
+            raise _wrong("retrieve_ias_tenants", "additional_info", "bool", additional_info)
         return await self._call(
             "retrieveIasTenants", operation, (200,), **_given(all_=all_, additional_info=additional_info)
         )
@@ -873,6 +1376,12 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/identity-providers/{id}` (retrieveIdentityProvider)."""
         from .api.identity_providers import retrieve_identity_provider as operation
 
+        if not isinstance(id, str):
+            raise _wrong("retrieve_identity_provider", "id", "str", id)
+        if not id:
+            raise _empty("retrieve_identity_provider", "id")
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("retrieve_identity_provider", "raw_config", "bool", raw_config)
         return await self._call("retrieveIdentityProvider", operation, (200,), id, **_given(raw_config=raw_config))
 
     async def retrieve_identity_provider_by_origin_key_deprecated(
@@ -881,6 +1390,12 @@ class XsuaaApi(Namespace):
         """`HEAD /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated as operation
 
+        if not isinstance(origin_key, str):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("retrieve_identity_provider_by_origin_key_deprecated", "origin_key")
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated", "raw_config", "bool", raw_config)
         return await self._call(
             "retrieveIdentityProviderByOriginKeyDeprecated",
             operation,
@@ -895,6 +1410,12 @@ class XsuaaApi(Namespace):
         """`PUT /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_1)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_1 as operation
 
+        if not isinstance(origin_key, str):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_1", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("retrieve_identity_provider_by_origin_key_deprecated_1", "origin_key")
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_1", "raw_config", "bool", raw_config)
         return await self._call(
             "retrieveIdentityProviderByOriginKeyDeprecated_1",
             operation,
@@ -909,6 +1430,12 @@ class XsuaaApi(Namespace):
         """`OPTIONS /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_2)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_2 as operation
 
+        if not isinstance(origin_key, str):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_2", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("retrieve_identity_provider_by_origin_key_deprecated_2", "origin_key")
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_2", "raw_config", "bool", raw_config)
         return await self._call(
             "retrieveIdentityProviderByOriginKeyDeprecated_2",
             operation,
@@ -923,6 +1450,12 @@ class XsuaaApi(Namespace):
         """`DELETE /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_3)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_3 as operation
 
+        if not isinstance(origin_key, str):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_3", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("retrieve_identity_provider_by_origin_key_deprecated_3", "origin_key")
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_3", "raw_config", "bool", raw_config)
         return await self._call(
             "retrieveIdentityProviderByOriginKeyDeprecated_3",
             operation,
@@ -937,6 +1470,12 @@ class XsuaaApi(Namespace):
         """`POST /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_4)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_4 as operation
 
+        if not isinstance(origin_key, str):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_4", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("retrieve_identity_provider_by_origin_key_deprecated_4", "origin_key")
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_4", "raw_config", "bool", raw_config)
         return await self._call(
             "retrieveIdentityProviderByOriginKeyDeprecated_4",
             operation,
@@ -951,6 +1490,12 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_5)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_5 as operation
 
+        if not isinstance(origin_key, str):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_5", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("retrieve_identity_provider_by_origin_key_deprecated_5", "origin_key")
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_5", "raw_config", "bool", raw_config)
         return await self._call(
             "retrieveIdentityProviderByOriginKeyDeprecated_5",
             operation,
@@ -965,6 +1510,12 @@ class XsuaaApi(Namespace):
         """`PATCH /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_6)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_6 as operation
 
+        if not isinstance(origin_key, str):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_6", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("retrieve_identity_provider_by_origin_key_deprecated_6", "origin_key")
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_6", "raw_config", "bool", raw_config)
         return await self._call(
             "retrieveIdentityProviderByOriginKeyDeprecated_6",
             operation,
@@ -979,6 +1530,10 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/identity-providers` (retrieveIdentityProviders)."""
         from .api.identity_providers import retrieve_identity_providers as operation
 
+        if active_only is not UNSET and not isinstance(active_only, str):
+            raise _wrong("retrieve_identity_providers", "active_only", "str", active_only)
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("retrieve_identity_providers", "raw_config", "bool", raw_config)
         return await self._call(
             "retrieveIdentityProviders", operation, (200,), **_given(active_only=active_only, raw_config=raw_config)
         )
@@ -989,6 +1544,10 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/identity-providers/btpcli/identity-providers` (retrieveIdentityProvidersForBtpCliDeprecated)."""
         from .api.identity_providers import retrieve_identity_providers_for_btp_cli_deprecated as operation
 
+        if active_only is not UNSET and not isinstance(active_only, str):
+            raise _wrong("retrieve_identity_providers_for_btp_cli_deprecated", "active_only", "str", active_only)
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("retrieve_identity_providers_for_btp_cli_deprecated", "raw_config", "bool", raw_config)
         return await self._call(
             "retrieveIdentityProvidersForBtpCliDeprecated",
             operation,
@@ -1002,6 +1561,14 @@ class XsuaaApi(Namespace):
         """`GET /sap/rest/identity-providers/ias/{tenantURL}` (retrieveSpecificIasTenant)."""
         from .api.identity_providers import retrieve_specific_ias_tenant as operation
 
+        if not isinstance(tenant_url, str):
+            raise _wrong("retrieve_specific_ias_tenant", "tenant_url", "str", tenant_url)
+        if not tenant_url:
+            raise _empty("retrieve_specific_ias_tenant", "tenant_url")
+        if all_ is not UNSET and not isinstance(all_, bool):
+            raise _wrong("retrieve_specific_ias_tenant", "all_", "bool", all_)
+        if additional_info is not UNSET and not isinstance(additional_info, bool):
+            raise _wrong("retrieve_specific_ias_tenant", "additional_info", "bool", additional_info)
         return await self._call(
             "retrieveSpecificIasTenant",
             operation,
@@ -1014,6 +1581,10 @@ class XsuaaApi(Namespace):
         """`PUT /sap/rest/identity-providers/migrate/{origin}/rollback` (rollbackSAMLToOIDCIDP)."""
         from .api.identity_providers import rollback_saml_to_oidcidp as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("rollback_saml_to_oidcidp", "origin", "str", origin)
+        if not origin:
+            raise _empty("rollback_saml_to_oidcidp", "origin")
         return await self._call("rollbackSAMLToOIDCIDP", operation, (200,), origin)
 
     async def update_identity_provider(
@@ -1022,6 +1593,14 @@ class XsuaaApi(Namespace):
         """`PUT /sap/rest/identity-providers/{id}` (updateIdentityProvider)."""
         from .api.identity_providers import update_identity_provider as operation
 
+        if not isinstance(id, str):
+            raise _wrong("update_identity_provider", "id", "str", id)
+        if not id:
+            raise _empty("update_identity_provider", "id")
+        if not isinstance(body, operation.XSIdentityProvider):
+            raise _wrong("update_identity_provider", "body", "XSIdentityProvider", body)
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("update_identity_provider", "raw_config", "bool", raw_config)
         return await self._call(
             "updateIdentityProvider", operation, (200,), id, **_given(body=body, raw_config=raw_config)
         )
@@ -1032,6 +1611,14 @@ class XsuaaApi(Namespace):
         """`PUT /sap/rest/platform-identity-providers-global/{originKey}` (updatePlatformIdentityProvider)."""
         from .api.platform_identity_providers_global import update_platform_identity_provider as operation
 
+        if not isinstance(origin_key, str):
+            raise _wrong("update_platform_identity_provider", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("update_platform_identity_provider", "origin_key")
+        if not isinstance(body, operation.XSPlatformIdentityProvider):
+            raise _wrong("update_platform_identity_provider", "body", "XSPlatformIdentityProvider", body)
+        if refresh_trust is not UNSET and not isinstance(refresh_trust, bool):
+            raise _wrong("update_platform_identity_provider", "refresh_trust", "bool", refresh_trust)
         return await self._call(
             "updatePlatformIdentityProvider",
             operation,
@@ -1051,6 +1638,18 @@ class XsuaaApi(Namespace):
         """`PATCH /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/{originKey}` (updatePlatformIdentityProviderTrust)."""
         from .api.platform_identity_providers import update_platform_identity_provider_trust as operation
 
+        if not isinstance(global_account_id, str):
+            raise _wrong("update_platform_identity_provider_trust", "global_account_id", "str", global_account_id)
+        if not global_account_id:
+            raise _empty("update_platform_identity_provider_trust", "global_account_id")
+        if not isinstance(origin_key, str):
+            raise _wrong("update_platform_identity_provider_trust", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("update_platform_identity_provider_trust", "origin_key")
+        if not isinstance(body, operation.AddPlatformIdentityProviderTrust):
+            raise _wrong("update_platform_identity_provider_trust", "body", "AddPlatformIdentityProviderTrust", body)
+        if refresh_trust is not UNSET and not isinstance(refresh_trust, bool):
+            raise _wrong("update_platform_identity_provider_trust", "refresh_trust", "bool", refresh_trust)
         return await self._call(
             "updatePlatformIdentityProviderTrust",
             operation,
@@ -1064,18 +1663,38 @@ class XsuaaApi(Namespace):
         """`PUT /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (updateRole)."""
         from .api.roles import update_role as operation
 
+        if not isinstance(app_id, str):
+            raise _wrong("update_role", "app_id", "str", app_id)
+        if not app_id:
+            raise _empty("update_role", "app_id")
+        if not isinstance(template_name, str):
+            raise _wrong("update_role", "template_name", "str", template_name)
+        if not template_name:
+            raise _empty("update_role", "template_name")
+        if not isinstance(role_name, str):
+            raise _wrong("update_role", "role_name", "str", role_name)
+        if not role_name:
+            raise _empty("update_role", "role_name")
+        if not isinstance(body, operation.RoleUpdate):
+            raise _wrong("update_role", "body", "RoleUpdate", body)
         return await self._call("updateRole", operation, (200,), app_id, template_name, role_name, **_given(body=body))
 
     async def update_settings(self, *, body: TenantSettingsReq) -> TenantSettingsResp:
         """`PATCH /sap/rest/authorization/v2/securitySettings` (updateSettings)."""
         from .api.tenant import update_settings as operation
 
+        if not isinstance(body, operation.TenantSettingsReq):
+            raise _wrong("update_settings", "body", "TenantSettingsReq", body)
         return await self._call("updateSettings", operation, (200,), **_given(body=body))
 
     async def update_user(self, *, body: XSUser, only_role_collections: bool | Unset = False) -> XSUser:
         """`PUT /sap/rest/user` (updateUser)."""
         from .api.usercontroller import update_user as operation
 
+        if not isinstance(body, operation.XSUser):
+            raise _wrong("update_user", "body", "XSUser", body)
+        if only_role_collections is not UNSET and not isinstance(only_role_collections, bool):
+            raise _wrong("update_user", "only_role_collections", "bool", only_role_collections)
         return await self._call(
             "updateUser", operation, (200,), **_given(body=body, only_role_collections=only_role_collections)
         )
@@ -1092,6 +1711,12 @@ class XsuaaApiWithRawResponse(Namespace):
         """`POST /sap/rest/authorization/v2/identity-providers/{origin}/attributes` (addIdpAttributeToRoleCollection)."""
         from .api.idp_role_collection import add_idp_attribute_to_role_collection as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("add_idp_attribute_to_role_collection", "origin", "str", origin)
+        if not origin:
+            raise _empty("add_idp_attribute_to_role_collection", "origin")
+        if not isinstance(body, operation.IdentityProviderMapping):
+            raise _wrong("add_idp_attribute_to_role_collection", "body", "IdentityProviderMapping", body)
         return await self._call_raw("addIdpAttributeToRoleCollection", operation, (201,), origin, **_given(body=body))
 
     async def add_platform_identity_provider_global_account_id(
@@ -1102,6 +1727,12 @@ class XsuaaApiWithRawResponse(Namespace):
             add_platform_identity_provider_global_account_id as operation,
         )
 
+        if not isinstance(origin_key, str):
+            raise _wrong("add_platform_identity_provider_global_account_id", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("add_platform_identity_provider_global_account_id", "origin_key")
+        if not isinstance(body, str):
+            raise _wrong("add_platform_identity_provider_global_account_id", "body", "str", body)
         return await self._call_raw(
             "addPlatformIdentityProviderGlobalAccountId", operation, (201,), origin_key, **_given(body=body)
         )
@@ -1112,6 +1743,12 @@ class XsuaaApiWithRawResponse(Namespace):
         """`POST /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers` (addPlatformIdentityProviderTrust)."""
         from .api.platform_identity_providers import add_platform_identity_provider_trust as operation
 
+        if not isinstance(global_account_id, str):
+            raise _wrong("add_platform_identity_provider_trust", "global_account_id", "str", global_account_id)
+        if not global_account_id:
+            raise _empty("add_platform_identity_provider_trust", "global_account_id")
+        if not isinstance(body, operation.AddPlatformIdentityProviderTrust):
+            raise _wrong("add_platform_identity_provider_trust", "body", "AddPlatformIdentityProviderTrust", body)
         return await self._call_raw(
             "addPlatformIdentityProviderTrust", operation, (201,), global_account_id, **_given(body=body)
         )
@@ -1122,6 +1759,20 @@ class XsuaaApiWithRawResponse(Namespace):
         """`PUT /sap/rest/user/origin/{origin}/name/{userName}/rolecollections/{roleCollectionName}` (addRoleCollection)."""
         from .api.usercontroller import add_role_collection as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("add_role_collection", "origin", "str", origin)
+        if not origin:
+            raise _empty("add_role_collection", "origin")
+        if not isinstance(user_name, str):
+            raise _wrong("add_role_collection", "user_name", "str", user_name)
+        if not user_name:
+            raise _empty("add_role_collection", "user_name")
+        if not isinstance(role_collection_name, str):
+            raise _wrong("add_role_collection", "role_collection_name", "str", role_collection_name)
+        if not role_collection_name:
+            raise _empty("add_role_collection", "role_collection_name")
+        if create_user_if_missing is not UNSET and not isinstance(create_user_if_missing, bool):
+            raise _wrong("add_role_collection", "create_user_if_missing", "bool", create_user_if_missing)
         return await self._call_raw(
             "addRoleCollection",
             operation,
@@ -1138,6 +1789,22 @@ class XsuaaApiWithRawResponse(Namespace):
         """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles/{roleTemplateAppID}/{roleName}/{roleTemplateName}` (addRoleToRoleCollection)."""
         from .api.rolecollections import add_role_to_role_collection as operation
 
+        if not isinstance(role_collection_name, str):
+            raise _wrong("add_role_to_role_collection", "role_collection_name", "str", role_collection_name)
+        if not role_collection_name:
+            raise _empty("add_role_to_role_collection", "role_collection_name")
+        if not isinstance(role_template_app_id, str):
+            raise _wrong("add_role_to_role_collection", "role_template_app_id", "str", role_template_app_id)
+        if not role_template_app_id:
+            raise _empty("add_role_to_role_collection", "role_template_app_id")
+        if not isinstance(role_name, str):
+            raise _wrong("add_role_to_role_collection", "role_name", "str", role_name)
+        if not role_name:
+            raise _empty("add_role_to_role_collection", "role_name")
+        if not isinstance(role_template_name, str):
+            raise _wrong("add_role_to_role_collection", "role_template_name", "str", role_template_name)
+        if not role_template_name:
+            raise _empty("add_role_to_role_collection", "role_template_name")
         return await self._call_raw(
             "addRoleToRoleCollection",
             operation,
@@ -1154,6 +1821,12 @@ class XsuaaApiWithRawResponse(Namespace):
         """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (addRolesToRoleCollection)."""
         from .api.rolecollections import add_roles_to_role_collection as operation
 
+        if not isinstance(role_collection_name, str):
+            raise _wrong("add_roles_to_role_collection", "role_collection_name", "str", role_collection_name)
+        if not role_collection_name:
+            raise _empty("add_roles_to_role_collection", "role_collection_name")
+        if not _list_of(body, operation.RoleReference):
+            raise _wrong("add_roles_to_role_collection", "body", "a list of RoleReference", body)
         return await self._call_raw(
             "addRolesToRoleCollection", operation, (200, 201), role_collection_name, **_given(body=body)
         )
@@ -1162,6 +1835,10 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/status` (areMoreTrustsAllowed)."""
         from .api.customidp import are_more_trusts_allowed as operation
 
+        if not isinstance(global_account_id, str):
+            raise _wrong("are_more_trusts_allowed", "global_account_id", "str", global_account_id)
+        if not global_account_id:
+            raise _empty("are_more_trusts_allowed", "global_account_id")
         return await self._call_raw("areMoreTrustsAllowed", operation, (200,), global_account_id)
 
     async def change_role_collection_description(
@@ -1170,6 +1847,12 @@ class XsuaaApiWithRawResponse(Namespace):
         """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (changeRoleCollectionDescription)."""
         from .api.rolecollections import change_role_collection_description as operation
 
+        if not isinstance(role_collection_name, str):
+            raise _wrong("change_role_collection_description", "role_collection_name", "str", role_collection_name)
+        if not role_collection_name:
+            raise _empty("change_role_collection_description", "role_collection_name")
+        if not isinstance(body, operation.RoleCollectionDescription):
+            raise _wrong("change_role_collection_description", "body", "RoleCollectionDescription", body)
         return await self._call_raw(
             "changeRoleCollectionDescription", operation, (200, 201), role_collection_name, **_given(body=body)
         )
@@ -1178,6 +1861,8 @@ class XsuaaApiWithRawResponse(Namespace):
         """`POST /Groups` (createGroup)."""
         from .api.scim_group_endpoints import create_group as operation
 
+        if not isinstance(body, operation.ScimGroup):
+            raise _wrong("create_group", "body", "ScimGroup", body)
         return await self._call_raw("createGroup", operation, (201,), **_given(body=body))
 
     async def create_identity_provider(
@@ -1186,6 +1871,10 @@ class XsuaaApiWithRawResponse(Namespace):
         """`POST /sap/rest/identity-providers` (createIdentityProvider)."""
         from .api.identity_providers import create_identity_provider as operation
 
+        if not isinstance(body, operation.XSIdentityProvider):
+            raise _wrong("create_identity_provider", "body", "XSIdentityProvider", body)
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("create_identity_provider", "raw_config", "bool", raw_config)
         return await self._call_raw(
             "createIdentityProvider", operation, (201,), **_given(body=body, raw_config=raw_config)
         )
@@ -1196,18 +1885,24 @@ class XsuaaApiWithRawResponse(Namespace):
         """`POST /sap/rest/platform-identity-providers-global` (createPlatformIdentityProvider)."""
         from .api.platform_identity_providers_global import create_platform_identity_provider as operation
 
+        if not isinstance(body, operation.XSPlatformIdentityProvider):
+            raise _wrong("create_platform_identity_provider", "body", "XSPlatformIdentityProvider", body)
         return await self._call_raw("createPlatformIdentityProvider", operation, (201,), **_given(body=body))
 
     async def create_role(self, *, body: Role) -> Response[Role]:
         """`POST /sap/rest/authorization/v2/apps/roles` (createRole)."""
         from .api.roles import create_role as operation
 
+        if not isinstance(body, operation.Role):
+            raise _wrong("create_role", "body", "Role", body)
         return await self._call_raw("createRole", operation, (201,), **_given(body=body))
 
     async def create_role_collection(self, *, body: RoleCollection) -> Response[RoleCollection]:
         """`POST /sap/rest/authorization/v2/rolecollections` (createRoleCollection)."""
         from .api.rolecollections import create_role_collection as operation
 
+        if not isinstance(body, operation.RoleCollection):
+            raise _wrong("create_role_collection", "body", "RoleCollection", body)
         return await self._call_raw("createRoleCollection", operation, (200, 201), **_given(body=body))
 
     async def create_role_collections(
@@ -1216,30 +1911,40 @@ class XsuaaApiWithRawResponse(Namespace):
         """`POST /sap/rest/authorization/v2/rolecollections/bulk` (createRoleCollections)."""
         from .api.rolecollections import create_role_collections as operation
 
+        if not isinstance(body, operation.RoleCollectionsBulkDto):
+            raise _wrong("create_role_collections", "body", "RoleCollectionsBulkDto", body)
         return await self._call_raw("createRoleCollections", operation, (201,), **_given(body=body))
 
     async def create_role_collections_for_user(self, *, body: RoleCollectionListDto) -> Response[RoleCollectionListDto]:
         """`POST /sap/rest/authorization/v2/users/current/rolecollections` (createRoleCollectionsForUser)."""
         from .api.rolecollections import create_role_collections_for_user as operation
 
+        if not isinstance(body, operation.RoleCollectionListDto):
+            raise _wrong("create_role_collections_for_user", "body", "RoleCollectionListDto", body)
         return await self._call_raw("createRoleCollectionsForUser", operation, (200,), **_given(body=body))
 
     async def create_user(self, *, body: XSUser) -> Response[XSUser]:
         """`POST /sap/rest/user` (createUser)."""
         from .api.usercontroller import create_user as operation
 
+        if not isinstance(body, operation.XSUser):
+            raise _wrong("create_user", "body", "XSUser", body)
         return await self._call_raw("createUser", operation, (200,), **_given(body=body))
 
     async def create_user_1(self, *, body: ScimUser) -> Response[ScimUser]:
         """`POST /Users` (createUser_1)."""
         from .api.scim_user_endpoints import create_user_1 as operation
 
+        if not isinstance(body, operation.ScimUser):
+            raise _wrong("create_user_1", "body", "ScimUser", body)
         return await self._call_raw("createUser_1", operation, (201,), **_given(body=body))
 
     async def create_users(self, *, body: list[XSUser]) -> Response[CreateUsersResponse200]:
         """`POST /sap/rest/user/bulk` (createUsers)."""
         from .api.usercontroller import create_users as operation
 
+        if not _list_of(body, operation.XSUser):
+            raise _wrong("create_users", "body", "a list of XSUser", body)
         return await self._call_raw("createUsers", operation, (200,), **_given(body=body))
 
     async def delete_identity_provider(
@@ -1248,6 +1953,12 @@ class XsuaaApiWithRawResponse(Namespace):
         """`DELETE /sap/rest/identity-providers/{id}` (deleteIdentityProvider)."""
         from .api.identity_providers import delete_identity_provider as operation
 
+        if not isinstance(id, str):
+            raise _wrong("delete_identity_provider", "id", "str", id)
+        if not id:
+            raise _empty("delete_identity_provider", "id")
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("delete_identity_provider", "raw_config", "bool", raw_config)
         return await self._call_raw("deleteIdentityProvider", operation, (200,), id, **_given(raw_config=raw_config))
 
     async def delete_identity_provider_using_origin_key(
@@ -1256,6 +1967,12 @@ class XsuaaApiWithRawResponse(Namespace):
         """`DELETE /sap/rest/identity-providers/originKey/{originKey}` (deleteIdentityProviderUsingOriginKey)."""
         from .api.identity_providers import delete_identity_provider_using_origin_key as operation
 
+        if not isinstance(origin_key, str):
+            raise _wrong("delete_identity_provider_using_origin_key", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("delete_identity_provider_using_origin_key", "origin_key")
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("delete_identity_provider_using_origin_key", "raw_config", "bool", raw_config)
         return await self._call_raw(
             "deleteIdentityProviderUsingOriginKey", operation, (200,), origin_key, **_given(raw_config=raw_config)
         )
@@ -1266,6 +1983,26 @@ class XsuaaApiWithRawResponse(Namespace):
         """`DELETE /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/{operator}/{attributeValue}/rolecollections/{roleCollectionName}` (deleteIdpAttributeToRoleCollection)."""
         from .api.idp_role_collection import delete_idp_attribute_to_role_collection as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("delete_idp_attribute_to_role_collection", "origin", "str", origin)
+        if not origin:
+            raise _empty("delete_idp_attribute_to_role_collection", "origin")
+        if not isinstance(attribute_name, str):
+            raise _wrong("delete_idp_attribute_to_role_collection", "attribute_name", "str", attribute_name)
+        if not attribute_name:
+            raise _empty("delete_idp_attribute_to_role_collection", "attribute_name")
+        if not isinstance(operator, str):
+            raise _wrong("delete_idp_attribute_to_role_collection", "operator", "str", operator)
+        if not operator:
+            raise _empty("delete_idp_attribute_to_role_collection", "operator")
+        if not isinstance(attribute_value, str):
+            raise _wrong("delete_idp_attribute_to_role_collection", "attribute_value", "str", attribute_value)
+        if not attribute_value:
+            raise _empty("delete_idp_attribute_to_role_collection", "attribute_value")
+        if not isinstance(role_collection_name, str):
+            raise _wrong("delete_idp_attribute_to_role_collection", "role_collection_name", "str", role_collection_name)
+        if not role_collection_name:
+            raise _empty("delete_idp_attribute_to_role_collection", "role_collection_name")
         return await self._call_raw(
             "deleteIdpAttributeToRoleCollection",
             operation,
@@ -1281,6 +2018,10 @@ class XsuaaApiWithRawResponse(Namespace):
         """`DELETE /sap/rest/platform-identity-providers-global/{originKey}` (deletePlatformIdentityProvider)."""
         from .api.platform_identity_providers_global import delete_platform_identity_provider as operation
 
+        if not isinstance(origin_key, str):
+            raise _wrong("delete_platform_identity_provider", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("delete_platform_identity_provider", "origin_key")
         return await self._call_raw("deletePlatformIdentityProvider", operation, (200,), origin_key)
 
     async def delete_platform_identity_provider_global_account_id(
@@ -1291,6 +2032,16 @@ class XsuaaApiWithRawResponse(Namespace):
             delete_platform_identity_provider_global_account_id as operation,
         )
 
+        if not isinstance(origin_key, str):
+            raise _wrong("delete_platform_identity_provider_global_account_id", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("delete_platform_identity_provider_global_account_id", "origin_key")
+        if not isinstance(global_account_id, str):
+            raise _wrong(
+                "delete_platform_identity_provider_global_account_id", "global_account_id", "str", global_account_id
+            )
+        if not global_account_id:
+            raise _empty("delete_platform_identity_provider_global_account_id", "global_account_id")
         return await self._call_raw(
             "deletePlatformIdentityProviderGlobalAccountId", operation, (200,), origin_key, global_account_id
         )
@@ -1301,6 +2052,14 @@ class XsuaaApiWithRawResponse(Namespace):
         """`DELETE /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/{originKey}` (deletePlatformIdentityProviderTrust)."""
         from .api.platform_identity_providers import delete_platform_identity_provider_trust as operation
 
+        if not isinstance(global_account_id, str):
+            raise _wrong("delete_platform_identity_provider_trust", "global_account_id", "str", global_account_id)
+        if not global_account_id:
+            raise _empty("delete_platform_identity_provider_trust", "global_account_id")
+        if not isinstance(origin_key, str):
+            raise _wrong("delete_platform_identity_provider_trust", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("delete_platform_identity_provider_trust", "origin_key")
         return await self._call_raw(
             "deletePlatformIdentityProviderTrust", operation, (200,), global_account_id, origin_key
         )
@@ -1311,6 +2070,18 @@ class XsuaaApiWithRawResponse(Namespace):
         """`DELETE /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (deleteRoleByRoleName)."""
         from .api.roles import delete_role_by_role_name as operation
 
+        if not isinstance(app_id, str):
+            raise _wrong("delete_role_by_role_name", "app_id", "str", app_id)
+        if not app_id:
+            raise _empty("delete_role_by_role_name", "app_id")
+        if not isinstance(template_name, str):
+            raise _wrong("delete_role_by_role_name", "template_name", "str", template_name)
+        if not template_name:
+            raise _empty("delete_role_by_role_name", "template_name")
+        if not isinstance(role_name, str):
+            raise _wrong("delete_role_by_role_name", "role_name", "str", role_name)
+        if not role_name:
+            raise _empty("delete_role_by_role_name", "role_name")
         return await self._call_raw("deleteRoleByRoleName", operation, (200,), app_id, template_name, role_name)
 
     async def delete_role_collection_by_name(
@@ -1319,18 +2090,26 @@ class XsuaaApiWithRawResponse(Namespace):
         """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (deleteRoleCollectionByName)."""
         from .api.rolecollections import delete_role_collection_by_name as operation
 
+        if not isinstance(role_collection_name, str):
+            raise _wrong("delete_role_collection_by_name", "role_collection_name", "str", role_collection_name)
+        if not role_collection_name:
+            raise _empty("delete_role_collection_by_name", "role_collection_name")
         return await self._call_raw("deleteRoleCollectionByName", operation, (200, 204), role_collection_name)
 
     async def delete_role_collections(self, *, body: RoleCollectionNamesDto) -> Response[None]:
         """`DELETE /sap/rest/authorization/v2/rolecollections/bulk` (deleteRoleCollections)."""
         from .api.rolecollections import delete_role_collections as operation
 
+        if not isinstance(body, operation.RoleCollectionNamesDto):
+            raise _wrong("delete_role_collections", "body", "RoleCollectionNamesDto", body)
         return await self._call_raw("deleteRoleCollections", operation, (204,), **_given(body=body))
 
     async def delete_role_collections_for_user(self, *, body: RoleCollectionListDto) -> Response[None]:
         """`DELETE /sap/rest/authorization/v2/users/current/rolecollections` (deleteRoleCollectionsForUser)."""
         from .api.rolecollections import delete_role_collections_for_user as operation
 
+        if not isinstance(body, operation.RoleCollectionListDto):
+            raise _wrong("delete_role_collections_for_user", "body", "RoleCollectionListDto", body)
         return await self._call_raw("deleteRoleCollectionsForUser", operation, (200,), **_given(body=body))
 
     async def delete_role_from_role_collection(
@@ -1339,6 +2118,22 @@ class XsuaaApiWithRawResponse(Namespace):
         """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles/{roleTemplateAppID}/{roleName}/{roleTemplateName}` (deleteRoleFromRoleCollection)."""
         from .api.rolecollections import delete_role_from_role_collection as operation
 
+        if not isinstance(role_collection_name, str):
+            raise _wrong("delete_role_from_role_collection", "role_collection_name", "str", role_collection_name)
+        if not role_collection_name:
+            raise _empty("delete_role_from_role_collection", "role_collection_name")
+        if not isinstance(role_template_app_id, str):
+            raise _wrong("delete_role_from_role_collection", "role_template_app_id", "str", role_template_app_id)
+        if not role_template_app_id:
+            raise _empty("delete_role_from_role_collection", "role_template_app_id")
+        if not isinstance(role_name, str):
+            raise _wrong("delete_role_from_role_collection", "role_name", "str", role_name)
+        if not role_name:
+            raise _empty("delete_role_from_role_collection", "role_name")
+        if not isinstance(role_template_name, str):
+            raise _wrong("delete_role_from_role_collection", "role_template_name", "str", role_template_name)
+        if not role_template_name:
+            raise _empty("delete_role_from_role_collection", "role_template_name")
         return await self._call_raw(
             "deleteRoleFromRoleCollection",
             operation,
@@ -1355,6 +2150,12 @@ class XsuaaApiWithRawResponse(Namespace):
         """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (deleteRolesFromRoleCollection)."""
         from .api.rolecollections import delete_roles_from_role_collection as operation
 
+        if not isinstance(role_collection_name, str):
+            raise _wrong("delete_roles_from_role_collection", "role_collection_name", "str", role_collection_name)
+        if not role_collection_name:
+            raise _empty("delete_roles_from_role_collection", "role_collection_name")
+        if not _list_of(body, operation.RoleReference):
+            raise _wrong("delete_roles_from_role_collection", "body", "a list of RoleReference", body)
         return await self._call_raw(
             "deleteRolesFromRoleCollection", operation, (200, 201), role_collection_name, **_given(body=body)
         )
@@ -1363,12 +2164,24 @@ class XsuaaApiWithRawResponse(Namespace):
         """`DELETE /sap/rest/user/id/{id}` (deleteUserById)."""
         from .api.usercontroller import delete_user_by_id as operation
 
+        if not isinstance(id, str):
+            raise _wrong("delete_user_by_id", "id", "str", id)
+        if not id:
+            raise _empty("delete_user_by_id", "id")
         return await self._call_raw("deleteUserById", operation, (200,), id)
 
     async def delete_user_by_name(self, origin: str, user_name: str) -> Response[DeleteUserByNameResponse200]:
         """`DELETE /sap/rest/user/origin/{origin}/name/{userName}` (deleteUserByName)."""
         from .api.usercontroller import delete_user_by_name as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("delete_user_by_name", "origin", "str", origin)
+        if not origin:
+            raise _empty("delete_user_by_name", "origin")
+        if not isinstance(user_name, str):
+            raise _wrong("delete_user_by_name", "user_name", "str", user_name)
+        if not user_name:
+            raise _empty("delete_user_by_name", "user_name")
         return await self._call_raw("deleteUserByName", operation, (200,), origin, user_name)
 
     async def find_users(
@@ -1384,6 +2197,18 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /Users` (findUsers)."""
         from .api.scim_user_endpoints import find_users as operation
 
+        if attributes is not UNSET and not isinstance(attributes, str):
+            raise _wrong("find_users", "attributes", "str", attributes)
+        if filter_ is not UNSET and not isinstance(filter_, str):
+            raise _wrong("find_users", "filter_", "str", filter_)
+        if sort_by is not UNSET and not isinstance(sort_by, str):
+            raise _wrong("find_users", "sort_by", "str", sort_by)
+        if sort_order is not UNSET and not isinstance(sort_order, str):
+            raise _wrong("find_users", "sort_order", "str", sort_order)
+        if start_index is not UNSET and not (isinstance(start_index, int) and type(start_index) is not bool):
+            raise _wrong("find_users", "start_index", "int", start_index)
+        if count is not UNSET and not (isinstance(count, int) and type(count) is not bool):
+            raise _wrong("find_users", "count", "int", count)
         return await self._call_raw(
             "findUsers",
             operation,
@@ -1404,6 +2229,14 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/apps/{id}` (getAppById)."""
         from .api.application import get_app_by_id as operation
 
+        if not isinstance(id, str):
+            raise _wrong("get_app_by_id", "id", "str", id)
+        if not id:
+            raise _empty("get_app_by_id", "id")
+        if is_service_instance_id is not UNSET and not isinstance(is_service_instance_id, bool):
+            raise _wrong("get_app_by_id", "is_service_instance_id", "bool", is_service_instance_id)
+        if hide_details is not UNSET and not isinstance(hide_details, bool):
+            raise _wrong("get_app_by_id", "hide_details", "bool", hide_details)
         return await self._call_raw(
             "getAppById",
             operation,
@@ -1423,6 +2256,14 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/ownapp/usage` (getAppByToken)."""
         from .api.application import get_app_by_token as operation
 
+        if tenant is not UNSET and not isinstance(tenant, str):
+            raise _wrong("get_app_by_token", "tenant", "str", tenant)
+        if zoneid is not UNSET and not isinstance(zoneid, str):
+            raise _wrong("get_app_by_token", "zoneid", "str", zoneid)
+        if list_subscriptions is not UNSET and not isinstance(list_subscriptions, bool):
+            raise _wrong("get_app_by_token", "list_subscriptions", "bool", list_subscriptions)
+        if list_clone_subscriptions is not UNSET and not isinstance(list_clone_subscriptions, bool):
+            raise _wrong("get_app_by_token", "list_clone_subscriptions", "bool", list_clone_subscriptions)
         return await self._call_raw(
             "getAppByToken",
             operation,
@@ -1446,6 +2287,14 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/apps` (getApps)."""
         from .api.application import get_apps as operation
 
+        if only_with_client_id is not UNSET and not isinstance(only_with_client_id, bool):
+            raise _wrong("get_apps", "only_with_client_id", "bool", only_with_client_id)
+        if only_for_org_id is not UNSET and not isinstance(only_for_org_id, str):
+            raise _wrong("get_apps", "only_for_org_id", "str", only_for_org_id)
+        if only_for_subaccount_id is not UNSET and not isinstance(only_for_subaccount_id, str):
+            raise _wrong("get_apps", "only_for_subaccount_id", "str", only_for_subaccount_id)
+        if only_for_xsappname is not UNSET and not isinstance(only_for_xsappname, str):
+            raise _wrong("get_apps", "only_for_xsappname", "str", only_for_xsappname)
         return await self._call_raw(
             "getApps",
             operation,
@@ -1462,6 +2311,10 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/apps/{appId}/authorizationData` (getAuthorizationData)."""
         from .api.ams import get_authorization_data as operation
 
+        if not isinstance(app_id, str):
+            raise _wrong("get_authorization_data", "app_id", "str", app_id)
+        if not app_id:
+            raise _empty("get_authorization_data", "app_id")
         return await self._call_raw("getAuthorizationData", operation, (200,), app_id)
 
     async def get_custom_id_p_feature_flag_for_neo_user(self) -> Response[XSPlatformIdentityProvider]:
@@ -1476,6 +2329,14 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/apps/{appId}/authorities` (getGrantedAuthorities)."""
         from .api.application import get_granted_authorities as operation
 
+        if not isinstance(app_id, str):
+            raise _wrong("get_granted_authorities", "app_id", "str", app_id)
+        if not app_id:
+            raise _empty("get_granted_authorities", "app_id")
+        if granted_by_app_guid is not UNSET and not isinstance(granted_by_app_guid, str):
+            raise _wrong("get_granted_authorities", "granted_by_app_guid", "str", granted_by_app_guid)
+        if granted_by_app_id is not UNSET and not isinstance(granted_by_app_id, str):
+            raise _wrong("get_granted_authorities", "granted_by_app_id", "str", granted_by_app_id)
         return await self._call_raw(
             "getGrantedAuthorities",
             operation,
@@ -1488,6 +2349,10 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/rolecollections` (getIdpAttributeValues)."""
         from .api.idp_role_collection import get_idp_attribute_values as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("get_idp_attribute_values", "origin", "str", origin)
+        if not origin:
+            raise _empty("get_idp_attribute_values", "origin")
         return await self._call_raw("getIdpAttributeValues", operation, (200,), origin)
 
     async def get_idp_attribute_values_from_role_collection(
@@ -1496,6 +2361,16 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/rolecollections/{roleCollectionName}` (getIdpAttributeValuesFromRoleCollection)."""
         from .api.idp_role_collection import get_idp_attribute_values_from_role_collection as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("get_idp_attribute_values_from_role_collection", "origin", "str", origin)
+        if not origin:
+            raise _empty("get_idp_attribute_values_from_role_collection", "origin")
+        if not isinstance(role_collection_name, str):
+            raise _wrong(
+                "get_idp_attribute_values_from_role_collection", "role_collection_name", "str", role_collection_name
+            )
+        if not role_collection_name:
+            raise _empty("get_idp_attribute_values_from_role_collection", "role_collection_name")
         return await self._call_raw(
             "getIdpAttributeValuesFromRoleCollection", operation, (200,), origin, role_collection_name
         )
@@ -1506,6 +2381,25 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/rolecollections/{roleCollectionName}` (getIdpAttributeValuesFromRoleCollectionByAttribute)."""
         from .api.idp_role_collection import get_idp_attribute_values_from_role_collection_by_attribute as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("get_idp_attribute_values_from_role_collection_by_attribute", "origin", "str", origin)
+        if not origin:
+            raise _empty("get_idp_attribute_values_from_role_collection_by_attribute", "origin")
+        if not isinstance(attribute_name, str):
+            raise _wrong(
+                "get_idp_attribute_values_from_role_collection_by_attribute", "attribute_name", "str", attribute_name
+            )
+        if not attribute_name:
+            raise _empty("get_idp_attribute_values_from_role_collection_by_attribute", "attribute_name")
+        if not isinstance(role_collection_name, str):
+            raise _wrong(
+                "get_idp_attribute_values_from_role_collection_by_attribute",
+                "role_collection_name",
+                "str",
+                role_collection_name,
+            )
+        if not role_collection_name:
+            raise _empty("get_idp_attribute_values_from_role_collection_by_attribute", "role_collection_name")
         return await self._call_raw(
             "getIdpAttributeValuesFromRoleCollectionByAttribute",
             operation,
@@ -1533,6 +2427,14 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/platform-identity-providers-global/{originKey}` (getPlatformIdentityProvider)."""
         from .api.platform_identity_providers_global import get_platform_identity_provider as operation
 
+        if not isinstance(origin_key, str):
+            raise _wrong("get_platform_identity_provider", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("get_platform_identity_provider", "origin_key")
+        if deleted is not UNSET and not isinstance(deleted, str):
+            raise _wrong("get_platform_identity_provider", "deleted", "str", deleted)
+        if refresh_metadata is not UNSET and not isinstance(refresh_metadata, bool):
+            raise _wrong("get_platform_identity_provider", "refresh_metadata", "bool", refresh_metadata)
         return await self._call_raw(
             "getPlatformIdentityProvider",
             operation,
@@ -1549,6 +2451,10 @@ class XsuaaApiWithRawResponse(Namespace):
             get_platform_identity_provider_global_account_ids as operation,
         )
 
+        if not isinstance(origin_key, str):
+            raise _wrong("get_platform_identity_provider_global_account_ids", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("get_platform_identity_provider_global_account_ids", "origin_key")
         return await self._call_raw("getPlatformIdentityProviderGlobalAccountIds", operation, (200,), origin_key)
 
     async def get_platform_identity_providers(
@@ -1564,6 +2470,22 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/platform-identity-providers-global` (getPlatformIdentityProviders)."""
         from .api.platform_identity_providers_global import get_platform_identity_providers as operation
 
+        if userbase is not UNSET and not isinstance(userbase, str):
+            raise _wrong("get_platform_identity_providers", "userbase", "str", userbase)
+        if deleted is not UNSET and not isinstance(deleted, str):
+            raise _wrong("get_platform_identity_providers", "deleted", "str", deleted)
+        if from_modified_at_in_millis is not UNSET and not (
+            isinstance(from_modified_at_in_millis, int) and type(from_modified_at_in_millis) is not bool
+        ):
+            raise _wrong(
+                "get_platform_identity_providers", "from_modified_at_in_millis", "int", from_modified_at_in_millis
+            )
+        if global_account_id is not UNSET and not isinstance(global_account_id, str):
+            raise _wrong("get_platform_identity_providers", "global_account_id", "str", global_account_id)
+        if active is not UNSET and not isinstance(active, str):
+            raise _wrong("get_platform_identity_providers", "active", "str", active)
+        if origin_xsuaa is not UNSET and not isinstance(origin_xsuaa, str):
+            raise _wrong("get_platform_identity_providers", "origin_xsuaa", "str", origin_xsuaa)
         return await self._call_raw(
             "getPlatformIdentityProviders",
             operation,
@@ -1584,6 +2506,10 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers` (getPlatformIdentityProvidersForGA)."""
         from .api.platform_identity_providers import get_platform_identity_providers_for_ga as operation
 
+        if not isinstance(global_account_id, str):
+            raise _wrong("get_platform_identity_providers_for_ga", "global_account_id", "str", global_account_id)
+        if not global_account_id:
+            raise _empty("get_platform_identity_providers_for_ga", "global_account_id")
         return await self._call_raw("getPlatformIdentityProvidersForGA", operation, (200,), global_account_id)
 
     async def get_registry_status(self) -> Response[str]:
@@ -1598,6 +2524,18 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (getRoleByAppAndRoleTemplate)."""
         from .api.roles import get_role_by_app_and_role_template as operation
 
+        if not isinstance(app_id, str):
+            raise _wrong("get_role_by_app_and_role_template", "app_id", "str", app_id)
+        if not app_id:
+            raise _empty("get_role_by_app_and_role_template", "app_id")
+        if not isinstance(template_name, str):
+            raise _wrong("get_role_by_app_and_role_template", "template_name", "str", template_name)
+        if not template_name:
+            raise _empty("get_role_by_app_and_role_template", "template_name")
+        if not isinstance(role_name, str):
+            raise _wrong("get_role_by_app_and_role_template", "role_name", "str", role_name)
+        if not role_name:
+            raise _empty("get_role_by_app_and_role_template", "role_name")
         return await self._call_raw("getRoleByAppAndRoleTemplate", operation, (200,), app_id, template_name, role_name)
 
     async def get_role_collection_by_attribute_value(
@@ -1606,6 +2544,18 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/{attributeValue}` (getRoleCollectionByAttributeValue)."""
         from .api.idp_role_collection import get_role_collection_by_attribute_value as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("get_role_collection_by_attribute_value", "origin", "str", origin)
+        if not origin:
+            raise _empty("get_role_collection_by_attribute_value", "origin")
+        if not isinstance(attribute_name, str):
+            raise _wrong("get_role_collection_by_attribute_value", "attribute_name", "str", attribute_name)
+        if not attribute_name:
+            raise _empty("get_role_collection_by_attribute_value", "attribute_name")
+        if not isinstance(attribute_value, str):
+            raise _wrong("get_role_collection_by_attribute_value", "attribute_value", "str", attribute_value)
+        if not attribute_value:
+            raise _empty("get_role_collection_by_attribute_value", "attribute_value")
         return await self._call_raw(
             "getRoleCollectionByAttributeValue", operation, (200,), origin, attribute_name, attribute_value
         )
@@ -1621,6 +2571,16 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (getRoleCollectionByName)."""
         from .api.rolecollections import get_role_collection_by_name as operation
 
+        if not isinstance(role_collection_name, str):
+            raise _wrong("get_role_collection_by_name", "role_collection_name", "str", role_collection_name)
+        if not role_collection_name:
+            raise _empty("get_role_collection_by_name", "role_collection_name")
+        if with_roles is not UNSET and not isinstance(with_roles, bool):
+            raise _wrong("get_role_collection_by_name", "with_roles", "bool", with_roles)
+        if with_users is not UNSET and not isinstance(with_users, bool):
+            raise _wrong("get_role_collection_by_name", "with_users", "bool", with_users)
+        if with_groups is not UNSET and not isinstance(with_groups, bool):
+            raise _wrong("get_role_collection_by_name", "with_groups", "bool", with_groups)
         return await self._call_raw(
             "getRoleCollectionByName",
             operation,
@@ -1643,6 +2603,20 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/rolecollections` (getRoleCollections)."""
         from .api.rolecollections import get_role_collections as operation
 
+        if show_roles is not UNSET and not isinstance(show_roles, bool):
+            raise _wrong("get_role_collections", "show_roles", "bool", show_roles)
+        if show_users is not UNSET and not isinstance(show_users, bool):
+            raise _wrong("get_role_collections", "show_users", "bool", show_users)
+        if show_groups is not UNSET and not isinstance(show_groups, bool):
+            raise _wrong("get_role_collections", "show_groups", "bool", show_groups)
+        if skip is not UNSET and not (isinstance(skip, int) and type(skip) is not bool):
+            raise _wrong("get_role_collections", "skip", "int", skip)
+        if top is not UNSET and not (isinstance(top, int) and type(top) is not bool):
+            raise _wrong("get_role_collections", "top", "int", top)
+        if name is not UNSET and not isinstance(name, str):
+            raise _wrong("get_role_collections", "name", "str", name)
+        if read_only is not UNSET and not isinstance(read_only, str):
+            raise _wrong("get_role_collections", "read_only", "str", read_only)
         return await self._call_raw(
             "getRoleCollections",
             operation,
@@ -1664,6 +2638,23 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/rolecollections/roles/{appId}/{roleTemplateName}/{roleName}` (getRoleCollectionsByAppIdTemplateNameAndRoleName)."""
         from .api.rolecollections import get_role_collections_by_app_id_template_name_and_role_name as operation
 
+        if not isinstance(app_id, str):
+            raise _wrong("get_role_collections_by_app_id_template_name_and_role_name", "app_id", "str", app_id)
+        if not app_id:
+            raise _empty("get_role_collections_by_app_id_template_name_and_role_name", "app_id")
+        if not isinstance(role_template_name, str):
+            raise _wrong(
+                "get_role_collections_by_app_id_template_name_and_role_name",
+                "role_template_name",
+                "str",
+                role_template_name,
+            )
+        if not role_template_name:
+            raise _empty("get_role_collections_by_app_id_template_name_and_role_name", "role_template_name")
+        if not isinstance(role_name, str):
+            raise _wrong("get_role_collections_by_app_id_template_name_and_role_name", "role_name", "str", role_name)
+        if not role_name:
+            raise _empty("get_role_collections_by_app_id_template_name_and_role_name", "role_name")
         return await self._call_raw(
             "getRoleCollectionsByAppIdTemplateNameAndRoleName", operation, (200,), app_id, role_template_name, role_name
         )
@@ -1679,6 +2670,14 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/rolecollections/pages/{pageId}` (getRoleCollectionsByPaging)."""
         from .api.rolecollections import get_role_collections_by_paging as operation
 
+        if not (isinstance(page_id, int) and type(page_id) is not bool):
+            raise _wrong("get_role_collections_by_paging", "page_id", "int", page_id)
+        if show_roles is not UNSET and not isinstance(show_roles, bool):
+            raise _wrong("get_role_collections_by_paging", "show_roles", "bool", show_roles)
+        if show_users is not UNSET and not isinstance(show_users, bool):
+            raise _wrong("get_role_collections_by_paging", "show_users", "bool", show_users)
+        if show_groups is not UNSET and not isinstance(show_groups, bool):
+            raise _wrong("get_role_collections_by_paging", "show_groups", "bool", show_groups)
         return await self._call_raw(
             "getRoleCollectionsByPaging",
             operation,
@@ -1693,6 +2692,12 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/rolecollections/pages` (getRoleCollectionsByPaging_1)."""
         from .api.rolecollections import get_role_collections_by_paging_1 as operation
 
+        if show_roles is not UNSET and not isinstance(show_roles, bool):
+            raise _wrong("get_role_collections_by_paging_1", "show_roles", "bool", show_roles)
+        if show_users is not UNSET and not isinstance(show_users, bool):
+            raise _wrong("get_role_collections_by_paging_1", "show_users", "bool", show_users)
+        if show_groups is not UNSET and not isinstance(show_groups, bool):
+            raise _wrong("get_role_collections_by_paging_1", "show_groups", "bool", show_groups)
         return await self._call_raw(
             "getRoleCollectionsByPaging_1",
             operation,
@@ -1706,6 +2711,12 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/rolecollections/pages/` (getRoleCollectionsByPaging_2)."""
         from .api.rolecollections import get_role_collections_by_paging_2 as operation
 
+        if show_roles is not UNSET and not isinstance(show_roles, bool):
+            raise _wrong("get_role_collections_by_paging_2", "show_roles", "bool", show_roles)
+        if show_users is not UNSET and not isinstance(show_users, bool):
+            raise _wrong("get_role_collections_by_paging_2", "show_users", "bool", show_users)
+        if show_groups is not UNSET and not isinstance(show_groups, bool):
+            raise _wrong("get_role_collections_by_paging_2", "show_groups", "bool", show_groups)
         return await self._call_raw(
             "getRoleCollectionsByPaging_2",
             operation,
@@ -1717,6 +2728,10 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/users/{userId}/rolecollections` (getRoleCollectionsForUser)."""
         from .api.rolecollections import get_role_collections_for_user as operation
 
+        if not isinstance(user_id, str):
+            raise _wrong("get_role_collections_for_user", "user_id", "str", user_id)
+        if not user_id:
+            raise _empty("get_role_collections_for_user", "user_id")
         return await self._call_raw("getRoleCollectionsForUser", operation, (200,), user_id)
 
     async def get_role_collections_for_user_1(self) -> Response[RoleCollectionListDto]:
@@ -1729,18 +2744,32 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates` (getRoleTemplateByAppName)."""
         from .api.roletemplates import get_role_template_by_app_name as operation
 
+        if not isinstance(app_id, str):
+            raise _wrong("get_role_template_by_app_name", "app_id", "str", app_id)
+        if not app_id:
+            raise _empty("get_role_template_by_app_name", "app_id")
         return await self._call_raw("getRoleTemplateByAppName", operation, (200,), app_id)
 
     async def get_role_template_by_name(self, app_id: str, template_name: str) -> Response[RoleTemplate]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}` (getRoleTemplateByName)."""
         from .api.roletemplates import get_role_template_by_name as operation
 
+        if not isinstance(app_id, str):
+            raise _wrong("get_role_template_by_name", "app_id", "str", app_id)
+        if not app_id:
+            raise _empty("get_role_template_by_name", "app_id")
+        if not isinstance(template_name, str):
+            raise _wrong("get_role_template_by_name", "template_name", "str", template_name)
+        if not template_name:
+            raise _empty("get_role_template_by_name", "template_name")
         return await self._call_raw("getRoleTemplateByName", operation, (200,), app_id, template_name)
 
     async def get_role_templates(self, *, show_roles: bool | Unset = UNSET) -> Response[list[RoleTemplate]]:
         """`GET /sap/rest/authorization/v2/apps/roletemplates` (getRoleTemplates)."""
         from .api.roletemplates import get_role_templates as operation
 
+        if show_roles is not UNSET and not isinstance(show_roles, bool):
+            raise _wrong("get_role_templates", "show_roles", "bool", show_roles)
         return await self._call_raw("getRoleTemplates", operation, (200,), **_given(show_roles=show_roles))
 
     async def get_roles(self) -> Response[list[Role]]:
@@ -1753,30 +2782,58 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/apps/{appId}/roles` (getRolesByAppId)."""
         from .api.roles import get_roles_by_app_id as operation
 
+        if not isinstance(app_id, str):
+            raise _wrong("get_roles_by_app_id", "app_id", "str", app_id)
+        if not app_id:
+            raise _empty("get_roles_by_app_id", "app_id")
         return await self._call_raw("getRolesByAppId", operation, (200,), app_id)
 
     async def get_roles_by_role_collection_name(self, role_collection_name: str) -> Response[list[Role]]:
         """`GET /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (getRolesByRoleCollectionName)."""
         from .api.rolecollections import get_roles_by_role_collection_name as operation
 
+        if not isinstance(role_collection_name, str):
+            raise _wrong("get_roles_by_role_collection_name", "role_collection_name", "str", role_collection_name)
+        if not role_collection_name:
+            raise _empty("get_roles_by_role_collection_name", "role_collection_name")
         return await self._call_raw("getRolesByRoleCollectionName", operation, (200,), role_collection_name)
 
     async def get_scope(self, app_id: str, scope_name: str) -> Response[Scope]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/scopes/{scopeName}` (getScope)."""
         from .api.application import get_scope as operation
 
+        if not isinstance(app_id, str):
+            raise _wrong("get_scope", "app_id", "str", app_id)
+        if not app_id:
+            raise _empty("get_scope", "app_id")
+        if not isinstance(scope_name, str):
+            raise _wrong("get_scope", "scope_name", "str", scope_name)
+        if not scope_name:
+            raise _empty("get_scope", "scope_name")
         return await self._call_raw("getScope", operation, (200,), app_id, scope_name)
 
     async def get_user_by_id(self, id: str) -> Response[GetUserByIdResponse200]:
         """`GET /sap/rest/user/id/{id}` (getUserById)."""
         from .api.usercontroller import get_user_by_id as operation
 
+        if not isinstance(id, str):
+            raise _wrong("get_user_by_id", "id", "str", id)
+        if not id:
+            raise _empty("get_user_by_id", "id")
         return await self._call_raw("getUserById", operation, (200,), id)
 
     async def get_user_by_name(self, origin: str, username: str) -> Response[XSUser]:
         """`GET /sap/rest/user/origin/{origin}/name/{username}` (getUserByName)."""
         from .api.usercontroller import get_user_by_name as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("get_user_by_name", "origin", "str", origin)
+        if not origin:
+            raise _empty("get_user_by_name", "origin")
+        if not isinstance(username, str):
+            raise _wrong("get_user_by_name", "username", "str", username)
+        if not username:
+            raise _empty("get_user_by_name", "username")
         return await self._call_raw("getUserByName", operation, (200,), origin, username)
 
     async def get_user_names(
@@ -1785,6 +2842,14 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/user/origin/{origin}/name` (getUserNames)."""
         from .api.usercontroller import get_user_names as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("get_user_names", "origin", "str", origin)
+        if not origin:
+            raise _empty("get_user_names", "origin")
+        if filter_ is not UNSET and not isinstance(filter_, str):
+            raise _wrong("get_user_names", "filter_", "str", filter_)
+        if details is not UNSET and not isinstance(details, bool):
+            raise _wrong("get_user_names", "details", "bool", details)
         return await self._call_raw(
             "getUserNames", operation, (200,), origin, **_given(filter_=filter_, details=details)
         )
@@ -1795,6 +2860,12 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/tenantLoginInfo/{subdomain}` (getZoneInformationBySubdomain)."""
         from .api.zone_trust_information import get_zone_information_by_subdomain as operation
 
+        if not isinstance(subdomain, str):
+            raise _wrong("get_zone_information_by_subdomain", "subdomain", "str", subdomain)
+        if not subdomain:
+            raise _empty("get_zone_information_by_subdomain", "subdomain")
+        if not isinstance(ias_client, str):
+            raise _wrong("get_zone_information_by_subdomain", "ias_client", "str", ias_client)
         return await self._call_raw(
             "getZoneInformationBySubdomain", operation, (200,), subdomain, **_given(ias_client=ias_client)
         )
@@ -1803,6 +2874,10 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/zoneinfo/{subdomain}` (getZoneInformationBySubdomain_1)."""
         from .api.zone_trust_information import get_zone_information_by_subdomain_1 as operation
 
+        if not isinstance(subdomain, str):
+            raise _wrong("get_zone_information_by_subdomain_1", "subdomain", "str", subdomain)
+        if not subdomain:
+            raise _empty("get_zone_information_by_subdomain_1", "subdomain")
         return await self._call_raw("getZoneInformationBySubdomain_1", operation, (200,), subdomain)
 
     async def list_groups(
@@ -1818,6 +2893,18 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /Groups` (listGroups)."""
         from .api.scim_group_endpoints import list_groups as operation
 
+        if attributes is not UNSET and not isinstance(attributes, str):
+            raise _wrong("list_groups", "attributes", "str", attributes)
+        if filter_ is not UNSET and not isinstance(filter_, str):
+            raise _wrong("list_groups", "filter_", "str", filter_)
+        if sort_by is not UNSET and not isinstance(sort_by, str):
+            raise _wrong("list_groups", "sort_by", "str", sort_by)
+        if sort_order is not UNSET and not isinstance(sort_order, str):
+            raise _wrong("list_groups", "sort_order", "str", sort_order)
+        if start_index is not UNSET and not (isinstance(start_index, int) and type(start_index) is not bool):
+            raise _wrong("list_groups", "start_index", "int", start_index)
+        if count is not UNSET and not (isinstance(count, int) and type(count) is not bool):
+            raise _wrong("list_groups", "count", "int", count)
         return await self._call_raw(
             "listGroups",
             operation,
@@ -1836,6 +2923,10 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/apps/{appId}/scopes` (listScopes)."""
         from .api.application import list_scopes as operation
 
+        if not isinstance(app_id, str):
+            raise _wrong("list_scopes", "app_id", "str", app_id)
+        if not app_id:
+            raise _empty("list_scopes", "app_id")
         return await self._call_raw("listScopes", operation, (200,), app_id)
 
     async def migrate_saml_to_oidcidp(
@@ -1844,6 +2935,12 @@ class XsuaaApiWithRawResponse(Namespace):
         """`PUT /sap/rest/identity-providers/migrate/{origin}` (migrateSAMLToOIDCIDP)."""
         from .api.identity_providers import migrate_saml_to_oidcidp as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("migrate_saml_to_oidcidp", "origin", "str", origin)
+        if not origin:
+            raise _empty("migrate_saml_to_oidcidp", "origin")
+        if not isinstance(body, operation.XSIdentityProvider):
+            raise _wrong("migrate_saml_to_oidcidp", "body", "XSIdentityProvider", body)
         return await self._call_raw("migrateSAMLToOIDCIDP", operation, (200,), origin, **_given(body=body))
 
     async def read_public_settings(
@@ -1852,6 +2949,10 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/authorization/v2/securitySettings/public` (readPublicSettings)."""
         from .api.tenant import read_public_settings as operation
 
+        if subdomain is not UNSET and not isinstance(subdomain, str):
+            raise _wrong("read_public_settings", "subdomain", "str", subdomain)
+        if tenant_id is not UNSET and not isinstance(tenant_id, str):
+            raise _wrong("read_public_settings", "tenant_id", "str", tenant_id)
         return await self._call_raw(
             "readPublicSettings", operation, (200,), **_given(subdomain=subdomain, tenant_id=tenant_id)
         )
@@ -1868,12 +2969,26 @@ class XsuaaApiWithRawResponse(Namespace):
         """`POST /sap/rest/platform-identity-providers-global/refreshTrusts` (refreshPlatformIdentityProviderTrusts)."""
         from .api.platform_identity_providers_global import refresh_platform_identity_provider_trusts as operation
 
+        if not _list_of(body, str):
+            raise _wrong("refresh_platform_identity_provider_trusts", "body", "a list of str", body)
         return await self._call_raw("refreshPlatformIdentityProviderTrusts", operation, (200,), **_given(body=body))
 
     async def remove_role_collection(self, origin: str, user_name: str, role_collection_name: str) -> Response[XSUser]:
         """`DELETE /sap/rest/user/origin/{origin}/name/{userName}/rolecollections/{roleCollectionName}` (removeRoleCollection)."""
         from .api.usercontroller import remove_role_collection as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("remove_role_collection", "origin", "str", origin)
+        if not origin:
+            raise _empty("remove_role_collection", "origin")
+        if not isinstance(user_name, str):
+            raise _wrong("remove_role_collection", "user_name", "str", user_name)
+        if not user_name:
+            raise _empty("remove_role_collection", "user_name")
+        if not isinstance(role_collection_name, str):
+            raise _wrong("remove_role_collection", "role_collection_name", "str", role_collection_name)
+        if not role_collection_name:
+            raise _empty("remove_role_collection", "role_collection_name")
         return await self._call_raw("removeRoleCollection", operation, (200,), origin, user_name, role_collection_name)
 
     async def retrieve_ias_tenants(
@@ -1882,6 +2997,10 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/identity-providers/ias` (retrieveIasTenants)."""
         from .api.identity_providers import retrieve_ias_tenants as operation
 
+        if all_ is not UNSET and not isinstance(all_, bool):
+            raise _wrong("retrieve_ias_tenants", "all_", "bool", all_)
+        if additional_info is not UNSET and not isinstance(additional_info, bool):
+            raise _wrong("retrieve_ias_tenants", "additional_info", "bool", additional_info)
         return await self._call_raw(
             "retrieveIasTenants", operation, (200,), **_given(all_=all_, additional_info=additional_info)
         )
@@ -1892,6 +3011,12 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/identity-providers/{id}` (retrieveIdentityProvider)."""
         from .api.identity_providers import retrieve_identity_provider as operation
 
+        if not isinstance(id, str):
+            raise _wrong("retrieve_identity_provider", "id", "str", id)
+        if not id:
+            raise _empty("retrieve_identity_provider", "id")
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("retrieve_identity_provider", "raw_config", "bool", raw_config)
         return await self._call_raw("retrieveIdentityProvider", operation, (200,), id, **_given(raw_config=raw_config))
 
     async def retrieve_identity_provider_by_origin_key_deprecated(
@@ -1900,6 +3025,12 @@ class XsuaaApiWithRawResponse(Namespace):
         """`HEAD /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated as operation
 
+        if not isinstance(origin_key, str):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("retrieve_identity_provider_by_origin_key_deprecated", "origin_key")
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated", "raw_config", "bool", raw_config)
         return await self._call_raw(
             "retrieveIdentityProviderByOriginKeyDeprecated",
             operation,
@@ -1914,6 +3045,12 @@ class XsuaaApiWithRawResponse(Namespace):
         """`PUT /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_1)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_1 as operation
 
+        if not isinstance(origin_key, str):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_1", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("retrieve_identity_provider_by_origin_key_deprecated_1", "origin_key")
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_1", "raw_config", "bool", raw_config)
         return await self._call_raw(
             "retrieveIdentityProviderByOriginKeyDeprecated_1",
             operation,
@@ -1928,6 +3065,12 @@ class XsuaaApiWithRawResponse(Namespace):
         """`OPTIONS /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_2)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_2 as operation
 
+        if not isinstance(origin_key, str):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_2", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("retrieve_identity_provider_by_origin_key_deprecated_2", "origin_key")
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_2", "raw_config", "bool", raw_config)
         return await self._call_raw(
             "retrieveIdentityProviderByOriginKeyDeprecated_2",
             operation,
@@ -1942,6 +3085,12 @@ class XsuaaApiWithRawResponse(Namespace):
         """`DELETE /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_3)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_3 as operation
 
+        if not isinstance(origin_key, str):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_3", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("retrieve_identity_provider_by_origin_key_deprecated_3", "origin_key")
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_3", "raw_config", "bool", raw_config)
         return await self._call_raw(
             "retrieveIdentityProviderByOriginKeyDeprecated_3",
             operation,
@@ -1956,6 +3105,12 @@ class XsuaaApiWithRawResponse(Namespace):
         """`POST /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_4)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_4 as operation
 
+        if not isinstance(origin_key, str):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_4", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("retrieve_identity_provider_by_origin_key_deprecated_4", "origin_key")
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_4", "raw_config", "bool", raw_config)
         return await self._call_raw(
             "retrieveIdentityProviderByOriginKeyDeprecated_4",
             operation,
@@ -1970,6 +3125,12 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_5)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_5 as operation
 
+        if not isinstance(origin_key, str):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_5", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("retrieve_identity_provider_by_origin_key_deprecated_5", "origin_key")
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_5", "raw_config", "bool", raw_config)
         return await self._call_raw(
             "retrieveIdentityProviderByOriginKeyDeprecated_5",
             operation,
@@ -1984,6 +3145,12 @@ class XsuaaApiWithRawResponse(Namespace):
         """`PATCH /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_6)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_6 as operation
 
+        if not isinstance(origin_key, str):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_6", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("retrieve_identity_provider_by_origin_key_deprecated_6", "origin_key")
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_6", "raw_config", "bool", raw_config)
         return await self._call_raw(
             "retrieveIdentityProviderByOriginKeyDeprecated_6",
             operation,
@@ -1998,6 +3165,10 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/identity-providers` (retrieveIdentityProviders)."""
         from .api.identity_providers import retrieve_identity_providers as operation
 
+        if active_only is not UNSET and not isinstance(active_only, str):
+            raise _wrong("retrieve_identity_providers", "active_only", "str", active_only)
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("retrieve_identity_providers", "raw_config", "bool", raw_config)
         return await self._call_raw(
             "retrieveIdentityProviders", operation, (200,), **_given(active_only=active_only, raw_config=raw_config)
         )
@@ -2008,6 +3179,10 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/identity-providers/btpcli/identity-providers` (retrieveIdentityProvidersForBtpCliDeprecated)."""
         from .api.identity_providers import retrieve_identity_providers_for_btp_cli_deprecated as operation
 
+        if active_only is not UNSET and not isinstance(active_only, str):
+            raise _wrong("retrieve_identity_providers_for_btp_cli_deprecated", "active_only", "str", active_only)
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("retrieve_identity_providers_for_btp_cli_deprecated", "raw_config", "bool", raw_config)
         return await self._call_raw(
             "retrieveIdentityProvidersForBtpCliDeprecated",
             operation,
@@ -2021,6 +3196,14 @@ class XsuaaApiWithRawResponse(Namespace):
         """`GET /sap/rest/identity-providers/ias/{tenantURL}` (retrieveSpecificIasTenant)."""
         from .api.identity_providers import retrieve_specific_ias_tenant as operation
 
+        if not isinstance(tenant_url, str):
+            raise _wrong("retrieve_specific_ias_tenant", "tenant_url", "str", tenant_url)
+        if not tenant_url:
+            raise _empty("retrieve_specific_ias_tenant", "tenant_url")
+        if all_ is not UNSET and not isinstance(all_, bool):
+            raise _wrong("retrieve_specific_ias_tenant", "all_", "bool", all_)
+        if additional_info is not UNSET and not isinstance(additional_info, bool):
+            raise _wrong("retrieve_specific_ias_tenant", "additional_info", "bool", additional_info)
         return await self._call_raw(
             "retrieveSpecificIasTenant",
             operation,
@@ -2035,6 +3218,10 @@ class XsuaaApiWithRawResponse(Namespace):
         """`PUT /sap/rest/identity-providers/migrate/{origin}/rollback` (rollbackSAMLToOIDCIDP)."""
         from .api.identity_providers import rollback_saml_to_oidcidp as operation
 
+        if not isinstance(origin, str):
+            raise _wrong("rollback_saml_to_oidcidp", "origin", "str", origin)
+        if not origin:
+            raise _empty("rollback_saml_to_oidcidp", "origin")
         return await self._call_raw("rollbackSAMLToOIDCIDP", operation, (200,), origin)
 
     async def update_identity_provider(
@@ -2043,6 +3230,14 @@ class XsuaaApiWithRawResponse(Namespace):
         """`PUT /sap/rest/identity-providers/{id}` (updateIdentityProvider)."""
         from .api.identity_providers import update_identity_provider as operation
 
+        if not isinstance(id, str):
+            raise _wrong("update_identity_provider", "id", "str", id)
+        if not id:
+            raise _empty("update_identity_provider", "id")
+        if not isinstance(body, operation.XSIdentityProvider):
+            raise _wrong("update_identity_provider", "body", "XSIdentityProvider", body)
+        if raw_config is not UNSET and not isinstance(raw_config, bool):
+            raise _wrong("update_identity_provider", "raw_config", "bool", raw_config)
         return await self._call_raw(
             "updateIdentityProvider", operation, (200,), id, **_given(body=body, raw_config=raw_config)
         )
@@ -2053,6 +3248,14 @@ class XsuaaApiWithRawResponse(Namespace):
         """`PUT /sap/rest/platform-identity-providers-global/{originKey}` (updatePlatformIdentityProvider)."""
         from .api.platform_identity_providers_global import update_platform_identity_provider as operation
 
+        if not isinstance(origin_key, str):
+            raise _wrong("update_platform_identity_provider", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("update_platform_identity_provider", "origin_key")
+        if not isinstance(body, operation.XSPlatformIdentityProvider):
+            raise _wrong("update_platform_identity_provider", "body", "XSPlatformIdentityProvider", body)
+        if refresh_trust is not UNSET and not isinstance(refresh_trust, bool):
+            raise _wrong("update_platform_identity_provider", "refresh_trust", "bool", refresh_trust)
         return await self._call_raw(
             "updatePlatformIdentityProvider",
             operation,
@@ -2072,6 +3275,18 @@ class XsuaaApiWithRawResponse(Namespace):
         """`PATCH /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/{originKey}` (updatePlatformIdentityProviderTrust)."""
         from .api.platform_identity_providers import update_platform_identity_provider_trust as operation
 
+        if not isinstance(global_account_id, str):
+            raise _wrong("update_platform_identity_provider_trust", "global_account_id", "str", global_account_id)
+        if not global_account_id:
+            raise _empty("update_platform_identity_provider_trust", "global_account_id")
+        if not isinstance(origin_key, str):
+            raise _wrong("update_platform_identity_provider_trust", "origin_key", "str", origin_key)
+        if not origin_key:
+            raise _empty("update_platform_identity_provider_trust", "origin_key")
+        if not isinstance(body, operation.AddPlatformIdentityProviderTrust):
+            raise _wrong("update_platform_identity_provider_trust", "body", "AddPlatformIdentityProviderTrust", body)
+        if refresh_trust is not UNSET and not isinstance(refresh_trust, bool):
+            raise _wrong("update_platform_identity_provider_trust", "refresh_trust", "bool", refresh_trust)
         return await self._call_raw(
             "updatePlatformIdentityProviderTrust",
             operation,
@@ -2085,6 +3300,20 @@ class XsuaaApiWithRawResponse(Namespace):
         """`PUT /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (updateRole)."""
         from .api.roles import update_role as operation
 
+        if not isinstance(app_id, str):
+            raise _wrong("update_role", "app_id", "str", app_id)
+        if not app_id:
+            raise _empty("update_role", "app_id")
+        if not isinstance(template_name, str):
+            raise _wrong("update_role", "template_name", "str", template_name)
+        if not template_name:
+            raise _empty("update_role", "template_name")
+        if not isinstance(role_name, str):
+            raise _wrong("update_role", "role_name", "str", role_name)
+        if not role_name:
+            raise _empty("update_role", "role_name")
+        if not isinstance(body, operation.RoleUpdate):
+            raise _wrong("update_role", "body", "RoleUpdate", body)
         return await self._call_raw(
             "updateRole", operation, (200,), app_id, template_name, role_name, **_given(body=body)
         )
@@ -2093,12 +3322,18 @@ class XsuaaApiWithRawResponse(Namespace):
         """`PATCH /sap/rest/authorization/v2/securitySettings` (updateSettings)."""
         from .api.tenant import update_settings as operation
 
+        if not isinstance(body, operation.TenantSettingsReq):
+            raise _wrong("update_settings", "body", "TenantSettingsReq", body)
         return await self._call_raw("updateSettings", operation, (200,), **_given(body=body))
 
     async def update_user(self, *, body: XSUser, only_role_collections: bool | Unset = False) -> Response[XSUser]:
         """`PUT /sap/rest/user` (updateUser)."""
         from .api.usercontroller import update_user as operation
 
+        if not isinstance(body, operation.XSUser):
+            raise _wrong("update_user", "body", "XSUser", body)
+        if only_role_collections is not UNSET and not isinstance(only_role_collections, bool):
+            raise _wrong("update_user", "only_role_collections", "bool", only_role_collections)
         return await self._call_raw(
             "updateUser", operation, (200,), **_given(body=body, only_role_collections=only_role_collections)
         )
