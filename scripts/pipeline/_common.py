@@ -28,8 +28,10 @@ FORMATS = ("openapi3", "swagger2", "openapi3-split")
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
-# `scheme://user:password@host`: the credentials part of any URL that could end up in a message.
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s@]*@")
+# `scheme://user:password@host`: the credentials part of any URL that could end up in a message. The
+# authority ends at the first '/', '?' or '#'; its host starts after its *last* '@' (a password may hold
+# an unencoded '@', and `split_userinfo` reads it so), so the match is greedy up to that last '@'.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s]*@")
 
 
 def redact(text: str) -> str:

@@ -98,6 +98,43 @@ def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)), (unquote(user), unquote(password))
 
 
+def _url_problem(url: str) -> str | None:
+    """Why httpx could not request `url`, in words that quote no part of it; `None` when it can."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        return "it needs http:// or https://"
+    try:
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        return "its port is not a number from 0 to 65535"
+    if not parts.hostname:
+        return "it has no host"
+    try:
+        httpx.URL(url)
+    except httpx.InvalidURL:
+        return "httpx rejects it"
+    return None
+
+
+def _checked_base(api: str, url: str, given: bool) -> tuple[str, tuple[str, str] | None]:
+    """`split_userinfo` of a base URL, or one line saying why it is unusable.
+
+    The line holds no part of the URL: when a password holds an unencoded '/', '?' or '#', the URL's
+    authority ends inside the password, and no redaction can tell which part of it is secret.
+    """
+    try:
+        base, userinfo = split_userinfo(url)
+    except ValueError:  # urlsplit: a broken IPv6 literal, characters that change under NFKC
+        problem: str | None = "it cannot be parsed"
+    else:
+        problem = _url_problem(base)
+        if problem is None:
+            return base, userinfo
+    where = "the given base URL (--base-url or --service-key)" if given else "base_url in sources.yaml"
+    hint = "; percent-encode any '/', '?', '#' or '@' in its user name or password" if "@" in url else ""
+    raise PipelineError(api, f"{where} is not a usable URL: {problem}{hint}")
+
+
 class Credential:
     """An Authorization header value and the one origin it may be sent to."""
 
@@ -135,6 +172,8 @@ class _Http:
         headers = self.credential.headers_for(url) if self.credential else {}
         try:
             return self.client.get(url, headers=headers)
+        except httpx.InvalidURL:  # a URL a server gave (the base URL is checked before any request)
+            raise PipelineError(self.api, f"cannot fetch {url}: not a valid URL") from None
         except httpx.TimeoutException:
             raise PipelineError(self.api, f"timed out fetching {url}") from None
         except httpx.HTTPError as exc:
@@ -331,7 +370,7 @@ def fetch_api(
     if source.handwritten:
         raise PipelineError(source.name, "has no upstream document (handwritten spec); nothing to fetch")
     headers = {"Accept": "application/json, application/yaml;q=0.9, */*;q=0.1"}
-    base, userinfo = split_userinfo(base_url or source.base_url)
+    base, userinfo = _checked_base(source.name, base_url or source.base_url, given=bool(base_url))
     credential = Credential.for_base(base, token, userinfo)
     manifest: list[dict[str, str]] = []
     with (

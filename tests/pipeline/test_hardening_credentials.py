@@ -148,3 +148,60 @@ def test_credentials_are_bound_to_scheme_host_and_port() -> None:
     for elsewhere in ("http://host.example/api", "https://host.example:8443/api", "https://evil.example/api"):
         assert credential.headers_for(elsewhere) == {}
     assert TOKEN not in repr(credential)
+
+
+def test_redact_cuts_the_userinfo_at_the_last_at_of_the_authority() -> None:
+    # An unencoded '@' in a password: the authority ends at the first '/', '?' or '#', its host after its last '@'.
+    assert redact("https://user:p@ss@host/x") == "https://host/x"
+    assert redact("at https://u:p@s@s@h.example:8443?next=a@b#c@d, mail a@b.c") == (
+        "at https://h.example:8443?next=a@b#c@d, mail a@b.c"
+    )
+    assert str(PipelineError("x", "cannot reach http://alice:p@ss@host/y")) == "x: cannot reach http://host/y"
+    # The same URL is split the same way for the request: the password is everything up to that last '@'.
+    assert split_userinfo("https://user:p@ss@host/x") == ("https://host/x", ("user", "p@ss"))
+
+
+@pytest.mark.parametrize(
+    ("base_url", "said"),
+    [
+        ("http://alice:se/cret@127.0.0.1:9/", "port"),  # an unencoded '/' ends the authority inside the password
+        ("http://alice:se?cret@127.0.0.1:9/", "port"),
+        ("http://alice:se#cret@127.0.0.1:9/", "port"),
+        ("http://alice:secret@127.0.0.1:99999/", "port"),
+        ("http://[alice:secret@127.0.0.1/", "cannot be parsed"),
+        ("http://alice:secret@/accounts", "no host"),
+        ("ftp://alice:secret@127.0.0.1/", "http"),
+    ],
+)
+@pytest.mark.parametrize("token", [False, True])
+def test_an_unusable_base_url_is_one_line_without_its_userinfo(
+    base_url: str, said: str, token: bool, tmp_path: Path
+) -> None:
+    workspace = _sources(tmp_path)
+    status, stdout, stderr = _fetch(workspace, "--base-url", f"accounts={base_url}", *(["--token", TOKEN] * token))
+    assert status == 1
+    assert stderr.startswith("error: accounts: the given base URL (--base-url or --service-key) is not a usable URL: ")
+    assert len(stderr.strip().splitlines()) == 1, stderr
+    assert said in stderr
+    for part in ("alice", "cret", "se/", "se?", "se#"):
+        assert part not in stdout + stderr
+
+
+def test_an_unusable_base_url_in_sources_yaml_names_that_file(tmp_path: Path) -> None:
+    workspace = _sources(tmp_path, base_url="http://alice:se/cret@127.0.0.1:9/")
+    status, stdout, stderr = _fetch(workspace)
+    assert status == 1
+    assert stderr.startswith("error: accounts: base_url in sources.yaml is not a usable URL: "), stderr
+    assert "percent-encode" in stderr
+    assert "alice" not in stdout + stderr
+    assert "cret" not in stdout + stderr
+
+
+def test_an_unusable_url_found_by_discovery_is_one_line(tmp_path: Path) -> None:
+    workspace = _sources(tmp_path)
+    with serve({}) as base:
+        config = {"url": "http://docs.example:port/api.json"}
+        base.routes["/accounts/v3/api-docs/swagger-config"] = (JSON, json.dumps(config).encode())
+        status, _, stderr = _fetch(workspace, "--base-url", f"accounts={base.url}/accounts")
+    assert status == 1
+    assert stderr.startswith("error: accounts: cannot fetch http://docs.example:port/api.json: not a valid URL"), stderr
