@@ -400,3 +400,18 @@ def test_api_context_with_options_and_user_agent(make_session: Callable[..., Ses
     (request,) = httpx_mock.get_requests(url=f"{SM_URL}/v1/x")
     assert request.headers["X-Trace"] == "t"
     assert request.headers["User-Agent"].startswith("scp-async")
+
+
+def test_cookies_a_server_sets_are_sent_back_and_others_cost_nothing(httpx_mock: HTTPXMock) -> None:
+    url = "https://deploy-service.example/api/v1/csrf-token"
+    httpx_mock.add_response(url=url, headers={"Set-Cookie": "JSESSIONID=abc; Path=/"})
+    httpx_mock.add_response(url=url)
+    httpx_mock.add_response(url=url)
+
+    async def main() -> list[str | None]:
+        async with Session() as session:
+            for _ in range(3):
+                await session.request("GET", url)
+            return [r.headers.get("cookie") for r in httpx_mock.get_requests()]
+
+    assert anyio.run(main) == [None, "JSESSIONID=abc", "JSESSIONID=abc"]
