@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gc
+import gzip
+import string
+import struct
 import time
 import tracemalloc
 import zlib
@@ -206,4 +209,108 @@ def test_a_401_bomb_before_the_token_renewal_is_capped(
     error, peak = _peak_while(main)
     assert isinstance(error, ResponseTooLargeError), repr(error)
     assert error.status_code == 401
+    assert peak < 12 * MIB, f"peak {peak / MIB:.1f} MiB"
+
+
+# -- stacked content encodings (`Content-Encoding: gzip, gzip`): every layer is bounded, not just the outer one
+
+
+def _gzip(data: bytes) -> bytes:
+    return gzip.compress(data, mtime=0)
+
+
+def test_a_stacked_gzip_bomb_stops_at_the_cap_with_bounded_memory(loopback: Loopback, bomb: bytes) -> None:
+    # The outer layer is tiny (the bomb repeats one block) and inflates to the whole inner bomb at once.
+    double = _gzip(bomb)
+    assert len(double) < 4_000
+    for route, encodings in (("/double", "gzip, gzip"), ("/triple", "gzip, identity, gzip, gzip")):
+        body = _gzip(double) if encodings.count("gzip") == 3 else double
+        loopback.routes[("GET", route)] = lambda ex, b=body, e=encodings: ex.reply(200, b, {"Content-Encoding": e})
+
+        async def main(route: str = route) -> None:
+            async with _session(max_response_size=MIB) as session:
+                await session.request("GET", f"{loopback.url}{route}")
+
+        error, peak = _peak_while(main)
+        assert isinstance(error, ResponseTooLargeError), repr(error)
+        assert error.limit == MIB
+        assert peak < 12 * MIB, f"{encodings}: peak {peak / MIB:.1f} MiB"
+
+
+def test_stacked_encodings_decode_in_order(loopback: Loopback) -> None:
+    payload = b'{"value": "' + (string.ascii_letters + string.digits).encode() * 30_000 + b'"}'
+    raw_deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+    bodies = {
+        "gzip, gzip": _gzip(_gzip(payload)),
+        "deflate, gzip": _gzip(zlib.compress(payload)),
+        "gzip,deflate": zlib.compress(_gzip(payload)),
+        "identity, gzip, identity": _gzip(payload),
+        "deflate": raw_deflate.compress(payload) + raw_deflate.flush(),  # deflate without its zlib wrapper
+        "GZIP ,  Deflate": zlib.compress(_gzip(payload)),
+    }
+    for index, (encodings, body) in enumerate(bodies.items()):
+        loopback.routes[("GET", f"/enc{index}")] = lambda ex, b=body, e=encodings: ex.reply(
+            200, b, {"Content-Encoding": e}
+        )
+
+    async def main() -> None:
+        async with _session(max_response_size=len(payload)) as session:
+            for index, encodings in enumerate(bodies):
+                response = await session.request("GET", f"{loopback.url}/enc{index}")
+                assert response.content == payload, encodings
+                assert response.json()["value"].startswith("abc")
+            # Exactly the cap is fine; a byte less is too large, whichever layer produces it.
+        async with _session(max_response_size=len(payload) - 1) as session:
+            with pytest.raises(ResponseTooLargeError):
+                await session.request("GET", f"{loopback.url}/enc0")
+
+    anyio.run(main)
+
+
+def test_a_bad_inner_layer_or_too_many_layers_is_a_connection_error(loopback: Loopback) -> None:
+    loopback.routes[("GET", "/bad-inner")] = lambda ex: ex.reply(
+        200, _gzip(b"not gzip at all"), {"Content-Encoding": "gzip, gzip"}
+    )
+    many = b'{"a": 1}'
+    for _ in range(20):
+        many = _gzip(many)
+    loopback.routes[("GET", "/many")] = lambda ex: ex.reply(200, many, {"Content-Encoding": ", ".join(["gzip"] * 20)})
+
+    async def main() -> None:
+        async with _session() as session:
+            with pytest.raises(ApiConnectionError, match="not valid gzip, gzip data"):
+                await session.request("GET", f"{loopback.url}/bad-inner")
+            with pytest.raises(ApiConnectionError, match="20 content encodings"):
+                await session.request("GET", f"{loopback.url}/many")
+
+    anyio.run(main)
+
+
+def _gzip_then_zeros(prefix: bytes, mebibytes: int) -> bytes:
+    """gzip of ``prefix`` followed by ``mebibytes`` MiB of zeros, built as gzip_bomb builds its blocks."""
+    block = bytes(MIB)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    start = compressor.compress(prefix) + compressor.flush(zlib.Z_FULL_FLUSH)
+    one = compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH)
+    crc = zlib.crc32(prefix)
+    for _ in range(mebibytes):
+        crc = zlib.crc32(block, crc)
+    size = (len(prefix) + mebibytes * MIB) & 0xFFFFFFFF
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+    return header + start + one * mebibytes + compressor.flush() + struct.pack("<II", crc, size)
+
+
+def test_a_bomb_of_bytes_after_an_inner_stream_is_refused_with_bounded_memory(loopback: Loopback) -> None:
+    # The inner layer ends after 8 bytes; zlib would keep the 256 MiB behind it, uncounted by the cap.
+    body = _gzip_then_zeros(_gzip(b'{"a": 1}'), 256)
+    assert len(body) < 300_000
+    loopback.routes[("GET", "/trailing")] = lambda ex: ex.reply(200, body, {"Content-Encoding": "gzip, gzip"})
+
+    async def main() -> None:
+        async with _session(max_response_size=MIB) as session:
+            await session.request("GET", f"{loopback.url}/trailing")
+
+    error, peak = _peak_while(main)
+    assert isinstance(error, ApiConnectionError), repr(error)
+    assert "after the end of the compressed data" in str(error)
     assert peak < 12 * MIB, f"peak {peak / MIB:.1f} MiB"
