@@ -294,7 +294,7 @@ class Lane:
     #: Pausing everyone and cutting the pace for each one would let 5 % stray 429s choke a fan-out.
     WINDOW = 50
     SPORADIC_MIN_SEEN = 10
-    SPORADIC_SHARE = 0.1
+    SPORADIC_SHARE = 0.2
     SPORADIC_HOLD = 1.0
 
     def __init__(self, governor: RateGovernor, origin: str, tenant: Hashable, preset: RateLimit | None) -> None:
@@ -434,6 +434,9 @@ class Lane:
             new = max(1.0, recent / max(now - window_start, 0.25))
         else:
             new = current * self.BETA
+        if not precise and recent:
+            # Never below what the server took in the last second: stray 429s in a row cut no deeper.
+            new = max(new, 0.9 * recent / max(now - window_start, 0.25))
         self._rate = max(self.MIN_RATE, new)
         self._throttle_started = now
         self._ok_since_throttle = 0
