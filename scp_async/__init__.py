@@ -10,8 +10,6 @@ Only the hand-written core is imported here; generated per-API clients and the e
 are separate imports, so ``import scp_async`` stays cheap.
 """
 
-from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
-from importlib.metadata import version as _version
 from typing import TYPE_CHECKING, Any
 
 from ._audit_log import AuditLogRecord
@@ -79,10 +77,7 @@ from ._waiters import (
 if TYPE_CHECKING:
     from ._apis import AuditLog, CloudFoundry, MultiApps
 
-try:
-    __version__: str = _version("scp-async")
-except _PackageNotFoundError:  # a source tree that was never installed
-    __version__ = "0+unknown"
+    __version__: str
 
 
 def __getattr__(name: str) -> Any:
@@ -91,6 +86,16 @@ def __getattr__(name: str) -> Any:
         from . import _apis
 
         return getattr(_apis, name)
+    if name == "__version__":
+        # importlib.metadata costs ~30 ms at import; every generated operation imports this package.
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("scp-async")
+        except PackageNotFoundError:  # a source tree that was never installed
+            value = "0+unknown"
+        globals()["__version__"] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
