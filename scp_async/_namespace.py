@@ -12,11 +12,15 @@ typed async method per operation. Each call has three steps, each with its own e
 3. check the status against the ones the spec lists (:class:`~scp_async.UnexpectedStatusError`
    otherwise) and parse the body with the generated ``_build_response``
    (:class:`~scp_async.InvalidResponseError` when it does not match the spec).
+
+Every method also takes the per-call options ``timeout=``, ``deadline=``, ``max_retries=`` and
+``extra_headers=`` (:data:`CALL_OPTIONS`). They go straight to :meth:`ApiContext.request` for that one call;
+a call that gives none of them costs nothing more than before (no copy of the context, no extra arguments).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from http import HTTPStatus
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
@@ -24,13 +28,18 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 import httpx
 
 from ._errors import InvalidResponseError, UnexpectedStatusError
+from ._options import NOT_GIVEN, NotGiven, TimeoutTypes
 from ._retry import ALREADY_DELETED
 from ._session import _redacted_request
 
 if TYPE_CHECKING:
     from ._session import ApiContext
 
-__all__ = ["Namespace", "empty", "given", "list_of", "wrong_type"]
+__all__ = ["CALL_OPTIONS", "NOT_GIVEN", "Namespace", "empty", "given", "list_of", "wrong_type"]
+
+#: The keyword-only options every generated method takes besides the operation's own parameters (the
+#: generator refuses an operation with a parameter of one of these names).
+CALL_OPTIONS = ("timeout", "deadline", "max_retries", "extra_headers")
 
 
 def wrong_type(method: str, name: str, expected: str, value: object) -> TypeError:
@@ -56,6 +65,45 @@ def list_of(value: object, types: type | tuple[type, ...], no_bool: bool = False
 def given(**arguments: Any) -> dict[str, Any]:
     """Keep only the arguments the caller set, so the generated function applies its own defaults."""
     return {name: value for name, value in arguments.items() if type(value).__name__ != "Unset"}
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and type(value) is not bool
+
+
+def _call_options(
+    method: str,
+    timeout: TimeoutTypes | NotGiven,
+    deadline: float | NotGiven | None,
+    max_retries: int | NotGiven,
+    extra_headers: Mapping[str, str] | None,
+) -> dict[str, Any]:
+    """The per-call options given to `method`, checked, as keyword arguments of :meth:`ApiContext.request`."""
+    options: dict[str, Any] = {}
+    if timeout is not NOT_GIVEN:
+        if not (timeout is None or _number(timeout) or isinstance(timeout, httpx.Timeout)):
+            raise wrong_type(method, "timeout", "float or httpx.Timeout or None", timeout)
+        options["timeout"] = timeout
+    if deadline is not NOT_GIVEN:
+        if deadline is not None and not _number(deadline):
+            raise wrong_type(method, "deadline", "float or None", deadline)
+        if deadline is not None and not deadline > 0:
+            raise ValueError(f"{method}(): deadline must be a positive number of seconds or None")
+        options["deadline"] = deadline
+    if max_retries is not NOT_GIVEN:
+        if not isinstance(max_retries, int) or type(max_retries) is bool:
+            raise wrong_type(method, "max_retries", "int", max_retries)
+        if max_retries < 0:
+            raise ValueError(f"{method}(): max_retries must be >= 0")
+        options["max_retries"] = max_retries
+    if extra_headers is not None:
+        if not isinstance(extra_headers, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in extra_headers.items()
+        ):
+            # The header's type only: its value may be a secret (an Authorization header).
+            raise wrong_type(method, "extra_headers", "a mapping of str to str", extra_headers)
+        options["headers"] = dict(extra_headers)
+    return options
 
 
 class _ParseSettings:
@@ -99,14 +147,33 @@ class Namespace:
         return type(self)(self._context.with_options(**options))
 
     async def _call_raw(
-        self, operation_id: str, operation: ModuleType, success: Collection[int], *args: Any, **kwargs: Any
+        self,
+        operation_id: str,
+        operation: ModuleType,
+        success: Collection[int],
+        *args: Any,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,  # noqa: ASYNC109 - httpx's per-request timeouts
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
     ) -> Any:
+        has_options = not (
+            timeout is NOT_GIVEN and deadline is NOT_GIVEN and max_retries is NOT_GIVEN and extra_headers is None
+        )
+        if has_options:  # checked before the request is built, as the operation's own arguments are
+            method_name = operation.__name__.rpartition(".")[2]
+            options = _call_options(method_name, timeout, deadline, max_retries, extra_headers)
         try:
             request: dict[str, Any] = operation._get_kwargs(*args, **kwargs)
         except AttributeError as exc:
             # The generated encoder calls `.to_dict()`/`.value` on models and enums: a plain dict or str was given.
             raise TypeError(f"{operation_id}: an argument is not of the declared type ({exc})") from None
         method = str(request.pop("method")).upper()
+        if has_options:
+            if "headers" in options:  # the caller's headers extend (and win over) the operation's own
+                options["headers"] = {**request.get("headers", {}), **options["headers"]}
+            request.update(options)
         response = await self._context.request(method, request.pop("url"), **request)
         if response.extensions.get(ALREADY_DELETED):
             # A retried DELETE whose lost first attempt already deleted it: success, and no body to parse.
@@ -131,5 +198,6 @@ class Namespace:
     async def _call(
         self, operation_id: str, operation: ModuleType, success: Collection[int], *args: Any, **kwargs: Any
     ) -> Any:
+        # `kwargs` holds the operation's keyword arguments and the per-call options (see `_call_raw`).
         response = await self._call_raw(operation_id, operation, success, *args, **kwargs)
         return response.parsed

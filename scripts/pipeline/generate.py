@@ -321,8 +321,12 @@ def build_clients(
     for api, result in results.items():
         if result.error is None:
             package_dir = stage_root / api
+            try:
+                namespace = render_namespace(api, titles[api], package_dir, result.operations)
+            except ValueError as exc:  # a parameter the namespace cannot take as it is
+                result.error = str(exc)
+                continue
             write_atomic(package_dir / OPERATIONS_MODULE, _operations_module(api, result.operations))
-            namespace = render_namespace(api, titles[api], package_dir, result.operations)
             write_atomic(package_dir / NAMESPACE_MODULE, namespace)
             done.append(package_dir)
     if done:

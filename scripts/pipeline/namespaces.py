@@ -13,6 +13,10 @@ Each method checks its arguments against their declared types before anything is
 inline `isinstance` tests written here (no reflection per call): a wrong type raises `TypeError`, an empty
 path segment `ValueError`, both naming the method and the parameter. GUID parameters (`UUID` in the spec)
 take a `str` as well, as the URL needs only its text.
+
+Every method ends with the keyword-only per-call options (`timeout=`, `deadline=`, `max_retries=`,
+`extra_headers=`, see `scp_async._namespace`), which `Namespace._call` checks and hands to the session for
+that call only. An operation parameter of one of those names would be shadowed: generation fails instead.
 """
 
 from __future__ import annotations
@@ -26,6 +30,19 @@ from typing import Any
 NAMESPACE_MODULE = "_namespace.py"
 # Names the namespace module imports itself; the operation modules' copies would repeat them.
 _PROVIDED = frozenset({"Any", "cast", "UNSET", "Unset", "Response"})
+# The per-call options every method takes after the operation's own parameters (scp_async._namespace's
+# CALL_OPTIONS, in its order): annotation and default.
+OPTIONS: dict[str, tuple[str, str]] = {
+    "timeout": ("TimeoutTypes | NotGiven", "NOT_GIVEN"),
+    "deadline": ("float | NotGiven | None", "NOT_GIVEN"),
+    "max_retries": ("int | NotGiven", "NOT_GIVEN"),
+    "extra_headers": ("Mapping[str, str] | None", "None"),
+}
+# What the option annotations need; an operation importing a type of the same name would clash.
+_OPTION_IMPORTS = {
+    "from collections.abc import Mapping": "Mapping",
+    "from scp_async._options import NotGiven, TimeoutTypes": "NotGiven TimeoutTypes",
+}
 
 
 @dataclass
@@ -205,10 +222,10 @@ def _method(
     keyword = [p for p in parameters if p.keyword_only]
     signature = ["self"]
     signature += [f"{p.name}: {p.annotation}" + (f" = {p.default}" if p.default else "") for p in positional]
-    if keyword:
-        signature.append("*")
-        signature += [f"{p.name}: {p.annotation}" + (f" = {p.default}" if p.default else "") for p in keyword]
-    forwarded = [p.name for p in positional]
+    signature.append("*")
+    signature += [f"{p.name}: {p.annotation}" + (f" = {p.default}" if p.default else "") for p in keyword]
+    signature += [f"{option}: {annotation} = {default}" for option, (annotation, default) in OPTIONS.items()]
+    forwarded = [p.name for p in positional] + [f"{option}={option}" for option in OPTIONS]
     given = ", ".join(f"{p.name}={p.name}" for p in keyword)
     call = ", ".join([*forwarded, f"**_given({given})" if keyword else ""]).rstrip(", ")
     summary = operation.get("summary") or ""
@@ -227,15 +244,36 @@ def _method(
     )
 
 
+def option_collisions(api: str, operation_id: str, parameters: list[_Parameter], imports: list[str]) -> list[str]:
+    """Operation parameters (or imported types) named like a per-call option or its annotation's types."""
+    found = [
+        f"{operation_id} has a parameter {p.name!r}, which every method takes as a per-call option; rename it "
+        f"(a parameter rename in specs/overlays/{api}.yaml)"
+        for p in parameters
+        if p.name in OPTIONS
+    ]
+    taken = {name for names in _OPTION_IMPORTS.values() for name in names.split()}
+    for line in imports:
+        if not line.startswith("from ."):  # the same standard names are no clash
+            continue
+        clash = taken & set(re.findall(r"\w+", line.partition(" import ")[2]))
+        if clash:
+            found.append(f"{operation_id} imports {sorted(clash)}, a name the per-call options need; rename the schema")
+    return found
+
+
 def render(api: str, title: str, package_dir: Path, operations: list[dict[str, Any]]) -> str:
-    """The `_namespace.py` source for one generated API package."""
-    type_imports: set[str] = {"from .types import Response, Unset"}
+    """The `_namespace.py` source for one generated API package (ValueError: what cannot be generated)."""
+    type_imports: set[str] = {"from .types import Response, Unset", *_OPTION_IMPORTS}
     methods: list[str] = []
     raw_methods: list[str] = []
     for operation in sorted(operations, key=lambda op: op["module"].rsplit(".", 1)[-1]):
         path = package_dir / (operation["module"].replace(".", "/") + ".py")
         source = path.read_text(encoding="utf-8")
         parameters, imports = _signature(source, path)
+        collisions = option_collisions(api, operation["operation_id"], parameters, imports)
+        if collisions:
+            raise ValueError(collisions[0])
         statuses = _success_statuses(ast.parse(source))
         type_imports.update(imports)
         type_imports.update(operation["success_imports"])
@@ -248,13 +286,14 @@ def render(api: str, title: str, package_dir: Path, operations: list[dict[str, A
         "from __future__ import annotations\n\n"
         "import uuid as _uuid\n"
         "from typing import TYPE_CHECKING, Any\n\n"
-        "from scp_async._namespace import Namespace, empty as _empty, given as _given, list_of as _list_of, "
-        "wrong_type as _wrong\n\n"
+        "from scp_async._namespace import NOT_GIVEN, Namespace, empty as _empty, given as _given, "
+        "list_of as _list_of, wrong_type as _wrong\n\n"
         "from .types import UNSET\n\n"
         f"if TYPE_CHECKING:\n{checking}\n\n\n"
         f"class {name}(Namespace):\n"
         f'    """{title}: one method per operation; each returns the parsed success body.\n\n'
         f"    `.with_raw_response` has the same methods returning the whole response (status, headers).\n"
+        f"    Every method takes `timeout=`, `deadline=`, `max_retries=` and `extra_headers=` for that call only.\n"
         f'    """\n\n'
         f'    _client_module = "scp_async_clients.{api}.client"\n\n'
         "    @property\n"

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from scp_async._namespace import CALL_OPTIONS, NOT_GIVEN
 from scripts.pipeline._common import GENERATED_DIR, GENERATED_PACKAGE, ROOT
 
 PACKAGE_DIR = GENERATED_DIR / GENERATED_PACKAGE
@@ -212,7 +213,19 @@ def test_every_parameter_of_every_namespace_method_is_checked_before_sending(api
                 continue
             hints = typing.get_type_hints(importlib.import_module(f"{package}.{modules[name]}")._get_kwargs)
             parameters = list(inspect.signature(function).parameters.values())[1:]
+            # Every method ends with the per-call options, keyword-only and not given by default.
+            options = parameters[-len(CALL_OPTIONS) :]
+            keyword_only = inspect.Parameter.KEYWORD_ONLY
+            assert [(p.name, p.kind) for p in options] == [(o, keyword_only) for o in CALL_OPTIONS], name
+            assert all(p.default in (NOT_GIVEN, None) for p in options)
+            parameters = parameters[: -len(CALL_OPTIONS)]
             valid = {p.name: _sample(hints[p.name]) for p in parameters if p.default is p.empty}
+            for option in CALL_OPTIONS:
+                args = [valid[p.name] for p in parameters if p.kind is not keyword_only]
+                keywords = {p.name: valid[p.name] for p in parameters if p.kind is keyword_only and p.name in valid}
+                raised = _refused(getattr(namespace, name), args, {**keywords, option: object()})
+                assert (type(raised), str(raised).startswith(f"{name}(): {option} must be ")) == (TypeError, True)
+                checked += 1
             for parameter in parameters:
                 for wrong, error, message in [
                     (object(), TypeError, f"{name}(): {parameter.name} must be "),
@@ -241,3 +254,17 @@ def test_the_generator_refuses_a_parameter_type_it_cannot_check() -> None:
         "        if not guid:",
         "            raise _empty('get', 'guid')",
     ]
+
+
+def test_the_generator_refuses_an_operation_parameter_named_like_a_per_call_option() -> None:
+    from scripts.pipeline.namespaces import OPTIONS, _Parameter, option_collisions
+
+    assert tuple(OPTIONS) == CALL_OPTIONS
+    timeout = _Parameter("timeout", "int | Unset", "UNSET", keyword_only=True)
+    guid = _Parameter("guid", "str", None, keyword_only=False)
+    assert option_collisions("cf_v3", "getApp", [guid], ["from collections.abc import Mapping"]) == []
+    (problem,) = option_collisions("cf_v3", "listThings", [guid, timeout], [])
+    assert problem.startswith("listThings has a parameter 'timeout', which every method takes as a per-call option")
+    assert "specs/overlays/cf_v3.yaml" in problem
+    (problem,) = option_collisions("cf_v3", "getMap", [guid], ["from .models.mapping import Mapping"])
+    assert "['Mapping']" in problem

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scp_async._namespace import Namespace
+from scp_async._namespace import NOT_GIVEN, Namespace
 from scp_async._namespace import empty as _empty
 from scp_async._namespace import given as _given
 from scp_async._namespace import list_of as _list_of
@@ -14,6 +14,10 @@ from scp_async._namespace import wrong_type as _wrong
 from .types import UNSET
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from scp_async._options import NotGiven, TimeoutTypes
+
     from .models.clone_neo_subaccount_request_payload import CloneNeoSubaccountRequestPayload
     from .models.create_directory_request_payload import CreateDirectoryRequestPayload
     from .models.create_service_manager_binding_request_payload import CreateServiceManagerBindingRequestPayload
@@ -44,6 +48,7 @@ class AccountsApi(Namespace):
     """Accounts: one method per operation; each returns the parsed success body.
 
     `.with_raw_response` has the same methods returning the whole response (status, headers).
+    Every method takes `timeout=`, `deadline=`, `max_retries=` and `extra_headers=` for that call only.
     """
 
     _client_module = "scp_async_clients.accounts.client"
@@ -59,6 +64,10 @@ class AccountsApi(Namespace):
         *,
         body: CloneNeoSubaccountRequestPayload,
         subaccount_admin: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> SubaccountResponseObject:
         """Create a multi-environment subaccount from a Neo subaccount. `POST /accounts/v1/subaccounts/clone/{sourceSubaccountGUID}` (cloneNeoSubaccount)."""
         from .api.subaccount_operations import clone_neo_subaccount as operation
@@ -76,11 +85,22 @@ class AccountsApi(Namespace):
             operation,
             (201,),
             source_subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(body=body, subaccount_admin=subaccount_admin),
         )
 
     async def create_directory(
-        self, *, body: CreateDirectoryRequestPayload, parent_guid: str | Unset = UNSET
+        self,
+        *,
+        body: CreateDirectoryRequestPayload,
+        parent_guid: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> DirectoryResponseObject:
         """Create a directory to group subaccounts (optionally managing entitlements or users). `POST /accounts/v1/directories` (createDirectory)."""
         from .api.directory_operations import create_directory as operation
@@ -89,10 +109,26 @@ class AccountsApi(Namespace):
             raise _wrong("create_directory", "body", "CreateDirectoryRequestPayload", body)
         if parent_guid is not UNSET and not isinstance(parent_guid, str):
             raise _wrong("create_directory", "parent_guid", "str", parent_guid)
-        return await self._call("createDirectory", operation, (201,), **_given(body=body, parent_guid=parent_guid))
+        return await self._call(
+            "createDirectory",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body, parent_guid=parent_guid),
+        )
 
     async def create_directory_labels(
-        self, directory_guid: str, *, body: LabelAssignmentRequestPayload
+        self,
+        directory_guid: str,
+        *,
+        body: LabelAssignmentRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> LabelsResponseObject:
         """Replace the labels of one directory. `PUT /accounts/v1/directories/{directoryGUID}/labels` (createDirectoryLabels)."""
         from .api.directory_operations import create_directory_labels as operation
@@ -103,10 +139,27 @@ class AccountsApi(Namespace):
             raise _empty("create_directory_labels", "directory_guid")
         if not isinstance(body, operation.LabelAssignmentRequestPayload):
             raise _wrong("create_directory_labels", "body", "LabelAssignmentRequestPayload", body)
-        return await self._call("createDirectoryLabels", operation, (200,), directory_guid, **_given(body=body))
+        return await self._call(
+            "createDirectoryLabels",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def create_or_update_directory_settings(
-        self, directory_guid: str, *, body: EntitySettingsRequestPayload
+        self,
+        directory_guid: str,
+        *,
+        body: EntitySettingsRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> DataResponseObject:
         """Create or change settings of one directory. `PUT /accounts/v1/directories/{directoryGUID}/settings` (createOrUpdateDirectorySettings)."""
         from .api.directory_operations import create_or_update_directory_settings as operation
@@ -118,11 +171,26 @@ class AccountsApi(Namespace):
         if not isinstance(body, operation.EntitySettingsRequestPayload):
             raise _wrong("create_or_update_directory_settings", "body", "EntitySettingsRequestPayload", body)
         return await self._call(
-            "createOrUpdateDirectorySettings", operation, (200,), directory_guid, **_given(body=body)
+            "createOrUpdateDirectorySettings",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
     async def create_or_update_subaccount_settings(
-        self, subaccount_guid: str, *, body: EntitySettingsRequestPayload
+        self,
+        subaccount_guid: str,
+        *,
+        body: EntitySettingsRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> DataResponseObject:
         """Create or change settings of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/settings` (createOrUpdateSubaccountSettings)."""
         from .api.subaccount_operations import create_or_update_subaccount_settings as operation
@@ -134,10 +202,26 @@ class AccountsApi(Namespace):
         if not isinstance(body, operation.EntitySettingsRequestPayload):
             raise _wrong("create_or_update_subaccount_settings", "body", "EntitySettingsRequestPayload", body)
         return await self._call(
-            "createOrUpdateSubaccountSettings", operation, (200,), subaccount_guid, **_given(body=body)
+            "createOrUpdateSubaccountSettings",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
-    async def create_service_management_binding(self, subaccount_guid: str) -> ServiceManagerBindingResponseObject:
+    async def create_service_management_binding(
+        self,
+        subaccount_guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ServiceManagerBindingResponseObject:
         """Create the Service Manager binding of a subaccount (v1). `POST /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (createServiceManagementBinding)."""
         from .api.subaccount_operations import create_service_management_binding as operation
 
@@ -145,10 +229,26 @@ class AccountsApi(Namespace):
             raise _wrong("create_service_management_binding", "subaccount_guid", "str", subaccount_guid)
         if not subaccount_guid:
             raise _empty("create_service_management_binding", "subaccount_guid")
-        return await self._call("createServiceManagementBinding", operation, (201,), subaccount_guid)
+        return await self._call(
+            "createServiceManagementBinding",
+            operation,
+            (201,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def create_service_manager_binding_v2(
-        self, subaccount_guid: str, *, body: CreateServiceManagerBindingRequestPayload
+        self,
+        subaccount_guid: str,
+        *,
+        body: CreateServiceManagerBindingRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceManagerBindingExtendedResponseObject:
         """Create a named Service Manager binding in a subaccount. `POST /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (createServiceManagerBindingV2)."""
         from .api.subaccount_operations import create_service_manager_binding_v2 as operation
@@ -160,11 +260,26 @@ class AccountsApi(Namespace):
         if not isinstance(body, operation.CreateServiceManagerBindingRequestPayload):
             raise _wrong("create_service_manager_binding_v2", "body", "CreateServiceManagerBindingRequestPayload", body)
         return await self._call(
-            "createServiceManagerBindingV2", operation, (201,), subaccount_guid, **_given(body=body)
+            "createServiceManagerBindingV2",
+            operation,
+            (201,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
     async def create_subaccount(
-        self, *, body: CreateSubaccountRequestPayload, subaccount_admin: str | Unset = UNSET
+        self,
+        *,
+        body: CreateSubaccountRequestPayload,
+        subaccount_admin: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> SubaccountResponseObject:
         """Start creating a subaccount; it is ready when its state turns OK. `POST /accounts/v1/subaccounts` (createSubaccount)."""
         from .api.subaccount_operations import create_subaccount as operation
@@ -174,11 +289,25 @@ class AccountsApi(Namespace):
         if subaccount_admin is not UNSET and not isinstance(subaccount_admin, str):
             raise _wrong("create_subaccount", "subaccount_admin", "str", subaccount_admin)
         return await self._call(
-            "createSubaccount", operation, (201,), **_given(body=body, subaccount_admin=subaccount_admin)
+            "createSubaccount",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body, subaccount_admin=subaccount_admin),
         )
 
     async def create_subaccount_labels(
-        self, subaccount_guid: str, *, body: LabelAssignmentRequestPayload
+        self,
+        subaccount_guid: str,
+        *,
+        body: LabelAssignmentRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> LabelsResponseObject:
         """Replace the labels of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/labels` (createSubaccountLabels)."""
         from .api.subaccount_operations import create_subaccount_labels as operation
@@ -189,10 +318,27 @@ class AccountsApi(Namespace):
             raise _empty("create_subaccount_labels", "subaccount_guid")
         if not isinstance(body, operation.LabelAssignmentRequestPayload):
             raise _wrong("create_subaccount_labels", "body", "LabelAssignmentRequestPayload", body)
-        return await self._call("createSubaccountLabels", operation, (200,), subaccount_guid, **_given(body=body))
+        return await self._call(
+            "createSubaccountLabels",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def delete_directory(
-        self, directory_guid: str, *, force_delete: bool | Unset = UNSET
+        self,
+        directory_guid: str,
+        *,
+        force_delete: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> DirectoryResponseObject:
         """Delete a directory (add forceDelete to remove its content too). `DELETE /accounts/v1/directories/{directoryGUID}` (deleteDirectory)."""
         from .api.directory_operations import delete_directory as operation
@@ -204,10 +350,26 @@ class AccountsApi(Namespace):
         if force_delete is not UNSET and not isinstance(force_delete, bool):
             raise _wrong("delete_directory", "force_delete", "bool", force_delete)
         return await self._call(
-            "deleteDirectory", operation, (200,), directory_guid, **_given(force_delete=force_delete)
+            "deleteDirectory",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(force_delete=force_delete),
         )
 
-    async def delete_directory_labels(self, directory_guid: str) -> LabelsResponseObject:
+    async def delete_directory_labels(
+        self,
+        directory_guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> LabelsResponseObject:
         """Remove every label from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/labels` (deleteDirectoryLabels)."""
         from .api.directory_operations import delete_directory_labels as operation
 
@@ -215,9 +377,27 @@ class AccountsApi(Namespace):
             raise _wrong("delete_directory_labels", "directory_guid", "str", directory_guid)
         if not directory_guid:
             raise _empty("delete_directory_labels", "directory_guid")
-        return await self._call("deleteDirectoryLabels", operation, (200,), directory_guid)
+        return await self._call(
+            "deleteDirectoryLabels",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_directory_settings(self, directory_guid: str, *, keys: list[str]) -> DataResponseObject:
+    async def delete_directory_settings(
+        self,
+        directory_guid: str,
+        *,
+        keys: list[str],
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> DataResponseObject:
         """Remove settings from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/settings` (deleteDirectorySettings)."""
         from .api.directory_operations import delete_directory_settings as operation
 
@@ -227,9 +407,27 @@ class AccountsApi(Namespace):
             raise _empty("delete_directory_settings", "directory_guid")
         if not _list_of(keys, str):
             raise _wrong("delete_directory_settings", "keys", "a list of str", keys)
-        return await self._call("deleteDirectorySettings", operation, (200,), directory_guid, **_given(keys=keys))
+        return await self._call(
+            "deleteDirectorySettings",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(keys=keys),
+        )
 
-    async def delete_service_management_binding_of_subaccount(self, subaccount_guid: str) -> None:
+    async def delete_service_management_binding_of_subaccount(
+        self,
+        subaccount_guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """Delete the Service Manager binding of a subaccount (v1). `DELETE /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (deleteServiceManagementBindingOfSubaccount)."""
         from .api.subaccount_operations import delete_service_management_binding_of_subaccount as operation
 
@@ -237,9 +435,27 @@ class AccountsApi(Namespace):
             raise _wrong("delete_service_management_binding_of_subaccount", "subaccount_guid", "str", subaccount_guid)
         if not subaccount_guid:
             raise _empty("delete_service_management_binding_of_subaccount", "subaccount_guid")
-        return await self._call("deleteServiceManagementBindingOfSubaccount", operation, (200,), subaccount_guid)
+        return await self._call(
+            "deleteServiceManagementBindingOfSubaccount",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_service_manager_binding_v2(self, subaccount_guid: str, binding_name: str) -> None:
+    async def delete_service_manager_binding_v2(
+        self,
+        subaccount_guid: str,
+        binding_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """Delete one named Service Manager binding of a subaccount. `DELETE /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (deleteServiceManagerBindingV2)."""
         from .api.subaccount_operations import delete_service_manager_binding_v2 as operation
 
@@ -251,10 +467,27 @@ class AccountsApi(Namespace):
             raise _wrong("delete_service_manager_binding_v2", "binding_name", "str", binding_name)
         if not binding_name:
             raise _empty("delete_service_manager_binding_v2", "binding_name")
-        return await self._call("deleteServiceManagerBindingV2", operation, (200,), subaccount_guid, binding_name)
+        return await self._call(
+            "deleteServiceManagerBindingV2",
+            operation,
+            (200,),
+            subaccount_guid,
+            binding_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def delete_subaccount(
-        self, subaccount_guid: str, *, force_delete: bool | Unset = UNSET
+        self,
+        subaccount_guid: str,
+        *,
+        force_delete: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> SubaccountResponseObject:
         """Start deleting a subaccount (add forceDelete to remove its content too). `DELETE /accounts/v1/subaccounts/{subaccountGUID}` (deleteSubaccount)."""
         from .api.subaccount_operations import delete_subaccount as operation
@@ -266,10 +499,26 @@ class AccountsApi(Namespace):
         if force_delete is not UNSET and not isinstance(force_delete, bool):
             raise _wrong("delete_subaccount", "force_delete", "bool", force_delete)
         return await self._call(
-            "deleteSubaccount", operation, (200,), subaccount_guid, **_given(force_delete=force_delete)
+            "deleteSubaccount",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(force_delete=force_delete),
         )
 
-    async def delete_subaccount_labels(self, subaccount_guid: str) -> LabelsResponseObject:
+    async def delete_subaccount_labels(
+        self,
+        subaccount_guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> LabelsResponseObject:
         """Remove every label from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/labels` (deleteSubaccountLabels)."""
         from .api.subaccount_operations import delete_subaccount_labels as operation
 
@@ -277,9 +526,27 @@ class AccountsApi(Namespace):
             raise _wrong("delete_subaccount_labels", "subaccount_guid", "str", subaccount_guid)
         if not subaccount_guid:
             raise _empty("delete_subaccount_labels", "subaccount_guid")
-        return await self._call("deleteSubaccountLabels", operation, (200,), subaccount_guid)
+        return await self._call(
+            "deleteSubaccountLabels",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_subaccount_settings(self, subaccount_guid: str, *, keys: list[str]) -> DataResponseObject:
+    async def delete_subaccount_settings(
+        self,
+        subaccount_guid: str,
+        *,
+        keys: list[str],
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> DataResponseObject:
         """Remove settings from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/settings` (deleteSubaccountSettings)."""
         from .api.subaccount_operations import delete_subaccount_settings as operation
 
@@ -289,9 +556,27 @@ class AccountsApi(Namespace):
             raise _empty("delete_subaccount_settings", "subaccount_guid")
         if not _list_of(keys, str):
             raise _wrong("delete_subaccount_settings", "keys", "a list of str", keys)
-        return await self._call("deleteSubaccountSettings", operation, (200,), subaccount_guid, **_given(keys=keys))
+        return await self._call(
+            "deleteSubaccountSettings",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(keys=keys),
+        )
 
-    async def get_all_service_manager_bindings_v2(self, subaccount_guid: str) -> ServiceManagerBindingsResponseList:
+    async def get_all_service_manager_bindings_v2(
+        self,
+        subaccount_guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ServiceManagerBindingsResponseList:
         """All named Service Manager bindings of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (getAllServiceManagerBindingsV2)."""
         from .api.subaccount_operations import get_all_service_manager_bindings_v2 as operation
 
@@ -299,9 +584,27 @@ class AccountsApi(Namespace):
             raise _wrong("get_all_service_manager_bindings_v2", "subaccount_guid", "str", subaccount_guid)
         if not subaccount_guid:
             raise _empty("get_all_service_manager_bindings_v2", "subaccount_guid")
-        return await self._call("getAllServiceManagerBindingsV2", operation, (200,), subaccount_guid)
+        return await self._call(
+            "getAllServiceManagerBindingsV2",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_directory(self, directory_guid: str, *, expand: bool | Unset = UNSET) -> DirectoryResponseObject:
+    async def get_directory(
+        self,
+        directory_guid: str,
+        *,
+        expand: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> DirectoryResponseObject:
         """One directory by GUID (add expand=true for its children). `GET /accounts/v1/directories/{directoryGUID}` (getDirectory)."""
         from .api.directory_operations import get_directory as operation
 
@@ -311,9 +614,27 @@ class AccountsApi(Namespace):
             raise _empty("get_directory", "directory_guid")
         if expand is not UNSET and not isinstance(expand, bool):
             raise _wrong("get_directory", "expand", "bool", expand)
-        return await self._call("getDirectory", operation, (200,), directory_guid, **_given(expand=expand))
+        return await self._call(
+            "getDirectory",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(expand=expand),
+        )
 
-    async def get_directory_custom_properties(self, directory_guid: str) -> ResponseCollection:
+    async def get_directory_custom_properties(
+        self,
+        directory_guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ResponseCollection:
         """Custom properties set on one directory. `GET /accounts/v1/directories/{directoryGUID}/customProperties` (getDirectoryCustomProperties)."""
         from .api.directory_operations import get_directory_custom_properties as operation
 
@@ -321,9 +642,26 @@ class AccountsApi(Namespace):
             raise _wrong("get_directory_custom_properties", "directory_guid", "str", directory_guid)
         if not directory_guid:
             raise _empty("get_directory_custom_properties", "directory_guid")
-        return await self._call("getDirectoryCustomProperties", operation, (200,), directory_guid)
+        return await self._call(
+            "getDirectoryCustomProperties",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_directory_labels(self, directory_guid: str) -> LabelsResponseObject:
+    async def get_directory_labels(
+        self,
+        directory_guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> LabelsResponseObject:
         """Labels of one directory. `GET /accounts/v1/directories/{directoryGUID}/labels` (getDirectoryLabels)."""
         from .api.directory_operations import get_directory_labels as operation
 
@@ -331,10 +669,26 @@ class AccountsApi(Namespace):
             raise _wrong("get_directory_labels", "directory_guid", "str", directory_guid)
         if not directory_guid:
             raise _empty("get_directory_labels", "directory_guid")
-        return await self._call("getDirectoryLabels", operation, (200,), directory_guid)
+        return await self._call(
+            "getDirectoryLabels",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_directory_settings(
-        self, directory_guid: str, *, keys: list[str] | Unset = UNSET
+        self,
+        directory_guid: str,
+        *,
+        keys: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> DataResponseObject:
         """Settings of one directory. `GET /accounts/v1/directories/{directoryGUID}/settings` (getDirectorySettings)."""
         from .api.directory_operations import get_directory_settings as operation
@@ -345,23 +699,73 @@ class AccountsApi(Namespace):
             raise _empty("get_directory_settings", "directory_guid")
         if keys is not UNSET and not _list_of(keys, str):
             raise _wrong("get_directory_settings", "keys", "a list of str", keys)
-        return await self._call("getDirectorySettings", operation, (200,), directory_guid, **_given(keys=keys))
+        return await self._call(
+            "getDirectorySettings",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(keys=keys),
+        )
 
-    async def get_global_account(self, *, expand: bool | Unset = UNSET) -> GlobalAccountResponseObject:
+    async def get_global_account(
+        self,
+        *,
+        expand: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> GlobalAccountResponseObject:
         """The global account the service key belongs to (add expand=true for its directory tree). `GET /accounts/v1/globalAccount` (getGlobalAccount)."""
         from .api.global_account_operations import get_global_account as operation
 
         if expand is not UNSET and not isinstance(expand, bool):
             raise _wrong("get_global_account", "expand", "bool", expand)
-        return await self._call("getGlobalAccount", operation, (200,), **_given(expand=expand))
+        return await self._call(
+            "getGlobalAccount",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(expand=expand),
+        )
 
-    async def get_global_account_custom_properties(self) -> ResponseCollection:
+    async def get_global_account_custom_properties(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ResponseCollection:
         """Custom properties set on the global account. `GET /accounts/v1/globalAccount/customProperties` (getGlobalAccountCustomProperties)."""
         from .api.global_account_operations import get_global_account_custom_properties as operation
 
-        return await self._call("getGlobalAccountCustomProperties", operation, (200,))
+        return await self._call(
+            "getGlobalAccountCustomProperties",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_service_management_binding(self, subaccount_guid: str) -> ServiceManagerBindingResponseObject:
+    async def get_service_management_binding(
+        self,
+        subaccount_guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ServiceManagerBindingResponseObject:
         """The Service Manager binding of a subaccount (v1, one per subaccount). `GET /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (getServiceManagementBinding)."""
         from .api.subaccount_operations import get_service_management_binding as operation
 
@@ -369,10 +773,26 @@ class AccountsApi(Namespace):
             raise _wrong("get_service_management_binding", "subaccount_guid", "str", subaccount_guid)
         if not subaccount_guid:
             raise _empty("get_service_management_binding", "subaccount_guid")
-        return await self._call("getServiceManagementBinding", operation, (200,), subaccount_guid)
+        return await self._call(
+            "getServiceManagementBinding",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_service_manager_binding_v2(
-        self, subaccount_guid: str, binding_name: str
+        self,
+        subaccount_guid: str,
+        binding_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceManagerBindingExtendedResponseObject:
         """One named Service Manager binding of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (getServiceManagerBindingV2)."""
         from .api.subaccount_operations import get_service_manager_binding_v2 as operation
@@ -385,9 +805,27 @@ class AccountsApi(Namespace):
             raise _wrong("get_service_manager_binding_v2", "binding_name", "str", binding_name)
         if not binding_name:
             raise _empty("get_service_manager_binding_v2", "binding_name")
-        return await self._call("getServiceManagerBindingV2", operation, (200,), subaccount_guid, binding_name)
+        return await self._call(
+            "getServiceManagerBindingV2",
+            operation,
+            (200,),
+            subaccount_guid,
+            binding_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_status(self, job_instance_id_or_unique_id: str) -> str:
+    async def get_status(
+        self,
+        job_instance_id_or_unique_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> str:
         """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
@@ -395,10 +833,26 @@ class AccountsApi(Namespace):
             raise _wrong("get_status", "job_instance_id_or_unique_id", "str", job_instance_id_or_unique_id)
         if not job_instance_id_or_unique_id:
             raise _empty("get_status", "job_instance_id_or_unique_id")
-        return await self._call("getStatus", operation, (200,), job_instance_id_or_unique_id)
+        return await self._call(
+            "getStatus",
+            operation,
+            (200,),
+            job_instance_id_or_unique_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_subaccount(
-        self, subaccount_guid: str, *, derived_authorizations: GetSubaccountDerivedAuthorizations | Unset = UNSET
+        self,
+        subaccount_guid: str,
+        *,
+        derived_authorizations: GetSubaccountDerivedAuthorizations | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> SubaccountResponseObject:
         """One subaccount by GUID. `GET /accounts/v1/subaccounts/{subaccountGUID}` (getSubaccount)."""
         from .api.subaccount_operations import get_subaccount as operation
@@ -414,10 +868,26 @@ class AccountsApi(Namespace):
                 "get_subaccount", "derived_authorizations", "GetSubaccountDerivedAuthorizations", derived_authorizations
             )
         return await self._call(
-            "getSubaccount", operation, (200,), subaccount_guid, **_given(derived_authorizations=derived_authorizations)
+            "getSubaccount",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(derived_authorizations=derived_authorizations),
         )
 
-    async def get_subaccount_custom_properties(self, subaccount_guid: str) -> ResponseCollection:
+    async def get_subaccount_custom_properties(
+        self,
+        subaccount_guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ResponseCollection:
         """Custom properties set on one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/customProperties` (getSubaccountCustomProperties)."""
         from .api.subaccount_operations import get_subaccount_custom_properties as operation
 
@@ -425,9 +895,26 @@ class AccountsApi(Namespace):
             raise _wrong("get_subaccount_custom_properties", "subaccount_guid", "str", subaccount_guid)
         if not subaccount_guid:
             raise _empty("get_subaccount_custom_properties", "subaccount_guid")
-        return await self._call("getSubaccountCustomProperties", operation, (200,), subaccount_guid)
+        return await self._call(
+            "getSubaccountCustomProperties",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_subaccount_labels(self, subaccount_guid: str) -> LabelsResponseObject:
+    async def get_subaccount_labels(
+        self,
+        subaccount_guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> LabelsResponseObject:
         """Labels of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/labels` (getSubaccountLabels)."""
         from .api.subaccount_operations import get_subaccount_labels as operation
 
@@ -435,10 +922,26 @@ class AccountsApi(Namespace):
             raise _wrong("get_subaccount_labels", "subaccount_guid", "str", subaccount_guid)
         if not subaccount_guid:
             raise _empty("get_subaccount_labels", "subaccount_guid")
-        return await self._call("getSubaccountLabels", operation, (200,), subaccount_guid)
+        return await self._call(
+            "getSubaccountLabels",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_subaccount_settings(
-        self, subaccount_guid: str, *, keys: list[str] | Unset = UNSET
+        self,
+        subaccount_guid: str,
+        *,
+        keys: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> DataResponseObject:
         """Settings of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/settings` (getSubaccountSettings)."""
         from .api.subaccount_operations import get_subaccount_settings as operation
@@ -449,7 +952,17 @@ class AccountsApi(Namespace):
             raise _empty("get_subaccount_settings", "subaccount_guid")
         if keys is not UNSET and not _list_of(keys, str):
             raise _wrong("get_subaccount_settings", "keys", "a list of str", keys)
-        return await self._call("getSubaccountSettings", operation, (200,), subaccount_guid, **_given(keys=keys))
+        return await self._call(
+            "getSubaccountSettings",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(keys=keys),
+        )
 
     async def get_subaccounts(
         self,
@@ -457,6 +970,10 @@ class AccountsApi(Namespace):
         directory_guid: str | Unset = UNSET,
         derived_authorizations: GetSubaccountsDerivedAuthorizations | Unset = UNSET,
         label_selector: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ResponseCollection:
         """All subaccounts of the global account, optionally filtered by directory or label. `GET /accounts/v1/subaccounts` (getSubaccounts)."""
         from .api.subaccount_operations import get_subaccounts as operation
@@ -478,6 +995,10 @@ class AccountsApi(Namespace):
             "getSubaccounts",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 directory_guid=directory_guid,
                 derived_authorizations=derived_authorizations,
@@ -486,7 +1007,14 @@ class AccountsApi(Namespace):
         )
 
     async def move_subaccount(
-        self, subaccount_guid: str, *, body: MoveSubaccountRequestPayload
+        self,
+        subaccount_guid: str,
+        *,
+        body: MoveSubaccountRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> SubaccountResponseObject:
         """Move one subaccount under another directory (or the global account). `POST /accounts/v1/subaccounts/{subaccountGUID}/move` (moveSubaccount)."""
         from .api.subaccount_operations import move_subaccount as operation
@@ -497,18 +1025,52 @@ class AccountsApi(Namespace):
             raise _empty("move_subaccount", "subaccount_guid")
         if not isinstance(body, operation.MoveSubaccountRequestPayload):
             raise _wrong("move_subaccount", "body", "MoveSubaccountRequestPayload", body)
-        return await self._call("moveSubaccount", operation, (200,), subaccount_guid, **_given(body=body))
+        return await self._call(
+            "moveSubaccount",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def move_subaccounts(self, *, body: MoveSubaccountsRequestPayloadCollection) -> ResponseCollection:
+    async def move_subaccounts(
+        self,
+        *,
+        body: MoveSubaccountsRequestPayloadCollection,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ResponseCollection:
         """Move several subaccounts at once. `POST /accounts/v1/subaccounts/move` (moveSubaccounts)."""
         from .api.subaccount_operations import move_subaccounts as operation
 
         if not isinstance(body, operation.MoveSubaccountsRequestPayloadCollection):
             raise _wrong("move_subaccounts", "body", "MoveSubaccountsRequestPayloadCollection", body)
-        return await self._call("moveSubaccounts", operation, (200,), **_given(body=body))
+        return await self._call(
+            "moveSubaccounts",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_directory(
-        self, directory_guid: str, *, body: UpdateDirectoryRequestPayload
+        self,
+        directory_guid: str,
+        *,
+        body: UpdateDirectoryRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> DirectoryResponseObject:
         """Change a directory's name or description. `PATCH /accounts/v1/directories/{directoryGUID}` (updateDirectory)."""
         from .api.directory_operations import update_directory as operation
@@ -519,10 +1081,27 @@ class AccountsApi(Namespace):
             raise _empty("update_directory", "directory_guid")
         if not isinstance(body, operation.UpdateDirectoryRequestPayload):
             raise _wrong("update_directory", "body", "UpdateDirectoryRequestPayload", body)
-        return await self._call("updateDirectory", operation, (200,), directory_guid, **_given(body=body))
+        return await self._call(
+            "updateDirectory",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_directory_features(
-        self, directory_guid: str, *, body: UpdateDirectoryTypeRequestPayload
+        self,
+        directory_guid: str,
+        *,
+        body: UpdateDirectoryTypeRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> DirectoryResponseObject:
         """Turn the entitlement or authorization features of a directory on or off. `PATCH /accounts/v1/directories/{directoryGUID}/changeDirectoryFeatures` (updateDirectoryFeatures)."""
         from .api.directory_operations import update_directory_features as operation
@@ -533,18 +1112,52 @@ class AccountsApi(Namespace):
             raise _empty("update_directory_features", "directory_guid")
         if not isinstance(body, operation.UpdateDirectoryTypeRequestPayload):
             raise _wrong("update_directory_features", "body", "UpdateDirectoryTypeRequestPayload", body)
-        return await self._call("updateDirectoryFeatures", operation, (200,), directory_guid, **_given(body=body))
+        return await self._call(
+            "updateDirectoryFeatures",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_global_account(self, *, body: UpdateGlobalAccountRequestPayload) -> GlobalAccountResponseObject:
+    async def update_global_account(
+        self,
+        *,
+        body: UpdateGlobalAccountRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> GlobalAccountResponseObject:
         """Rename the global account or change its description. `PATCH /accounts/v1/globalAccount` (updateGlobalAccount)."""
         from .api.global_account_operations import update_global_account as operation
 
         if not isinstance(body, operation.UpdateGlobalAccountRequestPayload):
             raise _wrong("update_global_account", "body", "UpdateGlobalAccountRequestPayload", body)
-        return await self._call("updateGlobalAccount", operation, (200,), **_given(body=body))
+        return await self._call(
+            "updateGlobalAccount",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_subaccount(
-        self, subaccount_guid: str, *, body: UpdateSubaccountRequestPayload
+        self,
+        subaccount_guid: str,
+        *,
+        body: UpdateSubaccountRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> SubaccountResponseObject:
         """Change a subaccount's name, description, labels or beta-usage flag. `PATCH /accounts/v1/subaccounts/{subaccountGUID}` (updateSubaccount)."""
         from .api.subaccount_operations import update_subaccount as operation
@@ -555,7 +1168,17 @@ class AccountsApi(Namespace):
             raise _empty("update_subaccount", "subaccount_guid")
         if not isinstance(body, operation.UpdateSubaccountRequestPayload):
             raise _wrong("update_subaccount", "body", "UpdateSubaccountRequestPayload", body)
-        return await self._call("updateSubaccount", operation, (200,), subaccount_guid, **_given(body=body))
+        return await self._call(
+            "updateSubaccount",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
 
 class AccountsApiWithRawResponse(Namespace):
@@ -569,6 +1192,10 @@ class AccountsApiWithRawResponse(Namespace):
         *,
         body: CloneNeoSubaccountRequestPayload,
         subaccount_admin: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SubaccountResponseObject]:
         """Create a multi-environment subaccount from a Neo subaccount. `POST /accounts/v1/subaccounts/clone/{sourceSubaccountGUID}` (cloneNeoSubaccount)."""
         from .api.subaccount_operations import clone_neo_subaccount as operation
@@ -586,11 +1213,22 @@ class AccountsApiWithRawResponse(Namespace):
             operation,
             (201,),
             source_subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(body=body, subaccount_admin=subaccount_admin),
         )
 
     async def create_directory(
-        self, *, body: CreateDirectoryRequestPayload, parent_guid: str | Unset = UNSET
+        self,
+        *,
+        body: CreateDirectoryRequestPayload,
+        parent_guid: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DirectoryResponseObject]:
         """Create a directory to group subaccounts (optionally managing entitlements or users). `POST /accounts/v1/directories` (createDirectory)."""
         from .api.directory_operations import create_directory as operation
@@ -599,10 +1237,26 @@ class AccountsApiWithRawResponse(Namespace):
             raise _wrong("create_directory", "body", "CreateDirectoryRequestPayload", body)
         if parent_guid is not UNSET and not isinstance(parent_guid, str):
             raise _wrong("create_directory", "parent_guid", "str", parent_guid)
-        return await self._call_raw("createDirectory", operation, (201,), **_given(body=body, parent_guid=parent_guid))
+        return await self._call_raw(
+            "createDirectory",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body, parent_guid=parent_guid),
+        )
 
     async def create_directory_labels(
-        self, directory_guid: str, *, body: LabelAssignmentRequestPayload
+        self,
+        directory_guid: str,
+        *,
+        body: LabelAssignmentRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[LabelsResponseObject]:
         """Replace the labels of one directory. `PUT /accounts/v1/directories/{directoryGUID}/labels` (createDirectoryLabels)."""
         from .api.directory_operations import create_directory_labels as operation
@@ -613,10 +1267,27 @@ class AccountsApiWithRawResponse(Namespace):
             raise _empty("create_directory_labels", "directory_guid")
         if not isinstance(body, operation.LabelAssignmentRequestPayload):
             raise _wrong("create_directory_labels", "body", "LabelAssignmentRequestPayload", body)
-        return await self._call_raw("createDirectoryLabels", operation, (200,), directory_guid, **_given(body=body))
+        return await self._call_raw(
+            "createDirectoryLabels",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def create_or_update_directory_settings(
-        self, directory_guid: str, *, body: EntitySettingsRequestPayload
+        self,
+        directory_guid: str,
+        *,
+        body: EntitySettingsRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DataResponseObject]:
         """Create or change settings of one directory. `PUT /accounts/v1/directories/{directoryGUID}/settings` (createOrUpdateDirectorySettings)."""
         from .api.directory_operations import create_or_update_directory_settings as operation
@@ -628,11 +1299,26 @@ class AccountsApiWithRawResponse(Namespace):
         if not isinstance(body, operation.EntitySettingsRequestPayload):
             raise _wrong("create_or_update_directory_settings", "body", "EntitySettingsRequestPayload", body)
         return await self._call_raw(
-            "createOrUpdateDirectorySettings", operation, (200,), directory_guid, **_given(body=body)
+            "createOrUpdateDirectorySettings",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
     async def create_or_update_subaccount_settings(
-        self, subaccount_guid: str, *, body: EntitySettingsRequestPayload
+        self,
+        subaccount_guid: str,
+        *,
+        body: EntitySettingsRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DataResponseObject]:
         """Create or change settings of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/settings` (createOrUpdateSubaccountSettings)."""
         from .api.subaccount_operations import create_or_update_subaccount_settings as operation
@@ -644,11 +1330,25 @@ class AccountsApiWithRawResponse(Namespace):
         if not isinstance(body, operation.EntitySettingsRequestPayload):
             raise _wrong("create_or_update_subaccount_settings", "body", "EntitySettingsRequestPayload", body)
         return await self._call_raw(
-            "createOrUpdateSubaccountSettings", operation, (200,), subaccount_guid, **_given(body=body)
+            "createOrUpdateSubaccountSettings",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
     async def create_service_management_binding(
-        self, subaccount_guid: str
+        self,
+        subaccount_guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceManagerBindingResponseObject]:
         """Create the Service Manager binding of a subaccount (v1). `POST /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (createServiceManagementBinding)."""
         from .api.subaccount_operations import create_service_management_binding as operation
@@ -657,10 +1357,26 @@ class AccountsApiWithRawResponse(Namespace):
             raise _wrong("create_service_management_binding", "subaccount_guid", "str", subaccount_guid)
         if not subaccount_guid:
             raise _empty("create_service_management_binding", "subaccount_guid")
-        return await self._call_raw("createServiceManagementBinding", operation, (201,), subaccount_guid)
+        return await self._call_raw(
+            "createServiceManagementBinding",
+            operation,
+            (201,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def create_service_manager_binding_v2(
-        self, subaccount_guid: str, *, body: CreateServiceManagerBindingRequestPayload
+        self,
+        subaccount_guid: str,
+        *,
+        body: CreateServiceManagerBindingRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceManagerBindingExtendedResponseObject]:
         """Create a named Service Manager binding in a subaccount. `POST /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (createServiceManagerBindingV2)."""
         from .api.subaccount_operations import create_service_manager_binding_v2 as operation
@@ -672,11 +1388,26 @@ class AccountsApiWithRawResponse(Namespace):
         if not isinstance(body, operation.CreateServiceManagerBindingRequestPayload):
             raise _wrong("create_service_manager_binding_v2", "body", "CreateServiceManagerBindingRequestPayload", body)
         return await self._call_raw(
-            "createServiceManagerBindingV2", operation, (201,), subaccount_guid, **_given(body=body)
+            "createServiceManagerBindingV2",
+            operation,
+            (201,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
     async def create_subaccount(
-        self, *, body: CreateSubaccountRequestPayload, subaccount_admin: str | Unset = UNSET
+        self,
+        *,
+        body: CreateSubaccountRequestPayload,
+        subaccount_admin: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SubaccountResponseObject]:
         """Start creating a subaccount; it is ready when its state turns OK. `POST /accounts/v1/subaccounts` (createSubaccount)."""
         from .api.subaccount_operations import create_subaccount as operation
@@ -686,11 +1417,25 @@ class AccountsApiWithRawResponse(Namespace):
         if subaccount_admin is not UNSET and not isinstance(subaccount_admin, str):
             raise _wrong("create_subaccount", "subaccount_admin", "str", subaccount_admin)
         return await self._call_raw(
-            "createSubaccount", operation, (201,), **_given(body=body, subaccount_admin=subaccount_admin)
+            "createSubaccount",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body, subaccount_admin=subaccount_admin),
         )
 
     async def create_subaccount_labels(
-        self, subaccount_guid: str, *, body: LabelAssignmentRequestPayload
+        self,
+        subaccount_guid: str,
+        *,
+        body: LabelAssignmentRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[LabelsResponseObject]:
         """Replace the labels of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/labels` (createSubaccountLabels)."""
         from .api.subaccount_operations import create_subaccount_labels as operation
@@ -701,10 +1446,27 @@ class AccountsApiWithRawResponse(Namespace):
             raise _empty("create_subaccount_labels", "subaccount_guid")
         if not isinstance(body, operation.LabelAssignmentRequestPayload):
             raise _wrong("create_subaccount_labels", "body", "LabelAssignmentRequestPayload", body)
-        return await self._call_raw("createSubaccountLabels", operation, (200,), subaccount_guid, **_given(body=body))
+        return await self._call_raw(
+            "createSubaccountLabels",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def delete_directory(
-        self, directory_guid: str, *, force_delete: bool | Unset = UNSET
+        self,
+        directory_guid: str,
+        *,
+        force_delete: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DirectoryResponseObject]:
         """Delete a directory (add forceDelete to remove its content too). `DELETE /accounts/v1/directories/{directoryGUID}` (deleteDirectory)."""
         from .api.directory_operations import delete_directory as operation
@@ -716,10 +1478,26 @@ class AccountsApiWithRawResponse(Namespace):
         if force_delete is not UNSET and not isinstance(force_delete, bool):
             raise _wrong("delete_directory", "force_delete", "bool", force_delete)
         return await self._call_raw(
-            "deleteDirectory", operation, (200,), directory_guid, **_given(force_delete=force_delete)
+            "deleteDirectory",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(force_delete=force_delete),
         )
 
-    async def delete_directory_labels(self, directory_guid: str) -> Response[LabelsResponseObject]:
+    async def delete_directory_labels(
+        self,
+        directory_guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[LabelsResponseObject]:
         """Remove every label from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/labels` (deleteDirectoryLabels)."""
         from .api.directory_operations import delete_directory_labels as operation
 
@@ -727,9 +1505,27 @@ class AccountsApiWithRawResponse(Namespace):
             raise _wrong("delete_directory_labels", "directory_guid", "str", directory_guid)
         if not directory_guid:
             raise _empty("delete_directory_labels", "directory_guid")
-        return await self._call_raw("deleteDirectoryLabels", operation, (200,), directory_guid)
+        return await self._call_raw(
+            "deleteDirectoryLabels",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_directory_settings(self, directory_guid: str, *, keys: list[str]) -> Response[DataResponseObject]:
+    async def delete_directory_settings(
+        self,
+        directory_guid: str,
+        *,
+        keys: list[str],
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[DataResponseObject]:
         """Remove settings from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/settings` (deleteDirectorySettings)."""
         from .api.directory_operations import delete_directory_settings as operation
 
@@ -739,9 +1535,27 @@ class AccountsApiWithRawResponse(Namespace):
             raise _empty("delete_directory_settings", "directory_guid")
         if not _list_of(keys, str):
             raise _wrong("delete_directory_settings", "keys", "a list of str", keys)
-        return await self._call_raw("deleteDirectorySettings", operation, (200,), directory_guid, **_given(keys=keys))
+        return await self._call_raw(
+            "deleteDirectorySettings",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(keys=keys),
+        )
 
-    async def delete_service_management_binding_of_subaccount(self, subaccount_guid: str) -> Response[None]:
+    async def delete_service_management_binding_of_subaccount(
+        self,
+        subaccount_guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """Delete the Service Manager binding of a subaccount (v1). `DELETE /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (deleteServiceManagementBindingOfSubaccount)."""
         from .api.subaccount_operations import delete_service_management_binding_of_subaccount as operation
 
@@ -749,9 +1563,27 @@ class AccountsApiWithRawResponse(Namespace):
             raise _wrong("delete_service_management_binding_of_subaccount", "subaccount_guid", "str", subaccount_guid)
         if not subaccount_guid:
             raise _empty("delete_service_management_binding_of_subaccount", "subaccount_guid")
-        return await self._call_raw("deleteServiceManagementBindingOfSubaccount", operation, (200,), subaccount_guid)
+        return await self._call_raw(
+            "deleteServiceManagementBindingOfSubaccount",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_service_manager_binding_v2(self, subaccount_guid: str, binding_name: str) -> Response[None]:
+    async def delete_service_manager_binding_v2(
+        self,
+        subaccount_guid: str,
+        binding_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """Delete one named Service Manager binding of a subaccount. `DELETE /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (deleteServiceManagerBindingV2)."""
         from .api.subaccount_operations import delete_service_manager_binding_v2 as operation
 
@@ -763,10 +1595,27 @@ class AccountsApiWithRawResponse(Namespace):
             raise _wrong("delete_service_manager_binding_v2", "binding_name", "str", binding_name)
         if not binding_name:
             raise _empty("delete_service_manager_binding_v2", "binding_name")
-        return await self._call_raw("deleteServiceManagerBindingV2", operation, (200,), subaccount_guid, binding_name)
+        return await self._call_raw(
+            "deleteServiceManagerBindingV2",
+            operation,
+            (200,),
+            subaccount_guid,
+            binding_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def delete_subaccount(
-        self, subaccount_guid: str, *, force_delete: bool | Unset = UNSET
+        self,
+        subaccount_guid: str,
+        *,
+        force_delete: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SubaccountResponseObject]:
         """Start deleting a subaccount (add forceDelete to remove its content too). `DELETE /accounts/v1/subaccounts/{subaccountGUID}` (deleteSubaccount)."""
         from .api.subaccount_operations import delete_subaccount as operation
@@ -778,10 +1627,26 @@ class AccountsApiWithRawResponse(Namespace):
         if force_delete is not UNSET and not isinstance(force_delete, bool):
             raise _wrong("delete_subaccount", "force_delete", "bool", force_delete)
         return await self._call_raw(
-            "deleteSubaccount", operation, (200,), subaccount_guid, **_given(force_delete=force_delete)
+            "deleteSubaccount",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(force_delete=force_delete),
         )
 
-    async def delete_subaccount_labels(self, subaccount_guid: str) -> Response[LabelsResponseObject]:
+    async def delete_subaccount_labels(
+        self,
+        subaccount_guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[LabelsResponseObject]:
         """Remove every label from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/labels` (deleteSubaccountLabels)."""
         from .api.subaccount_operations import delete_subaccount_labels as operation
 
@@ -789,10 +1654,26 @@ class AccountsApiWithRawResponse(Namespace):
             raise _wrong("delete_subaccount_labels", "subaccount_guid", "str", subaccount_guid)
         if not subaccount_guid:
             raise _empty("delete_subaccount_labels", "subaccount_guid")
-        return await self._call_raw("deleteSubaccountLabels", operation, (200,), subaccount_guid)
+        return await self._call_raw(
+            "deleteSubaccountLabels",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def delete_subaccount_settings(
-        self, subaccount_guid: str, *, keys: list[str]
+        self,
+        subaccount_guid: str,
+        *,
+        keys: list[str],
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DataResponseObject]:
         """Remove settings from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/settings` (deleteSubaccountSettings)."""
         from .api.subaccount_operations import delete_subaccount_settings as operation
@@ -803,10 +1684,26 @@ class AccountsApiWithRawResponse(Namespace):
             raise _empty("delete_subaccount_settings", "subaccount_guid")
         if not _list_of(keys, str):
             raise _wrong("delete_subaccount_settings", "keys", "a list of str", keys)
-        return await self._call_raw("deleteSubaccountSettings", operation, (200,), subaccount_guid, **_given(keys=keys))
+        return await self._call_raw(
+            "deleteSubaccountSettings",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(keys=keys),
+        )
 
     async def get_all_service_manager_bindings_v2(
-        self, subaccount_guid: str
+        self,
+        subaccount_guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceManagerBindingsResponseList]:
         """All named Service Manager bindings of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (getAllServiceManagerBindingsV2)."""
         from .api.subaccount_operations import get_all_service_manager_bindings_v2 as operation
@@ -815,10 +1712,26 @@ class AccountsApiWithRawResponse(Namespace):
             raise _wrong("get_all_service_manager_bindings_v2", "subaccount_guid", "str", subaccount_guid)
         if not subaccount_guid:
             raise _empty("get_all_service_manager_bindings_v2", "subaccount_guid")
-        return await self._call_raw("getAllServiceManagerBindingsV2", operation, (200,), subaccount_guid)
+        return await self._call_raw(
+            "getAllServiceManagerBindingsV2",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_directory(
-        self, directory_guid: str, *, expand: bool | Unset = UNSET
+        self,
+        directory_guid: str,
+        *,
+        expand: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DirectoryResponseObject]:
         """One directory by GUID (add expand=true for its children). `GET /accounts/v1/directories/{directoryGUID}` (getDirectory)."""
         from .api.directory_operations import get_directory as operation
@@ -829,9 +1742,27 @@ class AccountsApiWithRawResponse(Namespace):
             raise _empty("get_directory", "directory_guid")
         if expand is not UNSET and not isinstance(expand, bool):
             raise _wrong("get_directory", "expand", "bool", expand)
-        return await self._call_raw("getDirectory", operation, (200,), directory_guid, **_given(expand=expand))
+        return await self._call_raw(
+            "getDirectory",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(expand=expand),
+        )
 
-    async def get_directory_custom_properties(self, directory_guid: str) -> Response[ResponseCollection]:
+    async def get_directory_custom_properties(
+        self,
+        directory_guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[ResponseCollection]:
         """Custom properties set on one directory. `GET /accounts/v1/directories/{directoryGUID}/customProperties` (getDirectoryCustomProperties)."""
         from .api.directory_operations import get_directory_custom_properties as operation
 
@@ -839,9 +1770,26 @@ class AccountsApiWithRawResponse(Namespace):
             raise _wrong("get_directory_custom_properties", "directory_guid", "str", directory_guid)
         if not directory_guid:
             raise _empty("get_directory_custom_properties", "directory_guid")
-        return await self._call_raw("getDirectoryCustomProperties", operation, (200,), directory_guid)
+        return await self._call_raw(
+            "getDirectoryCustomProperties",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_directory_labels(self, directory_guid: str) -> Response[LabelsResponseObject]:
+    async def get_directory_labels(
+        self,
+        directory_guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[LabelsResponseObject]:
         """Labels of one directory. `GET /accounts/v1/directories/{directoryGUID}/labels` (getDirectoryLabels)."""
         from .api.directory_operations import get_directory_labels as operation
 
@@ -849,10 +1797,26 @@ class AccountsApiWithRawResponse(Namespace):
             raise _wrong("get_directory_labels", "directory_guid", "str", directory_guid)
         if not directory_guid:
             raise _empty("get_directory_labels", "directory_guid")
-        return await self._call_raw("getDirectoryLabels", operation, (200,), directory_guid)
+        return await self._call_raw(
+            "getDirectoryLabels",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_directory_settings(
-        self, directory_guid: str, *, keys: list[str] | Unset = UNSET
+        self,
+        directory_guid: str,
+        *,
+        keys: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DataResponseObject]:
         """Settings of one directory. `GET /accounts/v1/directories/{directoryGUID}/settings` (getDirectorySettings)."""
         from .api.directory_operations import get_directory_settings as operation
@@ -863,24 +1827,72 @@ class AccountsApiWithRawResponse(Namespace):
             raise _empty("get_directory_settings", "directory_guid")
         if keys is not UNSET and not _list_of(keys, str):
             raise _wrong("get_directory_settings", "keys", "a list of str", keys)
-        return await self._call_raw("getDirectorySettings", operation, (200,), directory_guid, **_given(keys=keys))
+        return await self._call_raw(
+            "getDirectorySettings",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(keys=keys),
+        )
 
-    async def get_global_account(self, *, expand: bool | Unset = UNSET) -> Response[GlobalAccountResponseObject]:
+    async def get_global_account(
+        self,
+        *,
+        expand: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[GlobalAccountResponseObject]:
         """The global account the service key belongs to (add expand=true for its directory tree). `GET /accounts/v1/globalAccount` (getGlobalAccount)."""
         from .api.global_account_operations import get_global_account as operation
 
         if expand is not UNSET and not isinstance(expand, bool):
             raise _wrong("get_global_account", "expand", "bool", expand)
-        return await self._call_raw("getGlobalAccount", operation, (200,), **_given(expand=expand))
+        return await self._call_raw(
+            "getGlobalAccount",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(expand=expand),
+        )
 
-    async def get_global_account_custom_properties(self) -> Response[ResponseCollection]:
+    async def get_global_account_custom_properties(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[ResponseCollection]:
         """Custom properties set on the global account. `GET /accounts/v1/globalAccount/customProperties` (getGlobalAccountCustomProperties)."""
         from .api.global_account_operations import get_global_account_custom_properties as operation
 
-        return await self._call_raw("getGlobalAccountCustomProperties", operation, (200,))
+        return await self._call_raw(
+            "getGlobalAccountCustomProperties",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_service_management_binding(
-        self, subaccount_guid: str
+        self,
+        subaccount_guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceManagerBindingResponseObject]:
         """The Service Manager binding of a subaccount (v1, one per subaccount). `GET /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (getServiceManagementBinding)."""
         from .api.subaccount_operations import get_service_management_binding as operation
@@ -889,10 +1901,26 @@ class AccountsApiWithRawResponse(Namespace):
             raise _wrong("get_service_management_binding", "subaccount_guid", "str", subaccount_guid)
         if not subaccount_guid:
             raise _empty("get_service_management_binding", "subaccount_guid")
-        return await self._call_raw("getServiceManagementBinding", operation, (200,), subaccount_guid)
+        return await self._call_raw(
+            "getServiceManagementBinding",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_service_manager_binding_v2(
-        self, subaccount_guid: str, binding_name: str
+        self,
+        subaccount_guid: str,
+        binding_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceManagerBindingExtendedResponseObject]:
         """One named Service Manager binding of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (getServiceManagerBindingV2)."""
         from .api.subaccount_operations import get_service_manager_binding_v2 as operation
@@ -905,9 +1933,27 @@ class AccountsApiWithRawResponse(Namespace):
             raise _wrong("get_service_manager_binding_v2", "binding_name", "str", binding_name)
         if not binding_name:
             raise _empty("get_service_manager_binding_v2", "binding_name")
-        return await self._call_raw("getServiceManagerBindingV2", operation, (200,), subaccount_guid, binding_name)
+        return await self._call_raw(
+            "getServiceManagerBindingV2",
+            operation,
+            (200,),
+            subaccount_guid,
+            binding_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_status(self, job_instance_id_or_unique_id: str) -> Response[str]:
+    async def get_status(
+        self,
+        job_instance_id_or_unique_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[str]:
         """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
@@ -915,10 +1961,26 @@ class AccountsApiWithRawResponse(Namespace):
             raise _wrong("get_status", "job_instance_id_or_unique_id", "str", job_instance_id_or_unique_id)
         if not job_instance_id_or_unique_id:
             raise _empty("get_status", "job_instance_id_or_unique_id")
-        return await self._call_raw("getStatus", operation, (200,), job_instance_id_or_unique_id)
+        return await self._call_raw(
+            "getStatus",
+            operation,
+            (200,),
+            job_instance_id_or_unique_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_subaccount(
-        self, subaccount_guid: str, *, derived_authorizations: GetSubaccountDerivedAuthorizations | Unset = UNSET
+        self,
+        subaccount_guid: str,
+        *,
+        derived_authorizations: GetSubaccountDerivedAuthorizations | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SubaccountResponseObject]:
         """One subaccount by GUID. `GET /accounts/v1/subaccounts/{subaccountGUID}` (getSubaccount)."""
         from .api.subaccount_operations import get_subaccount as operation
@@ -934,10 +1996,26 @@ class AccountsApiWithRawResponse(Namespace):
                 "get_subaccount", "derived_authorizations", "GetSubaccountDerivedAuthorizations", derived_authorizations
             )
         return await self._call_raw(
-            "getSubaccount", operation, (200,), subaccount_guid, **_given(derived_authorizations=derived_authorizations)
+            "getSubaccount",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(derived_authorizations=derived_authorizations),
         )
 
-    async def get_subaccount_custom_properties(self, subaccount_guid: str) -> Response[ResponseCollection]:
+    async def get_subaccount_custom_properties(
+        self,
+        subaccount_guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[ResponseCollection]:
         """Custom properties set on one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/customProperties` (getSubaccountCustomProperties)."""
         from .api.subaccount_operations import get_subaccount_custom_properties as operation
 
@@ -945,9 +2023,26 @@ class AccountsApiWithRawResponse(Namespace):
             raise _wrong("get_subaccount_custom_properties", "subaccount_guid", "str", subaccount_guid)
         if not subaccount_guid:
             raise _empty("get_subaccount_custom_properties", "subaccount_guid")
-        return await self._call_raw("getSubaccountCustomProperties", operation, (200,), subaccount_guid)
+        return await self._call_raw(
+            "getSubaccountCustomProperties",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_subaccount_labels(self, subaccount_guid: str) -> Response[LabelsResponseObject]:
+    async def get_subaccount_labels(
+        self,
+        subaccount_guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[LabelsResponseObject]:
         """Labels of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/labels` (getSubaccountLabels)."""
         from .api.subaccount_operations import get_subaccount_labels as operation
 
@@ -955,10 +2050,26 @@ class AccountsApiWithRawResponse(Namespace):
             raise _wrong("get_subaccount_labels", "subaccount_guid", "str", subaccount_guid)
         if not subaccount_guid:
             raise _empty("get_subaccount_labels", "subaccount_guid")
-        return await self._call_raw("getSubaccountLabels", operation, (200,), subaccount_guid)
+        return await self._call_raw(
+            "getSubaccountLabels",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_subaccount_settings(
-        self, subaccount_guid: str, *, keys: list[str] | Unset = UNSET
+        self,
+        subaccount_guid: str,
+        *,
+        keys: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DataResponseObject]:
         """Settings of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/settings` (getSubaccountSettings)."""
         from .api.subaccount_operations import get_subaccount_settings as operation
@@ -969,7 +2080,17 @@ class AccountsApiWithRawResponse(Namespace):
             raise _empty("get_subaccount_settings", "subaccount_guid")
         if keys is not UNSET and not _list_of(keys, str):
             raise _wrong("get_subaccount_settings", "keys", "a list of str", keys)
-        return await self._call_raw("getSubaccountSettings", operation, (200,), subaccount_guid, **_given(keys=keys))
+        return await self._call_raw(
+            "getSubaccountSettings",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(keys=keys),
+        )
 
     async def get_subaccounts(
         self,
@@ -977,6 +2098,10 @@ class AccountsApiWithRawResponse(Namespace):
         directory_guid: str | Unset = UNSET,
         derived_authorizations: GetSubaccountsDerivedAuthorizations | Unset = UNSET,
         label_selector: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ResponseCollection]:
         """All subaccounts of the global account, optionally filtered by directory or label. `GET /accounts/v1/subaccounts` (getSubaccounts)."""
         from .api.subaccount_operations import get_subaccounts as operation
@@ -998,6 +2123,10 @@ class AccountsApiWithRawResponse(Namespace):
             "getSubaccounts",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 directory_guid=directory_guid,
                 derived_authorizations=derived_authorizations,
@@ -1006,7 +2135,14 @@ class AccountsApiWithRawResponse(Namespace):
         )
 
     async def move_subaccount(
-        self, subaccount_guid: str, *, body: MoveSubaccountRequestPayload
+        self,
+        subaccount_guid: str,
+        *,
+        body: MoveSubaccountRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SubaccountResponseObject]:
         """Move one subaccount under another directory (or the global account). `POST /accounts/v1/subaccounts/{subaccountGUID}/move` (moveSubaccount)."""
         from .api.subaccount_operations import move_subaccount as operation
@@ -1017,18 +2153,52 @@ class AccountsApiWithRawResponse(Namespace):
             raise _empty("move_subaccount", "subaccount_guid")
         if not isinstance(body, operation.MoveSubaccountRequestPayload):
             raise _wrong("move_subaccount", "body", "MoveSubaccountRequestPayload", body)
-        return await self._call_raw("moveSubaccount", operation, (200,), subaccount_guid, **_given(body=body))
+        return await self._call_raw(
+            "moveSubaccount",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def move_subaccounts(self, *, body: MoveSubaccountsRequestPayloadCollection) -> Response[ResponseCollection]:
+    async def move_subaccounts(
+        self,
+        *,
+        body: MoveSubaccountsRequestPayloadCollection,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[ResponseCollection]:
         """Move several subaccounts at once. `POST /accounts/v1/subaccounts/move` (moveSubaccounts)."""
         from .api.subaccount_operations import move_subaccounts as operation
 
         if not isinstance(body, operation.MoveSubaccountsRequestPayloadCollection):
             raise _wrong("move_subaccounts", "body", "MoveSubaccountsRequestPayloadCollection", body)
-        return await self._call_raw("moveSubaccounts", operation, (200,), **_given(body=body))
+        return await self._call_raw(
+            "moveSubaccounts",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_directory(
-        self, directory_guid: str, *, body: UpdateDirectoryRequestPayload
+        self,
+        directory_guid: str,
+        *,
+        body: UpdateDirectoryRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DirectoryResponseObject]:
         """Change a directory's name or description. `PATCH /accounts/v1/directories/{directoryGUID}` (updateDirectory)."""
         from .api.directory_operations import update_directory as operation
@@ -1039,10 +2209,27 @@ class AccountsApiWithRawResponse(Namespace):
             raise _empty("update_directory", "directory_guid")
         if not isinstance(body, operation.UpdateDirectoryRequestPayload):
             raise _wrong("update_directory", "body", "UpdateDirectoryRequestPayload", body)
-        return await self._call_raw("updateDirectory", operation, (200,), directory_guid, **_given(body=body))
+        return await self._call_raw(
+            "updateDirectory",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_directory_features(
-        self, directory_guid: str, *, body: UpdateDirectoryTypeRequestPayload
+        self,
+        directory_guid: str,
+        *,
+        body: UpdateDirectoryTypeRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DirectoryResponseObject]:
         """Turn the entitlement or authorization features of a directory on or off. `PATCH /accounts/v1/directories/{directoryGUID}/changeDirectoryFeatures` (updateDirectoryFeatures)."""
         from .api.directory_operations import update_directory_features as operation
@@ -1053,20 +2240,52 @@ class AccountsApiWithRawResponse(Namespace):
             raise _empty("update_directory_features", "directory_guid")
         if not isinstance(body, operation.UpdateDirectoryTypeRequestPayload):
             raise _wrong("update_directory_features", "body", "UpdateDirectoryTypeRequestPayload", body)
-        return await self._call_raw("updateDirectoryFeatures", operation, (200,), directory_guid, **_given(body=body))
+        return await self._call_raw(
+            "updateDirectoryFeatures",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_global_account(
-        self, *, body: UpdateGlobalAccountRequestPayload
+        self,
+        *,
+        body: UpdateGlobalAccountRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GlobalAccountResponseObject]:
         """Rename the global account or change its description. `PATCH /accounts/v1/globalAccount` (updateGlobalAccount)."""
         from .api.global_account_operations import update_global_account as operation
 
         if not isinstance(body, operation.UpdateGlobalAccountRequestPayload):
             raise _wrong("update_global_account", "body", "UpdateGlobalAccountRequestPayload", body)
-        return await self._call_raw("updateGlobalAccount", operation, (200,), **_given(body=body))
+        return await self._call_raw(
+            "updateGlobalAccount",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_subaccount(
-        self, subaccount_guid: str, *, body: UpdateSubaccountRequestPayload
+        self,
+        subaccount_guid: str,
+        *,
+        body: UpdateSubaccountRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SubaccountResponseObject]:
         """Change a subaccount's name, description, labels or beta-usage flag. `PATCH /accounts/v1/subaccounts/{subaccountGUID}` (updateSubaccount)."""
         from .api.subaccount_operations import update_subaccount as operation
@@ -1077,7 +2296,17 @@ class AccountsApiWithRawResponse(Namespace):
             raise _empty("update_subaccount", "subaccount_guid")
         if not isinstance(body, operation.UpdateSubaccountRequestPayload):
             raise _wrong("update_subaccount", "body", "UpdateSubaccountRequestPayload", body)
-        return await self._call_raw("updateSubaccount", operation, (200,), subaccount_guid, **_given(body=body))
+        return await self._call_raw(
+            "updateSubaccount",
+            operation,
+            (200,),
+            subaccount_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
 
 __all__ = ["AccountsApi", "AccountsApiWithRawResponse"]

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scp_async._namespace import Namespace
+from scp_async._namespace import NOT_GIVEN, Namespace
 from scp_async._namespace import given as _given
 from scp_async._namespace import wrong_type as _wrong
 
 from .types import UNSET
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from scp_async._options import NotGiven, TimeoutTypes
+
     from .models.audit_log_record import AuditLogRecord
     from .types import Response, Unset
 
@@ -20,6 +24,7 @@ class AuditLogApi(Namespace):
     """Audit Log Retrieval: one method per operation; each returns the parsed success body.
 
     `.with_raw_response` has the same methods returning the whole response (status, headers).
+    Every method takes `timeout=`, `deadline=`, `max_retries=` and `extra_headers=` for that call only.
     """
 
     _client_module = "scp_async_clients.audit_log.client"
@@ -36,6 +41,10 @@ class AuditLogApi(Namespace):
         time_to: str | Unset = UNSET,
         category: str | Unset = UNSET,
         handle: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> None | list[AuditLogRecord]:
         """Read audit log records, 500 per call; follow the Paging header for more. `GET /auditlog/v2/auditlogrecords` (getAuditLogRecords)."""
         from .api.audit_log_records import get_audit_log_records as operation
@@ -52,6 +61,10 @@ class AuditLogApi(Namespace):
             "getAuditLogRecords",
             operation,
             (200, 204),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(time_from=time_from, time_to=time_to, category=category, handle=handle),
         )
 
@@ -68,6 +81,10 @@ class AuditLogApiWithRawResponse(Namespace):
         time_to: str | Unset = UNSET,
         category: str | Unset = UNSET,
         handle: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None | list[AuditLogRecord]]:
         """Read audit log records, 500 per call; follow the Paging header for more. `GET /auditlog/v2/auditlogrecords` (getAuditLogRecords)."""
         from .api.audit_log_records import get_audit_log_records as operation
@@ -84,6 +101,10 @@ class AuditLogApiWithRawResponse(Namespace):
             "getAuditLogRecords",
             operation,
             (200, 204),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(time_from=time_from, time_to=time_to, category=category, handle=handle),
         )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid as _uuid
 from typing import TYPE_CHECKING, Any
 
-from scp_async._namespace import Namespace
+from scp_async._namespace import NOT_GIVEN, Namespace
 from scp_async._namespace import empty as _empty
 from scp_async._namespace import given as _given
 from scp_async._namespace import list_of as _list_of
@@ -15,7 +15,10 @@ from scp_async._namespace import wrong_type as _wrong
 from .types import UNSET
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from uuid import UUID
+
+    from scp_async._options import NotGiven, TimeoutTypes
 
     from .models.app import App
     from .models.app_credential_binding import AppCredentialBinding
@@ -246,6 +249,7 @@ class CfV3Api(Namespace):
     """Cloud Foundry V3: one method per operation; each returns the parsed success body.
 
     `.with_raw_response` has the same methods returning the whole response (status, headers).
+    Every method takes `timeout=`, `deadline=`, `max_retries=` and `extra_headers=` for that call only.
     """
 
     _client_module = "scp_async_clients.cf_v3.client"
@@ -255,7 +259,16 @@ class CfV3Api(Namespace):
         """The same operations, returning `Response` objects instead of parsed bodies."""
         return CfV3ApiWithRawResponse(self._context)
 
-    async def apply_manifest_to_space(self, guid: UUID | str, *, body: str | Unset = UNSET) -> None:
+    async def apply_manifest_to_space(
+        self,
+        guid: UUID | str,
+        *,
+        body: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`POST /v3/spaces/{guid}/actions/apply_manifest` (applyManifestToSpace)."""
         from .api.spaces import apply_manifest_to_space as operation
 
@@ -265,10 +278,27 @@ class CfV3Api(Namespace):
             raise _empty("apply_manifest_to_space", "guid")
         if body is not UNSET and not isinstance(body, str):
             raise _wrong("apply_manifest_to_space", "body", "str", body)
-        return await self._call("applyManifestToSpace", operation, (202,), guid, **_given(body=body))
+        return await self._call(
+            "applyManifestToSpace",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def apply_organization_quota(
-        self, quota_guid: UUID | str, *, body: RelationshipToMany | Unset = UNSET
+        self,
+        quota_guid: UUID | str,
+        *,
+        body: RelationshipToMany | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToMany:
         """`POST /v3/organization_quotas/{quota_guid}/relationships/organizations` (applyOrganizationQuota)."""
         from .api.organization_quotas import apply_organization_quota as operation
@@ -279,10 +309,27 @@ class CfV3Api(Namespace):
             raise _empty("apply_organization_quota", "quota_guid")
         if body is not UNSET and not isinstance(body, operation.RelationshipToMany):
             raise _wrong("apply_organization_quota", "body", "RelationshipToMany", body)
-        return await self._call("applyOrganizationQuota", operation, (200,), quota_guid, **_given(body=body))
+        return await self._call(
+            "applyOrganizationQuota",
+            operation,
+            (200,),
+            quota_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def apply_service_plan_visibility(
-        self, guid: UUID | str, *, body: ApplyServicePlanVisibilityBody
+        self,
+        guid: UUID | str,
+        *,
+        body: ApplyServicePlanVisibilityBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ServicePlanVisibility:
         """`POST /v3/service_plans/{guid}/visibility` (applyServicePlanVisibility)."""
         from .api.service_plans import apply_service_plan_visibility as operation
@@ -293,10 +340,27 @@ class CfV3Api(Namespace):
             raise _empty("apply_service_plan_visibility", "guid")
         if not isinstance(body, operation.ApplyServicePlanVisibilityBody):
             raise _wrong("apply_service_plan_visibility", "body", "ApplyServicePlanVisibilityBody", body)
-        return await self._call("applyServicePlanVisibility", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "applyServicePlanVisibility",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def apply_space_quota(
-        self, quota_guid: UUID | str, *, body: RelationshipToMany | Unset = UNSET
+        self,
+        quota_guid: UUID | str,
+        *,
+        body: RelationshipToMany | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToMany:
         """`POST /v3/space_quotas/{quota_guid}/relationships/spaces` (applySpaceQuota)."""
         from .api.space_quotas import apply_space_quota as operation
@@ -307,10 +371,27 @@ class CfV3Api(Namespace):
             raise _empty("apply_space_quota", "quota_guid")
         if body is not UNSET and not isinstance(body, operation.RelationshipToMany):
             raise _wrong("apply_space_quota", "body", "RelationshipToMany", body)
-        return await self._call("applySpaceQuota", operation, (200,), quota_guid, **_given(body=body))
+        return await self._call(
+            "applySpaceQuota",
+            operation,
+            (200,),
+            quota_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def assign_default_isolation_segment_for_organization(
-        self, guid: UUID | str, *, body: RelationshipToOne | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: RelationshipToOne | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToOne:
         """`PATCH /v3/organizations/{guid}/relationships/default_isolation_segment` (assignDefaultIsolationSegmentForOrganization)."""
         from .api.organizations import assign_default_isolation_segment_for_organization as operation
@@ -322,11 +403,26 @@ class CfV3Api(Namespace):
         if body is not UNSET and not isinstance(body, operation.RelationshipToOne):
             raise _wrong("assign_default_isolation_segment_for_organization", "body", "RelationshipToOne", body)
         return await self._call(
-            "assignDefaultIsolationSegmentForOrganization", operation, (200,), guid, **_given(body=body)
+            "assignDefaultIsolationSegmentForOrganization",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
     async def bind_running_security_group(
-        self, guid: UUID | str, *, body: RelationshipToMany | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: RelationshipToMany | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToMany:
         """`POST /v3/security_groups/{guid}/relationships/running_spaces` (bindRunningSecurityGroup)."""
         from .api.security_groups import bind_running_security_group as operation
@@ -337,10 +433,27 @@ class CfV3Api(Namespace):
             raise _empty("bind_running_security_group", "guid")
         if body is not UNSET and not isinstance(body, operation.RelationshipToMany):
             raise _wrong("bind_running_security_group", "body", "RelationshipToMany", body)
-        return await self._call("bindRunningSecurityGroup", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "bindRunningSecurityGroup",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def bind_staging_security_group(
-        self, guid: UUID | str, *, body: RelationshipToMany | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: RelationshipToMany | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToMany:
         """`POST /v3/security_groups/{guid}/relationships/staging_spaces` (bindStagingSecurityGroup)."""
         from .api.security_groups import bind_staging_security_group as operation
@@ -351,9 +464,27 @@ class CfV3Api(Namespace):
             raise _empty("bind_staging_security_group", "guid")
         if body is not UNSET and not isinstance(body, operation.RelationshipToMany):
             raise _wrong("bind_staging_security_group", "body", "RelationshipToMany", body)
-        return await self._call("bindStagingSecurityGroup", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "bindStagingSecurityGroup",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def cancel_deployment(self, guid: UUID | str) -> Deployment:
+    async def cancel_deployment(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Deployment:
         """`POST /v3/deployments/{guid}/actions/cancel` (cancelDeployment)."""
         from .api.deployments import cancel_deployment as operation
 
@@ -361,9 +492,26 @@ class CfV3Api(Namespace):
             raise _wrong("cancel_deployment", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("cancel_deployment", "guid")
-        return await self._call("cancelDeployment", operation, (200,), guid)
+        return await self._call(
+            "cancelDeployment",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def cancel_task(self, guid: UUID | str) -> Task:
+    async def cancel_task(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Task:
         """`POST /v3/tasks/{guid}/actions/cancel` (cancelTask)."""
         from .api.tasks import cancel_task as operation
 
@@ -371,9 +519,26 @@ class CfV3Api(Namespace):
             raise _wrong("cancel_task", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("cancel_task", "guid")
-        return await self._call("cancelTask", operation, (202,), guid)
+        return await self._call(
+            "cancelTask",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def cancel_task_put(self, guid: UUID | str) -> Task:
+    async def cancel_task_put(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Task:
         """`PUT /v3/tasks/{guid}/actions/cancel` (cancelTaskPut)."""
         from .api.tasks import cancel_task_put as operation
 
@@ -381,9 +546,26 @@ class CfV3Api(Namespace):
             raise _wrong("cancel_task_put", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("cancel_task_put", "guid")
-        return await self._call("cancelTaskPut", operation, (202,), guid)
+        return await self._call(
+            "cancelTaskPut",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def cancel_task_short(self, guid: UUID | str) -> Task:
+    async def cancel_task_short(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Task:
         """`PUT /v3/tasks/{guid}/cancel` (cancelTaskShort)."""
         from .api.tasks import cancel_task_short as operation
 
@@ -391,10 +573,28 @@ class CfV3Api(Namespace):
             raise _wrong("cancel_task_short", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("cancel_task_short", "guid")
-        return await self._call("cancelTaskShort", operation, (202,), guid)
+        return await self._call(
+            "cancelTaskShort",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def check_reserved_routes_for_domain(
-        self, guid: UUID | str, *, host: str | Unset = UNSET, path: str | Unset = UNSET, port: int | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        host: str | Unset = UNSET,
+        path: str | Unset = UNSET,
+        port: int | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> CheckReservedRoutesForDomainResponse200:
         """`GET /v3/domains/{guid}/route_reservations` (checkReservedRoutesForDomain)."""
         from .api.domains import check_reserved_routes_for_domain as operation
@@ -410,16 +610,47 @@ class CfV3Api(Namespace):
         if port is not UNSET and not (isinstance(port, int) and type(port) is not bool):
             raise _wrong("check_reserved_routes_for_domain", "port", "int", port)
         return await self._call(
-            "checkReservedRoutesForDomain", operation, (200,), guid, **_given(host=host, path=path, port=port)
+            "checkReservedRoutesForDomain",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(host=host, path=path, port=port),
         )
 
-    async def clear_buildpack_cache(self) -> None:
+    async def clear_buildpack_cache(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`POST /v3/admin/actions/clear_buildpack_cache` (clearBuildpackCache)."""
         from .api.admin import clear_buildpack_cache as operation
 
-        return await self._call("clearBuildpackCache", operation, (202,))
+        return await self._call(
+            "clearBuildpackCache",
+            operation,
+            (202,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def clear_buildpack_cache_for_application(self, guid: UUID | str) -> None:
+    async def clear_buildpack_cache_for_application(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`POST /v3/apps/{guid}/actions/clear_buildpack_cache` (clearBuildpackCacheForApplication)."""
         from .api.apps import clear_buildpack_cache_for_application as operation
 
@@ -427,9 +658,26 @@ class CfV3Api(Namespace):
             raise _wrong("clear_buildpack_cache_for_application", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("clear_buildpack_cache_for_application", "guid")
-        return await self._call("clearBuildpackCacheForApplication", operation, (202,), guid)
+        return await self._call(
+            "clearBuildpackCacheForApplication",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def continue_deployment(self, guid: UUID | str) -> Deployment:
+    async def continue_deployment(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Deployment:
         """`POST /v3/deployments/{guid}/actions/continue` (continueDeployment)."""
         from .api.deployments import continue_deployment as operation
 
@@ -437,65 +685,202 @@ class CfV3Api(Namespace):
             raise _wrong("continue_deployment", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("continue_deployment", "guid")
-        return await self._call("continueDeployment", operation, (200,), guid)
+        return await self._call(
+            "continueDeployment",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def create_app(self, *, body: CreateAppBody) -> App:
+    async def create_app(
+        self,
+        *,
+        body: CreateAppBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> App:
         """`POST /v3/apps` (createApp)."""
         from .api.apps import create_app as operation
 
         if not isinstance(body, operation.CreateAppBody):
             raise _wrong("create_app", "body", "CreateAppBody", body)
-        return await self._call("createApp", operation, (201,), **_given(body=body))
+        return await self._call(
+            "createApp",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_build(self, *, body: CreateBuildBody) -> Build:
+    async def create_build(
+        self,
+        *,
+        body: CreateBuildBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Build:
         """`POST /v3/builds` (createBuild)."""
         from .api.builds import create_build as operation
 
         if not isinstance(body, operation.CreateBuildBody):
             raise _wrong("create_build", "body", "CreateBuildBody", body)
-        return await self._call("createBuild", operation, (201,), **_given(body=body))
+        return await self._call(
+            "createBuild",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_buildpack(self, *, body: CreateBuildpackBody) -> Buildpack:
+    async def create_buildpack(
+        self,
+        *,
+        body: CreateBuildpackBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Buildpack:
         """`POST /v3/buildpacks` (createBuildpack)."""
         from .api.buildpacks import create_buildpack as operation
 
         if not isinstance(body, operation.CreateBuildpackBody):
             raise _wrong("create_buildpack", "body", "CreateBuildpackBody", body)
-        return await self._call("createBuildpack", operation, (201,), **_given(body=body))
+        return await self._call(
+            "createBuildpack",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_deployment(self, *, body: CreateDeploymentBody) -> Deployment:
+    async def create_deployment(
+        self,
+        *,
+        body: CreateDeploymentBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Deployment:
         """`POST /v3/deployments` (createDeployment)."""
         from .api.deployments import create_deployment as operation
 
         if not isinstance(body, operation.CreateDeploymentBody):
             raise _wrong("create_deployment", "body", "CreateDeploymentBody", body)
-        return await self._call("createDeployment", operation, (201,), **_given(body=body))
+        return await self._call(
+            "createDeployment",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_domain(self, *, body: CreateDomainBody) -> Domain:
+    async def create_domain(
+        self,
+        *,
+        body: CreateDomainBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Domain:
         """`POST /v3/domains` (createDomain)."""
         from .api.domains import create_domain as operation
 
         if not isinstance(body, operation.CreateDomainBody):
             raise _wrong("create_domain", "body", "CreateDomainBody", body)
-        return await self._call("createDomain", operation, (201,), **_given(body=body))
+        return await self._call(
+            "createDomain",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_droplet(self, *, body: CreateDropletBody) -> Droplet:
+    async def create_droplet(
+        self,
+        *,
+        body: CreateDropletBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Droplet:
         """`POST /v3/droplets` (createDroplet)."""
         from .api.droplets import create_droplet as operation
 
         if not isinstance(body, operation.CreateDropletBody):
             raise _wrong("create_droplet", "body", "CreateDropletBody", body)
-        return await self._call("createDroplet", operation, (201,), **_given(body=body))
+        return await self._call(
+            "createDroplet",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_isolation_segment(self, *, body: CreateIsolationSegmentBody | Unset = UNSET) -> IsolationSegment:
+    async def create_isolation_segment(
+        self,
+        *,
+        body: CreateIsolationSegmentBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> IsolationSegment:
         """`POST /v3/isolation_segments` (createIsolationSegment)."""
         from .api.isolation_segments import create_isolation_segment as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateIsolationSegmentBody):
             raise _wrong("create_isolation_segment", "body", "CreateIsolationSegmentBody", body)
-        return await self._call("createIsolationSegment", operation, (201,), **_given(body=body))
+        return await self._call(
+            "createIsolationSegment",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_manifest_diff_for_space(self, guid: UUID | str, *, body: str | Unset = UNSET) -> None:
+    async def create_manifest_diff_for_space(
+        self,
+        guid: UUID | str,
+        *,
+        body: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`POST /v3/spaces/{guid}/manifest_diff` (createManifestDiffForSpace)."""
         from .api.spaces import create_manifest_diff_for_space as operation
 
@@ -505,95 +890,278 @@ class CfV3Api(Namespace):
             raise _empty("create_manifest_diff_for_space", "guid")
         if body is not UNSET and not isinstance(body, str):
             raise _wrong("create_manifest_diff_for_space", "body", "str", body)
-        return await self._call("createManifestDiffForSpace", operation, (201, 202), guid, **_given(body=body))
+        return await self._call(
+            "createManifestDiffForSpace",
+            operation,
+            (201, 202),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_organization(self, *, body: CreateOrganizationBody) -> Organization:
+    async def create_organization(
+        self,
+        *,
+        body: CreateOrganizationBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Organization:
         """`POST /v3/organizations` (createOrganization)."""
         from .api.organizations import create_organization as operation
 
         if not isinstance(body, operation.CreateOrganizationBody):
             raise _wrong("create_organization", "body", "CreateOrganizationBody", body)
-        return await self._call("createOrganization", operation, (201,), **_given(body=body))
+        return await self._call(
+            "createOrganization",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_organization_quota(self, *, body: CreateOrganizationQuotaBody) -> OrganizationQuota:
+    async def create_organization_quota(
+        self,
+        *,
+        body: CreateOrganizationQuotaBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> OrganizationQuota:
         """`POST /v3/organization_quotas` (createOrganizationQuota)."""
         from .api.organization_quotas import create_organization_quota as operation
 
         if not isinstance(body, operation.CreateOrganizationQuotaBody):
             raise _wrong("create_organization_quota", "body", "CreateOrganizationQuotaBody", body)
-        return await self._call("createOrganizationQuota", operation, (201,), **_given(body=body))
+        return await self._call(
+            "createOrganizationQuota",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_package(self, *, body: CreatePackageBody) -> Package:
+    async def create_package(
+        self,
+        *,
+        body: CreatePackageBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Package:
         """`POST /v3/packages` (createPackage)."""
         from .api.packages import create_package as operation
 
         if not isinstance(body, operation.CreatePackageBody):
             raise _wrong("create_package", "body", "CreatePackageBody", body)
-        return await self._call("createPackage", operation, (201,), **_given(body=body))
+        return await self._call(
+            "createPackage",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_role(self, *, body: CreateRoleBody | Unset = UNSET) -> BaseSchema:
+    async def create_role(
+        self,
+        *,
+        body: CreateRoleBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> BaseSchema:
         """`POST /v3/roles` (createRole)."""
         from .api.roles import create_role as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateRoleBody):
             raise _wrong("create_role", "body", "CreateRoleBody", body)
-        return await self._call("createRole", operation, (201,), **_given(body=body))
+        return await self._call(
+            "createRole",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_route(self, *, body: CreateRouteBody | Unset = UNSET) -> Route:
+    async def create_route(
+        self,
+        *,
+        body: CreateRouteBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Route:
         """`POST /v3/routes` (createRoute)."""
         from .api.routes import create_route as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateRouteBody):
             raise _wrong("create_route", "body", "CreateRouteBody", body)
-        return await self._call("createRoute", operation, (201,), **_given(body=body))
+        return await self._call(
+            "createRoute",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_security_group(self, *, body: SecurityGroupCreate | Unset = UNSET) -> SecurityGroup:
+    async def create_security_group(
+        self,
+        *,
+        body: SecurityGroupCreate | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> SecurityGroup:
         """`POST /v3/security_groups` (createSecurityGroup)."""
         from .api.security_groups import create_security_group as operation
 
         if body is not UNSET and not isinstance(body, operation.SecurityGroupCreate):
             raise _wrong("create_security_group", "body", "SecurityGroupCreate", body)
-        return await self._call("createSecurityGroup", operation, (201,), **_given(body=body))
+        return await self._call(
+            "createSecurityGroup",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_service_broker(self, *, body: CreateServiceBrokerBody | Unset = UNSET) -> None:
+    async def create_service_broker(
+        self,
+        *,
+        body: CreateServiceBrokerBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`POST /v3/service_brokers` (createServiceBroker)."""
         from .api.service_brokers import create_service_broker as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateServiceBrokerBody):
             raise _wrong("create_service_broker", "body", "CreateServiceBrokerBody", body)
-        return await self._call("createServiceBroker", operation, (202,), **_given(body=body))
+        return await self._call(
+            "createServiceBroker",
+            operation,
+            (202,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def create_service_credential_binding(
-        self, *, body: CreateServiceCredentialBindingBody | Unset = UNSET
+        self,
+        *,
+        body: CreateServiceCredentialBindingBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> AppCredentialBinding | KeyCredentialBinding | None:
         """`POST /v3/service_credential_bindings` (createServiceCredentialBinding)."""
         from .api.service_credential_bindings import create_service_credential_binding as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateServiceCredentialBindingBody):
             raise _wrong("create_service_credential_binding", "body", "CreateServiceCredentialBindingBody", body)
-        return await self._call("createServiceCredentialBinding", operation, (201, 202), **_given(body=body))
+        return await self._call(
+            "createServiceCredentialBinding",
+            operation,
+            (201, 202),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def create_service_instance(
-        self, *, body: CreateServiceInstanceBody | Unset = UNSET
+        self,
+        *,
+        body: CreateServiceInstanceBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> None | UserProvidedServiceInstance:
         """`POST /v3/service_instances` (createServiceInstance)."""
         from .api.service_instances import create_service_instance as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateServiceInstanceBody):
             raise _wrong("create_service_instance", "body", "CreateServiceInstanceBody", body)
-        return await self._call("createServiceInstance", operation, (201, 202), **_given(body=body))
+        return await self._call(
+            "createServiceInstance",
+            operation,
+            (201, 202),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def create_service_route_binding(
-        self, *, body: ServiceRouteBindingCreate | Unset = UNSET
+        self,
+        *,
+        body: ServiceRouteBindingCreate | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> None | ServiceRouteBinding:
         """`POST /v3/service_route_bindings` (createServiceRouteBinding)."""
         from .api.service_route_bindings import create_service_route_binding as operation
 
         if body is not UNSET and not isinstance(body, operation.ServiceRouteBindingCreate):
             raise _wrong("create_service_route_binding", "body", "ServiceRouteBindingCreate", body)
-        return await self._call("createServiceRouteBinding", operation, (201, 202), **_given(body=body))
+        return await self._call(
+            "createServiceRouteBinding",
+            operation,
+            (201, 202),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_sidecar(self, guid: UUID | str, *, body: CreateSidecarBody | Unset = UNSET) -> Sidecar:
+    async def create_sidecar(
+        self,
+        guid: UUID | str,
+        *,
+        body: CreateSidecarBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Sidecar:
         """`POST /v3/apps/{guid}/sidecars` (createSidecar)."""
         from .api.sidecars import create_sidecar as operation
 
@@ -603,33 +1171,103 @@ class CfV3Api(Namespace):
             raise _empty("create_sidecar", "guid")
         if body is not UNSET and not isinstance(body, operation.CreateSidecarBody):
             raise _wrong("create_sidecar", "body", "CreateSidecarBody", body)
-        return await self._call("createSidecar", operation, (201,), guid, **_given(body=body))
+        return await self._call(
+            "createSidecar",
+            operation,
+            (201,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_space(self, *, body: CreateSpaceBody) -> Space:
+    async def create_space(
+        self,
+        *,
+        body: CreateSpaceBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Space:
         """`POST /v3/spaces` (createSpace)."""
         from .api.spaces import create_space as operation
 
         if not isinstance(body, operation.CreateSpaceBody):
             raise _wrong("create_space", "body", "CreateSpaceBody", body)
-        return await self._call("createSpace", operation, (201,), **_given(body=body))
+        return await self._call(
+            "createSpace",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_space_quota(self, *, body: CreateSpaceQuotaBody | Unset = UNSET) -> SpaceQuota:
+    async def create_space_quota(
+        self,
+        *,
+        body: CreateSpaceQuotaBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> SpaceQuota:
         """`POST /v3/space_quotas` (createSpaceQuota)."""
         from .api.space_quotas import create_space_quota as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateSpaceQuotaBody):
             raise _wrong("create_space_quota", "body", "CreateSpaceQuotaBody", body)
-        return await self._call("createSpaceQuota", operation, (201,), **_given(body=body))
+        return await self._call(
+            "createSpaceQuota",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_stack(self, *, body: CreateStackBody) -> Stack:
+    async def create_stack(
+        self,
+        *,
+        body: CreateStackBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Stack:
         """`POST /v3/stacks` (createStack)."""
         from .api.stacks import create_stack as operation
 
         if not isinstance(body, operation.CreateStackBody):
             raise _wrong("create_stack", "body", "CreateStackBody", body)
-        return await self._call("createStack", operation, (201,), **_given(body=body))
+        return await self._call(
+            "createStack",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_task(self, guid: UUID | str, *, body: CreateTaskBody) -> Task:
+    async def create_task(
+        self,
+        guid: UUID | str,
+        *,
+        body: CreateTaskBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Task:
         """`POST /v3/apps/{guid}/tasks` (createTask)."""
         from .api.tasks import create_task as operation
 
@@ -639,17 +1277,52 @@ class CfV3Api(Namespace):
             raise _empty("create_task", "guid")
         if not isinstance(body, operation.CreateTaskBody):
             raise _wrong("create_task", "body", "CreateTaskBody", body)
-        return await self._call("createTask", operation, (202,), guid, **_given(body=body))
+        return await self._call(
+            "createTask",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_user(self, *, body: CreateUserBody | Unset = UNSET) -> User:
+    async def create_user(
+        self,
+        *,
+        body: CreateUserBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> User:
         """`POST /v3/users` (createUser)."""
         from .api.users import create_user as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateUserBody):
             raise _wrong("create_user", "body", "CreateUserBody", body)
-        return await self._call("createUser", operation, (201,), **_given(body=body))
+        return await self._call(
+            "createUser",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def delete_app(self, guid: UUID | str) -> None:
+    async def delete_app(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/apps/{guid}` (deleteApp)."""
         from .api.apps import delete_app as operation
 
@@ -657,9 +1330,26 @@ class CfV3Api(Namespace):
             raise _wrong("delete_app", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_app", "guid")
-        return await self._call("deleteApp", operation, (202,), guid)
+        return await self._call(
+            "deleteApp",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_buildpack(self, guid: UUID | str) -> None:
+    async def delete_buildpack(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/buildpacks/{guid}` (deleteBuildpack)."""
         from .api.buildpacks import delete_buildpack as operation
 
@@ -667,9 +1357,26 @@ class CfV3Api(Namespace):
             raise _wrong("delete_buildpack", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_buildpack", "guid")
-        return await self._call("deleteBuildpack", operation, (202,), guid)
+        return await self._call(
+            "deleteBuildpack",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_domain(self, guid: UUID | str) -> None:
+    async def delete_domain(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/domains/{guid}` (deleteDomain)."""
         from .api.domains import delete_domain as operation
 
@@ -677,9 +1384,26 @@ class CfV3Api(Namespace):
             raise _wrong("delete_domain", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_domain", "guid")
-        return await self._call("deleteDomain", operation, (202,), guid)
+        return await self._call(
+            "deleteDomain",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_droplet(self, guid: UUID | str) -> Job:
+    async def delete_droplet(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Job:
         """`DELETE /v3/droplets/{guid}` (deleteDroplet)."""
         from .api.droplets import delete_droplet as operation
 
@@ -687,9 +1411,26 @@ class CfV3Api(Namespace):
             raise _wrong("delete_droplet", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_droplet", "guid")
-        return await self._call("deleteDroplet", operation, (202,), guid)
+        return await self._call(
+            "deleteDroplet",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_isolation_segment(self, guid: UUID | str) -> None:
+    async def delete_isolation_segment(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/isolation_segments/{guid}` (deleteIsolationSegment)."""
         from .api.isolation_segments import delete_isolation_segment as operation
 
@@ -697,9 +1438,26 @@ class CfV3Api(Namespace):
             raise _wrong("delete_isolation_segment", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_isolation_segment", "guid")
-        return await self._call("deleteIsolationSegment", operation, (204,), guid)
+        return await self._call(
+            "deleteIsolationSegment",
+            operation,
+            (204,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_organization(self, guid: UUID | str) -> None:
+    async def delete_organization(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/organizations/{guid}` (deleteOrganization)."""
         from .api.organizations import delete_organization as operation
 
@@ -707,9 +1465,26 @@ class CfV3Api(Namespace):
             raise _wrong("delete_organization", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_organization", "guid")
-        return await self._call("deleteOrganization", operation, (202,), guid)
+        return await self._call(
+            "deleteOrganization",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_organization_quota(self, guid: UUID | str) -> None:
+    async def delete_organization_quota(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/organization_quotas/{guid}` (deleteOrganizationQuota)."""
         from .api.organization_quotas import delete_organization_quota as operation
 
@@ -717,9 +1492,26 @@ class CfV3Api(Namespace):
             raise _wrong("delete_organization_quota", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_organization_quota", "guid")
-        return await self._call("deleteOrganizationQuota", operation, (202,), guid)
+        return await self._call(
+            "deleteOrganizationQuota",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_package(self, guid: UUID | str) -> None:
+    async def delete_package(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/packages/{guid}` (deletePackage)."""
         from .api.packages import delete_package as operation
 
@@ -727,9 +1519,26 @@ class CfV3Api(Namespace):
             raise _wrong("delete_package", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_package", "guid")
-        return await self._call("deletePackage", operation, (202,), guid)
+        return await self._call(
+            "deletePackage",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_role(self, guid: UUID | str) -> None:
+    async def delete_role(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/roles/{guid}` (deleteRole)."""
         from .api.roles import delete_role as operation
 
@@ -737,9 +1546,26 @@ class CfV3Api(Namespace):
             raise _wrong("delete_role", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_role", "guid")
-        return await self._call("deleteRole", operation, (202,), guid)
+        return await self._call(
+            "deleteRole",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_route(self, guid: UUID | str) -> None:
+    async def delete_route(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/routes/{guid}` (deleteRoute)."""
         from .api.routes import delete_route as operation
 
@@ -747,9 +1573,26 @@ class CfV3Api(Namespace):
             raise _wrong("delete_route", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_route", "guid")
-        return await self._call("deleteRoute", operation, (202,), guid)
+        return await self._call(
+            "deleteRoute",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_security_group(self, guid: UUID | str) -> None:
+    async def delete_security_group(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/security_groups/{guid}` (deleteSecurityGroup)."""
         from .api.security_groups import delete_security_group as operation
 
@@ -757,9 +1600,26 @@ class CfV3Api(Namespace):
             raise _wrong("delete_security_group", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_security_group", "guid")
-        return await self._call("deleteSecurityGroup", operation, (202,), guid)
+        return await self._call(
+            "deleteSecurityGroup",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_service_broker(self, guid: UUID | str) -> None:
+    async def delete_service_broker(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/service_brokers/{guid}` (deleteServiceBroker)."""
         from .api.service_brokers import delete_service_broker as operation
 
@@ -767,9 +1627,26 @@ class CfV3Api(Namespace):
             raise _wrong("delete_service_broker", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_service_broker", "guid")
-        return await self._call("deleteServiceBroker", operation, (202,), guid)
+        return await self._call(
+            "deleteServiceBroker",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_service_credential_binding(self, guid: UUID | str) -> None:
+    async def delete_service_credential_binding(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/service_credential_bindings/{guid}` (deleteServiceCredentialBinding)."""
         from .api.service_credential_bindings import delete_service_credential_binding as operation
 
@@ -777,9 +1654,27 @@ class CfV3Api(Namespace):
             raise _wrong("delete_service_credential_binding", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_service_credential_binding", "guid")
-        return await self._call("deleteServiceCredentialBinding", operation, (202, 204), guid)
+        return await self._call(
+            "deleteServiceCredentialBinding",
+            operation,
+            (202, 204),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_service_instance(self, guid: UUID | str, *, purge: bool | Unset = UNSET) -> None:
+    async def delete_service_instance(
+        self,
+        guid: UUID | str,
+        *,
+        purge: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/service_instances/{guid}` (deleteServiceInstance)."""
         from .api.service_instances import delete_service_instance as operation
 
@@ -789,9 +1684,28 @@ class CfV3Api(Namespace):
             raise _empty("delete_service_instance", "guid")
         if purge is not UNSET and not isinstance(purge, bool):
             raise _wrong("delete_service_instance", "purge", "bool", purge)
-        return await self._call("deleteServiceInstance", operation, (202, 204), guid, **_given(purge=purge))
+        return await self._call(
+            "deleteServiceInstance",
+            operation,
+            (202, 204),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(purge=purge),
+        )
 
-    async def delete_service_offering(self, guid: UUID | str, *, purge: bool | Unset = UNSET) -> None:
+    async def delete_service_offering(
+        self,
+        guid: UUID | str,
+        *,
+        purge: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/service_offerings/{guid}` (deleteServiceOffering)."""
         from .api.service_offerings import delete_service_offering as operation
 
@@ -801,9 +1715,27 @@ class CfV3Api(Namespace):
             raise _empty("delete_service_offering", "guid")
         if purge is not UNSET and not isinstance(purge, bool):
             raise _wrong("delete_service_offering", "purge", "bool", purge)
-        return await self._call("deleteServiceOffering", operation, (204,), guid, **_given(purge=purge))
+        return await self._call(
+            "deleteServiceOffering",
+            operation,
+            (204,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(purge=purge),
+        )
 
-    async def delete_service_plan(self, guid: UUID | str) -> None:
+    async def delete_service_plan(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/service_plans/{guid}` (deleteServicePlan)."""
         from .api.service_plans import delete_service_plan as operation
 
@@ -811,9 +1743,26 @@ class CfV3Api(Namespace):
             raise _wrong("delete_service_plan", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_service_plan", "guid")
-        return await self._call("deleteServicePlan", operation, (204,), guid)
+        return await self._call(
+            "deleteServicePlan",
+            operation,
+            (204,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_service_route_binding(self, guid: UUID | str) -> None:
+    async def delete_service_route_binding(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/service_route_bindings/{guid}` (deleteServiceRouteBinding)."""
         from .api.service_route_bindings import delete_service_route_binding as operation
 
@@ -821,9 +1770,26 @@ class CfV3Api(Namespace):
             raise _wrong("delete_service_route_binding", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_service_route_binding", "guid")
-        return await self._call("deleteServiceRouteBinding", operation, (202, 204), guid)
+        return await self._call(
+            "deleteServiceRouteBinding",
+            operation,
+            (202, 204),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_sidecar(self, guid: UUID | str) -> None:
+    async def delete_sidecar(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/sidecars/{guid}` (deleteSidecar)."""
         from .api.sidecars import delete_sidecar as operation
 
@@ -831,9 +1797,26 @@ class CfV3Api(Namespace):
             raise _wrong("delete_sidecar", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_sidecar", "guid")
-        return await self._call("deleteSidecar", operation, (204,), guid)
+        return await self._call(
+            "deleteSidecar",
+            operation,
+            (204,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_space(self, guid: UUID | str) -> None:
+    async def delete_space(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/spaces/{guid}` (deleteSpace)."""
         from .api.spaces import delete_space as operation
 
@@ -841,9 +1824,26 @@ class CfV3Api(Namespace):
             raise _wrong("delete_space", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_space", "guid")
-        return await self._call("deleteSpace", operation, (202,), guid)
+        return await self._call(
+            "deleteSpace",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_space_quota(self, guid: UUID | str) -> None:
+    async def delete_space_quota(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/space_quotas/{guid}` (deleteSpaceQuota)."""
         from .api.space_quotas import delete_space_quota as operation
 
@@ -851,9 +1851,26 @@ class CfV3Api(Namespace):
             raise _wrong("delete_space_quota", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_space_quota", "guid")
-        return await self._call("deleteSpaceQuota", operation, (202,), guid)
+        return await self._call(
+            "deleteSpaceQuota",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_stack(self, guid: UUID | str) -> None:
+    async def delete_stack(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/stacks/{guid}` (deleteStack)."""
         from .api.stacks import delete_stack as operation
 
@@ -861,9 +1878,27 @@ class CfV3Api(Namespace):
             raise _wrong("delete_stack", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_stack", "guid")
-        return await self._call("deleteStack", operation, (204,), guid)
+        return await self._call(
+            "deleteStack",
+            operation,
+            (204,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_unmapped_routes_for_space(self, guid: UUID | str, *, unmapped: bool) -> None:
+    async def delete_unmapped_routes_for_space(
+        self,
+        guid: UUID | str,
+        *,
+        unmapped: bool,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/spaces/{guid}/routes` (deleteUnmappedRoutesForSpace)."""
         from .api.spaces import delete_unmapped_routes_for_space as operation
 
@@ -873,9 +1908,27 @@ class CfV3Api(Namespace):
             raise _empty("delete_unmapped_routes_for_space", "guid")
         if not isinstance(unmapped, bool):
             raise _wrong("delete_unmapped_routes_for_space", "unmapped", "bool", unmapped)
-        return await self._call("deleteUnmappedRoutesForSpace", operation, (202,), guid, **_given(unmapped=unmapped))
+        return await self._call(
+            "deleteUnmappedRoutesForSpace",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(unmapped=unmapped),
+        )
 
-    async def delete_user(self, guid: str) -> None:
+    async def delete_user(
+        self,
+        guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/users/{guid}` (deleteUser)."""
         from .api.users import delete_user as operation
 
@@ -883,9 +1936,26 @@ class CfV3Api(Namespace):
             raise _wrong("delete_user", "guid", "str", guid)
         if not guid:
             raise _empty("delete_user", "guid")
-        return await self._call("deleteUser", operation, (202,), guid)
+        return await self._call(
+            "deleteUser",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def download_droplet(self, guid: UUID | str) -> File:
+    async def download_droplet(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> File:
         """`GET /v3/droplets/{guid}/download` (downloadDroplet)."""
         from .api.droplets import download_droplet as operation
 
@@ -893,9 +1963,26 @@ class CfV3Api(Namespace):
             raise _wrong("download_droplet", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("download_droplet", "guid")
-        return await self._call("downloadDroplet", operation, (200, 302), guid)
+        return await self._call(
+            "downloadDroplet",
+            operation,
+            (200, 302),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def download_package_bits(self, guid: UUID | str) -> Any:
+    async def download_package_bits(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Any:
         """`GET /v3/packages/{guid}/download` (downloadPackageBits)."""
         from .api.packages import download_package_bits as operation
 
@@ -903,10 +1990,26 @@ class CfV3Api(Namespace):
             raise _wrong("download_package_bits", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("download_package_bits", "guid")
-        return await self._call("downloadPackageBits", operation, (302,), guid)
+        return await self._call(
+            "downloadPackageBits",
+            operation,
+            (302,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def entitle_organizations_for_isolation_segment(
-        self, guid: UUID | str, *, body: RelationshipToMany
+        self,
+        guid: UUID | str,
+        *,
+        body: RelationshipToMany,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToMany:
         """`POST /v3/isolation_segments/{guid}/relationships/organizations` (entitleOrganizationsForIsolationSegment)."""
         from .api.isolation_segments import entitle_organizations_for_isolation_segment as operation
@@ -917,9 +2020,27 @@ class CfV3Api(Namespace):
             raise _empty("entitle_organizations_for_isolation_segment", "guid")
         if not isinstance(body, operation.RelationshipToMany):
             raise _wrong("entitle_organizations_for_isolation_segment", "body", "RelationshipToMany", body)
-        return await self._call("entitleOrganizationsForIsolationSegment", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "entitleOrganizationsForIsolationSegment",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def generate_manifest(self, guid: UUID | str) -> str:
+    async def generate_manifest(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> str:
         """`GET /v3/apps/{guid}/manifest` (generateManifest)."""
         from .api.manifests import generate_manifest as operation
 
@@ -927,15 +2048,48 @@ class CfV3Api(Namespace):
             raise _wrong("generate_manifest", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("generate_manifest", "guid")
-        return await self._call("generateManifest", operation, (200,), guid)
+        return await self._call(
+            "generateManifest",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_api_root(self) -> GetApiRootResponse200:
+    async def get_api_root(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> GetApiRootResponse200:
         """`GET /` (getApiRoot)."""
         from .api.root import get_api_root as operation
 
-        return await self._call("getApiRoot", operation, (200,))
+        return await self._call(
+            "getApiRoot",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_app(self, guid: UUID | str, *, include: list[GetAppIncludeItem] | Unset = UNSET) -> App:
+    async def get_app(
+        self,
+        guid: UUID | str,
+        *,
+        include: list[GetAppIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> App:
         """`GET /v3/apps/{guid}` (getApp)."""
         from .api.apps import get_app as operation
 
@@ -945,9 +2099,28 @@ class CfV3Api(Namespace):
             raise _empty("get_app", "guid")
         if include is not UNSET and not _list_of(include, operation.GetAppIncludeItem):
             raise _wrong("get_app", "include", "a list of GetAppIncludeItem", include)
-        return await self._call("getApp", operation, (200,), guid, **_given(include=include))
+        return await self._call(
+            "getApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(include=include),
+        )
 
-    async def get_app_feature(self, guid: UUID | str, name: GetAppFeatureName) -> AppFeature:
+    async def get_app_feature(
+        self,
+        guid: UUID | str,
+        name: GetAppFeatureName,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AppFeature:
         """`GET /v3/apps/{guid}/features/{name}` (getAppFeature)."""
         from .api.apps import get_app_feature as operation
 
@@ -957,9 +2130,27 @@ class CfV3Api(Namespace):
             raise _empty("get_app_feature", "guid")
         if not isinstance(name, operation.GetAppFeatureName):
             raise _wrong("get_app_feature", "name", "GetAppFeatureName", name)
-        return await self._call("getAppFeature", operation, (200,), guid, name)
+        return await self._call(
+            "getAppFeature",
+            operation,
+            (200,),
+            guid,
+            name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_app_usage_event(self, guid: UUID | str) -> BaseSchema:
+    async def get_app_usage_event(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> BaseSchema:
         """`GET /v3/app_usage_events/{guid}` (getAppUsageEvent)."""
         from .api.app_usage_events import get_app_usage_event as operation
 
@@ -967,9 +2158,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_app_usage_event", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_app_usage_event", "guid")
-        return await self._call("getAppUsageEvent", operation, (200,), guid)
+        return await self._call(
+            "getAppUsageEvent",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_assigned_isolation_segment_for_space(self, guid: UUID | str) -> RelationshipToOne:
+    async def get_assigned_isolation_segment_for_space(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> RelationshipToOne:
         """`GET /v3/spaces/{guid}/relationships/isolation_segment` (getAssignedIsolationSegmentForSpace)."""
         from .api.spaces import get_assigned_isolation_segment_for_space as operation
 
@@ -977,9 +2185,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_assigned_isolation_segment_for_space", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_assigned_isolation_segment_for_space", "guid")
-        return await self._call("getAssignedIsolationSegmentForSpace", operation, (200,), guid)
+        return await self._call(
+            "getAssignedIsolationSegmentForSpace",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_audit_event(self, guid: UUID | str) -> AuditEvent:
+    async def get_audit_event(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AuditEvent:
         """`GET /v3/audit_events/{guid}` (getAuditEvent)."""
         from .api.audit_events import get_audit_event as operation
 
@@ -987,9 +2212,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_audit_event", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_audit_event", "guid")
-        return await self._call("getAuditEvent", operation, (200,), guid)
+        return await self._call(
+            "getAuditEvent",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_build(self, guid: UUID | str) -> Build:
+    async def get_build(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Build:
         """`GET /v3/builds/{guid}` (getBuild)."""
         from .api.builds import get_build as operation
 
@@ -997,9 +2239,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_build", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_build", "guid")
-        return await self._call("getBuild", operation, (200,), guid)
+        return await self._call(
+            "getBuild",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_buildpack(self, guid: UUID | str) -> Buildpack:
+    async def get_buildpack(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Buildpack:
         """`GET /v3/buildpacks/{guid}` (getBuildpack)."""
         from .api.buildpacks import get_buildpack as operation
 
@@ -1007,9 +2266,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_buildpack", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_buildpack", "guid")
-        return await self._call("getBuildpack", operation, (200,), guid)
+        return await self._call(
+            "getBuildpack",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_current_droplet_association_for_app(self, guid: UUID | str) -> RelationshipToOne:
+    async def get_current_droplet_association_for_app(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> RelationshipToOne:
         """`GET /v3/apps/{guid}/relationships/current_droplet` (getCurrentDropletAssociationForApp)."""
         from .api.apps import get_current_droplet_association_for_app as operation
 
@@ -1017,9 +2293,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_current_droplet_association_for_app", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_current_droplet_association_for_app", "guid")
-        return await self._call("getCurrentDropletAssociationForApp", operation, (200,), guid)
+        return await self._call(
+            "getCurrentDropletAssociationForApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_current_droplet_for_app(self, guid: UUID | str) -> Droplet:
+    async def get_current_droplet_for_app(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Droplet:
         """`GET /v3/apps/{guid}/droplets/current` (getCurrentDropletForApp)."""
         from .api.apps import get_current_droplet_for_app as operation
 
@@ -1027,9 +2320,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_current_droplet_for_app", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_current_droplet_for_app", "guid")
-        return await self._call("getCurrentDropletForApp", operation, (200,), guid)
+        return await self._call(
+            "getCurrentDropletForApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_default_domain_for_organization(self, guid: UUID | str) -> Domain:
+    async def get_default_domain_for_organization(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Domain:
         """`GET /v3/organizations/{guid}/domains/default` (getDefaultDomainForOrganization)."""
         from .api.organizations import get_default_domain_for_organization as operation
 
@@ -1037,9 +2347,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_default_domain_for_organization", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_default_domain_for_organization", "guid")
-        return await self._call("getDefaultDomainForOrganization", operation, (200,), guid)
+        return await self._call(
+            "getDefaultDomainForOrganization",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_default_isolation_segment_for_organization(self, guid: UUID | str) -> RelationshipToOne:
+    async def get_default_isolation_segment_for_organization(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> RelationshipToOne:
         """`GET /v3/organizations/{guid}/relationships/default_isolation_segment` (getDefaultIsolationSegmentForOrganization)."""
         from .api.organizations import get_default_isolation_segment_for_organization as operation
 
@@ -1047,9 +2374,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_default_isolation_segment_for_organization", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_default_isolation_segment_for_organization", "guid")
-        return await self._call("getDefaultIsolationSegmentForOrganization", operation, (200,), guid)
+        return await self._call(
+            "getDefaultIsolationSegmentForOrganization",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_deployment(self, guid: UUID | str) -> Deployment:
+    async def get_deployment(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Deployment:
         """`GET /v3/deployments/{guid}` (getDeployment)."""
         from .api.deployments import get_deployment as operation
 
@@ -1057,9 +2401,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_deployment", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_deployment", "guid")
-        return await self._call("getDeployment", operation, (200,), guid)
+        return await self._call(
+            "getDeployment",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_domain(self, guid: UUID | str) -> Domain:
+    async def get_domain(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Domain:
         """`GET /v3/domains/{guid}` (getDomain)."""
         from .api.domains import get_domain as operation
 
@@ -1067,9 +2428,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_domain", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_domain", "guid")
-        return await self._call("getDomain", operation, (200,), guid)
+        return await self._call(
+            "getDomain",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_droplet(self, guid: UUID | str) -> Droplet:
+    async def get_droplet(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Droplet:
         """`GET /v3/droplets/{guid}` (getDroplet)."""
         from .api.droplets import get_droplet as operation
 
@@ -1077,9 +2455,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_droplet", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_droplet", "guid")
-        return await self._call("getDroplet", operation, (200,), guid)
+        return await self._call(
+            "getDroplet",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_env_for_app(self, guid: UUID | str) -> AppEnvironment:
+    async def get_env_for_app(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AppEnvironment:
         """`GET /v3/apps/{guid}/env` (getEnvForApp)."""
         from .api.apps import get_env_for_app as operation
 
@@ -1087,17 +2482,51 @@ class CfV3Api(Namespace):
             raise _wrong("get_env_for_app", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_env_for_app", "guid")
-        return await self._call("getEnvForApp", operation, (200,), guid)
+        return await self._call(
+            "getEnvForApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_environment_variable_group(self, name: GetEnvironmentVariableGroupName) -> EnvironmentVariableGroup:
+    async def get_environment_variable_group(
+        self,
+        name: GetEnvironmentVariableGroupName,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> EnvironmentVariableGroup:
         """`GET /v3/environment_variable_groups/{name}` (getEnvironmentVariableGroup)."""
         from .api.environment_variable_groups import get_environment_variable_group as operation
 
         if not isinstance(name, operation.GetEnvironmentVariableGroupName):
             raise _wrong("get_environment_variable_group", "name", "GetEnvironmentVariableGroupName", name)
-        return await self._call("getEnvironmentVariableGroup", operation, (200,), name)
+        return await self._call(
+            "getEnvironmentVariableGroup",
+            operation,
+            (200,),
+            name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_environment_variables_for_app(self, guid: UUID | str) -> AppEnvironmentVariables:
+    async def get_environment_variables_for_app(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AppEnvironmentVariables:
         """`GET /v3/apps/{guid}/environment_variables` (getEnvironmentVariablesForApp)."""
         from .api.apps import get_environment_variables_for_app as operation
 
@@ -1105,17 +2534,51 @@ class CfV3Api(Namespace):
             raise _wrong("get_environment_variables_for_app", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_environment_variables_for_app", "guid")
-        return await self._call("getEnvironmentVariablesForApp", operation, (200,), guid)
+        return await self._call(
+            "getEnvironmentVariablesForApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_feature_flag(self, name: GetFeatureFlagName) -> FeatureFlag:
+    async def get_feature_flag(
+        self,
+        name: GetFeatureFlagName,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> FeatureFlag:
         """`GET /v3/feature_flags/{name}` (getFeatureFlag)."""
         from .api.feature_flags import get_feature_flag as operation
 
         if not isinstance(name, operation.GetFeatureFlagName):
             raise _wrong("get_feature_flag", "name", "GetFeatureFlagName", name)
-        return await self._call("getFeatureFlag", operation, (200,), name)
+        return await self._call(
+            "getFeatureFlag",
+            operation,
+            (200,),
+            name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_isolation_segment(self, guid: UUID | str) -> IsolationSegment:
+    async def get_isolation_segment(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> IsolationSegment:
         """`GET /v3/isolation_segments/{guid}` (getIsolationSegment)."""
         from .api.isolation_segments import get_isolation_segment as operation
 
@@ -1123,9 +2586,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_isolation_segment", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_isolation_segment", "guid")
-        return await self._call("getIsolationSegment", operation, (200,), guid)
+        return await self._call(
+            "getIsolationSegment",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_job(self, guid: UUID | str) -> Job:
+    async def get_job(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Job:
         """`GET /v3/jobs/{guid}` (getJob)."""
         from .api.jobs import get_job as operation
 
@@ -1133,9 +2613,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_job", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_job", "guid")
-        return await self._call("getJob", operation, (200,), guid)
+        return await self._call(
+            "getJob",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_organization(self, guid: UUID | str) -> Organization:
+    async def get_organization(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Organization:
         """`GET /v3/organizations/{guid}` (getOrganization)."""
         from .api.organizations import get_organization as operation
 
@@ -1143,9 +2640,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_organization", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_organization", "guid")
-        return await self._call("getOrganization", operation, (200,), guid)
+        return await self._call(
+            "getOrganization",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_organization_quota(self, guid: UUID | str) -> OrganizationQuota:
+    async def get_organization_quota(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> OrganizationQuota:
         """`GET /v3/organization_quotas/{guid}` (getOrganizationQuota)."""
         from .api.organization_quotas import get_organization_quota as operation
 
@@ -1153,9 +2667,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_organization_quota", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_organization_quota", "guid")
-        return await self._call("getOrganizationQuota", operation, (200,), guid)
+        return await self._call(
+            "getOrganizationQuota",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_package(self, guid: UUID | str) -> Package:
+    async def get_package(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Package:
         """`GET /v3/packages/{guid}` (getPackage)."""
         from .api.packages import get_package as operation
 
@@ -1163,9 +2694,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_package", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_package", "guid")
-        return await self._call("getPackage", operation, (200,), guid)
+        return await self._call(
+            "getPackage",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_permissions_for_app(self, guid: UUID | str) -> AppPermissions:
+    async def get_permissions_for_app(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AppPermissions:
         """`GET /v3/apps/{guid}/permissions` (getPermissionsForApp)."""
         from .api.apps import get_permissions_for_app as operation
 
@@ -1173,21 +2721,68 @@ class CfV3Api(Namespace):
             raise _wrong("get_permissions_for_app", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_permissions_for_app", "guid")
-        return await self._call("getPermissionsForApp", operation, (200,), guid)
+        return await self._call(
+            "getPermissionsForApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_platform_info(self) -> GetPlatformInfoResponse200:
+    async def get_platform_info(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> GetPlatformInfoResponse200:
         """`GET /v3/info` (getPlatformInfo)."""
         from .api.info import get_platform_info as operation
 
-        return await self._call("getPlatformInfo", operation, (200,))
+        return await self._call(
+            "getPlatformInfo",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_platform_usage_summary(self) -> GetPlatformUsageSummaryResponse200:
+    async def get_platform_usage_summary(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> GetPlatformUsageSummaryResponse200:
         """`GET /v3/info/usage_summary` (getPlatformUsageSummary)."""
         from .api.info import get_platform_usage_summary as operation
 
-        return await self._call("getPlatformUsageSummary", operation, (200,))
+        return await self._call(
+            "getPlatformUsageSummary",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_process(self, guid: UUID | str) -> Process:
+    async def get_process(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Process:
         """`GET /v3/processes/{guid}` (getProcess)."""
         from .api.processes import get_process as operation
 
@@ -1195,9 +2790,27 @@ class CfV3Api(Namespace):
             raise _wrong("get_process", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_process", "guid")
-        return await self._call("getProcess", operation, (200,), guid)
+        return await self._call(
+            "getProcess",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_process_for_app(self, guid: UUID | str, type_: str) -> Process:
+    async def get_process_for_app(
+        self,
+        guid: UUID | str,
+        type_: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Process:
         """`GET /v3/apps/{guid}/processes/{type}` (getProcessForApp)."""
         from .api.processes import get_process_for_app as operation
 
@@ -1209,9 +2822,27 @@ class CfV3Api(Namespace):
             raise _wrong("get_process_for_app", "type_", "str", type_)
         if not type_:
             raise _empty("get_process_for_app", "type_")
-        return await self._call("getProcessForApp", operation, (200,), guid, type_)
+        return await self._call(
+            "getProcessForApp",
+            operation,
+            (200,),
+            guid,
+            type_,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_process_stats(self, guid: UUID | str) -> ProcessStats:
+    async def get_process_stats(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ProcessStats:
         """`GET /v3/processes/{guid}/stats` (getProcessStats)."""
         from .api.processes import get_process_stats as operation
 
@@ -1219,9 +2850,27 @@ class CfV3Api(Namespace):
             raise _wrong("get_process_stats", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_process_stats", "guid")
-        return await self._call("getProcessStats", operation, (200,), guid)
+        return await self._call(
+            "getProcessStats",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_process_stats_for_app(self, guid: UUID | str, type_: str) -> ProcessStats:
+    async def get_process_stats_for_app(
+        self,
+        guid: UUID | str,
+        type_: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ProcessStats:
         """`GET /v3/apps/{guid}/processes/{type}/stats` (getProcessStatsForApp)."""
         from .api.processes import get_process_stats_for_app as operation
 
@@ -1233,9 +2882,27 @@ class CfV3Api(Namespace):
             raise _wrong("get_process_stats_for_app", "type_", "str", type_)
         if not type_:
             raise _empty("get_process_stats_for_app", "type_")
-        return await self._call("getProcessStatsForApp", operation, (200,), guid, type_)
+        return await self._call(
+            "getProcessStatsForApp",
+            operation,
+            (200,),
+            guid,
+            type_,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_revision(self, guid: UUID | str) -> Revision:
+    async def get_revision(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Revision:
         """`GET /v3/revisions/{guid}` (getRevision)."""
         from .api.revisions import get_revision as operation
 
@@ -1243,9 +2910,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_revision", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_revision", "guid")
-        return await self._call("getRevision", operation, (200,), guid)
+        return await self._call(
+            "getRevision",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_revision_environment_variables(self, guid: UUID | str) -> GetRevisionEnvironmentVariablesResponse200:
+    async def get_revision_environment_variables(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> GetRevisionEnvironmentVariablesResponse200:
         """`GET /v3/revisions/{guid}/environment_variables` (getRevisionEnvironmentVariables)."""
         from .api.revisions import get_revision_environment_variables as operation
 
@@ -1253,9 +2937,27 @@ class CfV3Api(Namespace):
             raise _wrong("get_revision_environment_variables", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_revision_environment_variables", "guid")
-        return await self._call("getRevisionEnvironmentVariables", operation, (200,), guid)
+        return await self._call(
+            "getRevisionEnvironmentVariables",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_role(self, guid: UUID | str, *, include: list[GetRoleIncludeItem] | Unset = UNSET) -> BaseSchema:
+    async def get_role(
+        self,
+        guid: UUID | str,
+        *,
+        include: list[GetRoleIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> BaseSchema:
         """`GET /v3/roles/{guid}` (getRole)."""
         from .api.roles import get_role as operation
 
@@ -1265,9 +2967,28 @@ class CfV3Api(Namespace):
             raise _empty("get_role", "guid")
         if include is not UNSET and not _list_of(include, operation.GetRoleIncludeItem):
             raise _wrong("get_role", "include", "a list of GetRoleIncludeItem", include)
-        return await self._call("getRole", operation, (200,), guid, **_given(include=include))
+        return await self._call(
+            "getRole",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(include=include),
+        )
 
-    async def get_route(self, guid: UUID | str, *, include: list[GetRouteIncludeItem] | Unset = UNSET) -> Route:
+    async def get_route(
+        self,
+        guid: UUID | str,
+        *,
+        include: list[GetRouteIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Route:
         """`GET /v3/routes/{guid}` (getRoute)."""
         from .api.routes import get_route as operation
 
@@ -1277,9 +2998,27 @@ class CfV3Api(Namespace):
             raise _empty("get_route", "guid")
         if include is not UNSET and not _list_of(include, operation.GetRouteIncludeItem):
             raise _wrong("get_route", "include", "a list of GetRouteIncludeItem", include)
-        return await self._call("getRoute", operation, (200,), guid, **_given(include=include))
+        return await self._call(
+            "getRoute",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(include=include),
+        )
 
-    async def get_security_group(self, guid: UUID | str) -> SecurityGroup:
+    async def get_security_group(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> SecurityGroup:
         """`GET /v3/security_groups/{guid}` (getSecurityGroup)."""
         from .api.security_groups import get_security_group as operation
 
@@ -1287,9 +3026,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_security_group", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_security_group", "guid")
-        return await self._call("getSecurityGroup", operation, (200,), guid)
+        return await self._call(
+            "getSecurityGroup",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_service_broker(self, guid: UUID | str) -> ServiceBroker:
+    async def get_service_broker(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ServiceBroker:
         """`GET /v3/service_brokers/{guid}` (getServiceBroker)."""
         from .api.service_brokers import get_service_broker as operation
 
@@ -1297,10 +3053,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_service_broker", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_service_broker", "guid")
-        return await self._call("getServiceBroker", operation, (200,), guid)
+        return await self._call(
+            "getServiceBroker",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_service_credential_binding(
-        self, guid: UUID | str, *, include: list[GetServiceCredentialBindingIncludeItem] | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        include: list[GetServiceCredentialBindingIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> AppCredentialBinding | KeyCredentialBinding:
         """`GET /v3/service_credential_bindings/{guid}` (getServiceCredentialBinding)."""
         from .api.service_credential_bindings import get_service_credential_binding as operation
@@ -1313,10 +3085,26 @@ class CfV3Api(Namespace):
             raise _wrong(
                 "get_service_credential_binding", "include", "a list of GetServiceCredentialBindingIncludeItem", include
             )
-        return await self._call("getServiceCredentialBinding", operation, (200,), guid, **_given(include=include))
+        return await self._call(
+            "getServiceCredentialBinding",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(include=include),
+        )
 
     async def get_service_credential_binding_details(
-        self, guid: UUID | str
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> GetServiceCredentialBindingDetailsResponse200:
         """`GET /v3/service_credential_bindings/{guid}/details` (getServiceCredentialBindingDetails)."""
         from .api.service_credential_bindings import get_service_credential_binding_details as operation
@@ -1325,10 +3113,25 @@ class CfV3Api(Namespace):
             raise _wrong("get_service_credential_binding_details", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_service_credential_binding_details", "guid")
-        return await self._call("getServiceCredentialBindingDetails", operation, (200,), guid)
+        return await self._call(
+            "getServiceCredentialBindingDetails",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_service_credential_binding_parameters(
-        self, guid: UUID | str
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> GetServiceCredentialBindingParametersResponse200:
         """`GET /v3/service_credential_bindings/{guid}/parameters` (getServiceCredentialBindingParameters)."""
         from .api.service_credential_bindings import get_service_credential_binding_parameters as operation
@@ -1337,10 +3140,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_service_credential_binding_parameters", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_service_credential_binding_parameters", "guid")
-        return await self._call("getServiceCredentialBindingParameters", operation, (200,), guid)
+        return await self._call(
+            "getServiceCredentialBindingParameters",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_service_instance(
-        self, guid: UUID | str, *, fields: GetServiceInstanceFields | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        fields: GetServiceInstanceFields | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ManagedServiceInstance | UserProvidedServiceInstance:
         """`GET /v3/service_instances/{guid}` (getServiceInstance)."""
         from .api.service_instances import get_service_instance as operation
@@ -1351,9 +3170,27 @@ class CfV3Api(Namespace):
             raise _empty("get_service_instance", "guid")
         if fields is not UNSET and not isinstance(fields, operation.GetServiceInstanceFields):
             raise _wrong("get_service_instance", "fields", "GetServiceInstanceFields", fields)
-        return await self._call("getServiceInstance", operation, (200,), guid, **_given(fields=fields))
+        return await self._call(
+            "getServiceInstance",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(fields=fields),
+        )
 
-    async def get_service_instance_credentials(self, guid: UUID | str) -> GetServiceInstanceCredentialsResponse200:
+    async def get_service_instance_credentials(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> GetServiceInstanceCredentialsResponse200:
         """`GET /v3/service_instances/{guid}/credentials` (getServiceInstanceCredentials)."""
         from .api.service_instances import get_service_instance_credentials as operation
 
@@ -1361,9 +3198,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_service_instance_credentials", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_service_instance_credentials", "guid")
-        return await self._call("getServiceInstanceCredentials", operation, (200,), guid)
+        return await self._call(
+            "getServiceInstanceCredentials",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_service_instance_parameters(self, guid: UUID | str) -> GetServiceInstanceParametersResponse200:
+    async def get_service_instance_parameters(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> GetServiceInstanceParametersResponse200:
         """`GET /v3/service_instances/{guid}/parameters` (getServiceInstanceParameters)."""
         from .api.service_instances import get_service_instance_parameters as operation
 
@@ -1371,9 +3225,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_service_instance_parameters", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_service_instance_parameters", "guid")
-        return await self._call("getServiceInstanceParameters", operation, (200,), guid)
+        return await self._call(
+            "getServiceInstanceParameters",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_service_instance_permissions(self, guid: UUID | str) -> GetServiceInstancePermissionsResponse200:
+    async def get_service_instance_permissions(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> GetServiceInstancePermissionsResponse200:
         """`GET /v3/service_instances/{guid}/permissions` (getServiceInstancePermissions)."""
         from .api.service_instances import get_service_instance_permissions as operation
 
@@ -1381,10 +3252,25 @@ class CfV3Api(Namespace):
             raise _wrong("get_service_instance_permissions", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_service_instance_permissions", "guid")
-        return await self._call("getServiceInstancePermissions", operation, (200,), guid)
+        return await self._call(
+            "getServiceInstancePermissions",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_service_instance_usage_summary_in_shared_spaces(
-        self, guid: UUID | str
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> GetServiceInstanceUsageSummaryInSharedSpacesResponse200:
         """`GET /v3/service_instances/{guid}/relationships/shared_spaces/usage_summary` (getServiceInstanceUsageSummaryInSharedSpaces)."""
         from .api.service_instances import get_service_instance_usage_summary_in_shared_spaces as operation
@@ -1393,9 +3279,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_service_instance_usage_summary_in_shared_spaces", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_service_instance_usage_summary_in_shared_spaces", "guid")
-        return await self._call("getServiceInstanceUsageSummaryInSharedSpaces", operation, (200,), guid)
+        return await self._call(
+            "getServiceInstanceUsageSummaryInSharedSpaces",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_service_offering(self, guid: UUID | str) -> ServiceOffering:
+    async def get_service_offering(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ServiceOffering:
         """`GET /v3/service_offerings/{guid}` (getServiceOffering)."""
         from .api.service_offerings import get_service_offering as operation
 
@@ -1403,10 +3306,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_service_offering", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_service_offering", "guid")
-        return await self._call("getServiceOffering", operation, (200,), guid)
+        return await self._call(
+            "getServiceOffering",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_service_plan(
-        self, guid: UUID | str, *, include: list[GetServicePlanIncludeItem] | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        include: list[GetServicePlanIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ServicePlan:
         """`GET /v3/service_plans/{guid}` (getServicePlan)."""
         from .api.service_plans import get_service_plan as operation
@@ -1417,9 +3336,27 @@ class CfV3Api(Namespace):
             raise _empty("get_service_plan", "guid")
         if include is not UNSET and not _list_of(include, operation.GetServicePlanIncludeItem):
             raise _wrong("get_service_plan", "include", "a list of GetServicePlanIncludeItem", include)
-        return await self._call("getServicePlan", operation, (200,), guid, **_given(include=include))
+        return await self._call(
+            "getServicePlan",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(include=include),
+        )
 
-    async def get_service_plan_visibility(self, guid: UUID | str) -> ServicePlanVisibility:
+    async def get_service_plan_visibility(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ServicePlanVisibility:
         """`GET /v3/service_plans/{guid}/visibility` (getServicePlanVisibility)."""
         from .api.service_plans import get_service_plan_visibility as operation
 
@@ -1427,10 +3364,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_service_plan_visibility", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_service_plan_visibility", "guid")
-        return await self._call("getServicePlanVisibility", operation, (200,), guid)
+        return await self._call(
+            "getServicePlanVisibility",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_service_route_binding(
-        self, guid: UUID | str, *, include: list[GetServiceRouteBindingIncludeItem] | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        include: list[GetServiceRouteBindingIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceRouteBinding:
         """`GET /v3/service_route_bindings/{guid}` (getServiceRouteBinding)."""
         from .api.service_route_bindings import get_service_route_binding as operation
@@ -1441,10 +3394,26 @@ class CfV3Api(Namespace):
             raise _empty("get_service_route_binding", "guid")
         if include is not UNSET and not _list_of(include, operation.GetServiceRouteBindingIncludeItem):
             raise _wrong("get_service_route_binding", "include", "a list of GetServiceRouteBindingIncludeItem", include)
-        return await self._call("getServiceRouteBinding", operation, (200,), guid, **_given(include=include))
+        return await self._call(
+            "getServiceRouteBinding",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(include=include),
+        )
 
     async def get_service_route_binding_parameters(
-        self, guid: UUID | str
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> GetServiceRouteBindingParametersResponse200:
         """`GET /v3/service_route_bindings/{guid}/parameters` (getServiceRouteBindingParameters)."""
         from .api.service_route_bindings import get_service_route_binding_parameters as operation
@@ -1453,9 +3422,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_service_route_binding_parameters", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_service_route_binding_parameters", "guid")
-        return await self._call("getServiceRouteBindingParameters", operation, (200,), guid)
+        return await self._call(
+            "getServiceRouteBindingParameters",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_service_usage_event(self, guid: UUID | str) -> ServiceUsageEvent:
+    async def get_service_usage_event(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ServiceUsageEvent:
         """`GET /v3/service_usage_events/{guid}` (getServiceUsageEvent)."""
         from .api.service_usage_events import get_service_usage_event as operation
 
@@ -1463,9 +3449,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_service_usage_event", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_service_usage_event", "guid")
-        return await self._call("getServiceUsageEvent", operation, (200,), guid)
+        return await self._call(
+            "getServiceUsageEvent",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_sidecar(self, guid: UUID | str) -> Sidecar:
+    async def get_sidecar(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Sidecar:
         """`GET /v3/sidecars/{guid}` (getSidecar)."""
         from .api.sidecars import get_sidecar as operation
 
@@ -1473,9 +3476,27 @@ class CfV3Api(Namespace):
             raise _wrong("get_sidecar", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_sidecar", "guid")
-        return await self._call("getSidecar", operation, (200,), guid)
+        return await self._call(
+            "getSidecar",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_space(self, guid: UUID | str, *, include: list[GetSpaceIncludeItem] | Unset = UNSET) -> Space:
+    async def get_space(
+        self,
+        guid: UUID | str,
+        *,
+        include: list[GetSpaceIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Space:
         """`GET /v3/spaces/{guid}` (getSpace)."""
         from .api.spaces import get_space as operation
 
@@ -1485,9 +3506,28 @@ class CfV3Api(Namespace):
             raise _empty("get_space", "guid")
         if include is not UNSET and not _list_of(include, operation.GetSpaceIncludeItem):
             raise _wrong("get_space", "include", "a list of GetSpaceIncludeItem", include)
-        return await self._call("getSpace", operation, (200,), guid, **_given(include=include))
+        return await self._call(
+            "getSpace",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(include=include),
+        )
 
-    async def get_space_feature(self, guid: UUID | str, name: GetSpaceFeatureName) -> SpaceFeature:
+    async def get_space_feature(
+        self,
+        guid: UUID | str,
+        name: GetSpaceFeatureName,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> SpaceFeature:
         """`GET /v3/spaces/{guid}/features/{name}` (getSpaceFeature)."""
         from .api.spaces import get_space_feature as operation
 
@@ -1497,9 +3537,27 @@ class CfV3Api(Namespace):
             raise _empty("get_space_feature", "guid")
         if not isinstance(name, operation.GetSpaceFeatureName):
             raise _wrong("get_space_feature", "name", "GetSpaceFeatureName", name)
-        return await self._call("getSpaceFeature", operation, (200,), guid, name)
+        return await self._call(
+            "getSpaceFeature",
+            operation,
+            (200,),
+            guid,
+            name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_space_quota(self, guid: UUID | str) -> SpaceQuota:
+    async def get_space_quota(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> SpaceQuota:
         """`GET /v3/space_quotas/{guid}` (getSpaceQuota)."""
         from .api.space_quotas import get_space_quota as operation
 
@@ -1507,9 +3565,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_space_quota", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_space_quota", "guid")
-        return await self._call("getSpaceQuota", operation, (200,), guid)
+        return await self._call(
+            "getSpaceQuota",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_ssh_enabled_for_app(self, guid: UUID | str) -> AppSshEnabled:
+    async def get_ssh_enabled_for_app(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AppSshEnabled:
         """`GET /v3/apps/{guid}/ssh_enabled` (getSshEnabledForApp)."""
         from .api.apps import get_ssh_enabled_for_app as operation
 
@@ -1517,9 +3592,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_ssh_enabled_for_app", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_ssh_enabled_for_app", "guid")
-        return await self._call("getSshEnabledForApp", operation, (200,), guid)
+        return await self._call(
+            "getSshEnabledForApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_stack(self, guid: UUID | str) -> Stack:
+    async def get_stack(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Stack:
         """`GET /v3/stacks/{guid}` (getStack)."""
         from .api.stacks import get_stack as operation
 
@@ -1527,9 +3619,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_stack", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_stack", "guid")
-        return await self._call("getStack", operation, (200,), guid)
+        return await self._call(
+            "getStack",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_task(self, guid: UUID | str) -> Task:
+    async def get_task(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Task:
         """`GET /v3/tasks/{guid}` (getTask)."""
         from .api.tasks import get_task as operation
 
@@ -1537,9 +3646,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_task", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_task", "guid")
-        return await self._call("getTask", operation, (200,), guid)
+        return await self._call(
+            "getTask",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_usage_summary_for_organization(self, guid: UUID | str) -> GetUsageSummaryForOrganizationResponse200:
+    async def get_usage_summary_for_organization(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> GetUsageSummaryForOrganizationResponse200:
         """`GET /v3/organizations/{guid}/usage_summary` (getUsageSummaryForOrganization)."""
         from .api.organizations import get_usage_summary_for_organization as operation
 
@@ -1547,9 +3673,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_usage_summary_for_organization", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_usage_summary_for_organization", "guid")
-        return await self._call("getUsageSummaryForOrganization", operation, (200,), guid)
+        return await self._call(
+            "getUsageSummaryForOrganization",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_usage_summary_for_space(self, guid: UUID | str) -> GetUsageSummaryForSpaceResponse200:
+    async def get_usage_summary_for_space(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> GetUsageSummaryForSpaceResponse200:
         """`GET /v3/spaces/{guid}/usage_summary` (getUsageSummaryForSpace)."""
         from .api.spaces import get_usage_summary_for_space as operation
 
@@ -1557,9 +3700,26 @@ class CfV3Api(Namespace):
             raise _wrong("get_usage_summary_for_space", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_usage_summary_for_space", "guid")
-        return await self._call("getUsageSummaryForSpace", operation, (200,), guid)
+        return await self._call(
+            "getUsageSummaryForSpace",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_user(self, guid: str) -> User:
+    async def get_user(
+        self,
+        guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> User:
         """`GET /v3/users/{guid}` (getUser)."""
         from .api.users import get_user as operation
 
@@ -1567,16 +3727,47 @@ class CfV3Api(Namespace):
             raise _wrong("get_user", "guid", "str", guid)
         if not guid:
             raise _empty("get_user", "guid")
-        return await self._call("getUser", operation, (200,), guid)
+        return await self._call(
+            "getUser",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_v3_api_root(self) -> GetV3ApiRootResponse200:
+    async def get_v3_api_root(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> GetV3ApiRootResponse200:
         """`GET /v3` (getV3ApiRoot)."""
         from .api.root import get_v3_api_root as operation
 
-        return await self._call("getV3ApiRoot", operation, (200,))
+        return await self._call(
+            "getV3ApiRoot",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def insert_destinations_for_route(
-        self, guid: UUID | str, *, body: InsertDestinationsForRouteBody | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: InsertDestinationsForRouteBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> RouteDestinationList:
         """`POST /v3/routes/{guid}/destinations` (insertDestinationsForRoute)."""
         from .api.routes import insert_destinations_for_route as operation
@@ -1587,7 +3778,17 @@ class CfV3Api(Namespace):
             raise _empty("insert_destinations_for_route", "guid")
         if body is not UNSET and not isinstance(body, operation.InsertDestinationsForRouteBody):
             raise _wrong("insert_destinations_for_route", "body", "InsertDestinationsForRouteBody", body)
-        return await self._call("insertDestinationsForRoute", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "insertDestinationsForRoute",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def list_app_builds(
         self,
@@ -1600,6 +3801,10 @@ class CfV3Api(Namespace):
         label_selector: str | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> BuildList:
         """`GET /v3/apps/{guid}/builds` (listAppBuilds)."""
         from .api.builds import list_app_builds as operation
@@ -1627,6 +3832,10 @@ class CfV3Api(Namespace):
             operation,
             (200,),
             guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -1648,6 +3857,10 @@ class CfV3Api(Namespace):
         label_selector: str | Unset = UNSET,
         guids: list[str] | Unset = UNSET,
         states: list[ListAppDropletsStatesItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> DropletList:
         """`GET /v3/apps/{guid}/droplets` (listAppDroplets)."""
         from .api.apps import list_app_droplets as operation
@@ -1673,6 +3886,10 @@ class CfV3Api(Namespace):
             operation,
             (200,),
             guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -1683,7 +3900,15 @@ class CfV3Api(Namespace):
             ),
         )
 
-    async def list_app_features(self, guid: UUID | str) -> AppFeatureList:
+    async def list_app_features(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AppFeatureList:
         """`GET /v3/apps/{guid}/features` (listAppFeatures)."""
         from .api.apps import list_app_features as operation
 
@@ -1691,7 +3916,16 @@ class CfV3Api(Namespace):
             raise _wrong("list_app_features", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("list_app_features", "guid")
-        return await self._call("listAppFeatures", operation, (200,), guid)
+        return await self._call(
+            "listAppFeatures",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def list_app_packages(
         self,
@@ -1703,6 +3937,10 @@ class CfV3Api(Namespace):
         order_by: str | Unset = UNSET,
         states: list[ListAppPackagesStatesItem] | Unset = UNSET,
         types: list[ListAppPackagesTypesItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> PackageList:
         """`GET /v3/apps/{guid}/packages` (listAppPackages)."""
         from .api.packages import list_app_packages as operation
@@ -1728,6 +3966,10 @@ class CfV3Api(Namespace):
             operation,
             (200,),
             guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(guids=guids, page=page, per_page=per_page, order_by=order_by, states=states, types=types),
         )
 
@@ -1738,6 +3980,10 @@ class CfV3Api(Namespace):
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ProcessList:
         """`GET /v3/apps/{guid}/processes` (listAppProcesses)."""
         from .api.processes import list_app_processes as operation
@@ -1753,7 +3999,15 @@ class CfV3Api(Namespace):
         if order_by is not UNSET and not isinstance(order_by, str):
             raise _wrong("list_app_processes", "order_by", "str", order_by)
         return await self._call(
-            "listAppProcesses", operation, (200,), guid, **_given(page=page, per_page=per_page, order_by=order_by)
+            "listAppProcesses",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(page=page, per_page=per_page, order_by=order_by),
         )
 
     async def list_app_routes(
@@ -1767,6 +4021,10 @@ class CfV3Api(Namespace):
         hosts: list[str] | Unset = UNSET,
         paths: list[str] | Unset = UNSET,
         ports: list[int] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> RouteList:
         """`GET /v3/apps/{guid}/routes` (listAppRoutes)."""
         from .api.routes import list_app_routes as operation
@@ -1794,6 +4052,10 @@ class CfV3Api(Namespace):
             operation,
             (200,),
             guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -1805,7 +4067,15 @@ class CfV3Api(Namespace):
             ),
         )
 
-    async def list_app_sidecars(self, guid: UUID | str) -> SidecarList:
+    async def list_app_sidecars(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> SidecarList:
         """`GET /v3/apps/{guid}/sidecars` (listAppSidecars)."""
         from .api.sidecars import list_app_sidecars as operation
 
@@ -1813,7 +4083,16 @@ class CfV3Api(Namespace):
             raise _wrong("list_app_sidecars", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("list_app_sidecars", "guid")
-        return await self._call("listAppSidecars", operation, (200,), guid)
+        return await self._call(
+            "listAppSidecars",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def list_app_tasks(
         self,
@@ -1829,6 +4108,10 @@ class CfV3Api(Namespace):
         names: list[str] | Unset = UNSET,
         states: list[ListAppTasksStatesItem] | Unset = UNSET,
         sequence_ids: list[int] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> TaskList:
         """`GET /v3/apps/{guid}/tasks` (listAppTasks)."""
         from .api.tasks import list_app_tasks as operation
@@ -1862,6 +4145,10 @@ class CfV3Api(Namespace):
             operation,
             (200,),
             guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -1885,6 +4172,10 @@ class CfV3Api(Namespace):
         after_guid: str | Unset = UNSET,
         guids: list[str] | Unset = UNSET,
         created_ats: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> AppUsageEventList:
         """`GET /v3/app_usage_events` (listAppUsageEvents)."""
         from .api.app_usage_events import list_app_usage_events as operation
@@ -1905,6 +4196,10 @@ class CfV3Api(Namespace):
             "listAppUsageEvents",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -1931,6 +4226,10 @@ class CfV3Api(Namespace):
         stacks: list[str] | Unset = UNSET,
         lifecycle_type: ListAppsLifecycleType | Unset = UNSET,
         include: list[ListAppsIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> AppList:
         """`GET /v3/apps` (listApps)."""
         from .api.apps import list_apps as operation
@@ -1965,6 +4264,10 @@ class CfV3Api(Namespace):
             "listApps",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -1992,6 +4295,10 @@ class CfV3Api(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> AppList:
         """`GET /v3/stacks/{guid}/apps` (listAppsOnStack)."""
         from .api.stacks import list_apps_on_stack as operation
@@ -2017,6 +4324,10 @@ class CfV3Api(Namespace):
             operation,
             (200,),
             guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2039,6 +4350,10 @@ class CfV3Api(Namespace):
         target_guids: list[str] | Unset = UNSET,
         space_guids: list[str] | Unset = UNSET,
         organization_guids: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> AuditEventList:
         """`GET /v3/audit_events` (listAuditEvents)."""
         from .api.audit_events import list_audit_events as operation
@@ -2065,6 +4380,10 @@ class CfV3Api(Namespace):
             "listAuditEvents",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2089,6 +4408,10 @@ class CfV3Api(Namespace):
         label_selector: str | Unset = UNSET,
         names: list[str] | Unset = UNSET,
         stacks: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> BuildpackList:
         """`GET /v3/buildpacks` (listBuildpacks)."""
         from .api.buildpacks import list_buildpacks as operation
@@ -2113,6 +4436,10 @@ class CfV3Api(Namespace):
             "listBuildpacks",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2137,6 +4464,10 @@ class CfV3Api(Namespace):
         states: list[ListBuildsStatesItem] | Unset = UNSET,
         app_guids: list[str] | Unset = UNSET,
         package_guids: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> BuildList:
         """`GET /v3/builds` (listBuilds)."""
         from .api.builds import list_builds as operation
@@ -2163,6 +4494,10 @@ class CfV3Api(Namespace):
             "listBuilds",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2183,6 +4518,10 @@ class CfV3Api(Namespace):
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> RevisionList:
         """`GET /v3/apps/{guid}/revisions/deployed` (listDeployedRevisionsForApp)."""
         from .api.revisions import list_deployed_revisions_for_app as operation
@@ -2202,6 +4541,10 @@ class CfV3Api(Namespace):
             operation,
             (200,),
             guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(page=page, per_page=per_page, order_by=order_by),
         )
 
@@ -2218,6 +4561,10 @@ class CfV3Api(Namespace):
         states: list[str] | Unset = UNSET,
         status_reasons: list[ListDeploymentsStatusReasonsItem] | Unset = UNSET,
         status_values: list[ListDeploymentsStatusValuesItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> DeploymentList:
         """`GET /v3/deployments` (listDeployments)."""
         from .api.deployments import list_deployments as operation
@@ -2250,6 +4597,10 @@ class CfV3Api(Namespace):
             "listDeployments",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2265,7 +4616,15 @@ class CfV3Api(Namespace):
         )
 
     async def list_destinations_for_route(
-        self, guid: UUID | str, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        page: int | Unset = UNSET,
+        per_page: int | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> RouteDestinationList:
         """`GET /v3/routes/{guid}/destinations` (listDestinationsForRoute)."""
         from .api.routes import list_destinations_for_route as operation
@@ -2279,7 +4638,15 @@ class CfV3Api(Namespace):
         if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
             raise _wrong("list_destinations_for_route", "per_page", "int", per_page)
         return await self._call(
-            "listDestinationsForRoute", operation, (200,), guid, **_given(page=page, per_page=per_page)
+            "listDestinationsForRoute",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(page=page, per_page=per_page),
         )
 
     async def list_domains(
@@ -2294,6 +4661,10 @@ class CfV3Api(Namespace):
         guids: list[str] | Unset = UNSET,
         names: list[str] | Unset = UNSET,
         organization_guids: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> DomainList:
         """`GET /v3/domains` (listDomains)."""
         from .api.domains import list_domains as operation
@@ -2320,6 +4691,10 @@ class CfV3Api(Namespace):
             "listDomains",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2341,6 +4716,10 @@ class CfV3Api(Namespace):
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
         names: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> DomainList:
         """`GET /v3/organizations/{guid}/domains` (listDomainsForOrganization)."""
         from .api.domains import list_domains_for_organization as operation
@@ -2362,6 +4741,10 @@ class CfV3Api(Namespace):
             operation,
             (200,),
             guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(page=page, per_page=per_page, order_by=order_by, names=names),
         )
 
@@ -2379,6 +4762,10 @@ class CfV3Api(Namespace):
         app_guids: list[str] | Unset = UNSET,
         space_guids: list[str] | Unset = UNSET,
         organization_guids: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> DropletList:
         """`GET /v3/droplets` (listDroplets)."""
         from .api.droplets import list_droplets as operation
@@ -2409,6 +4796,10 @@ class CfV3Api(Namespace):
             "listDroplets",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2431,6 +4822,10 @@ class CfV3Api(Namespace):
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> FeatureFlagList:
         """`GET /v3/feature_flags` (listFeatureFlags)."""
         from .api.feature_flags import list_feature_flags as operation
@@ -2447,6 +4842,10 @@ class CfV3Api(Namespace):
             "listFeatureFlags",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(page=page, per_page=per_page, order_by=order_by, updated_ats=updated_ats),
         )
 
@@ -2462,6 +4861,10 @@ class CfV3Api(Namespace):
         guids: list[str] | Unset = UNSET,
         names: list[str] | Unset = UNSET,
         organization_guids: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> IsolationSegmentList:
         """`GET /v3/isolation_segments` (listIsolationSegments)."""
         from .api.isolation_segments import list_isolation_segments as operation
@@ -2488,6 +4891,10 @@ class CfV3Api(Namespace):
             "listIsolationSegments",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2512,6 +4919,10 @@ class CfV3Api(Namespace):
         organization_guids: list[str] | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> OrganizationQuotaList:
         """`GET /v3/organization_quotas` (listOrganizationQuotas)."""
         from .api.organization_quotas import list_organization_quotas as operation
@@ -2536,6 +4947,10 @@ class CfV3Api(Namespace):
             "listOrganizationQuotas",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2559,6 +4974,10 @@ class CfV3Api(Namespace):
         label_selector: str | Unset = UNSET,
         names: list[str] | Unset = UNSET,
         guids: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> OrganizationList:
         """`GET /v3/organizations` (listOrganizations)."""
         from .api.organizations import list_organizations as operation
@@ -2583,6 +5002,10 @@ class CfV3Api(Namespace):
             "listOrganizations",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2596,7 +5019,15 @@ class CfV3Api(Namespace):
         )
 
     async def list_organizations_for_isolation_segment(
-        self, guid: UUID | str, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        page: int | Unset = UNSET,
+        per_page: int | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToMany:
         """`GET /v3/isolation_segments/{guid}/relationships/organizations` (listOrganizationsForIsolationSegment)."""
         from .api.isolation_segments import list_organizations_for_isolation_segment as operation
@@ -2610,11 +5041,27 @@ class CfV3Api(Namespace):
         if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
             raise _wrong("list_organizations_for_isolation_segment", "per_page", "int", per_page)
         return await self._call(
-            "listOrganizationsForIsolationSegment", operation, (200,), guid, **_given(page=page, per_page=per_page)
+            "listOrganizationsForIsolationSegment",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(page=page, per_page=per_page),
         )
 
     async def list_organizations_for_isolation_segment_short(
-        self, guid: UUID | str, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        page: int | Unset = UNSET,
+        per_page: int | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> OrganizationList:
         """`GET /v3/isolation_segments/{guid}/organizations` (listOrganizationsForIsolationSegmentShort)."""
         from .api.isolation_segments import list_organizations_for_isolation_segment_short as operation
@@ -2628,7 +5075,15 @@ class CfV3Api(Namespace):
         if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
             raise _wrong("list_organizations_for_isolation_segment_short", "per_page", "int", per_page)
         return await self._call(
-            "listOrganizationsForIsolationSegmentShort", operation, (200,), guid, **_given(page=page, per_page=per_page)
+            "listOrganizationsForIsolationSegmentShort",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(page=page, per_page=per_page),
         )
 
     async def list_package_droplets(
@@ -2641,6 +5096,10 @@ class CfV3Api(Namespace):
         label_selector: str | Unset = UNSET,
         guids: list[str] | Unset = UNSET,
         states: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> DropletList:
         """`GET /v3/packages/{guid}/droplets` (listPackageDroplets)."""
         from .api.packages import list_package_droplets as operation
@@ -2666,6 +5125,10 @@ class CfV3Api(Namespace):
             operation,
             (200,),
             guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2691,6 +5154,10 @@ class CfV3Api(Namespace):
         app_guids: list[str] | Unset = UNSET,
         space_guids: list[str] | Unset = UNSET,
         organization_guids: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> PackageList:
         """`GET /v3/packages` (listPackages)."""
         from .api.packages import list_packages as operation
@@ -2723,6 +5190,10 @@ class CfV3Api(Namespace):
             "listPackages",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2739,7 +5210,15 @@ class CfV3Api(Namespace):
             ),
         )
 
-    async def list_process_instances(self, guid: UUID | str) -> ListProcessInstancesResponse200:
+    async def list_process_instances(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ListProcessInstancesResponse200:
         """`GET /v3/processes/{guid}/process_instances` (listProcessInstances)."""
         from .api.processes import list_process_instances as operation
 
@@ -2747,9 +5226,26 @@ class CfV3Api(Namespace):
             raise _wrong("list_process_instances", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("list_process_instances", "guid")
-        return await self._call("listProcessInstances", operation, (200,), guid)
+        return await self._call(
+            "listProcessInstances",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def list_process_sidecars(self, guid: UUID | str) -> SidecarList:
+    async def list_process_sidecars(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> SidecarList:
         """`GET /v3/processes/{guid}/sidecars` (listProcessSidecars)."""
         from .api.sidecars import list_process_sidecars as operation
 
@@ -2757,7 +5253,16 @@ class CfV3Api(Namespace):
             raise _wrong("list_process_sidecars", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("list_process_sidecars", "guid")
-        return await self._call("listProcessSidecars", operation, (200,), guid)
+        return await self._call(
+            "listProcessSidecars",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def list_processes(
         self,
@@ -2773,6 +5278,10 @@ class CfV3Api(Namespace):
         app_guids: list[str] | Unset = UNSET,
         space_guids: list[str] | Unset = UNSET,
         organization_guids: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ProcessList:
         """`GET /v3/processes` (listProcesses)."""
         from .api.processes import list_processes as operation
@@ -2803,6 +5312,10 @@ class CfV3Api(Namespace):
             "listProcesses",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2829,6 +5342,10 @@ class CfV3Api(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         versions: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> RevisionList:
         """`GET /v3/apps/{guid}/revisions` (listRevisionsForApp)."""
         from .api.revisions import list_revisions_for_app as operation
@@ -2856,6 +5373,10 @@ class CfV3Api(Namespace):
             operation,
             (200,),
             guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2882,6 +5403,10 @@ class CfV3Api(Namespace):
         space_guids: list[str] | Unset = UNSET,
         user_guids: list[str] | Unset = UNSET,
         include: list[ListRolesIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ListRolesResponse200:
         """`GET /v3/roles` (listRoles)."""
         from .api.roles import list_roles as operation
@@ -2914,6 +5439,10 @@ class CfV3Api(Namespace):
             "listRoles",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -2949,6 +5478,10 @@ class CfV3Api(Namespace):
         organization_guids: list[str] | Unset = UNSET,
         service_instance_guids: list[str] | Unset = UNSET,
         include: list[ListRoutesIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ListRoutesResponse200:
         """`GET /v3/routes` (listRoutes)."""
         from .api.routes import list_routes as operation
@@ -2989,6 +5522,10 @@ class CfV3Api(Namespace):
             "listRoutes",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -3009,7 +5546,15 @@ class CfV3Api(Namespace):
             ),
         )
 
-    async def list_running_security_groups_for_space(self, guid: UUID | str) -> SecurityGroupList:
+    async def list_running_security_groups_for_space(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> SecurityGroupList:
         """`GET /v3/spaces/{guid}/running_security_groups` (listRunningSecurityGroupsForSpace)."""
         from .api.spaces import list_running_security_groups_for_space as operation
 
@@ -3017,7 +5562,16 @@ class CfV3Api(Namespace):
             raise _wrong("list_running_security_groups_for_space", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("list_running_security_groups_for_space", "guid")
-        return await self._call("listRunningSecurityGroupsForSpace", operation, (200,), guid)
+        return await self._call(
+            "listRunningSecurityGroupsForSpace",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def list_security_groups(
         self,
@@ -3033,6 +5587,10 @@ class CfV3Api(Namespace):
         globally_enabled_staging: bool | Unset = UNSET,
         running_space_guids: list[str] | Unset = UNSET,
         staging_space_guids: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> SecurityGroupList:
         """`GET /v3/security_groups` (listSecurityGroups)."""
         from .api.security_groups import list_security_groups as operation
@@ -3063,6 +5621,10 @@ class CfV3Api(Namespace):
             "listSecurityGroups",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -3089,6 +5651,10 @@ class CfV3Api(Namespace):
         label_selector: str | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceBrokerList:
         """`GET /v3/service_brokers` (listServiceBrokers)."""
         from .api.service_brokers import list_service_brokers as operation
@@ -3113,6 +5679,10 @@ class CfV3Api(Namespace):
             "listServiceBrokers",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -3146,6 +5716,10 @@ class CfV3Api(Namespace):
         service_offering_names: list[str] | Unset = UNSET,
         guids: list[str] | Unset = UNSET,
         include: list[ListServiceCredentialBindingsIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceCredentialBindingList:
         """`GET /v3/service_credential_bindings` (listServiceCredentialBindings)."""
         from .api.service_credential_bindings import list_service_credential_bindings as operation
@@ -3203,6 +5777,10 @@ class CfV3Api(Namespace):
             "listServiceCredentialBindings",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -3226,7 +5804,14 @@ class CfV3Api(Namespace):
         )
 
     async def list_service_instance_shared_spaces(
-        self, guid: UUID | str, *, fields: ListServiceInstanceSharedSpacesFields | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        fields: ListServiceInstanceSharedSpacesFields | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToMany:
         """`GET /v3/service_instances/{guid}/relationships/shared_spaces` (listServiceInstanceSharedSpaces)."""
         from .api.service_instances import list_service_instance_shared_spaces as operation
@@ -3239,7 +5824,17 @@ class CfV3Api(Namespace):
             raise _wrong(
                 "list_service_instance_shared_spaces", "fields", "ListServiceInstanceSharedSpacesFields", fields
             )
-        return await self._call("listServiceInstanceSharedSpaces", operation, (200,), guid, **_given(fields=fields))
+        return await self._call(
+            "listServiceInstanceSharedSpaces",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(fields=fields),
+        )
 
     async def list_service_instances(
         self,
@@ -3258,6 +5853,10 @@ class CfV3Api(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         fields: ListServiceInstancesFields | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceInstanceList:
         """`GET /v3/service_instances` (listServiceInstances)."""
         from .api.service_instances import list_service_instances as operation
@@ -3294,6 +5893,10 @@ class CfV3Api(Namespace):
             "listServiceInstances",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 names=names,
                 guids=guids,
@@ -3328,6 +5931,10 @@ class CfV3Api(Namespace):
         fields: ListServiceOfferingsFields | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceOfferingList:
         """`GET /v3/service_offerings` (listServiceOfferings)."""
         from .api.service_offerings import list_service_offerings as operation
@@ -3362,6 +5969,10 @@ class CfV3Api(Namespace):
             "listServiceOfferings",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -3400,6 +6011,10 @@ class CfV3Api(Namespace):
         fields: ListServicePlansFields | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ServicePlanList:
         """`GET /v3/service_plans` (listServicePlans)."""
         from .api.service_plans import list_service_plans as operation
@@ -3444,6 +6059,10 @@ class CfV3Api(Namespace):
             "listServicePlans",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -3480,6 +6099,10 @@ class CfV3Api(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         include: list[ListServiceRouteBindingsIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceRouteBindingList:
         """`GET /v3/service_route_bindings` (listServiceRouteBindings)."""
         from .api.service_route_bindings import list_service_route_bindings as operation
@@ -3516,6 +6139,10 @@ class CfV3Api(Namespace):
             "listServiceRouteBindings",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -3542,6 +6169,10 @@ class CfV3Api(Namespace):
         guids: list[str] | Unset = UNSET,
         service_instance_types: list[ListServiceUsageEventsServiceInstanceTypesItem] | Unset = UNSET,
         service_offering_guids: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceUsageEventList:
         """`GET /v3/service_usage_events` (listServiceUsageEvents)."""
         from .api.service_usage_events import list_service_usage_events as operation
@@ -3573,6 +6204,10 @@ class CfV3Api(Namespace):
             "listServiceUsageEvents",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -3585,7 +6220,15 @@ class CfV3Api(Namespace):
             ),
         )
 
-    async def list_shared_spaces_relationship(self, guid: UUID | str) -> RelationshipToMany:
+    async def list_shared_spaces_relationship(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> RelationshipToMany:
         """`GET /v3/routes/{guid}/relationships/shared_spaces` (listSharedSpacesRelationship)."""
         from .api.routes import list_shared_spaces_relationship as operation
 
@@ -3593,9 +6236,26 @@ class CfV3Api(Namespace):
             raise _wrong("list_shared_spaces_relationship", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("list_shared_spaces_relationship", "guid")
-        return await self._call("listSharedSpacesRelationship", operation, (200,), guid)
+        return await self._call(
+            "listSharedSpacesRelationship",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def list_space_features(self, guid: UUID | str) -> SpaceFeatureList:
+    async def list_space_features(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> SpaceFeatureList:
         """`GET /v3/spaces/{guid}/features` (listSpaceFeatures)."""
         from .api.spaces import list_space_features as operation
 
@@ -3603,7 +6263,16 @@ class CfV3Api(Namespace):
             raise _wrong("list_space_features", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("list_space_features", "guid")
-        return await self._call("listSpaceFeatures", operation, (200,), guid)
+        return await self._call(
+            "listSpaceFeatures",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def list_space_quotas(
         self,
@@ -3617,6 +6286,10 @@ class CfV3Api(Namespace):
         space_guids: list[str] | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> SpaceQuotaList:
         """`GET /v3/space_quotas` (listSpaceQuotas)."""
         from .api.space_quotas import list_space_quotas as operation
@@ -3643,6 +6316,10 @@ class CfV3Api(Namespace):
             "listSpaceQuotas",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -3669,6 +6346,10 @@ class CfV3Api(Namespace):
         guids: list[str] | Unset = UNSET,
         organization_guids: list[str] | Unset = UNSET,
         include: list[ListSpacesIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> SpaceList:
         """`GET /v3/spaces` (listSpaces)."""
         from .api.spaces import list_spaces as operation
@@ -3697,6 +6378,10 @@ class CfV3Api(Namespace):
             "listSpaces",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -3712,7 +6397,15 @@ class CfV3Api(Namespace):
         )
 
     async def list_spaces_for_isolation_segment(
-        self, guid: UUID | str, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        page: int | Unset = UNSET,
+        per_page: int | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToMany:
         """`GET /v3/isolation_segments/{guid}/relationships/spaces` (listSpacesForIsolationSegment)."""
         from .api.isolation_segments import list_spaces_for_isolation_segment as operation
@@ -3726,7 +6419,15 @@ class CfV3Api(Namespace):
         if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
             raise _wrong("list_spaces_for_isolation_segment", "per_page", "int", per_page)
         return await self._call(
-            "listSpacesForIsolationSegment", operation, (200,), guid, **_given(page=page, per_page=per_page)
+            "listSpacesForIsolationSegment",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(page=page, per_page=per_page),
         )
 
     async def list_stacks(
@@ -3739,6 +6440,10 @@ class CfV3Api(Namespace):
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
         names: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> StackList:
         """`GET /v3/stacks` (listStacks)."""
         from .api.stacks import list_stacks as operation
@@ -3761,6 +6466,10 @@ class CfV3Api(Namespace):
             "listStacks",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -3772,7 +6481,15 @@ class CfV3Api(Namespace):
             ),
         )
 
-    async def list_staging_security_groups_for_space(self, guid: UUID | str) -> SecurityGroupList:
+    async def list_staging_security_groups_for_space(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> SecurityGroupList:
         """`GET /v3/spaces/{guid}/staging_security_groups` (listStagingSecurityGroupsForSpace)."""
         from .api.spaces import list_staging_security_groups_for_space as operation
 
@@ -3780,7 +6497,16 @@ class CfV3Api(Namespace):
             raise _wrong("list_staging_security_groups_for_space", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("list_staging_security_groups_for_space", "guid")
-        return await self._call("listStagingSecurityGroupsForSpace", operation, (200,), guid)
+        return await self._call(
+            "listStagingSecurityGroupsForSpace",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def list_tasks(
         self,
@@ -3798,6 +6524,10 @@ class CfV3Api(Namespace):
         space_guids: list[str] | Unset = UNSET,
         organization_guids: list[str] | Unset = UNSET,
         sequence_ids: list[int] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> TaskList:
         """`GET /v3/tasks` (listTasks)."""
         from .api.tasks import list_tasks as operation
@@ -3832,6 +6562,10 @@ class CfV3Api(Namespace):
             "listTasks",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -3862,6 +6596,10 @@ class CfV3Api(Namespace):
         usernames: list[str] | Unset = UNSET,
         origins: list[str] | Unset = UNSET,
         partial_usernames: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> UserList:
         """`GET /v3/users` (listUsers)."""
         from .api.users import list_users as operation
@@ -3890,6 +6628,10 @@ class CfV3Api(Namespace):
             "listUsers",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -3918,6 +6660,10 @@ class CfV3Api(Namespace):
         label_selector: str | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> UserList:
         """`GET /v3/organizations/{guid}/users` (listUsersForOrganization)."""
         from .api.organizations import list_users_for_organization as operation
@@ -3951,6 +6697,10 @@ class CfV3Api(Namespace):
             operation,
             (200,),
             guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -3965,7 +6715,15 @@ class CfV3Api(Namespace):
             ),
         )
 
-    async def list_users_for_space(self, guid: UUID | str) -> UserList:
+    async def list_users_for_space(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> UserList:
         """`GET /v3/spaces/{guid}/users` (listUsersForSpace)."""
         from .api.spaces import list_users_for_space as operation
 
@@ -3973,10 +6731,26 @@ class CfV3Api(Namespace):
             raise _wrong("list_users_for_space", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("list_users_for_space", "guid")
-        return await self._call("listUsersForSpace", operation, (200,), guid)
+        return await self._call(
+            "listUsersForSpace",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def manage_isolation_segment_for_space(
-        self, guid: UUID | str, *, body: RelationshipToOne | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: RelationshipToOne | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToOne:
         """`PATCH /v3/spaces/{guid}/relationships/isolation_segment` (manageIsolationSegmentForSpace)."""
         from .api.spaces import manage_isolation_segment_for_space as operation
@@ -3987,29 +6761,95 @@ class CfV3Api(Namespace):
             raise _empty("manage_isolation_segment_for_space", "guid")
         if body is not UNSET and not isinstance(body, operation.RelationshipToOne):
             raise _wrong("manage_isolation_segment_for_space", "body", "RelationshipToOne", body)
-        return await self._call("manageIsolationSegmentForSpace", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "manageIsolationSegmentForSpace",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def post_resource_matches(self, *, body: PostResourceMatchesBody | Unset = UNSET) -> ResourceMatch:
+    async def post_resource_matches(
+        self,
+        *,
+        body: PostResourceMatchesBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ResourceMatch:
         """`POST /v3/resource_matches` (postResourceMatches)."""
         from .api.resource_matches import post_resource_matches as operation
 
         if body is not UNSET and not isinstance(body, operation.PostResourceMatchesBody):
             raise _wrong("post_resource_matches", "body", "PostResourceMatchesBody", body)
-        return await self._call("postResourceMatches", operation, (201,), **_given(body=body))
+        return await self._call(
+            "postResourceMatches",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def purge_and_seed_app_usage_events(self) -> None:
+    async def purge_and_seed_app_usage_events(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`POST /v3/app_usage_events/actions/destructively_purge_all_and_reseed` (purgeAndSeedAppUsageEvents)."""
         from .api.app_usage_events import purge_and_seed_app_usage_events as operation
 
-        return await self._call("purgeAndSeedAppUsageEvents", operation, (200,))
+        return await self._call(
+            "purgeAndSeedAppUsageEvents",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def purge_and_seed_service_usage_events(self) -> None:
+    async def purge_and_seed_service_usage_events(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`POST /v3/service_usage_events/actions/destructively_purge_all_and_reseed` (purgeAndSeedServiceUsageEvents)."""
         from .api.service_usage_events import purge_and_seed_service_usage_events as operation
 
-        return await self._call("purgeAndSeedServiceUsageEvents", operation, (200,))
+        return await self._call(
+            "purgeAndSeedServiceUsageEvents",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def remove_destination_for_route(self, guid: UUID | str, destination_guid: UUID | str) -> None:
+    async def remove_destination_for_route(
+        self,
+        guid: UUID | str,
+        destination_guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/routes/{guid}/destinations/{destination_guid}` (removeDestinationForRoute)."""
         from .api.routes import remove_destination_for_route as operation
 
@@ -4021,10 +6861,27 @@ class CfV3Api(Namespace):
             raise _wrong("remove_destination_for_route", "destination_guid", "str or UUID", destination_guid)
         if not destination_guid:
             raise _empty("remove_destination_for_route", "destination_guid")
-        return await self._call("removeDestinationForRoute", operation, (204,), guid, destination_guid)
+        return await self._call(
+            "removeDestinationForRoute",
+            operation,
+            (204,),
+            guid,
+            destination_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def remove_organization_from_service_plan_visibility(
-        self, guid: UUID | str, organization_guid: UUID | str
+        self,
+        guid: UUID | str,
+        organization_guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> None:
         """`DELETE /v3/service_plans/{guid}/visibility/{organization_guid}` (removeOrganizationFromServicePlanVisibility)."""
         from .api.service_plans import remove_organization_from_service_plan_visibility as operation
@@ -4043,10 +6900,27 @@ class CfV3Api(Namespace):
         if not organization_guid:
             raise _empty("remove_organization_from_service_plan_visibility", "organization_guid")
         return await self._call(
-            "removeOrganizationFromServicePlanVisibility", operation, (204,), guid, organization_guid
+            "removeOrganizationFromServicePlanVisibility",
+            operation,
+            (204,),
+            guid,
+            organization_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
         )
 
-    async def remove_space_quota_from_space(self, guid: UUID | str, space_guid: UUID | str) -> None:
+    async def remove_space_quota_from_space(
+        self,
+        guid: UUID | str,
+        space_guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/space_quotas/{guid}/relationships/spaces/{space_guid}` (removeSpaceQuotaFromSpace)."""
         from .api.space_quotas import remove_space_quota_from_space as operation
 
@@ -4058,10 +6932,27 @@ class CfV3Api(Namespace):
             raise _wrong("remove_space_quota_from_space", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("remove_space_quota_from_space", "space_guid")
-        return await self._call("removeSpaceQuotaFromSpace", operation, (204,), guid, space_guid)
+        return await self._call(
+            "removeSpaceQuotaFromSpace",
+            operation,
+            (204,),
+            guid,
+            space_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def replace_destinations_for_route_with_patch(
-        self, guid: UUID | str, *, body: ReplaceDestinationsForRouteWithPatchBody | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: ReplaceDestinationsForRouteWithPatchBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> RouteDestinationList:
         """`PATCH /v3/routes/{guid}/destinations` (replaceDestinationsForRouteWithPatch)."""
         from .api.routes import replace_destinations_for_route_with_patch as operation
@@ -4074,9 +6965,27 @@ class CfV3Api(Namespace):
             raise _wrong(
                 "replace_destinations_for_route_with_patch", "body", "ReplaceDestinationsForRouteWithPatchBody", body
             )
-        return await self._call("replaceDestinationsForRouteWithPatch", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "replaceDestinationsForRouteWithPatch",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def restart_app(self, guid: UUID | str) -> App:
+    async def restart_app(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> App:
         """`POST /v3/apps/{guid}/actions/restart` (restartApp)."""
         from .api.apps import restart_app as operation
 
@@ -4084,9 +6993,27 @@ class CfV3Api(Namespace):
             raise _wrong("restart_app", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("restart_app", "guid")
-        return await self._call("restartApp", operation, (200,), guid)
+        return await self._call(
+            "restartApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def revoke_isolation_segment_for_organization(self, guid: UUID | str, org_guid: UUID | str) -> None:
+    async def revoke_isolation_segment_for_organization(
+        self,
+        guid: UUID | str,
+        org_guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/isolation_segments/{guid}/relationships/organizations/{org_guid}` (revokeIsolationSegmentForOrganization)."""
         from .api.isolation_segments import revoke_isolation_segment_for_organization as operation
 
@@ -4098,9 +7025,28 @@ class CfV3Api(Namespace):
             raise _wrong("revoke_isolation_segment_for_organization", "org_guid", "str or UUID", org_guid)
         if not org_guid:
             raise _empty("revoke_isolation_segment_for_organization", "org_guid")
-        return await self._call("revokeIsolationSegmentForOrganization", operation, (204,), guid, org_guid)
+        return await self._call(
+            "revokeIsolationSegmentForOrganization",
+            operation,
+            (204,),
+            guid,
+            org_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def scale_process(self, guid: UUID | str, *, body: ScaleProcessBody | Unset = UNSET) -> Process:
+    async def scale_process(
+        self,
+        guid: UUID | str,
+        *,
+        body: ScaleProcessBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Process:
         """`POST /v3/processes/{guid}/actions/scale` (scaleProcess)."""
         from .api.processes import scale_process as operation
 
@@ -4110,10 +7056,28 @@ class CfV3Api(Namespace):
             raise _empty("scale_process", "guid")
         if body is not UNSET and not isinstance(body, operation.ScaleProcessBody):
             raise _wrong("scale_process", "body", "ScaleProcessBody", body)
-        return await self._call("scaleProcess", operation, (202,), guid, **_given(body=body))
+        return await self._call(
+            "scaleProcess",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def scale_process_for_app(
-        self, guid: UUID | str, type_: str, *, body: ScaleProcessForAppBody | Unset = UNSET
+        self,
+        guid: UUID | str,
+        type_: str,
+        *,
+        body: ScaleProcessForAppBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Process:
         """`POST /v3/apps/{guid}/processes/{type}/actions/scale` (scaleProcessForApp)."""
         from .api.processes import scale_process_for_app as operation
@@ -4128,10 +7092,28 @@ class CfV3Api(Namespace):
             raise _empty("scale_process_for_app", "type_")
         if body is not UNSET and not isinstance(body, operation.ScaleProcessForAppBody):
             raise _wrong("scale_process_for_app", "body", "ScaleProcessForAppBody", body)
-        return await self._call("scaleProcessForApp", operation, (202,), guid, type_, **_given(body=body))
+        return await self._call(
+            "scaleProcessForApp",
+            operation,
+            (202,),
+            guid,
+            type_,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def set_current_droplet_for_app(
-        self, guid: UUID | str, *, body: SetCurrentDropletForAppBody
+        self,
+        guid: UUID | str,
+        *,
+        body: SetCurrentDropletForAppBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToOne:
         """`PATCH /v3/apps/{guid}/relationships/current_droplet` (setCurrentDropletForApp)."""
         from .api.apps import set_current_droplet_for_app as operation
@@ -4142,9 +7124,28 @@ class CfV3Api(Namespace):
             raise _empty("set_current_droplet_for_app", "guid")
         if not isinstance(body, operation.SetCurrentDropletForAppBody):
             raise _wrong("set_current_droplet_for_app", "body", "SetCurrentDropletForAppBody", body)
-        return await self._call("setCurrentDropletForApp", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "setCurrentDropletForApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def share_domain(self, guid: UUID | str, *, body: ShareDomainBody) -> ShareDomainResponse200:
+    async def share_domain(
+        self,
+        guid: UUID | str,
+        *,
+        body: ShareDomainBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ShareDomainResponse200:
         """`POST /v3/domains/{guid}/relationships/shared_organizations` (shareDomain)."""
         from .api.domains import share_domain as operation
 
@@ -4154,9 +7155,28 @@ class CfV3Api(Namespace):
             raise _empty("share_domain", "guid")
         if not isinstance(body, operation.ShareDomainBody):
             raise _wrong("share_domain", "body", "ShareDomainBody", body)
-        return await self._call("shareDomain", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "shareDomain",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def share_route(self, guid: UUID | str, *, body: RelationshipToMany) -> RelationshipToMany:
+    async def share_route(
+        self,
+        guid: UUID | str,
+        *,
+        body: RelationshipToMany,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> RelationshipToMany:
         """`POST /v3/routes/{guid}/relationships/shared_spaces` (shareRoute)."""
         from .api.routes import share_route as operation
 
@@ -4166,10 +7186,27 @@ class CfV3Api(Namespace):
             raise _empty("share_route", "guid")
         if not isinstance(body, operation.RelationshipToMany):
             raise _wrong("share_route", "body", "RelationshipToMany", body)
-        return await self._call("shareRoute", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "shareRoute",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def share_service_instance(
-        self, guid: UUID | str, *, body: RelationshipToMany | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: RelationshipToMany | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToMany:
         """`POST /v3/service_instances/{guid}/relationships/shared_spaces` (shareServiceInstance)."""
         from .api.service_instances import share_service_instance as operation
@@ -4180,9 +7217,27 @@ class CfV3Api(Namespace):
             raise _empty("share_service_instance", "guid")
         if body is not UNSET and not isinstance(body, operation.RelationshipToMany):
             raise _wrong("share_service_instance", "body", "RelationshipToMany", body)
-        return await self._call("shareServiceInstance", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "shareServiceInstance",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def start_app(self, guid: UUID | str) -> App:
+    async def start_app(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> App:
         """`POST /v3/apps/{guid}/actions/start` (startApp)."""
         from .api.apps import start_app as operation
 
@@ -4190,9 +7245,26 @@ class CfV3Api(Namespace):
             raise _wrong("start_app", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("start_app", "guid")
-        return await self._call("startApp", operation, (200,), guid)
+        return await self._call(
+            "startApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def stop_app(self, guid: UUID | str) -> App:
+    async def stop_app(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> App:
         """`POST /v3/apps/{guid}/actions/stop` (stopApp)."""
         from .api.apps import stop_app as operation
 
@@ -4200,9 +7272,27 @@ class CfV3Api(Namespace):
             raise _wrong("stop_app", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("stop_app", "guid")
-        return await self._call("stopApp", operation, (200,), guid)
+        return await self._call(
+            "stopApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def terminate_process_instance(self, guid: UUID | str, index: int) -> None:
+    async def terminate_process_instance(
+        self,
+        guid: UUID | str,
+        index: int,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/processes/{guid}/instances/{index}` (terminateProcessInstance)."""
         from .api.processes import terminate_process_instance as operation
 
@@ -4212,9 +7302,29 @@ class CfV3Api(Namespace):
             raise _empty("terminate_process_instance", "guid")
         if not (isinstance(index, int) and type(index) is not bool):
             raise _wrong("terminate_process_instance", "index", "int", index)
-        return await self._call("terminateProcessInstance", operation, (204,), guid, index)
+        return await self._call(
+            "terminateProcessInstance",
+            operation,
+            (204,),
+            guid,
+            index,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def terminate_process_instance_for_app(self, guid: UUID | str, type_: str, index: int) -> None:
+    async def terminate_process_instance_for_app(
+        self,
+        guid: UUID | str,
+        type_: str,
+        index: int,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/apps/{guid}/processes/{type}/instances/{index}` (terminateProcessInstanceForApp)."""
         from .api.processes import terminate_process_instance_for_app as operation
 
@@ -4228,9 +7338,29 @@ class CfV3Api(Namespace):
             raise _empty("terminate_process_instance_for_app", "type_")
         if not (isinstance(index, int) and type(index) is not bool):
             raise _wrong("terminate_process_instance_for_app", "index", "int", index)
-        return await self._call("terminateProcessInstanceForApp", operation, (204,), guid, type_, index)
+        return await self._call(
+            "terminateProcessInstanceForApp",
+            operation,
+            (204,),
+            guid,
+            type_,
+            index,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def transfer_route_ownership(self, guid: UUID | str, *, body: RelationshipToOne) -> None:
+    async def transfer_route_ownership(
+        self,
+        guid: UUID | str,
+        *,
+        body: RelationshipToOne,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`PATCH /v3/routes/{guid}/relationships/space` (transferRouteOwnership)."""
         from .api.routes import transfer_route_ownership as operation
 
@@ -4240,9 +7370,28 @@ class CfV3Api(Namespace):
             raise _empty("transfer_route_ownership", "guid")
         if not isinstance(body, operation.RelationshipToOne):
             raise _wrong("transfer_route_ownership", "body", "RelationshipToOne", body)
-        return await self._call("transferRouteOwnership", operation, (204,), guid, **_given(body=body))
+        return await self._call(
+            "transferRouteOwnership",
+            operation,
+            (204,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def unbind_running_security_group(self, guid: UUID | str, space_guid: UUID | str) -> None:
+    async def unbind_running_security_group(
+        self,
+        guid: UUID | str,
+        space_guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/security_groups/{guid}/relationships/running_spaces/{space_guid}` (unbindRunningSecurityGroup)."""
         from .api.security_groups import unbind_running_security_group as operation
 
@@ -4254,9 +7403,28 @@ class CfV3Api(Namespace):
             raise _wrong("unbind_running_security_group", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("unbind_running_security_group", "space_guid")
-        return await self._call("unbindRunningSecurityGroup", operation, (204,), guid, space_guid)
+        return await self._call(
+            "unbindRunningSecurityGroup",
+            operation,
+            (204,),
+            guid,
+            space_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def unbind_staging_security_group(self, guid: UUID | str, space_guid: UUID | str) -> None:
+    async def unbind_staging_security_group(
+        self,
+        guid: UUID | str,
+        space_guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/security_groups/{guid}/relationships/staging_spaces/{space_guid}` (unbindStagingSecurityGroup)."""
         from .api.security_groups import unbind_staging_security_group as operation
 
@@ -4268,9 +7436,28 @@ class CfV3Api(Namespace):
             raise _wrong("unbind_staging_security_group", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("unbind_staging_security_group", "space_guid")
-        return await self._call("unbindStagingSecurityGroup", operation, (204,), guid, space_guid)
+        return await self._call(
+            "unbindStagingSecurityGroup",
+            operation,
+            (204,),
+            guid,
+            space_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def unshare_domain(self, guid: UUID | str, org_guid: UUID | str) -> None:
+    async def unshare_domain(
+        self,
+        guid: UUID | str,
+        org_guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/domains/{guid}/relationships/shared_organizations/{org_guid}` (unshareDomain)."""
         from .api.domains import unshare_domain as operation
 
@@ -4282,9 +7469,28 @@ class CfV3Api(Namespace):
             raise _wrong("unshare_domain", "org_guid", "str or UUID", org_guid)
         if not org_guid:
             raise _empty("unshare_domain", "org_guid")
-        return await self._call("unshareDomain", operation, (204,), guid, org_guid)
+        return await self._call(
+            "unshareDomain",
+            operation,
+            (204,),
+            guid,
+            org_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def unshare_route(self, guid: UUID | str, space_guid: UUID | str) -> None:
+    async def unshare_route(
+        self,
+        guid: UUID | str,
+        space_guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/routes/{guid}/relationships/shared_spaces/{space_guid}` (unshareRoute)."""
         from .api.routes import unshare_route as operation
 
@@ -4296,9 +7502,28 @@ class CfV3Api(Namespace):
             raise _wrong("unshare_route", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("unshare_route", "space_guid")
-        return await self._call("unshareRoute", operation, (204,), guid, space_guid)
+        return await self._call(
+            "unshareRoute",
+            operation,
+            (204,),
+            guid,
+            space_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def unshare_service_instance(self, guid: UUID | str, space_guid: UUID | str) -> None:
+    async def unshare_service_instance(
+        self,
+        guid: UUID | str,
+        space_guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /v3/service_instances/{guid}/relationships/shared_spaces/{space_guid}` (unshareServiceInstance)."""
         from .api.service_instances import unshare_service_instance as operation
 
@@ -4310,9 +7535,28 @@ class CfV3Api(Namespace):
             raise _wrong("unshare_service_instance", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("unshare_service_instance", "space_guid")
-        return await self._call("unshareServiceInstance", operation, (204,), guid, space_guid)
+        return await self._call(
+            "unshareServiceInstance",
+            operation,
+            (204,),
+            guid,
+            space_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def update_app(self, guid: UUID | str, *, body: UpdateAppBody) -> App:
+    async def update_app(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateAppBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> App:
         """`PATCH /v3/apps/{guid}` (updateApp)."""
         from .api.apps import update_app as operation
 
@@ -4322,10 +7566,28 @@ class CfV3Api(Namespace):
             raise _empty("update_app", "guid")
         if not isinstance(body, operation.UpdateAppBody):
             raise _wrong("update_app", "body", "UpdateAppBody", body)
-        return await self._call("updateApp", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_app_feature(
-        self, guid: UUID | str, name: UpdateAppFeatureName, *, body: UpdateAppFeatureBody | Unset = UNSET
+        self,
+        guid: UUID | str,
+        name: UpdateAppFeatureName,
+        *,
+        body: UpdateAppFeatureBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> None:
         """`PATCH /v3/apps/{guid}/features/{name}` (updateAppFeature)."""
         from .api.apps import update_app_feature as operation
@@ -4338,9 +7600,29 @@ class CfV3Api(Namespace):
             raise _wrong("update_app_feature", "name", "UpdateAppFeatureName", name)
         if body is not UNSET and not isinstance(body, operation.UpdateAppFeatureBody):
             raise _wrong("update_app_feature", "body", "UpdateAppFeatureBody", body)
-        return await self._call("updateAppFeature", operation, (200,), guid, name, **_given(body=body))
+        return await self._call(
+            "updateAppFeature",
+            operation,
+            (200,),
+            guid,
+            name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_build(self, guid: UUID | str, *, body: BuildUpdate | Unset = UNSET) -> Build:
+    async def update_build(
+        self,
+        guid: UUID | str,
+        *,
+        body: BuildUpdate | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Build:
         """`PATCH /v3/builds/{guid}` (updateBuild)."""
         from .api.builds import update_build as operation
 
@@ -4350,9 +7632,28 @@ class CfV3Api(Namespace):
             raise _empty("update_build", "guid")
         if body is not UNSET and not isinstance(body, operation.BuildUpdate):
             raise _wrong("update_build", "body", "BuildUpdate", body)
-        return await self._call("updateBuild", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateBuild",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_build_via_app(self, guid: UUID | str, *, body: UpdateBuildViaAppBody) -> Build:
+    async def update_build_via_app(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateBuildViaAppBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Build:
         """`PATCH /v3/apps/{guid}/builds` (updateBuildViaApp)."""
         from .api.builds import update_build_via_app as operation
 
@@ -4362,9 +7663,28 @@ class CfV3Api(Namespace):
             raise _empty("update_build_via_app", "guid")
         if not isinstance(body, operation.UpdateBuildViaAppBody):
             raise _wrong("update_build_via_app", "body", "UpdateBuildViaAppBody", body)
-        return await self._call("updateBuildViaApp", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateBuildViaApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_buildpack(self, guid: UUID | str, *, body: UpdateBuildpackBody) -> Buildpack:
+    async def update_buildpack(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateBuildpackBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Buildpack:
         """`PATCH /v3/buildpacks/{guid}` (updateBuildpack)."""
         from .api.buildpacks import update_buildpack as operation
 
@@ -4374,9 +7694,28 @@ class CfV3Api(Namespace):
             raise _empty("update_buildpack", "guid")
         if not isinstance(body, operation.UpdateBuildpackBody):
             raise _wrong("update_buildpack", "body", "UpdateBuildpackBody", body)
-        return await self._call("updateBuildpack", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateBuildpack",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_deployment(self, guid: UUID | str, *, body: UpdateDeploymentBody) -> Deployment:
+    async def update_deployment(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateDeploymentBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Deployment:
         """`PATCH /v3/deployments/{guid}` (updateDeployment)."""
         from .api.deployments import update_deployment as operation
 
@@ -4386,10 +7725,28 @@ class CfV3Api(Namespace):
             raise _empty("update_deployment", "guid")
         if not isinstance(body, operation.UpdateDeploymentBody):
             raise _wrong("update_deployment", "body", "UpdateDeploymentBody", body)
-        return await self._call("updateDeployment", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateDeployment",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_destination_protocol_for_route(
-        self, guid: UUID | str, destination_guid: UUID | str, *, body: UpdateDestinationProtocolForRouteBody
+        self,
+        guid: UUID | str,
+        destination_guid: UUID | str,
+        *,
+        body: UpdateDestinationProtocolForRouteBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> RouteDestination:
         """`PATCH /v3/routes/{guid}/destinations/{destination_guid}` (updateDestinationProtocolForRoute)."""
         from .api.routes import update_destination_protocol_for_route as operation
@@ -4405,10 +7762,28 @@ class CfV3Api(Namespace):
         if not isinstance(body, operation.UpdateDestinationProtocolForRouteBody):
             raise _wrong("update_destination_protocol_for_route", "body", "UpdateDestinationProtocolForRouteBody", body)
         return await self._call(
-            "updateDestinationProtocolForRoute", operation, (200,), guid, destination_guid, **_given(body=body)
+            "updateDestinationProtocolForRoute",
+            operation,
+            (200,),
+            guid,
+            destination_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
-    async def update_domain(self, guid: UUID | str, *, body: UpdateDomainBody) -> Domain:
+    async def update_domain(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateDomainBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Domain:
         """`PATCH /v3/domains/{guid}` (updateDomain)."""
         from .api.domains import update_domain as operation
 
@@ -4418,9 +7793,28 @@ class CfV3Api(Namespace):
             raise _empty("update_domain", "guid")
         if not isinstance(body, operation.UpdateDomainBody):
             raise _wrong("update_domain", "body", "UpdateDomainBody", body)
-        return await self._call("updateDomain", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateDomain",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_droplet(self, guid: UUID | str, *, body: UpdateDropletBody) -> Droplet:
+    async def update_droplet(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateDropletBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Droplet:
         """`PATCH /v3/droplets/{guid}` (updateDroplet)."""
         from .api.droplets import update_droplet as operation
 
@@ -4430,10 +7824,27 @@ class CfV3Api(Namespace):
             raise _empty("update_droplet", "guid")
         if not isinstance(body, operation.UpdateDropletBody):
             raise _wrong("update_droplet", "body", "UpdateDropletBody", body)
-        return await self._call("updateDroplet", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateDroplet",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_environment_variable_group(
-        self, name: UpdateEnvironmentVariableGroupName, *, body: UpdateEnvironmentVariableGroupBody
+        self,
+        name: UpdateEnvironmentVariableGroupName,
+        *,
+        body: UpdateEnvironmentVariableGroupBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> EnvironmentVariableGroup:
         """`PATCH /v3/environment_variable_groups/{name}` (updateEnvironmentVariableGroup)."""
         from .api.environment_variable_groups import update_environment_variable_group as operation
@@ -4442,10 +7853,27 @@ class CfV3Api(Namespace):
             raise _wrong("update_environment_variable_group", "name", "UpdateEnvironmentVariableGroupName", name)
         if not isinstance(body, operation.UpdateEnvironmentVariableGroupBody):
             raise _wrong("update_environment_variable_group", "body", "UpdateEnvironmentVariableGroupBody", body)
-        return await self._call("updateEnvironmentVariableGroup", operation, (200,), name, **_given(body=body))
+        return await self._call(
+            "updateEnvironmentVariableGroup",
+            operation,
+            (200,),
+            name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_environment_variables_for_app(
-        self, guid: UUID | str, *, body: UpdateEnvironmentVariablesForAppBody | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateEnvironmentVariablesForAppBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> AppEnvironmentVariables:
         """`PATCH /v3/apps/{guid}/environment_variables` (updateEnvironmentVariablesForApp)."""
         from .api.apps import update_environment_variables_for_app as operation
@@ -4456,9 +7884,28 @@ class CfV3Api(Namespace):
             raise _empty("update_environment_variables_for_app", "guid")
         if body is not UNSET and not isinstance(body, operation.UpdateEnvironmentVariablesForAppBody):
             raise _wrong("update_environment_variables_for_app", "body", "UpdateEnvironmentVariablesForAppBody", body)
-        return await self._call("updateEnvironmentVariablesForApp", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateEnvironmentVariablesForApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_feature_flag(self, name: UpdateFeatureFlagName, *, body: UpdateFeatureFlagBody) -> FeatureFlag:
+    async def update_feature_flag(
+        self,
+        name: UpdateFeatureFlagName,
+        *,
+        body: UpdateFeatureFlagBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> FeatureFlag:
         """`PATCH /v3/feature_flags/{name}` (updateFeatureFlag)."""
         from .api.feature_flags import update_feature_flag as operation
 
@@ -4466,9 +7913,28 @@ class CfV3Api(Namespace):
             raise _wrong("update_feature_flag", "name", "UpdateFeatureFlagName", name)
         if not isinstance(body, operation.UpdateFeatureFlagBody):
             raise _wrong("update_feature_flag", "body", "UpdateFeatureFlagBody", body)
-        return await self._call("updateFeatureFlag", operation, (200,), name, **_given(body=body))
+        return await self._call(
+            "updateFeatureFlag",
+            operation,
+            (200,),
+            name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_isolation_segment(self, guid: UUID | str, *, body: UpdateIsolationSegmentBody) -> IsolationSegment:
+    async def update_isolation_segment(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateIsolationSegmentBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> IsolationSegment:
         """`PATCH /v3/isolation_segments/{guid}` (updateIsolationSegment)."""
         from .api.isolation_segments import update_isolation_segment as operation
 
@@ -4478,9 +7944,28 @@ class CfV3Api(Namespace):
             raise _empty("update_isolation_segment", "guid")
         if not isinstance(body, operation.UpdateIsolationSegmentBody):
             raise _wrong("update_isolation_segment", "body", "UpdateIsolationSegmentBody", body)
-        return await self._call("updateIsolationSegment", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateIsolationSegment",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_organization(self, guid: UUID | str, *, body: UpdateOrganizationBody) -> Organization:
+    async def update_organization(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateOrganizationBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Organization:
         """`PATCH /v3/organizations/{guid}` (updateOrganization)."""
         from .api.organizations import update_organization as operation
 
@@ -4490,10 +7975,27 @@ class CfV3Api(Namespace):
             raise _empty("update_organization", "guid")
         if not isinstance(body, operation.UpdateOrganizationBody):
             raise _wrong("update_organization", "body", "UpdateOrganizationBody", body)
-        return await self._call("updateOrganization", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateOrganization",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_organization_quota(
-        self, guid: UUID | str, *, body: UpdateOrganizationQuotaBody
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateOrganizationQuotaBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> OrganizationQuota:
         """`PATCH /v3/organization_quotas/{guid}` (updateOrganizationQuota)."""
         from .api.organization_quotas import update_organization_quota as operation
@@ -4504,9 +8006,28 @@ class CfV3Api(Namespace):
             raise _empty("update_organization_quota", "guid")
         if not isinstance(body, operation.UpdateOrganizationQuotaBody):
             raise _wrong("update_organization_quota", "body", "UpdateOrganizationQuotaBody", body)
-        return await self._call("updateOrganizationQuota", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateOrganizationQuota",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_package(self, guid: UUID | str, *, body: UpdatePackageBody) -> Package:
+    async def update_package(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdatePackageBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Package:
         """`PATCH /v3/packages/{guid}` (updatePackage)."""
         from .api.packages import update_package as operation
 
@@ -4516,9 +8037,28 @@ class CfV3Api(Namespace):
             raise _empty("update_package", "guid")
         if not isinstance(body, operation.UpdatePackageBody):
             raise _wrong("update_package", "body", "UpdatePackageBody", body)
-        return await self._call("updatePackage", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updatePackage",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_process(self, guid: UUID | str, *, body: UpdateProcessBody) -> Process:
+    async def update_process(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateProcessBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Process:
         """`PATCH /v3/processes/{guid}` (updateProcess)."""
         from .api.processes import update_process as operation
 
@@ -4528,9 +8068,29 @@ class CfV3Api(Namespace):
             raise _empty("update_process", "guid")
         if not isinstance(body, operation.UpdateProcessBody):
             raise _wrong("update_process", "body", "UpdateProcessBody", body)
-        return await self._call("updateProcess", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateProcess",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_process_for_app(self, guid: UUID | str, type_: str, *, body: UpdateProcessForAppBody) -> Process:
+    async def update_process_for_app(
+        self,
+        guid: UUID | str,
+        type_: str,
+        *,
+        body: UpdateProcessForAppBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Process:
         """`PATCH /v3/apps/{guid}/processes/{type}` (updateProcessForApp)."""
         from .api.processes import update_process_for_app as operation
 
@@ -4544,9 +8104,29 @@ class CfV3Api(Namespace):
             raise _empty("update_process_for_app", "type_")
         if not isinstance(body, operation.UpdateProcessForAppBody):
             raise _wrong("update_process_for_app", "body", "UpdateProcessForAppBody", body)
-        return await self._call("updateProcessForApp", operation, (200,), guid, type_, **_given(body=body))
+        return await self._call(
+            "updateProcessForApp",
+            operation,
+            (200,),
+            guid,
+            type_,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_revision(self, guid: UUID | str, *, body: UpdateRevisionBody) -> Revision:
+    async def update_revision(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateRevisionBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Revision:
         """`PATCH /v3/revisions/{guid}` (updateRevision)."""
         from .api.revisions import update_revision as operation
 
@@ -4556,9 +8136,28 @@ class CfV3Api(Namespace):
             raise _empty("update_revision", "guid")
         if not isinstance(body, operation.UpdateRevisionBody):
             raise _wrong("update_revision", "body", "UpdateRevisionBody", body)
-        return await self._call("updateRevision", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateRevision",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_route(self, guid: UUID | str, *, body: UpdateRouteBody) -> Route:
+    async def update_route(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateRouteBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Route:
         """`PATCH /v3/routes/{guid}` (updateRoute)."""
         from .api.routes import update_route as operation
 
@@ -4568,10 +8167,27 @@ class CfV3Api(Namespace):
             raise _empty("update_route", "guid")
         if not isinstance(body, operation.UpdateRouteBody):
             raise _wrong("update_route", "body", "UpdateRouteBody", body)
-        return await self._call("updateRoute", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateRoute",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_security_group(
-        self, guid: UUID | str, *, body: SecurityGroupUpdate | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: SecurityGroupUpdate | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> SecurityGroup:
         """`PATCH /v3/security_groups/{guid}` (updateSecurityGroup)."""
         from .api.security_groups import update_security_group as operation
@@ -4582,9 +8198,28 @@ class CfV3Api(Namespace):
             raise _empty("update_security_group", "guid")
         if body is not UNSET and not isinstance(body, operation.SecurityGroupUpdate):
             raise _wrong("update_security_group", "body", "SecurityGroupUpdate", body)
-        return await self._call("updateSecurityGroup", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateSecurityGroup",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_service_broker(self, guid: UUID | str, *, body: UpdateServiceBrokerBody) -> None | ServiceBroker:
+    async def update_service_broker(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateServiceBrokerBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None | ServiceBroker:
         """`PATCH /v3/service_brokers/{guid}` (updateServiceBroker)."""
         from .api.service_brokers import update_service_broker as operation
 
@@ -4594,10 +8229,27 @@ class CfV3Api(Namespace):
             raise _empty("update_service_broker", "guid")
         if not isinstance(body, operation.UpdateServiceBrokerBody):
             raise _wrong("update_service_broker", "body", "UpdateServiceBrokerBody", body)
-        return await self._call("updateServiceBroker", operation, (200, 202), guid, **_given(body=body))
+        return await self._call(
+            "updateServiceBroker",
+            operation,
+            (200, 202),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_service_credential_binding(
-        self, guid: UUID | str, *, body: UpdateServiceCredentialBindingBody | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateServiceCredentialBindingBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> AppCredentialBinding | KeyCredentialBinding:
         """`PATCH /v3/service_credential_bindings/{guid}` (updateServiceCredentialBinding)."""
         from .api.service_credential_bindings import update_service_credential_binding as operation
@@ -4608,10 +8260,27 @@ class CfV3Api(Namespace):
             raise _empty("update_service_credential_binding", "guid")
         if body is not UNSET and not isinstance(body, operation.UpdateServiceCredentialBindingBody):
             raise _wrong("update_service_credential_binding", "body", "UpdateServiceCredentialBindingBody", body)
-        return await self._call("updateServiceCredentialBinding", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateServiceCredentialBinding",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_service_instance(
-        self, guid: UUID | str, *, body: UpdateServiceInstanceBody | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateServiceInstanceBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ManagedServiceInstance | UserProvidedServiceInstance | None:
         """`PATCH /v3/service_instances/{guid}` (updateServiceInstance)."""
         from .api.service_instances import update_service_instance as operation
@@ -4622,10 +8291,27 @@ class CfV3Api(Namespace):
             raise _empty("update_service_instance", "guid")
         if body is not UNSET and not isinstance(body, operation.UpdateServiceInstanceBody):
             raise _wrong("update_service_instance", "body", "UpdateServiceInstanceBody", body)
-        return await self._call("updateServiceInstance", operation, (200, 202), guid, **_given(body=body))
+        return await self._call(
+            "updateServiceInstance",
+            operation,
+            (200, 202),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_service_offering(
-        self, guid: UUID | str, *, body: UpdateServiceOfferingBody | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateServiceOfferingBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceOffering:
         """`PATCH /v3/service_offerings/{guid}` (updateServiceOffering)."""
         from .api.service_offerings import update_service_offering as operation
@@ -4636,10 +8322,27 @@ class CfV3Api(Namespace):
             raise _empty("update_service_offering", "guid")
         if body is not UNSET and not isinstance(body, operation.UpdateServiceOfferingBody):
             raise _wrong("update_service_offering", "body", "UpdateServiceOfferingBody", body)
-        return await self._call("updateServiceOffering", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateServiceOffering",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_service_plan(
-        self, guid: UUID | str, *, body: UpdateServicePlanBody | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateServicePlanBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ServicePlan:
         """`PATCH /v3/service_plans/{guid}` (updateServicePlan)."""
         from .api.service_plans import update_service_plan as operation
@@ -4650,10 +8353,27 @@ class CfV3Api(Namespace):
             raise _empty("update_service_plan", "guid")
         if body is not UNSET and not isinstance(body, operation.UpdateServicePlanBody):
             raise _wrong("update_service_plan", "body", "UpdateServicePlanBody", body)
-        return await self._call("updateServicePlan", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateServicePlan",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_service_plan_visibility(
-        self, guid: UUID | str, *, body: UpdateServicePlanVisibilityBody
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateServicePlanVisibilityBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ServicePlanVisibility:
         """`PATCH /v3/service_plans/{guid}/visibility` (updateServicePlanVisibility)."""
         from .api.service_plans import update_service_plan_visibility as operation
@@ -4664,10 +8384,27 @@ class CfV3Api(Namespace):
             raise _empty("update_service_plan_visibility", "guid")
         if not isinstance(body, operation.UpdateServicePlanVisibilityBody):
             raise _wrong("update_service_plan_visibility", "body", "UpdateServicePlanVisibilityBody", body)
-        return await self._call("updateServicePlanVisibility", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateServicePlanVisibility",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_service_route_binding(
-        self, guid: UUID | str, *, body: UpdateServiceRouteBindingBody | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateServiceRouteBindingBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceRouteBinding:
         """`PATCH /v3/service_route_bindings/{guid}` (updateServiceRouteBinding)."""
         from .api.service_route_bindings import update_service_route_binding as operation
@@ -4678,9 +8415,28 @@ class CfV3Api(Namespace):
             raise _empty("update_service_route_binding", "guid")
         if body is not UNSET and not isinstance(body, operation.UpdateServiceRouteBindingBody):
             raise _wrong("update_service_route_binding", "body", "UpdateServiceRouteBindingBody", body)
-        return await self._call("updateServiceRouteBinding", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateServiceRouteBinding",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_sidecar(self, guid: UUID | str, *, body: UpdateSidecarBody) -> Sidecar:
+    async def update_sidecar(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateSidecarBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Sidecar:
         """`PATCH /v3/sidecars/{guid}` (updateSidecar)."""
         from .api.sidecars import update_sidecar as operation
 
@@ -4690,9 +8446,28 @@ class CfV3Api(Namespace):
             raise _empty("update_sidecar", "guid")
         if not isinstance(body, operation.UpdateSidecarBody):
             raise _wrong("update_sidecar", "body", "UpdateSidecarBody", body)
-        return await self._call("updateSidecar", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateSidecar",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_space(self, guid: UUID | str, *, body: UpdateSpaceBody) -> Space:
+    async def update_space(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateSpaceBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Space:
         """`PATCH /v3/spaces/{guid}` (updateSpace)."""
         from .api.spaces import update_space as operation
 
@@ -4702,10 +8477,28 @@ class CfV3Api(Namespace):
             raise _empty("update_space", "guid")
         if not isinstance(body, operation.UpdateSpaceBody):
             raise _wrong("update_space", "body", "UpdateSpaceBody", body)
-        return await self._call("updateSpace", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateSpace",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_space_feature(
-        self, guid: UUID | str, name: UpdateSpaceFeatureName, *, body: UpdateSpaceFeatureBody | Unset = UNSET
+        self,
+        guid: UUID | str,
+        name: UpdateSpaceFeatureName,
+        *,
+        body: UpdateSpaceFeatureBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> SpaceFeature:
         """`PATCH /v3/spaces/{guid}/features/{name}` (updateSpaceFeature)."""
         from .api.spaces import update_space_feature as operation
@@ -4718,9 +8511,29 @@ class CfV3Api(Namespace):
             raise _wrong("update_space_feature", "name", "UpdateSpaceFeatureName", name)
         if body is not UNSET and not isinstance(body, operation.UpdateSpaceFeatureBody):
             raise _wrong("update_space_feature", "body", "UpdateSpaceFeatureBody", body)
-        return await self._call("updateSpaceFeature", operation, (200,), guid, name, **_given(body=body))
+        return await self._call(
+            "updateSpaceFeature",
+            operation,
+            (200,),
+            guid,
+            name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_space_quota(self, guid: UUID | str, *, body: UpdateSpaceQuotaBody | Unset = UNSET) -> SpaceQuota:
+    async def update_space_quota(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateSpaceQuotaBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> SpaceQuota:
         """`PATCH /v3/space_quotas/{guid}` (updateSpaceQuota)."""
         from .api.space_quotas import update_space_quota as operation
 
@@ -4730,9 +8543,28 @@ class CfV3Api(Namespace):
             raise _empty("update_space_quota", "guid")
         if body is not UNSET and not isinstance(body, operation.UpdateSpaceQuotaBody):
             raise _wrong("update_space_quota", "body", "UpdateSpaceQuotaBody", body)
-        return await self._call("updateSpaceQuota", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateSpaceQuota",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_stack(self, guid: UUID | str, *, body: UpdateStackBody | Unset = UNSET) -> Stack:
+    async def update_stack(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateStackBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Stack:
         """`PATCH /v3/stacks/{guid}` (updateStack)."""
         from .api.stacks import update_stack as operation
 
@@ -4742,9 +8574,28 @@ class CfV3Api(Namespace):
             raise _empty("update_stack", "guid")
         if body is not UNSET and not isinstance(body, operation.UpdateStackBody):
             raise _wrong("update_stack", "body", "UpdateStackBody", body)
-        return await self._call("updateStack", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateStack",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_task(self, guid: UUID | str, *, body: UpdateTaskBody | Unset = UNSET) -> Task:
+    async def update_task(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateTaskBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Task:
         """`PATCH /v3/tasks/{guid}` (updateTask)."""
         from .api.tasks import update_task as operation
 
@@ -4754,9 +8605,28 @@ class CfV3Api(Namespace):
             raise _empty("update_task", "guid")
         if body is not UNSET and not isinstance(body, operation.UpdateTaskBody):
             raise _wrong("update_task", "body", "UpdateTaskBody", body)
-        return await self._call("updateTask", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateTask",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_user(self, guid: str, *, body: UpdateUserBody | Unset = UNSET) -> User:
+    async def update_user(
+        self,
+        guid: str,
+        *,
+        body: UpdateUserBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> User:
         """`PATCH /v3/users/{guid}` (updateUser)."""
         from .api.users import update_user as operation
 
@@ -4766,9 +8636,28 @@ class CfV3Api(Namespace):
             raise _empty("update_user", "guid")
         if body is not UNSET and not isinstance(body, operation.UpdateUserBody):
             raise _wrong("update_user", "body", "UpdateUserBody", body)
-        return await self._call("updateUser", operation, (200,), guid, **_given(body=body))
+        return await self._call(
+            "updateUser",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def upload_buildpack(self, guid: UUID | str, *, body: UploadBuildpackBody) -> Buildpack:
+    async def upload_buildpack(
+        self,
+        guid: UUID | str,
+        *,
+        body: UploadBuildpackBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Buildpack:
         """`POST /v3/buildpacks/{guid}/upload` (uploadBuildpack)."""
         from .api.buildpacks import upload_buildpack as operation
 
@@ -4778,9 +8667,28 @@ class CfV3Api(Namespace):
             raise _empty("upload_buildpack", "guid")
         if not isinstance(body, operation.UploadBuildpackBody):
             raise _wrong("upload_buildpack", "body", "UploadBuildpackBody", body)
-        return await self._call("uploadBuildpack", operation, (200, 202), guid, **_given(body=body))
+        return await self._call(
+            "uploadBuildpack",
+            operation,
+            (200, 202),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def upload_droplet(self, guid: UUID | str, *, body: UploadDropletBody) -> Droplet:
+    async def upload_droplet(
+        self,
+        guid: UUID | str,
+        *,
+        body: UploadDropletBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Droplet:
         """`POST /v3/droplets/{guid}/upload` (uploadDroplet)."""
         from .api.droplets import upload_droplet as operation
 
@@ -4790,10 +8698,27 @@ class CfV3Api(Namespace):
             raise _empty("upload_droplet", "guid")
         if not isinstance(body, operation.UploadDropletBody):
             raise _wrong("upload_droplet", "body", "UploadDropletBody", body)
-        return await self._call("uploadDroplet", operation, (200, 202), guid, **_given(body=body))
+        return await self._call(
+            "uploadDroplet",
+            operation,
+            (200, 202),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def upload_package_bits(
-        self, guid: UUID | str, *, body: UploadPackageBitsJsonBody | UploadPackageBitsFilesBody | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: UploadPackageBitsJsonBody | UploadPackageBitsFilesBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Package:
         """`POST /v3/packages/{guid}/upload` (uploadPackageBits)."""
         from .api.packages import upload_package_bits as operation
@@ -4806,7 +8731,17 @@ class CfV3Api(Namespace):
             body, (operation.UploadPackageBitsJsonBody, operation.UploadPackageBitsFilesBody)
         ):
             raise _wrong("upload_package_bits", "body", "UploadPackageBitsJsonBody or UploadPackageBitsFilesBody", body)
-        return await self._call("uploadPackageBits", operation, (200, 202), guid, **_given(body=body))
+        return await self._call(
+            "uploadPackageBits",
+            operation,
+            (200, 202),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
 
 class CfV3ApiWithRawResponse(Namespace):
@@ -4814,7 +8749,16 @@ class CfV3ApiWithRawResponse(Namespace):
 
     _client_module = "scp_async_clients.cf_v3.client"
 
-    async def apply_manifest_to_space(self, guid: UUID | str, *, body: str | Unset = UNSET) -> Response[None]:
+    async def apply_manifest_to_space(
+        self,
+        guid: UUID | str,
+        *,
+        body: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`POST /v3/spaces/{guid}/actions/apply_manifest` (applyManifestToSpace)."""
         from .api.spaces import apply_manifest_to_space as operation
 
@@ -4824,10 +8768,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("apply_manifest_to_space", "guid")
         if body is not UNSET and not isinstance(body, str):
             raise _wrong("apply_manifest_to_space", "body", "str", body)
-        return await self._call_raw("applyManifestToSpace", operation, (202,), guid, **_given(body=body))
+        return await self._call_raw(
+            "applyManifestToSpace",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def apply_organization_quota(
-        self, quota_guid: UUID | str, *, body: RelationshipToMany | Unset = UNSET
+        self,
+        quota_guid: UUID | str,
+        *,
+        body: RelationshipToMany | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToMany]:
         """`POST /v3/organization_quotas/{quota_guid}/relationships/organizations` (applyOrganizationQuota)."""
         from .api.organization_quotas import apply_organization_quota as operation
@@ -4838,10 +8799,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("apply_organization_quota", "quota_guid")
         if body is not UNSET and not isinstance(body, operation.RelationshipToMany):
             raise _wrong("apply_organization_quota", "body", "RelationshipToMany", body)
-        return await self._call_raw("applyOrganizationQuota", operation, (200,), quota_guid, **_given(body=body))
+        return await self._call_raw(
+            "applyOrganizationQuota",
+            operation,
+            (200,),
+            quota_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def apply_service_plan_visibility(
-        self, guid: UUID | str, *, body: ApplyServicePlanVisibilityBody
+        self,
+        guid: UUID | str,
+        *,
+        body: ApplyServicePlanVisibilityBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServicePlanVisibility]:
         """`POST /v3/service_plans/{guid}/visibility` (applyServicePlanVisibility)."""
         from .api.service_plans import apply_service_plan_visibility as operation
@@ -4852,10 +8830,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("apply_service_plan_visibility", "guid")
         if not isinstance(body, operation.ApplyServicePlanVisibilityBody):
             raise _wrong("apply_service_plan_visibility", "body", "ApplyServicePlanVisibilityBody", body)
-        return await self._call_raw("applyServicePlanVisibility", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "applyServicePlanVisibility",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def apply_space_quota(
-        self, quota_guid: UUID | str, *, body: RelationshipToMany | Unset = UNSET
+        self,
+        quota_guid: UUID | str,
+        *,
+        body: RelationshipToMany | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToMany]:
         """`POST /v3/space_quotas/{quota_guid}/relationships/spaces` (applySpaceQuota)."""
         from .api.space_quotas import apply_space_quota as operation
@@ -4866,10 +8861,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("apply_space_quota", "quota_guid")
         if body is not UNSET and not isinstance(body, operation.RelationshipToMany):
             raise _wrong("apply_space_quota", "body", "RelationshipToMany", body)
-        return await self._call_raw("applySpaceQuota", operation, (200,), quota_guid, **_given(body=body))
+        return await self._call_raw(
+            "applySpaceQuota",
+            operation,
+            (200,),
+            quota_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def assign_default_isolation_segment_for_organization(
-        self, guid: UUID | str, *, body: RelationshipToOne | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: RelationshipToOne | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToOne]:
         """`PATCH /v3/organizations/{guid}/relationships/default_isolation_segment` (assignDefaultIsolationSegmentForOrganization)."""
         from .api.organizations import assign_default_isolation_segment_for_organization as operation
@@ -4881,11 +8893,26 @@ class CfV3ApiWithRawResponse(Namespace):
         if body is not UNSET and not isinstance(body, operation.RelationshipToOne):
             raise _wrong("assign_default_isolation_segment_for_organization", "body", "RelationshipToOne", body)
         return await self._call_raw(
-            "assignDefaultIsolationSegmentForOrganization", operation, (200,), guid, **_given(body=body)
+            "assignDefaultIsolationSegmentForOrganization",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
     async def bind_running_security_group(
-        self, guid: UUID | str, *, body: RelationshipToMany | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: RelationshipToMany | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToMany]:
         """`POST /v3/security_groups/{guid}/relationships/running_spaces` (bindRunningSecurityGroup)."""
         from .api.security_groups import bind_running_security_group as operation
@@ -4896,10 +8923,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("bind_running_security_group", "guid")
         if body is not UNSET and not isinstance(body, operation.RelationshipToMany):
             raise _wrong("bind_running_security_group", "body", "RelationshipToMany", body)
-        return await self._call_raw("bindRunningSecurityGroup", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "bindRunningSecurityGroup",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def bind_staging_security_group(
-        self, guid: UUID | str, *, body: RelationshipToMany | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: RelationshipToMany | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToMany]:
         """`POST /v3/security_groups/{guid}/relationships/staging_spaces` (bindStagingSecurityGroup)."""
         from .api.security_groups import bind_staging_security_group as operation
@@ -4910,9 +8954,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("bind_staging_security_group", "guid")
         if body is not UNSET and not isinstance(body, operation.RelationshipToMany):
             raise _wrong("bind_staging_security_group", "body", "RelationshipToMany", body)
-        return await self._call_raw("bindStagingSecurityGroup", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "bindStagingSecurityGroup",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def cancel_deployment(self, guid: UUID | str) -> Response[Deployment]:
+    async def cancel_deployment(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Deployment]:
         """`POST /v3/deployments/{guid}/actions/cancel` (cancelDeployment)."""
         from .api.deployments import cancel_deployment as operation
 
@@ -4920,9 +8982,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("cancel_deployment", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("cancel_deployment", "guid")
-        return await self._call_raw("cancelDeployment", operation, (200,), guid)
+        return await self._call_raw(
+            "cancelDeployment",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def cancel_task(self, guid: UUID | str) -> Response[Task]:
+    async def cancel_task(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Task]:
         """`POST /v3/tasks/{guid}/actions/cancel` (cancelTask)."""
         from .api.tasks import cancel_task as operation
 
@@ -4930,9 +9009,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("cancel_task", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("cancel_task", "guid")
-        return await self._call_raw("cancelTask", operation, (202,), guid)
+        return await self._call_raw(
+            "cancelTask",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def cancel_task_put(self, guid: UUID | str) -> Response[Task]:
+    async def cancel_task_put(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Task]:
         """`PUT /v3/tasks/{guid}/actions/cancel` (cancelTaskPut)."""
         from .api.tasks import cancel_task_put as operation
 
@@ -4940,9 +9036,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("cancel_task_put", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("cancel_task_put", "guid")
-        return await self._call_raw("cancelTaskPut", operation, (202,), guid)
+        return await self._call_raw(
+            "cancelTaskPut",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def cancel_task_short(self, guid: UUID | str) -> Response[Task]:
+    async def cancel_task_short(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Task]:
         """`PUT /v3/tasks/{guid}/cancel` (cancelTaskShort)."""
         from .api.tasks import cancel_task_short as operation
 
@@ -4950,10 +9063,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("cancel_task_short", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("cancel_task_short", "guid")
-        return await self._call_raw("cancelTaskShort", operation, (202,), guid)
+        return await self._call_raw(
+            "cancelTaskShort",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def check_reserved_routes_for_domain(
-        self, guid: UUID | str, *, host: str | Unset = UNSET, path: str | Unset = UNSET, port: int | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        host: str | Unset = UNSET,
+        path: str | Unset = UNSET,
+        port: int | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[CheckReservedRoutesForDomainResponse200]:
         """`GET /v3/domains/{guid}/route_reservations` (checkReservedRoutesForDomain)."""
         from .api.domains import check_reserved_routes_for_domain as operation
@@ -4969,16 +9100,47 @@ class CfV3ApiWithRawResponse(Namespace):
         if port is not UNSET and not (isinstance(port, int) and type(port) is not bool):
             raise _wrong("check_reserved_routes_for_domain", "port", "int", port)
         return await self._call_raw(
-            "checkReservedRoutesForDomain", operation, (200,), guid, **_given(host=host, path=path, port=port)
+            "checkReservedRoutesForDomain",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(host=host, path=path, port=port),
         )
 
-    async def clear_buildpack_cache(self) -> Response[None]:
+    async def clear_buildpack_cache(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`POST /v3/admin/actions/clear_buildpack_cache` (clearBuildpackCache)."""
         from .api.admin import clear_buildpack_cache as operation
 
-        return await self._call_raw("clearBuildpackCache", operation, (202,))
+        return await self._call_raw(
+            "clearBuildpackCache",
+            operation,
+            (202,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def clear_buildpack_cache_for_application(self, guid: UUID | str) -> Response[None]:
+    async def clear_buildpack_cache_for_application(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`POST /v3/apps/{guid}/actions/clear_buildpack_cache` (clearBuildpackCacheForApplication)."""
         from .api.apps import clear_buildpack_cache_for_application as operation
 
@@ -4986,9 +9148,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("clear_buildpack_cache_for_application", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("clear_buildpack_cache_for_application", "guid")
-        return await self._call_raw("clearBuildpackCacheForApplication", operation, (202,), guid)
+        return await self._call_raw(
+            "clearBuildpackCacheForApplication",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def continue_deployment(self, guid: UUID | str) -> Response[Deployment]:
+    async def continue_deployment(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Deployment]:
         """`POST /v3/deployments/{guid}/actions/continue` (continueDeployment)."""
         from .api.deployments import continue_deployment as operation
 
@@ -4996,67 +9175,202 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("continue_deployment", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("continue_deployment", "guid")
-        return await self._call_raw("continueDeployment", operation, (200,), guid)
+        return await self._call_raw(
+            "continueDeployment",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def create_app(self, *, body: CreateAppBody) -> Response[App]:
+    async def create_app(
+        self,
+        *,
+        body: CreateAppBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[App]:
         """`POST /v3/apps` (createApp)."""
         from .api.apps import create_app as operation
 
         if not isinstance(body, operation.CreateAppBody):
             raise _wrong("create_app", "body", "CreateAppBody", body)
-        return await self._call_raw("createApp", operation, (201,), **_given(body=body))
+        return await self._call_raw(
+            "createApp",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_build(self, *, body: CreateBuildBody) -> Response[Build]:
+    async def create_build(
+        self,
+        *,
+        body: CreateBuildBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Build]:
         """`POST /v3/builds` (createBuild)."""
         from .api.builds import create_build as operation
 
         if not isinstance(body, operation.CreateBuildBody):
             raise _wrong("create_build", "body", "CreateBuildBody", body)
-        return await self._call_raw("createBuild", operation, (201,), **_given(body=body))
+        return await self._call_raw(
+            "createBuild",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_buildpack(self, *, body: CreateBuildpackBody) -> Response[Buildpack]:
+    async def create_buildpack(
+        self,
+        *,
+        body: CreateBuildpackBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Buildpack]:
         """`POST /v3/buildpacks` (createBuildpack)."""
         from .api.buildpacks import create_buildpack as operation
 
         if not isinstance(body, operation.CreateBuildpackBody):
             raise _wrong("create_buildpack", "body", "CreateBuildpackBody", body)
-        return await self._call_raw("createBuildpack", operation, (201,), **_given(body=body))
+        return await self._call_raw(
+            "createBuildpack",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_deployment(self, *, body: CreateDeploymentBody) -> Response[Deployment]:
+    async def create_deployment(
+        self,
+        *,
+        body: CreateDeploymentBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Deployment]:
         """`POST /v3/deployments` (createDeployment)."""
         from .api.deployments import create_deployment as operation
 
         if not isinstance(body, operation.CreateDeploymentBody):
             raise _wrong("create_deployment", "body", "CreateDeploymentBody", body)
-        return await self._call_raw("createDeployment", operation, (201,), **_given(body=body))
+        return await self._call_raw(
+            "createDeployment",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_domain(self, *, body: CreateDomainBody) -> Response[Domain]:
+    async def create_domain(
+        self,
+        *,
+        body: CreateDomainBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Domain]:
         """`POST /v3/domains` (createDomain)."""
         from .api.domains import create_domain as operation
 
         if not isinstance(body, operation.CreateDomainBody):
             raise _wrong("create_domain", "body", "CreateDomainBody", body)
-        return await self._call_raw("createDomain", operation, (201,), **_given(body=body))
+        return await self._call_raw(
+            "createDomain",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_droplet(self, *, body: CreateDropletBody) -> Response[Droplet]:
+    async def create_droplet(
+        self,
+        *,
+        body: CreateDropletBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Droplet]:
         """`POST /v3/droplets` (createDroplet)."""
         from .api.droplets import create_droplet as operation
 
         if not isinstance(body, operation.CreateDropletBody):
             raise _wrong("create_droplet", "body", "CreateDropletBody", body)
-        return await self._call_raw("createDroplet", operation, (201,), **_given(body=body))
+        return await self._call_raw(
+            "createDroplet",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def create_isolation_segment(
-        self, *, body: CreateIsolationSegmentBody | Unset = UNSET
+        self,
+        *,
+        body: CreateIsolationSegmentBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[IsolationSegment]:
         """`POST /v3/isolation_segments` (createIsolationSegment)."""
         from .api.isolation_segments import create_isolation_segment as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateIsolationSegmentBody):
             raise _wrong("create_isolation_segment", "body", "CreateIsolationSegmentBody", body)
-        return await self._call_raw("createIsolationSegment", operation, (201,), **_given(body=body))
+        return await self._call_raw(
+            "createIsolationSegment",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_manifest_diff_for_space(self, guid: UUID | str, *, body: str | Unset = UNSET) -> Response[None]:
+    async def create_manifest_diff_for_space(
+        self,
+        guid: UUID | str,
+        *,
+        body: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`POST /v3/spaces/{guid}/manifest_diff` (createManifestDiffForSpace)."""
         from .api.spaces import create_manifest_diff_for_space as operation
 
@@ -5066,95 +9380,278 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("create_manifest_diff_for_space", "guid")
         if body is not UNSET and not isinstance(body, str):
             raise _wrong("create_manifest_diff_for_space", "body", "str", body)
-        return await self._call_raw("createManifestDiffForSpace", operation, (201, 202), guid, **_given(body=body))
+        return await self._call_raw(
+            "createManifestDiffForSpace",
+            operation,
+            (201, 202),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_organization(self, *, body: CreateOrganizationBody) -> Response[Organization]:
+    async def create_organization(
+        self,
+        *,
+        body: CreateOrganizationBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Organization]:
         """`POST /v3/organizations` (createOrganization)."""
         from .api.organizations import create_organization as operation
 
         if not isinstance(body, operation.CreateOrganizationBody):
             raise _wrong("create_organization", "body", "CreateOrganizationBody", body)
-        return await self._call_raw("createOrganization", operation, (201,), **_given(body=body))
+        return await self._call_raw(
+            "createOrganization",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_organization_quota(self, *, body: CreateOrganizationQuotaBody) -> Response[OrganizationQuota]:
+    async def create_organization_quota(
+        self,
+        *,
+        body: CreateOrganizationQuotaBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[OrganizationQuota]:
         """`POST /v3/organization_quotas` (createOrganizationQuota)."""
         from .api.organization_quotas import create_organization_quota as operation
 
         if not isinstance(body, operation.CreateOrganizationQuotaBody):
             raise _wrong("create_organization_quota", "body", "CreateOrganizationQuotaBody", body)
-        return await self._call_raw("createOrganizationQuota", operation, (201,), **_given(body=body))
+        return await self._call_raw(
+            "createOrganizationQuota",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_package(self, *, body: CreatePackageBody) -> Response[Package]:
+    async def create_package(
+        self,
+        *,
+        body: CreatePackageBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Package]:
         """`POST /v3/packages` (createPackage)."""
         from .api.packages import create_package as operation
 
         if not isinstance(body, operation.CreatePackageBody):
             raise _wrong("create_package", "body", "CreatePackageBody", body)
-        return await self._call_raw("createPackage", operation, (201,), **_given(body=body))
+        return await self._call_raw(
+            "createPackage",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_role(self, *, body: CreateRoleBody | Unset = UNSET) -> Response[BaseSchema]:
+    async def create_role(
+        self,
+        *,
+        body: CreateRoleBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[BaseSchema]:
         """`POST /v3/roles` (createRole)."""
         from .api.roles import create_role as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateRoleBody):
             raise _wrong("create_role", "body", "CreateRoleBody", body)
-        return await self._call_raw("createRole", operation, (201,), **_given(body=body))
+        return await self._call_raw(
+            "createRole",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_route(self, *, body: CreateRouteBody | Unset = UNSET) -> Response[Route]:
+    async def create_route(
+        self,
+        *,
+        body: CreateRouteBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Route]:
         """`POST /v3/routes` (createRoute)."""
         from .api.routes import create_route as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateRouteBody):
             raise _wrong("create_route", "body", "CreateRouteBody", body)
-        return await self._call_raw("createRoute", operation, (201,), **_given(body=body))
+        return await self._call_raw(
+            "createRoute",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_security_group(self, *, body: SecurityGroupCreate | Unset = UNSET) -> Response[SecurityGroup]:
+    async def create_security_group(
+        self,
+        *,
+        body: SecurityGroupCreate | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[SecurityGroup]:
         """`POST /v3/security_groups` (createSecurityGroup)."""
         from .api.security_groups import create_security_group as operation
 
         if body is not UNSET and not isinstance(body, operation.SecurityGroupCreate):
             raise _wrong("create_security_group", "body", "SecurityGroupCreate", body)
-        return await self._call_raw("createSecurityGroup", operation, (201,), **_given(body=body))
+        return await self._call_raw(
+            "createSecurityGroup",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_service_broker(self, *, body: CreateServiceBrokerBody | Unset = UNSET) -> Response[None]:
+    async def create_service_broker(
+        self,
+        *,
+        body: CreateServiceBrokerBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`POST /v3/service_brokers` (createServiceBroker)."""
         from .api.service_brokers import create_service_broker as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateServiceBrokerBody):
             raise _wrong("create_service_broker", "body", "CreateServiceBrokerBody", body)
-        return await self._call_raw("createServiceBroker", operation, (202,), **_given(body=body))
+        return await self._call_raw(
+            "createServiceBroker",
+            operation,
+            (202,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def create_service_credential_binding(
-        self, *, body: CreateServiceCredentialBindingBody | Unset = UNSET
+        self,
+        *,
+        body: CreateServiceCredentialBindingBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AppCredentialBinding | KeyCredentialBinding | None]:
         """`POST /v3/service_credential_bindings` (createServiceCredentialBinding)."""
         from .api.service_credential_bindings import create_service_credential_binding as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateServiceCredentialBindingBody):
             raise _wrong("create_service_credential_binding", "body", "CreateServiceCredentialBindingBody", body)
-        return await self._call_raw("createServiceCredentialBinding", operation, (201, 202), **_given(body=body))
+        return await self._call_raw(
+            "createServiceCredentialBinding",
+            operation,
+            (201, 202),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def create_service_instance(
-        self, *, body: CreateServiceInstanceBody | Unset = UNSET
+        self,
+        *,
+        body: CreateServiceInstanceBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None | UserProvidedServiceInstance]:
         """`POST /v3/service_instances` (createServiceInstance)."""
         from .api.service_instances import create_service_instance as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateServiceInstanceBody):
             raise _wrong("create_service_instance", "body", "CreateServiceInstanceBody", body)
-        return await self._call_raw("createServiceInstance", operation, (201, 202), **_given(body=body))
+        return await self._call_raw(
+            "createServiceInstance",
+            operation,
+            (201, 202),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def create_service_route_binding(
-        self, *, body: ServiceRouteBindingCreate | Unset = UNSET
+        self,
+        *,
+        body: ServiceRouteBindingCreate | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None | ServiceRouteBinding]:
         """`POST /v3/service_route_bindings` (createServiceRouteBinding)."""
         from .api.service_route_bindings import create_service_route_binding as operation
 
         if body is not UNSET and not isinstance(body, operation.ServiceRouteBindingCreate):
             raise _wrong("create_service_route_binding", "body", "ServiceRouteBindingCreate", body)
-        return await self._call_raw("createServiceRouteBinding", operation, (201, 202), **_given(body=body))
+        return await self._call_raw(
+            "createServiceRouteBinding",
+            operation,
+            (201, 202),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_sidecar(self, guid: UUID | str, *, body: CreateSidecarBody | Unset = UNSET) -> Response[Sidecar]:
+    async def create_sidecar(
+        self,
+        guid: UUID | str,
+        *,
+        body: CreateSidecarBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Sidecar]:
         """`POST /v3/apps/{guid}/sidecars` (createSidecar)."""
         from .api.sidecars import create_sidecar as operation
 
@@ -5164,33 +9661,103 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("create_sidecar", "guid")
         if body is not UNSET and not isinstance(body, operation.CreateSidecarBody):
             raise _wrong("create_sidecar", "body", "CreateSidecarBody", body)
-        return await self._call_raw("createSidecar", operation, (201,), guid, **_given(body=body))
+        return await self._call_raw(
+            "createSidecar",
+            operation,
+            (201,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_space(self, *, body: CreateSpaceBody) -> Response[Space]:
+    async def create_space(
+        self,
+        *,
+        body: CreateSpaceBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Space]:
         """`POST /v3/spaces` (createSpace)."""
         from .api.spaces import create_space as operation
 
         if not isinstance(body, operation.CreateSpaceBody):
             raise _wrong("create_space", "body", "CreateSpaceBody", body)
-        return await self._call_raw("createSpace", operation, (201,), **_given(body=body))
+        return await self._call_raw(
+            "createSpace",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_space_quota(self, *, body: CreateSpaceQuotaBody | Unset = UNSET) -> Response[SpaceQuota]:
+    async def create_space_quota(
+        self,
+        *,
+        body: CreateSpaceQuotaBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[SpaceQuota]:
         """`POST /v3/space_quotas` (createSpaceQuota)."""
         from .api.space_quotas import create_space_quota as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateSpaceQuotaBody):
             raise _wrong("create_space_quota", "body", "CreateSpaceQuotaBody", body)
-        return await self._call_raw("createSpaceQuota", operation, (201,), **_given(body=body))
+        return await self._call_raw(
+            "createSpaceQuota",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_stack(self, *, body: CreateStackBody) -> Response[Stack]:
+    async def create_stack(
+        self,
+        *,
+        body: CreateStackBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Stack]:
         """`POST /v3/stacks` (createStack)."""
         from .api.stacks import create_stack as operation
 
         if not isinstance(body, operation.CreateStackBody):
             raise _wrong("create_stack", "body", "CreateStackBody", body)
-        return await self._call_raw("createStack", operation, (201,), **_given(body=body))
+        return await self._call_raw(
+            "createStack",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_task(self, guid: UUID | str, *, body: CreateTaskBody) -> Response[Task]:
+    async def create_task(
+        self,
+        guid: UUID | str,
+        *,
+        body: CreateTaskBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Task]:
         """`POST /v3/apps/{guid}/tasks` (createTask)."""
         from .api.tasks import create_task as operation
 
@@ -5200,17 +9767,52 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("create_task", "guid")
         if not isinstance(body, operation.CreateTaskBody):
             raise _wrong("create_task", "body", "CreateTaskBody", body)
-        return await self._call_raw("createTask", operation, (202,), guid, **_given(body=body))
+        return await self._call_raw(
+            "createTask",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_user(self, *, body: CreateUserBody | Unset = UNSET) -> Response[User]:
+    async def create_user(
+        self,
+        *,
+        body: CreateUserBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[User]:
         """`POST /v3/users` (createUser)."""
         from .api.users import create_user as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateUserBody):
             raise _wrong("create_user", "body", "CreateUserBody", body)
-        return await self._call_raw("createUser", operation, (201,), **_given(body=body))
+        return await self._call_raw(
+            "createUser",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def delete_app(self, guid: UUID | str) -> Response[None]:
+    async def delete_app(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/apps/{guid}` (deleteApp)."""
         from .api.apps import delete_app as operation
 
@@ -5218,9 +9820,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("delete_app", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_app", "guid")
-        return await self._call_raw("deleteApp", operation, (202,), guid)
+        return await self._call_raw(
+            "deleteApp",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_buildpack(self, guid: UUID | str) -> Response[None]:
+    async def delete_buildpack(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/buildpacks/{guid}` (deleteBuildpack)."""
         from .api.buildpacks import delete_buildpack as operation
 
@@ -5228,9 +9847,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("delete_buildpack", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_buildpack", "guid")
-        return await self._call_raw("deleteBuildpack", operation, (202,), guid)
+        return await self._call_raw(
+            "deleteBuildpack",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_domain(self, guid: UUID | str) -> Response[None]:
+    async def delete_domain(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/domains/{guid}` (deleteDomain)."""
         from .api.domains import delete_domain as operation
 
@@ -5238,9 +9874,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("delete_domain", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_domain", "guid")
-        return await self._call_raw("deleteDomain", operation, (202,), guid)
+        return await self._call_raw(
+            "deleteDomain",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_droplet(self, guid: UUID | str) -> Response[Job]:
+    async def delete_droplet(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Job]:
         """`DELETE /v3/droplets/{guid}` (deleteDroplet)."""
         from .api.droplets import delete_droplet as operation
 
@@ -5248,9 +9901,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("delete_droplet", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_droplet", "guid")
-        return await self._call_raw("deleteDroplet", operation, (202,), guid)
+        return await self._call_raw(
+            "deleteDroplet",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_isolation_segment(self, guid: UUID | str) -> Response[None]:
+    async def delete_isolation_segment(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/isolation_segments/{guid}` (deleteIsolationSegment)."""
         from .api.isolation_segments import delete_isolation_segment as operation
 
@@ -5258,9 +9928,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("delete_isolation_segment", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_isolation_segment", "guid")
-        return await self._call_raw("deleteIsolationSegment", operation, (204,), guid)
+        return await self._call_raw(
+            "deleteIsolationSegment",
+            operation,
+            (204,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_organization(self, guid: UUID | str) -> Response[None]:
+    async def delete_organization(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/organizations/{guid}` (deleteOrganization)."""
         from .api.organizations import delete_organization as operation
 
@@ -5268,9 +9955,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("delete_organization", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_organization", "guid")
-        return await self._call_raw("deleteOrganization", operation, (202,), guid)
+        return await self._call_raw(
+            "deleteOrganization",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_organization_quota(self, guid: UUID | str) -> Response[None]:
+    async def delete_organization_quota(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/organization_quotas/{guid}` (deleteOrganizationQuota)."""
         from .api.organization_quotas import delete_organization_quota as operation
 
@@ -5278,9 +9982,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("delete_organization_quota", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_organization_quota", "guid")
-        return await self._call_raw("deleteOrganizationQuota", operation, (202,), guid)
+        return await self._call_raw(
+            "deleteOrganizationQuota",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_package(self, guid: UUID | str) -> Response[None]:
+    async def delete_package(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/packages/{guid}` (deletePackage)."""
         from .api.packages import delete_package as operation
 
@@ -5288,9 +10009,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("delete_package", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_package", "guid")
-        return await self._call_raw("deletePackage", operation, (202,), guid)
+        return await self._call_raw(
+            "deletePackage",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_role(self, guid: UUID | str) -> Response[None]:
+    async def delete_role(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/roles/{guid}` (deleteRole)."""
         from .api.roles import delete_role as operation
 
@@ -5298,9 +10036,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("delete_role", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_role", "guid")
-        return await self._call_raw("deleteRole", operation, (202,), guid)
+        return await self._call_raw(
+            "deleteRole",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_route(self, guid: UUID | str) -> Response[None]:
+    async def delete_route(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/routes/{guid}` (deleteRoute)."""
         from .api.routes import delete_route as operation
 
@@ -5308,9 +10063,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("delete_route", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_route", "guid")
-        return await self._call_raw("deleteRoute", operation, (202,), guid)
+        return await self._call_raw(
+            "deleteRoute",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_security_group(self, guid: UUID | str) -> Response[None]:
+    async def delete_security_group(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/security_groups/{guid}` (deleteSecurityGroup)."""
         from .api.security_groups import delete_security_group as operation
 
@@ -5318,9 +10090,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("delete_security_group", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_security_group", "guid")
-        return await self._call_raw("deleteSecurityGroup", operation, (202,), guid)
+        return await self._call_raw(
+            "deleteSecurityGroup",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_service_broker(self, guid: UUID | str) -> Response[None]:
+    async def delete_service_broker(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/service_brokers/{guid}` (deleteServiceBroker)."""
         from .api.service_brokers import delete_service_broker as operation
 
@@ -5328,9 +10117,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("delete_service_broker", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_service_broker", "guid")
-        return await self._call_raw("deleteServiceBroker", operation, (202,), guid)
+        return await self._call_raw(
+            "deleteServiceBroker",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_service_credential_binding(self, guid: UUID | str) -> Response[None]:
+    async def delete_service_credential_binding(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/service_credential_bindings/{guid}` (deleteServiceCredentialBinding)."""
         from .api.service_credential_bindings import delete_service_credential_binding as operation
 
@@ -5338,9 +10144,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("delete_service_credential_binding", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_service_credential_binding", "guid")
-        return await self._call_raw("deleteServiceCredentialBinding", operation, (202, 204), guid)
+        return await self._call_raw(
+            "deleteServiceCredentialBinding",
+            operation,
+            (202, 204),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_service_instance(self, guid: UUID | str, *, purge: bool | Unset = UNSET) -> Response[None]:
+    async def delete_service_instance(
+        self,
+        guid: UUID | str,
+        *,
+        purge: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/service_instances/{guid}` (deleteServiceInstance)."""
         from .api.service_instances import delete_service_instance as operation
 
@@ -5350,9 +10174,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("delete_service_instance", "guid")
         if purge is not UNSET and not isinstance(purge, bool):
             raise _wrong("delete_service_instance", "purge", "bool", purge)
-        return await self._call_raw("deleteServiceInstance", operation, (202, 204), guid, **_given(purge=purge))
+        return await self._call_raw(
+            "deleteServiceInstance",
+            operation,
+            (202, 204),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(purge=purge),
+        )
 
-    async def delete_service_offering(self, guid: UUID | str, *, purge: bool | Unset = UNSET) -> Response[None]:
+    async def delete_service_offering(
+        self,
+        guid: UUID | str,
+        *,
+        purge: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/service_offerings/{guid}` (deleteServiceOffering)."""
         from .api.service_offerings import delete_service_offering as operation
 
@@ -5362,9 +10205,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("delete_service_offering", "guid")
         if purge is not UNSET and not isinstance(purge, bool):
             raise _wrong("delete_service_offering", "purge", "bool", purge)
-        return await self._call_raw("deleteServiceOffering", operation, (204,), guid, **_given(purge=purge))
+        return await self._call_raw(
+            "deleteServiceOffering",
+            operation,
+            (204,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(purge=purge),
+        )
 
-    async def delete_service_plan(self, guid: UUID | str) -> Response[None]:
+    async def delete_service_plan(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/service_plans/{guid}` (deleteServicePlan)."""
         from .api.service_plans import delete_service_plan as operation
 
@@ -5372,9 +10233,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("delete_service_plan", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_service_plan", "guid")
-        return await self._call_raw("deleteServicePlan", operation, (204,), guid)
+        return await self._call_raw(
+            "deleteServicePlan",
+            operation,
+            (204,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_service_route_binding(self, guid: UUID | str) -> Response[None]:
+    async def delete_service_route_binding(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/service_route_bindings/{guid}` (deleteServiceRouteBinding)."""
         from .api.service_route_bindings import delete_service_route_binding as operation
 
@@ -5382,9 +10260,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("delete_service_route_binding", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_service_route_binding", "guid")
-        return await self._call_raw("deleteServiceRouteBinding", operation, (202, 204), guid)
+        return await self._call_raw(
+            "deleteServiceRouteBinding",
+            operation,
+            (202, 204),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_sidecar(self, guid: UUID | str) -> Response[None]:
+    async def delete_sidecar(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/sidecars/{guid}` (deleteSidecar)."""
         from .api.sidecars import delete_sidecar as operation
 
@@ -5392,9 +10287,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("delete_sidecar", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_sidecar", "guid")
-        return await self._call_raw("deleteSidecar", operation, (204,), guid)
+        return await self._call_raw(
+            "deleteSidecar",
+            operation,
+            (204,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_space(self, guid: UUID | str) -> Response[None]:
+    async def delete_space(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/spaces/{guid}` (deleteSpace)."""
         from .api.spaces import delete_space as operation
 
@@ -5402,9 +10314,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("delete_space", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_space", "guid")
-        return await self._call_raw("deleteSpace", operation, (202,), guid)
+        return await self._call_raw(
+            "deleteSpace",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_space_quota(self, guid: UUID | str) -> Response[None]:
+    async def delete_space_quota(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/space_quotas/{guid}` (deleteSpaceQuota)."""
         from .api.space_quotas import delete_space_quota as operation
 
@@ -5412,9 +10341,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("delete_space_quota", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_space_quota", "guid")
-        return await self._call_raw("deleteSpaceQuota", operation, (202,), guid)
+        return await self._call_raw(
+            "deleteSpaceQuota",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_stack(self, guid: UUID | str) -> Response[None]:
+    async def delete_stack(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/stacks/{guid}` (deleteStack)."""
         from .api.stacks import delete_stack as operation
 
@@ -5422,9 +10368,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("delete_stack", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_stack", "guid")
-        return await self._call_raw("deleteStack", operation, (204,), guid)
+        return await self._call_raw(
+            "deleteStack",
+            operation,
+            (204,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_unmapped_routes_for_space(self, guid: UUID | str, *, unmapped: bool) -> Response[None]:
+    async def delete_unmapped_routes_for_space(
+        self,
+        guid: UUID | str,
+        *,
+        unmapped: bool,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/spaces/{guid}/routes` (deleteUnmappedRoutesForSpace)."""
         from .api.spaces import delete_unmapped_routes_for_space as operation
 
@@ -5435,10 +10399,26 @@ class CfV3ApiWithRawResponse(Namespace):
         if not isinstance(unmapped, bool):
             raise _wrong("delete_unmapped_routes_for_space", "unmapped", "bool", unmapped)
         return await self._call_raw(
-            "deleteUnmappedRoutesForSpace", operation, (202,), guid, **_given(unmapped=unmapped)
+            "deleteUnmappedRoutesForSpace",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(unmapped=unmapped),
         )
 
-    async def delete_user(self, guid: str) -> Response[None]:
+    async def delete_user(
+        self,
+        guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/users/{guid}` (deleteUser)."""
         from .api.users import delete_user as operation
 
@@ -5446,9 +10426,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("delete_user", "guid", "str", guid)
         if not guid:
             raise _empty("delete_user", "guid")
-        return await self._call_raw("deleteUser", operation, (202,), guid)
+        return await self._call_raw(
+            "deleteUser",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def download_droplet(self, guid: UUID | str) -> Response[File]:
+    async def download_droplet(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[File]:
         """`GET /v3/droplets/{guid}/download` (downloadDroplet)."""
         from .api.droplets import download_droplet as operation
 
@@ -5456,9 +10453,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("download_droplet", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("download_droplet", "guid")
-        return await self._call_raw("downloadDroplet", operation, (200, 302), guid)
+        return await self._call_raw(
+            "downloadDroplet",
+            operation,
+            (200, 302),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def download_package_bits(self, guid: UUID | str) -> Response[Any]:
+    async def download_package_bits(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Any]:
         """`GET /v3/packages/{guid}/download` (downloadPackageBits)."""
         from .api.packages import download_package_bits as operation
 
@@ -5466,10 +10480,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("download_package_bits", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("download_package_bits", "guid")
-        return await self._call_raw("downloadPackageBits", operation, (302,), guid)
+        return await self._call_raw(
+            "downloadPackageBits",
+            operation,
+            (302,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def entitle_organizations_for_isolation_segment(
-        self, guid: UUID | str, *, body: RelationshipToMany
+        self,
+        guid: UUID | str,
+        *,
+        body: RelationshipToMany,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToMany]:
         """`POST /v3/isolation_segments/{guid}/relationships/organizations` (entitleOrganizationsForIsolationSegment)."""
         from .api.isolation_segments import entitle_organizations_for_isolation_segment as operation
@@ -5481,10 +10511,26 @@ class CfV3ApiWithRawResponse(Namespace):
         if not isinstance(body, operation.RelationshipToMany):
             raise _wrong("entitle_organizations_for_isolation_segment", "body", "RelationshipToMany", body)
         return await self._call_raw(
-            "entitleOrganizationsForIsolationSegment", operation, (200,), guid, **_given(body=body)
+            "entitleOrganizationsForIsolationSegment",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
-    async def generate_manifest(self, guid: UUID | str) -> Response[str]:
+    async def generate_manifest(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[str]:
         """`GET /v3/apps/{guid}/manifest` (generateManifest)."""
         from .api.manifests import generate_manifest as operation
 
@@ -5492,15 +10538,48 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("generate_manifest", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("generate_manifest", "guid")
-        return await self._call_raw("generateManifest", operation, (200,), guid)
+        return await self._call_raw(
+            "generateManifest",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_api_root(self) -> Response[GetApiRootResponse200]:
+    async def get_api_root(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[GetApiRootResponse200]:
         """`GET /` (getApiRoot)."""
         from .api.root import get_api_root as operation
 
-        return await self._call_raw("getApiRoot", operation, (200,))
+        return await self._call_raw(
+            "getApiRoot",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_app(self, guid: UUID | str, *, include: list[GetAppIncludeItem] | Unset = UNSET) -> Response[App]:
+    async def get_app(
+        self,
+        guid: UUID | str,
+        *,
+        include: list[GetAppIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[App]:
         """`GET /v3/apps/{guid}` (getApp)."""
         from .api.apps import get_app as operation
 
@@ -5510,9 +10589,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("get_app", "guid")
         if include is not UNSET and not _list_of(include, operation.GetAppIncludeItem):
             raise _wrong("get_app", "include", "a list of GetAppIncludeItem", include)
-        return await self._call_raw("getApp", operation, (200,), guid, **_given(include=include))
+        return await self._call_raw(
+            "getApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(include=include),
+        )
 
-    async def get_app_feature(self, guid: UUID | str, name: GetAppFeatureName) -> Response[AppFeature]:
+    async def get_app_feature(
+        self,
+        guid: UUID | str,
+        name: GetAppFeatureName,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[AppFeature]:
         """`GET /v3/apps/{guid}/features/{name}` (getAppFeature)."""
         from .api.apps import get_app_feature as operation
 
@@ -5522,9 +10620,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("get_app_feature", "guid")
         if not isinstance(name, operation.GetAppFeatureName):
             raise _wrong("get_app_feature", "name", "GetAppFeatureName", name)
-        return await self._call_raw("getAppFeature", operation, (200,), guid, name)
+        return await self._call_raw(
+            "getAppFeature",
+            operation,
+            (200,),
+            guid,
+            name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_app_usage_event(self, guid: UUID | str) -> Response[BaseSchema]:
+    async def get_app_usage_event(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[BaseSchema]:
         """`GET /v3/app_usage_events/{guid}` (getAppUsageEvent)."""
         from .api.app_usage_events import get_app_usage_event as operation
 
@@ -5532,9 +10648,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_app_usage_event", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_app_usage_event", "guid")
-        return await self._call_raw("getAppUsageEvent", operation, (200,), guid)
+        return await self._call_raw(
+            "getAppUsageEvent",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_assigned_isolation_segment_for_space(self, guid: UUID | str) -> Response[RelationshipToOne]:
+    async def get_assigned_isolation_segment_for_space(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[RelationshipToOne]:
         """`GET /v3/spaces/{guid}/relationships/isolation_segment` (getAssignedIsolationSegmentForSpace)."""
         from .api.spaces import get_assigned_isolation_segment_for_space as operation
 
@@ -5542,9 +10675,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_assigned_isolation_segment_for_space", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_assigned_isolation_segment_for_space", "guid")
-        return await self._call_raw("getAssignedIsolationSegmentForSpace", operation, (200,), guid)
+        return await self._call_raw(
+            "getAssignedIsolationSegmentForSpace",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_audit_event(self, guid: UUID | str) -> Response[AuditEvent]:
+    async def get_audit_event(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[AuditEvent]:
         """`GET /v3/audit_events/{guid}` (getAuditEvent)."""
         from .api.audit_events import get_audit_event as operation
 
@@ -5552,9 +10702,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_audit_event", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_audit_event", "guid")
-        return await self._call_raw("getAuditEvent", operation, (200,), guid)
+        return await self._call_raw(
+            "getAuditEvent",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_build(self, guid: UUID | str) -> Response[Build]:
+    async def get_build(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Build]:
         """`GET /v3/builds/{guid}` (getBuild)."""
         from .api.builds import get_build as operation
 
@@ -5562,9 +10729,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_build", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_build", "guid")
-        return await self._call_raw("getBuild", operation, (200,), guid)
+        return await self._call_raw(
+            "getBuild",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_buildpack(self, guid: UUID | str) -> Response[Buildpack]:
+    async def get_buildpack(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Buildpack]:
         """`GET /v3/buildpacks/{guid}` (getBuildpack)."""
         from .api.buildpacks import get_buildpack as operation
 
@@ -5572,9 +10756,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_buildpack", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_buildpack", "guid")
-        return await self._call_raw("getBuildpack", operation, (200,), guid)
+        return await self._call_raw(
+            "getBuildpack",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_current_droplet_association_for_app(self, guid: UUID | str) -> Response[RelationshipToOne]:
+    async def get_current_droplet_association_for_app(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[RelationshipToOne]:
         """`GET /v3/apps/{guid}/relationships/current_droplet` (getCurrentDropletAssociationForApp)."""
         from .api.apps import get_current_droplet_association_for_app as operation
 
@@ -5582,9 +10783,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_current_droplet_association_for_app", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_current_droplet_association_for_app", "guid")
-        return await self._call_raw("getCurrentDropletAssociationForApp", operation, (200,), guid)
+        return await self._call_raw(
+            "getCurrentDropletAssociationForApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_current_droplet_for_app(self, guid: UUID | str) -> Response[Droplet]:
+    async def get_current_droplet_for_app(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Droplet]:
         """`GET /v3/apps/{guid}/droplets/current` (getCurrentDropletForApp)."""
         from .api.apps import get_current_droplet_for_app as operation
 
@@ -5592,9 +10810,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_current_droplet_for_app", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_current_droplet_for_app", "guid")
-        return await self._call_raw("getCurrentDropletForApp", operation, (200,), guid)
+        return await self._call_raw(
+            "getCurrentDropletForApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_default_domain_for_organization(self, guid: UUID | str) -> Response[Domain]:
+    async def get_default_domain_for_organization(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Domain]:
         """`GET /v3/organizations/{guid}/domains/default` (getDefaultDomainForOrganization)."""
         from .api.organizations import get_default_domain_for_organization as operation
 
@@ -5602,9 +10837,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_default_domain_for_organization", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_default_domain_for_organization", "guid")
-        return await self._call_raw("getDefaultDomainForOrganization", operation, (200,), guid)
+        return await self._call_raw(
+            "getDefaultDomainForOrganization",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_default_isolation_segment_for_organization(self, guid: UUID | str) -> Response[RelationshipToOne]:
+    async def get_default_isolation_segment_for_organization(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[RelationshipToOne]:
         """`GET /v3/organizations/{guid}/relationships/default_isolation_segment` (getDefaultIsolationSegmentForOrganization)."""
         from .api.organizations import get_default_isolation_segment_for_organization as operation
 
@@ -5612,9 +10864,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_default_isolation_segment_for_organization", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_default_isolation_segment_for_organization", "guid")
-        return await self._call_raw("getDefaultIsolationSegmentForOrganization", operation, (200,), guid)
+        return await self._call_raw(
+            "getDefaultIsolationSegmentForOrganization",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_deployment(self, guid: UUID | str) -> Response[Deployment]:
+    async def get_deployment(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Deployment]:
         """`GET /v3/deployments/{guid}` (getDeployment)."""
         from .api.deployments import get_deployment as operation
 
@@ -5622,9 +10891,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_deployment", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_deployment", "guid")
-        return await self._call_raw("getDeployment", operation, (200,), guid)
+        return await self._call_raw(
+            "getDeployment",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_domain(self, guid: UUID | str) -> Response[Domain]:
+    async def get_domain(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Domain]:
         """`GET /v3/domains/{guid}` (getDomain)."""
         from .api.domains import get_domain as operation
 
@@ -5632,9 +10918,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_domain", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_domain", "guid")
-        return await self._call_raw("getDomain", operation, (200,), guid)
+        return await self._call_raw(
+            "getDomain",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_droplet(self, guid: UUID | str) -> Response[Droplet]:
+    async def get_droplet(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Droplet]:
         """`GET /v3/droplets/{guid}` (getDroplet)."""
         from .api.droplets import get_droplet as operation
 
@@ -5642,9 +10945,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_droplet", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_droplet", "guid")
-        return await self._call_raw("getDroplet", operation, (200,), guid)
+        return await self._call_raw(
+            "getDroplet",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_env_for_app(self, guid: UUID | str) -> Response[AppEnvironment]:
+    async def get_env_for_app(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[AppEnvironment]:
         """`GET /v3/apps/{guid}/env` (getEnvForApp)."""
         from .api.apps import get_env_for_app as operation
 
@@ -5652,19 +10972,51 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_env_for_app", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_env_for_app", "guid")
-        return await self._call_raw("getEnvForApp", operation, (200,), guid)
+        return await self._call_raw(
+            "getEnvForApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_environment_variable_group(
-        self, name: GetEnvironmentVariableGroupName
+        self,
+        name: GetEnvironmentVariableGroupName,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[EnvironmentVariableGroup]:
         """`GET /v3/environment_variable_groups/{name}` (getEnvironmentVariableGroup)."""
         from .api.environment_variable_groups import get_environment_variable_group as operation
 
         if not isinstance(name, operation.GetEnvironmentVariableGroupName):
             raise _wrong("get_environment_variable_group", "name", "GetEnvironmentVariableGroupName", name)
-        return await self._call_raw("getEnvironmentVariableGroup", operation, (200,), name)
+        return await self._call_raw(
+            "getEnvironmentVariableGroup",
+            operation,
+            (200,),
+            name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_environment_variables_for_app(self, guid: UUID | str) -> Response[AppEnvironmentVariables]:
+    async def get_environment_variables_for_app(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[AppEnvironmentVariables]:
         """`GET /v3/apps/{guid}/environment_variables` (getEnvironmentVariablesForApp)."""
         from .api.apps import get_environment_variables_for_app as operation
 
@@ -5672,17 +11024,51 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_environment_variables_for_app", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_environment_variables_for_app", "guid")
-        return await self._call_raw("getEnvironmentVariablesForApp", operation, (200,), guid)
+        return await self._call_raw(
+            "getEnvironmentVariablesForApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_feature_flag(self, name: GetFeatureFlagName) -> Response[FeatureFlag]:
+    async def get_feature_flag(
+        self,
+        name: GetFeatureFlagName,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[FeatureFlag]:
         """`GET /v3/feature_flags/{name}` (getFeatureFlag)."""
         from .api.feature_flags import get_feature_flag as operation
 
         if not isinstance(name, operation.GetFeatureFlagName):
             raise _wrong("get_feature_flag", "name", "GetFeatureFlagName", name)
-        return await self._call_raw("getFeatureFlag", operation, (200,), name)
+        return await self._call_raw(
+            "getFeatureFlag",
+            operation,
+            (200,),
+            name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_isolation_segment(self, guid: UUID | str) -> Response[IsolationSegment]:
+    async def get_isolation_segment(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[IsolationSegment]:
         """`GET /v3/isolation_segments/{guid}` (getIsolationSegment)."""
         from .api.isolation_segments import get_isolation_segment as operation
 
@@ -5690,9 +11076,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_isolation_segment", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_isolation_segment", "guid")
-        return await self._call_raw("getIsolationSegment", operation, (200,), guid)
+        return await self._call_raw(
+            "getIsolationSegment",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_job(self, guid: UUID | str) -> Response[Job]:
+    async def get_job(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Job]:
         """`GET /v3/jobs/{guid}` (getJob)."""
         from .api.jobs import get_job as operation
 
@@ -5700,9 +11103,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_job", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_job", "guid")
-        return await self._call_raw("getJob", operation, (200,), guid)
+        return await self._call_raw(
+            "getJob",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_organization(self, guid: UUID | str) -> Response[Organization]:
+    async def get_organization(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Organization]:
         """`GET /v3/organizations/{guid}` (getOrganization)."""
         from .api.organizations import get_organization as operation
 
@@ -5710,9 +11130,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_organization", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_organization", "guid")
-        return await self._call_raw("getOrganization", operation, (200,), guid)
+        return await self._call_raw(
+            "getOrganization",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_organization_quota(self, guid: UUID | str) -> Response[OrganizationQuota]:
+    async def get_organization_quota(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[OrganizationQuota]:
         """`GET /v3/organization_quotas/{guid}` (getOrganizationQuota)."""
         from .api.organization_quotas import get_organization_quota as operation
 
@@ -5720,9 +11157,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_organization_quota", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_organization_quota", "guid")
-        return await self._call_raw("getOrganizationQuota", operation, (200,), guid)
+        return await self._call_raw(
+            "getOrganizationQuota",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_package(self, guid: UUID | str) -> Response[Package]:
+    async def get_package(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Package]:
         """`GET /v3/packages/{guid}` (getPackage)."""
         from .api.packages import get_package as operation
 
@@ -5730,9 +11184,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_package", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_package", "guid")
-        return await self._call_raw("getPackage", operation, (200,), guid)
+        return await self._call_raw(
+            "getPackage",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_permissions_for_app(self, guid: UUID | str) -> Response[AppPermissions]:
+    async def get_permissions_for_app(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[AppPermissions]:
         """`GET /v3/apps/{guid}/permissions` (getPermissionsForApp)."""
         from .api.apps import get_permissions_for_app as operation
 
@@ -5740,21 +11211,68 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_permissions_for_app", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_permissions_for_app", "guid")
-        return await self._call_raw("getPermissionsForApp", operation, (200,), guid)
+        return await self._call_raw(
+            "getPermissionsForApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_platform_info(self) -> Response[GetPlatformInfoResponse200]:
+    async def get_platform_info(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[GetPlatformInfoResponse200]:
         """`GET /v3/info` (getPlatformInfo)."""
         from .api.info import get_platform_info as operation
 
-        return await self._call_raw("getPlatformInfo", operation, (200,))
+        return await self._call_raw(
+            "getPlatformInfo",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_platform_usage_summary(self) -> Response[GetPlatformUsageSummaryResponse200]:
+    async def get_platform_usage_summary(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[GetPlatformUsageSummaryResponse200]:
         """`GET /v3/info/usage_summary` (getPlatformUsageSummary)."""
         from .api.info import get_platform_usage_summary as operation
 
-        return await self._call_raw("getPlatformUsageSummary", operation, (200,))
+        return await self._call_raw(
+            "getPlatformUsageSummary",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_process(self, guid: UUID | str) -> Response[Process]:
+    async def get_process(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Process]:
         """`GET /v3/processes/{guid}` (getProcess)."""
         from .api.processes import get_process as operation
 
@@ -5762,9 +11280,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_process", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_process", "guid")
-        return await self._call_raw("getProcess", operation, (200,), guid)
+        return await self._call_raw(
+            "getProcess",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_process_for_app(self, guid: UUID | str, type_: str) -> Response[Process]:
+    async def get_process_for_app(
+        self,
+        guid: UUID | str,
+        type_: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Process]:
         """`GET /v3/apps/{guid}/processes/{type}` (getProcessForApp)."""
         from .api.processes import get_process_for_app as operation
 
@@ -5776,9 +11312,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_process_for_app", "type_", "str", type_)
         if not type_:
             raise _empty("get_process_for_app", "type_")
-        return await self._call_raw("getProcessForApp", operation, (200,), guid, type_)
+        return await self._call_raw(
+            "getProcessForApp",
+            operation,
+            (200,),
+            guid,
+            type_,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_process_stats(self, guid: UUID | str) -> Response[ProcessStats]:
+    async def get_process_stats(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[ProcessStats]:
         """`GET /v3/processes/{guid}/stats` (getProcessStats)."""
         from .api.processes import get_process_stats as operation
 
@@ -5786,9 +11340,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_process_stats", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_process_stats", "guid")
-        return await self._call_raw("getProcessStats", operation, (200,), guid)
+        return await self._call_raw(
+            "getProcessStats",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_process_stats_for_app(self, guid: UUID | str, type_: str) -> Response[ProcessStats]:
+    async def get_process_stats_for_app(
+        self,
+        guid: UUID | str,
+        type_: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[ProcessStats]:
         """`GET /v3/apps/{guid}/processes/{type}/stats` (getProcessStatsForApp)."""
         from .api.processes import get_process_stats_for_app as operation
 
@@ -5800,9 +11372,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_process_stats_for_app", "type_", "str", type_)
         if not type_:
             raise _empty("get_process_stats_for_app", "type_")
-        return await self._call_raw("getProcessStatsForApp", operation, (200,), guid, type_)
+        return await self._call_raw(
+            "getProcessStatsForApp",
+            operation,
+            (200,),
+            guid,
+            type_,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_revision(self, guid: UUID | str) -> Response[Revision]:
+    async def get_revision(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Revision]:
         """`GET /v3/revisions/{guid}` (getRevision)."""
         from .api.revisions import get_revision as operation
 
@@ -5810,10 +11400,25 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_revision", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_revision", "guid")
-        return await self._call_raw("getRevision", operation, (200,), guid)
+        return await self._call_raw(
+            "getRevision",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_revision_environment_variables(
-        self, guid: UUID | str
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetRevisionEnvironmentVariablesResponse200]:
         """`GET /v3/revisions/{guid}/environment_variables` (getRevisionEnvironmentVariables)."""
         from .api.revisions import get_revision_environment_variables as operation
@@ -5822,10 +11427,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_revision_environment_variables", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_revision_environment_variables", "guid")
-        return await self._call_raw("getRevisionEnvironmentVariables", operation, (200,), guid)
+        return await self._call_raw(
+            "getRevisionEnvironmentVariables",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_role(
-        self, guid: UUID | str, *, include: list[GetRoleIncludeItem] | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        include: list[GetRoleIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BaseSchema]:
         """`GET /v3/roles/{guid}` (getRole)."""
         from .api.roles import get_role as operation
@@ -5836,10 +11457,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("get_role", "guid")
         if include is not UNSET and not _list_of(include, operation.GetRoleIncludeItem):
             raise _wrong("get_role", "include", "a list of GetRoleIncludeItem", include)
-        return await self._call_raw("getRole", operation, (200,), guid, **_given(include=include))
+        return await self._call_raw(
+            "getRole",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(include=include),
+        )
 
     async def get_route(
-        self, guid: UUID | str, *, include: list[GetRouteIncludeItem] | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        include: list[GetRouteIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Route]:
         """`GET /v3/routes/{guid}` (getRoute)."""
         from .api.routes import get_route as operation
@@ -5850,9 +11488,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("get_route", "guid")
         if include is not UNSET and not _list_of(include, operation.GetRouteIncludeItem):
             raise _wrong("get_route", "include", "a list of GetRouteIncludeItem", include)
-        return await self._call_raw("getRoute", operation, (200,), guid, **_given(include=include))
+        return await self._call_raw(
+            "getRoute",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(include=include),
+        )
 
-    async def get_security_group(self, guid: UUID | str) -> Response[SecurityGroup]:
+    async def get_security_group(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[SecurityGroup]:
         """`GET /v3/security_groups/{guid}` (getSecurityGroup)."""
         from .api.security_groups import get_security_group as operation
 
@@ -5860,9 +11516,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_security_group", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_security_group", "guid")
-        return await self._call_raw("getSecurityGroup", operation, (200,), guid)
+        return await self._call_raw(
+            "getSecurityGroup",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_service_broker(self, guid: UUID | str) -> Response[ServiceBroker]:
+    async def get_service_broker(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[ServiceBroker]:
         """`GET /v3/service_brokers/{guid}` (getServiceBroker)."""
         from .api.service_brokers import get_service_broker as operation
 
@@ -5870,10 +11543,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_service_broker", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_service_broker", "guid")
-        return await self._call_raw("getServiceBroker", operation, (200,), guid)
+        return await self._call_raw(
+            "getServiceBroker",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_service_credential_binding(
-        self, guid: UUID | str, *, include: list[GetServiceCredentialBindingIncludeItem] | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        include: list[GetServiceCredentialBindingIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AppCredentialBinding | KeyCredentialBinding]:
         """`GET /v3/service_credential_bindings/{guid}` (getServiceCredentialBinding)."""
         from .api.service_credential_bindings import get_service_credential_binding as operation
@@ -5886,10 +11575,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong(
                 "get_service_credential_binding", "include", "a list of GetServiceCredentialBindingIncludeItem", include
             )
-        return await self._call_raw("getServiceCredentialBinding", operation, (200,), guid, **_given(include=include))
+        return await self._call_raw(
+            "getServiceCredentialBinding",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(include=include),
+        )
 
     async def get_service_credential_binding_details(
-        self, guid: UUID | str
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetServiceCredentialBindingDetailsResponse200]:
         """`GET /v3/service_credential_bindings/{guid}/details` (getServiceCredentialBindingDetails)."""
         from .api.service_credential_bindings import get_service_credential_binding_details as operation
@@ -5898,10 +11603,25 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_service_credential_binding_details", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_service_credential_binding_details", "guid")
-        return await self._call_raw("getServiceCredentialBindingDetails", operation, (200,), guid)
+        return await self._call_raw(
+            "getServiceCredentialBindingDetails",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_service_credential_binding_parameters(
-        self, guid: UUID | str
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetServiceCredentialBindingParametersResponse200]:
         """`GET /v3/service_credential_bindings/{guid}/parameters` (getServiceCredentialBindingParameters)."""
         from .api.service_credential_bindings import get_service_credential_binding_parameters as operation
@@ -5910,10 +11630,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_service_credential_binding_parameters", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_service_credential_binding_parameters", "guid")
-        return await self._call_raw("getServiceCredentialBindingParameters", operation, (200,), guid)
+        return await self._call_raw(
+            "getServiceCredentialBindingParameters",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_service_instance(
-        self, guid: UUID | str, *, fields: GetServiceInstanceFields | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        fields: GetServiceInstanceFields | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ManagedServiceInstance | UserProvidedServiceInstance]:
         """`GET /v3/service_instances/{guid}` (getServiceInstance)."""
         from .api.service_instances import get_service_instance as operation
@@ -5924,10 +11660,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("get_service_instance", "guid")
         if fields is not UNSET and not isinstance(fields, operation.GetServiceInstanceFields):
             raise _wrong("get_service_instance", "fields", "GetServiceInstanceFields", fields)
-        return await self._call_raw("getServiceInstance", operation, (200,), guid, **_given(fields=fields))
+        return await self._call_raw(
+            "getServiceInstance",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(fields=fields),
+        )
 
     async def get_service_instance_credentials(
-        self, guid: UUID | str
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetServiceInstanceCredentialsResponse200]:
         """`GET /v3/service_instances/{guid}/credentials` (getServiceInstanceCredentials)."""
         from .api.service_instances import get_service_instance_credentials as operation
@@ -5936,10 +11688,25 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_service_instance_credentials", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_service_instance_credentials", "guid")
-        return await self._call_raw("getServiceInstanceCredentials", operation, (200,), guid)
+        return await self._call_raw(
+            "getServiceInstanceCredentials",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_service_instance_parameters(
-        self, guid: UUID | str
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetServiceInstanceParametersResponse200]:
         """`GET /v3/service_instances/{guid}/parameters` (getServiceInstanceParameters)."""
         from .api.service_instances import get_service_instance_parameters as operation
@@ -5948,10 +11715,25 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_service_instance_parameters", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_service_instance_parameters", "guid")
-        return await self._call_raw("getServiceInstanceParameters", operation, (200,), guid)
+        return await self._call_raw(
+            "getServiceInstanceParameters",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_service_instance_permissions(
-        self, guid: UUID | str
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetServiceInstancePermissionsResponse200]:
         """`GET /v3/service_instances/{guid}/permissions` (getServiceInstancePermissions)."""
         from .api.service_instances import get_service_instance_permissions as operation
@@ -5960,10 +11742,25 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_service_instance_permissions", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_service_instance_permissions", "guid")
-        return await self._call_raw("getServiceInstancePermissions", operation, (200,), guid)
+        return await self._call_raw(
+            "getServiceInstancePermissions",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_service_instance_usage_summary_in_shared_spaces(
-        self, guid: UUID | str
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetServiceInstanceUsageSummaryInSharedSpacesResponse200]:
         """`GET /v3/service_instances/{guid}/relationships/shared_spaces/usage_summary` (getServiceInstanceUsageSummaryInSharedSpaces)."""
         from .api.service_instances import get_service_instance_usage_summary_in_shared_spaces as operation
@@ -5972,9 +11769,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_service_instance_usage_summary_in_shared_spaces", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_service_instance_usage_summary_in_shared_spaces", "guid")
-        return await self._call_raw("getServiceInstanceUsageSummaryInSharedSpaces", operation, (200,), guid)
+        return await self._call_raw(
+            "getServiceInstanceUsageSummaryInSharedSpaces",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_service_offering(self, guid: UUID | str) -> Response[ServiceOffering]:
+    async def get_service_offering(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[ServiceOffering]:
         """`GET /v3/service_offerings/{guid}` (getServiceOffering)."""
         from .api.service_offerings import get_service_offering as operation
 
@@ -5982,10 +11796,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_service_offering", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_service_offering", "guid")
-        return await self._call_raw("getServiceOffering", operation, (200,), guid)
+        return await self._call_raw(
+            "getServiceOffering",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_service_plan(
-        self, guid: UUID | str, *, include: list[GetServicePlanIncludeItem] | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        include: list[GetServicePlanIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServicePlan]:
         """`GET /v3/service_plans/{guid}` (getServicePlan)."""
         from .api.service_plans import get_service_plan as operation
@@ -5996,9 +11826,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("get_service_plan", "guid")
         if include is not UNSET and not _list_of(include, operation.GetServicePlanIncludeItem):
             raise _wrong("get_service_plan", "include", "a list of GetServicePlanIncludeItem", include)
-        return await self._call_raw("getServicePlan", operation, (200,), guid, **_given(include=include))
+        return await self._call_raw(
+            "getServicePlan",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(include=include),
+        )
 
-    async def get_service_plan_visibility(self, guid: UUID | str) -> Response[ServicePlanVisibility]:
+    async def get_service_plan_visibility(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[ServicePlanVisibility]:
         """`GET /v3/service_plans/{guid}/visibility` (getServicePlanVisibility)."""
         from .api.service_plans import get_service_plan_visibility as operation
 
@@ -6006,10 +11854,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_service_plan_visibility", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_service_plan_visibility", "guid")
-        return await self._call_raw("getServicePlanVisibility", operation, (200,), guid)
+        return await self._call_raw(
+            "getServicePlanVisibility",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_service_route_binding(
-        self, guid: UUID | str, *, include: list[GetServiceRouteBindingIncludeItem] | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        include: list[GetServiceRouteBindingIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceRouteBinding]:
         """`GET /v3/service_route_bindings/{guid}` (getServiceRouteBinding)."""
         from .api.service_route_bindings import get_service_route_binding as operation
@@ -6020,10 +11884,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("get_service_route_binding", "guid")
         if include is not UNSET and not _list_of(include, operation.GetServiceRouteBindingIncludeItem):
             raise _wrong("get_service_route_binding", "include", "a list of GetServiceRouteBindingIncludeItem", include)
-        return await self._call_raw("getServiceRouteBinding", operation, (200,), guid, **_given(include=include))
+        return await self._call_raw(
+            "getServiceRouteBinding",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(include=include),
+        )
 
     async def get_service_route_binding_parameters(
-        self, guid: UUID | str
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetServiceRouteBindingParametersResponse200]:
         """`GET /v3/service_route_bindings/{guid}/parameters` (getServiceRouteBindingParameters)."""
         from .api.service_route_bindings import get_service_route_binding_parameters as operation
@@ -6032,9 +11912,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_service_route_binding_parameters", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_service_route_binding_parameters", "guid")
-        return await self._call_raw("getServiceRouteBindingParameters", operation, (200,), guid)
+        return await self._call_raw(
+            "getServiceRouteBindingParameters",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_service_usage_event(self, guid: UUID | str) -> Response[ServiceUsageEvent]:
+    async def get_service_usage_event(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[ServiceUsageEvent]:
         """`GET /v3/service_usage_events/{guid}` (getServiceUsageEvent)."""
         from .api.service_usage_events import get_service_usage_event as operation
 
@@ -6042,9 +11939,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_service_usage_event", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_service_usage_event", "guid")
-        return await self._call_raw("getServiceUsageEvent", operation, (200,), guid)
+        return await self._call_raw(
+            "getServiceUsageEvent",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_sidecar(self, guid: UUID | str) -> Response[Sidecar]:
+    async def get_sidecar(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Sidecar]:
         """`GET /v3/sidecars/{guid}` (getSidecar)."""
         from .api.sidecars import get_sidecar as operation
 
@@ -6052,10 +11966,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_sidecar", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_sidecar", "guid")
-        return await self._call_raw("getSidecar", operation, (200,), guid)
+        return await self._call_raw(
+            "getSidecar",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_space(
-        self, guid: UUID | str, *, include: list[GetSpaceIncludeItem] | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        include: list[GetSpaceIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Space]:
         """`GET /v3/spaces/{guid}` (getSpace)."""
         from .api.spaces import get_space as operation
@@ -6066,9 +11996,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("get_space", "guid")
         if include is not UNSET and not _list_of(include, operation.GetSpaceIncludeItem):
             raise _wrong("get_space", "include", "a list of GetSpaceIncludeItem", include)
-        return await self._call_raw("getSpace", operation, (200,), guid, **_given(include=include))
+        return await self._call_raw(
+            "getSpace",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(include=include),
+        )
 
-    async def get_space_feature(self, guid: UUID | str, name: GetSpaceFeatureName) -> Response[SpaceFeature]:
+    async def get_space_feature(
+        self,
+        guid: UUID | str,
+        name: GetSpaceFeatureName,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[SpaceFeature]:
         """`GET /v3/spaces/{guid}/features/{name}` (getSpaceFeature)."""
         from .api.spaces import get_space_feature as operation
 
@@ -6078,9 +12027,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("get_space_feature", "guid")
         if not isinstance(name, operation.GetSpaceFeatureName):
             raise _wrong("get_space_feature", "name", "GetSpaceFeatureName", name)
-        return await self._call_raw("getSpaceFeature", operation, (200,), guid, name)
+        return await self._call_raw(
+            "getSpaceFeature",
+            operation,
+            (200,),
+            guid,
+            name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_space_quota(self, guid: UUID | str) -> Response[SpaceQuota]:
+    async def get_space_quota(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[SpaceQuota]:
         """`GET /v3/space_quotas/{guid}` (getSpaceQuota)."""
         from .api.space_quotas import get_space_quota as operation
 
@@ -6088,9 +12055,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_space_quota", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_space_quota", "guid")
-        return await self._call_raw("getSpaceQuota", operation, (200,), guid)
+        return await self._call_raw(
+            "getSpaceQuota",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_ssh_enabled_for_app(self, guid: UUID | str) -> Response[AppSshEnabled]:
+    async def get_ssh_enabled_for_app(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[AppSshEnabled]:
         """`GET /v3/apps/{guid}/ssh_enabled` (getSshEnabledForApp)."""
         from .api.apps import get_ssh_enabled_for_app as operation
 
@@ -6098,9 +12082,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_ssh_enabled_for_app", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_ssh_enabled_for_app", "guid")
-        return await self._call_raw("getSshEnabledForApp", operation, (200,), guid)
+        return await self._call_raw(
+            "getSshEnabledForApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_stack(self, guid: UUID | str) -> Response[Stack]:
+    async def get_stack(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Stack]:
         """`GET /v3/stacks/{guid}` (getStack)."""
         from .api.stacks import get_stack as operation
 
@@ -6108,9 +12109,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_stack", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_stack", "guid")
-        return await self._call_raw("getStack", operation, (200,), guid)
+        return await self._call_raw(
+            "getStack",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_task(self, guid: UUID | str) -> Response[Task]:
+    async def get_task(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Task]:
         """`GET /v3/tasks/{guid}` (getTask)."""
         from .api.tasks import get_task as operation
 
@@ -6118,10 +12136,25 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_task", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_task", "guid")
-        return await self._call_raw("getTask", operation, (200,), guid)
+        return await self._call_raw(
+            "getTask",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_usage_summary_for_organization(
-        self, guid: UUID | str
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetUsageSummaryForOrganizationResponse200]:
         """`GET /v3/organizations/{guid}/usage_summary` (getUsageSummaryForOrganization)."""
         from .api.organizations import get_usage_summary_for_organization as operation
@@ -6130,9 +12163,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_usage_summary_for_organization", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_usage_summary_for_organization", "guid")
-        return await self._call_raw("getUsageSummaryForOrganization", operation, (200,), guid)
+        return await self._call_raw(
+            "getUsageSummaryForOrganization",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_usage_summary_for_space(self, guid: UUID | str) -> Response[GetUsageSummaryForSpaceResponse200]:
+    async def get_usage_summary_for_space(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[GetUsageSummaryForSpaceResponse200]:
         """`GET /v3/spaces/{guid}/usage_summary` (getUsageSummaryForSpace)."""
         from .api.spaces import get_usage_summary_for_space as operation
 
@@ -6140,9 +12190,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_usage_summary_for_space", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_usage_summary_for_space", "guid")
-        return await self._call_raw("getUsageSummaryForSpace", operation, (200,), guid)
+        return await self._call_raw(
+            "getUsageSummaryForSpace",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_user(self, guid: str) -> Response[User]:
+    async def get_user(
+        self,
+        guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[User]:
         """`GET /v3/users/{guid}` (getUser)."""
         from .api.users import get_user as operation
 
@@ -6150,16 +12217,47 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_user", "guid", "str", guid)
         if not guid:
             raise _empty("get_user", "guid")
-        return await self._call_raw("getUser", operation, (200,), guid)
+        return await self._call_raw(
+            "getUser",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_v3_api_root(self) -> Response[GetV3ApiRootResponse200]:
+    async def get_v3_api_root(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[GetV3ApiRootResponse200]:
         """`GET /v3` (getV3ApiRoot)."""
         from .api.root import get_v3_api_root as operation
 
-        return await self._call_raw("getV3ApiRoot", operation, (200,))
+        return await self._call_raw(
+            "getV3ApiRoot",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def insert_destinations_for_route(
-        self, guid: UUID | str, *, body: InsertDestinationsForRouteBody | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: InsertDestinationsForRouteBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RouteDestinationList]:
         """`POST /v3/routes/{guid}/destinations` (insertDestinationsForRoute)."""
         from .api.routes import insert_destinations_for_route as operation
@@ -6170,7 +12268,17 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("insert_destinations_for_route", "guid")
         if body is not UNSET and not isinstance(body, operation.InsertDestinationsForRouteBody):
             raise _wrong("insert_destinations_for_route", "body", "InsertDestinationsForRouteBody", body)
-        return await self._call_raw("insertDestinationsForRoute", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "insertDestinationsForRoute",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def list_app_builds(
         self,
@@ -6183,6 +12291,10 @@ class CfV3ApiWithRawResponse(Namespace):
         label_selector: str | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BuildList]:
         """`GET /v3/apps/{guid}/builds` (listAppBuilds)."""
         from .api.builds import list_app_builds as operation
@@ -6210,6 +12322,10 @@ class CfV3ApiWithRawResponse(Namespace):
             operation,
             (200,),
             guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -6231,6 +12347,10 @@ class CfV3ApiWithRawResponse(Namespace):
         label_selector: str | Unset = UNSET,
         guids: list[str] | Unset = UNSET,
         states: list[ListAppDropletsStatesItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DropletList]:
         """`GET /v3/apps/{guid}/droplets` (listAppDroplets)."""
         from .api.apps import list_app_droplets as operation
@@ -6256,6 +12376,10 @@ class CfV3ApiWithRawResponse(Namespace):
             operation,
             (200,),
             guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -6266,7 +12390,15 @@ class CfV3ApiWithRawResponse(Namespace):
             ),
         )
 
-    async def list_app_features(self, guid: UUID | str) -> Response[AppFeatureList]:
+    async def list_app_features(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[AppFeatureList]:
         """`GET /v3/apps/{guid}/features` (listAppFeatures)."""
         from .api.apps import list_app_features as operation
 
@@ -6274,7 +12406,16 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_app_features", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("list_app_features", "guid")
-        return await self._call_raw("listAppFeatures", operation, (200,), guid)
+        return await self._call_raw(
+            "listAppFeatures",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def list_app_packages(
         self,
@@ -6286,6 +12427,10 @@ class CfV3ApiWithRawResponse(Namespace):
         order_by: str | Unset = UNSET,
         states: list[ListAppPackagesStatesItem] | Unset = UNSET,
         types: list[ListAppPackagesTypesItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[PackageList]:
         """`GET /v3/apps/{guid}/packages` (listAppPackages)."""
         from .api.packages import list_app_packages as operation
@@ -6311,6 +12456,10 @@ class CfV3ApiWithRawResponse(Namespace):
             operation,
             (200,),
             guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(guids=guids, page=page, per_page=per_page, order_by=order_by, states=states, types=types),
         )
 
@@ -6321,6 +12470,10 @@ class CfV3ApiWithRawResponse(Namespace):
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ProcessList]:
         """`GET /v3/apps/{guid}/processes` (listAppProcesses)."""
         from .api.processes import list_app_processes as operation
@@ -6336,7 +12489,15 @@ class CfV3ApiWithRawResponse(Namespace):
         if order_by is not UNSET and not isinstance(order_by, str):
             raise _wrong("list_app_processes", "order_by", "str", order_by)
         return await self._call_raw(
-            "listAppProcesses", operation, (200,), guid, **_given(page=page, per_page=per_page, order_by=order_by)
+            "listAppProcesses",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(page=page, per_page=per_page, order_by=order_by),
         )
 
     async def list_app_routes(
@@ -6350,6 +12511,10 @@ class CfV3ApiWithRawResponse(Namespace):
         hosts: list[str] | Unset = UNSET,
         paths: list[str] | Unset = UNSET,
         ports: list[int] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RouteList]:
         """`GET /v3/apps/{guid}/routes` (listAppRoutes)."""
         from .api.routes import list_app_routes as operation
@@ -6377,6 +12542,10 @@ class CfV3ApiWithRawResponse(Namespace):
             operation,
             (200,),
             guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -6388,7 +12557,15 @@ class CfV3ApiWithRawResponse(Namespace):
             ),
         )
 
-    async def list_app_sidecars(self, guid: UUID | str) -> Response[SidecarList]:
+    async def list_app_sidecars(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[SidecarList]:
         """`GET /v3/apps/{guid}/sidecars` (listAppSidecars)."""
         from .api.sidecars import list_app_sidecars as operation
 
@@ -6396,7 +12573,16 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_app_sidecars", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("list_app_sidecars", "guid")
-        return await self._call_raw("listAppSidecars", operation, (200,), guid)
+        return await self._call_raw(
+            "listAppSidecars",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def list_app_tasks(
         self,
@@ -6412,6 +12598,10 @@ class CfV3ApiWithRawResponse(Namespace):
         names: list[str] | Unset = UNSET,
         states: list[ListAppTasksStatesItem] | Unset = UNSET,
         sequence_ids: list[int] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[TaskList]:
         """`GET /v3/apps/{guid}/tasks` (listAppTasks)."""
         from .api.tasks import list_app_tasks as operation
@@ -6445,6 +12635,10 @@ class CfV3ApiWithRawResponse(Namespace):
             operation,
             (200,),
             guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -6468,6 +12662,10 @@ class CfV3ApiWithRawResponse(Namespace):
         after_guid: str | Unset = UNSET,
         guids: list[str] | Unset = UNSET,
         created_ats: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AppUsageEventList]:
         """`GET /v3/app_usage_events` (listAppUsageEvents)."""
         from .api.app_usage_events import list_app_usage_events as operation
@@ -6488,6 +12686,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listAppUsageEvents",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -6514,6 +12716,10 @@ class CfV3ApiWithRawResponse(Namespace):
         stacks: list[str] | Unset = UNSET,
         lifecycle_type: ListAppsLifecycleType | Unset = UNSET,
         include: list[ListAppsIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AppList]:
         """`GET /v3/apps` (listApps)."""
         from .api.apps import list_apps as operation
@@ -6548,6 +12754,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listApps",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -6575,6 +12785,10 @@ class CfV3ApiWithRawResponse(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AppList]:
         """`GET /v3/stacks/{guid}/apps` (listAppsOnStack)."""
         from .api.stacks import list_apps_on_stack as operation
@@ -6600,6 +12814,10 @@ class CfV3ApiWithRawResponse(Namespace):
             operation,
             (200,),
             guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -6622,6 +12840,10 @@ class CfV3ApiWithRawResponse(Namespace):
         target_guids: list[str] | Unset = UNSET,
         space_guids: list[str] | Unset = UNSET,
         organization_guids: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AuditEventList]:
         """`GET /v3/audit_events` (listAuditEvents)."""
         from .api.audit_events import list_audit_events as operation
@@ -6648,6 +12870,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listAuditEvents",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -6672,6 +12898,10 @@ class CfV3ApiWithRawResponse(Namespace):
         label_selector: str | Unset = UNSET,
         names: list[str] | Unset = UNSET,
         stacks: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BuildpackList]:
         """`GET /v3/buildpacks` (listBuildpacks)."""
         from .api.buildpacks import list_buildpacks as operation
@@ -6696,6 +12926,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listBuildpacks",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -6720,6 +12954,10 @@ class CfV3ApiWithRawResponse(Namespace):
         states: list[ListBuildsStatesItem] | Unset = UNSET,
         app_guids: list[str] | Unset = UNSET,
         package_guids: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BuildList]:
         """`GET /v3/builds` (listBuilds)."""
         from .api.builds import list_builds as operation
@@ -6746,6 +12984,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listBuilds",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -6766,6 +13008,10 @@ class CfV3ApiWithRawResponse(Namespace):
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RevisionList]:
         """`GET /v3/apps/{guid}/revisions/deployed` (listDeployedRevisionsForApp)."""
         from .api.revisions import list_deployed_revisions_for_app as operation
@@ -6785,6 +13031,10 @@ class CfV3ApiWithRawResponse(Namespace):
             operation,
             (200,),
             guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(page=page, per_page=per_page, order_by=order_by),
         )
 
@@ -6801,6 +13051,10 @@ class CfV3ApiWithRawResponse(Namespace):
         states: list[str] | Unset = UNSET,
         status_reasons: list[ListDeploymentsStatusReasonsItem] | Unset = UNSET,
         status_values: list[ListDeploymentsStatusValuesItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DeploymentList]:
         """`GET /v3/deployments` (listDeployments)."""
         from .api.deployments import list_deployments as operation
@@ -6833,6 +13087,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listDeployments",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -6848,7 +13106,15 @@ class CfV3ApiWithRawResponse(Namespace):
         )
 
     async def list_destinations_for_route(
-        self, guid: UUID | str, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        page: int | Unset = UNSET,
+        per_page: int | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RouteDestinationList]:
         """`GET /v3/routes/{guid}/destinations` (listDestinationsForRoute)."""
         from .api.routes import list_destinations_for_route as operation
@@ -6862,7 +13128,15 @@ class CfV3ApiWithRawResponse(Namespace):
         if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
             raise _wrong("list_destinations_for_route", "per_page", "int", per_page)
         return await self._call_raw(
-            "listDestinationsForRoute", operation, (200,), guid, **_given(page=page, per_page=per_page)
+            "listDestinationsForRoute",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(page=page, per_page=per_page),
         )
 
     async def list_domains(
@@ -6877,6 +13151,10 @@ class CfV3ApiWithRawResponse(Namespace):
         guids: list[str] | Unset = UNSET,
         names: list[str] | Unset = UNSET,
         organization_guids: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DomainList]:
         """`GET /v3/domains` (listDomains)."""
         from .api.domains import list_domains as operation
@@ -6903,6 +13181,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listDomains",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -6924,6 +13206,10 @@ class CfV3ApiWithRawResponse(Namespace):
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
         names: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DomainList]:
         """`GET /v3/organizations/{guid}/domains` (listDomainsForOrganization)."""
         from .api.domains import list_domains_for_organization as operation
@@ -6945,6 +13231,10 @@ class CfV3ApiWithRawResponse(Namespace):
             operation,
             (200,),
             guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(page=page, per_page=per_page, order_by=order_by, names=names),
         )
 
@@ -6962,6 +13252,10 @@ class CfV3ApiWithRawResponse(Namespace):
         app_guids: list[str] | Unset = UNSET,
         space_guids: list[str] | Unset = UNSET,
         organization_guids: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DropletList]:
         """`GET /v3/droplets` (listDroplets)."""
         from .api.droplets import list_droplets as operation
@@ -6992,6 +13286,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listDroplets",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -7014,6 +13312,10 @@ class CfV3ApiWithRawResponse(Namespace):
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[FeatureFlagList]:
         """`GET /v3/feature_flags` (listFeatureFlags)."""
         from .api.feature_flags import list_feature_flags as operation
@@ -7030,6 +13332,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listFeatureFlags",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(page=page, per_page=per_page, order_by=order_by, updated_ats=updated_ats),
         )
 
@@ -7045,6 +13351,10 @@ class CfV3ApiWithRawResponse(Namespace):
         guids: list[str] | Unset = UNSET,
         names: list[str] | Unset = UNSET,
         organization_guids: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[IsolationSegmentList]:
         """`GET /v3/isolation_segments` (listIsolationSegments)."""
         from .api.isolation_segments import list_isolation_segments as operation
@@ -7071,6 +13381,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listIsolationSegments",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -7095,6 +13409,10 @@ class CfV3ApiWithRawResponse(Namespace):
         organization_guids: list[str] | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[OrganizationQuotaList]:
         """`GET /v3/organization_quotas` (listOrganizationQuotas)."""
         from .api.organization_quotas import list_organization_quotas as operation
@@ -7119,6 +13437,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listOrganizationQuotas",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -7142,6 +13464,10 @@ class CfV3ApiWithRawResponse(Namespace):
         label_selector: str | Unset = UNSET,
         names: list[str] | Unset = UNSET,
         guids: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[OrganizationList]:
         """`GET /v3/organizations` (listOrganizations)."""
         from .api.organizations import list_organizations as operation
@@ -7166,6 +13492,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listOrganizations",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -7179,7 +13509,15 @@ class CfV3ApiWithRawResponse(Namespace):
         )
 
     async def list_organizations_for_isolation_segment(
-        self, guid: UUID | str, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        page: int | Unset = UNSET,
+        per_page: int | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToMany]:
         """`GET /v3/isolation_segments/{guid}/relationships/organizations` (listOrganizationsForIsolationSegment)."""
         from .api.isolation_segments import list_organizations_for_isolation_segment as operation
@@ -7193,11 +13531,27 @@ class CfV3ApiWithRawResponse(Namespace):
         if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
             raise _wrong("list_organizations_for_isolation_segment", "per_page", "int", per_page)
         return await self._call_raw(
-            "listOrganizationsForIsolationSegment", operation, (200,), guid, **_given(page=page, per_page=per_page)
+            "listOrganizationsForIsolationSegment",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(page=page, per_page=per_page),
         )
 
     async def list_organizations_for_isolation_segment_short(
-        self, guid: UUID | str, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        page: int | Unset = UNSET,
+        per_page: int | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[OrganizationList]:
         """`GET /v3/isolation_segments/{guid}/organizations` (listOrganizationsForIsolationSegmentShort)."""
         from .api.isolation_segments import list_organizations_for_isolation_segment_short as operation
@@ -7211,7 +13565,15 @@ class CfV3ApiWithRawResponse(Namespace):
         if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
             raise _wrong("list_organizations_for_isolation_segment_short", "per_page", "int", per_page)
         return await self._call_raw(
-            "listOrganizationsForIsolationSegmentShort", operation, (200,), guid, **_given(page=page, per_page=per_page)
+            "listOrganizationsForIsolationSegmentShort",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(page=page, per_page=per_page),
         )
 
     async def list_package_droplets(
@@ -7224,6 +13586,10 @@ class CfV3ApiWithRawResponse(Namespace):
         label_selector: str | Unset = UNSET,
         guids: list[str] | Unset = UNSET,
         states: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DropletList]:
         """`GET /v3/packages/{guid}/droplets` (listPackageDroplets)."""
         from .api.packages import list_package_droplets as operation
@@ -7249,6 +13615,10 @@ class CfV3ApiWithRawResponse(Namespace):
             operation,
             (200,),
             guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -7274,6 +13644,10 @@ class CfV3ApiWithRawResponse(Namespace):
         app_guids: list[str] | Unset = UNSET,
         space_guids: list[str] | Unset = UNSET,
         organization_guids: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[PackageList]:
         """`GET /v3/packages` (listPackages)."""
         from .api.packages import list_packages as operation
@@ -7306,6 +13680,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listPackages",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -7322,7 +13700,15 @@ class CfV3ApiWithRawResponse(Namespace):
             ),
         )
 
-    async def list_process_instances(self, guid: UUID | str) -> Response[ListProcessInstancesResponse200]:
+    async def list_process_instances(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[ListProcessInstancesResponse200]:
         """`GET /v3/processes/{guid}/process_instances` (listProcessInstances)."""
         from .api.processes import list_process_instances as operation
 
@@ -7330,9 +13716,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_process_instances", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("list_process_instances", "guid")
-        return await self._call_raw("listProcessInstances", operation, (200,), guid)
+        return await self._call_raw(
+            "listProcessInstances",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def list_process_sidecars(self, guid: UUID | str) -> Response[SidecarList]:
+    async def list_process_sidecars(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[SidecarList]:
         """`GET /v3/processes/{guid}/sidecars` (listProcessSidecars)."""
         from .api.sidecars import list_process_sidecars as operation
 
@@ -7340,7 +13743,16 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_process_sidecars", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("list_process_sidecars", "guid")
-        return await self._call_raw("listProcessSidecars", operation, (200,), guid)
+        return await self._call_raw(
+            "listProcessSidecars",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def list_processes(
         self,
@@ -7356,6 +13768,10 @@ class CfV3ApiWithRawResponse(Namespace):
         app_guids: list[str] | Unset = UNSET,
         space_guids: list[str] | Unset = UNSET,
         organization_guids: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ProcessList]:
         """`GET /v3/processes` (listProcesses)."""
         from .api.processes import list_processes as operation
@@ -7386,6 +13802,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listProcesses",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -7412,6 +13832,10 @@ class CfV3ApiWithRawResponse(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         versions: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RevisionList]:
         """`GET /v3/apps/{guid}/revisions` (listRevisionsForApp)."""
         from .api.revisions import list_revisions_for_app as operation
@@ -7439,6 +13863,10 @@ class CfV3ApiWithRawResponse(Namespace):
             operation,
             (200,),
             guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -7465,6 +13893,10 @@ class CfV3ApiWithRawResponse(Namespace):
         space_guids: list[str] | Unset = UNSET,
         user_guids: list[str] | Unset = UNSET,
         include: list[ListRolesIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ListRolesResponse200]:
         """`GET /v3/roles` (listRoles)."""
         from .api.roles import list_roles as operation
@@ -7497,6 +13929,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listRoles",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -7532,6 +13968,10 @@ class CfV3ApiWithRawResponse(Namespace):
         organization_guids: list[str] | Unset = UNSET,
         service_instance_guids: list[str] | Unset = UNSET,
         include: list[ListRoutesIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ListRoutesResponse200]:
         """`GET /v3/routes` (listRoutes)."""
         from .api.routes import list_routes as operation
@@ -7572,6 +14012,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listRoutes",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -7592,7 +14036,15 @@ class CfV3ApiWithRawResponse(Namespace):
             ),
         )
 
-    async def list_running_security_groups_for_space(self, guid: UUID | str) -> Response[SecurityGroupList]:
+    async def list_running_security_groups_for_space(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[SecurityGroupList]:
         """`GET /v3/spaces/{guid}/running_security_groups` (listRunningSecurityGroupsForSpace)."""
         from .api.spaces import list_running_security_groups_for_space as operation
 
@@ -7600,7 +14052,16 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_running_security_groups_for_space", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("list_running_security_groups_for_space", "guid")
-        return await self._call_raw("listRunningSecurityGroupsForSpace", operation, (200,), guid)
+        return await self._call_raw(
+            "listRunningSecurityGroupsForSpace",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def list_security_groups(
         self,
@@ -7616,6 +14077,10 @@ class CfV3ApiWithRawResponse(Namespace):
         globally_enabled_staging: bool | Unset = UNSET,
         running_space_guids: list[str] | Unset = UNSET,
         staging_space_guids: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SecurityGroupList]:
         """`GET /v3/security_groups` (listSecurityGroups)."""
         from .api.security_groups import list_security_groups as operation
@@ -7646,6 +14111,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listSecurityGroups",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -7672,6 +14141,10 @@ class CfV3ApiWithRawResponse(Namespace):
         label_selector: str | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceBrokerList]:
         """`GET /v3/service_brokers` (listServiceBrokers)."""
         from .api.service_brokers import list_service_brokers as operation
@@ -7696,6 +14169,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listServiceBrokers",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -7729,6 +14206,10 @@ class CfV3ApiWithRawResponse(Namespace):
         service_offering_names: list[str] | Unset = UNSET,
         guids: list[str] | Unset = UNSET,
         include: list[ListServiceCredentialBindingsIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceCredentialBindingList]:
         """`GET /v3/service_credential_bindings` (listServiceCredentialBindings)."""
         from .api.service_credential_bindings import list_service_credential_bindings as operation
@@ -7786,6 +14267,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listServiceCredentialBindings",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -7809,7 +14294,14 @@ class CfV3ApiWithRawResponse(Namespace):
         )
 
     async def list_service_instance_shared_spaces(
-        self, guid: UUID | str, *, fields: ListServiceInstanceSharedSpacesFields | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        fields: ListServiceInstanceSharedSpacesFields | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToMany]:
         """`GET /v3/service_instances/{guid}/relationships/shared_spaces` (listServiceInstanceSharedSpaces)."""
         from .api.service_instances import list_service_instance_shared_spaces as operation
@@ -7822,7 +14314,17 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong(
                 "list_service_instance_shared_spaces", "fields", "ListServiceInstanceSharedSpacesFields", fields
             )
-        return await self._call_raw("listServiceInstanceSharedSpaces", operation, (200,), guid, **_given(fields=fields))
+        return await self._call_raw(
+            "listServiceInstanceSharedSpaces",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(fields=fields),
+        )
 
     async def list_service_instances(
         self,
@@ -7841,6 +14343,10 @@ class CfV3ApiWithRawResponse(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         fields: ListServiceInstancesFields | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceInstanceList]:
         """`GET /v3/service_instances` (listServiceInstances)."""
         from .api.service_instances import list_service_instances as operation
@@ -7877,6 +14383,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listServiceInstances",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 names=names,
                 guids=guids,
@@ -7911,6 +14421,10 @@ class CfV3ApiWithRawResponse(Namespace):
         fields: ListServiceOfferingsFields | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceOfferingList]:
         """`GET /v3/service_offerings` (listServiceOfferings)."""
         from .api.service_offerings import list_service_offerings as operation
@@ -7945,6 +14459,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listServiceOfferings",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -7983,6 +14501,10 @@ class CfV3ApiWithRawResponse(Namespace):
         fields: ListServicePlansFields | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServicePlanList]:
         """`GET /v3/service_plans` (listServicePlans)."""
         from .api.service_plans import list_service_plans as operation
@@ -8027,6 +14549,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listServicePlans",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -8063,6 +14589,10 @@ class CfV3ApiWithRawResponse(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         include: list[ListServiceRouteBindingsIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceRouteBindingList]:
         """`GET /v3/service_route_bindings` (listServiceRouteBindings)."""
         from .api.service_route_bindings import list_service_route_bindings as operation
@@ -8099,6 +14629,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listServiceRouteBindings",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -8125,6 +14659,10 @@ class CfV3ApiWithRawResponse(Namespace):
         guids: list[str] | Unset = UNSET,
         service_instance_types: list[ListServiceUsageEventsServiceInstanceTypesItem] | Unset = UNSET,
         service_offering_guids: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceUsageEventList]:
         """`GET /v3/service_usage_events` (listServiceUsageEvents)."""
         from .api.service_usage_events import list_service_usage_events as operation
@@ -8156,6 +14694,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listServiceUsageEvents",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -8168,7 +14710,15 @@ class CfV3ApiWithRawResponse(Namespace):
             ),
         )
 
-    async def list_shared_spaces_relationship(self, guid: UUID | str) -> Response[RelationshipToMany]:
+    async def list_shared_spaces_relationship(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[RelationshipToMany]:
         """`GET /v3/routes/{guid}/relationships/shared_spaces` (listSharedSpacesRelationship)."""
         from .api.routes import list_shared_spaces_relationship as operation
 
@@ -8176,9 +14726,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_shared_spaces_relationship", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("list_shared_spaces_relationship", "guid")
-        return await self._call_raw("listSharedSpacesRelationship", operation, (200,), guid)
+        return await self._call_raw(
+            "listSharedSpacesRelationship",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def list_space_features(self, guid: UUID | str) -> Response[SpaceFeatureList]:
+    async def list_space_features(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[SpaceFeatureList]:
         """`GET /v3/spaces/{guid}/features` (listSpaceFeatures)."""
         from .api.spaces import list_space_features as operation
 
@@ -8186,7 +14753,16 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_space_features", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("list_space_features", "guid")
-        return await self._call_raw("listSpaceFeatures", operation, (200,), guid)
+        return await self._call_raw(
+            "listSpaceFeatures",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def list_space_quotas(
         self,
@@ -8200,6 +14776,10 @@ class CfV3ApiWithRawResponse(Namespace):
         space_guids: list[str] | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SpaceQuotaList]:
         """`GET /v3/space_quotas` (listSpaceQuotas)."""
         from .api.space_quotas import list_space_quotas as operation
@@ -8226,6 +14806,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listSpaceQuotas",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -8252,6 +14836,10 @@ class CfV3ApiWithRawResponse(Namespace):
         guids: list[str] | Unset = UNSET,
         organization_guids: list[str] | Unset = UNSET,
         include: list[ListSpacesIncludeItem] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SpaceList]:
         """`GET /v3/spaces` (listSpaces)."""
         from .api.spaces import list_spaces as operation
@@ -8280,6 +14868,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listSpaces",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -8295,7 +14887,15 @@ class CfV3ApiWithRawResponse(Namespace):
         )
 
     async def list_spaces_for_isolation_segment(
-        self, guid: UUID | str, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        page: int | Unset = UNSET,
+        per_page: int | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToMany]:
         """`GET /v3/isolation_segments/{guid}/relationships/spaces` (listSpacesForIsolationSegment)."""
         from .api.isolation_segments import list_spaces_for_isolation_segment as operation
@@ -8309,7 +14909,15 @@ class CfV3ApiWithRawResponse(Namespace):
         if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
             raise _wrong("list_spaces_for_isolation_segment", "per_page", "int", per_page)
         return await self._call_raw(
-            "listSpacesForIsolationSegment", operation, (200,), guid, **_given(page=page, per_page=per_page)
+            "listSpacesForIsolationSegment",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(page=page, per_page=per_page),
         )
 
     async def list_stacks(
@@ -8322,6 +14930,10 @@ class CfV3ApiWithRawResponse(Namespace):
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
         names: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[StackList]:
         """`GET /v3/stacks` (listStacks)."""
         from .api.stacks import list_stacks as operation
@@ -8344,6 +14956,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listStacks",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -8355,7 +14971,15 @@ class CfV3ApiWithRawResponse(Namespace):
             ),
         )
 
-    async def list_staging_security_groups_for_space(self, guid: UUID | str) -> Response[SecurityGroupList]:
+    async def list_staging_security_groups_for_space(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[SecurityGroupList]:
         """`GET /v3/spaces/{guid}/staging_security_groups` (listStagingSecurityGroupsForSpace)."""
         from .api.spaces import list_staging_security_groups_for_space as operation
 
@@ -8363,7 +14987,16 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_staging_security_groups_for_space", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("list_staging_security_groups_for_space", "guid")
-        return await self._call_raw("listStagingSecurityGroupsForSpace", operation, (200,), guid)
+        return await self._call_raw(
+            "listStagingSecurityGroupsForSpace",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def list_tasks(
         self,
@@ -8381,6 +15014,10 @@ class CfV3ApiWithRawResponse(Namespace):
         space_guids: list[str] | Unset = UNSET,
         organization_guids: list[str] | Unset = UNSET,
         sequence_ids: list[int] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[TaskList]:
         """`GET /v3/tasks` (listTasks)."""
         from .api.tasks import list_tasks as operation
@@ -8415,6 +15052,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listTasks",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -8445,6 +15086,10 @@ class CfV3ApiWithRawResponse(Namespace):
         usernames: list[str] | Unset = UNSET,
         origins: list[str] | Unset = UNSET,
         partial_usernames: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[UserList]:
         """`GET /v3/users` (listUsers)."""
         from .api.users import list_users as operation
@@ -8473,6 +15118,10 @@ class CfV3ApiWithRawResponse(Namespace):
             "listUsers",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -8501,6 +15150,10 @@ class CfV3ApiWithRawResponse(Namespace):
         label_selector: str | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[UserList]:
         """`GET /v3/organizations/{guid}/users` (listUsersForOrganization)."""
         from .api.organizations import list_users_for_organization as operation
@@ -8534,6 +15187,10 @@ class CfV3ApiWithRawResponse(Namespace):
             operation,
             (200,),
             guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -8548,7 +15205,15 @@ class CfV3ApiWithRawResponse(Namespace):
             ),
         )
 
-    async def list_users_for_space(self, guid: UUID | str) -> Response[UserList]:
+    async def list_users_for_space(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[UserList]:
         """`GET /v3/spaces/{guid}/users` (listUsersForSpace)."""
         from .api.spaces import list_users_for_space as operation
 
@@ -8556,10 +15221,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_users_for_space", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("list_users_for_space", "guid")
-        return await self._call_raw("listUsersForSpace", operation, (200,), guid)
+        return await self._call_raw(
+            "listUsersForSpace",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def manage_isolation_segment_for_space(
-        self, guid: UUID | str, *, body: RelationshipToOne | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: RelationshipToOne | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToOne]:
         """`PATCH /v3/spaces/{guid}/relationships/isolation_segment` (manageIsolationSegmentForSpace)."""
         from .api.spaces import manage_isolation_segment_for_space as operation
@@ -8570,29 +15251,95 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("manage_isolation_segment_for_space", "guid")
         if body is not UNSET and not isinstance(body, operation.RelationshipToOne):
             raise _wrong("manage_isolation_segment_for_space", "body", "RelationshipToOne", body)
-        return await self._call_raw("manageIsolationSegmentForSpace", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "manageIsolationSegmentForSpace",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def post_resource_matches(self, *, body: PostResourceMatchesBody | Unset = UNSET) -> Response[ResourceMatch]:
+    async def post_resource_matches(
+        self,
+        *,
+        body: PostResourceMatchesBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[ResourceMatch]:
         """`POST /v3/resource_matches` (postResourceMatches)."""
         from .api.resource_matches import post_resource_matches as operation
 
         if body is not UNSET and not isinstance(body, operation.PostResourceMatchesBody):
             raise _wrong("post_resource_matches", "body", "PostResourceMatchesBody", body)
-        return await self._call_raw("postResourceMatches", operation, (201,), **_given(body=body))
+        return await self._call_raw(
+            "postResourceMatches",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def purge_and_seed_app_usage_events(self) -> Response[None]:
+    async def purge_and_seed_app_usage_events(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`POST /v3/app_usage_events/actions/destructively_purge_all_and_reseed` (purgeAndSeedAppUsageEvents)."""
         from .api.app_usage_events import purge_and_seed_app_usage_events as operation
 
-        return await self._call_raw("purgeAndSeedAppUsageEvents", operation, (200,))
+        return await self._call_raw(
+            "purgeAndSeedAppUsageEvents",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def purge_and_seed_service_usage_events(self) -> Response[None]:
+    async def purge_and_seed_service_usage_events(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`POST /v3/service_usage_events/actions/destructively_purge_all_and_reseed` (purgeAndSeedServiceUsageEvents)."""
         from .api.service_usage_events import purge_and_seed_service_usage_events as operation
 
-        return await self._call_raw("purgeAndSeedServiceUsageEvents", operation, (200,))
+        return await self._call_raw(
+            "purgeAndSeedServiceUsageEvents",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def remove_destination_for_route(self, guid: UUID | str, destination_guid: UUID | str) -> Response[None]:
+    async def remove_destination_for_route(
+        self,
+        guid: UUID | str,
+        destination_guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/routes/{guid}/destinations/{destination_guid}` (removeDestinationForRoute)."""
         from .api.routes import remove_destination_for_route as operation
 
@@ -8604,10 +15351,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("remove_destination_for_route", "destination_guid", "str or UUID", destination_guid)
         if not destination_guid:
             raise _empty("remove_destination_for_route", "destination_guid")
-        return await self._call_raw("removeDestinationForRoute", operation, (204,), guid, destination_guid)
+        return await self._call_raw(
+            "removeDestinationForRoute",
+            operation,
+            (204,),
+            guid,
+            destination_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def remove_organization_from_service_plan_visibility(
-        self, guid: UUID | str, organization_guid: UUID | str
+        self,
+        guid: UUID | str,
+        organization_guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/service_plans/{guid}/visibility/{organization_guid}` (removeOrganizationFromServicePlanVisibility)."""
         from .api.service_plans import remove_organization_from_service_plan_visibility as operation
@@ -8626,10 +15390,27 @@ class CfV3ApiWithRawResponse(Namespace):
         if not organization_guid:
             raise _empty("remove_organization_from_service_plan_visibility", "organization_guid")
         return await self._call_raw(
-            "removeOrganizationFromServicePlanVisibility", operation, (204,), guid, organization_guid
+            "removeOrganizationFromServicePlanVisibility",
+            operation,
+            (204,),
+            guid,
+            organization_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
         )
 
-    async def remove_space_quota_from_space(self, guid: UUID | str, space_guid: UUID | str) -> Response[None]:
+    async def remove_space_quota_from_space(
+        self,
+        guid: UUID | str,
+        space_guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/space_quotas/{guid}/relationships/spaces/{space_guid}` (removeSpaceQuotaFromSpace)."""
         from .api.space_quotas import remove_space_quota_from_space as operation
 
@@ -8641,10 +15422,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("remove_space_quota_from_space", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("remove_space_quota_from_space", "space_guid")
-        return await self._call_raw("removeSpaceQuotaFromSpace", operation, (204,), guid, space_guid)
+        return await self._call_raw(
+            "removeSpaceQuotaFromSpace",
+            operation,
+            (204,),
+            guid,
+            space_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def replace_destinations_for_route_with_patch(
-        self, guid: UUID | str, *, body: ReplaceDestinationsForRouteWithPatchBody | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: ReplaceDestinationsForRouteWithPatchBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RouteDestinationList]:
         """`PATCH /v3/routes/{guid}/destinations` (replaceDestinationsForRouteWithPatch)."""
         from .api.routes import replace_destinations_for_route_with_patch as operation
@@ -8658,10 +15456,26 @@ class CfV3ApiWithRawResponse(Namespace):
                 "replace_destinations_for_route_with_patch", "body", "ReplaceDestinationsForRouteWithPatchBody", body
             )
         return await self._call_raw(
-            "replaceDestinationsForRouteWithPatch", operation, (200,), guid, **_given(body=body)
+            "replaceDestinationsForRouteWithPatch",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
-    async def restart_app(self, guid: UUID | str) -> Response[App]:
+    async def restart_app(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[App]:
         """`POST /v3/apps/{guid}/actions/restart` (restartApp)."""
         from .api.apps import restart_app as operation
 
@@ -8669,9 +15483,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("restart_app", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("restart_app", "guid")
-        return await self._call_raw("restartApp", operation, (200,), guid)
+        return await self._call_raw(
+            "restartApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def revoke_isolation_segment_for_organization(self, guid: UUID | str, org_guid: UUID | str) -> Response[None]:
+    async def revoke_isolation_segment_for_organization(
+        self,
+        guid: UUID | str,
+        org_guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/isolation_segments/{guid}/relationships/organizations/{org_guid}` (revokeIsolationSegmentForOrganization)."""
         from .api.isolation_segments import revoke_isolation_segment_for_organization as operation
 
@@ -8683,9 +15515,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("revoke_isolation_segment_for_organization", "org_guid", "str or UUID", org_guid)
         if not org_guid:
             raise _empty("revoke_isolation_segment_for_organization", "org_guid")
-        return await self._call_raw("revokeIsolationSegmentForOrganization", operation, (204,), guid, org_guid)
+        return await self._call_raw(
+            "revokeIsolationSegmentForOrganization",
+            operation,
+            (204,),
+            guid,
+            org_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def scale_process(self, guid: UUID | str, *, body: ScaleProcessBody | Unset = UNSET) -> Response[Process]:
+    async def scale_process(
+        self,
+        guid: UUID | str,
+        *,
+        body: ScaleProcessBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Process]:
         """`POST /v3/processes/{guid}/actions/scale` (scaleProcess)."""
         from .api.processes import scale_process as operation
 
@@ -8695,10 +15546,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("scale_process", "guid")
         if body is not UNSET and not isinstance(body, operation.ScaleProcessBody):
             raise _wrong("scale_process", "body", "ScaleProcessBody", body)
-        return await self._call_raw("scaleProcess", operation, (202,), guid, **_given(body=body))
+        return await self._call_raw(
+            "scaleProcess",
+            operation,
+            (202,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def scale_process_for_app(
-        self, guid: UUID | str, type_: str, *, body: ScaleProcessForAppBody | Unset = UNSET
+        self,
+        guid: UUID | str,
+        type_: str,
+        *,
+        body: ScaleProcessForAppBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Process]:
         """`POST /v3/apps/{guid}/processes/{type}/actions/scale` (scaleProcessForApp)."""
         from .api.processes import scale_process_for_app as operation
@@ -8713,10 +15582,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("scale_process_for_app", "type_")
         if body is not UNSET and not isinstance(body, operation.ScaleProcessForAppBody):
             raise _wrong("scale_process_for_app", "body", "ScaleProcessForAppBody", body)
-        return await self._call_raw("scaleProcessForApp", operation, (202,), guid, type_, **_given(body=body))
+        return await self._call_raw(
+            "scaleProcessForApp",
+            operation,
+            (202,),
+            guid,
+            type_,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def set_current_droplet_for_app(
-        self, guid: UUID | str, *, body: SetCurrentDropletForAppBody
+        self,
+        guid: UUID | str,
+        *,
+        body: SetCurrentDropletForAppBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToOne]:
         """`PATCH /v3/apps/{guid}/relationships/current_droplet` (setCurrentDropletForApp)."""
         from .api.apps import set_current_droplet_for_app as operation
@@ -8727,9 +15614,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("set_current_droplet_for_app", "guid")
         if not isinstance(body, operation.SetCurrentDropletForAppBody):
             raise _wrong("set_current_droplet_for_app", "body", "SetCurrentDropletForAppBody", body)
-        return await self._call_raw("setCurrentDropletForApp", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "setCurrentDropletForApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def share_domain(self, guid: UUID | str, *, body: ShareDomainBody) -> Response[ShareDomainResponse200]:
+    async def share_domain(
+        self,
+        guid: UUID | str,
+        *,
+        body: ShareDomainBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[ShareDomainResponse200]:
         """`POST /v3/domains/{guid}/relationships/shared_organizations` (shareDomain)."""
         from .api.domains import share_domain as operation
 
@@ -8739,9 +15645,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("share_domain", "guid")
         if not isinstance(body, operation.ShareDomainBody):
             raise _wrong("share_domain", "body", "ShareDomainBody", body)
-        return await self._call_raw("shareDomain", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "shareDomain",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def share_route(self, guid: UUID | str, *, body: RelationshipToMany) -> Response[RelationshipToMany]:
+    async def share_route(
+        self,
+        guid: UUID | str,
+        *,
+        body: RelationshipToMany,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[RelationshipToMany]:
         """`POST /v3/routes/{guid}/relationships/shared_spaces` (shareRoute)."""
         from .api.routes import share_route as operation
 
@@ -8751,10 +15676,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("share_route", "guid")
         if not isinstance(body, operation.RelationshipToMany):
             raise _wrong("share_route", "body", "RelationshipToMany", body)
-        return await self._call_raw("shareRoute", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "shareRoute",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def share_service_instance(
-        self, guid: UUID | str, *, body: RelationshipToMany | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: RelationshipToMany | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToMany]:
         """`POST /v3/service_instances/{guid}/relationships/shared_spaces` (shareServiceInstance)."""
         from .api.service_instances import share_service_instance as operation
@@ -8765,9 +15707,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("share_service_instance", "guid")
         if body is not UNSET and not isinstance(body, operation.RelationshipToMany):
             raise _wrong("share_service_instance", "body", "RelationshipToMany", body)
-        return await self._call_raw("shareServiceInstance", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "shareServiceInstance",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def start_app(self, guid: UUID | str) -> Response[App]:
+    async def start_app(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[App]:
         """`POST /v3/apps/{guid}/actions/start` (startApp)."""
         from .api.apps import start_app as operation
 
@@ -8775,9 +15735,26 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("start_app", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("start_app", "guid")
-        return await self._call_raw("startApp", operation, (200,), guid)
+        return await self._call_raw(
+            "startApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def stop_app(self, guid: UUID | str) -> Response[App]:
+    async def stop_app(
+        self,
+        guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[App]:
         """`POST /v3/apps/{guid}/actions/stop` (stopApp)."""
         from .api.apps import stop_app as operation
 
@@ -8785,9 +15762,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("stop_app", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("stop_app", "guid")
-        return await self._call_raw("stopApp", operation, (200,), guid)
+        return await self._call_raw(
+            "stopApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def terminate_process_instance(self, guid: UUID | str, index: int) -> Response[None]:
+    async def terminate_process_instance(
+        self,
+        guid: UUID | str,
+        index: int,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/processes/{guid}/instances/{index}` (terminateProcessInstance)."""
         from .api.processes import terminate_process_instance as operation
 
@@ -8797,9 +15792,29 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("terminate_process_instance", "guid")
         if not (isinstance(index, int) and type(index) is not bool):
             raise _wrong("terminate_process_instance", "index", "int", index)
-        return await self._call_raw("terminateProcessInstance", operation, (204,), guid, index)
+        return await self._call_raw(
+            "terminateProcessInstance",
+            operation,
+            (204,),
+            guid,
+            index,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def terminate_process_instance_for_app(self, guid: UUID | str, type_: str, index: int) -> Response[None]:
+    async def terminate_process_instance_for_app(
+        self,
+        guid: UUID | str,
+        type_: str,
+        index: int,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/apps/{guid}/processes/{type}/instances/{index}` (terminateProcessInstanceForApp)."""
         from .api.processes import terminate_process_instance_for_app as operation
 
@@ -8813,9 +15828,29 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("terminate_process_instance_for_app", "type_")
         if not (isinstance(index, int) and type(index) is not bool):
             raise _wrong("terminate_process_instance_for_app", "index", "int", index)
-        return await self._call_raw("terminateProcessInstanceForApp", operation, (204,), guid, type_, index)
+        return await self._call_raw(
+            "terminateProcessInstanceForApp",
+            operation,
+            (204,),
+            guid,
+            type_,
+            index,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def transfer_route_ownership(self, guid: UUID | str, *, body: RelationshipToOne) -> Response[None]:
+    async def transfer_route_ownership(
+        self,
+        guid: UUID | str,
+        *,
+        body: RelationshipToOne,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`PATCH /v3/routes/{guid}/relationships/space` (transferRouteOwnership)."""
         from .api.routes import transfer_route_ownership as operation
 
@@ -8825,9 +15860,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("transfer_route_ownership", "guid")
         if not isinstance(body, operation.RelationshipToOne):
             raise _wrong("transfer_route_ownership", "body", "RelationshipToOne", body)
-        return await self._call_raw("transferRouteOwnership", operation, (204,), guid, **_given(body=body))
+        return await self._call_raw(
+            "transferRouteOwnership",
+            operation,
+            (204,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def unbind_running_security_group(self, guid: UUID | str, space_guid: UUID | str) -> Response[None]:
+    async def unbind_running_security_group(
+        self,
+        guid: UUID | str,
+        space_guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/security_groups/{guid}/relationships/running_spaces/{space_guid}` (unbindRunningSecurityGroup)."""
         from .api.security_groups import unbind_running_security_group as operation
 
@@ -8839,9 +15893,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("unbind_running_security_group", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("unbind_running_security_group", "space_guid")
-        return await self._call_raw("unbindRunningSecurityGroup", operation, (204,), guid, space_guid)
+        return await self._call_raw(
+            "unbindRunningSecurityGroup",
+            operation,
+            (204,),
+            guid,
+            space_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def unbind_staging_security_group(self, guid: UUID | str, space_guid: UUID | str) -> Response[None]:
+    async def unbind_staging_security_group(
+        self,
+        guid: UUID | str,
+        space_guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/security_groups/{guid}/relationships/staging_spaces/{space_guid}` (unbindStagingSecurityGroup)."""
         from .api.security_groups import unbind_staging_security_group as operation
 
@@ -8853,9 +15926,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("unbind_staging_security_group", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("unbind_staging_security_group", "space_guid")
-        return await self._call_raw("unbindStagingSecurityGroup", operation, (204,), guid, space_guid)
+        return await self._call_raw(
+            "unbindStagingSecurityGroup",
+            operation,
+            (204,),
+            guid,
+            space_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def unshare_domain(self, guid: UUID | str, org_guid: UUID | str) -> Response[None]:
+    async def unshare_domain(
+        self,
+        guid: UUID | str,
+        org_guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/domains/{guid}/relationships/shared_organizations/{org_guid}` (unshareDomain)."""
         from .api.domains import unshare_domain as operation
 
@@ -8867,9 +15959,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("unshare_domain", "org_guid", "str or UUID", org_guid)
         if not org_guid:
             raise _empty("unshare_domain", "org_guid")
-        return await self._call_raw("unshareDomain", operation, (204,), guid, org_guid)
+        return await self._call_raw(
+            "unshareDomain",
+            operation,
+            (204,),
+            guid,
+            org_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def unshare_route(self, guid: UUID | str, space_guid: UUID | str) -> Response[None]:
+    async def unshare_route(
+        self,
+        guid: UUID | str,
+        space_guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/routes/{guid}/relationships/shared_spaces/{space_guid}` (unshareRoute)."""
         from .api.routes import unshare_route as operation
 
@@ -8881,9 +15992,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("unshare_route", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("unshare_route", "space_guid")
-        return await self._call_raw("unshareRoute", operation, (204,), guid, space_guid)
+        return await self._call_raw(
+            "unshareRoute",
+            operation,
+            (204,),
+            guid,
+            space_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def unshare_service_instance(self, guid: UUID | str, space_guid: UUID | str) -> Response[None]:
+    async def unshare_service_instance(
+        self,
+        guid: UUID | str,
+        space_guid: UUID | str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /v3/service_instances/{guid}/relationships/shared_spaces/{space_guid}` (unshareServiceInstance)."""
         from .api.service_instances import unshare_service_instance as operation
 
@@ -8895,9 +16025,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("unshare_service_instance", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("unshare_service_instance", "space_guid")
-        return await self._call_raw("unshareServiceInstance", operation, (204,), guid, space_guid)
+        return await self._call_raw(
+            "unshareServiceInstance",
+            operation,
+            (204,),
+            guid,
+            space_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def update_app(self, guid: UUID | str, *, body: UpdateAppBody) -> Response[App]:
+    async def update_app(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateAppBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[App]:
         """`PATCH /v3/apps/{guid}` (updateApp)."""
         from .api.apps import update_app as operation
 
@@ -8907,10 +16056,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_app", "guid")
         if not isinstance(body, operation.UpdateAppBody):
             raise _wrong("update_app", "body", "UpdateAppBody", body)
-        return await self._call_raw("updateApp", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_app_feature(
-        self, guid: UUID | str, name: UpdateAppFeatureName, *, body: UpdateAppFeatureBody | Unset = UNSET
+        self,
+        guid: UUID | str,
+        name: UpdateAppFeatureName,
+        *,
+        body: UpdateAppFeatureBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
         """`PATCH /v3/apps/{guid}/features/{name}` (updateAppFeature)."""
         from .api.apps import update_app_feature as operation
@@ -8923,9 +16090,29 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("update_app_feature", "name", "UpdateAppFeatureName", name)
         if body is not UNSET and not isinstance(body, operation.UpdateAppFeatureBody):
             raise _wrong("update_app_feature", "body", "UpdateAppFeatureBody", body)
-        return await self._call_raw("updateAppFeature", operation, (200,), guid, name, **_given(body=body))
+        return await self._call_raw(
+            "updateAppFeature",
+            operation,
+            (200,),
+            guid,
+            name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_build(self, guid: UUID | str, *, body: BuildUpdate | Unset = UNSET) -> Response[Build]:
+    async def update_build(
+        self,
+        guid: UUID | str,
+        *,
+        body: BuildUpdate | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Build]:
         """`PATCH /v3/builds/{guid}` (updateBuild)."""
         from .api.builds import update_build as operation
 
@@ -8935,9 +16122,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_build", "guid")
         if body is not UNSET and not isinstance(body, operation.BuildUpdate):
             raise _wrong("update_build", "body", "BuildUpdate", body)
-        return await self._call_raw("updateBuild", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateBuild",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_build_via_app(self, guid: UUID | str, *, body: UpdateBuildViaAppBody) -> Response[Build]:
+    async def update_build_via_app(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateBuildViaAppBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Build]:
         """`PATCH /v3/apps/{guid}/builds` (updateBuildViaApp)."""
         from .api.builds import update_build_via_app as operation
 
@@ -8947,9 +16153,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_build_via_app", "guid")
         if not isinstance(body, operation.UpdateBuildViaAppBody):
             raise _wrong("update_build_via_app", "body", "UpdateBuildViaAppBody", body)
-        return await self._call_raw("updateBuildViaApp", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateBuildViaApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_buildpack(self, guid: UUID | str, *, body: UpdateBuildpackBody) -> Response[Buildpack]:
+    async def update_buildpack(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateBuildpackBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Buildpack]:
         """`PATCH /v3/buildpacks/{guid}` (updateBuildpack)."""
         from .api.buildpacks import update_buildpack as operation
 
@@ -8959,9 +16184,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_buildpack", "guid")
         if not isinstance(body, operation.UpdateBuildpackBody):
             raise _wrong("update_buildpack", "body", "UpdateBuildpackBody", body)
-        return await self._call_raw("updateBuildpack", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateBuildpack",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_deployment(self, guid: UUID | str, *, body: UpdateDeploymentBody) -> Response[Deployment]:
+    async def update_deployment(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateDeploymentBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Deployment]:
         """`PATCH /v3/deployments/{guid}` (updateDeployment)."""
         from .api.deployments import update_deployment as operation
 
@@ -8971,10 +16215,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_deployment", "guid")
         if not isinstance(body, operation.UpdateDeploymentBody):
             raise _wrong("update_deployment", "body", "UpdateDeploymentBody", body)
-        return await self._call_raw("updateDeployment", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateDeployment",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_destination_protocol_for_route(
-        self, guid: UUID | str, destination_guid: UUID | str, *, body: UpdateDestinationProtocolForRouteBody
+        self,
+        guid: UUID | str,
+        destination_guid: UUID | str,
+        *,
+        body: UpdateDestinationProtocolForRouteBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RouteDestination]:
         """`PATCH /v3/routes/{guid}/destinations/{destination_guid}` (updateDestinationProtocolForRoute)."""
         from .api.routes import update_destination_protocol_for_route as operation
@@ -8990,10 +16252,28 @@ class CfV3ApiWithRawResponse(Namespace):
         if not isinstance(body, operation.UpdateDestinationProtocolForRouteBody):
             raise _wrong("update_destination_protocol_for_route", "body", "UpdateDestinationProtocolForRouteBody", body)
         return await self._call_raw(
-            "updateDestinationProtocolForRoute", operation, (200,), guid, destination_guid, **_given(body=body)
+            "updateDestinationProtocolForRoute",
+            operation,
+            (200,),
+            guid,
+            destination_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
-    async def update_domain(self, guid: UUID | str, *, body: UpdateDomainBody) -> Response[Domain]:
+    async def update_domain(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateDomainBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Domain]:
         """`PATCH /v3/domains/{guid}` (updateDomain)."""
         from .api.domains import update_domain as operation
 
@@ -9003,9 +16283,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_domain", "guid")
         if not isinstance(body, operation.UpdateDomainBody):
             raise _wrong("update_domain", "body", "UpdateDomainBody", body)
-        return await self._call_raw("updateDomain", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateDomain",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_droplet(self, guid: UUID | str, *, body: UpdateDropletBody) -> Response[Droplet]:
+    async def update_droplet(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateDropletBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Droplet]:
         """`PATCH /v3/droplets/{guid}` (updateDroplet)."""
         from .api.droplets import update_droplet as operation
 
@@ -9015,10 +16314,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_droplet", "guid")
         if not isinstance(body, operation.UpdateDropletBody):
             raise _wrong("update_droplet", "body", "UpdateDropletBody", body)
-        return await self._call_raw("updateDroplet", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateDroplet",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_environment_variable_group(
-        self, name: UpdateEnvironmentVariableGroupName, *, body: UpdateEnvironmentVariableGroupBody
+        self,
+        name: UpdateEnvironmentVariableGroupName,
+        *,
+        body: UpdateEnvironmentVariableGroupBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[EnvironmentVariableGroup]:
         """`PATCH /v3/environment_variable_groups/{name}` (updateEnvironmentVariableGroup)."""
         from .api.environment_variable_groups import update_environment_variable_group as operation
@@ -9027,10 +16343,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("update_environment_variable_group", "name", "UpdateEnvironmentVariableGroupName", name)
         if not isinstance(body, operation.UpdateEnvironmentVariableGroupBody):
             raise _wrong("update_environment_variable_group", "body", "UpdateEnvironmentVariableGroupBody", body)
-        return await self._call_raw("updateEnvironmentVariableGroup", operation, (200,), name, **_given(body=body))
+        return await self._call_raw(
+            "updateEnvironmentVariableGroup",
+            operation,
+            (200,),
+            name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_environment_variables_for_app(
-        self, guid: UUID | str, *, body: UpdateEnvironmentVariablesForAppBody | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateEnvironmentVariablesForAppBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AppEnvironmentVariables]:
         """`PATCH /v3/apps/{guid}/environment_variables` (updateEnvironmentVariablesForApp)."""
         from .api.apps import update_environment_variables_for_app as operation
@@ -9041,10 +16374,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_environment_variables_for_app", "guid")
         if body is not UNSET and not isinstance(body, operation.UpdateEnvironmentVariablesForAppBody):
             raise _wrong("update_environment_variables_for_app", "body", "UpdateEnvironmentVariablesForAppBody", body)
-        return await self._call_raw("updateEnvironmentVariablesForApp", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateEnvironmentVariablesForApp",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_feature_flag(
-        self, name: UpdateFeatureFlagName, *, body: UpdateFeatureFlagBody
+        self,
+        name: UpdateFeatureFlagName,
+        *,
+        body: UpdateFeatureFlagBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[FeatureFlag]:
         """`PATCH /v3/feature_flags/{name}` (updateFeatureFlag)."""
         from .api.feature_flags import update_feature_flag as operation
@@ -9053,10 +16403,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("update_feature_flag", "name", "UpdateFeatureFlagName", name)
         if not isinstance(body, operation.UpdateFeatureFlagBody):
             raise _wrong("update_feature_flag", "body", "UpdateFeatureFlagBody", body)
-        return await self._call_raw("updateFeatureFlag", operation, (200,), name, **_given(body=body))
+        return await self._call_raw(
+            "updateFeatureFlag",
+            operation,
+            (200,),
+            name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_isolation_segment(
-        self, guid: UUID | str, *, body: UpdateIsolationSegmentBody
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateIsolationSegmentBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[IsolationSegment]:
         """`PATCH /v3/isolation_segments/{guid}` (updateIsolationSegment)."""
         from .api.isolation_segments import update_isolation_segment as operation
@@ -9067,9 +16434,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_isolation_segment", "guid")
         if not isinstance(body, operation.UpdateIsolationSegmentBody):
             raise _wrong("update_isolation_segment", "body", "UpdateIsolationSegmentBody", body)
-        return await self._call_raw("updateIsolationSegment", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateIsolationSegment",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_organization(self, guid: UUID | str, *, body: UpdateOrganizationBody) -> Response[Organization]:
+    async def update_organization(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateOrganizationBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Organization]:
         """`PATCH /v3/organizations/{guid}` (updateOrganization)."""
         from .api.organizations import update_organization as operation
 
@@ -9079,10 +16465,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_organization", "guid")
         if not isinstance(body, operation.UpdateOrganizationBody):
             raise _wrong("update_organization", "body", "UpdateOrganizationBody", body)
-        return await self._call_raw("updateOrganization", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateOrganization",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_organization_quota(
-        self, guid: UUID | str, *, body: UpdateOrganizationQuotaBody
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateOrganizationQuotaBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[OrganizationQuota]:
         """`PATCH /v3/organization_quotas/{guid}` (updateOrganizationQuota)."""
         from .api.organization_quotas import update_organization_quota as operation
@@ -9093,9 +16496,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_organization_quota", "guid")
         if not isinstance(body, operation.UpdateOrganizationQuotaBody):
             raise _wrong("update_organization_quota", "body", "UpdateOrganizationQuotaBody", body)
-        return await self._call_raw("updateOrganizationQuota", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateOrganizationQuota",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_package(self, guid: UUID | str, *, body: UpdatePackageBody) -> Response[Package]:
+    async def update_package(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdatePackageBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Package]:
         """`PATCH /v3/packages/{guid}` (updatePackage)."""
         from .api.packages import update_package as operation
 
@@ -9105,9 +16527,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_package", "guid")
         if not isinstance(body, operation.UpdatePackageBody):
             raise _wrong("update_package", "body", "UpdatePackageBody", body)
-        return await self._call_raw("updatePackage", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updatePackage",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_process(self, guid: UUID | str, *, body: UpdateProcessBody) -> Response[Process]:
+    async def update_process(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateProcessBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Process]:
         """`PATCH /v3/processes/{guid}` (updateProcess)."""
         from .api.processes import update_process as operation
 
@@ -9117,10 +16558,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_process", "guid")
         if not isinstance(body, operation.UpdateProcessBody):
             raise _wrong("update_process", "body", "UpdateProcessBody", body)
-        return await self._call_raw("updateProcess", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateProcess",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_process_for_app(
-        self, guid: UUID | str, type_: str, *, body: UpdateProcessForAppBody
+        self,
+        guid: UUID | str,
+        type_: str,
+        *,
+        body: UpdateProcessForAppBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Process]:
         """`PATCH /v3/apps/{guid}/processes/{type}` (updateProcessForApp)."""
         from .api.processes import update_process_for_app as operation
@@ -9135,9 +16594,29 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_process_for_app", "type_")
         if not isinstance(body, operation.UpdateProcessForAppBody):
             raise _wrong("update_process_for_app", "body", "UpdateProcessForAppBody", body)
-        return await self._call_raw("updateProcessForApp", operation, (200,), guid, type_, **_given(body=body))
+        return await self._call_raw(
+            "updateProcessForApp",
+            operation,
+            (200,),
+            guid,
+            type_,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_revision(self, guid: UUID | str, *, body: UpdateRevisionBody) -> Response[Revision]:
+    async def update_revision(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateRevisionBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Revision]:
         """`PATCH /v3/revisions/{guid}` (updateRevision)."""
         from .api.revisions import update_revision as operation
 
@@ -9147,9 +16626,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_revision", "guid")
         if not isinstance(body, operation.UpdateRevisionBody):
             raise _wrong("update_revision", "body", "UpdateRevisionBody", body)
-        return await self._call_raw("updateRevision", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateRevision",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_route(self, guid: UUID | str, *, body: UpdateRouteBody) -> Response[Route]:
+    async def update_route(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateRouteBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Route]:
         """`PATCH /v3/routes/{guid}` (updateRoute)."""
         from .api.routes import update_route as operation
 
@@ -9159,10 +16657,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_route", "guid")
         if not isinstance(body, operation.UpdateRouteBody):
             raise _wrong("update_route", "body", "UpdateRouteBody", body)
-        return await self._call_raw("updateRoute", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateRoute",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_security_group(
-        self, guid: UUID | str, *, body: SecurityGroupUpdate | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: SecurityGroupUpdate | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SecurityGroup]:
         """`PATCH /v3/security_groups/{guid}` (updateSecurityGroup)."""
         from .api.security_groups import update_security_group as operation
@@ -9173,10 +16688,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_security_group", "guid")
         if body is not UNSET and not isinstance(body, operation.SecurityGroupUpdate):
             raise _wrong("update_security_group", "body", "SecurityGroupUpdate", body)
-        return await self._call_raw("updateSecurityGroup", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateSecurityGroup",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_service_broker(
-        self, guid: UUID | str, *, body: UpdateServiceBrokerBody
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateServiceBrokerBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None | ServiceBroker]:
         """`PATCH /v3/service_brokers/{guid}` (updateServiceBroker)."""
         from .api.service_brokers import update_service_broker as operation
@@ -9187,10 +16719,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_service_broker", "guid")
         if not isinstance(body, operation.UpdateServiceBrokerBody):
             raise _wrong("update_service_broker", "body", "UpdateServiceBrokerBody", body)
-        return await self._call_raw("updateServiceBroker", operation, (200, 202), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateServiceBroker",
+            operation,
+            (200, 202),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_service_credential_binding(
-        self, guid: UUID | str, *, body: UpdateServiceCredentialBindingBody | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateServiceCredentialBindingBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AppCredentialBinding | KeyCredentialBinding]:
         """`PATCH /v3/service_credential_bindings/{guid}` (updateServiceCredentialBinding)."""
         from .api.service_credential_bindings import update_service_credential_binding as operation
@@ -9201,10 +16750,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_service_credential_binding", "guid")
         if body is not UNSET and not isinstance(body, operation.UpdateServiceCredentialBindingBody):
             raise _wrong("update_service_credential_binding", "body", "UpdateServiceCredentialBindingBody", body)
-        return await self._call_raw("updateServiceCredentialBinding", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateServiceCredentialBinding",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_service_instance(
-        self, guid: UUID | str, *, body: UpdateServiceInstanceBody | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateServiceInstanceBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ManagedServiceInstance | UserProvidedServiceInstance | None]:
         """`PATCH /v3/service_instances/{guid}` (updateServiceInstance)."""
         from .api.service_instances import update_service_instance as operation
@@ -9215,10 +16781,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_service_instance", "guid")
         if body is not UNSET and not isinstance(body, operation.UpdateServiceInstanceBody):
             raise _wrong("update_service_instance", "body", "UpdateServiceInstanceBody", body)
-        return await self._call_raw("updateServiceInstance", operation, (200, 202), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateServiceInstance",
+            operation,
+            (200, 202),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_service_offering(
-        self, guid: UUID | str, *, body: UpdateServiceOfferingBody | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateServiceOfferingBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceOffering]:
         """`PATCH /v3/service_offerings/{guid}` (updateServiceOffering)."""
         from .api.service_offerings import update_service_offering as operation
@@ -9229,10 +16812,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_service_offering", "guid")
         if body is not UNSET and not isinstance(body, operation.UpdateServiceOfferingBody):
             raise _wrong("update_service_offering", "body", "UpdateServiceOfferingBody", body)
-        return await self._call_raw("updateServiceOffering", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateServiceOffering",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_service_plan(
-        self, guid: UUID | str, *, body: UpdateServicePlanBody | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateServicePlanBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServicePlan]:
         """`PATCH /v3/service_plans/{guid}` (updateServicePlan)."""
         from .api.service_plans import update_service_plan as operation
@@ -9243,10 +16843,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_service_plan", "guid")
         if body is not UNSET and not isinstance(body, operation.UpdateServicePlanBody):
             raise _wrong("update_service_plan", "body", "UpdateServicePlanBody", body)
-        return await self._call_raw("updateServicePlan", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateServicePlan",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_service_plan_visibility(
-        self, guid: UUID | str, *, body: UpdateServicePlanVisibilityBody
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateServicePlanVisibilityBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServicePlanVisibility]:
         """`PATCH /v3/service_plans/{guid}/visibility` (updateServicePlanVisibility)."""
         from .api.service_plans import update_service_plan_visibility as operation
@@ -9257,10 +16874,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_service_plan_visibility", "guid")
         if not isinstance(body, operation.UpdateServicePlanVisibilityBody):
             raise _wrong("update_service_plan_visibility", "body", "UpdateServicePlanVisibilityBody", body)
-        return await self._call_raw("updateServicePlanVisibility", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateServicePlanVisibility",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_service_route_binding(
-        self, guid: UUID | str, *, body: UpdateServiceRouteBindingBody | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateServiceRouteBindingBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceRouteBinding]:
         """`PATCH /v3/service_route_bindings/{guid}` (updateServiceRouteBinding)."""
         from .api.service_route_bindings import update_service_route_binding as operation
@@ -9271,9 +16905,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_service_route_binding", "guid")
         if body is not UNSET and not isinstance(body, operation.UpdateServiceRouteBindingBody):
             raise _wrong("update_service_route_binding", "body", "UpdateServiceRouteBindingBody", body)
-        return await self._call_raw("updateServiceRouteBinding", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateServiceRouteBinding",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_sidecar(self, guid: UUID | str, *, body: UpdateSidecarBody) -> Response[Sidecar]:
+    async def update_sidecar(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateSidecarBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Sidecar]:
         """`PATCH /v3/sidecars/{guid}` (updateSidecar)."""
         from .api.sidecars import update_sidecar as operation
 
@@ -9283,9 +16936,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_sidecar", "guid")
         if not isinstance(body, operation.UpdateSidecarBody):
             raise _wrong("update_sidecar", "body", "UpdateSidecarBody", body)
-        return await self._call_raw("updateSidecar", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateSidecar",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_space(self, guid: UUID | str, *, body: UpdateSpaceBody) -> Response[Space]:
+    async def update_space(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateSpaceBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Space]:
         """`PATCH /v3/spaces/{guid}` (updateSpace)."""
         from .api.spaces import update_space as operation
 
@@ -9295,10 +16967,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_space", "guid")
         if not isinstance(body, operation.UpdateSpaceBody):
             raise _wrong("update_space", "body", "UpdateSpaceBody", body)
-        return await self._call_raw("updateSpace", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateSpace",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_space_feature(
-        self, guid: UUID | str, name: UpdateSpaceFeatureName, *, body: UpdateSpaceFeatureBody | Unset = UNSET
+        self,
+        guid: UUID | str,
+        name: UpdateSpaceFeatureName,
+        *,
+        body: UpdateSpaceFeatureBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SpaceFeature]:
         """`PATCH /v3/spaces/{guid}/features/{name}` (updateSpaceFeature)."""
         from .api.spaces import update_space_feature as operation
@@ -9311,10 +17001,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("update_space_feature", "name", "UpdateSpaceFeatureName", name)
         if body is not UNSET and not isinstance(body, operation.UpdateSpaceFeatureBody):
             raise _wrong("update_space_feature", "body", "UpdateSpaceFeatureBody", body)
-        return await self._call_raw("updateSpaceFeature", operation, (200,), guid, name, **_given(body=body))
+        return await self._call_raw(
+            "updateSpaceFeature",
+            operation,
+            (200,),
+            guid,
+            name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_space_quota(
-        self, guid: UUID | str, *, body: UpdateSpaceQuotaBody | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateSpaceQuotaBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SpaceQuota]:
         """`PATCH /v3/space_quotas/{guid}` (updateSpaceQuota)."""
         from .api.space_quotas import update_space_quota as operation
@@ -9325,9 +17033,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_space_quota", "guid")
         if body is not UNSET and not isinstance(body, operation.UpdateSpaceQuotaBody):
             raise _wrong("update_space_quota", "body", "UpdateSpaceQuotaBody", body)
-        return await self._call_raw("updateSpaceQuota", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateSpaceQuota",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_stack(self, guid: UUID | str, *, body: UpdateStackBody | Unset = UNSET) -> Response[Stack]:
+    async def update_stack(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateStackBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Stack]:
         """`PATCH /v3/stacks/{guid}` (updateStack)."""
         from .api.stacks import update_stack as operation
 
@@ -9337,9 +17064,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_stack", "guid")
         if body is not UNSET and not isinstance(body, operation.UpdateStackBody):
             raise _wrong("update_stack", "body", "UpdateStackBody", body)
-        return await self._call_raw("updateStack", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateStack",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_task(self, guid: UUID | str, *, body: UpdateTaskBody | Unset = UNSET) -> Response[Task]:
+    async def update_task(
+        self,
+        guid: UUID | str,
+        *,
+        body: UpdateTaskBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Task]:
         """`PATCH /v3/tasks/{guid}` (updateTask)."""
         from .api.tasks import update_task as operation
 
@@ -9349,9 +17095,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_task", "guid")
         if body is not UNSET and not isinstance(body, operation.UpdateTaskBody):
             raise _wrong("update_task", "body", "UpdateTaskBody", body)
-        return await self._call_raw("updateTask", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateTask",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_user(self, guid: str, *, body: UpdateUserBody | Unset = UNSET) -> Response[User]:
+    async def update_user(
+        self,
+        guid: str,
+        *,
+        body: UpdateUserBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[User]:
         """`PATCH /v3/users/{guid}` (updateUser)."""
         from .api.users import update_user as operation
 
@@ -9361,9 +17126,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("update_user", "guid")
         if body is not UNSET and not isinstance(body, operation.UpdateUserBody):
             raise _wrong("update_user", "body", "UpdateUserBody", body)
-        return await self._call_raw("updateUser", operation, (200,), guid, **_given(body=body))
+        return await self._call_raw(
+            "updateUser",
+            operation,
+            (200,),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def upload_buildpack(self, guid: UUID | str, *, body: UploadBuildpackBody) -> Response[Buildpack]:
+    async def upload_buildpack(
+        self,
+        guid: UUID | str,
+        *,
+        body: UploadBuildpackBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Buildpack]:
         """`POST /v3/buildpacks/{guid}/upload` (uploadBuildpack)."""
         from .api.buildpacks import upload_buildpack as operation
 
@@ -9373,9 +17157,28 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("upload_buildpack", "guid")
         if not isinstance(body, operation.UploadBuildpackBody):
             raise _wrong("upload_buildpack", "body", "UploadBuildpackBody", body)
-        return await self._call_raw("uploadBuildpack", operation, (200, 202), guid, **_given(body=body))
+        return await self._call_raw(
+            "uploadBuildpack",
+            operation,
+            (200, 202),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def upload_droplet(self, guid: UUID | str, *, body: UploadDropletBody) -> Response[Droplet]:
+    async def upload_droplet(
+        self,
+        guid: UUID | str,
+        *,
+        body: UploadDropletBody,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Droplet]:
         """`POST /v3/droplets/{guid}/upload` (uploadDroplet)."""
         from .api.droplets import upload_droplet as operation
 
@@ -9385,10 +17188,27 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _empty("upload_droplet", "guid")
         if not isinstance(body, operation.UploadDropletBody):
             raise _wrong("upload_droplet", "body", "UploadDropletBody", body)
-        return await self._call_raw("uploadDroplet", operation, (200, 202), guid, **_given(body=body))
+        return await self._call_raw(
+            "uploadDroplet",
+            operation,
+            (200, 202),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def upload_package_bits(
-        self, guid: UUID | str, *, body: UploadPackageBitsJsonBody | UploadPackageBitsFilesBody | Unset = UNSET
+        self,
+        guid: UUID | str,
+        *,
+        body: UploadPackageBitsJsonBody | UploadPackageBitsFilesBody | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Package]:
         """`POST /v3/packages/{guid}/upload` (uploadPackageBits)."""
         from .api.packages import upload_package_bits as operation
@@ -9401,7 +17221,17 @@ class CfV3ApiWithRawResponse(Namespace):
             body, (operation.UploadPackageBitsJsonBody, operation.UploadPackageBitsFilesBody)
         ):
             raise _wrong("upload_package_bits", "body", "UploadPackageBitsJsonBody or UploadPackageBitsFilesBody", body)
-        return await self._call_raw("uploadPackageBits", operation, (200, 202), guid, **_given(body=body))
+        return await self._call_raw(
+            "uploadPackageBits",
+            operation,
+            (200, 202),
+            guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
 
 __all__ = ["CfV3Api", "CfV3ApiWithRawResponse"]

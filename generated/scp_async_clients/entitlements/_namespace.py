@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scp_async._namespace import Namespace
+from scp_async._namespace import NOT_GIVEN, Namespace
 from scp_async._namespace import empty as _empty
 from scp_async._namespace import given as _given
 from scp_async._namespace import wrong_type as _wrong
@@ -13,6 +13,10 @@ from scp_async._namespace import wrong_type as _wrong
 from .types import UNSET
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from scp_async._options import NotGiven, TimeoutTypes
+
     from .models.data_center_response_collection import DataCenterResponseCollection
     from .models.directory_assignments_patch_update_request_payload_collection import (
         DirectoryAssignmentsPatchUpdateRequestPayloadCollection,
@@ -30,6 +34,7 @@ class EntitlementsApi(Namespace):
     """Entitlements: one method per operation; each returns the parsed success body.
 
     `.with_raw_response` has the same methods returning the whole response (status, headers).
+    Every method takes `timeout=`, `deadline=`, `max_retries=` and `extra_headers=` for that call only.
     """
 
     _client_module = "scp_async_clients.entitlements.client"
@@ -40,7 +45,14 @@ class EntitlementsApi(Namespace):
         return EntitlementsApiWithRawResponse(self._context)
 
     async def create_or_update_entitlements(
-        self, directory_guid: str, *, body: DirectoryAssignmentsRequestPayloadCollection
+        self,
+        directory_guid: str,
+        *,
+        body: DirectoryAssignmentsRequestPayloadCollection,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> str:
         """Set the entitlements of a directory, replacing the listed ones. `PUT /entitlements/v1/directories/{directoryGUID}/assignments` (createOrUpdateEntitlements)."""
         from .api.manage_assigned_entitlements import create_or_update_entitlements as operation
@@ -51,7 +63,17 @@ class EntitlementsApi(Namespace):
             raise _empty("create_or_update_entitlements", "directory_guid")
         if not isinstance(body, operation.DirectoryAssignmentsRequestPayloadCollection):
             raise _wrong("create_or_update_entitlements", "body", "DirectoryAssignmentsRequestPayloadCollection", body)
-        return await self._call("createOrUpdateEntitlements", operation, (200,), directory_guid, **_given(body=body))
+        return await self._call(
+            "createOrUpdateEntitlements",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def get_allowed_data_centers(
         self,
@@ -59,6 +81,10 @@ class EntitlementsApi(Namespace):
         region: str | Unset = UNSET,
         include_satellite_data_centers: bool | Unset = False,
         accept_language: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> DataCenterResponseCollection:
         """Regions where the global account may create subaccounts. `GET /entitlements/v1/globalAccountAllowedDataCenters` (getAllowedDataCenters)."""
         from .api.regions_for_global_account import get_allowed_data_centers as operation
@@ -75,6 +101,10 @@ class EntitlementsApi(Namespace):
             "getAllowedDataCenters",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 region=region,
                 include_satellite_data_centers=include_satellite_data_centers,
@@ -93,6 +123,10 @@ class EntitlementsApi(Namespace):
         service_name: str | Unset = UNSET,
         plan_name: str | Unset = UNSET,
         accept_language: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> EntitledAndAssignedServicesResponseObject | None:
         """Entitlement assignments per subaccount or directory (filter by service, plan, subaccount). `GET /entitlements/v1/assignments` (getDirectoryAssignments)."""
         from .api.manage_assigned_entitlements import get_directory_assignments as operation
@@ -117,6 +151,10 @@ class EntitlementsApi(Namespace):
             "getDirectoryAssignments",
             operation,
             (200, 204),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 directory_guid=directory_guid,
                 subaccount_guid=subaccount_guid,
@@ -139,6 +177,10 @@ class EntitlementsApi(Namespace):
         service_name: str | Unset = UNSET,
         plan_name: str | Unset = UNSET,
         accept_language: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> EntitledAndAssignedServicesResponseObject | None:
         """What the global account is entitled to, and how much of it is assigned. `GET /entitlements/v1/globalAccountAssignments` (getGlobalAccountAssignments)."""
         from .api.manage_assigned_entitlements import get_global_account_assignments as operation
@@ -163,6 +205,10 @@ class EntitlementsApi(Namespace):
             "getGlobalAccountAssignments",
             operation,
             (200, 204),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 subaccount_guid=subaccount_guid,
                 include_auto_managed_plans=include_auto_managed_plans,
@@ -174,7 +220,15 @@ class EntitlementsApi(Namespace):
             ),
         )
 
-    async def get_status(self, job_instance_id_or_unique_id: str) -> JobStatusResponseObject:
+    async def get_status(
+        self,
+        job_instance_id_or_unique_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> JobStatusResponseObject:
         """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
@@ -182,18 +236,51 @@ class EntitlementsApi(Namespace):
             raise _wrong("get_status", "job_instance_id_or_unique_id", "str", job_instance_id_or_unique_id)
         if not job_instance_id_or_unique_id:
             raise _empty("get_status", "job_instance_id_or_unique_id")
-        return await self._call("getStatus", operation, (200,), job_instance_id_or_unique_id)
+        return await self._call(
+            "getStatus",
+            operation,
+            (200,),
+            job_instance_id_or_unique_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def set_service_plans(self, *, body: SubaccountServicePlansRequestPayloadCollection) -> str:
+    async def set_service_plans(
+        self,
+        *,
+        body: SubaccountServicePlansRequestPayloadCollection,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> str:
         """Assign or change service plan quotas of subaccounts (asynchronous). `PUT /entitlements/v1/subaccountServicePlans` (setServicePlans)."""
         from .api.manage_assigned_entitlements import set_service_plans as operation
 
         if not isinstance(body, operation.SubaccountServicePlansRequestPayloadCollection):
             raise _wrong("set_service_plans", "body", "SubaccountServicePlansRequestPayloadCollection", body)
-        return await self._call("setServicePlans", operation, (202,), **_given(body=body))
+        return await self._call(
+            "setServicePlans",
+            operation,
+            (202,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_entitlements(
-        self, directory_guid: str, *, body: DirectoryAssignmentsPatchUpdateRequestPayloadCollection
+        self,
+        directory_guid: str,
+        *,
+        body: DirectoryAssignmentsPatchUpdateRequestPayloadCollection,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> str:
         """Change some entitlements of a directory. `PATCH /entitlements/v1/directories/{directoryGUID}/assignments` (updateEntitlements)."""
         from .api.manage_assigned_entitlements import update_entitlements as operation
@@ -204,7 +291,17 @@ class EntitlementsApi(Namespace):
             raise _empty("update_entitlements", "directory_guid")
         if not isinstance(body, operation.DirectoryAssignmentsPatchUpdateRequestPayloadCollection):
             raise _wrong("update_entitlements", "body", "DirectoryAssignmentsPatchUpdateRequestPayloadCollection", body)
-        return await self._call("updateEntitlements", operation, (200,), directory_guid, **_given(body=body))
+        return await self._call(
+            "updateEntitlements",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
 
 class EntitlementsApiWithRawResponse(Namespace):
@@ -213,7 +310,14 @@ class EntitlementsApiWithRawResponse(Namespace):
     _client_module = "scp_async_clients.entitlements.client"
 
     async def create_or_update_entitlements(
-        self, directory_guid: str, *, body: DirectoryAssignmentsRequestPayloadCollection
+        self,
+        directory_guid: str,
+        *,
+        body: DirectoryAssignmentsRequestPayloadCollection,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[str]:
         """Set the entitlements of a directory, replacing the listed ones. `PUT /entitlements/v1/directories/{directoryGUID}/assignments` (createOrUpdateEntitlements)."""
         from .api.manage_assigned_entitlements import create_or_update_entitlements as operation
@@ -225,7 +329,15 @@ class EntitlementsApiWithRawResponse(Namespace):
         if not isinstance(body, operation.DirectoryAssignmentsRequestPayloadCollection):
             raise _wrong("create_or_update_entitlements", "body", "DirectoryAssignmentsRequestPayloadCollection", body)
         return await self._call_raw(
-            "createOrUpdateEntitlements", operation, (200,), directory_guid, **_given(body=body)
+            "createOrUpdateEntitlements",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
     async def get_allowed_data_centers(
@@ -234,6 +346,10 @@ class EntitlementsApiWithRawResponse(Namespace):
         region: str | Unset = UNSET,
         include_satellite_data_centers: bool | Unset = False,
         accept_language: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DataCenterResponseCollection]:
         """Regions where the global account may create subaccounts. `GET /entitlements/v1/globalAccountAllowedDataCenters` (getAllowedDataCenters)."""
         from .api.regions_for_global_account import get_allowed_data_centers as operation
@@ -250,6 +366,10 @@ class EntitlementsApiWithRawResponse(Namespace):
             "getAllowedDataCenters",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 region=region,
                 include_satellite_data_centers=include_satellite_data_centers,
@@ -268,6 +388,10 @@ class EntitlementsApiWithRawResponse(Namespace):
         service_name: str | Unset = UNSET,
         plan_name: str | Unset = UNSET,
         accept_language: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[EntitledAndAssignedServicesResponseObject | None]:
         """Entitlement assignments per subaccount or directory (filter by service, plan, subaccount). `GET /entitlements/v1/assignments` (getDirectoryAssignments)."""
         from .api.manage_assigned_entitlements import get_directory_assignments as operation
@@ -292,6 +416,10 @@ class EntitlementsApiWithRawResponse(Namespace):
             "getDirectoryAssignments",
             operation,
             (200, 204),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 directory_guid=directory_guid,
                 subaccount_guid=subaccount_guid,
@@ -314,6 +442,10 @@ class EntitlementsApiWithRawResponse(Namespace):
         service_name: str | Unset = UNSET,
         plan_name: str | Unset = UNSET,
         accept_language: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[EntitledAndAssignedServicesResponseObject | None]:
         """What the global account is entitled to, and how much of it is assigned. `GET /entitlements/v1/globalAccountAssignments` (getGlobalAccountAssignments)."""
         from .api.manage_assigned_entitlements import get_global_account_assignments as operation
@@ -338,6 +470,10 @@ class EntitlementsApiWithRawResponse(Namespace):
             "getGlobalAccountAssignments",
             operation,
             (200, 204),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 subaccount_guid=subaccount_guid,
                 include_auto_managed_plans=include_auto_managed_plans,
@@ -349,7 +485,15 @@ class EntitlementsApiWithRawResponse(Namespace):
             ),
         )
 
-    async def get_status(self, job_instance_id_or_unique_id: str) -> Response[JobStatusResponseObject]:
+    async def get_status(
+        self,
+        job_instance_id_or_unique_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[JobStatusResponseObject]:
         """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
@@ -357,18 +501,51 @@ class EntitlementsApiWithRawResponse(Namespace):
             raise _wrong("get_status", "job_instance_id_or_unique_id", "str", job_instance_id_or_unique_id)
         if not job_instance_id_or_unique_id:
             raise _empty("get_status", "job_instance_id_or_unique_id")
-        return await self._call_raw("getStatus", operation, (200,), job_instance_id_or_unique_id)
+        return await self._call_raw(
+            "getStatus",
+            operation,
+            (200,),
+            job_instance_id_or_unique_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def set_service_plans(self, *, body: SubaccountServicePlansRequestPayloadCollection) -> Response[str]:
+    async def set_service_plans(
+        self,
+        *,
+        body: SubaccountServicePlansRequestPayloadCollection,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[str]:
         """Assign or change service plan quotas of subaccounts (asynchronous). `PUT /entitlements/v1/subaccountServicePlans` (setServicePlans)."""
         from .api.manage_assigned_entitlements import set_service_plans as operation
 
         if not isinstance(body, operation.SubaccountServicePlansRequestPayloadCollection):
             raise _wrong("set_service_plans", "body", "SubaccountServicePlansRequestPayloadCollection", body)
-        return await self._call_raw("setServicePlans", operation, (202,), **_given(body=body))
+        return await self._call_raw(
+            "setServicePlans",
+            operation,
+            (202,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_entitlements(
-        self, directory_guid: str, *, body: DirectoryAssignmentsPatchUpdateRequestPayloadCollection
+        self,
+        directory_guid: str,
+        *,
+        body: DirectoryAssignmentsPatchUpdateRequestPayloadCollection,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[str]:
         """Change some entitlements of a directory. `PATCH /entitlements/v1/directories/{directoryGUID}/assignments` (updateEntitlements)."""
         from .api.manage_assigned_entitlements import update_entitlements as operation
@@ -379,7 +556,17 @@ class EntitlementsApiWithRawResponse(Namespace):
             raise _empty("update_entitlements", "directory_guid")
         if not isinstance(body, operation.DirectoryAssignmentsPatchUpdateRequestPayloadCollection):
             raise _wrong("update_entitlements", "body", "DirectoryAssignmentsPatchUpdateRequestPayloadCollection", body)
-        return await self._call_raw("updateEntitlements", operation, (200,), directory_guid, **_given(body=body))
+        return await self._call_raw(
+            "updateEntitlements",
+            operation,
+            (200,),
+            directory_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
 
 __all__ = ["EntitlementsApi", "EntitlementsApiWithRawResponse"]

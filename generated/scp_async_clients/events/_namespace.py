@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scp_async._namespace import Namespace
+from scp_async._namespace import NOT_GIVEN, Namespace
 from scp_async._namespace import given as _given
 from scp_async._namespace import list_of as _list_of
 from scp_async._namespace import wrong_type as _wrong
@@ -13,6 +13,10 @@ from scp_async._namespace import wrong_type as _wrong
 from .types import UNSET
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from scp_async._options import NotGiven, TimeoutTypes
+
     from .models.business_events_response_collection import BusinessEventsResponseCollection
     from .models.get_business_event_types_response_200 import GetBusinessEventTypesResponse200
     from .models.get_business_events_sort_order import GetBusinessEventsSortOrder
@@ -23,6 +27,7 @@ class EventsApi(Namespace):
     """Events: one method per operation; each returns the parsed success body.
 
     `.with_raw_response` has the same methods returning the whole response (status, headers).
+    Every method takes `timeout=`, `deadline=`, `max_retries=` and `extra_headers=` for that call only.
     """
 
     _client_module = "scp_async_clients.events.client"
@@ -32,11 +37,26 @@ class EventsApi(Namespace):
         """The same operations, returning `Response` objects instead of parsed bodies."""
         return EventsApiWithRawResponse(self._context)
 
-    async def get_business_event_types(self) -> GetBusinessEventTypesResponse200:
+    async def get_business_event_types(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> GetBusinessEventTypesResponse200:
         """The kinds of events this service records. `GET /cloud-management/v1/events/types` (getBusinessEventTypes)."""
         from .api.events import get_business_event_types as operation
 
-        return await self._call("getBusinessEventTypes", operation, (200,))
+        return await self._call(
+            "getBusinessEventTypes",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_business_events(
         self,
@@ -53,6 +73,10 @@ class EventsApi(Namespace):
         sort_order: GetBusinessEventsSortOrder | Unset = UNSET,
         to_action_time: int | Unset = UNSET,
         to_creation_time: int | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> BusinessEventsResponseCollection:
         """Events of the global account and its subaccounts, newest first, page by page. `GET /cloud-management/v1/events` (getBusinessEvents)."""
         from .api.events import get_business_events as operation
@@ -91,6 +115,10 @@ class EventsApi(Namespace):
             "getBusinessEvents",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 entity_id=entity_id,
                 entity_type=entity_type,
@@ -113,11 +141,26 @@ class EventsApiWithRawResponse(Namespace):
 
     _client_module = "scp_async_clients.events.client"
 
-    async def get_business_event_types(self) -> Response[GetBusinessEventTypesResponse200]:
+    async def get_business_event_types(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[GetBusinessEventTypesResponse200]:
         """The kinds of events this service records. `GET /cloud-management/v1/events/types` (getBusinessEventTypes)."""
         from .api.events import get_business_event_types as operation
 
-        return await self._call_raw("getBusinessEventTypes", operation, (200,))
+        return await self._call_raw(
+            "getBusinessEventTypes",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_business_events(
         self,
@@ -134,6 +177,10 @@ class EventsApiWithRawResponse(Namespace):
         sort_order: GetBusinessEventsSortOrder | Unset = UNSET,
         to_action_time: int | Unset = UNSET,
         to_creation_time: int | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BusinessEventsResponseCollection]:
         """Events of the global account and its subaccounts, newest first, page by page. `GET /cloud-management/v1/events` (getBusinessEvents)."""
         from .api.events import get_business_events as operation
@@ -172,6 +219,10 @@ class EventsApiWithRawResponse(Namespace):
             "getBusinessEvents",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 entity_id=entity_id,
                 entity_type=entity_type,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scp_async._namespace import Namespace
+from scp_async._namespace import NOT_GIVEN, Namespace
 from scp_async._namespace import empty as _empty
 from scp_async._namespace import given as _given
 from scp_async._namespace import list_of as _list_of
@@ -14,6 +14,10 @@ from scp_async._namespace import wrong_type as _wrong
 from .types import UNSET
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from scp_async._options import NotGiven, TimeoutTypes
+
     from .models.async_upload_result import AsyncUploadResult
     from .models.file_metadata import FileMetadata
     from .models.file_url import FileUrl
@@ -29,6 +33,7 @@ class MultiappsApi(Namespace):
     """MultiApps Controller: one method per operation; each returns the parsed success body.
 
     `.with_raw_response` has the same methods returning the whole response (status, headers).
+    Every method takes `timeout=`, `deadline=`, `max_retries=` and `extra_headers=` for that call only.
     """
 
     _client_module = "scp_async_clients.multiapps.client"
@@ -38,7 +43,17 @@ class MultiappsApi(Namespace):
         """The same operations, returning `Response` objects instead of parsed bodies."""
         return MultiappsApiWithRawResponse(self._context)
 
-    async def execute_operation_action(self, space_guid: str, operation_id: str, *, action_id: str) -> None:
+    async def execute_operation_action(
+        self,
+        space_guid: str,
+        operation_id: str,
+        *,
+        action_id: str,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`POST /api/v1/spaces/{spaceGuid}/operations/{operationId}` (executeOperationAction)."""
         from .api.default import execute_operation_action as operation
 
@@ -53,11 +68,28 @@ class MultiappsApi(Namespace):
         if not isinstance(action_id, str):
             raise _wrong("execute_operation_action", "action_id", "str", action_id)
         return await self._call(
-            "executeOperationAction", operation, (202,), space_guid, operation_id, **_given(action_id=action_id)
+            "executeOperationAction",
+            operation,
+            (202,),
+            space_guid,
+            operation_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(action_id=action_id),
         )
 
     async def get_async_upload_job(
-        self, space_guid: str, job_id: str, *, namespace: str | Unset = UNSET
+        self,
+        space_guid: str,
+        job_id: str,
+        *,
+        namespace: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> AsyncUploadResult:
         """`GET /api/v1/spaces/{spaceGuid}/files/jobs/{jobId}` (getAsyncUploadJob)."""
         from .api.default import get_async_upload_job as operation
@@ -73,22 +105,70 @@ class MultiappsApi(Namespace):
         if namespace is not UNSET and not isinstance(namespace, str):
             raise _wrong("get_async_upload_job", "namespace", "str", namespace)
         return await self._call(
-            "getAsyncUploadJob", operation, (200, 201), space_guid, job_id, **_given(namespace=namespace)
+            "getAsyncUploadJob",
+            operation,
+            (200, 201),
+            space_guid,
+            job_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(namespace=namespace),
         )
 
-    async def get_csrf_token(self) -> None:
+    async def get_csrf_token(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`GET /api/v1/csrf-token` (getCsrfToken)."""
         from .api.default import get_csrf_token as operation
 
-        return await self._call("getCsrfToken", operation, (204,))
+        return await self._call(
+            "getCsrfToken",
+            operation,
+            (204,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_info(self) -> Info:
+    async def get_info(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Info:
         """`GET /api/v1/info` (getInfo)."""
         from .api.default import get_info as operation
 
-        return await self._call("getInfo", operation, (200,))
+        return await self._call(
+            "getInfo",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_mta(self, space_guid: str, mta_id: str) -> Mta:
+    async def get_mta(
+        self,
+        space_guid: str,
+        mta_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Mta:
         """`GET /api/v1/spaces/{spaceGuid}/mtas/{mtaId}` (getMta)."""
         from .api.default import get_mta as operation
 
@@ -100,9 +180,28 @@ class MultiappsApi(Namespace):
             raise _wrong("get_mta", "mta_id", "str", mta_id)
         if not mta_id:
             raise _empty("get_mta", "mta_id")
-        return await self._call("getMta", operation, (200,), space_guid, mta_id)
+        return await self._call(
+            "getMta",
+            operation,
+            (200,),
+            space_guid,
+            mta_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_mta_files(self, space_guid: str, *, namespace: str | Unset = UNSET) -> list[FileMetadata]:
+    async def get_mta_files(
+        self,
+        space_guid: str,
+        *,
+        namespace: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[FileMetadata]:
         """`GET /api/v1/spaces/{spaceGuid}/files` (getMtaFiles)."""
         from .api.default import get_mta_files as operation
 
@@ -112,9 +211,29 @@ class MultiappsApi(Namespace):
             raise _empty("get_mta_files", "space_guid")
         if namespace is not UNSET and not isinstance(namespace, str):
             raise _wrong("get_mta_files", "namespace", "str", namespace)
-        return await self._call("getMtaFiles", operation, (200,), space_guid, **_given(namespace=namespace))
+        return await self._call(
+            "getMtaFiles",
+            operation,
+            (200,),
+            space_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(namespace=namespace),
+        )
 
-    async def get_mta_operation(self, space_guid: str, operation_id: str, *, embed: str | Unset = UNSET) -> Operation:
+    async def get_mta_operation(
+        self,
+        space_guid: str,
+        operation_id: str,
+        *,
+        embed: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Operation:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}` (getMtaOperation)."""
         from .api.default import get_mta_operation as operation
 
@@ -128,9 +247,30 @@ class MultiappsApi(Namespace):
             raise _empty("get_mta_operation", "operation_id")
         if embed is not UNSET and not isinstance(embed, str):
             raise _wrong("get_mta_operation", "embed", "str", embed)
-        return await self._call("getMtaOperation", operation, (200,), space_guid, operation_id, **_given(embed=embed))
+        return await self._call(
+            "getMtaOperation",
+            operation,
+            (200,),
+            space_guid,
+            operation_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(embed=embed),
+        )
 
-    async def get_mta_operation_log_content(self, space_guid: str, operation_id: str, log_id: str) -> str:
+    async def get_mta_operation_log_content(
+        self,
+        space_guid: str,
+        operation_id: str,
+        log_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> str:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/logs/{logId}/content` (getMtaOperationLogContent)."""
         from .api.default import get_mta_operation_log_content as operation
 
@@ -146,9 +286,29 @@ class MultiappsApi(Namespace):
             raise _wrong("get_mta_operation_log_content", "log_id", "str", log_id)
         if not log_id:
             raise _empty("get_mta_operation_log_content", "log_id")
-        return await self._call("getMtaOperationLogContent", operation, (200,), space_guid, operation_id, log_id)
+        return await self._call(
+            "getMtaOperationLogContent",
+            operation,
+            (200,),
+            space_guid,
+            operation_id,
+            log_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_mta_operation_logs(self, space_guid: str, operation_id: str) -> list[Log]:
+    async def get_mta_operation_logs(
+        self,
+        space_guid: str,
+        operation_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[Log]:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/logs` (getMtaOperationLogs)."""
         from .api.default import get_mta_operation_logs as operation
 
@@ -160,7 +320,17 @@ class MultiappsApi(Namespace):
             raise _wrong("get_mta_operation_logs", "operation_id", "str", operation_id)
         if not operation_id:
             raise _empty("get_mta_operation_logs", "operation_id")
-        return await self._call("getMtaOperationLogs", operation, (200,), space_guid, operation_id)
+        return await self._call(
+            "getMtaOperationLogs",
+            operation,
+            (200,),
+            space_guid,
+            operation_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_mta_operations(
         self,
@@ -169,6 +339,10 @@ class MultiappsApi(Namespace):
         mta_id: str | Unset = UNSET,
         last: int | Unset = UNSET,
         state: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> list[Operation]:
         """`GET /api/v1/spaces/{spaceGuid}/operations` (getMtaOperations)."""
         from .api.default import get_mta_operations as operation
@@ -184,10 +358,26 @@ class MultiappsApi(Namespace):
         if state is not UNSET and not _list_of(state, str):
             raise _wrong("get_mta_operations", "state", "a list of str", state)
         return await self._call(
-            "getMtaOperations", operation, (200,), space_guid, **_given(mta_id=mta_id, last=last, state=state)
+            "getMtaOperations",
+            operation,
+            (200,),
+            space_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(mta_id=mta_id, last=last, state=state),
         )
 
-    async def get_mtas(self, space_guid: str) -> list[Mta]:
+    async def get_mtas(
+        self,
+        space_guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[Mta]:
         """`GET /api/v1/spaces/{spaceGuid}/mtas` (getMtas)."""
         from .api.default import get_mtas as operation
 
@@ -195,10 +385,27 @@ class MultiappsApi(Namespace):
             raise _wrong("get_mtas", "space_guid", "str", space_guid)
         if not space_guid:
             raise _empty("get_mtas", "space_guid")
-        return await self._call("getMtas", operation, (200,), space_guid)
+        return await self._call(
+            "getMtas",
+            operation,
+            (200,),
+            space_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_mtas_v2(
-        self, space_guid: str, *, namespace: str | Unset = UNSET, name: str | Unset = UNSET
+        self,
+        space_guid: str,
+        *,
+        namespace: str | Unset = UNSET,
+        name: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> list[Mta]:
         """`GET /api/v2/spaces/{spaceGuid}/mtas` (getMtasV2)."""
         from .api.default import get_mtas_v2 as operation
@@ -211,9 +418,28 @@ class MultiappsApi(Namespace):
             raise _wrong("get_mtas_v2", "namespace", "str", namespace)
         if name is not UNSET and not isinstance(name, str):
             raise _wrong("get_mtas_v2", "name", "str", name)
-        return await self._call("getMtasV2", operation, (200,), space_guid, **_given(namespace=namespace, name=name))
+        return await self._call(
+            "getMtasV2",
+            operation,
+            (200,),
+            space_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(namespace=namespace, name=name),
+        )
 
-    async def get_operation_actions(self, space_guid: str, operation_id: str) -> list[str]:
+    async def get_operation_actions(
+        self,
+        space_guid: str,
+        operation_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[str]:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/actions` (getOperationActions)."""
         from .api.default import get_operation_actions as operation
 
@@ -225,9 +451,28 @@ class MultiappsApi(Namespace):
             raise _wrong("get_operation_actions", "operation_id", "str", operation_id)
         if not operation_id:
             raise _empty("get_operation_actions", "operation_id")
-        return await self._call("getOperationActions", operation, (200,), space_guid, operation_id)
+        return await self._call(
+            "getOperationActions",
+            operation,
+            (200,),
+            space_guid,
+            operation_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def start_mta_operation(self, space_guid: str, *, body: Operation | Unset = UNSET) -> None | Operation:
+    async def start_mta_operation(
+        self,
+        space_guid: str,
+        *,
+        body: Operation | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None | Operation:
         """`POST /api/v1/spaces/{spaceGuid}/operations` (startMtaOperation)."""
         from .api.default import start_mta_operation as operation
 
@@ -237,10 +482,28 @@ class MultiappsApi(Namespace):
             raise _empty("start_mta_operation", "space_guid")
         if body is not UNSET and not isinstance(body, operation.Operation):
             raise _wrong("start_mta_operation", "body", "Operation", body)
-        return await self._call("startMtaOperation", operation, (200, 202), space_guid, **_given(body=body))
+        return await self._call(
+            "startMtaOperation",
+            operation,
+            (200, 202),
+            space_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def start_upload_from_url(
-        self, space_guid: str, *, body: FileUrl | Unset = UNSET, namespace: str | Unset = UNSET
+        self,
+        space_guid: str,
+        *,
+        body: FileUrl | Unset = UNSET,
+        namespace: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> None:
         """`POST /api/v1/spaces/{spaceGuid}/files/async` (startUploadFromUrl)."""
         from .api.default import start_upload_from_url as operation
@@ -254,11 +517,27 @@ class MultiappsApi(Namespace):
         if namespace is not UNSET and not isinstance(namespace, str):
             raise _wrong("start_upload_from_url", "namespace", "str", namespace)
         return await self._call(
-            "startUploadFromUrl", operation, (202,), space_guid, **_given(body=body, namespace=namespace)
+            "startUploadFromUrl",
+            operation,
+            (202,),
+            space_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body, namespace=namespace),
         )
 
     async def upload_mta_file(
-        self, space_guid: str, *, body: UploadMtaFileBody, namespace: str | Unset = UNSET
+        self,
+        space_guid: str,
+        *,
+        body: UploadMtaFileBody,
+        namespace: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> FileMetadata:
         """`POST /api/v1/spaces/{spaceGuid}/files` (uploadMtaFile)."""
         from .api.default import upload_mta_file as operation
@@ -272,7 +551,15 @@ class MultiappsApi(Namespace):
         if namespace is not UNSET and not isinstance(namespace, str):
             raise _wrong("upload_mta_file", "namespace", "str", namespace)
         return await self._call(
-            "uploadMtaFile", operation, (200, 201), space_guid, **_given(body=body, namespace=namespace)
+            "uploadMtaFile",
+            operation,
+            (200, 201),
+            space_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body, namespace=namespace),
         )
 
 
@@ -281,7 +568,17 @@ class MultiappsApiWithRawResponse(Namespace):
 
     _client_module = "scp_async_clients.multiapps.client"
 
-    async def execute_operation_action(self, space_guid: str, operation_id: str, *, action_id: str) -> Response[None]:
+    async def execute_operation_action(
+        self,
+        space_guid: str,
+        operation_id: str,
+        *,
+        action_id: str,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`POST /api/v1/spaces/{spaceGuid}/operations/{operationId}` (executeOperationAction)."""
         from .api.default import execute_operation_action as operation
 
@@ -296,11 +593,28 @@ class MultiappsApiWithRawResponse(Namespace):
         if not isinstance(action_id, str):
             raise _wrong("execute_operation_action", "action_id", "str", action_id)
         return await self._call_raw(
-            "executeOperationAction", operation, (202,), space_guid, operation_id, **_given(action_id=action_id)
+            "executeOperationAction",
+            operation,
+            (202,),
+            space_guid,
+            operation_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(action_id=action_id),
         )
 
     async def get_async_upload_job(
-        self, space_guid: str, job_id: str, *, namespace: str | Unset = UNSET
+        self,
+        space_guid: str,
+        job_id: str,
+        *,
+        namespace: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AsyncUploadResult]:
         """`GET /api/v1/spaces/{spaceGuid}/files/jobs/{jobId}` (getAsyncUploadJob)."""
         from .api.default import get_async_upload_job as operation
@@ -316,22 +630,70 @@ class MultiappsApiWithRawResponse(Namespace):
         if namespace is not UNSET and not isinstance(namespace, str):
             raise _wrong("get_async_upload_job", "namespace", "str", namespace)
         return await self._call_raw(
-            "getAsyncUploadJob", operation, (200, 201), space_guid, job_id, **_given(namespace=namespace)
+            "getAsyncUploadJob",
+            operation,
+            (200, 201),
+            space_guid,
+            job_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(namespace=namespace),
         )
 
-    async def get_csrf_token(self) -> Response[None]:
+    async def get_csrf_token(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`GET /api/v1/csrf-token` (getCsrfToken)."""
         from .api.default import get_csrf_token as operation
 
-        return await self._call_raw("getCsrfToken", operation, (204,))
+        return await self._call_raw(
+            "getCsrfToken",
+            operation,
+            (204,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_info(self) -> Response[Info]:
+    async def get_info(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Info]:
         """`GET /api/v1/info` (getInfo)."""
         from .api.default import get_info as operation
 
-        return await self._call_raw("getInfo", operation, (200,))
+        return await self._call_raw(
+            "getInfo",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_mta(self, space_guid: str, mta_id: str) -> Response[Mta]:
+    async def get_mta(
+        self,
+        space_guid: str,
+        mta_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Mta]:
         """`GET /api/v1/spaces/{spaceGuid}/mtas/{mtaId}` (getMta)."""
         from .api.default import get_mta as operation
 
@@ -343,9 +705,28 @@ class MultiappsApiWithRawResponse(Namespace):
             raise _wrong("get_mta", "mta_id", "str", mta_id)
         if not mta_id:
             raise _empty("get_mta", "mta_id")
-        return await self._call_raw("getMta", operation, (200,), space_guid, mta_id)
+        return await self._call_raw(
+            "getMta",
+            operation,
+            (200,),
+            space_guid,
+            mta_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_mta_files(self, space_guid: str, *, namespace: str | Unset = UNSET) -> Response[list[FileMetadata]]:
+    async def get_mta_files(
+        self,
+        space_guid: str,
+        *,
+        namespace: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[list[FileMetadata]]:
         """`GET /api/v1/spaces/{spaceGuid}/files` (getMtaFiles)."""
         from .api.default import get_mta_files as operation
 
@@ -355,10 +736,28 @@ class MultiappsApiWithRawResponse(Namespace):
             raise _empty("get_mta_files", "space_guid")
         if namespace is not UNSET and not isinstance(namespace, str):
             raise _wrong("get_mta_files", "namespace", "str", namespace)
-        return await self._call_raw("getMtaFiles", operation, (200,), space_guid, **_given(namespace=namespace))
+        return await self._call_raw(
+            "getMtaFiles",
+            operation,
+            (200,),
+            space_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(namespace=namespace),
+        )
 
     async def get_mta_operation(
-        self, space_guid: str, operation_id: str, *, embed: str | Unset = UNSET
+        self,
+        space_guid: str,
+        operation_id: str,
+        *,
+        embed: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Operation]:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}` (getMtaOperation)."""
         from .api.default import get_mta_operation as operation
@@ -374,10 +773,29 @@ class MultiappsApiWithRawResponse(Namespace):
         if embed is not UNSET and not isinstance(embed, str):
             raise _wrong("get_mta_operation", "embed", "str", embed)
         return await self._call_raw(
-            "getMtaOperation", operation, (200,), space_guid, operation_id, **_given(embed=embed)
+            "getMtaOperation",
+            operation,
+            (200,),
+            space_guid,
+            operation_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(embed=embed),
         )
 
-    async def get_mta_operation_log_content(self, space_guid: str, operation_id: str, log_id: str) -> Response[str]:
+    async def get_mta_operation_log_content(
+        self,
+        space_guid: str,
+        operation_id: str,
+        log_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[str]:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/logs/{logId}/content` (getMtaOperationLogContent)."""
         from .api.default import get_mta_operation_log_content as operation
 
@@ -393,9 +811,29 @@ class MultiappsApiWithRawResponse(Namespace):
             raise _wrong("get_mta_operation_log_content", "log_id", "str", log_id)
         if not log_id:
             raise _empty("get_mta_operation_log_content", "log_id")
-        return await self._call_raw("getMtaOperationLogContent", operation, (200,), space_guid, operation_id, log_id)
+        return await self._call_raw(
+            "getMtaOperationLogContent",
+            operation,
+            (200,),
+            space_guid,
+            operation_id,
+            log_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_mta_operation_logs(self, space_guid: str, operation_id: str) -> Response[list[Log]]:
+    async def get_mta_operation_logs(
+        self,
+        space_guid: str,
+        operation_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[list[Log]]:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/logs` (getMtaOperationLogs)."""
         from .api.default import get_mta_operation_logs as operation
 
@@ -407,7 +845,17 @@ class MultiappsApiWithRawResponse(Namespace):
             raise _wrong("get_mta_operation_logs", "operation_id", "str", operation_id)
         if not operation_id:
             raise _empty("get_mta_operation_logs", "operation_id")
-        return await self._call_raw("getMtaOperationLogs", operation, (200,), space_guid, operation_id)
+        return await self._call_raw(
+            "getMtaOperationLogs",
+            operation,
+            (200,),
+            space_guid,
+            operation_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_mta_operations(
         self,
@@ -416,6 +864,10 @@ class MultiappsApiWithRawResponse(Namespace):
         mta_id: str | Unset = UNSET,
         last: int | Unset = UNSET,
         state: list[str] | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[Operation]]:
         """`GET /api/v1/spaces/{spaceGuid}/operations` (getMtaOperations)."""
         from .api.default import get_mta_operations as operation
@@ -431,10 +883,26 @@ class MultiappsApiWithRawResponse(Namespace):
         if state is not UNSET and not _list_of(state, str):
             raise _wrong("get_mta_operations", "state", "a list of str", state)
         return await self._call_raw(
-            "getMtaOperations", operation, (200,), space_guid, **_given(mta_id=mta_id, last=last, state=state)
+            "getMtaOperations",
+            operation,
+            (200,),
+            space_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(mta_id=mta_id, last=last, state=state),
         )
 
-    async def get_mtas(self, space_guid: str) -> Response[list[Mta]]:
+    async def get_mtas(
+        self,
+        space_guid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[list[Mta]]:
         """`GET /api/v1/spaces/{spaceGuid}/mtas` (getMtas)."""
         from .api.default import get_mtas as operation
 
@@ -442,10 +910,27 @@ class MultiappsApiWithRawResponse(Namespace):
             raise _wrong("get_mtas", "space_guid", "str", space_guid)
         if not space_guid:
             raise _empty("get_mtas", "space_guid")
-        return await self._call_raw("getMtas", operation, (200,), space_guid)
+        return await self._call_raw(
+            "getMtas",
+            operation,
+            (200,),
+            space_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_mtas_v2(
-        self, space_guid: str, *, namespace: str | Unset = UNSET, name: str | Unset = UNSET
+        self,
+        space_guid: str,
+        *,
+        namespace: str | Unset = UNSET,
+        name: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[Mta]]:
         """`GET /api/v2/spaces/{spaceGuid}/mtas` (getMtasV2)."""
         from .api.default import get_mtas_v2 as operation
@@ -459,10 +944,27 @@ class MultiappsApiWithRawResponse(Namespace):
         if name is not UNSET and not isinstance(name, str):
             raise _wrong("get_mtas_v2", "name", "str", name)
         return await self._call_raw(
-            "getMtasV2", operation, (200,), space_guid, **_given(namespace=namespace, name=name)
+            "getMtasV2",
+            operation,
+            (200,),
+            space_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(namespace=namespace, name=name),
         )
 
-    async def get_operation_actions(self, space_guid: str, operation_id: str) -> Response[list[str]]:
+    async def get_operation_actions(
+        self,
+        space_guid: str,
+        operation_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[list[str]]:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/actions` (getOperationActions)."""
         from .api.default import get_operation_actions as operation
 
@@ -474,10 +976,27 @@ class MultiappsApiWithRawResponse(Namespace):
             raise _wrong("get_operation_actions", "operation_id", "str", operation_id)
         if not operation_id:
             raise _empty("get_operation_actions", "operation_id")
-        return await self._call_raw("getOperationActions", operation, (200,), space_guid, operation_id)
+        return await self._call_raw(
+            "getOperationActions",
+            operation,
+            (200,),
+            space_guid,
+            operation_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def start_mta_operation(
-        self, space_guid: str, *, body: Operation | Unset = UNSET
+        self,
+        space_guid: str,
+        *,
+        body: Operation | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None | Operation]:
         """`POST /api/v1/spaces/{spaceGuid}/operations` (startMtaOperation)."""
         from .api.default import start_mta_operation as operation
@@ -488,10 +1007,28 @@ class MultiappsApiWithRawResponse(Namespace):
             raise _empty("start_mta_operation", "space_guid")
         if body is not UNSET and not isinstance(body, operation.Operation):
             raise _wrong("start_mta_operation", "body", "Operation", body)
-        return await self._call_raw("startMtaOperation", operation, (200, 202), space_guid, **_given(body=body))
+        return await self._call_raw(
+            "startMtaOperation",
+            operation,
+            (200, 202),
+            space_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def start_upload_from_url(
-        self, space_guid: str, *, body: FileUrl | Unset = UNSET, namespace: str | Unset = UNSET
+        self,
+        space_guid: str,
+        *,
+        body: FileUrl | Unset = UNSET,
+        namespace: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
         """`POST /api/v1/spaces/{spaceGuid}/files/async` (startUploadFromUrl)."""
         from .api.default import start_upload_from_url as operation
@@ -505,11 +1042,27 @@ class MultiappsApiWithRawResponse(Namespace):
         if namespace is not UNSET and not isinstance(namespace, str):
             raise _wrong("start_upload_from_url", "namespace", "str", namespace)
         return await self._call_raw(
-            "startUploadFromUrl", operation, (202,), space_guid, **_given(body=body, namespace=namespace)
+            "startUploadFromUrl",
+            operation,
+            (202,),
+            space_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body, namespace=namespace),
         )
 
     async def upload_mta_file(
-        self, space_guid: str, *, body: UploadMtaFileBody, namespace: str | Unset = UNSET
+        self,
+        space_guid: str,
+        *,
+        body: UploadMtaFileBody,
+        namespace: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[FileMetadata]:
         """`POST /api/v1/spaces/{spaceGuid}/files` (uploadMtaFile)."""
         from .api.default import upload_mta_file as operation
@@ -523,7 +1076,15 @@ class MultiappsApiWithRawResponse(Namespace):
         if namespace is not UNSET and not isinstance(namespace, str):
             raise _wrong("upload_mta_file", "namespace", "str", namespace)
         return await self._call_raw(
-            "uploadMtaFile", operation, (200, 201), space_guid, **_given(body=body, namespace=namespace)
+            "uploadMtaFile",
+            operation,
+            (200, 201),
+            space_guid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body, namespace=namespace),
         )
 
 

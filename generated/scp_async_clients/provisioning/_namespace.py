@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scp_async._namespace import Namespace
+from scp_async._namespace import NOT_GIVEN, Namespace
 from scp_async._namespace import empty as _empty
 from scp_async._namespace import given as _given
 from scp_async._namespace import wrong_type as _wrong
@@ -13,6 +13,10 @@ from scp_async._namespace import wrong_type as _wrong
 from .types import UNSET
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from scp_async._options import NotGiven, TimeoutTypes
+
     from .models.abstract_dto import AbstractDTO
     from .models.available_environment_response_collection import AvailableEnvironmentResponseCollection
     from .models.business_environment_instance_response_object import BusinessEnvironmentInstanceResponseObject
@@ -41,6 +45,7 @@ class ProvisioningApi(Namespace):
     """Provisioning: one method per operation; each returns the parsed success body.
 
     `.with_raw_response` has the same methods returning the whole response (status, headers).
+    Every method takes `timeout=`, `deadline=`, `max_retries=` and `extra_headers=` for that call only.
     """
 
     _client_module = "scp_async_clients.provisioning.client"
@@ -51,17 +56,39 @@ class ProvisioningApi(Namespace):
         return ProvisioningApiWithRawResponse(self._context)
 
     async def create_environment_instance(
-        self, *, body: CreateEnvironmentInstanceRequestPayload
+        self,
+        *,
+        body: CreateEnvironmentInstanceRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> CreatedEnvironmentInstanceResponseObject:
         """Start creating an environment instance (a Cloud Foundry org, a Kyma runtime, ...). `POST /provisioning/v1/environments` (createEnvironmentInstance)."""
         from .api.environments import create_environment_instance as operation
 
         if not isinstance(body, operation.CreateEnvironmentInstanceRequestPayload):
             raise _wrong("create_environment_instance", "body", "CreateEnvironmentInstanceRequestPayload", body)
-        return await self._call("createEnvironmentInstance", operation, (200, 202), **_given(body=body))
+        return await self._call(
+            "createEnvironmentInstance",
+            operation,
+            (200, 202),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def create_environment_instance_binding(
-        self, environment_instance_id: str, *, body: CreateEnvironmentInstanceBindingRequest
+        self,
+        environment_instance_id: str,
+        *,
+        body: CreateEnvironmentInstanceBindingRequest,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> CreateEnvironmentInstanceBindingResponse202:
         """Create a binding (credentials) for an environment instance. `PUT /provisioning/v1/environments/{environmentInstanceId}/bindings` (createEnvironmentInstanceBinding)."""
         from .api.environments import create_environment_instance_binding as operation
@@ -75,11 +102,26 @@ class ProvisioningApi(Namespace):
         if not isinstance(body, operation.CreateEnvironmentInstanceBindingRequest):
             raise _wrong("create_environment_instance_binding", "body", "CreateEnvironmentInstanceBindingRequest", body)
         return await self._call(
-            "createEnvironmentInstanceBinding", operation, (202,), environment_instance_id, **_given(body=body)
+            "createEnvironmentInstanceBinding",
+            operation,
+            (202,),
+            environment_instance_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
     async def create_environment_instance_labels(
-        self, environment_instance_id: str, *, body: LabelAssignmentRequestPayload
+        self,
+        environment_instance_id: str,
+        *,
+        body: LabelAssignmentRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> LabelsResponseObject:
         """Replace the labels of an environment instance. `PUT /provisioning/v1/environments/{environmentInstanceId}/labels` (createEnvironmentInstanceLabels)."""
         from .api.environments import create_environment_instance_labels as operation
@@ -93,10 +135,26 @@ class ProvisioningApi(Namespace):
         if not isinstance(body, operation.LabelAssignmentRequestPayload):
             raise _wrong("create_environment_instance_labels", "body", "LabelAssignmentRequestPayload", body)
         return await self._call(
-            "createEnvironmentInstanceLabels", operation, (200,), environment_instance_id, **_given(body=body)
+            "createEnvironmentInstanceLabels",
+            operation,
+            (200,),
+            environment_instance_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
-    async def delete_environment_instance(self, environment_instance_id: str) -> EnvironmentInstanceResponseObject:
+    async def delete_environment_instance(
+        self,
+        environment_instance_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> EnvironmentInstanceResponseObject:
         """Start deleting one environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}` (deleteEnvironmentInstance)."""
         from .api.environments import delete_environment_instance as operation
 
@@ -104,10 +162,26 @@ class ProvisioningApi(Namespace):
             raise _wrong("delete_environment_instance", "environment_instance_id", "str", environment_instance_id)
         if not environment_instance_id:
             raise _empty("delete_environment_instance", "environment_instance_id")
-        return await self._call("deleteEnvironmentInstance", operation, (202,), environment_instance_id)
+        return await self._call(
+            "deleteEnvironmentInstance",
+            operation,
+            (202,),
+            environment_instance_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def delete_environment_instance_binding(
-        self, environment_instance_id: str, binding_id: str
+        self,
+        environment_instance_id: str,
+        binding_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> DeleteEnvironmentInstanceBindingResponse:
         """Delete one binding of an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (deleteEnvironmentInstanceBinding)."""
         from .api.environments import delete_environment_instance_binding as operation
@@ -123,10 +197,26 @@ class ProvisioningApi(Namespace):
         if not binding_id:
             raise _empty("delete_environment_instance_binding", "binding_id")
         return await self._call(
-            "deleteEnvironmentInstanceBinding", operation, (200,), environment_instance_id, binding_id
+            "deleteEnvironmentInstanceBinding",
+            operation,
+            (200,),
+            environment_instance_id,
+            binding_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
         )
 
-    async def delete_environment_instance_labels(self, environment_instance_id: str) -> LabelsResponseObject:
+    async def delete_environment_instance_labels(
+        self,
+        environment_instance_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> LabelsResponseObject:
         """Remove every label from an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/labels` (deleteEnvironmentInstanceLabels)."""
         from .api.environments import delete_environment_instance_labels as operation
 
@@ -136,16 +226,46 @@ class ProvisioningApi(Namespace):
             )
         if not environment_instance_id:
             raise _empty("delete_environment_instance_labels", "environment_instance_id")
-        return await self._call("deleteEnvironmentInstanceLabels", operation, (200,), environment_instance_id)
+        return await self._call(
+            "deleteEnvironmentInstanceLabels",
+            operation,
+            (200,),
+            environment_instance_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_environment_instances(self) -> EnvironmentInstancesResponseCollection:
+    async def delete_environment_instances(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> EnvironmentInstancesResponseCollection:
         """Start deleting every environment instance of this subaccount. `DELETE /provisioning/v1/environments` (deleteEnvironmentInstances)."""
         from .api.environments import delete_environment_instances as operation
 
-        return await self._call("deleteEnvironmentInstances", operation, (202,))
+        return await self._call(
+            "deleteEnvironmentInstances",
+            operation,
+            (202,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_all_environment_instance_bindings(
-        self, environment_instance_id: str
+        self,
+        environment_instance_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> GetAllInstanceBindingsResponse:
         """Bindings (credentials) of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings` (getAllEnvironmentInstanceBindings)."""
         from .api.environments import get_all_environment_instance_bindings as operation
@@ -156,19 +276,51 @@ class ProvisioningApi(Namespace):
             )
         if not environment_instance_id:
             raise _empty("get_all_environment_instance_bindings", "environment_instance_id")
-        return await self._call("getAllEnvironmentInstanceBindings", operation, (200,), environment_instance_id)
+        return await self._call(
+            "getAllEnvironmentInstanceBindings",
+            operation,
+            (200,),
+            environment_instance_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_available_environments(
-        self, *, x_id_token: str | Unset = UNSET
+        self,
+        *,
+        x_id_token: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> AvailableEnvironmentResponseCollection:
         """Environments (Cloud Foundry, Kyma, ...) this subaccount may create. `GET /provisioning/v1/availableEnvironments` (getAvailableEnvironments)."""
         from .api.environments import get_available_environments as operation
 
         if x_id_token is not UNSET and not isinstance(x_id_token, str):
             raise _wrong("get_available_environments", "x_id_token", "str", x_id_token)
-        return await self._call("getAvailableEnvironments", operation, (200,), **_given(x_id_token=x_id_token))
+        return await self._call(
+            "getAvailableEnvironments",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(x_id_token=x_id_token),
+        )
 
-    async def get_environment_instance(self, environment_instance_id: str) -> BusinessEnvironmentInstanceResponseObject:
+    async def get_environment_instance(
+        self,
+        environment_instance_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> BusinessEnvironmentInstanceResponseObject:
         """One environment instance by ID. `GET /provisioning/v1/environments/{environmentInstanceId}` (getEnvironmentInstance)."""
         from .api.environments import get_environment_instance as operation
 
@@ -176,10 +328,26 @@ class ProvisioningApi(Namespace):
             raise _wrong("get_environment_instance", "environment_instance_id", "str", environment_instance_id)
         if not environment_instance_id:
             raise _empty("get_environment_instance", "environment_instance_id")
-        return await self._call("getEnvironmentInstance", operation, (200,), environment_instance_id)
+        return await self._call(
+            "getEnvironmentInstance",
+            operation,
+            (200,),
+            environment_instance_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_environment_instance_binding(
-        self, environment_instance_id: str, binding_id: str
+        self,
+        environment_instance_id: str,
+        binding_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> EnvironmentInstanceBindingMetadata | GetEnvironmentInstanceBindingResponse:
         """One binding of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (getEnvironmentInstanceBinding)."""
         from .api.environments import get_environment_instance_binding as operation
@@ -192,9 +360,27 @@ class ProvisioningApi(Namespace):
             raise _wrong("get_environment_instance_binding", "binding_id", "str", binding_id)
         if not binding_id:
             raise _empty("get_environment_instance_binding", "binding_id")
-        return await self._call("getEnvironmentInstanceBinding", operation, (200,), environment_instance_id, binding_id)
+        return await self._call(
+            "getEnvironmentInstanceBinding",
+            operation,
+            (200,),
+            environment_instance_id,
+            binding_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_environment_instance_labels(self, environment_instance_id: str) -> LabelsResponseObject:
+    async def get_environment_instance_labels(
+        self,
+        environment_instance_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> LabelsResponseObject:
         """Labels of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/labels` (getEnvironmentInstanceLabels)."""
         from .api.environments import get_environment_instance_labels as operation
 
@@ -202,19 +388,51 @@ class ProvisioningApi(Namespace):
             raise _wrong("get_environment_instance_labels", "environment_instance_id", "str", environment_instance_id)
         if not environment_instance_id:
             raise _empty("get_environment_instance_labels", "environment_instance_id")
-        return await self._call("getEnvironmentInstanceLabels", operation, (200,), environment_instance_id)
+        return await self._call(
+            "getEnvironmentInstanceLabels",
+            operation,
+            (200,),
+            environment_instance_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_environment_instances(
-        self, *, x_id_token: str | Unset = UNSET
+        self,
+        *,
+        x_id_token: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> BusinessEnvironmentInstancesResponseCollection:
         """Environment instances of this subaccount. `GET /provisioning/v1/environments` (getEnvironmentInstances)."""
         from .api.environments import get_environment_instances as operation
 
         if x_id_token is not UNSET and not isinstance(x_id_token, str):
             raise _wrong("get_environment_instances", "x_id_token", "str", x_id_token)
-        return await self._call("getEnvironmentInstances", operation, (200,), **_given(x_id_token=x_id_token))
+        return await self._call(
+            "getEnvironmentInstances",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(x_id_token=x_id_token),
+        )
 
-    async def get_status(self, job_instance_id_or_unique_id: str) -> JobStatusResponseObject:
+    async def get_status(
+        self,
+        job_instance_id_or_unique_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> JobStatusResponseObject:
         """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
@@ -222,16 +440,47 @@ class ProvisioningApi(Namespace):
             raise _wrong("get_status", "job_instance_id_or_unique_id", "str", job_instance_id_or_unique_id)
         if not job_instance_id_or_unique_id:
             raise _empty("get_status", "job_instance_id_or_unique_id")
-        return await self._call("getStatus", operation, (200,), job_instance_id_or_unique_id)
+        return await self._call(
+            "getStatus",
+            operation,
+            (200,),
+            job_instance_id_or_unique_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_subaccount_quota(self) -> ServicePlanAssignmentsResponseCollection:
+    async def get_subaccount_quota(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ServicePlanAssignmentsResponseCollection:
         """Service plans assigned to this subaccount, with their quotas. `GET /provisioning/v1/servicePlanAssignments` (getSubaccountQuota)."""
         from .api.quota_assignments import get_subaccount_quota as operation
 
-        return await self._call("getSubaccountQuota", operation, (200,))
+        return await self._call(
+            "getSubaccountQuota",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def update_environment_instance(
-        self, environment_instance_id: str, *, body: UpdateEnvironmentInstanceRequestPayload
+        self,
+        environment_instance_id: str,
+        *,
+        body: UpdateEnvironmentInstanceRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> AbstractDTO:
         """Change the parameters or plan of an environment instance. `PATCH /provisioning/v1/environments/{environmentInstanceId}` (updateEnvironmentInstance)."""
         from .api.environments import update_environment_instance as operation
@@ -243,7 +492,15 @@ class ProvisioningApi(Namespace):
         if not isinstance(body, operation.UpdateEnvironmentInstanceRequestPayload):
             raise _wrong("update_environment_instance", "body", "UpdateEnvironmentInstanceRequestPayload", body)
         return await self._call(
-            "updateEnvironmentInstance", operation, (202,), environment_instance_id, **_given(body=body)
+            "updateEnvironmentInstance",
+            operation,
+            (202,),
+            environment_instance_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
 
@@ -253,17 +510,39 @@ class ProvisioningApiWithRawResponse(Namespace):
     _client_module = "scp_async_clients.provisioning.client"
 
     async def create_environment_instance(
-        self, *, body: CreateEnvironmentInstanceRequestPayload
+        self,
+        *,
+        body: CreateEnvironmentInstanceRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[CreatedEnvironmentInstanceResponseObject]:
         """Start creating an environment instance (a Cloud Foundry org, a Kyma runtime, ...). `POST /provisioning/v1/environments` (createEnvironmentInstance)."""
         from .api.environments import create_environment_instance as operation
 
         if not isinstance(body, operation.CreateEnvironmentInstanceRequestPayload):
             raise _wrong("create_environment_instance", "body", "CreateEnvironmentInstanceRequestPayload", body)
-        return await self._call_raw("createEnvironmentInstance", operation, (200, 202), **_given(body=body))
+        return await self._call_raw(
+            "createEnvironmentInstance",
+            operation,
+            (200, 202),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def create_environment_instance_binding(
-        self, environment_instance_id: str, *, body: CreateEnvironmentInstanceBindingRequest
+        self,
+        environment_instance_id: str,
+        *,
+        body: CreateEnvironmentInstanceBindingRequest,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[CreateEnvironmentInstanceBindingResponse202]:
         """Create a binding (credentials) for an environment instance. `PUT /provisioning/v1/environments/{environmentInstanceId}/bindings` (createEnvironmentInstanceBinding)."""
         from .api.environments import create_environment_instance_binding as operation
@@ -277,11 +556,26 @@ class ProvisioningApiWithRawResponse(Namespace):
         if not isinstance(body, operation.CreateEnvironmentInstanceBindingRequest):
             raise _wrong("create_environment_instance_binding", "body", "CreateEnvironmentInstanceBindingRequest", body)
         return await self._call_raw(
-            "createEnvironmentInstanceBinding", operation, (202,), environment_instance_id, **_given(body=body)
+            "createEnvironmentInstanceBinding",
+            operation,
+            (202,),
+            environment_instance_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
     async def create_environment_instance_labels(
-        self, environment_instance_id: str, *, body: LabelAssignmentRequestPayload
+        self,
+        environment_instance_id: str,
+        *,
+        body: LabelAssignmentRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[LabelsResponseObject]:
         """Replace the labels of an environment instance. `PUT /provisioning/v1/environments/{environmentInstanceId}/labels` (createEnvironmentInstanceLabels)."""
         from .api.environments import create_environment_instance_labels as operation
@@ -295,11 +589,25 @@ class ProvisioningApiWithRawResponse(Namespace):
         if not isinstance(body, operation.LabelAssignmentRequestPayload):
             raise _wrong("create_environment_instance_labels", "body", "LabelAssignmentRequestPayload", body)
         return await self._call_raw(
-            "createEnvironmentInstanceLabels", operation, (200,), environment_instance_id, **_given(body=body)
+            "createEnvironmentInstanceLabels",
+            operation,
+            (200,),
+            environment_instance_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
     async def delete_environment_instance(
-        self, environment_instance_id: str
+        self,
+        environment_instance_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[EnvironmentInstanceResponseObject]:
         """Start deleting one environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}` (deleteEnvironmentInstance)."""
         from .api.environments import delete_environment_instance as operation
@@ -308,10 +616,26 @@ class ProvisioningApiWithRawResponse(Namespace):
             raise _wrong("delete_environment_instance", "environment_instance_id", "str", environment_instance_id)
         if not environment_instance_id:
             raise _empty("delete_environment_instance", "environment_instance_id")
-        return await self._call_raw("deleteEnvironmentInstance", operation, (202,), environment_instance_id)
+        return await self._call_raw(
+            "deleteEnvironmentInstance",
+            operation,
+            (202,),
+            environment_instance_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def delete_environment_instance_binding(
-        self, environment_instance_id: str, binding_id: str
+        self,
+        environment_instance_id: str,
+        binding_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DeleteEnvironmentInstanceBindingResponse]:
         """Delete one binding of an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (deleteEnvironmentInstanceBinding)."""
         from .api.environments import delete_environment_instance_binding as operation
@@ -327,10 +651,26 @@ class ProvisioningApiWithRawResponse(Namespace):
         if not binding_id:
             raise _empty("delete_environment_instance_binding", "binding_id")
         return await self._call_raw(
-            "deleteEnvironmentInstanceBinding", operation, (200,), environment_instance_id, binding_id
+            "deleteEnvironmentInstanceBinding",
+            operation,
+            (200,),
+            environment_instance_id,
+            binding_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
         )
 
-    async def delete_environment_instance_labels(self, environment_instance_id: str) -> Response[LabelsResponseObject]:
+    async def delete_environment_instance_labels(
+        self,
+        environment_instance_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[LabelsResponseObject]:
         """Remove every label from an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/labels` (deleteEnvironmentInstanceLabels)."""
         from .api.environments import delete_environment_instance_labels as operation
 
@@ -340,16 +680,46 @@ class ProvisioningApiWithRawResponse(Namespace):
             )
         if not environment_instance_id:
             raise _empty("delete_environment_instance_labels", "environment_instance_id")
-        return await self._call_raw("deleteEnvironmentInstanceLabels", operation, (200,), environment_instance_id)
+        return await self._call_raw(
+            "deleteEnvironmentInstanceLabels",
+            operation,
+            (200,),
+            environment_instance_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_environment_instances(self) -> Response[EnvironmentInstancesResponseCollection]:
+    async def delete_environment_instances(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[EnvironmentInstancesResponseCollection]:
         """Start deleting every environment instance of this subaccount. `DELETE /provisioning/v1/environments` (deleteEnvironmentInstances)."""
         from .api.environments import delete_environment_instances as operation
 
-        return await self._call_raw("deleteEnvironmentInstances", operation, (202,))
+        return await self._call_raw(
+            "deleteEnvironmentInstances",
+            operation,
+            (202,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_all_environment_instance_bindings(
-        self, environment_instance_id: str
+        self,
+        environment_instance_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetAllInstanceBindingsResponse]:
         """Bindings (credentials) of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings` (getAllEnvironmentInstanceBindings)."""
         from .api.environments import get_all_environment_instance_bindings as operation
@@ -360,20 +730,50 @@ class ProvisioningApiWithRawResponse(Namespace):
             )
         if not environment_instance_id:
             raise _empty("get_all_environment_instance_bindings", "environment_instance_id")
-        return await self._call_raw("getAllEnvironmentInstanceBindings", operation, (200,), environment_instance_id)
+        return await self._call_raw(
+            "getAllEnvironmentInstanceBindings",
+            operation,
+            (200,),
+            environment_instance_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_available_environments(
-        self, *, x_id_token: str | Unset = UNSET
+        self,
+        *,
+        x_id_token: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AvailableEnvironmentResponseCollection]:
         """Environments (Cloud Foundry, Kyma, ...) this subaccount may create. `GET /provisioning/v1/availableEnvironments` (getAvailableEnvironments)."""
         from .api.environments import get_available_environments as operation
 
         if x_id_token is not UNSET and not isinstance(x_id_token, str):
             raise _wrong("get_available_environments", "x_id_token", "str", x_id_token)
-        return await self._call_raw("getAvailableEnvironments", operation, (200,), **_given(x_id_token=x_id_token))
+        return await self._call_raw(
+            "getAvailableEnvironments",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(x_id_token=x_id_token),
+        )
 
     async def get_environment_instance(
-        self, environment_instance_id: str
+        self,
+        environment_instance_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BusinessEnvironmentInstanceResponseObject]:
         """One environment instance by ID. `GET /provisioning/v1/environments/{environmentInstanceId}` (getEnvironmentInstance)."""
         from .api.environments import get_environment_instance as operation
@@ -382,10 +782,26 @@ class ProvisioningApiWithRawResponse(Namespace):
             raise _wrong("get_environment_instance", "environment_instance_id", "str", environment_instance_id)
         if not environment_instance_id:
             raise _empty("get_environment_instance", "environment_instance_id")
-        return await self._call_raw("getEnvironmentInstance", operation, (200,), environment_instance_id)
+        return await self._call_raw(
+            "getEnvironmentInstance",
+            operation,
+            (200,),
+            environment_instance_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_environment_instance_binding(
-        self, environment_instance_id: str, binding_id: str
+        self,
+        environment_instance_id: str,
+        binding_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[EnvironmentInstanceBindingMetadata | GetEnvironmentInstanceBindingResponse]:
         """One binding of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (getEnvironmentInstanceBinding)."""
         from .api.environments import get_environment_instance_binding as operation
@@ -399,10 +815,26 @@ class ProvisioningApiWithRawResponse(Namespace):
         if not binding_id:
             raise _empty("get_environment_instance_binding", "binding_id")
         return await self._call_raw(
-            "getEnvironmentInstanceBinding", operation, (200,), environment_instance_id, binding_id
+            "getEnvironmentInstanceBinding",
+            operation,
+            (200,),
+            environment_instance_id,
+            binding_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
         )
 
-    async def get_environment_instance_labels(self, environment_instance_id: str) -> Response[LabelsResponseObject]:
+    async def get_environment_instance_labels(
+        self,
+        environment_instance_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[LabelsResponseObject]:
         """Labels of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/labels` (getEnvironmentInstanceLabels)."""
         from .api.environments import get_environment_instance_labels as operation
 
@@ -410,19 +842,51 @@ class ProvisioningApiWithRawResponse(Namespace):
             raise _wrong("get_environment_instance_labels", "environment_instance_id", "str", environment_instance_id)
         if not environment_instance_id:
             raise _empty("get_environment_instance_labels", "environment_instance_id")
-        return await self._call_raw("getEnvironmentInstanceLabels", operation, (200,), environment_instance_id)
+        return await self._call_raw(
+            "getEnvironmentInstanceLabels",
+            operation,
+            (200,),
+            environment_instance_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_environment_instances(
-        self, *, x_id_token: str | Unset = UNSET
+        self,
+        *,
+        x_id_token: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BusinessEnvironmentInstancesResponseCollection]:
         """Environment instances of this subaccount. `GET /provisioning/v1/environments` (getEnvironmentInstances)."""
         from .api.environments import get_environment_instances as operation
 
         if x_id_token is not UNSET and not isinstance(x_id_token, str):
             raise _wrong("get_environment_instances", "x_id_token", "str", x_id_token)
-        return await self._call_raw("getEnvironmentInstances", operation, (200,), **_given(x_id_token=x_id_token))
+        return await self._call_raw(
+            "getEnvironmentInstances",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(x_id_token=x_id_token),
+        )
 
-    async def get_status(self, job_instance_id_or_unique_id: str) -> Response[JobStatusResponseObject]:
+    async def get_status(
+        self,
+        job_instance_id_or_unique_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[JobStatusResponseObject]:
         """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
@@ -430,16 +894,47 @@ class ProvisioningApiWithRawResponse(Namespace):
             raise _wrong("get_status", "job_instance_id_or_unique_id", "str", job_instance_id_or_unique_id)
         if not job_instance_id_or_unique_id:
             raise _empty("get_status", "job_instance_id_or_unique_id")
-        return await self._call_raw("getStatus", operation, (200,), job_instance_id_or_unique_id)
+        return await self._call_raw(
+            "getStatus",
+            operation,
+            (200,),
+            job_instance_id_or_unique_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_subaccount_quota(self) -> Response[ServicePlanAssignmentsResponseCollection]:
+    async def get_subaccount_quota(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[ServicePlanAssignmentsResponseCollection]:
         """Service plans assigned to this subaccount, with their quotas. `GET /provisioning/v1/servicePlanAssignments` (getSubaccountQuota)."""
         from .api.quota_assignments import get_subaccount_quota as operation
 
-        return await self._call_raw("getSubaccountQuota", operation, (200,))
+        return await self._call_raw(
+            "getSubaccountQuota",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def update_environment_instance(
-        self, environment_instance_id: str, *, body: UpdateEnvironmentInstanceRequestPayload
+        self,
+        environment_instance_id: str,
+        *,
+        body: UpdateEnvironmentInstanceRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AbstractDTO]:
         """Change the parameters or plan of an environment instance. `PATCH /provisioning/v1/environments/{environmentInstanceId}` (updateEnvironmentInstance)."""
         from .api.environments import update_environment_instance as operation
@@ -451,7 +946,15 @@ class ProvisioningApiWithRawResponse(Namespace):
         if not isinstance(body, operation.UpdateEnvironmentInstanceRequestPayload):
             raise _wrong("update_environment_instance", "body", "UpdateEnvironmentInstanceRequestPayload", body)
         return await self._call_raw(
-            "updateEnvironmentInstance", operation, (202,), environment_instance_id, **_given(body=body)
+            "updateEnvironmentInstance",
+            operation,
+            (202,),
+            environment_instance_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
 

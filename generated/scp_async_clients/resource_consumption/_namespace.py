@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scp_async._namespace import Namespace
+from scp_async._namespace import NOT_GIVEN, Namespace
 from scp_async._namespace import given as _given
 from scp_async._namespace import wrong_type as _wrong
 
 from .types import UNSET
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from scp_async._options import NotGiven, TimeoutTypes
+
     from .models.cloud_credits_details import CloudCreditsDetails
     from .models.get_cloud_credits_details_view_phases import GetCloudCreditsDetailsViewPhases
     from .models.get_subaccount_usage_period_perspective import GetSubaccountUsagePeriodPerspective
@@ -25,6 +29,7 @@ class ResourceConsumptionApi(Namespace):
     """Resource Consumption: one method per operation; each returns the parsed success body.
 
     `.with_raw_response` has the same methods returning the whole response (status, headers).
+    Every method takes `timeout=`, `deadline=`, `max_retries=` and `extra_headers=` for that call only.
     """
 
     _client_module = "scp_async_clients.resource_consumption.client"
@@ -35,16 +40,40 @@ class ResourceConsumptionApi(Namespace):
         return ResourceConsumptionApiWithRawResponse(self._context)
 
     async def get_cloud_credits_details(
-        self, *, view_phases: GetCloudCreditsDetailsViewPhases | Unset = UNSET
+        self,
+        *,
+        view_phases: GetCloudCreditsDetailsViewPhases | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> CloudCreditsDetails:
         """Cloud credits of the global account, per contract and phase. `GET /reports/v1/cloudCreditsDetails` (getCloudCreditsDetails)."""
         from .api.usage import get_cloud_credits_details as operation
 
         if view_phases is not UNSET and not isinstance(view_phases, operation.GetCloudCreditsDetailsViewPhases):
             raise _wrong("get_cloud_credits_details", "view_phases", "GetCloudCreditsDetailsViewPhases", view_phases)
-        return await self._call("getCloudCreditsDetails", operation, (200,), **_given(view_phases=view_phases))
+        return await self._call(
+            "getCloudCreditsDetails",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(view_phases=view_phases),
+        )
 
-    async def get_monthly_directory_usage(self, *, from_date: int, to_date: int) -> MonthlyUsageList:
+    async def get_monthly_directory_usage(
+        self,
+        *,
+        from_date: int,
+        to_date: int,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> MonthlyUsageList:
         """Usage of the directory the service instance is scoped to, per month. `GET /reports/v1/monthlyDirectoryUsage` (getMonthlyDirectoryUsage)."""
         from .api.usage import get_monthly_directory_usage as operation
 
@@ -53,10 +82,26 @@ class ResourceConsumptionApi(Namespace):
         if not (isinstance(to_date, int) and type(to_date) is not bool):
             raise _wrong("get_monthly_directory_usage", "to_date", "int", to_date)
         return await self._call(
-            "getMonthlyDirectoryUsage", operation, (200,), **_given(from_date=from_date, to_date=to_date)
+            "getMonthlyDirectoryUsage",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(from_date=from_date, to_date=to_date),
         )
 
-    async def get_monthly_subaccounts_cost(self, *, from_date: int, to_date: int) -> MonthlyCostList:
+    async def get_monthly_subaccounts_cost(
+        self,
+        *,
+        from_date: int,
+        to_date: int,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> MonthlyCostList:
         """Cost per subaccount and month (consumption-based commercial models only). `GET /reports/v1/monthlySubaccountsCost` (getMonthlySubaccountsCost)."""
         from .api.usage import get_monthly_subaccounts_cost as operation
 
@@ -65,10 +110,26 @@ class ResourceConsumptionApi(Namespace):
         if not (isinstance(to_date, int) and type(to_date) is not bool):
             raise _wrong("get_monthly_subaccounts_cost", "to_date", "int", to_date)
         return await self._call(
-            "getMonthlySubaccountsCost", operation, (200,), **_given(from_date=from_date, to_date=to_date)
+            "getMonthlySubaccountsCost",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(from_date=from_date, to_date=to_date),
         )
 
-    async def get_monthly_usage(self, *, from_date: int, to_date: int) -> MonthlyUsageList:
+    async def get_monthly_usage(
+        self,
+        *,
+        from_date: int,
+        to_date: int,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> MonthlyUsageList:
         """Usage of the global account per month, service and plan. `GET /reports/v1/monthlyUsage` (getMonthlyUsage)."""
         from .api.usage import get_monthly_usage as operation
 
@@ -76,7 +137,16 @@ class ResourceConsumptionApi(Namespace):
             raise _wrong("get_monthly_usage", "from_date", "int", from_date)
         if not (isinstance(to_date, int) and type(to_date) is not bool):
             raise _wrong("get_monthly_usage", "to_date", "int", to_date)
-        return await self._call("getMonthlyUsage", operation, (200,), **_given(from_date=from_date, to_date=to_date))
+        return await self._call(
+            "getMonthlyUsage",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(from_date=from_date, to_date=to_date),
+        )
 
     async def get_subaccount_usage(
         self,
@@ -85,6 +155,10 @@ class ResourceConsumptionApi(Namespace):
         from_date: int,
         to_date: int,
         period_perspective: GetSubaccountUsagePeriodPerspective | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> SubaccountUsageList:
         """Usage of one subaccount between two days, optionally per day, week or month. `GET /reports/v1/subaccountUsage` (getSubaccountUsage)."""
         from .api.usage import get_subaccount_usage as operation
@@ -105,6 +179,10 @@ class ResourceConsumptionApi(Namespace):
             "getSubaccountUsage",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 subaccount_id=subaccount_id, from_date=from_date, to_date=to_date, period_perspective=period_perspective
             ),
@@ -117,16 +195,40 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
     _client_module = "scp_async_clients.resource_consumption.client"
 
     async def get_cloud_credits_details(
-        self, *, view_phases: GetCloudCreditsDetailsViewPhases | Unset = UNSET
+        self,
+        *,
+        view_phases: GetCloudCreditsDetailsViewPhases | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[CloudCreditsDetails]:
         """Cloud credits of the global account, per contract and phase. `GET /reports/v1/cloudCreditsDetails` (getCloudCreditsDetails)."""
         from .api.usage import get_cloud_credits_details as operation
 
         if view_phases is not UNSET and not isinstance(view_phases, operation.GetCloudCreditsDetailsViewPhases):
             raise _wrong("get_cloud_credits_details", "view_phases", "GetCloudCreditsDetailsViewPhases", view_phases)
-        return await self._call_raw("getCloudCreditsDetails", operation, (200,), **_given(view_phases=view_phases))
+        return await self._call_raw(
+            "getCloudCreditsDetails",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(view_phases=view_phases),
+        )
 
-    async def get_monthly_directory_usage(self, *, from_date: int, to_date: int) -> Response[MonthlyUsageList]:
+    async def get_monthly_directory_usage(
+        self,
+        *,
+        from_date: int,
+        to_date: int,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[MonthlyUsageList]:
         """Usage of the directory the service instance is scoped to, per month. `GET /reports/v1/monthlyDirectoryUsage` (getMonthlyDirectoryUsage)."""
         from .api.usage import get_monthly_directory_usage as operation
 
@@ -135,10 +237,26 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
         if not (isinstance(to_date, int) and type(to_date) is not bool):
             raise _wrong("get_monthly_directory_usage", "to_date", "int", to_date)
         return await self._call_raw(
-            "getMonthlyDirectoryUsage", operation, (200,), **_given(from_date=from_date, to_date=to_date)
+            "getMonthlyDirectoryUsage",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(from_date=from_date, to_date=to_date),
         )
 
-    async def get_monthly_subaccounts_cost(self, *, from_date: int, to_date: int) -> Response[MonthlyCostList]:
+    async def get_monthly_subaccounts_cost(
+        self,
+        *,
+        from_date: int,
+        to_date: int,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[MonthlyCostList]:
         """Cost per subaccount and month (consumption-based commercial models only). `GET /reports/v1/monthlySubaccountsCost` (getMonthlySubaccountsCost)."""
         from .api.usage import get_monthly_subaccounts_cost as operation
 
@@ -147,10 +265,26 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
         if not (isinstance(to_date, int) and type(to_date) is not bool):
             raise _wrong("get_monthly_subaccounts_cost", "to_date", "int", to_date)
         return await self._call_raw(
-            "getMonthlySubaccountsCost", operation, (200,), **_given(from_date=from_date, to_date=to_date)
+            "getMonthlySubaccountsCost",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(from_date=from_date, to_date=to_date),
         )
 
-    async def get_monthly_usage(self, *, from_date: int, to_date: int) -> Response[MonthlyUsageList]:
+    async def get_monthly_usage(
+        self,
+        *,
+        from_date: int,
+        to_date: int,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[MonthlyUsageList]:
         """Usage of the global account per month, service and plan. `GET /reports/v1/monthlyUsage` (getMonthlyUsage)."""
         from .api.usage import get_monthly_usage as operation
 
@@ -159,7 +293,14 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
         if not (isinstance(to_date, int) and type(to_date) is not bool):
             raise _wrong("get_monthly_usage", "to_date", "int", to_date)
         return await self._call_raw(
-            "getMonthlyUsage", operation, (200,), **_given(from_date=from_date, to_date=to_date)
+            "getMonthlyUsage",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(from_date=from_date, to_date=to_date),
         )
 
     async def get_subaccount_usage(
@@ -169,6 +310,10 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
         from_date: int,
         to_date: int,
         period_perspective: GetSubaccountUsagePeriodPerspective | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SubaccountUsageList]:
         """Usage of one subaccount between two days, optionally per day, week or month. `GET /reports/v1/subaccountUsage` (getSubaccountUsage)."""
         from .api.usage import get_subaccount_usage as operation
@@ -189,6 +334,10 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
             "getSubaccountUsage",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 subaccount_id=subaccount_id, from_date=from_date, to_date=to_date, period_perspective=period_perspective
             ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scp_async._namespace import Namespace
+from scp_async._namespace import NOT_GIVEN, Namespace
 from scp_async._namespace import empty as _empty
 from scp_async._namespace import given as _given
 from scp_async._namespace import wrong_type as _wrong
@@ -13,6 +13,10 @@ from scp_async._namespace import wrong_type as _wrong
 from .types import UNSET
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from scp_async._options import NotGiven, TimeoutTypes
+
     from .models.batch_update_xsuaa_subscription_dependencies import BatchUpdateXsuaaSubscriptionDependencies
     from .models.create_subscription_request_payload import CreateSubscriptionRequestPayload
     from .models.entitled_applications_response_collection import EntitledApplicationsResponseCollection
@@ -35,6 +39,7 @@ class SaasProvisioningApi(Namespace):
     """SaaS Provisioning: one method per operation; each returns the parsed success body.
 
     `.with_raw_response` has the same methods returning the whole response (status, headers).
+    Every method takes `timeout=`, `deadline=`, `max_retries=` and `extra_headers=` for that call only.
     """
 
     _client_module = "scp_async_clients.saas_provisioning.client"
@@ -52,6 +57,10 @@ class SaasProvisioningApi(Namespace):
         skip_updating_dependencies: bool | Unset = UNSET,
         update_application_url: bool | Unset = UNSET,
         allow_update_on_failed_subscription: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> str:
         """`PATCH /saas-manager/v1/application/subscriptions/batch` (batchUpdateApplicationAndTenantSubscriptionAsync)."""
         from .api.provider_applications import batch_update_application_and_tenant_subscription_async as operation
@@ -97,6 +106,10 @@ class SaasProvisioningApi(Namespace):
             "batchUpdateApplicationAndTenantSubscriptionAsync",
             operation,
             (200, 202),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 body=body,
                 skip_unchanged_dependencies=skip_unchanged_dependencies,
@@ -113,6 +126,10 @@ class SaasProvisioningApi(Namespace):
         body: CreateSubscriptionRequestPayload | Unset = UNSET,
         use_commercial_app_name: bool | Unset = False,
         sap_passport: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> None:
         """`POST /saas-manager/v1/applications/{appName}/subscription` (createSubscriptionAsync)."""
         from .api.subscriptions import create_subscription_async as operation
@@ -132,10 +149,22 @@ class SaasProvisioningApi(Namespace):
             operation,
             (202,),
             app_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(body=body, use_commercial_app_name=use_commercial_app_name, sap_passport=sap_passport),
         )
 
-    async def delete_application_and_tenant_subscription_async(self, tenant_id: str) -> str:
+    async def delete_application_and_tenant_subscription_async(
+        self,
+        tenant_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> str:
         """`DELETE /saas-manager/v1/application/tenants/{tenantId}/subscriptions` (deleteApplicationAndTenantSubscriptionAsync)."""
         from .api.provider_applications import delete_application_and_tenant_subscription_async as operation
 
@@ -143,10 +172,27 @@ class SaasProvisioningApi(Namespace):
             raise _wrong("delete_application_and_tenant_subscription_async", "tenant_id", "str", tenant_id)
         if not tenant_id:
             raise _empty("delete_application_and_tenant_subscription_async", "tenant_id")
-        return await self._call("deleteApplicationAndTenantSubscriptionAsync", operation, (202,), tenant_id)
+        return await self._call(
+            "deleteApplicationAndTenantSubscriptionAsync",
+            operation,
+            (202,),
+            tenant_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def delete_subscription_async(
-        self, app_name: str, *, use_commercial_app_name: bool | Unset = False, sap_passport: str | Unset = UNSET
+        self,
+        app_name: str,
+        *,
+        use_commercial_app_name: bool | Unset = False,
+        sap_passport: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> None:
         """`DELETE /saas-manager/v1/applications/{appName}/subscription` (deleteSubscriptionAsync)."""
         from .api.subscriptions import delete_subscription_async as operation
@@ -164,11 +210,22 @@ class SaasProvisioningApi(Namespace):
             operation,
             (202,),
             app_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(use_commercial_app_name=use_commercial_app_name, sap_passport=sap_passport),
         )
 
     async def delete_subscription_labels(
-        self, app_name: str, *, use_commercial_app_name: bool | Unset = False
+        self,
+        app_name: str,
+        *,
+        use_commercial_app_name: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> LabelsResponseObject:
         """`DELETE /saas-manager/v1/applications/{appName}/subscription/labels` (deleteSubscriptionLabels)."""
         from .api.subscriptions import delete_subscription_labels as operation
@@ -184,14 +241,33 @@ class SaasProvisioningApi(Namespace):
             operation,
             (200,),
             app_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(use_commercial_app_name=use_commercial_app_name),
         )
 
-    async def get_application_details(self) -> None | RegistrationDetailsResponseObject:
+    async def get_application_details(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None | RegistrationDetailsResponseObject:
         """`GET /saas-manager/v1/application` (getApplicationDetails)."""
         from .api.provider_applications import get_application_details as operation
 
-        return await self._call("getApplicationDetails", operation, (200, 204))
+        return await self._call(
+            "getApplicationDetails",
+            operation,
+            (200, 204),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_application_subscriptions(
         self,
@@ -203,6 +279,10 @@ class SaasProvisioningApi(Namespace):
         subaccount_id: str | Unset = UNSET,
         page: int | Unset = 1,
         size: str | Unset = "500",
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> SubscriptionsListResponseObject:
         """`GET /saas-manager/v1/application/subscriptions` (getApplicationSubscriptions)."""
         from .api.provider_applications import get_application_subscriptions as operation
@@ -225,6 +305,10 @@ class SaasProvisioningApi(Namespace):
             "getApplicationSubscriptions",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 tenant_id=tenant_id,
                 subscription_guid=subscription_guid,
@@ -243,6 +327,10 @@ class SaasProvisioningApi(Namespace):
         plan_name: str | Unset = UNSET,
         use_commercial_app_name: bool | Unset = False,
         accept_language: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> EntitledApplicationsResponseObject | None:
         """`GET /saas-manager/v1/applications/{appName}` (getEntitledApplication)."""
         from .api.subscriptions import get_entitled_application as operation
@@ -262,22 +350,49 @@ class SaasProvisioningApi(Namespace):
             operation,
             (200, 204),
             app_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 plan_name=plan_name, use_commercial_app_name=use_commercial_app_name, accept_language=accept_language
             ),
         )
 
     async def get_entitled_applications(
-        self, *, accept_language: str | Unset = UNSET
+        self,
+        *,
+        accept_language: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> EntitledApplicationsResponseCollection:
         """`GET /saas-manager/v1/applications` (getEntitledApplications)."""
         from .api.subscriptions import get_entitled_applications as operation
 
         if accept_language is not UNSET and not isinstance(accept_language, str):
             raise _wrong("get_entitled_applications", "accept_language", "str", accept_language)
-        return await self._call("getEntitledApplications", operation, (200,), **_given(accept_language=accept_language))
+        return await self._call(
+            "getEntitledApplications",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(accept_language=accept_language),
+        )
 
-    async def get_job_related_to_saas_application_by_id(self, job_uuid: str) -> JobStateResponseObject:
+    async def get_job_related_to_saas_application_by_id(
+        self,
+        job_uuid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> JobStateResponseObject:
         """`GET /api/v2.0/jobs/{jobUuid}` (getJobRelatedToSaasApplicationById)."""
         from .api.provider_jobs import get_job_related_to_saas_application_by_id as operation
 
@@ -285,9 +400,26 @@ class SaasProvisioningApi(Namespace):
             raise _wrong("get_job_related_to_saas_application_by_id", "job_uuid", "str", job_uuid)
         if not job_uuid:
             raise _empty("get_job_related_to_saas_application_by_id", "job_uuid")
-        return await self._call("getJobRelatedToSaasApplicationById", operation, (200,), job_uuid)
+        return await self._call(
+            "getJobRelatedToSaasApplicationById",
+            operation,
+            (200,),
+            job_uuid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_status(self, job_instance_id_or_unique_id: str) -> JobStatusResponseObject:
+    async def get_status(
+        self,
+        job_instance_id_or_unique_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> JobStatusResponseObject:
         """`GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
@@ -295,10 +427,26 @@ class SaasProvisioningApi(Namespace):
             raise _wrong("get_status", "job_instance_id_or_unique_id", "str", job_instance_id_or_unique_id)
         if not job_instance_id_or_unique_id:
             raise _empty("get_status", "job_instance_id_or_unique_id")
-        return await self._call("getStatus", operation, (200,), job_instance_id_or_unique_id)
+        return await self._call(
+            "getStatus",
+            operation,
+            (200,),
+            job_instance_id_or_unique_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_subscription_labels(
-        self, app_name: str, *, use_commercial_app_name: bool | Unset = False
+        self,
+        app_name: str,
+        *,
+        use_commercial_app_name: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> LabelsResponseObject:
         """`GET /saas-manager/v1/applications/{appName}/subscription/labels` (getSubscriptionLabels)."""
         from .api.subscriptions import get_subscription_labels as operation
@@ -314,11 +462,22 @@ class SaasProvisioningApi(Namespace):
             operation,
             (200,),
             app_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(use_commercial_app_name=use_commercial_app_name),
         )
 
     async def get_subscription_params(
-        self, app_name: str, *, use_commercial_app_name: bool | Unset = False
+        self,
+        app_name: str,
+        *,
+        use_commercial_app_name: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ParamsResponseObject:
         """`GET /saas-manager/v1/applications/{appName}/subscription/parameters` (getSubscriptionParams)."""
         from .api.subscriptions import get_subscription_params as operation
@@ -334,10 +493,22 @@ class SaasProvisioningApi(Namespace):
             operation,
             (200,),
             app_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(use_commercial_app_name=use_commercial_app_name),
         )
 
-    async def graceful_termination_job(self, job_uuid: str) -> str:
+    async def graceful_termination_job(
+        self,
+        job_uuid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> str:
         """`PUT /api/v2.0/jobs/{jobUuid}/terminate` (gracefulTerminationJob)."""
         from .api.provider_jobs import graceful_termination_job as operation
 
@@ -345,10 +516,26 @@ class SaasProvisioningApi(Namespace):
             raise _wrong("graceful_termination_job", "job_uuid", "str", job_uuid)
         if not job_uuid:
             raise _empty("graceful_termination_job", "job_uuid")
-        return await self._call("gracefulTerminationJob", operation, (202,), job_uuid)
+        return await self._call(
+            "gracefulTerminationJob",
+            operation,
+            (202,),
+            job_uuid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def subscription_callback_async(
-        self, identifier: str, *, body: SaasAsyncSubscriptionRequestPayload | Unset = UNSET
+        self,
+        identifier: str,
+        *,
+        body: SaasAsyncSubscriptionRequestPayload | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> str:
         """`PUT /saas-manager/v1/subscription-callback/{identifier}/result` (subscriptionCallbackAsync)."""
         from .api.xsuaa_callbacks import subscription_callback_async as operation
@@ -359,7 +546,17 @@ class SaasProvisioningApi(Namespace):
             raise _empty("subscription_callback_async", "identifier")
         if body is not UNSET and not isinstance(body, operation.SaasAsyncSubscriptionRequestPayload):
             raise _wrong("subscription_callback_async", "body", "SaasAsyncSubscriptionRequestPayload", body)
-        return await self._call("subscriptionCallbackAsync", operation, (200,), identifier, **_given(body=body))
+        return await self._call(
+            "subscriptionCallbackAsync",
+            operation,
+            (200,),
+            identifier,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_application_and_tenant_subscription_async(
         self,
@@ -370,6 +567,10 @@ class SaasProvisioningApi(Namespace):
         skip_updating_dependencies: bool | Unset = UNSET,
         update_application_url: bool | Unset = UNSET,
         allow_update_on_failed_subscription: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> str:
         """`PATCH /saas-manager/v1/application/tenants/{tenantId}/subscriptions` (updateApplicationAndTenantSubscriptionAsync)."""
         from .api.provider_applications import update_application_and_tenant_subscription_async as operation
@@ -420,6 +621,10 @@ class SaasProvisioningApi(Namespace):
             operation,
             (200, 202),
             tenant_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 body=body,
                 skip_unchanged_dependencies=skip_unchanged_dependencies,
@@ -435,6 +640,10 @@ class SaasProvisioningApi(Namespace):
         *,
         body: UpdateSubscriptionRequestPayload | Unset = UNSET,
         use_commercial_app_name: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> None:
         """`PATCH /saas-manager/v1/applications/{appName}/subscription` (updateSubscriptionParametersAsync)."""
         from .api.subscriptions import update_subscription_parameters_async as operation
@@ -454,11 +663,23 @@ class SaasProvisioningApi(Namespace):
             operation,
             (202,),
             app_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(body=body, use_commercial_app_name=use_commercial_app_name),
         )
 
     async def upsert_subscription_labels(
-        self, app_name: str, *, body: LabelAssignmentRequestPayload, use_commercial_app_name: bool | Unset = False
+        self,
+        app_name: str,
+        *,
+        body: LabelAssignmentRequestPayload,
+        use_commercial_app_name: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> LabelsResponseObject:
         """`PUT /saas-manager/v1/applications/{appName}/subscription/labels` (upsertSubscriptionLabels)."""
         from .api.subscriptions import upsert_subscription_labels as operation
@@ -476,6 +697,10 @@ class SaasProvisioningApi(Namespace):
             operation,
             (200,),
             app_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(body=body, use_commercial_app_name=use_commercial_app_name),
         )
 
@@ -493,6 +718,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         skip_updating_dependencies: bool | Unset = UNSET,
         update_application_url: bool | Unset = UNSET,
         allow_update_on_failed_subscription: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[str]:
         """`PATCH /saas-manager/v1/application/subscriptions/batch` (batchUpdateApplicationAndTenantSubscriptionAsync)."""
         from .api.provider_applications import batch_update_application_and_tenant_subscription_async as operation
@@ -538,6 +767,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             "batchUpdateApplicationAndTenantSubscriptionAsync",
             operation,
             (200, 202),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 body=body,
                 skip_unchanged_dependencies=skip_unchanged_dependencies,
@@ -554,6 +787,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         body: CreateSubscriptionRequestPayload | Unset = UNSET,
         use_commercial_app_name: bool | Unset = False,
         sap_passport: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
         """`POST /saas-manager/v1/applications/{appName}/subscription` (createSubscriptionAsync)."""
         from .api.subscriptions import create_subscription_async as operation
@@ -573,10 +810,22 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             operation,
             (202,),
             app_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(body=body, use_commercial_app_name=use_commercial_app_name, sap_passport=sap_passport),
         )
 
-    async def delete_application_and_tenant_subscription_async(self, tenant_id: str) -> Response[str]:
+    async def delete_application_and_tenant_subscription_async(
+        self,
+        tenant_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[str]:
         """`DELETE /saas-manager/v1/application/tenants/{tenantId}/subscriptions` (deleteApplicationAndTenantSubscriptionAsync)."""
         from .api.provider_applications import delete_application_and_tenant_subscription_async as operation
 
@@ -584,10 +833,27 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             raise _wrong("delete_application_and_tenant_subscription_async", "tenant_id", "str", tenant_id)
         if not tenant_id:
             raise _empty("delete_application_and_tenant_subscription_async", "tenant_id")
-        return await self._call_raw("deleteApplicationAndTenantSubscriptionAsync", operation, (202,), tenant_id)
+        return await self._call_raw(
+            "deleteApplicationAndTenantSubscriptionAsync",
+            operation,
+            (202,),
+            tenant_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def delete_subscription_async(
-        self, app_name: str, *, use_commercial_app_name: bool | Unset = False, sap_passport: str | Unset = UNSET
+        self,
+        app_name: str,
+        *,
+        use_commercial_app_name: bool | Unset = False,
+        sap_passport: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
         """`DELETE /saas-manager/v1/applications/{appName}/subscription` (deleteSubscriptionAsync)."""
         from .api.subscriptions import delete_subscription_async as operation
@@ -605,11 +871,22 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             operation,
             (202,),
             app_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(use_commercial_app_name=use_commercial_app_name, sap_passport=sap_passport),
         )
 
     async def delete_subscription_labels(
-        self, app_name: str, *, use_commercial_app_name: bool | Unset = False
+        self,
+        app_name: str,
+        *,
+        use_commercial_app_name: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[LabelsResponseObject]:
         """`DELETE /saas-manager/v1/applications/{appName}/subscription/labels` (deleteSubscriptionLabels)."""
         from .api.subscriptions import delete_subscription_labels as operation
@@ -625,14 +902,33 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             operation,
             (200,),
             app_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(use_commercial_app_name=use_commercial_app_name),
         )
 
-    async def get_application_details(self) -> Response[None | RegistrationDetailsResponseObject]:
+    async def get_application_details(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None | RegistrationDetailsResponseObject]:
         """`GET /saas-manager/v1/application` (getApplicationDetails)."""
         from .api.provider_applications import get_application_details as operation
 
-        return await self._call_raw("getApplicationDetails", operation, (200, 204))
+        return await self._call_raw(
+            "getApplicationDetails",
+            operation,
+            (200, 204),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_application_subscriptions(
         self,
@@ -644,6 +940,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         subaccount_id: str | Unset = UNSET,
         page: int | Unset = 1,
         size: str | Unset = "500",
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SubscriptionsListResponseObject]:
         """`GET /saas-manager/v1/application/subscriptions` (getApplicationSubscriptions)."""
         from .api.provider_applications import get_application_subscriptions as operation
@@ -666,6 +966,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             "getApplicationSubscriptions",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 tenant_id=tenant_id,
                 subscription_guid=subscription_guid,
@@ -684,6 +988,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         plan_name: str | Unset = UNSET,
         use_commercial_app_name: bool | Unset = False,
         accept_language: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[EntitledApplicationsResponseObject | None]:
         """`GET /saas-manager/v1/applications/{appName}` (getEntitledApplication)."""
         from .api.subscriptions import get_entitled_application as operation
@@ -703,13 +1011,23 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             operation,
             (200, 204),
             app_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 plan_name=plan_name, use_commercial_app_name=use_commercial_app_name, accept_language=accept_language
             ),
         )
 
     async def get_entitled_applications(
-        self, *, accept_language: str | Unset = UNSET
+        self,
+        *,
+        accept_language: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[EntitledApplicationsResponseCollection]:
         """`GET /saas-manager/v1/applications` (getEntitledApplications)."""
         from .api.subscriptions import get_entitled_applications as operation
@@ -717,10 +1035,25 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         if accept_language is not UNSET and not isinstance(accept_language, str):
             raise _wrong("get_entitled_applications", "accept_language", "str", accept_language)
         return await self._call_raw(
-            "getEntitledApplications", operation, (200,), **_given(accept_language=accept_language)
+            "getEntitledApplications",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(accept_language=accept_language),
         )
 
-    async def get_job_related_to_saas_application_by_id(self, job_uuid: str) -> Response[JobStateResponseObject]:
+    async def get_job_related_to_saas_application_by_id(
+        self,
+        job_uuid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[JobStateResponseObject]:
         """`GET /api/v2.0/jobs/{jobUuid}` (getJobRelatedToSaasApplicationById)."""
         from .api.provider_jobs import get_job_related_to_saas_application_by_id as operation
 
@@ -728,9 +1061,26 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             raise _wrong("get_job_related_to_saas_application_by_id", "job_uuid", "str", job_uuid)
         if not job_uuid:
             raise _empty("get_job_related_to_saas_application_by_id", "job_uuid")
-        return await self._call_raw("getJobRelatedToSaasApplicationById", operation, (200,), job_uuid)
+        return await self._call_raw(
+            "getJobRelatedToSaasApplicationById",
+            operation,
+            (200,),
+            job_uuid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_status(self, job_instance_id_or_unique_id: str) -> Response[JobStatusResponseObject]:
+    async def get_status(
+        self,
+        job_instance_id_or_unique_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[JobStatusResponseObject]:
         """`GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
         from .api.job_management import get_status as operation
 
@@ -738,10 +1088,26 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             raise _wrong("get_status", "job_instance_id_or_unique_id", "str", job_instance_id_or_unique_id)
         if not job_instance_id_or_unique_id:
             raise _empty("get_status", "job_instance_id_or_unique_id")
-        return await self._call_raw("getStatus", operation, (200,), job_instance_id_or_unique_id)
+        return await self._call_raw(
+            "getStatus",
+            operation,
+            (200,),
+            job_instance_id_or_unique_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_subscription_labels(
-        self, app_name: str, *, use_commercial_app_name: bool | Unset = False
+        self,
+        app_name: str,
+        *,
+        use_commercial_app_name: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[LabelsResponseObject]:
         """`GET /saas-manager/v1/applications/{appName}/subscription/labels` (getSubscriptionLabels)."""
         from .api.subscriptions import get_subscription_labels as operation
@@ -757,11 +1123,22 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             operation,
             (200,),
             app_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(use_commercial_app_name=use_commercial_app_name),
         )
 
     async def get_subscription_params(
-        self, app_name: str, *, use_commercial_app_name: bool | Unset = False
+        self,
+        app_name: str,
+        *,
+        use_commercial_app_name: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ParamsResponseObject]:
         """`GET /saas-manager/v1/applications/{appName}/subscription/parameters` (getSubscriptionParams)."""
         from .api.subscriptions import get_subscription_params as operation
@@ -777,10 +1154,22 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             operation,
             (200,),
             app_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(use_commercial_app_name=use_commercial_app_name),
         )
 
-    async def graceful_termination_job(self, job_uuid: str) -> Response[str]:
+    async def graceful_termination_job(
+        self,
+        job_uuid: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[str]:
         """`PUT /api/v2.0/jobs/{jobUuid}/terminate` (gracefulTerminationJob)."""
         from .api.provider_jobs import graceful_termination_job as operation
 
@@ -788,10 +1177,26 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             raise _wrong("graceful_termination_job", "job_uuid", "str", job_uuid)
         if not job_uuid:
             raise _empty("graceful_termination_job", "job_uuid")
-        return await self._call_raw("gracefulTerminationJob", operation, (202,), job_uuid)
+        return await self._call_raw(
+            "gracefulTerminationJob",
+            operation,
+            (202,),
+            job_uuid,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def subscription_callback_async(
-        self, identifier: str, *, body: SaasAsyncSubscriptionRequestPayload | Unset = UNSET
+        self,
+        identifier: str,
+        *,
+        body: SaasAsyncSubscriptionRequestPayload | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[str]:
         """`PUT /saas-manager/v1/subscription-callback/{identifier}/result` (subscriptionCallbackAsync)."""
         from .api.xsuaa_callbacks import subscription_callback_async as operation
@@ -802,7 +1207,17 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             raise _empty("subscription_callback_async", "identifier")
         if body is not UNSET and not isinstance(body, operation.SaasAsyncSubscriptionRequestPayload):
             raise _wrong("subscription_callback_async", "body", "SaasAsyncSubscriptionRequestPayload", body)
-        return await self._call_raw("subscriptionCallbackAsync", operation, (200,), identifier, **_given(body=body))
+        return await self._call_raw(
+            "subscriptionCallbackAsync",
+            operation,
+            (200,),
+            identifier,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def update_application_and_tenant_subscription_async(
         self,
@@ -813,6 +1228,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         skip_updating_dependencies: bool | Unset = UNSET,
         update_application_url: bool | Unset = UNSET,
         allow_update_on_failed_subscription: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[str]:
         """`PATCH /saas-manager/v1/application/tenants/{tenantId}/subscriptions` (updateApplicationAndTenantSubscriptionAsync)."""
         from .api.provider_applications import update_application_and_tenant_subscription_async as operation
@@ -863,6 +1282,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             operation,
             (200, 202),
             tenant_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 body=body,
                 skip_unchanged_dependencies=skip_unchanged_dependencies,
@@ -878,6 +1301,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         *,
         body: UpdateSubscriptionRequestPayload | Unset = UNSET,
         use_commercial_app_name: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
         """`PATCH /saas-manager/v1/applications/{appName}/subscription` (updateSubscriptionParametersAsync)."""
         from .api.subscriptions import update_subscription_parameters_async as operation
@@ -897,11 +1324,23 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             operation,
             (202,),
             app_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(body=body, use_commercial_app_name=use_commercial_app_name),
         )
 
     async def upsert_subscription_labels(
-        self, app_name: str, *, body: LabelAssignmentRequestPayload, use_commercial_app_name: bool | Unset = False
+        self,
+        app_name: str,
+        *,
+        body: LabelAssignmentRequestPayload,
+        use_commercial_app_name: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[LabelsResponseObject]:
         """`PUT /saas-manager/v1/applications/{appName}/subscription/labels` (upsertSubscriptionLabels)."""
         from .api.subscriptions import upsert_subscription_labels as operation
@@ -919,6 +1358,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             operation,
             (200,),
             app_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(body=body, use_commercial_app_name=use_commercial_app_name),
         )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scp_async._namespace import Namespace
+from scp_async._namespace import NOT_GIVEN, Namespace
 from scp_async._namespace import empty as _empty
 from scp_async._namespace import given as _given
 from scp_async._namespace import wrong_type as _wrong
@@ -13,6 +13,10 @@ from scp_async._namespace import wrong_type as _wrong
 from .types import UNSET
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from scp_async._options import NotGiven, TimeoutTypes
+
     from .models.agent_versions_response_object import AgentVersionsResponseObject
     from .models.create_by_offering_and_plan_name import CreateByOfferingAndPlanName
     from .models.create_by_plan_id import CreateByPlanID
@@ -58,6 +62,7 @@ class ServiceManagerApi(Namespace):
     """Service Manager: one method per operation; each returns the parsed success body.
 
     `.with_raw_response` has the same methods returning the whole response (status, headers).
+    Every method takes `timeout=`, `deadline=`, `max_retries=` and `extra_headers=` for that call only.
     """
 
     _client_module = "scp_async_clients.service_manager.client"
@@ -68,7 +73,14 @@ class ServiceManagerApi(Namespace):
         return ServiceManagerApiWithRawResponse(self._context)
 
     async def create_service_binding(
-        self, *, body: CreateServiceBindingRequestPayload, async_: bool | Unset = UNSET
+        self,
+        *,
+        body: CreateServiceBindingRequestPayload,
+        async_: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> CreateServiceBindingResponse202 | CreatedServiceBindingResponseObject:
         """`POST /v1/service_bindings` (createServiceBinding)."""
         from .api.service_bindings import create_service_binding as operation
@@ -77,10 +89,26 @@ class ServiceManagerApi(Namespace):
             raise _wrong("create_service_binding", "body", "CreateServiceBindingRequestPayload", body)
         if async_ is not UNSET and not isinstance(async_, bool):
             raise _wrong("create_service_binding", "async_", "bool", async_)
-        return await self._call("createServiceBinding", operation, (201, 202), **_given(body=body, async_=async_))
+        return await self._call(
+            "createServiceBinding",
+            operation,
+            (201, 202),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body, async_=async_),
+        )
 
     async def create_service_instance(
-        self, *, body: CreateByOfferingAndPlanName | CreateByPlanID, async_: bool | Unset = UNSET
+        self,
+        *,
+        body: CreateByOfferingAndPlanName | CreateByPlanID,
+        async_: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> CreateServiceInstanceResponse202 | CreatedServiceInstanceResponseObject:
         """`POST /v1/service_instances` (createServiceInstance)."""
         from .api.service_instances import create_service_instance as operation
@@ -89,10 +117,26 @@ class ServiceManagerApi(Namespace):
             raise _wrong("create_service_instance", "body", "CreateByOfferingAndPlanName or CreateByPlanID", body)
         if async_ is not UNSET and not isinstance(async_, bool):
             raise _wrong("create_service_instance", "async_", "bool", async_)
-        return await self._call("createServiceInstance", operation, (201, 202), **_given(body=body, async_=async_))
+        return await self._call(
+            "createServiceInstance",
+            operation,
+            (201, 202),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body, async_=async_),
+        )
 
     async def delete_service_binding(
-        self, service_binding_id: str, *, async_: bool | Unset = UNSET
+        self,
+        service_binding_id: str,
+        *,
+        async_: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> DeleteServiceBindingResponse200 | DeleteServiceBindingResponse202:
         """`DELETE /v1/service_bindings/{serviceBindingID}` (deleteServiceBinding)."""
         from .api.service_bindings import delete_service_binding as operation
@@ -104,11 +148,26 @@ class ServiceManagerApi(Namespace):
         if async_ is not UNSET and not isinstance(async_, bool):
             raise _wrong("delete_service_binding", "async_", "bool", async_)
         return await self._call(
-            "deleteServiceBinding", operation, (200, 202), service_binding_id, **_given(async_=async_)
+            "deleteServiceBinding",
+            operation,
+            (200, 202),
+            service_binding_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(async_=async_),
         )
 
     async def delete_service_instance(
-        self, service_instance_id: str, *, async_: bool | Unset = UNSET
+        self,
+        service_instance_id: str,
+        *,
+        async_: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> DeleteServiceInstanceResponse200 | DeleteServiceInstanceResponse202:
         """`DELETE /v1/service_instances/{serviceInstanceID}` (deleteServiceInstance)."""
         from .api.service_instances import delete_service_instance as operation
@@ -120,7 +179,15 @@ class ServiceManagerApi(Namespace):
         if async_ is not UNSET and not isinstance(async_, bool):
             raise _wrong("delete_service_instance", "async_", "bool", async_)
         return await self._call(
-            "deleteServiceInstance", operation, (200, 202), service_instance_id, **_given(async_=async_)
+            "deleteServiceInstance",
+            operation,
+            (200, 202),
+            service_instance_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(async_=async_),
         )
 
     async def get_all_platforms(
@@ -130,6 +197,10 @@ class ServiceManagerApi(Namespace):
         label_query: str | Unset = UNSET,
         token: str | Unset = UNSET,
         max_items: int | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> PlatformResponseList:
         """`GET /v1/platforms` (getAllPlatforms)."""
         from .api.platforms import get_all_platforms as operation
@@ -146,6 +217,10 @@ class ServiceManagerApi(Namespace):
             "getAllPlatforms",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(field_query=field_query, label_query=label_query, token=token, max_items=max_items),
         )
 
@@ -156,6 +231,10 @@ class ServiceManagerApi(Namespace):
         label_query: str | Unset = UNSET,
         token: str | Unset = UNSET,
         max_items: int | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceBindingResponseList:
         """`GET /v1/service_bindings` (getAllServiceBindings)."""
         from .api.service_bindings import get_all_service_bindings as operation
@@ -172,6 +251,10 @@ class ServiceManagerApi(Namespace):
             "getAllServiceBindings",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(field_query=field_query, label_query=label_query, token=token, max_items=max_items),
         )
 
@@ -182,6 +265,10 @@ class ServiceManagerApi(Namespace):
         label_query: str | Unset = UNSET,
         token: str | Unset = UNSET,
         max_items: int | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceBrokerResponseList:
         """`GET /v1/service_brokers` (getAllServiceBrokers)."""
         from .api.service_brokers import get_all_service_brokers as operation
@@ -198,6 +285,10 @@ class ServiceManagerApi(Namespace):
             "getAllServiceBrokers",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(field_query=field_query, label_query=label_query, token=token, max_items=max_items),
         )
 
@@ -208,6 +299,10 @@ class ServiceManagerApi(Namespace):
         label_query: str | Unset = UNSET,
         token: str | Unset = UNSET,
         max_items: int | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceInstanceResponseList:
         """`GET /v1/service_instances` (getAllServiceInstances)."""
         from .api.service_instances import get_all_service_instances as operation
@@ -224,6 +319,10 @@ class ServiceManagerApi(Namespace):
             "getAllServiceInstances",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(field_query=field_query, label_query=label_query, token=token, max_items=max_items),
         )
 
@@ -235,6 +334,10 @@ class ServiceManagerApi(Namespace):
         label_query: str | Unset = UNSET,
         token: str | Unset = UNSET,
         max_items: int | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ServicePlanResponseList:
         """`GET /v1/service_plans` (getAllServicePlans)."""
         from .api.service_plans import get_all_service_plans as operation
@@ -253,6 +356,10 @@ class ServiceManagerApi(Namespace):
             "getAllServicePlans",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 environment=environment,
                 field_query=field_query,
@@ -262,7 +369,15 @@ class ServiceManagerApi(Namespace):
             ),
         )
 
-    async def get_platform_by_id(self, platform_id: str) -> PlatformResponseObject:
+    async def get_platform_by_id(
+        self,
+        platform_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> PlatformResponseObject:
         """`GET /v1/platforms/{platformID}` (getPlatformById)."""
         from .api.platforms import get_platform_by_id as operation
 
@@ -270,9 +385,26 @@ class ServiceManagerApi(Namespace):
             raise _wrong("get_platform_by_id", "platform_id", "str", platform_id)
         if not platform_id:
             raise _empty("get_platform_by_id", "platform_id")
-        return await self._call("getPlatformById", operation, (200,), platform_id)
+        return await self._call(
+            "getPlatformById",
+            operation,
+            (200,),
+            platform_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_service_binding_by_id(self, service_binding_id: str) -> ServiceBindingResponseObject:
+    async def get_service_binding_by_id(
+        self,
+        service_binding_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ServiceBindingResponseObject:
         """`GET /v1/service_bindings/{serviceBindingID}` (getServiceBindingById)."""
         from .api.service_bindings import get_service_binding_by_id as operation
 
@@ -280,10 +412,25 @@ class ServiceManagerApi(Namespace):
             raise _wrong("get_service_binding_by_id", "service_binding_id", "str", service_binding_id)
         if not service_binding_id:
             raise _empty("get_service_binding_by_id", "service_binding_id")
-        return await self._call("getServiceBindingById", operation, (200,), service_binding_id)
+        return await self._call(
+            "getServiceBindingById",
+            operation,
+            (200,),
+            service_binding_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_service_binding_parameters_by_id(
-        self, service_binding_id: str
+        self,
+        service_binding_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> GetServiceBindingParametersByIdResponse200:
         """`GET /v1/service_bindings/{serviceBindingID}/parameters` (getServiceBindingParametersById)."""
         from .api.service_bindings import get_service_binding_parameters_by_id as operation
@@ -292,9 +439,26 @@ class ServiceManagerApi(Namespace):
             raise _wrong("get_service_binding_parameters_by_id", "service_binding_id", "str", service_binding_id)
         if not service_binding_id:
             raise _empty("get_service_binding_parameters_by_id", "service_binding_id")
-        return await self._call("getServiceBindingParametersById", operation, (200,), service_binding_id)
+        return await self._call(
+            "getServiceBindingParametersById",
+            operation,
+            (200,),
+            service_binding_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_service_broker_id(self, service_broker_id: str) -> ServiceBrokerResponseObject:
+    async def get_service_broker_id(
+        self,
+        service_broker_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ServiceBrokerResponseObject:
         """`GET /v1/service_brokers/{serviceBrokerID}` (getServiceBrokerId)."""
         from .api.service_brokers import get_service_broker_id as operation
 
@@ -302,9 +466,26 @@ class ServiceManagerApi(Namespace):
             raise _wrong("get_service_broker_id", "service_broker_id", "str", service_broker_id)
         if not service_broker_id:
             raise _empty("get_service_broker_id", "service_broker_id")
-        return await self._call("getServiceBrokerId", operation, (200,), service_broker_id)
+        return await self._call(
+            "getServiceBrokerId",
+            operation,
+            (200,),
+            service_broker_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_service_instance_by_id(self, service_instance_id: str) -> ServiceInstanceResponseObject:
+    async def get_service_instance_by_id(
+        self,
+        service_instance_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ServiceInstanceResponseObject:
         """`GET /v1/service_instances/{serviceInstanceID}` (getServiceInstanceById)."""
         from .api.service_instances import get_service_instance_by_id as operation
 
@@ -312,10 +493,25 @@ class ServiceManagerApi(Namespace):
             raise _wrong("get_service_instance_by_id", "service_instance_id", "str", service_instance_id)
         if not service_instance_id:
             raise _empty("get_service_instance_by_id", "service_instance_id")
-        return await self._call("getServiceInstanceById", operation, (200,), service_instance_id)
+        return await self._call(
+            "getServiceInstanceById",
+            operation,
+            (200,),
+            service_instance_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_service_instance_parameters(
-        self, service_instance_id: str
+        self,
+        service_instance_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> GetServiceInstanceParametersResponse200:
         """`GET /v1/service_instances/{serviceInstanceID}/parameters` (getServiceInstanceParameters)."""
         from .api.service_instances import get_service_instance_parameters as operation
@@ -324,9 +520,26 @@ class ServiceManagerApi(Namespace):
             raise _wrong("get_service_instance_parameters", "service_instance_id", "str", service_instance_id)
         if not service_instance_id:
             raise _empty("get_service_instance_parameters", "service_instance_id")
-        return await self._call("getServiceInstanceParameters", operation, (200,), service_instance_id)
+        return await self._call(
+            "getServiceInstanceParameters",
+            operation,
+            (200,),
+            service_instance_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_service_offering_by_id(self, service_offering_id: str) -> ServiceOfferingResponseObject:
+    async def get_service_offering_by_id(
+        self,
+        service_offering_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ServiceOfferingResponseObject:
         """`GET /v1/service_offerings/{serviceOfferingID}` (getServiceOfferingById)."""
         from .api.service_offerings import get_service_offering_by_id as operation
 
@@ -334,7 +547,16 @@ class ServiceManagerApi(Namespace):
             raise _wrong("get_service_offering_by_id", "service_offering_id", "str", service_offering_id)
         if not service_offering_id:
             raise _empty("get_service_offering_by_id", "service_offering_id")
-        return await self._call("getServiceOfferingById", operation, (200,), service_offering_id)
+        return await self._call(
+            "getServiceOfferingById",
+            operation,
+            (200,),
+            service_offering_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_service_offerings(
         self,
@@ -344,6 +566,10 @@ class ServiceManagerApi(Namespace):
         label_query: str | Unset = UNSET,
         token: str | Unset = UNSET,
         max_items: int | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceOfferingResponseList:
         """`GET /v1/service_offerings` (getServiceOfferings)."""
         from .api.service_offerings import get_service_offerings as operation
@@ -362,6 +588,10 @@ class ServiceManagerApi(Namespace):
             "getServiceOfferings",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 environment=environment,
                 field_query=field_query,
@@ -371,7 +601,15 @@ class ServiceManagerApi(Namespace):
             ),
         )
 
-    async def get_service_plans_by_service_id(self, service_plan_id: str) -> ServicePlanResponseObject:
+    async def get_service_plans_by_service_id(
+        self,
+        service_plan_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ServicePlanResponseObject:
         """`GET /v1/service_plans/{servicePlanID}` (getServicePlansByServiceId)."""
         from .api.service_plans import get_service_plans_by_service_id as operation
 
@@ -379,10 +617,27 @@ class ServiceManagerApi(Namespace):
             raise _wrong("get_service_plans_by_service_id", "service_plan_id", "str", service_plan_id)
         if not service_plan_id:
             raise _empty("get_service_plans_by_service_id", "service_plan_id")
-        return await self._call("getServicePlansByServiceId", operation, (200,), service_plan_id)
+        return await self._call(
+            "getServicePlansByServiceId",
+            operation,
+            (200,),
+            service_plan_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_single_operation(
-        self, resource_type: GetSingleOperationResourceType, resource_id: str, operation_id: str
+        self,
+        resource_type: GetSingleOperationResourceType,
+        resource_id: str,
+        operation_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> OperationResponseObject:
         """`GET /v1/{resourceType}/{resourceID}/operations/{operationID}` (getSingleOperation)."""
         from .api.operations import get_single_operation as operation
@@ -397,16 +652,49 @@ class ServiceManagerApi(Namespace):
             raise _wrong("get_single_operation", "operation_id", "str", operation_id)
         if not operation_id:
             raise _empty("get_single_operation", "operation_id")
-        return await self._call("getSingleOperation", operation, (200,), resource_type, resource_id, operation_id)
+        return await self._call(
+            "getSingleOperation",
+            operation,
+            (200,),
+            resource_type,
+            resource_id,
+            operation_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_supported_agents_versions(self) -> AgentVersionsResponseObject:
+    async def get_supported_agents_versions(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AgentVersionsResponseObject:
         """`GET /v1/agents/versions` (getSupportedAgentsVersions)."""
         from .api.agents import get_supported_agents_versions as operation
 
-        return await self._call("getSupportedAgentsVersions", operation, (200,))
+        return await self._call(
+            "getSupportedAgentsVersions",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def patch_platfrom(
-        self, platform_id: str, *, body: UpdatePlatformRequestPayload
+        self,
+        platform_id: str,
+        *,
+        body: UpdatePlatformRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> PatchPlatfromResponse202 | UpdatedPlatformResponseObject:
         """`PATCH /v1/platforms/{platformID}` (patchPlatfrom)."""
         from .api.platforms import patch_platfrom as operation
@@ -417,18 +705,52 @@ class ServiceManagerApi(Namespace):
             raise _empty("patch_platfrom", "platform_id")
         if not isinstance(body, operation.UpdatePlatformRequestPayload):
             raise _wrong("patch_platfrom", "body", "UpdatePlatformRequestPayload", body)
-        return await self._call("patchPlatfrom", operation, (200, 202), platform_id, **_given(body=body))
+        return await self._call(
+            "patchPlatfrom",
+            operation,
+            (200, 202),
+            platform_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def register_platfrom(self, *, body: RegisterPlatformRequestPayload) -> RegisteredPlatformResponseObject:
+    async def register_platfrom(
+        self,
+        *,
+        body: RegisterPlatformRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> RegisteredPlatformResponseObject:
         """`POST /v1/platforms` (registerPlatfrom)."""
         from .api.platforms import register_platfrom as operation
 
         if not isinstance(body, operation.RegisterPlatformRequestPayload):
             raise _wrong("register_platfrom", "body", "RegisterPlatformRequestPayload", body)
-        return await self._call("registerPlatfrom", operation, (201,), **_given(body=body))
+        return await self._call(
+            "registerPlatfrom",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def unregister_platform(
-        self, platform_id: str, *, cascade: bool | Unset = UNSET
+        self,
+        platform_id: str,
+        *,
+        cascade: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> UnregisterPlatformResponse200 | UnregisterPlatformResponse202:
         """`DELETE /v1/platforms/{platformID}` (unregisterPlatform)."""
         from .api.platforms import unregister_platform as operation
@@ -439,10 +761,28 @@ class ServiceManagerApi(Namespace):
             raise _empty("unregister_platform", "platform_id")
         if cascade is not UNSET and not isinstance(cascade, bool):
             raise _wrong("unregister_platform", "cascade", "bool", cascade)
-        return await self._call("unregisterPlatform", operation, (200, 202), platform_id, **_given(cascade=cascade))
+        return await self._call(
+            "unregisterPlatform",
+            operation,
+            (200, 202),
+            platform_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(cascade=cascade),
+        )
 
     async def update_service_instance(
-        self, service_instance_id: str, *, body: UpdateServiceInstanceRequestPayload, async_: bool | Unset = UNSET
+        self,
+        service_instance_id: str,
+        *,
+        body: UpdateServiceInstanceRequestPayload,
+        async_: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> UpdateServiceInstanceResponse202 | UpdatedServiceInstanceResponseObject:
         """`PATCH /v1/service_instances/{serviceInstanceID}` (updateServiceInstance)."""
         from .api.service_instances import update_service_instance as operation
@@ -456,7 +796,15 @@ class ServiceManagerApi(Namespace):
         if async_ is not UNSET and not isinstance(async_, bool):
             raise _wrong("update_service_instance", "async_", "bool", async_)
         return await self._call(
-            "updateServiceInstance", operation, (200, 202), service_instance_id, **_given(body=body, async_=async_)
+            "updateServiceInstance",
+            operation,
+            (200, 202),
+            service_instance_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body, async_=async_),
         )
 
 
@@ -466,7 +814,14 @@ class ServiceManagerApiWithRawResponse(Namespace):
     _client_module = "scp_async_clients.service_manager.client"
 
     async def create_service_binding(
-        self, *, body: CreateServiceBindingRequestPayload, async_: bool | Unset = UNSET
+        self,
+        *,
+        body: CreateServiceBindingRequestPayload,
+        async_: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[CreateServiceBindingResponse202 | CreatedServiceBindingResponseObject]:
         """`POST /v1/service_bindings` (createServiceBinding)."""
         from .api.service_bindings import create_service_binding as operation
@@ -475,10 +830,26 @@ class ServiceManagerApiWithRawResponse(Namespace):
             raise _wrong("create_service_binding", "body", "CreateServiceBindingRequestPayload", body)
         if async_ is not UNSET and not isinstance(async_, bool):
             raise _wrong("create_service_binding", "async_", "bool", async_)
-        return await self._call_raw("createServiceBinding", operation, (201, 202), **_given(body=body, async_=async_))
+        return await self._call_raw(
+            "createServiceBinding",
+            operation,
+            (201, 202),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body, async_=async_),
+        )
 
     async def create_service_instance(
-        self, *, body: CreateByOfferingAndPlanName | CreateByPlanID, async_: bool | Unset = UNSET
+        self,
+        *,
+        body: CreateByOfferingAndPlanName | CreateByPlanID,
+        async_: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[CreateServiceInstanceResponse202 | CreatedServiceInstanceResponseObject]:
         """`POST /v1/service_instances` (createServiceInstance)."""
         from .api.service_instances import create_service_instance as operation
@@ -487,10 +858,26 @@ class ServiceManagerApiWithRawResponse(Namespace):
             raise _wrong("create_service_instance", "body", "CreateByOfferingAndPlanName or CreateByPlanID", body)
         if async_ is not UNSET and not isinstance(async_, bool):
             raise _wrong("create_service_instance", "async_", "bool", async_)
-        return await self._call_raw("createServiceInstance", operation, (201, 202), **_given(body=body, async_=async_))
+        return await self._call_raw(
+            "createServiceInstance",
+            operation,
+            (201, 202),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body, async_=async_),
+        )
 
     async def delete_service_binding(
-        self, service_binding_id: str, *, async_: bool | Unset = UNSET
+        self,
+        service_binding_id: str,
+        *,
+        async_: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DeleteServiceBindingResponse200 | DeleteServiceBindingResponse202]:
         """`DELETE /v1/service_bindings/{serviceBindingID}` (deleteServiceBinding)."""
         from .api.service_bindings import delete_service_binding as operation
@@ -502,11 +889,26 @@ class ServiceManagerApiWithRawResponse(Namespace):
         if async_ is not UNSET and not isinstance(async_, bool):
             raise _wrong("delete_service_binding", "async_", "bool", async_)
         return await self._call_raw(
-            "deleteServiceBinding", operation, (200, 202), service_binding_id, **_given(async_=async_)
+            "deleteServiceBinding",
+            operation,
+            (200, 202),
+            service_binding_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(async_=async_),
         )
 
     async def delete_service_instance(
-        self, service_instance_id: str, *, async_: bool | Unset = UNSET
+        self,
+        service_instance_id: str,
+        *,
+        async_: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DeleteServiceInstanceResponse200 | DeleteServiceInstanceResponse202]:
         """`DELETE /v1/service_instances/{serviceInstanceID}` (deleteServiceInstance)."""
         from .api.service_instances import delete_service_instance as operation
@@ -518,7 +920,15 @@ class ServiceManagerApiWithRawResponse(Namespace):
         if async_ is not UNSET and not isinstance(async_, bool):
             raise _wrong("delete_service_instance", "async_", "bool", async_)
         return await self._call_raw(
-            "deleteServiceInstance", operation, (200, 202), service_instance_id, **_given(async_=async_)
+            "deleteServiceInstance",
+            operation,
+            (200, 202),
+            service_instance_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(async_=async_),
         )
 
     async def get_all_platforms(
@@ -528,6 +938,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         label_query: str | Unset = UNSET,
         token: str | Unset = UNSET,
         max_items: int | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[PlatformResponseList]:
         """`GET /v1/platforms` (getAllPlatforms)."""
         from .api.platforms import get_all_platforms as operation
@@ -544,6 +958,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
             "getAllPlatforms",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(field_query=field_query, label_query=label_query, token=token, max_items=max_items),
         )
 
@@ -554,6 +972,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         label_query: str | Unset = UNSET,
         token: str | Unset = UNSET,
         max_items: int | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceBindingResponseList]:
         """`GET /v1/service_bindings` (getAllServiceBindings)."""
         from .api.service_bindings import get_all_service_bindings as operation
@@ -570,6 +992,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
             "getAllServiceBindings",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(field_query=field_query, label_query=label_query, token=token, max_items=max_items),
         )
 
@@ -580,6 +1006,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         label_query: str | Unset = UNSET,
         token: str | Unset = UNSET,
         max_items: int | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceBrokerResponseList]:
         """`GET /v1/service_brokers` (getAllServiceBrokers)."""
         from .api.service_brokers import get_all_service_brokers as operation
@@ -596,6 +1026,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
             "getAllServiceBrokers",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(field_query=field_query, label_query=label_query, token=token, max_items=max_items),
         )
 
@@ -606,6 +1040,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         label_query: str | Unset = UNSET,
         token: str | Unset = UNSET,
         max_items: int | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceInstanceResponseList]:
         """`GET /v1/service_instances` (getAllServiceInstances)."""
         from .api.service_instances import get_all_service_instances as operation
@@ -622,6 +1060,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
             "getAllServiceInstances",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(field_query=field_query, label_query=label_query, token=token, max_items=max_items),
         )
 
@@ -633,6 +1075,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         label_query: str | Unset = UNSET,
         token: str | Unset = UNSET,
         max_items: int | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServicePlanResponseList]:
         """`GET /v1/service_plans` (getAllServicePlans)."""
         from .api.service_plans import get_all_service_plans as operation
@@ -651,6 +1097,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
             "getAllServicePlans",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 environment=environment,
                 field_query=field_query,
@@ -660,7 +1110,15 @@ class ServiceManagerApiWithRawResponse(Namespace):
             ),
         )
 
-    async def get_platform_by_id(self, platform_id: str) -> Response[PlatformResponseObject]:
+    async def get_platform_by_id(
+        self,
+        platform_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[PlatformResponseObject]:
         """`GET /v1/platforms/{platformID}` (getPlatformById)."""
         from .api.platforms import get_platform_by_id as operation
 
@@ -668,9 +1126,26 @@ class ServiceManagerApiWithRawResponse(Namespace):
             raise _wrong("get_platform_by_id", "platform_id", "str", platform_id)
         if not platform_id:
             raise _empty("get_platform_by_id", "platform_id")
-        return await self._call_raw("getPlatformById", operation, (200,), platform_id)
+        return await self._call_raw(
+            "getPlatformById",
+            operation,
+            (200,),
+            platform_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_service_binding_by_id(self, service_binding_id: str) -> Response[ServiceBindingResponseObject]:
+    async def get_service_binding_by_id(
+        self,
+        service_binding_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[ServiceBindingResponseObject]:
         """`GET /v1/service_bindings/{serviceBindingID}` (getServiceBindingById)."""
         from .api.service_bindings import get_service_binding_by_id as operation
 
@@ -678,10 +1153,25 @@ class ServiceManagerApiWithRawResponse(Namespace):
             raise _wrong("get_service_binding_by_id", "service_binding_id", "str", service_binding_id)
         if not service_binding_id:
             raise _empty("get_service_binding_by_id", "service_binding_id")
-        return await self._call_raw("getServiceBindingById", operation, (200,), service_binding_id)
+        return await self._call_raw(
+            "getServiceBindingById",
+            operation,
+            (200,),
+            service_binding_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_service_binding_parameters_by_id(
-        self, service_binding_id: str
+        self,
+        service_binding_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetServiceBindingParametersByIdResponse200]:
         """`GET /v1/service_bindings/{serviceBindingID}/parameters` (getServiceBindingParametersById)."""
         from .api.service_bindings import get_service_binding_parameters_by_id as operation
@@ -690,9 +1180,26 @@ class ServiceManagerApiWithRawResponse(Namespace):
             raise _wrong("get_service_binding_parameters_by_id", "service_binding_id", "str", service_binding_id)
         if not service_binding_id:
             raise _empty("get_service_binding_parameters_by_id", "service_binding_id")
-        return await self._call_raw("getServiceBindingParametersById", operation, (200,), service_binding_id)
+        return await self._call_raw(
+            "getServiceBindingParametersById",
+            operation,
+            (200,),
+            service_binding_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_service_broker_id(self, service_broker_id: str) -> Response[ServiceBrokerResponseObject]:
+    async def get_service_broker_id(
+        self,
+        service_broker_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[ServiceBrokerResponseObject]:
         """`GET /v1/service_brokers/{serviceBrokerID}` (getServiceBrokerId)."""
         from .api.service_brokers import get_service_broker_id as operation
 
@@ -700,9 +1207,26 @@ class ServiceManagerApiWithRawResponse(Namespace):
             raise _wrong("get_service_broker_id", "service_broker_id", "str", service_broker_id)
         if not service_broker_id:
             raise _empty("get_service_broker_id", "service_broker_id")
-        return await self._call_raw("getServiceBrokerId", operation, (200,), service_broker_id)
+        return await self._call_raw(
+            "getServiceBrokerId",
+            operation,
+            (200,),
+            service_broker_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_service_instance_by_id(self, service_instance_id: str) -> Response[ServiceInstanceResponseObject]:
+    async def get_service_instance_by_id(
+        self,
+        service_instance_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[ServiceInstanceResponseObject]:
         """`GET /v1/service_instances/{serviceInstanceID}` (getServiceInstanceById)."""
         from .api.service_instances import get_service_instance_by_id as operation
 
@@ -710,10 +1234,25 @@ class ServiceManagerApiWithRawResponse(Namespace):
             raise _wrong("get_service_instance_by_id", "service_instance_id", "str", service_instance_id)
         if not service_instance_id:
             raise _empty("get_service_instance_by_id", "service_instance_id")
-        return await self._call_raw("getServiceInstanceById", operation, (200,), service_instance_id)
+        return await self._call_raw(
+            "getServiceInstanceById",
+            operation,
+            (200,),
+            service_instance_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_service_instance_parameters(
-        self, service_instance_id: str
+        self,
+        service_instance_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetServiceInstanceParametersResponse200]:
         """`GET /v1/service_instances/{serviceInstanceID}/parameters` (getServiceInstanceParameters)."""
         from .api.service_instances import get_service_instance_parameters as operation
@@ -722,9 +1261,26 @@ class ServiceManagerApiWithRawResponse(Namespace):
             raise _wrong("get_service_instance_parameters", "service_instance_id", "str", service_instance_id)
         if not service_instance_id:
             raise _empty("get_service_instance_parameters", "service_instance_id")
-        return await self._call_raw("getServiceInstanceParameters", operation, (200,), service_instance_id)
+        return await self._call_raw(
+            "getServiceInstanceParameters",
+            operation,
+            (200,),
+            service_instance_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_service_offering_by_id(self, service_offering_id: str) -> Response[ServiceOfferingResponseObject]:
+    async def get_service_offering_by_id(
+        self,
+        service_offering_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[ServiceOfferingResponseObject]:
         """`GET /v1/service_offerings/{serviceOfferingID}` (getServiceOfferingById)."""
         from .api.service_offerings import get_service_offering_by_id as operation
 
@@ -732,7 +1288,16 @@ class ServiceManagerApiWithRawResponse(Namespace):
             raise _wrong("get_service_offering_by_id", "service_offering_id", "str", service_offering_id)
         if not service_offering_id:
             raise _empty("get_service_offering_by_id", "service_offering_id")
-        return await self._call_raw("getServiceOfferingById", operation, (200,), service_offering_id)
+        return await self._call_raw(
+            "getServiceOfferingById",
+            operation,
+            (200,),
+            service_offering_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_service_offerings(
         self,
@@ -742,6 +1307,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         label_query: str | Unset = UNSET,
         token: str | Unset = UNSET,
         max_items: int | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceOfferingResponseList]:
         """`GET /v1/service_offerings` (getServiceOfferings)."""
         from .api.service_offerings import get_service_offerings as operation
@@ -760,6 +1329,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
             "getServiceOfferings",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 environment=environment,
                 field_query=field_query,
@@ -769,7 +1342,15 @@ class ServiceManagerApiWithRawResponse(Namespace):
             ),
         )
 
-    async def get_service_plans_by_service_id(self, service_plan_id: str) -> Response[ServicePlanResponseObject]:
+    async def get_service_plans_by_service_id(
+        self,
+        service_plan_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[ServicePlanResponseObject]:
         """`GET /v1/service_plans/{servicePlanID}` (getServicePlansByServiceId)."""
         from .api.service_plans import get_service_plans_by_service_id as operation
 
@@ -777,10 +1358,27 @@ class ServiceManagerApiWithRawResponse(Namespace):
             raise _wrong("get_service_plans_by_service_id", "service_plan_id", "str", service_plan_id)
         if not service_plan_id:
             raise _empty("get_service_plans_by_service_id", "service_plan_id")
-        return await self._call_raw("getServicePlansByServiceId", operation, (200,), service_plan_id)
+        return await self._call_raw(
+            "getServicePlansByServiceId",
+            operation,
+            (200,),
+            service_plan_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_single_operation(
-        self, resource_type: GetSingleOperationResourceType, resource_id: str, operation_id: str
+        self,
+        resource_type: GetSingleOperationResourceType,
+        resource_id: str,
+        operation_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[OperationResponseObject]:
         """`GET /v1/{resourceType}/{resourceID}/operations/{operationID}` (getSingleOperation)."""
         from .api.operations import get_single_operation as operation
@@ -795,16 +1393,49 @@ class ServiceManagerApiWithRawResponse(Namespace):
             raise _wrong("get_single_operation", "operation_id", "str", operation_id)
         if not operation_id:
             raise _empty("get_single_operation", "operation_id")
-        return await self._call_raw("getSingleOperation", operation, (200,), resource_type, resource_id, operation_id)
+        return await self._call_raw(
+            "getSingleOperation",
+            operation,
+            (200,),
+            resource_type,
+            resource_id,
+            operation_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_supported_agents_versions(self) -> Response[AgentVersionsResponseObject]:
+    async def get_supported_agents_versions(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[AgentVersionsResponseObject]:
         """`GET /v1/agents/versions` (getSupportedAgentsVersions)."""
         from .api.agents import get_supported_agents_versions as operation
 
-        return await self._call_raw("getSupportedAgentsVersions", operation, (200,))
+        return await self._call_raw(
+            "getSupportedAgentsVersions",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def patch_platfrom(
-        self, platform_id: str, *, body: UpdatePlatformRequestPayload
+        self,
+        platform_id: str,
+        *,
+        body: UpdatePlatformRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[PatchPlatfromResponse202 | UpdatedPlatformResponseObject]:
         """`PATCH /v1/platforms/{platformID}` (patchPlatfrom)."""
         from .api.platforms import patch_platfrom as operation
@@ -815,20 +1446,52 @@ class ServiceManagerApiWithRawResponse(Namespace):
             raise _empty("patch_platfrom", "platform_id")
         if not isinstance(body, operation.UpdatePlatformRequestPayload):
             raise _wrong("patch_platfrom", "body", "UpdatePlatformRequestPayload", body)
-        return await self._call_raw("patchPlatfrom", operation, (200, 202), platform_id, **_given(body=body))
+        return await self._call_raw(
+            "patchPlatfrom",
+            operation,
+            (200, 202),
+            platform_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def register_platfrom(
-        self, *, body: RegisterPlatformRequestPayload
+        self,
+        *,
+        body: RegisterPlatformRequestPayload,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RegisteredPlatformResponseObject]:
         """`POST /v1/platforms` (registerPlatfrom)."""
         from .api.platforms import register_platfrom as operation
 
         if not isinstance(body, operation.RegisterPlatformRequestPayload):
             raise _wrong("register_platfrom", "body", "RegisterPlatformRequestPayload", body)
-        return await self._call_raw("registerPlatfrom", operation, (201,), **_given(body=body))
+        return await self._call_raw(
+            "registerPlatfrom",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def unregister_platform(
-        self, platform_id: str, *, cascade: bool | Unset = UNSET
+        self,
+        platform_id: str,
+        *,
+        cascade: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[UnregisterPlatformResponse200 | UnregisterPlatformResponse202]:
         """`DELETE /v1/platforms/{platformID}` (unregisterPlatform)."""
         from .api.platforms import unregister_platform as operation
@@ -839,10 +1502,28 @@ class ServiceManagerApiWithRawResponse(Namespace):
             raise _empty("unregister_platform", "platform_id")
         if cascade is not UNSET and not isinstance(cascade, bool):
             raise _wrong("unregister_platform", "cascade", "bool", cascade)
-        return await self._call_raw("unregisterPlatform", operation, (200, 202), platform_id, **_given(cascade=cascade))
+        return await self._call_raw(
+            "unregisterPlatform",
+            operation,
+            (200, 202),
+            platform_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(cascade=cascade),
+        )
 
     async def update_service_instance(
-        self, service_instance_id: str, *, body: UpdateServiceInstanceRequestPayload, async_: bool | Unset = UNSET
+        self,
+        service_instance_id: str,
+        *,
+        body: UpdateServiceInstanceRequestPayload,
+        async_: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[UpdateServiceInstanceResponse202 | UpdatedServiceInstanceResponseObject]:
         """`PATCH /v1/service_instances/{serviceInstanceID}` (updateServiceInstance)."""
         from .api.service_instances import update_service_instance as operation
@@ -856,7 +1537,15 @@ class ServiceManagerApiWithRawResponse(Namespace):
         if async_ is not UNSET and not isinstance(async_, bool):
             raise _wrong("update_service_instance", "async_", "bool", async_)
         return await self._call_raw(
-            "updateServiceInstance", operation, (200, 202), service_instance_id, **_given(body=body, async_=async_)
+            "updateServiceInstance",
+            operation,
+            (200, 202),
+            service_instance_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body, async_=async_),
         )
 
 

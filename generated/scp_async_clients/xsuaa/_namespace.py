@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scp_async._namespace import Namespace
+from scp_async._namespace import NOT_GIVEN, Namespace
 from scp_async._namespace import empty as _empty
 from scp_async._namespace import given as _given
 from scp_async._namespace import list_of as _list_of
@@ -14,6 +14,10 @@ from scp_async._namespace import wrong_type as _wrong
 from .types import UNSET
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from scp_async._options import NotGiven, TimeoutTypes
+
     from .models.add_idp_attribute_to_role_collection_response_201 import AddIdpAttributeToRoleCollectionResponse201
     from .models.add_platform_identity_provider_trust import AddPlatformIdentityProviderTrust
     from .models.add_role_collection_response_200 import AddRoleCollectionResponse200
@@ -79,6 +83,7 @@ class XsuaaApi(Namespace):
     """XSUAA Authorization Management: one method per operation; each returns the parsed success body.
 
     `.with_raw_response` has the same methods returning the whole response (status, headers).
+    Every method takes `timeout=`, `deadline=`, `max_retries=` and `extra_headers=` for that call only.
     """
 
     _client_module = "scp_async_clients.xsuaa.client"
@@ -89,7 +94,14 @@ class XsuaaApi(Namespace):
         return XsuaaApiWithRawResponse(self._context)
 
     async def add_idp_attribute_to_role_collection(
-        self, origin: str, *, body: IdentityProviderMapping
+        self,
+        origin: str,
+        *,
+        body: IdentityProviderMapping,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> AddIdpAttributeToRoleCollectionResponse201:
         """`POST /sap/rest/authorization/v2/identity-providers/{origin}/attributes` (addIdpAttributeToRoleCollection)."""
         from .api.idp_role_collection import add_idp_attribute_to_role_collection as operation
@@ -100,10 +112,27 @@ class XsuaaApi(Namespace):
             raise _empty("add_idp_attribute_to_role_collection", "origin")
         if not isinstance(body, operation.IdentityProviderMapping):
             raise _wrong("add_idp_attribute_to_role_collection", "body", "IdentityProviderMapping", body)
-        return await self._call("addIdpAttributeToRoleCollection", operation, (201,), origin, **_given(body=body))
+        return await self._call(
+            "addIdpAttributeToRoleCollection",
+            operation,
+            (201,),
+            origin,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def add_platform_identity_provider_global_account_id(
-        self, origin_key: str, *, body: str
+        self,
+        origin_key: str,
+        *,
+        body: str,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> XSPlatformIdentityProvider:
         """`POST /sap/rest/platform-identity-providers-global/{originKey}/globalaccountids` (addPlatformIdentityProviderGlobalAccountId)."""
         from .api.platform_identity_providers_global import (
@@ -117,11 +146,26 @@ class XsuaaApi(Namespace):
         if not isinstance(body, str):
             raise _wrong("add_platform_identity_provider_global_account_id", "body", "str", body)
         return await self._call(
-            "addPlatformIdentityProviderGlobalAccountId", operation, (201,), origin_key, **_given(body=body)
+            "addPlatformIdentityProviderGlobalAccountId",
+            operation,
+            (201,),
+            origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
     async def add_platform_identity_provider_trust(
-        self, global_account_id: str, *, body: AddPlatformIdentityProviderTrust
+        self,
+        global_account_id: str,
+        *,
+        body: AddPlatformIdentityProviderTrust,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> XSPlatformIdentityProvider:
         """`POST /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers` (addPlatformIdentityProviderTrust)."""
         from .api.platform_identity_providers import add_platform_identity_provider_trust as operation
@@ -133,11 +177,28 @@ class XsuaaApi(Namespace):
         if not isinstance(body, operation.AddPlatformIdentityProviderTrust):
             raise _wrong("add_platform_identity_provider_trust", "body", "AddPlatformIdentityProviderTrust", body)
         return await self._call(
-            "addPlatformIdentityProviderTrust", operation, (201,), global_account_id, **_given(body=body)
+            "addPlatformIdentityProviderTrust",
+            operation,
+            (201,),
+            global_account_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
     async def add_role_collection(
-        self, origin: str, user_name: str, role_collection_name: str, *, create_user_if_missing: bool | Unset = False
+        self,
+        origin: str,
+        user_name: str,
+        role_collection_name: str,
+        *,
+        create_user_if_missing: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> AddRoleCollectionResponse200:
         """`PUT /sap/rest/user/origin/{origin}/name/{userName}/rolecollections/{roleCollectionName}` (addRoleCollection)."""
         from .api.usercontroller import add_role_collection as operation
@@ -163,11 +224,24 @@ class XsuaaApi(Namespace):
             origin,
             user_name,
             role_collection_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(create_user_if_missing=create_user_if_missing),
         )
 
     async def add_role_to_role_collection(
-        self, role_collection_name: str, role_template_app_id: str, role_name: str, role_template_name: str
+        self,
+        role_collection_name: str,
+        role_template_app_id: str,
+        role_name: str,
+        role_template_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> AddRoleToRoleCollectionResponse200 | AddRoleToRoleCollectionResponse201:
         """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles/{roleTemplateAppID}/{roleName}/{roleTemplateName}` (addRoleToRoleCollection)."""
         from .api.rolecollections import add_role_to_role_collection as operation
@@ -196,10 +270,21 @@ class XsuaaApi(Namespace):
             role_template_app_id,
             role_name,
             role_template_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
         )
 
     async def add_roles_to_role_collection(
-        self, role_collection_name: str, *, body: list[RoleReference]
+        self,
+        role_collection_name: str,
+        *,
+        body: list[RoleReference],
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> AddRolesToRoleCollectionResponse200 | AddRolesToRoleCollectionResponse201:
         """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (addRolesToRoleCollection)."""
         from .api.rolecollections import add_roles_to_role_collection as operation
@@ -211,10 +296,26 @@ class XsuaaApi(Namespace):
         if not _list_of(body, operation.RoleReference):
             raise _wrong("add_roles_to_role_collection", "body", "a list of RoleReference", body)
         return await self._call(
-            "addRolesToRoleCollection", operation, (200, 201), role_collection_name, **_given(body=body)
+            "addRolesToRoleCollection",
+            operation,
+            (200, 201),
+            role_collection_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
-    async def are_more_trusts_allowed(self, global_account_id: str) -> CustomIdpCockpitResponse:
+    async def are_more_trusts_allowed(
+        self,
+        global_account_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> CustomIdpCockpitResponse:
         """`GET /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/status` (areMoreTrustsAllowed)."""
         from .api.customidp import are_more_trusts_allowed as operation
 
@@ -222,10 +323,26 @@ class XsuaaApi(Namespace):
             raise _wrong("are_more_trusts_allowed", "global_account_id", "str", global_account_id)
         if not global_account_id:
             raise _empty("are_more_trusts_allowed", "global_account_id")
-        return await self._call("areMoreTrustsAllowed", operation, (200,), global_account_id)
+        return await self._call(
+            "areMoreTrustsAllowed",
+            operation,
+            (200,),
+            global_account_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def change_role_collection_description(
-        self, role_collection_name: str, *, body: RoleCollectionDescription
+        self,
+        role_collection_name: str,
+        *,
+        body: RoleCollectionDescription,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ChangeRoleCollectionDescriptionResponse200 | ChangeRoleCollectionDescriptionResponse201:
         """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (changeRoleCollectionDescription)."""
         from .api.rolecollections import change_role_collection_description as operation
@@ -237,19 +354,51 @@ class XsuaaApi(Namespace):
         if not isinstance(body, operation.RoleCollectionDescription):
             raise _wrong("change_role_collection_description", "body", "RoleCollectionDescription", body)
         return await self._call(
-            "changeRoleCollectionDescription", operation, (200, 201), role_collection_name, **_given(body=body)
+            "changeRoleCollectionDescription",
+            operation,
+            (200, 201),
+            role_collection_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
-    async def create_group(self, *, body: ScimGroup) -> ScimGroup:
+    async def create_group(
+        self,
+        *,
+        body: ScimGroup,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ScimGroup:
         """`POST /Groups` (createGroup)."""
         from .api.scim_group_endpoints import create_group as operation
 
         if not isinstance(body, operation.ScimGroup):
             raise _wrong("create_group", "body", "ScimGroup", body)
-        return await self._call("createGroup", operation, (201,), **_given(body=body))
+        return await self._call(
+            "createGroup",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def create_identity_provider(
-        self, *, body: XSIdentityProvider, raw_config: bool | Unset = False
+        self,
+        *,
+        body: XSIdentityProvider,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> IdentityProviderAbstractIdentityProviderDefinition:
         """`POST /sap/rest/identity-providers` (createIdentityProvider)."""
         from .api.identity_providers import create_identity_provider as operation
@@ -258,76 +407,226 @@ class XsuaaApi(Namespace):
             raise _wrong("create_identity_provider", "body", "XSIdentityProvider", body)
         if raw_config is not UNSET and not isinstance(raw_config, bool):
             raise _wrong("create_identity_provider", "raw_config", "bool", raw_config)
-        return await self._call("createIdentityProvider", operation, (201,), **_given(body=body, raw_config=raw_config))
+        return await self._call(
+            "createIdentityProvider",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body, raw_config=raw_config),
+        )
 
     async def create_platform_identity_provider(
-        self, *, body: XSPlatformIdentityProvider
+        self,
+        *,
+        body: XSPlatformIdentityProvider,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> XSPlatformIdentityProvider:
         """`POST /sap/rest/platform-identity-providers-global` (createPlatformIdentityProvider)."""
         from .api.platform_identity_providers_global import create_platform_identity_provider as operation
 
         if not isinstance(body, operation.XSPlatformIdentityProvider):
             raise _wrong("create_platform_identity_provider", "body", "XSPlatformIdentityProvider", body)
-        return await self._call("createPlatformIdentityProvider", operation, (201,), **_given(body=body))
+        return await self._call(
+            "createPlatformIdentityProvider",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_role(self, *, body: Role) -> Role:
+    async def create_role(
+        self,
+        *,
+        body: Role,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Role:
         """`POST /sap/rest/authorization/v2/apps/roles` (createRole)."""
         from .api.roles import create_role as operation
 
         if not isinstance(body, operation.Role):
             raise _wrong("create_role", "body", "Role", body)
-        return await self._call("createRole", operation, (201,), **_given(body=body))
+        return await self._call(
+            "createRole",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_role_collection(self, *, body: RoleCollection) -> RoleCollection:
+    async def create_role_collection(
+        self,
+        *,
+        body: RoleCollection,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> RoleCollection:
         """`POST /sap/rest/authorization/v2/rolecollections` (createRoleCollection)."""
         from .api.rolecollections import create_role_collection as operation
 
         if not isinstance(body, operation.RoleCollection):
             raise _wrong("create_role_collection", "body", "RoleCollection", body)
-        return await self._call("createRoleCollection", operation, (200, 201), **_given(body=body))
+        return await self._call(
+            "createRoleCollection",
+            operation,
+            (200, 201),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_role_collections(self, *, body: RoleCollectionsBulkDto) -> CreateRoleCollectionsResponse201:
+    async def create_role_collections(
+        self,
+        *,
+        body: RoleCollectionsBulkDto,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> CreateRoleCollectionsResponse201:
         """`POST /sap/rest/authorization/v2/rolecollections/bulk` (createRoleCollections)."""
         from .api.rolecollections import create_role_collections as operation
 
         if not isinstance(body, operation.RoleCollectionsBulkDto):
             raise _wrong("create_role_collections", "body", "RoleCollectionsBulkDto", body)
-        return await self._call("createRoleCollections", operation, (201,), **_given(body=body))
+        return await self._call(
+            "createRoleCollections",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_role_collections_for_user(self, *, body: RoleCollectionListDto) -> RoleCollectionListDto:
+    async def create_role_collections_for_user(
+        self,
+        *,
+        body: RoleCollectionListDto,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> RoleCollectionListDto:
         """`POST /sap/rest/authorization/v2/users/current/rolecollections` (createRoleCollectionsForUser)."""
         from .api.rolecollections import create_role_collections_for_user as operation
 
         if not isinstance(body, operation.RoleCollectionListDto):
             raise _wrong("create_role_collections_for_user", "body", "RoleCollectionListDto", body)
-        return await self._call("createRoleCollectionsForUser", operation, (200,), **_given(body=body))
+        return await self._call(
+            "createRoleCollectionsForUser",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_user(self, *, body: XSUser) -> XSUser:
+    async def create_user(
+        self,
+        *,
+        body: XSUser,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> XSUser:
         """`POST /sap/rest/user` (createUser)."""
         from .api.usercontroller import create_user as operation
 
         if not isinstance(body, operation.XSUser):
             raise _wrong("create_user", "body", "XSUser", body)
-        return await self._call("createUser", operation, (200,), **_given(body=body))
+        return await self._call(
+            "createUser",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_user_1(self, *, body: ScimUser) -> ScimUser:
+    async def create_user_1(
+        self,
+        *,
+        body: ScimUser,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ScimUser:
         """`POST /Users` (createUser_1)."""
         from .api.scim_user_endpoints import create_user_1 as operation
 
         if not isinstance(body, operation.ScimUser):
             raise _wrong("create_user_1", "body", "ScimUser", body)
-        return await self._call("createUser_1", operation, (201,), **_given(body=body))
+        return await self._call(
+            "createUser_1",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_users(self, *, body: list[XSUser]) -> CreateUsersResponse200:
+    async def create_users(
+        self,
+        *,
+        body: list[XSUser],
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> CreateUsersResponse200:
         """`POST /sap/rest/user/bulk` (createUsers)."""
         from .api.usercontroller import create_users as operation
 
         if not _list_of(body, operation.XSUser):
             raise _wrong("create_users", "body", "a list of XSUser", body)
-        return await self._call("createUsers", operation, (200,), **_given(body=body))
+        return await self._call(
+            "createUsers",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def delete_identity_provider(
-        self, id: str, *, raw_config: bool | Unset = False
+        self,
+        id: str,
+        *,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> IdentityProviderAbstractIdentityProviderDefinition:
         """`DELETE /sap/rest/identity-providers/{id}` (deleteIdentityProvider)."""
         from .api.identity_providers import delete_identity_provider as operation
@@ -338,10 +637,27 @@ class XsuaaApi(Namespace):
             raise _empty("delete_identity_provider", "id")
         if raw_config is not UNSET and not isinstance(raw_config, bool):
             raise _wrong("delete_identity_provider", "raw_config", "bool", raw_config)
-        return await self._call("deleteIdentityProvider", operation, (200,), id, **_given(raw_config=raw_config))
+        return await self._call(
+            "deleteIdentityProvider",
+            operation,
+            (200,),
+            id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(raw_config=raw_config),
+        )
 
     async def delete_identity_provider_using_origin_key(
-        self, origin_key: str, *, raw_config: bool | Unset = False
+        self,
+        origin_key: str,
+        *,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> IdentityProviderAbstractIdentityProviderDefinition:
         """`DELETE /sap/rest/identity-providers/originKey/{originKey}` (deleteIdentityProviderUsingOriginKey)."""
         from .api.identity_providers import delete_identity_provider_using_origin_key as operation
@@ -353,11 +669,29 @@ class XsuaaApi(Namespace):
         if raw_config is not UNSET and not isinstance(raw_config, bool):
             raise _wrong("delete_identity_provider_using_origin_key", "raw_config", "bool", raw_config)
         return await self._call(
-            "deleteIdentityProviderUsingOriginKey", operation, (200,), origin_key, **_given(raw_config=raw_config)
+            "deleteIdentityProviderUsingOriginKey",
+            operation,
+            (200,),
+            origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(raw_config=raw_config),
         )
 
     async def delete_idp_attribute_to_role_collection(
-        self, origin: str, attribute_name: str, operator: str, attribute_value: str, role_collection_name: str
+        self,
+        origin: str,
+        attribute_name: str,
+        operator: str,
+        attribute_value: str,
+        role_collection_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> DeleteIdpAttributeToRoleCollectionResponse200:
         """`DELETE /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/{operator}/{attributeValue}/rolecollections/{roleCollectionName}` (deleteIdpAttributeToRoleCollection)."""
         from .api.idp_role_collection import delete_idp_attribute_to_role_collection as operation
@@ -391,9 +725,21 @@ class XsuaaApi(Namespace):
             operator,
             attribute_value,
             role_collection_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
         )
 
-    async def delete_platform_identity_provider(self, origin_key: str) -> XSPlatformIdentityProvider:
+    async def delete_platform_identity_provider(
+        self,
+        origin_key: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> XSPlatformIdentityProvider:
         """`DELETE /sap/rest/platform-identity-providers-global/{originKey}` (deletePlatformIdentityProvider)."""
         from .api.platform_identity_providers_global import delete_platform_identity_provider as operation
 
@@ -401,10 +747,26 @@ class XsuaaApi(Namespace):
             raise _wrong("delete_platform_identity_provider", "origin_key", "str", origin_key)
         if not origin_key:
             raise _empty("delete_platform_identity_provider", "origin_key")
-        return await self._call("deletePlatformIdentityProvider", operation, (200,), origin_key)
+        return await self._call(
+            "deletePlatformIdentityProvider",
+            operation,
+            (200,),
+            origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def delete_platform_identity_provider_global_account_id(
-        self, origin_key: str, global_account_id: str
+        self,
+        origin_key: str,
+        global_account_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> XSPlatformIdentityProvider:
         """`DELETE /sap/rest/platform-identity-providers-global/{originKey}/globalaccountids/{globalAccountId}` (deletePlatformIdentityProviderGlobalAccountId)."""
         from .api.platform_identity_providers_global import (
@@ -422,11 +784,26 @@ class XsuaaApi(Namespace):
         if not global_account_id:
             raise _empty("delete_platform_identity_provider_global_account_id", "global_account_id")
         return await self._call(
-            "deletePlatformIdentityProviderGlobalAccountId", operation, (200,), origin_key, global_account_id
+            "deletePlatformIdentityProviderGlobalAccountId",
+            operation,
+            (200,),
+            origin_key,
+            global_account_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
         )
 
     async def delete_platform_identity_provider_trust(
-        self, global_account_id: str, origin_key: str
+        self,
+        global_account_id: str,
+        origin_key: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> XSPlatformIdentityProvider:
         """`DELETE /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/{originKey}` (deletePlatformIdentityProviderTrust)."""
         from .api.platform_identity_providers import delete_platform_identity_provider_trust as operation
@@ -439,10 +816,28 @@ class XsuaaApi(Namespace):
             raise _wrong("delete_platform_identity_provider_trust", "origin_key", "str", origin_key)
         if not origin_key:
             raise _empty("delete_platform_identity_provider_trust", "origin_key")
-        return await self._call("deletePlatformIdentityProviderTrust", operation, (200,), global_account_id, origin_key)
+        return await self._call(
+            "deletePlatformIdentityProviderTrust",
+            operation,
+            (200,),
+            global_account_id,
+            origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def delete_role_by_role_name(
-        self, app_id: str, template_name: str, role_name: str
+        self,
+        app_id: str,
+        template_name: str,
+        role_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> DeleteRoleByRoleNameResponse200:
         """`DELETE /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (deleteRoleByRoleName)."""
         from .api.roles import delete_role_by_role_name as operation
@@ -459,10 +854,27 @@ class XsuaaApi(Namespace):
             raise _wrong("delete_role_by_role_name", "role_name", "str", role_name)
         if not role_name:
             raise _empty("delete_role_by_role_name", "role_name")
-        return await self._call("deleteRoleByRoleName", operation, (200,), app_id, template_name, role_name)
+        return await self._call(
+            "deleteRoleByRoleName",
+            operation,
+            (200,),
+            app_id,
+            template_name,
+            role_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def delete_role_collection_by_name(
-        self, role_collection_name: str
+        self,
+        role_collection_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> DeleteRoleCollectionByNameResponse200 | None:
         """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (deleteRoleCollectionByName)."""
         from .api.rolecollections import delete_role_collection_by_name as operation
@@ -471,26 +883,78 @@ class XsuaaApi(Namespace):
             raise _wrong("delete_role_collection_by_name", "role_collection_name", "str", role_collection_name)
         if not role_collection_name:
             raise _empty("delete_role_collection_by_name", "role_collection_name")
-        return await self._call("deleteRoleCollectionByName", operation, (200, 204), role_collection_name)
+        return await self._call(
+            "deleteRoleCollectionByName",
+            operation,
+            (200, 204),
+            role_collection_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_role_collections(self, *, body: RoleCollectionNamesDto) -> None:
+    async def delete_role_collections(
+        self,
+        *,
+        body: RoleCollectionNamesDto,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /sap/rest/authorization/v2/rolecollections/bulk` (deleteRoleCollections)."""
         from .api.rolecollections import delete_role_collections as operation
 
         if not isinstance(body, operation.RoleCollectionNamesDto):
             raise _wrong("delete_role_collections", "body", "RoleCollectionNamesDto", body)
-        return await self._call("deleteRoleCollections", operation, (204,), **_given(body=body))
+        return await self._call(
+            "deleteRoleCollections",
+            operation,
+            (204,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def delete_role_collections_for_user(self, *, body: RoleCollectionListDto) -> None:
+    async def delete_role_collections_for_user(
+        self,
+        *,
+        body: RoleCollectionListDto,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         """`DELETE /sap/rest/authorization/v2/users/current/rolecollections` (deleteRoleCollectionsForUser)."""
         from .api.rolecollections import delete_role_collections_for_user as operation
 
         if not isinstance(body, operation.RoleCollectionListDto):
             raise _wrong("delete_role_collections_for_user", "body", "RoleCollectionListDto", body)
-        return await self._call("deleteRoleCollectionsForUser", operation, (200,), **_given(body=body))
+        return await self._call(
+            "deleteRoleCollectionsForUser",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def delete_role_from_role_collection(
-        self, role_collection_name: str, role_template_app_id: str, role_name: str, role_template_name: str
+        self,
+        role_collection_name: str,
+        role_template_app_id: str,
+        role_name: str,
+        role_template_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> DeleteRoleFromRoleCollectionResponse200 | None:
         """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles/{roleTemplateAppID}/{roleName}/{roleTemplateName}` (deleteRoleFromRoleCollection)."""
         from .api.rolecollections import delete_role_from_role_collection as operation
@@ -519,10 +983,21 @@ class XsuaaApi(Namespace):
             role_template_app_id,
             role_name,
             role_template_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
         )
 
     async def delete_roles_from_role_collection(
-        self, role_collection_name: str, *, body: list[RoleReference]
+        self,
+        role_collection_name: str,
+        *,
+        body: list[RoleReference],
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> DeleteRolesFromRoleCollectionResponse200 | DeleteRolesFromRoleCollectionResponse201:
         """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (deleteRolesFromRoleCollection)."""
         from .api.rolecollections import delete_roles_from_role_collection as operation
@@ -534,10 +1009,26 @@ class XsuaaApi(Namespace):
         if not _list_of(body, operation.RoleReference):
             raise _wrong("delete_roles_from_role_collection", "body", "a list of RoleReference", body)
         return await self._call(
-            "deleteRolesFromRoleCollection", operation, (200, 201), role_collection_name, **_given(body=body)
+            "deleteRolesFromRoleCollection",
+            operation,
+            (200, 201),
+            role_collection_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
-    async def delete_user_by_id(self, id: str) -> DeleteUserByIdResponse200:
+    async def delete_user_by_id(
+        self,
+        id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> DeleteUserByIdResponse200:
         """`DELETE /sap/rest/user/id/{id}` (deleteUserById)."""
         from .api.usercontroller import delete_user_by_id as operation
 
@@ -545,9 +1036,27 @@ class XsuaaApi(Namespace):
             raise _wrong("delete_user_by_id", "id", "str", id)
         if not id:
             raise _empty("delete_user_by_id", "id")
-        return await self._call("deleteUserById", operation, (200,), id)
+        return await self._call(
+            "deleteUserById",
+            operation,
+            (200,),
+            id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_user_by_name(self, origin: str, user_name: str) -> DeleteUserByNameResponse200:
+    async def delete_user_by_name(
+        self,
+        origin: str,
+        user_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> DeleteUserByNameResponse200:
         """`DELETE /sap/rest/user/origin/{origin}/name/{userName}` (deleteUserByName)."""
         from .api.usercontroller import delete_user_by_name as operation
 
@@ -559,7 +1068,17 @@ class XsuaaApi(Namespace):
             raise _wrong("delete_user_by_name", "user_name", "str", user_name)
         if not user_name:
             raise _empty("delete_user_by_name", "user_name")
-        return await self._call("deleteUserByName", operation, (200,), origin, user_name)
+        return await self._call(
+            "deleteUserByName",
+            operation,
+            (200,),
+            origin,
+            user_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def find_users(
         self,
@@ -570,6 +1089,10 @@ class XsuaaApi(Namespace):
         sort_order: str | Unset = "ascending",
         start_index: int | Unset = 1,
         count: int | Unset = 100,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> SearchResultsObject:
         """`GET /Users` (findUsers)."""
         from .api.scim_user_endpoints import find_users as operation
@@ -590,6 +1113,10 @@ class XsuaaApi(Namespace):
             "findUsers",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 attributes=attributes,
                 filter_=filter_,
@@ -601,7 +1128,15 @@ class XsuaaApi(Namespace):
         )
 
     async def get_app_by_id(
-        self, id: str, *, is_service_instance_id: bool | Unset = UNSET, hide_details: bool | Unset = UNSET
+        self,
+        id: str,
+        *,
+        is_service_instance_id: bool | Unset = UNSET,
+        hide_details: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> App:
         """`GET /sap/rest/authorization/v2/apps/{id}` (getAppById)."""
         from .api.application import get_app_by_id as operation
@@ -619,6 +1154,10 @@ class XsuaaApi(Namespace):
             operation,
             (200,),
             id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(is_service_instance_id=is_service_instance_id, hide_details=hide_details),
         )
 
@@ -629,6 +1168,10 @@ class XsuaaApi(Namespace):
         zoneid: str | Unset = UNSET,
         list_subscriptions: bool | Unset = False,
         list_clone_subscriptions: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> GetAppByTokenResponse200:
         """`GET /sap/rest/authorization/v2/ownapp/usage` (getAppByToken)."""
         from .api.application import get_app_by_token as operation
@@ -645,6 +1188,10 @@ class XsuaaApi(Namespace):
             "getAppByToken",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 tenant=tenant,
                 zoneid=zoneid,
@@ -660,6 +1207,10 @@ class XsuaaApi(Namespace):
         only_for_org_id: str | Unset = UNSET,
         only_for_subaccount_id: str | Unset = UNSET,
         only_for_xsappname: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> list[App]:
         """`GET /sap/rest/authorization/v2/apps` (getApps)."""
         from .api.application import get_apps as operation
@@ -676,6 +1227,10 @@ class XsuaaApi(Namespace):
             "getApps",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 only_with_client_id=only_with_client_id,
                 only_for_org_id=only_for_org_id,
@@ -684,7 +1239,15 @@ class XsuaaApi(Namespace):
             ),
         )
 
-    async def get_authorization_data(self, app_id: str) -> AuthDataWrapper:
+    async def get_authorization_data(
+        self,
+        app_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AuthDataWrapper:
         """`GET /sap/rest/authorization/v2/apps/{appId}/authorizationData` (getAuthorizationData)."""
         from .api.ams import get_authorization_data as operation
 
@@ -692,16 +1255,48 @@ class XsuaaApi(Namespace):
             raise _wrong("get_authorization_data", "app_id", "str", app_id)
         if not app_id:
             raise _empty("get_authorization_data", "app_id")
-        return await self._call("getAuthorizationData", operation, (200,), app_id)
+        return await self._call(
+            "getAuthorizationData",
+            operation,
+            (200,),
+            app_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_custom_id_p_feature_flag_for_neo_user(self) -> XSPlatformIdentityProvider:
+    async def get_custom_id_p_feature_flag_for_neo_user(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> XSPlatformIdentityProvider:
         """`GET /sap/rest/neo/platformidentityproviders` (getCustomIdPFeatureFlagForNeoUser)."""
         from .api.customidp import get_custom_id_p_feature_flag_for_neo_user as operation
 
-        return await self._call("getCustomIdPFeatureFlagForNeoUser", operation, (200,))
+        return await self._call(
+            "getCustomIdPFeatureFlagForNeoUser",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_granted_authorities(
-        self, app_id: str, *, granted_by_app_guid: str | Unset = UNSET, granted_by_app_id: str | Unset = UNSET
+        self,
+        app_id: str,
+        *,
+        granted_by_app_guid: str | Unset = UNSET,
+        granted_by_app_id: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> list[str]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/authorities` (getGrantedAuthorities)."""
         from .api.application import get_granted_authorities as operation
@@ -719,10 +1314,22 @@ class XsuaaApi(Namespace):
             operation,
             (200,),
             app_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(granted_by_app_guid=granted_by_app_guid, granted_by_app_id=granted_by_app_id),
         )
 
-    async def get_idp_attribute_values(self, origin: str) -> list[RoleCollectionAttribute]:
+    async def get_idp_attribute_values(
+        self,
+        origin: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[RoleCollectionAttribute]:
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/rolecollections` (getIdpAttributeValues)."""
         from .api.idp_role_collection import get_idp_attribute_values as operation
 
@@ -730,10 +1337,26 @@ class XsuaaApi(Namespace):
             raise _wrong("get_idp_attribute_values", "origin", "str", origin)
         if not origin:
             raise _empty("get_idp_attribute_values", "origin")
-        return await self._call("getIdpAttributeValues", operation, (200,), origin)
+        return await self._call(
+            "getIdpAttributeValues",
+            operation,
+            (200,),
+            origin,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_idp_attribute_values_from_role_collection(
-        self, origin: str, role_collection_name: str
+        self,
+        origin: str,
+        role_collection_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> list[RoleCollectionAttribute]:
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/rolecollections/{roleCollectionName}` (getIdpAttributeValuesFromRoleCollection)."""
         from .api.idp_role_collection import get_idp_attribute_values_from_role_collection as operation
@@ -749,11 +1372,27 @@ class XsuaaApi(Namespace):
         if not role_collection_name:
             raise _empty("get_idp_attribute_values_from_role_collection", "role_collection_name")
         return await self._call(
-            "getIdpAttributeValuesFromRoleCollection", operation, (200,), origin, role_collection_name
+            "getIdpAttributeValuesFromRoleCollection",
+            operation,
+            (200,),
+            origin,
+            role_collection_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
         )
 
     async def get_idp_attribute_values_from_role_collection_by_attribute(
-        self, origin: str, attribute_name: str, role_collection_name: str
+        self,
+        origin: str,
+        attribute_name: str,
+        role_collection_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> list[RoleCollectionAttribute]:
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/rolecollections/{roleCollectionName}` (getIdpAttributeValuesFromRoleCollectionByAttribute)."""
         from .api.idp_role_collection import get_idp_attribute_values_from_role_collection_by_attribute as operation
@@ -784,22 +1423,64 @@ class XsuaaApi(Namespace):
             origin,
             attribute_name,
             role_collection_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
         )
 
-    async def get_origins(self) -> list[str]:
+    async def get_origins(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[str]:
         """`GET /sap/rest/user/origin` (getOrigins)."""
         from .api.usercontroller import get_origins as operation
 
-        return await self._call("getOrigins", operation, (200,))
+        return await self._call(
+            "getOrigins",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_own_app(self) -> App:
+    async def get_own_app(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> App:
         """`GET /sap/rest/authorization/v2/ownapp` (getOwnApp)."""
         from .api.application import get_own_app as operation
 
-        return await self._call("getOwnApp", operation, (200,))
+        return await self._call(
+            "getOwnApp",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_platform_identity_provider(
-        self, origin_key: str, *, deleted: str | Unset = UNSET, refresh_metadata: bool | Unset = UNSET
+        self,
+        origin_key: str,
+        *,
+        deleted: str | Unset = UNSET,
+        refresh_metadata: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> XSPlatformIdentityProvider:
         """`GET /sap/rest/platform-identity-providers-global/{originKey}` (getPlatformIdentityProvider)."""
         from .api.platform_identity_providers_global import get_platform_identity_provider as operation
@@ -817,10 +1498,22 @@ class XsuaaApi(Namespace):
             operation,
             (200,),
             origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(deleted=deleted, refresh_metadata=refresh_metadata),
         )
 
-    async def get_platform_identity_provider_global_account_ids(self, origin_key: str) -> XSPlatformIdentityProvider:
+    async def get_platform_identity_provider_global_account_ids(
+        self,
+        origin_key: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> XSPlatformIdentityProvider:
         """`GET /sap/rest/platform-identity-providers-global/{originKey}/globalaccountids` (getPlatformIdentityProviderGlobalAccountIds)."""
         from .api.platform_identity_providers_global import (
             get_platform_identity_provider_global_account_ids as operation,
@@ -830,7 +1523,16 @@ class XsuaaApi(Namespace):
             raise _wrong("get_platform_identity_provider_global_account_ids", "origin_key", "str", origin_key)
         if not origin_key:
             raise _empty("get_platform_identity_provider_global_account_ids", "origin_key")
-        return await self._call("getPlatformIdentityProviderGlobalAccountIds", operation, (200,), origin_key)
+        return await self._call(
+            "getPlatformIdentityProviderGlobalAccountIds",
+            operation,
+            (200,),
+            origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_platform_identity_providers(
         self,
@@ -841,6 +1543,10 @@ class XsuaaApi(Namespace):
         global_account_id: str | Unset = UNSET,
         active: str | Unset = UNSET,
         origin_xsuaa: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> XSPlatformIdentityProvider:
         """`GET /sap/rest/platform-identity-providers-global` (getPlatformIdentityProviders)."""
         from .api.platform_identity_providers_global import get_platform_identity_providers as operation
@@ -865,6 +1571,10 @@ class XsuaaApi(Namespace):
             "getPlatformIdentityProviders",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 userbase=userbase,
                 deleted=deleted,
@@ -875,7 +1585,15 @@ class XsuaaApi(Namespace):
             ),
         )
 
-    async def get_platform_identity_providers_for_ga(self, global_account_id: str) -> list[XSPlatformIdentityProvider]:
+    async def get_platform_identity_providers_for_ga(
+        self,
+        global_account_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[XSPlatformIdentityProvider]:
         """`GET /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers` (getPlatformIdentityProvidersForGA)."""
         from .api.platform_identity_providers import get_platform_identity_providers_for_ga as operation
 
@@ -883,15 +1601,49 @@ class XsuaaApi(Namespace):
             raise _wrong("get_platform_identity_providers_for_ga", "global_account_id", "str", global_account_id)
         if not global_account_id:
             raise _empty("get_platform_identity_providers_for_ga", "global_account_id")
-        return await self._call("getPlatformIdentityProvidersForGA", operation, (200,), global_account_id)
+        return await self._call(
+            "getPlatformIdentityProvidersForGA",
+            operation,
+            (200,),
+            global_account_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_registry_status(self) -> str:
+    async def get_registry_status(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> str:
         """`GET /sap/rest/identity-providers/ias/status` (getRegistryStatus)."""
         from .api.identity_providers import get_registry_status as operation
 
-        return await self._call("getRegistryStatus", operation, (200,))
+        return await self._call(
+            "getRegistryStatus",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_role_by_app_and_role_template(self, app_id: str, template_name: str, role_name: str) -> Role:
+    async def get_role_by_app_and_role_template(
+        self,
+        app_id: str,
+        template_name: str,
+        role_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Role:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (getRoleByAppAndRoleTemplate)."""
         from .api.roles import get_role_by_app_and_role_template as operation
 
@@ -907,10 +1659,29 @@ class XsuaaApi(Namespace):
             raise _wrong("get_role_by_app_and_role_template", "role_name", "str", role_name)
         if not role_name:
             raise _empty("get_role_by_app_and_role_template", "role_name")
-        return await self._call("getRoleByAppAndRoleTemplate", operation, (200,), app_id, template_name, role_name)
+        return await self._call(
+            "getRoleByAppAndRoleTemplate",
+            operation,
+            (200,),
+            app_id,
+            template_name,
+            role_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_role_collection_by_attribute_value(
-        self, origin: str, attribute_name: str, attribute_value: str
+        self,
+        origin: str,
+        attribute_name: str,
+        attribute_value: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> list[RoleCollection]:
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/{attributeValue}` (getRoleCollectionByAttributeValue)."""
         from .api.idp_role_collection import get_role_collection_by_attribute_value as operation
@@ -928,7 +1699,16 @@ class XsuaaApi(Namespace):
         if not attribute_value:
             raise _empty("get_role_collection_by_attribute_value", "attribute_value")
         return await self._call(
-            "getRoleCollectionByAttributeValue", operation, (200,), origin, attribute_name, attribute_value
+            "getRoleCollectionByAttributeValue",
+            operation,
+            (200,),
+            origin,
+            attribute_name,
+            attribute_value,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
         )
 
     async def get_role_collection_by_name(
@@ -938,6 +1718,10 @@ class XsuaaApi(Namespace):
         with_roles: bool | Unset = True,
         with_users: bool | Unset = False,
         with_groups: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> RoleCollection:
         """`GET /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (getRoleCollectionByName)."""
         from .api.rolecollections import get_role_collection_by_name as operation
@@ -957,6 +1741,10 @@ class XsuaaApi(Namespace):
             operation,
             (200,),
             role_collection_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(with_roles=with_roles, with_users=with_users, with_groups=with_groups),
         )
 
@@ -970,6 +1758,10 @@ class XsuaaApi(Namespace):
         top: int | Unset = UNSET,
         name: str | Unset = UNSET,
         read_only: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> list[RoleCollection]:
         """`GET /sap/rest/authorization/v2/rolecollections` (getRoleCollections)."""
         from .api.rolecollections import get_role_collections as operation
@@ -992,6 +1784,10 @@ class XsuaaApi(Namespace):
             "getRoleCollections",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 show_roles=show_roles,
                 show_users=show_users,
@@ -1004,7 +1800,15 @@ class XsuaaApi(Namespace):
         )
 
     async def get_role_collections_by_app_id_template_name_and_role_name(
-        self, app_id: str, role_template_name: str, role_name: str
+        self,
+        app_id: str,
+        role_template_name: str,
+        role_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> list[RoleCollection]:
         """`GET /sap/rest/authorization/v2/rolecollections/roles/{appId}/{roleTemplateName}/{roleName}` (getRoleCollectionsByAppIdTemplateNameAndRoleName)."""
         from .api.rolecollections import get_role_collections_by_app_id_template_name_and_role_name as operation
@@ -1027,7 +1831,16 @@ class XsuaaApi(Namespace):
         if not role_name:
             raise _empty("get_role_collections_by_app_id_template_name_and_role_name", "role_name")
         return await self._call(
-            "getRoleCollectionsByAppIdTemplateNameAndRoleName", operation, (200,), app_id, role_template_name, role_name
+            "getRoleCollectionsByAppIdTemplateNameAndRoleName",
+            operation,
+            (200,),
+            app_id,
+            role_template_name,
+            role_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
         )
 
     async def get_role_collections_by_paging(
@@ -1037,6 +1850,10 @@ class XsuaaApi(Namespace):
         show_roles: bool | Unset = UNSET,
         show_users: bool | Unset = UNSET,
         show_groups: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> list[RoleCollection]:
         """`GET /sap/rest/authorization/v2/rolecollections/pages/{pageId}` (getRoleCollectionsByPaging)."""
         from .api.rolecollections import get_role_collections_by_paging as operation
@@ -1054,11 +1871,23 @@ class XsuaaApi(Namespace):
             operation,
             (200,),
             page_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(show_roles=show_roles, show_users=show_users, show_groups=show_groups),
         )
 
     async def get_role_collections_by_paging_1(
-        self, *, show_roles: bool | Unset = UNSET, show_users: bool | Unset = UNSET, show_groups: bool | Unset = UNSET
+        self,
+        *,
+        show_roles: bool | Unset = UNSET,
+        show_users: bool | Unset = UNSET,
+        show_groups: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> list[RoleCollection]:
         """`GET /sap/rest/authorization/v2/rolecollections/pages` (getRoleCollectionsByPaging_1)."""
         from .api.rolecollections import get_role_collections_by_paging_1 as operation
@@ -1073,11 +1902,23 @@ class XsuaaApi(Namespace):
             "getRoleCollectionsByPaging_1",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(show_roles=show_roles, show_users=show_users, show_groups=show_groups),
         )
 
     async def get_role_collections_by_paging_2(
-        self, *, show_roles: bool | Unset = UNSET, show_users: bool | Unset = UNSET, show_groups: bool | Unset = UNSET
+        self,
+        *,
+        show_roles: bool | Unset = UNSET,
+        show_users: bool | Unset = UNSET,
+        show_groups: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> list[RoleCollection]:
         """`GET /sap/rest/authorization/v2/rolecollections/pages/` (getRoleCollectionsByPaging_2)."""
         from .api.rolecollections import get_role_collections_by_paging_2 as operation
@@ -1092,10 +1933,22 @@ class XsuaaApi(Namespace):
             "getRoleCollectionsByPaging_2",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(show_roles=show_roles, show_users=show_users, show_groups=show_groups),
         )
 
-    async def get_role_collections_for_user(self, user_id: str) -> RoleCollectionListDto:
+    async def get_role_collections_for_user(
+        self,
+        user_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> RoleCollectionListDto:
         """`GET /sap/rest/authorization/v2/users/{userId}/rolecollections` (getRoleCollectionsForUser)."""
         from .api.rolecollections import get_role_collections_for_user as operation
 
@@ -1103,15 +1956,47 @@ class XsuaaApi(Namespace):
             raise _wrong("get_role_collections_for_user", "user_id", "str", user_id)
         if not user_id:
             raise _empty("get_role_collections_for_user", "user_id")
-        return await self._call("getRoleCollectionsForUser", operation, (200,), user_id)
+        return await self._call(
+            "getRoleCollectionsForUser",
+            operation,
+            (200,),
+            user_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_role_collections_for_user_1(self) -> RoleCollectionListDto:
+    async def get_role_collections_for_user_1(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> RoleCollectionListDto:
         """`GET /sap/rest/authorization/v2/users/current/rolecollections` (getRoleCollectionsForUser_1)."""
         from .api.rolecollections import get_role_collections_for_user_1 as operation
 
-        return await self._call("getRoleCollectionsForUser_1", operation, (200,))
+        return await self._call(
+            "getRoleCollectionsForUser_1",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_role_template_by_app_name(self, app_id: str) -> list[RoleTemplate]:
+    async def get_role_template_by_app_name(
+        self,
+        app_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[RoleTemplate]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates` (getRoleTemplateByAppName)."""
         from .api.roletemplates import get_role_template_by_app_name as operation
 
@@ -1119,9 +2004,27 @@ class XsuaaApi(Namespace):
             raise _wrong("get_role_template_by_app_name", "app_id", "str", app_id)
         if not app_id:
             raise _empty("get_role_template_by_app_name", "app_id")
-        return await self._call("getRoleTemplateByAppName", operation, (200,), app_id)
+        return await self._call(
+            "getRoleTemplateByAppName",
+            operation,
+            (200,),
+            app_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_role_template_by_name(self, app_id: str, template_name: str) -> RoleTemplate:
+    async def get_role_template_by_name(
+        self,
+        app_id: str,
+        template_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> RoleTemplate:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}` (getRoleTemplateByName)."""
         from .api.roletemplates import get_role_template_by_name as operation
 
@@ -1133,23 +2036,73 @@ class XsuaaApi(Namespace):
             raise _wrong("get_role_template_by_name", "template_name", "str", template_name)
         if not template_name:
             raise _empty("get_role_template_by_name", "template_name")
-        return await self._call("getRoleTemplateByName", operation, (200,), app_id, template_name)
+        return await self._call(
+            "getRoleTemplateByName",
+            operation,
+            (200,),
+            app_id,
+            template_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_role_templates(self, *, show_roles: bool | Unset = UNSET) -> list[RoleTemplate]:
+    async def get_role_templates(
+        self,
+        *,
+        show_roles: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[RoleTemplate]:
         """`GET /sap/rest/authorization/v2/apps/roletemplates` (getRoleTemplates)."""
         from .api.roletemplates import get_role_templates as operation
 
         if show_roles is not UNSET and not isinstance(show_roles, bool):
             raise _wrong("get_role_templates", "show_roles", "bool", show_roles)
-        return await self._call("getRoleTemplates", operation, (200,), **_given(show_roles=show_roles))
+        return await self._call(
+            "getRoleTemplates",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(show_roles=show_roles),
+        )
 
-    async def get_roles(self) -> list[Role]:
+    async def get_roles(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[Role]:
         """`GET /sap/rest/authorization/v2/roles` (getRoles)."""
         from .api.roles import get_roles as operation
 
-        return await self._call("getRoles", operation, (200,))
+        return await self._call(
+            "getRoles",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_roles_by_app_id(self, app_id: str) -> list[Role]:
+    async def get_roles_by_app_id(
+        self,
+        app_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[Role]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roles` (getRolesByAppId)."""
         from .api.roles import get_roles_by_app_id as operation
 
@@ -1157,9 +2110,26 @@ class XsuaaApi(Namespace):
             raise _wrong("get_roles_by_app_id", "app_id", "str", app_id)
         if not app_id:
             raise _empty("get_roles_by_app_id", "app_id")
-        return await self._call("getRolesByAppId", operation, (200,), app_id)
+        return await self._call(
+            "getRolesByAppId",
+            operation,
+            (200,),
+            app_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_roles_by_role_collection_name(self, role_collection_name: str) -> list[Role]:
+    async def get_roles_by_role_collection_name(
+        self,
+        role_collection_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[Role]:
         """`GET /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (getRolesByRoleCollectionName)."""
         from .api.rolecollections import get_roles_by_role_collection_name as operation
 
@@ -1167,9 +2137,27 @@ class XsuaaApi(Namespace):
             raise _wrong("get_roles_by_role_collection_name", "role_collection_name", "str", role_collection_name)
         if not role_collection_name:
             raise _empty("get_roles_by_role_collection_name", "role_collection_name")
-        return await self._call("getRolesByRoleCollectionName", operation, (200,), role_collection_name)
+        return await self._call(
+            "getRolesByRoleCollectionName",
+            operation,
+            (200,),
+            role_collection_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_scope(self, app_id: str, scope_name: str) -> Scope:
+    async def get_scope(
+        self,
+        app_id: str,
+        scope_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Scope:
         """`GET /sap/rest/authorization/v2/apps/{appId}/scopes/{scopeName}` (getScope)."""
         from .api.application import get_scope as operation
 
@@ -1181,9 +2169,27 @@ class XsuaaApi(Namespace):
             raise _wrong("get_scope", "scope_name", "str", scope_name)
         if not scope_name:
             raise _empty("get_scope", "scope_name")
-        return await self._call("getScope", operation, (200,), app_id, scope_name)
+        return await self._call(
+            "getScope",
+            operation,
+            (200,),
+            app_id,
+            scope_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_user_by_id(self, id: str) -> GetUserByIdResponse200:
+    async def get_user_by_id(
+        self,
+        id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> GetUserByIdResponse200:
         """`GET /sap/rest/user/id/{id}` (getUserById)."""
         from .api.usercontroller import get_user_by_id as operation
 
@@ -1191,9 +2197,27 @@ class XsuaaApi(Namespace):
             raise _wrong("get_user_by_id", "id", "str", id)
         if not id:
             raise _empty("get_user_by_id", "id")
-        return await self._call("getUserById", operation, (200,), id)
+        return await self._call(
+            "getUserById",
+            operation,
+            (200,),
+            id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_user_by_name(self, origin: str, username: str) -> XSUser:
+    async def get_user_by_name(
+        self,
+        origin: str,
+        username: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> XSUser:
         """`GET /sap/rest/user/origin/{origin}/name/{username}` (getUserByName)."""
         from .api.usercontroller import get_user_by_name as operation
 
@@ -1205,10 +2229,28 @@ class XsuaaApi(Namespace):
             raise _wrong("get_user_by_name", "username", "str", username)
         if not username:
             raise _empty("get_user_by_name", "username")
-        return await self._call("getUserByName", operation, (200,), origin, username)
+        return await self._call(
+            "getUserByName",
+            operation,
+            (200,),
+            origin,
+            username,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_user_names(
-        self, origin: str, *, filter_: str | Unset = UNSET, details: bool | Unset = False
+        self,
+        origin: str,
+        *,
+        filter_: str | Unset = UNSET,
+        details: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> GetUserNamesResponse200:
         """`GET /sap/rest/user/origin/{origin}/name` (getUserNames)."""
         from .api.usercontroller import get_user_names as operation
@@ -1221,9 +2263,28 @@ class XsuaaApi(Namespace):
             raise _wrong("get_user_names", "filter_", "str", filter_)
         if details is not UNSET and not isinstance(details, bool):
             raise _wrong("get_user_names", "details", "bool", details)
-        return await self._call("getUserNames", operation, (200,), origin, **_given(filter_=filter_, details=details))
+        return await self._call(
+            "getUserNames",
+            operation,
+            (200,),
+            origin,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(filter_=filter_, details=details),
+        )
 
-    async def get_zone_information_by_subdomain(self, subdomain: str, *, ias_client: str) -> XSTenantV2ZoneInformation:
+    async def get_zone_information_by_subdomain(
+        self,
+        subdomain: str,
+        *,
+        ias_client: str,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> XSTenantV2ZoneInformation:
         """`GET /sap/rest/tenantLoginInfo/{subdomain}` (getZoneInformationBySubdomain)."""
         from .api.zone_trust_information import get_zone_information_by_subdomain as operation
 
@@ -1234,10 +2295,26 @@ class XsuaaApi(Namespace):
         if not isinstance(ias_client, str):
             raise _wrong("get_zone_information_by_subdomain", "ias_client", "str", ias_client)
         return await self._call(
-            "getZoneInformationBySubdomain", operation, (200,), subdomain, **_given(ias_client=ias_client)
+            "getZoneInformationBySubdomain",
+            operation,
+            (200,),
+            subdomain,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(ias_client=ias_client),
         )
 
-    async def get_zone_information_by_subdomain_1(self, subdomain: str) -> XSTenantV2ZoneInformation:
+    async def get_zone_information_by_subdomain_1(
+        self,
+        subdomain: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> XSTenantV2ZoneInformation:
         """`GET /sap/rest/authorization/v2/zoneinfo/{subdomain}` (getZoneInformationBySubdomain_1)."""
         from .api.zone_trust_information import get_zone_information_by_subdomain_1 as operation
 
@@ -1245,7 +2322,16 @@ class XsuaaApi(Namespace):
             raise _wrong("get_zone_information_by_subdomain_1", "subdomain", "str", subdomain)
         if not subdomain:
             raise _empty("get_zone_information_by_subdomain_1", "subdomain")
-        return await self._call("getZoneInformationBySubdomain_1", operation, (200,), subdomain)
+        return await self._call(
+            "getZoneInformationBySubdomain_1",
+            operation,
+            (200,),
+            subdomain,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def list_groups(
         self,
@@ -1256,6 +2342,10 @@ class XsuaaApi(Namespace):
         sort_order: str | Unset = "ascending",
         start_index: int | Unset = 1,
         count: int | Unset = 100,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> SearchResultsObject:
         """`GET /Groups` (listGroups)."""
         from .api.scim_group_endpoints import list_groups as operation
@@ -1276,6 +2366,10 @@ class XsuaaApi(Namespace):
             "listGroups",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 attributes=attributes,
                 filter_=filter_,
@@ -1286,7 +2380,15 @@ class XsuaaApi(Namespace):
             ),
         )
 
-    async def list_scopes(self, app_id: str) -> list[Scope]:
+    async def list_scopes(
+        self,
+        app_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[Scope]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/scopes` (listScopes)."""
         from .api.application import list_scopes as operation
 
@@ -1294,10 +2396,26 @@ class XsuaaApi(Namespace):
             raise _wrong("list_scopes", "app_id", "str", app_id)
         if not app_id:
             raise _empty("list_scopes", "app_id")
-        return await self._call("listScopes", operation, (200,), app_id)
+        return await self._call(
+            "listScopes",
+            operation,
+            (200,),
+            app_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def migrate_saml_to_oidcidp(
-        self, origin: str, *, body: XSIdentityProvider
+        self,
+        origin: str,
+        *,
+        body: XSIdentityProvider,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> IdentityProviderAbstractIdentityProviderDefinition:
         """`PUT /sap/rest/identity-providers/migrate/{origin}` (migrateSAMLToOIDCIDP)."""
         from .api.identity_providers import migrate_saml_to_oidcidp as operation
@@ -1308,10 +2426,27 @@ class XsuaaApi(Namespace):
             raise _empty("migrate_saml_to_oidcidp", "origin")
         if not isinstance(body, operation.XSIdentityProvider):
             raise _wrong("migrate_saml_to_oidcidp", "body", "XSIdentityProvider", body)
-        return await self._call("migrateSAMLToOIDCIDP", operation, (200,), origin, **_given(body=body))
+        return await self._call(
+            "migrateSAMLToOIDCIDP",
+            operation,
+            (200,),
+            origin,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def read_public_settings(
-        self, *, subdomain: str | Unset = UNSET, tenant_id: str | Unset = UNSET
+        self,
+        *,
+        subdomain: str | Unset = UNSET,
+        tenant_id: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ReadPublicSettingsResponse200:
         """`GET /sap/rest/authorization/v2/securitySettings/public` (readPublicSettings)."""
         from .api.tenant import read_public_settings as operation
@@ -1321,24 +2456,73 @@ class XsuaaApi(Namespace):
         if tenant_id is not UNSET and not isinstance(tenant_id, str):
             raise _wrong("read_public_settings", "tenant_id", "str", tenant_id)
         return await self._call(
-            "readPublicSettings", operation, (200,), **_given(subdomain=subdomain, tenant_id=tenant_id)
+            "readPublicSettings",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(subdomain=subdomain, tenant_id=tenant_id),
         )
 
-    async def read_settings(self) -> TenantSettingsResp:
+    async def read_settings(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> TenantSettingsResp:
         """`GET /sap/rest/authorization/v2/securitySettings` (readSettings)."""
         from .api.tenant import read_settings as operation
 
-        return await self._call("readSettings", operation, (200,))
+        return await self._call(
+            "readSettings",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def refresh_platform_identity_provider_trusts(self, *, body: list[str]) -> XSPlatformIdentityProvider:
+    async def refresh_platform_identity_provider_trusts(
+        self,
+        *,
+        body: list[str],
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> XSPlatformIdentityProvider:
         """`POST /sap/rest/platform-identity-providers-global/refreshTrusts` (refreshPlatformIdentityProviderTrusts)."""
         from .api.platform_identity_providers_global import refresh_platform_identity_provider_trusts as operation
 
         if not _list_of(body, str):
             raise _wrong("refresh_platform_identity_provider_trusts", "body", "a list of str", body)
-        return await self._call("refreshPlatformIdentityProviderTrusts", operation, (200,), **_given(body=body))
+        return await self._call(
+            "refreshPlatformIdentityProviderTrusts",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def remove_role_collection(self, origin: str, user_name: str, role_collection_name: str) -> XSUser:
+    async def remove_role_collection(
+        self,
+        origin: str,
+        user_name: str,
+        role_collection_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> XSUser:
         """`DELETE /sap/rest/user/origin/{origin}/name/{userName}/rolecollections/{roleCollectionName}` (removeRoleCollection)."""
         from .api.usercontroller import remove_role_collection as operation
 
@@ -1354,10 +2538,28 @@ class XsuaaApi(Namespace):
             raise _wrong("remove_role_collection", "role_collection_name", "str", role_collection_name)
         if not role_collection_name:
             raise _empty("remove_role_collection", "role_collection_name")
-        return await self._call("removeRoleCollection", operation, (200,), origin, user_name, role_collection_name)
+        return await self._call(
+            "removeRoleCollection",
+            operation,
+            (200,),
+            origin,
+            user_name,
+            role_collection_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def retrieve_ias_tenants(
-        self, *, all_: bool | Unset = UNSET, additional_info: bool | Unset = UNSET
+        self,
+        *,
+        all_: bool | Unset = UNSET,
+        additional_info: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> list[RetrieveIasTenantsResponse200Item]:
         """`GET /sap/rest/identity-providers/ias` (retrieveIasTenants)."""
         from .api.identity_providers import retrieve_ias_tenants as operation
@@ -1367,11 +2569,25 @@ class XsuaaApi(Namespace):
         if additional_info is not UNSET and not isinstance(additional_info, bool):
             raise _wrong("retrieve_ias_tenants", "additional_info", "bool", additional_info)
         return await self._call(
-            "retrieveIasTenants", operation, (200,), **_given(all_=all_, additional_info=additional_info)
+            "retrieveIasTenants",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(all_=all_, additional_info=additional_info),
         )
 
     async def retrieve_identity_provider(
-        self, id: str, *, raw_config: bool | Unset = False
+        self,
+        id: str,
+        *,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> XSIdentityProviderAbstractIdentityProviderDefinition:
         """`GET /sap/rest/identity-providers/{id}` (retrieveIdentityProvider)."""
         from .api.identity_providers import retrieve_identity_provider as operation
@@ -1382,10 +2598,27 @@ class XsuaaApi(Namespace):
             raise _empty("retrieve_identity_provider", "id")
         if raw_config is not UNSET and not isinstance(raw_config, bool):
             raise _wrong("retrieve_identity_provider", "raw_config", "bool", raw_config)
-        return await self._call("retrieveIdentityProvider", operation, (200,), id, **_given(raw_config=raw_config))
+        return await self._call(
+            "retrieveIdentityProvider",
+            operation,
+            (200,),
+            id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(raw_config=raw_config),
+        )
 
     async def retrieve_identity_provider_by_origin_key_deprecated(
-        self, origin_key: str, *, raw_config: bool | Unset = False
+        self,
+        origin_key: str,
+        *,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> BtpCliXsIdentityProvider:
         """`HEAD /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated as operation
@@ -1401,11 +2634,22 @@ class XsuaaApi(Namespace):
             operation,
             (200,),
             origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(raw_config=raw_config),
         )
 
     async def retrieve_identity_provider_by_origin_key_deprecated_1(
-        self, origin_key: str, *, raw_config: bool | Unset = False
+        self,
+        origin_key: str,
+        *,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> BtpCliXsIdentityProvider:
         """`PUT /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_1)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_1 as operation
@@ -1421,11 +2665,22 @@ class XsuaaApi(Namespace):
             operation,
             (200,),
             origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(raw_config=raw_config),
         )
 
     async def retrieve_identity_provider_by_origin_key_deprecated_2(
-        self, origin_key: str, *, raw_config: bool | Unset = False
+        self,
+        origin_key: str,
+        *,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> BtpCliXsIdentityProvider:
         """`OPTIONS /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_2)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_2 as operation
@@ -1441,11 +2696,22 @@ class XsuaaApi(Namespace):
             operation,
             (200,),
             origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(raw_config=raw_config),
         )
 
     async def retrieve_identity_provider_by_origin_key_deprecated_3(
-        self, origin_key: str, *, raw_config: bool | Unset = False
+        self,
+        origin_key: str,
+        *,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> BtpCliXsIdentityProvider:
         """`DELETE /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_3)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_3 as operation
@@ -1461,11 +2727,22 @@ class XsuaaApi(Namespace):
             operation,
             (200,),
             origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(raw_config=raw_config),
         )
 
     async def retrieve_identity_provider_by_origin_key_deprecated_4(
-        self, origin_key: str, *, raw_config: bool | Unset = False
+        self,
+        origin_key: str,
+        *,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> BtpCliXsIdentityProvider:
         """`POST /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_4)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_4 as operation
@@ -1481,11 +2758,22 @@ class XsuaaApi(Namespace):
             operation,
             (200,),
             origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(raw_config=raw_config),
         )
 
     async def retrieve_identity_provider_by_origin_key_deprecated_5(
-        self, origin_key: str, *, raw_config: bool | Unset = False
+        self,
+        origin_key: str,
+        *,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> BtpCliXsIdentityProvider:
         """`GET /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_5)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_5 as operation
@@ -1501,11 +2789,22 @@ class XsuaaApi(Namespace):
             operation,
             (200,),
             origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(raw_config=raw_config),
         )
 
     async def retrieve_identity_provider_by_origin_key_deprecated_6(
-        self, origin_key: str, *, raw_config: bool | Unset = False
+        self,
+        origin_key: str,
+        *,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> BtpCliXsIdentityProvider:
         """`PATCH /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_6)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_6 as operation
@@ -1521,11 +2820,22 @@ class XsuaaApi(Namespace):
             operation,
             (200,),
             origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(raw_config=raw_config),
         )
 
     async def retrieve_identity_providers(
-        self, *, active_only: str | Unset = UNSET, raw_config: bool | Unset = False
+        self,
+        *,
+        active_only: str | Unset = UNSET,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> list[XSIdentityProviderAbstractIdentityProviderDefinition]:
         """`GET /sap/rest/identity-providers` (retrieveIdentityProviders)."""
         from .api.identity_providers import retrieve_identity_providers as operation
@@ -1535,11 +2845,25 @@ class XsuaaApi(Namespace):
         if raw_config is not UNSET and not isinstance(raw_config, bool):
             raise _wrong("retrieve_identity_providers", "raw_config", "bool", raw_config)
         return await self._call(
-            "retrieveIdentityProviders", operation, (200,), **_given(active_only=active_only, raw_config=raw_config)
+            "retrieveIdentityProviders",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(active_only=active_only, raw_config=raw_config),
         )
 
     async def retrieve_identity_providers_for_btp_cli_deprecated(
-        self, *, active_only: str | Unset = UNSET, raw_config: bool | Unset = False
+        self,
+        *,
+        active_only: str | Unset = UNSET,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> list[BtpCliXsIdentityProvider]:
         """`GET /sap/rest/identity-providers/btpcli/identity-providers` (retrieveIdentityProvidersForBtpCliDeprecated)."""
         from .api.identity_providers import retrieve_identity_providers_for_btp_cli_deprecated as operation
@@ -1552,11 +2876,23 @@ class XsuaaApi(Namespace):
             "retrieveIdentityProvidersForBtpCliDeprecated",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(active_only=active_only, raw_config=raw_config),
         )
 
     async def retrieve_specific_ias_tenant(
-        self, tenant_url: str, *, all_: bool | Unset = UNSET, additional_info: bool | Unset = UNSET
+        self,
+        tenant_url: str,
+        *,
+        all_: bool | Unset = UNSET,
+        additional_info: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> RetrieveSpecificIasTenantResponse200:
         """`GET /sap/rest/identity-providers/ias/{tenantURL}` (retrieveSpecificIasTenant)."""
         from .api.identity_providers import retrieve_specific_ias_tenant as operation
@@ -1574,10 +2910,22 @@ class XsuaaApi(Namespace):
             operation,
             (200,),
             tenant_url,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(all_=all_, additional_info=additional_info),
         )
 
-    async def rollback_saml_to_oidcidp(self, origin: str) -> IdentityProviderAbstractIdentityProviderDefinition:
+    async def rollback_saml_to_oidcidp(
+        self,
+        origin: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> IdentityProviderAbstractIdentityProviderDefinition:
         """`PUT /sap/rest/identity-providers/migrate/{origin}/rollback` (rollbackSAMLToOIDCIDP)."""
         from .api.identity_providers import rollback_saml_to_oidcidp as operation
 
@@ -1585,10 +2933,27 @@ class XsuaaApi(Namespace):
             raise _wrong("rollback_saml_to_oidcidp", "origin", "str", origin)
         if not origin:
             raise _empty("rollback_saml_to_oidcidp", "origin")
-        return await self._call("rollbackSAMLToOIDCIDP", operation, (200,), origin)
+        return await self._call(
+            "rollbackSAMLToOIDCIDP",
+            operation,
+            (200,),
+            origin,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def update_identity_provider(
-        self, id: str, *, body: XSIdentityProvider, raw_config: bool | Unset = False
+        self,
+        id: str,
+        *,
+        body: XSIdentityProvider,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> IdentityProviderAbstractIdentityProviderDefinition:
         """`PUT /sap/rest/identity-providers/{id}` (updateIdentityProvider)."""
         from .api.identity_providers import update_identity_provider as operation
@@ -1602,11 +2967,27 @@ class XsuaaApi(Namespace):
         if raw_config is not UNSET and not isinstance(raw_config, bool):
             raise _wrong("update_identity_provider", "raw_config", "bool", raw_config)
         return await self._call(
-            "updateIdentityProvider", operation, (200,), id, **_given(body=body, raw_config=raw_config)
+            "updateIdentityProvider",
+            operation,
+            (200,),
+            id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body, raw_config=raw_config),
         )
 
     async def update_platform_identity_provider(
-        self, origin_key: str, *, body: XSPlatformIdentityProvider, refresh_trust: bool | Unset = UNSET
+        self,
+        origin_key: str,
+        *,
+        body: XSPlatformIdentityProvider,
+        refresh_trust: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> XSPlatformIdentityProvider:
         """`PUT /sap/rest/platform-identity-providers-global/{originKey}` (updatePlatformIdentityProvider)."""
         from .api.platform_identity_providers_global import update_platform_identity_provider as operation
@@ -1624,6 +3005,10 @@ class XsuaaApi(Namespace):
             operation,
             (200,),
             origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(body=body, refresh_trust=refresh_trust),
         )
 
@@ -1634,6 +3019,10 @@ class XsuaaApi(Namespace):
         *,
         body: AddPlatformIdentityProviderTrust,
         refresh_trust: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> XSPlatformIdentityProvider:
         """`PATCH /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/{originKey}` (updatePlatformIdentityProviderTrust)."""
         from .api.platform_identity_providers import update_platform_identity_provider_trust as operation
@@ -1656,10 +3045,25 @@ class XsuaaApi(Namespace):
             (200,),
             global_account_id,
             origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(body=body, refresh_trust=refresh_trust),
         )
 
-    async def update_role(self, app_id: str, template_name: str, role_name: str, *, body: RoleUpdate) -> Role:
+    async def update_role(
+        self,
+        app_id: str,
+        template_name: str,
+        role_name: str,
+        *,
+        body: RoleUpdate,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Role:
         """`PUT /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (updateRole)."""
         from .api.roles import update_role as operation
 
@@ -1677,17 +3081,55 @@ class XsuaaApi(Namespace):
             raise _empty("update_role", "role_name")
         if not isinstance(body, operation.RoleUpdate):
             raise _wrong("update_role", "body", "RoleUpdate", body)
-        return await self._call("updateRole", operation, (200,), app_id, template_name, role_name, **_given(body=body))
+        return await self._call(
+            "updateRole",
+            operation,
+            (200,),
+            app_id,
+            template_name,
+            role_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_settings(self, *, body: TenantSettingsReq) -> TenantSettingsResp:
+    async def update_settings(
+        self,
+        *,
+        body: TenantSettingsReq,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> TenantSettingsResp:
         """`PATCH /sap/rest/authorization/v2/securitySettings` (updateSettings)."""
         from .api.tenant import update_settings as operation
 
         if not isinstance(body, operation.TenantSettingsReq):
             raise _wrong("update_settings", "body", "TenantSettingsReq", body)
-        return await self._call("updateSettings", operation, (200,), **_given(body=body))
+        return await self._call(
+            "updateSettings",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_user(self, *, body: XSUser, only_role_collections: bool | Unset = False) -> XSUser:
+    async def update_user(
+        self,
+        *,
+        body: XSUser,
+        only_role_collections: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> XSUser:
         """`PUT /sap/rest/user` (updateUser)."""
         from .api.usercontroller import update_user as operation
 
@@ -1696,7 +3138,14 @@ class XsuaaApi(Namespace):
         if only_role_collections is not UNSET and not isinstance(only_role_collections, bool):
             raise _wrong("update_user", "only_role_collections", "bool", only_role_collections)
         return await self._call(
-            "updateUser", operation, (200,), **_given(body=body, only_role_collections=only_role_collections)
+            "updateUser",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body, only_role_collections=only_role_collections),
         )
 
 
@@ -1706,7 +3155,14 @@ class XsuaaApiWithRawResponse(Namespace):
     _client_module = "scp_async_clients.xsuaa.client"
 
     async def add_idp_attribute_to_role_collection(
-        self, origin: str, *, body: IdentityProviderMapping
+        self,
+        origin: str,
+        *,
+        body: IdentityProviderMapping,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AddIdpAttributeToRoleCollectionResponse201]:
         """`POST /sap/rest/authorization/v2/identity-providers/{origin}/attributes` (addIdpAttributeToRoleCollection)."""
         from .api.idp_role_collection import add_idp_attribute_to_role_collection as operation
@@ -1717,10 +3173,27 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _empty("add_idp_attribute_to_role_collection", "origin")
         if not isinstance(body, operation.IdentityProviderMapping):
             raise _wrong("add_idp_attribute_to_role_collection", "body", "IdentityProviderMapping", body)
-        return await self._call_raw("addIdpAttributeToRoleCollection", operation, (201,), origin, **_given(body=body))
+        return await self._call_raw(
+            "addIdpAttributeToRoleCollection",
+            operation,
+            (201,),
+            origin,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def add_platform_identity_provider_global_account_id(
-        self, origin_key: str, *, body: str
+        self,
+        origin_key: str,
+        *,
+        body: str,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
         """`POST /sap/rest/platform-identity-providers-global/{originKey}/globalaccountids` (addPlatformIdentityProviderGlobalAccountId)."""
         from .api.platform_identity_providers_global import (
@@ -1734,11 +3207,26 @@ class XsuaaApiWithRawResponse(Namespace):
         if not isinstance(body, str):
             raise _wrong("add_platform_identity_provider_global_account_id", "body", "str", body)
         return await self._call_raw(
-            "addPlatformIdentityProviderGlobalAccountId", operation, (201,), origin_key, **_given(body=body)
+            "addPlatformIdentityProviderGlobalAccountId",
+            operation,
+            (201,),
+            origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
     async def add_platform_identity_provider_trust(
-        self, global_account_id: str, *, body: AddPlatformIdentityProviderTrust
+        self,
+        global_account_id: str,
+        *,
+        body: AddPlatformIdentityProviderTrust,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
         """`POST /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers` (addPlatformIdentityProviderTrust)."""
         from .api.platform_identity_providers import add_platform_identity_provider_trust as operation
@@ -1750,11 +3238,28 @@ class XsuaaApiWithRawResponse(Namespace):
         if not isinstance(body, operation.AddPlatformIdentityProviderTrust):
             raise _wrong("add_platform_identity_provider_trust", "body", "AddPlatformIdentityProviderTrust", body)
         return await self._call_raw(
-            "addPlatformIdentityProviderTrust", operation, (201,), global_account_id, **_given(body=body)
+            "addPlatformIdentityProviderTrust",
+            operation,
+            (201,),
+            global_account_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
     async def add_role_collection(
-        self, origin: str, user_name: str, role_collection_name: str, *, create_user_if_missing: bool | Unset = False
+        self,
+        origin: str,
+        user_name: str,
+        role_collection_name: str,
+        *,
+        create_user_if_missing: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AddRoleCollectionResponse200]:
         """`PUT /sap/rest/user/origin/{origin}/name/{userName}/rolecollections/{roleCollectionName}` (addRoleCollection)."""
         from .api.usercontroller import add_role_collection as operation
@@ -1780,11 +3285,24 @@ class XsuaaApiWithRawResponse(Namespace):
             origin,
             user_name,
             role_collection_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(create_user_if_missing=create_user_if_missing),
         )
 
     async def add_role_to_role_collection(
-        self, role_collection_name: str, role_template_app_id: str, role_name: str, role_template_name: str
+        self,
+        role_collection_name: str,
+        role_template_app_id: str,
+        role_name: str,
+        role_template_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AddRoleToRoleCollectionResponse200 | AddRoleToRoleCollectionResponse201]:
         """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles/{roleTemplateAppID}/{roleName}/{roleTemplateName}` (addRoleToRoleCollection)."""
         from .api.rolecollections import add_role_to_role_collection as operation
@@ -1813,10 +3331,21 @@ class XsuaaApiWithRawResponse(Namespace):
             role_template_app_id,
             role_name,
             role_template_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
         )
 
     async def add_roles_to_role_collection(
-        self, role_collection_name: str, *, body: list[RoleReference]
+        self,
+        role_collection_name: str,
+        *,
+        body: list[RoleReference],
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AddRolesToRoleCollectionResponse200 | AddRolesToRoleCollectionResponse201]:
         """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (addRolesToRoleCollection)."""
         from .api.rolecollections import add_roles_to_role_collection as operation
@@ -1828,10 +3357,26 @@ class XsuaaApiWithRawResponse(Namespace):
         if not _list_of(body, operation.RoleReference):
             raise _wrong("add_roles_to_role_collection", "body", "a list of RoleReference", body)
         return await self._call_raw(
-            "addRolesToRoleCollection", operation, (200, 201), role_collection_name, **_given(body=body)
+            "addRolesToRoleCollection",
+            operation,
+            (200, 201),
+            role_collection_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
-    async def are_more_trusts_allowed(self, global_account_id: str) -> Response[CustomIdpCockpitResponse]:
+    async def are_more_trusts_allowed(
+        self,
+        global_account_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[CustomIdpCockpitResponse]:
         """`GET /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/status` (areMoreTrustsAllowed)."""
         from .api.customidp import are_more_trusts_allowed as operation
 
@@ -1839,10 +3384,26 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _wrong("are_more_trusts_allowed", "global_account_id", "str", global_account_id)
         if not global_account_id:
             raise _empty("are_more_trusts_allowed", "global_account_id")
-        return await self._call_raw("areMoreTrustsAllowed", operation, (200,), global_account_id)
+        return await self._call_raw(
+            "areMoreTrustsAllowed",
+            operation,
+            (200,),
+            global_account_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def change_role_collection_description(
-        self, role_collection_name: str, *, body: RoleCollectionDescription
+        self,
+        role_collection_name: str,
+        *,
+        body: RoleCollectionDescription,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ChangeRoleCollectionDescriptionResponse200 | ChangeRoleCollectionDescriptionResponse201]:
         """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (changeRoleCollectionDescription)."""
         from .api.rolecollections import change_role_collection_description as operation
@@ -1854,19 +3415,51 @@ class XsuaaApiWithRawResponse(Namespace):
         if not isinstance(body, operation.RoleCollectionDescription):
             raise _wrong("change_role_collection_description", "body", "RoleCollectionDescription", body)
         return await self._call_raw(
-            "changeRoleCollectionDescription", operation, (200, 201), role_collection_name, **_given(body=body)
+            "changeRoleCollectionDescription",
+            operation,
+            (200, 201),
+            role_collection_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
-    async def create_group(self, *, body: ScimGroup) -> Response[ScimGroup]:
+    async def create_group(
+        self,
+        *,
+        body: ScimGroup,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[ScimGroup]:
         """`POST /Groups` (createGroup)."""
         from .api.scim_group_endpoints import create_group as operation
 
         if not isinstance(body, operation.ScimGroup):
             raise _wrong("create_group", "body", "ScimGroup", body)
-        return await self._call_raw("createGroup", operation, (201,), **_given(body=body))
+        return await self._call_raw(
+            "createGroup",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def create_identity_provider(
-        self, *, body: XSIdentityProvider, raw_config: bool | Unset = False
+        self,
+        *,
+        body: XSIdentityProvider,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[IdentityProviderAbstractIdentityProviderDefinition]:
         """`POST /sap/rest/identity-providers` (createIdentityProvider)."""
         from .api.identity_providers import create_identity_provider as operation
@@ -1876,79 +3469,225 @@ class XsuaaApiWithRawResponse(Namespace):
         if raw_config is not UNSET and not isinstance(raw_config, bool):
             raise _wrong("create_identity_provider", "raw_config", "bool", raw_config)
         return await self._call_raw(
-            "createIdentityProvider", operation, (201,), **_given(body=body, raw_config=raw_config)
+            "createIdentityProvider",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body, raw_config=raw_config),
         )
 
     async def create_platform_identity_provider(
-        self, *, body: XSPlatformIdentityProvider
+        self,
+        *,
+        body: XSPlatformIdentityProvider,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
         """`POST /sap/rest/platform-identity-providers-global` (createPlatformIdentityProvider)."""
         from .api.platform_identity_providers_global import create_platform_identity_provider as operation
 
         if not isinstance(body, operation.XSPlatformIdentityProvider):
             raise _wrong("create_platform_identity_provider", "body", "XSPlatformIdentityProvider", body)
-        return await self._call_raw("createPlatformIdentityProvider", operation, (201,), **_given(body=body))
+        return await self._call_raw(
+            "createPlatformIdentityProvider",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_role(self, *, body: Role) -> Response[Role]:
+    async def create_role(
+        self,
+        *,
+        body: Role,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Role]:
         """`POST /sap/rest/authorization/v2/apps/roles` (createRole)."""
         from .api.roles import create_role as operation
 
         if not isinstance(body, operation.Role):
             raise _wrong("create_role", "body", "Role", body)
-        return await self._call_raw("createRole", operation, (201,), **_given(body=body))
+        return await self._call_raw(
+            "createRole",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_role_collection(self, *, body: RoleCollection) -> Response[RoleCollection]:
+    async def create_role_collection(
+        self,
+        *,
+        body: RoleCollection,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[RoleCollection]:
         """`POST /sap/rest/authorization/v2/rolecollections` (createRoleCollection)."""
         from .api.rolecollections import create_role_collection as operation
 
         if not isinstance(body, operation.RoleCollection):
             raise _wrong("create_role_collection", "body", "RoleCollection", body)
-        return await self._call_raw("createRoleCollection", operation, (200, 201), **_given(body=body))
+        return await self._call_raw(
+            "createRoleCollection",
+            operation,
+            (200, 201),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def create_role_collections(
-        self, *, body: RoleCollectionsBulkDto
+        self,
+        *,
+        body: RoleCollectionsBulkDto,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[CreateRoleCollectionsResponse201]:
         """`POST /sap/rest/authorization/v2/rolecollections/bulk` (createRoleCollections)."""
         from .api.rolecollections import create_role_collections as operation
 
         if not isinstance(body, operation.RoleCollectionsBulkDto):
             raise _wrong("create_role_collections", "body", "RoleCollectionsBulkDto", body)
-        return await self._call_raw("createRoleCollections", operation, (201,), **_given(body=body))
+        return await self._call_raw(
+            "createRoleCollections",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_role_collections_for_user(self, *, body: RoleCollectionListDto) -> Response[RoleCollectionListDto]:
+    async def create_role_collections_for_user(
+        self,
+        *,
+        body: RoleCollectionListDto,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[RoleCollectionListDto]:
         """`POST /sap/rest/authorization/v2/users/current/rolecollections` (createRoleCollectionsForUser)."""
         from .api.rolecollections import create_role_collections_for_user as operation
 
         if not isinstance(body, operation.RoleCollectionListDto):
             raise _wrong("create_role_collections_for_user", "body", "RoleCollectionListDto", body)
-        return await self._call_raw("createRoleCollectionsForUser", operation, (200,), **_given(body=body))
+        return await self._call_raw(
+            "createRoleCollectionsForUser",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_user(self, *, body: XSUser) -> Response[XSUser]:
+    async def create_user(
+        self,
+        *,
+        body: XSUser,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[XSUser]:
         """`POST /sap/rest/user` (createUser)."""
         from .api.usercontroller import create_user as operation
 
         if not isinstance(body, operation.XSUser):
             raise _wrong("create_user", "body", "XSUser", body)
-        return await self._call_raw("createUser", operation, (200,), **_given(body=body))
+        return await self._call_raw(
+            "createUser",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_user_1(self, *, body: ScimUser) -> Response[ScimUser]:
+    async def create_user_1(
+        self,
+        *,
+        body: ScimUser,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[ScimUser]:
         """`POST /Users` (createUser_1)."""
         from .api.scim_user_endpoints import create_user_1 as operation
 
         if not isinstance(body, operation.ScimUser):
             raise _wrong("create_user_1", "body", "ScimUser", body)
-        return await self._call_raw("createUser_1", operation, (201,), **_given(body=body))
+        return await self._call_raw(
+            "createUser_1",
+            operation,
+            (201,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def create_users(self, *, body: list[XSUser]) -> Response[CreateUsersResponse200]:
+    async def create_users(
+        self,
+        *,
+        body: list[XSUser],
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[CreateUsersResponse200]:
         """`POST /sap/rest/user/bulk` (createUsers)."""
         from .api.usercontroller import create_users as operation
 
         if not _list_of(body, operation.XSUser):
             raise _wrong("create_users", "body", "a list of XSUser", body)
-        return await self._call_raw("createUsers", operation, (200,), **_given(body=body))
+        return await self._call_raw(
+            "createUsers",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def delete_identity_provider(
-        self, id: str, *, raw_config: bool | Unset = False
+        self,
+        id: str,
+        *,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[IdentityProviderAbstractIdentityProviderDefinition]:
         """`DELETE /sap/rest/identity-providers/{id}` (deleteIdentityProvider)."""
         from .api.identity_providers import delete_identity_provider as operation
@@ -1959,10 +3698,27 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _empty("delete_identity_provider", "id")
         if raw_config is not UNSET and not isinstance(raw_config, bool):
             raise _wrong("delete_identity_provider", "raw_config", "bool", raw_config)
-        return await self._call_raw("deleteIdentityProvider", operation, (200,), id, **_given(raw_config=raw_config))
+        return await self._call_raw(
+            "deleteIdentityProvider",
+            operation,
+            (200,),
+            id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(raw_config=raw_config),
+        )
 
     async def delete_identity_provider_using_origin_key(
-        self, origin_key: str, *, raw_config: bool | Unset = False
+        self,
+        origin_key: str,
+        *,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[IdentityProviderAbstractIdentityProviderDefinition]:
         """`DELETE /sap/rest/identity-providers/originKey/{originKey}` (deleteIdentityProviderUsingOriginKey)."""
         from .api.identity_providers import delete_identity_provider_using_origin_key as operation
@@ -1974,11 +3730,29 @@ class XsuaaApiWithRawResponse(Namespace):
         if raw_config is not UNSET and not isinstance(raw_config, bool):
             raise _wrong("delete_identity_provider_using_origin_key", "raw_config", "bool", raw_config)
         return await self._call_raw(
-            "deleteIdentityProviderUsingOriginKey", operation, (200,), origin_key, **_given(raw_config=raw_config)
+            "deleteIdentityProviderUsingOriginKey",
+            operation,
+            (200,),
+            origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(raw_config=raw_config),
         )
 
     async def delete_idp_attribute_to_role_collection(
-        self, origin: str, attribute_name: str, operator: str, attribute_value: str, role_collection_name: str
+        self,
+        origin: str,
+        attribute_name: str,
+        operator: str,
+        attribute_value: str,
+        role_collection_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DeleteIdpAttributeToRoleCollectionResponse200]:
         """`DELETE /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/{operator}/{attributeValue}/rolecollections/{roleCollectionName}` (deleteIdpAttributeToRoleCollection)."""
         from .api.idp_role_collection import delete_idp_attribute_to_role_collection as operation
@@ -2012,9 +3786,21 @@ class XsuaaApiWithRawResponse(Namespace):
             operator,
             attribute_value,
             role_collection_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
         )
 
-    async def delete_platform_identity_provider(self, origin_key: str) -> Response[XSPlatformIdentityProvider]:
+    async def delete_platform_identity_provider(
+        self,
+        origin_key: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[XSPlatformIdentityProvider]:
         """`DELETE /sap/rest/platform-identity-providers-global/{originKey}` (deletePlatformIdentityProvider)."""
         from .api.platform_identity_providers_global import delete_platform_identity_provider as operation
 
@@ -2022,10 +3808,26 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _wrong("delete_platform_identity_provider", "origin_key", "str", origin_key)
         if not origin_key:
             raise _empty("delete_platform_identity_provider", "origin_key")
-        return await self._call_raw("deletePlatformIdentityProvider", operation, (200,), origin_key)
+        return await self._call_raw(
+            "deletePlatformIdentityProvider",
+            operation,
+            (200,),
+            origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def delete_platform_identity_provider_global_account_id(
-        self, origin_key: str, global_account_id: str
+        self,
+        origin_key: str,
+        global_account_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
         """`DELETE /sap/rest/platform-identity-providers-global/{originKey}/globalaccountids/{globalAccountId}` (deletePlatformIdentityProviderGlobalAccountId)."""
         from .api.platform_identity_providers_global import (
@@ -2043,11 +3845,26 @@ class XsuaaApiWithRawResponse(Namespace):
         if not global_account_id:
             raise _empty("delete_platform_identity_provider_global_account_id", "global_account_id")
         return await self._call_raw(
-            "deletePlatformIdentityProviderGlobalAccountId", operation, (200,), origin_key, global_account_id
+            "deletePlatformIdentityProviderGlobalAccountId",
+            operation,
+            (200,),
+            origin_key,
+            global_account_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
         )
 
     async def delete_platform_identity_provider_trust(
-        self, global_account_id: str, origin_key: str
+        self,
+        global_account_id: str,
+        origin_key: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
         """`DELETE /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/{originKey}` (deletePlatformIdentityProviderTrust)."""
         from .api.platform_identity_providers import delete_platform_identity_provider_trust as operation
@@ -2061,11 +3878,27 @@ class XsuaaApiWithRawResponse(Namespace):
         if not origin_key:
             raise _empty("delete_platform_identity_provider_trust", "origin_key")
         return await self._call_raw(
-            "deletePlatformIdentityProviderTrust", operation, (200,), global_account_id, origin_key
+            "deletePlatformIdentityProviderTrust",
+            operation,
+            (200,),
+            global_account_id,
+            origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
         )
 
     async def delete_role_by_role_name(
-        self, app_id: str, template_name: str, role_name: str
+        self,
+        app_id: str,
+        template_name: str,
+        role_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DeleteRoleByRoleNameResponse200]:
         """`DELETE /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (deleteRoleByRoleName)."""
         from .api.roles import delete_role_by_role_name as operation
@@ -2082,10 +3915,27 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _wrong("delete_role_by_role_name", "role_name", "str", role_name)
         if not role_name:
             raise _empty("delete_role_by_role_name", "role_name")
-        return await self._call_raw("deleteRoleByRoleName", operation, (200,), app_id, template_name, role_name)
+        return await self._call_raw(
+            "deleteRoleByRoleName",
+            operation,
+            (200,),
+            app_id,
+            template_name,
+            role_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def delete_role_collection_by_name(
-        self, role_collection_name: str
+        self,
+        role_collection_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DeleteRoleCollectionByNameResponse200 | None]:
         """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (deleteRoleCollectionByName)."""
         from .api.rolecollections import delete_role_collection_by_name as operation
@@ -2094,26 +3944,78 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _wrong("delete_role_collection_by_name", "role_collection_name", "str", role_collection_name)
         if not role_collection_name:
             raise _empty("delete_role_collection_by_name", "role_collection_name")
-        return await self._call_raw("deleteRoleCollectionByName", operation, (200, 204), role_collection_name)
+        return await self._call_raw(
+            "deleteRoleCollectionByName",
+            operation,
+            (200, 204),
+            role_collection_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_role_collections(self, *, body: RoleCollectionNamesDto) -> Response[None]:
+    async def delete_role_collections(
+        self,
+        *,
+        body: RoleCollectionNamesDto,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /sap/rest/authorization/v2/rolecollections/bulk` (deleteRoleCollections)."""
         from .api.rolecollections import delete_role_collections as operation
 
         if not isinstance(body, operation.RoleCollectionNamesDto):
             raise _wrong("delete_role_collections", "body", "RoleCollectionNamesDto", body)
-        return await self._call_raw("deleteRoleCollections", operation, (204,), **_given(body=body))
+        return await self._call_raw(
+            "deleteRoleCollections",
+            operation,
+            (204,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def delete_role_collections_for_user(self, *, body: RoleCollectionListDto) -> Response[None]:
+    async def delete_role_collections_for_user(
+        self,
+        *,
+        body: RoleCollectionListDto,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[None]:
         """`DELETE /sap/rest/authorization/v2/users/current/rolecollections` (deleteRoleCollectionsForUser)."""
         from .api.rolecollections import delete_role_collections_for_user as operation
 
         if not isinstance(body, operation.RoleCollectionListDto):
             raise _wrong("delete_role_collections_for_user", "body", "RoleCollectionListDto", body)
-        return await self._call_raw("deleteRoleCollectionsForUser", operation, (200,), **_given(body=body))
+        return await self._call_raw(
+            "deleteRoleCollectionsForUser",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def delete_role_from_role_collection(
-        self, role_collection_name: str, role_template_app_id: str, role_name: str, role_template_name: str
+        self,
+        role_collection_name: str,
+        role_template_app_id: str,
+        role_name: str,
+        role_template_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DeleteRoleFromRoleCollectionResponse200 | None]:
         """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles/{roleTemplateAppID}/{roleName}/{roleTemplateName}` (deleteRoleFromRoleCollection)."""
         from .api.rolecollections import delete_role_from_role_collection as operation
@@ -2142,10 +4044,21 @@ class XsuaaApiWithRawResponse(Namespace):
             role_template_app_id,
             role_name,
             role_template_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
         )
 
     async def delete_roles_from_role_collection(
-        self, role_collection_name: str, *, body: list[RoleReference]
+        self,
+        role_collection_name: str,
+        *,
+        body: list[RoleReference],
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DeleteRolesFromRoleCollectionResponse200 | DeleteRolesFromRoleCollectionResponse201]:
         """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (deleteRolesFromRoleCollection)."""
         from .api.rolecollections import delete_roles_from_role_collection as operation
@@ -2157,10 +4070,26 @@ class XsuaaApiWithRawResponse(Namespace):
         if not _list_of(body, operation.RoleReference):
             raise _wrong("delete_roles_from_role_collection", "body", "a list of RoleReference", body)
         return await self._call_raw(
-            "deleteRolesFromRoleCollection", operation, (200, 201), role_collection_name, **_given(body=body)
+            "deleteRolesFromRoleCollection",
+            operation,
+            (200, 201),
+            role_collection_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
-    async def delete_user_by_id(self, id: str) -> Response[DeleteUserByIdResponse200]:
+    async def delete_user_by_id(
+        self,
+        id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[DeleteUserByIdResponse200]:
         """`DELETE /sap/rest/user/id/{id}` (deleteUserById)."""
         from .api.usercontroller import delete_user_by_id as operation
 
@@ -2168,9 +4097,27 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _wrong("delete_user_by_id", "id", "str", id)
         if not id:
             raise _empty("delete_user_by_id", "id")
-        return await self._call_raw("deleteUserById", operation, (200,), id)
+        return await self._call_raw(
+            "deleteUserById",
+            operation,
+            (200,),
+            id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def delete_user_by_name(self, origin: str, user_name: str) -> Response[DeleteUserByNameResponse200]:
+    async def delete_user_by_name(
+        self,
+        origin: str,
+        user_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[DeleteUserByNameResponse200]:
         """`DELETE /sap/rest/user/origin/{origin}/name/{userName}` (deleteUserByName)."""
         from .api.usercontroller import delete_user_by_name as operation
 
@@ -2182,7 +4129,17 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _wrong("delete_user_by_name", "user_name", "str", user_name)
         if not user_name:
             raise _empty("delete_user_by_name", "user_name")
-        return await self._call_raw("deleteUserByName", operation, (200,), origin, user_name)
+        return await self._call_raw(
+            "deleteUserByName",
+            operation,
+            (200,),
+            origin,
+            user_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def find_users(
         self,
@@ -2193,6 +4150,10 @@ class XsuaaApiWithRawResponse(Namespace):
         sort_order: str | Unset = "ascending",
         start_index: int | Unset = 1,
         count: int | Unset = 100,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SearchResultsObject]:
         """`GET /Users` (findUsers)."""
         from .api.scim_user_endpoints import find_users as operation
@@ -2213,6 +4174,10 @@ class XsuaaApiWithRawResponse(Namespace):
             "findUsers",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 attributes=attributes,
                 filter_=filter_,
@@ -2224,7 +4189,15 @@ class XsuaaApiWithRawResponse(Namespace):
         )
 
     async def get_app_by_id(
-        self, id: str, *, is_service_instance_id: bool | Unset = UNSET, hide_details: bool | Unset = UNSET
+        self,
+        id: str,
+        *,
+        is_service_instance_id: bool | Unset = UNSET,
+        hide_details: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[App]:
         """`GET /sap/rest/authorization/v2/apps/{id}` (getAppById)."""
         from .api.application import get_app_by_id as operation
@@ -2242,6 +4215,10 @@ class XsuaaApiWithRawResponse(Namespace):
             operation,
             (200,),
             id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(is_service_instance_id=is_service_instance_id, hide_details=hide_details),
         )
 
@@ -2252,6 +4229,10 @@ class XsuaaApiWithRawResponse(Namespace):
         zoneid: str | Unset = UNSET,
         list_subscriptions: bool | Unset = False,
         list_clone_subscriptions: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetAppByTokenResponse200]:
         """`GET /sap/rest/authorization/v2/ownapp/usage` (getAppByToken)."""
         from .api.application import get_app_by_token as operation
@@ -2268,6 +4249,10 @@ class XsuaaApiWithRawResponse(Namespace):
             "getAppByToken",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 tenant=tenant,
                 zoneid=zoneid,
@@ -2283,6 +4268,10 @@ class XsuaaApiWithRawResponse(Namespace):
         only_for_org_id: str | Unset = UNSET,
         only_for_subaccount_id: str | Unset = UNSET,
         only_for_xsappname: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[App]]:
         """`GET /sap/rest/authorization/v2/apps` (getApps)."""
         from .api.application import get_apps as operation
@@ -2299,6 +4288,10 @@ class XsuaaApiWithRawResponse(Namespace):
             "getApps",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 only_with_client_id=only_with_client_id,
                 only_for_org_id=only_for_org_id,
@@ -2307,7 +4300,15 @@ class XsuaaApiWithRawResponse(Namespace):
             ),
         )
 
-    async def get_authorization_data(self, app_id: str) -> Response[AuthDataWrapper]:
+    async def get_authorization_data(
+        self,
+        app_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[AuthDataWrapper]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/authorizationData` (getAuthorizationData)."""
         from .api.ams import get_authorization_data as operation
 
@@ -2315,16 +4316,48 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _wrong("get_authorization_data", "app_id", "str", app_id)
         if not app_id:
             raise _empty("get_authorization_data", "app_id")
-        return await self._call_raw("getAuthorizationData", operation, (200,), app_id)
+        return await self._call_raw(
+            "getAuthorizationData",
+            operation,
+            (200,),
+            app_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_custom_id_p_feature_flag_for_neo_user(self) -> Response[XSPlatformIdentityProvider]:
+    async def get_custom_id_p_feature_flag_for_neo_user(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[XSPlatformIdentityProvider]:
         """`GET /sap/rest/neo/platformidentityproviders` (getCustomIdPFeatureFlagForNeoUser)."""
         from .api.customidp import get_custom_id_p_feature_flag_for_neo_user as operation
 
-        return await self._call_raw("getCustomIdPFeatureFlagForNeoUser", operation, (200,))
+        return await self._call_raw(
+            "getCustomIdPFeatureFlagForNeoUser",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_granted_authorities(
-        self, app_id: str, *, granted_by_app_guid: str | Unset = UNSET, granted_by_app_id: str | Unset = UNSET
+        self,
+        app_id: str,
+        *,
+        granted_by_app_guid: str | Unset = UNSET,
+        granted_by_app_id: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[str]]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/authorities` (getGrantedAuthorities)."""
         from .api.application import get_granted_authorities as operation
@@ -2342,10 +4375,22 @@ class XsuaaApiWithRawResponse(Namespace):
             operation,
             (200,),
             app_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(granted_by_app_guid=granted_by_app_guid, granted_by_app_id=granted_by_app_id),
         )
 
-    async def get_idp_attribute_values(self, origin: str) -> Response[list[RoleCollectionAttribute]]:
+    async def get_idp_attribute_values(
+        self,
+        origin: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[list[RoleCollectionAttribute]]:
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/rolecollections` (getIdpAttributeValues)."""
         from .api.idp_role_collection import get_idp_attribute_values as operation
 
@@ -2353,10 +4398,26 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _wrong("get_idp_attribute_values", "origin", "str", origin)
         if not origin:
             raise _empty("get_idp_attribute_values", "origin")
-        return await self._call_raw("getIdpAttributeValues", operation, (200,), origin)
+        return await self._call_raw(
+            "getIdpAttributeValues",
+            operation,
+            (200,),
+            origin,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_idp_attribute_values_from_role_collection(
-        self, origin: str, role_collection_name: str
+        self,
+        origin: str,
+        role_collection_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[RoleCollectionAttribute]]:
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/rolecollections/{roleCollectionName}` (getIdpAttributeValuesFromRoleCollection)."""
         from .api.idp_role_collection import get_idp_attribute_values_from_role_collection as operation
@@ -2372,11 +4433,27 @@ class XsuaaApiWithRawResponse(Namespace):
         if not role_collection_name:
             raise _empty("get_idp_attribute_values_from_role_collection", "role_collection_name")
         return await self._call_raw(
-            "getIdpAttributeValuesFromRoleCollection", operation, (200,), origin, role_collection_name
+            "getIdpAttributeValuesFromRoleCollection",
+            operation,
+            (200,),
+            origin,
+            role_collection_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
         )
 
     async def get_idp_attribute_values_from_role_collection_by_attribute(
-        self, origin: str, attribute_name: str, role_collection_name: str
+        self,
+        origin: str,
+        attribute_name: str,
+        role_collection_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[RoleCollectionAttribute]]:
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/rolecollections/{roleCollectionName}` (getIdpAttributeValuesFromRoleCollectionByAttribute)."""
         from .api.idp_role_collection import get_idp_attribute_values_from_role_collection_by_attribute as operation
@@ -2407,22 +4484,64 @@ class XsuaaApiWithRawResponse(Namespace):
             origin,
             attribute_name,
             role_collection_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
         )
 
-    async def get_origins(self) -> Response[list[str]]:
+    async def get_origins(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[list[str]]:
         """`GET /sap/rest/user/origin` (getOrigins)."""
         from .api.usercontroller import get_origins as operation
 
-        return await self._call_raw("getOrigins", operation, (200,))
+        return await self._call_raw(
+            "getOrigins",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_own_app(self) -> Response[App]:
+    async def get_own_app(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[App]:
         """`GET /sap/rest/authorization/v2/ownapp` (getOwnApp)."""
         from .api.application import get_own_app as operation
 
-        return await self._call_raw("getOwnApp", operation, (200,))
+        return await self._call_raw(
+            "getOwnApp",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_platform_identity_provider(
-        self, origin_key: str, *, deleted: str | Unset = UNSET, refresh_metadata: bool | Unset = UNSET
+        self,
+        origin_key: str,
+        *,
+        deleted: str | Unset = UNSET,
+        refresh_metadata: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
         """`GET /sap/rest/platform-identity-providers-global/{originKey}` (getPlatformIdentityProvider)."""
         from .api.platform_identity_providers_global import get_platform_identity_provider as operation
@@ -2440,11 +4559,21 @@ class XsuaaApiWithRawResponse(Namespace):
             operation,
             (200,),
             origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(deleted=deleted, refresh_metadata=refresh_metadata),
         )
 
     async def get_platform_identity_provider_global_account_ids(
-        self, origin_key: str
+        self,
+        origin_key: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
         """`GET /sap/rest/platform-identity-providers-global/{originKey}/globalaccountids` (getPlatformIdentityProviderGlobalAccountIds)."""
         from .api.platform_identity_providers_global import (
@@ -2455,7 +4584,16 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _wrong("get_platform_identity_provider_global_account_ids", "origin_key", "str", origin_key)
         if not origin_key:
             raise _empty("get_platform_identity_provider_global_account_ids", "origin_key")
-        return await self._call_raw("getPlatformIdentityProviderGlobalAccountIds", operation, (200,), origin_key)
+        return await self._call_raw(
+            "getPlatformIdentityProviderGlobalAccountIds",
+            operation,
+            (200,),
+            origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_platform_identity_providers(
         self,
@@ -2466,6 +4604,10 @@ class XsuaaApiWithRawResponse(Namespace):
         global_account_id: str | Unset = UNSET,
         active: str | Unset = UNSET,
         origin_xsuaa: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
         """`GET /sap/rest/platform-identity-providers-global` (getPlatformIdentityProviders)."""
         from .api.platform_identity_providers_global import get_platform_identity_providers as operation
@@ -2490,6 +4632,10 @@ class XsuaaApiWithRawResponse(Namespace):
             "getPlatformIdentityProviders",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 userbase=userbase,
                 deleted=deleted,
@@ -2501,7 +4647,13 @@ class XsuaaApiWithRawResponse(Namespace):
         )
 
     async def get_platform_identity_providers_for_ga(
-        self, global_account_id: str
+        self,
+        global_account_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[XSPlatformIdentityProvider]]:
         """`GET /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers` (getPlatformIdentityProvidersForGA)."""
         from .api.platform_identity_providers import get_platform_identity_providers_for_ga as operation
@@ -2510,16 +4662,48 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _wrong("get_platform_identity_providers_for_ga", "global_account_id", "str", global_account_id)
         if not global_account_id:
             raise _empty("get_platform_identity_providers_for_ga", "global_account_id")
-        return await self._call_raw("getPlatformIdentityProvidersForGA", operation, (200,), global_account_id)
+        return await self._call_raw(
+            "getPlatformIdentityProvidersForGA",
+            operation,
+            (200,),
+            global_account_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_registry_status(self) -> Response[str]:
+    async def get_registry_status(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[str]:
         """`GET /sap/rest/identity-providers/ias/status` (getRegistryStatus)."""
         from .api.identity_providers import get_registry_status as operation
 
-        return await self._call_raw("getRegistryStatus", operation, (200,))
+        return await self._call_raw(
+            "getRegistryStatus",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_role_by_app_and_role_template(
-        self, app_id: str, template_name: str, role_name: str
+        self,
+        app_id: str,
+        template_name: str,
+        role_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Role]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (getRoleByAppAndRoleTemplate)."""
         from .api.roles import get_role_by_app_and_role_template as operation
@@ -2536,10 +4720,29 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _wrong("get_role_by_app_and_role_template", "role_name", "str", role_name)
         if not role_name:
             raise _empty("get_role_by_app_and_role_template", "role_name")
-        return await self._call_raw("getRoleByAppAndRoleTemplate", operation, (200,), app_id, template_name, role_name)
+        return await self._call_raw(
+            "getRoleByAppAndRoleTemplate",
+            operation,
+            (200,),
+            app_id,
+            template_name,
+            role_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_role_collection_by_attribute_value(
-        self, origin: str, attribute_name: str, attribute_value: str
+        self,
+        origin: str,
+        attribute_name: str,
+        attribute_value: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[RoleCollection]]:
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/{attributeValue}` (getRoleCollectionByAttributeValue)."""
         from .api.idp_role_collection import get_role_collection_by_attribute_value as operation
@@ -2557,7 +4760,16 @@ class XsuaaApiWithRawResponse(Namespace):
         if not attribute_value:
             raise _empty("get_role_collection_by_attribute_value", "attribute_value")
         return await self._call_raw(
-            "getRoleCollectionByAttributeValue", operation, (200,), origin, attribute_name, attribute_value
+            "getRoleCollectionByAttributeValue",
+            operation,
+            (200,),
+            origin,
+            attribute_name,
+            attribute_value,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
         )
 
     async def get_role_collection_by_name(
@@ -2567,6 +4779,10 @@ class XsuaaApiWithRawResponse(Namespace):
         with_roles: bool | Unset = True,
         with_users: bool | Unset = False,
         with_groups: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RoleCollection]:
         """`GET /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (getRoleCollectionByName)."""
         from .api.rolecollections import get_role_collection_by_name as operation
@@ -2586,6 +4802,10 @@ class XsuaaApiWithRawResponse(Namespace):
             operation,
             (200,),
             role_collection_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(with_roles=with_roles, with_users=with_users, with_groups=with_groups),
         )
 
@@ -2599,6 +4819,10 @@ class XsuaaApiWithRawResponse(Namespace):
         top: int | Unset = UNSET,
         name: str | Unset = UNSET,
         read_only: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[RoleCollection]]:
         """`GET /sap/rest/authorization/v2/rolecollections` (getRoleCollections)."""
         from .api.rolecollections import get_role_collections as operation
@@ -2621,6 +4845,10 @@ class XsuaaApiWithRawResponse(Namespace):
             "getRoleCollections",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 show_roles=show_roles,
                 show_users=show_users,
@@ -2633,7 +4861,15 @@ class XsuaaApiWithRawResponse(Namespace):
         )
 
     async def get_role_collections_by_app_id_template_name_and_role_name(
-        self, app_id: str, role_template_name: str, role_name: str
+        self,
+        app_id: str,
+        role_template_name: str,
+        role_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[RoleCollection]]:
         """`GET /sap/rest/authorization/v2/rolecollections/roles/{appId}/{roleTemplateName}/{roleName}` (getRoleCollectionsByAppIdTemplateNameAndRoleName)."""
         from .api.rolecollections import get_role_collections_by_app_id_template_name_and_role_name as operation
@@ -2656,7 +4892,16 @@ class XsuaaApiWithRawResponse(Namespace):
         if not role_name:
             raise _empty("get_role_collections_by_app_id_template_name_and_role_name", "role_name")
         return await self._call_raw(
-            "getRoleCollectionsByAppIdTemplateNameAndRoleName", operation, (200,), app_id, role_template_name, role_name
+            "getRoleCollectionsByAppIdTemplateNameAndRoleName",
+            operation,
+            (200,),
+            app_id,
+            role_template_name,
+            role_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
         )
 
     async def get_role_collections_by_paging(
@@ -2666,6 +4911,10 @@ class XsuaaApiWithRawResponse(Namespace):
         show_roles: bool | Unset = UNSET,
         show_users: bool | Unset = UNSET,
         show_groups: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[RoleCollection]]:
         """`GET /sap/rest/authorization/v2/rolecollections/pages/{pageId}` (getRoleCollectionsByPaging)."""
         from .api.rolecollections import get_role_collections_by_paging as operation
@@ -2683,11 +4932,23 @@ class XsuaaApiWithRawResponse(Namespace):
             operation,
             (200,),
             page_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(show_roles=show_roles, show_users=show_users, show_groups=show_groups),
         )
 
     async def get_role_collections_by_paging_1(
-        self, *, show_roles: bool | Unset = UNSET, show_users: bool | Unset = UNSET, show_groups: bool | Unset = UNSET
+        self,
+        *,
+        show_roles: bool | Unset = UNSET,
+        show_users: bool | Unset = UNSET,
+        show_groups: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[RoleCollection]]:
         """`GET /sap/rest/authorization/v2/rolecollections/pages` (getRoleCollectionsByPaging_1)."""
         from .api.rolecollections import get_role_collections_by_paging_1 as operation
@@ -2702,11 +4963,23 @@ class XsuaaApiWithRawResponse(Namespace):
             "getRoleCollectionsByPaging_1",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(show_roles=show_roles, show_users=show_users, show_groups=show_groups),
         )
 
     async def get_role_collections_by_paging_2(
-        self, *, show_roles: bool | Unset = UNSET, show_users: bool | Unset = UNSET, show_groups: bool | Unset = UNSET
+        self,
+        *,
+        show_roles: bool | Unset = UNSET,
+        show_users: bool | Unset = UNSET,
+        show_groups: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[RoleCollection]]:
         """`GET /sap/rest/authorization/v2/rolecollections/pages/` (getRoleCollectionsByPaging_2)."""
         from .api.rolecollections import get_role_collections_by_paging_2 as operation
@@ -2721,10 +4994,22 @@ class XsuaaApiWithRawResponse(Namespace):
             "getRoleCollectionsByPaging_2",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(show_roles=show_roles, show_users=show_users, show_groups=show_groups),
         )
 
-    async def get_role_collections_for_user(self, user_id: str) -> Response[RoleCollectionListDto]:
+    async def get_role_collections_for_user(
+        self,
+        user_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[RoleCollectionListDto]:
         """`GET /sap/rest/authorization/v2/users/{userId}/rolecollections` (getRoleCollectionsForUser)."""
         from .api.rolecollections import get_role_collections_for_user as operation
 
@@ -2732,15 +5017,47 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _wrong("get_role_collections_for_user", "user_id", "str", user_id)
         if not user_id:
             raise _empty("get_role_collections_for_user", "user_id")
-        return await self._call_raw("getRoleCollectionsForUser", operation, (200,), user_id)
+        return await self._call_raw(
+            "getRoleCollectionsForUser",
+            operation,
+            (200,),
+            user_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_role_collections_for_user_1(self) -> Response[RoleCollectionListDto]:
+    async def get_role_collections_for_user_1(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[RoleCollectionListDto]:
         """`GET /sap/rest/authorization/v2/users/current/rolecollections` (getRoleCollectionsForUser_1)."""
         from .api.rolecollections import get_role_collections_for_user_1 as operation
 
-        return await self._call_raw("getRoleCollectionsForUser_1", operation, (200,))
+        return await self._call_raw(
+            "getRoleCollectionsForUser_1",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_role_template_by_app_name(self, app_id: str) -> Response[list[RoleTemplate]]:
+    async def get_role_template_by_app_name(
+        self,
+        app_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[list[RoleTemplate]]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates` (getRoleTemplateByAppName)."""
         from .api.roletemplates import get_role_template_by_app_name as operation
 
@@ -2748,9 +5065,27 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _wrong("get_role_template_by_app_name", "app_id", "str", app_id)
         if not app_id:
             raise _empty("get_role_template_by_app_name", "app_id")
-        return await self._call_raw("getRoleTemplateByAppName", operation, (200,), app_id)
+        return await self._call_raw(
+            "getRoleTemplateByAppName",
+            operation,
+            (200,),
+            app_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_role_template_by_name(self, app_id: str, template_name: str) -> Response[RoleTemplate]:
+    async def get_role_template_by_name(
+        self,
+        app_id: str,
+        template_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[RoleTemplate]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}` (getRoleTemplateByName)."""
         from .api.roletemplates import get_role_template_by_name as operation
 
@@ -2762,23 +5097,73 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _wrong("get_role_template_by_name", "template_name", "str", template_name)
         if not template_name:
             raise _empty("get_role_template_by_name", "template_name")
-        return await self._call_raw("getRoleTemplateByName", operation, (200,), app_id, template_name)
+        return await self._call_raw(
+            "getRoleTemplateByName",
+            operation,
+            (200,),
+            app_id,
+            template_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_role_templates(self, *, show_roles: bool | Unset = UNSET) -> Response[list[RoleTemplate]]:
+    async def get_role_templates(
+        self,
+        *,
+        show_roles: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[list[RoleTemplate]]:
         """`GET /sap/rest/authorization/v2/apps/roletemplates` (getRoleTemplates)."""
         from .api.roletemplates import get_role_templates as operation
 
         if show_roles is not UNSET and not isinstance(show_roles, bool):
             raise _wrong("get_role_templates", "show_roles", "bool", show_roles)
-        return await self._call_raw("getRoleTemplates", operation, (200,), **_given(show_roles=show_roles))
+        return await self._call_raw(
+            "getRoleTemplates",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(show_roles=show_roles),
+        )
 
-    async def get_roles(self) -> Response[list[Role]]:
+    async def get_roles(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[list[Role]]:
         """`GET /sap/rest/authorization/v2/roles` (getRoles)."""
         from .api.roles import get_roles as operation
 
-        return await self._call_raw("getRoles", operation, (200,))
+        return await self._call_raw(
+            "getRoles",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_roles_by_app_id(self, app_id: str) -> Response[list[Role]]:
+    async def get_roles_by_app_id(
+        self,
+        app_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[list[Role]]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roles` (getRolesByAppId)."""
         from .api.roles import get_roles_by_app_id as operation
 
@@ -2786,9 +5171,26 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _wrong("get_roles_by_app_id", "app_id", "str", app_id)
         if not app_id:
             raise _empty("get_roles_by_app_id", "app_id")
-        return await self._call_raw("getRolesByAppId", operation, (200,), app_id)
+        return await self._call_raw(
+            "getRolesByAppId",
+            operation,
+            (200,),
+            app_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_roles_by_role_collection_name(self, role_collection_name: str) -> Response[list[Role]]:
+    async def get_roles_by_role_collection_name(
+        self,
+        role_collection_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[list[Role]]:
         """`GET /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (getRolesByRoleCollectionName)."""
         from .api.rolecollections import get_roles_by_role_collection_name as operation
 
@@ -2796,9 +5198,27 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _wrong("get_roles_by_role_collection_name", "role_collection_name", "str", role_collection_name)
         if not role_collection_name:
             raise _empty("get_roles_by_role_collection_name", "role_collection_name")
-        return await self._call_raw("getRolesByRoleCollectionName", operation, (200,), role_collection_name)
+        return await self._call_raw(
+            "getRolesByRoleCollectionName",
+            operation,
+            (200,),
+            role_collection_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_scope(self, app_id: str, scope_name: str) -> Response[Scope]:
+    async def get_scope(
+        self,
+        app_id: str,
+        scope_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Scope]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/scopes/{scopeName}` (getScope)."""
         from .api.application import get_scope as operation
 
@@ -2810,9 +5230,27 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _wrong("get_scope", "scope_name", "str", scope_name)
         if not scope_name:
             raise _empty("get_scope", "scope_name")
-        return await self._call_raw("getScope", operation, (200,), app_id, scope_name)
+        return await self._call_raw(
+            "getScope",
+            operation,
+            (200,),
+            app_id,
+            scope_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_user_by_id(self, id: str) -> Response[GetUserByIdResponse200]:
+    async def get_user_by_id(
+        self,
+        id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[GetUserByIdResponse200]:
         """`GET /sap/rest/user/id/{id}` (getUserById)."""
         from .api.usercontroller import get_user_by_id as operation
 
@@ -2820,9 +5258,27 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _wrong("get_user_by_id", "id", "str", id)
         if not id:
             raise _empty("get_user_by_id", "id")
-        return await self._call_raw("getUserById", operation, (200,), id)
+        return await self._call_raw(
+            "getUserById",
+            operation,
+            (200,),
+            id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
-    async def get_user_by_name(self, origin: str, username: str) -> Response[XSUser]:
+    async def get_user_by_name(
+        self,
+        origin: str,
+        username: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[XSUser]:
         """`GET /sap/rest/user/origin/{origin}/name/{username}` (getUserByName)."""
         from .api.usercontroller import get_user_by_name as operation
 
@@ -2834,10 +5290,28 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _wrong("get_user_by_name", "username", "str", username)
         if not username:
             raise _empty("get_user_by_name", "username")
-        return await self._call_raw("getUserByName", operation, (200,), origin, username)
+        return await self._call_raw(
+            "getUserByName",
+            operation,
+            (200,),
+            origin,
+            username,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def get_user_names(
-        self, origin: str, *, filter_: str | Unset = UNSET, details: bool | Unset = False
+        self,
+        origin: str,
+        *,
+        filter_: str | Unset = UNSET,
+        details: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetUserNamesResponse200]:
         """`GET /sap/rest/user/origin/{origin}/name` (getUserNames)."""
         from .api.usercontroller import get_user_names as operation
@@ -2851,11 +5325,26 @@ class XsuaaApiWithRawResponse(Namespace):
         if details is not UNSET and not isinstance(details, bool):
             raise _wrong("get_user_names", "details", "bool", details)
         return await self._call_raw(
-            "getUserNames", operation, (200,), origin, **_given(filter_=filter_, details=details)
+            "getUserNames",
+            operation,
+            (200,),
+            origin,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(filter_=filter_, details=details),
         )
 
     async def get_zone_information_by_subdomain(
-        self, subdomain: str, *, ias_client: str
+        self,
+        subdomain: str,
+        *,
+        ias_client: str,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSTenantV2ZoneInformation]:
         """`GET /sap/rest/tenantLoginInfo/{subdomain}` (getZoneInformationBySubdomain)."""
         from .api.zone_trust_information import get_zone_information_by_subdomain as operation
@@ -2867,10 +5356,26 @@ class XsuaaApiWithRawResponse(Namespace):
         if not isinstance(ias_client, str):
             raise _wrong("get_zone_information_by_subdomain", "ias_client", "str", ias_client)
         return await self._call_raw(
-            "getZoneInformationBySubdomain", operation, (200,), subdomain, **_given(ias_client=ias_client)
+            "getZoneInformationBySubdomain",
+            operation,
+            (200,),
+            subdomain,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(ias_client=ias_client),
         )
 
-    async def get_zone_information_by_subdomain_1(self, subdomain: str) -> Response[XSTenantV2ZoneInformation]:
+    async def get_zone_information_by_subdomain_1(
+        self,
+        subdomain: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[XSTenantV2ZoneInformation]:
         """`GET /sap/rest/authorization/v2/zoneinfo/{subdomain}` (getZoneInformationBySubdomain_1)."""
         from .api.zone_trust_information import get_zone_information_by_subdomain_1 as operation
 
@@ -2878,7 +5383,16 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _wrong("get_zone_information_by_subdomain_1", "subdomain", "str", subdomain)
         if not subdomain:
             raise _empty("get_zone_information_by_subdomain_1", "subdomain")
-        return await self._call_raw("getZoneInformationBySubdomain_1", operation, (200,), subdomain)
+        return await self._call_raw(
+            "getZoneInformationBySubdomain_1",
+            operation,
+            (200,),
+            subdomain,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def list_groups(
         self,
@@ -2889,6 +5403,10 @@ class XsuaaApiWithRawResponse(Namespace):
         sort_order: str | Unset = "ascending",
         start_index: int | Unset = 1,
         count: int | Unset = 100,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SearchResultsObject]:
         """`GET /Groups` (listGroups)."""
         from .api.scim_group_endpoints import list_groups as operation
@@ -2909,6 +5427,10 @@ class XsuaaApiWithRawResponse(Namespace):
             "listGroups",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(
                 attributes=attributes,
                 filter_=filter_,
@@ -2919,7 +5441,15 @@ class XsuaaApiWithRawResponse(Namespace):
             ),
         )
 
-    async def list_scopes(self, app_id: str) -> Response[list[Scope]]:
+    async def list_scopes(
+        self,
+        app_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[list[Scope]]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/scopes` (listScopes)."""
         from .api.application import list_scopes as operation
 
@@ -2927,10 +5457,26 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _wrong("list_scopes", "app_id", "str", app_id)
         if not app_id:
             raise _empty("list_scopes", "app_id")
-        return await self._call_raw("listScopes", operation, (200,), app_id)
+        return await self._call_raw(
+            "listScopes",
+            operation,
+            (200,),
+            app_id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def migrate_saml_to_oidcidp(
-        self, origin: str, *, body: XSIdentityProvider
+        self,
+        origin: str,
+        *,
+        body: XSIdentityProvider,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[IdentityProviderAbstractIdentityProviderDefinition]:
         """`PUT /sap/rest/identity-providers/migrate/{origin}` (migrateSAMLToOIDCIDP)."""
         from .api.identity_providers import migrate_saml_to_oidcidp as operation
@@ -2941,10 +5487,27 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _empty("migrate_saml_to_oidcidp", "origin")
         if not isinstance(body, operation.XSIdentityProvider):
             raise _wrong("migrate_saml_to_oidcidp", "body", "XSIdentityProvider", body)
-        return await self._call_raw("migrateSAMLToOIDCIDP", operation, (200,), origin, **_given(body=body))
+        return await self._call_raw(
+            "migrateSAMLToOIDCIDP",
+            operation,
+            (200,),
+            origin,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
     async def read_public_settings(
-        self, *, subdomain: str | Unset = UNSET, tenant_id: str | Unset = UNSET
+        self,
+        *,
+        subdomain: str | Unset = UNSET,
+        tenant_id: str | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ReadPublicSettingsResponse200]:
         """`GET /sap/rest/authorization/v2/securitySettings/public` (readPublicSettings)."""
         from .api.tenant import read_public_settings as operation
@@ -2954,26 +5517,73 @@ class XsuaaApiWithRawResponse(Namespace):
         if tenant_id is not UNSET and not isinstance(tenant_id, str):
             raise _wrong("read_public_settings", "tenant_id", "str", tenant_id)
         return await self._call_raw(
-            "readPublicSettings", operation, (200,), **_given(subdomain=subdomain, tenant_id=tenant_id)
+            "readPublicSettings",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(subdomain=subdomain, tenant_id=tenant_id),
         )
 
-    async def read_settings(self) -> Response[TenantSettingsResp]:
+    async def read_settings(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[TenantSettingsResp]:
         """`GET /sap/rest/authorization/v2/securitySettings` (readSettings)."""
         from .api.tenant import read_settings as operation
 
-        return await self._call_raw("readSettings", operation, (200,))
+        return await self._call_raw(
+            "readSettings",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def refresh_platform_identity_provider_trusts(
-        self, *, body: list[str]
+        self,
+        *,
+        body: list[str],
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
         """`POST /sap/rest/platform-identity-providers-global/refreshTrusts` (refreshPlatformIdentityProviderTrusts)."""
         from .api.platform_identity_providers_global import refresh_platform_identity_provider_trusts as operation
 
         if not _list_of(body, str):
             raise _wrong("refresh_platform_identity_provider_trusts", "body", "a list of str", body)
-        return await self._call_raw("refreshPlatformIdentityProviderTrusts", operation, (200,), **_given(body=body))
+        return await self._call_raw(
+            "refreshPlatformIdentityProviderTrusts",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def remove_role_collection(self, origin: str, user_name: str, role_collection_name: str) -> Response[XSUser]:
+    async def remove_role_collection(
+        self,
+        origin: str,
+        user_name: str,
+        role_collection_name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[XSUser]:
         """`DELETE /sap/rest/user/origin/{origin}/name/{userName}/rolecollections/{roleCollectionName}` (removeRoleCollection)."""
         from .api.usercontroller import remove_role_collection as operation
 
@@ -2989,10 +5599,28 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _wrong("remove_role_collection", "role_collection_name", "str", role_collection_name)
         if not role_collection_name:
             raise _empty("remove_role_collection", "role_collection_name")
-        return await self._call_raw("removeRoleCollection", operation, (200,), origin, user_name, role_collection_name)
+        return await self._call_raw(
+            "removeRoleCollection",
+            operation,
+            (200,),
+            origin,
+            user_name,
+            role_collection_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def retrieve_ias_tenants(
-        self, *, all_: bool | Unset = UNSET, additional_info: bool | Unset = UNSET
+        self,
+        *,
+        all_: bool | Unset = UNSET,
+        additional_info: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[RetrieveIasTenantsResponse200Item]]:
         """`GET /sap/rest/identity-providers/ias` (retrieveIasTenants)."""
         from .api.identity_providers import retrieve_ias_tenants as operation
@@ -3002,11 +5630,25 @@ class XsuaaApiWithRawResponse(Namespace):
         if additional_info is not UNSET and not isinstance(additional_info, bool):
             raise _wrong("retrieve_ias_tenants", "additional_info", "bool", additional_info)
         return await self._call_raw(
-            "retrieveIasTenants", operation, (200,), **_given(all_=all_, additional_info=additional_info)
+            "retrieveIasTenants",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(all_=all_, additional_info=additional_info),
         )
 
     async def retrieve_identity_provider(
-        self, id: str, *, raw_config: bool | Unset = False
+        self,
+        id: str,
+        *,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSIdentityProviderAbstractIdentityProviderDefinition]:
         """`GET /sap/rest/identity-providers/{id}` (retrieveIdentityProvider)."""
         from .api.identity_providers import retrieve_identity_provider as operation
@@ -3017,10 +5659,27 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _empty("retrieve_identity_provider", "id")
         if raw_config is not UNSET and not isinstance(raw_config, bool):
             raise _wrong("retrieve_identity_provider", "raw_config", "bool", raw_config)
-        return await self._call_raw("retrieveIdentityProvider", operation, (200,), id, **_given(raw_config=raw_config))
+        return await self._call_raw(
+            "retrieveIdentityProvider",
+            operation,
+            (200,),
+            id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(raw_config=raw_config),
+        )
 
     async def retrieve_identity_provider_by_origin_key_deprecated(
-        self, origin_key: str, *, raw_config: bool | Unset = False
+        self,
+        origin_key: str,
+        *,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BtpCliXsIdentityProvider]:
         """`HEAD /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated as operation
@@ -3036,11 +5695,22 @@ class XsuaaApiWithRawResponse(Namespace):
             operation,
             (200,),
             origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(raw_config=raw_config),
         )
 
     async def retrieve_identity_provider_by_origin_key_deprecated_1(
-        self, origin_key: str, *, raw_config: bool | Unset = False
+        self,
+        origin_key: str,
+        *,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BtpCliXsIdentityProvider]:
         """`PUT /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_1)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_1 as operation
@@ -3056,11 +5726,22 @@ class XsuaaApiWithRawResponse(Namespace):
             operation,
             (200,),
             origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(raw_config=raw_config),
         )
 
     async def retrieve_identity_provider_by_origin_key_deprecated_2(
-        self, origin_key: str, *, raw_config: bool | Unset = False
+        self,
+        origin_key: str,
+        *,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BtpCliXsIdentityProvider]:
         """`OPTIONS /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_2)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_2 as operation
@@ -3076,11 +5757,22 @@ class XsuaaApiWithRawResponse(Namespace):
             operation,
             (200,),
             origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(raw_config=raw_config),
         )
 
     async def retrieve_identity_provider_by_origin_key_deprecated_3(
-        self, origin_key: str, *, raw_config: bool | Unset = False
+        self,
+        origin_key: str,
+        *,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BtpCliXsIdentityProvider]:
         """`DELETE /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_3)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_3 as operation
@@ -3096,11 +5788,22 @@ class XsuaaApiWithRawResponse(Namespace):
             operation,
             (200,),
             origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(raw_config=raw_config),
         )
 
     async def retrieve_identity_provider_by_origin_key_deprecated_4(
-        self, origin_key: str, *, raw_config: bool | Unset = False
+        self,
+        origin_key: str,
+        *,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BtpCliXsIdentityProvider]:
         """`POST /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_4)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_4 as operation
@@ -3116,11 +5819,22 @@ class XsuaaApiWithRawResponse(Namespace):
             operation,
             (200,),
             origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(raw_config=raw_config),
         )
 
     async def retrieve_identity_provider_by_origin_key_deprecated_5(
-        self, origin_key: str, *, raw_config: bool | Unset = False
+        self,
+        origin_key: str,
+        *,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BtpCliXsIdentityProvider]:
         """`GET /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_5)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_5 as operation
@@ -3136,11 +5850,22 @@ class XsuaaApiWithRawResponse(Namespace):
             operation,
             (200,),
             origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(raw_config=raw_config),
         )
 
     async def retrieve_identity_provider_by_origin_key_deprecated_6(
-        self, origin_key: str, *, raw_config: bool | Unset = False
+        self,
+        origin_key: str,
+        *,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BtpCliXsIdentityProvider]:
         """`PATCH /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_6)."""
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_6 as operation
@@ -3156,11 +5881,22 @@ class XsuaaApiWithRawResponse(Namespace):
             operation,
             (200,),
             origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(raw_config=raw_config),
         )
 
     async def retrieve_identity_providers(
-        self, *, active_only: str | Unset = UNSET, raw_config: bool | Unset = False
+        self,
+        *,
+        active_only: str | Unset = UNSET,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[XSIdentityProviderAbstractIdentityProviderDefinition]]:
         """`GET /sap/rest/identity-providers` (retrieveIdentityProviders)."""
         from .api.identity_providers import retrieve_identity_providers as operation
@@ -3170,11 +5906,25 @@ class XsuaaApiWithRawResponse(Namespace):
         if raw_config is not UNSET and not isinstance(raw_config, bool):
             raise _wrong("retrieve_identity_providers", "raw_config", "bool", raw_config)
         return await self._call_raw(
-            "retrieveIdentityProviders", operation, (200,), **_given(active_only=active_only, raw_config=raw_config)
+            "retrieveIdentityProviders",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(active_only=active_only, raw_config=raw_config),
         )
 
     async def retrieve_identity_providers_for_btp_cli_deprecated(
-        self, *, active_only: str | Unset = UNSET, raw_config: bool | Unset = False
+        self,
+        *,
+        active_only: str | Unset = UNSET,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[BtpCliXsIdentityProvider]]:
         """`GET /sap/rest/identity-providers/btpcli/identity-providers` (retrieveIdentityProvidersForBtpCliDeprecated)."""
         from .api.identity_providers import retrieve_identity_providers_for_btp_cli_deprecated as operation
@@ -3187,11 +5937,23 @@ class XsuaaApiWithRawResponse(Namespace):
             "retrieveIdentityProvidersForBtpCliDeprecated",
             operation,
             (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(active_only=active_only, raw_config=raw_config),
         )
 
     async def retrieve_specific_ias_tenant(
-        self, tenant_url: str, *, all_: bool | Unset = UNSET, additional_info: bool | Unset = UNSET
+        self,
+        tenant_url: str,
+        *,
+        all_: bool | Unset = UNSET,
+        additional_info: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RetrieveSpecificIasTenantResponse200]:
         """`GET /sap/rest/identity-providers/ias/{tenantURL}` (retrieveSpecificIasTenant)."""
         from .api.identity_providers import retrieve_specific_ias_tenant as operation
@@ -3209,11 +5971,21 @@ class XsuaaApiWithRawResponse(Namespace):
             operation,
             (200,),
             tenant_url,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(all_=all_, additional_info=additional_info),
         )
 
     async def rollback_saml_to_oidcidp(
-        self, origin: str
+        self,
+        origin: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[IdentityProviderAbstractIdentityProviderDefinition]:
         """`PUT /sap/rest/identity-providers/migrate/{origin}/rollback` (rollbackSAMLToOIDCIDP)."""
         from .api.identity_providers import rollback_saml_to_oidcidp as operation
@@ -3222,10 +5994,27 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _wrong("rollback_saml_to_oidcidp", "origin", "str", origin)
         if not origin:
             raise _empty("rollback_saml_to_oidcidp", "origin")
-        return await self._call_raw("rollbackSAMLToOIDCIDP", operation, (200,), origin)
+        return await self._call_raw(
+            "rollbackSAMLToOIDCIDP",
+            operation,
+            (200,),
+            origin,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
 
     async def update_identity_provider(
-        self, id: str, *, body: XSIdentityProvider, raw_config: bool | Unset = False
+        self,
+        id: str,
+        *,
+        body: XSIdentityProvider,
+        raw_config: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[IdentityProviderAbstractIdentityProviderDefinition]:
         """`PUT /sap/rest/identity-providers/{id}` (updateIdentityProvider)."""
         from .api.identity_providers import update_identity_provider as operation
@@ -3239,11 +6028,27 @@ class XsuaaApiWithRawResponse(Namespace):
         if raw_config is not UNSET and not isinstance(raw_config, bool):
             raise _wrong("update_identity_provider", "raw_config", "bool", raw_config)
         return await self._call_raw(
-            "updateIdentityProvider", operation, (200,), id, **_given(body=body, raw_config=raw_config)
+            "updateIdentityProvider",
+            operation,
+            (200,),
+            id,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body, raw_config=raw_config),
         )
 
     async def update_platform_identity_provider(
-        self, origin_key: str, *, body: XSPlatformIdentityProvider, refresh_trust: bool | Unset = UNSET
+        self,
+        origin_key: str,
+        *,
+        body: XSPlatformIdentityProvider,
+        refresh_trust: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
         """`PUT /sap/rest/platform-identity-providers-global/{originKey}` (updatePlatformIdentityProvider)."""
         from .api.platform_identity_providers_global import update_platform_identity_provider as operation
@@ -3261,6 +6066,10 @@ class XsuaaApiWithRawResponse(Namespace):
             operation,
             (200,),
             origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(body=body, refresh_trust=refresh_trust),
         )
 
@@ -3271,6 +6080,10 @@ class XsuaaApiWithRawResponse(Namespace):
         *,
         body: AddPlatformIdentityProviderTrust,
         refresh_trust: bool | Unset = UNSET,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
         """`PATCH /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/{originKey}` (updatePlatformIdentityProviderTrust)."""
         from .api.platform_identity_providers import update_platform_identity_provider_trust as operation
@@ -3293,10 +6106,25 @@ class XsuaaApiWithRawResponse(Namespace):
             (200,),
             global_account_id,
             origin_key,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
             **_given(body=body, refresh_trust=refresh_trust),
         )
 
-    async def update_role(self, app_id: str, template_name: str, role_name: str, *, body: RoleUpdate) -> Response[Role]:
+    async def update_role(
+        self,
+        app_id: str,
+        template_name: str,
+        role_name: str,
+        *,
+        body: RoleUpdate,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[Role]:
         """`PUT /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (updateRole)."""
         from .api.roles import update_role as operation
 
@@ -3315,18 +6143,54 @@ class XsuaaApiWithRawResponse(Namespace):
         if not isinstance(body, operation.RoleUpdate):
             raise _wrong("update_role", "body", "RoleUpdate", body)
         return await self._call_raw(
-            "updateRole", operation, (200,), app_id, template_name, role_name, **_given(body=body)
+            "updateRole",
+            operation,
+            (200,),
+            app_id,
+            template_name,
+            role_name,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
         )
 
-    async def update_settings(self, *, body: TenantSettingsReq) -> Response[TenantSettingsResp]:
+    async def update_settings(
+        self,
+        *,
+        body: TenantSettingsReq,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[TenantSettingsResp]:
         """`PATCH /sap/rest/authorization/v2/securitySettings` (updateSettings)."""
         from .api.tenant import update_settings as operation
 
         if not isinstance(body, operation.TenantSettingsReq):
             raise _wrong("update_settings", "body", "TenantSettingsReq", body)
-        return await self._call_raw("updateSettings", operation, (200,), **_given(body=body))
+        return await self._call_raw(
+            "updateSettings",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body),
+        )
 
-    async def update_user(self, *, body: XSUser, only_role_collections: bool | Unset = False) -> Response[XSUser]:
+    async def update_user(
+        self,
+        *,
+        body: XSUser,
+        only_role_collections: bool | Unset = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Response[XSUser]:
         """`PUT /sap/rest/user` (updateUser)."""
         from .api.usercontroller import update_user as operation
 
@@ -3335,7 +6199,14 @@ class XsuaaApiWithRawResponse(Namespace):
         if only_role_collections is not UNSET and not isinstance(only_role_collections, bool):
             raise _wrong("update_user", "only_role_collections", "bool", only_role_collections)
         return await self._call_raw(
-            "updateUser", operation, (200,), **_given(body=body, only_role_collections=only_role_collections)
+            "updateUser",
+            operation,
+            (200,),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            **_given(body=body, only_role_collections=only_role_collections),
         )
 
 
