@@ -10,6 +10,7 @@ it through :meth:`ApiContext.request` (one HTTP layer, see :mod:`scp_async._name
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import os
 import re
@@ -51,6 +52,7 @@ from ._oauth import (
     RefreshTokenGrant,
     TokenCache,
     X509ClientCredentialsGrant,
+    certificate_fingerprint,
     load_client_certificate,
 )
 from ._options import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, RequestOptions, TimeoutTypes
@@ -267,7 +269,9 @@ class Session:
 
     def _mtls_client(self, grant: X509ClientCredentialsGrant) -> httpx.AsyncClient:
         core = self._core
-        client = core.mtls_clients.get(grant.cache_key)
+        # One TLS client per certificate and key, whatever scopes its grants ask for.
+        identity = (certificate_fingerprint(grant.certificate), hashlib.sha256(grant.key.encode()).hexdigest())
+        client = core.mtls_clients.get(identity)
         if client is None:
             try:
                 context = load_client_certificate(grant.certificate, grant.key)
@@ -280,7 +284,7 @@ class Session:
                 ) from None
             transport = core.transport or DefaultTransport(verify=context)
             client = httpx.AsyncClient(transport=transport, timeout=self._options.timeout)
-            core.mtls_clients[grant.cache_key] = client
+            core.mtls_clients[identity] = client
         return client
 
     # -- transport -------------------------------------------------------------------------

@@ -417,3 +417,15 @@ def test_sync_use_is_refused() -> None:
     auth = TokenCache(never).auth(ClientCredentialsGrant(TOKEN_URL, "id", client_secret="s"))
     with pytest.raises(RuntimeError, match="AsyncClient only"), httpx.Client(auth=auth) as client:
         client.get("https://example.invalid/")
+
+
+def test_one_tls_client_per_certificate_whatever_the_scopes(make_session: Callable[..., Session]) -> None:
+    cert, key = _self_signed()
+    other_cert, other_key = _self_signed()
+    session = make_session()
+    narrow = X509ClientCredentialsGrant(TOKEN_URL, "sb-x", certificate=cert, key=key, scope="narrow")
+    wide = X509ClientCredentialsGrant(TOKEN_URL, "sb-x", certificate=cert, key=key, scope="wide other")
+    other = X509ClientCredentialsGrant(TOKEN_URL, "sb-x", certificate=other_cert, key=other_key)
+    assert narrow.cache_key != wide.cache_key  # tokens stay apart per scope ...
+    assert session._mtls_client(narrow) is session._mtls_client(wide)  # ... the TLS identity is shared
+    assert session._mtls_client(other) is not session._mtls_client(narrow)
