@@ -5,15 +5,17 @@ are read from ``$SCP_ASYNC_REAL_PAYLOADS`` or ``../shared/real-payloads``, never
 ``CI=true`` a missing directory fails instead of skipping.
 
 Where the shared set has few or no bodies (MultiApps, events, audit log, usage, CF env var values),
-``bodies/`` holds small ones we wrote ourselves, each reproducing a documented shape that its manifest
-entry names.
+``bodies/`` holds small ones we wrote ourselves, each reproducing a documented shape; its manifest keeps
+provenance the way the shared one does (``source``, ``mapping``) and says where no public source exists.
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -32,7 +34,8 @@ def _bodies() -> list[Body]:
 
 
 BODIES = _bodies()
-OWN = load_manifest(Path(__file__).parent / "bodies")
+OWN_DIR = Path(__file__).parent / "bodies"
+OWN = load_manifest(OWN_DIR)
 
 
 def test_the_real_payloads_are_there() -> None:
@@ -58,3 +61,19 @@ async def test_real_body_parses_into_the_typed_model(body: Body, caplog: pytest.
         kept = [m for m in kept if "expected a UUID, got string" not in m]
     assert kept == []
     assert all(v.tzinfo is not None for v in leaves(result) if isinstance(v, datetime.datetime))
+
+
+def test_our_bodies_name_their_provenance() -> None:
+    """Each body of ours is listed once, with the public source of its shape and what we changed."""
+    entries = json.loads((OWN_DIR / "manifest.json").read_text(encoding="utf-8"))["payloads"]
+    listed = [e["file"] for e in entries]
+    on_disk = sorted(str(f.relative_to(OWN_DIR)) for f in OWN_DIR.rglob("*.json") if f.name != "manifest.json")
+    assert sorted(listed) == on_disk
+    for entry in entries:
+        assert entry["id"] == entry["file"].removesuffix(".json")
+        assert len(entry.get("mapping", "")) > 20, f"{entry['id']}: no mapping"
+        for source in [entry["source"], *entry.get("see_also", [])]:
+            assert set(source) == {"repo", "commit", "path", "license"}, entry["id"]
+            assert re.fullmatch(r"[0-9a-f]{40}", source["commit"]), f"{entry['id']}: commit {source['commit']!r}"
+            assert "/" in source["repo"], entry["id"]
+            assert source["path"], entry["id"]
