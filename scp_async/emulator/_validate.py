@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from jsonschema import Draft202012Validator
 
 #: Body keywords enforced, in the order they are checked. Everything else (``format``, ``pattern``,
 #: ``minLength``, ``minimum``, ``uniqueItems``, ``discriminator``, ...) is dropped from body schemas.
