@@ -30,7 +30,6 @@ import httpx
 from ._errors import InvalidResponseError, UnexpectedStatusError
 from ._options import NOT_GIVEN, NotGiven, TimeoutTypes
 from ._retry import ALREADY_DELETED
-from ._session import _redacted_request
 
 if TYPE_CHECKING:
     from ._session import ApiContext
@@ -186,7 +185,7 @@ class Namespace:
         # Error statuses were raised by the session; a success status the spec does not list has a body
         # of unknown shape (a 204 instead of a 200 with a body, a redirect), so it is not guessed at.
         if success and response.status_code not in success:
-            response.request = _redacted_request(response.request)
+            # The error scrubs its copy itself: it needs the request's credentials to find their echoes.
             raise UnexpectedStatusError(operation_id, response, sorted(success))
         try:
             return operation._build_response(client=_PARSE_SETTINGS, response=response)

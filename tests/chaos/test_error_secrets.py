@@ -33,6 +33,7 @@ from scp_async import (
     ServerError,
     Session,
     Unauthorized,
+    UnexpectedStatusError,
 )
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, PASSWORD, WRONG_SECRET, Exchange, Loopback
@@ -198,6 +199,16 @@ async def _corrupt_gzip(session: Session, loopback: Loopback) -> None:
     await session.cloud_management(loopback.cis_key()).api("accounts").request("GET", "/v1/corrupt")
 
 
+async def _unlisted_success_echo(session: Session, loopback: Loopback) -> None:
+    """A typed call answered 203 (a status its spec does not list) with the request echoed back."""
+
+    def echo_203(ex: Exchange) -> None:
+        ex.reply(203, {"echo": {"headers": dict(ex.headers.items())}})
+
+    loopback.routes[("GET", "/accounts/v1/globalAccount")] = echo_203
+    await session.cloud_management(loopback.cis_key()).accounts.get_global_account()
+
+
 SCENARIOS: dict[str, tuple[Scenario, type[ScpAsyncError]]] = {
     "token endpoint down (Basic)": (_token_endpoint_down, ApiConnectionError),
     "token endpoint down (form)": (_token_endpoint_down_form_auth, ApiConnectionError),
@@ -213,6 +224,7 @@ SCENARIOS: dict[str, tuple[Scenario, type[ScpAsyncError]]] = {
     "read timeout": (_timeout, ApiTimeoutError),
     "body over the cap": (_too_large, ResponseTooLargeError),
     "body that is not gzip": (_corrupt_gzip, ApiConnectionError),
+    "unlisted 2xx echoing the request": (_unlisted_success_echo, UnexpectedStatusError),
 }
 
 
