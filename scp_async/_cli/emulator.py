@@ -118,7 +118,7 @@ def run(
         run_server(config, host=host, port=port, uaa_port=uaa_port, write_keys=write_keys, print_fn=_print)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            raise CliError(f"{host}: port {port} or {uaa_port or 'the UAA port'} is in use (try --port 0)") from None
+            raise CliError(_port_in_use(host, port, uaa_port)) from None
         if exc.errno in (errno.EADDRNOTAVAIL, errno.EACCES) or isinstance(exc, PermissionError):
             raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
         raise CliError(f"emulator: {exc.strerror or exc}") from None
@@ -141,3 +141,12 @@ def parse(argv: list[str]) -> dict[str, Any]:
     """The options ``scp-async emulator ARGV`` would run with (for tests and tools)."""
     with emulator.make_context("emulator", list(argv)) as ctx:
         return dict(ctx.params)
+
+
+def _port_in_use(host: str, port: int, uaa_port: int | None) -> str:
+    """Name the ports that were asked for (a port 0 is the system's choice and cannot be in use)."""
+    asked = {option: number for option, number in (("--port", port), ("--uaa-port", uaa_port)) if number}
+    if not asked:
+        return f"{host}: no free port (the system could not give one)"
+    taken = " or ".join(f"{option} {number}" for option, number in asked.items())
+    return f"{host}: {taken} is in use (try {' or '.join(f'{option} 0' for option in asked)})"

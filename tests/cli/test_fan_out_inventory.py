@@ -119,7 +119,17 @@ def test_emulator_port_in_use_is_one_line(capsys: pytest.CaptureFixture[str]) ->
         code, _, err = run(capsys, "emulator", "--port", str(port))
     assert code == 1
     assert err.count("\n") == 1
-    assert "in use" in err
+    assert f"--port {port} is in use (try --port 0)" in err
+
+
+def test_emulator_uaa_port_in_use_names_that_port(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, _, err = run(capsys, "emulator", "--port", "0", "--uaa-port", str(port))
+    assert code == 1
+    assert f"--uaa-port {port} is in use (try --uaa-port 0)" in err
 
 
 @pytest.mark.parametrize(
