@@ -89,6 +89,7 @@ def _warning_text(error: Any) -> str:
 
 def _generate_in_process(api: str, spec_path: str, out_dir: str) -> dict[str, Any]:
     """Worker: run the generator on one spec; returns endpoints and warnings (JSON-safe)."""
+    from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
     from openapi_python_client import Project
     from openapi_python_client.config import Config, ConfigFile, MetaType
     from openapi_python_client.parser import GeneratorData
@@ -109,6 +110,10 @@ def _generate_in_process(api: str, spec_path: str, out_dir: str) -> dict[str, An
         if isinstance(data, GeneratorError):
             return {"fatal": _warning_text(data)}
         project = Project(openapi=data, config=config, custom_template_path=TEMPLATES)
+        # Our templates may include the generator's own under `stock/` (model.py.jinja adds to the stock one).
+        project.env.loader = ChoiceLoader(
+            [project.env.loader, PrefixLoader({"stock": PackageLoader("openapi_python_client")})]
+        )
         errors = project.build()
     endpoints = [
         {

@@ -268,3 +268,27 @@ def test_the_generator_refuses_an_operation_parameter_named_like_a_per_call_opti
     assert "specs/overlays/cf_v3.yaml" in problem
     (problem,) = option_collisions("cf_v3", "getMap", [guid], ["from .models.mapping import Mapping"])
     assert "['Mapping']" in problem
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_every_model_repr_is_short_and_shows_no_text_beyond_what_identifies_it(api: str) -> None:
+    import attrs
+
+    models = importlib.import_module(f"{GENERATED_PACKAGE}.{api}.models")
+    identifying = {"guid", "id", "name", "display_name", "state"}
+    checked = 0
+    for name in models.__all__:
+        cls = getattr(models, name)
+        if not attrs.has(cls):
+            continue  # an enum
+        model = cls.__new__(cls)
+        for field in attrs.fields(cls):
+            value = {} if field.name == "additional_properties" else "SECRET-" * 40
+            shown = field.name in identifying or field.name.endswith("_guid")
+            object.__setattr__(model, field.name, "i" * 300 if shown else value)
+        text = repr(model)
+        assert len(text) <= 200, name
+        assert text.startswith(f"{name}("), name
+        assert "SECRET" not in text, name
+        checked += 1
+    assert checked >= 4  # the audit log API has four models

@@ -251,3 +251,8 @@ class IncludedResources:
         )
 
         return included_resources
+
+    def __repr__(self) -> str:
+        from ..types import short_repr  # noqa: PLC0415
+
+        return short_repr(self)

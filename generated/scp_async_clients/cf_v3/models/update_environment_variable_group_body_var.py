@@ -44,3 +44,8 @@ class UpdateEnvironmentVariableGroupBodyVar:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+    def __repr__(self) -> str:
+        from ..types import short_repr  # noqa: PLC0415
+
+        return short_repr(self)

@@ -41,3 +41,8 @@ class UserGuidReference:
         )
 
         return user_guid_reference
+
+    def __repr__(self) -> str:
+        from ..types import short_repr  # noqa: PLC0415
+
+        return short_repr(self)

@@ -52,3 +52,8 @@ class UserNameReference:
         )
 
         return user_name_reference
+
+    def __repr__(self) -> str:
+        from ..types import short_repr  # noqa: PLC0415
+
+        return short_repr(self)
