@@ -40,6 +40,7 @@ from ._common import (
 from .namespaces import NAMESPACE_MODULE
 from .namespaces import render as render_namespace
 from .normalize import load_spec
+from .reference import ANCHOR_KEY
 from .swap import commit, locked, new_stage, pending, recover
 
 HERE = Path(__file__).resolve().parent
@@ -241,6 +242,7 @@ def _explain(result: ApiResult, notes: dict[str, Any], spec: dict[str, Any]) -> 
         spec_operation, op["path"] = by_shape[(op["method"], _shape(op["path"]))]
         op["operation_id"] = spec_operation["operationId"]
         op["summary"] = spec_operation.get("summary", "")
+        op["docs_anchor"] = spec_operation.get(ANCHOR_KEY)
     generated = {(op["method"], op["path"]) for op in result.operations}
     listed = dict(api_notes.get("skipped") or {})
     for method, path, _ in iter_operations(spec):

@@ -9,6 +9,8 @@ it) with the non-error statuses its spec lists (any other one is an `UnexpectedS
 
 A twin class (`...WithRawResponse`) returns the generated `Response[...]` (status, headers, parsed).
 
+Each method's docstring ends with a link to the operation's official reference page (reference.py).
+
 Each method checks its arguments against their declared types before anything is built or sent, with
 inline `isinstance` tests written here (no reflection per call): a wrong type raises `TypeError`, an empty
 path segment `ValueError`, both naming the method and the parameter. GUID parameters (`UUID` in the spec)
@@ -26,6 +28,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .reference import reference_link
 
 NAMESPACE_MODULE = "_namespace.py"
 # Names the namespace module imports itself; the operation modules' copies would repeat them.
@@ -214,7 +218,12 @@ def _parameter(source: str, arg: ast.arg, default: ast.expr | None, keyword_only
 
 
 def _method(
-    operation: dict[str, Any], parameters: list[_Parameter], returns: str, statuses: list[int], raw: bool
+    operation: dict[str, Any],
+    parameters: list[_Parameter],
+    returns: str,
+    statuses: list[int],
+    raw: bool,
+    link: str | None = None,
 ) -> str:
     name = operation["module"].rsplit(".", 1)[-1]
     tag_module = operation["module"].rsplit(".", 1)[0]
@@ -231,6 +240,8 @@ def _method(
     summary = operation.get("summary") or ""
     doc = f"{summary} " if summary else ""
     doc += f"`{operation['method']} {operation['path']}` ({operation['operation_id']})."
+    if link:
+        doc += f"\n\n        Reference: {link}\n        "
     result = f"Response[{returns}]" if raw else returns
     runner = "_call_raw" if raw else "_call"
     checks = "".join(f"{line}\n" for line in _checks(name, parameters))
@@ -277,8 +288,9 @@ def render(api: str, title: str, package_dir: Path, operations: list[dict[str, A
         statuses = _success_statuses(ast.parse(source))
         type_imports.update(imports)
         type_imports.update(operation["success_imports"])
-        methods.append(_method(operation, parameters, operation["success_type"], statuses, raw=False))
-        raw_methods.append(_method(operation, parameters, operation["success_type"], statuses, raw=True))
+        link = reference_link(api, operation["path"], operation.get("docs_anchor"))
+        methods.append(_method(operation, parameters, operation["success_type"], statuses, False, link))
+        raw_methods.append(_method(operation, parameters, operation["success_type"], statuses, True, link))
     name = class_name(api)
     checking = "\n".join(f"    {line}" for line in sorted(type_imports))
     return (

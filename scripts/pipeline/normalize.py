@@ -2,7 +2,8 @@
 
 convert Swagger 2.0 (swagger2openapi) → bundle split trees (redocly) → merge an API's documents →
 drop all upstream prose → apply the project's overlay → check `$ref`s and operationIds → write sorted,
-indented JSON. The committed specs hold structure only; summaries are our own, from overlays.
+indented JSON. The committed specs hold structure only; summaries are our own, from overlays. Where an API's
+docs have a section per operation (reference.py), its anchor is kept as `x-scp-docs-anchor`: a link target.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ._common import (
 )
 from .fetch import read_manifest
 from .overlays import apply_overlay
+from .reference import add_docs_anchors
 
 # Keywords whose values are prose (or examples of data); they never reach specs/.
 PROSE_KEYS = frozenset({"description", "summary", "example", "examples", "externalDocs", "termsOfService"})
@@ -215,6 +217,7 @@ def normalize_document(
     """Merge, strip, patch and check; pure apart from reading the overlay."""
     document = merge(source.name, raw_documents)
     if source.handwritten is None:
+        add_docs_anchors(source.name, document)  # from the summaries, before they go
         document = strip_prose(document)
         _tidy_responses(document)
         document["info"] = {"title": source.title, "version": str(raw_documents[0].get("info", {}).get("version", "0"))}

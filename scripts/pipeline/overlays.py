@@ -14,6 +14,9 @@ An overlay file holds
         rule: optional                      # required fields the service omits (also: nullable,
         schema: SubaccountResponseObject    # for fields it sends as null; `name[]` for list items)
         properties: [description]
+      - reason: ...
+        rule: docs-anchor                   # the docs section of operations whose upstream summary
+        operations: {getV3ApiRoot: v3-api-root}   # is not the docs' heading (see reference.py)
     summaries:                    # our own one-line summaries, by operationId
       getGlobalAccount: Read the global account of the service key.
 
@@ -32,6 +35,7 @@ import jsonpatch
 import yaml
 
 from ._common import PipelineError, iter_operations
+from .reference import ANCHOR_KEY
 
 _PATH_TEMPLATE = re.compile(r"{([^}]+)}")
 
@@ -212,6 +216,23 @@ def _nullable(document: dict[str, Any], entry: dict[str, Any]) -> None:
             declared[field] = _make_nullable(document, declared[field])
 
 
+def _docs_anchor(document: dict[str, Any], entry: dict[str, Any]) -> None:
+    """Set the docs anchor of operations (by operationId) whose upstream summary differs from the docs' heading."""
+    anchors = entry.get("operations")
+    if not isinstance(anchors, dict) or not anchors:
+        raise ValueError("`operations` must map operationIds to docs anchors")
+    by_id = {op.get("operationId"): op for _, _, op in iter_operations(document)}
+    for operation_id, anchor in anchors.items():
+        operation = by_id.get(operation_id)
+        if operation is None:
+            raise ValueError(f"no operation {operation_id!r}")
+        if not isinstance(anchor, str) or not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", anchor):
+            raise ValueError(f"{operation_id}: {anchor!r} is no docs anchor (lowercase words joined by '-')")
+        if operation.get(ANCHOR_KEY) == anchor:
+            raise ValueError(f"{operation_id}: its anchor is {anchor!r} already")
+        operation[ANCHOR_KEY] = anchor
+
+
 RULES: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
     "optional": _optional,
     "required": _required,
@@ -220,6 +241,7 @@ RULES: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
     "drop-header-parameters": _drop_header_parameters,
     "free-form-maps": _free_form_maps,
     "drop-undeclared-path-parameters": _drop_undeclared_path_parameters,
+    "docs-anchor": _docs_anchor,
 }
 
 

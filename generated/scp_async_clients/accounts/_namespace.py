@@ -69,7 +69,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SubaccountResponseObject:
-        """Create a multi-environment subaccount from a Neo subaccount. `POST /accounts/v1/subaccounts/clone/{sourceSubaccountGUID}` (cloneNeoSubaccount)."""
+        """Create a multi-environment subaccount from a Neo subaccount. `POST /accounts/v1/subaccounts/clone/{sourceSubaccountGUID}` (cloneNeoSubaccount).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import clone_neo_subaccount as operation
 
         if not isinstance(source_subaccount_guid, str):
@@ -102,7 +105,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DirectoryResponseObject:
-        """Create a directory to group subaccounts (optionally managing entitlements or users). `POST /accounts/v1/directories` (createDirectory)."""
+        """Create a directory to group subaccounts (optionally managing entitlements or users). `POST /accounts/v1/directories` (createDirectory).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.directory_operations import create_directory as operation
 
         if not isinstance(body, operation.CreateDirectoryRequestPayload):
@@ -130,7 +136,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> LabelsResponseObject:
-        """Replace the labels of one directory. `PUT /accounts/v1/directories/{directoryGUID}/labels` (createDirectoryLabels)."""
+        """Replace the labels of one directory. `PUT /accounts/v1/directories/{directoryGUID}/labels` (createDirectoryLabels).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.directory_operations import create_directory_labels as operation
 
         if not isinstance(directory_guid, str):
@@ -161,7 +170,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DataResponseObject:
-        """Create or change settings of one directory. `PUT /accounts/v1/directories/{directoryGUID}/settings` (createOrUpdateDirectorySettings)."""
+        """Create or change settings of one directory. `PUT /accounts/v1/directories/{directoryGUID}/settings` (createOrUpdateDirectorySettings).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.directory_operations import create_or_update_directory_settings as operation
 
         if not isinstance(directory_guid, str):
@@ -192,7 +204,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DataResponseObject:
-        """Create or change settings of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/settings` (createOrUpdateSubaccountSettings)."""
+        """Create or change settings of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/settings` (createOrUpdateSubaccountSettings).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import create_or_update_subaccount_settings as operation
 
         if not isinstance(subaccount_guid, str):
@@ -222,7 +237,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceManagerBindingResponseObject:
-        """Create the Service Manager binding of a subaccount (v1). `POST /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (createServiceManagementBinding)."""
+        """Create the Service Manager binding of a subaccount (v1). `POST /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (createServiceManagementBinding).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import create_service_management_binding as operation
 
         if not isinstance(subaccount_guid, str):
@@ -250,7 +268,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceManagerBindingExtendedResponseObject:
-        """Create a named Service Manager binding in a subaccount. `POST /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (createServiceManagerBindingV2)."""
+        """Create a named Service Manager binding in a subaccount. `POST /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (createServiceManagerBindingV2).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import create_service_manager_binding_v2 as operation
 
         if not isinstance(subaccount_guid, str):
@@ -281,7 +302,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SubaccountResponseObject:
-        """Start creating a subaccount; it is ready when its state turns OK. `POST /accounts/v1/subaccounts` (createSubaccount)."""
+        """Start creating a subaccount; it is ready when its state turns OK. `POST /accounts/v1/subaccounts` (createSubaccount).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import create_subaccount as operation
 
         if not isinstance(body, operation.CreateSubaccountRequestPayload):
@@ -309,7 +333,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> LabelsResponseObject:
-        """Replace the labels of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/labels` (createSubaccountLabels)."""
+        """Replace the labels of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/labels` (createSubaccountLabels).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import create_subaccount_labels as operation
 
         if not isinstance(subaccount_guid, str):
@@ -340,7 +367,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DirectoryResponseObject:
-        """Delete a directory (add forceDelete to remove its content too). `DELETE /accounts/v1/directories/{directoryGUID}` (deleteDirectory)."""
+        """Delete a directory (add forceDelete to remove its content too). `DELETE /accounts/v1/directories/{directoryGUID}` (deleteDirectory).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.directory_operations import delete_directory as operation
 
         if not isinstance(directory_guid, str):
@@ -370,7 +400,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> LabelsResponseObject:
-        """Remove every label from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/labels` (deleteDirectoryLabels)."""
+        """Remove every label from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/labels` (deleteDirectoryLabels).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.directory_operations import delete_directory_labels as operation
 
         if not isinstance(directory_guid, str):
@@ -398,7 +431,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DataResponseObject:
-        """Remove settings from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/settings` (deleteDirectorySettings)."""
+        """Remove settings from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/settings` (deleteDirectorySettings).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.directory_operations import delete_directory_settings as operation
 
         if not isinstance(directory_guid, str):
@@ -428,7 +464,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """Delete the Service Manager binding of a subaccount (v1). `DELETE /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (deleteServiceManagementBindingOfSubaccount)."""
+        """Delete the Service Manager binding of a subaccount (v1). `DELETE /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (deleteServiceManagementBindingOfSubaccount).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import delete_service_management_binding_of_subaccount as operation
 
         if not isinstance(subaccount_guid, str):
@@ -456,7 +495,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """Delete one named Service Manager binding of a subaccount. `DELETE /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (deleteServiceManagerBindingV2)."""
+        """Delete one named Service Manager binding of a subaccount. `DELETE /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (deleteServiceManagerBindingV2).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import delete_service_manager_binding_v2 as operation
 
         if not isinstance(subaccount_guid, str):
@@ -489,7 +531,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SubaccountResponseObject:
-        """Start deleting a subaccount (add forceDelete to remove its content too). `DELETE /accounts/v1/subaccounts/{subaccountGUID}` (deleteSubaccount)."""
+        """Start deleting a subaccount (add forceDelete to remove its content too). `DELETE /accounts/v1/subaccounts/{subaccountGUID}` (deleteSubaccount).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import delete_subaccount as operation
 
         if not isinstance(subaccount_guid, str):
@@ -519,7 +564,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> LabelsResponseObject:
-        """Remove every label from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/labels` (deleteSubaccountLabels)."""
+        """Remove every label from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/labels` (deleteSubaccountLabels).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import delete_subaccount_labels as operation
 
         if not isinstance(subaccount_guid, str):
@@ -547,7 +595,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DataResponseObject:
-        """Remove settings from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/settings` (deleteSubaccountSettings)."""
+        """Remove settings from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/settings` (deleteSubaccountSettings).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import delete_subaccount_settings as operation
 
         if not isinstance(subaccount_guid, str):
@@ -577,7 +628,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceManagerBindingsResponseList:
-        """All named Service Manager bindings of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (getAllServiceManagerBindingsV2)."""
+        """All named Service Manager bindings of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (getAllServiceManagerBindingsV2).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import get_all_service_manager_bindings_v2 as operation
 
         if not isinstance(subaccount_guid, str):
@@ -605,7 +659,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DirectoryResponseObject:
-        """One directory by GUID (add expand=true for its children). `GET /accounts/v1/directories/{directoryGUID}` (getDirectory)."""
+        """One directory by GUID (add expand=true for its children). `GET /accounts/v1/directories/{directoryGUID}` (getDirectory).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.directory_operations import get_directory as operation
 
         if not isinstance(directory_guid, str):
@@ -635,7 +692,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ResponseCollection:
-        """Custom properties set on one directory. `GET /accounts/v1/directories/{directoryGUID}/customProperties` (getDirectoryCustomProperties)."""
+        """Custom properties set on one directory. `GET /accounts/v1/directories/{directoryGUID}/customProperties` (getDirectoryCustomProperties).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.directory_operations import get_directory_custom_properties as operation
 
         if not isinstance(directory_guid, str):
@@ -662,7 +722,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> LabelsResponseObject:
-        """Labels of one directory. `GET /accounts/v1/directories/{directoryGUID}/labels` (getDirectoryLabels)."""
+        """Labels of one directory. `GET /accounts/v1/directories/{directoryGUID}/labels` (getDirectoryLabels).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.directory_operations import get_directory_labels as operation
 
         if not isinstance(directory_guid, str):
@@ -690,7 +753,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DataResponseObject:
-        """Settings of one directory. `GET /accounts/v1/directories/{directoryGUID}/settings` (getDirectorySettings)."""
+        """Settings of one directory. `GET /accounts/v1/directories/{directoryGUID}/settings` (getDirectorySettings).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.directory_operations import get_directory_settings as operation
 
         if not isinstance(directory_guid, str):
@@ -720,7 +786,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> GlobalAccountResponseObject:
-        """The global account the service key belongs to (add expand=true for its directory tree). `GET /accounts/v1/globalAccount` (getGlobalAccount)."""
+        """The global account the service key belongs to (add expand=true for its directory tree). `GET /accounts/v1/globalAccount` (getGlobalAccount).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.global_account_operations import get_global_account as operation
 
         if expand is not UNSET and not isinstance(expand, bool):
@@ -744,7 +813,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ResponseCollection:
-        """Custom properties set on the global account. `GET /accounts/v1/globalAccount/customProperties` (getGlobalAccountCustomProperties)."""
+        """Custom properties set on the global account. `GET /accounts/v1/globalAccount/customProperties` (getGlobalAccountCustomProperties).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.global_account_operations import get_global_account_custom_properties as operation
 
         return await self._call(
@@ -766,7 +838,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceManagerBindingResponseObject:
-        """The Service Manager binding of a subaccount (v1, one per subaccount). `GET /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (getServiceManagementBinding)."""
+        """The Service Manager binding of a subaccount (v1, one per subaccount). `GET /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (getServiceManagementBinding).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import get_service_management_binding as operation
 
         if not isinstance(subaccount_guid, str):
@@ -794,7 +869,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceManagerBindingExtendedResponseObject:
-        """One named Service Manager binding of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (getServiceManagerBindingV2)."""
+        """One named Service Manager binding of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (getServiceManagerBindingV2).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import get_service_manager_binding_v2 as operation
 
         if not isinstance(subaccount_guid, str):
@@ -826,7 +904,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> str:
-        """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
+        """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.job_management import get_status as operation
 
         if not isinstance(job_instance_id_or_unique_id, str):
@@ -854,7 +935,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SubaccountResponseObject:
-        """One subaccount by GUID. `GET /accounts/v1/subaccounts/{subaccountGUID}` (getSubaccount)."""
+        """One subaccount by GUID. `GET /accounts/v1/subaccounts/{subaccountGUID}` (getSubaccount).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import get_subaccount as operation
 
         if not isinstance(subaccount_guid, str):
@@ -888,7 +972,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ResponseCollection:
-        """Custom properties set on one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/customProperties` (getSubaccountCustomProperties)."""
+        """Custom properties set on one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/customProperties` (getSubaccountCustomProperties).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import get_subaccount_custom_properties as operation
 
         if not isinstance(subaccount_guid, str):
@@ -915,7 +1002,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> LabelsResponseObject:
-        """Labels of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/labels` (getSubaccountLabels)."""
+        """Labels of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/labels` (getSubaccountLabels).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import get_subaccount_labels as operation
 
         if not isinstance(subaccount_guid, str):
@@ -943,7 +1033,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DataResponseObject:
-        """Settings of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/settings` (getSubaccountSettings)."""
+        """Settings of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/settings` (getSubaccountSettings).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import get_subaccount_settings as operation
 
         if not isinstance(subaccount_guid, str):
@@ -975,7 +1068,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ResponseCollection:
-        """All subaccounts of the global account, optionally filtered by directory or label. `GET /accounts/v1/subaccounts` (getSubaccounts)."""
+        """All subaccounts of the global account, optionally filtered by directory or label. `GET /accounts/v1/subaccounts` (getSubaccounts).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import get_subaccounts as operation
 
         if directory_guid is not UNSET and not isinstance(directory_guid, str):
@@ -1016,7 +1112,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SubaccountResponseObject:
-        """Move one subaccount under another directory (or the global account). `POST /accounts/v1/subaccounts/{subaccountGUID}/move` (moveSubaccount)."""
+        """Move one subaccount under another directory (or the global account). `POST /accounts/v1/subaccounts/{subaccountGUID}/move` (moveSubaccount).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import move_subaccount as operation
 
         if not isinstance(subaccount_guid, str):
@@ -1046,7 +1145,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ResponseCollection:
-        """Move several subaccounts at once. `POST /accounts/v1/subaccounts/move` (moveSubaccounts)."""
+        """Move several subaccounts at once. `POST /accounts/v1/subaccounts/move` (moveSubaccounts).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import move_subaccounts as operation
 
         if not isinstance(body, operation.MoveSubaccountsRequestPayloadCollection):
@@ -1072,7 +1174,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DirectoryResponseObject:
-        """Change a directory's name or description. `PATCH /accounts/v1/directories/{directoryGUID}` (updateDirectory)."""
+        """Change a directory's name or description. `PATCH /accounts/v1/directories/{directoryGUID}` (updateDirectory).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.directory_operations import update_directory as operation
 
         if not isinstance(directory_guid, str):
@@ -1103,7 +1208,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DirectoryResponseObject:
-        """Turn the entitlement or authorization features of a directory on or off. `PATCH /accounts/v1/directories/{directoryGUID}/changeDirectoryFeatures` (updateDirectoryFeatures)."""
+        """Turn the entitlement or authorization features of a directory on or off. `PATCH /accounts/v1/directories/{directoryGUID}/changeDirectoryFeatures` (updateDirectoryFeatures).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.directory_operations import update_directory_features as operation
 
         if not isinstance(directory_guid, str):
@@ -1133,7 +1241,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> GlobalAccountResponseObject:
-        """Rename the global account or change its description. `PATCH /accounts/v1/globalAccount` (updateGlobalAccount)."""
+        """Rename the global account or change its description. `PATCH /accounts/v1/globalAccount` (updateGlobalAccount).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.global_account_operations import update_global_account as operation
 
         if not isinstance(body, operation.UpdateGlobalAccountRequestPayload):
@@ -1159,7 +1270,10 @@ class AccountsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SubaccountResponseObject:
-        """Change a subaccount's name, description, labels or beta-usage flag. `PATCH /accounts/v1/subaccounts/{subaccountGUID}` (updateSubaccount)."""
+        """Change a subaccount's name, description, labels or beta-usage flag. `PATCH /accounts/v1/subaccounts/{subaccountGUID}` (updateSubaccount).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import update_subaccount as operation
 
         if not isinstance(subaccount_guid, str):
@@ -1197,7 +1311,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SubaccountResponseObject]:
-        """Create a multi-environment subaccount from a Neo subaccount. `POST /accounts/v1/subaccounts/clone/{sourceSubaccountGUID}` (cloneNeoSubaccount)."""
+        """Create a multi-environment subaccount from a Neo subaccount. `POST /accounts/v1/subaccounts/clone/{sourceSubaccountGUID}` (cloneNeoSubaccount).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import clone_neo_subaccount as operation
 
         if not isinstance(source_subaccount_guid, str):
@@ -1230,7 +1347,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DirectoryResponseObject]:
-        """Create a directory to group subaccounts (optionally managing entitlements or users). `POST /accounts/v1/directories` (createDirectory)."""
+        """Create a directory to group subaccounts (optionally managing entitlements or users). `POST /accounts/v1/directories` (createDirectory).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.directory_operations import create_directory as operation
 
         if not isinstance(body, operation.CreateDirectoryRequestPayload):
@@ -1258,7 +1378,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[LabelsResponseObject]:
-        """Replace the labels of one directory. `PUT /accounts/v1/directories/{directoryGUID}/labels` (createDirectoryLabels)."""
+        """Replace the labels of one directory. `PUT /accounts/v1/directories/{directoryGUID}/labels` (createDirectoryLabels).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.directory_operations import create_directory_labels as operation
 
         if not isinstance(directory_guid, str):
@@ -1289,7 +1412,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DataResponseObject]:
-        """Create or change settings of one directory. `PUT /accounts/v1/directories/{directoryGUID}/settings` (createOrUpdateDirectorySettings)."""
+        """Create or change settings of one directory. `PUT /accounts/v1/directories/{directoryGUID}/settings` (createOrUpdateDirectorySettings).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.directory_operations import create_or_update_directory_settings as operation
 
         if not isinstance(directory_guid, str):
@@ -1320,7 +1446,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DataResponseObject]:
-        """Create or change settings of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/settings` (createOrUpdateSubaccountSettings)."""
+        """Create or change settings of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/settings` (createOrUpdateSubaccountSettings).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import create_or_update_subaccount_settings as operation
 
         if not isinstance(subaccount_guid, str):
@@ -1350,7 +1479,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceManagerBindingResponseObject]:
-        """Create the Service Manager binding of a subaccount (v1). `POST /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (createServiceManagementBinding)."""
+        """Create the Service Manager binding of a subaccount (v1). `POST /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (createServiceManagementBinding).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import create_service_management_binding as operation
 
         if not isinstance(subaccount_guid, str):
@@ -1378,7 +1510,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceManagerBindingExtendedResponseObject]:
-        """Create a named Service Manager binding in a subaccount. `POST /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (createServiceManagerBindingV2)."""
+        """Create a named Service Manager binding in a subaccount. `POST /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (createServiceManagerBindingV2).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import create_service_manager_binding_v2 as operation
 
         if not isinstance(subaccount_guid, str):
@@ -1409,7 +1544,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SubaccountResponseObject]:
-        """Start creating a subaccount; it is ready when its state turns OK. `POST /accounts/v1/subaccounts` (createSubaccount)."""
+        """Start creating a subaccount; it is ready when its state turns OK. `POST /accounts/v1/subaccounts` (createSubaccount).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import create_subaccount as operation
 
         if not isinstance(body, operation.CreateSubaccountRequestPayload):
@@ -1437,7 +1575,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[LabelsResponseObject]:
-        """Replace the labels of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/labels` (createSubaccountLabels)."""
+        """Replace the labels of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/labels` (createSubaccountLabels).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import create_subaccount_labels as operation
 
         if not isinstance(subaccount_guid, str):
@@ -1468,7 +1609,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DirectoryResponseObject]:
-        """Delete a directory (add forceDelete to remove its content too). `DELETE /accounts/v1/directories/{directoryGUID}` (deleteDirectory)."""
+        """Delete a directory (add forceDelete to remove its content too). `DELETE /accounts/v1/directories/{directoryGUID}` (deleteDirectory).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.directory_operations import delete_directory as operation
 
         if not isinstance(directory_guid, str):
@@ -1498,7 +1642,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[LabelsResponseObject]:
-        """Remove every label from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/labels` (deleteDirectoryLabels)."""
+        """Remove every label from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/labels` (deleteDirectoryLabels).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.directory_operations import delete_directory_labels as operation
 
         if not isinstance(directory_guid, str):
@@ -1526,7 +1673,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DataResponseObject]:
-        """Remove settings from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/settings` (deleteDirectorySettings)."""
+        """Remove settings from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/settings` (deleteDirectorySettings).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.directory_operations import delete_directory_settings as operation
 
         if not isinstance(directory_guid, str):
@@ -1556,7 +1706,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """Delete the Service Manager binding of a subaccount (v1). `DELETE /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (deleteServiceManagementBindingOfSubaccount)."""
+        """Delete the Service Manager binding of a subaccount (v1). `DELETE /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (deleteServiceManagementBindingOfSubaccount).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import delete_service_management_binding_of_subaccount as operation
 
         if not isinstance(subaccount_guid, str):
@@ -1584,7 +1737,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """Delete one named Service Manager binding of a subaccount. `DELETE /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (deleteServiceManagerBindingV2)."""
+        """Delete one named Service Manager binding of a subaccount. `DELETE /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (deleteServiceManagerBindingV2).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import delete_service_manager_binding_v2 as operation
 
         if not isinstance(subaccount_guid, str):
@@ -1617,7 +1773,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SubaccountResponseObject]:
-        """Start deleting a subaccount (add forceDelete to remove its content too). `DELETE /accounts/v1/subaccounts/{subaccountGUID}` (deleteSubaccount)."""
+        """Start deleting a subaccount (add forceDelete to remove its content too). `DELETE /accounts/v1/subaccounts/{subaccountGUID}` (deleteSubaccount).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import delete_subaccount as operation
 
         if not isinstance(subaccount_guid, str):
@@ -1647,7 +1806,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[LabelsResponseObject]:
-        """Remove every label from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/labels` (deleteSubaccountLabels)."""
+        """Remove every label from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/labels` (deleteSubaccountLabels).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import delete_subaccount_labels as operation
 
         if not isinstance(subaccount_guid, str):
@@ -1675,7 +1837,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DataResponseObject]:
-        """Remove settings from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/settings` (deleteSubaccountSettings)."""
+        """Remove settings from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/settings` (deleteSubaccountSettings).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import delete_subaccount_settings as operation
 
         if not isinstance(subaccount_guid, str):
@@ -1705,7 +1870,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceManagerBindingsResponseList]:
-        """All named Service Manager bindings of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (getAllServiceManagerBindingsV2)."""
+        """All named Service Manager bindings of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (getAllServiceManagerBindingsV2).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import get_all_service_manager_bindings_v2 as operation
 
         if not isinstance(subaccount_guid, str):
@@ -1733,7 +1901,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DirectoryResponseObject]:
-        """One directory by GUID (add expand=true for its children). `GET /accounts/v1/directories/{directoryGUID}` (getDirectory)."""
+        """One directory by GUID (add expand=true for its children). `GET /accounts/v1/directories/{directoryGUID}` (getDirectory).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.directory_operations import get_directory as operation
 
         if not isinstance(directory_guid, str):
@@ -1763,7 +1934,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ResponseCollection]:
-        """Custom properties set on one directory. `GET /accounts/v1/directories/{directoryGUID}/customProperties` (getDirectoryCustomProperties)."""
+        """Custom properties set on one directory. `GET /accounts/v1/directories/{directoryGUID}/customProperties` (getDirectoryCustomProperties).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.directory_operations import get_directory_custom_properties as operation
 
         if not isinstance(directory_guid, str):
@@ -1790,7 +1964,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[LabelsResponseObject]:
-        """Labels of one directory. `GET /accounts/v1/directories/{directoryGUID}/labels` (getDirectoryLabels)."""
+        """Labels of one directory. `GET /accounts/v1/directories/{directoryGUID}/labels` (getDirectoryLabels).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.directory_operations import get_directory_labels as operation
 
         if not isinstance(directory_guid, str):
@@ -1818,7 +1995,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DataResponseObject]:
-        """Settings of one directory. `GET /accounts/v1/directories/{directoryGUID}/settings` (getDirectorySettings)."""
+        """Settings of one directory. `GET /accounts/v1/directories/{directoryGUID}/settings` (getDirectorySettings).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.directory_operations import get_directory_settings as operation
 
         if not isinstance(directory_guid, str):
@@ -1848,7 +2028,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GlobalAccountResponseObject]:
-        """The global account the service key belongs to (add expand=true for its directory tree). `GET /accounts/v1/globalAccount` (getGlobalAccount)."""
+        """The global account the service key belongs to (add expand=true for its directory tree). `GET /accounts/v1/globalAccount` (getGlobalAccount).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.global_account_operations import get_global_account as operation
 
         if expand is not UNSET and not isinstance(expand, bool):
@@ -1872,7 +2055,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ResponseCollection]:
-        """Custom properties set on the global account. `GET /accounts/v1/globalAccount/customProperties` (getGlobalAccountCustomProperties)."""
+        """Custom properties set on the global account. `GET /accounts/v1/globalAccount/customProperties` (getGlobalAccountCustomProperties).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.global_account_operations import get_global_account_custom_properties as operation
 
         return await self._call_raw(
@@ -1894,7 +2080,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceManagerBindingResponseObject]:
-        """The Service Manager binding of a subaccount (v1, one per subaccount). `GET /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (getServiceManagementBinding)."""
+        """The Service Manager binding of a subaccount (v1, one per subaccount). `GET /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (getServiceManagementBinding).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import get_service_management_binding as operation
 
         if not isinstance(subaccount_guid, str):
@@ -1922,7 +2111,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceManagerBindingExtendedResponseObject]:
-        """One named Service Manager binding of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (getServiceManagerBindingV2)."""
+        """One named Service Manager binding of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (getServiceManagerBindingV2).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import get_service_manager_binding_v2 as operation
 
         if not isinstance(subaccount_guid, str):
@@ -1954,7 +2146,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[str]:
-        """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
+        """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.job_management import get_status as operation
 
         if not isinstance(job_instance_id_or_unique_id, str):
@@ -1982,7 +2177,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SubaccountResponseObject]:
-        """One subaccount by GUID. `GET /accounts/v1/subaccounts/{subaccountGUID}` (getSubaccount)."""
+        """One subaccount by GUID. `GET /accounts/v1/subaccounts/{subaccountGUID}` (getSubaccount).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import get_subaccount as operation
 
         if not isinstance(subaccount_guid, str):
@@ -2016,7 +2214,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ResponseCollection]:
-        """Custom properties set on one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/customProperties` (getSubaccountCustomProperties)."""
+        """Custom properties set on one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/customProperties` (getSubaccountCustomProperties).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import get_subaccount_custom_properties as operation
 
         if not isinstance(subaccount_guid, str):
@@ -2043,7 +2244,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[LabelsResponseObject]:
-        """Labels of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/labels` (getSubaccountLabels)."""
+        """Labels of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/labels` (getSubaccountLabels).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import get_subaccount_labels as operation
 
         if not isinstance(subaccount_guid, str):
@@ -2071,7 +2275,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DataResponseObject]:
-        """Settings of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/settings` (getSubaccountSettings)."""
+        """Settings of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/settings` (getSubaccountSettings).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import get_subaccount_settings as operation
 
         if not isinstance(subaccount_guid, str):
@@ -2103,7 +2310,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ResponseCollection]:
-        """All subaccounts of the global account, optionally filtered by directory or label. `GET /accounts/v1/subaccounts` (getSubaccounts)."""
+        """All subaccounts of the global account, optionally filtered by directory or label. `GET /accounts/v1/subaccounts` (getSubaccounts).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import get_subaccounts as operation
 
         if directory_guid is not UNSET and not isinstance(directory_guid, str):
@@ -2144,7 +2354,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SubaccountResponseObject]:
-        """Move one subaccount under another directory (or the global account). `POST /accounts/v1/subaccounts/{subaccountGUID}/move` (moveSubaccount)."""
+        """Move one subaccount under another directory (or the global account). `POST /accounts/v1/subaccounts/{subaccountGUID}/move` (moveSubaccount).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import move_subaccount as operation
 
         if not isinstance(subaccount_guid, str):
@@ -2174,7 +2387,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ResponseCollection]:
-        """Move several subaccounts at once. `POST /accounts/v1/subaccounts/move` (moveSubaccounts)."""
+        """Move several subaccounts at once. `POST /accounts/v1/subaccounts/move` (moveSubaccounts).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import move_subaccounts as operation
 
         if not isinstance(body, operation.MoveSubaccountsRequestPayloadCollection):
@@ -2200,7 +2416,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DirectoryResponseObject]:
-        """Change a directory's name or description. `PATCH /accounts/v1/directories/{directoryGUID}` (updateDirectory)."""
+        """Change a directory's name or description. `PATCH /accounts/v1/directories/{directoryGUID}` (updateDirectory).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.directory_operations import update_directory as operation
 
         if not isinstance(directory_guid, str):
@@ -2231,7 +2450,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DirectoryResponseObject]:
-        """Turn the entitlement or authorization features of a directory on or off. `PATCH /accounts/v1/directories/{directoryGUID}/changeDirectoryFeatures` (updateDirectoryFeatures)."""
+        """Turn the entitlement or authorization features of a directory on or off. `PATCH /accounts/v1/directories/{directoryGUID}/changeDirectoryFeatures` (updateDirectoryFeatures).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.directory_operations import update_directory_features as operation
 
         if not isinstance(directory_guid, str):
@@ -2261,7 +2483,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GlobalAccountResponseObject]:
-        """Rename the global account or change its description. `PATCH /accounts/v1/globalAccount` (updateGlobalAccount)."""
+        """Rename the global account or change its description. `PATCH /accounts/v1/globalAccount` (updateGlobalAccount).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.global_account_operations import update_global_account as operation
 
         if not isinstance(body, operation.UpdateGlobalAccountRequestPayload):
@@ -2287,7 +2512,10 @@ class AccountsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SubaccountResponseObject]:
-        """Change a subaccount's name, description, labels or beta-usage flag. `PATCH /accounts/v1/subaccounts/{subaccountGUID}` (updateSubaccount)."""
+        """Change a subaccount's name, description, labels or beta-usage flag. `PATCH /accounts/v1/subaccounts/{subaccountGUID}` (updateSubaccount).
+
+        Reference: https://api.sap.com/api/APIAccountsService/resource
+        """
         from .api.subaccount_operations import update_subaccount as operation
 
         if not isinstance(subaccount_guid, str):

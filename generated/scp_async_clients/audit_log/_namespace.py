@@ -46,7 +46,10 @@ class AuditLogApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None | list[AuditLogRecord]:
-        """Read audit log records, 500 per call; follow the Paging header for more. `GET /auditlog/v2/auditlogrecords` (getAuditLogRecords)."""
+        """Read audit log records, 500 per call; follow the Paging header for more. `GET /auditlog/v2/auditlogrecords` (getAuditLogRecords).
+
+        Reference: https://api.sap.com/api/CFAuditLogRetrievalAPI/resource
+        """
         from .api.audit_log_records import get_audit_log_records as operation
 
         if time_from is not UNSET and not isinstance(time_from, str):
@@ -86,7 +89,10 @@ class AuditLogApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None | list[AuditLogRecord]]:
-        """Read audit log records, 500 per call; follow the Paging header for more. `GET /auditlog/v2/auditlogrecords` (getAuditLogRecords)."""
+        """Read audit log records, 500 per call; follow the Paging header for more. `GET /auditlog/v2/auditlogrecords` (getAuditLogRecords).
+
+        Reference: https://api.sap.com/api/CFAuditLogRetrievalAPI/resource
+        """
         from .api.audit_log_records import get_audit_log_records as operation
 
         if time_from is not UNSET and not isinstance(time_from, str):

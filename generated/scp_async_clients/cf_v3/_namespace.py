@@ -269,7 +269,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`POST /v3/spaces/{guid}/actions/apply_manifest` (applyManifestToSpace)."""
+        """`POST /v3/spaces/{guid}/actions/apply_manifest` (applyManifestToSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#apply-a-manifest-to-a-space
+        """
         from .api.spaces import apply_manifest_to_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -300,7 +303,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToMany:
-        """`POST /v3/organization_quotas/{quota_guid}/relationships/organizations` (applyOrganizationQuota)."""
+        """`POST /v3/organization_quotas/{quota_guid}/relationships/organizations` (applyOrganizationQuota).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#apply-an-organization-quota-to-an-organization
+        """
         from .api.organization_quotas import apply_organization_quota as operation
 
         if not isinstance(quota_guid, (str, _uuid.UUID)):
@@ -331,7 +337,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServicePlanVisibility:
-        """`POST /v3/service_plans/{guid}/visibility` (applyServicePlanVisibility)."""
+        """`POST /v3/service_plans/{guid}/visibility` (applyServicePlanVisibility).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#apply-a-service-plan-visibility
+        """
         from .api.service_plans import apply_service_plan_visibility as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -362,7 +371,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToMany:
-        """`POST /v3/space_quotas/{quota_guid}/relationships/spaces` (applySpaceQuota)."""
+        """`POST /v3/space_quotas/{quota_guid}/relationships/spaces` (applySpaceQuota).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#apply-a-space-quota-to-a-space
+        """
         from .api.space_quotas import apply_space_quota as operation
 
         if not isinstance(quota_guid, (str, _uuid.UUID)):
@@ -393,7 +405,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToOne:
-        """`PATCH /v3/organizations/{guid}/relationships/default_isolation_segment` (assignDefaultIsolationSegmentForOrganization)."""
+        """`PATCH /v3/organizations/{guid}/relationships/default_isolation_segment` (assignDefaultIsolationSegmentForOrganization).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#assign-default-isolation-segment
+        """
         from .api.organizations import assign_default_isolation_segment_for_organization as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -424,7 +439,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToMany:
-        """`POST /v3/security_groups/{guid}/relationships/running_spaces` (bindRunningSecurityGroup)."""
+        """`POST /v3/security_groups/{guid}/relationships/running_spaces` (bindRunningSecurityGroup).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#bind-a-running-security-group-to-spaces
+        """
         from .api.security_groups import bind_running_security_group as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -455,7 +473,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToMany:
-        """`POST /v3/security_groups/{guid}/relationships/staging_spaces` (bindStagingSecurityGroup)."""
+        """`POST /v3/security_groups/{guid}/relationships/staging_spaces` (bindStagingSecurityGroup).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#bind-a-staging-security-group-to-spaces
+        """
         from .api.security_groups import bind_staging_security_group as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -485,7 +506,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Deployment:
-        """`POST /v3/deployments/{guid}/actions/cancel` (cancelDeployment)."""
+        """`POST /v3/deployments/{guid}/actions/cancel` (cancelDeployment).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#cancel-a-deployment
+        """
         from .api.deployments import cancel_deployment as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -512,7 +536,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Task:
-        """`POST /v3/tasks/{guid}/actions/cancel` (cancelTask)."""
+        """`POST /v3/tasks/{guid}/actions/cancel` (cancelTask).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#cancel-a-task
+        """
         from .api.tasks import cancel_task as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -539,7 +566,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Task:
-        """`PUT /v3/tasks/{guid}/actions/cancel` (cancelTaskPut)."""
+        """`PUT /v3/tasks/{guid}/actions/cancel` (cancelTaskPut).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#cancel-a-task
+        """
         from .api.tasks import cancel_task_put as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -566,7 +596,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Task:
-        """`PUT /v3/tasks/{guid}/cancel` (cancelTaskShort)."""
+        """`PUT /v3/tasks/{guid}/cancel` (cancelTaskShort).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#cancel-a-task
+        """
         from .api.tasks import cancel_task_short as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -596,7 +629,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> CheckReservedRoutesForDomainResponse200:
-        """`GET /v3/domains/{guid}/route_reservations` (checkReservedRoutesForDomain)."""
+        """`GET /v3/domains/{guid}/route_reservations` (checkReservedRoutesForDomain).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#check-reserved-routes-for-a-domain
+        """
         from .api.domains import check_reserved_routes_for_domain as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -629,7 +665,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`POST /v3/admin/actions/clear_buildpack_cache` (clearBuildpackCache)."""
+        """`POST /v3/admin/actions/clear_buildpack_cache` (clearBuildpackCache).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#clear-buildpack-cache
+        """
         from .api.admin import clear_buildpack_cache as operation
 
         return await self._call(
@@ -651,7 +690,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`POST /v3/apps/{guid}/actions/clear_buildpack_cache` (clearBuildpackCacheForApplication)."""
+        """`POST /v3/apps/{guid}/actions/clear_buildpack_cache` (clearBuildpackCacheForApplication).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#clear-buildpack-cache-for-application
+        """
         from .api.apps import clear_buildpack_cache_for_application as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -678,7 +720,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Deployment:
-        """`POST /v3/deployments/{guid}/actions/continue` (continueDeployment)."""
+        """`POST /v3/deployments/{guid}/actions/continue` (continueDeployment).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#continue-a-deployment
+        """
         from .api.deployments import continue_deployment as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -705,7 +750,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> App:
-        """`POST /v3/apps` (createApp)."""
+        """`POST /v3/apps` (createApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-an-app
+        """
         from .api.apps import create_app as operation
 
         if not isinstance(body, operation.CreateAppBody):
@@ -730,7 +778,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Build:
-        """`POST /v3/builds` (createBuild)."""
+        """`POST /v3/builds` (createBuild).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-build
+        """
         from .api.builds import create_build as operation
 
         if not isinstance(body, operation.CreateBuildBody):
@@ -755,7 +806,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Buildpack:
-        """`POST /v3/buildpacks` (createBuildpack)."""
+        """`POST /v3/buildpacks` (createBuildpack).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-buildpack
+        """
         from .api.buildpacks import create_buildpack as operation
 
         if not isinstance(body, operation.CreateBuildpackBody):
@@ -780,7 +834,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Deployment:
-        """`POST /v3/deployments` (createDeployment)."""
+        """`POST /v3/deployments` (createDeployment).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-deployment
+        """
         from .api.deployments import create_deployment as operation
 
         if not isinstance(body, operation.CreateDeploymentBody):
@@ -805,7 +862,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Domain:
-        """`POST /v3/domains` (createDomain)."""
+        """`POST /v3/domains` (createDomain).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-domain
+        """
         from .api.domains import create_domain as operation
 
         if not isinstance(body, operation.CreateDomainBody):
@@ -830,7 +890,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Droplet:
-        """`POST /v3/droplets` (createDroplet)."""
+        """`POST /v3/droplets` (createDroplet).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-droplet
+        """
         from .api.droplets import create_droplet as operation
 
         if not isinstance(body, operation.CreateDropletBody):
@@ -855,7 +918,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> IsolationSegment:
-        """`POST /v3/isolation_segments` (createIsolationSegment)."""
+        """`POST /v3/isolation_segments` (createIsolationSegment).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-an-isolation-segment
+        """
         from .api.isolation_segments import create_isolation_segment as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateIsolationSegmentBody):
@@ -881,7 +947,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`POST /v3/spaces/{guid}/manifest_diff` (createManifestDiffForSpace)."""
+        """`POST /v3/spaces/{guid}/manifest_diff` (createManifestDiffForSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-manifest-diff-for-a-space-experimental
+        """
         from .api.spaces import create_manifest_diff_for_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -911,7 +980,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Organization:
-        """`POST /v3/organizations` (createOrganization)."""
+        """`POST /v3/organizations` (createOrganization).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-an-organization
+        """
         from .api.organizations import create_organization as operation
 
         if not isinstance(body, operation.CreateOrganizationBody):
@@ -936,7 +1008,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> OrganizationQuota:
-        """`POST /v3/organization_quotas` (createOrganizationQuota)."""
+        """`POST /v3/organization_quotas` (createOrganizationQuota).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-an-organization-quota
+        """
         from .api.organization_quotas import create_organization_quota as operation
 
         if not isinstance(body, operation.CreateOrganizationQuotaBody):
@@ -961,7 +1036,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Package:
-        """`POST /v3/packages` (createPackage)."""
+        """`POST /v3/packages` (createPackage).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-package
+        """
         from .api.packages import create_package as operation
 
         if not isinstance(body, operation.CreatePackageBody):
@@ -986,7 +1064,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> BaseSchema:
-        """`POST /v3/roles` (createRole)."""
+        """`POST /v3/roles` (createRole).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-role
+        """
         from .api.roles import create_role as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateRoleBody):
@@ -1011,7 +1092,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Route:
-        """`POST /v3/routes` (createRoute)."""
+        """`POST /v3/routes` (createRoute).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-route
+        """
         from .api.routes import create_route as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateRouteBody):
@@ -1036,7 +1120,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SecurityGroup:
-        """`POST /v3/security_groups` (createSecurityGroup)."""
+        """`POST /v3/security_groups` (createSecurityGroup).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-security-group
+        """
         from .api.security_groups import create_security_group as operation
 
         if body is not UNSET and not isinstance(body, operation.SecurityGroupCreate):
@@ -1061,7 +1148,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`POST /v3/service_brokers` (createServiceBroker)."""
+        """`POST /v3/service_brokers` (createServiceBroker).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-service-broker
+        """
         from .api.service_brokers import create_service_broker as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateServiceBrokerBody):
@@ -1086,7 +1176,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AppCredentialBinding | KeyCredentialBinding | None:
-        """`POST /v3/service_credential_bindings` (createServiceCredentialBinding)."""
+        """`POST /v3/service_credential_bindings` (createServiceCredentialBinding).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-service-credential-binding
+        """
         from .api.service_credential_bindings import create_service_credential_binding as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateServiceCredentialBindingBody):
@@ -1111,7 +1204,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None | UserProvidedServiceInstance:
-        """`POST /v3/service_instances` (createServiceInstance)."""
+        """`POST /v3/service_instances` (createServiceInstance).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-service-instance
+        """
         from .api.service_instances import create_service_instance as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateServiceInstanceBody):
@@ -1136,7 +1232,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None | ServiceRouteBinding:
-        """`POST /v3/service_route_bindings` (createServiceRouteBinding)."""
+        """`POST /v3/service_route_bindings` (createServiceRouteBinding).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-service-route-binding
+        """
         from .api.service_route_bindings import create_service_route_binding as operation
 
         if body is not UNSET and not isinstance(body, operation.ServiceRouteBindingCreate):
@@ -1162,7 +1261,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Sidecar:
-        """`POST /v3/apps/{guid}/sidecars` (createSidecar)."""
+        """`POST /v3/apps/{guid}/sidecars` (createSidecar).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-sidecar-associated-with-an-app
+        """
         from .api.sidecars import create_sidecar as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -1192,7 +1294,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Space:
-        """`POST /v3/spaces` (createSpace)."""
+        """`POST /v3/spaces` (createSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-space
+        """
         from .api.spaces import create_space as operation
 
         if not isinstance(body, operation.CreateSpaceBody):
@@ -1217,7 +1322,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SpaceQuota:
-        """`POST /v3/space_quotas` (createSpaceQuota)."""
+        """`POST /v3/space_quotas` (createSpaceQuota).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-space-quota
+        """
         from .api.space_quotas import create_space_quota as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateSpaceQuotaBody):
@@ -1242,7 +1350,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Stack:
-        """`POST /v3/stacks` (createStack)."""
+        """`POST /v3/stacks` (createStack).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-stack
+        """
         from .api.stacks import create_stack as operation
 
         if not isinstance(body, operation.CreateStackBody):
@@ -1268,7 +1379,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Task:
-        """`POST /v3/apps/{guid}/tasks` (createTask)."""
+        """`POST /v3/apps/{guid}/tasks` (createTask).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-task
+        """
         from .api.tasks import create_task as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -1298,7 +1412,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> User:
-        """`POST /v3/users` (createUser)."""
+        """`POST /v3/users` (createUser).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-user
+        """
         from .api.users import create_user as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateUserBody):
@@ -1323,7 +1440,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/apps/{guid}` (deleteApp)."""
+        """`DELETE /v3/apps/{guid}` (deleteApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-an-app
+        """
         from .api.apps import delete_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -1350,7 +1470,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/buildpacks/{guid}` (deleteBuildpack)."""
+        """`DELETE /v3/buildpacks/{guid}` (deleteBuildpack).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-buildpack
+        """
         from .api.buildpacks import delete_buildpack as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -1377,7 +1500,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/domains/{guid}` (deleteDomain)."""
+        """`DELETE /v3/domains/{guid}` (deleteDomain).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-domain
+        """
         from .api.domains import delete_domain as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -1404,7 +1530,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Job:
-        """`DELETE /v3/droplets/{guid}` (deleteDroplet)."""
+        """`DELETE /v3/droplets/{guid}` (deleteDroplet).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-droplet
+        """
         from .api.droplets import delete_droplet as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -1431,7 +1560,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/isolation_segments/{guid}` (deleteIsolationSegment)."""
+        """`DELETE /v3/isolation_segments/{guid}` (deleteIsolationSegment).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-an-isolation-segment
+        """
         from .api.isolation_segments import delete_isolation_segment as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -1458,7 +1590,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/organizations/{guid}` (deleteOrganization)."""
+        """`DELETE /v3/organizations/{guid}` (deleteOrganization).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-an-organization
+        """
         from .api.organizations import delete_organization as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -1485,7 +1620,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/organization_quotas/{guid}` (deleteOrganizationQuota)."""
+        """`DELETE /v3/organization_quotas/{guid}` (deleteOrganizationQuota).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-an-organization-quota
+        """
         from .api.organization_quotas import delete_organization_quota as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -1512,7 +1650,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/packages/{guid}` (deletePackage)."""
+        """`DELETE /v3/packages/{guid}` (deletePackage).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-package
+        """
         from .api.packages import delete_package as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -1539,7 +1680,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/roles/{guid}` (deleteRole)."""
+        """`DELETE /v3/roles/{guid}` (deleteRole).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-role
+        """
         from .api.roles import delete_role as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -1566,7 +1710,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/routes/{guid}` (deleteRoute)."""
+        """`DELETE /v3/routes/{guid}` (deleteRoute).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-route
+        """
         from .api.routes import delete_route as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -1593,7 +1740,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/security_groups/{guid}` (deleteSecurityGroup)."""
+        """`DELETE /v3/security_groups/{guid}` (deleteSecurityGroup).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-security-group
+        """
         from .api.security_groups import delete_security_group as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -1620,7 +1770,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/service_brokers/{guid}` (deleteServiceBroker)."""
+        """`DELETE /v3/service_brokers/{guid}` (deleteServiceBroker).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-service-broker
+        """
         from .api.service_brokers import delete_service_broker as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -1647,7 +1800,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/service_credential_bindings/{guid}` (deleteServiceCredentialBinding)."""
+        """`DELETE /v3/service_credential_bindings/{guid}` (deleteServiceCredentialBinding).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-service-credential-binding
+        """
         from .api.service_credential_bindings import delete_service_credential_binding as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -1675,7 +1831,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/service_instances/{guid}` (deleteServiceInstance)."""
+        """`DELETE /v3/service_instances/{guid}` (deleteServiceInstance).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-service-instance
+        """
         from .api.service_instances import delete_service_instance as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -1706,7 +1865,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/service_offerings/{guid}` (deleteServiceOffering)."""
+        """`DELETE /v3/service_offerings/{guid}` (deleteServiceOffering).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-service-offering
+        """
         from .api.service_offerings import delete_service_offering as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -1736,7 +1898,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/service_plans/{guid}` (deleteServicePlan)."""
+        """`DELETE /v3/service_plans/{guid}` (deleteServicePlan).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-service-plan
+        """
         from .api.service_plans import delete_service_plan as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -1763,7 +1928,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/service_route_bindings/{guid}` (deleteServiceRouteBinding)."""
+        """`DELETE /v3/service_route_bindings/{guid}` (deleteServiceRouteBinding).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-service-route-binding
+        """
         from .api.service_route_bindings import delete_service_route_binding as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -1790,7 +1958,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/sidecars/{guid}` (deleteSidecar)."""
+        """`DELETE /v3/sidecars/{guid}` (deleteSidecar).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-sidecar
+        """
         from .api.sidecars import delete_sidecar as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -1817,7 +1988,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/spaces/{guid}` (deleteSpace)."""
+        """`DELETE /v3/spaces/{guid}` (deleteSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-space
+        """
         from .api.spaces import delete_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -1844,7 +2018,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/space_quotas/{guid}` (deleteSpaceQuota)."""
+        """`DELETE /v3/space_quotas/{guid}` (deleteSpaceQuota).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-space-quota
+        """
         from .api.space_quotas import delete_space_quota as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -1871,7 +2048,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/stacks/{guid}` (deleteStack)."""
+        """`DELETE /v3/stacks/{guid}` (deleteStack).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-stack
+        """
         from .api.stacks import delete_stack as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -1899,7 +2079,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/spaces/{guid}/routes` (deleteUnmappedRoutesForSpace)."""
+        """`DELETE /v3/spaces/{guid}/routes` (deleteUnmappedRoutesForSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-unmapped-routes-for-a-space
+        """
         from .api.spaces import delete_unmapped_routes_for_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -1929,7 +2112,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/users/{guid}` (deleteUser)."""
+        """`DELETE /v3/users/{guid}` (deleteUser).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-user
+        """
         from .api.users import delete_user as operation
 
         if not isinstance(guid, str):
@@ -1956,7 +2142,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> File:
-        """`GET /v3/droplets/{guid}/download` (downloadDroplet)."""
+        """`GET /v3/droplets/{guid}/download` (downloadDroplet).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#download-droplet-bits
+        """
         from .api.droplets import download_droplet as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -1983,7 +2172,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Any:
-        """`GET /v3/packages/{guid}/download` (downloadPackageBits)."""
+        """`GET /v3/packages/{guid}/download` (downloadPackageBits).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#download-package-bits
+        """
         from .api.packages import download_package_bits as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2011,7 +2203,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToMany:
-        """`POST /v3/isolation_segments/{guid}/relationships/organizations` (entitleOrganizationsForIsolationSegment)."""
+        """`POST /v3/isolation_segments/{guid}/relationships/organizations` (entitleOrganizationsForIsolationSegment).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#entitle-organizations-for-an-isolation-segment
+        """
         from .api.isolation_segments import entitle_organizations_for_isolation_segment as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2041,7 +2236,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> str:
-        """`GET /v3/apps/{guid}/manifest` (generateManifest)."""
+        """`GET /v3/apps/{guid}/manifest` (generateManifest).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#generate-a-manifest-for-an-app
+        """
         from .api.manifests import generate_manifest as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2067,7 +2265,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> GetApiRootResponse200:
-        """`GET /` (getApiRoot)."""
+        """`GET /` (getApiRoot).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#global-api-root
+        """
         from .api.root import get_api_root as operation
 
         return await self._call(
@@ -2090,7 +2291,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> App:
-        """`GET /v3/apps/{guid}` (getApp)."""
+        """`GET /v3/apps/{guid}` (getApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-app
+        """
         from .api.apps import get_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2121,7 +2325,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AppFeature:
-        """`GET /v3/apps/{guid}/features/{name}` (getAppFeature)."""
+        """`GET /v3/apps/{guid}/features/{name}` (getAppFeature).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-app-feature
+        """
         from .api.apps import get_app_feature as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2151,7 +2358,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> BaseSchema:
-        """`GET /v3/app_usage_events/{guid}` (getAppUsageEvent)."""
+        """`GET /v3/app_usage_events/{guid}` (getAppUsageEvent).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-app-usage-event
+        """
         from .api.app_usage_events import get_app_usage_event as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2178,7 +2388,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToOne:
-        """`GET /v3/spaces/{guid}/relationships/isolation_segment` (getAssignedIsolationSegmentForSpace)."""
+        """`GET /v3/spaces/{guid}/relationships/isolation_segment` (getAssignedIsolationSegmentForSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-assigned-isolation-segment
+        """
         from .api.spaces import get_assigned_isolation_segment_for_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2205,7 +2418,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AuditEvent:
-        """`GET /v3/audit_events/{guid}` (getAuditEvent)."""
+        """`GET /v3/audit_events/{guid}` (getAuditEvent).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-audit-event
+        """
         from .api.audit_events import get_audit_event as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2232,7 +2448,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Build:
-        """`GET /v3/builds/{guid}` (getBuild)."""
+        """`GET /v3/builds/{guid}` (getBuild).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-build
+        """
         from .api.builds import get_build as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2259,7 +2478,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Buildpack:
-        """`GET /v3/buildpacks/{guid}` (getBuildpack)."""
+        """`GET /v3/buildpacks/{guid}` (getBuildpack).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-buildpack
+        """
         from .api.buildpacks import get_buildpack as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2286,7 +2508,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToOne:
-        """`GET /v3/apps/{guid}/relationships/current_droplet` (getCurrentDropletAssociationForApp)."""
+        """`GET /v3/apps/{guid}/relationships/current_droplet` (getCurrentDropletAssociationForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-current-droplet-association-for-an-app
+        """
         from .api.apps import get_current_droplet_association_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2313,7 +2538,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Droplet:
-        """`GET /v3/apps/{guid}/droplets/current` (getCurrentDropletForApp)."""
+        """`GET /v3/apps/{guid}/droplets/current` (getCurrentDropletForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-current-droplet
+        """
         from .api.apps import get_current_droplet_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2340,7 +2568,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Domain:
-        """`GET /v3/organizations/{guid}/domains/default` (getDefaultDomainForOrganization)."""
+        """`GET /v3/organizations/{guid}/domains/default` (getDefaultDomainForOrganization).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-default-domain
+        """
         from .api.organizations import get_default_domain_for_organization as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2367,7 +2598,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToOne:
-        """`GET /v3/organizations/{guid}/relationships/default_isolation_segment` (getDefaultIsolationSegmentForOrganization)."""
+        """`GET /v3/organizations/{guid}/relationships/default_isolation_segment` (getDefaultIsolationSegmentForOrganization).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-default-isolation-segment
+        """
         from .api.organizations import get_default_isolation_segment_for_organization as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2394,7 +2628,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Deployment:
-        """`GET /v3/deployments/{guid}` (getDeployment)."""
+        """`GET /v3/deployments/{guid}` (getDeployment).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-deployment
+        """
         from .api.deployments import get_deployment as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2421,7 +2658,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Domain:
-        """`GET /v3/domains/{guid}` (getDomain)."""
+        """`GET /v3/domains/{guid}` (getDomain).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-domain
+        """
         from .api.domains import get_domain as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2448,7 +2688,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Droplet:
-        """`GET /v3/droplets/{guid}` (getDroplet)."""
+        """`GET /v3/droplets/{guid}` (getDroplet).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-droplet
+        """
         from .api.droplets import get_droplet as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2475,7 +2718,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AppEnvironment:
-        """`GET /v3/apps/{guid}/env` (getEnvForApp)."""
+        """`GET /v3/apps/{guid}/env` (getEnvForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-environment-for-an-app
+        """
         from .api.apps import get_env_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2502,7 +2748,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> EnvironmentVariableGroup:
-        """`GET /v3/environment_variable_groups/{name}` (getEnvironmentVariableGroup)."""
+        """`GET /v3/environment_variable_groups/{name}` (getEnvironmentVariableGroup).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-environment-variable-group
+        """
         from .api.environment_variable_groups import get_environment_variable_group as operation
 
         if not isinstance(name, operation.GetEnvironmentVariableGroupName):
@@ -2527,7 +2776,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AppEnvironmentVariables:
-        """`GET /v3/apps/{guid}/environment_variables` (getEnvironmentVariablesForApp)."""
+        """`GET /v3/apps/{guid}/environment_variables` (getEnvironmentVariablesForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-environment-variables-for-an-app
+        """
         from .api.apps import get_environment_variables_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2554,7 +2806,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> FeatureFlag:
-        """`GET /v3/feature_flags/{name}` (getFeatureFlag)."""
+        """`GET /v3/feature_flags/{name}` (getFeatureFlag).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-feature-flag
+        """
         from .api.feature_flags import get_feature_flag as operation
 
         if not isinstance(name, operation.GetFeatureFlagName):
@@ -2579,7 +2834,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> IsolationSegment:
-        """`GET /v3/isolation_segments/{guid}` (getIsolationSegment)."""
+        """`GET /v3/isolation_segments/{guid}` (getIsolationSegment).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-isolation-segment
+        """
         from .api.isolation_segments import get_isolation_segment as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2606,7 +2864,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Job:
-        """`GET /v3/jobs/{guid}` (getJob)."""
+        """`GET /v3/jobs/{guid}` (getJob).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-job
+        """
         from .api.jobs import get_job as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2633,7 +2894,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Organization:
-        """`GET /v3/organizations/{guid}` (getOrganization)."""
+        """`GET /v3/organizations/{guid}` (getOrganization).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-organization
+        """
         from .api.organizations import get_organization as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2660,7 +2924,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> OrganizationQuota:
-        """`GET /v3/organization_quotas/{guid}` (getOrganizationQuota)."""
+        """`GET /v3/organization_quotas/{guid}` (getOrganizationQuota).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-organization-quota
+        """
         from .api.organization_quotas import get_organization_quota as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2687,7 +2954,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Package:
-        """`GET /v3/packages/{guid}` (getPackage)."""
+        """`GET /v3/packages/{guid}` (getPackage).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-package
+        """
         from .api.packages import get_package as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2714,7 +2984,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AppPermissions:
-        """`GET /v3/apps/{guid}/permissions` (getPermissionsForApp)."""
+        """`GET /v3/apps/{guid}/permissions` (getPermissionsForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-permissions-for-an-app
+        """
         from .api.apps import get_permissions_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2740,7 +3013,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> GetPlatformInfoResponse200:
-        """`GET /v3/info` (getPlatformInfo)."""
+        """`GET /v3/info` (getPlatformInfo).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-platform-info
+        """
         from .api.info import get_platform_info as operation
 
         return await self._call(
@@ -2761,7 +3037,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> GetPlatformUsageSummaryResponse200:
-        """`GET /v3/info/usage_summary` (getPlatformUsageSummary)."""
+        """`GET /v3/info/usage_summary` (getPlatformUsageSummary).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-platform-usage-summary
+        """
         from .api.info import get_platform_usage_summary as operation
 
         return await self._call(
@@ -2783,7 +3062,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Process:
-        """`GET /v3/processes/{guid}` (getProcess)."""
+        """`GET /v3/processes/{guid}` (getProcess).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-process
+        """
         from .api.processes import get_process as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2811,7 +3093,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Process:
-        """`GET /v3/apps/{guid}/processes/{type}` (getProcessForApp)."""
+        """`GET /v3/apps/{guid}/processes/{type}` (getProcessForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-process-for-an-app
+        """
         from .api.processes import get_process_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2843,7 +3128,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ProcessStats:
-        """`GET /v3/processes/{guid}/stats` (getProcessStats)."""
+        """`GET /v3/processes/{guid}/stats` (getProcessStats).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-stats-for-a-process
+        """
         from .api.processes import get_process_stats as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2871,7 +3159,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ProcessStats:
-        """`GET /v3/apps/{guid}/processes/{type}/stats` (getProcessStatsForApp)."""
+        """`GET /v3/apps/{guid}/processes/{type}/stats` (getProcessStatsForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-stats-for-a-process-for-an-app
+        """
         from .api.processes import get_process_stats_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2903,7 +3194,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Revision:
-        """`GET /v3/revisions/{guid}` (getRevision)."""
+        """`GET /v3/revisions/{guid}` (getRevision).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-revision
+        """
         from .api.revisions import get_revision as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2930,7 +3224,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> GetRevisionEnvironmentVariablesResponse200:
-        """`GET /v3/revisions/{guid}/environment_variables` (getRevisionEnvironmentVariables)."""
+        """`GET /v3/revisions/{guid}/environment_variables` (getRevisionEnvironmentVariables).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-environment-variables-for-a-revision
+        """
         from .api.revisions import get_revision_environment_variables as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2958,7 +3255,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> BaseSchema:
-        """`GET /v3/roles/{guid}` (getRole)."""
+        """`GET /v3/roles/{guid}` (getRole).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-role
+        """
         from .api.roles import get_role as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -2989,7 +3289,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Route:
-        """`GET /v3/routes/{guid}` (getRoute)."""
+        """`GET /v3/routes/{guid}` (getRoute).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-route
+        """
         from .api.routes import get_route as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3019,7 +3322,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SecurityGroup:
-        """`GET /v3/security_groups/{guid}` (getSecurityGroup)."""
+        """`GET /v3/security_groups/{guid}` (getSecurityGroup).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-security-group
+        """
         from .api.security_groups import get_security_group as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3046,7 +3352,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceBroker:
-        """`GET /v3/service_brokers/{guid}` (getServiceBroker)."""
+        """`GET /v3/service_brokers/{guid}` (getServiceBroker).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-broker
+        """
         from .api.service_brokers import get_service_broker as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3074,7 +3383,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AppCredentialBinding | KeyCredentialBinding:
-        """`GET /v3/service_credential_bindings/{guid}` (getServiceCredentialBinding)."""
+        """`GET /v3/service_credential_bindings/{guid}` (getServiceCredentialBinding).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-credential-binding
+        """
         from .api.service_credential_bindings import get_service_credential_binding as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3106,7 +3418,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> GetServiceCredentialBindingDetailsResponse200:
-        """`GET /v3/service_credential_bindings/{guid}/details` (getServiceCredentialBindingDetails)."""
+        """`GET /v3/service_credential_bindings/{guid}/details` (getServiceCredentialBindingDetails).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-credential-binding-details
+        """
         from .api.service_credential_bindings import get_service_credential_binding_details as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3133,7 +3448,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> GetServiceCredentialBindingParametersResponse200:
-        """`GET /v3/service_credential_bindings/{guid}/parameters` (getServiceCredentialBindingParameters)."""
+        """`GET /v3/service_credential_bindings/{guid}/parameters` (getServiceCredentialBindingParameters).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-parameters-for-a-service-credential-binding
+        """
         from .api.service_credential_bindings import get_service_credential_binding_parameters as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3161,7 +3479,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ManagedServiceInstance | UserProvidedServiceInstance:
-        """`GET /v3/service_instances/{guid}` (getServiceInstance)."""
+        """`GET /v3/service_instances/{guid}` (getServiceInstance).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-instance
+        """
         from .api.service_instances import get_service_instance as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3191,7 +3512,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> GetServiceInstanceCredentialsResponse200:
-        """`GET /v3/service_instances/{guid}/credentials` (getServiceInstanceCredentials)."""
+        """`GET /v3/service_instances/{guid}/credentials` (getServiceInstanceCredentials).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-credentials-for-a-user-provided-service-instance
+        """
         from .api.service_instances import get_service_instance_credentials as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3218,7 +3542,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> GetServiceInstanceParametersResponse200:
-        """`GET /v3/service_instances/{guid}/parameters` (getServiceInstanceParameters)."""
+        """`GET /v3/service_instances/{guid}/parameters` (getServiceInstanceParameters).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-parameters-for-a-managed-service-instance
+        """
         from .api.service_instances import get_service_instance_parameters as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3245,7 +3572,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> GetServiceInstancePermissionsResponse200:
-        """`GET /v3/service_instances/{guid}/permissions` (getServiceInstancePermissions)."""
+        """`GET /v3/service_instances/{guid}/permissions` (getServiceInstancePermissions).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-permissions-for-a-service-instance
+        """
         from .api.service_instances import get_service_instance_permissions as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3272,7 +3602,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> GetServiceInstanceUsageSummaryInSharedSpacesResponse200:
-        """`GET /v3/service_instances/{guid}/relationships/shared_spaces/usage_summary` (getServiceInstanceUsageSummaryInSharedSpaces)."""
+        """`GET /v3/service_instances/{guid}/relationships/shared_spaces/usage_summary` (getServiceInstanceUsageSummaryInSharedSpaces).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-usage-summary-in-shared-spaces
+        """
         from .api.service_instances import get_service_instance_usage_summary_in_shared_spaces as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3299,7 +3632,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceOffering:
-        """`GET /v3/service_offerings/{guid}` (getServiceOffering)."""
+        """`GET /v3/service_offerings/{guid}` (getServiceOffering).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-offering
+        """
         from .api.service_offerings import get_service_offering as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3327,7 +3663,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServicePlan:
-        """`GET /v3/service_plans/{guid}` (getServicePlan)."""
+        """`GET /v3/service_plans/{guid}` (getServicePlan).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-plan
+        """
         from .api.service_plans import get_service_plan as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3357,7 +3696,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServicePlanVisibility:
-        """`GET /v3/service_plans/{guid}/visibility` (getServicePlanVisibility)."""
+        """`GET /v3/service_plans/{guid}/visibility` (getServicePlanVisibility).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-plan-visibility
+        """
         from .api.service_plans import get_service_plan_visibility as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3385,7 +3727,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceRouteBinding:
-        """`GET /v3/service_route_bindings/{guid}` (getServiceRouteBinding)."""
+        """`GET /v3/service_route_bindings/{guid}` (getServiceRouteBinding).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-route-binding
+        """
         from .api.service_route_bindings import get_service_route_binding as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3415,7 +3760,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> GetServiceRouteBindingParametersResponse200:
-        """`GET /v3/service_route_bindings/{guid}/parameters` (getServiceRouteBindingParameters)."""
+        """`GET /v3/service_route_bindings/{guid}/parameters` (getServiceRouteBindingParameters).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-parameters-for-a-route-binding
+        """
         from .api.service_route_bindings import get_service_route_binding_parameters as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3442,7 +3790,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceUsageEvent:
-        """`GET /v3/service_usage_events/{guid}` (getServiceUsageEvent)."""
+        """`GET /v3/service_usage_events/{guid}` (getServiceUsageEvent).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-usage-event
+        """
         from .api.service_usage_events import get_service_usage_event as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3469,7 +3820,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Sidecar:
-        """`GET /v3/sidecars/{guid}` (getSidecar)."""
+        """`GET /v3/sidecars/{guid}` (getSidecar).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-sidecar
+        """
         from .api.sidecars import get_sidecar as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3497,7 +3851,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Space:
-        """`GET /v3/spaces/{guid}` (getSpace)."""
+        """`GET /v3/spaces/{guid}` (getSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-space
+        """
         from .api.spaces import get_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3528,7 +3885,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SpaceFeature:
-        """`GET /v3/spaces/{guid}/features/{name}` (getSpaceFeature)."""
+        """`GET /v3/spaces/{guid}/features/{name}` (getSpaceFeature).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-space-feature
+        """
         from .api.spaces import get_space_feature as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3558,7 +3918,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SpaceQuota:
-        """`GET /v3/space_quotas/{guid}` (getSpaceQuota)."""
+        """`GET /v3/space_quotas/{guid}` (getSpaceQuota).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-space-quota
+        """
         from .api.space_quotas import get_space_quota as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3585,7 +3948,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AppSshEnabled:
-        """`GET /v3/apps/{guid}/ssh_enabled` (getSshEnabledForApp)."""
+        """`GET /v3/apps/{guid}/ssh_enabled` (getSshEnabledForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-ssh-enabled-for-an-app
+        """
         from .api.apps import get_ssh_enabled_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3612,7 +3978,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Stack:
-        """`GET /v3/stacks/{guid}` (getStack)."""
+        """`GET /v3/stacks/{guid}` (getStack).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-stack
+        """
         from .api.stacks import get_stack as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3639,7 +4008,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Task:
-        """`GET /v3/tasks/{guid}` (getTask)."""
+        """`GET /v3/tasks/{guid}` (getTask).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-task
+        """
         from .api.tasks import get_task as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3666,7 +4038,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> GetUsageSummaryForOrganizationResponse200:
-        """`GET /v3/organizations/{guid}/usage_summary` (getUsageSummaryForOrganization)."""
+        """`GET /v3/organizations/{guid}/usage_summary` (getUsageSummaryForOrganization).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-usage-summary
+        """
         from .api.organizations import get_usage_summary_for_organization as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3693,7 +4068,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> GetUsageSummaryForSpaceResponse200:
-        """`GET /v3/spaces/{guid}/usage_summary` (getUsageSummaryForSpace)."""
+        """`GET /v3/spaces/{guid}/usage_summary` (getUsageSummaryForSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-usage-summary-for-a-space
+        """
         from .api.spaces import get_usage_summary_for_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3720,7 +4098,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> User:
-        """`GET /v3/users/{guid}` (getUser)."""
+        """`GET /v3/users/{guid}` (getUser).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-user
+        """
         from .api.users import get_user as operation
 
         if not isinstance(guid, str):
@@ -3746,7 +4127,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> GetV3ApiRootResponse200:
-        """`GET /v3` (getV3ApiRoot)."""
+        """`GET /v3` (getV3ApiRoot).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#v3-api-root
+        """
         from .api.root import get_v3_api_root as operation
 
         return await self._call(
@@ -3769,7 +4153,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RouteDestinationList:
-        """`POST /v3/routes/{guid}/destinations` (insertDestinationsForRoute)."""
+        """`POST /v3/routes/{guid}/destinations` (insertDestinationsForRoute).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#insert-destinations-for-a-route
+        """
         from .api.routes import insert_destinations_for_route as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3806,7 +4193,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> BuildList:
-        """`GET /v3/apps/{guid}/builds` (listAppBuilds)."""
+        """`GET /v3/apps/{guid}/builds` (listAppBuilds).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-builds-for-an-app
+        """
         from .api.builds import list_app_builds as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3862,7 +4252,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DropletList:
-        """`GET /v3/apps/{guid}/droplets` (listAppDroplets)."""
+        """`GET /v3/apps/{guid}/droplets` (listAppDroplets).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-droplets-for-an-app
+        """
         from .api.apps import list_app_droplets as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3909,7 +4302,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AppFeatureList:
-        """`GET /v3/apps/{guid}/features` (listAppFeatures)."""
+        """`GET /v3/apps/{guid}/features` (listAppFeatures).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-app-features
+        """
         from .api.apps import list_app_features as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3942,7 +4338,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> PackageList:
-        """`GET /v3/apps/{guid}/packages` (listAppPackages)."""
+        """`GET /v3/apps/{guid}/packages` (listAppPackages).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-packages-for-an-app
+        """
         from .api.packages import list_app_packages as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -3985,7 +4384,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ProcessList:
-        """`GET /v3/apps/{guid}/processes` (listAppProcesses)."""
+        """`GET /v3/apps/{guid}/processes` (listAppProcesses).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-processes-for-an-app
+        """
         from .api.processes import list_app_processes as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -4026,7 +4428,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RouteList:
-        """`GET /v3/apps/{guid}/routes` (listAppRoutes)."""
+        """`GET /v3/apps/{guid}/routes` (listAppRoutes).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-routes-for-an-app
+        """
         from .api.routes import list_app_routes as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -4076,7 +4481,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SidecarList:
-        """`GET /v3/apps/{guid}/sidecars` (listAppSidecars)."""
+        """`GET /v3/apps/{guid}/sidecars` (listAppSidecars).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-sidecars-for-app
+        """
         from .api.sidecars import list_app_sidecars as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -4113,7 +4521,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> TaskList:
-        """`GET /v3/apps/{guid}/tasks` (listAppTasks)."""
+        """`GET /v3/apps/{guid}/tasks` (listAppTasks).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-tasks-for-an-app
+        """
         from .api.tasks import list_app_tasks as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -4177,7 +4588,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AppUsageEventList:
-        """`GET /v3/app_usage_events` (listAppUsageEvents)."""
+        """`GET /v3/app_usage_events` (listAppUsageEvents).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-app-usage-events
+        """
         from .api.app_usage_events import list_app_usage_events as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -4231,7 +4645,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AppList:
-        """`GET /v3/apps` (listApps)."""
+        """`GET /v3/apps` (listApps).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-apps
+        """
         from .api.apps import list_apps as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -4300,7 +4717,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AppList:
-        """`GET /v3/stacks/{guid}/apps` (listAppsOnStack)."""
+        """`GET /v3/stacks/{guid}/apps` (listAppsOnStack).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-apps-on-a-stack
+        """
         from .api.stacks import list_apps_on_stack as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -4355,7 +4775,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AuditEventList:
-        """`GET /v3/audit_events` (listAuditEvents)."""
+        """`GET /v3/audit_events` (listAuditEvents).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-audit-events
+        """
         from .api.audit_events import list_audit_events as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -4413,7 +4836,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> BuildpackList:
-        """`GET /v3/buildpacks` (listBuildpacks)."""
+        """`GET /v3/buildpacks` (listBuildpacks).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-buildpacks
+        """
         from .api.buildpacks import list_buildpacks as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -4469,7 +4895,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> BuildList:
-        """`GET /v3/builds` (listBuilds)."""
+        """`GET /v3/builds` (listBuilds).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-builds
+        """
         from .api.builds import list_builds as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -4523,7 +4952,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RevisionList:
-        """`GET /v3/apps/{guid}/revisions/deployed` (listDeployedRevisionsForApp)."""
+        """`GET /v3/apps/{guid}/revisions/deployed` (listDeployedRevisionsForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-deployed-revisions-for-an-app
+        """
         from .api.revisions import list_deployed_revisions_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -4566,7 +4998,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DeploymentList:
-        """`GET /v3/deployments` (listDeployments)."""
+        """`GET /v3/deployments` (listDeployments).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-deployments
+        """
         from .api.deployments import list_deployments as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -4626,7 +5061,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RouteDestinationList:
-        """`GET /v3/routes/{guid}/destinations` (listDestinationsForRoute)."""
+        """`GET /v3/routes/{guid}/destinations` (listDestinationsForRoute).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-destinations-for-a-route
+        """
         from .api.routes import list_destinations_for_route as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -4666,7 +5104,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DomainList:
-        """`GET /v3/domains` (listDomains)."""
+        """`GET /v3/domains` (listDomains).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-domains
+        """
         from .api.domains import list_domains as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -4721,7 +5162,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DomainList:
-        """`GET /v3/organizations/{guid}/domains` (listDomainsForOrganization)."""
+        """`GET /v3/organizations/{guid}/domains` (listDomainsForOrganization).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-domains-for-an-organization
+        """
         from .api.domains import list_domains_for_organization as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -4767,7 +5211,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DropletList:
-        """`GET /v3/droplets` (listDroplets)."""
+        """`GET /v3/droplets` (listDroplets).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-droplets
+        """
         from .api.droplets import list_droplets as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -4827,7 +5274,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> FeatureFlagList:
-        """`GET /v3/feature_flags` (listFeatureFlags)."""
+        """`GET /v3/feature_flags` (listFeatureFlags).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-feature-flags
+        """
         from .api.feature_flags import list_feature_flags as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -4866,7 +5316,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> IsolationSegmentList:
-        """`GET /v3/isolation_segments` (listIsolationSegments)."""
+        """`GET /v3/isolation_segments` (listIsolationSegments).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-isolation-segments
+        """
         from .api.isolation_segments import list_isolation_segments as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -4924,7 +5377,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> OrganizationQuotaList:
-        """`GET /v3/organization_quotas` (listOrganizationQuotas)."""
+        """`GET /v3/organization_quotas` (listOrganizationQuotas).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-organization-quotas
+        """
         from .api.organization_quotas import list_organization_quotas as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -4979,7 +5435,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> OrganizationList:
-        """`GET /v3/organizations` (listOrganizations)."""
+        """`GET /v3/organizations` (listOrganizations).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-organizations
+        """
         from .api.organizations import list_organizations as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -5029,7 +5488,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToMany:
-        """`GET /v3/isolation_segments/{guid}/relationships/organizations` (listOrganizationsForIsolationSegment)."""
+        """`GET /v3/isolation_segments/{guid}/relationships/organizations` (listOrganizationsForIsolationSegment).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-organizations-relationship
+        """
         from .api.isolation_segments import list_organizations_for_isolation_segment as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -5063,7 +5525,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> OrganizationList:
-        """`GET /v3/isolation_segments/{guid}/organizations` (listOrganizationsForIsolationSegmentShort)."""
+        """`GET /v3/isolation_segments/{guid}/organizations` (listOrganizationsForIsolationSegmentShort).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-organizations-for-isolation-segment
+        """
         from .api.isolation_segments import list_organizations_for_isolation_segment_short as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -5101,7 +5566,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DropletList:
-        """`GET /v3/packages/{guid}/droplets` (listPackageDroplets)."""
+        """`GET /v3/packages/{guid}/droplets` (listPackageDroplets).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-droplets-for-a-package
+        """
         from .api.packages import list_package_droplets as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -5159,7 +5627,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> PackageList:
-        """`GET /v3/packages` (listPackages)."""
+        """`GET /v3/packages` (listPackages).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-packages
+        """
         from .api.packages import list_packages as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -5219,7 +5690,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ListProcessInstancesResponse200:
-        """`GET /v3/processes/{guid}/process_instances` (listProcessInstances)."""
+        """`GET /v3/processes/{guid}/process_instances` (listProcessInstances).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-instances-for-a-process
+        """
         from .api.processes import list_process_instances as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -5246,7 +5720,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SidecarList:
-        """`GET /v3/processes/{guid}/sidecars` (listProcessSidecars)."""
+        """`GET /v3/processes/{guid}/sidecars` (listProcessSidecars).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-sidecars-for-process
+        """
         from .api.sidecars import list_process_sidecars as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -5283,7 +5760,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ProcessList:
-        """`GET /v3/processes` (listProcesses)."""
+        """`GET /v3/processes` (listProcesses).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-processes
+        """
         from .api.processes import list_processes as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -5347,7 +5827,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RevisionList:
-        """`GET /v3/apps/{guid}/revisions` (listRevisionsForApp)."""
+        """`GET /v3/apps/{guid}/revisions` (listRevisionsForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-revisions-for-an-app
+        """
         from .api.revisions import list_revisions_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -5408,7 +5891,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ListRolesResponse200:
-        """`GET /v3/roles` (listRoles)."""
+        """`GET /v3/roles` (listRoles).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-roles
+        """
         from .api.roles import list_roles as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -5483,7 +5969,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ListRoutesResponse200:
-        """`GET /v3/routes` (listRoutes)."""
+        """`GET /v3/routes` (listRoutes).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-routes
+        """
         from .api.routes import list_routes as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -5555,7 +6044,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SecurityGroupList:
-        """`GET /v3/spaces/{guid}/running_security_groups` (listRunningSecurityGroupsForSpace)."""
+        """`GET /v3/spaces/{guid}/running_security_groups` (listRunningSecurityGroupsForSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-running-security-groups-for-a-space
+        """
         from .api.spaces import list_running_security_groups_for_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -5592,7 +6084,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SecurityGroupList:
-        """`GET /v3/security_groups` (listSecurityGroups)."""
+        """`GET /v3/security_groups` (listSecurityGroups).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-security-groups
+        """
         from .api.security_groups import list_security_groups as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -5656,7 +6151,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceBrokerList:
-        """`GET /v3/service_brokers` (listServiceBrokers)."""
+        """`GET /v3/service_brokers` (listServiceBrokers).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-brokers
+        """
         from .api.service_brokers import list_service_brokers as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -5721,7 +6219,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceCredentialBindingList:
-        """`GET /v3/service_credential_bindings` (listServiceCredentialBindings)."""
+        """`GET /v3/service_credential_bindings` (listServiceCredentialBindings).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-credential-bindings
+        """
         from .api.service_credential_bindings import list_service_credential_bindings as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -5813,7 +6314,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToMany:
-        """`GET /v3/service_instances/{guid}/relationships/shared_spaces` (listServiceInstanceSharedSpaces)."""
+        """`GET /v3/service_instances/{guid}/relationships/shared_spaces` (listServiceInstanceSharedSpaces).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-shared-spaces-relationship
+        """
         from .api.service_instances import list_service_instance_shared_spaces as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -5858,7 +6362,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceInstanceList:
-        """`GET /v3/service_instances` (listServiceInstances)."""
+        """`GET /v3/service_instances` (listServiceInstances).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-instances
+        """
         from .api.service_instances import list_service_instances as operation
 
         if names is not UNSET and not _list_of(names, str):
@@ -5936,7 +6443,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceOfferingList:
-        """`GET /v3/service_offerings` (listServiceOfferings)."""
+        """`GET /v3/service_offerings` (listServiceOfferings).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-offerings
+        """
         from .api.service_offerings import list_service_offerings as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -6016,7 +6526,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServicePlanList:
-        """`GET /v3/service_plans` (listServicePlans)."""
+        """`GET /v3/service_plans` (listServicePlans).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-plans
+        """
         from .api.service_plans import list_service_plans as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -6104,7 +6617,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceRouteBindingList:
-        """`GET /v3/service_route_bindings` (listServiceRouteBindings)."""
+        """`GET /v3/service_route_bindings` (listServiceRouteBindings).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-route-bindings
+        """
         from .api.service_route_bindings import list_service_route_bindings as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -6174,7 +6690,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceUsageEventList:
-        """`GET /v3/service_usage_events` (listServiceUsageEvents)."""
+        """`GET /v3/service_usage_events` (listServiceUsageEvents).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-usage-events
+        """
         from .api.service_usage_events import list_service_usage_events as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -6229,7 +6748,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToMany:
-        """`GET /v3/routes/{guid}/relationships/shared_spaces` (listSharedSpacesRelationship)."""
+        """`GET /v3/routes/{guid}/relationships/shared_spaces` (listSharedSpacesRelationship).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-shared-spaces-relationship
+        """
         from .api.routes import list_shared_spaces_relationship as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -6256,7 +6778,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SpaceFeatureList:
-        """`GET /v3/spaces/{guid}/features` (listSpaceFeatures)."""
+        """`GET /v3/spaces/{guid}/features` (listSpaceFeatures).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-space-features
+        """
         from .api.spaces import list_space_features as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -6291,7 +6816,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SpaceQuotaList:
-        """`GET /v3/space_quotas` (listSpaceQuotas)."""
+        """`GET /v3/space_quotas` (listSpaceQuotas).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-space-quotas
+        """
         from .api.space_quotas import list_space_quotas as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -6351,7 +6879,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SpaceList:
-        """`GET /v3/spaces` (listSpaces)."""
+        """`GET /v3/spaces` (listSpaces).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-spaces
+        """
         from .api.spaces import list_spaces as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -6407,7 +6938,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToMany:
-        """`GET /v3/isolation_segments/{guid}/relationships/spaces` (listSpacesForIsolationSegment)."""
+        """`GET /v3/isolation_segments/{guid}/relationships/spaces` (listSpacesForIsolationSegment).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-spaces-relationship
+        """
         from .api.isolation_segments import list_spaces_for_isolation_segment as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -6445,7 +6979,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> StackList:
-        """`GET /v3/stacks` (listStacks)."""
+        """`GET /v3/stacks` (listStacks).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-stacks
+        """
         from .api.stacks import list_stacks as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -6490,7 +7027,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SecurityGroupList:
-        """`GET /v3/spaces/{guid}/staging_security_groups` (listStagingSecurityGroupsForSpace)."""
+        """`GET /v3/spaces/{guid}/staging_security_groups` (listStagingSecurityGroupsForSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-staging-security-groups-for-a-space
+        """
         from .api.spaces import list_staging_security_groups_for_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -6529,7 +7069,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> TaskList:
-        """`GET /v3/tasks` (listTasks)."""
+        """`GET /v3/tasks` (listTasks).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-tasks
+        """
         from .api.tasks import list_tasks as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -6601,7 +7144,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> UserList:
-        """`GET /v3/users` (listUsers)."""
+        """`GET /v3/users` (listUsers).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-users
+        """
         from .api.users import list_users as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -6665,7 +7211,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> UserList:
-        """`GET /v3/organizations/{guid}/users` (listUsersForOrganization)."""
+        """`GET /v3/organizations/{guid}/users` (listUsersForOrganization).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-users-for-an-organization
+        """
         from .api.organizations import list_users_for_organization as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -6724,7 +7273,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> UserList:
-        """`GET /v3/spaces/{guid}/users` (listUsersForSpace)."""
+        """`GET /v3/spaces/{guid}/users` (listUsersForSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-users-for-a-space
+        """
         from .api.spaces import list_users_for_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -6752,7 +7304,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToOne:
-        """`PATCH /v3/spaces/{guid}/relationships/isolation_segment` (manageIsolationSegmentForSpace)."""
+        """`PATCH /v3/spaces/{guid}/relationships/isolation_segment` (manageIsolationSegmentForSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#manage-isolation-segment
+        """
         from .api.spaces import manage_isolation_segment_for_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -6782,7 +7337,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ResourceMatch:
-        """`POST /v3/resource_matches` (postResourceMatches)."""
+        """`POST /v3/resource_matches` (postResourceMatches).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-resource-match
+        """
         from .api.resource_matches import post_resource_matches as operation
 
         if body is not UNSET and not isinstance(body, operation.PostResourceMatchesBody):
@@ -6806,7 +7364,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`POST /v3/app_usage_events/actions/destructively_purge_all_and_reseed` (purgeAndSeedAppUsageEvents)."""
+        """`POST /v3/app_usage_events/actions/destructively_purge_all_and_reseed` (purgeAndSeedAppUsageEvents).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#purge-and-seed-app-usage-events
+        """
         from .api.app_usage_events import purge_and_seed_app_usage_events as operation
 
         return await self._call(
@@ -6827,7 +7388,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`POST /v3/service_usage_events/actions/destructively_purge_all_and_reseed` (purgeAndSeedServiceUsageEvents)."""
+        """`POST /v3/service_usage_events/actions/destructively_purge_all_and_reseed` (purgeAndSeedServiceUsageEvents).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#purge-and-seed-service-usage-events
+        """
         from .api.service_usage_events import purge_and_seed_service_usage_events as operation
 
         return await self._call(
@@ -6850,7 +7414,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/routes/{guid}/destinations/{destination_guid}` (removeDestinationForRoute)."""
+        """`DELETE /v3/routes/{guid}/destinations/{destination_guid}` (removeDestinationForRoute).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#remove-destination-for-a-route
+        """
         from .api.routes import remove_destination_for_route as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -6883,7 +7450,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/service_plans/{guid}/visibility/{organization_guid}` (removeOrganizationFromServicePlanVisibility)."""
+        """`DELETE /v3/service_plans/{guid}/visibility/{organization_guid}` (removeOrganizationFromServicePlanVisibility).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#remove-organization-from-a-service-plan-visibility
+        """
         from .api.service_plans import remove_organization_from_service_plan_visibility as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -6921,7 +7491,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/space_quotas/{guid}/relationships/spaces/{space_guid}` (removeSpaceQuotaFromSpace)."""
+        """`DELETE /v3/space_quotas/{guid}/relationships/spaces/{space_guid}` (removeSpaceQuotaFromSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#remove-a-space-quota-from-a-space
+        """
         from .api.space_quotas import remove_space_quota_from_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -6954,7 +7527,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RouteDestinationList:
-        """`PATCH /v3/routes/{guid}/destinations` (replaceDestinationsForRouteWithPatch)."""
+        """`PATCH /v3/routes/{guid}/destinations` (replaceDestinationsForRouteWithPatch).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#replace-all-destinations-for-a-route
+        """
         from .api.routes import replace_destinations_for_route_with_patch as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -6986,7 +7562,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> App:
-        """`POST /v3/apps/{guid}/actions/restart` (restartApp)."""
+        """`POST /v3/apps/{guid}/actions/restart` (restartApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#restart-an-app
+        """
         from .api.apps import restart_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7014,7 +7593,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/isolation_segments/{guid}/relationships/organizations/{org_guid}` (revokeIsolationSegmentForOrganization)."""
+        """`DELETE /v3/isolation_segments/{guid}/relationships/organizations/{org_guid}` (revokeIsolationSegmentForOrganization).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#revoke-entitlement-to-isolation-segment-for-an-organization
+        """
         from .api.isolation_segments import revoke_isolation_segment_for_organization as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7047,7 +7629,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Process:
-        """`POST /v3/processes/{guid}/actions/scale` (scaleProcess)."""
+        """`POST /v3/processes/{guid}/actions/scale` (scaleProcess).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#scale-a-process
+        """
         from .api.processes import scale_process as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7079,7 +7664,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Process:
-        """`POST /v3/apps/{guid}/processes/{type}/actions/scale` (scaleProcessForApp)."""
+        """`POST /v3/apps/{guid}/processes/{type}/actions/scale` (scaleProcessForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#scale-a-process-for-an-app
+        """
         from .api.processes import scale_process_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7115,7 +7703,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToOne:
-        """`PATCH /v3/apps/{guid}/relationships/current_droplet` (setCurrentDropletForApp)."""
+        """`PATCH /v3/apps/{guid}/relationships/current_droplet` (setCurrentDropletForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#set-current-droplet
+        """
         from .api.apps import set_current_droplet_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7146,7 +7737,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ShareDomainResponse200:
-        """`POST /v3/domains/{guid}/relationships/shared_organizations` (shareDomain)."""
+        """`POST /v3/domains/{guid}/relationships/shared_organizations` (shareDomain).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#share-a-domain
+        """
         from .api.domains import share_domain as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7177,7 +7771,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToMany:
-        """`POST /v3/routes/{guid}/relationships/shared_spaces` (shareRoute)."""
+        """`POST /v3/routes/{guid}/relationships/shared_spaces` (shareRoute).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#share-a-route-with-other-spaces-experimental
+        """
         from .api.routes import share_route as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7208,7 +7805,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RelationshipToMany:
-        """`POST /v3/service_instances/{guid}/relationships/shared_spaces` (shareServiceInstance)."""
+        """`POST /v3/service_instances/{guid}/relationships/shared_spaces` (shareServiceInstance).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#share-a-service-instance-to-other-spaces
+        """
         from .api.service_instances import share_service_instance as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7238,7 +7838,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> App:
-        """`POST /v3/apps/{guid}/actions/start` (startApp)."""
+        """`POST /v3/apps/{guid}/actions/start` (startApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#start-an-app
+        """
         from .api.apps import start_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7265,7 +7868,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> App:
-        """`POST /v3/apps/{guid}/actions/stop` (stopApp)."""
+        """`POST /v3/apps/{guid}/actions/stop` (stopApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#stop-an-app
+        """
         from .api.apps import stop_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7293,7 +7899,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/processes/{guid}/instances/{index}` (terminateProcessInstance)."""
+        """`DELETE /v3/processes/{guid}/instances/{index}` (terminateProcessInstance).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#terminate-a-process-instance
+        """
         from .api.processes import terminate_process_instance as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7325,7 +7934,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/apps/{guid}/processes/{type}/instances/{index}` (terminateProcessInstanceForApp)."""
+        """`DELETE /v3/apps/{guid}/processes/{type}/instances/{index}` (terminateProcessInstanceForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#terminate-a-process-instance-for-an-app
+        """
         from .api.processes import terminate_process_instance_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7361,7 +7973,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`PATCH /v3/routes/{guid}/relationships/space` (transferRouteOwnership)."""
+        """`PATCH /v3/routes/{guid}/relationships/space` (transferRouteOwnership).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#transfer-ownership-experimental
+        """
         from .api.routes import transfer_route_ownership as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7392,7 +8007,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/security_groups/{guid}/relationships/running_spaces/{space_guid}` (unbindRunningSecurityGroup)."""
+        """`DELETE /v3/security_groups/{guid}/relationships/running_spaces/{space_guid}` (unbindRunningSecurityGroup).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#unbind-a-running-security-group-from-a-space
+        """
         from .api.security_groups import unbind_running_security_group as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7425,7 +8043,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/security_groups/{guid}/relationships/staging_spaces/{space_guid}` (unbindStagingSecurityGroup)."""
+        """`DELETE /v3/security_groups/{guid}/relationships/staging_spaces/{space_guid}` (unbindStagingSecurityGroup).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#unbind-a-staging-security-group-from-a-space
+        """
         from .api.security_groups import unbind_staging_security_group as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7458,7 +8079,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/domains/{guid}/relationships/shared_organizations/{org_guid}` (unshareDomain)."""
+        """`DELETE /v3/domains/{guid}/relationships/shared_organizations/{org_guid}` (unshareDomain).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#unshare-a-domain
+        """
         from .api.domains import unshare_domain as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7491,7 +8115,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/routes/{guid}/relationships/shared_spaces/{space_guid}` (unshareRoute)."""
+        """`DELETE /v3/routes/{guid}/relationships/shared_spaces/{space_guid}` (unshareRoute).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#unshare-a-route-that-was-shared-with-another-space-experimental
+        """
         from .api.routes import unshare_route as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7524,7 +8151,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /v3/service_instances/{guid}/relationships/shared_spaces/{space_guid}` (unshareServiceInstance)."""
+        """`DELETE /v3/service_instances/{guid}/relationships/shared_spaces/{space_guid}` (unshareServiceInstance).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#unshare-a-service-instance-from-another-space
+        """
         from .api.service_instances import unshare_service_instance as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7557,7 +8187,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> App:
-        """`PATCH /v3/apps/{guid}` (updateApp)."""
+        """`PATCH /v3/apps/{guid}` (updateApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-an-app
+        """
         from .api.apps import update_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7589,7 +8222,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`PATCH /v3/apps/{guid}/features/{name}` (updateAppFeature)."""
+        """`PATCH /v3/apps/{guid}/features/{name}` (updateAppFeature).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-an-app-feature
+        """
         from .api.apps import update_app_feature as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7623,7 +8259,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Build:
-        """`PATCH /v3/builds/{guid}` (updateBuild)."""
+        """`PATCH /v3/builds/{guid}` (updateBuild).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-build
+        """
         from .api.builds import update_build as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7654,7 +8293,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Build:
-        """`PATCH /v3/apps/{guid}/builds` (updateBuildViaApp)."""
+        """`PATCH /v3/apps/{guid}/builds` (updateBuildViaApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-build
+        """
         from .api.builds import update_build_via_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7685,7 +8327,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Buildpack:
-        """`PATCH /v3/buildpacks/{guid}` (updateBuildpack)."""
+        """`PATCH /v3/buildpacks/{guid}` (updateBuildpack).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-buildpack
+        """
         from .api.buildpacks import update_buildpack as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7716,7 +8361,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Deployment:
-        """`PATCH /v3/deployments/{guid}` (updateDeployment)."""
+        """`PATCH /v3/deployments/{guid}` (updateDeployment).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-deployment
+        """
         from .api.deployments import update_deployment as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7748,7 +8396,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RouteDestination:
-        """`PATCH /v3/routes/{guid}/destinations/{destination_guid}` (updateDestinationProtocolForRoute)."""
+        """`PATCH /v3/routes/{guid}/destinations/{destination_guid}` (updateDestinationProtocolForRoute).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-destination-protocol-for-a-route
+        """
         from .api.routes import update_destination_protocol_for_route as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7784,7 +8435,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Domain:
-        """`PATCH /v3/domains/{guid}` (updateDomain)."""
+        """`PATCH /v3/domains/{guid}` (updateDomain).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-domain
+        """
         from .api.domains import update_domain as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7815,7 +8469,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Droplet:
-        """`PATCH /v3/droplets/{guid}` (updateDroplet)."""
+        """`PATCH /v3/droplets/{guid}` (updateDroplet).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-droplet
+        """
         from .api.droplets import update_droplet as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7846,7 +8503,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> EnvironmentVariableGroup:
-        """`PATCH /v3/environment_variable_groups/{name}` (updateEnvironmentVariableGroup)."""
+        """`PATCH /v3/environment_variable_groups/{name}` (updateEnvironmentVariableGroup).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-environment-variable-group
+        """
         from .api.environment_variable_groups import update_environment_variable_group as operation
 
         if not isinstance(name, operation.UpdateEnvironmentVariableGroupName):
@@ -7875,7 +8535,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AppEnvironmentVariables:
-        """`PATCH /v3/apps/{guid}/environment_variables` (updateEnvironmentVariablesForApp)."""
+        """`PATCH /v3/apps/{guid}/environment_variables` (updateEnvironmentVariablesForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-environment-variables-for-an-app
+        """
         from .api.apps import update_environment_variables_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7906,7 +8569,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> FeatureFlag:
-        """`PATCH /v3/feature_flags/{name}` (updateFeatureFlag)."""
+        """`PATCH /v3/feature_flags/{name}` (updateFeatureFlag).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-feature-flag
+        """
         from .api.feature_flags import update_feature_flag as operation
 
         if not isinstance(name, operation.UpdateFeatureFlagName):
@@ -7935,7 +8601,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> IsolationSegment:
-        """`PATCH /v3/isolation_segments/{guid}` (updateIsolationSegment)."""
+        """`PATCH /v3/isolation_segments/{guid}` (updateIsolationSegment).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-an-isolation-segment
+        """
         from .api.isolation_segments import update_isolation_segment as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7966,7 +8635,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Organization:
-        """`PATCH /v3/organizations/{guid}` (updateOrganization)."""
+        """`PATCH /v3/organizations/{guid}` (updateOrganization).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-an-organization
+        """
         from .api.organizations import update_organization as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -7997,7 +8669,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> OrganizationQuota:
-        """`PATCH /v3/organization_quotas/{guid}` (updateOrganizationQuota)."""
+        """`PATCH /v3/organization_quotas/{guid}` (updateOrganizationQuota).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-an-organization-quota
+        """
         from .api.organization_quotas import update_organization_quota as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8028,7 +8703,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Package:
-        """`PATCH /v3/packages/{guid}` (updatePackage)."""
+        """`PATCH /v3/packages/{guid}` (updatePackage).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-package
+        """
         from .api.packages import update_package as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8059,7 +8737,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Process:
-        """`PATCH /v3/processes/{guid}` (updateProcess)."""
+        """`PATCH /v3/processes/{guid}` (updateProcess).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-process
+        """
         from .api.processes import update_process as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8091,7 +8772,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Process:
-        """`PATCH /v3/apps/{guid}/processes/{type}` (updateProcessForApp)."""
+        """`PATCH /v3/apps/{guid}/processes/{type}` (updateProcessForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-process-for-an-app
+        """
         from .api.processes import update_process_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8127,7 +8811,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Revision:
-        """`PATCH /v3/revisions/{guid}` (updateRevision)."""
+        """`PATCH /v3/revisions/{guid}` (updateRevision).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-revision
+        """
         from .api.revisions import update_revision as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8158,7 +8845,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Route:
-        """`PATCH /v3/routes/{guid}` (updateRoute)."""
+        """`PATCH /v3/routes/{guid}` (updateRoute).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-route
+        """
         from .api.routes import update_route as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8189,7 +8879,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SecurityGroup:
-        """`PATCH /v3/security_groups/{guid}` (updateSecurityGroup)."""
+        """`PATCH /v3/security_groups/{guid}` (updateSecurityGroup).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-security-group
+        """
         from .api.security_groups import update_security_group as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8220,7 +8913,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None | ServiceBroker:
-        """`PATCH /v3/service_brokers/{guid}` (updateServiceBroker)."""
+        """`PATCH /v3/service_brokers/{guid}` (updateServiceBroker).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-broker
+        """
         from .api.service_brokers import update_service_broker as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8251,7 +8947,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AppCredentialBinding | KeyCredentialBinding:
-        """`PATCH /v3/service_credential_bindings/{guid}` (updateServiceCredentialBinding)."""
+        """`PATCH /v3/service_credential_bindings/{guid}` (updateServiceCredentialBinding).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-credential-binding
+        """
         from .api.service_credential_bindings import update_service_credential_binding as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8282,7 +8981,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ManagedServiceInstance | UserProvidedServiceInstance | None:
-        """`PATCH /v3/service_instances/{guid}` (updateServiceInstance)."""
+        """`PATCH /v3/service_instances/{guid}` (updateServiceInstance).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-instance
+        """
         from .api.service_instances import update_service_instance as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8313,7 +9015,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceOffering:
-        """`PATCH /v3/service_offerings/{guid}` (updateServiceOffering)."""
+        """`PATCH /v3/service_offerings/{guid}` (updateServiceOffering).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-offering
+        """
         from .api.service_offerings import update_service_offering as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8344,7 +9049,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServicePlan:
-        """`PATCH /v3/service_plans/{guid}` (updateServicePlan)."""
+        """`PATCH /v3/service_plans/{guid}` (updateServicePlan).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-plan
+        """
         from .api.service_plans import update_service_plan as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8375,7 +9083,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServicePlanVisibility:
-        """`PATCH /v3/service_plans/{guid}/visibility` (updateServicePlanVisibility)."""
+        """`PATCH /v3/service_plans/{guid}/visibility` (updateServicePlanVisibility).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-plan-visibility
+        """
         from .api.service_plans import update_service_plan_visibility as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8406,7 +9117,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceRouteBinding:
-        """`PATCH /v3/service_route_bindings/{guid}` (updateServiceRouteBinding)."""
+        """`PATCH /v3/service_route_bindings/{guid}` (updateServiceRouteBinding).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-route-binding
+        """
         from .api.service_route_bindings import update_service_route_binding as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8437,7 +9151,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Sidecar:
-        """`PATCH /v3/sidecars/{guid}` (updateSidecar)."""
+        """`PATCH /v3/sidecars/{guid}` (updateSidecar).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-sidecar
+        """
         from .api.sidecars import update_sidecar as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8468,7 +9185,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Space:
-        """`PATCH /v3/spaces/{guid}` (updateSpace)."""
+        """`PATCH /v3/spaces/{guid}` (updateSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-space
+        """
         from .api.spaces import update_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8500,7 +9220,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SpaceFeature:
-        """`PATCH /v3/spaces/{guid}/features/{name}` (updateSpaceFeature)."""
+        """`PATCH /v3/spaces/{guid}/features/{name}` (updateSpaceFeature).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-space-feature
+        """
         from .api.spaces import update_space_feature as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8534,7 +9257,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SpaceQuota:
-        """`PATCH /v3/space_quotas/{guid}` (updateSpaceQuota)."""
+        """`PATCH /v3/space_quotas/{guid}` (updateSpaceQuota).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-space-quota
+        """
         from .api.space_quotas import update_space_quota as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8565,7 +9291,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Stack:
-        """`PATCH /v3/stacks/{guid}` (updateStack)."""
+        """`PATCH /v3/stacks/{guid}` (updateStack).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-stack
+        """
         from .api.stacks import update_stack as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8596,7 +9325,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Task:
-        """`PATCH /v3/tasks/{guid}` (updateTask)."""
+        """`PATCH /v3/tasks/{guid}` (updateTask).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-task
+        """
         from .api.tasks import update_task as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8627,7 +9359,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> User:
-        """`PATCH /v3/users/{guid}` (updateUser)."""
+        """`PATCH /v3/users/{guid}` (updateUser).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-user
+        """
         from .api.users import update_user as operation
 
         if not isinstance(guid, str):
@@ -8658,7 +9393,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Buildpack:
-        """`POST /v3/buildpacks/{guid}/upload` (uploadBuildpack)."""
+        """`POST /v3/buildpacks/{guid}/upload` (uploadBuildpack).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#upload-buildpack-bits
+        """
         from .api.buildpacks import upload_buildpack as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8689,7 +9427,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Droplet:
-        """`POST /v3/droplets/{guid}/upload` (uploadDroplet)."""
+        """`POST /v3/droplets/{guid}/upload` (uploadDroplet).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#upload-droplet-bits
+        """
         from .api.droplets import upload_droplet as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8720,7 +9461,10 @@ class CfV3Api(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Package:
-        """`POST /v3/packages/{guid}/upload` (uploadPackageBits)."""
+        """`POST /v3/packages/{guid}/upload` (uploadPackageBits).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#upload-package-bits
+        """
         from .api.packages import upload_package_bits as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8759,7 +9503,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`POST /v3/spaces/{guid}/actions/apply_manifest` (applyManifestToSpace)."""
+        """`POST /v3/spaces/{guid}/actions/apply_manifest` (applyManifestToSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#apply-a-manifest-to-a-space
+        """
         from .api.spaces import apply_manifest_to_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8790,7 +9537,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToMany]:
-        """`POST /v3/organization_quotas/{quota_guid}/relationships/organizations` (applyOrganizationQuota)."""
+        """`POST /v3/organization_quotas/{quota_guid}/relationships/organizations` (applyOrganizationQuota).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#apply-an-organization-quota-to-an-organization
+        """
         from .api.organization_quotas import apply_organization_quota as operation
 
         if not isinstance(quota_guid, (str, _uuid.UUID)):
@@ -8821,7 +9571,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServicePlanVisibility]:
-        """`POST /v3/service_plans/{guid}/visibility` (applyServicePlanVisibility)."""
+        """`POST /v3/service_plans/{guid}/visibility` (applyServicePlanVisibility).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#apply-a-service-plan-visibility
+        """
         from .api.service_plans import apply_service_plan_visibility as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8852,7 +9605,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToMany]:
-        """`POST /v3/space_quotas/{quota_guid}/relationships/spaces` (applySpaceQuota)."""
+        """`POST /v3/space_quotas/{quota_guid}/relationships/spaces` (applySpaceQuota).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#apply-a-space-quota-to-a-space
+        """
         from .api.space_quotas import apply_space_quota as operation
 
         if not isinstance(quota_guid, (str, _uuid.UUID)):
@@ -8883,7 +9639,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToOne]:
-        """`PATCH /v3/organizations/{guid}/relationships/default_isolation_segment` (assignDefaultIsolationSegmentForOrganization)."""
+        """`PATCH /v3/organizations/{guid}/relationships/default_isolation_segment` (assignDefaultIsolationSegmentForOrganization).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#assign-default-isolation-segment
+        """
         from .api.organizations import assign_default_isolation_segment_for_organization as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8914,7 +9673,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToMany]:
-        """`POST /v3/security_groups/{guid}/relationships/running_spaces` (bindRunningSecurityGroup)."""
+        """`POST /v3/security_groups/{guid}/relationships/running_spaces` (bindRunningSecurityGroup).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#bind-a-running-security-group-to-spaces
+        """
         from .api.security_groups import bind_running_security_group as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8945,7 +9707,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToMany]:
-        """`POST /v3/security_groups/{guid}/relationships/staging_spaces` (bindStagingSecurityGroup)."""
+        """`POST /v3/security_groups/{guid}/relationships/staging_spaces` (bindStagingSecurityGroup).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#bind-a-staging-security-group-to-spaces
+        """
         from .api.security_groups import bind_staging_security_group as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -8975,7 +9740,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Deployment]:
-        """`POST /v3/deployments/{guid}/actions/cancel` (cancelDeployment)."""
+        """`POST /v3/deployments/{guid}/actions/cancel` (cancelDeployment).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#cancel-a-deployment
+        """
         from .api.deployments import cancel_deployment as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -9002,7 +9770,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Task]:
-        """`POST /v3/tasks/{guid}/actions/cancel` (cancelTask)."""
+        """`POST /v3/tasks/{guid}/actions/cancel` (cancelTask).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#cancel-a-task
+        """
         from .api.tasks import cancel_task as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -9029,7 +9800,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Task]:
-        """`PUT /v3/tasks/{guid}/actions/cancel` (cancelTaskPut)."""
+        """`PUT /v3/tasks/{guid}/actions/cancel` (cancelTaskPut).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#cancel-a-task
+        """
         from .api.tasks import cancel_task_put as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -9056,7 +9830,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Task]:
-        """`PUT /v3/tasks/{guid}/cancel` (cancelTaskShort)."""
+        """`PUT /v3/tasks/{guid}/cancel` (cancelTaskShort).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#cancel-a-task
+        """
         from .api.tasks import cancel_task_short as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -9086,7 +9863,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[CheckReservedRoutesForDomainResponse200]:
-        """`GET /v3/domains/{guid}/route_reservations` (checkReservedRoutesForDomain)."""
+        """`GET /v3/domains/{guid}/route_reservations` (checkReservedRoutesForDomain).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#check-reserved-routes-for-a-domain
+        """
         from .api.domains import check_reserved_routes_for_domain as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -9119,7 +9899,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`POST /v3/admin/actions/clear_buildpack_cache` (clearBuildpackCache)."""
+        """`POST /v3/admin/actions/clear_buildpack_cache` (clearBuildpackCache).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#clear-buildpack-cache
+        """
         from .api.admin import clear_buildpack_cache as operation
 
         return await self._call_raw(
@@ -9141,7 +9924,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`POST /v3/apps/{guid}/actions/clear_buildpack_cache` (clearBuildpackCacheForApplication)."""
+        """`POST /v3/apps/{guid}/actions/clear_buildpack_cache` (clearBuildpackCacheForApplication).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#clear-buildpack-cache-for-application
+        """
         from .api.apps import clear_buildpack_cache_for_application as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -9168,7 +9954,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Deployment]:
-        """`POST /v3/deployments/{guid}/actions/continue` (continueDeployment)."""
+        """`POST /v3/deployments/{guid}/actions/continue` (continueDeployment).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#continue-a-deployment
+        """
         from .api.deployments import continue_deployment as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -9195,7 +9984,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[App]:
-        """`POST /v3/apps` (createApp)."""
+        """`POST /v3/apps` (createApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-an-app
+        """
         from .api.apps import create_app as operation
 
         if not isinstance(body, operation.CreateAppBody):
@@ -9220,7 +10012,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Build]:
-        """`POST /v3/builds` (createBuild)."""
+        """`POST /v3/builds` (createBuild).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-build
+        """
         from .api.builds import create_build as operation
 
         if not isinstance(body, operation.CreateBuildBody):
@@ -9245,7 +10040,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Buildpack]:
-        """`POST /v3/buildpacks` (createBuildpack)."""
+        """`POST /v3/buildpacks` (createBuildpack).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-buildpack
+        """
         from .api.buildpacks import create_buildpack as operation
 
         if not isinstance(body, operation.CreateBuildpackBody):
@@ -9270,7 +10068,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Deployment]:
-        """`POST /v3/deployments` (createDeployment)."""
+        """`POST /v3/deployments` (createDeployment).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-deployment
+        """
         from .api.deployments import create_deployment as operation
 
         if not isinstance(body, operation.CreateDeploymentBody):
@@ -9295,7 +10096,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Domain]:
-        """`POST /v3/domains` (createDomain)."""
+        """`POST /v3/domains` (createDomain).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-domain
+        """
         from .api.domains import create_domain as operation
 
         if not isinstance(body, operation.CreateDomainBody):
@@ -9320,7 +10124,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Droplet]:
-        """`POST /v3/droplets` (createDroplet)."""
+        """`POST /v3/droplets` (createDroplet).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-droplet
+        """
         from .api.droplets import create_droplet as operation
 
         if not isinstance(body, operation.CreateDropletBody):
@@ -9345,7 +10152,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[IsolationSegment]:
-        """`POST /v3/isolation_segments` (createIsolationSegment)."""
+        """`POST /v3/isolation_segments` (createIsolationSegment).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-an-isolation-segment
+        """
         from .api.isolation_segments import create_isolation_segment as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateIsolationSegmentBody):
@@ -9371,7 +10181,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`POST /v3/spaces/{guid}/manifest_diff` (createManifestDiffForSpace)."""
+        """`POST /v3/spaces/{guid}/manifest_diff` (createManifestDiffForSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-manifest-diff-for-a-space-experimental
+        """
         from .api.spaces import create_manifest_diff_for_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -9401,7 +10214,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Organization]:
-        """`POST /v3/organizations` (createOrganization)."""
+        """`POST /v3/organizations` (createOrganization).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-an-organization
+        """
         from .api.organizations import create_organization as operation
 
         if not isinstance(body, operation.CreateOrganizationBody):
@@ -9426,7 +10242,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[OrganizationQuota]:
-        """`POST /v3/organization_quotas` (createOrganizationQuota)."""
+        """`POST /v3/organization_quotas` (createOrganizationQuota).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-an-organization-quota
+        """
         from .api.organization_quotas import create_organization_quota as operation
 
         if not isinstance(body, operation.CreateOrganizationQuotaBody):
@@ -9451,7 +10270,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Package]:
-        """`POST /v3/packages` (createPackage)."""
+        """`POST /v3/packages` (createPackage).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-package
+        """
         from .api.packages import create_package as operation
 
         if not isinstance(body, operation.CreatePackageBody):
@@ -9476,7 +10298,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BaseSchema]:
-        """`POST /v3/roles` (createRole)."""
+        """`POST /v3/roles` (createRole).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-role
+        """
         from .api.roles import create_role as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateRoleBody):
@@ -9501,7 +10326,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Route]:
-        """`POST /v3/routes` (createRoute)."""
+        """`POST /v3/routes` (createRoute).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-route
+        """
         from .api.routes import create_route as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateRouteBody):
@@ -9526,7 +10354,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SecurityGroup]:
-        """`POST /v3/security_groups` (createSecurityGroup)."""
+        """`POST /v3/security_groups` (createSecurityGroup).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-security-group
+        """
         from .api.security_groups import create_security_group as operation
 
         if body is not UNSET and not isinstance(body, operation.SecurityGroupCreate):
@@ -9551,7 +10382,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`POST /v3/service_brokers` (createServiceBroker)."""
+        """`POST /v3/service_brokers` (createServiceBroker).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-service-broker
+        """
         from .api.service_brokers import create_service_broker as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateServiceBrokerBody):
@@ -9576,7 +10410,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AppCredentialBinding | KeyCredentialBinding | None]:
-        """`POST /v3/service_credential_bindings` (createServiceCredentialBinding)."""
+        """`POST /v3/service_credential_bindings` (createServiceCredentialBinding).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-service-credential-binding
+        """
         from .api.service_credential_bindings import create_service_credential_binding as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateServiceCredentialBindingBody):
@@ -9601,7 +10438,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None | UserProvidedServiceInstance]:
-        """`POST /v3/service_instances` (createServiceInstance)."""
+        """`POST /v3/service_instances` (createServiceInstance).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-service-instance
+        """
         from .api.service_instances import create_service_instance as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateServiceInstanceBody):
@@ -9626,7 +10466,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None | ServiceRouteBinding]:
-        """`POST /v3/service_route_bindings` (createServiceRouteBinding)."""
+        """`POST /v3/service_route_bindings` (createServiceRouteBinding).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-service-route-binding
+        """
         from .api.service_route_bindings import create_service_route_binding as operation
 
         if body is not UNSET and not isinstance(body, operation.ServiceRouteBindingCreate):
@@ -9652,7 +10495,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Sidecar]:
-        """`POST /v3/apps/{guid}/sidecars` (createSidecar)."""
+        """`POST /v3/apps/{guid}/sidecars` (createSidecar).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-sidecar-associated-with-an-app
+        """
         from .api.sidecars import create_sidecar as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -9682,7 +10528,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Space]:
-        """`POST /v3/spaces` (createSpace)."""
+        """`POST /v3/spaces` (createSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-space
+        """
         from .api.spaces import create_space as operation
 
         if not isinstance(body, operation.CreateSpaceBody):
@@ -9707,7 +10556,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SpaceQuota]:
-        """`POST /v3/space_quotas` (createSpaceQuota)."""
+        """`POST /v3/space_quotas` (createSpaceQuota).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-space-quota
+        """
         from .api.space_quotas import create_space_quota as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateSpaceQuotaBody):
@@ -9732,7 +10584,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Stack]:
-        """`POST /v3/stacks` (createStack)."""
+        """`POST /v3/stacks` (createStack).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-stack
+        """
         from .api.stacks import create_stack as operation
 
         if not isinstance(body, operation.CreateStackBody):
@@ -9758,7 +10613,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Task]:
-        """`POST /v3/apps/{guid}/tasks` (createTask)."""
+        """`POST /v3/apps/{guid}/tasks` (createTask).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-task
+        """
         from .api.tasks import create_task as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -9788,7 +10646,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[User]:
-        """`POST /v3/users` (createUser)."""
+        """`POST /v3/users` (createUser).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-user
+        """
         from .api.users import create_user as operation
 
         if body is not UNSET and not isinstance(body, operation.CreateUserBody):
@@ -9813,7 +10674,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/apps/{guid}` (deleteApp)."""
+        """`DELETE /v3/apps/{guid}` (deleteApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-an-app
+        """
         from .api.apps import delete_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -9840,7 +10704,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/buildpacks/{guid}` (deleteBuildpack)."""
+        """`DELETE /v3/buildpacks/{guid}` (deleteBuildpack).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-buildpack
+        """
         from .api.buildpacks import delete_buildpack as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -9867,7 +10734,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/domains/{guid}` (deleteDomain)."""
+        """`DELETE /v3/domains/{guid}` (deleteDomain).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-domain
+        """
         from .api.domains import delete_domain as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -9894,7 +10764,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Job]:
-        """`DELETE /v3/droplets/{guid}` (deleteDroplet)."""
+        """`DELETE /v3/droplets/{guid}` (deleteDroplet).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-droplet
+        """
         from .api.droplets import delete_droplet as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -9921,7 +10794,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/isolation_segments/{guid}` (deleteIsolationSegment)."""
+        """`DELETE /v3/isolation_segments/{guid}` (deleteIsolationSegment).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-an-isolation-segment
+        """
         from .api.isolation_segments import delete_isolation_segment as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -9948,7 +10824,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/organizations/{guid}` (deleteOrganization)."""
+        """`DELETE /v3/organizations/{guid}` (deleteOrganization).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-an-organization
+        """
         from .api.organizations import delete_organization as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -9975,7 +10854,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/organization_quotas/{guid}` (deleteOrganizationQuota)."""
+        """`DELETE /v3/organization_quotas/{guid}` (deleteOrganizationQuota).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-an-organization-quota
+        """
         from .api.organization_quotas import delete_organization_quota as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10002,7 +10884,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/packages/{guid}` (deletePackage)."""
+        """`DELETE /v3/packages/{guid}` (deletePackage).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-package
+        """
         from .api.packages import delete_package as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10029,7 +10914,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/roles/{guid}` (deleteRole)."""
+        """`DELETE /v3/roles/{guid}` (deleteRole).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-role
+        """
         from .api.roles import delete_role as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10056,7 +10944,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/routes/{guid}` (deleteRoute)."""
+        """`DELETE /v3/routes/{guid}` (deleteRoute).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-route
+        """
         from .api.routes import delete_route as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10083,7 +10974,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/security_groups/{guid}` (deleteSecurityGroup)."""
+        """`DELETE /v3/security_groups/{guid}` (deleteSecurityGroup).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-security-group
+        """
         from .api.security_groups import delete_security_group as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10110,7 +11004,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/service_brokers/{guid}` (deleteServiceBroker)."""
+        """`DELETE /v3/service_brokers/{guid}` (deleteServiceBroker).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-service-broker
+        """
         from .api.service_brokers import delete_service_broker as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10137,7 +11034,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/service_credential_bindings/{guid}` (deleteServiceCredentialBinding)."""
+        """`DELETE /v3/service_credential_bindings/{guid}` (deleteServiceCredentialBinding).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-service-credential-binding
+        """
         from .api.service_credential_bindings import delete_service_credential_binding as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10165,7 +11065,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/service_instances/{guid}` (deleteServiceInstance)."""
+        """`DELETE /v3/service_instances/{guid}` (deleteServiceInstance).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-service-instance
+        """
         from .api.service_instances import delete_service_instance as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10196,7 +11099,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/service_offerings/{guid}` (deleteServiceOffering)."""
+        """`DELETE /v3/service_offerings/{guid}` (deleteServiceOffering).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-service-offering
+        """
         from .api.service_offerings import delete_service_offering as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10226,7 +11132,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/service_plans/{guid}` (deleteServicePlan)."""
+        """`DELETE /v3/service_plans/{guid}` (deleteServicePlan).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-service-plan
+        """
         from .api.service_plans import delete_service_plan as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10253,7 +11162,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/service_route_bindings/{guid}` (deleteServiceRouteBinding)."""
+        """`DELETE /v3/service_route_bindings/{guid}` (deleteServiceRouteBinding).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-service-route-binding
+        """
         from .api.service_route_bindings import delete_service_route_binding as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10280,7 +11192,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/sidecars/{guid}` (deleteSidecar)."""
+        """`DELETE /v3/sidecars/{guid}` (deleteSidecar).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-sidecar
+        """
         from .api.sidecars import delete_sidecar as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10307,7 +11222,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/spaces/{guid}` (deleteSpace)."""
+        """`DELETE /v3/spaces/{guid}` (deleteSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-space
+        """
         from .api.spaces import delete_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10334,7 +11252,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/space_quotas/{guid}` (deleteSpaceQuota)."""
+        """`DELETE /v3/space_quotas/{guid}` (deleteSpaceQuota).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-space-quota
+        """
         from .api.space_quotas import delete_space_quota as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10361,7 +11282,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/stacks/{guid}` (deleteStack)."""
+        """`DELETE /v3/stacks/{guid}` (deleteStack).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-stack
+        """
         from .api.stacks import delete_stack as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10389,7 +11313,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/spaces/{guid}/routes` (deleteUnmappedRoutesForSpace)."""
+        """`DELETE /v3/spaces/{guid}/routes` (deleteUnmappedRoutesForSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-unmapped-routes-for-a-space
+        """
         from .api.spaces import delete_unmapped_routes_for_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10419,7 +11346,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/users/{guid}` (deleteUser)."""
+        """`DELETE /v3/users/{guid}` (deleteUser).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-user
+        """
         from .api.users import delete_user as operation
 
         if not isinstance(guid, str):
@@ -10446,7 +11376,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[File]:
-        """`GET /v3/droplets/{guid}/download` (downloadDroplet)."""
+        """`GET /v3/droplets/{guid}/download` (downloadDroplet).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#download-droplet-bits
+        """
         from .api.droplets import download_droplet as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10473,7 +11406,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Any]:
-        """`GET /v3/packages/{guid}/download` (downloadPackageBits)."""
+        """`GET /v3/packages/{guid}/download` (downloadPackageBits).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#download-package-bits
+        """
         from .api.packages import download_package_bits as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10501,7 +11437,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToMany]:
-        """`POST /v3/isolation_segments/{guid}/relationships/organizations` (entitleOrganizationsForIsolationSegment)."""
+        """`POST /v3/isolation_segments/{guid}/relationships/organizations` (entitleOrganizationsForIsolationSegment).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#entitle-organizations-for-an-isolation-segment
+        """
         from .api.isolation_segments import entitle_organizations_for_isolation_segment as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10531,7 +11470,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[str]:
-        """`GET /v3/apps/{guid}/manifest` (generateManifest)."""
+        """`GET /v3/apps/{guid}/manifest` (generateManifest).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#generate-a-manifest-for-an-app
+        """
         from .api.manifests import generate_manifest as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10557,7 +11499,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetApiRootResponse200]:
-        """`GET /` (getApiRoot)."""
+        """`GET /` (getApiRoot).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#global-api-root
+        """
         from .api.root import get_api_root as operation
 
         return await self._call_raw(
@@ -10580,7 +11525,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[App]:
-        """`GET /v3/apps/{guid}` (getApp)."""
+        """`GET /v3/apps/{guid}` (getApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-app
+        """
         from .api.apps import get_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10611,7 +11559,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AppFeature]:
-        """`GET /v3/apps/{guid}/features/{name}` (getAppFeature)."""
+        """`GET /v3/apps/{guid}/features/{name}` (getAppFeature).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-app-feature
+        """
         from .api.apps import get_app_feature as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10641,7 +11592,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BaseSchema]:
-        """`GET /v3/app_usage_events/{guid}` (getAppUsageEvent)."""
+        """`GET /v3/app_usage_events/{guid}` (getAppUsageEvent).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-app-usage-event
+        """
         from .api.app_usage_events import get_app_usage_event as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10668,7 +11622,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToOne]:
-        """`GET /v3/spaces/{guid}/relationships/isolation_segment` (getAssignedIsolationSegmentForSpace)."""
+        """`GET /v3/spaces/{guid}/relationships/isolation_segment` (getAssignedIsolationSegmentForSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-assigned-isolation-segment
+        """
         from .api.spaces import get_assigned_isolation_segment_for_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10695,7 +11652,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AuditEvent]:
-        """`GET /v3/audit_events/{guid}` (getAuditEvent)."""
+        """`GET /v3/audit_events/{guid}` (getAuditEvent).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-audit-event
+        """
         from .api.audit_events import get_audit_event as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10722,7 +11682,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Build]:
-        """`GET /v3/builds/{guid}` (getBuild)."""
+        """`GET /v3/builds/{guid}` (getBuild).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-build
+        """
         from .api.builds import get_build as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10749,7 +11712,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Buildpack]:
-        """`GET /v3/buildpacks/{guid}` (getBuildpack)."""
+        """`GET /v3/buildpacks/{guid}` (getBuildpack).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-buildpack
+        """
         from .api.buildpacks import get_buildpack as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10776,7 +11742,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToOne]:
-        """`GET /v3/apps/{guid}/relationships/current_droplet` (getCurrentDropletAssociationForApp)."""
+        """`GET /v3/apps/{guid}/relationships/current_droplet` (getCurrentDropletAssociationForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-current-droplet-association-for-an-app
+        """
         from .api.apps import get_current_droplet_association_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10803,7 +11772,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Droplet]:
-        """`GET /v3/apps/{guid}/droplets/current` (getCurrentDropletForApp)."""
+        """`GET /v3/apps/{guid}/droplets/current` (getCurrentDropletForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-current-droplet
+        """
         from .api.apps import get_current_droplet_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10830,7 +11802,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Domain]:
-        """`GET /v3/organizations/{guid}/domains/default` (getDefaultDomainForOrganization)."""
+        """`GET /v3/organizations/{guid}/domains/default` (getDefaultDomainForOrganization).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-default-domain
+        """
         from .api.organizations import get_default_domain_for_organization as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10857,7 +11832,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToOne]:
-        """`GET /v3/organizations/{guid}/relationships/default_isolation_segment` (getDefaultIsolationSegmentForOrganization)."""
+        """`GET /v3/organizations/{guid}/relationships/default_isolation_segment` (getDefaultIsolationSegmentForOrganization).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-default-isolation-segment
+        """
         from .api.organizations import get_default_isolation_segment_for_organization as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10884,7 +11862,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Deployment]:
-        """`GET /v3/deployments/{guid}` (getDeployment)."""
+        """`GET /v3/deployments/{guid}` (getDeployment).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-deployment
+        """
         from .api.deployments import get_deployment as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10911,7 +11892,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Domain]:
-        """`GET /v3/domains/{guid}` (getDomain)."""
+        """`GET /v3/domains/{guid}` (getDomain).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-domain
+        """
         from .api.domains import get_domain as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10938,7 +11922,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Droplet]:
-        """`GET /v3/droplets/{guid}` (getDroplet)."""
+        """`GET /v3/droplets/{guid}` (getDroplet).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-droplet
+        """
         from .api.droplets import get_droplet as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10965,7 +11952,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AppEnvironment]:
-        """`GET /v3/apps/{guid}/env` (getEnvForApp)."""
+        """`GET /v3/apps/{guid}/env` (getEnvForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-environment-for-an-app
+        """
         from .api.apps import get_env_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -10992,7 +11982,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[EnvironmentVariableGroup]:
-        """`GET /v3/environment_variable_groups/{name}` (getEnvironmentVariableGroup)."""
+        """`GET /v3/environment_variable_groups/{name}` (getEnvironmentVariableGroup).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-environment-variable-group
+        """
         from .api.environment_variable_groups import get_environment_variable_group as operation
 
         if not isinstance(name, operation.GetEnvironmentVariableGroupName):
@@ -11017,7 +12010,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AppEnvironmentVariables]:
-        """`GET /v3/apps/{guid}/environment_variables` (getEnvironmentVariablesForApp)."""
+        """`GET /v3/apps/{guid}/environment_variables` (getEnvironmentVariablesForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-environment-variables-for-an-app
+        """
         from .api.apps import get_environment_variables_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11044,7 +12040,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[FeatureFlag]:
-        """`GET /v3/feature_flags/{name}` (getFeatureFlag)."""
+        """`GET /v3/feature_flags/{name}` (getFeatureFlag).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-feature-flag
+        """
         from .api.feature_flags import get_feature_flag as operation
 
         if not isinstance(name, operation.GetFeatureFlagName):
@@ -11069,7 +12068,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[IsolationSegment]:
-        """`GET /v3/isolation_segments/{guid}` (getIsolationSegment)."""
+        """`GET /v3/isolation_segments/{guid}` (getIsolationSegment).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-isolation-segment
+        """
         from .api.isolation_segments import get_isolation_segment as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11096,7 +12098,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Job]:
-        """`GET /v3/jobs/{guid}` (getJob)."""
+        """`GET /v3/jobs/{guid}` (getJob).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-job
+        """
         from .api.jobs import get_job as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11123,7 +12128,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Organization]:
-        """`GET /v3/organizations/{guid}` (getOrganization)."""
+        """`GET /v3/organizations/{guid}` (getOrganization).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-organization
+        """
         from .api.organizations import get_organization as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11150,7 +12158,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[OrganizationQuota]:
-        """`GET /v3/organization_quotas/{guid}` (getOrganizationQuota)."""
+        """`GET /v3/organization_quotas/{guid}` (getOrganizationQuota).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-organization-quota
+        """
         from .api.organization_quotas import get_organization_quota as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11177,7 +12188,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Package]:
-        """`GET /v3/packages/{guid}` (getPackage)."""
+        """`GET /v3/packages/{guid}` (getPackage).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-package
+        """
         from .api.packages import get_package as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11204,7 +12218,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AppPermissions]:
-        """`GET /v3/apps/{guid}/permissions` (getPermissionsForApp)."""
+        """`GET /v3/apps/{guid}/permissions` (getPermissionsForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-permissions-for-an-app
+        """
         from .api.apps import get_permissions_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11230,7 +12247,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetPlatformInfoResponse200]:
-        """`GET /v3/info` (getPlatformInfo)."""
+        """`GET /v3/info` (getPlatformInfo).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-platform-info
+        """
         from .api.info import get_platform_info as operation
 
         return await self._call_raw(
@@ -11251,7 +12271,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetPlatformUsageSummaryResponse200]:
-        """`GET /v3/info/usage_summary` (getPlatformUsageSummary)."""
+        """`GET /v3/info/usage_summary` (getPlatformUsageSummary).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-platform-usage-summary
+        """
         from .api.info import get_platform_usage_summary as operation
 
         return await self._call_raw(
@@ -11273,7 +12296,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Process]:
-        """`GET /v3/processes/{guid}` (getProcess)."""
+        """`GET /v3/processes/{guid}` (getProcess).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-process
+        """
         from .api.processes import get_process as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11301,7 +12327,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Process]:
-        """`GET /v3/apps/{guid}/processes/{type}` (getProcessForApp)."""
+        """`GET /v3/apps/{guid}/processes/{type}` (getProcessForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-process-for-an-app
+        """
         from .api.processes import get_process_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11333,7 +12362,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ProcessStats]:
-        """`GET /v3/processes/{guid}/stats` (getProcessStats)."""
+        """`GET /v3/processes/{guid}/stats` (getProcessStats).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-stats-for-a-process
+        """
         from .api.processes import get_process_stats as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11361,7 +12393,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ProcessStats]:
-        """`GET /v3/apps/{guid}/processes/{type}/stats` (getProcessStatsForApp)."""
+        """`GET /v3/apps/{guid}/processes/{type}/stats` (getProcessStatsForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-stats-for-a-process-for-an-app
+        """
         from .api.processes import get_process_stats_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11393,7 +12428,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Revision]:
-        """`GET /v3/revisions/{guid}` (getRevision)."""
+        """`GET /v3/revisions/{guid}` (getRevision).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-revision
+        """
         from .api.revisions import get_revision as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11420,7 +12458,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetRevisionEnvironmentVariablesResponse200]:
-        """`GET /v3/revisions/{guid}/environment_variables` (getRevisionEnvironmentVariables)."""
+        """`GET /v3/revisions/{guid}/environment_variables` (getRevisionEnvironmentVariables).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-environment-variables-for-a-revision
+        """
         from .api.revisions import get_revision_environment_variables as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11448,7 +12489,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BaseSchema]:
-        """`GET /v3/roles/{guid}` (getRole)."""
+        """`GET /v3/roles/{guid}` (getRole).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-role
+        """
         from .api.roles import get_role as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11479,7 +12523,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Route]:
-        """`GET /v3/routes/{guid}` (getRoute)."""
+        """`GET /v3/routes/{guid}` (getRoute).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-route
+        """
         from .api.routes import get_route as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11509,7 +12556,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SecurityGroup]:
-        """`GET /v3/security_groups/{guid}` (getSecurityGroup)."""
+        """`GET /v3/security_groups/{guid}` (getSecurityGroup).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-security-group
+        """
         from .api.security_groups import get_security_group as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11536,7 +12586,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceBroker]:
-        """`GET /v3/service_brokers/{guid}` (getServiceBroker)."""
+        """`GET /v3/service_brokers/{guid}` (getServiceBroker).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-broker
+        """
         from .api.service_brokers import get_service_broker as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11564,7 +12617,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AppCredentialBinding | KeyCredentialBinding]:
-        """`GET /v3/service_credential_bindings/{guid}` (getServiceCredentialBinding)."""
+        """`GET /v3/service_credential_bindings/{guid}` (getServiceCredentialBinding).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-credential-binding
+        """
         from .api.service_credential_bindings import get_service_credential_binding as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11596,7 +12652,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetServiceCredentialBindingDetailsResponse200]:
-        """`GET /v3/service_credential_bindings/{guid}/details` (getServiceCredentialBindingDetails)."""
+        """`GET /v3/service_credential_bindings/{guid}/details` (getServiceCredentialBindingDetails).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-credential-binding-details
+        """
         from .api.service_credential_bindings import get_service_credential_binding_details as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11623,7 +12682,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetServiceCredentialBindingParametersResponse200]:
-        """`GET /v3/service_credential_bindings/{guid}/parameters` (getServiceCredentialBindingParameters)."""
+        """`GET /v3/service_credential_bindings/{guid}/parameters` (getServiceCredentialBindingParameters).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-parameters-for-a-service-credential-binding
+        """
         from .api.service_credential_bindings import get_service_credential_binding_parameters as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11651,7 +12713,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ManagedServiceInstance | UserProvidedServiceInstance]:
-        """`GET /v3/service_instances/{guid}` (getServiceInstance)."""
+        """`GET /v3/service_instances/{guid}` (getServiceInstance).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-instance
+        """
         from .api.service_instances import get_service_instance as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11681,7 +12746,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetServiceInstanceCredentialsResponse200]:
-        """`GET /v3/service_instances/{guid}/credentials` (getServiceInstanceCredentials)."""
+        """`GET /v3/service_instances/{guid}/credentials` (getServiceInstanceCredentials).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-credentials-for-a-user-provided-service-instance
+        """
         from .api.service_instances import get_service_instance_credentials as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11708,7 +12776,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetServiceInstanceParametersResponse200]:
-        """`GET /v3/service_instances/{guid}/parameters` (getServiceInstanceParameters)."""
+        """`GET /v3/service_instances/{guid}/parameters` (getServiceInstanceParameters).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-parameters-for-a-managed-service-instance
+        """
         from .api.service_instances import get_service_instance_parameters as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11735,7 +12806,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetServiceInstancePermissionsResponse200]:
-        """`GET /v3/service_instances/{guid}/permissions` (getServiceInstancePermissions)."""
+        """`GET /v3/service_instances/{guid}/permissions` (getServiceInstancePermissions).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-permissions-for-a-service-instance
+        """
         from .api.service_instances import get_service_instance_permissions as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11762,7 +12836,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetServiceInstanceUsageSummaryInSharedSpacesResponse200]:
-        """`GET /v3/service_instances/{guid}/relationships/shared_spaces/usage_summary` (getServiceInstanceUsageSummaryInSharedSpaces)."""
+        """`GET /v3/service_instances/{guid}/relationships/shared_spaces/usage_summary` (getServiceInstanceUsageSummaryInSharedSpaces).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-usage-summary-in-shared-spaces
+        """
         from .api.service_instances import get_service_instance_usage_summary_in_shared_spaces as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11789,7 +12866,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceOffering]:
-        """`GET /v3/service_offerings/{guid}` (getServiceOffering)."""
+        """`GET /v3/service_offerings/{guid}` (getServiceOffering).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-offering
+        """
         from .api.service_offerings import get_service_offering as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11817,7 +12897,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServicePlan]:
-        """`GET /v3/service_plans/{guid}` (getServicePlan)."""
+        """`GET /v3/service_plans/{guid}` (getServicePlan).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-plan
+        """
         from .api.service_plans import get_service_plan as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11847,7 +12930,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServicePlanVisibility]:
-        """`GET /v3/service_plans/{guid}/visibility` (getServicePlanVisibility)."""
+        """`GET /v3/service_plans/{guid}/visibility` (getServicePlanVisibility).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-plan-visibility
+        """
         from .api.service_plans import get_service_plan_visibility as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11875,7 +12961,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceRouteBinding]:
-        """`GET /v3/service_route_bindings/{guid}` (getServiceRouteBinding)."""
+        """`GET /v3/service_route_bindings/{guid}` (getServiceRouteBinding).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-route-binding
+        """
         from .api.service_route_bindings import get_service_route_binding as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11905,7 +12994,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetServiceRouteBindingParametersResponse200]:
-        """`GET /v3/service_route_bindings/{guid}/parameters` (getServiceRouteBindingParameters)."""
+        """`GET /v3/service_route_bindings/{guid}/parameters` (getServiceRouteBindingParameters).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-parameters-for-a-route-binding
+        """
         from .api.service_route_bindings import get_service_route_binding_parameters as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11932,7 +13024,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceUsageEvent]:
-        """`GET /v3/service_usage_events/{guid}` (getServiceUsageEvent)."""
+        """`GET /v3/service_usage_events/{guid}` (getServiceUsageEvent).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-usage-event
+        """
         from .api.service_usage_events import get_service_usage_event as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11959,7 +13054,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Sidecar]:
-        """`GET /v3/sidecars/{guid}` (getSidecar)."""
+        """`GET /v3/sidecars/{guid}` (getSidecar).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-sidecar
+        """
         from .api.sidecars import get_sidecar as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -11987,7 +13085,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Space]:
-        """`GET /v3/spaces/{guid}` (getSpace)."""
+        """`GET /v3/spaces/{guid}` (getSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-space
+        """
         from .api.spaces import get_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -12018,7 +13119,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SpaceFeature]:
-        """`GET /v3/spaces/{guid}/features/{name}` (getSpaceFeature)."""
+        """`GET /v3/spaces/{guid}/features/{name}` (getSpaceFeature).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-space-feature
+        """
         from .api.spaces import get_space_feature as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -12048,7 +13152,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SpaceQuota]:
-        """`GET /v3/space_quotas/{guid}` (getSpaceQuota)."""
+        """`GET /v3/space_quotas/{guid}` (getSpaceQuota).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-space-quota
+        """
         from .api.space_quotas import get_space_quota as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -12075,7 +13182,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AppSshEnabled]:
-        """`GET /v3/apps/{guid}/ssh_enabled` (getSshEnabledForApp)."""
+        """`GET /v3/apps/{guid}/ssh_enabled` (getSshEnabledForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-ssh-enabled-for-an-app
+        """
         from .api.apps import get_ssh_enabled_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -12102,7 +13212,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Stack]:
-        """`GET /v3/stacks/{guid}` (getStack)."""
+        """`GET /v3/stacks/{guid}` (getStack).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-stack
+        """
         from .api.stacks import get_stack as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -12129,7 +13242,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Task]:
-        """`GET /v3/tasks/{guid}` (getTask)."""
+        """`GET /v3/tasks/{guid}` (getTask).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-task
+        """
         from .api.tasks import get_task as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -12156,7 +13272,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetUsageSummaryForOrganizationResponse200]:
-        """`GET /v3/organizations/{guid}/usage_summary` (getUsageSummaryForOrganization)."""
+        """`GET /v3/organizations/{guid}/usage_summary` (getUsageSummaryForOrganization).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-usage-summary
+        """
         from .api.organizations import get_usage_summary_for_organization as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -12183,7 +13302,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetUsageSummaryForSpaceResponse200]:
-        """`GET /v3/spaces/{guid}/usage_summary` (getUsageSummaryForSpace)."""
+        """`GET /v3/spaces/{guid}/usage_summary` (getUsageSummaryForSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-usage-summary-for-a-space
+        """
         from .api.spaces import get_usage_summary_for_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -12210,7 +13332,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[User]:
-        """`GET /v3/users/{guid}` (getUser)."""
+        """`GET /v3/users/{guid}` (getUser).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-user
+        """
         from .api.users import get_user as operation
 
         if not isinstance(guid, str):
@@ -12236,7 +13361,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetV3ApiRootResponse200]:
-        """`GET /v3` (getV3ApiRoot)."""
+        """`GET /v3` (getV3ApiRoot).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#v3-api-root
+        """
         from .api.root import get_v3_api_root as operation
 
         return await self._call_raw(
@@ -12259,7 +13387,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RouteDestinationList]:
-        """`POST /v3/routes/{guid}/destinations` (insertDestinationsForRoute)."""
+        """`POST /v3/routes/{guid}/destinations` (insertDestinationsForRoute).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#insert-destinations-for-a-route
+        """
         from .api.routes import insert_destinations_for_route as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -12296,7 +13427,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BuildList]:
-        """`GET /v3/apps/{guid}/builds` (listAppBuilds)."""
+        """`GET /v3/apps/{guid}/builds` (listAppBuilds).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-builds-for-an-app
+        """
         from .api.builds import list_app_builds as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -12352,7 +13486,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DropletList]:
-        """`GET /v3/apps/{guid}/droplets` (listAppDroplets)."""
+        """`GET /v3/apps/{guid}/droplets` (listAppDroplets).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-droplets-for-an-app
+        """
         from .api.apps import list_app_droplets as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -12399,7 +13536,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AppFeatureList]:
-        """`GET /v3/apps/{guid}/features` (listAppFeatures)."""
+        """`GET /v3/apps/{guid}/features` (listAppFeatures).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-app-features
+        """
         from .api.apps import list_app_features as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -12432,7 +13572,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[PackageList]:
-        """`GET /v3/apps/{guid}/packages` (listAppPackages)."""
+        """`GET /v3/apps/{guid}/packages` (listAppPackages).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-packages-for-an-app
+        """
         from .api.packages import list_app_packages as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -12475,7 +13618,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ProcessList]:
-        """`GET /v3/apps/{guid}/processes` (listAppProcesses)."""
+        """`GET /v3/apps/{guid}/processes` (listAppProcesses).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-processes-for-an-app
+        """
         from .api.processes import list_app_processes as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -12516,7 +13662,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RouteList]:
-        """`GET /v3/apps/{guid}/routes` (listAppRoutes)."""
+        """`GET /v3/apps/{guid}/routes` (listAppRoutes).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-routes-for-an-app
+        """
         from .api.routes import list_app_routes as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -12566,7 +13715,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SidecarList]:
-        """`GET /v3/apps/{guid}/sidecars` (listAppSidecars)."""
+        """`GET /v3/apps/{guid}/sidecars` (listAppSidecars).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-sidecars-for-app
+        """
         from .api.sidecars import list_app_sidecars as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -12603,7 +13755,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[TaskList]:
-        """`GET /v3/apps/{guid}/tasks` (listAppTasks)."""
+        """`GET /v3/apps/{guid}/tasks` (listAppTasks).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-tasks-for-an-app
+        """
         from .api.tasks import list_app_tasks as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -12667,7 +13822,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AppUsageEventList]:
-        """`GET /v3/app_usage_events` (listAppUsageEvents)."""
+        """`GET /v3/app_usage_events` (listAppUsageEvents).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-app-usage-events
+        """
         from .api.app_usage_events import list_app_usage_events as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -12721,7 +13879,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AppList]:
-        """`GET /v3/apps` (listApps)."""
+        """`GET /v3/apps` (listApps).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-apps
+        """
         from .api.apps import list_apps as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -12790,7 +13951,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AppList]:
-        """`GET /v3/stacks/{guid}/apps` (listAppsOnStack)."""
+        """`GET /v3/stacks/{guid}/apps` (listAppsOnStack).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-apps-on-a-stack
+        """
         from .api.stacks import list_apps_on_stack as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -12845,7 +14009,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AuditEventList]:
-        """`GET /v3/audit_events` (listAuditEvents)."""
+        """`GET /v3/audit_events` (listAuditEvents).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-audit-events
+        """
         from .api.audit_events import list_audit_events as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -12903,7 +14070,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BuildpackList]:
-        """`GET /v3/buildpacks` (listBuildpacks)."""
+        """`GET /v3/buildpacks` (listBuildpacks).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-buildpacks
+        """
         from .api.buildpacks import list_buildpacks as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -12959,7 +14129,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BuildList]:
-        """`GET /v3/builds` (listBuilds)."""
+        """`GET /v3/builds` (listBuilds).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-builds
+        """
         from .api.builds import list_builds as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -13013,7 +14186,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RevisionList]:
-        """`GET /v3/apps/{guid}/revisions/deployed` (listDeployedRevisionsForApp)."""
+        """`GET /v3/apps/{guid}/revisions/deployed` (listDeployedRevisionsForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-deployed-revisions-for-an-app
+        """
         from .api.revisions import list_deployed_revisions_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -13056,7 +14232,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DeploymentList]:
-        """`GET /v3/deployments` (listDeployments)."""
+        """`GET /v3/deployments` (listDeployments).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-deployments
+        """
         from .api.deployments import list_deployments as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -13116,7 +14295,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RouteDestinationList]:
-        """`GET /v3/routes/{guid}/destinations` (listDestinationsForRoute)."""
+        """`GET /v3/routes/{guid}/destinations` (listDestinationsForRoute).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-destinations-for-a-route
+        """
         from .api.routes import list_destinations_for_route as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -13156,7 +14338,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DomainList]:
-        """`GET /v3/domains` (listDomains)."""
+        """`GET /v3/domains` (listDomains).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-domains
+        """
         from .api.domains import list_domains as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -13211,7 +14396,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DomainList]:
-        """`GET /v3/organizations/{guid}/domains` (listDomainsForOrganization)."""
+        """`GET /v3/organizations/{guid}/domains` (listDomainsForOrganization).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-domains-for-an-organization
+        """
         from .api.domains import list_domains_for_organization as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -13257,7 +14445,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DropletList]:
-        """`GET /v3/droplets` (listDroplets)."""
+        """`GET /v3/droplets` (listDroplets).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-droplets
+        """
         from .api.droplets import list_droplets as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -13317,7 +14508,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[FeatureFlagList]:
-        """`GET /v3/feature_flags` (listFeatureFlags)."""
+        """`GET /v3/feature_flags` (listFeatureFlags).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-feature-flags
+        """
         from .api.feature_flags import list_feature_flags as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -13356,7 +14550,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[IsolationSegmentList]:
-        """`GET /v3/isolation_segments` (listIsolationSegments)."""
+        """`GET /v3/isolation_segments` (listIsolationSegments).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-isolation-segments
+        """
         from .api.isolation_segments import list_isolation_segments as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -13414,7 +14611,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[OrganizationQuotaList]:
-        """`GET /v3/organization_quotas` (listOrganizationQuotas)."""
+        """`GET /v3/organization_quotas` (listOrganizationQuotas).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-organization-quotas
+        """
         from .api.organization_quotas import list_organization_quotas as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -13469,7 +14669,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[OrganizationList]:
-        """`GET /v3/organizations` (listOrganizations)."""
+        """`GET /v3/organizations` (listOrganizations).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-organizations
+        """
         from .api.organizations import list_organizations as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -13519,7 +14722,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToMany]:
-        """`GET /v3/isolation_segments/{guid}/relationships/organizations` (listOrganizationsForIsolationSegment)."""
+        """`GET /v3/isolation_segments/{guid}/relationships/organizations` (listOrganizationsForIsolationSegment).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-organizations-relationship
+        """
         from .api.isolation_segments import list_organizations_for_isolation_segment as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -13553,7 +14759,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[OrganizationList]:
-        """`GET /v3/isolation_segments/{guid}/organizations` (listOrganizationsForIsolationSegmentShort)."""
+        """`GET /v3/isolation_segments/{guid}/organizations` (listOrganizationsForIsolationSegmentShort).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-organizations-for-isolation-segment
+        """
         from .api.isolation_segments import list_organizations_for_isolation_segment_short as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -13591,7 +14800,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DropletList]:
-        """`GET /v3/packages/{guid}/droplets` (listPackageDroplets)."""
+        """`GET /v3/packages/{guid}/droplets` (listPackageDroplets).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-droplets-for-a-package
+        """
         from .api.packages import list_package_droplets as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -13649,7 +14861,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[PackageList]:
-        """`GET /v3/packages` (listPackages)."""
+        """`GET /v3/packages` (listPackages).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-packages
+        """
         from .api.packages import list_packages as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -13709,7 +14924,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ListProcessInstancesResponse200]:
-        """`GET /v3/processes/{guid}/process_instances` (listProcessInstances)."""
+        """`GET /v3/processes/{guid}/process_instances` (listProcessInstances).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-instances-for-a-process
+        """
         from .api.processes import list_process_instances as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -13736,7 +14954,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SidecarList]:
-        """`GET /v3/processes/{guid}/sidecars` (listProcessSidecars)."""
+        """`GET /v3/processes/{guid}/sidecars` (listProcessSidecars).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-sidecars-for-process
+        """
         from .api.sidecars import list_process_sidecars as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -13773,7 +14994,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ProcessList]:
-        """`GET /v3/processes` (listProcesses)."""
+        """`GET /v3/processes` (listProcesses).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-processes
+        """
         from .api.processes import list_processes as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -13837,7 +15061,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RevisionList]:
-        """`GET /v3/apps/{guid}/revisions` (listRevisionsForApp)."""
+        """`GET /v3/apps/{guid}/revisions` (listRevisionsForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-revisions-for-an-app
+        """
         from .api.revisions import list_revisions_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -13898,7 +15125,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ListRolesResponse200]:
-        """`GET /v3/roles` (listRoles)."""
+        """`GET /v3/roles` (listRoles).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-roles
+        """
         from .api.roles import list_roles as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -13973,7 +15203,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ListRoutesResponse200]:
-        """`GET /v3/routes` (listRoutes)."""
+        """`GET /v3/routes` (listRoutes).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-routes
+        """
         from .api.routes import list_routes as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -14045,7 +15278,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SecurityGroupList]:
-        """`GET /v3/spaces/{guid}/running_security_groups` (listRunningSecurityGroupsForSpace)."""
+        """`GET /v3/spaces/{guid}/running_security_groups` (listRunningSecurityGroupsForSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-running-security-groups-for-a-space
+        """
         from .api.spaces import list_running_security_groups_for_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -14082,7 +15318,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SecurityGroupList]:
-        """`GET /v3/security_groups` (listSecurityGroups)."""
+        """`GET /v3/security_groups` (listSecurityGroups).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-security-groups
+        """
         from .api.security_groups import list_security_groups as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -14146,7 +15385,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceBrokerList]:
-        """`GET /v3/service_brokers` (listServiceBrokers)."""
+        """`GET /v3/service_brokers` (listServiceBrokers).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-brokers
+        """
         from .api.service_brokers import list_service_brokers as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -14211,7 +15453,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceCredentialBindingList]:
-        """`GET /v3/service_credential_bindings` (listServiceCredentialBindings)."""
+        """`GET /v3/service_credential_bindings` (listServiceCredentialBindings).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-credential-bindings
+        """
         from .api.service_credential_bindings import list_service_credential_bindings as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -14303,7 +15548,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToMany]:
-        """`GET /v3/service_instances/{guid}/relationships/shared_spaces` (listServiceInstanceSharedSpaces)."""
+        """`GET /v3/service_instances/{guid}/relationships/shared_spaces` (listServiceInstanceSharedSpaces).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-shared-spaces-relationship
+        """
         from .api.service_instances import list_service_instance_shared_spaces as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -14348,7 +15596,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceInstanceList]:
-        """`GET /v3/service_instances` (listServiceInstances)."""
+        """`GET /v3/service_instances` (listServiceInstances).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-instances
+        """
         from .api.service_instances import list_service_instances as operation
 
         if names is not UNSET and not _list_of(names, str):
@@ -14426,7 +15677,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceOfferingList]:
-        """`GET /v3/service_offerings` (listServiceOfferings)."""
+        """`GET /v3/service_offerings` (listServiceOfferings).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-offerings
+        """
         from .api.service_offerings import list_service_offerings as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -14506,7 +15760,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServicePlanList]:
-        """`GET /v3/service_plans` (listServicePlans)."""
+        """`GET /v3/service_plans` (listServicePlans).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-plans
+        """
         from .api.service_plans import list_service_plans as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -14594,7 +15851,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceRouteBindingList]:
-        """`GET /v3/service_route_bindings` (listServiceRouteBindings)."""
+        """`GET /v3/service_route_bindings` (listServiceRouteBindings).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-route-bindings
+        """
         from .api.service_route_bindings import list_service_route_bindings as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -14664,7 +15924,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceUsageEventList]:
-        """`GET /v3/service_usage_events` (listServiceUsageEvents)."""
+        """`GET /v3/service_usage_events` (listServiceUsageEvents).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-usage-events
+        """
         from .api.service_usage_events import list_service_usage_events as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -14719,7 +15982,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToMany]:
-        """`GET /v3/routes/{guid}/relationships/shared_spaces` (listSharedSpacesRelationship)."""
+        """`GET /v3/routes/{guid}/relationships/shared_spaces` (listSharedSpacesRelationship).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-shared-spaces-relationship
+        """
         from .api.routes import list_shared_spaces_relationship as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -14746,7 +16012,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SpaceFeatureList]:
-        """`GET /v3/spaces/{guid}/features` (listSpaceFeatures)."""
+        """`GET /v3/spaces/{guid}/features` (listSpaceFeatures).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-space-features
+        """
         from .api.spaces import list_space_features as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -14781,7 +16050,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SpaceQuotaList]:
-        """`GET /v3/space_quotas` (listSpaceQuotas)."""
+        """`GET /v3/space_quotas` (listSpaceQuotas).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-space-quotas
+        """
         from .api.space_quotas import list_space_quotas as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -14841,7 +16113,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SpaceList]:
-        """`GET /v3/spaces` (listSpaces)."""
+        """`GET /v3/spaces` (listSpaces).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-spaces
+        """
         from .api.spaces import list_spaces as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -14897,7 +16172,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToMany]:
-        """`GET /v3/isolation_segments/{guid}/relationships/spaces` (listSpacesForIsolationSegment)."""
+        """`GET /v3/isolation_segments/{guid}/relationships/spaces` (listSpacesForIsolationSegment).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-spaces-relationship
+        """
         from .api.isolation_segments import list_spaces_for_isolation_segment as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -14935,7 +16213,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[StackList]:
-        """`GET /v3/stacks` (listStacks)."""
+        """`GET /v3/stacks` (listStacks).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-stacks
+        """
         from .api.stacks import list_stacks as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -14980,7 +16261,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SecurityGroupList]:
-        """`GET /v3/spaces/{guid}/staging_security_groups` (listStagingSecurityGroupsForSpace)."""
+        """`GET /v3/spaces/{guid}/staging_security_groups` (listStagingSecurityGroupsForSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-staging-security-groups-for-a-space
+        """
         from .api.spaces import list_staging_security_groups_for_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -15019,7 +16303,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[TaskList]:
-        """`GET /v3/tasks` (listTasks)."""
+        """`GET /v3/tasks` (listTasks).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-tasks
+        """
         from .api.tasks import list_tasks as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -15091,7 +16378,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[UserList]:
-        """`GET /v3/users` (listUsers)."""
+        """`GET /v3/users` (listUsers).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-users
+        """
         from .api.users import list_users as operation
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -15155,7 +16445,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[UserList]:
-        """`GET /v3/organizations/{guid}/users` (listUsersForOrganization)."""
+        """`GET /v3/organizations/{guid}/users` (listUsersForOrganization).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-users-for-an-organization
+        """
         from .api.organizations import list_users_for_organization as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -15214,7 +16507,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[UserList]:
-        """`GET /v3/spaces/{guid}/users` (listUsersForSpace)."""
+        """`GET /v3/spaces/{guid}/users` (listUsersForSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-users-for-a-space
+        """
         from .api.spaces import list_users_for_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -15242,7 +16538,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToOne]:
-        """`PATCH /v3/spaces/{guid}/relationships/isolation_segment` (manageIsolationSegmentForSpace)."""
+        """`PATCH /v3/spaces/{guid}/relationships/isolation_segment` (manageIsolationSegmentForSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#manage-isolation-segment
+        """
         from .api.spaces import manage_isolation_segment_for_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -15272,7 +16571,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ResourceMatch]:
-        """`POST /v3/resource_matches` (postResourceMatches)."""
+        """`POST /v3/resource_matches` (postResourceMatches).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-resource-match
+        """
         from .api.resource_matches import post_resource_matches as operation
 
         if body is not UNSET and not isinstance(body, operation.PostResourceMatchesBody):
@@ -15296,7 +16598,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`POST /v3/app_usage_events/actions/destructively_purge_all_and_reseed` (purgeAndSeedAppUsageEvents)."""
+        """`POST /v3/app_usage_events/actions/destructively_purge_all_and_reseed` (purgeAndSeedAppUsageEvents).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#purge-and-seed-app-usage-events
+        """
         from .api.app_usage_events import purge_and_seed_app_usage_events as operation
 
         return await self._call_raw(
@@ -15317,7 +16622,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`POST /v3/service_usage_events/actions/destructively_purge_all_and_reseed` (purgeAndSeedServiceUsageEvents)."""
+        """`POST /v3/service_usage_events/actions/destructively_purge_all_and_reseed` (purgeAndSeedServiceUsageEvents).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#purge-and-seed-service-usage-events
+        """
         from .api.service_usage_events import purge_and_seed_service_usage_events as operation
 
         return await self._call_raw(
@@ -15340,7 +16648,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/routes/{guid}/destinations/{destination_guid}` (removeDestinationForRoute)."""
+        """`DELETE /v3/routes/{guid}/destinations/{destination_guid}` (removeDestinationForRoute).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#remove-destination-for-a-route
+        """
         from .api.routes import remove_destination_for_route as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -15373,7 +16684,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/service_plans/{guid}/visibility/{organization_guid}` (removeOrganizationFromServicePlanVisibility)."""
+        """`DELETE /v3/service_plans/{guid}/visibility/{organization_guid}` (removeOrganizationFromServicePlanVisibility).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#remove-organization-from-a-service-plan-visibility
+        """
         from .api.service_plans import remove_organization_from_service_plan_visibility as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -15411,7 +16725,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/space_quotas/{guid}/relationships/spaces/{space_guid}` (removeSpaceQuotaFromSpace)."""
+        """`DELETE /v3/space_quotas/{guid}/relationships/spaces/{space_guid}` (removeSpaceQuotaFromSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#remove-a-space-quota-from-a-space
+        """
         from .api.space_quotas import remove_space_quota_from_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -15444,7 +16761,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RouteDestinationList]:
-        """`PATCH /v3/routes/{guid}/destinations` (replaceDestinationsForRouteWithPatch)."""
+        """`PATCH /v3/routes/{guid}/destinations` (replaceDestinationsForRouteWithPatch).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#replace-all-destinations-for-a-route
+        """
         from .api.routes import replace_destinations_for_route_with_patch as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -15476,7 +16796,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[App]:
-        """`POST /v3/apps/{guid}/actions/restart` (restartApp)."""
+        """`POST /v3/apps/{guid}/actions/restart` (restartApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#restart-an-app
+        """
         from .api.apps import restart_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -15504,7 +16827,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/isolation_segments/{guid}/relationships/organizations/{org_guid}` (revokeIsolationSegmentForOrganization)."""
+        """`DELETE /v3/isolation_segments/{guid}/relationships/organizations/{org_guid}` (revokeIsolationSegmentForOrganization).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#revoke-entitlement-to-isolation-segment-for-an-organization
+        """
         from .api.isolation_segments import revoke_isolation_segment_for_organization as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -15537,7 +16863,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Process]:
-        """`POST /v3/processes/{guid}/actions/scale` (scaleProcess)."""
+        """`POST /v3/processes/{guid}/actions/scale` (scaleProcess).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#scale-a-process
+        """
         from .api.processes import scale_process as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -15569,7 +16898,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Process]:
-        """`POST /v3/apps/{guid}/processes/{type}/actions/scale` (scaleProcessForApp)."""
+        """`POST /v3/apps/{guid}/processes/{type}/actions/scale` (scaleProcessForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#scale-a-process-for-an-app
+        """
         from .api.processes import scale_process_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -15605,7 +16937,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToOne]:
-        """`PATCH /v3/apps/{guid}/relationships/current_droplet` (setCurrentDropletForApp)."""
+        """`PATCH /v3/apps/{guid}/relationships/current_droplet` (setCurrentDropletForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#set-current-droplet
+        """
         from .api.apps import set_current_droplet_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -15636,7 +16971,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ShareDomainResponse200]:
-        """`POST /v3/domains/{guid}/relationships/shared_organizations` (shareDomain)."""
+        """`POST /v3/domains/{guid}/relationships/shared_organizations` (shareDomain).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#share-a-domain
+        """
         from .api.domains import share_domain as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -15667,7 +17005,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToMany]:
-        """`POST /v3/routes/{guid}/relationships/shared_spaces` (shareRoute)."""
+        """`POST /v3/routes/{guid}/relationships/shared_spaces` (shareRoute).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#share-a-route-with-other-spaces-experimental
+        """
         from .api.routes import share_route as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -15698,7 +17039,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RelationshipToMany]:
-        """`POST /v3/service_instances/{guid}/relationships/shared_spaces` (shareServiceInstance)."""
+        """`POST /v3/service_instances/{guid}/relationships/shared_spaces` (shareServiceInstance).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#share-a-service-instance-to-other-spaces
+        """
         from .api.service_instances import share_service_instance as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -15728,7 +17072,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[App]:
-        """`POST /v3/apps/{guid}/actions/start` (startApp)."""
+        """`POST /v3/apps/{guid}/actions/start` (startApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#start-an-app
+        """
         from .api.apps import start_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -15755,7 +17102,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[App]:
-        """`POST /v3/apps/{guid}/actions/stop` (stopApp)."""
+        """`POST /v3/apps/{guid}/actions/stop` (stopApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#stop-an-app
+        """
         from .api.apps import stop_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -15783,7 +17133,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/processes/{guid}/instances/{index}` (terminateProcessInstance)."""
+        """`DELETE /v3/processes/{guid}/instances/{index}` (terminateProcessInstance).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#terminate-a-process-instance
+        """
         from .api.processes import terminate_process_instance as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -15815,7 +17168,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/apps/{guid}/processes/{type}/instances/{index}` (terminateProcessInstanceForApp)."""
+        """`DELETE /v3/apps/{guid}/processes/{type}/instances/{index}` (terminateProcessInstanceForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#terminate-a-process-instance-for-an-app
+        """
         from .api.processes import terminate_process_instance_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -15851,7 +17207,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`PATCH /v3/routes/{guid}/relationships/space` (transferRouteOwnership)."""
+        """`PATCH /v3/routes/{guid}/relationships/space` (transferRouteOwnership).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#transfer-ownership-experimental
+        """
         from .api.routes import transfer_route_ownership as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -15882,7 +17241,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/security_groups/{guid}/relationships/running_spaces/{space_guid}` (unbindRunningSecurityGroup)."""
+        """`DELETE /v3/security_groups/{guid}/relationships/running_spaces/{space_guid}` (unbindRunningSecurityGroup).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#unbind-a-running-security-group-from-a-space
+        """
         from .api.security_groups import unbind_running_security_group as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -15915,7 +17277,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/security_groups/{guid}/relationships/staging_spaces/{space_guid}` (unbindStagingSecurityGroup)."""
+        """`DELETE /v3/security_groups/{guid}/relationships/staging_spaces/{space_guid}` (unbindStagingSecurityGroup).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#unbind-a-staging-security-group-from-a-space
+        """
         from .api.security_groups import unbind_staging_security_group as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -15948,7 +17313,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/domains/{guid}/relationships/shared_organizations/{org_guid}` (unshareDomain)."""
+        """`DELETE /v3/domains/{guid}/relationships/shared_organizations/{org_guid}` (unshareDomain).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#unshare-a-domain
+        """
         from .api.domains import unshare_domain as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -15981,7 +17349,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/routes/{guid}/relationships/shared_spaces/{space_guid}` (unshareRoute)."""
+        """`DELETE /v3/routes/{guid}/relationships/shared_spaces/{space_guid}` (unshareRoute).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#unshare-a-route-that-was-shared-with-another-space-experimental
+        """
         from .api.routes import unshare_route as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16014,7 +17385,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /v3/service_instances/{guid}/relationships/shared_spaces/{space_guid}` (unshareServiceInstance)."""
+        """`DELETE /v3/service_instances/{guid}/relationships/shared_spaces/{space_guid}` (unshareServiceInstance).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#unshare-a-service-instance-from-another-space
+        """
         from .api.service_instances import unshare_service_instance as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16047,7 +17421,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[App]:
-        """`PATCH /v3/apps/{guid}` (updateApp)."""
+        """`PATCH /v3/apps/{guid}` (updateApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-an-app
+        """
         from .api.apps import update_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16079,7 +17456,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`PATCH /v3/apps/{guid}/features/{name}` (updateAppFeature)."""
+        """`PATCH /v3/apps/{guid}/features/{name}` (updateAppFeature).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-an-app-feature
+        """
         from .api.apps import update_app_feature as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16113,7 +17493,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Build]:
-        """`PATCH /v3/builds/{guid}` (updateBuild)."""
+        """`PATCH /v3/builds/{guid}` (updateBuild).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-build
+        """
         from .api.builds import update_build as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16144,7 +17527,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Build]:
-        """`PATCH /v3/apps/{guid}/builds` (updateBuildViaApp)."""
+        """`PATCH /v3/apps/{guid}/builds` (updateBuildViaApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-build
+        """
         from .api.builds import update_build_via_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16175,7 +17561,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Buildpack]:
-        """`PATCH /v3/buildpacks/{guid}` (updateBuildpack)."""
+        """`PATCH /v3/buildpacks/{guid}` (updateBuildpack).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-buildpack
+        """
         from .api.buildpacks import update_buildpack as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16206,7 +17595,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Deployment]:
-        """`PATCH /v3/deployments/{guid}` (updateDeployment)."""
+        """`PATCH /v3/deployments/{guid}` (updateDeployment).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-deployment
+        """
         from .api.deployments import update_deployment as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16238,7 +17630,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RouteDestination]:
-        """`PATCH /v3/routes/{guid}/destinations/{destination_guid}` (updateDestinationProtocolForRoute)."""
+        """`PATCH /v3/routes/{guid}/destinations/{destination_guid}` (updateDestinationProtocolForRoute).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-destination-protocol-for-a-route
+        """
         from .api.routes import update_destination_protocol_for_route as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16274,7 +17669,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Domain]:
-        """`PATCH /v3/domains/{guid}` (updateDomain)."""
+        """`PATCH /v3/domains/{guid}` (updateDomain).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-domain
+        """
         from .api.domains import update_domain as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16305,7 +17703,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Droplet]:
-        """`PATCH /v3/droplets/{guid}` (updateDroplet)."""
+        """`PATCH /v3/droplets/{guid}` (updateDroplet).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-droplet
+        """
         from .api.droplets import update_droplet as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16336,7 +17737,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[EnvironmentVariableGroup]:
-        """`PATCH /v3/environment_variable_groups/{name}` (updateEnvironmentVariableGroup)."""
+        """`PATCH /v3/environment_variable_groups/{name}` (updateEnvironmentVariableGroup).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-environment-variable-group
+        """
         from .api.environment_variable_groups import update_environment_variable_group as operation
 
         if not isinstance(name, operation.UpdateEnvironmentVariableGroupName):
@@ -16365,7 +17769,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AppEnvironmentVariables]:
-        """`PATCH /v3/apps/{guid}/environment_variables` (updateEnvironmentVariablesForApp)."""
+        """`PATCH /v3/apps/{guid}/environment_variables` (updateEnvironmentVariablesForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-environment-variables-for-an-app
+        """
         from .api.apps import update_environment_variables_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16396,7 +17803,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[FeatureFlag]:
-        """`PATCH /v3/feature_flags/{name}` (updateFeatureFlag)."""
+        """`PATCH /v3/feature_flags/{name}` (updateFeatureFlag).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-feature-flag
+        """
         from .api.feature_flags import update_feature_flag as operation
 
         if not isinstance(name, operation.UpdateFeatureFlagName):
@@ -16425,7 +17835,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[IsolationSegment]:
-        """`PATCH /v3/isolation_segments/{guid}` (updateIsolationSegment)."""
+        """`PATCH /v3/isolation_segments/{guid}` (updateIsolationSegment).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-an-isolation-segment
+        """
         from .api.isolation_segments import update_isolation_segment as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16456,7 +17869,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Organization]:
-        """`PATCH /v3/organizations/{guid}` (updateOrganization)."""
+        """`PATCH /v3/organizations/{guid}` (updateOrganization).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-an-organization
+        """
         from .api.organizations import update_organization as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16487,7 +17903,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[OrganizationQuota]:
-        """`PATCH /v3/organization_quotas/{guid}` (updateOrganizationQuota)."""
+        """`PATCH /v3/organization_quotas/{guid}` (updateOrganizationQuota).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-an-organization-quota
+        """
         from .api.organization_quotas import update_organization_quota as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16518,7 +17937,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Package]:
-        """`PATCH /v3/packages/{guid}` (updatePackage)."""
+        """`PATCH /v3/packages/{guid}` (updatePackage).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-package
+        """
         from .api.packages import update_package as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16549,7 +17971,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Process]:
-        """`PATCH /v3/processes/{guid}` (updateProcess)."""
+        """`PATCH /v3/processes/{guid}` (updateProcess).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-process
+        """
         from .api.processes import update_process as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16581,7 +18006,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Process]:
-        """`PATCH /v3/apps/{guid}/processes/{type}` (updateProcessForApp)."""
+        """`PATCH /v3/apps/{guid}/processes/{type}` (updateProcessForApp).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-process-for-an-app
+        """
         from .api.processes import update_process_for_app as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16617,7 +18045,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Revision]:
-        """`PATCH /v3/revisions/{guid}` (updateRevision)."""
+        """`PATCH /v3/revisions/{guid}` (updateRevision).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-revision
+        """
         from .api.revisions import update_revision as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16648,7 +18079,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Route]:
-        """`PATCH /v3/routes/{guid}` (updateRoute)."""
+        """`PATCH /v3/routes/{guid}` (updateRoute).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-route
+        """
         from .api.routes import update_route as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16679,7 +18113,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SecurityGroup]:
-        """`PATCH /v3/security_groups/{guid}` (updateSecurityGroup)."""
+        """`PATCH /v3/security_groups/{guid}` (updateSecurityGroup).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-security-group
+        """
         from .api.security_groups import update_security_group as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16710,7 +18147,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None | ServiceBroker]:
-        """`PATCH /v3/service_brokers/{guid}` (updateServiceBroker)."""
+        """`PATCH /v3/service_brokers/{guid}` (updateServiceBroker).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-broker
+        """
         from .api.service_brokers import update_service_broker as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16741,7 +18181,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AppCredentialBinding | KeyCredentialBinding]:
-        """`PATCH /v3/service_credential_bindings/{guid}` (updateServiceCredentialBinding)."""
+        """`PATCH /v3/service_credential_bindings/{guid}` (updateServiceCredentialBinding).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-credential-binding
+        """
         from .api.service_credential_bindings import update_service_credential_binding as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16772,7 +18215,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ManagedServiceInstance | UserProvidedServiceInstance | None]:
-        """`PATCH /v3/service_instances/{guid}` (updateServiceInstance)."""
+        """`PATCH /v3/service_instances/{guid}` (updateServiceInstance).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-instance
+        """
         from .api.service_instances import update_service_instance as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16803,7 +18249,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceOffering]:
-        """`PATCH /v3/service_offerings/{guid}` (updateServiceOffering)."""
+        """`PATCH /v3/service_offerings/{guid}` (updateServiceOffering).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-offering
+        """
         from .api.service_offerings import update_service_offering as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16834,7 +18283,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServicePlan]:
-        """`PATCH /v3/service_plans/{guid}` (updateServicePlan)."""
+        """`PATCH /v3/service_plans/{guid}` (updateServicePlan).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-plan
+        """
         from .api.service_plans import update_service_plan as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16865,7 +18317,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServicePlanVisibility]:
-        """`PATCH /v3/service_plans/{guid}/visibility` (updateServicePlanVisibility)."""
+        """`PATCH /v3/service_plans/{guid}/visibility` (updateServicePlanVisibility).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-plan-visibility
+        """
         from .api.service_plans import update_service_plan_visibility as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16896,7 +18351,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceRouteBinding]:
-        """`PATCH /v3/service_route_bindings/{guid}` (updateServiceRouteBinding)."""
+        """`PATCH /v3/service_route_bindings/{guid}` (updateServiceRouteBinding).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-route-binding
+        """
         from .api.service_route_bindings import update_service_route_binding as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16927,7 +18385,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Sidecar]:
-        """`PATCH /v3/sidecars/{guid}` (updateSidecar)."""
+        """`PATCH /v3/sidecars/{guid}` (updateSidecar).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-sidecar
+        """
         from .api.sidecars import update_sidecar as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16958,7 +18419,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Space]:
-        """`PATCH /v3/spaces/{guid}` (updateSpace)."""
+        """`PATCH /v3/spaces/{guid}` (updateSpace).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-space
+        """
         from .api.spaces import update_space as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -16990,7 +18454,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SpaceFeature]:
-        """`PATCH /v3/spaces/{guid}/features/{name}` (updateSpaceFeature)."""
+        """`PATCH /v3/spaces/{guid}/features/{name}` (updateSpaceFeature).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-space-feature
+        """
         from .api.spaces import update_space_feature as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -17024,7 +18491,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SpaceQuota]:
-        """`PATCH /v3/space_quotas/{guid}` (updateSpaceQuota)."""
+        """`PATCH /v3/space_quotas/{guid}` (updateSpaceQuota).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-space-quota
+        """
         from .api.space_quotas import update_space_quota as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -17055,7 +18525,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Stack]:
-        """`PATCH /v3/stacks/{guid}` (updateStack)."""
+        """`PATCH /v3/stacks/{guid}` (updateStack).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-stack
+        """
         from .api.stacks import update_stack as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -17086,7 +18559,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Task]:
-        """`PATCH /v3/tasks/{guid}` (updateTask)."""
+        """`PATCH /v3/tasks/{guid}` (updateTask).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-task
+        """
         from .api.tasks import update_task as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -17117,7 +18593,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[User]:
-        """`PATCH /v3/users/{guid}` (updateUser)."""
+        """`PATCH /v3/users/{guid}` (updateUser).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-user
+        """
         from .api.users import update_user as operation
 
         if not isinstance(guid, str):
@@ -17148,7 +18627,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Buildpack]:
-        """`POST /v3/buildpacks/{guid}/upload` (uploadBuildpack)."""
+        """`POST /v3/buildpacks/{guid}/upload` (uploadBuildpack).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#upload-buildpack-bits
+        """
         from .api.buildpacks import upload_buildpack as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -17179,7 +18661,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Droplet]:
-        """`POST /v3/droplets/{guid}/upload` (uploadDroplet)."""
+        """`POST /v3/droplets/{guid}/upload` (uploadDroplet).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#upload-droplet-bits
+        """
         from .api.droplets import upload_droplet as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):
@@ -17210,7 +18695,10 @@ class CfV3ApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Package]:
-        """`POST /v3/packages/{guid}/upload` (uploadPackageBits)."""
+        """`POST /v3/packages/{guid}/upload` (uploadPackageBits).
+
+        Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#upload-package-bits
+        """
         from .api.packages import upload_package_bits as operation
 
         if not isinstance(guid, (str, _uuid.UUID)):

@@ -54,7 +54,10 @@ class EntitlementsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> str:
-        """Set the entitlements of a directory, replacing the listed ones. `PUT /entitlements/v1/directories/{directoryGUID}/assignments` (createOrUpdateEntitlements)."""
+        """Set the entitlements of a directory, replacing the listed ones. `PUT /entitlements/v1/directories/{directoryGUID}/assignments` (createOrUpdateEntitlements).
+
+        Reference: https://api.sap.com/api/APIEntitlementsService/resource
+        """
         from .api.manage_assigned_entitlements import create_or_update_entitlements as operation
 
         if not isinstance(directory_guid, str):
@@ -86,7 +89,10 @@ class EntitlementsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DataCenterResponseCollection:
-        """Regions where the global account may create subaccounts. `GET /entitlements/v1/globalAccountAllowedDataCenters` (getAllowedDataCenters)."""
+        """Regions where the global account may create subaccounts. `GET /entitlements/v1/globalAccountAllowedDataCenters` (getAllowedDataCenters).
+
+        Reference: https://api.sap.com/api/APIEntitlementsService/resource
+        """
         from .api.regions_for_global_account import get_allowed_data_centers as operation
 
         if region is not UNSET and not isinstance(region, str):
@@ -128,7 +134,10 @@ class EntitlementsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> EntitledAndAssignedServicesResponseObject | None:
-        """Entitlement assignments per subaccount or directory (filter by service, plan, subaccount). `GET /entitlements/v1/assignments` (getDirectoryAssignments)."""
+        """Entitlement assignments per subaccount or directory (filter by service, plan, subaccount). `GET /entitlements/v1/assignments` (getDirectoryAssignments).
+
+        Reference: https://api.sap.com/api/APIEntitlementsService/resource
+        """
         from .api.manage_assigned_entitlements import get_directory_assignments as operation
 
         if directory_guid is not UNSET and not isinstance(directory_guid, str):
@@ -182,7 +191,10 @@ class EntitlementsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> EntitledAndAssignedServicesResponseObject | None:
-        """What the global account is entitled to, and how much of it is assigned. `GET /entitlements/v1/globalAccountAssignments` (getGlobalAccountAssignments)."""
+        """What the global account is entitled to, and how much of it is assigned. `GET /entitlements/v1/globalAccountAssignments` (getGlobalAccountAssignments).
+
+        Reference: https://api.sap.com/api/APIEntitlementsService/resource
+        """
         from .api.manage_assigned_entitlements import get_global_account_assignments as operation
 
         if subaccount_guid is not UNSET and not isinstance(subaccount_guid, str):
@@ -229,7 +241,10 @@ class EntitlementsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> JobStatusResponseObject:
-        """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
+        """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus).
+
+        Reference: https://api.sap.com/api/APIEntitlementsService/resource
+        """
         from .api.job_management import get_status as operation
 
         if not isinstance(job_instance_id_or_unique_id, str):
@@ -256,7 +271,10 @@ class EntitlementsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> str:
-        """Assign or change service plan quotas of subaccounts (asynchronous). `PUT /entitlements/v1/subaccountServicePlans` (setServicePlans)."""
+        """Assign or change service plan quotas of subaccounts (asynchronous). `PUT /entitlements/v1/subaccountServicePlans` (setServicePlans).
+
+        Reference: https://api.sap.com/api/APIEntitlementsService/resource
+        """
         from .api.manage_assigned_entitlements import set_service_plans as operation
 
         if not isinstance(body, operation.SubaccountServicePlansRequestPayloadCollection):
@@ -282,7 +300,10 @@ class EntitlementsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> str:
-        """Change some entitlements of a directory. `PATCH /entitlements/v1/directories/{directoryGUID}/assignments` (updateEntitlements)."""
+        """Change some entitlements of a directory. `PATCH /entitlements/v1/directories/{directoryGUID}/assignments` (updateEntitlements).
+
+        Reference: https://api.sap.com/api/APIEntitlementsService/resource
+        """
         from .api.manage_assigned_entitlements import update_entitlements as operation
 
         if not isinstance(directory_guid, str):
@@ -319,7 +340,10 @@ class EntitlementsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[str]:
-        """Set the entitlements of a directory, replacing the listed ones. `PUT /entitlements/v1/directories/{directoryGUID}/assignments` (createOrUpdateEntitlements)."""
+        """Set the entitlements of a directory, replacing the listed ones. `PUT /entitlements/v1/directories/{directoryGUID}/assignments` (createOrUpdateEntitlements).
+
+        Reference: https://api.sap.com/api/APIEntitlementsService/resource
+        """
         from .api.manage_assigned_entitlements import create_or_update_entitlements as operation
 
         if not isinstance(directory_guid, str):
@@ -351,7 +375,10 @@ class EntitlementsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DataCenterResponseCollection]:
-        """Regions where the global account may create subaccounts. `GET /entitlements/v1/globalAccountAllowedDataCenters` (getAllowedDataCenters)."""
+        """Regions where the global account may create subaccounts. `GET /entitlements/v1/globalAccountAllowedDataCenters` (getAllowedDataCenters).
+
+        Reference: https://api.sap.com/api/APIEntitlementsService/resource
+        """
         from .api.regions_for_global_account import get_allowed_data_centers as operation
 
         if region is not UNSET and not isinstance(region, str):
@@ -393,7 +420,10 @@ class EntitlementsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[EntitledAndAssignedServicesResponseObject | None]:
-        """Entitlement assignments per subaccount or directory (filter by service, plan, subaccount). `GET /entitlements/v1/assignments` (getDirectoryAssignments)."""
+        """Entitlement assignments per subaccount or directory (filter by service, plan, subaccount). `GET /entitlements/v1/assignments` (getDirectoryAssignments).
+
+        Reference: https://api.sap.com/api/APIEntitlementsService/resource
+        """
         from .api.manage_assigned_entitlements import get_directory_assignments as operation
 
         if directory_guid is not UNSET and not isinstance(directory_guid, str):
@@ -447,7 +477,10 @@ class EntitlementsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[EntitledAndAssignedServicesResponseObject | None]:
-        """What the global account is entitled to, and how much of it is assigned. `GET /entitlements/v1/globalAccountAssignments` (getGlobalAccountAssignments)."""
+        """What the global account is entitled to, and how much of it is assigned. `GET /entitlements/v1/globalAccountAssignments` (getGlobalAccountAssignments).
+
+        Reference: https://api.sap.com/api/APIEntitlementsService/resource
+        """
         from .api.manage_assigned_entitlements import get_global_account_assignments as operation
 
         if subaccount_guid is not UNSET and not isinstance(subaccount_guid, str):
@@ -494,7 +527,10 @@ class EntitlementsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[JobStatusResponseObject]:
-        """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
+        """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus).
+
+        Reference: https://api.sap.com/api/APIEntitlementsService/resource
+        """
         from .api.job_management import get_status as operation
 
         if not isinstance(job_instance_id_or_unique_id, str):
@@ -521,7 +557,10 @@ class EntitlementsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[str]:
-        """Assign or change service plan quotas of subaccounts (asynchronous). `PUT /entitlements/v1/subaccountServicePlans` (setServicePlans)."""
+        """Assign or change service plan quotas of subaccounts (asynchronous). `PUT /entitlements/v1/subaccountServicePlans` (setServicePlans).
+
+        Reference: https://api.sap.com/api/APIEntitlementsService/resource
+        """
         from .api.manage_assigned_entitlements import set_service_plans as operation
 
         if not isinstance(body, operation.SubaccountServicePlansRequestPayloadCollection):
@@ -547,7 +586,10 @@ class EntitlementsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[str]:
-        """Change some entitlements of a directory. `PATCH /entitlements/v1/directories/{directoryGUID}/assignments` (updateEntitlements)."""
+        """Change some entitlements of a directory. `PATCH /entitlements/v1/directories/{directoryGUID}/assignments` (updateEntitlements).
+
+        Reference: https://api.sap.com/api/APIEntitlementsService/resource
+        """
         from .api.manage_assigned_entitlements import update_entitlements as operation
 
         if not isinstance(directory_guid, str):

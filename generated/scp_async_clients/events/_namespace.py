@@ -45,7 +45,10 @@ class EventsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> GetBusinessEventTypesResponse200:
-        """The kinds of events this service records. `GET /cloud-management/v1/events/types` (getBusinessEventTypes)."""
+        """The kinds of events this service records. `GET /cloud-management/v1/events/types` (getBusinessEventTypes).
+
+        Reference: https://api.sap.com/api/APIEventsService/resource
+        """
         from .api.events import get_business_event_types as operation
 
         return await self._call(
@@ -78,7 +81,10 @@ class EventsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> BusinessEventsResponseCollection:
-        """Events of the global account and its subaccounts, newest first, page by page. `GET /cloud-management/v1/events` (getBusinessEvents)."""
+        """Events of the global account and its subaccounts, newest first, page by page. `GET /cloud-management/v1/events` (getBusinessEvents).
+
+        Reference: https://api.sap.com/api/APIEventsService/resource
+        """
         from .api.events import get_business_events as operation
 
         if entity_id is not UNSET and not _list_of(entity_id, str):
@@ -149,7 +155,10 @@ class EventsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetBusinessEventTypesResponse200]:
-        """The kinds of events this service records. `GET /cloud-management/v1/events/types` (getBusinessEventTypes)."""
+        """The kinds of events this service records. `GET /cloud-management/v1/events/types` (getBusinessEventTypes).
+
+        Reference: https://api.sap.com/api/APIEventsService/resource
+        """
         from .api.events import get_business_event_types as operation
 
         return await self._call_raw(
@@ -182,7 +191,10 @@ class EventsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BusinessEventsResponseCollection]:
-        """Events of the global account and its subaccounts, newest first, page by page. `GET /cloud-management/v1/events` (getBusinessEvents)."""
+        """Events of the global account and its subaccounts, newest first, page by page. `GET /cloud-management/v1/events` (getBusinessEvents).
+
+        Reference: https://api.sap.com/api/APIEventsService/resource
+        """
         from .api.events import get_business_events as operation
 
         if entity_id is not UNSET and not _list_of(entity_id, str):

@@ -54,7 +54,10 @@ class MultiappsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`POST /api/v1/spaces/{spaceGuid}/operations/{operationId}` (executeOperationAction)."""
+        """`POST /api/v1/spaces/{spaceGuid}/operations/{operationId}` (executeOperationAction).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import execute_operation_action as operation
 
         if not isinstance(space_guid, str):
@@ -91,7 +94,10 @@ class MultiappsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AsyncUploadResult:
-        """`GET /api/v1/spaces/{spaceGuid}/files/jobs/{jobId}` (getAsyncUploadJob)."""
+        """`GET /api/v1/spaces/{spaceGuid}/files/jobs/{jobId}` (getAsyncUploadJob).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import get_async_upload_job as operation
 
         if not isinstance(space_guid, str):
@@ -125,7 +131,10 @@ class MultiappsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`GET /api/v1/csrf-token` (getCsrfToken)."""
+        """`GET /api/v1/csrf-token` (getCsrfToken).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import get_csrf_token as operation
 
         return await self._call(
@@ -146,7 +155,10 @@ class MultiappsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Info:
-        """`GET /api/v1/info` (getInfo)."""
+        """`GET /api/v1/info` (getInfo).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import get_info as operation
 
         return await self._call(
@@ -169,7 +181,10 @@ class MultiappsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Mta:
-        """`GET /api/v1/spaces/{spaceGuid}/mtas/{mtaId}` (getMta)."""
+        """`GET /api/v1/spaces/{spaceGuid}/mtas/{mtaId}` (getMta).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import get_mta as operation
 
         if not isinstance(space_guid, str):
@@ -202,7 +217,10 @@ class MultiappsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[FileMetadata]:
-        """`GET /api/v1/spaces/{spaceGuid}/files` (getMtaFiles)."""
+        """`GET /api/v1/spaces/{spaceGuid}/files` (getMtaFiles).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import get_mta_files as operation
 
         if not isinstance(space_guid, str):
@@ -234,7 +252,10 @@ class MultiappsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Operation:
-        """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}` (getMtaOperation)."""
+        """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}` (getMtaOperation).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import get_mta_operation as operation
 
         if not isinstance(space_guid, str):
@@ -271,7 +292,10 @@ class MultiappsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> str:
-        """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/logs/{logId}/content` (getMtaOperationLogContent)."""
+        """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/logs/{logId}/content` (getMtaOperationLogContent).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import get_mta_operation_log_content as operation
 
         if not isinstance(space_guid, str):
@@ -309,7 +333,10 @@ class MultiappsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[Log]:
-        """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/logs` (getMtaOperationLogs)."""
+        """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/logs` (getMtaOperationLogs).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import get_mta_operation_logs as operation
 
         if not isinstance(space_guid, str):
@@ -344,7 +371,10 @@ class MultiappsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[Operation]:
-        """`GET /api/v1/spaces/{spaceGuid}/operations` (getMtaOperations)."""
+        """`GET /api/v1/spaces/{spaceGuid}/operations` (getMtaOperations).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import get_mta_operations as operation
 
         if not isinstance(space_guid, str):
@@ -378,7 +408,10 @@ class MultiappsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[Mta]:
-        """`GET /api/v1/spaces/{spaceGuid}/mtas` (getMtas)."""
+        """`GET /api/v1/spaces/{spaceGuid}/mtas` (getMtas).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import get_mtas as operation
 
         if not isinstance(space_guid, str):
@@ -407,7 +440,10 @@ class MultiappsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[Mta]:
-        """`GET /api/v2/spaces/{spaceGuid}/mtas` (getMtasV2)."""
+        """`GET /api/v2/spaces/{spaceGuid}/mtas` (getMtasV2).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest_v2.yaml
+        """
         from .api.default import get_mtas_v2 as operation
 
         if not isinstance(space_guid, str):
@@ -440,7 +476,10 @@ class MultiappsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[str]:
-        """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/actions` (getOperationActions)."""
+        """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/actions` (getOperationActions).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import get_operation_actions as operation
 
         if not isinstance(space_guid, str):
@@ -473,7 +512,10 @@ class MultiappsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None | Operation:
-        """`POST /api/v1/spaces/{spaceGuid}/operations` (startMtaOperation)."""
+        """`POST /api/v1/spaces/{spaceGuid}/operations` (startMtaOperation).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import start_mta_operation as operation
 
         if not isinstance(space_guid, str):
@@ -505,7 +547,10 @@ class MultiappsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`POST /api/v1/spaces/{spaceGuid}/files/async` (startUploadFromUrl)."""
+        """`POST /api/v1/spaces/{spaceGuid}/files/async` (startUploadFromUrl).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import start_upload_from_url as operation
 
         if not isinstance(space_guid, str):
@@ -539,7 +584,10 @@ class MultiappsApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> FileMetadata:
-        """`POST /api/v1/spaces/{spaceGuid}/files` (uploadMtaFile)."""
+        """`POST /api/v1/spaces/{spaceGuid}/files` (uploadMtaFile).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import upload_mta_file as operation
 
         if not isinstance(space_guid, str):
@@ -579,7 +627,10 @@ class MultiappsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`POST /api/v1/spaces/{spaceGuid}/operations/{operationId}` (executeOperationAction)."""
+        """`POST /api/v1/spaces/{spaceGuid}/operations/{operationId}` (executeOperationAction).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import execute_operation_action as operation
 
         if not isinstance(space_guid, str):
@@ -616,7 +667,10 @@ class MultiappsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AsyncUploadResult]:
-        """`GET /api/v1/spaces/{spaceGuid}/files/jobs/{jobId}` (getAsyncUploadJob)."""
+        """`GET /api/v1/spaces/{spaceGuid}/files/jobs/{jobId}` (getAsyncUploadJob).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import get_async_upload_job as operation
 
         if not isinstance(space_guid, str):
@@ -650,7 +704,10 @@ class MultiappsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`GET /api/v1/csrf-token` (getCsrfToken)."""
+        """`GET /api/v1/csrf-token` (getCsrfToken).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import get_csrf_token as operation
 
         return await self._call_raw(
@@ -671,7 +728,10 @@ class MultiappsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Info]:
-        """`GET /api/v1/info` (getInfo)."""
+        """`GET /api/v1/info` (getInfo).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import get_info as operation
 
         return await self._call_raw(
@@ -694,7 +754,10 @@ class MultiappsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Mta]:
-        """`GET /api/v1/spaces/{spaceGuid}/mtas/{mtaId}` (getMta)."""
+        """`GET /api/v1/spaces/{spaceGuid}/mtas/{mtaId}` (getMta).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import get_mta as operation
 
         if not isinstance(space_guid, str):
@@ -727,7 +790,10 @@ class MultiappsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[FileMetadata]]:
-        """`GET /api/v1/spaces/{spaceGuid}/files` (getMtaFiles)."""
+        """`GET /api/v1/spaces/{spaceGuid}/files` (getMtaFiles).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import get_mta_files as operation
 
         if not isinstance(space_guid, str):
@@ -759,7 +825,10 @@ class MultiappsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Operation]:
-        """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}` (getMtaOperation)."""
+        """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}` (getMtaOperation).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import get_mta_operation as operation
 
         if not isinstance(space_guid, str):
@@ -796,7 +865,10 @@ class MultiappsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[str]:
-        """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/logs/{logId}/content` (getMtaOperationLogContent)."""
+        """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/logs/{logId}/content` (getMtaOperationLogContent).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import get_mta_operation_log_content as operation
 
         if not isinstance(space_guid, str):
@@ -834,7 +906,10 @@ class MultiappsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[Log]]:
-        """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/logs` (getMtaOperationLogs)."""
+        """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/logs` (getMtaOperationLogs).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import get_mta_operation_logs as operation
 
         if not isinstance(space_guid, str):
@@ -869,7 +944,10 @@ class MultiappsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[Operation]]:
-        """`GET /api/v1/spaces/{spaceGuid}/operations` (getMtaOperations)."""
+        """`GET /api/v1/spaces/{spaceGuid}/operations` (getMtaOperations).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import get_mta_operations as operation
 
         if not isinstance(space_guid, str):
@@ -903,7 +981,10 @@ class MultiappsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[Mta]]:
-        """`GET /api/v1/spaces/{spaceGuid}/mtas` (getMtas)."""
+        """`GET /api/v1/spaces/{spaceGuid}/mtas` (getMtas).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import get_mtas as operation
 
         if not isinstance(space_guid, str):
@@ -932,7 +1013,10 @@ class MultiappsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[Mta]]:
-        """`GET /api/v2/spaces/{spaceGuid}/mtas` (getMtasV2)."""
+        """`GET /api/v2/spaces/{spaceGuid}/mtas` (getMtasV2).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest_v2.yaml
+        """
         from .api.default import get_mtas_v2 as operation
 
         if not isinstance(space_guid, str):
@@ -965,7 +1049,10 @@ class MultiappsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[str]]:
-        """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/actions` (getOperationActions)."""
+        """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/actions` (getOperationActions).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import get_operation_actions as operation
 
         if not isinstance(space_guid, str):
@@ -998,7 +1085,10 @@ class MultiappsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None | Operation]:
-        """`POST /api/v1/spaces/{spaceGuid}/operations` (startMtaOperation)."""
+        """`POST /api/v1/spaces/{spaceGuid}/operations` (startMtaOperation).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import start_mta_operation as operation
 
         if not isinstance(space_guid, str):
@@ -1030,7 +1120,10 @@ class MultiappsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`POST /api/v1/spaces/{spaceGuid}/files/async` (startUploadFromUrl)."""
+        """`POST /api/v1/spaces/{spaceGuid}/files/async` (startUploadFromUrl).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import start_upload_from_url as operation
 
         if not isinstance(space_guid, str):
@@ -1064,7 +1157,10 @@ class MultiappsApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[FileMetadata]:
-        """`POST /api/v1/spaces/{spaceGuid}/files` (uploadMtaFile)."""
+        """`POST /api/v1/spaces/{spaceGuid}/files` (uploadMtaFile).
+
+        Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
+        """
         from .api.default import upload_mta_file as operation
 
         if not isinstance(space_guid, str):

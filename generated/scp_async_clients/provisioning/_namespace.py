@@ -64,7 +64,10 @@ class ProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> CreatedEnvironmentInstanceResponseObject:
-        """Start creating an environment instance (a Cloud Foundry org, a Kyma runtime, ...). `POST /provisioning/v1/environments` (createEnvironmentInstance)."""
+        """Start creating an environment instance (a Cloud Foundry org, a Kyma runtime, ...). `POST /provisioning/v1/environments` (createEnvironmentInstance).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import create_environment_instance as operation
 
         if not isinstance(body, operation.CreateEnvironmentInstanceRequestPayload):
@@ -90,7 +93,10 @@ class ProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> CreateEnvironmentInstanceBindingResponse202:
-        """Create a binding (credentials) for an environment instance. `PUT /provisioning/v1/environments/{environmentInstanceId}/bindings` (createEnvironmentInstanceBinding)."""
+        """Create a binding (credentials) for an environment instance. `PUT /provisioning/v1/environments/{environmentInstanceId}/bindings` (createEnvironmentInstanceBinding).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import create_environment_instance_binding as operation
 
         if not isinstance(environment_instance_id, str):
@@ -123,7 +129,10 @@ class ProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> LabelsResponseObject:
-        """Replace the labels of an environment instance. `PUT /provisioning/v1/environments/{environmentInstanceId}/labels` (createEnvironmentInstanceLabels)."""
+        """Replace the labels of an environment instance. `PUT /provisioning/v1/environments/{environmentInstanceId}/labels` (createEnvironmentInstanceLabels).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import create_environment_instance_labels as operation
 
         if not isinstance(environment_instance_id, str):
@@ -155,7 +164,10 @@ class ProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> EnvironmentInstanceResponseObject:
-        """Start deleting one environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}` (deleteEnvironmentInstance)."""
+        """Start deleting one environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}` (deleteEnvironmentInstance).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import delete_environment_instance as operation
 
         if not isinstance(environment_instance_id, str):
@@ -183,7 +195,10 @@ class ProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DeleteEnvironmentInstanceBindingResponse:
-        """Delete one binding of an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (deleteEnvironmentInstanceBinding)."""
+        """Delete one binding of an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (deleteEnvironmentInstanceBinding).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import delete_environment_instance_binding as operation
 
         if not isinstance(environment_instance_id, str):
@@ -217,7 +232,10 @@ class ProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> LabelsResponseObject:
-        """Remove every label from an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/labels` (deleteEnvironmentInstanceLabels)."""
+        """Remove every label from an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/labels` (deleteEnvironmentInstanceLabels).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import delete_environment_instance_labels as operation
 
         if not isinstance(environment_instance_id, str):
@@ -245,7 +263,10 @@ class ProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> EnvironmentInstancesResponseCollection:
-        """Start deleting every environment instance of this subaccount. `DELETE /provisioning/v1/environments` (deleteEnvironmentInstances)."""
+        """Start deleting every environment instance of this subaccount. `DELETE /provisioning/v1/environments` (deleteEnvironmentInstances).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import delete_environment_instances as operation
 
         return await self._call(
@@ -267,7 +288,10 @@ class ProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> GetAllInstanceBindingsResponse:
-        """Bindings (credentials) of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings` (getAllEnvironmentInstanceBindings)."""
+        """Bindings (credentials) of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings` (getAllEnvironmentInstanceBindings).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import get_all_environment_instance_bindings as operation
 
         if not isinstance(environment_instance_id, str):
@@ -296,7 +320,10 @@ class ProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AvailableEnvironmentResponseCollection:
-        """Environments (Cloud Foundry, Kyma, ...) this subaccount may create. `GET /provisioning/v1/availableEnvironments` (getAvailableEnvironments)."""
+        """Environments (Cloud Foundry, Kyma, ...) this subaccount may create. `GET /provisioning/v1/availableEnvironments` (getAvailableEnvironments).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import get_available_environments as operation
 
         if x_id_token is not UNSET and not isinstance(x_id_token, str):
@@ -321,7 +348,10 @@ class ProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> BusinessEnvironmentInstanceResponseObject:
-        """One environment instance by ID. `GET /provisioning/v1/environments/{environmentInstanceId}` (getEnvironmentInstance)."""
+        """One environment instance by ID. `GET /provisioning/v1/environments/{environmentInstanceId}` (getEnvironmentInstance).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import get_environment_instance as operation
 
         if not isinstance(environment_instance_id, str):
@@ -349,7 +379,10 @@ class ProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> EnvironmentInstanceBindingMetadata | GetEnvironmentInstanceBindingResponse:
-        """One binding of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (getEnvironmentInstanceBinding)."""
+        """One binding of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (getEnvironmentInstanceBinding).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import get_environment_instance_binding as operation
 
         if not isinstance(environment_instance_id, str):
@@ -381,7 +414,10 @@ class ProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> LabelsResponseObject:
-        """Labels of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/labels` (getEnvironmentInstanceLabels)."""
+        """Labels of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/labels` (getEnvironmentInstanceLabels).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import get_environment_instance_labels as operation
 
         if not isinstance(environment_instance_id, str):
@@ -408,7 +444,10 @@ class ProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> BusinessEnvironmentInstancesResponseCollection:
-        """Environment instances of this subaccount. `GET /provisioning/v1/environments` (getEnvironmentInstances)."""
+        """Environment instances of this subaccount. `GET /provisioning/v1/environments` (getEnvironmentInstances).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import get_environment_instances as operation
 
         if x_id_token is not UNSET and not isinstance(x_id_token, str):
@@ -433,7 +472,10 @@ class ProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> JobStatusResponseObject:
-        """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
+        """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.job_management import get_status as operation
 
         if not isinstance(job_instance_id_or_unique_id, str):
@@ -459,7 +501,10 @@ class ProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServicePlanAssignmentsResponseCollection:
-        """Service plans assigned to this subaccount, with their quotas. `GET /provisioning/v1/servicePlanAssignments` (getSubaccountQuota)."""
+        """Service plans assigned to this subaccount, with their quotas. `GET /provisioning/v1/servicePlanAssignments` (getSubaccountQuota).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.quota_assignments import get_subaccount_quota as operation
 
         return await self._call(
@@ -482,7 +527,10 @@ class ProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AbstractDTO:
-        """Change the parameters or plan of an environment instance. `PATCH /provisioning/v1/environments/{environmentInstanceId}` (updateEnvironmentInstance)."""
+        """Change the parameters or plan of an environment instance. `PATCH /provisioning/v1/environments/{environmentInstanceId}` (updateEnvironmentInstance).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import update_environment_instance as operation
 
         if not isinstance(environment_instance_id, str):
@@ -518,7 +566,10 @@ class ProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[CreatedEnvironmentInstanceResponseObject]:
-        """Start creating an environment instance (a Cloud Foundry org, a Kyma runtime, ...). `POST /provisioning/v1/environments` (createEnvironmentInstance)."""
+        """Start creating an environment instance (a Cloud Foundry org, a Kyma runtime, ...). `POST /provisioning/v1/environments` (createEnvironmentInstance).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import create_environment_instance as operation
 
         if not isinstance(body, operation.CreateEnvironmentInstanceRequestPayload):
@@ -544,7 +595,10 @@ class ProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[CreateEnvironmentInstanceBindingResponse202]:
-        """Create a binding (credentials) for an environment instance. `PUT /provisioning/v1/environments/{environmentInstanceId}/bindings` (createEnvironmentInstanceBinding)."""
+        """Create a binding (credentials) for an environment instance. `PUT /provisioning/v1/environments/{environmentInstanceId}/bindings` (createEnvironmentInstanceBinding).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import create_environment_instance_binding as operation
 
         if not isinstance(environment_instance_id, str):
@@ -577,7 +631,10 @@ class ProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[LabelsResponseObject]:
-        """Replace the labels of an environment instance. `PUT /provisioning/v1/environments/{environmentInstanceId}/labels` (createEnvironmentInstanceLabels)."""
+        """Replace the labels of an environment instance. `PUT /provisioning/v1/environments/{environmentInstanceId}/labels` (createEnvironmentInstanceLabels).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import create_environment_instance_labels as operation
 
         if not isinstance(environment_instance_id, str):
@@ -609,7 +666,10 @@ class ProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[EnvironmentInstanceResponseObject]:
-        """Start deleting one environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}` (deleteEnvironmentInstance)."""
+        """Start deleting one environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}` (deleteEnvironmentInstance).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import delete_environment_instance as operation
 
         if not isinstance(environment_instance_id, str):
@@ -637,7 +697,10 @@ class ProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DeleteEnvironmentInstanceBindingResponse]:
-        """Delete one binding of an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (deleteEnvironmentInstanceBinding)."""
+        """Delete one binding of an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (deleteEnvironmentInstanceBinding).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import delete_environment_instance_binding as operation
 
         if not isinstance(environment_instance_id, str):
@@ -671,7 +734,10 @@ class ProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[LabelsResponseObject]:
-        """Remove every label from an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/labels` (deleteEnvironmentInstanceLabels)."""
+        """Remove every label from an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/labels` (deleteEnvironmentInstanceLabels).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import delete_environment_instance_labels as operation
 
         if not isinstance(environment_instance_id, str):
@@ -699,7 +765,10 @@ class ProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[EnvironmentInstancesResponseCollection]:
-        """Start deleting every environment instance of this subaccount. `DELETE /provisioning/v1/environments` (deleteEnvironmentInstances)."""
+        """Start deleting every environment instance of this subaccount. `DELETE /provisioning/v1/environments` (deleteEnvironmentInstances).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import delete_environment_instances as operation
 
         return await self._call_raw(
@@ -721,7 +790,10 @@ class ProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetAllInstanceBindingsResponse]:
-        """Bindings (credentials) of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings` (getAllEnvironmentInstanceBindings)."""
+        """Bindings (credentials) of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings` (getAllEnvironmentInstanceBindings).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import get_all_environment_instance_bindings as operation
 
         if not isinstance(environment_instance_id, str):
@@ -750,7 +822,10 @@ class ProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AvailableEnvironmentResponseCollection]:
-        """Environments (Cloud Foundry, Kyma, ...) this subaccount may create. `GET /provisioning/v1/availableEnvironments` (getAvailableEnvironments)."""
+        """Environments (Cloud Foundry, Kyma, ...) this subaccount may create. `GET /provisioning/v1/availableEnvironments` (getAvailableEnvironments).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import get_available_environments as operation
 
         if x_id_token is not UNSET and not isinstance(x_id_token, str):
@@ -775,7 +850,10 @@ class ProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BusinessEnvironmentInstanceResponseObject]:
-        """One environment instance by ID. `GET /provisioning/v1/environments/{environmentInstanceId}` (getEnvironmentInstance)."""
+        """One environment instance by ID. `GET /provisioning/v1/environments/{environmentInstanceId}` (getEnvironmentInstance).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import get_environment_instance as operation
 
         if not isinstance(environment_instance_id, str):
@@ -803,7 +881,10 @@ class ProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[EnvironmentInstanceBindingMetadata | GetEnvironmentInstanceBindingResponse]:
-        """One binding of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (getEnvironmentInstanceBinding)."""
+        """One binding of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (getEnvironmentInstanceBinding).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import get_environment_instance_binding as operation
 
         if not isinstance(environment_instance_id, str):
@@ -835,7 +916,10 @@ class ProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[LabelsResponseObject]:
-        """Labels of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/labels` (getEnvironmentInstanceLabels)."""
+        """Labels of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/labels` (getEnvironmentInstanceLabels).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import get_environment_instance_labels as operation
 
         if not isinstance(environment_instance_id, str):
@@ -862,7 +946,10 @@ class ProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BusinessEnvironmentInstancesResponseCollection]:
-        """Environment instances of this subaccount. `GET /provisioning/v1/environments` (getEnvironmentInstances)."""
+        """Environment instances of this subaccount. `GET /provisioning/v1/environments` (getEnvironmentInstances).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import get_environment_instances as operation
 
         if x_id_token is not UNSET and not isinstance(x_id_token, str):
@@ -887,7 +974,10 @@ class ProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[JobStatusResponseObject]:
-        """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
+        """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.job_management import get_status as operation
 
         if not isinstance(job_instance_id_or_unique_id, str):
@@ -913,7 +1003,10 @@ class ProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServicePlanAssignmentsResponseCollection]:
-        """Service plans assigned to this subaccount, with their quotas. `GET /provisioning/v1/servicePlanAssignments` (getSubaccountQuota)."""
+        """Service plans assigned to this subaccount, with their quotas. `GET /provisioning/v1/servicePlanAssignments` (getSubaccountQuota).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.quota_assignments import get_subaccount_quota as operation
 
         return await self._call_raw(
@@ -936,7 +1029,10 @@ class ProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AbstractDTO]:
-        """Change the parameters or plan of an environment instance. `PATCH /provisioning/v1/environments/{environmentInstanceId}` (updateEnvironmentInstance)."""
+        """Change the parameters or plan of an environment instance. `PATCH /provisioning/v1/environments/{environmentInstanceId}` (updateEnvironmentInstance).
+
+        Reference: https://api.sap.com/api/APIProvisioningService/resource
+        """
         from .api.environments import update_environment_instance as operation
 
         if not isinstance(environment_instance_id, str):

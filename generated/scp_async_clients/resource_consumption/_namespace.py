@@ -48,7 +48,10 @@ class ResourceConsumptionApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> CloudCreditsDetails:
-        """Cloud credits of the global account, per contract and phase. `GET /reports/v1/cloudCreditsDetails` (getCloudCreditsDetails)."""
+        """Cloud credits of the global account, per contract and phase. `GET /reports/v1/cloudCreditsDetails` (getCloudCreditsDetails).
+
+        Reference: https://api.sap.com/api/APIUasReportingService/resource
+        """
         from .api.usage import get_cloud_credits_details as operation
 
         if view_phases is not UNSET and not isinstance(view_phases, operation.GetCloudCreditsDetailsViewPhases):
@@ -74,7 +77,10 @@ class ResourceConsumptionApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> MonthlyUsageList:
-        """Usage of the directory the service instance is scoped to, per month. `GET /reports/v1/monthlyDirectoryUsage` (getMonthlyDirectoryUsage)."""
+        """Usage of the directory the service instance is scoped to, per month. `GET /reports/v1/monthlyDirectoryUsage` (getMonthlyDirectoryUsage).
+
+        Reference: https://api.sap.com/api/APIUasReportingService/resource
+        """
         from .api.usage import get_monthly_directory_usage as operation
 
         if not (isinstance(from_date, int) and type(from_date) is not bool):
@@ -102,7 +108,10 @@ class ResourceConsumptionApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> MonthlyCostList:
-        """Cost per subaccount and month (consumption-based commercial models only). `GET /reports/v1/monthlySubaccountsCost` (getMonthlySubaccountsCost)."""
+        """Cost per subaccount and month (consumption-based commercial models only). `GET /reports/v1/monthlySubaccountsCost` (getMonthlySubaccountsCost).
+
+        Reference: https://api.sap.com/api/APIUasReportingService/resource
+        """
         from .api.usage import get_monthly_subaccounts_cost as operation
 
         if not (isinstance(from_date, int) and type(from_date) is not bool):
@@ -130,7 +139,10 @@ class ResourceConsumptionApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> MonthlyUsageList:
-        """Usage of the global account per month, service and plan. `GET /reports/v1/monthlyUsage` (getMonthlyUsage)."""
+        """Usage of the global account per month, service and plan. `GET /reports/v1/monthlyUsage` (getMonthlyUsage).
+
+        Reference: https://api.sap.com/api/APIUasReportingService/resource
+        """
         from .api.usage import get_monthly_usage as operation
 
         if not (isinstance(from_date, int) and type(from_date) is not bool):
@@ -160,7 +172,10 @@ class ResourceConsumptionApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SubaccountUsageList:
-        """Usage of one subaccount between two days, optionally per day, week or month. `GET /reports/v1/subaccountUsage` (getSubaccountUsage)."""
+        """Usage of one subaccount between two days, optionally per day, week or month. `GET /reports/v1/subaccountUsage` (getSubaccountUsage).
+
+        Reference: https://api.sap.com/api/APIUasReportingService/resource
+        """
         from .api.usage import get_subaccount_usage as operation
 
         if not isinstance(subaccount_id, str):
@@ -203,7 +218,10 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[CloudCreditsDetails]:
-        """Cloud credits of the global account, per contract and phase. `GET /reports/v1/cloudCreditsDetails` (getCloudCreditsDetails)."""
+        """Cloud credits of the global account, per contract and phase. `GET /reports/v1/cloudCreditsDetails` (getCloudCreditsDetails).
+
+        Reference: https://api.sap.com/api/APIUasReportingService/resource
+        """
         from .api.usage import get_cloud_credits_details as operation
 
         if view_phases is not UNSET and not isinstance(view_phases, operation.GetCloudCreditsDetailsViewPhases):
@@ -229,7 +247,10 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[MonthlyUsageList]:
-        """Usage of the directory the service instance is scoped to, per month. `GET /reports/v1/monthlyDirectoryUsage` (getMonthlyDirectoryUsage)."""
+        """Usage of the directory the service instance is scoped to, per month. `GET /reports/v1/monthlyDirectoryUsage` (getMonthlyDirectoryUsage).
+
+        Reference: https://api.sap.com/api/APIUasReportingService/resource
+        """
         from .api.usage import get_monthly_directory_usage as operation
 
         if not (isinstance(from_date, int) and type(from_date) is not bool):
@@ -257,7 +278,10 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[MonthlyCostList]:
-        """Cost per subaccount and month (consumption-based commercial models only). `GET /reports/v1/monthlySubaccountsCost` (getMonthlySubaccountsCost)."""
+        """Cost per subaccount and month (consumption-based commercial models only). `GET /reports/v1/monthlySubaccountsCost` (getMonthlySubaccountsCost).
+
+        Reference: https://api.sap.com/api/APIUasReportingService/resource
+        """
         from .api.usage import get_monthly_subaccounts_cost as operation
 
         if not (isinstance(from_date, int) and type(from_date) is not bool):
@@ -285,7 +309,10 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[MonthlyUsageList]:
-        """Usage of the global account per month, service and plan. `GET /reports/v1/monthlyUsage` (getMonthlyUsage)."""
+        """Usage of the global account per month, service and plan. `GET /reports/v1/monthlyUsage` (getMonthlyUsage).
+
+        Reference: https://api.sap.com/api/APIUasReportingService/resource
+        """
         from .api.usage import get_monthly_usage as operation
 
         if not (isinstance(from_date, int) and type(from_date) is not bool):
@@ -315,7 +342,10 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SubaccountUsageList]:
-        """Usage of one subaccount between two days, optionally per day, week or month. `GET /reports/v1/subaccountUsage` (getSubaccountUsage)."""
+        """Usage of one subaccount between two days, optionally per day, week or month. `GET /reports/v1/subaccountUsage` (getSubaccountUsage).
+
+        Reference: https://api.sap.com/api/APIUasReportingService/resource
+        """
         from .api.usage import get_subaccount_usage as operation
 
         if not isinstance(subaccount_id, str):

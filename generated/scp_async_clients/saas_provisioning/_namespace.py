@@ -62,7 +62,10 @@ class SaasProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> str:
-        """`PATCH /saas-manager/v1/application/subscriptions/batch` (batchUpdateApplicationAndTenantSubscriptionAsync)."""
+        """`PATCH /saas-manager/v1/application/subscriptions/batch` (batchUpdateApplicationAndTenantSubscriptionAsync).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.provider_applications import batch_update_application_and_tenant_subscription_async as operation
 
         if not isinstance(body, operation.BatchUpdateXsuaaSubscriptionDependencies):
@@ -131,7 +134,10 @@ class SaasProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`POST /saas-manager/v1/applications/{appName}/subscription` (createSubscriptionAsync)."""
+        """`POST /saas-manager/v1/applications/{appName}/subscription` (createSubscriptionAsync).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.subscriptions import create_subscription_async as operation
 
         if not isinstance(app_name, str):
@@ -165,7 +171,10 @@ class SaasProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> str:
-        """`DELETE /saas-manager/v1/application/tenants/{tenantId}/subscriptions` (deleteApplicationAndTenantSubscriptionAsync)."""
+        """`DELETE /saas-manager/v1/application/tenants/{tenantId}/subscriptions` (deleteApplicationAndTenantSubscriptionAsync).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.provider_applications import delete_application_and_tenant_subscription_async as operation
 
         if not isinstance(tenant_id, str):
@@ -194,7 +203,10 @@ class SaasProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /saas-manager/v1/applications/{appName}/subscription` (deleteSubscriptionAsync)."""
+        """`DELETE /saas-manager/v1/applications/{appName}/subscription` (deleteSubscriptionAsync).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.subscriptions import delete_subscription_async as operation
 
         if not isinstance(app_name, str):
@@ -227,7 +239,10 @@ class SaasProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> LabelsResponseObject:
-        """`DELETE /saas-manager/v1/applications/{appName}/subscription/labels` (deleteSubscriptionLabels)."""
+        """`DELETE /saas-manager/v1/applications/{appName}/subscription/labels` (deleteSubscriptionLabels).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.subscriptions import delete_subscription_labels as operation
 
         if not isinstance(app_name, str):
@@ -256,7 +271,10 @@ class SaasProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None | RegistrationDetailsResponseObject:
-        """`GET /saas-manager/v1/application` (getApplicationDetails)."""
+        """`GET /saas-manager/v1/application` (getApplicationDetails).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.provider_applications import get_application_details as operation
 
         return await self._call(
@@ -284,7 +302,10 @@ class SaasProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SubscriptionsListResponseObject:
-        """`GET /saas-manager/v1/application/subscriptions` (getApplicationSubscriptions)."""
+        """`GET /saas-manager/v1/application/subscriptions` (getApplicationSubscriptions).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.provider_applications import get_application_subscriptions as operation
 
         if tenant_id is not UNSET and not isinstance(tenant_id, str):
@@ -332,7 +353,10 @@ class SaasProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> EntitledApplicationsResponseObject | None:
-        """`GET /saas-manager/v1/applications/{appName}` (getEntitledApplication)."""
+        """`GET /saas-manager/v1/applications/{appName}` (getEntitledApplication).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.subscriptions import get_entitled_application as operation
 
         if not isinstance(app_name, str):
@@ -368,7 +392,10 @@ class SaasProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> EntitledApplicationsResponseCollection:
-        """`GET /saas-manager/v1/applications` (getEntitledApplications)."""
+        """`GET /saas-manager/v1/applications` (getEntitledApplications).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.subscriptions import get_entitled_applications as operation
 
         if accept_language is not UNSET and not isinstance(accept_language, str):
@@ -393,7 +420,10 @@ class SaasProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> JobStateResponseObject:
-        """`GET /api/v2.0/jobs/{jobUuid}` (getJobRelatedToSaasApplicationById)."""
+        """`GET /api/v2.0/jobs/{jobUuid}` (getJobRelatedToSaasApplicationById).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.provider_jobs import get_job_related_to_saas_application_by_id as operation
 
         if not isinstance(job_uuid, str):
@@ -420,7 +450,10 @@ class SaasProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> JobStatusResponseObject:
-        """`GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
+        """`GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.job_management import get_status as operation
 
         if not isinstance(job_instance_id_or_unique_id, str):
@@ -448,7 +481,10 @@ class SaasProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> LabelsResponseObject:
-        """`GET /saas-manager/v1/applications/{appName}/subscription/labels` (getSubscriptionLabels)."""
+        """`GET /saas-manager/v1/applications/{appName}/subscription/labels` (getSubscriptionLabels).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.subscriptions import get_subscription_labels as operation
 
         if not isinstance(app_name, str):
@@ -479,7 +515,10 @@ class SaasProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ParamsResponseObject:
-        """`GET /saas-manager/v1/applications/{appName}/subscription/parameters` (getSubscriptionParams)."""
+        """`GET /saas-manager/v1/applications/{appName}/subscription/parameters` (getSubscriptionParams).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.subscriptions import get_subscription_params as operation
 
         if not isinstance(app_name, str):
@@ -509,7 +548,10 @@ class SaasProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> str:
-        """`PUT /api/v2.0/jobs/{jobUuid}/terminate` (gracefulTerminationJob)."""
+        """`PUT /api/v2.0/jobs/{jobUuid}/terminate` (gracefulTerminationJob).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.provider_jobs import graceful_termination_job as operation
 
         if not isinstance(job_uuid, str):
@@ -537,7 +579,10 @@ class SaasProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> str:
-        """`PUT /saas-manager/v1/subscription-callback/{identifier}/result` (subscriptionCallbackAsync)."""
+        """`PUT /saas-manager/v1/subscription-callback/{identifier}/result` (subscriptionCallbackAsync).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.xsuaa_callbacks import subscription_callback_async as operation
 
         if not isinstance(identifier, str):
@@ -572,7 +617,10 @@ class SaasProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> str:
-        """`PATCH /saas-manager/v1/application/tenants/{tenantId}/subscriptions` (updateApplicationAndTenantSubscriptionAsync)."""
+        """`PATCH /saas-manager/v1/application/tenants/{tenantId}/subscriptions` (updateApplicationAndTenantSubscriptionAsync).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.provider_applications import update_application_and_tenant_subscription_async as operation
 
         if not isinstance(tenant_id, str):
@@ -645,7 +693,10 @@ class SaasProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`PATCH /saas-manager/v1/applications/{appName}/subscription` (updateSubscriptionParametersAsync)."""
+        """`PATCH /saas-manager/v1/applications/{appName}/subscription` (updateSubscriptionParametersAsync).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.subscriptions import update_subscription_parameters_async as operation
 
         if not isinstance(app_name, str):
@@ -681,7 +732,10 @@ class SaasProvisioningApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> LabelsResponseObject:
-        """`PUT /saas-manager/v1/applications/{appName}/subscription/labels` (upsertSubscriptionLabels)."""
+        """`PUT /saas-manager/v1/applications/{appName}/subscription/labels` (upsertSubscriptionLabels).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.subscriptions import upsert_subscription_labels as operation
 
         if not isinstance(app_name, str):
@@ -723,7 +777,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[str]:
-        """`PATCH /saas-manager/v1/application/subscriptions/batch` (batchUpdateApplicationAndTenantSubscriptionAsync)."""
+        """`PATCH /saas-manager/v1/application/subscriptions/batch` (batchUpdateApplicationAndTenantSubscriptionAsync).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.provider_applications import batch_update_application_and_tenant_subscription_async as operation
 
         if not isinstance(body, operation.BatchUpdateXsuaaSubscriptionDependencies):
@@ -792,7 +849,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`POST /saas-manager/v1/applications/{appName}/subscription` (createSubscriptionAsync)."""
+        """`POST /saas-manager/v1/applications/{appName}/subscription` (createSubscriptionAsync).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.subscriptions import create_subscription_async as operation
 
         if not isinstance(app_name, str):
@@ -826,7 +886,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[str]:
-        """`DELETE /saas-manager/v1/application/tenants/{tenantId}/subscriptions` (deleteApplicationAndTenantSubscriptionAsync)."""
+        """`DELETE /saas-manager/v1/application/tenants/{tenantId}/subscriptions` (deleteApplicationAndTenantSubscriptionAsync).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.provider_applications import delete_application_and_tenant_subscription_async as operation
 
         if not isinstance(tenant_id, str):
@@ -855,7 +918,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /saas-manager/v1/applications/{appName}/subscription` (deleteSubscriptionAsync)."""
+        """`DELETE /saas-manager/v1/applications/{appName}/subscription` (deleteSubscriptionAsync).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.subscriptions import delete_subscription_async as operation
 
         if not isinstance(app_name, str):
@@ -888,7 +954,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[LabelsResponseObject]:
-        """`DELETE /saas-manager/v1/applications/{appName}/subscription/labels` (deleteSubscriptionLabels)."""
+        """`DELETE /saas-manager/v1/applications/{appName}/subscription/labels` (deleteSubscriptionLabels).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.subscriptions import delete_subscription_labels as operation
 
         if not isinstance(app_name, str):
@@ -917,7 +986,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None | RegistrationDetailsResponseObject]:
-        """`GET /saas-manager/v1/application` (getApplicationDetails)."""
+        """`GET /saas-manager/v1/application` (getApplicationDetails).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.provider_applications import get_application_details as operation
 
         return await self._call_raw(
@@ -945,7 +1017,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SubscriptionsListResponseObject]:
-        """`GET /saas-manager/v1/application/subscriptions` (getApplicationSubscriptions)."""
+        """`GET /saas-manager/v1/application/subscriptions` (getApplicationSubscriptions).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.provider_applications import get_application_subscriptions as operation
 
         if tenant_id is not UNSET and not isinstance(tenant_id, str):
@@ -993,7 +1068,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[EntitledApplicationsResponseObject | None]:
-        """`GET /saas-manager/v1/applications/{appName}` (getEntitledApplication)."""
+        """`GET /saas-manager/v1/applications/{appName}` (getEntitledApplication).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.subscriptions import get_entitled_application as operation
 
         if not isinstance(app_name, str):
@@ -1029,7 +1107,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[EntitledApplicationsResponseCollection]:
-        """`GET /saas-manager/v1/applications` (getEntitledApplications)."""
+        """`GET /saas-manager/v1/applications` (getEntitledApplications).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.subscriptions import get_entitled_applications as operation
 
         if accept_language is not UNSET and not isinstance(accept_language, str):
@@ -1054,7 +1135,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[JobStateResponseObject]:
-        """`GET /api/v2.0/jobs/{jobUuid}` (getJobRelatedToSaasApplicationById)."""
+        """`GET /api/v2.0/jobs/{jobUuid}` (getJobRelatedToSaasApplicationById).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.provider_jobs import get_job_related_to_saas_application_by_id as operation
 
         if not isinstance(job_uuid, str):
@@ -1081,7 +1165,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[JobStatusResponseObject]:
-        """`GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus)."""
+        """`GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.job_management import get_status as operation
 
         if not isinstance(job_instance_id_or_unique_id, str):
@@ -1109,7 +1196,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[LabelsResponseObject]:
-        """`GET /saas-manager/v1/applications/{appName}/subscription/labels` (getSubscriptionLabels)."""
+        """`GET /saas-manager/v1/applications/{appName}/subscription/labels` (getSubscriptionLabels).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.subscriptions import get_subscription_labels as operation
 
         if not isinstance(app_name, str):
@@ -1140,7 +1230,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ParamsResponseObject]:
-        """`GET /saas-manager/v1/applications/{appName}/subscription/parameters` (getSubscriptionParams)."""
+        """`GET /saas-manager/v1/applications/{appName}/subscription/parameters` (getSubscriptionParams).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.subscriptions import get_subscription_params as operation
 
         if not isinstance(app_name, str):
@@ -1170,7 +1263,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[str]:
-        """`PUT /api/v2.0/jobs/{jobUuid}/terminate` (gracefulTerminationJob)."""
+        """`PUT /api/v2.0/jobs/{jobUuid}/terminate` (gracefulTerminationJob).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.provider_jobs import graceful_termination_job as operation
 
         if not isinstance(job_uuid, str):
@@ -1198,7 +1294,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[str]:
-        """`PUT /saas-manager/v1/subscription-callback/{identifier}/result` (subscriptionCallbackAsync)."""
+        """`PUT /saas-manager/v1/subscription-callback/{identifier}/result` (subscriptionCallbackAsync).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.xsuaa_callbacks import subscription_callback_async as operation
 
         if not isinstance(identifier, str):
@@ -1233,7 +1332,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[str]:
-        """`PATCH /saas-manager/v1/application/tenants/{tenantId}/subscriptions` (updateApplicationAndTenantSubscriptionAsync)."""
+        """`PATCH /saas-manager/v1/application/tenants/{tenantId}/subscriptions` (updateApplicationAndTenantSubscriptionAsync).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.provider_applications import update_application_and_tenant_subscription_async as operation
 
         if not isinstance(tenant_id, str):
@@ -1306,7 +1408,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`PATCH /saas-manager/v1/applications/{appName}/subscription` (updateSubscriptionParametersAsync)."""
+        """`PATCH /saas-manager/v1/applications/{appName}/subscription` (updateSubscriptionParametersAsync).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.subscriptions import update_subscription_parameters_async as operation
 
         if not isinstance(app_name, str):
@@ -1342,7 +1447,10 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[LabelsResponseObject]:
-        """`PUT /saas-manager/v1/applications/{appName}/subscription/labels` (upsertSubscriptionLabels)."""
+        """`PUT /saas-manager/v1/applications/{appName}/subscription/labels` (upsertSubscriptionLabels).
+
+        Reference: https://api.sap.com/api/APISaasManagerService/resource
+        """
         from .api.subscriptions import upsert_subscription_labels as operation
 
         if not isinstance(app_name, str):

@@ -82,7 +82,10 @@ class ServiceManagerApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> CreateServiceBindingResponse202 | CreatedServiceBindingResponseObject:
-        """`POST /v1/service_bindings` (createServiceBinding)."""
+        """`POST /v1/service_bindings` (createServiceBinding).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_bindings import create_service_binding as operation
 
         if not isinstance(body, operation.CreateServiceBindingRequestPayload):
@@ -110,7 +113,10 @@ class ServiceManagerApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> CreateServiceInstanceResponse202 | CreatedServiceInstanceResponseObject:
-        """`POST /v1/service_instances` (createServiceInstance)."""
+        """`POST /v1/service_instances` (createServiceInstance).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_instances import create_service_instance as operation
 
         if not isinstance(body, (operation.CreateByOfferingAndPlanName, operation.CreateByPlanID)):
@@ -138,7 +144,10 @@ class ServiceManagerApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DeleteServiceBindingResponse200 | DeleteServiceBindingResponse202:
-        """`DELETE /v1/service_bindings/{serviceBindingID}` (deleteServiceBinding)."""
+        """`DELETE /v1/service_bindings/{serviceBindingID}` (deleteServiceBinding).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_bindings import delete_service_binding as operation
 
         if not isinstance(service_binding_id, str):
@@ -169,7 +178,10 @@ class ServiceManagerApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DeleteServiceInstanceResponse200 | DeleteServiceInstanceResponse202:
-        """`DELETE /v1/service_instances/{serviceInstanceID}` (deleteServiceInstance)."""
+        """`DELETE /v1/service_instances/{serviceInstanceID}` (deleteServiceInstance).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_instances import delete_service_instance as operation
 
         if not isinstance(service_instance_id, str):
@@ -202,7 +214,10 @@ class ServiceManagerApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> PlatformResponseList:
-        """`GET /v1/platforms` (getAllPlatforms)."""
+        """`GET /v1/platforms` (getAllPlatforms).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.platforms import get_all_platforms as operation
 
         if field_query is not UNSET and not isinstance(field_query, str):
@@ -236,7 +251,10 @@ class ServiceManagerApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceBindingResponseList:
-        """`GET /v1/service_bindings` (getAllServiceBindings)."""
+        """`GET /v1/service_bindings` (getAllServiceBindings).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_bindings import get_all_service_bindings as operation
 
         if field_query is not UNSET and not isinstance(field_query, str):
@@ -270,7 +288,10 @@ class ServiceManagerApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceBrokerResponseList:
-        """`GET /v1/service_brokers` (getAllServiceBrokers)."""
+        """`GET /v1/service_brokers` (getAllServiceBrokers).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_brokers import get_all_service_brokers as operation
 
         if field_query is not UNSET and not isinstance(field_query, str):
@@ -304,7 +325,10 @@ class ServiceManagerApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceInstanceResponseList:
-        """`GET /v1/service_instances` (getAllServiceInstances)."""
+        """`GET /v1/service_instances` (getAllServiceInstances).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_instances import get_all_service_instances as operation
 
         if field_query is not UNSET and not isinstance(field_query, str):
@@ -339,7 +363,10 @@ class ServiceManagerApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServicePlanResponseList:
-        """`GET /v1/service_plans` (getAllServicePlans)."""
+        """`GET /v1/service_plans` (getAllServicePlans).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_plans import get_all_service_plans as operation
 
         if environment is not UNSET and not isinstance(environment, str):
@@ -378,7 +405,10 @@ class ServiceManagerApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> PlatformResponseObject:
-        """`GET /v1/platforms/{platformID}` (getPlatformById)."""
+        """`GET /v1/platforms/{platformID}` (getPlatformById).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.platforms import get_platform_by_id as operation
 
         if not isinstance(platform_id, str):
@@ -405,7 +435,10 @@ class ServiceManagerApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceBindingResponseObject:
-        """`GET /v1/service_bindings/{serviceBindingID}` (getServiceBindingById)."""
+        """`GET /v1/service_bindings/{serviceBindingID}` (getServiceBindingById).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_bindings import get_service_binding_by_id as operation
 
         if not isinstance(service_binding_id, str):
@@ -432,7 +465,10 @@ class ServiceManagerApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> GetServiceBindingParametersByIdResponse200:
-        """`GET /v1/service_bindings/{serviceBindingID}/parameters` (getServiceBindingParametersById)."""
+        """`GET /v1/service_bindings/{serviceBindingID}/parameters` (getServiceBindingParametersById).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_bindings import get_service_binding_parameters_by_id as operation
 
         if not isinstance(service_binding_id, str):
@@ -459,7 +495,10 @@ class ServiceManagerApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceBrokerResponseObject:
-        """`GET /v1/service_brokers/{serviceBrokerID}` (getServiceBrokerId)."""
+        """`GET /v1/service_brokers/{serviceBrokerID}` (getServiceBrokerId).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_brokers import get_service_broker_id as operation
 
         if not isinstance(service_broker_id, str):
@@ -486,7 +525,10 @@ class ServiceManagerApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceInstanceResponseObject:
-        """`GET /v1/service_instances/{serviceInstanceID}` (getServiceInstanceById)."""
+        """`GET /v1/service_instances/{serviceInstanceID}` (getServiceInstanceById).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_instances import get_service_instance_by_id as operation
 
         if not isinstance(service_instance_id, str):
@@ -513,7 +555,10 @@ class ServiceManagerApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> GetServiceInstanceParametersResponse200:
-        """`GET /v1/service_instances/{serviceInstanceID}/parameters` (getServiceInstanceParameters)."""
+        """`GET /v1/service_instances/{serviceInstanceID}/parameters` (getServiceInstanceParameters).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_instances import get_service_instance_parameters as operation
 
         if not isinstance(service_instance_id, str):
@@ -540,7 +585,10 @@ class ServiceManagerApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceOfferingResponseObject:
-        """`GET /v1/service_offerings/{serviceOfferingID}` (getServiceOfferingById)."""
+        """`GET /v1/service_offerings/{serviceOfferingID}` (getServiceOfferingById).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_offerings import get_service_offering_by_id as operation
 
         if not isinstance(service_offering_id, str):
@@ -571,7 +619,10 @@ class ServiceManagerApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServiceOfferingResponseList:
-        """`GET /v1/service_offerings` (getServiceOfferings)."""
+        """`GET /v1/service_offerings` (getServiceOfferings).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_offerings import get_service_offerings as operation
 
         if environment is not UNSET and not isinstance(environment, str):
@@ -610,7 +661,10 @@ class ServiceManagerApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ServicePlanResponseObject:
-        """`GET /v1/service_plans/{servicePlanID}` (getServicePlansByServiceId)."""
+        """`GET /v1/service_plans/{servicePlanID}` (getServicePlansByServiceId).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_plans import get_service_plans_by_service_id as operation
 
         if not isinstance(service_plan_id, str):
@@ -639,7 +693,10 @@ class ServiceManagerApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> OperationResponseObject:
-        """`GET /v1/{resourceType}/{resourceID}/operations/{operationID}` (getSingleOperation)."""
+        """`GET /v1/{resourceType}/{resourceID}/operations/{operationID}` (getSingleOperation).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.operations import get_single_operation as operation
 
         if not isinstance(resource_type, operation.GetSingleOperationResourceType):
@@ -673,7 +730,10 @@ class ServiceManagerApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AgentVersionsResponseObject:
-        """`GET /v1/agents/versions` (getSupportedAgentsVersions)."""
+        """`GET /v1/agents/versions` (getSupportedAgentsVersions).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.agents import get_supported_agents_versions as operation
 
         return await self._call(
@@ -696,7 +756,10 @@ class ServiceManagerApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> PatchPlatfromResponse202 | UpdatedPlatformResponseObject:
-        """`PATCH /v1/platforms/{platformID}` (patchPlatfrom)."""
+        """`PATCH /v1/platforms/{platformID}` (patchPlatfrom).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.platforms import patch_platfrom as operation
 
         if not isinstance(platform_id, str):
@@ -726,7 +789,10 @@ class ServiceManagerApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RegisteredPlatformResponseObject:
-        """`POST /v1/platforms` (registerPlatfrom)."""
+        """`POST /v1/platforms` (registerPlatfrom).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.platforms import register_platfrom as operation
 
         if not isinstance(body, operation.RegisterPlatformRequestPayload):
@@ -752,7 +818,10 @@ class ServiceManagerApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> UnregisterPlatformResponse200 | UnregisterPlatformResponse202:
-        """`DELETE /v1/platforms/{platformID}` (unregisterPlatform)."""
+        """`DELETE /v1/platforms/{platformID}` (unregisterPlatform).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.platforms import unregister_platform as operation
 
         if not isinstance(platform_id, str):
@@ -784,7 +853,10 @@ class ServiceManagerApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> UpdateServiceInstanceResponse202 | UpdatedServiceInstanceResponseObject:
-        """`PATCH /v1/service_instances/{serviceInstanceID}` (updateServiceInstance)."""
+        """`PATCH /v1/service_instances/{serviceInstanceID}` (updateServiceInstance).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_instances import update_service_instance as operation
 
         if not isinstance(service_instance_id, str):
@@ -823,7 +895,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[CreateServiceBindingResponse202 | CreatedServiceBindingResponseObject]:
-        """`POST /v1/service_bindings` (createServiceBinding)."""
+        """`POST /v1/service_bindings` (createServiceBinding).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_bindings import create_service_binding as operation
 
         if not isinstance(body, operation.CreateServiceBindingRequestPayload):
@@ -851,7 +926,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[CreateServiceInstanceResponse202 | CreatedServiceInstanceResponseObject]:
-        """`POST /v1/service_instances` (createServiceInstance)."""
+        """`POST /v1/service_instances` (createServiceInstance).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_instances import create_service_instance as operation
 
         if not isinstance(body, (operation.CreateByOfferingAndPlanName, operation.CreateByPlanID)):
@@ -879,7 +957,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DeleteServiceBindingResponse200 | DeleteServiceBindingResponse202]:
-        """`DELETE /v1/service_bindings/{serviceBindingID}` (deleteServiceBinding)."""
+        """`DELETE /v1/service_bindings/{serviceBindingID}` (deleteServiceBinding).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_bindings import delete_service_binding as operation
 
         if not isinstance(service_binding_id, str):
@@ -910,7 +991,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DeleteServiceInstanceResponse200 | DeleteServiceInstanceResponse202]:
-        """`DELETE /v1/service_instances/{serviceInstanceID}` (deleteServiceInstance)."""
+        """`DELETE /v1/service_instances/{serviceInstanceID}` (deleteServiceInstance).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_instances import delete_service_instance as operation
 
         if not isinstance(service_instance_id, str):
@@ -943,7 +1027,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[PlatformResponseList]:
-        """`GET /v1/platforms` (getAllPlatforms)."""
+        """`GET /v1/platforms` (getAllPlatforms).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.platforms import get_all_platforms as operation
 
         if field_query is not UNSET and not isinstance(field_query, str):
@@ -977,7 +1064,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceBindingResponseList]:
-        """`GET /v1/service_bindings` (getAllServiceBindings)."""
+        """`GET /v1/service_bindings` (getAllServiceBindings).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_bindings import get_all_service_bindings as operation
 
         if field_query is not UNSET and not isinstance(field_query, str):
@@ -1011,7 +1101,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceBrokerResponseList]:
-        """`GET /v1/service_brokers` (getAllServiceBrokers)."""
+        """`GET /v1/service_brokers` (getAllServiceBrokers).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_brokers import get_all_service_brokers as operation
 
         if field_query is not UNSET and not isinstance(field_query, str):
@@ -1045,7 +1138,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceInstanceResponseList]:
-        """`GET /v1/service_instances` (getAllServiceInstances)."""
+        """`GET /v1/service_instances` (getAllServiceInstances).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_instances import get_all_service_instances as operation
 
         if field_query is not UNSET and not isinstance(field_query, str):
@@ -1080,7 +1176,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServicePlanResponseList]:
-        """`GET /v1/service_plans` (getAllServicePlans)."""
+        """`GET /v1/service_plans` (getAllServicePlans).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_plans import get_all_service_plans as operation
 
         if environment is not UNSET and not isinstance(environment, str):
@@ -1119,7 +1218,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[PlatformResponseObject]:
-        """`GET /v1/platforms/{platformID}` (getPlatformById)."""
+        """`GET /v1/platforms/{platformID}` (getPlatformById).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.platforms import get_platform_by_id as operation
 
         if not isinstance(platform_id, str):
@@ -1146,7 +1248,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceBindingResponseObject]:
-        """`GET /v1/service_bindings/{serviceBindingID}` (getServiceBindingById)."""
+        """`GET /v1/service_bindings/{serviceBindingID}` (getServiceBindingById).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_bindings import get_service_binding_by_id as operation
 
         if not isinstance(service_binding_id, str):
@@ -1173,7 +1278,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetServiceBindingParametersByIdResponse200]:
-        """`GET /v1/service_bindings/{serviceBindingID}/parameters` (getServiceBindingParametersById)."""
+        """`GET /v1/service_bindings/{serviceBindingID}/parameters` (getServiceBindingParametersById).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_bindings import get_service_binding_parameters_by_id as operation
 
         if not isinstance(service_binding_id, str):
@@ -1200,7 +1308,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceBrokerResponseObject]:
-        """`GET /v1/service_brokers/{serviceBrokerID}` (getServiceBrokerId)."""
+        """`GET /v1/service_brokers/{serviceBrokerID}` (getServiceBrokerId).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_brokers import get_service_broker_id as operation
 
         if not isinstance(service_broker_id, str):
@@ -1227,7 +1338,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceInstanceResponseObject]:
-        """`GET /v1/service_instances/{serviceInstanceID}` (getServiceInstanceById)."""
+        """`GET /v1/service_instances/{serviceInstanceID}` (getServiceInstanceById).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_instances import get_service_instance_by_id as operation
 
         if not isinstance(service_instance_id, str):
@@ -1254,7 +1368,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetServiceInstanceParametersResponse200]:
-        """`GET /v1/service_instances/{serviceInstanceID}/parameters` (getServiceInstanceParameters)."""
+        """`GET /v1/service_instances/{serviceInstanceID}/parameters` (getServiceInstanceParameters).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_instances import get_service_instance_parameters as operation
 
         if not isinstance(service_instance_id, str):
@@ -1281,7 +1398,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceOfferingResponseObject]:
-        """`GET /v1/service_offerings/{serviceOfferingID}` (getServiceOfferingById)."""
+        """`GET /v1/service_offerings/{serviceOfferingID}` (getServiceOfferingById).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_offerings import get_service_offering_by_id as operation
 
         if not isinstance(service_offering_id, str):
@@ -1312,7 +1432,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServiceOfferingResponseList]:
-        """`GET /v1/service_offerings` (getServiceOfferings)."""
+        """`GET /v1/service_offerings` (getServiceOfferings).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_offerings import get_service_offerings as operation
 
         if environment is not UNSET and not isinstance(environment, str):
@@ -1351,7 +1474,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ServicePlanResponseObject]:
-        """`GET /v1/service_plans/{servicePlanID}` (getServicePlansByServiceId)."""
+        """`GET /v1/service_plans/{servicePlanID}` (getServicePlansByServiceId).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_plans import get_service_plans_by_service_id as operation
 
         if not isinstance(service_plan_id, str):
@@ -1380,7 +1506,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[OperationResponseObject]:
-        """`GET /v1/{resourceType}/{resourceID}/operations/{operationID}` (getSingleOperation)."""
+        """`GET /v1/{resourceType}/{resourceID}/operations/{operationID}` (getSingleOperation).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.operations import get_single_operation as operation
 
         if not isinstance(resource_type, operation.GetSingleOperationResourceType):
@@ -1414,7 +1543,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AgentVersionsResponseObject]:
-        """`GET /v1/agents/versions` (getSupportedAgentsVersions)."""
+        """`GET /v1/agents/versions` (getSupportedAgentsVersions).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.agents import get_supported_agents_versions as operation
 
         return await self._call_raw(
@@ -1437,7 +1569,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[PatchPlatfromResponse202 | UpdatedPlatformResponseObject]:
-        """`PATCH /v1/platforms/{platformID}` (patchPlatfrom)."""
+        """`PATCH /v1/platforms/{platformID}` (patchPlatfrom).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.platforms import patch_platfrom as operation
 
         if not isinstance(platform_id, str):
@@ -1467,7 +1602,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RegisteredPlatformResponseObject]:
-        """`POST /v1/platforms` (registerPlatfrom)."""
+        """`POST /v1/platforms` (registerPlatfrom).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.platforms import register_platfrom as operation
 
         if not isinstance(body, operation.RegisterPlatformRequestPayload):
@@ -1493,7 +1631,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[UnregisterPlatformResponse200 | UnregisterPlatformResponse202]:
-        """`DELETE /v1/platforms/{platformID}` (unregisterPlatform)."""
+        """`DELETE /v1/platforms/{platformID}` (unregisterPlatform).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.platforms import unregister_platform as operation
 
         if not isinstance(platform_id, str):
@@ -1525,7 +1666,10 @@ class ServiceManagerApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[UpdateServiceInstanceResponse202 | UpdatedServiceInstanceResponseObject]:
-        """`PATCH /v1/service_instances/{serviceInstanceID}` (updateServiceInstance)."""
+        """`PATCH /v1/service_instances/{serviceInstanceID}` (updateServiceInstance).
+
+        Reference: https://api.sap.com/api/APIServiceManager/resource
+        """
         from .api.service_instances import update_service_instance as operation
 
         if not isinstance(service_instance_id, str):

@@ -103,7 +103,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AddIdpAttributeToRoleCollectionResponse201:
-        """`POST /sap/rest/authorization/v2/identity-providers/{origin}/attributes` (addIdpAttributeToRoleCollection)."""
+        """`POST /sap/rest/authorization/v2/identity-providers/{origin}/attributes` (addIdpAttributeToRoleCollection).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.idp_role_collection import add_idp_attribute_to_role_collection as operation
 
         if not isinstance(origin, str):
@@ -134,7 +137,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> XSPlatformIdentityProvider:
-        """`POST /sap/rest/platform-identity-providers-global/{originKey}/globalaccountids` (addPlatformIdentityProviderGlobalAccountId)."""
+        """`POST /sap/rest/platform-identity-providers-global/{originKey}/globalaccountids` (addPlatformIdentityProviderGlobalAccountId).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers_global import (
             add_platform_identity_provider_global_account_id as operation,
         )
@@ -167,7 +173,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> XSPlatformIdentityProvider:
-        """`POST /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers` (addPlatformIdentityProviderTrust)."""
+        """`POST /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers` (addPlatformIdentityProviderTrust).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers import add_platform_identity_provider_trust as operation
 
         if not isinstance(global_account_id, str):
@@ -200,7 +209,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AddRoleCollectionResponse200:
-        """`PUT /sap/rest/user/origin/{origin}/name/{userName}/rolecollections/{roleCollectionName}` (addRoleCollection)."""
+        """`PUT /sap/rest/user/origin/{origin}/name/{userName}/rolecollections/{roleCollectionName}` (addRoleCollection).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.usercontroller import add_role_collection as operation
 
         if not isinstance(origin, str):
@@ -243,7 +255,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AddRoleToRoleCollectionResponse200 | AddRoleToRoleCollectionResponse201:
-        """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles/{roleTemplateAppID}/{roleName}/{roleTemplateName}` (addRoleToRoleCollection)."""
+        """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles/{roleTemplateAppID}/{roleName}/{roleTemplateName}` (addRoleToRoleCollection).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import add_role_to_role_collection as operation
 
         if not isinstance(role_collection_name, str):
@@ -286,7 +301,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AddRolesToRoleCollectionResponse200 | AddRolesToRoleCollectionResponse201:
-        """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (addRolesToRoleCollection)."""
+        """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (addRolesToRoleCollection).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import add_roles_to_role_collection as operation
 
         if not isinstance(role_collection_name, str):
@@ -316,7 +334,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> CustomIdpCockpitResponse:
-        """`GET /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/status` (areMoreTrustsAllowed)."""
+        """`GET /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/status` (areMoreTrustsAllowed).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.customidp import are_more_trusts_allowed as operation
 
         if not isinstance(global_account_id, str):
@@ -344,7 +365,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ChangeRoleCollectionDescriptionResponse200 | ChangeRoleCollectionDescriptionResponse201:
-        """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (changeRoleCollectionDescription)."""
+        """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (changeRoleCollectionDescription).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import change_role_collection_description as operation
 
         if not isinstance(role_collection_name, str):
@@ -374,7 +398,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ScimGroup:
-        """`POST /Groups` (createGroup)."""
+        """`POST /Groups` (createGroup).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.scim_group_endpoints import create_group as operation
 
         if not isinstance(body, operation.ScimGroup):
@@ -400,7 +427,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> IdentityProviderAbstractIdentityProviderDefinition:
-        """`POST /sap/rest/identity-providers` (createIdentityProvider)."""
+        """`POST /sap/rest/identity-providers` (createIdentityProvider).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import create_identity_provider as operation
 
         if not isinstance(body, operation.XSIdentityProvider):
@@ -427,7 +457,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> XSPlatformIdentityProvider:
-        """`POST /sap/rest/platform-identity-providers-global` (createPlatformIdentityProvider)."""
+        """`POST /sap/rest/platform-identity-providers-global` (createPlatformIdentityProvider).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers_global import create_platform_identity_provider as operation
 
         if not isinstance(body, operation.XSPlatformIdentityProvider):
@@ -452,7 +485,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Role:
-        """`POST /sap/rest/authorization/v2/apps/roles` (createRole)."""
+        """`POST /sap/rest/authorization/v2/apps/roles` (createRole).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.roles import create_role as operation
 
         if not isinstance(body, operation.Role):
@@ -477,7 +513,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RoleCollection:
-        """`POST /sap/rest/authorization/v2/rolecollections` (createRoleCollection)."""
+        """`POST /sap/rest/authorization/v2/rolecollections` (createRoleCollection).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import create_role_collection as operation
 
         if not isinstance(body, operation.RoleCollection):
@@ -502,7 +541,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> CreateRoleCollectionsResponse201:
-        """`POST /sap/rest/authorization/v2/rolecollections/bulk` (createRoleCollections)."""
+        """`POST /sap/rest/authorization/v2/rolecollections/bulk` (createRoleCollections).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import create_role_collections as operation
 
         if not isinstance(body, operation.RoleCollectionsBulkDto):
@@ -527,7 +569,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RoleCollectionListDto:
-        """`POST /sap/rest/authorization/v2/users/current/rolecollections` (createRoleCollectionsForUser)."""
+        """`POST /sap/rest/authorization/v2/users/current/rolecollections` (createRoleCollectionsForUser).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import create_role_collections_for_user as operation
 
         if not isinstance(body, operation.RoleCollectionListDto):
@@ -552,7 +597,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> XSUser:
-        """`POST /sap/rest/user` (createUser)."""
+        """`POST /sap/rest/user` (createUser).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.usercontroller import create_user as operation
 
         if not isinstance(body, operation.XSUser):
@@ -577,7 +625,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ScimUser:
-        """`POST /Users` (createUser_1)."""
+        """`POST /Users` (createUser_1).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.scim_user_endpoints import create_user_1 as operation
 
         if not isinstance(body, operation.ScimUser):
@@ -602,7 +653,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> CreateUsersResponse200:
-        """`POST /sap/rest/user/bulk` (createUsers)."""
+        """`POST /sap/rest/user/bulk` (createUsers).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.usercontroller import create_users as operation
 
         if not _list_of(body, operation.XSUser):
@@ -628,7 +682,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> IdentityProviderAbstractIdentityProviderDefinition:
-        """`DELETE /sap/rest/identity-providers/{id}` (deleteIdentityProvider)."""
+        """`DELETE /sap/rest/identity-providers/{id}` (deleteIdentityProvider).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import delete_identity_provider as operation
 
         if not isinstance(id, str):
@@ -659,7 +716,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> IdentityProviderAbstractIdentityProviderDefinition:
-        """`DELETE /sap/rest/identity-providers/originKey/{originKey}` (deleteIdentityProviderUsingOriginKey)."""
+        """`DELETE /sap/rest/identity-providers/originKey/{originKey}` (deleteIdentityProviderUsingOriginKey).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import delete_identity_provider_using_origin_key as operation
 
         if not isinstance(origin_key, str):
@@ -693,7 +753,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DeleteIdpAttributeToRoleCollectionResponse200:
-        """`DELETE /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/{operator}/{attributeValue}/rolecollections/{roleCollectionName}` (deleteIdpAttributeToRoleCollection)."""
+        """`DELETE /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/{operator}/{attributeValue}/rolecollections/{roleCollectionName}` (deleteIdpAttributeToRoleCollection).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.idp_role_collection import delete_idp_attribute_to_role_collection as operation
 
         if not isinstance(origin, str):
@@ -740,7 +803,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> XSPlatformIdentityProvider:
-        """`DELETE /sap/rest/platform-identity-providers-global/{originKey}` (deletePlatformIdentityProvider)."""
+        """`DELETE /sap/rest/platform-identity-providers-global/{originKey}` (deletePlatformIdentityProvider).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers_global import delete_platform_identity_provider as operation
 
         if not isinstance(origin_key, str):
@@ -768,7 +834,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> XSPlatformIdentityProvider:
-        """`DELETE /sap/rest/platform-identity-providers-global/{originKey}/globalaccountids/{globalAccountId}` (deletePlatformIdentityProviderGlobalAccountId)."""
+        """`DELETE /sap/rest/platform-identity-providers-global/{originKey}/globalaccountids/{globalAccountId}` (deletePlatformIdentityProviderGlobalAccountId).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers_global import (
             delete_platform_identity_provider_global_account_id as operation,
         )
@@ -805,7 +874,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> XSPlatformIdentityProvider:
-        """`DELETE /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/{originKey}` (deletePlatformIdentityProviderTrust)."""
+        """`DELETE /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/{originKey}` (deletePlatformIdentityProviderTrust).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers import delete_platform_identity_provider_trust as operation
 
         if not isinstance(global_account_id, str):
@@ -839,7 +911,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DeleteRoleByRoleNameResponse200:
-        """`DELETE /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (deleteRoleByRoleName)."""
+        """`DELETE /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (deleteRoleByRoleName).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.roles import delete_role_by_role_name as operation
 
         if not isinstance(app_id, str):
@@ -876,7 +951,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DeleteRoleCollectionByNameResponse200 | None:
-        """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (deleteRoleCollectionByName)."""
+        """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (deleteRoleCollectionByName).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import delete_role_collection_by_name as operation
 
         if not isinstance(role_collection_name, str):
@@ -903,7 +981,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /sap/rest/authorization/v2/rolecollections/bulk` (deleteRoleCollections)."""
+        """`DELETE /sap/rest/authorization/v2/rolecollections/bulk` (deleteRoleCollections).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import delete_role_collections as operation
 
         if not isinstance(body, operation.RoleCollectionNamesDto):
@@ -928,7 +1009,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`DELETE /sap/rest/authorization/v2/users/current/rolecollections` (deleteRoleCollectionsForUser)."""
+        """`DELETE /sap/rest/authorization/v2/users/current/rolecollections` (deleteRoleCollectionsForUser).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import delete_role_collections_for_user as operation
 
         if not isinstance(body, operation.RoleCollectionListDto):
@@ -956,7 +1040,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DeleteRoleFromRoleCollectionResponse200 | None:
-        """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles/{roleTemplateAppID}/{roleName}/{roleTemplateName}` (deleteRoleFromRoleCollection)."""
+        """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles/{roleTemplateAppID}/{roleName}/{roleTemplateName}` (deleteRoleFromRoleCollection).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import delete_role_from_role_collection as operation
 
         if not isinstance(role_collection_name, str):
@@ -999,7 +1086,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DeleteRolesFromRoleCollectionResponse200 | DeleteRolesFromRoleCollectionResponse201:
-        """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (deleteRolesFromRoleCollection)."""
+        """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (deleteRolesFromRoleCollection).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import delete_roles_from_role_collection as operation
 
         if not isinstance(role_collection_name, str):
@@ -1029,7 +1119,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DeleteUserByIdResponse200:
-        """`DELETE /sap/rest/user/id/{id}` (deleteUserById)."""
+        """`DELETE /sap/rest/user/id/{id}` (deleteUserById).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.usercontroller import delete_user_by_id as operation
 
         if not isinstance(id, str):
@@ -1057,7 +1150,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> DeleteUserByNameResponse200:
-        """`DELETE /sap/rest/user/origin/{origin}/name/{userName}` (deleteUserByName)."""
+        """`DELETE /sap/rest/user/origin/{origin}/name/{userName}` (deleteUserByName).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.usercontroller import delete_user_by_name as operation
 
         if not isinstance(origin, str):
@@ -1094,7 +1190,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SearchResultsObject:
-        """`GET /Users` (findUsers)."""
+        """`GET /Users` (findUsers).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.scim_user_endpoints import find_users as operation
 
         if attributes is not UNSET and not isinstance(attributes, str):
@@ -1138,7 +1237,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> App:
-        """`GET /sap/rest/authorization/v2/apps/{id}` (getAppById)."""
+        """`GET /sap/rest/authorization/v2/apps/{id}` (getAppById).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.application import get_app_by_id as operation
 
         if not isinstance(id, str):
@@ -1173,7 +1275,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> GetAppByTokenResponse200:
-        """`GET /sap/rest/authorization/v2/ownapp/usage` (getAppByToken)."""
+        """`GET /sap/rest/authorization/v2/ownapp/usage` (getAppByToken).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.application import get_app_by_token as operation
 
         if tenant is not UNSET and not isinstance(tenant, str):
@@ -1212,7 +1317,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[App]:
-        """`GET /sap/rest/authorization/v2/apps` (getApps)."""
+        """`GET /sap/rest/authorization/v2/apps` (getApps).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.application import get_apps as operation
 
         if only_with_client_id is not UNSET and not isinstance(only_with_client_id, bool):
@@ -1248,7 +1356,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AuthDataWrapper:
-        """`GET /sap/rest/authorization/v2/apps/{appId}/authorizationData` (getAuthorizationData)."""
+        """`GET /sap/rest/authorization/v2/apps/{appId}/authorizationData` (getAuthorizationData).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.ams import get_authorization_data as operation
 
         if not isinstance(app_id, str):
@@ -1274,7 +1385,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> XSPlatformIdentityProvider:
-        """`GET /sap/rest/neo/platformidentityproviders` (getCustomIdPFeatureFlagForNeoUser)."""
+        """`GET /sap/rest/neo/platformidentityproviders` (getCustomIdPFeatureFlagForNeoUser).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.customidp import get_custom_id_p_feature_flag_for_neo_user as operation
 
         return await self._call(
@@ -1298,7 +1412,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[str]:
-        """`GET /sap/rest/authorization/v2/apps/{appId}/authorities` (getGrantedAuthorities)."""
+        """`GET /sap/rest/authorization/v2/apps/{appId}/authorities` (getGrantedAuthorities).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.application import get_granted_authorities as operation
 
         if not isinstance(app_id, str):
@@ -1330,7 +1447,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[RoleCollectionAttribute]:
-        """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/rolecollections` (getIdpAttributeValues)."""
+        """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/rolecollections` (getIdpAttributeValues).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.idp_role_collection import get_idp_attribute_values as operation
 
         if not isinstance(origin, str):
@@ -1358,7 +1478,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[RoleCollectionAttribute]:
-        """`GET /sap/rest/authorization/v2/identity-providers/{origin}/rolecollections/{roleCollectionName}` (getIdpAttributeValuesFromRoleCollection)."""
+        """`GET /sap/rest/authorization/v2/identity-providers/{origin}/rolecollections/{roleCollectionName}` (getIdpAttributeValuesFromRoleCollection).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.idp_role_collection import get_idp_attribute_values_from_role_collection as operation
 
         if not isinstance(origin, str):
@@ -1394,7 +1517,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[RoleCollectionAttribute]:
-        """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/rolecollections/{roleCollectionName}` (getIdpAttributeValuesFromRoleCollectionByAttribute)."""
+        """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/rolecollections/{roleCollectionName}` (getIdpAttributeValuesFromRoleCollectionByAttribute).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.idp_role_collection import get_idp_attribute_values_from_role_collection_by_attribute as operation
 
         if not isinstance(origin, str):
@@ -1437,7 +1563,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[str]:
-        """`GET /sap/rest/user/origin` (getOrigins)."""
+        """`GET /sap/rest/user/origin` (getOrigins).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.usercontroller import get_origins as operation
 
         return await self._call(
@@ -1458,7 +1587,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> App:
-        """`GET /sap/rest/authorization/v2/ownapp` (getOwnApp)."""
+        """`GET /sap/rest/authorization/v2/ownapp` (getOwnApp).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.application import get_own_app as operation
 
         return await self._call(
@@ -1482,7 +1614,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> XSPlatformIdentityProvider:
-        """`GET /sap/rest/platform-identity-providers-global/{originKey}` (getPlatformIdentityProvider)."""
+        """`GET /sap/rest/platform-identity-providers-global/{originKey}` (getPlatformIdentityProvider).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers_global import get_platform_identity_provider as operation
 
         if not isinstance(origin_key, str):
@@ -1514,7 +1649,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> XSPlatformIdentityProvider:
-        """`GET /sap/rest/platform-identity-providers-global/{originKey}/globalaccountids` (getPlatformIdentityProviderGlobalAccountIds)."""
+        """`GET /sap/rest/platform-identity-providers-global/{originKey}/globalaccountids` (getPlatformIdentityProviderGlobalAccountIds).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers_global import (
             get_platform_identity_provider_global_account_ids as operation,
         )
@@ -1548,7 +1686,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> XSPlatformIdentityProvider:
-        """`GET /sap/rest/platform-identity-providers-global` (getPlatformIdentityProviders)."""
+        """`GET /sap/rest/platform-identity-providers-global` (getPlatformIdentityProviders).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers_global import get_platform_identity_providers as operation
 
         if userbase is not UNSET and not isinstance(userbase, str):
@@ -1594,7 +1735,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[XSPlatformIdentityProvider]:
-        """`GET /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers` (getPlatformIdentityProvidersForGA)."""
+        """`GET /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers` (getPlatformIdentityProvidersForGA).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers import get_platform_identity_providers_for_ga as operation
 
         if not isinstance(global_account_id, str):
@@ -1620,7 +1764,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> str:
-        """`GET /sap/rest/identity-providers/ias/status` (getRegistryStatus)."""
+        """`GET /sap/rest/identity-providers/ias/status` (getRegistryStatus).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import get_registry_status as operation
 
         return await self._call(
@@ -1644,7 +1791,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Role:
-        """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (getRoleByAppAndRoleTemplate)."""
+        """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (getRoleByAppAndRoleTemplate).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.roles import get_role_by_app_and_role_template as operation
 
         if not isinstance(app_id, str):
@@ -1683,7 +1833,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[RoleCollection]:
-        """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/{attributeValue}` (getRoleCollectionByAttributeValue)."""
+        """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/{attributeValue}` (getRoleCollectionByAttributeValue).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.idp_role_collection import get_role_collection_by_attribute_value as operation
 
         if not isinstance(origin, str):
@@ -1723,7 +1876,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RoleCollection:
-        """`GET /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (getRoleCollectionByName)."""
+        """`GET /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (getRoleCollectionByName).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import get_role_collection_by_name as operation
 
         if not isinstance(role_collection_name, str):
@@ -1763,7 +1919,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[RoleCollection]:
-        """`GET /sap/rest/authorization/v2/rolecollections` (getRoleCollections)."""
+        """`GET /sap/rest/authorization/v2/rolecollections` (getRoleCollections).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import get_role_collections as operation
 
         if show_roles is not UNSET and not isinstance(show_roles, bool):
@@ -1810,7 +1969,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[RoleCollection]:
-        """`GET /sap/rest/authorization/v2/rolecollections/roles/{appId}/{roleTemplateName}/{roleName}` (getRoleCollectionsByAppIdTemplateNameAndRoleName)."""
+        """`GET /sap/rest/authorization/v2/rolecollections/roles/{appId}/{roleTemplateName}/{roleName}` (getRoleCollectionsByAppIdTemplateNameAndRoleName).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import get_role_collections_by_app_id_template_name_and_role_name as operation
 
         if not isinstance(app_id, str):
@@ -1855,7 +2017,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[RoleCollection]:
-        """`GET /sap/rest/authorization/v2/rolecollections/pages/{pageId}` (getRoleCollectionsByPaging)."""
+        """`GET /sap/rest/authorization/v2/rolecollections/pages/{pageId}` (getRoleCollectionsByPaging).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import get_role_collections_by_paging as operation
 
         if not (isinstance(page_id, int) and type(page_id) is not bool):
@@ -1889,7 +2054,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[RoleCollection]:
-        """`GET /sap/rest/authorization/v2/rolecollections/pages` (getRoleCollectionsByPaging_1)."""
+        """`GET /sap/rest/authorization/v2/rolecollections/pages` (getRoleCollectionsByPaging_1).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import get_role_collections_by_paging_1 as operation
 
         if show_roles is not UNSET and not isinstance(show_roles, bool):
@@ -1920,7 +2088,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[RoleCollection]:
-        """`GET /sap/rest/authorization/v2/rolecollections/pages/` (getRoleCollectionsByPaging_2)."""
+        """`GET /sap/rest/authorization/v2/rolecollections/pages/` (getRoleCollectionsByPaging_2).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import get_role_collections_by_paging_2 as operation
 
         if show_roles is not UNSET and not isinstance(show_roles, bool):
@@ -1949,7 +2120,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RoleCollectionListDto:
-        """`GET /sap/rest/authorization/v2/users/{userId}/rolecollections` (getRoleCollectionsForUser)."""
+        """`GET /sap/rest/authorization/v2/users/{userId}/rolecollections` (getRoleCollectionsForUser).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import get_role_collections_for_user as operation
 
         if not isinstance(user_id, str):
@@ -1975,7 +2149,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RoleCollectionListDto:
-        """`GET /sap/rest/authorization/v2/users/current/rolecollections` (getRoleCollectionsForUser_1)."""
+        """`GET /sap/rest/authorization/v2/users/current/rolecollections` (getRoleCollectionsForUser_1).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import get_role_collections_for_user_1 as operation
 
         return await self._call(
@@ -1997,7 +2174,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[RoleTemplate]:
-        """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates` (getRoleTemplateByAppName)."""
+        """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates` (getRoleTemplateByAppName).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.roletemplates import get_role_template_by_app_name as operation
 
         if not isinstance(app_id, str):
@@ -2025,7 +2205,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RoleTemplate:
-        """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}` (getRoleTemplateByName)."""
+        """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}` (getRoleTemplateByName).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.roletemplates import get_role_template_by_name as operation
 
         if not isinstance(app_id, str):
@@ -2057,7 +2240,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[RoleTemplate]:
-        """`GET /sap/rest/authorization/v2/apps/roletemplates` (getRoleTemplates)."""
+        """`GET /sap/rest/authorization/v2/apps/roletemplates` (getRoleTemplates).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.roletemplates import get_role_templates as operation
 
         if show_roles is not UNSET and not isinstance(show_roles, bool):
@@ -2081,7 +2267,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[Role]:
-        """`GET /sap/rest/authorization/v2/roles` (getRoles)."""
+        """`GET /sap/rest/authorization/v2/roles` (getRoles).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.roles import get_roles as operation
 
         return await self._call(
@@ -2103,7 +2292,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[Role]:
-        """`GET /sap/rest/authorization/v2/apps/{appId}/roles` (getRolesByAppId)."""
+        """`GET /sap/rest/authorization/v2/apps/{appId}/roles` (getRolesByAppId).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.roles import get_roles_by_app_id as operation
 
         if not isinstance(app_id, str):
@@ -2130,7 +2322,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[Role]:
-        """`GET /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (getRolesByRoleCollectionName)."""
+        """`GET /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (getRolesByRoleCollectionName).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import get_roles_by_role_collection_name as operation
 
         if not isinstance(role_collection_name, str):
@@ -2158,7 +2353,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Scope:
-        """`GET /sap/rest/authorization/v2/apps/{appId}/scopes/{scopeName}` (getScope)."""
+        """`GET /sap/rest/authorization/v2/apps/{appId}/scopes/{scopeName}` (getScope).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.application import get_scope as operation
 
         if not isinstance(app_id, str):
@@ -2190,7 +2388,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> GetUserByIdResponse200:
-        """`GET /sap/rest/user/id/{id}` (getUserById)."""
+        """`GET /sap/rest/user/id/{id}` (getUserById).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.usercontroller import get_user_by_id as operation
 
         if not isinstance(id, str):
@@ -2218,7 +2419,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> XSUser:
-        """`GET /sap/rest/user/origin/{origin}/name/{username}` (getUserByName)."""
+        """`GET /sap/rest/user/origin/{origin}/name/{username}` (getUserByName).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.usercontroller import get_user_by_name as operation
 
         if not isinstance(origin, str):
@@ -2252,7 +2456,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> GetUserNamesResponse200:
-        """`GET /sap/rest/user/origin/{origin}/name` (getUserNames)."""
+        """`GET /sap/rest/user/origin/{origin}/name` (getUserNames).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.usercontroller import get_user_names as operation
 
         if not isinstance(origin, str):
@@ -2285,7 +2492,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> XSTenantV2ZoneInformation:
-        """`GET /sap/rest/tenantLoginInfo/{subdomain}` (getZoneInformationBySubdomain)."""
+        """`GET /sap/rest/tenantLoginInfo/{subdomain}` (getZoneInformationBySubdomain).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.zone_trust_information import get_zone_information_by_subdomain as operation
 
         if not isinstance(subdomain, str):
@@ -2315,7 +2525,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> XSTenantV2ZoneInformation:
-        """`GET /sap/rest/authorization/v2/zoneinfo/{subdomain}` (getZoneInformationBySubdomain_1)."""
+        """`GET /sap/rest/authorization/v2/zoneinfo/{subdomain}` (getZoneInformationBySubdomain_1).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.zone_trust_information import get_zone_information_by_subdomain_1 as operation
 
         if not isinstance(subdomain, str):
@@ -2347,7 +2560,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SearchResultsObject:
-        """`GET /Groups` (listGroups)."""
+        """`GET /Groups` (listGroups).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.scim_group_endpoints import list_groups as operation
 
         if attributes is not UNSET and not isinstance(attributes, str):
@@ -2389,7 +2605,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[Scope]:
-        """`GET /sap/rest/authorization/v2/apps/{appId}/scopes` (listScopes)."""
+        """`GET /sap/rest/authorization/v2/apps/{appId}/scopes` (listScopes).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.application import list_scopes as operation
 
         if not isinstance(app_id, str):
@@ -2417,7 +2636,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> IdentityProviderAbstractIdentityProviderDefinition:
-        """`PUT /sap/rest/identity-providers/migrate/{origin}` (migrateSAMLToOIDCIDP)."""
+        """`PUT /sap/rest/identity-providers/migrate/{origin}` (migrateSAMLToOIDCIDP).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import migrate_saml_to_oidcidp as operation
 
         if not isinstance(origin, str):
@@ -2448,7 +2670,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ReadPublicSettingsResponse200:
-        """`GET /sap/rest/authorization/v2/securitySettings/public` (readPublicSettings)."""
+        """`GET /sap/rest/authorization/v2/securitySettings/public` (readPublicSettings).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.tenant import read_public_settings as operation
 
         if subdomain is not UNSET and not isinstance(subdomain, str):
@@ -2474,7 +2699,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> TenantSettingsResp:
-        """`GET /sap/rest/authorization/v2/securitySettings` (readSettings)."""
+        """`GET /sap/rest/authorization/v2/securitySettings` (readSettings).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.tenant import read_settings as operation
 
         return await self._call(
@@ -2496,7 +2724,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> XSPlatformIdentityProvider:
-        """`POST /sap/rest/platform-identity-providers-global/refreshTrusts` (refreshPlatformIdentityProviderTrusts)."""
+        """`POST /sap/rest/platform-identity-providers-global/refreshTrusts` (refreshPlatformIdentityProviderTrusts).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers_global import refresh_platform_identity_provider_trusts as operation
 
         if not _list_of(body, str):
@@ -2523,7 +2754,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> XSUser:
-        """`DELETE /sap/rest/user/origin/{origin}/name/{userName}/rolecollections/{roleCollectionName}` (removeRoleCollection)."""
+        """`DELETE /sap/rest/user/origin/{origin}/name/{userName}/rolecollections/{roleCollectionName}` (removeRoleCollection).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.usercontroller import remove_role_collection as operation
 
         if not isinstance(origin, str):
@@ -2561,7 +2795,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[RetrieveIasTenantsResponse200Item]:
-        """`GET /sap/rest/identity-providers/ias` (retrieveIasTenants)."""
+        """`GET /sap/rest/identity-providers/ias` (retrieveIasTenants).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import retrieve_ias_tenants as operation
 
         if all_ is not UNSET and not isinstance(all_, bool):
@@ -2589,7 +2826,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> XSIdentityProviderAbstractIdentityProviderDefinition:
-        """`GET /sap/rest/identity-providers/{id}` (retrieveIdentityProvider)."""
+        """`GET /sap/rest/identity-providers/{id}` (retrieveIdentityProvider).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import retrieve_identity_provider as operation
 
         if not isinstance(id, str):
@@ -2620,7 +2860,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> BtpCliXsIdentityProvider:
-        """`HEAD /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated)."""
+        """`HEAD /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated as operation
 
         if not isinstance(origin_key, str):
@@ -2651,7 +2894,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> BtpCliXsIdentityProvider:
-        """`PUT /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_1)."""
+        """`PUT /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_1).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_1 as operation
 
         if not isinstance(origin_key, str):
@@ -2682,7 +2928,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> BtpCliXsIdentityProvider:
-        """`OPTIONS /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_2)."""
+        """`OPTIONS /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_2).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_2 as operation
 
         if not isinstance(origin_key, str):
@@ -2713,7 +2962,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> BtpCliXsIdentityProvider:
-        """`DELETE /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_3)."""
+        """`DELETE /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_3).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_3 as operation
 
         if not isinstance(origin_key, str):
@@ -2744,7 +2996,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> BtpCliXsIdentityProvider:
-        """`POST /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_4)."""
+        """`POST /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_4).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_4 as operation
 
         if not isinstance(origin_key, str):
@@ -2775,7 +3030,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> BtpCliXsIdentityProvider:
-        """`GET /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_5)."""
+        """`GET /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_5).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_5 as operation
 
         if not isinstance(origin_key, str):
@@ -2806,7 +3064,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> BtpCliXsIdentityProvider:
-        """`PATCH /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_6)."""
+        """`PATCH /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_6).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_6 as operation
 
         if not isinstance(origin_key, str):
@@ -2837,7 +3098,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[XSIdentityProviderAbstractIdentityProviderDefinition]:
-        """`GET /sap/rest/identity-providers` (retrieveIdentityProviders)."""
+        """`GET /sap/rest/identity-providers` (retrieveIdentityProviders).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import retrieve_identity_providers as operation
 
         if active_only is not UNSET and not isinstance(active_only, str):
@@ -2865,7 +3129,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> list[BtpCliXsIdentityProvider]:
-        """`GET /sap/rest/identity-providers/btpcli/identity-providers` (retrieveIdentityProvidersForBtpCliDeprecated)."""
+        """`GET /sap/rest/identity-providers/btpcli/identity-providers` (retrieveIdentityProvidersForBtpCliDeprecated).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import retrieve_identity_providers_for_btp_cli_deprecated as operation
 
         if active_only is not UNSET and not isinstance(active_only, str):
@@ -2894,7 +3161,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RetrieveSpecificIasTenantResponse200:
-        """`GET /sap/rest/identity-providers/ias/{tenantURL}` (retrieveSpecificIasTenant)."""
+        """`GET /sap/rest/identity-providers/ias/{tenantURL}` (retrieveSpecificIasTenant).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import retrieve_specific_ias_tenant as operation
 
         if not isinstance(tenant_url, str):
@@ -2926,7 +3196,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> IdentityProviderAbstractIdentityProviderDefinition:
-        """`PUT /sap/rest/identity-providers/migrate/{origin}/rollback` (rollbackSAMLToOIDCIDP)."""
+        """`PUT /sap/rest/identity-providers/migrate/{origin}/rollback` (rollbackSAMLToOIDCIDP).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import rollback_saml_to_oidcidp as operation
 
         if not isinstance(origin, str):
@@ -2955,7 +3228,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> IdentityProviderAbstractIdentityProviderDefinition:
-        """`PUT /sap/rest/identity-providers/{id}` (updateIdentityProvider)."""
+        """`PUT /sap/rest/identity-providers/{id}` (updateIdentityProvider).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import update_identity_provider as operation
 
         if not isinstance(id, str):
@@ -2989,7 +3265,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> XSPlatformIdentityProvider:
-        """`PUT /sap/rest/platform-identity-providers-global/{originKey}` (updatePlatformIdentityProvider)."""
+        """`PUT /sap/rest/platform-identity-providers-global/{originKey}` (updatePlatformIdentityProvider).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers_global import update_platform_identity_provider as operation
 
         if not isinstance(origin_key, str):
@@ -3024,7 +3303,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> XSPlatformIdentityProvider:
-        """`PATCH /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/{originKey}` (updatePlatformIdentityProviderTrust)."""
+        """`PATCH /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/{originKey}` (updatePlatformIdentityProviderTrust).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers import update_platform_identity_provider_trust as operation
 
         if not isinstance(global_account_id, str):
@@ -3064,7 +3346,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Role:
-        """`PUT /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (updateRole)."""
+        """`PUT /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (updateRole).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.roles import update_role as operation
 
         if not isinstance(app_id, str):
@@ -3104,7 +3389,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> TenantSettingsResp:
-        """`PATCH /sap/rest/authorization/v2/securitySettings` (updateSettings)."""
+        """`PATCH /sap/rest/authorization/v2/securitySettings` (updateSettings).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.tenant import update_settings as operation
 
         if not isinstance(body, operation.TenantSettingsReq):
@@ -3130,7 +3418,10 @@ class XsuaaApi(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> XSUser:
-        """`PUT /sap/rest/user` (updateUser)."""
+        """`PUT /sap/rest/user` (updateUser).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.usercontroller import update_user as operation
 
         if not isinstance(body, operation.XSUser):
@@ -3164,7 +3455,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AddIdpAttributeToRoleCollectionResponse201]:
-        """`POST /sap/rest/authorization/v2/identity-providers/{origin}/attributes` (addIdpAttributeToRoleCollection)."""
+        """`POST /sap/rest/authorization/v2/identity-providers/{origin}/attributes` (addIdpAttributeToRoleCollection).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.idp_role_collection import add_idp_attribute_to_role_collection as operation
 
         if not isinstance(origin, str):
@@ -3195,7 +3489,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
-        """`POST /sap/rest/platform-identity-providers-global/{originKey}/globalaccountids` (addPlatformIdentityProviderGlobalAccountId)."""
+        """`POST /sap/rest/platform-identity-providers-global/{originKey}/globalaccountids` (addPlatformIdentityProviderGlobalAccountId).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers_global import (
             add_platform_identity_provider_global_account_id as operation,
         )
@@ -3228,7 +3525,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
-        """`POST /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers` (addPlatformIdentityProviderTrust)."""
+        """`POST /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers` (addPlatformIdentityProviderTrust).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers import add_platform_identity_provider_trust as operation
 
         if not isinstance(global_account_id, str):
@@ -3261,7 +3561,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AddRoleCollectionResponse200]:
-        """`PUT /sap/rest/user/origin/{origin}/name/{userName}/rolecollections/{roleCollectionName}` (addRoleCollection)."""
+        """`PUT /sap/rest/user/origin/{origin}/name/{userName}/rolecollections/{roleCollectionName}` (addRoleCollection).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.usercontroller import add_role_collection as operation
 
         if not isinstance(origin, str):
@@ -3304,7 +3607,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AddRoleToRoleCollectionResponse200 | AddRoleToRoleCollectionResponse201]:
-        """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles/{roleTemplateAppID}/{roleName}/{roleTemplateName}` (addRoleToRoleCollection)."""
+        """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles/{roleTemplateAppID}/{roleName}/{roleTemplateName}` (addRoleToRoleCollection).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import add_role_to_role_collection as operation
 
         if not isinstance(role_collection_name, str):
@@ -3347,7 +3653,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AddRolesToRoleCollectionResponse200 | AddRolesToRoleCollectionResponse201]:
-        """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (addRolesToRoleCollection)."""
+        """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (addRolesToRoleCollection).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import add_roles_to_role_collection as operation
 
         if not isinstance(role_collection_name, str):
@@ -3377,7 +3686,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[CustomIdpCockpitResponse]:
-        """`GET /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/status` (areMoreTrustsAllowed)."""
+        """`GET /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/status` (areMoreTrustsAllowed).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.customidp import are_more_trusts_allowed as operation
 
         if not isinstance(global_account_id, str):
@@ -3405,7 +3717,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ChangeRoleCollectionDescriptionResponse200 | ChangeRoleCollectionDescriptionResponse201]:
-        """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (changeRoleCollectionDescription)."""
+        """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (changeRoleCollectionDescription).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import change_role_collection_description as operation
 
         if not isinstance(role_collection_name, str):
@@ -3435,7 +3750,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ScimGroup]:
-        """`POST /Groups` (createGroup)."""
+        """`POST /Groups` (createGroup).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.scim_group_endpoints import create_group as operation
 
         if not isinstance(body, operation.ScimGroup):
@@ -3461,7 +3779,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[IdentityProviderAbstractIdentityProviderDefinition]:
-        """`POST /sap/rest/identity-providers` (createIdentityProvider)."""
+        """`POST /sap/rest/identity-providers` (createIdentityProvider).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import create_identity_provider as operation
 
         if not isinstance(body, operation.XSIdentityProvider):
@@ -3488,7 +3809,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
-        """`POST /sap/rest/platform-identity-providers-global` (createPlatformIdentityProvider)."""
+        """`POST /sap/rest/platform-identity-providers-global` (createPlatformIdentityProvider).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers_global import create_platform_identity_provider as operation
 
         if not isinstance(body, operation.XSPlatformIdentityProvider):
@@ -3513,7 +3837,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Role]:
-        """`POST /sap/rest/authorization/v2/apps/roles` (createRole)."""
+        """`POST /sap/rest/authorization/v2/apps/roles` (createRole).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.roles import create_role as operation
 
         if not isinstance(body, operation.Role):
@@ -3538,7 +3865,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RoleCollection]:
-        """`POST /sap/rest/authorization/v2/rolecollections` (createRoleCollection)."""
+        """`POST /sap/rest/authorization/v2/rolecollections` (createRoleCollection).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import create_role_collection as operation
 
         if not isinstance(body, operation.RoleCollection):
@@ -3563,7 +3893,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[CreateRoleCollectionsResponse201]:
-        """`POST /sap/rest/authorization/v2/rolecollections/bulk` (createRoleCollections)."""
+        """`POST /sap/rest/authorization/v2/rolecollections/bulk` (createRoleCollections).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import create_role_collections as operation
 
         if not isinstance(body, operation.RoleCollectionsBulkDto):
@@ -3588,7 +3921,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RoleCollectionListDto]:
-        """`POST /sap/rest/authorization/v2/users/current/rolecollections` (createRoleCollectionsForUser)."""
+        """`POST /sap/rest/authorization/v2/users/current/rolecollections` (createRoleCollectionsForUser).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import create_role_collections_for_user as operation
 
         if not isinstance(body, operation.RoleCollectionListDto):
@@ -3613,7 +3949,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSUser]:
-        """`POST /sap/rest/user` (createUser)."""
+        """`POST /sap/rest/user` (createUser).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.usercontroller import create_user as operation
 
         if not isinstance(body, operation.XSUser):
@@ -3638,7 +3977,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ScimUser]:
-        """`POST /Users` (createUser_1)."""
+        """`POST /Users` (createUser_1).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.scim_user_endpoints import create_user_1 as operation
 
         if not isinstance(body, operation.ScimUser):
@@ -3663,7 +4005,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[CreateUsersResponse200]:
-        """`POST /sap/rest/user/bulk` (createUsers)."""
+        """`POST /sap/rest/user/bulk` (createUsers).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.usercontroller import create_users as operation
 
         if not _list_of(body, operation.XSUser):
@@ -3689,7 +4034,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[IdentityProviderAbstractIdentityProviderDefinition]:
-        """`DELETE /sap/rest/identity-providers/{id}` (deleteIdentityProvider)."""
+        """`DELETE /sap/rest/identity-providers/{id}` (deleteIdentityProvider).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import delete_identity_provider as operation
 
         if not isinstance(id, str):
@@ -3720,7 +4068,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[IdentityProviderAbstractIdentityProviderDefinition]:
-        """`DELETE /sap/rest/identity-providers/originKey/{originKey}` (deleteIdentityProviderUsingOriginKey)."""
+        """`DELETE /sap/rest/identity-providers/originKey/{originKey}` (deleteIdentityProviderUsingOriginKey).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import delete_identity_provider_using_origin_key as operation
 
         if not isinstance(origin_key, str):
@@ -3754,7 +4105,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DeleteIdpAttributeToRoleCollectionResponse200]:
-        """`DELETE /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/{operator}/{attributeValue}/rolecollections/{roleCollectionName}` (deleteIdpAttributeToRoleCollection)."""
+        """`DELETE /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/{operator}/{attributeValue}/rolecollections/{roleCollectionName}` (deleteIdpAttributeToRoleCollection).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.idp_role_collection import delete_idp_attribute_to_role_collection as operation
 
         if not isinstance(origin, str):
@@ -3801,7 +4155,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
-        """`DELETE /sap/rest/platform-identity-providers-global/{originKey}` (deletePlatformIdentityProvider)."""
+        """`DELETE /sap/rest/platform-identity-providers-global/{originKey}` (deletePlatformIdentityProvider).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers_global import delete_platform_identity_provider as operation
 
         if not isinstance(origin_key, str):
@@ -3829,7 +4186,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
-        """`DELETE /sap/rest/platform-identity-providers-global/{originKey}/globalaccountids/{globalAccountId}` (deletePlatformIdentityProviderGlobalAccountId)."""
+        """`DELETE /sap/rest/platform-identity-providers-global/{originKey}/globalaccountids/{globalAccountId}` (deletePlatformIdentityProviderGlobalAccountId).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers_global import (
             delete_platform_identity_provider_global_account_id as operation,
         )
@@ -3866,7 +4226,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
-        """`DELETE /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/{originKey}` (deletePlatformIdentityProviderTrust)."""
+        """`DELETE /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/{originKey}` (deletePlatformIdentityProviderTrust).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers import delete_platform_identity_provider_trust as operation
 
         if not isinstance(global_account_id, str):
@@ -3900,7 +4263,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DeleteRoleByRoleNameResponse200]:
-        """`DELETE /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (deleteRoleByRoleName)."""
+        """`DELETE /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (deleteRoleByRoleName).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.roles import delete_role_by_role_name as operation
 
         if not isinstance(app_id, str):
@@ -3937,7 +4303,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DeleteRoleCollectionByNameResponse200 | None]:
-        """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (deleteRoleCollectionByName)."""
+        """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (deleteRoleCollectionByName).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import delete_role_collection_by_name as operation
 
         if not isinstance(role_collection_name, str):
@@ -3964,7 +4333,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /sap/rest/authorization/v2/rolecollections/bulk` (deleteRoleCollections)."""
+        """`DELETE /sap/rest/authorization/v2/rolecollections/bulk` (deleteRoleCollections).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import delete_role_collections as operation
 
         if not isinstance(body, operation.RoleCollectionNamesDto):
@@ -3989,7 +4361,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[None]:
-        """`DELETE /sap/rest/authorization/v2/users/current/rolecollections` (deleteRoleCollectionsForUser)."""
+        """`DELETE /sap/rest/authorization/v2/users/current/rolecollections` (deleteRoleCollectionsForUser).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import delete_role_collections_for_user as operation
 
         if not isinstance(body, operation.RoleCollectionListDto):
@@ -4017,7 +4392,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DeleteRoleFromRoleCollectionResponse200 | None]:
-        """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles/{roleTemplateAppID}/{roleName}/{roleTemplateName}` (deleteRoleFromRoleCollection)."""
+        """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles/{roleTemplateAppID}/{roleName}/{roleTemplateName}` (deleteRoleFromRoleCollection).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import delete_role_from_role_collection as operation
 
         if not isinstance(role_collection_name, str):
@@ -4060,7 +4438,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DeleteRolesFromRoleCollectionResponse200 | DeleteRolesFromRoleCollectionResponse201]:
-        """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (deleteRolesFromRoleCollection)."""
+        """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (deleteRolesFromRoleCollection).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import delete_roles_from_role_collection as operation
 
         if not isinstance(role_collection_name, str):
@@ -4090,7 +4471,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DeleteUserByIdResponse200]:
-        """`DELETE /sap/rest/user/id/{id}` (deleteUserById)."""
+        """`DELETE /sap/rest/user/id/{id}` (deleteUserById).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.usercontroller import delete_user_by_id as operation
 
         if not isinstance(id, str):
@@ -4118,7 +4502,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[DeleteUserByNameResponse200]:
-        """`DELETE /sap/rest/user/origin/{origin}/name/{userName}` (deleteUserByName)."""
+        """`DELETE /sap/rest/user/origin/{origin}/name/{userName}` (deleteUserByName).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.usercontroller import delete_user_by_name as operation
 
         if not isinstance(origin, str):
@@ -4155,7 +4542,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SearchResultsObject]:
-        """`GET /Users` (findUsers)."""
+        """`GET /Users` (findUsers).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.scim_user_endpoints import find_users as operation
 
         if attributes is not UNSET and not isinstance(attributes, str):
@@ -4199,7 +4589,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[App]:
-        """`GET /sap/rest/authorization/v2/apps/{id}` (getAppById)."""
+        """`GET /sap/rest/authorization/v2/apps/{id}` (getAppById).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.application import get_app_by_id as operation
 
         if not isinstance(id, str):
@@ -4234,7 +4627,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetAppByTokenResponse200]:
-        """`GET /sap/rest/authorization/v2/ownapp/usage` (getAppByToken)."""
+        """`GET /sap/rest/authorization/v2/ownapp/usage` (getAppByToken).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.application import get_app_by_token as operation
 
         if tenant is not UNSET and not isinstance(tenant, str):
@@ -4273,7 +4669,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[App]]:
-        """`GET /sap/rest/authorization/v2/apps` (getApps)."""
+        """`GET /sap/rest/authorization/v2/apps` (getApps).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.application import get_apps as operation
 
         if only_with_client_id is not UNSET and not isinstance(only_with_client_id, bool):
@@ -4309,7 +4708,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[AuthDataWrapper]:
-        """`GET /sap/rest/authorization/v2/apps/{appId}/authorizationData` (getAuthorizationData)."""
+        """`GET /sap/rest/authorization/v2/apps/{appId}/authorizationData` (getAuthorizationData).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.ams import get_authorization_data as operation
 
         if not isinstance(app_id, str):
@@ -4335,7 +4737,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
-        """`GET /sap/rest/neo/platformidentityproviders` (getCustomIdPFeatureFlagForNeoUser)."""
+        """`GET /sap/rest/neo/platformidentityproviders` (getCustomIdPFeatureFlagForNeoUser).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.customidp import get_custom_id_p_feature_flag_for_neo_user as operation
 
         return await self._call_raw(
@@ -4359,7 +4764,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[str]]:
-        """`GET /sap/rest/authorization/v2/apps/{appId}/authorities` (getGrantedAuthorities)."""
+        """`GET /sap/rest/authorization/v2/apps/{appId}/authorities` (getGrantedAuthorities).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.application import get_granted_authorities as operation
 
         if not isinstance(app_id, str):
@@ -4391,7 +4799,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[RoleCollectionAttribute]]:
-        """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/rolecollections` (getIdpAttributeValues)."""
+        """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/rolecollections` (getIdpAttributeValues).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.idp_role_collection import get_idp_attribute_values as operation
 
         if not isinstance(origin, str):
@@ -4419,7 +4830,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[RoleCollectionAttribute]]:
-        """`GET /sap/rest/authorization/v2/identity-providers/{origin}/rolecollections/{roleCollectionName}` (getIdpAttributeValuesFromRoleCollection)."""
+        """`GET /sap/rest/authorization/v2/identity-providers/{origin}/rolecollections/{roleCollectionName}` (getIdpAttributeValuesFromRoleCollection).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.idp_role_collection import get_idp_attribute_values_from_role_collection as operation
 
         if not isinstance(origin, str):
@@ -4455,7 +4869,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[RoleCollectionAttribute]]:
-        """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/rolecollections/{roleCollectionName}` (getIdpAttributeValuesFromRoleCollectionByAttribute)."""
+        """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/rolecollections/{roleCollectionName}` (getIdpAttributeValuesFromRoleCollectionByAttribute).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.idp_role_collection import get_idp_attribute_values_from_role_collection_by_attribute as operation
 
         if not isinstance(origin, str):
@@ -4498,7 +4915,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[str]]:
-        """`GET /sap/rest/user/origin` (getOrigins)."""
+        """`GET /sap/rest/user/origin` (getOrigins).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.usercontroller import get_origins as operation
 
         return await self._call_raw(
@@ -4519,7 +4939,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[App]:
-        """`GET /sap/rest/authorization/v2/ownapp` (getOwnApp)."""
+        """`GET /sap/rest/authorization/v2/ownapp` (getOwnApp).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.application import get_own_app as operation
 
         return await self._call_raw(
@@ -4543,7 +4966,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
-        """`GET /sap/rest/platform-identity-providers-global/{originKey}` (getPlatformIdentityProvider)."""
+        """`GET /sap/rest/platform-identity-providers-global/{originKey}` (getPlatformIdentityProvider).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers_global import get_platform_identity_provider as operation
 
         if not isinstance(origin_key, str):
@@ -4575,7 +5001,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
-        """`GET /sap/rest/platform-identity-providers-global/{originKey}/globalaccountids` (getPlatformIdentityProviderGlobalAccountIds)."""
+        """`GET /sap/rest/platform-identity-providers-global/{originKey}/globalaccountids` (getPlatformIdentityProviderGlobalAccountIds).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers_global import (
             get_platform_identity_provider_global_account_ids as operation,
         )
@@ -4609,7 +5038,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
-        """`GET /sap/rest/platform-identity-providers-global` (getPlatformIdentityProviders)."""
+        """`GET /sap/rest/platform-identity-providers-global` (getPlatformIdentityProviders).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers_global import get_platform_identity_providers as operation
 
         if userbase is not UNSET and not isinstance(userbase, str):
@@ -4655,7 +5087,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[XSPlatformIdentityProvider]]:
-        """`GET /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers` (getPlatformIdentityProvidersForGA)."""
+        """`GET /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers` (getPlatformIdentityProvidersForGA).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers import get_platform_identity_providers_for_ga as operation
 
         if not isinstance(global_account_id, str):
@@ -4681,7 +5116,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[str]:
-        """`GET /sap/rest/identity-providers/ias/status` (getRegistryStatus)."""
+        """`GET /sap/rest/identity-providers/ias/status` (getRegistryStatus).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import get_registry_status as operation
 
         return await self._call_raw(
@@ -4705,7 +5143,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Role]:
-        """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (getRoleByAppAndRoleTemplate)."""
+        """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (getRoleByAppAndRoleTemplate).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.roles import get_role_by_app_and_role_template as operation
 
         if not isinstance(app_id, str):
@@ -4744,7 +5185,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[RoleCollection]]:
-        """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/{attributeValue}` (getRoleCollectionByAttributeValue)."""
+        """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/{attributeValue}` (getRoleCollectionByAttributeValue).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.idp_role_collection import get_role_collection_by_attribute_value as operation
 
         if not isinstance(origin, str):
@@ -4784,7 +5228,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RoleCollection]:
-        """`GET /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (getRoleCollectionByName)."""
+        """`GET /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (getRoleCollectionByName).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import get_role_collection_by_name as operation
 
         if not isinstance(role_collection_name, str):
@@ -4824,7 +5271,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[RoleCollection]]:
-        """`GET /sap/rest/authorization/v2/rolecollections` (getRoleCollections)."""
+        """`GET /sap/rest/authorization/v2/rolecollections` (getRoleCollections).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import get_role_collections as operation
 
         if show_roles is not UNSET and not isinstance(show_roles, bool):
@@ -4871,7 +5321,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[RoleCollection]]:
-        """`GET /sap/rest/authorization/v2/rolecollections/roles/{appId}/{roleTemplateName}/{roleName}` (getRoleCollectionsByAppIdTemplateNameAndRoleName)."""
+        """`GET /sap/rest/authorization/v2/rolecollections/roles/{appId}/{roleTemplateName}/{roleName}` (getRoleCollectionsByAppIdTemplateNameAndRoleName).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import get_role_collections_by_app_id_template_name_and_role_name as operation
 
         if not isinstance(app_id, str):
@@ -4916,7 +5369,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[RoleCollection]]:
-        """`GET /sap/rest/authorization/v2/rolecollections/pages/{pageId}` (getRoleCollectionsByPaging)."""
+        """`GET /sap/rest/authorization/v2/rolecollections/pages/{pageId}` (getRoleCollectionsByPaging).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import get_role_collections_by_paging as operation
 
         if not (isinstance(page_id, int) and type(page_id) is not bool):
@@ -4950,7 +5406,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[RoleCollection]]:
-        """`GET /sap/rest/authorization/v2/rolecollections/pages` (getRoleCollectionsByPaging_1)."""
+        """`GET /sap/rest/authorization/v2/rolecollections/pages` (getRoleCollectionsByPaging_1).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import get_role_collections_by_paging_1 as operation
 
         if show_roles is not UNSET and not isinstance(show_roles, bool):
@@ -4981,7 +5440,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[RoleCollection]]:
-        """`GET /sap/rest/authorization/v2/rolecollections/pages/` (getRoleCollectionsByPaging_2)."""
+        """`GET /sap/rest/authorization/v2/rolecollections/pages/` (getRoleCollectionsByPaging_2).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import get_role_collections_by_paging_2 as operation
 
         if show_roles is not UNSET and not isinstance(show_roles, bool):
@@ -5010,7 +5472,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RoleCollectionListDto]:
-        """`GET /sap/rest/authorization/v2/users/{userId}/rolecollections` (getRoleCollectionsForUser)."""
+        """`GET /sap/rest/authorization/v2/users/{userId}/rolecollections` (getRoleCollectionsForUser).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import get_role_collections_for_user as operation
 
         if not isinstance(user_id, str):
@@ -5036,7 +5501,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RoleCollectionListDto]:
-        """`GET /sap/rest/authorization/v2/users/current/rolecollections` (getRoleCollectionsForUser_1)."""
+        """`GET /sap/rest/authorization/v2/users/current/rolecollections` (getRoleCollectionsForUser_1).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import get_role_collections_for_user_1 as operation
 
         return await self._call_raw(
@@ -5058,7 +5526,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[RoleTemplate]]:
-        """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates` (getRoleTemplateByAppName)."""
+        """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates` (getRoleTemplateByAppName).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.roletemplates import get_role_template_by_app_name as operation
 
         if not isinstance(app_id, str):
@@ -5086,7 +5557,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RoleTemplate]:
-        """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}` (getRoleTemplateByName)."""
+        """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}` (getRoleTemplateByName).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.roletemplates import get_role_template_by_name as operation
 
         if not isinstance(app_id, str):
@@ -5118,7 +5592,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[RoleTemplate]]:
-        """`GET /sap/rest/authorization/v2/apps/roletemplates` (getRoleTemplates)."""
+        """`GET /sap/rest/authorization/v2/apps/roletemplates` (getRoleTemplates).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.roletemplates import get_role_templates as operation
 
         if show_roles is not UNSET and not isinstance(show_roles, bool):
@@ -5142,7 +5619,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[Role]]:
-        """`GET /sap/rest/authorization/v2/roles` (getRoles)."""
+        """`GET /sap/rest/authorization/v2/roles` (getRoles).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.roles import get_roles as operation
 
         return await self._call_raw(
@@ -5164,7 +5644,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[Role]]:
-        """`GET /sap/rest/authorization/v2/apps/{appId}/roles` (getRolesByAppId)."""
+        """`GET /sap/rest/authorization/v2/apps/{appId}/roles` (getRolesByAppId).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.roles import get_roles_by_app_id as operation
 
         if not isinstance(app_id, str):
@@ -5191,7 +5674,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[Role]]:
-        """`GET /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (getRolesByRoleCollectionName)."""
+        """`GET /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (getRolesByRoleCollectionName).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.rolecollections import get_roles_by_role_collection_name as operation
 
         if not isinstance(role_collection_name, str):
@@ -5219,7 +5705,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Scope]:
-        """`GET /sap/rest/authorization/v2/apps/{appId}/scopes/{scopeName}` (getScope)."""
+        """`GET /sap/rest/authorization/v2/apps/{appId}/scopes/{scopeName}` (getScope).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.application import get_scope as operation
 
         if not isinstance(app_id, str):
@@ -5251,7 +5740,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetUserByIdResponse200]:
-        """`GET /sap/rest/user/id/{id}` (getUserById)."""
+        """`GET /sap/rest/user/id/{id}` (getUserById).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.usercontroller import get_user_by_id as operation
 
         if not isinstance(id, str):
@@ -5279,7 +5771,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSUser]:
-        """`GET /sap/rest/user/origin/{origin}/name/{username}` (getUserByName)."""
+        """`GET /sap/rest/user/origin/{origin}/name/{username}` (getUserByName).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.usercontroller import get_user_by_name as operation
 
         if not isinstance(origin, str):
@@ -5313,7 +5808,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[GetUserNamesResponse200]:
-        """`GET /sap/rest/user/origin/{origin}/name` (getUserNames)."""
+        """`GET /sap/rest/user/origin/{origin}/name` (getUserNames).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.usercontroller import get_user_names as operation
 
         if not isinstance(origin, str):
@@ -5346,7 +5844,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSTenantV2ZoneInformation]:
-        """`GET /sap/rest/tenantLoginInfo/{subdomain}` (getZoneInformationBySubdomain)."""
+        """`GET /sap/rest/tenantLoginInfo/{subdomain}` (getZoneInformationBySubdomain).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.zone_trust_information import get_zone_information_by_subdomain as operation
 
         if not isinstance(subdomain, str):
@@ -5376,7 +5877,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSTenantV2ZoneInformation]:
-        """`GET /sap/rest/authorization/v2/zoneinfo/{subdomain}` (getZoneInformationBySubdomain_1)."""
+        """`GET /sap/rest/authorization/v2/zoneinfo/{subdomain}` (getZoneInformationBySubdomain_1).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.zone_trust_information import get_zone_information_by_subdomain_1 as operation
 
         if not isinstance(subdomain, str):
@@ -5408,7 +5912,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[SearchResultsObject]:
-        """`GET /Groups` (listGroups)."""
+        """`GET /Groups` (listGroups).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.scim_group_endpoints import list_groups as operation
 
         if attributes is not UNSET and not isinstance(attributes, str):
@@ -5450,7 +5957,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[Scope]]:
-        """`GET /sap/rest/authorization/v2/apps/{appId}/scopes` (listScopes)."""
+        """`GET /sap/rest/authorization/v2/apps/{appId}/scopes` (listScopes).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.application import list_scopes as operation
 
         if not isinstance(app_id, str):
@@ -5478,7 +5988,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[IdentityProviderAbstractIdentityProviderDefinition]:
-        """`PUT /sap/rest/identity-providers/migrate/{origin}` (migrateSAMLToOIDCIDP)."""
+        """`PUT /sap/rest/identity-providers/migrate/{origin}` (migrateSAMLToOIDCIDP).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import migrate_saml_to_oidcidp as operation
 
         if not isinstance(origin, str):
@@ -5509,7 +6022,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[ReadPublicSettingsResponse200]:
-        """`GET /sap/rest/authorization/v2/securitySettings/public` (readPublicSettings)."""
+        """`GET /sap/rest/authorization/v2/securitySettings/public` (readPublicSettings).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.tenant import read_public_settings as operation
 
         if subdomain is not UNSET and not isinstance(subdomain, str):
@@ -5535,7 +6051,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[TenantSettingsResp]:
-        """`GET /sap/rest/authorization/v2/securitySettings` (readSettings)."""
+        """`GET /sap/rest/authorization/v2/securitySettings` (readSettings).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.tenant import read_settings as operation
 
         return await self._call_raw(
@@ -5557,7 +6076,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
-        """`POST /sap/rest/platform-identity-providers-global/refreshTrusts` (refreshPlatformIdentityProviderTrusts)."""
+        """`POST /sap/rest/platform-identity-providers-global/refreshTrusts` (refreshPlatformIdentityProviderTrusts).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers_global import refresh_platform_identity_provider_trusts as operation
 
         if not _list_of(body, str):
@@ -5584,7 +6106,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSUser]:
-        """`DELETE /sap/rest/user/origin/{origin}/name/{userName}/rolecollections/{roleCollectionName}` (removeRoleCollection)."""
+        """`DELETE /sap/rest/user/origin/{origin}/name/{userName}/rolecollections/{roleCollectionName}` (removeRoleCollection).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.usercontroller import remove_role_collection as operation
 
         if not isinstance(origin, str):
@@ -5622,7 +6147,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[RetrieveIasTenantsResponse200Item]]:
-        """`GET /sap/rest/identity-providers/ias` (retrieveIasTenants)."""
+        """`GET /sap/rest/identity-providers/ias` (retrieveIasTenants).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import retrieve_ias_tenants as operation
 
         if all_ is not UNSET and not isinstance(all_, bool):
@@ -5650,7 +6178,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSIdentityProviderAbstractIdentityProviderDefinition]:
-        """`GET /sap/rest/identity-providers/{id}` (retrieveIdentityProvider)."""
+        """`GET /sap/rest/identity-providers/{id}` (retrieveIdentityProvider).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import retrieve_identity_provider as operation
 
         if not isinstance(id, str):
@@ -5681,7 +6212,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BtpCliXsIdentityProvider]:
-        """`HEAD /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated)."""
+        """`HEAD /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated as operation
 
         if not isinstance(origin_key, str):
@@ -5712,7 +6246,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BtpCliXsIdentityProvider]:
-        """`PUT /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_1)."""
+        """`PUT /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_1).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_1 as operation
 
         if not isinstance(origin_key, str):
@@ -5743,7 +6280,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BtpCliXsIdentityProvider]:
-        """`OPTIONS /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_2)."""
+        """`OPTIONS /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_2).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_2 as operation
 
         if not isinstance(origin_key, str):
@@ -5774,7 +6314,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BtpCliXsIdentityProvider]:
-        """`DELETE /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_3)."""
+        """`DELETE /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_3).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_3 as operation
 
         if not isinstance(origin_key, str):
@@ -5805,7 +6348,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BtpCliXsIdentityProvider]:
-        """`POST /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_4)."""
+        """`POST /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_4).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_4 as operation
 
         if not isinstance(origin_key, str):
@@ -5836,7 +6382,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BtpCliXsIdentityProvider]:
-        """`GET /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_5)."""
+        """`GET /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_5).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_5 as operation
 
         if not isinstance(origin_key, str):
@@ -5867,7 +6416,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[BtpCliXsIdentityProvider]:
-        """`PATCH /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_6)."""
+        """`PATCH /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_6).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_6 as operation
 
         if not isinstance(origin_key, str):
@@ -5898,7 +6450,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[XSIdentityProviderAbstractIdentityProviderDefinition]]:
-        """`GET /sap/rest/identity-providers` (retrieveIdentityProviders)."""
+        """`GET /sap/rest/identity-providers` (retrieveIdentityProviders).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import retrieve_identity_providers as operation
 
         if active_only is not UNSET and not isinstance(active_only, str):
@@ -5926,7 +6481,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[list[BtpCliXsIdentityProvider]]:
-        """`GET /sap/rest/identity-providers/btpcli/identity-providers` (retrieveIdentityProvidersForBtpCliDeprecated)."""
+        """`GET /sap/rest/identity-providers/btpcli/identity-providers` (retrieveIdentityProvidersForBtpCliDeprecated).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import retrieve_identity_providers_for_btp_cli_deprecated as operation
 
         if active_only is not UNSET and not isinstance(active_only, str):
@@ -5955,7 +6513,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[RetrieveSpecificIasTenantResponse200]:
-        """`GET /sap/rest/identity-providers/ias/{tenantURL}` (retrieveSpecificIasTenant)."""
+        """`GET /sap/rest/identity-providers/ias/{tenantURL}` (retrieveSpecificIasTenant).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import retrieve_specific_ias_tenant as operation
 
         if not isinstance(tenant_url, str):
@@ -5987,7 +6548,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[IdentityProviderAbstractIdentityProviderDefinition]:
-        """`PUT /sap/rest/identity-providers/migrate/{origin}/rollback` (rollbackSAMLToOIDCIDP)."""
+        """`PUT /sap/rest/identity-providers/migrate/{origin}/rollback` (rollbackSAMLToOIDCIDP).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import rollback_saml_to_oidcidp as operation
 
         if not isinstance(origin, str):
@@ -6016,7 +6580,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[IdentityProviderAbstractIdentityProviderDefinition]:
-        """`PUT /sap/rest/identity-providers/{id}` (updateIdentityProvider)."""
+        """`PUT /sap/rest/identity-providers/{id}` (updateIdentityProvider).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.identity_providers import update_identity_provider as operation
 
         if not isinstance(id, str):
@@ -6050,7 +6617,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
-        """`PUT /sap/rest/platform-identity-providers-global/{originKey}` (updatePlatformIdentityProvider)."""
+        """`PUT /sap/rest/platform-identity-providers-global/{originKey}` (updatePlatformIdentityProvider).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers_global import update_platform_identity_provider as operation
 
         if not isinstance(origin_key, str):
@@ -6085,7 +6655,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
-        """`PATCH /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/{originKey}` (updatePlatformIdentityProviderTrust)."""
+        """`PATCH /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/{originKey}` (updatePlatformIdentityProviderTrust).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.platform_identity_providers import update_platform_identity_provider_trust as operation
 
         if not isinstance(global_account_id, str):
@@ -6125,7 +6698,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[Role]:
-        """`PUT /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (updateRole)."""
+        """`PUT /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (updateRole).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.roles import update_role as operation
 
         if not isinstance(app_id, str):
@@ -6165,7 +6741,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[TenantSettingsResp]:
-        """`PATCH /sap/rest/authorization/v2/securitySettings` (updateSettings)."""
+        """`PATCH /sap/rest/authorization/v2/securitySettings` (updateSettings).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.tenant import update_settings as operation
 
         if not isinstance(body, operation.TenantSettingsReq):
@@ -6191,7 +6770,10 @@ class XsuaaApiWithRawResponse(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Response[XSUser]:
-        """`PUT /sap/rest/user` (updateUser)."""
+        """`PUT /sap/rest/user` (updateUser).
+
+        Reference: https://api.sap.com/api/AuthorizationAPI/resource
+        """
         from .api.usercontroller import update_user as operation
 
         if not isinstance(body, operation.XSUser):
