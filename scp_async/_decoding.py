@@ -92,7 +92,43 @@ def _child(name: str | None) -> str:
     return _ROOT if name is None else f"{getattr(_STATE, 'path', _ROOT)}.{name}"
 
 
+class _Retrack(BaseException):
+    """Met a deviation while reading a body without paths: read it again, with them.
+
+    A BaseException so that the generated union code, which tries its members and catches ordinary
+    errors, lets it through to :func:`_read_body`, which never lets it out.
+    """
+
+
+def _tracking() -> bool:
+    # Reading outside _read_body (a user calling Model.from_dict) always tracks paths.
+    return getattr(_STATE, "tracking", True)
+
+
+def _read_body(read: Callable[[], T]) -> T:
+    """Read a body fast, without JSON paths; should anything deviate, read it again with paths.
+
+    Paths cost a string and two thread-local writes per nested object (a CF app has ~25 of them), and
+    are needed only for a warning or an error, which are rare: the second reading logs and raises
+    exactly what a reading with paths all along would have.
+    """
+    if not _tracking():  # a body inside a body: the outer reading decides
+        return read()
+    _STATE.tracking = False
+    try:
+        try:
+            return read()
+        except (_Retrack, KeyError, ResponseDecodeError):
+            pass
+        _STATE.tracking = True
+        return read()
+    finally:
+        del _STATE.tracking
+
+
 def _kept_at(value: T, path: str, expected: str) -> T:
+    if not _tracking():
+        raise _Retrack
     logger.warning("response field %s: expected %s, got %s; kept as sent", path, expected, json_type(value))
     return value
 
@@ -101,6 +137,8 @@ def kept(value: T, name: str | None, expected: str) -> T:
     """Keep a value of an unexpected JSON type as it came, with a warning naming its field."""
     if name is None:  # the body itself: nothing of it could be typed
         raise ResponseDecodeError(_ROOT, expected, json_type(value))
+    if not _tracking():
+        raise _Retrack
     return _kept_at(value, _child(name), expected)
 
 
@@ -233,12 +271,31 @@ def _model_at(cls: type[Any], value: Any, path: str) -> Any:
 
 def model(cls: type[Any], value: Any, name: str | None) -> Any:
     """A nested object (``name`` None: the body itself) read as `cls`, or kept as sent if it is no object."""
+    if name is None:
+        return _read_body(lambda: _model_at(cls, value, _ROOT))
+    if not _tracking():
+        if type(value) is dict:
+            return cls.from_dict(value)
+        raise _Retrack
     return _model_at(cls, value, _child(name))
 
 
 def models(cls: type[Any], value: Any, name: str | None) -> Any:
     """A list of objects read as `cls` each; a value that is no list is kept as sent."""
-    path = _child(name)
+    if name is None:
+        return _read_body(lambda: _models_at(cls, value, _ROOT))
+    if not _tracking():
+        if type(value) is list:
+            return [cls.from_dict(item) if type(item) is dict else _retrack() for item in value]
+        raise _Retrack
+    return _models_at(cls, value, _child(name))
+
+
+def _retrack() -> Any:
+    raise _Retrack
+
+
+def _models_at(cls: type[Any], value: Any, path: str) -> Any:
     if not isinstance(value, list):
         if path == _ROOT:
             raise ResponseDecodeError(path, f"an array of {cls.__name__}", json_type(value))

@@ -208,3 +208,27 @@ async def test_a_union_body_of_another_json_type_is_an_error_naming_the_operatio
     assert caught.value.operation_id == "getServiceInstance"
     assert caught.value.path == "$"
     assert caught.value.got == "boolean"
+
+
+async def test_a_deviation_deep_in_a_list_is_named_once_with_its_index(caplog: pytest.LogCaptureFixture) -> None:
+    """Bodies are read without JSON paths first (they cost a string per nested object) and read again with
+    them only when something deviates: the warning is the one a path-tracking reading gives, once."""
+    from scp_async._decoding import model
+    from scp_async.emulator import Emulator
+    from scp_async_clients.cf_v3.models import App, AppList, Lifecycle
+
+    emulator = Emulator(subaccounts=2)
+    async with emulator.client(token=emulator.issue_token("cf", user="admin@example.com")) as client:
+        body = (await client.get(emulator.base_url("cf_v3") + "/v3/apps", params={"per_page": 5})).json()
+    assert len(body["resources"]) >= 3
+    clean = model(AppList, copy.deepcopy(body), None)
+    assert all(isinstance(app.lifecycle, Lifecycle) for app in clean.resources)
+    body["resources"][2]["lifecycle"] = "buildpack"
+    with caplog.at_level(logging.WARNING, logger="scp_async"):
+        odd = model(AppList, body, None)
+    assert [r.getMessage() for r in caplog.records] == [
+        "response field $.resources[2].lifecycle: expected an object (Lifecycle), got string; kept as sent"
+    ]
+    assert odd.resources[2].lifecycle == "buildpack"
+    assert all(isinstance(app, App) for app in odd.resources)
+    assert odd.resources[0] == clean.resources[0]
