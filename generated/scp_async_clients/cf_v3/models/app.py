@@ -28,31 +28,33 @@ class App:
     """
     Attributes:
         guid (UUID):
+        name (str):
         created_at (datetime.datetime | Unset):
         updated_at (datetime.datetime | Unset):
         included (IncludedResources | Unset):
         lifecycle (Lifecycle | Unset):
         links (AppLinks | Unset):
         metadata (Metadata | Unset):
-        name (str | Unset):
         relationships (AppRelationships | Unset):
         state (AppState | Unset):
     """
 
     guid: UUID
+    name: str
     created_at: datetime.datetime | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     included: IncludedResources | Unset = UNSET
     lifecycle: Lifecycle | Unset = UNSET
     links: AppLinks | Unset = UNSET
     metadata: Metadata | Unset = UNSET
-    name: str | Unset = UNSET
     relationships: AppRelationships | Unset = UNSET
     state: AppState | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         guid = str(self.guid)
+
+        name = self.name
 
         created_at: str | Unset = UNSET
         if not isinstance(self.created_at, Unset):
@@ -78,8 +80,6 @@ class App:
         if not isinstance(self.metadata, Unset):
             metadata = self.metadata.to_dict()
 
-        name = self.name
-
         relationships: dict[str, Any] | Unset = UNSET
         if not isinstance(self.relationships, Unset):
             relationships = self.relationships.to_dict()
@@ -93,6 +93,7 @@ class App:
         field_dict.update(
             {
                 "guid": guid,
+                "name": name,
             }
         )
         if created_at is not UNSET:
@@ -107,8 +108,6 @@ class App:
             field_dict["links"] = links
         if metadata is not UNSET:
             field_dict["metadata"] = metadata
-        if name is not UNSET:
-            field_dict["name"] = name
         if relationships is not UNSET:
             field_dict["relationships"] = relationships
         if state is not UNSET:
@@ -128,6 +127,8 @@ class App:
         import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
+
+        name = d.pop("name")
 
         _created_at = d.pop("created_at", UNSET)
         created_at: datetime.datetime | Unset
@@ -183,8 +184,6 @@ class App:
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
-        name = d.pop("name", UNSET)
-
         _relationships = d.pop("relationships", UNSET)
         relationships: AppRelationships | Unset
         if isinstance(_relationships, Unset):
@@ -205,13 +204,13 @@ class App:
 
         app = cls(
             guid=guid,
+            name=name,
             created_at=created_at,
             updated_at=updated_at,
             included=included,
             lifecycle=lifecycle,
             links=links,
             metadata=metadata,
-            name=name,
             relationships=relationships,
             state=state,
         )

@@ -21,35 +21,39 @@ T = TypeVar("T", bound="ServicePlanResponseObject")
 class ServicePlanResponseObject:
     """
     Attributes:
+        id (str):
+        name (str):
         bindable (bool | Unset):
         catalog_id (str | Unset):
         catalog_name (str | Unset):
         created_at (datetime.datetime | Unset):
         description (str | Unset):
         free (bool | Unset):
-        id (str | Unset):
         metadata (ServicePlanMetadata | Unset):
-        name (str | Unset):
         ready (bool | Unset):
         service_offering_id (str | Unset):
         updated_at (datetime.datetime | Unset):
     """
 
+    id: str
+    name: str
     bindable: bool | Unset = UNSET
     catalog_id: str | Unset = UNSET
     catalog_name: str | Unset = UNSET
     created_at: datetime.datetime | Unset = UNSET
     description: str | Unset = UNSET
     free: bool | Unset = UNSET
-    id: str | Unset = UNSET
     metadata: ServicePlanMetadata | Unset = UNSET
-    name: str | Unset = UNSET
     ready: bool | Unset = UNSET
     service_offering_id: str | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        id = self.id
+
+        name = self.name
+
         bindable = self.bindable
 
         catalog_id = self.catalog_id
@@ -64,13 +68,9 @@ class ServicePlanResponseObject:
 
         free = self.free
 
-        id = self.id
-
         metadata: dict[str, Any] | Unset = UNSET
         if not isinstance(self.metadata, Unset):
             metadata = self.metadata.to_dict()
-
-        name = self.name
 
         ready = self.ready
 
@@ -82,7 +82,12 @@ class ServicePlanResponseObject:
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
+        field_dict.update(
+            {
+                "id": id,
+                "name": name,
+            }
+        )
         if bindable is not UNSET:
             field_dict["bindable"] = bindable
         if catalog_id is not UNSET:
@@ -95,12 +100,8 @@ class ServicePlanResponseObject:
             field_dict["description"] = description
         if free is not UNSET:
             field_dict["free"] = free
-        if id is not UNSET:
-            field_dict["id"] = id
         if metadata is not UNSET:
             field_dict["metadata"] = metadata
-        if name is not UNSET:
-            field_dict["name"] = name
         if ready is not UNSET:
             field_dict["ready"] = ready
         if service_offering_id is not UNSET:
@@ -115,6 +116,10 @@ class ServicePlanResponseObject:
         from ..models.service_plan_metadata import ServicePlanMetadata  # noqa: PLC0415
 
         d = dict(src_dict)
+        id = d.pop("id")
+
+        name = d.pop("name")
+
         bindable = d.pop("bindable", UNSET)
 
         catalog_id = d.pop("catalog_id", UNSET)
@@ -134,8 +139,6 @@ class ServicePlanResponseObject:
 
         free = d.pop("free", UNSET)
 
-        id = d.pop("id", UNSET)
-
         _metadata = d.pop("metadata", UNSET)
         metadata: ServicePlanMetadata | Unset
         if isinstance(_metadata, Unset):
@@ -144,8 +147,6 @@ class ServicePlanResponseObject:
             import scp_async._decoding as _scp  # noqa: PLC0415
 
             metadata = _scp.model(ServicePlanMetadata, _metadata, "metadata")
-
-        name = d.pop("name", UNSET)
 
         ready = d.pop("ready", UNSET)
 
@@ -161,15 +162,15 @@ class ServicePlanResponseObject:
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         service_plan_response_object = cls(
+            id=id,
+            name=name,
             bindable=bindable,
             catalog_id=catalog_id,
             catalog_name=catalog_name,
             created_at=created_at,
             description=description,
             free=free,
-            id=id,
             metadata=metadata,
-            name=name,
             ready=ready,
             service_offering_id=service_offering_id,
             updated_at=updated_at,
