@@ -26,6 +26,7 @@ item of every page, typed as the page's ``resources``/``items``/``events``/... e
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, ParamSpec, Protocol, TypeVar, overload
@@ -132,7 +133,10 @@ def _identity(item: Any) -> Hashable:
         value = _field(item, name)
         if _is_set(value) and isinstance(value, Hashable):
             return value
-    return repr(item)
+    # No id of its own: the whole item (a model's repr is short and shows only identifying fields).
+    to_dict = getattr(item, "to_dict", None)
+    data = to_dict() if callable(to_dict) else item
+    return json.dumps(data, sort_keys=True, default=str)
 
 
 # -- paging styles: what the next request is, and what marks it ----------------------------------

@@ -92,6 +92,25 @@ def test_events_pages_count_from_one_while_more_pages() -> None:
     assert pages == [UNSET, 2, 3]
 
 
+def test_items_without_an_id_are_told_apart_by_all_their_data_not_their_short_repr() -> None:
+    """Two pages of events without ids that look alike in a repr (same type and global account) but differ."""
+
+    async def get_business_events(*, page_num: int | Unset = UNSET, page_size: int | Unset = UNSET) -> Any:
+        number = 1 if isinstance(page_num, Unset) else page_num
+        events = [
+            {"eventType": "Subaccount_Creation", "globalAccountGUID": "ga", "entityId": f"sub-{number}-{i}"}
+            for i in range(2)
+        ]
+        return BusinessEventsResponseCollection.from_dict(
+            {"events": events, "morePages": number < 3, "pageNum": number}
+        )
+
+    async def main() -> list[str]:
+        return [str(event.entity_id) async for event in paginate(get_business_events, page_size=2)]
+
+    assert anyio.run(main) == [f"sub-{page}-{i}" for page in (1, 2, 3) for i in range(2)]
+
+
 def test_a_page_that_repeats_its_request_ends_the_iteration() -> None:
     async def get_all_service_instances(*, token: str | Unset = UNSET, max_items: int | Unset = UNSET) -> Any:
         return ServiceInstanceResponseList.from_dict(
