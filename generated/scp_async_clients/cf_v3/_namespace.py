@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .models.app_list import AppList
     from .models.app_permissions import AppPermissions
     from .models.app_ssh_enabled import AppSshEnabled
+    from .models.app_usage_event import AppUsageEvent
     from .models.app_usage_event_list import AppUsageEventList
     from .models.apply_service_plan_visibility_body import ApplyServicePlanVisibilityBody
     from .models.audit_event import AuditEvent
@@ -2357,7 +2358,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> BaseSchema:
+    ) -> AppUsageEvent:
         """`GET /v3/app_usage_events/{guid}` (getAppUsageEvent).
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-app-usage-event
@@ -11591,7 +11592,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> Response[BaseSchema]:
+    ) -> Response[AppUsageEvent]:
         """`GET /v3/app_usage_events/{guid}` (getAppUsageEvent).
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-app-usage-event

@@ -31,7 +31,18 @@ if TYPE_CHECKING:
     from .app_relationships import AppRelationships
     from .app_ssh_enabled import AppSshEnabled
     from .app_state import AppState
+    from .app_usage_event import AppUsageEvent
+    from .app_usage_event_app import AppUsageEventApp
+    from .app_usage_event_buildpack import AppUsageEventBuildpack
+    from .app_usage_event_instance_count import AppUsageEventInstanceCount
+    from .app_usage_event_links import AppUsageEventLinks
     from .app_usage_event_list import AppUsageEventList
+    from .app_usage_event_memory_in_mb_per_instance import AppUsageEventMemoryInMbPerInstance
+    from .app_usage_event_organization import AppUsageEventOrganization
+    from .app_usage_event_process import AppUsageEventProcess
+    from .app_usage_event_space import AppUsageEventSpace
+    from .app_usage_event_state import AppUsageEventState
+    from .app_usage_event_task import AppUsageEventTask
     from .apply_service_plan_visibility_body import ApplyServicePlanVisibilityBody
     from .apply_service_plan_visibility_body_organizations_item import ApplyServicePlanVisibilityBodyOrganizationsItem
     from .apply_service_plan_visibility_body_type import ApplyServicePlanVisibilityBodyType
@@ -136,6 +147,8 @@ if TYPE_CHECKING:
     from .deployment_relationships import DeploymentRelationships
     from .deployment_revision_type_0 import DeploymentRevisionType0
     from .deployment_status import DeploymentStatus
+    from .deployment_status_canary import DeploymentStatusCanary
+    from .deployment_status_canary_steps import DeploymentStatusCanarySteps
     from .deployment_status_details import DeploymentStatusDetails
     from .deployment_status_reason import DeploymentStatusReason
     from .deployment_status_value import DeploymentStatusValue
@@ -199,6 +212,9 @@ if TYPE_CHECKING:
     from .get_service_instance_permissions_response_200 import GetServiceInstancePermissionsResponse200
     from .get_service_instance_usage_summary_in_shared_spaces_response_200 import (
         GetServiceInstanceUsageSummaryInSharedSpacesResponse200,
+    )
+    from .get_service_instance_usage_summary_in_shared_spaces_response_200_links import (
+        GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links,
     )
     from .get_service_instance_usage_summary_in_shared_spaces_response_200_usage_summary_item import (
         GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem,
@@ -416,6 +432,12 @@ if TYPE_CHECKING:
     from .service_usage_event import ServiceUsageEvent
     from .service_usage_event_links import ServiceUsageEventLinks
     from .service_usage_event_list import ServiceUsageEventList
+    from .service_usage_event_organization import ServiceUsageEventOrganization
+    from .service_usage_event_service_broker import ServiceUsageEventServiceBroker
+    from .service_usage_event_service_instance import ServiceUsageEventServiceInstance
+    from .service_usage_event_service_offering import ServiceUsageEventServiceOffering
+    from .service_usage_event_service_plan import ServiceUsageEventServicePlan
+    from .service_usage_event_space import ServiceUsageEventSpace
     from .set_current_droplet_for_app_body import SetCurrentDropletForAppBody
     from .share_domain_body import ShareDomainBody
     from .share_domain_response_200 import ShareDomainResponse200
@@ -554,7 +576,18 @@ _MODULE_OF_NAME: dict[str, str] = {
     "AppRelationships": ".app_relationships",
     "AppSshEnabled": ".app_ssh_enabled",
     "AppState": ".app_state",
+    "AppUsageEvent": ".app_usage_event",
+    "AppUsageEventApp": ".app_usage_event_app",
+    "AppUsageEventBuildpack": ".app_usage_event_buildpack",
+    "AppUsageEventInstanceCount": ".app_usage_event_instance_count",
+    "AppUsageEventLinks": ".app_usage_event_links",
     "AppUsageEventList": ".app_usage_event_list",
+    "AppUsageEventMemoryInMbPerInstance": ".app_usage_event_memory_in_mb_per_instance",
+    "AppUsageEventOrganization": ".app_usage_event_organization",
+    "AppUsageEventProcess": ".app_usage_event_process",
+    "AppUsageEventSpace": ".app_usage_event_space",
+    "AppUsageEventState": ".app_usage_event_state",
+    "AppUsageEventTask": ".app_usage_event_task",
     "ApplyServicePlanVisibilityBody": ".apply_service_plan_visibility_body",
     "ApplyServicePlanVisibilityBodyOrganizationsItem": ".apply_service_plan_visibility_body_organizations_item",
     "ApplyServicePlanVisibilityBodyType": ".apply_service_plan_visibility_body_type",
@@ -659,6 +692,8 @@ _MODULE_OF_NAME: dict[str, str] = {
     "DeploymentRelationships": ".deployment_relationships",
     "DeploymentRevisionType0": ".deployment_revision_type_0",
     "DeploymentStatus": ".deployment_status",
+    "DeploymentStatusCanary": ".deployment_status_canary",
+    "DeploymentStatusCanarySteps": ".deployment_status_canary_steps",
     "DeploymentStatusDetails": ".deployment_status_details",
     "DeploymentStatusReason": ".deployment_status_reason",
     "DeploymentStatusValue": ".deployment_status_value",
@@ -721,6 +756,7 @@ _MODULE_OF_NAME: dict[str, str] = {
     "GetServiceInstanceParametersResponse200": ".get_service_instance_parameters_response_200",
     "GetServiceInstancePermissionsResponse200": ".get_service_instance_permissions_response_200",
     "GetServiceInstanceUsageSummaryInSharedSpacesResponse200": ".get_service_instance_usage_summary_in_shared_spaces_response_200",
+    "GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links": ".get_service_instance_usage_summary_in_shared_spaces_response_200_links",
     "GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem": ".get_service_instance_usage_summary_in_shared_spaces_response_200_usage_summary_item",
     "GetServicePlanIncludeItem": ".get_service_plan_include_item",
     "GetServiceRouteBindingIncludeItem": ".get_service_route_binding_include_item",
@@ -931,6 +967,12 @@ _MODULE_OF_NAME: dict[str, str] = {
     "ServiceUsageEvent": ".service_usage_event",
     "ServiceUsageEventLinks": ".service_usage_event_links",
     "ServiceUsageEventList": ".service_usage_event_list",
+    "ServiceUsageEventOrganization": ".service_usage_event_organization",
+    "ServiceUsageEventServiceBroker": ".service_usage_event_service_broker",
+    "ServiceUsageEventServiceInstance": ".service_usage_event_service_instance",
+    "ServiceUsageEventServiceOffering": ".service_usage_event_service_offering",
+    "ServiceUsageEventServicePlan": ".service_usage_event_service_plan",
+    "ServiceUsageEventSpace": ".service_usage_event_space",
     "SetCurrentDropletForAppBody": ".set_current_droplet_for_app_body",
     "ShareDomainBody": ".share_domain_body",
     "ShareDomainResponse200": ".share_domain_response_200",
@@ -1071,7 +1113,18 @@ __all__ = (
     "AppRelationships",
     "AppSshEnabled",
     "AppState",
+    "AppUsageEvent",
+    "AppUsageEventApp",
+    "AppUsageEventBuildpack",
+    "AppUsageEventInstanceCount",
+    "AppUsageEventLinks",
     "AppUsageEventList",
+    "AppUsageEventMemoryInMbPerInstance",
+    "AppUsageEventOrganization",
+    "AppUsageEventProcess",
+    "AppUsageEventSpace",
+    "AppUsageEventState",
+    "AppUsageEventTask",
     "AuditEvent",
     "AuditEventActor",
     "AuditEventData",
@@ -1173,6 +1226,8 @@ __all__ = (
     "DeploymentRelationships",
     "DeploymentRevisionType0",
     "DeploymentStatus",
+    "DeploymentStatusCanary",
+    "DeploymentStatusCanarySteps",
     "DeploymentStatusDetails",
     "DeploymentStatusReason",
     "DeploymentStatusValue",
@@ -1235,6 +1290,7 @@ __all__ = (
     "GetServiceInstanceParametersResponse200",
     "GetServiceInstancePermissionsResponse200",
     "GetServiceInstanceUsageSummaryInSharedSpacesResponse200",
+    "GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links",
     "GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem",
     "GetServicePlanIncludeItem",
     "GetServiceRouteBindingIncludeItem",
@@ -1445,6 +1501,12 @@ __all__ = (
     "ServiceUsageEvent",
     "ServiceUsageEventLinks",
     "ServiceUsageEventList",
+    "ServiceUsageEventOrganization",
+    "ServiceUsageEventServiceBroker",
+    "ServiceUsageEventServiceInstance",
+    "ServiceUsageEventServiceOffering",
+    "ServiceUsageEventServicePlan",
+    "ServiceUsageEventSpace",
     "SetCurrentDropletForAppBody",
     "ShareDomainBody",
     "ShareDomainResponse200",

@@ -8,7 +8,7 @@ from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 if TYPE_CHECKING:
-    from ..models.base_schema import BaseSchema
+    from ..models.app_usage_event import AppUsageEvent
     from ..models.pagination import Pagination
 
 
@@ -20,11 +20,11 @@ class AppUsageEventList:
     """
     Attributes:
         pagination (Pagination):
-        resources (list[BaseSchema]):
+        resources (list[AppUsageEvent]):
     """
 
     pagination: Pagination
-    resources: list[BaseSchema]
+    resources: list[AppUsageEvent]
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -48,7 +48,7 @@ class AppUsageEventList:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.base_schema import BaseSchema  # noqa: PLC0415
+        from ..models.app_usage_event import AppUsageEvent  # noqa: PLC0415
         from ..models.pagination import Pagination  # noqa: PLC0415
 
         d = dict(src_dict)
@@ -57,10 +57,10 @@ class AppUsageEventList:
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
-        resources: list[BaseSchema]
+        resources: list[AppUsageEvent]
         import scp_async._decoding as _scp  # noqa: PLC0415
 
-        resources = _scp.models(BaseSchema, _resources, "resources")
+        resources = _scp.models(AppUsageEvent, _resources, "resources")
 
         app_usage_event_list = cls(
             pagination=pagination,

@@ -12,6 +12,7 @@ from ..models.deployment_status_value import DeploymentStatusValue
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
+    from ..models.deployment_status_canary import DeploymentStatusCanary
     from ..models.deployment_status_details import DeploymentStatusDetails
 
 
@@ -22,17 +23,23 @@ T = TypeVar("T", bound="DeploymentStatus")
 class DeploymentStatus:
     """
     Attributes:
+        canary (DeploymentStatusCanary | Unset):
         details (DeploymentStatusDetails | Unset):
         reason (DeploymentStatusReason | Unset):
         value (DeploymentStatusValue | Unset):
     """
 
+    canary: DeploymentStatusCanary | Unset = UNSET
     details: DeploymentStatusDetails | Unset = UNSET
     reason: DeploymentStatusReason | Unset = UNSET
     value: DeploymentStatusValue | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        canary: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.canary, Unset):
+            canary = self.canary.to_dict()
+
         details: dict[str, Any] | Unset = UNSET
         if not isinstance(self.details, Unset):
             details = self.details.to_dict()
@@ -48,6 +55,8 @@ class DeploymentStatus:
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({})
+        if canary is not UNSET:
+            field_dict["canary"] = canary
         if details is not UNSET:
             field_dict["details"] = details
         if reason is not UNSET:
@@ -59,9 +68,19 @@ class DeploymentStatus:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.deployment_status_canary import DeploymentStatusCanary  # noqa: PLC0415
         from ..models.deployment_status_details import DeploymentStatusDetails  # noqa: PLC0415
 
         d = dict(src_dict)
+        _canary = d.pop("canary", UNSET)
+        canary: DeploymentStatusCanary | Unset
+        if isinstance(_canary, Unset):
+            canary = UNSET
+        else:
+            import scp_async._decoding as _scp  # noqa: PLC0415
+
+            canary = _scp.model(DeploymentStatusCanary, _canary, "canary")
+
         _details = d.pop("details", UNSET)
         details: DeploymentStatusDetails | Unset
         if isinstance(_details, Unset):
@@ -90,6 +109,7 @@ class DeploymentStatus:
             value = _scp.enum(DeploymentStatusValue, _value, "value")
 
         deployment_status = cls(
+            canary=canary,
             details=details,
             reason=reason,
             value=value,

@@ -10,6 +10,9 @@ from attrs import field as _attrs_field
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
+    from ..models.get_service_instance_usage_summary_in_shared_spaces_response_200_links import (
+        GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links,
+    )
     from ..models.get_service_instance_usage_summary_in_shared_spaces_response_200_usage_summary_item import (
         GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem,
     )
@@ -22,13 +25,19 @@ T = TypeVar("T", bound="GetServiceInstanceUsageSummaryInSharedSpacesResponse200"
 class GetServiceInstanceUsageSummaryInSharedSpacesResponse200:
     """
     Attributes:
+        links (GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links | Unset):
         usage_summary (list[GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem] | Unset):
     """
 
+    links: GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links | Unset = UNSET
     usage_summary: list[GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem] | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        links: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.links, Unset):
+            links = self.links.to_dict()
+
         usage_summary: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.usage_summary, Unset):
             usage_summary = []
@@ -39,6 +48,8 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200:
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({})
+        if links is not UNSET:
+            field_dict["links"] = links
         if usage_summary is not UNSET:
             field_dict["usage_summary"] = usage_summary
 
@@ -46,11 +57,23 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.get_service_instance_usage_summary_in_shared_spaces_response_200_links import (
+            GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links,  # noqa: PLC0415
+        )
         from ..models.get_service_instance_usage_summary_in_shared_spaces_response_200_usage_summary_item import (
             GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem,  # noqa: PLC0415
         )
 
         d = dict(src_dict)
+        _links = d.pop("links", UNSET)
+        links: GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links | Unset
+        if isinstance(_links, Unset):
+            links = UNSET
+        else:
+            import scp_async._decoding as _scp  # noqa: PLC0415
+
+            links = _scp.model(GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links, _links, "links")
+
         _usage_summary = d.pop("usage_summary", UNSET)
         usage_summary: list[GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem] | Unset = UNSET
         if _usage_summary is not UNSET:
@@ -61,6 +84,7 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200:
             )
 
         get_service_instance_usage_summary_in_shared_spaces_response_200 = cls(
+            links=links,
             usage_summary=usage_summary,
         )
 

@@ -13,6 +13,12 @@ from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.service_usage_event_links import ServiceUsageEventLinks
+    from ..models.service_usage_event_organization import ServiceUsageEventOrganization
+    from ..models.service_usage_event_service_broker import ServiceUsageEventServiceBroker
+    from ..models.service_usage_event_service_instance import ServiceUsageEventServiceInstance
+    from ..models.service_usage_event_service_offering import ServiceUsageEventServiceOffering
+    from ..models.service_usage_event_service_plan import ServiceUsageEventServicePlan
+    from ..models.service_usage_event_space import ServiceUsageEventSpace
 
 
 T = TypeVar("T", bound="ServiceUsageEvent")
@@ -26,12 +32,26 @@ class ServiceUsageEvent:
         created_at (datetime.datetime | Unset):
         updated_at (datetime.datetime | Unset):
         links (ServiceUsageEventLinks | Unset):
+        organization (ServiceUsageEventOrganization | Unset):
+        service_broker (ServiceUsageEventServiceBroker | Unset):
+        service_instance (ServiceUsageEventServiceInstance | Unset):
+        service_offering (ServiceUsageEventServiceOffering | Unset):
+        service_plan (ServiceUsageEventServicePlan | Unset):
+        space (ServiceUsageEventSpace | Unset):
+        state (str | Unset):
     """
 
     guid: UUID
     created_at: datetime.datetime | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
     links: ServiceUsageEventLinks | Unset = UNSET
+    organization: ServiceUsageEventOrganization | Unset = UNSET
+    service_broker: ServiceUsageEventServiceBroker | Unset = UNSET
+    service_instance: ServiceUsageEventServiceInstance | Unset = UNSET
+    service_offering: ServiceUsageEventServiceOffering | Unset = UNSET
+    service_plan: ServiceUsageEventServicePlan | Unset = UNSET
+    space: ServiceUsageEventSpace | Unset = UNSET
+    state: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -49,6 +69,32 @@ class ServiceUsageEvent:
         if not isinstance(self.links, Unset):
             links = self.links.to_dict()
 
+        organization: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.organization, Unset):
+            organization = self.organization.to_dict()
+
+        service_broker: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.service_broker, Unset):
+            service_broker = self.service_broker.to_dict()
+
+        service_instance: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.service_instance, Unset):
+            service_instance = self.service_instance.to_dict()
+
+        service_offering: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.service_offering, Unset):
+            service_offering = self.service_offering.to_dict()
+
+        service_plan: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.service_plan, Unset):
+            service_plan = self.service_plan.to_dict()
+
+        space: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.space, Unset):
+            space = self.space.to_dict()
+
+        state = self.state
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -62,12 +108,32 @@ class ServiceUsageEvent:
             field_dict["updated_at"] = updated_at
         if links is not UNSET:
             field_dict["links"] = links
+        if organization is not UNSET:
+            field_dict["organization"] = organization
+        if service_broker is not UNSET:
+            field_dict["service_broker"] = service_broker
+        if service_instance is not UNSET:
+            field_dict["service_instance"] = service_instance
+        if service_offering is not UNSET:
+            field_dict["service_offering"] = service_offering
+        if service_plan is not UNSET:
+            field_dict["service_plan"] = service_plan
+        if space is not UNSET:
+            field_dict["space"] = space
+        if state is not UNSET:
+            field_dict["state"] = state
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.service_usage_event_links import ServiceUsageEventLinks  # noqa: PLC0415
+        from ..models.service_usage_event_organization import ServiceUsageEventOrganization  # noqa: PLC0415
+        from ..models.service_usage_event_service_broker import ServiceUsageEventServiceBroker  # noqa: PLC0415
+        from ..models.service_usage_event_service_instance import ServiceUsageEventServiceInstance  # noqa: PLC0415
+        from ..models.service_usage_event_service_offering import ServiceUsageEventServiceOffering  # noqa: PLC0415
+        from ..models.service_usage_event_service_plan import ServiceUsageEventServicePlan  # noqa: PLC0415
+        from ..models.service_usage_event_space import ServiceUsageEventSpace  # noqa: PLC0415
 
         d = dict(src_dict)
         import scp_async._decoding as _scp  # noqa: PLC0415
@@ -101,11 +167,74 @@ class ServiceUsageEvent:
 
             links = _scp.model(ServiceUsageEventLinks, _links, "links")
 
+        _organization = d.pop("organization", UNSET)
+        organization: ServiceUsageEventOrganization | Unset
+        if isinstance(_organization, Unset):
+            organization = UNSET
+        else:
+            import scp_async._decoding as _scp  # noqa: PLC0415
+
+            organization = _scp.model(ServiceUsageEventOrganization, _organization, "organization")
+
+        _service_broker = d.pop("service_broker", UNSET)
+        service_broker: ServiceUsageEventServiceBroker | Unset
+        if isinstance(_service_broker, Unset):
+            service_broker = UNSET
+        else:
+            import scp_async._decoding as _scp  # noqa: PLC0415
+
+            service_broker = _scp.model(ServiceUsageEventServiceBroker, _service_broker, "service_broker")
+
+        _service_instance = d.pop("service_instance", UNSET)
+        service_instance: ServiceUsageEventServiceInstance | Unset
+        if isinstance(_service_instance, Unset):
+            service_instance = UNSET
+        else:
+            import scp_async._decoding as _scp  # noqa: PLC0415
+
+            service_instance = _scp.model(ServiceUsageEventServiceInstance, _service_instance, "service_instance")
+
+        _service_offering = d.pop("service_offering", UNSET)
+        service_offering: ServiceUsageEventServiceOffering | Unset
+        if isinstance(_service_offering, Unset):
+            service_offering = UNSET
+        else:
+            import scp_async._decoding as _scp  # noqa: PLC0415
+
+            service_offering = _scp.model(ServiceUsageEventServiceOffering, _service_offering, "service_offering")
+
+        _service_plan = d.pop("service_plan", UNSET)
+        service_plan: ServiceUsageEventServicePlan | Unset
+        if isinstance(_service_plan, Unset):
+            service_plan = UNSET
+        else:
+            import scp_async._decoding as _scp  # noqa: PLC0415
+
+            service_plan = _scp.model(ServiceUsageEventServicePlan, _service_plan, "service_plan")
+
+        _space = d.pop("space", UNSET)
+        space: ServiceUsageEventSpace | Unset
+        if isinstance(_space, Unset):
+            space = UNSET
+        else:
+            import scp_async._decoding as _scp  # noqa: PLC0415
+
+            space = _scp.model(ServiceUsageEventSpace, _space, "space")
+
+        state = d.pop("state", UNSET)
+
         service_usage_event = cls(
             guid=guid,
             created_at=created_at,
             updated_at=updated_at,
             links=links,
+            organization=organization,
+            service_broker=service_broker,
+            service_instance=service_instance,
+            service_offering=service_offering,
+            service_plan=service_plan,
+            space=space,
+            state=state,
         )
 
         service_usage_event.additional_properties = d

@@ -8,7 +8,7 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
-from ...models.base_schema import BaseSchema
+from ...models.app_usage_event import AppUsageEvent
 from ...models.errors import Errors
 from ...types import Response
 
@@ -27,11 +27,11 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> BaseSchema | Errors | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> AppUsageEvent | Errors | None:
     if response.status_code == 200:
         import scp_async._decoding as _scp  # noqa: PLC0415
 
-        response_200 = _scp.model(BaseSchema, response.json(), None)
+        response_200 = _scp.model(AppUsageEvent, response.json(), None)
 
         return response_200
 
@@ -62,7 +62,9 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[BaseSchema | Errors]:
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[AppUsageEvent | Errors]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -75,7 +77,7 @@ def sync_detailed(
     guid: UUID,
     *,
     client: AuthenticatedClient | Client,
-) -> Response[BaseSchema | Errors]:
+) -> Response[AppUsageEvent | Errors]:
     """
     Args:
         guid (UUID):
@@ -85,7 +87,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[BaseSchema | Errors]
+        Response[AppUsageEvent | Errors]
     """
 
     kwargs = _get_kwargs(
@@ -103,7 +105,7 @@ def sync(
     guid: UUID,
     *,
     client: AuthenticatedClient | Client,
-) -> BaseSchema | Errors | None:
+) -> AppUsageEvent | Errors | None:
     """
     Args:
         guid (UUID):
@@ -113,7 +115,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        BaseSchema | Errors
+        AppUsageEvent | Errors
     """
 
     return sync_detailed(
@@ -126,7 +128,7 @@ async def asyncio_detailed(
     guid: UUID,
     *,
     client: AuthenticatedClient | Client,
-) -> Response[BaseSchema | Errors]:
+) -> Response[AppUsageEvent | Errors]:
     """
     Args:
         guid (UUID):
@@ -136,7 +138,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[BaseSchema | Errors]
+        Response[AppUsageEvent | Errors]
     """
 
     kwargs = _get_kwargs(
@@ -152,7 +154,7 @@ async def asyncio(
     guid: UUID,
     *,
     client: AuthenticatedClient | Client,
-) -> BaseSchema | Errors | None:
+) -> AppUsageEvent | Errors | None:
     """
     Args:
         guid (UUID):
@@ -162,7 +164,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        BaseSchema | Errors
+        AppUsageEvent | Errors
     """
 
     return (
