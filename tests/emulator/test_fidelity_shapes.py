@@ -38,6 +38,9 @@ MAPS = frozenset(
         "var",
         "environment_variables",
         "customLabels",
+        "processes",  # a CF revision's processes, keyed by process type
+        "process_types",  # a CF droplet's start commands, keyed by process type (a list elsewhere: not a map)
+        "custom",  # the operator's own entries of CF's /v3/info
     }
 )
 #: Broker-provided free-form objects (OSB ``metadata``), compared like maps.
@@ -289,6 +292,11 @@ SCHEMA_KEYS_MATCH = frozenset(
         "cf_v3.listServiceUsageEvents",
         "cf_v3.getDeployment",
         "cf_v3.getServiceInstanceUsageSummaryInSharedSpaces",
+        "cf_v3.getRevision",
+        "cf_v3.listRevisionsForApp",
+        "cf_v3.getProcessStats",
+        "cf_v3.getPlatformInfo",
+        "cf_v3.getUsageSummaryForSpace",
     }
 )
 

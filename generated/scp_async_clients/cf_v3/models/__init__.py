@@ -194,6 +194,7 @@ if TYPE_CHECKING:
     from .get_platform_info_response_200_links import GetPlatformInfoResponse200Links
     from .get_platform_info_response_200_links_self import GetPlatformInfoResponse200LinksSelf
     from .get_platform_info_response_200_links_support import GetPlatformInfoResponse200LinksSupport
+    from .get_platform_info_response_200_rate_limits import GetPlatformInfoResponse200RateLimits
     from .get_platform_usage_summary_response_200 import GetPlatformUsageSummaryResponse200
     from .get_platform_usage_summary_response_200_links import GetPlatformUsageSummaryResponse200Links
     from .get_platform_usage_summary_response_200_links_self import GetPlatformUsageSummaryResponse200LinksSelf
@@ -359,6 +360,7 @@ if TYPE_CHECKING:
     from .process_relationships import ProcessRelationships
     from .process_stats import ProcessStats
     from .process_stats_resources_item import ProcessStatsResourcesItem
+    from .process_stats_resources_item_instance_ports_type_0_item import ProcessStatsResourcesItemInstancePortsType0Item
     from .process_stats_resources_item_state import ProcessStatsResourcesItemState
     from .process_stats_resources_item_usage import ProcessStatsResourcesItemUsage
     from .relationship import Relationship
@@ -372,9 +374,13 @@ if TYPE_CHECKING:
     from .resource_match_resources_item import ResourceMatchResourcesItem
     from .resource_match_resources_item_checksum import ResourceMatchResourcesItemChecksum
     from .revision import Revision
+    from .revision_droplet import RevisionDroplet
     from .revision_links import RevisionLinks
     from .revision_list import RevisionList
+    from .revision_processes import RevisionProcesses
+    from .revision_processes_additional_property import RevisionProcessesAdditionalProperty
     from .revision_relationships import RevisionRelationships
+    from .revision_sidecars_item import RevisionSidecarsItem
     from .route import Route
     from .route_destination import RouteDestination
     from .route_destination_app import RouteDestinationApp
@@ -739,6 +745,7 @@ _MODULE_OF_NAME: dict[str, str] = {
     "GetPlatformInfoResponse200Links": ".get_platform_info_response_200_links",
     "GetPlatformInfoResponse200LinksSelf": ".get_platform_info_response_200_links_self",
     "GetPlatformInfoResponse200LinksSupport": ".get_platform_info_response_200_links_support",
+    "GetPlatformInfoResponse200RateLimits": ".get_platform_info_response_200_rate_limits",
     "GetPlatformUsageSummaryResponse200": ".get_platform_usage_summary_response_200",
     "GetPlatformUsageSummaryResponse200Links": ".get_platform_usage_summary_response_200_links",
     "GetPlatformUsageSummaryResponse200LinksSelf": ".get_platform_usage_summary_response_200_links_self",
@@ -894,6 +901,7 @@ _MODULE_OF_NAME: dict[str, str] = {
     "ProcessRelationships": ".process_relationships",
     "ProcessStats": ".process_stats",
     "ProcessStatsResourcesItem": ".process_stats_resources_item",
+    "ProcessStatsResourcesItemInstancePortsType0Item": ".process_stats_resources_item_instance_ports_type_0_item",
     "ProcessStatsResourcesItemState": ".process_stats_resources_item_state",
     "ProcessStatsResourcesItemUsage": ".process_stats_resources_item_usage",
     "Relationship": ".relationship",
@@ -907,9 +915,13 @@ _MODULE_OF_NAME: dict[str, str] = {
     "ResourceMatchResourcesItem": ".resource_match_resources_item",
     "ResourceMatchResourcesItemChecksum": ".resource_match_resources_item_checksum",
     "Revision": ".revision",
+    "RevisionDroplet": ".revision_droplet",
     "RevisionLinks": ".revision_links",
     "RevisionList": ".revision_list",
+    "RevisionProcesses": ".revision_processes",
+    "RevisionProcessesAdditionalProperty": ".revision_processes_additional_property",
     "RevisionRelationships": ".revision_relationships",
+    "RevisionSidecarsItem": ".revision_sidecars_item",
     "Route": ".route",
     "RouteDestination": ".route_destination",
     "RouteDestinationApp": ".route_destination_app",
@@ -1273,6 +1285,7 @@ __all__ = (
     "GetPlatformInfoResponse200Links",
     "GetPlatformInfoResponse200LinksSelf",
     "GetPlatformInfoResponse200LinksSupport",
+    "GetPlatformInfoResponse200RateLimits",
     "GetPlatformUsageSummaryResponse200",
     "GetPlatformUsageSummaryResponse200Links",
     "GetPlatformUsageSummaryResponse200LinksSelf",
@@ -1428,6 +1441,7 @@ __all__ = (
     "ProcessRelationships",
     "ProcessStats",
     "ProcessStatsResourcesItem",
+    "ProcessStatsResourcesItemInstancePortsType0Item",
     "ProcessStatsResourcesItemState",
     "ProcessStatsResourcesItemUsage",
     "Relationship",
@@ -1441,9 +1455,13 @@ __all__ = (
     "ResourceMatchResourcesItem",
     "ResourceMatchResourcesItemChecksum",
     "Revision",
+    "RevisionDroplet",
     "RevisionLinks",
     "RevisionList",
+    "RevisionProcesses",
+    "RevisionProcessesAdditionalProperty",
     "RevisionRelationships",
+    "RevisionSidecarsItem",
     "Route",
     "RouteDestination",
     "RouteDestinationApp",

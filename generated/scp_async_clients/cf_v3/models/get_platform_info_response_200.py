@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from ..models.get_platform_info_response_200_cli_version import GetPlatformInfoResponse200CliVersion
     from ..models.get_platform_info_response_200_custom import GetPlatformInfoResponse200Custom
     from ..models.get_platform_info_response_200_links import GetPlatformInfoResponse200Links
+    from ..models.get_platform_info_response_200_rate_limits import GetPlatformInfoResponse200RateLimits
 
 
 T = TypeVar("T", bound="GetPlatformInfoResponse200")
@@ -28,6 +29,8 @@ class GetPlatformInfoResponse200:
         description (str | Unset):
         links (GetPlatformInfoResponse200Links | Unset):
         name (str | Unset):
+        osbapi_version (str | Unset):
+        rate_limits (GetPlatformInfoResponse200RateLimits | Unset):
         version (int | Unset):
     """
 
@@ -37,6 +40,8 @@ class GetPlatformInfoResponse200:
     description: str | Unset = UNSET
     links: GetPlatformInfoResponse200Links | Unset = UNSET
     name: str | Unset = UNSET
+    osbapi_version: str | Unset = UNSET
+    rate_limits: GetPlatformInfoResponse200RateLimits | Unset = UNSET
     version: int | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -59,6 +64,12 @@ class GetPlatformInfoResponse200:
 
         name = self.name
 
+        osbapi_version = self.osbapi_version
+
+        rate_limits: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.rate_limits, Unset):
+            rate_limits = self.rate_limits.to_dict()
+
         version = self.version
 
         field_dict: dict[str, Any] = {}
@@ -76,6 +87,10 @@ class GetPlatformInfoResponse200:
             field_dict["links"] = links
         if name is not UNSET:
             field_dict["name"] = name
+        if osbapi_version is not UNSET:
+            field_dict["osbapi_version"] = osbapi_version
+        if rate_limits is not UNSET:
+            field_dict["rate_limits"] = rate_limits
         if version is not UNSET:
             field_dict["version"] = version
 
@@ -86,6 +101,7 @@ class GetPlatformInfoResponse200:
         from ..models.get_platform_info_response_200_cli_version import GetPlatformInfoResponse200CliVersion  # noqa: PLC0415
         from ..models.get_platform_info_response_200_custom import GetPlatformInfoResponse200Custom  # noqa: PLC0415
         from ..models.get_platform_info_response_200_links import GetPlatformInfoResponse200Links  # noqa: PLC0415
+        from ..models.get_platform_info_response_200_rate_limits import GetPlatformInfoResponse200RateLimits  # noqa: PLC0415
 
         d = dict(src_dict)
         build = d.pop("build", UNSET)
@@ -121,6 +137,17 @@ class GetPlatformInfoResponse200:
 
         name = d.pop("name", UNSET)
 
+        osbapi_version = d.pop("osbapi_version", UNSET)
+
+        _rate_limits = d.pop("rate_limits", UNSET)
+        rate_limits: GetPlatformInfoResponse200RateLimits | Unset
+        if isinstance(_rate_limits, Unset):
+            rate_limits = UNSET
+        else:
+            import scp_async._decoding as _scp  # noqa: PLC0415
+
+            rate_limits = _scp.model(GetPlatformInfoResponse200RateLimits, _rate_limits, "rate_limits")
+
         version = d.pop("version", UNSET)
 
         get_platform_info_response_200 = cls(
@@ -130,6 +157,8 @@ class GetPlatformInfoResponse200:
             description=description,
             links=links,
             name=name,
+            osbapi_version=osbapi_version,
+            rate_limits=rate_limits,
             version=version,
         )
 

@@ -20,30 +20,30 @@ T = TypeVar("T", bound="GetUsageSummaryForSpaceResponse200Links")
 class GetUsageSummaryForSpaceResponse200Links:
     """
     Attributes:
+        organization (Link | Unset):
         self_ (Link | Unset):
-        space (Link | Unset):
     """
 
+    organization: Link | Unset = UNSET
     self_: Link | Unset = UNSET
-    space: Link | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        organization: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.organization, Unset):
+            organization = self.organization.to_dict()
+
         self_: dict[str, Any] | Unset = UNSET
         if not isinstance(self.self_, Unset):
             self_ = self.self_.to_dict()
 
-        space: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.space, Unset):
-            space = self.space.to_dict()
-
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({})
+        if organization is not UNSET:
+            field_dict["organization"] = organization
         if self_ is not UNSET:
             field_dict["self"] = self_
-        if space is not UNSET:
-            field_dict["space"] = space
 
         return field_dict
 
@@ -52,6 +52,15 @@ class GetUsageSummaryForSpaceResponse200Links:
         from ..models.link import Link  # noqa: PLC0415
 
         d = dict(src_dict)
+        _organization = d.pop("organization", UNSET)
+        organization: Link | Unset
+        if isinstance(_organization, Unset):
+            organization = UNSET
+        else:
+            import scp_async._decoding as _scp  # noqa: PLC0415
+
+            organization = _scp.model(Link, _organization, "organization")
+
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
@@ -61,18 +70,9 @@ class GetUsageSummaryForSpaceResponse200Links:
 
             self_ = _scp.model(Link, _self_, "self")
 
-        _space = d.pop("space", UNSET)
-        space: Link | Unset
-        if isinstance(_space, Unset):
-            space = UNSET
-        else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
-            space = _scp.model(Link, _space, "space")
-
         get_usage_summary_for_space_response_200_links = cls(
+            organization=organization,
             self_=self_,
-            space=space,
         )
 
         get_usage_summary_for_space_response_200_links.additional_properties = d

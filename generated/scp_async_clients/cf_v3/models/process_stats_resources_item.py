@@ -11,6 +11,9 @@ from ..models.process_stats_resources_item_state import ProcessStatsResourcesIte
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
+    from ..models.process_stats_resources_item_instance_ports_type_0_item import (
+        ProcessStatsResourcesItemInstancePortsType0Item,
+    )
     from ..models.process_stats_resources_item_usage import ProcessStatsResourcesItemUsage
 
 
@@ -21,22 +24,36 @@ T = TypeVar("T", bound="ProcessStatsResourcesItem")
 class ProcessStatsResourcesItem:
     """
     Attributes:
+        details (None | str | Unset):
         disk_quota (int | None | Unset):
+        fds_quota (int | None | Unset):
         host (str | Unset):
         index (int | Unset):
+        instance_guid (str | Unset):
+        instance_internal_ip (str | Unset):
+        instance_ports (list[ProcessStatsResourcesItemInstancePortsType0Item] | None | Unset):
+        isolation_segment (None | str | Unset):
         log_rate_limit (int | None | Unset):
         mem_quota (int | None | Unset):
+        routable (bool | Unset):
         state (ProcessStatsResourcesItemState | Unset):
         type_ (str | Unset):
         uptime (int | Unset):
         usage (ProcessStatsResourcesItemUsage | Unset):
     """
 
+    details: None | str | Unset = UNSET
     disk_quota: int | None | Unset = UNSET
+    fds_quota: int | None | Unset = UNSET
     host: str | Unset = UNSET
     index: int | Unset = UNSET
+    instance_guid: str | Unset = UNSET
+    instance_internal_ip: str | Unset = UNSET
+    instance_ports: list[ProcessStatsResourcesItemInstancePortsType0Item] | None | Unset = UNSET
+    isolation_segment: None | str | Unset = UNSET
     log_rate_limit: int | None | Unset = UNSET
     mem_quota: int | None | Unset = UNSET
+    routable: bool | Unset = UNSET
     state: ProcessStatsResourcesItemState | Unset = UNSET
     type_: str | Unset = UNSET
     uptime: int | Unset = UNSET
@@ -44,15 +61,49 @@ class ProcessStatsResourcesItem:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        details: None | str | Unset
+        if isinstance(self.details, Unset):
+            details = UNSET
+        else:
+            details = self.details
+
         disk_quota: int | None | Unset
         if isinstance(self.disk_quota, Unset):
             disk_quota = UNSET
         else:
             disk_quota = self.disk_quota
 
+        fds_quota: int | None | Unset
+        if isinstance(self.fds_quota, Unset):
+            fds_quota = UNSET
+        else:
+            fds_quota = self.fds_quota
+
         host = self.host
 
         index = self.index
+
+        instance_guid = self.instance_guid
+
+        instance_internal_ip = self.instance_internal_ip
+
+        instance_ports: list[dict[str, Any]] | None | Unset
+        if isinstance(self.instance_ports, Unset):
+            instance_ports = UNSET
+        elif isinstance(self.instance_ports, list):
+            instance_ports = []
+            for instance_ports_type_0_item_data in self.instance_ports:
+                instance_ports_type_0_item = instance_ports_type_0_item_data.to_dict()
+                instance_ports.append(instance_ports_type_0_item)
+
+        else:
+            instance_ports = self.instance_ports
+
+        isolation_segment: None | str | Unset
+        if isinstance(self.isolation_segment, Unset):
+            isolation_segment = UNSET
+        else:
+            isolation_segment = self.isolation_segment
 
         log_rate_limit: int | None | Unset
         if isinstance(self.log_rate_limit, Unset):
@@ -65,6 +116,8 @@ class ProcessStatsResourcesItem:
             mem_quota = UNSET
         else:
             mem_quota = self.mem_quota
+
+        routable = self.routable
 
         state: str | Unset = UNSET
         if not isinstance(self.state, Unset):
@@ -81,16 +134,30 @@ class ProcessStatsResourcesItem:
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({})
+        if details is not UNSET:
+            field_dict["details"] = details
         if disk_quota is not UNSET:
             field_dict["disk_quota"] = disk_quota
+        if fds_quota is not UNSET:
+            field_dict["fds_quota"] = fds_quota
         if host is not UNSET:
             field_dict["host"] = host
         if index is not UNSET:
             field_dict["index"] = index
+        if instance_guid is not UNSET:
+            field_dict["instance_guid"] = instance_guid
+        if instance_internal_ip is not UNSET:
+            field_dict["instance_internal_ip"] = instance_internal_ip
+        if instance_ports is not UNSET:
+            field_dict["instance_ports"] = instance_ports
+        if isolation_segment is not UNSET:
+            field_dict["isolation_segment"] = isolation_segment
         if log_rate_limit is not UNSET:
             field_dict["log_rate_limit"] = log_rate_limit
         if mem_quota is not UNSET:
             field_dict["mem_quota"] = mem_quota
+        if routable is not UNSET:
+            field_dict["routable"] = routable
         if state is not UNSET:
             field_dict["state"] = state
         if type_ is not UNSET:
@@ -104,9 +171,21 @@ class ProcessStatsResourcesItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.process_stats_resources_item_instance_ports_type_0_item import (
+            ProcessStatsResourcesItemInstancePortsType0Item,  # noqa: PLC0415
+        )
         from ..models.process_stats_resources_item_usage import ProcessStatsResourcesItemUsage  # noqa: PLC0415
 
         d = dict(src_dict)
+
+        def _parse_details(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        details = _parse_details(d.pop("details", UNSET))
 
         def _parse_disk_quota(data: object) -> int | None | Unset:
             if data is None:
@@ -117,9 +196,53 @@ class ProcessStatsResourcesItem:
 
         disk_quota = _parse_disk_quota(d.pop("disk_quota", UNSET))
 
+        def _parse_fds_quota(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        fds_quota = _parse_fds_quota(d.pop("fds_quota", UNSET))
+
         host = d.pop("host", UNSET)
 
         index = d.pop("index", UNSET)
+
+        instance_guid = d.pop("instance_guid", UNSET)
+
+        instance_internal_ip = d.pop("instance_internal_ip", UNSET)
+
+        def _parse_instance_ports(data: object) -> list[ProcessStatsResourcesItemInstancePortsType0Item] | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            if isinstance(data, list):
+                try:
+                    _instance_ports_type_0 = data
+                    instance_ports_type_0: list[ProcessStatsResourcesItemInstancePortsType0Item]
+                    import scp_async._decoding as _scp  # noqa: PLC0415
+
+                    instance_ports_type_0 = _scp.models(
+                        ProcessStatsResourcesItemInstancePortsType0Item, _instance_ports_type_0, "instance_ports"
+                    )
+
+                    return instance_ports_type_0
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
+            return cast(list[ProcessStatsResourcesItemInstancePortsType0Item] | None | Unset, data)
+
+        instance_ports = _parse_instance_ports(d.pop("instance_ports", UNSET))
+
+        def _parse_isolation_segment(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        isolation_segment = _parse_isolation_segment(d.pop("isolation_segment", UNSET))
 
         def _parse_log_rate_limit(data: object) -> int | None | Unset:
             if data is None:
@@ -138,6 +261,8 @@ class ProcessStatsResourcesItem:
             return cast(int | None | Unset, data)
 
         mem_quota = _parse_mem_quota(d.pop("mem_quota", UNSET))
+
+        routable = d.pop("routable", UNSET)
 
         _state = d.pop("state", UNSET)
         state: ProcessStatsResourcesItemState | Unset
@@ -162,11 +287,18 @@ class ProcessStatsResourcesItem:
             usage = _scp.model(ProcessStatsResourcesItemUsage, _usage, "usage")
 
         process_stats_resources_item = cls(
+            details=details,
             disk_quota=disk_quota,
+            fds_quota=fds_quota,
             host=host,
             index=index,
+            instance_guid=instance_guid,
+            instance_internal_ip=instance_internal_ip,
+            instance_ports=instance_ports,
+            isolation_segment=isolation_segment,
             log_rate_limit=log_rate_limit,
             mem_quota=mem_quota,
+            routable=routable,
             state=state,
             type_=type_,
             uptime=uptime,

@@ -18,6 +18,7 @@ class ProcessStatsResourcesItemUsage:
     """
     Attributes:
         cpu (float | Unset):
+        cpu_entitlement (float | Unset):
         disk (int | Unset):
         log_rate (int | Unset):
         mem (int | Unset):
@@ -25,6 +26,7 @@ class ProcessStatsResourcesItemUsage:
     """
 
     cpu: float | Unset = UNSET
+    cpu_entitlement: float | Unset = UNSET
     disk: int | Unset = UNSET
     log_rate: int | Unset = UNSET
     mem: int | Unset = UNSET
@@ -33,6 +35,8 @@ class ProcessStatsResourcesItemUsage:
 
     def to_dict(self) -> dict[str, Any]:
         cpu = self.cpu
+
+        cpu_entitlement = self.cpu_entitlement
 
         disk = self.disk
 
@@ -49,6 +53,8 @@ class ProcessStatsResourcesItemUsage:
         field_dict.update({})
         if cpu is not UNSET:
             field_dict["cpu"] = cpu
+        if cpu_entitlement is not UNSET:
+            field_dict["cpu_entitlement"] = cpu_entitlement
         if disk is not UNSET:
             field_dict["disk"] = disk
         if log_rate is not UNSET:
@@ -64,6 +70,8 @@ class ProcessStatsResourcesItemUsage:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
         cpu = d.pop("cpu", UNSET)
+
+        cpu_entitlement = d.pop("cpu_entitlement", UNSET)
 
         disk = d.pop("disk", UNSET)
 
@@ -82,6 +90,7 @@ class ProcessStatsResourcesItemUsage:
 
         process_stats_resources_item_usage = cls(
             cpu=cpu,
+            cpu_entitlement=cpu_entitlement,
             disk=disk,
             log_rate=log_rate,
             mem=mem,

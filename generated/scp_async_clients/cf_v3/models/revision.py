@@ -13,9 +13,11 @@ from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.metadata import Metadata
-    from ..models.relationship_to_one import RelationshipToOne
+    from ..models.revision_droplet import RevisionDroplet
     from ..models.revision_links import RevisionLinks
+    from ..models.revision_processes import RevisionProcesses
     from ..models.revision_relationships import RevisionRelationships
+    from ..models.revision_sidecars_item import RevisionSidecarsItem
 
 
 T = TypeVar("T", bound="Revision")
@@ -28,24 +30,28 @@ class Revision:
         guid (UUID):
         created_at (datetime.datetime | Unset):
         updated_at (datetime.datetime | Unset):
+        deployable (bool | Unset):
         description (None | str | Unset):
-        droplet (RelationshipToOne | Unset):
-        enabled (bool | Unset):
+        droplet (RevisionDroplet | Unset):
         links (RevisionLinks | Unset):
         metadata (Metadata | Unset):
+        processes (RevisionProcesses | Unset):
         relationships (RevisionRelationships | Unset):
+        sidecars (list[RevisionSidecarsItem] | Unset):
         version (int | Unset):
     """
 
     guid: UUID
     created_at: datetime.datetime | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
+    deployable: bool | Unset = UNSET
     description: None | str | Unset = UNSET
-    droplet: RelationshipToOne | Unset = UNSET
-    enabled: bool | Unset = UNSET
+    droplet: RevisionDroplet | Unset = UNSET
     links: RevisionLinks | Unset = UNSET
     metadata: Metadata | Unset = UNSET
+    processes: RevisionProcesses | Unset = UNSET
     relationships: RevisionRelationships | Unset = UNSET
+    sidecars: list[RevisionSidecarsItem] | Unset = UNSET
     version: int | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -60,6 +66,8 @@ class Revision:
         if not isinstance(self.updated_at, Unset):
             updated_at = self.updated_at.isoformat()
 
+        deployable = self.deployable
+
         description: None | str | Unset
         if isinstance(self.description, Unset):
             description = UNSET
@@ -70,8 +78,6 @@ class Revision:
         if not isinstance(self.droplet, Unset):
             droplet = self.droplet.to_dict()
 
-        enabled = self.enabled
-
         links: dict[str, Any] | Unset = UNSET
         if not isinstance(self.links, Unset):
             links = self.links.to_dict()
@@ -80,9 +86,20 @@ class Revision:
         if not isinstance(self.metadata, Unset):
             metadata = self.metadata.to_dict()
 
+        processes: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.processes, Unset):
+            processes = self.processes.to_dict()
+
         relationships: dict[str, Any] | Unset = UNSET
         if not isinstance(self.relationships, Unset):
             relationships = self.relationships.to_dict()
+
+        sidecars: list[dict[str, Any]] | Unset = UNSET
+        if not isinstance(self.sidecars, Unset):
+            sidecars = []
+            for sidecars_item_data in self.sidecars:
+                sidecars_item = sidecars_item_data.to_dict()
+                sidecars.append(sidecars_item)
 
         version = self.version
 
@@ -97,18 +114,22 @@ class Revision:
             field_dict["created_at"] = created_at
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
+        if deployable is not UNSET:
+            field_dict["deployable"] = deployable
         if description is not UNSET:
             field_dict["description"] = description
         if droplet is not UNSET:
             field_dict["droplet"] = droplet
-        if enabled is not UNSET:
-            field_dict["enabled"] = enabled
         if links is not UNSET:
             field_dict["links"] = links
         if metadata is not UNSET:
             field_dict["metadata"] = metadata
+        if processes is not UNSET:
+            field_dict["processes"] = processes
         if relationships is not UNSET:
             field_dict["relationships"] = relationships
+        if sidecars is not UNSET:
+            field_dict["sidecars"] = sidecars
         if version is not UNSET:
             field_dict["version"] = version
 
@@ -117,9 +138,11 @@ class Revision:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
+        from ..models.revision_droplet import RevisionDroplet  # noqa: PLC0415
         from ..models.revision_links import RevisionLinks  # noqa: PLC0415
+        from ..models.revision_processes import RevisionProcesses  # noqa: PLC0415
         from ..models.revision_relationships import RevisionRelationships  # noqa: PLC0415
+        from ..models.revision_sidecars_item import RevisionSidecarsItem  # noqa: PLC0415
 
         d = dict(src_dict)
         import scp_async._decoding as _scp  # noqa: PLC0415
@@ -144,6 +167,8 @@ class Revision:
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
+        deployable = d.pop("deployable", UNSET)
+
         def _parse_description(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -154,15 +179,13 @@ class Revision:
         description = _parse_description(d.pop("description", UNSET))
 
         _droplet = d.pop("droplet", UNSET)
-        droplet: RelationshipToOne | Unset
+        droplet: RevisionDroplet | Unset
         if isinstance(_droplet, Unset):
             droplet = UNSET
         else:
             import scp_async._decoding as _scp  # noqa: PLC0415
 
-            droplet = _scp.model(RelationshipToOne, _droplet, "droplet")
-
-        enabled = d.pop("enabled", UNSET)
+            droplet = _scp.model(RevisionDroplet, _droplet, "droplet")
 
         _links = d.pop("links", UNSET)
         links: RevisionLinks | Unset
@@ -182,6 +205,15 @@ class Revision:
 
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
+        _processes = d.pop("processes", UNSET)
+        processes: RevisionProcesses | Unset
+        if isinstance(_processes, Unset):
+            processes = UNSET
+        else:
+            import scp_async._decoding as _scp  # noqa: PLC0415
+
+            processes = _scp.model(RevisionProcesses, _processes, "processes")
+
         _relationships = d.pop("relationships", UNSET)
         relationships: RevisionRelationships | Unset
         if isinstance(_relationships, Unset):
@@ -191,18 +223,27 @@ class Revision:
 
             relationships = _scp.model(RevisionRelationships, _relationships, "relationships")
 
+        _sidecars = d.pop("sidecars", UNSET)
+        sidecars: list[RevisionSidecarsItem] | Unset = UNSET
+        if _sidecars is not UNSET:
+            import scp_async._decoding as _scp  # noqa: PLC0415
+
+            sidecars = _scp.models(RevisionSidecarsItem, _sidecars, "sidecars")
+
         version = d.pop("version", UNSET)
 
         revision = cls(
             guid=guid,
             created_at=created_at,
             updated_at=updated_at,
+            deployable=deployable,
             description=description,
             droplet=droplet,
-            enabled=enabled,
             links=links,
             metadata=metadata,
+            processes=processes,
             relationships=relationships,
+            sidecars=sidecars,
             version=version,
         )
 
