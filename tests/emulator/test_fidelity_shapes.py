@@ -41,6 +41,7 @@ MAPS = frozenset(
         "processes",  # a CF revision's processes, keyed by process type
         "process_types",  # a CF droplet's start commands, keyed by process type (a list elsewhere: not a map)
         "custom",  # the operator's own entries of CF's /v3/info
+        "keys",  # XSUAA's signing keys, keyed by key id
     }
 )
 #: Broker-provided free-form objects (OSB ``metadata``), compared like maps.
@@ -297,6 +298,11 @@ SCHEMA_KEYS_MATCH = frozenset(
         "cf_v3.getProcessStats",
         "cf_v3.getPlatformInfo",
         "cf_v3.getUsageSummaryForSpace",
+        "cf_v3.getSidecar",
+        "cf_v3.listAppSidecars",
+        "cf_v3.getOrganizationQuota",
+        "cf_v3.listOrganizationQuotas",
+        "cf_v3.getSpaceQuota",
     }
 )
 

@@ -449,7 +449,6 @@ if TYPE_CHECKING:
     from .share_domain_response_200 import ShareDomainResponse200
     from .share_domain_response_200_data_item import ShareDomainResponse200DataItem
     from .sidecar import Sidecar
-    from .sidecar_links import SidecarLinks
     from .sidecar_list import SidecarList
     from .sidecar_origin import SidecarOrigin
     from .sidecar_relationships import SidecarRelationships
@@ -990,7 +989,6 @@ _MODULE_OF_NAME: dict[str, str] = {
     "ShareDomainResponse200": ".share_domain_response_200",
     "ShareDomainResponse200DataItem": ".share_domain_response_200_data_item",
     "Sidecar": ".sidecar",
-    "SidecarLinks": ".sidecar_links",
     "SidecarList": ".sidecar_list",
     "SidecarOrigin": ".sidecar_origin",
     "SidecarRelationships": ".sidecar_relationships",
@@ -1530,7 +1528,6 @@ __all__ = (
     "ShareDomainResponse200",
     "ShareDomainResponse200DataItem",
     "Sidecar",
-    "SidecarLinks",
     "SidecarList",
     "SidecarOrigin",
     "SidecarRelationships",

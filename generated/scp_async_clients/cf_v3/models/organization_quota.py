@@ -12,7 +12,6 @@ from attrs import field as _attrs_field
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from ..models.metadata import Metadata
     from ..models.organization_quota_apps import OrganizationQuotaApps
     from ..models.organization_quota_domains import OrganizationQuotaDomains
     from ..models.organization_quota_links import OrganizationQuotaLinks
@@ -35,7 +34,6 @@ class OrganizationQuota:
         apps (OrganizationQuotaApps | Unset):
         domains (OrganizationQuotaDomains | Unset):
         links (OrganizationQuotaLinks | Unset):
-        metadata (Metadata | Unset):
         relationships (OrganizationQuotaRelationships | Unset):
         routes (OrganizationQuotaRoutes | Unset):
         services (OrganizationQuotaServices | Unset):
@@ -48,7 +46,6 @@ class OrganizationQuota:
     apps: OrganizationQuotaApps | Unset = UNSET
     domains: OrganizationQuotaDomains | Unset = UNSET
     links: OrganizationQuotaLinks | Unset = UNSET
-    metadata: Metadata | Unset = UNSET
     relationships: OrganizationQuotaRelationships | Unset = UNSET
     routes: OrganizationQuotaRoutes | Unset = UNSET
     services: OrganizationQuotaServices | Unset = UNSET
@@ -78,10 +75,6 @@ class OrganizationQuota:
         links: dict[str, Any] | Unset = UNSET
         if not isinstance(self.links, Unset):
             links = self.links.to_dict()
-
-        metadata: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.metadata, Unset):
-            metadata = self.metadata.to_dict()
 
         relationships: dict[str, Any] | Unset = UNSET
         if not isinstance(self.relationships, Unset):
@@ -113,8 +106,6 @@ class OrganizationQuota:
             field_dict["domains"] = domains
         if links is not UNSET:
             field_dict["links"] = links
-        if metadata is not UNSET:
-            field_dict["metadata"] = metadata
         if relationships is not UNSET:
             field_dict["relationships"] = relationships
         if routes is not UNSET:
@@ -126,7 +117,6 @@ class OrganizationQuota:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.metadata import Metadata  # noqa: PLC0415
         from ..models.organization_quota_apps import OrganizationQuotaApps  # noqa: PLC0415
         from ..models.organization_quota_domains import OrganizationQuotaDomains  # noqa: PLC0415
         from ..models.organization_quota_links import OrganizationQuotaLinks  # noqa: PLC0415
@@ -186,15 +176,6 @@ class OrganizationQuota:
 
             links = _scp.model(OrganizationQuotaLinks, _links, "links")
 
-        _metadata = d.pop("metadata", UNSET)
-        metadata: Metadata | Unset
-        if isinstance(_metadata, Unset):
-            metadata = UNSET
-        else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
-            metadata = _scp.model(Metadata, _metadata, "metadata")
-
         _relationships = d.pop("relationships", UNSET)
         relationships: OrganizationQuotaRelationships | Unset
         if isinstance(_relationships, Unset):
@@ -230,7 +211,6 @@ class OrganizationQuota:
             apps=apps,
             domains=domains,
             links=links,
-            metadata=metadata,
             relationships=relationships,
             routes=routes,
             services=services,

@@ -20,19 +20,13 @@ T = TypeVar("T", bound="OrganizationQuotaLinks")
 class OrganizationQuotaLinks:
     """
     Attributes:
-        organizations (Link | Unset):
         self_ (Link | Unset):
     """
 
-    organizations: Link | Unset = UNSET
     self_: Link | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        organizations: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.organizations, Unset):
-            organizations = self.organizations.to_dict()
-
         self_: dict[str, Any] | Unset = UNSET
         if not isinstance(self.self_, Unset):
             self_ = self.self_.to_dict()
@@ -40,8 +34,6 @@ class OrganizationQuotaLinks:
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({})
-        if organizations is not UNSET:
-            field_dict["organizations"] = organizations
         if self_ is not UNSET:
             field_dict["self"] = self_
 
@@ -52,15 +44,6 @@ class OrganizationQuotaLinks:
         from ..models.link import Link  # noqa: PLC0415
 
         d = dict(src_dict)
-        _organizations = d.pop("organizations", UNSET)
-        organizations: Link | Unset
-        if isinstance(_organizations, Unset):
-            organizations = UNSET
-        else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
-            organizations = _scp.model(Link, _organizations, "organizations")
-
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
@@ -71,7 +54,6 @@ class OrganizationQuotaLinks:
             self_ = _scp.model(Link, _self_, "self")
 
         organization_quota_links = cls(
-            organizations=organizations,
             self_=self_,
         )
 

@@ -13,8 +13,6 @@ from ..models.sidecar_origin import SidecarOrigin
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from ..models.metadata import Metadata
-    from ..models.sidecar_links import SidecarLinks
     from ..models.sidecar_relationships import SidecarRelationships
 
 
@@ -32,9 +30,7 @@ class Sidecar:
         relationships (SidecarRelationships):
         created_at (datetime.datetime | Unset):
         updated_at (datetime.datetime | Unset):
-        links (SidecarLinks | Unset):
         memory_in_mb (int | None | Unset):
-        metadata (Metadata | Unset):
         origin (SidecarOrigin | Unset):
     """
 
@@ -45,9 +41,7 @@ class Sidecar:
     relationships: SidecarRelationships
     created_at: datetime.datetime | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
-    links: SidecarLinks | Unset = UNSET
     memory_in_mb: int | None | Unset = UNSET
-    metadata: Metadata | Unset = UNSET
     origin: SidecarOrigin | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -70,19 +64,11 @@ class Sidecar:
         if not isinstance(self.updated_at, Unset):
             updated_at = self.updated_at.isoformat()
 
-        links: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.links, Unset):
-            links = self.links.to_dict()
-
         memory_in_mb: int | None | Unset
         if isinstance(self.memory_in_mb, Unset):
             memory_in_mb = UNSET
         else:
             memory_in_mb = self.memory_in_mb
-
-        metadata: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.metadata, Unset):
-            metadata = self.metadata.to_dict()
 
         origin: str | Unset = UNSET
         if not isinstance(self.origin, Unset):
@@ -103,12 +89,8 @@ class Sidecar:
             field_dict["created_at"] = created_at
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
-        if links is not UNSET:
-            field_dict["links"] = links
         if memory_in_mb is not UNSET:
             field_dict["memory_in_mb"] = memory_in_mb
-        if metadata is not UNSET:
-            field_dict["metadata"] = metadata
         if origin is not UNSET:
             field_dict["origin"] = origin
 
@@ -116,8 +98,6 @@ class Sidecar:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.sidecar_links import SidecarLinks  # noqa: PLC0415
         from ..models.sidecar_relationships import SidecarRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
@@ -157,15 +137,6 @@ class Sidecar:
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
-        _links = d.pop("links", UNSET)
-        links: SidecarLinks | Unset
-        if isinstance(_links, Unset):
-            links = UNSET
-        else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
-            links = _scp.model(SidecarLinks, _links, "links")
-
         def _parse_memory_in_mb(data: object) -> int | None | Unset:
             if data is None:
                 return data
@@ -174,15 +145,6 @@ class Sidecar:
             return cast(int | None | Unset, data)
 
         memory_in_mb = _parse_memory_in_mb(d.pop("memory_in_mb", UNSET))
-
-        _metadata = d.pop("metadata", UNSET)
-        metadata: Metadata | Unset
-        if isinstance(_metadata, Unset):
-            metadata = UNSET
-        else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
-            metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _origin = d.pop("origin", UNSET)
         origin: SidecarOrigin | Unset
@@ -201,9 +163,7 @@ class Sidecar:
             relationships=relationships,
             created_at=created_at,
             updated_at=updated_at,
-            links=links,
             memory_in_mb=memory_in_mb,
-            metadata=metadata,
             origin=origin,
         )
 

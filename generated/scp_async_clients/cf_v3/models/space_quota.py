@@ -12,7 +12,6 @@ from attrs import field as _attrs_field
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from ..models.metadata import Metadata
     from ..models.space_quota_apps import SpaceQuotaApps
     from ..models.space_quota_links import SpaceQuotaLinks
     from ..models.space_quota_relationships import SpaceQuotaRelationships
@@ -36,7 +35,6 @@ class SpaceQuota:
         services (SpaceQuotaServices):
         created_at (datetime.datetime | Unset):
         updated_at (datetime.datetime | Unset):
-        metadata (Metadata | Unset):
     """
 
     guid: UUID
@@ -48,7 +46,6 @@ class SpaceQuota:
     services: SpaceQuotaServices
     created_at: datetime.datetime | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
-    metadata: Metadata | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,10 +71,6 @@ class SpaceQuota:
         if not isinstance(self.updated_at, Unset):
             updated_at = self.updated_at.isoformat()
 
-        metadata: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.metadata, Unset):
-            metadata = self.metadata.to_dict()
-
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -95,14 +88,11 @@ class SpaceQuota:
             field_dict["created_at"] = created_at
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
-        if metadata is not UNSET:
-            field_dict["metadata"] = metadata
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.metadata import Metadata  # noqa: PLC0415
         from ..models.space_quota_apps import SpaceQuotaApps  # noqa: PLC0415
         from ..models.space_quota_links import SpaceQuotaLinks  # noqa: PLC0415
         from ..models.space_quota_relationships import SpaceQuotaRelationships  # noqa: PLC0415
@@ -154,15 +144,6 @@ class SpaceQuota:
 
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
-        _metadata = d.pop("metadata", UNSET)
-        metadata: Metadata | Unset
-        if isinstance(_metadata, Unset):
-            metadata = UNSET
-        else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
-            metadata = _scp.model(Metadata, _metadata, "metadata")
-
         space_quota = cls(
             guid=guid,
             apps=apps,
@@ -173,7 +154,6 @@ class SpaceQuota:
             services=services,
             created_at=created_at,
             updated_at=updated_at,
-            metadata=metadata,
         )
 
         space_quota.additional_properties = d

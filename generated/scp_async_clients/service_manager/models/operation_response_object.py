@@ -35,6 +35,7 @@ class OperationResponseObject:
         platform_id (str | Unset):
         ready (bool | Unset):
         reschedule (bool | Unset):
+        reschedule_timestamp (datetime.datetime | Unset):
         resource_id (str | Unset):
         resource_type (str | Unset):
         state (OperationResponseObjectState | Unset):
@@ -53,6 +54,7 @@ class OperationResponseObject:
     platform_id: str | Unset = UNSET
     ready: bool | Unset = UNSET
     reschedule: bool | Unset = UNSET
+    reschedule_timestamp: datetime.datetime | Unset = UNSET
     resource_id: str | Unset = UNSET
     resource_type: str | Unset = UNSET
     state: OperationResponseObjectState | Unset = UNSET
@@ -92,6 +94,10 @@ class OperationResponseObject:
         ready = self.ready
 
         reschedule = self.reschedule
+
+        reschedule_timestamp: str | Unset = UNSET
+        if not isinstance(self.reschedule_timestamp, Unset):
+            reschedule_timestamp = self.reschedule_timestamp.isoformat()
 
         resource_id = self.resource_id
 
@@ -139,6 +145,8 @@ class OperationResponseObject:
             field_dict["ready"] = ready
         if reschedule is not UNSET:
             field_dict["reschedule"] = reschedule
+        if reschedule_timestamp is not UNSET:
+            field_dict["reschedule_timestamp"] = reschedule_timestamp
         if resource_id is not UNSET:
             field_dict["resource_id"] = resource_id
         if resource_type is not UNSET:
@@ -207,6 +215,15 @@ class OperationResponseObject:
 
         reschedule = d.pop("reschedule", UNSET)
 
+        _reschedule_timestamp = d.pop("reschedule_timestamp", UNSET)
+        reschedule_timestamp: datetime.datetime | Unset
+        if isinstance(_reschedule_timestamp, Unset):
+            reschedule_timestamp = UNSET
+        else:
+            import scp_async._decoding as _scp  # noqa: PLC0415
+
+            reschedule_timestamp = _scp.date_time(_reschedule_timestamp, "reschedule_timestamp")
+
         resource_id = d.pop("resource_id", UNSET)
 
         resource_type = d.pop("resource_type", UNSET)
@@ -256,6 +273,7 @@ class OperationResponseObject:
             platform_id=platform_id,
             ready=ready,
             reschedule=reschedule,
+            reschedule_timestamp=reschedule_timestamp,
             resource_id=resource_id,
             resource_type=resource_type,
             state=state,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -18,16 +18,32 @@ class KeysResp:
     Attributes:
         created (str | Unset):
         fips_compliant (bool | Unset):
+        last_modified_at (None | str | Unset):
+        next_rotation_date (None | str | Unset):
     """
 
     created: str | Unset = UNSET
     fips_compliant: bool | Unset = UNSET
+    last_modified_at: None | str | Unset = UNSET
+    next_rotation_date: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         created = self.created
 
         fips_compliant = self.fips_compliant
+
+        last_modified_at: None | str | Unset
+        if isinstance(self.last_modified_at, Unset):
+            last_modified_at = UNSET
+        else:
+            last_modified_at = self.last_modified_at
+
+        next_rotation_date: None | str | Unset
+        if isinstance(self.next_rotation_date, Unset):
+            next_rotation_date = UNSET
+        else:
+            next_rotation_date = self.next_rotation_date
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -36,6 +52,10 @@ class KeysResp:
             field_dict["created"] = created
         if fips_compliant is not UNSET:
             field_dict["fipsCompliant"] = fips_compliant
+        if last_modified_at is not UNSET:
+            field_dict["lastModifiedAt"] = last_modified_at
+        if next_rotation_date is not UNSET:
+            field_dict["nextRotationDate"] = next_rotation_date
 
         return field_dict
 
@@ -46,9 +66,29 @@ class KeysResp:
 
         fips_compliant = d.pop("fipsCompliant", UNSET)
 
+        def _parse_last_modified_at(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        last_modified_at = _parse_last_modified_at(d.pop("lastModifiedAt", UNSET))
+
+        def _parse_next_rotation_date(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        next_rotation_date = _parse_next_rotation_date(d.pop("nextRotationDate", UNSET))
+
         keys_resp = cls(
             created=created,
             fips_compliant=fips_compliant,
+            last_modified_at=last_modified_at,
+            next_rotation_date=next_rotation_date,
         )
 
         keys_resp.additional_properties = d

@@ -32,6 +32,7 @@ class TenantSettingsResp:
         iframe_domains (str | Unset):
         links (LinksSettings | Unset):
         partitioned_cookies (bool | Unset):
+        rotate_signing_key_automatically (bool | Unset):
         saml_config_settings (SamlConfigSettingsResp | Unset):
         token_policy_settings (TokenPolicySettingsResp | Unset):
         treat_users_with_same_email_as_same_user (bool | Unset):
@@ -47,6 +48,7 @@ class TenantSettingsResp:
     iframe_domains: str | Unset = UNSET
     links: LinksSettings | Unset = UNSET
     partitioned_cookies: bool | Unset = UNSET
+    rotate_signing_key_automatically: bool | Unset = UNSET
     saml_config_settings: SamlConfigSettingsResp | Unset = UNSET
     token_policy_settings: TokenPolicySettingsResp | Unset = UNSET
     treat_users_with_same_email_as_same_user: bool | Unset = UNSET
@@ -85,6 +87,8 @@ class TenantSettingsResp:
 
         partitioned_cookies = self.partitioned_cookies
 
+        rotate_signing_key_automatically = self.rotate_signing_key_automatically
+
         saml_config_settings: dict[str, Any] | Unset = UNSET
         if not isinstance(self.saml_config_settings, Unset):
             saml_config_settings = self.saml_config_settings.to_dict()
@@ -118,6 +122,8 @@ class TenantSettingsResp:
             field_dict["links"] = links
         if partitioned_cookies is not UNSET:
             field_dict["partitionedCookies"] = partitioned_cookies
+        if rotate_signing_key_automatically is not UNSET:
+            field_dict["rotateSigningKeyAutomatically"] = rotate_signing_key_automatically
         if saml_config_settings is not UNSET:
             field_dict["samlConfigSettings"] = saml_config_settings
         if token_policy_settings is not UNSET:
@@ -182,6 +188,8 @@ class TenantSettingsResp:
 
         partitioned_cookies = d.pop("partitionedCookies", UNSET)
 
+        rotate_signing_key_automatically = d.pop("rotateSigningKeyAutomatically", UNSET)
+
         _saml_config_settings = d.pop("samlConfigSettings", UNSET)
         saml_config_settings: SamlConfigSettingsResp | Unset
         if isinstance(_saml_config_settings, Unset):
@@ -214,6 +222,7 @@ class TenantSettingsResp:
             iframe_domains=iframe_domains,
             links=links,
             partitioned_cookies=partitioned_cookies,
+            rotate_signing_key_automatically=rotate_signing_key_automatically,
             saml_config_settings=saml_config_settings,
             token_policy_settings=token_policy_settings,
             treat_users_with_same_email_as_same_user=treat_users_with_same_email_as_same_user,
