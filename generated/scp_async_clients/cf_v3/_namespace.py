@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from .models.apply_service_plan_visibility_body import ApplyServicePlanVisibilityBody
     from .models.audit_event import AuditEvent
     from .models.audit_event_list import AuditEventList
-    from .models.base_schema import BaseSchema
     from .models.build import Build
     from .models.build_list import BuildList
     from .models.build_update import BuildUpdate
@@ -160,6 +159,7 @@ if TYPE_CHECKING:
     from .models.resource_match import ResourceMatch
     from .models.revision import Revision
     from .models.revision_list import RevisionList
+    from .models.role import Role
     from .models.route import Route
     from .models.route_destination import RouteDestination
     from .models.route_destination_list import RouteDestinationList
@@ -1064,7 +1064,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> BaseSchema:
+    ) -> Role:
         """`POST /v3/roles` (createRole).
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-role
@@ -3255,7 +3255,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> BaseSchema:
+    ) -> Role:
         """`GET /v3/roles/{guid}` (getRole).
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-role
@@ -10298,7 +10298,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> Response[BaseSchema]:
+    ) -> Response[Role]:
         """`POST /v3/roles` (createRole).
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-role
@@ -12489,7 +12489,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> Response[BaseSchema]:
+    ) -> Response[Role]:
         """`GET /v3/roles/{guid}` (getRole).
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-role

@@ -381,6 +381,10 @@ if TYPE_CHECKING:
     from .revision_processes_additional_property import RevisionProcessesAdditionalProperty
     from .revision_relationships import RevisionRelationships
     from .revision_sidecars_item import RevisionSidecarsItem
+    from .role import Role
+    from .role_links import RoleLinks
+    from .role_relationships import RoleRelationships
+    from .role_type import RoleType
     from .route import Route
     from .route_destination import RouteDestination
     from .route_destination_app import RouteDestinationApp
@@ -921,6 +925,10 @@ _MODULE_OF_NAME: dict[str, str] = {
     "RevisionProcessesAdditionalProperty": ".revision_processes_additional_property",
     "RevisionRelationships": ".revision_relationships",
     "RevisionSidecarsItem": ".revision_sidecars_item",
+    "Role": ".role",
+    "RoleLinks": ".role_links",
+    "RoleRelationships": ".role_relationships",
+    "RoleType": ".role_type",
     "Route": ".route",
     "RouteDestination": ".route_destination",
     "RouteDestinationApp": ".route_destination_app",
@@ -1460,6 +1468,10 @@ __all__ = (
     "RevisionProcessesAdditionalProperty",
     "RevisionRelationships",
     "RevisionSidecarsItem",
+    "Role",
+    "RoleLinks",
+    "RoleRelationships",
+    "RoleType",
     "Route",
     "RouteDestination",
     "RouteDestinationApp",

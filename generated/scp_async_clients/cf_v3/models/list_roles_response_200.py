@@ -10,9 +10,9 @@ from attrs import field as _attrs_field
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from ..models.base_schema import BaseSchema
     from ..models.included_resources import IncludedResources
     from ..models.pagination import Pagination
+    from ..models.role import Role
 
 
 T = TypeVar("T", bound="ListRolesResponse200")
@@ -24,12 +24,12 @@ class ListRolesResponse200:
     Attributes:
         included (IncludedResources | Unset):
         pagination (Pagination | Unset):
-        resources (list[BaseSchema] | Unset):
+        resources (list[Role] | Unset):
     """
 
     included: IncludedResources | Unset = UNSET
     pagination: Pagination | Unset = UNSET
-    resources: list[BaseSchema] | Unset = UNSET
+    resources: list[Role] | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -62,9 +62,9 @@ class ListRolesResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.base_schema import BaseSchema  # noqa: PLC0415
         from ..models.included_resources import IncludedResources  # noqa: PLC0415
         from ..models.pagination import Pagination  # noqa: PLC0415
+        from ..models.role import Role  # noqa: PLC0415
 
         d = dict(src_dict)
         _included = d.pop("included", UNSET)
@@ -86,11 +86,11 @@ class ListRolesResponse200:
             pagination = _scp.model(Pagination, _pagination, "pagination")
 
         _resources = d.pop("resources", UNSET)
-        resources: list[BaseSchema] | Unset = UNSET
+        resources: list[Role] | Unset = UNSET
         if _resources is not UNSET:
             import scp_async._decoding as _scp  # noqa: PLC0415
 
-            resources = _scp.models(BaseSchema, _resources, "resources")
+            resources = _scp.models(Role, _resources, "resources")
 
         list_roles_response_200 = cls(
             included=included,

@@ -6,10 +6,10 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
-from ...models.base_schema import BaseSchema
 from ...models.create_role_body import CreateRoleBody
 from ...models.create_role_response_429 import CreateRoleResponse429
 from ...models.errors import Errors
+from ...models.role import Role
 from ...types import UNSET, Response, Unset
 
 
@@ -35,11 +35,11 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> BaseSchema | CreateRoleResponse429 | Errors | None:
+) -> CreateRoleResponse429 | Errors | Role | None:
     if response.status_code == 201:
         import scp_async._decoding as _scp  # noqa: PLC0415
 
-        response_201 = _scp.model(BaseSchema, response.json(), None)
+        response_201 = _scp.model(Role, response.json(), None)
 
         return response_201
 
@@ -107,7 +107,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[BaseSchema | CreateRoleResponse429 | Errors]:
+) -> Response[CreateRoleResponse429 | Errors | Role]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -120,7 +120,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: CreateRoleBody | Unset = UNSET,
-) -> Response[BaseSchema | CreateRoleResponse429 | Errors]:
+) -> Response[CreateRoleResponse429 | Errors | Role]:
     """
     Args:
         body (CreateRoleBody | Unset):
@@ -130,7 +130,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[BaseSchema | CreateRoleResponse429 | Errors]
+        Response[CreateRoleResponse429 | Errors | Role]
     """
 
     kwargs = _get_kwargs(
@@ -148,7 +148,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: CreateRoleBody | Unset = UNSET,
-) -> BaseSchema | CreateRoleResponse429 | Errors | None:
+) -> CreateRoleResponse429 | Errors | Role | None:
     """
     Args:
         body (CreateRoleBody | Unset):
@@ -158,7 +158,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        BaseSchema | CreateRoleResponse429 | Errors
+        CreateRoleResponse429 | Errors | Role
     """
 
     return sync_detailed(
@@ -171,7 +171,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: CreateRoleBody | Unset = UNSET,
-) -> Response[BaseSchema | CreateRoleResponse429 | Errors]:
+) -> Response[CreateRoleResponse429 | Errors | Role]:
     """
     Args:
         body (CreateRoleBody | Unset):
@@ -181,7 +181,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[BaseSchema | CreateRoleResponse429 | Errors]
+        Response[CreateRoleResponse429 | Errors | Role]
     """
 
     kwargs = _get_kwargs(
@@ -197,7 +197,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: CreateRoleBody | Unset = UNSET,
-) -> BaseSchema | CreateRoleResponse429 | Errors | None:
+) -> CreateRoleResponse429 | Errors | Role | None:
     """
     Args:
         body (CreateRoleBody | Unset):
@@ -207,7 +207,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        BaseSchema | CreateRoleResponse429 | Errors
+        CreateRoleResponse429 | Errors | Role
     """
 
     return (

@@ -8,9 +8,9 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
-from ...models.base_schema import BaseSchema
 from ...models.errors import Errors
 from ...models.get_role_include_item import GetRoleIncludeItem
+from ...models.role import Role
 from ...types import UNSET, Response, Unset
 
 
@@ -44,11 +44,11 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> BaseSchema | Errors | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Errors | Role | None:
     if response.status_code == 200:
         import scp_async._decoding as _scp  # noqa: PLC0415
 
-        response_200 = _scp.model(BaseSchema, response.json(), None)
+        response_200 = _scp.model(Role, response.json(), None)
 
         return response_200
 
@@ -79,7 +79,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[BaseSchema | Errors]:
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Errors | Role]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -93,7 +93,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     include: list[GetRoleIncludeItem] | Unset = UNSET,
-) -> Response[BaseSchema | Errors]:
+) -> Response[Errors | Role]:
     """
     Args:
         guid (UUID):
@@ -104,7 +104,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[BaseSchema | Errors]
+        Response[Errors | Role]
     """
 
     kwargs = _get_kwargs(
@@ -124,7 +124,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     include: list[GetRoleIncludeItem] | Unset = UNSET,
-) -> BaseSchema | Errors | None:
+) -> Errors | Role | None:
     """
     Args:
         guid (UUID):
@@ -135,7 +135,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        BaseSchema | Errors
+        Errors | Role
     """
 
     return sync_detailed(
@@ -150,7 +150,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     include: list[GetRoleIncludeItem] | Unset = UNSET,
-) -> Response[BaseSchema | Errors]:
+) -> Response[Errors | Role]:
     """
     Args:
         guid (UUID):
@@ -161,7 +161,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[BaseSchema | Errors]
+        Response[Errors | Role]
     """
 
     kwargs = _get_kwargs(
@@ -179,7 +179,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     include: list[GetRoleIncludeItem] | Unset = UNSET,
-) -> BaseSchema | Errors | None:
+) -> Errors | Role | None:
     """
     Args:
         guid (UUID):
@@ -190,7 +190,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        BaseSchema | Errors
+        Errors | Role
     """
 
     return (
