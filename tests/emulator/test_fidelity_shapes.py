@@ -42,6 +42,7 @@ MAPS = frozenset(
         "process_types",  # a CF droplet's start commands, keyed by process type (a list elsewhere: not a map)
         "custom",  # the operator's own entries of CF's /v3/info
         "keys",  # XSUAA's signing keys, keyed by key id
+        "request",  # a CF audit event's request as sent, keyed by the request's own fields
     }
 )
 #: Broker-provided free-form objects (OSB ``metadata``), compared like maps.
@@ -303,6 +304,8 @@ SCHEMA_KEYS_MATCH = frozenset(
         "cf_v3.getOrganizationQuota",
         "cf_v3.listOrganizationQuotas",
         "cf_v3.getSpaceQuota",
+        "cf_v3.getAuditEvent",
+        "cf_v3.listAuditEvents",
     }
 )
 

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from .audit_event import AuditEvent
     from .audit_event_actor import AuditEventActor
     from .audit_event_data import AuditEventData
+    from .audit_event_data_request import AuditEventDataRequest
     from .audit_event_links import AuditEventLinks
     from .audit_event_list import AuditEventList
     from .audit_event_organization_type_0 import AuditEventOrganizationType0
@@ -603,6 +604,7 @@ _MODULE_OF_NAME: dict[str, str] = {
     "AuditEvent": ".audit_event",
     "AuditEventActor": ".audit_event_actor",
     "AuditEventData": ".audit_event_data",
+    "AuditEventDataRequest": ".audit_event_data_request",
     "AuditEventLinks": ".audit_event_links",
     "AuditEventList": ".audit_event_list",
     "AuditEventOrganizationType0": ".audit_event_organization_type_0",
@@ -1146,6 +1148,7 @@ __all__ = (
     "AuditEvent",
     "AuditEventActor",
     "AuditEventData",
+    "AuditEventDataRequest",
     "AuditEventLinks",
     "AuditEventList",
     "AuditEventOrganizationType0",

@@ -2,29 +2,60 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
+
+from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.audit_event_data_request import AuditEventDataRequest
+
 
 T = TypeVar("T", bound="AuditEventData")
 
 
 @_attrs_define
 class AuditEventData:
+    """
+    Attributes:
+        request (AuditEventDataRequest | Unset):
+    """
+
+    request: AuditEventDataRequest | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        request: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.request, Unset):
+            request = self.request.to_dict()
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
+        field_dict.update({})
+        if request is not UNSET:
+            field_dict["request"] = request
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.audit_event_data_request import AuditEventDataRequest  # noqa: PLC0415
+
         d = dict(src_dict)
-        audit_event_data = cls()
+        _request = d.pop("request", UNSET)
+        request: AuditEventDataRequest | Unset
+        if isinstance(_request, Unset):
+            request = UNSET
+        else:
+            import scp_async._decoding as _scp  # noqa: PLC0415
+
+            request = _scp.model(AuditEventDataRequest, _request, "request")
+
+        audit_event_data = cls(
+            request=request,
+        )
 
         audit_event_data.additional_properties = d
         return audit_event_data
