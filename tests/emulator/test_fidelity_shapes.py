@@ -306,6 +306,8 @@ SCHEMA_KEYS_MATCH = frozenset(
         "cf_v3.getSpaceQuota",
         "cf_v3.getAuditEvent",
         "cf_v3.listAuditEvents",
+        "cf_v3.listSpacesForIsolationSegment",
+        "cf_v3.listServiceInstanceSharedSpaces",
     }
 )
 

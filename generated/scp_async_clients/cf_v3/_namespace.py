@@ -154,6 +154,7 @@ if TYPE_CHECKING:
     from .models.process_list import ProcessList
     from .models.process_stats import ProcessStats
     from .models.relationship_to_many import RelationshipToMany
+    from .models.relationship_to_many_self_links import RelationshipToManySelfLinks
     from .models.relationship_to_one import RelationshipToOne
     from .models.replace_destinations_for_route_with_patch_body import ReplaceDestinationsForRouteWithPatchBody
     from .models.resource_match import ResourceMatch
@@ -6314,7 +6315,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> RelationshipToMany:
+    ) -> RelationshipToManySelfLinks:
         """`GET /v3/service_instances/{guid}/relationships/shared_spaces` (listServiceInstanceSharedSpaces).
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-shared-spaces-relationship
@@ -6938,7 +6939,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> RelationshipToMany:
+    ) -> RelationshipToManySelfLinks:
         """`GET /v3/isolation_segments/{guid}/relationships/spaces` (listSpacesForIsolationSegment).
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-spaces-relationship
@@ -15548,7 +15549,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> Response[RelationshipToMany]:
+    ) -> Response[RelationshipToManySelfLinks]:
         """`GET /v3/service_instances/{guid}/relationships/shared_spaces` (listServiceInstanceSharedSpaces).
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-shared-spaces-relationship
@@ -16172,7 +16173,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> Response[RelationshipToMany]:
+    ) -> Response[RelationshipToManySelfLinks]:
         """`GET /v3/isolation_segments/{guid}/relationships/spaces` (listSpacesForIsolationSegment).
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-spaces-relationship

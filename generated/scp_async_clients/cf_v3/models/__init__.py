@@ -367,6 +367,8 @@ if TYPE_CHECKING:
     from .relationship import Relationship
     from .relationship_to_many import RelationshipToMany
     from .relationship_to_many_links import RelationshipToManyLinks
+    from .relationship_to_many_self_links import RelationshipToManySelfLinks
+    from .relationship_to_many_self_links_links import RelationshipToManySelfLinksLinks
     from .relationship_to_one import RelationshipToOne
     from .relationship_to_one_links import RelationshipToOneLinks
     from .relationships import Relationships
@@ -912,6 +914,8 @@ _MODULE_OF_NAME: dict[str, str] = {
     "Relationship": ".relationship",
     "RelationshipToMany": ".relationship_to_many",
     "RelationshipToManyLinks": ".relationship_to_many_links",
+    "RelationshipToManySelfLinks": ".relationship_to_many_self_links",
+    "RelationshipToManySelfLinksLinks": ".relationship_to_many_self_links_links",
     "RelationshipToOne": ".relationship_to_one",
     "RelationshipToOneLinks": ".relationship_to_one_links",
     "Relationships": ".relationships",
@@ -1457,6 +1461,8 @@ __all__ = (
     "Relationships",
     "RelationshipToMany",
     "RelationshipToManyLinks",
+    "RelationshipToManySelfLinks",
+    "RelationshipToManySelfLinksLinks",
     "RelationshipToOne",
     "RelationshipToOneLinks",
     "ReplaceDestinationsForRouteWithPatchBody",

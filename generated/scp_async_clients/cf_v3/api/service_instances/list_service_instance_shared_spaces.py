@@ -10,7 +10,7 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.errors import Errors
 from ...models.list_service_instance_shared_spaces_fields import ListServiceInstanceSharedSpacesFields
-from ...models.relationship_to_many import RelationshipToMany
+from ...models.relationship_to_many_self_links import RelationshipToManySelfLinks
 from ...types import UNSET, Response, Unset
 
 
@@ -43,11 +43,11 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Errors | RelationshipToMany | None:
+) -> Errors | RelationshipToManySelfLinks | None:
     if response.status_code == 200:
         import scp_async._decoding as _scp  # noqa: PLC0415
 
-        response_200 = _scp.model(RelationshipToMany, response.json(), None)
+        response_200 = _scp.model(RelationshipToManySelfLinks, response.json(), None)
 
         return response_200
 
@@ -80,7 +80,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[Errors | RelationshipToMany]:
+) -> Response[Errors | RelationshipToManySelfLinks]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -94,7 +94,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     fields: ListServiceInstanceSharedSpacesFields | Unset = UNSET,
-) -> Response[Errors | RelationshipToMany]:
+) -> Response[Errors | RelationshipToManySelfLinks]:
     """
     Args:
         guid (UUID):
@@ -105,7 +105,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Errors | RelationshipToMany]
+        Response[Errors | RelationshipToManySelfLinks]
     """
 
     kwargs = _get_kwargs(
@@ -125,7 +125,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     fields: ListServiceInstanceSharedSpacesFields | Unset = UNSET,
-) -> Errors | RelationshipToMany | None:
+) -> Errors | RelationshipToManySelfLinks | None:
     """
     Args:
         guid (UUID):
@@ -136,7 +136,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Errors | RelationshipToMany
+        Errors | RelationshipToManySelfLinks
     """
 
     return sync_detailed(
@@ -151,7 +151,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     fields: ListServiceInstanceSharedSpacesFields | Unset = UNSET,
-) -> Response[Errors | RelationshipToMany]:
+) -> Response[Errors | RelationshipToManySelfLinks]:
     """
     Args:
         guid (UUID):
@@ -162,7 +162,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Errors | RelationshipToMany]
+        Response[Errors | RelationshipToManySelfLinks]
     """
 
     kwargs = _get_kwargs(
@@ -180,7 +180,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     fields: ListServiceInstanceSharedSpacesFields | Unset = UNSET,
-) -> Errors | RelationshipToMany | None:
+) -> Errors | RelationshipToManySelfLinks | None:
     """
     Args:
         guid (UUID):
@@ -191,7 +191,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Errors | RelationshipToMany
+        Errors | RelationshipToManySelfLinks
     """
 
     return (
