@@ -214,6 +214,10 @@ def _parameter(source: str, arg: ast.arg, default: ast.expr | None, keyword_only
     annotation = annotation or "Any"
     if re.search(r"\bUUID\b", annotation) and not re.search(r"\bstr\b", annotation):
         annotation = re.sub(r"\bUUID\b", "UUID | str", annotation)  # a GUID's text is as good as the UUID
+    elif not keyword_only and annotation == "str" and re.search(r"guid$", arg.arg, re.IGNORECASE):
+        # A GUID in the path that its spec types as a plain string (the cis and XSUAA APIs): a UUID is
+        # as good as its text there (the generated code formats it with str()).
+        annotation = "UUID | str"
     return _Parameter(arg.arg, annotation, text, keyword_only)
 
 
@@ -288,6 +292,8 @@ def render(api: str, title: str, package_dir: Path, operations: list[dict[str, A
         statuses = _success_statuses(ast.parse(source))
         type_imports.update(imports)
         type_imports.update(operation["success_imports"])
+        if any(re.search(r"\bUUID\b", parameter.annotation) for parameter in parameters):
+            type_imports.add("from uuid import UUID")
         link = reference_link(api, operation["path"], operation.get("docs_anchor"))
         methods.append(_method(operation, parameters, operation["success_type"], statuses, False, link))
         raw_methods.append(_method(operation, parameters, operation["success_type"], statuses, True, link))

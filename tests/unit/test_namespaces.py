@@ -182,7 +182,8 @@ def test_bad_arguments_raise_type_error_before_anything_is_sent(
             with pytest.raises(TypeError, match=r"^get_subaccount\(\): derived_authorizations must be "):
                 await accounts.get_subaccount("sa", derived_authorizations=bad_enum)
             bad_guid: Any = object()
-            with pytest.raises(TypeError, match=r"^get_subaccount\(\): subaccount_guid must be str, not object$"):
+            wrong_guid = r"^get_subaccount\(\): subaccount_guid must be str or UUID, not object$"
+            with pytest.raises(TypeError, match=wrong_guid):
                 await accounts.get_subaccount(bad_guid)
             with pytest.raises(ValueError, match=r"^get_subaccount\(\): subaccount_guid must not be empty"):
                 await accounts.get_subaccount("")
@@ -242,6 +243,30 @@ def test_a_guid_is_given_as_text_or_as_a_uuid(
 
     run(main)
     assert len(httpx_mock.get_requests(method="DELETE", url=app)) == 2
+
+
+def test_a_cis_guid_typed_as_text_in_its_spec_takes_a_uuid_too(
+    run: Runner, make_session: Callable[..., Session], httpx_mock: HTTPXMock
+) -> None:
+    guid = "5e3c1d2a-0000-4000-8000-00000000cafe"
+    url = f"{ACCOUNTS_URL}/accounts/v1/subaccounts/{guid}"
+    httpx_mock.add_response(url=TOKEN_URL, json=token_json())
+    from .test_ergonomics_options import SUBACCOUNT
+
+    httpx_mock.add_response(url=url, json={**SUBACCOUNT, "guid": guid}, is_reusable=True)
+
+    async def main() -> None:
+        import uuid
+
+        async with make_session() as session:
+            accounts = session.cloud_management(cis_key_dict()).accounts
+            await accounts.get_subaccount(guid)
+            await accounts.get_subaccount(uuid.UUID(guid))
+            with pytest.raises(TypeError, match="subaccount_guid must be str or UUID"):
+                await accounts.get_subaccount(123)  # type: ignore[arg-type]
+
+    run(main)
+    assert len(httpx_mock.get_requests(url=url)) == 2
 
 
 @pytest.mark.parametrize(

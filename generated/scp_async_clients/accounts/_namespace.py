@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid as _uuid
 from typing import TYPE_CHECKING
 
 from scp_async._namespace import NOT_GIVEN, Namespace
@@ -15,6 +16,7 @@ from .types import UNSET
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from uuid import UUID
 
     from scp_async._options import NotGiven, TimeoutTypes
 
@@ -60,7 +62,7 @@ class AccountsApi(Namespace):
 
     async def clone_neo_subaccount(
         self,
-        source_subaccount_guid: str,
+        source_subaccount_guid: UUID | str,
         *,
         body: CloneNeoSubaccountRequestPayload,
         subaccount_admin: str | Unset = UNSET,
@@ -75,8 +77,8 @@ class AccountsApi(Namespace):
         """
         from .api.subaccount_operations import clone_neo_subaccount as operation
 
-        if not isinstance(source_subaccount_guid, str):
-            raise _wrong("clone_neo_subaccount", "source_subaccount_guid", "str", source_subaccount_guid)
+        if not isinstance(source_subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("clone_neo_subaccount", "source_subaccount_guid", "str or UUID", source_subaccount_guid)
         if not source_subaccount_guid:
             raise _empty("clone_neo_subaccount", "source_subaccount_guid")
         if not isinstance(body, operation.CloneNeoSubaccountRequestPayload):
@@ -128,7 +130,7 @@ class AccountsApi(Namespace):
 
     async def create_directory_labels(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         body: LabelAssignmentRequestPayload,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -142,8 +144,8 @@ class AccountsApi(Namespace):
         """
         from .api.directory_operations import create_directory_labels as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("create_directory_labels", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("create_directory_labels", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("create_directory_labels", "directory_guid")
         if not isinstance(body, operation.LabelAssignmentRequestPayload):
@@ -162,7 +164,7 @@ class AccountsApi(Namespace):
 
     async def create_or_update_directory_settings(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         body: EntitySettingsRequestPayload,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -176,8 +178,8 @@ class AccountsApi(Namespace):
         """
         from .api.directory_operations import create_or_update_directory_settings as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("create_or_update_directory_settings", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("create_or_update_directory_settings", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("create_or_update_directory_settings", "directory_guid")
         if not isinstance(body, operation.EntitySettingsRequestPayload):
@@ -196,7 +198,7 @@ class AccountsApi(Namespace):
 
     async def create_or_update_subaccount_settings(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         body: EntitySettingsRequestPayload,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -210,8 +212,8 @@ class AccountsApi(Namespace):
         """
         from .api.subaccount_operations import create_or_update_subaccount_settings as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("create_or_update_subaccount_settings", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("create_or_update_subaccount_settings", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("create_or_update_subaccount_settings", "subaccount_guid")
         if not isinstance(body, operation.EntitySettingsRequestPayload):
@@ -230,7 +232,7 @@ class AccountsApi(Namespace):
 
     async def create_service_management_binding(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -243,8 +245,8 @@ class AccountsApi(Namespace):
         """
         from .api.subaccount_operations import create_service_management_binding as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("create_service_management_binding", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("create_service_management_binding", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("create_service_management_binding", "subaccount_guid")
         return await self._call(
@@ -260,7 +262,7 @@ class AccountsApi(Namespace):
 
     async def create_service_manager_binding_v2(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         body: CreateServiceManagerBindingRequestPayload,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -274,8 +276,8 @@ class AccountsApi(Namespace):
         """
         from .api.subaccount_operations import create_service_manager_binding_v2 as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("create_service_manager_binding_v2", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("create_service_manager_binding_v2", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("create_service_manager_binding_v2", "subaccount_guid")
         if not isinstance(body, operation.CreateServiceManagerBindingRequestPayload):
@@ -325,7 +327,7 @@ class AccountsApi(Namespace):
 
     async def create_subaccount_labels(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         body: LabelAssignmentRequestPayload,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -339,8 +341,8 @@ class AccountsApi(Namespace):
         """
         from .api.subaccount_operations import create_subaccount_labels as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("create_subaccount_labels", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("create_subaccount_labels", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("create_subaccount_labels", "subaccount_guid")
         if not isinstance(body, operation.LabelAssignmentRequestPayload):
@@ -359,7 +361,7 @@ class AccountsApi(Namespace):
 
     async def delete_directory(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         force_delete: bool | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -373,8 +375,8 @@ class AccountsApi(Namespace):
         """
         from .api.directory_operations import delete_directory as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("delete_directory", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("delete_directory", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("delete_directory", "directory_guid")
         if force_delete is not UNSET and not isinstance(force_delete, bool):
@@ -393,7 +395,7 @@ class AccountsApi(Namespace):
 
     async def delete_directory_labels(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -406,8 +408,8 @@ class AccountsApi(Namespace):
         """
         from .api.directory_operations import delete_directory_labels as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("delete_directory_labels", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("delete_directory_labels", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("delete_directory_labels", "directory_guid")
         return await self._call(
@@ -423,7 +425,7 @@ class AccountsApi(Namespace):
 
     async def delete_directory_settings(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         keys: list[str],
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -437,8 +439,8 @@ class AccountsApi(Namespace):
         """
         from .api.directory_operations import delete_directory_settings as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("delete_directory_settings", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("delete_directory_settings", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("delete_directory_settings", "directory_guid")
         if not _list_of(keys, str):
@@ -457,7 +459,7 @@ class AccountsApi(Namespace):
 
     async def delete_service_management_binding_of_subaccount(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -470,8 +472,10 @@ class AccountsApi(Namespace):
         """
         from .api.subaccount_operations import delete_service_management_binding_of_subaccount as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("delete_service_management_binding_of_subaccount", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong(
+                "delete_service_management_binding_of_subaccount", "subaccount_guid", "str or UUID", subaccount_guid
+            )
         if not subaccount_guid:
             raise _empty("delete_service_management_binding_of_subaccount", "subaccount_guid")
         return await self._call(
@@ -487,7 +491,7 @@ class AccountsApi(Namespace):
 
     async def delete_service_manager_binding_v2(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         binding_name: str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -501,8 +505,8 @@ class AccountsApi(Namespace):
         """
         from .api.subaccount_operations import delete_service_manager_binding_v2 as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("delete_service_manager_binding_v2", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("delete_service_manager_binding_v2", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("delete_service_manager_binding_v2", "subaccount_guid")
         if not isinstance(binding_name, str):
@@ -523,7 +527,7 @@ class AccountsApi(Namespace):
 
     async def delete_subaccount(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         force_delete: bool | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -537,8 +541,8 @@ class AccountsApi(Namespace):
         """
         from .api.subaccount_operations import delete_subaccount as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("delete_subaccount", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("delete_subaccount", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("delete_subaccount", "subaccount_guid")
         if force_delete is not UNSET and not isinstance(force_delete, bool):
@@ -557,7 +561,7 @@ class AccountsApi(Namespace):
 
     async def delete_subaccount_labels(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -570,8 +574,8 @@ class AccountsApi(Namespace):
         """
         from .api.subaccount_operations import delete_subaccount_labels as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("delete_subaccount_labels", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("delete_subaccount_labels", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("delete_subaccount_labels", "subaccount_guid")
         return await self._call(
@@ -587,7 +591,7 @@ class AccountsApi(Namespace):
 
     async def delete_subaccount_settings(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         keys: list[str],
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -601,8 +605,8 @@ class AccountsApi(Namespace):
         """
         from .api.subaccount_operations import delete_subaccount_settings as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("delete_subaccount_settings", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("delete_subaccount_settings", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("delete_subaccount_settings", "subaccount_guid")
         if not _list_of(keys, str):
@@ -621,7 +625,7 @@ class AccountsApi(Namespace):
 
     async def get_all_service_manager_bindings_v2(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -634,8 +638,8 @@ class AccountsApi(Namespace):
         """
         from .api.subaccount_operations import get_all_service_manager_bindings_v2 as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("get_all_service_manager_bindings_v2", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("get_all_service_manager_bindings_v2", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("get_all_service_manager_bindings_v2", "subaccount_guid")
         return await self._call(
@@ -651,7 +655,7 @@ class AccountsApi(Namespace):
 
     async def get_directory(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         expand: bool | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -665,8 +669,8 @@ class AccountsApi(Namespace):
         """
         from .api.directory_operations import get_directory as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("get_directory", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("get_directory", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("get_directory", "directory_guid")
         if expand is not UNSET and not isinstance(expand, bool):
@@ -685,7 +689,7 @@ class AccountsApi(Namespace):
 
     async def get_directory_custom_properties(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -698,8 +702,8 @@ class AccountsApi(Namespace):
         """
         from .api.directory_operations import get_directory_custom_properties as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("get_directory_custom_properties", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("get_directory_custom_properties", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("get_directory_custom_properties", "directory_guid")
         return await self._call(
@@ -715,7 +719,7 @@ class AccountsApi(Namespace):
 
     async def get_directory_labels(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -728,8 +732,8 @@ class AccountsApi(Namespace):
         """
         from .api.directory_operations import get_directory_labels as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("get_directory_labels", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("get_directory_labels", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("get_directory_labels", "directory_guid")
         return await self._call(
@@ -745,7 +749,7 @@ class AccountsApi(Namespace):
 
     async def get_directory_settings(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         keys: list[str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -759,8 +763,8 @@ class AccountsApi(Namespace):
         """
         from .api.directory_operations import get_directory_settings as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("get_directory_settings", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("get_directory_settings", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("get_directory_settings", "directory_guid")
         if keys is not UNSET and not _list_of(keys, str):
@@ -831,7 +835,7 @@ class AccountsApi(Namespace):
 
     async def get_service_management_binding(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -844,8 +848,8 @@ class AccountsApi(Namespace):
         """
         from .api.subaccount_operations import get_service_management_binding as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("get_service_management_binding", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_management_binding", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("get_service_management_binding", "subaccount_guid")
         return await self._call(
@@ -861,7 +865,7 @@ class AccountsApi(Namespace):
 
     async def get_service_manager_binding_v2(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         binding_name: str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -875,8 +879,8 @@ class AccountsApi(Namespace):
         """
         from .api.subaccount_operations import get_service_manager_binding_v2 as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("get_service_manager_binding_v2", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_manager_binding_v2", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("get_service_manager_binding_v2", "subaccount_guid")
         if not isinstance(binding_name, str):
@@ -927,7 +931,7 @@ class AccountsApi(Namespace):
 
     async def get_subaccount(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         derived_authorizations: GetSubaccountDerivedAuthorizations | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -941,8 +945,8 @@ class AccountsApi(Namespace):
         """
         from .api.subaccount_operations import get_subaccount as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("get_subaccount", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("get_subaccount", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("get_subaccount", "subaccount_guid")
         if derived_authorizations is not UNSET and not isinstance(
@@ -965,7 +969,7 @@ class AccountsApi(Namespace):
 
     async def get_subaccount_custom_properties(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -978,8 +982,8 @@ class AccountsApi(Namespace):
         """
         from .api.subaccount_operations import get_subaccount_custom_properties as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("get_subaccount_custom_properties", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("get_subaccount_custom_properties", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("get_subaccount_custom_properties", "subaccount_guid")
         return await self._call(
@@ -995,7 +999,7 @@ class AccountsApi(Namespace):
 
     async def get_subaccount_labels(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -1008,8 +1012,8 @@ class AccountsApi(Namespace):
         """
         from .api.subaccount_operations import get_subaccount_labels as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("get_subaccount_labels", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("get_subaccount_labels", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("get_subaccount_labels", "subaccount_guid")
         return await self._call(
@@ -1025,7 +1029,7 @@ class AccountsApi(Namespace):
 
     async def get_subaccount_settings(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         keys: list[str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -1039,8 +1043,8 @@ class AccountsApi(Namespace):
         """
         from .api.subaccount_operations import get_subaccount_settings as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("get_subaccount_settings", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("get_subaccount_settings", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("get_subaccount_settings", "subaccount_guid")
         if keys is not UNSET and not _list_of(keys, str):
@@ -1104,7 +1108,7 @@ class AccountsApi(Namespace):
 
     async def move_subaccount(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         body: MoveSubaccountRequestPayload,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -1118,8 +1122,8 @@ class AccountsApi(Namespace):
         """
         from .api.subaccount_operations import move_subaccount as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("move_subaccount", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("move_subaccount", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("move_subaccount", "subaccount_guid")
         if not isinstance(body, operation.MoveSubaccountRequestPayload):
@@ -1166,7 +1170,7 @@ class AccountsApi(Namespace):
 
     async def update_directory(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         body: UpdateDirectoryRequestPayload,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -1180,8 +1184,8 @@ class AccountsApi(Namespace):
         """
         from .api.directory_operations import update_directory as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("update_directory", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("update_directory", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("update_directory", "directory_guid")
         if not isinstance(body, operation.UpdateDirectoryRequestPayload):
@@ -1200,7 +1204,7 @@ class AccountsApi(Namespace):
 
     async def update_directory_features(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         body: UpdateDirectoryTypeRequestPayload,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -1214,8 +1218,8 @@ class AccountsApi(Namespace):
         """
         from .api.directory_operations import update_directory_features as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("update_directory_features", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("update_directory_features", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("update_directory_features", "directory_guid")
         if not isinstance(body, operation.UpdateDirectoryTypeRequestPayload):
@@ -1262,7 +1266,7 @@ class AccountsApi(Namespace):
 
     async def update_subaccount(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         body: UpdateSubaccountRequestPayload,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -1276,8 +1280,8 @@ class AccountsApi(Namespace):
         """
         from .api.subaccount_operations import update_subaccount as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("update_subaccount", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("update_subaccount", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("update_subaccount", "subaccount_guid")
         if not isinstance(body, operation.UpdateSubaccountRequestPayload):
@@ -1302,7 +1306,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def clone_neo_subaccount(
         self,
-        source_subaccount_guid: str,
+        source_subaccount_guid: UUID | str,
         *,
         body: CloneNeoSubaccountRequestPayload,
         subaccount_admin: str | Unset = UNSET,
@@ -1317,8 +1321,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.subaccount_operations import clone_neo_subaccount as operation
 
-        if not isinstance(source_subaccount_guid, str):
-            raise _wrong("clone_neo_subaccount", "source_subaccount_guid", "str", source_subaccount_guid)
+        if not isinstance(source_subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("clone_neo_subaccount", "source_subaccount_guid", "str or UUID", source_subaccount_guid)
         if not source_subaccount_guid:
             raise _empty("clone_neo_subaccount", "source_subaccount_guid")
         if not isinstance(body, operation.CloneNeoSubaccountRequestPayload):
@@ -1370,7 +1374,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def create_directory_labels(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         body: LabelAssignmentRequestPayload,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -1384,8 +1388,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.directory_operations import create_directory_labels as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("create_directory_labels", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("create_directory_labels", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("create_directory_labels", "directory_guid")
         if not isinstance(body, operation.LabelAssignmentRequestPayload):
@@ -1404,7 +1408,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def create_or_update_directory_settings(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         body: EntitySettingsRequestPayload,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -1418,8 +1422,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.directory_operations import create_or_update_directory_settings as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("create_or_update_directory_settings", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("create_or_update_directory_settings", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("create_or_update_directory_settings", "directory_guid")
         if not isinstance(body, operation.EntitySettingsRequestPayload):
@@ -1438,7 +1442,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def create_or_update_subaccount_settings(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         body: EntitySettingsRequestPayload,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -1452,8 +1456,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.subaccount_operations import create_or_update_subaccount_settings as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("create_or_update_subaccount_settings", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("create_or_update_subaccount_settings", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("create_or_update_subaccount_settings", "subaccount_guid")
         if not isinstance(body, operation.EntitySettingsRequestPayload):
@@ -1472,7 +1476,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def create_service_management_binding(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -1485,8 +1489,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.subaccount_operations import create_service_management_binding as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("create_service_management_binding", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("create_service_management_binding", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("create_service_management_binding", "subaccount_guid")
         return await self._call_raw(
@@ -1502,7 +1506,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def create_service_manager_binding_v2(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         body: CreateServiceManagerBindingRequestPayload,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -1516,8 +1520,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.subaccount_operations import create_service_manager_binding_v2 as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("create_service_manager_binding_v2", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("create_service_manager_binding_v2", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("create_service_manager_binding_v2", "subaccount_guid")
         if not isinstance(body, operation.CreateServiceManagerBindingRequestPayload):
@@ -1567,7 +1571,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def create_subaccount_labels(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         body: LabelAssignmentRequestPayload,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -1581,8 +1585,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.subaccount_operations import create_subaccount_labels as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("create_subaccount_labels", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("create_subaccount_labels", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("create_subaccount_labels", "subaccount_guid")
         if not isinstance(body, operation.LabelAssignmentRequestPayload):
@@ -1601,7 +1605,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def delete_directory(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         force_delete: bool | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -1615,8 +1619,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.directory_operations import delete_directory as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("delete_directory", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("delete_directory", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("delete_directory", "directory_guid")
         if force_delete is not UNSET and not isinstance(force_delete, bool):
@@ -1635,7 +1639,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def delete_directory_labels(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -1648,8 +1652,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.directory_operations import delete_directory_labels as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("delete_directory_labels", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("delete_directory_labels", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("delete_directory_labels", "directory_guid")
         return await self._call_raw(
@@ -1665,7 +1669,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def delete_directory_settings(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         keys: list[str],
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -1679,8 +1683,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.directory_operations import delete_directory_settings as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("delete_directory_settings", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("delete_directory_settings", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("delete_directory_settings", "directory_guid")
         if not _list_of(keys, str):
@@ -1699,7 +1703,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def delete_service_management_binding_of_subaccount(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -1712,8 +1716,10 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.subaccount_operations import delete_service_management_binding_of_subaccount as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("delete_service_management_binding_of_subaccount", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong(
+                "delete_service_management_binding_of_subaccount", "subaccount_guid", "str or UUID", subaccount_guid
+            )
         if not subaccount_guid:
             raise _empty("delete_service_management_binding_of_subaccount", "subaccount_guid")
         return await self._call_raw(
@@ -1729,7 +1735,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def delete_service_manager_binding_v2(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         binding_name: str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -1743,8 +1749,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.subaccount_operations import delete_service_manager_binding_v2 as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("delete_service_manager_binding_v2", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("delete_service_manager_binding_v2", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("delete_service_manager_binding_v2", "subaccount_guid")
         if not isinstance(binding_name, str):
@@ -1765,7 +1771,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def delete_subaccount(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         force_delete: bool | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -1779,8 +1785,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.subaccount_operations import delete_subaccount as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("delete_subaccount", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("delete_subaccount", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("delete_subaccount", "subaccount_guid")
         if force_delete is not UNSET and not isinstance(force_delete, bool):
@@ -1799,7 +1805,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def delete_subaccount_labels(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -1812,8 +1818,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.subaccount_operations import delete_subaccount_labels as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("delete_subaccount_labels", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("delete_subaccount_labels", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("delete_subaccount_labels", "subaccount_guid")
         return await self._call_raw(
@@ -1829,7 +1835,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def delete_subaccount_settings(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         keys: list[str],
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -1843,8 +1849,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.subaccount_operations import delete_subaccount_settings as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("delete_subaccount_settings", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("delete_subaccount_settings", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("delete_subaccount_settings", "subaccount_guid")
         if not _list_of(keys, str):
@@ -1863,7 +1869,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def get_all_service_manager_bindings_v2(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -1876,8 +1882,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.subaccount_operations import get_all_service_manager_bindings_v2 as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("get_all_service_manager_bindings_v2", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("get_all_service_manager_bindings_v2", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("get_all_service_manager_bindings_v2", "subaccount_guid")
         return await self._call_raw(
@@ -1893,7 +1899,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def get_directory(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         expand: bool | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -1907,8 +1913,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.directory_operations import get_directory as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("get_directory", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("get_directory", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("get_directory", "directory_guid")
         if expand is not UNSET and not isinstance(expand, bool):
@@ -1927,7 +1933,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def get_directory_custom_properties(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -1940,8 +1946,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.directory_operations import get_directory_custom_properties as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("get_directory_custom_properties", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("get_directory_custom_properties", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("get_directory_custom_properties", "directory_guid")
         return await self._call_raw(
@@ -1957,7 +1963,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def get_directory_labels(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -1970,8 +1976,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.directory_operations import get_directory_labels as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("get_directory_labels", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("get_directory_labels", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("get_directory_labels", "directory_guid")
         return await self._call_raw(
@@ -1987,7 +1993,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def get_directory_settings(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         keys: list[str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -2001,8 +2007,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.directory_operations import get_directory_settings as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("get_directory_settings", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("get_directory_settings", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("get_directory_settings", "directory_guid")
         if keys is not UNSET and not _list_of(keys, str):
@@ -2073,7 +2079,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def get_service_management_binding(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -2086,8 +2092,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.subaccount_operations import get_service_management_binding as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("get_service_management_binding", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_management_binding", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("get_service_management_binding", "subaccount_guid")
         return await self._call_raw(
@@ -2103,7 +2109,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def get_service_manager_binding_v2(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         binding_name: str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -2117,8 +2123,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.subaccount_operations import get_service_manager_binding_v2 as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("get_service_manager_binding_v2", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("get_service_manager_binding_v2", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("get_service_manager_binding_v2", "subaccount_guid")
         if not isinstance(binding_name, str):
@@ -2169,7 +2175,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def get_subaccount(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         derived_authorizations: GetSubaccountDerivedAuthorizations | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -2183,8 +2189,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.subaccount_operations import get_subaccount as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("get_subaccount", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("get_subaccount", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("get_subaccount", "subaccount_guid")
         if derived_authorizations is not UNSET and not isinstance(
@@ -2207,7 +2213,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def get_subaccount_custom_properties(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -2220,8 +2226,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.subaccount_operations import get_subaccount_custom_properties as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("get_subaccount_custom_properties", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("get_subaccount_custom_properties", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("get_subaccount_custom_properties", "subaccount_guid")
         return await self._call_raw(
@@ -2237,7 +2243,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def get_subaccount_labels(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -2250,8 +2256,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.subaccount_operations import get_subaccount_labels as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("get_subaccount_labels", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("get_subaccount_labels", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("get_subaccount_labels", "subaccount_guid")
         return await self._call_raw(
@@ -2267,7 +2273,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def get_subaccount_settings(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         keys: list[str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -2281,8 +2287,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.subaccount_operations import get_subaccount_settings as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("get_subaccount_settings", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("get_subaccount_settings", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("get_subaccount_settings", "subaccount_guid")
         if keys is not UNSET and not _list_of(keys, str):
@@ -2346,7 +2352,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def move_subaccount(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         body: MoveSubaccountRequestPayload,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -2360,8 +2366,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.subaccount_operations import move_subaccount as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("move_subaccount", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("move_subaccount", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("move_subaccount", "subaccount_guid")
         if not isinstance(body, operation.MoveSubaccountRequestPayload):
@@ -2408,7 +2414,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def update_directory(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         body: UpdateDirectoryRequestPayload,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -2422,8 +2428,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.directory_operations import update_directory as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("update_directory", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("update_directory", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("update_directory", "directory_guid")
         if not isinstance(body, operation.UpdateDirectoryRequestPayload):
@@ -2442,7 +2448,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def update_directory_features(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         body: UpdateDirectoryTypeRequestPayload,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -2456,8 +2462,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.directory_operations import update_directory_features as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("update_directory_features", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("update_directory_features", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("update_directory_features", "directory_guid")
         if not isinstance(body, operation.UpdateDirectoryTypeRequestPayload):
@@ -2504,7 +2510,7 @@ class AccountsApiWithRawResponse(Namespace):
 
     async def update_subaccount(
         self,
-        subaccount_guid: str,
+        subaccount_guid: UUID | str,
         *,
         body: UpdateSubaccountRequestPayload,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -2518,8 +2524,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         from .api.subaccount_operations import update_subaccount as operation
 
-        if not isinstance(subaccount_guid, str):
-            raise _wrong("update_subaccount", "subaccount_guid", "str", subaccount_guid)
+        if not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("update_subaccount", "subaccount_guid", "str or UUID", subaccount_guid)
         if not subaccount_guid:
             raise _empty("update_subaccount", "subaccount_guid")
         if not isinstance(body, operation.UpdateSubaccountRequestPayload):

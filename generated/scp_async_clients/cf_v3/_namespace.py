@@ -2107,7 +2107,7 @@ class CfV3Api(Namespace):
 
     async def delete_user(
         self,
-        guid: str,
+        guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -2120,8 +2120,8 @@ class CfV3Api(Namespace):
         """
         from .api.users import delete_user as operation
 
-        if not isinstance(guid, str):
-            raise _wrong("delete_user", "guid", "str", guid)
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_user", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_user", "guid")
         return await self._call(
@@ -4093,7 +4093,7 @@ class CfV3Api(Namespace):
 
     async def get_user(
         self,
-        guid: str,
+        guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -4106,8 +4106,8 @@ class CfV3Api(Namespace):
         """
         from .api.users import get_user as operation
 
-        if not isinstance(guid, str):
-            raise _wrong("get_user", "guid", "str", guid)
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_user", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_user", "guid")
         return await self._call(
@@ -9353,7 +9353,7 @@ class CfV3Api(Namespace):
 
     async def update_user(
         self,
-        guid: str,
+        guid: UUID | str,
         *,
         body: UpdateUserBody | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -9367,8 +9367,8 @@ class CfV3Api(Namespace):
         """
         from .api.users import update_user as operation
 
-        if not isinstance(guid, str):
-            raise _wrong("update_user", "guid", "str", guid)
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_user", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("update_user", "guid")
         if body is not UNSET and not isinstance(body, operation.UpdateUserBody):
@@ -11341,7 +11341,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
     async def delete_user(
         self,
-        guid: str,
+        guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -11354,8 +11354,8 @@ class CfV3ApiWithRawResponse(Namespace):
         """
         from .api.users import delete_user as operation
 
-        if not isinstance(guid, str):
-            raise _wrong("delete_user", "guid", "str", guid)
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("delete_user", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("delete_user", "guid")
         return await self._call_raw(
@@ -13327,7 +13327,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
     async def get_user(
         self,
-        guid: str,
+        guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -13340,8 +13340,8 @@ class CfV3ApiWithRawResponse(Namespace):
         """
         from .api.users import get_user as operation
 
-        if not isinstance(guid, str):
-            raise _wrong("get_user", "guid", "str", guid)
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("get_user", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_user", "guid")
         return await self._call_raw(
@@ -18587,7 +18587,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
     async def update_user(
         self,
-        guid: str,
+        guid: UUID | str,
         *,
         body: UpdateUserBody | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -18601,8 +18601,8 @@ class CfV3ApiWithRawResponse(Namespace):
         """
         from .api.users import update_user as operation
 
-        if not isinstance(guid, str):
-            raise _wrong("update_user", "guid", "str", guid)
+        if not isinstance(guid, (str, _uuid.UUID)):
+            raise _wrong("update_user", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("update_user", "guid")
         if body is not UNSET and not isinstance(body, operation.UpdateUserBody):

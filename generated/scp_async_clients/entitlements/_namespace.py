@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid as _uuid
 from typing import TYPE_CHECKING
 
 from scp_async._namespace import NOT_GIVEN, Namespace
@@ -14,6 +15,7 @@ from .types import UNSET
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from uuid import UUID
 
     from scp_async._options import NotGiven, TimeoutTypes
 
@@ -46,7 +48,7 @@ class EntitlementsApi(Namespace):
 
     async def create_or_update_entitlements(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         body: DirectoryAssignmentsRequestPayloadCollection,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -60,8 +62,8 @@ class EntitlementsApi(Namespace):
         """
         from .api.manage_assigned_entitlements import create_or_update_entitlements as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("create_or_update_entitlements", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("create_or_update_entitlements", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("create_or_update_entitlements", "directory_guid")
         if not isinstance(body, operation.DirectoryAssignmentsRequestPayloadCollection):
@@ -292,7 +294,7 @@ class EntitlementsApi(Namespace):
 
     async def update_entitlements(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         body: DirectoryAssignmentsPatchUpdateRequestPayloadCollection,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -306,8 +308,8 @@ class EntitlementsApi(Namespace):
         """
         from .api.manage_assigned_entitlements import update_entitlements as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("update_entitlements", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("update_entitlements", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("update_entitlements", "directory_guid")
         if not isinstance(body, operation.DirectoryAssignmentsPatchUpdateRequestPayloadCollection):
@@ -332,7 +334,7 @@ class EntitlementsApiWithRawResponse(Namespace):
 
     async def create_or_update_entitlements(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         body: DirectoryAssignmentsRequestPayloadCollection,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -346,8 +348,8 @@ class EntitlementsApiWithRawResponse(Namespace):
         """
         from .api.manage_assigned_entitlements import create_or_update_entitlements as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("create_or_update_entitlements", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("create_or_update_entitlements", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("create_or_update_entitlements", "directory_guid")
         if not isinstance(body, operation.DirectoryAssignmentsRequestPayloadCollection):
@@ -578,7 +580,7 @@ class EntitlementsApiWithRawResponse(Namespace):
 
     async def update_entitlements(
         self,
-        directory_guid: str,
+        directory_guid: UUID | str,
         *,
         body: DirectoryAssignmentsPatchUpdateRequestPayloadCollection,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -592,8 +594,8 @@ class EntitlementsApiWithRawResponse(Namespace):
         """
         from .api.manage_assigned_entitlements import update_entitlements as operation
 
-        if not isinstance(directory_guid, str):
-            raise _wrong("update_entitlements", "directory_guid", "str", directory_guid)
+        if not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("update_entitlements", "directory_guid", "str or UUID", directory_guid)
         if not directory_guid:
             raise _empty("update_entitlements", "directory_guid")
         if not isinstance(body, operation.DirectoryAssignmentsPatchUpdateRequestPayloadCollection):

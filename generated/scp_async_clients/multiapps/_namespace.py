@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid as _uuid
 from typing import TYPE_CHECKING
 
 from scp_async._namespace import NOT_GIVEN, Namespace
@@ -15,6 +16,7 @@ from .types import UNSET
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from uuid import UUID
 
     from scp_async._options import NotGiven, TimeoutTypes
 
@@ -45,7 +47,7 @@ class MultiappsApi(Namespace):
 
     async def execute_operation_action(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         operation_id: str,
         *,
         action_id: str,
@@ -60,8 +62,8 @@ class MultiappsApi(Namespace):
         """
         from .api.default import execute_operation_action as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("execute_operation_action", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("execute_operation_action", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("execute_operation_action", "space_guid")
         if not isinstance(operation_id, str):
@@ -85,7 +87,7 @@ class MultiappsApi(Namespace):
 
     async def get_async_upload_job(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         job_id: str,
         *,
         namespace: str | Unset = UNSET,
@@ -100,8 +102,8 @@ class MultiappsApi(Namespace):
         """
         from .api.default import get_async_upload_job as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("get_async_upload_job", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("get_async_upload_job", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("get_async_upload_job", "space_guid")
         if not isinstance(job_id, str):
@@ -173,7 +175,7 @@ class MultiappsApi(Namespace):
 
     async def get_mta(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         mta_id: str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -187,8 +189,8 @@ class MultiappsApi(Namespace):
         """
         from .api.default import get_mta as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("get_mta", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("get_mta", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("get_mta", "space_guid")
         if not isinstance(mta_id, str):
@@ -209,7 +211,7 @@ class MultiappsApi(Namespace):
 
     async def get_mta_files(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         *,
         namespace: str | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -223,8 +225,8 @@ class MultiappsApi(Namespace):
         """
         from .api.default import get_mta_files as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("get_mta_files", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("get_mta_files", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("get_mta_files", "space_guid")
         if namespace is not UNSET and not isinstance(namespace, str):
@@ -243,7 +245,7 @@ class MultiappsApi(Namespace):
 
     async def get_mta_operation(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         operation_id: str,
         *,
         embed: str | Unset = UNSET,
@@ -258,8 +260,8 @@ class MultiappsApi(Namespace):
         """
         from .api.default import get_mta_operation as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("get_mta_operation", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("get_mta_operation", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("get_mta_operation", "space_guid")
         if not isinstance(operation_id, str):
@@ -283,7 +285,7 @@ class MultiappsApi(Namespace):
 
     async def get_mta_operation_log_content(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         operation_id: str,
         log_id: str,
         *,
@@ -298,8 +300,8 @@ class MultiappsApi(Namespace):
         """
         from .api.default import get_mta_operation_log_content as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("get_mta_operation_log_content", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("get_mta_operation_log_content", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("get_mta_operation_log_content", "space_guid")
         if not isinstance(operation_id, str):
@@ -325,7 +327,7 @@ class MultiappsApi(Namespace):
 
     async def get_mta_operation_logs(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         operation_id: str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -339,8 +341,8 @@ class MultiappsApi(Namespace):
         """
         from .api.default import get_mta_operation_logs as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("get_mta_operation_logs", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("get_mta_operation_logs", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("get_mta_operation_logs", "space_guid")
         if not isinstance(operation_id, str):
@@ -361,7 +363,7 @@ class MultiappsApi(Namespace):
 
     async def get_mta_operations(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         *,
         mta_id: str | Unset = UNSET,
         last: int | Unset = UNSET,
@@ -377,8 +379,8 @@ class MultiappsApi(Namespace):
         """
         from .api.default import get_mta_operations as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("get_mta_operations", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("get_mta_operations", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("get_mta_operations", "space_guid")
         if mta_id is not UNSET and not isinstance(mta_id, str):
@@ -401,7 +403,7 @@ class MultiappsApi(Namespace):
 
     async def get_mtas(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -414,8 +416,8 @@ class MultiappsApi(Namespace):
         """
         from .api.default import get_mtas as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("get_mtas", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("get_mtas", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("get_mtas", "space_guid")
         return await self._call(
@@ -431,7 +433,7 @@ class MultiappsApi(Namespace):
 
     async def get_mtas_v2(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         *,
         namespace: str | Unset = UNSET,
         name: str | Unset = UNSET,
@@ -446,8 +448,8 @@ class MultiappsApi(Namespace):
         """
         from .api.default import get_mtas_v2 as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("get_mtas_v2", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("get_mtas_v2", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("get_mtas_v2", "space_guid")
         if namespace is not UNSET and not isinstance(namespace, str):
@@ -468,7 +470,7 @@ class MultiappsApi(Namespace):
 
     async def get_operation_actions(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         operation_id: str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -482,8 +484,8 @@ class MultiappsApi(Namespace):
         """
         from .api.default import get_operation_actions as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("get_operation_actions", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("get_operation_actions", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("get_operation_actions", "space_guid")
         if not isinstance(operation_id, str):
@@ -504,7 +506,7 @@ class MultiappsApi(Namespace):
 
     async def start_mta_operation(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         *,
         body: Operation | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -518,8 +520,8 @@ class MultiappsApi(Namespace):
         """
         from .api.default import start_mta_operation as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("start_mta_operation", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("start_mta_operation", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("start_mta_operation", "space_guid")
         if body is not UNSET and not isinstance(body, operation.Operation):
@@ -538,7 +540,7 @@ class MultiappsApi(Namespace):
 
     async def start_upload_from_url(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         *,
         body: FileUrl | Unset = UNSET,
         namespace: str | Unset = UNSET,
@@ -553,8 +555,8 @@ class MultiappsApi(Namespace):
         """
         from .api.default import start_upload_from_url as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("start_upload_from_url", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("start_upload_from_url", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("start_upload_from_url", "space_guid")
         if body is not UNSET and not isinstance(body, operation.FileUrl):
@@ -575,7 +577,7 @@ class MultiappsApi(Namespace):
 
     async def upload_mta_file(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         *,
         body: UploadMtaFileBody,
         namespace: str | Unset = UNSET,
@@ -590,8 +592,8 @@ class MultiappsApi(Namespace):
         """
         from .api.default import upload_mta_file as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("upload_mta_file", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("upload_mta_file", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("upload_mta_file", "space_guid")
         if not isinstance(body, operation.UploadMtaFileBody):
@@ -618,7 +620,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
     async def execute_operation_action(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         operation_id: str,
         *,
         action_id: str,
@@ -633,8 +635,8 @@ class MultiappsApiWithRawResponse(Namespace):
         """
         from .api.default import execute_operation_action as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("execute_operation_action", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("execute_operation_action", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("execute_operation_action", "space_guid")
         if not isinstance(operation_id, str):
@@ -658,7 +660,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
     async def get_async_upload_job(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         job_id: str,
         *,
         namespace: str | Unset = UNSET,
@@ -673,8 +675,8 @@ class MultiappsApiWithRawResponse(Namespace):
         """
         from .api.default import get_async_upload_job as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("get_async_upload_job", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("get_async_upload_job", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("get_async_upload_job", "space_guid")
         if not isinstance(job_id, str):
@@ -746,7 +748,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
     async def get_mta(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         mta_id: str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -760,8 +762,8 @@ class MultiappsApiWithRawResponse(Namespace):
         """
         from .api.default import get_mta as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("get_mta", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("get_mta", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("get_mta", "space_guid")
         if not isinstance(mta_id, str):
@@ -782,7 +784,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
     async def get_mta_files(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         *,
         namespace: str | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -796,8 +798,8 @@ class MultiappsApiWithRawResponse(Namespace):
         """
         from .api.default import get_mta_files as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("get_mta_files", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("get_mta_files", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("get_mta_files", "space_guid")
         if namespace is not UNSET and not isinstance(namespace, str):
@@ -816,7 +818,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
     async def get_mta_operation(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         operation_id: str,
         *,
         embed: str | Unset = UNSET,
@@ -831,8 +833,8 @@ class MultiappsApiWithRawResponse(Namespace):
         """
         from .api.default import get_mta_operation as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("get_mta_operation", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("get_mta_operation", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("get_mta_operation", "space_guid")
         if not isinstance(operation_id, str):
@@ -856,7 +858,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
     async def get_mta_operation_log_content(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         operation_id: str,
         log_id: str,
         *,
@@ -871,8 +873,8 @@ class MultiappsApiWithRawResponse(Namespace):
         """
         from .api.default import get_mta_operation_log_content as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("get_mta_operation_log_content", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("get_mta_operation_log_content", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("get_mta_operation_log_content", "space_guid")
         if not isinstance(operation_id, str):
@@ -898,7 +900,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
     async def get_mta_operation_logs(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         operation_id: str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -912,8 +914,8 @@ class MultiappsApiWithRawResponse(Namespace):
         """
         from .api.default import get_mta_operation_logs as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("get_mta_operation_logs", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("get_mta_operation_logs", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("get_mta_operation_logs", "space_guid")
         if not isinstance(operation_id, str):
@@ -934,7 +936,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
     async def get_mta_operations(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         *,
         mta_id: str | Unset = UNSET,
         last: int | Unset = UNSET,
@@ -950,8 +952,8 @@ class MultiappsApiWithRawResponse(Namespace):
         """
         from .api.default import get_mta_operations as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("get_mta_operations", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("get_mta_operations", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("get_mta_operations", "space_guid")
         if mta_id is not UNSET and not isinstance(mta_id, str):
@@ -974,7 +976,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
     async def get_mtas(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -987,8 +989,8 @@ class MultiappsApiWithRawResponse(Namespace):
         """
         from .api.default import get_mtas as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("get_mtas", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("get_mtas", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("get_mtas", "space_guid")
         return await self._call_raw(
@@ -1004,7 +1006,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
     async def get_mtas_v2(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         *,
         namespace: str | Unset = UNSET,
         name: str | Unset = UNSET,
@@ -1019,8 +1021,8 @@ class MultiappsApiWithRawResponse(Namespace):
         """
         from .api.default import get_mtas_v2 as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("get_mtas_v2", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("get_mtas_v2", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("get_mtas_v2", "space_guid")
         if namespace is not UNSET and not isinstance(namespace, str):
@@ -1041,7 +1043,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
     async def get_operation_actions(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         operation_id: str,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -1055,8 +1057,8 @@ class MultiappsApiWithRawResponse(Namespace):
         """
         from .api.default import get_operation_actions as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("get_operation_actions", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("get_operation_actions", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("get_operation_actions", "space_guid")
         if not isinstance(operation_id, str):
@@ -1077,7 +1079,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
     async def start_mta_operation(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         *,
         body: Operation | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -1091,8 +1093,8 @@ class MultiappsApiWithRawResponse(Namespace):
         """
         from .api.default import start_mta_operation as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("start_mta_operation", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("start_mta_operation", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("start_mta_operation", "space_guid")
         if body is not UNSET and not isinstance(body, operation.Operation):
@@ -1111,7 +1113,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
     async def start_upload_from_url(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         *,
         body: FileUrl | Unset = UNSET,
         namespace: str | Unset = UNSET,
@@ -1126,8 +1128,8 @@ class MultiappsApiWithRawResponse(Namespace):
         """
         from .api.default import start_upload_from_url as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("start_upload_from_url", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("start_upload_from_url", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("start_upload_from_url", "space_guid")
         if body is not UNSET and not isinstance(body, operation.FileUrl):
@@ -1148,7 +1150,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
     async def upload_mta_file(
         self,
-        space_guid: str,
+        space_guid: UUID | str,
         *,
         body: UploadMtaFileBody,
         namespace: str | Unset = UNSET,
@@ -1163,8 +1165,8 @@ class MultiappsApiWithRawResponse(Namespace):
         """
         from .api.default import upload_mta_file as operation
 
-        if not isinstance(space_guid, str):
-            raise _wrong("upload_mta_file", "space_guid", "str", space_guid)
+        if not isinstance(space_guid, (str, _uuid.UUID)):
+            raise _wrong("upload_mta_file", "space_guid", "str or UUID", space_guid)
         if not space_guid:
             raise _empty("upload_mta_file", "space_guid")
         if not isinstance(body, operation.UploadMtaFileBody):
