@@ -114,7 +114,8 @@ def test_wrong_argument_and_return_types_are_reported(checked: dict[str, subproc
     lines = {n: BAD.splitlines()[n - 1].strip() for n in errors}
     expected = {
         "await cis.accounts.get_subaccount(42)": (
-            'Argument 1 to "get_subaccount" of "AccountsApi" has incompatible type "int"; expected "str"  [arg-type]'
+            'Argument 1 to "get_subaccount" of "AccountsApi" has incompatible type "int"; '
+            'expected "UUID | str"  [arg-type]'
         ),
         'await cis.accounts.create_subaccount(body={"displayName": "x", "region": "eu10"})': (
             'Argument "body" to "create_subaccount" of "AccountsApi" has incompatible type "dict[str, str]"; '
