@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Generic, Literal, Self, TypeVar, overload
@@ -53,10 +53,12 @@ async def fan_out(
         raise ValueError("limit must be at least 1")
     work = list(items)
     results: list[R | Exception | None] = [None] * len(work)
-    limiter = anyio.CapacityLimiter(limit)
+    # `limit` workers share one iterator over the items: a task per item (thousands, each waiting for
+    # a slot) would cost the scheduler more than a call's own work.
+    pending = iter(enumerate(work))
 
-    async def run(index: int, item: T) -> None:
-        async with limiter:
+    async def worker() -> None:
+        for index, item in pending:
             try:
                 results[index] = await func(item)
             except Exception as exc:
@@ -66,8 +68,8 @@ async def fan_out(
 
     try:
         async with anyio.create_task_group() as group:
-            for index, item in enumerate(work):
-                group.start_soon(run, index, item)
+            for _ in range(min(limit, len(work))):
+                group.start_soon(worker)
     except BaseExceptionGroup as group_error:
         # One failure cancels the others; raise it as itself, not wrapped in a group.
         first = group_error.exceptions[0]
@@ -149,27 +151,28 @@ class FanOut(Generic[T, R]):
         return await self._group.__aexit__(exc_type, exc, tb)
 
     async def _run_all(self, send: MemoryObjectSendStream[Outcome[T, R]]) -> None:
-        limiter = anyio.CapacityLimiter(self._limit)
+        pending = iter(enumerate(self._items))  # shared by the workers (see fan_out)
         async with send, anyio.create_task_group() as group:
-            for index, item in enumerate(self._items):
-                group.start_soon(self._run_one, limiter, send, index, item)
+            for _ in range(min(self._limit, self.total)):
+                group.start_soon(self._work, pending, send)
 
-    async def _run_one(
-        self, limiter: anyio.CapacityLimiter, send: MemoryObjectSendStream[Outcome[T, R]], index: int, item: T
-    ) -> None:
-        async with limiter:
-            counter = [0]
-            token = ATTEMPTS.set(counter)
-            started = time.perf_counter()
-            value: R | None = None
-            error: Exception | None = None
-            try:
-                value = await self._func(item)
-            except Exception as exc:
-                error = exc
-            finally:
-                ATTEMPTS.reset(token)
-            outcome = Outcome(index, item, value, error, counter[0], time.perf_counter() - started)
+    async def _work(self, pending: Iterator[tuple[int, T]], send: MemoryObjectSendStream[Outcome[T, R]]) -> None:
+        for index, item in pending:
+            await self._run_one(send, index, item)
+
+    async def _run_one(self, send: MemoryObjectSendStream[Outcome[T, R]], index: int, item: T) -> None:
+        counter = [0]
+        token = ATTEMPTS.set(counter)
+        started = time.perf_counter()
+        value: R | None = None
+        error: Exception | None = None
+        try:
+            value = await self._func(item)
+        except Exception as exc:
+            error = exc
+        finally:
+            ATTEMPTS.reset(token)
+        outcome = Outcome(index, item, value, error, counter[0], time.perf_counter() - started)
         self.done += 1
         self.failed += error is not None
         if self._progress is not None:

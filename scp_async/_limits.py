@@ -185,6 +185,11 @@ async def _decoded(response: httpx.Response, layers: list[_Layer]) -> AsyncGener
         yield piece
 
 
+async def _raw(response: httpx.Response) -> AsyncGenerator[bytes, None]:
+    async for chunk in response.aiter_raw():
+        yield chunk
+
+
 async def read_response(response: httpx.Response, limit: int | None) -> None:
     """Read a streamed ``response`` (as :meth:`httpx.Response.aread` does) but stop past ``limit`` decoded bytes.
 
@@ -219,7 +224,7 @@ async def read_response(response: httpx.Response, limit: int | None) -> None:
         total = 0
         undecodable: str | None = None
         try:
-            async with contextlib.aclosing(_decoded(response, layers)) as pieces:
+            async with contextlib.aclosing(_decoded(response, layers) if layers else _raw(response)) as pieces:
                 async for piece in pieces:
                     total += len(piece)
                     if limit is not None and total > limit:

@@ -90,6 +90,20 @@ def redact_url(url: object) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+class RedactedUrl:
+    """``url`` for a log argument: redacted when a line is written, not when the call is made."""
+
+    __slots__ = ("_url",)
+
+    def __init__(self, url: object) -> None:
+        self._url = url
+
+    def __str__(self) -> str:
+        return redact_url(self._url)
+
+    __repr__ = __str__
+
+
 def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
     """Return a copy of ``headers`` fit for a log line."""
     items = headers.items() if isinstance(headers, Mapping) else headers

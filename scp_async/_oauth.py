@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -118,7 +119,7 @@ class Grant:
         """The resource owner the token is for, if not the client itself."""
         return None
 
-    @property
+    @functools.cached_property  # a keyed digest per call costs more than the rest of a token lookup
     def cache_key(self) -> Hashable:
         """Tokens are shared between every client of a session that uses the same credential: the
         same token URL, client, grant, user, scopes and secrets (held as keyed digests, never in clear)."""
@@ -223,7 +224,7 @@ class X509ClientCredentialsGrant(Grant):
     certificate: str = field(repr=False, kw_only=True)
     key: str = field(repr=False, kw_only=True)
 
-    @property
+    @functools.cached_property
     def cache_key(self) -> Hashable:
         # The certificate's fingerprint names the identity; the key's digest keeps a mismatched key
         # from riding on a good pair's token or mTLS connection.

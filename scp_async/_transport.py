@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
 import httpcore
 import httpx
+from httpx._transports.default import map_httpcore_exceptions
 
 if TYPE_CHECKING:
     import aiohttp
@@ -66,10 +67,27 @@ class DefaultTransport(httpx.AsyncHTTPTransport):
         if aiohttp and _aiohttp_available():
             self._pool = _AsyncioPool(self._pool, ssl_context=ssl_context, limits=limits)  # type: ignore[assignment]
 
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        pool = self._pool
+        # Straight from httpx's request to aiohttp's and back (httpcore's request and response objects in
+        # between cost a fifth of a call), unless httpx's transport class was patched: pytest-httpx
+        # mocks responses that way, and a patched class must keep answering for its subclasses.
+        if (
+            isinstance(pool, _AsyncioPool)
+            and httpx.AsyncHTTPTransport.handle_async_request is _HTTPX_HANDLE
+            and (loop := _running_asyncio_loop()) is not None
+        ):
+            with map_httpcore_exceptions():
+                return await pool.send(request, loop)
+        return await super().handle_async_request(request)
+
     @property
     def uses_aiohttp(self) -> bool:
         """Whether requests made under asyncio go through aiohttp's pool."""
         return isinstance(self._pool, _AsyncioPool)
+
+
+_HTTPX_HANDLE: Final = httpx.AsyncHTTPTransport.handle_async_request
 
 
 def _aiohttp_available() -> bool:
@@ -91,6 +109,7 @@ class _AsyncioPool:
         self._limits = limits
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
 
     def _client(self, loop: asyncio.AbstractEventLoop) -> aiohttp.ClientSession:
         if self._session is None or self._loop is not loop:
@@ -118,55 +137,78 @@ class _AsyncioPool:
             self._loop = loop
         return self._session
 
+    def _timeout(self, timeouts: dict[str, float | None]) -> aiohttp.ClientTimeout:
+        key = (timeouts.get("pool"), timeouts.get("connect"), timeouts.get("read"))
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            import aiohttp
+
+            if len(self._timeouts) > 64:  # callers that vary their timeouts call after call
+                self._timeouts.clear()
+            timeout = self._timeouts[key] = aiohttp.ClientTimeout(
+                total=None, connect=key[0], sock_connect=key[1], sock_read=key[2]
+            )
+        return timeout
+
+    async def _request(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        method: bytes,
+        target: str,
+        raw_headers: list[tuple[bytes, bytes]],
+        stream: Any,
+        extensions: Mapping[str, Any],
+    ) -> aiohttp.ClientResponse:
+        from yarl import URL
+
+        # A body of unknown length: aiohttp sets chunked framing itself and refuses a header that says so.
+        headers = [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in raw_headers
+            if name.lower() != b"transfer-encoding"
+        ]
+        data = None if _has_no_body(raw_headers) else _body(stream)
+        with _mapped_errors():
+            return await self._client(loop).request(
+                method.decode("ascii"),
+                URL(target, encoded=True),
+                headers=headers,
+                data=data,
+                allow_redirects=False,
+                timeout=self._timeout(extensions.get("timeout", {})),
+                server_hostname=extensions.get("sni_hostname"),
+                proxy=None,
+            )
+
+    async def send(self, request: httpx.Request, loop: asyncio.AbstractEventLoop) -> httpx.Response:
+        """``request`` over aiohttp, answered as httpx's transport would (errors as httpcore's)."""
+        url = request.url
+        target = _target(url.raw_scheme, url.raw_host, url.port, url.raw_path)
+        raw = request.headers.raw
+        response = await self._request(
+            loop, request.method.encode("ascii"), target, raw, request.stream, request.extensions
+        )
+        return httpx.Response(
+            status_code=response.status,
+            headers=list(response.raw_headers),
+            stream=_HttpxResponseStream(response),
+            extensions=_extensions(response),
+        )
+
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
         loop = _running_asyncio_loop()
         if loop is None:
             return await self._fallback.handle_async_request(request)
-        import aiohttp
-        from yarl import URL
-
-        client = self._client(loop)
         url = request.url
-        host = url.host.decode("ascii")
-        authority = f"[{host}]" if ":" in host else host
-        if url.port is not None:
-            authority += f":{url.port}"
-        target = URL(f"{url.scheme.decode('ascii')}://{authority}{url.target.decode('ascii')}", encoded=True)
-        # A body of unknown length: aiohttp sets chunked framing itself and refuses a header that says so.
-        headers = [
-            (name.decode("latin-1"), value.decode("latin-1"))
-            for name, value in request.headers
-            if name.lower() != b"transfer-encoding"
-        ]
-        timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=timeouts.get("pool"),
-            sock_connect=timeouts.get("connect"),
-            sock_read=timeouts.get("read"),
+        target = _target(url.scheme, url.host, url.port, url.target)
+        response = await self._request(
+            loop, request.method, target, request.headers, request.stream, request.extensions
         )
-        data = None if _has_no_body(request.headers) else _body(request.stream)
-        with _mapped_errors():
-            response = await client.request(
-                request.method.decode("ascii"),
-                target,
-                headers=headers,
-                data=data,
-                allow_redirects=False,
-                timeout=timeout,
-                server_hostname=request.extensions.get("sni_hostname"),
-                proxy=None,
-            )
         return httpcore.Response(
             status=response.status,
             headers=list(response.raw_headers),
             content=_ResponseStream(response),
-            extensions={
-                "http_version": f"HTTP/{response.version.major}.{response.version.minor}".encode()
-                if response.version is not None
-                else b"HTTP/1.1",
-                "reason_phrase": (response.reason or "").encode("latin-1", "replace"),
-            },
+            extensions=_extensions(response),
         )
 
     async def aclose(self) -> None:
@@ -181,6 +223,23 @@ class _AsyncioPool:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def _target(scheme: bytes, host: bytes, port: int | None, target: bytes) -> str:
+    authority = host.decode("ascii")
+    if ":" in authority:  # an IPv6 literal
+        authority = f"[{authority}]"
+    if port is not None:
+        authority += f":{port}"
+    return f"{scheme.decode('ascii')}://{authority}{target.decode('ascii')}"
+
+
+def _extensions(response: aiohttp.ClientResponse) -> dict[str, Any]:
+    version = response.version
+    return {
+        "http_version": f"HTTP/{version.major}.{version.minor}".encode() if version is not None else b"HTTP/1.1",
+        "reason_phrase": (response.reason or "").encode("latin-1", "replace"),
+    }
 
 
 def _has_no_body(headers: list[tuple[bytes, bytes]]) -> bool:
@@ -204,8 +263,15 @@ class _ResponseStream:
         self._response = response
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        response = self._response
         with _mapped_errors():
-            async for chunk in self._response.content.iter_chunked(_CHUNK_SIZE):
+            length = response.content_length
+            if length is not None and length <= _CHUNK_SIZE:  # most answers: one read, not a loop
+                body = await response.content.read()
+                if body:
+                    yield body
+                return
+            async for chunk in response.content.iter_chunked(_CHUNK_SIZE):
                 yield chunk
 
     async def aclose(self) -> None:
@@ -214,6 +280,21 @@ class _ResponseStream:
             self._response.release()
         else:
             self._response.close()
+
+
+class _HttpxResponseStream(httpx.AsyncByteStream):
+    """An aiohttp body as httpx's response stream (errors as httpx's, like httpx's own transport)."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._inner = _ResponseStream(response)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with map_httpcore_exceptions():
+            async for chunk in self._inner:
+                yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 @contextmanager

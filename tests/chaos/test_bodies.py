@@ -121,6 +121,10 @@ def test_a_flood_without_length_stops_at_the_cap(loopback: Loopback) -> None:
 
     anyio.run(main)
     # The client hung up: the server could not push the 64 MiB (socket buffers hold a few MB at most).
+    # Its thread notices the hang-up a moment later.
+    deadline = time.monotonic() + 10
+    while not sent and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert sent
     assert sent[0] < 32 * MIB
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import anyio
 import pytest
 
@@ -83,7 +85,7 @@ def test_cache_keys_cover_every_secret_and_hold_none() -> None:
     ]  # fmt: skip
     for one, other in pairs:
         assert one.cache_key != other.cache_key, (one, other)
-        assert one.cache_key == type(one)(**{**one.__dict__}).cache_key  # equal credentials meet
+        assert one.cache_key == dataclasses.replace(one).cache_key  # equal credentials meet (a new object)
         shown = repr(one.cache_key) + repr(other.cache_key)
         for secret in (CLIENT_SECRET, WRONG_SECRET, "pw-one-Qa1", "rt-one-Zx1", "PRIV-KEY-A-Xk1", "PRIV-KEY-B-Xk2"):
             assert secret not in shown

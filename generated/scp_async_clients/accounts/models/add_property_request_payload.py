@@ -49,8 +49,6 @@ class AddPropertyRequestPayload:
         d = dict(src_dict)
         key = d.pop("key")
 
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         value = _scp.model(AddPropertyRequestPayloadValue, d.pop("value"), "value")
 
         add_property_request_payload = cls(
@@ -81,3 +79,6 @@ class AddPropertyRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -92,15 +92,11 @@ class ApiExceptionResponseObject:
         if isinstance(_description, Unset):
             description = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             description = _scp.model(JsonNode, _description, "description")
 
         _details = d.pop("details", UNSET)
         details: list[NestingErrorDetailsResponseObject] | Unset = UNSET
         if _details is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             details = _scp.models(NestingErrorDetailsResponseObject, _details, "details")
 
         target = d.pop("target", UNSET)
@@ -137,3 +133,6 @@ class ApiExceptionResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

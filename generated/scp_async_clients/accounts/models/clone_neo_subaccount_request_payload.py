@@ -139,15 +139,11 @@ class CloneNeoSubaccountRequestPayload:
         _clone_configurations = d.pop("cloneConfigurations", UNSET)
         clone_configurations: list[str] | Unset = UNSET
         if _clone_configurations is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             clone_configurations = cast(list[str], _scp.array(_clone_configurations, "cloneConfigurations"))
 
         _custom_properties = d.pop("customProperties", UNSET)
         custom_properties: list[AddPropertyRequestPayload] | Unset = UNSET
         if _custom_properties is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             custom_properties = _scp.models(AddPropertyRequestPayload, _custom_properties, "customProperties")
 
         description = d.pop("description", UNSET)
@@ -157,8 +153,6 @@ class CloneNeoSubaccountRequestPayload:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(CloneNeoSubaccountRequestPayloadLabels, _labels, "labels")
 
         _origin = d.pop("origin", UNSET)
@@ -166,8 +160,6 @@ class CloneNeoSubaccountRequestPayload:
         if isinstance(_origin, Unset):
             origin = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             origin = _scp.enum(CloneNeoSubaccountRequestPayloadOrigin, _origin, "origin")
 
         parent_guid = d.pop("parentGUID", UNSET)
@@ -175,8 +167,6 @@ class CloneNeoSubaccountRequestPayload:
         _subaccount_admins = d.pop("subaccountAdmins", UNSET)
         subaccount_admins: list[str] | Unset = UNSET
         if _subaccount_admins is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             subaccount_admins = cast(list[str], _scp.array(_subaccount_admins, "subaccountAdmins"))
 
         subdomain = d.pop("subdomain", UNSET)
@@ -186,8 +176,6 @@ class CloneNeoSubaccountRequestPayload:
         if isinstance(_used_for_production, Unset):
             used_for_production = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             used_for_production = _scp.enum(
                 CloneNeoSubaccountRequestPayloadUsedForProduction, _used_for_production, "usedForProduction"
             )
@@ -230,3 +218,6 @@ class CloneNeoSubaccountRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -102,8 +102,6 @@ class CreateDirectoryRequestPayload:
         _custom_properties = d.pop("customProperties", UNSET)
         custom_properties: list[AddPropertyRequestPayload] | Unset = UNSET
         if _custom_properties is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             custom_properties = _scp.models(AddPropertyRequestPayload, _custom_properties, "customProperties")
 
         description = d.pop("description", UNSET)
@@ -111,20 +109,14 @@ class CreateDirectoryRequestPayload:
         _directory_admins = d.pop("directoryAdmins", UNSET)
         directory_admins: list[str] | Unset = UNSET
         if _directory_admins is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             directory_admins = cast(list[str], _scp.array(_directory_admins, "directoryAdmins"))
 
         _directory_features = d.pop("directoryFeatures", UNSET)
         directory_features: list[DirectoryFeature] | Unset = UNSET
         if _directory_features is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             if _scp.is_array(_directory_features, "directoryFeatures"):
                 directory_features = []
                 for directory_features_item_data in _directory_features:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     directory_features_item = _scp.enum(
                         DirectoryFeature, directory_features_item_data, "directoryFeatures[]"
                     )
@@ -138,8 +130,6 @@ class CreateDirectoryRequestPayload:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(CreateDirectoryRequestPayloadLabels, _labels, "labels")
 
         subdomain = d.pop("subdomain", UNSET)
@@ -177,3 +167,6 @@ class CreateDirectoryRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

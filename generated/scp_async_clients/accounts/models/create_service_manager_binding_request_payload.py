@@ -63,8 +63,6 @@ class CreateServiceManagerBindingRequestPayload:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             parameters = _scp.model(CreateServiceManagerBindingRequestPayloadParameters, _parameters, "parameters")
 
         create_service_manager_binding_request_payload = cls(
@@ -95,3 +93,6 @@ class CreateServiceManagerBindingRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -131,8 +131,6 @@ class CreateSubaccountRequestPayload:
         _custom_properties = d.pop("customProperties", UNSET)
         custom_properties: list[AddPropertyRequestPayload] | Unset = UNSET
         if _custom_properties is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             custom_properties = _scp.models(AddPropertyRequestPayload, _custom_properties, "customProperties")
 
         description = d.pop("description", UNSET)
@@ -142,8 +140,6 @@ class CreateSubaccountRequestPayload:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(CreateSubaccountRequestPayloadLabels, _labels, "labels")
 
         _origin = d.pop("origin", UNSET)
@@ -151,8 +147,6 @@ class CreateSubaccountRequestPayload:
         if isinstance(_origin, Unset):
             origin = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             origin = _scp.enum(CreateSubaccountRequestPayloadOrigin, _origin, "origin")
 
         parent_guid = d.pop("parentGUID", UNSET)
@@ -160,8 +154,6 @@ class CreateSubaccountRequestPayload:
         _subaccount_admins = d.pop("subaccountAdmins", UNSET)
         subaccount_admins: list[str] | Unset = UNSET
         if _subaccount_admins is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             subaccount_admins = cast(list[str], _scp.array(_subaccount_admins, "subaccountAdmins"))
 
         subdomain = d.pop("subdomain", UNSET)
@@ -171,8 +163,6 @@ class CreateSubaccountRequestPayload:
         if isinstance(_used_for_production, Unset):
             used_for_production = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             used_for_production = _scp.enum(
                 CreateSubaccountRequestPayloadUsedForProduction, _used_for_production, "usedForProduction"
             )
@@ -214,3 +204,6 @@ class CreateSubaccountRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -50,8 +50,6 @@ class DataResponseObject:
         _values = d.pop("values", UNSET)
         values: list[PropertyDataResponseObject] | Unset = UNSET
         if _values is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             values = _scp.models(PropertyDataResponseObject, _values, "values")
 
         data_response_object = cls(
@@ -81,3 +79,6 @@ class DataResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

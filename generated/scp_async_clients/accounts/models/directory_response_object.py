@@ -179,19 +179,15 @@ class DirectoryResponseObject:
         from ..models.subaccount_response_object import SubaccountResponseObject  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         created_date = _scp.date_time(d.pop("createdDate"), "createdDate")
 
         _directory_features = d.pop("directoryFeatures")
         directory_features: list[DirectoryFeature]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         if _scp.is_array(_directory_features, "directoryFeatures"):
             directory_features = []
             for directory_features_item_data in _directory_features:
-                import scp_async._decoding as _scp  # noqa: PLC0415
-
                 directory_features_item = _scp.enum(
                     DirectoryFeature, directory_features_item_data, "directoryFeatures[]"
                 )
@@ -211,8 +207,6 @@ class DirectoryResponseObject:
         _children = d.pop("children", UNSET)
         children: list[DirectoryResponseObject] | Unset = UNSET
         if _children is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             children = _scp.models(DirectoryResponseObject, _children, "children")
 
         _contract_status = d.pop("contractStatus", UNSET)
@@ -220,8 +214,6 @@ class DirectoryResponseObject:
         if isinstance(_contract_status, Unset):
             contract_status = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             contract_status = _scp.enum(DirectoryResponseObjectContractStatus, _contract_status, "contractStatus")
 
         created_by = d.pop("createdBy", UNSET)
@@ -229,8 +221,6 @@ class DirectoryResponseObject:
         _custom_properties = d.pop("customProperties", UNSET)
         custom_properties: list[PropertyResponseObject] | Unset = UNSET
         if _custom_properties is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             custom_properties = _scp.models(PropertyResponseObject, _custom_properties, "customProperties")
 
         description = d.pop("description", UNSET)
@@ -240,8 +230,6 @@ class DirectoryResponseObject:
         if isinstance(_entity_state, Unset):
             entity_state = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             entity_state = _scp.enum(DirectoryResponseObjectEntityState, _entity_state, "entityState")
 
         _labels = d.pop("labels", UNSET)
@@ -249,8 +237,6 @@ class DirectoryResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(DirectoryResponseObjectLabels, _labels, "labels")
 
         _legal_links = d.pop("legalLinks", UNSET)
@@ -258,8 +244,6 @@ class DirectoryResponseObject:
         if isinstance(_legal_links, Unset):
             legal_links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             legal_links = _scp.model(LegalLinksDTO, _legal_links, "legalLinks")
 
         _modified_date = d.pop("modifiedDate", UNSET)
@@ -267,8 +251,6 @@ class DirectoryResponseObject:
         if isinstance(_modified_date, Unset):
             modified_date = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             modified_date = _scp.date_time(_modified_date, "modifiedDate")
 
         state_message = d.pop("stateMessage", UNSET)
@@ -276,8 +258,6 @@ class DirectoryResponseObject:
         _subaccounts = d.pop("subaccounts", UNSET)
         subaccounts: list[SubaccountResponseObject] | Unset = UNSET
         if _subaccounts is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             subaccounts = _scp.models(SubaccountResponseObject, _subaccounts, "subaccounts")
 
         subdomain = d.pop("subdomain", UNSET)
@@ -326,3 +306,6 @@ class DirectoryResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -47,7 +47,6 @@ class EntitySettingsRequestPayload:
         d = dict(src_dict)
         _entity_settings = d.pop("entitySettings")
         entity_settings: list[UpdateEntitySettingsRequestPayload]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         entity_settings = _scp.models(UpdateEntitySettingsRequestPayload, _entity_settings, "entitySettings")
 
@@ -78,3 +77,6 @@ class EntitySettingsRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -295,21 +295,15 @@ class GlobalAccountResponseObject:
 
         consumption_based = d.pop("consumptionBased")
 
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         created_date = _scp.date_time(d.pop("createdDate"), "createdDate")
 
         description = d.pop("description")
 
         display_name = d.pop("displayName")
 
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         geo_access = _scp.enum(GlobalAccountResponseObjectGeoAccess, d.pop("geoAccess"), "geoAccess")
 
         guid = d.pop("guid")
-
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         license_type = _scp.enum(GlobalAccountResponseObjectLicenseType, d.pop("licenseType"), "licenseType")
 
@@ -320,8 +314,6 @@ class GlobalAccountResponseObject:
         _children = d.pop("children", UNSET)
         children: list[DirectoryResponseObject] | Unset = UNSET
         if _children is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             children = _scp.models(DirectoryResponseObject, _children, "children")
 
         _contract_status = d.pop("contractStatus", UNSET)
@@ -329,8 +321,6 @@ class GlobalAccountResponseObject:
         if isinstance(_contract_status, Unset):
             contract_status = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             contract_status = _scp.enum(GlobalAccountResponseObjectContractStatus, _contract_status, "contractStatus")
 
         cost_center = d.pop("costCenter", UNSET)
@@ -342,8 +332,6 @@ class GlobalAccountResponseObject:
         if isinstance(_cost_object_type, Unset):
             cost_object_type = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             cost_object_type = _scp.enum(GlobalAccountResponseObjectCostObjectType, _cost_object_type, "costObjectType")
 
         crm_customer_id = d.pop("crmCustomerId", UNSET)
@@ -353,8 +341,6 @@ class GlobalAccountResponseObject:
         _custom_properties = d.pop("customProperties", UNSET)
         custom_properties: list[PropertyResponseObject] | Unset = UNSET
         if _custom_properties is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             custom_properties = _scp.models(PropertyResponseObject, _custom_properties, "customProperties")
 
         _entity_state = d.pop("entityState", UNSET)
@@ -362,8 +348,6 @@ class GlobalAccountResponseObject:
         if isinstance(_entity_state, Unset):
             entity_state = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             entity_state = _scp.enum(GlobalAccountResponseObjectEntityState, _entity_state, "entityState")
 
         _expiry_date = d.pop("expiryDate", UNSET)
@@ -371,8 +355,6 @@ class GlobalAccountResponseObject:
         if isinstance(_expiry_date, Unset):
             expiry_date = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             expiry_date = _scp.date_time(_expiry_date, "expiryDate")
 
         global_account_guid = d.pop("globalAccountGUID", UNSET)
@@ -382,8 +364,6 @@ class GlobalAccountResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(GlobalAccountResponseObjectLabels, _labels, "labels")
 
         _legal_links = d.pop("legalLinks", UNSET)
@@ -391,8 +371,6 @@ class GlobalAccountResponseObject:
         if isinstance(_legal_links, Unset):
             legal_links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             legal_links = _scp.model(LegalLinksDTO, _legal_links, "legalLinks")
 
         _modified_date = d.pop("modifiedDate", UNSET)
@@ -400,8 +378,6 @@ class GlobalAccountResponseObject:
         if isinstance(_modified_date, Unset):
             modified_date = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             modified_date = _scp.date_time(_modified_date, "modifiedDate")
 
         _origin = d.pop("origin", UNSET)
@@ -409,8 +385,6 @@ class GlobalAccountResponseObject:
         if isinstance(_origin, Unset):
             origin = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             origin = _scp.enum(GlobalAccountResponseObjectOrigin, _origin, "origin")
 
         parent_guid = d.pop("parentGUID", UNSET)
@@ -420,8 +394,6 @@ class GlobalAccountResponseObject:
         if isinstance(_parent_type, Unset):
             parent_type = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             parent_type = _scp.enum(GlobalAccountResponseObjectParentType, _parent_type, "parentType")
 
         _renewal_date = d.pop("renewalDate", UNSET)
@@ -429,8 +401,6 @@ class GlobalAccountResponseObject:
         if isinstance(_renewal_date, Unset):
             renewal_date = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             renewal_date = _scp.date_time(_renewal_date, "renewalDate")
 
         service_id = d.pop("serviceId", UNSET)
@@ -440,8 +410,6 @@ class GlobalAccountResponseObject:
         _subaccounts = d.pop("subaccounts", UNSET)
         subaccounts: list[SubaccountResponseObject] | Unset = UNSET
         if _subaccounts is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             subaccounts = _scp.models(SubaccountResponseObject, _subaccounts, "subaccounts")
 
         subdomain = d.pop("subdomain", UNSET)
@@ -451,8 +419,6 @@ class GlobalAccountResponseObject:
         if isinstance(_termination_notification_status, Unset):
             termination_notification_status = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             termination_notification_status = _scp.enum(
                 GlobalAccountResponseObjectTerminationNotificationStatus,
                 _termination_notification_status,
@@ -521,3 +487,6 @@ class GlobalAccountResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -50,7 +50,6 @@ class MoveSubaccountsRequestPayload:
 
         _subaccount_guids = d.pop("subaccountGuids")
         subaccount_guids: list[str]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         subaccount_guids = cast(list[str], _scp.array(_subaccount_guids, "subaccountGuids"))
 
@@ -85,3 +84,6 @@ class MoveSubaccountsRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

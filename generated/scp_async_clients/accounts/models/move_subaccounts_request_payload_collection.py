@@ -47,7 +47,6 @@ class MoveSubaccountsRequestPayloadCollection:
         d = dict(src_dict)
         _subaccounts_to_move_collection = d.pop("subaccountsToMoveCollection")
         subaccounts_to_move_collection: list[MoveSubaccountsRequestPayload]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         subaccounts_to_move_collection = _scp.models(
             MoveSubaccountsRequestPayload, _subaccounts_to_move_collection, "subaccountsToMoveCollection"
@@ -80,3 +79,6 @@ class MoveSubaccountsRequestPayloadCollection:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

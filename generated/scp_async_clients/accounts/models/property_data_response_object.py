@@ -116,8 +116,6 @@ class PropertyDataResponseObject:
         if isinstance(_validation_schema, Unset):
             validation_schema = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             validation_schema = _scp.model(
                 PropertyDataResponseObjectValidationSchema, _validation_schema, "validationSchema"
             )
@@ -127,8 +125,6 @@ class PropertyDataResponseObject:
         if isinstance(_value, Unset):
             value = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             value = _scp.model(PropertyDataResponseObjectValue, _value, "value")
 
         property_data_response_object = cls(
@@ -166,3 +162,6 @@ class PropertyDataResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

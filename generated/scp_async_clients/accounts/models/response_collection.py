@@ -50,8 +50,6 @@ class ResponseCollection:
         _value = d.pop("value", UNSET)
         value: list[SubaccountResponseObject] | Unset = UNSET
         if _value is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             value = _scp.models(SubaccountResponseObject, _value, "value")
 
         response_collection = cls(
@@ -81,3 +79,6 @@ class ResponseCollection:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

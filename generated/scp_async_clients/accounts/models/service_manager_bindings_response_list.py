@@ -52,8 +52,6 @@ class ServiceManagerBindingsResponseList:
         _items = d.pop("items", UNSET)
         items: list[ServiceManagerBindingExtendedResponseObject] | Unset = UNSET
         if _items is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             items = _scp.models(ServiceManagerBindingExtendedResponseObject, _items, "items")
 
         service_manager_bindings_response_list = cls(
@@ -83,3 +81,6 @@ class ServiceManagerBindingsResponseList:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -158,8 +158,6 @@ class SubaccountResponseObject:
         d = dict(src_dict)
         beta_enabled = d.pop("betaEnabled")
 
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         created_date = _scp.date_time(d.pop("createdDate"), "createdDate")
 
         display_name = d.pop("displayName")
@@ -172,15 +170,11 @@ class SubaccountResponseObject:
 
         region = d.pop("region")
 
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         state = _scp.enum(SubaccountResponseObjectState, d.pop("state"), "state")
 
         subdomain = d.pop("subdomain")
 
         technical_name = d.pop("technicalName")
-
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         used_for_production = _scp.enum(
             SubaccountResponseObjectUsedForProduction, d.pop("usedForProduction"), "usedForProduction"
@@ -191,8 +185,6 @@ class SubaccountResponseObject:
         _custom_properties = d.pop("customProperties", UNSET)
         custom_properties: list[PropertyResponseObject] | Unset = UNSET
         if _custom_properties is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             custom_properties = _scp.models(PropertyResponseObject, _custom_properties, "customProperties")
 
         description = d.pop("description", UNSET)
@@ -202,8 +194,6 @@ class SubaccountResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(SubaccountResponseObjectLabels, _labels, "labels")
 
         _modified_date = d.pop("modifiedDate", UNSET)
@@ -211,20 +201,14 @@ class SubaccountResponseObject:
         if isinstance(_modified_date, Unset):
             modified_date = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             modified_date = _scp.date_time(_modified_date, "modifiedDate")
 
         _parent_features = d.pop("parentFeatures", UNSET)
         parent_features: list[SubaccountResponseObjectParentFeaturesItem] | Unset = UNSET
         if _parent_features is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             if _scp.is_array(_parent_features, "parentFeatures"):
                 parent_features = []
                 for parent_features_item_data in _parent_features:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     parent_features_item = _scp.enum(
                         SubaccountResponseObjectParentFeaturesItem, parent_features_item_data, "parentFeatures[]"
                     )
@@ -279,3 +263,6 @@ class SubaccountResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -31,7 +31,6 @@ class SubaccountResponseObjectLabels:
         for prop_name, prop_dict in d.items():
             _additional_property = prop_dict
             additional_property: list[str]
-            import scp_async._decoding as _scp  # noqa: PLC0415
 
             additional_property = cast(list[str], _scp.array(_additional_property, "AdditionalProperty"))
 
@@ -60,3 +59,6 @@ class SubaccountResponseObjectLabels:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

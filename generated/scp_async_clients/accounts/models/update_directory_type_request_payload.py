@@ -59,20 +59,14 @@ class UpdateDirectoryTypeRequestPayload:
         _directory_admins = d.pop("directoryAdmins", UNSET)
         directory_admins: list[str] | Unset = UNSET
         if _directory_admins is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             directory_admins = cast(list[str], _scp.array(_directory_admins, "directoryAdmins"))
 
         _directory_features = d.pop("directoryFeatures", UNSET)
         directory_features: list[DirectoryFeature] | Unset = UNSET
         if _directory_features is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             if _scp.is_array(_directory_features, "directoryFeatures"):
                 directory_features = []
                 for directory_features_item_data in _directory_features:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     directory_features_item = _scp.enum(
                         DirectoryFeature, directory_features_item_data, "directoryFeatures[]"
                     )
@@ -112,3 +106,6 @@ class UpdateDirectoryTypeRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

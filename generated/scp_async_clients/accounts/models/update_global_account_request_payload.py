@@ -72,8 +72,6 @@ class UpdateGlobalAccountRequestPayload:
         _custom_properties = d.pop("customProperties", UNSET)
         custom_properties: list[UpdatePropertyRequestPayload] | Unset = UNSET
         if _custom_properties is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             custom_properties = _scp.models(UpdatePropertyRequestPayload, _custom_properties, "customProperties")
 
         description = d.pop("description", UNSET)
@@ -85,8 +83,6 @@ class UpdateGlobalAccountRequestPayload:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(UpdateGlobalAccountRequestPayloadLabels, _labels, "labels")
 
         update_global_account_request_payload = cls(
@@ -119,3 +115,6 @@ class UpdateGlobalAccountRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

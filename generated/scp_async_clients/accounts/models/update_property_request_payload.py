@@ -57,8 +57,6 @@ class UpdatePropertyRequestPayload:
         d = dict(src_dict)
         key = d.pop("key")
 
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         value = _scp.model(UpdatePropertyRequestPayloadValue, d.pop("value"), "value")
 
         delete = d.pop("delete", UNSET)
@@ -92,3 +90,6 @@ class UpdatePropertyRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

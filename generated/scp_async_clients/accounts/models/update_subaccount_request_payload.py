@@ -95,8 +95,6 @@ class UpdateSubaccountRequestPayload:
         _custom_properties = d.pop("customProperties", UNSET)
         custom_properties: list[UpdatePropertyRequestPayload] | Unset = UNSET
         if _custom_properties is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             custom_properties = _scp.models(UpdatePropertyRequestPayload, _custom_properties, "customProperties")
 
         description = d.pop("description", UNSET)
@@ -106,8 +104,6 @@ class UpdateSubaccountRequestPayload:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(UpdateSubaccountRequestPayloadLabels, _labels, "labels")
 
         _used_for_production = d.pop("usedForProduction", UNSET)
@@ -115,8 +111,6 @@ class UpdateSubaccountRequestPayload:
         if isinstance(_used_for_production, Unset):
             used_for_production = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             used_for_production = _scp.enum(
                 UpdateSubaccountRequestPayloadUsedForProduction, _used_for_production, "usedForProduction"
             )
@@ -153,3 +147,6 @@ class UpdateSubaccountRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -96,8 +96,6 @@ class AuditLogMessage:
         if isinstance(_time, Unset):
             time = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             time = _scp.date_time(_time, "time")
 
         user = d.pop("user", UNSET)
@@ -138,3 +136,6 @@ class AuditLogMessage:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

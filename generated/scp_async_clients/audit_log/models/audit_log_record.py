@@ -126,8 +126,6 @@ class AuditLogRecord:
                 return data
             if isinstance(data, dict):
                 try:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     message_type_1 = _scp.model(AuditLogMessage, data, "message")
 
                     return message_type_1
@@ -150,8 +148,6 @@ class AuditLogRecord:
         if isinstance(_time, Unset):
             time = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             time = _scp.date_time(_time, "time")
 
         user = d.pop("user", UNSET)
@@ -193,3 +189,6 @@ class AuditLogRecord:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

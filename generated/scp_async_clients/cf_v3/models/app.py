@@ -124,7 +124,6 @@ class App:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -135,8 +134,6 @@ class App:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -144,8 +141,6 @@ class App:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _included = d.pop("included", UNSET)
@@ -153,8 +148,6 @@ class App:
         if isinstance(_included, Unset):
             included = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             included = _scp.model(IncludedResources, _included, "included")
 
         _lifecycle = d.pop("lifecycle", UNSET)
@@ -162,8 +155,6 @@ class App:
         if isinstance(_lifecycle, Unset):
             lifecycle = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             lifecycle = _scp.model(Lifecycle, _lifecycle, "lifecycle")
 
         _links = d.pop("links", UNSET)
@@ -171,8 +162,6 @@ class App:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(AppLinks, _links, "links")
 
         _metadata = d.pop("metadata", UNSET)
@@ -180,8 +169,6 @@ class App:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _relationships = d.pop("relationships", UNSET)
@@ -189,8 +176,6 @@ class App:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             relationships = _scp.model(AppRelationships, _relationships, "relationships")
 
         _state = d.pop("state", UNSET)
@@ -198,8 +183,6 @@ class App:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             state = _scp.enum(AppState, _state, "state")
 
         app = cls(
@@ -238,3 +221,6 @@ class App:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

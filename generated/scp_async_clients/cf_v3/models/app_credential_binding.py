@@ -120,19 +120,12 @@ class AppCredentialBinding:
         from ..models.service_credential_binding_last_operation import ServiceCredentialBindingLastOperation  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         links = _scp.model(AppCredentialBindingLinks, d.pop("links"), "links")
 
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         relationships = _scp.model(AppCredentialBindingRelationships, d.pop("relationships"), "relationships")
-
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         type_ = _scp.enum(AppCredentialBindingType, d.pop("type"), "type")
 
@@ -141,8 +134,6 @@ class AppCredentialBinding:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -150,8 +141,6 @@ class AppCredentialBinding:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _included = d.pop("included", UNSET)
@@ -159,8 +148,6 @@ class AppCredentialBinding:
         if isinstance(_included, Unset):
             included = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             included = _scp.model(IncludedResources, _included, "included")
 
         _last_operation = d.pop("last_operation", UNSET)
@@ -168,8 +155,6 @@ class AppCredentialBinding:
         if isinstance(_last_operation, Unset):
             last_operation = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             last_operation = _scp.model(ServiceCredentialBindingLastOperation, _last_operation, "last_operation")
 
         _metadata = d.pop("metadata", UNSET)
@@ -177,8 +162,6 @@ class AppCredentialBinding:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         def _parse_name(data: object) -> None | str | Unset:
@@ -226,3 +209,6 @@ class AppCredentialBinding:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -81,8 +81,6 @@ class AppCredentialBindingLinks:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             app = _scp.model(Link, _app, "app")
 
         _details = d.pop("details", UNSET)
@@ -90,8 +88,6 @@ class AppCredentialBindingLinks:
         if isinstance(_details, Unset):
             details = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             details = _scp.model(Link, _details, "details")
 
         _parameters = d.pop("parameters", UNSET)
@@ -99,8 +95,6 @@ class AppCredentialBindingLinks:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             parameters = _scp.model(Link, _parameters, "parameters")
 
         _self_ = d.pop("self", UNSET)
@@ -108,8 +102,6 @@ class AppCredentialBindingLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         _service_instance = d.pop("service_instance", UNSET)
@@ -117,8 +109,6 @@ class AppCredentialBindingLinks:
         if isinstance(_service_instance, Unset):
             service_instance = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_instance = _scp.model(Link, _service_instance, "service_instance")
 
         app_credential_binding_links = cls(
@@ -152,3 +142,6 @@ class AppCredentialBindingLinks:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -57,8 +57,6 @@ class AppCredentialBindingRelationships:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             app = _scp.model(RelationshipToOne, _app, "app")
 
         _service_instance = d.pop("service_instance", UNSET)
@@ -66,8 +64,6 @@ class AppCredentialBindingRelationships:
         if isinstance(_service_instance, Unset):
             service_instance = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_instance = _scp.model(RelationshipToOne, _service_instance, "service_instance")
 
         app_credential_binding_relationships = cls(
@@ -98,3 +94,6 @@ class AppCredentialBindingRelationships:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -89,8 +89,6 @@ class AppEnvironment:
         if isinstance(_application_env_json, Unset):
             application_env_json = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             application_env_json = _scp.model(
                 AppEnvironmentApplicationEnvJson, _application_env_json, "application_env_json"
             )
@@ -100,8 +98,6 @@ class AppEnvironment:
         if isinstance(_environment_variables, Unset):
             environment_variables = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             environment_variables = _scp.model(
                 AppEnvironmentEnvironmentVariables, _environment_variables, "environment_variables"
             )
@@ -111,8 +107,6 @@ class AppEnvironment:
         if isinstance(_running_env_json, Unset):
             running_env_json = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             running_env_json = _scp.model(AppEnvironmentRunningEnvJson, _running_env_json, "running_env_json")
 
         _staging_env_json = d.pop("staging_env_json", UNSET)
@@ -120,8 +114,6 @@ class AppEnvironment:
         if isinstance(_staging_env_json, Unset):
             staging_env_json = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             staging_env_json = _scp.model(AppEnvironmentStagingEnvJson, _staging_env_json, "staging_env_json")
 
         _system_env_json = d.pop("system_env_json", UNSET)
@@ -129,8 +121,6 @@ class AppEnvironment:
         if isinstance(_system_env_json, Unset):
             system_env_json = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             system_env_json = _scp.model(AppEnvironmentSystemEnvJson, _system_env_json, "system_env_json")
 
         app_environment = cls(
@@ -164,3 +154,6 @@ class AppEnvironment:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

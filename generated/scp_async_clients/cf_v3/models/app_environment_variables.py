@@ -59,8 +59,6 @@ class AppEnvironmentVariables:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(AppEnvironmentVariablesLinks, _links, "links")
 
         _var = d.pop("var", UNSET)
@@ -68,8 +66,6 @@ class AppEnvironmentVariables:
         if isinstance(_var, Unset):
             var = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             var = _scp.model(AppEnvironmentVariablesVar, _var, "var")
 
         app_environment_variables = cls(
@@ -100,3 +96,6 @@ class AppEnvironmentVariables:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -52,13 +52,11 @@ class AppFeatureList:
         from ..models.pagination import Pagination  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[AppFeature]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         resources = _scp.models(AppFeature, _resources, "resources")
 
@@ -90,3 +88,6 @@ class AppFeatureList:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

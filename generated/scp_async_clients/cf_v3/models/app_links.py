@@ -145,8 +145,6 @@ class AppLinks:
         if isinstance(_current_droplet, Unset):
             current_droplet = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             current_droplet = _scp.model(Link, _current_droplet, "current_droplet")
 
         _deployed_revisions = d.pop("deployed_revisions", UNSET)
@@ -154,8 +152,6 @@ class AppLinks:
         if isinstance(_deployed_revisions, Unset):
             deployed_revisions = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             deployed_revisions = _scp.model(Link, _deployed_revisions, "deployed_revisions")
 
         _droplets = d.pop("droplets", UNSET)
@@ -163,8 +159,6 @@ class AppLinks:
         if isinstance(_droplets, Unset):
             droplets = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             droplets = _scp.model(Link, _droplets, "droplets")
 
         _environment_variables = d.pop("environment_variables", UNSET)
@@ -172,8 +166,6 @@ class AppLinks:
         if isinstance(_environment_variables, Unset):
             environment_variables = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             environment_variables = _scp.model(Link, _environment_variables, "environment_variables")
 
         _features = d.pop("features", UNSET)
@@ -181,8 +173,6 @@ class AppLinks:
         if isinstance(_features, Unset):
             features = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             features = _scp.model(Link, _features, "features")
 
         _packages = d.pop("packages", UNSET)
@@ -190,8 +180,6 @@ class AppLinks:
         if isinstance(_packages, Unset):
             packages = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             packages = _scp.model(Link, _packages, "packages")
 
         _processes = d.pop("processes", UNSET)
@@ -199,8 +187,6 @@ class AppLinks:
         if isinstance(_processes, Unset):
             processes = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             processes = _scp.model(Link, _processes, "processes")
 
         _revisions = d.pop("revisions", UNSET)
@@ -208,8 +194,6 @@ class AppLinks:
         if isinstance(_revisions, Unset):
             revisions = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             revisions = _scp.model(Link, _revisions, "revisions")
 
         _self_ = d.pop("self", UNSET)
@@ -217,8 +201,6 @@ class AppLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         _space = d.pop("space", UNSET)
@@ -226,8 +208,6 @@ class AppLinks:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             space = _scp.model(Link, _space, "space")
 
         _start = d.pop("start", UNSET)
@@ -235,8 +215,6 @@ class AppLinks:
         if isinstance(_start, Unset):
             start = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             start = _scp.model(Link, _start, "start")
 
         _stop = d.pop("stop", UNSET)
@@ -244,8 +222,6 @@ class AppLinks:
         if isinstance(_stop, Unset):
             stop = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             stop = _scp.model(Link, _stop, "stop")
 
         _tasks = d.pop("tasks", UNSET)
@@ -253,8 +229,6 @@ class AppLinks:
         if isinstance(_tasks, Unset):
             tasks = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             tasks = _scp.model(Link, _tasks, "tasks")
 
         app_links = cls(
@@ -296,3 +270,6 @@ class AppLinks:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -160,7 +160,6 @@ class AppUsageEvent:
         from ..models.app_usage_event_task import AppUsageEventTask  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -169,8 +168,6 @@ class AppUsageEvent:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -178,8 +175,6 @@ class AppUsageEvent:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _app = d.pop("app", UNSET)
@@ -187,8 +182,6 @@ class AppUsageEvent:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             app = _scp.model(AppUsageEventApp, _app, "app")
 
         _buildpack = d.pop("buildpack", UNSET)
@@ -196,8 +189,6 @@ class AppUsageEvent:
         if isinstance(_buildpack, Unset):
             buildpack = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             buildpack = _scp.model(AppUsageEventBuildpack, _buildpack, "buildpack")
 
         _instance_count = d.pop("instance_count", UNSET)
@@ -205,8 +196,6 @@ class AppUsageEvent:
         if isinstance(_instance_count, Unset):
             instance_count = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             instance_count = _scp.model(AppUsageEventInstanceCount, _instance_count, "instance_count")
 
         _links = d.pop("links", UNSET)
@@ -214,8 +203,6 @@ class AppUsageEvent:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(AppUsageEventLinks, _links, "links")
 
         _memory_in_mb_per_instance = d.pop("memory_in_mb_per_instance", UNSET)
@@ -223,8 +210,6 @@ class AppUsageEvent:
         if isinstance(_memory_in_mb_per_instance, Unset):
             memory_in_mb_per_instance = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             memory_in_mb_per_instance = _scp.model(
                 AppUsageEventMemoryInMbPerInstance, _memory_in_mb_per_instance, "memory_in_mb_per_instance"
             )
@@ -234,8 +219,6 @@ class AppUsageEvent:
         if isinstance(_organization, Unset):
             organization = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             organization = _scp.model(AppUsageEventOrganization, _organization, "organization")
 
         _process = d.pop("process", UNSET)
@@ -243,8 +226,6 @@ class AppUsageEvent:
         if isinstance(_process, Unset):
             process = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             process = _scp.model(AppUsageEventProcess, _process, "process")
 
         _space = d.pop("space", UNSET)
@@ -252,8 +233,6 @@ class AppUsageEvent:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             space = _scp.model(AppUsageEventSpace, _space, "space")
 
         _state = d.pop("state", UNSET)
@@ -261,8 +240,6 @@ class AppUsageEvent:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             state = _scp.model(AppUsageEventState, _state, "state")
 
         _task = d.pop("task", UNSET)
@@ -270,8 +247,6 @@ class AppUsageEvent:
         if isinstance(_task, Unset):
             task = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             task = _scp.model(AppUsageEventTask, _task, "task")
 
         app_usage_event = cls(
@@ -313,3 +288,6 @@ class AppUsageEvent:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

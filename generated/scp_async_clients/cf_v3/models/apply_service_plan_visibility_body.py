@@ -60,15 +60,12 @@ class ApplyServicePlanVisibilityBody:
         )
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         type_ = _scp.enum(ApplyServicePlanVisibilityBodyType, d.pop("type"), "type")
 
         _organizations = d.pop("organizations", UNSET)
         organizations: list[ApplyServicePlanVisibilityBodyOrganizationsItem] | Unset = UNSET
         if _organizations is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             organizations = _scp.models(
                 ApplyServicePlanVisibilityBodyOrganizationsItem, _organizations, "organizations"
             )
@@ -101,3 +98,6 @@ class ApplyServicePlanVisibilityBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -137,7 +137,6 @@ class AuditEvent:
         from ..models.audit_event_target import AuditEventTarget  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -146,8 +145,6 @@ class AuditEvent:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -155,8 +152,6 @@ class AuditEvent:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _actor = d.pop("actor", UNSET)
@@ -164,8 +159,6 @@ class AuditEvent:
         if isinstance(_actor, Unset):
             actor = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             actor = _scp.model(AuditEventActor, _actor, "actor")
 
         _data = d.pop("data", UNSET)
@@ -173,8 +166,6 @@ class AuditEvent:
         if isinstance(_data, Unset):
             data = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             data = _scp.model(AuditEventData, _data, "data")
 
         _links = d.pop("links", UNSET)
@@ -182,8 +173,6 @@ class AuditEvent:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(AuditEventLinks, _links, "links")
 
         def _parse_organization(data: object) -> AuditEventOrganizationType0 | None | Unset:
@@ -193,8 +182,6 @@ class AuditEvent:
                 return data
             if isinstance(data, dict):
                 try:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     organization_type_0 = _scp.model(AuditEventOrganizationType0, data, "organization")
 
                     return organization_type_0
@@ -211,8 +198,6 @@ class AuditEvent:
                 return data
             if isinstance(data, dict):
                 try:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     space_type_0 = _scp.model(AuditEventSpaceType0, data, "space")
 
                     return space_type_0
@@ -227,8 +212,6 @@ class AuditEvent:
         if isinstance(_target, Unset):
             target = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             target = _scp.model(AuditEventTarget, _target, "target")
 
         type_ = d.pop("type", UNSET)
@@ -269,3 +252,6 @@ class AuditEvent:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -49,8 +49,6 @@ class AuditEventData:
         if isinstance(_request, Unset):
             request = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             request = _scp.model(AuditEventDataRequest, _request, "request")
 
         audit_event_data = cls(
@@ -80,3 +78,6 @@ class AuditEventData:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -191,7 +191,6 @@ class Build:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -200,8 +199,6 @@ class Build:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -209,8 +206,6 @@ class Build:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _checksum = d.pop("checksum", UNSET)
@@ -218,8 +213,6 @@ class Build:
         if isinstance(_checksum, Unset):
             checksum = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             checksum = _scp.model(BuildChecksum, _checksum, "checksum")
 
         _created_by = d.pop("created_by", UNSET)
@@ -227,8 +220,6 @@ class Build:
         if isinstance(_created_by, Unset):
             created_by = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_by = _scp.model(BuildCreatedBy, _created_by, "created_by")
 
         def _parse_droplet(data: object) -> BuildDropletType0 | None | Unset:
@@ -238,8 +229,6 @@ class Build:
                 return data
             if isinstance(data, dict):
                 try:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     droplet_type_0 = _scp.model(BuildDropletType0, data, "droplet")
 
                     return droplet_type_0
@@ -263,8 +252,6 @@ class Build:
         if isinstance(_lifecycle, Unset):
             lifecycle = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             lifecycle = _scp.model(Lifecycle, _lifecycle, "lifecycle")
 
         _links = d.pop("links", UNSET)
@@ -272,8 +259,6 @@ class Build:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(BuildLinks, _links, "links")
 
         _metadata = d.pop("metadata", UNSET)
@@ -281,8 +266,6 @@ class Build:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _package = d.pop("package", UNSET)
@@ -290,8 +273,6 @@ class Build:
         if isinstance(_package, Unset):
             package = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             package = _scp.model(BuildPackage, _package, "package")
 
         _relationships = d.pop("relationships", UNSET)
@@ -299,8 +280,6 @@ class Build:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             relationships = _scp.model(BuildRelationships, _relationships, "relationships")
 
         def _parse_staging_disk_in_mb(data: object) -> int | None | Unset:
@@ -328,8 +307,6 @@ class Build:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             state = _scp.enum(BuildState, _state, "state")
 
         build = cls(
@@ -374,3 +351,6 @@ class Build:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -65,8 +65,6 @@ class BuildLinks:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             app = _scp.model(Link, _app, "app")
 
         _droplet = d.pop("droplet", UNSET)
@@ -74,8 +72,6 @@ class BuildLinks:
         if isinstance(_droplet, Unset):
             droplet = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             droplet = _scp.model(Link, _droplet, "droplet")
 
         _self_ = d.pop("self", UNSET)
@@ -83,8 +79,6 @@ class BuildLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         build_links = cls(
@@ -116,3 +110,6 @@ class BuildLinks:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

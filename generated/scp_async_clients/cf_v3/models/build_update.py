@@ -114,8 +114,6 @@ class BuildUpdate:
         if isinstance(_lifecycle, Unset):
             lifecycle = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             lifecycle = _scp.model(Lifecycle, _lifecycle, "lifecycle")
 
         _metadata = d.pop("metadata", UNSET)
@@ -123,8 +121,6 @@ class BuildUpdate:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         def _parse_staging_disk_in_mb(data: object) -> int | None | Unset:
@@ -152,8 +148,6 @@ class BuildUpdate:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             state = _scp.enum(BuildUpdateState, _state, "state")
 
         build_update = cls(
@@ -189,3 +183,6 @@ class BuildUpdate:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

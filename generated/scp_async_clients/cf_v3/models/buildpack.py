@@ -138,7 +138,6 @@ class Buildpack:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -149,8 +148,6 @@ class Buildpack:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -158,8 +155,6 @@ class Buildpack:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         enabled = d.pop("enabled", UNSET)
@@ -180,8 +175,6 @@ class Buildpack:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(BuildpackLinks, _links, "links")
 
         locked = d.pop("locked", UNSET)
@@ -191,8 +184,6 @@ class Buildpack:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         position = d.pop("position", UNSET)
@@ -211,8 +202,6 @@ class Buildpack:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             state = _scp.enum(BuildpackState, _state, "state")
 
         buildpack = cls(
@@ -254,3 +243,6 @@ class Buildpack:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

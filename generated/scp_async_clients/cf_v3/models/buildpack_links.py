@@ -57,8 +57,6 @@ class BuildpackLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         _upload = d.pop("upload", UNSET)
@@ -66,8 +64,6 @@ class BuildpackLinks:
         if isinstance(_upload, Unset):
             upload = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             upload = _scp.model(Link, _upload, "upload")
 
         buildpack_links = cls(
@@ -98,3 +94,6 @@ class BuildpackLinks:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

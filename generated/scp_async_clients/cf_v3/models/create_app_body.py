@@ -81,8 +81,6 @@ class CreateAppBody:
         d = dict(src_dict)
         name = d.pop("name")
 
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         relationships = _scp.model(CreateAppBodyRelationships, d.pop("relationships"), "relationships")
 
         _environment_variables = d.pop("environment_variables", UNSET)
@@ -90,8 +88,6 @@ class CreateAppBody:
         if isinstance(_environment_variables, Unset):
             environment_variables = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             environment_variables = _scp.model(
                 CreateAppBodyEnvironmentVariables, _environment_variables, "environment_variables"
             )
@@ -101,8 +97,6 @@ class CreateAppBody:
         if isinstance(_lifecycle, Unset):
             lifecycle = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             lifecycle = _scp.model(Lifecycle, _lifecycle, "lifecycle")
 
         _metadata = d.pop("metadata", UNSET)
@@ -110,8 +104,6 @@ class CreateAppBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         create_app_body = cls(
@@ -145,3 +137,6 @@ class CreateAppBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

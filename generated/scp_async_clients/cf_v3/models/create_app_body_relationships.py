@@ -42,7 +42,6 @@ class CreateAppBodyRelationships:
         from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         space = _scp.model(RelationshipToOne, d.pop("space"), "space")
 
@@ -73,3 +72,6 @@ class CreateAppBodyRelationships:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

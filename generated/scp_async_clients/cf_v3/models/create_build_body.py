@@ -82,7 +82,6 @@ class CreateBuildBody:
         from ..models.relationship import Relationship  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         package = _scp.model(Relationship, d.pop("package"), "package")
 
@@ -91,8 +90,6 @@ class CreateBuildBody:
         if isinstance(_lifecycle, Unset):
             lifecycle = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             lifecycle = _scp.model(Lifecycle, _lifecycle, "lifecycle")
 
         _metadata = d.pop("metadata", UNSET)
@@ -100,8 +97,6 @@ class CreateBuildBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         staging_disk_in_mb = d.pop("staging_disk_in_mb", UNSET)
@@ -142,3 +137,6 @@ class CreateBuildBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -96,8 +96,6 @@ class CreateDeploymentBody:
         if isinstance(_droplet, Unset):
             droplet = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             droplet = _scp.model(Relationship, _droplet, "droplet")
 
         _metadata = d.pop("metadata", UNSET)
@@ -105,8 +103,6 @@ class CreateDeploymentBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _options = d.pop("options", UNSET)
@@ -114,8 +110,6 @@ class CreateDeploymentBody:
         if isinstance(_options, Unset):
             options = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             options = _scp.model(CreateDeploymentBodyOptions, _options, "options")
 
         _relationships = d.pop("relationships", UNSET)
@@ -123,8 +117,6 @@ class CreateDeploymentBody:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             relationships = _scp.model(Relationships, _relationships, "relationships")
 
         _revision = d.pop("revision", UNSET)
@@ -132,8 +124,6 @@ class CreateDeploymentBody:
         if isinstance(_revision, Unset):
             revision = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             revision = _scp.model(Relationship, _revision, "revision")
 
         _strategy = d.pop("strategy", UNSET)
@@ -141,8 +131,6 @@ class CreateDeploymentBody:
         if isinstance(_strategy, Unset):
             strategy = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             strategy = _scp.enum(CreateDeploymentBodyStrategy, _strategy, "strategy")
 
         create_deployment_body = cls(
@@ -177,3 +165,6 @@ class CreateDeploymentBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -79,8 +79,6 @@ class CreateDeploymentBodyOptions:
         if isinstance(_canary, Unset):
             canary = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             canary = _scp.model(CreateDeploymentBodyOptionsCanary, _canary, "canary")
 
         disk_in_mb = d.pop("disk_in_mb", UNSET)
@@ -125,3 +123,6 @@ class CreateDeploymentBodyOptions:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -50,8 +50,6 @@ class CreateDeploymentBodyOptionsCanary:
         _steps = d.pop("steps", UNSET)
         steps: list[CreateDeploymentBodyOptionsCanaryStepsItem] | Unset = UNSET
         if _steps is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             steps = _scp.models(CreateDeploymentBodyOptionsCanaryStepsItem, _steps, "steps")
 
         create_deployment_body_options_canary = cls(
@@ -81,3 +79,6 @@ class CreateDeploymentBodyOptionsCanary:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

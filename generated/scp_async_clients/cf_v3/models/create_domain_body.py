@@ -87,8 +87,6 @@ class CreateDomainBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _relationships = d.pop("relationships", UNSET)
@@ -96,8 +94,6 @@ class CreateDomainBody:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             relationships = _scp.model(CreateDomainBodyRelationships, _relationships, "relationships")
 
         _router_group = d.pop("router_group", UNSET)
@@ -105,8 +101,6 @@ class CreateDomainBody:
         if isinstance(_router_group, Unset):
             router_group = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             router_group = _scp.model(CreateDomainBodyRouterGroup, _router_group, "router_group")
 
         create_domain_body = cls(
@@ -140,3 +134,6 @@ class CreateDomainBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -59,8 +59,6 @@ class CreateDomainBodyRelationships:
         if isinstance(_organization, Unset):
             organization = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             organization = _scp.model(RelationshipToOne, _organization, "organization")
 
         _shared_organizations = d.pop("shared_organizations", UNSET)
@@ -68,8 +66,6 @@ class CreateDomainBodyRelationships:
         if isinstance(_shared_organizations, Unset):
             shared_organizations = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             shared_organizations = _scp.model(RelationshipToMany, _shared_organizations, "shared_organizations")
 
         create_domain_body_relationships = cls(
@@ -100,3 +96,6 @@ class CreateDomainBodyRelationships:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

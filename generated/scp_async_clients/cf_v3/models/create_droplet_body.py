@@ -64,7 +64,6 @@ class CreateDropletBody:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         relationships = _scp.model(CreateDropletBodyRelationships, d.pop("relationships"), "relationships")
 
@@ -73,8 +72,6 @@ class CreateDropletBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _process_types = d.pop("process_types", UNSET)
@@ -82,8 +79,6 @@ class CreateDropletBody:
         if isinstance(_process_types, Unset):
             process_types = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             process_types = _scp.model(CreateDropletBodyProcessTypes, _process_types, "process_types")
 
         create_droplet_body = cls(
@@ -115,3 +110,6 @@ class CreateDropletBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

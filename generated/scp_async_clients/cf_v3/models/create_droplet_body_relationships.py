@@ -42,7 +42,6 @@ class CreateDropletBodyRelationships:
         from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         app = _scp.model(RelationshipToOne, d.pop("app"), "app")
 
@@ -73,3 +72,6 @@ class CreateDropletBodyRelationships:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -59,8 +59,6 @@ class CreateIsolationSegmentBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         create_isolation_segment_body = cls(
@@ -91,3 +89,6 @@ class CreateIsolationSegmentBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -109,8 +109,6 @@ class CreateOrganizationQuotaBody:
         if isinstance(_apps, Unset):
             apps = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             apps = _scp.model(CreateOrganizationQuotaBodyApps, _apps, "apps")
 
         _domains = d.pop("domains", UNSET)
@@ -118,8 +116,6 @@ class CreateOrganizationQuotaBody:
         if isinstance(_domains, Unset):
             domains = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             domains = _scp.model(CreateOrganizationQuotaBodyDomains, _domains, "domains")
 
         _metadata = d.pop("metadata", UNSET)
@@ -127,8 +123,6 @@ class CreateOrganizationQuotaBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _relationships = d.pop("relationships", UNSET)
@@ -136,8 +130,6 @@ class CreateOrganizationQuotaBody:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             relationships = _scp.model(CreateOrganizationQuotaBodyRelationships, _relationships, "relationships")
 
         _routes = d.pop("routes", UNSET)
@@ -145,8 +137,6 @@ class CreateOrganizationQuotaBody:
         if isinstance(_routes, Unset):
             routes = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             routes = _scp.model(CreateOrganizationQuotaBodyRoutes, _routes, "routes")
 
         _services = d.pop("services", UNSET)
@@ -154,8 +144,6 @@ class CreateOrganizationQuotaBody:
         if isinstance(_services, Unset):
             services = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             services = _scp.model(CreateOrganizationQuotaBodyServices, _services, "services")
 
         create_organization_quota_body = cls(
@@ -191,3 +179,6 @@ class CreateOrganizationQuotaBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

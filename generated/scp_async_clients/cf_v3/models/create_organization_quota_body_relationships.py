@@ -49,8 +49,6 @@ class CreateOrganizationQuotaBodyRelationships:
         if isinstance(_organizations, Unset):
             organizations = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             organizations = _scp.model(RelationshipToMany, _organizations, "organizations")
 
         create_organization_quota_body_relationships = cls(
@@ -80,3 +78,6 @@ class CreateOrganizationQuotaBodyRelationships:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

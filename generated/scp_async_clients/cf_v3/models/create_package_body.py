@@ -73,7 +73,6 @@ class CreatePackageBody:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         relationships = _scp.model(CreatePackageBodyRelationships, d.pop("relationships"), "relationships")
 
@@ -82,8 +81,6 @@ class CreatePackageBody:
         if isinstance(_data, Unset):
             data = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             data = _scp.model(CreatePackageBodyData, _data, "data")
 
         _metadata = d.pop("metadata", UNSET)
@@ -91,8 +88,6 @@ class CreatePackageBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _type_ = d.pop("type", UNSET)
@@ -100,8 +95,6 @@ class CreatePackageBody:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             type_ = _scp.enum(CreatePackageBodyType, _type_, "type")
 
         create_package_body = cls(
@@ -134,3 +127,6 @@ class CreatePackageBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

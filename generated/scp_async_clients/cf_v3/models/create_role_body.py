@@ -58,8 +58,6 @@ class CreateRoleBody:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             relationships = _scp.model(CreateRoleBodyRelationships, _relationships, "relationships")
 
         _type_ = d.pop("type", UNSET)
@@ -67,8 +65,6 @@ class CreateRoleBody:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             type_ = _scp.enum(CreateRoleBodyType, _type_, "type")
 
         create_role_body = cls(
@@ -99,3 +95,6 @@ class CreateRoleBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

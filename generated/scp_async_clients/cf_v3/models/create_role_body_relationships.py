@@ -73,8 +73,6 @@ class CreateRoleBodyRelationships:
         if isinstance(_organization, Unset):
             organization = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             organization = _scp.model(RelationshipToOne, _organization, "organization")
 
         _space = d.pop("space", UNSET)
@@ -82,8 +80,6 @@ class CreateRoleBodyRelationships:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             space = _scp.model(RelationshipToOne, _space, "space")
 
         def _parse_user(data: object) -> None | Unset | UserRelationshipToOneType0:
@@ -93,8 +89,6 @@ class CreateRoleBodyRelationships:
                 return data
             if isinstance(data, dict):
                 try:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     componentsschemas_user_relationship_to_one_type_0 = _scp.model(
                         UserRelationshipToOneType0, data, "/components/schemas/UserRelationshipToOne"
                     )
@@ -135,3 +129,6 @@ class CreateRoleBodyRelationships:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -50,8 +50,6 @@ class CreateRoleResponse429:
         _errors = d.pop("errors", UNSET)
         errors: list[CreateRoleResponse429ErrorsItem] | Unset = UNSET
         if _errors is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             errors = _scp.models(CreateRoleResponse429ErrorsItem, _errors, "errors")
 
         create_role_response_429 = cls(
@@ -81,3 +79,6 @@ class CreateRoleResponse429:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -72,7 +72,6 @@ class CreateRouteBody:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         relationships = _scp.model(CreateRouteBodyRelationships, d.pop("relationships"), "relationships")
 
@@ -83,8 +82,6 @@ class CreateRouteBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         path = d.pop("path", UNSET)
@@ -122,3 +119,6 @@ class CreateRouteBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -57,8 +57,6 @@ class CreateRouteBodyRelationships:
         if isinstance(_domain, Unset):
             domain = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             domain = _scp.model(RelationshipToOne, _domain, "domain")
 
         _space = d.pop("space", UNSET)
@@ -66,8 +64,6 @@ class CreateRouteBodyRelationships:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             space = _scp.model(RelationshipToOne, _space, "space")
 
         create_route_body_relationships = cls(
@@ -98,3 +94,6 @@ class CreateRouteBodyRelationships:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

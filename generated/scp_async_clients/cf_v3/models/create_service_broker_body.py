@@ -86,8 +86,6 @@ class CreateServiceBrokerBody:
         if isinstance(_authentication, Unset):
             authentication = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             authentication = _scp.model(CreateServiceBrokerBodyAuthentication, _authentication, "authentication")
 
         _metadata = d.pop("metadata", UNSET)
@@ -95,8 +93,6 @@ class CreateServiceBrokerBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _relationships = d.pop("relationships", UNSET)
@@ -104,8 +100,6 @@ class CreateServiceBrokerBody:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             relationships = _scp.model(CreateServiceBrokerBodyRelationships, _relationships, "relationships")
 
         create_service_broker_body = cls(
@@ -139,3 +133,6 @@ class CreateServiceBrokerBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -53,11 +53,8 @@ class CreateServiceBrokerBodyAuthentication:
         )
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         credentials = _scp.model(CreateServiceBrokerBodyAuthenticationCredentials, d.pop("credentials"), "credentials")
-
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         type_ = _scp.enum(CreateServiceBrokerBodyAuthenticationType, d.pop("type"), "type")
 
@@ -89,3 +86,6 @@ class CreateServiceBrokerBodyAuthentication:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

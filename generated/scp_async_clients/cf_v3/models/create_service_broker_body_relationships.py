@@ -49,8 +49,6 @@ class CreateServiceBrokerBodyRelationships:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             space = _scp.model(RelationshipToOne, _space, "space")
 
         create_service_broker_body_relationships = cls(
@@ -80,3 +78,6 @@ class CreateServiceBrokerBodyRelationships:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

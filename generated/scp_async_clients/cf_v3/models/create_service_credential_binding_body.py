@@ -82,13 +82,10 @@ class CreateServiceCredentialBindingBody:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         relationships = _scp.model(
             CreateServiceCredentialBindingBodyRelationships, d.pop("relationships"), "relationships"
         )
-
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         type_ = _scp.enum(CreateServiceCredentialBindingBodyType, d.pop("type"), "type")
 
@@ -97,8 +94,6 @@ class CreateServiceCredentialBindingBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         name = d.pop("name", UNSET)
@@ -108,8 +103,6 @@ class CreateServiceCredentialBindingBody:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             parameters = _scp.model(CreateServiceCredentialBindingBodyParameters, _parameters, "parameters")
 
         create_service_credential_binding_body = cls(
@@ -143,3 +136,6 @@ class CreateServiceCredentialBindingBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -52,7 +52,6 @@ class CreateServiceCredentialBindingBodyRelationships:
         from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         service_instance = _scp.model(RelationshipToOne, d.pop("service_instance"), "service_instance")
 
@@ -61,8 +60,6 @@ class CreateServiceCredentialBindingBodyRelationships:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             app = _scp.model(RelationshipToOne, _app, "app")
 
         create_service_credential_binding_body_relationships = cls(
@@ -93,3 +90,6 @@ class CreateServiceCredentialBindingBodyRelationships:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -107,11 +107,7 @@ class CreateServiceInstanceBody:
         d = dict(src_dict)
         name = d.pop("name")
 
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         relationships = _scp.model(CreateServiceInstanceBodyRelationships, d.pop("relationships"), "relationships")
-
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         type_ = _scp.enum(CreateServiceInstanceBodyType, d.pop("type"), "type")
 
@@ -120,8 +116,6 @@ class CreateServiceInstanceBody:
         if isinstance(_credentials, Unset):
             credentials = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             credentials = _scp.model(CreateServiceInstanceBodyCredentials, _credentials, "credentials")
 
         _metadata = d.pop("metadata", UNSET)
@@ -129,8 +123,6 @@ class CreateServiceInstanceBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _parameters = d.pop("parameters", UNSET)
@@ -138,8 +130,6 @@ class CreateServiceInstanceBody:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             parameters = _scp.model(CreateServiceInstanceBodyParameters, _parameters, "parameters")
 
         route_service_url = d.pop("route_service_url", UNSET)
@@ -149,8 +139,6 @@ class CreateServiceInstanceBody:
         _tags = d.pop("tags", UNSET)
         tags: list[str] | Unset = UNSET
         if _tags is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             tags = cast(list[str], _scp.array(_tags, "tags"))
 
         create_service_instance_body = cls(
@@ -188,3 +176,6 @@ class CreateServiceInstanceBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -52,7 +52,6 @@ class CreateServiceInstanceBodyRelationships:
         from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         space = _scp.model(RelationshipToOne, d.pop("space"), "space")
 
@@ -61,8 +60,6 @@ class CreateServiceInstanceBodyRelationships:
         if isinstance(_service_plan, Unset):
             service_plan = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_plan = _scp.model(RelationshipToOne, _service_plan, "service_plan")
 
         create_service_instance_body_relationships = cls(
@@ -93,3 +90,6 @@ class CreateServiceInstanceBodyRelationships:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

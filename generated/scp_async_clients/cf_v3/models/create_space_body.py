@@ -61,8 +61,6 @@ class CreateSpaceBody:
         d = dict(src_dict)
         name = d.pop("name")
 
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         relationships = _scp.model(CreateSpaceBodyRelationships, d.pop("relationships"), "relationships")
 
         _metadata = d.pop("metadata", UNSET)
@@ -70,8 +68,6 @@ class CreateSpaceBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         create_space_body = cls(
@@ -103,3 +99,6 @@ class CreateSpaceBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -99,8 +99,6 @@ class CreateSpaceQuotaBody:
         if isinstance(_apps, Unset):
             apps = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             apps = _scp.model(CreateSpaceQuotaBodyApps, _apps, "apps")
 
         _metadata = d.pop("metadata", UNSET)
@@ -108,8 +106,6 @@ class CreateSpaceQuotaBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _relationships = d.pop("relationships", UNSET)
@@ -117,8 +113,6 @@ class CreateSpaceQuotaBody:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             relationships = _scp.model(CreateSpaceQuotaBodyRelationships, _relationships, "relationships")
 
         _routes = d.pop("routes", UNSET)
@@ -126,8 +120,6 @@ class CreateSpaceQuotaBody:
         if isinstance(_routes, Unset):
             routes = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             routes = _scp.model(CreateSpaceQuotaBodyRoutes, _routes, "routes")
 
         _services = d.pop("services", UNSET)
@@ -135,8 +127,6 @@ class CreateSpaceQuotaBody:
         if isinstance(_services, Unset):
             services = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             services = _scp.model(CreateSpaceQuotaBodyServices, _services, "services")
 
         create_space_quota_body = cls(
@@ -171,3 +161,6 @@ class CreateSpaceQuotaBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -102,8 +102,6 @@ class CreateTaskBody:
         if isinstance(_droplet_guid, Unset):
             droplet_guid = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             droplet_guid = _scp.uuid_(_droplet_guid, "droplet_guid")
 
         log_rate_limit_in_bytes_per_second = d.pop("log_rate_limit_in_bytes_per_second", UNSET)
@@ -115,8 +113,6 @@ class CreateTaskBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         name = d.pop("name", UNSET)
@@ -126,8 +122,6 @@ class CreateTaskBody:
         if isinstance(_template, Unset):
             template = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             template = _scp.model(CreateTaskBodyTemplate, _template, "template")
 
         create_task_body = cls(
@@ -164,3 +158,6 @@ class CreateTaskBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -49,8 +49,6 @@ class CreateTaskBodyTemplate:
         if isinstance(_process, Unset):
             process = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             process = _scp.model(CreateTaskBodyTemplateProcess, _process, "process")
 
         create_task_body_template = cls(
@@ -80,3 +78,6 @@ class CreateTaskBodyTemplate:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -168,7 +168,6 @@ class Deployment:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -177,8 +176,6 @@ class Deployment:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -186,8 +183,6 @@ class Deployment:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _droplet = d.pop("droplet", UNSET)
@@ -195,8 +190,6 @@ class Deployment:
         if isinstance(_droplet, Unset):
             droplet = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             droplet = _scp.model(DeploymentDroplet, _droplet, "droplet")
 
         _links = d.pop("links", UNSET)
@@ -204,8 +197,6 @@ class Deployment:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(DeploymentLinks, _links, "links")
 
         _metadata = d.pop("metadata", UNSET)
@@ -213,15 +204,11 @@ class Deployment:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _new_processes = d.pop("new_processes", UNSET)
         new_processes: list[DeploymentNewProcessesItem] | Unset = UNSET
         if _new_processes is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             new_processes = _scp.models(DeploymentNewProcessesItem, _new_processes, "new_processes")
 
         _options = d.pop("options", UNSET)
@@ -229,8 +216,6 @@ class Deployment:
         if isinstance(_options, Unset):
             options = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             options = _scp.model(DeploymentOptions, _options, "options")
 
         _previous_droplet = d.pop("previous_droplet", UNSET)
@@ -238,8 +223,6 @@ class Deployment:
         if isinstance(_previous_droplet, Unset):
             previous_droplet = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             previous_droplet = _scp.model(DeploymentPreviousDroplet, _previous_droplet, "previous_droplet")
 
         _relationships = d.pop("relationships", UNSET)
@@ -247,8 +230,6 @@ class Deployment:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             relationships = _scp.model(DeploymentRelationships, _relationships, "relationships")
 
         def _parse_revision(data: object) -> DeploymentRevisionType0 | None | Unset:
@@ -258,8 +239,6 @@ class Deployment:
                 return data
             if isinstance(data, dict):
                 try:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     revision_type_0 = _scp.model(DeploymentRevisionType0, data, "revision")
 
                     return revision_type_0
@@ -274,8 +253,6 @@ class Deployment:
         if isinstance(_status, Unset):
             status = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             status = _scp.model(DeploymentStatus, _status, "status")
 
         _strategy = d.pop("strategy", UNSET)
@@ -283,8 +260,6 @@ class Deployment:
         if isinstance(_strategy, Unset):
             strategy = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             strategy = _scp.enum(DeploymentStrategy, _strategy, "strategy")
 
         deployment = cls(
@@ -326,3 +301,6 @@ class Deployment:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

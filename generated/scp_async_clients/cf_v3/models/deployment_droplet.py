@@ -44,8 +44,6 @@ class DeploymentDroplet:
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             guid = _scp.uuid_(_guid, "guid")
 
         deployment_droplet = cls(
@@ -75,3 +73,6 @@ class DeploymentDroplet:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

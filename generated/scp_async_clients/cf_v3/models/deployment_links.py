@@ -73,8 +73,6 @@ class DeploymentLinks:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             app = _scp.model(Link, _app, "app")
 
         _cancel = d.pop("cancel", UNSET)
@@ -82,8 +80,6 @@ class DeploymentLinks:
         if isinstance(_cancel, Unset):
             cancel = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             cancel = _scp.model(Link, _cancel, "cancel")
 
         _continue_ = d.pop("continue", UNSET)
@@ -91,8 +87,6 @@ class DeploymentLinks:
         if isinstance(_continue_, Unset):
             continue_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             continue_ = _scp.model(Link, _continue_, "continue")
 
         _self_ = d.pop("self", UNSET)
@@ -100,8 +94,6 @@ class DeploymentLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         deployment_links = cls(
@@ -134,3 +126,6 @@ class DeploymentLinks:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -52,13 +52,11 @@ class DeploymentList:
         from ..models.pagination import Pagination  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[Deployment]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         resources = _scp.models(Deployment, _resources, "resources")
 
@@ -90,3 +88,6 @@ class DeploymentList:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

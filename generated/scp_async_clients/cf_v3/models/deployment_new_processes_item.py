@@ -50,8 +50,6 @@ class DeploymentNewProcessesItem:
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             guid = _scp.uuid_(_guid, "guid")
 
         type_ = d.pop("type", UNSET)
@@ -84,3 +82,6 @@ class DeploymentNewProcessesItem:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -50,8 +50,6 @@ class DeploymentOptionsCanary:
         _steps = d.pop("steps", UNSET)
         steps: list[DeploymentOptionsCanaryStepsItem] | Unset = UNSET
         if _steps is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             steps = _scp.models(DeploymentOptionsCanaryStepsItem, _steps, "steps")
 
         deployment_options_canary = cls(
@@ -81,3 +79,6 @@ class DeploymentOptionsCanary:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -77,8 +77,6 @@ class DeploymentStatus:
         if isinstance(_canary, Unset):
             canary = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             canary = _scp.model(DeploymentStatusCanary, _canary, "canary")
 
         _details = d.pop("details", UNSET)
@@ -86,8 +84,6 @@ class DeploymentStatus:
         if isinstance(_details, Unset):
             details = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             details = _scp.model(DeploymentStatusDetails, _details, "details")
 
         _reason = d.pop("reason", UNSET)
@@ -95,8 +91,6 @@ class DeploymentStatus:
         if isinstance(_reason, Unset):
             reason = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             reason = _scp.enum(DeploymentStatusReason, _reason, "reason")
 
         _value = d.pop("value", UNSET)
@@ -104,8 +98,6 @@ class DeploymentStatus:
         if isinstance(_value, Unset):
             value = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             value = _scp.enum(DeploymentStatusValue, _value, "value")
 
         deployment_status = cls(
@@ -138,3 +130,6 @@ class DeploymentStatus:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -49,8 +49,6 @@ class DeploymentStatusCanary:
         if isinstance(_steps, Unset):
             steps = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             steps = _scp.model(DeploymentStatusCanarySteps, _steps, "steps")
 
         deployment_status_canary = cls(
@@ -80,3 +78,6 @@ class DeploymentStatusCanary:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

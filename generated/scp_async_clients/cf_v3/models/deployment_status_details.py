@@ -52,8 +52,6 @@ class DeploymentStatusDetails:
         if isinstance(_last_status_change, Unset):
             last_status_change = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             last_status_change = _scp.date_time(_last_status_change, "last_status_change")
 
         _last_successful_healthcheck = d.pop("last_successful_healthcheck", UNSET)
@@ -61,8 +59,6 @@ class DeploymentStatusDetails:
         if isinstance(_last_successful_healthcheck, Unset):
             last_successful_healthcheck = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             last_successful_healthcheck = _scp.date_time(_last_successful_healthcheck, "last_successful_healthcheck")
 
         deployment_status_details = cls(
@@ -93,3 +89,6 @@ class DeploymentStatusDetails:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

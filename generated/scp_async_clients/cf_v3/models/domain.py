@@ -129,7 +129,6 @@ class Domain:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -140,8 +139,6 @@ class Domain:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -149,8 +146,6 @@ class Domain:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         internal = d.pop("internal", UNSET)
@@ -160,8 +155,6 @@ class Domain:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(DomainLinks, _links, "links")
 
         _metadata = d.pop("metadata", UNSET)
@@ -169,8 +162,6 @@ class Domain:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _relationships = d.pop("relationships", UNSET)
@@ -178,8 +169,6 @@ class Domain:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             relationships = _scp.model(DomainRelationships, _relationships, "relationships")
 
         def _parse_router_group(data: object) -> DomainRouterGroupType0 | None | Unset:
@@ -189,8 +178,6 @@ class Domain:
                 return data
             if isinstance(data, dict):
                 try:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     router_group_type_0 = _scp.model(DomainRouterGroupType0, data, "router_group")
 
                     return router_group_type_0
@@ -203,13 +190,9 @@ class Domain:
         _supported_protocols = d.pop("supported_protocols", UNSET)
         supported_protocols: list[DomainSupportedProtocolsItem] | Unset = UNSET
         if _supported_protocols is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             if _scp.is_array(_supported_protocols, "supported_protocols"):
                 supported_protocols = []
                 for supported_protocols_item_data in _supported_protocols:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     supported_protocols_item = _scp.enum(
                         DomainSupportedProtocolsItem, supported_protocols_item_data, "supported_protocols[]"
                     )
@@ -254,3 +237,6 @@ class Domain:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

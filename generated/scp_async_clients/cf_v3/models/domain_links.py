@@ -81,8 +81,6 @@ class DomainLinks:
         if isinstance(_organization, Unset):
             organization = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             organization = _scp.model(Link, _organization, "organization")
 
         _route_reservations = d.pop("route_reservations", UNSET)
@@ -90,8 +88,6 @@ class DomainLinks:
         if isinstance(_route_reservations, Unset):
             route_reservations = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             route_reservations = _scp.model(Link, _route_reservations, "route_reservations")
 
         _router_group = d.pop("router_group", UNSET)
@@ -99,8 +95,6 @@ class DomainLinks:
         if isinstance(_router_group, Unset):
             router_group = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             router_group = _scp.model(Link, _router_group, "router_group")
 
         _self_ = d.pop("self", UNSET)
@@ -108,8 +102,6 @@ class DomainLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         _shared_organizations = d.pop("shared_organizations", UNSET)
@@ -117,8 +109,6 @@ class DomainLinks:
         if isinstance(_shared_organizations, Unset):
             shared_organizations = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             shared_organizations = _scp.model(Link, _shared_organizations, "shared_organizations")
 
         domain_links = cls(
@@ -152,3 +142,6 @@ class DomainLinks:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

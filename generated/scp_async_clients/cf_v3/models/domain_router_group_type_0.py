@@ -44,8 +44,6 @@ class DomainRouterGroupType0:
         if isinstance(_guid, Unset):
             guid = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             guid = _scp.uuid_(_guid, "guid")
 
         domain_router_group_type_0 = cls(
@@ -75,3 +73,6 @@ class DomainRouterGroupType0:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -190,7 +190,6 @@ class Droplet:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -199,8 +198,6 @@ class Droplet:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -208,8 +205,6 @@ class Droplet:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         def _parse_buildpacks(data: object) -> list[DropletBuildpacksType0Item] | None | Unset:
@@ -221,7 +216,6 @@ class Droplet:
                 try:
                     _buildpacks_type_0 = data
                     buildpacks_type_0: list[DropletBuildpacksType0Item]
-                    import scp_async._decoding as _scp  # noqa: PLC0415
 
                     buildpacks_type_0 = _scp.models(DropletBuildpacksType0Item, _buildpacks_type_0, "buildpacks")
 
@@ -239,8 +233,6 @@ class Droplet:
                 return data
             if isinstance(data, dict):
                 try:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     checksum_type_0 = _scp.model(DropletChecksumType0, data, "checksum")
 
                     return checksum_type_0
@@ -282,8 +274,6 @@ class Droplet:
         if isinstance(_lifecycle, Unset):
             lifecycle = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             lifecycle = _scp.model(Lifecycle, _lifecycle, "lifecycle")
 
         _links = d.pop("links", UNSET)
@@ -291,8 +281,6 @@ class Droplet:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(DropletLinks, _links, "links")
 
         _metadata = d.pop("metadata", UNSET)
@@ -300,8 +288,6 @@ class Droplet:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _process_types = d.pop("process_types", UNSET)
@@ -309,8 +295,6 @@ class Droplet:
         if isinstance(_process_types, Unset):
             process_types = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             process_types = _scp.model(DropletProcessTypes, _process_types, "process_types")
 
         _relationships = d.pop("relationships", UNSET)
@@ -318,8 +302,6 @@ class Droplet:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             relationships = _scp.model(DropletRelationships, _relationships, "relationships")
 
         def _parse_stack(data: object) -> None | str | Unset:
@@ -374,3 +356,6 @@ class Droplet:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

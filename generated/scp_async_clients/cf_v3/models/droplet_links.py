@@ -89,8 +89,6 @@ class DropletLinks:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             app = _scp.model(Link, _app, "app")
 
         _assign_current_droplet = d.pop("assign_current_droplet", UNSET)
@@ -98,8 +96,6 @@ class DropletLinks:
         if isinstance(_assign_current_droplet, Unset):
             assign_current_droplet = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             assign_current_droplet = _scp.model(Link, _assign_current_droplet, "assign_current_droplet")
 
         _download = d.pop("download", UNSET)
@@ -107,8 +103,6 @@ class DropletLinks:
         if isinstance(_download, Unset):
             download = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             download = _scp.model(Link, _download, "download")
 
         _package = d.pop("package", UNSET)
@@ -116,8 +110,6 @@ class DropletLinks:
         if isinstance(_package, Unset):
             package = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             package = _scp.model(Link, _package, "package")
 
         _self_ = d.pop("self", UNSET)
@@ -125,8 +117,6 @@ class DropletLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         _upload = d.pop("upload", UNSET)
@@ -134,8 +124,6 @@ class DropletLinks:
         if isinstance(_upload, Unset):
             upload = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             upload = _scp.model(Link, _upload, "upload")
 
         droplet_links = cls(
@@ -170,3 +158,6 @@ class DropletLinks:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -78,8 +78,6 @@ class EnvironmentVariableGroup:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(EnvironmentVariableGroupLinks, _links, "links")
 
         def _parse_name(data: object) -> None | str | Unset:
@@ -96,8 +94,6 @@ class EnvironmentVariableGroup:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _var = d.pop("var", UNSET)
@@ -105,8 +101,6 @@ class EnvironmentVariableGroup:
         if isinstance(_var, Unset):
             var = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             var = _scp.model(EnvironmentVariableGroupVar, _var, "var")
 
         environment_variable_group = cls(
@@ -139,3 +133,6 @@ class EnvironmentVariableGroup:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -50,8 +50,6 @@ class Errors:
         _errors = d.pop("errors", UNSET)
         errors: list[Error] | Unset = UNSET
         if _errors is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             errors = _scp.models(Error, _errors, "errors")
 
         errors = cls(
@@ -81,3 +79,6 @@ class Errors:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -99,8 +99,6 @@ class FeatureFlag:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(FeatureFlagLinks, _links, "links")
 
         def _parse_updated_at(data: object) -> datetime.datetime | None | Unset:
@@ -110,8 +108,6 @@ class FeatureFlag:
                 return data
             if isinstance(data, (str, int, float)):
                 try:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     updated_at_type_0 = _scp.date_time(data, "updated_at")
 
                     return updated_at_type_0
@@ -152,3 +148,6 @@ class FeatureFlag:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -123,8 +123,6 @@ class GetApiRootResponse200Links:
         if isinstance(_cloud_controller_v2, Unset):
             cloud_controller_v2 = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             cloud_controller_v2 = _scp.model(
                 GetApiRootResponse200LinksCloudControllerV2, _cloud_controller_v2, "cloud_controller_v2"
             )
@@ -134,8 +132,6 @@ class GetApiRootResponse200Links:
         if isinstance(_cloud_controller_v3, Unset):
             cloud_controller_v3 = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             cloud_controller_v3 = _scp.model(
                 GetApiRootResponse200LinksCloudControllerV3, _cloud_controller_v3, "cloud_controller_v3"
             )
@@ -145,8 +141,6 @@ class GetApiRootResponse200Links:
         if isinstance(_log_cache, Unset):
             log_cache = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             log_cache = _scp.model(GetApiRootResponse200LinksLogCache, _log_cache, "log_cache")
 
         _log_stream = d.pop("log_stream", UNSET)
@@ -154,8 +148,6 @@ class GetApiRootResponse200Links:
         if isinstance(_log_stream, Unset):
             log_stream = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             log_stream = _scp.model(GetApiRootResponse200LinksLogStream, _log_stream, "log_stream")
 
         _logging = d.pop("logging", UNSET)
@@ -163,8 +155,6 @@ class GetApiRootResponse200Links:
         if isinstance(_logging, Unset):
             logging = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             logging = _scp.model(GetApiRootResponse200LinksLogging, _logging, "logging")
 
         _network_policy_v1 = d.pop("network_policy_v1", UNSET)
@@ -172,8 +162,6 @@ class GetApiRootResponse200Links:
         if isinstance(_network_policy_v1, Unset):
             network_policy_v1 = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             network_policy_v1 = _scp.model(
                 GetApiRootResponse200LinksNetworkPolicyV1, _network_policy_v1, "network_policy_v1"
             )
@@ -183,8 +171,6 @@ class GetApiRootResponse200Links:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(GetApiRootResponse200LinksSelf, _self_, "self")
 
         _uaa = d.pop("uaa", UNSET)
@@ -192,8 +178,6 @@ class GetApiRootResponse200Links:
         if isinstance(_uaa, Unset):
             uaa = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             uaa = _scp.model(GetApiRootResponse200LinksUaa, _uaa, "uaa")
 
         get_api_root_response_200_links = cls(
@@ -230,3 +214,6 @@ class GetApiRootResponse200Links:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -67,8 +67,6 @@ class GetApiRootResponse200LinksLogging:
         if isinstance(_meta, Unset):
             meta = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             meta = _scp.model(IndexLinkMeta, _meta, "meta")
 
         get_api_root_response_200_links_logging = cls(
@@ -100,3 +98,6 @@ class GetApiRootResponse200LinksLogging:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

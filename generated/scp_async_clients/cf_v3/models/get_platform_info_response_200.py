@@ -111,8 +111,6 @@ class GetPlatformInfoResponse200:
         if isinstance(_cli_version, Unset):
             cli_version = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             cli_version = _scp.model(GetPlatformInfoResponse200CliVersion, _cli_version, "cli_version")
 
         _custom = d.pop("custom", UNSET)
@@ -120,8 +118,6 @@ class GetPlatformInfoResponse200:
         if isinstance(_custom, Unset):
             custom = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             custom = _scp.model(GetPlatformInfoResponse200Custom, _custom, "custom")
 
         description = d.pop("description", UNSET)
@@ -131,8 +127,6 @@ class GetPlatformInfoResponse200:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(GetPlatformInfoResponse200Links, _links, "links")
 
         name = d.pop("name", UNSET)
@@ -144,8 +138,6 @@ class GetPlatformInfoResponse200:
         if isinstance(_rate_limits, Unset):
             rate_limits = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             rate_limits = _scp.model(GetPlatformInfoResponse200RateLimits, _rate_limits, "rate_limits")
 
         version = d.pop("version", UNSET)
@@ -185,3 +177,6 @@ class GetPlatformInfoResponse200:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -59,8 +59,6 @@ class GetPlatformInfoResponse200Links:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(GetPlatformInfoResponse200LinksSelf, _self_, "self")
 
         _support = d.pop("support", UNSET)
@@ -68,8 +66,6 @@ class GetPlatformInfoResponse200Links:
         if isinstance(_support, Unset):
             support = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             support = _scp.model(GetPlatformInfoResponse200LinksSupport, _support, "support")
 
         get_platform_info_response_200_links = cls(
@@ -100,3 +96,6 @@ class GetPlatformInfoResponse200Links:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -63,8 +63,6 @@ class GetPlatformUsageSummaryResponse200:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(GetPlatformUsageSummaryResponse200Links, _links, "links")
 
         _usage_summary = d.pop("usage_summary", UNSET)
@@ -72,8 +70,6 @@ class GetPlatformUsageSummaryResponse200:
         if isinstance(_usage_summary, Unset):
             usage_summary = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             usage_summary = _scp.model(GetPlatformUsageSummaryResponse200UsageSummary, _usage_summary, "usage_summary")
 
         get_platform_usage_summary_response_200 = cls(
@@ -104,3 +100,6 @@ class GetPlatformUsageSummaryResponse200:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -51,8 +51,6 @@ class GetPlatformUsageSummaryResponse200Links:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(GetPlatformUsageSummaryResponse200LinksSelf, _self_, "self")
 
         get_platform_usage_summary_response_200_links = cls(
@@ -82,3 +80,6 @@ class GetPlatformUsageSummaryResponse200Links:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

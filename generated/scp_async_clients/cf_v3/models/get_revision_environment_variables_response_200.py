@@ -67,8 +67,6 @@ class GetRevisionEnvironmentVariablesResponse200:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(GetRevisionEnvironmentVariablesResponse200Links, _links, "links")
 
         _var = d.pop("var", UNSET)
@@ -76,8 +74,6 @@ class GetRevisionEnvironmentVariablesResponse200:
         if isinstance(_var, Unset):
             var = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             var = _scp.model(GetRevisionEnvironmentVariablesResponse200Var, _var, "var")
 
         get_revision_environment_variables_response_200 = cls(
@@ -108,3 +104,6 @@ class GetRevisionEnvironmentVariablesResponse200:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

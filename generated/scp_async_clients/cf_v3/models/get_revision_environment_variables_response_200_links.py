@@ -65,8 +65,6 @@ class GetRevisionEnvironmentVariablesResponse200Links:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             app = _scp.model(Link, _app, "app")
 
         _revision = d.pop("revision", UNSET)
@@ -74,8 +72,6 @@ class GetRevisionEnvironmentVariablesResponse200Links:
         if isinstance(_revision, Unset):
             revision = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             revision = _scp.model(Link, _revision, "revision")
 
         _self_ = d.pop("self", UNSET)
@@ -83,8 +79,6 @@ class GetRevisionEnvironmentVariablesResponse200Links:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         get_revision_environment_variables_response_200_links = cls(
@@ -116,3 +110,6 @@ class GetRevisionEnvironmentVariablesResponse200Links:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -70,15 +70,11 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links, _links, "links")
 
         _usage_summary = d.pop("usage_summary", UNSET)
         usage_summary: list[GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem] | Unset = UNSET
         if _usage_summary is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             usage_summary = _scp.models(
                 GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem, _usage_summary, "usage_summary"
             )
@@ -111,3 +107,6 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

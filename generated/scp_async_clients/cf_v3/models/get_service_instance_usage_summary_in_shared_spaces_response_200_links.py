@@ -65,8 +65,6 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         _service_instance = d.pop("service_instance", UNSET)
@@ -74,8 +72,6 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links:
         if isinstance(_service_instance, Unset):
             service_instance = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_instance = _scp.model(Link, _service_instance, "service_instance")
 
         _shared_spaces = d.pop("shared_spaces", UNSET)
@@ -83,8 +79,6 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links:
         if isinstance(_shared_spaces, Unset):
             shared_spaces = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             shared_spaces = _scp.model(Link, _shared_spaces, "shared_spaces")
 
         get_service_instance_usage_summary_in_shared_spaces_response_200_links = cls(
@@ -116,3 +110,6 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

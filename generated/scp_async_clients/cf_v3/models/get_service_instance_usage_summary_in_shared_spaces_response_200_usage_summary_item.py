@@ -57,8 +57,6 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             space = _scp.model(Relationship, _space, "space")
 
         get_service_instance_usage_summary_in_shared_spaces_response_200_usage_summary_item = cls(
@@ -89,3 +87,6 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -67,8 +67,6 @@ class GetUsageSummaryForOrganizationResponse200:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(GetUsageSummaryForOrganizationResponse200Links, _links, "links")
 
         _usage_summary = d.pop("usage_summary", UNSET)
@@ -76,8 +74,6 @@ class GetUsageSummaryForOrganizationResponse200:
         if isinstance(_usage_summary, Unset):
             usage_summary = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             usage_summary = _scp.model(
                 GetUsageSummaryForOrganizationResponse200UsageSummary, _usage_summary, "usage_summary"
             )
@@ -110,3 +106,6 @@ class GetUsageSummaryForOrganizationResponse200:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

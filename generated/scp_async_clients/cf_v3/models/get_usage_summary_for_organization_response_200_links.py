@@ -57,8 +57,6 @@ class GetUsageSummaryForOrganizationResponse200Links:
         if isinstance(_organization, Unset):
             organization = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             organization = _scp.model(Link, _organization, "organization")
 
         _self_ = d.pop("self", UNSET)
@@ -66,8 +64,6 @@ class GetUsageSummaryForOrganizationResponse200Links:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         get_usage_summary_for_organization_response_200_links = cls(
@@ -98,3 +94,6 @@ class GetUsageSummaryForOrganizationResponse200Links:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -49,8 +49,6 @@ class GetV3ApiRootResponse200:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(GetV3ApiRootResponse200Links, _links, "links")
 
         get_v3_api_root_response_200 = cls(
@@ -80,3 +78,6 @@ class GetV3ApiRootResponse200:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -285,8 +285,6 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_apps, Unset):
             apps = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             apps = _scp.model(GetV3ApiRootResponse200LinksApps, _apps, "apps")
 
         _builds = d.pop("builds", UNSET)
@@ -294,8 +292,6 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_builds, Unset):
             builds = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             builds = _scp.model(GetV3ApiRootResponse200LinksBuilds, _builds, "builds")
 
         _deployments = d.pop("deployments", UNSET)
@@ -303,8 +299,6 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_deployments, Unset):
             deployments = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             deployments = _scp.model(GetV3ApiRootResponse200LinksDeployments, _deployments, "deployments")
 
         _domains = d.pop("domains", UNSET)
@@ -312,8 +306,6 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_domains, Unset):
             domains = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             domains = _scp.model(GetV3ApiRootResponse200LinksDomains, _domains, "domains")
 
         _droplets = d.pop("droplets", UNSET)
@@ -321,8 +313,6 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_droplets, Unset):
             droplets = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             droplets = _scp.model(GetV3ApiRootResponse200LinksDroplets, _droplets, "droplets")
 
         _feature_flags = d.pop("feature_flags", UNSET)
@@ -330,8 +320,6 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_feature_flags, Unset):
             feature_flags = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             feature_flags = _scp.model(GetV3ApiRootResponse200LinksFeatureFlags, _feature_flags, "feature_flags")
 
         _info = d.pop("info", UNSET)
@@ -339,8 +327,6 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_info, Unset):
             info = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             info = _scp.model(GetV3ApiRootResponse200LinksInfo, _info, "info")
 
         _isolation_segments = d.pop("isolation_segments", UNSET)
@@ -348,8 +334,6 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_isolation_segments, Unset):
             isolation_segments = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             isolation_segments = _scp.model(
                 GetV3ApiRootResponse200LinksIsolationSegments, _isolation_segments, "isolation_segments"
             )
@@ -359,8 +343,6 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_organizations, Unset):
             organizations = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             organizations = _scp.model(GetV3ApiRootResponse200LinksOrganizations, _organizations, "organizations")
 
         _packages = d.pop("packages", UNSET)
@@ -368,8 +350,6 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_packages, Unset):
             packages = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             packages = _scp.model(GetV3ApiRootResponse200LinksPackages, _packages, "packages")
 
         _processes = d.pop("processes", UNSET)
@@ -377,8 +357,6 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_processes, Unset):
             processes = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             processes = _scp.model(GetV3ApiRootResponse200LinksProcesses, _processes, "processes")
 
         _roles = d.pop("roles", UNSET)
@@ -386,8 +364,6 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_roles, Unset):
             roles = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             roles = _scp.model(GetV3ApiRootResponse200LinksRoles, _roles, "roles")
 
         _routes = d.pop("routes", UNSET)
@@ -395,8 +371,6 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_routes, Unset):
             routes = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             routes = _scp.model(GetV3ApiRootResponse200LinksRoutes, _routes, "routes")
 
         _security_groups = d.pop("security_groups", UNSET)
@@ -404,8 +378,6 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_security_groups, Unset):
             security_groups = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             security_groups = _scp.model(
                 GetV3ApiRootResponse200LinksSecurityGroups, _security_groups, "security_groups"
             )
@@ -415,8 +387,6 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(GetV3ApiRootResponse200LinksSelf, _self_, "self")
 
         _service_brokers = d.pop("service_brokers", UNSET)
@@ -424,8 +394,6 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_service_brokers, Unset):
             service_brokers = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_brokers = _scp.model(
                 GetV3ApiRootResponse200LinksServiceBrokers, _service_brokers, "service_brokers"
             )
@@ -435,8 +403,6 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_service_instances, Unset):
             service_instances = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_instances = _scp.model(
                 GetV3ApiRootResponse200LinksServiceInstances, _service_instances, "service_instances"
             )
@@ -446,8 +412,6 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_service_offerings, Unset):
             service_offerings = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_offerings = _scp.model(
                 GetV3ApiRootResponse200LinksServiceOfferings, _service_offerings, "service_offerings"
             )
@@ -457,8 +421,6 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_service_plans, Unset):
             service_plans = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_plans = _scp.model(GetV3ApiRootResponse200LinksServicePlans, _service_plans, "service_plans")
 
         _spaces = d.pop("spaces", UNSET)
@@ -466,8 +428,6 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_spaces, Unset):
             spaces = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             spaces = _scp.model(GetV3ApiRootResponse200LinksSpaces, _spaces, "spaces")
 
         _stacks = d.pop("stacks", UNSET)
@@ -475,8 +435,6 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_stacks, Unset):
             stacks = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             stacks = _scp.model(GetV3ApiRootResponse200LinksStacks, _stacks, "stacks")
 
         _tasks = d.pop("tasks", UNSET)
@@ -484,8 +442,6 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_tasks, Unset):
             tasks = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             tasks = _scp.model(GetV3ApiRootResponse200LinksTasks, _tasks, "tasks")
 
         _users = d.pop("users", UNSET)
@@ -493,8 +449,6 @@ class GetV3ApiRootResponse200Links:
         if isinstance(_users, Unset):
             users = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             users = _scp.model(GetV3ApiRootResponse200LinksUsers, _users, "users")
 
         get_v3_api_root_response_200_links = cls(
@@ -546,3 +500,6 @@ class GetV3ApiRootResponse200Links:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

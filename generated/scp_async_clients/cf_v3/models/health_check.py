@@ -58,8 +58,6 @@ class HealthCheck:
         if isinstance(_data, Unset):
             data = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             data = _scp.model(HealthCheckData, _data, "data")
 
         _type_ = d.pop("type", UNSET)
@@ -67,8 +65,6 @@ class HealthCheck:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             type_ = _scp.enum(HealthCheckType, _type_, "type")
 
         health_check = cls(
@@ -99,3 +95,6 @@ class HealthCheck:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -148,36 +148,26 @@ class IncludedResources:
         _apps = d.pop("apps", UNSET)
         apps: list[App] | Unset = UNSET
         if _apps is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             apps = _scp.models(App, _apps, "apps")
 
         _domains = d.pop("domains", UNSET)
         domains: list[Domain] | Unset = UNSET
         if _domains is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             domains = _scp.models(Domain, _domains, "domains")
 
         _organizations = d.pop("organizations", UNSET)
         organizations: list[Organization] | Unset = UNSET
         if _organizations is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             organizations = _scp.models(Organization, _organizations, "organizations")
 
         _routes = d.pop("routes", UNSET)
         routes: list[Route] | Unset = UNSET
         if _routes is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             routes = _scp.models(Route, _routes, "routes")
 
         _service_instances = d.pop("service_instances", UNSET)
         service_instances: list[ManagedServiceInstance | UserProvidedServiceInstance] | Unset = UNSET
         if _service_instances is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             if _scp.is_array(_service_instances, "service_instances"):
                 service_instances = []
                 for service_instances_item_data in _service_instances:
@@ -187,8 +177,6 @@ class IncludedResources:
                     ) -> ManagedServiceInstance | UserProvidedServiceInstance:
                         if isinstance(data, dict):
                             try:
-                                import scp_async._decoding as _scp  # noqa: PLC0415
-
                                 service_instances_item_type_0 = _scp.model(
                                     ManagedServiceInstance, data, "service_instances[]"
                                 )
@@ -197,14 +185,11 @@ class IncludedResources:
                             except (TypeError, ValueError, AttributeError, KeyError):
                                 pass
                         if not isinstance(data, dict):
-                            import scp_async._decoding as _scp  # noqa: PLC0415
-
                             return _scp.kept(
                                 data,
                                 "service_instances[]",
                                 "one of ManagedServiceInstance, UserProvidedServiceInstance",
                             )
-                        import scp_async._decoding as _scp  # noqa: PLC0415
 
                         service_instances_item_type_1 = _scp.model(
                             UserProvidedServiceInstance, data, "service_instances[]"
@@ -221,22 +206,16 @@ class IncludedResources:
         _service_offerings = d.pop("service_offerings", UNSET)
         service_offerings: list[ServiceOffering] | Unset = UNSET
         if _service_offerings is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_offerings = _scp.models(ServiceOffering, _service_offerings, "service_offerings")
 
         _spaces = d.pop("spaces", UNSET)
         spaces: list[Space] | Unset = UNSET
         if _spaces is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             spaces = _scp.models(Space, _spaces, "spaces")
 
         _users = d.pop("users", UNSET)
         users: list[User] | Unset = UNSET
         if _users is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             users = _scp.models(User, _users, "users")
 
         included_resources = cls(
@@ -256,3 +235,6 @@ class IncludedResources:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -57,8 +57,6 @@ class IsolationSegmentLinks:
         if isinstance(_organizations, Unset):
             organizations = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             organizations = _scp.model(Link, _organizations, "organizations")
 
         _self_ = d.pop("self", UNSET)
@@ -66,8 +64,6 @@ class IsolationSegmentLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         isolation_segment_links = cls(
@@ -98,3 +94,6 @@ class IsolationSegmentLinks:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

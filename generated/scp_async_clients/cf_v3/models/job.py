@@ -111,7 +111,6 @@ class Job:
         from ..models.warning import Warning_  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -120,8 +119,6 @@ class Job:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -129,15 +126,11 @@ class Job:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _errors = d.pop("errors", UNSET)
         errors: list[Error] | Unset = UNSET
         if _errors is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             errors = _scp.models(Error, _errors, "errors")
 
         _links = d.pop("links", UNSET)
@@ -145,8 +138,6 @@ class Job:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(JobLinks, _links, "links")
 
         operation = d.pop("operation", UNSET)
@@ -156,15 +147,11 @@ class Job:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             state = _scp.enum(JobState, _state, "state")
 
         _warnings = d.pop("warnings", UNSET)
         warnings: list[Warning_] | Unset = UNSET
         if _warnings is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             warnings = _scp.models(Warning_, _warnings, "warnings")
 
         job = cls(
@@ -201,3 +188,6 @@ class Job:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

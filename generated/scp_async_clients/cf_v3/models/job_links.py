@@ -89,8 +89,6 @@ class JobLinks:
         if isinstance(_manifest, Unset):
             manifest = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             manifest = _scp.model(Link, _manifest, "manifest")
 
         _self_ = d.pop("self", UNSET)
@@ -98,8 +96,6 @@ class JobLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         _service_brokers = d.pop("service_brokers", UNSET)
@@ -107,8 +103,6 @@ class JobLinks:
         if isinstance(_service_brokers, Unset):
             service_brokers = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_brokers = _scp.model(Link, _service_brokers, "service_brokers")
 
         _service_credential_binding = d.pop("service_credential_binding", UNSET)
@@ -116,8 +110,6 @@ class JobLinks:
         if isinstance(_service_credential_binding, Unset):
             service_credential_binding = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_credential_binding = _scp.model(Link, _service_credential_binding, "service_credential_binding")
 
         _service_instances = d.pop("service_instances", UNSET)
@@ -125,8 +117,6 @@ class JobLinks:
         if isinstance(_service_instances, Unset):
             service_instances = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_instances = _scp.model(Link, _service_instances, "service_instances")
 
         _service_route_bindings = d.pop("service_route_bindings", UNSET)
@@ -134,8 +124,6 @@ class JobLinks:
         if isinstance(_service_route_bindings, Unset):
             service_route_bindings = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_route_bindings = _scp.model(Link, _service_route_bindings, "service_route_bindings")
 
         job_links = cls(
@@ -170,3 +158,6 @@ class JobLinks:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

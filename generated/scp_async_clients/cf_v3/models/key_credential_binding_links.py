@@ -65,8 +65,6 @@ class KeyCredentialBindingLinks:
         if isinstance(_details, Unset):
             details = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             details = _scp.model(Link, _details, "details")
 
         _self_ = d.pop("self", UNSET)
@@ -74,8 +72,6 @@ class KeyCredentialBindingLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         _service_instance = d.pop("service_instance", UNSET)
@@ -83,8 +79,6 @@ class KeyCredentialBindingLinks:
         if isinstance(_service_instance, Unset):
             service_instance = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_instance = _scp.model(Link, _service_instance, "service_instance")
 
         key_credential_binding_links = cls(
@@ -116,3 +110,6 @@ class KeyCredentialBindingLinks:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -49,8 +49,6 @@ class KeyCredentialBindingRelationships:
         if isinstance(_service_instance, Unset):
             service_instance = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_instance = _scp.model(RelationshipToOne, _service_instance, "service_instance")
 
         key_credential_binding_relationships = cls(
@@ -80,3 +78,6 @@ class KeyCredentialBindingRelationships:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

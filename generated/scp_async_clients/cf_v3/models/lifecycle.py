@@ -55,8 +55,6 @@ class Lifecycle:
         if isinstance(_data, Unset):
             data = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             data = _scp.model(LifecycleData, _data, "data")
 
         type_ = d.pop("type", UNSET)
@@ -89,3 +87,6 @@ class Lifecycle:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

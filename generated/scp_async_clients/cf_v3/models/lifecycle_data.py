@@ -65,8 +65,6 @@ class LifecycleData:
         _buildpacks = d.pop("buildpacks", UNSET)
         buildpacks: list[str] | Unset = UNSET
         if _buildpacks is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             buildpacks = cast(list[str], _scp.array(_buildpacks, "buildpacks"))
 
         _credentials = d.pop("credentials", UNSET)
@@ -74,8 +72,6 @@ class LifecycleData:
         if isinstance(_credentials, Unset):
             credentials = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             credentials = _scp.model(LifecycleDataCredentials, _credentials, "credentials")
 
         def _parse_stack(data: object) -> None | str | Unset:
@@ -116,3 +112,6 @@ class LifecycleData:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -37,8 +37,6 @@ class LifecycleDataCredentials:
 
         additional_properties = {}
         for prop_name, prop_dict in d.items():
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             additional_property = _scp.model(
                 LifecycleDataCredentialsAdditionalProperty, prop_dict, "AdditionalProperty"
             )
@@ -68,3 +66,6 @@ class LifecycleDataCredentials:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

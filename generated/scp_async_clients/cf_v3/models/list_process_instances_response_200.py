@@ -64,15 +64,11 @@ class ListProcessInstancesResponse200:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(ListProcessInstancesResponse200Links, _links, "links")
 
         _resources = d.pop("resources", UNSET)
         resources: list[ListProcessInstancesResponse200ResourcesItem] | Unset = UNSET
         if _resources is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             resources = _scp.models(ListProcessInstancesResponse200ResourcesItem, _resources, "resources")
 
         list_process_instances_response_200 = cls(
@@ -103,3 +99,6 @@ class ListProcessInstancesResponse200:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

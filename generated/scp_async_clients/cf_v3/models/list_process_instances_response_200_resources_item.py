@@ -62,8 +62,6 @@ class ListProcessInstancesResponse200ResourcesItem:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             state = _scp.enum(ListProcessInstancesResponse200ResourcesItemState, _state, "state")
 
         list_process_instances_response_200_resources_item = cls(
@@ -95,3 +93,6 @@ class ListProcessInstancesResponse200ResourcesItem:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -72,8 +72,6 @@ class ListRolesResponse200:
         if isinstance(_included, Unset):
             included = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             included = _scp.model(IncludedResources, _included, "included")
 
         _pagination = d.pop("pagination", UNSET)
@@ -81,15 +79,11 @@ class ListRolesResponse200:
         if isinstance(_pagination, Unset):
             pagination = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             pagination = _scp.model(Pagination, _pagination, "pagination")
 
         _resources = d.pop("resources", UNSET)
         resources: list[Role] | Unset = UNSET
         if _resources is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             resources = _scp.models(Role, _resources, "resources")
 
         list_roles_response_200 = cls(
@@ -121,3 +115,6 @@ class ListRolesResponse200:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

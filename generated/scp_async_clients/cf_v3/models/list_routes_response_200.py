@@ -62,15 +62,11 @@ class ListRoutesResponse200:
         if isinstance(_pagination, Unset):
             pagination = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             pagination = _scp.model(Pagination, _pagination, "pagination")
 
         _resources = d.pop("resources", UNSET)
         resources: list[Route] | Unset = UNSET
         if _resources is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             resources = _scp.models(Route, _resources, "resources")
 
         list_routes_response_200 = cls(
@@ -101,3 +97,6 @@ class ListRoutesResponse200:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -50,8 +50,6 @@ class ListSpacesResponse429:
         _errors = d.pop("errors", UNSET)
         errors: list[ListSpacesResponse429ErrorsItem] | Unset = UNSET
         if _errors is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             errors = _scp.models(ListSpacesResponse429ErrorsItem, _errors, "errors")
 
         list_spaces_response_429 = cls(
@@ -81,3 +79,6 @@ class ListSpacesResponse429:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -159,21 +159,14 @@ class ManagedServiceInstance:
         from ..models.service_instance_last_operation import ServiceInstanceLastOperation  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
-
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         links = _scp.model(ManagedServiceInstanceLinks, d.pop("links"), "links")
 
         name = d.pop("name")
 
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         relationships = _scp.model(ManagedServiceInstanceRelationships, d.pop("relationships"), "relationships")
-
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         type_ = _scp.enum(ManagedServiceInstanceType, d.pop("type"), "type")
 
@@ -182,8 +175,6 @@ class ManagedServiceInstance:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -191,8 +182,6 @@ class ManagedServiceInstance:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         def _parse_dashboard_url(data: object) -> None | str | Unset:
@@ -209,8 +198,6 @@ class ManagedServiceInstance:
         if isinstance(_last_operation, Unset):
             last_operation = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             last_operation = _scp.model(ServiceInstanceLastOperation, _last_operation, "last_operation")
 
         _maintenance_info = d.pop("maintenance_info", UNSET)
@@ -218,8 +205,6 @@ class ManagedServiceInstance:
         if isinstance(_maintenance_info, Unset):
             maintenance_info = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             maintenance_info = _scp.model(ManagedServiceInstanceMaintenanceInfo, _maintenance_info, "maintenance_info")
 
         _metadata = d.pop("metadata", UNSET)
@@ -227,8 +212,6 @@ class ManagedServiceInstance:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         def _parse_route_service_url(data: object) -> None | str | Unset:
@@ -252,8 +235,6 @@ class ManagedServiceInstance:
         _tags = d.pop("tags", UNSET)
         tags: list[str] | Unset = UNSET
         if _tags is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             tags = cast(list[str], _scp.array(_tags, "tags"))
 
         upgrade_available = d.pop("upgrade_available", UNSET)
@@ -299,3 +280,6 @@ class ManagedServiceInstance:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -97,8 +97,6 @@ class ManagedServiceInstanceLinks:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             parameters = _scp.model(Link, _parameters, "parameters")
 
         _self_ = d.pop("self", UNSET)
@@ -106,8 +104,6 @@ class ManagedServiceInstanceLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         _service_credential_bindings = d.pop("service_credential_bindings", UNSET)
@@ -115,8 +111,6 @@ class ManagedServiceInstanceLinks:
         if isinstance(_service_credential_bindings, Unset):
             service_credential_bindings = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_credential_bindings = _scp.model(Link, _service_credential_bindings, "service_credential_bindings")
 
         _service_plan = d.pop("service_plan", UNSET)
@@ -124,8 +118,6 @@ class ManagedServiceInstanceLinks:
         if isinstance(_service_plan, Unset):
             service_plan = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_plan = _scp.model(Link, _service_plan, "service_plan")
 
         _service_route_bindings = d.pop("service_route_bindings", UNSET)
@@ -133,8 +125,6 @@ class ManagedServiceInstanceLinks:
         if isinstance(_service_route_bindings, Unset):
             service_route_bindings = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_route_bindings = _scp.model(Link, _service_route_bindings, "service_route_bindings")
 
         _shared_spaces = d.pop("shared_spaces", UNSET)
@@ -142,8 +132,6 @@ class ManagedServiceInstanceLinks:
         if isinstance(_shared_spaces, Unset):
             shared_spaces = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             shared_spaces = _scp.model(Link, _shared_spaces, "shared_spaces")
 
         _space = d.pop("space", UNSET)
@@ -151,8 +139,6 @@ class ManagedServiceInstanceLinks:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             space = _scp.model(Link, _space, "space")
 
         managed_service_instance_links = cls(
@@ -188,3 +174,6 @@ class ManagedServiceInstanceLinks:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

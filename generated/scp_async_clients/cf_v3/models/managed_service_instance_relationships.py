@@ -57,8 +57,6 @@ class ManagedServiceInstanceRelationships:
         if isinstance(_service_plan, Unset):
             service_plan = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_plan = _scp.model(RelationshipToOne, _service_plan, "service_plan")
 
         _space = d.pop("space", UNSET)
@@ -66,8 +64,6 @@ class ManagedServiceInstanceRelationships:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             space = _scp.model(RelationshipToOne, _space, "space")
 
         managed_service_instance_relationships = cls(
@@ -98,3 +94,6 @@ class ManagedServiceInstanceRelationships:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

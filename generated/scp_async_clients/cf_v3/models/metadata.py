@@ -59,8 +59,6 @@ class Metadata:
         if isinstance(_annotations, Unset):
             annotations = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             annotations = _scp.model(MetadataAnnotations, _annotations, "annotations")
 
         _labels = d.pop("labels", UNSET)
@@ -68,8 +66,6 @@ class Metadata:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(MetadataLabels, _labels, "labels")
 
         metadata = cls(
@@ -100,3 +96,6 @@ class Metadata:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -73,8 +73,6 @@ class OrganizationLinks:
         if isinstance(_default_domain, Unset):
             default_domain = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             default_domain = _scp.model(Link, _default_domain, "default_domain")
 
         _domains = d.pop("domains", UNSET)
@@ -82,8 +80,6 @@ class OrganizationLinks:
         if isinstance(_domains, Unset):
             domains = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             domains = _scp.model(Link, _domains, "domains")
 
         _quota = d.pop("quota", UNSET)
@@ -91,8 +87,6 @@ class OrganizationLinks:
         if isinstance(_quota, Unset):
             quota = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             quota = _scp.model(Link, _quota, "quota")
 
         _self_ = d.pop("self", UNSET)
@@ -100,8 +94,6 @@ class OrganizationLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         organization_links = cls(
@@ -134,3 +126,6 @@ class OrganizationLinks:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -125,7 +125,6 @@ class OrganizationQuota:
         from ..models.organization_quota_services import OrganizationQuotaServices  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -136,8 +135,6 @@ class OrganizationQuota:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -145,8 +142,6 @@ class OrganizationQuota:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _apps = d.pop("apps", UNSET)
@@ -154,8 +149,6 @@ class OrganizationQuota:
         if isinstance(_apps, Unset):
             apps = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             apps = _scp.model(OrganizationQuotaApps, _apps, "apps")
 
         _domains = d.pop("domains", UNSET)
@@ -163,8 +156,6 @@ class OrganizationQuota:
         if isinstance(_domains, Unset):
             domains = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             domains = _scp.model(OrganizationQuotaDomains, _domains, "domains")
 
         _links = d.pop("links", UNSET)
@@ -172,8 +163,6 @@ class OrganizationQuota:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(OrganizationQuotaLinks, _links, "links")
 
         _relationships = d.pop("relationships", UNSET)
@@ -181,8 +170,6 @@ class OrganizationQuota:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             relationships = _scp.model(OrganizationQuotaRelationships, _relationships, "relationships")
 
         _routes = d.pop("routes", UNSET)
@@ -190,8 +177,6 @@ class OrganizationQuota:
         if isinstance(_routes, Unset):
             routes = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             routes = _scp.model(OrganizationQuotaRoutes, _routes, "routes")
 
         _services = d.pop("services", UNSET)
@@ -199,8 +184,6 @@ class OrganizationQuota:
         if isinstance(_services, Unset):
             services = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             services = _scp.model(OrganizationQuotaServices, _services, "services")
 
         organization_quota = cls(
@@ -239,3 +222,6 @@ class OrganizationQuota:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

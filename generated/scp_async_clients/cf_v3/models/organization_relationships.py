@@ -49,8 +49,6 @@ class OrganizationRelationships:
         if isinstance(_quota, Unset):
             quota = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             quota = _scp.model(RelationshipToOne, _quota, "quota")
 
         organization_relationships = cls(
@@ -80,3 +78,6 @@ class OrganizationRelationships:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -118,7 +118,6 @@ class Package:
         from ..models.package_relationships import PackageRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -127,8 +126,6 @@ class Package:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -136,8 +133,6 @@ class Package:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _data = d.pop("data", UNSET)
@@ -145,8 +140,6 @@ class Package:
         if isinstance(_data, Unset):
             data = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             data = _scp.model(PackageData, _data, "data")
 
         _links = d.pop("links", UNSET)
@@ -154,8 +147,6 @@ class Package:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(PackageLinks, _links, "links")
 
         _metadata = d.pop("metadata", UNSET)
@@ -163,8 +154,6 @@ class Package:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _relationships = d.pop("relationships", UNSET)
@@ -172,8 +161,6 @@ class Package:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             relationships = _scp.model(PackageRelationships, _relationships, "relationships")
 
         _state = d.pop("state", UNSET)
@@ -181,8 +168,6 @@ class Package:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             state = _scp.enum(PackageState, _state, "state")
 
         _type_ = d.pop("type", UNSET)
@@ -190,8 +175,6 @@ class Package:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             type_ = _scp.enum(PackageType, _type_, "type")
 
         package = cls(
@@ -229,3 +212,6 @@ class Package:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -85,8 +85,6 @@ class PackageData:
         if isinstance(_checksum, Unset):
             checksum = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             checksum = _scp.model(PackageDataChecksum, _checksum, "checksum")
 
         def _parse_error(data: object) -> None | str | Unset:
@@ -149,3 +147,6 @@ class PackageData:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -73,8 +73,6 @@ class PackageLinks:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             app = _scp.model(Link, _app, "app")
 
         _download = d.pop("download", UNSET)
@@ -82,8 +80,6 @@ class PackageLinks:
         if isinstance(_download, Unset):
             download = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             download = _scp.model(Link, _download, "download")
 
         _self_ = d.pop("self", UNSET)
@@ -91,8 +87,6 @@ class PackageLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         _upload = d.pop("upload", UNSET)
@@ -100,8 +94,6 @@ class PackageLinks:
         if isinstance(_upload, Unset):
             upload = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             upload = _scp.model(Link, _upload, "upload")
 
         package_links = cls(
@@ -134,3 +126,6 @@ class PackageLinks:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

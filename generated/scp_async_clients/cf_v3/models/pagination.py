@@ -99,8 +99,6 @@ class Pagination:
         if isinstance(_first, Unset):
             first = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             first = _scp.model(PaginationFirst, _first, "first")
 
         _last = d.pop("last", UNSET)
@@ -108,8 +106,6 @@ class Pagination:
         if isinstance(_last, Unset):
             last = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             last = _scp.model(PaginationLast, _last, "last")
 
         def _parse_next_(data: object) -> Link | None | Unset:
@@ -119,8 +115,6 @@ class Pagination:
                 return data
             if isinstance(data, dict):
                 try:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     next_type_0 = _scp.model(Link, data, "next")
 
                     return next_type_0
@@ -137,8 +131,6 @@ class Pagination:
                 return data
             if isinstance(data, dict):
                 try:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     previous_type_0 = _scp.model(Link, data, "previous")
 
                     return previous_type_0
@@ -184,3 +176,6 @@ class Pagination:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -47,7 +47,6 @@ class PostResourceMatchesBody:
         d = dict(src_dict)
         _resources = d.pop("resources")
         resources: list[PostResourceMatchesBodyResourcesItem]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         resources = _scp.models(PostResourceMatchesBodyResourcesItem, _resources, "resources")
 
@@ -78,3 +77,6 @@ class PostResourceMatchesBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -63,8 +63,6 @@ class PostResourceMatchesBodyResourcesItem:
         if isinstance(_checksum, Unset):
             checksum = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             checksum = _scp.model(PostResourceMatchesBodyResourcesItemChecksum, _checksum, "checksum")
 
         path = d.pop("path", UNSET)
@@ -100,3 +98,6 @@ class PostResourceMatchesBodyResourcesItem:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

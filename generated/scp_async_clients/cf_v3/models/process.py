@@ -174,7 +174,6 @@ class Process:
         from ..models.process_relationships import ProcessRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -183,8 +182,6 @@ class Process:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -192,8 +189,6 @@ class Process:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         def _parse_command(data: object) -> None | str | Unset:
@@ -219,8 +214,6 @@ class Process:
         if isinstance(_health_check, Unset):
             health_check = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             health_check = _scp.model(HealthCheck, _health_check, "health_check")
 
         instances = d.pop("instances", UNSET)
@@ -230,8 +223,6 @@ class Process:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(ProcessLinks, _links, "links")
 
         log_rate_limit_in_bytes_per_second = d.pop("log_rate_limit_in_bytes_per_second", UNSET)
@@ -250,8 +241,6 @@ class Process:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _readiness_health_check = d.pop("readiness_health_check", UNSET)
@@ -259,8 +248,6 @@ class Process:
         if isinstance(_readiness_health_check, Unset):
             readiness_health_check = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             readiness_health_check = _scp.model(HealthCheck, _readiness_health_check, "readiness_health_check")
 
         _relationships = d.pop("relationships", UNSET)
@@ -268,8 +255,6 @@ class Process:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             relationships = _scp.model(ProcessRelationships, _relationships, "relationships")
 
         type_ = d.pop("type", UNSET)
@@ -288,8 +273,6 @@ class Process:
         if isinstance(_version, Unset):
             version = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             version = _scp.uuid_(_version, "version")
 
         process = cls(
@@ -334,3 +317,6 @@ class Process:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -81,8 +81,6 @@ class ProcessLinks:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             app = _scp.model(Link, _app, "app")
 
         _scale = d.pop("scale", UNSET)
@@ -90,8 +88,6 @@ class ProcessLinks:
         if isinstance(_scale, Unset):
             scale = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             scale = _scp.model(Link, _scale, "scale")
 
         _self_ = d.pop("self", UNSET)
@@ -99,8 +95,6 @@ class ProcessLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         _space = d.pop("space", UNSET)
@@ -108,8 +102,6 @@ class ProcessLinks:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             space = _scp.model(Link, _space, "space")
 
         _stats = d.pop("stats", UNSET)
@@ -117,8 +109,6 @@ class ProcessLinks:
         if isinstance(_stats, Unset):
             stats = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             stats = _scp.model(Link, _stats, "stats")
 
         process_links = cls(
@@ -152,3 +142,6 @@ class ProcessLinks:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

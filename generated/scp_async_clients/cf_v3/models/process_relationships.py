@@ -63,8 +63,6 @@ class ProcessRelationships:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             app = _scp.model(RelationshipToOne, _app, "app")
 
         def _parse_revision(data: object) -> None | RelationshipToOne | Unset:
@@ -74,8 +72,6 @@ class ProcessRelationships:
                 return data
             if isinstance(data, dict):
                 try:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     revision_type_0 = _scp.model(RelationshipToOne, data, "revision")
 
                     return revision_type_0
@@ -113,3 +109,6 @@ class ProcessRelationships:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

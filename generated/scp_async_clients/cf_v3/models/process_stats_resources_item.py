@@ -222,7 +222,6 @@ class ProcessStatsResourcesItem:
                 try:
                     _instance_ports_type_0 = data
                     instance_ports_type_0: list[ProcessStatsResourcesItemInstancePortsType0Item]
-                    import scp_async._decoding as _scp  # noqa: PLC0415
 
                     instance_ports_type_0 = _scp.models(
                         ProcessStatsResourcesItemInstancePortsType0Item, _instance_ports_type_0, "instance_ports"
@@ -269,8 +268,6 @@ class ProcessStatsResourcesItem:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             state = _scp.enum(ProcessStatsResourcesItemState, _state, "state")
 
         type_ = d.pop("type", UNSET)
@@ -282,8 +279,6 @@ class ProcessStatsResourcesItem:
         if isinstance(_usage, Unset):
             usage = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             usage = _scp.model(ProcessStatsResourcesItemUsage, _usage, "usage")
 
         process_stats_resources_item = cls(
@@ -328,3 +323,6 @@ class ProcessStatsResourcesItem:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -84,8 +84,6 @@ class ProcessStatsResourcesItemUsage:
         if isinstance(_time, Unset):
             time = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             time = _scp.date_time(_time, "time")
 
         process_stats_resources_item_usage = cls(
@@ -120,3 +118,6 @@ class ProcessStatsResourcesItemUsage:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

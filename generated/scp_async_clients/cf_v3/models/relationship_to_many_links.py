@@ -57,8 +57,6 @@ class RelationshipToManyLinks:
         if isinstance(_related, Unset):
             related = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             related = _scp.model(Link, _related, "related")
 
         _self_ = d.pop("self", UNSET)
@@ -66,8 +64,6 @@ class RelationshipToManyLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         relationship_to_many_links = cls(
@@ -98,3 +94,6 @@ class RelationshipToManyLinks:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -60,8 +60,6 @@ class RelationshipToManySelfLinks:
         _data = d.pop("data", UNSET)
         data: list[Relationship] | Unset = UNSET
         if _data is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             data = _scp.models(Relationship, _data, "data")
 
         _links = d.pop("links", UNSET)
@@ -69,8 +67,6 @@ class RelationshipToManySelfLinks:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(RelationshipToManySelfLinksLinks, _links, "links")
 
         relationship_to_many_self_links = cls(
@@ -101,3 +97,6 @@ class RelationshipToManySelfLinks:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

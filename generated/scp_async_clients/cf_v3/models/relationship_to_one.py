@@ -68,8 +68,6 @@ class RelationshipToOne:
                 return data
             if isinstance(data, dict):
                 try:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     data_type_0 = _scp.model(Relationship, data, "data")
 
                     return data_type_0
@@ -84,8 +82,6 @@ class RelationshipToOne:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(RelationshipToOneLinks, _links, "links")
 
         relationship_to_one = cls(
@@ -116,3 +112,6 @@ class RelationshipToOne:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

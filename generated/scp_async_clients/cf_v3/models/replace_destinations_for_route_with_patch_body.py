@@ -50,8 +50,6 @@ class ReplaceDestinationsForRouteWithPatchBody:
         _destinations = d.pop("destinations", UNSET)
         destinations: list[RouteDestination] | Unset = UNSET
         if _destinations is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             destinations = _scp.models(RouteDestination, _destinations, "destinations")
 
         replace_destinations_for_route_with_patch_body = cls(
@@ -81,3 +79,6 @@ class ReplaceDestinationsForRouteWithPatchBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

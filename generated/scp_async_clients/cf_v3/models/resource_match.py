@@ -50,8 +50,6 @@ class ResourceMatch:
         _resources = d.pop("resources", UNSET)
         resources: list[ResourceMatchResourcesItem] | Unset = UNSET
         if _resources is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             resources = _scp.models(ResourceMatchResourcesItem, _resources, "resources")
 
         resource_match = cls(
@@ -81,3 +79,6 @@ class ResourceMatch:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

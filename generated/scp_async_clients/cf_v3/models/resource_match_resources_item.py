@@ -67,8 +67,6 @@ class ResourceMatchResourcesItem:
         if isinstance(_checksum, Unset):
             checksum = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             checksum = _scp.model(ResourceMatchResourcesItemChecksum, _checksum, "checksum")
 
         mode = d.pop("mode", UNSET)
@@ -107,3 +105,6 @@ class ResourceMatchResourcesItem:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -145,7 +145,6 @@ class Revision:
         from ..models.revision_sidecars_item import RevisionSidecarsItem  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -154,8 +153,6 @@ class Revision:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -163,8 +160,6 @@ class Revision:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         deployable = d.pop("deployable", UNSET)
@@ -183,8 +178,6 @@ class Revision:
         if isinstance(_droplet, Unset):
             droplet = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             droplet = _scp.model(RevisionDroplet, _droplet, "droplet")
 
         _links = d.pop("links", UNSET)
@@ -192,8 +185,6 @@ class Revision:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(RevisionLinks, _links, "links")
 
         _metadata = d.pop("metadata", UNSET)
@@ -201,8 +192,6 @@ class Revision:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _processes = d.pop("processes", UNSET)
@@ -210,8 +199,6 @@ class Revision:
         if isinstance(_processes, Unset):
             processes = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             processes = _scp.model(RevisionProcesses, _processes, "processes")
 
         _relationships = d.pop("relationships", UNSET)
@@ -219,15 +206,11 @@ class Revision:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             relationships = _scp.model(RevisionRelationships, _relationships, "relationships")
 
         _sidecars = d.pop("sidecars", UNSET)
         sidecars: list[RevisionSidecarsItem] | Unset = UNSET
         if _sidecars is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             sidecars = _scp.models(RevisionSidecarsItem, _sidecars, "sidecars")
 
         version = d.pop("version", UNSET)
@@ -270,3 +253,6 @@ class Revision:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

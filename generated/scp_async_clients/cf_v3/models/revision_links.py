@@ -65,8 +65,6 @@ class RevisionLinks:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             app = _scp.model(Link, _app, "app")
 
         _environment_variables = d.pop("environment_variables", UNSET)
@@ -74,8 +72,6 @@ class RevisionLinks:
         if isinstance(_environment_variables, Unset):
             environment_variables = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             environment_variables = _scp.model(Link, _environment_variables, "environment_variables")
 
         _self_ = d.pop("self", UNSET)
@@ -83,8 +79,6 @@ class RevisionLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         revision_links = cls(
@@ -116,3 +110,6 @@ class RevisionLinks:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

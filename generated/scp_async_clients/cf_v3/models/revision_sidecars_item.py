@@ -76,8 +76,6 @@ class RevisionSidecarsItem:
         _process_types = d.pop("process_types", UNSET)
         process_types: list[str] | Unset = UNSET
         if _process_types is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             process_types = cast(list[str], _scp.array(_process_types, "process_types"))
 
         revision_sidecars_item = cls(
@@ -110,3 +108,6 @@ class RevisionSidecarsItem:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -99,7 +99,6 @@ class Role:
         from ..models.role_relationships import RoleRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -108,8 +107,6 @@ class Role:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -117,8 +114,6 @@ class Role:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _included = d.pop("included", UNSET)
@@ -126,8 +121,6 @@ class Role:
         if isinstance(_included, Unset):
             included = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             included = _scp.model(IncludedResources, _included, "included")
 
         _links = d.pop("links", UNSET)
@@ -135,8 +128,6 @@ class Role:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(RoleLinks, _links, "links")
 
         _relationships = d.pop("relationships", UNSET)
@@ -144,8 +135,6 @@ class Role:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             relationships = _scp.model(RoleRelationships, _relationships, "relationships")
 
         _type_ = d.pop("type", UNSET)
@@ -153,8 +142,6 @@ class Role:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             type_ = _scp.enum(RoleType, _type_, "type")
 
         role = cls(
@@ -190,3 +177,6 @@ class Role:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

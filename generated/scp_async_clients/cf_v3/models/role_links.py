@@ -73,8 +73,6 @@ class RoleLinks:
         if isinstance(_organization, Unset):
             organization = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             organization = _scp.model(Link, _organization, "organization")
 
         _self_ = d.pop("self", UNSET)
@@ -82,8 +80,6 @@ class RoleLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         _space = d.pop("space", UNSET)
@@ -91,8 +87,6 @@ class RoleLinks:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             space = _scp.model(Link, _space, "space")
 
         _user = d.pop("user", UNSET)
@@ -100,8 +94,6 @@ class RoleLinks:
         if isinstance(_user, Unset):
             user = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             user = _scp.model(Link, _user, "user")
 
         role_links = cls(
@@ -134,3 +126,6 @@ class RoleLinks:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -122,8 +122,6 @@ class RouteDestination:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             app = _scp.model(RouteDestinationApp, _app, "app")
 
         _created_at = d.pop("created_at", UNSET)
@@ -131,8 +129,6 @@ class RouteDestination:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         guid = d.pop("guid", UNSET)
@@ -142,8 +138,6 @@ class RouteDestination:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(RouteDestinationLinks, _links, "links")
 
         _metadata = d.pop("metadata", UNSET)
@@ -151,8 +145,6 @@ class RouteDestination:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         port = d.pop("port", UNSET)
@@ -173,8 +165,6 @@ class RouteDestination:
                 return data
             if isinstance(data, (str, int, float)):
                 try:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     updated_at_type_0 = _scp.date_time(data, "updated_at")
 
                     return updated_at_type_0
@@ -228,3 +218,6 @@ class RouteDestination:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -57,8 +57,6 @@ class RouteDestinationApp:
         if isinstance(_process, Unset):
             process = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             process = _scp.model(RouteDestinationAppProcess, _process, "process")
 
         route_destination_app = cls(
@@ -89,3 +87,6 @@ class RouteDestinationApp:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

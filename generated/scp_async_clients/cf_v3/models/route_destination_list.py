@@ -60,8 +60,6 @@ class RouteDestinationList:
         _destinations = d.pop("destinations", UNSET)
         destinations: list[RouteDestination] | Unset = UNSET
         if _destinations is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             destinations = _scp.models(RouteDestination, _destinations, "destinations")
 
         _pagination = d.pop("pagination", UNSET)
@@ -69,8 +67,6 @@ class RouteDestinationList:
         if isinstance(_pagination, Unset):
             pagination = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             pagination = _scp.model(Pagination, _pagination, "pagination")
 
         route_destination_list = cls(
@@ -101,3 +97,6 @@ class RouteDestinationList:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

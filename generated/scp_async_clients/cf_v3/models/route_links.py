@@ -73,8 +73,6 @@ class RouteLinks:
         if isinstance(_destinations, Unset):
             destinations = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             destinations = _scp.model(Link, _destinations, "destinations")
 
         _domain = d.pop("domain", UNSET)
@@ -82,8 +80,6 @@ class RouteLinks:
         if isinstance(_domain, Unset):
             domain = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             domain = _scp.model(Link, _domain, "domain")
 
         _self_ = d.pop("self", UNSET)
@@ -91,8 +87,6 @@ class RouteLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         _space = d.pop("space", UNSET)
@@ -100,8 +94,6 @@ class RouteLinks:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             space = _scp.model(Link, _space, "space")
 
         route_links = cls(
@@ -134,3 +126,6 @@ class RouteLinks:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

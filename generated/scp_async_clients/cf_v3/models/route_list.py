@@ -72,8 +72,6 @@ class RouteList:
         if isinstance(_included, Unset):
             included = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             included = _scp.model(IncludedResources, _included, "included")
 
         _pagination = d.pop("pagination", UNSET)
@@ -81,15 +79,11 @@ class RouteList:
         if isinstance(_pagination, Unset):
             pagination = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             pagination = _scp.model(Pagination, _pagination, "pagination")
 
         _resources = d.pop("resources", UNSET)
         resources: list[Route] | Unset = UNSET
         if _resources is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             resources = _scp.models(Route, _resources, "resources")
 
         route_list = cls(
@@ -121,3 +115,6 @@ class RouteList:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

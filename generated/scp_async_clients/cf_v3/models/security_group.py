@@ -119,15 +119,10 @@ class SecurityGroup:
         from ..models.security_group_staging_spaces import SecurityGroupStagingSpaces  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         globally_enabled = _scp.model(SecurityGroupGloballyEnabled, d.pop("globally_enabled"), "globally_enabled")
-
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         links = _scp.model(SecurityGroupLinks, d.pop("links"), "links")
 
@@ -135,7 +130,6 @@ class SecurityGroup:
 
         _rules = d.pop("rules")
         rules: list[SecurityGroupRulesItem]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         rules = _scp.models(SecurityGroupRulesItem, _rules, "rules")
 
@@ -144,8 +138,6 @@ class SecurityGroup:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -153,8 +145,6 @@ class SecurityGroup:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _metadata = d.pop("metadata", UNSET)
@@ -162,8 +152,6 @@ class SecurityGroup:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _running_spaces = d.pop("running_spaces", UNSET)
@@ -171,8 +159,6 @@ class SecurityGroup:
         if isinstance(_running_spaces, Unset):
             running_spaces = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             running_spaces = _scp.model(SecurityGroupRunningSpaces, _running_spaces, "running_spaces")
 
         _staging_spaces = d.pop("staging_spaces", UNSET)
@@ -180,8 +166,6 @@ class SecurityGroup:
         if isinstance(_staging_spaces, Unset):
             staging_spaces = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             staging_spaces = _scp.model(SecurityGroupStagingSpaces, _staging_spaces, "staging_spaces")
 
         security_group = cls(
@@ -220,3 +204,6 @@ class SecurityGroup:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

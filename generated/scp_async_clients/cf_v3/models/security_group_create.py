@@ -82,8 +82,6 @@ class SecurityGroupCreate:
         if isinstance(_globally_enabled, Unset):
             globally_enabled = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             globally_enabled = _scp.model(SecurityGroupCreateGloballyEnabled, _globally_enabled, "globally_enabled")
 
         _metadata = d.pop("metadata", UNSET)
@@ -91,15 +89,11 @@ class SecurityGroupCreate:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _rules = d.pop("rules", UNSET)
         rules: list[SecurityGroupCreateRulesItem] | Unset = UNSET
         if _rules is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             rules = _scp.models(SecurityGroupCreateRulesItem, _rules, "rules")
 
         security_group_create = cls(
@@ -132,3 +126,6 @@ class SecurityGroupCreate:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -65,8 +65,6 @@ class SecurityGroupLinks:
         if isinstance(_running_spaces, Unset):
             running_spaces = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             running_spaces = _scp.model(Link, _running_spaces, "running_spaces")
 
         _self_ = d.pop("self", UNSET)
@@ -74,8 +72,6 @@ class SecurityGroupLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         _staging_spaces = d.pop("staging_spaces", UNSET)
@@ -83,8 +79,6 @@ class SecurityGroupLinks:
         if isinstance(_staging_spaces, Unset):
             staging_spaces = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             staging_spaces = _scp.model(Link, _staging_spaces, "staging_spaces")
 
         security_group_links = cls(
@@ -116,3 +110,6 @@ class SecurityGroupLinks:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

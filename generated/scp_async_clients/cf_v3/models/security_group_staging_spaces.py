@@ -50,8 +50,6 @@ class SecurityGroupStagingSpaces:
         _data = d.pop("data", UNSET)
         data: list[Relationship] | Unset = UNSET
         if _data is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             data = _scp.models(Relationship, _data, "data")
 
         security_group_staging_spaces = cls(
@@ -81,3 +79,6 @@ class SecurityGroupStagingSpaces:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -78,8 +78,6 @@ class SecurityGroupUpdate:
         if isinstance(_globally_enabled, Unset):
             globally_enabled = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             globally_enabled = _scp.model(SecurityGroupUpdateGloballyEnabled, _globally_enabled, "globally_enabled")
 
         _metadata = d.pop("metadata", UNSET)
@@ -87,8 +85,6 @@ class SecurityGroupUpdate:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         name = d.pop("name", UNSET)
@@ -96,8 +92,6 @@ class SecurityGroupUpdate:
         _rules = d.pop("rules", UNSET)
         rules: list[SecurityGroupUpdateRulesItem] | Unset = UNSET
         if _rules is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             rules = _scp.models(SecurityGroupUpdateRulesItem, _rules, "rules")
 
         security_group_update = cls(
@@ -130,3 +124,6 @@ class SecurityGroupUpdate:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

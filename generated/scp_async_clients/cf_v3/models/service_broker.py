@@ -97,11 +97,8 @@ class ServiceBroker:
         from ..models.service_broker_relationships import ServiceBrokerRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
-
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         links = _scp.model(ServiceBrokerLinks, d.pop("links"), "links")
 
@@ -114,8 +111,6 @@ class ServiceBroker:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -123,8 +118,6 @@ class ServiceBroker:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _metadata = d.pop("metadata", UNSET)
@@ -132,8 +125,6 @@ class ServiceBroker:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _relationships = d.pop("relationships", UNSET)
@@ -141,8 +132,6 @@ class ServiceBroker:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             relationships = _scp.model(ServiceBrokerRelationships, _relationships, "relationships")
 
         service_broker = cls(
@@ -179,3 +168,6 @@ class ServiceBroker:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

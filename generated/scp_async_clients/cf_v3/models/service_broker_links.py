@@ -65,8 +65,6 @@ class ServiceBrokerLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         _service_offerings = d.pop("service_offerings", UNSET)
@@ -74,8 +72,6 @@ class ServiceBrokerLinks:
         if isinstance(_service_offerings, Unset):
             service_offerings = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_offerings = _scp.model(Link, _service_offerings, "service_offerings")
 
         _space = d.pop("space", UNSET)
@@ -83,8 +79,6 @@ class ServiceBrokerLinks:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             space = _scp.model(Link, _space, "space")
 
         service_broker_links = cls(
@@ -116,3 +110,6 @@ class ServiceBrokerLinks:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

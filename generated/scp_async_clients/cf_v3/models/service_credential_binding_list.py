@@ -73,13 +73,11 @@ class ServiceCredentialBindingList:
         from ..models.pagination import Pagination  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[AppCredentialBinding | KeyCredentialBinding]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         if _scp.is_array(_resources, "resources"):
             resources = []
@@ -88,18 +86,13 @@ class ServiceCredentialBindingList:
                 def _parse_resources_item(data: object) -> AppCredentialBinding | KeyCredentialBinding:
                     if isinstance(data, dict):
                         try:
-                            import scp_async._decoding as _scp  # noqa: PLC0415
-
                             resources_item_type_0 = _scp.model(AppCredentialBinding, data, "resources[]")
 
                             return resources_item_type_0
                         except (TypeError, ValueError, AttributeError, KeyError):
                             pass
                     if not isinstance(data, dict):
-                        import scp_async._decoding as _scp  # noqa: PLC0415
-
                         return _scp.kept(data, "resources[]", "one of AppCredentialBinding, KeyCredentialBinding")
-                    import scp_async._decoding as _scp  # noqa: PLC0415
 
                     resources_item_type_1 = _scp.model(KeyCredentialBinding, data, "resources[]")
 
@@ -116,8 +109,6 @@ class ServiceCredentialBindingList:
         if isinstance(_included, Unset):
             included = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             included = _scp.model(IncludedResources, _included, "included")
 
         service_credential_binding_list = cls(
@@ -149,3 +140,6 @@ class ServiceCredentialBindingList:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -80,8 +80,6 @@ class ServiceInstanceLastOperation:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         def _parse_description(data: object) -> None | str | Unset:
@@ -98,8 +96,6 @@ class ServiceInstanceLastOperation:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             state = _scp.enum(ServiceInstanceLastOperationState, _state, "state")
 
         _type_ = d.pop("type", UNSET)
@@ -107,8 +103,6 @@ class ServiceInstanceLastOperation:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             type_ = _scp.enum(ServiceInstanceLastOperationType, _type_, "type")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -116,8 +110,6 @@ class ServiceInstanceLastOperation:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         service_instance_last_operation = cls(
@@ -151,3 +143,6 @@ class ServiceInstanceLastOperation:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -61,13 +61,11 @@ class ServiceInstanceList:
         from ..models.user_provided_service_instance import UserProvidedServiceInstance  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[ManagedServiceInstance | UserProvidedServiceInstance]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         if _scp.is_array(_resources, "resources"):
             resources = []
@@ -76,20 +74,15 @@ class ServiceInstanceList:
                 def _parse_resources_item(data: object) -> ManagedServiceInstance | UserProvidedServiceInstance:
                     if isinstance(data, dict):
                         try:
-                            import scp_async._decoding as _scp  # noqa: PLC0415
-
                             resources_item_type_0 = _scp.model(ManagedServiceInstance, data, "resources[]")
 
                             return resources_item_type_0
                         except (TypeError, ValueError, AttributeError, KeyError):
                             pass
                     if not isinstance(data, dict):
-                        import scp_async._decoding as _scp  # noqa: PLC0415
-
                         return _scp.kept(
                             data, "resources[]", "one of ManagedServiceInstance, UserProvidedServiceInstance"
                         )
-                    import scp_async._decoding as _scp  # noqa: PLC0415
 
                     resources_item_type_1 = _scp.model(UserProvidedServiceInstance, data, "resources[]")
 
@@ -129,3 +122,6 @@ class ServiceInstanceList:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

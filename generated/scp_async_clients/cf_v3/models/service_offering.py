@@ -102,7 +102,6 @@ class ServiceOffering:
         from ..models.service_offering_relationships import ServiceOfferingRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -111,8 +110,6 @@ class ServiceOffering:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -120,8 +117,6 @@ class ServiceOffering:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _links = d.pop("links", UNSET)
@@ -129,8 +124,6 @@ class ServiceOffering:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(ServiceOfferingLinks, _links, "links")
 
         _metadata = d.pop("metadata", UNSET)
@@ -138,8 +131,6 @@ class ServiceOffering:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _relationships = d.pop("relationships", UNSET)
@@ -147,8 +138,6 @@ class ServiceOffering:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             relationships = _scp.model(ServiceOfferingRelationships, _relationships, "relationships")
 
         service_broker_guid = d.pop("service_broker_guid", UNSET)
@@ -189,3 +178,6 @@ class ServiceOffering:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

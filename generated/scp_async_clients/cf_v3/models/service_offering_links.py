@@ -65,8 +65,6 @@ class ServiceOfferingLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         _service_broker = d.pop("service_broker", UNSET)
@@ -74,8 +72,6 @@ class ServiceOfferingLinks:
         if isinstance(_service_broker, Unset):
             service_broker = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_broker = _scp.model(Link, _service_broker, "service_broker")
 
         _service_plans = d.pop("service_plans", UNSET)
@@ -83,8 +79,6 @@ class ServiceOfferingLinks:
         if isinstance(_service_plans, Unset):
             service_plans = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_plans = _scp.model(Link, _service_plans, "service_plans")
 
         service_offering_links = cls(
@@ -116,3 +110,6 @@ class ServiceOfferingLinks:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -49,8 +49,6 @@ class ServiceOfferingRelationships:
         if isinstance(_service_broker, Unset):
             service_broker = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_broker = _scp.model(RelationshipToOne, _service_broker, "service_broker")
 
         service_offering_relationships = cls(
@@ -80,3 +78,6 @@ class ServiceOfferingRelationships:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

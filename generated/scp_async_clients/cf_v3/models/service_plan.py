@@ -112,7 +112,6 @@ class ServicePlan:
         from ..models.service_plan_relationships import ServicePlanRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -121,8 +120,6 @@ class ServicePlan:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -130,8 +127,6 @@ class ServicePlan:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _included = d.pop("included", UNSET)
@@ -139,8 +134,6 @@ class ServicePlan:
         if isinstance(_included, Unset):
             included = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             included = _scp.model(IncludedResources, _included, "included")
 
         _links = d.pop("links", UNSET)
@@ -148,8 +141,6 @@ class ServicePlan:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(ServicePlanLinks, _links, "links")
 
         _metadata = d.pop("metadata", UNSET)
@@ -157,8 +148,6 @@ class ServicePlan:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _relationships = d.pop("relationships", UNSET)
@@ -166,8 +155,6 @@ class ServicePlan:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             relationships = _scp.model(ServicePlanRelationships, _relationships, "relationships")
 
         service_offering_guid = d.pop("service_offering_guid", UNSET)
@@ -209,3 +196,6 @@ class ServicePlan:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -65,8 +65,6 @@ class ServicePlanLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         _service_offering = d.pop("service_offering", UNSET)
@@ -74,8 +72,6 @@ class ServicePlanLinks:
         if isinstance(_service_offering, Unset):
             service_offering = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_offering = _scp.model(Link, _service_offering, "service_offering")
 
         _visibility = d.pop("visibility", UNSET)
@@ -83,8 +79,6 @@ class ServicePlanLinks:
         if isinstance(_visibility, Unset):
             visibility = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             visibility = _scp.model(Link, _visibility, "visibility")
 
         service_plan_links = cls(
@@ -116,3 +110,6 @@ class ServicePlanLinks:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -49,8 +49,6 @@ class ServicePlanRelationships:
         if isinstance(_service_offering, Unset):
             service_offering = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_offering = _scp.model(RelationshipToOne, _service_offering, "service_offering")
 
         service_plan_relationships = cls(
@@ -80,3 +78,6 @@ class ServicePlanRelationships:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -56,15 +56,12 @@ class ServicePlanVisibility:
         from ..models.service_plan_visibility_organizations_item import ServicePlanVisibilityOrganizationsItem  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         type_ = _scp.enum(ServicePlanVisibilityType, d.pop("type"), "type")
 
         _organizations = d.pop("organizations", UNSET)
         organizations: list[ServicePlanVisibilityOrganizationsItem] | Unset = UNSET
         if _organizations is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             organizations = _scp.models(ServicePlanVisibilityOrganizationsItem, _organizations, "organizations")
 
         service_plan_visibility = cls(
@@ -95,3 +92,6 @@ class ServicePlanVisibility:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

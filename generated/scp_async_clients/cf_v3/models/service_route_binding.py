@@ -120,15 +120,10 @@ class ServiceRouteBinding:
         from ..models.service_route_binding_relationships import ServiceRouteBindingRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         links = _scp.model(ServiceRouteBindingLinks, d.pop("links"), "links")
-
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         relationships = _scp.model(ServiceRouteBindingRelationships, d.pop("relationships"), "relationships")
 
@@ -137,8 +132,6 @@ class ServiceRouteBinding:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -146,8 +139,6 @@ class ServiceRouteBinding:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _included = d.pop("included", UNSET)
@@ -155,8 +146,6 @@ class ServiceRouteBinding:
         if isinstance(_included, Unset):
             included = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             included = _scp.model(IncludedResources, _included, "included")
 
         def _parse_last_operation(data: object) -> None | ServiceCredentialBindingLastOperation | Unset:
@@ -166,8 +155,6 @@ class ServiceRouteBinding:
                 return data
             if isinstance(data, dict):
                 try:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     last_operation_type_0 = _scp.model(ServiceCredentialBindingLastOperation, data, "last_operation")
 
                     return last_operation_type_0
@@ -182,8 +169,6 @@ class ServiceRouteBinding:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         def _parse_route_service_url(data: object) -> None | str | Unset:
@@ -230,3 +215,6 @@ class ServiceRouteBinding:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -64,7 +64,6 @@ class ServiceRouteBindingCreate:
         from ..models.service_route_binding_create_relationships import ServiceRouteBindingCreateRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         relationships = _scp.model(ServiceRouteBindingCreateRelationships, d.pop("relationships"), "relationships")
 
@@ -73,8 +72,6 @@ class ServiceRouteBindingCreate:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _parameters = d.pop("parameters", UNSET)
@@ -82,8 +79,6 @@ class ServiceRouteBindingCreate:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             parameters = _scp.model(ServiceRouteBindingCreateParameters, _parameters, "parameters")
 
         service_route_binding_create = cls(
@@ -115,3 +110,6 @@ class ServiceRouteBindingCreate:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -47,11 +47,8 @@ class ServiceRouteBindingCreateRelationships:
         from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         route = _scp.model(RelationshipToOne, d.pop("route"), "route")
-
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         service_instance = _scp.model(RelationshipToOne, d.pop("service_instance"), "service_instance")
 
@@ -83,3 +80,6 @@ class ServiceRouteBindingCreateRelationships:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -64,13 +64,11 @@ class ServiceRouteBindingList:
         from ..models.service_route_binding import ServiceRouteBinding  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[ServiceRouteBinding]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         resources = _scp.models(ServiceRouteBinding, _resources, "resources")
 
@@ -79,8 +77,6 @@ class ServiceRouteBindingList:
         if isinstance(_included, Unset):
             included = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             included = _scp.model(IncludedResources, _included, "included")
 
         service_route_binding_list = cls(
@@ -112,3 +108,6 @@ class ServiceRouteBindingList:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

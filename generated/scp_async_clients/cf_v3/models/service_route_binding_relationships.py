@@ -57,8 +57,6 @@ class ServiceRouteBindingRelationships:
         if isinstance(_route, Unset):
             route = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             route = _scp.model(RelationshipToOne, _route, "route")
 
         _service_instance = d.pop("service_instance", UNSET)
@@ -66,8 +64,6 @@ class ServiceRouteBindingRelationships:
         if isinstance(_service_instance, Unset):
             service_instance = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_instance = _scp.model(RelationshipToOne, _service_instance, "service_instance")
 
         service_route_binding_relationships = cls(
@@ -98,3 +94,6 @@ class ServiceRouteBindingRelationships:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

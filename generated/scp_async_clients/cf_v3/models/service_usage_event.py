@@ -136,7 +136,6 @@ class ServiceUsageEvent:
         from ..models.service_usage_event_space import ServiceUsageEventSpace  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -145,8 +144,6 @@ class ServiceUsageEvent:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -154,8 +151,6 @@ class ServiceUsageEvent:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _links = d.pop("links", UNSET)
@@ -163,8 +158,6 @@ class ServiceUsageEvent:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(ServiceUsageEventLinks, _links, "links")
 
         _organization = d.pop("organization", UNSET)
@@ -172,8 +165,6 @@ class ServiceUsageEvent:
         if isinstance(_organization, Unset):
             organization = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             organization = _scp.model(ServiceUsageEventOrganization, _organization, "organization")
 
         _service_broker = d.pop("service_broker", UNSET)
@@ -181,8 +172,6 @@ class ServiceUsageEvent:
         if isinstance(_service_broker, Unset):
             service_broker = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_broker = _scp.model(ServiceUsageEventServiceBroker, _service_broker, "service_broker")
 
         _service_instance = d.pop("service_instance", UNSET)
@@ -190,8 +179,6 @@ class ServiceUsageEvent:
         if isinstance(_service_instance, Unset):
             service_instance = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_instance = _scp.model(ServiceUsageEventServiceInstance, _service_instance, "service_instance")
 
         _service_offering = d.pop("service_offering", UNSET)
@@ -199,8 +186,6 @@ class ServiceUsageEvent:
         if isinstance(_service_offering, Unset):
             service_offering = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_offering = _scp.model(ServiceUsageEventServiceOffering, _service_offering, "service_offering")
 
         _service_plan = d.pop("service_plan", UNSET)
@@ -208,8 +193,6 @@ class ServiceUsageEvent:
         if isinstance(_service_plan, Unset):
             service_plan = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_plan = _scp.model(ServiceUsageEventServicePlan, _service_plan, "service_plan")
 
         _space = d.pop("space", UNSET)
@@ -217,8 +200,6 @@ class ServiceUsageEvent:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             space = _scp.model(ServiceUsageEventSpace, _space, "space")
 
         state = d.pop("state", UNSET)
@@ -260,3 +241,6 @@ class ServiceUsageEvent:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

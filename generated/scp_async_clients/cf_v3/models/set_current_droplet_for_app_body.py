@@ -42,7 +42,6 @@ class SetCurrentDropletForAppBody:
         from ..models.relationship import Relationship  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         data = _scp.model(Relationship, d.pop("data"), "data")
 
@@ -73,3 +72,6 @@ class SetCurrentDropletForAppBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -50,8 +50,6 @@ class ShareDomainResponse200:
         _data = d.pop("data", UNSET)
         data: list[ShareDomainResponse200DataItem] | Unset = UNSET
         if _data is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             data = _scp.models(ShareDomainResponse200DataItem, _data, "data")
 
         share_domain_response_200 = cls(
@@ -81,3 +79,6 @@ class ShareDomainResponse200:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

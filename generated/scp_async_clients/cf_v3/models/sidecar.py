@@ -101,7 +101,6 @@ class Sidecar:
         from ..models.sidecar_relationships import SidecarRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -111,11 +110,8 @@ class Sidecar:
 
         _process_types = d.pop("process_types")
         process_types: list[str]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         process_types = cast(list[str], _scp.array(_process_types, "process_types"))
-
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         relationships = _scp.model(SidecarRelationships, d.pop("relationships"), "relationships")
 
@@ -124,8 +120,6 @@ class Sidecar:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -133,8 +127,6 @@ class Sidecar:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         def _parse_memory_in_mb(data: object) -> int | None | Unset:
@@ -151,8 +143,6 @@ class Sidecar:
         if isinstance(_origin, Unset):
             origin = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             origin = _scp.enum(SidecarOrigin, _origin, "origin")
 
         sidecar = cls(
@@ -190,3 +180,6 @@ class Sidecar:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

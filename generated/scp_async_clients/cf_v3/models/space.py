@@ -99,17 +99,12 @@ class Space:
         from ..models.space_relationships import SpaceRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
-
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         links = _scp.model(SpaceLinks, d.pop("links"), "links")
 
         name = d.pop("name")
-
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         relationships = _scp.model(SpaceRelationships, d.pop("relationships"), "relationships")
 
@@ -118,8 +113,6 @@ class Space:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -127,8 +120,6 @@ class Space:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _included = d.pop("included", UNSET)
@@ -136,8 +127,6 @@ class Space:
         if isinstance(_included, Unset):
             included = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             included = _scp.model(IncludedResources, _included, "included")
 
         _metadata = d.pop("metadata", UNSET)
@@ -145,8 +134,6 @@ class Space:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         space = cls(
@@ -183,3 +170,6 @@ class Space:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

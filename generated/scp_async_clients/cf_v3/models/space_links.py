@@ -73,8 +73,6 @@ class SpaceLinks:
         if isinstance(_apply_manifest, Unset):
             apply_manifest = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             apply_manifest = _scp.model(Link, _apply_manifest, "apply_manifest")
 
         _features = d.pop("features", UNSET)
@@ -82,8 +80,6 @@ class SpaceLinks:
         if isinstance(_features, Unset):
             features = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             features = _scp.model(Link, _features, "features")
 
         _organization = d.pop("organization", UNSET)
@@ -91,8 +87,6 @@ class SpaceLinks:
         if isinstance(_organization, Unset):
             organization = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             organization = _scp.model(Link, _organization, "organization")
 
         _self_ = d.pop("self", UNSET)
@@ -100,8 +94,6 @@ class SpaceLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         space_links = cls(
@@ -134,3 +126,6 @@ class SpaceLinks:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -100,29 +100,18 @@ class SpaceQuota:
         from ..models.space_quota_services import SpaceQuotaServices  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         apps = _scp.model(SpaceQuotaApps, d.pop("apps"), "apps")
-
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         links = _scp.model(SpaceQuotaLinks, d.pop("links"), "links")
 
         name = d.pop("name")
 
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         relationships = _scp.model(SpaceQuotaRelationships, d.pop("relationships"), "relationships")
 
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         routes = _scp.model(SpaceQuotaRoutes, d.pop("routes"), "routes")
-
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         services = _scp.model(SpaceQuotaServices, d.pop("services"), "services")
 
@@ -131,8 +120,6 @@ class SpaceQuota:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -140,8 +127,6 @@ class SpaceQuota:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         space_quota = cls(
@@ -179,3 +164,6 @@ class SpaceQuota:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

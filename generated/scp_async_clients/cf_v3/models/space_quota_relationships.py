@@ -59,8 +59,6 @@ class SpaceQuotaRelationships:
         if isinstance(_organization, Unset):
             organization = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             organization = _scp.model(RelationshipToOne, _organization, "organization")
 
         _spaces = d.pop("spaces", UNSET)
@@ -68,8 +66,6 @@ class SpaceQuotaRelationships:
         if isinstance(_spaces, Unset):
             spaces = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             spaces = _scp.model(RelationshipToMany, _spaces, "spaces")
 
         space_quota_relationships = cls(
@@ -100,3 +96,6 @@ class SpaceQuotaRelationships:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -57,8 +57,6 @@ class SpaceRelationships:
         if isinstance(_organization, Unset):
             organization = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             organization = _scp.model(RelationshipToOne, _organization, "organization")
 
         _quota = d.pop("quota", UNSET)
@@ -66,8 +64,6 @@ class SpaceRelationships:
         if isinstance(_quota, Unset):
             quota = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             quota = _scp.model(RelationshipToOne, _quota, "quota")
 
         space_relationships = cls(
@@ -98,3 +94,6 @@ class SpaceRelationships:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -106,7 +106,6 @@ class Stack:
         from ..models.stack_links import StackLinks  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -117,8 +116,6 @@ class Stack:
 
         description = _parse_description(d.pop("description"))
 
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         links = _scp.model(StackLinks, d.pop("links"), "links")
 
         name = d.pop("name")
@@ -128,8 +125,6 @@ class Stack:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -137,8 +132,6 @@ class Stack:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         build_rootfs_image = d.pop("build_rootfs_image", UNSET)
@@ -150,8 +143,6 @@ class Stack:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         run_rootfs_image = d.pop("run_rootfs_image", UNSET)
@@ -192,3 +183,6 @@ class Stack:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -152,7 +152,6 @@ class Task:
         from ..models.task_result import TaskResult  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -163,8 +162,6 @@ class Task:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -172,8 +169,6 @@ class Task:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         command = d.pop("command", UNSET)
@@ -194,8 +189,6 @@ class Task:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(TaskLinks, _links, "links")
 
         def _parse_memory_in_mb(data: object) -> int | None | Unset:
@@ -212,8 +205,6 @@ class Task:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _relationships = d.pop("relationships", UNSET)
@@ -221,8 +212,6 @@ class Task:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             relationships = _scp.model(TaskRelationships, _relationships, "relationships")
 
         _result = d.pop("result", UNSET)
@@ -230,8 +219,6 @@ class Task:
         if isinstance(_result, Unset):
             result = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             result = _scp.model(TaskResult, _result, "result")
 
         sequence_id = d.pop("sequence_id", UNSET)
@@ -241,8 +228,6 @@ class Task:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             state = _scp.enum(TaskState, _state, "state")
 
         task = cls(
@@ -285,3 +270,6 @@ class Task:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -49,8 +49,6 @@ class TaskRelationships:
         if isinstance(_app, Unset):
             app = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             app = _scp.model(RelationshipToOne, _app, "app")
 
         task_relationships = cls(
@@ -80,3 +78,6 @@ class TaskRelationships:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -75,8 +75,6 @@ class UpdateAppBody:
         if isinstance(_environment_variables, Unset):
             environment_variables = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             environment_variables = _scp.model(
                 UpdateAppBodyEnvironmentVariables, _environment_variables, "environment_variables"
             )
@@ -86,8 +84,6 @@ class UpdateAppBody:
         if isinstance(_lifecycle, Unset):
             lifecycle = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             lifecycle = _scp.model(Lifecycle, _lifecycle, "lifecycle")
 
         _metadata = d.pop("metadata", UNSET)
@@ -95,8 +91,6 @@ class UpdateAppBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         name = d.pop("name", UNSET)
@@ -131,3 +125,6 @@ class UpdateAppBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

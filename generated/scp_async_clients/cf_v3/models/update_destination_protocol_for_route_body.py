@@ -38,7 +38,6 @@ class UpdateDestinationProtocolForRouteBody:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         protocol = _scp.enum(UpdateDestinationProtocolForRouteBodyProtocol, d.pop("protocol"), "protocol")
 
@@ -69,3 +68,6 @@ class UpdateDestinationProtocolForRouteBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -49,8 +49,6 @@ class UpdateEnvironmentVariableGroupBody:
         if isinstance(_var, Unset):
             var = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             var = _scp.model(UpdateEnvironmentVariableGroupBodyVar, _var, "var")
 
         update_environment_variable_group_body = cls(
@@ -80,3 +78,6 @@ class UpdateEnvironmentVariableGroupBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -49,8 +49,6 @@ class UpdateEnvironmentVariablesForAppBody:
         if isinstance(_var, Unset):
             var = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             var = _scp.model(UpdateEnvironmentVariablesForAppBodyVar, _var, "var")
 
         update_environment_variables_for_app_body = cls(
@@ -80,3 +78,6 @@ class UpdateEnvironmentVariablesForAppBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -95,8 +95,6 @@ class UpdateOrganizationQuotaBody:
         if isinstance(_apps, Unset):
             apps = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             apps = _scp.model(UpdateOrganizationQuotaBodyApps, _apps, "apps")
 
         _domains = d.pop("domains", UNSET)
@@ -104,8 +102,6 @@ class UpdateOrganizationQuotaBody:
         if isinstance(_domains, Unset):
             domains = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             domains = _scp.model(UpdateOrganizationQuotaBodyDomains, _domains, "domains")
 
         _metadata = d.pop("metadata", UNSET)
@@ -113,8 +109,6 @@ class UpdateOrganizationQuotaBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         name = d.pop("name", UNSET)
@@ -124,8 +118,6 @@ class UpdateOrganizationQuotaBody:
         if isinstance(_routes, Unset):
             routes = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             routes = _scp.model(UpdateOrganizationQuotaBodyRoutes, _routes, "routes")
 
         _services = d.pop("services", UNSET)
@@ -133,8 +125,6 @@ class UpdateOrganizationQuotaBody:
         if isinstance(_services, Unset):
             services = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             services = _scp.model(UpdateOrganizationQuotaBodyServices, _services, "services")
 
         update_organization_quota_body = cls(
@@ -169,3 +159,6 @@ class UpdateOrganizationQuotaBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

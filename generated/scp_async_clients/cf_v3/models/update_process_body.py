@@ -87,8 +87,6 @@ class UpdateProcessBody:
         if isinstance(_health_check, Unset):
             health_check = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             health_check = _scp.model(HealthCheck, _health_check, "health_check")
 
         _metadata = d.pop("metadata", UNSET)
@@ -96,8 +94,6 @@ class UpdateProcessBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _readiness_health_check = d.pop("readiness_health_check", UNSET)
@@ -105,8 +101,6 @@ class UpdateProcessBody:
         if isinstance(_readiness_health_check, Unset):
             readiness_health_check = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             readiness_health_check = _scp.model(HealthCheck, _readiness_health_check, "readiness_health_check")
 
         update_process_body = cls(
@@ -139,3 +133,6 @@ class UpdateProcessBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

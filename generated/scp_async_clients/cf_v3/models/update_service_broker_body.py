@@ -71,8 +71,6 @@ class UpdateServiceBrokerBody:
         if isinstance(_authentication, Unset):
             authentication = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             authentication = _scp.model(UpdateServiceBrokerBodyAuthentication, _authentication, "authentication")
 
         _metadata = d.pop("metadata", UNSET)
@@ -80,8 +78,6 @@ class UpdateServiceBrokerBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         name = d.pop("name", UNSET)
@@ -118,3 +114,6 @@ class UpdateServiceBrokerBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -53,11 +53,8 @@ class UpdateServiceBrokerBodyAuthentication:
         )
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         credentials = _scp.model(UpdateServiceBrokerBodyAuthenticationCredentials, d.pop("credentials"), "credentials")
-
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         type_ = _scp.enum(UpdateServiceBrokerBodyAuthenticationType, d.pop("type"), "type")
 
@@ -89,3 +86,6 @@ class UpdateServiceBrokerBodyAuthentication:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -115,8 +115,6 @@ class UpdateServiceInstanceBody:
         if isinstance(_credentials, Unset):
             credentials = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             credentials = _scp.model(UpdateServiceInstanceBodyCredentials, _credentials, "credentials")
 
         _maintenance_info = d.pop("maintenance_info", UNSET)
@@ -124,8 +122,6 @@ class UpdateServiceInstanceBody:
         if isinstance(_maintenance_info, Unset):
             maintenance_info = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             maintenance_info = _scp.model(
                 UpdateServiceInstanceBodyMaintenanceInfo, _maintenance_info, "maintenance_info"
             )
@@ -135,8 +131,6 @@ class UpdateServiceInstanceBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         name = d.pop("name", UNSET)
@@ -146,8 +140,6 @@ class UpdateServiceInstanceBody:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             parameters = _scp.model(UpdateServiceInstanceBodyParameters, _parameters, "parameters")
 
         _relationships = d.pop("relationships", UNSET)
@@ -155,8 +147,6 @@ class UpdateServiceInstanceBody:
         if isinstance(_relationships, Unset):
             relationships = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             relationships = _scp.model(UpdateServiceInstanceBodyRelationships, _relationships, "relationships")
 
         route_service_url = d.pop("route_service_url", UNSET)
@@ -166,8 +156,6 @@ class UpdateServiceInstanceBody:
         _tags = d.pop("tags", UNSET)
         tags: list[str] | Unset = UNSET
         if _tags is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             tags = cast(list[str], _scp.array(_tags, "tags"))
 
         update_service_instance_body = cls(
@@ -205,3 +193,6 @@ class UpdateServiceInstanceBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -49,8 +49,6 @@ class UpdateServiceInstanceBodyRelationships:
         if isinstance(_service_plan, Unset):
             service_plan = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_plan = _scp.model(RelationshipToOne, _service_plan, "service_plan")
 
         update_service_instance_body_relationships = cls(
@@ -80,3 +78,6 @@ class UpdateServiceInstanceBodyRelationships:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -85,8 +85,6 @@ class UpdateSpaceQuotaBody:
         if isinstance(_apps, Unset):
             apps = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             apps = _scp.model(UpdateSpaceQuotaBodyApps, _apps, "apps")
 
         _metadata = d.pop("metadata", UNSET)
@@ -94,8 +92,6 @@ class UpdateSpaceQuotaBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         name = d.pop("name", UNSET)
@@ -105,8 +101,6 @@ class UpdateSpaceQuotaBody:
         if isinstance(_routes, Unset):
             routes = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             routes = _scp.model(UpdateSpaceQuotaBodyRoutes, _routes, "routes")
 
         _services = d.pop("services", UNSET)
@@ -114,8 +108,6 @@ class UpdateSpaceQuotaBody:
         if isinstance(_services, Unset):
             services = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             services = _scp.model(UpdateSpaceQuotaBodyServices, _services, "services")
 
         update_space_quota_body = cls(
@@ -149,3 +141,6 @@ class UpdateSpaceQuotaBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -77,8 +77,6 @@ class UpdateUserBody:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(UpdateUserBodyLinks, _links, "links")
 
         _metadata = d.pop("metadata", UNSET)
@@ -86,8 +84,6 @@ class UpdateUserBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         origin = d.pop("origin", UNSET)
@@ -127,3 +123,6 @@ class UpdateUserBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

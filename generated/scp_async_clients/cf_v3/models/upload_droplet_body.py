@@ -85,8 +85,6 @@ class UploadDropletBody:
         _resources = d.pop("resources", UNSET)
         resources: list[UploadDropletBodyResourcesItem] | Unset = UNSET
         if _resources is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             resources = _scp.models(UploadDropletBodyResourcesItem, _resources, "resources")
 
         upload_droplet_body = cls(
@@ -117,3 +115,6 @@ class UploadDropletBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -61,8 +61,6 @@ class UploadDropletBodyResourcesItem:
         if isinstance(_checksum, Unset):
             checksum = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             checksum = _scp.model(UploadDropletBodyResourcesItemChecksum, _checksum, "checksum")
 
         path = d.pop("path", UNSET)
@@ -98,3 +96,6 @@ class UploadDropletBodyResourcesItem:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -65,8 +65,6 @@ class UploadPackageBitsFilesBodyResourcesItem:
         if isinstance(_checksum, Unset):
             checksum = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             checksum = _scp.model(UploadPackageBitsFilesBodyResourcesItemChecksum, _checksum, "checksum")
 
         path = d.pop("path", UNSET)
@@ -102,3 +100,6 @@ class UploadPackageBitsFilesBodyResourcesItem:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -50,8 +50,6 @@ class UploadPackageBitsJsonBody:
         _resources = d.pop("resources", UNSET)
         resources: list[UploadPackageBitsJsonBodyResourcesItem] | Unset = UNSET
         if _resources is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             resources = _scp.models(UploadPackageBitsJsonBodyResourcesItem, _resources, "resources")
 
         upload_package_bits_json_body = cls(
@@ -81,3 +79,6 @@ class UploadPackageBitsJsonBody:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -65,8 +65,6 @@ class UploadPackageBitsJsonBodyResourcesItem:
         if isinstance(_checksum, Unset):
             checksum = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             checksum = _scp.model(UploadPackageBitsJsonBodyResourcesItemChecksum, _checksum, "checksum")
 
         path = d.pop("path", UNSET)
@@ -102,3 +100,6 @@ class UploadPackageBitsJsonBodyResourcesItem:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

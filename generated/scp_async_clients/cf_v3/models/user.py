@@ -108,8 +108,6 @@ class User:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         guid = d.pop("guid", UNSET)
@@ -119,8 +117,6 @@ class User:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(UserLinks, _links, "links")
 
         _metadata = d.pop("metadata", UNSET)
@@ -128,8 +124,6 @@ class User:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         def _parse_origin(data: object) -> None | str | Unset:
@@ -148,8 +142,6 @@ class User:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         def _parse_username(data: object) -> None | str | Unset:
@@ -195,3 +187,6 @@ class User:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

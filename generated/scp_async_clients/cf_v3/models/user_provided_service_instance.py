@@ -123,21 +123,14 @@ class UserProvidedServiceInstance:
         from ..models.user_provided_service_instance_relationships import UserProvidedServiceInstanceRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         guid = _scp.uuid_(d.pop("guid"), "guid")
-
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         links = _scp.model(UserProvidedServiceInstanceLinks, d.pop("links"), "links")
 
         name = d.pop("name")
 
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         relationships = _scp.model(UserProvidedServiceInstanceRelationships, d.pop("relationships"), "relationships")
-
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         type_ = _scp.enum(UserProvidedServiceInstanceType, d.pop("type"), "type")
 
@@ -146,8 +139,6 @@ class UserProvidedServiceInstance:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -155,8 +146,6 @@ class UserProvidedServiceInstance:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         _metadata = d.pop("metadata", UNSET)
@@ -164,8 +153,6 @@ class UserProvidedServiceInstance:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         def _parse_route_service_url(data: object) -> None | str | Unset:
@@ -189,8 +176,6 @@ class UserProvidedServiceInstance:
         _tags = d.pop("tags", UNSET)
         tags: list[str] | Unset = UNSET
         if _tags is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             tags = cast(list[str], _scp.array(_tags, "tags"))
 
         user_provided_service_instance = cls(
@@ -230,3 +215,6 @@ class UserProvidedServiceInstance:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -81,8 +81,6 @@ class UserProvidedServiceInstanceLinks:
         if isinstance(_credentials, Unset):
             credentials = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             credentials = _scp.model(Link, _credentials, "credentials")
 
         _self_ = d.pop("self", UNSET)
@@ -90,8 +88,6 @@ class UserProvidedServiceInstanceLinks:
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             self_ = _scp.model(Link, _self_, "self")
 
         _service_credential_bindings = d.pop("service_credential_bindings", UNSET)
@@ -99,8 +95,6 @@ class UserProvidedServiceInstanceLinks:
         if isinstance(_service_credential_bindings, Unset):
             service_credential_bindings = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_credential_bindings = _scp.model(Link, _service_credential_bindings, "service_credential_bindings")
 
         _service_route_bindings = d.pop("service_route_bindings", UNSET)
@@ -108,8 +102,6 @@ class UserProvidedServiceInstanceLinks:
         if isinstance(_service_route_bindings, Unset):
             service_route_bindings = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_route_bindings = _scp.model(Link, _service_route_bindings, "service_route_bindings")
 
         _space = d.pop("space", UNSET)
@@ -117,8 +109,6 @@ class UserProvidedServiceInstanceLinks:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             space = _scp.model(Link, _space, "space")
 
         user_provided_service_instance_links = cls(
@@ -152,3 +142,6 @@ class UserProvidedServiceInstanceLinks:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -49,8 +49,6 @@ class UserProvidedServiceInstanceRelationships:
         if isinstance(_space, Unset):
             space = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             space = _scp.model(RelationshipToOne, _space, "space")
 
         user_provided_service_instance_relationships = cls(
@@ -80,3 +78,6 @@ class UserProvidedServiceInstanceRelationships:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

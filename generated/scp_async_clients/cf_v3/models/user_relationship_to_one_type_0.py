@@ -58,18 +58,13 @@ class UserRelationshipToOneType0:
                 return data
             if isinstance(data, dict):
                 try:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     data_type_0 = _scp.model(UserGuidReference, data, "data")
 
                     return data_type_0
                 except (TypeError, ValueError, AttributeError, KeyError):
                     pass
             if not isinstance(data, dict):
-                import scp_async._decoding as _scp  # noqa: PLC0415
-
                 return _scp.kept(data, "data", "one of UserGuidReference, UserNameReference")
-            import scp_async._decoding as _scp  # noqa: PLC0415
 
             data_type_1 = _scp.model(UserNameReference, data, "data")
 
@@ -104,3 +99,6 @@ class UserRelationshipToOneType0:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

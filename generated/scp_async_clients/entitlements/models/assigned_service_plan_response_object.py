@@ -99,8 +99,6 @@ class AssignedServicePlanResponseObject:
         _assignment_info = d.pop("assignmentInfo", UNSET)
         assignment_info: list[AssignedServicePlanSubaccountDTO] | Unset = UNSET
         if _assignment_info is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             assignment_info = _scp.models(AssignedServicePlanSubaccountDTO, _assignment_info, "assignmentInfo")
 
         beta = d.pop("beta", UNSET)
@@ -110,8 +108,6 @@ class AssignedServicePlanResponseObject:
         if isinstance(_category, Unset):
             category = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             category = _scp.enum(AssignedServicePlanResponseObjectCategory, _category, "category")
 
         display_name = d.pop("displayName", UNSET)
@@ -165,3 +161,6 @@ class AssignedServicePlanResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

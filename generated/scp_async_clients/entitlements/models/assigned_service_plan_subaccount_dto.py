@@ -185,8 +185,6 @@ class AssignedServicePlanSubaccountDTO:
         if isinstance(_created_date, Unset):
             created_date = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_date = _scp.date_time(_created_date, "createdDate")
 
         entity_id = d.pop("entityId", UNSET)
@@ -196,8 +194,6 @@ class AssignedServicePlanSubaccountDTO:
         if isinstance(_entity_state, Unset):
             entity_state = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             entity_state = _scp.enum(AssignedServicePlanSubaccountDTOEntityState, _entity_state, "entityState")
 
         _entity_type = d.pop("entityType", UNSET)
@@ -205,8 +201,6 @@ class AssignedServicePlanSubaccountDTO:
         if isinstance(_entity_type, Unset):
             entity_type = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             entity_type = _scp.enum(AssignedServicePlanSubaccountDTOEntityType, _entity_type, "entityType")
 
         _modified_date = d.pop("modifiedDate", UNSET)
@@ -214,8 +208,6 @@ class AssignedServicePlanSubaccountDTO:
         if isinstance(_modified_date, Unset):
             modified_date = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             modified_date = _scp.date_time(_modified_date, "modifiedDate")
 
         parent_amount = d.pop("parentAmount", UNSET)
@@ -229,8 +221,6 @@ class AssignedServicePlanSubaccountDTO:
         if isinstance(_parent_type, Unset):
             parent_type = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             parent_type = _scp.enum(AssignedServicePlanSubaccountDTOParentType, _parent_type, "parentType")
 
         def _parse_requested_amount(data: object) -> float | None | Unset:
@@ -245,8 +235,6 @@ class AssignedServicePlanSubaccountDTO:
         _resources = d.pop("resources", UNSET)
         resources: list[ExternalResourceRequestPayload] | Unset = UNSET
         if _resources is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             resources = _scp.models(ExternalResourceRequestPayload, _resources, "resources")
 
         state_message = d.pop("stateMessage", UNSET)
@@ -296,3 +284,6 @@ class AssignedServicePlanSubaccountDTO:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -120,8 +120,6 @@ class AssignedServiceResponseObject:
                 return data
             if isinstance(data, dict):
                 try:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     application_coordinates_type_0 = _scp.model(
                         AssignedServiceResponseObjectApplicationCoordinatesType0, data, "applicationCoordinates"
                     )
@@ -138,8 +136,6 @@ class AssignedServiceResponseObject:
         if isinstance(_business_category, Unset):
             business_category = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             business_category = _scp.model(BusinessCategory, _business_category, "businessCategory")
 
         display_name = d.pop("displayName", UNSET)
@@ -160,15 +156,11 @@ class AssignedServiceResponseObject:
         if isinstance(_owner_type, Unset):
             owner_type = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             owner_type = _scp.enum(AssignedServiceResponseObjectOwnerType, _owner_type, "ownerType")
 
         _service_plans = d.pop("servicePlans", UNSET)
         service_plans: list[AssignedServicePlanResponseObject] | Unset = UNSET
         if _service_plans is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_plans = _scp.models(AssignedServicePlanResponseObject, _service_plans, "servicePlans")
 
         assigned_service_response_object = cls(
@@ -204,3 +196,6 @@ class AssignedServiceResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -70,8 +70,6 @@ class CommercialModelResponseObject:
         _contained_commercial_models = d.pop("containedCommercialModels", UNSET)
         contained_commercial_models: list[CommercialModelResponseObject] | Unset = UNSET
         if _contained_commercial_models is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             contained_commercial_models = _scp.models(
                 CommercialModelResponseObject, _contained_commercial_models, "containedCommercialModels"
             )
@@ -113,3 +111,6 @@ class CommercialModelResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

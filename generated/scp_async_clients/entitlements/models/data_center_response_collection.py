@@ -50,8 +50,6 @@ class DataCenterResponseCollection:
         _datacenters = d.pop("datacenters", UNSET)
         datacenters: list[DataCenterResponseObject] | Unset = UNSET
         if _datacenters is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             datacenters = _scp.models(DataCenterResponseObject, _datacenters, "datacenters")
 
         data_center_response_collection = cls(
@@ -81,3 +79,6 @@ class DataCenterResponseCollection:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

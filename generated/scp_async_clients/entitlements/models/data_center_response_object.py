@@ -123,8 +123,6 @@ class DataCenterResponseObject:
         if isinstance(_iaas_provider, Unset):
             iaas_provider = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             iaas_provider = _scp.enum(DataCenterResponseObjectIaasProvider, _iaas_provider, "iaasProvider")
 
         is_main_data_center = d.pop("isMainDataCenter", UNSET)
@@ -189,3 +187,6 @@ class DataCenterResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

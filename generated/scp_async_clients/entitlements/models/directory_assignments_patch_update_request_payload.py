@@ -99,8 +99,6 @@ class DirectoryAssignmentsPatchUpdateRequestPayload:
         _resources = d.pop("resources", UNSET)
         resources: list[ExternalResourceRequestPayload] | Unset = UNSET
         if _resources is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             resources = _scp.models(ExternalResourceRequestPayload, _resources, "resources")
 
         directory_assignments_patch_update_request_payload = cls(
@@ -136,3 +134,6 @@ class DirectoryAssignmentsPatchUpdateRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

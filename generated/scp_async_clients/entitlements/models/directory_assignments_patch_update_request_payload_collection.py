@@ -51,7 +51,6 @@ class DirectoryAssignmentsPatchUpdateRequestPayloadCollection:
         d = dict(src_dict)
         _entitlement_updates = d.pop("entitlementUpdates")
         entitlement_updates: list[DirectoryAssignmentsPatchUpdateRequestPayload]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         entitlement_updates = _scp.models(
             DirectoryAssignmentsPatchUpdateRequestPayload, _entitlement_updates, "entitlementUpdates"
@@ -84,3 +83,6 @@ class DirectoryAssignmentsPatchUpdateRequestPayloadCollection:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -115,8 +115,6 @@ class DirectoryAssignmentsRequestPayload:
         _resources = d.pop("resources", UNSET)
         resources: list[ExternalResourceRequestPayload] | Unset = UNSET
         if _resources is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             resources = _scp.models(ExternalResourceRequestPayload, _resources, "resources")
 
         directory_assignments_request_payload = cls(
@@ -154,3 +152,6 @@ class DirectoryAssignmentsRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -47,7 +47,6 @@ class DirectoryAssignmentsRequestPayloadCollection:
         d = dict(src_dict)
         _entitlements = d.pop("entitlements")
         entitlements: list[DirectoryAssignmentsRequestPayload]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         entitlements = _scp.models(DirectoryAssignmentsRequestPayload, _entitlements, "entitlements")
 
@@ -78,3 +77,6 @@ class DirectoryAssignmentsRequestPayloadCollection:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -73,15 +73,11 @@ class EntitledAndAssignedServicesResponseObject:
         _assigned_services = d.pop("assignedServices", UNSET)
         assigned_services: list[AssignedServiceResponseObject] | Unset = UNSET
         if _assigned_services is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             assigned_services = _scp.models(AssignedServiceResponseObject, _assigned_services, "assignedServices")
 
         _entitled_services = d.pop("entitledServices", UNSET)
         entitled_services: list[EntitledServicesResponseObject] | Unset = UNSET
         if _entitled_services is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             entitled_services = _scp.models(EntitledServicesResponseObject, _entitled_services, "entitledServices")
 
         def _parse_fetch_error_from_external_provider_registry(data: object) -> bool | None | Unset:
@@ -124,3 +120,6 @@ class EntitledAndAssignedServicesResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -130,8 +130,6 @@ class EntitledServicesResponseObject:
                 return data
             if isinstance(data, dict):
                 try:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     application_coordinates_type_0 = _scp.model(
                         EntitledServicesResponseObjectApplicationCoordinatesType0, data, "applicationCoordinates"
                     )
@@ -148,8 +146,6 @@ class EntitledServicesResponseObject:
         if isinstance(_business_category, Unset):
             business_category = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             business_category = _scp.model(BusinessCategory, _business_category, "businessCategory")
 
         def _parse_description(data: object) -> None | str | Unset:
@@ -179,15 +175,11 @@ class EntitledServicesResponseObject:
         if isinstance(_owner_type, Unset):
             owner_type = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             owner_type = _scp.enum(EntitledServicesResponseObjectOwnerType, _owner_type, "ownerType")
 
         _service_plans = d.pop("servicePlans", UNSET)
         service_plans: list[ServicePlanResponseObject] | Unset = UNSET
         if _service_plans is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_plans = _scp.models(ServicePlanResponseObject, _service_plans, "servicePlans")
 
         entitled_services_response_object = cls(
@@ -224,3 +216,6 @@ class EntitledServicesResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -87,8 +87,6 @@ class EntitlementAmountResponseObject:
         if isinstance(_commercial_model, Unset):
             commercial_model = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             commercial_model = _scp.model(CommercialModelResponseObject, _commercial_model, "commercialModel")
 
         entitlement_name = d.pop("entitlementName", UNSET)
@@ -136,3 +134,6 @@ class EntitlementAmountResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -88,8 +88,6 @@ class ErrorResponse:
         _details = d.pop("details", UNSET)
         details: list[NestingErrorDetailsResponseObject] | Unset = UNSET
         if _details is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             details = _scp.models(NestingErrorDetailsResponseObject, _details, "details")
 
         target = d.pop("target", UNSET)
@@ -126,3 +124,6 @@ class ErrorResponse:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

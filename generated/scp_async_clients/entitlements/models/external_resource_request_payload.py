@@ -73,8 +73,6 @@ class ExternalResourceRequestPayload:
         if isinstance(_resource_data, Unset):
             resource_data = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             resource_data = _scp.model(ExternalResourceRequestPayloadResourceData, _resource_data, "resourceData")
 
         resource_name = d.pop("resourceName", UNSET)
@@ -116,3 +114,6 @@ class ExternalResourceRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -80,8 +80,6 @@ class JobStatusResponseObject:
         d = dict(src_dict)
         description = d.pop("description")
 
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         status = _scp.enum(JobStatusResponseObjectStatus, d.pop("status"), "status")
 
         _custom_params = d.pop("customParams", UNSET)
@@ -89,8 +87,6 @@ class JobStatusResponseObject:
         if isinstance(_custom_params, Unset):
             custom_params = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             custom_params = _scp.model(JobStatusResponseObjectCustomParams, _custom_params, "customParams")
 
         _job_params = d.pop("jobParams", UNSET)
@@ -98,8 +94,6 @@ class JobStatusResponseObject:
         if isinstance(_job_params, Unset):
             job_params = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             job_params = _scp.model(JobStatusResponseObjectJobParams, _job_params, "jobParams")
 
         _status_details = d.pop("statusDetails", UNSET)
@@ -107,8 +101,6 @@ class JobStatusResponseObject:
         if isinstance(_status_details, Unset):
             status_details = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             status_details = _scp.model(JobStatusResponseObjectStatusDetails, _status_details, "statusDetails")
 
         job_status_response_object = cls(
@@ -142,3 +134,6 @@ class JobStatusResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -35,8 +35,6 @@ class JobStatusResponseObjectJobParams:
 
         additional_properties = {}
         for prop_name, prop_dict in d.items():
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             additional_property = _scp.model(JobParameter, prop_dict, "AdditionalProperty")
 
             additional_properties[prop_name] = additional_property
@@ -64,3 +62,6 @@ class JobStatusResponseObjectJobParams:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

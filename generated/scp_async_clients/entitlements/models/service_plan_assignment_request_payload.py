@@ -57,7 +57,6 @@ class ServicePlanAssignmentRequestPayload:
         d = dict(src_dict)
         _assignment_info = d.pop("assignmentInfo")
         assignment_info: list[SubaccountServicePlanRequestPayload]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         assignment_info = _scp.models(SubaccountServicePlanRequestPayload, _assignment_info, "assignmentInfo")
 
@@ -94,3 +93,6 @@ class ServicePlanAssignmentRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

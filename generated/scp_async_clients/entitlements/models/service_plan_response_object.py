@@ -227,15 +227,11 @@ class ServicePlanResponseObject:
         if isinstance(_category, Unset):
             category = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             category = _scp.enum(ServicePlanResponseObjectCategory, _category, "category")
 
         _data_centers = d.pop("dataCenters", UNSET)
         data_centers: list[DataCenterResponseObject] | Unset = UNSET
         if _data_centers is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             data_centers = _scp.models(DataCenterResponseObject, _data_centers, "dataCenters")
 
         description = d.pop("description", UNSET)
@@ -269,8 +265,6 @@ class ServicePlanResponseObject:
         if isinstance(_provided_by, Unset):
             provided_by = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             provided_by = _scp.enum(ServicePlanResponseObjectProvidedBy, _provided_by, "providedBy")
 
         _provisioning_method = d.pop("provisioningMethod", UNSET)
@@ -278,8 +272,6 @@ class ServicePlanResponseObject:
         if isinstance(_provisioning_method, Unset):
             provisioning_method = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             provisioning_method = _scp.enum(
                 ServicePlanResponseObjectProvisioningMethod, _provisioning_method, "provisioningMethod"
             )
@@ -302,7 +294,6 @@ class ServicePlanResponseObject:
                 try:
                     _resources_type_0 = data
                     resources_type_0: list[ExternalResourceRequestPayload]
-                    import scp_async._decoding as _scp  # noqa: PLC0415
 
                     resources_type_0 = _scp.models(ExternalResourceRequestPayload, _resources_type_0, "resources")
 
@@ -316,8 +307,6 @@ class ServicePlanResponseObject:
         _source_entitlements = d.pop("sourceEntitlements", UNSET)
         source_entitlements: list[EntitlementAmountResponseObject] | Unset = UNSET
         if _source_entitlements is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             source_entitlements = _scp.models(
                 EntitlementAmountResponseObject, _source_entitlements, "sourceEntitlements"
             )
@@ -372,3 +361,6 @@ class ServicePlanResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -76,8 +76,6 @@ class SubaccountServicePlanRequestPayload:
         _resources = d.pop("resources", UNSET)
         resources: list[ExternalResourceRequestPayload] | Unset = UNSET
         if _resources is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             resources = _scp.models(ExternalResourceRequestPayload, _resources, "resources")
 
         subaccount_service_plan_request_payload = cls(
@@ -110,3 +108,6 @@ class SubaccountServicePlanRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -47,7 +47,6 @@ class SubaccountServicePlansRequestPayloadCollection:
         d = dict(src_dict)
         _subaccount_service_plans = d.pop("subaccountServicePlans")
         subaccount_service_plans: list[ServicePlanAssignmentRequestPayload]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         subaccount_service_plans = _scp.models(
             ServicePlanAssignmentRequestPayload, _subaccount_service_plans, "subaccountServicePlans"
@@ -80,3 +79,6 @@ class SubaccountServicePlansRequestPayloadCollection:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -102,8 +102,6 @@ class BusinessEventResponseObject:
         if isinstance(_action_time, Unset):
             action_time = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             action_time = _scp.date_time(_action_time, "actionTime")
 
         _creation_time = d.pop("creationTime", UNSET)
@@ -111,8 +109,6 @@ class BusinessEventResponseObject:
         if isinstance(_creation_time, Unset):
             creation_time = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             creation_time = _scp.date_time(_creation_time, "creationTime")
 
         _details = d.pop("details", UNSET)
@@ -120,8 +116,6 @@ class BusinessEventResponseObject:
         if isinstance(_details, Unset):
             details = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             details = _scp.model(BusinessEventResponseObjectDetails, _details, "details")
 
         entity_id = d.pop("entityId", UNSET)
@@ -171,3 +165,6 @@ class BusinessEventResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

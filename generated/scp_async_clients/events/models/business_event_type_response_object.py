@@ -64,8 +64,6 @@ class BusinessEventTypeResponseObject:
         if isinstance(_category, Unset):
             category = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             category = _scp.enum(BusinessEventTypeResponseObjectCategory, _category, "category")
 
         description = d.pop("description", UNSET)
@@ -73,8 +71,6 @@ class BusinessEventTypeResponseObject:
         _search_params = d.pop("searchParams", UNSET)
         search_params: list[str] | Unset = UNSET
         if _search_params is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             search_params = cast(list[str], _scp.array(_search_params, "searchParams"))
 
         type_ = d.pop("type", UNSET)
@@ -109,3 +105,6 @@ class BusinessEventTypeResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

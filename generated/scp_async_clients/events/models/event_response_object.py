@@ -105,8 +105,6 @@ class EventResponseObject:
         if isinstance(_action_time, Unset):
             action_time = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             action_time = _scp.date_time(_action_time, "actionTime")
 
         _creation_time = d.pop("creationTime", UNSET)
@@ -114,8 +112,6 @@ class EventResponseObject:
         if isinstance(_creation_time, Unset):
             creation_time = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             creation_time = _scp.date_time(_creation_time, "creationTime")
 
         _details = d.pop("details", UNSET)
@@ -123,8 +119,6 @@ class EventResponseObject:
         if isinstance(_details, Unset):
             details = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             details = _scp.model(EventResponseObjectDetails, _details, "details")
 
         entity_id = d.pop("entityId", UNSET)
@@ -138,8 +132,6 @@ class EventResponseObject:
         if isinstance(_event_type, Unset):
             event_type = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             event_type = _scp.enum(EventResponseObjectEventType, _event_type, "eventType")
 
         global_account_guid = d.pop("globalAccountGUID", UNSET)
@@ -181,3 +173,6 @@ class EventResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -59,11 +59,8 @@ class EventTypeResponseObject:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         category = _scp.enum(EventTypeResponseObjectCategory, d.pop("category"), "category")
-
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         type_ = _scp.enum(EventTypeResponseObjectType, d.pop("type"), "type")
 
@@ -72,8 +69,6 @@ class EventTypeResponseObject:
         _search_params = d.pop("searchParams", UNSET)
         search_params: list[str] | Unset = UNSET
         if _search_params is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             search_params = cast(list[str], _scp.array(_search_params, "searchParams"))
 
         event_type_response_object = cls(
@@ -106,3 +101,6 @@ class EventTypeResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

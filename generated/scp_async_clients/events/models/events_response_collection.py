@@ -74,8 +74,6 @@ class EventsResponseCollection:
         _events = d.pop("events", UNSET)
         events: list[EventResponseObject] | Unset = UNSET
         if _events is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             events = _scp.models(EventResponseObject, _events, "events")
 
         more_pages = d.pop("morePages", UNSET)
@@ -117,3 +115,6 @@ class EventsResponseCollection:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

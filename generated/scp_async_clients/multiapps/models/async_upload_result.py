@@ -94,13 +94,9 @@ class AsyncUploadResult:
         _client_actions = d.pop("client_actions", UNSET)
         client_actions: list[AsyncUploadResultClientActionsItem] | Unset = UNSET
         if _client_actions is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             if _scp.is_array(_client_actions, "client_actions"):
                 client_actions = []
                 for client_actions_item_data in _client_actions:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     client_actions_item = _scp.enum(
                         AsyncUploadResultClientActionsItem, client_actions_item_data, "client_actions[]"
                     )
@@ -116,8 +112,6 @@ class AsyncUploadResult:
         if isinstance(_file, Unset):
             file = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             file = _scp.model(FileMetadata, _file, "file")
 
         mta_id = d.pop("mta_id", UNSET)
@@ -129,8 +123,6 @@ class AsyncUploadResult:
         if isinstance(_status, Unset):
             status = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             status = _scp.enum(AsyncUploadResultStatus, _status, "status")
 
         async_upload_result = cls(
@@ -166,3 +158,6 @@ class AsyncUploadResult:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

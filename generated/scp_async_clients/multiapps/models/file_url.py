@@ -55,8 +55,6 @@ class FileUrl:
         if isinstance(_credentials, Unset):
             credentials = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             credentials = _scp.model(UserCredentials, _credentials, "credentials")
 
         file_url = d.pop("file_url", UNSET)
@@ -89,3 +87,6 @@ class FileUrl:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

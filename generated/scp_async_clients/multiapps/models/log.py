@@ -90,8 +90,6 @@ class Log:
         if isinstance(_last_modified, Unset):
             last_modified = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             last_modified = _scp.date_time(_last_modified, "lastModified")
 
         size = d.pop("size", UNSET)
@@ -129,3 +127,6 @@ class Log:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -69,8 +69,6 @@ class Message:
         if isinstance(_timestamp, Unset):
             timestamp = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             timestamp = _scp.date_time(_timestamp, "timestamp")
 
         _type_ = d.pop("type", UNSET)
@@ -78,8 +76,6 @@ class Message:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             type_ = _scp.enum(MessageType, _type_, "type")
 
         message = cls(
@@ -112,3 +108,6 @@ class Message:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -90,8 +90,6 @@ class Module:
         if isinstance(_created_on, Unset):
             created_on = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_on = _scp.date_time(_created_on, "createdOn")
 
         module_name = d.pop("moduleName", UNSET)
@@ -99,15 +97,11 @@ class Module:
         _provided_dendency_names = d.pop("providedDendencyNames", UNSET)
         provided_dendency_names: list[str] | Unset = UNSET
         if _provided_dendency_names is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             provided_dendency_names = cast(list[str], _scp.array(_provided_dendency_names, "providedDendencyNames"))
 
         _services = d.pop("services", UNSET)
         services: list[str] | Unset = UNSET
         if _services is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             services = cast(list[str], _scp.array(_services, "services"))
 
         _updated_on = d.pop("updatedOn", UNSET)
@@ -115,15 +109,11 @@ class Module:
         if isinstance(_updated_on, Unset):
             updated_on = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_on = _scp.date_time(_updated_on, "updatedOn")
 
         _uris = d.pop("uris", UNSET)
         uris: list[str] | Unset = UNSET
         if _uris is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             uris = cast(list[str], _scp.array(_uris, "uris"))
 
         module = cls(
@@ -159,3 +149,6 @@ class Module:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

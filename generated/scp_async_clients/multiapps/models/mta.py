@@ -70,22 +70,16 @@ class Mta:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(Metadata, _metadata, "metadata")
 
         _modules = d.pop("modules", UNSET)
         modules: list[Module] | Unset = UNSET
         if _modules is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             modules = _scp.models(Module, _modules, "modules")
 
         _services = d.pop("services", UNSET)
         services: list[str] | Unset = UNSET
         if _services is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             services = cast(list[str], _scp.array(_services, "services"))
 
         mta = cls(
@@ -117,3 +111,6 @@ class Mta:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -144,8 +144,6 @@ class Operation:
         if isinstance(_ended_at, Unset):
             ended_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             ended_at = _scp.date_time(_ended_at, "endedAt")
 
         _error_type = d.pop("errorType", UNSET)
@@ -153,15 +151,11 @@ class Operation:
         if isinstance(_error_type, Unset):
             error_type = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             error_type = _scp.enum(OperationErrorType, _error_type, "errorType")
 
         _messages = d.pop("messages", UNSET)
         messages: list[Message] | Unset = UNSET
         if _messages is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             messages = _scp.models(Message, _messages, "messages")
 
         mta_id = d.pop("mtaId", UNSET)
@@ -173,8 +167,6 @@ class Operation:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             parameters = _scp.model(OperationParameters, _parameters, "parameters")
 
         process_id = d.pop("processId", UNSET)
@@ -184,8 +176,6 @@ class Operation:
         if isinstance(_process_type, Unset):
             process_type = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             process_type = _scp.enum(ProcessType, _process_type, "processType")
 
         space_id = d.pop("spaceId", UNSET)
@@ -195,8 +185,6 @@ class Operation:
         if isinstance(_started_at, Unset):
             started_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             started_at = _scp.date_time(_started_at, "startedAt")
 
         _state = d.pop("state", UNSET)
@@ -204,8 +192,6 @@ class Operation:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             state = _scp.enum(OperationState, _state, "state")
 
         user = d.pop("user", UNSET)
@@ -249,3 +235,6 @@ class Operation:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

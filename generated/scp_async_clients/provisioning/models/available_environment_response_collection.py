@@ -50,8 +50,6 @@ class AvailableEnvironmentResponseCollection:
         _available_environments = d.pop("availableEnvironments", UNSET)
         available_environments: list[AvailableEnvironmentResponseObject] | Unset = UNSET
         if _available_environments is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             available_environments = _scp.models(
                 AvailableEnvironmentResponseObject, _available_environments, "availableEnvironments"
             )
@@ -83,3 +81,6 @@ class AvailableEnvironmentResponseCollection:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

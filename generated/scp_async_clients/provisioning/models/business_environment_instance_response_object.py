@@ -231,8 +231,6 @@ class BusinessEnvironmentInstanceResponseObject:
         if isinstance(_created_date, Unset):
             created_date = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_date = _scp.date_time(_created_date, "createdDate")
 
         _custom_labels = d.pop("customLabels", UNSET)
@@ -240,8 +238,6 @@ class BusinessEnvironmentInstanceResponseObject:
         if isinstance(_custom_labels, Unset):
             custom_labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             custom_labels = _scp.model(
                 BusinessEnvironmentInstanceResponseObjectCustomLabels, _custom_labels, "customLabels"
             )
@@ -255,8 +251,6 @@ class BusinessEnvironmentInstanceResponseObject:
         if isinstance(_environment_type, Unset):
             environment_type = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             environment_type = _scp.enum(
                 BusinessEnvironmentInstanceResponseObjectEnvironmentType, _environment_type, "environmentType"
             )
@@ -276,8 +270,6 @@ class BusinessEnvironmentInstanceResponseObject:
         if isinstance(_modified_date, Unset):
             modified_date = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             modified_date = _scp.date_time(_modified_date, "modifiedDate")
 
         name = d.pop("name", UNSET)
@@ -301,8 +293,6 @@ class BusinessEnvironmentInstanceResponseObject:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             state = _scp.enum(BusinessEnvironmentInstanceResponseObjectState, _state, "state")
 
         state_message = d.pop("stateMessage", UNSET)
@@ -316,8 +306,6 @@ class BusinessEnvironmentInstanceResponseObject:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             type_ = _scp.enum(BusinessEnvironmentInstanceResponseObjectType, _type_, "type")
 
         business_environment_instance_response_object = cls(
@@ -373,3 +361,6 @@ class BusinessEnvironmentInstanceResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

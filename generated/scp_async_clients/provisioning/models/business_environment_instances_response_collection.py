@@ -50,8 +50,6 @@ class BusinessEnvironmentInstancesResponseCollection:
         _environment_instances = d.pop("environmentInstances", UNSET)
         environment_instances: list[BusinessEnvironmentInstanceResponseObject] | Unset = UNSET
         if _environment_instances is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             environment_instances = _scp.models(
                 BusinessEnvironmentInstanceResponseObject, _environment_instances, "environmentInstances"
             )
@@ -83,3 +81,6 @@ class BusinessEnvironmentInstancesResponseCollection:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

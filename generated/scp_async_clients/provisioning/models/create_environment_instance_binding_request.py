@@ -53,8 +53,6 @@ class CreateEnvironmentInstanceBindingRequest:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             parameters = _scp.model(CreateEnvironmentInstanceBindingRequestParameters, _parameters, "parameters")
 
         create_environment_instance_binding_request = cls(
@@ -84,3 +82,6 @@ class CreateEnvironmentInstanceBindingRequest:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

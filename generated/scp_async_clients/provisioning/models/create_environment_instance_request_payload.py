@@ -121,8 +121,6 @@ class CreateEnvironmentInstanceRequestPayload:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             parameters = _scp.model(CreateEnvironmentInstanceRequestPayloadParameters, _parameters, "parameters")
 
         technical_key = d.pop("technicalKey", UNSET)
@@ -165,3 +163,6 @@ class CreateEnvironmentInstanceRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

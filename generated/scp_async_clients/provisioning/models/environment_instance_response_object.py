@@ -217,8 +217,6 @@ class EnvironmentInstanceResponseObject:
         if isinstance(_created_date, Unset):
             created_date = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_date = _scp.date_time(_created_date, "createdDate")
 
         _custom_labels = d.pop("customLabels", UNSET)
@@ -226,8 +224,6 @@ class EnvironmentInstanceResponseObject:
         if isinstance(_custom_labels, Unset):
             custom_labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             custom_labels = _scp.model(EnvironmentInstanceResponseObjectCustomLabels, _custom_labels, "customLabels")
 
         dashboard_url = d.pop("dashboardUrl", UNSET)
@@ -239,8 +235,6 @@ class EnvironmentInstanceResponseObject:
         if isinstance(_environment_type, Unset):
             environment_type = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             environment_type = _scp.enum(
                 EnvironmentInstanceResponseObjectEnvironmentType, _environment_type, "environmentType"
             )
@@ -258,8 +252,6 @@ class EnvironmentInstanceResponseObject:
         if isinstance(_modified_date, Unset):
             modified_date = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             modified_date = _scp.date_time(_modified_date, "modifiedDate")
 
         name = d.pop("name", UNSET)
@@ -283,8 +275,6 @@ class EnvironmentInstanceResponseObject:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             state = _scp.enum(EnvironmentInstanceResponseObjectState, _state, "state")
 
         state_message = d.pop("stateMessage", UNSET)
@@ -298,8 +288,6 @@ class EnvironmentInstanceResponseObject:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             type_ = _scp.enum(EnvironmentInstanceResponseObjectType, _type_, "type")
 
         environment_instance_response_object = cls(
@@ -353,3 +341,6 @@ class EnvironmentInstanceResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -50,8 +50,6 @@ class GetAllInstanceBindingsResponse:
         _bindings = d.pop("bindings", UNSET)
         bindings: list[EnvironmentInstanceBindingMetadata] | Unset = UNSET
         if _bindings is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             bindings = _scp.models(EnvironmentInstanceBindingMetadata, _bindings, "bindings")
 
         get_all_instance_bindings_response = cls(
@@ -81,3 +79,6 @@ class GetAllInstanceBindingsResponse:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -119,19 +119,14 @@ class GetEnvironmentInstanceBindingResponse:
         )
 
         d = dict(src_dict)
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         credentials = _scp.model(GetEnvironmentInstanceBindingResponseCredentials, d.pop("credentials"), "credentials")
-
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         parameters = _scp.model(GetEnvironmentInstanceBindingResponseParameters, d.pop("parameters"), "parameters")
 
         _endpoints = d.pop("endpoints", UNSET)
         endpoints: list[GetEnvironmentInstanceBindingResponseEndpointsItem] | Unset = UNSET
         if _endpoints is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             endpoints = _scp.models(GetEnvironmentInstanceBindingResponseEndpointsItem, _endpoints, "endpoints")
 
         _metadata = d.pop("metadata", UNSET)
@@ -139,8 +134,6 @@ class GetEnvironmentInstanceBindingResponse:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(GetEnvironmentInstanceBindingResponseMetadata, _metadata, "metadata")
 
         route_service_url = d.pop("route_service_url", UNSET)
@@ -150,8 +143,6 @@ class GetEnvironmentInstanceBindingResponse:
         _volume_mounts = d.pop("volume_mounts", UNSET)
         volume_mounts: list[GetEnvironmentInstanceBindingResponseVolumeMountsItem] | Unset = UNSET
         if _volume_mounts is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             volume_mounts = _scp.models(
                 GetEnvironmentInstanceBindingResponseVolumeMountsItem, _volume_mounts, "volume_mounts"
             )
@@ -189,3 +180,6 @@ class GetEnvironmentInstanceBindingResponse:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -66,8 +66,6 @@ class JobParameter:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             type_ = _scp.enum(JobParameterType, _type_, "type")
 
         _value = d.pop("value", UNSET)
@@ -75,8 +73,6 @@ class JobParameter:
         if isinstance(_value, Unset):
             value = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             value = _scp.model(JobParameterValue, _value, "value")
 
         job_parameter = cls(
@@ -108,3 +104,6 @@ class JobParameter:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -49,8 +49,6 @@ class LabelsResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(LabelsResponseObjectLabels, _labels, "labels")
 
         labels_response_object = cls(
@@ -80,3 +78,6 @@ class LabelsResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

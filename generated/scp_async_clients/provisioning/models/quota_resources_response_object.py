@@ -89,8 +89,6 @@ class QuotaResourcesResponseObject:
         if isinstance(_additional_info, Unset):
             additional_info = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             additional_info = _scp.model(QuotaResourcesResponseObjectAdditionalInfo, _additional_info, "additionalInfo")
 
         description = d.pop("description", UNSET)
@@ -102,8 +100,6 @@ class QuotaResourcesResponseObject:
         if isinstance(_resource_data, Unset):
             resource_data = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             resource_data = _scp.model(QuotaResourcesResponseObjectResourceData, _resource_data, "resourceData")
 
         resource_provider = d.pop("resourceProvider", UNSET)
@@ -145,3 +141,6 @@ class QuotaResourcesResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -50,8 +50,6 @@ class ServicePlanAssignmentsResponseCollection:
         _quotas = d.pop("quotas", UNSET)
         quotas: list[ServicePlanAssignmentsResponseObject] | Unset = UNSET
         if _quotas is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             quotas = _scp.models(ServicePlanAssignmentsResponseObject, _quotas, "quotas")
 
         service_plan_assignments_response_collection = cls(
@@ -81,3 +79,6 @@ class ServicePlanAssignmentsResponseCollection:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -142,8 +142,6 @@ class ServicePlanAssignmentsResponseObject:
         if isinstance(_provisioning_method, Unset):
             provisioning_method = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             provisioning_method = _scp.enum(
                 ServicePlanAssignmentsResponseObjectProvisioningMethod, _provisioning_method, "provisioningMethod"
             )
@@ -153,8 +151,6 @@ class ServicePlanAssignmentsResponseObject:
         _resources = d.pop("resources", UNSET)
         resources: list[QuotaResourcesResponseObject] | Unset = UNSET
         if _resources is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             resources = _scp.models(QuotaResourcesResponseObject, _resources, "resources")
 
         service = d.pop("service", UNSET)
@@ -164,8 +160,6 @@ class ServicePlanAssignmentsResponseObject:
         if isinstance(_service_category, Unset):
             service_category = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             service_category = _scp.enum(
                 ServicePlanAssignmentsResponseObjectServiceCategory, _service_category, "serviceCategory"
             )
@@ -217,3 +211,6 @@ class ServicePlanAssignmentsResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

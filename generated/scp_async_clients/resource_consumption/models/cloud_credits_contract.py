@@ -75,8 +75,6 @@ class CloudCreditsContract:
         if isinstance(_contract_end_date, Unset):
             contract_end_date = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             contract_end_date = _scp.date(_contract_end_date, "contractEndDate")
 
         _contract_start_date = d.pop("contractStartDate", UNSET)
@@ -84,8 +82,6 @@ class CloudCreditsContract:
         if isinstance(_contract_start_date, Unset):
             contract_start_date = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             contract_start_date = _scp.date(_contract_start_date, "contractStartDate")
 
         currency = d.pop("currency", UNSET)
@@ -93,8 +89,6 @@ class CloudCreditsContract:
         _phases = d.pop("phases", UNSET)
         phases: list[CloudCreditsPhase] | Unset = UNSET
         if _phases is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             phases = _scp.models(CloudCreditsPhase, _phases, "phases")
 
         cloud_credits_contract = cls(
@@ -127,3 +121,6 @@ class CloudCreditsContract:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -62,8 +62,6 @@ class CloudCreditsDetails:
         _contracts = d.pop("contracts", UNSET)
         contracts: list[CloudCreditsContract] | Unset = UNSET
         if _contracts is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             contracts = _scp.models(CloudCreditsContract, _contracts, "contracts")
 
         global_account_id = d.pop("globalAccountId", UNSET)
@@ -99,3 +97,6 @@ class CloudCreditsDetails:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

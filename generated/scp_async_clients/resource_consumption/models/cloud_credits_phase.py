@@ -69,8 +69,6 @@ class CloudCreditsPhase:
         if isinstance(_phase_end_date, Unset):
             phase_end_date = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             phase_end_date = _scp.date(_phase_end_date, "phaseEndDate")
 
         _phase_start_date = d.pop("phaseStartDate", UNSET)
@@ -78,15 +76,11 @@ class CloudCreditsPhase:
         if isinstance(_phase_start_date, Unset):
             phase_start_date = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             phase_start_date = _scp.date(_phase_start_date, "phaseStartDate")
 
         _phase_updates = d.pop("phaseUpdates", UNSET)
         phase_updates: list[CloudCreditsPhaseUpdate] | Unset = UNSET
         if _phase_updates is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             phase_updates = _scp.models(CloudCreditsPhaseUpdate, _phase_updates, "phaseUpdates")
 
         cloud_credits_phase = cls(
@@ -118,3 +112,6 @@ class CloudCreditsPhase:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

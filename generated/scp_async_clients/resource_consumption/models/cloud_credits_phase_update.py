@@ -60,8 +60,6 @@ class CloudCreditsPhaseUpdate:
         if isinstance(_phase_updated_on, Unset):
             phase_updated_on = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             phase_updated_on = _scp.date(_phase_updated_on, "phaseUpdatedOn")
 
         cloud_credits_phase_update = cls(
@@ -93,3 +91,6 @@ class CloudCreditsPhaseUpdate:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

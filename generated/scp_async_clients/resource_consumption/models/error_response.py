@@ -49,8 +49,6 @@ class ErrorResponse:
         if isinstance(_error, Unset):
             error = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             error = _scp.model(ErrorResponseError, _error, "error")
 
         error_response = cls(
@@ -80,3 +78,6 @@ class ErrorResponse:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

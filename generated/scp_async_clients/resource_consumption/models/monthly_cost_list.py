@@ -50,8 +50,6 @@ class MonthlyCostList:
         _content = d.pop("content", UNSET)
         content: list[MonthlyCost] | Unset = UNSET
         if _content is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             content = _scp.models(MonthlyCost, _content, "content")
 
         monthly_cost_list = cls(
@@ -81,3 +79,6 @@ class MonthlyCostList:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -50,8 +50,6 @@ class SubaccountUsageList:
         _content = d.pop("content", UNSET)
         content: list[SubaccountUsage] | Unset = UNSET
         if _content is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             content = _scp.models(SubaccountUsage, _content, "content")
 
         subaccount_usage_list = cls(
@@ -81,3 +79,6 @@ class SubaccountUsageList:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

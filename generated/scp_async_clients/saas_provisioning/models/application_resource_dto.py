@@ -61,8 +61,6 @@ class ApplicationResourceDto:
         if isinstance(_group_version_type, Unset):
             group_version_type = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             group_version_type = _scp.model(GroupVersionType, _group_version_type, "groupVersionType")
 
         name = d.pop("name", UNSET)
@@ -98,3 +96,6 @@ class ApplicationResourceDto:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -188,8 +188,6 @@ class ApplicationSubscriptionsResponseObject:
         _dependencies = d.pop("dependencies", UNSET)
         dependencies: list[DependenciesResponseObject] | Unset = UNSET
         if _dependencies is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             dependencies = _scp.models(DependenciesResponseObject, _dependencies, "dependencies")
 
         error = d.pop("error", UNSET)
@@ -261,3 +259,6 @@ class ApplicationSubscriptionsResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -69,8 +69,6 @@ class BatchUpdateXsuaaSubscriptionDependencies:
         if isinstance(_app_provider_custom_properties, Unset):
             app_provider_custom_properties = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             app_provider_custom_properties = _scp.model(
                 BatchUpdateXsuaaSubscriptionDependenciesAppProviderCustomProperties,
                 _app_provider_custom_properties,
@@ -80,15 +78,11 @@ class BatchUpdateXsuaaSubscriptionDependencies:
         _subscription_guids = d.pop("subscriptionGuids", UNSET)
         subscription_guids: list[str] | Unset = UNSET
         if _subscription_guids is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             subscription_guids = cast(list[str], _scp.array(_subscription_guids, "subscriptionGuids"))
 
         _tenant_ids = d.pop("tenantIds", UNSET)
         tenant_ids: list[str] | Unset = UNSET
         if _tenant_ids is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             tenant_ids = cast(list[str], _scp.array(_tenant_ids, "tenantIds"))
 
         batch_update_xsuaa_subscription_dependencies = cls(
@@ -120,3 +114,6 @@ class BatchUpdateXsuaaSubscriptionDependencies:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -61,8 +61,6 @@ class CreateSubscriptionRequestPayload:
         if isinstance(_subscription_params, Unset):
             subscription_params = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             subscription_params = _scp.model(
                 CreateSubscriptionRequestPayloadSubscriptionParams, _subscription_params, "subscriptionParams"
             )
@@ -95,3 +93,6 @@ class CreateSubscriptionRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

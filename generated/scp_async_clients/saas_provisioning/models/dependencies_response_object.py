@@ -78,8 +78,6 @@ class DependenciesResponseObject:
         _dependencies = d.pop("dependencies", UNSET)
         dependencies: list[DependenciesResponseObject] | Unset = UNSET
         if _dependencies is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             dependencies = _scp.models(DependenciesResponseObject, _dependencies, "dependencies")
 
         error = d.pop("error", UNSET)
@@ -120,3 +118,6 @@ class DependenciesResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

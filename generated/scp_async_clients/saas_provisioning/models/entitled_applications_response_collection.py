@@ -50,8 +50,6 @@ class EntitledApplicationsResponseCollection:
         _applications = d.pop("applications", UNSET)
         applications: list[EntitledApplicationsResponseObject] | Unset = UNSET
         if _applications is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             applications = _scp.models(EntitledApplicationsResponseObject, _applications, "applications")
 
         entitled_applications_response_collection = cls(
@@ -81,3 +79,6 @@ class EntitledApplicationsResponseCollection:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

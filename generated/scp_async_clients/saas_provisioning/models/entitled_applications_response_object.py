@@ -343,15 +343,11 @@ class EntitledApplicationsResponseObject:
         _additional_plan_features = d.pop("additionalPlanFeatures", UNSET)
         additional_plan_features: list[str] | Unset = UNSET
         if _additional_plan_features is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             additional_plan_features = cast(list[str], _scp.array(_additional_plan_features, "additionalPlanFeatures"))
 
         _allowed_target_plans = d.pop("allowedTargetPlans", UNSET)
         allowed_target_plans: list[str] | Unset = UNSET
         if _allowed_target_plans is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             allowed_target_plans = cast(list[str], _scp.array(_allowed_target_plans, "allowedTargetPlans"))
 
         app_id = d.pop("appId", UNSET)
@@ -363,8 +359,6 @@ class EntitledApplicationsResponseObject:
         if isinstance(_application_coordinates, Unset):
             application_coordinates = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             application_coordinates = _scp.model(
                 EntitledApplicationsResponseObjectApplicationCoordinates,
                 _application_coordinates,
@@ -376,8 +370,6 @@ class EntitledApplicationsResponseObject:
         if isinstance(_application_resource, Unset):
             application_resource = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             application_resource = _scp.model(ApplicationResourceDto, _application_resource, "applicationResource")
 
         _authentication_provider = d.pop("authenticationProvider", UNSET)
@@ -385,8 +377,6 @@ class EntitledApplicationsResponseObject:
         if isinstance(_authentication_provider, Unset):
             authentication_provider = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             authentication_provider = _scp.enum(
                 EntitledApplicationsResponseObjectAuthenticationProvider,
                 _authentication_provider,
@@ -398,8 +388,6 @@ class EntitledApplicationsResponseObject:
         if isinstance(_automation_state, Unset):
             automation_state = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             automation_state = _scp.enum(
                 EntitledApplicationsResponseObjectAutomationState, _automation_state, "automationState"
             )
@@ -419,8 +407,6 @@ class EntitledApplicationsResponseObject:
         if isinstance(_created_date, Unset):
             created_date = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_date = _scp.date_time(_created_date, "createdDate")
 
         customer_developed = d.pop("customerDeveloped", UNSET)
@@ -442,8 +428,6 @@ class EntitledApplicationsResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(EntitledApplicationsResponseObjectLabels, _labels, "labels")
 
         _metadata = d.pop("metadata", UNSET)
@@ -451,8 +435,6 @@ class EntitledApplicationsResponseObject:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(EntitledApplicationsResponseObjectMetadata, _metadata, "metadata")
 
         modified_by = d.pop("modifiedBy", UNSET)
@@ -462,8 +444,6 @@ class EntitledApplicationsResponseObject:
         if isinstance(_modified_date, Unset):
             modified_date = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             modified_date = _scp.date_time(_modified_date, "modifiedDate")
 
         _params_schema = d.pop("paramsSchema", UNSET)
@@ -471,8 +451,6 @@ class EntitledApplicationsResponseObject:
         if isinstance(_params_schema, Unset):
             params_schema = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             params_schema = _scp.model(EntitledApplicationsResponseObjectParamsSchema, _params_schema, "paramsSchema")
 
         plan_description = d.pop("planDescription", UNSET)
@@ -490,8 +468,6 @@ class EntitledApplicationsResponseObject:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             state = _scp.enum(EntitledApplicationsResponseObjectState, _state, "state")
 
         subscribed_subaccount_id = d.pop("subscribedSubaccountId", UNSET)
@@ -503,8 +479,6 @@ class EntitledApplicationsResponseObject:
         if isinstance(_subscription_error, Unset):
             subscription_error = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             subscription_error = _scp.model(
                 EntitledApplicationsErrorResponseObject, _subscription_error, "subscriptionError"
             )
@@ -591,3 +565,6 @@ class EntitledApplicationsResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

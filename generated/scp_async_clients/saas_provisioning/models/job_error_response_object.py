@@ -84,8 +84,6 @@ class JobErrorResponseObject:
         if isinstance(_timestamp, Unset):
             timestamp = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             timestamp = _scp.date_time(_timestamp, "timestamp")
 
         job_error_response_object = cls(
@@ -120,3 +118,6 @@ class JobErrorResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -82,8 +82,6 @@ class JobStateResponseObject:
         if isinstance(_error, Unset):
             error = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             error = _scp.model(JobErrorResponseObject, _error, "error")
 
         id = d.pop("id", UNSET)
@@ -93,8 +91,6 @@ class JobStateResponseObject:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             state = _scp.enum(JobStateResponseObjectState, _state, "state")
 
         _state_details = d.pop("stateDetails", UNSET)
@@ -102,8 +98,6 @@ class JobStateResponseObject:
         if isinstance(_state_details, Unset):
             state_details = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             state_details = _scp.model(JobStateResponseObjectStateDetails, _state_details, "stateDetails")
 
         job_state_response_object = cls(
@@ -137,3 +131,6 @@ class JobStateResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -49,8 +49,6 @@ class LabelAssignmentRequestPayload:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(LabelAssignmentRequestPayloadLabels, _labels, "labels")
 
         label_assignment_request_payload = cls(
@@ -80,3 +78,6 @@ class LabelAssignmentRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -195,8 +195,6 @@ class RegistrationDetailsResponseObject:
         if isinstance(_params_schema, Unset):
             params_schema = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             params_schema = _scp.model(RegistrationDetailsResponseObjectParamsSchema, _params_schema, "paramsSchema")
 
         propagate_params = d.pop("propagateParams", UNSET)
@@ -255,3 +253,6 @@ class RegistrationDetailsResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

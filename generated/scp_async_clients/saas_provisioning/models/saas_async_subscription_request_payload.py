@@ -74,8 +74,6 @@ class SaasAsyncSubscriptionRequestPayload:
         if isinstance(_additional_output, Unset):
             additional_output = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             additional_output = _scp.model(
                 SaasAsyncSubscriptionRequestPayloadAdditionalOutput, _additional_output, "additionalOutput"
             )
@@ -87,8 +85,6 @@ class SaasAsyncSubscriptionRequestPayload:
         if isinstance(_status, Unset):
             status = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             status = _scp.enum(SaasAsyncSubscriptionRequestPayloadStatus, _status, "status")
 
         subscription_url = d.pop("subscriptionUrl", UNSET)
@@ -123,3 +119,6 @@ class SaasAsyncSubscriptionRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

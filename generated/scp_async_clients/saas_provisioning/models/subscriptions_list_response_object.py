@@ -78,8 +78,6 @@ class SubscriptionsListResponseObject:
         _subscriptions = d.pop("subscriptions", UNSET)
         subscriptions: list[ApplicationSubscriptionsResponseObject] | Unset = UNSET
         if _subscriptions is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             subscriptions = _scp.models(ApplicationSubscriptionsResponseObject, _subscriptions, "subscriptions")
 
         total = d.pop("total", UNSET)
@@ -117,3 +115,6 @@ class SubscriptionsListResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

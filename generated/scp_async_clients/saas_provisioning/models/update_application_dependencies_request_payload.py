@@ -55,8 +55,6 @@ class UpdateApplicationDependenciesRequestPayload:
         if isinstance(_app_provider_custom_properties, Unset):
             app_provider_custom_properties = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             app_provider_custom_properties = _scp.model(
                 UpdateApplicationDependenciesRequestPayloadAppProviderCustomProperties,
                 _app_provider_custom_properties,
@@ -90,3 +88,6 @@ class UpdateApplicationDependenciesRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

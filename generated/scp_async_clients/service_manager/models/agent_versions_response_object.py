@@ -57,22 +57,16 @@ class AgentVersionsResponseObject:
         _cf = d.pop("cf", UNSET)
         cf: list[str] | Unset = UNSET
         if _cf is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             cf = cast(list[str], _scp.array(_cf, "cf"))
 
         _cf_sap = d.pop("cf-sap", UNSET)
         cf_sap: list[str] | Unset = UNSET
         if _cf_sap is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             cf_sap = cast(list[str], _scp.array(_cf_sap, "cf-sap"))
 
         _k8s = d.pop("k8s", UNSET)
         k8s: list[str] | Unset = UNSET
         if _k8s is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             k8s = cast(list[str], _scp.array(_k8s, "k8s"))
 
         agent_versions_response_object = cls(
@@ -104,3 +98,6 @@ class AgentVersionsResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -83,8 +83,6 @@ class CreateByOfferingAndPlanName:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(Labels, _labels, "labels")
 
         _parameters = d.pop("parameters", UNSET)
@@ -92,8 +90,6 @@ class CreateByOfferingAndPlanName:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             parameters = _scp.model(CreateByOfferingAndPlanNameParameters, _parameters, "parameters")
 
         create_by_offering_and_plan_name = cls(
@@ -127,3 +123,6 @@ class CreateByOfferingAndPlanName:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -76,8 +76,6 @@ class CreateByPlanID:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(Labels, _labels, "labels")
 
         _parameters = d.pop("parameters", UNSET)
@@ -85,8 +83,6 @@ class CreateByPlanID:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             parameters = _scp.model(CreateByPlanIDParameters, _parameters, "parameters")
 
         create_by_plan_id = cls(
@@ -119,3 +115,6 @@ class CreateByPlanID:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

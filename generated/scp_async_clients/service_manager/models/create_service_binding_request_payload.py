@@ -92,8 +92,6 @@ class CreateServiceBindingRequestPayload:
         if isinstance(_bind_resource, Unset):
             bind_resource = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             bind_resource = _scp.model(CreateServiceBindingRequestPayloadBindResource, _bind_resource, "bind_resource")
 
         _labels = d.pop("labels", UNSET)
@@ -101,8 +99,6 @@ class CreateServiceBindingRequestPayload:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(Labels, _labels, "labels")
 
         _parameters = d.pop("parameters", UNSET)
@@ -110,8 +106,6 @@ class CreateServiceBindingRequestPayload:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             parameters = _scp.model(CreateServiceBindingRequestPayloadParameters, _parameters, "parameters")
 
         create_service_binding_request_payload = cls(
@@ -145,3 +139,6 @@ class CreateServiceBindingRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -128,8 +128,6 @@ class CreatedServiceBindingResponseObject:
         if isinstance(_bind_resource, Unset):
             bind_resource = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             bind_resource = _scp.model(CreatedServiceBindingResponseObjectBindResource, _bind_resource, "bind_resource")
 
         _context = d.pop("context", UNSET)
@@ -137,8 +135,6 @@ class CreatedServiceBindingResponseObject:
         if isinstance(_context, Unset):
             context = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             context = _scp.model(CreatedServiceBindingResponseObjectContext, _context, "context")
 
         _created_at = d.pop("created_at", UNSET)
@@ -146,8 +142,6 @@ class CreatedServiceBindingResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _credentials = d.pop("credentials", UNSET)
@@ -155,8 +149,6 @@ class CreatedServiceBindingResponseObject:
         if isinstance(_credentials, Unset):
             credentials = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             credentials = _scp.model(CreatedServiceBindingResponseObjectCredentials, _credentials, "credentials")
 
         id = d.pop("id", UNSET)
@@ -166,8 +158,6 @@ class CreatedServiceBindingResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(Labels, _labels, "labels")
 
         name = d.pop("name", UNSET)
@@ -181,8 +171,6 @@ class CreatedServiceBindingResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         created_service_binding_response_object = cls(
@@ -221,3 +209,6 @@ class CreatedServiceBindingResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

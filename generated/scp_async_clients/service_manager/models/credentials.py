@@ -49,8 +49,6 @@ class Credentials:
         if isinstance(_basic, Unset):
             basic = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             basic = _scp.model(CredentialsBasic, _basic, "basic")
 
         credentials = cls(
@@ -80,3 +78,6 @@ class Credentials:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

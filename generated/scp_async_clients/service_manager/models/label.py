@@ -60,15 +60,11 @@ class Label:
         if isinstance(_op, Unset):
             op = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             op = _scp.enum(LabelOp, _op, "op")
 
         _values = d.pop("values", UNSET)
         values: list[str] | Unset = UNSET
         if _values is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             values = cast(list[str], _scp.array(_values, "values"))
 
         label = cls(
@@ -100,3 +96,6 @@ class Label:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -133,8 +133,6 @@ class ListedServiceBindingResponseObject:
         if isinstance(_bind_resource, Unset):
             bind_resource = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             bind_resource = _scp.model(ListedServiceBindingResponseObjectBindResource, _bind_resource, "bind_resource")
 
         _context = d.pop("context", UNSET)
@@ -142,8 +140,6 @@ class ListedServiceBindingResponseObject:
         if isinstance(_context, Unset):
             context = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             context = _scp.model(ListedServiceBindingResponseObjectContext, _context, "context")
 
         _created_at = d.pop("created_at", UNSET)
@@ -151,8 +147,6 @@ class ListedServiceBindingResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _credentials = d.pop("credentials", UNSET)
@@ -160,8 +154,6 @@ class ListedServiceBindingResponseObject:
         if isinstance(_credentials, Unset):
             credentials = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             credentials = _scp.model(ListedServiceBindingResponseObjectCredentials, _credentials, "credentials")
 
         _labels = d.pop("labels", UNSET)
@@ -169,8 +161,6 @@ class ListedServiceBindingResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(Labels, _labels, "labels")
 
         ready = d.pop("ready", UNSET)
@@ -182,8 +172,6 @@ class ListedServiceBindingResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         listed_service_binding_response_object = cls(
@@ -222,3 +210,6 @@ class ListedServiceBindingResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -103,8 +103,6 @@ class ListedServiceBrokerResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         description = d.pop("description", UNSET)
@@ -114,8 +112,6 @@ class ListedServiceBrokerResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(Labels, _labels, "labels")
 
         ready = d.pop("ready", UNSET)
@@ -125,8 +121,6 @@ class ListedServiceBrokerResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         listed_service_broker_response_object = cls(
@@ -163,3 +157,6 @@ class ListedServiceBrokerResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -149,8 +149,6 @@ class ListedServiceInstanceResponseObject:
         if isinstance(_context, Unset):
             context = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             context = _scp.model(ListedServiceInstanceResponseObjectContext, _context, "context")
 
         _created_at = d.pop("created_at", UNSET)
@@ -158,8 +156,6 @@ class ListedServiceInstanceResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         dashboard_url = d.pop("dashboard_url", UNSET)
@@ -169,8 +165,6 @@ class ListedServiceInstanceResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(Labels, _labels, "labels")
 
         _maintenance_info = d.pop("maintenance_info", UNSET)
@@ -178,8 +172,6 @@ class ListedServiceInstanceResponseObject:
         if isinstance(_maintenance_info, Unset):
             maintenance_info = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             maintenance_info = _scp.model(
                 ListedServiceInstanceResponseObjectMaintenanceInfo, _maintenance_info, "maintenance_info"
             )
@@ -199,8 +191,6 @@ class ListedServiceInstanceResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         usable = d.pop("usable", UNSET)
@@ -245,3 +235,6 @@ class ListedServiceInstanceResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -176,8 +176,6 @@ class OperationResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _deletion_scheduled = d.pop("deletion_scheduled", UNSET)
@@ -185,8 +183,6 @@ class OperationResponseObject:
         if isinstance(_deletion_scheduled, Unset):
             deletion_scheduled = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             deletion_scheduled = _scp.date_time(_deletion_scheduled, "deletion_scheduled")
 
         description = d.pop("description", UNSET)
@@ -194,8 +190,6 @@ class OperationResponseObject:
         _errors = d.pop("errors", UNSET)
         errors: list[Error] | Unset = UNSET
         if _errors is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             errors = _scp.models(Error, _errors, "errors")
 
         id = d.pop("id", UNSET)
@@ -205,8 +199,6 @@ class OperationResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(Labels, _labels, "labels")
 
         platform_id = d.pop("platform_id", UNSET)
@@ -220,8 +212,6 @@ class OperationResponseObject:
         if isinstance(_reschedule_timestamp, Unset):
             reschedule_timestamp = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             reschedule_timestamp = _scp.date_time(_reschedule_timestamp, "reschedule_timestamp")
 
         resource_id = d.pop("resource_id", UNSET)
@@ -233,15 +223,11 @@ class OperationResponseObject:
         if isinstance(_state, Unset):
             state = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             state = _scp.enum(OperationResponseObjectState, _state, "state")
 
         _transitive_resources = d.pop("transitive_resources", UNSET)
         transitive_resources: list[TransitiveResource] | Unset = UNSET
         if _transitive_resources is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             transitive_resources = _scp.models(TransitiveResource, _transitive_resources, "transitive_resources")
 
         _type_ = d.pop("type", UNSET)
@@ -249,8 +235,6 @@ class OperationResponseObject:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             type_ = _scp.enum(OperationResponseObjectType, _type_, "type")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -258,8 +242,6 @@ class OperationResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         operation_response_object = cls(
@@ -305,3 +287,6 @@ class OperationResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

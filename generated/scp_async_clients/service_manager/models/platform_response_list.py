@@ -62,8 +62,6 @@ class PlatformResponseList:
         _items = d.pop("items", UNSET)
         items: list[ListedPlatformResponseObject] | Unset = UNSET
         if _items is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             items = _scp.models(ListedPlatformResponseObject, _items, "items")
 
         num_items = d.pop("num_items", UNSET)
@@ -99,3 +97,6 @@ class PlatformResponseList:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

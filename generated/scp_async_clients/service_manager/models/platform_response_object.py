@@ -109,8 +109,6 @@ class PlatformResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         description = d.pop("description", UNSET)
@@ -122,8 +120,6 @@ class PlatformResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(Labels, _labels, "labels")
 
         _last_operation = d.pop("last_operation", UNSET)
@@ -131,8 +127,6 @@ class PlatformResponseObject:
         if isinstance(_last_operation, Unset):
             last_operation = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             last_operation = _scp.model(OperationResponseObject, _last_operation, "last_operation")
 
         name = d.pop("name", UNSET)
@@ -144,8 +138,6 @@ class PlatformResponseObject:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             type_ = _scp.enum(PlatformResponseObjectType, _type_, "type")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -153,8 +145,6 @@ class PlatformResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         platform_response_object = cls(
@@ -192,3 +182,6 @@ class PlatformResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

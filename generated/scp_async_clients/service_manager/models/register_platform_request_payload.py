@@ -66,8 +66,6 @@ class RegisterPlatformRequestPayload:
         d = dict(src_dict)
         name = d.pop("name")
 
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         type_ = _scp.enum(RegisterPlatformRequestPayloadType, d.pop("type"), "type")
 
         description = d.pop("description", UNSET)
@@ -77,8 +75,6 @@ class RegisterPlatformRequestPayload:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(Labels, _labels, "labels")
 
         register_platform_request_payload = cls(
@@ -111,3 +107,6 @@ class RegisterPlatformRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

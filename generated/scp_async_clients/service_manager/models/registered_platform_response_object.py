@@ -109,8 +109,6 @@ class RegisteredPlatformResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _credentials = d.pop("credentials", UNSET)
@@ -118,8 +116,6 @@ class RegisteredPlatformResponseObject:
         if isinstance(_credentials, Unset):
             credentials = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             credentials = _scp.model(Credentials, _credentials, "credentials")
 
         description = d.pop("description", UNSET)
@@ -131,8 +127,6 @@ class RegisteredPlatformResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(Labels, _labels, "labels")
 
         name = d.pop("name", UNSET)
@@ -144,8 +138,6 @@ class RegisteredPlatformResponseObject:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             type_ = _scp.enum(RegisteredPlatformResponseObjectType, _type_, "type")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -153,8 +145,6 @@ class RegisteredPlatformResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         registered_platform_response_object = cls(
@@ -192,3 +182,6 @@ class RegisteredPlatformResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -135,8 +135,6 @@ class ServiceBindingResponseObject:
         if isinstance(_bind_resource, Unset):
             bind_resource = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             bind_resource = _scp.model(ServiceBindingResponseObjectBindResource, _bind_resource, "bind_resource")
 
         _context = d.pop("context", UNSET)
@@ -144,8 +142,6 @@ class ServiceBindingResponseObject:
         if isinstance(_context, Unset):
             context = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             context = _scp.model(ServiceBindingResponseObjectContext, _context, "context")
 
         _created_at = d.pop("created_at", UNSET)
@@ -153,8 +149,6 @@ class ServiceBindingResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         _credentials = d.pop("credentials", UNSET)
@@ -162,8 +156,6 @@ class ServiceBindingResponseObject:
         if isinstance(_credentials, Unset):
             credentials = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             credentials = _scp.model(ServiceBindingResponseObjectCredentials, _credentials, "credentials")
 
         _labels = d.pop("labels", UNSET)
@@ -171,8 +163,6 @@ class ServiceBindingResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(Labels, _labels, "labels")
 
         _last_operation = d.pop("last_operation", UNSET)
@@ -180,8 +170,6 @@ class ServiceBindingResponseObject:
         if isinstance(_last_operation, Unset):
             last_operation = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             last_operation = _scp.model(OperationResponseObject, _last_operation, "last_operation")
 
         ready = d.pop("ready", UNSET)
@@ -193,8 +181,6 @@ class ServiceBindingResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         service_binding_response_object = cls(
@@ -234,3 +220,6 @@ class ServiceBindingResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -60,7 +60,6 @@ class ServiceBrokerResponseList:
         d = dict(src_dict)
         _items = d.pop("items")
         items: list[ListedServiceBrokerResponseObject]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         items = _scp.models(ListedServiceBrokerResponseObject, _items, "items")
 
@@ -97,3 +96,6 @@ class ServiceBrokerResponseList:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -113,8 +113,6 @@ class ServiceBrokerResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         description = d.pop("description", UNSET)
@@ -124,8 +122,6 @@ class ServiceBrokerResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(Labels, _labels, "labels")
 
         _last_operation = d.pop("last_operation", UNSET)
@@ -133,8 +129,6 @@ class ServiceBrokerResponseObject:
         if isinstance(_last_operation, Unset):
             last_operation = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             last_operation = _scp.model(OperationResponseObject, _last_operation, "last_operation")
 
         ready = d.pop("ready", UNSET)
@@ -144,8 +138,6 @@ class ServiceBrokerResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         service_broker_response_object = cls(
@@ -183,3 +175,6 @@ class ServiceBrokerResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

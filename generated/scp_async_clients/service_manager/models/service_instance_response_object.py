@@ -157,8 +157,6 @@ class ServiceInstanceResponseObject:
         if isinstance(_context, Unset):
             context = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             context = _scp.model(ServiceInstanceResponseObjectContext, _context, "context")
 
         _created_at = d.pop("created_at", UNSET)
@@ -166,8 +164,6 @@ class ServiceInstanceResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         dashboard_url = d.pop("dashboard_url", UNSET)
@@ -177,8 +173,6 @@ class ServiceInstanceResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(Labels, _labels, "labels")
 
         _last_operation = d.pop("last_operation", UNSET)
@@ -186,8 +180,6 @@ class ServiceInstanceResponseObject:
         if isinstance(_last_operation, Unset):
             last_operation = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             last_operation = _scp.model(OperationResponseObject, _last_operation, "last_operation")
 
         _maintenance_info = d.pop("maintenance_info", UNSET)
@@ -195,8 +187,6 @@ class ServiceInstanceResponseObject:
         if isinstance(_maintenance_info, Unset):
             maintenance_info = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             maintenance_info = _scp.model(
                 ServiceInstanceResponseObjectMaintenanceInfo, _maintenance_info, "maintenance_info"
             )
@@ -216,8 +206,6 @@ class ServiceInstanceResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         usable = d.pop("usable", UNSET)
@@ -263,3 +251,6 @@ class ServiceInstanceResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

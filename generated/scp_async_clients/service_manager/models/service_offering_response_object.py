@@ -163,8 +163,6 @@ class ServiceOfferingResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         description = d.pop("description", UNSET)
@@ -176,8 +174,6 @@ class ServiceOfferingResponseObject:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(ServiceOfferingMetadata, _metadata, "metadata")
 
         plan_updateable = d.pop("plan_updateable", UNSET)
@@ -187,8 +183,6 @@ class ServiceOfferingResponseObject:
         _tags = d.pop("tags", UNSET)
         tags: list[str] | Unset = UNSET
         if _tags is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             tags = cast(list[str], _scp.array(_tags, "tags"))
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -196,8 +190,6 @@ class ServiceOfferingResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         service_offering_response_object = cls(
@@ -242,3 +234,6 @@ class ServiceOfferingResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -80,13 +80,9 @@ class ServicePlanMetadata:
         _supported_platforms = d.pop("supportedPlatforms", UNSET)
         supported_platforms: list[ServicePlanMetadataSupportedPlatformsItem] | Unset = UNSET
         if _supported_platforms is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             if _scp.is_array(_supported_platforms, "supportedPlatforms"):
                 supported_platforms = []
                 for supported_platforms_item_data in _supported_platforms:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     supported_platforms_item = _scp.enum(
                         ServicePlanMetadataSupportedPlatformsItem, supported_platforms_item_data, "supportedPlatforms[]"
                     )
@@ -124,3 +120,6 @@ class ServicePlanMetadata:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -131,8 +131,6 @@ class ServicePlanResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         description = d.pop("description", UNSET)
@@ -144,8 +142,6 @@ class ServicePlanResponseObject:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             metadata = _scp.model(ServicePlanMetadata, _metadata, "metadata")
 
         ready = d.pop("ready", UNSET)
@@ -157,8 +153,6 @@ class ServicePlanResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         service_plan_response_object = cls(
@@ -199,3 +193,6 @@ class ServicePlanResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

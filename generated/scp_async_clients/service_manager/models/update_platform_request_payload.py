@@ -83,8 +83,6 @@ class UpdatePlatformRequestPayload:
         _labels = d.pop("labels", UNSET)
         labels: list[Label] | Unset = UNSET
         if _labels is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.models(Label, _labels, "labels")
 
         name = d.pop("name", UNSET)
@@ -94,8 +92,6 @@ class UpdatePlatformRequestPayload:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             type_ = _scp.enum(UpdatePlatformRequestPayloadType, _type_, "type")
 
         update_platform_request_payload = cls(
@@ -129,3 +125,6 @@ class UpdatePlatformRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

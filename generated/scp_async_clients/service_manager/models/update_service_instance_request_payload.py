@@ -78,8 +78,6 @@ class UpdateServiceInstanceRequestPayload:
         _labels = d.pop("labels", UNSET)
         labels: list[Label] | Unset = UNSET
         if _labels is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.models(Label, _labels, "labels")
 
         name = d.pop("name", UNSET)
@@ -89,8 +87,6 @@ class UpdateServiceInstanceRequestPayload:
         if isinstance(_parameters, Unset):
             parameters = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             parameters = _scp.model(UpdateServiceInstanceRequestPayloadParameters, _parameters, "parameters")
 
         service_plan_id = d.pop("service_plan_id", UNSET)
@@ -125,3 +121,6 @@ class UpdateServiceInstanceRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -103,8 +103,6 @@ class UpdatedPlatformResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         description = d.pop("description", UNSET)
@@ -116,8 +114,6 @@ class UpdatedPlatformResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(Labels, _labels, "labels")
 
         ready = d.pop("ready", UNSET)
@@ -127,8 +123,6 @@ class UpdatedPlatformResponseObject:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             type_ = _scp.enum(UpdatedPlatformResponseObjectType, _type_, "type")
 
         _updated_at = d.pop("updated_at", UNSET)
@@ -136,8 +130,6 @@ class UpdatedPlatformResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         updated_platform_response_object = cls(
@@ -174,3 +166,6 @@ class UpdatedPlatformResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

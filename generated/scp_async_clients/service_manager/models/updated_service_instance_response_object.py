@@ -146,8 +146,6 @@ class UpdatedServiceInstanceResponseObject:
         if isinstance(_context, Unset):
             context = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             context = _scp.model(UpdatedServiceInstanceResponseObjectContext, _context, "context")
 
         _created_at = d.pop("created_at", UNSET)
@@ -155,8 +153,6 @@ class UpdatedServiceInstanceResponseObject:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "created_at")
 
         dashboard_url = d.pop("dashboard_url", UNSET)
@@ -168,8 +164,6 @@ class UpdatedServiceInstanceResponseObject:
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             labels = _scp.model(Labels, _labels, "labels")
 
         _maintenance_info = d.pop("maintenance_info", UNSET)
@@ -177,8 +171,6 @@ class UpdatedServiceInstanceResponseObject:
         if isinstance(_maintenance_info, Unset):
             maintenance_info = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             maintenance_info = _scp.model(
                 UpdatedServiceInstanceResponseObjectMaintenanceInfo, _maintenance_info, "maintenance_info"
             )
@@ -200,8 +192,6 @@ class UpdatedServiceInstanceResponseObject:
         if isinstance(_updated_at, Unset):
             updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             updated_at = _scp.date_time(_updated_at, "updated_at")
 
         usable = d.pop("usable", UNSET)
@@ -246,3 +236,6 @@ class UpdatedServiceInstanceResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -67,8 +67,6 @@ class AbstractIdentityProviderDefinition:
         if isinstance(_additional_configuration, Unset):
             additional_configuration = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             additional_configuration = _scp.model(
                 AbstractIdentityProviderDefinitionAdditionalConfiguration,
                 _additional_configuration,
@@ -78,8 +76,6 @@ class AbstractIdentityProviderDefinition:
         _email_domain = d.pop("emailDomain", UNSET)
         email_domain: list[str] | Unset = UNSET
         if _email_domain is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             email_domain = cast(list[str], _scp.array(_email_domain, "emailDomain"))
 
         provider_description = d.pop("providerDescription", UNSET)
@@ -113,3 +109,6 @@ class AbstractIdentityProviderDefinition:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -209,15 +209,11 @@ class App:
         _attributes = d.pop("attributes", UNSET)
         attributes: list[AppAttribute] | Unset = UNSET
         if _attributes is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             attributes = _scp.models(AppAttribute, _attributes, "attributes")
 
         _authorities = d.pop("authorities", UNSET)
         authorities: list[str] | Unset = UNSET
         if _authorities is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             authorities = cast(list[str], _scp.array(_authorities, "authorities"))
 
         def _parse_description(data: object) -> None | str | Unset:
@@ -232,8 +228,6 @@ class App:
         _foreign_scope_references = d.pop("foreign-scope-references", UNSET)
         foreign_scope_references: list[str] | Unset = UNSET
         if _foreign_scope_references is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             foreign_scope_references = cast(
                 list[str], _scp.array(_foreign_scope_references, "foreign-scope-references")
             )
@@ -245,8 +239,6 @@ class App:
                 return data
             if isinstance(data, (str, int, float)):
                 try:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     instance_secret_last_used_at_type_0 = _scp.date_time(data, "instanceSecretLastUsedAt")
 
                     return instance_secret_last_used_at_type_0
@@ -270,8 +262,6 @@ class App:
         if isinstance(_oauth2_configuration, Unset):
             oauth2_configuration = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             oauth2_configuration = _scp.model(OAuth2Configuration, _oauth2_configuration, "oauth2-configuration")
 
         def _parse_org_id(data: object) -> None | str | Unset:
@@ -290,15 +280,11 @@ class App:
         _role_templates = d.pop("role-templates", UNSET)
         role_templates: list[RoleTemplate] | Unset = UNSET
         if _role_templates is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             role_templates = _scp.models(RoleTemplate, _role_templates, "role-templates")
 
         _scopes = d.pop("scopes", UNSET)
         scopes: list[Scope] | Unset = UNSET
         if _scopes is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             scopes = _scp.models(Scope, _scopes, "scopes")
 
         serviceinstanceid = d.pop("serviceinstanceid", UNSET)
@@ -372,3 +358,6 @@ class App:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

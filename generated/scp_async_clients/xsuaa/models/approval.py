@@ -81,8 +81,6 @@ class Approval:
         if isinstance(_expires_at, Unset):
             expires_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             expires_at = _scp.date_time(_expires_at, "expiresAt")
 
         _last_updated_at = d.pop("lastUpdatedAt", UNSET)
@@ -90,8 +88,6 @@ class Approval:
         if isinstance(_last_updated_at, Unset):
             last_updated_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             last_updated_at = _scp.date_time(_last_updated_at, "lastUpdatedAt")
 
         scope = d.pop("scope", UNSET)
@@ -101,8 +97,6 @@ class Approval:
         if isinstance(_status, Unset):
             status = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             status = _scp.enum(ApprovalStatus, _status, "status")
 
         user_id = d.pop("userId", UNSET)
@@ -139,3 +133,6 @@ class Approval:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

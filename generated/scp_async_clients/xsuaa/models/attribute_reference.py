@@ -65,8 +65,6 @@ class AttributeReference:
         _default_values = d.pop("default-values", UNSET)
         default_values: list[str] | Unset = UNSET
         if _default_values is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             default_values = cast(list[str], _scp.array(_default_values, "default-values"))
 
         description = d.pop("description", UNSET)
@@ -108,3 +106,6 @@ class AttributeReference:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

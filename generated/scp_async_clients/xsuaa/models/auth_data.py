@@ -71,15 +71,11 @@ class AuthData:
         _role_collections = d.pop("roleCollections", UNSET)
         role_collections: list[RoleCollection] | Unset = UNSET
         if _role_collections is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             role_collections = _scp.models(RoleCollection, _role_collections, "roleCollections")
 
         _roles = d.pop("roles", UNSET)
         roles: list[Role] | Unset = UNSET
         if _roles is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             roles = _scp.models(Role, _roles, "roles")
 
         auth_data = cls(
@@ -111,3 +107,6 @@ class AuthData:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

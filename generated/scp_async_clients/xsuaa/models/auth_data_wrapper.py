@@ -58,8 +58,6 @@ class AuthDataWrapper:
         _authorization_data = d.pop("authorizationData", UNSET)
         authorization_data: list[AuthData] | Unset = UNSET
         if _authorization_data is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             authorization_data = _scp.models(AuthData, _authorization_data, "authorizationData")
 
         auth_data_wrapper = cls(
@@ -90,3 +88,6 @@ class AuthDataWrapper:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

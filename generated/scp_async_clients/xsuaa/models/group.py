@@ -58,8 +58,6 @@ class Group:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             type_ = _scp.enum(GroupType, _type_, "type")
 
         value = d.pop("value", UNSET)
@@ -93,3 +91,6 @@ class Group:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

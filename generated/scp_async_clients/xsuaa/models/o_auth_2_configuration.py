@@ -103,7 +103,6 @@ class OAuth2Configuration:
                 try:
                     _allowedproviders_type_0 = data
                     allowedproviders_type_0: list[str]
-                    import scp_async._decoding as _scp  # noqa: PLC0415
 
                     allowedproviders_type_0 = cast(list[str], _scp.array(_allowedproviders_type_0, "allowedproviders"))
 
@@ -119,22 +118,16 @@ class OAuth2Configuration:
         _credential_types = d.pop("credential-types", UNSET)
         credential_types: list[str] | Unset = UNSET
         if _credential_types is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             credential_types = cast(list[str], _scp.array(_credential_types, "credential-types"))
 
         _grant_types = d.pop("grant-types", UNSET)
         grant_types: list[str] | Unset = UNSET
         if _grant_types is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             grant_types = cast(list[str], _scp.array(_grant_types, "grant-types"))
 
         _redirect_uris = d.pop("redirect-uris", UNSET)
         redirect_uris: list[str] | Unset = UNSET
         if _redirect_uris is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             redirect_uris = cast(list[str], _scp.array(_redirect_uris, "redirect-uris"))
 
         refresh_token_validity = d.pop("refresh-token-validity", UNSET)
@@ -142,8 +135,6 @@ class OAuth2Configuration:
         _system_attributes = d.pop("system-attributes", UNSET)
         system_attributes: list[str] | Unset = UNSET
         if _system_attributes is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             system_attributes = cast(list[str], _scp.array(_system_attributes, "system-attributes"))
 
         token_validity = d.pop("token-validity", UNSET)
@@ -182,3 +173,6 @@ class OAuth2Configuration:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

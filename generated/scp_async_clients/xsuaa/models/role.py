@@ -110,7 +110,6 @@ class Role:
         d = dict(src_dict)
         _attribute_list = d.pop("attributeList")
         attribute_list: list[RoleAttribute]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         attribute_list = _scp.models(RoleAttribute, _attribute_list, "attributeList")
 
@@ -124,7 +123,6 @@ class Role:
 
         _scopes = d.pop("scopes")
         scopes: list[Scope]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         scopes = _scp.models(Scope, _scopes, "scopes")
 
@@ -137,8 +135,6 @@ class Role:
         _role_collection_references = d.pop("roleCollectionReferences", UNSET)
         role_collection_references: list[RoleCollectionReference] | Unset = UNSET
         if _role_collection_references is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             role_collection_references = _scp.models(
                 RoleCollectionReference, _role_collection_references, "roleCollectionReferences"
             )
@@ -179,3 +175,6 @@ class Role:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

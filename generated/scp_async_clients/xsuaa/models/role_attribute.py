@@ -70,7 +70,6 @@ class RoleAttribute:
 
         _attribute_values = d.pop("attributeValues")
         attribute_values: list[None | str]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         if _scp.is_array(_attribute_values, "attributeValues"):
             attribute_values = []
@@ -122,3 +121,6 @@ class RoleAttribute:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -111,8 +111,6 @@ class RoleCollection:
         _group_references = d.pop("groupReferences", UNSET)
         group_references: list[RoleCollectionAttribute] | Unset = UNSET
         if _group_references is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             group_references = _scp.models(RoleCollectionAttribute, _group_references, "groupReferences")
 
         is_read_only = d.pop("isReadOnly", UNSET)
@@ -120,15 +118,11 @@ class RoleCollection:
         _role_references = d.pop("roleReferences", UNSET)
         role_references: list[RoleReference] | Unset = UNSET
         if _role_references is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             role_references = _scp.models(RoleReference, _role_references, "roleReferences")
 
         _saml_attribute_assignment = d.pop("samlAttributeAssignment", UNSET)
         saml_attribute_assignment: list[RoleCollectionAttribute] | Unset = UNSET
         if _saml_attribute_assignment is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             saml_attribute_assignment = _scp.models(
                 RoleCollectionAttribute, _saml_attribute_assignment, "samlAttributeAssignment"
             )
@@ -136,8 +130,6 @@ class RoleCollection:
         _user_references = d.pop("userReferences", UNSET)
         user_references: list[UserReference] | Unset = UNSET
         if _user_references is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             user_references = _scp.models(UserReference, _user_references, "userReferences")
 
         role_collection = cls(
@@ -173,3 +165,6 @@ class RoleCollection:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

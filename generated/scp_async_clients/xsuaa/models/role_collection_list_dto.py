@@ -49,15 +49,11 @@ class RoleCollectionListDto:
         _role_collections = d.pop("roleCollections", UNSET)
         role_collections: list[str] | Unset = UNSET
         if _role_collections is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             role_collections = cast(list[str], _scp.array(_role_collections, "roleCollections"))
 
         _role_collections_by_saml_assignment = d.pop("roleCollectionsBySamlAssignment", UNSET)
         role_collections_by_saml_assignment: list[str] | Unset = UNSET
         if _role_collections_by_saml_assignment is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             role_collections_by_saml_assignment = cast(
                 list[str], _scp.array(_role_collections_by_saml_assignment, "roleCollectionsBySamlAssignment")
             )
@@ -90,3 +86,6 @@ class RoleCollectionListDto:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -41,8 +41,6 @@ class RoleCollectionNamesDto:
         _role_collections = d.pop("roleCollections", UNSET)
         role_collections: list[str] | Unset = UNSET
         if _role_collections is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             role_collections = cast(list[str], _scp.array(_role_collections, "roleCollections"))
 
         role_collection_names_dto = cls(
@@ -72,3 +70,6 @@ class RoleCollectionNamesDto:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

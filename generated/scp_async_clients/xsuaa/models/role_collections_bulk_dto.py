@@ -50,8 +50,6 @@ class RoleCollectionsBulkDto:
         _role_collections = d.pop("roleCollections", UNSET)
         role_collections: list[RoleCollectionBasicDto] | Unset = UNSET
         if _role_collections is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             role_collections = _scp.models(RoleCollectionBasicDto, _role_collections, "roleCollections")
 
         role_collections_bulk_dto = cls(
@@ -81,3 +79,6 @@ class RoleCollectionsBulkDto:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -113,8 +113,6 @@ class RoleTemplate:
         _attribute_references = d.pop("attribute-references", UNSET)
         attribute_references: list[AttributeReference] | Unset = UNSET
         if _attribute_references is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             attribute_references = _scp.models(AttributeReference, _attribute_references, "attribute-references")
 
         default_role_name = d.pop("default-role-name", UNSET)
@@ -126,15 +124,11 @@ class RoleTemplate:
         _role_references = d.pop("role-references", UNSET)
         role_references: list[Role] | Unset = UNSET
         if _role_references is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             role_references = _scp.models(Role, _role_references, "role-references")
 
         _scope_references = d.pop("scope-references", UNSET)
         scope_references: list[str] | Unset = UNSET
         if _scope_references is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             scope_references = cast(list[str], _scp.array(_scope_references, "scope-references"))
 
         role_template = cls(
@@ -172,3 +166,6 @@ class RoleTemplate:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

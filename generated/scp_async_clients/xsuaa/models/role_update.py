@@ -56,8 +56,6 @@ class RoleUpdate:
         _attribute_list = d.pop("attributeList", UNSET)
         attribute_list: list[RoleAttribute] | Unset = UNSET
         if _attribute_list is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             attribute_list = _scp.models(RoleAttribute, _attribute_list, "attributeList")
 
         description = d.pop("description", UNSET)
@@ -90,3 +88,6 @@ class RoleUpdate:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -70,8 +70,6 @@ class SamlConfigSettingsReq:
         if isinstance(_change_mode, Unset):
             change_mode = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             change_mode = _scp.enum(SamlConfigSettingsReqChangeMode, _change_mode, "changeMode")
 
         disable_in_response_to_check = d.pop("disableInResponseToCheck", UNSET)
@@ -81,8 +79,6 @@ class SamlConfigSettingsReq:
         if isinstance(_key, Unset):
             key = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             key = _scp.model(SamlKey, _key, "key")
 
         key_id = d.pop("keyId", UNSET)
@@ -117,3 +113,6 @@ class SamlConfigSettingsReq:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -73,8 +73,6 @@ class SamlConfigSettingsResp:
         if isinstance(_keys, Unset):
             keys = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             keys = _scp.model(SamlConfigSettingsRespKeys, _keys, "keys")
 
         saml_config_settings_resp = cls(
@@ -107,3 +105,6 @@ class SamlConfigSettingsResp:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -73,15 +73,11 @@ class ScimCore:
         if isinstance(_meta, Unset):
             meta = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             meta = _scp.model(ScimMeta, _meta, "meta")
 
         _schemas = d.pop("schemas", UNSET)
         schemas: list[str] | Unset = UNSET
         if _schemas is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             schemas = cast(list[str], _scp.array(_schemas, "schemas"))
 
         scim_core = cls(
@@ -114,3 +110,6 @@ class ScimCore:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

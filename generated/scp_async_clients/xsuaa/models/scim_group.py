@@ -106,8 +106,6 @@ class ScimGroup:
         _members = d.pop("members", UNSET)
         members: list[ScimGroupMember] | Unset = UNSET
         if _members is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             members = _scp.models(ScimGroupMember, _members, "members")
 
         _meta = d.pop("meta", UNSET)
@@ -115,15 +113,11 @@ class ScimGroup:
         if isinstance(_meta, Unset):
             meta = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             meta = _scp.model(ScimMeta, _meta, "meta")
 
         _schemas = d.pop("schemas", UNSET)
         schemas: list[str] | Unset = UNSET
         if _schemas is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             schemas = cast(list[str], _scp.array(_schemas, "schemas"))
 
         zone_id = d.pop("zoneId", UNSET)
@@ -162,3 +156,6 @@ class ScimGroup:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

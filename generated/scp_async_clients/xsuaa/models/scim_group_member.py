@@ -76,8 +76,6 @@ class ScimGroupMember:
         if isinstance(_entity, Unset):
             entity = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             entity = _scp.model(ScimCore, _entity, "entity")
 
         operation = d.pop("operation", UNSET)
@@ -89,8 +87,6 @@ class ScimGroupMember:
         if isinstance(_type_, Unset):
             type_ = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             type_ = _scp.enum(ScimGroupMemberType, _type_, "type")
 
         value = d.pop("value", UNSET)
@@ -126,3 +122,6 @@ class ScimGroupMember:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -64,8 +64,6 @@ class ScimMeta:
         _attributes = d.pop("attributes", UNSET)
         attributes: list[str] | Unset = UNSET
         if _attributes is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             attributes = cast(list[str], _scp.array(_attributes, "attributes"))
 
         _created = d.pop("created", UNSET)
@@ -73,8 +71,6 @@ class ScimMeta:
         if isinstance(_created, Unset):
             created = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created = _scp.date_time(_created, "created")
 
         _last_modified = d.pop("lastModified", UNSET)
@@ -82,8 +78,6 @@ class ScimMeta:
         if isinstance(_last_modified, Unset):
             last_modified = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             last_modified = _scp.date_time(_last_modified, "lastModified")
 
         version = d.pop("version", UNSET)
@@ -118,3 +112,6 @@ class ScimMeta:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -242,8 +242,6 @@ class ScimUser:
         _approvals = d.pop("approvals", UNSET)
         approvals: list[Approval] | Unset = UNSET
         if _approvals is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             approvals = _scp.models(Approval, _approvals, "approvals")
 
         display_name = d.pop("displayName", UNSET)
@@ -251,8 +249,6 @@ class ScimUser:
         _emails = d.pop("emails", UNSET)
         emails: list[Email] | Unset = UNSET
         if _emails is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             emails = _scp.models(Email, _emails, "emails")
 
         external_id = d.pop("externalId", UNSET)
@@ -260,8 +256,6 @@ class ScimUser:
         _groups = d.pop("groups", UNSET)
         groups: list[Group] | Unset = UNSET
         if _groups is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             groups = _scp.models(Group, _groups, "groups")
 
         id = d.pop("id", UNSET)
@@ -275,8 +269,6 @@ class ScimUser:
         if isinstance(_meta, Unset):
             meta = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             meta = _scp.model(ScimMeta, _meta, "meta")
 
         _name = d.pop("name", UNSET)
@@ -284,8 +276,6 @@ class ScimUser:
         if isinstance(_name, Unset):
             name = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             name = _scp.model(Name, _name, "name")
 
         nick_name = d.pop("nickName", UNSET)
@@ -299,15 +289,11 @@ class ScimUser:
         if isinstance(_password_last_modified, Unset):
             password_last_modified = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             password_last_modified = _scp.date_time(_password_last_modified, "passwordLastModified")
 
         _phone_numbers = d.pop("phoneNumbers", UNSET)
         phone_numbers: list[PhoneNumber] | Unset = UNSET
         if _phone_numbers is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             phone_numbers = _scp.models(PhoneNumber, _phone_numbers, "phoneNumbers")
 
         preferred_language = d.pop("preferredLanguage", UNSET)
@@ -321,8 +307,6 @@ class ScimUser:
         _schemas = d.pop("schemas", UNSET)
         schemas: list[str] | Unset = UNSET
         if _schemas is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             schemas = cast(list[str], _scp.array(_schemas, "schemas"))
 
         timezone = d.pop("timezone", UNSET)
@@ -390,3 +374,6 @@ class ScimUser:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

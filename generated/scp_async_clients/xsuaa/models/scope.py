@@ -81,8 +81,6 @@ class Scope:
         _custom_grant_as_authority_to_apps = d.pop("custom-grant-as-authority-to-apps", UNSET)
         custom_grant_as_authority_to_apps: list[str] | Unset = UNSET
         if _custom_grant_as_authority_to_apps is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             custom_grant_as_authority_to_apps = cast(
                 list[str], _scp.array(_custom_grant_as_authority_to_apps, "custom-grant-as-authority-to-apps")
             )
@@ -90,8 +88,6 @@ class Scope:
         _custom_granted_apps = d.pop("custom-granted-apps", UNSET)
         custom_granted_apps: list[str] | Unset = UNSET
         if _custom_granted_apps is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             custom_granted_apps = cast(list[str], _scp.array(_custom_granted_apps, "custom-granted-apps"))
 
         description = d.pop("description", UNSET)
@@ -99,8 +95,6 @@ class Scope:
         _grant_as_authority_to_apps = d.pop("grant-as-authority-to-apps", UNSET)
         grant_as_authority_to_apps: list[str] | Unset = UNSET
         if _grant_as_authority_to_apps is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             grant_as_authority_to_apps = cast(
                 list[str], _scp.array(_grant_as_authority_to_apps, "grant-as-authority-to-apps")
             )
@@ -108,8 +102,6 @@ class Scope:
         _granted_apps = d.pop("granted-apps", UNSET)
         granted_apps: list[str] | Unset = UNSET
         if _granted_apps is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             granted_apps = cast(list[str], _scp.array(_granted_apps, "granted-apps"))
 
         scope = cls(
@@ -144,3 +136,6 @@ class Scope:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -78,15 +78,11 @@ class SearchResultsObject:
         _resources = d.pop("resources", UNSET)
         resources: list[SearchResultsObjectResourcesItem] | Unset = UNSET
         if _resources is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             resources = _scp.models(SearchResultsObjectResourcesItem, _resources, "resources")
 
         _schemas = d.pop("schemas", UNSET)
         schemas: list[str] | Unset = UNSET
         if _schemas is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             schemas = cast(list[str], _scp.array(_schemas, "schemas"))
 
         start_index = d.pop("startIndex", UNSET)
@@ -124,3 +120,6 @@ class SearchResultsObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -129,22 +129,16 @@ class TenantSettingsReq:
         _cors_default_origins = d.pop("corsDefaultOrigins", UNSET)
         cors_default_origins: list[str] | Unset = UNSET
         if _cors_default_origins is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             cors_default_origins = cast(list[str], _scp.array(_cors_default_origins, "corsDefaultOrigins"))
 
         _cors_xhr_origins = d.pop("corsXhrOrigins", UNSET)
         cors_xhr_origins: list[str] | Unset = UNSET
         if _cors_xhr_origins is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             cors_xhr_origins = cast(list[str], _scp.array(_cors_xhr_origins, "corsXhrOrigins"))
 
         _custom_email_domains = d.pop("customEmailDomains", UNSET)
         custom_email_domains: list[str] | Unset = UNSET
         if _custom_email_domains is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             custom_email_domains = cast(list[str], _scp.array(_custom_email_domains, "customEmailDomains"))
 
         default_idp = d.pop("defaultIdp", UNSET)
@@ -156,8 +150,6 @@ class TenantSettingsReq:
         if isinstance(_links, Unset):
             links = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             links = _scp.model(LinksSettings, _links, "links")
 
         partitioned_cookies = d.pop("partitionedCookies", UNSET)
@@ -167,8 +159,6 @@ class TenantSettingsReq:
         if isinstance(_saml_config_settings, Unset):
             saml_config_settings = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             saml_config_settings = _scp.model(SamlConfigSettingsReq, _saml_config_settings, "samlConfigSettings")
 
         _token_policy_settings = d.pop("tokenPolicySettings", UNSET)
@@ -176,8 +166,6 @@ class TenantSettingsReq:
         if isinstance(_token_policy_settings, Unset):
             token_policy_settings = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             token_policy_settings = _scp.model(TokenPolicySettingsReq, _token_policy_settings, "tokenPolicySettings")
 
         treat_users_with_same_email_as_same_user = d.pop("treatUsersWithSameEmailAsSameUser", UNSET)
@@ -222,3 +210,6 @@ class TenantSettingsReq:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

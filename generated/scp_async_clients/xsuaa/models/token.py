@@ -189,8 +189,6 @@ class Token:
         _authorities = d.pop("authorities", UNSET)
         authorities: list[GrantedAuthority] | Unset = UNSET
         if _authorities is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             authorities = _scp.models(GrantedAuthority, _authorities, "authorities")
 
         client_id = d.pop("clientId", UNSET)
@@ -208,8 +206,6 @@ class Token:
         if isinstance(_expiration, Unset):
             expiration = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             expiration = _scp.date_time(_expiration, "expiration")
 
         _expiration_date = d.pop("expirationDate", UNSET)
@@ -217,8 +213,6 @@ class Token:
         if isinstance(_expiration_date, Unset):
             expiration_date = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             expiration_date = _scp.date_time(_expiration_date, "expirationDate")
 
         family_name = d.pop("familyName", UNSET)
@@ -236,8 +230,6 @@ class Token:
         _scopes = d.pop("scopes", UNSET)
         scopes: list[str] | Unset = UNSET
         if _scopes is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             scopes = cast(list[str], _scp.array(_scopes, "scopes"))
 
         subaccount_id = d.pop("subaccountId", UNSET)
@@ -296,3 +288,6 @@ class Token:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -70,8 +70,6 @@ class TokenPolicySettingsReq:
         if isinstance(_change_mode, Unset):
             change_mode = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             change_mode = _scp.enum(TokenPolicySettingsReqChangeMode, _change_mode, "changeMode")
 
         key_id = d.pop("keyId", UNSET)
@@ -111,3 +109,6 @@ class TokenPolicySettingsReq:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -83,8 +83,6 @@ class TokenPolicySettingsResp:
         _key_ids = d.pop("keyIds", UNSET)
         key_ids: list[str] | Unset = UNSET
         if _key_ids is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             key_ids = cast(list[str], _scp.array(_key_ids, "keyIds"))
 
         _keys = d.pop("keys", UNSET)
@@ -92,8 +90,6 @@ class TokenPolicySettingsResp:
         if isinstance(_keys, Unset):
             keys = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             keys = _scp.model(TokenPolicySettingsRespKeys, _keys, "keys")
 
         refresh_token_unique = d.pop("refreshTokenUnique", UNSET)
@@ -132,3 +128,6 @@ class TokenPolicySettingsResp:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -116,8 +116,6 @@ class XSIdentityProvider:
         if isinstance(_config, Unset):
             config = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             config = _scp.model(AbstractIdentityProviderDefinition, _config, "config")
 
         _created = d.pop("created", UNSET)
@@ -125,8 +123,6 @@ class XSIdentityProvider:
         if isinstance(_created, Unset):
             created = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created = _scp.date_time(_created, "created")
 
         id = d.pop("id", UNSET)
@@ -138,8 +134,6 @@ class XSIdentityProvider:
         if isinstance(_last_modified, Unset):
             last_modified = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             last_modified = _scp.date_time(_last_modified, "last_modified")
 
         version = d.pop("version", UNSET)
@@ -180,3 +174,6 @@ class XSIdentityProvider:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -214,8 +214,6 @@ class XSPlatformIdentityProvider:
         if isinstance(_created_at, Unset):
             created_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_at = _scp.date_time(_created_at, "createdAt")
 
         created_by_origin_key = d.pop("createdByOriginKey", UNSET)
@@ -229,8 +227,6 @@ class XSPlatformIdentityProvider:
         if isinstance(_distribution, Unset):
             distribution = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             distribution = _scp.model(XSPlatformIdentityProviderDistribution, _distribution, "distribution")
 
         domain = d.pop("domain", UNSET)
@@ -248,8 +244,6 @@ class XSPlatformIdentityProvider:
         if isinstance(_ias_well_known_metadata, Unset):
             ias_well_known_metadata = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             ias_well_known_metadata = _scp.model(
                 XSPlatformIdentityProviderIasWellKnownMetadata, _ias_well_known_metadata, "iasWellKnownMetadata"
             )
@@ -259,8 +253,6 @@ class XSPlatformIdentityProvider:
         if isinstance(_modified_at, Unset):
             modified_at = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             modified_at = _scp.date_time(_modified_at, "modifiedAt")
 
         modified_by_origin_key = d.pop("modifiedByOriginKey", UNSET)
@@ -280,8 +272,6 @@ class XSPlatformIdentityProvider:
         if isinstance(_registration, Unset):
             registration = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             registration = _scp.model(XSPlatformIdentityProviderRegistration, _registration, "registration")
 
         relying_party_id = d.pop("relyingPartyId", UNSET)
@@ -343,3 +333,6 @@ class XSPlatformIdentityProvider:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -134,8 +134,6 @@ class XSTenantV2ZoneInformation:
         if isinstance(_status, Unset):
             status = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             status = _scp.enum(XSTenantV2ZoneInformationStatus, _status, "status")
 
         token_endpoint = d.pop("token_endpoint", UNSET)
@@ -183,3 +181,6 @@ class XSTenantV2ZoneInformation:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -178,8 +178,6 @@ class XSUser:
         if isinstance(_created, Unset):
             created = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created = _scp.date_time(_created, "created")
 
         email = d.pop("email", UNSET)
@@ -201,8 +199,6 @@ class XSUser:
         if isinstance(_modified, Unset):
             modified = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             modified = _scp.date_time(_modified, "modified")
 
         origin = d.pop("origin", UNSET)
@@ -216,8 +212,6 @@ class XSUser:
         if isinstance(_password_last_modified, Unset):
             password_last_modified = UNSET
         else:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             password_last_modified = _scp.date_time(_password_last_modified, "passwordLastModified")
 
         phone_number = d.pop("phoneNumber", UNSET)
@@ -227,8 +221,6 @@ class XSUser:
         _role_collections = d.pop("roleCollections", UNSET)
         role_collections: list[str] | Unset = UNSET
         if _role_collections is not UNSET:
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             role_collections = cast(list[str], _scp.array(_role_collections, "roleCollections"))
 
         salt = d.pop("salt", UNSET)
@@ -289,3 +281,6 @@ class XSUser:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -41,8 +41,6 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Any | ApiExceptionResponseObject | DataResponseObject | None:
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(DataResponseObject, response.json(), None)
 
         return response_200
@@ -60,8 +58,6 @@ def _parse_response(
         return response_403
 
     if response.status_code == 404:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_404 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 
         return response_404
@@ -71,8 +67,6 @@ def _parse_response(
         return response_429
 
     if response.status_code == 500:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_500 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 
         return response_500
@@ -210,3 +204,6 @@ async def asyncio(
             keys=keys,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -47,15 +47,11 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Any | ApiExceptionResponseObject | SubaccountResponseObject | None:
     if response.status_code == 201:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_201 = _scp.model(SubaccountResponseObject, response.json(), None)
 
         return response_201
 
     if response.status_code == 400:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_400 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 
         return response_400
@@ -69,15 +65,11 @@ def _parse_response(
         return response_403
 
     if response.status_code == 404:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_404 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 
         return response_404
 
     if response.status_code == 409:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_409 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 
         return response_409
@@ -87,8 +79,6 @@ def _parse_response(
         return response_429
 
     if response.status_code == 500:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_500 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 
         return response_500
@@ -238,3 +228,6 @@ async def asyncio(
             subaccount_admin=subaccount_admin,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

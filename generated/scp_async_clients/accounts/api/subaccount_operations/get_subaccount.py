@@ -44,15 +44,11 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Any | ApiExceptionResponseObject | SubaccountResponseObject | None:
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(SubaccountResponseObject, response.json(), None)
 
         return response_200
 
     if response.status_code == 400:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_400 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 
         return response_400
@@ -74,8 +70,6 @@ def _parse_response(
         return response_429
 
     if response.status_code == 500:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_500 = _scp.model(ApiExceptionResponseObject, response.json(), None)
 
         return response_500
@@ -217,3 +211,6 @@ async def asyncio(
             derived_authorizations=derived_authorizations,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -46,7 +46,6 @@ def _parse_response(
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[AuditLogRecord]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = _scp.models(AuditLogRecord, _response_200, None)
 
@@ -57,36 +56,26 @@ def _parse_response(
         return response_204
 
     if response.status_code == 400:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_400 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_400
 
     if response.status_code == 401:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_401 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_401
 
     if response.status_code == 403:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_403 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_403
 
     if response.status_code == 429:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_429 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_429
 
     if response.status_code == 501:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_501 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_501
@@ -248,3 +237,6 @@ async def asyncio(
             handle=handle,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

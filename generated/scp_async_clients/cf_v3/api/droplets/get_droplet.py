@@ -29,29 +29,21 @@ def _get_kwargs(
 
 def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Droplet | Errors | None:
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(Droplet, response.json(), None)
 
         return response_200
 
     if response.status_code == 400:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_400 = _scp.model(Errors, response.json(), None)
 
         return response_400
 
     if response.status_code == 403:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_403 = _scp.model(Errors, response.json(), None)
 
         return response_403
 
     if response.status_code == 404:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_404 = _scp.model(Errors, response.json(), None)
 
         return response_404
@@ -171,3 +163,6 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -26,64 +26,46 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Error | Errors | GetPlatformInfoResponse200 | None:
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(GetPlatformInfoResponse200, response.json(), None)
 
         return response_200
 
     if response.status_code == 400:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_400 = _scp.model(Errors, response.json(), None)
 
         return response_400
 
     if response.status_code == 403:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_403 = _scp.model(Errors, response.json(), None)
 
         return response_403
 
     if response.status_code == 404:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_404 = _scp.model(Errors, response.json(), None)
 
         return response_404
 
     if response.status_code == 409:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_409 = _scp.model(Errors, response.json(), None)
 
         return response_409
 
     if response.status_code == 422:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_422 = _scp.model(Errors, response.json(), None)
 
         return response_422
 
     if response.status_code == 500:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_500 = _scp.model(Errors, response.json(), None)
 
         return response_500
 
     if response.status_code == 502:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_502 = _scp.model(Error, response.json(), None)
 
         return response_502
 
     if response.status_code == 503:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_503 = _scp.model(Errors, response.json(), None)
 
         return response_503
@@ -183,3 +165,6 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -53,18 +53,13 @@ def _parse_response(
         def _parse_response_200(data: object) -> AppCredentialBinding | KeyCredentialBinding:
             if isinstance(data, dict):
                 try:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     response_200_type_0 = _scp.model(AppCredentialBinding, data, None)
 
                     return response_200_type_0
                 except (TypeError, ValueError, AttributeError, KeyError):
                     pass
             if not isinstance(data, dict):
-                import scp_async._decoding as _scp  # noqa: PLC0415
-
                 return _scp.kept(data, None, "one of AppCredentialBinding, KeyCredentialBinding")
-            import scp_async._decoding as _scp  # noqa: PLC0415
 
             response_200_type_1 = _scp.model(KeyCredentialBinding, data, None)
 
@@ -75,22 +70,16 @@ def _parse_response(
         return response_200
 
     if response.status_code == 401:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_401 = _scp.model(Errors, response.json(), None)
 
         return response_401
 
     if response.status_code == 403:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_403 = _scp.model(Errors, response.json(), None)
 
         return response_403
 
     if response.status_code == 404:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_404 = _scp.model(Errors, response.json(), None)
 
         return response_404
@@ -224,3 +213,6 @@ async def asyncio(
             include=include,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -50,18 +50,13 @@ def _parse_response(
         def _parse_response_200(data: object) -> ManagedServiceInstance | UserProvidedServiceInstance:
             if isinstance(data, dict):
                 try:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     response_200_type_0 = _scp.model(ManagedServiceInstance, data, None)
 
                     return response_200_type_0
                 except (TypeError, ValueError, AttributeError, KeyError):
                     pass
             if not isinstance(data, dict):
-                import scp_async._decoding as _scp  # noqa: PLC0415
-
                 return _scp.kept(data, None, "one of ManagedServiceInstance, UserProvidedServiceInstance")
-            import scp_async._decoding as _scp  # noqa: PLC0415
 
             response_200_type_1 = _scp.model(UserProvidedServiceInstance, data, None)
 
@@ -72,22 +67,16 @@ def _parse_response(
         return response_200
 
     if response.status_code == 401:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_401 = _scp.model(Errors, response.json(), None)
 
         return response_401
 
     if response.status_code == 403:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_403 = _scp.model(Errors, response.json(), None)
 
         return response_403
 
     if response.status_code == 404:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_404 = _scp.model(Errors, response.json(), None)
 
         return response_404
@@ -221,3 +210,6 @@ async def asyncio(
             fields=fields,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -88,8 +88,6 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Any | BusinessEventsResponseCollection | None:
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(BusinessEventsResponseCollection, response.json(), None)
 
         return response_200
@@ -371,3 +369,6 @@ async def asyncio(
             to_creation_time=to_creation_time,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -40,15 +40,11 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Any | AsyncUploadResult | None:
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(AsyncUploadResult, response.json(), None)
 
         return response_200
 
     if response.status_code == 201:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_201 = _scp.model(AsyncUploadResult, response.json(), None)
 
         return response_201
@@ -210,3 +206,6 @@ async def asyncio(
             namespace=namespace,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -22,8 +22,6 @@ def _get_kwargs() -> dict[str, Any]:
 
 def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Any | Info | None:
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(Info, response.json(), None)
 
         return response_200
@@ -133,3 +131,6 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

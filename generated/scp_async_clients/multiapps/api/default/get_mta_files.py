@@ -40,7 +40,6 @@ def _parse_response(
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[FileMetadata]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = _scp.models(FileMetadata, _response_200, None)
 
@@ -187,3 +186,6 @@ async def asyncio(
             namespace=namespace,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -48,7 +48,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[Operation]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = _scp.models(Operation, _response_200, None)
 
@@ -219,3 +218,6 @@ async def asyncio(
             state=state,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

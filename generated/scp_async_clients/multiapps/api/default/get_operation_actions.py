@@ -30,7 +30,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[str]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = cast(list[str], _scp.array(_response_200, None))
 
@@ -179,3 +178,6 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

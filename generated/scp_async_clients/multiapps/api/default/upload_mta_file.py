@@ -44,15 +44,11 @@ def _get_kwargs(
 
 def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Any | FileMetadata | None:
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(FileMetadata, response.json(), None)
 
         return response_200
 
     if response.status_code == 201:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_201 = _scp.model(FileMetadata, response.json(), None)
 
         return response_201
@@ -220,3 +216,6 @@ async def asyncio(
             namespace=namespace,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

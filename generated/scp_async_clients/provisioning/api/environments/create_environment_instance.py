@@ -35,22 +35,16 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Any | CreatedEnvironmentInstanceResponseObject | ErrorResponse | None:
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(CreatedEnvironmentInstanceResponseObject, response.json(), None)
 
         return response_200
 
     if response.status_code == 202:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_202 = _scp.model(CreatedEnvironmentInstanceResponseObject, response.json(), None)
 
         return response_202
 
     if response.status_code == 400:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_400 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_400
@@ -64,8 +58,6 @@ def _parse_response(
         return response_403
 
     if response.status_code == 404:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_404 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_404
@@ -75,8 +67,6 @@ def _parse_response(
         return response_429
 
     if response.status_code == 500:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_500 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_500
@@ -202,3 +192,6 @@ async def asyncio(
             body=body,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

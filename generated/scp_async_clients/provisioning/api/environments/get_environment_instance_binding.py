@@ -39,20 +39,15 @@ def _parse_response(
         ) -> EnvironmentInstanceBindingMetadata | GetEnvironmentInstanceBindingResponse:
             if isinstance(data, dict):
                 try:
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     response_200_type_0 = _scp.model(GetEnvironmentInstanceBindingResponse, data, None)
 
                     return response_200_type_0
                 except (TypeError, ValueError, AttributeError, KeyError):
                     pass
             if not isinstance(data, dict):
-                import scp_async._decoding as _scp  # noqa: PLC0415
-
                 return _scp.kept(
                     data, None, "one of GetEnvironmentInstanceBindingResponse, EnvironmentInstanceBindingMetadata"
                 )
-            import scp_async._decoding as _scp  # noqa: PLC0415
 
             response_200_type_1 = _scp.model(EnvironmentInstanceBindingMetadata, data, None)
 
@@ -63,8 +58,6 @@ def _parse_response(
         return response_200
 
     if response.status_code == 400:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_400 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_400
@@ -78,8 +71,6 @@ def _parse_response(
         return response_403
 
     if response.status_code == 404:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_404 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_404
@@ -89,8 +80,6 @@ def _parse_response(
         return response_429
 
     if response.status_code == 500:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_500 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_500
@@ -228,3 +217,6 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

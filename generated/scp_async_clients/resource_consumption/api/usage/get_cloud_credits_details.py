@@ -39,13 +39,9 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> CloudCreditsDetails | ErrorResponse:
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(CloudCreditsDetails, response.json(), None)
 
         return response_200
-
-    import scp_async._decoding as _scp  # noqa: PLC0415
 
     response_default = _scp.model(ErrorResponse, response.json(), None)
 
@@ -171,3 +167,6 @@ async def asyncio(
             view_phases=view_phases,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

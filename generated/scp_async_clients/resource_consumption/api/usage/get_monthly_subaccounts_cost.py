@@ -37,13 +37,9 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> ErrorResponse | MonthlyCostList:
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(MonthlyCostList, response.json(), None)
 
         return response_200
-
-    import scp_async._decoding as _scp  # noqa: PLC0415
 
     response_default = _scp.model(ErrorResponse, response.json(), None)
 
@@ -177,3 +173,6 @@ async def asyncio(
             to_date=to_date,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -48,13 +48,9 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> ErrorResponse | SubaccountUsageList:
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(SubaccountUsageList, response.json(), None)
 
         return response_200
-
-    import scp_async._decoding as _scp  # noqa: PLC0415
 
     response_default = _scp.model(ErrorResponse, response.json(), None)
 
@@ -212,3 +208,6 @@ async def asyncio(
             period_perspective=period_perspective,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

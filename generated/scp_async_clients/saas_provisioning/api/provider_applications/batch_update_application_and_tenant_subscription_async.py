@@ -71,8 +71,6 @@ def _parse_response(
         return response_403
 
     if response.status_code == 404:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_404 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_404
@@ -254,3 +252,6 @@ async def asyncio(
             allow_update_on_failed_subscription=allow_update_on_failed_subscription,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

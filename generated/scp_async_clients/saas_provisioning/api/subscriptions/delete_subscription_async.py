@@ -47,8 +47,6 @@ def _parse_response(
         return response_202
 
     if response.status_code == 400:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_400 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_400
@@ -62,8 +60,6 @@ def _parse_response(
         return response_403
 
     if response.status_code == 404:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_404 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_404
@@ -77,8 +73,6 @@ def _parse_response(
         return response_429
 
     if response.status_code == 500:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_500 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_500
@@ -224,3 +218,6 @@ async def asyncio(
             sap_passport=sap_passport,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

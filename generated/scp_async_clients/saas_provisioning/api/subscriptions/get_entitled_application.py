@@ -47,8 +47,6 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Any | EntitledApplicationsResponseObject | ErrorResponse | None:
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(EntitledApplicationsResponseObject, response.json(), None)
 
         return response_200
@@ -58,8 +56,6 @@ def _parse_response(
         return response_204
 
     if response.status_code == 400:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_400 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_400
@@ -73,8 +69,6 @@ def _parse_response(
         return response_403
 
     if response.status_code == 404:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_404 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_404
@@ -84,8 +78,6 @@ def _parse_response(
         return response_429
 
     if response.status_code == 500:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_500 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_500
@@ -243,3 +235,6 @@ async def asyncio(
             accept_language=accept_language,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

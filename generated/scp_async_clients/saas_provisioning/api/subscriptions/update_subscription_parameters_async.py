@@ -49,8 +49,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return response_202
 
     if response.status_code == 400:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_400 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_400
@@ -64,22 +62,16 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return response_403
 
     if response.status_code == 404:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_404 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_404
 
     if response.status_code == 409:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_409 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_409
 
     if response.status_code == 422:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_422 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_422
@@ -89,8 +81,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return response_429
 
     if response.status_code == 500:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_500 = _scp.model(ErrorResponse, response.json(), None)
 
         return response_500
@@ -234,3 +224,6 @@ async def asyncio(
             use_commercial_app_name=use_commercial_app_name,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -35,36 +35,26 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Error | RegisteredPlatformResponseObject | None:
     if response.status_code == 201:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_201 = _scp.model(RegisteredPlatformResponseObject, response.json(), None)
 
         return response_201
 
     if response.status_code == 400:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_400 = _scp.model(Error, response.json(), None)
 
         return response_400
 
     if response.status_code == 401:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_401 = _scp.model(Error, response.json(), None)
 
         return response_401
 
     if response.status_code == 409:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_409 = _scp.model(Error, response.json(), None)
 
         return response_409
 
     if response.status_code == 429:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_429 = _scp.model(Error, response.json(), None)
 
         return response_429
@@ -186,3 +176,6 @@ async def asyncio(
             body=body,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -48,64 +48,46 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> CreateServiceInstanceResponse202 | CreatedServiceInstanceResponseObject | Error | None:
     if response.status_code == 201:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_201 = _scp.model(CreatedServiceInstanceResponseObject, response.json(), None)
 
         return response_201
 
     if response.status_code == 202:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_202 = _scp.model(CreateServiceInstanceResponse202, response.json(), None)
 
         return response_202
 
     if response.status_code == 400:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_400 = _scp.model(Error, response.json(), None)
 
         return response_400
 
     if response.status_code == 401:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_401 = _scp.model(Error, response.json(), None)
 
         return response_401
 
     if response.status_code == 403:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_403 = _scp.model(Error, response.json(), None)
 
         return response_403
 
     if response.status_code == 409:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_409 = _scp.model(Error, response.json(), None)
 
         return response_409
 
     if response.status_code == 412:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_412 = _scp.model(Error, response.json(), None)
 
         return response_412
 
     if response.status_code == 422:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_422 = _scp.model(Error, response.json(), None)
 
         return response_422
 
     if response.status_code == 429:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_429 = _scp.model(Error, response.json(), None)
 
         return response_429
@@ -239,3 +221,6 @@ async def asyncio(
             async_=async_,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -30,50 +30,36 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Error | GetServiceInstanceParametersResponse200 | None:
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(GetServiceInstanceParametersResponse200, response.json(), None)
 
         return response_200
 
     if response.status_code == 400:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_400 = _scp.model(Error, response.json(), None)
 
         return response_400
 
     if response.status_code == 401:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_401 = _scp.model(Error, response.json(), None)
 
         return response_401
 
     if response.status_code == 403:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_403 = _scp.model(Error, response.json(), None)
 
         return response_403
 
     if response.status_code == 404:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_404 = _scp.model(Error, response.json(), None)
 
         return response_404
 
     if response.status_code == 429:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_429 = _scp.model(Error, response.json(), None)
 
         return response_429
 
     if response.status_code == 502:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_502 = _scp.model(Error, response.json(), None)
 
         return response_502
@@ -195,3 +181,6 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -54,36 +54,26 @@ def _parse_response(
     | None
 ):
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(GetAppByTokenResponse200, response.json(), None)
 
         return response_200
 
     if response.status_code == 400:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_400 = _scp.model(GetAppByTokenResponse400, response.json(), None)
 
         return response_400
 
     if response.status_code == 401:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_401 = _scp.model(GetAppByTokenResponse401, response.json(), None)
 
         return response_401
 
     if response.status_code == 403:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_403 = _scp.model(GetAppByTokenResponse403, response.json(), None)
 
         return response_403
 
     if response.status_code == 404:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_404 = _scp.model(GetAppByTokenResponse404, response.json(), None)
 
         return response_404
@@ -273,3 +263,6 @@ async def asyncio(
             list_clone_subscriptions=list_clone_subscriptions,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

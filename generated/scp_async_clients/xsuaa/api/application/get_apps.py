@@ -43,7 +43,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[App]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = _scp.models(App, _response_200, None)
 
@@ -52,7 +51,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 400:
         _response_400 = response.json()
         response_400: list[App]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_400 = _scp.models(App, _response_400, None)
 
@@ -61,7 +59,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[App]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_403 = _scp.models(App, _response_403, None)
 
@@ -70,7 +67,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 404:
         _response_404 = response.json()
         response_404: list[App]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_404 = _scp.models(App, _response_404, None)
 
@@ -227,3 +223,6 @@ async def asyncio(
             only_for_xsappname=only_for_xsappname,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

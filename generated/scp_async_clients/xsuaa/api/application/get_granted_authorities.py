@@ -40,7 +40,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[str]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = cast(list[str], _scp.array(_response_200, None))
 
@@ -49,7 +48,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 401:
         _response_401 = response.json()
         response_401: list[str]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_401 = cast(list[str], _scp.array(_response_401, None))
 
@@ -58,7 +56,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[str]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_403 = cast(list[str], _scp.array(_response_403, None))
 
@@ -67,7 +64,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 404:
         _response_404 = response.json()
         response_404: list[str]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_404 = cast(list[str], _scp.array(_response_404, None))
 
@@ -212,3 +208,6 @@ async def asyncio(
             granted_by_app_id=granted_by_app_id,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

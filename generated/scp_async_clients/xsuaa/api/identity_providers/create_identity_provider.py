@@ -44,22 +44,16 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> IdentityProviderAbstractIdentityProviderDefinition | None:
     if response.status_code == 201:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_201 = _scp.model(IdentityProviderAbstractIdentityProviderDefinition, response.json(), None)
 
         return response_201
 
     if response.status_code == 401:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_401 = _scp.model(IdentityProviderAbstractIdentityProviderDefinition, response.json(), None)
 
         return response_401
 
     if response.status_code == 403:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_403 = _scp.model(IdentityProviderAbstractIdentityProviderDefinition, response.json(), None)
 
         return response_403
@@ -193,3 +187,6 @@ async def asyncio(
             raw_config=raw_config,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

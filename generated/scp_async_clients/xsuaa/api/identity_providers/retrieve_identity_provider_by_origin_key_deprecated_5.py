@@ -38,8 +38,6 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> BtpCliXsIdentityProvider | None:
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(BtpCliXsIdentityProvider, response.json(), None)
 
         return response_200
@@ -173,3 +171,6 @@ async def asyncio(
             raw_config=raw_config,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

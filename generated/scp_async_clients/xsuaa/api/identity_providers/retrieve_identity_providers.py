@@ -41,7 +41,6 @@ def _parse_response(
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[XSIdentityProviderAbstractIdentityProviderDefinition]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = _scp.models(XSIdentityProviderAbstractIdentityProviderDefinition, _response_200, None)
 
@@ -50,7 +49,6 @@ def _parse_response(
     if response.status_code == 401:
         _response_401 = response.json()
         response_401: list[XSIdentityProviderAbstractIdentityProviderDefinition]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_401 = _scp.models(XSIdentityProviderAbstractIdentityProviderDefinition, _response_401, None)
 
@@ -59,7 +57,6 @@ def _parse_response(
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[XSIdentityProviderAbstractIdentityProviderDefinition]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_403 = _scp.models(XSIdentityProviderAbstractIdentityProviderDefinition, _response_403, None)
 
@@ -194,3 +191,6 @@ async def asyncio(
             raw_config=raw_config,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -39,7 +39,6 @@ def _parse_response(
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[BtpCliXsIdentityProvider]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = _scp.models(BtpCliXsIdentityProvider, _response_200, None)
 
@@ -174,3 +173,6 @@ async def asyncio(
             raw_config=raw_config,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

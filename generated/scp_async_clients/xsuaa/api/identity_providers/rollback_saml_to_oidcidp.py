@@ -31,8 +31,6 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> IdentityProviderAbstractIdentityProviderDefinition | None:
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(IdentityProviderAbstractIdentityProviderDefinition, response.json(), None)
 
         return response_200
@@ -154,3 +152,6 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

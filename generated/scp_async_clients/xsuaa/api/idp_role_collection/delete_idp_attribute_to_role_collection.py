@@ -44,22 +44,16 @@ def _parse_response(
     | None
 ):
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(DeleteIdpAttributeToRoleCollectionResponse200, response.json(), None)
 
         return response_200
 
     if response.status_code == 400:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_400 = _scp.model(DeleteIdpAttributeToRoleCollectionResponse400, response.json(), None)
 
         return response_400
 
     if response.status_code == 403:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_403 = _scp.model(DeleteIdpAttributeToRoleCollectionResponse403, response.json(), None)
 
         return response_403
@@ -251,3 +245,6 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -31,7 +31,6 @@ def _parse_response(
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[RoleCollectionAttribute]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = _scp.models(RoleCollectionAttribute, _response_200, None)
 
@@ -40,7 +39,6 @@ def _parse_response(
     if response.status_code == 400:
         _response_400 = response.json()
         response_400: list[RoleCollectionAttribute]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_400 = _scp.models(RoleCollectionAttribute, _response_400, None)
 
@@ -49,7 +47,6 @@ def _parse_response(
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[RoleCollectionAttribute]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_403 = _scp.models(RoleCollectionAttribute, _response_403, None)
 
@@ -58,7 +55,6 @@ def _parse_response(
     if response.status_code == 404:
         _response_404 = response.json()
         response_404: list[RoleCollectionAttribute]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_404 = _scp.models(RoleCollectionAttribute, _response_404, None)
 
@@ -181,3 +177,6 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

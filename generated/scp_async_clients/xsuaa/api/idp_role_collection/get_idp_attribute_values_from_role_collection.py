@@ -33,7 +33,6 @@ def _parse_response(
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[RoleCollectionAttribute]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = _scp.models(RoleCollectionAttribute, _response_200, None)
 
@@ -42,7 +41,6 @@ def _parse_response(
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[RoleCollectionAttribute]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_403 = _scp.models(RoleCollectionAttribute, _response_403, None)
 
@@ -51,7 +49,6 @@ def _parse_response(
     if response.status_code == 404:
         _response_404 = response.json()
         response_404: list[RoleCollectionAttribute]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_404 = _scp.models(RoleCollectionAttribute, _response_404, None)
 
@@ -186,3 +183,6 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

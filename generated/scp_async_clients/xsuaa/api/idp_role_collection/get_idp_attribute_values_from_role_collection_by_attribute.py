@@ -35,7 +35,6 @@ def _parse_response(
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[RoleCollectionAttribute]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = _scp.models(RoleCollectionAttribute, _response_200, None)
 
@@ -44,7 +43,6 @@ def _parse_response(
     if response.status_code == 400:
         _response_400 = response.json()
         response_400: list[RoleCollectionAttribute]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_400 = _scp.models(RoleCollectionAttribute, _response_400, None)
 
@@ -53,7 +51,6 @@ def _parse_response(
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[RoleCollectionAttribute]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_403 = _scp.models(RoleCollectionAttribute, _response_403, None)
 
@@ -62,7 +59,6 @@ def _parse_response(
     if response.status_code == 404:
         _response_404 = response.json()
         response_404: list[RoleCollectionAttribute]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_404 = _scp.models(RoleCollectionAttribute, _response_404, None)
 
@@ -209,3 +205,6 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

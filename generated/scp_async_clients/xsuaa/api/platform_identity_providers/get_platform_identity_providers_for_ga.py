@@ -31,7 +31,6 @@ def _parse_response(
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[XSPlatformIdentityProvider]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = _scp.models(XSPlatformIdentityProvider, _response_200, None)
 
@@ -154,3 +153,6 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -48,8 +48,6 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> XSPlatformIdentityProvider | None:
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(XSPlatformIdentityProvider, response.json(), None)
 
         return response_200
@@ -207,3 +205,6 @@ async def asyncio(
             refresh_trust=refresh_trust,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

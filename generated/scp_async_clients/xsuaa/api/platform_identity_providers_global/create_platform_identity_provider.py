@@ -33,50 +33,36 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> XSPlatformIdentityProvider | None:
     if response.status_code == 201:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_201 = _scp.model(XSPlatformIdentityProvider, response.json(), None)
 
         return response_201
 
     if response.status_code == 400:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_400 = _scp.model(XSPlatformIdentityProvider, response.json(), None)
 
         return response_400
 
     if response.status_code == 401:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_401 = _scp.model(XSPlatformIdentityProvider, response.json(), None)
 
         return response_401
 
     if response.status_code == 403:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_403 = _scp.model(XSPlatformIdentityProvider, response.json(), None)
 
         return response_403
 
     if response.status_code == 404:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_404 = _scp.model(XSPlatformIdentityProvider, response.json(), None)
 
         return response_404
 
     if response.status_code == 409:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_409 = _scp.model(XSPlatformIdentityProvider, response.json(), None)
 
         return response_409
 
     if response.status_code == 500:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_500 = _scp.model(XSPlatformIdentityProvider, response.json(), None)
 
         return response_500
@@ -198,3 +184,6 @@ async def asyncio(
             body=body,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

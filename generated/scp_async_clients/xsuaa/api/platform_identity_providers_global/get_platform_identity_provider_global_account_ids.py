@@ -29,8 +29,6 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> XSPlatformIdentityProvider | list[str] | None:
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(XSPlatformIdentityProvider, response.json(), None)
 
         return response_200
@@ -38,7 +36,6 @@ def _parse_response(
     if response.status_code == 400:
         _response_400 = response.json()
         response_400: list[str]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_400 = cast(list[str], _scp.array(_response_400, None))
 
@@ -47,7 +44,6 @@ def _parse_response(
     if response.status_code == 401:
         _response_401 = response.json()
         response_401: list[str]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_401 = cast(list[str], _scp.array(_response_401, None))
 
@@ -56,7 +52,6 @@ def _parse_response(
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[str]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_403 = cast(list[str], _scp.array(_response_403, None))
 
@@ -65,7 +60,6 @@ def _parse_response(
     if response.status_code == 404:
         _response_404 = response.json()
         response_404: list[str]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_404 = cast(list[str], _scp.array(_response_404, None))
 
@@ -74,7 +68,6 @@ def _parse_response(
     if response.status_code == 500:
         _response_500 = response.json()
         response_500: list[str]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_500 = cast(list[str], _scp.array(_response_500, None))
 
@@ -197,3 +190,6 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -49,8 +49,6 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> XSPlatformIdentityProvider | list[XSPlatformIdentityProvider] | None:
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(XSPlatformIdentityProvider, response.json(), None)
 
         return response_200
@@ -58,7 +56,6 @@ def _parse_response(
     if response.status_code == 400:
         _response_400 = response.json()
         response_400: list[XSPlatformIdentityProvider]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_400 = _scp.models(XSPlatformIdentityProvider, _response_400, None)
 
@@ -67,7 +64,6 @@ def _parse_response(
     if response.status_code == 401:
         _response_401 = response.json()
         response_401: list[XSPlatformIdentityProvider]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_401 = _scp.models(XSPlatformIdentityProvider, _response_401, None)
 
@@ -76,7 +72,6 @@ def _parse_response(
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[XSPlatformIdentityProvider]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_403 = _scp.models(XSPlatformIdentityProvider, _response_403, None)
 
@@ -85,7 +80,6 @@ def _parse_response(
     if response.status_code == 500:
         _response_500 = response.json()
         response_500: list[XSPlatformIdentityProvider]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_500 = _scp.models(XSPlatformIdentityProvider, _response_500, None)
 
@@ -268,3 +262,6 @@ async def asyncio(
             origin_xsuaa=origin_xsuaa,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

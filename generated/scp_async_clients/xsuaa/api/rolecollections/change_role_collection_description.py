@@ -49,36 +49,26 @@ def _parse_response(
     | None
 ):
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(ChangeRoleCollectionDescriptionResponse200, response.json(), None)
 
         return response_200
 
     if response.status_code == 201:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_201 = _scp.model(ChangeRoleCollectionDescriptionResponse201, response.json(), None)
 
         return response_201
 
     if response.status_code == 401:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_401 = _scp.model(ChangeRoleCollectionDescriptionResponse401, response.json(), None)
 
         return response_401
 
     if response.status_code == 403:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_403 = _scp.model(ChangeRoleCollectionDescriptionResponse403, response.json(), None)
 
         return response_403
 
     if response.status_code == 404:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_404 = _scp.model(ChangeRoleCollectionDescriptionResponse404, response.json(), None)
 
         return response_404
@@ -244,3 +234,6 @@ async def asyncio(
             body=body,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

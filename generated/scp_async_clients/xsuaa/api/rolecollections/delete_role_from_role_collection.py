@@ -48,43 +48,31 @@ def _parse_response(
     | None
 ):
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(DeleteRoleFromRoleCollectionResponse200, response.json(), None)
 
         return response_200
 
     if response.status_code == 204:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_204 = _scp.model(DeleteRoleFromRoleCollectionResponse204, response.json(), None)
 
         return response_204
 
     if response.status_code == 400:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_400 = _scp.model(DeleteRoleFromRoleCollectionResponse400, response.json(), None)
 
         return response_400
 
     if response.status_code == 401:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_401 = _scp.model(DeleteRoleFromRoleCollectionResponse401, response.json(), None)
 
         return response_401
 
     if response.status_code == 403:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_403 = _scp.model(DeleteRoleFromRoleCollectionResponse403, response.json(), None)
 
         return response_403
 
     if response.status_code == 404:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_404 = _scp.model(DeleteRoleFromRoleCollectionResponse404, response.json(), None)
 
         return response_404
@@ -279,3 +267,6 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -40,7 +40,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[RoleCollection]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = _scp.models(RoleCollection, _response_200, None)
 
@@ -49,7 +48,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 400:
         _response_400 = response.json()
         response_400: list[RoleCollection]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_400 = _scp.models(RoleCollection, _response_400, None)
 
@@ -58,7 +56,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 401:
         _response_401 = response.json()
         response_401: list[RoleCollection]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_401 = _scp.models(RoleCollection, _response_401, None)
 
@@ -67,7 +64,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[RoleCollection]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_403 = _scp.models(RoleCollection, _response_403, None)
 
@@ -76,7 +72,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 404:
         _response_404 = response.json()
         response_404: list[RoleCollection]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_404 = _scp.models(RoleCollection, _response_404, None)
 
@@ -223,3 +218,6 @@ async def asyncio(
             show_groups=show_groups,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

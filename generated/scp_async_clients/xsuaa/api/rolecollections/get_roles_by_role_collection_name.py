@@ -29,7 +29,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[Role]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = _scp.models(Role, _response_200, None)
 
@@ -38,7 +37,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 400:
         _response_400 = response.json()
         response_400: list[Role]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_400 = _scp.models(Role, _response_400, None)
 
@@ -47,7 +45,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[Role]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_403 = _scp.models(Role, _response_403, None)
 
@@ -56,7 +53,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 404:
         _response_404 = response.json()
         response_404: list[Role]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_404 = _scp.models(Role, _response_404, None)
 
@@ -177,3 +173,6 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -34,15 +34,11 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> DeleteRoleByRoleNameResponse200 | DeleteRoleByRoleNameResponse404 | None:
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(DeleteRoleByRoleNameResponse200, response.json(), None)
 
         return response_200
 
     if response.status_code == 404:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_404 = _scp.model(DeleteRoleByRoleNameResponse404, response.json(), None)
 
         return response_404
@@ -188,3 +184,6 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

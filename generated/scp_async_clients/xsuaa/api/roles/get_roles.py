@@ -24,7 +24,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[Role]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = _scp.models(Role, _response_200, None)
 
@@ -33,7 +32,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 401:
         _response_401 = response.json()
         response_401: list[Role]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_401 = _scp.models(Role, _response_401, None)
 
@@ -42,7 +40,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[Role]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_403 = _scp.models(Role, _response_403, None)
 
@@ -51,7 +48,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 404:
         _response_404 = response.json()
         response_404: list[Role]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_404 = _scp.models(Role, _response_404, None)
 
@@ -150,3 +146,6 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -40,29 +40,21 @@ def _get_kwargs(
 
 def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Role | None:
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(Role, response.json(), None)
 
         return response_200
 
     if response.status_code == 400:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_400 = _scp.model(Role, response.json(), None)
 
         return response_400
 
     if response.status_code == 404:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_404 = _scp.model(Role, response.json(), None)
 
         return response_404
 
     if response.status_code == 409:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_409 = _scp.model(Role, response.json(), None)
 
         return response_409
@@ -218,3 +210,6 @@ async def asyncio(
             body=body,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

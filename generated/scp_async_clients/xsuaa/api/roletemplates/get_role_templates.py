@@ -34,7 +34,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[RoleTemplate]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = _scp.models(RoleTemplate, _response_200, None)
 
@@ -43,7 +42,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 401:
         _response_401 = response.json()
         response_401: list[RoleTemplate]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_401 = _scp.models(RoleTemplate, _response_401, None)
 
@@ -52,7 +50,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[RoleTemplate]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_403 = _scp.models(RoleTemplate, _response_403, None)
 
@@ -61,7 +58,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 404:
         _response_404 = response.json()
         response_404: list[RoleTemplate]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_404 = _scp.models(RoleTemplate, _response_404, None)
 
@@ -182,3 +178,6 @@ async def asyncio(
             show_roles=show_roles,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -47,8 +47,6 @@ def _get_kwargs(
 
 def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> SearchResultsObject | None:
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(SearchResultsObject, response.json(), None)
 
         return response_200
@@ -228,3 +226,6 @@ async def asyncio(
             count=count,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

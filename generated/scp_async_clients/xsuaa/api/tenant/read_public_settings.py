@@ -39,22 +39,16 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> ReadPublicSettingsResponse200 | ReadPublicSettingsResponse400 | ReadPublicSettingsResponse404 | None:
     if response.status_code == 200:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_200 = _scp.model(ReadPublicSettingsResponse200, response.json(), None)
 
         return response_200
 
     if response.status_code == 400:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_400 = _scp.model(ReadPublicSettingsResponse400, response.json(), None)
 
         return response_400
 
     if response.status_code == 404:
-        import scp_async._decoding as _scp  # noqa: PLC0415
-
         response_404 = _scp.model(ReadPublicSettingsResponse404, response.json(), None)
 
         return response_404
@@ -188,3 +182,6 @@ async def asyncio(
             tenant_id=tenant_id,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

@@ -23,7 +23,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[str]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_200 = cast(list[str], _scp.array(_response_200, None))
 
@@ -32,7 +31,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 401:
         _response_401 = response.json()
         response_401: list[str]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_401 = cast(list[str], _scp.array(_response_401, None))
 
@@ -41,7 +39,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[str]
-        import scp_async._decoding as _scp  # noqa: PLC0415
 
         response_403 = cast(list[str], _scp.array(_response_403, None))
 
@@ -140,3 +137,6 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)

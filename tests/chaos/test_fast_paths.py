@@ -1,0 +1,166 @@
+"""The shortcuts a session call takes (aiohttp straight from httpx's request, no httpx send layers, URLs
+not re-parsed, one worker per fan-out slot) answer exactly as the long way does."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import anyio
+import anyio.lowlevel
+import httpx
+import pytest
+from pytest_httpx import HTTPXMock
+
+from scp_async import DefaultTransport, Session, fan_out, fan_out_stream
+from scp_async._session import _parsed_url
+
+from .conftest import Exchange, Loopback
+
+# -- URLs --------------------------------------------------------------------------------------------------
+
+
+def test_urls_built_without_httpx_parser_equal_httpx_own() -> None:
+    rng = random.Random(20261204)
+    alphabet = "abcXYZ019-._~!$&'()*+,;=:@/%?# ä"
+    fast = 0
+    for _ in range(5000):
+        host = rng.choice(["127.0.0.1", "x.y", "api.cf.eu10.hana.ondemand.com", "a-b.c", "X.y", "[::1]"])
+        port = rng.choice(["", ":80", ":443", ":8080", ":0", ":99999", ":08080"])
+        path = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        url = f"{rng.choice(['http', 'https'])}://{host}{port}{'/' if rng.random() < 0.5 else ''}{path}"
+        built = _parsed_url(url)
+        if not isinstance(built, httpx.URL):
+            continue  # left to httpx
+        fast += 1
+        expected = httpx.URL(url)
+        assert (str(built), built.raw_path, built.host, built.port) == (
+            str(expected),
+            expected.raw_path,
+            expected.host,
+            expected.port,
+        ), url
+        assert built == expected
+    assert fast > 500  # the shortcut is taken for canonical URLs
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://x.y/a/../b",  # dot segments are normalized by httpx
+        "https://X.y/a",  # upper-case host
+        "https://x.y/a?b=c",  # a query
+        "https://x.y/a b",  # to be quoted
+        "http://x.y:80/a",  # a default port httpx drops
+        "https://user:secret@x.y/a",  # credentials
+    ],
+)
+def test_urls_httpx_would_change_are_left_to_httpx(url: str) -> None:
+    assert _parsed_url(url) == url
+
+
+# -- the aiohttp path --------------------------------------------------------------------------------------
+
+
+def test_a_session_call_on_aiohttp_answers_like_httpx(loopback: Loopback) -> None:
+    big = b'{"items": "' + b"x" * 200_000 + b'"}'
+    loopback.routes[("GET", "/small")] = lambda ex: ex.reply(200, {"ok": True}, {"X-Thing": "1"})
+    loopback.routes[("GET", "/big")] = lambda ex: ex.reply(200, big)
+    loopback.routes[("GET", "/chunked")] = lambda ex: ex.stream(200, iter([b'{"a":', b" 1}"]))
+    transport = DefaultTransport()
+
+    async def main() -> list[httpx.Response]:
+        async with Session(transport=transport) as session:
+            return [await session.request("GET", f"{loopback.url}{path}") for path in ("/small", "/big", "/chunked")]
+
+    small, large, chunked = asyncio.run(main())
+    assert transport.uses_aiohttp
+    assert small.json() == {"ok": True}
+    assert small.headers["x-thing"] == "1"
+    assert small.http_version == "HTTP/1.1"
+    assert small.reason_phrase == "OK"
+    assert small.elapsed.total_seconds() > 0
+    assert str(small.request.url) == f"{loopback.url}/small"
+    assert large.content == big
+    assert chunked.json() == {"a": 1}
+
+
+def test_event_hooks_on_the_session_client_still_run(loopback: Loopback) -> None:
+    loopback.routes[("GET", "/ok")] = lambda ex: ex.reply(200, {"ok": True})
+    seen: list[str] = []
+
+    async def on_request(request: httpx.Request) -> None:
+        seen.append(f"request {request.url.path}")
+
+    async def on_response(response: httpx.Response) -> None:
+        seen.append(f"response {response.status_code}")
+
+    async def main() -> None:
+        async with Session() as session:
+            session.http_client.event_hooks = {"request": [on_request], "response": [on_response]}
+            await session.request("GET", f"{loopback.url}/ok")
+
+    asyncio.run(main())
+    assert seen == ["request /ok", "response 200"]
+
+
+def test_cookies_set_by_a_service_go_back_to_it(loopback: Loopback) -> None:
+    def login(ex: Exchange) -> None:
+        ex.reply(200, {"ok": True}, {"Set-Cookie": "JSESSIONID=abc; Path=/"})
+
+    cookies: list[str | None] = []
+
+    def check(ex: Exchange) -> None:
+        cookies.append(ex.headers.get("Cookie"))
+        ex.reply(200, {"ok": True})
+
+    loopback.routes[("GET", "/login")] = login
+    loopback.routes[("GET", "/next")] = check
+
+    async def main() -> None:
+        async with Session() as session:
+            await session.request("GET", f"{loopback.url}/login")
+            await session.request("GET", f"{loopback.url}/next")
+
+    asyncio.run(main())
+    assert cookies == ["JSESSIONID=abc"]
+
+
+def test_pytest_httpx_still_answers_for_the_default_transport(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url="https://api.example.com/v3/apps", json={"resources": []})
+
+    async def main() -> httpx.Response:
+        async with Session() as session:
+            return await session.request("GET", "https://api.example.com/v3/apps")
+
+    assert asyncio.run(main()).json() == {"resources": []}
+
+
+# -- fan-out -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_fan_out_runs_limit_workers_not_a_task_per_item(stream: bool) -> None:
+    running = 0
+    most = 0
+    most_tasks = 0
+
+    async def call(item: int) -> int:
+        nonlocal running, most, most_tasks
+        running += 1
+        most = max(most, running)
+        most_tasks = max(most_tasks, len(asyncio.all_tasks()))
+        await anyio.lowlevel.checkpoint()
+        running -= 1
+        return item * 2
+
+    async def main() -> list[int]:
+        if not stream:
+            return await fan_out(call, range(2000), limit=20)
+        async with fan_out_stream(call, range(2000), limit=20) as outcomes:
+            found = sorted((o.index, o.result()) for o in [o async for o in outcomes])
+        return [value for _, value in found]
+
+    assert asyncio.run(main()) == [n * 2 for n in range(2000)]
+    assert most == 20
+    assert most_tasks <= 20 + 3  # the workers, the main task and the stream's runner
