@@ -7,6 +7,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.app import App
+from ...models.app_summary import AppSummary
 from ...types import UNSET, Response, Unset
 
 
@@ -39,13 +40,15 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> list[App] | None:
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> list[AppSummary] | list[App] | None:
     if response.status_code == 200:
         _response_200 = response.json()
-        response_200: list[App]
+        response_200: list[AppSummary]
         import scp_async._decoding as _scp  # noqa: PLC0415
 
-        response_200 = _scp.models(App, _response_200, None)
+        response_200 = _scp.models(AppSummary, _response_200, None)
 
         return response_200
 
@@ -82,7 +85,9 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[list[App]]:
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[list[AppSummary] | list[App]]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -98,7 +103,7 @@ def sync_detailed(
     only_for_org_id: str | Unset = UNSET,
     only_for_subaccount_id: str | Unset = UNSET,
     only_for_xsappname: str | Unset = UNSET,
-) -> Response[list[App]]:
+) -> Response[list[AppSummary] | list[App]]:
     """
     Args:
         only_with_client_id (bool | Unset):
@@ -111,7 +116,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[list[App]]
+        Response[list[AppSummary] | list[App]]
     """
 
     kwargs = _get_kwargs(
@@ -135,7 +140,7 @@ def sync(
     only_for_org_id: str | Unset = UNSET,
     only_for_subaccount_id: str | Unset = UNSET,
     only_for_xsappname: str | Unset = UNSET,
-) -> list[App] | None:
+) -> list[AppSummary] | list[App] | None:
     """
     Args:
         only_with_client_id (bool | Unset):
@@ -148,7 +153,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        list[App]
+        list[AppSummary] | list[App]
     """
 
     return sync_detailed(
@@ -167,7 +172,7 @@ async def asyncio_detailed(
     only_for_org_id: str | Unset = UNSET,
     only_for_subaccount_id: str | Unset = UNSET,
     only_for_xsappname: str | Unset = UNSET,
-) -> Response[list[App]]:
+) -> Response[list[AppSummary] | list[App]]:
     """
     Args:
         only_with_client_id (bool | Unset):
@@ -180,7 +185,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[list[App]]
+        Response[list[AppSummary] | list[App]]
     """
 
     kwargs = _get_kwargs(
@@ -202,7 +207,7 @@ async def asyncio(
     only_for_org_id: str | Unset = UNSET,
     only_for_subaccount_id: str | Unset = UNSET,
     only_for_xsappname: str | Unset = UNSET,
-) -> list[App] | None:
+) -> list[AppSummary] | list[App] | None:
     """
     Args:
         only_with_client_id (bool | Unset):
@@ -215,7 +220,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        list[App]
+        list[AppSummary] | list[App]
     """
 
     return (

@@ -2,57 +2,72 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
-T = TypeVar("T", bound="BuildChecksum")
+if TYPE_CHECKING:
+    from ..models.droplet_lifecycle_data import DropletLifecycleData
+
+
+T = TypeVar("T", bound="DropletLifecycle")
 
 
 @_attrs_define
-class BuildChecksum:
+class DropletLifecycle:
     """
     Attributes:
+        data (DropletLifecycleData | Unset):
         type_ (str | Unset):
-        value (str | Unset):
     """
 
+    data: DropletLifecycleData | Unset = UNSET
     type_: str | Unset = UNSET
-    value: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        type_ = self.type_
+        data: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.data, Unset):
+            data = self.data.to_dict()
 
-        value = self.value
+        type_ = self.type_
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({})
+        if data is not UNSET:
+            field_dict["data"] = data
         if type_ is not UNSET:
             field_dict["type"] = type_
-        if value is not UNSET:
-            field_dict["value"] = value
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.droplet_lifecycle_data import DropletLifecycleData  # noqa: PLC0415
+
         d = dict(src_dict)
+        _data = d.pop("data", UNSET)
+        data: DropletLifecycleData | Unset
+        if isinstance(_data, Unset):
+            data = UNSET
+        else:
+            import scp_async._decoding as _scp  # noqa: PLC0415
+
+            data = _scp.model(DropletLifecycleData, _data, "data")
+
         type_ = d.pop("type", UNSET)
 
-        value = d.pop("value", UNSET)
-
-        build_checksum = cls(
+        droplet_lifecycle = cls(
+            data=data,
             type_=type_,
-            value=value,
         )
 
-        build_checksum.additional_properties = d
-        return build_checksum
+        droplet_lifecycle.additional_properties = d
+        return droplet_lifecycle
 
     @property
     def additional_keys(self) -> list[str]:
