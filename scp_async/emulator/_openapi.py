@@ -243,9 +243,9 @@ class Operation:
             if self.success_schema is None:
                 self._synth = b""
             else:
-                value = synthesize(self.spec, self.success_schema, f"{self.method} {self.template}")
+                value = synthesize(self.spec, self.success_schema, f"{self.method} {self.template}", answer=True)
                 if self.spec.api == "cf_v3":
-                    value = cf_shape(value)
+                    value = cf_shape(value, packages=_of_packages(self.template))
                 value = last_page(value)
                 if (isinstance(value, dict) and ("pagination" in value or "totalResults" in value)) or (
                     isinstance(value, list) and {"skip", "top"} <= self.query.keys()
@@ -260,27 +260,36 @@ class Operation:
         return self._synth
 
 
-#: Links CF sends with a ``method``: the actions (and package downloads).
+#: Links CF sends with a ``method``: the actions (and a package's download, not a droplet's).
 _CF_ACTION_LINKS = frozenset(
-    {"upload", "download", "cancel", "continue", "assign_current_droplet", "scale", "start", "stop", "restart"}
+    {"upload", "cancel", "continue", "assign_current_droplet", "scale", "start", "stop", "restart"}
     | {"apply_manifest", "copy"}
 )
 
 
-def cf_shape(value: Any, key: str = "") -> Any:
+def _of_packages(template: str) -> bool:
+    """Whether a CF operation answers packages (``/v3/packages/...``, ``/v3/apps/{guid}/packages``), not
+    droplets (``/v3/packages/{guid}/droplets``): the innermost of the two collections its path names."""
+    static = [s for s in template.split("/") if s in ("packages", "droplets")]
+    return bool(static) and static[-1] == "packages"
+
+
+def cf_shape(value: Any, key: str = "", *, packages: bool = False) -> Any:
     """What cloud_controller_ng sends that CF's schemas leave optional: a link is ``{href}`` (``method``
-    only for actions, which the synthesizer cannot tell), and a relationship inside a resource is
-    ``{data}`` (its ``links`` belong to the ``/relationships/...`` endpoints only)."""
+    only for actions, which the synthesizer cannot tell, and for a package's download), and a relationship
+    inside a resource is ``{data}`` (its ``links`` belong to the ``/relationships/...`` endpoints only)."""
     if isinstance(value, list):
-        return [cf_shape(v, key) for v in value]
+        return [cf_shape(v, key, packages=packages) for v in value]
     if not isinstance(value, dict):
         return value
     if "href" in value and value.get("method") == "string":
         link = {"href": "https://api.example.org/v3" if value["href"] == "string" else value["href"]}
         if key in _CF_ACTION_LINKS:
-            link["method"] = "GET" if key == "download" else "POST"
+            link["method"] = "POST"
+        elif key == "download" and packages:
+            link["method"] = "GET"
         return link
-    out = {k: cf_shape(v, k) for k, v in value.items()}
+    out = {k: cf_shape(v, k, packages=packages) for k, v in value.items()}
     if key == "relationships":
         out = {k: ({"data": v["data"]} if isinstance(v, dict) and "data" in v else v) for k, v in out.items()}
     return out
@@ -359,12 +368,29 @@ def _stable_uuid(seed: str) -> str:
 
 # Hand-written on purpose: hypothesis-jsonschema draws random values, slowly, and the emulator's answers
 # must be the same on every run (stable ids, examples first, one-item lists, shapes the services send).
-def synthesize(spec: Spec, schema: Any, seed: str) -> Any:
-    """A deterministic example value for ``schema``."""
-    return _synth(spec, schema, seed, 0, ())
+def synthesize(spec: Spec, schema: Any, seed: str, *, answer: bool = False) -> Any:
+    """A deterministic example value for ``schema``; as an ``answer`` (a response body) it leaves out what
+    the service does not always send (see ``_left_out``)."""
+    return _synth(spec, schema, seed, 0, (), answer)
 
 
-def _synth(spec: Spec, schema: Any, seed: str, depth: int, stack: tuple[str, ...]) -> Any:
+#: The spec's mark on a property the service sends only in some situations (a docker package's image, a
+#: staged build's droplet link), saying when: the synthesizer, which cannot tell the situation, leaves it out.
+SENT_WHEN = "x-scp-sent-when"
+
+
+def _left_out(spec: Spec, schema: Any) -> bool:
+    """Whether an answer leaves out a property of this schema: one the service sends only in some
+    situations (``x-scp-sent-when``), or one it never sends back (``writeOnly``, such as a password)."""
+    if not isinstance(schema, dict):
+        return False
+    if SENT_WHEN in schema or schema.get("writeOnly") is True:
+        return True
+    target = spec.deref(schema) if "$ref" in schema else None
+    return isinstance(target, dict) and (SENT_WHEN in target or target.get("writeOnly") is True)
+
+
+def _synth(spec: Spec, schema: Any, seed: str, depth: int, stack: tuple[str, ...], answer: bool) -> Any:
     if isinstance(schema, dict) and "$ref" in schema:
         ref = schema["$ref"]
         if ref in stack:
@@ -383,12 +409,12 @@ def _synth(spec: Spec, schema: Any, seed: str, depth: int, stack: tuple[str, ...
     if "allOf" in schema:
         merged: dict[str, Any] = {}
         for sub in schema["allOf"]:
-            part = _synth(spec, sub, seed, depth + 1, stack)
+            part = _synth(spec, sub, seed, depth + 1, stack, answer)
             if isinstance(part, dict):
                 merged.update(part)
         own = {k: v for k, v in schema.items() if k != "allOf"}
         if own.get("properties"):
-            part = _synth(spec, own, seed, depth, stack)
+            part = _synth(spec, own, seed, depth, stack, answer)
             if isinstance(part, dict):
                 merged.update(part)
         return merged
@@ -396,7 +422,7 @@ def _synth(spec: Spec, schema: Any, seed: str, depth: int, stack: tuple[str, ...
         if schema.get(key):
             for alt in schema[key]:
                 if "null" not in _types(spec.deref(alt)):
-                    return _synth(spec, alt, seed, depth + 1, stack)
+                    return _synth(spec, alt, seed, depth + 1, stack, answer)
             return None
     types = [t for t in _types(schema) if t != "null"]
     kind = types[0] if types else ("object" if "properties" in schema else "")
@@ -404,9 +430,9 @@ def _synth(spec: Spec, schema: Any, seed: str, depth: int, stack: tuple[str, ...
         out: dict[str, Any] = {}
         required = set(schema.get("required") or ())
         for name, sub in (schema.get("properties") or {}).items():
-            if depth >= _MAX_DEPTH and name not in required:
+            if (depth >= _MAX_DEPTH or (answer and _left_out(spec, sub))) and name not in required:
                 continue
-            value = _synth(spec, sub, f"{seed}.{name}", depth + 1, stack)
+            value = _synth(spec, sub, f"{seed}.{name}", depth + 1, stack, answer)
             if value is None and name not in required:
                 continue
             out[name] = _named(name, value, seed)
@@ -414,7 +440,7 @@ def _synth(spec: Spec, schema: Any, seed: str, depth: int, stack: tuple[str, ...
     if kind == "array":
         if depth >= _MAX_DEPTH:
             return []
-        item = _synth(spec, schema.get("items") or {}, f"{seed}[]", depth + 1, stack)
+        item = _synth(spec, schema.get("items") or {}, f"{seed}[]", depth + 1, stack, answer)
         return [] if item is None else [item]
     if kind == "string":
         fmt = schema.get("format")

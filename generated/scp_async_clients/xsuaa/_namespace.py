@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .models.add_roles_to_role_collection_response_200 import AddRolesToRoleCollectionResponse200
     from .models.add_roles_to_role_collection_response_201 import AddRolesToRoleCollectionResponse201
     from .models.app import App
+    from .models.app_summary import AppSummary
     from .models.auth_data_wrapper import AuthDataWrapper
     from .models.btp_cli_xs_identity_provider import BtpCliXsIdentityProvider
     from .models.change_role_collection_description_response_200 import ChangeRoleCollectionDescriptionResponse200
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
     from .models.scim_user import ScimUser
     from .models.scope import Scope
     from .models.search_results_object import SearchResultsObject
+    from .models.template_role import TemplateRole
     from .models.tenant_settings_req import TenantSettingsReq
     from .models.tenant_settings_resp import TenantSettingsResp
     from .models.xs_identity_provider import XSIdentityProvider
@@ -1316,7 +1318,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> list[App]:
+    ) -> list[AppSummary]:
         """`GET /sap/rest/authorization/v2/apps` (getApps).
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
@@ -1790,7 +1792,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> Role:
+    ) -> TemplateRole:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (getRoleByAppAndRoleTemplate).
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
@@ -4668,7 +4670,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> Response[list[App]]:
+    ) -> Response[list[AppSummary]]:
         """`GET /sap/rest/authorization/v2/apps` (getApps).
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
@@ -5142,7 +5144,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> Response[Role]:
+    ) -> Response[TemplateRole]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (getRoleByAppAndRoleTemplate).
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource

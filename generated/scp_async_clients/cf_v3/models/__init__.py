@@ -57,7 +57,6 @@ if TYPE_CHECKING:
     from .audit_event_target import AuditEventTarget
     from .base_schema import BaseSchema
     from .build import Build
-    from .build_checksum import BuildChecksum
     from .build_created_by import BuildCreatedBy
     from .build_droplet_type_0 import BuildDropletType0
     from .build_links import BuildLinks
@@ -163,6 +162,8 @@ if TYPE_CHECKING:
     from .droplet import Droplet
     from .droplet_buildpacks_type_0_item import DropletBuildpacksType0Item
     from .droplet_checksum_type_0 import DropletChecksumType0
+    from .droplet_lifecycle import DropletLifecycle
+    from .droplet_lifecycle_data import DropletLifecycleData
     from .droplet_links import DropletLinks
     from .droplet_list import DropletList
     from .droplet_process_types import DropletProcessTypes
@@ -614,7 +615,6 @@ _MODULE_OF_NAME: dict[str, str] = {
     "AuditEventTarget": ".audit_event_target",
     "BaseSchema": ".base_schema",
     "Build": ".build",
-    "BuildChecksum": ".build_checksum",
     "BuildCreatedBy": ".build_created_by",
     "BuildDropletType0": ".build_droplet_type_0",
     "BuildLinks": ".build_links",
@@ -720,6 +720,8 @@ _MODULE_OF_NAME: dict[str, str] = {
     "Droplet": ".droplet",
     "DropletBuildpacksType0Item": ".droplet_buildpacks_type_0_item",
     "DropletChecksumType0": ".droplet_checksum_type_0",
+    "DropletLifecycle": ".droplet_lifecycle",
+    "DropletLifecycleData": ".droplet_lifecycle_data",
     "DropletLinks": ".droplet_links",
     "DropletList": ".droplet_list",
     "DropletProcessTypes": ".droplet_process_types",
@@ -1160,7 +1162,6 @@ __all__ = (
     "AuditEventTarget",
     "BaseSchema",
     "Build",
-    "BuildChecksum",
     "BuildCreatedBy",
     "BuildDropletType0",
     "BuildLinks",
@@ -1266,6 +1267,8 @@ __all__ = (
     "Droplet",
     "DropletBuildpacksType0Item",
     "DropletChecksumType0",
+    "DropletLifecycle",
+    "DropletLifecycleData",
     "DropletLinks",
     "DropletList",
     "DropletProcessTypes",

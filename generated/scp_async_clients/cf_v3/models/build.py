@@ -13,7 +13,6 @@ from ..models.build_state import BuildState
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from ..models.build_checksum import BuildChecksum
     from ..models.build_created_by import BuildCreatedBy
     from ..models.build_droplet_type_0 import BuildDropletType0
     from ..models.build_links import BuildLinks
@@ -33,7 +32,6 @@ class Build:
         guid (UUID):
         created_at (datetime.datetime | Unset):
         updated_at (datetime.datetime | Unset):
-        checksum (BuildChecksum | Unset):
         created_by (BuildCreatedBy | Unset):
         droplet (BuildDropletType0 | None | Unset):
         error (None | str | Unset):
@@ -51,7 +49,6 @@ class Build:
     guid: UUID
     created_at: datetime.datetime | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
-    checksum: BuildChecksum | Unset = UNSET
     created_by: BuildCreatedBy | Unset = UNSET
     droplet: BuildDropletType0 | None | Unset = UNSET
     error: None | str | Unset = UNSET
@@ -78,10 +75,6 @@ class Build:
         updated_at: str | Unset = UNSET
         if not isinstance(self.updated_at, Unset):
             updated_at = self.updated_at.isoformat()
-
-        checksum: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.checksum, Unset):
-            checksum = self.checksum.to_dict()
 
         created_by: dict[str, Any] | Unset = UNSET
         if not isinstance(self.created_by, Unset):
@@ -150,8 +143,6 @@ class Build:
             field_dict["created_at"] = created_at
         if updated_at is not UNSET:
             field_dict["updated_at"] = updated_at
-        if checksum is not UNSET:
-            field_dict["checksum"] = checksum
         if created_by is not UNSET:
             field_dict["created_by"] = created_by
         if droplet is not UNSET:
@@ -181,7 +172,6 @@ class Build:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.build_checksum import BuildChecksum  # noqa: PLC0415
         from ..models.build_created_by import BuildCreatedBy  # noqa: PLC0415
         from ..models.build_droplet_type_0 import BuildDropletType0  # noqa: PLC0415
         from ..models.build_links import BuildLinks  # noqa: PLC0415
@@ -207,13 +197,6 @@ class Build:
             updated_at = UNSET
         else:
             updated_at = _scp.date_time(_updated_at, "updated_at")
-
-        _checksum = d.pop("checksum", UNSET)
-        checksum: BuildChecksum | Unset
-        if isinstance(_checksum, Unset):
-            checksum = UNSET
-        else:
-            checksum = _scp.model(BuildChecksum, _checksum, "checksum")
 
         _created_by = d.pop("created_by", UNSET)
         created_by: BuildCreatedBy | Unset
@@ -313,7 +296,6 @@ class Build:
             guid=guid,
             created_at=created_at,
             updated_at=updated_at,
-            checksum=checksum,
             created_by=created_by,
             droplet=droplet,
             error=error,

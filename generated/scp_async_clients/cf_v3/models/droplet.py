@@ -14,10 +14,10 @@ from ..types import UNSET, Unset
 if TYPE_CHECKING:
     from ..models.droplet_buildpacks_type_0_item import DropletBuildpacksType0Item
     from ..models.droplet_checksum_type_0 import DropletChecksumType0
+    from ..models.droplet_lifecycle import DropletLifecycle
     from ..models.droplet_links import DropletLinks
     from ..models.droplet_process_types import DropletProcessTypes
     from ..models.droplet_relationships import DropletRelationships
-    from ..models.lifecycle import Lifecycle
     from ..models.metadata import Metadata
 
 
@@ -36,7 +36,7 @@ class Droplet:
         error (None | str | Unset):
         execution_metadata (None | str | Unset):
         image (None | str | Unset):
-        lifecycle (Lifecycle | Unset):
+        lifecycle (DropletLifecycle | Unset):
         links (DropletLinks | Unset):
         metadata (Metadata | Unset):
         process_types (DropletProcessTypes | Unset):
@@ -53,7 +53,7 @@ class Droplet:
     error: None | str | Unset = UNSET
     execution_metadata: None | str | Unset = UNSET
     image: None | str | Unset = UNSET
-    lifecycle: Lifecycle | Unset = UNSET
+    lifecycle: DropletLifecycle | Unset = UNSET
     links: DropletLinks | Unset = UNSET
     metadata: Metadata | Unset = UNSET
     process_types: DropletProcessTypes | Unset = UNSET
@@ -183,10 +183,10 @@ class Droplet:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.droplet_buildpacks_type_0_item import DropletBuildpacksType0Item  # noqa: PLC0415
         from ..models.droplet_checksum_type_0 import DropletChecksumType0  # noqa: PLC0415
+        from ..models.droplet_lifecycle import DropletLifecycle  # noqa: PLC0415
         from ..models.droplet_links import DropletLinks  # noqa: PLC0415
         from ..models.droplet_process_types import DropletProcessTypes  # noqa: PLC0415
         from ..models.droplet_relationships import DropletRelationships  # noqa: PLC0415
-        from ..models.lifecycle import Lifecycle  # noqa: PLC0415
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
@@ -270,11 +270,11 @@ class Droplet:
         image = _parse_image(d.pop("image", UNSET))
 
         _lifecycle = d.pop("lifecycle", UNSET)
-        lifecycle: Lifecycle | Unset
+        lifecycle: DropletLifecycle | Unset
         if isinstance(_lifecycle, Unset):
             lifecycle = UNSET
         else:
-            lifecycle = _scp.model(Lifecycle, _lifecycle, "lifecycle")
+            lifecycle = _scp.model(DropletLifecycle, _lifecycle, "lifecycle")
 
         _links = d.pop("links", UNSET)
         links: DropletLinks | Unset

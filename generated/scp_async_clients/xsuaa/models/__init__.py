@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .add_roles_to_role_collection_response_404 import AddRolesToRoleCollectionResponse404
     from .app import App
     from .app_attribute import AppAttribute
+    from .app_summary import AppSummary
     from .approval import Approval
     from .approval_status import ApprovalStatus
     from .attribute_reference import AttributeReference
@@ -156,6 +157,7 @@ if TYPE_CHECKING:
     from .scope import Scope
     from .search_results_object import SearchResultsObject
     from .search_results_object_resources_item import SearchResultsObjectResourcesItem
+    from .template_role import TemplateRole
     from .tenant_credential_type_info import TenantCredentialTypeInfo
     from .tenant_settings_req import TenantSettingsReq
     from .tenant_settings_resp import TenantSettingsResp
@@ -206,6 +208,7 @@ _MODULE_OF_NAME: dict[str, str] = {
     "AddRolesToRoleCollectionResponse404": ".add_roles_to_role_collection_response_404",
     "App": ".app",
     "AppAttribute": ".app_attribute",
+    "AppSummary": ".app_summary",
     "Approval": ".approval",
     "ApprovalStatus": ".approval_status",
     "AttributeReference": ".attribute_reference",
@@ -323,6 +326,7 @@ _MODULE_OF_NAME: dict[str, str] = {
     "Scope": ".scope",
     "SearchResultsObject": ".search_results_object",
     "SearchResultsObjectResourcesItem": ".search_results_object_resources_item",
+    "TemplateRole": ".template_role",
     "TenantCredentialTypeInfo": ".tenant_credential_type_info",
     "TenantSettingsReq": ".tenant_settings_req",
     "TenantSettingsResp": ".tenant_settings_resp",
@@ -372,6 +376,7 @@ __all__ = (
     "AppAttribute",
     "Approval",
     "ApprovalStatus",
+    "AppSummary",
     "AttributeReference",
     "AuthData",
     "AuthDataWrapper",
@@ -487,6 +492,7 @@ __all__ = (
     "Scope",
     "SearchResultsObject",
     "SearchResultsObjectResourcesItem",
+    "TemplateRole",
     "TenantCredentialTypeInfo",
     "TenantSettingsReq",
     "TenantSettingsResp",

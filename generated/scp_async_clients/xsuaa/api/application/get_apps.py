@@ -7,6 +7,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.app import App
+from ...models.app_summary import AppSummary
 from ...types import UNSET, Response, Unset
 
 
@@ -39,12 +40,14 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> list[App] | None:
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> list[AppSummary] | list[App] | None:
     if response.status_code == 200:
         _response_200 = response.json()
-        response_200: list[App]
+        response_200: list[AppSummary]
 
-        response_200 = _scp.models(App, _response_200, None)
+        response_200 = _scp.models(AppSummary, _response_200, None)
 
         return response_200
 
@@ -78,7 +81,9 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[list[App]]:
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[list[AppSummary] | list[App]]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -94,7 +99,7 @@ def sync_detailed(
     only_for_org_id: str | Unset = UNSET,
     only_for_subaccount_id: str | Unset = UNSET,
     only_for_xsappname: str | Unset = UNSET,
-) -> Response[list[App]]:
+) -> Response[list[AppSummary] | list[App]]:
     """
     Args:
         only_with_client_id (bool | Unset):
@@ -107,7 +112,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[list[App]]
+        Response[list[AppSummary] | list[App]]
     """
 
     kwargs = _get_kwargs(
@@ -131,7 +136,7 @@ def sync(
     only_for_org_id: str | Unset = UNSET,
     only_for_subaccount_id: str | Unset = UNSET,
     only_for_xsappname: str | Unset = UNSET,
-) -> list[App] | None:
+) -> list[AppSummary] | list[App] | None:
     """
     Args:
         only_with_client_id (bool | Unset):
@@ -144,7 +149,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        list[App]
+        list[AppSummary] | list[App]
     """
 
     return sync_detailed(
@@ -163,7 +168,7 @@ async def asyncio_detailed(
     only_for_org_id: str | Unset = UNSET,
     only_for_subaccount_id: str | Unset = UNSET,
     only_for_xsappname: str | Unset = UNSET,
-) -> Response[list[App]]:
+) -> Response[list[AppSummary] | list[App]]:
     """
     Args:
         only_with_client_id (bool | Unset):
@@ -176,7 +181,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[list[App]]
+        Response[list[AppSummary] | list[App]]
     """
 
     kwargs = _get_kwargs(
@@ -198,7 +203,7 @@ async def asyncio(
     only_for_org_id: str | Unset = UNSET,
     only_for_subaccount_id: str | Unset = UNSET,
     only_for_xsappname: str | Unset = UNSET,
-) -> list[App] | None:
+) -> list[AppSummary] | list[App] | None:
     """
     Args:
         only_with_client_id (bool | Unset):
@@ -211,7 +216,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        list[App]
+        list[AppSummary] | list[App]
     """
 
     return (

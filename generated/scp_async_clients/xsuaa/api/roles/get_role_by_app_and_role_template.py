@@ -8,6 +8,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.role import Role
+from ...models.template_role import TemplateRole
 from ...types import Response
 
 
@@ -29,9 +30,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Role | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Role | TemplateRole | None:
     if response.status_code == 200:
-        response_200 = _scp.model(Role, response.json(), None)
+        response_200 = _scp.model(TemplateRole, response.json(), None)
 
         return response_200
 
@@ -46,7 +47,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Role]:
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Role | TemplateRole]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -61,7 +62,7 @@ def sync_detailed(
     role_name: str,
     *,
     client: AuthenticatedClient,
-) -> Response[Role]:
+) -> Response[Role | TemplateRole]:
     """
     Args:
         app_id (str):
@@ -73,7 +74,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Role]
+        Response[Role | TemplateRole]
     """
 
     kwargs = _get_kwargs(
@@ -95,7 +96,7 @@ def sync(
     role_name: str,
     *,
     client: AuthenticatedClient,
-) -> Role | None:
+) -> Role | TemplateRole | None:
     """
     Args:
         app_id (str):
@@ -107,7 +108,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Role
+        Role | TemplateRole
     """
 
     return sync_detailed(
@@ -124,7 +125,7 @@ async def asyncio_detailed(
     role_name: str,
     *,
     client: AuthenticatedClient,
-) -> Response[Role]:
+) -> Response[Role | TemplateRole]:
     """
     Args:
         app_id (str):
@@ -136,7 +137,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Role]
+        Response[Role | TemplateRole]
     """
 
     kwargs = _get_kwargs(
@@ -156,7 +157,7 @@ async def asyncio(
     role_name: str,
     *,
     client: AuthenticatedClient,
-) -> Role | None:
+) -> Role | TemplateRole | None:
     """
     Args:
         app_id (str):
@@ -168,7 +169,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Role
+        Role | TemplateRole
     """
 
     return (

@@ -7,52 +7,27 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..types import UNSET, Unset
-
-T = TypeVar("T", bound="BuildChecksum")
+T = TypeVar("T", bound="DropletLifecycleData")
 
 
 @_attrs_define
-class BuildChecksum:
-    """
-    Attributes:
-        type_ (str | Unset):
-        value (str | Unset):
-    """
-
-    type_: str | Unset = UNSET
-    value: str | Unset = UNSET
+class DropletLifecycleData:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        type_ = self.type_
-
-        value = self.value
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if type_ is not UNSET:
-            field_dict["type"] = type_
-        if value is not UNSET:
-            field_dict["value"] = value
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        type_ = d.pop("type", UNSET)
+        droplet_lifecycle_data = cls()
 
-        value = d.pop("value", UNSET)
-
-        build_checksum = cls(
-            type_=type_,
-            value=value,
-        )
-
-        build_checksum.additional_properties = d
-        return build_checksum
+        droplet_lifecycle_data.additional_properties = d
+        return droplet_lifecycle_data
 
     @property
     def additional_keys(self) -> list[str]:
