@@ -35,6 +35,7 @@ __all__ = [
     "date",
     "date_time",
     "enum",
+    "epoch_milliseconds",
     "is_array",
     "json_type",
     "kept",
@@ -213,6 +214,16 @@ def date_time(value: Any, name: str) -> Any:
     if result is None:
         raise ResponseDecodeError(_child(name), DATE_TIME_FORMS, _excerpt(value))
     return result
+
+
+def epoch_milliseconds(value: datetime.datetime) -> int:
+    """A date-time as the epoch milliseconds a service sends for it (no offset means UTC, as when reading).
+
+    Exact integer arithmetic: a value read from epoch milliseconds gives back the same number.
+    """
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.UTC)
+    return (value - _EPOCH) // datetime.timedelta(milliseconds=1)
 
 
 def date(value: Any, name: str) -> Any:
