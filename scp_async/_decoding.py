@@ -35,7 +35,9 @@ __all__ = [
     "date",
     "date_time",
     "enum",
+    "epoch_milliseconds",
     "is_array",
+    "item",
     "json_type",
     "kept",
     "model",
@@ -89,7 +91,12 @@ def json_type(value: object) -> str:
 
 
 def _child(name: str | None) -> str:
-    return _ROOT if name is None else f"{getattr(_STATE, 'path', _ROOT)}.{name}"
+    if name is None:
+        return _ROOT
+    index = getattr(_STATE, "index", None)
+    if index is not None and name.endswith("[]"):  # an item of a list read by `item`: name it by its index
+        name = f"{name[:-2]}[{index}]"
+    return f"{getattr(_STATE, 'path', _ROOT)}.{name}"
 
 
 class _Retrack(BaseException):
@@ -215,6 +222,16 @@ def date_time(value: Any, name: str) -> Any:
     return result
 
 
+def epoch_milliseconds(value: datetime.datetime) -> int:
+    """A date-time as the epoch milliseconds a service sends for it (no offset means UTC, as when reading).
+
+    Exact integer arithmetic: a value read from epoch milliseconds gives back the same number.
+    """
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.UTC)
+    return (value - _EPOCH) // datetime.timedelta(milliseconds=1)
+
+
 def date(value: Any, name: str) -> Any:
     """A date field (``YYYY-MM-DD``): a date, the value kept as sent (wrong JSON type), or ResponseDecodeError."""
     if isinstance(value, datetime.date):
@@ -259,7 +276,9 @@ def _model_at(cls: type[Any], value: Any, path: str) -> Any:
             raise ResponseDecodeError(path, f"an object ({cls.__name__})", json_type(value))
         return _kept_at(value, path, f"an object ({cls.__name__})")
     outer = getattr(_STATE, "path", _ROOT)
+    outer_index = getattr(_STATE, "index", None)
     _STATE.path = path
+    _STATE.index = None  # the item's own fields are no items of the outer list
     try:
         return cls.from_dict(value)
     except KeyError as exc:  # the generated code pops required fields
@@ -267,6 +286,7 @@ def _model_at(cls: type[Any], value: Any, path: str) -> Any:
         raise ResponseDecodeError(f"{path}.{key}", f"required field {key!r}", "missing") from None
     finally:
         _STATE.path = outer
+        _STATE.index = outer_index
 
 
 def model(cls: type[Any], value: Any, name: str | None) -> Any:
@@ -301,6 +321,21 @@ def _models_at(cls: type[Any], value: Any, path: str) -> Any:
             raise ResponseDecodeError(path, f"an array of {cls.__name__}", json_type(value))
         return _kept_at(value, path, "an array")
     return [_model_at(cls, item, f"{path}[{index}]") for index, item in enumerate(value)]
+
+
+def item(parse: Callable[[Any], T], value: Any, index: int) -> T:
+    """Read the item at `index` of a list with `parse`; what it reads as `name[]` is named `name[index]`.
+
+    For the items of a list of unions (a list of objects goes through :func:`models`).
+    """
+    if not _tracking():  # no paths to name
+        return parse(value)
+    outer = getattr(_STATE, "index", None)
+    _STATE.index = index
+    try:
+        return parse(value)
+    finally:
+        _STATE.index = outer
 
 
 def array(value: Any, name: str | None) -> Any:

@@ -105,12 +105,27 @@ def _generate_in_process(api: str, spec_path: str, out_dir: str) -> dict[str, An
         overwrite=True,
         output_path=Path(out_dir),
     )
+    from .discriminators import Discriminators
+    from .extensions import apply_epoch_milliseconds, epoch_millisecond_properties
+
     document = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+    try:
+        epoch_milliseconds = epoch_millisecond_properties(document)
+    except ValueError as exc:
+        return {"fatal": str(exc)}
     with contextlib.redirect_stdout(io.StringIO()):
         data = GeneratorData.from_dict(document, config=config)
         if isinstance(data, GeneratorError):
             return {"fatal": _warning_text(data)}
+        try:
+            apply_epoch_milliseconds(data, epoch_milliseconds)
+        except ValueError as exc:
+            return {"fatal": str(exc)}
         project = Project(openapi=data, config=config, custom_template_path=TEMPLATES)
+        try:
+            project.env.filters["discriminator"] = Discriminators(document, data)
+        except ValueError as exc:
+            return {"fatal": str(exc)}
         # Our templates may include the generator's own under `stock/` (model.py.jinja adds to the stock one).
         project.env.loader = ChoiceLoader(
             [project.env.loader, PrefixLoader({"stock": PackageLoader("openapi_python_client")})]

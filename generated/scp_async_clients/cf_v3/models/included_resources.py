@@ -170,11 +170,29 @@ class IncludedResources:
         if _service_instances is not UNSET:
             if _scp.is_array(_service_instances, "service_instances"):
                 service_instances = []
-                for service_instances_item_data in _service_instances:
+                for service_instances_item_index, service_instances_item_data in enumerate(_service_instances):
 
                     def _parse_service_instances_item(
                         data: object,
                     ) -> ManagedServiceInstance | UserProvidedServiceInstance:
+                        if isinstance(data, dict):
+                            kind = data.get("type")
+                            if kind == "managed":
+                                import scp_async._decoding as _scp  # noqa: PLC0415
+
+                                service_instances_item_type_0 = _scp.model(
+                                    ManagedServiceInstance, data, "service_instances[]"
+                                )
+
+                                return service_instances_item_type_0
+                            if kind == "user-provided":
+                                import scp_async._decoding as _scp  # noqa: PLC0415
+
+                                service_instances_item_type_1 = _scp.model(
+                                    UserProvidedServiceInstance, data, "service_instances[]"
+                                )
+
+                                return service_instances_item_type_1
                         if isinstance(data, dict):
                             try:
                                 service_instances_item_type_0 = _scp.model(
@@ -197,7 +215,11 @@ class IncludedResources:
 
                         return service_instances_item_type_1
 
-                    service_instances_item = _parse_service_instances_item(service_instances_item_data)
+                    import scp_async._decoding as _scp  # noqa: PLC0415
+
+                    service_instances_item = _scp.item(
+                        _parse_service_instances_item, service_instances_item_data, service_instances_item_index
+                    )
 
                     service_instances.append(service_instances_item)
             else:

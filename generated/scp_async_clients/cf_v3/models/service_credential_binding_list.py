@@ -81,9 +81,23 @@ class ServiceCredentialBindingList:
 
         if _scp.is_array(_resources, "resources"):
             resources = []
-            for resources_item_data in _resources:
+            for resources_item_index, resources_item_data in enumerate(_resources):
 
                 def _parse_resources_item(data: object) -> AppCredentialBinding | KeyCredentialBinding:
+                    if isinstance(data, dict):
+                        kind = data.get("type")
+                        if kind == "app":
+                            import scp_async._decoding as _scp  # noqa: PLC0415
+
+                            resources_item_type_0 = _scp.model(AppCredentialBinding, data, "resources[]")
+
+                            return resources_item_type_0
+                        if kind == "key":
+                            import scp_async._decoding as _scp  # noqa: PLC0415
+
+                            resources_item_type_1 = _scp.model(KeyCredentialBinding, data, "resources[]")
+
+                            return resources_item_type_1
                     if isinstance(data, dict):
                         try:
                             resources_item_type_0 = _scp.model(AppCredentialBinding, data, "resources[]")
@@ -98,7 +112,9 @@ class ServiceCredentialBindingList:
 
                     return resources_item_type_1
 
-                resources_item = _parse_resources_item(resources_item_data)
+                import scp_async._decoding as _scp  # noqa: PLC0415
+
+                resources_item = _scp.item(_parse_resources_item, resources_item_data, resources_item_index)
 
                 resources.append(resources_item)
         else:

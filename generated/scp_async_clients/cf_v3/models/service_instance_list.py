@@ -69,9 +69,23 @@ class ServiceInstanceList:
 
         if _scp.is_array(_resources, "resources"):
             resources = []
-            for resources_item_data in _resources:
+            for resources_item_index, resources_item_data in enumerate(_resources):
 
                 def _parse_resources_item(data: object) -> ManagedServiceInstance | UserProvidedServiceInstance:
+                    if isinstance(data, dict):
+                        kind = data.get("type")
+                        if kind == "managed":
+                            import scp_async._decoding as _scp  # noqa: PLC0415
+
+                            resources_item_type_0 = _scp.model(ManagedServiceInstance, data, "resources[]")
+
+                            return resources_item_type_0
+                        if kind == "user-provided":
+                            import scp_async._decoding as _scp  # noqa: PLC0415
+
+                            resources_item_type_1 = _scp.model(UserProvidedServiceInstance, data, "resources[]")
+
+                            return resources_item_type_1
                     if isinstance(data, dict):
                         try:
                             resources_item_type_0 = _scp.model(ManagedServiceInstance, data, "resources[]")
@@ -88,7 +102,9 @@ class ServiceInstanceList:
 
                     return resources_item_type_1
 
-                resources_item = _parse_resources_item(resources_item_data)
+                import scp_async._decoding as _scp  # noqa: PLC0415
+
+                resources_item = _scp.item(_parse_resources_item, resources_item_data, resources_item_index)
 
                 resources.append(resources_item)
         else:

@@ -75,9 +75,11 @@ class AssignedServicePlanSubaccountDTO:
         else:
             auto_distribute_amount = self.auto_distribute_amount
 
-        created_date: str | Unset = UNSET
+        created_date: int | Unset = UNSET
         if not isinstance(self.created_date, Unset):
-            created_date = self.created_date.isoformat()
+            import scp_async._decoding as _scp  # noqa: PLC0415
+
+            created_date = _scp.epoch_milliseconds(self.created_date)
 
         entity_id = self.entity_id
 
@@ -89,9 +91,11 @@ class AssignedServicePlanSubaccountDTO:
         if not isinstance(self.entity_type, Unset):
             entity_type = self.entity_type.value
 
-        modified_date: str | Unset = UNSET
+        modified_date: int | Unset = UNSET
         if not isinstance(self.modified_date, Unset):
-            modified_date = self.modified_date.isoformat()
+            import scp_async._decoding as _scp  # noqa: PLC0415
+
+            modified_date = _scp.epoch_milliseconds(self.modified_date)
 
         parent_amount = self.parent_amount
 

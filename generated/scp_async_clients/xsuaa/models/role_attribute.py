@@ -73,14 +73,18 @@ class RoleAttribute:
 
         if _scp.is_array(_attribute_values, "attributeValues"):
             attribute_values = []
-            for attribute_values_item_data in _attribute_values:
+            for attribute_values_item_index, attribute_values_item_data in enumerate(_attribute_values):
 
                 def _parse_attribute_values_item(data: object) -> None | str:
                     if data is None:
                         return data
                     return cast(None | str, data)
 
-                attribute_values_item = _parse_attribute_values_item(attribute_values_item_data)
+                import scp_async._decoding as _scp  # noqa: PLC0415
+
+                attribute_values_item = _scp.item(
+                    _parse_attribute_values_item, attribute_values_item_data, attribute_values_item_index
+                )
 
                 attribute_values.append(attribute_values_item)
         else:

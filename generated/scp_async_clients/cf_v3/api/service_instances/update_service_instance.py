@@ -45,6 +45,20 @@ def _parse_response(
 
         def _parse_response_200(data: object) -> ManagedServiceInstance | UserProvidedServiceInstance:
             if isinstance(data, dict):
+                kind = data.get("type")
+                if kind == "managed":
+                    import scp_async._decoding as _scp  # noqa: PLC0415
+
+                    response_200_type_0 = _scp.model(ManagedServiceInstance, data, None)
+
+                    return response_200_type_0
+                if kind == "user-provided":
+                    import scp_async._decoding as _scp  # noqa: PLC0415
+
+                    response_200_type_1 = _scp.model(UserProvidedServiceInstance, data, None)
+
+                    return response_200_type_1
+            if isinstance(data, dict):
                 try:
                     response_200_type_0 = _scp.model(ManagedServiceInstance, data, None)
 
