@@ -179,12 +179,10 @@ class DirectoryResponseObject:
         from ..models.subaccount_response_object import SubaccountResponseObject  # noqa: PLC0415
 
         d = dict(src_dict)
-
         created_date = _scp.date_time(d.pop("createdDate"), "createdDate")
 
         _directory_features = d.pop("directoryFeatures")
         directory_features: list[DirectoryFeature]
-
         if _scp.is_array(_directory_features, "directoryFeatures"):
             directory_features = []
             for directory_features_item_data in _directory_features:

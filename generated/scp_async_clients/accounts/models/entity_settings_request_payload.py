@@ -47,7 +47,6 @@ class EntitySettingsRequestPayload:
         d = dict(src_dict)
         _entity_settings = d.pop("entitySettings")
         entity_settings: list[UpdateEntitySettingsRequestPayload]
-
         entity_settings = _scp.models(UpdateEntitySettingsRequestPayload, _entity_settings, "entitySettings")
 
         entity_settings_request_payload = cls(

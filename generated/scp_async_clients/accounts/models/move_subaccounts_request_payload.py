@@ -50,7 +50,6 @@ class MoveSubaccountsRequestPayload:
 
         _subaccount_guids = d.pop("subaccountGuids")
         subaccount_guids: list[str]
-
         subaccount_guids = cast(list[str], _scp.array(_subaccount_guids, "subaccountGuids"))
 
         target_guid = d.pop("targetGuid")

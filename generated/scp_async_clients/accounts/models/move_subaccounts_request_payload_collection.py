@@ -47,7 +47,6 @@ class MoveSubaccountsRequestPayloadCollection:
         d = dict(src_dict)
         _subaccounts_to_move_collection = d.pop("subaccountsToMoveCollection")
         subaccounts_to_move_collection: list[MoveSubaccountsRequestPayload]
-
         subaccounts_to_move_collection = _scp.models(
             MoveSubaccountsRequestPayload, _subaccounts_to_move_collection, "subaccountsToMoveCollection"
         )

@@ -120,7 +120,6 @@ class AppCredentialBinding:
         from ..models.service_credential_binding_last_operation import ServiceCredentialBindingLastOperation  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         links = _scp.model(AppCredentialBindingLinks, d.pop("links"), "links")

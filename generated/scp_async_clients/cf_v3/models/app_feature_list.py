@@ -52,12 +52,10 @@ class AppFeatureList:
         from ..models.pagination import Pagination  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[AppFeature]
-
         resources = _scp.models(AppFeature, _resources, "resources")
 
         app_feature_list = cls(

@@ -64,12 +64,10 @@ class AppList:
         from ..models.pagination import Pagination  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[App]
-
         resources = _scp.models(App, _resources, "resources")
 
         _included = d.pop("included", UNSET)

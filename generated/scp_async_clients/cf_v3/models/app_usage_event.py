@@ -160,7 +160,6 @@ class AppUsageEvent:
         from ..models.app_usage_event_task import AppUsageEventTask  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         _created_at = d.pop("created_at", UNSET)

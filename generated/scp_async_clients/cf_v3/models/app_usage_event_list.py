@@ -52,12 +52,10 @@ class AppUsageEventList:
         from ..models.pagination import Pagination  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[AppUsageEvent]
-
         resources = _scp.models(AppUsageEvent, _resources, "resources")
 
         app_usage_event_list = cls(

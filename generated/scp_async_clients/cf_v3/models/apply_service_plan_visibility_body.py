@@ -60,7 +60,6 @@ class ApplyServicePlanVisibilityBody:
         )
 
         d = dict(src_dict)
-
         type_ = _scp.enum(ApplyServicePlanVisibilityBodyType, d.pop("type"), "type")
 
         _organizations = d.pop("organizations", UNSET)

@@ -37,7 +37,6 @@ class ApplyServicePlanVisibilityBodyOrganizationsItem:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         apply_service_plan_visibility_body_organizations_item = cls(

@@ -137,7 +137,6 @@ class AuditEvent:
         from ..models.audit_event_target import AuditEventTarget  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         _created_at = d.pop("created_at", UNSET)

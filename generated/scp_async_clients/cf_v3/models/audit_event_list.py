@@ -52,12 +52,10 @@ class AuditEventList:
         from ..models.pagination import Pagination  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[AuditEvent]
-
         resources = _scp.models(AuditEvent, _resources, "resources")
 
         audit_event_list = cls(

@@ -181,7 +181,6 @@ class Build:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         _created_at = d.pop("created_at", UNSET)

@@ -52,12 +52,10 @@ class BuildList:
         from ..models.pagination import Pagination  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[Build]
-
         resources = _scp.models(Build, _resources, "resources")
 
         build_list = cls(

@@ -52,12 +52,10 @@ class BuildpackList:
         from ..models.pagination import Pagination  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[Buildpack]
-
         resources = _scp.models(Buildpack, _resources, "resources")
 
         buildpack_list = cls(

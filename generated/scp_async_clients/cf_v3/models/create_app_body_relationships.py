@@ -42,7 +42,6 @@ class CreateAppBodyRelationships:
         from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
 
         d = dict(src_dict)
-
         space = _scp.model(RelationshipToOne, d.pop("space"), "space")
 
         create_app_body_relationships = cls(

@@ -82,7 +82,6 @@ class CreateBuildBody:
         from ..models.relationship import Relationship  # noqa: PLC0415
 
         d = dict(src_dict)
-
         package = _scp.model(Relationship, d.pop("package"), "package")
 
         _lifecycle = d.pop("lifecycle", UNSET)

@@ -64,7 +64,6 @@ class CreateDropletBody:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-
         relationships = _scp.model(CreateDropletBodyRelationships, d.pop("relationships"), "relationships")
 
         _metadata = d.pop("metadata", UNSET)

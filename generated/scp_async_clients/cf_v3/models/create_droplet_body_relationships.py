@@ -42,7 +42,6 @@ class CreateDropletBodyRelationships:
         from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
 
         d = dict(src_dict)
-
         app = _scp.model(RelationshipToOne, d.pop("app"), "app")
 
         create_droplet_body_relationships = cls(

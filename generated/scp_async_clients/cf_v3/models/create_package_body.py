@@ -73,7 +73,6 @@ class CreatePackageBody:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-
         relationships = _scp.model(CreatePackageBodyRelationships, d.pop("relationships"), "relationships")
 
         _data = d.pop("data", UNSET)

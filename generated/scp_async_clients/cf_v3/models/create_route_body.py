@@ -72,7 +72,6 @@ class CreateRouteBody:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-
         relationships = _scp.model(CreateRouteBodyRelationships, d.pop("relationships"), "relationships")
 
         host = d.pop("host", UNSET)

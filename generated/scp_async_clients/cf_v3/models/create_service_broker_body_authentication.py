@@ -53,7 +53,6 @@ class CreateServiceBrokerBodyAuthentication:
         )
 
         d = dict(src_dict)
-
         credentials = _scp.model(CreateServiceBrokerBodyAuthenticationCredentials, d.pop("credentials"), "credentials")
 
         type_ = _scp.enum(CreateServiceBrokerBodyAuthenticationType, d.pop("type"), "type")

@@ -82,7 +82,6 @@ class CreateServiceCredentialBindingBody:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-
         relationships = _scp.model(
             CreateServiceCredentialBindingBodyRelationships, d.pop("relationships"), "relationships"
         )

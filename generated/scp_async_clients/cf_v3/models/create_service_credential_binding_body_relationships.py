@@ -52,7 +52,6 @@ class CreateServiceCredentialBindingBodyRelationships:
         from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
 
         d = dict(src_dict)
-
         service_instance = _scp.model(RelationshipToOne, d.pop("service_instance"), "service_instance")
 
         _app = d.pop("app", UNSET)

@@ -52,7 +52,6 @@ class CreateServiceInstanceBodyRelationships:
         from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
 
         d = dict(src_dict)
-
         space = _scp.model(RelationshipToOne, d.pop("space"), "space")
 
         _service_plan = d.pop("service_plan", UNSET)

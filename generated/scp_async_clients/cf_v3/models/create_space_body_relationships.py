@@ -42,7 +42,6 @@ class CreateSpaceBodyRelationships:
         from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
 
         d = dict(src_dict)
-
         organization = _scp.model(RelationshipToOne, d.pop("organization"), "organization")
 
         create_space_body_relationships = cls(

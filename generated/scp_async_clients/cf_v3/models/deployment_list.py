@@ -52,12 +52,10 @@ class DeploymentList:
         from ..models.pagination import Pagination  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[Deployment]
-
         resources = _scp.models(Deployment, _resources, "resources")
 
         deployment_list = cls(

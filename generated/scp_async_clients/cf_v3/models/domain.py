@@ -129,7 +129,6 @@ class Domain:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         name = d.pop("name")

@@ -52,12 +52,10 @@ class DomainList:
         from ..models.pagination import Pagination  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[Domain]
-
         resources = _scp.models(Domain, _resources, "resources")
 
         domain_list = cls(

@@ -190,7 +190,6 @@ class Droplet:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         _created_at = d.pop("created_at", UNSET)
@@ -216,7 +215,6 @@ class Droplet:
                 try:
                     _buildpacks_type_0 = data
                     buildpacks_type_0: list[DropletBuildpacksType0Item]
-
                     buildpacks_type_0 = _scp.models(DropletBuildpacksType0Item, _buildpacks_type_0, "buildpacks")
 
                     return buildpacks_type_0

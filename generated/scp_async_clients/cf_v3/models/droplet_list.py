@@ -52,12 +52,10 @@ class DropletList:
         from ..models.pagination import Pagination  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[Droplet]
-
         resources = _scp.models(Droplet, _resources, "resources")
 
         droplet_list = cls(

@@ -52,12 +52,10 @@ class FeatureFlagList:
         from ..models.pagination import Pagination  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[FeatureFlag]
-
         resources = _scp.models(FeatureFlag, _resources, "resources")
 
         feature_flag_list = cls(

@@ -178,16 +178,12 @@ class IncludedResources:
                         if isinstance(data, dict):
                             kind = data.get("type")
                             if kind == "managed":
-                                import scp_async._decoding as _scp  # noqa: PLC0415
-
                                 service_instances_item_type_0 = _scp.model(
                                     ManagedServiceInstance, data, "service_instances[]"
                                 )
 
                                 return service_instances_item_type_0
                             if kind == "user-provided":
-                                import scp_async._decoding as _scp  # noqa: PLC0415
-
                                 service_instances_item_type_1 = _scp.model(
                                     UserProvidedServiceInstance, data, "service_instances[]"
                                 )
@@ -208,14 +204,11 @@ class IncludedResources:
                                 "service_instances[]",
                                 "one of ManagedServiceInstance, UserProvidedServiceInstance",
                             )
-
                         service_instances_item_type_1 = _scp.model(
                             UserProvidedServiceInstance, data, "service_instances[]"
                         )
 
                         return service_instances_item_type_1
-
-                    import scp_async._decoding as _scp  # noqa: PLC0415
 
                     service_instances_item = _scp.item(
                         _parse_service_instances_item, service_instances_item_data, service_instances_item_index

@@ -85,7 +85,6 @@ class IsolationSegment:
         from ..models.metadata import Metadata  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         name = d.pop("name")

@@ -52,12 +52,10 @@ class IsolationSegmentList:
         from ..models.pagination import Pagination  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[IsolationSegment]
-
         resources = _scp.models(IsolationSegment, _resources, "resources")
 
         isolation_segment_list = cls(

@@ -111,7 +111,6 @@ class Job:
         from ..models.warning import Warning_  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         _created_at = d.pop("created_at", UNSET)

@@ -116,7 +116,6 @@ class KeyCredentialBinding:
         from ..models.service_credential_binding_last_operation import ServiceCredentialBindingLastOperation  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         links = _scp.model(KeyCredentialBindingLinks, d.pop("links"), "links")

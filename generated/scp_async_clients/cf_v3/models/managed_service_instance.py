@@ -159,7 +159,6 @@ class ManagedServiceInstance:
         from ..models.service_instance_last_operation import ServiceInstanceLastOperation  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         links = _scp.model(ManagedServiceInstanceLinks, d.pop("links"), "links")

@@ -101,7 +101,6 @@ class Organization:
         from ..models.organization_relationships import OrganizationRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         name = d.pop("name")

@@ -52,12 +52,10 @@ class OrganizationList:
         from ..models.pagination import Pagination  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[Organization]
-
         resources = _scp.models(Organization, _resources, "resources")
 
         organization_list = cls(

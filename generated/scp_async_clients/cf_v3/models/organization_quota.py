@@ -125,7 +125,6 @@ class OrganizationQuota:
         from ..models.organization_quota_services import OrganizationQuotaServices  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         name = d.pop("name")

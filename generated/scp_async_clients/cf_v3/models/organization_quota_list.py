@@ -52,12 +52,10 @@ class OrganizationQuotaList:
         from ..models.pagination import Pagination  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[OrganizationQuota]
-
         resources = _scp.models(OrganizationQuota, _resources, "resources")
 
         organization_quota_list = cls(

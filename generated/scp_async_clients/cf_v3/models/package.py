@@ -118,7 +118,6 @@ class Package:
         from ..models.package_relationships import PackageRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         _created_at = d.pop("created_at", UNSET)

@@ -52,12 +52,10 @@ class PackageList:
         from ..models.pagination import Pagination  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[Package]
-
         resources = _scp.models(Package, _resources, "resources")
 
         package_list = cls(

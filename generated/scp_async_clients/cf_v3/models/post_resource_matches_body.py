@@ -47,7 +47,6 @@ class PostResourceMatchesBody:
         d = dict(src_dict)
         _resources = d.pop("resources")
         resources: list[PostResourceMatchesBodyResourcesItem]
-
         resources = _scp.models(PostResourceMatchesBodyResourcesItem, _resources, "resources")
 
         post_resource_matches_body = cls(

@@ -174,7 +174,6 @@ class Process:
         from ..models.process_relationships import ProcessRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         _created_at = d.pop("created_at", UNSET)

@@ -52,12 +52,10 @@ class ProcessList:
         from ..models.process import Process  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[Process]
-
         resources = _scp.models(Process, _resources, "resources")
 
         process_list = cls(

@@ -222,7 +222,6 @@ class ProcessStatsResourcesItem:
                 try:
                     _instance_ports_type_0 = data
                     instance_ports_type_0: list[ProcessStatsResourcesItemInstancePortsType0Item]
-
                     instance_ports_type_0 = _scp.models(
                         ProcessStatsResourcesItemInstancePortsType0Item, _instance_ports_type_0, "instance_ports"
                     )

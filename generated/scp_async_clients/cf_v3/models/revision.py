@@ -145,7 +145,6 @@ class Revision:
         from ..models.revision_sidecars_item import RevisionSidecarsItem  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         _created_at = d.pop("created_at", UNSET)

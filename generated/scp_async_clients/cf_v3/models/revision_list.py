@@ -52,12 +52,10 @@ class RevisionList:
         from ..models.revision import Revision  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[Revision]
-
         resources = _scp.models(Revision, _resources, "resources")
 
         revision_list = cls(

@@ -99,7 +99,6 @@ class Role:
         from ..models.role_relationships import RoleRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         _created_at = d.pop("created_at", UNSET)

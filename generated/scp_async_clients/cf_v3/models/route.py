@@ -134,7 +134,6 @@ class Route:
         from ..models.route_relationships import RouteRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         _created_at = d.pop("created_at", UNSET)

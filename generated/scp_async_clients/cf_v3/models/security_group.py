@@ -119,7 +119,6 @@ class SecurityGroup:
         from ..models.security_group_staging_spaces import SecurityGroupStagingSpaces  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         globally_enabled = _scp.model(SecurityGroupGloballyEnabled, d.pop("globally_enabled"), "globally_enabled")
@@ -130,7 +129,6 @@ class SecurityGroup:
 
         _rules = d.pop("rules")
         rules: list[SecurityGroupRulesItem]
-
         rules = _scp.models(SecurityGroupRulesItem, _rules, "rules")
 
         _created_at = d.pop("created_at", UNSET)

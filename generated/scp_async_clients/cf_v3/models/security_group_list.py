@@ -52,12 +52,10 @@ class SecurityGroupList:
         from ..models.security_group import SecurityGroup  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[SecurityGroup]
-
         resources = _scp.models(SecurityGroup, _resources, "resources")
 
         security_group_list = cls(

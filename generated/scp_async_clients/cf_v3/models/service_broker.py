@@ -97,7 +97,6 @@ class ServiceBroker:
         from ..models.service_broker_relationships import ServiceBrokerRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         links = _scp.model(ServiceBrokerLinks, d.pop("links"), "links")

@@ -52,12 +52,10 @@ class ServiceBrokerList:
         from ..models.service_broker import ServiceBroker  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[ServiceBroker]
-
         resources = _scp.models(ServiceBroker, _resources, "resources")
 
         service_broker_list = cls(

@@ -73,12 +73,10 @@ class ServiceCredentialBindingList:
         from ..models.pagination import Pagination  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[AppCredentialBinding | KeyCredentialBinding]
-
         if _scp.is_array(_resources, "resources"):
             resources = []
             for resources_item_index, resources_item_data in enumerate(_resources):
@@ -87,14 +85,10 @@ class ServiceCredentialBindingList:
                     if isinstance(data, dict):
                         kind = data.get("type")
                         if kind == "app":
-                            import scp_async._decoding as _scp  # noqa: PLC0415
-
                             resources_item_type_0 = _scp.model(AppCredentialBinding, data, "resources[]")
 
                             return resources_item_type_0
                         if kind == "key":
-                            import scp_async._decoding as _scp  # noqa: PLC0415
-
                             resources_item_type_1 = _scp.model(KeyCredentialBinding, data, "resources[]")
 
                             return resources_item_type_1
@@ -107,12 +101,9 @@ class ServiceCredentialBindingList:
                             pass
                     if not isinstance(data, dict):
                         return _scp.kept(data, "resources[]", "one of AppCredentialBinding, KeyCredentialBinding")
-
                     resources_item_type_1 = _scp.model(KeyCredentialBinding, data, "resources[]")
 
                     return resources_item_type_1
-
-                import scp_async._decoding as _scp  # noqa: PLC0415
 
                 resources_item = _scp.item(_parse_resources_item, resources_item_data, resources_item_index)
 

@@ -61,12 +61,10 @@ class ServiceInstanceList:
         from ..models.user_provided_service_instance import UserProvidedServiceInstance  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[ManagedServiceInstance | UserProvidedServiceInstance]
-
         if _scp.is_array(_resources, "resources"):
             resources = []
             for resources_item_index, resources_item_data in enumerate(_resources):
@@ -75,14 +73,10 @@ class ServiceInstanceList:
                     if isinstance(data, dict):
                         kind = data.get("type")
                         if kind == "managed":
-                            import scp_async._decoding as _scp  # noqa: PLC0415
-
                             resources_item_type_0 = _scp.model(ManagedServiceInstance, data, "resources[]")
 
                             return resources_item_type_0
                         if kind == "user-provided":
-                            import scp_async._decoding as _scp  # noqa: PLC0415
-
                             resources_item_type_1 = _scp.model(UserProvidedServiceInstance, data, "resources[]")
 
                             return resources_item_type_1
@@ -97,12 +91,9 @@ class ServiceInstanceList:
                         return _scp.kept(
                             data, "resources[]", "one of ManagedServiceInstance, UserProvidedServiceInstance"
                         )
-
                     resources_item_type_1 = _scp.model(UserProvidedServiceInstance, data, "resources[]")
 
                     return resources_item_type_1
-
-                import scp_async._decoding as _scp  # noqa: PLC0415
 
                 resources_item = _scp.item(_parse_resources_item, resources_item_data, resources_item_index)
 

@@ -102,7 +102,6 @@ class ServiceOffering:
         from ..models.service_offering_relationships import ServiceOfferingRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         _created_at = d.pop("created_at", UNSET)

@@ -52,12 +52,10 @@ class ServiceOfferingList:
         from ..models.service_offering import ServiceOffering  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[ServiceOffering]
-
         resources = _scp.models(ServiceOffering, _resources, "resources")
 
         service_offering_list = cls(

@@ -112,7 +112,6 @@ class ServicePlan:
         from ..models.service_plan_relationships import ServicePlanRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         _created_at = d.pop("created_at", UNSET)

@@ -64,12 +64,10 @@ class ServicePlanList:
         from ..models.service_plan import ServicePlan  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[ServicePlan]
-
         resources = _scp.models(ServicePlan, _resources, "resources")
 
         _included = d.pop("included", UNSET)

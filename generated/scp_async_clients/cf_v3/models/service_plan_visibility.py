@@ -56,7 +56,6 @@ class ServicePlanVisibility:
         from ..models.service_plan_visibility_organizations_item import ServicePlanVisibilityOrganizationsItem  # noqa: PLC0415
 
         d = dict(src_dict)
-
         type_ = _scp.enum(ServicePlanVisibilityType, d.pop("type"), "type")
 
         _organizations = d.pop("organizations", UNSET)

@@ -120,7 +120,6 @@ class ServiceRouteBinding:
         from ..models.service_route_binding_relationships import ServiceRouteBindingRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         links = _scp.model(ServiceRouteBindingLinks, d.pop("links"), "links")

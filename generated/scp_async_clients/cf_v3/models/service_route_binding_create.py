@@ -64,7 +64,6 @@ class ServiceRouteBindingCreate:
         from ..models.service_route_binding_create_relationships import ServiceRouteBindingCreateRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-
         relationships = _scp.model(ServiceRouteBindingCreateRelationships, d.pop("relationships"), "relationships")
 
         _metadata = d.pop("metadata", UNSET)

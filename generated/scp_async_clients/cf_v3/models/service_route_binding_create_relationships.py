@@ -47,7 +47,6 @@ class ServiceRouteBindingCreateRelationships:
         from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
 
         d = dict(src_dict)
-
         route = _scp.model(RelationshipToOne, d.pop("route"), "route")
 
         service_instance = _scp.model(RelationshipToOne, d.pop("service_instance"), "service_instance")

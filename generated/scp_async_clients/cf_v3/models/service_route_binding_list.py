@@ -64,12 +64,10 @@ class ServiceRouteBindingList:
         from ..models.service_route_binding import ServiceRouteBinding  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[ServiceRouteBinding]
-
         resources = _scp.models(ServiceRouteBinding, _resources, "resources")
 
         _included = d.pop("included", UNSET)

@@ -136,7 +136,6 @@ class ServiceUsageEvent:
         from ..models.service_usage_event_space import ServiceUsageEventSpace  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         _created_at = d.pop("created_at", UNSET)

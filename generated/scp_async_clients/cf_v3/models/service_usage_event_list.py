@@ -52,12 +52,10 @@ class ServiceUsageEventList:
         from ..models.service_usage_event import ServiceUsageEvent  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[ServiceUsageEvent]
-
         resources = _scp.models(ServiceUsageEvent, _resources, "resources")
 
         service_usage_event_list = cls(

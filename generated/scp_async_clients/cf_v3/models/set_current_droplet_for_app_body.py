@@ -42,7 +42,6 @@ class SetCurrentDropletForAppBody:
         from ..models.relationship import Relationship  # noqa: PLC0415
 
         d = dict(src_dict)
-
         data = _scp.model(Relationship, d.pop("data"), "data")
 
         set_current_droplet_for_app_body = cls(

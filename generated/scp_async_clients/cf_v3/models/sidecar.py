@@ -101,7 +101,6 @@ class Sidecar:
         from ..models.sidecar_relationships import SidecarRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         command = d.pop("command")
@@ -110,7 +109,6 @@ class Sidecar:
 
         _process_types = d.pop("process_types")
         process_types: list[str]
-
         process_types = cast(list[str], _scp.array(_process_types, "process_types"))
 
         relationships = _scp.model(SidecarRelationships, d.pop("relationships"), "relationships")

@@ -52,12 +52,10 @@ class SidecarList:
         from ..models.sidecar import Sidecar  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[Sidecar]
-
         resources = _scp.models(Sidecar, _resources, "resources")
 
         sidecar_list = cls(

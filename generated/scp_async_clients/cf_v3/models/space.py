@@ -99,7 +99,6 @@ class Space:
         from ..models.space_relationships import SpaceRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         links = _scp.model(SpaceLinks, d.pop("links"), "links")

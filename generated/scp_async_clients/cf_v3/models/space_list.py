@@ -64,12 +64,10 @@ class SpaceList:
         from ..models.space import Space  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[Space]
-
         resources = _scp.models(Space, _resources, "resources")
 
         _included = d.pop("included", UNSET)

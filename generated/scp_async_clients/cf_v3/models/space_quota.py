@@ -100,7 +100,6 @@ class SpaceQuota:
         from ..models.space_quota_services import SpaceQuotaServices  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         apps = _scp.model(SpaceQuotaApps, d.pop("apps"), "apps")

@@ -52,12 +52,10 @@ class SpaceQuotaList:
         from ..models.space_quota import SpaceQuota  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[SpaceQuota]
-
         resources = _scp.models(SpaceQuota, _resources, "resources")
 
         space_quota_list = cls(

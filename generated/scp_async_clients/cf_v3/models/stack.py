@@ -106,7 +106,6 @@ class Stack:
         from ..models.stack_links import StackLinks  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         def _parse_description(data: object) -> None | str:

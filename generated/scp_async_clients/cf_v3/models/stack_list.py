@@ -52,12 +52,10 @@ class StackList:
         from ..models.stack import Stack  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[Stack]
-
         resources = _scp.models(Stack, _resources, "resources")
 
         stack_list = cls(

@@ -152,7 +152,6 @@ class Task:
         from ..models.task_result import TaskResult  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         name = d.pop("name")

@@ -52,12 +52,10 @@ class TaskList:
         from ..models.task import Task  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[Task]
-
         resources = _scp.models(Task, _resources, "resources")
 
         task_list = cls(

@@ -38,7 +38,6 @@ class UpdateDestinationProtocolForRouteBody:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-
         protocol = _scp.enum(UpdateDestinationProtocolForRouteBodyProtocol, d.pop("protocol"), "protocol")
 
         update_destination_protocol_for_route_body = cls(

@@ -53,7 +53,6 @@ class UpdateServiceBrokerBodyAuthentication:
         )
 
         d = dict(src_dict)
-
         credentials = _scp.model(UpdateServiceBrokerBodyAuthenticationCredentials, d.pop("credentials"), "credentials")
 
         type_ = _scp.enum(UpdateServiceBrokerBodyAuthenticationType, d.pop("type"), "type")

@@ -60,7 +60,6 @@ class UpdateServicePlanVisibilityBody:
         )
 
         d = dict(src_dict)
-
         type_ = _scp.enum(UpdateServicePlanVisibilityBodyType, d.pop("type"), "type")
 
         _organizations = d.pop("organizations", UNSET)

@@ -52,12 +52,10 @@ class UserList:
         from ..models.user import User  # noqa: PLC0415
 
         d = dict(src_dict)
-
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
         _resources = d.pop("resources")
         resources: list[User]
-
         resources = _scp.models(User, _resources, "resources")
 
         user_list = cls(

@@ -123,7 +123,6 @@ class UserProvidedServiceInstance:
         from ..models.user_provided_service_instance_relationships import UserProvidedServiceInstanceRelationships  # noqa: PLC0415
 
         d = dict(src_dict)
-
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
         links = _scp.model(UserProvidedServiceInstanceLinks, d.pop("links"), "links")

@@ -65,7 +65,6 @@ class UserRelationshipToOneType0:
                     pass
             if not isinstance(data, dict):
                 return _scp.kept(data, "data", "one of UserGuidReference, UserNameReference")
-
             data_type_1 = _scp.model(UserNameReference, data, "data")
 
             return data_type_1

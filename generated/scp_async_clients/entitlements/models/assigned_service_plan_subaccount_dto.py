@@ -77,8 +77,6 @@ class AssignedServicePlanSubaccountDTO:
 
         created_date: int | Unset = UNSET
         if not isinstance(self.created_date, Unset):
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             created_date = _scp.epoch_milliseconds(self.created_date)
 
         entity_id = self.entity_id
@@ -93,8 +91,6 @@ class AssignedServicePlanSubaccountDTO:
 
         modified_date: int | Unset = UNSET
         if not isinstance(self.modified_date, Unset):
-            import scp_async._decoding as _scp  # noqa: PLC0415
-
             modified_date = _scp.epoch_milliseconds(self.modified_date)
 
         parent_amount = self.parent_amount

@@ -51,7 +51,6 @@ class DirectoryAssignmentsPatchUpdateRequestPayloadCollection:
         d = dict(src_dict)
         _entitlement_updates = d.pop("entitlementUpdates")
         entitlement_updates: list[DirectoryAssignmentsPatchUpdateRequestPayload]
-
         entitlement_updates = _scp.models(
             DirectoryAssignmentsPatchUpdateRequestPayload, _entitlement_updates, "entitlementUpdates"
         )

@@ -47,7 +47,6 @@ class DirectoryAssignmentsRequestPayloadCollection:
         d = dict(src_dict)
         _entitlements = d.pop("entitlements")
         entitlements: list[DirectoryAssignmentsRequestPayload]
-
         entitlements = _scp.models(DirectoryAssignmentsRequestPayload, _entitlements, "entitlements")
 
         directory_assignments_request_payload_collection = cls(

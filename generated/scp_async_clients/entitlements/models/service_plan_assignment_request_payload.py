@@ -57,7 +57,6 @@ class ServicePlanAssignmentRequestPayload:
         d = dict(src_dict)
         _assignment_info = d.pop("assignmentInfo")
         assignment_info: list[SubaccountServicePlanRequestPayload]
-
         assignment_info = _scp.models(SubaccountServicePlanRequestPayload, _assignment_info, "assignmentInfo")
 
         service_name = d.pop("serviceName")

@@ -294,7 +294,6 @@ class ServicePlanResponseObject:
                 try:
                     _resources_type_0 = data
                     resources_type_0: list[ExternalResourceRequestPayload]
-
                     resources_type_0 = _scp.models(ExternalResourceRequestPayload, _resources_type_0, "resources")
 
                     return resources_type_0

@@ -47,7 +47,6 @@ class SubaccountServicePlansRequestPayloadCollection:
         d = dict(src_dict)
         _subaccount_service_plans = d.pop("subaccountServicePlans")
         subaccount_service_plans: list[ServicePlanAssignmentRequestPayload]
-
         subaccount_service_plans = _scp.models(
             ServicePlanAssignmentRequestPayload, _subaccount_service_plans, "subaccountServicePlans"
         )

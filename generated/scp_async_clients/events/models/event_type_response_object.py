@@ -59,7 +59,6 @@ class EventTypeResponseObject:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-
         category = _scp.enum(EventTypeResponseObjectCategory, d.pop("category"), "category")
 
         type_ = _scp.enum(EventTypeResponseObjectType, d.pop("type"), "type")

@@ -31,7 +31,6 @@ class BusinessEnvironmentInstanceResponseObjectCustomLabels:
         for prop_name, prop_dict in d.items():
             _additional_property = prop_dict
             additional_property: list[str]
-
             additional_property = cast(list[str], _scp.array(_additional_property, "AdditionalProperty"))
 
             additional_properties[prop_name] = additional_property

@@ -119,7 +119,6 @@ class GetEnvironmentInstanceBindingResponse:
         )
 
         d = dict(src_dict)
-
         credentials = _scp.model(GetEnvironmentInstanceBindingResponseCredentials, d.pop("credentials"), "credentials")
 
         parameters = _scp.model(GetEnvironmentInstanceBindingResponseParameters, d.pop("parameters"), "parameters")

@@ -60,7 +60,6 @@ class ServiceBindingResponseList:
         d = dict(src_dict)
         _items = d.pop("items")
         items: list[ListedServiceBindingResponseObject]
-
         items = _scp.models(ListedServiceBindingResponseObject, _items, "items")
 
         num_items = d.pop("num_items")

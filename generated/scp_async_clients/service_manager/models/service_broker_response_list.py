@@ -60,7 +60,6 @@ class ServiceBrokerResponseList:
         d = dict(src_dict)
         _items = d.pop("items")
         items: list[ListedServiceBrokerResponseObject]
-
         items = _scp.models(ListedServiceBrokerResponseObject, _items, "items")
 
         num_items = d.pop("num_items")

@@ -60,7 +60,6 @@ class ServiceInstanceResponseList:
         d = dict(src_dict)
         _items = d.pop("items")
         items: list[ListedServiceInstanceResponseObject]
-
         items = _scp.models(ListedServiceInstanceResponseObject, _items, "items")
 
         num_items = d.pop("num_items")

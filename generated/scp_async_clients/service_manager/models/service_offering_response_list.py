@@ -60,7 +60,6 @@ class ServiceOfferingResponseList:
         d = dict(src_dict)
         _items = d.pop("items")
         items: list[ServiceOfferingResponseObject]
-
         items = _scp.models(ServiceOfferingResponseObject, _items, "items")
 
         num_items = d.pop("num_items")

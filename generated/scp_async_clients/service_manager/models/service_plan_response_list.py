@@ -60,7 +60,6 @@ class ServicePlanResponseList:
         d = dict(src_dict)
         _items = d.pop("items")
         items: list[ServicePlanResponseObject]
-
         items = _scp.models(ServicePlanResponseObject, _items, "items")
 
         num_items = d.pop("num_items")

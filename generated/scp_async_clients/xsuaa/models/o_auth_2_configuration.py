@@ -103,7 +103,6 @@ class OAuth2Configuration:
                 try:
                     _allowedproviders_type_0 = data
                     allowedproviders_type_0: list[str]
-
                     allowedproviders_type_0 = cast(list[str], _scp.array(_allowedproviders_type_0, "allowedproviders"))
 
                     return allowedproviders_type_0

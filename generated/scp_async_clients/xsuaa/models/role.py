@@ -110,7 +110,6 @@ class Role:
         d = dict(src_dict)
         _attribute_list = d.pop("attributeList")
         attribute_list: list[RoleAttribute]
-
         attribute_list = _scp.models(RoleAttribute, _attribute_list, "attributeList")
 
         description = d.pop("description")
@@ -123,7 +122,6 @@ class Role:
 
         _scopes = d.pop("scopes")
         scopes: list[Scope]
-
         scopes = _scp.models(Scope, _scopes, "scopes")
 
         app_description = d.pop("appDescription", UNSET)

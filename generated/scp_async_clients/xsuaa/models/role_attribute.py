@@ -70,7 +70,6 @@ class RoleAttribute:
 
         _attribute_values = d.pop("attributeValues")
         attribute_values: list[None | str]
-
         if _scp.is_array(_attribute_values, "attributeValues"):
             attribute_values = []
             for attribute_values_item_index, attribute_values_item_data in enumerate(_attribute_values):
@@ -79,8 +78,6 @@ class RoleAttribute:
                     if data is None:
                         return data
                     return cast(None | str, data)
-
-                import scp_async._decoding as _scp  # noqa: PLC0415
 
                 attribute_values_item = _scp.item(
                     _parse_attribute_values_item, attribute_values_item_data, attribute_values_item_index

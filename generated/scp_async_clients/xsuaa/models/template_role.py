@@ -98,7 +98,6 @@ class TemplateRole:
         d = dict(src_dict)
         _attribute_list = d.pop("attributeList")
         attribute_list: list[RoleAttribute]
-
         attribute_list = _scp.models(RoleAttribute, _attribute_list, "attributeList")
 
         description = d.pop("description")
@@ -111,7 +110,6 @@ class TemplateRole:
 
         _scopes = d.pop("scopes")
         scopes: list[Scope]
-
         scopes = _scp.models(Scope, _scopes, "scopes")
 
         is_read_only = d.pop("isReadOnly", UNSET)

@@ -46,7 +46,6 @@ def _parse_response(
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[AuditLogRecord]
-
         response_200 = _scp.models(AuditLogRecord, _response_200, None)
 
         return response_200

@@ -47,14 +47,10 @@ def _parse_response(
             if isinstance(data, dict):
                 kind = data.get("type")
                 if kind == "app":
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     response_200_type_0 = _scp.model(AppCredentialBinding, data, None)
 
                     return response_200_type_0
                 if kind == "key":
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     response_200_type_1 = _scp.model(KeyCredentialBinding, data, None)
 
                     return response_200_type_1
@@ -67,7 +63,6 @@ def _parse_response(
                     pass
             if not isinstance(data, dict):
                 return _scp.kept(data, None, "one of AppCredentialBinding, KeyCredentialBinding")
-
             response_200_type_1 = _scp.model(KeyCredentialBinding, data, None)
 
             return response_200_type_1

@@ -47,14 +47,10 @@ def _parse_response(
             if isinstance(data, dict):
                 kind = data.get("type")
                 if kind == "managed":
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     response_200_type_0 = _scp.model(ManagedServiceInstance, data, None)
 
                     return response_200_type_0
                 if kind == "user-provided":
-                    import scp_async._decoding as _scp  # noqa: PLC0415
-
                     response_200_type_1 = _scp.model(UserProvidedServiceInstance, data, None)
 
                     return response_200_type_1
@@ -67,7 +63,6 @@ def _parse_response(
                     pass
             if not isinstance(data, dict):
                 return _scp.kept(data, None, "one of ManagedServiceInstance, UserProvidedServiceInstance")
-
             response_200_type_1 = _scp.model(UserProvidedServiceInstance, data, None)
 
             return response_200_type_1

@@ -29,7 +29,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[Mta]
-
         response_200 = _scp.models(Mta, _response_200, None)
 
         return response_200

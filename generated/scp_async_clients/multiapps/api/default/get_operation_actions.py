@@ -30,7 +30,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[str]
-
         response_200 = cast(list[str], _scp.array(_response_200, None))
 
         return response_200

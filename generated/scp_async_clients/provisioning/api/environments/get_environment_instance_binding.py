@@ -48,7 +48,6 @@ def _parse_response(
                 return _scp.kept(
                     data, None, "one of GetEnvironmentInstanceBindingResponse, EnvironmentInstanceBindingMetadata"
                 )
-
             response_200_type_1 = _scp.model(EnvironmentInstanceBindingMetadata, data, None)
 
             return response_200_type_1

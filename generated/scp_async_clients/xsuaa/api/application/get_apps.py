@@ -46,7 +46,6 @@ def _parse_response(
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[AppSummary]
-
         response_200 = _scp.models(AppSummary, _response_200, None)
 
         return response_200
@@ -54,7 +53,6 @@ def _parse_response(
     if response.status_code == 400:
         _response_400 = response.json()
         response_400: list[App]
-
         response_400 = _scp.models(App, _response_400, None)
 
         return response_400
@@ -62,7 +60,6 @@ def _parse_response(
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[App]
-
         response_403 = _scp.models(App, _response_403, None)
 
         return response_403
@@ -70,7 +67,6 @@ def _parse_response(
     if response.status_code == 404:
         _response_404 = response.json()
         response_404: list[App]
-
         response_404 = _scp.models(App, _response_404, None)
 
         return response_404

@@ -40,7 +40,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[str]
-
         response_200 = cast(list[str], _scp.array(_response_200, None))
 
         return response_200
@@ -48,7 +47,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 401:
         _response_401 = response.json()
         response_401: list[str]
-
         response_401 = cast(list[str], _scp.array(_response_401, None))
 
         return response_401
@@ -56,7 +54,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[str]
-
         response_403 = cast(list[str], _scp.array(_response_403, None))
 
         return response_403
@@ -64,7 +61,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 404:
         _response_404 = response.json()
         response_404: list[str]
-
         response_404 = cast(list[str], _scp.array(_response_404, None))
 
         return response_404

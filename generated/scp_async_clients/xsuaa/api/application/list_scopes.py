@@ -29,7 +29,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[Scope]
-
         response_200 = _scp.models(Scope, _response_200, None)
 
         return response_200
@@ -37,7 +36,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 401:
         _response_401 = response.json()
         response_401: list[Scope]
-
         response_401 = _scp.models(Scope, _response_401, None)
 
         return response_401
@@ -45,7 +43,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[Scope]
-
         response_403 = _scp.models(Scope, _response_403, None)
 
         return response_403
@@ -53,7 +50,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 404:
         _response_404 = response.json()
         response_404: list[Scope]
-
         response_404 = _scp.models(Scope, _response_404, None)
 
         return response_404

@@ -48,7 +48,6 @@ def _parse_response(
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[RetrieveIasTenantsResponse200Item]
-
         response_200 = _scp.models(RetrieveIasTenantsResponse200Item, _response_200, None)
 
         return response_200
@@ -56,7 +55,6 @@ def _parse_response(
     if response.status_code == 401:
         _response_401 = response.json()
         response_401: list[RetrieveIasTenantsResponse401Item]
-
         response_401 = _scp.models(RetrieveIasTenantsResponse401Item, _response_401, None)
 
         return response_401
@@ -64,7 +62,6 @@ def _parse_response(
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[RetrieveIasTenantsResponse403Item]
-
         response_403 = _scp.models(RetrieveIasTenantsResponse403Item, _response_403, None)
 
         return response_403
@@ -72,7 +69,6 @@ def _parse_response(
     if response.status_code == 404:
         _response_404 = response.json()
         response_404: list[RetrieveIasTenantsResponse404Item]
-
         response_404 = _scp.models(RetrieveIasTenantsResponse404Item, _response_404, None)
 
         return response_404

@@ -41,7 +41,6 @@ def _parse_response(
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[XSIdentityProviderAbstractIdentityProviderDefinition]
-
         response_200 = _scp.models(XSIdentityProviderAbstractIdentityProviderDefinition, _response_200, None)
 
         return response_200
@@ -49,7 +48,6 @@ def _parse_response(
     if response.status_code == 401:
         _response_401 = response.json()
         response_401: list[XSIdentityProviderAbstractIdentityProviderDefinition]
-
         response_401 = _scp.models(XSIdentityProviderAbstractIdentityProviderDefinition, _response_401, None)
 
         return response_401
@@ -57,7 +55,6 @@ def _parse_response(
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[XSIdentityProviderAbstractIdentityProviderDefinition]
-
         response_403 = _scp.models(XSIdentityProviderAbstractIdentityProviderDefinition, _response_403, None)
 
         return response_403

@@ -39,7 +39,6 @@ def _parse_response(
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[BtpCliXsIdentityProvider]
-
         response_200 = _scp.models(BtpCliXsIdentityProvider, _response_200, None)
 
         return response_200

@@ -31,7 +31,6 @@ def _parse_response(
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[RoleCollectionAttribute]
-
         response_200 = _scp.models(RoleCollectionAttribute, _response_200, None)
 
         return response_200
@@ -39,7 +38,6 @@ def _parse_response(
     if response.status_code == 400:
         _response_400 = response.json()
         response_400: list[RoleCollectionAttribute]
-
         response_400 = _scp.models(RoleCollectionAttribute, _response_400, None)
 
         return response_400
@@ -47,7 +45,6 @@ def _parse_response(
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[RoleCollectionAttribute]
-
         response_403 = _scp.models(RoleCollectionAttribute, _response_403, None)
 
         return response_403
@@ -55,7 +52,6 @@ def _parse_response(
     if response.status_code == 404:
         _response_404 = response.json()
         response_404: list[RoleCollectionAttribute]
-
         response_404 = _scp.models(RoleCollectionAttribute, _response_404, None)
 
         return response_404

@@ -33,7 +33,6 @@ def _parse_response(
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[RoleCollectionAttribute]
-
         response_200 = _scp.models(RoleCollectionAttribute, _response_200, None)
 
         return response_200
@@ -41,7 +40,6 @@ def _parse_response(
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[RoleCollectionAttribute]
-
         response_403 = _scp.models(RoleCollectionAttribute, _response_403, None)
 
         return response_403
@@ -49,7 +47,6 @@ def _parse_response(
     if response.status_code == 404:
         _response_404 = response.json()
         response_404: list[RoleCollectionAttribute]
-
         response_404 = _scp.models(RoleCollectionAttribute, _response_404, None)
 
         return response_404

@@ -33,7 +33,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[RoleCollection]
-
         response_200 = _scp.models(RoleCollection, _response_200, None)
 
         return response_200
@@ -41,7 +40,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 400:
         _response_400 = response.json()
         response_400: list[RoleCollection]
-
         response_400 = _scp.models(RoleCollection, _response_400, None)
 
         return response_400
@@ -49,7 +47,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[RoleCollection]
-
         response_403 = _scp.models(RoleCollection, _response_403, None)
 
         return response_403

@@ -36,7 +36,6 @@ def _parse_response(
     if response.status_code == 400:
         _response_400 = response.json()
         response_400: list[str]
-
         response_400 = cast(list[str], _scp.array(_response_400, None))
 
         return response_400
@@ -44,7 +43,6 @@ def _parse_response(
     if response.status_code == 401:
         _response_401 = response.json()
         response_401: list[str]
-
         response_401 = cast(list[str], _scp.array(_response_401, None))
 
         return response_401
@@ -52,7 +50,6 @@ def _parse_response(
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[str]
-
         response_403 = cast(list[str], _scp.array(_response_403, None))
 
         return response_403
@@ -60,7 +57,6 @@ def _parse_response(
     if response.status_code == 404:
         _response_404 = response.json()
         response_404: list[str]
-
         response_404 = cast(list[str], _scp.array(_response_404, None))
 
         return response_404
@@ -68,7 +64,6 @@ def _parse_response(
     if response.status_code == 500:
         _response_500 = response.json()
         response_500: list[str]
-
         response_500 = cast(list[str], _scp.array(_response_500, None))
 
         return response_500

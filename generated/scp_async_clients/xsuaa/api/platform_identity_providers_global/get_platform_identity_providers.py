@@ -56,7 +56,6 @@ def _parse_response(
     if response.status_code == 400:
         _response_400 = response.json()
         response_400: list[XSPlatformIdentityProvider]
-
         response_400 = _scp.models(XSPlatformIdentityProvider, _response_400, None)
 
         return response_400
@@ -64,7 +63,6 @@ def _parse_response(
     if response.status_code == 401:
         _response_401 = response.json()
         response_401: list[XSPlatformIdentityProvider]
-
         response_401 = _scp.models(XSPlatformIdentityProvider, _response_401, None)
 
         return response_401
@@ -72,7 +70,6 @@ def _parse_response(
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[XSPlatformIdentityProvider]
-
         response_403 = _scp.models(XSPlatformIdentityProvider, _response_403, None)
 
         return response_403
@@ -80,7 +77,6 @@ def _parse_response(
     if response.status_code == 500:
         _response_500 = response.json()
         response_500: list[XSPlatformIdentityProvider]
-
         response_500 = _scp.models(XSPlatformIdentityProvider, _response_500, None)
 
         return response_500

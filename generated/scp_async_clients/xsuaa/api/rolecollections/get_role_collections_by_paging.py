@@ -44,7 +44,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[RoleCollection]
-
         response_200 = _scp.models(RoleCollection, _response_200, None)
 
         return response_200
@@ -52,7 +51,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 400:
         _response_400 = response.json()
         response_400: list[RoleCollection]
-
         response_400 = _scp.models(RoleCollection, _response_400, None)
 
         return response_400
@@ -60,7 +58,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 401:
         _response_401 = response.json()
         response_401: list[RoleCollection]
-
         response_401 = _scp.models(RoleCollection, _response_401, None)
 
         return response_401
@@ -68,7 +65,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[RoleCollection]
-
         response_403 = _scp.models(RoleCollection, _response_403, None)
 
         return response_403
@@ -76,7 +72,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 404:
         _response_404 = response.json()
         response_404: list[RoleCollection]
-
         response_404 = _scp.models(RoleCollection, _response_404, None)
 
         return response_404

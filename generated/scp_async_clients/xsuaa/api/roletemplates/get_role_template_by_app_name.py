@@ -29,7 +29,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[RoleTemplate]
-
         response_200 = _scp.models(RoleTemplate, _response_200, None)
 
         return response_200
@@ -37,7 +36,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 400:
         _response_400 = response.json()
         response_400: list[RoleTemplate]
-
         response_400 = _scp.models(RoleTemplate, _response_400, None)
 
         return response_400
@@ -45,7 +43,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 401:
         _response_401 = response.json()
         response_401: list[RoleTemplate]
-
         response_401 = _scp.models(RoleTemplate, _response_401, None)
 
         return response_401
@@ -53,7 +50,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[RoleTemplate]
-
         response_403 = _scp.models(RoleTemplate, _response_403, None)
 
         return response_403
@@ -61,7 +57,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 404:
         _response_404 = response.json()
         response_404: list[RoleTemplate]
-
         response_404 = _scp.models(RoleTemplate, _response_404, None)
 
         return response_404

@@ -34,7 +34,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[RoleTemplate]
-
         response_200 = _scp.models(RoleTemplate, _response_200, None)
 
         return response_200
@@ -42,7 +41,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 401:
         _response_401 = response.json()
         response_401: list[RoleTemplate]
-
         response_401 = _scp.models(RoleTemplate, _response_401, None)
 
         return response_401
@@ -50,7 +48,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[RoleTemplate]
-
         response_403 = _scp.models(RoleTemplate, _response_403, None)
 
         return response_403
@@ -58,7 +55,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 404:
         _response_404 = response.json()
         response_404: list[RoleTemplate]
-
         response_404 = _scp.models(RoleTemplate, _response_404, None)
 
         return response_404

@@ -23,7 +23,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 200:
         _response_200 = response.json()
         response_200: list[str]
-
         response_200 = cast(list[str], _scp.array(_response_200, None))
 
         return response_200
@@ -31,7 +30,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 401:
         _response_401 = response.json()
         response_401: list[str]
-
         response_401 = cast(list[str], _scp.array(_response_401, None))
 
         return response_401
@@ -39,7 +37,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
     if response.status_code == 403:
         _response_403 = response.json()
         response_403: list[str]
-
         response_403 = cast(list[str], _scp.array(_response_403, None))
 
         return response_403
