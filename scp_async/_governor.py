@@ -333,6 +333,7 @@ class Lane:
         self._paused_until = 0.0
         self._epoch = 0
         self._measured = preset is not None  # whether _rate reflects a measurement (or a documented limit)
+        self._ceiling = math.inf  # what the resets of token buckets said the server's rate is under
         self._last_throttle = -math.inf
         self._last_growth = 0.0
         self._bound_at = -math.inf  # when the pace last made a request wait
@@ -459,6 +460,7 @@ class Lane:
             self._slow_down(now, precise, delay, ticket.sent)
         elif precise and delay > 0.0 and self._rate is not None:
             # More rejections of the same wave refine the estimate (the emptiest bucket waits longest).
+            self._ceiling = min(self._ceiling, 1.0 / delay)
             self._rate = max(self.MIN_RATE, min(self._rate, 0.97 / delay))
         self._tat = max(self._tat, self._paused_until)
         if precise:
@@ -498,8 +500,12 @@ class Lane:
         recent = sum(1 for t in self._oks if t >= window_start)
         span = now - self._throttle_started
         if precise:
-            # A sub-second reset is the time to the server's next free slot, so 1/delay bounds its rate.
+            # A sub-second reset is the time to the server's next free slot, so 1/delay bounds its rate
+            # (from above only: the answer took some of that time to arrive, and the slot may have been
+            # partly filled already). Until the rate was counted, the pace probes no higher.
             bound = 0.97 / delay if delay > 0.0 else math.inf
+            if delay > 0.0:
+                self._ceiling = min(self._ceiling, 1.0 / delay)
             measured = self._measure(sent)
             if measured is not None and current is not None:
                 # The server's rate, counted: pace a little under it (and halve the pace at most: fewer
@@ -508,15 +514,16 @@ class Lane:
                 new = max(current * 0.5, min(self.MEASURED_SHARE * measured, current * self.MEASURED_SHARE))
                 self._measured = True
             elif current is not None:
-                new = min(bound, current * 0.95)
-                self._measured = True
+                # Too soon after the last pause to count: a measured pace was tripped by little, a pace
+                # still probing by an unknown share.
+                new = min(bound, current * (0.95 if self._measured else self.BETA))
             else:
                 # The first wave: 1/delay bounds the rate, but a reset that passed (or was near) while
                 # the answer travelled bounds nothing; what the server took over the last moment does.
+                # Either is a first pace only, probed upwards (under the bound) until the rate is counted.
                 accepted = recent / max(now - window_start, 0.25) if recent >= self.MEASURE_MIN_OK / 2 else math.inf
                 new = min(bound, accepted)
-                # Paced by what was accepted (less than the bound): probe upwards until measured.
-                self._measured = new == bound
+                self._measured = False
                 if math.isinf(new):
                     new = 1.0
         elif current is not None and not self._measured and self._ok_since_throttle and span >= 1.0:
@@ -555,16 +562,18 @@ class Lane:
             # The 429s stopped: back to the documented limit, or to the caller's own pace.
             self._rate = self.preset.rate if self.preset else None
             self._measured = self.preset is not None
+            self._ceiling = math.inf
             return
         elapsed = now - self._last_growth
         self._last_growth = now
         if elapsed > 0 and now - self._bound_at < 1.0 and now >= max(self._paused_until, self._hold_until):
+            ceiling = self.preset.rate if self.preset else math.inf  # never above a documented limit
             if self._measured:
                 growth = min(self.STEADY_GROWTH, 1.0 + self.STEADY_RAMP * (now - self._last_throttle))
             else:
                 growth = self.PROBE_GROWTH
-            ceiling = self.preset.rate if self.preset else math.inf  # never above a documented limit
-            self._rate = min(ceiling, rate * growth**elapsed)
+                ceiling = min(ceiling, self._ceiling)
+            self._rate = max(rate, min(ceiling, rate * growth**elapsed))
 
     def note_retry(self) -> None:
         self.stats.retries += 1
