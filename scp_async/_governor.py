@@ -5,13 +5,16 @@ learns the limit alone, and they all come back at once. The governor keeps one *
 host and credential (the OAuth client, i.e. the tenant the server counts against). Each request
 takes a slot from its lane before it is sent (:meth:`Lane.acquire`) and reports its response
 after (:meth:`Lane.observe`). A 429 pauses the whole lane until the server's reset and sets a pace
-(a token bucket, spaced by GCRA so waiting tasks keep their order); the pace rises again while
-the server accepts it and is dropped once 429s have stopped for a while. Lanes may start from a
-known limit (:data:`SAP_PRESETS`).
+(a token bucket, spaced by GCRA; waiting tasks queue in order and only the first waits for a time,
+so the lane always sends at its current pace); the pace rises again while the server accepts it
+and is dropped once 429s have stopped for a while. Lanes may start from a known limit
+(:data:`SAP_PRESETS`).
 
 The pace is adaptive like boto3's adaptive retry mode (a token bucket with multiplicative
-decrease), with two things a BTP server tells us used as well: a sub-second reset (the time to
-the server's next free slot, which bounds its rate) and CF's ``X-RateLimit-Remaining``.
+decrease), with what a BTP server tells us used as well: a sub-second reset (the time to the
+server's next free slot, which bounds its rate from above), the requests it accepted between the
+end of one such pause and its next 429 (which count its rate: the lane then paces just under it,
+and probes above it only as the 429s recede) and CF's ``X-RateLimit-Remaining``.
 """
 
 from __future__ import annotations
@@ -342,6 +345,7 @@ class Lane:
         # then, and is empty again at its next 429, so they count its rate (see _measure).
         self._window_start = math.inf
         self._window_ok = 0
+        self._window_slack = False  # whether a request of the window left without waiting for the pace
         self._consecutive_unknown = 0
         self._throttle_started = 0.0
         self._oks: deque[float] = deque()
@@ -377,6 +381,8 @@ class Lane:
             now = self._clock()
         if self._queue or self._slot(now) > now:
             waited += await self._wait_in_line(now)
+        elif now >= self._window_start:
+            self._window_slack = True  # the caller, not the pace, set how fast this went
         self._take(self._clock())
         if waited:
             self.stats.waits += 1
@@ -467,6 +473,7 @@ class Lane:
             # The bucket is empty until the reset: what the server accepts from then on is its rate.
             self._window_start = self._paused_until
             self._window_ok = 0
+            self._window_slack = False
         return True
 
     def _is_slot(self, throttle: Throttle) -> bool:
@@ -490,8 +497,8 @@ class Lane:
         just rejected (none); the requests are counted by when they were sent, which latency does not move.
         """
         span = sent - self._window_start
-        if span < self.MEASURE_SPAN or self._window_ok < self.MEASURE_MIN_OK:
-            return None
+        if span < self.MEASURE_SPAN or self._window_ok < self.MEASURE_MIN_OK or self._window_slack:
+            return None  # too few, or the server's bucket may have filled up while the caller was slower
         return (self._window_ok - 1) / span  # one of them took the token of the reset itself
 
     def _slow_down(self, now: float, precise: bool, delay: float, sent: float) -> None:

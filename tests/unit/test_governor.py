@@ -461,6 +461,32 @@ def test_after_a_measured_limit_the_pace_holds_then_probes_upwards_and_recovers(
     anyio.run(main)
 
 
+def test_accepted_requests_count_the_rate_only_while_the_pace_held_them_back() -> None:
+    """A caller slower than the pace lets the server's bucket fill: its few accepted calls are no rate."""
+
+    async def main() -> None:
+        clock = Clock()
+        governor, lane = _lane(clock)
+        first = await governor.acquire(httpx.Request("GET", URL))
+        assert first is not None
+        lane.observe(first, _reset_in(clock, 0.01))
+        for _ in range(100):
+            lane.observe(await lane.acquire(), _response(200, body={}))
+        lane.observe(await lane.acquire(), _reset_in(clock, 0.01))
+        measured = lane.rate
+        assert measured is not None
+        assert 95 <= measured <= 100
+        clock.now += 0.02
+        for _ in range(20):  # two seconds of a caller sending 10 a second, far under the pace
+            lane.observe(await lane.acquire(), _response(200, body={}))
+            clock.now += 0.1
+        lane.observe(await lane.acquire(), _reset_in(clock, 0.01))
+        assert lane.rate is not None
+        assert lane.rate >= 0.9 * measured  # a small cut, not down to the 10/s the caller sent
+
+    anyio.run(main)
+
+
 def test_a_429_cuts_the_pace_of_tasks_already_waiting_and_the_lane_does_not_idle() -> None:
     """Slots are not handed out in advance: after a 429, the queue goes on at the new pace at once."""
 
