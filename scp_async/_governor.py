@@ -383,11 +383,12 @@ class Lane:
             waited += await self._wait_in_line(now)
         elif now >= self._window_start:
             self._window_slack = True  # the caller, not the pace, set how fast this went
-        self._take(self._clock())
+        now = self._clock()
+        self._take(now)
         if waited:
             self.stats.waits += 1
             self.stats.waited += waited
-        return Ticket(self, self._epoch, attempt, sent=self._clock())
+        return Ticket(self, self._epoch, attempt, sent=now)
 
     def _slot(self, now: float) -> float:
         """The earliest time the next request may leave: after any pause, and within the pace (GCRA)."""
