@@ -5,13 +5,16 @@ learns the limit alone, and they all come back at once. The governor keeps one *
 host and credential (the OAuth client, i.e. the tenant the server counts against). Each request
 takes a slot from its lane before it is sent (:meth:`Lane.acquire`) and reports its response
 after (:meth:`Lane.observe`). A 429 pauses the whole lane until the server's reset and sets a pace
-(a token bucket, spaced by GCRA so waiting tasks keep their order); the pace rises again while
-the server accepts it and is dropped once 429s have stopped for a while. Lanes may start from a
-known limit (:data:`SAP_PRESETS`).
+(a token bucket, spaced by GCRA; waiting tasks queue in order and only the first waits for a time,
+so the lane always sends at its current pace); the pace rises again while the server accepts it
+and is dropped once 429s have stopped for a while. Lanes may start from a known limit
+(:data:`SAP_PRESETS`).
 
 The pace is adaptive like boto3's adaptive retry mode (a token bucket with multiplicative
-decrease), with two things a BTP server tells us used as well: a sub-second reset (the time to
-the server's next free slot, which bounds its rate) and CF's ``X-RateLimit-Remaining``.
+decrease), with what a BTP server tells us used as well: a sub-second reset (the time to the
+server's next free slot, which bounds its rate from above), the requests it accepted between the
+end of one such pause and its next 429 (which count its rate: the lane then paces just under it,
+and probes above it only as the 429s recede) and CF's ``X-RateLimit-Remaining``.
 """
 
 from __future__ import annotations
@@ -145,6 +148,10 @@ class Throttle:
     delay: float | None = None  # seconds until the server accepts requests again, if it said
     remaining: int | None = None  # requests left in the current window (CF's X-RateLimit-Remaining)
     limit: int | None = None
+    #: Whether ``delay`` was said to the millisecond (a reset in epoch ms, a fraction of a second), not
+    #: rounded to whole seconds: only such a delay can be the time to a token bucket's next slot. It may
+    #: then be 0, a reset that passed while the answer travelled.
+    fine: bool = False
 
 
 _NOT_LIMITED = Throttle(limited=False)
@@ -160,28 +167,30 @@ def _float(value: str | None) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _retry_after(value: str | None, now: float) -> float | None:
+def _retry_after(value: str | None, now: float) -> tuple[float, bool] | None:
+    """Seconds to wait, and whether they were said finer than whole seconds."""
     if value is None:
         return None
     seconds = _float(value)
     if seconds is not None:
-        return max(0.0, seconds)
+        return max(0.0, seconds), not seconds.is_integer()
     try:
         when = email.utils.parsedate_to_datetime(value.strip())
     except (TypeError, ValueError, IndexError):
         return None
-    return max(0.0, when.timestamp() - now)
+    return max(0.0, when.timestamp() - now), False
 
 
-def _reset(value: str | None, now: float) -> float | None:
+def _reset(value: str | None, now: float) -> tuple[float, bool] | None:
+    """Seconds to a reset, and whether they were said finer than whole seconds."""
     number = _float(value)
     if number is None:
         return None
     if number >= 1e11:  # epoch milliseconds (cis)
-        return max(0.0, number / 1000 - now)
+        return max(0.0, number / 1000 - now), True
     if number >= 1e9:  # epoch seconds (CF)
-        return max(0.0, number - now)
-    return max(0.0, number)  # seconds from now
+        return max(0.0, number - now), not number.is_integer()
+    return max(0.0, number), not number.is_integer()  # seconds from now
 
 
 def _is_cis_rate_limit(response: httpx.Response) -> bool:
@@ -213,18 +222,20 @@ def parse_throttle(response: httpx.Response, *, now: float | None = None) -> Thr
         return _NOT_LIMITED
     retry_after = _retry_after(headers.get("retry-after"), current)
     reset = _reset(headers.get("x-ratelimit-reset"), current)
+    said: tuple[float, bool] | None
     if retry_after is not None and reset is not None:
         # Retry-After is whole seconds; a reset within that second is the same instant, said precisely.
-        delay: float | None = reset if reset <= retry_after else retry_after
+        said = reset if reset[0] <= retry_after[0] else retry_after
     else:
-        delay = retry_after if retry_after is not None else reset
+        said = retry_after if retry_after is not None else reset
+    delay, fine = said if said is not None else (None, False)
     limit_value = _float(headers.get("x-ratelimit-limit"))
     limit = int(limit_value) if limit_value is not None else None
     if not limited:
         if remaining is not None and remaining <= 0:
-            return Throttle(limited=False, delay=reset, remaining=remaining, limit=limit)
+            return Throttle(limited=False, delay=reset[0] if reset else None, remaining=remaining, limit=limit)
         return Throttle(limited=False, remaining=remaining, limit=limit)
-    return Throttle(limited=True, delay=delay, remaining=remaining, limit=limit)
+    return Throttle(limited=True, delay=delay, remaining=remaining, limit=limit, fine=fine)
 
 
 # -- counters ------------------------------------------------------------------------------------------
@@ -266,6 +277,7 @@ class Ticket:
     epoch: int
     attempt: int = 1
     retry_at: float = 0.0
+    sent: float = 0.0  # when the request left, on the lane's clock
 
     def may_retry(self) -> bool:
         """Whether the call of this rejected request may try again (see :meth:`RateGovernor.may_retry`)."""
@@ -283,7 +295,21 @@ class Lane:
     BETA = 0.7
     #: Growth of the pace per second while the pace, not the caller, is what holds requests back.
     PROBE_GROWTH = 2.0  # until the limit was measured
-    STEADY_GROWTH = 1.05  # once it was
+    STEADY_GROWTH = 1.05  # once it was, at most...
+    #: ...and only as the 429s recede: ``1 + STEADY_RAMP * seconds since the last one`` a second. Right
+    #: after a measured limit the pace stays put; it probes above it after a few quiet seconds (so a
+    #: raised limit is found), not at once (which would trip the limit again and again).
+    STEADY_RAMP = 0.002
+    #: The share of a measured rate the lane paces at: the server's bucket fills up a little, which
+    #: absorbs the jitter of requests on their way.
+    MEASURED_SHARE = 0.98
+    #: How late a request may leave after its slot (share of the interval, seconds at most) and still count
+    #: as sent on time, for the pace of the next ones.
+    LATE_SLOT = 0.5
+    LATE_MAX = 0.01
+    #: What a measurement of the server's rate needs: accepted requests over so many seconds at least.
+    MEASURE_SPAN = 0.3
+    MEASURE_MIN_OK = 10
     #: The wait when a 429 says nothing about when to come back.
     DEFAULT_DELAY = 1.0
     RESET_MARGIN = 0.002
@@ -306,13 +332,20 @@ class Lane:
         self._rate: float | None = preset.rate if preset else None
         self._burst = max(1.0, preset.burst if preset and preset.burst else 1.0)
         self._tat = 0.0  # GCRA: the theoretical arrival time of the next request
+        self._queue: deque[anyio.Event] = deque()  # tasks waiting for a slot, in order (see acquire)
         self._paused_until = 0.0
         self._epoch = 0
         self._measured = preset is not None  # whether _rate reflects a measurement (or a documented limit)
+        self._ceiling = math.inf  # what the resets of token buckets said the server's rate is under
         self._last_throttle = -math.inf
         self._last_growth = 0.0
         self._bound_at = -math.inf  # when the pace last made a request wait
         self._ok_since_throttle = 0
+        # Accepted requests sent since the end of the last limiting pause: the server's bucket was empty
+        # then, and is empty again at its next 429, so they count its rate (see _measure).
+        self._window_start = math.inf
+        self._window_ok = 0
+        self._window_slack = False  # whether a request of the window left without waiting for the pace
         self._consecutive_unknown = 0
         self._throttle_started = 0.0
         self._oks: deque[float] = deque()
@@ -331,42 +364,72 @@ class Lane:
         return self._rate
 
     async def acquire(self, attempt: int = 1, not_before: float = 0.0) -> Ticket:
-        """Wait for this request's slot (not before ``not_before`` on this lane's clock)."""
+        """Wait for this request's slot (not before ``not_before`` on this lane's clock).
+
+        Tasks that cannot go at once queue up in order; only the first of them waits for a time, which
+        it works out again each time it wakes, from the lane's pace and pause *then*. So the lane sends
+        at its current pace, however long the queue: a slot handed out in advance would keep the pace
+        of when it was handed out (too fast after a 429, too slow while the pace grows).
+        """
         self.stats.requests += 1
         waited = 0.0
-        own_wait = not_before - self._clock()
+        now = self._clock()
+        own_wait = not_before - now
         if own_wait > 0:
             await self._sleep(own_wait)
             waited += own_wait
-        served = -math.inf  # the pause this task already sat out
-        while True:
             now = self._clock()
-            paused = self._paused_until
-            if paused > now and paused != served:
-                await self._sleep(paused - now)
-                waited += paused - now
-                served = paused
-                continue  # then take a slot like everyone else
-            rate = self._rate
-            if rate is None:
-                break
-            interval = 1.0 / rate
-            tat = max(self._tat, now)
-            send_at = max(now, tat - (self._burst - 1.0) * interval)
-            self._tat = tat + interval
-            if send_at <= now:
-                break
-            self._bound_at = now
-            epoch = self._epoch
-            await self._sleep(send_at - now)
-            waited += send_at - now
-            if self._epoch == epoch and self._paused_until == paused:
-                break
-            # The lane slowed down while this task waited: it takes a slot under the new pace.
+        if self._queue or self._slot(now) > now:
+            waited += await self._wait_in_line(now)
+        elif now >= self._window_start:
+            self._window_slack = True  # the caller, not the pace, set how fast this went
+        now = self._clock()
+        self._take(now)
         if waited:
             self.stats.waits += 1
             self.stats.waited += waited
-        return Ticket(self, self._epoch, attempt)
+        return Ticket(self, self._epoch, attempt, sent=now)
+
+    def _slot(self, now: float) -> float:
+        """The earliest time the next request may leave: after any pause, and within the pace (GCRA)."""
+        start = max(now, self._paused_until)
+        rate = self._rate
+        if rate is None:
+            return start
+        return max(start, self._tat - (self._burst - 1.0) / rate)
+
+    def _take(self, now: float) -> None:
+        rate = self._rate
+        if rate is not None:
+            interval = 1.0 / rate
+            # A request that leaves a little after its slot (the event loop was busy) does not push the
+            # next ones back: the lane keeps its pace on average, never getting ahead of it.
+            self._tat = max(self._tat, now - min(self.LATE_SLOT * interval, self.LATE_MAX)) + interval
+
+    async def _wait_in_line(self, now: float) -> float:
+        """Queue up behind the tasks already waiting; return the seconds waited."""
+        started = now
+        turn = anyio.Event()
+        queue = self._queue
+        queue.append(turn)
+        try:
+            if queue[0] is not turn:
+                await turn.wait()
+            while True:
+                now = self._clock()
+                send_at = self._slot(now)
+                if send_at <= now:
+                    return now - started
+                if send_at > self._paused_until:
+                    self._bound_at = now  # the pace, not a pause, holds requests back
+                await self._sleep(send_at - now)
+        finally:
+            if queue and queue[0] is turn:
+                queue.popleft()
+                if queue:
+                    queue[0].set()
+            else:
+                queue.remove(turn)  # cancelled while waiting for its turn
 
     def observe(self, ticket: Ticket, response: httpx.Response) -> bool:
         """Learn from a response; return whether it was a rate-limit rejection."""
@@ -375,6 +438,8 @@ class Lane:
         now = self._clock()
         if not throttle.limited:
             self._recent.append(False)
+            if ticket.sent >= self._window_start:
+                self._window_ok += 1
             self._on_success(now, throttle)
             return False
         self._recent.append(True)
@@ -392,38 +457,83 @@ class Lane:
             self._consecutive_unknown = 0
         # A reset well under a second is the time to a token bucket's next slot; one near a second (or
         # longer) is the end of a counting window, and says nothing of the rate inside it.
-        precise = 0.0 < delay < self.SLOT_RESET
+        precise = self._is_slot(throttle)
         # A precise reset is cut to whole milliseconds: come back just after it, not just before.
         self._paused_until = max(self._paused_until, now + delay + (self.RESET_MARGIN if precise else 0.0))
         self._last_throttle = now
         if ticket.epoch == self._epoch:
             # The first 429 of requests sent under the current pace: slow down once.
             self._epoch += 1
-            self._slow_down(now, precise, delay)
-        elif precise and self._rate is not None:
+            self._slow_down(now, precise, delay, ticket.sent)
+        elif precise and delay > 0.0 and self._rate is not None:
             # More rejections of the same wave refine the estimate (the emptiest bucket waits longest).
+            self._ceiling = min(self._ceiling, 1.0 / delay)
             self._rate = max(self.MIN_RATE, min(self._rate, 0.97 / delay))
         self._tat = max(self._tat, self._paused_until)
+        if precise:
+            # The bucket is empty until the reset: what the server accepts from then on is its rate.
+            self._window_start = self._paused_until
+            self._window_ok = 0
+            self._window_slack = False
         return True
+
+    def _is_slot(self, throttle: Throttle) -> bool:
+        """Whether a 429's delay is the time to a token bucket's next slot (said to the millisecond)."""
+        delay = throttle.delay
+        return delay is not None and delay < self.SLOT_RESET and (throttle.fine or delay > 0.0)
 
     def _sporadic(self, throttle: Throttle) -> bool:
         """Whether this 429 stands alone among many accepted answers and says nothing of an empty window."""
         recent = self._recent
         if len(recent) < self.SPORADIC_MIN_SEEN or (throttle.remaining is not None and throttle.remaining <= 0):
             return False
-        if throttle.delay is not None and 0.0 < throttle.delay < self.SLOT_RESET:
+        if self._is_slot(throttle):
             return False  # the time to a token bucket's next slot: the limit itself speaking
         return sum(recent) <= self.SPORADIC_SHARE * len(recent)
 
-    def _slow_down(self, now: float, precise: bool, delay: float) -> None:
+    def _measure(self, sent: float) -> float | None:
+        """The server's rate, from the requests it accepted between two moments its bucket was empty.
+
+        Those are the end of the last limiting pause (its reset: one token) and the sending of the request
+        just rejected (none); the requests are counted by when they were sent, which latency does not move.
+        """
+        span = sent - self._window_start
+        if span < self.MEASURE_SPAN or self._window_ok < self.MEASURE_MIN_OK or self._window_slack:
+            return None  # too few, or the server's bucket may have filled up while the caller was slower
+        return (self._window_ok - 1) / span  # one of them took the token of the reset itself
+
+    def _slow_down(self, now: float, precise: bool, delay: float, sent: float) -> None:
         current = self._rate
         window_start = max(now - 1.0, self._oks[0] if self._oks else now)
         recent = sum(1 for t in self._oks if t >= window_start)
         span = now - self._throttle_started
         if precise:
-            # A sub-second reset is the time to the server's next free slot, so 1/delay bounds its rate.
-            new = 0.97 / delay if current is None else min(0.97 / delay, current * 0.95)
-            self._measured = True
+            # A sub-second reset is the time to the server's next free slot, so 1/delay bounds its rate
+            # (from above only: the answer took some of that time to arrive, and the slot may have been
+            # partly filled already). Until the rate was counted, the pace probes no higher.
+            bound = 0.97 / delay if delay > 0.0 else math.inf
+            if delay > 0.0:
+                self._ceiling = min(self._ceiling, 1.0 / delay)
+            measured = self._measure(sent)
+            if measured is not None and current is not None:
+                # The server's rate, counted: pace a little under it (and halve the pace at most: fewer
+                # accepted requests than it takes, when the caller was slower for a while, mean a deeper
+                # cut, which the growth of the pace makes up).
+                new = max(current * 0.5, min(self.MEASURED_SHARE * measured, current * self.MEASURED_SHARE))
+                self._measured = True
+            elif current is not None:
+                # Too soon after the last pause to count: a measured pace was tripped by little, a pace
+                # still probing by an unknown share.
+                new = min(bound, current * (0.95 if self._measured else self.BETA))
+            else:
+                # The first wave: 1/delay bounds the rate, but a reset that passed (or was near) while
+                # the answer travelled bounds nothing; what the server took over the last moment does.
+                # Either is a first pace only, probed upwards (under the bound) until the rate is counted.
+                accepted = recent / max(now - window_start, 0.25) if recent >= self.MEASURE_MIN_OK / 2 else math.inf
+                new = min(bound, accepted)
+                self._measured = False
+                if math.isinf(new):
+                    new = 1.0
         elif current is not None and not self._measured and self._ok_since_throttle and span >= 1.0:
             # The second 429 while probing: what got through since the first one is the server's rate.
             new = min(current * self.BETA, 0.97 * self._ok_since_throttle / span)
@@ -441,7 +551,8 @@ class Lane:
         self._throttle_started = now
         self._ok_since_throttle = 0
         self._last_growth = now
-        self._tat = max(self._tat, now, self._paused_until)
+        # The new pace starts at the end of the pause, without the credit of a burst.
+        self._tat = max(now, self._paused_until)
 
     def _on_success(self, now: float, throttle: Throttle) -> None:
         self._ok_since_throttle += 1
@@ -459,13 +570,18 @@ class Lane:
             # The 429s stopped: back to the documented limit, or to the caller's own pace.
             self._rate = self.preset.rate if self.preset else None
             self._measured = self.preset is not None
+            self._ceiling = math.inf
             return
         elapsed = now - self._last_growth
         self._last_growth = now
         if elapsed > 0 and now - self._bound_at < 1.0 and now >= max(self._paused_until, self._hold_until):
-            growth = self.STEADY_GROWTH if self._measured else self.PROBE_GROWTH
             ceiling = self.preset.rate if self.preset else math.inf  # never above a documented limit
-            self._rate = min(ceiling, rate * growth**elapsed)
+            if self._measured:
+                growth = min(self.STEADY_GROWTH, 1.0 + self.STEADY_RAMP * (now - self._last_throttle))
+            else:
+                growth = self.PROBE_GROWTH
+                ceiling = min(ceiling, self._ceiling)
+            self._rate = max(rate, min(ceiling, rate * growth**elapsed))
 
     def note_retry(self) -> None:
         self.stats.retries += 1

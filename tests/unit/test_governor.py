@@ -59,6 +59,8 @@ def _response(status: int, headers: dict[str, str] | None = None, body: Any = No
         (_response(429, html="<html><body>Too Many Requests</body></html>"), True, None),
         (_response(200, body={}), False, None),
         (_response(503, {"Retry-After": "5"}), False, None),
+        # a reset in ms that passed while the answer travelled: come back now
+        (_response(429, {"Retry-After": "1", "X-Ratelimit-Reset": str(int((NOW - 0.002) * 1000))}), True, 0.0),
     ],
 )
 def test_every_form_of_429_is_read(response: httpx.Response, limited: bool, delay: float | None) -> None:
@@ -373,3 +375,144 @@ def test_one_429_pauses_the_other_tasks_under_asyncio(httpx_mock: HTTPXMock) -> 
     assert stats.throttled == 1
     assert stats.waits >= 1  # the retry waited for the pause; the lane's pace spaced the others
     assert json.loads(json.dumps(dict(session.governor.lanes()), default=lambda s: s.__dict__))
+
+
+# -- after a limit is learnt: pace under it, no bursts above it, and still probe ------------------------
+
+
+class TimedBucket(Bucket):
+    """:class:`Bucket` that answers after ``latency`` (so requests overlap) and notes each arrival."""
+
+    def __init__(self, rate: float, burst: float, latency: float) -> None:
+        super().__init__(rate, burst)
+        self.latency = latency
+        self.log: list[tuple[float, bool]] = []
+
+    async def answer(self, request: httpx.Request) -> httpx.Response:
+        response = self(request)
+        self.log.append((trio.current_time(), response.status_code == 200))
+        await trio.sleep(self.latency)
+        return response
+
+
+def test_once_the_limit_is_learnt_the_lane_paces_under_it_without_tripping_it_again(httpx_mock: HTTPXMock) -> None:
+    """B8 on virtual time: 600 calls, 50 at a time, against a bucket of 100/s with bursts of 20.
+
+    The first wave (50 calls against 20 tokens) cannot be helped without a slow start; after it the lane
+    measures the server's rate once, by going a little above it, and then sends under it.
+    """
+    from scp_async import fan_out
+
+    bucket = TimedBucket(rate=100.0, burst=20, latency=0.005)
+    httpx_mock.add_callback(bucket.answer, url=URL, is_reusable=True)
+
+    async def main() -> tuple[float, Session]:
+        session = _virtual_session()
+        async with session:
+            started = trio.current_time()
+            await fan_out(lambda _: session.request("GET", URL), range(600), limit=50)
+            return trio.current_time() - started, session
+
+    elapsed, session = _run_virtual(main)
+    assert bucket.ok == 600
+    first_wave = [t for t, ok in bucket.log if not ok and t < 0.05]  # and its first retries
+    later = [t for t, ok in bucket.log if not ok and t >= 0.05]
+    assert 30 <= len(first_wave) <= 40
+    assert len(later) <= 3, later  # the probe that counts the rate, and one more at most
+    assert session.governor.stats().throttled == bucket.rejected
+    ideal = (600 - 20) / 100.0
+    assert elapsed <= ideal * 1.08, (elapsed, ideal)
+    # From the last 429 on, no half second carries more than the server's rate: no burst above it.
+    settled = max(later, default=0.05)
+    sent = [t for t, _ in bucket.log if t > settled]
+    for start in sent:
+        assert sum(1 for t in sent if start <= t < start + 0.5) <= 0.5 * 100 + 1, start
+
+
+def test_after_a_measured_limit_the_pace_holds_then_probes_upwards_and_recovers() -> None:
+    """Growth is slow right after a 429 (no tripping the limit again at once), faster as they recede."""
+
+    async def main() -> None:
+        clock = Clock()
+        governor, lane = _lane(clock)
+        first = await governor.acquire(httpx.Request("GET", URL))
+        assert first is not None
+        lane.observe(first, _reset_in(clock, 0.01))  # a token bucket's slot: at most 100/s
+        for _ in range(100):  # a second at that pace, all accepted
+            lane.observe(await lane.acquire(), _response(200, body={}))
+        tripped = await lane.acquire()
+        lane.observe(tripped, _reset_in(clock, 0.01))  # empty again: the accepted ones were its rate
+        measured = lane.rate
+        assert measured is not None
+        assert 95 <= measured <= 100
+        started = clock.now
+        for _ in range(200):  # two seconds of requests, every one held back by the pace
+            lane.observe(await lane.acquire(), _response(200, body={}))
+        assert clock.now - started == pytest.approx(2.0, abs=0.1)
+        assert lane.rate is not None
+        assert measured < lane.rate <= measured * 1.01  # barely above: the limit was hit two seconds ago
+        for _ in range(600):  # six seconds more: the pace climbs to see whether the server takes more
+            lane.observe(await lane.acquire(), _response(200, body={}))
+        assert lane.rate > measured * 1.05
+        clock.now += Lane.RECOVER_AFTER
+        lane.observe(await lane.acquire(), _response(200, body={}))
+        assert lane.rate is None  # and ten quiet seconds drop the pace altogether
+
+    anyio.run(main)
+
+
+def test_accepted_requests_count_the_rate_only_while_the_pace_held_them_back() -> None:
+    """A caller slower than the pace lets the server's bucket fill: its few accepted calls are no rate."""
+
+    async def main() -> None:
+        clock = Clock()
+        governor, lane = _lane(clock)
+        first = await governor.acquire(httpx.Request("GET", URL))
+        assert first is not None
+        lane.observe(first, _reset_in(clock, 0.01))
+        for _ in range(100):
+            lane.observe(await lane.acquire(), _response(200, body={}))
+        lane.observe(await lane.acquire(), _reset_in(clock, 0.01))
+        measured = lane.rate
+        assert measured is not None
+        assert 95 <= measured <= 100
+        clock.now += 0.02
+        for _ in range(20):  # two seconds of a caller sending 10 a second, far under the pace
+            lane.observe(await lane.acquire(), _response(200, body={}))
+            clock.now += 0.1
+        lane.observe(await lane.acquire(), _reset_in(clock, 0.01))
+        assert lane.rate is not None
+        assert lane.rate >= 0.9 * measured  # a small cut, not down to the 10/s the caller sent
+
+    anyio.run(main)
+
+
+def test_a_429_cuts_the_pace_of_tasks_already_waiting_and_the_lane_does_not_idle() -> None:
+    """Slots are not handed out in advance: after a 429, the queue goes on at the new pace at once."""
+
+    async def main() -> list[float]:
+        governor = RateGovernor(presets=(), clock=trio.current_time, wall_clock=lambda: NOW + trio.current_time())
+        lane = governor.lane(httpx.Request("GET", URL))
+        first = await lane.acquire()
+        lane.observe(first, _response(429, {"X-Ratelimit-Reset": str(int((NOW + 0.01) * 1000))}))
+        assert lane.rate == pytest.approx(97, abs=1)
+        sent: list[float] = []
+
+        async def one() -> None:
+            ticket = await lane.acquire()
+            sent.append(trio.current_time())
+            if len(sent) == 20:  # the server's slots are 50 ms apart now
+                lane.observe(ticket, _response(429, {"X-Ratelimit-Reset": str(int((NOW + sent[-1] + 0.05) * 1000))}))
+            else:
+                lane.observe(ticket, _response(200, body={}))
+
+        async with anyio.create_task_group() as group:
+            for _ in range(40):
+                group.start_soon(one)
+        return sent
+
+    sent = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
+    assert all(gap == pytest.approx(1 / 97, rel=0.05) for gap in gaps[:19])
+    assert all(gap >= 0.045 for gap in gaps[19:]), gaps[19:]  # no task kept a slot of the old pace
+    assert max(gaps) <= 0.06, gaps  # and none waited behind the slots handed out before the 429
