@@ -627,6 +627,7 @@ class RateGovernor:
         default_factory=dict, init=False, repr=False
     )
     _presets: tuple[RateLimit, ...] = field(default=(), init=False, repr=False)
+    _presets_by_host: dict[str, tuple[RateLimit, ...]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._presets = tuple(self.presets)
@@ -635,7 +636,14 @@ class RateGovernor:
         """The lane of ``request`` sent with ``auth`` (created on first use)."""
         url = request.url
         host = url.host
-        preset = next((p for p in self._presets if p.matches(host, request.method, url.path)), None)
+        candidates = self._presets_by_host.get(host)
+        if candidates is None:  # matching host patterns on every request cost more than the lane itself
+            candidates = tuple(p for p in self._presets if fnmatch.fnmatchcase(host, p.host))
+            if len(self._presets_by_host) < 1024:
+                self._presets_by_host[host] = candidates
+        preset = (
+            next((p for p in candidates if p.matches(host, request.method, url.path)), None) if candidates else None
+        )
         origin = f"{host}:{url.port}" if url.port else host
         tenant = _tenant(auth)
         key = (url.scheme, origin, tenant, preset if preset and preset.endpoint_specific else None)
