@@ -37,6 +37,7 @@ from ._common import (
     iter_operations,
     write_atomic,
 )
+from .model_imports import bind_model_imports_once
 from .namespaces import NAMESPACE_MODULE
 from .namespaces import render as render_namespace
 from .normalize import load_spec
@@ -350,6 +351,7 @@ def build_clients(
                 continue
             write_atomic(package_dir / OPERATIONS_MODULE, _operations_module(api, result.operations))
             write_atomic(package_dir / NAMESPACE_MODULE, namespace)
+            bind_model_imports_once(package_dir)
             done.append(package_dir)
     if done:
         _ruff(done)

@@ -27,6 +27,8 @@ class AddPropertyRequestPayload:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         key = self.key
 
         value = self.value.to_dict()
@@ -44,8 +46,8 @@ class AddPropertyRequestPayload:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.add_property_request_payload_value import AddPropertyRequestPayloadValue  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         key = d.pop("key")
 
@@ -82,3 +84,13 @@ class AddPropertyRequestPayload:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, AddPropertyRequestPayloadValue
+    from ..models.add_property_request_payload_value import AddPropertyRequestPayloadValue  # noqa: F401
+
+    _MODELS_UNBOUND = False

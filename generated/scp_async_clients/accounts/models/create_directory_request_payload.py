@@ -41,6 +41,8 @@ class CreateDirectoryRequestPayload:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         display_name = self.display_name
 
         custom_properties: list[dict[str, Any]] | Unset = UNSET
@@ -93,9 +95,8 @@ class CreateDirectoryRequestPayload:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.add_property_request_payload import AddPropertyRequestPayload  # noqa: PLC0415
-        from ..models.create_directory_request_payload_labels import CreateDirectoryRequestPayloadLabels  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         display_name = d.pop("displayName")
 
@@ -170,3 +171,14 @@ class CreateDirectoryRequestPayload:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, AddPropertyRequestPayload, CreateDirectoryRequestPayloadLabels
+    from ..models.add_property_request_payload import AddPropertyRequestPayload  # noqa: F401
+    from ..models.create_directory_request_payload_labels import CreateDirectoryRequestPayloadLabels  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -31,6 +31,8 @@ class CreateServiceManagerBindingRequestPayload:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         name = self.name
 
         parameters: dict[str, Any] | Unset = UNSET
@@ -51,10 +53,8 @@ class CreateServiceManagerBindingRequestPayload:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_service_manager_binding_request_payload_parameters import (
-            CreateServiceManagerBindingRequestPayloadParameters,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         name = d.pop("name")
 
@@ -96,3 +96,15 @@ class CreateServiceManagerBindingRequestPayload:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, CreateServiceManagerBindingRequestPayloadParameters
+    from ..models.create_service_manager_binding_request_payload_parameters import (
+        CreateServiceManagerBindingRequestPayloadParameters,  # noqa: F401
+    )
+
+    _MODELS_UNBOUND = False

@@ -52,6 +52,8 @@ class CreateSubaccountRequestPayload:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         display_name = self.display_name
 
         region = self.region
@@ -118,9 +120,8 @@ class CreateSubaccountRequestPayload:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.add_property_request_payload import AddPropertyRequestPayload  # noqa: PLC0415
-        from ..models.create_subaccount_request_payload_labels import CreateSubaccountRequestPayloadLabels  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         display_name = d.pop("displayName")
 
@@ -207,3 +208,14 @@ class CreateSubaccountRequestPayload:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, AddPropertyRequestPayload, CreateSubaccountRequestPayloadLabels
+    from ..models.add_property_request_payload import AddPropertyRequestPayload  # noqa: F401
+    from ..models.create_subaccount_request_payload_labels import CreateSubaccountRequestPayloadLabels  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -68,6 +68,8 @@ class DirectoryResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         created_date = self.created_date.isoformat()
 
         directory_features = []
@@ -173,11 +175,8 @@ class DirectoryResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.directory_response_object_labels import DirectoryResponseObjectLabels  # noqa: PLC0415
-        from ..models.legal_links_dto import LegalLinksDTO  # noqa: PLC0415
-        from ..models.property_response_object import PropertyResponseObject  # noqa: PLC0415
-        from ..models.subaccount_response_object import SubaccountResponseObject  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         created_date = _scp.date_time(d.pop("createdDate"), "createdDate")
 
@@ -307,3 +306,21 @@ class DirectoryResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        DirectoryResponseObjectLabels, \
+        LegalLinksDTO, \
+        PropertyResponseObject, \
+        SubaccountResponseObject
+    from ..models.directory_response_object_labels import DirectoryResponseObjectLabels  # noqa: F401
+    from ..models.legal_links_dto import LegalLinksDTO  # noqa: F401
+    from ..models.property_response_object import PropertyResponseObject  # noqa: F401
+    from ..models.subaccount_response_object import SubaccountResponseObject  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -25,6 +25,8 @@ class EntitySettingsRequestPayload:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         entity_settings = []
         for entity_settings_item_data in self.entity_settings:
             entity_settings_item = entity_settings_item_data.to_dict()
@@ -42,8 +44,8 @@ class EntitySettingsRequestPayload:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.update_entity_settings_request_payload import UpdateEntitySettingsRequestPayload  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _entity_settings = d.pop("entitySettings")
         entity_settings: list[UpdateEntitySettingsRequestPayload]
@@ -79,3 +81,13 @@ class EntitySettingsRequestPayload:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, UpdateEntitySettingsRequestPayload
+    from ..models.update_entity_settings_request_payload import UpdateEntitySettingsRequestPayload  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -108,6 +108,8 @@ class GlobalAccountResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         commercial_model = self.commercial_model
 
         consumption_based = self.consumption_based
@@ -284,12 +286,8 @@ class GlobalAccountResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.directory_response_object import DirectoryResponseObject  # noqa: PLC0415
-        from ..models.global_account_response_object_labels import GlobalAccountResponseObjectLabels  # noqa: PLC0415
-        from ..models.legal_links_dto import LegalLinksDTO  # noqa: PLC0415
-        from ..models.property_response_object import PropertyResponseObject  # noqa: PLC0415
-        from ..models.subaccount_response_object import SubaccountResponseObject  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         commercial_model = d.pop("commercialModel")
 
@@ -490,3 +488,23 @@ class GlobalAccountResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        DirectoryResponseObject, \
+        GlobalAccountResponseObjectLabels, \
+        LegalLinksDTO, \
+        PropertyResponseObject, \
+        SubaccountResponseObject
+    from ..models.directory_response_object import DirectoryResponseObject  # noqa: F401
+    from ..models.global_account_response_object_labels import GlobalAccountResponseObjectLabels  # noqa: F401
+    from ..models.legal_links_dto import LegalLinksDTO  # noqa: F401
+    from ..models.property_response_object import PropertyResponseObject  # noqa: F401
+    from ..models.subaccount_response_object import SubaccountResponseObject  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -25,6 +25,8 @@ class MoveSubaccountsRequestPayloadCollection:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         subaccounts_to_move_collection = []
         for subaccounts_to_move_collection_item_data in self.subaccounts_to_move_collection:
             subaccounts_to_move_collection_item = subaccounts_to_move_collection_item_data.to_dict()
@@ -42,8 +44,8 @@ class MoveSubaccountsRequestPayloadCollection:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.move_subaccounts_request_payload import MoveSubaccountsRequestPayload  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _subaccounts_to_move_collection = d.pop("subaccountsToMoveCollection")
         subaccounts_to_move_collection: list[MoveSubaccountsRequestPayload]
@@ -81,3 +83,13 @@ class MoveSubaccountsRequestPayloadCollection:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, MoveSubaccountsRequestPayload
+    from ..models.move_subaccounts_request_payload import MoveSubaccountsRequestPayload  # noqa: F401
+
+    _MODELS_UNBOUND = False

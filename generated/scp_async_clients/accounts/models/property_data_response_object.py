@@ -44,6 +44,8 @@ class PropertyDataResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         entity_type = self.entity_type
 
         key = self.key
@@ -93,9 +95,8 @@ class PropertyDataResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.property_data_response_object_validation_schema import PropertyDataResponseObjectValidationSchema  # noqa: PLC0415
-        from ..models.property_data_response_object_value import PropertyDataResponseObjectValue  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         entity_type = d.pop("entityType")
 
@@ -165,3 +166,14 @@ class PropertyDataResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, PropertyDataResponseObjectValidationSchema, PropertyDataResponseObjectValue
+    from ..models.property_data_response_object_validation_schema import PropertyDataResponseObjectValidationSchema  # noqa: F401
+    from ..models.property_data_response_object_value import PropertyDataResponseObjectValue  # noqa: F401
+
+    _MODELS_UNBOUND = False

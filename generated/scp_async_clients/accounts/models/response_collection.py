@@ -27,6 +27,8 @@ class ResponseCollection:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         value: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.value, Unset):
             value = []
@@ -44,8 +46,8 @@ class ResponseCollection:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.subaccount_response_object import SubaccountResponseObject  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _value = d.pop("value", UNSET)
         value: list[SubaccountResponseObject] | Unset = UNSET
@@ -82,3 +84,13 @@ class ResponseCollection:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, SubaccountResponseObject
+    from ..models.subaccount_response_object import SubaccountResponseObject  # noqa: F401
+
+    _MODELS_UNBOUND = False

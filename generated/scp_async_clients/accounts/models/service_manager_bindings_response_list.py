@@ -27,6 +27,8 @@ class ServiceManagerBindingsResponseList:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         items: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.items, Unset):
             items = []
@@ -44,10 +46,8 @@ class ServiceManagerBindingsResponseList:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.service_manager_binding_extended_response_object import (
-            ServiceManagerBindingExtendedResponseObject,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _items = d.pop("items", UNSET)
         items: list[ServiceManagerBindingExtendedResponseObject] | Unset = UNSET
@@ -84,3 +84,13 @@ class ServiceManagerBindingsResponseList:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, ServiceManagerBindingExtendedResponseObject
+    from ..models.service_manager_binding_extended_response_object import ServiceManagerBindingExtendedResponseObject  # noqa: F401
+
+    _MODELS_UNBOUND = False

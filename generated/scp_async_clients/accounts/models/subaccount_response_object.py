@@ -66,6 +66,8 @@ class SubaccountResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         beta_enabled = self.beta_enabled
 
         created_date = self.created_date.isoformat()
@@ -152,9 +154,8 @@ class SubaccountResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.property_response_object import PropertyResponseObject  # noqa: PLC0415
-        from ..models.subaccount_response_object_labels import SubaccountResponseObjectLabels  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         beta_enabled = d.pop("betaEnabled")
 
@@ -266,3 +267,14 @@ class SubaccountResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, PropertyResponseObject, SubaccountResponseObjectLabels
+    from ..models.property_response_object import PropertyResponseObject  # noqa: F401
+    from ..models.subaccount_response_object_labels import SubaccountResponseObjectLabels  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -34,6 +34,8 @@ class UpdateGlobalAccountRequestPayload:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         custom_properties: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.custom_properties, Unset):
             custom_properties = []
@@ -65,9 +67,8 @@ class UpdateGlobalAccountRequestPayload:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.update_global_account_request_payload_labels import UpdateGlobalAccountRequestPayloadLabels  # noqa: PLC0415
-        from ..models.update_property_request_payload import UpdatePropertyRequestPayload  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _custom_properties = d.pop("customProperties", UNSET)
         custom_properties: list[UpdatePropertyRequestPayload] | Unset = UNSET
@@ -118,3 +119,14 @@ class UpdateGlobalAccountRequestPayload:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, UpdateGlobalAccountRequestPayloadLabels, UpdatePropertyRequestPayload
+    from ..models.update_global_account_request_payload_labels import UpdateGlobalAccountRequestPayloadLabels  # noqa: F401
+    from ..models.update_property_request_payload import UpdatePropertyRequestPayload  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -31,6 +31,8 @@ class UpdatePropertyRequestPayload:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         key = self.key
 
         value = self.value.to_dict()
@@ -52,8 +54,8 @@ class UpdatePropertyRequestPayload:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.update_property_request_payload_value import UpdatePropertyRequestPayloadValue  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         key = d.pop("key")
 
@@ -93,3 +95,13 @@ class UpdatePropertyRequestPayload:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, UpdatePropertyRequestPayloadValue
+    from ..models.update_property_request_payload_value import UpdatePropertyRequestPayloadValue  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -41,6 +41,8 @@ class UpdateSubaccountRequestPayload:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         display_name = self.display_name
 
         beta_enabled = self.beta_enabled
@@ -84,9 +86,8 @@ class UpdateSubaccountRequestPayload:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.update_property_request_payload import UpdatePropertyRequestPayload  # noqa: PLC0415
-        from ..models.update_subaccount_request_payload_labels import UpdateSubaccountRequestPayloadLabels  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         display_name = d.pop("displayName")
 
@@ -150,3 +151,14 @@ class UpdateSubaccountRequestPayload:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, UpdatePropertyRequestPayload, UpdateSubaccountRequestPayloadLabels
+    from ..models.update_property_request_payload import UpdatePropertyRequestPayload  # noqa: F401
+    from ..models.update_subaccount_request_payload_labels import UpdateSubaccountRequestPayloadLabels  # noqa: F401
+
+    _MODELS_UNBOUND = False

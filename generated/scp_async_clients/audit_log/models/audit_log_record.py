@@ -48,8 +48,8 @@ class AuditLogRecord:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.audit_log_message import AuditLogMessage  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         als_service_id = self.als_service_id
 
         app_or_service_id = self.app_or_service_id
@@ -110,8 +110,8 @@ class AuditLogRecord:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.audit_log_message import AuditLogMessage  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         als_service_id = d.pop("als_service_id", UNSET)
 
@@ -192,3 +192,13 @@ class AuditLogRecord:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, AuditLogMessage
+    from ..models.audit_log_message import AuditLogMessage  # noqa: F401
+
+    _MODELS_UNBOUND = False

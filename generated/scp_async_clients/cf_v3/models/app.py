@@ -52,6 +52,8 @@ class App:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         guid = str(self.guid)
 
         name = self.name
@@ -117,12 +119,8 @@ class App:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.app_links import AppLinks  # noqa: PLC0415
-        from ..models.app_relationships import AppRelationships  # noqa: PLC0415
-        from ..models.included_resources import IncludedResources  # noqa: PLC0415
-        from ..models.lifecycle import Lifecycle  # noqa: PLC0415
-        from ..models.metadata import Metadata  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -223,3 +221,17 @@ class App:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, AppLinks, AppRelationships, IncludedResources, Lifecycle, Metadata
+    from ..models.app_links import AppLinks  # noqa: F401
+    from ..models.app_relationships import AppRelationships  # noqa: F401
+    from ..models.included_resources import IncludedResources  # noqa: F401
+    from ..models.lifecycle import Lifecycle  # noqa: F401
+    from ..models.metadata import Metadata  # noqa: F401
+
+    _MODELS_UNBOUND = False

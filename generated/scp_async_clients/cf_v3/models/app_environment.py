@@ -39,6 +39,8 @@ class AppEnvironment:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         application_env_json: dict[str, Any] | Unset = UNSET
         if not isinstance(self.application_env_json, Unset):
             application_env_json = self.application_env_json.to_dict()
@@ -77,12 +79,8 @@ class AppEnvironment:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.app_environment_application_env_json import AppEnvironmentApplicationEnvJson  # noqa: PLC0415
-        from ..models.app_environment_environment_variables import AppEnvironmentEnvironmentVariables  # noqa: PLC0415
-        from ..models.app_environment_running_env_json import AppEnvironmentRunningEnvJson  # noqa: PLC0415
-        from ..models.app_environment_staging_env_json import AppEnvironmentStagingEnvJson  # noqa: PLC0415
-        from ..models.app_environment_system_env_json import AppEnvironmentSystemEnvJson  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _application_env_json = d.pop("application_env_json", UNSET)
         application_env_json: AppEnvironmentApplicationEnvJson | Unset
@@ -157,3 +155,23 @@ class AppEnvironment:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        AppEnvironmentApplicationEnvJson, \
+        AppEnvironmentEnvironmentVariables, \
+        AppEnvironmentRunningEnvJson, \
+        AppEnvironmentStagingEnvJson, \
+        AppEnvironmentSystemEnvJson
+    from ..models.app_environment_application_env_json import AppEnvironmentApplicationEnvJson  # noqa: F401
+    from ..models.app_environment_environment_variables import AppEnvironmentEnvironmentVariables  # noqa: F401
+    from ..models.app_environment_running_env_json import AppEnvironmentRunningEnvJson  # noqa: F401
+    from ..models.app_environment_staging_env_json import AppEnvironmentStagingEnvJson  # noqa: F401
+    from ..models.app_environment_system_env_json import AppEnvironmentSystemEnvJson  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -30,6 +30,8 @@ class AppEnvironmentVariables:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         links: dict[str, Any] | Unset = UNSET
         if not isinstance(self.links, Unset):
             links = self.links.to_dict()
@@ -50,9 +52,8 @@ class AppEnvironmentVariables:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.app_environment_variables_links import AppEnvironmentVariablesLinks  # noqa: PLC0415
-        from ..models.app_environment_variables_var import AppEnvironmentVariablesVar  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _links = d.pop("links", UNSET)
         links: AppEnvironmentVariablesLinks | Unset
@@ -99,3 +100,14 @@ class AppEnvironmentVariables:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, AppEnvironmentVariablesLinks, AppEnvironmentVariablesVar
+    from ..models.app_environment_variables_links import AppEnvironmentVariablesLinks  # noqa: F401
+    from ..models.app_environment_variables_var import AppEnvironmentVariablesVar  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -51,6 +51,8 @@ class AppLinks:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         current_droplet: dict[str, Any] | Unset = UNSET
         if not isinstance(self.current_droplet, Unset):
             current_droplet = self.current_droplet.to_dict()
@@ -137,8 +139,8 @@ class AppLinks:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.link import Link  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _current_droplet = d.pop("current_droplet", UNSET)
         current_droplet: Link | Unset
@@ -273,3 +275,13 @@ class AppLinks:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Link
+    from ..models.link import Link  # noqa: F401
+
+    _MODELS_UNBOUND = False

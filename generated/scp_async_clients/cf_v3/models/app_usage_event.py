@@ -62,6 +62,8 @@ class AppUsageEvent:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         guid = str(self.guid)
 
         created_at: str | Unset = UNSET
@@ -148,17 +150,8 @@ class AppUsageEvent:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.app_usage_event_app import AppUsageEventApp  # noqa: PLC0415
-        from ..models.app_usage_event_buildpack import AppUsageEventBuildpack  # noqa: PLC0415
-        from ..models.app_usage_event_instance_count import AppUsageEventInstanceCount  # noqa: PLC0415
-        from ..models.app_usage_event_links import AppUsageEventLinks  # noqa: PLC0415
-        from ..models.app_usage_event_memory_in_mb_per_instance import AppUsageEventMemoryInMbPerInstance  # noqa: PLC0415
-        from ..models.app_usage_event_organization import AppUsageEventOrganization  # noqa: PLC0415
-        from ..models.app_usage_event_process import AppUsageEventProcess  # noqa: PLC0415
-        from ..models.app_usage_event_space import AppUsageEventSpace  # noqa: PLC0415
-        from ..models.app_usage_event_state import AppUsageEventState  # noqa: PLC0415
-        from ..models.app_usage_event_task import AppUsageEventTask  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -290,3 +283,33 @@ class AppUsageEvent:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        AppUsageEventApp, \
+        AppUsageEventBuildpack, \
+        AppUsageEventInstanceCount, \
+        AppUsageEventLinks, \
+        AppUsageEventMemoryInMbPerInstance, \
+        AppUsageEventOrganization, \
+        AppUsageEventProcess, \
+        AppUsageEventSpace, \
+        AppUsageEventState, \
+        AppUsageEventTask
+    from ..models.app_usage_event_app import AppUsageEventApp  # noqa: F401
+    from ..models.app_usage_event_buildpack import AppUsageEventBuildpack  # noqa: F401
+    from ..models.app_usage_event_instance_count import AppUsageEventInstanceCount  # noqa: F401
+    from ..models.app_usage_event_links import AppUsageEventLinks  # noqa: F401
+    from ..models.app_usage_event_memory_in_mb_per_instance import AppUsageEventMemoryInMbPerInstance  # noqa: F401
+    from ..models.app_usage_event_organization import AppUsageEventOrganization  # noqa: F401
+    from ..models.app_usage_event_process import AppUsageEventProcess  # noqa: F401
+    from ..models.app_usage_event_space import AppUsageEventSpace  # noqa: F401
+    from ..models.app_usage_event_state import AppUsageEventState  # noqa: F401
+    from ..models.app_usage_event_task import AppUsageEventTask  # noqa: F401
+
+    _MODELS_UNBOUND = False

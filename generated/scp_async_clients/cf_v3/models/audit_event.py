@@ -52,9 +52,8 @@ class AuditEvent:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.audit_event_organization_type_0 import AuditEventOrganizationType0  # noqa: PLC0415
-        from ..models.audit_event_space_type_0 import AuditEventSpaceType0  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         guid = str(self.guid)
 
         created_at: str | Unset = UNSET
@@ -129,13 +128,8 @@ class AuditEvent:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.audit_event_actor import AuditEventActor  # noqa: PLC0415
-        from ..models.audit_event_data import AuditEventData  # noqa: PLC0415
-        from ..models.audit_event_links import AuditEventLinks  # noqa: PLC0415
-        from ..models.audit_event_organization_type_0 import AuditEventOrganizationType0  # noqa: PLC0415
-        from ..models.audit_event_space_type_0 import AuditEventSpaceType0  # noqa: PLC0415
-        from ..models.audit_event_target import AuditEventTarget  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -254,3 +248,25 @@ class AuditEvent:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        AuditEventActor, \
+        AuditEventData, \
+        AuditEventLinks, \
+        AuditEventOrganizationType0, \
+        AuditEventSpaceType0, \
+        AuditEventTarget
+    from ..models.audit_event_actor import AuditEventActor  # noqa: F401
+    from ..models.audit_event_data import AuditEventData  # noqa: F401
+    from ..models.audit_event_links import AuditEventLinks  # noqa: F401
+    from ..models.audit_event_organization_type_0 import AuditEventOrganizationType0  # noqa: F401
+    from ..models.audit_event_space_type_0 import AuditEventSpaceType0  # noqa: F401
+    from ..models.audit_event_target import AuditEventTarget  # noqa: F401
+
+    _MODELS_UNBOUND = False

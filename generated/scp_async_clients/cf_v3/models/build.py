@@ -64,8 +64,8 @@ class Build:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.build_droplet_type_0 import BuildDropletType0  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         guid = str(self.guid)
 
         created_at: str | Unset = UNSET
@@ -172,14 +172,8 @@ class Build:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.build_created_by import BuildCreatedBy  # noqa: PLC0415
-        from ..models.build_droplet_type_0 import BuildDropletType0  # noqa: PLC0415
-        from ..models.build_links import BuildLinks  # noqa: PLC0415
-        from ..models.build_package import BuildPackage  # noqa: PLC0415
-        from ..models.build_relationships import BuildRelationships  # noqa: PLC0415
-        from ..models.lifecycle import Lifecycle  # noqa: PLC0415
-        from ..models.metadata import Metadata  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -335,3 +329,27 @@ class Build:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        BuildCreatedBy, \
+        BuildDropletType0, \
+        BuildLinks, \
+        BuildPackage, \
+        BuildRelationships, \
+        Lifecycle, \
+        Metadata
+    from ..models.build_created_by import BuildCreatedBy  # noqa: F401
+    from ..models.build_droplet_type_0 import BuildDropletType0  # noqa: F401
+    from ..models.build_links import BuildLinks  # noqa: F401
+    from ..models.build_package import BuildPackage  # noqa: F401
+    from ..models.build_relationships import BuildRelationships  # noqa: F401
+    from ..models.lifecycle import Lifecycle  # noqa: F401
+    from ..models.metadata import Metadata  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -38,6 +38,8 @@ class CreateAppBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         name = self.name
 
         relationships = self.relationships.to_dict()
@@ -73,11 +75,8 @@ class CreateAppBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_app_body_environment_variables import CreateAppBodyEnvironmentVariables  # noqa: PLC0415
-        from ..models.create_app_body_relationships import CreateAppBodyRelationships  # noqa: PLC0415
-        from ..models.lifecycle import Lifecycle  # noqa: PLC0415
-        from ..models.metadata import Metadata  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         name = d.pop("name")
 
@@ -140,3 +139,16 @@ class CreateAppBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, CreateAppBodyEnvironmentVariables, CreateAppBodyRelationships, Lifecycle, Metadata
+    from ..models.create_app_body_environment_variables import CreateAppBodyEnvironmentVariables  # noqa: F401
+    from ..models.create_app_body_relationships import CreateAppBodyRelationships  # noqa: F401
+    from ..models.lifecycle import Lifecycle  # noqa: F401
+    from ..models.metadata import Metadata  # noqa: F401
+
+    _MODELS_UNBOUND = False

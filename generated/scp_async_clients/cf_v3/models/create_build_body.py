@@ -39,6 +39,8 @@ class CreateBuildBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         package = self.package.to_dict()
 
         lifecycle: dict[str, Any] | Unset = UNSET
@@ -77,10 +79,8 @@ class CreateBuildBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.lifecycle import Lifecycle  # noqa: PLC0415
-        from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.relationship import Relationship  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         package = _scp.model(Relationship, d.pop("package"), "package")
 
@@ -139,3 +139,15 @@ class CreateBuildBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Lifecycle, Metadata, Relationship
+    from ..models.lifecycle import Lifecycle  # noqa: F401
+    from ..models.metadata import Metadata  # noqa: F401
+    from ..models.relationship import Relationship  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -41,6 +41,8 @@ class CreateDeploymentBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         droplet: dict[str, Any] | Unset = UNSET
         if not isinstance(self.droplet, Unset):
             droplet = self.droplet.to_dict()
@@ -85,11 +87,8 @@ class CreateDeploymentBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_deployment_body_options import CreateDeploymentBodyOptions  # noqa: PLC0415
-        from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.relationship import Relationship  # noqa: PLC0415
-        from ..models.relationships import Relationships  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _droplet = d.pop("droplet", UNSET)
         droplet: Relationship | Unset
@@ -168,3 +167,16 @@ class CreateDeploymentBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, CreateDeploymentBodyOptions, Metadata, Relationship, Relationships
+    from ..models.create_deployment_body_options import CreateDeploymentBodyOptions  # noqa: F401
+    from ..models.metadata import Metadata  # noqa: F401
+    from ..models.relationship import Relationship  # noqa: F401
+    from ..models.relationships import Relationships  # noqa: F401
+
+    _MODELS_UNBOUND = False

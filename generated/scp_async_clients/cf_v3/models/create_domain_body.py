@@ -37,6 +37,8 @@ class CreateDomainBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         name = self.name
 
         internal = self.internal
@@ -73,10 +75,8 @@ class CreateDomainBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_domain_body_relationships import CreateDomainBodyRelationships  # noqa: PLC0415
-        from ..models.create_domain_body_router_group import CreateDomainBodyRouterGroup  # noqa: PLC0415
-        from ..models.metadata import Metadata  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         name = d.pop("name")
 
@@ -137,3 +137,15 @@ class CreateDomainBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, CreateDomainBodyRelationships, CreateDomainBodyRouterGroup, Metadata
+    from ..models.create_domain_body_relationships import CreateDomainBodyRelationships  # noqa: F401
+    from ..models.create_domain_body_router_group import CreateDomainBodyRouterGroup  # noqa: F401
+    from ..models.metadata import Metadata  # noqa: F401
+
+    _MODELS_UNBOUND = False

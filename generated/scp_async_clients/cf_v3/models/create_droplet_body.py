@@ -33,6 +33,8 @@ class CreateDropletBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         relationships = self.relationships.to_dict()
 
         metadata: dict[str, Any] | Unset = UNSET
@@ -59,10 +61,8 @@ class CreateDropletBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_droplet_body_process_types import CreateDropletBodyProcessTypes  # noqa: PLC0415
-        from ..models.create_droplet_body_relationships import CreateDropletBodyRelationships  # noqa: PLC0415
-        from ..models.metadata import Metadata  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         relationships = _scp.model(CreateDropletBodyRelationships, d.pop("relationships"), "relationships")
 
@@ -112,3 +112,15 @@ class CreateDropletBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, CreateDropletBodyProcessTypes, CreateDropletBodyRelationships, Metadata
+    from ..models.create_droplet_body_process_types import CreateDropletBodyProcessTypes  # noqa: F401
+    from ..models.create_droplet_body_relationships import CreateDropletBodyRelationships  # noqa: F401
+    from ..models.metadata import Metadata  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -44,6 +44,8 @@ class CreateOrganizationQuotaBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         name = self.name
 
         apps: dict[str, Any] | Unset = UNSET
@@ -94,13 +96,8 @@ class CreateOrganizationQuotaBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_organization_quota_body_apps import CreateOrganizationQuotaBodyApps  # noqa: PLC0415
-        from ..models.create_organization_quota_body_domains import CreateOrganizationQuotaBodyDomains  # noqa: PLC0415
-        from ..models.create_organization_quota_body_relationships import CreateOrganizationQuotaBodyRelationships  # noqa: PLC0415
-        from ..models.create_organization_quota_body_routes import CreateOrganizationQuotaBodyRoutes  # noqa: PLC0415
-        from ..models.create_organization_quota_body_services import CreateOrganizationQuotaBodyServices  # noqa: PLC0415
-        from ..models.metadata import Metadata  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         name = d.pop("name")
 
@@ -182,3 +179,25 @@ class CreateOrganizationQuotaBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        CreateOrganizationQuotaBodyApps, \
+        CreateOrganizationQuotaBodyDomains, \
+        CreateOrganizationQuotaBodyRelationships, \
+        CreateOrganizationQuotaBodyRoutes, \
+        CreateOrganizationQuotaBodyServices, \
+        Metadata
+    from ..models.create_organization_quota_body_apps import CreateOrganizationQuotaBodyApps  # noqa: F401
+    from ..models.create_organization_quota_body_domains import CreateOrganizationQuotaBodyDomains  # noqa: F401
+    from ..models.create_organization_quota_body_relationships import CreateOrganizationQuotaBodyRelationships  # noqa: F401
+    from ..models.create_organization_quota_body_routes import CreateOrganizationQuotaBodyRoutes  # noqa: F401
+    from ..models.create_organization_quota_body_services import CreateOrganizationQuotaBodyServices  # noqa: F401
+    from ..models.metadata import Metadata  # noqa: F401
+
+    _MODELS_UNBOUND = False

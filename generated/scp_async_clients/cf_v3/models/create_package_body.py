@@ -36,6 +36,8 @@ class CreatePackageBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         relationships = self.relationships.to_dict()
 
         data: dict[str, Any] | Unset = UNSET
@@ -68,10 +70,8 @@ class CreatePackageBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_package_body_data import CreatePackageBodyData  # noqa: PLC0415
-        from ..models.create_package_body_relationships import CreatePackageBodyRelationships  # noqa: PLC0415
-        from ..models.metadata import Metadata  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         relationships = _scp.model(CreatePackageBodyRelationships, d.pop("relationships"), "relationships")
 
@@ -129,3 +129,15 @@ class CreatePackageBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, CreatePackageBodyData, CreatePackageBodyRelationships, Metadata
+    from ..models.create_package_body_data import CreatePackageBodyData  # noqa: F401
+    from ..models.create_package_body_relationships import CreatePackageBodyRelationships  # noqa: F401
+    from ..models.metadata import Metadata  # noqa: F401
+
+    _MODELS_UNBOUND = False

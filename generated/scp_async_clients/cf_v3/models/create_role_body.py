@@ -30,6 +30,8 @@ class CreateRoleBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         relationships: dict[str, Any] | Unset = UNSET
         if not isinstance(self.relationships, Unset):
             relationships = self.relationships.to_dict()
@@ -50,8 +52,8 @@ class CreateRoleBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_role_body_relationships import CreateRoleBodyRelationships  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _relationships = d.pop("relationships", UNSET)
         relationships: CreateRoleBodyRelationships | Unset
@@ -98,3 +100,13 @@ class CreateRoleBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, CreateRoleBodyRelationships
+    from ..models.create_role_body_relationships import CreateRoleBodyRelationships  # noqa: F401
+
+    _MODELS_UNBOUND = False

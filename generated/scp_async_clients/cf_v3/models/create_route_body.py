@@ -36,6 +36,8 @@ class CreateRouteBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         relationships = self.relationships.to_dict()
 
         host = self.host
@@ -68,9 +70,8 @@ class CreateRouteBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_route_body_relationships import CreateRouteBodyRelationships  # noqa: PLC0415
-        from ..models.metadata import Metadata  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         relationships = _scp.model(CreateRouteBodyRelationships, d.pop("relationships"), "relationships")
 
@@ -121,3 +122,14 @@ class CreateRouteBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, CreateRouteBodyRelationships, Metadata
+    from ..models.create_route_body_relationships import CreateRouteBodyRelationships  # noqa: F401
+    from ..models.metadata import Metadata  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -37,6 +37,8 @@ class CreateServiceBrokerBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         name = self.name
 
         url = self.url
@@ -72,10 +74,8 @@ class CreateServiceBrokerBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_service_broker_body_authentication import CreateServiceBrokerBodyAuthentication  # noqa: PLC0415
-        from ..models.create_service_broker_body_relationships import CreateServiceBrokerBodyRelationships  # noqa: PLC0415
-        from ..models.metadata import Metadata  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         name = d.pop("name")
 
@@ -136,3 +136,15 @@ class CreateServiceBrokerBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, CreateServiceBrokerBodyAuthentication, CreateServiceBrokerBodyRelationships, Metadata
+    from ..models.create_service_broker_body_authentication import CreateServiceBrokerBodyAuthentication  # noqa: F401
+    from ..models.create_service_broker_body_relationships import CreateServiceBrokerBodyRelationships  # noqa: F401
+    from ..models.metadata import Metadata  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -31,6 +31,8 @@ class CreateServiceBrokerBodyAuthentication:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         credentials = self.credentials.to_dict()
 
         type_ = self.type_.value
@@ -48,10 +50,8 @@ class CreateServiceBrokerBodyAuthentication:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_service_broker_body_authentication_credentials import (
-            CreateServiceBrokerBodyAuthenticationCredentials,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         credentials = _scp.model(CreateServiceBrokerBodyAuthenticationCredentials, d.pop("credentials"), "credentials")
 
@@ -88,3 +88,15 @@ class CreateServiceBrokerBodyAuthentication:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, CreateServiceBrokerBodyAuthenticationCredentials
+    from ..models.create_service_broker_body_authentication_credentials import (
+        CreateServiceBrokerBodyAuthenticationCredentials,  # noqa: F401
+    )
+
+    _MODELS_UNBOUND = False

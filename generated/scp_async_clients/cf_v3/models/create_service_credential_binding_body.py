@@ -40,6 +40,8 @@ class CreateServiceCredentialBindingBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         relationships = self.relationships.to_dict()
 
         type_ = self.type_.value
@@ -73,14 +75,8 @@ class CreateServiceCredentialBindingBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_service_credential_binding_body_parameters import (
-            CreateServiceCredentialBindingBodyParameters,  # noqa: PLC0415
-        )
-        from ..models.create_service_credential_binding_body_relationships import (
-            CreateServiceCredentialBindingBodyRelationships,  # noqa: PLC0415
-        )
-        from ..models.metadata import Metadata  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         relationships = _scp.model(
             CreateServiceCredentialBindingBodyRelationships, d.pop("relationships"), "relationships"
@@ -138,3 +134,21 @@ class CreateServiceCredentialBindingBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        CreateServiceCredentialBindingBodyParameters, \
+        CreateServiceCredentialBindingBodyRelationships, \
+        Metadata
+    from ..models.create_service_credential_binding_body_parameters import CreateServiceCredentialBindingBodyParameters  # noqa: F401
+    from ..models.create_service_credential_binding_body_relationships import (
+        CreateServiceCredentialBindingBodyRelationships,  # noqa: F401
+    )
+    from ..models.metadata import Metadata  # noqa: F401
+
+    _MODELS_UNBOUND = False

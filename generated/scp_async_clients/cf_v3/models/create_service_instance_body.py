@@ -47,6 +47,8 @@ class CreateServiceInstanceBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         name = self.name
 
         relationships = self.relationships.to_dict()
@@ -99,11 +101,8 @@ class CreateServiceInstanceBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_service_instance_body_credentials import CreateServiceInstanceBodyCredentials  # noqa: PLC0415
-        from ..models.create_service_instance_body_parameters import CreateServiceInstanceBodyParameters  # noqa: PLC0415
-        from ..models.create_service_instance_body_relationships import CreateServiceInstanceBodyRelationships  # noqa: PLC0415
-        from ..models.metadata import Metadata  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         name = d.pop("name")
 
@@ -179,3 +178,21 @@ class CreateServiceInstanceBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        CreateServiceInstanceBodyCredentials, \
+        CreateServiceInstanceBodyParameters, \
+        CreateServiceInstanceBodyRelationships, \
+        Metadata
+    from ..models.create_service_instance_body_credentials import CreateServiceInstanceBodyCredentials  # noqa: F401
+    from ..models.create_service_instance_body_parameters import CreateServiceInstanceBodyParameters  # noqa: F401
+    from ..models.create_service_instance_body_relationships import CreateServiceInstanceBodyRelationships  # noqa: F401
+    from ..models.metadata import Metadata  # noqa: F401
+
+    _MODELS_UNBOUND = False

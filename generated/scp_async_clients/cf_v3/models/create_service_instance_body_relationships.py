@@ -29,6 +29,8 @@ class CreateServiceInstanceBodyRelationships:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         space = self.space.to_dict()
 
         service_plan: dict[str, Any] | Unset = UNSET
@@ -49,8 +51,8 @@ class CreateServiceInstanceBodyRelationships:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         space = _scp.model(RelationshipToOne, d.pop("space"), "space")
 
@@ -92,3 +94,13 @@ class CreateServiceInstanceBodyRelationships:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, RelationshipToOne
+    from ..models.relationship_to_one import RelationshipToOne  # noqa: F401
+
+    _MODELS_UNBOUND = False

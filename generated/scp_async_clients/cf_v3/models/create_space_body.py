@@ -32,6 +32,8 @@ class CreateSpaceBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         name = self.name
 
         relationships = self.relationships.to_dict()
@@ -55,9 +57,8 @@ class CreateSpaceBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_space_body_relationships import CreateSpaceBodyRelationships  # noqa: PLC0415
-        from ..models.metadata import Metadata  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         name = d.pop("name")
 
@@ -102,3 +103,14 @@ class CreateSpaceBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, CreateSpaceBodyRelationships, Metadata
+    from ..models.create_space_body_relationships import CreateSpaceBodyRelationships  # noqa: F401
+    from ..models.metadata import Metadata  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -41,6 +41,8 @@ class CreateSpaceQuotaBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         name = self.name
 
         apps: dict[str, Any] | Unset = UNSET
@@ -85,12 +87,8 @@ class CreateSpaceQuotaBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_space_quota_body_apps import CreateSpaceQuotaBodyApps  # noqa: PLC0415
-        from ..models.create_space_quota_body_relationships import CreateSpaceQuotaBodyRelationships  # noqa: PLC0415
-        from ..models.create_space_quota_body_routes import CreateSpaceQuotaBodyRoutes  # noqa: PLC0415
-        from ..models.create_space_quota_body_services import CreateSpaceQuotaBodyServices  # noqa: PLC0415
-        from ..models.metadata import Metadata  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         name = d.pop("name")
 
@@ -164,3 +162,23 @@ class CreateSpaceQuotaBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        CreateSpaceQuotaBodyApps, \
+        CreateSpaceQuotaBodyRelationships, \
+        CreateSpaceQuotaBodyRoutes, \
+        CreateSpaceQuotaBodyServices, \
+        Metadata
+    from ..models.create_space_quota_body_apps import CreateSpaceQuotaBodyApps  # noqa: F401
+    from ..models.create_space_quota_body_relationships import CreateSpaceQuotaBodyRelationships  # noqa: F401
+    from ..models.create_space_quota_body_routes import CreateSpaceQuotaBodyRoutes  # noqa: F401
+    from ..models.create_space_quota_body_services import CreateSpaceQuotaBodyServices  # noqa: F401
+    from ..models.metadata import Metadata  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -27,6 +27,8 @@ class CreateUserResponse429:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         errors: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.errors, Unset):
             errors = []
@@ -44,8 +46,8 @@ class CreateUserResponse429:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_user_response_429_errors_item import CreateUserResponse429ErrorsItem  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _errors = d.pop("errors", UNSET)
         errors: list[CreateUserResponse429ErrorsItem] | Unset = UNSET
@@ -82,3 +84,13 @@ class CreateUserResponse429:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, CreateUserResponse429ErrorsItem
+    from ..models.create_user_response_429_errors_item import CreateUserResponse429ErrorsItem  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -62,8 +62,8 @@ class Deployment:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.deployment_revision_type_0 import DeploymentRevisionType0  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         guid = str(self.guid)
 
         created_at: str | Unset = UNSET
@@ -157,16 +157,8 @@ class Deployment:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.deployment_droplet import DeploymentDroplet  # noqa: PLC0415
-        from ..models.deployment_links import DeploymentLinks  # noqa: PLC0415
-        from ..models.deployment_new_processes_item import DeploymentNewProcessesItem  # noqa: PLC0415
-        from ..models.deployment_options import DeploymentOptions  # noqa: PLC0415
-        from ..models.deployment_previous_droplet import DeploymentPreviousDroplet  # noqa: PLC0415
-        from ..models.deployment_relationships import DeploymentRelationships  # noqa: PLC0415
-        from ..models.deployment_revision_type_0 import DeploymentRevisionType0  # noqa: PLC0415
-        from ..models.deployment_status import DeploymentStatus  # noqa: PLC0415
-        from ..models.metadata import Metadata  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -303,3 +295,31 @@ class Deployment:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        DeploymentDroplet, \
+        DeploymentLinks, \
+        DeploymentNewProcessesItem, \
+        DeploymentOptions, \
+        DeploymentPreviousDroplet, \
+        DeploymentRelationships, \
+        DeploymentRevisionType0, \
+        DeploymentStatus, \
+        Metadata
+    from ..models.deployment_droplet import DeploymentDroplet  # noqa: F401
+    from ..models.deployment_links import DeploymentLinks  # noqa: F401
+    from ..models.deployment_new_processes_item import DeploymentNewProcessesItem  # noqa: F401
+    from ..models.deployment_options import DeploymentOptions  # noqa: F401
+    from ..models.deployment_previous_droplet import DeploymentPreviousDroplet  # noqa: F401
+    from ..models.deployment_relationships import DeploymentRelationships  # noqa: F401
+    from ..models.deployment_revision_type_0 import DeploymentRevisionType0  # noqa: F401
+    from ..models.deployment_status import DeploymentStatus  # noqa: F401
+    from ..models.metadata import Metadata  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -37,6 +37,8 @@ class DeploymentOptions:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         canary: dict[str, Any] | Unset = UNSET
         if not isinstance(self.canary, Unset):
             canary = self.canary.to_dict()
@@ -71,8 +73,8 @@ class DeploymentOptions:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.deployment_options_canary import DeploymentOptionsCanary  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _canary = d.pop("canary", UNSET)
         canary: DeploymentOptionsCanary | Unset
@@ -126,3 +128,13 @@ class DeploymentOptions:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, DeploymentOptionsCanary
+    from ..models.deployment_options_canary import DeploymentOptionsCanary  # noqa: F401
+
+    _MODELS_UNBOUND = False

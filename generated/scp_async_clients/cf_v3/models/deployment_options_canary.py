@@ -27,6 +27,8 @@ class DeploymentOptionsCanary:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         steps: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.steps, Unset):
             steps = []
@@ -44,8 +46,8 @@ class DeploymentOptionsCanary:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.deployment_options_canary_steps_item import DeploymentOptionsCanaryStepsItem  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _steps = d.pop("steps", UNSET)
         steps: list[DeploymentOptionsCanaryStepsItem] | Unset = UNSET
@@ -82,3 +84,13 @@ class DeploymentOptionsCanary:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, DeploymentOptionsCanaryStepsItem
+    from ..models.deployment_options_canary_steps_item import DeploymentOptionsCanaryStepsItem  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -36,6 +36,8 @@ class DeploymentStatus:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         canary: dict[str, Any] | Unset = UNSET
         if not isinstance(self.canary, Unset):
             canary = self.canary.to_dict()
@@ -68,9 +70,8 @@ class DeploymentStatus:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.deployment_status_canary import DeploymentStatusCanary  # noqa: PLC0415
-        from ..models.deployment_status_details import DeploymentStatusDetails  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _canary = d.pop("canary", UNSET)
         canary: DeploymentStatusCanary | Unset
@@ -133,3 +134,14 @@ class DeploymentStatus:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, DeploymentStatusCanary, DeploymentStatusDetails
+    from ..models.deployment_status_canary import DeploymentStatusCanary  # noqa: F401
+    from ..models.deployment_status_details import DeploymentStatusDetails  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -27,6 +27,8 @@ class DeploymentStatusCanary:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         steps: dict[str, Any] | Unset = UNSET
         if not isinstance(self.steps, Unset):
             steps = self.steps.to_dict()
@@ -41,8 +43,8 @@ class DeploymentStatusCanary:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.deployment_status_canary_steps import DeploymentStatusCanarySteps  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _steps = d.pop("steps", UNSET)
         steps: DeploymentStatusCanarySteps | Unset
@@ -81,3 +83,13 @@ class DeploymentStatusCanary:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, DeploymentStatusCanarySteps
+    from ..models.deployment_status_canary_steps import DeploymentStatusCanarySteps  # noqa: F401
+
+    _MODELS_UNBOUND = False

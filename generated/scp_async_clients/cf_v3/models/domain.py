@@ -51,8 +51,8 @@ class Domain:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.domain_router_group_type_0 import DomainRouterGroupType0  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         guid = str(self.guid)
 
         name = self.name
@@ -123,11 +123,8 @@ class Domain:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.domain_links import DomainLinks  # noqa: PLC0415
-        from ..models.domain_relationships import DomainRelationships  # noqa: PLC0415
-        from ..models.domain_router_group_type_0 import DomainRouterGroupType0  # noqa: PLC0415
-        from ..models.metadata import Metadata  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -239,3 +236,16 @@ class Domain:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, DomainLinks, DomainRelationships, DomainRouterGroupType0, Metadata
+    from ..models.domain_links import DomainLinks  # noqa: F401
+    from ..models.domain_relationships import DomainRelationships  # noqa: F401
+    from ..models.domain_router_group_type_0 import DomainRouterGroupType0  # noqa: F401
+    from ..models.metadata import Metadata  # noqa: F401
+
+    _MODELS_UNBOUND = False

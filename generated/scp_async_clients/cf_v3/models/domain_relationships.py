@@ -30,6 +30,8 @@ class DomainRelationships:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         organization: dict[str, Any] | Unset = UNSET
         if not isinstance(self.organization, Unset):
             organization = self.organization.to_dict()
@@ -50,9 +52,8 @@ class DomainRelationships:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.relationship_to_many import RelationshipToMany  # noqa: PLC0415
-        from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _organization = d.pop("organization", UNSET)
         organization: RelationshipToOne | Unset
@@ -99,3 +100,14 @@ class DomainRelationships:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, RelationshipToMany, RelationshipToOne
+    from ..models.relationship_to_many import RelationshipToMany  # noqa: F401
+    from ..models.relationship_to_one import RelationshipToOne  # noqa: F401
+
+    _MODELS_UNBOUND = False

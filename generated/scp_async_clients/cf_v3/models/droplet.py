@@ -63,8 +63,8 @@ class Droplet:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.droplet_checksum_type_0 import DropletChecksumType0  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         guid = str(self.guid)
 
         created_at: str | Unset = UNSET
@@ -181,14 +181,8 @@ class Droplet:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.droplet_buildpacks_type_0_item import DropletBuildpacksType0Item  # noqa: PLC0415
-        from ..models.droplet_checksum_type_0 import DropletChecksumType0  # noqa: PLC0415
-        from ..models.droplet_lifecycle import DropletLifecycle  # noqa: PLC0415
-        from ..models.droplet_links import DropletLinks  # noqa: PLC0415
-        from ..models.droplet_process_types import DropletProcessTypes  # noqa: PLC0415
-        from ..models.droplet_relationships import DropletRelationships  # noqa: PLC0415
-        from ..models.metadata import Metadata  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -357,3 +351,27 @@ class Droplet:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        DropletBuildpacksType0Item, \
+        DropletChecksumType0, \
+        DropletLifecycle, \
+        DropletLinks, \
+        DropletProcessTypes, \
+        DropletRelationships, \
+        Metadata
+    from ..models.droplet_buildpacks_type_0_item import DropletBuildpacksType0Item  # noqa: F401
+    from ..models.droplet_checksum_type_0 import DropletChecksumType0  # noqa: F401
+    from ..models.droplet_lifecycle import DropletLifecycle  # noqa: F401
+    from ..models.droplet_links import DropletLinks  # noqa: F401
+    from ..models.droplet_process_types import DropletProcessTypes  # noqa: F401
+    from ..models.droplet_relationships import DropletRelationships  # noqa: F401
+    from ..models.metadata import Metadata  # noqa: F401
+
+    _MODELS_UNBOUND = False

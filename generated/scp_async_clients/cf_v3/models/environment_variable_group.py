@@ -35,6 +35,8 @@ class EnvironmentVariableGroup:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         links: dict[str, Any] | Unset = UNSET
         if not isinstance(self.links, Unset):
             links = self.links.to_dict()
@@ -69,9 +71,8 @@ class EnvironmentVariableGroup:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.environment_variable_group_links import EnvironmentVariableGroupLinks  # noqa: PLC0415
-        from ..models.environment_variable_group_var import EnvironmentVariableGroupVar  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _links = d.pop("links", UNSET)
         links: EnvironmentVariableGroupLinks | Unset
@@ -136,3 +137,14 @@ class EnvironmentVariableGroup:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, EnvironmentVariableGroupLinks, EnvironmentVariableGroupVar
+    from ..models.environment_variable_group_links import EnvironmentVariableGroupLinks  # noqa: F401
+    from ..models.environment_variable_group_var import EnvironmentVariableGroupVar  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -36,6 +36,8 @@ class FeatureFlag:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         name = self.name
 
         custom_error_message: None | str | Unset
@@ -78,8 +80,8 @@ class FeatureFlag:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.feature_flag_links import FeatureFlagLinks  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         name = d.pop("name")
 
@@ -151,3 +153,13 @@ class FeatureFlag:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, FeatureFlagLinks
+    from ..models.feature_flag_links import FeatureFlagLinks  # noqa: F401
+
+    _MODELS_UNBOUND = False

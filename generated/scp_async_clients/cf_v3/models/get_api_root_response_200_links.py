@@ -48,6 +48,8 @@ class GetApiRootResponse200Links:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         cloud_controller_v2: dict[str, Any] | Unset = UNSET
         if not isinstance(self.cloud_controller_v2, Unset):
             cloud_controller_v2 = self.cloud_controller_v2.to_dict()
@@ -104,19 +106,8 @@ class GetApiRootResponse200Links:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_api_root_response_200_links_cloud_controller_v2 import (
-            GetApiRootResponse200LinksCloudControllerV2,  # noqa: PLC0415
-        )
-        from ..models.get_api_root_response_200_links_cloud_controller_v3 import (
-            GetApiRootResponse200LinksCloudControllerV3,  # noqa: PLC0415
-        )
-        from ..models.get_api_root_response_200_links_log_cache import GetApiRootResponse200LinksLogCache  # noqa: PLC0415
-        from ..models.get_api_root_response_200_links_log_stream import GetApiRootResponse200LinksLogStream  # noqa: PLC0415
-        from ..models.get_api_root_response_200_links_logging import GetApiRootResponse200LinksLogging  # noqa: PLC0415
-        from ..models.get_api_root_response_200_links_network_policy_v1 import GetApiRootResponse200LinksNetworkPolicyV1  # noqa: PLC0415
-        from ..models.get_api_root_response_200_links_self import GetApiRootResponse200LinksSelf  # noqa: PLC0415
-        from ..models.get_api_root_response_200_links_uaa import GetApiRootResponse200LinksUaa  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _cloud_controller_v2 = d.pop("cloud_controller_v2", UNSET)
         cloud_controller_v2: GetApiRootResponse200LinksCloudControllerV2 | Unset
@@ -217,3 +208,29 @@ class GetApiRootResponse200Links:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        GetApiRootResponse200LinksCloudControllerV2, \
+        GetApiRootResponse200LinksCloudControllerV3, \
+        GetApiRootResponse200LinksLogCache, \
+        GetApiRootResponse200LinksLogStream, \
+        GetApiRootResponse200LinksLogging, \
+        GetApiRootResponse200LinksNetworkPolicyV1, \
+        GetApiRootResponse200LinksSelf, \
+        GetApiRootResponse200LinksUaa
+    from ..models.get_api_root_response_200_links_cloud_controller_v2 import GetApiRootResponse200LinksCloudControllerV2  # noqa: F401
+    from ..models.get_api_root_response_200_links_cloud_controller_v3 import GetApiRootResponse200LinksCloudControllerV3  # noqa: F401
+    from ..models.get_api_root_response_200_links_log_cache import GetApiRootResponse200LinksLogCache  # noqa: F401
+    from ..models.get_api_root_response_200_links_log_stream import GetApiRootResponse200LinksLogStream  # noqa: F401
+    from ..models.get_api_root_response_200_links_logging import GetApiRootResponse200LinksLogging  # noqa: F401
+    from ..models.get_api_root_response_200_links_network_policy_v1 import GetApiRootResponse200LinksNetworkPolicyV1  # noqa: F401
+    from ..models.get_api_root_response_200_links_self import GetApiRootResponse200LinksSelf  # noqa: F401
+    from ..models.get_api_root_response_200_links_uaa import GetApiRootResponse200LinksUaa  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -31,6 +31,8 @@ class GetApiRootResponse200LinksCloudControllerV2:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         href = self.href
 
         method = self.method
@@ -55,8 +57,8 @@ class GetApiRootResponse200LinksCloudControllerV2:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.index_link_meta import IndexLinkMeta  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         href = d.pop("href")
 
@@ -101,3 +103,13 @@ class GetApiRootResponse200LinksCloudControllerV2:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, IndexLinkMeta
+    from ..models.index_link_meta import IndexLinkMeta  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -46,6 +46,8 @@ class GetPlatformInfoResponse200:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         build = self.build
 
         cli_version: dict[str, Any] | Unset = UNSET
@@ -98,11 +100,8 @@ class GetPlatformInfoResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_platform_info_response_200_cli_version import GetPlatformInfoResponse200CliVersion  # noqa: PLC0415
-        from ..models.get_platform_info_response_200_custom import GetPlatformInfoResponse200Custom  # noqa: PLC0415
-        from ..models.get_platform_info_response_200_links import GetPlatformInfoResponse200Links  # noqa: PLC0415
-        from ..models.get_platform_info_response_200_rate_limits import GetPlatformInfoResponse200RateLimits  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         build = d.pop("build", UNSET)
 
@@ -180,3 +179,21 @@ class GetPlatformInfoResponse200:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        GetPlatformInfoResponse200CliVersion, \
+        GetPlatformInfoResponse200Custom, \
+        GetPlatformInfoResponse200Links, \
+        GetPlatformInfoResponse200RateLimits
+    from ..models.get_platform_info_response_200_cli_version import GetPlatformInfoResponse200CliVersion  # noqa: F401
+    from ..models.get_platform_info_response_200_custom import GetPlatformInfoResponse200Custom  # noqa: F401
+    from ..models.get_platform_info_response_200_links import GetPlatformInfoResponse200Links  # noqa: F401
+    from ..models.get_platform_info_response_200_rate_limits import GetPlatformInfoResponse200RateLimits  # noqa: F401
+
+    _MODELS_UNBOUND = False

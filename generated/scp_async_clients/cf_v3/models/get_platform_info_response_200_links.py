@@ -30,6 +30,8 @@ class GetPlatformInfoResponse200Links:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         self_: dict[str, Any] | Unset = UNSET
         if not isinstance(self.self_, Unset):
             self_ = self.self_.to_dict()
@@ -50,9 +52,8 @@ class GetPlatformInfoResponse200Links:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_platform_info_response_200_links_self import GetPlatformInfoResponse200LinksSelf  # noqa: PLC0415
-        from ..models.get_platform_info_response_200_links_support import GetPlatformInfoResponse200LinksSupport  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _self_ = d.pop("self", UNSET)
         self_: GetPlatformInfoResponse200LinksSelf | Unset
@@ -99,3 +100,14 @@ class GetPlatformInfoResponse200Links:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, GetPlatformInfoResponse200LinksSelf, GetPlatformInfoResponse200LinksSupport
+    from ..models.get_platform_info_response_200_links_self import GetPlatformInfoResponse200LinksSelf  # noqa: F401
+    from ..models.get_platform_info_response_200_links_support import GetPlatformInfoResponse200LinksSupport  # noqa: F401
+
+    _MODELS_UNBOUND = False

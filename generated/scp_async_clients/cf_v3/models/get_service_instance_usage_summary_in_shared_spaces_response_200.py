@@ -34,6 +34,8 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         links: dict[str, Any] | Unset = UNSET
         if not isinstance(self.links, Unset):
             links = self.links.to_dict()
@@ -57,13 +59,8 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_service_instance_usage_summary_in_shared_spaces_response_200_links import (
-            GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links,  # noqa: PLC0415
-        )
-        from ..models.get_service_instance_usage_summary_in_shared_spaces_response_200_usage_summary_item import (
-            GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _links = d.pop("links", UNSET)
         links: GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links | Unset
@@ -110,3 +107,21 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links, \
+        GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem
+    from ..models.get_service_instance_usage_summary_in_shared_spaces_response_200_links import (
+        GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links,  # noqa: F401
+    )
+    from ..models.get_service_instance_usage_summary_in_shared_spaces_response_200_usage_summary_item import (
+        GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem,  # noqa: F401
+    )
+
+    _MODELS_UNBOUND = False

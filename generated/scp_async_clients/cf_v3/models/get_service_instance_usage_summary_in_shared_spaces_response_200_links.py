@@ -31,6 +31,8 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         self_: dict[str, Any] | Unset = UNSET
         if not isinstance(self.self_, Unset):
             self_ = self.self_.to_dict()
@@ -57,8 +59,8 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.link import Link  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _self_ = d.pop("self", UNSET)
         self_: Link | Unset
@@ -113,3 +115,13 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Link
+    from ..models.link import Link  # noqa: F401
+
+    _MODELS_UNBOUND = False

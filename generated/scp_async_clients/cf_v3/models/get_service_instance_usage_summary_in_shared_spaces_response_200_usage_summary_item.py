@@ -29,6 +29,8 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         bound_app_count = self.bound_app_count
 
         space: dict[str, Any] | Unset = UNSET
@@ -47,8 +49,8 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.relationship import Relationship  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         bound_app_count = d.pop("bound_app_count", UNSET)
 
@@ -90,3 +92,13 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Relationship
+    from ..models.relationship import Relationship  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -34,6 +34,8 @@ class GetUsageSummaryForOrganizationResponse200:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         links: dict[str, Any] | Unset = UNSET
         if not isinstance(self.links, Unset):
             links = self.links.to_dict()
@@ -54,13 +56,8 @@ class GetUsageSummaryForOrganizationResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_usage_summary_for_organization_response_200_links import (
-            GetUsageSummaryForOrganizationResponse200Links,  # noqa: PLC0415
-        )
-        from ..models.get_usage_summary_for_organization_response_200_usage_summary import (
-            GetUsageSummaryForOrganizationResponse200UsageSummary,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _links = d.pop("links", UNSET)
         links: GetUsageSummaryForOrganizationResponse200Links | Unset
@@ -109,3 +106,21 @@ class GetUsageSummaryForOrganizationResponse200:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        GetUsageSummaryForOrganizationResponse200Links, \
+        GetUsageSummaryForOrganizationResponse200UsageSummary
+    from ..models.get_usage_summary_for_organization_response_200_links import (
+        GetUsageSummaryForOrganizationResponse200Links,  # noqa: F401
+    )
+    from ..models.get_usage_summary_for_organization_response_200_usage_summary import (
+        GetUsageSummaryForOrganizationResponse200UsageSummary,  # noqa: F401
+    )
+
+    _MODELS_UNBOUND = False

@@ -32,6 +32,8 @@ class GetUsageSummaryForSpaceResponse200:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         links: dict[str, Any] | Unset = UNSET
         if not isinstance(self.links, Unset):
             links = self.links.to_dict()
@@ -52,11 +54,8 @@ class GetUsageSummaryForSpaceResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_usage_summary_for_space_response_200_links import GetUsageSummaryForSpaceResponse200Links  # noqa: PLC0415
-        from ..models.get_usage_summary_for_space_response_200_usage_summary import (
-            GetUsageSummaryForSpaceResponse200UsageSummary,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _links = d.pop("links", UNSET)
         links: GetUsageSummaryForSpaceResponse200Links | Unset
@@ -103,3 +102,16 @@ class GetUsageSummaryForSpaceResponse200:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, GetUsageSummaryForSpaceResponse200Links, GetUsageSummaryForSpaceResponse200UsageSummary
+    from ..models.get_usage_summary_for_space_response_200_links import GetUsageSummaryForSpaceResponse200Links  # noqa: F401
+    from ..models.get_usage_summary_for_space_response_200_usage_summary import (
+        GetUsageSummaryForSpaceResponse200UsageSummary,  # noqa: F401
+    )
+
+    _MODELS_UNBOUND = False

@@ -99,6 +99,8 @@ class GetV3ApiRootResponse200Links:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         apps: dict[str, Any] | Unset = UNSET
         if not isinstance(self.apps, Unset):
             apps = self.apps.to_dict()
@@ -245,40 +247,8 @@ class GetV3ApiRootResponse200Links:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_v3_api_root_response_200_links_apps import GetV3ApiRootResponse200LinksApps  # noqa: PLC0415
-        from ..models.get_v3_api_root_response_200_links_builds import GetV3ApiRootResponse200LinksBuilds  # noqa: PLC0415
-        from ..models.get_v3_api_root_response_200_links_deployments import GetV3ApiRootResponse200LinksDeployments  # noqa: PLC0415
-        from ..models.get_v3_api_root_response_200_links_domains import GetV3ApiRootResponse200LinksDomains  # noqa: PLC0415
-        from ..models.get_v3_api_root_response_200_links_droplets import GetV3ApiRootResponse200LinksDroplets  # noqa: PLC0415
-        from ..models.get_v3_api_root_response_200_links_feature_flags import GetV3ApiRootResponse200LinksFeatureFlags  # noqa: PLC0415
-        from ..models.get_v3_api_root_response_200_links_info import GetV3ApiRootResponse200LinksInfo  # noqa: PLC0415
-        from ..models.get_v3_api_root_response_200_links_isolation_segments import (
-            GetV3ApiRootResponse200LinksIsolationSegments,  # noqa: PLC0415
-        )
-        from ..models.get_v3_api_root_response_200_links_organizations import GetV3ApiRootResponse200LinksOrganizations  # noqa: PLC0415
-        from ..models.get_v3_api_root_response_200_links_packages import GetV3ApiRootResponse200LinksPackages  # noqa: PLC0415
-        from ..models.get_v3_api_root_response_200_links_processes import GetV3ApiRootResponse200LinksProcesses  # noqa: PLC0415
-        from ..models.get_v3_api_root_response_200_links_roles import GetV3ApiRootResponse200LinksRoles  # noqa: PLC0415
-        from ..models.get_v3_api_root_response_200_links_routes import GetV3ApiRootResponse200LinksRoutes  # noqa: PLC0415
-        from ..models.get_v3_api_root_response_200_links_security_groups import (
-            GetV3ApiRootResponse200LinksSecurityGroups,  # noqa: PLC0415
-        )
-        from ..models.get_v3_api_root_response_200_links_self import GetV3ApiRootResponse200LinksSelf  # noqa: PLC0415
-        from ..models.get_v3_api_root_response_200_links_service_brokers import (
-            GetV3ApiRootResponse200LinksServiceBrokers,  # noqa: PLC0415
-        )
-        from ..models.get_v3_api_root_response_200_links_service_instances import (
-            GetV3ApiRootResponse200LinksServiceInstances,  # noqa: PLC0415
-        )
-        from ..models.get_v3_api_root_response_200_links_service_offerings import (
-            GetV3ApiRootResponse200LinksServiceOfferings,  # noqa: PLC0415
-        )
-        from ..models.get_v3_api_root_response_200_links_service_plans import GetV3ApiRootResponse200LinksServicePlans  # noqa: PLC0415
-        from ..models.get_v3_api_root_response_200_links_spaces import GetV3ApiRootResponse200LinksSpaces  # noqa: PLC0415
-        from ..models.get_v3_api_root_response_200_links_stacks import GetV3ApiRootResponse200LinksStacks  # noqa: PLC0415
-        from ..models.get_v3_api_root_response_200_links_tasks import GetV3ApiRootResponse200LinksTasks  # noqa: PLC0415
-        from ..models.get_v3_api_root_response_200_links_users import GetV3ApiRootResponse200LinksUsers  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _apps = d.pop("apps", UNSET)
         apps: GetV3ApiRootResponse200LinksApps | Unset
@@ -503,3 +473,65 @@ class GetV3ApiRootResponse200Links:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        GetV3ApiRootResponse200LinksApps, \
+        GetV3ApiRootResponse200LinksBuilds, \
+        GetV3ApiRootResponse200LinksDeployments, \
+        GetV3ApiRootResponse200LinksDomains, \
+        GetV3ApiRootResponse200LinksDroplets, \
+        GetV3ApiRootResponse200LinksFeatureFlags, \
+        GetV3ApiRootResponse200LinksInfo, \
+        GetV3ApiRootResponse200LinksIsolationSegments, \
+        GetV3ApiRootResponse200LinksOrganizations, \
+        GetV3ApiRootResponse200LinksPackages, \
+        GetV3ApiRootResponse200LinksProcesses, \
+        GetV3ApiRootResponse200LinksRoles, \
+        GetV3ApiRootResponse200LinksRoutes, \
+        GetV3ApiRootResponse200LinksSecurityGroups, \
+        GetV3ApiRootResponse200LinksSelf, \
+        GetV3ApiRootResponse200LinksServiceBrokers, \
+        GetV3ApiRootResponse200LinksServiceInstances, \
+        GetV3ApiRootResponse200LinksServiceOfferings, \
+        GetV3ApiRootResponse200LinksServicePlans, \
+        GetV3ApiRootResponse200LinksSpaces, \
+        GetV3ApiRootResponse200LinksStacks, \
+        GetV3ApiRootResponse200LinksTasks, \
+        GetV3ApiRootResponse200LinksUsers
+    from ..models.get_v3_api_root_response_200_links_apps import GetV3ApiRootResponse200LinksApps  # noqa: F401
+    from ..models.get_v3_api_root_response_200_links_builds import GetV3ApiRootResponse200LinksBuilds  # noqa: F401
+    from ..models.get_v3_api_root_response_200_links_deployments import GetV3ApiRootResponse200LinksDeployments  # noqa: F401
+    from ..models.get_v3_api_root_response_200_links_domains import GetV3ApiRootResponse200LinksDomains  # noqa: F401
+    from ..models.get_v3_api_root_response_200_links_droplets import GetV3ApiRootResponse200LinksDroplets  # noqa: F401
+    from ..models.get_v3_api_root_response_200_links_feature_flags import GetV3ApiRootResponse200LinksFeatureFlags  # noqa: F401
+    from ..models.get_v3_api_root_response_200_links_info import GetV3ApiRootResponse200LinksInfo  # noqa: F401
+    from ..models.get_v3_api_root_response_200_links_isolation_segments import (
+        GetV3ApiRootResponse200LinksIsolationSegments,  # noqa: F401
+    )
+    from ..models.get_v3_api_root_response_200_links_organizations import GetV3ApiRootResponse200LinksOrganizations  # noqa: F401
+    from ..models.get_v3_api_root_response_200_links_packages import GetV3ApiRootResponse200LinksPackages  # noqa: F401
+    from ..models.get_v3_api_root_response_200_links_processes import GetV3ApiRootResponse200LinksProcesses  # noqa: F401
+    from ..models.get_v3_api_root_response_200_links_roles import GetV3ApiRootResponse200LinksRoles  # noqa: F401
+    from ..models.get_v3_api_root_response_200_links_routes import GetV3ApiRootResponse200LinksRoutes  # noqa: F401
+    from ..models.get_v3_api_root_response_200_links_security_groups import GetV3ApiRootResponse200LinksSecurityGroups  # noqa: F401
+    from ..models.get_v3_api_root_response_200_links_self import GetV3ApiRootResponse200LinksSelf  # noqa: F401
+    from ..models.get_v3_api_root_response_200_links_service_brokers import GetV3ApiRootResponse200LinksServiceBrokers  # noqa: F401
+    from ..models.get_v3_api_root_response_200_links_service_instances import (
+        GetV3ApiRootResponse200LinksServiceInstances,  # noqa: F401
+    )
+    from ..models.get_v3_api_root_response_200_links_service_offerings import (
+        GetV3ApiRootResponse200LinksServiceOfferings,  # noqa: F401
+    )
+    from ..models.get_v3_api_root_response_200_links_service_plans import GetV3ApiRootResponse200LinksServicePlans  # noqa: F401
+    from ..models.get_v3_api_root_response_200_links_spaces import GetV3ApiRootResponse200LinksSpaces  # noqa: F401
+    from ..models.get_v3_api_root_response_200_links_stacks import GetV3ApiRootResponse200LinksStacks  # noqa: F401
+    from ..models.get_v3_api_root_response_200_links_tasks import GetV3ApiRootResponse200LinksTasks  # noqa: F401
+    from ..models.get_v3_api_root_response_200_links_users import GetV3ApiRootResponse200LinksUsers  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -47,8 +47,8 @@ class IncludedResources:
     users: list[User] | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.managed_service_instance import ManagedServiceInstance  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         apps: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.apps, Unset):
             apps = []
@@ -134,16 +134,8 @@ class IncludedResources:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.app import App  # noqa: PLC0415
-        from ..models.domain import Domain  # noqa: PLC0415
-        from ..models.managed_service_instance import ManagedServiceInstance  # noqa: PLC0415
-        from ..models.organization import Organization  # noqa: PLC0415
-        from ..models.route import Route  # noqa: PLC0415
-        from ..models.service_offering import ServiceOffering  # noqa: PLC0415
-        from ..models.space import Space  # noqa: PLC0415
-        from ..models.user import User  # noqa: PLC0415
-        from ..models.user_provided_service_instance import UserProvidedServiceInstance  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _apps = d.pop("apps", UNSET)
         apps: list[App] | Unset = UNSET
@@ -253,3 +245,31 @@ class IncludedResources:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        App, \
+        Domain, \
+        ManagedServiceInstance, \
+        Organization, \
+        Route, \
+        ServiceOffering, \
+        Space, \
+        User, \
+        UserProvidedServiceInstance
+    from ..models.app import App  # noqa: F401
+    from ..models.domain import Domain  # noqa: F401
+    from ..models.managed_service_instance import ManagedServiceInstance  # noqa: F401
+    from ..models.organization import Organization  # noqa: F401
+    from ..models.route import Route  # noqa: F401
+    from ..models.service_offering import ServiceOffering  # noqa: F401
+    from ..models.space import Space  # noqa: F401
+    from ..models.user import User  # noqa: F401
+    from ..models.user_provided_service_instance import UserProvidedServiceInstance  # noqa: F401
+
+    _MODELS_UNBOUND = False

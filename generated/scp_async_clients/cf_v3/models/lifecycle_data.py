@@ -31,6 +31,8 @@ class LifecycleData:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         buildpacks: list[str] | Unset = UNSET
         if not isinstance(self.buildpacks, Unset):
             buildpacks = self.buildpacks
@@ -59,8 +61,8 @@ class LifecycleData:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.lifecycle_data_credentials import LifecycleDataCredentials  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _buildpacks = d.pop("buildpacks", UNSET)
         buildpacks: list[str] | Unset = UNSET
@@ -115,3 +117,13 @@ class LifecycleData:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, LifecycleDataCredentials
+    from ..models.lifecycle_data_credentials import LifecycleDataCredentials  # noqa: F401
+
+    _MODELS_UNBOUND = False

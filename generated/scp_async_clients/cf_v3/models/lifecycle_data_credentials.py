@@ -21,6 +21,8 @@ class LifecycleDataCredentials:
     )
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
 
         field_dict: dict[str, Any] = {}
         for prop_name, prop in self.additional_properties.items():
@@ -30,8 +32,8 @@ class LifecycleDataCredentials:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.lifecycle_data_credentials_additional_property import LifecycleDataCredentialsAdditionalProperty  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         lifecycle_data_credentials = cls()
 
@@ -69,3 +71,13 @@ class LifecycleDataCredentials:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, LifecycleDataCredentialsAdditionalProperty
+    from ..models.lifecycle_data_credentials_additional_property import LifecycleDataCredentialsAdditionalProperty  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -30,6 +30,8 @@ class ListProcessInstancesResponse200:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         links: dict[str, Any] | Unset = UNSET
         if not isinstance(self.links, Unset):
             links = self.links.to_dict()
@@ -53,11 +55,8 @@ class ListProcessInstancesResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_process_instances_response_200_links import ListProcessInstancesResponse200Links  # noqa: PLC0415
-        from ..models.list_process_instances_response_200_resources_item import (
-            ListProcessInstancesResponse200ResourcesItem,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _links = d.pop("links", UNSET)
         links: ListProcessInstancesResponse200Links | Unset
@@ -102,3 +101,14 @@ class ListProcessInstancesResponse200:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, ListProcessInstancesResponse200Links, ListProcessInstancesResponse200ResourcesItem
+    from ..models.list_process_instances_response_200_links import ListProcessInstancesResponse200Links  # noqa: F401
+    from ..models.list_process_instances_response_200_resources_item import ListProcessInstancesResponse200ResourcesItem  # noqa: F401
+
+    _MODELS_UNBOUND = False

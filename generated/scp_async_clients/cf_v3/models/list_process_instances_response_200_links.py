@@ -29,6 +29,8 @@ class ListProcessInstancesResponse200Links:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         process: dict[str, Any] | Unset = UNSET
         if not isinstance(self.process, Unset):
             process = self.process.to_dict()
@@ -49,8 +51,8 @@ class ListProcessInstancesResponse200Links:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.link import Link  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _process = d.pop("process", UNSET)
         process: Link | Unset
@@ -97,3 +99,13 @@ class ListProcessInstancesResponse200Links:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Link
+    from ..models.link import Link  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -33,6 +33,8 @@ class ListRolesResponse200:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         included: dict[str, Any] | Unset = UNSET
         if not isinstance(self.included, Unset):
             included = self.included.to_dict()
@@ -62,10 +64,8 @@ class ListRolesResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.included_resources import IncludedResources  # noqa: PLC0415
-        from ..models.pagination import Pagination  # noqa: PLC0415
-        from ..models.role import Role  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _included = d.pop("included", UNSET)
         included: IncludedResources | Unset
@@ -118,3 +118,15 @@ class ListRolesResponse200:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, IncludedResources, Pagination, Role
+    from ..models.included_resources import IncludedResources  # noqa: F401
+    from ..models.pagination import Pagination  # noqa: F401
+    from ..models.role import Role  # noqa: F401
+
+    _MODELS_UNBOUND = False

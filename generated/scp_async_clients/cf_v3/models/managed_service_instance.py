@@ -62,6 +62,8 @@ class ManagedServiceInstance:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         guid = str(self.guid)
 
         links = self.links.to_dict()
@@ -152,12 +154,8 @@ class ManagedServiceInstance:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.managed_service_instance_links import ManagedServiceInstanceLinks  # noqa: PLC0415
-        from ..models.managed_service_instance_maintenance_info import ManagedServiceInstanceMaintenanceInfo  # noqa: PLC0415
-        from ..models.managed_service_instance_relationships import ManagedServiceInstanceRelationships  # noqa: PLC0415
-        from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.service_instance_last_operation import ServiceInstanceLastOperation  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -282,3 +280,23 @@ class ManagedServiceInstance:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        ManagedServiceInstanceLinks, \
+        ManagedServiceInstanceMaintenanceInfo, \
+        ManagedServiceInstanceRelationships, \
+        Metadata, \
+        ServiceInstanceLastOperation
+    from ..models.managed_service_instance_links import ManagedServiceInstanceLinks  # noqa: F401
+    from ..models.managed_service_instance_maintenance_info import ManagedServiceInstanceMaintenanceInfo  # noqa: F401
+    from ..models.managed_service_instance_relationships import ManagedServiceInstanceRelationships  # noqa: F401
+    from ..models.metadata import Metadata  # noqa: F401
+    from ..models.service_instance_last_operation import ServiceInstanceLastOperation  # noqa: F401
+
+    _MODELS_UNBOUND = False

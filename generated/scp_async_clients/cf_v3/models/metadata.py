@@ -30,6 +30,8 @@ class Metadata:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         annotations: dict[str, Any] | Unset = UNSET
         if not isinstance(self.annotations, Unset):
             annotations = self.annotations.to_dict()
@@ -50,9 +52,8 @@ class Metadata:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.metadata_annotations import MetadataAnnotations  # noqa: PLC0415
-        from ..models.metadata_labels import MetadataLabels  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _annotations = d.pop("annotations", UNSET)
         annotations: MetadataAnnotations | Unset
@@ -99,3 +100,14 @@ class Metadata:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, MetadataAnnotations, MetadataLabels
+    from ..models.metadata_annotations import MetadataAnnotations  # noqa: F401
+    from ..models.metadata_labels import MetadataLabels  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -45,6 +45,8 @@ class Organization:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         guid = str(self.guid)
 
         name = self.name
@@ -96,10 +98,8 @@ class Organization:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.organization_links import OrganizationLinks  # noqa: PLC0415
-        from ..models.organization_relationships import OrganizationRelationships  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -179,3 +179,15 @@ class Organization:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Metadata, OrganizationLinks, OrganizationRelationships
+    from ..models.metadata import Metadata  # noqa: F401
+    from ..models.organization_links import OrganizationLinks  # noqa: F401
+    from ..models.organization_relationships import OrganizationRelationships  # noqa: F401
+
+    _MODELS_UNBOUND = False

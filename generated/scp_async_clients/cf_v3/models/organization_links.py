@@ -33,6 +33,8 @@ class OrganizationLinks:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         default_domain: dict[str, Any] | Unset = UNSET
         if not isinstance(self.default_domain, Unset):
             default_domain = self.default_domain.to_dict()
@@ -65,8 +67,8 @@ class OrganizationLinks:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.link import Link  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _default_domain = d.pop("default_domain", UNSET)
         default_domain: Link | Unset
@@ -129,3 +131,13 @@ class OrganizationLinks:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Link
+    from ..models.link import Link  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -52,6 +52,8 @@ class OrganizationQuota:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         guid = str(self.guid)
 
         name = self.name
@@ -117,13 +119,8 @@ class OrganizationQuota:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.organization_quota_apps import OrganizationQuotaApps  # noqa: PLC0415
-        from ..models.organization_quota_domains import OrganizationQuotaDomains  # noqa: PLC0415
-        from ..models.organization_quota_links import OrganizationQuotaLinks  # noqa: PLC0415
-        from ..models.organization_quota_relationships import OrganizationQuotaRelationships  # noqa: PLC0415
-        from ..models.organization_quota_routes import OrganizationQuotaRoutes  # noqa: PLC0415
-        from ..models.organization_quota_services import OrganizationQuotaServices  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -224,3 +221,25 @@ class OrganizationQuota:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        OrganizationQuotaApps, \
+        OrganizationQuotaDomains, \
+        OrganizationQuotaLinks, \
+        OrganizationQuotaRelationships, \
+        OrganizationQuotaRoutes, \
+        OrganizationQuotaServices
+    from ..models.organization_quota_apps import OrganizationQuotaApps  # noqa: F401
+    from ..models.organization_quota_domains import OrganizationQuotaDomains  # noqa: F401
+    from ..models.organization_quota_links import OrganizationQuotaLinks  # noqa: F401
+    from ..models.organization_quota_relationships import OrganizationQuotaRelationships  # noqa: F401
+    from ..models.organization_quota_routes import OrganizationQuotaRoutes  # noqa: F401
+    from ..models.organization_quota_services import OrganizationQuotaServices  # noqa: F401
+
+    _MODELS_UNBOUND = False

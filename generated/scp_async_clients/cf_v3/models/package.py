@@ -50,6 +50,8 @@ class Package:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         guid = str(self.guid)
 
         created_at: str | Unset = UNSET
@@ -112,11 +114,8 @@ class Package:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.package_data import PackageData  # noqa: PLC0415
-        from ..models.package_links import PackageLinks  # noqa: PLC0415
-        from ..models.package_relationships import PackageRelationships  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -214,3 +213,16 @@ class Package:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Metadata, PackageData, PackageLinks, PackageRelationships
+    from ..models.metadata import Metadata  # noqa: F401
+    from ..models.package_data import PackageData  # noqa: F401
+    from ..models.package_links import PackageLinks  # noqa: F401
+    from ..models.package_relationships import PackageRelationships  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -27,6 +27,8 @@ class PackageRelationships:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         app: dict[str, Any] | Unset = UNSET
         if not isinstance(self.app, Unset):
             app = self.app.to_dict()
@@ -41,8 +43,8 @@ class PackageRelationships:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _app = d.pop("app", UNSET)
         app: RelationshipToOne | Unset
@@ -81,3 +83,13 @@ class PackageRelationships:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, RelationshipToOne
+    from ..models.relationship_to_one import RelationshipToOne  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -39,8 +39,8 @@ class Pagination:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.link import Link  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         first: dict[str, Any] | Unset = UNSET
         if not isinstance(self.first, Unset):
             first = self.first.to_dict()
@@ -89,10 +89,8 @@ class Pagination:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.link import Link  # noqa: PLC0415
-        from ..models.pagination_first import PaginationFirst  # noqa: PLC0415
-        from ..models.pagination_last import PaginationLast  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _first = d.pop("first", UNSET)
         first: PaginationFirst | Unset
@@ -179,3 +177,15 @@ class Pagination:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Link, PaginationFirst, PaginationLast
+    from ..models.link import Link  # noqa: F401
+    from ..models.pagination_first import PaginationFirst  # noqa: F401
+    from ..models.pagination_last import PaginationLast  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -25,6 +25,8 @@ class PostResourceMatchesBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         resources = []
         for resources_item_data in self.resources:
             resources_item = resources_item_data.to_dict()
@@ -42,8 +44,8 @@ class PostResourceMatchesBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.post_resource_matches_body_resources_item import PostResourceMatchesBodyResourcesItem  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _resources = d.pop("resources")
         resources: list[PostResourceMatchesBodyResourcesItem]
@@ -79,3 +81,13 @@ class PostResourceMatchesBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, PostResourceMatchesBodyResourcesItem
+    from ..models.post_resource_matches_body_resources_item import PostResourceMatchesBodyResourcesItem  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -62,6 +62,8 @@ class Process:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         guid = str(self.guid)
 
         created_at: str | Unset = UNSET
@@ -168,11 +170,8 @@ class Process:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.health_check import HealthCheck  # noqa: PLC0415
-        from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.process_links import ProcessLinks  # noqa: PLC0415
-        from ..models.process_relationships import ProcessRelationships  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -319,3 +318,16 @@ class Process:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, HealthCheck, Metadata, ProcessLinks, ProcessRelationships
+    from ..models.health_check import HealthCheck  # noqa: F401
+    from ..models.metadata import Metadata  # noqa: F401
+    from ..models.process_links import ProcessLinks  # noqa: F401
+    from ..models.process_relationships import ProcessRelationships  # noqa: F401
+
+    _MODELS_UNBOUND = False

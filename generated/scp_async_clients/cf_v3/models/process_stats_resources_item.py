@@ -61,6 +61,8 @@ class ProcessStatsResourcesItem:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         details: None | str | Unset
         if isinstance(self.details, Unset):
             details = UNSET
@@ -171,11 +173,8 @@ class ProcessStatsResourcesItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.process_stats_resources_item_instance_ports_type_0_item import (
-            ProcessStatsResourcesItemInstancePortsType0Item,  # noqa: PLC0415
-        )
-        from ..models.process_stats_resources_item_usage import ProcessStatsResourcesItemUsage  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
 
         def _parse_details(data: object) -> None | str | Unset:
@@ -325,3 +324,16 @@ class ProcessStatsResourcesItem:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, ProcessStatsResourcesItemInstancePortsType0Item, ProcessStatsResourcesItemUsage
+    from ..models.process_stats_resources_item_instance_ports_type_0_item import (
+        ProcessStatsResourcesItemInstancePortsType0Item,  # noqa: F401
+    )
+    from ..models.process_stats_resources_item_usage import ProcessStatsResourcesItemUsage  # noqa: F401
+
+    _MODELS_UNBOUND = False

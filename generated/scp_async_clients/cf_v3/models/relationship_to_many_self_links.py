@@ -30,6 +30,8 @@ class RelationshipToManySelfLinks:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         data: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.data, Unset):
             data = []
@@ -53,9 +55,8 @@ class RelationshipToManySelfLinks:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.relationship import Relationship  # noqa: PLC0415
-        from ..models.relationship_to_many_self_links_links import RelationshipToManySelfLinksLinks  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _data = d.pop("data", UNSET)
         data: list[Relationship] | Unset = UNSET
@@ -100,3 +101,14 @@ class RelationshipToManySelfLinks:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Relationship, RelationshipToManySelfLinksLinks
+    from ..models.relationship import Relationship  # noqa: F401
+    from ..models.relationship_to_many_self_links_links import RelationshipToManySelfLinksLinks  # noqa: F401
+
+    _MODELS_UNBOUND = False

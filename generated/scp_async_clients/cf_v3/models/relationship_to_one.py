@@ -30,8 +30,8 @@ class RelationshipToOne:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.relationship import Relationship  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         data: dict[str, Any] | None | Unset
         if isinstance(self.data, Unset):
             data = UNSET
@@ -56,9 +56,8 @@ class RelationshipToOne:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.relationship import Relationship  # noqa: PLC0415
-        from ..models.relationship_to_one_links import RelationshipToOneLinks  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
 
         def _parse_data(data: object) -> None | Relationship | Unset:
@@ -115,3 +114,14 @@ class RelationshipToOne:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Relationship, RelationshipToOneLinks
+    from ..models.relationship import Relationship  # noqa: F401
+    from ..models.relationship_to_one_links import RelationshipToOneLinks  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -33,6 +33,8 @@ class ResourceMatchResourcesItem:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         checksum: dict[str, Any] | Unset = UNSET
         if not isinstance(self.checksum, Unset):
             checksum = self.checksum.to_dict()
@@ -59,8 +61,8 @@ class ResourceMatchResourcesItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.resource_match_resources_item_checksum import ResourceMatchResourcesItemChecksum  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _checksum = d.pop("checksum", UNSET)
         checksum: ResourceMatchResourcesItemChecksum | Unset
@@ -108,3 +110,13 @@ class ResourceMatchResourcesItem:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, ResourceMatchResourcesItemChecksum
+    from ..models.resource_match_resources_item_checksum import ResourceMatchResourcesItemChecksum  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -56,6 +56,8 @@ class Revision:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         guid = str(self.guid)
 
         created_at: str | Unset = UNSET
@@ -137,13 +139,8 @@ class Revision:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.revision_droplet import RevisionDroplet  # noqa: PLC0415
-        from ..models.revision_links import RevisionLinks  # noqa: PLC0415
-        from ..models.revision_processes import RevisionProcesses  # noqa: PLC0415
-        from ..models.revision_relationships import RevisionRelationships  # noqa: PLC0415
-        from ..models.revision_sidecars_item import RevisionSidecarsItem  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -255,3 +252,25 @@ class Revision:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        Metadata, \
+        RevisionDroplet, \
+        RevisionLinks, \
+        RevisionProcesses, \
+        RevisionRelationships, \
+        RevisionSidecarsItem
+    from ..models.metadata import Metadata  # noqa: F401
+    from ..models.revision_droplet import RevisionDroplet  # noqa: F401
+    from ..models.revision_links import RevisionLinks  # noqa: F401
+    from ..models.revision_processes import RevisionProcesses  # noqa: F401
+    from ..models.revision_relationships import RevisionRelationships  # noqa: F401
+    from ..models.revision_sidecars_item import RevisionSidecarsItem  # noqa: F401
+
+    _MODELS_UNBOUND = False

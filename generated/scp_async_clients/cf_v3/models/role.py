@@ -44,6 +44,8 @@ class Role:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         guid = str(self.guid)
 
         created_at: str | Unset = UNSET
@@ -94,10 +96,8 @@ class Role:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.included_resources import IncludedResources  # noqa: PLC0415
-        from ..models.role_links import RoleLinks  # noqa: PLC0415
-        from ..models.role_relationships import RoleRelationships  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -179,3 +179,15 @@ class Role:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, IncludedResources, RoleLinks, RoleRelationships
+    from ..models.included_resources import IncludedResources  # noqa: F401
+    from ..models.role_links import RoleLinks  # noqa: F401
+    from ..models.role_relationships import RoleRelationships  # noqa: F401
+
+    _MODELS_UNBOUND = False

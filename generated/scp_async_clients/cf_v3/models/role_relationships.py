@@ -32,8 +32,8 @@ class RoleRelationships:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.user_relationship_to_one_type_0 import UserRelationshipToOneType0  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         organization: dict[str, Any] | Unset = UNSET
         if not isinstance(self.organization, Unset):
             organization = self.organization.to_dict()
@@ -64,9 +64,8 @@ class RoleRelationships:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
-        from ..models.user_relationship_to_one_type_0 import UserRelationshipToOneType0  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _organization = d.pop("organization", UNSET)
         organization: RelationshipToOne | Unset
@@ -132,3 +131,14 @@ class RoleRelationships:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, RelationshipToOne, UserRelationshipToOneType0
+    from ..models.relationship_to_one import RelationshipToOne  # noqa: F401
+    from ..models.user_relationship_to_one_type_0 import UserRelationshipToOneType0  # noqa: F401
+
+    _MODELS_UNBOUND = False

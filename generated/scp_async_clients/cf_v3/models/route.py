@@ -54,6 +54,8 @@ class Route:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         guid = str(self.guid)
 
         created_at: str | Unset = UNSET
@@ -128,11 +130,8 @@ class Route:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.included_resources import IncludedResources  # noqa: PLC0415
-        from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.route_links import RouteLinks  # noqa: PLC0415
-        from ..models.route_relationships import RouteRelationships  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -236,3 +235,16 @@ class Route:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, IncludedResources, Metadata, RouteLinks, RouteRelationships
+    from ..models.included_resources import IncludedResources  # noqa: F401
+    from ..models.metadata import Metadata  # noqa: F401
+    from ..models.route_links import RouteLinks  # noqa: F401
+    from ..models.route_relationships import RouteRelationships  # noqa: F401
+
+    _MODELS_UNBOUND = False

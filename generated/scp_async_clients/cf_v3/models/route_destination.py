@@ -46,6 +46,8 @@ class RouteDestination:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         app: dict[str, Any] | Unset = UNSET
         if not isinstance(self.app, Unset):
             app = self.app.to_dict()
@@ -112,10 +114,8 @@ class RouteDestination:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.route_destination_app import RouteDestinationApp  # noqa: PLC0415
-        from ..models.route_destination_links import RouteDestinationLinks  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _app = d.pop("app", UNSET)
         app: RouteDestinationApp | Unset
@@ -221,3 +221,15 @@ class RouteDestination:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Metadata, RouteDestinationApp, RouteDestinationLinks
+    from ..models.metadata import Metadata  # noqa: F401
+    from ..models.route_destination_app import RouteDestinationApp  # noqa: F401
+    from ..models.route_destination_links import RouteDestinationLinks  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -30,6 +30,8 @@ class RouteDestinationList:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         destinations: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.destinations, Unset):
             destinations = []
@@ -53,9 +55,8 @@ class RouteDestinationList:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.pagination import Pagination  # noqa: PLC0415
-        from ..models.route_destination import RouteDestination  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _destinations = d.pop("destinations", UNSET)
         destinations: list[RouteDestination] | Unset = UNSET
@@ -100,3 +101,14 @@ class RouteDestinationList:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Pagination, RouteDestination
+    from ..models.pagination import Pagination  # noqa: F401
+    from ..models.route_destination import RouteDestination  # noqa: F401
+
+    _MODELS_UNBOUND = False

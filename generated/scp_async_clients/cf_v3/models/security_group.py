@@ -52,6 +52,8 @@ class SecurityGroup:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         guid = str(self.guid)
 
         globally_enabled = self.globally_enabled.to_dict()
@@ -111,13 +113,8 @@ class SecurityGroup:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.security_group_globally_enabled import SecurityGroupGloballyEnabled  # noqa: PLC0415
-        from ..models.security_group_links import SecurityGroupLinks  # noqa: PLC0415
-        from ..models.security_group_rules_item import SecurityGroupRulesItem  # noqa: PLC0415
-        from ..models.security_group_running_spaces import SecurityGroupRunningSpaces  # noqa: PLC0415
-        from ..models.security_group_staging_spaces import SecurityGroupStagingSpaces  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -205,3 +202,25 @@ class SecurityGroup:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        Metadata, \
+        SecurityGroupGloballyEnabled, \
+        SecurityGroupLinks, \
+        SecurityGroupRulesItem, \
+        SecurityGroupRunningSpaces, \
+        SecurityGroupStagingSpaces
+    from ..models.metadata import Metadata  # noqa: F401
+    from ..models.security_group_globally_enabled import SecurityGroupGloballyEnabled  # noqa: F401
+    from ..models.security_group_links import SecurityGroupLinks  # noqa: F401
+    from ..models.security_group_rules_item import SecurityGroupRulesItem  # noqa: F401
+    from ..models.security_group_running_spaces import SecurityGroupRunningSpaces  # noqa: F401
+    from ..models.security_group_staging_spaces import SecurityGroupStagingSpaces  # noqa: F401
+
+    _MODELS_UNBOUND = False

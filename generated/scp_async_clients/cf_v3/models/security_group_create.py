@@ -35,6 +35,8 @@ class SecurityGroupCreate:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         name = self.name
 
         globally_enabled: dict[str, Any] | Unset = UNSET
@@ -70,10 +72,8 @@ class SecurityGroupCreate:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.security_group_create_globally_enabled import SecurityGroupCreateGloballyEnabled  # noqa: PLC0415
-        from ..models.security_group_create_rules_item import SecurityGroupCreateRulesItem  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         name = d.pop("name")
 
@@ -129,3 +129,15 @@ class SecurityGroupCreate:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Metadata, SecurityGroupCreateGloballyEnabled, SecurityGroupCreateRulesItem
+    from ..models.metadata import Metadata  # noqa: F401
+    from ..models.security_group_create_globally_enabled import SecurityGroupCreateGloballyEnabled  # noqa: F401
+    from ..models.security_group_create_rules_item import SecurityGroupCreateRulesItem  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -35,6 +35,8 @@ class SecurityGroupUpdate:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         globally_enabled: dict[str, Any] | Unset = UNSET
         if not isinstance(self.globally_enabled, Unset):
             globally_enabled = self.globally_enabled.to_dict()
@@ -68,10 +70,8 @@ class SecurityGroupUpdate:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.security_group_update_globally_enabled import SecurityGroupUpdateGloballyEnabled  # noqa: PLC0415
-        from ..models.security_group_update_rules_item import SecurityGroupUpdateRulesItem  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _globally_enabled = d.pop("globally_enabled", UNSET)
         globally_enabled: SecurityGroupUpdateGloballyEnabled | Unset
@@ -127,3 +127,15 @@ class SecurityGroupUpdate:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Metadata, SecurityGroupUpdateGloballyEnabled, SecurityGroupUpdateRulesItem
+    from ..models.metadata import Metadata  # noqa: F401
+    from ..models.security_group_update_globally_enabled import SecurityGroupUpdateGloballyEnabled  # noqa: F401
+    from ..models.security_group_update_rules_item import SecurityGroupUpdateRulesItem  # noqa: F401
+
+    _MODELS_UNBOUND = False

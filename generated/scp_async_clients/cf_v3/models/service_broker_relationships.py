@@ -27,6 +27,8 @@ class ServiceBrokerRelationships:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         space: dict[str, Any] | Unset = UNSET
         if not isinstance(self.space, Unset):
             space = self.space.to_dict()
@@ -41,8 +43,8 @@ class ServiceBrokerRelationships:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _space = d.pop("space", UNSET)
         space: RelationshipToOne | Unset
@@ -81,3 +83,13 @@ class ServiceBrokerRelationships:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, RelationshipToOne
+    from ..models.relationship_to_one import RelationshipToOne  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -34,8 +34,8 @@ class ServiceCredentialBindingList:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.app_credential_binding import AppCredentialBinding  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         pagination = self.pagination.to_dict()
 
         resources = []
@@ -67,11 +67,8 @@ class ServiceCredentialBindingList:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.app_credential_binding import AppCredentialBinding  # noqa: PLC0415
-        from ..models.included_resources import IncludedResources  # noqa: PLC0415
-        from ..models.key_credential_binding import KeyCredentialBinding  # noqa: PLC0415
-        from ..models.pagination import Pagination  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
@@ -150,3 +147,16 @@ class ServiceCredentialBindingList:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, AppCredentialBinding, IncludedResources, KeyCredentialBinding, Pagination
+    from ..models.app_credential_binding import AppCredentialBinding  # noqa: F401
+    from ..models.included_resources import IncludedResources  # noqa: F401
+    from ..models.key_credential_binding import KeyCredentialBinding  # noqa: F401
+    from ..models.pagination import Pagination  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -29,8 +29,8 @@ class ServiceInstanceList:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.managed_service_instance import ManagedServiceInstance  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         pagination = self.pagination.to_dict()
 
         resources = []
@@ -56,10 +56,8 @@ class ServiceInstanceList:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.managed_service_instance import ManagedServiceInstance  # noqa: PLC0415
-        from ..models.pagination import Pagination  # noqa: PLC0415
-        from ..models.user_provided_service_instance import UserProvidedServiceInstance  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
@@ -132,3 +130,15 @@ class ServiceInstanceList:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, ManagedServiceInstance, Pagination, UserProvidedServiceInstance
+    from ..models.managed_service_instance import ManagedServiceInstance  # noqa: F401
+    from ..models.pagination import Pagination  # noqa: F401
+    from ..models.user_provided_service_instance import UserProvidedServiceInstance  # noqa: F401
+
+    _MODELS_UNBOUND = False

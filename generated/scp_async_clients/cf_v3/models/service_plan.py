@@ -48,6 +48,8 @@ class ServicePlan:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         guid = str(self.guid)
 
         created_at: str | Unset = UNSET
@@ -106,11 +108,8 @@ class ServicePlan:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.included_resources import IncludedResources  # noqa: PLC0415
-        from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.service_plan_links import ServicePlanLinks  # noqa: PLC0415
-        from ..models.service_plan_relationships import ServicePlanRelationships  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -198,3 +197,16 @@ class ServicePlan:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, IncludedResources, Metadata, ServicePlanLinks, ServicePlanRelationships
+    from ..models.included_resources import IncludedResources  # noqa: F401
+    from ..models.metadata import Metadata  # noqa: F401
+    from ..models.service_plan_links import ServicePlanLinks  # noqa: F401
+    from ..models.service_plan_relationships import ServicePlanRelationships  # noqa: F401
+
+    _MODELS_UNBOUND = False

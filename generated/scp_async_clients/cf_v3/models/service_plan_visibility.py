@@ -30,6 +30,8 @@ class ServicePlanVisibility:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         type_ = self.type_.value
 
         organizations: list[dict[str, Any]] | Unset = UNSET
@@ -53,8 +55,8 @@ class ServicePlanVisibility:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.service_plan_visibility_organizations_item import ServicePlanVisibilityOrganizationsItem  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         type_ = _scp.enum(ServicePlanVisibilityType, d.pop("type"), "type")
 
@@ -94,3 +96,13 @@ class ServicePlanVisibility:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, ServicePlanVisibilityOrganizationsItem
+    from ..models.service_plan_visibility_organizations_item import ServicePlanVisibilityOrganizationsItem  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -49,8 +49,8 @@ class ServiceRouteBinding:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.service_credential_binding_last_operation import ServiceCredentialBindingLastOperation  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         guid = str(self.guid)
 
         links = self.links.to_dict()
@@ -113,12 +113,8 @@ class ServiceRouteBinding:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.included_resources import IncludedResources  # noqa: PLC0415
-        from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.service_credential_binding_last_operation import ServiceCredentialBindingLastOperation  # noqa: PLC0415
-        from ..models.service_route_binding_links import ServiceRouteBindingLinks  # noqa: PLC0415
-        from ..models.service_route_binding_relationships import ServiceRouteBindingRelationships  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -217,3 +213,23 @@ class ServiceRouteBinding:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        IncludedResources, \
+        Metadata, \
+        ServiceCredentialBindingLastOperation, \
+        ServiceRouteBindingLinks, \
+        ServiceRouteBindingRelationships
+    from ..models.included_resources import IncludedResources  # noqa: F401
+    from ..models.metadata import Metadata  # noqa: F401
+    from ..models.service_credential_binding_last_operation import ServiceCredentialBindingLastOperation  # noqa: F401
+    from ..models.service_route_binding_links import ServiceRouteBindingLinks  # noqa: F401
+    from ..models.service_route_binding_relationships import ServiceRouteBindingRelationships  # noqa: F401
+
+    _MODELS_UNBOUND = False

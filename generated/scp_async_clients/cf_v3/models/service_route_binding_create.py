@@ -33,6 +33,8 @@ class ServiceRouteBindingCreate:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         relationships = self.relationships.to_dict()
 
         metadata: dict[str, Any] | Unset = UNSET
@@ -59,10 +61,8 @@ class ServiceRouteBindingCreate:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.service_route_binding_create_parameters import ServiceRouteBindingCreateParameters  # noqa: PLC0415
-        from ..models.service_route_binding_create_relationships import ServiceRouteBindingCreateRelationships  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         relationships = _scp.model(ServiceRouteBindingCreateRelationships, d.pop("relationships"), "relationships")
 
@@ -112,3 +112,15 @@ class ServiceRouteBindingCreate:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Metadata, ServiceRouteBindingCreateParameters, ServiceRouteBindingCreateRelationships
+    from ..models.metadata import Metadata  # noqa: F401
+    from ..models.service_route_binding_create_parameters import ServiceRouteBindingCreateParameters  # noqa: F401
+    from ..models.service_route_binding_create_relationships import ServiceRouteBindingCreateRelationships  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -27,6 +27,8 @@ class ServiceRouteBindingCreateRelationships:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         route = self.route.to_dict()
 
         service_instance = self.service_instance.to_dict()
@@ -44,8 +46,8 @@ class ServiceRouteBindingCreateRelationships:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         route = _scp.model(RelationshipToOne, d.pop("route"), "route")
 
@@ -82,3 +84,13 @@ class ServiceRouteBindingCreateRelationships:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, RelationshipToOne
+    from ..models.relationship_to_one import RelationshipToOne  # noqa: F401
+
+    _MODELS_UNBOUND = False

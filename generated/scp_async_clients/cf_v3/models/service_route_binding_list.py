@@ -33,6 +33,8 @@ class ServiceRouteBindingList:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         pagination = self.pagination.to_dict()
 
         resources = []
@@ -59,10 +61,8 @@ class ServiceRouteBindingList:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.included_resources import IncludedResources  # noqa: PLC0415
-        from ..models.pagination import Pagination  # noqa: PLC0415
-        from ..models.service_route_binding import ServiceRouteBinding  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
@@ -109,3 +109,15 @@ class ServiceRouteBindingList:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, IncludedResources, Pagination, ServiceRouteBinding
+    from ..models.included_resources import IncludedResources  # noqa: F401
+    from ..models.pagination import Pagination  # noqa: F401
+    from ..models.service_route_binding import ServiceRouteBinding  # noqa: F401
+
+    _MODELS_UNBOUND = False

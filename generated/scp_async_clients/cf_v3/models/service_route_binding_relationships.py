@@ -29,6 +29,8 @@ class ServiceRouteBindingRelationships:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         route: dict[str, Any] | Unset = UNSET
         if not isinstance(self.route, Unset):
             route = self.route.to_dict()
@@ -49,8 +51,8 @@ class ServiceRouteBindingRelationships:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.relationship_to_one import RelationshipToOne  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _route = d.pop("route", UNSET)
         route: RelationshipToOne | Unset
@@ -97,3 +99,13 @@ class ServiceRouteBindingRelationships:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, RelationshipToOne
+    from ..models.relationship_to_one import RelationshipToOne  # noqa: F401
+
+    _MODELS_UNBOUND = False

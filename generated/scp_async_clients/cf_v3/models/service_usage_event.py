@@ -55,6 +55,8 @@ class ServiceUsageEvent:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         guid = str(self.guid)
 
         created_at: str | Unset = UNSET
@@ -127,14 +129,8 @@ class ServiceUsageEvent:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.service_usage_event_links import ServiceUsageEventLinks  # noqa: PLC0415
-        from ..models.service_usage_event_organization import ServiceUsageEventOrganization  # noqa: PLC0415
-        from ..models.service_usage_event_service_broker import ServiceUsageEventServiceBroker  # noqa: PLC0415
-        from ..models.service_usage_event_service_instance import ServiceUsageEventServiceInstance  # noqa: PLC0415
-        from ..models.service_usage_event_service_offering import ServiceUsageEventServiceOffering  # noqa: PLC0415
-        from ..models.service_usage_event_service_plan import ServiceUsageEventServicePlan  # noqa: PLC0415
-        from ..models.service_usage_event_space import ServiceUsageEventSpace  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -243,3 +239,27 @@ class ServiceUsageEvent:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        ServiceUsageEventLinks, \
+        ServiceUsageEventOrganization, \
+        ServiceUsageEventServiceBroker, \
+        ServiceUsageEventServiceInstance, \
+        ServiceUsageEventServiceOffering, \
+        ServiceUsageEventServicePlan, \
+        ServiceUsageEventSpace
+    from ..models.service_usage_event_links import ServiceUsageEventLinks  # noqa: F401
+    from ..models.service_usage_event_organization import ServiceUsageEventOrganization  # noqa: F401
+    from ..models.service_usage_event_service_broker import ServiceUsageEventServiceBroker  # noqa: F401
+    from ..models.service_usage_event_service_instance import ServiceUsageEventServiceInstance  # noqa: F401
+    from ..models.service_usage_event_service_offering import ServiceUsageEventServiceOffering  # noqa: F401
+    from ..models.service_usage_event_service_plan import ServiceUsageEventServicePlan  # noqa: F401
+    from ..models.service_usage_event_space import ServiceUsageEventSpace  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -25,6 +25,8 @@ class SetCurrentDropletForAppBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         data = self.data.to_dict()
 
         field_dict: dict[str, Any] = {}
@@ -39,8 +41,8 @@ class SetCurrentDropletForAppBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.relationship import Relationship  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         data = _scp.model(Relationship, d.pop("data"), "data")
 
@@ -74,3 +76,13 @@ class SetCurrentDropletForAppBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Relationship
+    from ..models.relationship import Relationship  # noqa: F401
+
+    _MODELS_UNBOUND = False

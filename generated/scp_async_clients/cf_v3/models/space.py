@@ -46,6 +46,8 @@ class Space:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         guid = str(self.guid)
 
         links = self.links.to_dict()
@@ -93,11 +95,8 @@ class Space:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.included_resources import IncludedResources  # noqa: PLC0415
-        from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.space_links import SpaceLinks  # noqa: PLC0415
-        from ..models.space_relationships import SpaceRelationships  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -172,3 +171,16 @@ class Space:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, IncludedResources, Metadata, SpaceLinks, SpaceRelationships
+    from ..models.included_resources import IncludedResources  # noqa: F401
+    from ..models.metadata import Metadata  # noqa: F401
+    from ..models.space_links import SpaceLinks  # noqa: F401
+    from ..models.space_relationships import SpaceRelationships  # noqa: F401
+
+    _MODELS_UNBOUND = False

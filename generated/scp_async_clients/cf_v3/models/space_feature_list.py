@@ -27,6 +27,8 @@ class SpaceFeatureList:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         resources: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.resources, Unset):
             resources = []
@@ -44,8 +46,8 @@ class SpaceFeatureList:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.space_feature import SpaceFeature  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _resources = d.pop("resources", UNSET)
         resources: list[SpaceFeature] | Unset = UNSET
@@ -82,3 +84,13 @@ class SpaceFeatureList:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, SpaceFeature
+    from ..models.space_feature import SpaceFeature  # noqa: F401
+
+    _MODELS_UNBOUND = False

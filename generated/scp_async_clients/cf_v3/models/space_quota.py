@@ -49,6 +49,8 @@ class SpaceQuota:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         guid = str(self.guid)
 
         apps = self.apps.to_dict()
@@ -93,12 +95,8 @@ class SpaceQuota:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.space_quota_apps import SpaceQuotaApps  # noqa: PLC0415
-        from ..models.space_quota_links import SpaceQuotaLinks  # noqa: PLC0415
-        from ..models.space_quota_relationships import SpaceQuotaRelationships  # noqa: PLC0415
-        from ..models.space_quota_routes import SpaceQuotaRoutes  # noqa: PLC0415
-        from ..models.space_quota_services import SpaceQuotaServices  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -166,3 +164,23 @@ class SpaceQuota:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        SpaceQuotaApps, \
+        SpaceQuotaLinks, \
+        SpaceQuotaRelationships, \
+        SpaceQuotaRoutes, \
+        SpaceQuotaServices
+    from ..models.space_quota_apps import SpaceQuotaApps  # noqa: F401
+    from ..models.space_quota_links import SpaceQuotaLinks  # noqa: F401
+    from ..models.space_quota_relationships import SpaceQuotaRelationships  # noqa: F401
+    from ..models.space_quota_routes import SpaceQuotaRoutes  # noqa: F401
+    from ..models.space_quota_services import SpaceQuotaServices  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -59,6 +59,8 @@ class Task:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         guid = str(self.guid)
 
         name = self.name
@@ -146,11 +148,8 @@ class Task:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.task_links import TaskLinks  # noqa: PLC0415
-        from ..models.task_relationships import TaskRelationships  # noqa: PLC0415
-        from ..models.task_result import TaskResult  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -272,3 +271,16 @@ class Task:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Metadata, TaskLinks, TaskRelationships, TaskResult
+    from ..models.metadata import Metadata  # noqa: F401
+    from ..models.task_links import TaskLinks  # noqa: F401
+    from ..models.task_relationships import TaskRelationships  # noqa: F401
+    from ..models.task_result import TaskResult  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -28,6 +28,8 @@ class TaskList:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         pagination = self.pagination.to_dict()
 
         resources = []
@@ -48,9 +50,8 @@ class TaskList:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.pagination import Pagination  # noqa: PLC0415
-        from ..models.task import Task  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         pagination = _scp.model(Pagination, d.pop("pagination"), "pagination")
 
@@ -89,3 +90,14 @@ class TaskList:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Pagination, Task
+    from ..models.pagination import Pagination  # noqa: F401
+    from ..models.task import Task  # noqa: F401
+
+    _MODELS_UNBOUND = False

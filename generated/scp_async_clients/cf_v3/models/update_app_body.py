@@ -35,6 +35,8 @@ class UpdateAppBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         environment_variables: dict[str, Any] | Unset = UNSET
         if not isinstance(self.environment_variables, Unset):
             environment_variables = self.environment_variables.to_dict()
@@ -65,10 +67,8 @@ class UpdateAppBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.lifecycle import Lifecycle  # noqa: PLC0415
-        from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.update_app_body_environment_variables import UpdateAppBodyEnvironmentVariables  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _environment_variables = d.pop("environment_variables", UNSET)
         environment_variables: UpdateAppBodyEnvironmentVariables | Unset
@@ -128,3 +128,15 @@ class UpdateAppBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Lifecycle, Metadata, UpdateAppBodyEnvironmentVariables
+    from ..models.lifecycle import Lifecycle  # noqa: F401
+    from ..models.metadata import Metadata  # noqa: F401
+    from ..models.update_app_body_environment_variables import UpdateAppBodyEnvironmentVariables  # noqa: F401
+
+    _MODELS_UNBOUND = False

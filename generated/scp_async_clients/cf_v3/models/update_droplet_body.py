@@ -29,6 +29,8 @@ class UpdateDropletBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         image = self.image
 
         metadata: dict[str, Any] | Unset = UNSET
@@ -47,8 +49,8 @@ class UpdateDropletBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.metadata import Metadata  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         image = d.pop("image", UNSET)
 
@@ -90,3 +92,13 @@ class UpdateDropletBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Metadata
+    from ..models.metadata import Metadata  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -27,6 +27,8 @@ class UpdateEnvironmentVariableGroupBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         var: dict[str, Any] | Unset = UNSET
         if not isinstance(self.var, Unset):
             var = self.var.to_dict()
@@ -41,8 +43,8 @@ class UpdateEnvironmentVariableGroupBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.update_environment_variable_group_body_var import UpdateEnvironmentVariableGroupBodyVar  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _var = d.pop("var", UNSET)
         var: UpdateEnvironmentVariableGroupBodyVar | Unset
@@ -81,3 +83,13 @@ class UpdateEnvironmentVariableGroupBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, UpdateEnvironmentVariableGroupBodyVar
+    from ..models.update_environment_variable_group_body_var import UpdateEnvironmentVariableGroupBodyVar  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -27,6 +27,8 @@ class UpdateEnvironmentVariablesForAppBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         var: dict[str, Any] | Unset = UNSET
         if not isinstance(self.var, Unset):
             var = self.var.to_dict()
@@ -41,8 +43,8 @@ class UpdateEnvironmentVariablesForAppBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.update_environment_variables_for_app_body_var import UpdateEnvironmentVariablesForAppBodyVar  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _var = d.pop("var", UNSET)
         var: UpdateEnvironmentVariablesForAppBodyVar | Unset
@@ -81,3 +83,13 @@ class UpdateEnvironmentVariablesForAppBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, UpdateEnvironmentVariablesForAppBodyVar
+    from ..models.update_environment_variables_for_app_body_var import UpdateEnvironmentVariablesForAppBodyVar  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -41,6 +41,8 @@ class UpdateOrganizationQuotaBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         apps: dict[str, Any] | Unset = UNSET
         if not isinstance(self.apps, Unset):
             apps = self.apps.to_dict()
@@ -83,12 +85,8 @@ class UpdateOrganizationQuotaBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.update_organization_quota_body_apps import UpdateOrganizationQuotaBodyApps  # noqa: PLC0415
-        from ..models.update_organization_quota_body_domains import UpdateOrganizationQuotaBodyDomains  # noqa: PLC0415
-        from ..models.update_organization_quota_body_routes import UpdateOrganizationQuotaBodyRoutes  # noqa: PLC0415
-        from ..models.update_organization_quota_body_services import UpdateOrganizationQuotaBodyServices  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _apps = d.pop("apps", UNSET)
         apps: UpdateOrganizationQuotaBodyApps | Unset
@@ -162,3 +160,23 @@ class UpdateOrganizationQuotaBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        Metadata, \
+        UpdateOrganizationQuotaBodyApps, \
+        UpdateOrganizationQuotaBodyDomains, \
+        UpdateOrganizationQuotaBodyRoutes, \
+        UpdateOrganizationQuotaBodyServices
+    from ..models.metadata import Metadata  # noqa: F401
+    from ..models.update_organization_quota_body_apps import UpdateOrganizationQuotaBodyApps  # noqa: F401
+    from ..models.update_organization_quota_body_domains import UpdateOrganizationQuotaBodyDomains  # noqa: F401
+    from ..models.update_organization_quota_body_routes import UpdateOrganizationQuotaBodyRoutes  # noqa: F401
+    from ..models.update_organization_quota_body_services import UpdateOrganizationQuotaBodyServices  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -34,6 +34,8 @@ class UpdateProcessForAppBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         command: None | str | Unset
         if isinstance(self.command, Unset):
             command = UNSET
@@ -68,9 +70,8 @@ class UpdateProcessForAppBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.health_check import HealthCheck  # noqa: PLC0415
-        from ..models.metadata import Metadata  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
 
         def _parse_command(data: object) -> None | str | Unset:
@@ -136,3 +137,14 @@ class UpdateProcessForAppBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, HealthCheck, Metadata
+    from ..models.health_check import HealthCheck  # noqa: F401
+    from ..models.metadata import Metadata  # noqa: F401
+
+    _MODELS_UNBOUND = False

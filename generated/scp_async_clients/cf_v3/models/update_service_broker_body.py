@@ -34,6 +34,8 @@ class UpdateServiceBrokerBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         authentication: dict[str, Any] | Unset = UNSET
         if not isinstance(self.authentication, Unset):
             authentication = self.authentication.to_dict()
@@ -62,9 +64,8 @@ class UpdateServiceBrokerBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.update_service_broker_body_authentication import UpdateServiceBrokerBodyAuthentication  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _authentication = d.pop("authentication", UNSET)
         authentication: UpdateServiceBrokerBodyAuthentication | Unset
@@ -117,3 +118,14 @@ class UpdateServiceBrokerBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Metadata, UpdateServiceBrokerBodyAuthentication
+    from ..models.metadata import Metadata  # noqa: F401
+    from ..models.update_service_broker_body_authentication import UpdateServiceBrokerBodyAuthentication  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -47,6 +47,8 @@ class UpdateServiceInstanceBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         credentials: dict[str, Any] | Unset = UNSET
         if not isinstance(self.credentials, Unset):
             credentials = self.credentials.to_dict()
@@ -103,12 +105,8 @@ class UpdateServiceInstanceBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.update_service_instance_body_credentials import UpdateServiceInstanceBodyCredentials  # noqa: PLC0415
-        from ..models.update_service_instance_body_maintenance_info import UpdateServiceInstanceBodyMaintenanceInfo  # noqa: PLC0415
-        from ..models.update_service_instance_body_parameters import UpdateServiceInstanceBodyParameters  # noqa: PLC0415
-        from ..models.update_service_instance_body_relationships import UpdateServiceInstanceBodyRelationships  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _credentials = d.pop("credentials", UNSET)
         credentials: UpdateServiceInstanceBodyCredentials | Unset
@@ -196,3 +194,23 @@ class UpdateServiceInstanceBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        Metadata, \
+        UpdateServiceInstanceBodyCredentials, \
+        UpdateServiceInstanceBodyMaintenanceInfo, \
+        UpdateServiceInstanceBodyParameters, \
+        UpdateServiceInstanceBodyRelationships
+    from ..models.metadata import Metadata  # noqa: F401
+    from ..models.update_service_instance_body_credentials import UpdateServiceInstanceBodyCredentials  # noqa: F401
+    from ..models.update_service_instance_body_maintenance_info import UpdateServiceInstanceBodyMaintenanceInfo  # noqa: F401
+    from ..models.update_service_instance_body_parameters import UpdateServiceInstanceBodyParameters  # noqa: F401
+    from ..models.update_service_instance_body_relationships import UpdateServiceInstanceBodyRelationships  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -32,6 +32,8 @@ class UpdateServicePlanVisibilityBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         type_ = self.type_.value
 
         organizations: list[dict[str, Any]] | Unset = UNSET
@@ -55,10 +57,8 @@ class UpdateServicePlanVisibilityBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.update_service_plan_visibility_body_organizations_item import (
-            UpdateServicePlanVisibilityBodyOrganizationsItem,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         type_ = _scp.enum(UpdateServicePlanVisibilityBodyType, d.pop("type"), "type")
 
@@ -100,3 +100,15 @@ class UpdateServicePlanVisibilityBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, UpdateServicePlanVisibilityBodyOrganizationsItem
+    from ..models.update_service_plan_visibility_body_organizations_item import (
+        UpdateServicePlanVisibilityBodyOrganizationsItem,  # noqa: F401
+    )
+
+    _MODELS_UNBOUND = False

@@ -38,6 +38,8 @@ class UpdateSpaceQuotaBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         apps: dict[str, Any] | Unset = UNSET
         if not isinstance(self.apps, Unset):
             apps = self.apps.to_dict()
@@ -74,11 +76,8 @@ class UpdateSpaceQuotaBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.update_space_quota_body_apps import UpdateSpaceQuotaBodyApps  # noqa: PLC0415
-        from ..models.update_space_quota_body_routes import UpdateSpaceQuotaBodyRoutes  # noqa: PLC0415
-        from ..models.update_space_quota_body_services import UpdateSpaceQuotaBodyServices  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _apps = d.pop("apps", UNSET)
         apps: UpdateSpaceQuotaBodyApps | Unset
@@ -144,3 +143,16 @@ class UpdateSpaceQuotaBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Metadata, UpdateSpaceQuotaBodyApps, UpdateSpaceQuotaBodyRoutes, UpdateSpaceQuotaBodyServices
+    from ..models.metadata import Metadata  # noqa: F401
+    from ..models.update_space_quota_body_apps import UpdateSpaceQuotaBodyApps  # noqa: F401
+    from ..models.update_space_quota_body_routes import UpdateSpaceQuotaBodyRoutes  # noqa: F401
+    from ..models.update_space_quota_body_services import UpdateSpaceQuotaBodyServices  # noqa: F401
+
+    _MODELS_UNBOUND = False

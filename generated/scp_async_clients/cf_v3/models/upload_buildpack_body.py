@@ -32,6 +32,8 @@ class UploadBuildpackBody:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         bits: FileTypes | Unset = UNSET
         if not isinstance(self.bits, Unset):
             bits = self.bits.to_tuple()
@@ -54,6 +56,8 @@ class UploadBuildpackBody:
         return field_dict
 
     def to_multipart(self) -> types.RequestFiles:
+        if _MODELS_UNBOUND:
+            _bind_models()
         files: types.RequestFiles = []
 
         if not isinstance(self.bits, Unset):
@@ -72,8 +76,8 @@ class UploadBuildpackBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.upload_buildpack_body_resources_item import UploadBuildpackBodyResourcesItem  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _bits = d.pop("bits", UNSET)
         bits: File | Unset
@@ -118,3 +122,13 @@ class UploadBuildpackBody:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, UploadBuildpackBodyResourcesItem
+    from ..models.upload_buildpack_body_resources_item import UploadBuildpackBodyResourcesItem  # noqa: F401
+
+    _MODELS_UNBOUND = False

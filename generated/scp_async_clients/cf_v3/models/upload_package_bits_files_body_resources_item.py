@@ -33,6 +33,8 @@ class UploadPackageBitsFilesBodyResourcesItem:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         checksum: dict[str, Any] | Unset = UNSET
         if not isinstance(self.checksum, Unset):
             checksum = self.checksum.to_dict()
@@ -55,10 +57,8 @@ class UploadPackageBitsFilesBodyResourcesItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.upload_package_bits_files_body_resources_item_checksum import (
-            UploadPackageBitsFilesBodyResourcesItemChecksum,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _checksum = d.pop("checksum", UNSET)
         checksum: UploadPackageBitsFilesBodyResourcesItemChecksum | Unset
@@ -103,3 +103,15 @@ class UploadPackageBitsFilesBodyResourcesItem:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, UploadPackageBitsFilesBodyResourcesItemChecksum
+    from ..models.upload_package_bits_files_body_resources_item_checksum import (
+        UploadPackageBitsFilesBodyResourcesItemChecksum,  # noqa: F401
+    )
+
+    _MODELS_UNBOUND = False

@@ -52,6 +52,8 @@ class UserProvidedServiceInstance:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         guid = str(self.guid)
 
         links = self.links.to_dict()
@@ -118,10 +120,8 @@ class UserProvidedServiceInstance:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.metadata import Metadata  # noqa: PLC0415
-        from ..models.user_provided_service_instance_links import UserProvidedServiceInstanceLinks  # noqa: PLC0415
-        from ..models.user_provided_service_instance_relationships import UserProvidedServiceInstanceRelationships  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         guid = _scp.uuid_(d.pop("guid"), "guid")
 
@@ -217,3 +217,15 @@ class UserProvidedServiceInstance:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Metadata, UserProvidedServiceInstanceLinks, UserProvidedServiceInstanceRelationships
+    from ..models.metadata import Metadata  # noqa: F401
+    from ..models.user_provided_service_instance_links import UserProvidedServiceInstanceLinks  # noqa: F401
+    from ..models.user_provided_service_instance_relationships import UserProvidedServiceInstanceRelationships  # noqa: F401
+
+    _MODELS_UNBOUND = False

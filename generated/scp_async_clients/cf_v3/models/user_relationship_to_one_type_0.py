@@ -28,8 +28,8 @@ class UserRelationshipToOneType0:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.user_guid_reference import UserGuidReference  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         data: dict[str, Any] | Unset
         if isinstance(self.data, Unset):
             data = UNSET
@@ -48,9 +48,8 @@ class UserRelationshipToOneType0:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.user_guid_reference import UserGuidReference  # noqa: PLC0415
-        from ..models.user_name_reference import UserNameReference  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
 
         def _parse_data(data: object) -> Unset | UserGuidReference | UserNameReference:
@@ -101,3 +100,14 @@ class UserRelationshipToOneType0:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, UserGuidReference, UserNameReference
+    from ..models.user_guid_reference import UserGuidReference  # noqa: F401
+    from ..models.user_name_reference import UserNameReference  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -42,6 +42,8 @@ class AssignedServicePlanResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         assignment_info: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.assignment_info, Unset):
             assignment_info = []
@@ -93,8 +95,8 @@ class AssignedServicePlanResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.assigned_service_plan_subaccount_dto import AssignedServicePlanSubaccountDTO  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _assignment_info = d.pop("assignmentInfo", UNSET)
         assignment_info: list[AssignedServicePlanSubaccountDTO] | Unset = UNSET
@@ -164,3 +166,13 @@ class AssignedServicePlanResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, AssignedServicePlanSubaccountDTO
+    from ..models.assigned_service_plan_subaccount_dto import AssignedServicePlanSubaccountDTO  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -63,6 +63,8 @@ class AssignedServicePlanSubaccountDTO:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         amount = self.amount
 
         auto_assign = self.auto_assign
@@ -162,8 +164,8 @@ class AssignedServicePlanSubaccountDTO:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.external_resource_request_payload import ExternalResourceRequestPayload  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         amount = d.pop("amount", UNSET)
 
@@ -287,3 +289,13 @@ class AssignedServicePlanSubaccountDTO:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, ExternalResourceRequestPayload
+    from ..models.external_resource_request_payload import ExternalResourceRequestPayload  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -44,10 +44,8 @@ class AssignedServiceResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.assigned_service_response_object_application_coordinates_type_0 import (
-            AssignedServiceResponseObjectApplicationCoordinatesType0,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         application_coordinates: dict[str, Any] | None | Unset
         if isinstance(self.application_coordinates, Unset):
             application_coordinates = UNSET
@@ -103,12 +101,8 @@ class AssignedServiceResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.assigned_service_plan_response_object import AssignedServicePlanResponseObject  # noqa: PLC0415
-        from ..models.assigned_service_response_object_application_coordinates_type_0 import (
-            AssignedServiceResponseObjectApplicationCoordinatesType0,  # noqa: PLC0415
-        )
-        from ..models.business_category import BusinessCategory  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
 
         def _parse_application_coordinates(
@@ -199,3 +193,21 @@ class AssignedServiceResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        AssignedServicePlanResponseObject, \
+        AssignedServiceResponseObjectApplicationCoordinatesType0, \
+        BusinessCategory
+    from ..models.assigned_service_plan_response_object import AssignedServicePlanResponseObject  # noqa: F401
+    from ..models.assigned_service_response_object_application_coordinates_type_0 import (
+        AssignedServiceResponseObjectApplicationCoordinatesType0,  # noqa: F401
+    )
+    from ..models.business_category import BusinessCategory  # noqa: F401
+
+    _MODELS_UNBOUND = False

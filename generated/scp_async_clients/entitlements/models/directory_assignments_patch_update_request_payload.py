@@ -39,6 +39,8 @@ class DirectoryAssignmentsPatchUpdateRequestPayload:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         plan = self.plan
 
         service = self.service
@@ -81,8 +83,8 @@ class DirectoryAssignmentsPatchUpdateRequestPayload:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.external_resource_request_payload import ExternalResourceRequestPayload  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         plan = d.pop("plan")
 
@@ -137,3 +139,13 @@ class DirectoryAssignmentsPatchUpdateRequestPayload:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, ExternalResourceRequestPayload
+    from ..models.external_resource_request_payload import ExternalResourceRequestPayload  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -27,6 +27,8 @@ class DirectoryAssignmentsPatchUpdateRequestPayloadCollection:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         entitlement_updates = []
         for entitlement_updates_item_data in self.entitlement_updates:
             entitlement_updates_item = entitlement_updates_item_data.to_dict()
@@ -44,10 +46,8 @@ class DirectoryAssignmentsPatchUpdateRequestPayloadCollection:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.directory_assignments_patch_update_request_payload import (
-            DirectoryAssignmentsPatchUpdateRequestPayload,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _entitlement_updates = d.pop("entitlementUpdates")
         entitlement_updates: list[DirectoryAssignmentsPatchUpdateRequestPayload]
@@ -85,3 +85,15 @@ class DirectoryAssignmentsPatchUpdateRequestPayloadCollection:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, DirectoryAssignmentsPatchUpdateRequestPayload
+    from ..models.directory_assignments_patch_update_request_payload import (
+        DirectoryAssignmentsPatchUpdateRequestPayload,  # noqa: F401
+    )
+
+    _MODELS_UNBOUND = False

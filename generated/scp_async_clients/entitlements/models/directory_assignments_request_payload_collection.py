@@ -25,6 +25,8 @@ class DirectoryAssignmentsRequestPayloadCollection:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         entitlements = []
         for entitlements_item_data in self.entitlements:
             entitlements_item = entitlements_item_data.to_dict()
@@ -42,8 +44,8 @@ class DirectoryAssignmentsRequestPayloadCollection:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.directory_assignments_request_payload import DirectoryAssignmentsRequestPayload  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _entitlements = d.pop("entitlements")
         entitlements: list[DirectoryAssignmentsRequestPayload]
@@ -79,3 +81,13 @@ class DirectoryAssignmentsRequestPayloadCollection:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, DirectoryAssignmentsRequestPayload
+    from ..models.directory_assignments_request_payload import DirectoryAssignmentsRequestPayload  # noqa: F401
+
+    _MODELS_UNBOUND = False

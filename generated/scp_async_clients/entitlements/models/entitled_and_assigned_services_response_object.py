@@ -32,6 +32,8 @@ class EntitledAndAssignedServicesResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         assigned_services: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.assigned_services, Unset):
             assigned_services = []
@@ -66,9 +68,8 @@ class EntitledAndAssignedServicesResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.assigned_service_response_object import AssignedServiceResponseObject  # noqa: PLC0415
-        from ..models.entitled_services_response_object import EntitledServicesResponseObject  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _assigned_services = d.pop("assignedServices", UNSET)
         assigned_services: list[AssignedServiceResponseObject] | Unset = UNSET
@@ -123,3 +124,14 @@ class EntitledAndAssignedServicesResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, AssignedServiceResponseObject, EntitledServicesResponseObject
+    from ..models.assigned_service_response_object import AssignedServiceResponseObject  # noqa: F401
+    from ..models.entitled_services_response_object import EntitledServicesResponseObject  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -46,10 +46,8 @@ class EntitledServicesResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.entitled_services_response_object_application_coordinates_type_0 import (
-            EntitledServicesResponseObjectApplicationCoordinatesType0,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         application_coordinates: dict[str, Any] | None | Unset
         if isinstance(self.application_coordinates, Unset):
             application_coordinates = UNSET
@@ -113,12 +111,8 @@ class EntitledServicesResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.business_category import BusinessCategory  # noqa: PLC0415
-        from ..models.entitled_services_response_object_application_coordinates_type_0 import (
-            EntitledServicesResponseObjectApplicationCoordinatesType0,  # noqa: PLC0415
-        )
-        from ..models.service_plan_response_object import ServicePlanResponseObject  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
 
         def _parse_application_coordinates(
@@ -219,3 +213,21 @@ class EntitledServicesResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        BusinessCategory, \
+        EntitledServicesResponseObjectApplicationCoordinatesType0, \
+        ServicePlanResponseObject
+    from ..models.business_category import BusinessCategory  # noqa: F401
+    from ..models.entitled_services_response_object_application_coordinates_type_0 import (
+        EntitledServicesResponseObjectApplicationCoordinatesType0,  # noqa: F401
+    )
+    from ..models.service_plan_response_object import ServicePlanResponseObject  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -37,6 +37,8 @@ class EntitlementAmountResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         amount = self.amount
 
         auto_assign = self.auto_assign
@@ -75,8 +77,8 @@ class EntitlementAmountResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.commercial_model_response_object import CommercialModelResponseObject  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         amount = d.pop("amount", UNSET)
 
@@ -137,3 +139,13 @@ class EntitlementAmountResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, CommercialModelResponseObject
+    from ..models.commercial_model_response_object import CommercialModelResponseObject  # noqa: F401
+
+    _MODELS_UNBOUND = False

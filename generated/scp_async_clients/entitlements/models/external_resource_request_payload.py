@@ -35,6 +35,8 @@ class ExternalResourceRequestPayload:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         resource_data: dict[str, Any] | Unset = UNSET
         if not isinstance(self.resource_data, Unset):
             resource_data = self.resource_data.to_dict()
@@ -65,8 +67,8 @@ class ExternalResourceRequestPayload:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.external_resource_request_payload_resource_data import ExternalResourceRequestPayloadResourceData  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _resource_data = d.pop("resourceData", UNSET)
         resource_data: ExternalResourceRequestPayloadResourceData | Unset
@@ -117,3 +119,13 @@ class ExternalResourceRequestPayload:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, ExternalResourceRequestPayloadResourceData
+    from ..models.external_resource_request_payload_resource_data import ExternalResourceRequestPayloadResourceData  # noqa: F401
+
+    _MODELS_UNBOUND = False

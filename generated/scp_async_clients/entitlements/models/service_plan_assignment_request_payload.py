@@ -29,6 +29,8 @@ class ServicePlanAssignmentRequestPayload:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         assignment_info = []
         for assignment_info_item_data in self.assignment_info:
             assignment_info_item = assignment_info_item_data.to_dict()
@@ -52,8 +54,8 @@ class ServicePlanAssignmentRequestPayload:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.subaccount_service_plan_request_payload import SubaccountServicePlanRequestPayload  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _assignment_info = d.pop("assignmentInfo")
         assignment_info: list[SubaccountServicePlanRequestPayload]
@@ -95,3 +97,13 @@ class ServicePlanAssignmentRequestPayload:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, SubaccountServicePlanRequestPayload
+    from ..models.subaccount_service_plan_request_payload import SubaccountServicePlanRequestPayload  # noqa: F401
+
+    _MODELS_UNBOUND = False

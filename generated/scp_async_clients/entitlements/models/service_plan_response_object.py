@@ -70,6 +70,8 @@ class ServicePlanResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         amount = self.amount
 
         auto_assign = self.auto_assign
@@ -200,10 +202,8 @@ class ServicePlanResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.data_center_response_object import DataCenterResponseObject  # noqa: PLC0415
-        from ..models.entitlement_amount_response_object import EntitlementAmountResponseObject  # noqa: PLC0415
-        from ..models.external_resource_request_payload import ExternalResourceRequestPayload  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         amount = d.pop("amount", UNSET)
 
@@ -363,3 +363,15 @@ class ServicePlanResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, DataCenterResponseObject, EntitlementAmountResponseObject, ExternalResourceRequestPayload
+    from ..models.data_center_response_object import DataCenterResponseObject  # noqa: F401
+    from ..models.entitlement_amount_response_object import EntitlementAmountResponseObject  # noqa: F401
+    from ..models.external_resource_request_payload import ExternalResourceRequestPayload  # noqa: F401
+
+    _MODELS_UNBOUND = False

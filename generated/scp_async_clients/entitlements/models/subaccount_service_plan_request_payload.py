@@ -33,6 +33,8 @@ class SubaccountServicePlanRequestPayload:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         subaccount_guid = self.subaccount_guid
 
         amount = self.amount
@@ -64,8 +66,8 @@ class SubaccountServicePlanRequestPayload:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.external_resource_request_payload import ExternalResourceRequestPayload  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         subaccount_guid = d.pop("subaccountGUID")
 
@@ -111,3 +113,13 @@ class SubaccountServicePlanRequestPayload:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, ExternalResourceRequestPayload
+    from ..models.external_resource_request_payload import ExternalResourceRequestPayload  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -25,6 +25,8 @@ class SubaccountServicePlansRequestPayloadCollection:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         subaccount_service_plans = []
         for subaccount_service_plans_item_data in self.subaccount_service_plans:
             subaccount_service_plans_item = subaccount_service_plans_item_data.to_dict()
@@ -42,8 +44,8 @@ class SubaccountServicePlansRequestPayloadCollection:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.service_plan_assignment_request_payload import ServicePlanAssignmentRequestPayload  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _subaccount_service_plans = d.pop("subaccountServicePlans")
         subaccount_service_plans: list[ServicePlanAssignmentRequestPayload]
@@ -81,3 +83,13 @@ class SubaccountServicePlansRequestPayloadCollection:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, ServicePlanAssignmentRequestPayload
+    from ..models.service_plan_assignment_request_payload import ServicePlanAssignmentRequestPayload  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -44,6 +44,8 @@ class BusinessEventResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         action_time: str | Unset = UNSET
         if not isinstance(self.action_time, Unset):
             action_time = self.action_time.isoformat()
@@ -94,8 +96,8 @@ class BusinessEventResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.business_event_response_object_details import BusinessEventResponseObjectDetails  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _action_time = d.pop("actionTime", UNSET)
         action_time: datetime.datetime | Unset
@@ -168,3 +170,13 @@ class BusinessEventResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, BusinessEventResponseObjectDetails
+    from ..models.business_event_response_object_details import BusinessEventResponseObjectDetails  # noqa: F401
+
+    _MODELS_UNBOUND = False

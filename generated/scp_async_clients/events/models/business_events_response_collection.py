@@ -35,6 +35,8 @@ class BusinessEventsResponseCollection:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         events: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.events, Unset):
             events = []
@@ -68,8 +70,8 @@ class BusinessEventsResponseCollection:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.business_event_response_object import BusinessEventResponseObject  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _events = d.pop("events", UNSET)
         events: list[BusinessEventResponseObject] | Unset = UNSET
@@ -118,3 +120,13 @@ class BusinessEventsResponseCollection:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, BusinessEventResponseObject
+    from ..models.business_event_response_object import BusinessEventResponseObject  # noqa: F401
+
+    _MODELS_UNBOUND = False

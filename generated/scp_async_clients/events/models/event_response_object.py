@@ -45,6 +45,8 @@ class EventResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         action_time: str | Unset = UNSET
         if not isinstance(self.action_time, Unset):
             action_time = self.action_time.isoformat()
@@ -97,8 +99,8 @@ class EventResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.event_response_object_details import EventResponseObjectDetails  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _action_time = d.pop("actionTime", UNSET)
         action_time: datetime.datetime | Unset
@@ -176,3 +178,13 @@ class EventResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, EventResponseObjectDetails
+    from ..models.event_response_object_details import EventResponseObjectDetails  # noqa: F401
+
+    _MODELS_UNBOUND = False

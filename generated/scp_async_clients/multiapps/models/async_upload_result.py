@@ -41,6 +41,8 @@ class AsyncUploadResult:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         bytes_processed = self.bytes_processed
 
         client_actions: list[str] | Unset = UNSET
@@ -86,8 +88,8 @@ class AsyncUploadResult:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.file_metadata import FileMetadata  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         bytes_processed = d.pop("bytes_processed", UNSET)
 
@@ -161,3 +163,13 @@ class AsyncUploadResult:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, FileMetadata
+    from ..models.file_metadata import FileMetadata  # noqa: F401
+
+    _MODELS_UNBOUND = False

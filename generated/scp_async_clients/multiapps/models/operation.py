@@ -56,6 +56,8 @@ class Operation:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         acquired_lock = self.acquired_lock
 
         ended_at: str | Unset = UNSET
@@ -133,9 +135,8 @@ class Operation:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.message import Message  # noqa: PLC0415
-        from ..models.operation_parameters import OperationParameters  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         acquired_lock = d.pop("acquiredLock", UNSET)
 
@@ -238,3 +239,14 @@ class Operation:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Message, OperationParameters
+    from ..models.message import Message  # noqa: F401
+    from ..models.operation_parameters import OperationParameters  # noqa: F401
+
+    _MODELS_UNBOUND = False

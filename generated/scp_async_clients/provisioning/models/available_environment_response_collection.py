@@ -27,6 +27,8 @@ class AvailableEnvironmentResponseCollection:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         available_environments: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.available_environments, Unset):
             available_environments = []
@@ -44,8 +46,8 @@ class AvailableEnvironmentResponseCollection:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.available_environment_response_object import AvailableEnvironmentResponseObject  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _available_environments = d.pop("availableEnvironments", UNSET)
         available_environments: list[AvailableEnvironmentResponseObject] | Unset = UNSET
@@ -84,3 +86,13 @@ class AvailableEnvironmentResponseCollection:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, AvailableEnvironmentResponseObject
+    from ..models.available_environment_response_object import AvailableEnvironmentResponseObject  # noqa: F401
+
+    _MODELS_UNBOUND = False

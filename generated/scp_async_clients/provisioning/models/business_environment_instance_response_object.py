@@ -87,6 +87,8 @@ class BusinessEnvironmentInstanceResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         broker_id = self.broker_id
 
         commercial_type = self.commercial_type
@@ -215,10 +217,8 @@ class BusinessEnvironmentInstanceResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.business_environment_instance_response_object_custom_labels import (
-            BusinessEnvironmentInstanceResponseObjectCustomLabels,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         broker_id = d.pop("brokerId", UNSET)
 
@@ -364,3 +364,15 @@ class BusinessEnvironmentInstanceResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, BusinessEnvironmentInstanceResponseObjectCustomLabels
+    from ..models.business_environment_instance_response_object_custom_labels import (
+        BusinessEnvironmentInstanceResponseObjectCustomLabels,  # noqa: F401
+    )
+
+    _MODELS_UNBOUND = False

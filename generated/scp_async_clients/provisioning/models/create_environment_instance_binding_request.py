@@ -29,6 +29,8 @@ class CreateEnvironmentInstanceBindingRequest:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         parameters: dict[str, Any] | Unset = UNSET
         if not isinstance(self.parameters, Unset):
             parameters = self.parameters.to_dict()
@@ -43,10 +45,8 @@ class CreateEnvironmentInstanceBindingRequest:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_environment_instance_binding_request_parameters import (
-            CreateEnvironmentInstanceBindingRequestParameters,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _parameters = d.pop("parameters", UNSET)
         parameters: CreateEnvironmentInstanceBindingRequestParameters | Unset
@@ -85,3 +85,15 @@ class CreateEnvironmentInstanceBindingRequest:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, CreateEnvironmentInstanceBindingRequestParameters
+    from ..models.create_environment_instance_binding_request_parameters import (
+        CreateEnvironmentInstanceBindingRequestParameters,  # noqa: F401
+    )
+
+    _MODELS_UNBOUND = False

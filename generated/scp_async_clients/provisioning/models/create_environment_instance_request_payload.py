@@ -47,6 +47,8 @@ class CreateEnvironmentInstanceRequestPayload:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         environment_type = self.environment_type
 
         plan_name = self.plan_name
@@ -97,10 +99,8 @@ class CreateEnvironmentInstanceRequestPayload:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_environment_instance_request_payload_parameters import (
-            CreateEnvironmentInstanceRequestPayloadParameters,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         environment_type = d.pop("environmentType")
 
@@ -166,3 +166,15 @@ class CreateEnvironmentInstanceRequestPayload:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, CreateEnvironmentInstanceRequestPayloadParameters
+    from ..models.create_environment_instance_request_payload_parameters import (
+        CreateEnvironmentInstanceRequestPayloadParameters,  # noqa: F401
+    )
+
+    _MODELS_UNBOUND = False

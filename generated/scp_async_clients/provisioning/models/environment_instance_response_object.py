@@ -83,6 +83,8 @@ class EnvironmentInstanceResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         broker_id = self.broker_id
 
         commercial_type = self.commercial_type
@@ -203,10 +205,8 @@ class EnvironmentInstanceResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.environment_instance_response_object_custom_labels import (
-            EnvironmentInstanceResponseObjectCustomLabels,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         broker_id = d.pop("brokerId", UNSET)
 
@@ -344,3 +344,15 @@ class EnvironmentInstanceResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, EnvironmentInstanceResponseObjectCustomLabels
+    from ..models.environment_instance_response_object_custom_labels import (
+        EnvironmentInstanceResponseObjectCustomLabels,  # noqa: F401
+    )
+
+    _MODELS_UNBOUND = False

@@ -27,6 +27,8 @@ class EnvironmentInstancesResponseCollection:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         environment_instances: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.environment_instances, Unset):
             environment_instances = []
@@ -44,8 +46,8 @@ class EnvironmentInstancesResponseCollection:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.environment_instance_response_object import EnvironmentInstanceResponseObject  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _environment_instances = d.pop("environmentInstances", UNSET)
         environment_instances: list[EnvironmentInstanceResponseObject] | Unset = UNSET
@@ -84,3 +86,13 @@ class EnvironmentInstancesResponseCollection:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, EnvironmentInstanceResponseObject
+    from ..models.environment_instance_response_object import EnvironmentInstanceResponseObject  # noqa: F401
+
+    _MODELS_UNBOUND = False

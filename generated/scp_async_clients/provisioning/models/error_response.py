@@ -37,6 +37,8 @@ class ErrorResponse:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         code = self.code
 
         correlation_id = self.correlation_id
@@ -74,8 +76,8 @@ class ErrorResponse:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.nesting_error_details_response_object import NestingErrorDetailsResponseObject  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         code = d.pop("code")
 
@@ -127,3 +129,13 @@ class ErrorResponse:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, NestingErrorDetailsResponseObject
+    from ..models.nesting_error_details_response_object import NestingErrorDetailsResponseObject  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -53,6 +53,8 @@ class GetEnvironmentInstanceBindingResponse:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         credentials = self.credentials.to_dict()
 
         parameters = self.parameters.to_dict()
@@ -102,22 +104,8 @@ class GetEnvironmentInstanceBindingResponse:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_environment_instance_binding_response_credentials import (
-            GetEnvironmentInstanceBindingResponseCredentials,  # noqa: PLC0415
-        )
-        from ..models.get_environment_instance_binding_response_endpoints_item import (
-            GetEnvironmentInstanceBindingResponseEndpointsItem,  # noqa: PLC0415
-        )
-        from ..models.get_environment_instance_binding_response_metadata import (
-            GetEnvironmentInstanceBindingResponseMetadata,  # noqa: PLC0415
-        )
-        from ..models.get_environment_instance_binding_response_parameters import (
-            GetEnvironmentInstanceBindingResponseParameters,  # noqa: PLC0415
-        )
-        from ..models.get_environment_instance_binding_response_volume_mounts_item import (
-            GetEnvironmentInstanceBindingResponseVolumeMountsItem,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         credentials = _scp.model(GetEnvironmentInstanceBindingResponseCredentials, d.pop("credentials"), "credentials")
 
@@ -182,3 +170,33 @@ class GetEnvironmentInstanceBindingResponse:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        GetEnvironmentInstanceBindingResponseCredentials, \
+        GetEnvironmentInstanceBindingResponseEndpointsItem, \
+        GetEnvironmentInstanceBindingResponseMetadata, \
+        GetEnvironmentInstanceBindingResponseParameters, \
+        GetEnvironmentInstanceBindingResponseVolumeMountsItem
+    from ..models.get_environment_instance_binding_response_credentials import (
+        GetEnvironmentInstanceBindingResponseCredentials,  # noqa: F401
+    )
+    from ..models.get_environment_instance_binding_response_endpoints_item import (
+        GetEnvironmentInstanceBindingResponseEndpointsItem,  # noqa: F401
+    )
+    from ..models.get_environment_instance_binding_response_metadata import (
+        GetEnvironmentInstanceBindingResponseMetadata,  # noqa: F401
+    )
+    from ..models.get_environment_instance_binding_response_parameters import (
+        GetEnvironmentInstanceBindingResponseParameters,  # noqa: F401
+    )
+    from ..models.get_environment_instance_binding_response_volume_mounts_item import (
+        GetEnvironmentInstanceBindingResponseVolumeMountsItem,  # noqa: F401
+    )
+
+    _MODELS_UNBOUND = False

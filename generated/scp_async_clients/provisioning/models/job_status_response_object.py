@@ -38,6 +38,8 @@ class JobStatusResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         description = self.description
 
         status = self.status.value
@@ -73,10 +75,8 @@ class JobStatusResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.job_status_response_object_custom_params import JobStatusResponseObjectCustomParams  # noqa: PLC0415
-        from ..models.job_status_response_object_job_params import JobStatusResponseObjectJobParams  # noqa: PLC0415
-        from ..models.job_status_response_object_status_details import JobStatusResponseObjectStatusDetails  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         description = d.pop("description")
 
@@ -137,3 +137,19 @@ class JobStatusResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        JobStatusResponseObjectCustomParams, \
+        JobStatusResponseObjectJobParams, \
+        JobStatusResponseObjectStatusDetails
+    from ..models.job_status_response_object_custom_params import JobStatusResponseObjectCustomParams  # noqa: F401
+    from ..models.job_status_response_object_job_params import JobStatusResponseObjectJobParams  # noqa: F401
+    from ..models.job_status_response_object_status_details import JobStatusResponseObjectStatusDetails  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -19,6 +19,8 @@ class JobStatusResponseObjectJobParams:
     additional_properties: dict[str, JobParameter] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
 
         field_dict: dict[str, Any] = {}
         for prop_name, prop in self.additional_properties.items():
@@ -28,11 +30,13 @@ class JobStatusResponseObjectJobParams:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.job_parameter import JobParameter  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         job_status_response_object_job_params = cls()
 
+        if _MODELS_UNBOUND:
+            _bind_models()
         additional_properties = {}
         for prop_name, prop_dict in d.items():
             additional_property = _scp.model(JobParameter, prop_dict, "AdditionalProperty")
@@ -65,3 +69,14 @@ class JobStatusResponseObjectJobParams:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, JobParameter, JobParameterValue
+    from ..models.job_parameter import JobParameter  # noqa: F401
+    from ..models.job_parameter_value import JobParameterValue  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -27,6 +27,8 @@ class LabelAssignmentRequestPayload:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         labels: dict[str, Any] | Unset = UNSET
         if not isinstance(self.labels, Unset):
             labels = self.labels.to_dict()
@@ -41,8 +43,8 @@ class LabelAssignmentRequestPayload:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.label_assignment_request_payload_labels import LabelAssignmentRequestPayloadLabels  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _labels = d.pop("labels", UNSET)
         labels: LabelAssignmentRequestPayloadLabels | Unset
@@ -81,3 +83,13 @@ class LabelAssignmentRequestPayload:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, LabelAssignmentRequestPayloadLabels
+    from ..models.label_assignment_request_payload_labels import LabelAssignmentRequestPayloadLabels  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -40,6 +40,8 @@ class QuotaResourcesResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         additional_info: dict[str, Any] | Unset = UNSET
         if not isinstance(self.additional_info, Unset):
             additional_info = self.additional_info.to_dict()
@@ -80,9 +82,8 @@ class QuotaResourcesResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.quota_resources_response_object_additional_info import QuotaResourcesResponseObjectAdditionalInfo  # noqa: PLC0415
-        from ..models.quota_resources_response_object_resource_data import QuotaResourcesResponseObjectResourceData  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _additional_info = d.pop("additionalInfo", UNSET)
         additional_info: QuotaResourcesResponseObjectAdditionalInfo | Unset
@@ -144,3 +145,14 @@ class QuotaResourcesResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, QuotaResourcesResponseObjectAdditionalInfo, QuotaResourcesResponseObjectResourceData
+    from ..models.quota_resources_response_object_additional_info import QuotaResourcesResponseObjectAdditionalInfo  # noqa: F401
+    from ..models.quota_resources_response_object_resource_data import QuotaResourcesResponseObjectResourceData  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -57,6 +57,8 @@ class ServicePlanAssignmentsResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         consumed_quota = self.consumed_quota
 
         global_account_guid = self.global_account_guid
@@ -126,8 +128,8 @@ class ServicePlanAssignmentsResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.quota_resources_response_object import QuotaResourcesResponseObject  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         consumed_quota = d.pop("consumedQuota", UNSET)
 
@@ -214,3 +216,13 @@ class ServicePlanAssignmentsResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, QuotaResourcesResponseObject
+    from ..models.quota_resources_response_object import QuotaResourcesResponseObject  # noqa: F401
+
+    _MODELS_UNBOUND = False

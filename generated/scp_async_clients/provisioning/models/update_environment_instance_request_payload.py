@@ -31,6 +31,8 @@ class UpdateEnvironmentInstanceRequestPayload:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         plan_name = self.plan_name
 
         parameters: dict[str, Any] | Unset = UNSET
@@ -51,10 +53,8 @@ class UpdateEnvironmentInstanceRequestPayload:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.update_environment_instance_request_payload_parameters import (
-            UpdateEnvironmentInstanceRequestPayloadParameters,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         plan_name = d.pop("planName")
 
@@ -96,3 +96,15 @@ class UpdateEnvironmentInstanceRequestPayload:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, UpdateEnvironmentInstanceRequestPayloadParameters
+    from ..models.update_environment_instance_request_payload_parameters import (
+        UpdateEnvironmentInstanceRequestPayloadParameters,  # noqa: F401
+    )
+
+    _MODELS_UNBOUND = False

@@ -34,6 +34,8 @@ class CloudCreditsContract:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         contract_end_date: str | Unset = UNSET
         if not isinstance(self.contract_end_date, Unset):
             contract_end_date = self.contract_end_date.isoformat()
@@ -67,8 +69,8 @@ class CloudCreditsContract:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.cloud_credits_phase import CloudCreditsPhase  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _contract_end_date = d.pop("contractEndDate", UNSET)
         contract_end_date: datetime.date | Unset
@@ -124,3 +126,13 @@ class CloudCreditsContract:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, CloudCreditsPhase
+    from ..models.cloud_credits_phase import CloudCreditsPhase  # noqa: F401
+
+    _MODELS_UNBOUND = False

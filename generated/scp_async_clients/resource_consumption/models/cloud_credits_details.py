@@ -31,6 +31,8 @@ class CloudCreditsDetails:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         contracts: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.contracts, Unset):
             contracts = []
@@ -56,8 +58,8 @@ class CloudCreditsDetails:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.cloud_credits_contract import CloudCreditsContract  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _contracts = d.pop("contracts", UNSET)
         contracts: list[CloudCreditsContract] | Unset = UNSET
@@ -100,3 +102,13 @@ class CloudCreditsDetails:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, CloudCreditsContract
+    from ..models.cloud_credits_contract import CloudCreditsContract  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -32,6 +32,8 @@ class CloudCreditsPhase:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         phase_end_date: str | Unset = UNSET
         if not isinstance(self.phase_end_date, Unset):
             phase_end_date = self.phase_end_date.isoformat()
@@ -61,8 +63,8 @@ class CloudCreditsPhase:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.cloud_credits_phase_update import CloudCreditsPhaseUpdate  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _phase_end_date = d.pop("phaseEndDate", UNSET)
         phase_end_date: datetime.date | Unset
@@ -115,3 +117,13 @@ class CloudCreditsPhase:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, CloudCreditsPhaseUpdate
+    from ..models.cloud_credits_phase_update import CloudCreditsPhaseUpdate  # noqa: F401
+
+    _MODELS_UNBOUND = False

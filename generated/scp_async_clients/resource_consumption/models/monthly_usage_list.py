@@ -27,6 +27,8 @@ class MonthlyUsageList:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         content: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.content, Unset):
             content = []
@@ -44,8 +46,8 @@ class MonthlyUsageList:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.monthly_usage import MonthlyUsage  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _content = d.pop("content", UNSET)
         content: list[MonthlyUsage] | Unset = UNSET
@@ -82,3 +84,13 @@ class MonthlyUsageList:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, MonthlyUsage
+    from ..models.monthly_usage import MonthlyUsage  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -31,6 +31,8 @@ class ApplicationResourceDto:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         group_version_type: dict[str, Any] | Unset = UNSET
         if not isinstance(self.group_version_type, Unset):
             group_version_type = self.group_version_type.to_dict()
@@ -53,8 +55,8 @@ class ApplicationResourceDto:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.group_version_type import GroupVersionType  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _group_version_type = d.pop("groupVersionType", UNSET)
         group_version_type: GroupVersionType | Unset
@@ -99,3 +101,13 @@ class ApplicationResourceDto:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, GroupVersionType
+    from ..models.group_version_type import GroupVersionType  # noqa: F401
+
+    _MODELS_UNBOUND = False

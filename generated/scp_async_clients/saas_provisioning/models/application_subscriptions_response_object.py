@@ -67,6 +67,8 @@ class ApplicationSubscriptionsResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         amount = self.amount
 
         app_id = self.app_id
@@ -164,8 +166,8 @@ class ApplicationSubscriptionsResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.dependencies_response_object import DependenciesResponseObject  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         amount = d.pop("amount", UNSET)
 
@@ -262,3 +264,13 @@ class ApplicationSubscriptionsResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, DependenciesResponseObject
+    from ..models.dependencies_response_object import DependenciesResponseObject  # noqa: F401
+
+    _MODELS_UNBOUND = False

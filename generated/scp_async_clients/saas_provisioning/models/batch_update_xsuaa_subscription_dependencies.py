@@ -33,6 +33,8 @@ class BatchUpdateXsuaaSubscriptionDependencies:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         app_provider_custom_properties: dict[str, Any] | Unset = UNSET
         if not isinstance(self.app_provider_custom_properties, Unset):
             app_provider_custom_properties = self.app_provider_custom_properties.to_dict()
@@ -59,10 +61,8 @@ class BatchUpdateXsuaaSubscriptionDependencies:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.batch_update_xsuaa_subscription_dependencies_app_provider_custom_properties import (
-            BatchUpdateXsuaaSubscriptionDependenciesAppProviderCustomProperties,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _app_provider_custom_properties = d.pop("appProviderCustomProperties", UNSET)
         app_provider_custom_properties: BatchUpdateXsuaaSubscriptionDependenciesAppProviderCustomProperties | Unset
@@ -117,3 +117,15 @@ class BatchUpdateXsuaaSubscriptionDependencies:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, BatchUpdateXsuaaSubscriptionDependenciesAppProviderCustomProperties
+    from ..models.batch_update_xsuaa_subscription_dependencies_app_provider_custom_properties import (
+        BatchUpdateXsuaaSubscriptionDependenciesAppProviderCustomProperties,  # noqa: F401
+    )
+
+    _MODELS_UNBOUND = False

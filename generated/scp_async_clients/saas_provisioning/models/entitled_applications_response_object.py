@@ -126,6 +126,8 @@ class EntitledApplicationsResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         additional_plan_features: list[str] | Unset = UNSET
         if not isinstance(self.additional_plan_features, Unset):
             additional_plan_features = self.additional_plan_features
@@ -328,17 +330,8 @@ class EntitledApplicationsResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.application_resource_dto import ApplicationResourceDto  # noqa: PLC0415
-        from ..models.entitled_applications_error_response_object import EntitledApplicationsErrorResponseObject  # noqa: PLC0415
-        from ..models.entitled_applications_response_object_application_coordinates import (
-            EntitledApplicationsResponseObjectApplicationCoordinates,  # noqa: PLC0415
-        )
-        from ..models.entitled_applications_response_object_labels import EntitledApplicationsResponseObjectLabels  # noqa: PLC0415
-        from ..models.entitled_applications_response_object_metadata import EntitledApplicationsResponseObjectMetadata  # noqa: PLC0415
-        from ..models.entitled_applications_response_object_params_schema import (
-            EntitledApplicationsResponseObjectParamsSchema,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _additional_plan_features = d.pop("additionalPlanFeatures", UNSET)
         additional_plan_features: list[str] | Unset = UNSET
@@ -568,3 +561,29 @@ class EntitledApplicationsResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        ApplicationResourceDto, \
+        EntitledApplicationsErrorResponseObject, \
+        EntitledApplicationsResponseObjectApplicationCoordinates, \
+        EntitledApplicationsResponseObjectLabels, \
+        EntitledApplicationsResponseObjectMetadata, \
+        EntitledApplicationsResponseObjectParamsSchema
+    from ..models.application_resource_dto import ApplicationResourceDto  # noqa: F401
+    from ..models.entitled_applications_error_response_object import EntitledApplicationsErrorResponseObject  # noqa: F401
+    from ..models.entitled_applications_response_object_application_coordinates import (
+        EntitledApplicationsResponseObjectApplicationCoordinates,  # noqa: F401
+    )
+    from ..models.entitled_applications_response_object_labels import EntitledApplicationsResponseObjectLabels  # noqa: F401
+    from ..models.entitled_applications_response_object_metadata import EntitledApplicationsResponseObjectMetadata  # noqa: F401
+    from ..models.entitled_applications_response_object_params_schema import (
+        EntitledApplicationsResponseObjectParamsSchema,  # noqa: F401
+    )
+
+    _MODELS_UNBOUND = False

@@ -32,6 +32,8 @@ class JobParameter:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         identifying = self.identifying
 
         type_: str | Unset = UNSET
@@ -56,8 +58,8 @@ class JobParameter:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.job_parameter_value import JobParameterValue  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         identifying = d.pop("identifying", UNSET)
 
@@ -107,3 +109,13 @@ class JobParameter:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, JobParameterValue
+    from ..models.job_parameter_value import JobParameterValue  # noqa: F401
+
+    _MODELS_UNBOUND = False

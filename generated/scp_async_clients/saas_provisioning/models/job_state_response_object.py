@@ -37,6 +37,8 @@ class JobStateResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         created_by = self.created_by
 
         error: dict[str, Any] | Unset = UNSET
@@ -71,9 +73,8 @@ class JobStateResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.job_error_response_object import JobErrorResponseObject  # noqa: PLC0415
-        from ..models.job_state_response_object_state_details import JobStateResponseObjectStateDetails  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         created_by = d.pop("createdBy", UNSET)
 
@@ -134,3 +135,14 @@ class JobStateResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, JobErrorResponseObject, JobStateResponseObjectStateDetails
+    from ..models.job_error_response_object import JobErrorResponseObject  # noqa: F401
+    from ..models.job_state_response_object_state_details import JobStateResponseObjectStateDetails  # noqa: F401
+
+    _MODELS_UNBOUND = False

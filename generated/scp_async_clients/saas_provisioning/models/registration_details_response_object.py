@@ -67,6 +67,8 @@ class RegistrationDetailsResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         app_id = self.app_id
 
         app_name = self.app_name
@@ -157,10 +159,8 @@ class RegistrationDetailsResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.registration_details_response_object_params_schema import (
-            RegistrationDetailsResponseObjectParamsSchema,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         app_id = d.pop("appId", UNSET)
 
@@ -256,3 +256,15 @@ class RegistrationDetailsResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, RegistrationDetailsResponseObjectParamsSchema
+    from ..models.registration_details_response_object_params_schema import (
+        RegistrationDetailsResponseObjectParamsSchema,  # noqa: F401
+    )
+
+    _MODELS_UNBOUND = False

@@ -36,6 +36,8 @@ class SaasAsyncSubscriptionRequestPayload:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         additional_output: dict[str, Any] | Unset = UNSET
         if not isinstance(self.additional_output, Unset):
             additional_output = self.additional_output.to_dict()
@@ -64,10 +66,8 @@ class SaasAsyncSubscriptionRequestPayload:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.saas_async_subscription_request_payload_additional_output import (
-            SaasAsyncSubscriptionRequestPayloadAdditionalOutput,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _additional_output = d.pop("additionalOutput", UNSET)
         additional_output: SaasAsyncSubscriptionRequestPayloadAdditionalOutput | Unset
@@ -122,3 +122,15 @@ class SaasAsyncSubscriptionRequestPayload:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, SaasAsyncSubscriptionRequestPayloadAdditionalOutput
+    from ..models.saas_async_subscription_request_payload_additional_output import (
+        SaasAsyncSubscriptionRequestPayloadAdditionalOutput,  # noqa: F401
+    )
+
+    _MODELS_UNBOUND = False

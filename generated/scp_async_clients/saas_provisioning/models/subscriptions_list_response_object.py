@@ -35,6 +35,8 @@ class SubscriptionsListResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         more_pages = self.more_pages
 
         page = self.page
@@ -68,8 +70,8 @@ class SubscriptionsListResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.application_subscriptions_response_object import ApplicationSubscriptionsResponseObject  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         more_pages = d.pop("morePages", UNSET)
 
@@ -118,3 +120,13 @@ class SubscriptionsListResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, ApplicationSubscriptionsResponseObject
+    from ..models.application_subscriptions_response_object import ApplicationSubscriptionsResponseObject  # noqa: F401
+
+    _MODELS_UNBOUND = False

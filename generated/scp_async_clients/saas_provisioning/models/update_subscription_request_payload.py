@@ -31,6 +31,8 @@ class UpdateSubscriptionRequestPayload:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         plan_name = self.plan_name
 
         subscription_params: dict[str, Any] | Unset = UNSET
@@ -49,10 +51,8 @@ class UpdateSubscriptionRequestPayload:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.update_subscription_request_payload_subscription_params import (
-            UpdateSubscriptionRequestPayloadSubscriptionParams,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         plan_name = d.pop("planName", UNSET)
 
@@ -96,3 +96,15 @@ class UpdateSubscriptionRequestPayload:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, UpdateSubscriptionRequestPayloadSubscriptionParams
+    from ..models.update_subscription_request_payload_subscription_params import (
+        UpdateSubscriptionRequestPayloadSubscriptionParams,  # noqa: F401
+    )
+
+    _MODELS_UNBOUND = False

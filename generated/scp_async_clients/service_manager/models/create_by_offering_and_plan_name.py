@@ -36,6 +36,8 @@ class CreateByOfferingAndPlanName:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         name = self.name
 
         service_offering_name = self.service_offering_name
@@ -68,9 +70,8 @@ class CreateByOfferingAndPlanName:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_by_offering_and_plan_name_parameters import CreateByOfferingAndPlanNameParameters  # noqa: PLC0415
-        from ..models.labels import Labels  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         name = d.pop("name")
 
@@ -126,3 +127,14 @@ class CreateByOfferingAndPlanName:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, CreateByOfferingAndPlanNameParameters, Labels
+    from ..models.create_by_offering_and_plan_name_parameters import CreateByOfferingAndPlanNameParameters  # noqa: F401
+    from ..models.labels import Labels  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -34,6 +34,8 @@ class CreateByPlanID:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         name = self.name
 
         service_plan_id = self.service_plan_id
@@ -63,9 +65,8 @@ class CreateByPlanID:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_by_plan_id_parameters import CreateByPlanIDParameters  # noqa: PLC0415
-        from ..models.labels import Labels  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         name = d.pop("name")
 
@@ -118,3 +119,14 @@ class CreateByPlanID:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, CreateByPlanIDParameters, Labels
+    from ..models.create_by_plan_id_parameters import CreateByPlanIDParameters  # noqa: F401
+    from ..models.labels import Labels  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -39,6 +39,8 @@ class CreateServiceBindingRequestPayload:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         name = self.name
 
         service_instance_id = self.service_instance_id
@@ -74,14 +76,8 @@ class CreateServiceBindingRequestPayload:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_service_binding_request_payload_bind_resource import (
-            CreateServiceBindingRequestPayloadBindResource,  # noqa: PLC0415
-        )
-        from ..models.create_service_binding_request_payload_parameters import (
-            CreateServiceBindingRequestPayloadParameters,  # noqa: PLC0415
-        )
-        from ..models.labels import Labels  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         name = d.pop("name")
 
@@ -142,3 +138,21 @@ class CreateServiceBindingRequestPayload:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        CreateServiceBindingRequestPayloadBindResource, \
+        CreateServiceBindingRequestPayloadParameters, \
+        Labels
+    from ..models.create_service_binding_request_payload_bind_resource import (
+        CreateServiceBindingRequestPayloadBindResource,  # noqa: F401
+    )
+    from ..models.create_service_binding_request_payload_parameters import CreateServiceBindingRequestPayloadParameters  # noqa: F401
+    from ..models.labels import Labels  # noqa: F401
+
+    _MODELS_UNBOUND = False

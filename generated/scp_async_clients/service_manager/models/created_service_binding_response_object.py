@@ -53,6 +53,8 @@ class CreatedServiceBindingResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         bind_resource: dict[str, Any] | Unset = UNSET
         if not isinstance(self.bind_resource, Unset):
             bind_resource = self.bind_resource.to_dict()
@@ -113,15 +115,8 @@ class CreatedServiceBindingResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.created_service_binding_response_object_bind_resource import (
-            CreatedServiceBindingResponseObjectBindResource,  # noqa: PLC0415
-        )
-        from ..models.created_service_binding_response_object_context import CreatedServiceBindingResponseObjectContext  # noqa: PLC0415
-        from ..models.created_service_binding_response_object_credentials import (
-            CreatedServiceBindingResponseObjectCredentials,  # noqa: PLC0415
-        )
-        from ..models.labels import Labels  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _bind_resource = d.pop("bind_resource", UNSET)
         bind_resource: CreatedServiceBindingResponseObjectBindResource | Unset
@@ -212,3 +207,25 @@ class CreatedServiceBindingResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        CreatedServiceBindingResponseObjectBindResource, \
+        CreatedServiceBindingResponseObjectContext, \
+        CreatedServiceBindingResponseObjectCredentials, \
+        Labels
+    from ..models.created_service_binding_response_object_bind_resource import (
+        CreatedServiceBindingResponseObjectBindResource,  # noqa: F401
+    )
+    from ..models.created_service_binding_response_object_context import CreatedServiceBindingResponseObjectContext  # noqa: F401
+    from ..models.created_service_binding_response_object_credentials import (
+        CreatedServiceBindingResponseObjectCredentials,  # noqa: F401
+    )
+    from ..models.labels import Labels  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -58,6 +58,8 @@ class CreatedServiceInstanceResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         context: dict[str, Any] | Unset = UNSET
         if not isinstance(self.context, Unset):
             context = self.context.to_dict()
@@ -132,14 +134,8 @@ class CreatedServiceInstanceResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.created_service_instance_response_object_context import (
-            CreatedServiceInstanceResponseObjectContext,  # noqa: PLC0415
-        )
-        from ..models.created_service_instance_response_object_maintenance_info import (
-            CreatedServiceInstanceResponseObjectMaintenanceInfo,  # noqa: PLC0415
-        )
-        from ..models.labels import Labels  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _context = d.pop("context", UNSET)
         context: CreatedServiceInstanceResponseObjectContext | Unset
@@ -239,3 +235,21 @@ class CreatedServiceInstanceResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        CreatedServiceInstanceResponseObjectContext, \
+        CreatedServiceInstanceResponseObjectMaintenanceInfo, \
+        Labels
+    from ..models.created_service_instance_response_object_context import CreatedServiceInstanceResponseObjectContext  # noqa: F401
+    from ..models.created_service_instance_response_object_maintenance_info import (
+        CreatedServiceInstanceResponseObjectMaintenanceInfo,  # noqa: F401
+    )
+    from ..models.labels import Labels  # noqa: F401
+
+    _MODELS_UNBOUND = False

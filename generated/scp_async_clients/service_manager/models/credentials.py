@@ -27,6 +27,8 @@ class Credentials:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         basic: dict[str, Any] | Unset = UNSET
         if not isinstance(self.basic, Unset):
             basic = self.basic.to_dict()
@@ -41,8 +43,8 @@ class Credentials:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.credentials_basic import CredentialsBasic  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _basic = d.pop("basic", UNSET)
         basic: CredentialsBasic | Unset
@@ -81,3 +83,13 @@ class Credentials:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, CredentialsBasic
+    from ..models.credentials_basic import CredentialsBasic  # noqa: F401
+
+    _MODELS_UNBOUND = False

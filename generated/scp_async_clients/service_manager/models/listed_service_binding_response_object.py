@@ -53,6 +53,8 @@ class ListedServiceBindingResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         id = self.id
 
         name = self.name
@@ -114,15 +116,8 @@ class ListedServiceBindingResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.labels import Labels  # noqa: PLC0415
-        from ..models.listed_service_binding_response_object_bind_resource import (
-            ListedServiceBindingResponseObjectBindResource,  # noqa: PLC0415
-        )
-        from ..models.listed_service_binding_response_object_context import ListedServiceBindingResponseObjectContext  # noqa: PLC0415
-        from ..models.listed_service_binding_response_object_credentials import (
-            ListedServiceBindingResponseObjectCredentials,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         id = d.pop("id")
 
@@ -213,3 +208,25 @@ class ListedServiceBindingResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        Labels, \
+        ListedServiceBindingResponseObjectBindResource, \
+        ListedServiceBindingResponseObjectContext, \
+        ListedServiceBindingResponseObjectCredentials
+    from ..models.labels import Labels  # noqa: F401
+    from ..models.listed_service_binding_response_object_bind_resource import (
+        ListedServiceBindingResponseObjectBindResource,  # noqa: F401
+    )
+    from ..models.listed_service_binding_response_object_context import ListedServiceBindingResponseObjectContext  # noqa: F401
+    from ..models.listed_service_binding_response_object_credentials import (
+        ListedServiceBindingResponseObjectCredentials,  # noqa: F401
+    )
+
+    _MODELS_UNBOUND = False

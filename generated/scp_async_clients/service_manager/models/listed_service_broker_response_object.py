@@ -42,6 +42,8 @@ class ListedServiceBrokerResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         id = self.id
 
         name = self.name
@@ -89,8 +91,8 @@ class ListedServiceBrokerResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.labels import Labels  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         id = d.pop("id")
 
@@ -160,3 +162,13 @@ class ListedServiceBrokerResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Labels
+    from ..models.labels import Labels  # noqa: F401
+
+    _MODELS_UNBOUND = False

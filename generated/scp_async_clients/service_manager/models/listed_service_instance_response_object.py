@@ -58,6 +58,8 @@ class ListedServiceInstanceResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         id = self.id
 
         name = self.name
@@ -133,12 +135,8 @@ class ListedServiceInstanceResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.labels import Labels  # noqa: PLC0415
-        from ..models.listed_service_instance_response_object_context import ListedServiceInstanceResponseObjectContext  # noqa: PLC0415
-        from ..models.listed_service_instance_response_object_maintenance_info import (
-            ListedServiceInstanceResponseObjectMaintenanceInfo,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         id = d.pop("id")
 
@@ -238,3 +236,21 @@ class ListedServiceInstanceResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        Labels, \
+        ListedServiceInstanceResponseObjectContext, \
+        ListedServiceInstanceResponseObjectMaintenanceInfo
+    from ..models.labels import Labels  # noqa: F401
+    from ..models.listed_service_instance_response_object_context import ListedServiceInstanceResponseObjectContext  # noqa: F401
+    from ..models.listed_service_instance_response_object_maintenance_info import (
+        ListedServiceInstanceResponseObjectMaintenanceInfo,  # noqa: F401
+    )
+
+    _MODELS_UNBOUND = False

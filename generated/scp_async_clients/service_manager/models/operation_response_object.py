@@ -64,6 +64,8 @@ class OperationResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         correlation_id = self.correlation_id
 
         created_at: str | Unset = UNSET
@@ -164,10 +166,8 @@ class OperationResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.error import Error  # noqa: PLC0415
-        from ..models.labels import Labels  # noqa: PLC0415
-        from ..models.transitive_resource import TransitiveResource  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         correlation_id = d.pop("correlation_id", UNSET)
 
@@ -290,3 +290,15 @@ class OperationResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Error, Labels, TransitiveResource
+    from ..models.error import Error  # noqa: F401
+    from ..models.labels import Labels  # noqa: F401
+    from ..models.transitive_resource import TransitiveResource  # noqa: F401
+
+    _MODELS_UNBOUND = False

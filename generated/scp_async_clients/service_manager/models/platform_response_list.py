@@ -31,6 +31,8 @@ class PlatformResponseList:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         items: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.items, Unset):
             items = []
@@ -56,8 +58,8 @@ class PlatformResponseList:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.listed_platform_response_object import ListedPlatformResponseObject  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _items = d.pop("items", UNSET)
         items: list[ListedPlatformResponseObject] | Unset = UNSET
@@ -100,3 +102,13 @@ class PlatformResponseList:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, ListedPlatformResponseObject
+    from ..models.listed_platform_response_object import ListedPlatformResponseObject  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -31,6 +31,8 @@ class ServiceBindingResponseList:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         items = []
         for items_item_data in self.items:
             items_item = items_item_data.to_dict()
@@ -55,8 +57,8 @@ class ServiceBindingResponseList:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.listed_service_binding_response_object import ListedServiceBindingResponseObject  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _items = d.pop("items")
         items: list[ListedServiceBindingResponseObject]
@@ -98,3 +100,13 @@ class ServiceBindingResponseList:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, ListedServiceBindingResponseObject
+    from ..models.listed_service_binding_response_object import ListedServiceBindingResponseObject  # noqa: F401
+
+    _MODELS_UNBOUND = False

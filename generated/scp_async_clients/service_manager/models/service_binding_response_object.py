@@ -52,6 +52,8 @@ class ServiceBindingResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         id = self.id
 
         name = self.name
@@ -119,12 +121,8 @@ class ServiceBindingResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.labels import Labels  # noqa: PLC0415
-        from ..models.operation_response_object import OperationResponseObject  # noqa: PLC0415
-        from ..models.service_binding_response_object_bind_resource import ServiceBindingResponseObjectBindResource  # noqa: PLC0415
-        from ..models.service_binding_response_object_context import ServiceBindingResponseObjectContext  # noqa: PLC0415
-        from ..models.service_binding_response_object_credentials import ServiceBindingResponseObjectCredentials  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         id = d.pop("id")
 
@@ -223,3 +221,23 @@ class ServiceBindingResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        Labels, \
+        OperationResponseObject, \
+        ServiceBindingResponseObjectBindResource, \
+        ServiceBindingResponseObjectContext, \
+        ServiceBindingResponseObjectCredentials
+    from ..models.labels import Labels  # noqa: F401
+    from ..models.operation_response_object import OperationResponseObject  # noqa: F401
+    from ..models.service_binding_response_object_bind_resource import ServiceBindingResponseObjectBindResource  # noqa: F401
+    from ..models.service_binding_response_object_context import ServiceBindingResponseObjectContext  # noqa: F401
+    from ..models.service_binding_response_object_credentials import ServiceBindingResponseObjectCredentials  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -58,6 +58,8 @@ class ServiceOfferingResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         id = self.id
 
         name = self.name
@@ -139,8 +141,8 @@ class ServiceOfferingResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.service_offering_metadata import ServiceOfferingMetadata  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         id = d.pop("id")
 
@@ -237,3 +239,13 @@ class ServiceOfferingResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, ServiceOfferingMetadata
+    from ..models.service_offering_metadata import ServiceOfferingMetadata  # noqa: F401
+
+    _MODELS_UNBOUND = False

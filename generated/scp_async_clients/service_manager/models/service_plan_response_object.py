@@ -50,6 +50,8 @@ class ServicePlanResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         id = self.id
 
         name = self.name
@@ -113,8 +115,8 @@ class ServicePlanResponseObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.service_plan_metadata import ServicePlanMetadata  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         id = d.pop("id")
 
@@ -196,3 +198,13 @@ class ServicePlanResponseObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, ServicePlanMetadata
+    from ..models.service_plan_metadata import ServicePlanMetadata  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -36,6 +36,8 @@ class UpdatePlatformRequestPayload:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         description = self.description
 
         id = self.id
@@ -73,8 +75,8 @@ class UpdatePlatformRequestPayload:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.label import Label  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         description = d.pop("description", UNSET)
 
@@ -128,3 +130,13 @@ class UpdatePlatformRequestPayload:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Label
+    from ..models.label import Label  # noqa: F401
+
+    _MODELS_UNBOUND = False

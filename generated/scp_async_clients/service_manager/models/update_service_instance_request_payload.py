@@ -36,6 +36,8 @@ class UpdateServiceInstanceRequestPayload:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         labels: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.labels, Unset):
             labels = []
@@ -69,11 +71,8 @@ class UpdateServiceInstanceRequestPayload:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.label import Label  # noqa: PLC0415
-        from ..models.update_service_instance_request_payload_parameters import (
-            UpdateServiceInstanceRequestPayloadParameters,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _labels = d.pop("labels", UNSET)
         labels: list[Label] | Unset = UNSET
@@ -124,3 +123,16 @@ class UpdateServiceInstanceRequestPayload:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Label, UpdateServiceInstanceRequestPayloadParameters
+    from ..models.label import Label  # noqa: F401
+    from ..models.update_service_instance_request_payload_parameters import (
+        UpdateServiceInstanceRequestPayloadParameters,  # noqa: F401
+    )
+
+    _MODELS_UNBOUND = False

@@ -33,6 +33,8 @@ class AbstractIdentityProviderDefinition:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         additional_configuration: dict[str, Any] | Unset = UNSET
         if not isinstance(self.additional_configuration, Unset):
             additional_configuration = self.additional_configuration.to_dict()
@@ -57,10 +59,8 @@ class AbstractIdentityProviderDefinition:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.abstract_identity_provider_definition_additional_configuration import (
-            AbstractIdentityProviderDefinitionAdditionalConfiguration,  # noqa: PLC0415
-        )
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _additional_configuration = d.pop("additionalConfiguration", UNSET)
         additional_configuration: AbstractIdentityProviderDefinitionAdditionalConfiguration | Unset
@@ -112,3 +112,15 @@ class AbstractIdentityProviderDefinition:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, AbstractIdentityProviderDefinitionAdditionalConfiguration
+    from ..models.abstract_identity_provider_definition_additional_configuration import (
+        AbstractIdentityProviderDefinitionAdditionalConfiguration,  # noqa: F401
+    )
+
+    _MODELS_UNBOUND = False

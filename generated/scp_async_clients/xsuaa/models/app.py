@@ -67,6 +67,8 @@ class App:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         appid = self.appid
 
         attributes: list[dict[str, Any]] | Unset = UNSET
@@ -198,11 +200,8 @@ class App:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.app_attribute import AppAttribute  # noqa: PLC0415
-        from ..models.o_auth_2_configuration import OAuth2Configuration  # noqa: PLC0415
-        from ..models.role_template import RoleTemplate  # noqa: PLC0415
-        from ..models.scope import Scope  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         appid = d.pop("appid", UNSET)
 
@@ -361,3 +360,16 @@ class App:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, AppAttribute, OAuth2Configuration, RoleTemplate, Scope
+    from ..models.app_attribute import AppAttribute  # noqa: F401
+    from ..models.o_auth_2_configuration import OAuth2Configuration  # noqa: F401
+    from ..models.role_template import RoleTemplate  # noqa: F401
+    from ..models.scope import Scope  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -57,6 +57,8 @@ class AppSummary:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         appid = self.appid
 
         attributes: list[dict[str, Any]] | Unset = UNSET
@@ -158,9 +160,8 @@ class AppSummary:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.app_attribute import AppAttribute  # noqa: PLC0415
-        from ..models.o_auth_2_configuration import OAuth2Configuration  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         appid = d.pop("appid", UNSET)
 
@@ -293,3 +294,14 @@ class AppSummary:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, AppAttribute, OAuth2Configuration
+    from ..models.app_attribute import AppAttribute  # noqa: F401
+    from ..models.o_auth_2_configuration import OAuth2Configuration  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -32,6 +32,8 @@ class AuthData:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         identity_zone = self.identity_zone
 
         role_collections: list[dict[str, Any]] | Unset = UNSET
@@ -62,9 +64,8 @@ class AuthData:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.role import Role  # noqa: PLC0415
-        from ..models.role_collection import RoleCollection  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         identity_zone = d.pop("identityZone", UNSET)
 
@@ -110,3 +111,14 @@ class AuthData:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Role, RoleCollection
+    from ..models.role import Role  # noqa: F401
+    from ..models.role_collection import RoleCollection  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -29,6 +29,8 @@ class AuthDataWrapper:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         app_id = self.app_id
 
         authorization_data: list[dict[str, Any]] | Unset = UNSET
@@ -50,8 +52,8 @@ class AuthDataWrapper:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.auth_data import AuthData  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         app_id = d.pop("appId", UNSET)
 
@@ -91,3 +93,13 @@ class AuthDataWrapper:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, AuthData
+    from ..models.auth_data import AuthData  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -47,6 +47,8 @@ class Role:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         attribute_list = []
         for attribute_list_item_data in self.attribute_list:
             attribute_list_item = attribute_list_item_data.to_dict()
@@ -103,10 +105,8 @@ class Role:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.role_attribute import RoleAttribute  # noqa: PLC0415
-        from ..models.role_collection_reference import RoleCollectionReference  # noqa: PLC0415
-        from ..models.scope import Scope  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _attribute_list = d.pop("attributeList")
         attribute_list: list[RoleAttribute]
@@ -176,3 +176,15 @@ class Role:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, RoleAttribute, RoleCollectionReference, Scope
+    from ..models.role_attribute import RoleAttribute  # noqa: F401
+    from ..models.role_collection_reference import RoleCollectionReference  # noqa: F401
+    from ..models.scope import Scope  # noqa: F401
+
+    _MODELS_UNBOUND = False

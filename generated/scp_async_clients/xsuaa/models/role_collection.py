@@ -41,6 +41,8 @@ class RoleCollection:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         name = self.name
 
         description = self.description
@@ -99,10 +101,8 @@ class RoleCollection:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.role_collection_attribute import RoleCollectionAttribute  # noqa: PLC0415
-        from ..models.role_reference import RoleReference  # noqa: PLC0415
-        from ..models.user_reference import UserReference  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         name = d.pop("name")
 
@@ -168,3 +168,15 @@ class RoleCollection:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, RoleCollectionAttribute, RoleReference, UserReference
+    from ..models.role_collection_attribute import RoleCollectionAttribute  # noqa: F401
+    from ..models.role_reference import RoleReference  # noqa: F401
+    from ..models.user_reference import UserReference  # noqa: F401
+
+    _MODELS_UNBOUND = False

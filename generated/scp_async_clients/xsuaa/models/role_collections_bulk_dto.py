@@ -27,6 +27,8 @@ class RoleCollectionsBulkDto:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         role_collections: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.role_collections, Unset):
             role_collections = []
@@ -44,8 +46,8 @@ class RoleCollectionsBulkDto:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.role_collection_basic_dto import RoleCollectionBasicDto  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _role_collections = d.pop("roleCollections", UNSET)
         role_collections: list[RoleCollectionBasicDto] | Unset = UNSET
@@ -82,3 +84,13 @@ class RoleCollectionsBulkDto:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, RoleCollectionBasicDto
+    from ..models.role_collection_basic_dto import RoleCollectionBasicDto  # noqa: F401
+
+    _MODELS_UNBOUND = False

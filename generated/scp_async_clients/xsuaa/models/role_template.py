@@ -44,6 +44,8 @@ class RoleTemplate:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         app_description = self.app_description
 
         app_id = self.app_id
@@ -100,9 +102,8 @@ class RoleTemplate:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.attribute_reference import AttributeReference  # noqa: PLC0415
-        from ..models.role import Role  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         app_description = d.pop("appDescription", UNSET)
 
@@ -169,3 +170,14 @@ class RoleTemplate:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, AttributeReference, Role
+    from ..models.attribute_reference import AttributeReference  # noqa: F401
+    from ..models.role import Role  # noqa: F401
+
+    _MODELS_UNBOUND = False

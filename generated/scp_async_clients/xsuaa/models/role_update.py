@@ -29,6 +29,8 @@ class RoleUpdate:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         attribute_list: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.attribute_list, Unset):
             attribute_list = []
@@ -50,8 +52,8 @@ class RoleUpdate:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.role_attribute import RoleAttribute  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _attribute_list = d.pop("attributeList", UNSET)
         attribute_list: list[RoleAttribute] | Unset = UNSET
@@ -91,3 +93,13 @@ class RoleUpdate:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, RoleAttribute
+    from ..models.role_attribute import RoleAttribute  # noqa: F401
+
+    _MODELS_UNBOUND = False

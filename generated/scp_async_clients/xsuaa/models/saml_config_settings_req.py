@@ -34,6 +34,8 @@ class SamlConfigSettingsReq:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         change_mode: str | Unset = UNSET
         if not isinstance(self.change_mode, Unset):
             change_mode = self.change_mode.value
@@ -62,8 +64,8 @@ class SamlConfigSettingsReq:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.saml_key import SamlKey  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _change_mode = d.pop("changeMode", UNSET)
         change_mode: SamlConfigSettingsReqChangeMode | Unset
@@ -116,3 +118,13 @@ class SamlConfigSettingsReq:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, SamlKey
+    from ..models.saml_key import SamlKey  # noqa: F401
+
+    _MODELS_UNBOUND = False

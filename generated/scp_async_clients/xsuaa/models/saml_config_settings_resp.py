@@ -33,6 +33,8 @@ class SamlConfigSettingsResp:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         active_key_id = self.active_key_id
 
         disable_in_response_to_check = self.disable_in_response_to_check
@@ -59,8 +61,8 @@ class SamlConfigSettingsResp:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.saml_config_settings_resp_keys import SamlConfigSettingsRespKeys  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         active_key_id = d.pop("activeKeyId", UNSET)
 
@@ -108,3 +110,13 @@ class SamlConfigSettingsResp:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, SamlConfigSettingsRespKeys
+    from ..models.saml_config_settings_resp_keys import SamlConfigSettingsRespKeys  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -19,6 +19,8 @@ class SamlConfigSettingsRespKeys:
     additional_properties: dict[str, SamlKey] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
 
         field_dict: dict[str, Any] = {}
         for prop_name, prop in self.additional_properties.items():
@@ -28,8 +30,8 @@ class SamlConfigSettingsRespKeys:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.saml_key import SamlKey  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         saml_config_settings_resp_keys = cls()
 
@@ -65,3 +67,13 @@ class SamlConfigSettingsRespKeys:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, SamlKey
+    from ..models.saml_key import SamlKey  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -33,6 +33,8 @@ class ScimCore:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         external_id = self.external_id
 
         id = self.id
@@ -61,8 +63,8 @@ class ScimCore:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.scim_meta import ScimMeta  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         external_id = d.pop("externalId", UNSET)
 
@@ -113,3 +115,13 @@ class ScimCore:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, ScimMeta
+    from ..models.scim_meta import ScimMeta  # noqa: F401
+
+    _MODELS_UNBOUND = False

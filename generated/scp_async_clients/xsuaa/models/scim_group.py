@@ -42,6 +42,8 @@ class ScimGroup:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         description = self.description
 
         display_name = self.display_name
@@ -91,9 +93,8 @@ class ScimGroup:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.scim_group_member import ScimGroupMember  # noqa: PLC0415
-        from ..models.scim_meta import ScimMeta  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         description = d.pop("description", UNSET)
 
@@ -159,3 +160,14 @@ class ScimGroup:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, ScimGroupMember, ScimMeta
+    from ..models.scim_group_member import ScimGroupMember  # noqa: F401
+    from ..models.scim_meta import ScimMeta  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -36,6 +36,8 @@ class ScimGroupMember:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         entity: dict[str, Any] | Unset = UNSET
         if not isinstance(self.entity, Unset):
             entity = self.entity.to_dict()
@@ -68,8 +70,8 @@ class ScimGroupMember:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.scim_core import ScimCore  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         _entity = d.pop("entity", UNSET)
         entity: ScimCore | Unset
@@ -125,3 +127,13 @@ class ScimGroupMember:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, ScimCore
+    from ..models.scim_core import ScimCore  # noqa: F401
+
+    _MODELS_UNBOUND = False

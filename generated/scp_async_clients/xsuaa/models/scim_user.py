@@ -85,6 +85,8 @@ class ScimUser:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         active = self.active
 
         approvals: list[dict[str, Any]] | Unset = UNSET
@@ -229,13 +231,8 @@ class ScimUser:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.approval import Approval  # noqa: PLC0415
-        from ..models.email import Email  # noqa: PLC0415
-        from ..models.group import Group  # noqa: PLC0415
-        from ..models.name import Name  # noqa: PLC0415
-        from ..models.phone_number import PhoneNumber  # noqa: PLC0415
-        from ..models.scim_meta import ScimMeta  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         active = d.pop("active", UNSET)
 
@@ -377,3 +374,18 @@ class ScimUser:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, Approval, Email, Group, Name, PhoneNumber, ScimMeta
+    from ..models.approval import Approval  # noqa: F401
+    from ..models.email import Email  # noqa: F401
+    from ..models.group import Group  # noqa: F401
+    from ..models.name import Name  # noqa: F401
+    from ..models.phone_number import PhoneNumber  # noqa: F401
+    from ..models.scim_meta import ScimMeta  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -35,6 +35,8 @@ class SearchResultsObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         items_per_page = self.items_per_page
 
         resources: list[dict[str, Any]] | Unset = UNSET
@@ -70,8 +72,8 @@ class SearchResultsObject:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.search_results_object_resources_item import SearchResultsObjectResourcesItem  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         items_per_page = d.pop("itemsPerPage", UNSET)
 
@@ -123,3 +125,13 @@ class SearchResultsObject:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, SearchResultsObjectResourcesItem
+    from ..models.search_results_object_resources_item import SearchResultsObjectResourcesItem  # noqa: F401
+
+    _MODELS_UNBOUND = False

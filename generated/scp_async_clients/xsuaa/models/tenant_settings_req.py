@@ -51,6 +51,8 @@ class TenantSettingsReq:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         cmk_enabled = self.cmk_enabled
 
         cors_default_origins: list[str] | Unset = UNSET
@@ -119,10 +121,8 @@ class TenantSettingsReq:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.links_settings import LinksSettings  # noqa: PLC0415
-        from ..models.saml_config_settings_req import SamlConfigSettingsReq  # noqa: PLC0415
-        from ..models.token_policy_settings_req import TokenPolicySettingsReq  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         cmk_enabled = d.pop("cmkEnabled", UNSET)
 
@@ -213,3 +213,15 @@ class TenantSettingsReq:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, LinksSettings, SamlConfigSettingsReq, TokenPolicySettingsReq
+    from ..models.links_settings import LinksSettings  # noqa: F401
+    from ..models.saml_config_settings_req import SamlConfigSettingsReq  # noqa: F401
+    from ..models.token_policy_settings_req import TokenPolicySettingsReq  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -70,6 +70,8 @@ class Token:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         account_non_expired = self.account_non_expired
 
         account_non_locked = self.account_non_locked
@@ -177,8 +179,8 @@ class Token:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.granted_authority import GrantedAuthority  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         account_non_expired = d.pop("accountNonExpired", UNSET)
 
@@ -291,3 +293,13 @@ class Token:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, GrantedAuthority
+    from ..models.granted_authority import GrantedAuthority  # noqa: F401
+
+    _MODELS_UNBOUND = False

@@ -37,6 +37,8 @@ class TokenPolicySettingsResp:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         access_token_validity = self.access_token_validity
 
         active_key_id = self.active_key_id
@@ -73,8 +75,8 @@ class TokenPolicySettingsResp:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.token_policy_settings_resp_keys import TokenPolicySettingsRespKeys  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         access_token_validity = d.pop("accessTokenValidity", UNSET)
 
@@ -131,3 +133,13 @@ class TokenPolicySettingsResp:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, TokenPolicySettingsRespKeys
+    from ..models.token_policy_settings_resp_keys import TokenPolicySettingsRespKeys  # noqa: F401
+
+    _MODELS_UNBOUND = False

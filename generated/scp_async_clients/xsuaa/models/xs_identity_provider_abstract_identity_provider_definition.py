@@ -46,6 +46,8 @@ class XSIdentityProviderAbstractIdentityProviderDefinition:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         name = self.name
 
         origin_key = self.origin_key
@@ -100,8 +102,8 @@ class XSIdentityProviderAbstractIdentityProviderDefinition:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.abstract_identity_provider_definition import AbstractIdentityProviderDefinition  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         name = d.pop("name")
 
@@ -177,3 +179,13 @@ class XSIdentityProviderAbstractIdentityProviderDefinition:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global _MODELS_UNBOUND, AbstractIdentityProviderDefinition
+    from ..models.abstract_identity_provider_definition import AbstractIdentityProviderDefinition  # noqa: F401
+
+    _MODELS_UNBOUND = False

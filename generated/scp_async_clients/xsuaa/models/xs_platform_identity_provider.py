@@ -80,6 +80,8 @@ class XSPlatformIdentityProvider:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if _MODELS_UNBOUND:
+            _bind_models()
         active = self.active
 
         alias_zid = self.alias_zid
@@ -198,12 +200,8 @@ class XSPlatformIdentityProvider:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.xs_platform_identity_provider_distribution import XSPlatformIdentityProviderDistribution  # noqa: PLC0415
-        from ..models.xs_platform_identity_provider_ias_well_known_metadata import (
-            XSPlatformIdentityProviderIasWellKnownMetadata,  # noqa: PLC0415
-        )
-        from ..models.xs_platform_identity_provider_registration import XSPlatformIdentityProviderRegistration  # noqa: PLC0415
-
+        if _MODELS_UNBOUND:
+            _bind_models()
         d = dict(src_dict)
         active = d.pop("active", UNSET)
 
@@ -336,3 +334,21 @@ class XSPlatformIdentityProvider:
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+
+_MODELS_UNBOUND = True
+
+
+def _bind_models() -> None:
+    # Imported on first use and kept as module globals (see scripts/pipeline/model_imports.py).
+    global \
+        _MODELS_UNBOUND, \
+        XSPlatformIdentityProviderDistribution, \
+        XSPlatformIdentityProviderIasWellKnownMetadata, \
+        XSPlatformIdentityProviderRegistration
+    from ..models.xs_platform_identity_provider_distribution import XSPlatformIdentityProviderDistribution  # noqa: F401
+    from ..models.xs_platform_identity_provider_ias_well_known_metadata import (
+        XSPlatformIdentityProviderIasWellKnownMetadata,  # noqa: F401
+    )
+    from ..models.xs_platform_identity_provider_registration import XSPlatformIdentityProviderRegistration  # noqa: F401
+
+    _MODELS_UNBOUND = False
