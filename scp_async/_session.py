@@ -125,10 +125,13 @@ async def _exchange(
     ):
         return await client.send(request, auth=auth, stream=True)
     transport: httpx.AsyncBaseTransport = transport_for_url(request.url)
+    encoding = getattr(client, "_default_encoding", "utf-8")  # a client's own choice for bodies without a charset
 
     async def send(request: httpx.Request) -> httpx.Response:
         response = await transport.handle_async_request(request)
         response.request = request
+        if encoding != "utf-8":
+            response.default_encoding = encoding
         client.cookies.extract_cookies(response)
         return response
 

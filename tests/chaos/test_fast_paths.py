@@ -164,3 +164,17 @@ def test_a_fan_out_runs_limit_workers_not_a_task_per_item(stream: bool) -> None:
     assert asyncio.run(main()) == [n * 2 for n in range(2000)]
     assert most == 20
     assert most_tasks <= 20 + 3  # the workers, the main task and the stream's runner
+
+
+def test_a_clients_default_encoding_still_decodes_text(loopback: Loopback) -> None:
+    body = "grüße".encode("latin-1")
+    loopback.routes[("GET", "/text")] = lambda ex: ex.reply(200, body, {"Content-Type": "text/plain"})
+
+    async def main() -> str:
+        client = httpx.AsyncClient(transport=DefaultTransport(), default_encoding="latin-1")
+        async with Session(http_client=client) as session:
+            response = await session.request("GET", f"{loopback.url}/text")
+        await client.aclose()
+        return response.text
+
+    assert asyncio.run(main()) == "grüße"
