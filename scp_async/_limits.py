@@ -199,12 +199,13 @@ async def read_response(response: httpx.Response, limit: int | None) -> None:
     cap. Transport errors while reading propagate as httpx's.
     """
     request = response.request
-    method, url = request.method, str(request.url)
+    method = request.method
     if hasattr(response, "_content"):  # already read (a response built from bytes, a mock transport)
         if limit is not None and len(response.content) > limit:
-            raise ResponseTooLargeError(limit, status_code=response.status_code, method=method, url=url)
+            raise ResponseTooLargeError(limit, status_code=response.status_code, method=method, url=str(request.url))
         return
-    encoding = response.headers.get("content-encoding", "")
+    headers = response.headers
+    encoding = headers.get("content-encoding", "")
     encodings = [part.strip().lower() for part in encoding.split(",") if part.strip()]
     layers = _layers(encodings)
     try:
@@ -213,13 +214,21 @@ async def read_response(response: httpx.Response, limit: int | None) -> None:
                 f"the {response.status_code} response stacks {len(layers)} content encodings"
                 f" (at most {_MAX_LAYERS} are decoded)",
                 method=method,
-                url=url,
+                url=str(request.url),
             )
-        if limit is not None and not layers:
-            declared = response.headers.get("content-length", "")
+        if not layers:
+            declared = headers.get("content-length", "")
             # Refuse before reading a byte when the server says how much is coming.
-            if declared.isdigit() and int(declared) > limit:
-                raise ResponseTooLargeError(limit, status_code=response.status_code, method=method, url=url)
+            if limit is not None and declared.isdigit() and int(declared) > limit:
+                raise ResponseTooLargeError(
+                    limit, status_code=response.status_code, method=method, url=str(request.url)
+                )
+            # A transport that can hand over a body of declared length in one read (the aiohttp pool's; it
+            # stops at that length) saves the chunk loop of httpx's stream API.
+            read_declared = getattr(response.stream, "read_declared", None)
+            if read_declared is not None and declared.isdigit():
+                response._content = await read_declared()
+                return
         parts: list[bytes] = []
         total = 0
         undecodable: str | None = None
@@ -228,7 +237,9 @@ async def read_response(response: httpx.Response, limit: int | None) -> None:
                 async for piece in pieces:
                     total += len(piece)
                     if limit is not None and total > limit:
-                        raise ResponseTooLargeError(limit, status_code=response.status_code, method=method, url=url)
+                        raise ResponseTooLargeError(
+                            limit, status_code=response.status_code, method=method, url=str(request.url)
+                        )
                     parts.append(piece)
         except _Undecodable as exc:
             undecodable = str(exc)
@@ -237,7 +248,7 @@ async def read_response(response: httpx.Response, limit: int | None) -> None:
             raise ApiConnectionError(
                 f"the {response.status_code} response body is not valid {', '.join(encodings)} data ({undecodable})",
                 method=method,
-                url=url,
+                url=str(request.url),
             )
     finally:
         await response.aclose()

@@ -324,7 +324,11 @@ class TokenCache:
             return token
 
     def _slot(self, grant: Grant) -> _Slot:
-        return self._slots.setdefault(grant.cache_key, _Slot())
+        # Looked up on every call: a new slot (and its lock) only for a grant not seen before.
+        slot = self._slots.get(grant.cache_key)
+        if slot is None:
+            slot = self._slots[grant.cache_key] = _Slot()
+        return slot
 
     def _is_fresh(self, token: Token) -> bool:
         lifetime = max(token.lifetime, 0.0)

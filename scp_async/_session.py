@@ -59,7 +59,7 @@ from ._oauth import (
 )
 from ._options import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, RequestOptions, TimeoutTypes
 from ._retry import ALREADY_DELETED, RetryPolicy, deleted_before, may_have_applied
-from ._transport import DEFAULT_LIMITS, DefaultTransport
+from ._transport import DEFAULT_LIMITS, DefaultTransport, answers_from_network
 
 if TYPE_CHECKING:
     from scp_async_clients.accounts._namespace import AccountsApi
@@ -430,7 +430,11 @@ class Session:
         raise_for_status: bool,
         client: httpx.AsyncClient | None,
     ) -> httpx.Response:
-        client = client or self._core.client
+        core = self._core
+        # The session's own client on the default transport waits for the server on every attempt, unless
+        # httpx's transport class was patched to answer in-process (pytest-httpx).
+        waits_for_server = client is None and core.owns_client and core.transport is None and answers_from_network()
+        client = client or core.client
         policy = options.retry
         retries = 0
         # Whether an earlier attempt may have been carried out although its answer was lost or failed.
@@ -439,7 +443,8 @@ class Session:
         while True:
             # Every attempt yields to the event loop: an in-process transport (the emulator's ASGI app)
             # may never block, and cancellation must still land.
-            await anyio.lowlevel.checkpoint()
+            if not (waits_for_server and retries == 0):
+                await anyio.lowlevel.checkpoint()
             request = build()
             method, shown_url = request.method, RedactedUrl(request.url)
             ticket = await self._core.governor.acquire(request, auth, ticket, policy)

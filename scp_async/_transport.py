@@ -17,6 +17,8 @@ connection is ``RemoteProtocolError``, a broken body ``ReadError``, a slow answe
 from __future__ import annotations
 
 import asyncio
+import functools
+import os
 import ssl
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
@@ -61,8 +63,15 @@ class DefaultTransport(httpx.AsyncHTTPTransport):
         limits: httpx.Limits = DEFAULT_LIMITS,
         aiohttp: bool = True,
     ) -> None:
-        # One TLS context (loading the CA bundle is the costly part of a transport) for both pools.
-        ssl_context = httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
+        # One TLS context (loading the CA bundle is the costly part of a transport) for both pools, and the
+        # system's one shared by every transport that verifies against it: a script that opens a session per
+        # task would load the bundle (~20 ms) each time.
+        if verify is True and cert is None:
+            ssl_context = _verifying_context(
+                trust_env, *((os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")) if trust_env else ())
+            )
+        else:
+            ssl_context = httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
         super().__init__(verify=ssl_context, trust_env=trust_env, limits=limits)
         if aiohttp and _aiohttp_available():
             self._pool = _AsyncioPool(self._pool, ssl_context=ssl_context, limits=limits)  # type: ignore[assignment]
@@ -88,6 +97,18 @@ class DefaultTransport(httpx.AsyncHTTPTransport):
 
 
 _HTTPX_HANDLE: Final = httpx.AsyncHTTPTransport.handle_async_request
+
+
+def answers_from_network() -> bool:
+    """Whether httpx's transport class is its own (not patched to answer in-process, as pytest-httpx does)."""
+    return httpx.AsyncHTTPTransport.handle_async_request is _HTTPX_HANDLE
+
+
+@functools.lru_cache(maxsize=8)
+def _verifying_context(trust_env: bool, *environment: str | None) -> ssl.SSLContext:
+    # Keyed by the variables httpx reads, so a changed SSL_CERT_FILE gets a context of its own. Nothing
+    # here changes a context after it was made, so sharing one is safe (SSLContext is thread-safe).
+    return httpx.create_ssl_context(verify=True, trust_env=trust_env)
 
 
 def _aiohttp_available() -> bool:
@@ -260,10 +281,10 @@ async def _body(stream: Any) -> AsyncIterator[bytes]:
 
 class _ResponseStream:
     def __init__(self, response: aiohttp.ClientResponse) -> None:
-        self._response = response
+        self.response = response
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        response = self._response
+        response = self.response
         with _mapped_errors():
             length = response.content_length
             if length is not None and length <= _CHUNK_SIZE:  # most answers: one read, not a loop
@@ -276,10 +297,10 @@ class _ResponseStream:
 
     async def aclose(self) -> None:
         # A body read to its end gives the connection back; one left half-read closes it.
-        if self._response.content.at_eof():
-            self._response.release()
+        if self.response.content.at_eof():
+            self.response.release()
         else:
-            self._response.close()
+            self.response.close()
 
 
 class _HttpxResponseStream(httpx.AsyncByteStream):
@@ -292,6 +313,11 @@ class _HttpxResponseStream(httpx.AsyncByteStream):
         with map_httpcore_exceptions():
             async for chunk in self._inner:
                 yield chunk
+
+    async def read_declared(self) -> bytes:
+        """The whole body in one read, for a response that declares its length (aiohttp stops there)."""
+        with map_httpcore_exceptions(), _mapped_errors():
+            return await self._inner.response.content.read()
 
     async def aclose(self) -> None:
         await self._inner.aclose()
