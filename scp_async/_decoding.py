@@ -30,12 +30,14 @@ from typing import Any, TypeVar
 from ._logging import logger
 
 __all__ = [
+    "ReadOnFirstUse",
     "ResponseDecodeError",
     "array",
     "date",
     "date_time",
     "enum",
     "epoch_milliseconds",
+    "fill",
     "is_array",
     "item",
     "json_type",
@@ -295,9 +297,78 @@ def model(cls: type[Any], value: Any, name: str | None) -> Any:
         return _read_body(lambda: _model_at(cls, value, _ROOT))
     if not _tracking():
         if type(value) is dict:
+            shape = getattr(cls, "_scp_shape", None)
+            if shape is not None and _fits(value, shape):
+                # Read on first use (see `fill`); only bodies are read so: a dict a caller passes to
+                # `from_dict` may change after, a parsed body is ours.
+                deferred = object.__new__(cls)
+                deferred._scp_source = value
+                return deferred
             return cls.from_dict(value)
         raise _Retrack
     return _model_at(cls, value, _child(name))
+
+
+_Shape = tuple[tuple[str, ...], tuple[tuple[str, Any], ...]]
+
+
+def _fits(value: dict[str, Any], shape: _Shape) -> bool:
+    """Whether reading `value` (a dict) by a model of this shape can neither fail nor warn."""
+    required, nested = shape
+    for key in required:
+        if key not in value:
+            return False
+    for key, inner in nested:
+        item = value.get(key, _ABSENT)
+        if item is not _ABSENT and (type(item) is not dict or not _fits(item, inner)):
+            return False
+    return True
+
+
+_ABSENT: Any = object()
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
+class ReadOnFirstUse:
+    """Base of the generated models that are read on first use (see ``scripts/pipeline/deferred.py``).
+
+    Reading a response body, :func:`model` makes such a model empty, with the body kept in the slot
+    ``_scp_source``, when the body fits the class's ``_scp_shape`` (then reading it can neither fail nor
+    warn); the first access to a field reads it. Not an attrs field: ``attrs.fields``, ``to_dict``,
+    equality and pickling see only the model's own fields (each read on first use like any access).
+    """
+
+    __slots__ = ("_scp_source",)
+
+    def __getattr__(self, name: str) -> Any:
+        return fill(self, name)
+
+
+def fill(target: Any, name: str) -> Any:
+    """Read the body a model read on first use keeps, set every field not set since, and return `name`.
+
+    Fields a caller assigned before are kept. An attribute that is no field raises AttributeError as usual.
+    """
+    cls = type(target)
+    try:
+        source = object.__getattribute__(target, "_scp_source")
+    except AttributeError:  # made by its constructor or already read
+        source = None
+    if source is None or name == "_scp_source":
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        import attrs
+
+        names = _FIELD_NAMES[cls] = tuple(field.name for field in attrs.fields(cls))
+    object.__delattr__(target, "_scp_source")
+    full = cls.from_dict(source)  # the shape fitted: this neither fails nor warns
+    for field_name in names:
+        try:
+            object.__getattribute__(target, field_name)
+        except AttributeError:
+            object.__setattr__(target, field_name, object.__getattribute__(full, field_name))
+    return object.__getattribute__(target, name)
 
 
 def models(cls: type[Any], value: Any, name: str | None) -> Any:

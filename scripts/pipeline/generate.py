@@ -106,6 +106,7 @@ def _generate_in_process(api: str, spec_path: str, out_dir: str) -> dict[str, An
         overwrite=True,
         output_path=Path(out_dir),
     )
+    from .deferred import deferred_shapes
     from .discriminators import Discriminators
     from .extensions import apply_epoch_milliseconds, epoch_millisecond_properties
 
@@ -123,6 +124,8 @@ def _generate_in_process(api: str, spec_path: str, out_dir: str) -> dict[str, An
         except ValueError as exc:
             return {"fatal": str(exc)}
         project = Project(openapi=data, config=config, custom_template_path=TEMPLATES)
+        # Class name -> the shape of a model read on first use (deferred.py), as the code model.py.jinja writes.
+        project.env.globals["scp_deferred"] = {name: repr(shape) for name, shape in deferred_shapes(data).items()}
         try:
             project.env.filters["discriminator"] = Discriminators(document, data)
         except ValueError as exc:

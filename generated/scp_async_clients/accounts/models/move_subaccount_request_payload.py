@@ -7,11 +7,13 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 T = TypeVar("T", bound="MoveSubaccountRequestPayload")
 
 
 @_attrs_define
-class MoveSubaccountRequestPayload:
+class MoveSubaccountRequestPayload(_scp.ReadOnFirstUse):
     """
     Attributes:
         target_account_guid (str):
@@ -65,3 +67,6 @@ class MoveSubaccountRequestPayload:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (("targetAccountGUID",), ())

@@ -7,11 +7,13 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 T = TypeVar("T", bound="PropertyResponseObject")
 
 
 @_attrs_define
-class PropertyResponseObject:
+class PropertyResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         account_guid (str):
@@ -81,3 +83,6 @@ class PropertyResponseObject:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (("accountGUID", "key", "value"), ())

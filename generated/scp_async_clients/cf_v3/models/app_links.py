@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -17,7 +19,7 @@ T = TypeVar("T", bound="AppLinks")
 
 
 @_attrs_define
-class AppLinks:
+class AppLinks(_scp.ReadOnFirstUse):
     """
     Attributes:
         current_droplet (Link | Unset):
@@ -273,8 +275,26 @@ class AppLinks:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("current_droplet", (("href",), ())),
+            ("deployed_revisions", (("href",), ())),
+            ("droplets", (("href",), ())),
+            ("environment_variables", (("href",), ())),
+            ("features", (("href",), ())),
+            ("packages", (("href",), ())),
+            ("processes", (("href",), ())),
+            ("revisions", (("href",), ())),
+            ("self", (("href",), ())),
+            ("space", (("href",), ())),
+            ("start", (("href",), ())),
+            ("stop", (("href",), ())),
+            ("tasks", (("href",), ())),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -7,11 +7,13 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 T = TypeVar("T", bound="CreateServiceBrokerBodyAuthenticationCredentials")
 
 
 @_attrs_define
-class CreateServiceBrokerBodyAuthenticationCredentials:
+class CreateServiceBrokerBodyAuthenticationCredentials(_scp.ReadOnFirstUse):
     """
     Attributes:
         password (str):
@@ -73,3 +75,6 @@ class CreateServiceBrokerBodyAuthenticationCredentials:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (("password", "username"), ())

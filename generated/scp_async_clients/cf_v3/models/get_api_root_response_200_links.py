@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -24,7 +26,7 @@ T = TypeVar("T", bound="GetApiRootResponse200Links")
 
 
 @_attrs_define
-class GetApiRootResponse200Links:
+class GetApiRootResponse200Links(_scp.ReadOnFirstUse):
     """
     Attributes:
         cloud_controller_v2 (GetApiRootResponse200LinksCloudControllerV2 | Unset):
@@ -206,8 +208,21 @@ class GetApiRootResponse200Links:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("cloud_controller_v2", (("href",), (("meta", ((), ())),))),
+            ("cloud_controller_v3", (("href",), (("meta", ((), ())),))),
+            ("log_cache", (("href",), (("meta", ((), ())),))),
+            ("log_stream", (("href",), (("meta", ((), ())),))),
+            ("logging", (("href",), (("meta", ((), ())),))),
+            ("network_policy_v1", (("href",), (("meta", ((), ())),))),
+            ("self", (("href",), (("meta", ((), ())),))),
+            ("uaa", (("href",), (("meta", ((), ())),))),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

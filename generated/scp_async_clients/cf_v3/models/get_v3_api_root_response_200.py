@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -17,7 +19,7 @@ T = TypeVar("T", bound="GetV3ApiRootResponse200")
 
 
 @_attrs_define
-class GetV3ApiRootResponse200:
+class GetV3ApiRootResponse200(_scp.ReadOnFirstUse):
     """
     Attributes:
         links (GetV3ApiRootResponse200Links | Unset):
@@ -81,8 +83,44 @@ class GetV3ApiRootResponse200:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            (
+                "links",
+                (
+                    (),
+                    (
+                        ("apps", (("href",), ())),
+                        ("builds", (("href",), ())),
+                        ("deployments", (("href",), ())),
+                        ("domains", (("href",), ())),
+                        ("droplets", (("href",), ())),
+                        ("feature_flags", (("href",), ())),
+                        ("info", (("href",), ())),
+                        ("isolation_segments", (("href",), ())),
+                        ("organizations", (("href",), ())),
+                        ("packages", (("href",), ())),
+                        ("processes", (("href",), ())),
+                        ("roles", (("href",), ())),
+                        ("routes", (("href",), ())),
+                        ("security_groups", (("href",), ())),
+                        ("self", (("href",), ())),
+                        ("service_brokers", (("href",), ())),
+                        ("service_instances", (("href",), ())),
+                        ("service_offerings", (("href",), ())),
+                        ("service_plans", (("href",), ())),
+                        ("spaces", (("href",), ())),
+                        ("stacks", (("href",), ())),
+                        ("tasks", (("href",), ())),
+                        ("users", (("href",), ())),
+                    ),
+                ),
+            ),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

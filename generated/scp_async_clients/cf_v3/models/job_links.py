@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -17,7 +19,7 @@ T = TypeVar("T", bound="JobLinks")
 
 
 @_attrs_define
-class JobLinks:
+class JobLinks(_scp.ReadOnFirstUse):
     """
     Attributes:
         manifest (Link | Unset):
@@ -161,8 +163,19 @@ class JobLinks:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("manifest", (("href",), ())),
+            ("self", (("href",), ())),
+            ("service_brokers", (("href",), ())),
+            ("service_credential_binding", (("href",), ())),
+            ("service_instances", (("href",), ())),
+            ("service_route_bindings", (("href",), ())),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

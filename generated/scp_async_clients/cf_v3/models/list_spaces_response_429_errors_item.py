@@ -7,13 +7,15 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="ListSpacesResponse429ErrorsItem")
 
 
 @_attrs_define
-class ListSpacesResponse429ErrorsItem:
+class ListSpacesResponse429ErrorsItem(_scp.ReadOnFirstUse):
     """
     Attributes:
         code (int | Unset):
@@ -83,3 +85,6 @@ class ListSpacesResponse429ErrorsItem:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), ())

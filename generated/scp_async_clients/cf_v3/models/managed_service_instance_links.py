@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -17,7 +19,7 @@ T = TypeVar("T", bound="ManagedServiceInstanceLinks")
 
 
 @_attrs_define
-class ManagedServiceInstanceLinks:
+class ManagedServiceInstanceLinks(_scp.ReadOnFirstUse):
     """
     Attributes:
         parameters (Link | Unset):
@@ -177,8 +179,20 @@ class ManagedServiceInstanceLinks:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("parameters", (("href",), ())),
+            ("self", (("href",), ())),
+            ("service_credential_bindings", (("href",), ())),
+            ("service_plan", (("href",), ())),
+            ("service_route_bindings", (("href",), ())),
+            ("shared_spaces", (("href",), ())),
+            ("space", (("href",), ())),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

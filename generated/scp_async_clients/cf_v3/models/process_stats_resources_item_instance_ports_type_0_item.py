@@ -7,13 +7,15 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="ProcessStatsResourcesItemInstancePortsType0Item")
 
 
 @_attrs_define
-class ProcessStatsResourcesItemInstancePortsType0Item:
+class ProcessStatsResourcesItemInstancePortsType0Item(_scp.ReadOnFirstUse):
     """
     Attributes:
         external (int | Unset):
@@ -92,3 +94,6 @@ class ProcessStatsResourcesItemInstancePortsType0Item:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), ())

@@ -7,13 +7,15 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="TenantCredentialTypeInfo")
 
 
 @_attrs_define
-class TenantCredentialTypeInfo:
+class TenantCredentialTypeInfo(_scp.ReadOnFirstUse):
     """
     Attributes:
         app_id (str | Unset):
@@ -101,3 +103,6 @@ class TenantCredentialTypeInfo:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), ())

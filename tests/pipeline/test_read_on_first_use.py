@@ -1,0 +1,169 @@
+"""Models read on first use (scripts/pipeline/deferred.py, scp_async._decoding.fill).
+
+A body that fits the model's shape is kept as it came and read when a field is first asked for; one that
+does not fit is read at once, so warnings and errors are exactly those of an eager reading.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import logging
+import pickle
+import pkgutil
+import re
+from typing import Any
+
+import attrs
+import pytest
+
+import scp_async._decoding as _scp
+import scp_async_clients
+from scp_async_clients.cf_v3.models.app import App
+from scp_async_clients.cf_v3.models.app_links import AppLinks
+from scp_async_clients.cf_v3.models.app_list import AppList
+from scp_async_clients.cf_v3.models.link import Link
+
+GUID = "1b3dbd5c-e9a1-4a6f-81f7-6d1c2dbc2134"
+HREF = f"https://api.cf.example.com/v3/apps/{GUID}"
+
+
+def _app(**changes: Any) -> dict[str, Any]:
+    app: dict[str, Any] = {
+        "guid": GUID,
+        "name": "approuter",
+        "state": "STARTED",
+        "created_at": "2026-03-14T01:19:35Z",
+        "updated_at": "2026-03-14T01:19:35Z",
+        "lifecycle": {"type": "buildpack", "data": {"buildpacks": ["nodejs_buildpack"], "stack": "cflinuxfs4"}},
+        "relationships": {"space": {"data": {"guid": "c30ff46e-8026-495f-b8cd-a88b436d76e2"}}},
+        "metadata": {"labels": {}, "annotations": {}},
+        "links": {
+            "self": {"href": HREF},
+            "space": {"href": "https://api.cf.example.com/v3/spaces/c30ff46e-8026-495f-b8cd-a88b436d76e2"},
+            "start": {"href": f"{HREF}/actions/start", "method": "POST"},
+            "droplets": {"href": f"{HREF}/droplets", "note": "an extra key"},
+        },
+    }
+    app.update(changes)
+    return app
+
+
+def _page(*apps: dict[str, Any]) -> dict[str, Any]:
+    pagination = {"total_results": len(apps), "total_pages": 1, "first": {"href": HREF}, "last": {"href": HREF}}
+    return {"pagination": {**pagination, "next": None, "previous": None}, "resources": list(apps)}
+
+
+def _read(body: dict[str, Any]) -> Any:
+    """As the generated `_parse_response` reads a response body."""
+    return _scp.model(AppList, body, None)
+
+
+def _is_waiting(model: Any) -> bool:
+    try:
+        return object.__getattribute__(model, "_scp_source") is not None
+    except AttributeError:
+        return False
+
+
+def test_links_of_a_body_wait_and_read_the_same_as_an_eager_reading() -> None:
+    app = _read(_page(_app())).resources[0]
+    assert _is_waiting(app.links)
+    eager = AppLinks.from_dict(_app()["links"])  # a caller's from_dict reads at once
+    assert not _is_waiting(eager)
+    assert app.links.self_.href == HREF
+    assert not _is_waiting(app.links)
+    assert app.links == eager
+    assert app.links.start.method == "POST"
+    assert app.links.droplets["note"] == "an extra key"  # additional properties too
+    assert app.links.to_dict() == _app()["links"]
+
+
+def test_a_model_read_on_first_use_behaves_like_any_model() -> None:
+    first, second = (_read(_page(_app())).resources[0] for _ in range(2))
+    assert first == second  # equality reads both
+    assert [f.name for f in attrs.fields(AppLinks)][-1] == "additional_properties"  # no field of ours
+    assert pickle.loads(pickle.dumps(_read(_page(_app())).resources[0])) == first
+    assert copy.deepcopy(_read(_page(_app())).resources[0]) == first
+    assert repr(_read(_page(_app())).resources[0].links) == repr(AppLinks.from_dict(_app()["links"]))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = _read(_page(_app())).resources[0].links.nope
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = Link(href="x").nope  # type: ignore[attr-defined]
+
+
+def test_a_field_assigned_before_the_first_reading_is_kept() -> None:
+    links = _read(_page(_app())).resources[0].links
+    links.self_ = Link(href="mine")
+    assert links.start.href.endswith("/actions/start")  # this reads the body...
+    assert links.self_.href == "mine"  # ...and keeps what was assigned
+
+
+def test_a_callers_dict_is_read_at_once_so_later_changes_to_it_do_not_leak_in() -> None:
+    source = _app()
+    app = App.from_dict(source)
+    source["links"]["self"]["href"] = "changed"
+    assert app.links.self_.href == HREF
+
+
+@pytest.mark.parametrize(
+    ("links", "path"),
+    [
+        ({"self": None}, "$.resources[0].links.self"),  # null for an object
+        ({"self": "a string"}, "$.resources[0].links.self"),
+    ],
+)
+def test_links_that_do_not_fit_are_read_at_once_with_the_usual_warning(
+    links: dict[str, Any], path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="scp_async"):
+        app = _read(_page(_app(links=links))).resources[0]
+    assert not _is_waiting(app.links)
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == [f"response field {path}"]
+    assert app.links.self_ == links["self"]  # kept as sent
+
+
+def test_a_link_without_its_required_href_is_an_error_at_once_naming_it() -> None:
+    with pytest.raises(_scp.ResponseDecodeError, match=re.escape("$.resources[0].links.self.href")):
+        _read(_page(_app(links={"self": {"method": "GET"}})))
+
+
+def _generated_model_classes() -> list[type[Any]]:
+    classes = []
+    for api in pkgutil.iter_modules(scp_async_clients.__path__):
+        models = importlib.import_module(f"scp_async_clients.{api.name}.models")
+        for name in getattr(models, "__all__", []):
+            cls = getattr(models, name)
+            if attrs.has(cls):
+                classes.append(cls)
+    return classes
+
+
+PASSED_THROUGH = {"str", "int", "float", "bool", "Any", "None", "Unset"}
+
+
+def test_only_models_whose_reading_cannot_fail_or_warn_are_read_on_first_use() -> None:
+    """Each deferred model's fields are plain JSON values or deferred models, as its shape says."""
+    classes = _generated_model_classes()
+    deferred = {cls.__name__: cls for cls in classes if hasattr(cls, "_scp_shape")}
+    assert "Link" in deferred
+    assert "AppLinks" in deferred
+    assert "App" not in deferred  # dates, a UUID, an enum: their reading may warn
+    for cls in deferred.values():
+        assert issubclass(cls, _scp.ReadOnFirstUse)
+        required, nested = cls._scp_shape
+        model_fields = 0
+        for field in attrs.fields(cls):
+            if field.name == "additional_properties":
+                assert field.type in ("dict[str, Any]", "dict[str, str]", "dict[str, int]", "dict[str, bool]")
+                continue
+            parts = {part.strip() for part in str(field.type).split("|")}
+            models = parts - PASSED_THROUGH
+            assert len(models) <= 1, (cls.__name__, field.name, field.type)
+            assert models <= set(deferred), (cls.__name__, field.name, field.type)
+            model_fields += len(models)
+        # The shape checks every required key and every nested model, no more and no less.
+        without_default = [f for f in attrs.fields(cls) if f.init and f.default is attrs.NOTHING]
+        assert len(required) == len(without_default), cls.__name__
+        assert len(nested) == model_fields, cls.__name__
+    assert len(deferred) > 100  # CF's links objects above all
