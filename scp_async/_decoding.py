@@ -309,18 +309,37 @@ def model(cls: type[Any], value: Any, name: str | None) -> Any:
     return _model_at(cls, value, _child(name))
 
 
-_Shape = tuple[tuple[str, ...], tuple[tuple[str, Any], ...]]
+_Shape = tuple[tuple[str, ...], tuple[tuple[str, str, Any], ...]]
+# What `uuid.UUID` reads without a doubt; other spellings it takes are read at once, as before.
+_CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def _fits(value: dict[str, Any], shape: _Shape) -> bool:
-    """Whether reading `value` (a dict) by a model of this shape can neither fail nor warn."""
-    required, nested = shape
+    """Whether reading `value` (a dict) by a model of this shape can neither fail nor warn.
+
+    The tests are those ``scripts/pipeline/deferred.py`` writes into the shape.
+    """
+    required, checks = shape
     for key in required:
         if key not in value:
             return False
-    for key, inner in nested:
+    for key, test, inner in checks:
         item = value.get(key, _ABSENT)
-        if item is not _ABSENT and (type(item) is not dict or not _fits(item, inner)):
+        if item is _ABSENT:
+            continue
+        if test == "object":
+            if type(item) is not dict or not _fits(item, inner):
+                return False
+        elif test == "uuid":
+            if type(item) is not str or _CANONICAL_UUID.fullmatch(item) is None:
+                return False
+        elif test == "object or null":
+            if item is not None and (type(item) is not dict or not _fits(item, inner)):
+                return False
+        elif test == "list":
+            if type(item) is not list:
+                return False
+        else:  # a test this version does not know: read at once
             return False
     return True
 

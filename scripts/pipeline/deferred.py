@@ -1,17 +1,19 @@
 """Models read on first use: the objects whose reading can neither fail nor warn once their shape is known.
 
-A CF resource carries a `links` object of a dozen `{"href": ...}` links; reading them into models was half
-the CPU of listing every app, and few callers ever look at them. A model qualifies when every property
-is a JSON value the generated `from_dict` passes through untouched (string, number, integer, boolean,
-untyped) or a qualifying model, and it takes additional properties that are untyped or pass through. For such a
-model, whether `from_dict` would succeed without a warning depends only on the body being an object with
-the required keys, and the same for each nested qualifying model present: its *shape*, a tuple
-`(required JSON keys, ((JSON key, shape), ...))` written into the class as `_scp_shape`.
+A CF resource carries a `links` object of a dozen `{"href": ...}` links and `relationships` of GUIDs;
+reading them into models was most of the CPU of listing every app, and few callers look at them. A model
+qualifies when each property is one the generated `from_dict` passes through untouched (string, number,
+integer, boolean, untyped, or a union of those and null), or one whose reading a cheap test can vouch for:
+a UUID (a canonical UUID string), a list of plain values (a list), a qualifying model (an object of that
+shape), the same model or null. Its additional properties, if any, must pass through too.
 
-`scp_async._decoding.model` checks a body against the shape (much cheaper than reading it); when it fits,
-the model is made empty, with the body kept in `_scp_source`, and filled on the first access to any field
-(`__getattr__` runs only for attributes not yet set). A body that does not fit is read at once, so every
-warning and error comes exactly as before.
+For such a model, whether `from_dict` succeeds without a warning depends only on the body's *shape*,
+written into the class as `_scp_shape`: `(required JSON keys, ((JSON key, test, inner shape or None), ...))`
+with the tests of `scp_async._decoding._fits` ("object", "object or null", "uuid", "list").
+`scp_async._decoding.model` checks a body against the shape (far cheaper than reading it); when it fits,
+the model is made empty with the body kept, and read on the first access to any field (`__getattr__` runs
+only for attributes not yet set). A body that does not fit is read at once, so every warning and error
+comes exactly as before.
 """
 
 from __future__ import annotations
@@ -24,12 +26,16 @@ from openapi_python_client.parser.properties import (
     BooleanProperty,
     FloatProperty,
     IntProperty,
+    ListProperty,
     ModelProperty,
     NoneProperty,
     StringProperty,
+    UnionProperty,
+    UuidProperty,
 )
 
-Shape = tuple[tuple[str, ...], tuple[tuple[str, Any], ...]]
+Check = tuple[str, str, Any]
+Shape = tuple[tuple[str, ...], tuple[Check, ...]]
 
 # Exact classes: a subclass (a date-time read from an int, say) converts its value.
 _PASSED_THROUGH = (StringProperty, IntProperty, FloatProperty, BooleanProperty, AnyProperty, NoneProperty)
@@ -42,6 +48,8 @@ def _key(prop: Any) -> str:
 
 
 def _passes_through(prop: Any) -> bool:
+    if type(prop) is UnionProperty:  # the union template casts a value no member converts
+        return all(type(inner) in _PASSED_THROUGH for inner in prop.inner_properties)
     return type(prop) in _PASSED_THROUGH
 
 
@@ -62,21 +70,36 @@ def deferred_shapes(data: GeneratorData) -> dict[str, Shape]:
     return shapes
 
 
+def _check(prop: Any, known: dict[str, Shape]) -> tuple[str, Any] | None:
+    """The test that vouches for reading `prop`, or None if none can."""
+    kind = type(prop)
+    if kind is UuidProperty:
+        return "uuid", None
+    if kind is ListProperty and type(prop.inner_property) in _PASSED_THROUGH:
+        return "list", None
+    if kind is ModelProperty and prop.class_info.name in known:
+        return "object", known[prop.class_info.name]
+    if kind is UnionProperty:
+        inner = [p for p in prop.inner_properties if type(p) is not NoneProperty]
+        nullable = len(inner) < len(prop.inner_properties)
+        if nullable and len(inner) == 1 and type(inner[0]) is ModelProperty and inner[0].class_info.name in known:
+            return "object or null", known[inner[0].class_info.name]
+    return None
+
+
 def _shape(model: ModelProperty, known: dict[str, Shape]) -> Shape | None:
     extra = model.additional_properties
-    # `additionalProperties: false` models are left eager: the attrs field helper is imported only for the others.
+    # `additionalProperties: false` models are left eager (the model template's import needs them).
     if not (extra is True or (extra and _passes_through(extra))):
         return None
     properties = [*model.required_properties, *model.optional_properties]
-    if not properties:  # nothing to save: a free-form object is a dict already
-        return None
-    nested: list[tuple[str, Shape]] = []
+    checks: list[Check] = []
     for prop in properties:
         if _passes_through(prop):
             continue
-        if type(prop) is ModelProperty and prop.class_info.name in known:
-            nested.append((_key(prop), known[prop.class_info.name]))
-            continue
-        return None
+        check = _check(prop, known)
+        if check is None:
+            return None
+        checks.append((_key(prop), *check))
     required = tuple(_key(prop) for prop in model.required_properties)
-    return required, tuple(nested)
+    return required, tuple(checks)

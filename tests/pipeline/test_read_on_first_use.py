@@ -12,6 +12,7 @@ import logging
 import pickle
 import pkgutil
 import re
+import uuid
 from typing import Any
 
 import attrs
@@ -140,30 +141,60 @@ def _generated_model_classes() -> list[type[Any]]:
 
 
 PASSED_THROUGH = {"str", "int", "float", "bool", "Any", "None", "Unset"}
+VOUCHED = {"UUID", "list[str]", "list[int]", "list[float]", "list[bool]", "list[Any]"}
+
+
+def _parts(annotation: object) -> set[str]:
+    return {part.strip() for part in str(annotation).split("|")}
 
 
 def test_only_models_whose_reading_cannot_fail_or_warn_are_read_on_first_use() -> None:
-    """Each deferred model's fields are plain JSON values or deferred models, as its shape says."""
+    """Each deferred model's fields are plain JSON values, UUIDs, plain lists or deferred models (or null),
+    and its shape tests every required key, UUID, list and nested model, no more and no less."""
     classes = _generated_model_classes()
     deferred = {cls.__name__: cls for cls in classes if hasattr(cls, "_scp_shape")}
     assert "Link" in deferred
     assert "AppLinks" in deferred
-    assert "App" not in deferred  # dates, a UUID, an enum: their reading may warn
+    assert "AppRelationships" in deferred
+    assert "App" not in deferred  # dates and an enum: their reading may warn
+    assert "Lifecycle" not in deferred  # its credentials are a map of unions
     for cls in deferred.values():
         assert issubclass(cls, _scp.ReadOnFirstUse)
-        required, nested = cls._scp_shape
-        model_fields = 0
+        required, checks = cls._scp_shape
+        tested = 0
         for field in attrs.fields(cls):
             if field.name == "additional_properties":
-                assert field.type in ("dict[str, Any]", "dict[str, str]", "dict[str, int]", "dict[str, bool]")
+                value_type = str(field.type).removeprefix("dict[str, ").removesuffix("]")
+                assert _parts(value_type) <= PASSED_THROUGH, (cls.__name__, field.type)
                 continue
-            parts = {part.strip() for part in str(field.type).split("|")}
-            models = parts - PASSED_THROUGH
-            assert len(models) <= 1, (cls.__name__, field.name, field.type)
-            assert models <= set(deferred), (cls.__name__, field.name, field.type)
-            model_fields += len(models)
-        # The shape checks every required key and every nested model, no more and no less.
+            others = _parts(field.type) - PASSED_THROUGH
+            assert len(others) <= 1, (cls.__name__, field.name, field.type)
+            assert others <= VOUCHED | set(deferred), (cls.__name__, field.name, field.type)
+            tested += len(others)
         without_default = [f for f in attrs.fields(cls) if f.init and f.default is attrs.NOTHING]
         assert len(required) == len(without_default), cls.__name__
-        assert len(nested) == model_fields, cls.__name__
+        assert len(checks) == tested, cls.__name__
+        assert {test for _key, test, _inner in checks} <= {"object", "object or null", "uuid", "list"}
     assert len(deferred) > 100  # CF's links objects above all
+
+
+def test_relationships_with_a_guid_that_is_no_uuid_are_read_at_once_with_the_usual_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    relationships = {"space": {"data": {"guid": "quota-guid"}}}
+    with caplog.at_level(logging.WARNING, logger="scp_async"):
+        app = _read(_page(_app(relationships=relationships))).resources[0]
+    assert not _is_waiting(app.relationships)
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == [
+        "response field $.resources[0].relationships.space.data.guid"
+    ]
+    assert app.relationships.space.data.guid == "quota-guid"
+
+
+def test_relationships_wait_and_read_guids_as_uuids() -> None:
+    app = _read(
+        _page(_app(relationships={"space": {"data": {"guid": GUID.upper()}}, "current_droplet": {"data": None}}))
+    ).resources[0]
+    assert _is_waiting(app.relationships)
+    assert app.relationships.space.data.guid == uuid.UUID(GUID)
+    assert app.relationships.current_droplet.data is None

@@ -7,11 +7,13 @@ from typing import Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 T = TypeVar("T", bound="MoveSubaccountsRequestPayload")
 
 
 @_attrs_define
-class MoveSubaccountsRequestPayload:
+class MoveSubaccountsRequestPayload(_scp.ReadOnFirstUse):
     """
     Attributes:
         source_guid (str):
@@ -84,5 +86,5 @@ class MoveSubaccountsRequestPayload:
 
         return short_repr(self)
 
-
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (("sourceGuid", "subaccountGuids", "targetGuid"), (("subaccountGuids", "list", None),))

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 if TYPE_CHECKING:
     from ..models.update_entity_settings_request_payload_value import UpdateEntitySettingsRequestPayloadValue
 
@@ -15,7 +17,7 @@ T = TypeVar("T", bound="UpdateEntitySettingsRequestPayload")
 
 
 @_attrs_define
-class UpdateEntitySettingsRequestPayload:
+class UpdateEntitySettingsRequestPayload(_scp.ReadOnFirstUse):
     """
     Attributes:
         key (str):
@@ -82,8 +84,9 @@ class UpdateEntitySettingsRequestPayload:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (("key", "value"), (("value", "object", ((), ())),))
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -151,11 +151,11 @@ class AppCredentialBindingLinks(_scp.ReadOnFirstUse):
     _scp_shape = (
         (),
         (
-            ("app", (("href",), ())),
-            ("details", (("href",), ())),
-            ("parameters", (("href",), ())),
-            ("self", (("href",), ())),
-            ("service_instance", (("href",), ())),
+            ("app", "object", (("href",), ())),
+            ("details", "object", (("href",), ())),
+            ("parameters", "object", (("href",), ())),
+            ("self", "object", (("href",), ())),
+            ("service_instance", "object", (("href",), ())),
         ),
     )
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -21,7 +23,7 @@ T = TypeVar("T", bound="AppEnvironment")
 
 
 @_attrs_define
-class AppEnvironment:
+class AppEnvironment(_scp.ReadOnFirstUse):
     """
     Attributes:
         application_env_json (AppEnvironmentApplicationEnvJson | Unset):
@@ -153,8 +155,18 @@ class AppEnvironment:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("application_env_json", "object", ((), ())),
+            ("environment_variables", "object", ((), ())),
+            ("running_env_json", "object", ((), ())),
+            ("staging_env_json", "object", ((), ())),
+            ("system_env_json", "object", ((), ())),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

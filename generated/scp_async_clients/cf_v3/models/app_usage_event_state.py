@@ -7,13 +7,15 @@ from typing import Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="AppUsageEventState")
 
 
 @_attrs_define
-class AppUsageEventState:
+class AppUsageEventState(_scp.ReadOnFirstUse):
     """
     Attributes:
         current (str | Unset):
@@ -85,3 +87,6 @@ class AppUsageEventState:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), ())

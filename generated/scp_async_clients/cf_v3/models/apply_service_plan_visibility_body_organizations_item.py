@@ -8,11 +8,13 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 T = TypeVar("T", bound="ApplyServicePlanVisibilityBodyOrganizationsItem")
 
 
 @_attrs_define
-class ApplyServicePlanVisibilityBodyOrganizationsItem:
+class ApplyServicePlanVisibilityBodyOrganizationsItem(_scp.ReadOnFirstUse):
     """
     Attributes:
         guid (UUID):
@@ -67,5 +69,5 @@ class ApplyServicePlanVisibilityBodyOrganizationsItem:
 
         return short_repr(self)
 
-
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (("guid",), (("guid", "uuid", None),))

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 if TYPE_CHECKING:
     from ..models.relationship_to_one import RelationshipToOne
 
@@ -15,7 +17,7 @@ T = TypeVar("T", bound="CreateSpaceBodyRelationships")
 
 
 @_attrs_define
-class CreateSpaceBodyRelationships:
+class CreateSpaceBodyRelationships(_scp.ReadOnFirstUse):
     """
     Attributes:
         organization (RelationshipToOne):
@@ -74,8 +76,28 @@ class CreateSpaceBodyRelationships:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("organization",),
+        (
+            (
+                "organization",
+                "object",
+                (
+                    (),
+                    (
+                        ("data", "object or null", (("guid",), (("guid", "uuid", None),))),
+                        (
+                            "links",
+                            "object",
+                            ((), (("related", "object", (("href",), ())), ("self", "object", (("href",), ())))),
+                        ),
+                    ),
+                ),
+            ),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -8,6 +8,8 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -19,7 +21,7 @@ T = TypeVar("T", bound="CreateTaskBody")
 
 
 @_attrs_define
-class CreateTaskBody:
+class CreateTaskBody(_scp.ReadOnFirstUse):
     """
     Attributes:
         command (str | Unset):
@@ -160,8 +162,16 @@ class CreateTaskBody:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("droplet_guid", "uuid", None),
+            ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
+            ("template", "object", ((), (("process", "object", (("guid",), (("guid", "uuid", None),))),))),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -135,10 +135,10 @@ class DeploymentLinks(_scp.ReadOnFirstUse):
     _scp_shape = (
         (),
         (
-            ("app", (("href",), ())),
-            ("cancel", (("href",), ())),
-            ("continue", (("href",), ())),
-            ("self", (("href",), ())),
+            ("app", "object", (("href",), ())),
+            ("cancel", "object", (("href",), ())),
+            ("continue", "object", (("href",), ())),
+            ("self", "object", (("href",), ())),
         ),
     )
 

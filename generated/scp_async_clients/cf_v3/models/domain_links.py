@@ -151,11 +151,11 @@ class DomainLinks(_scp.ReadOnFirstUse):
     _scp_shape = (
         (),
         (
-            ("organization", (("href",), ())),
-            ("route_reservations", (("href",), ())),
-            ("router_group", (("href",), ())),
-            ("self", (("href",), ())),
-            ("shared_organizations", (("href",), ())),
+            ("organization", "object", (("href",), ())),
+            ("route_reservations", "object", (("href",), ())),
+            ("router_group", "object", (("href",), ())),
+            ("self", "object", (("href",), ())),
+            ("shared_organizations", "object", (("href",), ())),
         ),
     )
 

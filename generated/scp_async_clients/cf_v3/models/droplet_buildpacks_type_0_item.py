@@ -7,13 +7,15 @@ from typing import Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="DropletBuildpacksType0Item")
 
 
 @_attrs_define
-class DropletBuildpacksType0Item:
+class DropletBuildpacksType0Item(_scp.ReadOnFirstUse):
     """
     Attributes:
         buildpack_name (None | str | Unset):
@@ -137,3 +139,6 @@ class DropletBuildpacksType0Item:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), ())

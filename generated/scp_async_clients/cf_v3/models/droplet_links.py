@@ -167,12 +167,12 @@ class DropletLinks(_scp.ReadOnFirstUse):
     _scp_shape = (
         (),
         (
-            ("app", (("href",), ())),
-            ("assign_current_droplet", (("href",), ())),
-            ("download", (("href",), ())),
-            ("package", (("href",), ())),
-            ("self", (("href",), ())),
-            ("upload", (("href",), ())),
+            ("app", "object", (("href",), ())),
+            ("assign_current_droplet", "object", (("href",), ())),
+            ("download", "object", (("href",), ())),
+            ("package", "object", (("href",), ())),
+            ("self", "object", (("href",), ())),
+            ("upload", "object", (("href",), ())),
         ),
     )
 

@@ -212,14 +212,14 @@ class GetApiRootResponse200Links(_scp.ReadOnFirstUse):
     _scp_shape = (
         (),
         (
-            ("cloud_controller_v2", (("href",), (("meta", ((), ())),))),
-            ("cloud_controller_v3", (("href",), (("meta", ((), ())),))),
-            ("log_cache", (("href",), (("meta", ((), ())),))),
-            ("log_stream", (("href",), (("meta", ((), ())),))),
-            ("logging", (("href",), (("meta", ((), ())),))),
-            ("network_policy_v1", (("href",), (("meta", ((), ())),))),
-            ("self", (("href",), (("meta", ((), ())),))),
-            ("uaa", (("href",), (("meta", ((), ())),))),
+            ("cloud_controller_v2", "object", (("href",), (("meta", "object", ((), ())),))),
+            ("cloud_controller_v3", "object", (("href",), (("meta", "object", ((), ())),))),
+            ("log_cache", "object", (("href",), (("meta", "object", ((), ())),))),
+            ("log_stream", "object", (("href",), (("meta", "object", ((), ())),))),
+            ("logging", "object", (("href",), (("meta", "object", ((), ())),))),
+            ("network_policy_v1", "object", (("href",), (("meta", "object", ((), ())),))),
+            ("self", "object", (("href",), (("meta", "object", ((), ())),))),
+            ("uaa", "object", (("href",), (("meta", "object", ((), ())),))),
         ),
     )
 

@@ -104,7 +104,7 @@ class GetApiRootResponse200LinksLogging(_scp.ReadOnFirstUse):
         return short_repr(self)
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
-    _scp_shape = (("href",), (("meta", ((), ())),))
+    _scp_shape = (("href",), (("meta", "object", ((), ())),))
 
 
 _MODELS_UNBOUND = True

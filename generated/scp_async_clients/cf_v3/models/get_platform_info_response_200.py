@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -20,7 +22,7 @@ T = TypeVar("T", bound="GetPlatformInfoResponse200")
 
 
 @_attrs_define
-class GetPlatformInfoResponse200:
+class GetPlatformInfoResponse200(_scp.ReadOnFirstUse):
     """
     Attributes:
         build (str | Unset):
@@ -177,8 +179,17 @@ class GetPlatformInfoResponse200:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("cli_version", "object", ((), ())),
+            ("custom", "object", ((), ())),
+            ("links", "object", ((), (("self", "object", (("href",), ())), ("support", "object", (("href",), ()))))),
+            ("rate_limits", "object", ((), ())),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

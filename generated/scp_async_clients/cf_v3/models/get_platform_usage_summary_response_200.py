@@ -103,7 +103,10 @@ class GetPlatformUsageSummaryResponse200(_scp.ReadOnFirstUse):
         return short_repr(self)
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
-    _scp_shape = ((), (("links", ((), (("self", (("href",), ())),))), ("usage_summary", ((), ()))))
+    _scp_shape = (
+        (),
+        (("links", "object", ((), (("self", "object", (("href",), ())),))), ("usage_summary", "object", ((), ()))),
+    )
 
 
 _MODELS_UNBOUND = True

@@ -118,7 +118,11 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links(_scp.ReadOnFi
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = (
         (),
-        (("self", (("href",), ())), ("service_instance", (("href",), ())), ("shared_spaces", (("href",), ()))),
+        (
+            ("self", "object", (("href",), ())),
+            ("service_instance", "object", (("href",), ())),
+            ("shared_spaces", "object", (("href",), ())),
+        ),
     )
 
 

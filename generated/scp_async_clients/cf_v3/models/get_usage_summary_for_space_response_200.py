@@ -105,7 +105,14 @@ class GetUsageSummaryForSpaceResponse200(_scp.ReadOnFirstUse):
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = (
         (),
-        (("links", ((), (("organization", (("href",), ())), ("self", (("href",), ()))))), ("usage_summary", ((), ()))),
+        (
+            (
+                "links",
+                "object",
+                ((), (("organization", "object", (("href",), ())), ("self", "object", (("href",), ())))),
+            ),
+            ("usage_summary", "object", ((), ())),
+        ),
     )
 
 

@@ -100,7 +100,7 @@ class GetUsageSummaryForSpaceResponse200Links(_scp.ReadOnFirstUse):
         return short_repr(self)
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
-    _scp_shape = ((), (("organization", (("href",), ())), ("self", (("href",), ()))))
+    _scp_shape = ((), (("organization", "object", (("href",), ())), ("self", "object", (("href",), ()))))
 
 
 _MODELS_UNBOUND = True

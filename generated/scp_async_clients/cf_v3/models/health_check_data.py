@@ -7,13 +7,15 @@ from typing import Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="HealthCheckData")
 
 
 @_attrs_define
-class HealthCheckData:
+class HealthCheckData(_scp.ReadOnFirstUse):
     """
     Attributes:
         endpoint (str | Unset):
@@ -125,3 +127,6 @@ class HealthCheckData:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), ())

@@ -167,12 +167,12 @@ class JobLinks(_scp.ReadOnFirstUse):
     _scp_shape = (
         (),
         (
-            ("manifest", (("href",), ())),
-            ("self", (("href",), ())),
-            ("service_brokers", (("href",), ())),
-            ("service_credential_binding", (("href",), ())),
-            ("service_instances", (("href",), ())),
-            ("service_route_bindings", (("href",), ())),
+            ("manifest", "object", (("href",), ())),
+            ("self", "object", (("href",), ())),
+            ("service_brokers", "object", (("href",), ())),
+            ("service_credential_binding", "object", (("href",), ())),
+            ("service_instances", "object", (("href",), ())),
+            ("service_route_bindings", "object", (("href",), ())),
         ),
     )
 

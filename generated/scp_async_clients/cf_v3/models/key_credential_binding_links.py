@@ -116,7 +116,14 @@ class KeyCredentialBindingLinks(_scp.ReadOnFirstUse):
         return short_repr(self)
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
-    _scp_shape = ((), (("details", (("href",), ())), ("self", (("href",), ())), ("service_instance", (("href",), ()))))
+    _scp_shape = (
+        (),
+        (
+            ("details", "object", (("href",), ())),
+            ("self", "object", (("href",), ())),
+            ("service_instance", "object", (("href",), ())),
+        ),
+    )
 
 
 _MODELS_UNBOUND = True

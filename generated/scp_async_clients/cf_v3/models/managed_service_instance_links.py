@@ -183,13 +183,13 @@ class ManagedServiceInstanceLinks(_scp.ReadOnFirstUse):
     _scp_shape = (
         (),
         (
-            ("parameters", (("href",), ())),
-            ("self", (("href",), ())),
-            ("service_credential_bindings", (("href",), ())),
-            ("service_plan", (("href",), ())),
-            ("service_route_bindings", (("href",), ())),
-            ("shared_spaces", (("href",), ())),
-            ("space", (("href",), ())),
+            ("parameters", "object", (("href",), ())),
+            ("self", "object", (("href",), ())),
+            ("service_credential_bindings", "object", (("href",), ())),
+            ("service_plan", "object", (("href",), ())),
+            ("service_route_bindings", "object", (("href",), ())),
+            ("shared_spaces", "object", (("href",), ())),
+            ("space", "object", (("href",), ())),
         ),
     )
 

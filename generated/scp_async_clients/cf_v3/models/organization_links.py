@@ -135,10 +135,10 @@ class OrganizationLinks(_scp.ReadOnFirstUse):
     _scp_shape = (
         (),
         (
-            ("default_domain", (("href",), ())),
-            ("domains", (("href",), ())),
-            ("quota", (("href",), ())),
-            ("self", (("href",), ())),
+            ("default_domain", "object", (("href",), ())),
+            ("domains", "object", (("href",), ())),
+            ("quota", "object", (("href",), ())),
+            ("self", "object", (("href",), ())),
         ),
     )
 

@@ -84,7 +84,7 @@ class OrganizationQuotaLinks(_scp.ReadOnFirstUse):
         return short_repr(self)
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
-    _scp_shape = ((), (("self", (("href",), ())),))
+    _scp_shape = ((), (("self", "object", (("href",), ())),))
 
 
 _MODELS_UNBOUND = True

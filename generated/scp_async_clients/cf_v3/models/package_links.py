@@ -135,10 +135,10 @@ class PackageLinks(_scp.ReadOnFirstUse):
     _scp_shape = (
         (),
         (
-            ("app", (("href",), ())),
-            ("download", (("href",), ())),
-            ("self", (("href",), ())),
-            ("upload", (("href",), ())),
+            ("app", "object", (("href",), ())),
+            ("download", "object", (("href",), ())),
+            ("self", "object", (("href",), ())),
+            ("upload", "object", (("href",), ())),
         ),
     )
 

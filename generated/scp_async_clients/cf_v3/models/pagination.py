@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -19,7 +21,7 @@ T = TypeVar("T", bound="Pagination")
 
 
 @_attrs_define
-class Pagination:
+class Pagination(_scp.ReadOnFirstUse):
     """
     Attributes:
         first (PaginationFirst | Unset):
@@ -175,8 +177,17 @@ class Pagination:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("first", "object", (("href",), ())),
+            ("last", "object", (("href",), ())),
+            ("next", "object or null", (("href",), ())),
+            ("previous", "object or null", (("href",), ())),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -151,11 +151,11 @@ class ProcessLinks(_scp.ReadOnFirstUse):
     _scp_shape = (
         (),
         (
-            ("app", (("href",), ())),
-            ("scale", (("href",), ())),
-            ("self", (("href",), ())),
-            ("space", (("href",), ())),
-            ("stats", (("href",), ())),
+            ("app", "object", (("href",), ())),
+            ("scale", "object", (("href",), ())),
+            ("self", "object", (("href",), ())),
+            ("space", "object", (("href",), ())),
+            ("stats", "object", (("href",), ())),
         ),
     )
 

@@ -116,7 +116,14 @@ class RevisionLinks(_scp.ReadOnFirstUse):
         return short_repr(self)
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
-    _scp_shape = ((), (("app", (("href",), ())), ("environment_variables", (("href",), ())), ("self", (("href",), ()))))
+    _scp_shape = (
+        (),
+        (
+            ("app", "object", (("href",), ())),
+            ("environment_variables", "object", (("href",), ())),
+            ("self", "object", (("href",), ())),
+        ),
+    )
 
 
 _MODELS_UNBOUND = True

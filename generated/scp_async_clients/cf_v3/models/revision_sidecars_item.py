@@ -7,13 +7,15 @@ from typing import Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="RevisionSidecarsItem")
 
 
 @_attrs_define
-class RevisionSidecarsItem:
+class RevisionSidecarsItem(_scp.ReadOnFirstUse):
     """
     Attributes:
         command (str | Unset):
@@ -109,5 +111,5 @@ class RevisionSidecarsItem:
 
         return short_repr(self)
 
-
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("process_types", "list", None),))

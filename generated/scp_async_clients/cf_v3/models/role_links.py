@@ -135,10 +135,10 @@ class RoleLinks(_scp.ReadOnFirstUse):
     _scp_shape = (
         (),
         (
-            ("organization", (("href",), ())),
-            ("self", (("href",), ())),
-            ("space", (("href",), ())),
-            ("user", (("href",), ())),
+            ("organization", "object", (("href",), ())),
+            ("self", "object", (("href",), ())),
+            ("space", "object", (("href",), ())),
+            ("user", "object", (("href",), ())),
         ),
     )
 

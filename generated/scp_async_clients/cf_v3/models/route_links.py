@@ -135,10 +135,10 @@ class RouteLinks(_scp.ReadOnFirstUse):
     _scp_shape = (
         (),
         (
-            ("destinations", (("href",), ())),
-            ("domain", (("href",), ())),
-            ("self", (("href",), ())),
-            ("space", (("href",), ())),
+            ("destinations", "object", (("href",), ())),
+            ("domain", "object", (("href",), ())),
+            ("self", "object", (("href",), ())),
+            ("space", "object", (("href",), ())),
         ),
     )
 

@@ -118,7 +118,11 @@ class SecurityGroupLinks(_scp.ReadOnFirstUse):
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = (
         (),
-        (("running_spaces", (("href",), ())), ("self", (("href",), ())), ("staging_spaces", (("href",), ()))),
+        (
+            ("running_spaces", "object", (("href",), ())),
+            ("self", "object", (("href",), ())),
+            ("staging_spaces", "object", (("href",), ())),
+        ),
     )
 
 

@@ -116,7 +116,14 @@ class ServiceBrokerLinks(_scp.ReadOnFirstUse):
         return short_repr(self)
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
-    _scp_shape = ((), (("self", (("href",), ())), ("service_offerings", (("href",), ())), ("space", (("href",), ()))))
+    _scp_shape = (
+        (),
+        (
+            ("self", "object", (("href",), ())),
+            ("service_offerings", "object", (("href",), ())),
+            ("space", "object", (("href",), ())),
+        ),
+    )
 
 
 _MODELS_UNBOUND = True

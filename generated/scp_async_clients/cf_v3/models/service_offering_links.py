@@ -118,7 +118,11 @@ class ServiceOfferingLinks(_scp.ReadOnFirstUse):
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = (
         (),
-        (("self", (("href",), ())), ("service_broker", (("href",), ())), ("service_plans", (("href",), ()))),
+        (
+            ("self", "object", (("href",), ())),
+            ("service_broker", "object", (("href",), ())),
+            ("service_plans", "object", (("href",), ())),
+        ),
     )
 
 

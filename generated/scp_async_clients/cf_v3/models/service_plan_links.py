@@ -118,7 +118,11 @@ class ServicePlanLinks(_scp.ReadOnFirstUse):
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = (
         (),
-        (("self", (("href",), ())), ("service_offering", (("href",), ())), ("visibility", (("href",), ()))),
+        (
+            ("self", "object", (("href",), ())),
+            ("service_offering", "object", (("href",), ())),
+            ("visibility", "object", (("href",), ())),
+        ),
     )
 
 

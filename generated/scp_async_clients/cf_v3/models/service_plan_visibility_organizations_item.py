@@ -8,13 +8,15 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="ServicePlanVisibilityOrganizationsItem")
 
 
 @_attrs_define
-class ServicePlanVisibilityOrganizationsItem:
+class ServicePlanVisibilityOrganizationsItem(_scp.ReadOnFirstUse):
     """
     Attributes:
         guid (UUID | Unset):
@@ -83,5 +85,5 @@ class ServicePlanVisibilityOrganizationsItem:
 
         return short_repr(self)
 
-
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("guid", "uuid", None),))

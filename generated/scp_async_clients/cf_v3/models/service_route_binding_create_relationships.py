@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 if TYPE_CHECKING:
     from ..models.relationship_to_one import RelationshipToOne
 
@@ -15,7 +17,7 @@ T = TypeVar("T", bound="ServiceRouteBindingCreateRelationships")
 
 
 @_attrs_define
-class ServiceRouteBindingCreateRelationships:
+class ServiceRouteBindingCreateRelationships(_scp.ReadOnFirstUse):
     """
     Attributes:
         route (RelationshipToOne):
@@ -82,8 +84,43 @@ class ServiceRouteBindingCreateRelationships:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("route", "service_instance"),
+        (
+            (
+                "route",
+                "object",
+                (
+                    (),
+                    (
+                        ("data", "object or null", (("guid",), (("guid", "uuid", None),))),
+                        (
+                            "links",
+                            "object",
+                            ((), (("related", "object", (("href",), ())), ("self", "object", (("href",), ())))),
+                        ),
+                    ),
+                ),
+            ),
+            (
+                "service_instance",
+                "object",
+                (
+                    (),
+                    (
+                        ("data", "object or null", (("guid",), (("guid", "uuid", None),))),
+                        (
+                            "links",
+                            "object",
+                            ((), (("related", "object", (("href",), ())), ("self", "object", (("href",), ())))),
+                        ),
+                    ),
+                ),
+            ),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

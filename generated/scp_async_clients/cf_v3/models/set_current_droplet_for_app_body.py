@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 if TYPE_CHECKING:
     from ..models.relationship import Relationship
 
@@ -15,7 +17,7 @@ T = TypeVar("T", bound="SetCurrentDropletForAppBody")
 
 
 @_attrs_define
-class SetCurrentDropletForAppBody:
+class SetCurrentDropletForAppBody(_scp.ReadOnFirstUse):
     """
     Attributes:
         data (Relationship):
@@ -74,8 +76,9 @@ class SetCurrentDropletForAppBody:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (("data",), (("data", "object", (("guid",), (("guid", "uuid", None),))),))
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -135,10 +135,10 @@ class SpaceLinks(_scp.ReadOnFirstUse):
     _scp_shape = (
         (),
         (
-            ("apply_manifest", (("href",), ())),
-            ("features", (("href",), ())),
-            ("organization", (("href",), ())),
-            ("self", (("href",), ())),
+            ("apply_manifest", "object", (("href",), ())),
+            ("features", "object", (("href",), ())),
+            ("organization", "object", (("href",), ())),
+            ("self", "object", (("href",), ())),
         ),
     )
 

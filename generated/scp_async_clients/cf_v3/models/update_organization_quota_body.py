@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -21,7 +23,7 @@ T = TypeVar("T", bound="UpdateOrganizationQuotaBody")
 
 
 @_attrs_define
-class UpdateOrganizationQuotaBody:
+class UpdateOrganizationQuotaBody(_scp.ReadOnFirstUse):
     """
     Attributes:
         apps (UpdateOrganizationQuotaBodyApps | Unset):
@@ -158,8 +160,18 @@ class UpdateOrganizationQuotaBody:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("apps", "object", ((), ())),
+            ("domains", "object", ((), ())),
+            ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
+            ("routes", "object", ((), ())),
+            ("services", "object", ((), ())),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -21,7 +23,7 @@ T = TypeVar("T", bound="UpdateServiceInstanceBody")
 
 
 @_attrs_define
-class UpdateServiceInstanceBody:
+class UpdateServiceInstanceBody(_scp.ReadOnFirstUse):
     """
     Attributes:
         credentials (UpdateServiceInstanceBodyCredentials | Unset):
@@ -192,8 +194,48 @@ class UpdateServiceInstanceBody:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("credentials", "object", ((), ())),
+            ("maintenance_info", "object", (("version",), ())),
+            ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
+            ("parameters", "object", ((), ())),
+            (
+                "relationships",
+                "object",
+                (
+                    (),
+                    (
+                        (
+                            "service_plan",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("data", "object or null", (("guid",), (("guid", "uuid", None),))),
+                                    (
+                                        "links",
+                                        "object",
+                                        (
+                                            (),
+                                            (
+                                                ("related", "object", (("href",), ())),
+                                                ("self", "object", (("href",), ())),
+                                            ),
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+            ("tags", "list", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

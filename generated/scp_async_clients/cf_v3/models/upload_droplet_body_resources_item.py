@@ -102,7 +102,7 @@ class UploadDropletBodyResourcesItem(_scp.ReadOnFirstUse):
         return short_repr(self)
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
-    _scp_shape = ((), (("checksum", ((), ())),))
+    _scp_shape = ((), (("checksum", "object", ((), ())),))
 
 
 _MODELS_UNBOUND = True

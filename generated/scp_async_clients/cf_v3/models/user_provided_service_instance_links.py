@@ -151,11 +151,11 @@ class UserProvidedServiceInstanceLinks(_scp.ReadOnFirstUse):
     _scp_shape = (
         (),
         (
-            ("credentials", (("href",), ())),
-            ("self", (("href",), ())),
-            ("service_credential_bindings", (("href",), ())),
-            ("service_route_bindings", (("href",), ())),
-            ("space", (("href",), ())),
+            ("credentials", "object", (("href",), ())),
+            ("self", "object", (("href",), ())),
+            ("service_credential_bindings", "object", (("href",), ())),
+            ("service_route_bindings", "object", (("href",), ())),
+            ("space", "object", (("href",), ())),
         ),
     )
 

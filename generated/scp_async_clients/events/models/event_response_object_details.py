@@ -7,11 +7,13 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 T = TypeVar("T", bound="EventResponseObjectDetails")
 
 
 @_attrs_define
-class EventResponseObjectDetails:
+class EventResponseObjectDetails(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -49,3 +51,6 @@ class EventResponseObjectDetails:
         from ..types import short_repr  # noqa: PLC0415
 
         return short_repr(self)
+
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), ())

@@ -93,7 +93,7 @@ class FileUrl(_scp.ReadOnFirstUse):
         return short_repr(self)
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
-    _scp_shape = ((), (("credentials", ((), ())),))
+    _scp_shape = ((), (("credentials", "object", ((), ())),))
 
 
 _MODELS_UNBOUND = True

@@ -102,7 +102,7 @@ class ApplicationResourceDto(_scp.ReadOnFirstUse):
         return short_repr(self)
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
-    _scp_shape = ((), (("groupVersionType", ((), ())),))
+    _scp_shape = ((), (("groupVersionType", "object", ((), ())),))
 
 
 _MODELS_UNBOUND = True

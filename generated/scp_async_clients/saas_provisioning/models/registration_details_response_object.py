@@ -257,7 +257,7 @@ class RegistrationDetailsResponseObject(_scp.ReadOnFirstUse):
         return short_repr(self)
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
-    _scp_shape = ((), (("paramsSchema", ((), ())),))
+    _scp_shape = ((), (("paramsSchema", "object", ((), ())),))
 
 
 _MODELS_UNBOUND = True

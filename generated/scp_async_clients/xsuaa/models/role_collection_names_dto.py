@@ -7,13 +7,15 @@ from typing import Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="RoleCollectionNamesDto")
 
 
 @_attrs_define
-class RoleCollectionNamesDto:
+class RoleCollectionNamesDto(_scp.ReadOnFirstUse):
     """
     Attributes:
         role_collections (list[str] | Unset):
@@ -71,5 +73,5 @@ class RoleCollectionNamesDto:
 
         return short_repr(self)
 
-
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("roleCollections", "list", None),))
