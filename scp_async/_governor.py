@@ -28,11 +28,36 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import anyio
 import httpx
 
 from ._retry import RetryPolicy
+
+
+class Addressed(Protocol):
+    """What the governor reads of a request: an ``httpx.Request``, or the session's direct lane's own."""
+
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def url(self) -> httpx.URL: ...
+
+
+class Answered(Protocol):
+    """What the governor reads of a response: an ``httpx.Response``, or the session's direct lane's own."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def content(self) -> bytes: ...
+
 
 __all__ = [
     "ATTEMPTS",
@@ -193,7 +218,7 @@ def _reset(value: str | None, now: float) -> tuple[float, bool] | None:
     return max(0.0, number), not number.is_integer()  # seconds from now
 
 
-def _is_cis_rate_limit(response: httpx.Response) -> bool:
+def _is_cis_rate_limit(response: Answered) -> bool:
     if "json" not in response.headers.get("content-type", ""):
         return False
     try:
@@ -204,7 +229,7 @@ def _is_cis_rate_limit(response: httpx.Response) -> bool:
     return isinstance(error, dict) and error.get("code") == CIS_RATE_LIMIT_CODE
 
 
-def parse_throttle(response: httpx.Response, *, now: float | None = None) -> Throttle:
+def parse_throttle(response: Answered, *, now: float | None = None) -> Throttle:
     """Read a response's rate-limit signals.
 
     A 429 of any shape (JSON, the cis error body with code 11006, an HTML page) is a limit. The
@@ -431,7 +456,7 @@ class Lane:
             else:
                 queue.remove(turn)  # cancelled while waiting for its turn
 
-    def observe(self, ticket: Ticket, response: httpx.Response) -> bool:
+    def observe(self, ticket: Ticket, response: Answered) -> bool:
         """Learn from a response; return whether it was a rate-limit rejection."""
         gov = self._governor
         throttle = parse_throttle(response, now=self._wall_clock())
@@ -632,7 +657,7 @@ class RateGovernor:
     def __post_init__(self) -> None:
         self._presets = tuple(self.presets)
 
-    def lane(self, request: httpx.Request, auth: httpx.Auth | None = None) -> Lane:
+    def lane(self, request: Addressed, auth: httpx.Auth | None = None) -> Lane:
         """The lane of ``request`` sent with ``auth`` (created on first use)."""
         url = request.url
         host = url.host
@@ -654,7 +679,7 @@ class RateGovernor:
 
     async def acquire(
         self,
-        request: httpx.Request,
+        request: Addressed,
         auth: httpx.Auth | None = None,
         previous: Ticket | None = None,
         policy: RetryPolicy | None = None,

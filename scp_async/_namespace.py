@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import httpx
 
+from ._direct import Answer
 from ._errors import InvalidResponseError, UnexpectedStatusError
 from ._options import NOT_GIVEN, NotGiven, TimeoutTypes
 from ._retry import ALREADY_DELETED
@@ -146,11 +147,26 @@ class Namespace:
         return type(self)(self._context.with_options(**options))
 
     async def _call_raw(
+        self, operation_id: str, operation: ModuleType, success: Collection[int], *args: Any, **kwargs: Any
+    ) -> Any:
+        # `kwargs` holds the operation's keyword arguments and the per-call options (see `_run`).
+        return await self._run(operation_id, operation, success, False, args, **kwargs)
+
+    async def _call(
+        self, operation_id: str, operation: ModuleType, success: Collection[int], *args: Any, **kwargs: Any
+    ) -> Any:
+        # Only the parsed value leaves: the response may stay the direct lane's lighter answer.
+        response = await self._run(operation_id, operation, success, True, args, **kwargs)
+        return response.parsed
+
+    async def _run(
         self,
         operation_id: str,
         operation: ModuleType,
         success: Collection[int],
-        *args: Any,
+        lean: bool,
+        args: tuple[Any, ...],
+        *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,  # noqa: ASYNC109 - httpx's per-request timeouts
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -173,7 +189,9 @@ class Namespace:
             if "headers" in options:  # the caller's headers extend (and win over) the operation's own
                 options["headers"] = {**request.get("headers", {}), **options["headers"]}
             request.update(options)
-        response = await self._context.request(method, request.pop("url"), **request)
+        context = self._context
+        url = request.pop("url")
+        response = await (context._answer(method, url, **request) if lean else context.request(method, url, **request))
         if response.extensions.get(ALREADY_DELETED):
             # A retried DELETE whose lost first attempt already deleted it: success, and no body to parse.
             return operation.Response(
@@ -186,17 +204,11 @@ class Namespace:
         # of unknown shape (a 204 instead of a 200 with a body, a redirect), so it is not guessed at.
         if success and response.status_code not in success:
             # The error scrubs its copy itself: it needs the request's credentials to find their echoes.
-            raise UnexpectedStatusError(operation_id, response, sorted(success))
+            full = response.to_httpx() if isinstance(response, Answer) else response
+            raise UnexpectedStatusError(operation_id, full, sorted(success))
         try:
             return operation._build_response(client=_PARSE_SETTINGS, response=response)
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
             # The body was 2xx but not what the spec promises (a missing field, null for an object, JSON
             # nested deeper than the parser's stack, ...).
             raise InvalidResponseError(operation_id, exc) from exc
-
-    async def _call(
-        self, operation_id: str, operation: ModuleType, success: Collection[int], *args: Any, **kwargs: Any
-    ) -> Any:
-        # `kwargs` holds the operation's keyword arguments and the per-call options (see `_call_raw`).
-        response = await self._call_raw(operation_id, operation, success, *args, **kwargs)
-        return response.parsed

@@ -20,7 +20,7 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeAlias, cast
 
 import anyio
 import anyio.lowlevel
@@ -35,6 +35,7 @@ from ._credentials import (
     UaaCredentials,
     load_service_key,
 )
+from ._direct import Answer, DirectLane, DirectRequest
 from ._errors import (
     ApiConnectionError,
     ApiError,
@@ -59,7 +60,7 @@ from ._oauth import (
 )
 from ._options import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, RequestOptions, TimeoutTypes
 from ._retry import ALREADY_DELETED, RetryPolicy, deleted_before, may_have_applied
-from ._transport import DEFAULT_LIMITS, DefaultTransport, answers_from_network
+from ._transport import DEFAULT_LIMITS, DefaultTransport, _AsyncioPool, answers_from_network
 
 if TYPE_CHECKING:
     from scp_async_clients.accounts._namespace import AccountsApi
@@ -167,6 +168,8 @@ class _Core:
     closed: bool = False
     max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE
     governor: RateGovernor = field(default_factory=RateGovernor)
+    #: Bodiless requests on the session's own DefaultTransport skip httpx's objects (see ``_direct``).
+    direct: DirectLane | None = None
 
 
 class Session:
@@ -220,6 +223,8 @@ class Session:
         core = _Core(
             client=client, owns_client=http_client is None, transport=transport, max_response_size=max_response_size
         )
+        if http_client is None and transport is None:
+            core.direct = DirectLane(client)
         core.tokens = TokenCache(self._send_token_request, refresh_skew=refresh_skew, clock=token_clock)
         if governor is not None:
             core.governor = governor
@@ -317,11 +322,13 @@ class Session:
         # A token request is not an attempt of the call that happens to need the token (fan-out counts).
         counting = ATTEMPTS.set(None)
         try:
-            return await self._send(
+            response = await self._send(
                 lambda: request, auth=None, options=self._options, raise_for_status=False, client=client
             )
         finally:
             ATTEMPTS.reset(counting)
+        assert isinstance(response, httpx.Response)  # the direct lane is for calls, not token requests
+        return response
 
     def _mtls_client(self, grant: X509ClientCredentialsGrant) -> httpx.AsyncClient:
         core = self._core
@@ -369,10 +376,62 @@ class Session:
         response arrived and :class:`~scp_async.ApiTimeoutError` once ``deadline`` passed.
         The returned response has been read.
         """
+        response = await self._request(
+            method,
+            url,
+            auth=auth,
+            params=params,
+            headers=headers,
+            json=json,
+            content=content,
+            data=data,
+            files=files,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            raise_for_status=raise_for_status,
+        )
+        return response.to_httpx() if isinstance(response, Answer) else response
+
+    async def _request(
+        self,
+        method: str,
+        url: str | httpx.URL,
+        *,
+        auth: httpx.Auth | None = None,
+        params: QueryParams | None = None,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        content: bytes | str | None = None,
+        data: Mapping[str, Any] | None = None,
+        files: Any = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,  # noqa: ASYNC109 - httpx's per-request timeouts
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        raise_for_status: bool = True,
+    ) -> httpx.Response | Answer:
+        """:meth:`request`, where a plain 2xx read on the direct lane may come back as an :class:`Answer`."""
         options = self._options.merge(timeout=timeout, max_retries=max_retries, deadline=deadline)
         merged_headers = {**options.headers, **(headers or {})}
-        client = self._core.client
+        core = self._core
+        client = core.client
         parsed_url = _parsed_url(url)
+        lane = core.direct
+        if lane is not None and json is None and content is None and data is None and files is None:
+            upper = method.upper()
+            pool = lane.pool(upper, parsed_url, auth)
+            direct_headers = lane.headers(merged_headers) if pool is not None else None
+            if pool is not None and direct_headers is not None:
+                assert isinstance(parsed_url, httpx.URL)  # pool() takes parsed URLs only
+                direct_url = parsed_url.copy_merge_params(params) if params else parsed_url
+                ready = direct_headers
+
+                def build_direct() -> DirectRequest:
+                    return DirectRequest(upper, direct_url, dict(ready))
+
+                return await self._send(
+                    build_direct, auth=auth, options=options, raise_for_status=raise_for_status, direct=pool
+                )
 
         def build() -> httpx.Request:
             return client.build_request(
@@ -391,18 +450,19 @@ class Session:
 
     async def _send(
         self,
-        build: Callable[[], httpx.Request],
+        build: Callable[[], httpx.Request] | Callable[[], DirectRequest],
         *,
         auth: httpx.Auth | None,
         options: RequestOptions,
         raise_for_status: bool,
         client: httpx.AsyncClient | None = None,
-    ) -> httpx.Response:
+        direct: _AsyncioPool | None = None,
+    ) -> httpx.Response | Answer:
         if self._core.closed:
             raise RuntimeError("this Session is closed")
-        built: list[httpx.Request] = []
+        built: list[httpx.Request | DirectRequest] = []
 
-        def build_and_keep() -> httpx.Request:
+        def build_and_keep() -> httpx.Request | DirectRequest:
             request = build()
             built.append(request)
             return request
@@ -411,7 +471,12 @@ class Session:
         # A cancel scope, not httpx timeouts: those bound each read, and a trickling server never trips them.
         with anyio.move_on_after(limit) as scope:
             return await self._send_until_done(
-                build_and_keep, auth=auth, options=options, raise_for_status=raise_for_status, client=client
+                build_and_keep,
+                auth=auth,
+                options=options,
+                raise_for_status=raise_for_status,
+                client=client,
+                direct=direct,
             )
         assert scope.cancelled_caught
         method, url = (built[-1].method, str(built[-1].url)) if built else (None, None)
@@ -423,13 +488,16 @@ class Session:
 
     async def _send_until_done(
         self,
-        build: Callable[[], httpx.Request],
+        build: Callable[[], httpx.Request | DirectRequest],
         *,
         auth: httpx.Auth | None,
         options: RequestOptions,
         raise_for_status: bool,
         client: httpx.AsyncClient | None,
-    ) -> httpx.Response:
+        direct: _AsyncioPool | None,
+    ) -> httpx.Response | Answer:
+        """Attempts until an answer to hand out: ``direct`` is the aiohttp pool of the direct lane (see
+        :mod:`._direct`), whose requests ``build`` makes then."""
         core = self._core
         # The session's own client on the default transport waits for the server on every attempt, unless
         # httpx's transport class was patched to answer in-process (pytest-httpx).
@@ -449,11 +517,20 @@ class Session:
             method, shown_url = request.method, RedactedUrl(request.url)
             ticket = await self._core.governor.acquire(request, auth, ticket, policy)
             started = time.perf_counter()
+            response: httpx.Response | Answer
             try:
-                response = await _exchange(client, request, auth, self._core.max_response_size)
-                await read_response(response, self._core.max_response_size)
-                if not hasattr(response, "_elapsed"):  # httpx's own send times it; _exchange does not
+                if isinstance(request, DirectRequest):
+                    assert direct is not None
+                    assert core.direct is not None
+                    response = await core.direct.exchange(
+                        direct, request, cast(OAuth2Auth | None, auth), options.timeout, core.max_response_size
+                    )
                     response.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)
+                else:
+                    response = await _exchange(client, request, auth, core.max_response_size)
+                    await read_response(response, core.max_response_size)
+                    if not hasattr(response, "_elapsed"):  # httpx's own send times it; _exchange does not
+                        response.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)
             except httpx.TransportError as exc:
                 maybe_applied = maybe_applied or may_have_applied(exc)
                 elapsed = time.perf_counter() - started
@@ -481,6 +558,8 @@ class Session:
                 # The governor paused every task of this lane; this call takes a slot again, within its deadline.
                 await response.aclose()
                 continue
+            if isinstance(response, Answer):
+                return response  # a 2xx read whole: nothing to retry, raise or mark
             server_delay = policy.server_delay(response) if status == 429 or status in policy.retry_statuses else None
             delay = server_delay if server_delay is not None else policy.backoff(retries + 1)
             # A server that asks for a longer wait than we accept, or than the deadline leaves, gets its
@@ -832,6 +911,16 @@ class ApiContext:
             raise_for_status=raise_for_status,
         )
 
+    async def _answer(self, method: str, path: str, **kwargs: Any) -> httpx.Response | Answer:
+        """:meth:`request` for the typed namespaces, which parse a plain 2xx without an ``httpx.Response``.
+
+        A context whose :meth:`request` was replaced (a subclass's, such as the deploy service's CSRF
+        dance, or a patch) gets its own :meth:`request` called.
+        """
+        if type(self).request is not _PLAIN_REQUEST or "request" in self.__dict__:
+            return await self.request(method, path, **kwargs)
+        return await self.session._request(method, self.url(path), auth=self.auth, **kwargs)
+
     def with_options(
         self,
         *,
@@ -859,6 +948,9 @@ class ApiContext:
         return httpx.AsyncClient(
             base_url=self.base_url, transport=_SessionTransport(self, raise_for_status=raise_for_status)
         )
+
+
+_PLAIN_REQUEST: Final = ApiContext.request
 
 
 class _SessionTransport(httpx.AsyncBaseTransport):
