@@ -25,7 +25,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._logging import logger
 
@@ -339,6 +339,11 @@ def _fits(value: dict[str, Any], shape: _Shape) -> bool:
         elif test == "list":
             if type(item) is not list:
                 return False
+        elif test == "str":
+            if type(item) is not str:
+                return False
+        elif test == "absent":  # present, and reading it might warn or fail
+            return False
         else:  # a test this version does not know: read at once
             return False
     return True
@@ -359,8 +364,10 @@ class ReadOnFirstUse:
 
     __slots__ = ("_scp_source",)
 
-    def __getattr__(self, name: str) -> Any:
-        return fill(self, name)
+    if not TYPE_CHECKING:  # a type checker would take any attribute for one (and protocols for matched)
+
+        def __getattr__(self, name: str) -> Any:
+            return fill(self, name)
 
 
 def fill(target: Any, name: str) -> Any:

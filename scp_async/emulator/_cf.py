@@ -451,17 +451,16 @@ def routes(ctx: Context) -> list[Route]:
         settle()
         names, guids = filt(req, "names"), filt(req, "guids")
         spaces, orgs = filt(req, "space_guids"), filt(req, "organization_guids")
-        items = []
-        for a in st.cf_apps.values():
-            if names is not None and a["name"] not in names:
-                continue
-            if guids is not None and a["guid"] not in guids:
-                continue
-            if spaces is not None and a["space"] not in spaces:
-                continue
-            if orgs is not None and st.cf_spaces.get(a["space"], {}).get("org") not in orgs:
-                continue
-            items.append(a)
+        # One pass per given filter, the most selective (spaces, as an inventory lists them) first.
+        items = list(st.cf_apps.values())
+        if spaces is not None:
+            items = [a for a in items if a["space"] in spaces]
+        if guids is not None:
+            items = [a for a in items if a["guid"] in guids]
+        if names is not None:
+            items = [a for a in items if a["name"] in names]
+        if orgs is not None:
+            items = [a for a in items if st.cf_spaces.get(a["space"], {}).get("org") in orgs]
         inc = includes(req, ("space", "space.organization"))
         return paginate(req, items, app_view, (lambda page: app_included(req, page, inc)) if inc else None)
 

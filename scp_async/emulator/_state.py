@@ -8,6 +8,7 @@ day, so that "the last 30 days" (the audit log's default window) always holds th
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import itertools
 import random
@@ -63,6 +64,7 @@ AUDIT_CATEGORIES = ("audit.security-events", "audit.configuration", "audit.data-
 MTA_STATES = ("FINISHED", "FINISHED", "FINISHED", "ERROR", "ABORTED", "ACTION_REQUIRED", "RUNNING")
 
 
+@functools.lru_cache(maxsize=65536)  # every listing of a CF app derives its droplet's id again
 def derived_id(*parts: str) -> str:
     """A stable id for a resource derived from others (drawn from no generator, so seeding more of them
     leaves every other seeded id as it was)."""

@@ -4,12 +4,14 @@ A CF resource carries a `links` object of a dozen `{"href": ...}` links and `rel
 reading them into models was most of the CPU of listing every app, and few callers look at them. A model
 qualifies when each property is one the generated `from_dict` passes through untouched (string, number,
 integer, boolean, untyped, or a union of those and null), or one whose reading a cheap test can vouch for:
-a UUID (a canonical UUID string), a list of plain values (a list), a qualifying model (an object of that
-shape), the same model or null. Its additional properties, if any, must pass through too.
+a UUID (a canonical UUID string), a list of plain values (a list), a string enum (a string: our enums keep
+values they do not know), a qualifying model (an object of that shape), the same model or null. An
+optional property no test vouches for (a map of unions, a date) must be absent from the body. Its
+additional properties, if any, must pass through too.
 
 For such a model, whether `from_dict` succeeds without a warning depends only on the body's *shape*,
 written into the class as `_scp_shape`: `(required JSON keys, ((JSON key, test, inner shape or None), ...))`
-with the tests of `scp_async._decoding._fits` ("object", "object or null", "uuid", "list").
+with the tests of `scp_async._decoding._fits` ("object", "object or null", "uuid", "list", "str", "absent").
 `scp_async._decoding.model` checks a body against the shape (far cheaper than reading it); when it fits,
 the model is made empty with the body kept, and read on the first access to any field (`__getattr__` runs
 only for attributes not yet set). A body that does not fit is read at once, so every warning and error
@@ -24,6 +26,7 @@ from openapi_python_client.parser import GeneratorData
 from openapi_python_client.parser.properties import (
     AnyProperty,
     BooleanProperty,
+    EnumProperty,
     FloatProperty,
     IntProperty,
     ListProperty,
@@ -59,12 +62,12 @@ def deferred_shapes(data: GeneratorData) -> dict[str, Shape]:
     shapes: dict[str, Shape] = {}
     changed = True
     while changed:
+        # Every pass looks at every model again: a property that had to be absent while its model did not
+        # qualify yet is tested as that model's object once it does (shapes only grow, so this ends).
         changed = False
         for name, model in models.items():
-            if name in shapes:
-                continue
             shape = _shape(model, shapes)
-            if shape is not None:
+            if shape is not None and shapes.get(name) != shape:
                 shapes[name] = shape
                 changed = True
     return shapes
@@ -77,6 +80,8 @@ def _check(prop: Any, known: dict[str, Shape]) -> tuple[str, Any] | None:
         return "uuid", None
     if kind is ListProperty and type(prop.inner_property) in _PASSED_THROUGH:
         return "list", None
+    if kind is EnumProperty and prop.value_type is str:  # the enum template keeps unknown strings, silently
+        return "str", None
     if kind is ModelProperty and prop.class_info.name in known:
         return "object", known[prop.class_info.name]
     if kind is UnionProperty:
@@ -99,7 +104,9 @@ def _shape(model: ModelProperty, known: dict[str, Shape]) -> Shape | None:
             continue
         check = _check(prop, known)
         if check is None:
-            return None
+            if prop.required:
+                return None
+            check = ("absent", None)  # a body without it reads the field as UNSET, which cannot fail
         checks.append((_key(prop), *check))
     required = tuple(_key(prop) for prop in model.required_properties)
     return required, tuple(checks)

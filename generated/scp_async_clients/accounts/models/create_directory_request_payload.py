@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.directory_feature import DirectoryFeature
 from ..types import UNSET, Unset
 
@@ -19,7 +21,7 @@ T = TypeVar("T", bound="CreateDirectoryRequestPayload")
 
 
 @_attrs_define
-class CreateDirectoryRequestPayload:
+class CreateDirectoryRequestPayload(_scp.ReadOnFirstUse):
     """
     Attributes:
         display_name (str):
@@ -169,8 +171,17 @@ class CreateDirectoryRequestPayload:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("displayName",),
+        (
+            ("customProperties", "absent", None),
+            ("directoryAdmins", "list", None),
+            ("directoryFeatures", "absent", None),
+            ("labels", "absent", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

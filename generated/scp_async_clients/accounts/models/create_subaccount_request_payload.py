@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.create_subaccount_request_payload_origin import CreateSubaccountRequestPayloadOrigin
 from ..models.create_subaccount_request_payload_used_for_production import (
     CreateSubaccountRequestPayloadUsedForProduction,
@@ -22,7 +24,7 @@ T = TypeVar("T", bound="CreateSubaccountRequestPayload")
 
 
 @_attrs_define
-class CreateSubaccountRequestPayload:
+class CreateSubaccountRequestPayload(_scp.ReadOnFirstUse):
     """
     Attributes:
         display_name (str):
@@ -206,8 +208,18 @@ class CreateSubaccountRequestPayload:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("displayName", "region"),
+        (
+            ("customProperties", "absent", None),
+            ("labels", "absent", None),
+            ("origin", "str", None),
+            ("subaccountAdmins", "list", None),
+            ("usedForProduction", "str", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -7,6 +7,8 @@ from typing import Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.directory_feature import DirectoryFeature
 from ..types import UNSET, Unset
 
@@ -14,7 +16,7 @@ T = TypeVar("T", bound="UpdateDirectoryTypeRequestPayload")
 
 
 @_attrs_define
-class UpdateDirectoryTypeRequestPayload:
+class UpdateDirectoryTypeRequestPayload(_scp.ReadOnFirstUse):
     """
     Attributes:
         directory_admins (list[str] | Unset):
@@ -107,5 +109,5 @@ class UpdateDirectoryTypeRequestPayload:
 
         return short_repr(self)
 
-
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("directoryAdmins", "list", None), ("directoryFeatures", "absent", None)))

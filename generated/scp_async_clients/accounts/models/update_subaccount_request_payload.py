@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.update_subaccount_request_payload_used_for_production import (
     UpdateSubaccountRequestPayloadUsedForProduction,
 )
@@ -21,7 +23,7 @@ T = TypeVar("T", bound="UpdateSubaccountRequestPayload")
 
 
 @_attrs_define
-class UpdateSubaccountRequestPayload:
+class UpdateSubaccountRequestPayload(_scp.ReadOnFirstUse):
     """
     Attributes:
         display_name (str):
@@ -149,8 +151,12 @@ class UpdateSubaccountRequestPayload:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("displayName",),
+        (("customProperties", "absent", None), ("labels", "absent", None), ("usedForProduction", "str", None)),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

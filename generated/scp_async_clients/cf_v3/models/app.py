@@ -9,6 +9,8 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.app_state import AppState
 from ..types import UNSET, Unset
 
@@ -24,7 +26,7 @@ T = TypeVar("T", bound="App")
 
 
 @_attrs_define
-class App:
+class App(_scp.ReadOnFirstUse):
     """
     Attributes:
         guid (UUID):
@@ -219,8 +221,97 @@ class App:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("guid", "name"),
+        (
+            ("guid", "uuid", None),
+            ("created_at", "absent", None),
+            ("updated_at", "absent", None),
+            ("included", "absent", None),
+            (
+                "lifecycle",
+                "object",
+                ((), (("data", "object", ((), (("buildpacks", "list", None), ("credentials", "absent", None)))),)),
+            ),
+            (
+                "links",
+                "object",
+                (
+                    (),
+                    (
+                        ("current_droplet", "object", (("href",), ())),
+                        ("deployed_revisions", "object", (("href",), ())),
+                        ("droplets", "object", (("href",), ())),
+                        ("environment_variables", "object", (("href",), ())),
+                        ("features", "object", (("href",), ())),
+                        ("packages", "object", (("href",), ())),
+                        ("processes", "object", (("href",), ())),
+                        ("revisions", "object", (("href",), ())),
+                        ("self", "object", (("href",), ())),
+                        ("space", "object", (("href",), ())),
+                        ("start", "object", (("href",), ())),
+                        ("stop", "object", (("href",), ())),
+                        ("tasks", "object", (("href",), ())),
+                    ),
+                ),
+            ),
+            ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
+            (
+                "relationships",
+                "object",
+                (
+                    (),
+                    (
+                        (
+                            "current_droplet",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("data", "object or null", (("guid",), (("guid", "uuid", None),))),
+                                    (
+                                        "links",
+                                        "object",
+                                        (
+                                            (),
+                                            (
+                                                ("related", "object", (("href",), ())),
+                                                ("self", "object", (("href",), ())),
+                                            ),
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                        (
+                            "space",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("data", "object or null", (("guid",), (("guid", "uuid", None),))),
+                                    (
+                                        "links",
+                                        "object",
+                                        (
+                                            (),
+                                            (
+                                                ("related", "object", (("href",), ())),
+                                                ("self", "object", (("href",), ())),
+                                            ),
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+            ("state", "str", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -9,6 +9,8 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -28,7 +30,7 @@ T = TypeVar("T", bound="AppUsageEvent")
 
 
 @_attrs_define
-class AppUsageEvent:
+class AppUsageEvent(_scp.ReadOnFirstUse):
     """
     Attributes:
         guid (UUID):
@@ -281,8 +283,26 @@ class AppUsageEvent:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("guid",),
+        (
+            ("guid", "uuid", None),
+            ("created_at", "absent", None),
+            ("updated_at", "absent", None),
+            ("app", "object", ((), ())),
+            ("buildpack", "object", ((), ())),
+            ("instance_count", "object", ((), ())),
+            ("links", "object", ((), (("self", "object", (("href",), ())),))),
+            ("memory_in_mb_per_instance", "object", ((), ())),
+            ("organization", "object", ((), ())),
+            ("process", "object", ((), ())),
+            ("space", "object", ((), ())),
+            ("state", "object", ((), ())),
+            ("task", "object", ((), ())),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

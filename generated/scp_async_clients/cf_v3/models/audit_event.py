@@ -9,6 +9,8 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -24,7 +26,7 @@ T = TypeVar("T", bound="AuditEvent")
 
 
 @_attrs_define
-class AuditEvent:
+class AuditEvent(_scp.ReadOnFirstUse):
     """
     Attributes:
         guid (UUID):
@@ -246,8 +248,22 @@ class AuditEvent:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("guid",),
+        (
+            ("guid", "uuid", None),
+            ("created_at", "absent", None),
+            ("updated_at", "absent", None),
+            ("actor", "object", ((), ())),
+            ("data", "object", ((), (("request", "object", ((), ())),))),
+            ("links", "object", ((), (("self", "object", (("href",), ())),))),
+            ("organization", "object or null", ((), ())),
+            ("space", "object or null", ((), ())),
+            ("target", "object", ((), ())),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -9,6 +9,8 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.build_state import BuildState
 from ..types import UNSET, Unset
 
@@ -26,7 +28,7 @@ T = TypeVar("T", bound="Build")
 
 
 @_attrs_define
-class Build:
+class Build(_scp.ReadOnFirstUse):
     """
     Attributes:
         guid (UUID):
@@ -327,8 +329,68 @@ class Build:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("guid",),
+        (
+            ("guid", "uuid", None),
+            ("created_at", "absent", None),
+            ("updated_at", "absent", None),
+            ("created_by", "object", ((), ())),
+            ("droplet", "object or null", ((), (("guid", "uuid", None),))),
+            (
+                "lifecycle",
+                "object",
+                ((), (("data", "object", ((), (("buildpacks", "list", None), ("credentials", "absent", None)))),)),
+            ),
+            (
+                "links",
+                "object",
+                (
+                    (),
+                    (
+                        ("app", "object", (("href",), ())),
+                        ("droplet", "object", (("href",), ())),
+                        ("self", "object", (("href",), ())),
+                    ),
+                ),
+            ),
+            ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
+            ("package", "object", ((), (("guid", "uuid", None),))),
+            (
+                "relationships",
+                "object",
+                (
+                    (),
+                    (
+                        (
+                            "app",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("data", "object or null", (("guid",), (("guid", "uuid", None),))),
+                                    (
+                                        "links",
+                                        "object",
+                                        (
+                                            (),
+                                            (
+                                                ("related", "object", (("href",), ())),
+                                                ("self", "object", (("href",), ())),
+                                            ),
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+            ("state", "str", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

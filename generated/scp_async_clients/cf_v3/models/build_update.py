@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.build_update_state import BuildUpdateState
 from ..types import UNSET, Unset
 
@@ -19,7 +21,7 @@ T = TypeVar("T", bound="BuildUpdate")
 
 
 @_attrs_define
-class BuildUpdate:
+class BuildUpdate(_scp.ReadOnFirstUse):
     """
     Attributes:
         error (None | str | Unset):
@@ -185,8 +187,20 @@ class BuildUpdate:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            (
+                "lifecycle",
+                "object",
+                ((), (("data", "object", ((), (("buildpacks", "list", None), ("credentials", "absent", None)))),)),
+            ),
+            ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
+            ("state", "str", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

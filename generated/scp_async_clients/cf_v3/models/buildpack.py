@@ -9,6 +9,8 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.buildpack_state import BuildpackState
 from ..types import UNSET, Unset
 
@@ -21,7 +23,7 @@ T = TypeVar("T", bound="Buildpack")
 
 
 @_attrs_define
-class Buildpack:
+class Buildpack(_scp.ReadOnFirstUse):
     """
     Attributes:
         guid (UUID):
@@ -244,8 +246,19 @@ class Buildpack:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("guid", "name"),
+        (
+            ("guid", "uuid", None),
+            ("created_at", "absent", None),
+            ("updated_at", "absent", None),
+            ("links", "object", ((), (("self", "object", (("href",), ())), ("upload", "object", (("href",), ()))))),
+            ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
+            ("state", "str", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

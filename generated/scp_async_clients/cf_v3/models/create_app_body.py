@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -20,7 +22,7 @@ T = TypeVar("T", bound="CreateAppBody")
 
 
 @_attrs_define
-class CreateAppBody:
+class CreateAppBody(_scp.ReadOnFirstUse):
     """
     Attributes:
         name (str):
@@ -137,8 +139,50 @@ class CreateAppBody:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("name", "relationships"),
+        (
+            (
+                "relationships",
+                "object",
+                (
+                    ("space",),
+                    (
+                        (
+                            "space",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("data", "object or null", (("guid",), (("guid", "uuid", None),))),
+                                    (
+                                        "links",
+                                        "object",
+                                        (
+                                            (),
+                                            (
+                                                ("related", "object", (("href",), ())),
+                                                ("self", "object", (("href",), ())),
+                                            ),
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+            ("environment_variables", "object", ((), ())),
+            (
+                "lifecycle",
+                "object",
+                ((), (("data", "object", ((), (("buildpacks", "list", None), ("credentials", "absent", None)))),)),
+            ),
+            ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

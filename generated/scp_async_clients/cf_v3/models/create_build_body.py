@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -19,7 +21,7 @@ T = TypeVar("T", bound="CreateBuildBody")
 
 
 @_attrs_define
-class CreateBuildBody:
+class CreateBuildBody(_scp.ReadOnFirstUse):
     """
     Attributes:
         package (Relationship):
@@ -137,8 +139,20 @@ class CreateBuildBody:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("package",),
+        (
+            ("package", "object", (("guid",), (("guid", "uuid", None),))),
+            (
+                "lifecycle",
+                "object",
+                ((), (("data", "object", ((), (("buildpacks", "list", None), ("credentials", "absent", None)))),)),
+            ),
+            ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.create_deployment_body_strategy import CreateDeploymentBodyStrategy
 from ..types import UNSET, Unset
 
@@ -21,7 +23,7 @@ T = TypeVar("T", bound="CreateDeploymentBody")
 
 
 @_attrs_define
-class CreateDeploymentBody:
+class CreateDeploymentBody(_scp.ReadOnFirstUse):
     """
     Attributes:
         droplet (Relationship | Unset):
@@ -165,8 +167,19 @@ class CreateDeploymentBody:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("droplet", "object", (("guid",), (("guid", "uuid", None),))),
+            ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
+            ("options", "object", ((), (("canary", "object", ((), (("steps", "absent", None),))),))),
+            ("relationships", "object", ((), ())),
+            ("revision", "object", (("guid",), (("guid", "uuid", None),))),
+            ("strategy", "str", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -22,7 +24,7 @@ T = TypeVar("T", bound="CreateOrganizationQuotaBody")
 
 
 @_attrs_define
-class CreateOrganizationQuotaBody:
+class CreateOrganizationQuotaBody(_scp.ReadOnFirstUse):
     """
     Attributes:
         name (str):
@@ -177,8 +179,48 @@ class CreateOrganizationQuotaBody:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("name",),
+        (
+            ("apps", "object", ((), ())),
+            ("domains", "object", ((), ())),
+            ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
+            (
+                "relationships",
+                "object",
+                (
+                    (),
+                    (
+                        (
+                            "organizations",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("data", "absent", None),
+                                    (
+                                        "links",
+                                        "object",
+                                        (
+                                            (),
+                                            (
+                                                ("related", "object", (("href",), ())),
+                                                ("self", "object", (("href",), ())),
+                                            ),
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+            ("routes", "object", ((), ())),
+            ("services", "object", ((), ())),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

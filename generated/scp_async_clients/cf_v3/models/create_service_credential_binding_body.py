@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.create_service_credential_binding_body_type import CreateServiceCredentialBindingBodyType
 from ..types import UNSET, Unset
 
@@ -22,7 +24,7 @@ T = TypeVar("T", bound="CreateServiceCredentialBindingBody")
 
 
 @_attrs_define
-class CreateServiceCredentialBindingBody:
+class CreateServiceCredentialBindingBody(_scp.ReadOnFirstUse):
     """
     Attributes:
         relationships (CreateServiceCredentialBindingBodyRelationships):
@@ -132,8 +134,67 @@ class CreateServiceCredentialBindingBody:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("relationships", "type"),
+        (
+            (
+                "relationships",
+                "object",
+                (
+                    ("service_instance",),
+                    (
+                        (
+                            "service_instance",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("data", "object or null", (("guid",), (("guid", "uuid", None),))),
+                                    (
+                                        "links",
+                                        "object",
+                                        (
+                                            (),
+                                            (
+                                                ("related", "object", (("href",), ())),
+                                                ("self", "object", (("href",), ())),
+                                            ),
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                        (
+                            "app",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("data", "object or null", (("guid",), (("guid", "uuid", None),))),
+                                    (
+                                        "links",
+                                        "object",
+                                        (
+                                            (),
+                                            (
+                                                ("related", "object", (("href",), ())),
+                                                ("self", "object", (("href",), ())),
+                                            ),
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+            ("type", "str", None),
+            ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
+            ("parameters", "object", ((), ())),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -21,7 +23,7 @@ T = TypeVar("T", bound="CreateSpaceQuotaBody")
 
 
 @_attrs_define
-class CreateSpaceQuotaBody:
+class CreateSpaceQuotaBody(_scp.ReadOnFirstUse):
     """
     Attributes:
         name (str):
@@ -160,8 +162,68 @@ class CreateSpaceQuotaBody:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("name",),
+        (
+            ("apps", "object", ((), ())),
+            ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
+            (
+                "relationships",
+                "object",
+                (
+                    (),
+                    (
+                        (
+                            "organization",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("data", "object or null", (("guid",), (("guid", "uuid", None),))),
+                                    (
+                                        "links",
+                                        "object",
+                                        (
+                                            (),
+                                            (
+                                                ("related", "object", (("href",), ())),
+                                                ("self", "object", (("href",), ())),
+                                            ),
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                        (
+                            "spaces",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("data", "absent", None),
+                                    (
+                                        "links",
+                                        "object",
+                                        (
+                                            (),
+                                            (
+                                                ("related", "object", (("href",), ())),
+                                                ("self", "object", (("href",), ())),
+                                            ),
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+            ("routes", "object", ((), ())),
+            ("services", "object", ((), ())),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

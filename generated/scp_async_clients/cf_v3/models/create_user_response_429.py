@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -17,7 +19,7 @@ T = TypeVar("T", bound="CreateUserResponse429")
 
 
 @_attrs_define
-class CreateUserResponse429:
+class CreateUserResponse429(_scp.ReadOnFirstUse):
     """
     Attributes:
         errors (list[CreateUserResponse429ErrorsItem] | Unset):
@@ -82,8 +84,9 @@ class CreateUserResponse429:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("errors", "absent", None),))
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -9,6 +9,8 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.deployment_strategy import DeploymentStrategy
 from ..types import UNSET, Unset
 
@@ -28,7 +30,7 @@ T = TypeVar("T", bound="Deployment")
 
 
 @_attrs_define
-class Deployment:
+class Deployment(_scp.ReadOnFirstUse):
     """
     Attributes:
         guid (UUID):
@@ -293,8 +295,89 @@ class Deployment:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("guid",),
+        (
+            ("guid", "uuid", None),
+            ("created_at", "absent", None),
+            ("updated_at", "absent", None),
+            ("droplet", "object", ((), (("guid", "uuid", None),))),
+            (
+                "links",
+                "object",
+                (
+                    (),
+                    (
+                        ("app", "object", (("href",), ())),
+                        ("cancel", "object", (("href",), ())),
+                        ("continue", "object", (("href",), ())),
+                        ("self", "object", (("href",), ())),
+                    ),
+                ),
+            ),
+            ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
+            ("new_processes", "absent", None),
+            ("options", "object", ((), (("canary", "object", ((), (("steps", "absent", None),))),))),
+            ("previous_droplet", "object", ((), (("guid", "uuid", None),))),
+            (
+                "relationships",
+                "object",
+                (
+                    (),
+                    (
+                        (
+                            "app",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("data", "object or null", (("guid",), (("guid", "uuid", None),))),
+                                    (
+                                        "links",
+                                        "object",
+                                        (
+                                            (),
+                                            (
+                                                ("related", "object", (("href",), ())),
+                                                ("self", "object", (("href",), ())),
+                                            ),
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+            ("revision", "object or null", ((), (("guid", "uuid", None),))),
+            (
+                "status",
+                "object",
+                (
+                    (),
+                    (
+                        ("canary", "object", ((), (("steps", "object", ((), ())),))),
+                        (
+                            "details",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("last_status_change", "absent", None),
+                                    ("last_successful_healthcheck", "absent", None),
+                                ),
+                            ),
+                        ),
+                        ("reason", "str", None),
+                        ("value", "str", None),
+                    ),
+                ),
+            ),
+            ("strategy", "str", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

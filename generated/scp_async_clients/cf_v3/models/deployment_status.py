@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.deployment_status_reason import DeploymentStatusReason
 from ..models.deployment_status_value import DeploymentStatusValue
 from ..types import UNSET, Unset
@@ -20,7 +22,7 @@ T = TypeVar("T", bound="DeploymentStatus")
 
 
 @_attrs_define
-class DeploymentStatus:
+class DeploymentStatus(_scp.ReadOnFirstUse):
     """
     Attributes:
         canary (DeploymentStatusCanary | Unset):
@@ -132,8 +134,21 @@ class DeploymentStatus:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("canary", "object", ((), (("steps", "object", ((), ())),))),
+            (
+                "details",
+                "object",
+                ((), (("last_status_change", "absent", None), ("last_successful_healthcheck", "absent", None))),
+            ),
+            ("reason", "str", None),
+            ("value", "str", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -8,13 +8,15 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="DeploymentStatusDetails")
 
 
 @_attrs_define
-class DeploymentStatusDetails:
+class DeploymentStatusDetails(_scp.ReadOnFirstUse):
     """
     Attributes:
         last_status_change (datetime.datetime | Unset):
@@ -90,5 +92,5 @@ class DeploymentStatusDetails:
 
         return short_repr(self)
 
-
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("last_status_change", "absent", None), ("last_successful_healthcheck", "absent", None)))

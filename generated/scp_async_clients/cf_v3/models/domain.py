@@ -9,6 +9,8 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.domain_supported_protocols_item import DomainSupportedProtocolsItem
 from ..types import UNSET, Unset
 
@@ -23,7 +25,7 @@ T = TypeVar("T", bound="Domain")
 
 
 @_attrs_define
-class Domain:
+class Domain(_scp.ReadOnFirstUse):
     """
     Attributes:
         guid (UUID):
@@ -234,8 +236,84 @@ class Domain:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("guid", "name"),
+        (
+            ("guid", "uuid", None),
+            ("created_at", "absent", None),
+            ("updated_at", "absent", None),
+            (
+                "links",
+                "object",
+                (
+                    (),
+                    (
+                        ("organization", "object", (("href",), ())),
+                        ("route_reservations", "object", (("href",), ())),
+                        ("router_group", "object", (("href",), ())),
+                        ("self", "object", (("href",), ())),
+                        ("shared_organizations", "object", (("href",), ())),
+                    ),
+                ),
+            ),
+            ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
+            (
+                "relationships",
+                "object",
+                (
+                    (),
+                    (
+                        (
+                            "organization",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("data", "object or null", (("guid",), (("guid", "uuid", None),))),
+                                    (
+                                        "links",
+                                        "object",
+                                        (
+                                            (),
+                                            (
+                                                ("related", "object", (("href",), ())),
+                                                ("self", "object", (("href",), ())),
+                                            ),
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                        (
+                            "shared_organizations",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("data", "absent", None),
+                                    (
+                                        "links",
+                                        "object",
+                                        (
+                                            (),
+                                            (
+                                                ("related", "object", (("href",), ())),
+                                                ("self", "object", (("href",), ())),
+                                            ),
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+            ("router_group", "object or null", ((), (("guid", "uuid", None),))),
+            ("supported_protocols", "absent", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -9,6 +9,8 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -25,7 +27,7 @@ T = TypeVar("T", bound="Droplet")
 
 
 @_attrs_define
-class Droplet:
+class Droplet(_scp.ReadOnFirstUse):
     """
     Attributes:
         guid (UUID):
@@ -349,8 +351,66 @@ class Droplet:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("guid",),
+        (
+            ("guid", "uuid", None),
+            ("created_at", "absent", None),
+            ("updated_at", "absent", None),
+            ("buildpacks", "absent", None),
+            ("checksum", "object or null", ((), ())),
+            ("lifecycle", "object", ((), (("data", "object", ((), ())),))),
+            (
+                "links",
+                "object",
+                (
+                    (),
+                    (
+                        ("app", "object", (("href",), ())),
+                        ("assign_current_droplet", "object", (("href",), ())),
+                        ("download", "object", (("href",), ())),
+                        ("package", "object", (("href",), ())),
+                        ("self", "object", (("href",), ())),
+                        ("upload", "object", (("href",), ())),
+                    ),
+                ),
+            ),
+            ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
+            ("process_types", "object", ((), ())),
+            (
+                "relationships",
+                "object",
+                (
+                    (),
+                    (
+                        (
+                            "app",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("data", "object or null", (("guid",), (("guid", "uuid", None),))),
+                                    (
+                                        "links",
+                                        "object",
+                                        (
+                                            (),
+                                            (
+                                                ("related", "object", (("href",), ())),
+                                                ("self", "object", (("href",), ())),
+                                            ),
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

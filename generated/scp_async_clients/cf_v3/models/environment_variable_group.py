@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -19,7 +21,7 @@ T = TypeVar("T", bound="EnvironmentVariableGroup")
 
 
 @_attrs_define
-class EnvironmentVariableGroup:
+class EnvironmentVariableGroup(_scp.ReadOnFirstUse):
     """
     Attributes:
         links (EnvironmentVariableGroupLinks | Unset):
@@ -135,8 +137,16 @@ class EnvironmentVariableGroup:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("links", "object", ((), (("self", "object", (("href",), ())),))),
+            ("updated_at", "absent", None),
+            ("var", "object", ((), ())),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -22,7 +24,7 @@ T = TypeVar("T", bound="GetServiceInstanceUsageSummaryInSharedSpacesResponse200"
 
 
 @_attrs_define
-class GetServiceInstanceUsageSummaryInSharedSpacesResponse200:
+class GetServiceInstanceUsageSummaryInSharedSpacesResponse200(_scp.ReadOnFirstUse):
     """
     Attributes:
         links (GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links | Unset):
@@ -105,8 +107,26 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            (
+                "links",
+                "object",
+                (
+                    (),
+                    (
+                        ("self", "object", (("href",), ())),
+                        ("service_instance", "object", (("href",), ())),
+                        ("shared_spaces", "object", (("href",), ())),
+                    ),
+                ),
+            ),
+            ("usage_summary", "absent", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

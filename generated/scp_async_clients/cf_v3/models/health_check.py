@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.health_check_type import HealthCheckType
 from ..types import UNSET, Unset
 
@@ -18,7 +20,7 @@ T = TypeVar("T", bound="HealthCheck")
 
 
 @_attrs_define
-class HealthCheck:
+class HealthCheck(_scp.ReadOnFirstUse):
     """
     Attributes:
         data (HealthCheckData | Unset):
@@ -98,8 +100,9 @@ class HealthCheck:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("data", "object", ((), ())), ("type", "str", None)))
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

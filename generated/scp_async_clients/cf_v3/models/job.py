@@ -9,6 +9,8 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.job_state import JobState
 from ..types import UNSET, Unset
 
@@ -22,7 +24,7 @@ T = TypeVar("T", bound="Job")
 
 
 @_attrs_define
-class Job:
+class Job(_scp.ReadOnFirstUse):
     """
     Attributes:
         guid (UUID):
@@ -188,8 +190,34 @@ class Job:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("guid",),
+        (
+            ("guid", "uuid", None),
+            ("created_at", "absent", None),
+            ("updated_at", "absent", None),
+            ("errors", "absent", None),
+            (
+                "links",
+                "object",
+                (
+                    (),
+                    (
+                        ("manifest", "object", (("href",), ())),
+                        ("self", "object", (("href",), ())),
+                        ("service_brokers", "object", (("href",), ())),
+                        ("service_credential_binding", "object", (("href",), ())),
+                        ("service_instances", "object", (("href",), ())),
+                        ("service_route_bindings", "object", (("href",), ())),
+                    ),
+                ),
+            ),
+            ("state", "str", None),
+            ("warnings", "absent", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -7,6 +7,8 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.list_process_instances_response_200_resources_item_state import (
     ListProcessInstancesResponse200ResourcesItemState,
 )
@@ -16,7 +18,7 @@ T = TypeVar("T", bound="ListProcessInstancesResponse200ResourcesItem")
 
 
 @_attrs_define
-class ListProcessInstancesResponse200ResourcesItem:
+class ListProcessInstancesResponse200ResourcesItem(_scp.ReadOnFirstUse):
     """
     Attributes:
         index (int | Unset):
@@ -94,5 +96,5 @@ class ListProcessInstancesResponse200ResourcesItem:
 
         return short_repr(self)
 
-
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("state", "str", None),))

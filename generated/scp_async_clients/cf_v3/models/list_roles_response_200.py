@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -19,7 +21,7 @@ T = TypeVar("T", bound="ListRolesResponse200")
 
 
 @_attrs_define
-class ListRolesResponse200:
+class ListRolesResponse200(_scp.ReadOnFirstUse):
     """
     Attributes:
         included (IncludedResources | Unset):
@@ -116,8 +118,28 @@ class ListRolesResponse200:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("included", "absent", None),
+            (
+                "pagination",
+                "object",
+                (
+                    (),
+                    (
+                        ("first", "object", (("href",), ())),
+                        ("last", "object", (("href",), ())),
+                        ("next", "object or null", (("href",), ())),
+                        ("previous", "object or null", (("href",), ())),
+                    ),
+                ),
+            ),
+            ("resources", "absent", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

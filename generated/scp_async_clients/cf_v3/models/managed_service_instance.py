@@ -9,6 +9,8 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.managed_service_instance_type import ManagedServiceInstanceType
 from ..types import UNSET, Unset
 
@@ -24,7 +26,7 @@ T = TypeVar("T", bound="ManagedServiceInstance")
 
 
 @_attrs_define
-class ManagedServiceInstance:
+class ManagedServiceInstance(_scp.ReadOnFirstUse):
     """
     Attributes:
         guid (UUID):
@@ -278,8 +280,100 @@ class ManagedServiceInstance:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("guid", "links", "name", "relationships", "type"),
+        (
+            ("guid", "uuid", None),
+            (
+                "links",
+                "object",
+                (
+                    (),
+                    (
+                        ("parameters", "object", (("href",), ())),
+                        ("self", "object", (("href",), ())),
+                        ("service_credential_bindings", "object", (("href",), ())),
+                        ("service_plan", "object", (("href",), ())),
+                        ("service_route_bindings", "object", (("href",), ())),
+                        ("shared_spaces", "object", (("href",), ())),
+                        ("space", "object", (("href",), ())),
+                    ),
+                ),
+            ),
+            (
+                "relationships",
+                "object",
+                (
+                    (),
+                    (
+                        (
+                            "service_plan",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("data", "object or null", (("guid",), (("guid", "uuid", None),))),
+                                    (
+                                        "links",
+                                        "object",
+                                        (
+                                            (),
+                                            (
+                                                ("related", "object", (("href",), ())),
+                                                ("self", "object", (("href",), ())),
+                                            ),
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                        (
+                            "space",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("data", "object or null", (("guid",), (("guid", "uuid", None),))),
+                                    (
+                                        "links",
+                                        "object",
+                                        (
+                                            (),
+                                            (
+                                                ("related", "object", (("href",), ())),
+                                                ("self", "object", (("href",), ())),
+                                            ),
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+            ("type", "str", None),
+            ("created_at", "absent", None),
+            ("updated_at", "absent", None),
+            (
+                "last_operation",
+                "object",
+                (
+                    (),
+                    (
+                        ("created_at", "absent", None),
+                        ("state", "str", None),
+                        ("type", "str", None),
+                        ("updated_at", "absent", None),
+                    ),
+                ),
+            ),
+            ("maintenance_info", "object", ((), ())),
+            ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
+            ("tags", "list", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -9,6 +9,8 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -24,7 +26,7 @@ T = TypeVar("T", bound="OrganizationQuota")
 
 
 @_attrs_define
-class OrganizationQuota:
+class OrganizationQuota(_scp.ReadOnFirstUse):
     """
     Attributes:
         guid (UUID):
@@ -219,8 +221,51 @@ class OrganizationQuota:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("guid", "name"),
+        (
+            ("guid", "uuid", None),
+            ("created_at", "absent", None),
+            ("updated_at", "absent", None),
+            ("apps", "object", ((), ())),
+            ("domains", "object", ((), ())),
+            ("links", "object", ((), (("self", "object", (("href",), ())),))),
+            (
+                "relationships",
+                "object",
+                (
+                    (),
+                    (
+                        (
+                            "organizations",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("data", "absent", None),
+                                    (
+                                        "links",
+                                        "object",
+                                        (
+                                            (),
+                                            (
+                                                ("related", "object", (("href",), ())),
+                                                ("self", "object", (("href",), ())),
+                                            ),
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+            ("routes", "object", ((), ())),
+            ("services", "object", ((), ())),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

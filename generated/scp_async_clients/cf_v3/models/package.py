@@ -9,6 +9,8 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.package_state import PackageState
 from ..models.package_type import PackageType
 from ..types import UNSET, Unset
@@ -24,7 +26,7 @@ T = TypeVar("T", bound="Package")
 
 
 @_attrs_define
-class Package:
+class Package(_scp.ReadOnFirstUse):
     """
     Attributes:
         guid (UUID):
@@ -211,8 +213,63 @@ class Package:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("guid",),
+        (
+            ("guid", "uuid", None),
+            ("created_at", "absent", None),
+            ("updated_at", "absent", None),
+            ("data", "object", ((), (("checksum", "object", ((), ())),))),
+            (
+                "links",
+                "object",
+                (
+                    (),
+                    (
+                        ("app", "object", (("href",), ())),
+                        ("download", "object", (("href",), ())),
+                        ("self", "object", (("href",), ())),
+                        ("upload", "object", (("href",), ())),
+                    ),
+                ),
+            ),
+            ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
+            (
+                "relationships",
+                "object",
+                (
+                    (),
+                    (
+                        (
+                            "app",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("data", "object or null", (("guid",), (("guid", "uuid", None),))),
+                                    (
+                                        "links",
+                                        "object",
+                                        (
+                                            (),
+                                            (
+                                                ("related", "object", (("href",), ())),
+                                                ("self", "object", (("href",), ())),
+                                            ),
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+            ("state", "str", None),
+            ("type", "str", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

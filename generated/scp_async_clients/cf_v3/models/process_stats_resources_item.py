@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.process_stats_resources_item_state import ProcessStatsResourcesItemState
 from ..types import UNSET, Unset
 
@@ -21,7 +23,7 @@ T = TypeVar("T", bound="ProcessStatsResourcesItem")
 
 
 @_attrs_define
-class ProcessStatsResourcesItem:
+class ProcessStatsResourcesItem(_scp.ReadOnFirstUse):
     """
     Attributes:
         details (None | str | Unset):
@@ -322,8 +324,16 @@ class ProcessStatsResourcesItem:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("instance_ports", "absent", None),
+            ("state", "str", None),
+            ("usage", "object", ((), (("time", "absent", None),))),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -8,13 +8,15 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="ProcessStatsResourcesItemUsage")
 
 
 @_attrs_define
-class ProcessStatsResourcesItemUsage:
+class ProcessStatsResourcesItemUsage(_scp.ReadOnFirstUse):
     """
     Attributes:
         cpu (float | Unset):
@@ -119,5 +121,5 @@ class ProcessStatsResourcesItemUsage:
 
         return short_repr(self)
 
-
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("time", "absent", None),))

@@ -9,6 +9,8 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.role_type import RoleType
 from ..types import UNSET, Unset
 
@@ -22,7 +24,7 @@ T = TypeVar("T", bound="Role")
 
 
 @_attrs_define
-class Role:
+class Role(_scp.ReadOnFirstUse):
     """
     Attributes:
         guid (UUID):
@@ -177,8 +179,83 @@ class Role:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("guid",),
+        (
+            ("guid", "uuid", None),
+            ("created_at", "absent", None),
+            ("updated_at", "absent", None),
+            ("included", "absent", None),
+            (
+                "links",
+                "object",
+                (
+                    (),
+                    (
+                        ("organization", "object", (("href",), ())),
+                        ("self", "object", (("href",), ())),
+                        ("space", "object", (("href",), ())),
+                        ("user", "object", (("href",), ())),
+                    ),
+                ),
+            ),
+            (
+                "relationships",
+                "object",
+                (
+                    (),
+                    (
+                        (
+                            "organization",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("data", "object or null", (("guid",), (("guid", "uuid", None),))),
+                                    (
+                                        "links",
+                                        "object",
+                                        (
+                                            (),
+                                            (
+                                                ("related", "object", (("href",), ())),
+                                                ("self", "object", (("href",), ())),
+                                            ),
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                        (
+                            "space",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("data", "object or null", (("guid",), (("guid", "uuid", None),))),
+                                    (
+                                        "links",
+                                        "object",
+                                        (
+                                            (),
+                                            (
+                                                ("related", "object", (("href",), ())),
+                                                ("self", "object", (("href",), ())),
+                                            ),
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                        ("user", "object or null", ((), (("data", "absent", None),))),
+                    ),
+                ),
+            ),
+            ("type", "str", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

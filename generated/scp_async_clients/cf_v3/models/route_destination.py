@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -20,7 +22,7 @@ T = TypeVar("T", bound="RouteDestination")
 
 
 @_attrs_define
-class RouteDestination:
+class RouteDestination(_scp.ReadOnFirstUse):
     """
     Attributes:
         app (RouteDestinationApp | Unset):
@@ -219,8 +221,18 @@ class RouteDestination:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("app", "object", ((), (("process", "object", ((), ())),))),
+            ("created_at", "absent", None),
+            ("links", "object", ((), (("route", "object", (("href",), ())), ("self", "object", (("href",), ()))))),
+            ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
+            ("updated_at", "absent", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -19,7 +21,7 @@ T = TypeVar("T", bound="SecurityGroupUpdate")
 
 
 @_attrs_define
-class SecurityGroupUpdate:
+class SecurityGroupUpdate(_scp.ReadOnFirstUse):
     """
     Attributes:
         globally_enabled (SecurityGroupUpdateGloballyEnabled | Unset):
@@ -125,8 +127,16 @@ class SecurityGroupUpdate:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("globally_enabled", "object", ((), ())),
+            ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
+            ("rules", "absent", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

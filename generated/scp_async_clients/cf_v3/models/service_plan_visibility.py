@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.service_plan_visibility_type import ServicePlanVisibilityType
 from ..types import UNSET, Unset
 
@@ -18,7 +20,7 @@ T = TypeVar("T", bound="ServicePlanVisibility")
 
 
 @_attrs_define
-class ServicePlanVisibility:
+class ServicePlanVisibility(_scp.ReadOnFirstUse):
     """
     Attributes:
         type_ (ServicePlanVisibilityType):
@@ -94,8 +96,9 @@ class ServicePlanVisibility:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (("type",), (("type", "str", None), ("organizations", "absent", None)))
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -9,6 +9,8 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -23,7 +25,7 @@ T = TypeVar("T", bound="ServiceRouteBinding")
 
 
 @_attrs_define
-class ServiceRouteBinding:
+class ServiceRouteBinding(_scp.ReadOnFirstUse):
     """
     Attributes:
         guid (UUID):
@@ -211,8 +213,94 @@ class ServiceRouteBinding:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("guid", "links", "relationships"),
+        (
+            ("guid", "uuid", None),
+            (
+                "links",
+                "object",
+                (
+                    (),
+                    (
+                        ("route", "object", (("href",), ())),
+                        ("self", "object", (("href",), ())),
+                        ("service_instance", "object", (("href",), ())),
+                    ),
+                ),
+            ),
+            (
+                "relationships",
+                "object",
+                (
+                    (),
+                    (
+                        (
+                            "route",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("data", "object or null", (("guid",), (("guid", "uuid", None),))),
+                                    (
+                                        "links",
+                                        "object",
+                                        (
+                                            (),
+                                            (
+                                                ("related", "object", (("href",), ())),
+                                                ("self", "object", (("href",), ())),
+                                            ),
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                        (
+                            "service_instance",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("data", "object or null", (("guid",), (("guid", "uuid", None),))),
+                                    (
+                                        "links",
+                                        "object",
+                                        (
+                                            (),
+                                            (
+                                                ("related", "object", (("href",), ())),
+                                                ("self", "object", (("href",), ())),
+                                            ),
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+            ("created_at", "absent", None),
+            ("updated_at", "absent", None),
+            ("included", "absent", None),
+            (
+                "last_operation",
+                "object or null",
+                (
+                    (),
+                    (
+                        ("created_at", "absent", None),
+                        ("state", "str", None),
+                        ("type", "str", None),
+                        ("updated_at", "absent", None),
+                    ),
+                ),
+            ),
+            ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

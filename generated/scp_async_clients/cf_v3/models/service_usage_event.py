@@ -9,6 +9,8 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -25,7 +27,7 @@ T = TypeVar("T", bound="ServiceUsageEvent")
 
 
 @_attrs_define
-class ServiceUsageEvent:
+class ServiceUsageEvent(_scp.ReadOnFirstUse):
     """
     Attributes:
         guid (UUID):
@@ -237,8 +239,23 @@ class ServiceUsageEvent:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("guid",),
+        (
+            ("guid", "uuid", None),
+            ("created_at", "absent", None),
+            ("updated_at", "absent", None),
+            ("links", "object", ((), (("self", "object", (("href",), ())),))),
+            ("organization", "object", ((), ())),
+            ("service_broker", "object", ((), ())),
+            ("service_instance", "object", ((), ())),
+            ("service_offering", "object", ((), ())),
+            ("service_plan", "object", ((), ())),
+            ("space", "object", ((), ())),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

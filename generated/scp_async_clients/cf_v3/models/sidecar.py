@@ -9,6 +9,8 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.sidecar_origin import SidecarOrigin
 from ..types import UNSET, Unset
 
@@ -20,7 +22,7 @@ T = TypeVar("T", bound="Sidecar")
 
 
 @_attrs_define
-class Sidecar:
+class Sidecar(_scp.ReadOnFirstUse):
     """
     Attributes:
         guid (UUID):
@@ -181,8 +183,48 @@ class Sidecar:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("guid", "command", "name", "process_types", "relationships"),
+        (
+            ("guid", "uuid", None),
+            ("process_types", "list", None),
+            (
+                "relationships",
+                "object",
+                (
+                    (),
+                    (
+                        (
+                            "app",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("data", "object or null", (("guid",), (("guid", "uuid", None),))),
+                                    (
+                                        "links",
+                                        "object",
+                                        (
+                                            (),
+                                            (
+                                                ("related", "object", (("href",), ())),
+                                                ("self", "object", (("href",), ())),
+                                            ),
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+            ("created_at", "absent", None),
+            ("updated_at", "absent", None),
+            ("origin", "str", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

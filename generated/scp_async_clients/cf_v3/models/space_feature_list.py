@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -17,7 +19,7 @@ T = TypeVar("T", bound="SpaceFeatureList")
 
 
 @_attrs_define
-class SpaceFeatureList:
+class SpaceFeatureList(_scp.ReadOnFirstUse):
     """
     Attributes:
         resources (list[SpaceFeature] | Unset):
@@ -82,8 +84,9 @@ class SpaceFeatureList:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("resources", "absent", None),))
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -9,6 +9,8 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -20,7 +22,7 @@ T = TypeVar("T", bound="Stack")
 
 
 @_attrs_define
-class Stack:
+class Stack(_scp.ReadOnFirstUse):
     """
     Attributes:
         guid (UUID):
@@ -184,8 +186,18 @@ class Stack:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("guid", "description", "links", "name"),
+        (
+            ("guid", "uuid", None),
+            ("links", "object", ((), (("self", "object", (("href",), ())),))),
+            ("created_at", "absent", None),
+            ("updated_at", "absent", None),
+            ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

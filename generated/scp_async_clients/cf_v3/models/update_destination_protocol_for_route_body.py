@@ -7,13 +7,15 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.update_destination_protocol_for_route_body_protocol import UpdateDestinationProtocolForRouteBodyProtocol
 
 T = TypeVar("T", bound="UpdateDestinationProtocolForRouteBody")
 
 
 @_attrs_define
-class UpdateDestinationProtocolForRouteBody:
+class UpdateDestinationProtocolForRouteBody(_scp.ReadOnFirstUse):
     """
     Attributes:
         protocol (UpdateDestinationProtocolForRouteBodyProtocol):
@@ -68,5 +70,5 @@ class UpdateDestinationProtocolForRouteBody:
 
         return short_repr(self)
 
-
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (("protocol",), (("protocol", "str", None),))

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -18,7 +20,7 @@ T = TypeVar("T", bound="UpdateProcessBody")
 
 
 @_attrs_define
-class UpdateProcessBody:
+class UpdateProcessBody(_scp.ReadOnFirstUse):
     """
     Attributes:
         command (None | str | Unset):
@@ -135,8 +137,16 @@ class UpdateProcessBody:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("health_check", "object", ((), (("data", "object", ((), ())), ("type", "str", None)))),
+            ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
+            ("readiness_health_check", "object", ((), (("data", "object", ((), ())), ("type", "str", None)))),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

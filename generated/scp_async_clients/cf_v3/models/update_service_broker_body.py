@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -18,7 +20,7 @@ T = TypeVar("T", bound="UpdateServiceBrokerBody")
 
 
 @_attrs_define
-class UpdateServiceBrokerBody:
+class UpdateServiceBrokerBody(_scp.ReadOnFirstUse):
     """
     Attributes:
         authentication (UpdateServiceBrokerBodyAuthentication | Unset):
@@ -116,8 +118,22 @@ class UpdateServiceBrokerBody:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            (
+                "authentication",
+                "object",
+                (
+                    ("credentials", "type"),
+                    (("credentials", "object", (("password", "username"), ())), ("type", "str", None)),
+                ),
+            ),
+            ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

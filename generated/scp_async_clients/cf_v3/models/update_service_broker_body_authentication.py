@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.update_service_broker_body_authentication_type import UpdateServiceBrokerBodyAuthenticationType
 
 if TYPE_CHECKING:
@@ -19,7 +21,7 @@ T = TypeVar("T", bound="UpdateServiceBrokerBodyAuthentication")
 
 
 @_attrs_define
-class UpdateServiceBrokerBodyAuthentication:
+class UpdateServiceBrokerBodyAuthentication(_scp.ReadOnFirstUse):
     """
     Attributes:
         credentials (UpdateServiceBrokerBodyAuthenticationCredentials):
@@ -86,8 +88,12 @@ class UpdateServiceBrokerBodyAuthentication:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("credentials", "type"),
+        (("credentials", "object", (("password", "username"), ())), ("type", "str", None)),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

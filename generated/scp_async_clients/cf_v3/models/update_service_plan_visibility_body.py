@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.update_service_plan_visibility_body_type import UpdateServicePlanVisibilityBodyType
 from ..types import UNSET, Unset
 
@@ -20,7 +22,7 @@ T = TypeVar("T", bound="UpdateServicePlanVisibilityBody")
 
 
 @_attrs_define
-class UpdateServicePlanVisibilityBody:
+class UpdateServicePlanVisibilityBody(_scp.ReadOnFirstUse):
     """
     Attributes:
         type_ (UpdateServicePlanVisibilityBodyType):
@@ -98,8 +100,9 @@ class UpdateServicePlanVisibilityBody:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (("type",), (("type", "str", None), ("organizations", "absent", None)))
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

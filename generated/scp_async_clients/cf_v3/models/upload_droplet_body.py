@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from .. import types
 from ..types import UNSET, File, FileTypes, Unset
 
@@ -20,7 +22,7 @@ T = TypeVar("T", bound="UploadDropletBody")
 
 
 @_attrs_define
-class UploadDropletBody:
+class UploadDropletBody(_scp.ReadOnFirstUse):
     """
     Attributes:
         bits (File | Unset):
@@ -120,8 +122,9 @@ class UploadDropletBody:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("bits", "absent", None), ("resources", "absent", None)))
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -9,6 +9,8 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.user_provided_service_instance_type import UserProvidedServiceInstanceType
 from ..types import UNSET, Unset
 
@@ -22,7 +24,7 @@ T = TypeVar("T", bound="UserProvidedServiceInstance")
 
 
 @_attrs_define
-class UserProvidedServiceInstance:
+class UserProvidedServiceInstance(_scp.ReadOnFirstUse):
     """
     Attributes:
         guid (UUID):
@@ -215,8 +217,63 @@ class UserProvidedServiceInstance:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("guid", "links", "name", "relationships", "type"),
+        (
+            ("guid", "uuid", None),
+            (
+                "links",
+                "object",
+                (
+                    (),
+                    (
+                        ("credentials", "object", (("href",), ())),
+                        ("self", "object", (("href",), ())),
+                        ("service_credential_bindings", "object", (("href",), ())),
+                        ("service_route_bindings", "object", (("href",), ())),
+                        ("space", "object", (("href",), ())),
+                    ),
+                ),
+            ),
+            (
+                "relationships",
+                "object",
+                (
+                    (),
+                    (
+                        (
+                            "space",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("data", "object or null", (("guid",), (("guid", "uuid", None),))),
+                                    (
+                                        "links",
+                                        "object",
+                                        (
+                                            (),
+                                            (
+                                                ("related", "object", (("href",), ())),
+                                                ("self", "object", (("href",), ())),
+                                            ),
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+            ("type", "str", None),
+            ("created_at", "absent", None),
+            ("updated_at", "absent", None),
+            ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
+            ("tags", "list", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

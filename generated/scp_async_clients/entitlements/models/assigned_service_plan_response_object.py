@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.assigned_service_plan_response_object_category import AssignedServicePlanResponseObjectCategory
 from ..types import UNSET, Unset
 
@@ -18,7 +20,7 @@ T = TypeVar("T", bound="AssignedServicePlanResponseObject")
 
 
 @_attrs_define
-class AssignedServicePlanResponseObject:
+class AssignedServicePlanResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         assignment_info (list[AssignedServicePlanSubaccountDTO] | Unset):
@@ -164,8 +166,9 @@ class AssignedServicePlanResponseObject:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("assignmentInfo", "absent", None), ("category", "str", None)))
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

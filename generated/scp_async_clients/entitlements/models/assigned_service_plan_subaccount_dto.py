@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.assigned_service_plan_subaccount_dto_entity_state import AssignedServicePlanSubaccountDTOEntityState
 from ..models.assigned_service_plan_subaccount_dto_entity_type import AssignedServicePlanSubaccountDTOEntityType
 from ..models.assigned_service_plan_subaccount_dto_parent_type import AssignedServicePlanSubaccountDTOParentType
@@ -21,7 +23,7 @@ T = TypeVar("T", bound="AssignedServicePlanSubaccountDTO")
 
 
 @_attrs_define
-class AssignedServicePlanSubaccountDTO:
+class AssignedServicePlanSubaccountDTO(_scp.ReadOnFirstUse):
     """
     Attributes:
         amount (float | Unset):
@@ -287,8 +289,19 @@ class AssignedServicePlanSubaccountDTO:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("createdDate", "absent", None),
+            ("entityState", "str", None),
+            ("entityType", "str", None),
+            ("modifiedDate", "absent", None),
+            ("parentType", "str", None),
+            ("resources", "absent", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

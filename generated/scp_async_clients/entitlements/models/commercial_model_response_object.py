@@ -7,13 +7,15 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="CommercialModelResponseObject")
 
 
 @_attrs_define
-class CommercialModelResponseObject:
+class CommercialModelResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         consumption_based (bool | Unset):
@@ -112,5 +114,5 @@ class CommercialModelResponseObject:
 
         return short_repr(self)
 
-
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("containedCommercialModels", "absent", None),))

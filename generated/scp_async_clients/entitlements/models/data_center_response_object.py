@@ -7,6 +7,8 @@ from typing import Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.data_center_response_object_iaas_provider import DataCenterResponseObjectIaasProvider
 from ..types import UNSET, Unset
 
@@ -14,7 +16,7 @@ T = TypeVar("T", bound="DataCenterResponseObject")
 
 
 @_attrs_define
-class DataCenterResponseObject:
+class DataCenterResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         display_name (str | Unset):
@@ -188,5 +190,5 @@ class DataCenterResponseObject:
 
         return short_repr(self)
 
-
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("iaasProvider", "str", None),))

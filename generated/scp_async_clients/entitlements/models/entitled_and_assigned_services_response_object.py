@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -18,7 +20,7 @@ T = TypeVar("T", bound="EntitledAndAssignedServicesResponseObject")
 
 
 @_attrs_define
-class EntitledAndAssignedServicesResponseObject:
+class EntitledAndAssignedServicesResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         assigned_services (list[AssignedServiceResponseObject] | Unset):
@@ -122,8 +124,9 @@ class EntitledAndAssignedServicesResponseObject:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("assignedServices", "absent", None), ("entitledServices", "absent", None)))
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.entitled_services_response_object_owner_type import EntitledServicesResponseObjectOwnerType
 from ..types import UNSET, Unset
 
@@ -22,7 +24,7 @@ T = TypeVar("T", bound="EntitledServicesResponseObject")
 
 
 @_attrs_define
-class EntitledServicesResponseObject:
+class EntitledServicesResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         application_coordinates (EntitledServicesResponseObjectApplicationCoordinatesType0 | None | Unset):
@@ -211,8 +213,17 @@ class EntitledServicesResponseObject:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("applicationCoordinates", "object or null", ((), ())),
+            ("businessCategory", "object", ((), ())),
+            ("ownerType", "str", None),
+            ("servicePlans", "absent", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

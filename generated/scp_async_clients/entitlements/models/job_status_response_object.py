@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.job_status_response_object_status import JobStatusResponseObjectStatus
 from ..types import UNSET, Unset
 
@@ -20,7 +22,7 @@ T = TypeVar("T", bound="JobStatusResponseObject")
 
 
 @_attrs_define
-class JobStatusResponseObject:
+class JobStatusResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         description (str):
@@ -135,8 +137,17 @@ class JobStatusResponseObject:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("description", "status"),
+        (
+            ("status", "str", None),
+            ("customParams", "object", ((), ())),
+            ("jobParams", "absent", None),
+            ("statusDetails", "object", ((), ())),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

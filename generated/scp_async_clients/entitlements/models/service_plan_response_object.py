@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.service_plan_response_object_category import ServicePlanResponseObjectCategory
 from ..models.service_plan_response_object_provided_by import ServicePlanResponseObjectProvidedBy
 from ..models.service_plan_response_object_provisioning_method import ServicePlanResponseObjectProvisioningMethod
@@ -22,7 +24,7 @@ T = TypeVar("T", bound="ServicePlanResponseObject")
 
 
 @_attrs_define
-class ServicePlanResponseObject:
+class ServicePlanResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         amount (float | Unset):
@@ -361,8 +363,19 @@ class ServicePlanResponseObject:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("category", "str", None),
+            ("dataCenters", "absent", None),
+            ("providedBy", "str", None),
+            ("provisioningMethod", "str", None),
+            ("resources", "absent", None),
+            ("sourceEntitlements", "absent", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -7,6 +7,8 @@ from typing import Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.business_event_type_response_object_category import BusinessEventTypeResponseObjectCategory
 from ..types import UNSET, Unset
 
@@ -14,7 +16,7 @@ T = TypeVar("T", bound="BusinessEventTypeResponseObject")
 
 
 @_attrs_define
-class BusinessEventTypeResponseObject:
+class BusinessEventTypeResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         category (BusinessEventTypeResponseObjectCategory | Unset):
@@ -106,5 +108,5 @@ class BusinessEventTypeResponseObject:
 
         return short_repr(self)
 
-
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("category", "str", None), ("searchParams", "list", None)))

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.event_response_object_event_type import EventResponseObjectEventType
 from ..types import UNSET, Unset
 
@@ -19,7 +21,7 @@ T = TypeVar("T", bound="EventResponseObject")
 
 
 @_attrs_define
-class EventResponseObject:
+class EventResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         action_time (datetime.datetime | Unset):
@@ -176,8 +178,17 @@ class EventResponseObject:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("actionTime", "absent", None),
+            ("creationTime", "absent", None),
+            ("details", "object", ((), ())),
+            ("eventType", "str", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

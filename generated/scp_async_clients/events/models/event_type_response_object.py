@@ -7,6 +7,8 @@ from typing import Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.event_type_response_object_category import EventTypeResponseObjectCategory
 from ..models.event_type_response_object_type import EventTypeResponseObjectType
 from ..types import UNSET, Unset
@@ -15,7 +17,7 @@ T = TypeVar("T", bound="EventTypeResponseObject")
 
 
 @_attrs_define
-class EventTypeResponseObject:
+class EventTypeResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         category (EventTypeResponseObjectCategory):
@@ -101,5 +103,8 @@ class EventTypeResponseObject:
 
         return short_repr(self)
 
-
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("category", "type"),
+        (("category", "str", None), ("type", "str", None), ("searchParams", "list", None)),
+    )

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.async_upload_result_client_actions_item import AsyncUploadResultClientActionsItem
 from ..models.async_upload_result_status import AsyncUploadResultStatus
 from ..types import UNSET, Unset
@@ -19,7 +21,7 @@ T = TypeVar("T", bound="AsyncUploadResult")
 
 
 @_attrs_define
-class AsyncUploadResult:
+class AsyncUploadResult(_scp.ReadOnFirstUse):
     """
     Attributes:
         bytes_processed (int | Unset):
@@ -161,8 +163,9 @@ class AsyncUploadResult:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("client_actions", "absent", None), ("file", "object", ((), ())), ("status", "str", None)))
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -8,13 +8,15 @@ from typing import Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="Module")
 
 
 @_attrs_define
-class Module:
+class Module(_scp.ReadOnFirstUse):
     """
     Attributes:
         app_name (str | Unset):
@@ -150,5 +152,14 @@ class Module:
 
         return short_repr(self)
 
-
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("createdOn", "absent", None),
+            ("providedDendencyNames", "list", None),
+            ("services", "list", None),
+            ("updatedOn", "absent", None),
+            ("uris", "list", None),
+        ),
+    )

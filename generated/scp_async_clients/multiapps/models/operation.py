@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.operation_error_type import OperationErrorType
 from ..models.operation_state import OperationState
 from ..models.process_type import ProcessType
@@ -22,7 +24,7 @@ T = TypeVar("T", bound="Operation")
 
 
 @_attrs_define
-class Operation:
+class Operation(_scp.ReadOnFirstUse):
     """
     Attributes:
         acquired_lock (bool | Unset):
@@ -237,8 +239,20 @@ class Operation:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("endedAt", "absent", None),
+            ("errorType", "str", None),
+            ("messages", "absent", None),
+            ("parameters", "object", ((), ())),
+            ("processType", "str", None),
+            ("startedAt", "absent", None),
+            ("state", "str", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.business_environment_instance_response_object_environment_type import (
     BusinessEnvironmentInstanceResponseObjectEnvironmentType,
 )
@@ -25,7 +27,7 @@ T = TypeVar("T", bound="BusinessEnvironmentInstanceResponseObject")
 
 
 @_attrs_define
-class BusinessEnvironmentInstanceResponseObject:
+class BusinessEnvironmentInstanceResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         broker_id (str | Unset):
@@ -362,8 +364,19 @@ class BusinessEnvironmentInstanceResponseObject:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("createdDate", "absent", None),
+            ("customLabels", "absent", None),
+            ("environmentType", "str", None),
+            ("modifiedDate", "absent", None),
+            ("state", "str", None),
+            ("type", "str", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -31,7 +33,7 @@ T = TypeVar("T", bound="GetEnvironmentInstanceBindingResponse")
 
 
 @_attrs_define
-class GetEnvironmentInstanceBindingResponse:
+class GetEnvironmentInstanceBindingResponse(_scp.ReadOnFirstUse):
     """
     Attributes:
         credentials (GetEnvironmentInstanceBindingResponseCredentials):
@@ -168,8 +170,18 @@ class GetEnvironmentInstanceBindingResponse:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("credentials", "parameters"),
+        (
+            ("credentials", "object", ((), ())),
+            ("parameters", "object", ((), ())),
+            ("endpoints", "absent", None),
+            ("metadata", "object", ((), ())),
+            ("volume_mounts", "absent", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.service_plan_assignments_response_object_provisioning_method import (
     ServicePlanAssignmentsResponseObjectProvisioningMethod,
 )
@@ -23,7 +25,7 @@ T = TypeVar("T", bound="ServicePlanAssignmentsResponseObject")
 
 
 @_attrs_define
-class ServicePlanAssignmentsResponseObject:
+class ServicePlanAssignmentsResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         consumed_quota (int | Unset):
@@ -214,8 +216,12 @@ class ServicePlanAssignmentsResponseObject:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (("provisioningMethod", "str", None), ("resources", "absent", None), ("serviceCategory", "str", None)),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

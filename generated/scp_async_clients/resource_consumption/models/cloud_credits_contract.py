@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -18,7 +20,7 @@ T = TypeVar("T", bound="CloudCreditsContract")
 
 
 @_attrs_define
-class CloudCreditsContract:
+class CloudCreditsContract(_scp.ReadOnFirstUse):
     """
     Attributes:
         contract_end_date (datetime.date | Unset):
@@ -124,8 +126,12 @@ class CloudCreditsContract:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (("contractEndDate", "absent", None), ("contractStartDate", "absent", None), ("phases", "absent", None)),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -8,13 +8,15 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="CloudCreditsPhaseUpdate")
 
 
 @_attrs_define
-class CloudCreditsPhaseUpdate:
+class CloudCreditsPhaseUpdate(_scp.ReadOnFirstUse):
     """
     Attributes:
         balance (float | Unset):
@@ -92,5 +94,5 @@ class CloudCreditsPhaseUpdate:
 
         return short_repr(self)
 
-
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("phaseUpdatedOn", "absent", None),))

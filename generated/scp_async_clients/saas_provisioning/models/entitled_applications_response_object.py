@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.entitled_applications_response_object_authentication_provider import (
     EntitledApplicationsResponseObjectAuthenticationProvider,
 )
@@ -34,7 +36,7 @@ T = TypeVar("T", bound="EntitledApplicationsResponseObject")
 
 
 @_attrs_define
-class EntitledApplicationsResponseObject:
+class EntitledApplicationsResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         additional_plan_features (list[str] | Unset):
@@ -559,8 +561,26 @@ class EntitledApplicationsResponseObject:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("additionalPlanFeatures", "list", None),
+            ("allowedTargetPlans", "list", None),
+            ("applicationCoordinates", "object", ((), ())),
+            ("applicationResource", "object", ((), (("groupVersionType", "object", ((), ())),))),
+            ("authenticationProvider", "str", None),
+            ("automationState", "str", None),
+            ("createdDate", "absent", None),
+            ("labels", "object", ((), ())),
+            ("metadata", "object", ((), ())),
+            ("modifiedDate", "absent", None),
+            ("paramsSchema", "object", ((), ())),
+            ("state", "str", None),
+            ("subscriptionError", "object", ((), ())),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

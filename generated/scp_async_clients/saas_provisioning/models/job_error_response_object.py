@@ -8,13 +8,15 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="JobErrorResponseObject")
 
 
 @_attrs_define
-class JobErrorResponseObject:
+class JobErrorResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         error (str | Unset):
@@ -119,5 +121,5 @@ class JobErrorResponseObject:
 
         return short_repr(self)
 
-
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("timestamp", "absent", None),))

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.job_parameter_type import JobParameterType
 from ..types import UNSET, Unset
 
@@ -18,7 +20,7 @@ T = TypeVar("T", bound="JobParameter")
 
 
 @_attrs_define
-class JobParameter:
+class JobParameter(_scp.ReadOnFirstUse):
     """
     Attributes:
         identifying (bool | Unset):
@@ -107,8 +109,9 @@ class JobParameter:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("type", "str", None), ("value", "object", ((), ()))))
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

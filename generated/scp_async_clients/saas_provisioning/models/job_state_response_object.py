@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.job_state_response_object_state import JobStateResponseObjectState
 from ..types import UNSET, Unset
 
@@ -19,7 +21,7 @@ T = TypeVar("T", bound="JobStateResponseObject")
 
 
 @_attrs_define
-class JobStateResponseObject:
+class JobStateResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         created_by (str | Unset):
@@ -133,8 +135,16 @@ class JobStateResponseObject:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("error", "object", ((), (("timestamp", "absent", None),))),
+            ("state", "str", None),
+            ("stateDetails", "object", ((), ())),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.saas_async_subscription_request_payload_status import SaasAsyncSubscriptionRequestPayloadStatus
 from ..types import UNSET, Unset
 
@@ -20,7 +22,7 @@ T = TypeVar("T", bound="SaasAsyncSubscriptionRequestPayload")
 
 
 @_attrs_define
-class SaasAsyncSubscriptionRequestPayload:
+class SaasAsyncSubscriptionRequestPayload(_scp.ReadOnFirstUse):
     """
     Attributes:
         additional_output (SaasAsyncSubscriptionRequestPayloadAdditionalOutput | Unset):
@@ -120,8 +122,9 @@ class SaasAsyncSubscriptionRequestPayload:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("additionalOutput", "object", ((), ())), ("status", "str", None)))
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -18,7 +20,7 @@ T = TypeVar("T", bound="CreateByOfferingAndPlanName")
 
 
 @_attrs_define
-class CreateByOfferingAndPlanName:
+class CreateByOfferingAndPlanName(_scp.ReadOnFirstUse):
     """
     Attributes:
         name (str):
@@ -125,8 +127,12 @@ class CreateByOfferingAndPlanName:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("name", "service_offering_name", "service_plan_name"),
+        (("labels", "absent", None), ("parameters", "object", ((), ()))),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

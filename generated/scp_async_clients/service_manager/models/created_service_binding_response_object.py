@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -25,7 +27,7 @@ T = TypeVar("T", bound="CreatedServiceBindingResponseObject")
 
 
 @_attrs_define
-class CreatedServiceBindingResponseObject:
+class CreatedServiceBindingResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         bind_resource (CreatedServiceBindingResponseObjectBindResource | Unset):
@@ -205,8 +207,19 @@ class CreatedServiceBindingResponseObject:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("bind_resource", "object", ((), ())),
+            ("context", "object", ((), ())),
+            ("created_at", "absent", None),
+            ("credentials", "object", ((), ())),
+            ("labels", "absent", None),
+            ("updated_at", "absent", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

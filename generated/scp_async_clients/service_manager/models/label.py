@@ -7,6 +7,8 @@ from typing import Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.label_op import LabelOp
 from ..types import UNSET, Unset
 
@@ -14,7 +16,7 @@ T = TypeVar("T", bound="Label")
 
 
 @_attrs_define
-class Label:
+class Label(_scp.ReadOnFirstUse):
     """
     Attributes:
         key (str | Unset):
@@ -97,5 +99,5 @@ class Label:
 
         return short_repr(self)
 
-
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("op", "str", None), ("values", "list", None)))

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.listed_platform_response_object_type import ListedPlatformResponseObjectType
 from ..types import UNSET, Unset
 
@@ -19,7 +21,7 @@ T = TypeVar("T", bound="ListedPlatformResponseObject")
 
 
 @_attrs_define
-class ListedPlatformResponseObject:
+class ListedPlatformResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         created_at (datetime.datetime | Unset):
@@ -167,8 +169,17 @@ class ListedPlatformResponseObject:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("created_at", "absent", None),
+            ("labels", "absent", None),
+            ("type", "str", None),
+            ("updated_at", "absent", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

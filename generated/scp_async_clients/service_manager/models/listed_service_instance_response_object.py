@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -22,7 +24,7 @@ T = TypeVar("T", bound="ListedServiceInstanceResponseObject")
 
 
 @_attrs_define
-class ListedServiceInstanceResponseObject:
+class ListedServiceInstanceResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         id (str):
@@ -234,8 +236,18 @@ class ListedServiceInstanceResponseObject:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("id", "name"),
+        (
+            ("context", "object", ((), ())),
+            ("created_at", "absent", None),
+            ("labels", "absent", None),
+            ("maintenance_info", "object", ((), ())),
+            ("updated_at", "absent", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.operation_response_object_state import OperationResponseObjectState
 from ..models.operation_response_object_type import OperationResponseObjectType
 from ..types import UNSET, Unset
@@ -22,7 +24,7 @@ T = TypeVar("T", bound="OperationResponseObject")
 
 
 @_attrs_define
-class OperationResponseObject:
+class OperationResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         correlation_id (str | Unset):
@@ -288,8 +290,22 @@ class OperationResponseObject:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("created_at", "absent", None),
+            ("deletion_scheduled", "absent", None),
+            ("errors", "absent", None),
+            ("labels", "absent", None),
+            ("reschedule_timestamp", "absent", None),
+            ("state", "str", None),
+            ("transitive_resources", "absent", None),
+            ("type", "str", None),
+            ("updated_at", "absent", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.platform_response_object_type import PlatformResponseObjectType
 from ..types import UNSET, Unset
 
@@ -20,7 +22,7 @@ T = TypeVar("T", bound="PlatformResponseObject")
 
 
 @_attrs_define
-class PlatformResponseObject:
+class PlatformResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         created_at (datetime.datetime | Unset):
@@ -184,8 +186,35 @@ class PlatformResponseObject:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("created_at", "absent", None),
+            ("labels", "absent", None),
+            (
+                "last_operation",
+                "object",
+                (
+                    (),
+                    (
+                        ("created_at", "absent", None),
+                        ("deletion_scheduled", "absent", None),
+                        ("errors", "absent", None),
+                        ("labels", "absent", None),
+                        ("reschedule_timestamp", "absent", None),
+                        ("state", "str", None),
+                        ("transitive_resources", "absent", None),
+                        ("type", "str", None),
+                        ("updated_at", "absent", None),
+                    ),
+                ),
+            ),
+            ("type", "str", None),
+            ("updated_at", "absent", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.register_platform_request_payload_type import RegisterPlatformRequestPayloadType
 from ..types import UNSET, Unset
 
@@ -18,7 +20,7 @@ T = TypeVar("T", bound="RegisterPlatformRequestPayload")
 
 
 @_attrs_define
-class RegisterPlatformRequestPayload:
+class RegisterPlatformRequestPayload(_scp.ReadOnFirstUse):
     """
     Attributes:
         name (str):
@@ -110,8 +112,9 @@ class RegisterPlatformRequestPayload:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (("name", "type"), (("type", "str", None), ("labels", "absent", None)))
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.registered_platform_response_object_type import RegisteredPlatformResponseObjectType
 from ..types import UNSET, Unset
 
@@ -20,7 +22,7 @@ T = TypeVar("T", bound="RegisteredPlatformResponseObject")
 
 
 @_attrs_define
-class RegisteredPlatformResponseObject:
+class RegisteredPlatformResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         created_at (datetime.datetime | Unset):
@@ -184,8 +186,18 @@ class RegisteredPlatformResponseObject:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("created_at", "absent", None),
+            ("credentials", "object", ((), (("basic", "object", ((), ())),))),
+            ("labels", "absent", None),
+            ("type", "str", None),
+            ("updated_at", "absent", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -22,7 +24,7 @@ T = TypeVar("T", bound="ServiceBindingResponseObject")
 
 
 @_attrs_define
-class ServiceBindingResponseObject:
+class ServiceBindingResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         id (str):
@@ -219,8 +221,37 @@ class ServiceBindingResponseObject:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("id", "name"),
+        (
+            ("bind_resource", "object", ((), ())),
+            ("context", "object", ((), ())),
+            ("created_at", "absent", None),
+            ("credentials", "object", ((), ())),
+            ("labels", "absent", None),
+            (
+                "last_operation",
+                "object",
+                (
+                    (),
+                    (
+                        ("created_at", "absent", None),
+                        ("deletion_scheduled", "absent", None),
+                        ("errors", "absent", None),
+                        ("labels", "absent", None),
+                        ("reschedule_timestamp", "absent", None),
+                        ("state", "str", None),
+                        ("transitive_resources", "absent", None),
+                        ("type", "str", None),
+                        ("updated_at", "absent", None),
+                    ),
+                ),
+            ),
+            ("updated_at", "absent", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

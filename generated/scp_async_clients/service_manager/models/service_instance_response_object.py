@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -21,7 +23,7 @@ T = TypeVar("T", bound="ServiceInstanceResponseObject")
 
 
 @_attrs_define
-class ServiceInstanceResponseObject:
+class ServiceInstanceResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         id (str):
@@ -249,8 +251,36 @@ class ServiceInstanceResponseObject:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        ("id", "name"),
+        (
+            ("context", "object", ((), ())),
+            ("created_at", "absent", None),
+            ("labels", "absent", None),
+            (
+                "last_operation",
+                "object",
+                (
+                    (),
+                    (
+                        ("created_at", "absent", None),
+                        ("deletion_scheduled", "absent", None),
+                        ("errors", "absent", None),
+                        ("labels", "absent", None),
+                        ("reschedule_timestamp", "absent", None),
+                        ("state", "str", None),
+                        ("transitive_resources", "absent", None),
+                        ("type", "str", None),
+                        ("updated_at", "absent", None),
+                    ),
+                ),
+            ),
+            ("maintenance_info", "object", ((), ())),
+            ("updated_at", "absent", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -7,6 +7,8 @@ from typing import Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.service_plan_metadata_supported_platforms_item import ServicePlanMetadataSupportedPlatformsItem
 from ..types import UNSET, Unset
 
@@ -14,7 +16,7 @@ T = TypeVar("T", bound="ServicePlanMetadata")
 
 
 @_attrs_define
-class ServicePlanMetadata:
+class ServicePlanMetadata(_scp.ReadOnFirstUse):
     """
     Attributes:
         supported_max_osb_version (float | str | Unset):
@@ -121,5 +123,5 @@ class ServicePlanMetadata:
 
         return short_repr(self)
 
-
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("supportedPlatforms", "absent", None),))

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.update_platform_request_payload_type import UpdatePlatformRequestPayloadType
 from ..types import UNSET, Unset
 
@@ -18,7 +20,7 @@ T = TypeVar("T", bound="UpdatePlatformRequestPayload")
 
 
 @_attrs_define
-class UpdatePlatformRequestPayload:
+class UpdatePlatformRequestPayload(_scp.ReadOnFirstUse):
     """
     Attributes:
         description (str | Unset):
@@ -128,8 +130,9 @@ class UpdatePlatformRequestPayload:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("labels", "absent", None), ("type", "str", None)))
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -20,7 +22,7 @@ T = TypeVar("T", bound="UpdateServiceInstanceRequestPayload")
 
 
 @_attrs_define
-class UpdateServiceInstanceRequestPayload:
+class UpdateServiceInstanceRequestPayload(_scp.ReadOnFirstUse):
     """
     Attributes:
         labels (list[Label] | Unset):
@@ -121,8 +123,9 @@ class UpdateServiceInstanceRequestPayload:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("labels", "absent", None), ("parameters", "object", ((), ()))))
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -19,7 +21,7 @@ T = TypeVar("T", bound="AppSummary")
 
 
 @_attrs_define
-class AppSummary:
+class AppSummary(_scp.ReadOnFirstUse):
     """
     Attributes:
         appid (str | Unset):
@@ -292,8 +294,29 @@ class AppSummary:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("attributes", "absent", None),
+            ("instanceSecretLastUsedAt", "absent", None),
+            (
+                "oauth2-configuration",
+                "object",
+                (
+                    (),
+                    (
+                        ("allowedproviders", "absent", None),
+                        ("credential-types", "list", None),
+                        ("grant-types", "list", None),
+                        ("redirect-uris", "list", None),
+                        ("system-attributes", "list", None),
+                    ),
+                ),
+            ),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.approval_status import ApprovalStatus
 from ..types import UNSET, Unset
 
@@ -15,7 +17,7 @@ T = TypeVar("T", bound="Approval")
 
 
 @_attrs_define
-class Approval:
+class Approval(_scp.ReadOnFirstUse):
     """
     Attributes:
         client_id (str | Unset):
@@ -134,5 +136,5 @@ class Approval:
 
         return short_repr(self)
 
-
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("expiresAt", "absent", None), ("lastUpdatedAt", "absent", None), ("status", "str", None)))

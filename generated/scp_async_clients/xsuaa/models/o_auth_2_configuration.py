@@ -7,13 +7,15 @@ from typing import Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="OAuth2Configuration")
 
 
 @_attrs_define
-class OAuth2Configuration:
+class OAuth2Configuration(_scp.ReadOnFirstUse):
     """
     Attributes:
         allowedproviders (list[str] | None | Unset):
@@ -173,5 +175,14 @@ class OAuth2Configuration:
 
         return short_repr(self)
 
-
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("allowedproviders", "absent", None),
+            ("credential-types", "list", None),
+            ("grant-types", "list", None),
+            ("redirect-uris", "list", None),
+            ("system-attributes", "list", None),
+        ),
+    )

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.saml_config_settings_req_change_mode import SamlConfigSettingsReqChangeMode
 from ..types import UNSET, Unset
 
@@ -18,7 +20,7 @@ T = TypeVar("T", bound="SamlConfigSettingsReq")
 
 
 @_attrs_define
-class SamlConfigSettingsReq:
+class SamlConfigSettingsReq(_scp.ReadOnFirstUse):
     """
     Attributes:
         change_mode (SamlConfigSettingsReqChangeMode | Unset):
@@ -116,8 +118,9 @@ class SamlConfigSettingsReq:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("changeMode", "str", None), ("key", "object", ((), ()))))
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -18,7 +20,7 @@ T = TypeVar("T", bound="ScimGroup")
 
 
 @_attrs_define
-class ScimGroup:
+class ScimGroup(_scp.ReadOnFirstUse):
     """
     Attributes:
         description (str | Unset):
@@ -158,8 +160,20 @@ class ScimGroup:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("members", "absent", None),
+            (
+                "meta",
+                "object",
+                ((), (("attributes", "list", None), ("created", "absent", None), ("lastModified", "absent", None))),
+            ),
+            ("schemas", "list", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

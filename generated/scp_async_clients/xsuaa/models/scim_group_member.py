@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.scim_group_member_type import ScimGroupMemberType
 from ..types import UNSET, Unset
 
@@ -18,7 +20,7 @@ T = TypeVar("T", bound="ScimGroupMember")
 
 
 @_attrs_define
-class ScimGroupMember:
+class ScimGroupMember(_scp.ReadOnFirstUse):
     """
     Attributes:
         entity (ScimCore | Unset):
@@ -125,8 +127,36 @@ class ScimGroupMember:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            (
+                "entity",
+                "object",
+                (
+                    (),
+                    (
+                        (
+                            "meta",
+                            "object",
+                            (
+                                (),
+                                (
+                                    ("attributes", "list", None),
+                                    ("created", "absent", None),
+                                    ("lastModified", "absent", None),
+                                ),
+                            ),
+                        ),
+                        ("schemas", "list", None),
+                    ),
+                ),
+            ),
+            ("type", "str", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

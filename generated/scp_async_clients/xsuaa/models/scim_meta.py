@@ -8,13 +8,15 @@ from typing import Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="ScimMeta")
 
 
 @_attrs_define
-class ScimMeta:
+class ScimMeta(_scp.ReadOnFirstUse):
     """
     Attributes:
         attributes (list[str] | Unset):
@@ -113,5 +115,5 @@ class ScimMeta:
 
         return short_repr(self)
 
-
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("attributes", "list", None), ("created", "absent", None), ("lastModified", "absent", None)))

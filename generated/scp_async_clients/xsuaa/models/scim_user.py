@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -23,7 +25,7 @@ T = TypeVar("T", bound="ScimUser")
 
 
 @_attrs_define
-class ScimUser:
+class ScimUser(_scp.ReadOnFirstUse):
     """
     Attributes:
         active (bool | Unset):
@@ -372,8 +374,25 @@ class ScimUser:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("approvals", "absent", None),
+            ("emails", "absent", None),
+            ("groups", "absent", None),
+            (
+                "meta",
+                "object",
+                ((), (("attributes", "list", None), ("created", "absent", None), ("lastModified", "absent", None))),
+            ),
+            ("name", "object", ((), ())),
+            ("passwordLastModified", "absent", None),
+            ("phoneNumbers", "absent", None),
+            ("schemas", "list", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

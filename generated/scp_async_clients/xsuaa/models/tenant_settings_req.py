@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -19,7 +21,7 @@ T = TypeVar("T", bound="TenantSettingsReq")
 
 
 @_attrs_define
-class TenantSettingsReq:
+class TenantSettingsReq(_scp.ReadOnFirstUse):
     """
     Attributes:
         cmk_enabled (str | Unset):
@@ -211,8 +213,19 @@ class TenantSettingsReq:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("corsDefaultOrigins", "list", None),
+            ("corsXhrOrigins", "list", None),
+            ("customEmailDomains", "list", None),
+            ("links", "object", ((), ())),
+            ("samlConfigSettings", "object", ((), (("changeMode", "str", None), ("key", "object", ((), ()))))),
+            ("tokenPolicySettings", "object", ((), (("changeMode", "str", None),))),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

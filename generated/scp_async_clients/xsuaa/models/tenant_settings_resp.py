@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -20,7 +22,7 @@ T = TypeVar("T", bound="TenantSettingsResp")
 
 
 @_attrs_define
-class TenantSettingsResp:
+class TenantSettingsResp(_scp.ReadOnFirstUse):
     """
     Attributes:
         cmk_enabled (str | Unset):
@@ -238,8 +240,20 @@ class TenantSettingsResp:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("corsDefaultOrigins", "list", None),
+            ("corsXhrOrigins", "list", None),
+            ("credentialTypeInfos", "absent", None),
+            ("customEmailDomains", "list", None),
+            ("links", "object", ((), ())),
+            ("samlConfigSettings", "object", ((), (("keys", "absent", None),))),
+            ("tokenPolicySettings", "object", ((), (("keyIds", "list", None), ("keys", "absent", None)))),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

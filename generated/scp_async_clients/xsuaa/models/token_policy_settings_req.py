@@ -7,6 +7,8 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.token_policy_settings_req_change_mode import TokenPolicySettingsReqChangeMode
 from ..types import UNSET, Unset
 
@@ -14,7 +16,7 @@ T = TypeVar("T", bound="TokenPolicySettingsReq")
 
 
 @_attrs_define
-class TokenPolicySettingsReq:
+class TokenPolicySettingsReq(_scp.ReadOnFirstUse):
     """
     Attributes:
         access_token_validity (int | Unset):
@@ -110,5 +112,5 @@ class TokenPolicySettingsReq:
 
         return short_repr(self)
 
-
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("changeMode", "str", None),))

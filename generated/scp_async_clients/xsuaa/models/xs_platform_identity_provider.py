@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -22,7 +24,7 @@ T = TypeVar("T", bound="XSPlatformIdentityProvider")
 
 
 @_attrs_define
-class XSPlatformIdentityProvider:
+class XSPlatformIdentityProvider(_scp.ReadOnFirstUse):
     """
     Attributes:
         active (bool | Unset):
@@ -332,8 +334,18 @@ class XSPlatformIdentityProvider:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("createdAt", "absent", None),
+            ("distribution", "object", ((), ())),
+            ("iasWellKnownMetadata", "object", ((), ())),
+            ("modifiedAt", "absent", None),
+            ("registration", "object", ((), ())),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
 
 _MODELS_UNBOUND = True
 

@@ -7,6 +7,8 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.xs_tenant_v2_zone_information_status import XSTenantV2ZoneInformationStatus
 from ..types import UNSET, Unset
 
@@ -14,7 +16,7 @@ T = TypeVar("T", bound="XSTenantV2ZoneInformation")
 
 
 @_attrs_define
-class XSTenantV2ZoneInformation:
+class XSTenantV2ZoneInformation(_scp.ReadOnFirstUse):
     """
     Attributes:
         app_tid (str | Unset):
@@ -182,5 +184,5 @@ class XSTenantV2ZoneInformation:
 
         return short_repr(self)
 
-
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), (("status", "str", None),))

@@ -8,13 +8,15 @@ from typing import Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="XSUser")
 
 
 @_attrs_define
-class XSUser:
+class XSUser(_scp.ReadOnFirstUse):
     """
     Attributes:
         active (bool | Unset):
@@ -282,5 +284,13 @@ class XSUser:
 
         return short_repr(self)
 
-
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (),
+        (
+            ("created", "absent", None),
+            ("modified", "absent", None),
+            ("passwordLastModified", "absent", None),
+            ("roleCollections", "list", None),
+        ),
+    )
