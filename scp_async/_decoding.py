@@ -20,6 +20,7 @@ operation's name.
 from __future__ import annotations
 
 import datetime
+import itertools
 import math
 import re
 import threading
@@ -297,8 +298,10 @@ def model(cls: type[Any], value: Any, name: str | None) -> Any:
         return _read_body(lambda: _model_at(cls, value, _ROOT))
     if not _tracking():
         if type(value) is dict:
-            shape = getattr(cls, "_scp_shape", None)
-            if shape is not None and _fits(value, shape):
+            fits = _FITTERS.get(cls, _UNKNOWN)
+            if fits is _UNKNOWN:
+                fits = _FITTERS[cls] = _fitter(getattr(cls, "_scp_shape", None))
+            if fits is not None and fits(value):
                 # Read on first use (see `fill`); only bodies are read so: a dict a caller passes to
                 # `from_dict` may change after, a parsed body is ours.
                 deferred = object.__new__(cls)
@@ -314,39 +317,58 @@ _Shape = tuple[tuple[str, ...], tuple[tuple[str, str, Any], ...]]
 _CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
-def _fits(value: dict[str, Any], shape: _Shape) -> bool:
-    """Whether reading `value` (a dict) by a model of this shape can neither fail nor warn.
+_FITTERS: dict[type[Any], Callable[[dict[str, Any]], bool] | None] = {}
+_UNKNOWN: Any = object()
 
-    The tests are those ``scripts/pipeline/deferred.py`` writes into the shape.
+
+def _fitter(shape: _Shape | None) -> Callable[[dict[str, Any]], bool] | None:
+    """A function telling whether reading a dict by a model of this shape can neither fail nor warn.
+
+    The tests are those ``scripts/pipeline/deferred.py`` writes into the shape. The shape is turned into
+    straight-line code once per class (as attrs writes its ``__init__``): walking the shape's tuples for
+    every object of every body cost more than the eager reading it was to save. Keys are written as
+    ``repr()`` literals, so a key from a spec is never code.
     """
-    required, checks = shape
-    for key in required:
-        if key not in value:
-            return False
-    for key, test, inner in checks:
-        item = value.get(key, _ABSENT)
-        if item is _ABSENT:
-            continue
-        if test == "object":
-            if type(item) is not dict or not _fits(item, inner):
-                return False
-        elif test == "uuid":
-            if type(item) is not str or _CANONICAL_UUID.fullmatch(item) is None:
-                return False
-        elif test == "object or null":
-            if item is not None and (type(item) is not dict or not _fits(item, inner)):
-                return False
-        elif test == "list":
-            if type(item) is not list:
-                return False
-        elif test == "str":
-            if type(item) is not str:
-                return False
-        elif test == "absent":  # present, and reading it might warn or fail
-            return False
-        else:  # a test this version does not know: read at once
-            return False
-    return True
+    if shape is None:
+        return None
+    lines = ["def fits(value):"]
+    names = itertools.count()
+
+    def emit(var: str, shape: _Shape, depth: int) -> None:
+        pad = "    " * depth
+        required, checks = shape
+        for key in required:
+            lines.append(f"{pad}if {key!r} not in {var}: return False")
+        for key, test, inner in checks:
+            item = f"item{next(names)}"
+            lines.append(f"{pad}{item} = {var}.get({key!r}, ABSENT)")
+            if test == "absent":  # present, and reading it might warn or fail
+                lines.append(f"{pad}if {item} is not ABSENT: return False")
+                continue
+            lines.append(f"{pad}if {item} is not ABSENT:")
+            inside = pad + "    "
+            if test == "object":
+                lines.append(f"{inside}if type({item}) is not dict: return False")
+                emit(item, inner, depth + 1)
+            elif test == "object or null":
+                lines.append(f"{inside}if {item} is not None:")
+                lines.append(f"{inside}    if type({item}) is not dict: return False")
+                emit(item, inner, depth + 2)
+            elif test == "uuid":
+                lines.append(f"{inside}if type({item}) is not str or CANONICAL_UUID({item}) is None: return False")
+            elif test == "list":
+                lines.append(f"{inside}if type({item}) is not list: return False")
+            elif test == "str":
+                lines.append(f"{inside}if type({item}) is not str: return False")
+            else:  # a test this version does not know: read at once
+                lines.append(f"{inside}return False")
+
+    emit("value", shape, 1)
+    lines.append("    return True")
+    scope: dict[str, Any] = {"ABSENT": _ABSENT, "CANONICAL_UUID": _CANONICAL_UUID.fullmatch}
+    exec(compile("\n".join(lines), "<scp_async read-on-first-use shape>", "exec"), scope)
+    fits: Callable[[dict[str, Any]], bool] = scope["fits"]
+    return fits
 
 
 _ABSENT: Any = object()

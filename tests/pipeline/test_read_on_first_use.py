@@ -11,6 +11,7 @@ import importlib
 import logging
 import pickle
 import pkgutil
+import random
 import re
 import uuid
 from typing import Any
@@ -242,3 +243,63 @@ def test_relationships_wait_and_read_guids_as_uuids() -> None:
     assert _is_waiting(app.relationships)
     assert app.relationships.space.data.guid == uuid.UUID(GUID)
     assert app.relationships.current_droplet.data is None
+
+
+def _fits_by_the_book(value: Any, shape: Any) -> bool:
+    """The shape's meaning, read straight off its tuples (the oracle of the compiled checks)."""
+    required, checks = shape
+    if any(key not in value for key in required):
+        return False
+    for key, test, inner in checks:
+        if key not in value:
+            continue
+        item = value[key]
+        ok = {
+            "object": lambda i, inner=inner: type(i) is dict and _fits_by_the_book(i, inner),
+            "object or null": lambda i, inner=inner: i is None or (type(i) is dict and _fits_by_the_book(i, inner)),
+            "uuid": lambda i: type(i) is str and re.fullmatch(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}", i),
+            "list": lambda i: type(i) is list,
+            "str": lambda i: type(i) is str,
+        }.get(test, lambda i: False)(item)
+        if not ok:
+            return False
+    return True
+
+
+def _fitting(shape: Any) -> dict[str, Any]:
+    required, checks = shape
+    body: dict[str, Any] = dict.fromkeys(required, "x")
+    for key, test, inner in checks:
+        if test in ("object", "object or null"):
+            body[key] = _fitting(inner)
+        elif test != "absent":
+            body[key] = {"uuid": GUID, "list": [], "str": "s"}[test]
+    return body
+
+
+def _variants(body: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for key, value in body.items():
+        for other in (None, 1, "not-a-guid", GUID, [], {}, True):
+            out.append({**body, key: other})
+        out.append({k: v for k, v in body.items() if k != key})
+        if isinstance(value, dict):
+            out.extend({**body, key: inner} for inner in _variants(value)[:40])
+    return out
+
+
+def test_the_compiled_shape_checks_agree_with_the_shapes_meaning() -> None:
+    classes = [cls for cls in _generated_model_classes() if hasattr(cls, "_scp_shape")]
+    rng = random.Random(20261207)
+    checked = 0
+    for cls in [*rng.sample(classes, 150), AppLinks, App, Link]:
+        shape = cls._scp_shape
+        fits = _scp._fitter(shape)
+        assert fits is not None
+        body = _fitting(shape)
+        assert fits(body), cls.__name__
+        absent = [key for key, test, _inner in shape[1] if test == "absent"]
+        for variant in [*_variants(body), *({**body, key: {}} for key in absent)]:
+            assert bool(fits(variant)) == bool(_fits_by_the_book(variant, shape)), (cls.__name__, variant)
+            checked += 1
+    assert checked > 1000
