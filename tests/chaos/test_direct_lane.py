@@ -1,0 +1,182 @@
+"""The direct lane (scp_async/_direct.py): a session's bodiless requests skip httpx's objects, and answer
+exactly as the httpx path does, which a session given a transport of its own still takes."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from scp_async import ApiError, DefaultTransport, NotFound, ResponseTooLargeError, Session, _direct
+
+from .conftest import Exchange, Loopback
+
+BODY = {"guid": "1b3dbd5c-e9a1-4a6f-81f7-6d1c2dbc2134", "name": "grüße", "n": [1, 2.5, None]}
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The URLs sent on the direct lane."""
+    sent: list[str] = []
+    exchange = _direct.DirectLane.exchange
+
+    async def counting(self: _direct.DirectLane, pool: Any, request: _direct.DirectRequest, *args: Any) -> Any:
+        sent.append(str(request.url))
+        return await exchange(self, pool, request, *args)
+
+    monkeypatch.setattr(_direct.DirectLane, "exchange", counting)
+    return sent
+
+
+def _routes(loopback: Loopback) -> None:
+    def echo(ex: Exchange) -> None:
+        seen = {k.lower(): v for k, v in ex.headers.items() if k.lower() not in ("host", "connection")}
+        ex.reply(200, {"path": ex.path, "headers": seen}, {"X-Thing": "1"})
+
+    loopback.routes[("GET", "/json")] = lambda ex: ex.reply(200, BODY, {"X-Thing": "1"})
+    loopback.routes[("GET", "/echo")] = echo
+    loopback.routes[("GET", "/chunked")] = lambda ex: ex.stream(200, iter([b'{"a":', b" 1}"]))
+    loopback.routes[("DELETE", "/gone")] = lambda ex: ex.reply(204)
+    loopback.routes[("GET", "/gzip")] = lambda ex: ex.reply(
+        200, gzip.compress(json.dumps(BODY).encode()), {"Content-Encoding": "gzip"}
+    )
+    loopback.routes[("GET", "/missing")] = lambda ex: ex.reply(404, {"error": {"code": 404, "message": "nope"}})
+
+
+async def _answers(session: Session, url: str) -> list[Any]:
+    out: list[Any] = []
+    for method, path, kwargs in [
+        ("GET", "/json", {}),
+        ("GET", "/echo", {"params": {"a": "x y", "b": ["1", "2"]}, "headers": {"X-Call": "c"}}),
+        ("GET", "/chunked", {}),
+        ("DELETE", "/gone", {}),
+        ("GET", "/gzip", {}),
+    ]:
+        response = await session.request(method, f"{url}{path}", **kwargs)
+        assert isinstance(response, httpx.Response)
+        headers = {k: v for k, v in response.headers.items() if k not in ("date", "server")}
+        out.append((response.status_code, headers, response.content, str(response.request.url)))
+        assert response.elapsed.total_seconds() > 0
+    with pytest.raises(NotFound) as caught:
+        await session.request("GET", f"{url}/missing")
+    error = caught.value
+    out.append((type(error), error.status_code, str(error), error.response.json()))
+    return out
+
+
+def test_the_direct_lane_answers_as_the_httpx_path_does(loopback: Loopback, counted: list[str]) -> None:
+    _routes(loopback)
+
+    async def main() -> tuple[list[Any], list[Any]]:
+        async with Session(headers={"X-Session": "s"}) as session:
+            direct = await _answers(session, loopback.url)
+        assert len(counted) == 6  # every call above took the lane
+        async with Session(headers={"X-Session": "s"}, transport=DefaultTransport()) as session:
+            long_way = await _answers(session, loopback.url)
+        assert len(counted) == 6  # a transport of one's own: httpx's path
+        return direct, long_way
+
+    direct, long_way = asyncio.run(main())
+    assert direct == long_way
+    echoed = json.loads(direct[1][2])
+    assert echoed["path"] == "/echo?a=x+y&b=1&b=2"
+    assert echoed["headers"]["x-call"] == "c"
+    assert echoed["headers"]["x-session"] == "s"
+    assert echoed["headers"]["user-agent"].startswith("scp-async/")
+    assert json.loads(direct[4][2]) == BODY  # gzip decoded by httpx's reader
+
+
+def test_a_call_on_the_direct_lane_renews_a_revoked_token_once(loopback: Loopback, counted: list[str]) -> None:
+    calls: list[str] = []
+
+    def subaccount(ex: Exchange) -> None:
+        calls.append(ex.headers.get("Authorization", ""))
+        if len(calls) == 1:
+            loopback.tokens.clear()  # revoked before its time
+        if not loopback.authorized(ex):
+            ex.reply(401, {"error": "invalid_token"})
+            return
+        ex.reply(200, {"guid": "sa-1", "displayName": "one"})
+
+    loopback.routes[("GET", "/accounts/v1/subaccounts/sa-1")] = subaccount
+
+    async def main() -> Any:
+        async with Session() as session:
+            accounts = session.cloud_management(loopback.cis_key()).accounts
+            return (await accounts.request("GET", "/accounts/v1/subaccounts/sa-1")).json()
+
+    assert asyncio.run(main())["displayName"] == "one"
+    assert len(calls) == 2
+    assert len(counted) == 1  # the 401 and its renewal are one exchange of the lane
+    assert loopback.hits[("POST", "/oauth/token")] == 2
+
+
+@pytest.mark.parametrize("path", ["/declared", "/chunked"])
+def test_the_direct_lane_stops_reading_past_max_response_size(
+    loopback: Loopback, counted: list[str], path: str
+) -> None:
+    big = b'{"x": "' + b"y" * 50_000 + b'"}'
+    loopback.routes[("GET", "/declared")] = lambda ex: ex.reply(200, big)
+    loopback.routes[("GET", "/chunked")] = lambda ex: ex.stream(
+        200, iter([big[i : i + 4096] for i in range(0, len(big), 4096)])
+    )
+
+    async def main() -> None:
+        async with Session(max_response_size=10_000) as session:
+            with pytest.raises(ResponseTooLargeError) as caught:
+                await session.request("GET", f"{loopback.url}{path}")
+            assert caught.value.status_code == 200
+            assert caught.value.url == f"{loopback.url}{path}"
+            # the connection was not left half-read: the next call works
+            loopback.routes[("GET", "/small")] = lambda ex: ex.reply(200, {"ok": True})
+            assert (await session.request("GET", f"{loopback.url}/small")).json() == {"ok": True}
+
+    asyncio.run(main())
+    assert len(counted) == 2
+
+
+def test_the_lane_steps_aside_for_bodies_and_for_what_the_client_was_told(
+    loopback: Loopback, counted: list[str]
+) -> None:
+    loopback.routes[("GET", "/json")] = lambda ex: ex.reply(200, BODY)
+    loopback.routes[("POST", "/json")] = lambda ex: ex.reply(200, BODY)
+
+    async def main() -> None:
+        async with Session() as session:
+            await session.request("POST", f"{loopback.url}/json", json={"a": 1})
+            assert counted == []
+            session.http_client.follow_redirects = True
+            await session.request("GET", f"{loopback.url}/json")
+            assert counted == []
+            session.http_client.follow_redirects = False
+            session.http_client.headers["X-Later"] = "1"  # taken up by the lane
+            await session.request("GET", f"{loopback.url}/json")
+            assert len(counted) == 1
+            assert loopback.seen[-1].headers.get("X-Later") == "1"
+
+    asyncio.run(main())
+
+
+def test_an_error_from_the_direct_lane_carries_no_token(loopback: Loopback) -> None:
+    loopback.routes[("GET", "/accounts/v1/subaccounts/sa-1")] = lambda ex: ex.reply(
+        500, {"error": {"message": f"echo {ex.headers.get('Authorization')}"}}
+    )
+
+    async def main() -> ApiError:
+        async with Session(max_retries=0) as session:
+            with pytest.raises(ApiError) as caught:
+                await session.cloud_management(loopback.cis_key()).accounts.get_subaccount("sa-1")
+            return caught.value
+
+    error = asyncio.run(main())
+    token = next(iter(loopback.tokens))
+    assert token not in str(error)
+    assert token not in repr(error.__dict__)
+    assert token not in error.response.text
+    assert "Authorization" not in error.response.request.headers or token not in str(
+        error.response.request.headers["Authorization"]
+    )
