@@ -22,10 +22,11 @@ import asyncio
 import datetime
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import httpx
 from httpx._transports.default import map_httpcore_exceptions
+from yarl import URL
 
 from ._errors import ResponseTooLargeError
 from ._limits import read_response
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
     import aiohttp
     from multidict import CIMultiDictProxy
 
-__all__ = ["Answer", "DirectLane", "DirectRequest"]
+__all__ = ["Answer", "DirectLane", "DirectRequest", "target_of"]
 
 #: Methods that never carry a body here (the lane takes no request body at all).
 _BODILESS: Final = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
@@ -56,11 +57,12 @@ _CHUNK_SIZE: Final = 64 * 1024
 class DirectRequest:
     """What the governor, the logs and errors need of a request that has no ``httpx.Request``."""
 
-    __slots__ = ("headers", "method", "url")
+    __slots__ = ("headers", "method", "target", "url")
 
-    def __init__(self, method: str, url: httpx.URL, headers: dict[str, str]) -> None:
+    def __init__(self, method: str, url: httpx.URL, target: str, headers: dict[str, str]) -> None:
         self.method = method
         self.url = url
+        self.target = target  # the URL as sent: `url` in its encoded form
         self.headers = headers
 
     def to_httpx(self) -> httpx.Request:
@@ -118,6 +120,8 @@ class DirectLane:
         self._client = client
         self._client_headers: list[Any] | None = None
         self._defaults: dict[str, str] = {}
+        # The aiohttp timeouts of the httpx ones last used (a session's calls mostly share theirs).
+        self._timeouts: tuple[httpx.Timeout, aiohttp.ClientTimeout] | None = None
 
     def pool(self, method: str, url: httpx.URL | str, auth: httpx.Auth | None) -> _AsyncioPool | None:
         """The aiohttp pool to send on, or ``None`` when this request must go through httpx.
@@ -174,20 +178,23 @@ class DirectLane:
         """
         loop = asyncio.get_running_loop()
         url = request.url
-        target = _target(url.raw_scheme, url.raw_host, url.port, url.raw_path)
-        timeouts = pool._timeout({"pool": io_limits.pool, "connect": io_limits.connect, "read": io_limits.read})
+        cached = self._timeouts
+        if cached is None or cached[0] is not io_limits:
+            timeouts = pool._timeout({"pool": io_limits.pool, "connect": io_limits.connect, "read": io_limits.read})
+            cached = self._timeouts = (io_limits, timeouts)
+        timeouts = cached[1]
         token = None
         if auth is not None:
             token = await auth.cache.token(auth.grant)
             request.headers["authorization"] = f"Bearer {token.access_token}"
-        response = await _send(pool, loop, request, target, timeouts)
+        response = await _send(pool, loop, request, timeouts)
         if response.status == 401 and auth is not None and token is not None:
             # As OAuth2Auth's flow does: the token may have been revoked early; renew it and send once more.
             await read_response(_as_httpx(request, response), auth.max_response_size)
             logger.debug("401 for %s %s; renewing the token once", request.method, redact_url(url))
             token = await auth.cache.token(auth.grant, reject=token)
             request.headers["authorization"] = f"Bearer {token.access_token}"
-            response = await _send(pool, loop, request, target, timeouts)
+            response = await _send(pool, loop, request, timeouts)
         headers = response.headers
         if 200 <= response.status < 300 and "content-encoding" not in headers and "set-cookie" not in headers:
             return Answer(request, response, await _read(request, response, max_response_size))
@@ -201,24 +208,38 @@ class DirectLane:
 _HTTPX_HANDLE: Final = httpx.AsyncHTTPTransport.handle_async_request
 
 
+def target_of(url: httpx.URL) -> str:
+    """``url`` as sent on the wire (what httpx's transport would send for it)."""
+    return _target(url.raw_scheme, url.raw_host, url.port, url.raw_path)
+
+
 async def _send(
     pool: _AsyncioPool,
     loop: asyncio.AbstractEventLoop,
     request: DirectRequest,
-    target: str,
     timeouts: aiohttp.ClientTimeout,
 ) -> aiohttp.ClientResponse:
-    from yarl import URL
-
-    with map_httpcore_exceptions(), _mapped_errors():
+    try:
         return await pool._client(loop).request(
             request.method,
-            URL(target, encoded=True),
+            URL(request.target, encoded=True),
             headers=request.headers,
             allow_redirects=False,
             timeout=timeouts,
             proxy=None,
         )
+    except Exception as exc:
+        _raise_mapped(exc)
+
+
+def _raise_mapped(exc: Exception) -> NoReturn:
+    """Raise ``exc`` as the transport maps aiohttp's errors (httpx's, via httpcore's); others as they are.
+
+    The mapping's context managers are entered only here, on the way out: on every call they cost more
+    than the rest of the lane's own work.
+    """
+    with map_httpcore_exceptions(), _mapped_errors():
+        raise exc
 
 
 def _as_httpx(request: DirectRequest, response: aiohttp.ClientResponse) -> httpx.Response:
@@ -234,27 +255,26 @@ def _as_httpx(request: DirectRequest, response: aiohttp.ClientResponse) -> httpx
 async def _read(request: DirectRequest, response: aiohttp.ClientResponse, limit: int | None) -> bytes:
     """The whole (identity-encoded) body, refused past ``limit`` bytes; the connection goes back to the pool."""
     try:
-        with map_httpcore_exceptions(), _mapped_errors():
-            declared = response.content_length
-            if limit is not None and declared is not None and declared > limit:
-                raise ResponseTooLargeError(
-                    limit, status_code=response.status, method=request.method, url=str(request.url)
-                )
-            if declared is not None:  # aiohttp stops at the declared length: one read
-                body = await response.content.read()
-            else:
-                parts: list[bytes] = []
-                total = 0
-                async for chunk in response.content.iter_chunked(_CHUNK_SIZE):
-                    total += len(chunk)
-                    if limit is not None and total > limit:
-                        raise ResponseTooLargeError(
-                            limit, status_code=response.status, method=request.method, url=str(request.url)
-                        )
-                    parts.append(chunk)
-                body = b"".join(parts)
-    except BaseException:
+        declared = response.content_length
+        if limit is not None and declared is not None and declared > limit:
+            raise ResponseTooLargeError(limit, status_code=response.status, method=request.method, url=str(request.url))
+        if declared is not None:  # aiohttp stops at the declared length: one read
+            body = await response.content.read()
+        else:
+            parts: list[bytes] = []
+            total = 0
+            async for chunk in response.content.iter_chunked(_CHUNK_SIZE):
+                total += len(chunk)
+                if limit is not None and total > limit:
+                    raise ResponseTooLargeError(
+                        limit, status_code=response.status, method=request.method, url=str(request.url)
+                    )
+                parts.append(chunk)
+            body = b"".join(parts)
+    except BaseException as exc:
         response.close()  # half-read: the connection cannot be reused
+        if isinstance(exc, Exception):
+            _raise_mapped(exc)
         raise
     response.release()
     return body

@@ -35,7 +35,7 @@ from ._credentials import (
     UaaCredentials,
     load_service_key,
 )
-from ._direct import Answer, DirectLane, DirectRequest
+from ._direct import Answer, DirectLane, DirectRequest, target_of
 from ._errors import (
     ApiConnectionError,
     ApiError,
@@ -423,11 +423,15 @@ class Session:
             direct_headers = lane.headers(merged_headers) if pool is not None else None
             if pool is not None and direct_headers is not None:
                 assert isinstance(parsed_url, httpx.URL)  # pool() takes parsed URLs only
-                direct_url = parsed_url.copy_merge_params(params) if params else parsed_url
+                if params:
+                    direct_url = parsed_url.copy_merge_params(params)
+                    target = target_of(direct_url)
+                else:  # a string _parsed_url took apart is canonical: as sent
+                    direct_url, target = parsed_url, url if isinstance(url, str) else target_of(parsed_url)
                 ready = direct_headers
 
                 def build_direct() -> DirectRequest:
-                    return DirectRequest(upper, direct_url, dict(ready))
+                    return DirectRequest(upper, direct_url, target, dict(ready))
 
                 return await self._send(
                     build_direct, auth=auth, options=options, raise_for_status=raise_for_status, direct=pool
