@@ -71,7 +71,10 @@ class DirectRequest:
 
 
 class Answer:
-    """A 2xx response read whole: status, headers (case-insensitive) and body, as the typed parsers use them."""
+    """A response read whole: status, headers (case-insensitive) and body, as the typed parsers use them.
+
+    The lane hands out only 2xx answers this way; others leave it as ``httpx.Response`` (:meth:`to_httpx`).
+    """
 
     __slots__ = ("_raw", "content", "elapsed", "extensions", "headers", "request", "status_code")
 
@@ -196,10 +199,16 @@ class DirectLane:
             request.headers["authorization"] = f"Bearer {token.access_token}"
             response = await _send(pool, loop, request, timeouts)
         headers = response.headers
-        if 200 <= response.status < 300 and "content-encoding" not in headers and "set-cookie" not in headers:
-            return Answer(request, response, await _read(request, response, max_response_size))
-        converted = _as_httpx(request, response)
-        await read_response(converted, max_response_size)
+        if "content-encoding" in headers:  # decoded (under the cap) by the reader httpx's path uses
+            converted = _as_httpx(request, response)
+            await read_response(converted, max_response_size)
+        else:
+            body = await _read(request, response, max_response_size)
+            if 200 <= response.status < 300 and "set-cookie" not in headers:
+                return Answer(request, response, body)
+            # An error, a 429 above all, read as quickly as a success: in a fan-out the governor must hear
+            # of it before the tasks whose 200s arrived with it send again.
+            converted = Answer(request, response, body).to_httpx()
         if "set-cookie" in headers:
             self._client.cookies.extract_cookies(converted)
         return converted
