@@ -84,10 +84,11 @@ class Response:
 
 
 def dumps(data: Any) -> bytes:
-    """Compact UTF-8 JSON. orjson (the emulator extra's) writes the same bytes as the standard library,
-    ten times faster: a page of 50 CF apps is 90 KB, and encoding it was a third of the emulator's time.
-    What orjson would write differently or refuses (a non-string key, an integer past 64 bits, a date or
-    dataclass the standard library refuses too) goes to the standard library."""
+    """Compact UTF-8 JSON, by orjson (the emulator extra's) ten times faster than the standard library: a
+    page of 50 CF apps is 90 KB, and encoding it was a third of the emulator's time. The same JSON, byte
+    for byte but for the spelling of some floats (``1e16`` for ``1e+16``). What orjson refuses or would
+    write differently (a non-string key, an integer past 64 bits, a subclass of a JSON type, a date or
+    dataclass, which the standard library refuses too) goes to the standard library."""
     if _orjson is not None:
         try:
             return _orjson.dumps(data, option=_ORJSON_STRICT)
