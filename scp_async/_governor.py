@@ -423,6 +423,16 @@ class Lane:
             return start
         return max(start, self._tat - (self._burst - 1.0) / rate)
 
+    def _burst_credit(self) -> float:
+        """How far ahead of its pace a burst lets the lane send (GCRA's tolerance; none for a learned pace).
+
+        After a 429 the server's bucket is empty, so the theoretical arrival time is set this far past the
+        pause: the next request leaves when it ends and the ones after it at the pace, not in a burst that
+        would only buy 429s.
+        """
+        rate = self._rate
+        return (self._burst - 1.0) / rate if rate else 0.0
+
     def _take(self, now: float) -> None:
         rate = self._rate
         if rate is not None:
@@ -494,7 +504,7 @@ class Lane:
             # More rejections of the same wave refine the estimate (the emptiest bucket waits longest).
             self._ceiling = min(self._ceiling, 1.0 / delay)
             self._rate = max(self.MIN_RATE, min(self._rate, 0.97 / delay))
-        self._tat = max(self._tat, self._paused_until)
+        self._tat = max(self._tat, self._paused_until + self._burst_credit())
         if precise:
             # The bucket is empty until the reset: what the server accepts from then on is its rate.
             self._window_start = self._paused_until
@@ -577,7 +587,7 @@ class Lane:
         self._ok_since_throttle = 0
         self._last_growth = now
         # The new pace starts at the end of the pause, without the credit of a burst.
-        self._tat = max(now, self._paused_until)
+        self._tat = max(now, self._paused_until) + self._burst_credit()
 
     def _on_success(self, now: float, throttle: Throttle) -> None:
         self._ok_since_throttle += 1
@@ -597,7 +607,9 @@ class Lane:
             self._measured = self.preset is not None
             self._ceiling = math.inf
             return
-        elapsed = now - self._last_growth
+        # Capped: a lane quiet for longer is back at its preset anyway (RECOVER_AFTER), and a clock of epoch
+        # seconds since the lane's first answer must not raise the pace to a power past float's range.
+        elapsed = min(now - self._last_growth, self.RECOVER_AFTER)
         self._last_growth = now
         if elapsed > 0 and now - self._bound_at < 1.0 and now >= max(self._paused_until, self._hold_until):
             ceiling = self.preset.rate if self.preset else math.inf  # never above a documented limit

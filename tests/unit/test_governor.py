@@ -516,3 +516,42 @@ def test_a_429_cuts_the_pace_of_tasks_already_waiting_and_the_lane_does_not_idle
     assert all(gap == pytest.approx(1 / 97, rel=0.05) for gap in gaps[:19])
     assert all(gap >= 0.045 for gap in gaps[19:]), gaps[19:]  # no task kept a slot of the old pace
     assert max(gaps) <= 0.06, gaps  # and none waited behind the slots handed out before the 429
+
+
+def test_after_a_429_a_presets_burst_is_not_spent_into_the_empty_bucket(httpx_mock: HTTPXMock) -> None:
+    """A documented limit a little above what the server grants: each 429 empties the server's bucket,
+    so the lane resumes at its (lowered) pace after the pause, not with a burst of the preset's size."""
+    from scp_async import fan_out
+
+    bucket = TimedBucket(rate=90.0, burst=20, latency=0.005)
+    httpx_mock.add_callback(bucket.answer, url=URL, is_reusable=True)
+    governor = RateGovernor(presets=(RateLimit("api.example", 100, burst=20),))
+
+    async def main() -> float:
+        session = _virtual_session(governor=governor)
+        async with session:
+            started = trio.current_time()
+            await fan_out(lambda _: session.request("GET", URL), range(600), limit=50)
+            return trio.current_time() - started
+
+    elapsed = _run_virtual(main)
+    assert bucket.ok == 600
+    assert bucket.rejected <= 10, bucket.rejected
+    ideal = (600 - 20) / 90.0
+    assert elapsed <= ideal * 1.1, (elapsed, ideal)
+
+
+def test_a_preset_lane_on_an_epoch_clock_reads_its_first_answer_after_the_pace_held_requests() -> None:
+    """The pace's growth is reckoned from the last answer; before the first one there is none to count from
+    (a lane's first answer on time.time() once raised the pace to a power past float's range)."""
+
+    async def main() -> None:
+        clock = Clock()
+        clock.now = NOW  # epoch seconds, as RetryPolicy's default clock gives
+        _, lane = _lane(clock, (RateLimit("api.example", 8, burst=2),))
+        tickets = [await lane.acquire() for _ in range(4)]  # the third and fourth waited for the pace
+        for ticket in tickets:
+            assert lane.observe(ticket, _response(200, body={})) is False
+        assert lane.rate == 8.0
+
+    anyio.run(main)
