@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import httpx
 from httpx._transports.default import map_httpcore_exceptions
-from yarl import URL
 
 from ._errors import ResponseTooLargeError
 from ._limits import read_response
@@ -228,6 +227,8 @@ async def _send(
     request: DirectRequest,
     timeouts: aiohttp.ClientTimeout,
 ) -> aiohttp.ClientResponse:
+    from yarl import URL  # aiohttp's; imported with the first call, not with scp_async
+
     try:
         return await pool._client(loop).request(
             request.method,
