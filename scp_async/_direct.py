@@ -139,11 +139,13 @@ class DirectLane:
         hooks = client.event_hooks
         if hooks["request"] or hooks["response"] or client.follow_redirects or client.cookies.jar:
             return None
-        if getattr(client, "_mounts", None) or client.auth is not None or client.params:
+        if client.auth is not None or client.params:
             return None
         transport = getattr(client, "_transport", None)
         if type(transport) is not DefaultTransport or not transport.uses_aiohttp:
             return None
+        if getattr(client, "_mounts", True) and client._transport_for_url(url) is not transport:
+            return None  # a proxy (from the environment, say) or a transport mounted for this URL
         if httpx.AsyncHTTPTransport.handle_async_request is not _HTTPX_HANDLE:
             return None  # pytest-httpx (or another patch) answers in-process
         if _running_asyncio_loop() is None:

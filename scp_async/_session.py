@@ -208,8 +208,11 @@ class Session:
         options = RequestOptions(retry=retry or RetryPolicy()).merge(
             timeout=timeout, max_retries=max_retries, headers=headers or {}, deadline=deadline
         )
+        wire = transport or DefaultTransport()
         client = http_client or httpx.AsyncClient(
-            transport=transport or DefaultTransport(),
+            transport=wire,
+            # httpx reads proxies from the environment only for a client without a transport of its own.
+            mounts=wire.proxy_mounts() if isinstance(wire, DefaultTransport) else None,
             limits=DEFAULT_LIMITS,
             timeout=options.timeout,
             headers={"User-Agent": _user_agent()},

@@ -6,7 +6,8 @@ more connections it keeps alive, the slower it gets (docs/transport.md has the m
 aiohttp's pool does not have that cost. :class:`DefaultTransport` is an ``httpx.AsyncHTTPTransport``
 whose pool is aiohttp's while an asyncio loop runs, and httpcore's under trio. Being httpx's own
 transport class, everything that works on it keeps working: ``pytest-httpx`` (which patches it),
-proxies from the environment (httpx mounts them beside it), httpx's error classes.
+proxies from the environment (mounted beside it by the session, see :meth:`DefaultTransport.proxy_mounts`),
+httpx's error classes.
 
 Errors are mapped to httpcore's (and so to httpx's) with care for what the retry policy needs to
 know: a connection that was never made (``ConnectError``/``ConnectTimeout``/``PoolTimeout``, safe to
@@ -73,6 +74,7 @@ class DefaultTransport(httpx.AsyncHTTPTransport):
         else:
             ssl_context = httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
         super().__init__(verify=ssl_context, trust_env=trust_env, limits=limits)
+        self._ssl_context, self._limits, self._trust_env = ssl_context, limits, trust_env
         if aiohttp and _aiohttp_available():
             self._pool = _AsyncioPool(self._pool, ssl_context=ssl_context, limits=limits)  # type: ignore[assignment]
 
@@ -89,6 +91,24 @@ class DefaultTransport(httpx.AsyncHTTPTransport):
             with map_httpcore_exceptions():
                 return await pool.send(request, loop)
         return await super().handle_async_request(request)
+
+    def proxy_mounts(self) -> dict[str, httpx.AsyncBaseTransport | None]:
+        """The proxies of the environment (``HTTP(S)_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) as httpx reads them,
+        as ``mounts=`` for a client on this transport: httpx skips them for a client given a transport.
+
+        A proxied URL goes through httpx's own transport with this one's TLS settings and limits; a
+        ``NO_PROXY`` pattern maps to ``None``, which is this transport.
+        """
+        if not self._trust_env:
+            return {}
+        from httpx._utils import get_environment_proxies
+
+        return {
+            pattern: None
+            if url is None
+            else httpx.AsyncHTTPTransport(verify=self._ssl_context, limits=self._limits, proxy=httpx.Proxy(url))
+            for pattern, url in get_environment_proxies().items()
+        }
 
     @property
     def uses_aiohttp(self) -> bool:

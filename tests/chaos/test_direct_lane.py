@@ -180,3 +180,38 @@ def test_an_error_from_the_direct_lane_carries_no_token(loopback: Loopback) -> N
     assert "Authorization" not in error.response.request.headers or token not in str(
         error.response.request.headers["Authorization"]
     )
+
+
+def test_the_lane_steps_aside_for_a_proxy_from_the_environment(
+    loopback: Loopback, counted: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """httpx mounts a proxy transport for HTTP(S)_PROXY: the request must reach the proxy, not the host."""
+    proxied: list[str] = []
+
+    def proxy(ex: Exchange) -> None:
+        proxied.append(ex.path)  # a forward proxy gets the absolute URL as the request target
+        ex.reply(200, {"via": "proxy"})
+
+    loopback.routes[("GET", "http://api.example.invalid/v1/things")] = proxy
+    monkeypatch.setenv("HTTP_PROXY", loopback.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    async def main() -> Any:
+        async with Session() as session:
+            return (await session.request("GET", "http://api.example.invalid/v1/things")).json()
+
+    assert asyncio.run(main()) == {"via": "proxy"}
+    assert proxied == ["http://api.example.invalid/v1/things"]
+    assert counted == []
+
+    # A host in NO_PROXY is reached directly, and on the lane.
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    loopback.routes[("GET", "/direct")] = lambda ex: ex.reply(200, {"via": "direct"})
+
+    async def direct() -> Any:
+        async with Session() as session:
+            return (await session.request("GET", f"{loopback.url}/direct")).json()
+
+    assert asyncio.run(direct()) == {"via": "direct"}
+    assert counted == [f"{loopback.url}/direct"]
