@@ -62,6 +62,7 @@ class Answered(Protocol):
 __all__ = [
     "ATTEMPTS",
     "SAP_PRESETS",
+    "ColdStart",
     "GovernorStats",
     "Lane",
     "RateGovernor",
@@ -291,6 +292,59 @@ class GovernorStats:
 # -- one lane ------------------------------------------------------------------------------------------
 
 
+class ColdStart:
+    """How a lane with no known limit sends until the server speaks: slowly at first, as TCP starts.
+
+    A bucket of ``burst`` tokens filled at ``rate`` per second; once a fan-out has emptied it, the rate
+    doubles every ``doubling`` seconds, and past ``ceiling`` the lane no longer paces (0.1 s after the
+    bucket ran dry, with the defaults). Without it hundreds of tasks would all be sent before the first
+    429 could be read, and the tasks whose answers came first would send again into the server's empty
+    bucket; paced, the first 429 is read while few requests are out. The lane asks for a token only
+    for a request sent while others await their answers: calls one after the other never wait.
+    """
+
+    def __init__(
+        self, burst: float = 10.0, rate: float = 500.0, doubling: float = 0.015, ceiling: float = 64000.0
+    ) -> None:
+        self.burst, self.rate, self.doubling, self.ceiling = burst, rate, doubling, ceiling
+        self._tokens = burst
+        self._filled_at = -math.inf
+        self._ramp_from = math.nan  # when the bucket first ran dry: the doubling counts from there
+
+    def _growth(self, at: float) -> float:
+        """``2 ** (doublings since the ramp began)`` at ``at``."""
+        return float(2.0 ** min(64.0, (at - self._ramp_from) / self.doubling))
+
+    def _fill(self, now: float) -> None:
+        then = self._filled_at
+        if now <= then:
+            return
+        if math.isnan(self._ramp_from):
+            added = self.rate * (now - then)
+        else:  # the integral of rate * growth from then to now
+            added = self.rate * self.doubling / math.log(2.0) * (self._growth(now) - self._growth(then))
+        self._tokens = min(self.burst, self._tokens + added)
+        self._filled_at = now
+
+    def slot(self, now: float) -> float | None:
+        """When the next request may leave (``now`` if a token is there); ``None`` once the start is over."""
+        self._fill(now)
+        if not math.isnan(self._ramp_from) and self.rate * self._growth(now) >= self.ceiling:
+            return None
+        missing = 1.0 - self._tokens
+        if missing <= 1e-9:
+            return now
+        if math.isnan(self._ramp_from):
+            self._ramp_from = now
+        # The time at which the fill since the last one makes up the missing token (the integral, inverted).
+        growth = self._growth(self._filled_at) + missing * math.log(2.0) / (self.rate * self.doubling)
+        return self._ramp_from + self.doubling * math.log2(growth)
+
+    def take(self, now: float) -> None:
+        self._fill(now)
+        self._tokens -= 1.0
+
+
 @dataclass
 class Ticket:
     """A request's slot: which lane, under which pace it was sent, and the how-manieth try of its call.
@@ -303,6 +357,7 @@ class Ticket:
     attempt: int = 1
     retry_at: float = 0.0
     sent: float = 0.0  # when the request left, on the lane's clock
+    in_flight: bool = False  # counted among the lane's requests awaiting an answer (during its cold start)
 
     def may_retry(self) -> bool:
         """Whether the call of this rejected request may try again (see :meth:`RateGovernor.may_retry`)."""
@@ -376,6 +431,8 @@ class Lane:
         self._oks: deque[float] = deque()
         self._recent: deque[bool] = deque(maxlen=self.WINDOW)  # whether each recent answer was a 429
         self._hold_until = -math.inf  # no growth of the pace before this (after a sporadic 429)
+        self._cold: ColdStart | None = None if preset else ColdStart()  # until the server speaks
+        self._in_flight = 0  # requests sent and not answered yet, counted during the cold start
         self._clock: Callable[[], float] = governor.clock or time.time
         self._wall_clock: Callable[[], float] = governor.wall_clock or time.time
         self._sleep: Callable[[float], Awaitable[None]] = governor.sleep or anyio.sleep
@@ -413,14 +470,31 @@ class Lane:
         if waited:
             self.stats.waits += 1
             self.stats.waited += waited
-        return Ticket(self, self._epoch, attempt, sent=now)
+        ticket = Ticket(self, self._epoch, attempt, sent=now)
+        if self._cold is not None:
+            self._in_flight += 1
+            ticket.in_flight = True
+        return ticket
+
+    def release(self, ticket: Ticket) -> None:
+        """The request of ``ticket`` is answered, failed or abandoned: it is no longer in flight."""
+        if ticket.in_flight:
+            ticket.in_flight = False
+            self._in_flight -= 1
 
     def _slot(self, now: float) -> float:
         """The earliest time the next request may leave: after any pause, and within the pace (GCRA)."""
         start = max(now, self._paused_until)
         rate = self._rate
         if rate is None:
-            return start
+            cold = self._cold
+            if cold is None or not self._in_flight:  # a request alone floods no one
+                return start
+            slot = cold.slot(now)
+            if slot is None:
+                self._cold = None
+                return start
+            return max(start, slot)
         return max(start, self._tat - (self._burst - 1.0) / rate)
 
     def _burst_credit(self) -> float:
@@ -435,7 +509,9 @@ class Lane:
 
     def _take(self, now: float) -> None:
         rate = self._rate
-        if rate is not None:
+        if rate is None and self._cold is not None and self._in_flight:
+            self._cold.take(now)
+        elif rate is not None:
             interval = 1.0 / rate
             # A request that leaves a little after its slot (the event loop was busy) does not push the
             # next ones back: the lane keeps its pace on average, never getting ahead of it.
@@ -468,6 +544,7 @@ class Lane:
 
     def observe(self, ticket: Ticket, response: Answered) -> bool:
         """Learn from a response; return whether it was a rate-limit rejection."""
+        self.release(ticket)
         gov = self._governor
         throttle = parse_throttle(response, now=self._wall_clock())
         now = self._clock()
@@ -484,6 +561,7 @@ class Lane:
             ticket.retry_at = now + (throttle.delay if throttle.delay is not None else self.DEFAULT_DELAY)
             self._hold_until = now + self.SPORADIC_HOLD
             return True
+        self._cold = None  # the server spoke: the pace is learned from here
         delay = throttle.delay
         if delay is None:
             self._consecutive_unknown += 1

@@ -539,6 +539,8 @@ class Session:
                     if not hasattr(response, "_elapsed"):  # httpx's own send times it; _exchange does not
                         response.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)
             except httpx.TransportError as exc:
+                if ticket is not None:
+                    ticket.lane.release(ticket)
                 maybe_applied = maybe_applied or may_have_applied(exc)
                 elapsed = time.perf_counter() - started
                 delay = policy.backoff(retries + 1)
@@ -558,6 +560,10 @@ class Session:
                 # The cause stays for debugging; the request it holds (token or client secret) does not.
                 redact_exception(exc)
                 raise error(f"{type(exc).__name__}: {detail}", method=method, url=str(request.url)) from exc
+            except BaseException:  # cancelled, or an error of a transport of the user's
+                if ticket is not None:
+                    ticket.lane.release(ticket)
+                raise
             elapsed = time.perf_counter() - started
             status = response.status_code
             logger.debug("%s %s -> %d in %.3fs (retries: %d)", method, shown_url, status, elapsed, retries)

@@ -172,7 +172,8 @@ def test_401_storm_renews_the_token_once(
 
     run(main)
     assert len(httpx_mock.get_requests(url=TOKEN_URL)) == 2
-    assert len(httpx_mock.get_requests(url=API)) == 100
+    # Each task is answered 401 at most once (the governor's cold start may hold some until the renewal).
+    assert 50 < len(httpx_mock.get_requests(url=API)) <= 100
 
 
 def test_revoked_token_gives_unauthorized_after_exactly_one_renewal(
