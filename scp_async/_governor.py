@@ -461,7 +461,7 @@ class Lane:
             await self._sleep(own_wait)
             waited += own_wait
             now = self._clock()
-        if self._queue or self._slot(now) > now:
+        if (self._queue and self._paced(now)) or self._slot(now) > now:
             waited += await self._wait_in_line(now)
         elif now >= self._window_start:
             self._window_slack = True  # the caller, not the pace, set how fast this went
@@ -531,6 +531,13 @@ class Lane:
                 send_at = self._slot(now)
                 if send_at <= now:
                     return now - started
+                if queue[0] is not turn:
+                    # Woken with every other waiting task while the lane had no pace, and it has one again:
+                    # back to waiting for its turn, so that only the first of the queue waits for a time.
+                    fresh = anyio.Event()
+                    queue[queue.index(turn)] = turn = fresh
+                    await turn.wait()
+                    continue
                 if send_at > self._paused_until:
                     self._bound_at = now  # the pace, not a pause, holds requests back
                 await self._sleep(send_at - now)
@@ -538,9 +545,16 @@ class Lane:
             if queue and queue[0] is turn:
                 queue.popleft()
                 if queue:
-                    queue[0].set()
+                    # The turn passes on one task per pass of the event loop; with no pace any more, that
+                    # would hold every task arriving meanwhile behind the queue, however fast the server.
+                    for waiting in queue if not self._paced(self._clock()) else (queue[0],):
+                        waiting.set()
             else:
                 queue.remove(turn)  # cancelled while waiting for its turn
+
+    def _paced(self, now: float) -> bool:
+        """Whether anything holds this lane's requests back now: a pace, the cold start or a pause."""
+        return self._rate is not None or self._cold is not None or self._paused_until > now
 
     def observe(self, ticket: Ticket, response: Answered) -> bool:
         """Learn from a response; return whether it was a rate-limit rejection."""

@@ -74,7 +74,7 @@ def bench_imports() -> None:
     facade = _import_ms("from scp_async import Session")
     print(f"from scp_async import Session (httpx, authlib, anyio included): {facade:.0f} ms")
     above = _import_ms("from scp_async import Session; import scp_async_clients.cf_v3.api.apps.get_app")
-    print(f"+ one CF V3 operation above the Session: {above:.0f} ms (+{above - facade:.0f} ms)")
+    print(f"+ one CF V3 operation above the Session: {above:.0f} ms ({above - facade:+.0f} ms)")
 
 
 def bench_facade_overhead(requests: int = 3000, concurrency: int = 16) -> None:

@@ -296,6 +296,37 @@ def test_calls_one_after_the_other_never_wait_for_the_start_pace() -> None:
     anyio.run(main)
 
 
+def test_once_the_pace_is_gone_a_queue_left_behind_holds_no_one() -> None:
+    """Waiting tasks hand the turn on one per pass of the event loop; with no pace any more, tasks that keep
+    coming must not queue behind them (they did: 200 busy tasks kept the queue full for seconds)."""
+
+    async def main() -> Lane:
+        clock = Clock()
+        _governor, lane = _lane(clock)
+        end = ColdStart().doubling * math.log2(ColdStart().ceiling / ColdStart().rate)
+
+        async def worker() -> None:
+            while clock.now <= end:  # through the cold start
+                ticket = await lane.acquire()
+                await anyio.lowlevel.checkpoint()
+                lane.observe(ticket, _response(200, body={}))
+            for _ in range(20):  # after it: calls answered after a pass of the loop each
+                queued.append(len(lane._queue))  # (no time passes here: waits would count none)
+                ticket = await lane.acquire()
+                await anyio.lowlevel.checkpoint()
+                lane.observe(ticket, _response(200, body={}))
+
+        async with anyio.create_task_group() as group:
+            for _ in range(200):
+                group.start_soon(worker)
+        return lane
+
+    queued: list[int] = []
+    lane = anyio.run(main)
+    assert lane._cold is None
+    assert queued[-2000:] == [0] * 2000, max(queued[-2000:])  # the queue of the start is gone
+
+
 def test_a_failed_or_cancelled_call_is_no_longer_in_flight(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_exception(httpx.ConnectError("refused"), url=URL, is_reusable=True)
 
