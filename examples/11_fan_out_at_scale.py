@@ -3,8 +3,11 @@ and the counters of the session's rate governor (one pace per API host and tenan
 
 The emulator enforces SAP's documented limits here (``rate_limits=True``); the governor starts from the
 same limits (``SAP_PRESETS``) and, where a server answers 429, slows every task of that API at once. Its
-counters say how often that happened. A limit you know that the presets lack (a gateway of your own in
-front of an API, say) is told to the governor as a ``RateLimit`` for the host: it paces from the first call.
+counters say how often that happened. A host no preset names (the emulator's 127.0.0.1, here) starts
+slowly, as TCP does: a few calls at once, then a pace that doubles until it holds no one back (0.1 s);
+``RateGovernor(cold_start=None)`` turns that off, ``ColdStart(...)`` tunes it. A limit you know that the
+presets lack (a gateway of your own in front of an API, say) is told to the governor as a ``RateLimit``
+for the host: it paces from the first call.
 """
 
 from pathlib import Path

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
         UnexpectedStatusError,
     )
     from ._fan_out import FanOut, Outcome, fan_out, fan_out_stream
-    from ._governor import SAP_PRESETS, GovernorStats, RateGovernor, RateLimit
+    from ._governor import SAP_PRESETS, ColdStart, GovernorStats, RateGovernor, RateLimit
     from ._limits import DEFAULT_MAX_RESPONSE_SIZE
     from ._logging import RedactingFilter, redact_url
     from ._namespace import Namespace
@@ -114,6 +114,7 @@ _EXPORTS: Final[dict[str, str]] = {
     "fan_out": "_fan_out",
     "fan_out_stream": "_fan_out",
     "SAP_PRESETS": "_governor",
+    "ColdStart": "_governor",
     "GovernorStats": "_governor",
     "RateGovernor": "_governor",
     "RateLimit": "_governor",
@@ -203,6 +204,7 @@ __all__ = [
     "ClientCredentialsGrant",
     "CloudFoundry",
     "CloudManagement",
+    "ColdStart",
     "Conflict",
     "CredentialType",
     "DefaultTransport",

@@ -301,15 +301,32 @@ class ColdStart:
     429 could be read, and the tasks whose answers came first would send again into the server's empty
     bucket; paced, the first 429 is read while few requests are out. The lane asks for a token only
     for a request sent while others await their answers: calls one after the other never wait.
+
+    ``RateGovernor(cold_start=ColdStart(...))`` tunes it for every lane (each gets its own copy);
+    ``cold_start=None`` turns it off.
     """
 
     def __init__(
         self, burst: float = 10.0, rate: float = 500.0, doubling: float = 0.015, ceiling: float = 64000.0
     ) -> None:
-        self.burst, self.rate, self.doubling, self.ceiling = burst, rate, doubling, ceiling
+        for name, value in (("burst", burst), ("rate", rate), ("doubling", doubling), ("ceiling", ceiling)):
+            if isinstance(value, bool) or not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(f"ColdStart {name} must be a positive number, not {value!r}")
+        if burst < 1:
+            raise ValueError(f"ColdStart burst must be at least 1 request, not {burst!r}")
+        self.burst, self.rate, self.doubling, self.ceiling = float(burst), float(rate), float(doubling), float(ceiling)
         self._tokens = burst
         self._filled_at = -math.inf
         self._ramp_from = math.nan  # when the bucket first ran dry: the doubling counts from there
+
+    def __repr__(self) -> str:
+        return (
+            f"ColdStart(burst={self.burst:g}, rate={self.rate:g}, doubling={self.doubling:g}, ceiling={self.ceiling:g})"
+        )
+
+    def fresh(self) -> ColdStart:
+        """A cold start with these settings, not yet begun (one per lane)."""
+        return ColdStart(self.burst, self.rate, self.doubling, self.ceiling)
 
     def _growth(self, at: float) -> float:
         """``2 ** (doublings since the ramp began)`` at ``at``."""
@@ -431,7 +448,8 @@ class Lane:
         self._oks: deque[float] = deque()
         self._recent: deque[bool] = deque(maxlen=self.WINDOW)  # whether each recent answer was a 429
         self._hold_until = -math.inf  # no growth of the pace before this (after a sporadic 429)
-        self._cold: ColdStart | None = None if preset else ColdStart()  # until the server speaks
+        cold = governor.cold_start
+        self._cold = None if preset or cold is None else cold.fresh()  # until the server speaks
         self._in_flight = 0  # requests sent and not answered yet, counted during the cold start
         self._clock: Callable[[], float] = governor.clock or time.time
         self._wall_clock: Callable[[], float] = governor.wall_clock or time.time
@@ -739,15 +757,17 @@ class RateGovernor:
 
     ``presets`` are known limits (default :data:`SAP_PRESETS`); ``enabled=False`` turns pacing off
     (429s are then retried like 503s, within ``max_retries``). Under the governor a rejected call tries
-    again until its deadline (see :meth:`may_retry`). ``clock`` (pacing), ``wall_clock`` (server
-    dates) and ``sleep`` default to those of each request's :class:`RetryPolicy`, which is how tests
-    that fake time for retries fake it here too.
+    again until its deadline (see :meth:`may_retry`). A host with no preset starts slowly until its
+    server answers (``cold_start``, see :class:`ColdStart`; ``None`` turns that off). ``clock``
+    (pacing), ``wall_clock`` (server dates) and ``sleep`` default to those of each request's
+    :class:`RetryPolicy`, which is how tests that fake time for retries fake it here too.
     """
 
     presets: Iterable[RateLimit] = SAP_PRESETS
     enabled: bool = True
     max_wait: float = 60.0
     max_attempts: int = 100
+    cold_start: ColdStart | None = field(default_factory=ColdStart)
     clock: Callable[[], float] | None = field(default=None, repr=False)
     wall_clock: Callable[[], float] | None = field(default=None, repr=False)
     sleep: Callable[[float], Awaitable[None]] | None = field(default=None, repr=False)

@@ -327,6 +327,31 @@ def test_once_the_pace_is_gone_a_queue_left_behind_holds_no_one() -> None:
     assert queued[-2000:] == [0] * 2000, max(queued[-2000:])  # the queue of the start is gone
 
 
+def test_the_cold_start_is_tuned_or_turned_off_per_governor() -> None:
+    clock = Clock()
+    governor = RateGovernor(presets=(), cold_start=None, clock=clock, sleep=clock.sleep)
+    lane = governor.lane(httpx.Request("GET", URL))
+    assert set(anyio.run(_send_all, lane, clock, 500)) == {0.0}
+
+    template = ColdStart(burst=2, rate=10, doubling=1.0, ceiling=40)
+    clock = Clock()
+    governor = RateGovernor(presets=(), cold_start=template, clock=clock, sleep=clock.sleep)
+    one, other = governor.lane(httpx.Request("GET", URL)), governor.lane(httpx.Request("GET", "https://other.example/"))
+    times = anyio.run(_send_all, one, clock, 6)
+    assert times[:3] == [0.0] * 3  # one alone, then the burst of 2
+    assert times[3] == pytest.approx(0.1, rel=0.05)  # then 10/s (doubling each second)
+    # each lane has its own bucket: the other one's is still full
+    assert anyio.run(_send_all, other, clock, 3) == [clock.now] * 3
+    assert "burst=2" in repr(governor.cold_start)
+
+
+@pytest.mark.parametrize("field", ["burst", "rate", "doubling", "ceiling"])
+@pytest.mark.parametrize("value", [0, -1.0, float("nan"), float("inf"), "5", True])
+def test_a_cold_start_out_of_range_names_the_setting(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=f"ColdStart {field} must be"):
+        ColdStart(**{field: value})  # type: ignore[arg-type]
+
+
 def test_a_failed_or_cancelled_call_is_no_longer_in_flight(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_exception(httpx.ConnectError("refused"), url=URL, is_reusable=True)
 
