@@ -757,10 +757,10 @@ class RateGovernor:
 
     ``presets`` are known limits (default :data:`SAP_PRESETS`); ``enabled=False`` turns pacing off
     (429s are then retried like 503s, within ``max_retries``). Under the governor a rejected call tries
-    again until its deadline (see :meth:`may_retry`). A host with no preset starts slowly until its
-    server answers (``cold_start``, see :class:`ColdStart`; ``None`` turns that off). ``clock``
-    (pacing), ``wall_clock`` (server dates) and ``sleep`` default to those of each request's
-    :class:`RetryPolicy`, which is how tests that fake time for retries fake it here too.
+    again until its deadline (see :meth:`may_retry`). A host with no preset starts slowly, for a tenth
+    of a second or until its first 429 (``cold_start``, see :class:`ColdStart`; ``None``: no slow
+    start). ``clock`` (pacing), ``wall_clock`` (server dates) and ``sleep`` default to those of each
+    request's :class:`RetryPolicy`, which is how tests that fake time for retries fake it here too.
     """
 
     presets: Iterable[RateLimit] = SAP_PRESETS
