@@ -8,7 +8,10 @@ after (:meth:`Lane.observe`). A 429 pauses the whole lane until the server's res
 (a token bucket, spaced by GCRA; waiting tasks queue in order and only the first waits for a time,
 so the lane always sends at its current pace); the pace rises again while the server accepts it
 and is dropped once 429s have stopped for a while. Lanes may start from a known limit
-(:data:`SAP_PRESETS`).
+(:data:`SAP_PRESETS`); a lane without one starts slowly for a tenth of a second (:class:`ColdStart`),
+so that a fan-out's first 429 is read while few requests are out. Once nothing paces a lane, the
+tasks still queued go at once (handing the turn on, one per pass of the event loop, would keep a
+queue standing as long as tasks keep coming).
 
 The pace is adaptive like boto3's adaptive retry mode (a token bucket with multiplicative
 decrease), with what a BTP server tells us used as well: a sub-second reset (the time to the
