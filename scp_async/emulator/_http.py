@@ -9,17 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-try:
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - the emulator extra installs it
-    _orjson = None  # type: ignore[assignment]
+import orjson as _orjson
 
 #: Types orjson serializes and the standard library refuses, refused here too (then left to the standard library).
-_ORJSON_STRICT = (
-    (_orjson.OPT_PASSTHROUGH_DATETIME | _orjson.OPT_PASSTHROUGH_DATACLASS | _orjson.OPT_PASSTHROUGH_SUBCLASS)
-    if _orjson is not None
-    else 0
-)
+_ORJSON_STRICT = _orjson.OPT_PASSTHROUGH_DATETIME | _orjson.OPT_PASSTHROUGH_DATACLASS | _orjson.OPT_PASSTHROUGH_SUBCLASS
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -84,17 +77,15 @@ class Response:
 
 
 def dumps(data: Any) -> bytes:
-    """Compact UTF-8 JSON, by orjson (the emulator extra's) ten times faster than the standard library: a
+    """Compact UTF-8 JSON, by orjson ten times faster than the standard library: a
     page of 50 CF apps is 90 KB, and encoding it was a third of the emulator's time. The same JSON, byte
     for byte but for the spelling of some floats (``1e16`` for ``1e+16``). What orjson refuses or would
     write differently (a non-string key, an integer past 64 bits, a subclass of a JSON type, a date or
     dataclass, which the standard library refuses too) goes to the standard library."""
-    if _orjson is not None:
-        try:
-            return _orjson.dumps(data, option=_ORJSON_STRICT)
-        except TypeError:  # orjson.JSONEncodeError is a TypeError
-            pass
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    try:
+        return _orjson.dumps(data, option=_ORJSON_STRICT)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def json_response(data: Any, status: int = 200, headers: Headers | None = None) -> Response:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -215,3 +216,30 @@ def test_the_lane_steps_aside_for_a_proxy_from_the_environment(
 
     assert asyncio.run(direct()) == {"via": "direct"}
     assert counted == [f"{loopback.url}/direct"]
+
+
+def _answer(body: bytes) -> _direct.Answer:
+    request = _direct.DirectRequest("GET", httpx.URL("https://api.example.com/x"), "/x", {})
+    return _direct.Answer(request, SimpleNamespace(status=200, headers={}), body)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": [1, 2.5, null, "gr\\u00fc\\u00dfe"], "b": {"c": true}}',
+        b'\xef\xbb\xbf{"a": 1}',  # a byte order mark
+        '{"a": "grüße"}'.encode("utf-16"),
+        b'{"a": NaN, "b": -Infinity}',
+        b'{"a": "\\ud800"}',  # a lone surrogate
+        b'{"a": 1, "a": 2}',
+        b"9223372036854775807",
+    ],
+)
+def test_an_answer_parses_what_httpx_parses(body: bytes) -> None:
+    """The lane parses with orjson, and with the standard library what orjson refuses."""
+    assert repr(_answer(body).json()) == repr(httpx.Response(200, content=body).json())
+
+
+def test_an_answer_that_is_not_json_raises_what_httpx_raises() -> None:
+    with pytest.raises(json.JSONDecodeError):
+        _answer(b"<html>busy</html>").json()
