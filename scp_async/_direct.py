@@ -1,9 +1,10 @@
-"""Bodiless requests straight onto aiohttp's pool, without httpx's request and response objects.
+"""Bodiless requests straight onto the wire, without httpx's request and response objects.
 
-Building an ``httpx.Request``, wrapping aiohttp's answer in an ``httpx.Response`` and reading it
-through httpx's stream API cost about a third of a typed call's CPU at fan-out rates: more than
-aiohttp itself spends on the exchange. A session whose wire is the :class:`DefaultTransport` it made
-itself sends its GETs (and other requests without a body) here instead:
+Building an ``httpx.Request``, wrapping the answer in an ``httpx.Response`` and reading it through
+httpx's stream API cost about a third of a typed call's CPU at fan-out rates, and aiohttp's general
+client most of the rest. A session whose wire is the :class:`DefaultTransport` it made itself sends its
+GETs (and DELETEs and OPTIONS, the requests without a body) here instead, on the lean HTTP/1.1 client
+of :mod:`._wire` (its connections beside the transport's aiohttp pool, with the same SSL context):
 
 - the headers are httpx's (the client's defaults, the session's, the call's, the bearer token), sent
   as one dict; the URL is the ``httpx.URL`` the session already has;
@@ -22,36 +23,25 @@ import asyncio
 import datetime
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final, NoReturn
+from typing import Any, Final, NoReturn
 
 import httpx
 import orjson
 from httpx._transports.default import map_httpcore_exceptions
+from multidict import CIMultiDict
 
 from ._errors import ResponseTooLargeError
 from ._limits import read_response
 from ._logging import logger, redact_url
 from ._oauth import OAuth2Auth
-from ._transport import (
-    DefaultTransport,
-    _AsyncioPool,
-    _extensions,
-    _HttpxResponseStream,
-    _mapped_errors,
-    _running_asyncio_loop,
-    _target,
-)
-
-if TYPE_CHECKING:
-    import aiohttp
-    from multidict import CIMultiDictProxy
+from ._transport import DefaultTransport, _AsyncioPool, _running_asyncio_loop, _target
+from ._wire import BodyTooLarge, WirePool, WireResponse
 
 __all__ = ["Answer", "DirectLane", "DirectRequest", "target_of"]
 
-#: Methods that never carry a body here (the lane takes no request body at all).
-_BODILESS: Final = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
-
-_CHUNK_SIZE: Final = 64 * 1024
+#: Methods that carry no body here (the lane takes no request body at all). Not HEAD: its answer
+#: declares a length it does not send, which the wire would wait for.
+_BODILESS: Final = frozenset({"GET", "DELETE", "OPTIONS"})
 
 
 class DirectRequest:
@@ -78,17 +68,14 @@ class Answer:
 
     __slots__ = ("_raw", "content", "elapsed", "extensions", "headers", "request", "status_code")
 
-    def __init__(
-        self,
-        request: DirectRequest,
-        response: aiohttp.ClientResponse,
-        content: bytes,
-    ) -> None:
+    def __init__(self, request: DirectRequest, response: WireResponse) -> None:
         self.request = request
         self.status_code: int = response.status
-        self.headers: CIMultiDictProxy[str] = response.headers
+        self.headers: CIMultiDict[str] = CIMultiDict(
+            [(name.decode("latin-1"), value.decode("latin-1")) for name, value in response.raw_headers]
+        )
         self._raw = response
-        self.content = content
+        self.content = response.body
         self.extensions: dict[str, Any] = {}
         self.elapsed = datetime.timedelta(0)
 
@@ -113,14 +100,8 @@ class Answer:
 
     def to_httpx(self) -> httpx.Response:
         """This answer as the read ``httpx.Response`` (with its request) httpx's own send would return."""
-        raw = self._raw
-        response = httpx.Response(
-            self.status_code,
-            headers=list(raw.raw_headers),
-            stream=httpx.ByteStream(self.content),
-            request=self.request.to_httpx(),
-            extensions={**_extensions(raw), **self.extensions},
-        )
+        response = _as_httpx(self.request, self._raw)
+        response.extensions.update(self.extensions)
         response._content = self.content
         response.elapsed = self.elapsed
         return response
@@ -133,11 +114,9 @@ class DirectLane:
         self._client = client
         self._client_headers: list[Any] | None = None
         self._defaults: dict[str, str] = {}
-        # The aiohttp timeouts of the httpx ones last used (a session's calls mostly share theirs).
-        self._timeouts: tuple[httpx.Timeout, aiohttp.ClientTimeout] | None = None
 
     def pool(self, method: str, url: httpx.URL | str, auth: httpx.Auth | None) -> _AsyncioPool | None:
-        """The aiohttp pool to send on, or ``None`` when this request must go through httpx.
+        """The transport's pool (whose wire this lane sends on), or ``None`` when this request must go through httpx.
 
         Everything a client may be told after the session made it is looked at on each call: event
         hooks, redirects, cookies kept from an earlier answer, proxies or transports mounted on it.
@@ -191,37 +170,37 @@ class DirectLane:
 
         ``io_limits`` are the call's httpx timeouts (pool, connect, read), as aiohttp takes them.
         """
-        loop = asyncio.get_running_loop()
+        wire = pool.wire(asyncio.get_running_loop())
         url = request.url
-        cached = self._timeouts
-        if cached is None or cached[0] is not io_limits:
-            timeouts = pool._timeout({"pool": io_limits.pool, "connect": io_limits.connect, "read": io_limits.read})
-            cached = self._timeouts = (io_limits, timeouts)
-        timeouts = cached[1]
         token = None
         if auth is not None:
             token = await auth.cache.token(auth.grant)
             request.headers["authorization"] = f"Bearer {token.access_token}"
-        response = await _send(pool, loop, request, timeouts)
+        response = await _send(wire, request, io_limits, max_response_size)
         if response.status == 401 and auth is not None and token is not None:
             # As OAuth2Auth's flow does: the token may have been revoked early; renew it and send once more.
+            # Its body is read (decoded, under the flow's own cap) as the flow reads it.
             await read_response(_as_httpx(request, response), auth.max_response_size)
             logger.debug("401 for %s %s; renewing the token once", request.method, redact_url(url))
             token = await auth.cache.token(auth.grant, reject=token)
             request.headers["authorization"] = f"Bearer {token.access_token}"
-            response = await _send(pool, loop, request, timeouts)
-        headers = response.headers
-        if "content-encoding" in headers:  # decoded (under the cap) by the reader httpx's path uses
-            converted = _as_httpx(request, response)
-            await read_response(converted, max_response_size)
+            response = await _send(wire, request, io_limits, max_response_size)
+        cookie = False
+        for name, _ in response.raw_headers:
+            lowered = name.lower()
+            if lowered == b"content-encoding":  # decoded (under the cap) by the reader httpx's path uses
+                converted = _as_httpx(request, response)
+                await read_response(converted, max_response_size)
+                break
+            cookie = cookie or lowered == b"set-cookie"
         else:
-            body = await _read(request, response, max_response_size)
-            if 200 <= response.status < 300 and "set-cookie" not in headers:
-                return Answer(request, response, body)
+            answer = Answer(request, response)
+            if 200 <= response.status < 300 and not cookie:
+                return answer
             # An error, a 429 above all, read as quickly as a success: in a fan-out the governor must hear
             # of it before the tasks whose 200s arrived with it send again.
-            converted = Answer(request, response, body).to_httpx()
-        if "set-cookie" in headers:
+            converted = answer.to_httpx()
+        if "set-cookie" in converted.headers:
             self._client.cookies.extract_cookies(converted)
         return converted
 
@@ -234,70 +213,41 @@ def target_of(url: httpx.URL) -> str:
     return _target(url.raw_scheme, url.raw_host, url.port, url.raw_path)
 
 
-async def _send(
-    pool: _AsyncioPool,
-    loop: asyncio.AbstractEventLoop,
-    request: DirectRequest,
-    timeouts: aiohttp.ClientTimeout,
-) -> aiohttp.ClientResponse:
-    from yarl import URL  # aiohttp's; imported with the first call, not with scp_async
-
+async def _send(wire: WirePool, request: DirectRequest, io_limits: httpx.Timeout, limit: int | None) -> WireResponse:
+    url = request.url
     try:
-        return await pool._client(loop).request(
+        return await wire.request(
             request.method,
-            URL(request.target, encoded=True),
-            headers=request.headers,
-            allow_redirects=False,
-            timeout=timeouts,
-            proxy=None,
+            (url.raw_scheme.decode("ascii"), url.raw_host.decode("ascii"), url.port, url.raw_path.decode("ascii")),
+            request.headers,
+            connect_timeout=io_limits.connect,
+            read_timeout=io_limits.read,
+            pool_timeout=io_limits.pool,
+            limit=limit,
         )
+    except BodyTooLarge as exc:
+        assert limit is not None
+        raise ResponseTooLargeError(limit, status_code=exc.status, method=request.method, url=str(url)) from None
     except Exception as exc:
         _raise_mapped(exc)
 
 
 def _raise_mapped(exc: Exception) -> NoReturn:
-    """Raise ``exc`` as the transport maps aiohttp's errors (httpx's, via httpcore's); others as they are.
+    """Raise the wire's httpcore errors as httpx's (as httpx's transport maps them); others as they are.
 
-    The mapping's context managers are entered only here, on the way out: on every call they cost more
+    The mapping's context manager is entered only here, on the way out: on every call it would cost more
     than the rest of the lane's own work.
     """
-    with map_httpcore_exceptions(), _mapped_errors():
+    with map_httpcore_exceptions():
         raise exc
 
 
-def _as_httpx(request: DirectRequest, response: aiohttp.ClientResponse) -> httpx.Response:
+def _as_httpx(request: DirectRequest, response: WireResponse) -> httpx.Response:
+    """The answer as the (not yet read) ``httpx.Response`` httpx's transport would have handed out."""
     return httpx.Response(
         status_code=response.status,
-        headers=list(response.raw_headers),
-        stream=_HttpxResponseStream(response),
-        extensions=_extensions(response),
+        headers=response.raw_headers,
+        stream=httpx.ByteStream(response.body),
+        extensions={"http_version": f"HTTP/{response.http_version}".encode(), "reason_phrase": response.reason},
         request=request.to_httpx(),
     )
-
-
-async def _read(request: DirectRequest, response: aiohttp.ClientResponse, limit: int | None) -> bytes:
-    """The whole (identity-encoded) body, refused past ``limit`` bytes; the connection goes back to the pool."""
-    try:
-        declared = response.content_length
-        if limit is not None and declared is not None and declared > limit:
-            raise ResponseTooLargeError(limit, status_code=response.status, method=request.method, url=str(request.url))
-        if declared is not None:  # aiohttp stops at the declared length: one read
-            body = await response.content.read()
-        else:
-            parts: list[bytes] = []
-            total = 0
-            async for chunk in response.content.iter_chunked(_CHUNK_SIZE):
-                total += len(chunk)
-                if limit is not None and total > limit:
-                    raise ResponseTooLargeError(
-                        limit, status_code=response.status, method=request.method, url=str(request.url)
-                    )
-                parts.append(chunk)
-            body = b"".join(parts)
-    except BaseException as exc:
-        response.close()  # half-read: the connection cannot be reused
-        if isinstance(exc, Exception):
-            _raise_mapped(exc)
-        raise
-    response.release()
-    return body

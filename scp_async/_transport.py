@@ -29,6 +29,8 @@ import httpcore
 import httpx
 from httpx._transports.default import map_httpcore_exceptions
 
+from ._wire import WirePool
+
 if TYPE_CHECKING:
     import aiohttp
 
@@ -151,6 +153,20 @@ class _AsyncioPool:
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
+        self._wire: WirePool | None = None
+        self._wire_loop: asyncio.AbstractEventLoop | None = None
+
+    def wire(self, loop: asyncio.AbstractEventLoop) -> WirePool:
+        """The direct lane's connections (``_wire.py``) on ``loop``: beside aiohttp's, with the same TLS settings."""
+        if self._wire is None or self._wire_loop is not loop:
+            # Connections belong to their loop; a new loop (another asyncio.run) gets a pool of its own.
+            self._wire = WirePool(
+                ssl_context=self._ssl_context,
+                max_connections=self._limits.max_connections,
+                keepalive_expiry=self._limits.keepalive_expiry or 15.0,
+            )
+            self._wire_loop = loop
+        return self._wire
 
     def _client(self, loop: asyncio.AbstractEventLoop) -> aiohttp.ClientSession:
         if self._session is None or self._loop is not loop:
@@ -257,6 +273,10 @@ class _AsyncioPool:
         self._session = self._loop = None
         if session is not None and loop is _running_asyncio_loop():
             await session.close()
+        wire, wire_loop = self._wire, self._wire_loop
+        self._wire = self._wire_loop = None
+        if wire is not None and wire_loop is _running_asyncio_loop():
+            await wire.aclose()
         await self._fallback.aclose()
 
     async def __aenter__(self) -> _AsyncioPool:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 
 from scp_async import ApiError, DefaultTransport, NotFound, ResponseTooLargeError, Session, _direct
+from scp_async._wire import WireResponse
 
 from .conftest import Exchange, Loopback
 
@@ -220,7 +220,7 @@ def test_the_lane_steps_aside_for_a_proxy_from_the_environment(
 
 def _answer(body: bytes) -> _direct.Answer:
     request = _direct.DirectRequest("GET", httpx.URL("https://api.example.com/x"), "/x", {})
-    return _direct.Answer(request, SimpleNamespace(status=200, headers={}), body)  # type: ignore[arg-type]
+    return _direct.Answer(request, WireResponse(200, b"OK", "1.1", [(b"Content-Type", b"application/json")], body))
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,409 @@
+"""A lean HTTP/1.1 client for the direct lane: keep-alive connections on asyncio, answers parsed by httptools.
+
+aiohttp's ``ClientSession.request`` is a general client: cookies, redirects, proxies, tracing, bodies
+of every kind, a timer per received chunk for its read timeout. The direct lane (``_direct.py``) needs a
+narrow part of it, a request without a body and its answer read whole, and at fan-out rates aiohttp's
+generality was the larger part of a typed call's CPU: on 2 cores against the emulator a GET and its
+JSON cost ~160 µs of CPU through aiohttp and ~75 µs here (``docs/transport.md``). The framing of
+answers (status line, headers, Content-Length, chunked) is httptools' (llhttp, the parser of Node.js
+and uvicorn); this module keeps connections and deadlines:
+
+- connections are kept alive per origin (scheme, host, port), the most recently used taken first, and
+  closed once idle for ``keepalive_expiry``; at most ``max_connections`` are open, and a request waits
+  up to httpx's pool timeout for one (an idle connection to another origin is closed to make room);
+- httpx's connect timeout bounds making a connection (TCP and TLS); its read timeout fails an exchange
+  when no byte arrived for that long, checked by one timer per exchange, not one per chunk;
+- an answer is refused past ``limit`` bytes as they arrive (or at once when its Content-Length says so);
+- an exchange that does not end normally (cancelled, failed, bytes out of step) closes its connection.
+
+Errors are httpcore's, mapped to httpx's as the transport's are, and keep apart what the retry policy
+must know: no connection made (``ConnectError``, ``ConnectTimeout``, ``PoolTimeout``: nothing was
+sent) and a request that may have reached the server (``RemoteProtocolError``, ``ReadError``,
+``ReadTimeout``). A connection that drops before answering is not resent here: the policy decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections import deque
+from typing import Final
+
+import httpcore
+import httptools
+
+__all__ = ["BodyTooLarge", "WirePool", "WireResponse"]
+
+Origin = tuple[str, str, int]
+
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+_DISCONNECTED: Final = "Server disconnected without sending a complete response."
+
+
+class BodyTooLarge(Exception):
+    """An answer longer than the limit; ``status`` is its status code (the caller names the request)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class WireResponse:
+    """An answer read whole: status, reason phrase, HTTP version, raw headers (as sent) and body."""
+
+    __slots__ = ("body", "http_version", "raw_headers", "reason", "status")
+
+    def __init__(
+        self, status: int, reason: bytes, http_version: str, raw_headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.http_version = http_version
+        self.raw_headers = raw_headers
+        self.body = body
+
+
+class _Connection(asyncio.Protocol):
+    """One connection: at most one exchange at a time, its answer fed to httptools as bytes arrive."""
+
+    def __init__(self, pool: WirePool, origin: Origin, loop: asyncio.AbstractEventLoop) -> None:
+        self.pool = pool
+        self.origin = origin
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.counted = True  # one of the pool's open connections until forgotten
+        self.idle_since = 0.0
+        self.keep_alive = False
+        self._parser = httptools.HttpResponseParser(self)
+        self._waiter: asyncio.Future[WireResponse] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._limit: int | None = None
+        self._last_read = 0.0
+        self._reset()
+
+    def _reset(self) -> None:
+        self._reason = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._body: list[bytes] = []
+        self._size = 0
+        self._received = False
+        self._headers_done = False
+        self._framed = True  # the answer says where it ends (else: where the connection closes)
+
+    # -- the exchange ------------------------------------------------------------------------------
+
+    async def exchange(self, head: bytes, read_timeout: float | None, limit: int | None) -> WireResponse:
+        assert self.transport is not None
+        assert self._waiter is None
+        loop = self.loop
+        self._reset()
+        self._limit = limit
+        self.keep_alive = False
+        waiter: asyncio.Future[WireResponse] = loop.create_future()
+        self._waiter = waiter
+        if read_timeout is not None:
+            self._last_read = loop.time()
+            self._timer = loop.call_at(self._last_read + read_timeout, self._check_read, read_timeout)
+        self.transport.write(head)
+        try:
+            return await waiter
+        except BaseException:
+            self.close()  # cancelled or failed half-way: what the server sends next is out of step
+            raise
+        finally:
+            self._waiter = None
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+    def _check_read(self, read_timeout: float) -> None:
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        due = self._last_read + read_timeout
+        if self.loop.time() < due:  # bytes came since: wait for the rest of the quiet period
+            self._timer = self.loop.call_at(due, self._check_read, read_timeout)
+            return
+        self._timer = None
+        waiter.set_exception(httpcore.ReadTimeout("timed out reading the response"))
+
+    def _fail(self, exc: BaseException) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+        self.close()
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    # -- asyncio.Protocol ----------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            self.close()  # bytes nobody asked for (on an idle connection): the stream is out of step
+            return
+        self._received = True
+        self._last_read = self.loop.time()
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(httpcore.RemoteProtocolError("the server switched protocols unasked"))
+        except httptools.HttpParserError as exc:
+            self._fail(httpcore.RemoteProtocolError(f"invalid response: {exc}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            self.pool._lost_idle(self)
+            return
+        if self._headers_done and not self._framed:  # a body that ends where the connection does
+            self._answer(waiter)
+        elif isinstance(exc, OSError):
+            waiter.set_exception(httpcore.ReadError(str(exc) or type(exc).__name__))
+        elif self._received:
+            waiter.set_exception(httpcore.RemoteProtocolError("Server disconnected before the response ended."))
+        else:
+            waiter.set_exception(httpcore.RemoteProtocolError(_DISCONNECTED))
+
+    # -- httptools' callbacks (they never raise: an error fails the waiter) ----------------------------
+
+    def on_message_begin(self) -> None:
+        pass
+
+    def on_status(self, reason: bytes) -> None:
+        self._reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if status < 200:  # 100 Continue and the like: the answer follows
+            return
+        self._headers_done = True
+        declared: bytes | None = None
+        chunked = False
+        for name, value in self._headers:
+            lowered = name.lower()
+            if lowered == b"content-length":
+                declared = value
+            elif lowered == b"transfer-encoding":
+                chunked = True
+        self._framed = declared is not None or chunked or status in (204, 304)
+        limit = self._limit
+        if limit is not None and declared is not None and declared.strip().isdigit() and int(declared) > limit:
+            self._fail(BodyTooLarge(status))
+
+    def on_body(self, body: bytes) -> None:
+        if self.closed:
+            return
+        self._size += len(body)
+        if self._limit is not None and self._size > self._limit:
+            self._fail(BodyTooLarge(self._parser.get_status_code()))
+            return
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if not self._headers_done:  # the end of a 1xx: reset for the answer proper
+            self._reason = b""
+            self._headers = []
+            return
+        waiter = self._waiter
+        if waiter is None or waiter.done() or self.closed:
+            self.closed = True  # a second answer in one exchange: out of step
+            return
+        self.keep_alive = self._parser.should_keep_alive()
+        self._answer(waiter)
+
+    def _answer(self, waiter: asyncio.Future[WireResponse]) -> None:
+        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        self._body = []
+        waiter.set_result(
+            WireResponse(
+                self._parser.get_status_code(),
+                self._reason,
+                self._parser.get_http_version(),
+                self._headers,
+                body,
+            )
+        )
+
+
+class WirePool:
+    """Keep-alive connections to the origins of one event loop (see the module's docstring)."""
+
+    def __init__(self, *, ssl_context: ssl.SSLContext, max_connections: int | None, keepalive_expiry: float) -> None:
+        self._ssl_context = ssl_context
+        self._max = max_connections
+        self._expiry = keepalive_expiry
+        self._idle: dict[Origin, list[_Connection]] = {}
+        self._open = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._closed = False
+
+    async def request(
+        self,
+        method: str,
+        url: tuple[str, str, int | None, str],
+        headers: dict[str, str],
+        *,
+        connect_timeout: float | None,
+        read_timeout: float | None,
+        pool_timeout: float | None,
+        limit: int | None,
+    ) -> WireResponse:
+        """Send a bodiless ``method`` to ``url`` (scheme, host as sent, port or None, target) and read the answer.
+
+        ``headers`` go as given, after a Host header (unless they have one).
+        """
+        if self._closed:
+            raise httpcore.ConnectError("the connection pool is closed")
+        scheme, host, port, target = url
+        origin = (scheme, host, port or _DEFAULT_PORTS[scheme])
+        head = _head(method, target, _authority(host, port), headers)
+        connection = self._idle_connection(origin)
+        if connection is None:
+            connection = await self._connect(origin, connect_timeout, pool_timeout)
+        try:
+            response = await connection.exchange(head, read_timeout, limit)
+        except BaseException:
+            self._forget(connection)
+            raise
+        if connection.keep_alive and not connection.closed and not self._closed:
+            connection.idle_since = connection.loop.time()
+            self._idle.setdefault(origin, []).append(connection)
+            self._wake()
+        else:
+            connection.close()
+            self._forget(connection)
+        return response
+
+    async def aclose(self) -> None:
+        """Close the idle connections; those in use close when their exchange ends."""
+        self._closed = True
+        idle, self._idle = self._idle, {}
+        for connections in idle.values():
+            for connection in connections:
+                connection.close()
+                self._forget(connection)
+
+    # -- connections -----------------------------------------------------------------------------------
+
+    def _idle_connection(self, origin: Origin) -> _Connection | None:
+        stack = self._idle.get(origin)
+        while stack:
+            connection = stack.pop()
+            transport = connection.transport
+            if connection.closed or transport is None or transport.is_closing():
+                self._forget(connection)
+                continue
+            if connection.loop.time() - connection.idle_since > self._expiry:
+                # The most recently used one expired: so did every one under it.
+                for stale in (connection, *stack):
+                    stale.close()
+                    self._forget(stale)
+                stack.clear()
+                return None
+            return connection
+        return None
+
+    async def _connect(self, origin: Origin, connect_timeout: float | None, pool_timeout: float | None) -> _Connection:
+        await self._slot(pool_timeout)
+        self._open += 1
+        scheme, host, port = origin
+        loop = asyncio.get_running_loop()
+        tls = scheme == "https"
+        try:
+            async with asyncio.timeout(connect_timeout):
+                _, protocol = await loop.create_connection(
+                    lambda: _Connection(self, origin, loop),
+                    host,
+                    port,
+                    ssl=self._ssl_context if tls else None,
+                    server_hostname=host if tls else None,
+                )
+        except BaseException as exc:
+            self._open -= 1
+            self._wake()
+            if isinstance(exc, TimeoutError):
+                raise httpcore.ConnectTimeout(f"timed out connecting to {host}:{port}") from exc
+            if isinstance(exc, OSError):  # refused, unreachable, DNS, TLS handshake: nothing was sent
+                raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+            raise
+        return protocol
+
+    async def _slot(self, pool_timeout: float | None) -> None:
+        """Wait until another connection may be opened (closing an idle one to another origin if that helps)."""
+        while self._max is not None and self._open >= self._max:
+            if self._close_oldest_idle():
+                return
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                async with asyncio.timeout(pool_timeout):
+                    await waiter
+            except TimeoutError as exc:
+                raise httpcore.PoolTimeout("timed out waiting for a connection from the pool") from exc
+            finally:
+                if not waiter.done():
+                    waiter.cancel()
+
+    def _close_oldest_idle(self) -> bool:
+        oldest: _Connection | None = None
+        for stack in self._idle.values():
+            if stack and (oldest is None or stack[0].idle_since < oldest.idle_since):
+                oldest = stack[0]
+        if oldest is None:
+            return False
+        self._idle[oldest.origin].remove(oldest)
+        oldest.close()
+        self._forget(oldest)
+        return True
+
+    def _forget(self, connection: _Connection) -> None:
+        if connection.counted:
+            connection.counted = False
+            self._open -= 1
+            self._wake()
+
+    def _lost_idle(self, connection: _Connection) -> None:
+        """An idle connection the server closed: it no longer counts."""
+        stack = self._idle.get(connection.origin)
+        if stack and connection in stack:
+            stack.remove(connection)
+            self._forget(connection)
+
+    def _wake(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+
+def _authority(host: str, port: int | None) -> str:
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    return host if port is None else f"{host}:{port}"
+
+
+def _head(method: str, target: str, authority: str, headers: dict[str, str]) -> bytes:
+    """The request line and headers, refused if a value would break a line (header injection)."""
+    lines = [f"{method} {target} HTTP/1.1\r\n"]
+    if "host" not in headers:
+        lines.append(f"host: {authority}\r\n")
+    lines.extend(f"{name}: {value}\r\n" for name, value in headers.items())
+    lines.append("\r\n")
+    head = "".join(lines)
+    if head.count("\n") != len(lines) or head.count("\r") != len(lines) or "\0" in head:
+        raise httpcore.LocalProtocolError("a header name or value holds a line break or a NUL character")
+    return head.encode("utf-8")
