@@ -88,6 +88,7 @@ class _Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._size = 0
         self._received = False
+        self._answered = False
         self._headers_done = False
         self._framed = True  # the answer says where it ends (else: where the connection closes)
 
@@ -177,7 +178,9 @@ class _Connection(asyncio.Protocol):
     # -- httptools' callbacks (they never raise: an error fails the waiter) ----------------------------
 
     def on_message_begin(self) -> None:
-        pass
+        if self._answered:  # bytes past the answer, unasked: what follows is out of step
+            self.keep_alive = False
+            self.close()
 
     def on_status(self, reason: bytes) -> None:
         self._reason += reason
@@ -219,12 +222,12 @@ class _Connection(asyncio.Protocol):
             return
         waiter = self._waiter
         if waiter is None or waiter.done() or self.closed:
-            self.closed = True  # a second answer in one exchange: out of step
             return
         self.keep_alive = self._parser.should_keep_alive()
         self._answer(waiter)
 
     def _answer(self, waiter: asyncio.Future[WireResponse]) -> None:
+        self._answered = True
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         self._body = []
         waiter.set_result(
@@ -270,9 +273,7 @@ class WirePool:
         scheme, host, port, target = url
         origin = (scheme, host, port or _DEFAULT_PORTS[scheme])
         head = _head(method, target, _authority(host, port), headers)
-        connection = self._idle_connection(origin)
-        if connection is None:
-            connection = await self._connect(origin, connect_timeout, pool_timeout)
+        connection = self._idle_connection(origin) or await self._checkout(origin, connect_timeout, pool_timeout)
         try:
             response = await connection.exchange(head, read_timeout, limit)
         except BaseException:
@@ -316,8 +317,30 @@ class WirePool:
             return connection
         return None
 
-    async def _connect(self, origin: Origin, connect_timeout: float | None, pool_timeout: float | None) -> _Connection:
-        await self._slot(pool_timeout)
+    async def _checkout(self, origin: Origin, connect_timeout: float | None, pool_timeout: float | None) -> _Connection:
+        """A connection to ``origin``: an idle one, a new one, or (all in use) the next one given back."""
+        loop = asyncio.get_running_loop()
+        deadline = None if pool_timeout is None else loop.time() + pool_timeout
+        while True:
+            connection = self._idle_connection(origin)
+            if connection is not None:
+                return connection
+            if self._max is None or self._open < self._max or self._close_oldest_idle():
+                return await self._connect(origin, connect_timeout)
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await waiter
+            except BaseException as exc:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake()  # woken, but leaving (cancelled): the turn goes to the next waiter
+                waiter.cancel()
+                if isinstance(exc, TimeoutError):
+                    raise httpcore.PoolTimeout("timed out waiting for a connection from the pool") from exc
+                raise
+
+    async def _connect(self, origin: Origin, connect_timeout: float | None) -> _Connection:
         self._open += 1
         scheme, host, port = origin
         loop = asyncio.get_running_loop()
@@ -340,22 +363,6 @@ class WirePool:
                 raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
             raise
         return protocol
-
-    async def _slot(self, pool_timeout: float | None) -> None:
-        """Wait until another connection may be opened (closing an idle one to another origin if that helps)."""
-        while self._max is not None and self._open >= self._max:
-            if self._close_oldest_idle():
-                return
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                async with asyncio.timeout(pool_timeout):
-                    await waiter
-            except TimeoutError as exc:
-                raise httpcore.PoolTimeout("timed out waiting for a connection from the pool") from exc
-            finally:
-                if not waiter.done():
-                    waiter.cancel()
 
     def _close_oldest_idle(self) -> bool:
         oldest: _Connection | None = None
