@@ -54,7 +54,10 @@ class RetryPolicy:
     :attr:`max_retry_after` is not honoured and the error is raised instead.
     """
 
-    max_retries: int = 3
+    #: Five: with one attempt in ten failing for a while (a gateway shedding load), three retries lose
+    #: about one call in 10,000, so a fan-out over 2,000 subaccounts fails one of them every fifth run;
+    #: five lose one in a million. The deadline still bounds the whole call, waits included.
+    max_retries: int = 5
     initial_backoff: float = 0.5
     max_backoff: float = 8.0
     max_retry_after: float = 60.0

@@ -138,7 +138,9 @@ class _Connection(asyncio.Protocol):
     def close(self) -> None:
         self.closed = True
         if self.transport is not None:
-            self.transport.close()
+            # Not a graceful close: over TLS that waits up to 30 s for the peer's close_notify, holding the
+            # socket; nothing is left to send on a connection given up (its answers carry their length).
+            self.transport.abort()
 
     # -- asyncio.Protocol ----------------------------------------------------------------------------
 
@@ -296,6 +298,8 @@ class WirePool:
             for connection in connections:
                 connection.close()
                 self._forget(connection)
+        if idle:
+            await asyncio.sleep(0)  # the transports let go of their sockets on the loop's next pass
 
     # -- connections -----------------------------------------------------------------------------------
 

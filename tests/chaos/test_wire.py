@@ -55,12 +55,18 @@ class RawServer:
         return ("http", "127.0.0.1", self.port, target)
 
 
+_POOLS: list[WirePool] = []
+
+
 def _pool(**kwargs: Any) -> WirePool:
+    """A pool closed when the test's loop ends (its idle connections with it)."""
     import ssl
 
     settings: dict[str, Any] = {"ssl_context": ssl.create_default_context(), "max_connections": 10}
     settings["keepalive_expiry"] = 30.0
-    return WirePool(**{**settings, **kwargs})
+    pool = WirePool(**{**settings, **kwargs})
+    _POOLS.append(pool)
+    return pool
 
 
 async def _get(pool: WirePool, server: RawServer, **kwargs: Any) -> WireResponse:
@@ -69,7 +75,14 @@ async def _get(pool: WirePool, server: RawServer, **kwargs: Any) -> WireResponse
 
 
 def _run(main: Callable[[], Awaitable[Any]]) -> Any:
-    return asyncio.run(asyncio.wait_for(main(), 20))
+    async def closing() -> Any:
+        try:
+            return await asyncio.wait_for(main(), 20)
+        finally:
+            while _POOLS:
+                await _POOLS.pop().aclose()
+
+    return asyncio.run(closing())
 
 
 def _serve_each(*answers: bytes, then_close: bool = False) -> Handler:

@@ -74,8 +74,8 @@ def test_retries_are_bounded_then_the_error_is_raised(
     httpx_mock.add_response(url=URL, status_code=504, is_reusable=True)
     with pytest.raises(ServerError):
         _run(make_session, lambda s: s.request("GET", URL))
-    assert len(httpx_mock.get_requests()) == 4  # 1 + max_retries (3)
-    assert sleeps.delays == [0.5, 1.0, 2.0]
+    assert len(httpx_mock.get_requests()) == 6  # 1 + max_retries (5)
+    assert sleeps.delays == [0.5, 1.0, 2.0, 4.0, 8.0]
 
 
 @pytest.mark.parametrize("method", ["POST", "PATCH"])
@@ -115,7 +115,7 @@ def test_get_retries_read_errors_then_raises_connection_error(
     httpx_mock.add_exception(httpx.ReadError("reset"), url=URL, is_reusable=True)
     with pytest.raises(ApiConnectionError, match=r"ReadError: reset \(GET https://api.example/v1/things\)"):
         _run(make_session, lambda s: s.request("GET", URL))
-    assert len(httpx_mock.get_requests()) == 4
+    assert len(httpx_mock.get_requests()) == 6
 
 
 def test_retry_after_is_honoured(make_session: Callable[..., Session], httpx_mock: HTTPXMock, sleeps: Sleeps) -> None:
@@ -153,7 +153,7 @@ def test_per_call_and_view_options(make_session: Callable[..., Session], httpx_m
         last = httpx_mock.get_requests()[-1]
         assert last.extensions["timeout"] == {"connect": 1.0, "read": 2.0, "write": 2.0, "pool": 2.0}
         assert last.headers["X-A"] == "1"
-        assert session.options.retry.max_retries == 3  # the parent is unchanged
+        assert session.options.retry.max_retries == 5  # the parent is unchanged
 
     _run(make_session, body)
 
@@ -201,7 +201,7 @@ def test_logging_shows_method_url_status_and_retries_but_no_secrets(
     _run(make_session, body)
     text = "\n".join(r.getMessage() for r in caplog.records if r.name == "scp_async")
     assert f"GET {ACCOUNTS_URL}/x?client_secret=[REDACTED]&page=2 -> 503" in text
-    assert "retry 1/3" in text
+    assert "retry 1/5" in text
     assert "-> 200 in " in text
     assert "(retries: 1)" in text
     assert "token POST" in text
