@@ -215,6 +215,13 @@ def _excerpt(value: object) -> str:
 
 def date_time(value: Any, name: str) -> Any:
     """A date-time field: a datetime, the value kept as sent (wrong JSON type), or ResponseDecodeError."""
+    if type(value) is str and not value.isdigit():  # the common case (ISO 8601) without parse_date_time's checks
+        try:
+            iso = datetime.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return iso if iso.tzinfo is not None else iso.replace(tzinfo=datetime.UTC)
     if isinstance(value, datetime.datetime):
         return value
     if isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -296,7 +303,7 @@ def model(cls: type[Any], value: Any, name: str | None) -> Any:
     """A nested object (``name`` None: the body itself) read as `cls`, or kept as sent if it is no object."""
     if name is None:
         return _read_body(lambda: _model_at(cls, value, _ROOT))
-    if not _tracking():
+    if not getattr(_STATE, "tracking", True):  # _tracking(), inlined: this runs for every nested object
         if type(value) is dict:
             fits = _FITTERS.get(cls, _UNKNOWN)
             if fits is _UNKNOWN:
