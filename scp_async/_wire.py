@@ -273,6 +273,8 @@ class WirePool:
         if self._closed:
             raise httpcore.ConnectError("the connection pool is closed")
         scheme, host, port, target = url
+        if scheme not in _DEFAULT_PORTS:
+            raise httpcore.UnsupportedProtocol(f"{scheme!r} is no scheme of HTTP")
         origin = (scheme, host, port or _DEFAULT_PORTS[scheme])
         head = _head(method, target, _authority(host, port), headers)
         connection = self._idle_connection(origin) or await self._checkout(origin, connect_timeout, pool_timeout)

@@ -413,3 +413,14 @@ def test_a_cancelled_waiter_passes_its_turn_on() -> None:
             assert server.connections == 1
 
     _run(main)
+
+
+def test_a_scheme_other_than_http_is_refused() -> None:
+    async def main() -> None:
+        with pytest.raises(httpcore.UnsupportedProtocol, match="'ftp'"):
+            await _pool().request(
+                "GET", ("ftp", "127.0.0.1", None, "/"), {}, connect_timeout=1, read_timeout=1, pool_timeout=1,
+                limit=None,
+            )  # fmt: skip
+
+    _run(main)
