@@ -36,6 +36,7 @@ from typing import Protocol
 import anyio
 import httpx
 
+from ._options import time_left
 from ._retry import RetryPolicy
 
 
@@ -848,15 +849,15 @@ class RateGovernor:
     def may_retry(self, ticket: Ticket) -> bool:
         """Whether a call whose request was rejected may try again.
 
-        Yes while its deadline (the enclosing cancel scope's) leaves time for the lane's pause and the
+        Yes while its deadline (the call's, or an enclosing cancel scope's) leaves time for the lane's pause and the
         server asked for no more than ``max_wait``; a call without a deadline gets ``max_attempts`` tries.
         """
         lane = ticket.lane
         wait = max(0.0, lane._paused_until - lane._clock(), ticket.retry_at - lane._clock())
-        time_left = anyio.current_effective_deadline() - anyio.current_time()
-        if wait > self.max_wait or wait >= time_left:
+        left = time_left()
+        if wait > self.max_wait or wait >= left:
             return False
-        if math.isinf(time_left) and ticket.attempt >= self.max_attempts:
+        if math.isinf(left) and ticket.attempt >= self.max_attempts:
             return False
         lane.note_retry()
         return True

@@ -8,14 +8,25 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Final, Literal, TypeAlias
 
+import anyio
 import httpx
 
 from ._retry import RetryPolicy
 
-__all__ = ["DEFAULT_DEADLINE", "DEFAULT_TIMEOUT", "NOT_GIVEN", "NotGiven", "RequestOptions", "TimeoutTypes"]
+__all__ = [
+    "CALL_DEADLINE",
+    "DEFAULT_DEADLINE",
+    "DEFAULT_TIMEOUT",
+    "NOT_GIVEN",
+    "NotGiven",
+    "RequestOptions",
+    "TimeoutTypes",
+    "time_left",
+]
 
 
 class NotGiven(enum.Enum):
@@ -40,6 +51,18 @@ DEFAULT_TIMEOUT: Final = httpx.Timeout(60.0, connect=10.0)
 #: httpx's timeouts bound each read, so a server that trickles bytes could hold a call forever; the
 #: deadline bounds the whole call (connect, reads, retries, waits between them, the token request).
 DEFAULT_DEADLINE: Final = 300.0
+
+#: When the calls running in this context must end, on the event loop's clock, where asyncio's own
+#: timeout bounds them (``Session._send``): anyio's effective deadline does not see that one.
+CALL_DEADLINE: ContextVar[float | None] = ContextVar("scp_async_call_deadline", default=None)
+
+
+def time_left() -> float:
+    """Seconds until the innermost deadline, the call's or an enclosing cancel scope's (``inf`` for none)."""
+    now = anyio.current_time()
+    left = anyio.current_effective_deadline() - now
+    own = CALL_DEADLINE.get()
+    return left if own is None else min(left, own - now)
 
 
 @dataclass(frozen=True)

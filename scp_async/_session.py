@@ -9,6 +9,7 @@ it through :meth:`ApiContext.request` (one HTTP layer, see :mod:`scp_async._name
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import functools
 import hashlib
@@ -58,9 +59,18 @@ from ._oauth import (
     certificate_fingerprint,
     load_client_certificate,
 )
-from ._options import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, RequestOptions, TimeoutTypes
+from ._options import (
+    CALL_DEADLINE,
+    DEFAULT_DEADLINE,
+    DEFAULT_TIMEOUT,
+    NOT_GIVEN,
+    NotGiven,
+    RequestOptions,
+    TimeoutTypes,
+    time_left,
+)
 from ._retry import ALREADY_DELETED, RetryPolicy, deleted_before, may_have_applied
-from ._transport import DEFAULT_LIMITS, DefaultTransport, _AsyncioPool, answers_from_network
+from ._transport import DEFAULT_LIMITS, DefaultTransport, _AsyncioPool, _running_asyncio_loop, answers_from_network
 
 if TYPE_CHECKING:
     from scp_async_clients.accounts._namespace import AccountsApi
@@ -475,17 +485,41 @@ class Session:
             return request
 
         limit = math.inf if options.deadline is None else options.deadline
-        # A cancel scope, not httpx timeouts: those bound each read, and a trickling server never trips them.
-        with anyio.move_on_after(limit) as scope:
-            return await self._send_until_done(
-                build_and_keep,
-                auth=auth,
-                options=options,
-                raise_for_status=raise_for_status,
-                client=client,
-                direct=direct,
-            )
-        assert scope.cancelled_caught
+        # A deadline for the whole call, not httpx timeouts: those bound each read, and a trickling server
+        # never trips them. Under asyncio, asyncio's own timeout (a third of the CPU of anyio's cancel
+        # scope, paid on every call); under trio, anyio's.
+        loop = _running_asyncio_loop()
+        if loop is not None:
+            deadline = loop.time() + limit
+            outer = CALL_DEADLINE.get()
+            scope = asyncio.timeout_at(None if limit == math.inf else deadline)
+            token = CALL_DEADLINE.set(deadline if outer is None else min(outer, deadline))
+            try:
+                async with scope:
+                    return await self._send_until_done(
+                        build_and_keep,
+                        auth=auth,
+                        options=options,
+                        raise_for_status=raise_for_status,
+                        client=client,
+                        direct=direct,
+                    )
+            except TimeoutError:
+                if not scope.expired():
+                    raise
+            finally:
+                CALL_DEADLINE.reset(token)
+        else:
+            with anyio.move_on_after(limit) as cancel_scope:
+                return await self._send_until_done(
+                    build_and_keep,
+                    auth=auth,
+                    options=options,
+                    raise_for_status=raise_for_status,
+                    client=client,
+                    direct=direct,
+                )
+            assert cancel_scope.cancelled_caught
         method, url = (built[-1].method, str(built[-1].url)) if built else (None, None)
         raise ApiTimeoutError(
             f"no response within the deadline of {limit:g} s ({len(built)} attempt(s), token request included)",
@@ -545,7 +579,7 @@ class Session:
                 elapsed = time.perf_counter() - started
                 delay = policy.backoff(retries + 1)
                 # A wait that outlasts the deadline would only turn this error into a timeout.
-                if retries < policy.max_retries and policy.retries_exception(method, exc) and delay < _time_left():
+                if retries < policy.max_retries and policy.retries_exception(method, exc) and delay < time_left():
                     retries += 1
                     logger.info(
                         "%s %s failed after %.3fs (%s); retry %d/%d in %.2fs",
@@ -581,7 +615,7 @@ class Session:
                 retries < policy.max_retries
                 and policy.retries_status(method, status)
                 and (server_delay is None or server_delay <= policy.max_retry_after)
-                and delay < _time_left()
+                and delay < time_left()
             ):
                 retries += 1
                 logger.info(
@@ -802,11 +836,6 @@ def _cf_login(key: Mapping[str, Any] | str | os.PathLike[str]) -> dict[str, str]
     if not (login.get("api_url") or login.get("api")):
         raise ServiceKeyError(source, "missing", field="api_url", hint="A CF login needs the API URL")
     return login
-
-
-def _time_left() -> float:
-    """Seconds until the innermost enclosing deadline (``inf`` when there is none)."""
-    return anyio.current_effective_deadline() - anyio.current_time()
 
 
 def _redacted_request(request: httpx.Request) -> httpx.Request:
