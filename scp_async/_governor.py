@@ -417,7 +417,7 @@ class Lane:
     #: Resets shorter than this are read as the spacing of the server's slots (see :meth:`observe`).
     SLOT_RESET = 0.5
     #: A 429 among this many recent answers of which at most SPORADIC_SHARE were 429s is sporadic (a
-    #: gateway's hiccup, not the lane's limit): only its own call waits, and the pace stops growing.
+    #: gateway's hiccup, not the lane's limit): only its own call waits, and a measured pace stops growing.
     #: Pausing everyone and cutting the pace for each one would let 5 % stray 429s choke a fan-out.
     WINDOW = 50
     SPORADIC_MIN_SEEN = 10
@@ -595,7 +595,11 @@ class Lane:
         gov.total_throttled += 1
         if self._sporadic(throttle):
             ticket.retry_at = now + (throttle.delay if throttle.delay is not None else self.DEFAULT_DELAY)
-            self._hold_until = now + self.SPORADIC_HOLD
+            if self._measured:
+                # Near a limit it measured, the pace stops growing a while: this may be its edge. A pace
+                # that is a first guess keeps probing upwards, or steady stray 429s would hold it down
+                # until RECOVER_AFTER (B6: 5 % of them kept a fan-out at its first guess for ten seconds).
+                self._hold_until = now + self.SPORADIC_HOLD
             return True
         self._cold = None  # the server spoke: the pace is learned from here
         delay = throttle.delay

@@ -708,3 +708,27 @@ def test_a_preset_lane_on_an_epoch_clock_reads_its_first_answer_after_the_pace_h
         assert lane.rate == 8.0
 
     anyio.run(main)
+
+
+def test_stray_429s_do_not_hold_a_guessed_pace_down() -> None:
+    """A 429 among the first answers sets a first pace; 5 % stray 429s after it must not keep it there."""
+
+    async def main() -> None:
+        clock = Clock()
+        governor, lane = _lane(clock)
+        for _ in range(3):
+            clock.now += 0.002
+            lane.observe(await lane.acquire(), _response(200, body={}))
+        early = await lane.acquire()
+        assert lane.observe(early, _response(429, {"Retry-After": "1"})) is True  # too early to be stray
+        guessed = lane.rate
+        assert guessed is not None
+        started = clock.now
+        for n in range(1, 400):
+            ticket = await lane.acquire()
+            lane.observe(ticket, _response(429, {"Retry-After": "1"}) if n % 20 == 0 else _response(200, body={}))
+        assert governor.stats().throttled == 1 + 399 // 20
+        assert lane.rate is None or lane.rate > 8 * guessed  # it kept doubling
+        assert clock.now - started < 7  # doubling from the first guess, not RECOVER_AFTER (10 s) at it
+
+    anyio.run(main)
