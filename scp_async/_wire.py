@@ -32,11 +32,14 @@ from typing import Final
 import httpcore
 import httptools
 
-__all__ = ["BodyTooLarge", "WirePool", "WireResponse"]
+__all__ = ["MAX_HEAD", "BodyTooLarge", "WirePool", "WireResponse"]
 
 Origin = tuple[str, str, int]
 
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+#: Bytes a status line and headers may take (aiohttp's and h11's limits are of this order): a server
+#: that sends headers without end must not fill the memory (the size cap counts bodies only).
+MAX_HEAD: Final = 64 * 1024
 _DISCONNECTED: Final = "Server disconnected without sending a complete response."
 
 
@@ -88,6 +91,7 @@ class _Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._size = 0
         self._received = False
+        self._head_size = 0
         self._answered = False
         self._headers_done = False
         self._framed = True  # the answer says where it ends (else: where the connection closes)
@@ -161,6 +165,10 @@ class _Connection(asyncio.Protocol):
             self._fail(httpcore.RemoteProtocolError("the server switched protocols unasked"))
         except httptools.HttpParserError as exc:
             self._fail(httpcore.RemoteProtocolError(f"invalid response: {exc}"))
+        if not self._headers_done and not self.closed:
+            self._head_size += len(data)
+            if self._head_size > MAX_HEAD:
+                self._fail(httpcore.RemoteProtocolError(f"the response's headers take more than {MAX_HEAD} bytes"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True

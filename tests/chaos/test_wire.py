@@ -11,7 +11,7 @@ from typing import Any
 import httpcore
 import pytest
 
-from scp_async._wire import BodyTooLarge, WirePool, WireResponse
+from scp_async._wire import MAX_HEAD, BodyTooLarge, WirePool, WireResponse
 
 Handler = Callable[["RawServer", asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -422,5 +422,24 @@ def test_a_scheme_other_than_http_is_refused() -> None:
                 "GET", ("ftp", "127.0.0.1", None, "/"), {}, connect_timeout=1, read_timeout=1, pool_timeout=1,
                 limit=None,
             )  # fmt: skip
+
+    _run(main)
+
+
+def test_headers_without_end_are_refused() -> None:
+    async def endless(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await server.head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nX-Long: ")
+        for _ in range(4 * MAX_HEAD // 1024):
+            writer.write(b"a" * 1024)
+            await writer.drain()
+            await asyncio.sleep(0)
+
+    async def main() -> None:
+        async with RawServer(endless) as server:
+            pool = _pool()
+            with pytest.raises(httpcore.RemoteProtocolError, match="headers take more than"):
+                await _get(pool, server)
+            assert pool._open == 0
 
     _run(main)
