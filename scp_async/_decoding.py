@@ -111,8 +111,9 @@ class _Retrack(BaseException):
 
 
 def _tracking() -> bool:
-    # Reading outside _read_body (a user calling Model.from_dict) always tracks paths.
-    return getattr(_STATE, "tracking", True)
+    # Reading outside _read_body (a user calling Model.from_dict) always tracks paths. None is "without
+    # paths, and every object met fits its shape" (a field read on first use, see `fill`).
+    return bool(getattr(_STATE, "tracking", True))
 
 
 def _read_body(read: Callable[[], T]) -> T:
@@ -303,20 +304,32 @@ def model(cls: type[Any], value: Any, name: str | None) -> Any:
     """A nested object (``name`` None: the body itself) read as `cls`, or kept as sent if it is no object."""
     if name is None:
         return _read_body(lambda: _model_at(cls, value, _ROOT))
-    if not getattr(_STATE, "tracking", True):  # _tracking(), inlined: this runs for every nested object
+    tracking = getattr(_STATE, "tracking", True)  # _tracking(), inlined: this runs for every nested object
+    if not tracking:
         if type(value) is dict:
-            fits = _FITTERS.get(cls, _UNKNOWN)
-            if fits is _UNKNOWN:
-                fits = _FITTERS[cls] = _fitter(getattr(cls, "_scp_shape", None))
-            if fits is not None and fits(value):
-                # Read on first use (see `fill`); only bodies are read so: a dict a caller passes to
-                # `from_dict` may change after, a parsed body is ours.
+            if tracking is None and issubclass(cls, ReadOnFirstUse):  # it fits: the outer shape holds its own
                 deferred = object.__new__(cls)
                 deferred._scp_source = value
                 return deferred
-            return cls.from_dict(value)
+            return _read_untracked(cls, value)
         raise _Retrack
     return _model_at(cls, value, _child(name))
+
+
+def _read_untracked(cls: type[Any], value: dict[str, Any]) -> Any:
+    """`value` read as `cls` on the fast path: kept to be read on first use if it fits the class's shape.
+
+    Only bodies are read so (see `fill`): a dict a caller passes to `from_dict` may change after, a parsed
+    body is ours.
+    """
+    fits = _FITTERS.get(cls, _UNKNOWN)
+    if fits is _UNKNOWN:
+        fits = _FITTERS[cls] = _fitter(getattr(cls, "_scp_shape", None))
+    if fits is not None and fits(value):
+        deferred = object.__new__(cls)
+        deferred._scp_source = value
+        return deferred
+    return cls.from_dict(value)
 
 
 _Shape = tuple[tuple[str, ...], tuple[tuple[str, str, Any], ...]]
@@ -363,6 +376,8 @@ def _fitter(shape: _Shape | None) -> Callable[[dict[str, Any]], bool] | None:
                 emit(item, inner, depth + 2)
             elif test == "uuid":
                 lines.append(f"{inside}if type({item}) is not str or CANONICAL_UUID({item}) is None: return False")
+            elif test == "date-time":
+                lines.append(f"{inside}if type({item}) is not str or not ISO_DATE_TIME({item}): return False")
             elif test == "list":
                 lines.append(f"{inside}if type({item}) is not list: return False")
             elif test == "str":
@@ -372,14 +387,28 @@ def _fitter(shape: _Shape | None) -> Callable[[dict[str, Any]], bool] | None:
 
     emit("value", shape, 1)
     lines.append("    return True")
-    scope: dict[str, Any] = {"ABSENT": _ABSENT, "CANONICAL_UUID": _CANONICAL_UUID.fullmatch}
+    scope: dict[str, Any] = {
+        "ABSENT": _ABSENT,
+        "CANONICAL_UUID": _CANONICAL_UUID.fullmatch,
+        "ISO_DATE_TIME": _reads_as_iso,
+    }
     exec(compile("\n".join(lines), "<scp_async read-on-first-use shape>", "exec"), scope)
     fits: Callable[[dict[str, Any]], bool] = scope["fits"]
     return fits
 
 
+def _reads_as_iso(value: str) -> bool:
+    """Whether :func:`date_time` reads `value` on its fast path (then it neither fails nor warns)."""
+    if value.isdigit():
+        return False
+    try:
+        datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
 _ABSENT: Any = object()
-_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
 
 
 class ReadOnFirstUse:
@@ -387,11 +416,13 @@ class ReadOnFirstUse:
 
     Reading a response body, :func:`model` makes such a model empty, with the body kept in the slot
     ``_scp_source``, when the body fits the class's ``_scp_shape`` (then reading it can neither fail nor
-    warn); the first access to a field reads it. Not an attrs field: ``attrs.fields``, ``to_dict``,
-    equality and pickling see only the model's own fields (each read on first use like any access).
+    warn); the first access to a field reads that field (the generated ``_scp_read``). Not an attrs field:
+    ``attrs.fields``, ``to_dict``, equality and pickling see only the model's own fields (each read on
+    first use like any access).
     """
 
     __slots__ = ("_scp_source",)
+    _scp_source: dict[str, Any]
 
     if not TYPE_CHECKING:  # a type checker would take any attribute for one (and protocols for matched)
 
@@ -399,31 +430,71 @@ class ReadOnFirstUse:
             return fill(self, name)
 
 
-def fill(target: Any, name: str) -> Any:
-    """Read the body a model read on first use keeps, set every field not set since, and return `name`.
+def unread_body(target: Any) -> dict[str, Any] | None:
+    """The body a model read on first use was made from (fields are read from it as they are used); None
+    for a model read at once or made by its constructor."""
+    if not isinstance(target, ReadOnFirstUse):
+        return None
+    try:
+        source: dict[str, Any] = object.__getattribute__(target, "_scp_source")
+    except AttributeError:
+        return None
+    return source
 
-    Fields a caller assigned before are kept. An attribute that is no field raises AttributeError as usual.
+
+def fill(target: Any, name: str) -> Any:
+    """Read the field `name` of the body a model read on first use keeps, set it, and return it.
+
+    Each field is read when first used, alone (a caller listing apps by name pays for neither their
+    dates nor their links); fields set before, by reading or by a caller, are not read again. An
+    attribute that is no field raises AttributeError as usual.
     """
-    cls = type(target)
     try:
         source = object.__getattribute__(target, "_scp_source")
-    except AttributeError:  # made by its constructor or already read
+    except AttributeError:  # made by its constructor
         source = None
-    if source is None or name == "_scp_source":
-        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
+    if source is None or name == "_scp_source" or name.startswith("__"):
+        raise AttributeError(f"{type(target).__name__!r} object has no attribute {name!r}")
+    read = type(target)._scp_read
+    # The body fitted the shape: reading a field neither fails nor warns, so it goes without paths, and
+    # the objects nested in it (they fitted too) are again read on first use.
+    outer = getattr(_STATE, "tracking", True)
+    _STATE.tracking = None
+    try:
+        try:
+            value = read(source, name)
+        except (_Retrack, KeyError, ResponseDecodeError):  # cannot happen; if it did, say where, as ever
+            _STATE.tracking = True
+            value = read(source, name)
+    finally:
+        _STATE.tracking = outer
+    object.__setattr__(target, name, value)
+    return value
+
+
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
+def read_all(target: Any) -> None:
+    """Set every field of a model read on first use that was not read (nor set) yet, from one reading
+    of its body: what `to_dict` needs, at the cost of one `from_dict` instead of a `fill` per field."""
+    source = unread_body(target)
+    if source is None:
+        return
+    cls = type(target)
     names = _FIELD_NAMES.get(cls)
     if names is None:
         import attrs
 
         names = _FIELD_NAMES[cls] = tuple(field.name for field in attrs.fields(cls))
-    object.__delattr__(target, "_scp_source")
-    full = cls.from_dict(source)  # the shape fitted: this neither fails nor warns
-    for field_name in names:
+    # Read as a caller's `from_dict` reads (the shape fitted, so it neither fails nor warns): the nested
+    # objects at once too, as `to_dict` goes on to read them all.
+    full = cls.from_dict(source)
+    for name in names:
         try:
-            object.__getattribute__(target, field_name)
-        except AttributeError:
-            object.__setattr__(target, field_name, object.__getattribute__(full, field_name))
-    return object.__getattribute__(target, name)
+            object.__getattribute__(target, name)
+        except AttributeError:  # not read yet, nor set by a caller
+            object.__setattr__(target, name, object.__getattribute__(full, name))
 
 
 def models(cls: type[Any], value: Any, name: str | None) -> Any:
@@ -432,7 +503,7 @@ def models(cls: type[Any], value: Any, name: str | None) -> Any:
         return _read_body(lambda: _models_at(cls, value, _ROOT))
     if not _tracking():
         if type(value) is list:
-            return [cls.from_dict(item) if type(item) is dict else _retrack() for item in value]
+            return [_read_untracked(cls, item) if type(item) is dict else _retrack() for item in value]
         raise _Retrack
     return _models_at(cls, value, _child(name))
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, ParamSpec, Protocol, TypeVar, overload
 from urllib.parse import parse_qs, urlsplit
 
+from ._decoding import unread_body
 from ._errors import ScpAsyncError
 
 __all__ = ["DEFAULT_MAX_PAGES", "PaginationError", "Paginator", "paginate"]
@@ -129,8 +130,11 @@ def _items_of(page: Any) -> list[Any]:
 
 
 def _identity(item: Any) -> Hashable:
+    # An item read on first use (see _decoding.ReadOnFirstUse) is told by its body's id, as sent: reading
+    # the field costs a page of CF apps fifty UUIDs for a fingerprint.
+    unread = unread_body(item)
     for name in ("guid", "id", "uuid", "message_uuid"):
-        value = _field(item, name)
+        value = unread.get(name) if unread is not None else _field(item, name)
         if _is_set(value) and isinstance(value, Hashable):
             return value
     # No id of its own: the whole item (a model's repr is short and shows only identifying fields).

@@ -4,14 +4,16 @@ A CF resource carries a `links` object of a dozen `{"href": ...}` links and `rel
 reading them into models was most of the CPU of listing every app, and few callers look at them. A model
 qualifies when each property is one the generated `from_dict` passes through untouched (string, number,
 integer, boolean, untyped, or a union of those and null), or one whose reading a cheap test can vouch for:
-a UUID (a canonical UUID string), a list of plain values (a list), a string enum (a string: our enums keep
+a UUID (a canonical UUID string), a date-time (an ISO 8601 string `datetime.fromisoformat` reads, as the
+fast path of `_decoding.date_time` does), a list of plain values (a list), a string enum (a string: our enums keep
 values they do not know), a qualifying model (an object of that shape), the same model or null. An
 optional property no test vouches for (a map of unions, a date) must be absent from the body. Its
 additional properties, if any, must pass through too.
 
 For such a model, whether `from_dict` succeeds without a warning depends only on the body's *shape*,
 written into the class as `_scp_shape`: `(required JSON keys, ((JSON key, test, inner shape or None), ...))`
-with the tests of `scp_async._decoding._fits` ("object", "object or null", "uuid", "list", "str", "absent").
+with the tests of `scp_async._decoding._fitter` ("object", "object or null", "uuid", "date-time", "list", "str",
+"absent").
 `scp_async._decoding.model` checks a body against the shape (far cheaper than reading it); when it fits,
 the model is made empty with the body kept, and read on the first access to any field (`__getattr__` runs
 only for attributes not yet set). A body that does not fit is read at once, so every warning and error
@@ -26,6 +28,7 @@ from openapi_python_client.parser import GeneratorData
 from openapi_python_client.parser.properties import (
     AnyProperty,
     BooleanProperty,
+    DateTimeProperty,
     EnumProperty,
     FloatProperty,
     IntProperty,
@@ -78,6 +81,8 @@ def _check(prop: Any, known: dict[str, Shape]) -> tuple[str, Any] | None:
     kind = type(prop)
     if kind is UuidProperty:
         return "uuid", None
+    if isinstance(prop, DateTimeProperty):  # epoch milliseconds too: a number fails the test, read at once
+        return "date-time", None
     if kind is ListProperty and type(prop.inner_property) in _PASSED_THROUGH:
         return "list", None
     if kind is EnumProperty and prop.value_type is str:  # the enum template keeps unknown strings, silently

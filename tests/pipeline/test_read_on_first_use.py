@@ -7,6 +7,7 @@ does not fit is read at once, so warnings and errors are exactly those of an eag
 from __future__ import annotations
 
 import copy
+import datetime
 import importlib
 import logging
 import pickle
@@ -61,11 +62,19 @@ def _read(body: dict[str, Any]) -> Any:
     return _scp.model(AppList, body, None)
 
 
-def _is_waiting(model: Any) -> bool:
-    try:
-        return object.__getattribute__(model, "_scp_source") is not None
-    except AttributeError:
+def _waits(model: Any, field: str) -> bool:
+    """Whether `field` of `model` is still to be read from the body the model keeps."""
+    if _scp.unread_body(model) is None:
         return False
+    try:
+        object.__getattribute__(model, field)
+    except AttributeError:
+        return True
+    return False
+
+
+def _is_waiting(model: Any) -> bool:
+    return _scp.unread_body(model) is not None and all(_waits(model, f.name) for f in attrs.fields(type(model)))
 
 
 def test_links_of_a_body_wait_and_read_the_same_as_an_eager_reading() -> None:
@@ -74,11 +83,49 @@ def test_links_of_a_body_wait_and_read_the_same_as_an_eager_reading() -> None:
     eager = AppLinks.from_dict(_app()["links"])  # a caller's from_dict reads at once
     assert not _is_waiting(eager)
     assert app.links.self_.href == HREF
-    assert not _is_waiting(app.links)
+    assert not _waits(app.links, "self_")
+    assert _waits(app.links, "start")  # each field is read when first used, alone
     assert app.links == eager
     assert app.links.start.method == "POST"
     assert app.links.droplets["note"] == "an extra key"  # additional properties too
     assert app.links.to_dict() == _app()["links"]
+
+
+def test_the_items_of_a_list_wait_and_each_field_is_read_alone() -> None:
+    """A CF app of a page is kept as sent: reading its name reads neither its dates nor its links."""
+    app = _read(_page(_app())).resources[0]
+    assert _is_waiting(app)
+    assert app.name == "approuter"
+    assert not _waits(app, "name")
+    assert _waits(app, "created_at")
+    assert _waits(app, "links")
+    assert app.guid == uuid.UUID(GUID)
+    assert app.created_at == App.from_dict(_app()).created_at
+    assert _is_waiting(app.relationships)  # read as a model kept as sent, itself
+    assert app.relationships.space.data.guid == uuid.UUID("c30ff46e-8026-495f-b8cd-a88b436d76e2")
+    assert app.to_dict() == App.from_dict(_app()).to_dict()  # the fields not read yet, in one go
+    assert app == App.from_dict(_app())
+
+
+@pytest.mark.parametrize("created_at", ["1710379175000", 1710379175000, None])
+def test_an_item_with_a_date_in_another_form_is_read_at_once(created_at: Any) -> None:
+    app = _read(_page(_app(created_at=created_at))).resources[0]
+    assert not _is_waiting(app)
+    assert app.created_at == App.from_dict(_app(created_at=created_at)).created_at
+
+
+def test_an_item_with_a_date_that_is_no_date_is_an_error_at_once_naming_it() -> None:
+    with pytest.raises(_scp.ResponseDecodeError, match=re.escape("$.resources[0].created_at")):
+        _read(_page(_app(created_at="not a date")))
+
+
+def test_a_field_of_an_item_read_on_first_use_is_set_once_and_can_be_assigned() -> None:
+    app = _read(_page(_app())).resources[0]
+    assert app.created_at is app.created_at
+    app.name = "renamed"
+    assert app.name == "renamed"
+    assert app.to_dict()["name"] == "renamed"  # reading the others keeps what was assigned
+    assert app.to_dict()["state"] == "STARTED"
 
 
 def test_a_model_read_on_first_use_behaves_like_any_model() -> None:
@@ -142,7 +189,7 @@ def _generated_model_classes() -> list[type[Any]]:
 
 
 PASSED_THROUGH = {"str", "int", "float", "bool", "Any", "None", "Unset"}
-VOUCHED = {"UUID", "list[str]", "list[int]", "list[float]", "list[bool]", "list[Any]"}
+VOUCHED = {"UUID", "datetime.datetime", "list[str]", "list[int]", "list[float]", "list[bool]", "list[Any]"}
 
 
 def _parts(annotation: object) -> set[str]:
@@ -189,7 +236,7 @@ def test_only_models_whose_reading_cannot_fail_or_warn_are_read_on_first_use() -
         assert len(tests) == len(expected), cls.__name__
         absent = sorted(k for k, t in tests.items() if t == "absent")
         assert len(absent) == sum(e == "absent" for e in expected.values()), (cls.__name__, tests, expected)
-        assert set(tests.values()) <= {"object", "object or null", "uuid", "list", "str", "absent"}
+        assert set(tests.values()) <= {"object", "object or null", "uuid", "date-time", "list", "str", "absent"}
     assert len(deferred) > 100  # CF's links objects above all
 
 
@@ -258,12 +305,21 @@ def _fits_by_the_book(value: Any, shape: Any) -> bool:
             "object": lambda i, inner=inner: type(i) is dict and _fits_by_the_book(i, inner),
             "object or null": lambda i, inner=inner: i is None or (type(i) is dict and _fits_by_the_book(i, inner)),
             "uuid": lambda i: type(i) is str and re.fullmatch(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}", i),
+            "date-time": lambda i: type(i) is str and _iso(i),
             "list": lambda i: type(i) is list,
             "str": lambda i: type(i) is str,
         }.get(test, lambda i: False)(item)
         if not ok:
             return False
     return True
+
+
+def _iso(text: str) -> bool:
+    try:
+        datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return not text.isdigit()
 
 
 def _fitting(shape: Any) -> dict[str, Any]:
@@ -273,14 +329,26 @@ def _fitting(shape: Any) -> dict[str, Any]:
         if test in ("object", "object or null"):
             body[key] = _fitting(inner)
         elif test != "absent":
-            body[key] = {"uuid": GUID, "list": [], "str": "s"}[test]
+            body[key] = {"uuid": GUID, "date-time": "2026-03-14T01:19:35Z", "list": [], "str": "s"}[test]
     return body
 
 
 def _variants(body: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for key, value in body.items():
-        for other in (None, 1, "not-a-guid", GUID, [], {}, True):
+        for other in (
+            None,
+            1,
+            "not-a-guid",
+            GUID,
+            "2026-03-14T01:19:35Z",
+            "2026-03-14",
+            "20260314",
+            "2026-02-30T00:00:00Z",
+            [],
+            {},
+            True,
+        ):
             out.append({**body, key: other})
         out.append({k: v for k, v in body.items() if k != key})
         if isinstance(value, dict):

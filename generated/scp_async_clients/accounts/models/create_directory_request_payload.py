@@ -43,6 +43,7 @@ class CreateDirectoryRequestPayload(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         display_name = self.display_name
@@ -181,6 +182,69 @@ class CreateDirectoryRequestPayload(_scp.ReadOnFirstUse):
             ("labels", "absent", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "display_name":
+            return d["displayName"]
+        if name == "custom_properties":
+            _custom_properties = d.get("customProperties", UNSET)
+            custom_properties: list[AddPropertyRequestPayload] | Unset = UNSET
+            if _custom_properties is not UNSET:
+                custom_properties = _scp.models(AddPropertyRequestPayload, _custom_properties, "customProperties")
+
+            return custom_properties
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "directory_admins":
+            _directory_admins = d.get("directoryAdmins", UNSET)
+            directory_admins: list[str] | Unset = UNSET
+            if _directory_admins is not UNSET:
+                directory_admins = cast(list[str], _scp.array(_directory_admins, "directoryAdmins"))
+
+            return directory_admins
+        if name == "directory_features":
+            _directory_features = d.get("directoryFeatures", UNSET)
+            directory_features: list[DirectoryFeature] | Unset = UNSET
+            if _directory_features is not UNSET:
+                if _scp.is_array(_directory_features, "directoryFeatures"):
+                    directory_features = []
+                    for directory_features_item_data in _directory_features:
+                        directory_features_item = _scp.enum(
+                            DirectoryFeature, directory_features_item_data, "directoryFeatures[]"
+                        )
+
+                        directory_features.append(directory_features_item)
+                else:
+                    directory_features = _directory_features
+
+            return directory_features
+        if name == "labels":
+            _labels = d.get("labels", UNSET)
+            labels: CreateDirectoryRequestPayloadLabels | Unset
+            if isinstance(_labels, Unset):
+                labels = UNSET
+            else:
+                labels = _scp.model(CreateDirectoryRequestPayloadLabels, _labels, "labels")
+
+            return labels
+        if name == "subdomain":
+            return d.get("subdomain", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "displayName",
+                "customProperties",
+                "description",
+                "directoryAdmins",
+                "directoryFeatures",
+                "labels",
+                "subdomain",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -54,6 +54,7 @@ class CreateSubaccountRequestPayload(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         display_name = self.display_name
@@ -219,6 +220,83 @@ class CreateSubaccountRequestPayload(_scp.ReadOnFirstUse):
             ("usedForProduction", "str", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "display_name":
+            return d["displayName"]
+        if name == "region":
+            return d["region"]
+        if name == "beta_enabled":
+            return d.get("betaEnabled", UNSET)
+        if name == "custom_properties":
+            _custom_properties = d.get("customProperties", UNSET)
+            custom_properties: list[AddPropertyRequestPayload] | Unset = UNSET
+            if _custom_properties is not UNSET:
+                custom_properties = _scp.models(AddPropertyRequestPayload, _custom_properties, "customProperties")
+
+            return custom_properties
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "labels":
+            _labels = d.get("labels", UNSET)
+            labels: CreateSubaccountRequestPayloadLabels | Unset
+            if isinstance(_labels, Unset):
+                labels = UNSET
+            else:
+                labels = _scp.model(CreateSubaccountRequestPayloadLabels, _labels, "labels")
+
+            return labels
+        if name == "origin":
+            _origin = d.get("origin", UNSET)
+            origin: CreateSubaccountRequestPayloadOrigin | Unset
+            if isinstance(_origin, Unset):
+                origin = UNSET
+            else:
+                origin = _scp.enum(CreateSubaccountRequestPayloadOrigin, _origin, "origin")
+
+            return origin
+        if name == "parent_guid":
+            return d.get("parentGUID", UNSET)
+        if name == "subaccount_admins":
+            _subaccount_admins = d.get("subaccountAdmins", UNSET)
+            subaccount_admins: list[str] | Unset = UNSET
+            if _subaccount_admins is not UNSET:
+                subaccount_admins = cast(list[str], _scp.array(_subaccount_admins, "subaccountAdmins"))
+
+            return subaccount_admins
+        if name == "subdomain":
+            return d.get("subdomain", UNSET)
+        if name == "used_for_production":
+            _used_for_production = d.get("usedForProduction", UNSET)
+            used_for_production: CreateSubaccountRequestPayloadUsedForProduction | Unset
+            if isinstance(_used_for_production, Unset):
+                used_for_production = UNSET
+            else:
+                used_for_production = _scp.enum(
+                    CreateSubaccountRequestPayloadUsedForProduction, _used_for_production, "usedForProduction"
+                )
+
+            return used_for_production
+        if name == "additional_properties":
+            declared = {
+                "displayName",
+                "region",
+                "betaEnabled",
+                "customProperties",
+                "description",
+                "labels",
+                "origin",
+                "parentGUID",
+                "subaccountAdmins",
+                "subdomain",
+                "usedForProduction",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.global_account_response_object_contract_status import GlobalAccountResponseObjectContractStatus
 from ..models.global_account_response_object_cost_object_type import GlobalAccountResponseObjectCostObjectType
 from ..models.global_account_response_object_entity_state import GlobalAccountResponseObjectEntityState
@@ -32,7 +34,7 @@ T = TypeVar("T", bound="GlobalAccountResponseObject")
 
 
 @_attrs_define
-class GlobalAccountResponseObject:
+class GlobalAccountResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         commercial_model (str):
@@ -108,6 +110,7 @@ class GlobalAccountResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         commercial_model = self.commercial_model
@@ -486,8 +489,258 @@ class GlobalAccountResponseObject:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (
+            "commercialModel",
+            "consumptionBased",
+            "createdDate",
+            "description",
+            "displayName",
+            "geoAccess",
+            "guid",
+            "licenseType",
+        ),
+        (
+            ("createdDate", "date-time", None),
+            ("geoAccess", "str", None),
+            ("licenseType", "str", None),
+            ("children", "absent", None),
+            ("contractStatus", "str", None),
+            ("costObjectType", "str", None),
+            ("customProperties", "absent", None),
+            ("entityState", "str", None),
+            ("expiryDate", "date-time", None),
+            ("labels", "absent", None),
+            ("legalLinks", "object", ((), ())),
+            ("modifiedDate", "date-time", None),
+            ("origin", "str", None),
+            ("parentType", "str", None),
+            ("renewalDate", "date-time", None),
+            ("subaccounts", "absent", None),
+            ("terminationNotificationStatus", "str", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "commercial_model":
+            return d["commercialModel"]
+        if name == "consumption_based":
+            return d["consumptionBased"]
+        if name == "created_date":
+            created_date = _scp.date_time(d["createdDate"], "createdDate")
+
+            return created_date
+        if name == "description":
+            return d["description"]
+        if name == "display_name":
+            return d["displayName"]
+        if name == "geo_access":
+            geo_access = _scp.enum(GlobalAccountResponseObjectGeoAccess, d["geoAccess"], "geoAccess")
+
+            return geo_access
+        if name == "guid":
+            return d["guid"]
+        if name == "license_type":
+            license_type = _scp.enum(GlobalAccountResponseObjectLicenseType, d["licenseType"], "licenseType")
+
+            return license_type
+        if name == "backward_compliant_eu":
+            return d.get("backwardCompliantEU", UNSET)
+        if name == "bpo_customer_id":
+            return d.get("bpoCustomerId", UNSET)
+        if name == "children":
+            _children = d.get("children", UNSET)
+            children: list[DirectoryResponseObject] | Unset = UNSET
+            if _children is not UNSET:
+                children = _scp.models(DirectoryResponseObject, _children, "children")
+
+            return children
+        if name == "contract_status":
+            _contract_status = d.get("contractStatus", UNSET)
+            contract_status: GlobalAccountResponseObjectContractStatus | Unset
+            if isinstance(_contract_status, Unset):
+                contract_status = UNSET
+            else:
+                contract_status = _scp.enum(
+                    GlobalAccountResponseObjectContractStatus, _contract_status, "contractStatus"
+                )
+
+            return contract_status
+        if name == "cost_center":
+            return d.get("costCenter", UNSET)
+        if name == "cost_object_id":
+            return d.get("costObjectId", UNSET)
+        if name == "cost_object_type":
+            _cost_object_type = d.get("costObjectType", UNSET)
+            cost_object_type: GlobalAccountResponseObjectCostObjectType | Unset
+            if isinstance(_cost_object_type, Unset):
+                cost_object_type = UNSET
+            else:
+                cost_object_type = _scp.enum(
+                    GlobalAccountResponseObjectCostObjectType, _cost_object_type, "costObjectType"
+                )
+
+            return cost_object_type
+        if name == "crm_customer_id":
+            return d.get("crmCustomerId", UNSET)
+        if name == "crm_tenant_id":
+            return d.get("crmTenantId", UNSET)
+        if name == "custom_properties":
+            _custom_properties = d.get("customProperties", UNSET)
+            custom_properties: list[PropertyResponseObject] | Unset = UNSET
+            if _custom_properties is not UNSET:
+                custom_properties = _scp.models(PropertyResponseObject, _custom_properties, "customProperties")
+
+            return custom_properties
+        if name == "entity_state":
+            _entity_state = d.get("entityState", UNSET)
+            entity_state: GlobalAccountResponseObjectEntityState | Unset
+            if isinstance(_entity_state, Unset):
+                entity_state = UNSET
+            else:
+                entity_state = _scp.enum(GlobalAccountResponseObjectEntityState, _entity_state, "entityState")
+
+            return entity_state
+        if name == "expiry_date":
+            _expiry_date = d.get("expiryDate", UNSET)
+            expiry_date: datetime.datetime | Unset
+            if isinstance(_expiry_date, Unset):
+                expiry_date = UNSET
+            else:
+                expiry_date = _scp.date_time(_expiry_date, "expiryDate")
+
+            return expiry_date
+        if name == "global_account_guid":
+            return d.get("globalAccountGUID", UNSET)
+        if name == "labels":
+            _labels = d.get("labels", UNSET)
+            labels: GlobalAccountResponseObjectLabels | Unset
+            if isinstance(_labels, Unset):
+                labels = UNSET
+            else:
+                labels = _scp.model(GlobalAccountResponseObjectLabels, _labels, "labels")
+
+            return labels
+        if name == "legal_links":
+            _legal_links = d.get("legalLinks", UNSET)
+            legal_links: LegalLinksDTO | Unset
+            if isinstance(_legal_links, Unset):
+                legal_links = UNSET
+            else:
+                legal_links = _scp.model(LegalLinksDTO, _legal_links, "legalLinks")
+
+            return legal_links
+        if name == "modified_date":
+            _modified_date = d.get("modifiedDate", UNSET)
+            modified_date: datetime.datetime | Unset
+            if isinstance(_modified_date, Unset):
+                modified_date = UNSET
+            else:
+                modified_date = _scp.date_time(_modified_date, "modifiedDate")
+
+            return modified_date
+        if name == "origin":
+            _origin = d.get("origin", UNSET)
+            origin: GlobalAccountResponseObjectOrigin | Unset
+            if isinstance(_origin, Unset):
+                origin = UNSET
+            else:
+                origin = _scp.enum(GlobalAccountResponseObjectOrigin, _origin, "origin")
+
+            return origin
+        if name == "parent_guid":
+            return d.get("parentGUID", UNSET)
+        if name == "parent_type":
+            _parent_type = d.get("parentType", UNSET)
+            parent_type: GlobalAccountResponseObjectParentType | Unset
+            if isinstance(_parent_type, Unset):
+                parent_type = UNSET
+            else:
+                parent_type = _scp.enum(GlobalAccountResponseObjectParentType, _parent_type, "parentType")
+
+            return parent_type
+        if name == "renewal_date":
+            _renewal_date = d.get("renewalDate", UNSET)
+            renewal_date: datetime.datetime | Unset
+            if isinstance(_renewal_date, Unset):
+                renewal_date = UNSET
+            else:
+                renewal_date = _scp.date_time(_renewal_date, "renewalDate")
+
+            return renewal_date
+        if name == "service_id":
+            return d.get("serviceId", UNSET)
+        if name == "state_message":
+            return d.get("stateMessage", UNSET)
+        if name == "subaccounts":
+            _subaccounts = d.get("subaccounts", UNSET)
+            subaccounts: list[SubaccountResponseObject] | Unset = UNSET
+            if _subaccounts is not UNSET:
+                subaccounts = _scp.models(SubaccountResponseObject, _subaccounts, "subaccounts")
+
+            return subaccounts
+        if name == "subdomain":
+            return d.get("subdomain", UNSET)
+        if name == "termination_notification_status":
+            _termination_notification_status = d.get("terminationNotificationStatus", UNSET)
+            termination_notification_status: GlobalAccountResponseObjectTerminationNotificationStatus | Unset
+            if isinstance(_termination_notification_status, Unset):
+                termination_notification_status = UNSET
+            else:
+                termination_notification_status = _scp.enum(
+                    GlobalAccountResponseObjectTerminationNotificationStatus,
+                    _termination_notification_status,
+                    "terminationNotificationStatus",
+                )
+
+            return termination_notification_status
+        if name == "use_for":
+            return d.get("useFor", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "commercialModel",
+                "consumptionBased",
+                "createdDate",
+                "description",
+                "displayName",
+                "geoAccess",
+                "guid",
+                "licenseType",
+                "backwardCompliantEU",
+                "bpoCustomerId",
+                "children",
+                "contractStatus",
+                "costCenter",
+                "costObjectId",
+                "costObjectType",
+                "crmCustomerId",
+                "crmTenantId",
+                "customProperties",
+                "entityState",
+                "expiryDate",
+                "globalAccountGUID",
+                "labels",
+                "legalLinks",
+                "modifiedDate",
+                "origin",
+                "parentGUID",
+                "parentType",
+                "renewalDate",
+                "serviceId",
+                "stateMessage",
+                "subaccounts",
+                "subdomain",
+                "terminationNotificationStatus",
+                "useFor",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
+
 
 _MODELS_UNBOUND = True
 

@@ -27,6 +27,7 @@ class MoveSubaccountsRequestPayload(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         source_guid = self.source_guid
 
         subaccount_guids = self.subaccount_guids
@@ -88,3 +89,25 @@ class MoveSubaccountsRequestPayload(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = (("sourceGuid", "subaccountGuids", "targetGuid"), (("subaccountGuids", "list", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "source_guid":
+            return d["sourceGuid"]
+        if name == "subaccount_guids":
+            _subaccount_guids = d["subaccountGuids"]
+            subaccount_guids: list[str]
+            subaccount_guids = cast(list[str], _scp.array(_subaccount_guids, "subaccountGuids"))
+
+            return subaccount_guids
+        if name == "target_guid":
+            return d["targetGuid"]
+        if name == "additional_properties":
+            declared = {
+                "sourceGuid",
+                "subaccountGuids",
+                "targetGuid",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

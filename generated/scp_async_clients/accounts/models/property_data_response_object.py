@@ -46,6 +46,7 @@ class PropertyDataResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         entity_type = self.entity_type
@@ -168,6 +169,60 @@ class PropertyDataResponseObject(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = (("entityType", "key"), (("validationSchema", "object", ((), ())), ("value", "object", ((), ()))))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "entity_type":
+            return d["entityType"]
+        if name == "key":
+            return d["key"]
+        if name == "classification":
+            return d.get("classification", UNSET)
+        if name == "default_value":
+            return d.get("defaultValue", UNSET)
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "dynamic_property":
+            return d.get("dynamicProperty", UNSET)
+        if name == "entity_type_guid":
+            return d.get("entityTypeGuid", UNSET)
+        if name == "validation_schema":
+            _validation_schema = d.get("validationSchema", UNSET)
+            validation_schema: PropertyDataResponseObjectValidationSchema | Unset
+            if isinstance(_validation_schema, Unset):
+                validation_schema = UNSET
+            else:
+                validation_schema = _scp.model(
+                    PropertyDataResponseObjectValidationSchema, _validation_schema, "validationSchema"
+                )
+
+            return validation_schema
+        if name == "value":
+            _value = d.get("value", UNSET)
+            value: PropertyDataResponseObjectValue | Unset
+            if isinstance(_value, Unset):
+                value = UNSET
+            else:
+                value = _scp.model(PropertyDataResponseObjectValue, _value, "value")
+
+            return value
+        if name == "additional_properties":
+            declared = {
+                "entityType",
+                "key",
+                "classification",
+                "defaultValue",
+                "description",
+                "dynamicProperty",
+                "entityTypeGuid",
+                "validationSchema",
+                "value",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

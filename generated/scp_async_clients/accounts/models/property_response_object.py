@@ -27,6 +27,7 @@ class PropertyResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         account_guid = self.account_guid
 
         key = self.key
@@ -86,3 +87,21 @@ class PropertyResponseObject(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = (("accountGUID", "key", "value"), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "account_guid":
+            return d["accountGUID"]
+        if name == "key":
+            return d["key"]
+        if name == "value":
+            return d["value"]
+        if name == "additional_properties":
+            declared = {
+                "accountGUID",
+                "key",
+                "value",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

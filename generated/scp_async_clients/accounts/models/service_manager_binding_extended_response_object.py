@@ -43,6 +43,7 @@ class ServiceManagerBindingExtendedResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         cert_url = self.cert_url
 
         certificate = self.certificate
@@ -151,3 +152,42 @@ class ServiceManagerBindingExtendedResponseObject(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "cert_url":
+            return d.get("certUrl", UNSET)
+        if name == "certificate":
+            return d.get("certificate", UNSET)
+        if name == "clientid":
+            return d.get("clientid", UNSET)
+        if name == "clientsecret":
+            return d.get("clientsecret", UNSET)
+        if name == "creation_date":
+            return d.get("creationDate", UNSET)
+        if name == "key":
+            return d.get("key", UNSET)
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "sm_url":
+            return d.get("sm_url", UNSET)
+        if name == "url":
+            return d.get("url", UNSET)
+        if name == "xsappname":
+            return d.get("xsappname", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "certUrl",
+                "certificate",
+                "clientid",
+                "clientsecret",
+                "creationDate",
+                "key",
+                "name",
+                "sm_url",
+                "url",
+                "xsappname",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -33,6 +33,7 @@ class ServiceManagerBindingResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         clientid = self.clientid
 
         clientsecret = self.clientsecret
@@ -106,3 +107,27 @@ class ServiceManagerBindingResponseObject(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "clientid":
+            return d.get("clientid", UNSET)
+        if name == "clientsecret":
+            return d.get("clientsecret", UNSET)
+        if name == "sm_url":
+            return d.get("sm_url", UNSET)
+        if name == "url":
+            return d.get("url", UNSET)
+        if name == "xsappname":
+            return d.get("xsappname", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "clientid",
+                "clientsecret",
+                "sm_url",
+                "url",
+                "xsappname",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 from ..models.subaccount_response_object_parent_features_item import SubaccountResponseObjectParentFeaturesItem
 from ..models.subaccount_response_object_state import SubaccountResponseObjectState
 from ..models.subaccount_response_object_used_for_production import SubaccountResponseObjectUsedForProduction
@@ -22,7 +24,7 @@ T = TypeVar("T", bound="SubaccountResponseObject")
 
 
 @_attrs_define
-class SubaccountResponseObject:
+class SubaccountResponseObject(_scp.ReadOnFirstUse):
     """
     Attributes:
         beta_enabled (bool):
@@ -66,6 +68,7 @@ class SubaccountResponseObject:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         beta_enabled = self.beta_enabled
@@ -265,8 +268,138 @@ class SubaccountResponseObject:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = (
+        (
+            "betaEnabled",
+            "createdDate",
+            "displayName",
+            "globalAccountGUID",
+            "guid",
+            "parentGUID",
+            "region",
+            "state",
+            "subdomain",
+            "technicalName",
+            "usedForProduction",
+        ),
+        (
+            ("createdDate", "date-time", None),
+            ("state", "str", None),
+            ("usedForProduction", "str", None),
+            ("customProperties", "absent", None),
+            ("labels", "absent", None),
+            ("modifiedDate", "date-time", None),
+            ("parentFeatures", "absent", None),
+        ),
+    )
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "beta_enabled":
+            return d["betaEnabled"]
+        if name == "created_date":
+            created_date = _scp.date_time(d["createdDate"], "createdDate")
+
+            return created_date
+        if name == "display_name":
+            return d["displayName"]
+        if name == "global_account_guid":
+            return d["globalAccountGUID"]
+        if name == "guid":
+            return d["guid"]
+        if name == "parent_guid":
+            return d["parentGUID"]
+        if name == "region":
+            return d["region"]
+        if name == "state":
+            state = _scp.enum(SubaccountResponseObjectState, d["state"], "state")
+
+            return state
+        if name == "subdomain":
+            return d["subdomain"]
+        if name == "technical_name":
+            return d["technicalName"]
+        if name == "used_for_production":
+            used_for_production = _scp.enum(
+                SubaccountResponseObjectUsedForProduction, d["usedForProduction"], "usedForProduction"
+            )
+
+            return used_for_production
+        if name == "created_by":
+            return d.get("createdBy", UNSET)
+        if name == "custom_properties":
+            _custom_properties = d.get("customProperties", UNSET)
+            custom_properties: list[PropertyResponseObject] | Unset = UNSET
+            if _custom_properties is not UNSET:
+                custom_properties = _scp.models(PropertyResponseObject, _custom_properties, "customProperties")
+
+            return custom_properties
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "labels":
+            _labels = d.get("labels", UNSET)
+            labels: SubaccountResponseObjectLabels | Unset
+            if isinstance(_labels, Unset):
+                labels = UNSET
+            else:
+                labels = _scp.model(SubaccountResponseObjectLabels, _labels, "labels")
+
+            return labels
+        if name == "modified_date":
+            _modified_date = d.get("modifiedDate", UNSET)
+            modified_date: datetime.datetime | Unset
+            if isinstance(_modified_date, Unset):
+                modified_date = UNSET
+            else:
+                modified_date = _scp.date_time(_modified_date, "modifiedDate")
+
+            return modified_date
+        if name == "parent_features":
+            _parent_features = d.get("parentFeatures", UNSET)
+            parent_features: list[SubaccountResponseObjectParentFeaturesItem] | Unset = UNSET
+            if _parent_features is not UNSET:
+                if _scp.is_array(_parent_features, "parentFeatures"):
+                    parent_features = []
+                    for parent_features_item_data in _parent_features:
+                        parent_features_item = _scp.enum(
+                            SubaccountResponseObjectParentFeaturesItem, parent_features_item_data, "parentFeatures[]"
+                        )
+
+                        parent_features.append(parent_features_item)
+                else:
+                    parent_features = _parent_features
+
+            return parent_features
+        if name == "state_message":
+            return d.get("stateMessage", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "betaEnabled",
+                "createdDate",
+                "displayName",
+                "globalAccountGUID",
+                "guid",
+                "parentGUID",
+                "region",
+                "state",
+                "subdomain",
+                "technicalName",
+                "usedForProduction",
+                "createdBy",
+                "customProperties",
+                "description",
+                "labels",
+                "modifiedDate",
+                "parentFeatures",
+                "stateMessage",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
+
 
 _MODELS_UNBOUND = True
 

@@ -36,6 +36,7 @@ class UpdateDirectoryRequestPayload(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         custom_properties: list[dict[str, Any]] | Unset = UNSET
@@ -121,6 +122,41 @@ class UpdateDirectoryRequestPayload(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("customProperties", "absent", None), ("labels", "absent", None)))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "custom_properties":
+            _custom_properties = d.get("customProperties", UNSET)
+            custom_properties: list[UpdatePropertyRequestPayload] | Unset = UNSET
+            if _custom_properties is not UNSET:
+                custom_properties = _scp.models(UpdatePropertyRequestPayload, _custom_properties, "customProperties")
+
+            return custom_properties
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "display_name":
+            return d.get("displayName", UNSET)
+        if name == "labels":
+            _labels = d.get("labels", UNSET)
+            labels: UpdateDirectoryRequestPayloadLabels | Unset
+            if isinstance(_labels, Unset):
+                labels = UNSET
+            else:
+                labels = _scp.model(UpdateDirectoryRequestPayloadLabels, _labels, "labels")
+
+            return labels
+        if name == "additional_properties":
+            declared = {
+                "customProperties",
+                "description",
+                "displayName",
+                "labels",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

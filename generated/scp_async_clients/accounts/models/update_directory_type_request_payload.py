@@ -30,6 +30,7 @@ class UpdateDirectoryTypeRequestPayload(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         directory_admins: list[str] | Unset = UNSET
         if not isinstance(self.directory_admins, Unset):
             directory_admins = self.directory_admins
@@ -111,3 +112,40 @@ class UpdateDirectoryTypeRequestPayload(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("directoryAdmins", "list", None), ("directoryFeatures", "absent", None)))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "directory_admins":
+            _directory_admins = d.get("directoryAdmins", UNSET)
+            directory_admins: list[str] | Unset = UNSET
+            if _directory_admins is not UNSET:
+                directory_admins = cast(list[str], _scp.array(_directory_admins, "directoryAdmins"))
+
+            return directory_admins
+        if name == "directory_features":
+            _directory_features = d.get("directoryFeatures", UNSET)
+            directory_features: list[DirectoryFeature] | Unset = UNSET
+            if _directory_features is not UNSET:
+                if _scp.is_array(_directory_features, "directoryFeatures"):
+                    directory_features = []
+                    for directory_features_item_data in _directory_features:
+                        directory_features_item = _scp.enum(
+                            DirectoryFeature, directory_features_item_data, "directoryFeatures[]"
+                        )
+
+                        directory_features.append(directory_features_item)
+                else:
+                    directory_features = _directory_features
+
+            return directory_features
+        if name == "subdomain":
+            return d.get("subdomain", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "directoryAdmins",
+                "directoryFeatures",
+                "subdomain",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

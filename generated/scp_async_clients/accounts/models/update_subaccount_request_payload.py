@@ -43,6 +43,7 @@ class UpdateSubaccountRequestPayload(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         display_name = self.display_name
@@ -156,6 +157,56 @@ class UpdateSubaccountRequestPayload(_scp.ReadOnFirstUse):
         ("displayName",),
         (("customProperties", "absent", None), ("labels", "absent", None), ("usedForProduction", "str", None)),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "display_name":
+            return d["displayName"]
+        if name == "beta_enabled":
+            return d.get("betaEnabled", UNSET)
+        if name == "custom_properties":
+            _custom_properties = d.get("customProperties", UNSET)
+            custom_properties: list[UpdatePropertyRequestPayload] | Unset = UNSET
+            if _custom_properties is not UNSET:
+                custom_properties = _scp.models(UpdatePropertyRequestPayload, _custom_properties, "customProperties")
+
+            return custom_properties
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "labels":
+            _labels = d.get("labels", UNSET)
+            labels: UpdateSubaccountRequestPayloadLabels | Unset
+            if isinstance(_labels, Unset):
+                labels = UNSET
+            else:
+                labels = _scp.model(UpdateSubaccountRequestPayloadLabels, _labels, "labels")
+
+            return labels
+        if name == "used_for_production":
+            _used_for_production = d.get("usedForProduction", UNSET)
+            used_for_production: UpdateSubaccountRequestPayloadUsedForProduction | Unset
+            if isinstance(_used_for_production, Unset):
+                used_for_production = UNSET
+            else:
+                used_for_production = _scp.enum(
+                    UpdateSubaccountRequestPayloadUsedForProduction, _used_for_production, "usedForProduction"
+                )
+
+            return used_for_production
+        if name == "additional_properties":
+            declared = {
+                "displayName",
+                "betaEnabled",
+                "customProperties",
+                "description",
+                "labels",
+                "usedForProduction",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

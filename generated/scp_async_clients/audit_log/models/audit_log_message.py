@@ -40,6 +40,7 @@ class AuditLogMessage(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         category = self.category
 
         data = self.data
@@ -140,4 +141,44 @@ class AuditLogMessage(_scp.ReadOnFirstUse):
         return short_repr(self)
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
-    _scp_shape = ((), (("time", "absent", None),))
+    _scp_shape = ((), (("time", "date-time", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "category":
+            return d.get("category", UNSET)
+        if name == "data":
+            return d.get("data", UNSET)
+        if name == "id":
+            return d.get("id", UNSET)
+        if name == "ip":
+            return d.get("ip", UNSET)
+        if name == "tenant":
+            return d.get("tenant", UNSET)
+        if name == "time":
+            _time = d.get("time", UNSET)
+            time: datetime.datetime | Unset
+            if isinstance(_time, Unset):
+                time = UNSET
+            else:
+                time = _scp.date_time(_time, "time")
+
+            return time
+        if name == "user":
+            return d.get("user", UNSET)
+        if name == "uuid":
+            return d.get("uuid", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "category",
+                "data",
+                "id",
+                "ip",
+                "tenant",
+                "time",
+                "user",
+                "uuid",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

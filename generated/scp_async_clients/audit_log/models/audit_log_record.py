@@ -50,6 +50,7 @@ class AuditLogRecord(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         als_service_id = self.als_service_id
@@ -193,7 +194,73 @@ class AuditLogRecord(_scp.ReadOnFirstUse):
         return short_repr(self)
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
-    _scp_shape = ((), (("message", "absent", None), ("time", "absent", None)))
+    _scp_shape = ((), (("message", "absent", None), ("time", "date-time", None)))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "als_service_id":
+            return d.get("als_service_id", UNSET)
+        if name == "app_or_service_id":
+            return d.get("app_or_service_id", UNSET)
+        if name == "category":
+            return d.get("category", UNSET)
+        if name == "format_version":
+            return d.get("format_version", UNSET)
+        if name == "message":
+
+            def _parse_message(data: object) -> AuditLogMessage | str | Unset:
+                if isinstance(data, Unset):
+                    return data
+                if isinstance(data, dict):
+                    try:
+                        message_type_1 = _scp.model(AuditLogMessage, data, "message")
+
+                        return message_type_1
+                    except (TypeError, ValueError, AttributeError, KeyError):
+                        pass
+                return cast(AuditLogMessage | str | Unset, data)
+
+            message = _parse_message(d.get("message", UNSET))
+
+            return message
+        if name == "message_uuid":
+            return d.get("message_uuid", UNSET)
+        if name == "org_id":
+            return d.get("org_id", UNSET)
+        if name == "space_id":
+            return d.get("space_id", UNSET)
+        if name == "tenant":
+            return d.get("tenant", UNSET)
+        if name == "time":
+            _time = d.get("time", UNSET)
+            time: datetime.datetime | Unset
+            if isinstance(_time, Unset):
+                time = UNSET
+            else:
+                time = _scp.date_time(_time, "time")
+
+            return time
+        if name == "user":
+            return d.get("user", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "als_service_id",
+                "app_or_service_id",
+                "category",
+                "format_version",
+                "message",
+                "message_uuid",
+                "org_id",
+                "space_id",
+                "tenant",
+                "time",
+                "user",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

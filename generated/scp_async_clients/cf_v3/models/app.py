@@ -54,6 +54,7 @@ class App(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         guid = str(self.guid)
@@ -226,8 +227,8 @@ class App(_scp.ReadOnFirstUse):
         ("guid", "name"),
         (
             ("guid", "uuid", None),
-            ("created_at", "absent", None),
-            ("updated_at", "absent", None),
+            ("created_at", "date-time", None),
+            ("updated_at", "date-time", None),
             ("included", "absent", None),
             (
                 "lifecycle",
@@ -311,6 +312,105 @@ class App(_scp.ReadOnFirstUse):
             ("state", "str", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "guid":
+            guid = _scp.uuid_(d["guid"], "guid")
+
+            return guid
+        if name == "name":
+            return d["name"]
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "included":
+            _included = d.get("included", UNSET)
+            included: IncludedResources | Unset
+            if isinstance(_included, Unset):
+                included = UNSET
+            else:
+                included = _scp.model(IncludedResources, _included, "included")
+
+            return included
+        if name == "lifecycle":
+            _lifecycle = d.get("lifecycle", UNSET)
+            lifecycle: Lifecycle | Unset
+            if isinstance(_lifecycle, Unset):
+                lifecycle = UNSET
+            else:
+                lifecycle = _scp.model(Lifecycle, _lifecycle, "lifecycle")
+
+            return lifecycle
+        if name == "links":
+            _links = d.get("links", UNSET)
+            links: AppLinks | Unset
+            if isinstance(_links, Unset):
+                links = UNSET
+            else:
+                links = _scp.model(AppLinks, _links, "links")
+
+            return links
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "relationships":
+            _relationships = d.get("relationships", UNSET)
+            relationships: AppRelationships | Unset
+            if isinstance(_relationships, Unset):
+                relationships = UNSET
+            else:
+                relationships = _scp.model(AppRelationships, _relationships, "relationships")
+
+            return relationships
+        if name == "state":
+            _state = d.get("state", UNSET)
+            state: AppState | Unset
+            if isinstance(_state, Unset):
+                state = UNSET
+            else:
+                state = _scp.enum(AppState, _state, "state")
+
+            return state
+        if name == "additional_properties":
+            declared = {
+                "guid",
+                "name",
+                "created_at",
+                "updated_at",
+                "included",
+                "lifecycle",
+                "links",
+                "metadata",
+                "relationships",
+                "state",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

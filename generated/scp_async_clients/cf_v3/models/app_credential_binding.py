@@ -54,6 +54,7 @@ class AppCredentialBinding(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         guid = str(self.guid)
@@ -280,8 +281,8 @@ class AppCredentialBinding(_scp.ReadOnFirstUse):
                 ),
             ),
             ("type", "str", None),
-            ("created_at", "absent", None),
-            ("updated_at", "absent", None),
+            ("created_at", "date-time", None),
+            ("updated_at", "date-time", None),
             ("included", "absent", None),
             (
                 "last_operation",
@@ -289,16 +290,110 @@ class AppCredentialBinding(_scp.ReadOnFirstUse):
                 (
                     (),
                     (
-                        ("created_at", "absent", None),
+                        ("created_at", "date-time", None),
                         ("state", "str", None),
                         ("type", "str", None),
-                        ("updated_at", "absent", None),
+                        ("updated_at", "date-time", None),
                     ),
                 ),
             ),
             ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "guid":
+            guid = _scp.uuid_(d["guid"], "guid")
+
+            return guid
+        if name == "links":
+            links = _scp.model(AppCredentialBindingLinks, d["links"], "links")
+
+            return links
+        if name == "relationships":
+            relationships = _scp.model(AppCredentialBindingRelationships, d["relationships"], "relationships")
+
+            return relationships
+        if name == "type_":
+            type_ = _scp.enum(AppCredentialBindingType, d["type"], "type")
+
+            return type_
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "included":
+            _included = d.get("included", UNSET)
+            included: IncludedResources | Unset
+            if isinstance(_included, Unset):
+                included = UNSET
+            else:
+                included = _scp.model(IncludedResources, _included, "included")
+
+            return included
+        if name == "last_operation":
+            _last_operation = d.get("last_operation", UNSET)
+            last_operation: ServiceCredentialBindingLastOperation | Unset
+            if isinstance(_last_operation, Unset):
+                last_operation = UNSET
+            else:
+                last_operation = _scp.model(ServiceCredentialBindingLastOperation, _last_operation, "last_operation")
+
+            return last_operation
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "name":
+
+            def _parse_name(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            name = _parse_name(d.get("name", UNSET))
+
+            return name
+        if name == "additional_properties":
+            declared = {
+                "guid",
+                "links",
+                "relationships",
+                "type",
+                "created_at",
+                "updated_at",
+                "included",
+                "last_operation",
+                "metadata",
+                "name",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -41,6 +41,7 @@ class AppEnvironment(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         application_env_json: dict[str, Any] | Unset = UNSET
@@ -166,6 +167,71 @@ class AppEnvironment(_scp.ReadOnFirstUse):
             ("system_env_json", "object", ((), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "application_env_json":
+            _application_env_json = d.get("application_env_json", UNSET)
+            application_env_json: AppEnvironmentApplicationEnvJson | Unset
+            if isinstance(_application_env_json, Unset):
+                application_env_json = UNSET
+            else:
+                application_env_json = _scp.model(
+                    AppEnvironmentApplicationEnvJson, _application_env_json, "application_env_json"
+                )
+
+            return application_env_json
+        if name == "environment_variables":
+            _environment_variables = d.get("environment_variables", UNSET)
+            environment_variables: AppEnvironmentEnvironmentVariables | Unset
+            if isinstance(_environment_variables, Unset):
+                environment_variables = UNSET
+            else:
+                environment_variables = _scp.model(
+                    AppEnvironmentEnvironmentVariables, _environment_variables, "environment_variables"
+                )
+
+            return environment_variables
+        if name == "running_env_json":
+            _running_env_json = d.get("running_env_json", UNSET)
+            running_env_json: AppEnvironmentRunningEnvJson | Unset
+            if isinstance(_running_env_json, Unset):
+                running_env_json = UNSET
+            else:
+                running_env_json = _scp.model(AppEnvironmentRunningEnvJson, _running_env_json, "running_env_json")
+
+            return running_env_json
+        if name == "staging_env_json":
+            _staging_env_json = d.get("staging_env_json", UNSET)
+            staging_env_json: AppEnvironmentStagingEnvJson | Unset
+            if isinstance(_staging_env_json, Unset):
+                staging_env_json = UNSET
+            else:
+                staging_env_json = _scp.model(AppEnvironmentStagingEnvJson, _staging_env_json, "staging_env_json")
+
+            return staging_env_json
+        if name == "system_env_json":
+            _system_env_json = d.get("system_env_json", UNSET)
+            system_env_json: AppEnvironmentSystemEnvJson | Unset
+            if isinstance(_system_env_json, Unset):
+                system_env_json = UNSET
+            else:
+                system_env_json = _scp.model(AppEnvironmentSystemEnvJson, _system_env_json, "system_env_json")
+
+            return system_env_json
+        if name == "additional_properties":
+            declared = {
+                "application_env_json",
+                "environment_variables",
+                "running_env_json",
+                "staging_env_json",
+                "system_env_json",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

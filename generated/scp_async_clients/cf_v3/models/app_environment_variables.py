@@ -32,6 +32,7 @@ class AppEnvironmentVariables(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         links: dict[str, Any] | Unset = UNSET
@@ -108,6 +109,37 @@ class AppEnvironmentVariables(_scp.ReadOnFirstUse):
             ("var", "object", ((), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "links":
+            _links = d.get("links", UNSET)
+            links: AppEnvironmentVariablesLinks | Unset
+            if isinstance(_links, Unset):
+                links = UNSET
+            else:
+                links = _scp.model(AppEnvironmentVariablesLinks, _links, "links")
+
+            return links
+        if name == "var":
+            _var = d.get("var", UNSET)
+            var: AppEnvironmentVariablesVar | Unset
+            if isinstance(_var, Unset):
+                var = UNSET
+            else:
+                var = _scp.model(AppEnvironmentVariablesVar, _var, "var")
+
+            return var
+        if name == "additional_properties":
+            declared = {
+                "links",
+                "var",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -53,6 +53,7 @@ class AppLinks(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         current_droplet: dict[str, Any] | Unset = UNSET
@@ -294,6 +295,147 @@ class AppLinks(_scp.ReadOnFirstUse):
             ("tasks", "object", (("href",), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "current_droplet":
+            _current_droplet = d.get("current_droplet", UNSET)
+            current_droplet: Link | Unset
+            if isinstance(_current_droplet, Unset):
+                current_droplet = UNSET
+            else:
+                current_droplet = _scp.model(Link, _current_droplet, "current_droplet")
+
+            return current_droplet
+        if name == "deployed_revisions":
+            _deployed_revisions = d.get("deployed_revisions", UNSET)
+            deployed_revisions: Link | Unset
+            if isinstance(_deployed_revisions, Unset):
+                deployed_revisions = UNSET
+            else:
+                deployed_revisions = _scp.model(Link, _deployed_revisions, "deployed_revisions")
+
+            return deployed_revisions
+        if name == "droplets":
+            _droplets = d.get("droplets", UNSET)
+            droplets: Link | Unset
+            if isinstance(_droplets, Unset):
+                droplets = UNSET
+            else:
+                droplets = _scp.model(Link, _droplets, "droplets")
+
+            return droplets
+        if name == "environment_variables":
+            _environment_variables = d.get("environment_variables", UNSET)
+            environment_variables: Link | Unset
+            if isinstance(_environment_variables, Unset):
+                environment_variables = UNSET
+            else:
+                environment_variables = _scp.model(Link, _environment_variables, "environment_variables")
+
+            return environment_variables
+        if name == "features":
+            _features = d.get("features", UNSET)
+            features: Link | Unset
+            if isinstance(_features, Unset):
+                features = UNSET
+            else:
+                features = _scp.model(Link, _features, "features")
+
+            return features
+        if name == "packages":
+            _packages = d.get("packages", UNSET)
+            packages: Link | Unset
+            if isinstance(_packages, Unset):
+                packages = UNSET
+            else:
+                packages = _scp.model(Link, _packages, "packages")
+
+            return packages
+        if name == "processes":
+            _processes = d.get("processes", UNSET)
+            processes: Link | Unset
+            if isinstance(_processes, Unset):
+                processes = UNSET
+            else:
+                processes = _scp.model(Link, _processes, "processes")
+
+            return processes
+        if name == "revisions":
+            _revisions = d.get("revisions", UNSET)
+            revisions: Link | Unset
+            if isinstance(_revisions, Unset):
+                revisions = UNSET
+            else:
+                revisions = _scp.model(Link, _revisions, "revisions")
+
+            return revisions
+        if name == "self_":
+            _self_ = d.get("self", UNSET)
+            self_: Link | Unset
+            if isinstance(_self_, Unset):
+                self_ = UNSET
+            else:
+                self_ = _scp.model(Link, _self_, "self")
+
+            return self_
+        if name == "space":
+            _space = d.get("space", UNSET)
+            space: Link | Unset
+            if isinstance(_space, Unset):
+                space = UNSET
+            else:
+                space = _scp.model(Link, _space, "space")
+
+            return space
+        if name == "start":
+            _start = d.get("start", UNSET)
+            start: Link | Unset
+            if isinstance(_start, Unset):
+                start = UNSET
+            else:
+                start = _scp.model(Link, _start, "start")
+
+            return start
+        if name == "stop":
+            _stop = d.get("stop", UNSET)
+            stop: Link | Unset
+            if isinstance(_stop, Unset):
+                stop = UNSET
+            else:
+                stop = _scp.model(Link, _stop, "stop")
+
+            return stop
+        if name == "tasks":
+            _tasks = d.get("tasks", UNSET)
+            tasks: Link | Unset
+            if isinstance(_tasks, Unset):
+                tasks = UNSET
+            else:
+                tasks = _scp.model(Link, _tasks, "tasks")
+
+            return tasks
+        if name == "additional_properties":
+            declared = {
+                "current_droplet",
+                "deployed_revisions",
+                "droplets",
+                "environment_variables",
+                "features",
+                "packages",
+                "processes",
+                "revisions",
+                "self",
+                "space",
+                "start",
+                "stop",
+                "tasks",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

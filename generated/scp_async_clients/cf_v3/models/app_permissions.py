@@ -25,6 +25,7 @@ class AppPermissions(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         read_basic_data = self.read_basic_data
 
         read_sensitive_data = self.read_sensitive_data
@@ -78,3 +79,18 @@ class AppPermissions(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = (("read_basic_data", "read_sensitive_data"), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "read_basic_data":
+            return d["read_basic_data"]
+        if name == "read_sensitive_data":
+            return d["read_sensitive_data"]
+        if name == "additional_properties":
+            declared = {
+                "read_basic_data",
+                "read_sensitive_data",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -31,6 +31,7 @@ class AppRelationships(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         current_droplet: dict[str, Any] | Unset = UNSET
@@ -135,6 +136,37 @@ class AppRelationships(_scp.ReadOnFirstUse):
             ),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "current_droplet":
+            _current_droplet = d.get("current_droplet", UNSET)
+            current_droplet: RelationshipToOne | Unset
+            if isinstance(_current_droplet, Unset):
+                current_droplet = UNSET
+            else:
+                current_droplet = _scp.model(RelationshipToOne, _current_droplet, "current_droplet")
+
+            return current_droplet
+        if name == "space":
+            _space = d.get("space", UNSET)
+            space: RelationshipToOne | Unset
+            if isinstance(_space, Unset):
+                space = UNSET
+            else:
+                space = _scp.model(RelationshipToOne, _space, "space")
+
+            return space
+        if name == "additional_properties":
+            declared = {
+                "current_droplet",
+                "space",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

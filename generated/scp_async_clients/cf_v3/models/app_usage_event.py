@@ -64,6 +64,7 @@ class AppUsageEvent(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         guid = str(self.guid)
@@ -288,8 +289,8 @@ class AppUsageEvent(_scp.ReadOnFirstUse):
         ("guid",),
         (
             ("guid", "uuid", None),
-            ("created_at", "absent", None),
-            ("updated_at", "absent", None),
+            ("created_at", "date-time", None),
+            ("updated_at", "date-time", None),
             ("app", "object", ((), ())),
             ("buildpack", "object", ((), ())),
             ("instance_count", "object", ((), ())),
@@ -302,6 +303,144 @@ class AppUsageEvent(_scp.ReadOnFirstUse):
             ("task", "object", ((), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "guid":
+            guid = _scp.uuid_(d["guid"], "guid")
+
+            return guid
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "app":
+            _app = d.get("app", UNSET)
+            app: AppUsageEventApp | Unset
+            if isinstance(_app, Unset):
+                app = UNSET
+            else:
+                app = _scp.model(AppUsageEventApp, _app, "app")
+
+            return app
+        if name == "buildpack":
+            _buildpack = d.get("buildpack", UNSET)
+            buildpack: AppUsageEventBuildpack | Unset
+            if isinstance(_buildpack, Unset):
+                buildpack = UNSET
+            else:
+                buildpack = _scp.model(AppUsageEventBuildpack, _buildpack, "buildpack")
+
+            return buildpack
+        if name == "instance_count":
+            _instance_count = d.get("instance_count", UNSET)
+            instance_count: AppUsageEventInstanceCount | Unset
+            if isinstance(_instance_count, Unset):
+                instance_count = UNSET
+            else:
+                instance_count = _scp.model(AppUsageEventInstanceCount, _instance_count, "instance_count")
+
+            return instance_count
+        if name == "links":
+            _links = d.get("links", UNSET)
+            links: AppUsageEventLinks | Unset
+            if isinstance(_links, Unset):
+                links = UNSET
+            else:
+                links = _scp.model(AppUsageEventLinks, _links, "links")
+
+            return links
+        if name == "memory_in_mb_per_instance":
+            _memory_in_mb_per_instance = d.get("memory_in_mb_per_instance", UNSET)
+            memory_in_mb_per_instance: AppUsageEventMemoryInMbPerInstance | Unset
+            if isinstance(_memory_in_mb_per_instance, Unset):
+                memory_in_mb_per_instance = UNSET
+            else:
+                memory_in_mb_per_instance = _scp.model(
+                    AppUsageEventMemoryInMbPerInstance, _memory_in_mb_per_instance, "memory_in_mb_per_instance"
+                )
+
+            return memory_in_mb_per_instance
+        if name == "organization":
+            _organization = d.get("organization", UNSET)
+            organization: AppUsageEventOrganization | Unset
+            if isinstance(_organization, Unset):
+                organization = UNSET
+            else:
+                organization = _scp.model(AppUsageEventOrganization, _organization, "organization")
+
+            return organization
+        if name == "process":
+            _process = d.get("process", UNSET)
+            process: AppUsageEventProcess | Unset
+            if isinstance(_process, Unset):
+                process = UNSET
+            else:
+                process = _scp.model(AppUsageEventProcess, _process, "process")
+
+            return process
+        if name == "space":
+            _space = d.get("space", UNSET)
+            space: AppUsageEventSpace | Unset
+            if isinstance(_space, Unset):
+                space = UNSET
+            else:
+                space = _scp.model(AppUsageEventSpace, _space, "space")
+
+            return space
+        if name == "state":
+            _state = d.get("state", UNSET)
+            state: AppUsageEventState | Unset
+            if isinstance(_state, Unset):
+                state = UNSET
+            else:
+                state = _scp.model(AppUsageEventState, _state, "state")
+
+            return state
+        if name == "task":
+            _task = d.get("task", UNSET)
+            task: AppUsageEventTask | Unset
+            if isinstance(_task, Unset):
+                task = UNSET
+            else:
+                task = _scp.model(AppUsageEventTask, _task, "task")
+
+            return task
+        if name == "additional_properties":
+            declared = {
+                "guid",
+                "created_at",
+                "updated_at",
+                "app",
+                "buildpack",
+                "instance_count",
+                "links",
+                "memory_in_mb_per_instance",
+                "organization",
+                "process",
+                "space",
+                "state",
+                "task",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

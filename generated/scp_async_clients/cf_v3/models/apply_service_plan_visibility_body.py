@@ -34,6 +34,7 @@ class ApplyServicePlanVisibilityBody(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         type_ = self.type_.value
@@ -102,6 +103,32 @@ class ApplyServicePlanVisibilityBody(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = (("type",), (("type", "str", None), ("organizations", "absent", None)))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "type_":
+            type_ = _scp.enum(ApplyServicePlanVisibilityBodyType, d["type"], "type")
+
+            return type_
+        if name == "organizations":
+            _organizations = d.get("organizations", UNSET)
+            organizations: list[ApplyServicePlanVisibilityBodyOrganizationsItem] | Unset = UNSET
+            if _organizations is not UNSET:
+                organizations = _scp.models(
+                    ApplyServicePlanVisibilityBodyOrganizationsItem, _organizations, "organizations"
+                )
+
+            return organizations
+        if name == "additional_properties":
+            declared = {
+                "type",
+                "organizations",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

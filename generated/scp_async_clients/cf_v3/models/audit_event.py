@@ -54,6 +54,7 @@ class AuditEvent(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         guid = str(self.guid)
@@ -253,8 +254,8 @@ class AuditEvent(_scp.ReadOnFirstUse):
         ("guid",),
         (
             ("guid", "uuid", None),
-            ("created_at", "absent", None),
-            ("updated_at", "absent", None),
+            ("created_at", "date-time", None),
+            ("updated_at", "date-time", None),
             ("actor", "object", ((), ())),
             ("data", "object", ((), (("request", "object", ((), ())),))),
             ("links", "object", ((), (("self", "object", (("href",), ())),))),
@@ -263,6 +264,125 @@ class AuditEvent(_scp.ReadOnFirstUse):
             ("target", "object", ((), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "guid":
+            guid = _scp.uuid_(d["guid"], "guid")
+
+            return guid
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "actor":
+            _actor = d.get("actor", UNSET)
+            actor: AuditEventActor | Unset
+            if isinstance(_actor, Unset):
+                actor = UNSET
+            else:
+                actor = _scp.model(AuditEventActor, _actor, "actor")
+
+            return actor
+        if name == "data":
+            _data = d.get("data", UNSET)
+            data: AuditEventData | Unset
+            if isinstance(_data, Unset):
+                data = UNSET
+            else:
+                data = _scp.model(AuditEventData, _data, "data")
+
+            return data
+        if name == "links":
+            _links = d.get("links", UNSET)
+            links: AuditEventLinks | Unset
+            if isinstance(_links, Unset):
+                links = UNSET
+            else:
+                links = _scp.model(AuditEventLinks, _links, "links")
+
+            return links
+        if name == "organization":
+
+            def _parse_organization(data: object) -> AuditEventOrganizationType0 | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                if isinstance(data, dict):
+                    try:
+                        organization_type_0 = _scp.model(AuditEventOrganizationType0, data, "organization")
+
+                        return organization_type_0
+                    except (TypeError, ValueError, AttributeError, KeyError):
+                        pass
+                return cast(AuditEventOrganizationType0 | None | Unset, data)
+
+            organization = _parse_organization(d.get("organization", UNSET))
+
+            return organization
+        if name == "space":
+
+            def _parse_space(data: object) -> AuditEventSpaceType0 | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                if isinstance(data, dict):
+                    try:
+                        space_type_0 = _scp.model(AuditEventSpaceType0, data, "space")
+
+                        return space_type_0
+                    except (TypeError, ValueError, AttributeError, KeyError):
+                        pass
+                return cast(AuditEventSpaceType0 | None | Unset, data)
+
+            space = _parse_space(d.get("space", UNSET))
+
+            return space
+        if name == "target":
+            _target = d.get("target", UNSET)
+            target: AuditEventTarget | Unset
+            if isinstance(_target, Unset):
+                target = UNSET
+            else:
+                target = _scp.model(AuditEventTarget, _target, "target")
+
+            return target
+        if name == "type_":
+            return d.get("type", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "guid",
+                "created_at",
+                "updated_at",
+                "actor",
+                "data",
+                "links",
+                "organization",
+                "space",
+                "target",
+                "type",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

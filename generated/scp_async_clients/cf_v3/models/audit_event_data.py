@@ -29,6 +29,7 @@ class AuditEventData(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         request: dict[str, Any] | Unset = UNSET
@@ -85,6 +86,27 @@ class AuditEventData(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("request", "object", ((), ())),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "request":
+            _request = d.get("request", UNSET)
+            request: AuditEventDataRequest | Unset
+            if isinstance(_request, Unset):
+                request = UNSET
+            else:
+                request = _scp.model(AuditEventDataRequest, _request, "request")
+
+            return request
+        if name == "additional_properties":
+            declared = {
+                "request",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

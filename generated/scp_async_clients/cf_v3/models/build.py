@@ -66,6 +66,7 @@ class Build(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         guid = str(self.guid)
@@ -334,8 +335,8 @@ class Build(_scp.ReadOnFirstUse):
         ("guid",),
         (
             ("guid", "uuid", None),
-            ("created_at", "absent", None),
-            ("updated_at", "absent", None),
+            ("created_at", "date-time", None),
+            ("updated_at", "date-time", None),
             ("created_by", "object", ((), ())),
             ("droplet", "object or null", ((), (("guid", "uuid", None),))),
             (
@@ -390,6 +391,174 @@ class Build(_scp.ReadOnFirstUse):
             ("state", "str", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "guid":
+            guid = _scp.uuid_(d["guid"], "guid")
+
+            return guid
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "created_by":
+            _created_by = d.get("created_by", UNSET)
+            created_by: BuildCreatedBy | Unset
+            if isinstance(_created_by, Unset):
+                created_by = UNSET
+            else:
+                created_by = _scp.model(BuildCreatedBy, _created_by, "created_by")
+
+            return created_by
+        if name == "droplet":
+
+            def _parse_droplet(data: object) -> BuildDropletType0 | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                if isinstance(data, dict):
+                    try:
+                        droplet_type_0 = _scp.model(BuildDropletType0, data, "droplet")
+
+                        return droplet_type_0
+                    except (TypeError, ValueError, AttributeError, KeyError):
+                        pass
+                return cast(BuildDropletType0 | None | Unset, data)
+
+            droplet = _parse_droplet(d.get("droplet", UNSET))
+
+            return droplet
+        if name == "error":
+
+            def _parse_error(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            error = _parse_error(d.get("error", UNSET))
+
+            return error
+        if name == "lifecycle":
+            _lifecycle = d.get("lifecycle", UNSET)
+            lifecycle: Lifecycle | Unset
+            if isinstance(_lifecycle, Unset):
+                lifecycle = UNSET
+            else:
+                lifecycle = _scp.model(Lifecycle, _lifecycle, "lifecycle")
+
+            return lifecycle
+        if name == "links":
+            _links = d.get("links", UNSET)
+            links: BuildLinks | Unset
+            if isinstance(_links, Unset):
+                links = UNSET
+            else:
+                links = _scp.model(BuildLinks, _links, "links")
+
+            return links
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "package":
+            _package = d.get("package", UNSET)
+            package: BuildPackage | Unset
+            if isinstance(_package, Unset):
+                package = UNSET
+            else:
+                package = _scp.model(BuildPackage, _package, "package")
+
+            return package
+        if name == "relationships":
+            _relationships = d.get("relationships", UNSET)
+            relationships: BuildRelationships | Unset
+            if isinstance(_relationships, Unset):
+                relationships = UNSET
+            else:
+                relationships = _scp.model(BuildRelationships, _relationships, "relationships")
+
+            return relationships
+        if name == "staging_disk_in_mb":
+
+            def _parse_staging_disk_in_mb(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            staging_disk_in_mb = _parse_staging_disk_in_mb(d.get("staging_disk_in_mb", UNSET))
+
+            return staging_disk_in_mb
+        if name == "staging_log_rate_limit_bytes_per_second":
+            return d.get("staging_log_rate_limit_bytes_per_second", UNSET)
+        if name == "staging_memory_in_mb":
+
+            def _parse_staging_memory_in_mb(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            staging_memory_in_mb = _parse_staging_memory_in_mb(d.get("staging_memory_in_mb", UNSET))
+
+            return staging_memory_in_mb
+        if name == "state":
+            _state = d.get("state", UNSET)
+            state: BuildState | Unset
+            if isinstance(_state, Unset):
+                state = UNSET
+            else:
+                state = _scp.enum(BuildState, _state, "state")
+
+            return state
+        if name == "additional_properties":
+            declared = {
+                "guid",
+                "created_at",
+                "updated_at",
+                "created_by",
+                "droplet",
+                "error",
+                "lifecycle",
+                "links",
+                "metadata",
+                "package",
+                "relationships",
+                "staging_disk_in_mb",
+                "staging_log_rate_limit_bytes_per_second",
+                "staging_memory_in_mb",
+                "state",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

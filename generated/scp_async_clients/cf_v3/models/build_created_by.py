@@ -29,6 +29,7 @@ class BuildCreatedBy(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         email: None | str | Unset
         if isinstance(self.email, Unset):
             email = UNSET
@@ -111,3 +112,41 @@ class BuildCreatedBy(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "email":
+
+            def _parse_email(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            email = _parse_email(d.get("email", UNSET))
+
+            return email
+        if name == "guid":
+            return d.get("guid", UNSET)
+        if name == "name":
+
+            def _parse_name(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            name = _parse_name(d.get("name", UNSET))
+
+            return name
+        if name == "additional_properties":
+            declared = {
+                "email",
+                "guid",
+                "name",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

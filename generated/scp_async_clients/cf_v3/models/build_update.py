@@ -43,6 +43,7 @@ class BuildUpdate(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         error: None | str | Unset
@@ -200,6 +201,89 @@ class BuildUpdate(_scp.ReadOnFirstUse):
             ("state", "str", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "error":
+
+            def _parse_error(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            error = _parse_error(d.get("error", UNSET))
+
+            return error
+        if name == "lifecycle":
+            _lifecycle = d.get("lifecycle", UNSET)
+            lifecycle: Lifecycle | Unset
+            if isinstance(_lifecycle, Unset):
+                lifecycle = UNSET
+            else:
+                lifecycle = _scp.model(Lifecycle, _lifecycle, "lifecycle")
+
+            return lifecycle
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "staging_disk_in_mb":
+
+            def _parse_staging_disk_in_mb(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            staging_disk_in_mb = _parse_staging_disk_in_mb(d.get("staging_disk_in_mb", UNSET))
+
+            return staging_disk_in_mb
+        if name == "staging_log_rate_limit_bytes_per_second":
+            return d.get("staging_log_rate_limit_bytes_per_second", UNSET)
+        if name == "staging_memory_in_mb":
+
+            def _parse_staging_memory_in_mb(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            staging_memory_in_mb = _parse_staging_memory_in_mb(d.get("staging_memory_in_mb", UNSET))
+
+            return staging_memory_in_mb
+        if name == "state":
+            _state = d.get("state", UNSET)
+            state: BuildUpdateState | Unset
+            if isinstance(_state, Unset):
+                state = UNSET
+            else:
+                state = _scp.enum(BuildUpdateState, _state, "state")
+
+            return state
+        if name == "additional_properties":
+            declared = {
+                "error",
+                "lifecycle",
+                "metadata",
+                "staging_disk_in_mb",
+                "staging_log_rate_limit_bytes_per_second",
+                "staging_memory_in_mb",
+                "state",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

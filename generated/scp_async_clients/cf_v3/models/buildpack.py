@@ -57,6 +57,7 @@ class Buildpack(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         guid = str(self.guid)
@@ -251,13 +252,120 @@ class Buildpack(_scp.ReadOnFirstUse):
         ("guid", "name"),
         (
             ("guid", "uuid", None),
-            ("created_at", "absent", None),
-            ("updated_at", "absent", None),
+            ("created_at", "date-time", None),
+            ("updated_at", "date-time", None),
             ("links", "object", ((), (("self", "object", (("href",), ())), ("upload", "object", (("href",), ()))))),
             ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
             ("state", "str", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "guid":
+            guid = _scp.uuid_(d["guid"], "guid")
+
+            return guid
+        if name == "name":
+            return d["name"]
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "enabled":
+            return d.get("enabled", UNSET)
+        if name == "filename":
+
+            def _parse_filename(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            filename = _parse_filename(d.get("filename", UNSET))
+
+            return filename
+        if name == "lifecycle":
+            return d.get("lifecycle", UNSET)
+        if name == "links":
+            _links = d.get("links", UNSET)
+            links: BuildpackLinks | Unset
+            if isinstance(_links, Unset):
+                links = UNSET
+            else:
+                links = _scp.model(BuildpackLinks, _links, "links")
+
+            return links
+        if name == "locked":
+            return d.get("locked", UNSET)
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "position":
+            return d.get("position", UNSET)
+        if name == "stack":
+
+            def _parse_stack(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            stack = _parse_stack(d.get("stack", UNSET))
+
+            return stack
+        if name == "state":
+            _state = d.get("state", UNSET)
+            state: BuildpackState | Unset
+            if isinstance(_state, Unset):
+                state = UNSET
+            else:
+                state = _scp.enum(BuildpackState, _state, "state")
+
+            return state
+        if name == "additional_properties":
+            declared = {
+                "guid",
+                "name",
+                "created_at",
+                "updated_at",
+                "enabled",
+                "filename",
+                "lifecycle",
+                "links",
+                "locked",
+                "metadata",
+                "position",
+                "stack",
+                "state",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

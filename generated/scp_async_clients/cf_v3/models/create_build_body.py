@@ -41,6 +41,7 @@ class CreateBuildBody(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         package = self.package.to_dict()
@@ -152,6 +153,51 @@ class CreateBuildBody(_scp.ReadOnFirstUse):
             ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "package":
+            package = _scp.model(Relationship, d["package"], "package")
+
+            return package
+        if name == "lifecycle":
+            _lifecycle = d.get("lifecycle", UNSET)
+            lifecycle: Lifecycle | Unset
+            if isinstance(_lifecycle, Unset):
+                lifecycle = UNSET
+            else:
+                lifecycle = _scp.model(Lifecycle, _lifecycle, "lifecycle")
+
+            return lifecycle
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "staging_disk_in_mb":
+            return d.get("staging_disk_in_mb", UNSET)
+        if name == "staging_log_rate_limit_bytes_per_second":
+            return d.get("staging_log_rate_limit_bytes_per_second", UNSET)
+        if name == "staging_memory_in_mb":
+            return d.get("staging_memory_in_mb", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "package",
+                "lifecycle",
+                "metadata",
+                "staging_disk_in_mb",
+                "staging_log_rate_limit_bytes_per_second",
+                "staging_memory_in_mb",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -43,6 +43,7 @@ class CreateDeploymentBody(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         droplet: dict[str, Any] | Unset = UNSET
@@ -179,6 +180,77 @@ class CreateDeploymentBody(_scp.ReadOnFirstUse):
             ("strategy", "str", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "droplet":
+            _droplet = d.get("droplet", UNSET)
+            droplet: Relationship | Unset
+            if isinstance(_droplet, Unset):
+                droplet = UNSET
+            else:
+                droplet = _scp.model(Relationship, _droplet, "droplet")
+
+            return droplet
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "options":
+            _options = d.get("options", UNSET)
+            options: CreateDeploymentBodyOptions | Unset
+            if isinstance(_options, Unset):
+                options = UNSET
+            else:
+                options = _scp.model(CreateDeploymentBodyOptions, _options, "options")
+
+            return options
+        if name == "relationships":
+            _relationships = d.get("relationships", UNSET)
+            relationships: Relationships | Unset
+            if isinstance(_relationships, Unset):
+                relationships = UNSET
+            else:
+                relationships = _scp.model(Relationships, _relationships, "relationships")
+
+            return relationships
+        if name == "revision":
+            _revision = d.get("revision", UNSET)
+            revision: Relationship | Unset
+            if isinstance(_revision, Unset):
+                revision = UNSET
+            else:
+                revision = _scp.model(Relationship, _revision, "revision")
+
+            return revision
+        if name == "strategy":
+            _strategy = d.get("strategy", UNSET)
+            strategy: CreateDeploymentBodyStrategy | Unset
+            if isinstance(_strategy, Unset):
+                strategy = UNSET
+            else:
+                strategy = _scp.enum(CreateDeploymentBodyStrategy, _strategy, "strategy")
+
+            return strategy
+        if name == "additional_properties":
+            declared = {
+                "droplet",
+                "metadata",
+                "options",
+                "relationships",
+                "revision",
+                "strategy",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -39,6 +39,7 @@ class CreateDeploymentBodyOptions(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         canary: dict[str, Any] | Unset = UNSET
@@ -130,6 +131,42 @@ class CreateDeploymentBodyOptions(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("canary", "object", ((), (("steps", "absent", None),))),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "canary":
+            _canary = d.get("canary", UNSET)
+            canary: CreateDeploymentBodyOptionsCanary | Unset
+            if isinstance(_canary, Unset):
+                canary = UNSET
+            else:
+                canary = _scp.model(CreateDeploymentBodyOptionsCanary, _canary, "canary")
+
+            return canary
+        if name == "disk_in_mb":
+            return d.get("disk_in_mb", UNSET)
+        if name == "log_rate_limit_in_bytes_per_second":
+            return d.get("log_rate_limit_in_bytes_per_second", UNSET)
+        if name == "max_in_flight":
+            return d.get("max_in_flight", UNSET)
+        if name == "memory_in_mb":
+            return d.get("memory_in_mb", UNSET)
+        if name == "web_instances":
+            return d.get("web_instances", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "canary",
+                "disk_in_mb",
+                "log_rate_limit_in_bytes_per_second",
+                "max_in_flight",
+                "memory_in_mb",
+                "web_instances",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

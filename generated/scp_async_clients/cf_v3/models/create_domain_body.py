@@ -39,6 +39,7 @@ class CreateDomainBody(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         name = self.name
@@ -196,6 +197,53 @@ class CreateDomainBody(_scp.ReadOnFirstUse):
             ("router_group", "object", ((), (("guid", "uuid", None),))),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "name":
+            return d["name"]
+        if name == "internal":
+            return d.get("internal", UNSET)
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "relationships":
+            _relationships = d.get("relationships", UNSET)
+            relationships: CreateDomainBodyRelationships | Unset
+            if isinstance(_relationships, Unset):
+                relationships = UNSET
+            else:
+                relationships = _scp.model(CreateDomainBodyRelationships, _relationships, "relationships")
+
+            return relationships
+        if name == "router_group":
+            _router_group = d.get("router_group", UNSET)
+            router_group: CreateDomainBodyRouterGroup | Unset
+            if isinstance(_router_group, Unset):
+                router_group = UNSET
+            else:
+                router_group = _scp.model(CreateDomainBodyRouterGroup, _router_group, "router_group")
+
+            return router_group
+        if name == "additional_properties":
+            declared = {
+                "name",
+                "internal",
+                "metadata",
+                "relationships",
+                "router_group",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

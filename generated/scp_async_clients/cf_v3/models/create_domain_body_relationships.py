@@ -32,6 +32,7 @@ class CreateDomainBodyRelationships(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         organization: dict[str, Any] | Unset = UNSET
@@ -136,6 +137,37 @@ class CreateDomainBodyRelationships(_scp.ReadOnFirstUse):
             ),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "organization":
+            _organization = d.get("organization", UNSET)
+            organization: RelationshipToOne | Unset
+            if isinstance(_organization, Unset):
+                organization = UNSET
+            else:
+                organization = _scp.model(RelationshipToOne, _organization, "organization")
+
+            return organization
+        if name == "shared_organizations":
+            _shared_organizations = d.get("shared_organizations", UNSET)
+            shared_organizations: RelationshipToMany | Unset
+            if isinstance(_shared_organizations, Unset):
+                shared_organizations = UNSET
+            else:
+                shared_organizations = _scp.model(RelationshipToMany, _shared_organizations, "shared_organizations")
+
+            return shared_organizations
+        if name == "additional_properties":
+            declared = {
+                "organization",
+                "shared_organizations",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

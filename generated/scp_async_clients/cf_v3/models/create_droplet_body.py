@@ -35,6 +35,7 @@ class CreateDropletBody(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         relationships = self.relationships.to_dict()
@@ -150,6 +151,42 @@ class CreateDropletBody(_scp.ReadOnFirstUse):
             ("process_types", "object", ((), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "relationships":
+            relationships = _scp.model(CreateDropletBodyRelationships, d["relationships"], "relationships")
+
+            return relationships
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "process_types":
+            _process_types = d.get("process_types", UNSET)
+            process_types: CreateDropletBodyProcessTypes | Unset
+            if isinstance(_process_types, Unset):
+                process_types = UNSET
+            else:
+                process_types = _scp.model(CreateDropletBodyProcessTypes, _process_types, "process_types")
+
+            return process_types
+        if name == "additional_properties":
+            declared = {
+                "relationships",
+                "metadata",
+                "process_types",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

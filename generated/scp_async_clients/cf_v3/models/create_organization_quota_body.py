@@ -46,6 +46,7 @@ class CreateOrganizationQuotaBody(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         name = self.name
@@ -220,6 +221,80 @@ class CreateOrganizationQuotaBody(_scp.ReadOnFirstUse):
             ("services", "object", ((), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "name":
+            return d["name"]
+        if name == "apps":
+            _apps = d.get("apps", UNSET)
+            apps: CreateOrganizationQuotaBodyApps | Unset
+            if isinstance(_apps, Unset):
+                apps = UNSET
+            else:
+                apps = _scp.model(CreateOrganizationQuotaBodyApps, _apps, "apps")
+
+            return apps
+        if name == "domains":
+            _domains = d.get("domains", UNSET)
+            domains: CreateOrganizationQuotaBodyDomains | Unset
+            if isinstance(_domains, Unset):
+                domains = UNSET
+            else:
+                domains = _scp.model(CreateOrganizationQuotaBodyDomains, _domains, "domains")
+
+            return domains
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "relationships":
+            _relationships = d.get("relationships", UNSET)
+            relationships: CreateOrganizationQuotaBodyRelationships | Unset
+            if isinstance(_relationships, Unset):
+                relationships = UNSET
+            else:
+                relationships = _scp.model(CreateOrganizationQuotaBodyRelationships, _relationships, "relationships")
+
+            return relationships
+        if name == "routes":
+            _routes = d.get("routes", UNSET)
+            routes: CreateOrganizationQuotaBodyRoutes | Unset
+            if isinstance(_routes, Unset):
+                routes = UNSET
+            else:
+                routes = _scp.model(CreateOrganizationQuotaBodyRoutes, _routes, "routes")
+
+            return routes
+        if name == "services":
+            _services = d.get("services", UNSET)
+            services: CreateOrganizationQuotaBodyServices | Unset
+            if isinstance(_services, Unset):
+                services = UNSET
+            else:
+                services = _scp.model(CreateOrganizationQuotaBodyServices, _services, "services")
+
+            return services
+        if name == "additional_properties":
+            declared = {
+                "name",
+                "apps",
+                "domains",
+                "metadata",
+                "relationships",
+                "routes",
+                "services",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

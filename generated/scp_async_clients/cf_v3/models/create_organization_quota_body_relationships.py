@@ -29,6 +29,7 @@ class CreateOrganizationQuotaBodyRelationships(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         organizations: dict[str, Any] | Unset = UNSET
@@ -104,6 +105,27 @@ class CreateOrganizationQuotaBodyRelationships(_scp.ReadOnFirstUse):
             ),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "organizations":
+            _organizations = d.get("organizations", UNSET)
+            organizations: RelationshipToMany | Unset
+            if isinstance(_organizations, Unset):
+                organizations = UNSET
+            else:
+                organizations = _scp.model(RelationshipToMany, _organizations, "organizations")
+
+            return organizations
+        if name == "additional_properties":
+            declared = {
+                "organizations",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

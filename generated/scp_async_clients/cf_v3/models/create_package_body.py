@@ -38,6 +38,7 @@ class CreatePackageBody(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         relationships = self.relationships.to_dict()
@@ -168,6 +169,52 @@ class CreatePackageBody(_scp.ReadOnFirstUse):
             ("type", "str", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "relationships":
+            relationships = _scp.model(CreatePackageBodyRelationships, d["relationships"], "relationships")
+
+            return relationships
+        if name == "data":
+            _data = d.get("data", UNSET)
+            data: CreatePackageBodyData | Unset
+            if isinstance(_data, Unset):
+                data = UNSET
+            else:
+                data = _scp.model(CreatePackageBodyData, _data, "data")
+
+            return data
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "type_":
+            _type_ = d.get("type", UNSET)
+            type_: CreatePackageBodyType | Unset
+            if isinstance(_type_, Unset):
+                type_ = UNSET
+            else:
+                type_ = _scp.enum(CreatePackageBodyType, _type_, "type")
+
+            return type_
+        if name == "additional_properties":
+            declared = {
+                "relationships",
+                "data",
+                "metadata",
+                "type",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

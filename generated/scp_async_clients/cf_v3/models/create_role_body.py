@@ -32,6 +32,7 @@ class CreateRoleBody(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         relationships: dict[str, Any] | Unset = UNSET
@@ -159,6 +160,37 @@ class CreateRoleBody(_scp.ReadOnFirstUse):
             ("type", "str", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "relationships":
+            _relationships = d.get("relationships", UNSET)
+            relationships: CreateRoleBodyRelationships | Unset
+            if isinstance(_relationships, Unset):
+                relationships = UNSET
+            else:
+                relationships = _scp.model(CreateRoleBodyRelationships, _relationships, "relationships")
+
+            return relationships
+        if name == "type_":
+            _type_ = d.get("type", UNSET)
+            type_: CreateRoleBodyType | Unset
+            if isinstance(_type_, Unset):
+                type_ = UNSET
+            else:
+                type_ = _scp.enum(CreateRoleBodyType, _type_, "type")
+
+            return type_
+        if name == "additional_properties":
+            declared = {
+                "relationships",
+                "type",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -39,6 +39,7 @@ class CreateServiceBrokerBody(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         name = self.name
@@ -181,6 +182,53 @@ class CreateServiceBrokerBody(_scp.ReadOnFirstUse):
             ),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "name":
+            return d["name"]
+        if name == "url":
+            return d["url"]
+        if name == "authentication":
+            _authentication = d.get("authentication", UNSET)
+            authentication: CreateServiceBrokerBodyAuthentication | Unset
+            if isinstance(_authentication, Unset):
+                authentication = UNSET
+            else:
+                authentication = _scp.model(CreateServiceBrokerBodyAuthentication, _authentication, "authentication")
+
+            return authentication
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "relationships":
+            _relationships = d.get("relationships", UNSET)
+            relationships: CreateServiceBrokerBodyRelationships | Unset
+            if isinstance(_relationships, Unset):
+                relationships = UNSET
+            else:
+                relationships = _scp.model(CreateServiceBrokerBodyRelationships, _relationships, "relationships")
+
+            return relationships
+        if name == "additional_properties":
+            declared = {
+                "name",
+                "url",
+                "authentication",
+                "metadata",
+                "relationships",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -33,6 +33,7 @@ class CreateServiceBrokerBodyAuthentication(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         credentials = self.credentials.to_dict()
@@ -93,6 +94,27 @@ class CreateServiceBrokerBodyAuthentication(_scp.ReadOnFirstUse):
         ("credentials", "type"),
         (("credentials", "object", (("password", "username"), ())), ("type", "str", None)),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "credentials":
+            credentials = _scp.model(CreateServiceBrokerBodyAuthenticationCredentials, d["credentials"], "credentials")
+
+            return credentials
+        if name == "type_":
+            type_ = _scp.enum(CreateServiceBrokerBodyAuthenticationType, d["type"], "type")
+
+            return type_
+        if name == "additional_properties":
+            declared = {
+                "credentials",
+                "type",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

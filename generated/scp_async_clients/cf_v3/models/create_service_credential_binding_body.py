@@ -42,6 +42,7 @@ class CreateServiceCredentialBindingBody(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         relationships = self.relationships.to_dict()
@@ -194,6 +195,52 @@ class CreateServiceCredentialBindingBody(_scp.ReadOnFirstUse):
             ("parameters", "object", ((), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "relationships":
+            relationships = _scp.model(
+                CreateServiceCredentialBindingBodyRelationships, d["relationships"], "relationships"
+            )
+
+            return relationships
+        if name == "type_":
+            type_ = _scp.enum(CreateServiceCredentialBindingBodyType, d["type"], "type")
+
+            return type_
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "parameters":
+            _parameters = d.get("parameters", UNSET)
+            parameters: CreateServiceCredentialBindingBodyParameters | Unset
+            if isinstance(_parameters, Unset):
+                parameters = UNSET
+            else:
+                parameters = _scp.model(CreateServiceCredentialBindingBodyParameters, _parameters, "parameters")
+
+            return parameters
+        if name == "additional_properties":
+            declared = {
+                "relationships",
+                "type",
+                "metadata",
+                "name",
+                "parameters",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

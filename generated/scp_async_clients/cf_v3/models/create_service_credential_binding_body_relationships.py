@@ -31,6 +31,7 @@ class CreateServiceCredentialBindingBodyRelationships(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         service_instance = self.service_instance.to_dict()
@@ -130,6 +131,32 @@ class CreateServiceCredentialBindingBodyRelationships(_scp.ReadOnFirstUse):
             ),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "service_instance":
+            service_instance = _scp.model(RelationshipToOne, d["service_instance"], "service_instance")
+
+            return service_instance
+        if name == "app":
+            _app = d.get("app", UNSET)
+            app: RelationshipToOne | Unset
+            if isinstance(_app, Unset):
+                app = UNSET
+            else:
+                app = _scp.model(RelationshipToOne, _app, "app")
+
+            return app
+        if name == "additional_properties":
+            declared = {
+                "service_instance",
+                "app",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -49,6 +49,7 @@ class CreateServiceInstanceBody(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         name = self.name
@@ -240,6 +241,74 @@ class CreateServiceInstanceBody(_scp.ReadOnFirstUse):
             ("tags", "list", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "name":
+            return d["name"]
+        if name == "relationships":
+            relationships = _scp.model(CreateServiceInstanceBodyRelationships, d["relationships"], "relationships")
+
+            return relationships
+        if name == "type_":
+            type_ = _scp.enum(CreateServiceInstanceBodyType, d["type"], "type")
+
+            return type_
+        if name == "credentials":
+            _credentials = d.get("credentials", UNSET)
+            credentials: CreateServiceInstanceBodyCredentials | Unset
+            if isinstance(_credentials, Unset):
+                credentials = UNSET
+            else:
+                credentials = _scp.model(CreateServiceInstanceBodyCredentials, _credentials, "credentials")
+
+            return credentials
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "parameters":
+            _parameters = d.get("parameters", UNSET)
+            parameters: CreateServiceInstanceBodyParameters | Unset
+            if isinstance(_parameters, Unset):
+                parameters = UNSET
+            else:
+                parameters = _scp.model(CreateServiceInstanceBodyParameters, _parameters, "parameters")
+
+            return parameters
+        if name == "route_service_url":
+            return d.get("route_service_url", UNSET)
+        if name == "syslog_drain_url":
+            return d.get("syslog_drain_url", UNSET)
+        if name == "tags":
+            _tags = d.get("tags", UNSET)
+            tags: list[str] | Unset = UNSET
+            if _tags is not UNSET:
+                tags = cast(list[str], _scp.array(_tags, "tags"))
+
+            return tags
+        if name == "additional_properties":
+            declared = {
+                "name",
+                "relationships",
+                "type",
+                "credentials",
+                "metadata",
+                "parameters",
+                "route_service_url",
+                "syslog_drain_url",
+                "tags",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

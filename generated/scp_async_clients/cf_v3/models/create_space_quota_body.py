@@ -43,6 +43,7 @@ class CreateSpaceQuotaBody(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         name = self.name
@@ -223,6 +224,70 @@ class CreateSpaceQuotaBody(_scp.ReadOnFirstUse):
             ("services", "object", ((), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "name":
+            return d["name"]
+        if name == "apps":
+            _apps = d.get("apps", UNSET)
+            apps: CreateSpaceQuotaBodyApps | Unset
+            if isinstance(_apps, Unset):
+                apps = UNSET
+            else:
+                apps = _scp.model(CreateSpaceQuotaBodyApps, _apps, "apps")
+
+            return apps
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "relationships":
+            _relationships = d.get("relationships", UNSET)
+            relationships: CreateSpaceQuotaBodyRelationships | Unset
+            if isinstance(_relationships, Unset):
+                relationships = UNSET
+            else:
+                relationships = _scp.model(CreateSpaceQuotaBodyRelationships, _relationships, "relationships")
+
+            return relationships
+        if name == "routes":
+            _routes = d.get("routes", UNSET)
+            routes: CreateSpaceQuotaBodyRoutes | Unset
+            if isinstance(_routes, Unset):
+                routes = UNSET
+            else:
+                routes = _scp.model(CreateSpaceQuotaBodyRoutes, _routes, "routes")
+
+            return routes
+        if name == "services":
+            _services = d.get("services", UNSET)
+            services: CreateSpaceQuotaBodyServices | Unset
+            if isinstance(_services, Unset):
+                services = UNSET
+            else:
+                services = _scp.model(CreateSpaceQuotaBodyServices, _services, "services")
+
+            return services
+        if name == "additional_properties":
+            declared = {
+                "name",
+                "apps",
+                "metadata",
+                "relationships",
+                "routes",
+                "services",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -27,6 +27,7 @@ class CreateSpaceQuotaBodyRoutes(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         total_reserved_ports = self.total_reserved_ports
 
         total_routes = self.total_routes
@@ -79,3 +80,18 @@ class CreateSpaceQuotaBodyRoutes(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "total_reserved_ports":
+            return d.get("total_reserved_ports", UNSET)
+        if name == "total_routes":
+            return d.get("total_routes", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "total_reserved_ports",
+                "total_routes",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -29,6 +29,7 @@ class CreateSpaceQuotaBodyServices(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         paid_services_allowed = self.paid_services_allowed
 
         total_service_instances = self.total_service_instances
@@ -88,3 +89,21 @@ class CreateSpaceQuotaBodyServices(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "paid_services_allowed":
+            return d.get("paid_services_allowed", UNSET)
+        if name == "total_service_instances":
+            return d.get("total_service_instances", UNSET)
+        if name == "total_service_keys":
+            return d.get("total_service_keys", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "paid_services_allowed",
+                "total_service_instances",
+                "total_service_keys",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

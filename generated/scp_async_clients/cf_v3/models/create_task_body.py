@@ -45,6 +45,7 @@ class CreateTaskBody(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         command = self.command
@@ -171,6 +172,62 @@ class CreateTaskBody(_scp.ReadOnFirstUse):
             ("template", "object", ((), (("process", "object", (("guid",), (("guid", "uuid", None),))),))),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "command":
+            return d.get("command", UNSET)
+        if name == "disk_in_mb":
+            return d.get("disk_in_mb", UNSET)
+        if name == "droplet_guid":
+            _droplet_guid = d.get("droplet_guid", UNSET)
+            droplet_guid: UUID | Unset
+            if isinstance(_droplet_guid, Unset):
+                droplet_guid = UNSET
+            else:
+                droplet_guid = _scp.uuid_(_droplet_guid, "droplet_guid")
+
+            return droplet_guid
+        if name == "log_rate_limit_in_bytes_per_second":
+            return d.get("log_rate_limit_in_bytes_per_second", UNSET)
+        if name == "memory_in_mb":
+            return d.get("memory_in_mb", UNSET)
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "template":
+            _template = d.get("template", UNSET)
+            template: CreateTaskBodyTemplate | Unset
+            if isinstance(_template, Unset):
+                template = UNSET
+            else:
+                template = _scp.model(CreateTaskBodyTemplate, _template, "template")
+
+            return template
+        if name == "additional_properties":
+            declared = {
+                "command",
+                "disk_in_mb",
+                "droplet_guid",
+                "log_rate_limit_in_bytes_per_second",
+                "memory_in_mb",
+                "metadata",
+                "name",
+                "template",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

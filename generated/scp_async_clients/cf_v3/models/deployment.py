@@ -64,6 +64,7 @@ class Deployment(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         guid = str(self.guid)
@@ -300,8 +301,8 @@ class Deployment(_scp.ReadOnFirstUse):
         ("guid",),
         (
             ("guid", "uuid", None),
-            ("created_at", "absent", None),
-            ("updated_at", "absent", None),
+            ("created_at", "date-time", None),
+            ("updated_at", "date-time", None),
             ("droplet", "object", ((), (("guid", "uuid", None),))),
             (
                 "links",
@@ -364,8 +365,8 @@ class Deployment(_scp.ReadOnFirstUse):
                             (
                                 (),
                                 (
-                                    ("last_status_change", "absent", None),
-                                    ("last_successful_healthcheck", "absent", None),
+                                    ("last_status_change", "date-time", None),
+                                    ("last_successful_healthcheck", "date-time", None),
                                 ),
                             ),
                         ),
@@ -377,6 +378,150 @@ class Deployment(_scp.ReadOnFirstUse):
             ("strategy", "str", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "guid":
+            guid = _scp.uuid_(d["guid"], "guid")
+
+            return guid
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "droplet":
+            _droplet = d.get("droplet", UNSET)
+            droplet: DeploymentDroplet | Unset
+            if isinstance(_droplet, Unset):
+                droplet = UNSET
+            else:
+                droplet = _scp.model(DeploymentDroplet, _droplet, "droplet")
+
+            return droplet
+        if name == "links":
+            _links = d.get("links", UNSET)
+            links: DeploymentLinks | Unset
+            if isinstance(_links, Unset):
+                links = UNSET
+            else:
+                links = _scp.model(DeploymentLinks, _links, "links")
+
+            return links
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "new_processes":
+            _new_processes = d.get("new_processes", UNSET)
+            new_processes: list[DeploymentNewProcessesItem] | Unset = UNSET
+            if _new_processes is not UNSET:
+                new_processes = _scp.models(DeploymentNewProcessesItem, _new_processes, "new_processes")
+
+            return new_processes
+        if name == "options":
+            _options = d.get("options", UNSET)
+            options: DeploymentOptions | Unset
+            if isinstance(_options, Unset):
+                options = UNSET
+            else:
+                options = _scp.model(DeploymentOptions, _options, "options")
+
+            return options
+        if name == "previous_droplet":
+            _previous_droplet = d.get("previous_droplet", UNSET)
+            previous_droplet: DeploymentPreviousDroplet | Unset
+            if isinstance(_previous_droplet, Unset):
+                previous_droplet = UNSET
+            else:
+                previous_droplet = _scp.model(DeploymentPreviousDroplet, _previous_droplet, "previous_droplet")
+
+            return previous_droplet
+        if name == "relationships":
+            _relationships = d.get("relationships", UNSET)
+            relationships: DeploymentRelationships | Unset
+            if isinstance(_relationships, Unset):
+                relationships = UNSET
+            else:
+                relationships = _scp.model(DeploymentRelationships, _relationships, "relationships")
+
+            return relationships
+        if name == "revision":
+
+            def _parse_revision(data: object) -> DeploymentRevisionType0 | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                if isinstance(data, dict):
+                    try:
+                        revision_type_0 = _scp.model(DeploymentRevisionType0, data, "revision")
+
+                        return revision_type_0
+                    except (TypeError, ValueError, AttributeError, KeyError):
+                        pass
+                return cast(DeploymentRevisionType0 | None | Unset, data)
+
+            revision = _parse_revision(d.get("revision", UNSET))
+
+            return revision
+        if name == "status":
+            _status = d.get("status", UNSET)
+            status: DeploymentStatus | Unset
+            if isinstance(_status, Unset):
+                status = UNSET
+            else:
+                status = _scp.model(DeploymentStatus, _status, "status")
+
+            return status
+        if name == "strategy":
+            _strategy = d.get("strategy", UNSET)
+            strategy: DeploymentStrategy | Unset
+            if isinstance(_strategy, Unset):
+                strategy = UNSET
+            else:
+                strategy = _scp.enum(DeploymentStrategy, _strategy, "strategy")
+
+            return strategy
+        if name == "additional_properties":
+            declared = {
+                "guid",
+                "created_at",
+                "updated_at",
+                "droplet",
+                "links",
+                "metadata",
+                "new_processes",
+                "options",
+                "previous_droplet",
+                "relationships",
+                "revision",
+                "status",
+                "strategy",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

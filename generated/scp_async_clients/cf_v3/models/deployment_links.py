@@ -35,6 +35,7 @@ class DeploymentLinks(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         app: dict[str, Any] | Unset = UNSET
@@ -141,6 +142,57 @@ class DeploymentLinks(_scp.ReadOnFirstUse):
             ("self", "object", (("href",), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "app":
+            _app = d.get("app", UNSET)
+            app: Link | Unset
+            if isinstance(_app, Unset):
+                app = UNSET
+            else:
+                app = _scp.model(Link, _app, "app")
+
+            return app
+        if name == "cancel":
+            _cancel = d.get("cancel", UNSET)
+            cancel: Link | Unset
+            if isinstance(_cancel, Unset):
+                cancel = UNSET
+            else:
+                cancel = _scp.model(Link, _cancel, "cancel")
+
+            return cancel
+        if name == "continue_":
+            _continue_ = d.get("continue", UNSET)
+            continue_: Link | Unset
+            if isinstance(_continue_, Unset):
+                continue_ = UNSET
+            else:
+                continue_ = _scp.model(Link, _continue_, "continue")
+
+            return continue_
+        if name == "self_":
+            _self_ = d.get("self", UNSET)
+            self_: Link | Unset
+            if isinstance(_self_, Unset):
+                self_ = UNSET
+            else:
+                self_ = _scp.model(Link, _self_, "self")
+
+            return self_
+        if name == "additional_properties":
+            declared = {
+                "app",
+                "cancel",
+                "continue",
+                "self",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -28,6 +28,7 @@ class DeploymentRevisionType0(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         guid: str | Unset = UNSET
         if not isinstance(self.guid, Unset):
             guid = str(self.guid)
@@ -87,3 +88,25 @@ class DeploymentRevisionType0(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("guid", "uuid", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "guid":
+            _guid = d.get("guid", UNSET)
+            guid: UUID | Unset
+            if isinstance(_guid, Unset):
+                guid = UNSET
+            else:
+                guid = _scp.uuid_(_guid, "guid")
+
+            return guid
+        if name == "version":
+            return d.get("version", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "guid",
+                "version",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -38,6 +38,7 @@ class DeploymentStatus(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         canary: dict[str, Any] | Unset = UNSET
@@ -142,12 +143,63 @@ class DeploymentStatus(_scp.ReadOnFirstUse):
             (
                 "details",
                 "object",
-                ((), (("last_status_change", "absent", None), ("last_successful_healthcheck", "absent", None))),
+                ((), (("last_status_change", "date-time", None), ("last_successful_healthcheck", "date-time", None))),
             ),
             ("reason", "str", None),
             ("value", "str", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "canary":
+            _canary = d.get("canary", UNSET)
+            canary: DeploymentStatusCanary | Unset
+            if isinstance(_canary, Unset):
+                canary = UNSET
+            else:
+                canary = _scp.model(DeploymentStatusCanary, _canary, "canary")
+
+            return canary
+        if name == "details":
+            _details = d.get("details", UNSET)
+            details: DeploymentStatusDetails | Unset
+            if isinstance(_details, Unset):
+                details = UNSET
+            else:
+                details = _scp.model(DeploymentStatusDetails, _details, "details")
+
+            return details
+        if name == "reason":
+            _reason = d.get("reason", UNSET)
+            reason: DeploymentStatusReason | Unset
+            if isinstance(_reason, Unset):
+                reason = UNSET
+            else:
+                reason = _scp.enum(DeploymentStatusReason, _reason, "reason")
+
+            return reason
+        if name == "value":
+            _value = d.get("value", UNSET)
+            value: DeploymentStatusValue | Unset
+            if isinstance(_value, Unset):
+                value = UNSET
+            else:
+                value = _scp.enum(DeploymentStatusValue, _value, "value")
+
+            return value
+        if name == "additional_properties":
+            declared = {
+                "canary",
+                "details",
+                "reason",
+                "value",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

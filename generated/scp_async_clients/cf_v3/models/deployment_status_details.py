@@ -28,6 +28,7 @@ class DeploymentStatusDetails(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         last_status_change: str | Unset = UNSET
         if not isinstance(self.last_status_change, Unset):
             last_status_change = self.last_status_change.isoformat()
@@ -93,4 +94,35 @@ class DeploymentStatusDetails(_scp.ReadOnFirstUse):
         return short_repr(self)
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
-    _scp_shape = ((), (("last_status_change", "absent", None), ("last_successful_healthcheck", "absent", None)))
+    _scp_shape = ((), (("last_status_change", "date-time", None), ("last_successful_healthcheck", "date-time", None)))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "last_status_change":
+            _last_status_change = d.get("last_status_change", UNSET)
+            last_status_change: datetime.datetime | Unset
+            if isinstance(_last_status_change, Unset):
+                last_status_change = UNSET
+            else:
+                last_status_change = _scp.date_time(_last_status_change, "last_status_change")
+
+            return last_status_change
+        if name == "last_successful_healthcheck":
+            _last_successful_healthcheck = d.get("last_successful_healthcheck", UNSET)
+            last_successful_healthcheck: datetime.datetime | Unset
+            if isinstance(_last_successful_healthcheck, Unset):
+                last_successful_healthcheck = UNSET
+            else:
+                last_successful_healthcheck = _scp.date_time(
+                    _last_successful_healthcheck, "last_successful_healthcheck"
+                )
+
+            return last_successful_healthcheck
+        if name == "additional_properties":
+            declared = {
+                "last_status_change",
+                "last_successful_healthcheck",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

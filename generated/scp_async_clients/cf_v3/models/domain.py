@@ -53,6 +53,7 @@ class Domain(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         guid = str(self.guid)
@@ -241,8 +242,8 @@ class Domain(_scp.ReadOnFirstUse):
         ("guid", "name"),
         (
             ("guid", "uuid", None),
-            ("created_at", "absent", None),
-            ("updated_at", "absent", None),
+            ("created_at", "date-time", None),
+            ("updated_at", "date-time", None),
             (
                 "links",
                 "object",
@@ -313,6 +314,115 @@ class Domain(_scp.ReadOnFirstUse):
             ("supported_protocols", "absent", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "guid":
+            guid = _scp.uuid_(d["guid"], "guid")
+
+            return guid
+        if name == "name":
+            return d["name"]
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "internal":
+            return d.get("internal", UNSET)
+        if name == "links":
+            _links = d.get("links", UNSET)
+            links: DomainLinks | Unset
+            if isinstance(_links, Unset):
+                links = UNSET
+            else:
+                links = _scp.model(DomainLinks, _links, "links")
+
+            return links
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "relationships":
+            _relationships = d.get("relationships", UNSET)
+            relationships: DomainRelationships | Unset
+            if isinstance(_relationships, Unset):
+                relationships = UNSET
+            else:
+                relationships = _scp.model(DomainRelationships, _relationships, "relationships")
+
+            return relationships
+        if name == "router_group":
+
+            def _parse_router_group(data: object) -> DomainRouterGroupType0 | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                if isinstance(data, dict):
+                    try:
+                        router_group_type_0 = _scp.model(DomainRouterGroupType0, data, "router_group")
+
+                        return router_group_type_0
+                    except (TypeError, ValueError, AttributeError, KeyError):
+                        pass
+                return cast(DomainRouterGroupType0 | None | Unset, data)
+
+            router_group = _parse_router_group(d.get("router_group", UNSET))
+
+            return router_group
+        if name == "supported_protocols":
+            _supported_protocols = d.get("supported_protocols", UNSET)
+            supported_protocols: list[DomainSupportedProtocolsItem] | Unset = UNSET
+            if _supported_protocols is not UNSET:
+                if _scp.is_array(_supported_protocols, "supported_protocols"):
+                    supported_protocols = []
+                    for supported_protocols_item_data in _supported_protocols:
+                        supported_protocols_item = _scp.enum(
+                            DomainSupportedProtocolsItem, supported_protocols_item_data, "supported_protocols[]"
+                        )
+
+                        supported_protocols.append(supported_protocols_item)
+                else:
+                    supported_protocols = _supported_protocols
+
+            return supported_protocols
+        if name == "additional_properties":
+            declared = {
+                "guid",
+                "name",
+                "created_at",
+                "updated_at",
+                "internal",
+                "links",
+                "metadata",
+                "relationships",
+                "router_group",
+                "supported_protocols",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -37,6 +37,7 @@ class DomainLinks(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         organization: dict[str, Any] | Unset = UNSET
@@ -158,6 +159,67 @@ class DomainLinks(_scp.ReadOnFirstUse):
             ("shared_organizations", "object", (("href",), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "organization":
+            _organization = d.get("organization", UNSET)
+            organization: Link | Unset
+            if isinstance(_organization, Unset):
+                organization = UNSET
+            else:
+                organization = _scp.model(Link, _organization, "organization")
+
+            return organization
+        if name == "route_reservations":
+            _route_reservations = d.get("route_reservations", UNSET)
+            route_reservations: Link | Unset
+            if isinstance(_route_reservations, Unset):
+                route_reservations = UNSET
+            else:
+                route_reservations = _scp.model(Link, _route_reservations, "route_reservations")
+
+            return route_reservations
+        if name == "router_group":
+            _router_group = d.get("router_group", UNSET)
+            router_group: Link | Unset
+            if isinstance(_router_group, Unset):
+                router_group = UNSET
+            else:
+                router_group = _scp.model(Link, _router_group, "router_group")
+
+            return router_group
+        if name == "self_":
+            _self_ = d.get("self", UNSET)
+            self_: Link | Unset
+            if isinstance(_self_, Unset):
+                self_ = UNSET
+            else:
+                self_ = _scp.model(Link, _self_, "self")
+
+            return self_
+        if name == "shared_organizations":
+            _shared_organizations = d.get("shared_organizations", UNSET)
+            shared_organizations: Link | Unset
+            if isinstance(_shared_organizations, Unset):
+                shared_organizations = UNSET
+            else:
+                shared_organizations = _scp.model(Link, _shared_organizations, "shared_organizations")
+
+            return shared_organizations
+        if name == "additional_properties":
+            declared = {
+                "organization",
+                "route_reservations",
+                "router_group",
+                "self",
+                "shared_organizations",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -65,6 +65,7 @@ class Droplet(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         guid = str(self.guid)
@@ -356,8 +357,8 @@ class Droplet(_scp.ReadOnFirstUse):
         ("guid",),
         (
             ("guid", "uuid", None),
-            ("created_at", "absent", None),
-            ("updated_at", "absent", None),
+            ("created_at", "date-time", None),
+            ("updated_at", "date-time", None),
             ("buildpacks", "absent", None),
             ("checksum", "object or null", ((), ())),
             ("lifecycle", "object", ((), (("data", "object", ((), ())),))),
@@ -410,6 +411,189 @@ class Droplet(_scp.ReadOnFirstUse):
             ),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "guid":
+            guid = _scp.uuid_(d["guid"], "guid")
+
+            return guid
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "buildpacks":
+
+            def _parse_buildpacks(data: object) -> list[DropletBuildpacksType0Item] | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                if isinstance(data, list):
+                    try:
+                        _buildpacks_type_0 = data
+                        buildpacks_type_0: list[DropletBuildpacksType0Item]
+                        buildpacks_type_0 = _scp.models(DropletBuildpacksType0Item, _buildpacks_type_0, "buildpacks")
+
+                        return buildpacks_type_0
+                    except (TypeError, ValueError, AttributeError, KeyError):
+                        pass
+                return cast(list[DropletBuildpacksType0Item] | None | Unset, data)
+
+            buildpacks = _parse_buildpacks(d.get("buildpacks", UNSET))
+
+            return buildpacks
+        if name == "checksum":
+
+            def _parse_checksum(data: object) -> DropletChecksumType0 | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                if isinstance(data, dict):
+                    try:
+                        checksum_type_0 = _scp.model(DropletChecksumType0, data, "checksum")
+
+                        return checksum_type_0
+                    except (TypeError, ValueError, AttributeError, KeyError):
+                        pass
+                return cast(DropletChecksumType0 | None | Unset, data)
+
+            checksum = _parse_checksum(d.get("checksum", UNSET))
+
+            return checksum
+        if name == "error":
+
+            def _parse_error(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            error = _parse_error(d.get("error", UNSET))
+
+            return error
+        if name == "execution_metadata":
+
+            def _parse_execution_metadata(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            execution_metadata = _parse_execution_metadata(d.get("execution_metadata", UNSET))
+
+            return execution_metadata
+        if name == "image":
+
+            def _parse_image(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            image = _parse_image(d.get("image", UNSET))
+
+            return image
+        if name == "lifecycle":
+            _lifecycle = d.get("lifecycle", UNSET)
+            lifecycle: DropletLifecycle | Unset
+            if isinstance(_lifecycle, Unset):
+                lifecycle = UNSET
+            else:
+                lifecycle = _scp.model(DropletLifecycle, _lifecycle, "lifecycle")
+
+            return lifecycle
+        if name == "links":
+            _links = d.get("links", UNSET)
+            links: DropletLinks | Unset
+            if isinstance(_links, Unset):
+                links = UNSET
+            else:
+                links = _scp.model(DropletLinks, _links, "links")
+
+            return links
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "process_types":
+            _process_types = d.get("process_types", UNSET)
+            process_types: DropletProcessTypes | Unset
+            if isinstance(_process_types, Unset):
+                process_types = UNSET
+            else:
+                process_types = _scp.model(DropletProcessTypes, _process_types, "process_types")
+
+            return process_types
+        if name == "relationships":
+            _relationships = d.get("relationships", UNSET)
+            relationships: DropletRelationships | Unset
+            if isinstance(_relationships, Unset):
+                relationships = UNSET
+            else:
+                relationships = _scp.model(DropletRelationships, _relationships, "relationships")
+
+            return relationships
+        if name == "stack":
+
+            def _parse_stack(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            stack = _parse_stack(d.get("stack", UNSET))
+
+            return stack
+        if name == "state":
+            return d.get("state", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "guid",
+                "created_at",
+                "updated_at",
+                "buildpacks",
+                "checksum",
+                "error",
+                "execution_metadata",
+                "image",
+                "lifecycle",
+                "links",
+                "metadata",
+                "process_types",
+                "relationships",
+                "stack",
+                "state",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

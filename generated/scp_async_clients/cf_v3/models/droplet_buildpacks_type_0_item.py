@@ -31,6 +31,7 @@ class DropletBuildpacksType0Item(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         buildpack_name: None | str | Unset
         if isinstance(self.buildpack_name, Unset):
             buildpack_name = UNSET
@@ -142,3 +143,64 @@ class DropletBuildpacksType0Item(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "buildpack_name":
+
+            def _parse_buildpack_name(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            buildpack_name = _parse_buildpack_name(d.get("buildpack_name", UNSET))
+
+            return buildpack_name
+        if name == "detect_output":
+
+            def _parse_detect_output(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            detect_output = _parse_detect_output(d.get("detect_output", UNSET))
+
+            return detect_output
+        if name == "name":
+
+            def _parse_name(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            name = _parse_name(d.get("name", UNSET))
+
+            return name
+        if name == "version":
+
+            def _parse_version(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            version = _parse_version(d.get("version", UNSET))
+
+            return version
+        if name == "additional_properties":
+            declared = {
+                "buildpack_name",
+                "detect_output",
+                "name",
+                "version",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

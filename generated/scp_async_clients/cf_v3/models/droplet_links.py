@@ -39,6 +39,7 @@ class DropletLinks(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         app: dict[str, Any] | Unset = UNSET
@@ -175,6 +176,77 @@ class DropletLinks(_scp.ReadOnFirstUse):
             ("upload", "object", (("href",), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "app":
+            _app = d.get("app", UNSET)
+            app: Link | Unset
+            if isinstance(_app, Unset):
+                app = UNSET
+            else:
+                app = _scp.model(Link, _app, "app")
+
+            return app
+        if name == "assign_current_droplet":
+            _assign_current_droplet = d.get("assign_current_droplet", UNSET)
+            assign_current_droplet: Link | Unset
+            if isinstance(_assign_current_droplet, Unset):
+                assign_current_droplet = UNSET
+            else:
+                assign_current_droplet = _scp.model(Link, _assign_current_droplet, "assign_current_droplet")
+
+            return assign_current_droplet
+        if name == "download":
+            _download = d.get("download", UNSET)
+            download: Link | Unset
+            if isinstance(_download, Unset):
+                download = UNSET
+            else:
+                download = _scp.model(Link, _download, "download")
+
+            return download
+        if name == "package":
+            _package = d.get("package", UNSET)
+            package: Link | Unset
+            if isinstance(_package, Unset):
+                package = UNSET
+            else:
+                package = _scp.model(Link, _package, "package")
+
+            return package
+        if name == "self_":
+            _self_ = d.get("self", UNSET)
+            self_: Link | Unset
+            if isinstance(_self_, Unset):
+                self_ = UNSET
+            else:
+                self_ = _scp.model(Link, _self_, "self")
+
+            return self_
+        if name == "upload":
+            _upload = d.get("upload", UNSET)
+            upload: Link | Unset
+            if isinstance(_upload, Unset):
+                upload = UNSET
+            else:
+                upload = _scp.model(Link, _upload, "upload")
+
+            return upload
+        if name == "additional_properties":
+            declared = {
+                "app",
+                "assign_current_droplet",
+                "download",
+                "package",
+                "self",
+                "upload",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -29,6 +29,7 @@ class DropletRelationships(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         app: dict[str, Any] | Unset = UNSET
@@ -104,6 +105,27 @@ class DropletRelationships(_scp.ReadOnFirstUse):
             ),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "app":
+            _app = d.get("app", UNSET)
+            app: RelationshipToOne | Unset
+            if isinstance(_app, Unset):
+                app = UNSET
+            else:
+                app = _scp.model(RelationshipToOne, _app, "app")
+
+            return app
+        if name == "additional_properties":
+            declared = {
+                "app",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -37,6 +37,7 @@ class EnvironmentVariableGroup(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         links: dict[str, Any] | Unset = UNSET
@@ -142,10 +143,64 @@ class EnvironmentVariableGroup(_scp.ReadOnFirstUse):
         (),
         (
             ("links", "object", ((), (("self", "object", (("href",), ())),))),
-            ("updated_at", "absent", None),
+            ("updated_at", "date-time", None),
             ("var", "object", ((), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "links":
+            _links = d.get("links", UNSET)
+            links: EnvironmentVariableGroupLinks | Unset
+            if isinstance(_links, Unset):
+                links = UNSET
+            else:
+                links = _scp.model(EnvironmentVariableGroupLinks, _links, "links")
+
+            return links
+        if name == "name":
+
+            def _parse_name(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            name = _parse_name(d.get("name", UNSET))
+
+            return name
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "var":
+            _var = d.get("var", UNSET)
+            var: EnvironmentVariableGroupVar | Unset
+            if isinstance(_var, Unset):
+                var = UNSET
+            else:
+                var = _scp.model(EnvironmentVariableGroupVar, _var, "var")
+
+            return var
+        if name == "additional_properties":
+            declared = {
+                "links",
+                "name",
+                "updated_at",
+                "var",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

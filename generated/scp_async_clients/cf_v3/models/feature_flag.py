@@ -38,6 +38,7 @@ class FeatureFlag(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         name = self.name
@@ -158,6 +159,66 @@ class FeatureFlag(_scp.ReadOnFirstUse):
         ("name",),
         (("links", "object", ((), (("self", "object", (("href",), ())),))), ("updated_at", "absent", None)),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "name":
+            return d["name"]
+        if name == "custom_error_message":
+
+            def _parse_custom_error_message(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            custom_error_message = _parse_custom_error_message(d.get("custom_error_message", UNSET))
+
+            return custom_error_message
+        if name == "enabled":
+            return d.get("enabled", UNSET)
+        if name == "links":
+            _links = d.get("links", UNSET)
+            links: FeatureFlagLinks | Unset
+            if isinstance(_links, Unset):
+                links = UNSET
+            else:
+                links = _scp.model(FeatureFlagLinks, _links, "links")
+
+            return links
+        if name == "updated_at":
+
+            def _parse_updated_at(data: object) -> datetime.datetime | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                if isinstance(data, (str, int, float)):
+                    try:
+                        updated_at_type_0 = _scp.date_time(data, "updated_at")
+
+                        return updated_at_type_0
+                    except (TypeError, ValueError, AttributeError, KeyError):
+                        pass
+                return cast(datetime.datetime | None | Unset, data)
+
+            updated_at = _parse_updated_at(d.get("updated_at", UNSET))
+
+            return updated_at
+        if name == "additional_properties":
+            declared = {
+                "name",
+                "custom_error_message",
+                "enabled",
+                "links",
+                "updated_at",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

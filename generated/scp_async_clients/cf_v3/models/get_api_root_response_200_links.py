@@ -50,6 +50,7 @@ class GetApiRootResponse200Links(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         cloud_controller_v2: dict[str, Any] | Unset = UNSET
@@ -222,6 +223,103 @@ class GetApiRootResponse200Links(_scp.ReadOnFirstUse):
             ("uaa", "object", (("href",), (("meta", "object", ((), ())),))),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "cloud_controller_v2":
+            _cloud_controller_v2 = d.get("cloud_controller_v2", UNSET)
+            cloud_controller_v2: GetApiRootResponse200LinksCloudControllerV2 | Unset
+            if isinstance(_cloud_controller_v2, Unset):
+                cloud_controller_v2 = UNSET
+            else:
+                cloud_controller_v2 = _scp.model(
+                    GetApiRootResponse200LinksCloudControllerV2, _cloud_controller_v2, "cloud_controller_v2"
+                )
+
+            return cloud_controller_v2
+        if name == "cloud_controller_v3":
+            _cloud_controller_v3 = d.get("cloud_controller_v3", UNSET)
+            cloud_controller_v3: GetApiRootResponse200LinksCloudControllerV3 | Unset
+            if isinstance(_cloud_controller_v3, Unset):
+                cloud_controller_v3 = UNSET
+            else:
+                cloud_controller_v3 = _scp.model(
+                    GetApiRootResponse200LinksCloudControllerV3, _cloud_controller_v3, "cloud_controller_v3"
+                )
+
+            return cloud_controller_v3
+        if name == "log_cache":
+            _log_cache = d.get("log_cache", UNSET)
+            log_cache: GetApiRootResponse200LinksLogCache | Unset
+            if isinstance(_log_cache, Unset):
+                log_cache = UNSET
+            else:
+                log_cache = _scp.model(GetApiRootResponse200LinksLogCache, _log_cache, "log_cache")
+
+            return log_cache
+        if name == "log_stream":
+            _log_stream = d.get("log_stream", UNSET)
+            log_stream: GetApiRootResponse200LinksLogStream | Unset
+            if isinstance(_log_stream, Unset):
+                log_stream = UNSET
+            else:
+                log_stream = _scp.model(GetApiRootResponse200LinksLogStream, _log_stream, "log_stream")
+
+            return log_stream
+        if name == "logging":
+            _logging = d.get("logging", UNSET)
+            logging: GetApiRootResponse200LinksLogging | Unset
+            if isinstance(_logging, Unset):
+                logging = UNSET
+            else:
+                logging = _scp.model(GetApiRootResponse200LinksLogging, _logging, "logging")
+
+            return logging
+        if name == "network_policy_v1":
+            _network_policy_v1 = d.get("network_policy_v1", UNSET)
+            network_policy_v1: GetApiRootResponse200LinksNetworkPolicyV1 | Unset
+            if isinstance(_network_policy_v1, Unset):
+                network_policy_v1 = UNSET
+            else:
+                network_policy_v1 = _scp.model(
+                    GetApiRootResponse200LinksNetworkPolicyV1, _network_policy_v1, "network_policy_v1"
+                )
+
+            return network_policy_v1
+        if name == "self_":
+            _self_ = d.get("self", UNSET)
+            self_: GetApiRootResponse200LinksSelf | Unset
+            if isinstance(_self_, Unset):
+                self_ = UNSET
+            else:
+                self_ = _scp.model(GetApiRootResponse200LinksSelf, _self_, "self")
+
+            return self_
+        if name == "uaa":
+            _uaa = d.get("uaa", UNSET)
+            uaa: GetApiRootResponse200LinksUaa | Unset
+            if isinstance(_uaa, Unset):
+                uaa = UNSET
+            else:
+                uaa = _scp.model(GetApiRootResponse200LinksUaa, _uaa, "uaa")
+
+            return uaa
+        if name == "additional_properties":
+            declared = {
+                "cloud_controller_v2",
+                "cloud_controller_v3",
+                "log_cache",
+                "log_stream",
+                "logging",
+                "network_policy_v1",
+                "self",
+                "uaa",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

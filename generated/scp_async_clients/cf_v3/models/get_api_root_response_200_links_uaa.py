@@ -33,6 +33,7 @@ class GetApiRootResponse200LinksUaa(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         href = self.href
@@ -105,6 +106,33 @@ class GetApiRootResponse200LinksUaa(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = (("href",), (("meta", "object", ((), ())),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "href":
+            return d["href"]
+        if name == "method":
+            return d.get("method", UNSET)
+        if name == "meta":
+            _meta = d.get("meta", UNSET)
+            meta: IndexLinkMeta | Unset
+            if isinstance(_meta, Unset):
+                meta = UNSET
+            else:
+                meta = _scp.model(IndexLinkMeta, _meta, "meta")
+
+            return meta
+        if name == "additional_properties":
+            declared = {
+                "href",
+                "method",
+                "meta",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

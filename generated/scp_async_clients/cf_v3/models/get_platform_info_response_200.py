@@ -48,6 +48,7 @@ class GetPlatformInfoResponse200(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         build = self.build
@@ -189,6 +190,72 @@ class GetPlatformInfoResponse200(_scp.ReadOnFirstUse):
             ("rate_limits", "object", ((), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "build":
+            return d.get("build", UNSET)
+        if name == "cli_version":
+            _cli_version = d.get("cli_version", UNSET)
+            cli_version: GetPlatformInfoResponse200CliVersion | Unset
+            if isinstance(_cli_version, Unset):
+                cli_version = UNSET
+            else:
+                cli_version = _scp.model(GetPlatformInfoResponse200CliVersion, _cli_version, "cli_version")
+
+            return cli_version
+        if name == "custom":
+            _custom = d.get("custom", UNSET)
+            custom: GetPlatformInfoResponse200Custom | Unset
+            if isinstance(_custom, Unset):
+                custom = UNSET
+            else:
+                custom = _scp.model(GetPlatformInfoResponse200Custom, _custom, "custom")
+
+            return custom
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "links":
+            _links = d.get("links", UNSET)
+            links: GetPlatformInfoResponse200Links | Unset
+            if isinstance(_links, Unset):
+                links = UNSET
+            else:
+                links = _scp.model(GetPlatformInfoResponse200Links, _links, "links")
+
+            return links
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "osbapi_version":
+            return d.get("osbapi_version", UNSET)
+        if name == "rate_limits":
+            _rate_limits = d.get("rate_limits", UNSET)
+            rate_limits: GetPlatformInfoResponse200RateLimits | Unset
+            if isinstance(_rate_limits, Unset):
+                rate_limits = UNSET
+            else:
+                rate_limits = _scp.model(GetPlatformInfoResponse200RateLimits, _rate_limits, "rate_limits")
+
+            return rate_limits
+        if name == "version":
+            return d.get("version", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "build",
+                "cli_version",
+                "custom",
+                "description",
+                "links",
+                "name",
+                "osbapi_version",
+                "rate_limits",
+                "version",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -32,6 +32,7 @@ class GetPlatformInfoResponse200Links(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         self_: dict[str, Any] | Unset = UNSET
@@ -102,6 +103,37 @@ class GetPlatformInfoResponse200Links(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("self", "object", (("href",), ())), ("support", "object", (("href",), ()))))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "self_":
+            _self_ = d.get("self", UNSET)
+            self_: GetPlatformInfoResponse200LinksSelf | Unset
+            if isinstance(_self_, Unset):
+                self_ = UNSET
+            else:
+                self_ = _scp.model(GetPlatformInfoResponse200LinksSelf, _self_, "self")
+
+            return self_
+        if name == "support":
+            _support = d.get("support", UNSET)
+            support: GetPlatformInfoResponse200LinksSupport | Unset
+            if isinstance(_support, Unset):
+                support = UNSET
+            else:
+                support = _scp.model(GetPlatformInfoResponse200LinksSupport, _support, "support")
+
+            return support
+        if name == "additional_properties":
+            declared = {
+                "self",
+                "support",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -29,6 +29,7 @@ class GetPlatformInfoResponse200RateLimits(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         enabled = self.enabled
 
         general_limit = self.general_limit
@@ -88,3 +89,21 @@ class GetPlatformInfoResponse200RateLimits(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "enabled":
+            return d.get("enabled", UNSET)
+        if name == "general_limit":
+            return d.get("general_limit", UNSET)
+        if name == "reset_interval_in_minutes":
+            return d.get("reset_interval_in_minutes", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "enabled",
+                "general_limit",
+                "reset_interval_in_minutes",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -39,6 +39,7 @@ class GetPlatformUsageSummaryResponse200UsageSummary(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         domains = self.domains
 
         memory_in_mb = self.memory_in_mb
@@ -133,3 +134,36 @@ class GetPlatformUsageSummaryResponse200UsageSummary(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "domains":
+            return d.get("domains", UNSET)
+        if name == "memory_in_mb":
+            return d.get("memory_in_mb", UNSET)
+        if name == "per_app_tasks":
+            return d.get("per_app_tasks", UNSET)
+        if name == "reserved_ports":
+            return d.get("reserved_ports", UNSET)
+        if name == "routes":
+            return d.get("routes", UNSET)
+        if name == "service_instances":
+            return d.get("service_instances", UNSET)
+        if name == "service_keys":
+            return d.get("service_keys", UNSET)
+        if name == "started_instances":
+            return d.get("started_instances", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "domains",
+                "memory_in_mb",
+                "per_app_tasks",
+                "reserved_ports",
+                "routes",
+                "service_instances",
+                "service_keys",
+                "started_instances",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -33,6 +33,7 @@ class GetRevisionEnvironmentVariablesResponse200Links(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         app: dict[str, Any] | Unset = UNSET
@@ -124,6 +125,47 @@ class GetRevisionEnvironmentVariablesResponse200Links(_scp.ReadOnFirstUse):
             ("self", "object", (("href",), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "app":
+            _app = d.get("app", UNSET)
+            app: Link | Unset
+            if isinstance(_app, Unset):
+                app = UNSET
+            else:
+                app = _scp.model(Link, _app, "app")
+
+            return app
+        if name == "revision":
+            _revision = d.get("revision", UNSET)
+            revision: Link | Unset
+            if isinstance(_revision, Unset):
+                revision = UNSET
+            else:
+                revision = _scp.model(Link, _revision, "revision")
+
+            return revision
+        if name == "self_":
+            _self_ = d.get("self", UNSET)
+            self_: Link | Unset
+            if isinstance(_self_, Unset):
+                self_ = UNSET
+            else:
+                self_ = _scp.model(Link, _self_, "self")
+
+            return self_
+        if name == "additional_properties":
+            declared = {
+                "app",
+                "revision",
+                "self",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

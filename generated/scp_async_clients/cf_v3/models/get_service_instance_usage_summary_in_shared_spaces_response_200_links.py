@@ -33,6 +33,7 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links(_scp.ReadOnFi
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         self_: dict[str, Any] | Unset = UNSET
@@ -124,6 +125,47 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links(_scp.ReadOnFi
             ("shared_spaces", "object", (("href",), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "self_":
+            _self_ = d.get("self", UNSET)
+            self_: Link | Unset
+            if isinstance(_self_, Unset):
+                self_ = UNSET
+            else:
+                self_ = _scp.model(Link, _self_, "self")
+
+            return self_
+        if name == "service_instance":
+            _service_instance = d.get("service_instance", UNSET)
+            service_instance: Link | Unset
+            if isinstance(_service_instance, Unset):
+                service_instance = UNSET
+            else:
+                service_instance = _scp.model(Link, _service_instance, "service_instance")
+
+            return service_instance
+        if name == "shared_spaces":
+            _shared_spaces = d.get("shared_spaces", UNSET)
+            shared_spaces: Link | Unset
+            if isinstance(_shared_spaces, Unset):
+                shared_spaces = UNSET
+            else:
+                shared_spaces = _scp.model(Link, _shared_spaces, "shared_spaces")
+
+            return shared_spaces
+        if name == "additional_properties":
+            declared = {
+                "self",
+                "service_instance",
+                "shared_spaces",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

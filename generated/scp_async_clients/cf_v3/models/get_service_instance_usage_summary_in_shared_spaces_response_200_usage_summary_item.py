@@ -31,6 +31,7 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem(_s
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         bound_app_count = self.bound_app_count
@@ -94,6 +95,30 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem(_s
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("space", "object", (("guid",), (("guid", "uuid", None),))),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "bound_app_count":
+            return d.get("bound_app_count", UNSET)
+        if name == "space":
+            _space = d.get("space", UNSET)
+            space: Relationship | Unset
+            if isinstance(_space, Unset):
+                space = UNSET
+            else:
+                space = _scp.model(Relationship, _space, "space")
+
+            return space
+        if name == "additional_properties":
+            declared = {
+                "bound_app_count",
+                "space",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -36,6 +36,7 @@ class GetUsageSummaryForOrganizationResponse200(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         links: dict[str, Any] | Unset = UNSET
@@ -118,6 +119,39 @@ class GetUsageSummaryForOrganizationResponse200(_scp.ReadOnFirstUse):
             ("usage_summary", "object", ((), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "links":
+            _links = d.get("links", UNSET)
+            links: GetUsageSummaryForOrganizationResponse200Links | Unset
+            if isinstance(_links, Unset):
+                links = UNSET
+            else:
+                links = _scp.model(GetUsageSummaryForOrganizationResponse200Links, _links, "links")
+
+            return links
+        if name == "usage_summary":
+            _usage_summary = d.get("usage_summary", UNSET)
+            usage_summary: GetUsageSummaryForOrganizationResponse200UsageSummary | Unset
+            if isinstance(_usage_summary, Unset):
+                usage_summary = UNSET
+            else:
+                usage_summary = _scp.model(
+                    GetUsageSummaryForOrganizationResponse200UsageSummary, _usage_summary, "usage_summary"
+                )
+
+            return usage_summary
+        if name == "additional_properties":
+            declared = {
+                "links",
+                "usage_summary",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -29,6 +29,7 @@ class GetV3ApiRootResponse200(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         links: dict[str, Any] | Unset = UNSET
@@ -121,6 +122,27 @@ class GetV3ApiRootResponse200(_scp.ReadOnFirstUse):
             ),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "links":
+            _links = d.get("links", UNSET)
+            links: GetV3ApiRootResponse200Links | Unset
+            if isinstance(_links, Unset):
+                links = UNSET
+            else:
+                links = _scp.model(GetV3ApiRootResponse200Links, _links, "links")
+
+            return links
+        if name == "additional_properties":
+            declared = {
+                "links",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -101,6 +101,7 @@ class GetV3ApiRootResponse200Links(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         apps: dict[str, Any] | Unset = UNSET
@@ -502,6 +503,257 @@ class GetV3ApiRootResponse200Links(_scp.ReadOnFirstUse):
             ("users", "object", (("href",), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "apps":
+            _apps = d.get("apps", UNSET)
+            apps: GetV3ApiRootResponse200LinksApps | Unset
+            if isinstance(_apps, Unset):
+                apps = UNSET
+            else:
+                apps = _scp.model(GetV3ApiRootResponse200LinksApps, _apps, "apps")
+
+            return apps
+        if name == "builds":
+            _builds = d.get("builds", UNSET)
+            builds: GetV3ApiRootResponse200LinksBuilds | Unset
+            if isinstance(_builds, Unset):
+                builds = UNSET
+            else:
+                builds = _scp.model(GetV3ApiRootResponse200LinksBuilds, _builds, "builds")
+
+            return builds
+        if name == "deployments":
+            _deployments = d.get("deployments", UNSET)
+            deployments: GetV3ApiRootResponse200LinksDeployments | Unset
+            if isinstance(_deployments, Unset):
+                deployments = UNSET
+            else:
+                deployments = _scp.model(GetV3ApiRootResponse200LinksDeployments, _deployments, "deployments")
+
+            return deployments
+        if name == "domains":
+            _domains = d.get("domains", UNSET)
+            domains: GetV3ApiRootResponse200LinksDomains | Unset
+            if isinstance(_domains, Unset):
+                domains = UNSET
+            else:
+                domains = _scp.model(GetV3ApiRootResponse200LinksDomains, _domains, "domains")
+
+            return domains
+        if name == "droplets":
+            _droplets = d.get("droplets", UNSET)
+            droplets: GetV3ApiRootResponse200LinksDroplets | Unset
+            if isinstance(_droplets, Unset):
+                droplets = UNSET
+            else:
+                droplets = _scp.model(GetV3ApiRootResponse200LinksDroplets, _droplets, "droplets")
+
+            return droplets
+        if name == "feature_flags":
+            _feature_flags = d.get("feature_flags", UNSET)
+            feature_flags: GetV3ApiRootResponse200LinksFeatureFlags | Unset
+            if isinstance(_feature_flags, Unset):
+                feature_flags = UNSET
+            else:
+                feature_flags = _scp.model(GetV3ApiRootResponse200LinksFeatureFlags, _feature_flags, "feature_flags")
+
+            return feature_flags
+        if name == "info":
+            _info = d.get("info", UNSET)
+            info: GetV3ApiRootResponse200LinksInfo | Unset
+            if isinstance(_info, Unset):
+                info = UNSET
+            else:
+                info = _scp.model(GetV3ApiRootResponse200LinksInfo, _info, "info")
+
+            return info
+        if name == "isolation_segments":
+            _isolation_segments = d.get("isolation_segments", UNSET)
+            isolation_segments: GetV3ApiRootResponse200LinksIsolationSegments | Unset
+            if isinstance(_isolation_segments, Unset):
+                isolation_segments = UNSET
+            else:
+                isolation_segments = _scp.model(
+                    GetV3ApiRootResponse200LinksIsolationSegments, _isolation_segments, "isolation_segments"
+                )
+
+            return isolation_segments
+        if name == "organizations":
+            _organizations = d.get("organizations", UNSET)
+            organizations: GetV3ApiRootResponse200LinksOrganizations | Unset
+            if isinstance(_organizations, Unset):
+                organizations = UNSET
+            else:
+                organizations = _scp.model(GetV3ApiRootResponse200LinksOrganizations, _organizations, "organizations")
+
+            return organizations
+        if name == "packages":
+            _packages = d.get("packages", UNSET)
+            packages: GetV3ApiRootResponse200LinksPackages | Unset
+            if isinstance(_packages, Unset):
+                packages = UNSET
+            else:
+                packages = _scp.model(GetV3ApiRootResponse200LinksPackages, _packages, "packages")
+
+            return packages
+        if name == "processes":
+            _processes = d.get("processes", UNSET)
+            processes: GetV3ApiRootResponse200LinksProcesses | Unset
+            if isinstance(_processes, Unset):
+                processes = UNSET
+            else:
+                processes = _scp.model(GetV3ApiRootResponse200LinksProcesses, _processes, "processes")
+
+            return processes
+        if name == "roles":
+            _roles = d.get("roles", UNSET)
+            roles: GetV3ApiRootResponse200LinksRoles | Unset
+            if isinstance(_roles, Unset):
+                roles = UNSET
+            else:
+                roles = _scp.model(GetV3ApiRootResponse200LinksRoles, _roles, "roles")
+
+            return roles
+        if name == "routes":
+            _routes = d.get("routes", UNSET)
+            routes: GetV3ApiRootResponse200LinksRoutes | Unset
+            if isinstance(_routes, Unset):
+                routes = UNSET
+            else:
+                routes = _scp.model(GetV3ApiRootResponse200LinksRoutes, _routes, "routes")
+
+            return routes
+        if name == "security_groups":
+            _security_groups = d.get("security_groups", UNSET)
+            security_groups: GetV3ApiRootResponse200LinksSecurityGroups | Unset
+            if isinstance(_security_groups, Unset):
+                security_groups = UNSET
+            else:
+                security_groups = _scp.model(
+                    GetV3ApiRootResponse200LinksSecurityGroups, _security_groups, "security_groups"
+                )
+
+            return security_groups
+        if name == "self_":
+            _self_ = d.get("self", UNSET)
+            self_: GetV3ApiRootResponse200LinksSelf | Unset
+            if isinstance(_self_, Unset):
+                self_ = UNSET
+            else:
+                self_ = _scp.model(GetV3ApiRootResponse200LinksSelf, _self_, "self")
+
+            return self_
+        if name == "service_brokers":
+            _service_brokers = d.get("service_brokers", UNSET)
+            service_brokers: GetV3ApiRootResponse200LinksServiceBrokers | Unset
+            if isinstance(_service_brokers, Unset):
+                service_brokers = UNSET
+            else:
+                service_brokers = _scp.model(
+                    GetV3ApiRootResponse200LinksServiceBrokers, _service_brokers, "service_brokers"
+                )
+
+            return service_brokers
+        if name == "service_instances":
+            _service_instances = d.get("service_instances", UNSET)
+            service_instances: GetV3ApiRootResponse200LinksServiceInstances | Unset
+            if isinstance(_service_instances, Unset):
+                service_instances = UNSET
+            else:
+                service_instances = _scp.model(
+                    GetV3ApiRootResponse200LinksServiceInstances, _service_instances, "service_instances"
+                )
+
+            return service_instances
+        if name == "service_offerings":
+            _service_offerings = d.get("service_offerings", UNSET)
+            service_offerings: GetV3ApiRootResponse200LinksServiceOfferings | Unset
+            if isinstance(_service_offerings, Unset):
+                service_offerings = UNSET
+            else:
+                service_offerings = _scp.model(
+                    GetV3ApiRootResponse200LinksServiceOfferings, _service_offerings, "service_offerings"
+                )
+
+            return service_offerings
+        if name == "service_plans":
+            _service_plans = d.get("service_plans", UNSET)
+            service_plans: GetV3ApiRootResponse200LinksServicePlans | Unset
+            if isinstance(_service_plans, Unset):
+                service_plans = UNSET
+            else:
+                service_plans = _scp.model(GetV3ApiRootResponse200LinksServicePlans, _service_plans, "service_plans")
+
+            return service_plans
+        if name == "spaces":
+            _spaces = d.get("spaces", UNSET)
+            spaces: GetV3ApiRootResponse200LinksSpaces | Unset
+            if isinstance(_spaces, Unset):
+                spaces = UNSET
+            else:
+                spaces = _scp.model(GetV3ApiRootResponse200LinksSpaces, _spaces, "spaces")
+
+            return spaces
+        if name == "stacks":
+            _stacks = d.get("stacks", UNSET)
+            stacks: GetV3ApiRootResponse200LinksStacks | Unset
+            if isinstance(_stacks, Unset):
+                stacks = UNSET
+            else:
+                stacks = _scp.model(GetV3ApiRootResponse200LinksStacks, _stacks, "stacks")
+
+            return stacks
+        if name == "tasks":
+            _tasks = d.get("tasks", UNSET)
+            tasks: GetV3ApiRootResponse200LinksTasks | Unset
+            if isinstance(_tasks, Unset):
+                tasks = UNSET
+            else:
+                tasks = _scp.model(GetV3ApiRootResponse200LinksTasks, _tasks, "tasks")
+
+            return tasks
+        if name == "users":
+            _users = d.get("users", UNSET)
+            users: GetV3ApiRootResponse200LinksUsers | Unset
+            if isinstance(_users, Unset):
+                users = UNSET
+            else:
+                users = _scp.model(GetV3ApiRootResponse200LinksUsers, _users, "users")
+
+            return users
+        if name == "additional_properties":
+            declared = {
+                "apps",
+                "builds",
+                "deployments",
+                "domains",
+                "droplets",
+                "feature_flags",
+                "info",
+                "isolation_segments",
+                "organizations",
+                "packages",
+                "processes",
+                "roles",
+                "routes",
+                "security_groups",
+                "self",
+                "service_brokers",
+                "service_instances",
+                "service_offerings",
+                "service_plans",
+                "spaces",
+                "stacks",
+                "tasks",
+                "users",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

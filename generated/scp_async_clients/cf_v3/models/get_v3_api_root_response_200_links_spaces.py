@@ -27,6 +27,7 @@ class GetV3ApiRootResponse200LinksSpaces(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         href = self.href
 
         method = self.method
@@ -81,3 +82,18 @@ class GetV3ApiRootResponse200LinksSpaces(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = (("href",), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "href":
+            return d["href"]
+        if name == "method":
+            return d.get("method", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "href",
+                "method",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

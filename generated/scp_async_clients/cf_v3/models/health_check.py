@@ -32,6 +32,7 @@ class HealthCheck(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         data: dict[str, Any] | Unset = UNSET
@@ -102,6 +103,37 @@ class HealthCheck(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("data", "object", ((), ())), ("type", "str", None)))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "data":
+            _data = d.get("data", UNSET)
+            data: HealthCheckData | Unset
+            if isinstance(_data, Unset):
+                data = UNSET
+            else:
+                data = _scp.model(HealthCheckData, _data, "data")
+
+            return data
+        if name == "type_":
+            _type_ = d.get("type", UNSET)
+            type_: HealthCheckType | Unset
+            if isinstance(_type_, Unset):
+                type_ = UNSET
+            else:
+                type_ = _scp.enum(HealthCheckType, _type_, "type")
+
+            return type_
+        if name == "additional_properties":
+            declared = {
+                "data",
+                "type",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -31,6 +31,7 @@ class HealthCheckData(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         endpoint = self.endpoint
 
         interval: int | None | Unset
@@ -130,3 +131,54 @@ class HealthCheckData(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "endpoint":
+            return d.get("endpoint", UNSET)
+        if name == "interval":
+
+            def _parse_interval(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            interval = _parse_interval(d.get("interval", UNSET))
+
+            return interval
+        if name == "invocation_timeout":
+
+            def _parse_invocation_timeout(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            invocation_timeout = _parse_invocation_timeout(d.get("invocation_timeout", UNSET))
+
+            return invocation_timeout
+        if name == "timeout":
+
+            def _parse_timeout(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            timeout = _parse_timeout(d.get("timeout", UNSET))
+
+            return timeout
+        if name == "additional_properties":
+            declared = {
+                "endpoint",
+                "interval",
+                "invocation_timeout",
+                "timeout",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

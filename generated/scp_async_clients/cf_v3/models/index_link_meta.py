@@ -29,6 +29,7 @@ class IndexLinkMeta(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         host_key_fingerprint = self.host_key_fingerprint
 
         oauth_client = self.oauth_client
@@ -88,3 +89,21 @@ class IndexLinkMeta(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "host_key_fingerprint":
+            return d.get("host_key_fingerprint", UNSET)
+        if name == "oauth_client":
+            return d.get("oauth_client", UNSET)
+        if name == "version":
+            return d.get("version", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "host_key_fingerprint",
+                "oauth_client",
+                "version",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -48,6 +48,7 @@ class Job(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         guid = str(self.guid)
@@ -195,8 +196,8 @@ class Job(_scp.ReadOnFirstUse):
         ("guid",),
         (
             ("guid", "uuid", None),
-            ("created_at", "absent", None),
-            ("updated_at", "absent", None),
+            ("created_at", "date-time", None),
+            ("updated_at", "date-time", None),
             ("errors", "absent", None),
             (
                 "links",
@@ -217,6 +218,81 @@ class Job(_scp.ReadOnFirstUse):
             ("warnings", "absent", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "guid":
+            guid = _scp.uuid_(d["guid"], "guid")
+
+            return guid
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "errors":
+            _errors = d.get("errors", UNSET)
+            errors: list[Error] | Unset = UNSET
+            if _errors is not UNSET:
+                errors = _scp.models(Error, _errors, "errors")
+
+            return errors
+        if name == "links":
+            _links = d.get("links", UNSET)
+            links: JobLinks | Unset
+            if isinstance(_links, Unset):
+                links = UNSET
+            else:
+                links = _scp.model(JobLinks, _links, "links")
+
+            return links
+        if name == "operation":
+            return d.get("operation", UNSET)
+        if name == "state":
+            _state = d.get("state", UNSET)
+            state: JobState | Unset
+            if isinstance(_state, Unset):
+                state = UNSET
+            else:
+                state = _scp.enum(JobState, _state, "state")
+
+            return state
+        if name == "warnings":
+            _warnings = d.get("warnings", UNSET)
+            warnings: list[Warning_] | Unset = UNSET
+            if _warnings is not UNSET:
+                warnings = _scp.models(Warning_, _warnings, "warnings")
+
+            return warnings
+        if name == "additional_properties":
+            declared = {
+                "guid",
+                "created_at",
+                "updated_at",
+                "errors",
+                "links",
+                "operation",
+                "state",
+                "warnings",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

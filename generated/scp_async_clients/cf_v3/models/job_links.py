@@ -39,6 +39,7 @@ class JobLinks(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         manifest: dict[str, Any] | Unset = UNSET
@@ -175,6 +176,77 @@ class JobLinks(_scp.ReadOnFirstUse):
             ("service_route_bindings", "object", (("href",), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "manifest":
+            _manifest = d.get("manifest", UNSET)
+            manifest: Link | Unset
+            if isinstance(_manifest, Unset):
+                manifest = UNSET
+            else:
+                manifest = _scp.model(Link, _manifest, "manifest")
+
+            return manifest
+        if name == "self_":
+            _self_ = d.get("self", UNSET)
+            self_: Link | Unset
+            if isinstance(_self_, Unset):
+                self_ = UNSET
+            else:
+                self_ = _scp.model(Link, _self_, "self")
+
+            return self_
+        if name == "service_brokers":
+            _service_brokers = d.get("service_brokers", UNSET)
+            service_brokers: Link | Unset
+            if isinstance(_service_brokers, Unset):
+                service_brokers = UNSET
+            else:
+                service_brokers = _scp.model(Link, _service_brokers, "service_brokers")
+
+            return service_brokers
+        if name == "service_credential_binding":
+            _service_credential_binding = d.get("service_credential_binding", UNSET)
+            service_credential_binding: Link | Unset
+            if isinstance(_service_credential_binding, Unset):
+                service_credential_binding = UNSET
+            else:
+                service_credential_binding = _scp.model(Link, _service_credential_binding, "service_credential_binding")
+
+            return service_credential_binding
+        if name == "service_instances":
+            _service_instances = d.get("service_instances", UNSET)
+            service_instances: Link | Unset
+            if isinstance(_service_instances, Unset):
+                service_instances = UNSET
+            else:
+                service_instances = _scp.model(Link, _service_instances, "service_instances")
+
+            return service_instances
+        if name == "service_route_bindings":
+            _service_route_bindings = d.get("service_route_bindings", UNSET)
+            service_route_bindings: Link | Unset
+            if isinstance(_service_route_bindings, Unset):
+                service_route_bindings = UNSET
+            else:
+                service_route_bindings = _scp.model(Link, _service_route_bindings, "service_route_bindings")
+
+            return service_route_bindings
+        if name == "additional_properties":
+            declared = {
+                "manifest",
+                "self",
+                "service_brokers",
+                "service_credential_binding",
+                "service_instances",
+                "service_route_bindings",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -33,6 +33,7 @@ class KeyCredentialBindingLinks(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         details: dict[str, Any] | Unset = UNSET
@@ -124,6 +125,47 @@ class KeyCredentialBindingLinks(_scp.ReadOnFirstUse):
             ("service_instance", "object", (("href",), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "details":
+            _details = d.get("details", UNSET)
+            details: Link | Unset
+            if isinstance(_details, Unset):
+                details = UNSET
+            else:
+                details = _scp.model(Link, _details, "details")
+
+            return details
+        if name == "self_":
+            _self_ = d.get("self", UNSET)
+            self_: Link | Unset
+            if isinstance(_self_, Unset):
+                self_ = UNSET
+            else:
+                self_ = _scp.model(Link, _self_, "self")
+
+            return self_
+        if name == "service_instance":
+            _service_instance = d.get("service_instance", UNSET)
+            service_instance: Link | Unset
+            if isinstance(_service_instance, Unset):
+                service_instance = UNSET
+            else:
+                service_instance = _scp.model(Link, _service_instance, "service_instance")
+
+            return service_instance
+        if name == "additional_properties":
+            declared = {
+                "details",
+                "self",
+                "service_instance",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -31,6 +31,7 @@ class Lifecycle(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         data: dict[str, Any] | Unset = UNSET
@@ -94,6 +95,30 @@ class Lifecycle(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("data", "object", ((), (("buildpacks", "list", None), ("credentials", "absent", None)))),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "data":
+            _data = d.get("data", UNSET)
+            data: LifecycleData | Unset
+            if isinstance(_data, Unset):
+                data = UNSET
+            else:
+                data = _scp.model(LifecycleData, _data, "data")
+
+            return data
+        if name == "type_":
+            return d.get("type", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "data",
+                "type",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -33,6 +33,7 @@ class LifecycleData(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         buildpacks: list[str] | Unset = UNSET
@@ -119,6 +120,48 @@ class LifecycleData(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("buildpacks", "list", None), ("credentials", "absent", None)))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "buildpacks":
+            _buildpacks = d.get("buildpacks", UNSET)
+            buildpacks: list[str] | Unset = UNSET
+            if _buildpacks is not UNSET:
+                buildpacks = cast(list[str], _scp.array(_buildpacks, "buildpacks"))
+
+            return buildpacks
+        if name == "credentials":
+            _credentials = d.get("credentials", UNSET)
+            credentials: LifecycleDataCredentials | Unset
+            if isinstance(_credentials, Unset):
+                credentials = UNSET
+            else:
+                credentials = _scp.model(LifecycleDataCredentials, _credentials, "credentials")
+
+            return credentials
+        if name == "stack":
+
+            def _parse_stack(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            stack = _parse_stack(d.get("stack", UNSET))
+
+            return stack
+        if name == "additional_properties":
+            declared = {
+                "buildpacks",
+                "credentials",
+                "stack",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -29,6 +29,7 @@ class LifecycleDataCredentialsAdditionalProperty(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         password: None | str | Unset
         if isinstance(self.password, Unset):
             password = UNSET
@@ -111,3 +112,41 @@ class LifecycleDataCredentialsAdditionalProperty(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "password":
+
+            def _parse_password(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            password = _parse_password(d.get("password", UNSET))
+
+            return password
+        if name == "token":
+            return d.get("token", UNSET)
+        if name == "username":
+
+            def _parse_username(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            username = _parse_username(d.get("username", UNSET))
+
+            return username
+        if name == "additional_properties":
+            declared = {
+                "password",
+                "token",
+                "username",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

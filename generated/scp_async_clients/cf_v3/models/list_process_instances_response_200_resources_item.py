@@ -32,6 +32,7 @@ class ListProcessInstancesResponse200ResourcesItem(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         index = self.index
 
         since = self.since
@@ -98,3 +99,28 @@ class ListProcessInstancesResponse200ResourcesItem(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("state", "str", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "index":
+            return d.get("index", UNSET)
+        if name == "since":
+            return d.get("since", UNSET)
+        if name == "state":
+            _state = d.get("state", UNSET)
+            state: ListProcessInstancesResponse200ResourcesItemState | Unset
+            if isinstance(_state, Unset):
+                state = UNSET
+            else:
+                state = _scp.enum(ListProcessInstancesResponse200ResourcesItemState, _state, "state")
+
+            return state
+        if name == "additional_properties":
+            declared = {
+                "index",
+                "since",
+                "state",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -35,6 +35,7 @@ class ListRolesResponse200(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         included: dict[str, Any] | Unset = UNSET
@@ -139,6 +140,45 @@ class ListRolesResponse200(_scp.ReadOnFirstUse):
             ("resources", "absent", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "included":
+            _included = d.get("included", UNSET)
+            included: IncludedResources | Unset
+            if isinstance(_included, Unset):
+                included = UNSET
+            else:
+                included = _scp.model(IncludedResources, _included, "included")
+
+            return included
+        if name == "pagination":
+            _pagination = d.get("pagination", UNSET)
+            pagination: Pagination | Unset
+            if isinstance(_pagination, Unset):
+                pagination = UNSET
+            else:
+                pagination = _scp.model(Pagination, _pagination, "pagination")
+
+            return pagination
+        if name == "resources":
+            _resources = d.get("resources", UNSET)
+            resources: list[Role] | Unset = UNSET
+            if _resources is not UNSET:
+                resources = _scp.models(Role, _resources, "resources")
+
+            return resources
+        if name == "additional_properties":
+            declared = {
+                "included",
+                "pagination",
+                "resources",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -29,6 +29,7 @@ class ListSpacesResponse429(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         errors: list[dict[str, Any]] | Unset = UNSET
@@ -86,6 +87,25 @@ class ListSpacesResponse429(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("errors", "absent", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "errors":
+            _errors = d.get("errors", UNSET)
+            errors: list[ListSpacesResponse429ErrorsItem] | Unset = UNSET
+            if _errors is not UNSET:
+                errors = _scp.models(ListSpacesResponse429ErrorsItem, _errors, "errors")
+
+            return errors
+        if name == "additional_properties":
+            declared = {
+                "errors",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -41,6 +41,7 @@ class ManagedServiceInstanceLinks(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         parameters: dict[str, Any] | Unset = UNSET
@@ -192,6 +193,89 @@ class ManagedServiceInstanceLinks(_scp.ReadOnFirstUse):
             ("space", "object", (("href",), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "parameters":
+            _parameters = d.get("parameters", UNSET)
+            parameters: Link | Unset
+            if isinstance(_parameters, Unset):
+                parameters = UNSET
+            else:
+                parameters = _scp.model(Link, _parameters, "parameters")
+
+            return parameters
+        if name == "self_":
+            _self_ = d.get("self", UNSET)
+            self_: Link | Unset
+            if isinstance(_self_, Unset):
+                self_ = UNSET
+            else:
+                self_ = _scp.model(Link, _self_, "self")
+
+            return self_
+        if name == "service_credential_bindings":
+            _service_credential_bindings = d.get("service_credential_bindings", UNSET)
+            service_credential_bindings: Link | Unset
+            if isinstance(_service_credential_bindings, Unset):
+                service_credential_bindings = UNSET
+            else:
+                service_credential_bindings = _scp.model(
+                    Link, _service_credential_bindings, "service_credential_bindings"
+                )
+
+            return service_credential_bindings
+        if name == "service_plan":
+            _service_plan = d.get("service_plan", UNSET)
+            service_plan: Link | Unset
+            if isinstance(_service_plan, Unset):
+                service_plan = UNSET
+            else:
+                service_plan = _scp.model(Link, _service_plan, "service_plan")
+
+            return service_plan
+        if name == "service_route_bindings":
+            _service_route_bindings = d.get("service_route_bindings", UNSET)
+            service_route_bindings: Link | Unset
+            if isinstance(_service_route_bindings, Unset):
+                service_route_bindings = UNSET
+            else:
+                service_route_bindings = _scp.model(Link, _service_route_bindings, "service_route_bindings")
+
+            return service_route_bindings
+        if name == "shared_spaces":
+            _shared_spaces = d.get("shared_spaces", UNSET)
+            shared_spaces: Link | Unset
+            if isinstance(_shared_spaces, Unset):
+                shared_spaces = UNSET
+            else:
+                shared_spaces = _scp.model(Link, _shared_spaces, "shared_spaces")
+
+            return shared_spaces
+        if name == "space":
+            _space = d.get("space", UNSET)
+            space: Link | Unset
+            if isinstance(_space, Unset):
+                space = UNSET
+            else:
+                space = _scp.model(Link, _space, "space")
+
+            return space
+        if name == "additional_properties":
+            declared = {
+                "parameters",
+                "self",
+                "service_credential_bindings",
+                "service_plan",
+                "service_route_bindings",
+                "shared_spaces",
+                "space",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

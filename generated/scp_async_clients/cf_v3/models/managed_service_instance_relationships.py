@@ -31,6 +31,7 @@ class ManagedServiceInstanceRelationships(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         service_plan: dict[str, Any] | Unset = UNSET
@@ -135,6 +136,37 @@ class ManagedServiceInstanceRelationships(_scp.ReadOnFirstUse):
             ),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "service_plan":
+            _service_plan = d.get("service_plan", UNSET)
+            service_plan: RelationshipToOne | Unset
+            if isinstance(_service_plan, Unset):
+                service_plan = UNSET
+            else:
+                service_plan = _scp.model(RelationshipToOne, _service_plan, "service_plan")
+
+            return service_plan
+        if name == "space":
+            _space = d.get("space", UNSET)
+            space: RelationshipToOne | Unset
+            if isinstance(_space, Unset):
+                space = UNSET
+            else:
+                space = _scp.model(RelationshipToOne, _space, "space")
+
+            return space
+        if name == "additional_properties":
+            declared = {
+                "service_plan",
+                "space",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -32,6 +32,7 @@ class Metadata(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         annotations: dict[str, Any] | Unset = UNSET
@@ -102,6 +103,37 @@ class Metadata(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "annotations":
+            _annotations = d.get("annotations", UNSET)
+            annotations: MetadataAnnotations | Unset
+            if isinstance(_annotations, Unset):
+                annotations = UNSET
+            else:
+                annotations = _scp.model(MetadataAnnotations, _annotations, "annotations")
+
+            return annotations
+        if name == "labels":
+            _labels = d.get("labels", UNSET)
+            labels: MetadataLabels | Unset
+            if isinstance(_labels, Unset):
+                labels = UNSET
+            else:
+                labels = _scp.model(MetadataLabels, _labels, "labels")
+
+            return labels
+        if name == "additional_properties":
+            declared = {
+                "annotations",
+                "labels",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -35,6 +35,7 @@ class OrganizationLinks(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         default_domain: dict[str, Any] | Unset = UNSET
@@ -141,6 +142,57 @@ class OrganizationLinks(_scp.ReadOnFirstUse):
             ("self", "object", (("href",), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "default_domain":
+            _default_domain = d.get("default_domain", UNSET)
+            default_domain: Link | Unset
+            if isinstance(_default_domain, Unset):
+                default_domain = UNSET
+            else:
+                default_domain = _scp.model(Link, _default_domain, "default_domain")
+
+            return default_domain
+        if name == "domains":
+            _domains = d.get("domains", UNSET)
+            domains: Link | Unset
+            if isinstance(_domains, Unset):
+                domains = UNSET
+            else:
+                domains = _scp.model(Link, _domains, "domains")
+
+            return domains
+        if name == "quota":
+            _quota = d.get("quota", UNSET)
+            quota: Link | Unset
+            if isinstance(_quota, Unset):
+                quota = UNSET
+            else:
+                quota = _scp.model(Link, _quota, "quota")
+
+            return quota
+        if name == "self_":
+            _self_ = d.get("self", UNSET)
+            self_: Link | Unset
+            if isinstance(_self_, Unset):
+                self_ = UNSET
+            else:
+                self_ = _scp.model(Link, _self_, "self")
+
+            return self_
+        if name == "additional_properties":
+            declared = {
+                "default_domain",
+                "domains",
+                "quota",
+                "self",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

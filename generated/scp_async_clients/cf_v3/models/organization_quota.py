@@ -54,6 +54,7 @@ class OrganizationQuota(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         guid = str(self.guid)
@@ -226,8 +227,8 @@ class OrganizationQuota(_scp.ReadOnFirstUse):
         ("guid", "name"),
         (
             ("guid", "uuid", None),
-            ("created_at", "absent", None),
-            ("updated_at", "absent", None),
+            ("created_at", "date-time", None),
+            ("updated_at", "date-time", None),
             ("apps", "object", ((), ())),
             ("domains", "object", ((), ())),
             ("links", "object", ((), (("self", "object", (("href",), ())),))),
@@ -265,6 +266,105 @@ class OrganizationQuota(_scp.ReadOnFirstUse):
             ("services", "object", ((), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "guid":
+            guid = _scp.uuid_(d["guid"], "guid")
+
+            return guid
+        if name == "name":
+            return d["name"]
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "apps":
+            _apps = d.get("apps", UNSET)
+            apps: OrganizationQuotaApps | Unset
+            if isinstance(_apps, Unset):
+                apps = UNSET
+            else:
+                apps = _scp.model(OrganizationQuotaApps, _apps, "apps")
+
+            return apps
+        if name == "domains":
+            _domains = d.get("domains", UNSET)
+            domains: OrganizationQuotaDomains | Unset
+            if isinstance(_domains, Unset):
+                domains = UNSET
+            else:
+                domains = _scp.model(OrganizationQuotaDomains, _domains, "domains")
+
+            return domains
+        if name == "links":
+            _links = d.get("links", UNSET)
+            links: OrganizationQuotaLinks | Unset
+            if isinstance(_links, Unset):
+                links = UNSET
+            else:
+                links = _scp.model(OrganizationQuotaLinks, _links, "links")
+
+            return links
+        if name == "relationships":
+            _relationships = d.get("relationships", UNSET)
+            relationships: OrganizationQuotaRelationships | Unset
+            if isinstance(_relationships, Unset):
+                relationships = UNSET
+            else:
+                relationships = _scp.model(OrganizationQuotaRelationships, _relationships, "relationships")
+
+            return relationships
+        if name == "routes":
+            _routes = d.get("routes", UNSET)
+            routes: OrganizationQuotaRoutes | Unset
+            if isinstance(_routes, Unset):
+                routes = UNSET
+            else:
+                routes = _scp.model(OrganizationQuotaRoutes, _routes, "routes")
+
+            return routes
+        if name == "services":
+            _services = d.get("services", UNSET)
+            services: OrganizationQuotaServices | Unset
+            if isinstance(_services, Unset):
+                services = UNSET
+            else:
+                services = _scp.model(OrganizationQuotaServices, _services, "services")
+
+            return services
+        if name == "additional_properties":
+            declared = {
+                "guid",
+                "name",
+                "created_at",
+                "updated_at",
+                "apps",
+                "domains",
+                "links",
+                "relationships",
+                "routes",
+                "services",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -25,6 +25,7 @@ class OrganizationQuotaDomains(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         total_domains: int | None | Unset
         if isinstance(self.total_domains, Unset):
             total_domains = UNSET
@@ -82,3 +83,25 @@ class OrganizationQuotaDomains(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "total_domains":
+
+            def _parse_total_domains(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            total_domains = _parse_total_domains(d.get("total_domains", UNSET))
+
+            return total_domains
+        if name == "additional_properties":
+            declared = {
+                "total_domains",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -27,6 +27,7 @@ class OrganizationQuotaRoutes(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         total_reserved_ports: int | None | Unset
         if isinstance(self.total_reserved_ports, Unset):
             total_reserved_ports = UNSET
@@ -102,3 +103,38 @@ class OrganizationQuotaRoutes(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "total_reserved_ports":
+
+            def _parse_total_reserved_ports(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            total_reserved_ports = _parse_total_reserved_ports(d.get("total_reserved_ports", UNSET))
+
+            return total_reserved_ports
+        if name == "total_routes":
+
+            def _parse_total_routes(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            total_routes = _parse_total_routes(d.get("total_routes", UNSET))
+
+            return total_routes
+        if name == "additional_properties":
+            declared = {
+                "total_reserved_ports",
+                "total_routes",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -37,6 +37,7 @@ class PackageData(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         checksum: dict[str, Any] | Unset = UNSET
@@ -154,6 +155,69 @@ class PackageData(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("checksum", "object", ((), ())),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "checksum":
+            _checksum = d.get("checksum", UNSET)
+            checksum: PackageDataChecksum | Unset
+            if isinstance(_checksum, Unset):
+                checksum = UNSET
+            else:
+                checksum = _scp.model(PackageDataChecksum, _checksum, "checksum")
+
+            return checksum
+        if name == "error":
+
+            def _parse_error(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            error = _parse_error(d.get("error", UNSET))
+
+            return error
+        if name == "image":
+            return d.get("image", UNSET)
+        if name == "password":
+
+            def _parse_password(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            password = _parse_password(d.get("password", UNSET))
+
+            return password
+        if name == "username":
+
+            def _parse_username(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            username = _parse_username(d.get("username", UNSET))
+
+            return username
+        if name == "additional_properties":
+            declared = {
+                "checksum",
+                "error",
+                "image",
+                "password",
+                "username",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

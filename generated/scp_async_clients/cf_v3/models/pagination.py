@@ -41,6 +41,7 @@ class Pagination(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         first: dict[str, Any] | Unset = UNSET
@@ -187,6 +188,83 @@ class Pagination(_scp.ReadOnFirstUse):
             ("previous", "object or null", (("href",), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "first":
+            _first = d.get("first", UNSET)
+            first: PaginationFirst | Unset
+            if isinstance(_first, Unset):
+                first = UNSET
+            else:
+                first = _scp.model(PaginationFirst, _first, "first")
+
+            return first
+        if name == "last":
+            _last = d.get("last", UNSET)
+            last: PaginationLast | Unset
+            if isinstance(_last, Unset):
+                last = UNSET
+            else:
+                last = _scp.model(PaginationLast, _last, "last")
+
+            return last
+        if name == "next_":
+
+            def _parse_next_(data: object) -> Link | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                if isinstance(data, dict):
+                    try:
+                        next_type_0 = _scp.model(Link, data, "next")
+
+                        return next_type_0
+                    except (TypeError, ValueError, AttributeError, KeyError):
+                        pass
+                return cast(Link | None | Unset, data)
+
+            next_ = _parse_next_(d.get("next", UNSET))
+
+            return next_
+        if name == "previous":
+
+            def _parse_previous(data: object) -> Link | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                if isinstance(data, dict):
+                    try:
+                        previous_type_0 = _scp.model(Link, data, "previous")
+
+                        return previous_type_0
+                    except (TypeError, ValueError, AttributeError, KeyError):
+                        pass
+                return cast(Link | None | Unset, data)
+
+            previous = _parse_previous(d.get("previous", UNSET))
+
+            return previous
+        if name == "total_pages":
+            return d.get("total_pages", UNSET)
+        if name == "total_results":
+            return d.get("total_results", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "first",
+                "last",
+                "next",
+                "previous",
+                "total_pages",
+                "total_results",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -64,6 +64,7 @@ class Process(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         guid = str(self.guid)
@@ -323,8 +324,8 @@ class Process(_scp.ReadOnFirstUse):
         ("guid",),
         (
             ("guid", "uuid", None),
-            ("created_at", "absent", None),
-            ("updated_at", "absent", None),
+            ("created_at", "date-time", None),
+            ("updated_at", "date-time", None),
             ("health_check", "object", ((), (("data", "object", ((), ())), ("type", "str", None)))),
             (
                 "links",
@@ -396,6 +397,163 @@ class Process(_scp.ReadOnFirstUse):
             ("version", "uuid", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "guid":
+            guid = _scp.uuid_(d["guid"], "guid")
+
+            return guid
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "command":
+
+            def _parse_command(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            command = _parse_command(d.get("command", UNSET))
+
+            return command
+        if name == "disk_in_mb":
+
+            def _parse_disk_in_mb(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            disk_in_mb = _parse_disk_in_mb(d.get("disk_in_mb", UNSET))
+
+            return disk_in_mb
+        if name == "health_check":
+            _health_check = d.get("health_check", UNSET)
+            health_check: HealthCheck | Unset
+            if isinstance(_health_check, Unset):
+                health_check = UNSET
+            else:
+                health_check = _scp.model(HealthCheck, _health_check, "health_check")
+
+            return health_check
+        if name == "instances":
+            return d.get("instances", UNSET)
+        if name == "links":
+            _links = d.get("links", UNSET)
+            links: ProcessLinks | Unset
+            if isinstance(_links, Unset):
+                links = UNSET
+            else:
+                links = _scp.model(ProcessLinks, _links, "links")
+
+            return links
+        if name == "log_rate_limit_in_bytes_per_second":
+            return d.get("log_rate_limit_in_bytes_per_second", UNSET)
+        if name == "memory_in_mb":
+
+            def _parse_memory_in_mb(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            memory_in_mb = _parse_memory_in_mb(d.get("memory_in_mb", UNSET))
+
+            return memory_in_mb
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "readiness_health_check":
+            _readiness_health_check = d.get("readiness_health_check", UNSET)
+            readiness_health_check: HealthCheck | Unset
+            if isinstance(_readiness_health_check, Unset):
+                readiness_health_check = UNSET
+            else:
+                readiness_health_check = _scp.model(HealthCheck, _readiness_health_check, "readiness_health_check")
+
+            return readiness_health_check
+        if name == "relationships":
+            _relationships = d.get("relationships", UNSET)
+            relationships: ProcessRelationships | Unset
+            if isinstance(_relationships, Unset):
+                relationships = UNSET
+            else:
+                relationships = _scp.model(ProcessRelationships, _relationships, "relationships")
+
+            return relationships
+        if name == "type_":
+            return d.get("type", UNSET)
+        if name == "user":
+
+            def _parse_user(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            user = _parse_user(d.get("user", UNSET))
+
+            return user
+        if name == "version":
+            _version = d.get("version", UNSET)
+            version: UUID | Unset
+            if isinstance(_version, Unset):
+                version = UNSET
+            else:
+                version = _scp.uuid_(_version, "version")
+
+            return version
+        if name == "additional_properties":
+            declared = {
+                "guid",
+                "created_at",
+                "updated_at",
+                "command",
+                "disk_in_mb",
+                "health_check",
+                "instances",
+                "links",
+                "log_rate_limit_in_bytes_per_second",
+                "memory_in_mb",
+                "metadata",
+                "readiness_health_check",
+                "relationships",
+                "type",
+                "user",
+                "version",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

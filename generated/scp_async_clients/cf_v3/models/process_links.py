@@ -37,6 +37,7 @@ class ProcessLinks(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         app: dict[str, Any] | Unset = UNSET
@@ -158,6 +159,67 @@ class ProcessLinks(_scp.ReadOnFirstUse):
             ("stats", "object", (("href",), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "app":
+            _app = d.get("app", UNSET)
+            app: Link | Unset
+            if isinstance(_app, Unset):
+                app = UNSET
+            else:
+                app = _scp.model(Link, _app, "app")
+
+            return app
+        if name == "scale":
+            _scale = d.get("scale", UNSET)
+            scale: Link | Unset
+            if isinstance(_scale, Unset):
+                scale = UNSET
+            else:
+                scale = _scp.model(Link, _scale, "scale")
+
+            return scale
+        if name == "self_":
+            _self_ = d.get("self", UNSET)
+            self_: Link | Unset
+            if isinstance(_self_, Unset):
+                self_ = UNSET
+            else:
+                self_ = _scp.model(Link, _self_, "self")
+
+            return self_
+        if name == "space":
+            _space = d.get("space", UNSET)
+            space: Link | Unset
+            if isinstance(_space, Unset):
+                space = UNSET
+            else:
+                space = _scp.model(Link, _space, "space")
+
+            return space
+        if name == "stats":
+            _stats = d.get("stats", UNSET)
+            stats: Link | Unset
+            if isinstance(_stats, Unset):
+                stats = UNSET
+            else:
+                stats = _scp.model(Link, _stats, "stats")
+
+            return stats
+        if name == "additional_properties":
+            declared = {
+                "app",
+                "scale",
+                "self",
+                "space",
+                "stats",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

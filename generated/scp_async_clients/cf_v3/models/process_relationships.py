@@ -31,6 +31,7 @@ class ProcessRelationships(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         app: dict[str, Any] | Unset = UNSET
@@ -148,6 +149,47 @@ class ProcessRelationships(_scp.ReadOnFirstUse):
             ),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "app":
+            _app = d.get("app", UNSET)
+            app: RelationshipToOne | Unset
+            if isinstance(_app, Unset):
+                app = UNSET
+            else:
+                app = _scp.model(RelationshipToOne, _app, "app")
+
+            return app
+        if name == "revision":
+
+            def _parse_revision(data: object) -> None | RelationshipToOne | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                if isinstance(data, dict):
+                    try:
+                        revision_type_0 = _scp.model(RelationshipToOne, data, "revision")
+
+                        return revision_type_0
+                    except (TypeError, ValueError, AttributeError, KeyError):
+                        pass
+                return cast(None | RelationshipToOne | Unset, data)
+
+            revision = _parse_revision(d.get("revision", UNSET))
+
+            return revision
+        if name == "additional_properties":
+            declared = {
+                "app",
+                "revision",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

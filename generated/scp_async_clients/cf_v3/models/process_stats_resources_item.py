@@ -63,6 +63,7 @@ class ProcessStatsResourcesItem(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         details: None | str | Unset
@@ -330,9 +331,165 @@ class ProcessStatsResourcesItem(_scp.ReadOnFirstUse):
         (
             ("instance_ports", "absent", None),
             ("state", "str", None),
-            ("usage", "object", ((), (("time", "absent", None),))),
+            ("usage", "object", ((), (("time", "date-time", None),))),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "details":
+
+            def _parse_details(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            details = _parse_details(d.get("details", UNSET))
+
+            return details
+        if name == "disk_quota":
+
+            def _parse_disk_quota(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            disk_quota = _parse_disk_quota(d.get("disk_quota", UNSET))
+
+            return disk_quota
+        if name == "fds_quota":
+
+            def _parse_fds_quota(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            fds_quota = _parse_fds_quota(d.get("fds_quota", UNSET))
+
+            return fds_quota
+        if name == "host":
+            return d.get("host", UNSET)
+        if name == "index":
+            return d.get("index", UNSET)
+        if name == "instance_guid":
+            return d.get("instance_guid", UNSET)
+        if name == "instance_internal_ip":
+            return d.get("instance_internal_ip", UNSET)
+        if name == "instance_ports":
+
+            def _parse_instance_ports(
+                data: object,
+            ) -> list[ProcessStatsResourcesItemInstancePortsType0Item] | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                if isinstance(data, list):
+                    try:
+                        _instance_ports_type_0 = data
+                        instance_ports_type_0: list[ProcessStatsResourcesItemInstancePortsType0Item]
+                        instance_ports_type_0 = _scp.models(
+                            ProcessStatsResourcesItemInstancePortsType0Item, _instance_ports_type_0, "instance_ports"
+                        )
+
+                        return instance_ports_type_0
+                    except (TypeError, ValueError, AttributeError, KeyError):
+                        pass
+                return cast(list[ProcessStatsResourcesItemInstancePortsType0Item] | None | Unset, data)
+
+            instance_ports = _parse_instance_ports(d.get("instance_ports", UNSET))
+
+            return instance_ports
+        if name == "isolation_segment":
+
+            def _parse_isolation_segment(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            isolation_segment = _parse_isolation_segment(d.get("isolation_segment", UNSET))
+
+            return isolation_segment
+        if name == "log_rate_limit":
+
+            def _parse_log_rate_limit(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            log_rate_limit = _parse_log_rate_limit(d.get("log_rate_limit", UNSET))
+
+            return log_rate_limit
+        if name == "mem_quota":
+
+            def _parse_mem_quota(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            mem_quota = _parse_mem_quota(d.get("mem_quota", UNSET))
+
+            return mem_quota
+        if name == "routable":
+            return d.get("routable", UNSET)
+        if name == "state":
+            _state = d.get("state", UNSET)
+            state: ProcessStatsResourcesItemState | Unset
+            if isinstance(_state, Unset):
+                state = UNSET
+            else:
+                state = _scp.enum(ProcessStatsResourcesItemState, _state, "state")
+
+            return state
+        if name == "type_":
+            return d.get("type", UNSET)
+        if name == "uptime":
+            return d.get("uptime", UNSET)
+        if name == "usage":
+            _usage = d.get("usage", UNSET)
+            usage: ProcessStatsResourcesItemUsage | Unset
+            if isinstance(_usage, Unset):
+                usage = UNSET
+            else:
+                usage = _scp.model(ProcessStatsResourcesItemUsage, _usage, "usage")
+
+            return usage
+        if name == "additional_properties":
+            declared = {
+                "details",
+                "disk_quota",
+                "fds_quota",
+                "host",
+                "index",
+                "instance_guid",
+                "instance_internal_ip",
+                "instance_ports",
+                "isolation_segment",
+                "log_rate_limit",
+                "mem_quota",
+                "routable",
+                "state",
+                "type",
+                "uptime",
+                "usage",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -31,6 +31,7 @@ class ProcessStatsResourcesItemInstancePortsType0Item(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         external = self.external
 
         external_tls_proxy_port = self.external_tls_proxy_port
@@ -97,3 +98,24 @@ class ProcessStatsResourcesItemInstancePortsType0Item(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "external":
+            return d.get("external", UNSET)
+        if name == "external_tls_proxy_port":
+            return d.get("external_tls_proxy_port", UNSET)
+        if name == "internal":
+            return d.get("internal", UNSET)
+        if name == "internal_tls_proxy_port":
+            return d.get("internal_tls_proxy_port", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "external",
+                "external_tls_proxy_port",
+                "internal",
+                "internal_tls_proxy_port",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

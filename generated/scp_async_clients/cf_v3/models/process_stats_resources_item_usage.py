@@ -36,6 +36,7 @@ class ProcessStatsResourcesItemUsage(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         cpu = self.cpu
 
         cpu_entitlement = self.cpu_entitlement
@@ -122,4 +123,38 @@ class ProcessStatsResourcesItemUsage(_scp.ReadOnFirstUse):
         return short_repr(self)
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
-    _scp_shape = ((), (("time", "absent", None),))
+    _scp_shape = ((), (("time", "date-time", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "cpu":
+            return d.get("cpu", UNSET)
+        if name == "cpu_entitlement":
+            return d.get("cpu_entitlement", UNSET)
+        if name == "disk":
+            return d.get("disk", UNSET)
+        if name == "log_rate":
+            return d.get("log_rate", UNSET)
+        if name == "mem":
+            return d.get("mem", UNSET)
+        if name == "time":
+            _time = d.get("time", UNSET)
+            time: datetime.datetime | Unset
+            if isinstance(_time, Unset):
+                time = UNSET
+            else:
+                time = _scp.date_time(_time, "time")
+
+            return time
+        if name == "additional_properties":
+            declared = {
+                "cpu",
+                "cpu_entitlement",
+                "disk",
+                "log_rate",
+                "mem",
+                "time",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -32,6 +32,7 @@ class RelationshipToManySelfLinks(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         data: list[dict[str, Any]] | Unset = UNSET
@@ -103,6 +104,35 @@ class RelationshipToManySelfLinks(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("data", "absent", None), ("links", "object", ((), (("self", "object", (("href",), ())),)))))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "data":
+            _data = d.get("data", UNSET)
+            data: list[Relationship] | Unset = UNSET
+            if _data is not UNSET:
+                data = _scp.models(Relationship, _data, "data")
+
+            return data
+        if name == "links":
+            _links = d.get("links", UNSET)
+            links: RelationshipToManySelfLinksLinks | Unset
+            if isinstance(_links, Unset):
+                links = UNSET
+            else:
+                links = _scp.model(RelationshipToManySelfLinksLinks, _links, "links")
+
+            return links
+        if name == "additional_properties":
+            declared = {
+                "data",
+                "links",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -32,6 +32,7 @@ class RelationshipToOne(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         data: dict[str, Any] | None | Unset
@@ -122,6 +123,47 @@ class RelationshipToOne(_scp.ReadOnFirstUse):
             ("links", "object", ((), (("related", "object", (("href",), ())), ("self", "object", (("href",), ()))))),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "data":
+
+            def _parse_data(data: object) -> None | Relationship | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                if isinstance(data, dict):
+                    try:
+                        data_type_0 = _scp.model(Relationship, data, "data")
+
+                        return data_type_0
+                    except (TypeError, ValueError, AttributeError, KeyError):
+                        pass
+                return cast(None | Relationship | Unset, data)
+
+            data = _parse_data(d.get("data", UNSET))
+
+            return data
+        if name == "links":
+            _links = d.get("links", UNSET)
+            links: RelationshipToOneLinks | Unset
+            if isinstance(_links, Unset):
+                links = UNSET
+            else:
+                links = _scp.model(RelationshipToOneLinks, _links, "links")
+
+            return links
+        if name == "additional_properties":
+            declared = {
+                "data",
+                "links",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

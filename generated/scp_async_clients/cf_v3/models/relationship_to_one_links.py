@@ -31,6 +31,7 @@ class RelationshipToOneLinks(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         related: dict[str, Any] | Unset = UNSET
@@ -101,6 +102,37 @@ class RelationshipToOneLinks(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("related", "object", (("href",), ())), ("self", "object", (("href",), ()))))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "related":
+            _related = d.get("related", UNSET)
+            related: Link | Unset
+            if isinstance(_related, Unset):
+                related = UNSET
+            else:
+                related = _scp.model(Link, _related, "related")
+
+            return related
+        if name == "self_":
+            _self_ = d.get("self", UNSET)
+            self_: Link | Unset
+            if isinstance(_self_, Unset):
+                self_ = UNSET
+            else:
+                self_ = _scp.model(Link, _self_, "self")
+
+            return self_
+        if name == "additional_properties":
+            declared = {
+                "related",
+                "self",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -58,6 +58,7 @@ class Revision(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         guid = str(self.guid)
@@ -257,8 +258,8 @@ class Revision(_scp.ReadOnFirstUse):
         ("guid",),
         (
             ("guid", "uuid", None),
-            ("created_at", "absent", None),
-            ("updated_at", "absent", None),
+            ("created_at", "date-time", None),
+            ("updated_at", "date-time", None),
             ("droplet", "object", ((), (("guid", "uuid", None),))),
             (
                 "links",
@@ -307,6 +308,119 @@ class Revision(_scp.ReadOnFirstUse):
             ("sidecars", "absent", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "guid":
+            guid = _scp.uuid_(d["guid"], "guid")
+
+            return guid
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "deployable":
+            return d.get("deployable", UNSET)
+        if name == "description":
+
+            def _parse_description(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            description = _parse_description(d.get("description", UNSET))
+
+            return description
+        if name == "droplet":
+            _droplet = d.get("droplet", UNSET)
+            droplet: RevisionDroplet | Unset
+            if isinstance(_droplet, Unset):
+                droplet = UNSET
+            else:
+                droplet = _scp.model(RevisionDroplet, _droplet, "droplet")
+
+            return droplet
+        if name == "links":
+            _links = d.get("links", UNSET)
+            links: RevisionLinks | Unset
+            if isinstance(_links, Unset):
+                links = UNSET
+            else:
+                links = _scp.model(RevisionLinks, _links, "links")
+
+            return links
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "processes":
+            _processes = d.get("processes", UNSET)
+            processes: RevisionProcesses | Unset
+            if isinstance(_processes, Unset):
+                processes = UNSET
+            else:
+                processes = _scp.model(RevisionProcesses, _processes, "processes")
+
+            return processes
+        if name == "relationships":
+            _relationships = d.get("relationships", UNSET)
+            relationships: RevisionRelationships | Unset
+            if isinstance(_relationships, Unset):
+                relationships = UNSET
+            else:
+                relationships = _scp.model(RevisionRelationships, _relationships, "relationships")
+
+            return relationships
+        if name == "sidecars":
+            _sidecars = d.get("sidecars", UNSET)
+            sidecars: list[RevisionSidecarsItem] | Unset = UNSET
+            if _sidecars is not UNSET:
+                sidecars = _scp.models(RevisionSidecarsItem, _sidecars, "sidecars")
+
+            return sidecars
+        if name == "version":
+            return d.get("version", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "guid",
+                "created_at",
+                "updated_at",
+                "deployable",
+                "description",
+                "droplet",
+                "links",
+                "metadata",
+                "processes",
+                "relationships",
+                "sidecars",
+                "version",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

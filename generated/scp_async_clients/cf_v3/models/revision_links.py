@@ -33,6 +33,7 @@ class RevisionLinks(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         app: dict[str, Any] | Unset = UNSET
@@ -124,6 +125,47 @@ class RevisionLinks(_scp.ReadOnFirstUse):
             ("self", "object", (("href",), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "app":
+            _app = d.get("app", UNSET)
+            app: Link | Unset
+            if isinstance(_app, Unset):
+                app = UNSET
+            else:
+                app = _scp.model(Link, _app, "app")
+
+            return app
+        if name == "environment_variables":
+            _environment_variables = d.get("environment_variables", UNSET)
+            environment_variables: Link | Unset
+            if isinstance(_environment_variables, Unset):
+                environment_variables = UNSET
+            else:
+                environment_variables = _scp.model(Link, _environment_variables, "environment_variables")
+
+            return environment_variables
+        if name == "self_":
+            _self_ = d.get("self", UNSET)
+            self_: Link | Unset
+            if isinstance(_self_, Unset):
+                self_ = UNSET
+            else:
+                self_ = _scp.model(Link, _self_, "self")
+
+            return self_
+        if name == "additional_properties":
+            declared = {
+                "app",
+                "environment_variables",
+                "self",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -35,6 +35,7 @@ class RoleLinks(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         organization: dict[str, Any] | Unset = UNSET
@@ -141,6 +142,57 @@ class RoleLinks(_scp.ReadOnFirstUse):
             ("user", "object", (("href",), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "organization":
+            _organization = d.get("organization", UNSET)
+            organization: Link | Unset
+            if isinstance(_organization, Unset):
+                organization = UNSET
+            else:
+                organization = _scp.model(Link, _organization, "organization")
+
+            return organization
+        if name == "self_":
+            _self_ = d.get("self", UNSET)
+            self_: Link | Unset
+            if isinstance(_self_, Unset):
+                self_ = UNSET
+            else:
+                self_ = _scp.model(Link, _self_, "self")
+
+            return self_
+        if name == "space":
+            _space = d.get("space", UNSET)
+            space: Link | Unset
+            if isinstance(_space, Unset):
+                space = UNSET
+            else:
+                space = _scp.model(Link, _space, "space")
+
+            return space
+        if name == "user":
+            _user = d.get("user", UNSET)
+            user: Link | Unset
+            if isinstance(_user, Unset):
+                user = UNSET
+            else:
+                user = _scp.model(Link, _user, "user")
+
+            return user
+        if name == "additional_properties":
+            declared = {
+                "organization",
+                "self",
+                "space",
+                "user",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

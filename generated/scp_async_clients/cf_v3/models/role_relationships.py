@@ -34,6 +34,7 @@ class RoleRelationships(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         organization: dict[str, Any] | Unset = UNSET
@@ -168,6 +169,59 @@ class RoleRelationships(_scp.ReadOnFirstUse):
             ("user", "object or null", ((), (("data", "absent", None),))),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "organization":
+            _organization = d.get("organization", UNSET)
+            organization: RelationshipToOne | Unset
+            if isinstance(_organization, Unset):
+                organization = UNSET
+            else:
+                organization = _scp.model(RelationshipToOne, _organization, "organization")
+
+            return organization
+        if name == "space":
+            _space = d.get("space", UNSET)
+            space: RelationshipToOne | Unset
+            if isinstance(_space, Unset):
+                space = UNSET
+            else:
+                space = _scp.model(RelationshipToOne, _space, "space")
+
+            return space
+        if name == "user":
+
+            def _parse_user(data: object) -> None | Unset | UserRelationshipToOneType0:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                if isinstance(data, dict):
+                    try:
+                        componentsschemas_user_relationship_to_one_type_0 = _scp.model(
+                            UserRelationshipToOneType0, data, "/components/schemas/UserRelationshipToOne"
+                        )
+
+                        return componentsschemas_user_relationship_to_one_type_0
+                    except (TypeError, ValueError, AttributeError, KeyError):
+                        pass
+                return cast(None | Unset | UserRelationshipToOneType0, data)
+
+            user = _parse_user(d.get("user", UNSET))
+
+            return user
+        if name == "additional_properties":
+            declared = {
+                "organization",
+                "space",
+                "user",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -48,6 +48,7 @@ class RouteDestination(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         app: dict[str, Any] | Unset = UNSET
@@ -226,12 +227,115 @@ class RouteDestination(_scp.ReadOnFirstUse):
         (),
         (
             ("app", "object", ((), (("process", "object", ((), ())),))),
-            ("created_at", "absent", None),
+            ("created_at", "date-time", None),
             ("links", "object", ((), (("route", "object", (("href",), ())), ("self", "object", (("href",), ()))))),
             ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
             ("updated_at", "absent", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "app":
+            _app = d.get("app", UNSET)
+            app: RouteDestinationApp | Unset
+            if isinstance(_app, Unset):
+                app = UNSET
+            else:
+                app = _scp.model(RouteDestinationApp, _app, "app")
+
+            return app
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "guid":
+            return d.get("guid", UNSET)
+        if name == "links":
+            _links = d.get("links", UNSET)
+            links: RouteDestinationLinks | Unset
+            if isinstance(_links, Unset):
+                links = UNSET
+            else:
+                links = _scp.model(RouteDestinationLinks, _links, "links")
+
+            return links
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "port":
+            return d.get("port", UNSET)
+        if name == "protocol":
+
+            def _parse_protocol(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            protocol = _parse_protocol(d.get("protocol", UNSET))
+
+            return protocol
+        if name == "updated_at":
+
+            def _parse_updated_at(data: object) -> datetime.datetime | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                if isinstance(data, (str, int, float)):
+                    try:
+                        updated_at_type_0 = _scp.date_time(data, "updated_at")
+
+                        return updated_at_type_0
+                    except (TypeError, ValueError, AttributeError, KeyError):
+                        pass
+                return cast(datetime.datetime | None | Unset, data)
+
+            updated_at = _parse_updated_at(d.get("updated_at", UNSET))
+
+            return updated_at
+        if name == "weight":
+
+            def _parse_weight(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            weight = _parse_weight(d.get("weight", UNSET))
+
+            return weight
+        if name == "additional_properties":
+            declared = {
+                "app",
+                "created_at",
+                "guid",
+                "links",
+                "metadata",
+                "port",
+                "protocol",
+                "updated_at",
+                "weight",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -35,6 +35,7 @@ class RouteLinks(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         destinations: dict[str, Any] | Unset = UNSET
@@ -141,6 +142,57 @@ class RouteLinks(_scp.ReadOnFirstUse):
             ("space", "object", (("href",), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "destinations":
+            _destinations = d.get("destinations", UNSET)
+            destinations: Link | Unset
+            if isinstance(_destinations, Unset):
+                destinations = UNSET
+            else:
+                destinations = _scp.model(Link, _destinations, "destinations")
+
+            return destinations
+        if name == "domain":
+            _domain = d.get("domain", UNSET)
+            domain: Link | Unset
+            if isinstance(_domain, Unset):
+                domain = UNSET
+            else:
+                domain = _scp.model(Link, _domain, "domain")
+
+            return domain
+        if name == "self_":
+            _self_ = d.get("self", UNSET)
+            self_: Link | Unset
+            if isinstance(_self_, Unset):
+                self_ = UNSET
+            else:
+                self_ = _scp.model(Link, _self_, "self")
+
+            return self_
+        if name == "space":
+            _space = d.get("space", UNSET)
+            space: Link | Unset
+            if isinstance(_space, Unset):
+                space = UNSET
+            else:
+                space = _scp.model(Link, _space, "space")
+
+            return space
+        if name == "additional_properties":
+            declared = {
+                "destinations",
+                "domain",
+                "self",
+                "space",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

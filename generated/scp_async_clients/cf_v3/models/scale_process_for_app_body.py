@@ -31,6 +31,7 @@ class ScaleProcessForAppBody(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         disk_in_mb: int | None | Unset
         if isinstance(self.disk_in_mb, Unset):
             disk_in_mb = UNSET
@@ -144,3 +145,66 @@ class ScaleProcessForAppBody(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "disk_in_mb":
+
+            def _parse_disk_in_mb(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            disk_in_mb = _parse_disk_in_mb(d.get("disk_in_mb", UNSET))
+
+            return disk_in_mb
+        if name == "instances":
+
+            def _parse_instances(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            instances = _parse_instances(d.get("instances", UNSET))
+
+            return instances
+        if name == "log_rate_limit_in_bytes_per_second":
+
+            def _parse_log_rate_limit_in_bytes_per_second(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            log_rate_limit_in_bytes_per_second = _parse_log_rate_limit_in_bytes_per_second(
+                d.get("log_rate_limit_in_bytes_per_second", UNSET)
+            )
+
+            return log_rate_limit_in_bytes_per_second
+        if name == "memory_in_mb":
+
+            def _parse_memory_in_mb(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            memory_in_mb = _parse_memory_in_mb(d.get("memory_in_mb", UNSET))
+
+            return memory_in_mb
+        if name == "additional_properties":
+            declared = {
+                "disk_in_mb",
+                "instances",
+                "log_rate_limit_in_bytes_per_second",
+                "memory_in_mb",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -33,6 +33,7 @@ class SecurityGroupLinks(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         running_spaces: dict[str, Any] | Unset = UNSET
@@ -124,6 +125,47 @@ class SecurityGroupLinks(_scp.ReadOnFirstUse):
             ("staging_spaces", "object", (("href",), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "running_spaces":
+            _running_spaces = d.get("running_spaces", UNSET)
+            running_spaces: Link | Unset
+            if isinstance(_running_spaces, Unset):
+                running_spaces = UNSET
+            else:
+                running_spaces = _scp.model(Link, _running_spaces, "running_spaces")
+
+            return running_spaces
+        if name == "self_":
+            _self_ = d.get("self", UNSET)
+            self_: Link | Unset
+            if isinstance(_self_, Unset):
+                self_ = UNSET
+            else:
+                self_ = _scp.model(Link, _self_, "self")
+
+            return self_
+        if name == "staging_spaces":
+            _staging_spaces = d.get("staging_spaces", UNSET)
+            staging_spaces: Link | Unset
+            if isinstance(_staging_spaces, Unset):
+                staging_spaces = UNSET
+            else:
+                staging_spaces = _scp.model(Link, _staging_spaces, "staging_spaces")
+
+            return staging_spaces
+        if name == "additional_properties":
+            declared = {
+                "running_spaces",
+                "self",
+                "staging_spaces",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

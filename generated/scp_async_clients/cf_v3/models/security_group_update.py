@@ -37,6 +37,7 @@ class SecurityGroupUpdate(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         globally_enabled: dict[str, Any] | Unset = UNSET
@@ -136,6 +137,48 @@ class SecurityGroupUpdate(_scp.ReadOnFirstUse):
             ("rules", "absent", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "globally_enabled":
+            _globally_enabled = d.get("globally_enabled", UNSET)
+            globally_enabled: SecurityGroupUpdateGloballyEnabled | Unset
+            if isinstance(_globally_enabled, Unset):
+                globally_enabled = UNSET
+            else:
+                globally_enabled = _scp.model(SecurityGroupUpdateGloballyEnabled, _globally_enabled, "globally_enabled")
+
+            return globally_enabled
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "rules":
+            _rules = d.get("rules", UNSET)
+            rules: list[SecurityGroupUpdateRulesItem] | Unset = UNSET
+            if _rules is not UNSET:
+                rules = _scp.models(SecurityGroupUpdateRulesItem, _rules, "rules")
+
+            return rules
+        if name == "additional_properties":
+            declared = {
+                "globally_enabled",
+                "metadata",
+                "name",
+                "rules",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

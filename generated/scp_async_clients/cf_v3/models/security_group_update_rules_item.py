@@ -35,6 +35,7 @@ class SecurityGroupUpdateRulesItem(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         code = self.code
 
         description: None | str | Unset
@@ -126,3 +127,40 @@ class SecurityGroupUpdateRulesItem(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "code":
+            return d.get("code", UNSET)
+        if name == "description":
+
+            def _parse_description(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            description = _parse_description(d.get("description", UNSET))
+
+            return description
+        if name == "destination":
+            return d.get("destination", UNSET)
+        if name == "ports":
+            return d.get("ports", UNSET)
+        if name == "protocol":
+            return d.get("protocol", UNSET)
+        if name == "type_":
+            return d.get("type", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "code",
+                "description",
+                "destination",
+                "ports",
+                "protocol",
+                "type",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -33,6 +33,7 @@ class ServiceBrokerLinks(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         self_: dict[str, Any] | Unset = UNSET
@@ -124,6 +125,47 @@ class ServiceBrokerLinks(_scp.ReadOnFirstUse):
             ("space", "object", (("href",), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "self_":
+            _self_ = d.get("self", UNSET)
+            self_: Link | Unset
+            if isinstance(_self_, Unset):
+                self_ = UNSET
+            else:
+                self_ = _scp.model(Link, _self_, "self")
+
+            return self_
+        if name == "service_offerings":
+            _service_offerings = d.get("service_offerings", UNSET)
+            service_offerings: Link | Unset
+            if isinstance(_service_offerings, Unset):
+                service_offerings = UNSET
+            else:
+                service_offerings = _scp.model(Link, _service_offerings, "service_offerings")
+
+            return service_offerings
+        if name == "space":
+            _space = d.get("space", UNSET)
+            space: Link | Unset
+            if isinstance(_space, Unset):
+                space = UNSET
+            else:
+                space = _scp.model(Link, _space, "space")
+
+            return space
+        if name == "additional_properties":
+            declared = {
+                "self",
+                "service_offerings",
+                "space",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

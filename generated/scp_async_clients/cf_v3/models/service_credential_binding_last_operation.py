@@ -36,6 +36,7 @@ class ServiceCredentialBindingLastOperation(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         created_at: str | Unset = UNSET
         if not isinstance(self.created_at, Unset):
             created_at = self.created_at.isoformat()
@@ -149,5 +150,72 @@ class ServiceCredentialBindingLastOperation(_scp.ReadOnFirstUse):
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = (
         (),
-        (("created_at", "absent", None), ("state", "str", None), ("type", "str", None), ("updated_at", "absent", None)),
+        (
+            ("created_at", "date-time", None),
+            ("state", "str", None),
+            ("type", "str", None),
+            ("updated_at", "date-time", None),
+        ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "description":
+
+            def _parse_description(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            description = _parse_description(d.get("description", UNSET))
+
+            return description
+        if name == "state":
+            _state = d.get("state", UNSET)
+            state: ServiceCredentialBindingLastOperationState | Unset
+            if isinstance(_state, Unset):
+                state = UNSET
+            else:
+                state = _scp.enum(ServiceCredentialBindingLastOperationState, _state, "state")
+
+            return state
+        if name == "type_":
+            _type_ = d.get("type", UNSET)
+            type_: ServiceCredentialBindingLastOperationType | Unset
+            if isinstance(_type_, Unset):
+                type_ = UNSET
+            else:
+                type_ = _scp.enum(ServiceCredentialBindingLastOperationType, _type_, "type")
+
+            return type_
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "additional_properties":
+            declared = {
+                "created_at",
+                "description",
+                "state",
+                "type",
+                "updated_at",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

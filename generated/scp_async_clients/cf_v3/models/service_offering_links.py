@@ -33,6 +33,7 @@ class ServiceOfferingLinks(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         self_: dict[str, Any] | Unset = UNSET
@@ -124,6 +125,47 @@ class ServiceOfferingLinks(_scp.ReadOnFirstUse):
             ("service_plans", "object", (("href",), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "self_":
+            _self_ = d.get("self", UNSET)
+            self_: Link | Unset
+            if isinstance(_self_, Unset):
+                self_ = UNSET
+            else:
+                self_ = _scp.model(Link, _self_, "self")
+
+            return self_
+        if name == "service_broker":
+            _service_broker = d.get("service_broker", UNSET)
+            service_broker: Link | Unset
+            if isinstance(_service_broker, Unset):
+                service_broker = UNSET
+            else:
+                service_broker = _scp.model(Link, _service_broker, "service_broker")
+
+            return service_broker
+        if name == "service_plans":
+            _service_plans = d.get("service_plans", UNSET)
+            service_plans: Link | Unset
+            if isinstance(_service_plans, Unset):
+                service_plans = UNSET
+            else:
+                service_plans = _scp.model(Link, _service_plans, "service_plans")
+
+            return service_plans
+        if name == "additional_properties":
+            declared = {
+                "self",
+                "service_broker",
+                "service_plans",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

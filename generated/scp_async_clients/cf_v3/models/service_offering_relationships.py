@@ -29,6 +29,7 @@ class ServiceOfferingRelationships(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         service_broker: dict[str, Any] | Unset = UNSET
@@ -104,6 +105,27 @@ class ServiceOfferingRelationships(_scp.ReadOnFirstUse):
             ),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "service_broker":
+            _service_broker = d.get("service_broker", UNSET)
+            service_broker: RelationshipToOne | Unset
+            if isinstance(_service_broker, Unset):
+                service_broker = UNSET
+            else:
+                service_broker = _scp.model(RelationshipToOne, _service_broker, "service_broker")
+
+            return service_broker
+        if name == "additional_properties":
+            declared = {
+                "service_broker",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

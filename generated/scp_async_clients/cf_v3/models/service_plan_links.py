@@ -33,6 +33,7 @@ class ServicePlanLinks(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         self_: dict[str, Any] | Unset = UNSET
@@ -124,6 +125,47 @@ class ServicePlanLinks(_scp.ReadOnFirstUse):
             ("visibility", "object", (("href",), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "self_":
+            _self_ = d.get("self", UNSET)
+            self_: Link | Unset
+            if isinstance(_self_, Unset):
+                self_ = UNSET
+            else:
+                self_ = _scp.model(Link, _self_, "self")
+
+            return self_
+        if name == "service_offering":
+            _service_offering = d.get("service_offering", UNSET)
+            service_offering: Link | Unset
+            if isinstance(_service_offering, Unset):
+                service_offering = UNSET
+            else:
+                service_offering = _scp.model(Link, _service_offering, "service_offering")
+
+            return service_offering
+        if name == "visibility":
+            _visibility = d.get("visibility", UNSET)
+            visibility: Link | Unset
+            if isinstance(_visibility, Unset):
+                visibility = UNSET
+            else:
+                visibility = _scp.model(Link, _visibility, "visibility")
+
+            return visibility
+        if name == "additional_properties":
+            declared = {
+                "self",
+                "service_offering",
+                "visibility",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -29,6 +29,7 @@ class ServiceRouteBindingCreateRelationships(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         route = self.route.to_dict()
@@ -120,6 +121,27 @@ class ServiceRouteBindingCreateRelationships(_scp.ReadOnFirstUse):
             ),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "route":
+            route = _scp.model(RelationshipToOne, d["route"], "route")
+
+            return route
+        if name == "service_instance":
+            service_instance = _scp.model(RelationshipToOne, d["service_instance"], "service_instance")
+
+            return service_instance
+        if name == "additional_properties":
+            declared = {
+                "route",
+                "service_instance",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -31,6 +31,7 @@ class ServiceRouteBindingRelationships(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         route: dict[str, Any] | Unset = UNSET
@@ -135,6 +136,37 @@ class ServiceRouteBindingRelationships(_scp.ReadOnFirstUse):
             ),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "route":
+            _route = d.get("route", UNSET)
+            route: RelationshipToOne | Unset
+            if isinstance(_route, Unset):
+                route = UNSET
+            else:
+                route = _scp.model(RelationshipToOne, _route, "route")
+
+            return route
+        if name == "service_instance":
+            _service_instance = d.get("service_instance", UNSET)
+            service_instance: RelationshipToOne | Unset
+            if isinstance(_service_instance, Unset):
+                service_instance = UNSET
+            else:
+                service_instance = _scp.model(RelationshipToOne, _service_instance, "service_instance")
+
+            return service_instance
+        if name == "additional_properties":
+            declared = {
+                "route",
+                "service_instance",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

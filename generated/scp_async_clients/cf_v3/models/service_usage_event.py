@@ -57,6 +57,7 @@ class ServiceUsageEvent(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         guid = str(self.guid)
@@ -244,8 +245,8 @@ class ServiceUsageEvent(_scp.ReadOnFirstUse):
         ("guid",),
         (
             ("guid", "uuid", None),
-            ("created_at", "absent", None),
-            ("updated_at", "absent", None),
+            ("created_at", "date-time", None),
+            ("updated_at", "date-time", None),
             ("links", "object", ((), (("self", "object", (("href",), ())),))),
             ("organization", "object", ((), ())),
             ("service_broker", "object", ((), ())),
@@ -255,6 +256,115 @@ class ServiceUsageEvent(_scp.ReadOnFirstUse):
             ("space", "object", ((), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "guid":
+            guid = _scp.uuid_(d["guid"], "guid")
+
+            return guid
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "links":
+            _links = d.get("links", UNSET)
+            links: ServiceUsageEventLinks | Unset
+            if isinstance(_links, Unset):
+                links = UNSET
+            else:
+                links = _scp.model(ServiceUsageEventLinks, _links, "links")
+
+            return links
+        if name == "organization":
+            _organization = d.get("organization", UNSET)
+            organization: ServiceUsageEventOrganization | Unset
+            if isinstance(_organization, Unset):
+                organization = UNSET
+            else:
+                organization = _scp.model(ServiceUsageEventOrganization, _organization, "organization")
+
+            return organization
+        if name == "service_broker":
+            _service_broker = d.get("service_broker", UNSET)
+            service_broker: ServiceUsageEventServiceBroker | Unset
+            if isinstance(_service_broker, Unset):
+                service_broker = UNSET
+            else:
+                service_broker = _scp.model(ServiceUsageEventServiceBroker, _service_broker, "service_broker")
+
+            return service_broker
+        if name == "service_instance":
+            _service_instance = d.get("service_instance", UNSET)
+            service_instance: ServiceUsageEventServiceInstance | Unset
+            if isinstance(_service_instance, Unset):
+                service_instance = UNSET
+            else:
+                service_instance = _scp.model(ServiceUsageEventServiceInstance, _service_instance, "service_instance")
+
+            return service_instance
+        if name == "service_offering":
+            _service_offering = d.get("service_offering", UNSET)
+            service_offering: ServiceUsageEventServiceOffering | Unset
+            if isinstance(_service_offering, Unset):
+                service_offering = UNSET
+            else:
+                service_offering = _scp.model(ServiceUsageEventServiceOffering, _service_offering, "service_offering")
+
+            return service_offering
+        if name == "service_plan":
+            _service_plan = d.get("service_plan", UNSET)
+            service_plan: ServiceUsageEventServicePlan | Unset
+            if isinstance(_service_plan, Unset):
+                service_plan = UNSET
+            else:
+                service_plan = _scp.model(ServiceUsageEventServicePlan, _service_plan, "service_plan")
+
+            return service_plan
+        if name == "space":
+            _space = d.get("space", UNSET)
+            space: ServiceUsageEventSpace | Unset
+            if isinstance(_space, Unset):
+                space = UNSET
+            else:
+                space = _scp.model(ServiceUsageEventSpace, _space, "space")
+
+            return space
+        if name == "state":
+            return d.get("state", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "guid",
+                "created_at",
+                "updated_at",
+                "links",
+                "organization",
+                "service_broker",
+                "service_instance",
+                "service_offering",
+                "service_plan",
+                "space",
+                "state",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

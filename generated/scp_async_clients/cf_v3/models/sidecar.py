@@ -48,6 +48,7 @@ class Sidecar(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         guid = str(self.guid)
@@ -219,11 +220,88 @@ class Sidecar(_scp.ReadOnFirstUse):
                     ),
                 ),
             ),
-            ("created_at", "absent", None),
-            ("updated_at", "absent", None),
+            ("created_at", "date-time", None),
+            ("updated_at", "date-time", None),
             ("origin", "str", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "guid":
+            guid = _scp.uuid_(d["guid"], "guid")
+
+            return guid
+        if name == "command":
+            return d["command"]
+        if name == "name":
+            return d["name"]
+        if name == "process_types":
+            _process_types = d["process_types"]
+            process_types: list[str]
+            process_types = cast(list[str], _scp.array(_process_types, "process_types"))
+
+            return process_types
+        if name == "relationships":
+            relationships = _scp.model(SidecarRelationships, d["relationships"], "relationships")
+
+            return relationships
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "memory_in_mb":
+
+            def _parse_memory_in_mb(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            memory_in_mb = _parse_memory_in_mb(d.get("memory_in_mb", UNSET))
+
+            return memory_in_mb
+        if name == "origin":
+            _origin = d.get("origin", UNSET)
+            origin: SidecarOrigin | Unset
+            if isinstance(_origin, Unset):
+                origin = UNSET
+            else:
+                origin = _scp.enum(SidecarOrigin, _origin, "origin")
+
+            return origin
+        if name == "additional_properties":
+            declared = {
+                "guid",
+                "command",
+                "name",
+                "process_types",
+                "relationships",
+                "created_at",
+                "updated_at",
+                "memory_in_mb",
+                "origin",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

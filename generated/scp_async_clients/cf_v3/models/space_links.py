@@ -35,6 +35,7 @@ class SpaceLinks(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         apply_manifest: dict[str, Any] | Unset = UNSET
@@ -141,6 +142,57 @@ class SpaceLinks(_scp.ReadOnFirstUse):
             ("self", "object", (("href",), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "apply_manifest":
+            _apply_manifest = d.get("apply_manifest", UNSET)
+            apply_manifest: Link | Unset
+            if isinstance(_apply_manifest, Unset):
+                apply_manifest = UNSET
+            else:
+                apply_manifest = _scp.model(Link, _apply_manifest, "apply_manifest")
+
+            return apply_manifest
+        if name == "features":
+            _features = d.get("features", UNSET)
+            features: Link | Unset
+            if isinstance(_features, Unset):
+                features = UNSET
+            else:
+                features = _scp.model(Link, _features, "features")
+
+            return features
+        if name == "organization":
+            _organization = d.get("organization", UNSET)
+            organization: Link | Unset
+            if isinstance(_organization, Unset):
+                organization = UNSET
+            else:
+                organization = _scp.model(Link, _organization, "organization")
+
+            return organization
+        if name == "self_":
+            _self_ = d.get("self", UNSET)
+            self_: Link | Unset
+            if isinstance(_self_, Unset):
+                self_ = UNSET
+            else:
+                self_ = _scp.model(Link, _self_, "self")
+
+            return self_
+        if name == "additional_properties":
+            declared = {
+                "apply_manifest",
+                "features",
+                "organization",
+                "self",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

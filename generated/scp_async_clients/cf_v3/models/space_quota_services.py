@@ -29,6 +29,7 @@ class SpaceQuotaServices(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         paid_services_allowed = self.paid_services_allowed
 
         total_service_instances: int | None | Unset
@@ -110,3 +111,41 @@ class SpaceQuotaServices(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "paid_services_allowed":
+            return d.get("paid_services_allowed", UNSET)
+        if name == "total_service_instances":
+
+            def _parse_total_service_instances(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            total_service_instances = _parse_total_service_instances(d.get("total_service_instances", UNSET))
+
+            return total_service_instances
+        if name == "total_service_keys":
+
+            def _parse_total_service_keys(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            total_service_keys = _parse_total_service_keys(d.get("total_service_keys", UNSET))
+
+            return total_service_keys
+        if name == "additional_properties":
+            declared = {
+                "paid_services_allowed",
+                "total_service_instances",
+                "total_service_keys",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -61,6 +61,7 @@ class Task(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         guid = str(self.guid)
@@ -276,8 +277,8 @@ class Task(_scp.ReadOnFirstUse):
         ("guid", "name"),
         (
             ("guid", "uuid", None),
-            ("created_at", "absent", None),
-            ("updated_at", "absent", None),
+            ("created_at", "date-time", None),
+            ("updated_at", "date-time", None),
             ("links", "object", ((), (("self", "object", (("href",), ())),))),
             ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
             (
@@ -314,6 +315,130 @@ class Task(_scp.ReadOnFirstUse):
             ("state", "str", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "guid":
+            guid = _scp.uuid_(d["guid"], "guid")
+
+            return guid
+        if name == "name":
+            return d["name"]
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "command":
+            return d.get("command", UNSET)
+        if name == "disk_in_mb":
+
+            def _parse_disk_in_mb(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            disk_in_mb = _parse_disk_in_mb(d.get("disk_in_mb", UNSET))
+
+            return disk_in_mb
+        if name == "droplet_guid":
+            return d.get("droplet_guid", UNSET)
+        if name == "links":
+            _links = d.get("links", UNSET)
+            links: TaskLinks | Unset
+            if isinstance(_links, Unset):
+                links = UNSET
+            else:
+                links = _scp.model(TaskLinks, _links, "links")
+
+            return links
+        if name == "memory_in_mb":
+
+            def _parse_memory_in_mb(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            memory_in_mb = _parse_memory_in_mb(d.get("memory_in_mb", UNSET))
+
+            return memory_in_mb
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "relationships":
+            _relationships = d.get("relationships", UNSET)
+            relationships: TaskRelationships | Unset
+            if isinstance(_relationships, Unset):
+                relationships = UNSET
+            else:
+                relationships = _scp.model(TaskRelationships, _relationships, "relationships")
+
+            return relationships
+        if name == "result":
+            _result = d.get("result", UNSET)
+            result: TaskResult | Unset
+            if isinstance(_result, Unset):
+                result = UNSET
+            else:
+                result = _scp.model(TaskResult, _result, "result")
+
+            return result
+        if name == "sequence_id":
+            return d.get("sequence_id", UNSET)
+        if name == "state":
+            _state = d.get("state", UNSET)
+            state: TaskState | Unset
+            if isinstance(_state, Unset):
+                state = UNSET
+            else:
+                state = _scp.enum(TaskState, _state, "state")
+
+            return state
+        if name == "additional_properties":
+            declared = {
+                "guid",
+                "name",
+                "created_at",
+                "updated_at",
+                "command",
+                "disk_in_mb",
+                "droplet_guid",
+                "links",
+                "memory_in_mb",
+                "metadata",
+                "relationships",
+                "result",
+                "sequence_id",
+                "state",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -25,6 +25,7 @@ class TaskResult(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         failure_reason: None | str | Unset
         if isinstance(self.failure_reason, Unset):
             failure_reason = UNSET
@@ -82,3 +83,25 @@ class TaskResult(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "failure_reason":
+
+            def _parse_failure_reason(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            failure_reason = _parse_failure_reason(d.get("failure_reason", UNSET))
+
+            return failure_reason
+        if name == "additional_properties":
+            declared = {
+                "failure_reason",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

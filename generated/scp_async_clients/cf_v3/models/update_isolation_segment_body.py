@@ -31,6 +31,7 @@ class UpdateIsolationSegmentBody(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         metadata: dict[str, Any] | Unset = UNSET
@@ -97,6 +98,30 @@ class UpdateIsolationSegmentBody(_scp.ReadOnFirstUse):
         (),
         (("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "metadata",
+                "name",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -33,6 +33,7 @@ class UpdateOrganizationQuotaBodyApps(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         log_rate_limit_in_bytes_per_second: int | None | Unset
         if isinstance(self.log_rate_limit_in_bytes_per_second, Unset):
             log_rate_limit_in_bytes_per_second = UNSET
@@ -164,3 +165,79 @@ class UpdateOrganizationQuotaBodyApps(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "log_rate_limit_in_bytes_per_second":
+
+            def _parse_log_rate_limit_in_bytes_per_second(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            log_rate_limit_in_bytes_per_second = _parse_log_rate_limit_in_bytes_per_second(
+                d.get("log_rate_limit_in_bytes_per_second", UNSET)
+            )
+
+            return log_rate_limit_in_bytes_per_second
+        if name == "per_app_tasks":
+
+            def _parse_per_app_tasks(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            per_app_tasks = _parse_per_app_tasks(d.get("per_app_tasks", UNSET))
+
+            return per_app_tasks
+        if name == "per_process_memory_in_mb":
+
+            def _parse_per_process_memory_in_mb(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            per_process_memory_in_mb = _parse_per_process_memory_in_mb(d.get("per_process_memory_in_mb", UNSET))
+
+            return per_process_memory_in_mb
+        if name == "total_instances":
+
+            def _parse_total_instances(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            total_instances = _parse_total_instances(d.get("total_instances", UNSET))
+
+            return total_instances
+        if name == "total_memory_in_mb":
+
+            def _parse_total_memory_in_mb(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            total_memory_in_mb = _parse_total_memory_in_mb(d.get("total_memory_in_mb", UNSET))
+
+            return total_memory_in_mb
+        if name == "additional_properties":
+            declared = {
+                "log_rate_limit_in_bytes_per_second",
+                "per_app_tasks",
+                "per_process_memory_in_mb",
+                "total_instances",
+                "total_memory_in_mb",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -36,6 +36,7 @@ class UpdateProcessForAppBody(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         command: None | str | Unset
@@ -146,6 +147,60 @@ class UpdateProcessForAppBody(_scp.ReadOnFirstUse):
             ("readiness_health_check", "object", ((), (("data", "object", ((), ())), ("type", "str", None)))),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "command":
+
+            def _parse_command(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            command = _parse_command(d.get("command", UNSET))
+
+            return command
+        if name == "health_check":
+            _health_check = d.get("health_check", UNSET)
+            health_check: HealthCheck | Unset
+            if isinstance(_health_check, Unset):
+                health_check = UNSET
+            else:
+                health_check = _scp.model(HealthCheck, _health_check, "health_check")
+
+            return health_check
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "readiness_health_check":
+            _readiness_health_check = d.get("readiness_health_check", UNSET)
+            readiness_health_check: HealthCheck | Unset
+            if isinstance(_readiness_health_check, Unset):
+                readiness_health_check = UNSET
+            else:
+                readiness_health_check = _scp.model(HealthCheck, _readiness_health_check, "readiness_health_check")
+
+            return readiness_health_check
+        if name == "additional_properties":
+            declared = {
+                "command",
+                "health_check",
+                "metadata",
+                "readiness_health_check",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

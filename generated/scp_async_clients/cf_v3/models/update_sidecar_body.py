@@ -31,6 +31,7 @@ class UpdateSidecarBody(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         command = self.command
 
         memory_in_mb = self.memory_in_mb
@@ -102,3 +103,29 @@ class UpdateSidecarBody(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("process_types", "list", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "command":
+            return d.get("command", UNSET)
+        if name == "memory_in_mb":
+            return d.get("memory_in_mb", UNSET)
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "process_types":
+            _process_types = d.get("process_types", UNSET)
+            process_types: list[str] | Unset = UNSET
+            if _process_types is not UNSET:
+                process_types = cast(list[str], _scp.array(_process_types, "process_types"))
+
+            return process_types
+        if name == "additional_properties":
+            declared = {
+                "command",
+                "memory_in_mb",
+                "name",
+                "process_types",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

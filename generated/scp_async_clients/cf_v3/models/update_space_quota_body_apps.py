@@ -33,6 +33,7 @@ class UpdateSpaceQuotaBodyApps(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         log_rate_limit_in_bytes_per_second = self.log_rate_limit_in_bytes_per_second
 
         per_app_tasks = self.per_app_tasks
@@ -106,3 +107,27 @@ class UpdateSpaceQuotaBodyApps(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "log_rate_limit_in_bytes_per_second":
+            return d.get("log_rate_limit_in_bytes_per_second", UNSET)
+        if name == "per_app_tasks":
+            return d.get("per_app_tasks", UNSET)
+        if name == "per_process_memory_in_mb":
+            return d.get("per_process_memory_in_mb", UNSET)
+        if name == "total_instances":
+            return d.get("total_instances", UNSET)
+        if name == "total_memory_in_mb":
+            return d.get("total_memory_in_mb", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "log_rate_limit_in_bytes_per_second",
+                "per_app_tasks",
+                "per_process_memory_in_mb",
+                "total_instances",
+                "total_memory_in_mb",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -34,6 +34,7 @@ class UploadBuildpackBody(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         bits: FileTypes | Unset = UNSET
@@ -124,6 +125,35 @@ class UploadBuildpackBody(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("bits", "absent", None), ("resources", "absent", None)))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "bits":
+            _bits = d.get("bits", UNSET)
+            bits: File | Unset
+            if isinstance(_bits, Unset):
+                bits = UNSET
+            else:
+                bits = File(payload=BytesIO(_bits))
+
+            return bits
+        if name == "resources":
+            _resources = d.get("resources", UNSET)
+            resources: list[UploadBuildpackBodyResourcesItem] | Unset = UNSET
+            if _resources is not UNSET:
+                resources = _scp.models(UploadBuildpackBodyResourcesItem, _resources, "resources")
+
+            return resources
+        if name == "additional_properties":
+            declared = {
+                "bits",
+                "resources",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -35,6 +35,7 @@ class UploadPackageBitsJsonBodyResourcesItem(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         checksum: dict[str, Any] | Unset = UNSET
@@ -105,6 +106,33 @@ class UploadPackageBitsJsonBodyResourcesItem(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("checksum", "object", ((), ())),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "checksum":
+            _checksum = d.get("checksum", UNSET)
+            checksum: UploadPackageBitsJsonBodyResourcesItemChecksum | Unset
+            if isinstance(_checksum, Unset):
+                checksum = UNSET
+            else:
+                checksum = _scp.model(UploadPackageBitsJsonBodyResourcesItemChecksum, _checksum, "checksum")
+
+            return checksum
+        if name == "path":
+            return d.get("path", UNSET)
+        if name == "size_in_bytes":
+            return d.get("size_in_bytes", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "checksum",
+                "path",
+                "size_in_bytes",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -45,6 +45,7 @@ class User(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         created_at: str | Unset = UNSET
@@ -195,12 +196,95 @@ class User(_scp.ReadOnFirstUse):
     _scp_shape = (
         (),
         (
-            ("created_at", "absent", None),
+            ("created_at", "date-time", None),
             ("links", "object", ((), (("self", "object", (("href",), ())),))),
             ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
-            ("updated_at", "absent", None),
+            ("updated_at", "date-time", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "guid":
+            return d.get("guid", UNSET)
+        if name == "links":
+            _links = d.get("links", UNSET)
+            links: UserLinks | Unset
+            if isinstance(_links, Unset):
+                links = UNSET
+            else:
+                links = _scp.model(UserLinks, _links, "links")
+
+            return links
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "origin":
+
+            def _parse_origin(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            origin = _parse_origin(d.get("origin", UNSET))
+
+            return origin
+        if name == "presentation_name":
+            return d.get("presentation_name", UNSET)
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "username":
+
+            def _parse_username(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            username = _parse_username(d.get("username", UNSET))
+
+            return username
+        if name == "additional_properties":
+            declared = {
+                "created_at",
+                "guid",
+                "links",
+                "metadata",
+                "origin",
+                "presentation_name",
+                "updated_at",
+                "username",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

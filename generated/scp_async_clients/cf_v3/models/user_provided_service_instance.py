@@ -54,6 +54,7 @@ class UserProvidedServiceInstance(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         guid = str(self.guid)
@@ -267,12 +268,110 @@ class UserProvidedServiceInstance(_scp.ReadOnFirstUse):
                 ),
             ),
             ("type", "str", None),
-            ("created_at", "absent", None),
-            ("updated_at", "absent", None),
+            ("created_at", "date-time", None),
+            ("updated_at", "date-time", None),
             ("metadata", "object", ((), (("annotations", "object", ((), ())), ("labels", "object", ((), ()))))),
             ("tags", "list", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "guid":
+            guid = _scp.uuid_(d["guid"], "guid")
+
+            return guid
+        if name == "links":
+            links = _scp.model(UserProvidedServiceInstanceLinks, d["links"], "links")
+
+            return links
+        if name == "name":
+            return d["name"]
+        if name == "relationships":
+            relationships = _scp.model(UserProvidedServiceInstanceRelationships, d["relationships"], "relationships")
+
+            return relationships
+        if name == "type_":
+            type_ = _scp.enum(UserProvidedServiceInstanceType, d["type"], "type")
+
+            return type_
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "route_service_url":
+
+            def _parse_route_service_url(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            route_service_url = _parse_route_service_url(d.get("route_service_url", UNSET))
+
+            return route_service_url
+        if name == "syslog_drain_url":
+
+            def _parse_syslog_drain_url(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            syslog_drain_url = _parse_syslog_drain_url(d.get("syslog_drain_url", UNSET))
+
+            return syslog_drain_url
+        if name == "tags":
+            _tags = d.get("tags", UNSET)
+            tags: list[str] | Unset = UNSET
+            if _tags is not UNSET:
+                tags = cast(list[str], _scp.array(_tags, "tags"))
+
+            return tags
+        if name == "additional_properties":
+            declared = {
+                "guid",
+                "links",
+                "name",
+                "relationships",
+                "type",
+                "created_at",
+                "updated_at",
+                "metadata",
+                "route_service_url",
+                "syslog_drain_url",
+                "tags",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -37,6 +37,7 @@ class UserProvidedServiceInstanceLinks(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         credentials: dict[str, Any] | Unset = UNSET
@@ -158,6 +159,69 @@ class UserProvidedServiceInstanceLinks(_scp.ReadOnFirstUse):
             ("space", "object", (("href",), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "credentials":
+            _credentials = d.get("credentials", UNSET)
+            credentials: Link | Unset
+            if isinstance(_credentials, Unset):
+                credentials = UNSET
+            else:
+                credentials = _scp.model(Link, _credentials, "credentials")
+
+            return credentials
+        if name == "self_":
+            _self_ = d.get("self", UNSET)
+            self_: Link | Unset
+            if isinstance(_self_, Unset):
+                self_ = UNSET
+            else:
+                self_ = _scp.model(Link, _self_, "self")
+
+            return self_
+        if name == "service_credential_bindings":
+            _service_credential_bindings = d.get("service_credential_bindings", UNSET)
+            service_credential_bindings: Link | Unset
+            if isinstance(_service_credential_bindings, Unset):
+                service_credential_bindings = UNSET
+            else:
+                service_credential_bindings = _scp.model(
+                    Link, _service_credential_bindings, "service_credential_bindings"
+                )
+
+            return service_credential_bindings
+        if name == "service_route_bindings":
+            _service_route_bindings = d.get("service_route_bindings", UNSET)
+            service_route_bindings: Link | Unset
+            if isinstance(_service_route_bindings, Unset):
+                service_route_bindings = UNSET
+            else:
+                service_route_bindings = _scp.model(Link, _service_route_bindings, "service_route_bindings")
+
+            return service_route_bindings
+        if name == "space":
+            _space = d.get("space", UNSET)
+            space: Link | Unset
+            if isinstance(_space, Unset):
+                space = UNSET
+            else:
+                space = _scp.model(Link, _space, "space")
+
+            return space
+        if name == "additional_properties":
+            declared = {
+                "credentials",
+                "self",
+                "service_credential_bindings",
+                "service_route_bindings",
+                "space",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

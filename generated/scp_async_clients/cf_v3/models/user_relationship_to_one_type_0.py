@@ -30,6 +30,7 @@ class UserRelationshipToOneType0(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         data: dict[str, Any] | Unset
@@ -102,6 +103,39 @@ class UserRelationshipToOneType0(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("data", "absent", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "data":
+
+            def _parse_data(data: object) -> Unset | UserGuidReference | UserNameReference:
+                if isinstance(data, Unset):
+                    return data
+                if isinstance(data, dict):
+                    try:
+                        data_type_0 = _scp.model(UserGuidReference, data, "data")
+
+                        return data_type_0
+                    except (TypeError, ValueError, AttributeError, KeyError):
+                        pass
+                if not isinstance(data, dict):
+                    return _scp.kept(data, "data", "one of UserGuidReference, UserNameReference")
+                data_type_1 = _scp.model(UserNameReference, data, "data")
+
+                return data_type_1
+
+            data = _parse_data(d.get("data", UNSET))
+
+            return data
+        if name == "additional_properties":
+            declared = {
+                "data",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -44,6 +44,7 @@ class AssignedServicePlanResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         assignment_info: list[dict[str, Any]] | Unset = UNSET
@@ -168,6 +169,65 @@ class AssignedServicePlanResponseObject(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("assignmentInfo", "absent", None), ("category", "str", None)))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "assignment_info":
+            _assignment_info = d.get("assignmentInfo", UNSET)
+            assignment_info: list[AssignedServicePlanSubaccountDTO] | Unset = UNSET
+            if _assignment_info is not UNSET:
+                assignment_info = _scp.models(AssignedServicePlanSubaccountDTO, _assignment_info, "assignmentInfo")
+
+            return assignment_info
+        if name == "beta":
+            return d.get("beta", UNSET)
+        if name == "category":
+            _category = d.get("category", UNSET)
+            category: AssignedServicePlanResponseObjectCategory | Unset
+            if isinstance(_category, Unset):
+                category = UNSET
+            else:
+                category = _scp.enum(AssignedServicePlanResponseObjectCategory, _category, "category")
+
+            return category
+        if name == "display_name":
+            return d.get("displayName", UNSET)
+        if name == "max_allowed_subaccount_quota":
+
+            def _parse_max_allowed_subaccount_quota(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            max_allowed_subaccount_quota = _parse_max_allowed_subaccount_quota(
+                d.get("maxAllowedSubaccountQuota", UNSET)
+            )
+
+            return max_allowed_subaccount_quota
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "unique_identifier":
+            return d.get("uniqueIdentifier", UNSET)
+        if name == "unlimited":
+            return d.get("unlimited", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "assignmentInfo",
+                "beta",
+                "category",
+                "displayName",
+                "maxAllowedSubaccountQuota",
+                "name",
+                "uniqueIdentifier",
+                "unlimited",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -65,6 +65,7 @@ class AssignedServicePlanSubaccountDTO(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         amount = self.amount
@@ -293,14 +294,136 @@ class AssignedServicePlanSubaccountDTO(_scp.ReadOnFirstUse):
     _scp_shape = (
         (),
         (
-            ("createdDate", "absent", None),
+            ("createdDate", "date-time", None),
             ("entityState", "str", None),
             ("entityType", "str", None),
-            ("modifiedDate", "absent", None),
+            ("modifiedDate", "date-time", None),
             ("parentType", "str", None),
             ("resources", "absent", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "amount":
+            return d.get("amount", UNSET)
+        if name == "auto_assign":
+            return d.get("autoAssign", UNSET)
+        if name == "auto_assigned":
+            return d.get("autoAssigned", UNSET)
+        if name == "auto_distribute_amount":
+
+            def _parse_auto_distribute_amount(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            auto_distribute_amount = _parse_auto_distribute_amount(d.get("autoDistributeAmount", UNSET))
+
+            return auto_distribute_amount
+        if name == "created_date":
+            _created_date = d.get("createdDate", UNSET)
+            created_date: datetime.datetime | Unset
+            if isinstance(_created_date, Unset):
+                created_date = UNSET
+            else:
+                created_date = _scp.date_time(_created_date, "createdDate")
+
+            return created_date
+        if name == "entity_id":
+            return d.get("entityId", UNSET)
+        if name == "entity_state":
+            _entity_state = d.get("entityState", UNSET)
+            entity_state: AssignedServicePlanSubaccountDTOEntityState | Unset
+            if isinstance(_entity_state, Unset):
+                entity_state = UNSET
+            else:
+                entity_state = _scp.enum(AssignedServicePlanSubaccountDTOEntityState, _entity_state, "entityState")
+
+            return entity_state
+        if name == "entity_type":
+            _entity_type = d.get("entityType", UNSET)
+            entity_type: AssignedServicePlanSubaccountDTOEntityType | Unset
+            if isinstance(_entity_type, Unset):
+                entity_type = UNSET
+            else:
+                entity_type = _scp.enum(AssignedServicePlanSubaccountDTOEntityType, _entity_type, "entityType")
+
+            return entity_type
+        if name == "modified_date":
+            _modified_date = d.get("modifiedDate", UNSET)
+            modified_date: datetime.datetime | Unset
+            if isinstance(_modified_date, Unset):
+                modified_date = UNSET
+            else:
+                modified_date = _scp.date_time(_modified_date, "modifiedDate")
+
+            return modified_date
+        if name == "parent_amount":
+            return d.get("parentAmount", UNSET)
+        if name == "parent_id":
+            return d.get("parentId", UNSET)
+        if name == "parent_remaining_amount":
+            return d.get("parentRemainingAmount", UNSET)
+        if name == "parent_type":
+            _parent_type = d.get("parentType", UNSET)
+            parent_type: AssignedServicePlanSubaccountDTOParentType | Unset
+            if isinstance(_parent_type, Unset):
+                parent_type = UNSET
+            else:
+                parent_type = _scp.enum(AssignedServicePlanSubaccountDTOParentType, _parent_type, "parentType")
+
+            return parent_type
+        if name == "requested_amount":
+
+            def _parse_requested_amount(data: object) -> float | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(float | None | Unset, data)
+
+            requested_amount = _parse_requested_amount(d.get("requestedAmount", UNSET))
+
+            return requested_amount
+        if name == "resources":
+            _resources = d.get("resources", UNSET)
+            resources: list[ExternalResourceRequestPayload] | Unset = UNSET
+            if _resources is not UNSET:
+                resources = _scp.models(ExternalResourceRequestPayload, _resources, "resources")
+
+            return resources
+        if name == "state_message":
+            return d.get("stateMessage", UNSET)
+        if name == "unlimited_amount_assigned":
+            return d.get("unlimitedAmountAssigned", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "amount",
+                "autoAssign",
+                "autoAssigned",
+                "autoDistributeAmount",
+                "createdDate",
+                "entityId",
+                "entityState",
+                "entityType",
+                "modifiedDate",
+                "parentAmount",
+                "parentId",
+                "parentRemainingAmount",
+                "parentType",
+                "requestedAmount",
+                "resources",
+                "stateMessage",
+                "unlimitedAmountAssigned",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

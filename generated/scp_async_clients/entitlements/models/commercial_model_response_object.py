@@ -33,6 +33,7 @@ class CommercialModelResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         consumption_based = self.consumption_based
 
         contained_commercial_models: list[dict[str, Any]] | Unset = UNSET
@@ -116,3 +117,34 @@ class CommercialModelResponseObject(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("containedCommercialModels", "absent", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "consumption_based":
+            return d.get("consumptionBased", UNSET)
+        if name == "contained_commercial_models":
+            _contained_commercial_models = d.get("containedCommercialModels", UNSET)
+            contained_commercial_models: list[CommercialModelResponseObject] | Unset = UNSET
+            if _contained_commercial_models is not UNSET:
+                contained_commercial_models = _scp.models(
+                    CommercialModelResponseObject, _contained_commercial_models, "containedCommercialModels"
+                )
+
+            return contained_commercial_models
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "display_name":
+            return d.get("displayName", UNSET)
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "consumptionBased",
+                "containedCommercialModels",
+                "description",
+                "displayName",
+                "name",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

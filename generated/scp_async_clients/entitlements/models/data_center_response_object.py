@@ -44,6 +44,7 @@ class DataCenterResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         display_name = self.display_name
 
         domain: None | str | Unset
@@ -192,3 +193,79 @@ class DataCenterResponseObject(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("iaasProvider", "str", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "display_name":
+            return d.get("displayName", UNSET)
+        if name == "domain":
+
+            def _parse_domain(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            domain = _parse_domain(d.get("domain", UNSET))
+
+            return domain
+        if name == "environment":
+            return d.get("environment", UNSET)
+        if name == "iaas_provider":
+            _iaas_provider = d.get("iaasProvider", UNSET)
+            iaas_provider: DataCenterResponseObjectIaasProvider | Unset
+            if isinstance(_iaas_provider, Unset):
+                iaas_provider = UNSET
+            else:
+                iaas_provider = _scp.enum(DataCenterResponseObjectIaasProvider, _iaas_provider, "iaasProvider")
+
+            return iaas_provider
+        if name == "is_main_data_center":
+            return d.get("isMainDataCenter", UNSET)
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "provisioning_service_url":
+
+            def _parse_provisioning_service_url(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            provisioning_service_url = _parse_provisioning_service_url(d.get("provisioningServiceUrl", UNSET))
+
+            return provisioning_service_url
+        if name == "region":
+            return d.get("region", UNSET)
+        if name == "saas_registry_service_url":
+
+            def _parse_saas_registry_service_url(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            saas_registry_service_url = _parse_saas_registry_service_url(d.get("saasRegistryServiceUrl", UNSET))
+
+            return saas_registry_service_url
+        if name == "supports_trial":
+            return d.get("supportsTrial", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "displayName",
+                "domain",
+                "environment",
+                "iaasProvider",
+                "isMainDataCenter",
+                "name",
+                "provisioningServiceUrl",
+                "region",
+                "saasRegistryServiceUrl",
+                "supportsTrial",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

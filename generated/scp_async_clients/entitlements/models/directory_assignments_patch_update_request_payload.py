@@ -41,6 +41,7 @@ class DirectoryAssignmentsPatchUpdateRequestPayload(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         plan = self.plan
@@ -141,6 +142,43 @@ class DirectoryAssignmentsPatchUpdateRequestPayload(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = (("plan", "service"), (("resources", "absent", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "plan":
+            return d["plan"]
+        if name == "service":
+            return d["service"]
+        if name == "auto_assign":
+            return d.get("autoAssign", UNSET)
+        if name == "auto_distribute_amount":
+            return d.get("autoDistributeAmount", UNSET)
+        if name == "distribute":
+            return d.get("distribute", UNSET)
+        if name == "plan_unique_identifier":
+            return d.get("planUniqueIdentifier", UNSET)
+        if name == "resources":
+            _resources = d.get("resources", UNSET)
+            resources: list[ExternalResourceRequestPayload] | Unset = UNSET
+            if _resources is not UNSET:
+                resources = _scp.models(ExternalResourceRequestPayload, _resources, "resources")
+
+            return resources
+        if name == "additional_properties":
+            declared = {
+                "plan",
+                "service",
+                "autoAssign",
+                "autoDistributeAmount",
+                "distribute",
+                "planUniqueIdentifier",
+                "resources",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

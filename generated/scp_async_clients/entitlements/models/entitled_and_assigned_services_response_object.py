@@ -34,6 +34,7 @@ class EntitledAndAssignedServicesResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         assigned_services: list[dict[str, Any]] | Unset = UNSET
@@ -126,6 +127,48 @@ class EntitledAndAssignedServicesResponseObject(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("assignedServices", "absent", None), ("entitledServices", "absent", None)))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "assigned_services":
+            _assigned_services = d.get("assignedServices", UNSET)
+            assigned_services: list[AssignedServiceResponseObject] | Unset = UNSET
+            if _assigned_services is not UNSET:
+                assigned_services = _scp.models(AssignedServiceResponseObject, _assigned_services, "assignedServices")
+
+            return assigned_services
+        if name == "entitled_services":
+            _entitled_services = d.get("entitledServices", UNSET)
+            entitled_services: list[EntitledServicesResponseObject] | Unset = UNSET
+            if _entitled_services is not UNSET:
+                entitled_services = _scp.models(EntitledServicesResponseObject, _entitled_services, "entitledServices")
+
+            return entitled_services
+        if name == "fetch_error_from_external_provider_registry":
+
+            def _parse_fetch_error_from_external_provider_registry(data: object) -> bool | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(bool | None | Unset, data)
+
+            fetch_error_from_external_provider_registry = _parse_fetch_error_from_external_provider_registry(
+                d.get("fetchErrorFromExternalProviderRegistry", UNSET)
+            )
+
+            return fetch_error_from_external_provider_registry
+        if name == "additional_properties":
+            declared = {
+                "assignedServices",
+                "entitledServices",
+                "fetchErrorFromExternalProviderRegistry",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

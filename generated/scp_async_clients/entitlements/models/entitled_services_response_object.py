@@ -48,6 +48,7 @@ class EntitledServicesResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         application_coordinates: dict[str, Any] | None | Unset
@@ -223,6 +224,101 @@ class EntitledServicesResponseObject(_scp.ReadOnFirstUse):
             ("servicePlans", "absent", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "application_coordinates":
+
+            def _parse_application_coordinates(
+                data: object,
+            ) -> EntitledServicesResponseObjectApplicationCoordinatesType0 | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                if isinstance(data, dict):
+                    try:
+                        application_coordinates_type_0 = _scp.model(
+                            EntitledServicesResponseObjectApplicationCoordinatesType0, data, "applicationCoordinates"
+                        )
+
+                        return application_coordinates_type_0
+                    except (TypeError, ValueError, AttributeError, KeyError):
+                        pass
+                return cast(EntitledServicesResponseObjectApplicationCoordinatesType0 | None | Unset, data)
+
+            application_coordinates = _parse_application_coordinates(d.get("applicationCoordinates", UNSET))
+
+            return application_coordinates
+        if name == "business_category":
+            _business_category = d.get("businessCategory", UNSET)
+            business_category: BusinessCategory | Unset
+            if isinstance(_business_category, Unset):
+                business_category = UNSET
+            else:
+                business_category = _scp.model(BusinessCategory, _business_category, "businessCategory")
+
+            return business_category
+        if name == "description":
+
+            def _parse_description(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            description = _parse_description(d.get("description", UNSET))
+
+            return description
+        if name == "display_name":
+            return d.get("displayName", UNSET)
+        if name == "icon_base_64":
+
+            def _parse_icon_base_64(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            icon_base_64 = _parse_icon_base_64(d.get("iconBase64", UNSET))
+
+            return icon_base_64
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "owner_type":
+            _owner_type = d.get("ownerType", UNSET)
+            owner_type: EntitledServicesResponseObjectOwnerType | Unset
+            if isinstance(_owner_type, Unset):
+                owner_type = UNSET
+            else:
+                owner_type = _scp.enum(EntitledServicesResponseObjectOwnerType, _owner_type, "ownerType")
+
+            return owner_type
+        if name == "service_plans":
+            _service_plans = d.get("servicePlans", UNSET)
+            service_plans: list[ServicePlanResponseObject] | Unset = UNSET
+            if _service_plans is not UNSET:
+                service_plans = _scp.models(ServicePlanResponseObject, _service_plans, "servicePlans")
+
+            return service_plans
+        if name == "additional_properties":
+            declared = {
+                "applicationCoordinates",
+                "businessCategory",
+                "description",
+                "displayName",
+                "iconBase64",
+                "name",
+                "ownerType",
+                "servicePlans",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

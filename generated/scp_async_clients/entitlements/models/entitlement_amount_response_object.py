@@ -39,6 +39,7 @@ class EntitlementAmountResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         amount = self.amount
@@ -141,6 +142,52 @@ class EntitlementAmountResponseObject(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("commercialModel", "object", ((), (("containedCommercialModels", "absent", None),))),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "amount":
+            return d.get("amount", UNSET)
+        if name == "auto_assign":
+            return d.get("autoAssign", UNSET)
+        if name == "commercial_model":
+            _commercial_model = d.get("commercialModel", UNSET)
+            commercial_model: CommercialModelResponseObject | Unset
+            if isinstance(_commercial_model, Unset):
+                commercial_model = UNSET
+            else:
+                commercial_model = _scp.model(CommercialModelResponseObject, _commercial_model, "commercialModel")
+
+            return commercial_model
+        if name == "entitlement_name":
+            return d.get("entitlementName", UNSET)
+        if name == "licensed_quantity":
+            return d.get("licensedQuantity", UNSET)
+        if name == "product_id":
+
+            def _parse_product_id(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            product_id = _parse_product_id(d.get("productId", UNSET))
+
+            return product_id
+        if name == "additional_properties":
+            declared = {
+                "amount",
+                "autoAssign",
+                "commercialModel",
+                "entitlementName",
+                "licensedQuantity",
+                "productId",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

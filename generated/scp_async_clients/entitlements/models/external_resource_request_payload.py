@@ -37,6 +37,7 @@ class ExternalResourceRequestPayload(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         resource_data: dict[str, Any] | Unset = UNSET
@@ -121,6 +122,39 @@ class ExternalResourceRequestPayload(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("resourceData", "object", ((), ())),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "resource_data":
+            _resource_data = d.get("resourceData", UNSET)
+            resource_data: ExternalResourceRequestPayloadResourceData | Unset
+            if isinstance(_resource_data, Unset):
+                resource_data = UNSET
+            else:
+                resource_data = _scp.model(ExternalResourceRequestPayloadResourceData, _resource_data, "resourceData")
+
+            return resource_data
+        if name == "resource_name":
+            return d.get("resourceName", UNSET)
+        if name == "resource_provider":
+            return d.get("resourceProvider", UNSET)
+        if name == "resource_technical_name":
+            return d.get("resourceTechnicalName", UNSET)
+        if name == "resource_type":
+            return d.get("resourceType", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "resourceData",
+                "resourceName",
+                "resourceProvider",
+                "resourceTechnicalName",
+                "resourceType",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

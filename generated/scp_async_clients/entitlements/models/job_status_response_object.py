@@ -40,6 +40,7 @@ class JobStatusResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         description = self.description
@@ -147,6 +148,55 @@ class JobStatusResponseObject(_scp.ReadOnFirstUse):
             ("statusDetails", "object", ((), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "description":
+            return d["description"]
+        if name == "status":
+            status = _scp.enum(JobStatusResponseObjectStatus, d["status"], "status")
+
+            return status
+        if name == "custom_params":
+            _custom_params = d.get("customParams", UNSET)
+            custom_params: JobStatusResponseObjectCustomParams | Unset
+            if isinstance(_custom_params, Unset):
+                custom_params = UNSET
+            else:
+                custom_params = _scp.model(JobStatusResponseObjectCustomParams, _custom_params, "customParams")
+
+            return custom_params
+        if name == "job_params":
+            _job_params = d.get("jobParams", UNSET)
+            job_params: JobStatusResponseObjectJobParams | Unset
+            if isinstance(_job_params, Unset):
+                job_params = UNSET
+            else:
+                job_params = _scp.model(JobStatusResponseObjectJobParams, _job_params, "jobParams")
+
+            return job_params
+        if name == "status_details":
+            _status_details = d.get("statusDetails", UNSET)
+            status_details: JobStatusResponseObjectStatusDetails | Unset
+            if isinstance(_status_details, Unset):
+                status_details = UNSET
+            else:
+                status_details = _scp.model(JobStatusResponseObjectStatusDetails, _status_details, "statusDetails")
+
+            return status_details
+        if name == "additional_properties":
+            declared = {
+                "description",
+                "status",
+                "customParams",
+                "jobParams",
+                "statusDetails",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

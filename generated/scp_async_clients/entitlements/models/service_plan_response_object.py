@@ -72,6 +72,7 @@ class ServicePlanResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         amount = self.amount
@@ -375,6 +376,173 @@ class ServicePlanResponseObject(_scp.ReadOnFirstUse):
             ("sourceEntitlements", "absent", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "amount":
+            return d.get("amount", UNSET)
+        if name == "auto_assign":
+            return d.get("autoAssign", UNSET)
+        if name == "auto_distribute_amount":
+
+            def _parse_auto_distribute_amount(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            auto_distribute_amount = _parse_auto_distribute_amount(d.get("autoDistributeAmount", UNSET))
+
+            return auto_distribute_amount
+        if name == "available_for_internal":
+            return d.get("availableForInternal", UNSET)
+        if name == "beta":
+            return d.get("beta", UNSET)
+        if name == "category":
+            _category = d.get("category", UNSET)
+            category: ServicePlanResponseObjectCategory | Unset
+            if isinstance(_category, Unset):
+                category = UNSET
+            else:
+                category = _scp.enum(ServicePlanResponseObjectCategory, _category, "category")
+
+            return category
+        if name == "data_centers":
+            _data_centers = d.get("dataCenters", UNSET)
+            data_centers: list[DataCenterResponseObject] | Unset = UNSET
+            if _data_centers is not UNSET:
+                data_centers = _scp.models(DataCenterResponseObject, _data_centers, "dataCenters")
+
+            return data_centers
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "display_name":
+            return d.get("displayName", UNSET)
+        if name == "internal_quota_limit":
+
+            def _parse_internal_quota_limit(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            internal_quota_limit = _parse_internal_quota_limit(d.get("internalQuotaLimit", UNSET))
+
+            return internal_quota_limit
+        if name == "max_allowed_subaccount_quota":
+
+            def _parse_max_allowed_subaccount_quota(data: object) -> int | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(int | None | Unset, data)
+
+            max_allowed_subaccount_quota = _parse_max_allowed_subaccount_quota(
+                d.get("maxAllowedSubaccountQuota", UNSET)
+            )
+
+            return max_allowed_subaccount_quota
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "number_of_assigned_entities":
+            return d.get("numberOfAssignedEntities", UNSET)
+        if name == "provided_by":
+            _provided_by = d.get("providedBy", UNSET)
+            provided_by: ServicePlanResponseObjectProvidedBy | Unset
+            if isinstance(_provided_by, Unset):
+                provided_by = UNSET
+            else:
+                provided_by = _scp.enum(ServicePlanResponseObjectProvidedBy, _provided_by, "providedBy")
+
+            return provided_by
+        if name == "provisioning_method":
+            _provisioning_method = d.get("provisioningMethod", UNSET)
+            provisioning_method: ServicePlanResponseObjectProvisioningMethod | Unset
+            if isinstance(_provisioning_method, Unset):
+                provisioning_method = UNSET
+            else:
+                provisioning_method = _scp.enum(
+                    ServicePlanResponseObjectProvisioningMethod, _provisioning_method, "provisioningMethod"
+                )
+
+            return provisioning_method
+        if name == "remaining_amount":
+
+            def _parse_remaining_amount(data: object) -> float | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(float | None | Unset, data)
+
+            remaining_amount = _parse_remaining_amount(d.get("remainingAmount", UNSET))
+
+            return remaining_amount
+        if name == "resources":
+
+            def _parse_resources(data: object) -> list[ExternalResourceRequestPayload] | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                if isinstance(data, list):
+                    try:
+                        _resources_type_0 = data
+                        resources_type_0: list[ExternalResourceRequestPayload]
+                        resources_type_0 = _scp.models(ExternalResourceRequestPayload, _resources_type_0, "resources")
+
+                        return resources_type_0
+                    except (TypeError, ValueError, AttributeError, KeyError):
+                        pass
+                return cast(list[ExternalResourceRequestPayload] | None | Unset, data)
+
+            resources = _parse_resources(d.get("resources", UNSET))
+
+            return resources
+        if name == "source_entitlements":
+            _source_entitlements = d.get("sourceEntitlements", UNSET)
+            source_entitlements: list[EntitlementAmountResponseObject] | Unset = UNSET
+            if _source_entitlements is not UNSET:
+                source_entitlements = _scp.models(
+                    EntitlementAmountResponseObject, _source_entitlements, "sourceEntitlements"
+                )
+
+            return source_entitlements
+        if name == "unique_identifier":
+            return d.get("uniqueIdentifier", UNSET)
+        if name == "unlimited":
+            return d.get("unlimited", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "amount",
+                "autoAssign",
+                "autoDistributeAmount",
+                "availableForInternal",
+                "beta",
+                "category",
+                "dataCenters",
+                "description",
+                "displayName",
+                "internalQuotaLimit",
+                "maxAllowedSubaccountQuota",
+                "name",
+                "numberOfAssignedEntities",
+                "providedBy",
+                "provisioningMethod",
+                "remainingAmount",
+                "resources",
+                "sourceEntitlements",
+                "uniqueIdentifier",
+                "unlimited",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

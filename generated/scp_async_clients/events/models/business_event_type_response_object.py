@@ -32,6 +32,7 @@ class BusinessEventTypeResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         category: str | Unset = UNSET
         if not isinstance(self.category, Unset):
             category = self.category.value
@@ -110,3 +111,36 @@ class BusinessEventTypeResponseObject(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("category", "str", None), ("searchParams", "list", None)))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "category":
+            _category = d.get("category", UNSET)
+            category: BusinessEventTypeResponseObjectCategory | Unset
+            if isinstance(_category, Unset):
+                category = UNSET
+            else:
+                category = _scp.enum(BusinessEventTypeResponseObjectCategory, _category, "category")
+
+            return category
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "search_params":
+            _search_params = d.get("searchParams", UNSET)
+            search_params: list[str] | Unset = UNSET
+            if _search_params is not UNSET:
+                search_params = cast(list[str], _scp.array(_search_params, "searchParams"))
+
+            return search_params
+        if name == "type_":
+            return d.get("type", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "category",
+                "description",
+                "searchParams",
+                "type",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -47,6 +47,7 @@ class EventResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         action_time: str | Unset = UNSET
@@ -182,12 +183,78 @@ class EventResponseObject(_scp.ReadOnFirstUse):
     _scp_shape = (
         (),
         (
-            ("actionTime", "absent", None),
-            ("creationTime", "absent", None),
+            ("actionTime", "date-time", None),
+            ("creationTime", "date-time", None),
             ("details", "object", ((), ())),
             ("eventType", "str", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "action_time":
+            _action_time = d.get("actionTime", UNSET)
+            action_time: datetime.datetime | Unset
+            if isinstance(_action_time, Unset):
+                action_time = UNSET
+            else:
+                action_time = _scp.date_time(_action_time, "actionTime")
+
+            return action_time
+        if name == "creation_time":
+            _creation_time = d.get("creationTime", UNSET)
+            creation_time: datetime.datetime | Unset
+            if isinstance(_creation_time, Unset):
+                creation_time = UNSET
+            else:
+                creation_time = _scp.date_time(_creation_time, "creationTime")
+
+            return creation_time
+        if name == "details":
+            _details = d.get("details", UNSET)
+            details: EventResponseObjectDetails | Unset
+            if isinstance(_details, Unset):
+                details = UNSET
+            else:
+                details = _scp.model(EventResponseObjectDetails, _details, "details")
+
+            return details
+        if name == "entity_id":
+            return d.get("entityId", UNSET)
+        if name == "entity_type":
+            return d.get("entityType", UNSET)
+        if name == "event_origin":
+            return d.get("eventOrigin", UNSET)
+        if name == "event_type":
+            _event_type = d.get("eventType", UNSET)
+            event_type: EventResponseObjectEventType | Unset
+            if isinstance(_event_type, Unset):
+                event_type = UNSET
+            else:
+                event_type = _scp.enum(EventResponseObjectEventType, _event_type, "eventType")
+
+            return event_type
+        if name == "global_account_guid":
+            return d.get("globalAccountGUID", UNSET)
+        if name == "id":
+            return d.get("id", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "actionTime",
+                "creationTime",
+                "details",
+                "entityId",
+                "entityType",
+                "eventOrigin",
+                "eventType",
+                "globalAccountGUID",
+                "id",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -33,6 +33,7 @@ class EventTypeResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         category = self.category.value
 
         type_ = self.type_.value
@@ -108,3 +109,33 @@ class EventTypeResponseObject(_scp.ReadOnFirstUse):
         ("category", "type"),
         (("category", "str", None), ("type", "str", None), ("searchParams", "list", None)),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "category":
+            category = _scp.enum(EventTypeResponseObjectCategory, d["category"], "category")
+
+            return category
+        if name == "type_":
+            type_ = _scp.enum(EventTypeResponseObjectType, d["type"], "type")
+
+            return type_
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "search_params":
+            _search_params = d.get("searchParams", UNSET)
+            search_params: list[str] | Unset = UNSET
+            if _search_params is not UNSET:
+                search_params = cast(list[str], _scp.array(_search_params, "searchParams"))
+
+            return search_params
+        if name == "additional_properties":
+            declared = {
+                "category",
+                "type",
+                "description",
+                "searchParams",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -37,6 +37,7 @@ class EventsResponseCollection(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         events: list[dict[str, Any]] | Unset = UNSET
@@ -122,6 +123,37 @@ class EventsResponseCollection(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("events", "absent", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "events":
+            _events = d.get("events", UNSET)
+            events: list[EventResponseObject] | Unset = UNSET
+            if _events is not UNSET:
+                events = _scp.models(EventResponseObject, _events, "events")
+
+            return events
+        if name == "more_pages":
+            return d.get("morePages", UNSET)
+        if name == "page_num":
+            return d.get("pageNum", UNSET)
+        if name == "total":
+            return d.get("total", UNSET)
+        if name == "total_pages":
+            return d.get("totalPages", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "events",
+                "morePages",
+                "pageNum",
+                "total",
+                "totalPages",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

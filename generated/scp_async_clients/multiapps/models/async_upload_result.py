@@ -43,6 +43,7 @@ class AsyncUploadResult(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         bytes_processed = self.bytes_processed
@@ -165,6 +166,66 @@ class AsyncUploadResult(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("client_actions", "absent", None), ("file", "object", ((), ())), ("status", "str", None)))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "bytes_processed":
+            return d.get("bytes_processed", UNSET)
+        if name == "client_actions":
+            _client_actions = d.get("client_actions", UNSET)
+            client_actions: list[AsyncUploadResultClientActionsItem] | Unset = UNSET
+            if _client_actions is not UNSET:
+                if _scp.is_array(_client_actions, "client_actions"):
+                    client_actions = []
+                    for client_actions_item_data in _client_actions:
+                        client_actions_item = _scp.enum(
+                            AsyncUploadResultClientActionsItem, client_actions_item_data, "client_actions[]"
+                        )
+
+                        client_actions.append(client_actions_item)
+                else:
+                    client_actions = _client_actions
+
+            return client_actions
+        if name == "error":
+            return d.get("error", UNSET)
+        if name == "file":
+            _file = d.get("file", UNSET)
+            file: FileMetadata | Unset
+            if isinstance(_file, Unset):
+                file = UNSET
+            else:
+                file = _scp.model(FileMetadata, _file, "file")
+
+            return file
+        if name == "mta_id":
+            return d.get("mta_id", UNSET)
+        if name == "schema_version":
+            return d.get("schema_version", UNSET)
+        if name == "status":
+            _status = d.get("status", UNSET)
+            status: AsyncUploadResultStatus | Unset
+            if isinstance(_status, Unset):
+                status = UNSET
+            else:
+                status = _scp.enum(AsyncUploadResultStatus, _status, "status")
+
+            return status
+        if name == "additional_properties":
+            declared = {
+                "bytes_processed",
+                "client_actions",
+                "error",
+                "file",
+                "mta_id",
+                "schema_version",
+                "status",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

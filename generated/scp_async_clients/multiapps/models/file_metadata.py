@@ -37,6 +37,7 @@ class FileMetadata(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         digest = self.digest
 
         digest_algorithm = self.digest_algorithm
@@ -124,3 +125,33 @@ class FileMetadata(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "digest":
+            return d.get("digest", UNSET)
+        if name == "digest_algorithm":
+            return d.get("digestAlgorithm", UNSET)
+        if name == "id":
+            return d.get("id", UNSET)
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "namespace":
+            return d.get("namespace", UNSET)
+        if name == "size":
+            return d.get("size", UNSET)
+        if name == "space":
+            return d.get("space", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "digest",
+                "digestAlgorithm",
+                "id",
+                "name",
+                "namespace",
+                "size",
+                "space",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

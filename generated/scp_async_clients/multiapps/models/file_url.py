@@ -31,6 +31,7 @@ class FileUrl(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         credentials: dict[str, Any] | Unset = UNSET
@@ -94,6 +95,30 @@ class FileUrl(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("credentials", "object", ((), ())),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "credentials":
+            _credentials = d.get("credentials", UNSET)
+            credentials: UserCredentials | Unset
+            if isinstance(_credentials, Unset):
+                credentials = UNSET
+            else:
+                credentials = _scp.model(UserCredentials, _credentials, "credentials")
+
+            return credentials
+        if name == "file_url":
+            return d.get("file_url", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "credentials",
+                "file_url",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -38,6 +38,7 @@ class Log(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         content = self.content
 
         description = self.description
@@ -131,4 +132,41 @@ class Log(_scp.ReadOnFirstUse):
         return short_repr(self)
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
-    _scp_shape = ((), (("lastModified", "absent", None),))
+    _scp_shape = ((), (("lastModified", "date-time", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "content":
+            return d.get("content", UNSET)
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "display_name":
+            return d.get("displayName", UNSET)
+        if name == "external_info":
+            return d.get("externalInfo", UNSET)
+        if name == "id":
+            return d.get("id", UNSET)
+        if name == "last_modified":
+            _last_modified = d.get("lastModified", UNSET)
+            last_modified: datetime.datetime | Unset
+            if isinstance(_last_modified, Unset):
+                last_modified = UNSET
+            else:
+                last_modified = _scp.date_time(_last_modified, "lastModified")
+
+            return last_modified
+        if name == "size":
+            return d.get("size", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "content",
+                "description",
+                "displayName",
+                "externalInfo",
+                "id",
+                "lastModified",
+                "size",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -33,6 +33,7 @@ class Message(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         id = self.id
 
         text = self.text
@@ -112,4 +113,39 @@ class Message(_scp.ReadOnFirstUse):
         return short_repr(self)
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
-    _scp_shape = ((), (("timestamp", "absent", None), ("type", "str", None)))
+    _scp_shape = ((), (("timestamp", "date-time", None), ("type", "str", None)))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "id":
+            return d.get("id", UNSET)
+        if name == "text":
+            return d.get("text", UNSET)
+        if name == "timestamp":
+            _timestamp = d.get("timestamp", UNSET)
+            timestamp: datetime.datetime | Unset
+            if isinstance(_timestamp, Unset):
+                timestamp = UNSET
+            else:
+                timestamp = _scp.date_time(_timestamp, "timestamp")
+
+            return timestamp
+        if name == "type_":
+            _type_ = d.get("type", UNSET)
+            type_: MessageType | Unset
+            if isinstance(_type_, Unset):
+                type_ = UNSET
+            else:
+                type_ = _scp.enum(MessageType, _type_, "type")
+
+            return type_
+        if name == "additional_properties":
+            declared = {
+                "id",
+                "text",
+                "timestamp",
+                "type",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

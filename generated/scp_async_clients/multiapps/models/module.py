@@ -38,6 +38,7 @@ class Module(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         app_name = self.app_name
 
         created_on: str | Unset = UNSET
@@ -156,10 +157,69 @@ class Module(_scp.ReadOnFirstUse):
     _scp_shape = (
         (),
         (
-            ("createdOn", "absent", None),
+            ("createdOn", "date-time", None),
             ("providedDendencyNames", "list", None),
             ("services", "list", None),
-            ("updatedOn", "absent", None),
+            ("updatedOn", "date-time", None),
             ("uris", "list", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "app_name":
+            return d.get("appName", UNSET)
+        if name == "created_on":
+            _created_on = d.get("createdOn", UNSET)
+            created_on: datetime.datetime | Unset
+            if isinstance(_created_on, Unset):
+                created_on = UNSET
+            else:
+                created_on = _scp.date_time(_created_on, "createdOn")
+
+            return created_on
+        if name == "module_name":
+            return d.get("moduleName", UNSET)
+        if name == "provided_dendency_names":
+            _provided_dendency_names = d.get("providedDendencyNames", UNSET)
+            provided_dendency_names: list[str] | Unset = UNSET
+            if _provided_dendency_names is not UNSET:
+                provided_dendency_names = cast(list[str], _scp.array(_provided_dendency_names, "providedDendencyNames"))
+
+            return provided_dendency_names
+        if name == "services":
+            _services = d.get("services", UNSET)
+            services: list[str] | Unset = UNSET
+            if _services is not UNSET:
+                services = cast(list[str], _scp.array(_services, "services"))
+
+            return services
+        if name == "updated_on":
+            _updated_on = d.get("updatedOn", UNSET)
+            updated_on: datetime.datetime | Unset
+            if isinstance(_updated_on, Unset):
+                updated_on = UNSET
+            else:
+                updated_on = _scp.date_time(_updated_on, "updatedOn")
+
+            return updated_on
+        if name == "uris":
+            _uris = d.get("uris", UNSET)
+            uris: list[str] | Unset = UNSET
+            if _uris is not UNSET:
+                uris = cast(list[str], _scp.array(_uris, "uris"))
+
+            return uris
+        if name == "additional_properties":
+            declared = {
+                "appName",
+                "createdOn",
+                "moduleName",
+                "providedDendencyNames",
+                "services",
+                "updatedOn",
+                "uris",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -34,6 +34,7 @@ class Mta(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         metadata: dict[str, Any] | Unset = UNSET
@@ -117,6 +118,43 @@ class Mta(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("metadata", "object", ((), ())), ("modules", "absent", None), ("services", "list", None)))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: Metadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(Metadata, _metadata, "metadata")
+
+            return metadata
+        if name == "modules":
+            _modules = d.get("modules", UNSET)
+            modules: list[Module] | Unset = UNSET
+            if _modules is not UNSET:
+                modules = _scp.models(Module, _modules, "modules")
+
+            return modules
+        if name == "services":
+            _services = d.get("services", UNSET)
+            services: list[str] | Unset = UNSET
+            if _services is not UNSET:
+                services = cast(list[str], _scp.array(_services, "services"))
+
+            return services
+        if name == "additional_properties":
+            declared = {
+                "metadata",
+                "modules",
+                "services",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

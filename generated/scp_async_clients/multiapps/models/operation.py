@@ -58,6 +58,7 @@ class Operation(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         acquired_lock = self.acquired_lock
@@ -243,15 +244,112 @@ class Operation(_scp.ReadOnFirstUse):
     _scp_shape = (
         (),
         (
-            ("endedAt", "absent", None),
+            ("endedAt", "date-time", None),
             ("errorType", "str", None),
             ("messages", "absent", None),
             ("parameters", "object", ((), ())),
             ("processType", "str", None),
-            ("startedAt", "absent", None),
+            ("startedAt", "date-time", None),
             ("state", "str", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "acquired_lock":
+            return d.get("acquiredLock", UNSET)
+        if name == "ended_at":
+            _ended_at = d.get("endedAt", UNSET)
+            ended_at: datetime.datetime | Unset
+            if isinstance(_ended_at, Unset):
+                ended_at = UNSET
+            else:
+                ended_at = _scp.date_time(_ended_at, "endedAt")
+
+            return ended_at
+        if name == "error_type":
+            _error_type = d.get("errorType", UNSET)
+            error_type: OperationErrorType | Unset
+            if isinstance(_error_type, Unset):
+                error_type = UNSET
+            else:
+                error_type = _scp.enum(OperationErrorType, _error_type, "errorType")
+
+            return error_type
+        if name == "messages":
+            _messages = d.get("messages", UNSET)
+            messages: list[Message] | Unset = UNSET
+            if _messages is not UNSET:
+                messages = _scp.models(Message, _messages, "messages")
+
+            return messages
+        if name == "mta_id":
+            return d.get("mtaId", UNSET)
+        if name == "namespace":
+            return d.get("namespace", UNSET)
+        if name == "parameters":
+            _parameters = d.get("parameters", UNSET)
+            parameters: OperationParameters | Unset
+            if isinstance(_parameters, Unset):
+                parameters = UNSET
+            else:
+                parameters = _scp.model(OperationParameters, _parameters, "parameters")
+
+            return parameters
+        if name == "process_id":
+            return d.get("processId", UNSET)
+        if name == "process_type":
+            _process_type = d.get("processType", UNSET)
+            process_type: ProcessType | Unset
+            if isinstance(_process_type, Unset):
+                process_type = UNSET
+            else:
+                process_type = _scp.enum(ProcessType, _process_type, "processType")
+
+            return process_type
+        if name == "space_id":
+            return d.get("spaceId", UNSET)
+        if name == "started_at":
+            _started_at = d.get("startedAt", UNSET)
+            started_at: datetime.datetime | Unset
+            if isinstance(_started_at, Unset):
+                started_at = UNSET
+            else:
+                started_at = _scp.date_time(_started_at, "startedAt")
+
+            return started_at
+        if name == "state":
+            _state = d.get("state", UNSET)
+            state: OperationState | Unset
+            if isinstance(_state, Unset):
+                state = UNSET
+            else:
+                state = _scp.enum(OperationState, _state, "state")
+
+            return state
+        if name == "user":
+            return d.get("user", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "acquiredLock",
+                "endedAt",
+                "errorType",
+                "messages",
+                "mtaId",
+                "namespace",
+                "parameters",
+                "processId",
+                "processType",
+                "spaceId",
+                "startedAt",
+                "state",
+                "user",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -29,6 +29,7 @@ class AvailableEnvironmentResponseCollection(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         available_environments: list[dict[str, Any]] | Unset = UNSET
@@ -88,6 +89,27 @@ class AvailableEnvironmentResponseCollection(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("availableEnvironments", "absent", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "available_environments":
+            _available_environments = d.get("availableEnvironments", UNSET)
+            available_environments: list[AvailableEnvironmentResponseObject] | Unset = UNSET
+            if _available_environments is not UNSET:
+                available_environments = _scp.models(
+                    AvailableEnvironmentResponseObject, _available_environments, "availableEnvironments"
+                )
+
+            return available_environments
+        if name == "additional_properties":
+            declared = {
+                "availableEnvironments",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -57,6 +57,7 @@ class AvailableEnvironmentResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         allow_additional_environment_instance = self.allow_additional_environment_instance
 
         availability_level = self.availability_level
@@ -214,3 +215,63 @@ class AvailableEnvironmentResponseObject(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "allow_additional_environment_instance":
+            return d.get("allowAdditionalEnvironmentInstance", UNSET)
+        if name == "availability_level":
+            return d.get("availabilityLevel", UNSET)
+        if name == "create_schema":
+            return d.get("createSchema", UNSET)
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "environment_type":
+            return d.get("environmentType", UNSET)
+        if name == "landscape_label":
+            return d.get("landscapeLabel", UNSET)
+        if name == "plan_name":
+            return d.get("planName", UNSET)
+        if name == "plan_updatable":
+            return d.get("planUpdatable", UNSET)
+        if name == "service_description":
+            return d.get("serviceDescription", UNSET)
+        if name == "service_display_name":
+            return d.get("serviceDisplayName", UNSET)
+        if name == "service_documentation_url":
+            return d.get("serviceDocumentationUrl", UNSET)
+        if name == "service_image_url":
+            return d.get("serviceImageUrl", UNSET)
+        if name == "service_long_description":
+            return d.get("serviceLongDescription", UNSET)
+        if name == "service_name":
+            return d.get("serviceName", UNSET)
+        if name == "service_support_url":
+            return d.get("serviceSupportUrl", UNSET)
+        if name == "technical_key":
+            return d.get("technicalKey", UNSET)
+        if name == "update_schema":
+            return d.get("updateSchema", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "allowAdditionalEnvironmentInstance",
+                "availabilityLevel",
+                "createSchema",
+                "description",
+                "environmentType",
+                "landscapeLabel",
+                "planName",
+                "planUpdatable",
+                "serviceDescription",
+                "serviceDisplayName",
+                "serviceDocumentationUrl",
+                "serviceImageUrl",
+                "serviceLongDescription",
+                "serviceName",
+                "serviceSupportUrl",
+                "technicalKey",
+                "updateSchema",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -89,6 +89,7 @@ class BusinessEnvironmentInstanceResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         broker_id = self.broker_id
@@ -368,14 +369,152 @@ class BusinessEnvironmentInstanceResponseObject(_scp.ReadOnFirstUse):
     _scp_shape = (
         (),
         (
-            ("createdDate", "absent", None),
+            ("createdDate", "date-time", None),
             ("customLabels", "absent", None),
             ("environmentType", "str", None),
-            ("modifiedDate", "absent", None),
+            ("modifiedDate", "date-time", None),
             ("state", "str", None),
             ("type", "str", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "broker_id":
+            return d.get("brokerId", UNSET)
+        if name == "commercial_type":
+            return d.get("commercialType", UNSET)
+        if name == "created_by":
+            return d.get("createdBy", UNSET)
+        if name == "created_date":
+            _created_date = d.get("createdDate", UNSET)
+            created_date: datetime.datetime | Unset
+            if isinstance(_created_date, Unset):
+                created_date = UNSET
+            else:
+                created_date = _scp.date_time(_created_date, "createdDate")
+
+            return created_date
+        if name == "custom_labels":
+            _custom_labels = d.get("customLabels", UNSET)
+            custom_labels: BusinessEnvironmentInstanceResponseObjectCustomLabels | Unset
+            if isinstance(_custom_labels, Unset):
+                custom_labels = UNSET
+            else:
+                custom_labels = _scp.model(
+                    BusinessEnvironmentInstanceResponseObjectCustomLabels, _custom_labels, "customLabels"
+                )
+
+            return custom_labels
+        if name == "dashboard_url":
+            return d.get("dashboardUrl", UNSET)
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "environment_type":
+            _environment_type = d.get("environmentType", UNSET)
+            environment_type: BusinessEnvironmentInstanceResponseObjectEnvironmentType | Unset
+            if isinstance(_environment_type, Unset):
+                environment_type = UNSET
+            else:
+                environment_type = _scp.enum(
+                    BusinessEnvironmentInstanceResponseObjectEnvironmentType, _environment_type, "environmentType"
+                )
+
+            return environment_type
+        if name == "global_account_guid":
+            return d.get("globalAccountGUID", UNSET)
+        if name == "id":
+            return d.get("id", UNSET)
+        if name == "labels":
+            return d.get("labels", UNSET)
+        if name == "landscape_label":
+            return d.get("landscapeLabel", UNSET)
+        if name == "modified_by":
+            return d.get("modifiedBy", UNSET)
+        if name == "modified_date":
+            _modified_date = d.get("modifiedDate", UNSET)
+            modified_date: datetime.datetime | Unset
+            if isinstance(_modified_date, Unset):
+                modified_date = UNSET
+            else:
+                modified_date = _scp.date_time(_modified_date, "modifiedDate")
+
+            return modified_date
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "operation":
+            return d.get("operation", UNSET)
+        if name == "parameters":
+            return d.get("parameters", UNSET)
+        if name == "plan_id":
+            return d.get("planId", UNSET)
+        if name == "plan_name":
+            return d.get("planName", UNSET)
+        if name == "platform_id":
+            return d.get("platformId", UNSET)
+        if name == "service_id":
+            return d.get("serviceId", UNSET)
+        if name == "service_name":
+            return d.get("serviceName", UNSET)
+        if name == "state":
+            _state = d.get("state", UNSET)
+            state: BusinessEnvironmentInstanceResponseObjectState | Unset
+            if isinstance(_state, Unset):
+                state = UNSET
+            else:
+                state = _scp.enum(BusinessEnvironmentInstanceResponseObjectState, _state, "state")
+
+            return state
+        if name == "state_message":
+            return d.get("stateMessage", UNSET)
+        if name == "subaccount_guid":
+            return d.get("subaccountGUID", UNSET)
+        if name == "tenant_id":
+            return d.get("tenantId", UNSET)
+        if name == "type_":
+            _type_ = d.get("type", UNSET)
+            type_: BusinessEnvironmentInstanceResponseObjectType | Unset
+            if isinstance(_type_, Unset):
+                type_ = UNSET
+            else:
+                type_ = _scp.enum(BusinessEnvironmentInstanceResponseObjectType, _type_, "type")
+
+            return type_
+        if name == "additional_properties":
+            declared = {
+                "brokerId",
+                "commercialType",
+                "createdBy",
+                "createdDate",
+                "customLabels",
+                "dashboardUrl",
+                "description",
+                "environmentType",
+                "globalAccountGUID",
+                "id",
+                "labels",
+                "landscapeLabel",
+                "modifiedBy",
+                "modifiedDate",
+                "name",
+                "operation",
+                "parameters",
+                "planId",
+                "planName",
+                "platformId",
+                "serviceId",
+                "serviceName",
+                "state",
+                "stateMessage",
+                "subaccountGUID",
+                "tenantId",
+                "type",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

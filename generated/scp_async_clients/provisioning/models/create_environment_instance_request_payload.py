@@ -49,6 +49,7 @@ class CreateEnvironmentInstanceRequestPayload(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         environment_type = self.environment_type
@@ -168,6 +169,54 @@ class CreateEnvironmentInstanceRequestPayload(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = (("environmentType", "planName", "serviceName"), (("parameters", "object", ((), ())),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "environment_type":
+            return d["environmentType"]
+        if name == "plan_name":
+            return d["planName"]
+        if name == "service_name":
+            return d["serviceName"]
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "landscape_label":
+            return d.get("landscapeLabel", UNSET)
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "origin":
+            return d.get("origin", UNSET)
+        if name == "parameters":
+            _parameters = d.get("parameters", UNSET)
+            parameters: CreateEnvironmentInstanceRequestPayloadParameters | Unset
+            if isinstance(_parameters, Unset):
+                parameters = UNSET
+            else:
+                parameters = _scp.model(CreateEnvironmentInstanceRequestPayloadParameters, _parameters, "parameters")
+
+            return parameters
+        if name == "technical_key":
+            return d.get("technicalKey", UNSET)
+        if name == "user":
+            return d.get("user", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "environmentType",
+                "planName",
+                "serviceName",
+                "description",
+                "landscapeLabel",
+                "name",
+                "origin",
+                "parameters",
+                "technicalKey",
+                "user",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -29,6 +29,7 @@ class DeleteEnvironmentInstanceBindingResponse(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         binding_id = self.binding_id
 
         plan_id = self.plan_id
@@ -88,3 +89,21 @@ class DeleteEnvironmentInstanceBindingResponse(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "binding_id":
+            return d.get("bindingId", UNSET)
+        if name == "plan_id":
+            return d.get("planId", UNSET)
+        if name == "service_id":
+            return d.get("serviceId", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "bindingId",
+                "planId",
+                "serviceId",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

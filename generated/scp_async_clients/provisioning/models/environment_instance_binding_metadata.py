@@ -33,6 +33,7 @@ class EnvironmentInstanceBindingMetadata(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         binding_id = self.binding_id
 
         created_by = self.created_by
@@ -106,3 +107,27 @@ class EnvironmentInstanceBindingMetadata(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "binding_id":
+            return d.get("bindingId", UNSET)
+        if name == "created_by":
+            return d.get("createdBy", UNSET)
+        if name == "created_date":
+            return d.get("createdDate", UNSET)
+        if name == "expires_at":
+            return d.get("expiresAt", UNSET)
+        if name == "instance_id":
+            return d.get("instanceId", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "bindingId",
+                "createdBy",
+                "createdDate",
+                "expiresAt",
+                "instanceId",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -39,6 +39,7 @@ class ErrorResponse(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         code = self.code
@@ -131,6 +132,40 @@ class ErrorResponse(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = (("code", "correlationID", "message"), (("details", "absent", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "code":
+            return d["code"]
+        if name == "correlation_id":
+            return d["correlationID"]
+        if name == "message":
+            return d["message"]
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "details":
+            _details = d.get("details", UNSET)
+            details: list[NestingErrorDetailsResponseObject] | Unset = UNSET
+            if _details is not UNSET:
+                details = _scp.models(NestingErrorDetailsResponseObject, _details, "details")
+
+            return details
+        if name == "target":
+            return d.get("target", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "code",
+                "correlationID",
+                "message",
+                "description",
+                "details",
+                "target",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -55,6 +55,7 @@ class GetEnvironmentInstanceBindingResponse(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         credentials = self.credentials.to_dict()
@@ -181,6 +182,61 @@ class GetEnvironmentInstanceBindingResponse(_scp.ReadOnFirstUse):
             ("volume_mounts", "absent", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "credentials":
+            credentials = _scp.model(GetEnvironmentInstanceBindingResponseCredentials, d["credentials"], "credentials")
+
+            return credentials
+        if name == "parameters":
+            parameters = _scp.model(GetEnvironmentInstanceBindingResponseParameters, d["parameters"], "parameters")
+
+            return parameters
+        if name == "endpoints":
+            _endpoints = d.get("endpoints", UNSET)
+            endpoints: list[GetEnvironmentInstanceBindingResponseEndpointsItem] | Unset = UNSET
+            if _endpoints is not UNSET:
+                endpoints = _scp.models(GetEnvironmentInstanceBindingResponseEndpointsItem, _endpoints, "endpoints")
+
+            return endpoints
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: GetEnvironmentInstanceBindingResponseMetadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(GetEnvironmentInstanceBindingResponseMetadata, _metadata, "metadata")
+
+            return metadata
+        if name == "route_service_url":
+            return d.get("route_service_url", UNSET)
+        if name == "syslog_drain_url":
+            return d.get("syslog_drain_url", UNSET)
+        if name == "volume_mounts":
+            _volume_mounts = d.get("volume_mounts", UNSET)
+            volume_mounts: list[GetEnvironmentInstanceBindingResponseVolumeMountsItem] | Unset = UNSET
+            if _volume_mounts is not UNSET:
+                volume_mounts = _scp.models(
+                    GetEnvironmentInstanceBindingResponseVolumeMountsItem, _volume_mounts, "volume_mounts"
+                )
+
+            return volume_mounts
+        if name == "additional_properties":
+            declared = {
+                "credentials",
+                "parameters",
+                "endpoints",
+                "metadata",
+                "route_service_url",
+                "syslog_drain_url",
+                "volume_mounts",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -29,6 +29,7 @@ class LabelAssignmentRequestPayload(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         labels: dict[str, Any] | Unset = UNSET
@@ -85,6 +86,27 @@ class LabelAssignmentRequestPayload(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("labels", "object", ((), ())),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "labels":
+            _labels = d.get("labels", UNSET)
+            labels: LabelAssignmentRequestPayloadLabels | Unset
+            if isinstance(_labels, Unset):
+                labels = UNSET
+            else:
+                labels = _scp.model(LabelAssignmentRequestPayloadLabels, _labels, "labels")
+
+            return labels
+        if name == "additional_properties":
+            declared = {
+                "labels",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -59,6 +59,7 @@ class ServicePlanAssignmentsResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         consumed_quota = self.consumed_quota
@@ -221,6 +222,79 @@ class ServicePlanAssignmentsResponseObject(_scp.ReadOnFirstUse):
         (),
         (("provisioningMethod", "str", None), ("resources", "absent", None), ("serviceCategory", "str", None)),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "consumed_quota":
+            return d.get("consumedQuota", UNSET)
+        if name == "global_account_guid":
+            return d.get("globalAccountGUID", UNSET)
+        if name == "global_account_id":
+            return d.get("globalAccountId", UNSET)
+        if name == "plan":
+            return d.get("plan", UNSET)
+        if name == "provisioning_method":
+            _provisioning_method = d.get("provisioningMethod", UNSET)
+            provisioning_method: ServicePlanAssignmentsResponseObjectProvisioningMethod | Unset
+            if isinstance(_provisioning_method, Unset):
+                provisioning_method = UNSET
+            else:
+                provisioning_method = _scp.enum(
+                    ServicePlanAssignmentsResponseObjectProvisioningMethod, _provisioning_method, "provisioningMethod"
+                )
+
+            return provisioning_method
+        if name == "quota":
+            return d.get("quota", UNSET)
+        if name == "resources":
+            _resources = d.get("resources", UNSET)
+            resources: list[QuotaResourcesResponseObject] | Unset = UNSET
+            if _resources is not UNSET:
+                resources = _scp.models(QuotaResourcesResponseObject, _resources, "resources")
+
+            return resources
+        if name == "service":
+            return d.get("service", UNSET)
+        if name == "service_category":
+            _service_category = d.get("serviceCategory", UNSET)
+            service_category: ServicePlanAssignmentsResponseObjectServiceCategory | Unset
+            if isinstance(_service_category, Unset):
+                service_category = UNSET
+            else:
+                service_category = _scp.enum(
+                    ServicePlanAssignmentsResponseObjectServiceCategory, _service_category, "serviceCategory"
+                )
+
+            return service_category
+        if name == "subaccount_guid":
+            return d.get("subaccountGUID", UNSET)
+        if name == "tenant_id":
+            return d.get("tenantId", UNSET)
+        if name == "unique_identifier":
+            return d.get("uniqueIdentifier", UNSET)
+        if name == "unlimited":
+            return d.get("unlimited", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "consumedQuota",
+                "globalAccountGUID",
+                "globalAccountId",
+                "plan",
+                "provisioningMethod",
+                "quota",
+                "resources",
+                "service",
+                "serviceCategory",
+                "subaccountGUID",
+                "tenantId",
+                "uniqueIdentifier",
+                "unlimited",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

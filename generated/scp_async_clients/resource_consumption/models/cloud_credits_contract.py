@@ -36,6 +36,7 @@ class CloudCreditsContract(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         contract_end_date: str | Unset = UNSET
@@ -131,6 +132,48 @@ class CloudCreditsContract(_scp.ReadOnFirstUse):
         (),
         (("contractEndDate", "absent", None), ("contractStartDate", "absent", None), ("phases", "absent", None)),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "contract_end_date":
+            _contract_end_date = d.get("contractEndDate", UNSET)
+            contract_end_date: datetime.date | Unset
+            if isinstance(_contract_end_date, Unset):
+                contract_end_date = UNSET
+            else:
+                contract_end_date = _scp.date(_contract_end_date, "contractEndDate")
+
+            return contract_end_date
+        if name == "contract_start_date":
+            _contract_start_date = d.get("contractStartDate", UNSET)
+            contract_start_date: datetime.date | Unset
+            if isinstance(_contract_start_date, Unset):
+                contract_start_date = UNSET
+            else:
+                contract_start_date = _scp.date(_contract_start_date, "contractStartDate")
+
+            return contract_start_date
+        if name == "currency":
+            return d.get("currency", UNSET)
+        if name == "phases":
+            _phases = d.get("phases", UNSET)
+            phases: list[CloudCreditsPhase] | Unset = UNSET
+            if _phases is not UNSET:
+                phases = _scp.models(CloudCreditsPhase, _phases, "phases")
+
+            return phases
+        if name == "additional_properties":
+            declared = {
+                "contractEndDate",
+                "contractStartDate",
+                "currency",
+                "phases",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

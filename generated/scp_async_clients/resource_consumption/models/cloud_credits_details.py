@@ -33,6 +33,7 @@ class CloudCreditsDetails(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         contracts: list[dict[str, Any]] | Unset = UNSET
@@ -104,6 +105,31 @@ class CloudCreditsDetails(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("contracts", "absent", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "contracts":
+            _contracts = d.get("contracts", UNSET)
+            contracts: list[CloudCreditsContract] | Unset = UNSET
+            if _contracts is not UNSET:
+                contracts = _scp.models(CloudCreditsContract, _contracts, "contracts")
+
+            return contracts
+        if name == "global_account_id":
+            return d.get("globalAccountId", UNSET)
+        if name == "global_account_name":
+            return d.get("globalAccountName", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "contracts",
+                "globalAccountId",
+                "globalAccountName",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

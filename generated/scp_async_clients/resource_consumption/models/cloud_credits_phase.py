@@ -34,6 +34,7 @@ class CloudCreditsPhase(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         phase_end_date: str | Unset = UNSET
@@ -122,6 +123,45 @@ class CloudCreditsPhase(_scp.ReadOnFirstUse):
         (),
         (("phaseEndDate", "absent", None), ("phaseStartDate", "absent", None), ("phaseUpdates", "absent", None)),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "phase_end_date":
+            _phase_end_date = d.get("phaseEndDate", UNSET)
+            phase_end_date: datetime.date | Unset
+            if isinstance(_phase_end_date, Unset):
+                phase_end_date = UNSET
+            else:
+                phase_end_date = _scp.date(_phase_end_date, "phaseEndDate")
+
+            return phase_end_date
+        if name == "phase_start_date":
+            _phase_start_date = d.get("phaseStartDate", UNSET)
+            phase_start_date: datetime.date | Unset
+            if isinstance(_phase_start_date, Unset):
+                phase_start_date = UNSET
+            else:
+                phase_start_date = _scp.date(_phase_start_date, "phaseStartDate")
+
+            return phase_start_date
+        if name == "phase_updates":
+            _phase_updates = d.get("phaseUpdates", UNSET)
+            phase_updates: list[CloudCreditsPhaseUpdate] | Unset = UNSET
+            if _phase_updates is not UNSET:
+                phase_updates = _scp.models(CloudCreditsPhaseUpdate, _phase_updates, "phaseUpdates")
+
+            return phase_updates
+        if name == "additional_properties":
+            declared = {
+                "phaseEndDate",
+                "phaseStartDate",
+                "phaseUpdates",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -30,6 +30,7 @@ class CloudCreditsPhaseUpdate(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         balance = self.balance
 
         cloud_credits_for_phase = self.cloud_credits_for_phase
@@ -96,3 +97,28 @@ class CloudCreditsPhaseUpdate(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("phaseUpdatedOn", "absent", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "balance":
+            return d.get("balance", UNSET)
+        if name == "cloud_credits_for_phase":
+            return d.get("cloudCreditsForPhase", UNSET)
+        if name == "phase_updated_on":
+            _phase_updated_on = d.get("phaseUpdatedOn", UNSET)
+            phase_updated_on: datetime.date | Unset
+            if isinstance(_phase_updated_on, Unset):
+                phase_updated_on = UNSET
+            else:
+                phase_updated_on = _scp.date(_phase_updated_on, "phaseUpdatedOn")
+
+            return phase_updated_on
+        if name == "additional_properties":
+            declared = {
+                "balance",
+                "cloudCreditsForPhase",
+                "phaseUpdatedOn",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

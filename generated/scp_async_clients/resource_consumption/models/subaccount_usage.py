@@ -79,6 +79,7 @@ class SubaccountUsage(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         application = self.application
 
         data_center = self.data_center
@@ -313,3 +314,96 @@ class SubaccountUsage(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "application":
+            return d.get("application", UNSET)
+        if name == "data_center":
+            return d.get("dataCenter", UNSET)
+        if name == "data_center_name":
+            return d.get("dataCenterName", UNSET)
+        if name == "directory_id":
+            return d.get("directoryId", UNSET)
+        if name == "directory_name":
+            return d.get("directoryName", UNSET)
+        if name == "environment_instance_id":
+            return d.get("environmentInstanceId", UNSET)
+        if name == "environment_instance_name":
+            return d.get("environmentInstanceName", UNSET)
+        if name == "global_account_id":
+            return d.get("globalAccountId", UNSET)
+        if name == "global_account_name":
+            return d.get("globalAccountName", UNSET)
+        if name == "identity_zone":
+            return d.get("identityZone", UNSET)
+        if name == "instance_id":
+            return d.get("instanceId", UNSET)
+        if name == "measure_id":
+            return d.get("measureId", UNSET)
+        if name == "metric_name":
+            return d.get("metricName", UNSET)
+        if name == "plan":
+            return d.get("plan", UNSET)
+        if name == "plan_name":
+            return d.get("planName", UNSET)
+        if name == "service_id":
+            return d.get("serviceId", UNSET)
+        if name == "service_name":
+            return d.get("serviceName", UNSET)
+        if name == "space_id":
+            return d.get("spaceId", UNSET)
+        if name == "space_name":
+            return d.get("spaceName", UNSET)
+        if name == "subaccount_id":
+            return d.get("subaccountId", UNSET)
+        if name == "subaccount_name":
+            return d.get("subaccountName", UNSET)
+        if name == "unit_plural":
+            return d.get("unitPlural", UNSET)
+        if name == "unit_singular":
+            return d.get("unitSingular", UNSET)
+        if name == "category_id":
+            return d.get("categoryId", UNSET)
+        if name == "category_name":
+            return d.get("categoryName", UNSET)
+        if name == "period_end_date":
+            return d.get("periodEndDate", UNSET)
+        if name == "period_start_date":
+            return d.get("periodStartDate", UNSET)
+        if name == "usage":
+            return d.get("usage", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "application",
+                "dataCenter",
+                "dataCenterName",
+                "directoryId",
+                "directoryName",
+                "environmentInstanceId",
+                "environmentInstanceName",
+                "globalAccountId",
+                "globalAccountName",
+                "identityZone",
+                "instanceId",
+                "measureId",
+                "metricName",
+                "plan",
+                "planName",
+                "serviceId",
+                "serviceName",
+                "spaceId",
+                "spaceName",
+                "subaccountId",
+                "subaccountName",
+                "unitPlural",
+                "unitSingular",
+                "categoryId",
+                "categoryName",
+                "periodEndDate",
+                "periodStartDate",
+                "usage",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -33,6 +33,7 @@ class ApplicationResourceDto(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         group_version_type: dict[str, Any] | Unset = UNSET
@@ -103,6 +104,33 @@ class ApplicationResourceDto(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("groupVersionType", "object", ((), ())),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "group_version_type":
+            _group_version_type = d.get("groupVersionType", UNSET)
+            group_version_type: GroupVersionType | Unset
+            if isinstance(_group_version_type, Unset):
+                group_version_type = UNSET
+            else:
+                group_version_type = _scp.model(GroupVersionType, _group_version_type, "groupVersionType")
+
+            return group_version_type
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "path":
+            return d.get("path", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "groupVersionType",
+                "name",
+                "path",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -69,6 +69,7 @@ class ApplicationSubscriptionsResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         amount = self.amount
@@ -266,6 +267,85 @@ class ApplicationSubscriptionsResponseObject(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("dependencies", "absent", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "amount":
+            return d.get("amount", UNSET)
+        if name == "app_id":
+            return d.get("appId", UNSET)
+        if name == "app_name":
+            return d.get("appName", UNSET)
+        if name == "app_name_before_moved_from_saas_provisioning":
+            return d.get("appNameBeforeMovedFromSaasProvisioning", UNSET)
+        if name == "changed_on":
+            return d.get("changedOn", UNSET)
+        if name == "code":
+            return d.get("code", UNSET)
+        if name == "commercial_app_name":
+            return d.get("commercialAppName", UNSET)
+        if name == "consumer_tenant_id":
+            return d.get("consumerTenantId", UNSET)
+        if name == "created_on":
+            return d.get("createdOn", UNSET)
+        if name == "dependencies":
+            _dependencies = d.get("dependencies", UNSET)
+            dependencies: list[DependenciesResponseObject] | Unset = UNSET
+            if _dependencies is not UNSET:
+                dependencies = _scp.models(DependenciesResponseObject, _dependencies, "dependencies")
+
+            return dependencies
+        if name == "error":
+            return d.get("error", UNSET)
+        if name == "global_account_id":
+            return d.get("globalAccountId", UNSET)
+        if name == "is_consumer_tenant_active":
+            return d.get("isConsumerTenantActive", UNSET)
+        if name == "license_type":
+            return d.get("licenseType", UNSET)
+        if name == "moved_from_saas_provisioning":
+            return d.get("movedFromSaasProvisioning", UNSET)
+        if name == "service_instance_id":
+            return d.get("serviceInstanceId", UNSET)
+        if name == "state":
+            return d.get("state", UNSET)
+        if name == "subaccount_id":
+            return d.get("subaccountId", UNSET)
+        if name == "subdomain":
+            return d.get("subdomain", UNSET)
+        if name == "subscription_guid":
+            return d.get("subscriptionGUID", UNSET)
+        if name == "url":
+            return d.get("url", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "amount",
+                "appId",
+                "appName",
+                "appNameBeforeMovedFromSaasProvisioning",
+                "changedOn",
+                "code",
+                "commercialAppName",
+                "consumerTenantId",
+                "createdOn",
+                "dependencies",
+                "error",
+                "globalAccountId",
+                "isConsumerTenantActive",
+                "licenseType",
+                "movedFromSaasProvisioning",
+                "serviceInstanceId",
+                "state",
+                "subaccountId",
+                "subdomain",
+                "subscriptionGUID",
+                "url",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -35,6 +35,7 @@ class BatchUpdateXsuaaSubscriptionDependencies(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         app_provider_custom_properties: dict[str, Any] | Unset = UNSET
@@ -126,6 +127,47 @@ class BatchUpdateXsuaaSubscriptionDependencies(_scp.ReadOnFirstUse):
             ("tenantIds", "list", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "app_provider_custom_properties":
+            _app_provider_custom_properties = d.get("appProviderCustomProperties", UNSET)
+            app_provider_custom_properties: BatchUpdateXsuaaSubscriptionDependenciesAppProviderCustomProperties | Unset
+            if isinstance(_app_provider_custom_properties, Unset):
+                app_provider_custom_properties = UNSET
+            else:
+                app_provider_custom_properties = _scp.model(
+                    BatchUpdateXsuaaSubscriptionDependenciesAppProviderCustomProperties,
+                    _app_provider_custom_properties,
+                    "appProviderCustomProperties",
+                )
+
+            return app_provider_custom_properties
+        if name == "subscription_guids":
+            _subscription_guids = d.get("subscriptionGuids", UNSET)
+            subscription_guids: list[str] | Unset = UNSET
+            if _subscription_guids is not UNSET:
+                subscription_guids = cast(list[str], _scp.array(_subscription_guids, "subscriptionGuids"))
+
+            return subscription_guids
+        if name == "tenant_ids":
+            _tenant_ids = d.get("tenantIds", UNSET)
+            tenant_ids: list[str] | Unset = UNSET
+            if _tenant_ids is not UNSET:
+                tenant_ids = cast(list[str], _scp.array(_tenant_ids, "tenantIds"))
+
+            return tenant_ids
+        if name == "additional_properties":
+            declared = {
+                "appProviderCustomProperties",
+                "subscriptionGuids",
+                "tenantIds",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

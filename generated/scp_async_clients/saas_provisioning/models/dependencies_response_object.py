@@ -35,6 +35,7 @@ class DependenciesResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         app_id = self.app_id
 
         app_name = self.app_name
@@ -123,3 +124,35 @@ class DependenciesResponseObject(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("dependencies", "absent", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "app_id":
+            return d.get("appId", UNSET)
+        if name == "app_name":
+            return d.get("appName", UNSET)
+        if name == "dependencies":
+            _dependencies = d.get("dependencies", UNSET)
+            dependencies: list[DependenciesResponseObject] | Unset = UNSET
+            if _dependencies is not UNSET:
+                dependencies = _scp.models(DependenciesResponseObject, _dependencies, "dependencies")
+
+            return dependencies
+        if name == "error":
+            return d.get("error", UNSET)
+        if name == "provider_subaccount_id":
+            return d.get("providerSubaccountID", UNSET)
+        if name == "xsappname":
+            return d.get("xsappname", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "appId",
+                "appName",
+                "dependencies",
+                "error",
+                "providerSubaccountID",
+                "xsappname",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -128,6 +128,7 @@ class EntitledApplicationsResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         additional_plan_features: list[str] | Unset = UNSET
@@ -571,15 +572,255 @@ class EntitledApplicationsResponseObject(_scp.ReadOnFirstUse):
             ("applicationResource", "object", ((), (("groupVersionType", "object", ((), ())),))),
             ("authenticationProvider", "str", None),
             ("automationState", "str", None),
-            ("createdDate", "absent", None),
+            ("createdDate", "date-time", None),
             ("labels", "object", ((), ())),
             ("metadata", "object", ((), ())),
-            ("modifiedDate", "absent", None),
+            ("modifiedDate", "date-time", None),
             ("paramsSchema", "object", ((), ())),
             ("state", "str", None),
             ("subscriptionError", "object", ((), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "additional_plan_features":
+            _additional_plan_features = d.get("additionalPlanFeatures", UNSET)
+            additional_plan_features: list[str] | Unset = UNSET
+            if _additional_plan_features is not UNSET:
+                additional_plan_features = cast(
+                    list[str], _scp.array(_additional_plan_features, "additionalPlanFeatures")
+                )
+
+            return additional_plan_features
+        if name == "allowed_target_plans":
+            _allowed_target_plans = d.get("allowedTargetPlans", UNSET)
+            allowed_target_plans: list[str] | Unset = UNSET
+            if _allowed_target_plans is not UNSET:
+                allowed_target_plans = cast(list[str], _scp.array(_allowed_target_plans, "allowedTargetPlans"))
+
+            return allowed_target_plans
+        if name == "app_id":
+            return d.get("appId", UNSET)
+        if name == "app_name":
+            return d.get("appName", UNSET)
+        if name == "application_coordinates":
+            _application_coordinates = d.get("applicationCoordinates", UNSET)
+            application_coordinates: EntitledApplicationsResponseObjectApplicationCoordinates | Unset
+            if isinstance(_application_coordinates, Unset):
+                application_coordinates = UNSET
+            else:
+                application_coordinates = _scp.model(
+                    EntitledApplicationsResponseObjectApplicationCoordinates,
+                    _application_coordinates,
+                    "applicationCoordinates",
+                )
+
+            return application_coordinates
+        if name == "application_resource":
+            _application_resource = d.get("applicationResource", UNSET)
+            application_resource: ApplicationResourceDto | Unset
+            if isinstance(_application_resource, Unset):
+                application_resource = UNSET
+            else:
+                application_resource = _scp.model(ApplicationResourceDto, _application_resource, "applicationResource")
+
+            return application_resource
+        if name == "authentication_provider":
+            _authentication_provider = d.get("authenticationProvider", UNSET)
+            authentication_provider: EntitledApplicationsResponseObjectAuthenticationProvider | Unset
+            if isinstance(_authentication_provider, Unset):
+                authentication_provider = UNSET
+            else:
+                authentication_provider = _scp.enum(
+                    EntitledApplicationsResponseObjectAuthenticationProvider,
+                    _authentication_provider,
+                    "authenticationProvider",
+                )
+
+            return authentication_provider
+        if name == "automation_state":
+            _automation_state = d.get("automationState", UNSET)
+            automation_state: EntitledApplicationsResponseObjectAutomationState | Unset
+            if isinstance(_automation_state, Unset):
+                automation_state = UNSET
+            else:
+                automation_state = _scp.enum(
+                    EntitledApplicationsResponseObjectAutomationState, _automation_state, "automationState"
+                )
+
+            return automation_state
+        if name == "automation_state_message":
+            return d.get("automationStateMessage", UNSET)
+        if name == "category":
+            return d.get("category", UNSET)
+        if name == "category_display_name":
+            return d.get("categoryDisplayName", UNSET)
+        if name == "commercial_app_name":
+            return d.get("commercialAppName", UNSET)
+        if name == "created_by":
+            return d.get("createdBy", UNSET)
+        if name == "created_date":
+            _created_date = d.get("createdDate", UNSET)
+            created_date: datetime.datetime | Unset
+            if isinstance(_created_date, Unset):
+                created_date = UNSET
+            else:
+                created_date = _scp.date_time(_created_date, "createdDate")
+
+            return created_date
+        if name == "customer_developed":
+            return d.get("customerDeveloped", UNSET)
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "display_name":
+            return d.get("displayName", UNSET)
+        if name == "formation_solution_name":
+            return d.get("formationSolutionName", UNSET)
+        if name == "global_account_id":
+            return d.get("globalAccountId", UNSET)
+        if name == "icon_base_64":
+            return d.get("iconBase64", UNSET)
+        if name == "incident_tracking_component":
+            return d.get("incidentTrackingComponent", UNSET)
+        if name == "labels":
+            _labels = d.get("labels", UNSET)
+            labels: EntitledApplicationsResponseObjectLabels | Unset
+            if isinstance(_labels, Unset):
+                labels = UNSET
+            else:
+                labels = _scp.model(EntitledApplicationsResponseObjectLabels, _labels, "labels")
+
+            return labels
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: EntitledApplicationsResponseObjectMetadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(EntitledApplicationsResponseObjectMetadata, _metadata, "metadata")
+
+            return metadata
+        if name == "modified_by":
+            return d.get("modifiedBy", UNSET)
+        if name == "modified_date":
+            _modified_date = d.get("modifiedDate", UNSET)
+            modified_date: datetime.datetime | Unset
+            if isinstance(_modified_date, Unset):
+                modified_date = UNSET
+            else:
+                modified_date = _scp.date_time(_modified_date, "modifiedDate")
+
+            return modified_date
+        if name == "params_schema":
+            _params_schema = d.get("paramsSchema", UNSET)
+            params_schema: EntitledApplicationsResponseObjectParamsSchema | Unset
+            if isinstance(_params_schema, Unset):
+                params_schema = UNSET
+            else:
+                params_schema = _scp.model(
+                    EntitledApplicationsResponseObjectParamsSchema, _params_schema, "paramsSchema"
+                )
+
+            return params_schema
+        if name == "plan_description":
+            return d.get("planDescription", UNSET)
+        if name == "plan_name":
+            return d.get("planName", UNSET)
+        if name == "platform_entity_id":
+            return d.get("platformEntityId", UNSET)
+        if name == "quota":
+            return d.get("quota", UNSET)
+        if name == "short_description":
+            return d.get("shortDescription", UNSET)
+        if name == "state":
+            _state = d.get("state", UNSET)
+            state: EntitledApplicationsResponseObjectState | Unset
+            if isinstance(_state, Unset):
+                state = UNSET
+            else:
+                state = _scp.enum(EntitledApplicationsResponseObjectState, _state, "state")
+
+            return state
+        if name == "subscribed_subaccount_id":
+            return d.get("subscribedSubaccountId", UNSET)
+        if name == "subscribed_tenant_id":
+            return d.get("subscribedTenantId", UNSET)
+        if name == "subscription_error":
+            _subscription_error = d.get("subscriptionError", UNSET)
+            subscription_error: EntitledApplicationsErrorResponseObject | Unset
+            if isinstance(_subscription_error, Unset):
+                subscription_error = UNSET
+            else:
+                subscription_error = _scp.model(
+                    EntitledApplicationsErrorResponseObject, _subscription_error, "subscriptionError"
+                )
+
+            return subscription_error
+        if name == "subscription_guid":
+            return d.get("subscriptionGUID", UNSET)
+        if name == "subscription_id":
+            return d.get("subscriptionId", UNSET)
+        if name == "subscription_url":
+            return d.get("subscriptionUrl", UNSET)
+        if name == "supports_get_parameters":
+            return d.get("supportsGetParameters", UNSET)
+        if name == "supports_parameters_updates":
+            return d.get("supportsParametersUpdates", UNSET)
+        if name == "supports_plan_updates":
+            return d.get("supportsPlanUpdates", UNSET)
+        if name == "tenant_id":
+            return d.get("tenantId", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "additionalPlanFeatures",
+                "allowedTargetPlans",
+                "appId",
+                "appName",
+                "applicationCoordinates",
+                "applicationResource",
+                "authenticationProvider",
+                "automationState",
+                "automationStateMessage",
+                "category",
+                "categoryDisplayName",
+                "commercialAppName",
+                "createdBy",
+                "createdDate",
+                "customerDeveloped",
+                "description",
+                "displayName",
+                "formationSolutionName",
+                "globalAccountId",
+                "iconBase64",
+                "incidentTrackingComponent",
+                "labels",
+                "metadata",
+                "modifiedBy",
+                "modifiedDate",
+                "paramsSchema",
+                "planDescription",
+                "planName",
+                "platformEntityId",
+                "quota",
+                "shortDescription",
+                "state",
+                "subscribedSubaccountId",
+                "subscribedTenantId",
+                "subscriptionError",
+                "subscriptionGUID",
+                "subscriptionId",
+                "subscriptionUrl",
+                "supportsGetParameters",
+                "supportsParametersUpdates",
+                "supportsPlanUpdates",
+                "tenantId",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

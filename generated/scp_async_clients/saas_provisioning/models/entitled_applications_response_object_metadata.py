@@ -25,6 +25,7 @@ class EntitledApplicationsResponseObjectMetadata(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         empty = self.empty
 
         field_dict: dict[str, Any] = {}
@@ -70,3 +71,15 @@ class EntitledApplicationsResponseObjectMetadata(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "empty":
+            return d.get("empty", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "empty",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

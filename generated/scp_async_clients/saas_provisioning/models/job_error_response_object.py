@@ -36,6 +36,7 @@ class JobErrorResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         error = self.error
 
         exception = self.exception
@@ -122,4 +123,38 @@ class JobErrorResponseObject(_scp.ReadOnFirstUse):
         return short_repr(self)
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
-    _scp_shape = ((), (("timestamp", "absent", None),))
+    _scp_shape = ((), (("timestamp", "date-time", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "error":
+            return d.get("error", UNSET)
+        if name == "exception":
+            return d.get("exception", UNSET)
+        if name == "message":
+            return d.get("message", UNSET)
+        if name == "paths":
+            return d.get("paths", UNSET)
+        if name == "status":
+            return d.get("status", UNSET)
+        if name == "timestamp":
+            _timestamp = d.get("timestamp", UNSET)
+            timestamp: datetime.datetime | Unset
+            if isinstance(_timestamp, Unset):
+                timestamp = UNSET
+            else:
+                timestamp = _scp.date_time(_timestamp, "timestamp")
+
+            return timestamp
+        if name == "additional_properties":
+            declared = {
+                "error",
+                "exception",
+                "message",
+                "paths",
+                "status",
+                "timestamp",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

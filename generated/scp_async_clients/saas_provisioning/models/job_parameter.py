@@ -34,6 +34,7 @@ class JobParameter(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         identifying = self.identifying
@@ -111,6 +112,40 @@ class JobParameter(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("type", "str", None), ("value", "object", ((), ()))))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "identifying":
+            return d.get("identifying", UNSET)
+        if name == "type_":
+            _type_ = d.get("type", UNSET)
+            type_: JobParameterType | Unset
+            if isinstance(_type_, Unset):
+                type_ = UNSET
+            else:
+                type_ = _scp.enum(JobParameterType, _type_, "type")
+
+            return type_
+        if name == "value":
+            _value = d.get("value", UNSET)
+            value: JobParameterValue | Unset
+            if isinstance(_value, Unset):
+                value = UNSET
+            else:
+                value = _scp.model(JobParameterValue, _value, "value")
+
+            return value
+        if name == "additional_properties":
+            declared = {
+                "identifying",
+                "type",
+                "value",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

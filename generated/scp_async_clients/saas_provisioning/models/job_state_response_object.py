@@ -39,6 +39,7 @@ class JobStateResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         created_by = self.created_by
@@ -139,11 +140,58 @@ class JobStateResponseObject(_scp.ReadOnFirstUse):
     _scp_shape = (
         (),
         (
-            ("error", "object", ((), (("timestamp", "absent", None),))),
+            ("error", "object", ((), (("timestamp", "date-time", None),))),
             ("state", "str", None),
             ("stateDetails", "object", ((), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "created_by":
+            return d.get("createdBy", UNSET)
+        if name == "error":
+            _error = d.get("error", UNSET)
+            error: JobErrorResponseObject | Unset
+            if isinstance(_error, Unset):
+                error = UNSET
+            else:
+                error = _scp.model(JobErrorResponseObject, _error, "error")
+
+            return error
+        if name == "id":
+            return d.get("id", UNSET)
+        if name == "state":
+            _state = d.get("state", UNSET)
+            state: JobStateResponseObjectState | Unset
+            if isinstance(_state, Unset):
+                state = UNSET
+            else:
+                state = _scp.enum(JobStateResponseObjectState, _state, "state")
+
+            return state
+        if name == "state_details":
+            _state_details = d.get("stateDetails", UNSET)
+            state_details: JobStateResponseObjectStateDetails | Unset
+            if isinstance(_state_details, Unset):
+                state_details = UNSET
+            else:
+                state_details = _scp.model(JobStateResponseObjectStateDetails, _state_details, "stateDetails")
+
+            return state_details
+        if name == "additional_properties":
+            declared = {
+                "createdBy",
+                "error",
+                "id",
+                "state",
+                "stateDetails",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

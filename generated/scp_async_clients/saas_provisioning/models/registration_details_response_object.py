@@ -69,6 +69,7 @@ class RegistrationDetailsResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         app_id = self.app_id
@@ -258,6 +259,86 @@ class RegistrationDetailsResponseObject(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("paramsSchema", "object", ((), ())),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "app_id":
+            return d.get("appId", UNSET)
+        if name == "app_name":
+            return d.get("appName", UNSET)
+        if name == "app_type":
+            return d.get("appType", UNSET)
+        if name == "app_urls":
+            return d.get("appUrls", UNSET)
+        if name == "automation_solution_name":
+            return d.get("automationSolutionName", UNSET)
+        if name == "category":
+            return d.get("category", UNSET)
+        if name == "commercial_app_name":
+            return d.get("commercialAppName", UNSET)
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "display_name":
+            return d.get("displayName", UNSET)
+        if name == "fail_subscription_on_automation_failure":
+            return d.get("failSubscriptionOnAutomationFailure", UNSET)
+        if name == "formation_solution_name":
+            return d.get("formationSolutionName", UNSET)
+        if name == "global_account_id":
+            return d.get("globalAccountId", UNSET)
+        if name == "message_on_automation_failure":
+            return d.get("messageOnAutomationFailure", UNSET)
+        if name == "organization_guid":
+            return d.get("organizationGuid", UNSET)
+        if name == "params_schema":
+            _params_schema = d.get("paramsSchema", UNSET)
+            params_schema: RegistrationDetailsResponseObjectParamsSchema | Unset
+            if isinstance(_params_schema, Unset):
+                params_schema = UNSET
+            else:
+                params_schema = _scp.model(
+                    RegistrationDetailsResponseObjectParamsSchema, _params_schema, "paramsSchema"
+                )
+
+            return params_schema
+        if name == "propagate_params":
+            return d.get("propagateParams", UNSET)
+        if name == "provider_tenant_id":
+            return d.get("providerTenantId", UNSET)
+        if name == "service_instance_id":
+            return d.get("serviceInstanceId", UNSET)
+        if name == "space_guid":
+            return d.get("spaceGuid", UNSET)
+        if name == "xsappname":
+            return d.get("xsappname", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "appId",
+                "appName",
+                "appType",
+                "appUrls",
+                "automationSolutionName",
+                "category",
+                "commercialAppName",
+                "description",
+                "displayName",
+                "failSubscriptionOnAutomationFailure",
+                "formationSolutionName",
+                "globalAccountId",
+                "messageOnAutomationFailure",
+                "organizationGuid",
+                "paramsSchema",
+                "propagateParams",
+                "providerTenantId",
+                "serviceInstanceId",
+                "spaceGuid",
+                "xsappname",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -38,6 +38,7 @@ class SaasAsyncSubscriptionRequestPayload(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         additional_output: dict[str, Any] | Unset = UNSET
@@ -124,6 +125,45 @@ class SaasAsyncSubscriptionRequestPayload(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("additionalOutput", "object", ((), ())), ("status", "str", None)))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "additional_output":
+            _additional_output = d.get("additionalOutput", UNSET)
+            additional_output: SaasAsyncSubscriptionRequestPayloadAdditionalOutput | Unset
+            if isinstance(_additional_output, Unset):
+                additional_output = UNSET
+            else:
+                additional_output = _scp.model(
+                    SaasAsyncSubscriptionRequestPayloadAdditionalOutput, _additional_output, "additionalOutput"
+                )
+
+            return additional_output
+        if name == "message":
+            return d.get("message", UNSET)
+        if name == "status":
+            _status = d.get("status", UNSET)
+            status: SaasAsyncSubscriptionRequestPayloadStatus | Unset
+            if isinstance(_status, Unset):
+                status = UNSET
+            else:
+                status = _scp.enum(SaasAsyncSubscriptionRequestPayloadStatus, _status, "status")
+
+            return status
+        if name == "subscription_url":
+            return d.get("subscriptionUrl", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "additionalOutput",
+                "message",
+                "status",
+                "subscriptionUrl",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

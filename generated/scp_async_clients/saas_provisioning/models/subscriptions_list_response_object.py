@@ -37,6 +37,7 @@ class SubscriptionsListResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         more_pages = self.more_pages
@@ -122,6 +123,37 @@ class SubscriptionsListResponseObject(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("subscriptions", "absent", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "more_pages":
+            return d.get("morePages", UNSET)
+        if name == "page":
+            return d.get("page", UNSET)
+        if name == "subscriptions":
+            _subscriptions = d.get("subscriptions", UNSET)
+            subscriptions: list[ApplicationSubscriptionsResponseObject] | Unset = UNSET
+            if _subscriptions is not UNSET:
+                subscriptions = _scp.models(ApplicationSubscriptionsResponseObject, _subscriptions, "subscriptions")
+
+            return subscriptions
+        if name == "total":
+            return d.get("total", UNSET)
+        if name == "total_pages":
+            return d.get("totalPages", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "morePages",
+                "page",
+                "subscriptions",
+                "total",
+                "totalPages",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

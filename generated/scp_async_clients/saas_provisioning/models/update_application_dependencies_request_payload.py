@@ -33,6 +33,7 @@ class UpdateApplicationDependenciesRequestPayload(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         app_provider_custom_properties: dict[str, Any] | Unset = UNSET
@@ -93,6 +94,33 @@ class UpdateApplicationDependenciesRequestPayload(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("appProviderCustomProperties", "object", ((), ())),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "app_provider_custom_properties":
+            _app_provider_custom_properties = d.get("appProviderCustomProperties", UNSET)
+            app_provider_custom_properties: (
+                UpdateApplicationDependenciesRequestPayloadAppProviderCustomProperties | Unset
+            )
+            if isinstance(_app_provider_custom_properties, Unset):
+                app_provider_custom_properties = UNSET
+            else:
+                app_provider_custom_properties = _scp.model(
+                    UpdateApplicationDependenciesRequestPayloadAppProviderCustomProperties,
+                    _app_provider_custom_properties,
+                    "appProviderCustomProperties",
+                )
+
+            return app_provider_custom_properties
+        if name == "additional_properties":
+            declared = {
+                "appProviderCustomProperties",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

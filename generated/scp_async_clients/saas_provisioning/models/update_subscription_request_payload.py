@@ -33,6 +33,7 @@ class UpdateSubscriptionRequestPayload(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         plan_name = self.plan_name
@@ -98,6 +99,32 @@ class UpdateSubscriptionRequestPayload(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("subscriptionParams", "object", ((), ())),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "plan_name":
+            return d.get("planName", UNSET)
+        if name == "subscription_params":
+            _subscription_params = d.get("subscriptionParams", UNSET)
+            subscription_params: UpdateSubscriptionRequestPayloadSubscriptionParams | Unset
+            if isinstance(_subscription_params, Unset):
+                subscription_params = UNSET
+            else:
+                subscription_params = _scp.model(
+                    UpdateSubscriptionRequestPayloadSubscriptionParams, _subscription_params, "subscriptionParams"
+                )
+
+            return subscription_params
+        if name == "additional_properties":
+            declared = {
+                "planName",
+                "subscriptionParams",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -29,6 +29,7 @@ class AgentVersionsResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         cf: list[str] | Unset = UNSET
         if not isinstance(self.cf, Unset):
             cf = self.cf
@@ -103,3 +104,36 @@ class AgentVersionsResponseObject(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("cf", "list", None), ("cf-sap", "list", None), ("k8s", "list", None)))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "cf":
+            _cf = d.get("cf", UNSET)
+            cf: list[str] | Unset = UNSET
+            if _cf is not UNSET:
+                cf = cast(list[str], _scp.array(_cf, "cf"))
+
+            return cf
+        if name == "cf_sap":
+            _cf_sap = d.get("cf-sap", UNSET)
+            cf_sap: list[str] | Unset = UNSET
+            if _cf_sap is not UNSET:
+                cf_sap = cast(list[str], _scp.array(_cf_sap, "cf-sap"))
+
+            return cf_sap
+        if name == "k8s":
+            _k8s = d.get("k8s", UNSET)
+            k8s: list[str] | Unset = UNSET
+            if _k8s is not UNSET:
+                k8s = cast(list[str], _scp.array(_k8s, "k8s"))
+
+            return k8s
+        if name == "additional_properties":
+            declared = {
+                "cf",
+                "cf-sap",
+                "k8s",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -36,6 +36,7 @@ class CreateByPlanID(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         name = self.name
@@ -121,6 +122,43 @@ class CreateByPlanID(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = (("name", "service_plan_id"), (("labels", "absent", None), ("parameters", "object", ((), ()))))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "name":
+            return d["name"]
+        if name == "service_plan_id":
+            return d["service_plan_id"]
+        if name == "labels":
+            _labels = d.get("labels", UNSET)
+            labels: Labels | Unset
+            if isinstance(_labels, Unset):
+                labels = UNSET
+            else:
+                labels = _scp.model(Labels, _labels, "labels")
+
+            return labels
+        if name == "parameters":
+            _parameters = d.get("parameters", UNSET)
+            parameters: CreateByPlanIDParameters | Unset
+            if isinstance(_parameters, Unset):
+                parameters = UNSET
+            else:
+                parameters = _scp.model(CreateByPlanIDParameters, _parameters, "parameters")
+
+            return parameters
+        if name == "additional_properties":
+            declared = {
+                "name",
+                "service_plan_id",
+                "labels",
+                "parameters",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -30,6 +30,7 @@ class Label(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         key = self.key
 
         op: str | Unset = UNSET
@@ -101,3 +102,33 @@ class Label(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("op", "str", None), ("values", "list", None)))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "key":
+            return d.get("key", UNSET)
+        if name == "op":
+            _op = d.get("op", UNSET)
+            op: LabelOp | Unset
+            if isinstance(_op, Unset):
+                op = UNSET
+            else:
+                op = _scp.enum(LabelOp, _op, "op")
+
+            return op
+        if name == "values":
+            _values = d.get("values", UNSET)
+            values: list[str] | Unset = UNSET
+            if _values is not UNSET:
+                values = cast(list[str], _scp.array(_values, "values"))
+
+            return values
+        if name == "additional_properties":
+            declared = {
+                "key",
+                "op",
+                "values",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -55,6 +55,7 @@ class ListedServiceBindingResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         id = self.id
@@ -214,12 +215,97 @@ class ListedServiceBindingResponseObject(_scp.ReadOnFirstUse):
         (
             ("bind_resource", "object", ((), ())),
             ("context", "object", ((), ())),
-            ("created_at", "absent", None),
+            ("created_at", "date-time", None),
             ("credentials", "object", ((), ())),
             ("labels", "absent", None),
-            ("updated_at", "absent", None),
+            ("updated_at", "date-time", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "id":
+            return d["id"]
+        if name == "name":
+            return d["name"]
+        if name == "bind_resource":
+            _bind_resource = d.get("bind_resource", UNSET)
+            bind_resource: ListedServiceBindingResponseObjectBindResource | Unset
+            if isinstance(_bind_resource, Unset):
+                bind_resource = UNSET
+            else:
+                bind_resource = _scp.model(
+                    ListedServiceBindingResponseObjectBindResource, _bind_resource, "bind_resource"
+                )
+
+            return bind_resource
+        if name == "context":
+            _context = d.get("context", UNSET)
+            context: ListedServiceBindingResponseObjectContext | Unset
+            if isinstance(_context, Unset):
+                context = UNSET
+            else:
+                context = _scp.model(ListedServiceBindingResponseObjectContext, _context, "context")
+
+            return context
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "credentials":
+            _credentials = d.get("credentials", UNSET)
+            credentials: ListedServiceBindingResponseObjectCredentials | Unset
+            if isinstance(_credentials, Unset):
+                credentials = UNSET
+            else:
+                credentials = _scp.model(ListedServiceBindingResponseObjectCredentials, _credentials, "credentials")
+
+            return credentials
+        if name == "labels":
+            _labels = d.get("labels", UNSET)
+            labels: Labels | Unset
+            if isinstance(_labels, Unset):
+                labels = UNSET
+            else:
+                labels = _scp.model(Labels, _labels, "labels")
+
+            return labels
+        if name == "ready":
+            return d.get("ready", UNSET)
+        if name == "service_instance_id":
+            return d.get("service_instance_id", UNSET)
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "additional_properties":
+            declared = {
+                "id",
+                "name",
+                "bind_resource",
+                "context",
+                "created_at",
+                "credentials",
+                "labels",
+                "ready",
+                "service_instance_id",
+                "updated_at",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

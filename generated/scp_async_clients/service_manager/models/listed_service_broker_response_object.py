@@ -44,6 +44,7 @@ class ListedServiceBrokerResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         id = self.id
@@ -165,8 +166,64 @@ class ListedServiceBrokerResponseObject(_scp.ReadOnFirstUse):
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = (
         ("id", "name"),
-        (("created_at", "absent", None), ("labels", "absent", None), ("updated_at", "absent", None)),
+        (("created_at", "date-time", None), ("labels", "absent", None), ("updated_at", "date-time", None)),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "id":
+            return d["id"]
+        if name == "name":
+            return d["name"]
+        if name == "broker_url":
+            return d.get("broker_url", UNSET)
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "labels":
+            _labels = d.get("labels", UNSET)
+            labels: Labels | Unset
+            if isinstance(_labels, Unset):
+                labels = UNSET
+            else:
+                labels = _scp.model(Labels, _labels, "labels")
+
+            return labels
+        if name == "ready":
+            return d.get("ready", UNSET)
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "additional_properties":
+            declared = {
+                "id",
+                "name",
+                "broker_url",
+                "created_at",
+                "description",
+                "labels",
+                "ready",
+                "updated_at",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

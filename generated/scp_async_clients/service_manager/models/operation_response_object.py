@@ -66,6 +66,7 @@ class OperationResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         correlation_id = self.correlation_id
@@ -294,17 +295,138 @@ class OperationResponseObject(_scp.ReadOnFirstUse):
     _scp_shape = (
         (),
         (
-            ("created_at", "absent", None),
-            ("deletion_scheduled", "absent", None),
+            ("created_at", "date-time", None),
+            ("deletion_scheduled", "date-time", None),
             ("errors", "absent", None),
             ("labels", "absent", None),
-            ("reschedule_timestamp", "absent", None),
+            ("reschedule_timestamp", "date-time", None),
             ("state", "str", None),
             ("transitive_resources", "absent", None),
             ("type", "str", None),
-            ("updated_at", "absent", None),
+            ("updated_at", "date-time", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "correlation_id":
+            return d.get("correlation_id", UNSET)
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "deletion_scheduled":
+            _deletion_scheduled = d.get("deletion_scheduled", UNSET)
+            deletion_scheduled: datetime.datetime | Unset
+            if isinstance(_deletion_scheduled, Unset):
+                deletion_scheduled = UNSET
+            else:
+                deletion_scheduled = _scp.date_time(_deletion_scheduled, "deletion_scheduled")
+
+            return deletion_scheduled
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "errors":
+            _errors = d.get("errors", UNSET)
+            errors: list[Error] | Unset = UNSET
+            if _errors is not UNSET:
+                errors = _scp.models(Error, _errors, "errors")
+
+            return errors
+        if name == "id":
+            return d.get("id", UNSET)
+        if name == "labels":
+            _labels = d.get("labels", UNSET)
+            labels: Labels | Unset
+            if isinstance(_labels, Unset):
+                labels = UNSET
+            else:
+                labels = _scp.model(Labels, _labels, "labels")
+
+            return labels
+        if name == "platform_id":
+            return d.get("platform_id", UNSET)
+        if name == "ready":
+            return d.get("ready", UNSET)
+        if name == "reschedule":
+            return d.get("reschedule", UNSET)
+        if name == "reschedule_timestamp":
+            _reschedule_timestamp = d.get("reschedule_timestamp", UNSET)
+            reschedule_timestamp: datetime.datetime | Unset
+            if isinstance(_reschedule_timestamp, Unset):
+                reschedule_timestamp = UNSET
+            else:
+                reschedule_timestamp = _scp.date_time(_reschedule_timestamp, "reschedule_timestamp")
+
+            return reschedule_timestamp
+        if name == "resource_id":
+            return d.get("resource_id", UNSET)
+        if name == "resource_type":
+            return d.get("resource_type", UNSET)
+        if name == "state":
+            _state = d.get("state", UNSET)
+            state: OperationResponseObjectState | Unset
+            if isinstance(_state, Unset):
+                state = UNSET
+            else:
+                state = _scp.enum(OperationResponseObjectState, _state, "state")
+
+            return state
+        if name == "transitive_resources":
+            _transitive_resources = d.get("transitive_resources", UNSET)
+            transitive_resources: list[TransitiveResource] | Unset = UNSET
+            if _transitive_resources is not UNSET:
+                transitive_resources = _scp.models(TransitiveResource, _transitive_resources, "transitive_resources")
+
+            return transitive_resources
+        if name == "type_":
+            _type_ = d.get("type", UNSET)
+            type_: OperationResponseObjectType | Unset
+            if isinstance(_type_, Unset):
+                type_ = UNSET
+            else:
+                type_ = _scp.enum(OperationResponseObjectType, _type_, "type")
+
+            return type_
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "additional_properties":
+            declared = {
+                "correlation_id",
+                "created_at",
+                "deletion_scheduled",
+                "description",
+                "errors",
+                "id",
+                "labels",
+                "platform_id",
+                "ready",
+                "reschedule",
+                "reschedule_timestamp",
+                "resource_id",
+                "resource_type",
+                "state",
+                "transitive_resources",
+                "type",
+                "updated_at",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

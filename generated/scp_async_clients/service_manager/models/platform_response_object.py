@@ -48,6 +48,7 @@ class PlatformResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         created_at: str | Unset = UNSET
@@ -190,7 +191,7 @@ class PlatformResponseObject(_scp.ReadOnFirstUse):
     _scp_shape = (
         (),
         (
-            ("created_at", "absent", None),
+            ("created_at", "date-time", None),
             ("labels", "absent", None),
             (
                 "last_operation",
@@ -198,22 +199,95 @@ class PlatformResponseObject(_scp.ReadOnFirstUse):
                 (
                     (),
                     (
-                        ("created_at", "absent", None),
-                        ("deletion_scheduled", "absent", None),
+                        ("created_at", "date-time", None),
+                        ("deletion_scheduled", "date-time", None),
                         ("errors", "absent", None),
                         ("labels", "absent", None),
-                        ("reschedule_timestamp", "absent", None),
+                        ("reschedule_timestamp", "date-time", None),
                         ("state", "str", None),
                         ("transitive_resources", "absent", None),
                         ("type", "str", None),
-                        ("updated_at", "absent", None),
+                        ("updated_at", "date-time", None),
                     ),
                 ),
             ),
             ("type", "str", None),
-            ("updated_at", "absent", None),
+            ("updated_at", "date-time", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "id":
+            return d.get("id", UNSET)
+        if name == "labels":
+            _labels = d.get("labels", UNSET)
+            labels: Labels | Unset
+            if isinstance(_labels, Unset):
+                labels = UNSET
+            else:
+                labels = _scp.model(Labels, _labels, "labels")
+
+            return labels
+        if name == "last_operation":
+            _last_operation = d.get("last_operation", UNSET)
+            last_operation: OperationResponseObject | Unset
+            if isinstance(_last_operation, Unset):
+                last_operation = UNSET
+            else:
+                last_operation = _scp.model(OperationResponseObject, _last_operation, "last_operation")
+
+            return last_operation
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "ready":
+            return d.get("ready", UNSET)
+        if name == "type_":
+            _type_ = d.get("type", UNSET)
+            type_: PlatformResponseObjectType | Unset
+            if isinstance(_type_, Unset):
+                type_ = UNSET
+            else:
+                type_ = _scp.enum(PlatformResponseObjectType, _type_, "type")
+
+            return type_
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "additional_properties":
+            declared = {
+                "created_at",
+                "description",
+                "id",
+                "labels",
+                "last_operation",
+                "name",
+                "ready",
+                "type",
+                "updated_at",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -33,6 +33,7 @@ class ServiceOfferingMetadata(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         display_name = self.display_name
 
         documentation_url = self.documentation_url
@@ -106,3 +107,27 @@ class ServiceOfferingMetadata(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "display_name":
+            return d.get("displayName", UNSET)
+        if name == "documentation_url":
+            return d.get("documentationUrl", UNSET)
+        if name == "image_url":
+            return d.get("imageUrl", UNSET)
+        if name == "long_description":
+            return d.get("longDescription", UNSET)
+        if name == "support_url":
+            return d.get("supportUrl", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "displayName",
+                "documentationUrl",
+                "imageUrl",
+                "longDescription",
+                "supportUrl",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -60,6 +60,7 @@ class ServiceOfferingResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         id = self.id
@@ -243,12 +244,97 @@ class ServiceOfferingResponseObject(_scp.ReadOnFirstUse):
     _scp_shape = (
         ("id", "name"),
         (
-            ("created_at", "absent", None),
+            ("created_at", "date-time", None),
             ("metadata", "object", ((), ())),
             ("tags", "list", None),
-            ("updated_at", "absent", None),
+            ("updated_at", "date-time", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "id":
+            return d["id"]
+        if name == "name":
+            return d["name"]
+        if name == "allow_context_updates":
+            return d.get("allow_context_updates", UNSET)
+        if name == "bindable":
+            return d.get("bindable", UNSET)
+        if name == "bindings_retrievable":
+            return d.get("bindings_retrievable", UNSET)
+        if name == "broker_id":
+            return d.get("broker_id", UNSET)
+        if name == "catalog_id":
+            return d.get("catalog_id", UNSET)
+        if name == "catalog_name":
+            return d.get("catalog_name", UNSET)
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "instances_retrievable":
+            return d.get("instances_retrievable", UNSET)
+        if name == "metadata":
+            _metadata = d.get("metadata", UNSET)
+            metadata: ServiceOfferingMetadata | Unset
+            if isinstance(_metadata, Unset):
+                metadata = UNSET
+            else:
+                metadata = _scp.model(ServiceOfferingMetadata, _metadata, "metadata")
+
+            return metadata
+        if name == "plan_updateable":
+            return d.get("plan_updateable", UNSET)
+        if name == "ready":
+            return d.get("ready", UNSET)
+        if name == "tags":
+            _tags = d.get("tags", UNSET)
+            tags: list[str] | Unset = UNSET
+            if _tags is not UNSET:
+                tags = cast(list[str], _scp.array(_tags, "tags"))
+
+            return tags
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "additional_properties":
+            declared = {
+                "id",
+                "name",
+                "allow_context_updates",
+                "bindable",
+                "bindings_retrievable",
+                "broker_id",
+                "catalog_id",
+                "catalog_name",
+                "created_at",
+                "description",
+                "instances_retrievable",
+                "metadata",
+                "plan_updateable",
+                "ready",
+                "tags",
+                "updated_at",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

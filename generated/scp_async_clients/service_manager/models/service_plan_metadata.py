@@ -30,6 +30,7 @@ class ServicePlanMetadata(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         supported_max_osb_version: float | str | Unset
         if isinstance(self.supported_max_osb_version, Unset):
             supported_max_osb_version = UNSET
@@ -125,3 +126,53 @@ class ServicePlanMetadata(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("supportedPlatforms", "absent", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "supported_max_osb_version":
+
+            def _parse_supported_max_osb_version(data: object) -> float | str | Unset:
+                if isinstance(data, Unset):
+                    return data
+                return cast(float | str | Unset, data)
+
+            supported_max_osb_version = _parse_supported_max_osb_version(d.get("supportedMaxOSBVersion", UNSET))
+
+            return supported_max_osb_version
+        if name == "supported_min_osb_version":
+
+            def _parse_supported_min_osb_version(data: object) -> float | str | Unset:
+                if isinstance(data, Unset):
+                    return data
+                return cast(float | str | Unset, data)
+
+            supported_min_osb_version = _parse_supported_min_osb_version(d.get("supportedMinOSBVersion", UNSET))
+
+            return supported_min_osb_version
+        if name == "supported_platforms":
+            _supported_platforms = d.get("supportedPlatforms", UNSET)
+            supported_platforms: list[ServicePlanMetadataSupportedPlatformsItem] | Unset = UNSET
+            if _supported_platforms is not UNSET:
+                if _scp.is_array(_supported_platforms, "supportedPlatforms"):
+                    supported_platforms = []
+                    for supported_platforms_item_data in _supported_platforms:
+                        supported_platforms_item = _scp.enum(
+                            ServicePlanMetadataSupportedPlatformsItem,
+                            supported_platforms_item_data,
+                            "supportedPlatforms[]",
+                        )
+
+                        supported_platforms.append(supported_platforms_item)
+                else:
+                    supported_platforms = _supported_platforms
+
+            return supported_platforms
+        if name == "additional_properties":
+            declared = {
+                "supportedMaxOSBVersion",
+                "supportedMinOSBVersion",
+                "supportedPlatforms",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

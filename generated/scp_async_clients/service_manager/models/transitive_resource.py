@@ -31,6 +31,7 @@ class TransitiveResource(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         criteria = self.criteria
 
         id = self.id
@@ -97,3 +98,24 @@ class TransitiveResource(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "criteria":
+            return d.get("criteria", UNSET)
+        if name == "id":
+            return d.get("id", UNSET)
+        if name == "operation_type":
+            return d.get("operation_type", UNSET)
+        if name == "type_":
+            return d.get("type", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "criteria",
+                "id",
+                "operation_type",
+                "type",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

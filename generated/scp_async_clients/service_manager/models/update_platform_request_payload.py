@@ -38,6 +38,7 @@ class UpdatePlatformRequestPayload(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         description = self.description
@@ -132,6 +133,44 @@ class UpdatePlatformRequestPayload(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("labels", "absent", None), ("type", "str", None)))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "id":
+            return d.get("id", UNSET)
+        if name == "labels":
+            _labels = d.get("labels", UNSET)
+            labels: list[Label] | Unset = UNSET
+            if _labels is not UNSET:
+                labels = _scp.models(Label, _labels, "labels")
+
+            return labels
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "type_":
+            _type_ = d.get("type", UNSET)
+            type_: UpdatePlatformRequestPayloadType | Unset
+            if isinstance(_type_, Unset):
+                type_ = UNSET
+            else:
+                type_ = _scp.enum(UpdatePlatformRequestPayloadType, _type_, "type")
+
+            return type_
+        if name == "additional_properties":
+            declared = {
+                "description",
+                "id",
+                "labels",
+                "name",
+                "type",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -38,6 +38,7 @@ class UpdateServiceInstanceRequestPayload(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         labels: list[dict[str, Any]] | Unset = UNSET
@@ -125,6 +126,41 @@ class UpdateServiceInstanceRequestPayload(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("labels", "absent", None), ("parameters", "object", ((), ()))))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "labels":
+            _labels = d.get("labels", UNSET)
+            labels: list[Label] | Unset = UNSET
+            if _labels is not UNSET:
+                labels = _scp.models(Label, _labels, "labels")
+
+            return labels
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "parameters":
+            _parameters = d.get("parameters", UNSET)
+            parameters: UpdateServiceInstanceRequestPayloadParameters | Unset
+            if isinstance(_parameters, Unset):
+                parameters = UNSET
+            else:
+                parameters = _scp.model(UpdateServiceInstanceRequestPayloadParameters, _parameters, "parameters")
+
+            return parameters
+        if name == "service_plan_id":
+            return d.get("service_plan_id", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "labels",
+                "name",
+                "parameters",
+                "service_plan_id",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -60,6 +60,7 @@ class UpdatedServiceInstanceResponseObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         context: dict[str, Any] | Unset = UNSET
@@ -240,12 +241,102 @@ class UpdatedServiceInstanceResponseObject(_scp.ReadOnFirstUse):
         (),
         (
             ("context", "object", ((), ())),
-            ("created_at", "absent", None),
+            ("created_at", "date-time", None),
             ("labels", "absent", None),
             ("maintenance_info", "object", ((), ())),
-            ("updated_at", "absent", None),
+            ("updated_at", "date-time", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "context":
+            _context = d.get("context", UNSET)
+            context: UpdatedServiceInstanceResponseObjectContext | Unset
+            if isinstance(_context, Unset):
+                context = UNSET
+            else:
+                context = _scp.model(UpdatedServiceInstanceResponseObjectContext, _context, "context")
+
+            return context
+        if name == "created_at":
+            _created_at = d.get("created_at", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "created_at")
+
+            return created_at
+        if name == "dashboard_url":
+            return d.get("dashboard_url", UNSET)
+        if name == "id":
+            return d.get("id", UNSET)
+        if name == "labels":
+            _labels = d.get("labels", UNSET)
+            labels: Labels | Unset
+            if isinstance(_labels, Unset):
+                labels = UNSET
+            else:
+                labels = _scp.model(Labels, _labels, "labels")
+
+            return labels
+        if name == "maintenance_info":
+            _maintenance_info = d.get("maintenance_info", UNSET)
+            maintenance_info: UpdatedServiceInstanceResponseObjectMaintenanceInfo | Unset
+            if isinstance(_maintenance_info, Unset):
+                maintenance_info = UNSET
+            else:
+                maintenance_info = _scp.model(
+                    UpdatedServiceInstanceResponseObjectMaintenanceInfo, _maintenance_info, "maintenance_info"
+                )
+
+            return maintenance_info
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "platform_id":
+            return d.get("platform_id", UNSET)
+        if name == "ready":
+            return d.get("ready", UNSET)
+        if name == "referenced_instance_id":
+            return d.get("referenced_instance_id", UNSET)
+        if name == "service_plan_id":
+            return d.get("service_plan_id", UNSET)
+        if name == "shared":
+            return d.get("shared", UNSET)
+        if name == "updated_at":
+            _updated_at = d.get("updated_at", UNSET)
+            updated_at: datetime.datetime | Unset
+            if isinstance(_updated_at, Unset):
+                updated_at = UNSET
+            else:
+                updated_at = _scp.date_time(_updated_at, "updated_at")
+
+            return updated_at
+        if name == "usable":
+            return d.get("usable", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "context",
+                "created_at",
+                "dashboard_url",
+                "id",
+                "labels",
+                "maintenance_info",
+                "name",
+                "platform_id",
+                "ready",
+                "referenced_instance_id",
+                "service_plan_id",
+                "shared",
+                "updated_at",
+                "usable",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -35,6 +35,7 @@ class AbstractIdentityProviderDefinition(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         additional_configuration: dict[str, Any] | Unset = UNSET
@@ -114,6 +115,42 @@ class AbstractIdentityProviderDefinition(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("additionalConfiguration", "object", ((), ())), ("emailDomain", "list", None)))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "additional_configuration":
+            _additional_configuration = d.get("additionalConfiguration", UNSET)
+            additional_configuration: AbstractIdentityProviderDefinitionAdditionalConfiguration | Unset
+            if isinstance(_additional_configuration, Unset):
+                additional_configuration = UNSET
+            else:
+                additional_configuration = _scp.model(
+                    AbstractIdentityProviderDefinitionAdditionalConfiguration,
+                    _additional_configuration,
+                    "additionalConfiguration",
+                )
+
+            return additional_configuration
+        if name == "email_domain":
+            _email_domain = d.get("emailDomain", UNSET)
+            email_domain: list[str] | Unset = UNSET
+            if _email_domain is not UNSET:
+                email_domain = cast(list[str], _scp.array(_email_domain, "emailDomain"))
+
+            return email_domain
+        if name == "provider_description":
+            return d.get("providerDescription", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "additionalConfiguration",
+                "emailDomain",
+                "providerDescription",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

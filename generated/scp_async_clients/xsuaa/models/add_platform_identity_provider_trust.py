@@ -35,6 +35,7 @@ class AddPlatformIdentityProviderTrust(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         alias_zid = self.alias_zid
 
         description = self.description
@@ -115,3 +116,30 @@ class AddPlatformIdentityProviderTrust(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "alias_zid":
+            return d.get("aliasZid", UNSET)
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "domain":
+            return d.get("domain", UNSET)
+        if name == "from_ias_tenant_url":
+            return d.get("fromIasTenantUrl", UNSET)
+        if name == "from_origin_key":
+            return d.get("fromOriginKey", UNSET)
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "aliasZid",
+                "description",
+                "domain",
+                "fromIasTenantUrl",
+                "fromOriginKey",
+                "name",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

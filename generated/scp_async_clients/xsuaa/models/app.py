@@ -69,6 +69,7 @@ class App(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         appid = self.appid
@@ -386,6 +387,175 @@ class App(_scp.ReadOnFirstUse):
             ("scopes", "absent", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "appid":
+            return d.get("appid", UNSET)
+        if name == "attributes":
+            _attributes = d.get("attributes", UNSET)
+            attributes: list[AppAttribute] | Unset = UNSET
+            if _attributes is not UNSET:
+                attributes = _scp.models(AppAttribute, _attributes, "attributes")
+
+            return attributes
+        if name == "authorities":
+            _authorities = d.get("authorities", UNSET)
+            authorities: list[str] | Unset = UNSET
+            if _authorities is not UNSET:
+                authorities = cast(list[str], _scp.array(_authorities, "authorities"))
+
+            return authorities
+        if name == "description":
+
+            def _parse_description(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            description = _parse_description(d.get("description", UNSET))
+
+            return description
+        if name == "foreign_scope_references":
+            _foreign_scope_references = d.get("foreign-scope-references", UNSET)
+            foreign_scope_references: list[str] | Unset = UNSET
+            if _foreign_scope_references is not UNSET:
+                foreign_scope_references = cast(
+                    list[str], _scp.array(_foreign_scope_references, "foreign-scope-references")
+                )
+
+            return foreign_scope_references
+        if name == "instance_secret_last_used_at":
+
+            def _parse_instance_secret_last_used_at(data: object) -> datetime.datetime | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                if isinstance(data, (str, int, float)):
+                    try:
+                        instance_secret_last_used_at_type_0 = _scp.date_time(data, "instanceSecretLastUsedAt")
+
+                        return instance_secret_last_used_at_type_0
+                    except (TypeError, ValueError, AttributeError, KeyError):
+                        pass
+                return cast(datetime.datetime | None | Unset, data)
+
+            instance_secret_last_used_at = _parse_instance_secret_last_used_at(d.get("instanceSecretLastUsedAt", UNSET))
+
+            return instance_secret_last_used_at
+        if name == "master_app_id":
+
+            def _parse_master_app_id(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            master_app_id = _parse_master_app_id(d.get("masterAppId", UNSET))
+
+            return master_app_id
+        if name == "oauth2_configuration":
+            _oauth2_configuration = d.get("oauth2-configuration", UNSET)
+            oauth2_configuration: OAuth2Configuration | Unset
+            if isinstance(_oauth2_configuration, Unset):
+                oauth2_configuration = UNSET
+            else:
+                oauth2_configuration = _scp.model(OAuth2Configuration, _oauth2_configuration, "oauth2-configuration")
+
+            return oauth2_configuration
+        if name == "org_id":
+
+            def _parse_org_id(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            org_id = _parse_org_id(d.get("orgId", UNSET))
+
+            return org_id
+        if name == "plan_id":
+            return d.get("planId", UNSET)
+        if name == "plan_name":
+            return d.get("planName", UNSET)
+        if name == "role_templates":
+            _role_templates = d.get("role-templates", UNSET)
+            role_templates: list[RoleTemplate] | Unset = UNSET
+            if _role_templates is not UNSET:
+                role_templates = _scp.models(RoleTemplate, _role_templates, "role-templates")
+
+            return role_templates
+        if name == "scopes":
+            _scopes = d.get("scopes", UNSET)
+            scopes: list[Scope] | Unset = UNSET
+            if _scopes is not UNSET:
+                scopes = _scp.models(Scope, _scopes, "scopes")
+
+            return scopes
+        if name == "serviceinstanceid":
+            return d.get("serviceinstanceid", UNSET)
+        if name == "space_id":
+
+            def _parse_space_id(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            space_id = _parse_space_id(d.get("spaceId", UNSET))
+
+            return space_id
+        if name == "tenant_mode":
+            return d.get("tenant-mode", UNSET)
+        if name == "tenant_id":
+            return d.get("tenantId", UNSET)
+        if name == "user_name":
+
+            def _parse_user_name(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            user_name = _parse_user_name(d.get("userName", UNSET))
+
+            return user_name
+        if name == "xsappname":
+            return d.get("xsappname", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "appid",
+                "attributes",
+                "authorities",
+                "description",
+                "foreign-scope-references",
+                "instanceSecretLastUsedAt",
+                "masterAppId",
+                "oauth2-configuration",
+                "orgId",
+                "planId",
+                "planName",
+                "role-templates",
+                "scopes",
+                "serviceinstanceid",
+                "spaceId",
+                "tenant-mode",
+                "tenantId",
+                "userName",
+                "xsappname",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -59,6 +59,7 @@ class AppSummary(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         appid = self.appid
@@ -316,6 +317,141 @@ class AppSummary(_scp.ReadOnFirstUse):
             ),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "appid":
+            return d.get("appid", UNSET)
+        if name == "attributes":
+            _attributes = d.get("attributes", UNSET)
+            attributes: list[AppAttribute] | Unset = UNSET
+            if _attributes is not UNSET:
+                attributes = _scp.models(AppAttribute, _attributes, "attributes")
+
+            return attributes
+        if name == "description":
+
+            def _parse_description(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            description = _parse_description(d.get("description", UNSET))
+
+            return description
+        if name == "instance_secret_last_used_at":
+
+            def _parse_instance_secret_last_used_at(data: object) -> datetime.datetime | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                if isinstance(data, (str, int, float)):
+                    try:
+                        instance_secret_last_used_at_type_0 = _scp.date_time(data, "instanceSecretLastUsedAt")
+
+                        return instance_secret_last_used_at_type_0
+                    except (TypeError, ValueError, AttributeError, KeyError):
+                        pass
+                return cast(datetime.datetime | None | Unset, data)
+
+            instance_secret_last_used_at = _parse_instance_secret_last_used_at(d.get("instanceSecretLastUsedAt", UNSET))
+
+            return instance_secret_last_used_at
+        if name == "master_app_id":
+
+            def _parse_master_app_id(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            master_app_id = _parse_master_app_id(d.get("masterAppId", UNSET))
+
+            return master_app_id
+        if name == "oauth2_configuration":
+            _oauth2_configuration = d.get("oauth2-configuration", UNSET)
+            oauth2_configuration: OAuth2Configuration | Unset
+            if isinstance(_oauth2_configuration, Unset):
+                oauth2_configuration = UNSET
+            else:
+                oauth2_configuration = _scp.model(OAuth2Configuration, _oauth2_configuration, "oauth2-configuration")
+
+            return oauth2_configuration
+        if name == "org_id":
+
+            def _parse_org_id(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            org_id = _parse_org_id(d.get("orgId", UNSET))
+
+            return org_id
+        if name == "plan_id":
+            return d.get("planId", UNSET)
+        if name == "plan_name":
+            return d.get("planName", UNSET)
+        if name == "serviceinstanceid":
+            return d.get("serviceinstanceid", UNSET)
+        if name == "space_id":
+
+            def _parse_space_id(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            space_id = _parse_space_id(d.get("spaceId", UNSET))
+
+            return space_id
+        if name == "tenant_mode":
+            return d.get("tenant-mode", UNSET)
+        if name == "tenant_id":
+            return d.get("tenantId", UNSET)
+        if name == "user_name":
+
+            def _parse_user_name(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            user_name = _parse_user_name(d.get("userName", UNSET))
+
+            return user_name
+        if name == "xsappname":
+            return d.get("xsappname", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "appid",
+                "attributes",
+                "description",
+                "instanceSecretLastUsedAt",
+                "masterAppId",
+                "oauth2-configuration",
+                "orgId",
+                "planId",
+                "planName",
+                "serviceinstanceid",
+                "spaceId",
+                "tenant-mode",
+                "tenantId",
+                "userName",
+                "xsappname",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -37,6 +37,7 @@ class Approval(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         client_id = self.client_id
 
         expires_at: str | Unset = UNSET
@@ -137,4 +138,52 @@ class Approval(_scp.ReadOnFirstUse):
         return short_repr(self)
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
-    _scp_shape = ((), (("expiresAt", "absent", None), ("lastUpdatedAt", "absent", None), ("status", "str", None)))
+    _scp_shape = ((), (("expiresAt", "date-time", None), ("lastUpdatedAt", "date-time", None), ("status", "str", None)))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "client_id":
+            return d.get("clientId", UNSET)
+        if name == "expires_at":
+            _expires_at = d.get("expiresAt", UNSET)
+            expires_at: datetime.datetime | Unset
+            if isinstance(_expires_at, Unset):
+                expires_at = UNSET
+            else:
+                expires_at = _scp.date_time(_expires_at, "expiresAt")
+
+            return expires_at
+        if name == "last_updated_at":
+            _last_updated_at = d.get("lastUpdatedAt", UNSET)
+            last_updated_at: datetime.datetime | Unset
+            if isinstance(_last_updated_at, Unset):
+                last_updated_at = UNSET
+            else:
+                last_updated_at = _scp.date_time(_last_updated_at, "lastUpdatedAt")
+
+            return last_updated_at
+        if name == "scope":
+            return d.get("scope", UNSET)
+        if name == "status":
+            _status = d.get("status", UNSET)
+            status: ApprovalStatus | Unset
+            if isinstance(_status, Unset):
+                status = UNSET
+            else:
+                status = _scp.enum(ApprovalStatus, _status, "status")
+
+            return status
+        if name == "user_id":
+            return d.get("userId", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "clientId",
+                "expiresAt",
+                "lastUpdatedAt",
+                "scope",
+                "status",
+                "userId",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -33,6 +33,7 @@ class AttributeReference(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         default_values: list[str] | Unset = UNSET
         if not isinstance(self.default_values, Unset):
             default_values = self.default_values
@@ -111,3 +112,32 @@ class AttributeReference(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("default-values", "list", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "default_values":
+            _default_values = d.get("default-values", UNSET)
+            default_values: list[str] | Unset = UNSET
+            if _default_values is not UNSET:
+                default_values = cast(list[str], _scp.array(_default_values, "default-values"))
+
+            return default_values
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "value_required":
+            return d.get("valueRequired", UNSET)
+        if name == "value_type":
+            return d.get("valueType", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "default-values",
+                "description",
+                "name",
+                "valueRequired",
+                "valueType",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

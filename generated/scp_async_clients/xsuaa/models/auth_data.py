@@ -34,6 +34,7 @@ class AuthData(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         identity_zone = self.identity_zone
@@ -113,6 +114,36 @@ class AuthData(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("roleCollections", "absent", None), ("roles", "absent", None)))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "identity_zone":
+            return d.get("identityZone", UNSET)
+        if name == "role_collections":
+            _role_collections = d.get("roleCollections", UNSET)
+            role_collections: list[RoleCollection] | Unset = UNSET
+            if _role_collections is not UNSET:
+                role_collections = _scp.models(RoleCollection, _role_collections, "roleCollections")
+
+            return role_collections
+        if name == "roles":
+            _roles = d.get("roles", UNSET)
+            roles: list[Role] | Unset = UNSET
+            if _roles is not UNSET:
+                roles = _scp.models(Role, _roles, "roles")
+
+            return roles
+        if name == "additional_properties":
+            declared = {
+                "identityZone",
+                "roleCollections",
+                "roles",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -31,6 +31,7 @@ class AuthDataWrapper(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         app_id = self.app_id
@@ -95,6 +96,28 @@ class AuthDataWrapper(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("authorizationData", "absent", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "app_id":
+            return d.get("appId", UNSET)
+        if name == "authorization_data":
+            _authorization_data = d.get("authorizationData", UNSET)
+            authorization_data: list[AuthData] | Unset = UNSET
+            if _authorization_data is not UNSET:
+                authorization_data = _scp.models(AuthData, _authorization_data, "authorizationData")
+
+            return authorization_data
+        if name == "additional_properties":
+            declared = {
+                "appId",
+                "authorizationData",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -49,6 +49,7 @@ class BtpCliXsIdentityProvider(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         available_for_user_logon = self.available_for_user_logon
 
         create_shadow_users_during_logon = self.create_shadow_users_during_logon
@@ -178,3 +179,51 @@ class BtpCliXsIdentityProvider(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "available_for_user_logon":
+            return d.get("availableForUserLogon", UNSET)
+        if name == "create_shadow_users_during_logon":
+            return d.get("createShadowUsersDuringLogon", UNSET)
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "domain":
+            return d.get("domain", UNSET)
+        if name == "identity_provider":
+            return d.get("identityProvider", UNSET)
+        if name == "link_text_for_user_logon":
+            return d.get("linkTextForUserLogon", UNSET)
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "origin_key":
+            return d.get("originKey", UNSET)
+        if name == "protocol":
+            return d.get("protocol", UNSET)
+        if name == "read_only":
+            return d.get("readOnly", UNSET)
+        if name == "sap_btp_cli":
+            return d.get("sapBtpCli", UNSET)
+        if name == "status":
+            return d.get("status", UNSET)
+        if name == "type_of_trust":
+            return d.get("typeOfTrust", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "availableForUserLogon",
+                "createShadowUsersDuringLogon",
+                "description",
+                "domain",
+                "identityProvider",
+                "linkTextForUserLogon",
+                "name",
+                "originKey",
+                "protocol",
+                "readOnly",
+                "sapBtpCli",
+                "status",
+                "typeOfTrust",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

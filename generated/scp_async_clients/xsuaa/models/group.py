@@ -30,6 +30,7 @@ class Group(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         display = self.display
 
         type_: str | Unset = UNSET
@@ -96,3 +97,28 @@ class Group(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("type", "str", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "display":
+            return d.get("display", UNSET)
+        if name == "type_":
+            _type_ = d.get("type", UNSET)
+            type_: GroupType | Unset
+            if isinstance(_type_, Unset):
+                type_ = UNSET
+            else:
+                type_ = _scp.enum(GroupType, _type_, "type")
+
+            return type_
+        if name == "value":
+            return d.get("value", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "display",
+                "type",
+                "value",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

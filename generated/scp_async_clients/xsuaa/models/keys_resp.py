@@ -31,6 +31,7 @@ class KeysResp(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         created = self.created
 
         fips_compliant = self.fips_compliant
@@ -119,3 +120,44 @@ class KeysResp(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "created":
+            return d.get("created", UNSET)
+        if name == "fips_compliant":
+            return d.get("fipsCompliant", UNSET)
+        if name == "last_modified_at":
+
+            def _parse_last_modified_at(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            last_modified_at = _parse_last_modified_at(d.get("lastModifiedAt", UNSET))
+
+            return last_modified_at
+        if name == "next_rotation_date":
+
+            def _parse_next_rotation_date(data: object) -> None | str | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                return cast(None | str | Unset, data)
+
+            next_rotation_date = _parse_next_rotation_date(d.get("nextRotationDate", UNSET))
+
+            return next_rotation_date
+        if name == "additional_properties":
+            declared = {
+                "created",
+                "fipsCompliant",
+                "lastModifiedAt",
+                "nextRotationDate",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

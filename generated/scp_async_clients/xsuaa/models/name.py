@@ -35,6 +35,7 @@ class Name(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         family_name = self.family_name
 
         formatted = self.formatted
@@ -115,3 +116,30 @@ class Name(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "family_name":
+            return d.get("familyName", UNSET)
+        if name == "formatted":
+            return d.get("formatted", UNSET)
+        if name == "given_name":
+            return d.get("givenName", UNSET)
+        if name == "honorific_prefix":
+            return d.get("honorificPrefix", UNSET)
+        if name == "honorific_suffix":
+            return d.get("honorificSuffix", UNSET)
+        if name == "middle_name":
+            return d.get("middleName", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "familyName",
+                "formatted",
+                "givenName",
+                "honorificPrefix",
+                "honorificSuffix",
+                "middleName",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -39,6 +39,7 @@ class OAuth2Configuration(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         allowedproviders: list[str] | None | Unset
         if isinstance(self.allowedproviders, Unset):
             allowedproviders = UNSET
@@ -186,3 +187,77 @@ class OAuth2Configuration(_scp.ReadOnFirstUse):
             ("system-attributes", "list", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "allowedproviders":
+
+            def _parse_allowedproviders(data: object) -> list[str] | None | Unset:
+                if data is None:
+                    return data
+                if isinstance(data, Unset):
+                    return data
+                if isinstance(data, list):
+                    try:
+                        _allowedproviders_type_0 = data
+                        allowedproviders_type_0: list[str]
+                        allowedproviders_type_0 = cast(
+                            list[str], _scp.array(_allowedproviders_type_0, "allowedproviders")
+                        )
+
+                        return allowedproviders_type_0
+                    except (TypeError, ValueError, AttributeError, KeyError):
+                        pass
+                return cast(list[str] | None | Unset, data)
+
+            allowedproviders = _parse_allowedproviders(d.get("allowedproviders", UNSET))
+
+            return allowedproviders
+        if name == "autoapprove":
+            return d.get("autoapprove", UNSET)
+        if name == "credential_types":
+            _credential_types = d.get("credential-types", UNSET)
+            credential_types: list[str] | Unset = UNSET
+            if _credential_types is not UNSET:
+                credential_types = cast(list[str], _scp.array(_credential_types, "credential-types"))
+
+            return credential_types
+        if name == "grant_types":
+            _grant_types = d.get("grant-types", UNSET)
+            grant_types: list[str] | Unset = UNSET
+            if _grant_types is not UNSET:
+                grant_types = cast(list[str], _scp.array(_grant_types, "grant-types"))
+
+            return grant_types
+        if name == "redirect_uris":
+            _redirect_uris = d.get("redirect-uris", UNSET)
+            redirect_uris: list[str] | Unset = UNSET
+            if _redirect_uris is not UNSET:
+                redirect_uris = cast(list[str], _scp.array(_redirect_uris, "redirect-uris"))
+
+            return redirect_uris
+        if name == "refresh_token_validity":
+            return d.get("refresh-token-validity", UNSET)
+        if name == "system_attributes":
+            _system_attributes = d.get("system-attributes", UNSET)
+            system_attributes: list[str] | Unset = UNSET
+            if _system_attributes is not UNSET:
+                system_attributes = cast(list[str], _scp.array(_system_attributes, "system-attributes"))
+
+            return system_attributes
+        if name == "token_validity":
+            return d.get("token-validity", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "allowedproviders",
+                "autoapprove",
+                "credential-types",
+                "grant-types",
+                "redirect-uris",
+                "refresh-token-validity",
+                "system-attributes",
+                "token-validity",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

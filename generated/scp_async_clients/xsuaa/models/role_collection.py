@@ -43,6 +43,7 @@ class RoleCollection(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         name = self.name
@@ -178,6 +179,60 @@ class RoleCollection(_scp.ReadOnFirstUse):
             ("userReferences", "absent", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "name":
+            return d["name"]
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "group_references":
+            _group_references = d.get("groupReferences", UNSET)
+            group_references: list[RoleCollectionAttribute] | Unset = UNSET
+            if _group_references is not UNSET:
+                group_references = _scp.models(RoleCollectionAttribute, _group_references, "groupReferences")
+
+            return group_references
+        if name == "is_read_only":
+            return d.get("isReadOnly", UNSET)
+        if name == "role_references":
+            _role_references = d.get("roleReferences", UNSET)
+            role_references: list[RoleReference] | Unset = UNSET
+            if _role_references is not UNSET:
+                role_references = _scp.models(RoleReference, _role_references, "roleReferences")
+
+            return role_references
+        if name == "saml_attribute_assignment":
+            _saml_attribute_assignment = d.get("samlAttributeAssignment", UNSET)
+            saml_attribute_assignment: list[RoleCollectionAttribute] | Unset = UNSET
+            if _saml_attribute_assignment is not UNSET:
+                saml_attribute_assignment = _scp.models(
+                    RoleCollectionAttribute, _saml_attribute_assignment, "samlAttributeAssignment"
+                )
+
+            return saml_attribute_assignment
+        if name == "user_references":
+            _user_references = d.get("userReferences", UNSET)
+            user_references: list[UserReference] | Unset = UNSET
+            if _user_references is not UNSET:
+                user_references = _scp.models(UserReference, _user_references, "userReferences")
+
+            return user_references
+        if name == "additional_properties":
+            declared = {
+                "name",
+                "description",
+                "groupReferences",
+                "isReadOnly",
+                "roleReferences",
+                "samlAttributeAssignment",
+                "userReferences",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -43,6 +43,7 @@ class RoleCollectionAttribute(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         attribute_name = self.attribute_name
 
         attribute_value = self.attribute_value
@@ -151,3 +152,42 @@ class RoleCollectionAttribute(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "attribute_name":
+            return d.get("attributeName", UNSET)
+        if name == "attribute_value":
+            return d.get("attributeValue", UNSET)
+        if name == "comparison_operator":
+            return d.get("comparisonOperator", UNSET)
+        if name == "idp_display_name":
+            return d.get("idpDisplayName", UNSET)
+        if name == "idp_id":
+            return d.get("idpId", UNSET)
+        if name == "role_collection_identity_zone":
+            return d.get("roleCollectionIdentityZone", UNSET)
+        if name == "role_collection_name":
+            return d.get("roleCollectionName", UNSET)
+        if name == "saml_attr_name":
+            return d.get("samlAttrName", UNSET)
+        if name == "saml_attribute_value":
+            return d.get("samlAttributeValue", UNSET)
+        if name == "saml_entity_id":
+            return d.get("samlEntityId", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "attributeName",
+                "attributeValue",
+                "comparisonOperator",
+                "idpDisplayName",
+                "idpId",
+                "roleCollectionIdentityZone",
+                "roleCollectionName",
+                "samlAttrName",
+                "samlAttributeValue",
+                "samlEntityId",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -27,6 +27,7 @@ class RoleCollectionListDto(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         role_collections: list[str] | Unset = UNSET
         if not isinstance(self.role_collections, Unset):
             role_collections = self.role_collections
@@ -91,3 +92,30 @@ class RoleCollectionListDto(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("roleCollections", "list", None), ("roleCollectionsBySamlAssignment", "list", None)))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "role_collections":
+            _role_collections = d.get("roleCollections", UNSET)
+            role_collections: list[str] | Unset = UNSET
+            if _role_collections is not UNSET:
+                role_collections = cast(list[str], _scp.array(_role_collections, "roleCollections"))
+
+            return role_collections
+        if name == "role_collections_by_saml_assignment":
+            _role_collections_by_saml_assignment = d.get("roleCollectionsBySamlAssignment", UNSET)
+            role_collections_by_saml_assignment: list[str] | Unset = UNSET
+            if _role_collections_by_saml_assignment is not UNSET:
+                role_collections_by_saml_assignment = cast(
+                    list[str], _scp.array(_role_collections_by_saml_assignment, "roleCollectionsBySamlAssignment")
+                )
+
+            return role_collections_by_saml_assignment
+        if name == "additional_properties":
+            declared = {
+                "roleCollections",
+                "roleCollectionsBySamlAssignment",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -31,6 +31,7 @@ class RoleReference(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         description = self.description
 
         name = self.name
@@ -97,3 +98,24 @@ class RoleReference(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "role_template_app_id":
+            return d.get("roleTemplateAppId", UNSET)
+        if name == "role_template_name":
+            return d.get("roleTemplateName", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "description",
+                "name",
+                "roleTemplateAppId",
+                "roleTemplateName",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

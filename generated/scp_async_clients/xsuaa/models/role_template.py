@@ -46,6 +46,7 @@ class RoleTemplate(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         app_description = self.app_description
@@ -179,6 +180,59 @@ class RoleTemplate(_scp.ReadOnFirstUse):
             ("scope-references", "list", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "app_description":
+            return d.get("appDescription", UNSET)
+        if name == "app_id":
+            return d.get("appId", UNSET)
+        if name == "app_name":
+            return d.get("appName", UNSET)
+        if name == "attribute_references":
+            _attribute_references = d.get("attribute-references", UNSET)
+            attribute_references: list[AttributeReference] | Unset = UNSET
+            if _attribute_references is not UNSET:
+                attribute_references = _scp.models(AttributeReference, _attribute_references, "attribute-references")
+
+            return attribute_references
+        if name == "default_role_name":
+            return d.get("default-role-name", UNSET)
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "role_references":
+            _role_references = d.get("role-references", UNSET)
+            role_references: list[Role] | Unset = UNSET
+            if _role_references is not UNSET:
+                role_references = _scp.models(Role, _role_references, "role-references")
+
+            return role_references
+        if name == "scope_references":
+            _scope_references = d.get("scope-references", UNSET)
+            scope_references: list[str] | Unset = UNSET
+            if _scope_references is not UNSET:
+                scope_references = cast(list[str], _scp.array(_scope_references, "scope-references"))
+
+            return scope_references
+        if name == "additional_properties":
+            declared = {
+                "appDescription",
+                "appId",
+                "appName",
+                "attribute-references",
+                "default-role-name",
+                "description",
+                "name",
+                "role-references",
+                "scope-references",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

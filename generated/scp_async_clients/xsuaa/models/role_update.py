@@ -31,6 +31,7 @@ class RoleUpdate(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         attribute_list: list[dict[str, Any]] | Unset = UNSET
@@ -95,6 +96,28 @@ class RoleUpdate(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("attributeList", "absent", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "attribute_list":
+            _attribute_list = d.get("attributeList", UNSET)
+            attribute_list: list[RoleAttribute] | Unset = UNSET
+            if _attribute_list is not UNSET:
+                attribute_list = _scp.models(RoleAttribute, _attribute_list, "attributeList")
+
+            return attribute_list
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "attributeList",
+                "description",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -36,6 +36,7 @@ class SamlConfigSettingsReq(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         change_mode: str | Unset = UNSET
@@ -120,6 +121,43 @@ class SamlConfigSettingsReq(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("changeMode", "str", None), ("key", "object", ((), ()))))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "change_mode":
+            _change_mode = d.get("changeMode", UNSET)
+            change_mode: SamlConfigSettingsReqChangeMode | Unset
+            if isinstance(_change_mode, Unset):
+                change_mode = UNSET
+            else:
+                change_mode = _scp.enum(SamlConfigSettingsReqChangeMode, _change_mode, "changeMode")
+
+            return change_mode
+        if name == "disable_in_response_to_check":
+            return d.get("disableInResponseToCheck", UNSET)
+        if name == "key":
+            _key = d.get("key", UNSET)
+            key: SamlKey | Unset
+            if isinstance(_key, Unset):
+                key = UNSET
+            else:
+                key = _scp.model(SamlKey, _key, "key")
+
+            return key
+        if name == "key_id":
+            return d.get("keyId", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "changeMode",
+                "disableInResponseToCheck",
+                "key",
+                "keyId",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -35,6 +35,7 @@ class SamlConfigSettingsResp(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         active_key_id = self.active_key_id
@@ -112,6 +113,36 @@ class SamlConfigSettingsResp(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("keys", "absent", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "active_key_id":
+            return d.get("activeKeyId", UNSET)
+        if name == "disable_in_response_to_check":
+            return d.get("disableInResponseToCheck", UNSET)
+        if name == "entity_id":
+            return d.get("entityID", UNSET)
+        if name == "keys":
+            _keys = d.get("keys", UNSET)
+            keys: SamlConfigSettingsRespKeys | Unset
+            if isinstance(_keys, Unset):
+                keys = UNSET
+            else:
+                keys = _scp.model(SamlConfigSettingsRespKeys, _keys, "keys")
+
+            return keys
+        if name == "additional_properties":
+            declared = {
+                "activeKeyId",
+                "disableInResponseToCheck",
+                "entityID",
+                "keys",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -35,6 +35,7 @@ class ScimCore(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         external_id = self.external_id
@@ -122,11 +123,49 @@ class ScimCore(_scp.ReadOnFirstUse):
             (
                 "meta",
                 "object",
-                ((), (("attributes", "list", None), ("created", "absent", None), ("lastModified", "absent", None))),
+                (
+                    (),
+                    (("attributes", "list", None), ("created", "date-time", None), ("lastModified", "date-time", None)),
+                ),
             ),
             ("schemas", "list", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "external_id":
+            return d.get("externalId", UNSET)
+        if name == "id":
+            return d.get("id", UNSET)
+        if name == "meta":
+            _meta = d.get("meta", UNSET)
+            meta: ScimMeta | Unset
+            if isinstance(_meta, Unset):
+                meta = UNSET
+            else:
+                meta = _scp.model(ScimMeta, _meta, "meta")
+
+            return meta
+        if name == "schemas":
+            _schemas = d.get("schemas", UNSET)
+            schemas: list[str] | Unset = UNSET
+            if _schemas is not UNSET:
+                schemas = cast(list[str], _scp.array(_schemas, "schemas"))
+
+            return schemas
+        if name == "additional_properties":
+            declared = {
+                "externalId",
+                "id",
+                "meta",
+                "schemas",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

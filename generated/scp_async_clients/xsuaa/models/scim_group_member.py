@@ -38,6 +38,7 @@ class ScimGroupMember(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         entity: dict[str, Any] | Unset = UNSET
@@ -144,8 +145,8 @@ class ScimGroupMember(_scp.ReadOnFirstUse):
                                 (),
                                 (
                                     ("attributes", "list", None),
-                                    ("created", "absent", None),
-                                    ("lastModified", "absent", None),
+                                    ("created", "date-time", None),
+                                    ("lastModified", "date-time", None),
                                 ),
                             ),
                         ),
@@ -156,6 +157,46 @@ class ScimGroupMember(_scp.ReadOnFirstUse):
             ("type", "str", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "entity":
+            _entity = d.get("entity", UNSET)
+            entity: ScimCore | Unset
+            if isinstance(_entity, Unset):
+                entity = UNSET
+            else:
+                entity = _scp.model(ScimCore, _entity, "entity")
+
+            return entity
+        if name == "operation":
+            return d.get("operation", UNSET)
+        if name == "origin":
+            return d.get("origin", UNSET)
+        if name == "type_":
+            _type_ = d.get("type", UNSET)
+            type_: ScimGroupMemberType | Unset
+            if isinstance(_type_, Unset):
+                type_ = UNSET
+            else:
+                type_ = _scp.enum(ScimGroupMemberType, _type_, "type")
+
+            return type_
+        if name == "value":
+            return d.get("value", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "entity",
+                "operation",
+                "origin",
+                "type",
+                "value",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -32,6 +32,7 @@ class ScimMeta(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         attributes: list[str] | Unset = UNSET
         if not isinstance(self.attributes, Unset):
             attributes = self.attributes
@@ -116,4 +117,47 @@ class ScimMeta(_scp.ReadOnFirstUse):
         return short_repr(self)
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
-    _scp_shape = ((), (("attributes", "list", None), ("created", "absent", None), ("lastModified", "absent", None)))
+    _scp_shape = (
+        (),
+        (("attributes", "list", None), ("created", "date-time", None), ("lastModified", "date-time", None)),
+    )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "attributes":
+            _attributes = d.get("attributes", UNSET)
+            attributes: list[str] | Unset = UNSET
+            if _attributes is not UNSET:
+                attributes = cast(list[str], _scp.array(_attributes, "attributes"))
+
+            return attributes
+        if name == "created":
+            _created = d.get("created", UNSET)
+            created: datetime.datetime | Unset
+            if isinstance(_created, Unset):
+                created = UNSET
+            else:
+                created = _scp.date_time(_created, "created")
+
+            return created
+        if name == "last_modified":
+            _last_modified = d.get("lastModified", UNSET)
+            last_modified: datetime.datetime | Unset
+            if isinstance(_last_modified, Unset):
+                last_modified = UNSET
+            else:
+                last_modified = _scp.date_time(_last_modified, "lastModified")
+
+            return last_modified
+        if name == "version":
+            return d.get("version", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "attributes",
+                "created",
+                "lastModified",
+                "version",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

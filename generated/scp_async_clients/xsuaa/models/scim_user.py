@@ -87,6 +87,7 @@ class ScimUser(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         active = self.active
@@ -384,14 +385,155 @@ class ScimUser(_scp.ReadOnFirstUse):
             (
                 "meta",
                 "object",
-                ((), (("attributes", "list", None), ("created", "absent", None), ("lastModified", "absent", None))),
+                (
+                    (),
+                    (("attributes", "list", None), ("created", "date-time", None), ("lastModified", "date-time", None)),
+                ),
             ),
             ("name", "object", ((), ())),
-            ("passwordLastModified", "absent", None),
+            ("passwordLastModified", "date-time", None),
             ("phoneNumbers", "absent", None),
             ("schemas", "list", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "active":
+            return d.get("active", UNSET)
+        if name == "approvals":
+            _approvals = d.get("approvals", UNSET)
+            approvals: list[Approval] | Unset = UNSET
+            if _approvals is not UNSET:
+                approvals = _scp.models(Approval, _approvals, "approvals")
+
+            return approvals
+        if name == "display_name":
+            return d.get("displayName", UNSET)
+        if name == "emails":
+            _emails = d.get("emails", UNSET)
+            emails: list[Email] | Unset = UNSET
+            if _emails is not UNSET:
+                emails = _scp.models(Email, _emails, "emails")
+
+            return emails
+        if name == "external_id":
+            return d.get("externalId", UNSET)
+        if name == "groups":
+            _groups = d.get("groups", UNSET)
+            groups: list[Group] | Unset = UNSET
+            if _groups is not UNSET:
+                groups = _scp.models(Group, _groups, "groups")
+
+            return groups
+        if name == "id":
+            return d.get("id", UNSET)
+        if name == "last_logon_time":
+            return d.get("lastLogonTime", UNSET)
+        if name == "locale":
+            return d.get("locale", UNSET)
+        if name == "meta":
+            _meta = d.get("meta", UNSET)
+            meta: ScimMeta | Unset
+            if isinstance(_meta, Unset):
+                meta = UNSET
+            else:
+                meta = _scp.model(ScimMeta, _meta, "meta")
+
+            return meta
+        if name == "name":
+            _name = d.get("name", UNSET)
+            name: Name | Unset
+            if isinstance(_name, Unset):
+                name = UNSET
+            else:
+                name = _scp.model(Name, _name, "name")
+
+            return name
+        if name == "nick_name":
+            return d.get("nickName", UNSET)
+        if name == "origin":
+            return d.get("origin", UNSET)
+        if name == "password":
+            return d.get("password", UNSET)
+        if name == "password_last_modified":
+            _password_last_modified = d.get("passwordLastModified", UNSET)
+            password_last_modified: datetime.datetime | Unset
+            if isinstance(_password_last_modified, Unset):
+                password_last_modified = UNSET
+            else:
+                password_last_modified = _scp.date_time(_password_last_modified, "passwordLastModified")
+
+            return password_last_modified
+        if name == "phone_numbers":
+            _phone_numbers = d.get("phoneNumbers", UNSET)
+            phone_numbers: list[PhoneNumber] | Unset = UNSET
+            if _phone_numbers is not UNSET:
+                phone_numbers = _scp.models(PhoneNumber, _phone_numbers, "phoneNumbers")
+
+            return phone_numbers
+        if name == "preferred_language":
+            return d.get("preferredLanguage", UNSET)
+        if name == "previous_logon_time":
+            return d.get("previousLogonTime", UNSET)
+        if name == "profile_url":
+            return d.get("profileUrl", UNSET)
+        if name == "salt":
+            return d.get("salt", UNSET)
+        if name == "schemas":
+            _schemas = d.get("schemas", UNSET)
+            schemas: list[str] | Unset = UNSET
+            if _schemas is not UNSET:
+                schemas = cast(list[str], _scp.array(_schemas, "schemas"))
+
+            return schemas
+        if name == "timezone":
+            return d.get("timezone", UNSET)
+        if name == "title":
+            return d.get("title", UNSET)
+        if name == "user_name":
+            return d.get("userName", UNSET)
+        if name == "user_type":
+            return d.get("userType", UNSET)
+        if name == "verified":
+            return d.get("verified", UNSET)
+        if name == "zone_id":
+            return d.get("zoneId", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "active",
+                "approvals",
+                "displayName",
+                "emails",
+                "externalId",
+                "groups",
+                "id",
+                "lastLogonTime",
+                "locale",
+                "meta",
+                "name",
+                "nickName",
+                "origin",
+                "password",
+                "passwordLastModified",
+                "phoneNumbers",
+                "preferredLanguage",
+                "previousLogonTime",
+                "profileUrl",
+                "salt",
+                "schemas",
+                "timezone",
+                "title",
+                "userName",
+                "userType",
+                "verified",
+                "zoneId",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

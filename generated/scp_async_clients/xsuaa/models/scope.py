@@ -35,6 +35,7 @@ class Scope(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         name = self.name
 
         custom_grant_as_authority_to_apps: list[str] | Unset = UNSET
@@ -149,3 +150,54 @@ class Scope(_scp.ReadOnFirstUse):
             ("granted-apps", "list", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "name":
+            return d["name"]
+        if name == "custom_grant_as_authority_to_apps":
+            _custom_grant_as_authority_to_apps = d.get("custom-grant-as-authority-to-apps", UNSET)
+            custom_grant_as_authority_to_apps: list[str] | Unset = UNSET
+            if _custom_grant_as_authority_to_apps is not UNSET:
+                custom_grant_as_authority_to_apps = cast(
+                    list[str], _scp.array(_custom_grant_as_authority_to_apps, "custom-grant-as-authority-to-apps")
+                )
+
+            return custom_grant_as_authority_to_apps
+        if name == "custom_granted_apps":
+            _custom_granted_apps = d.get("custom-granted-apps", UNSET)
+            custom_granted_apps: list[str] | Unset = UNSET
+            if _custom_granted_apps is not UNSET:
+                custom_granted_apps = cast(list[str], _scp.array(_custom_granted_apps, "custom-granted-apps"))
+
+            return custom_granted_apps
+        if name == "description":
+            return d.get("description", UNSET)
+        if name == "grant_as_authority_to_apps":
+            _grant_as_authority_to_apps = d.get("grant-as-authority-to-apps", UNSET)
+            grant_as_authority_to_apps: list[str] | Unset = UNSET
+            if _grant_as_authority_to_apps is not UNSET:
+                grant_as_authority_to_apps = cast(
+                    list[str], _scp.array(_grant_as_authority_to_apps, "grant-as-authority-to-apps")
+                )
+
+            return grant_as_authority_to_apps
+        if name == "granted_apps":
+            _granted_apps = d.get("granted-apps", UNSET)
+            granted_apps: list[str] | Unset = UNSET
+            if _granted_apps is not UNSET:
+                granted_apps = cast(list[str], _scp.array(_granted_apps, "granted-apps"))
+
+            return granted_apps
+        if name == "additional_properties":
+            declared = {
+                "name",
+                "custom-grant-as-authority-to-apps",
+                "custom-granted-apps",
+                "description",
+                "grant-as-authority-to-apps",
+                "granted-apps",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

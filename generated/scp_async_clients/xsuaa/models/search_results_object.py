@@ -37,6 +37,7 @@ class SearchResultsObject(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         items_per_page = self.items_per_page
@@ -127,6 +128,42 @@ class SearchResultsObject(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("resources", "absent", None), ("schemas", "list", None)))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "items_per_page":
+            return d.get("itemsPerPage", UNSET)
+        if name == "resources":
+            _resources = d.get("resources", UNSET)
+            resources: list[SearchResultsObjectResourcesItem] | Unset = UNSET
+            if _resources is not UNSET:
+                resources = _scp.models(SearchResultsObjectResourcesItem, _resources, "resources")
+
+            return resources
+        if name == "schemas":
+            _schemas = d.get("schemas", UNSET)
+            schemas: list[str] | Unset = UNSET
+            if _schemas is not UNSET:
+                schemas = cast(list[str], _scp.array(_schemas, "schemas"))
+
+            return schemas
+        if name == "start_index":
+            return d.get("startIndex", UNSET)
+        if name == "total_results":
+            return d.get("totalResults", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "itemsPerPage",
+                "resources",
+                "schemas",
+                "startIndex",
+                "totalResults",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -33,6 +33,7 @@ class TenantCredentialTypeInfo(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         app_id = self.app_id
 
         binding_id = self.binding_id
@@ -106,3 +107,27 @@ class TenantCredentialTypeInfo(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "app_id":
+            return d.get("appId", UNSET)
+        if name == "binding_id":
+            return d.get("bindingId", UNSET)
+        if name == "credential_type":
+            return d.get("credentialType", UNSET)
+        if name == "service_instance_id":
+            return d.get("serviceInstanceId", UNSET)
+        if name == "tenant_id":
+            return d.get("tenantId", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "appId",
+                "bindingId",
+                "credentialType",
+                "serviceInstanceId",
+                "tenantId",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

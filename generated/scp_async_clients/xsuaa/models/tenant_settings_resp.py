@@ -58,6 +58,7 @@ class TenantSettingsResp(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         cmk_enabled = self.cmk_enabled
@@ -253,6 +254,104 @@ class TenantSettingsResp(_scp.ReadOnFirstUse):
             ("tokenPolicySettings", "object", ((), (("keyIds", "list", None), ("keys", "absent", None)))),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "cmk_enabled":
+            return d.get("cmkEnabled", UNSET)
+        if name == "cors_default_origins":
+            _cors_default_origins = d.get("corsDefaultOrigins", UNSET)
+            cors_default_origins: list[str] | Unset = UNSET
+            if _cors_default_origins is not UNSET:
+                cors_default_origins = cast(list[str], _scp.array(_cors_default_origins, "corsDefaultOrigins"))
+
+            return cors_default_origins
+        if name == "cors_xhr_origins":
+            _cors_xhr_origins = d.get("corsXhrOrigins", UNSET)
+            cors_xhr_origins: list[str] | Unset = UNSET
+            if _cors_xhr_origins is not UNSET:
+                cors_xhr_origins = cast(list[str], _scp.array(_cors_xhr_origins, "corsXhrOrigins"))
+
+            return cors_xhr_origins
+        if name == "credential_type_infos":
+            _credential_type_infos = d.get("credentialTypeInfos", UNSET)
+            credential_type_infos: list[TenantCredentialTypeInfo] | Unset = UNSET
+            if _credential_type_infos is not UNSET:
+                credential_type_infos = _scp.models(
+                    TenantCredentialTypeInfo, _credential_type_infos, "credentialTypeInfos"
+                )
+
+            return credential_type_infos
+        if name == "custom_email_domains":
+            _custom_email_domains = d.get("customEmailDomains", UNSET)
+            custom_email_domains: list[str] | Unset = UNSET
+            if _custom_email_domains is not UNSET:
+                custom_email_domains = cast(list[str], _scp.array(_custom_email_domains, "customEmailDomains"))
+
+            return custom_email_domains
+        if name == "default_idp":
+            return d.get("defaultIdp", UNSET)
+        if name == "iframe_domains":
+            return d.get("iframeDomains", UNSET)
+        if name == "links":
+            _links = d.get("links", UNSET)
+            links: LinksSettings | Unset
+            if isinstance(_links, Unset):
+                links = UNSET
+            else:
+                links = _scp.model(LinksSettings, _links, "links")
+
+            return links
+        if name == "partitioned_cookies":
+            return d.get("partitionedCookies", UNSET)
+        if name == "rotate_signing_key_automatically":
+            return d.get("rotateSigningKeyAutomatically", UNSET)
+        if name == "saml_config_settings":
+            _saml_config_settings = d.get("samlConfigSettings", UNSET)
+            saml_config_settings: SamlConfigSettingsResp | Unset
+            if isinstance(_saml_config_settings, Unset):
+                saml_config_settings = UNSET
+            else:
+                saml_config_settings = _scp.model(SamlConfigSettingsResp, _saml_config_settings, "samlConfigSettings")
+
+            return saml_config_settings
+        if name == "token_policy_settings":
+            _token_policy_settings = d.get("tokenPolicySettings", UNSET)
+            token_policy_settings: TokenPolicySettingsResp | Unset
+            if isinstance(_token_policy_settings, Unset):
+                token_policy_settings = UNSET
+            else:
+                token_policy_settings = _scp.model(
+                    TokenPolicySettingsResp, _token_policy_settings, "tokenPolicySettings"
+                )
+
+            return token_policy_settings
+        if name == "treat_users_with_same_email_as_same_user":
+            return d.get("treatUsersWithSameEmailAsSameUser", UNSET)
+        if name == "use_idp_user_name_in_tokens":
+            return d.get("useIdpUserNameInTokens", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "cmkEnabled",
+                "corsDefaultOrigins",
+                "corsXhrOrigins",
+                "credentialTypeInfos",
+                "customEmailDomains",
+                "defaultIdp",
+                "iframeDomains",
+                "links",
+                "partitionedCookies",
+                "rotateSigningKeyAutomatically",
+                "samlConfigSettings",
+                "tokenPolicySettings",
+                "treatUsersWithSameEmailAsSameUser",
+                "useIdpUserNameInTokens",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

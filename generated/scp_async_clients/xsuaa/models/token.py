@@ -72,6 +72,7 @@ class Token(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         account_non_expired = self.account_non_expired
@@ -298,11 +299,112 @@ class Token(_scp.ReadOnFirstUse):
         (),
         (
             ("authorities", "absent", None),
-            ("expiration", "absent", None),
-            ("expirationDate", "absent", None),
+            ("expiration", "date-time", None),
+            ("expirationDate", "date-time", None),
             ("scopes", "list", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "account_non_expired":
+            return d.get("accountNonExpired", UNSET)
+        if name == "account_non_locked":
+            return d.get("accountNonLocked", UNSET)
+        if name == "app_token":
+            return d.get("appToken", UNSET)
+        if name == "authorities":
+            _authorities = d.get("authorities", UNSET)
+            authorities: list[GrantedAuthority] | Unset = UNSET
+            if _authorities is not UNSET:
+                authorities = _scp.models(GrantedAuthority, _authorities, "authorities")
+
+            return authorities
+        if name == "client_id":
+            return d.get("clientId", UNSET)
+        if name == "clone_service_instance_id":
+            return d.get("cloneServiceInstanceId", UNSET)
+        if name == "credentials_non_expired":
+            return d.get("credentialsNonExpired", UNSET)
+        if name == "email":
+            return d.get("email", UNSET)
+        if name == "enabled":
+            return d.get("enabled", UNSET)
+        if name == "expiration":
+            _expiration = d.get("expiration", UNSET)
+            expiration: datetime.datetime | Unset
+            if isinstance(_expiration, Unset):
+                expiration = UNSET
+            else:
+                expiration = _scp.date_time(_expiration, "expiration")
+
+            return expiration
+        if name == "expiration_date":
+            _expiration_date = d.get("expirationDate", UNSET)
+            expiration_date: datetime.datetime | Unset
+            if isinstance(_expiration_date, Unset):
+                expiration_date = UNSET
+            else:
+                expiration_date = _scp.date_time(_expiration_date, "expirationDate")
+
+            return expiration_date
+        if name == "family_name":
+            return d.get("familyName", UNSET)
+        if name == "given_name":
+            return d.get("givenName", UNSET)
+        if name == "grant_type":
+            return d.get("grantType", UNSET)
+        if name == "logon_name":
+            return d.get("logonName", UNSET)
+        if name == "origin":
+            return d.get("origin", UNSET)
+        if name == "password":
+            return d.get("password", UNSET)
+        if name == "scopes":
+            _scopes = d.get("scopes", UNSET)
+            scopes: list[str] | Unset = UNSET
+            if _scopes is not UNSET:
+                scopes = cast(list[str], _scp.array(_scopes, "scopes"))
+
+            return scopes
+        if name == "subaccount_id":
+            return d.get("subaccountId", UNSET)
+        if name == "subdomain":
+            return d.get("subdomain", UNSET)
+        if name == "username":
+            return d.get("username", UNSET)
+        if name == "zone_id":
+            return d.get("zoneId", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "accountNonExpired",
+                "accountNonLocked",
+                "appToken",
+                "authorities",
+                "clientId",
+                "cloneServiceInstanceId",
+                "credentialsNonExpired",
+                "email",
+                "enabled",
+                "expiration",
+                "expirationDate",
+                "familyName",
+                "givenName",
+                "grantType",
+                "logonName",
+                "origin",
+                "password",
+                "scopes",
+                "subaccountId",
+                "subdomain",
+                "username",
+                "zoneId",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -34,6 +34,7 @@ class TokenPolicySettingsReq(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         access_token_validity = self.access_token_validity
 
         change_mode: str | Unset = UNSET
@@ -114,3 +115,34 @@ class TokenPolicySettingsReq(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("changeMode", "str", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "access_token_validity":
+            return d.get("accessTokenValidity", UNSET)
+        if name == "change_mode":
+            _change_mode = d.get("changeMode", UNSET)
+            change_mode: TokenPolicySettingsReqChangeMode | Unset
+            if isinstance(_change_mode, Unset):
+                change_mode = UNSET
+            else:
+                change_mode = _scp.enum(TokenPolicySettingsReqChangeMode, _change_mode, "changeMode")
+
+            return change_mode
+        if name == "key_id":
+            return d.get("keyId", UNSET)
+        if name == "refresh_token_unique":
+            return d.get("refreshTokenUnique", UNSET)
+        if name == "refresh_token_validity":
+            return d.get("refreshTokenValidity", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "accessTokenValidity",
+                "changeMode",
+                "keyId",
+                "refreshTokenUnique",
+                "refreshTokenValidity",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

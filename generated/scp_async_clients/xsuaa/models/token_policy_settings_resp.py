@@ -39,6 +39,7 @@ class TokenPolicySettingsResp(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         access_token_validity = self.access_token_validity
@@ -135,6 +136,47 @@ class TokenPolicySettingsResp(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("keyIds", "list", None), ("keys", "absent", None)))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "access_token_validity":
+            return d.get("accessTokenValidity", UNSET)
+        if name == "active_key_id":
+            return d.get("activeKeyId", UNSET)
+        if name == "key_ids":
+            _key_ids = d.get("keyIds", UNSET)
+            key_ids: list[str] | Unset = UNSET
+            if _key_ids is not UNSET:
+                key_ids = cast(list[str], _scp.array(_key_ids, "keyIds"))
+
+            return key_ids
+        if name == "keys":
+            _keys = d.get("keys", UNSET)
+            keys: TokenPolicySettingsRespKeys | Unset
+            if isinstance(_keys, Unset):
+                keys = UNSET
+            else:
+                keys = _scp.model(TokenPolicySettingsRespKeys, _keys, "keys")
+
+            return keys
+        if name == "refresh_token_unique":
+            return d.get("refreshTokenUnique", UNSET)
+        if name == "refresh_token_validity":
+            return d.get("refreshTokenValidity", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "accessTokenValidity",
+                "activeKeyId",
+                "keyIds",
+                "keys",
+                "refreshTokenUnique",
+                "refreshTokenValidity",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

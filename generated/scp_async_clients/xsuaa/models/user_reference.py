@@ -37,6 +37,7 @@ class UserReference(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         email = self.email
 
         family_name = self.family_name
@@ -124,3 +125,33 @@ class UserReference(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), ())
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "email":
+            return d.get("email", UNSET)
+        if name == "family_name":
+            return d.get("familyName", UNSET)
+        if name == "given_name":
+            return d.get("givenName", UNSET)
+        if name == "id":
+            return d.get("id", UNSET)
+        if name == "origin":
+            return d.get("origin", UNSET)
+        if name == "username":
+            return d.get("username", UNSET)
+        if name == "zone_id":
+            return d.get("zoneId", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "email",
+                "familyName",
+                "givenName",
+                "id",
+                "origin",
+                "username",
+                "zoneId",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

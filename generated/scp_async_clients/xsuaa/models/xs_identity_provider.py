@@ -48,6 +48,7 @@ class XSIdentityProvider(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         name = self.name
@@ -188,10 +189,72 @@ class XSIdentityProvider(_scp.ReadOnFirstUse):
                 "object",
                 ((), (("additionalConfiguration", "object", ((), ())), ("emailDomain", "list", None))),
             ),
-            ("created", "absent", None),
-            ("last_modified", "absent", None),
+            ("created", "date-time", None),
+            ("last_modified", "date-time", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "name":
+            return d["name"]
+        if name == "origin_key":
+            return d["originKey"]
+        if name == "type_":
+            return d["type"]
+        if name == "active":
+            return d.get("active", UNSET)
+        if name == "config":
+            _config = d.get("config", UNSET)
+            config: AbstractIdentityProviderDefinition | Unset
+            if isinstance(_config, Unset):
+                config = UNSET
+            else:
+                config = _scp.model(AbstractIdentityProviderDefinition, _config, "config")
+
+            return config
+        if name == "created":
+            _created = d.get("created", UNSET)
+            created: datetime.datetime | Unset
+            if isinstance(_created, Unset):
+                created = UNSET
+            else:
+                created = _scp.date_time(_created, "created")
+
+            return created
+        if name == "id":
+            return d.get("id", UNSET)
+        if name == "identity_zone_id":
+            return d.get("identityZoneId", UNSET)
+        if name == "last_modified":
+            _last_modified = d.get("last_modified", UNSET)
+            last_modified: datetime.datetime | Unset
+            if isinstance(_last_modified, Unset):
+                last_modified = UNSET
+            else:
+                last_modified = _scp.date_time(_last_modified, "last_modified")
+
+            return last_modified
+        if name == "version":
+            return d.get("version", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "name",
+                "originKey",
+                "type",
+                "active",
+                "config",
+                "created",
+                "id",
+                "identityZoneId",
+                "last_modified",
+                "version",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -82,6 +82,7 @@ class XSPlatformIdentityProvider(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         if _MODELS_UNBOUND:
             _bind_models()
         active = self.active
@@ -338,13 +339,136 @@ class XSPlatformIdentityProvider(_scp.ReadOnFirstUse):
     _scp_shape = (
         (),
         (
-            ("createdAt", "absent", None),
+            ("createdAt", "date-time", None),
             ("distribution", "object", ((), ())),
             ("iasWellKnownMetadata", "object", ((), ())),
-            ("modifiedAt", "absent", None),
+            ("modifiedAt", "date-time", None),
             ("registration", "object", ((), ())),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if _MODELS_UNBOUND:
+            _bind_models()
+        if name == "active":
+            return d.get("active", UNSET)
+        if name == "alias_zid":
+            return d.get("aliasZid", UNSET)
+        if name == "created_at":
+            _created_at = d.get("createdAt", UNSET)
+            created_at: datetime.datetime | Unset
+            if isinstance(_created_at, Unset):
+                created_at = UNSET
+            else:
+                created_at = _scp.date_time(_created_at, "createdAt")
+
+            return created_at
+        if name == "created_by_origin_key":
+            return d.get("createdByOriginKey", UNSET)
+        if name == "created_by_username":
+            return d.get("createdByUsername", UNSET)
+        if name == "deleted":
+            return d.get("deleted", UNSET)
+        if name == "distribution":
+            _distribution = d.get("distribution", UNSET)
+            distribution: XSPlatformIdentityProviderDistribution | Unset
+            if isinstance(_distribution, Unset):
+                distribution = UNSET
+            else:
+                distribution = _scp.model(XSPlatformIdentityProviderDistribution, _distribution, "distribution")
+
+            return distribution
+        if name == "domain":
+            return d.get("domain", UNSET)
+        if name == "ias_admin_url":
+            return d.get("iasAdminUrl", UNSET)
+        if name == "ias_app_id":
+            return d.get("iasAppId", UNSET)
+        if name == "ias_tenant_url":
+            return d.get("iasTenantUrl", UNSET)
+        if name == "ias_tenant_url_without_protocol":
+            return d.get("iasTenantUrlWithoutProtocol", UNSET)
+        if name == "ias_well_known_metadata":
+            _ias_well_known_metadata = d.get("iasWellKnownMetadata", UNSET)
+            ias_well_known_metadata: XSPlatformIdentityProviderIasWellKnownMetadata | Unset
+            if isinstance(_ias_well_known_metadata, Unset):
+                ias_well_known_metadata = UNSET
+            else:
+                ias_well_known_metadata = _scp.model(
+                    XSPlatformIdentityProviderIasWellKnownMetadata, _ias_well_known_metadata, "iasWellKnownMetadata"
+                )
+
+            return ias_well_known_metadata
+        if name == "modified_at":
+            _modified_at = d.get("modifiedAt", UNSET)
+            modified_at: datetime.datetime | Unset
+            if isinstance(_modified_at, Unset):
+                modified_at = UNSET
+            else:
+                modified_at = _scp.date_time(_modified_at, "modifiedAt")
+
+            return modified_at
+        if name == "modified_by_origin_key":
+            return d.get("modifiedByOriginKey", UNSET)
+        if name == "modified_by_username":
+            return d.get("modifiedByUsername", UNSET)
+        if name == "name":
+            return d.get("name", UNSET)
+        if name == "neo_authn_with_oidc":
+            return d.get("neoAuthnWithOidc", UNSET)
+        if name == "origin_key":
+            return d.get("originKey", UNSET)
+        if name == "origin_xsuaa":
+            return d.get("originXsuaa", UNSET)
+        if name == "registration":
+            _registration = d.get("registration", UNSET)
+            registration: XSPlatformIdentityProviderRegistration | Unset
+            if isinstance(_registration, Unset):
+                registration = UNSET
+            else:
+                registration = _scp.model(XSPlatformIdentityProviderRegistration, _registration, "registration")
+
+            return registration
+        if name == "relying_party_id":
+            return d.get("relyingPartyId", UNSET)
+        if name == "relying_party_secret":
+            return d.get("relyingPartySecret", UNSET)
+        if name == "result":
+            return d.get("result", UNSET)
+        if name == "version":
+            return d.get("version", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "active",
+                "aliasZid",
+                "createdAt",
+                "createdByOriginKey",
+                "createdByUsername",
+                "deleted",
+                "distribution",
+                "domain",
+                "iasAdminUrl",
+                "iasAppId",
+                "iasTenantUrl",
+                "iasTenantUrlWithoutProtocol",
+                "iasWellKnownMetadata",
+                "modifiedAt",
+                "modifiedByOriginKey",
+                "modifiedByUsername",
+                "name",
+                "neoAuthnWithOidc",
+                "originKey",
+                "originXsuaa",
+                "registration",
+                "relyingPartyId",
+                "relyingPartySecret",
+                "result",
+                "version",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
 _MODELS_UNBOUND = True

@@ -50,6 +50,7 @@ class XSTenantV2ZoneInformation(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         app_tid = self.app_tid
 
         authentication = self.authentication
@@ -186,3 +187,58 @@ class XSTenantV2ZoneInformation(_scp.ReadOnFirstUse):
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = ((), (("status", "str", None),))
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "app_tid":
+            return d.get("app_tid", UNSET)
+        if name == "authentication":
+            return d.get("authentication", UNSET)
+        if name == "authorization_endpoint":
+            return d.get("authorization_endpoint", UNSET)
+        if name == "end_session_endpoint":
+            return d.get("end_session_endpoint", UNSET)
+        if name == "error_details":
+            return d.get("error_details", UNSET)
+        if name == "ias_tenant_browser_uri":
+            return d.get("iasTenantBrowserUri", UNSET)
+        if name == "ias_tenant_uri":
+            return d.get("iasTenantUri", UNSET)
+        if name == "oidc_metadata":
+            return d.get("oidc_metadata", UNSET)
+        if name == "partitioned_cookies":
+            return d.get("partitionedCookies", UNSET)
+        if name == "status":
+            _status = d.get("status", UNSET)
+            status: XSTenantV2ZoneInformationStatus | Unset
+            if isinstance(_status, Unset):
+                status = UNSET
+            else:
+                status = _scp.enum(XSTenantV2ZoneInformationStatus, _status, "status")
+
+            return status
+        if name == "token_endpoint":
+            return d.get("token_endpoint", UNSET)
+        if name == "userinfo_endpoint":
+            return d.get("userinfo_endpoint", UNSET)
+        if name == "zone_id":
+            return d.get("zoneId", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "app_tid",
+                "authentication",
+                "authorization_endpoint",
+                "end_session_endpoint",
+                "error_details",
+                "iasTenantBrowserUri",
+                "iasTenantUri",
+                "oidc_metadata",
+                "partitionedCookies",
+                "status",
+                "token_endpoint",
+                "userinfo_endpoint",
+                "zoneId",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

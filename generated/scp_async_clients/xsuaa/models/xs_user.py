@@ -68,6 +68,7 @@ class XSUser(_scp.ReadOnFirstUse):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
         active = self.active
 
         created: str | Unset = UNSET
@@ -288,9 +289,110 @@ class XSUser(_scp.ReadOnFirstUse):
     _scp_shape = (
         (),
         (
-            ("created", "absent", None),
-            ("modified", "absent", None),
-            ("passwordLastModified", "absent", None),
+            ("created", "date-time", None),
+            ("modified", "date-time", None),
+            ("passwordLastModified", "date-time", None),
             ("roleCollections", "list", None),
         ),
     )
+
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "active":
+            return d.get("active", UNSET)
+        if name == "created":
+            _created = d.get("created", UNSET)
+            created: datetime.datetime | Unset
+            if isinstance(_created, Unset):
+                created = UNSET
+            else:
+                created = _scp.date_time(_created, "created")
+
+            return created
+        if name == "email":
+            return d.get("email", UNSET)
+        if name == "external_id":
+            return d.get("externalId", UNSET)
+        if name == "family_name":
+            return d.get("familyName", UNSET)
+        if name == "given_name":
+            return d.get("givenName", UNSET)
+        if name == "id":
+            return d.get("id", UNSET)
+        if name == "last_logon_time":
+            return d.get("lastLogonTime", UNSET)
+        if name == "legacy_verification_behavior":
+            return d.get("legacyVerificationBehavior", UNSET)
+        if name == "modified":
+            _modified = d.get("modified", UNSET)
+            modified: datetime.datetime | Unset
+            if isinstance(_modified, Unset):
+                modified = UNSET
+            else:
+                modified = _scp.date_time(_modified, "modified")
+
+            return modified
+        if name == "origin":
+            return d.get("origin", UNSET)
+        if name == "password":
+            return d.get("password", UNSET)
+        if name == "password_change_required":
+            return d.get("passwordChangeRequired", UNSET)
+        if name == "password_last_modified":
+            _password_last_modified = d.get("passwordLastModified", UNSET)
+            password_last_modified: datetime.datetime | Unset
+            if isinstance(_password_last_modified, Unset):
+                password_last_modified = UNSET
+            else:
+                password_last_modified = _scp.date_time(_password_last_modified, "passwordLastModified")
+
+            return password_last_modified
+        if name == "phone_number":
+            return d.get("phoneNumber", UNSET)
+        if name == "previous_logon_time":
+            return d.get("previousLogonTime", UNSET)
+        if name == "role_collections":
+            _role_collections = d.get("roleCollections", UNSET)
+            role_collections: list[str] | Unset = UNSET
+            if _role_collections is not UNSET:
+                role_collections = cast(list[str], _scp.array(_role_collections, "roleCollections"))
+
+            return role_collections
+        if name == "salt":
+            return d.get("salt", UNSET)
+        if name == "username":
+            return d.get("username", UNSET)
+        if name == "verified":
+            return d.get("verified", UNSET)
+        if name == "version":
+            return d.get("version", UNSET)
+        if name == "zone_id":
+            return d.get("zoneId", UNSET)
+        if name == "additional_properties":
+            declared = {
+                "active",
+                "created",
+                "email",
+                "externalId",
+                "familyName",
+                "givenName",
+                "id",
+                "lastLogonTime",
+                "legacyVerificationBehavior",
+                "modified",
+                "origin",
+                "password",
+                "passwordChangeRequired",
+                "passwordLastModified",
+                "phoneNumber",
+                "previousLogonTime",
+                "roleCollections",
+                "salt",
+                "username",
+                "verified",
+                "version",
+                "zoneId",
+            }
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
