@@ -93,6 +93,8 @@ class Token:
     token_type: str = "bearer"
     refresh_token: str | None = field(default=None, repr=False)
     scope: str | None = None
+    #: Seconds the token request took, from sending it to its answer (0 for a token obtained elsewhere).
+    round_trip: float = field(default=0.0, compare=False)
 
     @property
     def lifetime(self) -> float:
@@ -273,7 +275,8 @@ class TokenCache:
     disagrees with the issuer's; then, and for opaque tokens, ``expires_in`` seconds after receipt,
     else ``default_lifetime`` seconds after. It is renewed ahead by 10% of its lifetime, at least the
     1 s granularity of JWT times and at most ``refresh_skew``; a token that lives no longer than that
-    margin keeps 10% for requests in flight, and when a token asked for now would expire in the same
+    margin keeps what a request in flight needs (twice its own request's round trip, at least 10 ms, at
+    most 10% of its life), and when a token asked for now would expire in the same
     whole second as the current one, the cache waits for that second to pass rather than fetch it
     (one token per lifetime). A 401 is answered by one renewal in :class:`OAuth2Auth`.
     """
@@ -334,7 +337,11 @@ class TokenCache:
         lifetime = max(token.lifetime, 0.0)
         margin = min(self.refresh_skew, max(_TIME_GRANULARITY, 0.1 * lifetime))
         if margin >= lifetime:
-            margin = 0.1 * lifetime  # for requests in flight, at least
+            # A token that lives no longer than a second: what a request sent now needs to get there,
+            # twice the round trip of the token's own request, at least 10 ms, at most 10 % of its life.
+            # (Renewing earlier buys nothing from an issuer that counts in whole seconds, see below:
+            # it only makes a token more when calls end just before a second does.)
+            margin = min(0.1 * lifetime, max(_IN_FLIGHT_FLOOR, 2.0 * token.round_trip))
         return self._clock() < token.expires_at - margin
 
     async def _wait_for_a_longer_lived_token(self, slot: _Slot, current: Token) -> None:
@@ -362,14 +369,15 @@ class TokenCache:
 
     async def _request(self, grant: Grant) -> Token:
         request = grant.build_request()
-        started = time.perf_counter()
+        started = self._clock()
         response = await self._send(grant, request)
+        round_trip = max(self._clock() - started, 0.0)
         logger.debug(
             "token %s %s -> %s in %.3fs (grant %s)",
             request.method,
             redact_url(request.url),
             response.status_code,
-            time.perf_counter() - started,
+            round_trip,
             grant.grant_type,
         )
         if response.status_code >= 400:
@@ -385,9 +393,9 @@ class TokenCache:
             raise AuthenticationError(
                 _without_credentials(response), message="token endpoint answered without an access_token"
             )
-        return self._make_token(data)
+        return self._make_token(data, round_trip)
 
-    def _make_token(self, data: dict[str, Any]) -> Token:
+    def _make_token(self, data: dict[str, Any], round_trip: float = 0.0) -> Token:
         now = self._clock()
         access_token = str(data["access_token"])
         expires_in = _seconds(data.get("expires_in"))
@@ -409,11 +417,14 @@ class TokenCache:
             token_type=str(data.get("token_type") or "bearer"),
             refresh_token=refresh if isinstance(refresh, str) and refresh else None,
             scope=data.get("scope") if isinstance(data.get("scope"), str) else None,
+            round_trip=round_trip,
         )
 
 
 #: JWT ``iat``/``exp`` are whole seconds, and ``expires_in`` is rounded to them.
 _TIME_GRANULARITY = 1.0
+#: The least time kept for a request in flight with a token that lives no longer than that granularity.
+_IN_FLIGHT_FLOOR = 0.01
 
 
 def _seconds(value: Any) -> float | None:
