@@ -303,6 +303,10 @@ def _model_at(cls: type[Any], value: Any, path: str) -> Any:
 def model(cls: type[Any], value: Any, name: str | None) -> Any:
     """A nested object (``name`` None: the body itself) read as `cls`, or kept as sent if it is no object."""
     if name is None:
+        if type(value) is dict:  # a parsed body is ours: it may be kept as it came, like the objects in it
+            kept = _kept_if_it_fits(cls, value)
+            if kept is not None:
+                return kept
         return _read_body(lambda: _model_at(cls, value, _ROOT))
     tracking = getattr(_STATE, "tracking", True)  # _tracking(), inlined: this runs for every nested object
     if not tracking:
@@ -317,19 +321,25 @@ def model(cls: type[Any], value: Any, name: str | None) -> Any:
 
 
 def _read_untracked(cls: type[Any], value: dict[str, Any]) -> Any:
-    """`value` read as `cls` on the fast path: kept to be read on first use if it fits the class's shape.
+    """`value` read as `cls` on the fast path: kept to be read on first use if it fits the class's shape."""
+    kept = _kept_if_it_fits(cls, value)
+    return kept if kept is not None else cls.from_dict(value)
 
-    Only bodies are read so (see `fill`): a dict a caller passes to `from_dict` may change after, a parsed
+
+def _kept_if_it_fits(cls: type[Any], value: dict[str, Any]) -> Any:
+    """A `cls` keeping `value` to be read on first use if `value` fits the class's shape, else None.
+
+    Only bodies are kept so (see `fill`): a dict a caller passes to `from_dict` may change after, a parsed
     body is ours.
     """
     fits = _FITTERS.get(cls, _UNKNOWN)
     if fits is _UNKNOWN:
         fits = _FITTERS[cls] = _fitter(getattr(cls, "_scp_shape", None))
     if fits is not None and fits(value):
-        deferred = object.__new__(cls)
-        deferred._scp_source = value
-        return deferred
-    return cls.from_dict(value)
+        kept = object.__new__(cls)
+        kept._scp_source = value
+        return kept
+    return None
 
 
 _Shape = tuple[tuple[str, ...], tuple[tuple[str, str, Any], ...]]
@@ -377,7 +387,7 @@ def _fitter(shape: _Shape | None) -> Callable[[dict[str, Any]], bool] | None:
             elif test == "uuid":
                 lines.append(f"{inside}if type({item}) is not str or CANONICAL_UUID({item}) is None: return False")
             elif test == "date-time":
-                lines.append(f"{inside}if type({item}) is not str or not ISO_DATE_TIME({item}): return False")
+                lines.append(f"{inside}if not DATE_TIME({item}): return False")
             elif test == "list":
                 lines.append(f"{inside}if type({item}) is not list: return False")
             elif test == "str":
@@ -390,22 +400,33 @@ def _fitter(shape: _Shape | None) -> Callable[[dict[str, Any]], bool] | None:
     scope: dict[str, Any] = {
         "ABSENT": _ABSENT,
         "CANONICAL_UUID": _CANONICAL_UUID.fullmatch,
-        "ISO_DATE_TIME": _reads_as_iso,
+        "DATE_TIME": _reads_as_date_time,
     }
     exec(compile("\n".join(lines), "<scp_async read-on-first-use shape>", "exec"), scope)
     fits: Callable[[dict[str, Any]], bool] = scope["fits"]
     return fits
 
 
-def _reads_as_iso(value: str) -> bool:
-    """Whether :func:`date_time` reads `value` on its fast path (then it neither fails nor warns)."""
-    if value.isdigit():
-        return False
-    try:
-        datetime.datetime.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
+# The epoch milliseconds of datetime.min and datetime.max (UTC): what `_from_epoch_ms` reads without overflow.
+_EPOCH_MS_MIN = -62_135_596_800_000
+_EPOCH_MS_MAX = 253_402_300_799_999
+
+
+def _reads_as_date_time(value: Any) -> bool:
+    """Whether :func:`date_time` reads `value` without a doubt (then it neither fails nor warns): an ISO
+    8601 string its fast path reads, or a number of epoch milliseconds within datetime's years."""
+    kind = type(value)
+    if kind is str:
+        if value.isdigit():
+            return False
+        try:
+            datetime.datetime.fromisoformat(value)
+        except ValueError:
+            return False
+        return True
+    if kind is int or kind is float:  # not bool; NaN and the infinities compare False
+        return bool(_EPOCH_MS_MIN <= value <= _EPOCH_MS_MAX)
+    return False
 
 
 _ABSENT: Any = object()

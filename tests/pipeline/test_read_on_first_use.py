@@ -107,16 +107,28 @@ def test_the_items_of_a_list_wait_and_each_field_is_read_alone() -> None:
     assert app == App.from_dict(_app())
 
 
-@pytest.mark.parametrize("created_at", ["1710379175000", 1710379175000, None])
-def test_an_item_with_a_date_in_another_form_is_read_at_once(created_at: Any) -> None:
+@pytest.mark.parametrize(
+    ("created_at", "waits"),
+    [
+        (1710379175000, True),  # epoch milliseconds (as cis sends dates) read without a doubt
+        (1710379175000.5, True),
+        ("2026-03-14T01:19:35.123+01:00", True),
+        ("1710379175000", False),  # epoch milliseconds as text: the general path
+        ("2026-03-14T01:19:35Z[Europe/Berlin]", False),  # java.time's zoned form: the general path
+        (True, False),
+        (None, False),  # kept as sent, with a warning
+    ],
+)
+def test_an_item_waits_when_its_dates_read_without_a_doubt(created_at: Any, waits: bool) -> None:
     app = _read(_page(_app(created_at=created_at))).resources[0]
-    assert not _is_waiting(app)
+    assert _is_waiting(app) is waits
     assert app.created_at == App.from_dict(_app(created_at=created_at)).created_at
 
 
-def test_an_item_with_a_date_that_is_no_date_is_an_error_at_once_naming_it() -> None:
+@pytest.mark.parametrize("created_at", ["not a date", 10**16, -(10**15)])
+def test_an_item_with_a_date_that_is_no_date_is_an_error_at_once_naming_it(created_at: Any) -> None:
     with pytest.raises(_scp.ResponseDecodeError, match=re.escape("$.resources[0].created_at")):
-        _read(_page(_app(created_at="not a date")))
+        _read(_page(_app(created_at=created_at)))
 
 
 def test_a_field_of_an_item_read_on_first_use_is_set_once_and_can_be_assigned() -> None:
@@ -305,7 +317,15 @@ def _fits_by_the_book(value: Any, shape: Any) -> bool:
             "object": lambda i, inner=inner: type(i) is dict and _fits_by_the_book(i, inner),
             "object or null": lambda i, inner=inner: i is None or (type(i) is dict and _fits_by_the_book(i, inner)),
             "uuid": lambda i: type(i) is str and re.fullmatch(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}", i),
-            "date-time": lambda i: type(i) is str and _iso(i),
+            "date-time": lambda i: (
+                (type(i) is str and _iso(i))
+                or (
+                    type(i) in (int, float)
+                    and datetime.datetime.min.replace(tzinfo=datetime.UTC).timestamp() * 1000
+                    <= i
+                    <= datetime.datetime.max.replace(tzinfo=datetime.UTC).timestamp() * 1000
+                )
+            ),
             "list": lambda i: type(i) is list,
             "str": lambda i: type(i) is str,
         }.get(test, lambda i: False)(item)
