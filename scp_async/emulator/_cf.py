@@ -131,24 +131,19 @@ def routes(ctx: Context) -> list[Route]:
             },
         }
 
-    def app_view(b: str, a: dict[str, Any]) -> dict[str, Any]:
-        g = a["guid"]
-        return {
-            "guid": g,
-            "name": a["name"],
-            "state": a["state"],
-            "created_at": a["created_at"],
-            "updated_at": a["updated_at"],
-            "lifecycle": {"type": "buildpack", "data": {"buildpacks": list(a["buildpacks"]), "stack": "cflinuxfs4"}},
-            "relationships": {
-                "space": {"data": {"guid": a["space"]}},
-                "current_droplet": {"data": {"guid": derived_id(g, "droplet")}},
-            },
-            "metadata": meta(a),
-            "links": {
+    # What only an app's base URL, GUID and space decide, made once and shared by its views (read-only:
+    # they go straight to JSON): listing every app of a landscape made its 13 links for every page.
+    app_parts: dict[tuple[str, str, str], tuple[dict[str, Any], str]] = {}
+
+    def fixed_app_parts(b: str, g: str, space: str) -> tuple[dict[str, Any], str]:
+        parts = app_parts.get((b, g, space))
+        if parts is None:
+            if len(app_parts) >= 100_000:  # bounded: base URLs and apps come and go in a long-lived emulator
+                app_parts.clear()
+            links = {
                 "self": {"href": f"{b}/v3/apps/{g}"},
                 "environment_variables": {"href": f"{b}/v3/apps/{g}/environment_variables"},
-                "space": {"href": f"{b}/v3/spaces/{a['space']}"},
+                "space": {"href": f"{b}/v3/spaces/{space}"},
                 "processes": {"href": f"{b}/v3/apps/{g}/processes"},
                 "packages": {"href": f"{b}/v3/apps/{g}/packages"},
                 "current_droplet": {"href": f"{b}/v3/apps/{g}/droplets/current"},
@@ -159,7 +154,26 @@ def routes(ctx: Context) -> list[Route]:
                 "revisions": {"href": f"{b}/v3/apps/{g}/revisions"},
                 "deployed_revisions": {"href": f"{b}/v3/apps/{g}/revisions/deployed"},
                 "features": {"href": f"{b}/v3/apps/{g}/features"},
+            }
+            parts = app_parts[(b, g, space)] = (links, derived_id(g, "droplet"))
+        return parts
+
+    def app_view(b: str, a: dict[str, Any]) -> dict[str, Any]:
+        g = a["guid"]
+        links, droplet = fixed_app_parts(b, g, a["space"])
+        return {
+            "guid": g,
+            "name": a["name"],
+            "state": a["state"],
+            "created_at": a["created_at"],
+            "updated_at": a["updated_at"],
+            "lifecycle": {"type": "buildpack", "data": {"buildpacks": list(a["buildpacks"]), "stack": "cflinuxfs4"}},
+            "relationships": {
+                "space": {"data": {"guid": a["space"]}},
+                "current_droplet": {"data": {"guid": droplet}},
             },
+            "metadata": meta(a),
+            "links": links,
         }
 
     def si_view(b: str, s: dict[str, Any]) -> dict[str, Any]:
