@@ -342,7 +342,7 @@ def _kept_if_it_fits(cls: type[Any], value: dict[str, Any]) -> Any:
     return None
 
 
-_Shape = tuple[tuple[str, ...], tuple[tuple[str, str, Any], ...]]
+_Shape = tuple[tuple[str, ...], tuple[tuple[str | None, str, Any], ...]]
 # What `uuid.UUID` reads without a doubt; other spellings it takes are read at once, as before.
 _CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
@@ -370,6 +370,13 @@ def _fitter(shape: _Shape | None) -> Callable[[dict[str, Any]], bool] | None:
         for key in required:
             lines.append(f"{pad}if {key!r} not in {var}: return False")
         for key, test, inner in checks:
+            if key is None:  # the undeclared keys: additional properties that are plain lists
+                if test != "list":
+                    lines.append(f"{pad}return False")  # a test this version does not know: read at once
+                    continue
+                lines.append(f"{pad}for key, item in {var}.items():")
+                lines.append(f"{pad}    if type(item) is not list and key not in {tuple(inner)!r}: return False")
+                continue
             item = f"item{next(names)}"
             lines.append(f"{pad}{item} = {var}.get({key!r}, ABSENT)")
             if test == "absent":  # present, and reading it might warn or fail

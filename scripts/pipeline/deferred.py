@@ -7,8 +7,9 @@ integer, boolean, untyped, or a union of those and null), or one whose reading a
 a UUID (a canonical UUID string), a date-time (an ISO 8601 string `datetime.fromisoformat` reads, as the
 fast path of `_decoding.date_time` does), a list of plain values (a list), a string enum (a string: our enums keep
 values they do not know), a qualifying model (an object of that shape), the same model or null. An
-optional property no test vouches for (a map of unions, a date) must be absent from the body. Its
-additional properties, if any, must pass through too.
+optional property no test vouches for (a map of unions, a date in another form) must be absent from
+the body. Its additional properties, if any, must pass through too, or be plain lists (then a check
+with the key None tests every undeclared key's value, the declared keys as its inner part).
 
 For such a model, whether `from_dict` succeeds without a warning depends only on the body's *shape*,
 written into the class as `_scp_shape`: `(required JSON keys, ((JSON key, test, inner shape or None), ...))`
@@ -40,7 +41,7 @@ from openapi_python_client.parser.properties import (
     UuidProperty,
 )
 
-Check = tuple[str, str, Any]
+Check = tuple[str | None, str, Any]
 Shape = tuple[tuple[str, ...], tuple[Check, ...]]
 
 # Exact classes: a subclass (a date-time read from an int, say) converts its value.
@@ -99,11 +100,15 @@ def _check(prop: Any, known: dict[str, Shape]) -> tuple[str, Any] | None:
 
 def _shape(model: ModelProperty, known: dict[str, Shape]) -> Shape | None:
     extra = model.additional_properties
-    # `additionalProperties: false` models are left eager (the model template's import needs them).
-    if not (extra is True or (extra and _passes_through(extra))):
-        return None
     properties = [*model.required_properties, *model.optional_properties]
     checks: list[Check] = []
+    # `additionalProperties: false` models are left eager (the model template's import needs them).
+    if type(extra) is ListProperty and type(extra.inner_property) in _PASSED_THROUGH:
+        # A map of plain lists (cis labels: {"stage": ["dev"]}): every key the model does not declare
+        # must hold a list. Written with the key None, the declared keys as its inner part.
+        checks.append((None, "list", tuple(_key(prop) for prop in properties)))
+    elif not (extra is True or (extra and _passes_through(extra))):
+        return None
     for prop in properties:
         if _passes_through(prop):
             continue

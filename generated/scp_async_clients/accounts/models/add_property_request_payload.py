@@ -100,10 +100,10 @@ class AddPropertyRequestPayload(_scp.ReadOnFirstUse):
 
             return value
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "key",
                 "value",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -229,7 +229,7 @@ class CloneNeoSubaccountRequestPayload(_scp.ReadOnFirstUse):
         (
             ("cloneConfigurations", "list", None),
             ("customProperties", "absent", None),
-            ("labels", "absent", None),
+            ("labels", "object", ((), ((None, "list", ()),))),
             ("origin", "str", None),
             ("subaccountAdmins", "list", None),
             ("usedForProduction", "str", None),
@@ -304,7 +304,7 @@ class CloneNeoSubaccountRequestPayload(_scp.ReadOnFirstUse):
 
             return used_for_production
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "displayName",
                 "region",
                 "betaEnabled",
@@ -317,7 +317,7 @@ class CloneNeoSubaccountRequestPayload(_scp.ReadOnFirstUse):
                 "subaccountAdmins",
                 "subdomain",
                 "usedForProduction",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

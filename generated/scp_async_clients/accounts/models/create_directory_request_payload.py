@@ -179,7 +179,7 @@ class CreateDirectoryRequestPayload(_scp.ReadOnFirstUse):
             ("customProperties", "absent", None),
             ("directoryAdmins", "list", None),
             ("directoryFeatures", "absent", None),
-            ("labels", "absent", None),
+            ("labels", "object", ((), ((None, "list", ()),))),
         ),
     )
 
@@ -234,7 +234,7 @@ class CreateDirectoryRequestPayload(_scp.ReadOnFirstUse):
         if name == "subdomain":
             return d.get("subdomain", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "displayName",
                 "customProperties",
                 "description",
@@ -242,7 +242,7 @@ class CreateDirectoryRequestPayload(_scp.ReadOnFirstUse):
                 "directoryFeatures",
                 "labels",
                 "subdomain",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -117,10 +117,10 @@ class CreateServiceManagerBindingRequestPayload(_scp.ReadOnFirstUse):
 
             return parameters
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "name",
                 "parameters",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

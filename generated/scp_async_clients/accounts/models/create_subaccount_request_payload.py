@@ -214,7 +214,7 @@ class CreateSubaccountRequestPayload(_scp.ReadOnFirstUse):
         ("displayName", "region"),
         (
             ("customProperties", "absent", None),
-            ("labels", "absent", None),
+            ("labels", "object", ((), ((None, "list", ()),))),
             ("origin", "str", None),
             ("subaccountAdmins", "list", None),
             ("usedForProduction", "str", None),
@@ -282,7 +282,7 @@ class CreateSubaccountRequestPayload(_scp.ReadOnFirstUse):
 
             return used_for_production
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "displayName",
                 "region",
                 "betaEnabled",
@@ -294,7 +294,7 @@ class CreateSubaccountRequestPayload(_scp.ReadOnFirstUse):
                 "subaccountAdmins",
                 "subdomain",
                 "usedForProduction",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -101,9 +101,7 @@ class DataResponseObject(_scp.ReadOnFirstUse):
 
             return values
         if name == "additional_properties":
-            declared = {
-                "values",
-            }
+            declared: tuple[str, ...] = ("values",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

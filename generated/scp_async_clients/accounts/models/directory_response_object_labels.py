@@ -7,14 +7,17 @@ from typing import Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+import scp_async._decoding as _scp
+
 T = TypeVar("T", bound="DirectoryResponseObjectLabels")
 
 
 @_attrs_define
-class DirectoryResponseObjectLabels:
+class DirectoryResponseObjectLabels(_scp.ReadOnFirstUse):
     additional_properties: dict[str, list[str]] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        _scp.read_all(self)
 
         field_dict: dict[str, Any] = {}
         for prop_name, prop in self.additional_properties.items():
@@ -31,7 +34,7 @@ class DirectoryResponseObjectLabels:
         for prop_name, prop_dict in d.items():
             _additional_property = prop_dict
             additional_property: list[str]
-            additional_property = cast(list[str], _scp.array(_additional_property, "AdditionalProperty"))
+            additional_property = cast(list[str], _scp.array(_additional_property, prop_name))
 
             additional_properties[prop_name] = additional_property
 
@@ -59,5 +62,13 @@ class DirectoryResponseObjectLabels:
 
         return short_repr(self)
 
+    # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
+    _scp_shape = ((), ((None, "list", ()),))
 
-import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+    @classmethod
+    def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
+        # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
+        if name == "additional_properties":
+            declared: tuple[str, ...] = ()
+            return {key: value for key, value in d.items() if key not in declared}
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

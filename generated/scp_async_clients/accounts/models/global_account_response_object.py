@@ -511,7 +511,7 @@ class GlobalAccountResponseObject(_scp.ReadOnFirstUse):
             ("customProperties", "absent", None),
             ("entityState", "str", None),
             ("expiryDate", "date-time", None),
-            ("labels", "absent", None),
+            ("labels", "object", ((), ((None, "list", ()),))),
             ("legalLinks", "object", ((), ())),
             ("modifiedDate", "date-time", None),
             ("origin", "str", None),
@@ -702,7 +702,7 @@ class GlobalAccountResponseObject(_scp.ReadOnFirstUse):
         if name == "use_for":
             return d.get("useFor", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "commercialModel",
                 "consumptionBased",
                 "createdDate",
@@ -737,7 +737,7 @@ class GlobalAccountResponseObject(_scp.ReadOnFirstUse):
                 "subdomain",
                 "terminationNotificationStatus",
                 "useFor",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

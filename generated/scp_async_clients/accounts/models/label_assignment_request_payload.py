@@ -85,7 +85,7 @@ class LabelAssignmentRequestPayload(_scp.ReadOnFirstUse):
         return short_repr(self)
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
-    _scp_shape = ((), (("labels", "absent", None),))
+    _scp_shape = ((), (("labels", "object", ((), ((None, "list", ()),))),))
 
     @classmethod
     def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
@@ -102,9 +102,7 @@ class LabelAssignmentRequestPayload(_scp.ReadOnFirstUse):
 
             return labels
         if name == "additional_properties":
-            declared = {
-                "labels",
-            }
+            declared: tuple[str, ...] = ("labels",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -78,8 +78,6 @@ class LegalLinksDTO(_scp.ReadOnFirstUse):
         if name == "privacy":
             return d.get("privacy", UNSET)
         if name == "additional_properties":
-            declared = {
-                "privacy",
-            }
+            declared: tuple[str, ...] = ("privacy",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -78,8 +78,6 @@ class MoveSubaccountRequestPayload(_scp.ReadOnFirstUse):
         if name == "target_account_guid":
             return d["targetAccountGUID"]
         if name == "additional_properties":
-            declared = {
-                "targetAccountGUID",
-            }
+            declared: tuple[str, ...] = ("targetAccountGUID",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -104,10 +104,10 @@ class MoveSubaccountsRequestPayload(_scp.ReadOnFirstUse):
         if name == "target_guid":
             return d["targetGuid"]
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "sourceGuid",
                 "subaccountGuids",
                 "targetGuid",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -210,7 +210,7 @@ class PropertyDataResponseObject(_scp.ReadOnFirstUse):
 
             return value
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "entityType",
                 "key",
                 "classification",
@@ -220,7 +220,7 @@ class PropertyDataResponseObject(_scp.ReadOnFirstUse):
                 "entityTypeGuid",
                 "validationSchema",
                 "value",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

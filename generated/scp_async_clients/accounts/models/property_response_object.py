@@ -98,10 +98,10 @@ class PropertyResponseObject(_scp.ReadOnFirstUse):
         if name == "value":
             return d["value"]
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "accountGUID",
                 "key",
                 "value",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -101,9 +101,7 @@ class ResponseCollection(_scp.ReadOnFirstUse):
 
             return value
         if name == "additional_properties":
-            declared = {
-                "value",
-            }
+            declared: tuple[str, ...] = ("value",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -177,7 +177,7 @@ class ServiceManagerBindingExtendedResponseObject(_scp.ReadOnFirstUse):
         if name == "xsappname":
             return d.get("xsappname", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "certUrl",
                 "certificate",
                 "clientid",
@@ -188,6 +188,6 @@ class ServiceManagerBindingExtendedResponseObject(_scp.ReadOnFirstUse):
                 "sm_url",
                 "url",
                 "xsappname",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -101,9 +101,7 @@ class ServiceManagerBindingsResponseList(_scp.ReadOnFirstUse):
 
             return items
         if name == "additional_properties":
-            declared = {
-                "items",
-            }
+            declared: tuple[str, ...] = ("items",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -288,7 +288,7 @@ class SubaccountResponseObject(_scp.ReadOnFirstUse):
             ("state", "str", None),
             ("usedForProduction", "str", None),
             ("customProperties", "absent", None),
-            ("labels", "absent", None),
+            ("labels", "object", ((), ((None, "list", ()),))),
             ("modifiedDate", "date-time", None),
             ("parentFeatures", "absent", None),
         ),
@@ -377,7 +377,7 @@ class SubaccountResponseObject(_scp.ReadOnFirstUse):
         if name == "state_message":
             return d.get("stateMessage", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "betaEnabled",
                 "createdDate",
                 "displayName",
@@ -396,7 +396,7 @@ class SubaccountResponseObject(_scp.ReadOnFirstUse):
                 "modifiedDate",
                 "parentFeatures",
                 "stateMessage",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

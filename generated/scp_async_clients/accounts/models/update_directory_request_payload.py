@@ -121,7 +121,7 @@ class UpdateDirectoryRequestPayload(_scp.ReadOnFirstUse):
         return short_repr(self)
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
-    _scp_shape = ((), (("customProperties", "absent", None), ("labels", "absent", None)))
+    _scp_shape = ((), (("customProperties", "absent", None), ("labels", "object", ((), ((None, "list", ()),)))))
 
     @classmethod
     def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
@@ -149,12 +149,12 @@ class UpdateDirectoryRequestPayload(_scp.ReadOnFirstUse):
 
             return labels
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "customProperties",
                 "description",
                 "displayName",
                 "labels",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -142,10 +142,10 @@ class UpdateDirectoryTypeRequestPayload(_scp.ReadOnFirstUse):
         if name == "subdomain":
             return d.get("subdomain", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "directoryAdmins",
                 "directoryFeatures",
                 "subdomain",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

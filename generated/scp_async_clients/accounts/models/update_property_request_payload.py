@@ -113,11 +113,11 @@ class UpdatePropertyRequestPayload(_scp.ReadOnFirstUse):
         if name == "delete":
             return d.get("delete", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "key",
                 "value",
                 "delete",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

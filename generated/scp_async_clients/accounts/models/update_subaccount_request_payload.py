@@ -155,7 +155,11 @@ class UpdateSubaccountRequestPayload(_scp.ReadOnFirstUse):
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = (
         ("displayName",),
-        (("customProperties", "absent", None), ("labels", "absent", None), ("usedForProduction", "str", None)),
+        (
+            ("customProperties", "absent", None),
+            ("labels", "object", ((), ((None, "list", ()),))),
+            ("usedForProduction", "str", None),
+        ),
     )
 
     @classmethod
@@ -197,14 +201,14 @@ class UpdateSubaccountRequestPayload(_scp.ReadOnFirstUse):
 
             return used_for_production
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "displayName",
                 "betaEnabled",
                 "customProperties",
                 "description",
                 "labels",
                 "usedForProduction",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -170,7 +170,7 @@ class AuditLogMessage(_scp.ReadOnFirstUse):
         if name == "uuid":
             return d.get("uuid", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "category",
                 "data",
                 "id",
@@ -179,6 +179,6 @@ class AuditLogMessage(_scp.ReadOnFirstUse):
                 "time",
                 "user",
                 "uuid",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -246,7 +246,7 @@ class AuditLogRecord(_scp.ReadOnFirstUse):
         if name == "user":
             return d.get("user", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "als_service_id",
                 "app_or_service_id",
                 "category",
@@ -258,7 +258,7 @@ class AuditLogRecord(_scp.ReadOnFirstUse):
                 "tenant",
                 "time",
                 "user",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

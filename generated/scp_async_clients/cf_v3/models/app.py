@@ -397,7 +397,7 @@ class App(_scp.ReadOnFirstUse):
 
             return state
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "name",
                 "created_at",
@@ -408,7 +408,7 @@ class App(_scp.ReadOnFirstUse):
                 "metadata",
                 "relationships",
                 "state",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -380,7 +380,7 @@ class AppCredentialBinding(_scp.ReadOnFirstUse):
 
             return name
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "links",
                 "relationships",
@@ -391,7 +391,7 @@ class AppCredentialBinding(_scp.ReadOnFirstUse):
                 "last_operation",
                 "metadata",
                 "name",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

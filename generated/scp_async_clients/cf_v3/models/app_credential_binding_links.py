@@ -211,13 +211,13 @@ class AppCredentialBindingLinks(_scp.ReadOnFirstUse):
 
             return service_instance
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "app",
                 "details",
                 "parameters",
                 "self",
                 "service_instance",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

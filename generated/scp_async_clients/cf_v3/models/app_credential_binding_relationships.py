@@ -161,10 +161,10 @@ class AppCredentialBindingRelationships(_scp.ReadOnFirstUse):
 
             return service_instance
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "app",
                 "service_instance",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -223,13 +223,13 @@ class AppEnvironment(_scp.ReadOnFirstUse):
 
             return system_env_json
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "application_env_json",
                 "environment_variables",
                 "running_env_json",
                 "staging_env_json",
                 "system_env_json",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -123,10 +123,10 @@ class AppFeature(_scp.ReadOnFirstUse):
         if name == "enabled":
             return d.get("enabled", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "name",
                 "description",
                 "enabled",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

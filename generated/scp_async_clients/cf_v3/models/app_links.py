@@ -419,7 +419,7 @@ class AppLinks(_scp.ReadOnFirstUse):
 
             return tasks
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "current_droplet",
                 "deployed_revisions",
                 "droplets",
@@ -433,7 +433,7 @@ class AppLinks(_scp.ReadOnFirstUse):
                 "start",
                 "stop",
                 "tasks",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -88,9 +88,9 @@ class AppPermissions(_scp.ReadOnFirstUse):
         if name == "read_sensitive_data":
             return d["read_sensitive_data"]
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "read_basic_data",
                 "read_sensitive_data",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

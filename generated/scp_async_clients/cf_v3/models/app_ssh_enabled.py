@@ -91,9 +91,9 @@ class AppSshEnabled(_scp.ReadOnFirstUse):
         if name == "reason":
             return d.get("reason", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "enabled",
                 "reason",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

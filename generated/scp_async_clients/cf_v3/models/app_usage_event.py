@@ -424,7 +424,7 @@ class AppUsageEvent(_scp.ReadOnFirstUse):
 
             return task
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "created_at",
                 "updated_at",
@@ -438,7 +438,7 @@ class AppUsageEvent(_scp.ReadOnFirstUse):
                 "space",
                 "state",
                 "task",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -110,9 +110,9 @@ class AppUsageEventMemoryInMbPerInstance(_scp.ReadOnFirstUse):
 
             return previous
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "current",
                 "previous",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

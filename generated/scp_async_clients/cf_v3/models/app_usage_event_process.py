@@ -89,9 +89,9 @@ class AppUsageEventProcess(_scp.ReadOnFirstUse):
         if name == "type_":
             return d.get("type", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "type",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -369,7 +369,7 @@ class AuditEvent(_scp.ReadOnFirstUse):
         if name == "type_":
             return d.get("type", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "created_at",
                 "updated_at",
@@ -380,7 +380,7 @@ class AuditEvent(_scp.ReadOnFirstUse):
                 "space",
                 "target",
                 "type",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -102,9 +102,7 @@ class AuditEventData(_scp.ReadOnFirstUse):
 
             return request
         if name == "additional_properties":
-            declared = {
-                "request",
-            }
+            declared: tuple[str, ...] = ("request",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

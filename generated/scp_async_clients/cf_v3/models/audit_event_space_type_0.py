@@ -78,8 +78,6 @@ class AuditEventSpaceType0(_scp.ReadOnFirstUse):
         if name == "guid":
             return d.get("guid", UNSET)
         if name == "additional_properties":
-            declared = {
-                "guid",
-            }
+            declared: tuple[str, ...] = ("guid",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -540,7 +540,7 @@ class Build(_scp.ReadOnFirstUse):
 
             return state
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "created_at",
                 "updated_at",
@@ -556,7 +556,7 @@ class Build(_scp.ReadOnFirstUse):
                 "staging_log_rate_limit_bytes_per_second",
                 "staging_memory_in_mb",
                 "state",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

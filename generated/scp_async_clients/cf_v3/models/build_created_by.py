@@ -143,10 +143,10 @@ class BuildCreatedBy(_scp.ReadOnFirstUse):
 
             return name
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "email",
                 "guid",
                 "name",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

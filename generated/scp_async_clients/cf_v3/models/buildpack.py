@@ -349,7 +349,7 @@ class Buildpack(_scp.ReadOnFirstUse):
 
             return state
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "name",
                 "created_at",
@@ -363,7 +363,7 @@ class Buildpack(_scp.ReadOnFirstUse):
                 "position",
                 "stack",
                 "state",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

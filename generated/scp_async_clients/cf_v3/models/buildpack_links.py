@@ -127,10 +127,10 @@ class BuildpackLinks(_scp.ReadOnFirstUse):
 
             return upload
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "self",
                 "upload",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -78,8 +78,6 @@ class CheckReservedRoutesForDomainResponse200(_scp.ReadOnFirstUse):
         if name == "matching_route":
             return d.get("matching_route", UNSET)
         if name == "additional_properties":
-            declared = {
-                "matching_route",
-            }
+            declared: tuple[str, ...] = ("matching_route",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

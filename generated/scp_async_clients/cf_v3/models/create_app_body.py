@@ -225,13 +225,13 @@ class CreateAppBody(_scp.ReadOnFirstUse):
 
             return metadata
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "name",
                 "relationships",
                 "environment_variables",
                 "lifecycle",
                 "metadata",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

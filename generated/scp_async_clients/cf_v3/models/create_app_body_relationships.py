@@ -109,9 +109,7 @@ class CreateAppBodyRelationships(_scp.ReadOnFirstUse):
 
             return space
         if name == "additional_properties":
-            declared = {
-                "space",
-            }
+            declared: tuple[str, ...] = ("space",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

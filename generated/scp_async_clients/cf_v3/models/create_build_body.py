@@ -188,14 +188,14 @@ class CreateBuildBody(_scp.ReadOnFirstUse):
         if name == "staging_memory_in_mb":
             return d.get("staging_memory_in_mb", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "package",
                 "lifecycle",
                 "metadata",
                 "staging_disk_in_mb",
                 "staging_log_rate_limit_bytes_per_second",
                 "staging_memory_in_mb",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

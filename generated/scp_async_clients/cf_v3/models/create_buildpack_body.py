@@ -173,7 +173,7 @@ class CreateBuildpackBody(_scp.ReadOnFirstUse):
         if name == "stack":
             return d.get("stack", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "name",
                 "enabled",
                 "lifecycle",
@@ -181,7 +181,7 @@ class CreateBuildpackBody(_scp.ReadOnFirstUse):
                 "metadata",
                 "position",
                 "stack",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -241,14 +241,14 @@ class CreateDeploymentBody(_scp.ReadOnFirstUse):
 
             return strategy
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "droplet",
                 "metadata",
                 "options",
                 "relationships",
                 "revision",
                 "strategy",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

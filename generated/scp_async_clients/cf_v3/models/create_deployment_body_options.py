@@ -157,14 +157,14 @@ class CreateDeploymentBodyOptions(_scp.ReadOnFirstUse):
         if name == "web_instances":
             return d.get("web_instances", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "canary",
                 "disk_in_mb",
                 "log_rate_limit_in_bytes_per_second",
                 "max_in_flight",
                 "memory_in_mb",
                 "web_instances",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

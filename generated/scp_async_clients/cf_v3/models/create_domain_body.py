@@ -235,13 +235,13 @@ class CreateDomainBody(_scp.ReadOnFirstUse):
 
             return router_group
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "name",
                 "internal",
                 "metadata",
                 "relationships",
                 "router_group",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -162,10 +162,10 @@ class CreateDomainBodyRelationships(_scp.ReadOnFirstUse):
 
             return shared_organizations
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "organization",
                 "shared_organizations",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

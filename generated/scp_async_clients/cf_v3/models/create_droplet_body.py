@@ -180,11 +180,11 @@ class CreateDropletBody(_scp.ReadOnFirstUse):
 
             return process_types
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "relationships",
                 "metadata",
                 "process_types",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

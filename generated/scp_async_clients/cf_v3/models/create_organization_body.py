@@ -129,11 +129,11 @@ class CreateOrganizationBody(_scp.ReadOnFirstUse):
         if name == "suspended":
             return d.get("suspended", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "name",
                 "metadata",
                 "suspended",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -284,7 +284,7 @@ class CreateOrganizationQuotaBody(_scp.ReadOnFirstUse):
 
             return services
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "name",
                 "apps",
                 "domains",
@@ -292,7 +292,7 @@ class CreateOrganizationQuotaBody(_scp.ReadOnFirstUse):
                 "relationships",
                 "routes",
                 "services",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

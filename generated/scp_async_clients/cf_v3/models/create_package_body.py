@@ -207,12 +207,12 @@ class CreatePackageBody(_scp.ReadOnFirstUse):
 
             return type_
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "relationships",
                 "data",
                 "metadata",
                 "type",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

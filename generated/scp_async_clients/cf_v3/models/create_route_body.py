@@ -207,13 +207,13 @@ class CreateRouteBody(_scp.ReadOnFirstUse):
         if name == "port":
             return d.get("port", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "relationships",
                 "host",
                 "metadata",
                 "path",
                 "port",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -220,13 +220,13 @@ class CreateServiceBrokerBody(_scp.ReadOnFirstUse):
 
             return relationships
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "name",
                 "url",
                 "authentication",
                 "metadata",
                 "relationships",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -232,13 +232,13 @@ class CreateServiceCredentialBindingBody(_scp.ReadOnFirstUse):
 
             return parameters
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "relationships",
                 "type",
                 "metadata",
                 "name",
                 "parameters",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -151,10 +151,10 @@ class CreateServiceCredentialBindingBodyRelationships(_scp.ReadOnFirstUse):
 
             return app
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "service_instance",
                 "app",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

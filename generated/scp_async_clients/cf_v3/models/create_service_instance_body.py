@@ -296,7 +296,7 @@ class CreateServiceInstanceBody(_scp.ReadOnFirstUse):
 
             return tags
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "name",
                 "relationships",
                 "type",
@@ -306,7 +306,7 @@ class CreateServiceInstanceBody(_scp.ReadOnFirstUse):
                 "route_service_url",
                 "syslog_drain_url",
                 "tags",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

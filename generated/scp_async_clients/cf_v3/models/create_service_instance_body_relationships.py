@@ -151,10 +151,10 @@ class CreateServiceInstanceBodyRelationships(_scp.ReadOnFirstUse):
 
             return service_plan
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "space",
                 "service_plan",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -163,11 +163,11 @@ class CreateSpaceBody(_scp.ReadOnFirstUse):
 
             return metadata
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "name",
                 "relationships",
                 "metadata",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -109,9 +109,7 @@ class CreateSpaceBodyRelationships(_scp.ReadOnFirstUse):
 
             return organization
         if name == "additional_properties":
-            declared = {
-                "organization",
-            }
+            declared: tuple[str, ...] = ("organization",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

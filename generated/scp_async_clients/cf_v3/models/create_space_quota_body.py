@@ -278,14 +278,14 @@ class CreateSpaceQuotaBody(_scp.ReadOnFirstUse):
 
             return services
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "name",
                 "apps",
                 "metadata",
                 "relationships",
                 "routes",
                 "services",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -216,7 +216,7 @@ class CreateTaskBody(_scp.ReadOnFirstUse):
 
             return template
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "command",
                 "disk_in_mb",
                 "droplet_guid",
@@ -225,7 +225,7 @@ class CreateTaskBody(_scp.ReadOnFirstUse):
                 "metadata",
                 "name",
                 "template",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -102,9 +102,7 @@ class CreateTaskBodyTemplate(_scp.ReadOnFirstUse):
 
             return process
         if name == "additional_properties":
-            declared = {
-                "process",
-            }
+            declared: tuple[str, ...] = ("process",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -505,7 +505,7 @@ class Deployment(_scp.ReadOnFirstUse):
 
             return strategy
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "created_at",
                 "updated_at",
@@ -519,7 +519,7 @@ class Deployment(_scp.ReadOnFirstUse):
                 "revision",
                 "status",
                 "strategy",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -104,9 +104,9 @@ class DeploymentNewProcessesItem(_scp.ReadOnFirstUse):
         if name == "type_":
             return d.get("type", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "type",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

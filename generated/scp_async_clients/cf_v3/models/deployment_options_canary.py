@@ -101,9 +101,7 @@ class DeploymentOptionsCanary(_scp.ReadOnFirstUse):
 
             return steps
         if name == "additional_properties":
-            declared = {
-                "steps",
-            }
+            declared: tuple[str, ...] = ("steps",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -78,8 +78,6 @@ class DeploymentOptionsCanaryStepsItem(_scp.ReadOnFirstUse):
         if name == "instance_weight":
             return d.get("instance_weight", UNSET)
         if name == "additional_properties":
-            declared = {
-                "instance_weight",
-            }
+            declared: tuple[str, ...] = ("instance_weight",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -93,8 +93,6 @@ class DeploymentPreviousDroplet(_scp.ReadOnFirstUse):
 
             return guid
         if name == "additional_properties":
-            declared = {
-                "guid",
-            }
+            declared: tuple[str, ...] = ("guid",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -121,9 +121,7 @@ class DeploymentRelationships(_scp.ReadOnFirstUse):
 
             return app
         if name == "additional_properties":
-            declared = {
-                "app",
-            }
+            declared: tuple[str, ...] = ("app",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -192,12 +192,12 @@ class DeploymentStatus(_scp.ReadOnFirstUse):
 
             return value
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "canary",
                 "details",
                 "reason",
                 "value",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -89,9 +89,9 @@ class DeploymentStatusCanarySteps(_scp.ReadOnFirstUse):
         if name == "total":
             return d.get("total", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "current",
                 "total",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

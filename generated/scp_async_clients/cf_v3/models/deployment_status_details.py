@@ -120,9 +120,9 @@ class DeploymentStatusDetails(_scp.ReadOnFirstUse):
 
             return last_successful_healthcheck
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "last_status_change",
                 "last_successful_healthcheck",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -409,7 +409,7 @@ class Domain(_scp.ReadOnFirstUse):
 
             return supported_protocols
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "name",
                 "created_at",
@@ -420,7 +420,7 @@ class Domain(_scp.ReadOnFirstUse):
                 "relationships",
                 "router_group",
                 "supported_protocols",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -211,13 +211,13 @@ class DomainLinks(_scp.ReadOnFirstUse):
 
             return shared_organizations
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "organization",
                 "route_reservations",
                 "router_group",
                 "self",
                 "shared_organizations",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -575,7 +575,7 @@ class Droplet(_scp.ReadOnFirstUse):
         if name == "state":
             return d.get("state", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "created_at",
                 "updated_at",
@@ -591,7 +591,7 @@ class Droplet(_scp.ReadOnFirstUse):
                 "relationships",
                 "stack",
                 "state",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -196,11 +196,11 @@ class DropletBuildpacksType0Item(_scp.ReadOnFirstUse):
 
             return version
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "buildpack_name",
                 "detect_output",
                 "name",
                 "version",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

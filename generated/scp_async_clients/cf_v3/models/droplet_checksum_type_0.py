@@ -89,9 +89,9 @@ class DropletChecksumType0(_scp.ReadOnFirstUse):
         if name == "value":
             return d.get("value", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "type",
                 "value",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -237,14 +237,14 @@ class DropletLinks(_scp.ReadOnFirstUse):
 
             return upload
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "app",
                 "assign_current_droplet",
                 "download",
                 "package",
                 "self",
                 "upload",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

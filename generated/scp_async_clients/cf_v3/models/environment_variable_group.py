@@ -193,12 +193,12 @@ class EnvironmentVariableGroup(_scp.ReadOnFirstUse):
 
             return var
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "links",
                 "name",
                 "updated_at",
                 "var",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -308,7 +308,7 @@ class GetApiRootResponse200Links(_scp.ReadOnFirstUse):
 
             return uaa
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "cloud_controller_v2",
                 "cloud_controller_v3",
                 "log_cache",
@@ -317,7 +317,7 @@ class GetApiRootResponse200Links(_scp.ReadOnFirstUse):
                 "network_policy_v1",
                 "self",
                 "uaa",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -126,11 +126,11 @@ class GetApiRootResponse200LinksCloudControllerV3(_scp.ReadOnFirstUse):
 
             return meta
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "href",
                 "method",
                 "meta",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

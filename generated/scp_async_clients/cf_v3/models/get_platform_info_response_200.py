@@ -243,7 +243,7 @@ class GetPlatformInfoResponse200(_scp.ReadOnFirstUse):
         if name == "version":
             return d.get("version", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "build",
                 "cli_version",
                 "custom",
@@ -253,7 +253,7 @@ class GetPlatformInfoResponse200(_scp.ReadOnFirstUse):
                 "osbapi_version",
                 "rate_limits",
                 "version",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

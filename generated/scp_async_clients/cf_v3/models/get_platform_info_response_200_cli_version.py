@@ -89,9 +89,9 @@ class GetPlatformInfoResponse200CliVersion(_scp.ReadOnFirstUse):
         if name == "recommended":
             return d.get("recommended", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "minimum",
                 "recommended",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

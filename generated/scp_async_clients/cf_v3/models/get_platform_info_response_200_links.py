@@ -128,10 +128,10 @@ class GetPlatformInfoResponse200Links(_scp.ReadOnFirstUse):
 
             return support
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "self",
                 "support",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -100,10 +100,10 @@ class GetPlatformInfoResponse200RateLimits(_scp.ReadOnFirstUse):
         if name == "reset_interval_in_minutes":
             return d.get("reset_interval_in_minutes", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "enabled",
                 "general_limit",
                 "reset_interval_in_minutes",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

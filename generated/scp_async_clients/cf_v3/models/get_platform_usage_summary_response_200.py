@@ -135,10 +135,10 @@ class GetPlatformUsageSummaryResponse200(_scp.ReadOnFirstUse):
 
             return usage_summary
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "links",
                 "usage_summary",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

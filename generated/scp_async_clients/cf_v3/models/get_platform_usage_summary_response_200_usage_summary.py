@@ -155,7 +155,7 @@ class GetPlatformUsageSummaryResponse200UsageSummary(_scp.ReadOnFirstUse):
         if name == "started_instances":
             return d.get("started_instances", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "domains",
                 "memory_in_mb",
                 "per_app_tasks",
@@ -164,6 +164,6 @@ class GetPlatformUsageSummaryResponse200UsageSummary(_scp.ReadOnFirstUse):
                 "service_instances",
                 "service_keys",
                 "started_instances",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

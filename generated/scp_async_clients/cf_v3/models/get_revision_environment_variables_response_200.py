@@ -149,10 +149,10 @@ class GetRevisionEnvironmentVariablesResponse200(_scp.ReadOnFirstUse):
 
             return var
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "links",
                 "var",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -89,9 +89,9 @@ class GetServiceInstancePermissionsResponse200(_scp.ReadOnFirstUse):
         if name == "read":
             return d.get("read", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "manage",
                 "read",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

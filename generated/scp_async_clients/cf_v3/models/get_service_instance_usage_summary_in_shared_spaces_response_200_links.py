@@ -159,11 +159,11 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200Links(_scp.ReadOnFi
 
             return shared_spaces
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "self",
                 "service_instance",
                 "shared_spaces",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -113,10 +113,10 @@ class GetServiceInstanceUsageSummaryInSharedSpacesResponse200UsageSummaryItem(_s
 
             return space
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "bound_app_count",
                 "space",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

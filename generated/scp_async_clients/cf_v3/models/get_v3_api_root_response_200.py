@@ -138,9 +138,7 @@ class GetV3ApiRootResponse200(_scp.ReadOnFirstUse):
 
             return links
         if name == "additional_properties":
-            declared = {
-                "links",
-            }
+            declared: tuple[str, ...] = ("links",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

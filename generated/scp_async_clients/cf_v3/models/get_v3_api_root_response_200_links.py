@@ -727,7 +727,7 @@ class GetV3ApiRootResponse200Links(_scp.ReadOnFirstUse):
 
             return users
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "apps",
                 "builds",
                 "deployments",
@@ -751,7 +751,7 @@ class GetV3ApiRootResponse200Links(_scp.ReadOnFirstUse):
                 "stacks",
                 "tasks",
                 "users",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -91,9 +91,9 @@ class GetV3ApiRootResponse200LinksTasks(_scp.ReadOnFirstUse):
         if name == "method":
             return d.get("method", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "href",
                 "method",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -174,11 +174,11 @@ class HealthCheckData(_scp.ReadOnFirstUse):
 
             return timeout
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "endpoint",
                 "interval",
                 "invocation_timeout",
                 "timeout",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -100,10 +100,10 @@ class IndexLinkMeta(_scp.ReadOnFirstUse):
         if name == "version":
             return d.get("version", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "host_key_fingerprint",
                 "oauth_client",
                 "version",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

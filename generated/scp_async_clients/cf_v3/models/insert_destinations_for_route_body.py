@@ -101,9 +101,7 @@ class InsertDestinationsForRouteBody(_scp.ReadOnFirstUse):
 
             return destinations
         if name == "additional_properties":
-            declared = {
-                "destinations",
-            }
+            declared: tuple[str, ...] = ("destinations",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -218,14 +218,14 @@ class IsolationSegment(_scp.ReadOnFirstUse):
 
             return metadata
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "name",
                 "created_at",
                 "updated_at",
                 "links",
                 "metadata",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -281,7 +281,7 @@ class Job(_scp.ReadOnFirstUse):
 
             return warnings
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "created_at",
                 "updated_at",
@@ -290,7 +290,7 @@ class Job(_scp.ReadOnFirstUse):
                 "operation",
                 "state",
                 "warnings",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -237,14 +237,14 @@ class JobLinks(_scp.ReadOnFirstUse):
 
             return service_route_bindings
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "manifest",
                 "self",
                 "service_brokers",
                 "service_credential_binding",
                 "service_instances",
                 "service_route_bindings",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

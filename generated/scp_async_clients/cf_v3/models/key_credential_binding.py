@@ -336,7 +336,7 @@ class KeyCredentialBinding(_scp.ReadOnFirstUse):
         if name == "name":
             return d.get("name", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "links",
                 "relationships",
@@ -347,7 +347,7 @@ class KeyCredentialBinding(_scp.ReadOnFirstUse):
                 "last_operation",
                 "metadata",
                 "name",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

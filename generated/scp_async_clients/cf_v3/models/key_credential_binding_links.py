@@ -159,11 +159,11 @@ class KeyCredentialBindingLinks(_scp.ReadOnFirstUse):
 
             return service_instance
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "details",
                 "self",
                 "service_instance",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -121,9 +121,7 @@ class KeyCredentialBindingRelationships(_scp.ReadOnFirstUse):
 
             return service_instance
         if name == "additional_properties":
-            declared = {
-                "service_instance",
-            }
+            declared: tuple[str, ...] = ("service_instance",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -155,11 +155,11 @@ class LifecycleData(_scp.ReadOnFirstUse):
 
             return stack
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "buildpacks",
                 "credentials",
                 "stack",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

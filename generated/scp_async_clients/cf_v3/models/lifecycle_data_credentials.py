@@ -39,9 +39,7 @@ class LifecycleDataCredentials:
 
         additional_properties = {}
         for prop_name, prop_dict in d.items():
-            additional_property = _scp.model(
-                LifecycleDataCredentialsAdditionalProperty, prop_dict, "AdditionalProperty"
-            )
+            additional_property = _scp.model(LifecycleDataCredentialsAdditionalProperty, prop_dict, prop_name)
 
             additional_properties[prop_name] = additional_property
 

@@ -143,10 +143,10 @@ class LifecycleDataCredentialsAdditionalProperty(_scp.ReadOnFirstUse):
 
             return username
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "password",
                 "token",
                 "username",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

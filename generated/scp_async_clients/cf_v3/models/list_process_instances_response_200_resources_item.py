@@ -117,10 +117,10 @@ class ListProcessInstancesResponse200ResourcesItem(_scp.ReadOnFirstUse):
 
             return state
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "index",
                 "since",
                 "state",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

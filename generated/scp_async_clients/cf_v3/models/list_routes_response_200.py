@@ -145,10 +145,10 @@ class ListRoutesResponse200(_scp.ReadOnFirstUse):
 
             return resources
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "pagination",
                 "resources",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -60,6 +60,6 @@ class ListServiceInstancesFields(_scp.ReadOnFirstUse):
     def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
         # One field of a body that fits _scp_shape, read when first used (scp_async._decoding.fill).
         if name == "additional_properties":
-            declared = {}
+            declared: tuple[str, ...] = ()
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

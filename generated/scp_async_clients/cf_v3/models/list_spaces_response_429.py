@@ -101,9 +101,7 @@ class ListSpacesResponse429(_scp.ReadOnFirstUse):
 
             return errors
         if name == "additional_properties":
-            declared = {
-                "errors",
-            }
+            declared: tuple[str, ...] = ("errors",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -100,10 +100,10 @@ class ListSpacesResponse429ErrorsItem(_scp.ReadOnFirstUse):
         if name == "title":
             return d.get("title", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "code",
                 "detail",
                 "title",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

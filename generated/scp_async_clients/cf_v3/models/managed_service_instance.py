@@ -491,7 +491,7 @@ class ManagedServiceInstance(_scp.ReadOnFirstUse):
         if name == "upgrade_available":
             return d.get("upgrade_available", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "links",
                 "name",
@@ -507,7 +507,7 @@ class ManagedServiceInstance(_scp.ReadOnFirstUse):
                 "syslog_drain_url",
                 "tags",
                 "upgrade_available",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

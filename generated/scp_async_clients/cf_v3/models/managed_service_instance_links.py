@@ -265,7 +265,7 @@ class ManagedServiceInstanceLinks(_scp.ReadOnFirstUse):
 
             return space
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "parameters",
                 "self",
                 "service_credential_bindings",
@@ -273,7 +273,7 @@ class ManagedServiceInstanceLinks(_scp.ReadOnFirstUse):
                 "service_route_bindings",
                 "shared_spaces",
                 "space",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -128,10 +128,10 @@ class Metadata(_scp.ReadOnFirstUse):
 
             return labels
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "annotations",
                 "labels",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -293,7 +293,7 @@ class Organization(_scp.ReadOnFirstUse):
         if name == "suspended":
             return d.get("suspended", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "name",
                 "created_at",
@@ -302,7 +302,7 @@ class Organization(_scp.ReadOnFirstUse):
                 "metadata",
                 "relationships",
                 "suspended",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -351,7 +351,7 @@ class OrganizationQuota(_scp.ReadOnFirstUse):
 
             return services
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "name",
                 "created_at",
@@ -362,7 +362,7 @@ class OrganizationQuota(_scp.ReadOnFirstUse):
                 "relationships",
                 "routes",
                 "services",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -232,12 +232,12 @@ class OrganizationQuotaApps(_scp.ReadOnFirstUse):
 
             return total_memory_in_mb
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "log_rate_limit_in_bytes_per_second",
                 "per_app_tasks",
                 "per_process_memory_in_mb",
                 "total_instances",
                 "total_memory_in_mb",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -121,9 +121,7 @@ class OrganizationQuotaRelationships(_scp.ReadOnFirstUse):
 
             return organizations
         if name == "additional_properties":
-            declared = {
-                "organizations",
-            }
+            declared: tuple[str, ...] = ("organizations",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

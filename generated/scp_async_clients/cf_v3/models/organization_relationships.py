@@ -121,9 +121,7 @@ class OrganizationRelationships(_scp.ReadOnFirstUse):
 
             return quota
         if name == "additional_properties":
-            declared = {
-                "quota",
-            }
+            declared: tuple[str, ...] = ("quota",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

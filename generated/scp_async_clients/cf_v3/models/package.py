@@ -353,7 +353,7 @@ class Package(_scp.ReadOnFirstUse):
 
             return type_
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "created_at",
                 "updated_at",
@@ -363,7 +363,7 @@ class Package(_scp.ReadOnFirstUse):
                 "relationships",
                 "state",
                 "type",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -209,13 +209,13 @@ class PackageData(_scp.ReadOnFirstUse):
 
             return username
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "checksum",
                 "error",
                 "image",
                 "password",
                 "username",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

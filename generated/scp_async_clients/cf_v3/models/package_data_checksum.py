@@ -110,9 +110,9 @@ class PackageDataChecksum(_scp.ReadOnFirstUse):
 
             return value
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "type",
                 "value",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -185,12 +185,12 @@ class PackageLinks(_scp.ReadOnFirstUse):
 
             return upload
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "app",
                 "download",
                 "self",
                 "upload",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -255,14 +255,14 @@ class Pagination(_scp.ReadOnFirstUse):
         if name == "total_results":
             return d.get("total_results", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "first",
                 "last",
                 "next",
                 "previous",
                 "total_pages",
                 "total_results",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

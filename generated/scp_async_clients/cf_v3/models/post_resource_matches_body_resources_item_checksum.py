@@ -78,8 +78,6 @@ class PostResourceMatchesBodyResourcesItemChecksum(_scp.ReadOnFirstUse):
         if name == "value":
             return d.get("value", UNSET)
         if name == "additional_properties":
-            declared = {
-                "value",
-            }
+            declared: tuple[str, ...] = ("value",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -534,7 +534,7 @@ class Process(_scp.ReadOnFirstUse):
 
             return version
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "created_at",
                 "updated_at",
@@ -551,7 +551,7 @@ class Process(_scp.ReadOnFirstUse):
                 "type",
                 "user",
                 "version",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

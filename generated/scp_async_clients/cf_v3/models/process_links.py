@@ -211,13 +211,13 @@ class ProcessLinks(_scp.ReadOnFirstUse):
 
             return stats
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "app",
                 "scale",
                 "self",
                 "space",
                 "stats",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -184,10 +184,10 @@ class ProcessRelationships(_scp.ReadOnFirstUse):
 
             return revision
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "app",
                 "revision",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

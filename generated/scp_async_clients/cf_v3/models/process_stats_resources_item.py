@@ -470,7 +470,7 @@ class ProcessStatsResourcesItem(_scp.ReadOnFirstUse):
 
             return usage
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "details",
                 "disk_quota",
                 "fds_quota",
@@ -487,7 +487,7 @@ class ProcessStatsResourcesItem(_scp.ReadOnFirstUse):
                 "type",
                 "uptime",
                 "usage",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

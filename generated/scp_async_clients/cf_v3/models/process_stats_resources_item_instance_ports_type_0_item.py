@@ -111,11 +111,11 @@ class ProcessStatsResourcesItemInstancePortsType0Item(_scp.ReadOnFirstUse):
         if name == "internal_tls_proxy_port":
             return d.get("internal_tls_proxy_port", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "external",
                 "external_tls_proxy_port",
                 "internal",
                 "internal_tls_proxy_port",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -148,13 +148,13 @@ class ProcessStatsResourcesItemUsage(_scp.ReadOnFirstUse):
 
             return time
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "cpu",
                 "cpu_entitlement",
                 "disk",
                 "log_rate",
                 "mem",
                 "time",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

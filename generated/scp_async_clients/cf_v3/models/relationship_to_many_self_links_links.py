@@ -102,9 +102,7 @@ class RelationshipToManySelfLinksLinks(_scp.ReadOnFirstUse):
 
             return self_
         if name == "additional_properties":
-            declared = {
-                "self",
-            }
+            declared: tuple[str, ...] = ("self",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -158,10 +158,10 @@ class RelationshipToOne(_scp.ReadOnFirstUse):
 
             return links
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "data",
                 "links",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

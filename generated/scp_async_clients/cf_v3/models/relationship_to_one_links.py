@@ -127,10 +127,10 @@ class RelationshipToOneLinks(_scp.ReadOnFirstUse):
 
             return self_
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "related",
                 "self",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -101,9 +101,7 @@ class ResourceMatch(_scp.ReadOnFirstUse):
 
             return resources
         if name == "additional_properties":
-            declared = {
-                "resources",
-            }
+            declared: tuple[str, ...] = ("resources",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -405,7 +405,7 @@ class Revision(_scp.ReadOnFirstUse):
         if name == "version":
             return d.get("version", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "created_at",
                 "updated_at",
@@ -418,7 +418,7 @@ class Revision(_scp.ReadOnFirstUse):
                 "relationships",
                 "sidecars",
                 "version",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

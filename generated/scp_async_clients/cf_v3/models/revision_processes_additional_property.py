@@ -100,8 +100,6 @@ class RevisionProcessesAdditionalProperty(_scp.ReadOnFirstUse):
 
             return command
         if name == "additional_properties":
-            declared = {
-                "command",
-            }
+            declared: tuple[str, ...] = ("command",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

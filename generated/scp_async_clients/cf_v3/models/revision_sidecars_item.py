@@ -142,11 +142,11 @@ class RevisionSidecarsItem(_scp.ReadOnFirstUse):
 
             return process_types
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "command",
                 "memory_in_mb",
                 "name",
                 "process_types",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

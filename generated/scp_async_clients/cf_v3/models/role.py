@@ -321,7 +321,7 @@ class Role(_scp.ReadOnFirstUse):
 
             return type_
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "created_at",
                 "updated_at",
@@ -329,7 +329,7 @@ class Role(_scp.ReadOnFirstUse):
                 "links",
                 "relationships",
                 "type",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

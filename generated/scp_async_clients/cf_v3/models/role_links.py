@@ -185,12 +185,12 @@ class RoleLinks(_scp.ReadOnFirstUse):
 
             return user
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "organization",
                 "self",
                 "space",
                 "user",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -396,7 +396,7 @@ class Route(_scp.ReadOnFirstUse):
         if name == "url":
             return d.get("url", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "created_at",
                 "updated_at",
@@ -409,7 +409,7 @@ class Route(_scp.ReadOnFirstUse):
                 "protocol",
                 "relationships",
                 "url",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

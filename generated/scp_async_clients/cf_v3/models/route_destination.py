@@ -323,7 +323,7 @@ class RouteDestination(_scp.ReadOnFirstUse):
 
             return weight
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "app",
                 "created_at",
                 "guid",
@@ -333,7 +333,7 @@ class RouteDestination(_scp.ReadOnFirstUse):
                 "protocol",
                 "updated_at",
                 "weight",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

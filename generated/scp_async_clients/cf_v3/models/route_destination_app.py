@@ -113,10 +113,10 @@ class RouteDestinationApp(_scp.ReadOnFirstUse):
 
             return process
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "process",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

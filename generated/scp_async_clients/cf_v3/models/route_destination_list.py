@@ -145,10 +145,10 @@ class RouteDestinationList(_scp.ReadOnFirstUse):
 
             return pagination
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "destinations",
                 "pagination",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -185,12 +185,12 @@ class RouteLinks(_scp.ReadOnFirstUse):
 
             return space
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "destinations",
                 "domain",
                 "self",
                 "space",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -161,10 +161,10 @@ class RouteRelationships(_scp.ReadOnFirstUse):
 
             return space
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "domain",
                 "space",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -200,11 +200,11 @@ class ScaleProcessBody(_scp.ReadOnFirstUse):
 
             return memory_in_mb
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "disk_in_mb",
                 "instances",
                 "log_rate_limit_in_bytes_per_second",
                 "memory_in_mb",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

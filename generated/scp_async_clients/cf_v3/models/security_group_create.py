@@ -173,12 +173,12 @@ class SecurityGroupCreate(_scp.ReadOnFirstUse):
 
             return rules
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "name",
                 "globally_enabled",
                 "metadata",
                 "rules",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

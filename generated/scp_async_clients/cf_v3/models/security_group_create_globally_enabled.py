@@ -89,9 +89,9 @@ class SecurityGroupCreateGloballyEnabled(_scp.ReadOnFirstUse):
         if name == "staging":
             return d.get("staging", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "running",
                 "staging",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -154,13 +154,13 @@ class SecurityGroupCreateRulesItem(_scp.ReadOnFirstUse):
         if name == "type_":
             return d.get("type", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "code",
                 "description",
                 "destination",
                 "ports",
                 "protocol",
                 "type",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

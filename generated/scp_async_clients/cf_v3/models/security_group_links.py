@@ -159,11 +159,11 @@ class SecurityGroupLinks(_scp.ReadOnFirstUse):
 
             return staging_spaces
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "running_spaces",
                 "self",
                 "staging_spaces",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

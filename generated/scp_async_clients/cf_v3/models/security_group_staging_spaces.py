@@ -101,9 +101,7 @@ class SecurityGroupStagingSpaces(_scp.ReadOnFirstUse):
 
             return data
         if name == "additional_properties":
-            declared = {
-                "data",
-            }
+            declared: tuple[str, ...] = ("data",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

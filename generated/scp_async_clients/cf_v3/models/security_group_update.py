@@ -171,12 +171,12 @@ class SecurityGroupUpdate(_scp.ReadOnFirstUse):
 
             return rules
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "globally_enabled",
                 "metadata",
                 "name",
                 "rules",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -278,7 +278,7 @@ class ServiceBroker(_scp.ReadOnFirstUse):
 
             return relationships
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "links",
                 "name",
@@ -287,7 +287,7 @@ class ServiceBroker(_scp.ReadOnFirstUse):
                 "updated_at",
                 "metadata",
                 "relationships",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -293,7 +293,7 @@ class ServiceOffering(_scp.ReadOnFirstUse):
         if name == "service_broker_name":
             return d.get("service_broker_name", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "created_at",
                 "updated_at",
@@ -302,7 +302,7 @@ class ServiceOffering(_scp.ReadOnFirstUse):
                 "relationships",
                 "service_broker_guid",
                 "service_broker_name",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -121,9 +121,7 @@ class ServiceOfferingRelationships(_scp.ReadOnFirstUse):
 
             return service_broker
         if name == "additional_properties":
-            declared = {
-                "service_broker",
-            }
+            declared: tuple[str, ...] = ("service_broker",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -320,7 +320,7 @@ class ServicePlan(_scp.ReadOnFirstUse):
         if name == "service_offering_name":
             return d.get("service_offering_name", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "created_at",
                 "updated_at",
@@ -330,7 +330,7 @@ class ServicePlan(_scp.ReadOnFirstUse):
                 "relationships",
                 "service_offering_guid",
                 "service_offering_name",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

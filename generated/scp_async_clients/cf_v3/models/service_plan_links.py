@@ -159,11 +159,11 @@ class ServicePlanLinks(_scp.ReadOnFirstUse):
 
             return visibility
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "self",
                 "service_offering",
                 "visibility",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

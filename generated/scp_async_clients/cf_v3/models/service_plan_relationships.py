@@ -121,9 +121,7 @@ class ServicePlanRelationships(_scp.ReadOnFirstUse):
 
             return service_offering
         if name == "additional_properties":
-            declared = {
-                "service_offering",
-            }
+            declared: tuple[str, ...] = ("service_offering",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -104,9 +104,9 @@ class ServicePlanVisibilityOrganizationsItem(_scp.ReadOnFirstUse):
         if name == "name":
             return d.get("name", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "name",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

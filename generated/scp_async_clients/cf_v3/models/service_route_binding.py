@@ -389,7 +389,7 @@ class ServiceRouteBinding(_scp.ReadOnFirstUse):
 
             return route_service_url
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "links",
                 "relationships",
@@ -399,7 +399,7 @@ class ServiceRouteBinding(_scp.ReadOnFirstUse):
                 "last_operation",
                 "metadata",
                 "route_service_url",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -201,11 +201,11 @@ class ServiceRouteBindingCreate(_scp.ReadOnFirstUse):
 
             return parameters
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "relationships",
                 "metadata",
                 "parameters",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -350,7 +350,7 @@ class ServiceUsageEvent(_scp.ReadOnFirstUse):
         if name == "state":
             return d.get("state", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "created_at",
                 "updated_at",
@@ -362,7 +362,7 @@ class ServiceUsageEvent(_scp.ReadOnFirstUse):
                 "service_plan",
                 "space",
                 "state",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

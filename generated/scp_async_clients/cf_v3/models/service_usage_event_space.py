@@ -110,9 +110,9 @@ class ServiceUsageEventSpace(_scp.ReadOnFirstUse):
 
             return name
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "name",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

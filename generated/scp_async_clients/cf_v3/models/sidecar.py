@@ -289,7 +289,7 @@ class Sidecar(_scp.ReadOnFirstUse):
 
             return origin
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "command",
                 "name",
@@ -299,7 +299,7 @@ class Sidecar(_scp.ReadOnFirstUse):
                 "updated_at",
                 "memory_in_mb",
                 "origin",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -304,7 +304,7 @@ class Space(_scp.ReadOnFirstUse):
 
             return metadata
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "links",
                 "name",
@@ -313,7 +313,7 @@ class Space(_scp.ReadOnFirstUse):
                 "updated_at",
                 "included",
                 "metadata",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -284,7 +284,7 @@ class SpaceQuota(_scp.ReadOnFirstUse):
 
             return updated_at
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "apps",
                 "links",
@@ -294,7 +294,7 @@ class SpaceQuota(_scp.ReadOnFirstUse):
                 "services",
                 "created_at",
                 "updated_at",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -162,10 +162,10 @@ class SpaceQuotaRelationships(_scp.ReadOnFirstUse):
 
             return spaces
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "organization",
                 "spaces",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -132,9 +132,9 @@ class SpaceQuotaRoutes(_scp.ReadOnFirstUse):
 
             return total_routes
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "total_reserved_ports",
                 "total_routes",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -161,10 +161,10 @@ class SpaceRelationships(_scp.ReadOnFirstUse):
 
             return quota
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "organization",
                 "quota",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -258,7 +258,7 @@ class Stack(_scp.ReadOnFirstUse):
         if name == "run_rootfs_image":
             return d.get("run_rootfs_image", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "description",
                 "links",
@@ -269,7 +269,7 @@ class Stack(_scp.ReadOnFirstUse):
                 "default",
                 "metadata",
                 "run_rootfs_image",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

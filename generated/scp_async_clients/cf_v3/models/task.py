@@ -421,7 +421,7 @@ class Task(_scp.ReadOnFirstUse):
 
             return state
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "name",
                 "created_at",
@@ -436,7 +436,7 @@ class Task(_scp.ReadOnFirstUse):
                 "result",
                 "sequence_id",
                 "state",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -100,8 +100,6 @@ class TaskResult(_scp.ReadOnFirstUse):
 
             return failure_reason
         if name == "additional_properties":
-            declared = {
-                "failure_reason",
-            }
+            declared: tuple[str, ...] = ("failure_reason",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -180,12 +180,12 @@ class UpdateAppBody(_scp.ReadOnFirstUse):
         if name == "name":
             return d.get("name", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "environment_variables",
                 "lifecycle",
                 "metadata",
                 "name",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -78,8 +78,6 @@ class UpdateAppFeatureBody(_scp.ReadOnFirstUse):
         if name == "enabled":
             return d.get("enabled", UNSET)
         if name == "additional_properties":
-            declared = {
-                "enabled",
-            }
+            declared: tuple[str, ...] = ("enabled",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

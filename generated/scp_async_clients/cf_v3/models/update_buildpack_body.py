@@ -160,14 +160,14 @@ class UpdateBuildpackBody(_scp.ReadOnFirstUse):
         if name == "stack":
             return d.get("stack", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "enabled",
                 "locked",
                 "metadata",
                 "name",
                 "position",
                 "stack",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -82,8 +82,6 @@ class UpdateDestinationProtocolForRouteBody(_scp.ReadOnFirstUse):
 
             return protocol
         if name == "additional_properties":
-            declared = {
-                "protocol",
-            }
+            declared: tuple[str, ...] = ("protocol",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

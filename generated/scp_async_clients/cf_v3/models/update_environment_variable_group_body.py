@@ -102,9 +102,7 @@ class UpdateEnvironmentVariableGroupBody(_scp.ReadOnFirstUse):
 
             return var
         if name == "additional_properties":
-            declared = {
-                "var",
-            }
+            declared: tuple[str, ...] = ("var",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -89,9 +89,9 @@ class UpdateFeatureFlagBody(_scp.ReadOnFirstUse):
         if name == "enabled":
             return d.get("enabled", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "custom_error_message",
                 "enabled",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -127,11 +127,11 @@ class UpdateOrganizationBody(_scp.ReadOnFirstUse):
         if name == "suspended":
             return d.get("suspended", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "metadata",
                 "name",
                 "suspended",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

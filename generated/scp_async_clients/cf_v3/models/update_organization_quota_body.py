@@ -226,14 +226,14 @@ class UpdateOrganizationQuotaBody(_scp.ReadOnFirstUse):
 
             return services
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "apps",
                 "domains",
                 "metadata",
                 "name",
                 "routes",
                 "services",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

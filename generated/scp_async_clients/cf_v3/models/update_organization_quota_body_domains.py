@@ -100,8 +100,6 @@ class UpdateOrganizationQuotaBodyDomains(_scp.ReadOnFirstUse):
 
             return total_domains
         if name == "additional_properties":
-            declared = {
-                "total_domains",
-            }
+            declared: tuple[str, ...] = ("total_domains",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -142,10 +142,10 @@ class UpdateOrganizationQuotaBodyServices(_scp.ReadOnFirstUse):
 
             return total_service_keys
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "paid_services_allowed",
                 "total_service_instances",
                 "total_service_keys",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -193,12 +193,12 @@ class UpdateProcessForAppBody(_scp.ReadOnFirstUse):
 
             return readiness_health_check
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "command",
                 "health_check",
                 "metadata",
                 "readiness_health_check",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

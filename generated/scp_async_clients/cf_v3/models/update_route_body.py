@@ -105,9 +105,7 @@ class UpdateRouteBody(_scp.ReadOnFirstUse):
 
             return metadata
         if name == "additional_properties":
-            declared = {
-                "metadata",
-            }
+            declared: tuple[str, ...] = ("metadata",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

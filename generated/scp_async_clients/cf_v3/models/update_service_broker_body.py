@@ -163,12 +163,12 @@ class UpdateServiceBrokerBody(_scp.ReadOnFirstUse):
         if name == "url":
             return d.get("url", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "authentication",
                 "metadata",
                 "name",
                 "url",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -88,9 +88,9 @@ class UpdateServiceBrokerBodyAuthenticationCredentials(_scp.ReadOnFirstUse):
         if name == "username":
             return d["username"]
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "password",
                 "username",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -303,7 +303,7 @@ class UpdateServiceInstanceBody(_scp.ReadOnFirstUse):
 
             return tags
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "credentials",
                 "maintenance_info",
                 "metadata",
@@ -313,7 +313,7 @@ class UpdateServiceInstanceBody(_scp.ReadOnFirstUse):
                 "route_service_url",
                 "syslog_drain_url",
                 "tags",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

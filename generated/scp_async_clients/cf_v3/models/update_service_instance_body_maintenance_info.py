@@ -78,8 +78,6 @@ class UpdateServiceInstanceBodyMaintenanceInfo(_scp.ReadOnFirstUse):
         if name == "version":
             return d["version"]
         if name == "additional_properties":
-            declared = {
-                "version",
-            }
+            declared: tuple[str, ...] = ("version",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

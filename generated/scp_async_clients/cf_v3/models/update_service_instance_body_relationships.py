@@ -121,9 +121,7 @@ class UpdateServiceInstanceBodyRelationships(_scp.ReadOnFirstUse):
 
             return service_plan
         if name == "additional_properties":
-            declared = {
-                "service_plan",
-            }
+            declared: tuple[str, ...] = ("service_plan",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

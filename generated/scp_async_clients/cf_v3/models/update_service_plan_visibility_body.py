@@ -123,10 +123,10 @@ class UpdateServicePlanVisibilityBody(_scp.ReadOnFirstUse):
 
             return organizations
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "type",
                 "organizations",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -199,13 +199,13 @@ class UpdateSpaceQuotaBody(_scp.ReadOnFirstUse):
 
             return services
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "apps",
                 "metadata",
                 "name",
                 "routes",
                 "services",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -89,9 +89,9 @@ class UpdateSpaceQuotaBodyRoutes(_scp.ReadOnFirstUse):
         if name == "total_routes":
             return d.get("total_routes", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "total_reserved_ports",
                 "total_routes",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -100,10 +100,10 @@ class UpdateSpaceQuotaBodyServices(_scp.ReadOnFirstUse):
         if name == "total_service_keys":
             return d.get("total_service_keys", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "paid_services_allowed",
                 "total_service_instances",
                 "total_service_keys",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

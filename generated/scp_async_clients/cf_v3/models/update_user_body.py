@@ -167,13 +167,13 @@ class UpdateUserBody(_scp.ReadOnFirstUse):
         if name == "username":
             return d.get("username", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "links",
                 "metadata",
                 "origin",
                 "presentation_name",
                 "username",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

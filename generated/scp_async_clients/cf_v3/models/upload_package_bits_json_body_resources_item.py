@@ -126,11 +126,11 @@ class UploadPackageBitsJsonBodyResourcesItem(_scp.ReadOnFirstUse):
         if name == "size_in_bytes":
             return d.get("size_in_bytes", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "checksum",
                 "path",
                 "size_in_bytes",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

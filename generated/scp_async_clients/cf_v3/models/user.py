@@ -273,7 +273,7 @@ class User(_scp.ReadOnFirstUse):
 
             return username
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "created_at",
                 "guid",
                 "links",
@@ -282,7 +282,7 @@ class User(_scp.ReadOnFirstUse):
                 "presentation_name",
                 "updated_at",
                 "username",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -357,7 +357,7 @@ class UserProvidedServiceInstance(_scp.ReadOnFirstUse):
 
             return tags
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "guid",
                 "links",
                 "name",
@@ -369,7 +369,7 @@ class UserProvidedServiceInstance(_scp.ReadOnFirstUse):
                 "route_service_url",
                 "syslog_drain_url",
                 "tags",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

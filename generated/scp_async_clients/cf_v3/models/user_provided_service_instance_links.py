@@ -213,13 +213,13 @@ class UserProvidedServiceInstanceLinks(_scp.ReadOnFirstUse):
 
             return space
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "credentials",
                 "self",
                 "service_credential_bindings",
                 "service_route_bindings",
                 "space",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

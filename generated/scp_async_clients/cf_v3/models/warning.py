@@ -78,8 +78,6 @@ class Warning_(_scp.ReadOnFirstUse):
         if name == "detail":
             return d.get("detail", UNSET)
         if name == "additional_properties":
-            declared = {
-                "detail",
-            }
+            declared: tuple[str, ...] = ("detail",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -216,7 +216,7 @@ class AssignedServicePlanResponseObject(_scp.ReadOnFirstUse):
         if name == "unlimited":
             return d.get("unlimited", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "assignmentInfo",
                 "beta",
                 "category",
@@ -225,7 +225,7 @@ class AssignedServicePlanResponseObject(_scp.ReadOnFirstUse):
                 "name",
                 "uniqueIdentifier",
                 "unlimited",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

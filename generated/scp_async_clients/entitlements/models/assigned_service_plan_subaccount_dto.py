@@ -403,7 +403,7 @@ class AssignedServicePlanSubaccountDTO(_scp.ReadOnFirstUse):
         if name == "unlimited_amount_assigned":
             return d.get("unlimitedAmountAssigned", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "amount",
                 "autoAssign",
                 "autoAssigned",
@@ -421,7 +421,7 @@ class AssignedServicePlanSubaccountDTO(_scp.ReadOnFirstUse):
                 "resources",
                 "stateMessage",
                 "unlimitedAmountAssigned",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

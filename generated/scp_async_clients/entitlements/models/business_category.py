@@ -89,9 +89,9 @@ class BusinessCategory(_scp.ReadOnFirstUse):
         if name == "id":
             return d.get("id", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "displayName",
                 "id",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -139,12 +139,12 @@ class CommercialModelResponseObject(_scp.ReadOnFirstUse):
         if name == "name":
             return d.get("name", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "consumptionBased",
                 "containedCommercialModels",
                 "description",
                 "displayName",
                 "name",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -101,9 +101,7 @@ class DataCenterResponseCollection(_scp.ReadOnFirstUse):
 
             return datacenters
         if name == "additional_properties":
-            declared = {
-                "datacenters",
-            }
+            declared: tuple[str, ...] = ("datacenters",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

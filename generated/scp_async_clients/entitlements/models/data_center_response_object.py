@@ -255,7 +255,7 @@ class DataCenterResponseObject(_scp.ReadOnFirstUse):
         if name == "supports_trial":
             return d.get("supportsTrial", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "displayName",
                 "domain",
                 "environment",
@@ -266,6 +266,6 @@ class DataCenterResponseObject(_scp.ReadOnFirstUse):
                 "region",
                 "saasRegistryServiceUrl",
                 "supportsTrial",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -168,7 +168,7 @@ class DirectoryAssignmentsPatchUpdateRequestPayload(_scp.ReadOnFirstUse):
 
             return resources
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "plan",
                 "service",
                 "autoAssign",
@@ -176,7 +176,7 @@ class DirectoryAssignmentsPatchUpdateRequestPayload(_scp.ReadOnFirstUse):
                 "distribute",
                 "planUniqueIdentifier",
                 "resources",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -190,7 +190,7 @@ class DirectoryAssignmentsRequestPayload(_scp.ReadOnFirstUse):
 
             return resources
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "plan",
                 "service",
                 "amount",
@@ -200,7 +200,7 @@ class DirectoryAssignmentsRequestPayload(_scp.ReadOnFirstUse):
                 "enable",
                 "planUniqueIdentifier",
                 "resources",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

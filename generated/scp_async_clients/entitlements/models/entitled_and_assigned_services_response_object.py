@@ -162,11 +162,11 @@ class EntitledAndAssignedServicesResponseObject(_scp.ReadOnFirstUse):
 
             return fetch_error_from_external_provider_registry
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "assignedServices",
                 "entitledServices",
                 "fetchErrorFromExternalProviderRegistry",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

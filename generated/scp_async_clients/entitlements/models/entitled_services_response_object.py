@@ -307,7 +307,7 @@ class EntitledServicesResponseObject(_scp.ReadOnFirstUse):
 
             return service_plans
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "applicationCoordinates",
                 "businessCategory",
                 "description",
@@ -316,7 +316,7 @@ class EntitledServicesResponseObject(_scp.ReadOnFirstUse):
                 "name",
                 "ownerType",
                 "servicePlans",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

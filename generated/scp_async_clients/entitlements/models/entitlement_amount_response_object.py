@@ -178,14 +178,14 @@ class EntitlementAmountResponseObject(_scp.ReadOnFirstUse):
 
             return product_id
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "amount",
                 "autoAssign",
                 "commercialModel",
                 "entitlementName",
                 "licensedQuantity",
                 "productId",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -156,14 +156,14 @@ class ErrorResponse(_scp.ReadOnFirstUse):
         if name == "target":
             return d.get("target", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "code",
                 "correlationID",
                 "message",
                 "description",
                 "details",
                 "target",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

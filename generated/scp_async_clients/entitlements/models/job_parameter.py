@@ -139,11 +139,11 @@ class JobParameter(_scp.ReadOnFirstUse):
 
             return value
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "identifying",
                 "type",
                 "value",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -188,13 +188,13 @@ class JobStatusResponseObject(_scp.ReadOnFirstUse):
 
             return status_details
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "description",
                 "status",
                 "customParams",
                 "jobParams",
                 "statusDetails",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -519,7 +519,7 @@ class ServicePlanResponseObject(_scp.ReadOnFirstUse):
         if name == "unlimited":
             return d.get("unlimited", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "amount",
                 "autoAssign",
                 "autoDistributeAmount",
@@ -540,7 +540,7 @@ class ServicePlanResponseObject(_scp.ReadOnFirstUse):
                 "sourceEntitlements",
                 "uniqueIdentifier",
                 "unlimited",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

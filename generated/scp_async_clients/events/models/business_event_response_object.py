@@ -222,7 +222,7 @@ class BusinessEventResponseObject(_scp.ReadOnFirstUse):
         if name == "id":
             return d.get("id", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "actionTime",
                 "creationTime",
                 "details",
@@ -232,7 +232,7 @@ class BusinessEventResponseObject(_scp.ReadOnFirstUse):
                 "eventType",
                 "globalAccountGUID",
                 "id",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -145,13 +145,13 @@ class BusinessEventsResponseCollection(_scp.ReadOnFirstUse):
         if name == "total_pages":
             return d.get("totalPages", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "events",
                 "morePages",
                 "pageNum",
                 "total",
                 "totalPages",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -131,11 +131,11 @@ class EventTypeResponseObject(_scp.ReadOnFirstUse):
 
             return search_params
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "category",
                 "type",
                 "description",
                 "searchParams",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

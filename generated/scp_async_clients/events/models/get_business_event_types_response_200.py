@@ -37,7 +37,7 @@ class GetBusinessEventTypesResponse200:
 
         additional_properties = {}
         for prop_name, prop_dict in d.items():
-            additional_property = _scp.model(BusinessEventTypeResponseObject, prop_dict, "AdditionalProperty")
+            additional_property = _scp.model(BusinessEventTypeResponseObject, prop_dict, prop_name)
 
             additional_properties[prop_name] = additional_property
 

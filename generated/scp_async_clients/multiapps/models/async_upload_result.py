@@ -215,7 +215,7 @@ class AsyncUploadResult(_scp.ReadOnFirstUse):
 
             return status
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "bytes_processed",
                 "client_actions",
                 "error",
@@ -223,7 +223,7 @@ class AsyncUploadResult(_scp.ReadOnFirstUse):
                 "mta_id",
                 "schema_version",
                 "status",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -144,7 +144,7 @@ class FileMetadata(_scp.ReadOnFirstUse):
         if name == "space":
             return d.get("space", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "digest",
                 "digestAlgorithm",
                 "id",
@@ -152,6 +152,6 @@ class FileMetadata(_scp.ReadOnFirstUse):
                 "namespace",
                 "size",
                 "space",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -113,10 +113,10 @@ class FileUrl(_scp.ReadOnFirstUse):
         if name == "file_url":
             return d.get("file_url", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "credentials",
                 "file_url",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -78,8 +78,6 @@ class Info(_scp.ReadOnFirstUse):
         if name == "api_version":
             return d.get("api_version", UNSET)
         if name == "additional_properties":
-            declared = {
-                "api_version",
-            }
+            declared: tuple[str, ...] = ("api_version",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

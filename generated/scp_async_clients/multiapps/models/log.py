@@ -159,7 +159,7 @@ class Log(_scp.ReadOnFirstUse):
         if name == "size":
             return d.get("size", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "content",
                 "description",
                 "displayName",
@@ -167,6 +167,6 @@ class Log(_scp.ReadOnFirstUse):
                 "id",
                 "lastModified",
                 "size",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

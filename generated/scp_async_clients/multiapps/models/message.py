@@ -141,11 +141,11 @@ class Message(_scp.ReadOnFirstUse):
 
             return type_
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "id",
                 "text",
                 "timestamp",
                 "type",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

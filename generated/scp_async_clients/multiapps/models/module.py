@@ -212,7 +212,7 @@ class Module(_scp.ReadOnFirstUse):
 
             return uris
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "appName",
                 "createdOn",
                 "moduleName",
@@ -220,6 +220,6 @@ class Module(_scp.ReadOnFirstUse):
                 "services",
                 "updatedOn",
                 "uris",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -333,7 +333,7 @@ class Operation(_scp.ReadOnFirstUse):
         if name == "user":
             return d.get("user", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "acquiredLock",
                 "endedAt",
                 "errorType",
@@ -347,7 +347,7 @@ class Operation(_scp.ReadOnFirstUse):
                 "startedAt",
                 "state",
                 "user",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -89,9 +89,9 @@ class UserCredentials(_scp.ReadOnFirstUse):
         if name == "username":
             return d.get("username", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "password",
                 "username",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -105,9 +105,7 @@ class AvailableEnvironmentResponseCollection(_scp.ReadOnFirstUse):
 
             return available_environments
         if name == "additional_properties":
-            declared = {
-                "availableEnvironments",
-            }
+            declared: tuple[str, ...] = ("availableEnvironments",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -254,7 +254,7 @@ class AvailableEnvironmentResponseObject(_scp.ReadOnFirstUse):
         if name == "update_schema":
             return d.get("updateSchema", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "allowAdditionalEnvironmentInstance",
                 "availabilityLevel",
                 "createSchema",
@@ -272,6 +272,6 @@ class AvailableEnvironmentResponseObject(_scp.ReadOnFirstUse):
                 "serviceSupportUrl",
                 "technicalKey",
                 "updateSchema",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -370,7 +370,7 @@ class BusinessEnvironmentInstanceResponseObject(_scp.ReadOnFirstUse):
         (),
         (
             ("createdDate", "date-time", None),
-            ("customLabels", "absent", None),
+            ("customLabels", "object", ((), ((None, "list", ()),))),
             ("environmentType", "str", None),
             ("modifiedDate", "date-time", None),
             ("state", "str", None),
@@ -484,7 +484,7 @@ class BusinessEnvironmentInstanceResponseObject(_scp.ReadOnFirstUse):
 
             return type_
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "brokerId",
                 "commercialType",
                 "createdBy",
@@ -512,7 +512,7 @@ class BusinessEnvironmentInstanceResponseObject(_scp.ReadOnFirstUse):
                 "subaccountGUID",
                 "tenantId",
                 "type",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

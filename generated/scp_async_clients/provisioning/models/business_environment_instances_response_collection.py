@@ -105,9 +105,7 @@ class BusinessEnvironmentInstancesResponseCollection(_scp.ReadOnFirstUse):
 
             return environment_instances
         if name == "additional_properties":
-            declared = {
-                "environmentInstances",
-            }
+            declared: tuple[str, ...] = ("environmentInstances",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -104,9 +104,7 @@ class CreateEnvironmentInstanceBindingRequest(_scp.ReadOnFirstUse):
 
             return parameters
         if name == "additional_properties":
-            declared = {
-                "parameters",
-            }
+            declared: tuple[str, ...] = ("parameters",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

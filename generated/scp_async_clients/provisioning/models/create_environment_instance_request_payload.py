@@ -203,7 +203,7 @@ class CreateEnvironmentInstanceRequestPayload(_scp.ReadOnFirstUse):
         if name == "user":
             return d.get("user", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "environmentType",
                 "planName",
                 "serviceName",
@@ -214,7 +214,7 @@ class CreateEnvironmentInstanceRequestPayload(_scp.ReadOnFirstUse):
                 "parameters",
                 "technicalKey",
                 "user",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -78,8 +78,6 @@ class CreatedEnvironmentInstanceResponseObject(_scp.ReadOnFirstUse):
         if name == "id":
             return d.get("id", UNSET)
         if name == "additional_properties":
-            declared = {
-                "id",
-            }
+            declared: tuple[str, ...] = ("id",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -100,10 +100,10 @@ class DeleteEnvironmentInstanceBindingResponse(_scp.ReadOnFirstUse):
         if name == "service_id":
             return d.get("serviceId", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "bindingId",
                 "planId",
                 "serviceId",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

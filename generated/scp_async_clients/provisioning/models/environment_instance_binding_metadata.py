@@ -122,12 +122,12 @@ class EnvironmentInstanceBindingMetadata(_scp.ReadOnFirstUse):
         if name == "instance_id":
             return d.get("instanceId", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "bindingId",
                 "createdBy",
                 "createdDate",
                 "expiresAt",
                 "instanceId",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

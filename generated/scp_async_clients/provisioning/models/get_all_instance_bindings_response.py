@@ -101,9 +101,7 @@ class GetAllInstanceBindingsResponse(_scp.ReadOnFirstUse):
 
             return bindings
         if name == "additional_properties":
-            declared = {
-                "bindings",
-            }
+            declared: tuple[str, ...] = ("bindings",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -226,7 +226,7 @@ class GetEnvironmentInstanceBindingResponse(_scp.ReadOnFirstUse):
 
             return volume_mounts
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "credentials",
                 "parameters",
                 "endpoints",
@@ -234,7 +234,7 @@ class GetEnvironmentInstanceBindingResponse(_scp.ReadOnFirstUse):
                 "route_service_url",
                 "syslog_drain_url",
                 "volume_mounts",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

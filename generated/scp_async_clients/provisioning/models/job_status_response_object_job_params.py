@@ -39,7 +39,7 @@ class JobStatusResponseObjectJobParams:
             _bind_models()
         additional_properties = {}
         for prop_name, prop_dict in d.items():
-            additional_property = _scp.model(JobParameter, prop_dict, "AdditionalProperty")
+            additional_property = _scp.model(JobParameter, prop_dict, prop_name)
 
             additional_properties[prop_name] = additional_property
 

@@ -102,9 +102,7 @@ class LabelsResponseObject(_scp.ReadOnFirstUse):
 
             return labels
         if name == "additional_properties":
-            declared = {
-                "labels",
-            }
+            declared: tuple[str, ...] = ("labels",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

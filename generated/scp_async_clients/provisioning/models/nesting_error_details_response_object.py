@@ -89,9 +89,9 @@ class NestingErrorDetailsResponseObject(_scp.ReadOnFirstUse):
         if name == "message":
             return d.get("message", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "code",
                 "message",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -185,7 +185,7 @@ class QuotaResourcesResponseObject(_scp.ReadOnFirstUse):
         if name == "resource_type":
             return d.get("resourceType", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "additionalInfo",
                 "description",
                 "displayName",
@@ -193,7 +193,7 @@ class QuotaResourcesResponseObject(_scp.ReadOnFirstUse):
                 "resourceProvider",
                 "resourceTechnicalName",
                 "resourceType",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -101,9 +101,7 @@ class ServicePlanAssignmentsResponseCollection(_scp.ReadOnFirstUse):
 
             return quotas
         if name == "additional_properties":
-            declared = {
-                "quotas",
-            }
+            declared: tuple[str, ...] = ("quotas",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -278,7 +278,7 @@ class ServicePlanAssignmentsResponseObject(_scp.ReadOnFirstUse):
         if name == "unlimited":
             return d.get("unlimited", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "consumedQuota",
                 "globalAccountGUID",
                 "globalAccountId",
@@ -292,7 +292,7 @@ class ServicePlanAssignmentsResponseObject(_scp.ReadOnFirstUse):
                 "tenantId",
                 "uniqueIdentifier",
                 "unlimited",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

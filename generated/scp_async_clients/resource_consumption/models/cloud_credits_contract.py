@@ -166,12 +166,12 @@ class CloudCreditsContract(_scp.ReadOnFirstUse):
 
             return phases
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "contractEndDate",
                 "contractStartDate",
                 "currency",
                 "phases",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -123,11 +123,11 @@ class CloudCreditsDetails(_scp.ReadOnFirstUse):
         if name == "global_account_name":
             return d.get("globalAccountName", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "contracts",
                 "globalAccountId",
                 "globalAccountName",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -155,11 +155,11 @@ class CloudCreditsPhase(_scp.ReadOnFirstUse):
 
             return phase_updates
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "phaseEndDate",
                 "phaseStartDate",
                 "phaseUpdates",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

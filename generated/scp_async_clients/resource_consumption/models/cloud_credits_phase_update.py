@@ -115,10 +115,10 @@ class CloudCreditsPhaseUpdate(_scp.ReadOnFirstUse):
 
             return phase_updated_on
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "balance",
                 "cloudCreditsForPhase",
                 "phaseUpdatedOn",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -102,9 +102,7 @@ class ErrorResponse(_scp.ReadOnFirstUse):
 
             return error
         if name == "additional_properties":
-            declared = {
-                "error",
-            }
+            declared: tuple[str, ...] = ("error",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -111,11 +111,11 @@ class ErrorResponseError(_scp.ReadOnFirstUse):
         if name == "target":
             return d.get("target", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "code",
                 "correlationID",
                 "message",
                 "target",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -441,7 +441,7 @@ class MonthlyCost(_scp.ReadOnFirstUse):
         if name == "usage":
             return d.get("usage", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "application",
                 "dataCenter",
                 "dataCenterName",
@@ -476,6 +476,6 @@ class MonthlyCost(_scp.ReadOnFirstUse):
                 "quota",
                 "reportYearMonth",
                 "usage",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

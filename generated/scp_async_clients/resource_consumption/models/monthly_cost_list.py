@@ -101,9 +101,7 @@ class MonthlyCostList(_scp.ReadOnFirstUse):
 
             return content
         if name == "additional_properties":
-            declared = {
-                "content",
-            }
+            declared: tuple[str, ...] = ("content",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -364,7 +364,7 @@ class MonthlyUsage(_scp.ReadOnFirstUse):
         if name == "usage":
             return d.get("usage", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "application",
                 "dataCenter",
                 "dataCenterName",
@@ -392,6 +392,6 @@ class MonthlyUsage(_scp.ReadOnFirstUse):
                 "reportYearMonth",
                 "startIsoDate",
                 "usage",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

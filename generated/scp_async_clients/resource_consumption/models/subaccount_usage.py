@@ -375,7 +375,7 @@ class SubaccountUsage(_scp.ReadOnFirstUse):
         if name == "usage":
             return d.get("usage", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "application",
                 "dataCenter",
                 "dataCenterName",
@@ -404,6 +404,6 @@ class SubaccountUsage(_scp.ReadOnFirstUse):
                 "periodEndDate",
                 "periodStartDate",
                 "usage",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -320,7 +320,7 @@ class UsageIdentity(_scp.ReadOnFirstUse):
         if name == "unit_singular":
             return d.get("unitSingular", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "application",
                 "dataCenter",
                 "dataCenterName",
@@ -344,6 +344,6 @@ class UsageIdentity(_scp.ReadOnFirstUse):
                 "subaccountName",
                 "unitPlural",
                 "unitSingular",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

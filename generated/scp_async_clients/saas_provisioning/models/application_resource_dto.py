@@ -124,11 +124,11 @@ class ApplicationResourceDto(_scp.ReadOnFirstUse):
         if name == "path":
             return d.get("path", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "groupVersionType",
                 "name",
                 "path",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -321,7 +321,7 @@ class ApplicationSubscriptionsResponseObject(_scp.ReadOnFirstUse):
         if name == "url":
             return d.get("url", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "amount",
                 "appId",
                 "appName",
@@ -343,7 +343,7 @@ class ApplicationSubscriptionsResponseObject(_scp.ReadOnFirstUse):
                 "subdomain",
                 "subscriptionGUID",
                 "url",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

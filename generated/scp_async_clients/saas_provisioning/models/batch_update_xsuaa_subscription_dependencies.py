@@ -161,11 +161,11 @@ class BatchUpdateXsuaaSubscriptionDependencies(_scp.ReadOnFirstUse):
 
             return tenant_ids
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "appProviderCustomProperties",
                 "subscriptionGuids",
                 "tenantIds",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -146,13 +146,13 @@ class DependenciesResponseObject(_scp.ReadOnFirstUse):
         if name == "xsappname":
             return d.get("xsappname", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "appId",
                 "appName",
                 "dependencies",
                 "error",
                 "providerSubaccountID",
                 "xsappname",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -89,9 +89,9 @@ class EntitledApplicationsErrorResponseObject(_scp.ReadOnFirstUse):
         if name == "error_message":
             return d.get("errorMessage", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "appError",
                 "errorMessage",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -101,9 +101,7 @@ class EntitledApplicationsResponseCollection(_scp.ReadOnFirstUse):
 
             return applications
         if name == "additional_properties":
-            declared = {
-                "applications",
-            }
+            declared: tuple[str, ...] = ("applications",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

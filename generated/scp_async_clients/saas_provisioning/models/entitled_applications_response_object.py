@@ -775,7 +775,7 @@ class EntitledApplicationsResponseObject(_scp.ReadOnFirstUse):
         if name == "tenant_id":
             return d.get("tenantId", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "additionalPlanFeatures",
                 "allowedTargetPlans",
                 "appId",
@@ -818,7 +818,7 @@ class EntitledApplicationsResponseObject(_scp.ReadOnFirstUse):
                 "supportsParametersUpdates",
                 "supportsPlanUpdates",
                 "tenantId",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -148,13 +148,13 @@ class JobErrorResponseObject(_scp.ReadOnFirstUse):
 
             return timestamp
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "error",
                 "exception",
                 "message",
                 "paths",
                 "status",
                 "timestamp",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

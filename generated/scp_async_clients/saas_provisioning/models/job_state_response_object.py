@@ -183,13 +183,13 @@ class JobStateResponseObject(_scp.ReadOnFirstUse):
 
             return state_details
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "createdBy",
                 "error",
                 "id",
                 "state",
                 "stateDetails",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -315,7 +315,7 @@ class RegistrationDetailsResponseObject(_scp.ReadOnFirstUse):
         if name == "xsappname":
             return d.get("xsappname", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "appId",
                 "appName",
                 "appType",
@@ -336,7 +336,7 @@ class RegistrationDetailsResponseObject(_scp.ReadOnFirstUse):
                 "serviceInstanceId",
                 "spaceGuid",
                 "xsappname",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

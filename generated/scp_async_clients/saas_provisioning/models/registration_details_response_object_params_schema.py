@@ -78,8 +78,6 @@ class RegistrationDetailsResponseObjectParamsSchema(_scp.ReadOnFirstUse):
         if name == "empty":
             return d.get("empty", UNSET)
         if name == "additional_properties":
-            declared = {
-                "empty",
-            }
+            declared: tuple[str, ...] = ("empty",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -156,12 +156,12 @@ class SaasAsyncSubscriptionRequestPayload(_scp.ReadOnFirstUse):
         if name == "subscription_url":
             return d.get("subscriptionUrl", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "additionalOutput",
                 "message",
                 "status",
                 "subscriptionUrl",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

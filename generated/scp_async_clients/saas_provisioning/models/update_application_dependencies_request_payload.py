@@ -116,9 +116,7 @@ class UpdateApplicationDependenciesRequestPayload(_scp.ReadOnFirstUse):
 
             return app_provider_custom_properties
         if name == "additional_properties":
-            declared = {
-                "appProviderCustomProperties",
-            }
+            declared: tuple[str, ...] = ("appProviderCustomProperties",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

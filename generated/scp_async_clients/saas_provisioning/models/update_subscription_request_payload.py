@@ -119,10 +119,10 @@ class UpdateSubscriptionRequestPayload(_scp.ReadOnFirstUse):
 
             return subscription_params
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "planName",
                 "subscriptionParams",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -130,10 +130,10 @@ class AgentVersionsResponseObject(_scp.ReadOnFirstUse):
 
             return k8s
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "cf",
                 "cf-sap",
                 "k8s",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

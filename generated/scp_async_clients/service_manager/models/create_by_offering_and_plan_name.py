@@ -131,7 +131,7 @@ class CreateByOfferingAndPlanName(_scp.ReadOnFirstUse):
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = (
         ("name", "service_offering_name", "service_plan_name"),
-        (("labels", "absent", None), ("parameters", "object", ((), ()))),
+        (("labels", "object", ((), ((None, "list", ()),))), ("parameters", "object", ((), ()))),
     )
 
     @classmethod
@@ -164,13 +164,13 @@ class CreateByOfferingAndPlanName(_scp.ReadOnFirstUse):
 
             return parameters
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "name",
                 "service_offering_name",
                 "service_plan_name",
                 "labels",
                 "parameters",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

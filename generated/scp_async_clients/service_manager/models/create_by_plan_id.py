@@ -121,7 +121,10 @@ class CreateByPlanID(_scp.ReadOnFirstUse):
         return short_repr(self)
 
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
-    _scp_shape = (("name", "service_plan_id"), (("labels", "absent", None), ("parameters", "object", ((), ()))))
+    _scp_shape = (
+        ("name", "service_plan_id"),
+        (("labels", "object", ((), ((None, "list", ()),))), ("parameters", "object", ((), ()))),
+    )
 
     @classmethod
     def _scp_read(cls, d: dict[str, Any], name: str) -> Any:
@@ -151,12 +154,12 @@ class CreateByPlanID(_scp.ReadOnFirstUse):
 
             return parameters
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "name",
                 "service_plan_id",
                 "labels",
                 "parameters",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

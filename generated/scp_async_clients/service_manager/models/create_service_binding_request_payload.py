@@ -142,7 +142,11 @@ class CreateServiceBindingRequestPayload(_scp.ReadOnFirstUse):
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = (
         ("name", "service_instance_id"),
-        (("bind_resource", "object", ((), ())), ("labels", "absent", None), ("parameters", "object", ((), ()))),
+        (
+            ("bind_resource", "object", ((), ())),
+            ("labels", "object", ((), ((None, "list", ()),))),
+            ("parameters", "object", ((), ())),
+        ),
     )
 
     @classmethod
@@ -184,13 +188,13 @@ class CreateServiceBindingRequestPayload(_scp.ReadOnFirstUse):
 
             return parameters
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "name",
                 "service_instance_id",
                 "bind_resource",
                 "labels",
                 "parameters",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -216,7 +216,7 @@ class CreatedServiceBindingResponseObject(_scp.ReadOnFirstUse):
             ("context", "object", ((), ())),
             ("created_at", "date-time", None),
             ("credentials", "object", ((), ())),
-            ("labels", "absent", None),
+            ("labels", "object", ((), ((None, "list", ()),))),
             ("updated_at", "date-time", None),
         ),
     )
@@ -291,7 +291,7 @@ class CreatedServiceBindingResponseObject(_scp.ReadOnFirstUse):
 
             return updated_at
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "bind_resource",
                 "context",
                 "created_at",
@@ -302,7 +302,7 @@ class CreatedServiceBindingResponseObject(_scp.ReadOnFirstUse):
                 "ready",
                 "service_instance_id",
                 "updated_at",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -102,9 +102,7 @@ class Credentials(_scp.ReadOnFirstUse):
 
             return basic
         if name == "additional_properties":
-            declared = {
-                "basic",
-            }
+            declared: tuple[str, ...] = ("basic",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -89,9 +89,9 @@ class Error(_scp.ReadOnFirstUse):
         if name == "error":
             return d.get("error", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "description",
                 "error",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

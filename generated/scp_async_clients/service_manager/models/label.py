@@ -125,10 +125,10 @@ class Label(_scp.ReadOnFirstUse):
 
             return values
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "key",
                 "op",
                 "values",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -175,7 +175,7 @@ class ListedPlatformResponseObject(_scp.ReadOnFirstUse):
         (),
         (
             ("created_at", "date-time", None),
-            ("labels", "absent", None),
+            ("labels", "object", ((), ((None, "list", ()),))),
             ("type", "str", None),
             ("updated_at", "date-time", None),
         ),
@@ -231,7 +231,7 @@ class ListedPlatformResponseObject(_scp.ReadOnFirstUse):
 
             return updated_at
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "created_at",
                 "description",
                 "id",
@@ -240,7 +240,7 @@ class ListedPlatformResponseObject(_scp.ReadOnFirstUse):
                 "ready",
                 "type",
                 "updated_at",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -217,7 +217,7 @@ class ListedServiceBindingResponseObject(_scp.ReadOnFirstUse):
             ("context", "object", ((), ())),
             ("created_at", "date-time", None),
             ("credentials", "object", ((), ())),
-            ("labels", "absent", None),
+            ("labels", "object", ((), ((None, "list", ()),))),
             ("updated_at", "date-time", None),
         ),
     )
@@ -292,7 +292,7 @@ class ListedServiceBindingResponseObject(_scp.ReadOnFirstUse):
 
             return updated_at
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "id",
                 "name",
                 "bind_resource",
@@ -303,7 +303,7 @@ class ListedServiceBindingResponseObject(_scp.ReadOnFirstUse):
                 "ready",
                 "service_instance_id",
                 "updated_at",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

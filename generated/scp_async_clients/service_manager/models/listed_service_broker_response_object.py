@@ -166,7 +166,11 @@ class ListedServiceBrokerResponseObject(_scp.ReadOnFirstUse):
     # A body that fits this shape is kept as it came and read on first use (scp_async._decoding.fill).
     _scp_shape = (
         ("id", "name"),
-        (("created_at", "date-time", None), ("labels", "absent", None), ("updated_at", "date-time", None)),
+        (
+            ("created_at", "date-time", None),
+            ("labels", "object", ((), ((None, "list", ()),))),
+            ("updated_at", "date-time", None),
+        ),
     )
 
     @classmethod
@@ -212,7 +216,7 @@ class ListedServiceBrokerResponseObject(_scp.ReadOnFirstUse):
 
             return updated_at
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "id",
                 "name",
                 "broker_url",
@@ -221,7 +225,7 @@ class ListedServiceBrokerResponseObject(_scp.ReadOnFirstUse):
                 "labels",
                 "ready",
                 "updated_at",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -243,7 +243,7 @@ class ListedServiceInstanceResponseObject(_scp.ReadOnFirstUse):
         (
             ("context", "object", ((), ())),
             ("created_at", "date-time", None),
-            ("labels", "absent", None),
+            ("labels", "object", ((), ((None, "list", ()),))),
             ("maintenance_info", "object", ((), ())),
             ("updated_at", "date-time", None),
         ),
@@ -320,7 +320,7 @@ class ListedServiceInstanceResponseObject(_scp.ReadOnFirstUse):
         if name == "usable":
             return d.get("usable", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "id",
                 "name",
                 "context",
@@ -335,7 +335,7 @@ class ListedServiceInstanceResponseObject(_scp.ReadOnFirstUse):
                 "shared",
                 "updated_at",
                 "usable",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -298,7 +298,7 @@ class OperationResponseObject(_scp.ReadOnFirstUse):
             ("created_at", "date-time", None),
             ("deletion_scheduled", "date-time", None),
             ("errors", "absent", None),
-            ("labels", "absent", None),
+            ("labels", "object", ((), ((None, "list", ()),))),
             ("reschedule_timestamp", "date-time", None),
             ("state", "str", None),
             ("transitive_resources", "absent", None),
@@ -406,7 +406,7 @@ class OperationResponseObject(_scp.ReadOnFirstUse):
 
             return updated_at
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "correlation_id",
                 "created_at",
                 "deletion_scheduled",
@@ -424,7 +424,7 @@ class OperationResponseObject(_scp.ReadOnFirstUse):
                 "transitive_resources",
                 "type",
                 "updated_at",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

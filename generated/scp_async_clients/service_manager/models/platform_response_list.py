@@ -123,11 +123,11 @@ class PlatformResponseList(_scp.ReadOnFirstUse):
         if name == "token":
             return d.get("token", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "items",
                 "num_items",
                 "token",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -192,7 +192,7 @@ class PlatformResponseObject(_scp.ReadOnFirstUse):
         (),
         (
             ("created_at", "date-time", None),
-            ("labels", "absent", None),
+            ("labels", "object", ((), ((None, "list", ()),))),
             (
                 "last_operation",
                 "object",
@@ -202,7 +202,7 @@ class PlatformResponseObject(_scp.ReadOnFirstUse):
                         ("created_at", "date-time", None),
                         ("deletion_scheduled", "date-time", None),
                         ("errors", "absent", None),
-                        ("labels", "absent", None),
+                        ("labels", "object", ((), ((None, "list", ()),))),
                         ("reschedule_timestamp", "date-time", None),
                         ("state", "str", None),
                         ("transitive_resources", "absent", None),
@@ -275,7 +275,7 @@ class PlatformResponseObject(_scp.ReadOnFirstUse):
 
             return updated_at
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "created_at",
                 "description",
                 "id",
@@ -285,7 +285,7 @@ class PlatformResponseObject(_scp.ReadOnFirstUse):
                 "ready",
                 "type",
                 "updated_at",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

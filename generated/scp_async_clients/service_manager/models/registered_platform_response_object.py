@@ -193,7 +193,7 @@ class RegisteredPlatformResponseObject(_scp.ReadOnFirstUse):
         (
             ("created_at", "date-time", None),
             ("credentials", "object", ((), (("basic", "object", ((), ())),))),
-            ("labels", "absent", None),
+            ("labels", "object", ((), ((None, "list", ()),))),
             ("type", "str", None),
             ("updated_at", "date-time", None),
         ),
@@ -258,7 +258,7 @@ class RegisteredPlatformResponseObject(_scp.ReadOnFirstUse):
 
             return updated_at
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "created_at",
                 "credentials",
                 "description",
@@ -268,7 +268,7 @@ class RegisteredPlatformResponseObject(_scp.ReadOnFirstUse):
                 "ready",
                 "type",
                 "updated_at",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

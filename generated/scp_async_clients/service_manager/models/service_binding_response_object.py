@@ -230,7 +230,7 @@ class ServiceBindingResponseObject(_scp.ReadOnFirstUse):
             ("context", "object", ((), ())),
             ("created_at", "date-time", None),
             ("credentials", "object", ((), ())),
-            ("labels", "absent", None),
+            ("labels", "object", ((), ((None, "list", ()),))),
             (
                 "last_operation",
                 "object",
@@ -240,7 +240,7 @@ class ServiceBindingResponseObject(_scp.ReadOnFirstUse):
                         ("created_at", "date-time", None),
                         ("deletion_scheduled", "date-time", None),
                         ("errors", "absent", None),
-                        ("labels", "absent", None),
+                        ("labels", "object", ((), ((None, "list", ()),))),
                         ("reschedule_timestamp", "date-time", None),
                         ("state", "str", None),
                         ("transitive_resources", "absent", None),
@@ -330,7 +330,7 @@ class ServiceBindingResponseObject(_scp.ReadOnFirstUse):
 
             return updated_at
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "id",
                 "name",
                 "bind_resource",
@@ -342,7 +342,7 @@ class ServiceBindingResponseObject(_scp.ReadOnFirstUse):
                 "ready",
                 "service_instance_id",
                 "updated_at",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

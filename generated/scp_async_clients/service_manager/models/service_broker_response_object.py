@@ -185,7 +185,7 @@ class ServiceBrokerResponseObject(_scp.ReadOnFirstUse):
         ("id", "name"),
         (
             ("created_at", "date-time", None),
-            ("labels", "absent", None),
+            ("labels", "object", ((), ((None, "list", ()),))),
             (
                 "last_operation",
                 "object",
@@ -195,7 +195,7 @@ class ServiceBrokerResponseObject(_scp.ReadOnFirstUse):
                         ("created_at", "date-time", None),
                         ("deletion_scheduled", "date-time", None),
                         ("errors", "absent", None),
-                        ("labels", "absent", None),
+                        ("labels", "object", ((), ((None, "list", ()),))),
                         ("reschedule_timestamp", "date-time", None),
                         ("state", "str", None),
                         ("transitive_resources", "absent", None),
@@ -260,7 +260,7 @@ class ServiceBrokerResponseObject(_scp.ReadOnFirstUse):
 
             return updated_at
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "id",
                 "name",
                 "broker_url",
@@ -270,7 +270,7 @@ class ServiceBrokerResponseObject(_scp.ReadOnFirstUse):
                 "last_operation",
                 "ready",
                 "updated_at",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -258,7 +258,7 @@ class ServiceInstanceResponseObject(_scp.ReadOnFirstUse):
         (
             ("context", "object", ((), ())),
             ("created_at", "date-time", None),
-            ("labels", "absent", None),
+            ("labels", "object", ((), ((None, "list", ()),))),
             (
                 "last_operation",
                 "object",
@@ -268,7 +268,7 @@ class ServiceInstanceResponseObject(_scp.ReadOnFirstUse):
                         ("created_at", "date-time", None),
                         ("deletion_scheduled", "date-time", None),
                         ("errors", "absent", None),
-                        ("labels", "absent", None),
+                        ("labels", "object", ((), ((None, "list", ()),))),
                         ("reschedule_timestamp", "date-time", None),
                         ("state", "str", None),
                         ("transitive_resources", "absent", None),
@@ -362,7 +362,7 @@ class ServiceInstanceResponseObject(_scp.ReadOnFirstUse):
         if name == "usable":
             return d.get("usable", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "id",
                 "name",
                 "context",
@@ -378,7 +378,7 @@ class ServiceInstanceResponseObject(_scp.ReadOnFirstUse):
                 "shared",
                 "updated_at",
                 "usable",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -122,12 +122,12 @@ class ServiceOfferingMetadata(_scp.ReadOnFirstUse):
         if name == "support_url":
             return d.get("supportUrl", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "displayName",
                 "documentationUrl",
                 "imageUrl",
                 "longDescription",
                 "supportUrl",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -315,7 +315,7 @@ class ServiceOfferingResponseObject(_scp.ReadOnFirstUse):
 
             return updated_at
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "id",
                 "name",
                 "allow_context_updates",
@@ -332,7 +332,7 @@ class ServiceOfferingResponseObject(_scp.ReadOnFirstUse):
                 "ready",
                 "tags",
                 "updated_at",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

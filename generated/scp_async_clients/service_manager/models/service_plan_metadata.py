@@ -169,10 +169,10 @@ class ServicePlanMetadata(_scp.ReadOnFirstUse):
 
             return supported_platforms
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "supportedMaxOSBVersion",
                 "supportedMinOSBVersion",
                 "supportedPlatforms",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -260,7 +260,7 @@ class ServicePlanResponseObject(_scp.ReadOnFirstUse):
 
             return updated_at
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "id",
                 "name",
                 "bindable",
@@ -273,7 +273,7 @@ class ServicePlanResponseObject(_scp.ReadOnFirstUse):
                 "ready",
                 "service_offering_id",
                 "updated_at",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -111,11 +111,11 @@ class TransitiveResource(_scp.ReadOnFirstUse):
         if name == "type_":
             return d.get("type", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "criteria",
                 "id",
                 "operation_type",
                 "type",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -153,12 +153,12 @@ class UpdateServiceInstanceRequestPayload(_scp.ReadOnFirstUse):
         if name == "service_plan_id":
             return d.get("service_plan_id", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "labels",
                 "name",
                 "parameters",
                 "service_plan_id",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -177,7 +177,7 @@ class UpdatedPlatformResponseObject(_scp.ReadOnFirstUse):
         ("name",),
         (
             ("created_at", "date-time", None),
-            ("labels", "absent", None),
+            ("labels", "object", ((), ((None, "list", ()),))),
             ("type", "str", None),
             ("updated_at", "date-time", None),
         ),
@@ -233,7 +233,7 @@ class UpdatedPlatformResponseObject(_scp.ReadOnFirstUse):
 
             return updated_at
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "name",
                 "created_at",
                 "description",
@@ -242,7 +242,7 @@ class UpdatedPlatformResponseObject(_scp.ReadOnFirstUse):
                 "ready",
                 "type",
                 "updated_at",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

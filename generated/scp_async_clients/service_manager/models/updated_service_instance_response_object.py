@@ -242,7 +242,7 @@ class UpdatedServiceInstanceResponseObject(_scp.ReadOnFirstUse):
         (
             ("context", "object", ((), ())),
             ("created_at", "date-time", None),
-            ("labels", "absent", None),
+            ("labels", "object", ((), ((None, "list", ()),))),
             ("maintenance_info", "object", ((), ())),
             ("updated_at", "date-time", None),
         ),
@@ -319,7 +319,7 @@ class UpdatedServiceInstanceResponseObject(_scp.ReadOnFirstUse):
         if name == "usable":
             return d.get("usable", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "context",
                 "created_at",
                 "dashboard_url",
@@ -334,7 +334,7 @@ class UpdatedServiceInstanceResponseObject(_scp.ReadOnFirstUse):
                 "shared",
                 "updated_at",
                 "usable",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -144,11 +144,11 @@ class AbstractIdentityProviderDefinition(_scp.ReadOnFirstUse):
         if name == "provider_description":
             return d.get("providerDescription", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "additionalConfiguration",
                 "emailDomain",
                 "providerDescription",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

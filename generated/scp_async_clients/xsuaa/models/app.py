@@ -533,7 +533,7 @@ class App(_scp.ReadOnFirstUse):
         if name == "xsappname":
             return d.get("xsappname", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "appid",
                 "attributes",
                 "authorities",
@@ -553,7 +553,7 @@ class App(_scp.ReadOnFirstUse):
                 "tenantId",
                 "userName",
                 "xsappname",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -111,11 +111,11 @@ class AppAttribute(_scp.ReadOnFirstUse):
         if name == "value_type":
             return d.get("valueType", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "description",
                 "name",
                 "valueRequired",
                 "valueType",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

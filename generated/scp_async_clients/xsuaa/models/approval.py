@@ -177,13 +177,13 @@ class Approval(_scp.ReadOnFirstUse):
         if name == "user_id":
             return d.get("userId", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "clientId",
                 "expiresAt",
                 "lastUpdatedAt",
                 "scope",
                 "status",
                 "userId",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -137,11 +137,11 @@ class AuthData(_scp.ReadOnFirstUse):
 
             return roles
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "identityZone",
                 "roleCollections",
                 "roles",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

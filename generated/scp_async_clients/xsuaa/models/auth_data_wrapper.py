@@ -112,10 +112,10 @@ class AuthDataWrapper(_scp.ReadOnFirstUse):
 
             return authorization_data
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "appId",
                 "authorizationData",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -210,7 +210,7 @@ class BtpCliXsIdentityProvider(_scp.ReadOnFirstUse):
         if name == "type_of_trust":
             return d.get("typeOfTrust", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "availableForUserLogon",
                 "createShadowUsersDuringLogon",
                 "description",
@@ -224,6 +224,6 @@ class BtpCliXsIdentityProvider(_scp.ReadOnFirstUse):
                 "sapBtpCli",
                 "status",
                 "typeOfTrust",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -78,8 +78,6 @@ class CustomIdpCockpitResponse(_scp.ReadOnFirstUse):
         if name == "more_trusts_allowed":
             return d.get("moreTrustsAllowed", UNSET)
         if name == "additional_properties":
-            declared = {
-                "moreTrustsAllowed",
-            }
+            declared: tuple[str, ...] = ("moreTrustsAllowed",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -78,8 +78,6 @@ class GrantedAuthority(_scp.ReadOnFirstUse):
         if name == "authority":
             return d.get("authority", UNSET)
         if name == "additional_properties":
-            declared = {
-                "authority",
-            }
+            declared: tuple[str, ...] = ("authority",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -115,10 +115,10 @@ class Group(_scp.ReadOnFirstUse):
         if name == "value":
             return d.get("value", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "display",
                 "type",
                 "value",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -241,7 +241,7 @@ class IdentityProviderAbstractIdentityProviderDefinition(_scp.ReadOnFirstUse):
         if name == "version":
             return d.get("version", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "name",
                 "originKey",
                 "type",
@@ -252,7 +252,7 @@ class IdentityProviderAbstractIdentityProviderDefinition(_scp.ReadOnFirstUse):
                 "identityZoneId",
                 "last_modified",
                 "version",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

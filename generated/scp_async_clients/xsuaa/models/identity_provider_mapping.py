@@ -111,11 +111,11 @@ class IdentityProviderMapping(_scp.ReadOnFirstUse):
         if name == "role_collection_name":
             return d.get("roleCollectionName", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "attributeName",
                 "attributeValue",
                 "operator",
                 "roleCollectionName",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -153,11 +153,11 @@ class KeysResp(_scp.ReadOnFirstUse):
 
             return next_rotation_date
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "created",
                 "fipsCompliant",
                 "lastModifiedAt",
                 "nextRotationDate",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -78,8 +78,6 @@ class LinksSettings(_scp.ReadOnFirstUse):
         if name == "home_redirect":
             return d.get("homeRedirect", UNSET)
         if name == "additional_properties":
-            declared = {
-                "homeRedirect",
-            }
+            declared: tuple[str, ...] = ("homeRedirect",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

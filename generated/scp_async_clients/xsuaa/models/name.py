@@ -133,13 +133,13 @@ class Name(_scp.ReadOnFirstUse):
         if name == "middle_name":
             return d.get("middleName", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "familyName",
                 "formatted",
                 "givenName",
                 "honorificPrefix",
                 "honorificSuffix",
                 "middleName",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -249,7 +249,7 @@ class OAuth2Configuration(_scp.ReadOnFirstUse):
         if name == "token_validity":
             return d.get("token-validity", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "allowedproviders",
                 "autoapprove",
                 "credential-types",
@@ -258,6 +258,6 @@ class OAuth2Configuration(_scp.ReadOnFirstUse):
                 "refresh-token-validity",
                 "system-attributes",
                 "token-validity",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

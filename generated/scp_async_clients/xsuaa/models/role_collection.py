@@ -222,7 +222,7 @@ class RoleCollection(_scp.ReadOnFirstUse):
 
             return user_references
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "name",
                 "description",
                 "groupReferences",
@@ -230,7 +230,7 @@ class RoleCollection(_scp.ReadOnFirstUse):
                 "roleReferences",
                 "samlAttributeAssignment",
                 "userReferences",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

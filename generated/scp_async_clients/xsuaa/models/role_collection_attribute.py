@@ -177,7 +177,7 @@ class RoleCollectionAttribute(_scp.ReadOnFirstUse):
         if name == "saml_entity_id":
             return d.get("samlEntityId", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "attributeName",
                 "attributeValue",
                 "comparisonOperator",
@@ -188,6 +188,6 @@ class RoleCollectionAttribute(_scp.ReadOnFirstUse):
                 "samlAttrName",
                 "samlAttributeValue",
                 "samlEntityId",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

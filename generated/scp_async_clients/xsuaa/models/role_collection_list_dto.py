@@ -113,9 +113,9 @@ class RoleCollectionListDto(_scp.ReadOnFirstUse):
 
             return role_collections_by_saml_assignment
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "roleCollections",
                 "roleCollectionsBySamlAssignment",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

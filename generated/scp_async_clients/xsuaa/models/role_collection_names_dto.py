@@ -88,8 +88,6 @@ class RoleCollectionNamesDto(_scp.ReadOnFirstUse):
 
             return role_collections
         if name == "additional_properties":
-            declared = {
-                "roleCollections",
-            }
+            declared: tuple[str, ...] = ("roleCollections",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

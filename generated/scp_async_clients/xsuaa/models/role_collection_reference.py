@@ -91,9 +91,9 @@ class RoleCollectionReference(_scp.ReadOnFirstUse):
         if name == "description":
             return d.get("description", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "name",
                 "description",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -101,9 +101,7 @@ class RoleCollectionsBulkDto(_scp.ReadOnFirstUse):
 
             return role_collections
         if name == "additional_properties":
-            declared = {
-                "roleCollections",
-            }
+            declared: tuple[str, ...] = ("roleCollections",)
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -111,11 +111,11 @@ class RoleReference(_scp.ReadOnFirstUse):
         if name == "role_template_name":
             return d.get("roleTemplateName", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "description",
                 "name",
                 "roleTemplateAppId",
                 "roleTemplateName",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

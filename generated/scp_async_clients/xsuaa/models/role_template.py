@@ -220,7 +220,7 @@ class RoleTemplate(_scp.ReadOnFirstUse):
 
             return scope_references
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "appDescription",
                 "appId",
                 "appName",
@@ -230,7 +230,7 @@ class RoleTemplate(_scp.ReadOnFirstUse):
                 "name",
                 "role-references",
                 "scope-references",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

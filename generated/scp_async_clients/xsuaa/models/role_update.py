@@ -112,10 +112,10 @@ class RoleUpdate(_scp.ReadOnFirstUse):
         if name == "description":
             return d.get("description", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "attributeList",
                 "description",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

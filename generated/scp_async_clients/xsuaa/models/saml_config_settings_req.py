@@ -150,12 +150,12 @@ class SamlConfigSettingsReq(_scp.ReadOnFirstUse):
         if name == "key_id":
             return d.get("keyId", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "changeMode",
                 "disableInResponseToCheck",
                 "key",
                 "keyId",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

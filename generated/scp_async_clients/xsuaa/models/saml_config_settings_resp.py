@@ -135,12 +135,12 @@ class SamlConfigSettingsResp(_scp.ReadOnFirstUse):
 
             return keys
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "activeKeyId",
                 "disableInResponseToCheck",
                 "entityID",
                 "keys",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

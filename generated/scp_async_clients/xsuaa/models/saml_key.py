@@ -100,10 +100,10 @@ class SamlKey(_scp.ReadOnFirstUse):
         if name == "passphrase":
             return d.get("passphrase", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "certificate",
                 "key",
                 "passphrase",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

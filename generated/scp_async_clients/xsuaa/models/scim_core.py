@@ -158,12 +158,12 @@ class ScimCore(_scp.ReadOnFirstUse):
 
             return schemas
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "externalId",
                 "id",
                 "meta",
                 "schemas",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

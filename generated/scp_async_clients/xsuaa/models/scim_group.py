@@ -217,7 +217,7 @@ class ScimGroup(_scp.ReadOnFirstUse):
         if name == "zone_id":
             return d.get("zoneId", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "description",
                 "displayName",
                 "externalId",
@@ -226,7 +226,7 @@ class ScimGroup(_scp.ReadOnFirstUse):
                 "meta",
                 "schemas",
                 "zoneId",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -503,7 +503,7 @@ class ScimUser(_scp.ReadOnFirstUse):
         if name == "zone_id":
             return d.get("zoneId", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "active",
                 "approvals",
                 "displayName",
@@ -531,7 +531,7 @@ class ScimUser(_scp.ReadOnFirstUse):
                 "userType",
                 "verified",
                 "zoneId",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -191,13 +191,13 @@ class Scope(_scp.ReadOnFirstUse):
 
             return granted_apps
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "name",
                 "custom-grant-as-authority-to-apps",
                 "custom-granted-apps",
                 "description",
                 "grant-as-authority-to-apps",
                 "granted-apps",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -155,13 +155,13 @@ class SearchResultsObject(_scp.ReadOnFirstUse):
         if name == "total_results":
             return d.get("totalResults", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "itemsPerPage",
                 "resources",
                 "schemas",
                 "startIndex",
                 "totalResults",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

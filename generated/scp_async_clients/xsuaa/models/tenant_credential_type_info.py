@@ -122,12 +122,12 @@ class TenantCredentialTypeInfo(_scp.ReadOnFirstUse):
         if name == "tenant_id":
             return d.get("tenantId", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "appId",
                 "bindingId",
                 "credentialType",
                 "serviceInstanceId",
                 "tenantId",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

@@ -295,7 +295,7 @@ class TenantSettingsReq(_scp.ReadOnFirstUse):
         if name == "use_idp_user_name_in_tokens":
             return d.get("useIdpUserNameInTokens", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "cmkEnabled",
                 "corsDefaultOrigins",
                 "corsXhrOrigins",
@@ -308,7 +308,7 @@ class TenantSettingsReq(_scp.ReadOnFirstUse):
                 "tokenPolicySettings",
                 "treatUsersWithSameEmailAsSameUser",
                 "useIdpUserNameInTokens",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -334,7 +334,7 @@ class TenantSettingsResp(_scp.ReadOnFirstUse):
         if name == "use_idp_user_name_in_tokens":
             return d.get("useIdpUserNameInTokens", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "cmkEnabled",
                 "corsDefaultOrigins",
                 "corsXhrOrigins",
@@ -349,7 +349,7 @@ class TenantSettingsResp(_scp.ReadOnFirstUse):
                 "tokenPolicySettings",
                 "treatUsersWithSameEmailAsSameUser",
                 "useIdpUserNameInTokens",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

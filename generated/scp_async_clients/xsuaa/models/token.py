@@ -379,7 +379,7 @@ class Token(_scp.ReadOnFirstUse):
         if name == "zone_id":
             return d.get("zoneId", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "accountNonExpired",
                 "accountNonLocked",
                 "appToken",
@@ -402,7 +402,7 @@ class Token(_scp.ReadOnFirstUse):
                 "subdomain",
                 "username",
                 "zoneId",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -167,14 +167,14 @@ class TokenPolicySettingsResp(_scp.ReadOnFirstUse):
         if name == "refresh_token_validity":
             return d.get("refreshTokenValidity", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "accessTokenValidity",
                 "activeKeyId",
                 "keyIds",
                 "keys",
                 "refreshTokenUnique",
                 "refreshTokenValidity",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

@@ -144,7 +144,7 @@ class UserReference(_scp.ReadOnFirstUse):
         if name == "zone_id":
             return d.get("zoneId", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "email",
                 "familyName",
                 "givenName",
@@ -152,6 +152,6 @@ class UserReference(_scp.ReadOnFirstUse):
                 "origin",
                 "username",
                 "zoneId",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

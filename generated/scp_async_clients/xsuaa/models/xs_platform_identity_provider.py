@@ -440,7 +440,7 @@ class XSPlatformIdentityProvider(_scp.ReadOnFirstUse):
         if name == "version":
             return d.get("version", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "active",
                 "aliasZid",
                 "createdAt",
@@ -466,7 +466,7 @@ class XSPlatformIdentityProvider(_scp.ReadOnFirstUse):
                 "relyingPartySecret",
                 "result",
                 "version",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 

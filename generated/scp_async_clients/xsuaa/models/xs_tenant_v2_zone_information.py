@@ -225,7 +225,7 @@ class XSTenantV2ZoneInformation(_scp.ReadOnFirstUse):
         if name == "zone_id":
             return d.get("zoneId", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "app_tid",
                 "authentication",
                 "authorization_endpoint",
@@ -239,6 +239,6 @@ class XSTenantV2ZoneInformation(_scp.ReadOnFirstUse):
                 "token_endpoint",
                 "userinfo_endpoint",
                 "zoneId",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")

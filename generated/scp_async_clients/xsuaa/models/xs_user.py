@@ -370,7 +370,7 @@ class XSUser(_scp.ReadOnFirstUse):
         if name == "zone_id":
             return d.get("zoneId", UNSET)
         if name == "additional_properties":
-            declared = {
+            declared: tuple[str, ...] = (
                 "active",
                 "created",
                 "email",
@@ -393,6 +393,6 @@ class XSUser(_scp.ReadOnFirstUse):
                 "verified",
                 "version",
                 "zoneId",
-            }
+            )
             return {key: value for key, value in d.items() if key not in declared}
         raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
