@@ -367,8 +367,8 @@ def _fitter(shape: _Shape | None) -> Callable[[dict[str, Any]], bool] | None:
     def emit(var: str, shape: _Shape, depth: int) -> None:
         pad = "    " * depth
         required, checks = shape
-        for key in required:
-            lines.append(f"{pad}if {key!r} not in {var}: return False")
+        for name in required:
+            lines.append(f"{pad}if {name!r} not in {var}: return False")
         for key, test, inner in checks:
             if key is None:  # the undeclared keys: additional properties that are plain lists
                 if test != "list":
