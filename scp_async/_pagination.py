@@ -307,6 +307,9 @@ class Paginator(Generic[PageT_co]):
             seen.add(fingerprint)
             yield page
             following = self._style.following(page, items, arguments) if items else None
+            # The next page is awaited without this one: a fan-out of paginators would otherwise keep
+            # two pages each alive, and Python's cyclic collector walks them all again and again.
+            del page, items
             if following is None or following.marker in markers or following.arguments == arguments:
                 return
             markers.add(following.marker)
@@ -329,8 +332,11 @@ class Paginator(Generic[PageT_co]):
 
     async def _items(self) -> AsyncIterator[Any]:
         async for page in self.pages():
-            for item in _items_of(page):
+            items = _items_of(page)
+            del page  # not kept while the next page is awaited (see `pages`)
+            for item in items:
                 yield item
+            del items
 
 
 def paginate(operation: Callable[P, Awaitable[PageT_co]], /, *args: P.args, **kwargs: P.kwargs) -> Paginator[PageT_co]:

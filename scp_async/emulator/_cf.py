@@ -138,7 +138,7 @@ def routes(ctx: Context) -> list[Route]:
     def fixed_app_parts(b: str, g: str, space: str) -> tuple[dict[str, Any], str]:
         parts = app_parts.get((b, g, space))
         if parts is None:
-            if len(app_parts) >= 100_000:  # bounded: base URLs and apps come and go in a long-lived emulator
+            if len(app_parts) >= 20_000:  # bounded (~3 KB each): base URLs and apps come and go
                 app_parts.clear()
             links = {
                 "self": {"href": f"{b}/v3/apps/{g}"},

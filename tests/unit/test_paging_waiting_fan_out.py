@@ -341,3 +341,34 @@ def test_the_page_ceiling_raises_a_typed_error() -> None:
         _collect(paginator)
     assert info.value.max_pages == 5
     assert "max_pages=5" in repr(paginator)
+
+
+@pytest.mark.parametrize("by", ["items", "pages"])
+def test_a_page_is_not_kept_while_the_next_one_is_awaited(by: str) -> None:
+    """Each of a fan-out's paginators holds one page at a time: the one before is freed before the next
+    request (and with it the objects of its items the caller did not keep)."""
+    import weakref
+
+    pages: list[weakref.ref[AppList]] = []
+    alive_while_waiting: list[bool] = []
+
+    async def list_apps(*, page: int | Unset = UNSET, per_page: int | Unset = UNSET) -> AppList:
+        alive_while_waiting.extend(ref() is not None for ref in pages)
+        result = _cf_page(1 if isinstance(page, Unset) else page, int(per_page))
+        pages.append(weakref.ref(result))
+        return result
+
+    async def main() -> None:
+        if by == "items":
+            names = [app.name async for app in paginate(list_apps, per_page=10)]
+            assert len(names) == len(ITEMS)
+        else:
+            count = 0
+            async for page in paginate(list_apps, per_page=10).pages():
+                count += len(page.resources)
+                del page  # the caller lets go of it too
+            assert count == len(ITEMS)
+
+    anyio.run(main)
+    assert len(pages) == 3
+    assert alive_while_waiting == [False, False, False]  # pages 1 and 2 freed before pages 2 and 3 were asked for
