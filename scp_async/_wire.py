@@ -81,6 +81,7 @@ class _Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[WireResponse] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._read_timeout: float | None = None
         self._limit: int | None = None
         self._last_read = 0.0
         self._reset()
@@ -107,9 +108,16 @@ class _Connection(asyncio.Protocol):
         self.keep_alive = False
         waiter: asyncio.Future[WireResponse] = loop.create_future()
         self._waiter = waiter
+        self._read_timeout = read_timeout
         if read_timeout is not None:
-            self._last_read = loop.time()
-            self._timer = loop.call_at(self._last_read + read_timeout, self._check_read, read_timeout)
+            now = self._last_read = loop.time()
+            # The timer outlives the exchange, for the connection's next ones: on a keep-alive connection
+            # it is made once per quiet period, not once per request (a tenth of the wire's CPU).
+            timer = self._timer
+            if timer is None or timer.when() > now + read_timeout:
+                if timer is not None:
+                    timer.cancel()
+                self._timer = loop.call_at(now + read_timeout, self._check_read)
         self.transport.write(head)
         try:
             return await waiter
@@ -118,19 +126,16 @@ class _Connection(asyncio.Protocol):
             raise
         finally:
             self._waiter = None
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
 
-    def _check_read(self, read_timeout: float) -> None:
-        waiter = self._waiter
-        if waiter is None or waiter.done():
-            return
-        due = self._last_read + read_timeout
-        if self.loop.time() < due:  # bytes came since: wait for the rest of the quiet period
-            self._timer = self.loop.call_at(due, self._check_read, read_timeout)
-            return
+    def _check_read(self) -> None:
         self._timer = None
+        waiter, read_timeout = self._waiter, self._read_timeout
+        if waiter is None or waiter.done() or read_timeout is None:
+            return  # idle, or an exchange without a read timeout: the next exchange starts a timer
+        due = self._last_read + read_timeout
+        if self.loop.time() < due:  # bytes came (or this exchange began) since: the rest of the period
+            self._timer = self.loop.call_at(due, self._check_read)
+            return
         waiter.set_exception(httpcore.ReadTimeout("timed out reading the response"))
 
     def _fail(self, exc: BaseException) -> None:
@@ -141,6 +146,9 @@ class _Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self.transport is not None:
             # Not a graceful close: over TLS that waits up to 30 s for the peer's close_notify, holding the
             # socket; nothing is left to send on a connection given up (its answers carry their length).
@@ -172,6 +180,9 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self._timer is not None:  # whatever was waited for ends here
+            self._timer.cancel()
+            self._timer = None
         waiter = self._waiter
         if waiter is None or waiter.done():
             self.pool._lost_idle(self)

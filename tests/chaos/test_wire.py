@@ -239,6 +239,36 @@ def test_the_read_timeout_is_a_quiet_period_not_a_total() -> None:
     _run(main)
 
 
+def test_the_read_timeout_of_each_exchange_holds_on_a_kept_alive_connection() -> None:
+    """The quiet-period timer outlives an exchange (made once per period, not per request): a later
+    exchange with a shorter read timeout, or one after the timer found the connection idle, still times
+    out on time, and an exchange answered in time is not failed by a timer left from the one before."""
+
+    async def answer_then_stall(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(3):  # three answers in time, then silence
+            await server.head(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+        await server.head(reader)
+        await asyncio.sleep(5)
+
+    async def main() -> None:
+        async with RawServer(answer_then_stall) as server:
+            pool = _pool()
+            assert (await _get(pool, server, read_timeout=30.0)).body == b"ok"  # a timer due in 30 s
+            await asyncio.sleep(0.3)
+            assert (await _get(pool, server, read_timeout=0.2)).body == b"ok"  # due sooner: a new timer
+            await asyncio.sleep(0.4)  # the timer finds the connection idle and stops
+            assert (await _get(pool, server, read_timeout=0.2)).body == b"ok"
+            started = time.monotonic()
+            with pytest.raises(httpcore.ReadTimeout):
+                await _get(pool, server, read_timeout=0.2)
+            assert 0.15 < time.monotonic() - started < 2
+            assert server.connections == 1
+
+    _run(main)
+
+
 def test_an_answer_past_the_limit_is_refused_as_it_arrives() -> None:
     async def declared(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await server.head(reader)
