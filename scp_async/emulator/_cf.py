@@ -466,9 +466,7 @@ def routes(ctx: Context) -> list[Route]:
         names, guids = filt(req, "names"), filt(req, "guids")
         spaces, orgs = filt(req, "space_guids"), filt(req, "organization_guids")
         # One pass per given filter, the most selective (spaces, as an inventory lists them) first.
-        items = list(st.cf_apps.values())
-        if spaces is not None:
-            items = [a for a in items if a["space"] in spaces]
+        items = st.cf_apps.in_spaces(spaces) if spaces is not None else list(st.cf_apps.values())
         if guids is not None:
             items = [a for a in items if a["guid"] in guids]
         if names is not None:

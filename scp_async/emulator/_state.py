@@ -14,7 +14,7 @@ import itertools
 import random
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, overload
@@ -92,6 +92,60 @@ def ms(ts: float) -> int:
     return int(ts * 1000)
 
 
+class BySpace(dict[str, dict[str, Any]]):
+    """CF resources by GUID that also know which are in a space: CF lists them space by space (an
+    inventory asks for every space's apps), and a pass over every app of a large landscape per page was
+    the emulator's largest cost. The index is made on the first lookup after any change to the dict
+    (a resource never moves to another space)."""
+
+    __slots__ = ("_by_space",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._by_space: dict[str, list[dict[str, Any]]] | None = None
+
+    def in_spaces(self, spaces: Iterable[str]) -> list[dict[str, Any]]:
+        index = self._by_space
+        if index is None:
+            index = {}
+            for item in self.values():
+                index.setdefault(item["space"], []).append(item)
+            self._by_space = index
+        return [item for space in spaces for item in index.get(space, ())]
+
+    def __setitem__(self, key: str, value: dict[str, Any]) -> None:
+        self._by_space = None
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self._by_space = None
+        super().__delitem__(key)
+
+    def pop(self, *args: Any) -> Any:
+        self._by_space = None
+        return super().pop(*args)
+
+    def popitem(self) -> tuple[str, dict[str, Any]]:
+        self._by_space = None
+        return super().popitem()
+
+    def clear(self) -> None:
+        self._by_space = None
+        super().clear()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self._by_space = None
+        super().update(*args, **kwargs)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        self._by_space = None
+        return super().setdefault(key, default)
+
+    def __ior__(self, other: Any) -> BySpace:  # type: ignore[override,misc]  # dict's |= skips update()
+        self._by_space = None
+        return super().__ior__(other)
+
+
 @dataclass
 class Transition:
     """A resource in a transitional state until ``until``; then ``final`` (or removal when None)."""
@@ -140,7 +194,7 @@ class State:
         self.sm_operations: dict[str, dict[str, Any]] = {}
         self.cf_orgs: dict[str, dict[str, Any]] = {}
         self.cf_spaces: dict[str, dict[str, Any]] = {}
-        self.cf_apps: dict[str, dict[str, Any]] = {}
+        self.cf_apps = BySpace()
         self.cf_service_instances: dict[str, dict[str, Any]] = {}
         self.cf_jobs: dict[str, Job] = {}
         self.cf_domains: dict[str, dict[str, Any]] = {}
