@@ -523,6 +523,7 @@ def read_all(target: Any) -> None:
             object.__getattribute__(target, name)
         except AttributeError:  # not read yet, nor set by a caller
             object.__setattr__(target, name, object.__getattribute__(full, name))
+    object.__delattr__(target, "_scp_source")  # every field is set: a model like any other from now on
 
 
 def models(cls: type[Any], value: Any, name: str | None) -> Any:

@@ -104,6 +104,8 @@ def test_the_items_of_a_list_wait_and_each_field_is_read_alone() -> None:
     assert _is_waiting(app.relationships)  # read as a model kept as sent, itself
     assert app.relationships.space.data.guid == uuid.UUID("c30ff46e-8026-495f-b8cd-a88b436d76e2")
     assert app.to_dict() == App.from_dict(_app()).to_dict()  # the fields not read yet, in one go
+    assert _scp.unread_body(app) is None  # every field set: the body is let go
+    assert app.to_dict() == App.from_dict(_app()).to_dict()
     assert app == App.from_dict(_app())
 
 
