@@ -273,6 +273,22 @@ class WirePool:
         self._open = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._closed = False
+        # The header lines of recent requests, checked and encoded: a fan-out sends the same ones (the
+        # token's included) thousands of times, and only the request line differs.
+        self._header_blocks: dict[tuple[str, tuple[tuple[str, str], ...]], bytes] = {}
+
+    def _head(self, method: str, target: str, authority: str, headers: dict[str, str]) -> bytes:
+        key = (authority, tuple(headers.items()))
+        block = self._header_blocks.get(key)
+        if block is None:
+            block = _header_block(authority, headers)
+            if len(self._header_blocks) >= 32:
+                self._header_blocks.clear()
+            self._header_blocks[key] = block
+        line = f"{method} {target} HTTP/1.1\r\n"
+        if line.count("\n") != 1 or line.count("\r") != 1 or "\0" in line:
+            raise httpcore.LocalProtocolError("the request line holds a line break or a NUL character")
+        return line.encode("utf-8") + block
 
     async def request(
         self,
@@ -295,7 +311,7 @@ class WirePool:
         if scheme not in _DEFAULT_PORTS:
             raise httpcore.UnsupportedProtocol(f"{scheme!r} is no scheme of HTTP")
         origin = (scheme, host, port or _DEFAULT_PORTS[scheme])
-        head = _head(method, target, _authority(host, port), headers)
+        head = self._head(method, target, _authority(host, port), headers)
         connection = self._idle_connection(origin) or await self._checkout(origin, connect_timeout, pool_timeout)
         try:
             response = await connection.exchange(head, read_timeout, limit)
@@ -428,14 +444,12 @@ def _authority(host: str, port: int | None) -> str:
     return host if port is None else f"{host}:{port}"
 
 
-def _head(method: str, target: str, authority: str, headers: dict[str, str]) -> bytes:
-    """The request line and headers, refused if a value would break a line (header injection)."""
-    lines = [f"{method} {target} HTTP/1.1\r\n"]
-    if "host" not in headers:
-        lines.append(f"host: {authority}\r\n")
+def _header_block(authority: str, headers: dict[str, str]) -> bytes:
+    """The header lines and the blank line after them, refused if a value would break a line (header injection)."""
+    lines = [] if "host" in headers else [f"host: {authority}\r\n"]
     lines.extend(f"{name}: {value}\r\n" for name, value in headers.items())
     lines.append("\r\n")
-    head = "".join(lines)
-    if head.count("\n") != len(lines) or head.count("\r") != len(lines) or "\0" in head:
+    block = "".join(lines)
+    if block.count("\n") != len(lines) or block.count("\r") != len(lines) or "\0" in block:
         raise httpcore.LocalProtocolError("a header name or value holds a line break or a NUL character")
-    return head.encode("utf-8")
+    return block.encode("utf-8")

@@ -500,12 +500,25 @@ def normalize_template(template: str) -> str:
     return _PARAM_RE.sub("{}", template.rstrip("/") or "/")
 
 
+@dataclass(slots=True)
+class _RouteNode:
+    """One path segment of the routing tree: literal children by name, one child for a parameter."""
+
+    literal: dict[str, _RouteNode] = field(default_factory=dict)
+    param: _RouteNode | None = None
+    entry: RouteEntry | None = None
+
+
 class Router:
-    """Exact paths by dict lookup; templated paths by segment matching, most literal segments first."""
+    """Exact paths by dict lookup; templated paths down a tree of segments, literal segments before parameters.
+
+    Literal first at every depth is the order of "most literal segments first, the leftmost first": a path
+    costs one dict lookup per segment, however many routes there are.
+    """
 
     def __init__(self) -> None:
         self._exact: dict[str, RouteEntry] = {}
-        self._by_len: dict[int, list[RouteEntry]] = {}
+        self._tree = _RouteNode()
         self._all: dict[str, RouteEntry] = {}
 
     def entry(self, template: str) -> RouteEntry:
@@ -518,9 +531,15 @@ class Router:
             if all(s is not None for s in segs):
                 self._exact[key] = found
             else:
-                bucket = self._by_len.setdefault(len(segs), [])
-                bucket.append(found)
-                bucket.sort(key=lambda e: tuple(s is None for s in e.segments))
+                node = self._tree
+                for seg in segs:
+                    if seg is None:
+                        if node.param is None:
+                            node.param = _RouteNode()
+                        node = node.param
+                    else:
+                        node = node.literal.setdefault(seg, _RouteNode())
+                node.entry = found
         return found
 
     def add(self, api: str, method: str, template: str, **kw: Any) -> RouteMethod:
@@ -543,22 +562,35 @@ class Router:
             if rm is not None:
                 return rm, [], True
         parts = key.strip("/").split("/") if key != "/" else []
-        known = exact is not None
-        for entry in self._by_len.get(len(parts), ()):
-            params: list[str] = []
-            for seg, part in zip(entry.segments, parts, strict=True):
-                if seg is None:
-                    if not part:
-                        break
-                    params.append(part)
-                elif seg != part:
-                    break
-            else:
-                rm = entry.methods.get(method)
-                if rm is not None:
-                    return rm, params, True
-                known = True
-        return None, [], known
+        params: list[str] = []
+        found, known = self._descend(self._tree, parts, 0, method, params)
+        return found, params if found is not None else [], known or exact is not None
+
+    def _descend(
+        self, node: _RouteNode, parts: list[str], depth: int, method: str, params: list[str]
+    ) -> tuple[RouteMethod | None, bool]:
+        """The route for ``parts[depth:]`` below ``node`` (its parameters appended to ``params``), and whether
+        some templated route has this path under another method."""
+        if depth == len(parts):
+            entry = node.entry
+            if entry is None:
+                return None, False
+            return entry.methods.get(method), True
+        part = parts[depth]
+        known = False
+        child = node.literal.get(part)
+        if child is not None:
+            found, known = self._descend(child, parts, depth + 1, method, params)
+            if found is not None:
+                return found, True
+        if node.param is not None and part:
+            params.append(part)
+            found, known_below = self._descend(node.param, parts, depth + 1, method, params)
+            if found is not None:
+                return found, True
+            params.pop()
+            known = known or known_below
+        return None, known
 
     def routes(self) -> list[RouteEntry]:
         return list(self._all.values())

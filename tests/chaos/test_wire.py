@@ -74,6 +74,9 @@ async def _get(pool: WirePool, server: RawServer, **kwargs: Any) -> WireResponse
     return await pool.request("GET", server.url(), {"accept": "application/json"}, **{**options, **kwargs})
 
 
+_QUICK: dict[str, Any] = {"connect_timeout": 1, "read_timeout": 1, "pool_timeout": 1, "limit": None}
+
+
 def _run(main: Callable[[], Awaitable[Any]]) -> Any:
     async def closing() -> Any:
         try:
@@ -360,11 +363,25 @@ def test_a_header_that_would_break_a_line_is_refused_before_connecting(header: d
     async def main() -> None:
         async with RawServer(_serve_each(OK)) as server:
             pool = _pool()
-            with pytest.raises(httpcore.LocalProtocolError):
-                await pool.request(
-                    "GET", server.url(), header, connect_timeout=1, read_timeout=1, pool_timeout=1, limit=None
-                )
+            for _ in range(2):  # refused again: a refused header block is not remembered as checked
+                with pytest.raises(httpcore.LocalProtocolError):
+                    await pool.request(
+                        "GET", server.url(), header, connect_timeout=1, read_timeout=1, pool_timeout=1, limit=None
+                    )
             assert server.connections == 0
+
+    _run(main)
+
+
+@pytest.mark.parametrize("target", ["/a\r\nx-injected: 1", "/a\n", "/a\0"])
+def test_a_target_that_would_break_the_request_line_is_refused(target: str) -> None:
+    async def main() -> None:
+        async with RawServer(_serve_each(OK)) as server:
+            pool = _pool()
+            assert (await _get(pool, server)).status == 200  # the same headers, remembered as checked
+            with pytest.raises(httpcore.LocalProtocolError):
+                await pool.request("GET", server.url(target), {"accept": "application/json"}, **_QUICK)
+            assert server.connections == 1
 
     _run(main)
 
