@@ -307,7 +307,7 @@ def model(cls: type[Any], value: Any, name: str | None) -> Any:
             kept = _kept_if_it_fits(cls, value)
             if kept is not None:
                 return kept
-        return _read_body(lambda: _model_at(cls, value, _ROOT))
+        return _read_whole(cls, value)
     tracking = getattr(_STATE, "tracking", True)  # _tracking(), inlined: this runs for every nested object
     if not tracking:
         if type(value) is dict:
@@ -318,6 +318,11 @@ def model(cls: type[Any], value: Any, name: str | None) -> Any:
             return _read_untracked(cls, value)
         raise _Retrack
     return _model_at(cls, value, _child(name))
+
+
+def _read_whole(cls: type[Any], value: Any) -> Any:
+    # Apart from `model`: its lambda's cells would be made on every call of `model`, used or not.
+    return _read_body(lambda: _model_at(cls, value, _ROOT))
 
 
 def _read_untracked(cls: type[Any], value: dict[str, Any]) -> Any:

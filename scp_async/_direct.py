@@ -35,7 +35,7 @@ from ._limits import read_response
 from ._logging import logger, redact_url
 from ._oauth import OAuth2Auth
 from ._transport import DefaultTransport, _AsyncioPool, _running_asyncio_loop, _target
-from ._wire import BodyTooLarge, WirePool, WireResponse
+from ._wire import BodyTooLarge, WireResponse
 
 __all__ = ["Answer", "DirectLane", "DirectRequest", "target_of"]
 
@@ -127,7 +127,11 @@ class DirectLane:
         if not (auth is None or type(auth) is OAuth2Auth):
             return None
         hooks = client.event_hooks
-        if hooks["request"] or hooks["response"] or client.follow_redirects or client.cookies.jar:
+        if hooks["request"] or hooks["response"] or client.follow_redirects:
+            return None
+        jar = client.cookies.jar
+        # The standard library's jar counts its cookies one by one; its dict of them tells "none" at once.
+        if getattr(jar, "_cookies", jar) and len(jar):
             return None
         if client.auth is not None or client.params:
             return None
@@ -176,7 +180,21 @@ class DirectLane:
         if auth is not None:
             token = await auth.cache.token(auth.grant)
             request.headers["authorization"] = f"Bearer {token.access_token}"
-        response = await _send(wire, request, io_limits, max_response_size)
+        # The wire's own errors are mapped here, around its calls, rather than in a coroutine of its own:
+        # one frame less for as long as the call waits.
+        address = (url.raw_scheme.decode("ascii"), url.raw_host.decode("ascii"), url.port, url.raw_path.decode("ascii"))
+        try:
+            response = await wire.request(
+                request.method,
+                address,
+                request.headers,
+                connect_timeout=io_limits.connect,
+                read_timeout=io_limits.read,
+                pool_timeout=io_limits.pool,
+                limit=max_response_size,
+            )
+        except Exception as exc:
+            _raise_mapped(exc, request, max_response_size)
         if response.status == 401 and auth is not None and token is not None:
             # As OAuth2Auth's flow does: the token may have been revoked early; renew it and send once more.
             # Its body is read (decoded, under the flow's own cap) as the flow reads it.
@@ -184,7 +202,18 @@ class DirectLane:
             logger.debug("401 for %s %s; renewing the token once", request.method, redact_url(url))
             token = await auth.cache.token(auth.grant, reject=token)
             request.headers["authorization"] = f"Bearer {token.access_token}"
-            response = await _send(wire, request, io_limits, max_response_size)
+            try:
+                response = await wire.request(
+                    request.method,
+                    address,
+                    request.headers,
+                    connect_timeout=io_limits.connect,
+                    read_timeout=io_limits.read,
+                    pool_timeout=io_limits.pool,
+                    limit=max_response_size,
+                )
+            except Exception as exc:
+                _raise_mapped(exc, request, max_response_size)
         cookie = False
         for name, _ in response.raw_headers:
             lowered = name.lower()
@@ -213,31 +242,16 @@ def target_of(url: httpx.URL) -> str:
     return _target(url.raw_scheme, url.raw_host, url.port, url.raw_path)
 
 
-async def _send(wire: WirePool, request: DirectRequest, io_limits: httpx.Timeout, limit: int | None) -> WireResponse:
-    url = request.url
-    try:
-        return await wire.request(
-            request.method,
-            (url.raw_scheme.decode("ascii"), url.raw_host.decode("ascii"), url.port, url.raw_path.decode("ascii")),
-            request.headers,
-            connect_timeout=io_limits.connect,
-            read_timeout=io_limits.read,
-            pool_timeout=io_limits.pool,
-            limit=limit,
-        )
-    except BodyTooLarge as exc:
-        assert limit is not None
-        raise ResponseTooLargeError(limit, status_code=exc.status, method=request.method, url=str(url)) from None
-    except Exception as exc:
-        _raise_mapped(exc)
-
-
-def _raise_mapped(exc: Exception) -> NoReturn:
-    """Raise the wire's httpcore errors as httpx's (as httpx's transport maps them); others as they are.
+def _raise_mapped(exc: Exception, request: DirectRequest, limit: int | None) -> NoReturn:
+    """Raise the wire's errors as httpx's transport would (httpcore's mapped to httpx's), others as they are.
 
     The mapping's context manager is entered only here, on the way out: on every call it would cost more
     than the rest of the lane's own work.
     """
+    if isinstance(exc, BodyTooLarge):
+        assert limit is not None
+        url = str(request.url)
+        raise ResponseTooLargeError(limit, status_code=exc.status, method=request.method, url=url) from None
     with map_httpcore_exceptions():
         raise exc
 

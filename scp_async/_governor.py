@@ -752,6 +752,13 @@ class Lane:
 _LaneKey = tuple[str, str, Hashable, RateLimit | None]
 
 
+def _first_match(presets: tuple[RateLimit, ...], host: str, method: str, path: str) -> RateLimit | None:
+    for preset in presets:
+        if preset.matches(host, method, path):
+            return preset
+    return None
+
+
 def _tenant(auth: httpx.Auth | None) -> Hashable:
     grant = getattr(auth, "grant", None)
     if grant is None:
@@ -795,12 +802,8 @@ class RateGovernor:
         host = url.host
         candidates = self._presets_by_host.get(host)
         if candidates is None:  # matching host patterns on every request cost more than the lane itself
-            candidates = tuple(p for p in self._presets if fnmatch.fnmatchcase(host, p.host))
-            if len(self._presets_by_host) < 1024:
-                self._presets_by_host[host] = candidates
-        preset = (
-            next((p for p in candidates if p.matches(host, request.method, url.path)), None) if candidates else None
-        )
+            candidates = self._presets_for(host)
+        preset = _first_match(candidates, host, request.method, url.path) if candidates else None
         origin = f"{host}:{url.port}" if url.port else host
         tenant = _tenant(auth)
         key = (url.scheme, origin, tenant, preset if preset and preset.endpoint_specific else None)
@@ -808,6 +811,12 @@ class RateGovernor:
         if lane is None:
             lane = self._lanes[key] = Lane(self, origin, tenant, preset)
         return lane
+
+    def _presets_for(self, host: str) -> tuple[RateLimit, ...]:
+        candidates = tuple(p for p in self._presets if fnmatch.fnmatchcase(host, p.host))
+        if len(self._presets_by_host) < 1024:
+            self._presets_by_host[host] = candidates
+        return candidates
 
     async def acquire(
         self,

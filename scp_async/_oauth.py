@@ -266,6 +266,9 @@ class _Slot:
     token: Token | None = None
     #: The lifetime the issuer gives its tokens when their expiry is its JWT ``exp``, in whole seconds.
     whole_seconds: float | None = None
+    #: Until when `token` counts as fresh (worked out once per token and skew, not on every call).
+    fresh_until: float = 0.0
+    fresh_for: tuple[Token, float] | None = None
 
 
 class TokenCache:
@@ -313,12 +316,12 @@ class TokenCache:
         """A valid token for ``grant``; ``reject`` is a token the API just refused."""
         slot = self._slot(grant)
         current = slot.token
-        if current is not None and current is not reject and self._is_fresh(current):
+        if current is not None and current is not reject and self._is_fresh(slot, current):
             return current
         async with slot.lock:
             # Whoever held the lock before may have fetched the token this caller needs.
             current = slot.token
-            if current is not None and current is not reject and self._is_fresh(current):
+            if current is not None and current is not reject and self._is_fresh(slot, current):
                 return current
             if current is not None and current is not reject:
                 await self._wait_for_a_longer_lived_token(slot, current)
@@ -333,7 +336,15 @@ class TokenCache:
             slot = self._slots[grant.cache_key] = _Slot()
         return slot
 
-    def _is_fresh(self, token: Token) -> bool:
+    def _is_fresh(self, slot: _Slot, token: Token) -> bool:
+        memo = slot.fresh_for
+        if memo is None or memo[0] is not token or memo[1] != self.refresh_skew:
+            slot.fresh_until = token.expires_at - self._margin(token)
+            slot.fresh_for = (token, self.refresh_skew)
+        return self._clock() < slot.fresh_until
+
+    def _margin(self, token: Token) -> float:
+        """How long before its expiry a token is renewed."""
         lifetime = max(token.lifetime, 0.0)
         margin = min(self.refresh_skew, max(_TIME_GRANULARITY, 0.1 * lifetime))
         if margin >= lifetime:
@@ -342,7 +353,7 @@ class TokenCache:
             # (Renewing earlier buys nothing from an issuer that counts in whole seconds, see below:
             # it only makes a token more when calls end just before a second does.)
             margin = min(0.1 * lifetime, max(_IN_FLIGHT_FLOOR, 2.0 * token.round_trip))
-        return self._clock() < token.expires_at - margin
+        return margin
 
     async def _wait_for_a_longer_lived_token(self, slot: _Slot, current: Token) -> None:
         # An issuer that counts in whole seconds gives a token asked for now the same `exp` as `current`

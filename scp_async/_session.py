@@ -13,11 +13,12 @@ import asyncio
 import datetime
 import functools
 import hashlib
+import logging
 import math
 import os
 import re
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -406,7 +407,7 @@ class Session:
         )
         return response.to_httpx() if isinstance(response, Answer) else response
 
-    async def _request(
+    def _request(
         self,
         method: str,
         url: str | httpx.URL,
@@ -418,12 +419,16 @@ class Session:
         content: bytes | str | None = None,
         data: Mapping[str, Any] | None = None,
         files: Any = None,
-        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,  # noqa: ASYNC109 - httpx's per-request timeouts
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         raise_for_status: bool = True,
-    ) -> httpx.Response | Answer:
-        """:meth:`request`, where a plain 2xx read on the direct lane may come back as an :class:`Answer`."""
+    ) -> Coroutine[Any, Any, httpx.Response | Answer]:
+        """:meth:`request`, where a plain 2xx read on the direct lane may come back as an :class:`Answer`.
+
+        Not a coroutine itself: it prepares the call and hands back :meth:`_send`'s, one frame less for as
+        long as the call waits (in a fan-out, in every slot).
+        """
         options = self._options.merge(timeout=timeout, max_retries=max_retries, deadline=deadline)
         merged_headers = {**options.headers, **(headers or {})}
         core = self._core
@@ -441,33 +446,16 @@ class Session:
                     target = target_of(direct_url)
                 else:  # a string _parsed_url took apart is canonical: as sent
                     direct_url, target = parsed_url, url if isinstance(url, str) else target_of(parsed_url)
-                ready = direct_headers
-
-                def build_direct() -> DirectRequest:
-                    return DirectRequest(upper, direct_url, target, dict(ready))
-
-                return await self._send(
-                    build_direct, auth=auth, options=options, raise_for_status=raise_for_status, direct=pool
-                )
-
-        def build() -> httpx.Request:
-            return client.build_request(
-                method,
-                parsed_url,
-                params=params or None,  # an empty mapping still costs httpx a second URL parse
-                headers=merged_headers,
-                json=json,
-                content=content,
-                data=data,
-                files=files,
-                timeout=options.timeout,
-            )
-
-        return await self._send(build, auth=auth, options=options, raise_for_status=raise_for_status)
+                # One request for every attempt (each sets its own token): no closure, whose cells would
+                # live as long as the call, in every fan-out slot.
+                prototype = DirectRequest(upper, direct_url, target, direct_headers)
+                return self._send(prototype, auth=auth, options=options, raise_for_status=raise_for_status, direct=pool)
+        build = _httpx_builder(client, method, parsed_url, params, merged_headers, json, content, data, files, options)
+        return self._send(build, auth=auth, options=options, raise_for_status=raise_for_status)
 
     async def _send(
         self,
-        build: Callable[[], httpx.Request] | Callable[[], DirectRequest],
+        build: Callable[[], httpx.Request] | DirectRequest,
         *,
         auth: httpx.Auth | None,
         options: RequestOptions,
@@ -475,15 +463,11 @@ class Session:
         client: httpx.AsyncClient | None = None,
         direct: _AsyncioPool | None = None,
     ) -> httpx.Response | Answer:
+        """``build`` makes each attempt's request; a :class:`DirectRequest` (the direct lane's, sent on the
+        pool ``direct``) serves every attempt."""
         if self._core.closed:
             raise RuntimeError("this Session is closed")
-        built: list[httpx.Request | DirectRequest] = []
-
-        def build_and_keep() -> httpx.Request | DirectRequest:
-            request = build()
-            built.append(request)
-            return request
-
+        built: list[httpx.Request | DirectRequest] = []  # every attempt's request, for the timeout's message
         limit = math.inf if options.deadline is None else options.deadline
         # A deadline for the whole call, not httpx timeouts: those bound each read, and a trickling server
         # never trips them. Under asyncio, asyncio's own timeout (a third of the CPU of anyio's cancel
@@ -497,7 +481,8 @@ class Session:
             try:
                 async with scope:
                     return await self._send_until_done(
-                        build_and_keep,
+                        build,
+                        built,
                         auth=auth,
                         options=options,
                         raise_for_status=raise_for_status,
@@ -512,7 +497,8 @@ class Session:
         else:
             with anyio.move_on_after(limit) as cancel_scope:
                 return await self._send_until_done(
-                    build_and_keep,
+                    build,
+                    built,
                     auth=auth,
                     options=options,
                     raise_for_status=raise_for_status,
@@ -529,7 +515,8 @@ class Session:
 
     async def _send_until_done(
         self,
-        build: Callable[[], httpx.Request | DirectRequest],
+        build: Callable[[], httpx.Request] | DirectRequest,
+        built: list[httpx.Request | DirectRequest],
         *,
         auth: httpx.Auth | None,
         options: RequestOptions,
@@ -554,8 +541,9 @@ class Session:
             # may never block, and cancellation must still land.
             if not (waits_for_server and retries == 0):
                 await anyio.lowlevel.checkpoint()
-            request = build()
-            method, shown_url = request.method, RedactedUrl(request.url)
+            request = build if isinstance(build, DirectRequest) else build()
+            built.append(request)
+            method = request.method
             ticket = await self._core.governor.acquire(request, auth, ticket, policy)
             started = time.perf_counter()
             response: httpx.Response | Answer
@@ -583,11 +571,13 @@ class Session:
                     retries += 1
                     logger.info(
                         "%s %s failed after %.3fs (%s); retry %d/%d in %.2fs",
-                        method, shown_url, elapsed, type(exc).__name__, retries, policy.max_retries, delay,
+                        method, RedactedUrl(request.url), elapsed, type(exc).__name__, retries,
+                        policy.max_retries, delay,
                     )  # fmt: skip
                     await policy.sleep(delay)
                     continue
-                logger.debug("%s %s failed after %.3fs: %s", method, shown_url, elapsed, type(exc).__name__)
+                shown = RedactedUrl(request.url)
+                logger.debug("%s %s failed after %.3fs: %s", method, shown, elapsed, type(exc).__name__)
                 error = ApiTimeoutError if isinstance(exc, httpx.TimeoutException) else ApiConnectionError
                 # Some transports put the full URL, query included, into the message.
                 detail = redact_text(str(exc)) or "no details"
@@ -600,7 +590,10 @@ class Session:
                 raise
             elapsed = time.perf_counter() - started
             status = response.status_code
-            logger.debug("%s %s -> %d in %.3fs (retries: %d)", method, shown_url, status, elapsed, retries)
+            if logger.isEnabledFor(logging.DEBUG):  # the redacting wrapper is not made for nothing on every call
+                logger.debug(
+                    "%s %s -> %d in %.3fs (retries: %d)", method, RedactedUrl(request.url), status, elapsed, retries
+                )
             if ticket is not None and ticket.lane.observe(ticket, response) and ticket.may_retry():
                 # The governor paused every task of this lane; this call takes a slot again, within its deadline.
                 await response.aclose()
@@ -620,7 +613,7 @@ class Session:
                 retries += 1
                 logger.info(
                     "%s %s -> %d; retry %d/%d in %.2fs",
-                    method, shown_url, status, retries, policy.max_retries, delay,
+                    method, RedactedUrl(request.url), status, retries, policy.max_retries, delay,
                 )  # fmt: skip
                 maybe_applied = maybe_applied or may_have_applied(status)
                 await response.aclose()
@@ -628,7 +621,10 @@ class Session:
                 continue
             if deleted_before(method, status, maybe_applied):
                 logger.info(
-                    "%s %s -> %d after a retry: an earlier attempt deleted it; success", method, shown_url, status
+                    "%s %s -> %d after a retry: an earlier attempt deleted it; success",
+                    method,
+                    RedactedUrl(request.url),
+                    status,
                 )
                 response.extensions = {**response.extensions, ALREADY_DELETED: True}
                 return response
@@ -911,6 +907,36 @@ def _parsed_url(url: str | httpx.URL) -> str | httpx.URL:
     return parsed
 
 
+def _httpx_builder(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str | httpx.URL,
+    params: QueryParams | None,
+    headers: dict[str, str],
+    json: Any,
+    content: bytes | str | None,
+    data: Mapping[str, Any] | None,
+    files: Any,
+    options: RequestOptions,
+) -> Callable[[], httpx.Request]:
+    """What builds each attempt's ``httpx.Request`` of a call that does not take the direct lane."""
+
+    def build() -> httpx.Request:
+        return client.build_request(
+            method,
+            url,
+            params=params or None,  # an empty mapping still costs httpx a second URL parse
+            headers=headers,
+            json=json,
+            content=content,
+            data=data,
+            files=files,
+            timeout=options.timeout,
+        )
+
+    return build
+
+
 def _join(base_url: str, path: str) -> str:
     if path.startswith(("https://", "http://")):
         return path
@@ -976,15 +1002,16 @@ class ApiContext:
             raise_for_status=raise_for_status,
         )
 
-    async def _answer(self, method: str, path: str, **kwargs: Any) -> httpx.Response | Answer:
+    def _answer(self, method: str, path: str, **kwargs: Any) -> Awaitable[httpx.Response | Answer]:
         """:meth:`request` for the typed namespaces, which parse a plain 2xx without an ``httpx.Response``.
 
         A context whose :meth:`request` was replaced (a subclass's, such as the deploy service's CSRF
-        dance, or a patch) gets its own :meth:`request` called.
+        dance, or a patch) gets its own :meth:`request` called. The coroutine is handed back, not awaited
+        here: one coroutine less for as long as each call waits.
         """
         if type(self).request is not _PLAIN_REQUEST or "request" in self.__dict__:
-            return await self.request(method, path, **kwargs)
-        return await self.session._request(method, self.url(path), auth=self.auth, **kwargs)
+            return self.request(method, path, **kwargs)
+        return self.session._request(method, self.url(path), auth=self.auth, **kwargs)
 
     def with_options(
         self,

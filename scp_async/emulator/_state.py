@@ -452,6 +452,7 @@ class State:
                 "created_at": created,
                 "updated_at": created,
             }
+            srv_app: dict[str, Any] | None = None
             for a in range(3):
                 app_guid = self.new_id()
                 app_ts = iso(ts + 7200 + a * 60)
@@ -466,6 +467,8 @@ class State:
                     "env": {"NODE_ENV": "production"} if a < 2 else {},
                 }
                 self._seed_cf_app_parts(self.cf_apps[app_guid], org_name, region)
+                if a == 1:
+                    srv_app = self.cf_apps[app_guid]
             for s, (offering, plan) in enumerate((("xsuaa", "application"), ("destination", "lite"))):
                 si_guid = self.new_id()
                 self.cf_service_instances[si_guid] = {
@@ -481,7 +484,7 @@ class State:
                     "op_type": "create",
                     "tags": [offering],
                 }
-                self._seed_cf_bindings(self.cf_service_instances[si_guid], space_name)
+                self._seed_cf_bindings(self.cf_service_instances[si_guid], srv_app)
             mtas = []
             if rng.random() < 0.8:
                 mtas.append(
@@ -653,12 +656,8 @@ class State:
                 "updated_at": ts,
             }
 
-    def _seed_cf_bindings(self, si: dict[str, Any], space_name: str) -> None:
-        """A managed instance is bound to its space's ``srv`` app and has one service key."""
-        app = next(
-            (a for a in self.cf_apps.values() if a["space"] == si["space"] and a["name"] == f"srv-{space_name}"),
-            None,
-        )
+    def _seed_cf_bindings(self, si: dict[str, Any], app: dict[str, Any] | None) -> None:
+        """A managed instance is bound to its space's ``srv`` app (``app``) and has one service key."""
         for kind, name, app_guid in (
             ("app", si["name"], app["guid"] if app else None),
             ("key", f"{si['name']}-key", None),
