@@ -66,18 +66,36 @@ class Answer:
     The lane hands out only 2xx answers this way; others leave it as ``httpx.Response`` (:meth:`to_httpx`).
     """
 
-    __slots__ = ("_raw", "content", "elapsed", "extensions", "headers", "request", "status_code")
+    __slots__ = ("_headers", "_raw", "content", "elapsed", "extensions", "request", "status_code")
 
     def __init__(self, request: DirectRequest, response: WireResponse) -> None:
         self.request = request
         self.status_code: int = response.status
-        self.headers: CIMultiDict[str] = CIMultiDict(
-            [(name.decode("latin-1"), value.decode("latin-1")) for name, value in response.raw_headers]
-        )
+        self._headers: CIMultiDict[str] | None = None
         self._raw = response
         self.content = response.body
         self.extensions: dict[str, Any] = {}
         self.elapsed = datetime.timedelta(0)
+
+    @property
+    def headers(self) -> CIMultiDict[str]:
+        """The headers, made on first use: a typed call reads its body, and its headers only if it asks."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = CIMultiDict(
+                [(name.decode("latin-1"), value.decode("latin-1")) for name, value in self._raw.raw_headers]
+            )
+        return headers
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (lower case), found without making :attr:`headers`."""
+        if self._headers is not None:
+            return self._headers.get(name)
+        wanted = name.encode("latin-1")
+        for raw_name, value in self._raw.raw_headers:
+            if raw_name.lower() == wanted:
+                return value.decode("latin-1")
+        return None
 
     def __repr__(self) -> str:
         return f"<Answer [{self.status_code}]>"

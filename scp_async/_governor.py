@@ -243,13 +243,15 @@ def parse_throttle(response: Answered, *, now: float | None = None) -> Throttle:
     ``X-RateLimit-Remaining: 0`` on a success announces a limit before any 429.
     """
     current = time.time() if now is None else now
-    headers = response.headers
     status = response.status_code
-    remaining_value = _float(headers.get("x-ratelimit-remaining"))
+    # The direct lane's answer looks one header up without making all of them (the usual case ends here).
+    quick = getattr(response, "header", None)
+    remaining_value = _float(quick("x-ratelimit-remaining") if quick else response.headers.get("x-ratelimit-remaining"))
     remaining = int(remaining_value) if remaining_value is not None else None
     limited = status == 429 or (400 <= status < 500 and _is_cis_rate_limit(response))
     if not limited and remaining is None:
         return _NOT_LIMITED
+    headers = response.headers
     retry_after = _retry_after(headers.get("retry-after"), current)
     reset = _reset(headers.get("x-ratelimit-reset"), current)
     said: tuple[float, bool] | None

@@ -210,9 +210,11 @@ class Namespace:
             full = response.to_httpx() if isinstance(response, Answer) else response
             raise UnexpectedStatusError(operation_id, full, sorted(success))
         try:
+            if lean:  # only the value leaves: no Response around it (nor headers, nor an HTTPStatus) to make
+                return operation._parse_response(client=_PARSE_SETTINGS, response=response)
             built = operation._build_response(client=_PARSE_SETTINGS, response=response)
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
             # The body was 2xx but not what the spec promises (a missing field, null for an object, JSON
             # nested deeper than the parser's stack, ...).
             raise InvalidResponseError(operation_id, exc) from exc
-        return built.parsed if lean else built
+        return built

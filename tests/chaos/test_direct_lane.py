@@ -243,3 +243,18 @@ def test_an_answer_parses_what_httpx_parses(body: bytes) -> None:
 def test_an_answer_that_is_not_json_raises_what_httpx_raises() -> None:
     with pytest.raises(json.JSONDecodeError):
         _answer(b"<html>busy</html>").json()
+
+
+def test_an_answer_finds_a_header_as_its_headers_would() -> None:
+    raw = [(b"Content-Type", b"application/json"), (b"X-RateLimit-Remaining", b"0"), (b"x-ratelimit-remaining", b"7")]
+    request = _direct.DirectRequest("GET", httpx.URL("https://api.example.com/x"), "/x", {})
+    answer = _direct.Answer(request, WireResponse(200, b"OK", "1.1", raw, b"{}"))
+    assert answer.header("x-ratelimit-remaining") == "0"  # the first one, whatever its case
+    assert answer.header("retry-after") is None
+    headers = answer.headers
+    assert headers.getall("X-RateLimit-Remaining") == ["0", "7"]
+    assert headers["content-type"] == "application/json"
+    assert answer.headers is headers
+    headers["retry-after"] = "3"  # once made, the headers are what header() reads
+    assert answer.header("retry-after") == "3"
+    assert answer.to_httpx().headers.get_list("x-ratelimit-remaining") == ["0", "7"]
