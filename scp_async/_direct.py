@@ -197,7 +197,7 @@ class DirectLane:
         token = None
         if auth is not None:
             token = await auth.cache.token(auth.grant)
-            request.headers["authorization"] = f"Bearer {token.access_token}"
+            request.headers["authorization"] = token.authorization
         # The wire's own errors are mapped here, around its calls, rather than in a coroutine of its own:
         # one frame less for as long as the call waits.
         address = (url.raw_scheme.decode("ascii"), url.raw_host.decode("ascii"), url.port, url.raw_path.decode("ascii"))
@@ -219,7 +219,7 @@ class DirectLane:
             await read_response(_as_httpx(request, response), auth.max_response_size)
             logger.debug("401 for %s %s; renewing the token once", request.method, redact_url(url))
             token = await auth.cache.token(auth.grant, reject=token)
-            request.headers["authorization"] = f"Bearer {token.access_token}"
+            request.headers["authorization"] = token.authorization
             try:
                 response = await wire.request(
                     request.method,

@@ -101,6 +101,11 @@ class Token:
         """Seconds between issue and expiry."""
         return self.expires_at - self.issued_at
 
+    @functools.cached_property
+    def authorization(self) -> str:
+        """The ``Authorization`` header's value: one string for every request, whose hash is made once."""
+        return f"Bearer {self.access_token}"
+
 
 # -- grants --------------------------------------------------------------------------------
 
@@ -510,7 +515,7 @@ class OAuth2Auth(httpx.Auth):
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         token = await self.cache.token(self.grant)
-        request.headers["Authorization"] = f"Bearer {token.access_token}"
+        request.headers["Authorization"] = token.authorization
         response = yield request
         if response.status_code != 401:
             return
@@ -518,5 +523,5 @@ class OAuth2Auth(httpx.Auth):
         await read_response(response, self.max_response_size)
         logger.debug("401 for %s %s; renewing the token once", request.method, redact_url(request.url))
         token = await self.cache.token(self.grant, reject=token)
-        request.headers["Authorization"] = f"Bearer {token.access_token}"
+        request.headers["Authorization"] = token.authorization
         yield request

@@ -14,6 +14,7 @@ Figures, not assertions (the machines are shared and noisy):
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import random
@@ -185,6 +186,7 @@ def _serve(config_json: str) -> int:
             _grow_cf(emu, apps_per_space)
         keys = emu.service_keys()
         keys["_token"] = emu.issue_token("cis")
+        gc.freeze()  # as `scp-async emulator` does (run_server): the seeded landscape out of the collector's view
         print(json.dumps({"root": emu.root_url, "keys": keys}), flush=True)
         for line in sys.stdin:
             if line.strip() == "counters":

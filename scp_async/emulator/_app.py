@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import urllib.parse
@@ -306,9 +307,7 @@ class EmulatorApp:
             f"{token.zone}/{token.client_id}" if token else "-",
         )
         if decision.delay > 0:
-            import anyio
-
-            await anyio.sleep(decision.delay)
+            await _sleep(decision.delay)
         if decision.status:
             await _send(send, self._refuse(api, decision))
             return
@@ -428,8 +427,23 @@ def _parse_query(raw: bytes) -> dict[str, list[str]]:
     return urllib.parse.parse_qs(raw.decode("latin-1"), keep_blank_values=True, errors="replace")
 
 
+async def _sleep(seconds: float) -> None:
+    # The served emulator runs on asyncio (or uvloop): its own sleep, without anyio's look-up of the
+    # running library on every delayed request. In-process it may run under trio: anyio's then.
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        import anyio
+
+        await anyio.sleep(seconds)
+    else:
+        await asyncio.sleep(seconds)
+
+
 async def _read_body(receive: Receive, limit: int, headers: dict[str, str]) -> bytes:
     declared = headers.get("content-length")
+    if (declared is None or declared == "0") and "transfer-encoding" not in headers:
+        return b""  # HTTP/1.1: no length and no chunks is no body (most requests here: GETs); nothing to wait for
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _TooLarge
     chunks: list[bytes] = []

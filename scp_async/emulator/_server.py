@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import logging
 import os
 import shutil
@@ -328,4 +329,8 @@ def run_server(
         print_fn(f"TLS: trust {tls.ca} (NODE_EXTRA_CA_CERTS for Node.js, SSL_CERT_FILE for Python)")
     user, password = next(iter(emu.config.users.items()))
     print_fn(f"CF login: {emu.cf_api_url} as {user} / {password} (client 'cf')")
+    # This process is the emulator's alone: the seeded landscape (hundreds of thousands of objects for
+    # thousands of subaccounts) leaves the collector's view, whose full passes over it paused every
+    # request for half a second now and then.
+    gc.freeze()
     uvicorn.Server(emu._uvicorn_config(tls)).run(sockets=sockets)

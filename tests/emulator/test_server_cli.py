@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -149,3 +150,28 @@ def test_large_seed(clock: object) -> None:
     assert len(emu.state.subaccounts) == 2000
     assert len(emu.state.audit_records) == 40_000
     assert len(emu.state.cf_orgs) > 1000
+
+
+def test_the_served_landscape_is_out_of_the_collectors_view(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`scp-async emulator` owns its process: the seeded state is frozen before serving, so full collections
+    (which walked it all, pausing every request) see only what requests make."""
+    import gc
+
+    import uvicorn
+
+    from scp_async.emulator import run_server
+
+    seen: list[int] = []
+
+    def run(self: uvicorn.Server, sockets: list[socket.socket]) -> None:
+        seen.append(gc.get_freeze_count())
+        for sock in sockets:
+            sock.close()
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    try:
+        run_server(port=0, print_fn=lambda *_: None, subaccounts=50)
+    finally:
+        gc.unfreeze()
+    assert seen
+    assert seen[0] > 10_000
