@@ -463,69 +463,16 @@ class Session:
         client: httpx.AsyncClient | None = None,
         direct: _AsyncioPool | None = None,
     ) -> httpx.Response | Answer:
-        """``build`` makes each attempt's request; a :class:`DirectRequest` (the direct lane's, sent on the
-        pool ``direct``) serves every attempt."""
+        """Attempts until an answer to hand out, within the call's deadline.
+
+        ``build`` makes each attempt's request; a :class:`DirectRequest` (the direct lane's, sent on the aiohttp
+        pool ``direct``, see :mod:`._direct`) serves every attempt. One coroutine for the whole call: a fan-out
+        keeps one per slot waiting.
+        """
         if self._core.closed:
             raise RuntimeError("this Session is closed")
         built: list[httpx.Request | DirectRequest] = []  # every attempt's request, for the timeout's message
         limit = math.inf if options.deadline is None else options.deadline
-        # A deadline for the whole call, not httpx timeouts: those bound each read, and a trickling server
-        # never trips them. Under asyncio, asyncio's own timeout (a third of the CPU of anyio's cancel
-        # scope, paid on every call); under trio, anyio's.
-        loop = _running_asyncio_loop()
-        if loop is not None:
-            deadline = loop.time() + limit
-            outer = CALL_DEADLINE.get()
-            scope = asyncio.timeout_at(None if limit == math.inf else deadline)
-            token = CALL_DEADLINE.set(deadline if outer is None else min(outer, deadline))
-            try:
-                async with scope:
-                    return await self._send_until_done(
-                        build,
-                        built,
-                        auth=auth,
-                        options=options,
-                        raise_for_status=raise_for_status,
-                        client=client,
-                        direct=direct,
-                    )
-            except TimeoutError:
-                if not scope.expired():
-                    raise
-            finally:
-                CALL_DEADLINE.reset(token)
-        else:
-            with anyio.move_on_after(limit) as cancel_scope:
-                return await self._send_until_done(
-                    build,
-                    built,
-                    auth=auth,
-                    options=options,
-                    raise_for_status=raise_for_status,
-                    client=client,
-                    direct=direct,
-                )
-            assert cancel_scope.cancelled_caught
-        method, url = (built[-1].method, str(built[-1].url)) if built else (None, None)
-        raise ApiTimeoutError(
-            f"no response within the deadline of {limit:g} s ({len(built)} attempt(s), token request included)",
-            method=method,
-            url=url,
-        )
-
-    async def _send_until_done(
-        self,
-        build: Callable[[], httpx.Request] | DirectRequest,
-        built: list[httpx.Request | DirectRequest],
-        *,
-        auth: httpx.Auth | None,
-        options: RequestOptions,
-        raise_for_status: bool,
-        client: httpx.AsyncClient | None,
-        direct: _AsyncioPool | None,
-    ) -> httpx.Response | Answer:
-        """Attempts until an answer to hand out: ``direct`` is the aiohttp pool of the direct lane (see
-        :mod:`._direct`), whose requests ``build`` makes then."""
         core = self._core
         # The session's own client on the default transport waits for the server on every attempt, unless
         # httpx's transport class was patched to answer in-process (pytest-httpx).
@@ -536,102 +483,143 @@ class Session:
         # Whether an earlier attempt may have been carried out although its answer was lost or failed.
         maybe_applied = False
         ticket: Ticket | None = None
-        while True:
-            # Every attempt yields to the event loop: an in-process transport (the emulator's ASGI app)
-            # may never block, and cancellation must still land.
-            if not (waits_for_server and retries == 0):
-                await anyio.lowlevel.checkpoint()
-            request = build if isinstance(build, DirectRequest) else build()
-            built.append(request)
-            method = request.method
-            ticket = await self._core.governor.acquire(request, auth, ticket, policy)
-            started = time.perf_counter()
-            response: httpx.Response | Answer
-            try:
-                if isinstance(request, DirectRequest):
-                    assert direct is not None
-                    assert core.direct is not None
-                    response = await core.direct.exchange(
-                        direct, request, cast(OAuth2Auth | None, auth), options.timeout, core.max_response_size
+        # A deadline for the whole call, not httpx timeouts: those bound each read, and a trickling server
+        # never trips them. Under asyncio, asyncio's own timeout (a third of the CPU of anyio's cancel
+        # scope, paid on every call); under trio, anyio's.
+        loop = _running_asyncio_loop()
+        scope: asyncio.Timeout | _CancelScopeBlock
+        deadline_token = None
+        if loop is not None:
+            deadline = loop.time() + limit
+            outer = CALL_DEADLINE.get()
+            scope = asyncio.timeout_at(None if limit == math.inf else deadline)
+            deadline_token = CALL_DEADLINE.set(deadline if outer is None else min(outer, deadline))
+        else:
+            scope = _CancelScopeBlock(anyio.move_on_after(limit))
+        try:
+            async with scope:
+                while True:
+                    # Every attempt yields to the event loop: an in-process transport (the emulator's ASGI app)
+                    # may never block, and cancellation must still land.
+                    if not (waits_for_server and retries == 0):
+                        await anyio.lowlevel.checkpoint()
+                    request = build if isinstance(build, DirectRequest) else build()
+                    built.append(request)
+                    method = request.method
+                    ticket = await self._core.governor.acquire(request, auth, ticket, policy)
+                    started = time.perf_counter()
+                    response: httpx.Response | Answer
+                    try:
+                        if isinstance(request, DirectRequest):
+                            assert direct is not None
+                            assert core.direct is not None
+                            response = await core.direct.exchange(
+                                direct, request, cast(OAuth2Auth | None, auth), options.timeout, core.max_response_size
+                            )
+                            response.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)
+                        else:
+                            response = await _exchange(client, request, auth, core.max_response_size)
+                            await read_response(response, core.max_response_size)
+                            if not hasattr(response, "_elapsed"):  # httpx's own send times it; _exchange does not
+                                response.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)
+                    except httpx.TransportError as exc:
+                        if ticket is not None:
+                            ticket.lane.release(ticket)
+                        maybe_applied = maybe_applied or may_have_applied(exc)
+                        elapsed = time.perf_counter() - started
+                        delay = policy.backoff(retries + 1)
+                        # A wait that outlasts the deadline would only turn this error into a timeout.
+                        if (
+                            retries < policy.max_retries
+                            and policy.retries_exception(method, exc)
+                            and delay < time_left()
+                        ):
+                            retries += 1
+                            logger.info(
+                                "%s %s failed after %.3fs (%s); retry %d/%d in %.2fs",
+                                method, RedactedUrl(request.url), elapsed, type(exc).__name__, retries,
+                                policy.max_retries, delay,
+                            )  # fmt: skip
+                            await policy.sleep(delay)
+                            continue
+                        shown = RedactedUrl(request.url)
+                        logger.debug("%s %s failed after %.3fs: %s", method, shown, elapsed, type(exc).__name__)
+                        error = ApiTimeoutError if isinstance(exc, httpx.TimeoutException) else ApiConnectionError
+                        # Some transports put the full URL, query included, into the message.
+                        detail = redact_text(str(exc)) or "no details"
+                        # The cause stays for debugging; the request it holds (token or client secret) does not.
+                        redact_exception(exc)
+                        raise error(f"{type(exc).__name__}: {detail}", method=method, url=str(request.url)) from exc
+                    except BaseException:  # cancelled, or an error of a transport of the user's
+                        if ticket is not None:
+                            ticket.lane.release(ticket)
+                        raise
+                    elapsed = time.perf_counter() - started
+                    status = response.status_code
+                    if logger.isEnabledFor(
+                        logging.DEBUG
+                    ):  # the redacting wrapper is not made for nothing on every call
+                        logger.debug(
+                            "%s %s -> %d in %.3fs (retries: %d)",
+                            method,
+                            RedactedUrl(request.url),
+                            status,
+                            elapsed,
+                            retries,
+                        )
+                    if ticket is not None and ticket.lane.observe(ticket, response) and ticket.may_retry():
+                        # The governor paused every task of this lane; this call takes a slot again, within
+                        # its deadline.
+                        await response.aclose()
+                        continue
+                    if isinstance(response, Answer):
+                        return response  # a 2xx read whole: nothing to retry, raise or mark
+                    server_delay = (
+                        policy.server_delay(response) if status == 429 or status in policy.retry_statuses else None
                     )
-                    response.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)
-                else:
-                    response = await _exchange(client, request, auth, core.max_response_size)
-                    await read_response(response, core.max_response_size)
-                    if not hasattr(response, "_elapsed"):  # httpx's own send times it; _exchange does not
-                        response.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)
-            except httpx.TransportError as exc:
-                if ticket is not None:
-                    ticket.lane.release(ticket)
-                maybe_applied = maybe_applied or may_have_applied(exc)
-                elapsed = time.perf_counter() - started
-                delay = policy.backoff(retries + 1)
-                # A wait that outlasts the deadline would only turn this error into a timeout.
-                if retries < policy.max_retries and policy.retries_exception(method, exc) and delay < time_left():
-                    retries += 1
-                    logger.info(
-                        "%s %s failed after %.3fs (%s); retry %d/%d in %.2fs",
-                        method, RedactedUrl(request.url), elapsed, type(exc).__name__, retries,
-                        policy.max_retries, delay,
-                    )  # fmt: skip
-                    await policy.sleep(delay)
-                    continue
-                shown = RedactedUrl(request.url)
-                logger.debug("%s %s failed after %.3fs: %s", method, shown, elapsed, type(exc).__name__)
-                error = ApiTimeoutError if isinstance(exc, httpx.TimeoutException) else ApiConnectionError
-                # Some transports put the full URL, query included, into the message.
-                detail = redact_text(str(exc)) or "no details"
-                # The cause stays for debugging; the request it holds (token or client secret) does not.
-                redact_exception(exc)
-                raise error(f"{type(exc).__name__}: {detail}", method=method, url=str(request.url)) from exc
-            except BaseException:  # cancelled, or an error of a transport of the user's
-                if ticket is not None:
-                    ticket.lane.release(ticket)
+                    delay = server_delay if server_delay is not None else policy.backoff(retries + 1)
+                    # A server that asks for a longer wait than we accept, or than the deadline leaves, gets its
+                    # error raised instead.
+                    if (
+                        retries < policy.max_retries
+                        and policy.retries_status(method, status)
+                        and (server_delay is None or server_delay <= policy.max_retry_after)
+                        and delay < time_left()
+                    ):
+                        retries += 1
+                        logger.info(
+                            "%s %s -> %d; retry %d/%d in %.2fs",
+                            method, RedactedUrl(request.url), status, retries, policy.max_retries, delay,
+                        )  # fmt: skip
+                        maybe_applied = maybe_applied or may_have_applied(status)
+                        await response.aclose()
+                        await policy.sleep(delay)
+                        continue
+                    if deleted_before(method, status, maybe_applied):
+                        logger.info(
+                            "%s %s -> %d after a retry: an earlier attempt deleted it; success",
+                            method,
+                            RedactedUrl(request.url),
+                            status,
+                        )
+                        response.extensions = {**response.extensions, ALREADY_DELETED: True}
+                        return response
+                    if status >= 400 and raise_for_status:
+                        # The error keeps a copy of the response without the token (see ApiError).
+                        raise error_for_response(response, retry_after=server_delay)
+                    return response
+        except TimeoutError:
+            if not isinstance(scope, asyncio.Timeout) or not scope.expired():
                 raise
-            elapsed = time.perf_counter() - started
-            status = response.status_code
-            if logger.isEnabledFor(logging.DEBUG):  # the redacting wrapper is not made for nothing on every call
-                logger.debug(
-                    "%s %s -> %d in %.3fs (retries: %d)", method, RedactedUrl(request.url), status, elapsed, retries
-                )
-            if ticket is not None and ticket.lane.observe(ticket, response) and ticket.may_retry():
-                # The governor paused every task of this lane; this call takes a slot again, within its deadline.
-                await response.aclose()
-                continue
-            if isinstance(response, Answer):
-                return response  # a 2xx read whole: nothing to retry, raise or mark
-            server_delay = policy.server_delay(response) if status == 429 or status in policy.retry_statuses else None
-            delay = server_delay if server_delay is not None else policy.backoff(retries + 1)
-            # A server that asks for a longer wait than we accept, or than the deadline leaves, gets its
-            # error raised instead.
-            if (
-                retries < policy.max_retries
-                and policy.retries_status(method, status)
-                and (server_delay is None or server_delay <= policy.max_retry_after)
-                and delay < time_left()
-            ):
-                retries += 1
-                logger.info(
-                    "%s %s -> %d; retry %d/%d in %.2fs",
-                    method, RedactedUrl(request.url), status, retries, policy.max_retries, delay,
-                )  # fmt: skip
-                maybe_applied = maybe_applied or may_have_applied(status)
-                await response.aclose()
-                await policy.sleep(delay)
-                continue
-            if deleted_before(method, status, maybe_applied):
-                logger.info(
-                    "%s %s -> %d after a retry: an earlier attempt deleted it; success",
-                    method,
-                    RedactedUrl(request.url),
-                    status,
-                )
-                response.extensions = {**response.extensions, ALREADY_DELETED: True}
-                return response
-            if status >= 400 and raise_for_status:
-                # The error keeps a copy of the response without the token (see ApiError).
-                raise error_for_response(response, retry_after=server_delay)
-            return response
+        finally:
+            if deadline_token is not None:
+                CALL_DEADLINE.reset(deadline_token)
+        last = built[-1] if built else None
+        raise ApiTimeoutError(
+            f"no response within the deadline of {limit:g} s ({len(built)} attempt(s), token request included)",
+            method=last.method if last else None,
+            url=str(last.url) if last else None,
+        )
 
     # -- APIs ------------------------------------------------------------------------------
 
@@ -905,6 +893,23 @@ def _parsed_url(url: str | httpx.URL) -> str | httpx.URL:
     except (AttributeError, TypeError):  # an httpx whose URL has other insides: parse as usual
         return url
     return parsed
+
+
+class _CancelScopeBlock:
+    """anyio's cancel scope (a plain ``with``) as an ``async with`` block, as asyncio's timeout is one."""
+
+    __slots__ = ("_scope",)
+
+    def __init__(self, scope: anyio.CancelScope) -> None:
+        self._scope = scope
+
+    async def __aenter__(self) -> None:
+        self._scope.__enter__()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        return bool(self._scope.__exit__(exc_type, exc, tb))
 
 
 def _httpx_builder(
