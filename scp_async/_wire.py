@@ -99,7 +99,10 @@ class _Connection(asyncio.Protocol):
 
     # -- the exchange ------------------------------------------------------------------------------
 
-    async def exchange(self, head: bytes, read_timeout: float | None, limit: int | None) -> WireResponse:
+    def send(self, head: bytes, read_timeout: float | None, limit: int | None) -> asyncio.Future[WireResponse]:
+        """Send a request's ``head``; the future is its answer. Whoever awaits it calls :meth:`finish` after,
+        and :meth:`close` if the wait fails (see :meth:`WirePool.request`, which awaits it itself: a
+        coroutine of the connection's own would stay alive as long as every request waits)."""
         assert self.transport is not None
         assert self._waiter is None
         loop = self.loop
@@ -119,13 +122,10 @@ class _Connection(asyncio.Protocol):
                     timer.cancel()
                 self._timer = loop.call_at(now + read_timeout, self._check_read)
         self.transport.write(head)
-        try:
-            return await waiter
-        except BaseException:
-            self.close()  # cancelled or failed half-way: what the server sends next is out of step
-            raise
-        finally:
-            self._waiter = None
+        return waiter
+
+    def finish(self) -> None:
+        self._waiter = None
 
     def _check_read(self) -> None:
         self._timer = None
@@ -314,7 +314,14 @@ class WirePool:
         head = self._head(method, target, _authority(host, port), headers)
         connection = self._idle_connection(origin) or await self._checkout(origin, connect_timeout, pool_timeout)
         try:
-            response = await connection.exchange(head, read_timeout, limit)
+            waiter = connection.send(head, read_timeout, limit)
+            try:
+                response = await waiter
+            except BaseException:
+                connection.close()  # cancelled or failed half-way: what the server sends next is out of step
+                raise
+            finally:
+                connection.finish()
         except BaseException:
             self._forget(connection)
             raise
