@@ -246,7 +246,10 @@ def parse_throttle(response: Answered, *, now: float | None = None) -> Throttle:
     status = response.status_code
     # The direct lane's answer looks one header up without making all of them (the usual case ends here).
     quick = getattr(response, "header", None)
-    remaining_value = _float(quick("x-ratelimit-remaining") if quick else response.headers.get("x-ratelimit-remaining"))
+    if callable(quick):
+        remaining_value = _float(quick("x-ratelimit-remaining"))
+    else:
+        remaining_value = _float(response.headers.get("x-ratelimit-remaining"))
     remaining = int(remaining_value) if remaining_value is not None else None
     limited = status == 429 or (400 <= status < 500 and _is_cis_rate_limit(response))
     if not limited and remaining is None:

@@ -77,6 +77,32 @@ def test_cf_remaining_zero_on_a_success_announces_the_reset() -> None:
     assert (throttle.remaining, throttle.limit, throttle.delay) == (0, 10000, pytest.approx(12.0))
 
 
+def test_the_direct_lanes_answer_is_read_from_its_raw_headers_as_httpx_reads_its_own() -> None:
+    from scp_async._direct import Answer, DirectRequest
+    from scp_async._wire import WireResponse
+
+    raw = [
+        (b"X-RateLimit-Limit", b"10000"),
+        (b"X-RateLimit-Remaining", b"0"),
+        (b"X-RateLimit-Reset", b"%d" % (NOW + 12)),
+    ]
+    request = DirectRequest("GET", httpx.URL("https://api.example.com/v3/apps"), "/v3/apps", {})
+    answer = Answer(request, WireResponse(200, b"OK", "1.1", raw, b"{}"))
+    expected = parse_throttle(answer.to_httpx(), now=NOW)
+    assert parse_throttle(Answer(request, WireResponse(200, b"OK", "1.1", raw, b"{}")), now=NOW) == expected
+    assert (expected.remaining, expected.delay) == (0, pytest.approx(12.0))
+
+
+def test_a_response_of_its_own_with_a_header_attribute_is_read_by_its_headers() -> None:
+    class Custom:
+        status_code = 200
+        header = "not a lookup"
+        headers = httpx.Headers({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(NOW + 3)})
+        content = b""
+
+    assert parse_throttle(Custom(), now=NOW).remaining == 0
+
+
 # -- one lane on a clock the test moves -----------------------------------------------------------------
 
 
