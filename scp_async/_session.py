@@ -9,7 +9,6 @@ it through :meth:`ApiContext.request` (one HTTP layer, see :mod:`scp_async._name
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import functools
 import hashlib
@@ -37,6 +36,7 @@ from ._credentials import (
     UaaCredentials,
     load_service_key,
 )
+from ._deadline import CallDeadline, call_deadline
 from ._direct import Answer, DirectLane, DirectRequest, target_of
 from ._errors import (
     ApiConnectionError,
@@ -484,15 +484,15 @@ class Session:
         maybe_applied = False
         ticket: Ticket | None = None
         # A deadline for the whole call, not httpx timeouts: those bound each read, and a trickling server
-        # never trips them. Under asyncio, asyncio's own timeout (a third of the CPU of anyio's cancel
-        # scope, paid on every call); under trio, anyio's.
+        # never trips them. Under asyncio, asyncio.timeout's behaviour on one timer per loop (._deadline:
+        # a cancel scope of anyio's costs three times as much, a timer per call 3 %); under trio, anyio's.
         loop = _running_asyncio_loop()
-        scope: asyncio.Timeout | _CancelScopeBlock
+        scope: CallDeadline | _CancelScopeBlock
         deadline_token = None
         if loop is not None:
             deadline = loop.time() + limit
             outer = CALL_DEADLINE.get()
-            scope = asyncio.timeout_at(None if limit == math.inf else deadline)
+            scope = call_deadline(loop, None if limit == math.inf else deadline)
             deadline_token = CALL_DEADLINE.set(deadline if outer is None else min(outer, deadline))
         else:
             scope = _CancelScopeBlock(anyio.move_on_after(limit))
@@ -609,7 +609,7 @@ class Session:
                         raise error_for_response(response, retry_after=server_delay)
                     return response
         except TimeoutError:
-            if not isinstance(scope, asyncio.Timeout) or not scope.expired():
+            if not isinstance(scope, CallDeadline) or not scope.expired():
                 raise
         finally:
             if deadline_token is not None:
