@@ -35,7 +35,7 @@ from ._limits import read_response
 from ._logging import logger, redact_url
 from ._oauth import OAuth2Auth
 from ._transport import DefaultTransport, _AsyncioPool, _running_asyncio_loop, _target
-from ._wire import BodyTooLarge, WireResponse
+from ._wire import NOTED, BodyTooLarge, WireResponse
 
 __all__ = ["Answer", "DirectLane", "DirectRequest", "target_of"]
 
@@ -92,6 +92,9 @@ class Answer:
         if self._headers is not None:
             return self._headers.get(name)
         wanted = name.encode("latin-1")
+        if wanted in NOTED:  # looked up as the head was read
+            noted = self._raw.noted.get(wanted)
+            return None if noted is None else noted.decode("latin-1")
         for raw_name, value in self._raw.raw_headers:
             if raw_name.lower() == wanted:
                 return value.decode("latin-1")
@@ -232,17 +235,13 @@ class DirectLane:
                 )
             except Exception as exc:
                 _raise_mapped(exc, request, max_response_size)
-        cookie = False
-        for name, _ in response.raw_headers:
-            lowered = name.lower()
-            if lowered == b"content-encoding":  # decoded (under the cap) by the reader httpx's path uses
-                converted = _as_httpx(request, response)
-                await read_response(converted, max_response_size)
-                break
-            cookie = cookie or lowered == b"set-cookie"
+        noted = response.noted
+        if b"content-encoding" in noted:  # decoded (under the cap) by the reader httpx's path uses
+            converted = _as_httpx(request, response)
+            await read_response(converted, max_response_size)
         else:
             answer = Answer(request, response)
-            if 200 <= response.status < 300 and not cookie:
+            if 200 <= response.status < 300 and b"set-cookie" not in noted:
                 return answer
             # An error, a 429 above all, read as quickly as a success: in a fan-out the governor must hear
             # of it before the tasks whose 200s arrived with it send again.

@@ -32,7 +32,7 @@ from typing import Final
 import httpcore
 import httptools
 
-__all__ = ["MAX_HEAD", "BodyTooLarge", "WirePool", "WireResponse"]
+__all__ = ["MAX_HEAD", "NOTED", "BodyTooLarge", "WirePool", "WireResponse"]
 
 Origin = tuple[str, str, int]
 
@@ -51,19 +51,41 @@ class BodyTooLarge(Exception):
         self.status = status
 
 
-class WireResponse:
-    """An answer read whole: status, reason phrase, HTTP version, raw headers (as sent) and body."""
+#: Headers whose first value the connection notes by lower-cased name as the head is read (``WireResponse.noted``):
+#: framing, and what the direct lane and the rate governor look up on every answer. One pass over the
+#: headers instead of one per reader.
+NOTED: Final = frozenset(
+    {b"content-length", b"transfer-encoding", b"content-encoding", b"set-cookie", b"x-ratelimit-remaining"}
+)
 
-    __slots__ = ("body", "http_version", "raw_headers", "reason", "status")
+
+class WireResponse:
+    """An answer read whole: status, reason phrase, HTTP version, raw headers (as sent), the headers of
+    :data:`NOTED` present (lower-cased name: first value) and body."""
+
+    __slots__ = ("body", "http_version", "noted", "raw_headers", "reason", "status")
 
     def __init__(
-        self, status: int, reason: bytes, http_version: str, raw_headers: list[tuple[bytes, bytes]], body: bytes
+        self,
+        status: int,
+        reason: bytes,
+        http_version: str,
+        raw_headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        noted: dict[bytes, bytes] | None = None,
     ) -> None:
         self.status = status
         self.reason = reason
         self.http_version = http_version
         self.raw_headers = raw_headers
         self.body = body
+        if noted is None:
+            noted = {}
+            for name, value in raw_headers:
+                lowered = name.lower()
+                if lowered in NOTED:
+                    noted.setdefault(lowered, value)
+        self.noted = noted
 
 
 class _Connection(asyncio.Protocol):
@@ -89,6 +111,7 @@ class _Connection(asyncio.Protocol):
     def _reset(self) -> None:
         self._reason = b""
         self._headers: list[tuple[bytes, bytes]] = []
+        self._noted: dict[bytes, bytes] = {}
         self._body: list[bytes] = []
         self._size = 0
         self._received = False
@@ -214,15 +237,13 @@ class _Connection(asyncio.Protocol):
         if status < 200:  # 100 Continue and the like: the answer follows
             return
         self._headers_done = True
-        declared: bytes | None = None
-        chunked = False
+        noted = self._noted
         for name, value in self._headers:
             lowered = name.lower()
-            if lowered == b"content-length":
-                declared = value
-            elif lowered == b"transfer-encoding":
-                chunked = True
-        self._framed = declared is not None or chunked or status in (204, 304)
+            if lowered in NOTED:
+                noted.setdefault(lowered, value)
+        declared = noted.get(b"content-length")
+        self._framed = declared is not None or b"transfer-encoding" in noted or status in (204, 304)
         limit = self._limit
         if limit is not None and declared is not None and declared.strip().isdigit() and int(declared) > limit:
             self._fail(BodyTooLarge(status))
@@ -240,6 +261,7 @@ class _Connection(asyncio.Protocol):
         if not self._headers_done:  # the end of a 1xx: reset for the answer proper
             self._reason = b""
             self._headers = []
+            self._noted = {}
             return
         waiter = self._waiter
         if waiter is None or waiter.done() or self.closed:
@@ -258,6 +280,7 @@ class _Connection(asyncio.Protocol):
                 self._parser.get_http_version(),
                 self._headers,
                 body,
+                self._noted,
             )
         )
 

@@ -162,6 +162,31 @@ def test_chunked_and_close_delimited_bodies_and_an_interim_answer_are_read_whole
     _run(main)
 
 
+def test_the_headers_readers_look_up_are_noted_once_by_lower_cased_name_first_value_first() -> None:
+    head = (
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\nSet-Cookie: early=1\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-RateLimit-Remaining: 7\r\n"
+        b"SET-COOKIE: a=1\r\nset-cookie: b=2\r\nContent-Length: 11\r\n\r\n"
+    )
+
+    async def answer(server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await server.head(reader)
+        writer.write(head + b'{"ok":true}')
+        await writer.drain()
+        await asyncio.sleep(1)
+
+    async def main() -> WireResponse:
+        async with RawServer(answer) as server:
+            return await _get(_pool(), server)
+
+    response = _run(main)
+    expected = {b"x-ratelimit-remaining": b"7", b"set-cookie": b"a=1", b"content-length": b"11"}
+    assert response.noted == expected  # the interim answer's headers are not the answer's
+    # A response made from its parts notes the same.
+    remade = WireResponse(200, b"OK", "1.1", response.raw_headers, response.body)
+    assert remade.noted == expected
+
+
 def test_an_idle_connection_the_server_closed_is_replaced_without_an_error() -> None:
     async def main() -> None:
         async with RawServer(_serve_each(OK, then_close=True)) as server:  # closes after answering, unannounced
