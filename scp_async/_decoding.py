@@ -399,7 +399,10 @@ def _fitter(shape: _Shape | None) -> Callable[[dict[str, Any]], bool] | None:
             elif test == "uuid":
                 lines.append(f"{inside}if type({item}) is not str or CANONICAL_UUID({item}) is None: return False")
             elif test == "date-time":
-                lines.append(f"{inside}if not DATE_TIME({item}): return False")
+                # Epoch milliseconds (cis) are checked inline: a call per date of every object was a tenth of this.
+                lines.append(f"{inside}if type({item}) is int:")
+                lines.append(f"{inside}    if not EPOCH_MS_MIN <= {item} <= EPOCH_MS_MAX: return False")
+                lines.append(f"{inside}elif not DATE_TIME({item}): return False")
             elif test == "list":
                 lines.append(f"{inside}if type({item}) is not list: return False")
             elif test == "str":
@@ -413,6 +416,8 @@ def _fitter(shape: _Shape | None) -> Callable[[dict[str, Any]], bool] | None:
         "ABSENT": _ABSENT,
         "CANONICAL_UUID": _CANONICAL_UUID.fullmatch,
         "DATE_TIME": _reads_as_date_time,
+        "EPOCH_MS_MIN": _EPOCH_MS_MIN,
+        "EPOCH_MS_MAX": _EPOCH_MS_MAX,
     }
     exec(compile("\n".join(lines), "<scp_async read-on-first-use shape>", "exec"), scope)
     fits: Callable[[dict[str, Any]], bool] = scope["fits"]

@@ -20,6 +20,7 @@ a call that gives none of them costs nothing more than before (no copy of the co
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Collection, Coroutine, Mapping
 from http import HTTPStatus
 from types import ModuleType
@@ -35,11 +36,25 @@ from ._retry import ALREADY_DELETED
 if TYPE_CHECKING:
     from ._session import ApiContext
 
-__all__ = ["CALL_OPTIONS", "NOT_GIVEN", "Namespace", "empty", "given", "list_of", "wrong_type"]
+__all__ = ["CALL_OPTIONS", "NOT_GIVEN", "Namespace", "OperationModules", "empty", "given", "list_of", "wrong_type"]
 
 #: The keyword-only options every generated method takes besides the operation's own parameters (the
 #: generator refuses an operation with a parameter of one of these names).
 CALL_OPTIONS = ("timeout", "deadline", "max_retries", "extra_headers")
+
+
+class OperationModules(dict[str, ModuleType]):
+    """The operation modules of one generated package (``"api.<tag>.<operation>"``), each imported on
+    first use: an API's namespace costs nothing until called, and a call after the first
+    finds its module in this dict (a ``from ... import`` in the method took ~1.5 µs on every call)."""
+
+    def __init__(self, package: str) -> None:
+        super().__init__()
+        self._package = package
+
+    def __missing__(self, name: str) -> ModuleType:
+        module = self[name] = importlib.import_module(f"{self._package}.{name}")
+        return module
 
 
 def wrong_type(method: str, name: str, expected: str, value: object) -> TypeError:

@@ -2,8 +2,9 @@
 
 For each operation the generator produced (`api/<tag>/<operation>.py`), write one method named after
 the operation, with the same parameters and the success type as its return type, into a class that
-`scp_async` hands to users (e.g. `session.cloud_foundry(...).apps` → `CfV3Api`). The method imports
-its operation module on first call, so an API's namespace costs nothing until it is used, and hands
+`scp_async` hands to users (e.g. `session.cloud_foundry(...).apps` → `CfV3Api`). The method finds
+its operation module in the namespace module's `OperationModules`, which imports it on first call, so an
+API's namespace costs nothing until it is used, and hands
 `scp_async.Namespace` the module (whose `_get_kwargs` builds the request and `_build_response` parses
 it) with the non-error statuses its spec lists (any other one is an `UnexpectedStatusError`).
 
@@ -230,7 +231,6 @@ def _method(
     link: str | None = None,
 ) -> str:
     name = operation["module"].rsplit(".", 1)[-1]
-    tag_module = operation["module"].rsplit(".", 1)[0]
     positional = [p for p in parameters if not p.keyword_only]
     keyword = [p for p in parameters if p.keyword_only]
     signature = ["self"]
@@ -252,7 +252,7 @@ def _method(
     return (
         f"    async def {name}({', '.join(signature)}) -> {result}:\n"
         f'        """{doc}"""\n'
-        f"        from .{tag_module} import {name} as operation\n\n"
+        f"        operation = _operations[{operation['module']!r}]\n\n"
         f"{checks}"
         f"        return await self.{runner}({operation['operation_id']!r}, operation, {tuple(statuses)!r}"
         f"{', ' + call if call else ''})\n"
@@ -304,10 +304,12 @@ def render(api: str, title: str, package_dir: Path, operations: list[dict[str, A
         "from __future__ import annotations\n\n"
         "import uuid as _uuid\n"
         "from typing import TYPE_CHECKING, Any\n\n"
-        "from scp_async._namespace import NOT_GIVEN, Namespace, empty as _empty, given as _given, "
+        "from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules, empty as _empty, given as _given, "
         "list_of as _list_of, wrong_type as _wrong\n\n"
         "from .types import UNSET\n\n"
-        f"if TYPE_CHECKING:\n{checking}\n\n\n"
+        f"if TYPE_CHECKING:\n{checking}\n\n"
+        "# The operation modules, each imported on its method's first call.\n"
+        "_operations = OperationModules(__package__)\n\n\n"
         f"class {name}(Namespace):\n"
         f'    """{title}: one method per operation; each returns the parsed success body.\n\n'
         f"    `.with_raw_response` has the same methods returning the whole response (status, headers).\n"

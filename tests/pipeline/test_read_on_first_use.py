@@ -374,6 +374,9 @@ def _variants(body: dict[str, Any]) -> list[dict[str, Any]]:
         for other in (
             None,
             1,
+            2**70,  # epoch milliseconds past datetime's years
+            -(2**60),
+            1.5e12,
             "not-a-guid",
             GUID,
             "2026-03-14T01:19:35Z",

@@ -354,3 +354,19 @@ def test_a_body_that_breaks_the_spec_names_operation_path_expected_and_got(
     import anyio
 
     anyio.run(main)
+
+
+def test_operation_modules_are_imported_on_first_use_and_found_after() -> None:
+    import sys
+
+    from scp_async._namespace import OperationModules
+
+    operations = OperationModules("scp_async_clients.xsuaa")
+    assert not operations
+    module = operations["api.ams.get_authorization_data"]
+    assert module is sys.modules["scp_async_clients.xsuaa.api.ams.get_authorization_data"]
+    assert callable(module._get_kwargs)
+    assert operations["api.ams.get_authorization_data"] is module
+    assert list(operations) == ["api.ams.get_authorization_data"]
+    with pytest.raises(ModuleNotFoundError):
+        operations["api.ams.no_such_operation"]

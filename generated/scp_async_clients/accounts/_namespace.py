@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid as _uuid
 from typing import TYPE_CHECKING
 
-from scp_async._namespace import NOT_GIVEN, Namespace
+from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules
 from scp_async._namespace import empty as _empty
 from scp_async._namespace import given as _given
 from scp_async._namespace import list_of as _list_of
@@ -45,6 +45,9 @@ if TYPE_CHECKING:
     from .models.update_subaccount_request_payload import UpdateSubaccountRequestPayload
     from .types import Response, Unset
 
+# The operation modules, each imported on its method's first call.
+_operations = OperationModules(__package__)
+
 
 class AccountsApi(Namespace):
     """Accounts: one method per operation; each returns the parsed success body.
@@ -75,7 +78,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import clone_neo_subaccount as operation
+        operation = _operations["api.subaccount_operations.clone_neo_subaccount"]
 
         if not isinstance(source_subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("clone_neo_subaccount", "source_subaccount_guid", "str or UUID", source_subaccount_guid)
@@ -111,7 +114,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.directory_operations import create_directory as operation
+        operation = _operations["api.directory_operations.create_directory"]
 
         if not isinstance(body, operation.CreateDirectoryRequestPayload):
             raise _wrong("create_directory", "body", "CreateDirectoryRequestPayload", body)
@@ -142,7 +145,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.directory_operations import create_directory_labels as operation
+        operation = _operations["api.directory_operations.create_directory_labels"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("create_directory_labels", "directory_guid", "str or UUID", directory_guid)
@@ -176,7 +179,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.directory_operations import create_or_update_directory_settings as operation
+        operation = _operations["api.directory_operations.create_or_update_directory_settings"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("create_or_update_directory_settings", "directory_guid", "str or UUID", directory_guid)
@@ -210,7 +213,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import create_or_update_subaccount_settings as operation
+        operation = _operations["api.subaccount_operations.create_or_update_subaccount_settings"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("create_or_update_subaccount_settings", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -243,7 +246,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import create_service_management_binding as operation
+        operation = _operations["api.subaccount_operations.create_service_management_binding"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("create_service_management_binding", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -274,7 +277,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import create_service_manager_binding_v2 as operation
+        operation = _operations["api.subaccount_operations.create_service_manager_binding_v2"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("create_service_manager_binding_v2", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -308,7 +311,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import create_subaccount as operation
+        operation = _operations["api.subaccount_operations.create_subaccount"]
 
         if not isinstance(body, operation.CreateSubaccountRequestPayload):
             raise _wrong("create_subaccount", "body", "CreateSubaccountRequestPayload", body)
@@ -339,7 +342,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import create_subaccount_labels as operation
+        operation = _operations["api.subaccount_operations.create_subaccount_labels"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("create_subaccount_labels", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -373,7 +376,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.directory_operations import delete_directory as operation
+        operation = _operations["api.directory_operations.delete_directory"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("delete_directory", "directory_guid", "str or UUID", directory_guid)
@@ -406,7 +409,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.directory_operations import delete_directory_labels as operation
+        operation = _operations["api.directory_operations.delete_directory_labels"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("delete_directory_labels", "directory_guid", "str or UUID", directory_guid)
@@ -437,7 +440,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.directory_operations import delete_directory_settings as operation
+        operation = _operations["api.directory_operations.delete_directory_settings"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("delete_directory_settings", "directory_guid", "str or UUID", directory_guid)
@@ -470,7 +473,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import delete_service_management_binding_of_subaccount as operation
+        operation = _operations["api.subaccount_operations.delete_service_management_binding_of_subaccount"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong(
@@ -503,7 +506,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import delete_service_manager_binding_v2 as operation
+        operation = _operations["api.subaccount_operations.delete_service_manager_binding_v2"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("delete_service_manager_binding_v2", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -539,7 +542,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import delete_subaccount as operation
+        operation = _operations["api.subaccount_operations.delete_subaccount"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("delete_subaccount", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -572,7 +575,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import delete_subaccount_labels as operation
+        operation = _operations["api.subaccount_operations.delete_subaccount_labels"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("delete_subaccount_labels", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -603,7 +606,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import delete_subaccount_settings as operation
+        operation = _operations["api.subaccount_operations.delete_subaccount_settings"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("delete_subaccount_settings", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -636,7 +639,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import get_all_service_manager_bindings_v2 as operation
+        operation = _operations["api.subaccount_operations.get_all_service_manager_bindings_v2"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("get_all_service_manager_bindings_v2", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -667,7 +670,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.directory_operations import get_directory as operation
+        operation = _operations["api.directory_operations.get_directory"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("get_directory", "directory_guid", "str or UUID", directory_guid)
@@ -700,7 +703,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.directory_operations import get_directory_custom_properties as operation
+        operation = _operations["api.directory_operations.get_directory_custom_properties"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("get_directory_custom_properties", "directory_guid", "str or UUID", directory_guid)
@@ -730,7 +733,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.directory_operations import get_directory_labels as operation
+        operation = _operations["api.directory_operations.get_directory_labels"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("get_directory_labels", "directory_guid", "str or UUID", directory_guid)
@@ -761,7 +764,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.directory_operations import get_directory_settings as operation
+        operation = _operations["api.directory_operations.get_directory_settings"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("get_directory_settings", "directory_guid", "str or UUID", directory_guid)
@@ -794,7 +797,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.global_account_operations import get_global_account as operation
+        operation = _operations["api.global_account_operations.get_global_account"]
 
         if expand is not UNSET and not isinstance(expand, bool):
             raise _wrong("get_global_account", "expand", "bool", expand)
@@ -821,7 +824,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.global_account_operations import get_global_account_custom_properties as operation
+        operation = _operations["api.global_account_operations.get_global_account_custom_properties"]
 
         return await self._call(
             "getGlobalAccountCustomProperties",
@@ -846,7 +849,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import get_service_management_binding as operation
+        operation = _operations["api.subaccount_operations.get_service_management_binding"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("get_service_management_binding", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -877,7 +880,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import get_service_manager_binding_v2 as operation
+        operation = _operations["api.subaccount_operations.get_service_manager_binding_v2"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("get_service_manager_binding_v2", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -912,7 +915,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.job_management import get_status as operation
+        operation = _operations["api.job_management.get_status"]
 
         if not isinstance(job_instance_id_or_unique_id, str):
             raise _wrong("get_status", "job_instance_id_or_unique_id", "str", job_instance_id_or_unique_id)
@@ -943,7 +946,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import get_subaccount as operation
+        operation = _operations["api.subaccount_operations.get_subaccount"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("get_subaccount", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -980,7 +983,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import get_subaccount_custom_properties as operation
+        operation = _operations["api.subaccount_operations.get_subaccount_custom_properties"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("get_subaccount_custom_properties", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -1010,7 +1013,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import get_subaccount_labels as operation
+        operation = _operations["api.subaccount_operations.get_subaccount_labels"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("get_subaccount_labels", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -1041,7 +1044,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import get_subaccount_settings as operation
+        operation = _operations["api.subaccount_operations.get_subaccount_settings"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("get_subaccount_settings", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -1076,7 +1079,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import get_subaccounts as operation
+        operation = _operations["api.subaccount_operations.get_subaccounts"]
 
         if directory_guid is not UNSET and not isinstance(directory_guid, str):
             raise _wrong("get_subaccounts", "directory_guid", "str", directory_guid)
@@ -1120,7 +1123,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import move_subaccount as operation
+        operation = _operations["api.subaccount_operations.move_subaccount"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("move_subaccount", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -1153,7 +1156,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import move_subaccounts as operation
+        operation = _operations["api.subaccount_operations.move_subaccounts"]
 
         if not isinstance(body, operation.MoveSubaccountsRequestPayloadCollection):
             raise _wrong("move_subaccounts", "body", "MoveSubaccountsRequestPayloadCollection", body)
@@ -1182,7 +1185,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.directory_operations import update_directory as operation
+        operation = _operations["api.directory_operations.update_directory"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("update_directory", "directory_guid", "str or UUID", directory_guid)
@@ -1216,7 +1219,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.directory_operations import update_directory_features as operation
+        operation = _operations["api.directory_operations.update_directory_features"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("update_directory_features", "directory_guid", "str or UUID", directory_guid)
@@ -1249,7 +1252,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.global_account_operations import update_global_account as operation
+        operation = _operations["api.global_account_operations.update_global_account"]
 
         if not isinstance(body, operation.UpdateGlobalAccountRequestPayload):
             raise _wrong("update_global_account", "body", "UpdateGlobalAccountRequestPayload", body)
@@ -1278,7 +1281,7 @@ class AccountsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import update_subaccount as operation
+        operation = _operations["api.subaccount_operations.update_subaccount"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("update_subaccount", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -1319,7 +1322,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import clone_neo_subaccount as operation
+        operation = _operations["api.subaccount_operations.clone_neo_subaccount"]
 
         if not isinstance(source_subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("clone_neo_subaccount", "source_subaccount_guid", "str or UUID", source_subaccount_guid)
@@ -1355,7 +1358,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.directory_operations import create_directory as operation
+        operation = _operations["api.directory_operations.create_directory"]
 
         if not isinstance(body, operation.CreateDirectoryRequestPayload):
             raise _wrong("create_directory", "body", "CreateDirectoryRequestPayload", body)
@@ -1386,7 +1389,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.directory_operations import create_directory_labels as operation
+        operation = _operations["api.directory_operations.create_directory_labels"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("create_directory_labels", "directory_guid", "str or UUID", directory_guid)
@@ -1420,7 +1423,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.directory_operations import create_or_update_directory_settings as operation
+        operation = _operations["api.directory_operations.create_or_update_directory_settings"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("create_or_update_directory_settings", "directory_guid", "str or UUID", directory_guid)
@@ -1454,7 +1457,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import create_or_update_subaccount_settings as operation
+        operation = _operations["api.subaccount_operations.create_or_update_subaccount_settings"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("create_or_update_subaccount_settings", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -1487,7 +1490,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import create_service_management_binding as operation
+        operation = _operations["api.subaccount_operations.create_service_management_binding"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("create_service_management_binding", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -1518,7 +1521,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import create_service_manager_binding_v2 as operation
+        operation = _operations["api.subaccount_operations.create_service_manager_binding_v2"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("create_service_manager_binding_v2", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -1552,7 +1555,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import create_subaccount as operation
+        operation = _operations["api.subaccount_operations.create_subaccount"]
 
         if not isinstance(body, operation.CreateSubaccountRequestPayload):
             raise _wrong("create_subaccount", "body", "CreateSubaccountRequestPayload", body)
@@ -1583,7 +1586,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import create_subaccount_labels as operation
+        operation = _operations["api.subaccount_operations.create_subaccount_labels"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("create_subaccount_labels", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -1617,7 +1620,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.directory_operations import delete_directory as operation
+        operation = _operations["api.directory_operations.delete_directory"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("delete_directory", "directory_guid", "str or UUID", directory_guid)
@@ -1650,7 +1653,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.directory_operations import delete_directory_labels as operation
+        operation = _operations["api.directory_operations.delete_directory_labels"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("delete_directory_labels", "directory_guid", "str or UUID", directory_guid)
@@ -1681,7 +1684,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.directory_operations import delete_directory_settings as operation
+        operation = _operations["api.directory_operations.delete_directory_settings"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("delete_directory_settings", "directory_guid", "str or UUID", directory_guid)
@@ -1714,7 +1717,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import delete_service_management_binding_of_subaccount as operation
+        operation = _operations["api.subaccount_operations.delete_service_management_binding_of_subaccount"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong(
@@ -1747,7 +1750,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import delete_service_manager_binding_v2 as operation
+        operation = _operations["api.subaccount_operations.delete_service_manager_binding_v2"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("delete_service_manager_binding_v2", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -1783,7 +1786,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import delete_subaccount as operation
+        operation = _operations["api.subaccount_operations.delete_subaccount"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("delete_subaccount", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -1816,7 +1819,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import delete_subaccount_labels as operation
+        operation = _operations["api.subaccount_operations.delete_subaccount_labels"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("delete_subaccount_labels", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -1847,7 +1850,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import delete_subaccount_settings as operation
+        operation = _operations["api.subaccount_operations.delete_subaccount_settings"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("delete_subaccount_settings", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -1880,7 +1883,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import get_all_service_manager_bindings_v2 as operation
+        operation = _operations["api.subaccount_operations.get_all_service_manager_bindings_v2"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("get_all_service_manager_bindings_v2", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -1911,7 +1914,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.directory_operations import get_directory as operation
+        operation = _operations["api.directory_operations.get_directory"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("get_directory", "directory_guid", "str or UUID", directory_guid)
@@ -1944,7 +1947,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.directory_operations import get_directory_custom_properties as operation
+        operation = _operations["api.directory_operations.get_directory_custom_properties"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("get_directory_custom_properties", "directory_guid", "str or UUID", directory_guid)
@@ -1974,7 +1977,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.directory_operations import get_directory_labels as operation
+        operation = _operations["api.directory_operations.get_directory_labels"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("get_directory_labels", "directory_guid", "str or UUID", directory_guid)
@@ -2005,7 +2008,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.directory_operations import get_directory_settings as operation
+        operation = _operations["api.directory_operations.get_directory_settings"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("get_directory_settings", "directory_guid", "str or UUID", directory_guid)
@@ -2038,7 +2041,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.global_account_operations import get_global_account as operation
+        operation = _operations["api.global_account_operations.get_global_account"]
 
         if expand is not UNSET and not isinstance(expand, bool):
             raise _wrong("get_global_account", "expand", "bool", expand)
@@ -2065,7 +2068,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.global_account_operations import get_global_account_custom_properties as operation
+        operation = _operations["api.global_account_operations.get_global_account_custom_properties"]
 
         return await self._call_raw(
             "getGlobalAccountCustomProperties",
@@ -2090,7 +2093,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import get_service_management_binding as operation
+        operation = _operations["api.subaccount_operations.get_service_management_binding"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("get_service_management_binding", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -2121,7 +2124,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import get_service_manager_binding_v2 as operation
+        operation = _operations["api.subaccount_operations.get_service_manager_binding_v2"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("get_service_manager_binding_v2", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -2156,7 +2159,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.job_management import get_status as operation
+        operation = _operations["api.job_management.get_status"]
 
         if not isinstance(job_instance_id_or_unique_id, str):
             raise _wrong("get_status", "job_instance_id_or_unique_id", "str", job_instance_id_or_unique_id)
@@ -2187,7 +2190,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import get_subaccount as operation
+        operation = _operations["api.subaccount_operations.get_subaccount"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("get_subaccount", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -2224,7 +2227,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import get_subaccount_custom_properties as operation
+        operation = _operations["api.subaccount_operations.get_subaccount_custom_properties"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("get_subaccount_custom_properties", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -2254,7 +2257,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import get_subaccount_labels as operation
+        operation = _operations["api.subaccount_operations.get_subaccount_labels"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("get_subaccount_labels", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -2285,7 +2288,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import get_subaccount_settings as operation
+        operation = _operations["api.subaccount_operations.get_subaccount_settings"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("get_subaccount_settings", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -2320,7 +2323,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import get_subaccounts as operation
+        operation = _operations["api.subaccount_operations.get_subaccounts"]
 
         if directory_guid is not UNSET and not isinstance(directory_guid, str):
             raise _wrong("get_subaccounts", "directory_guid", "str", directory_guid)
@@ -2364,7 +2367,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import move_subaccount as operation
+        operation = _operations["api.subaccount_operations.move_subaccount"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("move_subaccount", "subaccount_guid", "str or UUID", subaccount_guid)
@@ -2397,7 +2400,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import move_subaccounts as operation
+        operation = _operations["api.subaccount_operations.move_subaccounts"]
 
         if not isinstance(body, operation.MoveSubaccountsRequestPayloadCollection):
             raise _wrong("move_subaccounts", "body", "MoveSubaccountsRequestPayloadCollection", body)
@@ -2426,7 +2429,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.directory_operations import update_directory as operation
+        operation = _operations["api.directory_operations.update_directory"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("update_directory", "directory_guid", "str or UUID", directory_guid)
@@ -2460,7 +2463,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.directory_operations import update_directory_features as operation
+        operation = _operations["api.directory_operations.update_directory_features"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("update_directory_features", "directory_guid", "str or UUID", directory_guid)
@@ -2493,7 +2496,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.global_account_operations import update_global_account as operation
+        operation = _operations["api.global_account_operations.update_global_account"]
 
         if not isinstance(body, operation.UpdateGlobalAccountRequestPayload):
             raise _wrong("update_global_account", "body", "UpdateGlobalAccountRequestPayload", body)
@@ -2522,7 +2525,7 @@ class AccountsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIAccountsService/resource
         """
-        from .api.subaccount_operations import update_subaccount as operation
+        operation = _operations["api.subaccount_operations.update_subaccount"]
 
         if not isinstance(subaccount_guid, (str, _uuid.UUID)):
             raise _wrong("update_subaccount", "subaccount_guid", "str or UUID", subaccount_guid)

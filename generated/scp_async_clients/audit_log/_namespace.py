@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scp_async._namespace import NOT_GIVEN, Namespace
+from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules
 from scp_async._namespace import given as _given
 from scp_async._namespace import wrong_type as _wrong
 
@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
     from .models.audit_log_record import AuditLogRecord
     from .types import Response, Unset
+
+# The operation modules, each imported on its method's first call.
+_operations = OperationModules(__package__)
 
 
 class AuditLogApi(Namespace):
@@ -50,7 +53,7 @@ class AuditLogApi(Namespace):
 
         Reference: https://api.sap.com/api/CFAuditLogRetrievalAPI/resource
         """
-        from .api.audit_log_records import get_audit_log_records as operation
+        operation = _operations["api.audit_log_records.get_audit_log_records"]
 
         if time_from is not UNSET and not isinstance(time_from, str):
             raise _wrong("get_audit_log_records", "time_from", "str", time_from)
@@ -93,7 +96,7 @@ class AuditLogApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/CFAuditLogRetrievalAPI/resource
         """
-        from .api.audit_log_records import get_audit_log_records as operation
+        operation = _operations["api.audit_log_records.get_audit_log_records"]
 
         if time_from is not UNSET and not isinstance(time_from, str):
             raise _wrong("get_audit_log_records", "time_from", "str", time_from)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid as _uuid
 from typing import TYPE_CHECKING, Any
 
-from scp_async._namespace import NOT_GIVEN, Namespace
+from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules
 from scp_async._namespace import empty as _empty
 from scp_async._namespace import given as _given
 from scp_async._namespace import list_of as _list_of
@@ -246,6 +246,9 @@ if TYPE_CHECKING:
     from .models.user_provided_service_instance import UserProvidedServiceInstance
     from .types import File, Response, Unset
 
+# The operation modules, each imported on its method's first call.
+_operations = OperationModules(__package__)
+
 
 class CfV3Api(Namespace):
     """Cloud Foundry V3: one method per operation; each returns the parsed success body.
@@ -275,7 +278,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#apply-a-manifest-to-a-space
         """
-        from .api.spaces import apply_manifest_to_space as operation
+        operation = _operations["api.spaces.apply_manifest_to_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("apply_manifest_to_space", "guid", "str or UUID", guid)
@@ -309,7 +312,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#apply-an-organization-quota-to-an-organization
         """
-        from .api.organization_quotas import apply_organization_quota as operation
+        operation = _operations["api.organization_quotas.apply_organization_quota"]
 
         if not isinstance(quota_guid, (str, _uuid.UUID)):
             raise _wrong("apply_organization_quota", "quota_guid", "str or UUID", quota_guid)
@@ -343,7 +346,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#apply-a-service-plan-visibility
         """
-        from .api.service_plans import apply_service_plan_visibility as operation
+        operation = _operations["api.service_plans.apply_service_plan_visibility"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("apply_service_plan_visibility", "guid", "str or UUID", guid)
@@ -377,7 +380,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#apply-a-space-quota-to-a-space
         """
-        from .api.space_quotas import apply_space_quota as operation
+        operation = _operations["api.space_quotas.apply_space_quota"]
 
         if not isinstance(quota_guid, (str, _uuid.UUID)):
             raise _wrong("apply_space_quota", "quota_guid", "str or UUID", quota_guid)
@@ -411,7 +414,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#assign-default-isolation-segment
         """
-        from .api.organizations import assign_default_isolation_segment_for_organization as operation
+        operation = _operations["api.organizations.assign_default_isolation_segment_for_organization"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("assign_default_isolation_segment_for_organization", "guid", "str or UUID", guid)
@@ -445,7 +448,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#bind-a-running-security-group-to-spaces
         """
-        from .api.security_groups import bind_running_security_group as operation
+        operation = _operations["api.security_groups.bind_running_security_group"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("bind_running_security_group", "guid", "str or UUID", guid)
@@ -479,7 +482,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#bind-a-staging-security-group-to-spaces
         """
-        from .api.security_groups import bind_staging_security_group as operation
+        operation = _operations["api.security_groups.bind_staging_security_group"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("bind_staging_security_group", "guid", "str or UUID", guid)
@@ -512,7 +515,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#cancel-a-deployment
         """
-        from .api.deployments import cancel_deployment as operation
+        operation = _operations["api.deployments.cancel_deployment"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("cancel_deployment", "guid", "str or UUID", guid)
@@ -542,7 +545,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#cancel-a-task
         """
-        from .api.tasks import cancel_task as operation
+        operation = _operations["api.tasks.cancel_task"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("cancel_task", "guid", "str or UUID", guid)
@@ -572,7 +575,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#cancel-a-task
         """
-        from .api.tasks import cancel_task_put as operation
+        operation = _operations["api.tasks.cancel_task_put"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("cancel_task_put", "guid", "str or UUID", guid)
@@ -602,7 +605,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#cancel-a-task
         """
-        from .api.tasks import cancel_task_short as operation
+        operation = _operations["api.tasks.cancel_task_short"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("cancel_task_short", "guid", "str or UUID", guid)
@@ -635,7 +638,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#check-reserved-routes-for-a-domain
         """
-        from .api.domains import check_reserved_routes_for_domain as operation
+        operation = _operations["api.domains.check_reserved_routes_for_domain"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("check_reserved_routes_for_domain", "guid", "str or UUID", guid)
@@ -671,7 +674,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#clear-buildpack-cache
         """
-        from .api.admin import clear_buildpack_cache as operation
+        operation = _operations["api.admin.clear_buildpack_cache"]
 
         return await self._call(
             "clearBuildpackCache",
@@ -696,7 +699,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#clear-buildpack-cache-for-application
         """
-        from .api.apps import clear_buildpack_cache_for_application as operation
+        operation = _operations["api.apps.clear_buildpack_cache_for_application"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("clear_buildpack_cache_for_application", "guid", "str or UUID", guid)
@@ -726,7 +729,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#continue-a-deployment
         """
-        from .api.deployments import continue_deployment as operation
+        operation = _operations["api.deployments.continue_deployment"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("continue_deployment", "guid", "str or UUID", guid)
@@ -756,7 +759,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-an-app
         """
-        from .api.apps import create_app as operation
+        operation = _operations["api.apps.create_app"]
 
         if not isinstance(body, operation.CreateAppBody):
             raise _wrong("create_app", "body", "CreateAppBody", body)
@@ -784,7 +787,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-build
         """
-        from .api.builds import create_build as operation
+        operation = _operations["api.builds.create_build"]
 
         if not isinstance(body, operation.CreateBuildBody):
             raise _wrong("create_build", "body", "CreateBuildBody", body)
@@ -812,7 +815,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-buildpack
         """
-        from .api.buildpacks import create_buildpack as operation
+        operation = _operations["api.buildpacks.create_buildpack"]
 
         if not isinstance(body, operation.CreateBuildpackBody):
             raise _wrong("create_buildpack", "body", "CreateBuildpackBody", body)
@@ -840,7 +843,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-deployment
         """
-        from .api.deployments import create_deployment as operation
+        operation = _operations["api.deployments.create_deployment"]
 
         if not isinstance(body, operation.CreateDeploymentBody):
             raise _wrong("create_deployment", "body", "CreateDeploymentBody", body)
@@ -868,7 +871,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-domain
         """
-        from .api.domains import create_domain as operation
+        operation = _operations["api.domains.create_domain"]
 
         if not isinstance(body, operation.CreateDomainBody):
             raise _wrong("create_domain", "body", "CreateDomainBody", body)
@@ -896,7 +899,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-droplet
         """
-        from .api.droplets import create_droplet as operation
+        operation = _operations["api.droplets.create_droplet"]
 
         if not isinstance(body, operation.CreateDropletBody):
             raise _wrong("create_droplet", "body", "CreateDropletBody", body)
@@ -924,7 +927,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-an-isolation-segment
         """
-        from .api.isolation_segments import create_isolation_segment as operation
+        operation = _operations["api.isolation_segments.create_isolation_segment"]
 
         if body is not UNSET and not isinstance(body, operation.CreateIsolationSegmentBody):
             raise _wrong("create_isolation_segment", "body", "CreateIsolationSegmentBody", body)
@@ -953,7 +956,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-manifest-diff-for-a-space-experimental
         """
-        from .api.spaces import create_manifest_diff_for_space as operation
+        operation = _operations["api.spaces.create_manifest_diff_for_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("create_manifest_diff_for_space", "guid", "str or UUID", guid)
@@ -986,7 +989,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-an-organization
         """
-        from .api.organizations import create_organization as operation
+        operation = _operations["api.organizations.create_organization"]
 
         if not isinstance(body, operation.CreateOrganizationBody):
             raise _wrong("create_organization", "body", "CreateOrganizationBody", body)
@@ -1014,7 +1017,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-an-organization-quota
         """
-        from .api.organization_quotas import create_organization_quota as operation
+        operation = _operations["api.organization_quotas.create_organization_quota"]
 
         if not isinstance(body, operation.CreateOrganizationQuotaBody):
             raise _wrong("create_organization_quota", "body", "CreateOrganizationQuotaBody", body)
@@ -1042,7 +1045,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-package
         """
-        from .api.packages import create_package as operation
+        operation = _operations["api.packages.create_package"]
 
         if not isinstance(body, operation.CreatePackageBody):
             raise _wrong("create_package", "body", "CreatePackageBody", body)
@@ -1070,7 +1073,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-role
         """
-        from .api.roles import create_role as operation
+        operation = _operations["api.roles.create_role"]
 
         if body is not UNSET and not isinstance(body, operation.CreateRoleBody):
             raise _wrong("create_role", "body", "CreateRoleBody", body)
@@ -1098,7 +1101,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-route
         """
-        from .api.routes import create_route as operation
+        operation = _operations["api.routes.create_route"]
 
         if body is not UNSET and not isinstance(body, operation.CreateRouteBody):
             raise _wrong("create_route", "body", "CreateRouteBody", body)
@@ -1126,7 +1129,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-security-group
         """
-        from .api.security_groups import create_security_group as operation
+        operation = _operations["api.security_groups.create_security_group"]
 
         if body is not UNSET and not isinstance(body, operation.SecurityGroupCreate):
             raise _wrong("create_security_group", "body", "SecurityGroupCreate", body)
@@ -1154,7 +1157,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-service-broker
         """
-        from .api.service_brokers import create_service_broker as operation
+        operation = _operations["api.service_brokers.create_service_broker"]
 
         if body is not UNSET and not isinstance(body, operation.CreateServiceBrokerBody):
             raise _wrong("create_service_broker", "body", "CreateServiceBrokerBody", body)
@@ -1182,7 +1185,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-service-credential-binding
         """
-        from .api.service_credential_bindings import create_service_credential_binding as operation
+        operation = _operations["api.service_credential_bindings.create_service_credential_binding"]
 
         if body is not UNSET and not isinstance(body, operation.CreateServiceCredentialBindingBody):
             raise _wrong("create_service_credential_binding", "body", "CreateServiceCredentialBindingBody", body)
@@ -1210,7 +1213,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-service-instance
         """
-        from .api.service_instances import create_service_instance as operation
+        operation = _operations["api.service_instances.create_service_instance"]
 
         if body is not UNSET and not isinstance(body, operation.CreateServiceInstanceBody):
             raise _wrong("create_service_instance", "body", "CreateServiceInstanceBody", body)
@@ -1238,7 +1241,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-service-route-binding
         """
-        from .api.service_route_bindings import create_service_route_binding as operation
+        operation = _operations["api.service_route_bindings.create_service_route_binding"]
 
         if body is not UNSET and not isinstance(body, operation.ServiceRouteBindingCreate):
             raise _wrong("create_service_route_binding", "body", "ServiceRouteBindingCreate", body)
@@ -1267,7 +1270,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-sidecar-associated-with-an-app
         """
-        from .api.sidecars import create_sidecar as operation
+        operation = _operations["api.sidecars.create_sidecar"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("create_sidecar", "guid", "str or UUID", guid)
@@ -1300,7 +1303,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-space
         """
-        from .api.spaces import create_space as operation
+        operation = _operations["api.spaces.create_space"]
 
         if not isinstance(body, operation.CreateSpaceBody):
             raise _wrong("create_space", "body", "CreateSpaceBody", body)
@@ -1328,7 +1331,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-space-quota
         """
-        from .api.space_quotas import create_space_quota as operation
+        operation = _operations["api.space_quotas.create_space_quota"]
 
         if body is not UNSET and not isinstance(body, operation.CreateSpaceQuotaBody):
             raise _wrong("create_space_quota", "body", "CreateSpaceQuotaBody", body)
@@ -1356,7 +1359,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-stack
         """
-        from .api.stacks import create_stack as operation
+        operation = _operations["api.stacks.create_stack"]
 
         if not isinstance(body, operation.CreateStackBody):
             raise _wrong("create_stack", "body", "CreateStackBody", body)
@@ -1385,7 +1388,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-task
         """
-        from .api.tasks import create_task as operation
+        operation = _operations["api.tasks.create_task"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("create_task", "guid", "str or UUID", guid)
@@ -1418,7 +1421,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-user
         """
-        from .api.users import create_user as operation
+        operation = _operations["api.users.create_user"]
 
         if body is not UNSET and not isinstance(body, operation.CreateUserBody):
             raise _wrong("create_user", "body", "CreateUserBody", body)
@@ -1446,7 +1449,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-an-app
         """
-        from .api.apps import delete_app as operation
+        operation = _operations["api.apps.delete_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_app", "guid", "str or UUID", guid)
@@ -1476,7 +1479,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-buildpack
         """
-        from .api.buildpacks import delete_buildpack as operation
+        operation = _operations["api.buildpacks.delete_buildpack"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_buildpack", "guid", "str or UUID", guid)
@@ -1506,7 +1509,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-domain
         """
-        from .api.domains import delete_domain as operation
+        operation = _operations["api.domains.delete_domain"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_domain", "guid", "str or UUID", guid)
@@ -1536,7 +1539,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-droplet
         """
-        from .api.droplets import delete_droplet as operation
+        operation = _operations["api.droplets.delete_droplet"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_droplet", "guid", "str or UUID", guid)
@@ -1566,7 +1569,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-an-isolation-segment
         """
-        from .api.isolation_segments import delete_isolation_segment as operation
+        operation = _operations["api.isolation_segments.delete_isolation_segment"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_isolation_segment", "guid", "str or UUID", guid)
@@ -1596,7 +1599,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-an-organization
         """
-        from .api.organizations import delete_organization as operation
+        operation = _operations["api.organizations.delete_organization"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_organization", "guid", "str or UUID", guid)
@@ -1626,7 +1629,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-an-organization-quota
         """
-        from .api.organization_quotas import delete_organization_quota as operation
+        operation = _operations["api.organization_quotas.delete_organization_quota"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_organization_quota", "guid", "str or UUID", guid)
@@ -1656,7 +1659,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-package
         """
-        from .api.packages import delete_package as operation
+        operation = _operations["api.packages.delete_package"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_package", "guid", "str or UUID", guid)
@@ -1686,7 +1689,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-role
         """
-        from .api.roles import delete_role as operation
+        operation = _operations["api.roles.delete_role"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_role", "guid", "str or UUID", guid)
@@ -1716,7 +1719,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-route
         """
-        from .api.routes import delete_route as operation
+        operation = _operations["api.routes.delete_route"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_route", "guid", "str or UUID", guid)
@@ -1746,7 +1749,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-security-group
         """
-        from .api.security_groups import delete_security_group as operation
+        operation = _operations["api.security_groups.delete_security_group"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_security_group", "guid", "str or UUID", guid)
@@ -1776,7 +1779,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-service-broker
         """
-        from .api.service_brokers import delete_service_broker as operation
+        operation = _operations["api.service_brokers.delete_service_broker"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_service_broker", "guid", "str or UUID", guid)
@@ -1806,7 +1809,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-service-credential-binding
         """
-        from .api.service_credential_bindings import delete_service_credential_binding as operation
+        operation = _operations["api.service_credential_bindings.delete_service_credential_binding"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_service_credential_binding", "guid", "str or UUID", guid)
@@ -1837,7 +1840,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-service-instance
         """
-        from .api.service_instances import delete_service_instance as operation
+        operation = _operations["api.service_instances.delete_service_instance"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_service_instance", "guid", "str or UUID", guid)
@@ -1871,7 +1874,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-service-offering
         """
-        from .api.service_offerings import delete_service_offering as operation
+        operation = _operations["api.service_offerings.delete_service_offering"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_service_offering", "guid", "str or UUID", guid)
@@ -1904,7 +1907,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-service-plan
         """
-        from .api.service_plans import delete_service_plan as operation
+        operation = _operations["api.service_plans.delete_service_plan"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_service_plan", "guid", "str or UUID", guid)
@@ -1934,7 +1937,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-service-route-binding
         """
-        from .api.service_route_bindings import delete_service_route_binding as operation
+        operation = _operations["api.service_route_bindings.delete_service_route_binding"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_service_route_binding", "guid", "str or UUID", guid)
@@ -1964,7 +1967,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-sidecar
         """
-        from .api.sidecars import delete_sidecar as operation
+        operation = _operations["api.sidecars.delete_sidecar"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_sidecar", "guid", "str or UUID", guid)
@@ -1994,7 +1997,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-space
         """
-        from .api.spaces import delete_space as operation
+        operation = _operations["api.spaces.delete_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_space", "guid", "str or UUID", guid)
@@ -2024,7 +2027,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-space-quota
         """
-        from .api.space_quotas import delete_space_quota as operation
+        operation = _operations["api.space_quotas.delete_space_quota"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_space_quota", "guid", "str or UUID", guid)
@@ -2054,7 +2057,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-stack
         """
-        from .api.stacks import delete_stack as operation
+        operation = _operations["api.stacks.delete_stack"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_stack", "guid", "str or UUID", guid)
@@ -2085,7 +2088,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-unmapped-routes-for-a-space
         """
-        from .api.spaces import delete_unmapped_routes_for_space as operation
+        operation = _operations["api.spaces.delete_unmapped_routes_for_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_unmapped_routes_for_space", "guid", "str or UUID", guid)
@@ -2118,7 +2121,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-user
         """
-        from .api.users import delete_user as operation
+        operation = _operations["api.users.delete_user"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_user", "guid", "str or UUID", guid)
@@ -2148,7 +2151,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#download-droplet-bits
         """
-        from .api.droplets import download_droplet as operation
+        operation = _operations["api.droplets.download_droplet"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("download_droplet", "guid", "str or UUID", guid)
@@ -2178,7 +2181,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#download-package-bits
         """
-        from .api.packages import download_package_bits as operation
+        operation = _operations["api.packages.download_package_bits"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("download_package_bits", "guid", "str or UUID", guid)
@@ -2209,7 +2212,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#entitle-organizations-for-an-isolation-segment
         """
-        from .api.isolation_segments import entitle_organizations_for_isolation_segment as operation
+        operation = _operations["api.isolation_segments.entitle_organizations_for_isolation_segment"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("entitle_organizations_for_isolation_segment", "guid", "str or UUID", guid)
@@ -2242,7 +2245,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#generate-a-manifest-for-an-app
         """
-        from .api.manifests import generate_manifest as operation
+        operation = _operations["api.manifests.generate_manifest"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("generate_manifest", "guid", "str or UUID", guid)
@@ -2271,7 +2274,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#global-api-root
         """
-        from .api.root import get_api_root as operation
+        operation = _operations["api.root.get_api_root"]
 
         return await self._call(
             "getApiRoot",
@@ -2297,7 +2300,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-app
         """
-        from .api.apps import get_app as operation
+        operation = _operations["api.apps.get_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_app", "guid", "str or UUID", guid)
@@ -2331,7 +2334,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-app-feature
         """
-        from .api.apps import get_app_feature as operation
+        operation = _operations["api.apps.get_app_feature"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_app_feature", "guid", "str or UUID", guid)
@@ -2364,7 +2367,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-app-usage-event
         """
-        from .api.app_usage_events import get_app_usage_event as operation
+        operation = _operations["api.app_usage_events.get_app_usage_event"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_app_usage_event", "guid", "str or UUID", guid)
@@ -2394,7 +2397,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-assigned-isolation-segment
         """
-        from .api.spaces import get_assigned_isolation_segment_for_space as operation
+        operation = _operations["api.spaces.get_assigned_isolation_segment_for_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_assigned_isolation_segment_for_space", "guid", "str or UUID", guid)
@@ -2424,7 +2427,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-audit-event
         """
-        from .api.audit_events import get_audit_event as operation
+        operation = _operations["api.audit_events.get_audit_event"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_audit_event", "guid", "str or UUID", guid)
@@ -2454,7 +2457,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-build
         """
-        from .api.builds import get_build as operation
+        operation = _operations["api.builds.get_build"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_build", "guid", "str or UUID", guid)
@@ -2484,7 +2487,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-buildpack
         """
-        from .api.buildpacks import get_buildpack as operation
+        operation = _operations["api.buildpacks.get_buildpack"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_buildpack", "guid", "str or UUID", guid)
@@ -2514,7 +2517,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-current-droplet-association-for-an-app
         """
-        from .api.apps import get_current_droplet_association_for_app as operation
+        operation = _operations["api.apps.get_current_droplet_association_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_current_droplet_association_for_app", "guid", "str or UUID", guid)
@@ -2544,7 +2547,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-current-droplet
         """
-        from .api.apps import get_current_droplet_for_app as operation
+        operation = _operations["api.apps.get_current_droplet_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_current_droplet_for_app", "guid", "str or UUID", guid)
@@ -2574,7 +2577,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-default-domain
         """
-        from .api.organizations import get_default_domain_for_organization as operation
+        operation = _operations["api.organizations.get_default_domain_for_organization"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_default_domain_for_organization", "guid", "str or UUID", guid)
@@ -2604,7 +2607,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-default-isolation-segment
         """
-        from .api.organizations import get_default_isolation_segment_for_organization as operation
+        operation = _operations["api.organizations.get_default_isolation_segment_for_organization"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_default_isolation_segment_for_organization", "guid", "str or UUID", guid)
@@ -2634,7 +2637,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-deployment
         """
-        from .api.deployments import get_deployment as operation
+        operation = _operations["api.deployments.get_deployment"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_deployment", "guid", "str or UUID", guid)
@@ -2664,7 +2667,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-domain
         """
-        from .api.domains import get_domain as operation
+        operation = _operations["api.domains.get_domain"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_domain", "guid", "str or UUID", guid)
@@ -2694,7 +2697,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-droplet
         """
-        from .api.droplets import get_droplet as operation
+        operation = _operations["api.droplets.get_droplet"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_droplet", "guid", "str or UUID", guid)
@@ -2724,7 +2727,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-environment-for-an-app
         """
-        from .api.apps import get_env_for_app as operation
+        operation = _operations["api.apps.get_env_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_env_for_app", "guid", "str or UUID", guid)
@@ -2754,7 +2757,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-environment-variable-group
         """
-        from .api.environment_variable_groups import get_environment_variable_group as operation
+        operation = _operations["api.environment_variable_groups.get_environment_variable_group"]
 
         if not isinstance(name, operation.GetEnvironmentVariableGroupName):
             raise _wrong("get_environment_variable_group", "name", "GetEnvironmentVariableGroupName", name)
@@ -2782,7 +2785,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-environment-variables-for-an-app
         """
-        from .api.apps import get_environment_variables_for_app as operation
+        operation = _operations["api.apps.get_environment_variables_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_environment_variables_for_app", "guid", "str or UUID", guid)
@@ -2812,7 +2815,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-feature-flag
         """
-        from .api.feature_flags import get_feature_flag as operation
+        operation = _operations["api.feature_flags.get_feature_flag"]
 
         if not isinstance(name, operation.GetFeatureFlagName):
             raise _wrong("get_feature_flag", "name", "GetFeatureFlagName", name)
@@ -2840,7 +2843,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-isolation-segment
         """
-        from .api.isolation_segments import get_isolation_segment as operation
+        operation = _operations["api.isolation_segments.get_isolation_segment"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_isolation_segment", "guid", "str or UUID", guid)
@@ -2870,7 +2873,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-job
         """
-        from .api.jobs import get_job as operation
+        operation = _operations["api.jobs.get_job"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_job", "guid", "str or UUID", guid)
@@ -2900,7 +2903,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-organization
         """
-        from .api.organizations import get_organization as operation
+        operation = _operations["api.organizations.get_organization"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_organization", "guid", "str or UUID", guid)
@@ -2930,7 +2933,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-organization-quota
         """
-        from .api.organization_quotas import get_organization_quota as operation
+        operation = _operations["api.organization_quotas.get_organization_quota"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_organization_quota", "guid", "str or UUID", guid)
@@ -2960,7 +2963,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-package
         """
-        from .api.packages import get_package as operation
+        operation = _operations["api.packages.get_package"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_package", "guid", "str or UUID", guid)
@@ -2990,7 +2993,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-permissions-for-an-app
         """
-        from .api.apps import get_permissions_for_app as operation
+        operation = _operations["api.apps.get_permissions_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_permissions_for_app", "guid", "str or UUID", guid)
@@ -3019,7 +3022,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-platform-info
         """
-        from .api.info import get_platform_info as operation
+        operation = _operations["api.info.get_platform_info"]
 
         return await self._call(
             "getPlatformInfo",
@@ -3043,7 +3046,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-platform-usage-summary
         """
-        from .api.info import get_platform_usage_summary as operation
+        operation = _operations["api.info.get_platform_usage_summary"]
 
         return await self._call(
             "getPlatformUsageSummary",
@@ -3068,7 +3071,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-process
         """
-        from .api.processes import get_process as operation
+        operation = _operations["api.processes.get_process"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_process", "guid", "str or UUID", guid)
@@ -3099,7 +3102,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-process-for-an-app
         """
-        from .api.processes import get_process_for_app as operation
+        operation = _operations["api.processes.get_process_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_process_for_app", "guid", "str or UUID", guid)
@@ -3134,7 +3137,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-stats-for-a-process
         """
-        from .api.processes import get_process_stats as operation
+        operation = _operations["api.processes.get_process_stats"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_process_stats", "guid", "str or UUID", guid)
@@ -3165,7 +3168,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-stats-for-a-process-for-an-app
         """
-        from .api.processes import get_process_stats_for_app as operation
+        operation = _operations["api.processes.get_process_stats_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_process_stats_for_app", "guid", "str or UUID", guid)
@@ -3200,7 +3203,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-revision
         """
-        from .api.revisions import get_revision as operation
+        operation = _operations["api.revisions.get_revision"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_revision", "guid", "str or UUID", guid)
@@ -3230,7 +3233,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-environment-variables-for-a-revision
         """
-        from .api.revisions import get_revision_environment_variables as operation
+        operation = _operations["api.revisions.get_revision_environment_variables"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_revision_environment_variables", "guid", "str or UUID", guid)
@@ -3261,7 +3264,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-role
         """
-        from .api.roles import get_role as operation
+        operation = _operations["api.roles.get_role"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_role", "guid", "str or UUID", guid)
@@ -3295,7 +3298,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-route
         """
-        from .api.routes import get_route as operation
+        operation = _operations["api.routes.get_route"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_route", "guid", "str or UUID", guid)
@@ -3328,7 +3331,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-security-group
         """
-        from .api.security_groups import get_security_group as operation
+        operation = _operations["api.security_groups.get_security_group"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_security_group", "guid", "str or UUID", guid)
@@ -3358,7 +3361,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-broker
         """
-        from .api.service_brokers import get_service_broker as operation
+        operation = _operations["api.service_brokers.get_service_broker"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_broker", "guid", "str or UUID", guid)
@@ -3389,7 +3392,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-credential-binding
         """
-        from .api.service_credential_bindings import get_service_credential_binding as operation
+        operation = _operations["api.service_credential_bindings.get_service_credential_binding"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_credential_binding", "guid", "str or UUID", guid)
@@ -3424,7 +3427,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-credential-binding-details
         """
-        from .api.service_credential_bindings import get_service_credential_binding_details as operation
+        operation = _operations["api.service_credential_bindings.get_service_credential_binding_details"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_credential_binding_details", "guid", "str or UUID", guid)
@@ -3454,7 +3457,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-parameters-for-a-service-credential-binding
         """
-        from .api.service_credential_bindings import get_service_credential_binding_parameters as operation
+        operation = _operations["api.service_credential_bindings.get_service_credential_binding_parameters"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_credential_binding_parameters", "guid", "str or UUID", guid)
@@ -3485,7 +3488,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-instance
         """
-        from .api.service_instances import get_service_instance as operation
+        operation = _operations["api.service_instances.get_service_instance"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_instance", "guid", "str or UUID", guid)
@@ -3518,7 +3521,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-credentials-for-a-user-provided-service-instance
         """
-        from .api.service_instances import get_service_instance_credentials as operation
+        operation = _operations["api.service_instances.get_service_instance_credentials"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_instance_credentials", "guid", "str or UUID", guid)
@@ -3548,7 +3551,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-parameters-for-a-managed-service-instance
         """
-        from .api.service_instances import get_service_instance_parameters as operation
+        operation = _operations["api.service_instances.get_service_instance_parameters"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_instance_parameters", "guid", "str or UUID", guid)
@@ -3578,7 +3581,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-permissions-for-a-service-instance
         """
-        from .api.service_instances import get_service_instance_permissions as operation
+        operation = _operations["api.service_instances.get_service_instance_permissions"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_instance_permissions", "guid", "str or UUID", guid)
@@ -3608,7 +3611,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-usage-summary-in-shared-spaces
         """
-        from .api.service_instances import get_service_instance_usage_summary_in_shared_spaces as operation
+        operation = _operations["api.service_instances.get_service_instance_usage_summary_in_shared_spaces"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_instance_usage_summary_in_shared_spaces", "guid", "str or UUID", guid)
@@ -3638,7 +3641,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-offering
         """
-        from .api.service_offerings import get_service_offering as operation
+        operation = _operations["api.service_offerings.get_service_offering"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_offering", "guid", "str or UUID", guid)
@@ -3669,7 +3672,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-plan
         """
-        from .api.service_plans import get_service_plan as operation
+        operation = _operations["api.service_plans.get_service_plan"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_plan", "guid", "str or UUID", guid)
@@ -3702,7 +3705,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-plan-visibility
         """
-        from .api.service_plans import get_service_plan_visibility as operation
+        operation = _operations["api.service_plans.get_service_plan_visibility"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_plan_visibility", "guid", "str or UUID", guid)
@@ -3733,7 +3736,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-route-binding
         """
-        from .api.service_route_bindings import get_service_route_binding as operation
+        operation = _operations["api.service_route_bindings.get_service_route_binding"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_route_binding", "guid", "str or UUID", guid)
@@ -3766,7 +3769,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-parameters-for-a-route-binding
         """
-        from .api.service_route_bindings import get_service_route_binding_parameters as operation
+        operation = _operations["api.service_route_bindings.get_service_route_binding_parameters"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_route_binding_parameters", "guid", "str or UUID", guid)
@@ -3796,7 +3799,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-usage-event
         """
-        from .api.service_usage_events import get_service_usage_event as operation
+        operation = _operations["api.service_usage_events.get_service_usage_event"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_usage_event", "guid", "str or UUID", guid)
@@ -3826,7 +3829,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-sidecar
         """
-        from .api.sidecars import get_sidecar as operation
+        operation = _operations["api.sidecars.get_sidecar"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_sidecar", "guid", "str or UUID", guid)
@@ -3857,7 +3860,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-space
         """
-        from .api.spaces import get_space as operation
+        operation = _operations["api.spaces.get_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_space", "guid", "str or UUID", guid)
@@ -3891,7 +3894,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-space-feature
         """
-        from .api.spaces import get_space_feature as operation
+        operation = _operations["api.spaces.get_space_feature"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_space_feature", "guid", "str or UUID", guid)
@@ -3924,7 +3927,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-space-quota
         """
-        from .api.space_quotas import get_space_quota as operation
+        operation = _operations["api.space_quotas.get_space_quota"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_space_quota", "guid", "str or UUID", guid)
@@ -3954,7 +3957,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-ssh-enabled-for-an-app
         """
-        from .api.apps import get_ssh_enabled_for_app as operation
+        operation = _operations["api.apps.get_ssh_enabled_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_ssh_enabled_for_app", "guid", "str or UUID", guid)
@@ -3984,7 +3987,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-stack
         """
-        from .api.stacks import get_stack as operation
+        operation = _operations["api.stacks.get_stack"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_stack", "guid", "str or UUID", guid)
@@ -4014,7 +4017,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-task
         """
-        from .api.tasks import get_task as operation
+        operation = _operations["api.tasks.get_task"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_task", "guid", "str or UUID", guid)
@@ -4044,7 +4047,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-usage-summary
         """
-        from .api.organizations import get_usage_summary_for_organization as operation
+        operation = _operations["api.organizations.get_usage_summary_for_organization"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_usage_summary_for_organization", "guid", "str or UUID", guid)
@@ -4074,7 +4077,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-usage-summary-for-a-space
         """
-        from .api.spaces import get_usage_summary_for_space as operation
+        operation = _operations["api.spaces.get_usage_summary_for_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_usage_summary_for_space", "guid", "str or UUID", guid)
@@ -4104,7 +4107,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-user
         """
-        from .api.users import get_user as operation
+        operation = _operations["api.users.get_user"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_user", "guid", "str or UUID", guid)
@@ -4133,7 +4136,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#v3-api-root
         """
-        from .api.root import get_v3_api_root as operation
+        operation = _operations["api.root.get_v3_api_root"]
 
         return await self._call(
             "getV3ApiRoot",
@@ -4159,7 +4162,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#insert-destinations-for-a-route
         """
-        from .api.routes import insert_destinations_for_route as operation
+        operation = _operations["api.routes.insert_destinations_for_route"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("insert_destinations_for_route", "guid", "str or UUID", guid)
@@ -4199,7 +4202,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-builds-for-an-app
         """
-        from .api.builds import list_app_builds as operation
+        operation = _operations["api.builds.list_app_builds"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_app_builds", "guid", "str or UUID", guid)
@@ -4258,7 +4261,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-droplets-for-an-app
         """
-        from .api.apps import list_app_droplets as operation
+        operation = _operations["api.apps.list_app_droplets"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_app_droplets", "guid", "str or UUID", guid)
@@ -4308,7 +4311,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-app-features
         """
-        from .api.apps import list_app_features as operation
+        operation = _operations["api.apps.list_app_features"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_app_features", "guid", "str or UUID", guid)
@@ -4344,7 +4347,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-packages-for-an-app
         """
-        from .api.packages import list_app_packages as operation
+        operation = _operations["api.packages.list_app_packages"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_app_packages", "guid", "str or UUID", guid)
@@ -4390,7 +4393,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-processes-for-an-app
         """
-        from .api.processes import list_app_processes as operation
+        operation = _operations["api.processes.list_app_processes"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_app_processes", "guid", "str or UUID", guid)
@@ -4434,7 +4437,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-routes-for-an-app
         """
-        from .api.routes import list_app_routes as operation
+        operation = _operations["api.routes.list_app_routes"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_app_routes", "guid", "str or UUID", guid)
@@ -4487,7 +4490,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-sidecars-for-app
         """
-        from .api.sidecars import list_app_sidecars as operation
+        operation = _operations["api.sidecars.list_app_sidecars"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_app_sidecars", "guid", "str or UUID", guid)
@@ -4527,7 +4530,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-tasks-for-an-app
         """
-        from .api.tasks import list_app_tasks as operation
+        operation = _operations["api.tasks.list_app_tasks"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_app_tasks", "guid", "str or UUID", guid)
@@ -4594,7 +4597,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-app-usage-events
         """
-        from .api.app_usage_events import list_app_usage_events as operation
+        operation = _operations["api.app_usage_events.list_app_usage_events"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_app_usage_events", "page", "int", page)
@@ -4651,7 +4654,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-apps
         """
-        from .api.apps import list_apps as operation
+        operation = _operations["api.apps.list_apps"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_apps", "page", "int", page)
@@ -4723,7 +4726,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-apps-on-a-stack
         """
-        from .api.stacks import list_apps_on_stack as operation
+        operation = _operations["api.stacks.list_apps_on_stack"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_apps_on_stack", "guid", "str or UUID", guid)
@@ -4781,7 +4784,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-audit-events
         """
-        from .api.audit_events import list_audit_events as operation
+        operation = _operations["api.audit_events.list_audit_events"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_audit_events", "page", "int", page)
@@ -4842,7 +4845,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-buildpacks
         """
-        from .api.buildpacks import list_buildpacks as operation
+        operation = _operations["api.buildpacks.list_buildpacks"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_buildpacks", "page", "int", page)
@@ -4901,7 +4904,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-builds
         """
-        from .api.builds import list_builds as operation
+        operation = _operations["api.builds.list_builds"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_builds", "page", "int", page)
@@ -4958,7 +4961,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-deployed-revisions-for-an-app
         """
-        from .api.revisions import list_deployed_revisions_for_app as operation
+        operation = _operations["api.revisions.list_deployed_revisions_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_deployed_revisions_for_app", "guid", "str or UUID", guid)
@@ -5004,7 +5007,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-deployments
         """
-        from .api.deployments import list_deployments as operation
+        operation = _operations["api.deployments.list_deployments"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_deployments", "page", "int", page)
@@ -5067,7 +5070,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-destinations-for-a-route
         """
-        from .api.routes import list_destinations_for_route as operation
+        operation = _operations["api.routes.list_destinations_for_route"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_destinations_for_route", "guid", "str or UUID", guid)
@@ -5110,7 +5113,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-domains
         """
-        from .api.domains import list_domains as operation
+        operation = _operations["api.domains.list_domains"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_domains", "page", "int", page)
@@ -5168,7 +5171,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-domains-for-an-organization
         """
-        from .api.domains import list_domains_for_organization as operation
+        operation = _operations["api.domains.list_domains_for_organization"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_domains_for_organization", "guid", "str or UUID", guid)
@@ -5217,7 +5220,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-droplets
         """
-        from .api.droplets import list_droplets as operation
+        operation = _operations["api.droplets.list_droplets"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_droplets", "page", "int", page)
@@ -5280,7 +5283,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-feature-flags
         """
-        from .api.feature_flags import list_feature_flags as operation
+        operation = _operations["api.feature_flags.list_feature_flags"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_feature_flags", "page", "int", page)
@@ -5322,7 +5325,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-isolation-segments
         """
-        from .api.isolation_segments import list_isolation_segments as operation
+        operation = _operations["api.isolation_segments.list_isolation_segments"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_isolation_segments", "page", "int", page)
@@ -5383,7 +5386,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-organization-quotas
         """
-        from .api.organization_quotas import list_organization_quotas as operation
+        operation = _operations["api.organization_quotas.list_organization_quotas"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_organization_quotas", "page", "int", page)
@@ -5441,7 +5444,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-organizations
         """
-        from .api.organizations import list_organizations as operation
+        operation = _operations["api.organizations.list_organizations"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_organizations", "page", "int", page)
@@ -5494,7 +5497,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-organizations-relationship
         """
-        from .api.isolation_segments import list_organizations_for_isolation_segment as operation
+        operation = _operations["api.isolation_segments.list_organizations_for_isolation_segment"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_organizations_for_isolation_segment", "guid", "str or UUID", guid)
@@ -5531,7 +5534,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-organizations-for-isolation-segment
         """
-        from .api.isolation_segments import list_organizations_for_isolation_segment_short as operation
+        operation = _operations["api.isolation_segments.list_organizations_for_isolation_segment_short"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_organizations_for_isolation_segment_short", "guid", "str or UUID", guid)
@@ -5572,7 +5575,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-droplets-for-a-package
         """
-        from .api.packages import list_package_droplets as operation
+        operation = _operations["api.packages.list_package_droplets"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_package_droplets", "guid", "str or UUID", guid)
@@ -5633,7 +5636,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-packages
         """
-        from .api.packages import list_packages as operation
+        operation = _operations["api.packages.list_packages"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_packages", "page", "int", page)
@@ -5696,7 +5699,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-instances-for-a-process
         """
-        from .api.processes import list_process_instances as operation
+        operation = _operations["api.processes.list_process_instances"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_process_instances", "guid", "str or UUID", guid)
@@ -5726,7 +5729,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-sidecars-for-process
         """
-        from .api.sidecars import list_process_sidecars as operation
+        operation = _operations["api.sidecars.list_process_sidecars"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_process_sidecars", "guid", "str or UUID", guid)
@@ -5766,7 +5769,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-processes
         """
-        from .api.processes import list_processes as operation
+        operation = _operations["api.processes.list_processes"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_processes", "page", "int", page)
@@ -5833,7 +5836,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-revisions-for-an-app
         """
-        from .api.revisions import list_revisions_for_app as operation
+        operation = _operations["api.revisions.list_revisions_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_revisions_for_app", "guid", "str or UUID", guid)
@@ -5897,7 +5900,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-roles
         """
-        from .api.roles import list_roles as operation
+        operation = _operations["api.roles.list_roles"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_roles", "page", "int", page)
@@ -5975,7 +5978,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-routes
         """
-        from .api.routes import list_routes as operation
+        operation = _operations["api.routes.list_routes"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_routes", "page", "int", page)
@@ -6050,7 +6053,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-running-security-groups-for-a-space
         """
-        from .api.spaces import list_running_security_groups_for_space as operation
+        operation = _operations["api.spaces.list_running_security_groups_for_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_running_security_groups_for_space", "guid", "str or UUID", guid)
@@ -6090,7 +6093,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-security-groups
         """
-        from .api.security_groups import list_security_groups as operation
+        operation = _operations["api.security_groups.list_security_groups"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_security_groups", "page", "int", page)
@@ -6157,7 +6160,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-brokers
         """
-        from .api.service_brokers import list_service_brokers as operation
+        operation = _operations["api.service_brokers.list_service_brokers"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_service_brokers", "page", "int", page)
@@ -6225,7 +6228,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-credential-bindings
         """
-        from .api.service_credential_bindings import list_service_credential_bindings as operation
+        operation = _operations["api.service_credential_bindings.list_service_credential_bindings"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_service_credential_bindings", "page", "int", page)
@@ -6320,7 +6323,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-shared-spaces-relationship
         """
-        from .api.service_instances import list_service_instance_shared_spaces as operation
+        operation = _operations["api.service_instances.list_service_instance_shared_spaces"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_service_instance_shared_spaces", "guid", "str or UUID", guid)
@@ -6368,7 +6371,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-instances
         """
-        from .api.service_instances import list_service_instances as operation
+        operation = _operations["api.service_instances.list_service_instances"]
 
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_service_instances", "names", "a list of str", names)
@@ -6449,7 +6452,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-offerings
         """
-        from .api.service_offerings import list_service_offerings as operation
+        operation = _operations["api.service_offerings.list_service_offerings"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_service_offerings", "page", "int", page)
@@ -6532,7 +6535,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-plans
         """
-        from .api.service_plans import list_service_plans as operation
+        operation = _operations["api.service_plans.list_service_plans"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_service_plans", "page", "int", page)
@@ -6623,7 +6626,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-route-bindings
         """
-        from .api.service_route_bindings import list_service_route_bindings as operation
+        operation = _operations["api.service_route_bindings.list_service_route_bindings"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_service_route_bindings", "page", "int", page)
@@ -6696,7 +6699,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-usage-events
         """
-        from .api.service_usage_events import list_service_usage_events as operation
+        operation = _operations["api.service_usage_events.list_service_usage_events"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_service_usage_events", "page", "int", page)
@@ -6754,7 +6757,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-shared-spaces-relationship
         """
-        from .api.routes import list_shared_spaces_relationship as operation
+        operation = _operations["api.routes.list_shared_spaces_relationship"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_shared_spaces_relationship", "guid", "str or UUID", guid)
@@ -6784,7 +6787,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-space-features
         """
-        from .api.spaces import list_space_features as operation
+        operation = _operations["api.spaces.list_space_features"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_space_features", "guid", "str or UUID", guid)
@@ -6822,7 +6825,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-space-quotas
         """
-        from .api.space_quotas import list_space_quotas as operation
+        operation = _operations["api.space_quotas.list_space_quotas"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_space_quotas", "page", "int", page)
@@ -6885,7 +6888,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-spaces
         """
-        from .api.spaces import list_spaces as operation
+        operation = _operations["api.spaces.list_spaces"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_spaces", "page", "int", page)
@@ -6944,7 +6947,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-spaces-relationship
         """
-        from .api.isolation_segments import list_spaces_for_isolation_segment as operation
+        operation = _operations["api.isolation_segments.list_spaces_for_isolation_segment"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_spaces_for_isolation_segment", "guid", "str or UUID", guid)
@@ -6985,7 +6988,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-stacks
         """
-        from .api.stacks import list_stacks as operation
+        operation = _operations["api.stacks.list_stacks"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_stacks", "page", "int", page)
@@ -7033,7 +7036,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-staging-security-groups-for-a-space
         """
-        from .api.spaces import list_staging_security_groups_for_space as operation
+        operation = _operations["api.spaces.list_staging_security_groups_for_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_staging_security_groups_for_space", "guid", "str or UUID", guid)
@@ -7075,7 +7078,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-tasks
         """
-        from .api.tasks import list_tasks as operation
+        operation = _operations["api.tasks.list_tasks"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_tasks", "page", "int", page)
@@ -7150,7 +7153,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-users
         """
-        from .api.users import list_users as operation
+        operation = _operations["api.users.list_users"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_users", "page", "int", page)
@@ -7217,7 +7220,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-users-for-an-organization
         """
-        from .api.organizations import list_users_for_organization as operation
+        operation = _operations["api.organizations.list_users_for_organization"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_users_for_organization", "guid", "str or UUID", guid)
@@ -7279,7 +7282,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-users-for-a-space
         """
-        from .api.spaces import list_users_for_space as operation
+        operation = _operations["api.spaces.list_users_for_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_users_for_space", "guid", "str or UUID", guid)
@@ -7310,7 +7313,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#manage-isolation-segment
         """
-        from .api.spaces import manage_isolation_segment_for_space as operation
+        operation = _operations["api.spaces.manage_isolation_segment_for_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("manage_isolation_segment_for_space", "guid", "str or UUID", guid)
@@ -7343,7 +7346,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-resource-match
         """
-        from .api.resource_matches import post_resource_matches as operation
+        operation = _operations["api.resource_matches.post_resource_matches"]
 
         if body is not UNSET and not isinstance(body, operation.PostResourceMatchesBody):
             raise _wrong("post_resource_matches", "body", "PostResourceMatchesBody", body)
@@ -7370,7 +7373,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#purge-and-seed-app-usage-events
         """
-        from .api.app_usage_events import purge_and_seed_app_usage_events as operation
+        operation = _operations["api.app_usage_events.purge_and_seed_app_usage_events"]
 
         return await self._call(
             "purgeAndSeedAppUsageEvents",
@@ -7394,7 +7397,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#purge-and-seed-service-usage-events
         """
-        from .api.service_usage_events import purge_and_seed_service_usage_events as operation
+        operation = _operations["api.service_usage_events.purge_and_seed_service_usage_events"]
 
         return await self._call(
             "purgeAndSeedServiceUsageEvents",
@@ -7420,7 +7423,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#remove-destination-for-a-route
         """
-        from .api.routes import remove_destination_for_route as operation
+        operation = _operations["api.routes.remove_destination_for_route"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("remove_destination_for_route", "guid", "str or UUID", guid)
@@ -7456,7 +7459,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#remove-organization-from-a-service-plan-visibility
         """
-        from .api.service_plans import remove_organization_from_service_plan_visibility as operation
+        operation = _operations["api.service_plans.remove_organization_from_service_plan_visibility"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("remove_organization_from_service_plan_visibility", "guid", "str or UUID", guid)
@@ -7497,7 +7500,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#remove-a-space-quota-from-a-space
         """
-        from .api.space_quotas import remove_space_quota_from_space as operation
+        operation = _operations["api.space_quotas.remove_space_quota_from_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("remove_space_quota_from_space", "guid", "str or UUID", guid)
@@ -7533,7 +7536,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#replace-all-destinations-for-a-route
         """
-        from .api.routes import replace_destinations_for_route_with_patch as operation
+        operation = _operations["api.routes.replace_destinations_for_route_with_patch"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("replace_destinations_for_route_with_patch", "guid", "str or UUID", guid)
@@ -7568,7 +7571,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#restart-an-app
         """
-        from .api.apps import restart_app as operation
+        operation = _operations["api.apps.restart_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("restart_app", "guid", "str or UUID", guid)
@@ -7599,7 +7602,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#revoke-entitlement-to-isolation-segment-for-an-organization
         """
-        from .api.isolation_segments import revoke_isolation_segment_for_organization as operation
+        operation = _operations["api.isolation_segments.revoke_isolation_segment_for_organization"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("revoke_isolation_segment_for_organization", "guid", "str or UUID", guid)
@@ -7635,7 +7638,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#scale-a-process
         """
-        from .api.processes import scale_process as operation
+        operation = _operations["api.processes.scale_process"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("scale_process", "guid", "str or UUID", guid)
@@ -7670,7 +7673,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#scale-a-process-for-an-app
         """
-        from .api.processes import scale_process_for_app as operation
+        operation = _operations["api.processes.scale_process_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("scale_process_for_app", "guid", "str or UUID", guid)
@@ -7709,7 +7712,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#set-current-droplet
         """
-        from .api.apps import set_current_droplet_for_app as operation
+        operation = _operations["api.apps.set_current_droplet_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("set_current_droplet_for_app", "guid", "str or UUID", guid)
@@ -7743,7 +7746,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#share-a-domain
         """
-        from .api.domains import share_domain as operation
+        operation = _operations["api.domains.share_domain"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("share_domain", "guid", "str or UUID", guid)
@@ -7777,7 +7780,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#share-a-route-with-other-spaces-experimental
         """
-        from .api.routes import share_route as operation
+        operation = _operations["api.routes.share_route"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("share_route", "guid", "str or UUID", guid)
@@ -7811,7 +7814,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#share-a-service-instance-to-other-spaces
         """
-        from .api.service_instances import share_service_instance as operation
+        operation = _operations["api.service_instances.share_service_instance"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("share_service_instance", "guid", "str or UUID", guid)
@@ -7844,7 +7847,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#start-an-app
         """
-        from .api.apps import start_app as operation
+        operation = _operations["api.apps.start_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("start_app", "guid", "str or UUID", guid)
@@ -7874,7 +7877,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#stop-an-app
         """
-        from .api.apps import stop_app as operation
+        operation = _operations["api.apps.stop_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("stop_app", "guid", "str or UUID", guid)
@@ -7905,7 +7908,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#terminate-a-process-instance
         """
-        from .api.processes import terminate_process_instance as operation
+        operation = _operations["api.processes.terminate_process_instance"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("terminate_process_instance", "guid", "str or UUID", guid)
@@ -7940,7 +7943,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#terminate-a-process-instance-for-an-app
         """
-        from .api.processes import terminate_process_instance_for_app as operation
+        operation = _operations["api.processes.terminate_process_instance_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("terminate_process_instance_for_app", "guid", "str or UUID", guid)
@@ -7979,7 +7982,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#transfer-ownership-experimental
         """
-        from .api.routes import transfer_route_ownership as operation
+        operation = _operations["api.routes.transfer_route_ownership"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("transfer_route_ownership", "guid", "str or UUID", guid)
@@ -8013,7 +8016,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#unbind-a-running-security-group-from-a-space
         """
-        from .api.security_groups import unbind_running_security_group as operation
+        operation = _operations["api.security_groups.unbind_running_security_group"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("unbind_running_security_group", "guid", "str or UUID", guid)
@@ -8049,7 +8052,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#unbind-a-staging-security-group-from-a-space
         """
-        from .api.security_groups import unbind_staging_security_group as operation
+        operation = _operations["api.security_groups.unbind_staging_security_group"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("unbind_staging_security_group", "guid", "str or UUID", guid)
@@ -8085,7 +8088,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#unshare-a-domain
         """
-        from .api.domains import unshare_domain as operation
+        operation = _operations["api.domains.unshare_domain"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("unshare_domain", "guid", "str or UUID", guid)
@@ -8121,7 +8124,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#unshare-a-route-that-was-shared-with-another-space-experimental
         """
-        from .api.routes import unshare_route as operation
+        operation = _operations["api.routes.unshare_route"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("unshare_route", "guid", "str or UUID", guid)
@@ -8157,7 +8160,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#unshare-a-service-instance-from-another-space
         """
-        from .api.service_instances import unshare_service_instance as operation
+        operation = _operations["api.service_instances.unshare_service_instance"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("unshare_service_instance", "guid", "str or UUID", guid)
@@ -8193,7 +8196,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-an-app
         """
-        from .api.apps import update_app as operation
+        operation = _operations["api.apps.update_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_app", "guid", "str or UUID", guid)
@@ -8228,7 +8231,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-an-app-feature
         """
-        from .api.apps import update_app_feature as operation
+        operation = _operations["api.apps.update_app_feature"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_app_feature", "guid", "str or UUID", guid)
@@ -8265,7 +8268,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-build
         """
-        from .api.builds import update_build as operation
+        operation = _operations["api.builds.update_build"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_build", "guid", "str or UUID", guid)
@@ -8299,7 +8302,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-build
         """
-        from .api.builds import update_build_via_app as operation
+        operation = _operations["api.builds.update_build_via_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_build_via_app", "guid", "str or UUID", guid)
@@ -8333,7 +8336,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-buildpack
         """
-        from .api.buildpacks import update_buildpack as operation
+        operation = _operations["api.buildpacks.update_buildpack"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_buildpack", "guid", "str or UUID", guid)
@@ -8367,7 +8370,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-deployment
         """
-        from .api.deployments import update_deployment as operation
+        operation = _operations["api.deployments.update_deployment"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_deployment", "guid", "str or UUID", guid)
@@ -8402,7 +8405,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-destination-protocol-for-a-route
         """
-        from .api.routes import update_destination_protocol_for_route as operation
+        operation = _operations["api.routes.update_destination_protocol_for_route"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_destination_protocol_for_route", "guid", "str or UUID", guid)
@@ -8441,7 +8444,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-domain
         """
-        from .api.domains import update_domain as operation
+        operation = _operations["api.domains.update_domain"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_domain", "guid", "str or UUID", guid)
@@ -8475,7 +8478,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-droplet
         """
-        from .api.droplets import update_droplet as operation
+        operation = _operations["api.droplets.update_droplet"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_droplet", "guid", "str or UUID", guid)
@@ -8509,7 +8512,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-environment-variable-group
         """
-        from .api.environment_variable_groups import update_environment_variable_group as operation
+        operation = _operations["api.environment_variable_groups.update_environment_variable_group"]
 
         if not isinstance(name, operation.UpdateEnvironmentVariableGroupName):
             raise _wrong("update_environment_variable_group", "name", "UpdateEnvironmentVariableGroupName", name)
@@ -8541,7 +8544,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-environment-variables-for-an-app
         """
-        from .api.apps import update_environment_variables_for_app as operation
+        operation = _operations["api.apps.update_environment_variables_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_environment_variables_for_app", "guid", "str or UUID", guid)
@@ -8575,7 +8578,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-feature-flag
         """
-        from .api.feature_flags import update_feature_flag as operation
+        operation = _operations["api.feature_flags.update_feature_flag"]
 
         if not isinstance(name, operation.UpdateFeatureFlagName):
             raise _wrong("update_feature_flag", "name", "UpdateFeatureFlagName", name)
@@ -8607,7 +8610,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-an-isolation-segment
         """
-        from .api.isolation_segments import update_isolation_segment as operation
+        operation = _operations["api.isolation_segments.update_isolation_segment"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_isolation_segment", "guid", "str or UUID", guid)
@@ -8641,7 +8644,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-an-organization
         """
-        from .api.organizations import update_organization as operation
+        operation = _operations["api.organizations.update_organization"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_organization", "guid", "str or UUID", guid)
@@ -8675,7 +8678,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-an-organization-quota
         """
-        from .api.organization_quotas import update_organization_quota as operation
+        operation = _operations["api.organization_quotas.update_organization_quota"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_organization_quota", "guid", "str or UUID", guid)
@@ -8709,7 +8712,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-package
         """
-        from .api.packages import update_package as operation
+        operation = _operations["api.packages.update_package"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_package", "guid", "str or UUID", guid)
@@ -8743,7 +8746,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-process
         """
-        from .api.processes import update_process as operation
+        operation = _operations["api.processes.update_process"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_process", "guid", "str or UUID", guid)
@@ -8778,7 +8781,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-process-for-an-app
         """
-        from .api.processes import update_process_for_app as operation
+        operation = _operations["api.processes.update_process_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_process_for_app", "guid", "str or UUID", guid)
@@ -8817,7 +8820,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-revision
         """
-        from .api.revisions import update_revision as operation
+        operation = _operations["api.revisions.update_revision"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_revision", "guid", "str or UUID", guid)
@@ -8851,7 +8854,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-route
         """
-        from .api.routes import update_route as operation
+        operation = _operations["api.routes.update_route"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_route", "guid", "str or UUID", guid)
@@ -8885,7 +8888,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-security-group
         """
-        from .api.security_groups import update_security_group as operation
+        operation = _operations["api.security_groups.update_security_group"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_security_group", "guid", "str or UUID", guid)
@@ -8919,7 +8922,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-broker
         """
-        from .api.service_brokers import update_service_broker as operation
+        operation = _operations["api.service_brokers.update_service_broker"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_service_broker", "guid", "str or UUID", guid)
@@ -8953,7 +8956,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-credential-binding
         """
-        from .api.service_credential_bindings import update_service_credential_binding as operation
+        operation = _operations["api.service_credential_bindings.update_service_credential_binding"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_service_credential_binding", "guid", "str or UUID", guid)
@@ -8987,7 +8990,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-instance
         """
-        from .api.service_instances import update_service_instance as operation
+        operation = _operations["api.service_instances.update_service_instance"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_service_instance", "guid", "str or UUID", guid)
@@ -9021,7 +9024,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-offering
         """
-        from .api.service_offerings import update_service_offering as operation
+        operation = _operations["api.service_offerings.update_service_offering"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_service_offering", "guid", "str or UUID", guid)
@@ -9055,7 +9058,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-plan
         """
-        from .api.service_plans import update_service_plan as operation
+        operation = _operations["api.service_plans.update_service_plan"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_service_plan", "guid", "str or UUID", guid)
@@ -9089,7 +9092,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-plan-visibility
         """
-        from .api.service_plans import update_service_plan_visibility as operation
+        operation = _operations["api.service_plans.update_service_plan_visibility"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_service_plan_visibility", "guid", "str or UUID", guid)
@@ -9123,7 +9126,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-route-binding
         """
-        from .api.service_route_bindings import update_service_route_binding as operation
+        operation = _operations["api.service_route_bindings.update_service_route_binding"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_service_route_binding", "guid", "str or UUID", guid)
@@ -9157,7 +9160,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-sidecar
         """
-        from .api.sidecars import update_sidecar as operation
+        operation = _operations["api.sidecars.update_sidecar"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_sidecar", "guid", "str or UUID", guid)
@@ -9191,7 +9194,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-space
         """
-        from .api.spaces import update_space as operation
+        operation = _operations["api.spaces.update_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_space", "guid", "str or UUID", guid)
@@ -9226,7 +9229,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-space-feature
         """
-        from .api.spaces import update_space_feature as operation
+        operation = _operations["api.spaces.update_space_feature"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_space_feature", "guid", "str or UUID", guid)
@@ -9263,7 +9266,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-space-quota
         """
-        from .api.space_quotas import update_space_quota as operation
+        operation = _operations["api.space_quotas.update_space_quota"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_space_quota", "guid", "str or UUID", guid)
@@ -9297,7 +9300,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-stack
         """
-        from .api.stacks import update_stack as operation
+        operation = _operations["api.stacks.update_stack"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_stack", "guid", "str or UUID", guid)
@@ -9331,7 +9334,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-task
         """
-        from .api.tasks import update_task as operation
+        operation = _operations["api.tasks.update_task"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_task", "guid", "str or UUID", guid)
@@ -9365,7 +9368,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-user
         """
-        from .api.users import update_user as operation
+        operation = _operations["api.users.update_user"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_user", "guid", "str or UUID", guid)
@@ -9399,7 +9402,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#upload-buildpack-bits
         """
-        from .api.buildpacks import upload_buildpack as operation
+        operation = _operations["api.buildpacks.upload_buildpack"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("upload_buildpack", "guid", "str or UUID", guid)
@@ -9433,7 +9436,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#upload-droplet-bits
         """
-        from .api.droplets import upload_droplet as operation
+        operation = _operations["api.droplets.upload_droplet"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("upload_droplet", "guid", "str or UUID", guid)
@@ -9467,7 +9470,7 @@ class CfV3Api(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#upload-package-bits
         """
-        from .api.packages import upload_package_bits as operation
+        operation = _operations["api.packages.upload_package_bits"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("upload_package_bits", "guid", "str or UUID", guid)
@@ -9509,7 +9512,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#apply-a-manifest-to-a-space
         """
-        from .api.spaces import apply_manifest_to_space as operation
+        operation = _operations["api.spaces.apply_manifest_to_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("apply_manifest_to_space", "guid", "str or UUID", guid)
@@ -9543,7 +9546,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#apply-an-organization-quota-to-an-organization
         """
-        from .api.organization_quotas import apply_organization_quota as operation
+        operation = _operations["api.organization_quotas.apply_organization_quota"]
 
         if not isinstance(quota_guid, (str, _uuid.UUID)):
             raise _wrong("apply_organization_quota", "quota_guid", "str or UUID", quota_guid)
@@ -9577,7 +9580,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#apply-a-service-plan-visibility
         """
-        from .api.service_plans import apply_service_plan_visibility as operation
+        operation = _operations["api.service_plans.apply_service_plan_visibility"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("apply_service_plan_visibility", "guid", "str or UUID", guid)
@@ -9611,7 +9614,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#apply-a-space-quota-to-a-space
         """
-        from .api.space_quotas import apply_space_quota as operation
+        operation = _operations["api.space_quotas.apply_space_quota"]
 
         if not isinstance(quota_guid, (str, _uuid.UUID)):
             raise _wrong("apply_space_quota", "quota_guid", "str or UUID", quota_guid)
@@ -9645,7 +9648,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#assign-default-isolation-segment
         """
-        from .api.organizations import assign_default_isolation_segment_for_organization as operation
+        operation = _operations["api.organizations.assign_default_isolation_segment_for_organization"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("assign_default_isolation_segment_for_organization", "guid", "str or UUID", guid)
@@ -9679,7 +9682,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#bind-a-running-security-group-to-spaces
         """
-        from .api.security_groups import bind_running_security_group as operation
+        operation = _operations["api.security_groups.bind_running_security_group"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("bind_running_security_group", "guid", "str or UUID", guid)
@@ -9713,7 +9716,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#bind-a-staging-security-group-to-spaces
         """
-        from .api.security_groups import bind_staging_security_group as operation
+        operation = _operations["api.security_groups.bind_staging_security_group"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("bind_staging_security_group", "guid", "str or UUID", guid)
@@ -9746,7 +9749,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#cancel-a-deployment
         """
-        from .api.deployments import cancel_deployment as operation
+        operation = _operations["api.deployments.cancel_deployment"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("cancel_deployment", "guid", "str or UUID", guid)
@@ -9776,7 +9779,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#cancel-a-task
         """
-        from .api.tasks import cancel_task as operation
+        operation = _operations["api.tasks.cancel_task"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("cancel_task", "guid", "str or UUID", guid)
@@ -9806,7 +9809,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#cancel-a-task
         """
-        from .api.tasks import cancel_task_put as operation
+        operation = _operations["api.tasks.cancel_task_put"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("cancel_task_put", "guid", "str or UUID", guid)
@@ -9836,7 +9839,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#cancel-a-task
         """
-        from .api.tasks import cancel_task_short as operation
+        operation = _operations["api.tasks.cancel_task_short"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("cancel_task_short", "guid", "str or UUID", guid)
@@ -9869,7 +9872,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#check-reserved-routes-for-a-domain
         """
-        from .api.domains import check_reserved_routes_for_domain as operation
+        operation = _operations["api.domains.check_reserved_routes_for_domain"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("check_reserved_routes_for_domain", "guid", "str or UUID", guid)
@@ -9905,7 +9908,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#clear-buildpack-cache
         """
-        from .api.admin import clear_buildpack_cache as operation
+        operation = _operations["api.admin.clear_buildpack_cache"]
 
         return await self._call_raw(
             "clearBuildpackCache",
@@ -9930,7 +9933,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#clear-buildpack-cache-for-application
         """
-        from .api.apps import clear_buildpack_cache_for_application as operation
+        operation = _operations["api.apps.clear_buildpack_cache_for_application"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("clear_buildpack_cache_for_application", "guid", "str or UUID", guid)
@@ -9960,7 +9963,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#continue-a-deployment
         """
-        from .api.deployments import continue_deployment as operation
+        operation = _operations["api.deployments.continue_deployment"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("continue_deployment", "guid", "str or UUID", guid)
@@ -9990,7 +9993,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-an-app
         """
-        from .api.apps import create_app as operation
+        operation = _operations["api.apps.create_app"]
 
         if not isinstance(body, operation.CreateAppBody):
             raise _wrong("create_app", "body", "CreateAppBody", body)
@@ -10018,7 +10021,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-build
         """
-        from .api.builds import create_build as operation
+        operation = _operations["api.builds.create_build"]
 
         if not isinstance(body, operation.CreateBuildBody):
             raise _wrong("create_build", "body", "CreateBuildBody", body)
@@ -10046,7 +10049,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-buildpack
         """
-        from .api.buildpacks import create_buildpack as operation
+        operation = _operations["api.buildpacks.create_buildpack"]
 
         if not isinstance(body, operation.CreateBuildpackBody):
             raise _wrong("create_buildpack", "body", "CreateBuildpackBody", body)
@@ -10074,7 +10077,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-deployment
         """
-        from .api.deployments import create_deployment as operation
+        operation = _operations["api.deployments.create_deployment"]
 
         if not isinstance(body, operation.CreateDeploymentBody):
             raise _wrong("create_deployment", "body", "CreateDeploymentBody", body)
@@ -10102,7 +10105,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-domain
         """
-        from .api.domains import create_domain as operation
+        operation = _operations["api.domains.create_domain"]
 
         if not isinstance(body, operation.CreateDomainBody):
             raise _wrong("create_domain", "body", "CreateDomainBody", body)
@@ -10130,7 +10133,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-droplet
         """
-        from .api.droplets import create_droplet as operation
+        operation = _operations["api.droplets.create_droplet"]
 
         if not isinstance(body, operation.CreateDropletBody):
             raise _wrong("create_droplet", "body", "CreateDropletBody", body)
@@ -10158,7 +10161,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-an-isolation-segment
         """
-        from .api.isolation_segments import create_isolation_segment as operation
+        operation = _operations["api.isolation_segments.create_isolation_segment"]
 
         if body is not UNSET and not isinstance(body, operation.CreateIsolationSegmentBody):
             raise _wrong("create_isolation_segment", "body", "CreateIsolationSegmentBody", body)
@@ -10187,7 +10190,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-manifest-diff-for-a-space-experimental
         """
-        from .api.spaces import create_manifest_diff_for_space as operation
+        operation = _operations["api.spaces.create_manifest_diff_for_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("create_manifest_diff_for_space", "guid", "str or UUID", guid)
@@ -10220,7 +10223,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-an-organization
         """
-        from .api.organizations import create_organization as operation
+        operation = _operations["api.organizations.create_organization"]
 
         if not isinstance(body, operation.CreateOrganizationBody):
             raise _wrong("create_organization", "body", "CreateOrganizationBody", body)
@@ -10248,7 +10251,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-an-organization-quota
         """
-        from .api.organization_quotas import create_organization_quota as operation
+        operation = _operations["api.organization_quotas.create_organization_quota"]
 
         if not isinstance(body, operation.CreateOrganizationQuotaBody):
             raise _wrong("create_organization_quota", "body", "CreateOrganizationQuotaBody", body)
@@ -10276,7 +10279,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-package
         """
-        from .api.packages import create_package as operation
+        operation = _operations["api.packages.create_package"]
 
         if not isinstance(body, operation.CreatePackageBody):
             raise _wrong("create_package", "body", "CreatePackageBody", body)
@@ -10304,7 +10307,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-role
         """
-        from .api.roles import create_role as operation
+        operation = _operations["api.roles.create_role"]
 
         if body is not UNSET and not isinstance(body, operation.CreateRoleBody):
             raise _wrong("create_role", "body", "CreateRoleBody", body)
@@ -10332,7 +10335,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-route
         """
-        from .api.routes import create_route as operation
+        operation = _operations["api.routes.create_route"]
 
         if body is not UNSET and not isinstance(body, operation.CreateRouteBody):
             raise _wrong("create_route", "body", "CreateRouteBody", body)
@@ -10360,7 +10363,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-security-group
         """
-        from .api.security_groups import create_security_group as operation
+        operation = _operations["api.security_groups.create_security_group"]
 
         if body is not UNSET and not isinstance(body, operation.SecurityGroupCreate):
             raise _wrong("create_security_group", "body", "SecurityGroupCreate", body)
@@ -10388,7 +10391,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-service-broker
         """
-        from .api.service_brokers import create_service_broker as operation
+        operation = _operations["api.service_brokers.create_service_broker"]
 
         if body is not UNSET and not isinstance(body, operation.CreateServiceBrokerBody):
             raise _wrong("create_service_broker", "body", "CreateServiceBrokerBody", body)
@@ -10416,7 +10419,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-service-credential-binding
         """
-        from .api.service_credential_bindings import create_service_credential_binding as operation
+        operation = _operations["api.service_credential_bindings.create_service_credential_binding"]
 
         if body is not UNSET and not isinstance(body, operation.CreateServiceCredentialBindingBody):
             raise _wrong("create_service_credential_binding", "body", "CreateServiceCredentialBindingBody", body)
@@ -10444,7 +10447,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-service-instance
         """
-        from .api.service_instances import create_service_instance as operation
+        operation = _operations["api.service_instances.create_service_instance"]
 
         if body is not UNSET and not isinstance(body, operation.CreateServiceInstanceBody):
             raise _wrong("create_service_instance", "body", "CreateServiceInstanceBody", body)
@@ -10472,7 +10475,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-service-route-binding
         """
-        from .api.service_route_bindings import create_service_route_binding as operation
+        operation = _operations["api.service_route_bindings.create_service_route_binding"]
 
         if body is not UNSET and not isinstance(body, operation.ServiceRouteBindingCreate):
             raise _wrong("create_service_route_binding", "body", "ServiceRouteBindingCreate", body)
@@ -10501,7 +10504,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-sidecar-associated-with-an-app
         """
-        from .api.sidecars import create_sidecar as operation
+        operation = _operations["api.sidecars.create_sidecar"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("create_sidecar", "guid", "str or UUID", guid)
@@ -10534,7 +10537,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-space
         """
-        from .api.spaces import create_space as operation
+        operation = _operations["api.spaces.create_space"]
 
         if not isinstance(body, operation.CreateSpaceBody):
             raise _wrong("create_space", "body", "CreateSpaceBody", body)
@@ -10562,7 +10565,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-space-quota
         """
-        from .api.space_quotas import create_space_quota as operation
+        operation = _operations["api.space_quotas.create_space_quota"]
 
         if body is not UNSET and not isinstance(body, operation.CreateSpaceQuotaBody):
             raise _wrong("create_space_quota", "body", "CreateSpaceQuotaBody", body)
@@ -10590,7 +10593,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-stack
         """
-        from .api.stacks import create_stack as operation
+        operation = _operations["api.stacks.create_stack"]
 
         if not isinstance(body, operation.CreateStackBody):
             raise _wrong("create_stack", "body", "CreateStackBody", body)
@@ -10619,7 +10622,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-task
         """
-        from .api.tasks import create_task as operation
+        operation = _operations["api.tasks.create_task"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("create_task", "guid", "str or UUID", guid)
@@ -10652,7 +10655,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-user
         """
-        from .api.users import create_user as operation
+        operation = _operations["api.users.create_user"]
 
         if body is not UNSET and not isinstance(body, operation.CreateUserBody):
             raise _wrong("create_user", "body", "CreateUserBody", body)
@@ -10680,7 +10683,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-an-app
         """
-        from .api.apps import delete_app as operation
+        operation = _operations["api.apps.delete_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_app", "guid", "str or UUID", guid)
@@ -10710,7 +10713,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-buildpack
         """
-        from .api.buildpacks import delete_buildpack as operation
+        operation = _operations["api.buildpacks.delete_buildpack"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_buildpack", "guid", "str or UUID", guid)
@@ -10740,7 +10743,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-domain
         """
-        from .api.domains import delete_domain as operation
+        operation = _operations["api.domains.delete_domain"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_domain", "guid", "str or UUID", guid)
@@ -10770,7 +10773,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-droplet
         """
-        from .api.droplets import delete_droplet as operation
+        operation = _operations["api.droplets.delete_droplet"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_droplet", "guid", "str or UUID", guid)
@@ -10800,7 +10803,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-an-isolation-segment
         """
-        from .api.isolation_segments import delete_isolation_segment as operation
+        operation = _operations["api.isolation_segments.delete_isolation_segment"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_isolation_segment", "guid", "str or UUID", guid)
@@ -10830,7 +10833,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-an-organization
         """
-        from .api.organizations import delete_organization as operation
+        operation = _operations["api.organizations.delete_organization"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_organization", "guid", "str or UUID", guid)
@@ -10860,7 +10863,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-an-organization-quota
         """
-        from .api.organization_quotas import delete_organization_quota as operation
+        operation = _operations["api.organization_quotas.delete_organization_quota"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_organization_quota", "guid", "str or UUID", guid)
@@ -10890,7 +10893,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-package
         """
-        from .api.packages import delete_package as operation
+        operation = _operations["api.packages.delete_package"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_package", "guid", "str or UUID", guid)
@@ -10920,7 +10923,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-role
         """
-        from .api.roles import delete_role as operation
+        operation = _operations["api.roles.delete_role"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_role", "guid", "str or UUID", guid)
@@ -10950,7 +10953,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-route
         """
-        from .api.routes import delete_route as operation
+        operation = _operations["api.routes.delete_route"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_route", "guid", "str or UUID", guid)
@@ -10980,7 +10983,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-security-group
         """
-        from .api.security_groups import delete_security_group as operation
+        operation = _operations["api.security_groups.delete_security_group"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_security_group", "guid", "str or UUID", guid)
@@ -11010,7 +11013,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-service-broker
         """
-        from .api.service_brokers import delete_service_broker as operation
+        operation = _operations["api.service_brokers.delete_service_broker"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_service_broker", "guid", "str or UUID", guid)
@@ -11040,7 +11043,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-service-credential-binding
         """
-        from .api.service_credential_bindings import delete_service_credential_binding as operation
+        operation = _operations["api.service_credential_bindings.delete_service_credential_binding"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_service_credential_binding", "guid", "str or UUID", guid)
@@ -11071,7 +11074,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-service-instance
         """
-        from .api.service_instances import delete_service_instance as operation
+        operation = _operations["api.service_instances.delete_service_instance"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_service_instance", "guid", "str or UUID", guid)
@@ -11105,7 +11108,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-service-offering
         """
-        from .api.service_offerings import delete_service_offering as operation
+        operation = _operations["api.service_offerings.delete_service_offering"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_service_offering", "guid", "str or UUID", guid)
@@ -11138,7 +11141,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-service-plan
         """
-        from .api.service_plans import delete_service_plan as operation
+        operation = _operations["api.service_plans.delete_service_plan"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_service_plan", "guid", "str or UUID", guid)
@@ -11168,7 +11171,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-service-route-binding
         """
-        from .api.service_route_bindings import delete_service_route_binding as operation
+        operation = _operations["api.service_route_bindings.delete_service_route_binding"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_service_route_binding", "guid", "str or UUID", guid)
@@ -11198,7 +11201,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-sidecar
         """
-        from .api.sidecars import delete_sidecar as operation
+        operation = _operations["api.sidecars.delete_sidecar"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_sidecar", "guid", "str or UUID", guid)
@@ -11228,7 +11231,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-space
         """
-        from .api.spaces import delete_space as operation
+        operation = _operations["api.spaces.delete_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_space", "guid", "str or UUID", guid)
@@ -11258,7 +11261,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-space-quota
         """
-        from .api.space_quotas import delete_space_quota as operation
+        operation = _operations["api.space_quotas.delete_space_quota"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_space_quota", "guid", "str or UUID", guid)
@@ -11288,7 +11291,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-stack
         """
-        from .api.stacks import delete_stack as operation
+        operation = _operations["api.stacks.delete_stack"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_stack", "guid", "str or UUID", guid)
@@ -11319,7 +11322,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-unmapped-routes-for-a-space
         """
-        from .api.spaces import delete_unmapped_routes_for_space as operation
+        operation = _operations["api.spaces.delete_unmapped_routes_for_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_unmapped_routes_for_space", "guid", "str or UUID", guid)
@@ -11352,7 +11355,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#delete-a-user
         """
-        from .api.users import delete_user as operation
+        operation = _operations["api.users.delete_user"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("delete_user", "guid", "str or UUID", guid)
@@ -11382,7 +11385,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#download-droplet-bits
         """
-        from .api.droplets import download_droplet as operation
+        operation = _operations["api.droplets.download_droplet"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("download_droplet", "guid", "str or UUID", guid)
@@ -11412,7 +11415,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#download-package-bits
         """
-        from .api.packages import download_package_bits as operation
+        operation = _operations["api.packages.download_package_bits"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("download_package_bits", "guid", "str or UUID", guid)
@@ -11443,7 +11446,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#entitle-organizations-for-an-isolation-segment
         """
-        from .api.isolation_segments import entitle_organizations_for_isolation_segment as operation
+        operation = _operations["api.isolation_segments.entitle_organizations_for_isolation_segment"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("entitle_organizations_for_isolation_segment", "guid", "str or UUID", guid)
@@ -11476,7 +11479,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#generate-a-manifest-for-an-app
         """
-        from .api.manifests import generate_manifest as operation
+        operation = _operations["api.manifests.generate_manifest"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("generate_manifest", "guid", "str or UUID", guid)
@@ -11505,7 +11508,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#global-api-root
         """
-        from .api.root import get_api_root as operation
+        operation = _operations["api.root.get_api_root"]
 
         return await self._call_raw(
             "getApiRoot",
@@ -11531,7 +11534,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-app
         """
-        from .api.apps import get_app as operation
+        operation = _operations["api.apps.get_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_app", "guid", "str or UUID", guid)
@@ -11565,7 +11568,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-app-feature
         """
-        from .api.apps import get_app_feature as operation
+        operation = _operations["api.apps.get_app_feature"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_app_feature", "guid", "str or UUID", guid)
@@ -11598,7 +11601,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-app-usage-event
         """
-        from .api.app_usage_events import get_app_usage_event as operation
+        operation = _operations["api.app_usage_events.get_app_usage_event"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_app_usage_event", "guid", "str or UUID", guid)
@@ -11628,7 +11631,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-assigned-isolation-segment
         """
-        from .api.spaces import get_assigned_isolation_segment_for_space as operation
+        operation = _operations["api.spaces.get_assigned_isolation_segment_for_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_assigned_isolation_segment_for_space", "guid", "str or UUID", guid)
@@ -11658,7 +11661,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-audit-event
         """
-        from .api.audit_events import get_audit_event as operation
+        operation = _operations["api.audit_events.get_audit_event"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_audit_event", "guid", "str or UUID", guid)
@@ -11688,7 +11691,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-build
         """
-        from .api.builds import get_build as operation
+        operation = _operations["api.builds.get_build"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_build", "guid", "str or UUID", guid)
@@ -11718,7 +11721,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-buildpack
         """
-        from .api.buildpacks import get_buildpack as operation
+        operation = _operations["api.buildpacks.get_buildpack"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_buildpack", "guid", "str or UUID", guid)
@@ -11748,7 +11751,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-current-droplet-association-for-an-app
         """
-        from .api.apps import get_current_droplet_association_for_app as operation
+        operation = _operations["api.apps.get_current_droplet_association_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_current_droplet_association_for_app", "guid", "str or UUID", guid)
@@ -11778,7 +11781,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-current-droplet
         """
-        from .api.apps import get_current_droplet_for_app as operation
+        operation = _operations["api.apps.get_current_droplet_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_current_droplet_for_app", "guid", "str or UUID", guid)
@@ -11808,7 +11811,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-default-domain
         """
-        from .api.organizations import get_default_domain_for_organization as operation
+        operation = _operations["api.organizations.get_default_domain_for_organization"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_default_domain_for_organization", "guid", "str or UUID", guid)
@@ -11838,7 +11841,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-default-isolation-segment
         """
-        from .api.organizations import get_default_isolation_segment_for_organization as operation
+        operation = _operations["api.organizations.get_default_isolation_segment_for_organization"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_default_isolation_segment_for_organization", "guid", "str or UUID", guid)
@@ -11868,7 +11871,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-deployment
         """
-        from .api.deployments import get_deployment as operation
+        operation = _operations["api.deployments.get_deployment"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_deployment", "guid", "str or UUID", guid)
@@ -11898,7 +11901,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-domain
         """
-        from .api.domains import get_domain as operation
+        operation = _operations["api.domains.get_domain"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_domain", "guid", "str or UUID", guid)
@@ -11928,7 +11931,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-droplet
         """
-        from .api.droplets import get_droplet as operation
+        operation = _operations["api.droplets.get_droplet"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_droplet", "guid", "str or UUID", guid)
@@ -11958,7 +11961,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-environment-for-an-app
         """
-        from .api.apps import get_env_for_app as operation
+        operation = _operations["api.apps.get_env_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_env_for_app", "guid", "str or UUID", guid)
@@ -11988,7 +11991,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-environment-variable-group
         """
-        from .api.environment_variable_groups import get_environment_variable_group as operation
+        operation = _operations["api.environment_variable_groups.get_environment_variable_group"]
 
         if not isinstance(name, operation.GetEnvironmentVariableGroupName):
             raise _wrong("get_environment_variable_group", "name", "GetEnvironmentVariableGroupName", name)
@@ -12016,7 +12019,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-environment-variables-for-an-app
         """
-        from .api.apps import get_environment_variables_for_app as operation
+        operation = _operations["api.apps.get_environment_variables_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_environment_variables_for_app", "guid", "str or UUID", guid)
@@ -12046,7 +12049,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-feature-flag
         """
-        from .api.feature_flags import get_feature_flag as operation
+        operation = _operations["api.feature_flags.get_feature_flag"]
 
         if not isinstance(name, operation.GetFeatureFlagName):
             raise _wrong("get_feature_flag", "name", "GetFeatureFlagName", name)
@@ -12074,7 +12077,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-isolation-segment
         """
-        from .api.isolation_segments import get_isolation_segment as operation
+        operation = _operations["api.isolation_segments.get_isolation_segment"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_isolation_segment", "guid", "str or UUID", guid)
@@ -12104,7 +12107,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-job
         """
-        from .api.jobs import get_job as operation
+        operation = _operations["api.jobs.get_job"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_job", "guid", "str or UUID", guid)
@@ -12134,7 +12137,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-organization
         """
-        from .api.organizations import get_organization as operation
+        operation = _operations["api.organizations.get_organization"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_organization", "guid", "str or UUID", guid)
@@ -12164,7 +12167,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-an-organization-quota
         """
-        from .api.organization_quotas import get_organization_quota as operation
+        operation = _operations["api.organization_quotas.get_organization_quota"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_organization_quota", "guid", "str or UUID", guid)
@@ -12194,7 +12197,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-package
         """
-        from .api.packages import get_package as operation
+        operation = _operations["api.packages.get_package"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_package", "guid", "str or UUID", guid)
@@ -12224,7 +12227,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-permissions-for-an-app
         """
-        from .api.apps import get_permissions_for_app as operation
+        operation = _operations["api.apps.get_permissions_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_permissions_for_app", "guid", "str or UUID", guid)
@@ -12253,7 +12256,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-platform-info
         """
-        from .api.info import get_platform_info as operation
+        operation = _operations["api.info.get_platform_info"]
 
         return await self._call_raw(
             "getPlatformInfo",
@@ -12277,7 +12280,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-platform-usage-summary
         """
-        from .api.info import get_platform_usage_summary as operation
+        operation = _operations["api.info.get_platform_usage_summary"]
 
         return await self._call_raw(
             "getPlatformUsageSummary",
@@ -12302,7 +12305,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-process
         """
-        from .api.processes import get_process as operation
+        operation = _operations["api.processes.get_process"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_process", "guid", "str or UUID", guid)
@@ -12333,7 +12336,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-process-for-an-app
         """
-        from .api.processes import get_process_for_app as operation
+        operation = _operations["api.processes.get_process_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_process_for_app", "guid", "str or UUID", guid)
@@ -12368,7 +12371,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-stats-for-a-process
         """
-        from .api.processes import get_process_stats as operation
+        operation = _operations["api.processes.get_process_stats"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_process_stats", "guid", "str or UUID", guid)
@@ -12399,7 +12402,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-stats-for-a-process-for-an-app
         """
-        from .api.processes import get_process_stats_for_app as operation
+        operation = _operations["api.processes.get_process_stats_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_process_stats_for_app", "guid", "str or UUID", guid)
@@ -12434,7 +12437,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-revision
         """
-        from .api.revisions import get_revision as operation
+        operation = _operations["api.revisions.get_revision"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_revision", "guid", "str or UUID", guid)
@@ -12464,7 +12467,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-environment-variables-for-a-revision
         """
-        from .api.revisions import get_revision_environment_variables as operation
+        operation = _operations["api.revisions.get_revision_environment_variables"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_revision_environment_variables", "guid", "str or UUID", guid)
@@ -12495,7 +12498,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-role
         """
-        from .api.roles import get_role as operation
+        operation = _operations["api.roles.get_role"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_role", "guid", "str or UUID", guid)
@@ -12529,7 +12532,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-route
         """
-        from .api.routes import get_route as operation
+        operation = _operations["api.routes.get_route"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_route", "guid", "str or UUID", guid)
@@ -12562,7 +12565,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-security-group
         """
-        from .api.security_groups import get_security_group as operation
+        operation = _operations["api.security_groups.get_security_group"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_security_group", "guid", "str or UUID", guid)
@@ -12592,7 +12595,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-broker
         """
-        from .api.service_brokers import get_service_broker as operation
+        operation = _operations["api.service_brokers.get_service_broker"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_broker", "guid", "str or UUID", guid)
@@ -12623,7 +12626,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-credential-binding
         """
-        from .api.service_credential_bindings import get_service_credential_binding as operation
+        operation = _operations["api.service_credential_bindings.get_service_credential_binding"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_credential_binding", "guid", "str or UUID", guid)
@@ -12658,7 +12661,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-credential-binding-details
         """
-        from .api.service_credential_bindings import get_service_credential_binding_details as operation
+        operation = _operations["api.service_credential_bindings.get_service_credential_binding_details"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_credential_binding_details", "guid", "str or UUID", guid)
@@ -12688,7 +12691,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-parameters-for-a-service-credential-binding
         """
-        from .api.service_credential_bindings import get_service_credential_binding_parameters as operation
+        operation = _operations["api.service_credential_bindings.get_service_credential_binding_parameters"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_credential_binding_parameters", "guid", "str or UUID", guid)
@@ -12719,7 +12722,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-instance
         """
-        from .api.service_instances import get_service_instance as operation
+        operation = _operations["api.service_instances.get_service_instance"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_instance", "guid", "str or UUID", guid)
@@ -12752,7 +12755,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-credentials-for-a-user-provided-service-instance
         """
-        from .api.service_instances import get_service_instance_credentials as operation
+        operation = _operations["api.service_instances.get_service_instance_credentials"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_instance_credentials", "guid", "str or UUID", guid)
@@ -12782,7 +12785,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-parameters-for-a-managed-service-instance
         """
-        from .api.service_instances import get_service_instance_parameters as operation
+        operation = _operations["api.service_instances.get_service_instance_parameters"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_instance_parameters", "guid", "str or UUID", guid)
@@ -12812,7 +12815,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-permissions-for-a-service-instance
         """
-        from .api.service_instances import get_service_instance_permissions as operation
+        operation = _operations["api.service_instances.get_service_instance_permissions"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_instance_permissions", "guid", "str or UUID", guid)
@@ -12842,7 +12845,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-usage-summary-in-shared-spaces
         """
-        from .api.service_instances import get_service_instance_usage_summary_in_shared_spaces as operation
+        operation = _operations["api.service_instances.get_service_instance_usage_summary_in_shared_spaces"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_instance_usage_summary_in_shared_spaces", "guid", "str or UUID", guid)
@@ -12872,7 +12875,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-offering
         """
-        from .api.service_offerings import get_service_offering as operation
+        operation = _operations["api.service_offerings.get_service_offering"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_offering", "guid", "str or UUID", guid)
@@ -12903,7 +12906,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-plan
         """
-        from .api.service_plans import get_service_plan as operation
+        operation = _operations["api.service_plans.get_service_plan"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_plan", "guid", "str or UUID", guid)
@@ -12936,7 +12939,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-plan-visibility
         """
-        from .api.service_plans import get_service_plan_visibility as operation
+        operation = _operations["api.service_plans.get_service_plan_visibility"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_plan_visibility", "guid", "str or UUID", guid)
@@ -12967,7 +12970,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-route-binding
         """
-        from .api.service_route_bindings import get_service_route_binding as operation
+        operation = _operations["api.service_route_bindings.get_service_route_binding"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_route_binding", "guid", "str or UUID", guid)
@@ -13000,7 +13003,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-parameters-for-a-route-binding
         """
-        from .api.service_route_bindings import get_service_route_binding_parameters as operation
+        operation = _operations["api.service_route_bindings.get_service_route_binding_parameters"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_route_binding_parameters", "guid", "str or UUID", guid)
@@ -13030,7 +13033,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-service-usage-event
         """
-        from .api.service_usage_events import get_service_usage_event as operation
+        operation = _operations["api.service_usage_events.get_service_usage_event"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_service_usage_event", "guid", "str or UUID", guid)
@@ -13060,7 +13063,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-sidecar
         """
-        from .api.sidecars import get_sidecar as operation
+        operation = _operations["api.sidecars.get_sidecar"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_sidecar", "guid", "str or UUID", guid)
@@ -13091,7 +13094,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-space
         """
-        from .api.spaces import get_space as operation
+        operation = _operations["api.spaces.get_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_space", "guid", "str or UUID", guid)
@@ -13125,7 +13128,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-space-feature
         """
-        from .api.spaces import get_space_feature as operation
+        operation = _operations["api.spaces.get_space_feature"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_space_feature", "guid", "str or UUID", guid)
@@ -13158,7 +13161,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-space-quota
         """
-        from .api.space_quotas import get_space_quota as operation
+        operation = _operations["api.space_quotas.get_space_quota"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_space_quota", "guid", "str or UUID", guid)
@@ -13188,7 +13191,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-ssh-enabled-for-an-app
         """
-        from .api.apps import get_ssh_enabled_for_app as operation
+        operation = _operations["api.apps.get_ssh_enabled_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_ssh_enabled_for_app", "guid", "str or UUID", guid)
@@ -13218,7 +13221,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-stack
         """
-        from .api.stacks import get_stack as operation
+        operation = _operations["api.stacks.get_stack"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_stack", "guid", "str or UUID", guid)
@@ -13248,7 +13251,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-task
         """
-        from .api.tasks import get_task as operation
+        operation = _operations["api.tasks.get_task"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_task", "guid", "str or UUID", guid)
@@ -13278,7 +13281,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-usage-summary
         """
-        from .api.organizations import get_usage_summary_for_organization as operation
+        operation = _operations["api.organizations.get_usage_summary_for_organization"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_usage_summary_for_organization", "guid", "str or UUID", guid)
@@ -13308,7 +13311,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-usage-summary-for-a-space
         """
-        from .api.spaces import get_usage_summary_for_space as operation
+        operation = _operations["api.spaces.get_usage_summary_for_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_usage_summary_for_space", "guid", "str or UUID", guid)
@@ -13338,7 +13341,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#get-a-user
         """
-        from .api.users import get_user as operation
+        operation = _operations["api.users.get_user"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("get_user", "guid", "str or UUID", guid)
@@ -13367,7 +13370,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#v3-api-root
         """
-        from .api.root import get_v3_api_root as operation
+        operation = _operations["api.root.get_v3_api_root"]
 
         return await self._call_raw(
             "getV3ApiRoot",
@@ -13393,7 +13396,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#insert-destinations-for-a-route
         """
-        from .api.routes import insert_destinations_for_route as operation
+        operation = _operations["api.routes.insert_destinations_for_route"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("insert_destinations_for_route", "guid", "str or UUID", guid)
@@ -13433,7 +13436,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-builds-for-an-app
         """
-        from .api.builds import list_app_builds as operation
+        operation = _operations["api.builds.list_app_builds"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_app_builds", "guid", "str or UUID", guid)
@@ -13492,7 +13495,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-droplets-for-an-app
         """
-        from .api.apps import list_app_droplets as operation
+        operation = _operations["api.apps.list_app_droplets"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_app_droplets", "guid", "str or UUID", guid)
@@ -13542,7 +13545,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-app-features
         """
-        from .api.apps import list_app_features as operation
+        operation = _operations["api.apps.list_app_features"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_app_features", "guid", "str or UUID", guid)
@@ -13578,7 +13581,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-packages-for-an-app
         """
-        from .api.packages import list_app_packages as operation
+        operation = _operations["api.packages.list_app_packages"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_app_packages", "guid", "str or UUID", guid)
@@ -13624,7 +13627,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-processes-for-an-app
         """
-        from .api.processes import list_app_processes as operation
+        operation = _operations["api.processes.list_app_processes"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_app_processes", "guid", "str or UUID", guid)
@@ -13668,7 +13671,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-routes-for-an-app
         """
-        from .api.routes import list_app_routes as operation
+        operation = _operations["api.routes.list_app_routes"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_app_routes", "guid", "str or UUID", guid)
@@ -13721,7 +13724,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-sidecars-for-app
         """
-        from .api.sidecars import list_app_sidecars as operation
+        operation = _operations["api.sidecars.list_app_sidecars"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_app_sidecars", "guid", "str or UUID", guid)
@@ -13761,7 +13764,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-tasks-for-an-app
         """
-        from .api.tasks import list_app_tasks as operation
+        operation = _operations["api.tasks.list_app_tasks"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_app_tasks", "guid", "str or UUID", guid)
@@ -13828,7 +13831,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-app-usage-events
         """
-        from .api.app_usage_events import list_app_usage_events as operation
+        operation = _operations["api.app_usage_events.list_app_usage_events"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_app_usage_events", "page", "int", page)
@@ -13885,7 +13888,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-apps
         """
-        from .api.apps import list_apps as operation
+        operation = _operations["api.apps.list_apps"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_apps", "page", "int", page)
@@ -13957,7 +13960,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-apps-on-a-stack
         """
-        from .api.stacks import list_apps_on_stack as operation
+        operation = _operations["api.stacks.list_apps_on_stack"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_apps_on_stack", "guid", "str or UUID", guid)
@@ -14015,7 +14018,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-audit-events
         """
-        from .api.audit_events import list_audit_events as operation
+        operation = _operations["api.audit_events.list_audit_events"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_audit_events", "page", "int", page)
@@ -14076,7 +14079,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-buildpacks
         """
-        from .api.buildpacks import list_buildpacks as operation
+        operation = _operations["api.buildpacks.list_buildpacks"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_buildpacks", "page", "int", page)
@@ -14135,7 +14138,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-builds
         """
-        from .api.builds import list_builds as operation
+        operation = _operations["api.builds.list_builds"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_builds", "page", "int", page)
@@ -14192,7 +14195,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-deployed-revisions-for-an-app
         """
-        from .api.revisions import list_deployed_revisions_for_app as operation
+        operation = _operations["api.revisions.list_deployed_revisions_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_deployed_revisions_for_app", "guid", "str or UUID", guid)
@@ -14238,7 +14241,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-deployments
         """
-        from .api.deployments import list_deployments as operation
+        operation = _operations["api.deployments.list_deployments"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_deployments", "page", "int", page)
@@ -14301,7 +14304,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-destinations-for-a-route
         """
-        from .api.routes import list_destinations_for_route as operation
+        operation = _operations["api.routes.list_destinations_for_route"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_destinations_for_route", "guid", "str or UUID", guid)
@@ -14344,7 +14347,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-domains
         """
-        from .api.domains import list_domains as operation
+        operation = _operations["api.domains.list_domains"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_domains", "page", "int", page)
@@ -14402,7 +14405,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-domains-for-an-organization
         """
-        from .api.domains import list_domains_for_organization as operation
+        operation = _operations["api.domains.list_domains_for_organization"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_domains_for_organization", "guid", "str or UUID", guid)
@@ -14451,7 +14454,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-droplets
         """
-        from .api.droplets import list_droplets as operation
+        operation = _operations["api.droplets.list_droplets"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_droplets", "page", "int", page)
@@ -14514,7 +14517,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-feature-flags
         """
-        from .api.feature_flags import list_feature_flags as operation
+        operation = _operations["api.feature_flags.list_feature_flags"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_feature_flags", "page", "int", page)
@@ -14556,7 +14559,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-isolation-segments
         """
-        from .api.isolation_segments import list_isolation_segments as operation
+        operation = _operations["api.isolation_segments.list_isolation_segments"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_isolation_segments", "page", "int", page)
@@ -14617,7 +14620,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-organization-quotas
         """
-        from .api.organization_quotas import list_organization_quotas as operation
+        operation = _operations["api.organization_quotas.list_organization_quotas"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_organization_quotas", "page", "int", page)
@@ -14675,7 +14678,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-organizations
         """
-        from .api.organizations import list_organizations as operation
+        operation = _operations["api.organizations.list_organizations"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_organizations", "page", "int", page)
@@ -14728,7 +14731,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-organizations-relationship
         """
-        from .api.isolation_segments import list_organizations_for_isolation_segment as operation
+        operation = _operations["api.isolation_segments.list_organizations_for_isolation_segment"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_organizations_for_isolation_segment", "guid", "str or UUID", guid)
@@ -14765,7 +14768,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-organizations-for-isolation-segment
         """
-        from .api.isolation_segments import list_organizations_for_isolation_segment_short as operation
+        operation = _operations["api.isolation_segments.list_organizations_for_isolation_segment_short"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_organizations_for_isolation_segment_short", "guid", "str or UUID", guid)
@@ -14806,7 +14809,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-droplets-for-a-package
         """
-        from .api.packages import list_package_droplets as operation
+        operation = _operations["api.packages.list_package_droplets"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_package_droplets", "guid", "str or UUID", guid)
@@ -14867,7 +14870,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-packages
         """
-        from .api.packages import list_packages as operation
+        operation = _operations["api.packages.list_packages"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_packages", "page", "int", page)
@@ -14930,7 +14933,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-instances-for-a-process
         """
-        from .api.processes import list_process_instances as operation
+        operation = _operations["api.processes.list_process_instances"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_process_instances", "guid", "str or UUID", guid)
@@ -14960,7 +14963,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-sidecars-for-process
         """
-        from .api.sidecars import list_process_sidecars as operation
+        operation = _operations["api.sidecars.list_process_sidecars"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_process_sidecars", "guid", "str or UUID", guid)
@@ -15000,7 +15003,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-processes
         """
-        from .api.processes import list_processes as operation
+        operation = _operations["api.processes.list_processes"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_processes", "page", "int", page)
@@ -15067,7 +15070,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-revisions-for-an-app
         """
-        from .api.revisions import list_revisions_for_app as operation
+        operation = _operations["api.revisions.list_revisions_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_revisions_for_app", "guid", "str or UUID", guid)
@@ -15131,7 +15134,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-roles
         """
-        from .api.roles import list_roles as operation
+        operation = _operations["api.roles.list_roles"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_roles", "page", "int", page)
@@ -15209,7 +15212,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-routes
         """
-        from .api.routes import list_routes as operation
+        operation = _operations["api.routes.list_routes"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_routes", "page", "int", page)
@@ -15284,7 +15287,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-running-security-groups-for-a-space
         """
-        from .api.spaces import list_running_security_groups_for_space as operation
+        operation = _operations["api.spaces.list_running_security_groups_for_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_running_security_groups_for_space", "guid", "str or UUID", guid)
@@ -15324,7 +15327,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-security-groups
         """
-        from .api.security_groups import list_security_groups as operation
+        operation = _operations["api.security_groups.list_security_groups"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_security_groups", "page", "int", page)
@@ -15391,7 +15394,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-brokers
         """
-        from .api.service_brokers import list_service_brokers as operation
+        operation = _operations["api.service_brokers.list_service_brokers"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_service_brokers", "page", "int", page)
@@ -15459,7 +15462,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-credential-bindings
         """
-        from .api.service_credential_bindings import list_service_credential_bindings as operation
+        operation = _operations["api.service_credential_bindings.list_service_credential_bindings"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_service_credential_bindings", "page", "int", page)
@@ -15554,7 +15557,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-shared-spaces-relationship
         """
-        from .api.service_instances import list_service_instance_shared_spaces as operation
+        operation = _operations["api.service_instances.list_service_instance_shared_spaces"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_service_instance_shared_spaces", "guid", "str or UUID", guid)
@@ -15602,7 +15605,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-instances
         """
-        from .api.service_instances import list_service_instances as operation
+        operation = _operations["api.service_instances.list_service_instances"]
 
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_service_instances", "names", "a list of str", names)
@@ -15683,7 +15686,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-offerings
         """
-        from .api.service_offerings import list_service_offerings as operation
+        operation = _operations["api.service_offerings.list_service_offerings"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_service_offerings", "page", "int", page)
@@ -15766,7 +15769,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-plans
         """
-        from .api.service_plans import list_service_plans as operation
+        operation = _operations["api.service_plans.list_service_plans"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_service_plans", "page", "int", page)
@@ -15857,7 +15860,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-route-bindings
         """
-        from .api.service_route_bindings import list_service_route_bindings as operation
+        operation = _operations["api.service_route_bindings.list_service_route_bindings"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_service_route_bindings", "page", "int", page)
@@ -15930,7 +15933,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-service-usage-events
         """
-        from .api.service_usage_events import list_service_usage_events as operation
+        operation = _operations["api.service_usage_events.list_service_usage_events"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_service_usage_events", "page", "int", page)
@@ -15988,7 +15991,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-shared-spaces-relationship
         """
-        from .api.routes import list_shared_spaces_relationship as operation
+        operation = _operations["api.routes.list_shared_spaces_relationship"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_shared_spaces_relationship", "guid", "str or UUID", guid)
@@ -16018,7 +16021,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-space-features
         """
-        from .api.spaces import list_space_features as operation
+        operation = _operations["api.spaces.list_space_features"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_space_features", "guid", "str or UUID", guid)
@@ -16056,7 +16059,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-space-quotas
         """
-        from .api.space_quotas import list_space_quotas as operation
+        operation = _operations["api.space_quotas.list_space_quotas"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_space_quotas", "page", "int", page)
@@ -16119,7 +16122,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-spaces
         """
-        from .api.spaces import list_spaces as operation
+        operation = _operations["api.spaces.list_spaces"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_spaces", "page", "int", page)
@@ -16178,7 +16181,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-spaces-relationship
         """
-        from .api.isolation_segments import list_spaces_for_isolation_segment as operation
+        operation = _operations["api.isolation_segments.list_spaces_for_isolation_segment"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_spaces_for_isolation_segment", "guid", "str or UUID", guid)
@@ -16219,7 +16222,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-stacks
         """
-        from .api.stacks import list_stacks as operation
+        operation = _operations["api.stacks.list_stacks"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_stacks", "page", "int", page)
@@ -16267,7 +16270,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-staging-security-groups-for-a-space
         """
-        from .api.spaces import list_staging_security_groups_for_space as operation
+        operation = _operations["api.spaces.list_staging_security_groups_for_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_staging_security_groups_for_space", "guid", "str or UUID", guid)
@@ -16309,7 +16312,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-tasks
         """
-        from .api.tasks import list_tasks as operation
+        operation = _operations["api.tasks.list_tasks"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_tasks", "page", "int", page)
@@ -16384,7 +16387,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-users
         """
-        from .api.users import list_users as operation
+        operation = _operations["api.users.list_users"]
 
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_users", "page", "int", page)
@@ -16451,7 +16454,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-users-for-an-organization
         """
-        from .api.organizations import list_users_for_organization as operation
+        operation = _operations["api.organizations.list_users_for_organization"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_users_for_organization", "guid", "str or UUID", guid)
@@ -16513,7 +16516,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#list-users-for-a-space
         """
-        from .api.spaces import list_users_for_space as operation
+        operation = _operations["api.spaces.list_users_for_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("list_users_for_space", "guid", "str or UUID", guid)
@@ -16544,7 +16547,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#manage-isolation-segment
         """
-        from .api.spaces import manage_isolation_segment_for_space as operation
+        operation = _operations["api.spaces.manage_isolation_segment_for_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("manage_isolation_segment_for_space", "guid", "str or UUID", guid)
@@ -16577,7 +16580,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#create-a-resource-match
         """
-        from .api.resource_matches import post_resource_matches as operation
+        operation = _operations["api.resource_matches.post_resource_matches"]
 
         if body is not UNSET and not isinstance(body, operation.PostResourceMatchesBody):
             raise _wrong("post_resource_matches", "body", "PostResourceMatchesBody", body)
@@ -16604,7 +16607,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#purge-and-seed-app-usage-events
         """
-        from .api.app_usage_events import purge_and_seed_app_usage_events as operation
+        operation = _operations["api.app_usage_events.purge_and_seed_app_usage_events"]
 
         return await self._call_raw(
             "purgeAndSeedAppUsageEvents",
@@ -16628,7 +16631,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#purge-and-seed-service-usage-events
         """
-        from .api.service_usage_events import purge_and_seed_service_usage_events as operation
+        operation = _operations["api.service_usage_events.purge_and_seed_service_usage_events"]
 
         return await self._call_raw(
             "purgeAndSeedServiceUsageEvents",
@@ -16654,7 +16657,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#remove-destination-for-a-route
         """
-        from .api.routes import remove_destination_for_route as operation
+        operation = _operations["api.routes.remove_destination_for_route"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("remove_destination_for_route", "guid", "str or UUID", guid)
@@ -16690,7 +16693,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#remove-organization-from-a-service-plan-visibility
         """
-        from .api.service_plans import remove_organization_from_service_plan_visibility as operation
+        operation = _operations["api.service_plans.remove_organization_from_service_plan_visibility"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("remove_organization_from_service_plan_visibility", "guid", "str or UUID", guid)
@@ -16731,7 +16734,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#remove-a-space-quota-from-a-space
         """
-        from .api.space_quotas import remove_space_quota_from_space as operation
+        operation = _operations["api.space_quotas.remove_space_quota_from_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("remove_space_quota_from_space", "guid", "str or UUID", guid)
@@ -16767,7 +16770,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#replace-all-destinations-for-a-route
         """
-        from .api.routes import replace_destinations_for_route_with_patch as operation
+        operation = _operations["api.routes.replace_destinations_for_route_with_patch"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("replace_destinations_for_route_with_patch", "guid", "str or UUID", guid)
@@ -16802,7 +16805,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#restart-an-app
         """
-        from .api.apps import restart_app as operation
+        operation = _operations["api.apps.restart_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("restart_app", "guid", "str or UUID", guid)
@@ -16833,7 +16836,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#revoke-entitlement-to-isolation-segment-for-an-organization
         """
-        from .api.isolation_segments import revoke_isolation_segment_for_organization as operation
+        operation = _operations["api.isolation_segments.revoke_isolation_segment_for_organization"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("revoke_isolation_segment_for_organization", "guid", "str or UUID", guid)
@@ -16869,7 +16872,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#scale-a-process
         """
-        from .api.processes import scale_process as operation
+        operation = _operations["api.processes.scale_process"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("scale_process", "guid", "str or UUID", guid)
@@ -16904,7 +16907,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#scale-a-process-for-an-app
         """
-        from .api.processes import scale_process_for_app as operation
+        operation = _operations["api.processes.scale_process_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("scale_process_for_app", "guid", "str or UUID", guid)
@@ -16943,7 +16946,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#set-current-droplet
         """
-        from .api.apps import set_current_droplet_for_app as operation
+        operation = _operations["api.apps.set_current_droplet_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("set_current_droplet_for_app", "guid", "str or UUID", guid)
@@ -16977,7 +16980,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#share-a-domain
         """
-        from .api.domains import share_domain as operation
+        operation = _operations["api.domains.share_domain"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("share_domain", "guid", "str or UUID", guid)
@@ -17011,7 +17014,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#share-a-route-with-other-spaces-experimental
         """
-        from .api.routes import share_route as operation
+        operation = _operations["api.routes.share_route"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("share_route", "guid", "str or UUID", guid)
@@ -17045,7 +17048,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#share-a-service-instance-to-other-spaces
         """
-        from .api.service_instances import share_service_instance as operation
+        operation = _operations["api.service_instances.share_service_instance"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("share_service_instance", "guid", "str or UUID", guid)
@@ -17078,7 +17081,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#start-an-app
         """
-        from .api.apps import start_app as operation
+        operation = _operations["api.apps.start_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("start_app", "guid", "str or UUID", guid)
@@ -17108,7 +17111,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#stop-an-app
         """
-        from .api.apps import stop_app as operation
+        operation = _operations["api.apps.stop_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("stop_app", "guid", "str or UUID", guid)
@@ -17139,7 +17142,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#terminate-a-process-instance
         """
-        from .api.processes import terminate_process_instance as operation
+        operation = _operations["api.processes.terminate_process_instance"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("terminate_process_instance", "guid", "str or UUID", guid)
@@ -17174,7 +17177,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#terminate-a-process-instance-for-an-app
         """
-        from .api.processes import terminate_process_instance_for_app as operation
+        operation = _operations["api.processes.terminate_process_instance_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("terminate_process_instance_for_app", "guid", "str or UUID", guid)
@@ -17213,7 +17216,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#transfer-ownership-experimental
         """
-        from .api.routes import transfer_route_ownership as operation
+        operation = _operations["api.routes.transfer_route_ownership"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("transfer_route_ownership", "guid", "str or UUID", guid)
@@ -17247,7 +17250,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#unbind-a-running-security-group-from-a-space
         """
-        from .api.security_groups import unbind_running_security_group as operation
+        operation = _operations["api.security_groups.unbind_running_security_group"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("unbind_running_security_group", "guid", "str or UUID", guid)
@@ -17283,7 +17286,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#unbind-a-staging-security-group-from-a-space
         """
-        from .api.security_groups import unbind_staging_security_group as operation
+        operation = _operations["api.security_groups.unbind_staging_security_group"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("unbind_staging_security_group", "guid", "str or UUID", guid)
@@ -17319,7 +17322,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#unshare-a-domain
         """
-        from .api.domains import unshare_domain as operation
+        operation = _operations["api.domains.unshare_domain"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("unshare_domain", "guid", "str or UUID", guid)
@@ -17355,7 +17358,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#unshare-a-route-that-was-shared-with-another-space-experimental
         """
-        from .api.routes import unshare_route as operation
+        operation = _operations["api.routes.unshare_route"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("unshare_route", "guid", "str or UUID", guid)
@@ -17391,7 +17394,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#unshare-a-service-instance-from-another-space
         """
-        from .api.service_instances import unshare_service_instance as operation
+        operation = _operations["api.service_instances.unshare_service_instance"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("unshare_service_instance", "guid", "str or UUID", guid)
@@ -17427,7 +17430,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-an-app
         """
-        from .api.apps import update_app as operation
+        operation = _operations["api.apps.update_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_app", "guid", "str or UUID", guid)
@@ -17462,7 +17465,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-an-app-feature
         """
-        from .api.apps import update_app_feature as operation
+        operation = _operations["api.apps.update_app_feature"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_app_feature", "guid", "str or UUID", guid)
@@ -17499,7 +17502,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-build
         """
-        from .api.builds import update_build as operation
+        operation = _operations["api.builds.update_build"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_build", "guid", "str or UUID", guid)
@@ -17533,7 +17536,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-build
         """
-        from .api.builds import update_build_via_app as operation
+        operation = _operations["api.builds.update_build_via_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_build_via_app", "guid", "str or UUID", guid)
@@ -17567,7 +17570,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-buildpack
         """
-        from .api.buildpacks import update_buildpack as operation
+        operation = _operations["api.buildpacks.update_buildpack"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_buildpack", "guid", "str or UUID", guid)
@@ -17601,7 +17604,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-deployment
         """
-        from .api.deployments import update_deployment as operation
+        operation = _operations["api.deployments.update_deployment"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_deployment", "guid", "str or UUID", guid)
@@ -17636,7 +17639,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-destination-protocol-for-a-route
         """
-        from .api.routes import update_destination_protocol_for_route as operation
+        operation = _operations["api.routes.update_destination_protocol_for_route"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_destination_protocol_for_route", "guid", "str or UUID", guid)
@@ -17675,7 +17678,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-domain
         """
-        from .api.domains import update_domain as operation
+        operation = _operations["api.domains.update_domain"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_domain", "guid", "str or UUID", guid)
@@ -17709,7 +17712,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-droplet
         """
-        from .api.droplets import update_droplet as operation
+        operation = _operations["api.droplets.update_droplet"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_droplet", "guid", "str or UUID", guid)
@@ -17743,7 +17746,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-environment-variable-group
         """
-        from .api.environment_variable_groups import update_environment_variable_group as operation
+        operation = _operations["api.environment_variable_groups.update_environment_variable_group"]
 
         if not isinstance(name, operation.UpdateEnvironmentVariableGroupName):
             raise _wrong("update_environment_variable_group", "name", "UpdateEnvironmentVariableGroupName", name)
@@ -17775,7 +17778,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-environment-variables-for-an-app
         """
-        from .api.apps import update_environment_variables_for_app as operation
+        operation = _operations["api.apps.update_environment_variables_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_environment_variables_for_app", "guid", "str or UUID", guid)
@@ -17809,7 +17812,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-feature-flag
         """
-        from .api.feature_flags import update_feature_flag as operation
+        operation = _operations["api.feature_flags.update_feature_flag"]
 
         if not isinstance(name, operation.UpdateFeatureFlagName):
             raise _wrong("update_feature_flag", "name", "UpdateFeatureFlagName", name)
@@ -17841,7 +17844,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-an-isolation-segment
         """
-        from .api.isolation_segments import update_isolation_segment as operation
+        operation = _operations["api.isolation_segments.update_isolation_segment"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_isolation_segment", "guid", "str or UUID", guid)
@@ -17875,7 +17878,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-an-organization
         """
-        from .api.organizations import update_organization as operation
+        operation = _operations["api.organizations.update_organization"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_organization", "guid", "str or UUID", guid)
@@ -17909,7 +17912,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-an-organization-quota
         """
-        from .api.organization_quotas import update_organization_quota as operation
+        operation = _operations["api.organization_quotas.update_organization_quota"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_organization_quota", "guid", "str or UUID", guid)
@@ -17943,7 +17946,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-package
         """
-        from .api.packages import update_package as operation
+        operation = _operations["api.packages.update_package"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_package", "guid", "str or UUID", guid)
@@ -17977,7 +17980,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-process
         """
-        from .api.processes import update_process as operation
+        operation = _operations["api.processes.update_process"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_process", "guid", "str or UUID", guid)
@@ -18012,7 +18015,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-process-for-an-app
         """
-        from .api.processes import update_process_for_app as operation
+        operation = _operations["api.processes.update_process_for_app"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_process_for_app", "guid", "str or UUID", guid)
@@ -18051,7 +18054,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-revision
         """
-        from .api.revisions import update_revision as operation
+        operation = _operations["api.revisions.update_revision"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_revision", "guid", "str or UUID", guid)
@@ -18085,7 +18088,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-route
         """
-        from .api.routes import update_route as operation
+        operation = _operations["api.routes.update_route"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_route", "guid", "str or UUID", guid)
@@ -18119,7 +18122,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-security-group
         """
-        from .api.security_groups import update_security_group as operation
+        operation = _operations["api.security_groups.update_security_group"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_security_group", "guid", "str or UUID", guid)
@@ -18153,7 +18156,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-broker
         """
-        from .api.service_brokers import update_service_broker as operation
+        operation = _operations["api.service_brokers.update_service_broker"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_service_broker", "guid", "str or UUID", guid)
@@ -18187,7 +18190,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-credential-binding
         """
-        from .api.service_credential_bindings import update_service_credential_binding as operation
+        operation = _operations["api.service_credential_bindings.update_service_credential_binding"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_service_credential_binding", "guid", "str or UUID", guid)
@@ -18221,7 +18224,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-instance
         """
-        from .api.service_instances import update_service_instance as operation
+        operation = _operations["api.service_instances.update_service_instance"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_service_instance", "guid", "str or UUID", guid)
@@ -18255,7 +18258,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-offering
         """
-        from .api.service_offerings import update_service_offering as operation
+        operation = _operations["api.service_offerings.update_service_offering"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_service_offering", "guid", "str or UUID", guid)
@@ -18289,7 +18292,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-plan
         """
-        from .api.service_plans import update_service_plan as operation
+        operation = _operations["api.service_plans.update_service_plan"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_service_plan", "guid", "str or UUID", guid)
@@ -18323,7 +18326,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-plan-visibility
         """
-        from .api.service_plans import update_service_plan_visibility as operation
+        operation = _operations["api.service_plans.update_service_plan_visibility"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_service_plan_visibility", "guid", "str or UUID", guid)
@@ -18357,7 +18360,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-service-route-binding
         """
-        from .api.service_route_bindings import update_service_route_binding as operation
+        operation = _operations["api.service_route_bindings.update_service_route_binding"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_service_route_binding", "guid", "str or UUID", guid)
@@ -18391,7 +18394,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-sidecar
         """
-        from .api.sidecars import update_sidecar as operation
+        operation = _operations["api.sidecars.update_sidecar"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_sidecar", "guid", "str or UUID", guid)
@@ -18425,7 +18428,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-space
         """
-        from .api.spaces import update_space as operation
+        operation = _operations["api.spaces.update_space"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_space", "guid", "str or UUID", guid)
@@ -18460,7 +18463,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-space-feature
         """
-        from .api.spaces import update_space_feature as operation
+        operation = _operations["api.spaces.update_space_feature"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_space_feature", "guid", "str or UUID", guid)
@@ -18497,7 +18500,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-space-quota
         """
-        from .api.space_quotas import update_space_quota as operation
+        operation = _operations["api.space_quotas.update_space_quota"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_space_quota", "guid", "str or UUID", guid)
@@ -18531,7 +18534,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-stack
         """
-        from .api.stacks import update_stack as operation
+        operation = _operations["api.stacks.update_stack"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_stack", "guid", "str or UUID", guid)
@@ -18565,7 +18568,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-task
         """
-        from .api.tasks import update_task as operation
+        operation = _operations["api.tasks.update_task"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_task", "guid", "str or UUID", guid)
@@ -18599,7 +18602,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#update-a-user
         """
-        from .api.users import update_user as operation
+        operation = _operations["api.users.update_user"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("update_user", "guid", "str or UUID", guid)
@@ -18633,7 +18636,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#upload-buildpack-bits
         """
-        from .api.buildpacks import upload_buildpack as operation
+        operation = _operations["api.buildpacks.upload_buildpack"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("upload_buildpack", "guid", "str or UUID", guid)
@@ -18667,7 +18670,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#upload-droplet-bits
         """
-        from .api.droplets import upload_droplet as operation
+        operation = _operations["api.droplets.upload_droplet"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("upload_droplet", "guid", "str or UUID", guid)
@@ -18701,7 +18704,7 @@ class CfV3ApiWithRawResponse(Namespace):
 
         Reference: https://v3-apidocs.cloudfoundry.org/version/3.219.0/index.html#upload-package-bits
         """
-        from .api.packages import upload_package_bits as operation
+        operation = _operations["api.packages.upload_package_bits"]
 
         if not isinstance(guid, (str, _uuid.UUID)):
             raise _wrong("upload_package_bits", "guid", "str or UUID", guid)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid as _uuid
 from typing import TYPE_CHECKING
 
-from scp_async._namespace import NOT_GIVEN, Namespace
+from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules
 from scp_async._namespace import empty as _empty
 from scp_async._namespace import given as _given
 from scp_async._namespace import wrong_type as _wrong
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
         SubaccountServicePlansRequestPayloadCollection,
     )
     from .types import Response, Unset
+
+# The operation modules, each imported on its method's first call.
+_operations = OperationModules(__package__)
 
 
 class EntitlementsApi(Namespace):
@@ -60,7 +63,7 @@ class EntitlementsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIEntitlementsService/resource
         """
-        from .api.manage_assigned_entitlements import create_or_update_entitlements as operation
+        operation = _operations["api.manage_assigned_entitlements.create_or_update_entitlements"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("create_or_update_entitlements", "directory_guid", "str or UUID", directory_guid)
@@ -95,7 +98,7 @@ class EntitlementsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIEntitlementsService/resource
         """
-        from .api.regions_for_global_account import get_allowed_data_centers as operation
+        operation = _operations["api.regions_for_global_account.get_allowed_data_centers"]
 
         if region is not UNSET and not isinstance(region, str):
             raise _wrong("get_allowed_data_centers", "region", "str", region)
@@ -140,7 +143,7 @@ class EntitlementsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIEntitlementsService/resource
         """
-        from .api.manage_assigned_entitlements import get_directory_assignments as operation
+        operation = _operations["api.manage_assigned_entitlements.get_directory_assignments"]
 
         if directory_guid is not UNSET and not isinstance(directory_guid, str):
             raise _wrong("get_directory_assignments", "directory_guid", "str", directory_guid)
@@ -197,7 +200,7 @@ class EntitlementsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIEntitlementsService/resource
         """
-        from .api.manage_assigned_entitlements import get_global_account_assignments as operation
+        operation = _operations["api.manage_assigned_entitlements.get_global_account_assignments"]
 
         if subaccount_guid is not UNSET and not isinstance(subaccount_guid, str):
             raise _wrong("get_global_account_assignments", "subaccount_guid", "str", subaccount_guid)
@@ -247,7 +250,7 @@ class EntitlementsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIEntitlementsService/resource
         """
-        from .api.job_management import get_status as operation
+        operation = _operations["api.job_management.get_status"]
 
         if not isinstance(job_instance_id_or_unique_id, str):
             raise _wrong("get_status", "job_instance_id_or_unique_id", "str", job_instance_id_or_unique_id)
@@ -277,7 +280,7 @@ class EntitlementsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIEntitlementsService/resource
         """
-        from .api.manage_assigned_entitlements import set_service_plans as operation
+        operation = _operations["api.manage_assigned_entitlements.set_service_plans"]
 
         if not isinstance(body, operation.SubaccountServicePlansRequestPayloadCollection):
             raise _wrong("set_service_plans", "body", "SubaccountServicePlansRequestPayloadCollection", body)
@@ -306,7 +309,7 @@ class EntitlementsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIEntitlementsService/resource
         """
-        from .api.manage_assigned_entitlements import update_entitlements as operation
+        operation = _operations["api.manage_assigned_entitlements.update_entitlements"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("update_entitlements", "directory_guid", "str or UUID", directory_guid)
@@ -346,7 +349,7 @@ class EntitlementsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIEntitlementsService/resource
         """
-        from .api.manage_assigned_entitlements import create_or_update_entitlements as operation
+        operation = _operations["api.manage_assigned_entitlements.create_or_update_entitlements"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("create_or_update_entitlements", "directory_guid", "str or UUID", directory_guid)
@@ -381,7 +384,7 @@ class EntitlementsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIEntitlementsService/resource
         """
-        from .api.regions_for_global_account import get_allowed_data_centers as operation
+        operation = _operations["api.regions_for_global_account.get_allowed_data_centers"]
 
         if region is not UNSET and not isinstance(region, str):
             raise _wrong("get_allowed_data_centers", "region", "str", region)
@@ -426,7 +429,7 @@ class EntitlementsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIEntitlementsService/resource
         """
-        from .api.manage_assigned_entitlements import get_directory_assignments as operation
+        operation = _operations["api.manage_assigned_entitlements.get_directory_assignments"]
 
         if directory_guid is not UNSET and not isinstance(directory_guid, str):
             raise _wrong("get_directory_assignments", "directory_guid", "str", directory_guid)
@@ -483,7 +486,7 @@ class EntitlementsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIEntitlementsService/resource
         """
-        from .api.manage_assigned_entitlements import get_global_account_assignments as operation
+        operation = _operations["api.manage_assigned_entitlements.get_global_account_assignments"]
 
         if subaccount_guid is not UNSET and not isinstance(subaccount_guid, str):
             raise _wrong("get_global_account_assignments", "subaccount_guid", "str", subaccount_guid)
@@ -533,7 +536,7 @@ class EntitlementsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIEntitlementsService/resource
         """
-        from .api.job_management import get_status as operation
+        operation = _operations["api.job_management.get_status"]
 
         if not isinstance(job_instance_id_or_unique_id, str):
             raise _wrong("get_status", "job_instance_id_or_unique_id", "str", job_instance_id_or_unique_id)
@@ -563,7 +566,7 @@ class EntitlementsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIEntitlementsService/resource
         """
-        from .api.manage_assigned_entitlements import set_service_plans as operation
+        operation = _operations["api.manage_assigned_entitlements.set_service_plans"]
 
         if not isinstance(body, operation.SubaccountServicePlansRequestPayloadCollection):
             raise _wrong("set_service_plans", "body", "SubaccountServicePlansRequestPayloadCollection", body)
@@ -592,7 +595,7 @@ class EntitlementsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIEntitlementsService/resource
         """
-        from .api.manage_assigned_entitlements import update_entitlements as operation
+        operation = _operations["api.manage_assigned_entitlements.update_entitlements"]
 
         if not isinstance(directory_guid, (str, _uuid.UUID)):
             raise _wrong("update_entitlements", "directory_guid", "str or UUID", directory_guid)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scp_async._namespace import NOT_GIVEN, Namespace
+from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules
 from scp_async._namespace import given as _given
 from scp_async._namespace import list_of as _list_of
 from scp_async._namespace import wrong_type as _wrong
@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from .models.get_business_event_types_response_200 import GetBusinessEventTypesResponse200
     from .models.get_business_events_sort_order import GetBusinessEventsSortOrder
     from .types import Response, Unset
+
+# The operation modules, each imported on its method's first call.
+_operations = OperationModules(__package__)
 
 
 class EventsApi(Namespace):
@@ -49,7 +52,7 @@ class EventsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIEventsService/resource
         """
-        from .api.events import get_business_event_types as operation
+        operation = _operations["api.events.get_business_event_types"]
 
         return await self._call(
             "getBusinessEventTypes",
@@ -85,7 +88,7 @@ class EventsApi(Namespace):
 
         Reference: https://api.sap.com/api/APIEventsService/resource
         """
-        from .api.events import get_business_events as operation
+        operation = _operations["api.events.get_business_events"]
 
         if entity_id is not UNSET and not _list_of(entity_id, str):
             raise _wrong("get_business_events", "entity_id", "a list of str", entity_id)
@@ -159,7 +162,7 @@ class EventsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIEventsService/resource
         """
-        from .api.events import get_business_event_types as operation
+        operation = _operations["api.events.get_business_event_types"]
 
         return await self._call_raw(
             "getBusinessEventTypes",
@@ -195,7 +198,7 @@ class EventsApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIEventsService/resource
         """
-        from .api.events import get_business_events as operation
+        operation = _operations["api.events.get_business_events"]
 
         if entity_id is not UNSET and not _list_of(entity_id, str):
             raise _wrong("get_business_events", "entity_id", "a list of str", entity_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid as _uuid
 from typing import TYPE_CHECKING
 
-from scp_async._namespace import NOT_GIVEN, Namespace
+from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules
 from scp_async._namespace import empty as _empty
 from scp_async._namespace import given as _given
 from scp_async._namespace import list_of as _list_of
@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from .models.operation import Operation
     from .models.upload_mta_file_body import UploadMtaFileBody
     from .types import Response, Unset
+
+# The operation modules, each imported on its method's first call.
+_operations = OperationModules(__package__)
 
 
 class MultiappsApi(Namespace):
@@ -60,7 +63,7 @@ class MultiappsApi(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import execute_operation_action as operation
+        operation = _operations["api.default.execute_operation_action"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("execute_operation_action", "space_guid", "str or UUID", space_guid)
@@ -100,7 +103,7 @@ class MultiappsApi(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import get_async_upload_job as operation
+        operation = _operations["api.default.get_async_upload_job"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("get_async_upload_job", "space_guid", "str or UUID", space_guid)
@@ -137,7 +140,7 @@ class MultiappsApi(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import get_csrf_token as operation
+        operation = _operations["api.default.get_csrf_token"]
 
         return await self._call(
             "getCsrfToken",
@@ -161,7 +164,7 @@ class MultiappsApi(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import get_info as operation
+        operation = _operations["api.default.get_info"]
 
         return await self._call(
             "getInfo",
@@ -187,7 +190,7 @@ class MultiappsApi(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import get_mta as operation
+        operation = _operations["api.default.get_mta"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("get_mta", "space_guid", "str or UUID", space_guid)
@@ -223,7 +226,7 @@ class MultiappsApi(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import get_mta_files as operation
+        operation = _operations["api.default.get_mta_files"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("get_mta_files", "space_guid", "str or UUID", space_guid)
@@ -258,7 +261,7 @@ class MultiappsApi(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import get_mta_operation as operation
+        operation = _operations["api.default.get_mta_operation"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("get_mta_operation", "space_guid", "str or UUID", space_guid)
@@ -298,7 +301,7 @@ class MultiappsApi(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import get_mta_operation_log_content as operation
+        operation = _operations["api.default.get_mta_operation_log_content"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("get_mta_operation_log_content", "space_guid", "str or UUID", space_guid)
@@ -339,7 +342,7 @@ class MultiappsApi(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import get_mta_operation_logs as operation
+        operation = _operations["api.default.get_mta_operation_logs"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("get_mta_operation_logs", "space_guid", "str or UUID", space_guid)
@@ -377,7 +380,7 @@ class MultiappsApi(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import get_mta_operations as operation
+        operation = _operations["api.default.get_mta_operations"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("get_mta_operations", "space_guid", "str or UUID", space_guid)
@@ -414,7 +417,7 @@ class MultiappsApi(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import get_mtas as operation
+        operation = _operations["api.default.get_mtas"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("get_mtas", "space_guid", "str or UUID", space_guid)
@@ -446,7 +449,7 @@ class MultiappsApi(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest_v2.yaml
         """
-        from .api.default import get_mtas_v2 as operation
+        operation = _operations["api.default.get_mtas_v2"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("get_mtas_v2", "space_guid", "str or UUID", space_guid)
@@ -482,7 +485,7 @@ class MultiappsApi(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import get_operation_actions as operation
+        operation = _operations["api.default.get_operation_actions"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("get_operation_actions", "space_guid", "str or UUID", space_guid)
@@ -518,7 +521,7 @@ class MultiappsApi(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import start_mta_operation as operation
+        operation = _operations["api.default.start_mta_operation"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("start_mta_operation", "space_guid", "str or UUID", space_guid)
@@ -553,7 +556,7 @@ class MultiappsApi(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import start_upload_from_url as operation
+        operation = _operations["api.default.start_upload_from_url"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("start_upload_from_url", "space_guid", "str or UUID", space_guid)
@@ -590,7 +593,7 @@ class MultiappsApi(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import upload_mta_file as operation
+        operation = _operations["api.default.upload_mta_file"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("upload_mta_file", "space_guid", "str or UUID", space_guid)
@@ -633,7 +636,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import execute_operation_action as operation
+        operation = _operations["api.default.execute_operation_action"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("execute_operation_action", "space_guid", "str or UUID", space_guid)
@@ -673,7 +676,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import get_async_upload_job as operation
+        operation = _operations["api.default.get_async_upload_job"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("get_async_upload_job", "space_guid", "str or UUID", space_guid)
@@ -710,7 +713,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import get_csrf_token as operation
+        operation = _operations["api.default.get_csrf_token"]
 
         return await self._call_raw(
             "getCsrfToken",
@@ -734,7 +737,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import get_info as operation
+        operation = _operations["api.default.get_info"]
 
         return await self._call_raw(
             "getInfo",
@@ -760,7 +763,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import get_mta as operation
+        operation = _operations["api.default.get_mta"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("get_mta", "space_guid", "str or UUID", space_guid)
@@ -796,7 +799,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import get_mta_files as operation
+        operation = _operations["api.default.get_mta_files"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("get_mta_files", "space_guid", "str or UUID", space_guid)
@@ -831,7 +834,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import get_mta_operation as operation
+        operation = _operations["api.default.get_mta_operation"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("get_mta_operation", "space_guid", "str or UUID", space_guid)
@@ -871,7 +874,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import get_mta_operation_log_content as operation
+        operation = _operations["api.default.get_mta_operation_log_content"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("get_mta_operation_log_content", "space_guid", "str or UUID", space_guid)
@@ -912,7 +915,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import get_mta_operation_logs as operation
+        operation = _operations["api.default.get_mta_operation_logs"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("get_mta_operation_logs", "space_guid", "str or UUID", space_guid)
@@ -950,7 +953,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import get_mta_operations as operation
+        operation = _operations["api.default.get_mta_operations"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("get_mta_operations", "space_guid", "str or UUID", space_guid)
@@ -987,7 +990,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import get_mtas as operation
+        operation = _operations["api.default.get_mtas"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("get_mtas", "space_guid", "str or UUID", space_guid)
@@ -1019,7 +1022,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest_v2.yaml
         """
-        from .api.default import get_mtas_v2 as operation
+        operation = _operations["api.default.get_mtas_v2"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("get_mtas_v2", "space_guid", "str or UUID", space_guid)
@@ -1055,7 +1058,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import get_operation_actions as operation
+        operation = _operations["api.default.get_operation_actions"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("get_operation_actions", "space_guid", "str or UUID", space_guid)
@@ -1091,7 +1094,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import start_mta_operation as operation
+        operation = _operations["api.default.start_mta_operation"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("start_mta_operation", "space_guid", "str or UUID", space_guid)
@@ -1126,7 +1129,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import start_upload_from_url as operation
+        operation = _operations["api.default.start_upload_from_url"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("start_upload_from_url", "space_guid", "str or UUID", space_guid)
@@ -1163,7 +1166,7 @@ class MultiappsApiWithRawResponse(Namespace):
 
         Reference: https://github.com/cloudfoundry/multiapps-controller/blob/master/multiapps-controller-api/src/main/resources/mtarest.yaml
         """
-        from .api.default import upload_mta_file as operation
+        operation = _operations["api.default.upload_mta_file"]
 
         if not isinstance(space_guid, (str, _uuid.UUID)):
             raise _wrong("upload_mta_file", "space_guid", "str or UUID", space_guid)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scp_async._namespace import NOT_GIVEN, Namespace
+from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules
 from scp_async._namespace import empty as _empty
 from scp_async._namespace import given as _given
 from scp_async._namespace import wrong_type as _wrong
@@ -40,6 +40,9 @@ if TYPE_CHECKING:
     from .models.update_environment_instance_request_payload import UpdateEnvironmentInstanceRequestPayload
     from .types import Response, Unset
 
+# The operation modules, each imported on its method's first call.
+_operations = OperationModules(__package__)
+
 
 class ProvisioningApi(Namespace):
     """Provisioning: one method per operation; each returns the parsed success body.
@@ -68,7 +71,7 @@ class ProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import create_environment_instance as operation
+        operation = _operations["api.environments.create_environment_instance"]
 
         if not isinstance(body, operation.CreateEnvironmentInstanceRequestPayload):
             raise _wrong("create_environment_instance", "body", "CreateEnvironmentInstanceRequestPayload", body)
@@ -97,7 +100,7 @@ class ProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import create_environment_instance_binding as operation
+        operation = _operations["api.environments.create_environment_instance_binding"]
 
         if not isinstance(environment_instance_id, str):
             raise _wrong(
@@ -133,7 +136,7 @@ class ProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import create_environment_instance_labels as operation
+        operation = _operations["api.environments.create_environment_instance_labels"]
 
         if not isinstance(environment_instance_id, str):
             raise _wrong(
@@ -168,7 +171,7 @@ class ProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import delete_environment_instance as operation
+        operation = _operations["api.environments.delete_environment_instance"]
 
         if not isinstance(environment_instance_id, str):
             raise _wrong("delete_environment_instance", "environment_instance_id", "str", environment_instance_id)
@@ -199,7 +202,7 @@ class ProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import delete_environment_instance_binding as operation
+        operation = _operations["api.environments.delete_environment_instance_binding"]
 
         if not isinstance(environment_instance_id, str):
             raise _wrong(
@@ -236,7 +239,7 @@ class ProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import delete_environment_instance_labels as operation
+        operation = _operations["api.environments.delete_environment_instance_labels"]
 
         if not isinstance(environment_instance_id, str):
             raise _wrong(
@@ -267,7 +270,7 @@ class ProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import delete_environment_instances as operation
+        operation = _operations["api.environments.delete_environment_instances"]
 
         return await self._call(
             "deleteEnvironmentInstances",
@@ -292,7 +295,7 @@ class ProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import get_all_environment_instance_bindings as operation
+        operation = _operations["api.environments.get_all_environment_instance_bindings"]
 
         if not isinstance(environment_instance_id, str):
             raise _wrong(
@@ -324,7 +327,7 @@ class ProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import get_available_environments as operation
+        operation = _operations["api.environments.get_available_environments"]
 
         if x_id_token is not UNSET and not isinstance(x_id_token, str):
             raise _wrong("get_available_environments", "x_id_token", "str", x_id_token)
@@ -352,7 +355,7 @@ class ProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import get_environment_instance as operation
+        operation = _operations["api.environments.get_environment_instance"]
 
         if not isinstance(environment_instance_id, str):
             raise _wrong("get_environment_instance", "environment_instance_id", "str", environment_instance_id)
@@ -383,7 +386,7 @@ class ProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import get_environment_instance_binding as operation
+        operation = _operations["api.environments.get_environment_instance_binding"]
 
         if not isinstance(environment_instance_id, str):
             raise _wrong("get_environment_instance_binding", "environment_instance_id", "str", environment_instance_id)
@@ -418,7 +421,7 @@ class ProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import get_environment_instance_labels as operation
+        operation = _operations["api.environments.get_environment_instance_labels"]
 
         if not isinstance(environment_instance_id, str):
             raise _wrong("get_environment_instance_labels", "environment_instance_id", "str", environment_instance_id)
@@ -448,7 +451,7 @@ class ProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import get_environment_instances as operation
+        operation = _operations["api.environments.get_environment_instances"]
 
         if x_id_token is not UNSET and not isinstance(x_id_token, str):
             raise _wrong("get_environment_instances", "x_id_token", "str", x_id_token)
@@ -476,7 +479,7 @@ class ProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.job_management import get_status as operation
+        operation = _operations["api.job_management.get_status"]
 
         if not isinstance(job_instance_id_or_unique_id, str):
             raise _wrong("get_status", "job_instance_id_or_unique_id", "str", job_instance_id_or_unique_id)
@@ -505,7 +508,7 @@ class ProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.quota_assignments import get_subaccount_quota as operation
+        operation = _operations["api.quota_assignments.get_subaccount_quota"]
 
         return await self._call(
             "getSubaccountQuota",
@@ -531,7 +534,7 @@ class ProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import update_environment_instance as operation
+        operation = _operations["api.environments.update_environment_instance"]
 
         if not isinstance(environment_instance_id, str):
             raise _wrong("update_environment_instance", "environment_instance_id", "str", environment_instance_id)
@@ -570,7 +573,7 @@ class ProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import create_environment_instance as operation
+        operation = _operations["api.environments.create_environment_instance"]
 
         if not isinstance(body, operation.CreateEnvironmentInstanceRequestPayload):
             raise _wrong("create_environment_instance", "body", "CreateEnvironmentInstanceRequestPayload", body)
@@ -599,7 +602,7 @@ class ProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import create_environment_instance_binding as operation
+        operation = _operations["api.environments.create_environment_instance_binding"]
 
         if not isinstance(environment_instance_id, str):
             raise _wrong(
@@ -635,7 +638,7 @@ class ProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import create_environment_instance_labels as operation
+        operation = _operations["api.environments.create_environment_instance_labels"]
 
         if not isinstance(environment_instance_id, str):
             raise _wrong(
@@ -670,7 +673,7 @@ class ProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import delete_environment_instance as operation
+        operation = _operations["api.environments.delete_environment_instance"]
 
         if not isinstance(environment_instance_id, str):
             raise _wrong("delete_environment_instance", "environment_instance_id", "str", environment_instance_id)
@@ -701,7 +704,7 @@ class ProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import delete_environment_instance_binding as operation
+        operation = _operations["api.environments.delete_environment_instance_binding"]
 
         if not isinstance(environment_instance_id, str):
             raise _wrong(
@@ -738,7 +741,7 @@ class ProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import delete_environment_instance_labels as operation
+        operation = _operations["api.environments.delete_environment_instance_labels"]
 
         if not isinstance(environment_instance_id, str):
             raise _wrong(
@@ -769,7 +772,7 @@ class ProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import delete_environment_instances as operation
+        operation = _operations["api.environments.delete_environment_instances"]
 
         return await self._call_raw(
             "deleteEnvironmentInstances",
@@ -794,7 +797,7 @@ class ProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import get_all_environment_instance_bindings as operation
+        operation = _operations["api.environments.get_all_environment_instance_bindings"]
 
         if not isinstance(environment_instance_id, str):
             raise _wrong(
@@ -826,7 +829,7 @@ class ProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import get_available_environments as operation
+        operation = _operations["api.environments.get_available_environments"]
 
         if x_id_token is not UNSET and not isinstance(x_id_token, str):
             raise _wrong("get_available_environments", "x_id_token", "str", x_id_token)
@@ -854,7 +857,7 @@ class ProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import get_environment_instance as operation
+        operation = _operations["api.environments.get_environment_instance"]
 
         if not isinstance(environment_instance_id, str):
             raise _wrong("get_environment_instance", "environment_instance_id", "str", environment_instance_id)
@@ -885,7 +888,7 @@ class ProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import get_environment_instance_binding as operation
+        operation = _operations["api.environments.get_environment_instance_binding"]
 
         if not isinstance(environment_instance_id, str):
             raise _wrong("get_environment_instance_binding", "environment_instance_id", "str", environment_instance_id)
@@ -920,7 +923,7 @@ class ProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import get_environment_instance_labels as operation
+        operation = _operations["api.environments.get_environment_instance_labels"]
 
         if not isinstance(environment_instance_id, str):
             raise _wrong("get_environment_instance_labels", "environment_instance_id", "str", environment_instance_id)
@@ -950,7 +953,7 @@ class ProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import get_environment_instances as operation
+        operation = _operations["api.environments.get_environment_instances"]
 
         if x_id_token is not UNSET and not isinstance(x_id_token, str):
             raise _wrong("get_environment_instances", "x_id_token", "str", x_id_token)
@@ -978,7 +981,7 @@ class ProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.job_management import get_status as operation
+        operation = _operations["api.job_management.get_status"]
 
         if not isinstance(job_instance_id_or_unique_id, str):
             raise _wrong("get_status", "job_instance_id_or_unique_id", "str", job_instance_id_or_unique_id)
@@ -1007,7 +1010,7 @@ class ProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.quota_assignments import get_subaccount_quota as operation
+        operation = _operations["api.quota_assignments.get_subaccount_quota"]
 
         return await self._call_raw(
             "getSubaccountQuota",
@@ -1033,7 +1036,7 @@ class ProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIProvisioningService/resource
         """
-        from .api.environments import update_environment_instance as operation
+        operation = _operations["api.environments.update_environment_instance"]
 
         if not isinstance(environment_instance_id, str):
             raise _wrong("update_environment_instance", "environment_instance_id", "str", environment_instance_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scp_async._namespace import NOT_GIVEN, Namespace
+from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules
 from scp_async._namespace import given as _given
 from scp_async._namespace import wrong_type as _wrong
 
@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from .models.monthly_usage_list import MonthlyUsageList
     from .models.subaccount_usage_list import SubaccountUsageList
     from .types import Response, Unset
+
+# The operation modules, each imported on its method's first call.
+_operations = OperationModules(__package__)
 
 
 class ResourceConsumptionApi(Namespace):
@@ -52,7 +55,7 @@ class ResourceConsumptionApi(Namespace):
 
         Reference: https://api.sap.com/api/APIUasReportingService/resource
         """
-        from .api.usage import get_cloud_credits_details as operation
+        operation = _operations["api.usage.get_cloud_credits_details"]
 
         if view_phases is not UNSET and not isinstance(view_phases, operation.GetCloudCreditsDetailsViewPhases):
             raise _wrong("get_cloud_credits_details", "view_phases", "GetCloudCreditsDetailsViewPhases", view_phases)
@@ -81,7 +84,7 @@ class ResourceConsumptionApi(Namespace):
 
         Reference: https://api.sap.com/api/APIUasReportingService/resource
         """
-        from .api.usage import get_monthly_directory_usage as operation
+        operation = _operations["api.usage.get_monthly_directory_usage"]
 
         if not (isinstance(from_date, int) and type(from_date) is not bool):
             raise _wrong("get_monthly_directory_usage", "from_date", "int", from_date)
@@ -112,7 +115,7 @@ class ResourceConsumptionApi(Namespace):
 
         Reference: https://api.sap.com/api/APIUasReportingService/resource
         """
-        from .api.usage import get_monthly_subaccounts_cost as operation
+        operation = _operations["api.usage.get_monthly_subaccounts_cost"]
 
         if not (isinstance(from_date, int) and type(from_date) is not bool):
             raise _wrong("get_monthly_subaccounts_cost", "from_date", "int", from_date)
@@ -143,7 +146,7 @@ class ResourceConsumptionApi(Namespace):
 
         Reference: https://api.sap.com/api/APIUasReportingService/resource
         """
-        from .api.usage import get_monthly_usage as operation
+        operation = _operations["api.usage.get_monthly_usage"]
 
         if not (isinstance(from_date, int) and type(from_date) is not bool):
             raise _wrong("get_monthly_usage", "from_date", "int", from_date)
@@ -176,7 +179,7 @@ class ResourceConsumptionApi(Namespace):
 
         Reference: https://api.sap.com/api/APIUasReportingService/resource
         """
-        from .api.usage import get_subaccount_usage as operation
+        operation = _operations["api.usage.get_subaccount_usage"]
 
         if not isinstance(subaccount_id, str):
             raise _wrong("get_subaccount_usage", "subaccount_id", "str", subaccount_id)
@@ -222,7 +225,7 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIUasReportingService/resource
         """
-        from .api.usage import get_cloud_credits_details as operation
+        operation = _operations["api.usage.get_cloud_credits_details"]
 
         if view_phases is not UNSET and not isinstance(view_phases, operation.GetCloudCreditsDetailsViewPhases):
             raise _wrong("get_cloud_credits_details", "view_phases", "GetCloudCreditsDetailsViewPhases", view_phases)
@@ -251,7 +254,7 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIUasReportingService/resource
         """
-        from .api.usage import get_monthly_directory_usage as operation
+        operation = _operations["api.usage.get_monthly_directory_usage"]
 
         if not (isinstance(from_date, int) and type(from_date) is not bool):
             raise _wrong("get_monthly_directory_usage", "from_date", "int", from_date)
@@ -282,7 +285,7 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIUasReportingService/resource
         """
-        from .api.usage import get_monthly_subaccounts_cost as operation
+        operation = _operations["api.usage.get_monthly_subaccounts_cost"]
 
         if not (isinstance(from_date, int) and type(from_date) is not bool):
             raise _wrong("get_monthly_subaccounts_cost", "from_date", "int", from_date)
@@ -313,7 +316,7 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIUasReportingService/resource
         """
-        from .api.usage import get_monthly_usage as operation
+        operation = _operations["api.usage.get_monthly_usage"]
 
         if not (isinstance(from_date, int) and type(from_date) is not bool):
             raise _wrong("get_monthly_usage", "from_date", "int", from_date)
@@ -346,7 +349,7 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIUasReportingService/resource
         """
-        from .api.usage import get_subaccount_usage as operation
+        operation = _operations["api.usage.get_subaccount_usage"]
 
         if not isinstance(subaccount_id, str):
             raise _wrong("get_subaccount_usage", "subaccount_id", "str", subaccount_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scp_async._namespace import NOT_GIVEN, Namespace
+from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules
 from scp_async._namespace import empty as _empty
 from scp_async._namespace import given as _given
 from scp_async._namespace import wrong_type as _wrong
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from .models.update_application_dependencies_request_payload import UpdateApplicationDependenciesRequestPayload
     from .models.update_subscription_request_payload import UpdateSubscriptionRequestPayload
     from .types import Response, Unset
+
+# The operation modules, each imported on its method's first call.
+_operations = OperationModules(__package__)
 
 
 class SaasProvisioningApi(Namespace):
@@ -66,7 +69,7 @@ class SaasProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.provider_applications import batch_update_application_and_tenant_subscription_async as operation
+        operation = _operations["api.provider_applications.batch_update_application_and_tenant_subscription_async"]
 
         if not isinstance(body, operation.BatchUpdateXsuaaSubscriptionDependencies):
             raise _wrong(
@@ -138,7 +141,7 @@ class SaasProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.subscriptions import create_subscription_async as operation
+        operation = _operations["api.subscriptions.create_subscription_async"]
 
         if not isinstance(app_name, str):
             raise _wrong("create_subscription_async", "app_name", "str", app_name)
@@ -175,7 +178,7 @@ class SaasProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.provider_applications import delete_application_and_tenant_subscription_async as operation
+        operation = _operations["api.provider_applications.delete_application_and_tenant_subscription_async"]
 
         if not isinstance(tenant_id, str):
             raise _wrong("delete_application_and_tenant_subscription_async", "tenant_id", "str", tenant_id)
@@ -207,7 +210,7 @@ class SaasProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.subscriptions import delete_subscription_async as operation
+        operation = _operations["api.subscriptions.delete_subscription_async"]
 
         if not isinstance(app_name, str):
             raise _wrong("delete_subscription_async", "app_name", "str", app_name)
@@ -243,7 +246,7 @@ class SaasProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.subscriptions import delete_subscription_labels as operation
+        operation = _operations["api.subscriptions.delete_subscription_labels"]
 
         if not isinstance(app_name, str):
             raise _wrong("delete_subscription_labels", "app_name", "str", app_name)
@@ -275,7 +278,7 @@ class SaasProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.provider_applications import get_application_details as operation
+        operation = _operations["api.provider_applications.get_application_details"]
 
         return await self._call(
             "getApplicationDetails",
@@ -306,7 +309,7 @@ class SaasProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.provider_applications import get_application_subscriptions as operation
+        operation = _operations["api.provider_applications.get_application_subscriptions"]
 
         if tenant_id is not UNSET and not isinstance(tenant_id, str):
             raise _wrong("get_application_subscriptions", "tenant_id", "str", tenant_id)
@@ -357,7 +360,7 @@ class SaasProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.subscriptions import get_entitled_application as operation
+        operation = _operations["api.subscriptions.get_entitled_application"]
 
         if not isinstance(app_name, str):
             raise _wrong("get_entitled_application", "app_name", "str", app_name)
@@ -396,7 +399,7 @@ class SaasProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.subscriptions import get_entitled_applications as operation
+        operation = _operations["api.subscriptions.get_entitled_applications"]
 
         if accept_language is not UNSET and not isinstance(accept_language, str):
             raise _wrong("get_entitled_applications", "accept_language", "str", accept_language)
@@ -424,7 +427,7 @@ class SaasProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.provider_jobs import get_job_related_to_saas_application_by_id as operation
+        operation = _operations["api.provider_jobs.get_job_related_to_saas_application_by_id"]
 
         if not isinstance(job_uuid, str):
             raise _wrong("get_job_related_to_saas_application_by_id", "job_uuid", "str", job_uuid)
@@ -454,7 +457,7 @@ class SaasProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.job_management import get_status as operation
+        operation = _operations["api.job_management.get_status"]
 
         if not isinstance(job_instance_id_or_unique_id, str):
             raise _wrong("get_status", "job_instance_id_or_unique_id", "str", job_instance_id_or_unique_id)
@@ -485,7 +488,7 @@ class SaasProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.subscriptions import get_subscription_labels as operation
+        operation = _operations["api.subscriptions.get_subscription_labels"]
 
         if not isinstance(app_name, str):
             raise _wrong("get_subscription_labels", "app_name", "str", app_name)
@@ -519,7 +522,7 @@ class SaasProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.subscriptions import get_subscription_params as operation
+        operation = _operations["api.subscriptions.get_subscription_params"]
 
         if not isinstance(app_name, str):
             raise _wrong("get_subscription_params", "app_name", "str", app_name)
@@ -552,7 +555,7 @@ class SaasProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.provider_jobs import graceful_termination_job as operation
+        operation = _operations["api.provider_jobs.graceful_termination_job"]
 
         if not isinstance(job_uuid, str):
             raise _wrong("graceful_termination_job", "job_uuid", "str", job_uuid)
@@ -583,7 +586,7 @@ class SaasProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.xsuaa_callbacks import subscription_callback_async as operation
+        operation = _operations["api.xsuaa_callbacks.subscription_callback_async"]
 
         if not isinstance(identifier, str):
             raise _wrong("subscription_callback_async", "identifier", "str", identifier)
@@ -621,7 +624,7 @@ class SaasProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.provider_applications import update_application_and_tenant_subscription_async as operation
+        operation = _operations["api.provider_applications.update_application_and_tenant_subscription_async"]
 
         if not isinstance(tenant_id, str):
             raise _wrong("update_application_and_tenant_subscription_async", "tenant_id", "str", tenant_id)
@@ -697,7 +700,7 @@ class SaasProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.subscriptions import update_subscription_parameters_async as operation
+        operation = _operations["api.subscriptions.update_subscription_parameters_async"]
 
         if not isinstance(app_name, str):
             raise _wrong("update_subscription_parameters_async", "app_name", "str", app_name)
@@ -736,7 +739,7 @@ class SaasProvisioningApi(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.subscriptions import upsert_subscription_labels as operation
+        operation = _operations["api.subscriptions.upsert_subscription_labels"]
 
         if not isinstance(app_name, str):
             raise _wrong("upsert_subscription_labels", "app_name", "str", app_name)
@@ -781,7 +784,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.provider_applications import batch_update_application_and_tenant_subscription_async as operation
+        operation = _operations["api.provider_applications.batch_update_application_and_tenant_subscription_async"]
 
         if not isinstance(body, operation.BatchUpdateXsuaaSubscriptionDependencies):
             raise _wrong(
@@ -853,7 +856,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.subscriptions import create_subscription_async as operation
+        operation = _operations["api.subscriptions.create_subscription_async"]
 
         if not isinstance(app_name, str):
             raise _wrong("create_subscription_async", "app_name", "str", app_name)
@@ -890,7 +893,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.provider_applications import delete_application_and_tenant_subscription_async as operation
+        operation = _operations["api.provider_applications.delete_application_and_tenant_subscription_async"]
 
         if not isinstance(tenant_id, str):
             raise _wrong("delete_application_and_tenant_subscription_async", "tenant_id", "str", tenant_id)
@@ -922,7 +925,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.subscriptions import delete_subscription_async as operation
+        operation = _operations["api.subscriptions.delete_subscription_async"]
 
         if not isinstance(app_name, str):
             raise _wrong("delete_subscription_async", "app_name", "str", app_name)
@@ -958,7 +961,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.subscriptions import delete_subscription_labels as operation
+        operation = _operations["api.subscriptions.delete_subscription_labels"]
 
         if not isinstance(app_name, str):
             raise _wrong("delete_subscription_labels", "app_name", "str", app_name)
@@ -990,7 +993,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.provider_applications import get_application_details as operation
+        operation = _operations["api.provider_applications.get_application_details"]
 
         return await self._call_raw(
             "getApplicationDetails",
@@ -1021,7 +1024,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.provider_applications import get_application_subscriptions as operation
+        operation = _operations["api.provider_applications.get_application_subscriptions"]
 
         if tenant_id is not UNSET and not isinstance(tenant_id, str):
             raise _wrong("get_application_subscriptions", "tenant_id", "str", tenant_id)
@@ -1072,7 +1075,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.subscriptions import get_entitled_application as operation
+        operation = _operations["api.subscriptions.get_entitled_application"]
 
         if not isinstance(app_name, str):
             raise _wrong("get_entitled_application", "app_name", "str", app_name)
@@ -1111,7 +1114,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.subscriptions import get_entitled_applications as operation
+        operation = _operations["api.subscriptions.get_entitled_applications"]
 
         if accept_language is not UNSET and not isinstance(accept_language, str):
             raise _wrong("get_entitled_applications", "accept_language", "str", accept_language)
@@ -1139,7 +1142,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.provider_jobs import get_job_related_to_saas_application_by_id as operation
+        operation = _operations["api.provider_jobs.get_job_related_to_saas_application_by_id"]
 
         if not isinstance(job_uuid, str):
             raise _wrong("get_job_related_to_saas_application_by_id", "job_uuid", "str", job_uuid)
@@ -1169,7 +1172,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.job_management import get_status as operation
+        operation = _operations["api.job_management.get_status"]
 
         if not isinstance(job_instance_id_or_unique_id, str):
             raise _wrong("get_status", "job_instance_id_or_unique_id", "str", job_instance_id_or_unique_id)
@@ -1200,7 +1203,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.subscriptions import get_subscription_labels as operation
+        operation = _operations["api.subscriptions.get_subscription_labels"]
 
         if not isinstance(app_name, str):
             raise _wrong("get_subscription_labels", "app_name", "str", app_name)
@@ -1234,7 +1237,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.subscriptions import get_subscription_params as operation
+        operation = _operations["api.subscriptions.get_subscription_params"]
 
         if not isinstance(app_name, str):
             raise _wrong("get_subscription_params", "app_name", "str", app_name)
@@ -1267,7 +1270,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.provider_jobs import graceful_termination_job as operation
+        operation = _operations["api.provider_jobs.graceful_termination_job"]
 
         if not isinstance(job_uuid, str):
             raise _wrong("graceful_termination_job", "job_uuid", "str", job_uuid)
@@ -1298,7 +1301,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.xsuaa_callbacks import subscription_callback_async as operation
+        operation = _operations["api.xsuaa_callbacks.subscription_callback_async"]
 
         if not isinstance(identifier, str):
             raise _wrong("subscription_callback_async", "identifier", "str", identifier)
@@ -1336,7 +1339,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.provider_applications import update_application_and_tenant_subscription_async as operation
+        operation = _operations["api.provider_applications.update_application_and_tenant_subscription_async"]
 
         if not isinstance(tenant_id, str):
             raise _wrong("update_application_and_tenant_subscription_async", "tenant_id", "str", tenant_id)
@@ -1412,7 +1415,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.subscriptions import update_subscription_parameters_async as operation
+        operation = _operations["api.subscriptions.update_subscription_parameters_async"]
 
         if not isinstance(app_name, str):
             raise _wrong("update_subscription_parameters_async", "app_name", "str", app_name)
@@ -1451,7 +1454,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APISaasManagerService/resource
         """
-        from .api.subscriptions import upsert_subscription_labels as operation
+        operation = _operations["api.subscriptions.upsert_subscription_labels"]
 
         if not isinstance(app_name, str):
             raise _wrong("upsert_subscription_labels", "app_name", "str", app_name)

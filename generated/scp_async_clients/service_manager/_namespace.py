@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scp_async._namespace import NOT_GIVEN, Namespace
+from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules
 from scp_async._namespace import empty as _empty
 from scp_async._namespace import given as _given
 from scp_async._namespace import wrong_type as _wrong
@@ -57,6 +57,9 @@ if TYPE_CHECKING:
     from .models.updated_service_instance_response_object import UpdatedServiceInstanceResponseObject
     from .types import Response, Unset
 
+# The operation modules, each imported on its method's first call.
+_operations = OperationModules(__package__)
+
 
 class ServiceManagerApi(Namespace):
     """Service Manager: one method per operation; each returns the parsed success body.
@@ -86,7 +89,7 @@ class ServiceManagerApi(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_bindings import create_service_binding as operation
+        operation = _operations["api.service_bindings.create_service_binding"]
 
         if not isinstance(body, operation.CreateServiceBindingRequestPayload):
             raise _wrong("create_service_binding", "body", "CreateServiceBindingRequestPayload", body)
@@ -117,7 +120,7 @@ class ServiceManagerApi(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_instances import create_service_instance as operation
+        operation = _operations["api.service_instances.create_service_instance"]
 
         if not isinstance(body, (operation.CreateByOfferingAndPlanName, operation.CreateByPlanID)):
             raise _wrong("create_service_instance", "body", "CreateByOfferingAndPlanName or CreateByPlanID", body)
@@ -148,7 +151,7 @@ class ServiceManagerApi(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_bindings import delete_service_binding as operation
+        operation = _operations["api.service_bindings.delete_service_binding"]
 
         if not isinstance(service_binding_id, str):
             raise _wrong("delete_service_binding", "service_binding_id", "str", service_binding_id)
@@ -182,7 +185,7 @@ class ServiceManagerApi(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_instances import delete_service_instance as operation
+        operation = _operations["api.service_instances.delete_service_instance"]
 
         if not isinstance(service_instance_id, str):
             raise _wrong("delete_service_instance", "service_instance_id", "str", service_instance_id)
@@ -218,7 +221,7 @@ class ServiceManagerApi(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.platforms import get_all_platforms as operation
+        operation = _operations["api.platforms.get_all_platforms"]
 
         if field_query is not UNSET and not isinstance(field_query, str):
             raise _wrong("get_all_platforms", "field_query", "str", field_query)
@@ -255,7 +258,7 @@ class ServiceManagerApi(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_bindings import get_all_service_bindings as operation
+        operation = _operations["api.service_bindings.get_all_service_bindings"]
 
         if field_query is not UNSET and not isinstance(field_query, str):
             raise _wrong("get_all_service_bindings", "field_query", "str", field_query)
@@ -292,7 +295,7 @@ class ServiceManagerApi(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_brokers import get_all_service_brokers as operation
+        operation = _operations["api.service_brokers.get_all_service_brokers"]
 
         if field_query is not UNSET and not isinstance(field_query, str):
             raise _wrong("get_all_service_brokers", "field_query", "str", field_query)
@@ -329,7 +332,7 @@ class ServiceManagerApi(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_instances import get_all_service_instances as operation
+        operation = _operations["api.service_instances.get_all_service_instances"]
 
         if field_query is not UNSET and not isinstance(field_query, str):
             raise _wrong("get_all_service_instances", "field_query", "str", field_query)
@@ -367,7 +370,7 @@ class ServiceManagerApi(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_plans import get_all_service_plans as operation
+        operation = _operations["api.service_plans.get_all_service_plans"]
 
         if environment is not UNSET and not isinstance(environment, str):
             raise _wrong("get_all_service_plans", "environment", "str", environment)
@@ -409,7 +412,7 @@ class ServiceManagerApi(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.platforms import get_platform_by_id as operation
+        operation = _operations["api.platforms.get_platform_by_id"]
 
         if not isinstance(platform_id, str):
             raise _wrong("get_platform_by_id", "platform_id", "str", platform_id)
@@ -439,7 +442,7 @@ class ServiceManagerApi(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_bindings import get_service_binding_by_id as operation
+        operation = _operations["api.service_bindings.get_service_binding_by_id"]
 
         if not isinstance(service_binding_id, str):
             raise _wrong("get_service_binding_by_id", "service_binding_id", "str", service_binding_id)
@@ -469,7 +472,7 @@ class ServiceManagerApi(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_bindings import get_service_binding_parameters_by_id as operation
+        operation = _operations["api.service_bindings.get_service_binding_parameters_by_id"]
 
         if not isinstance(service_binding_id, str):
             raise _wrong("get_service_binding_parameters_by_id", "service_binding_id", "str", service_binding_id)
@@ -499,7 +502,7 @@ class ServiceManagerApi(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_brokers import get_service_broker_id as operation
+        operation = _operations["api.service_brokers.get_service_broker_id"]
 
         if not isinstance(service_broker_id, str):
             raise _wrong("get_service_broker_id", "service_broker_id", "str", service_broker_id)
@@ -529,7 +532,7 @@ class ServiceManagerApi(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_instances import get_service_instance_by_id as operation
+        operation = _operations["api.service_instances.get_service_instance_by_id"]
 
         if not isinstance(service_instance_id, str):
             raise _wrong("get_service_instance_by_id", "service_instance_id", "str", service_instance_id)
@@ -559,7 +562,7 @@ class ServiceManagerApi(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_instances import get_service_instance_parameters as operation
+        operation = _operations["api.service_instances.get_service_instance_parameters"]
 
         if not isinstance(service_instance_id, str):
             raise _wrong("get_service_instance_parameters", "service_instance_id", "str", service_instance_id)
@@ -589,7 +592,7 @@ class ServiceManagerApi(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_offerings import get_service_offering_by_id as operation
+        operation = _operations["api.service_offerings.get_service_offering_by_id"]
 
         if not isinstance(service_offering_id, str):
             raise _wrong("get_service_offering_by_id", "service_offering_id", "str", service_offering_id)
@@ -623,7 +626,7 @@ class ServiceManagerApi(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_offerings import get_service_offerings as operation
+        operation = _operations["api.service_offerings.get_service_offerings"]
 
         if environment is not UNSET and not isinstance(environment, str):
             raise _wrong("get_service_offerings", "environment", "str", environment)
@@ -665,7 +668,7 @@ class ServiceManagerApi(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_plans import get_service_plans_by_service_id as operation
+        operation = _operations["api.service_plans.get_service_plans_by_service_id"]
 
         if not isinstance(service_plan_id, str):
             raise _wrong("get_service_plans_by_service_id", "service_plan_id", "str", service_plan_id)
@@ -697,7 +700,7 @@ class ServiceManagerApi(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.operations import get_single_operation as operation
+        operation = _operations["api.operations.get_single_operation"]
 
         if not isinstance(resource_type, operation.GetSingleOperationResourceType):
             raise _wrong("get_single_operation", "resource_type", "GetSingleOperationResourceType", resource_type)
@@ -734,7 +737,7 @@ class ServiceManagerApi(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.agents import get_supported_agents_versions as operation
+        operation = _operations["api.agents.get_supported_agents_versions"]
 
         return await self._call(
             "getSupportedAgentsVersions",
@@ -760,7 +763,7 @@ class ServiceManagerApi(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.platforms import patch_platfrom as operation
+        operation = _operations["api.platforms.patch_platfrom"]
 
         if not isinstance(platform_id, str):
             raise _wrong("patch_platfrom", "platform_id", "str", platform_id)
@@ -793,7 +796,7 @@ class ServiceManagerApi(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.platforms import register_platfrom as operation
+        operation = _operations["api.platforms.register_platfrom"]
 
         if not isinstance(body, operation.RegisterPlatformRequestPayload):
             raise _wrong("register_platfrom", "body", "RegisterPlatformRequestPayload", body)
@@ -822,7 +825,7 @@ class ServiceManagerApi(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.platforms import unregister_platform as operation
+        operation = _operations["api.platforms.unregister_platform"]
 
         if not isinstance(platform_id, str):
             raise _wrong("unregister_platform", "platform_id", "str", platform_id)
@@ -857,7 +860,7 @@ class ServiceManagerApi(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_instances import update_service_instance as operation
+        operation = _operations["api.service_instances.update_service_instance"]
 
         if not isinstance(service_instance_id, str):
             raise _wrong("update_service_instance", "service_instance_id", "str", service_instance_id)
@@ -899,7 +902,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_bindings import create_service_binding as operation
+        operation = _operations["api.service_bindings.create_service_binding"]
 
         if not isinstance(body, operation.CreateServiceBindingRequestPayload):
             raise _wrong("create_service_binding", "body", "CreateServiceBindingRequestPayload", body)
@@ -930,7 +933,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_instances import create_service_instance as operation
+        operation = _operations["api.service_instances.create_service_instance"]
 
         if not isinstance(body, (operation.CreateByOfferingAndPlanName, operation.CreateByPlanID)):
             raise _wrong("create_service_instance", "body", "CreateByOfferingAndPlanName or CreateByPlanID", body)
@@ -961,7 +964,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_bindings import delete_service_binding as operation
+        operation = _operations["api.service_bindings.delete_service_binding"]
 
         if not isinstance(service_binding_id, str):
             raise _wrong("delete_service_binding", "service_binding_id", "str", service_binding_id)
@@ -995,7 +998,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_instances import delete_service_instance as operation
+        operation = _operations["api.service_instances.delete_service_instance"]
 
         if not isinstance(service_instance_id, str):
             raise _wrong("delete_service_instance", "service_instance_id", "str", service_instance_id)
@@ -1031,7 +1034,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.platforms import get_all_platforms as operation
+        operation = _operations["api.platforms.get_all_platforms"]
 
         if field_query is not UNSET and not isinstance(field_query, str):
             raise _wrong("get_all_platforms", "field_query", "str", field_query)
@@ -1068,7 +1071,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_bindings import get_all_service_bindings as operation
+        operation = _operations["api.service_bindings.get_all_service_bindings"]
 
         if field_query is not UNSET and not isinstance(field_query, str):
             raise _wrong("get_all_service_bindings", "field_query", "str", field_query)
@@ -1105,7 +1108,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_brokers import get_all_service_brokers as operation
+        operation = _operations["api.service_brokers.get_all_service_brokers"]
 
         if field_query is not UNSET and not isinstance(field_query, str):
             raise _wrong("get_all_service_brokers", "field_query", "str", field_query)
@@ -1142,7 +1145,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_instances import get_all_service_instances as operation
+        operation = _operations["api.service_instances.get_all_service_instances"]
 
         if field_query is not UNSET and not isinstance(field_query, str):
             raise _wrong("get_all_service_instances", "field_query", "str", field_query)
@@ -1180,7 +1183,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_plans import get_all_service_plans as operation
+        operation = _operations["api.service_plans.get_all_service_plans"]
 
         if environment is not UNSET and not isinstance(environment, str):
             raise _wrong("get_all_service_plans", "environment", "str", environment)
@@ -1222,7 +1225,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.platforms import get_platform_by_id as operation
+        operation = _operations["api.platforms.get_platform_by_id"]
 
         if not isinstance(platform_id, str):
             raise _wrong("get_platform_by_id", "platform_id", "str", platform_id)
@@ -1252,7 +1255,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_bindings import get_service_binding_by_id as operation
+        operation = _operations["api.service_bindings.get_service_binding_by_id"]
 
         if not isinstance(service_binding_id, str):
             raise _wrong("get_service_binding_by_id", "service_binding_id", "str", service_binding_id)
@@ -1282,7 +1285,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_bindings import get_service_binding_parameters_by_id as operation
+        operation = _operations["api.service_bindings.get_service_binding_parameters_by_id"]
 
         if not isinstance(service_binding_id, str):
             raise _wrong("get_service_binding_parameters_by_id", "service_binding_id", "str", service_binding_id)
@@ -1312,7 +1315,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_brokers import get_service_broker_id as operation
+        operation = _operations["api.service_brokers.get_service_broker_id"]
 
         if not isinstance(service_broker_id, str):
             raise _wrong("get_service_broker_id", "service_broker_id", "str", service_broker_id)
@@ -1342,7 +1345,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_instances import get_service_instance_by_id as operation
+        operation = _operations["api.service_instances.get_service_instance_by_id"]
 
         if not isinstance(service_instance_id, str):
             raise _wrong("get_service_instance_by_id", "service_instance_id", "str", service_instance_id)
@@ -1372,7 +1375,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_instances import get_service_instance_parameters as operation
+        operation = _operations["api.service_instances.get_service_instance_parameters"]
 
         if not isinstance(service_instance_id, str):
             raise _wrong("get_service_instance_parameters", "service_instance_id", "str", service_instance_id)
@@ -1402,7 +1405,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_offerings import get_service_offering_by_id as operation
+        operation = _operations["api.service_offerings.get_service_offering_by_id"]
 
         if not isinstance(service_offering_id, str):
             raise _wrong("get_service_offering_by_id", "service_offering_id", "str", service_offering_id)
@@ -1436,7 +1439,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_offerings import get_service_offerings as operation
+        operation = _operations["api.service_offerings.get_service_offerings"]
 
         if environment is not UNSET and not isinstance(environment, str):
             raise _wrong("get_service_offerings", "environment", "str", environment)
@@ -1478,7 +1481,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_plans import get_service_plans_by_service_id as operation
+        operation = _operations["api.service_plans.get_service_plans_by_service_id"]
 
         if not isinstance(service_plan_id, str):
             raise _wrong("get_service_plans_by_service_id", "service_plan_id", "str", service_plan_id)
@@ -1510,7 +1513,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.operations import get_single_operation as operation
+        operation = _operations["api.operations.get_single_operation"]
 
         if not isinstance(resource_type, operation.GetSingleOperationResourceType):
             raise _wrong("get_single_operation", "resource_type", "GetSingleOperationResourceType", resource_type)
@@ -1547,7 +1550,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.agents import get_supported_agents_versions as operation
+        operation = _operations["api.agents.get_supported_agents_versions"]
 
         return await self._call_raw(
             "getSupportedAgentsVersions",
@@ -1573,7 +1576,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.platforms import patch_platfrom as operation
+        operation = _operations["api.platforms.patch_platfrom"]
 
         if not isinstance(platform_id, str):
             raise _wrong("patch_platfrom", "platform_id", "str", platform_id)
@@ -1606,7 +1609,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.platforms import register_platfrom as operation
+        operation = _operations["api.platforms.register_platfrom"]
 
         if not isinstance(body, operation.RegisterPlatformRequestPayload):
             raise _wrong("register_platfrom", "body", "RegisterPlatformRequestPayload", body)
@@ -1635,7 +1638,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.platforms import unregister_platform as operation
+        operation = _operations["api.platforms.unregister_platform"]
 
         if not isinstance(platform_id, str):
             raise _wrong("unregister_platform", "platform_id", "str", platform_id)
@@ -1670,7 +1673,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/APIServiceManager/resource
         """
-        from .api.service_instances import update_service_instance as operation
+        operation = _operations["api.service_instances.update_service_instance"]
 
         if not isinstance(service_instance_id, str):
             raise _wrong("update_service_instance", "service_instance_id", "str", service_instance_id)

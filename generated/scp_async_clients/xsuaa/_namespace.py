@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scp_async._namespace import NOT_GIVEN, Namespace
+from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules
 from scp_async._namespace import empty as _empty
 from scp_async._namespace import given as _given
 from scp_async._namespace import list_of as _list_of
@@ -80,6 +80,9 @@ if TYPE_CHECKING:
     from .models.xs_user import XSUser
     from .types import Response, Unset
 
+# The operation modules, each imported on its method's first call.
+_operations = OperationModules(__package__)
+
 
 class XsuaaApi(Namespace):
     """XSUAA Authorization Management: one method per operation; each returns the parsed success body.
@@ -109,7 +112,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.idp_role_collection import add_idp_attribute_to_role_collection as operation
+        operation = _operations["api.idp_role_collection.add_idp_attribute_to_role_collection"]
 
         if not isinstance(origin, str):
             raise _wrong("add_idp_attribute_to_role_collection", "origin", "str", origin)
@@ -143,9 +146,9 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers_global import (
-            add_platform_identity_provider_global_account_id as operation,
-        )
+        operation = _operations[
+            "api.platform_identity_providers_global.add_platform_identity_provider_global_account_id"
+        ]
 
         if not isinstance(origin_key, str):
             raise _wrong("add_platform_identity_provider_global_account_id", "origin_key", "str", origin_key)
@@ -179,7 +182,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers import add_platform_identity_provider_trust as operation
+        operation = _operations["api.platform_identity_providers.add_platform_identity_provider_trust"]
 
         if not isinstance(global_account_id, str):
             raise _wrong("add_platform_identity_provider_trust", "global_account_id", "str", global_account_id)
@@ -215,7 +218,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.usercontroller import add_role_collection as operation
+        operation = _operations["api.usercontroller.add_role_collection"]
 
         if not isinstance(origin, str):
             raise _wrong("add_role_collection", "origin", "str", origin)
@@ -261,7 +264,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import add_role_to_role_collection as operation
+        operation = _operations["api.rolecollections.add_role_to_role_collection"]
 
         if not isinstance(role_collection_name, str):
             raise _wrong("add_role_to_role_collection", "role_collection_name", "str", role_collection_name)
@@ -307,7 +310,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import add_roles_to_role_collection as operation
+        operation = _operations["api.rolecollections.add_roles_to_role_collection"]
 
         if not isinstance(role_collection_name, str):
             raise _wrong("add_roles_to_role_collection", "role_collection_name", "str", role_collection_name)
@@ -340,7 +343,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.customidp import are_more_trusts_allowed as operation
+        operation = _operations["api.customidp.are_more_trusts_allowed"]
 
         if not isinstance(global_account_id, str):
             raise _wrong("are_more_trusts_allowed", "global_account_id", "str", global_account_id)
@@ -371,7 +374,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import change_role_collection_description as operation
+        operation = _operations["api.rolecollections.change_role_collection_description"]
 
         if not isinstance(role_collection_name, str):
             raise _wrong("change_role_collection_description", "role_collection_name", "str", role_collection_name)
@@ -404,7 +407,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.scim_group_endpoints import create_group as operation
+        operation = _operations["api.scim_group_endpoints.create_group"]
 
         if not isinstance(body, operation.ScimGroup):
             raise _wrong("create_group", "body", "ScimGroup", body)
@@ -433,7 +436,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import create_identity_provider as operation
+        operation = _operations["api.identity_providers.create_identity_provider"]
 
         if not isinstance(body, operation.XSIdentityProvider):
             raise _wrong("create_identity_provider", "body", "XSIdentityProvider", body)
@@ -463,7 +466,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers_global import create_platform_identity_provider as operation
+        operation = _operations["api.platform_identity_providers_global.create_platform_identity_provider"]
 
         if not isinstance(body, operation.XSPlatformIdentityProvider):
             raise _wrong("create_platform_identity_provider", "body", "XSPlatformIdentityProvider", body)
@@ -491,7 +494,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.roles import create_role as operation
+        operation = _operations["api.roles.create_role"]
 
         if not isinstance(body, operation.Role):
             raise _wrong("create_role", "body", "Role", body)
@@ -519,7 +522,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import create_role_collection as operation
+        operation = _operations["api.rolecollections.create_role_collection"]
 
         if not isinstance(body, operation.RoleCollection):
             raise _wrong("create_role_collection", "body", "RoleCollection", body)
@@ -547,7 +550,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import create_role_collections as operation
+        operation = _operations["api.rolecollections.create_role_collections"]
 
         if not isinstance(body, operation.RoleCollectionsBulkDto):
             raise _wrong("create_role_collections", "body", "RoleCollectionsBulkDto", body)
@@ -575,7 +578,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import create_role_collections_for_user as operation
+        operation = _operations["api.rolecollections.create_role_collections_for_user"]
 
         if not isinstance(body, operation.RoleCollectionListDto):
             raise _wrong("create_role_collections_for_user", "body", "RoleCollectionListDto", body)
@@ -603,7 +606,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.usercontroller import create_user as operation
+        operation = _operations["api.usercontroller.create_user"]
 
         if not isinstance(body, operation.XSUser):
             raise _wrong("create_user", "body", "XSUser", body)
@@ -631,7 +634,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.scim_user_endpoints import create_user_1 as operation
+        operation = _operations["api.scim_user_endpoints.create_user_1"]
 
         if not isinstance(body, operation.ScimUser):
             raise _wrong("create_user_1", "body", "ScimUser", body)
@@ -659,7 +662,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.usercontroller import create_users as operation
+        operation = _operations["api.usercontroller.create_users"]
 
         if not _list_of(body, operation.XSUser):
             raise _wrong("create_users", "body", "a list of XSUser", body)
@@ -688,7 +691,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import delete_identity_provider as operation
+        operation = _operations["api.identity_providers.delete_identity_provider"]
 
         if not isinstance(id, str):
             raise _wrong("delete_identity_provider", "id", "str", id)
@@ -722,7 +725,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import delete_identity_provider_using_origin_key as operation
+        operation = _operations["api.identity_providers.delete_identity_provider_using_origin_key"]
 
         if not isinstance(origin_key, str):
             raise _wrong("delete_identity_provider_using_origin_key", "origin_key", "str", origin_key)
@@ -759,7 +762,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.idp_role_collection import delete_idp_attribute_to_role_collection as operation
+        operation = _operations["api.idp_role_collection.delete_idp_attribute_to_role_collection"]
 
         if not isinstance(origin, str):
             raise _wrong("delete_idp_attribute_to_role_collection", "origin", "str", origin)
@@ -809,7 +812,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers_global import delete_platform_identity_provider as operation
+        operation = _operations["api.platform_identity_providers_global.delete_platform_identity_provider"]
 
         if not isinstance(origin_key, str):
             raise _wrong("delete_platform_identity_provider", "origin_key", "str", origin_key)
@@ -840,9 +843,9 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers_global import (
-            delete_platform_identity_provider_global_account_id as operation,
-        )
+        operation = _operations[
+            "api.platform_identity_providers_global.delete_platform_identity_provider_global_account_id"
+        ]
 
         if not isinstance(origin_key, str):
             raise _wrong("delete_platform_identity_provider_global_account_id", "origin_key", "str", origin_key)
@@ -880,7 +883,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers import delete_platform_identity_provider_trust as operation
+        operation = _operations["api.platform_identity_providers.delete_platform_identity_provider_trust"]
 
         if not isinstance(global_account_id, str):
             raise _wrong("delete_platform_identity_provider_trust", "global_account_id", "str", global_account_id)
@@ -917,7 +920,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.roles import delete_role_by_role_name as operation
+        operation = _operations["api.roles.delete_role_by_role_name"]
 
         if not isinstance(app_id, str):
             raise _wrong("delete_role_by_role_name", "app_id", "str", app_id)
@@ -957,7 +960,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import delete_role_collection_by_name as operation
+        operation = _operations["api.rolecollections.delete_role_collection_by_name"]
 
         if not isinstance(role_collection_name, str):
             raise _wrong("delete_role_collection_by_name", "role_collection_name", "str", role_collection_name)
@@ -987,7 +990,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import delete_role_collections as operation
+        operation = _operations["api.rolecollections.delete_role_collections"]
 
         if not isinstance(body, operation.RoleCollectionNamesDto):
             raise _wrong("delete_role_collections", "body", "RoleCollectionNamesDto", body)
@@ -1015,7 +1018,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import delete_role_collections_for_user as operation
+        operation = _operations["api.rolecollections.delete_role_collections_for_user"]
 
         if not isinstance(body, operation.RoleCollectionListDto):
             raise _wrong("delete_role_collections_for_user", "body", "RoleCollectionListDto", body)
@@ -1046,7 +1049,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import delete_role_from_role_collection as operation
+        operation = _operations["api.rolecollections.delete_role_from_role_collection"]
 
         if not isinstance(role_collection_name, str):
             raise _wrong("delete_role_from_role_collection", "role_collection_name", "str", role_collection_name)
@@ -1092,7 +1095,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import delete_roles_from_role_collection as operation
+        operation = _operations["api.rolecollections.delete_roles_from_role_collection"]
 
         if not isinstance(role_collection_name, str):
             raise _wrong("delete_roles_from_role_collection", "role_collection_name", "str", role_collection_name)
@@ -1125,7 +1128,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.usercontroller import delete_user_by_id as operation
+        operation = _operations["api.usercontroller.delete_user_by_id"]
 
         if not isinstance(id, str):
             raise _wrong("delete_user_by_id", "id", "str", id)
@@ -1156,7 +1159,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.usercontroller import delete_user_by_name as operation
+        operation = _operations["api.usercontroller.delete_user_by_name"]
 
         if not isinstance(origin, str):
             raise _wrong("delete_user_by_name", "origin", "str", origin)
@@ -1196,7 +1199,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.scim_user_endpoints import find_users as operation
+        operation = _operations["api.scim_user_endpoints.find_users"]
 
         if attributes is not UNSET and not isinstance(attributes, str):
             raise _wrong("find_users", "attributes", "str", attributes)
@@ -1243,7 +1246,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.application import get_app_by_id as operation
+        operation = _operations["api.application.get_app_by_id"]
 
         if not isinstance(id, str):
             raise _wrong("get_app_by_id", "id", "str", id)
@@ -1281,7 +1284,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.application import get_app_by_token as operation
+        operation = _operations["api.application.get_app_by_token"]
 
         if tenant is not UNSET and not isinstance(tenant, str):
             raise _wrong("get_app_by_token", "tenant", "str", tenant)
@@ -1323,7 +1326,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.application import get_apps as operation
+        operation = _operations["api.application.get_apps"]
 
         if only_with_client_id is not UNSET and not isinstance(only_with_client_id, bool):
             raise _wrong("get_apps", "only_with_client_id", "bool", only_with_client_id)
@@ -1362,7 +1365,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.ams import get_authorization_data as operation
+        operation = _operations["api.ams.get_authorization_data"]
 
         if not isinstance(app_id, str):
             raise _wrong("get_authorization_data", "app_id", "str", app_id)
@@ -1391,7 +1394,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.customidp import get_custom_id_p_feature_flag_for_neo_user as operation
+        operation = _operations["api.customidp.get_custom_id_p_feature_flag_for_neo_user"]
 
         return await self._call(
             "getCustomIdPFeatureFlagForNeoUser",
@@ -1418,7 +1421,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.application import get_granted_authorities as operation
+        operation = _operations["api.application.get_granted_authorities"]
 
         if not isinstance(app_id, str):
             raise _wrong("get_granted_authorities", "app_id", "str", app_id)
@@ -1453,7 +1456,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.idp_role_collection import get_idp_attribute_values as operation
+        operation = _operations["api.idp_role_collection.get_idp_attribute_values"]
 
         if not isinstance(origin, str):
             raise _wrong("get_idp_attribute_values", "origin", "str", origin)
@@ -1484,7 +1487,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.idp_role_collection import get_idp_attribute_values_from_role_collection as operation
+        operation = _operations["api.idp_role_collection.get_idp_attribute_values_from_role_collection"]
 
         if not isinstance(origin, str):
             raise _wrong("get_idp_attribute_values_from_role_collection", "origin", "str", origin)
@@ -1523,7 +1526,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.idp_role_collection import get_idp_attribute_values_from_role_collection_by_attribute as operation
+        operation = _operations["api.idp_role_collection.get_idp_attribute_values_from_role_collection_by_attribute"]
 
         if not isinstance(origin, str):
             raise _wrong("get_idp_attribute_values_from_role_collection_by_attribute", "origin", "str", origin)
@@ -1569,7 +1572,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.usercontroller import get_origins as operation
+        operation = _operations["api.usercontroller.get_origins"]
 
         return await self._call(
             "getOrigins",
@@ -1593,7 +1596,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.application import get_own_app as operation
+        operation = _operations["api.application.get_own_app"]
 
         return await self._call(
             "getOwnApp",
@@ -1620,7 +1623,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers_global import get_platform_identity_provider as operation
+        operation = _operations["api.platform_identity_providers_global.get_platform_identity_provider"]
 
         if not isinstance(origin_key, str):
             raise _wrong("get_platform_identity_provider", "origin_key", "str", origin_key)
@@ -1655,9 +1658,9 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers_global import (
-            get_platform_identity_provider_global_account_ids as operation,
-        )
+        operation = _operations[
+            "api.platform_identity_providers_global.get_platform_identity_provider_global_account_ids"
+        ]
 
         if not isinstance(origin_key, str):
             raise _wrong("get_platform_identity_provider_global_account_ids", "origin_key", "str", origin_key)
@@ -1692,7 +1695,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers_global import get_platform_identity_providers as operation
+        operation = _operations["api.platform_identity_providers_global.get_platform_identity_providers"]
 
         if userbase is not UNSET and not isinstance(userbase, str):
             raise _wrong("get_platform_identity_providers", "userbase", "str", userbase)
@@ -1741,7 +1744,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers import get_platform_identity_providers_for_ga as operation
+        operation = _operations["api.platform_identity_providers.get_platform_identity_providers_for_ga"]
 
         if not isinstance(global_account_id, str):
             raise _wrong("get_platform_identity_providers_for_ga", "global_account_id", "str", global_account_id)
@@ -1770,7 +1773,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import get_registry_status as operation
+        operation = _operations["api.identity_providers.get_registry_status"]
 
         return await self._call(
             "getRegistryStatus",
@@ -1797,7 +1800,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.roles import get_role_by_app_and_role_template as operation
+        operation = _operations["api.roles.get_role_by_app_and_role_template"]
 
         if not isinstance(app_id, str):
             raise _wrong("get_role_by_app_and_role_template", "app_id", "str", app_id)
@@ -1839,7 +1842,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.idp_role_collection import get_role_collection_by_attribute_value as operation
+        operation = _operations["api.idp_role_collection.get_role_collection_by_attribute_value"]
 
         if not isinstance(origin, str):
             raise _wrong("get_role_collection_by_attribute_value", "origin", "str", origin)
@@ -1882,7 +1885,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import get_role_collection_by_name as operation
+        operation = _operations["api.rolecollections.get_role_collection_by_name"]
 
         if not isinstance(role_collection_name, str):
             raise _wrong("get_role_collection_by_name", "role_collection_name", "str", role_collection_name)
@@ -1925,7 +1928,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import get_role_collections as operation
+        operation = _operations["api.rolecollections.get_role_collections"]
 
         if show_roles is not UNSET and not isinstance(show_roles, bool):
             raise _wrong("get_role_collections", "show_roles", "bool", show_roles)
@@ -1975,7 +1978,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import get_role_collections_by_app_id_template_name_and_role_name as operation
+        operation = _operations["api.rolecollections.get_role_collections_by_app_id_template_name_and_role_name"]
 
         if not isinstance(app_id, str):
             raise _wrong("get_role_collections_by_app_id_template_name_and_role_name", "app_id", "str", app_id)
@@ -2023,7 +2026,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import get_role_collections_by_paging as operation
+        operation = _operations["api.rolecollections.get_role_collections_by_paging"]
 
         if not (isinstance(page_id, int) and type(page_id) is not bool):
             raise _wrong("get_role_collections_by_paging", "page_id", "int", page_id)
@@ -2060,7 +2063,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import get_role_collections_by_paging_1 as operation
+        operation = _operations["api.rolecollections.get_role_collections_by_paging_1"]
 
         if show_roles is not UNSET and not isinstance(show_roles, bool):
             raise _wrong("get_role_collections_by_paging_1", "show_roles", "bool", show_roles)
@@ -2094,7 +2097,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import get_role_collections_by_paging_2 as operation
+        operation = _operations["api.rolecollections.get_role_collections_by_paging_2"]
 
         if show_roles is not UNSET and not isinstance(show_roles, bool):
             raise _wrong("get_role_collections_by_paging_2", "show_roles", "bool", show_roles)
@@ -2126,7 +2129,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import get_role_collections_for_user as operation
+        operation = _operations["api.rolecollections.get_role_collections_for_user"]
 
         if not isinstance(user_id, str):
             raise _wrong("get_role_collections_for_user", "user_id", "str", user_id)
@@ -2155,7 +2158,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import get_role_collections_for_user_1 as operation
+        operation = _operations["api.rolecollections.get_role_collections_for_user_1"]
 
         return await self._call(
             "getRoleCollectionsForUser_1",
@@ -2180,7 +2183,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.roletemplates import get_role_template_by_app_name as operation
+        operation = _operations["api.roletemplates.get_role_template_by_app_name"]
 
         if not isinstance(app_id, str):
             raise _wrong("get_role_template_by_app_name", "app_id", "str", app_id)
@@ -2211,7 +2214,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.roletemplates import get_role_template_by_name as operation
+        operation = _operations["api.roletemplates.get_role_template_by_name"]
 
         if not isinstance(app_id, str):
             raise _wrong("get_role_template_by_name", "app_id", "str", app_id)
@@ -2246,7 +2249,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.roletemplates import get_role_templates as operation
+        operation = _operations["api.roletemplates.get_role_templates"]
 
         if show_roles is not UNSET and not isinstance(show_roles, bool):
             raise _wrong("get_role_templates", "show_roles", "bool", show_roles)
@@ -2273,7 +2276,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.roles import get_roles as operation
+        operation = _operations["api.roles.get_roles"]
 
         return await self._call(
             "getRoles",
@@ -2298,7 +2301,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.roles import get_roles_by_app_id as operation
+        operation = _operations["api.roles.get_roles_by_app_id"]
 
         if not isinstance(app_id, str):
             raise _wrong("get_roles_by_app_id", "app_id", "str", app_id)
@@ -2328,7 +2331,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import get_roles_by_role_collection_name as operation
+        operation = _operations["api.rolecollections.get_roles_by_role_collection_name"]
 
         if not isinstance(role_collection_name, str):
             raise _wrong("get_roles_by_role_collection_name", "role_collection_name", "str", role_collection_name)
@@ -2359,7 +2362,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.application import get_scope as operation
+        operation = _operations["api.application.get_scope"]
 
         if not isinstance(app_id, str):
             raise _wrong("get_scope", "app_id", "str", app_id)
@@ -2394,7 +2397,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.usercontroller import get_user_by_id as operation
+        operation = _operations["api.usercontroller.get_user_by_id"]
 
         if not isinstance(id, str):
             raise _wrong("get_user_by_id", "id", "str", id)
@@ -2425,7 +2428,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.usercontroller import get_user_by_name as operation
+        operation = _operations["api.usercontroller.get_user_by_name"]
 
         if not isinstance(origin, str):
             raise _wrong("get_user_by_name", "origin", "str", origin)
@@ -2462,7 +2465,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.usercontroller import get_user_names as operation
+        operation = _operations["api.usercontroller.get_user_names"]
 
         if not isinstance(origin, str):
             raise _wrong("get_user_names", "origin", "str", origin)
@@ -2498,7 +2501,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.zone_trust_information import get_zone_information_by_subdomain as operation
+        operation = _operations["api.zone_trust_information.get_zone_information_by_subdomain"]
 
         if not isinstance(subdomain, str):
             raise _wrong("get_zone_information_by_subdomain", "subdomain", "str", subdomain)
@@ -2531,7 +2534,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.zone_trust_information import get_zone_information_by_subdomain_1 as operation
+        operation = _operations["api.zone_trust_information.get_zone_information_by_subdomain_1"]
 
         if not isinstance(subdomain, str):
             raise _wrong("get_zone_information_by_subdomain_1", "subdomain", "str", subdomain)
@@ -2566,7 +2569,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.scim_group_endpoints import list_groups as operation
+        operation = _operations["api.scim_group_endpoints.list_groups"]
 
         if attributes is not UNSET and not isinstance(attributes, str):
             raise _wrong("list_groups", "attributes", "str", attributes)
@@ -2611,7 +2614,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.application import list_scopes as operation
+        operation = _operations["api.application.list_scopes"]
 
         if not isinstance(app_id, str):
             raise _wrong("list_scopes", "app_id", "str", app_id)
@@ -2642,7 +2645,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import migrate_saml_to_oidcidp as operation
+        operation = _operations["api.identity_providers.migrate_saml_to_oidcidp"]
 
         if not isinstance(origin, str):
             raise _wrong("migrate_saml_to_oidcidp", "origin", "str", origin)
@@ -2676,7 +2679,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.tenant import read_public_settings as operation
+        operation = _operations["api.tenant.read_public_settings"]
 
         if subdomain is not UNSET and not isinstance(subdomain, str):
             raise _wrong("read_public_settings", "subdomain", "str", subdomain)
@@ -2705,7 +2708,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.tenant import read_settings as operation
+        operation = _operations["api.tenant.read_settings"]
 
         return await self._call(
             "readSettings",
@@ -2730,7 +2733,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers_global import refresh_platform_identity_provider_trusts as operation
+        operation = _operations["api.platform_identity_providers_global.refresh_platform_identity_provider_trusts"]
 
         if not _list_of(body, str):
             raise _wrong("refresh_platform_identity_provider_trusts", "body", "a list of str", body)
@@ -2760,7 +2763,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.usercontroller import remove_role_collection as operation
+        operation = _operations["api.usercontroller.remove_role_collection"]
 
         if not isinstance(origin, str):
             raise _wrong("remove_role_collection", "origin", "str", origin)
@@ -2801,7 +2804,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import retrieve_ias_tenants as operation
+        operation = _operations["api.identity_providers.retrieve_ias_tenants"]
 
         if all_ is not UNSET and not isinstance(all_, bool):
             raise _wrong("retrieve_ias_tenants", "all_", "bool", all_)
@@ -2832,7 +2835,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import retrieve_identity_provider as operation
+        operation = _operations["api.identity_providers.retrieve_identity_provider"]
 
         if not isinstance(id, str):
             raise _wrong("retrieve_identity_provider", "id", "str", id)
@@ -2866,7 +2869,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated as operation
+        operation = _operations["api.identity_providers.retrieve_identity_provider_by_origin_key_deprecated"]
 
         if not isinstance(origin_key, str):
             raise _wrong("retrieve_identity_provider_by_origin_key_deprecated", "origin_key", "str", origin_key)
@@ -2900,7 +2903,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_1 as operation
+        operation = _operations["api.identity_providers.retrieve_identity_provider_by_origin_key_deprecated_1"]
 
         if not isinstance(origin_key, str):
             raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_1", "origin_key", "str", origin_key)
@@ -2934,7 +2937,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_2 as operation
+        operation = _operations["api.identity_providers.retrieve_identity_provider_by_origin_key_deprecated_2"]
 
         if not isinstance(origin_key, str):
             raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_2", "origin_key", "str", origin_key)
@@ -2968,7 +2971,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_3 as operation
+        operation = _operations["api.identity_providers.retrieve_identity_provider_by_origin_key_deprecated_3"]
 
         if not isinstance(origin_key, str):
             raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_3", "origin_key", "str", origin_key)
@@ -3002,7 +3005,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_4 as operation
+        operation = _operations["api.identity_providers.retrieve_identity_provider_by_origin_key_deprecated_4"]
 
         if not isinstance(origin_key, str):
             raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_4", "origin_key", "str", origin_key)
@@ -3036,7 +3039,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_5 as operation
+        operation = _operations["api.identity_providers.retrieve_identity_provider_by_origin_key_deprecated_5"]
 
         if not isinstance(origin_key, str):
             raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_5", "origin_key", "str", origin_key)
@@ -3070,7 +3073,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_6 as operation
+        operation = _operations["api.identity_providers.retrieve_identity_provider_by_origin_key_deprecated_6"]
 
         if not isinstance(origin_key, str):
             raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_6", "origin_key", "str", origin_key)
@@ -3104,7 +3107,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import retrieve_identity_providers as operation
+        operation = _operations["api.identity_providers.retrieve_identity_providers"]
 
         if active_only is not UNSET and not isinstance(active_only, str):
             raise _wrong("retrieve_identity_providers", "active_only", "str", active_only)
@@ -3135,7 +3138,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import retrieve_identity_providers_for_btp_cli_deprecated as operation
+        operation = _operations["api.identity_providers.retrieve_identity_providers_for_btp_cli_deprecated"]
 
         if active_only is not UNSET and not isinstance(active_only, str):
             raise _wrong("retrieve_identity_providers_for_btp_cli_deprecated", "active_only", "str", active_only)
@@ -3167,7 +3170,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import retrieve_specific_ias_tenant as operation
+        operation = _operations["api.identity_providers.retrieve_specific_ias_tenant"]
 
         if not isinstance(tenant_url, str):
             raise _wrong("retrieve_specific_ias_tenant", "tenant_url", "str", tenant_url)
@@ -3202,7 +3205,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import rollback_saml_to_oidcidp as operation
+        operation = _operations["api.identity_providers.rollback_saml_to_oidcidp"]
 
         if not isinstance(origin, str):
             raise _wrong("rollback_saml_to_oidcidp", "origin", "str", origin)
@@ -3234,7 +3237,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import update_identity_provider as operation
+        operation = _operations["api.identity_providers.update_identity_provider"]
 
         if not isinstance(id, str):
             raise _wrong("update_identity_provider", "id", "str", id)
@@ -3271,7 +3274,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers_global import update_platform_identity_provider as operation
+        operation = _operations["api.platform_identity_providers_global.update_platform_identity_provider"]
 
         if not isinstance(origin_key, str):
             raise _wrong("update_platform_identity_provider", "origin_key", "str", origin_key)
@@ -3309,7 +3312,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers import update_platform_identity_provider_trust as operation
+        operation = _operations["api.platform_identity_providers.update_platform_identity_provider_trust"]
 
         if not isinstance(global_account_id, str):
             raise _wrong("update_platform_identity_provider_trust", "global_account_id", "str", global_account_id)
@@ -3352,7 +3355,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.roles import update_role as operation
+        operation = _operations["api.roles.update_role"]
 
         if not isinstance(app_id, str):
             raise _wrong("update_role", "app_id", "str", app_id)
@@ -3395,7 +3398,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.tenant import update_settings as operation
+        operation = _operations["api.tenant.update_settings"]
 
         if not isinstance(body, operation.TenantSettingsReq):
             raise _wrong("update_settings", "body", "TenantSettingsReq", body)
@@ -3424,7 +3427,7 @@ class XsuaaApi(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.usercontroller import update_user as operation
+        operation = _operations["api.usercontroller.update_user"]
 
         if not isinstance(body, operation.XSUser):
             raise _wrong("update_user", "body", "XSUser", body)
@@ -3461,7 +3464,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.idp_role_collection import add_idp_attribute_to_role_collection as operation
+        operation = _operations["api.idp_role_collection.add_idp_attribute_to_role_collection"]
 
         if not isinstance(origin, str):
             raise _wrong("add_idp_attribute_to_role_collection", "origin", "str", origin)
@@ -3495,9 +3498,9 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers_global import (
-            add_platform_identity_provider_global_account_id as operation,
-        )
+        operation = _operations[
+            "api.platform_identity_providers_global.add_platform_identity_provider_global_account_id"
+        ]
 
         if not isinstance(origin_key, str):
             raise _wrong("add_platform_identity_provider_global_account_id", "origin_key", "str", origin_key)
@@ -3531,7 +3534,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers import add_platform_identity_provider_trust as operation
+        operation = _operations["api.platform_identity_providers.add_platform_identity_provider_trust"]
 
         if not isinstance(global_account_id, str):
             raise _wrong("add_platform_identity_provider_trust", "global_account_id", "str", global_account_id)
@@ -3567,7 +3570,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.usercontroller import add_role_collection as operation
+        operation = _operations["api.usercontroller.add_role_collection"]
 
         if not isinstance(origin, str):
             raise _wrong("add_role_collection", "origin", "str", origin)
@@ -3613,7 +3616,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import add_role_to_role_collection as operation
+        operation = _operations["api.rolecollections.add_role_to_role_collection"]
 
         if not isinstance(role_collection_name, str):
             raise _wrong("add_role_to_role_collection", "role_collection_name", "str", role_collection_name)
@@ -3659,7 +3662,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import add_roles_to_role_collection as operation
+        operation = _operations["api.rolecollections.add_roles_to_role_collection"]
 
         if not isinstance(role_collection_name, str):
             raise _wrong("add_roles_to_role_collection", "role_collection_name", "str", role_collection_name)
@@ -3692,7 +3695,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.customidp import are_more_trusts_allowed as operation
+        operation = _operations["api.customidp.are_more_trusts_allowed"]
 
         if not isinstance(global_account_id, str):
             raise _wrong("are_more_trusts_allowed", "global_account_id", "str", global_account_id)
@@ -3723,7 +3726,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import change_role_collection_description as operation
+        operation = _operations["api.rolecollections.change_role_collection_description"]
 
         if not isinstance(role_collection_name, str):
             raise _wrong("change_role_collection_description", "role_collection_name", "str", role_collection_name)
@@ -3756,7 +3759,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.scim_group_endpoints import create_group as operation
+        operation = _operations["api.scim_group_endpoints.create_group"]
 
         if not isinstance(body, operation.ScimGroup):
             raise _wrong("create_group", "body", "ScimGroup", body)
@@ -3785,7 +3788,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import create_identity_provider as operation
+        operation = _operations["api.identity_providers.create_identity_provider"]
 
         if not isinstance(body, operation.XSIdentityProvider):
             raise _wrong("create_identity_provider", "body", "XSIdentityProvider", body)
@@ -3815,7 +3818,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers_global import create_platform_identity_provider as operation
+        operation = _operations["api.platform_identity_providers_global.create_platform_identity_provider"]
 
         if not isinstance(body, operation.XSPlatformIdentityProvider):
             raise _wrong("create_platform_identity_provider", "body", "XSPlatformIdentityProvider", body)
@@ -3843,7 +3846,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.roles import create_role as operation
+        operation = _operations["api.roles.create_role"]
 
         if not isinstance(body, operation.Role):
             raise _wrong("create_role", "body", "Role", body)
@@ -3871,7 +3874,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import create_role_collection as operation
+        operation = _operations["api.rolecollections.create_role_collection"]
 
         if not isinstance(body, operation.RoleCollection):
             raise _wrong("create_role_collection", "body", "RoleCollection", body)
@@ -3899,7 +3902,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import create_role_collections as operation
+        operation = _operations["api.rolecollections.create_role_collections"]
 
         if not isinstance(body, operation.RoleCollectionsBulkDto):
             raise _wrong("create_role_collections", "body", "RoleCollectionsBulkDto", body)
@@ -3927,7 +3930,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import create_role_collections_for_user as operation
+        operation = _operations["api.rolecollections.create_role_collections_for_user"]
 
         if not isinstance(body, operation.RoleCollectionListDto):
             raise _wrong("create_role_collections_for_user", "body", "RoleCollectionListDto", body)
@@ -3955,7 +3958,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.usercontroller import create_user as operation
+        operation = _operations["api.usercontroller.create_user"]
 
         if not isinstance(body, operation.XSUser):
             raise _wrong("create_user", "body", "XSUser", body)
@@ -3983,7 +3986,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.scim_user_endpoints import create_user_1 as operation
+        operation = _operations["api.scim_user_endpoints.create_user_1"]
 
         if not isinstance(body, operation.ScimUser):
             raise _wrong("create_user_1", "body", "ScimUser", body)
@@ -4011,7 +4014,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.usercontroller import create_users as operation
+        operation = _operations["api.usercontroller.create_users"]
 
         if not _list_of(body, operation.XSUser):
             raise _wrong("create_users", "body", "a list of XSUser", body)
@@ -4040,7 +4043,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import delete_identity_provider as operation
+        operation = _operations["api.identity_providers.delete_identity_provider"]
 
         if not isinstance(id, str):
             raise _wrong("delete_identity_provider", "id", "str", id)
@@ -4074,7 +4077,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import delete_identity_provider_using_origin_key as operation
+        operation = _operations["api.identity_providers.delete_identity_provider_using_origin_key"]
 
         if not isinstance(origin_key, str):
             raise _wrong("delete_identity_provider_using_origin_key", "origin_key", "str", origin_key)
@@ -4111,7 +4114,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.idp_role_collection import delete_idp_attribute_to_role_collection as operation
+        operation = _operations["api.idp_role_collection.delete_idp_attribute_to_role_collection"]
 
         if not isinstance(origin, str):
             raise _wrong("delete_idp_attribute_to_role_collection", "origin", "str", origin)
@@ -4161,7 +4164,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers_global import delete_platform_identity_provider as operation
+        operation = _operations["api.platform_identity_providers_global.delete_platform_identity_provider"]
 
         if not isinstance(origin_key, str):
             raise _wrong("delete_platform_identity_provider", "origin_key", "str", origin_key)
@@ -4192,9 +4195,9 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers_global import (
-            delete_platform_identity_provider_global_account_id as operation,
-        )
+        operation = _operations[
+            "api.platform_identity_providers_global.delete_platform_identity_provider_global_account_id"
+        ]
 
         if not isinstance(origin_key, str):
             raise _wrong("delete_platform_identity_provider_global_account_id", "origin_key", "str", origin_key)
@@ -4232,7 +4235,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers import delete_platform_identity_provider_trust as operation
+        operation = _operations["api.platform_identity_providers.delete_platform_identity_provider_trust"]
 
         if not isinstance(global_account_id, str):
             raise _wrong("delete_platform_identity_provider_trust", "global_account_id", "str", global_account_id)
@@ -4269,7 +4272,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.roles import delete_role_by_role_name as operation
+        operation = _operations["api.roles.delete_role_by_role_name"]
 
         if not isinstance(app_id, str):
             raise _wrong("delete_role_by_role_name", "app_id", "str", app_id)
@@ -4309,7 +4312,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import delete_role_collection_by_name as operation
+        operation = _operations["api.rolecollections.delete_role_collection_by_name"]
 
         if not isinstance(role_collection_name, str):
             raise _wrong("delete_role_collection_by_name", "role_collection_name", "str", role_collection_name)
@@ -4339,7 +4342,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import delete_role_collections as operation
+        operation = _operations["api.rolecollections.delete_role_collections"]
 
         if not isinstance(body, operation.RoleCollectionNamesDto):
             raise _wrong("delete_role_collections", "body", "RoleCollectionNamesDto", body)
@@ -4367,7 +4370,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import delete_role_collections_for_user as operation
+        operation = _operations["api.rolecollections.delete_role_collections_for_user"]
 
         if not isinstance(body, operation.RoleCollectionListDto):
             raise _wrong("delete_role_collections_for_user", "body", "RoleCollectionListDto", body)
@@ -4398,7 +4401,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import delete_role_from_role_collection as operation
+        operation = _operations["api.rolecollections.delete_role_from_role_collection"]
 
         if not isinstance(role_collection_name, str):
             raise _wrong("delete_role_from_role_collection", "role_collection_name", "str", role_collection_name)
@@ -4444,7 +4447,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import delete_roles_from_role_collection as operation
+        operation = _operations["api.rolecollections.delete_roles_from_role_collection"]
 
         if not isinstance(role_collection_name, str):
             raise _wrong("delete_roles_from_role_collection", "role_collection_name", "str", role_collection_name)
@@ -4477,7 +4480,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.usercontroller import delete_user_by_id as operation
+        operation = _operations["api.usercontroller.delete_user_by_id"]
 
         if not isinstance(id, str):
             raise _wrong("delete_user_by_id", "id", "str", id)
@@ -4508,7 +4511,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.usercontroller import delete_user_by_name as operation
+        operation = _operations["api.usercontroller.delete_user_by_name"]
 
         if not isinstance(origin, str):
             raise _wrong("delete_user_by_name", "origin", "str", origin)
@@ -4548,7 +4551,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.scim_user_endpoints import find_users as operation
+        operation = _operations["api.scim_user_endpoints.find_users"]
 
         if attributes is not UNSET and not isinstance(attributes, str):
             raise _wrong("find_users", "attributes", "str", attributes)
@@ -4595,7 +4598,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.application import get_app_by_id as operation
+        operation = _operations["api.application.get_app_by_id"]
 
         if not isinstance(id, str):
             raise _wrong("get_app_by_id", "id", "str", id)
@@ -4633,7 +4636,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.application import get_app_by_token as operation
+        operation = _operations["api.application.get_app_by_token"]
 
         if tenant is not UNSET and not isinstance(tenant, str):
             raise _wrong("get_app_by_token", "tenant", "str", tenant)
@@ -4675,7 +4678,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.application import get_apps as operation
+        operation = _operations["api.application.get_apps"]
 
         if only_with_client_id is not UNSET and not isinstance(only_with_client_id, bool):
             raise _wrong("get_apps", "only_with_client_id", "bool", only_with_client_id)
@@ -4714,7 +4717,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.ams import get_authorization_data as operation
+        operation = _operations["api.ams.get_authorization_data"]
 
         if not isinstance(app_id, str):
             raise _wrong("get_authorization_data", "app_id", "str", app_id)
@@ -4743,7 +4746,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.customidp import get_custom_id_p_feature_flag_for_neo_user as operation
+        operation = _operations["api.customidp.get_custom_id_p_feature_flag_for_neo_user"]
 
         return await self._call_raw(
             "getCustomIdPFeatureFlagForNeoUser",
@@ -4770,7 +4773,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.application import get_granted_authorities as operation
+        operation = _operations["api.application.get_granted_authorities"]
 
         if not isinstance(app_id, str):
             raise _wrong("get_granted_authorities", "app_id", "str", app_id)
@@ -4805,7 +4808,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.idp_role_collection import get_idp_attribute_values as operation
+        operation = _operations["api.idp_role_collection.get_idp_attribute_values"]
 
         if not isinstance(origin, str):
             raise _wrong("get_idp_attribute_values", "origin", "str", origin)
@@ -4836,7 +4839,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.idp_role_collection import get_idp_attribute_values_from_role_collection as operation
+        operation = _operations["api.idp_role_collection.get_idp_attribute_values_from_role_collection"]
 
         if not isinstance(origin, str):
             raise _wrong("get_idp_attribute_values_from_role_collection", "origin", "str", origin)
@@ -4875,7 +4878,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.idp_role_collection import get_idp_attribute_values_from_role_collection_by_attribute as operation
+        operation = _operations["api.idp_role_collection.get_idp_attribute_values_from_role_collection_by_attribute"]
 
         if not isinstance(origin, str):
             raise _wrong("get_idp_attribute_values_from_role_collection_by_attribute", "origin", "str", origin)
@@ -4921,7 +4924,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.usercontroller import get_origins as operation
+        operation = _operations["api.usercontroller.get_origins"]
 
         return await self._call_raw(
             "getOrigins",
@@ -4945,7 +4948,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.application import get_own_app as operation
+        operation = _operations["api.application.get_own_app"]
 
         return await self._call_raw(
             "getOwnApp",
@@ -4972,7 +4975,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers_global import get_platform_identity_provider as operation
+        operation = _operations["api.platform_identity_providers_global.get_platform_identity_provider"]
 
         if not isinstance(origin_key, str):
             raise _wrong("get_platform_identity_provider", "origin_key", "str", origin_key)
@@ -5007,9 +5010,9 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers_global import (
-            get_platform_identity_provider_global_account_ids as operation,
-        )
+        operation = _operations[
+            "api.platform_identity_providers_global.get_platform_identity_provider_global_account_ids"
+        ]
 
         if not isinstance(origin_key, str):
             raise _wrong("get_platform_identity_provider_global_account_ids", "origin_key", "str", origin_key)
@@ -5044,7 +5047,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers_global import get_platform_identity_providers as operation
+        operation = _operations["api.platform_identity_providers_global.get_platform_identity_providers"]
 
         if userbase is not UNSET and not isinstance(userbase, str):
             raise _wrong("get_platform_identity_providers", "userbase", "str", userbase)
@@ -5093,7 +5096,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers import get_platform_identity_providers_for_ga as operation
+        operation = _operations["api.platform_identity_providers.get_platform_identity_providers_for_ga"]
 
         if not isinstance(global_account_id, str):
             raise _wrong("get_platform_identity_providers_for_ga", "global_account_id", "str", global_account_id)
@@ -5122,7 +5125,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import get_registry_status as operation
+        operation = _operations["api.identity_providers.get_registry_status"]
 
         return await self._call_raw(
             "getRegistryStatus",
@@ -5149,7 +5152,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.roles import get_role_by_app_and_role_template as operation
+        operation = _operations["api.roles.get_role_by_app_and_role_template"]
 
         if not isinstance(app_id, str):
             raise _wrong("get_role_by_app_and_role_template", "app_id", "str", app_id)
@@ -5191,7 +5194,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.idp_role_collection import get_role_collection_by_attribute_value as operation
+        operation = _operations["api.idp_role_collection.get_role_collection_by_attribute_value"]
 
         if not isinstance(origin, str):
             raise _wrong("get_role_collection_by_attribute_value", "origin", "str", origin)
@@ -5234,7 +5237,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import get_role_collection_by_name as operation
+        operation = _operations["api.rolecollections.get_role_collection_by_name"]
 
         if not isinstance(role_collection_name, str):
             raise _wrong("get_role_collection_by_name", "role_collection_name", "str", role_collection_name)
@@ -5277,7 +5280,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import get_role_collections as operation
+        operation = _operations["api.rolecollections.get_role_collections"]
 
         if show_roles is not UNSET and not isinstance(show_roles, bool):
             raise _wrong("get_role_collections", "show_roles", "bool", show_roles)
@@ -5327,7 +5330,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import get_role_collections_by_app_id_template_name_and_role_name as operation
+        operation = _operations["api.rolecollections.get_role_collections_by_app_id_template_name_and_role_name"]
 
         if not isinstance(app_id, str):
             raise _wrong("get_role_collections_by_app_id_template_name_and_role_name", "app_id", "str", app_id)
@@ -5375,7 +5378,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import get_role_collections_by_paging as operation
+        operation = _operations["api.rolecollections.get_role_collections_by_paging"]
 
         if not (isinstance(page_id, int) and type(page_id) is not bool):
             raise _wrong("get_role_collections_by_paging", "page_id", "int", page_id)
@@ -5412,7 +5415,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import get_role_collections_by_paging_1 as operation
+        operation = _operations["api.rolecollections.get_role_collections_by_paging_1"]
 
         if show_roles is not UNSET and not isinstance(show_roles, bool):
             raise _wrong("get_role_collections_by_paging_1", "show_roles", "bool", show_roles)
@@ -5446,7 +5449,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import get_role_collections_by_paging_2 as operation
+        operation = _operations["api.rolecollections.get_role_collections_by_paging_2"]
 
         if show_roles is not UNSET and not isinstance(show_roles, bool):
             raise _wrong("get_role_collections_by_paging_2", "show_roles", "bool", show_roles)
@@ -5478,7 +5481,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import get_role_collections_for_user as operation
+        operation = _operations["api.rolecollections.get_role_collections_for_user"]
 
         if not isinstance(user_id, str):
             raise _wrong("get_role_collections_for_user", "user_id", "str", user_id)
@@ -5507,7 +5510,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import get_role_collections_for_user_1 as operation
+        operation = _operations["api.rolecollections.get_role_collections_for_user_1"]
 
         return await self._call_raw(
             "getRoleCollectionsForUser_1",
@@ -5532,7 +5535,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.roletemplates import get_role_template_by_app_name as operation
+        operation = _operations["api.roletemplates.get_role_template_by_app_name"]
 
         if not isinstance(app_id, str):
             raise _wrong("get_role_template_by_app_name", "app_id", "str", app_id)
@@ -5563,7 +5566,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.roletemplates import get_role_template_by_name as operation
+        operation = _operations["api.roletemplates.get_role_template_by_name"]
 
         if not isinstance(app_id, str):
             raise _wrong("get_role_template_by_name", "app_id", "str", app_id)
@@ -5598,7 +5601,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.roletemplates import get_role_templates as operation
+        operation = _operations["api.roletemplates.get_role_templates"]
 
         if show_roles is not UNSET and not isinstance(show_roles, bool):
             raise _wrong("get_role_templates", "show_roles", "bool", show_roles)
@@ -5625,7 +5628,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.roles import get_roles as operation
+        operation = _operations["api.roles.get_roles"]
 
         return await self._call_raw(
             "getRoles",
@@ -5650,7 +5653,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.roles import get_roles_by_app_id as operation
+        operation = _operations["api.roles.get_roles_by_app_id"]
 
         if not isinstance(app_id, str):
             raise _wrong("get_roles_by_app_id", "app_id", "str", app_id)
@@ -5680,7 +5683,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.rolecollections import get_roles_by_role_collection_name as operation
+        operation = _operations["api.rolecollections.get_roles_by_role_collection_name"]
 
         if not isinstance(role_collection_name, str):
             raise _wrong("get_roles_by_role_collection_name", "role_collection_name", "str", role_collection_name)
@@ -5711,7 +5714,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.application import get_scope as operation
+        operation = _operations["api.application.get_scope"]
 
         if not isinstance(app_id, str):
             raise _wrong("get_scope", "app_id", "str", app_id)
@@ -5746,7 +5749,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.usercontroller import get_user_by_id as operation
+        operation = _operations["api.usercontroller.get_user_by_id"]
 
         if not isinstance(id, str):
             raise _wrong("get_user_by_id", "id", "str", id)
@@ -5777,7 +5780,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.usercontroller import get_user_by_name as operation
+        operation = _operations["api.usercontroller.get_user_by_name"]
 
         if not isinstance(origin, str):
             raise _wrong("get_user_by_name", "origin", "str", origin)
@@ -5814,7 +5817,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.usercontroller import get_user_names as operation
+        operation = _operations["api.usercontroller.get_user_names"]
 
         if not isinstance(origin, str):
             raise _wrong("get_user_names", "origin", "str", origin)
@@ -5850,7 +5853,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.zone_trust_information import get_zone_information_by_subdomain as operation
+        operation = _operations["api.zone_trust_information.get_zone_information_by_subdomain"]
 
         if not isinstance(subdomain, str):
             raise _wrong("get_zone_information_by_subdomain", "subdomain", "str", subdomain)
@@ -5883,7 +5886,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.zone_trust_information import get_zone_information_by_subdomain_1 as operation
+        operation = _operations["api.zone_trust_information.get_zone_information_by_subdomain_1"]
 
         if not isinstance(subdomain, str):
             raise _wrong("get_zone_information_by_subdomain_1", "subdomain", "str", subdomain)
@@ -5918,7 +5921,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.scim_group_endpoints import list_groups as operation
+        operation = _operations["api.scim_group_endpoints.list_groups"]
 
         if attributes is not UNSET and not isinstance(attributes, str):
             raise _wrong("list_groups", "attributes", "str", attributes)
@@ -5963,7 +5966,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.application import list_scopes as operation
+        operation = _operations["api.application.list_scopes"]
 
         if not isinstance(app_id, str):
             raise _wrong("list_scopes", "app_id", "str", app_id)
@@ -5994,7 +5997,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import migrate_saml_to_oidcidp as operation
+        operation = _operations["api.identity_providers.migrate_saml_to_oidcidp"]
 
         if not isinstance(origin, str):
             raise _wrong("migrate_saml_to_oidcidp", "origin", "str", origin)
@@ -6028,7 +6031,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.tenant import read_public_settings as operation
+        operation = _operations["api.tenant.read_public_settings"]
 
         if subdomain is not UNSET and not isinstance(subdomain, str):
             raise _wrong("read_public_settings", "subdomain", "str", subdomain)
@@ -6057,7 +6060,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.tenant import read_settings as operation
+        operation = _operations["api.tenant.read_settings"]
 
         return await self._call_raw(
             "readSettings",
@@ -6082,7 +6085,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers_global import refresh_platform_identity_provider_trusts as operation
+        operation = _operations["api.platform_identity_providers_global.refresh_platform_identity_provider_trusts"]
 
         if not _list_of(body, str):
             raise _wrong("refresh_platform_identity_provider_trusts", "body", "a list of str", body)
@@ -6112,7 +6115,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.usercontroller import remove_role_collection as operation
+        operation = _operations["api.usercontroller.remove_role_collection"]
 
         if not isinstance(origin, str):
             raise _wrong("remove_role_collection", "origin", "str", origin)
@@ -6153,7 +6156,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import retrieve_ias_tenants as operation
+        operation = _operations["api.identity_providers.retrieve_ias_tenants"]
 
         if all_ is not UNSET and not isinstance(all_, bool):
             raise _wrong("retrieve_ias_tenants", "all_", "bool", all_)
@@ -6184,7 +6187,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import retrieve_identity_provider as operation
+        operation = _operations["api.identity_providers.retrieve_identity_provider"]
 
         if not isinstance(id, str):
             raise _wrong("retrieve_identity_provider", "id", "str", id)
@@ -6218,7 +6221,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated as operation
+        operation = _operations["api.identity_providers.retrieve_identity_provider_by_origin_key_deprecated"]
 
         if not isinstance(origin_key, str):
             raise _wrong("retrieve_identity_provider_by_origin_key_deprecated", "origin_key", "str", origin_key)
@@ -6252,7 +6255,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_1 as operation
+        operation = _operations["api.identity_providers.retrieve_identity_provider_by_origin_key_deprecated_1"]
 
         if not isinstance(origin_key, str):
             raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_1", "origin_key", "str", origin_key)
@@ -6286,7 +6289,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_2 as operation
+        operation = _operations["api.identity_providers.retrieve_identity_provider_by_origin_key_deprecated_2"]
 
         if not isinstance(origin_key, str):
             raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_2", "origin_key", "str", origin_key)
@@ -6320,7 +6323,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_3 as operation
+        operation = _operations["api.identity_providers.retrieve_identity_provider_by_origin_key_deprecated_3"]
 
         if not isinstance(origin_key, str):
             raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_3", "origin_key", "str", origin_key)
@@ -6354,7 +6357,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_4 as operation
+        operation = _operations["api.identity_providers.retrieve_identity_provider_by_origin_key_deprecated_4"]
 
         if not isinstance(origin_key, str):
             raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_4", "origin_key", "str", origin_key)
@@ -6388,7 +6391,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_5 as operation
+        operation = _operations["api.identity_providers.retrieve_identity_provider_by_origin_key_deprecated_5"]
 
         if not isinstance(origin_key, str):
             raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_5", "origin_key", "str", origin_key)
@@ -6422,7 +6425,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import retrieve_identity_provider_by_origin_key_deprecated_6 as operation
+        operation = _operations["api.identity_providers.retrieve_identity_provider_by_origin_key_deprecated_6"]
 
         if not isinstance(origin_key, str):
             raise _wrong("retrieve_identity_provider_by_origin_key_deprecated_6", "origin_key", "str", origin_key)
@@ -6456,7 +6459,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import retrieve_identity_providers as operation
+        operation = _operations["api.identity_providers.retrieve_identity_providers"]
 
         if active_only is not UNSET and not isinstance(active_only, str):
             raise _wrong("retrieve_identity_providers", "active_only", "str", active_only)
@@ -6487,7 +6490,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import retrieve_identity_providers_for_btp_cli_deprecated as operation
+        operation = _operations["api.identity_providers.retrieve_identity_providers_for_btp_cli_deprecated"]
 
         if active_only is not UNSET and not isinstance(active_only, str):
             raise _wrong("retrieve_identity_providers_for_btp_cli_deprecated", "active_only", "str", active_only)
@@ -6519,7 +6522,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import retrieve_specific_ias_tenant as operation
+        operation = _operations["api.identity_providers.retrieve_specific_ias_tenant"]
 
         if not isinstance(tenant_url, str):
             raise _wrong("retrieve_specific_ias_tenant", "tenant_url", "str", tenant_url)
@@ -6554,7 +6557,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import rollback_saml_to_oidcidp as operation
+        operation = _operations["api.identity_providers.rollback_saml_to_oidcidp"]
 
         if not isinstance(origin, str):
             raise _wrong("rollback_saml_to_oidcidp", "origin", "str", origin)
@@ -6586,7 +6589,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.identity_providers import update_identity_provider as operation
+        operation = _operations["api.identity_providers.update_identity_provider"]
 
         if not isinstance(id, str):
             raise _wrong("update_identity_provider", "id", "str", id)
@@ -6623,7 +6626,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers_global import update_platform_identity_provider as operation
+        operation = _operations["api.platform_identity_providers_global.update_platform_identity_provider"]
 
         if not isinstance(origin_key, str):
             raise _wrong("update_platform_identity_provider", "origin_key", "str", origin_key)
@@ -6661,7 +6664,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.platform_identity_providers import update_platform_identity_provider_trust as operation
+        operation = _operations["api.platform_identity_providers.update_platform_identity_provider_trust"]
 
         if not isinstance(global_account_id, str):
             raise _wrong("update_platform_identity_provider_trust", "global_account_id", "str", global_account_id)
@@ -6704,7 +6707,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.roles import update_role as operation
+        operation = _operations["api.roles.update_role"]
 
         if not isinstance(app_id, str):
             raise _wrong("update_role", "app_id", "str", app_id)
@@ -6747,7 +6750,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.tenant import update_settings as operation
+        operation = _operations["api.tenant.update_settings"]
 
         if not isinstance(body, operation.TenantSettingsReq):
             raise _wrong("update_settings", "body", "TenantSettingsReq", body)
@@ -6776,7 +6779,7 @@ class XsuaaApiWithRawResponse(Namespace):
 
         Reference: https://api.sap.com/api/AuthorizationAPI/resource
         """
-        from .api.usercontroller import update_user as operation
+        operation = _operations["api.usercontroller.update_user"]
 
         if not isinstance(body, operation.XSUser):
             raise _wrong("update_user", "body", "XSUser", body)

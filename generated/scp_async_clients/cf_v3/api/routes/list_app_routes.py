@@ -293,3 +293,4 @@ async def asyncio(
 
 
 import scp_async._decoding as _scp  # noqa: E402  (the lenient property templates call it)
+from scp_async._encoding import quote  # noqa: E402, F811  (urllib's, without the work for a GUID)

@@ -188,3 +188,6 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+from scp_async._encoding import quote  # noqa: E402, F811  (urllib's, without the work for a GUID)

@@ -140,3 +140,6 @@ async def asyncio_detailed(
     response = await client.get_async_httpx_client().request(**kwargs)
 
     return _build_response(client=client, response=response)
+
+
+from scp_async._encoding import quote  # noqa: E402, F811  (urllib's, without the work for a GUID)

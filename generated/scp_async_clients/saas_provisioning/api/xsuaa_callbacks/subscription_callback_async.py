@@ -190,3 +190,6 @@ async def asyncio(
             body=body,
         )
     ).parsed
+
+
+from scp_async._encoding import quote  # noqa: E402, F811  (urllib's, without the work for a GUID)
