@@ -66,7 +66,7 @@ class Answer:
     The lane hands out only 2xx answers this way; others leave it as ``httpx.Response`` (:meth:`to_httpx`).
     """
 
-    __slots__ = ("_headers", "_raw", "content", "elapsed", "extensions", "request", "status_code")
+    __slots__ = ("_headers", "_raw", "content", "extensions", "request", "seconds", "status_code")
 
     def __init__(self, request: DirectRequest, response: WireResponse) -> None:
         self.request = request
@@ -75,7 +75,16 @@ class Answer:
         self._raw = response
         self.content = response.body
         self.extensions: dict[str, Any] = {}
-        self.elapsed = datetime.timedelta(0)
+        self.seconds = 0.0  # from sending the request to its answer read whole (``elapsed``)
+
+    @property
+    def elapsed(self) -> datetime.timedelta:
+        """The time from sending the request to reading its answer whole, as ``httpx.Response.elapsed``."""
+        return datetime.timedelta(seconds=self.seconds)
+
+    @elapsed.setter
+    def elapsed(self, value: datetime.timedelta) -> None:
+        self.seconds = value.total_seconds()
 
     @property
     def headers(self) -> CIMultiDict[str]:

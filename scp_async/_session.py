@@ -471,7 +471,9 @@ class Session:
         """
         if self._core.closed:
             raise RuntimeError("this Session is closed")
-        built: list[httpx.Request | DirectRequest] = []  # every attempt's request, for the timeout's message
+        # The attempts made and the last one's request, for the timeout's message.
+        attempts = 0
+        last: httpx.Request | DirectRequest | None = None
         limit = math.inf if options.deadline is None else options.deadline
         core = self._core
         # The session's own client on the default transport waits for the server on every attempt, unless
@@ -503,8 +505,8 @@ class Session:
                     # may never block, and cancellation must still land.
                     if not (waits_for_server and retries == 0):
                         await anyio.lowlevel.checkpoint()
-                    request = build if isinstance(build, DirectRequest) else build()
-                    built.append(request)
+                    request = last = build if isinstance(build, DirectRequest) else build()
+                    attempts += 1
                     method = request.method
                     ticket = await self._core.governor.acquire(request, auth, ticket, policy)
                     started = time.perf_counter()
@@ -514,9 +516,16 @@ class Session:
                             assert direct is not None
                             assert core.direct is not None
                             response = await core.direct.exchange(
-                                direct, request, cast(OAuth2Auth | None, auth), options.timeout, core.max_response_size
+                                direct,
+                                request,
+                                cast("OAuth2Auth | None", auth),
+                                options.timeout,
+                                core.max_response_size,
                             )
-                            response.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)
+                            if type(response) is Answer:  # its elapsed time is made on demand
+                                response.seconds = time.perf_counter() - started
+                            else:
+                                response.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)
                         else:
                             response = await _exchange(client, request, auth, core.max_response_size)
                             await read_response(response, core.max_response_size)
@@ -614,9 +623,8 @@ class Session:
         finally:
             if deadline_token is not None:
                 CALL_DEADLINE.reset(deadline_token)
-        last = built[-1] if built else None
         raise ApiTimeoutError(
-            f"no response within the deadline of {limit:g} s ({len(built)} attempt(s), token request included)",
+            f"no response within the deadline of {limit:g} s ({attempts} attempt(s), token request included)",
             method=last.method if last else None,
             url=str(last.url) if last else None,
         )
