@@ -34,10 +34,10 @@ from ._errors import ResponseTooLargeError
 from ._limits import read_response
 from ._logging import logger, redact_url
 from ._oauth import OAuth2Auth
-from ._transport import DefaultTransport, _AsyncioPool, _running_asyncio_loop, _target
+from ._transport import DefaultTransport, _AsyncioPool, _running_asyncio_loop
 from ._wire import NOTED, BodyTooLarge, WireResponse
 
-__all__ = ["Answer", "DirectLane", "DirectRequest", "target_of"]
+__all__ = ["Answer", "DirectLane", "DirectRequest", "wire_address"]
 
 #: Methods that carry no body here (the lane takes no request body at all). Not HEAD: its answer
 #: declares a length it does not send, which the wire would wait for.
@@ -45,14 +45,14 @@ _BODILESS: Final = frozenset({"GET", "DELETE", "OPTIONS"})
 
 
 class DirectRequest:
-    """What the governor, the logs and errors need of a request that has no ``httpx.Request``."""
+    """What the wire, the governor, the logs and errors need of a request that has no ``httpx.Request``."""
 
-    __slots__ = ("headers", "method", "target", "url")
+    __slots__ = ("address", "headers", "method", "url")
 
-    def __init__(self, method: str, url: httpx.URL, target: str, headers: dict[str, str]) -> None:
+    def __init__(self, method: str, url: httpx.URL, headers: dict[str, str]) -> None:
         self.method = method
         self.url = url
-        self.target = target  # the URL as sent: `url` in its encoded form
+        self.address = wire_address(url)
         self.headers = headers
 
     def to_httpx(self) -> httpx.Request:
@@ -208,11 +208,12 @@ class DirectLane:
         url = request.url
         token = None
         if auth is not None:
-            token = await auth.cache.token(auth.grant)
+            # A fresh token is taken without a coroutine; only a renewal waits.
+            token = auth.cache.fresh(auth.grant) or await auth.cache.token(auth.grant)
             request.headers["authorization"] = token.authorization
         # The wire's own errors are mapped here, around its calls, rather than in a coroutine of its own:
         # one frame less for as long as the call waits.
-        address = (url.raw_scheme.decode("ascii"), url.raw_host.decode("ascii"), url.port, url.raw_path.decode("ascii"))
+        address = request.address
         try:
             response = await wire.request(
                 request.method,
@@ -263,9 +264,18 @@ class DirectLane:
 _HTTPX_HANDLE: Final = httpx.AsyncHTTPTransport.handle_async_request
 
 
-def target_of(url: httpx.URL) -> str:
-    """``url`` as sent on the wire (what httpx's transport would send for it)."""
-    return _target(url.raw_scheme, url.raw_host, url.port, url.raw_path)
+def wire_address(url: httpx.URL) -> tuple[str, str, int | None, str]:
+    """Scheme, host, port and target of ``url`` as the wire sends them (httpx's ``raw_*`` forms, decoded)."""
+    try:
+        # httpx keeps them so already; its raw_* properties encode each on every use (and the wire decodes).
+        parts = url._uri_reference
+        scheme, host, port, path, query = parts.scheme, parts.host, parts.port, parts.path, parts.query
+    except AttributeError:  # an httpx whose URL has other insides
+        return (url.raw_scheme.decode("ascii"), url.raw_host.decode("ascii"), url.port, url.raw_path.decode("ascii"))
+    target = path or "/"
+    if query is not None:
+        target += "?" + query
+    return (scheme, host, port, target)
 
 
 def _raise_mapped(exc: Exception, request: DirectRequest, limit: int | None) -> NoReturn:

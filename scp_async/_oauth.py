@@ -317,6 +317,17 @@ class TokenCache:
         """Forget the cached token of ``grant``."""
         self._slot(grant).token = None
 
+    def fresh(self, grant: Grant) -> Token | None:
+        """The cached token for ``grant`` if it is fresh (no waiting, no request), else ``None``: a caller that
+        gets ``None`` awaits :meth:`token`."""
+        slot = self._slots.get(grant.cache_key)
+        if slot is None:
+            return None
+        current = slot.token
+        if current is not None and self._is_fresh(slot, current):
+            return current
+        return None
+
     async def token(self, grant: Grant, *, reject: Token | None = None) -> Token:
         """A valid token for ``grant``; ``reject`` is a token the API just refused."""
         slot = self._slot(grant)

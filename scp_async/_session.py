@@ -37,7 +37,7 @@ from ._credentials import (
     load_service_key,
 )
 from ._deadline import CallDeadline, call_deadline
-from ._direct import Answer, DirectLane, DirectRequest, target_of
+from ._direct import Answer, DirectLane, DirectRequest
 from ._errors import (
     ApiConnectionError,
     ApiError,
@@ -441,14 +441,10 @@ class Session:
             direct_headers = lane.headers(merged_headers) if pool is not None else None
             if pool is not None and direct_headers is not None:
                 assert isinstance(parsed_url, httpx.URL)  # pool() takes parsed URLs only
-                if params:
-                    direct_url = parsed_url.copy_merge_params(params)
-                    target = target_of(direct_url)
-                else:  # a string _parsed_url took apart is canonical: as sent
-                    direct_url, target = parsed_url, url if isinstance(url, str) else target_of(parsed_url)
+                direct_url = parsed_url.copy_merge_params(params) if params else parsed_url
                 # One request for every attempt (each sets its own token): no closure, whose cells would
                 # live as long as the call, in every fan-out slot.
-                prototype = DirectRequest(upper, direct_url, target, direct_headers)
+                prototype = DirectRequest(upper, direct_url, direct_headers)
                 return self._send(prototype, auth=auth, options=options, raise_for_status=raise_for_status, direct=pool)
         build = _httpx_builder(client, method, parsed_url, params, merged_headers, json, content, data, files, options)
         return self._send(build, auth=auth, options=options, raise_for_status=raise_for_status)

@@ -219,7 +219,7 @@ def test_the_lane_steps_aside_for_a_proxy_from_the_environment(
 
 
 def _answer(body: bytes) -> _direct.Answer:
-    request = _direct.DirectRequest("GET", httpx.URL("https://api.example.com/x"), "/x", {})
+    request = _direct.DirectRequest("GET", httpx.URL("https://api.example.com/x"), {})
     return _direct.Answer(request, WireResponse(200, b"OK", "1.1", [(b"Content-Type", b"application/json")], body))
 
 
@@ -247,7 +247,7 @@ def test_an_answer_that_is_not_json_raises_what_httpx_raises() -> None:
 
 def test_an_answer_finds_a_header_as_its_headers_would() -> None:
     raw = [(b"Content-Type", b"application/json"), (b"X-RateLimit-Remaining", b"0"), (b"x-ratelimit-remaining", b"7")]
-    request = _direct.DirectRequest("GET", httpx.URL("https://api.example.com/x"), "/x", {})
+    request = _direct.DirectRequest("GET", httpx.URL("https://api.example.com/x"), {})
     answer = _direct.Answer(request, WireResponse(200, b"OK", "1.1", raw, b"{}"))
     assert answer.header("x-ratelimit-remaining") == "0"  # the first one, whatever its case
     assert answer.header("retry-after") is None
@@ -258,3 +258,27 @@ def test_an_answer_finds_a_header_as_its_headers_would() -> None:
     headers["retry-after"] = "3"  # once made, the headers are what header() reads
     assert answer.header("retry-after") == "3"
     assert answer.to_httpx().headers.get_list("x-ratelimit-remaining") == ["0", "7"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.example.com/x",
+        "http://127.0.0.1:8080/accounts/v1/subaccounts/4f1c?derivedAuthorizations=any&a=%20b",
+        "https://api.example.com",
+        "https://api.example.com/?",
+        "https://münchen.example/ä ö?q=ü",
+        "http://[::1]:9000/v3/apps?page=2",
+        "https://API.Example.com:443/a%2Fb/../c",
+    ],
+)
+def test_the_wire_address_is_what_httpx_would_send(url: str) -> None:
+    parsed = httpx.URL(url)
+    expected = (
+        parsed.raw_scheme.decode("ascii"),
+        parsed.raw_host.decode("ascii"),
+        parsed.port,
+        parsed.raw_path.decode("ascii"),
+    )
+    assert _direct.wire_address(parsed) == expected
+    assert _direct.DirectRequest("GET", parsed, {}).address == expected

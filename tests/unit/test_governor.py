@@ -86,7 +86,7 @@ def test_the_direct_lanes_answer_is_read_from_its_raw_headers_as_httpx_reads_its
         (b"X-RateLimit-Remaining", b"0"),
         (b"X-RateLimit-Reset", b"%d" % (NOW + 12)),
     ]
-    request = DirectRequest("GET", httpx.URL("https://api.example.com/v3/apps"), "/v3/apps", {})
+    request = DirectRequest("GET", httpx.URL("https://api.example.com/v3/apps"), {})
     answer = Answer(request, WireResponse(200, b"OK", "1.1", raw, b"{}"))
     expected = parse_throttle(answer.to_httpx(), now=NOW)
     assert parse_throttle(Answer(request, WireResponse(200, b"OK", "1.1", raw, b"{}")), now=NOW) == expected

@@ -76,8 +76,14 @@ def test_renewal_margin(lifetime: float, still_fresh: float, renewed: float) -> 
     first = _token("t1", iat=START, exp=START + lifetime)
     issuer = Issuer({"access_token": first}, {"access_token": "t2", "expires_in": 3600})
     cache = TokenCache(issuer.send, clock=issuer.clock)
+    assert cache.fresh(GRANT) is None  # nothing cached: the caller awaits token()
     assert _which(issuer, cache, 0) == first
     assert _which(issuer, cache, still_fresh) == first
+    fresh = cache.fresh(GRANT)  # what the direct lane takes without a coroutine: the same token
+    assert fresh is not None
+    assert fresh.access_token == first
+    issuer.now = START + renewed
+    assert cache.fresh(GRANT) is None  # due for renewal: only token() hands one out
     assert _which(issuer, cache, renewed) == "t2"
 
 
