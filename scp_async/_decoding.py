@@ -368,12 +368,17 @@ def _fitter(shape: _Shape | None) -> Callable[[dict[str, Any]], bool] | None:
         return None
     lines = ["def fits(value):"]
     names = itertools.count()
+    constants: dict[str, Any] = {}
 
     def emit(var: str, shape: _Shape, depth: int) -> None:
         pad = "    " * depth
         required, checks = shape
-        for name in required:
-            lines.append(f"{pad}if {name!r} not in {var}: return False")
+        if len(required) == 1:
+            lines.append(f"{pad}if {required[0]!r} not in {var}: return False")
+        elif required:  # one test in C for all of them
+            keys = f"REQUIRED{len(constants)}"
+            constants[keys] = frozenset(required)
+            lines.append(f"{pad}if not {var}.keys() >= {keys}: return False")
         for key, test, inner in checks:
             if key is None:  # the undeclared keys: additional properties that are plain lists
                 if test != "list":
@@ -383,19 +388,23 @@ def _fitter(shape: _Shape | None) -> Callable[[dict[str, Any]], bool] | None:
                 lines.append(f"{pad}    if type(item) is not list and key not in {tuple(inner)!r}: return False")
                 continue
             item = f"item{next(names)}"
-            lines.append(f"{pad}{item} = {var}.get({key!r}, ABSENT)")
-            if test == "absent":  # present, and reading it might warn or fail
-                lines.append(f"{pad}if {item} is not ABSENT: return False")
-                continue
-            lines.append(f"{pad}if {item} is not ABSENT:")
-            inside = pad + "    "
+            if key in required and test != "absent":  # present: proven above
+                lines.append(f"{pad}{item} = {var}[{key!r}]")
+                inside = pad
+            else:
+                lines.append(f"{pad}{item} = {var}.get({key!r}, ABSENT)")
+                if test == "absent":  # present, and reading it might warn or fail
+                    lines.append(f"{pad}if {item} is not ABSENT: return False")
+                    continue
+                lines.append(f"{pad}if {item} is not ABSENT:")
+                inside = pad + "    "
             if test == "object":
                 lines.append(f"{inside}if type({item}) is not dict: return False")
-                emit(item, inner, depth + 1)
+                emit(item, inner, len(inside) // 4)
             elif test == "object or null":
                 lines.append(f"{inside}if {item} is not None:")
                 lines.append(f"{inside}    if type({item}) is not dict: return False")
-                emit(item, inner, depth + 2)
+                emit(item, inner, len(inside) // 4 + 1)
             elif test == "uuid":
                 lines.append(f"{inside}if type({item}) is not str or CANONICAL_UUID({item}) is None: return False")
             elif test == "date-time":
@@ -418,6 +427,7 @@ def _fitter(shape: _Shape | None) -> Callable[[dict[str, Any]], bool] | None:
         "DATE_TIME": _reads_as_date_time,
         "EPOCH_MS_MIN": _EPOCH_MS_MIN,
         "EPOCH_MS_MAX": _EPOCH_MS_MAX,
+        **constants,
     }
     exec(compile("\n".join(lines), "<scp_async read-on-first-use shape>", "exec"), scope)
     fits: Callable[[dict[str, Any]], bool] = scope["fits"]
