@@ -234,6 +234,15 @@ def _is_cis_rate_limit(response: Answered) -> bool:
     return isinstance(error, dict) and error.get("code") == CIS_RATE_LIMIT_CODE
 
 
+def _remaining(response: Answered) -> str | None:
+    """The ``X-RateLimit-Remaining`` header; the direct lane's answer looks it up without making all headers."""
+    quick = getattr(response, "header", None)
+    if callable(quick):
+        value: str | None = quick("x-ratelimit-remaining")
+        return value
+    return response.headers.get("x-ratelimit-remaining")
+
+
 def parse_throttle(response: Answered, *, now: float | None = None) -> Throttle:
     """Read a response's rate-limit signals.
 
@@ -244,12 +253,7 @@ def parse_throttle(response: Answered, *, now: float | None = None) -> Throttle:
     """
     current = time.time() if now is None else now
     status = response.status_code
-    # The direct lane's answer looks one header up without making all of them (the usual case ends here).
-    quick = getattr(response, "header", None)
-    if callable(quick):
-        remaining_value = _float(quick("x-ratelimit-remaining"))
-    else:
-        remaining_value = _float(response.headers.get("x-ratelimit-remaining"))
+    remaining_value = _float(_remaining(response))
     remaining = int(remaining_value) if remaining_value is not None else None
     limited = status == 429 or (400 <= status < 500 and _is_cis_rate_limit(response))
     if not limited and remaining is None:
@@ -463,6 +467,7 @@ class Lane:
         self._clock: Callable[[], float] = governor.clock or time.time
         self._wall_clock: Callable[[], float] = governor.wall_clock or time.time
         self._sleep: Callable[[float], Awaitable[None]] = governor.sleep or anyio.sleep
+        self._timed_by: RetryPolicy | None = None  # the policy whose clocks those are (RateGovernor.acquire)
 
     def __repr__(self) -> str:
         return f"Lane(rate={self._rate!r}, throttled={self.stats.throttled})"
@@ -481,8 +486,14 @@ class Lane:
         of when it was handed out (too fast after a 429, too slow while the pace grows).
         """
         self.stats.requests += 1
-        waited = 0.0
         now = self._clock()
+        if self._rate is None and self._cold is None and self._paused_until <= now >= not_before:
+            # Nothing holds the lane back (no pace, no cold start, no pause; then no queue either): the usual
+            # case of a lane without a limit, what the rest of this method would conclude.
+            if now >= self._window_start:
+                self._window_slack = True
+            return Ticket(self, self._epoch, attempt, sent=now)
+        waited = 0.0
         own_wait = not_before - now
         if own_wait > 0:
             await self._sleep(own_wait)
@@ -587,7 +598,10 @@ class Lane:
         """Learn from a response; return whether it was a rate-limit rejection."""
         self.release(ticket)
         gov = self._governor
-        throttle = parse_throttle(response, now=self._wall_clock())
+        if response.status_code < 400 and _remaining(response) is None:
+            throttle = _NOT_LIMITED  # what parse_throttle says of it, without reading the clocks and headers
+        else:
+            throttle = parse_throttle(response, now=self._wall_clock())
         now = self._clock()
         if not throttle.limited:
             self._recent.append(False)
@@ -837,7 +851,8 @@ class RateGovernor:
         if not self.enabled:
             return None
         lane = self.lane(request, auth)
-        if policy is not None:
+        if policy is not None and lane._timed_by is not policy:  # a lane serves one policy in most programs
+            lane._timed_by = policy
             lane._clock = self.clock or policy.clock
             lane._wall_clock = self.wall_clock or policy.clock
             lane._sleep = self.sleep or policy.sleep

@@ -429,7 +429,10 @@ class Session:
         Not a coroutine itself: it prepares the call and hands back :meth:`_send`'s, one frame less for as
         long as the call waits (in a fan-out, in every slot).
         """
-        options = self._options.merge(timeout=timeout, max_retries=max_retries, deadline=deadline)
+        if timeout is NOT_GIVEN and max_retries is NOT_GIVEN and deadline is NOT_GIVEN:
+            options = self._options
+        else:
+            options = self._options.merge(timeout=timeout, max_retries=max_retries, deadline=deadline)
         merged_headers = {**options.headers, **(headers or {})}
         core = self._core
         client = core.client

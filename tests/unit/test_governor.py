@@ -210,6 +210,34 @@ def test_a_stray_429_among_many_successes_holds_only_its_own_call() -> None:
     anyio.run(main)
 
 
+def test_a_lane_without_a_pace_still_holds_a_pause_and_a_call_told_to_wait() -> None:
+    """No limit learned and no cold start (the lane's quick path): CF's used-up window still pauses every
+    task, and a stray 429's call still waits what it was told."""
+
+    async def main() -> None:
+        clock = Clock()
+        wall = lambda: NOW + clock.now  # noqa: E731
+        governor = RateGovernor(presets=(), cold_start=None, clock=clock, wall_clock=wall, sleep=clock.sleep)
+        lane = governor.lane(httpx.Request("GET", URL))
+        headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(NOW) + 3)}
+        assert lane.observe(await lane.acquire(), _response(200, headers, body={})) is False
+        assert lane.rate is None
+        lane.observe(await lane.acquire(), _response(200, body={}))
+        assert clock.slept == [pytest.approx(3.0, abs=0.01)]
+        clock.slept.clear()
+        for _ in range(30):
+            lane.observe(await lane.acquire(), _response(200, body={}))
+        rejected = await lane.acquire()
+        assert lane.observe(rejected, _response(429, {"Retry-After": "1"})) is True
+        assert lane.rate is None
+        await lane.acquire()  # another task: at once
+        assert clock.slept == []
+        await lane.acquire(2, rejected.retry_at)
+        assert clock.slept == [pytest.approx(1.0)]
+
+    anyio.run(main)
+
+
 def test_429s_in_a_row_still_pause_the_lane_and_a_one_second_window_is_not_a_slot() -> None:
     async def main() -> None:
         clock = Clock()
