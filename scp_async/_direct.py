@@ -23,6 +23,7 @@ import asyncio
 import datetime
 import json
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Final, NoReturn
 
 import httpx
@@ -60,6 +61,9 @@ class DirectRequest:
         return httpx.Request(self.method, self.url, headers=self.headers)
 
 
+_NO_EXTENSIONS: Final[Mapping[str, Any]] = MappingProxyType({})
+
+
 class Answer:
     """A response read whole: status, headers (case-insensitive) and body, as the typed parsers use them.
 
@@ -74,7 +78,7 @@ class Answer:
         self._headers: CIMultiDict[str] | None = None
         self._raw = response
         self.content = response.body
-        self.extensions: dict[str, Any] = {}
+        self.extensions: Mapping[str, Any] = _NO_EXTENSIONS  # none on the lane: a shared empty one
         self.seconds = 0.0  # from sending the request to its answer read whole (``elapsed``)
 
     @property

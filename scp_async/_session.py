@@ -887,18 +887,30 @@ def _parsed_url(url: str | httpx.URL) -> str | httpx.URL:
     """
     if isinstance(url, httpx.URL):
         return url
+    parts, path = _split_origin(url)
+    if parts is None:
+        return url
+    return _canonical_url(parts, path) or url
+
+
+def _split_origin(url: str) -> tuple[tuple[str, str, int | None] | None, str]:
+    """The parts of ``url``'s origin if httpx keeps it as it is (else ``None``), and the rest of ``url``."""
     slash = url.find("/", url.find("://") + 3) if "://" in url else -1
     origin, path = (url, "") if slash < 0 else (url[:slash], url[slash:])
-    parts = _canonical_origin(origin)
-    if parts is None or _PATH_CHARACTERS.fullmatch(path) is None:
-        return url
+    return _canonical_origin(origin), path
+
+
+def _canonical_url(parts: tuple[str, str, int | None], path: str) -> httpx.URL | None:
+    """The ``httpx.URL`` of a canonical origin's ``parts`` and ``path``, if httpx keeps ``path`` as it is."""
+    if _PATH_CHARACTERS.fullmatch(path) is None:
+        return None
     if ("%" in path and _BAD_PERCENT.search(path)) or ("/." in path and _DOT_SEGMENT.search(path)):
-        return url
+        return None
     try:
         parsed = httpx.URL.__new__(httpx.URL)
         parsed._uri_reference = _ParseResult(parts[0], "", parts[1], parts[2], path, None, None)
     except (AttributeError, TypeError):  # an httpx whose URL has other insides: parse as usual
-        return url
+        return None
     return parsed
 
 
@@ -973,6 +985,8 @@ class ApiContext:
         self.base_url = base_url.rstrip("/")
         self.auth = auth
         self.key = key
+        # base_url taken apart once (see _located): (base_url, its canonical origin's parts or None, its path).
+        self._base_split: tuple[str, tuple[str, str, int | None] | None, str] | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={redact_url(self.base_url)!r})"
@@ -1023,7 +1037,19 @@ class ApiContext:
         """
         if type(self).request is not _PLAIN_REQUEST or "request" in self.__dict__:
             return self.request(method, path, **kwargs)
-        return self.session._request(method, self.url(path), auth=self.auth, **kwargs)
+        return self.session._request(method, self._located(path), auth=self.auth, **kwargs)
+
+    def _located(self, path: str) -> str | httpx.URL:
+        """:meth:`url` as the session would parse it (``_parsed_url``), without joining the base and the path
+        into one string to take it apart again."""
+        base = self.base_url
+        split = self._base_split
+        if split is None or split[0] is not base:
+            split = self._base_split = (base, *_split_origin(base))
+        _, parts, base_path = split
+        if parts is None or not path or path.startswith(("https://", "http://")):
+            return _join(base, path)
+        return _canonical_url(parts, f"{base_path}/{path.lstrip('/')}") or _join(base, path)
 
     def with_options(
         self,
