@@ -1,4 +1,4 @@
-"""Calls' deadlines under asyncio: ``asyncio.timeout_at``'s behaviour, one timer per event loop.
+"""Calls' deadlines under asyncio: ``asyncio.timeout_at``'s behaviour (in a plain ``with``), one timer per loop.
 
 ``asyncio.timeout_at`` puts a timer on the event loop's heap for every call (a ``TimerHandle``
 made, compared in Python as the heap is sifted, cancelled and swept out again), and at fan-out rates
@@ -35,7 +35,7 @@ _SWEEP_AT: Final = 256
 
 
 class CallDeadline:
-    """``async with`` block bounding the current task to ``when`` (the loop's clock); see the module."""
+    """A ``with`` block bounding the current task to ``when`` (the loop's clock); see the module."""
 
     __slots__ = ("_cancelling", "_deadlines", "_state", "_task", "when")
 
@@ -50,7 +50,9 @@ class CallDeadline:
         """Whether the deadline passed and cancelled the block (``asyncio.Timeout.expired``)."""
         return self._state == _EXPIRING or self._state == _EXPIRED
 
-    async def __aenter__(self) -> CallDeadline:
+    # A plain ``with`` (as anyio's cancel scopes are): entering and leaving never wait, and an ``async with``
+    # would make two coroutines per call.
+    def __enter__(self) -> CallDeadline:
         task = asyncio.current_task()
         if task is None:
             raise RuntimeError("a call's deadline needs an asyncio task")
@@ -60,7 +62,7 @@ class CallDeadline:
             self._deadlines.add(self)
         return self
 
-    async def __aexit__(
+    def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         task = self._task

@@ -207,7 +207,10 @@ class Namespace:
             request.update(options)
         context = self._context
         url = request.pop("url")
-        response = await (context._answer(method, url, **request) if lean else context.request(method, url, **request))
+        pending = context._answer(method, url, **request) if lean else context.request(method, url, **request)
+        # What built the request is not kept while the call waits (in a fan-out, in every slot).
+        del request, args, kwargs
+        response = await pending
         if response.extensions.get(ALREADY_DELETED):
             # A retried DELETE whose lost first attempt already deleted it: success, and no body to parse.
             if lean:

@@ -488,7 +488,7 @@ class Session:
         # never trips them. Under asyncio, asyncio.timeout's behaviour on one timer per loop (._deadline:
         # a cancel scope of anyio's costs three times as much, a timer per call 3 %); under trio, anyio's.
         loop = _running_asyncio_loop()
-        scope: CallDeadline | _CancelScopeBlock
+        scope: CallDeadline | anyio.CancelScope
         deadline_token = None
         if loop is not None:
             deadline = loop.time() + limit
@@ -496,9 +496,9 @@ class Session:
             scope = call_deadline(loop, None if limit == math.inf else deadline)
             deadline_token = CALL_DEADLINE.set(deadline if outer is None else min(outer, deadline))
         else:
-            scope = _CancelScopeBlock(anyio.move_on_after(limit))
+            scope = anyio.move_on_after(limit)
         try:
-            async with scope:
+            with scope:
                 while True:
                     # Every attempt yields to the event loop: an in-process transport (the emulator's ASGI app)
                     # may never block, and cancellation must still land.
@@ -912,23 +912,6 @@ def _canonical_url(parts: tuple[str, str, int | None], path: str) -> httpx.URL |
     except (AttributeError, TypeError):  # an httpx whose URL has other insides: parse as usual
         return None
     return parsed
-
-
-class _CancelScopeBlock:
-    """anyio's cancel scope (a plain ``with``) as an ``async with`` block, as asyncio's timeout is one."""
-
-    __slots__ = ("_scope",)
-
-    def __init__(self, scope: anyio.CancelScope) -> None:
-        self._scope = scope
-
-    async def __aenter__(self) -> None:
-        self._scope.__enter__()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool:
-        return bool(self._scope.__exit__(exc_type, exc, tb))
 
 
 def _httpx_builder(

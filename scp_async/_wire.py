@@ -109,10 +109,12 @@ class _Connection(asyncio.Protocol):
         self._reset()
 
     def _reset(self) -> None:
+        # The containers of an answer are made as it arrives: a connection waiting for one holds none (the
+        # garbage collector walks every waiting request's objects).
         self._reason = b""
-        self._headers: list[tuple[bytes, bytes]] = []
-        self._noted: dict[bytes, bytes] = {}
-        self._body: list[bytes] = []
+        self._headers: list[tuple[bytes, bytes]] | None = None
+        self._noted: dict[bytes, bytes] | None = None
+        self._body: list[bytes] | None = None
         self._size = 0
         self._received = False
         self._head_size = 0
@@ -230,18 +232,23 @@ class _Connection(asyncio.Protocol):
         self._reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name, value))
+        headers = self._headers
+        if headers is None:
+            self._headers = [(name, value)]
+        else:
+            headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         status = self._parser.get_status_code()
         if status < 200:  # 100 Continue and the like: the answer follows
             return
         self._headers_done = True
-        noted = self._noted
-        for name, value in self._headers:
+        noted: dict[bytes, bytes] = {}
+        for name, value in self._headers or ():
             lowered = name.lower()
             if lowered in NOTED:
                 noted.setdefault(lowered, value)
+        self._noted = noted
         declared = noted.get(b"content-length")
         self._framed = declared is not None or b"transfer-encoding" in noted or status in (204, 304)
         limit = self._limit
@@ -255,13 +262,16 @@ class _Connection(asyncio.Protocol):
         if self._limit is not None and self._size > self._limit:
             self._fail(BodyTooLarge(self._parser.get_status_code()))
             return
-        self._body.append(body)
+        parts = self._body
+        if parts is None:
+            self._body = [body]
+        else:
+            parts.append(body)
 
     def on_message_complete(self) -> None:
         if not self._headers_done:  # the end of a 1xx: reset for the answer proper
             self._reason = b""
-            self._headers = []
-            self._noted = {}
+            self._headers = None
             return
         waiter = self._waiter
         if waiter is None or waiter.done() or self.closed:
@@ -271,14 +281,14 @@ class _Connection(asyncio.Protocol):
 
     def _answer(self, waiter: asyncio.Future[WireResponse]) -> None:
         self._answered = True
-        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
-        self._body = []
+        parts, self._body = self._body, None
+        body = b"" if parts is None else parts[0] if len(parts) == 1 else b"".join(parts)
         waiter.set_result(
             WireResponse(
                 self._parser.get_status_code(),
                 self._reason,
                 self._parser.get_http_version(),
-                self._headers,
+                self._headers or [],
                 body,
                 self._noted,
             )

@@ -37,7 +37,7 @@ def run(request: pytest.FixtureRequest) -> Callable[[Coroutine[Any, Any, Any]], 
 async def _bounded(seconds: float, work: float) -> float:
     """Sleep ``work`` s within a deadline ``seconds`` from now; the loop's time when it ended (or raises)."""
     loop = asyncio.get_running_loop()
-    async with call_deadline(loop, loop.time() + seconds):
+    with call_deadline(loop, loop.time() + seconds):
         await asyncio.sleep(work)
     return loop.time()
 
@@ -47,9 +47,8 @@ def test_work_past_its_deadline_is_cancelled_into_timeout_error_never_early(run:
         loop = asyncio.get_running_loop()
         when = loop.time() + 0.05
         block = call_deadline(loop, when)
-        with pytest.raises(TimeoutError):
-            async with block:
-                await asyncio.sleep(10)
+        with pytest.raises(TimeoutError), block:
+            await asyncio.sleep(10)
         assert loop.time() >= when
         assert block.expired()
         assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]  # the cancel was taken back
@@ -61,7 +60,7 @@ def test_work_done_in_time_is_left_alone_and_the_block_lets_go_of_its_task(run: 
     async def main() -> None:
         loop = asyncio.get_running_loop()
         block = call_deadline(loop, loop.time() + 0.05)
-        async with block:
+        with block:
             await asyncio.sleep(0)
         assert not block.expired()
         assert block._task is None
@@ -114,9 +113,8 @@ def test_a_later_call_with_an_earlier_deadline_does_not_wait_for_the_earlier_cal
 def test_a_deadline_already_past_fires_at_the_first_wait(run: Any) -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        with pytest.raises(TimeoutError):
-            async with call_deadline(loop, loop.time() - 1):
-                await asyncio.sleep(1)
+        with pytest.raises(TimeoutError), call_deadline(loop, loop.time() - 1):
+            await asyncio.sleep(1)
 
     run(main())
 
@@ -125,7 +123,7 @@ def test_no_deadline_never_fires(run: Any) -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         block = call_deadline(loop, None)
-        async with block:
+        with block:
             await asyncio.sleep(0.05)
         assert not block.expired()
         assert not _by_loop[loop]._heap
@@ -139,7 +137,7 @@ def test_a_cancel_from_outside_stays_a_cancel_even_when_the_deadline_passed_too(
         inside = asyncio.Event()
 
         async def work() -> None:
-            async with call_deadline(loop, loop.time() + 0.05):
+            with call_deadline(loop, loop.time() + 0.05):
                 inside.set()
                 try:
                     await asyncio.sleep(10)
@@ -166,16 +164,15 @@ def test_nested_blocks_the_earlier_deadline_wins_and_only_its_block_turns_it_int
     async def main() -> None:
         loop = asyncio.get_running_loop()
         outer = call_deadline(loop, loop.time() + 10)
-        async with outer:
-            with pytest.raises(TimeoutError):
-                await _bounded(0.05, 10)
+        with outer, pytest.raises(TimeoutError):
+            await _bounded(0.05, 10)
         assert not outer.expired()
 
         outer = call_deadline(loop, loop.time() + 0.05)
         inner = call_deadline(loop, loop.time() + 10)
 
         async def both() -> None:
-            async with outer, inner:
+            with outer, inner:
                 await asyncio.sleep(10)
 
         with pytest.raises(TimeoutError):
@@ -194,7 +191,7 @@ def test_many_calls_ending_in_any_order_keep_the_heap_small_and_hold_no_task(run
 
         async def call() -> None:
             nonlocal largest
-            async with call_deadline(loop, loop.time() + 300):
+            with call_deadline(loop, loop.time() + 300):
                 await asyncio.sleep(rng.random() * 0.02)
             largest = max(largest, len(_by_loop[loop]._heap))
 
