@@ -19,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import math
 import weakref
+from collections import deque
 from types import TracebackType
 from typing import Final
 
@@ -41,7 +43,7 @@ class CallDeadline:
 
     def __init__(self, deadlines: _Deadlines, when: float | None) -> None:
         self._deadlines = deadlines
-        self.when = when
+        self.when = math.inf if when is None else when
         self._state = _PENDING
         self._task: asyncio.Task[object] | None = None
         self._cancelling = 0
@@ -58,7 +60,7 @@ class CallDeadline:
             raise RuntimeError("a call's deadline needs an asyncio task")
         self._task = task
         self._cancelling = task.cancelling()
-        if self.when is not None:
+        if self.when != math.inf:
             self._deadlines.add(self)
         return self
 
@@ -74,7 +76,7 @@ class CallDeadline:
                 raise TimeoutError from exc
         elif self._state == _PENDING:
             self._state = _ENDED
-            if self.when is not None:
+            if self.when != math.inf:
                 self._deadlines.ended()
 
     def _expire(self) -> None:
@@ -84,28 +86,43 @@ class CallDeadline:
 
 
 class _Deadlines:
-    """The pending deadlines of one event loop, and its one timer (see the module's docstring)."""
+    """The pending deadlines of one event loop, and its one timer (see the module's docstring).
+
+    Calls with the same limit come with later and later deadlines: those go to the back of a queue (no
+    heap to sift, no tuple to make); a deadline earlier than the queue's last goes to a heap instead.
+    """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._heap: list[tuple[float, int, CallDeadline]] = []  # (when, order, entry)
+        self._queue: deque[CallDeadline] = deque()  # each no earlier than the one before
+        self._heap: list[tuple[float, int, CallDeadline]] = []  # (when, order, entry): the others
         self._order = itertools.count()  # equal deadlines never compare their entries
-        self._ended = 0  # entries in the heap whose block ended
+        self._ended = 0  # entries in the queue or heap whose block ended
         self._timer: asyncio.TimerHandle | None = None
 
     def add(self, entry: CallDeadline) -> None:
-        assert entry.when is not None
+        when = entry.when
+        queue = self._queue
+        while queue and queue[0]._state == _ENDED:
+            queue.popleft()
+            self._ended -= 1
+        if not queue or when >= queue[-1].when:
+            queue.append(entry)
+            if len(queue) == 1:
+                self._arm(when)
+            return
         heap = self._heap
         while heap and heap[0][2]._state == _ENDED:
             heapq.heappop(heap)
             self._ended -= 1
-        heapq.heappush(heap, (entry.when, next(self._order), entry))
+        heapq.heappush(heap, (when, next(self._order), entry))
         if heap[0][2] is entry:
-            self._arm(entry.when)
+            self._arm(when)
 
     def ended(self) -> None:
         self._ended += 1
-        if self._ended > _SWEEP_AT and 2 * self._ended > len(self._heap):
+        if self._ended > _SWEEP_AT and 2 * self._ended > len(self._queue) + len(self._heap):
+            self._queue = deque(entry for entry in self._queue if entry._state == _PENDING)
             self._heap = [item for item in self._heap if item[2]._state == _PENDING]
             heapq.heapify(self._heap)
             self._ended = 0
@@ -120,8 +137,18 @@ class _Deadlines:
 
     def _fire(self) -> None:
         self._timer = None
-        heap = self._heap
         now = self._loop.time()
+        queue, heap = self._queue, self._heap
+        while queue:
+            entry = queue[0]
+            if entry._state != _PENDING:
+                queue.popleft()
+                self._ended -= 1
+            elif entry.when <= now:
+                queue.popleft()
+                entry._expire()
+            else:
+                break
         while heap:
             when, _, entry = heap[0]
             if entry._state != _PENDING:
@@ -131,8 +158,10 @@ class _Deadlines:
                 heapq.heappop(heap)
                 entry._expire()
             else:
-                self._arm(when)
-                return
+                break
+        nearest = min(queue[0].when if queue else math.inf, heap[0][0] if heap else math.inf)
+        if nearest != math.inf:
+            self._arm(nearest)
 
 
 _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Deadlines] = weakref.WeakKeyDictionary()

@@ -127,6 +127,7 @@ def test_no_deadline_never_fires(run: Any) -> None:
             await asyncio.sleep(0.05)
         assert not block.expired()
         assert not _by_loop[loop]._heap
+        assert not _by_loop[loop]._queue
 
     run(main())
 
@@ -183,22 +184,32 @@ def test_nested_blocks_the_earlier_deadline_wins_and_only_its_block_turns_it_int
     run(main())
 
 
-def test_many_calls_ending_in_any_order_keep_the_heap_small_and_hold_no_task(run: Any) -> None:
+def test_many_calls_ending_in_any_order_keep_what_is_held_small_and_hold_no_task(run: Any) -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
+        deadlines = None
         rng = random.Random(7)
         largest = 0
 
-        async def call() -> None:
-            nonlocal largest
-            with call_deadline(loop, loop.time() + 300):
+        def held() -> list[Any]:
+            assert deadlines is not None
+            return [*deadlines._queue, *(entry for _, _, entry in deadlines._heap)]
+
+        async def call(limit: float) -> None:
+            nonlocal largest, deadlines
+            with call_deadline(loop, loop.time() + limit):
+                deadlines = _by_loop[loop]
                 await asyncio.sleep(rng.random() * 0.02)
-            largest = max(largest, len(_by_loop[loop]._heap))
+            largest = max(largest, len(held()))
 
         for _ in range(5):
-            await asyncio.gather(*(call() for _ in range(2000)))
-        # 2,000 at a time: what the heap holds stays of the order of the calls in flight.
+            # Mostly one limit (deadlines in order: the queue), some shorter ones (the heap).
+            await asyncio.gather(*(call(rng.choice([300, 300, 300, 60])) for _ in range(2000)))
+        # 2,000 at a time: what is held stays of the order of the calls in flight.
         assert largest <= 2 * 2000 + 300
-        heap = _by_loop[loop]._heap
-        assert heap  # ended calls' entries, waiting for a sweep
-        assert all(entry._task is None for _, _, entry in heap)  # none keeps its task (and its result) alive
+        assert deadlines is not None
+        assert deadlines._heap  # both kinds were used
+        assert held()  # ended calls' entries, waiting to be shed
+        assert all(entry._task is None for entry in held())  # none keeps its task (and its result) alive
+
+    run(main())
