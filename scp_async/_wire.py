@@ -25,14 +25,16 @@ sent) and a request that may have reached the server (``RemoteProtocolError``, `
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections import deque
-from typing import Final
+from collections.abc import Sequence
+from typing import Any, Final
 
 import httpcore
 import httptools
 
-__all__ = ["MAX_HEAD", "NOTED", "BodyTooLarge", "WirePool", "WireResponse"]
+__all__ = ["MAX_HEAD", "NOTED", "BodyTooLarge", "Resolver", "WirePool", "WireResponse"]
 
 Origin = tuple[str, str, int]
 
@@ -306,6 +308,7 @@ class WirePool:
         self._open = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._closed = False
+        self._resolver = Resolver()
         # The header lines of recent requests, checked and encoded: a fan-out sends the same ones (the
         # token's included) thousands of times, and only the request line differs.
         self._header_blocks: dict[tuple[str, tuple[tuple[str, str], ...]], bytes] = {}
@@ -428,10 +431,10 @@ class WirePool:
         tls = scheme == "https"
         try:
             async with asyncio.timeout(connect_timeout):
+                sock = await self._resolver.connected_socket(loop, host, port)
                 _, protocol = await loop.create_connection(
                     lambda: _Connection(self, origin, loop),
-                    host,
-                    port,
+                    sock=sock,
                     ssl=self._ssl_context if tls else None,
                     server_hostname=host if tls else None,
                 )
@@ -476,6 +479,75 @@ class WirePool:
             if not waiter.done():
                 waiter.set_result(None)
                 return
+
+
+AddressInfo = tuple[int, int, int, str, tuple[Any, ...]]
+
+
+class Resolver:
+    """Where a host is, looked up once and kept ``ttl`` seconds, one lookup shared by the connections that
+    need it meanwhile; then a connected socket, each address tried in turn.
+
+    A fan-out opens its connections at once, and asyncio looks every one's host up anew in its thread
+    pool (a few threads): 200 connections to one host were 200 lookups in line, ~35 waves of a DNS round
+    trip before the last request could leave. aiohttp keeps lookups 10 s, as here; a host that no address
+    of answers is looked up afresh on the next connection.
+    """
+
+    def __init__(self, ttl: float = 10.0) -> None:
+        self.ttl = ttl
+        self._known: dict[tuple[str, int], tuple[float, Sequence[AddressInfo]]] = {}
+        self._pending: dict[tuple[str, int], asyncio.Task[Sequence[AddressInfo]]] = {}
+
+    async def addresses(self, loop: asyncio.AbstractEventLoop, host: str, port: int) -> Sequence[AddressInfo]:
+        key = (host, port)
+        known = self._known.get(key)
+        if known is not None and loop.time() < known[0]:
+            return known[1]
+        pending = self._pending.get(key)
+        if pending is None:
+            # A task of its own: the connection that asked first may be cancelled, the others still wait for it.
+            pending = self._pending[key] = loop.create_task(self._look_up(loop, key))
+            pending.add_done_callback(_retrieved)
+        return await asyncio.shield(pending)
+
+    async def _look_up(self, loop: asyncio.AbstractEventLoop, key: tuple[str, int]) -> Sequence[AddressInfo]:
+        try:
+            infos: Sequence[AddressInfo] = await loop.getaddrinfo(*key, type=socket.SOCK_STREAM)
+            if not infos:
+                raise OSError(f"no address found for {key[0]}")
+            self._known[key] = (loop.time() + self.ttl, infos)
+            return infos
+        finally:
+            del self._pending[key]
+
+    async def connected_socket(self, loop: asyncio.AbstractEventLoop, host: str, port: int) -> socket.socket:
+        """A socket connected to ``host``: its addresses tried in turn (OSError: none took the connection)."""
+        infos = await self.addresses(loop, host, port)
+        errors: list[OSError] = []
+        for family, kind, proto, _, address in infos:
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.setblocking(False)
+                await loop.sock_connect(sock, address)
+            except OSError as exc:
+                sock.close()
+                errors.append(exc)
+                continue
+            except BaseException:
+                sock.close()
+                raise
+            return sock
+        self._known.pop((host, port), None)  # no address of it answers: look it up again next time
+        if len(errors) == 1:
+            raise errors[0]
+        raise OSError(f"could not connect to {host}:{port}: " + "; ".join(str(e) for e in errors))
+
+
+def _retrieved(task: asyncio.Task[Sequence[AddressInfo]]) -> None:
+    """A lookup whose every waiter was cancelled failed for no one: its error is not "never retrieved"."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _authority(host: str, port: int | None) -> str:

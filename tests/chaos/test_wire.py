@@ -4,6 +4,7 @@ byte a test scripts: framing, keep-alive, the pool's limits, timeouts, drops, an
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import httpcore
 import pytest
 
-from scp_async._wire import MAX_HEAD, BodyTooLarge, WirePool, WireResponse
+from scp_async._wire import MAX_HEAD, BodyTooLarge, Resolver, WirePool, WireResponse
 
 Handler = Callable[["RawServer", asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -513,5 +514,115 @@ def test_headers_without_end_are_refused() -> None:
             with pytest.raises(httpcore.RemoteProtocolError, match="headers take more than"):
                 await _get(pool, server)
             assert pool._open == 0
+
+    _run(main)
+
+
+# -- where hosts are ---------------------------------------------------------------------------------------
+
+
+def _counting_lookups(loop: asyncio.AbstractEventLoop, calls: list[str], *, delay: float = 0.02) -> None:
+    """Count the loop's lookups (each taking ``delay``, as a DNS round trip would)."""
+    original = loop.getaddrinfo
+
+    async def lookup(host: Any, port: Any, **kwargs: Any) -> Any:
+        calls.append(host)
+        await asyncio.sleep(delay)
+        return await original(host, port, **kwargs)
+
+    loop.getaddrinfo = lookup  # type: ignore[method-assign]
+
+
+def test_a_host_is_looked_up_once_for_the_connections_a_fan_out_opens_at_once() -> None:
+    async def main() -> None:
+        calls: list[str] = []
+        _counting_lookups(asyncio.get_running_loop(), calls)
+        async with RawServer(_serve_each(OK)) as server:
+            pool = _pool(max_connections=50)
+            url = ("http", "localhost", server.port, "/x")
+            responses = await asyncio.gather(
+                *(pool.request("GET", url, {}, **{**_QUICK, "connect_timeout": 5}) for _ in range(40))
+            )
+            assert [r.status for r in responses] == [200] * 40
+            assert server.connections > 1  # many connections, made at once...
+            assert calls == ["localhost"]  # ...on one lookup
+        calls.clear()
+        closing = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}"
+        async with RawServer(_serve_each(closing, then_close=True)) as server:
+            pool = _pool()
+            pool._resolver = Resolver(ttl=0.0)  # a lookup older than its time to live is made anew
+            url = ("http", "localhost", server.port, "/x")
+            for _ in range(2):
+                assert (await pool.request("GET", url, {}, **_QUICK)).status == 200
+            assert calls == ["localhost", "localhost"]
+
+    _run(main)
+
+
+def test_a_failed_lookup_fails_every_waiting_connection_and_is_not_kept() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        calls: list[str] = []
+
+        async def failing(host: Any, port: Any, **kwargs: Any) -> Any:
+            calls.append(host)
+            await asyncio.sleep(0.02)
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+        loop.getaddrinfo = failing  # type: ignore[method-assign]
+        pool = _pool()
+        url = ("https", "nowhere.invalid", None, "/x")
+        results = await asyncio.gather(
+            *(pool.request("GET", url, {}, **_QUICK) for _ in range(5)), return_exceptions=True
+        )
+        assert all(isinstance(r, httpcore.ConnectError) for r in results), results
+        assert calls == ["nowhere.invalid"]
+        with pytest.raises(httpcore.ConnectError, match="not known"):
+            await pool.request("GET", url, {}, **_QUICK)
+        assert calls == ["nowhere.invalid"] * 2
+
+    _run(main)
+
+
+def test_a_cancelled_connection_does_not_cancel_the_lookup_others_wait_for() -> None:
+    async def main() -> None:
+        calls: list[str] = []
+        _counting_lookups(asyncio.get_running_loop(), calls, delay=0.1)
+        async with RawServer(_serve_each(OK)) as server:
+            pool = _pool()
+            url = ("http", "localhost", server.port, "/x")
+            first = asyncio.ensure_future(pool.request("GET", url, {}, **_QUICK))
+            second = asyncio.ensure_future(pool.request("GET", url, {}, **_QUICK))
+            await asyncio.sleep(0.03)
+            first.cancel()
+            assert (await second).status == 200
+            with pytest.raises(asyncio.CancelledError):
+                await first
+            assert calls == ["localhost"]
+
+    _run(main)
+
+
+def test_each_address_of_a_host_is_tried_in_turn() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        refusing = socket.socket()
+        refusing.bind(("127.0.0.1", 0))  # bound, never listening: connecting to it is refused
+        dead_port = refusing.getsockname()[1]
+        async with RawServer(_serve_each(OK)) as server:
+
+            async def two_addresses(host: Any, port: Any, **kwargs: Any) -> Any:
+                stream = socket.SOCK_STREAM
+                return [
+                    (socket.AF_INET, stream, 6, "", ("127.0.0.1", dead_port)),
+                    (socket.AF_INET, stream, 6, "", ("127.0.0.1", server.port)),
+                ]
+
+            loop.getaddrinfo = two_addresses  # type: ignore[method-assign]
+            pool = _pool()
+            response = await pool.request("GET", ("http", "api.example", server.port, "/x"), {}, **_QUICK)
+            assert response.status == 200
+            assert server.heads[-1].startswith(b"GET /x HTTP/1.1\r\nhost: api.example:")
+        refusing.close()
 
     _run(main)
