@@ -239,18 +239,22 @@ class _Connection(asyncio.Protocol):
             self._headers = [(name, value)]
         else:
             headers.append((name, value))
+        lowered = name.lower()
+        if lowered in NOTED:
+            noted = self._noted
+            if noted is None:
+                self._noted = {lowered: value}
+            elif lowered not in noted:  # the first value counts
+                noted[lowered] = value
 
     def on_headers_complete(self) -> None:
         status = self._parser.get_status_code()
         if status < 200:  # 100 Continue and the like: the answer follows
             return
         self._headers_done = True
-        noted: dict[bytes, bytes] = {}
-        for name, value in self._headers or ():
-            lowered = name.lower()
-            if lowered in NOTED:
-                noted.setdefault(lowered, value)
-        self._noted = noted
+        noted = self._noted
+        if noted is None:
+            noted = self._noted = {}
         declared = noted.get(b"content-length")
         self._framed = declared is not None or b"transfer-encoding" in noted or status in (204, 304)
         limit = self._limit
@@ -274,6 +278,7 @@ class _Connection(asyncio.Protocol):
         if not self._headers_done:  # the end of a 1xx: reset for the answer proper
             self._reason = b""
             self._headers = None
+            self._noted = None
             return
         waiter = self._waiter
         if waiter is None or waiter.done() or self.closed:
