@@ -589,8 +589,8 @@ def httpx_host(url: str) -> str:
     return httpx.URL(url).host
 
 
-def bench_b9(figures: dict[str, Any], rounds: int = 3) -> None:
-    """5,000 subaccounts, one call each, limit 200, 50 ms: wall vs ideal (medians of 3, interleaved with a
+def bench_b9(figures: dict[str, Any], rounds: int = 5) -> None:
+    """5,000 subaccounts, one call each, limit 200, 50 ms: wall vs ideal (medians of 5, interleaved with a
     plain aiohttp script's runs: one run on this shared machine varies by a fifth), client RSS."""
     with EmulatorProcess(subaccounts=5000, faults={"latency": 0.05}) as emu:
         guids = _guids(emu, 5000)
