@@ -91,6 +91,45 @@ def test_the_direct_lane_answers_as_the_httpx_path_does(loopback: Loopback, coun
     assert json.loads(direct[4][2]) == BODY  # gzip decoded by httpx's reader
 
 
+def test_the_direct_lane_answers_the_same_on_uvloop(loopback: Loopback, counted: list[str]) -> None:
+    """uvloop, the loop uvicorn (so many a service that calls us) runs on: its transports are no asyncio
+    classes, and a typed call must not care."""
+    uvloop = pytest.importorskip("uvloop")
+    _routes(loopback)
+    subaccount_body = {
+        "guid": "sa-1",
+        "technicalName": "sa-1",
+        "displayName": "one",
+        "globalAccountGUID": "ga",
+        "parentGUID": "ga",
+        "region": "eu10",
+        "subdomain": "one",
+        "betaEnabled": False,
+        "usedForProduction": "UNSET",
+        "state": "OK",
+        "createdDate": 1700000000000,
+    }
+    loopback.routes[("GET", "/accounts/v1/subaccounts/sa-1")] = lambda ex: ex.reply(200, subaccount_body)
+
+    async def main() -> tuple[list[Any], Any]:
+        assert type(asyncio.get_running_loop()).__module__.startswith("uvloop")
+        async with Session(headers={"X-Session": "s"}) as session:
+            answers = await _answers(session, loopback.url)
+            accounts = session.cloud_management(loopback.cis_key()).accounts
+            subaccount = await accounts.get_subaccount("sa-1", deadline=5)
+        return answers, subaccount
+
+    answers, subaccount = uvloop.run(main())
+    assert len(counted) == 7  # every GET and DELETE above took the lane, the typed call too
+
+    async def long_way() -> list[Any]:
+        async with Session(headers={"X-Session": "s"}, transport=DefaultTransport()) as session:
+            return await _answers(session, loopback.url)
+
+    assert answers == asyncio.run(long_way())
+    assert subaccount.display_name == "one"
+
+
 def test_a_call_on_the_direct_lane_renews_a_revoked_token_once(loopback: Loopback, counted: list[str]) -> None:
     calls: list[str] = []
 
