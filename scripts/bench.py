@@ -611,6 +611,14 @@ def bench_b9(figures: dict[str, Any], rounds: int = 5) -> None:
             oks.append(ok)
             # What the emulator and this machine allow at all: a plain aiohttp script, same calls, same limit.
             references.append(asyncio.run(_aiohttp_calls(url, emu.token(), guids, 200)))
+        # The same calls on uvloop, when installed: the loop a service on uvicorn runs them on.
+        on_uvloop: list[float] = []
+        try:
+            import uvloop
+        except ImportError:
+            uvloop = None
+        if uvloop is not None:
+            on_uvloop = [uvloop.run(run())[0] for _ in range(3)]
         ideal = 5000 / 200 * 0.05
         wall, reference = statistics.median(walls), statistics.median(references)
         figures["B9"] = {
@@ -621,6 +629,14 @@ def bench_b9(figures: dict[str, Any], rounds: int = 5) -> None:
             "aiohttp_s": round(reference, 2),
             "aiohttp_vs_ideal": round(reference / ideal, 2),
             "aiohttp_runs_s": [round(r, 2) for r in references],
+            **(
+                {
+                    "uvloop_s": round(statistics.median(on_uvloop), 2),
+                    "uvloop_vs_ideal": round(statistics.median(on_uvloop) / ideal, 2),
+                }
+                if on_uvloop
+                else {}
+            ),
             "ok": min(oks),
             "client_max_rss_mb": round(_rss_mb(), 1),
             "client_max_rss_before_mb": round(rss_before, 1),
@@ -770,6 +786,11 @@ def _rows(f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 + (
                     f"; plain aiohttp {b9['aiohttp_s']:.2f} s ({b9['aiohttp_vs_ideal']:.2f}x the ideal)"
                     if "aiohttp_s" in b9
+                    else ""
+                )
+                + (
+                    f"; scp-async on uvloop {b9['uvloop_s']:.2f} s ({b9['uvloop_vs_ideal']:.2f}x)"
+                    if "uvloop_s" in b9
                     else ""
                 ),
                 TARGETS["B9"],
