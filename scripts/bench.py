@@ -451,7 +451,7 @@ def bench_b4(figures: dict[str, Any]) -> None:
             return time.perf_counter() - started, len(names)
 
         facade_runs, plain_runs = [], []
-        for _ in range(3):  # interleaved, medians
+        for _ in range(5):  # interleaved, medians (a full garbage collection inside one run moves it by a third)
             facade_runs.append(asyncio.run(facade()))
             plain_runs.append(asyncio.run(plain()))
         try:
