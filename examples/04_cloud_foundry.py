@@ -1,4 +1,5 @@
-"""Log in to Cloud Foundry and page through every app, with its space (the `include` parameter)."""
+"""Log in to Cloud Foundry and page through every app, with its space (the `include` parameter), then the
+apps of two spaces (a list filter)."""
 
 import json
 from pathlib import Path
@@ -22,6 +23,9 @@ async def main(keys: Path) -> None:
             if count <= 3:
                 print(f"  {app.name}: {app.state}")
         print(f"{count} apps listed")
+        spaces = (await cf.list_spaces(per_page=2)).resources
+        in_two = [app.name async for app in paginate(cf.list_apps, space_guids=[s.guid for s in spaces])]
+        print(f"{len(in_two)} apps in the spaces {', '.join(s.name for s in spaces)}")
 
 
 if __name__ == "__main__":

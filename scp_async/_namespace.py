@@ -60,6 +60,9 @@ class OperationModules(dict[str, ModuleType]):
 def wrong_type(method: str, name: str, expected: str, value: object) -> TypeError:
     """The error for an argument of the wrong type (its type is named, never its value: it may be a secret)."""
     got = "None" if value is None else type(value).__qualname__
+    if "a list of" in expected and isinstance(value, list | tuple) and value:
+        # The list is right, some items are not: name their types.
+        got = f"a {got} holding {', '.join(sorted({type(item).__qualname__ for item in value}))}"
     return TypeError(f"{method}(): {name} must be {expected}, not {got}")
 
 

@@ -269,15 +269,14 @@ def routes(ctx: Context) -> list[Route]:
         return json_response(body)
 
     def includes(req: Request, allowed: tuple[str, ...]) -> set[str]:
-        wanted = set(req.q_list("include"))
+        wanted = set(req.q_csv("include"))
         bad = wanted - set(allowed)
         if bad:
             raise _bad_param(f"The query parameter is invalid: Invalid included resource: '{sorted(bad)[0]}'")
         return wanted
 
     def filt(req: Request, name: str) -> set[str] | None:
-        values = req.q_list(name)
-        return set(values) if name in req.query else None
+        return set(req.q_csv(name)) if name in req.query else None
 
     def get_or_404(store: dict[str, dict[str, Any]], kind: str, guid: str) -> dict[str, Any]:
         obj = store.get(guid)

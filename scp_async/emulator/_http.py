@@ -209,6 +209,13 @@ class Request:
         values = self.query.get(name)
         return values[-1] if values else default
 
+    def q_csv(self, name: str) -> list[str]:
+        """A list sent as one comma-separated value, as Cloud Controller reads its filters: of a key given
+        more than once only the last counts (Rack's query parser keeps the last), and `name=` is the empty
+        list (a filter that matches nothing), not a missing filter."""
+        values = self.query.get(name)
+        return [v for v in values[-1].split(",") if v != ""] if values else []
+
     def q_list(self, name: str) -> list[str]:
         """All values of a query parameter, comma-separated values split."""
         out: list[str] = []

@@ -91,12 +91,14 @@ class Param:
     schema: JsonObj
     is_array: bool
     deep: bool
+    #: One comma-separated value (``explode: false``): of a repeated key the server reads the last only.
+    single: bool = False
     _check: ParamCheck | None = None
 
     def problem(self, spec: Spec, values: list[str]) -> str | None:
         check = self._check
         if check is None:  # compiled on first use: most of a spec's parameters are never sent
-            check = ParamCheck(spec.deref, self.name, self.location, self.schema, self.is_array, self.deep)
+            check = ParamCheck(spec.deref, self.name, self.location, self.schema, self.is_array, self.deep, self.single)
             self._check = check
         return check.problem(values)
 
@@ -133,8 +135,15 @@ class Operation:
             schema = spec.deref(p.get("schema") or {})
             types = _types(schema)
             deep = p.get("style") == "deepObject" or "object" in types
+            is_array = "array" in types
             params[(p["in"], p["name"])] = Param(
-                p["name"], p.get("in", "query"), bool(p.get("required")), schema, "array" in types, deep
+                p["name"],
+                p.get("in", "query"),
+                bool(p.get("required")),
+                schema,
+                is_array,
+                deep,
+                single=is_array and p.get("explode") is False,
             )
         query = {name: prm for (loc, name), prm in params.items() if loc == "query"}
         headers = [

@@ -293,11 +293,14 @@ class ScalarCheck:
 class ParamCheck:
     """A compiled check of all the values a request gives one parameter."""
 
-    __slots__ = ("_array", "_item", "_label", "_skip")
+    __slots__ = ("_array", "_item", "_label", "_single", "_skip")
 
-    def __init__(self, deref: Deref, name: str, location: str, schema: Any, is_array: bool, deep: bool) -> None:
+    def __init__(
+        self, deref: Deref, name: str, location: str, schema: Any, is_array: bool, deep: bool, single: bool = False
+    ) -> None:
         self._skip = deep  # objects (deepObject style) arrive as name[key]=value pairs: not checked
         self._array = is_array
+        self._single = single  # a list in one comma-separated value: a repeated key counts once, the last
         item_schema = deref(schema.get("items") or {}) if is_array and isinstance(schema, dict) else schema
         self._item = ScalarCheck(name, item_schema)
         self._label = {"query": "Query parameter", "header": "Header", "path": "Path parameter"}.get(
@@ -308,8 +311,8 @@ class ParamCheck:
     def problem(self, values: list[str]) -> str | None:
         if self._skip:
             return None
-        if self._array:  # as before: repeated and comma-separated values, each item checked
-            for raw in values:
+        if self._array:  # repeated and comma-separated values, each item checked
+            for raw in values[-1:] if self._single else values:
                 for part in raw.split(","):
                     problem = self._item.problem(part)
                     if problem:

@@ -11,6 +11,12 @@ date-time, `to_dict` writes it back as epoch milliseconds, so a round trip keeps
 A marked property of a schema is marked in every schema that takes it in through `allOf`. The extension
 anywhere else (a parameter, an inline object), with another value, or on a schema that is not an integer
 is an error naming the JSON pointer: a marker that silently did nothing would leave an `int` in the model.
+
+Not ours but OpenAPI's, and ignored by openapi-python-client: `style: form, explode: false` on an array
+query parameter (CF's list filters, set by the overlay rule `comma-separated-lists`) sends the list as one
+value, `a,b,c`, where the generator would repeat the key. `apply_comma_separated` types each such parameter
+as a `CommaSeparatedListProperty` (a list in Python, rendered by
+`templates/property_templates/comma_list_property.py.jinja`); another style with `explode: false` is an error.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from typing import Any, ClassVar
 
 from attrs import define, evolve
 from openapi_python_client.parser import GeneratorData
-from openapi_python_client.parser.properties import DateTimeProperty, IntProperty, UnionProperty
+from openapi_python_client.parser.properties import DateTimeProperty, IntProperty, ListProperty, UnionProperty
 
 DATE_TIME_KEY = "x-scp-date-time"
 EPOCH_MILLISECONDS = "epoch-milliseconds"
@@ -135,3 +141,70 @@ def apply_epoch_milliseconds(data: GeneratorData, marked: dict[str, set[str]]) -
     missing = sorted(f"{s}.{p}" for s, names in marked.items() for p in names if (s, p) not in applied)
     if missing:
         raise ValueError(f"{DATE_TIME_KEY}: no generated model has the marked propert(ies) {', '.join(missing)}")
+
+
+# -- comma-separated list parameters --------------------------------------------------------------------
+
+
+@define
+class CommaSeparatedListProperty(ListProperty):
+    """A list in Python, one comma-separated value in the query string."""
+
+    template: ClassVar[str] = "comma_list_property.py.jinja"
+
+
+def comma_separated_parameters(document: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
+    """(METHOD, path) -> the names of its query parameters sent as one comma-separated value.
+
+    Raises ValueError for `explode: false` with a style other than form (pipe- or space-delimited).
+    """
+    found: dict[tuple[str, str], set[str]] = {}
+
+    def resolve(node: Any) -> Any:
+        ref = node.get("$ref") if isinstance(node, dict) else None
+        if isinstance(ref, str) and ref.startswith("#/"):
+            target: Any = document
+            for part in ref[2:].split("/"):
+                target = target.get(_unescape(part), {})
+            return target
+        return node
+
+    for path, item in (document.get("paths") or {}).items():
+        item = resolve(item)
+        if not isinstance(item, dict):
+            continue
+        for method, operation in item.items():
+            if method == "parameters" or not isinstance(operation, dict):
+                continue
+            for raw in [*(item.get("parameters") or []), *(operation.get("parameters") or [])]:
+                param = resolve(raw)
+                if not isinstance(param, dict) or param.get("in") != "query" or param.get("explode") is not False:
+                    continue
+                if param.get("style", "form") != "form":
+                    raise ValueError(
+                        f"{method.upper()} {path} parameter {param.get('name')!r}: explode false with style "
+                        f"{param['style']!r} is not supported (only form: a,b,c)"
+                    )
+                found.setdefault((method.upper(), path), set()).add(str(param.get("name")))
+    return found
+
+
+def apply_comma_separated(data: GeneratorData, marked: dict[tuple[str, str], set[str]]) -> None:
+    """Type the marked array query parameters as :class:`CommaSeparatedListProperty` (a scalar stays as it is:
+    `explode` changes nothing for it)."""
+    for collection in data.endpoint_collections_by_tag.values():
+        for endpoint in collection.endpoints:
+            names = marked.get((_plain(endpoint.method).upper(), _plain(endpoint.path)))
+            if not names:
+                continue
+            for index, prop in enumerate(endpoint.query_parameters):
+                if _plain(prop.name) in names and type(prop) is ListProperty:
+                    endpoint.query_parameters[index] = CommaSeparatedListProperty(
+                        name=prop.name,
+                        required=prop.required,
+                        default=prop.default,
+                        python_name=prop.python_name,
+                        description=prop.description,
+                        example=prop.example,
+                        inner_property=prop.inner_property,
+                    )

@@ -108,11 +108,17 @@ def _generate_in_process(api: str, spec_path: str, out_dir: str) -> dict[str, An
     )
     from .deferred import deferred_shapes
     from .discriminators import Discriminators
-    from .extensions import apply_epoch_milliseconds, epoch_millisecond_properties
+    from .extensions import (
+        apply_comma_separated,
+        apply_epoch_milliseconds,
+        comma_separated_parameters,
+        epoch_millisecond_properties,
+    )
 
     document = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     try:
         epoch_milliseconds = epoch_millisecond_properties(document)
+        comma_separated = comma_separated_parameters(document)
     except ValueError as exc:
         return {"fatal": str(exc)}
     with contextlib.redirect_stdout(io.StringIO()):
@@ -121,6 +127,7 @@ def _generate_in_process(api: str, spec_path: str, out_dir: str) -> dict[str, An
             return {"fatal": _warning_text(data)}
         try:
             apply_epoch_milliseconds(data, epoch_milliseconds)
+            apply_comma_separated(data, comma_separated)
         except ValueError as exc:
             return {"fatal": str(exc)}
         project = Project(openapi=data, config=config, custom_template_path=TEMPLATES)

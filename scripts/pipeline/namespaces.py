@@ -15,7 +15,8 @@ Each method's docstring ends with a link to the operation's official reference p
 Each method checks its arguments against their declared types before anything is built or sent, with
 inline `isinstance` tests written here (no reflection per call): a wrong type raises `TypeError`, an empty
 path segment `ValueError`, both naming the method and the parameter. GUID parameters (`UUID` in the spec)
-take a `str` as well, as the URL needs only its text.
+take a `str` as well, as the URL needs only its text; GUID parameters the spec types as strings (path
+segments named `...guid`, query filters named `...guid` or `...guids`) take a `UUID` as well.
 
 Every method ends with the keyword-only per-call options (`timeout=`, `deadline=`, `max_retries=`,
 `extra_headers=`, see `scp_async._namespace`), which `Namespace._call` checks and hands to the session for
@@ -219,6 +220,10 @@ def _parameter(source: str, arg: ast.arg, default: ast.expr | None, keyword_only
         # A GUID in the path that its spec types as a plain string (the cis and XSUAA APIs): a UUID is
         # as good as its text there (the generated code formats it with str()).
         annotation = "UUID | str"
+    elif keyword_only and re.search(r"guids?$", arg.arg, re.IGNORECASE):
+        # GUID filters in the query (CF's space_guids=...): the GUIDs a model hands out are UUIDs, and
+        # `list_apps(space_guids=[s.guid for s in spaces])` must work; the query takes their text (str()).
+        annotation = re.sub(r"^(list\[)?str\b(\])?", lambda m: f"{m[1] or ''}UUID | str{m[2] or ''}", annotation)
     return _Parameter(arg.arg, annotation, text, keyword_only)
 
 

@@ -15,6 +15,8 @@ An overlay file holds
         schema: SubaccountResponseObject    # for fields it sends as null; `name[]` for list items)
         properties: [description]
       - reason: ...
+        rule: comma-separated-lists         # array query parameters read as one value `a,b,c`
+      - reason: ...
         rule: docs-anchor                   # the docs section of operations whose upstream summary
         operations: {getV3ApiRoot: v3-api-root}   # is not the docs' heading (see reference.py)
     summaries:                    # our own one-line summaries, by operationId
@@ -233,6 +235,31 @@ def _docs_anchor(document: dict[str, Any], entry: dict[str, Any]) -> None:
         operation[ANCHOR_KEY] = anchor
 
 
+def _comma_separated_lists(document: dict[str, Any], entry: dict[str, Any]) -> None:
+    """Every array query parameter is read by the service as one comma-separated value (`style: form,
+    explode: false`), not as the key repeated (OpenAPI's default); `except` names parameters left as they are.
+
+    A parameter that declares how it is sent already is an error: the rule would overrule the spec unseen.
+    """
+    kept = entry.get("except", [])
+    if not isinstance(kept, list):
+        raise ValueError("`except` must list parameter names")
+    changed = 0
+    for params in _parameter_lists(document):
+        for raw in params:
+            param = _resolve(document, raw)
+            schema = _resolve(document, param.get("schema") or {})
+            if param.get("in") != "query" or schema.get("type") != "array" or param.get("name") in kept:
+                continue
+            if "explode" in param or "style" in param:
+                raise ValueError(f"query parameter {param.get('name')!r} declares its style or explode already")
+            param["style"], param["explode"] = "form", False
+            changed += 1
+    _prune_empty_parameter_lists(document)
+    if not changed:
+        raise ValueError("no array query parameter to change")
+
+
 RULES: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
     "optional": _optional,
     "required": _required,
@@ -242,6 +269,7 @@ RULES: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
     "free-form-maps": _free_form_maps,
     "drop-undeclared-path-parameters": _drop_undeclared_path_parameters,
     "docs-anchor": _docs_anchor,
+    "comma-separated-lists": _comma_separated_lists,
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from scp_async.emulator import Emulator
@@ -107,3 +108,20 @@ async def test_routes_include_their_domains_and_spaces(emu: Emulator) -> None:
     }
     assert body["included"]["organizations"]
     assert bad.status_code == 400
+
+
+def test_list_filters_take_comma_separated_values_and_the_last_of_a_repeated_key(cf: tuple[Any, Emulator]) -> None:
+    # cloudfoundry-client joins a list with commas, as Cloud Controller reads it; a repeated key is read as
+    # Rack reads it (the last one counts), so a client that repeats the key sees what it would see on CF.
+    client, emu = cf
+    spaces = sorted({app["space"] for app in emu.state.cf_apps.values()})[:2]
+    by_space = {s: {g for g, app in emu.state.cf_apps.items() if app["space"] == s} for s in spaces}
+    listed = set(_guids(client.v3.apps.list(space_guids=spaces, per_page=3)))
+    assert listed == by_space[spaces[0]] | by_space[spaces[1]]
+    headers = {"Authorization": f"Bearer {emu.issue_token('cf', user='admin@example.com')}"}
+    repeated = httpx.get(
+        f"{emu.cf_api_url}/v3/apps",
+        params=[("space_guids", spaces[0]), ("space_guids", spaces[1]), ("per_page", "5000")],
+        headers=headers,
+    ).json()
+    assert {a["guid"] for a in repeated["resources"]} == by_space[spaces[1]]

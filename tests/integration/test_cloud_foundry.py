@@ -133,6 +133,35 @@ async def test_include_space_returns_the_spaces_of_the_page(emu: Emulator, keys:
     assert all(included[g].name == emu.state.cf_spaces[g]["name"] for g in wanted)
 
 
+async def test_list_filters_go_as_one_comma_separated_value(emu: Emulator, keys: dict[str, Any]) -> None:
+    # Cloud Controller reads `space_guids=a,b`; of `space_guids=a&space_guids=b` (OpenAPI's default form,
+    # what the generator wrote before) it keeps only b: half the apps, and no error to tell.
+    from scp_async import paginate
+
+    async with Session() as session:
+        cf = await login(session, keys)
+        spaces = (await cf.list_spaces(per_page=5000)).resources
+        two = [s.guid for s in spaces[:2]]  # UUIDs, as the models hand them out
+        listed = [str(a.guid) async for a in paginate(cf.list_apps, space_guids=two, per_page=PER_PAGE)]
+        none = await cf.list_apps(space_guids=[])
+    wanted = {g for g, app in emu.state.cf_apps.items() if app["space"] in {str(g) for g in two}}
+    assert len({emu.state.cf_apps[g]["space"] for g in wanted}) == 2  # both spaces have apps
+    assert len(wanted) > PER_PAGE  # more than one page
+    assert len(listed) == len(set(listed))
+    assert set(listed) == wanted
+    assert none.resources == []  # an empty filter matches nothing (it is not a missing filter)
+
+    recorder = Recorder()  # the query as sent (through httpx's path here)
+    async with Session(transport=recorder) as session:
+        cf = await login(session, keys)
+        await cf.list_apps(space_guids=two, include=[ListAppsIncludeItem.SPACE])
+    (request, _), *_ = recorder.to("GET", "/v3/apps")
+    assert parse_qs(request.url.query.decode()) == {
+        "space_guids": [f"{two[0]},{two[1]}"],
+        "include": ["space"],
+    }
+
+
 async def test_cf_errors_carry_the_errors_array(keys: dict[str, Any]) -> None:
     async with Session() as session:
         cf = await login(session, keys)

@@ -208,8 +208,24 @@ def test_wrong_path_query_and_body_arguments_of_cf_calls_are_never_sent(
         ("get_app", (("a",), {"include": "space"}), TypeError, r"include must be a list of GetAppIncludeItem"),
         ("list_apps", ((), {"per_page": "abc"}), TypeError, r"^list_apps\(\): per_page must be int, not str$"),
         ("list_apps", ((), {"page": True}), TypeError, r"^list_apps\(\): page must be int, not bool$"),
-        ("list_apps", ((), {"guids": "g1,g2"}), TypeError, r"^list_apps\(\): guids must be a list of str, not str$"),
-        ("list_apps", ((), {"names": ["a", 1]}), TypeError, r"^list_apps\(\): names must be a list of str, not list"),
+        (
+            "list_apps",
+            ((), {"guids": "g1,g2"}),
+            TypeError,
+            r"^list_apps\(\): guids must be a list of str or UUID, not str$",
+        ),
+        (
+            "list_apps",
+            ((), {"names": ["a", 1]}),
+            TypeError,
+            r"^list_apps\(\): names must be a list of str, not a list holding int, str$",
+        ),
+        (
+            "list_apps",
+            ((), {"space_guids": [1.5]}),
+            TypeError,
+            r"^list_apps\(\): space_guids must be a list of str or UUID, not a list holding float$",
+        ),
         ("update_app", (("a",), {"body": {"name": "x"}}), TypeError, r"body must be UpdateAppBody, not dict$"),
     ]
 

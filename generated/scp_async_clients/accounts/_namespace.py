@@ -104,7 +104,7 @@ class AccountsApi(Namespace):
         self,
         *,
         body: CreateDirectoryRequestPayload,
-        parent_guid: str | Unset = UNSET,
+        parent_guid: UUID | str | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -118,8 +118,8 @@ class AccountsApi(Namespace):
 
         if not isinstance(body, operation.CreateDirectoryRequestPayload):
             raise _wrong("create_directory", "body", "CreateDirectoryRequestPayload", body)
-        if parent_guid is not UNSET and not isinstance(parent_guid, str):
-            raise _wrong("create_directory", "parent_guid", "str", parent_guid)
+        if parent_guid is not UNSET and not isinstance(parent_guid, (str, _uuid.UUID)):
+            raise _wrong("create_directory", "parent_guid", "str or UUID", parent_guid)
         return await self._call(
             "createDirectory",
             operation,
@@ -1067,7 +1067,7 @@ class AccountsApi(Namespace):
     async def get_subaccounts(
         self,
         *,
-        directory_guid: str | Unset = UNSET,
+        directory_guid: UUID | str | Unset = UNSET,
         derived_authorizations: GetSubaccountsDerivedAuthorizations | Unset = UNSET,
         label_selector: str | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -1081,8 +1081,8 @@ class AccountsApi(Namespace):
         """
         operation = _operations["api.subaccount_operations.get_subaccounts"]
 
-        if directory_guid is not UNSET and not isinstance(directory_guid, str):
-            raise _wrong("get_subaccounts", "directory_guid", "str", directory_guid)
+        if directory_guid is not UNSET and not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("get_subaccounts", "directory_guid", "str or UUID", directory_guid)
         if derived_authorizations is not UNSET and not isinstance(
             derived_authorizations, operation.GetSubaccountsDerivedAuthorizations
         ):
@@ -1348,7 +1348,7 @@ class AccountsApiWithRawResponse(Namespace):
         self,
         *,
         body: CreateDirectoryRequestPayload,
-        parent_guid: str | Unset = UNSET,
+        parent_guid: UUID | str | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -1362,8 +1362,8 @@ class AccountsApiWithRawResponse(Namespace):
 
         if not isinstance(body, operation.CreateDirectoryRequestPayload):
             raise _wrong("create_directory", "body", "CreateDirectoryRequestPayload", body)
-        if parent_guid is not UNSET and not isinstance(parent_guid, str):
-            raise _wrong("create_directory", "parent_guid", "str", parent_guid)
+        if parent_guid is not UNSET and not isinstance(parent_guid, (str, _uuid.UUID)):
+            raise _wrong("create_directory", "parent_guid", "str or UUID", parent_guid)
         return await self._call_raw(
             "createDirectory",
             operation,
@@ -2311,7 +2311,7 @@ class AccountsApiWithRawResponse(Namespace):
     async def get_subaccounts(
         self,
         *,
-        directory_guid: str | Unset = UNSET,
+        directory_guid: UUID | str | Unset = UNSET,
         derived_authorizations: GetSubaccountsDerivedAuthorizations | Unset = UNSET,
         label_selector: str | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -2325,8 +2325,8 @@ class AccountsApiWithRawResponse(Namespace):
         """
         operation = _operations["api.subaccount_operations.get_subaccounts"]
 
-        if directory_guid is not UNSET and not isinstance(directory_guid, str):
-            raise _wrong("get_subaccounts", "directory_guid", "str", directory_guid)
+        if directory_guid is not UNSET and not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("get_subaccounts", "directory_guid", "str or UUID", directory_guid)
         if derived_authorizations is not UNSET and not isinstance(
             derived_authorizations, operation.GetSubaccountsDerivedAuthorizations
         ):

@@ -4250,7 +4250,7 @@ class CfV3Api(Namespace):
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         states: list[ListAppDropletsStatesItem] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -4275,8 +4275,8 @@ class CfV3Api(Namespace):
             raise _wrong("list_app_droplets", "order_by", "str", order_by)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_app_droplets", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_app_droplets", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_app_droplets", "guids", "a list of str or UUID", guids)
         if states is not UNSET and not _list_of(states, operation.ListAppDropletsStatesItem):
             raise _wrong("list_app_droplets", "states", "a list of ListAppDropletsStatesItem", states)
         return await self._call(
@@ -4332,7 +4332,7 @@ class CfV3Api(Namespace):
         self,
         guid: UUID | str,
         *,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
@@ -4353,8 +4353,8 @@ class CfV3Api(Namespace):
             raise _wrong("list_app_packages", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("list_app_packages", "guid")
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_app_packages", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_app_packages", "guids", "a list of str or UUID", guids)
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_app_packages", "page", "int", page)
         if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
@@ -4424,7 +4424,7 @@ class CfV3Api(Namespace):
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
-        domain_guids: list[str] | Unset = UNSET,
+        domain_guids: list[UUID | str] | Unset = UNSET,
         hosts: list[str] | Unset = UNSET,
         paths: list[str] | Unset = UNSET,
         ports: list[int] | Unset = UNSET,
@@ -4449,8 +4449,8 @@ class CfV3Api(Namespace):
             raise _wrong("list_app_routes", "per_page", "int", per_page)
         if order_by is not UNSET and not isinstance(order_by, str):
             raise _wrong("list_app_routes", "order_by", "str", order_by)
-        if domain_guids is not UNSET and not _list_of(domain_guids, str):
-            raise _wrong("list_app_routes", "domain_guids", "a list of str", domain_guids)
+        if domain_guids is not UNSET and not _list_of(domain_guids, (str, _uuid.UUID)):
+            raise _wrong("list_app_routes", "domain_guids", "a list of str or UUID", domain_guids)
         if hosts is not UNSET and not _list_of(hosts, str):
             raise _wrong("list_app_routes", "hosts", "a list of str", hosts)
         if paths is not UNSET and not _list_of(paths, str):
@@ -4517,7 +4517,7 @@ class CfV3Api(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         names: list[str] | Unset = UNSET,
         states: list[ListAppTasksStatesItem] | Unset = UNSET,
         sequence_ids: list[int] | Unset = UNSET,
@@ -4548,8 +4548,8 @@ class CfV3Api(Namespace):
             raise _wrong("list_app_tasks", "updated_ats", "str", updated_ats)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_app_tasks", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_app_tasks", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_app_tasks", "guids", "a list of str or UUID", guids)
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_app_tasks", "names", "a list of str", names)
         if states is not UNSET and not _list_of(states, operation.ListAppTasksStatesItem):
@@ -4585,8 +4585,8 @@ class CfV3Api(Namespace):
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
-        after_guid: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        after_guid: UUID | str | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -4605,10 +4605,10 @@ class CfV3Api(Namespace):
             raise _wrong("list_app_usage_events", "per_page", "int", per_page)
         if order_by is not UNSET and not isinstance(order_by, str):
             raise _wrong("list_app_usage_events", "order_by", "str", order_by)
-        if after_guid is not UNSET and not isinstance(after_guid, str):
-            raise _wrong("list_app_usage_events", "after_guid", "str", after_guid)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_app_usage_events", "guids", "a list of str", guids)
+        if after_guid is not UNSET and not isinstance(after_guid, (str, _uuid.UUID)):
+            raise _wrong("list_app_usage_events", "after_guid", "str or UUID", after_guid)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_app_usage_events", "guids", "a list of str or UUID", guids)
         if created_ats is not UNSET and not isinstance(created_ats, str):
             raise _wrong("list_app_usage_events", "created_ats", "str", created_ats)
         return await self._call(
@@ -4638,10 +4638,10 @@ class CfV3Api(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         names: list[str] | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
         stacks: list[str] | Unset = UNSET,
         lifecycle_type: ListAppsLifecycleType | Unset = UNSET,
         include: list[ListAppsIncludeItem] | Unset = UNSET,
@@ -4668,14 +4668,14 @@ class CfV3Api(Namespace):
             raise _wrong("list_apps", "updated_ats", "str", updated_ats)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_apps", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_apps", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_apps", "guids", "a list of str or UUID", guids)
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_apps", "names", "a list of str", names)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_apps", "space_guids", "a list of str", space_guids)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_apps", "organization_guids", "a list of str", organization_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_apps", "space_guids", "a list of str or UUID", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_apps", "organization_guids", "a list of str or UUID", organization_guids)
         if stacks is not UNSET and not _list_of(stacks, str):
             raise _wrong("list_apps", "stacks", "a list of str", stacks)
         if lifecycle_type is not UNSET and not isinstance(lifecycle_type, operation.ListAppsLifecycleType):
@@ -4772,9 +4772,9 @@ class CfV3Api(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         types: list[ListAuditEventsTypesItem] | Unset = UNSET,
-        target_guids: list[str] | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
+        target_guids: list[UUID | str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -4798,12 +4798,12 @@ class CfV3Api(Namespace):
             raise _wrong("list_audit_events", "updated_ats", "str", updated_ats)
         if types is not UNSET and not _list_of(types, operation.ListAuditEventsTypesItem):
             raise _wrong("list_audit_events", "types", "a list of ListAuditEventsTypesItem", types)
-        if target_guids is not UNSET and not _list_of(target_guids, str):
-            raise _wrong("list_audit_events", "target_guids", "a list of str", target_guids)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_audit_events", "space_guids", "a list of str", space_guids)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_audit_events", "organization_guids", "a list of str", organization_guids)
+        if target_guids is not UNSET and not _list_of(target_guids, (str, _uuid.UUID)):
+            raise _wrong("list_audit_events", "target_guids", "a list of str or UUID", target_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_audit_events", "space_guids", "a list of str or UUID", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_audit_events", "organization_guids", "a list of str or UUID", organization_guids)
         return await self._call(
             "listAuditEvents",
             operation,
@@ -4893,8 +4893,8 @@ class CfV3Api(Namespace):
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
         states: list[ListBuildsStatesItem] | Unset = UNSET,
-        app_guids: list[str] | Unset = UNSET,
-        package_guids: list[str] | Unset = UNSET,
+        app_guids: list[UUID | str] | Unset = UNSET,
+        package_guids: list[UUID | str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -4920,10 +4920,10 @@ class CfV3Api(Namespace):
             raise _wrong("list_builds", "label_selector", "str", label_selector)
         if states is not UNSET and not _list_of(states, operation.ListBuildsStatesItem):
             raise _wrong("list_builds", "states", "a list of ListBuildsStatesItem", states)
-        if app_guids is not UNSET and not _list_of(app_guids, str):
-            raise _wrong("list_builds", "app_guids", "a list of str", app_guids)
-        if package_guids is not UNSET and not _list_of(package_guids, str):
-            raise _wrong("list_builds", "package_guids", "a list of str", package_guids)
+        if app_guids is not UNSET and not _list_of(app_guids, (str, _uuid.UUID)):
+            raise _wrong("list_builds", "app_guids", "a list of str or UUID", app_guids)
+        if package_guids is not UNSET and not _list_of(package_guids, (str, _uuid.UUID)):
+            raise _wrong("list_builds", "package_guids", "a list of str or UUID", package_guids)
         return await self._call(
             "listBuilds",
             operation,
@@ -4994,7 +4994,7 @@ class CfV3Api(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        app_guids: list[str] | Unset = UNSET,
+        app_guids: list[UUID | str] | Unset = UNSET,
         states: list[str] | Unset = UNSET,
         status_reasons: list[ListDeploymentsStatusReasonsItem] | Unset = UNSET,
         status_values: list[ListDeploymentsStatusValuesItem] | Unset = UNSET,
@@ -5021,8 +5021,8 @@ class CfV3Api(Namespace):
             raise _wrong("list_deployments", "updated_ats", "str", updated_ats)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_deployments", "label_selector", "str", label_selector)
-        if app_guids is not UNSET and not _list_of(app_guids, str):
-            raise _wrong("list_deployments", "app_guids", "a list of str", app_guids)
+        if app_guids is not UNSET and not _list_of(app_guids, (str, _uuid.UUID)):
+            raise _wrong("list_deployments", "app_guids", "a list of str or UUID", app_guids)
         if states is not UNSET and not _list_of(states, str):
             raise _wrong("list_deployments", "states", "a list of str", states)
         if status_reasons is not UNSET and not _list_of(status_reasons, operation.ListDeploymentsStatusReasonsItem):
@@ -5101,9 +5101,9 @@ class CfV3Api(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         names: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -5127,12 +5127,12 @@ class CfV3Api(Namespace):
             raise _wrong("list_domains", "updated_ats", "str", updated_ats)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_domains", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_domains", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_domains", "guids", "a list of str or UUID", guids)
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_domains", "names", "a list of str", names)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_domains", "organization_guids", "a list of str", organization_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_domains", "organization_guids", "a list of str or UUID", organization_guids)
         return await self._call(
             "listDomains",
             operation,
@@ -5206,11 +5206,11 @@ class CfV3Api(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         states: list[ListDropletsStatesItem] | Unset = UNSET,
-        app_guids: list[str] | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
+        app_guids: list[UUID | str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -5234,16 +5234,16 @@ class CfV3Api(Namespace):
             raise _wrong("list_droplets", "updated_ats", "str", updated_ats)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_droplets", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_droplets", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_droplets", "guids", "a list of str or UUID", guids)
         if states is not UNSET and not _list_of(states, operation.ListDropletsStatesItem):
             raise _wrong("list_droplets", "states", "a list of ListDropletsStatesItem", states)
-        if app_guids is not UNSET and not _list_of(app_guids, str):
-            raise _wrong("list_droplets", "app_guids", "a list of str", app_guids)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_droplets", "space_guids", "a list of str", space_guids)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_droplets", "organization_guids", "a list of str", organization_guids)
+        if app_guids is not UNSET and not _list_of(app_guids, (str, _uuid.UUID)):
+            raise _wrong("list_droplets", "app_guids", "a list of str or UUID", app_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_droplets", "space_guids", "a list of str or UUID", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_droplets", "organization_guids", "a list of str or UUID", organization_guids)
         return await self._call(
             "listDroplets",
             operation,
@@ -5313,9 +5313,9 @@ class CfV3Api(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         names: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -5339,12 +5339,12 @@ class CfV3Api(Namespace):
             raise _wrong("list_isolation_segments", "updated_ats", "str", updated_ats)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_isolation_segments", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_isolation_segments", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_isolation_segments", "guids", "a list of str or UUID", guids)
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_isolation_segments", "names", "a list of str", names)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_isolation_segments", "organization_guids", "a list of str", organization_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_isolation_segments", "organization_guids", "a list of str or UUID", organization_guids)
         return await self._call(
             "listIsolationSegments",
             operation,
@@ -5372,9 +5372,9 @@ class CfV3Api(Namespace):
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         names: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -5394,12 +5394,12 @@ class CfV3Api(Namespace):
             raise _wrong("list_organization_quotas", "per_page", "int", per_page)
         if order_by is not UNSET and not isinstance(order_by, str):
             raise _wrong("list_organization_quotas", "order_by", "str", order_by)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_organization_quotas", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_organization_quotas", "guids", "a list of str or UUID", guids)
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_organization_quotas", "names", "a list of str", names)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_organization_quotas", "organization_guids", "a list of str", organization_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_organization_quotas", "organization_guids", "a list of str or UUID", organization_guids)
         if created_ats is not UNSET and not isinstance(created_ats, str):
             raise _wrong("list_organization_quotas", "created_ats", "str", created_ats)
         if updated_ats is not UNSET and not isinstance(updated_ats, str):
@@ -5434,7 +5434,7 @@ class CfV3Api(Namespace):
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
         names: list[str] | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -5460,8 +5460,8 @@ class CfV3Api(Namespace):
             raise _wrong("list_organizations", "label_selector", "str", label_selector)
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_organizations", "names", "a list of str", names)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_organizations", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_organizations", "guids", "a list of str or UUID", guids)
         return await self._call(
             "listOrganizations",
             operation,
@@ -5564,7 +5564,7 @@ class CfV3Api(Namespace):
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         states: list[str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -5589,8 +5589,8 @@ class CfV3Api(Namespace):
             raise _wrong("list_package_droplets", "order_by", "str", order_by)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_package_droplets", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_package_droplets", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_package_droplets", "guids", "a list of str or UUID", guids)
         if states is not UNSET and not _list_of(states, str):
             raise _wrong("list_package_droplets", "states", "a list of str", states)
         return await self._call(
@@ -5621,12 +5621,12 @@ class CfV3Api(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         states: list[ListPackagesStatesItem] | Unset = UNSET,
         types: list[ListPackagesTypesItem] | Unset = UNSET,
-        app_guids: list[str] | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
+        app_guids: list[UUID | str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -5650,18 +5650,18 @@ class CfV3Api(Namespace):
             raise _wrong("list_packages", "updated_ats", "str", updated_ats)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_packages", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_packages", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_packages", "guids", "a list of str or UUID", guids)
         if states is not UNSET and not _list_of(states, operation.ListPackagesStatesItem):
             raise _wrong("list_packages", "states", "a list of ListPackagesStatesItem", states)
         if types is not UNSET and not _list_of(types, operation.ListPackagesTypesItem):
             raise _wrong("list_packages", "types", "a list of ListPackagesTypesItem", types)
-        if app_guids is not UNSET and not _list_of(app_guids, str):
-            raise _wrong("list_packages", "app_guids", "a list of str", app_guids)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_packages", "space_guids", "a list of str", space_guids)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_packages", "organization_guids", "a list of str", organization_guids)
+        if app_guids is not UNSET and not _list_of(app_guids, (str, _uuid.UUID)):
+            raise _wrong("list_packages", "app_guids", "a list of str or UUID", app_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_packages", "space_guids", "a list of str or UUID", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_packages", "organization_guids", "a list of str or UUID", organization_guids)
         return await self._call(
             "listPackages",
             operation,
@@ -5755,11 +5755,11 @@ class CfV3Api(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         types: list[str] | Unset = UNSET,
-        app_guids: list[str] | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
+        app_guids: list[UUID | str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -5783,16 +5783,16 @@ class CfV3Api(Namespace):
             raise _wrong("list_processes", "updated_ats", "str", updated_ats)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_processes", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_processes", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_processes", "guids", "a list of str or UUID", guids)
         if types is not UNSET and not _list_of(types, str):
             raise _wrong("list_processes", "types", "a list of str", types)
-        if app_guids is not UNSET and not _list_of(app_guids, str):
-            raise _wrong("list_processes", "app_guids", "a list of str", app_guids)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_processes", "space_guids", "a list of str", space_guids)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_processes", "organization_guids", "a list of str", organization_guids)
+        if app_guids is not UNSET and not _list_of(app_guids, (str, _uuid.UUID)):
+            raise _wrong("list_processes", "app_guids", "a list of str or UUID", app_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_processes", "space_guids", "a list of str or UUID", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_processes", "organization_guids", "a list of str or UUID", organization_guids)
         return await self._call(
             "listProcesses",
             operation,
@@ -5885,11 +5885,11 @@ class CfV3Api(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         types: list[ListRolesTypesItem] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
-        user_guids: list[str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
+        user_guids: list[UUID | str] | Unset = UNSET,
         include: list[ListRolesIncludeItem] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -5914,16 +5914,16 @@ class CfV3Api(Namespace):
             raise _wrong("list_roles", "updated_ats", "str", updated_ats)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_roles", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_roles", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_roles", "guids", "a list of str or UUID", guids)
         if types is not UNSET and not _list_of(types, operation.ListRolesTypesItem):
             raise _wrong("list_roles", "types", "a list of ListRolesTypesItem", types)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_roles", "organization_guids", "a list of str", organization_guids)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_roles", "space_guids", "a list of str", space_guids)
-        if user_guids is not UNSET and not _list_of(user_guids, str):
-            raise _wrong("list_roles", "user_guids", "a list of str", user_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_roles", "organization_guids", "a list of str or UUID", organization_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_roles", "space_guids", "a list of str or UUID", space_guids)
+        if user_guids is not UNSET and not _list_of(user_guids, (str, _uuid.UUID)):
+            raise _wrong("list_roles", "user_guids", "a list of str or UUID", user_guids)
         if include is not UNSET and not _list_of(include, operation.ListRolesIncludeItem):
             raise _wrong("list_roles", "include", "a list of ListRolesIncludeItem", include)
         return await self._call(
@@ -5963,11 +5963,11 @@ class CfV3Api(Namespace):
         hosts: list[str] | Unset = UNSET,
         paths: list[str] | Unset = UNSET,
         ports: list[int] | Unset = UNSET,
-        domain_guids: list[str] | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
-        app_guids: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
-        service_instance_guids: list[str] | Unset = UNSET,
+        domain_guids: list[UUID | str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
+        app_guids: list[UUID | str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
+        service_instance_guids: list[UUID | str] | Unset = UNSET,
         include: list[ListRoutesIncludeItem] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -6000,16 +6000,16 @@ class CfV3Api(Namespace):
             raise _wrong("list_routes", "paths", "a list of str", paths)
         if ports is not UNSET and not _list_of(ports, int, no_bool=True):
             raise _wrong("list_routes", "ports", "a list of int", ports)
-        if domain_guids is not UNSET and not _list_of(domain_guids, str):
-            raise _wrong("list_routes", "domain_guids", "a list of str", domain_guids)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_routes", "space_guids", "a list of str", space_guids)
-        if app_guids is not UNSET and not _list_of(app_guids, str):
-            raise _wrong("list_routes", "app_guids", "a list of str", app_guids)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_routes", "organization_guids", "a list of str", organization_guids)
-        if service_instance_guids is not UNSET and not _list_of(service_instance_guids, str):
-            raise _wrong("list_routes", "service_instance_guids", "a list of str", service_instance_guids)
+        if domain_guids is not UNSET and not _list_of(domain_guids, (str, _uuid.UUID)):
+            raise _wrong("list_routes", "domain_guids", "a list of str or UUID", domain_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_routes", "space_guids", "a list of str or UUID", space_guids)
+        if app_guids is not UNSET and not _list_of(app_guids, (str, _uuid.UUID)):
+            raise _wrong("list_routes", "app_guids", "a list of str or UUID", app_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_routes", "organization_guids", "a list of str or UUID", organization_guids)
+        if service_instance_guids is not UNSET and not _list_of(service_instance_guids, (str, _uuid.UUID)):
+            raise _wrong("list_routes", "service_instance_guids", "a list of str or UUID", service_instance_guids)
         if include is not UNSET and not _list_of(include, operation.ListRoutesIncludeItem):
             raise _wrong("list_routes", "include", "a list of ListRoutesIncludeItem", include)
         return await self._call(
@@ -6078,12 +6078,12 @@ class CfV3Api(Namespace):
         order_by: str | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         names: list[str] | Unset = UNSET,
         globally_enabled_running: bool | Unset = UNSET,
         globally_enabled_staging: bool | Unset = UNSET,
-        running_space_guids: list[str] | Unset = UNSET,
-        staging_space_guids: list[str] | Unset = UNSET,
+        running_space_guids: list[UUID | str] | Unset = UNSET,
+        staging_space_guids: list[UUID | str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -6105,18 +6105,18 @@ class CfV3Api(Namespace):
             raise _wrong("list_security_groups", "created_ats", "str", created_ats)
         if updated_ats is not UNSET and not isinstance(updated_ats, str):
             raise _wrong("list_security_groups", "updated_ats", "str", updated_ats)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_security_groups", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_security_groups", "guids", "a list of str or UUID", guids)
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_security_groups", "names", "a list of str", names)
         if globally_enabled_running is not UNSET and not isinstance(globally_enabled_running, bool):
             raise _wrong("list_security_groups", "globally_enabled_running", "bool", globally_enabled_running)
         if globally_enabled_staging is not UNSET and not isinstance(globally_enabled_staging, bool):
             raise _wrong("list_security_groups", "globally_enabled_staging", "bool", globally_enabled_staging)
-        if running_space_guids is not UNSET and not _list_of(running_space_guids, str):
-            raise _wrong("list_security_groups", "running_space_guids", "a list of str", running_space_guids)
-        if staging_space_guids is not UNSET and not _list_of(staging_space_guids, str):
-            raise _wrong("list_security_groups", "staging_space_guids", "a list of str", staging_space_guids)
+        if running_space_guids is not UNSET and not _list_of(running_space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_security_groups", "running_space_guids", "a list of str or UUID", running_space_guids)
+        if staging_space_guids is not UNSET and not _list_of(staging_space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_security_groups", "staging_space_guids", "a list of str or UUID", staging_space_guids)
         return await self._call(
             "listSecurityGroups",
             operation,
@@ -6147,7 +6147,7 @@ class CfV3Api(Namespace):
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
         names: list[str] | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
         label_selector: str | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
@@ -6170,8 +6170,8 @@ class CfV3Api(Namespace):
             raise _wrong("list_service_brokers", "order_by", "str", order_by)
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_service_brokers", "names", "a list of str", names)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_service_brokers", "space_guids", "a list of str", space_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_brokers", "space_guids", "a list of str or UUID", space_guids)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_service_brokers", "label_selector", "str", label_selector)
         if created_ats is not UNSET and not isinstance(created_ats, str):
@@ -6208,16 +6208,16 @@ class CfV3Api(Namespace):
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
         names: list[str] | Unset = UNSET,
-        service_instance_guids: list[str] | Unset = UNSET,
-        app_guids: list[str] | Unset = UNSET,
+        service_instance_guids: list[UUID | str] | Unset = UNSET,
+        app_guids: list[UUID | str] | Unset = UNSET,
         type_: ListServiceCredentialBindingsType | Unset = UNSET,
         service_instance_names: list[str] | Unset = UNSET,
         app_names: list[str] | Unset = UNSET,
-        service_plan_guids: list[str] | Unset = UNSET,
+        service_plan_guids: list[UUID | str] | Unset = UNSET,
         service_plan_names: list[str] | Unset = UNSET,
-        service_offering_guids: list[str] | Unset = UNSET,
+        service_offering_guids: list[UUID | str] | Unset = UNSET,
         service_offering_names: list[str] | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         include: list[ListServiceCredentialBindingsIncludeItem] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -6244,12 +6244,15 @@ class CfV3Api(Namespace):
             raise _wrong("list_service_credential_bindings", "label_selector", "str", label_selector)
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_service_credential_bindings", "names", "a list of str", names)
-        if service_instance_guids is not UNSET and not _list_of(service_instance_guids, str):
+        if service_instance_guids is not UNSET and not _list_of(service_instance_guids, (str, _uuid.UUID)):
             raise _wrong(
-                "list_service_credential_bindings", "service_instance_guids", "a list of str", service_instance_guids
+                "list_service_credential_bindings",
+                "service_instance_guids",
+                "a list of str or UUID",
+                service_instance_guids,
             )
-        if app_guids is not UNSET and not _list_of(app_guids, str):
-            raise _wrong("list_service_credential_bindings", "app_guids", "a list of str", app_guids)
+        if app_guids is not UNSET and not _list_of(app_guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_credential_bindings", "app_guids", "a list of str or UUID", app_guids)
         if type_ is not UNSET and not isinstance(type_, operation.ListServiceCredentialBindingsType):
             raise _wrong("list_service_credential_bindings", "type_", "ListServiceCredentialBindingsType", type_)
         if service_instance_names is not UNSET and not _list_of(service_instance_names, str):
@@ -6258,20 +6261,25 @@ class CfV3Api(Namespace):
             )
         if app_names is not UNSET and not _list_of(app_names, str):
             raise _wrong("list_service_credential_bindings", "app_names", "a list of str", app_names)
-        if service_plan_guids is not UNSET and not _list_of(service_plan_guids, str):
-            raise _wrong("list_service_credential_bindings", "service_plan_guids", "a list of str", service_plan_guids)
+        if service_plan_guids is not UNSET and not _list_of(service_plan_guids, (str, _uuid.UUID)):
+            raise _wrong(
+                "list_service_credential_bindings", "service_plan_guids", "a list of str or UUID", service_plan_guids
+            )
         if service_plan_names is not UNSET and not _list_of(service_plan_names, str):
             raise _wrong("list_service_credential_bindings", "service_plan_names", "a list of str", service_plan_names)
-        if service_offering_guids is not UNSET and not _list_of(service_offering_guids, str):
+        if service_offering_guids is not UNSET and not _list_of(service_offering_guids, (str, _uuid.UUID)):
             raise _wrong(
-                "list_service_credential_bindings", "service_offering_guids", "a list of str", service_offering_guids
+                "list_service_credential_bindings",
+                "service_offering_guids",
+                "a list of str or UUID",
+                service_offering_guids,
             )
         if service_offering_names is not UNSET and not _list_of(service_offering_names, str):
             raise _wrong(
                 "list_service_credential_bindings", "service_offering_names", "a list of str", service_offering_names
             )
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_service_credential_bindings", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_credential_bindings", "guids", "a list of str or UUID", guids)
         if include is not UNSET and not _list_of(include, operation.ListServiceCredentialBindingsIncludeItem):
             raise _wrong(
                 "list_service_credential_bindings",
@@ -6349,11 +6357,11 @@ class CfV3Api(Namespace):
         self,
         *,
         names: list[str] | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         type_: ListServiceInstancesType | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
-        service_plan_guids: list[str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
+        service_plan_guids: list[UUID | str] | Unset = UNSET,
         service_plan_names: list[str] | Unset = UNSET,
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
@@ -6375,16 +6383,16 @@ class CfV3Api(Namespace):
 
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_service_instances", "names", "a list of str", names)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_service_instances", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_instances", "guids", "a list of str or UUID", guids)
         if type_ is not UNSET and not isinstance(type_, operation.ListServiceInstancesType):
             raise _wrong("list_service_instances", "type_", "ListServiceInstancesType", type_)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_service_instances", "space_guids", "a list of str", space_guids)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_service_instances", "organization_guids", "a list of str", organization_guids)
-        if service_plan_guids is not UNSET and not _list_of(service_plan_guids, str):
-            raise _wrong("list_service_instances", "service_plan_guids", "a list of str", service_plan_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_instances", "space_guids", "a list of str or UUID", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_instances", "organization_guids", "a list of str or UUID", organization_guids)
+        if service_plan_guids is not UNSET and not _list_of(service_plan_guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_instances", "service_plan_guids", "a list of str or UUID", service_plan_guids)
         if service_plan_names is not UNSET and not _list_of(service_plan_names, str):
             raise _wrong("list_service_instances", "service_plan_names", "a list of str", service_plan_names)
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -6435,9 +6443,9 @@ class CfV3Api(Namespace):
         order_by: str | Unset = UNSET,
         names: list[str] | Unset = UNSET,
         available: bool | Unset = UNSET,
-        service_broker_guids: list[str] | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
+        service_broker_guids: list[UUID | str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
         service_broker_names: list[str] | Unset = UNSET,
         label_selector: str | Unset = UNSET,
         fields: ListServiceOfferingsFields | Unset = UNSET,
@@ -6464,12 +6472,14 @@ class CfV3Api(Namespace):
             raise _wrong("list_service_offerings", "names", "a list of str", names)
         if available is not UNSET and not isinstance(available, bool):
             raise _wrong("list_service_offerings", "available", "bool", available)
-        if service_broker_guids is not UNSET and not _list_of(service_broker_guids, str):
-            raise _wrong("list_service_offerings", "service_broker_guids", "a list of str", service_broker_guids)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_service_offerings", "space_guids", "a list of str", space_guids)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_service_offerings", "organization_guids", "a list of str", organization_guids)
+        if service_broker_guids is not UNSET and not _list_of(service_broker_guids, (str, _uuid.UUID)):
+            raise _wrong(
+                "list_service_offerings", "service_broker_guids", "a list of str or UUID", service_broker_guids
+            )
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_offerings", "space_guids", "a list of str or UUID", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_offerings", "organization_guids", "a list of str or UUID", organization_guids)
         if service_broker_names is not UNSET and not _list_of(service_broker_names, str):
             raise _wrong("list_service_offerings", "service_broker_names", "a list of str", service_broker_names)
         if label_selector is not UNSET and not isinstance(label_selector, str):
@@ -6513,12 +6523,12 @@ class CfV3Api(Namespace):
         order_by: str | Unset = UNSET,
         names: list[str] | Unset = UNSET,
         available: bool | Unset = UNSET,
-        service_offering_guids: list[str] | Unset = UNSET,
-        service_instance_guids: list[str] | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
+        service_offering_guids: list[UUID | str] | Unset = UNSET,
+        service_instance_guids: list[UUID | str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
         broker_catalog_ids: list[str] | Unset = UNSET,
-        service_broker_guids: list[str] | Unset = UNSET,
+        service_broker_guids: list[UUID | str] | Unset = UNSET,
         service_broker_names: list[str] | Unset = UNSET,
         service_offering_names: list[str] | Unset = UNSET,
         include: list[ListServicePlansIncludeItem] | Unset = UNSET,
@@ -6547,18 +6557,22 @@ class CfV3Api(Namespace):
             raise _wrong("list_service_plans", "names", "a list of str", names)
         if available is not UNSET and not isinstance(available, bool):
             raise _wrong("list_service_plans", "available", "bool", available)
-        if service_offering_guids is not UNSET and not _list_of(service_offering_guids, str):
-            raise _wrong("list_service_plans", "service_offering_guids", "a list of str", service_offering_guids)
-        if service_instance_guids is not UNSET and not _list_of(service_instance_guids, str):
-            raise _wrong("list_service_plans", "service_instance_guids", "a list of str", service_instance_guids)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_service_plans", "space_guids", "a list of str", space_guids)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_service_plans", "organization_guids", "a list of str", organization_guids)
+        if service_offering_guids is not UNSET and not _list_of(service_offering_guids, (str, _uuid.UUID)):
+            raise _wrong(
+                "list_service_plans", "service_offering_guids", "a list of str or UUID", service_offering_guids
+            )
+        if service_instance_guids is not UNSET and not _list_of(service_instance_guids, (str, _uuid.UUID)):
+            raise _wrong(
+                "list_service_plans", "service_instance_guids", "a list of str or UUID", service_instance_guids
+            )
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_plans", "space_guids", "a list of str or UUID", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_plans", "organization_guids", "a list of str or UUID", organization_guids)
         if broker_catalog_ids is not UNSET and not _list_of(broker_catalog_ids, str):
             raise _wrong("list_service_plans", "broker_catalog_ids", "a list of str", broker_catalog_ids)
-        if service_broker_guids is not UNSET and not _list_of(service_broker_guids, str):
-            raise _wrong("list_service_plans", "service_broker_guids", "a list of str", service_broker_guids)
+        if service_broker_guids is not UNSET and not _list_of(service_broker_guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_plans", "service_broker_guids", "a list of str or UUID", service_broker_guids)
         if service_broker_names is not UNSET and not _list_of(service_broker_names, str):
             raise _wrong("list_service_plans", "service_broker_names", "a list of str", service_broker_names)
         if service_offering_names is not UNSET and not _list_of(service_offering_names, str):
@@ -6609,11 +6623,11 @@ class CfV3Api(Namespace):
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
-        route_guids: list[str] | Unset = UNSET,
-        service_instance_guids: list[str] | Unset = UNSET,
+        route_guids: list[UUID | str] | Unset = UNSET,
+        service_instance_guids: list[UUID | str] | Unset = UNSET,
         service_instance_names: list[str] | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         include: list[ListServiceRouteBindingsIncludeItem] | Unset = UNSET,
@@ -6634,11 +6648,11 @@ class CfV3Api(Namespace):
             raise _wrong("list_service_route_bindings", "per_page", "int", per_page)
         if order_by is not UNSET and not isinstance(order_by, str):
             raise _wrong("list_service_route_bindings", "order_by", "str", order_by)
-        if route_guids is not UNSET and not _list_of(route_guids, str):
-            raise _wrong("list_service_route_bindings", "route_guids", "a list of str", route_guids)
-        if service_instance_guids is not UNSET and not _list_of(service_instance_guids, str):
+        if route_guids is not UNSET and not _list_of(route_guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_route_bindings", "route_guids", "a list of str or UUID", route_guids)
+        if service_instance_guids is not UNSET and not _list_of(service_instance_guids, (str, _uuid.UUID)):
             raise _wrong(
-                "list_service_route_bindings", "service_instance_guids", "a list of str", service_instance_guids
+                "list_service_route_bindings", "service_instance_guids", "a list of str or UUID", service_instance_guids
             )
         if service_instance_names is not UNSET and not _list_of(service_instance_names, str):
             raise _wrong(
@@ -6646,8 +6660,8 @@ class CfV3Api(Namespace):
             )
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_service_route_bindings", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_service_route_bindings", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_route_bindings", "guids", "a list of str or UUID", guids)
         if created_ats is not UNSET and not isinstance(created_ats, str):
             raise _wrong("list_service_route_bindings", "created_ats", "str", created_ats)
         if updated_ats is not UNSET and not isinstance(updated_ats, str):
@@ -6686,10 +6700,10 @@ class CfV3Api(Namespace):
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
         created_ats: str | Unset = UNSET,
-        after_guid: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        after_guid: UUID | str | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         service_instance_types: list[ListServiceUsageEventsServiceInstanceTypesItem] | Unset = UNSET,
-        service_offering_guids: list[str] | Unset = UNSET,
+        service_offering_guids: list[UUID | str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -6709,10 +6723,10 @@ class CfV3Api(Namespace):
             raise _wrong("list_service_usage_events", "order_by", "str", order_by)
         if created_ats is not UNSET and not isinstance(created_ats, str):
             raise _wrong("list_service_usage_events", "created_ats", "str", created_ats)
-        if after_guid is not UNSET and not isinstance(after_guid, str):
-            raise _wrong("list_service_usage_events", "after_guid", "str", after_guid)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_service_usage_events", "guids", "a list of str", guids)
+        if after_guid is not UNSET and not isinstance(after_guid, (str, _uuid.UUID)):
+            raise _wrong("list_service_usage_events", "after_guid", "str or UUID", after_guid)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_usage_events", "guids", "a list of str or UUID", guids)
         if service_instance_types is not UNSET and not _list_of(
             service_instance_types, operation.ListServiceUsageEventsServiceInstanceTypesItem
         ):
@@ -6722,8 +6736,10 @@ class CfV3Api(Namespace):
                 "a list of ListServiceUsageEventsServiceInstanceTypesItem",
                 service_instance_types,
             )
-        if service_offering_guids is not UNSET and not _list_of(service_offering_guids, str):
-            raise _wrong("list_service_usage_events", "service_offering_guids", "a list of str", service_offering_guids)
+        if service_offering_guids is not UNSET and not _list_of(service_offering_guids, (str, _uuid.UUID)):
+            raise _wrong(
+                "list_service_usage_events", "service_offering_guids", "a list of str or UUID", service_offering_guids
+            )
         return await self._call(
             "listServiceUsageEvents",
             operation,
@@ -6810,10 +6826,10 @@ class CfV3Api(Namespace):
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         names: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -6833,14 +6849,14 @@ class CfV3Api(Namespace):
             raise _wrong("list_space_quotas", "per_page", "int", per_page)
         if order_by is not UNSET and not isinstance(order_by, str):
             raise _wrong("list_space_quotas", "order_by", "str", order_by)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_space_quotas", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_space_quotas", "guids", "a list of str or UUID", guids)
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_space_quotas", "names", "a list of str", names)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_space_quotas", "organization_guids", "a list of str", organization_guids)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_space_quotas", "space_guids", "a list of str", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_space_quotas", "organization_guids", "a list of str or UUID", organization_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_space_quotas", "space_guids", "a list of str or UUID", space_guids)
         if created_ats is not UNSET and not isinstance(created_ats, str):
             raise _wrong("list_space_quotas", "created_ats", "str", created_ats)
         if updated_ats is not UNSET and not isinstance(updated_ats, str):
@@ -6876,8 +6892,8 @@ class CfV3Api(Namespace):
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
         names: list[str] | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
         include: list[ListSpacesIncludeItem] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -6904,10 +6920,10 @@ class CfV3Api(Namespace):
             raise _wrong("list_spaces", "label_selector", "str", label_selector)
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_spaces", "names", "a list of str", names)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_spaces", "guids", "a list of str", guids)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_spaces", "organization_guids", "a list of str", organization_guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_spaces", "guids", "a list of str or UUID", guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_spaces", "organization_guids", "a list of str or UUID", organization_guids)
         if include is not UNSET and not _list_of(include, operation.ListSpacesIncludeItem):
             raise _wrong("list_spaces", "include", "a list of ListSpacesIncludeItem", include)
         return await self._call(
@@ -7062,12 +7078,12 @@ class CfV3Api(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         names: list[str] | Unset = UNSET,
         states: list[ListTasksStatesItem] | Unset = UNSET,
-        app_guids: list[str] | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
+        app_guids: list[UUID | str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
         sequence_ids: list[int] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -7092,18 +7108,18 @@ class CfV3Api(Namespace):
             raise _wrong("list_tasks", "updated_ats", "str", updated_ats)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_tasks", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_tasks", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_tasks", "guids", "a list of str or UUID", guids)
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_tasks", "names", "a list of str", names)
         if states is not UNSET and not _list_of(states, operation.ListTasksStatesItem):
             raise _wrong("list_tasks", "states", "a list of ListTasksStatesItem", states)
-        if app_guids is not UNSET and not _list_of(app_guids, str):
-            raise _wrong("list_tasks", "app_guids", "a list of str", app_guids)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_tasks", "space_guids", "a list of str", space_guids)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_tasks", "organization_guids", "a list of str", organization_guids)
+        if app_guids is not UNSET and not _list_of(app_guids, (str, _uuid.UUID)):
+            raise _wrong("list_tasks", "app_guids", "a list of str or UUID", app_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_tasks", "space_guids", "a list of str or UUID", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_tasks", "organization_guids", "a list of str or UUID", organization_guids)
         if sequence_ids is not UNSET and not _list_of(sequence_ids, int, no_bool=True):
             raise _wrong("list_tasks", "sequence_ids", "a list of int", sequence_ids)
         return await self._call(
@@ -7140,7 +7156,7 @@ class CfV3Api(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         usernames: list[str] | Unset = UNSET,
         origins: list[str] | Unset = UNSET,
         partial_usernames: list[str] | Unset = UNSET,
@@ -7167,8 +7183,8 @@ class CfV3Api(Namespace):
             raise _wrong("list_users", "updated_ats", "str", updated_ats)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_users", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_users", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_users", "guids", "a list of str or UUID", guids)
         if usernames is not UNSET and not _list_of(usernames, str):
             raise _wrong("list_users", "usernames", "a list of str", usernames)
         if origins is not UNSET and not _list_of(origins, str):
@@ -7204,7 +7220,7 @@ class CfV3Api(Namespace):
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         usernames: list[str] | Unset = UNSET,
         origins: list[str] | Unset = UNSET,
         partial_usernames: list[str] | Unset = UNSET,
@@ -7232,8 +7248,8 @@ class CfV3Api(Namespace):
             raise _wrong("list_users_for_organization", "per_page", "int", per_page)
         if order_by is not UNSET and not isinstance(order_by, str):
             raise _wrong("list_users_for_organization", "order_by", "str", order_by)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_users_for_organization", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_users_for_organization", "guids", "a list of str or UUID", guids)
         if usernames is not UNSET and not _list_of(usernames, str):
             raise _wrong("list_users_for_organization", "usernames", "a list of str", usernames)
         if origins is not UNSET and not _list_of(origins, str):
@@ -13484,7 +13500,7 @@ class CfV3ApiWithRawResponse(Namespace):
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         states: list[ListAppDropletsStatesItem] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -13509,8 +13525,8 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_app_droplets", "order_by", "str", order_by)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_app_droplets", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_app_droplets", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_app_droplets", "guids", "a list of str or UUID", guids)
         if states is not UNSET and not _list_of(states, operation.ListAppDropletsStatesItem):
             raise _wrong("list_app_droplets", "states", "a list of ListAppDropletsStatesItem", states)
         return await self._call_raw(
@@ -13566,7 +13582,7 @@ class CfV3ApiWithRawResponse(Namespace):
         self,
         guid: UUID | str,
         *,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
@@ -13587,8 +13603,8 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_app_packages", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("list_app_packages", "guid")
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_app_packages", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_app_packages", "guids", "a list of str or UUID", guids)
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
             raise _wrong("list_app_packages", "page", "int", page)
         if per_page is not UNSET and not (isinstance(per_page, int) and type(per_page) is not bool):
@@ -13658,7 +13674,7 @@ class CfV3ApiWithRawResponse(Namespace):
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
-        domain_guids: list[str] | Unset = UNSET,
+        domain_guids: list[UUID | str] | Unset = UNSET,
         hosts: list[str] | Unset = UNSET,
         paths: list[str] | Unset = UNSET,
         ports: list[int] | Unset = UNSET,
@@ -13683,8 +13699,8 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_app_routes", "per_page", "int", per_page)
         if order_by is not UNSET and not isinstance(order_by, str):
             raise _wrong("list_app_routes", "order_by", "str", order_by)
-        if domain_guids is not UNSET and not _list_of(domain_guids, str):
-            raise _wrong("list_app_routes", "domain_guids", "a list of str", domain_guids)
+        if domain_guids is not UNSET and not _list_of(domain_guids, (str, _uuid.UUID)):
+            raise _wrong("list_app_routes", "domain_guids", "a list of str or UUID", domain_guids)
         if hosts is not UNSET and not _list_of(hosts, str):
             raise _wrong("list_app_routes", "hosts", "a list of str", hosts)
         if paths is not UNSET and not _list_of(paths, str):
@@ -13751,7 +13767,7 @@ class CfV3ApiWithRawResponse(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         names: list[str] | Unset = UNSET,
         states: list[ListAppTasksStatesItem] | Unset = UNSET,
         sequence_ids: list[int] | Unset = UNSET,
@@ -13782,8 +13798,8 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_app_tasks", "updated_ats", "str", updated_ats)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_app_tasks", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_app_tasks", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_app_tasks", "guids", "a list of str or UUID", guids)
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_app_tasks", "names", "a list of str", names)
         if states is not UNSET and not _list_of(states, operation.ListAppTasksStatesItem):
@@ -13819,8 +13835,8 @@ class CfV3ApiWithRawResponse(Namespace):
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
-        after_guid: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        after_guid: UUID | str | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -13839,10 +13855,10 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_app_usage_events", "per_page", "int", per_page)
         if order_by is not UNSET and not isinstance(order_by, str):
             raise _wrong("list_app_usage_events", "order_by", "str", order_by)
-        if after_guid is not UNSET and not isinstance(after_guid, str):
-            raise _wrong("list_app_usage_events", "after_guid", "str", after_guid)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_app_usage_events", "guids", "a list of str", guids)
+        if after_guid is not UNSET and not isinstance(after_guid, (str, _uuid.UUID)):
+            raise _wrong("list_app_usage_events", "after_guid", "str or UUID", after_guid)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_app_usage_events", "guids", "a list of str or UUID", guids)
         if created_ats is not UNSET and not isinstance(created_ats, str):
             raise _wrong("list_app_usage_events", "created_ats", "str", created_ats)
         return await self._call_raw(
@@ -13872,10 +13888,10 @@ class CfV3ApiWithRawResponse(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         names: list[str] | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
         stacks: list[str] | Unset = UNSET,
         lifecycle_type: ListAppsLifecycleType | Unset = UNSET,
         include: list[ListAppsIncludeItem] | Unset = UNSET,
@@ -13902,14 +13918,14 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_apps", "updated_ats", "str", updated_ats)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_apps", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_apps", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_apps", "guids", "a list of str or UUID", guids)
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_apps", "names", "a list of str", names)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_apps", "space_guids", "a list of str", space_guids)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_apps", "organization_guids", "a list of str", organization_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_apps", "space_guids", "a list of str or UUID", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_apps", "organization_guids", "a list of str or UUID", organization_guids)
         if stacks is not UNSET and not _list_of(stacks, str):
             raise _wrong("list_apps", "stacks", "a list of str", stacks)
         if lifecycle_type is not UNSET and not isinstance(lifecycle_type, operation.ListAppsLifecycleType):
@@ -14006,9 +14022,9 @@ class CfV3ApiWithRawResponse(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         types: list[ListAuditEventsTypesItem] | Unset = UNSET,
-        target_guids: list[str] | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
+        target_guids: list[UUID | str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -14032,12 +14048,12 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_audit_events", "updated_ats", "str", updated_ats)
         if types is not UNSET and not _list_of(types, operation.ListAuditEventsTypesItem):
             raise _wrong("list_audit_events", "types", "a list of ListAuditEventsTypesItem", types)
-        if target_guids is not UNSET and not _list_of(target_guids, str):
-            raise _wrong("list_audit_events", "target_guids", "a list of str", target_guids)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_audit_events", "space_guids", "a list of str", space_guids)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_audit_events", "organization_guids", "a list of str", organization_guids)
+        if target_guids is not UNSET and not _list_of(target_guids, (str, _uuid.UUID)):
+            raise _wrong("list_audit_events", "target_guids", "a list of str or UUID", target_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_audit_events", "space_guids", "a list of str or UUID", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_audit_events", "organization_guids", "a list of str or UUID", organization_guids)
         return await self._call_raw(
             "listAuditEvents",
             operation,
@@ -14127,8 +14143,8 @@ class CfV3ApiWithRawResponse(Namespace):
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
         states: list[ListBuildsStatesItem] | Unset = UNSET,
-        app_guids: list[str] | Unset = UNSET,
-        package_guids: list[str] | Unset = UNSET,
+        app_guids: list[UUID | str] | Unset = UNSET,
+        package_guids: list[UUID | str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -14154,10 +14170,10 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_builds", "label_selector", "str", label_selector)
         if states is not UNSET and not _list_of(states, operation.ListBuildsStatesItem):
             raise _wrong("list_builds", "states", "a list of ListBuildsStatesItem", states)
-        if app_guids is not UNSET and not _list_of(app_guids, str):
-            raise _wrong("list_builds", "app_guids", "a list of str", app_guids)
-        if package_guids is not UNSET and not _list_of(package_guids, str):
-            raise _wrong("list_builds", "package_guids", "a list of str", package_guids)
+        if app_guids is not UNSET and not _list_of(app_guids, (str, _uuid.UUID)):
+            raise _wrong("list_builds", "app_guids", "a list of str or UUID", app_guids)
+        if package_guids is not UNSET and not _list_of(package_guids, (str, _uuid.UUID)):
+            raise _wrong("list_builds", "package_guids", "a list of str or UUID", package_guids)
         return await self._call_raw(
             "listBuilds",
             operation,
@@ -14228,7 +14244,7 @@ class CfV3ApiWithRawResponse(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        app_guids: list[str] | Unset = UNSET,
+        app_guids: list[UUID | str] | Unset = UNSET,
         states: list[str] | Unset = UNSET,
         status_reasons: list[ListDeploymentsStatusReasonsItem] | Unset = UNSET,
         status_values: list[ListDeploymentsStatusValuesItem] | Unset = UNSET,
@@ -14255,8 +14271,8 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_deployments", "updated_ats", "str", updated_ats)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_deployments", "label_selector", "str", label_selector)
-        if app_guids is not UNSET and not _list_of(app_guids, str):
-            raise _wrong("list_deployments", "app_guids", "a list of str", app_guids)
+        if app_guids is not UNSET and not _list_of(app_guids, (str, _uuid.UUID)):
+            raise _wrong("list_deployments", "app_guids", "a list of str or UUID", app_guids)
         if states is not UNSET and not _list_of(states, str):
             raise _wrong("list_deployments", "states", "a list of str", states)
         if status_reasons is not UNSET and not _list_of(status_reasons, operation.ListDeploymentsStatusReasonsItem):
@@ -14335,9 +14351,9 @@ class CfV3ApiWithRawResponse(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         names: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -14361,12 +14377,12 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_domains", "updated_ats", "str", updated_ats)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_domains", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_domains", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_domains", "guids", "a list of str or UUID", guids)
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_domains", "names", "a list of str", names)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_domains", "organization_guids", "a list of str", organization_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_domains", "organization_guids", "a list of str or UUID", organization_guids)
         return await self._call_raw(
             "listDomains",
             operation,
@@ -14440,11 +14456,11 @@ class CfV3ApiWithRawResponse(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         states: list[ListDropletsStatesItem] | Unset = UNSET,
-        app_guids: list[str] | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
+        app_guids: list[UUID | str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -14468,16 +14484,16 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_droplets", "updated_ats", "str", updated_ats)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_droplets", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_droplets", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_droplets", "guids", "a list of str or UUID", guids)
         if states is not UNSET and not _list_of(states, operation.ListDropletsStatesItem):
             raise _wrong("list_droplets", "states", "a list of ListDropletsStatesItem", states)
-        if app_guids is not UNSET and not _list_of(app_guids, str):
-            raise _wrong("list_droplets", "app_guids", "a list of str", app_guids)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_droplets", "space_guids", "a list of str", space_guids)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_droplets", "organization_guids", "a list of str", organization_guids)
+        if app_guids is not UNSET and not _list_of(app_guids, (str, _uuid.UUID)):
+            raise _wrong("list_droplets", "app_guids", "a list of str or UUID", app_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_droplets", "space_guids", "a list of str or UUID", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_droplets", "organization_guids", "a list of str or UUID", organization_guids)
         return await self._call_raw(
             "listDroplets",
             operation,
@@ -14547,9 +14563,9 @@ class CfV3ApiWithRawResponse(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         names: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -14573,12 +14589,12 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_isolation_segments", "updated_ats", "str", updated_ats)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_isolation_segments", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_isolation_segments", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_isolation_segments", "guids", "a list of str or UUID", guids)
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_isolation_segments", "names", "a list of str", names)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_isolation_segments", "organization_guids", "a list of str", organization_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_isolation_segments", "organization_guids", "a list of str or UUID", organization_guids)
         return await self._call_raw(
             "listIsolationSegments",
             operation,
@@ -14606,9 +14622,9 @@ class CfV3ApiWithRawResponse(Namespace):
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         names: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -14628,12 +14644,12 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_organization_quotas", "per_page", "int", per_page)
         if order_by is not UNSET and not isinstance(order_by, str):
             raise _wrong("list_organization_quotas", "order_by", "str", order_by)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_organization_quotas", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_organization_quotas", "guids", "a list of str or UUID", guids)
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_organization_quotas", "names", "a list of str", names)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_organization_quotas", "organization_guids", "a list of str", organization_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_organization_quotas", "organization_guids", "a list of str or UUID", organization_guids)
         if created_ats is not UNSET and not isinstance(created_ats, str):
             raise _wrong("list_organization_quotas", "created_ats", "str", created_ats)
         if updated_ats is not UNSET and not isinstance(updated_ats, str):
@@ -14668,7 +14684,7 @@ class CfV3ApiWithRawResponse(Namespace):
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
         names: list[str] | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -14694,8 +14710,8 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_organizations", "label_selector", "str", label_selector)
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_organizations", "names", "a list of str", names)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_organizations", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_organizations", "guids", "a list of str or UUID", guids)
         return await self._call_raw(
             "listOrganizations",
             operation,
@@ -14798,7 +14814,7 @@ class CfV3ApiWithRawResponse(Namespace):
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         states: list[str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -14823,8 +14839,8 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_package_droplets", "order_by", "str", order_by)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_package_droplets", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_package_droplets", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_package_droplets", "guids", "a list of str or UUID", guids)
         if states is not UNSET and not _list_of(states, str):
             raise _wrong("list_package_droplets", "states", "a list of str", states)
         return await self._call_raw(
@@ -14855,12 +14871,12 @@ class CfV3ApiWithRawResponse(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         states: list[ListPackagesStatesItem] | Unset = UNSET,
         types: list[ListPackagesTypesItem] | Unset = UNSET,
-        app_guids: list[str] | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
+        app_guids: list[UUID | str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -14884,18 +14900,18 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_packages", "updated_ats", "str", updated_ats)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_packages", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_packages", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_packages", "guids", "a list of str or UUID", guids)
         if states is not UNSET and not _list_of(states, operation.ListPackagesStatesItem):
             raise _wrong("list_packages", "states", "a list of ListPackagesStatesItem", states)
         if types is not UNSET and not _list_of(types, operation.ListPackagesTypesItem):
             raise _wrong("list_packages", "types", "a list of ListPackagesTypesItem", types)
-        if app_guids is not UNSET and not _list_of(app_guids, str):
-            raise _wrong("list_packages", "app_guids", "a list of str", app_guids)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_packages", "space_guids", "a list of str", space_guids)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_packages", "organization_guids", "a list of str", organization_guids)
+        if app_guids is not UNSET and not _list_of(app_guids, (str, _uuid.UUID)):
+            raise _wrong("list_packages", "app_guids", "a list of str or UUID", app_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_packages", "space_guids", "a list of str or UUID", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_packages", "organization_guids", "a list of str or UUID", organization_guids)
         return await self._call_raw(
             "listPackages",
             operation,
@@ -14989,11 +15005,11 @@ class CfV3ApiWithRawResponse(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         types: list[str] | Unset = UNSET,
-        app_guids: list[str] | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
+        app_guids: list[UUID | str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -15017,16 +15033,16 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_processes", "updated_ats", "str", updated_ats)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_processes", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_processes", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_processes", "guids", "a list of str or UUID", guids)
         if types is not UNSET and not _list_of(types, str):
             raise _wrong("list_processes", "types", "a list of str", types)
-        if app_guids is not UNSET and not _list_of(app_guids, str):
-            raise _wrong("list_processes", "app_guids", "a list of str", app_guids)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_processes", "space_guids", "a list of str", space_guids)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_processes", "organization_guids", "a list of str", organization_guids)
+        if app_guids is not UNSET and not _list_of(app_guids, (str, _uuid.UUID)):
+            raise _wrong("list_processes", "app_guids", "a list of str or UUID", app_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_processes", "space_guids", "a list of str or UUID", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_processes", "organization_guids", "a list of str or UUID", organization_guids)
         return await self._call_raw(
             "listProcesses",
             operation,
@@ -15119,11 +15135,11 @@ class CfV3ApiWithRawResponse(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         types: list[ListRolesTypesItem] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
-        user_guids: list[str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
+        user_guids: list[UUID | str] | Unset = UNSET,
         include: list[ListRolesIncludeItem] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -15148,16 +15164,16 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_roles", "updated_ats", "str", updated_ats)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_roles", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_roles", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_roles", "guids", "a list of str or UUID", guids)
         if types is not UNSET and not _list_of(types, operation.ListRolesTypesItem):
             raise _wrong("list_roles", "types", "a list of ListRolesTypesItem", types)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_roles", "organization_guids", "a list of str", organization_guids)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_roles", "space_guids", "a list of str", space_guids)
-        if user_guids is not UNSET and not _list_of(user_guids, str):
-            raise _wrong("list_roles", "user_guids", "a list of str", user_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_roles", "organization_guids", "a list of str or UUID", organization_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_roles", "space_guids", "a list of str or UUID", space_guids)
+        if user_guids is not UNSET and not _list_of(user_guids, (str, _uuid.UUID)):
+            raise _wrong("list_roles", "user_guids", "a list of str or UUID", user_guids)
         if include is not UNSET and not _list_of(include, operation.ListRolesIncludeItem):
             raise _wrong("list_roles", "include", "a list of ListRolesIncludeItem", include)
         return await self._call_raw(
@@ -15197,11 +15213,11 @@ class CfV3ApiWithRawResponse(Namespace):
         hosts: list[str] | Unset = UNSET,
         paths: list[str] | Unset = UNSET,
         ports: list[int] | Unset = UNSET,
-        domain_guids: list[str] | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
-        app_guids: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
-        service_instance_guids: list[str] | Unset = UNSET,
+        domain_guids: list[UUID | str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
+        app_guids: list[UUID | str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
+        service_instance_guids: list[UUID | str] | Unset = UNSET,
         include: list[ListRoutesIncludeItem] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -15234,16 +15250,16 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_routes", "paths", "a list of str", paths)
         if ports is not UNSET and not _list_of(ports, int, no_bool=True):
             raise _wrong("list_routes", "ports", "a list of int", ports)
-        if domain_guids is not UNSET and not _list_of(domain_guids, str):
-            raise _wrong("list_routes", "domain_guids", "a list of str", domain_guids)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_routes", "space_guids", "a list of str", space_guids)
-        if app_guids is not UNSET and not _list_of(app_guids, str):
-            raise _wrong("list_routes", "app_guids", "a list of str", app_guids)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_routes", "organization_guids", "a list of str", organization_guids)
-        if service_instance_guids is not UNSET and not _list_of(service_instance_guids, str):
-            raise _wrong("list_routes", "service_instance_guids", "a list of str", service_instance_guids)
+        if domain_guids is not UNSET and not _list_of(domain_guids, (str, _uuid.UUID)):
+            raise _wrong("list_routes", "domain_guids", "a list of str or UUID", domain_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_routes", "space_guids", "a list of str or UUID", space_guids)
+        if app_guids is not UNSET and not _list_of(app_guids, (str, _uuid.UUID)):
+            raise _wrong("list_routes", "app_guids", "a list of str or UUID", app_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_routes", "organization_guids", "a list of str or UUID", organization_guids)
+        if service_instance_guids is not UNSET and not _list_of(service_instance_guids, (str, _uuid.UUID)):
+            raise _wrong("list_routes", "service_instance_guids", "a list of str or UUID", service_instance_guids)
         if include is not UNSET and not _list_of(include, operation.ListRoutesIncludeItem):
             raise _wrong("list_routes", "include", "a list of ListRoutesIncludeItem", include)
         return await self._call_raw(
@@ -15312,12 +15328,12 @@ class CfV3ApiWithRawResponse(Namespace):
         order_by: str | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         names: list[str] | Unset = UNSET,
         globally_enabled_running: bool | Unset = UNSET,
         globally_enabled_staging: bool | Unset = UNSET,
-        running_space_guids: list[str] | Unset = UNSET,
-        staging_space_guids: list[str] | Unset = UNSET,
+        running_space_guids: list[UUID | str] | Unset = UNSET,
+        staging_space_guids: list[UUID | str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -15339,18 +15355,18 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_security_groups", "created_ats", "str", created_ats)
         if updated_ats is not UNSET and not isinstance(updated_ats, str):
             raise _wrong("list_security_groups", "updated_ats", "str", updated_ats)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_security_groups", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_security_groups", "guids", "a list of str or UUID", guids)
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_security_groups", "names", "a list of str", names)
         if globally_enabled_running is not UNSET and not isinstance(globally_enabled_running, bool):
             raise _wrong("list_security_groups", "globally_enabled_running", "bool", globally_enabled_running)
         if globally_enabled_staging is not UNSET and not isinstance(globally_enabled_staging, bool):
             raise _wrong("list_security_groups", "globally_enabled_staging", "bool", globally_enabled_staging)
-        if running_space_guids is not UNSET and not _list_of(running_space_guids, str):
-            raise _wrong("list_security_groups", "running_space_guids", "a list of str", running_space_guids)
-        if staging_space_guids is not UNSET and not _list_of(staging_space_guids, str):
-            raise _wrong("list_security_groups", "staging_space_guids", "a list of str", staging_space_guids)
+        if running_space_guids is not UNSET and not _list_of(running_space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_security_groups", "running_space_guids", "a list of str or UUID", running_space_guids)
+        if staging_space_guids is not UNSET and not _list_of(staging_space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_security_groups", "staging_space_guids", "a list of str or UUID", staging_space_guids)
         return await self._call_raw(
             "listSecurityGroups",
             operation,
@@ -15381,7 +15397,7 @@ class CfV3ApiWithRawResponse(Namespace):
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
         names: list[str] | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
         label_selector: str | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
@@ -15404,8 +15420,8 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_service_brokers", "order_by", "str", order_by)
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_service_brokers", "names", "a list of str", names)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_service_brokers", "space_guids", "a list of str", space_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_brokers", "space_guids", "a list of str or UUID", space_guids)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_service_brokers", "label_selector", "str", label_selector)
         if created_ats is not UNSET and not isinstance(created_ats, str):
@@ -15442,16 +15458,16 @@ class CfV3ApiWithRawResponse(Namespace):
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
         names: list[str] | Unset = UNSET,
-        service_instance_guids: list[str] | Unset = UNSET,
-        app_guids: list[str] | Unset = UNSET,
+        service_instance_guids: list[UUID | str] | Unset = UNSET,
+        app_guids: list[UUID | str] | Unset = UNSET,
         type_: ListServiceCredentialBindingsType | Unset = UNSET,
         service_instance_names: list[str] | Unset = UNSET,
         app_names: list[str] | Unset = UNSET,
-        service_plan_guids: list[str] | Unset = UNSET,
+        service_plan_guids: list[UUID | str] | Unset = UNSET,
         service_plan_names: list[str] | Unset = UNSET,
-        service_offering_guids: list[str] | Unset = UNSET,
+        service_offering_guids: list[UUID | str] | Unset = UNSET,
         service_offering_names: list[str] | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         include: list[ListServiceCredentialBindingsIncludeItem] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -15478,12 +15494,15 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_service_credential_bindings", "label_selector", "str", label_selector)
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_service_credential_bindings", "names", "a list of str", names)
-        if service_instance_guids is not UNSET and not _list_of(service_instance_guids, str):
+        if service_instance_guids is not UNSET and not _list_of(service_instance_guids, (str, _uuid.UUID)):
             raise _wrong(
-                "list_service_credential_bindings", "service_instance_guids", "a list of str", service_instance_guids
+                "list_service_credential_bindings",
+                "service_instance_guids",
+                "a list of str or UUID",
+                service_instance_guids,
             )
-        if app_guids is not UNSET and not _list_of(app_guids, str):
-            raise _wrong("list_service_credential_bindings", "app_guids", "a list of str", app_guids)
+        if app_guids is not UNSET and not _list_of(app_guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_credential_bindings", "app_guids", "a list of str or UUID", app_guids)
         if type_ is not UNSET and not isinstance(type_, operation.ListServiceCredentialBindingsType):
             raise _wrong("list_service_credential_bindings", "type_", "ListServiceCredentialBindingsType", type_)
         if service_instance_names is not UNSET and not _list_of(service_instance_names, str):
@@ -15492,20 +15511,25 @@ class CfV3ApiWithRawResponse(Namespace):
             )
         if app_names is not UNSET and not _list_of(app_names, str):
             raise _wrong("list_service_credential_bindings", "app_names", "a list of str", app_names)
-        if service_plan_guids is not UNSET and not _list_of(service_plan_guids, str):
-            raise _wrong("list_service_credential_bindings", "service_plan_guids", "a list of str", service_plan_guids)
+        if service_plan_guids is not UNSET and not _list_of(service_plan_guids, (str, _uuid.UUID)):
+            raise _wrong(
+                "list_service_credential_bindings", "service_plan_guids", "a list of str or UUID", service_plan_guids
+            )
         if service_plan_names is not UNSET and not _list_of(service_plan_names, str):
             raise _wrong("list_service_credential_bindings", "service_plan_names", "a list of str", service_plan_names)
-        if service_offering_guids is not UNSET and not _list_of(service_offering_guids, str):
+        if service_offering_guids is not UNSET and not _list_of(service_offering_guids, (str, _uuid.UUID)):
             raise _wrong(
-                "list_service_credential_bindings", "service_offering_guids", "a list of str", service_offering_guids
+                "list_service_credential_bindings",
+                "service_offering_guids",
+                "a list of str or UUID",
+                service_offering_guids,
             )
         if service_offering_names is not UNSET and not _list_of(service_offering_names, str):
             raise _wrong(
                 "list_service_credential_bindings", "service_offering_names", "a list of str", service_offering_names
             )
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_service_credential_bindings", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_credential_bindings", "guids", "a list of str or UUID", guids)
         if include is not UNSET and not _list_of(include, operation.ListServiceCredentialBindingsIncludeItem):
             raise _wrong(
                 "list_service_credential_bindings",
@@ -15583,11 +15607,11 @@ class CfV3ApiWithRawResponse(Namespace):
         self,
         *,
         names: list[str] | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         type_: ListServiceInstancesType | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
-        service_plan_guids: list[str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
+        service_plan_guids: list[UUID | str] | Unset = UNSET,
         service_plan_names: list[str] | Unset = UNSET,
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
@@ -15609,16 +15633,16 @@ class CfV3ApiWithRawResponse(Namespace):
 
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_service_instances", "names", "a list of str", names)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_service_instances", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_instances", "guids", "a list of str or UUID", guids)
         if type_ is not UNSET and not isinstance(type_, operation.ListServiceInstancesType):
             raise _wrong("list_service_instances", "type_", "ListServiceInstancesType", type_)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_service_instances", "space_guids", "a list of str", space_guids)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_service_instances", "organization_guids", "a list of str", organization_guids)
-        if service_plan_guids is not UNSET and not _list_of(service_plan_guids, str):
-            raise _wrong("list_service_instances", "service_plan_guids", "a list of str", service_plan_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_instances", "space_guids", "a list of str or UUID", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_instances", "organization_guids", "a list of str or UUID", organization_guids)
+        if service_plan_guids is not UNSET and not _list_of(service_plan_guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_instances", "service_plan_guids", "a list of str or UUID", service_plan_guids)
         if service_plan_names is not UNSET and not _list_of(service_plan_names, str):
             raise _wrong("list_service_instances", "service_plan_names", "a list of str", service_plan_names)
         if page is not UNSET and not (isinstance(page, int) and type(page) is not bool):
@@ -15669,9 +15693,9 @@ class CfV3ApiWithRawResponse(Namespace):
         order_by: str | Unset = UNSET,
         names: list[str] | Unset = UNSET,
         available: bool | Unset = UNSET,
-        service_broker_guids: list[str] | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
+        service_broker_guids: list[UUID | str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
         service_broker_names: list[str] | Unset = UNSET,
         label_selector: str | Unset = UNSET,
         fields: ListServiceOfferingsFields | Unset = UNSET,
@@ -15698,12 +15722,14 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_service_offerings", "names", "a list of str", names)
         if available is not UNSET and not isinstance(available, bool):
             raise _wrong("list_service_offerings", "available", "bool", available)
-        if service_broker_guids is not UNSET and not _list_of(service_broker_guids, str):
-            raise _wrong("list_service_offerings", "service_broker_guids", "a list of str", service_broker_guids)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_service_offerings", "space_guids", "a list of str", space_guids)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_service_offerings", "organization_guids", "a list of str", organization_guids)
+        if service_broker_guids is not UNSET and not _list_of(service_broker_guids, (str, _uuid.UUID)):
+            raise _wrong(
+                "list_service_offerings", "service_broker_guids", "a list of str or UUID", service_broker_guids
+            )
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_offerings", "space_guids", "a list of str or UUID", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_offerings", "organization_guids", "a list of str or UUID", organization_guids)
         if service_broker_names is not UNSET and not _list_of(service_broker_names, str):
             raise _wrong("list_service_offerings", "service_broker_names", "a list of str", service_broker_names)
         if label_selector is not UNSET and not isinstance(label_selector, str):
@@ -15747,12 +15773,12 @@ class CfV3ApiWithRawResponse(Namespace):
         order_by: str | Unset = UNSET,
         names: list[str] | Unset = UNSET,
         available: bool | Unset = UNSET,
-        service_offering_guids: list[str] | Unset = UNSET,
-        service_instance_guids: list[str] | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
+        service_offering_guids: list[UUID | str] | Unset = UNSET,
+        service_instance_guids: list[UUID | str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
         broker_catalog_ids: list[str] | Unset = UNSET,
-        service_broker_guids: list[str] | Unset = UNSET,
+        service_broker_guids: list[UUID | str] | Unset = UNSET,
         service_broker_names: list[str] | Unset = UNSET,
         service_offering_names: list[str] | Unset = UNSET,
         include: list[ListServicePlansIncludeItem] | Unset = UNSET,
@@ -15781,18 +15807,22 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_service_plans", "names", "a list of str", names)
         if available is not UNSET and not isinstance(available, bool):
             raise _wrong("list_service_plans", "available", "bool", available)
-        if service_offering_guids is not UNSET and not _list_of(service_offering_guids, str):
-            raise _wrong("list_service_plans", "service_offering_guids", "a list of str", service_offering_guids)
-        if service_instance_guids is not UNSET and not _list_of(service_instance_guids, str):
-            raise _wrong("list_service_plans", "service_instance_guids", "a list of str", service_instance_guids)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_service_plans", "space_guids", "a list of str", space_guids)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_service_plans", "organization_guids", "a list of str", organization_guids)
+        if service_offering_guids is not UNSET and not _list_of(service_offering_guids, (str, _uuid.UUID)):
+            raise _wrong(
+                "list_service_plans", "service_offering_guids", "a list of str or UUID", service_offering_guids
+            )
+        if service_instance_guids is not UNSET and not _list_of(service_instance_guids, (str, _uuid.UUID)):
+            raise _wrong(
+                "list_service_plans", "service_instance_guids", "a list of str or UUID", service_instance_guids
+            )
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_plans", "space_guids", "a list of str or UUID", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_plans", "organization_guids", "a list of str or UUID", organization_guids)
         if broker_catalog_ids is not UNSET and not _list_of(broker_catalog_ids, str):
             raise _wrong("list_service_plans", "broker_catalog_ids", "a list of str", broker_catalog_ids)
-        if service_broker_guids is not UNSET and not _list_of(service_broker_guids, str):
-            raise _wrong("list_service_plans", "service_broker_guids", "a list of str", service_broker_guids)
+        if service_broker_guids is not UNSET and not _list_of(service_broker_guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_plans", "service_broker_guids", "a list of str or UUID", service_broker_guids)
         if service_broker_names is not UNSET and not _list_of(service_broker_names, str):
             raise _wrong("list_service_plans", "service_broker_names", "a list of str", service_broker_names)
         if service_offering_names is not UNSET and not _list_of(service_offering_names, str):
@@ -15843,11 +15873,11 @@ class CfV3ApiWithRawResponse(Namespace):
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
-        route_guids: list[str] | Unset = UNSET,
-        service_instance_guids: list[str] | Unset = UNSET,
+        route_guids: list[UUID | str] | Unset = UNSET,
+        service_instance_guids: list[UUID | str] | Unset = UNSET,
         service_instance_names: list[str] | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         include: list[ListServiceRouteBindingsIncludeItem] | Unset = UNSET,
@@ -15868,11 +15898,11 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_service_route_bindings", "per_page", "int", per_page)
         if order_by is not UNSET and not isinstance(order_by, str):
             raise _wrong("list_service_route_bindings", "order_by", "str", order_by)
-        if route_guids is not UNSET and not _list_of(route_guids, str):
-            raise _wrong("list_service_route_bindings", "route_guids", "a list of str", route_guids)
-        if service_instance_guids is not UNSET and not _list_of(service_instance_guids, str):
+        if route_guids is not UNSET and not _list_of(route_guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_route_bindings", "route_guids", "a list of str or UUID", route_guids)
+        if service_instance_guids is not UNSET and not _list_of(service_instance_guids, (str, _uuid.UUID)):
             raise _wrong(
-                "list_service_route_bindings", "service_instance_guids", "a list of str", service_instance_guids
+                "list_service_route_bindings", "service_instance_guids", "a list of str or UUID", service_instance_guids
             )
         if service_instance_names is not UNSET and not _list_of(service_instance_names, str):
             raise _wrong(
@@ -15880,8 +15910,8 @@ class CfV3ApiWithRawResponse(Namespace):
             )
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_service_route_bindings", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_service_route_bindings", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_route_bindings", "guids", "a list of str or UUID", guids)
         if created_ats is not UNSET and not isinstance(created_ats, str):
             raise _wrong("list_service_route_bindings", "created_ats", "str", created_ats)
         if updated_ats is not UNSET and not isinstance(updated_ats, str):
@@ -15920,10 +15950,10 @@ class CfV3ApiWithRawResponse(Namespace):
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
         created_ats: str | Unset = UNSET,
-        after_guid: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        after_guid: UUID | str | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         service_instance_types: list[ListServiceUsageEventsServiceInstanceTypesItem] | Unset = UNSET,
-        service_offering_guids: list[str] | Unset = UNSET,
+        service_offering_guids: list[UUID | str] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -15943,10 +15973,10 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_service_usage_events", "order_by", "str", order_by)
         if created_ats is not UNSET and not isinstance(created_ats, str):
             raise _wrong("list_service_usage_events", "created_ats", "str", created_ats)
-        if after_guid is not UNSET and not isinstance(after_guid, str):
-            raise _wrong("list_service_usage_events", "after_guid", "str", after_guid)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_service_usage_events", "guids", "a list of str", guids)
+        if after_guid is not UNSET and not isinstance(after_guid, (str, _uuid.UUID)):
+            raise _wrong("list_service_usage_events", "after_guid", "str or UUID", after_guid)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_service_usage_events", "guids", "a list of str or UUID", guids)
         if service_instance_types is not UNSET and not _list_of(
             service_instance_types, operation.ListServiceUsageEventsServiceInstanceTypesItem
         ):
@@ -15956,8 +15986,10 @@ class CfV3ApiWithRawResponse(Namespace):
                 "a list of ListServiceUsageEventsServiceInstanceTypesItem",
                 service_instance_types,
             )
-        if service_offering_guids is not UNSET and not _list_of(service_offering_guids, str):
-            raise _wrong("list_service_usage_events", "service_offering_guids", "a list of str", service_offering_guids)
+        if service_offering_guids is not UNSET and not _list_of(service_offering_guids, (str, _uuid.UUID)):
+            raise _wrong(
+                "list_service_usage_events", "service_offering_guids", "a list of str or UUID", service_offering_guids
+            )
         return await self._call_raw(
             "listServiceUsageEvents",
             operation,
@@ -16044,10 +16076,10 @@ class CfV3ApiWithRawResponse(Namespace):
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         names: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -16067,14 +16099,14 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_space_quotas", "per_page", "int", per_page)
         if order_by is not UNSET and not isinstance(order_by, str):
             raise _wrong("list_space_quotas", "order_by", "str", order_by)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_space_quotas", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_space_quotas", "guids", "a list of str or UUID", guids)
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_space_quotas", "names", "a list of str", names)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_space_quotas", "organization_guids", "a list of str", organization_guids)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_space_quotas", "space_guids", "a list of str", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_space_quotas", "organization_guids", "a list of str or UUID", organization_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_space_quotas", "space_guids", "a list of str or UUID", space_guids)
         if created_ats is not UNSET and not isinstance(created_ats, str):
             raise _wrong("list_space_quotas", "created_ats", "str", created_ats)
         if updated_ats is not UNSET and not isinstance(updated_ats, str):
@@ -16110,8 +16142,8 @@ class CfV3ApiWithRawResponse(Namespace):
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
         names: list[str] | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
         include: list[ListSpacesIncludeItem] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -16138,10 +16170,10 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_spaces", "label_selector", "str", label_selector)
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_spaces", "names", "a list of str", names)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_spaces", "guids", "a list of str", guids)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_spaces", "organization_guids", "a list of str", organization_guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_spaces", "guids", "a list of str or UUID", guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_spaces", "organization_guids", "a list of str or UUID", organization_guids)
         if include is not UNSET and not _list_of(include, operation.ListSpacesIncludeItem):
             raise _wrong("list_spaces", "include", "a list of ListSpacesIncludeItem", include)
         return await self._call_raw(
@@ -16296,12 +16328,12 @@ class CfV3ApiWithRawResponse(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         names: list[str] | Unset = UNSET,
         states: list[ListTasksStatesItem] | Unset = UNSET,
-        app_guids: list[str] | Unset = UNSET,
-        space_guids: list[str] | Unset = UNSET,
-        organization_guids: list[str] | Unset = UNSET,
+        app_guids: list[UUID | str] | Unset = UNSET,
+        space_guids: list[UUID | str] | Unset = UNSET,
+        organization_guids: list[UUID | str] | Unset = UNSET,
         sequence_ids: list[int] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -16326,18 +16358,18 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_tasks", "updated_ats", "str", updated_ats)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_tasks", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_tasks", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_tasks", "guids", "a list of str or UUID", guids)
         if names is not UNSET and not _list_of(names, str):
             raise _wrong("list_tasks", "names", "a list of str", names)
         if states is not UNSET and not _list_of(states, operation.ListTasksStatesItem):
             raise _wrong("list_tasks", "states", "a list of ListTasksStatesItem", states)
-        if app_guids is not UNSET and not _list_of(app_guids, str):
-            raise _wrong("list_tasks", "app_guids", "a list of str", app_guids)
-        if space_guids is not UNSET and not _list_of(space_guids, str):
-            raise _wrong("list_tasks", "space_guids", "a list of str", space_guids)
-        if organization_guids is not UNSET and not _list_of(organization_guids, str):
-            raise _wrong("list_tasks", "organization_guids", "a list of str", organization_guids)
+        if app_guids is not UNSET and not _list_of(app_guids, (str, _uuid.UUID)):
+            raise _wrong("list_tasks", "app_guids", "a list of str or UUID", app_guids)
+        if space_guids is not UNSET and not _list_of(space_guids, (str, _uuid.UUID)):
+            raise _wrong("list_tasks", "space_guids", "a list of str or UUID", space_guids)
+        if organization_guids is not UNSET and not _list_of(organization_guids, (str, _uuid.UUID)):
+            raise _wrong("list_tasks", "organization_guids", "a list of str or UUID", organization_guids)
         if sequence_ids is not UNSET and not _list_of(sequence_ids, int, no_bool=True):
             raise _wrong("list_tasks", "sequence_ids", "a list of int", sequence_ids)
         return await self._call_raw(
@@ -16374,7 +16406,7 @@ class CfV3ApiWithRawResponse(Namespace):
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         usernames: list[str] | Unset = UNSET,
         origins: list[str] | Unset = UNSET,
         partial_usernames: list[str] | Unset = UNSET,
@@ -16401,8 +16433,8 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_users", "updated_ats", "str", updated_ats)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_users", "label_selector", "str", label_selector)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_users", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_users", "guids", "a list of str or UUID", guids)
         if usernames is not UNSET and not _list_of(usernames, str):
             raise _wrong("list_users", "usernames", "a list of str", usernames)
         if origins is not UNSET and not _list_of(origins, str):
@@ -16438,7 +16470,7 @@ class CfV3ApiWithRawResponse(Namespace):
         page: int | Unset = UNSET,
         per_page: int | Unset = UNSET,
         order_by: str | Unset = UNSET,
-        guids: list[str] | Unset = UNSET,
+        guids: list[UUID | str] | Unset = UNSET,
         usernames: list[str] | Unset = UNSET,
         origins: list[str] | Unset = UNSET,
         partial_usernames: list[str] | Unset = UNSET,
@@ -16466,8 +16498,8 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_users_for_organization", "per_page", "int", per_page)
         if order_by is not UNSET and not isinstance(order_by, str):
             raise _wrong("list_users_for_organization", "order_by", "str", order_by)
-        if guids is not UNSET and not _list_of(guids, str):
-            raise _wrong("list_users_for_organization", "guids", "a list of str", guids)
+        if guids is not UNSET and not _list_of(guids, (str, _uuid.UUID)):
+            raise _wrong("list_users_for_organization", "guids", "a list of str or UUID", guids)
         if usernames is not UNSET and not _list_of(usernames, str):
             raise _wrong("list_users_for_organization", "usernames", "a list of str", usernames)
         if origins is not UNSET and not _list_of(origins, str):

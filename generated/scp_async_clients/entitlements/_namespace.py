@@ -126,8 +126,8 @@ class EntitlementsApi(Namespace):
     async def get_directory_assignments(
         self,
         *,
-        directory_guid: str | Unset = UNSET,
-        subaccount_guid: str | Unset = UNSET,
+        directory_guid: UUID | str | Unset = UNSET,
+        subaccount_guid: UUID | str | Unset = UNSET,
         include_auto_managed_plans: bool | Unset = False,
         entitled_services_only: bool | Unset = UNSET,
         assigned_service_name: str | Unset = UNSET,
@@ -145,10 +145,10 @@ class EntitlementsApi(Namespace):
         """
         operation = _operations["api.manage_assigned_entitlements.get_directory_assignments"]
 
-        if directory_guid is not UNSET and not isinstance(directory_guid, str):
-            raise _wrong("get_directory_assignments", "directory_guid", "str", directory_guid)
-        if subaccount_guid is not UNSET and not isinstance(subaccount_guid, str):
-            raise _wrong("get_directory_assignments", "subaccount_guid", "str", subaccount_guid)
+        if directory_guid is not UNSET and not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("get_directory_assignments", "directory_guid", "str or UUID", directory_guid)
+        if subaccount_guid is not UNSET and not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("get_directory_assignments", "subaccount_guid", "str or UUID", subaccount_guid)
         if include_auto_managed_plans is not UNSET and not isinstance(include_auto_managed_plans, bool):
             raise _wrong("get_directory_assignments", "include_auto_managed_plans", "bool", include_auto_managed_plans)
         if entitled_services_only is not UNSET and not isinstance(entitled_services_only, bool):
@@ -184,7 +184,7 @@ class EntitlementsApi(Namespace):
     async def get_global_account_assignments(
         self,
         *,
-        subaccount_guid: str | Unset = UNSET,
+        subaccount_guid: UUID | str | Unset = UNSET,
         include_auto_managed_plans: bool | Unset = False,
         entitled_services_only: bool | Unset = UNSET,
         assigned_service_name: str | Unset = UNSET,
@@ -202,8 +202,8 @@ class EntitlementsApi(Namespace):
         """
         operation = _operations["api.manage_assigned_entitlements.get_global_account_assignments"]
 
-        if subaccount_guid is not UNSET and not isinstance(subaccount_guid, str):
-            raise _wrong("get_global_account_assignments", "subaccount_guid", "str", subaccount_guid)
+        if subaccount_guid is not UNSET and not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("get_global_account_assignments", "subaccount_guid", "str or UUID", subaccount_guid)
         if include_auto_managed_plans is not UNSET and not isinstance(include_auto_managed_plans, bool):
             raise _wrong(
                 "get_global_account_assignments", "include_auto_managed_plans", "bool", include_auto_managed_plans
@@ -412,8 +412,8 @@ class EntitlementsApiWithRawResponse(Namespace):
     async def get_directory_assignments(
         self,
         *,
-        directory_guid: str | Unset = UNSET,
-        subaccount_guid: str | Unset = UNSET,
+        directory_guid: UUID | str | Unset = UNSET,
+        subaccount_guid: UUID | str | Unset = UNSET,
         include_auto_managed_plans: bool | Unset = False,
         entitled_services_only: bool | Unset = UNSET,
         assigned_service_name: str | Unset = UNSET,
@@ -431,10 +431,10 @@ class EntitlementsApiWithRawResponse(Namespace):
         """
         operation = _operations["api.manage_assigned_entitlements.get_directory_assignments"]
 
-        if directory_guid is not UNSET and not isinstance(directory_guid, str):
-            raise _wrong("get_directory_assignments", "directory_guid", "str", directory_guid)
-        if subaccount_guid is not UNSET and not isinstance(subaccount_guid, str):
-            raise _wrong("get_directory_assignments", "subaccount_guid", "str", subaccount_guid)
+        if directory_guid is not UNSET and not isinstance(directory_guid, (str, _uuid.UUID)):
+            raise _wrong("get_directory_assignments", "directory_guid", "str or UUID", directory_guid)
+        if subaccount_guid is not UNSET and not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("get_directory_assignments", "subaccount_guid", "str or UUID", subaccount_guid)
         if include_auto_managed_plans is not UNSET and not isinstance(include_auto_managed_plans, bool):
             raise _wrong("get_directory_assignments", "include_auto_managed_plans", "bool", include_auto_managed_plans)
         if entitled_services_only is not UNSET and not isinstance(entitled_services_only, bool):
@@ -470,7 +470,7 @@ class EntitlementsApiWithRawResponse(Namespace):
     async def get_global_account_assignments(
         self,
         *,
-        subaccount_guid: str | Unset = UNSET,
+        subaccount_guid: UUID | str | Unset = UNSET,
         include_auto_managed_plans: bool | Unset = False,
         entitled_services_only: bool | Unset = UNSET,
         assigned_service_name: str | Unset = UNSET,
@@ -488,8 +488,8 @@ class EntitlementsApiWithRawResponse(Namespace):
         """
         operation = _operations["api.manage_assigned_entitlements.get_global_account_assignments"]
 
-        if subaccount_guid is not UNSET and not isinstance(subaccount_guid, str):
-            raise _wrong("get_global_account_assignments", "subaccount_guid", "str", subaccount_guid)
+        if subaccount_guid is not UNSET and not isinstance(subaccount_guid, (str, _uuid.UUID)):
+            raise _wrong("get_global_account_assignments", "subaccount_guid", "str or UUID", subaccount_guid)
         if include_auto_managed_plans is not UNSET and not isinstance(include_auto_managed_plans, bool):
             raise _wrong(
                 "get_global_account_assignments", "include_auto_managed_plans", "bool", include_auto_managed_plans

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid as _uuid
 from typing import TYPE_CHECKING
 
 from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules
@@ -14,6 +15,7 @@ from .types import UNSET
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from uuid import UUID
 
     from scp_async._options import NotGiven, TimeoutTypes
 
@@ -294,7 +296,7 @@ class SaasProvisioningApi(Namespace):
         self,
         *,
         tenant_id: str | Unset = UNSET,
-        subscription_guid: str | Unset = UNSET,
+        subscription_guid: UUID | str | Unset = UNSET,
         state: GetApplicationSubscriptionsState | Unset = UNSET,
         global_account_id: str | Unset = UNSET,
         subaccount_id: str | Unset = UNSET,
@@ -313,8 +315,8 @@ class SaasProvisioningApi(Namespace):
 
         if tenant_id is not UNSET and not isinstance(tenant_id, str):
             raise _wrong("get_application_subscriptions", "tenant_id", "str", tenant_id)
-        if subscription_guid is not UNSET and not isinstance(subscription_guid, str):
-            raise _wrong("get_application_subscriptions", "subscription_guid", "str", subscription_guid)
+        if subscription_guid is not UNSET and not isinstance(subscription_guid, (str, _uuid.UUID)):
+            raise _wrong("get_application_subscriptions", "subscription_guid", "str or UUID", subscription_guid)
         if state is not UNSET and not isinstance(state, operation.GetApplicationSubscriptionsState):
             raise _wrong("get_application_subscriptions", "state", "GetApplicationSubscriptionsState", state)
         if global_account_id is not UNSET and not isinstance(global_account_id, str):
@@ -1009,7 +1011,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         self,
         *,
         tenant_id: str | Unset = UNSET,
-        subscription_guid: str | Unset = UNSET,
+        subscription_guid: UUID | str | Unset = UNSET,
         state: GetApplicationSubscriptionsState | Unset = UNSET,
         global_account_id: str | Unset = UNSET,
         subaccount_id: str | Unset = UNSET,
@@ -1028,8 +1030,8 @@ class SaasProvisioningApiWithRawResponse(Namespace):
 
         if tenant_id is not UNSET and not isinstance(tenant_id, str):
             raise _wrong("get_application_subscriptions", "tenant_id", "str", tenant_id)
-        if subscription_guid is not UNSET and not isinstance(subscription_guid, str):
-            raise _wrong("get_application_subscriptions", "subscription_guid", "str", subscription_guid)
+        if subscription_guid is not UNSET and not isinstance(subscription_guid, (str, _uuid.UUID)):
+            raise _wrong("get_application_subscriptions", "subscription_guid", "str or UUID", subscription_guid)
         if state is not UNSET and not isinstance(state, operation.GetApplicationSubscriptionsState):
             raise _wrong("get_application_subscriptions", "state", "GetApplicationSubscriptionsState", state)
         if global_account_id is not UNSET and not isinstance(global_account_id, str):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid as _uuid
 from typing import TYPE_CHECKING
 
 from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules
@@ -15,6 +16,7 @@ from .types import UNSET
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from uuid import UUID
 
     from scp_async._options import NotGiven, TimeoutTypes
 
@@ -1410,7 +1412,7 @@ class XsuaaApi(Namespace):
         self,
         app_id: str,
         *,
-        granted_by_app_guid: str | Unset = UNSET,
+        granted_by_app_guid: UUID | str | Unset = UNSET,
         granted_by_app_id: str | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -1427,8 +1429,8 @@ class XsuaaApi(Namespace):
             raise _wrong("get_granted_authorities", "app_id", "str", app_id)
         if not app_id:
             raise _empty("get_granted_authorities", "app_id")
-        if granted_by_app_guid is not UNSET and not isinstance(granted_by_app_guid, str):
-            raise _wrong("get_granted_authorities", "granted_by_app_guid", "str", granted_by_app_guid)
+        if granted_by_app_guid is not UNSET and not isinstance(granted_by_app_guid, (str, _uuid.UUID)):
+            raise _wrong("get_granted_authorities", "granted_by_app_guid", "str or UUID", granted_by_app_guid)
         if granted_by_app_id is not UNSET and not isinstance(granted_by_app_id, str):
             raise _wrong("get_granted_authorities", "granted_by_app_id", "str", granted_by_app_id)
         return await self._call(
@@ -4762,7 +4764,7 @@ class XsuaaApiWithRawResponse(Namespace):
         self,
         app_id: str,
         *,
-        granted_by_app_guid: str | Unset = UNSET,
+        granted_by_app_guid: UUID | str | Unset = UNSET,
         granted_by_app_id: str | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
@@ -4779,8 +4781,8 @@ class XsuaaApiWithRawResponse(Namespace):
             raise _wrong("get_granted_authorities", "app_id", "str", app_id)
         if not app_id:
             raise _empty("get_granted_authorities", "app_id")
-        if granted_by_app_guid is not UNSET and not isinstance(granted_by_app_guid, str):
-            raise _wrong("get_granted_authorities", "granted_by_app_guid", "str", granted_by_app_guid)
+        if granted_by_app_guid is not UNSET and not isinstance(granted_by_app_guid, (str, _uuid.UUID)):
+            raise _wrong("get_granted_authorities", "granted_by_app_guid", "str or UUID", granted_by_app_guid)
         if granted_by_app_id is not UNSET and not isinstance(granted_by_app_id, str):
             raise _wrong("get_granted_authorities", "granted_by_app_id", "str", granted_by_app_id)
         return await self._call_raw(

@@ -35,18 +35,22 @@ def _get_kwargs(
 
     params["label_selector"] = label_selector
 
-    json_guids: list[str] | Unset = UNSET
+    json_guids: str | Unset = UNSET
     if not isinstance(guids, Unset):
-        json_guids = guids
+        json_guids_items = guids
+
+        json_guids = ",".join(map(str, json_guids_items))
 
     params["guids"] = json_guids
 
-    json_states: list[str] | Unset = UNSET
+    json_states: str | Unset = UNSET
     if not isinstance(states, Unset):
-        json_states = []
+        json_states_items = []
         for states_item_data in states:
             states_item = states_item_data.value
-            json_states.append(states_item)
+            json_states_items.append(states_item)
+
+        json_states = ",".join(map(str, json_states_items))
 
     params["states"] = json_states
 

@@ -38,30 +38,38 @@ def _get_kwargs(
 
     params["updated_ats"] = updated_ats
 
-    json_types: list[str] | Unset = UNSET
+    json_types: str | Unset = UNSET
     if not isinstance(types, Unset):
-        json_types = []
+        json_types_items = []
         for types_item_data in types:
             types_item = types_item_data.value
-            json_types.append(types_item)
+            json_types_items.append(types_item)
+
+        json_types = ",".join(map(str, json_types_items))
 
     params["types"] = json_types
 
-    json_target_guids: list[str] | Unset = UNSET
+    json_target_guids: str | Unset = UNSET
     if not isinstance(target_guids, Unset):
-        json_target_guids = target_guids
+        json_target_guids_items = target_guids
+
+        json_target_guids = ",".join(map(str, json_target_guids_items))
 
     params["target_guids"] = json_target_guids
 
-    json_space_guids: list[str] | Unset = UNSET
+    json_space_guids: str | Unset = UNSET
     if not isinstance(space_guids, Unset):
-        json_space_guids = space_guids
+        json_space_guids_items = space_guids
+
+        json_space_guids = ",".join(map(str, json_space_guids_items))
 
     params["space_guids"] = json_space_guids
 
-    json_organization_guids: list[str] | Unset = UNSET
+    json_organization_guids: str | Unset = UNSET
     if not isinstance(organization_guids, Unset):
-        json_organization_guids = organization_guids
+        json_organization_guids_items = organization_guids
+
+        json_organization_guids = ",".join(map(str, json_organization_guids_items))
 
     params["organization_guids"] = json_organization_guids
 

@@ -38,15 +38,19 @@ def _get_kwargs(
 
     params["label_selector"] = label_selector
 
-    json_names: list[str] | Unset = UNSET
+    json_names: str | Unset = UNSET
     if not isinstance(names, Unset):
-        json_names = names
+        json_names_items = names
+
+        json_names = ",".join(map(str, json_names_items))
 
     params["names"] = json_names
 
-    json_stacks: list[str] | Unset = UNSET
+    json_stacks: str | Unset = UNSET
     if not isinstance(stacks, Unset):
-        json_stacks = stacks
+        json_stacks_items = stacks
+
+        json_stacks = ",".join(map(str, json_stacks_items))
 
     params["stacks"] = json_stacks
 

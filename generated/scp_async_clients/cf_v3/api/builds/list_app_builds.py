@@ -34,12 +34,14 @@ def _get_kwargs(
 
     params["order_by"] = order_by
 
-    json_states: list[str] | Unset = UNSET
+    json_states: str | Unset = UNSET
     if not isinstance(states, Unset):
-        json_states = []
+        json_states_items = []
         for states_item_data in states:
             states_item = states_item_data.value
-            json_states.append(states_item)
+            json_states_items.append(states_item)
+
+        json_states = ",".join(map(str, json_states_items))
 
     params["states"] = json_states
 

@@ -40,24 +40,30 @@ def _get_kwargs(
 
     params["label_selector"] = label_selector
 
-    json_states: list[str] | Unset = UNSET
+    json_states: str | Unset = UNSET
     if not isinstance(states, Unset):
-        json_states = []
+        json_states_items = []
         for states_item_data in states:
             states_item = states_item_data.value
-            json_states.append(states_item)
+            json_states_items.append(states_item)
+
+        json_states = ",".join(map(str, json_states_items))
 
     params["states"] = json_states
 
-    json_app_guids: list[str] | Unset = UNSET
+    json_app_guids: str | Unset = UNSET
     if not isinstance(app_guids, Unset):
-        json_app_guids = app_guids
+        json_app_guids_items = app_guids
+
+        json_app_guids = ",".join(map(str, json_app_guids_items))
 
     params["app_guids"] = json_app_guids
 
-    json_package_guids: list[str] | Unset = UNSET
+    json_package_guids: str | Unset = UNSET
     if not isinstance(package_guids, Unset):
-        json_package_guids = package_guids
+        json_package_guids_items = package_guids
+
+        json_package_guids = ",".join(map(str, json_package_guids_items))
 
     params["package_guids"] = json_package_guids
 

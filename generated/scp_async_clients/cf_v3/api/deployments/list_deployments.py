@@ -42,33 +42,41 @@ def _get_kwargs(
 
     params["label_selector"] = label_selector
 
-    json_app_guids: list[str] | Unset = UNSET
+    json_app_guids: str | Unset = UNSET
     if not isinstance(app_guids, Unset):
-        json_app_guids = app_guids
+        json_app_guids_items = app_guids
+
+        json_app_guids = ",".join(map(str, json_app_guids_items))
 
     params["app_guids"] = json_app_guids
 
-    json_states: list[str] | Unset = UNSET
+    json_states: str | Unset = UNSET
     if not isinstance(states, Unset):
-        json_states = states
+        json_states_items = states
+
+        json_states = ",".join(map(str, json_states_items))
 
     params["states"] = json_states
 
-    json_status_reasons: list[str] | Unset = UNSET
+    json_status_reasons: str | Unset = UNSET
     if not isinstance(status_reasons, Unset):
-        json_status_reasons = []
+        json_status_reasons_items = []
         for status_reasons_item_data in status_reasons:
             status_reasons_item = status_reasons_item_data.value
-            json_status_reasons.append(status_reasons_item)
+            json_status_reasons_items.append(status_reasons_item)
+
+        json_status_reasons = ",".join(map(str, json_status_reasons_items))
 
     params["status_reasons"] = json_status_reasons
 
-    json_status_values: list[str] | Unset = UNSET
+    json_status_values: str | Unset = UNSET
     if not isinstance(status_values, Unset):
-        json_status_values = []
+        json_status_values_items = []
         for status_values_item_data in status_values:
             status_values_item = status_values_item_data.value
-            json_status_values.append(status_values_item)
+            json_status_values_items.append(status_values_item)
+
+        json_status_values = ",".join(map(str, json_status_values_items))
 
     params["status_values"] = json_status_values
 

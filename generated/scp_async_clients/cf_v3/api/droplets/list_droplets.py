@@ -42,36 +42,46 @@ def _get_kwargs(
 
     params["label_selector"] = label_selector
 
-    json_guids: list[str] | Unset = UNSET
+    json_guids: str | Unset = UNSET
     if not isinstance(guids, Unset):
-        json_guids = guids
+        json_guids_items = guids
+
+        json_guids = ",".join(map(str, json_guids_items))
 
     params["guids"] = json_guids
 
-    json_states: list[str] | Unset = UNSET
+    json_states: str | Unset = UNSET
     if not isinstance(states, Unset):
-        json_states = []
+        json_states_items = []
         for states_item_data in states:
             states_item = states_item_data.value
-            json_states.append(states_item)
+            json_states_items.append(states_item)
+
+        json_states = ",".join(map(str, json_states_items))
 
     params["states"] = json_states
 
-    json_app_guids: list[str] | Unset = UNSET
+    json_app_guids: str | Unset = UNSET
     if not isinstance(app_guids, Unset):
-        json_app_guids = app_guids
+        json_app_guids_items = app_guids
+
+        json_app_guids = ",".join(map(str, json_app_guids_items))
 
     params["app_guids"] = json_app_guids
 
-    json_space_guids: list[str] | Unset = UNSET
+    json_space_guids: str | Unset = UNSET
     if not isinstance(space_guids, Unset):
-        json_space_guids = space_guids
+        json_space_guids_items = space_guids
+
+        json_space_guids = ",".join(map(str, json_space_guids_items))
 
     params["space_guids"] = json_space_guids
 
-    json_organization_guids: list[str] | Unset = UNSET
+    json_organization_guids: str | Unset = UNSET
     if not isinstance(organization_guids, Unset):
-        json_organization_guids = organization_guids
+        json_organization_guids_items = organization_guids
+
+        json_organization_guids = ",".join(map(str, json_organization_guids_items))
 
     params["organization_guids"] = json_organization_guids
 

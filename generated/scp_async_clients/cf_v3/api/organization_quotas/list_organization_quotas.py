@@ -32,21 +32,27 @@ def _get_kwargs(
 
     params["order_by"] = order_by
 
-    json_guids: list[str] | Unset = UNSET
+    json_guids: str | Unset = UNSET
     if not isinstance(guids, Unset):
-        json_guids = guids
+        json_guids_items = guids
+
+        json_guids = ",".join(map(str, json_guids_items))
 
     params["guids"] = json_guids
 
-    json_names: list[str] | Unset = UNSET
+    json_names: str | Unset = UNSET
     if not isinstance(names, Unset):
-        json_names = names
+        json_names_items = names
+
+        json_names = ",".join(map(str, json_names_items))
 
     params["names"] = json_names
 
-    json_organization_guids: list[str] | Unset = UNSET
+    json_organization_guids: str | Unset = UNSET
     if not isinstance(organization_guids, Unset):
-        json_organization_guids = organization_guids
+        json_organization_guids_items = organization_guids
+
+        json_organization_guids = ",".join(map(str, json_organization_guids_items))
 
     params["organization_guids"] = json_organization_guids
 

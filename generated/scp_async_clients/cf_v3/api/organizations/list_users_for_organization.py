@@ -36,27 +36,35 @@ def _get_kwargs(
 
     params["order_by"] = order_by
 
-    json_guids: list[str] | Unset = UNSET
+    json_guids: str | Unset = UNSET
     if not isinstance(guids, Unset):
-        json_guids = guids
+        json_guids_items = guids
+
+        json_guids = ",".join(map(str, json_guids_items))
 
     params["guids"] = json_guids
 
-    json_usernames: list[str] | Unset = UNSET
+    json_usernames: str | Unset = UNSET
     if not isinstance(usernames, Unset):
-        json_usernames = usernames
+        json_usernames_items = usernames
+
+        json_usernames = ",".join(map(str, json_usernames_items))
 
     params["usernames"] = json_usernames
 
-    json_origins: list[str] | Unset = UNSET
+    json_origins: str | Unset = UNSET
     if not isinstance(origins, Unset):
-        json_origins = origins
+        json_origins_items = origins
+
+        json_origins = ",".join(map(str, json_origins_items))
 
     params["origins"] = json_origins
 
-    json_partial_usernames: list[str] | Unset = UNSET
+    json_partial_usernames: str | Unset = UNSET
     if not isinstance(partial_usernames, Unset):
-        json_partial_usernames = partial_usernames
+        json_partial_usernames_items = partial_usernames
+
+        json_partial_usernames = ",".join(map(str, json_partial_usernames_items))
 
     params["partial_usernames"] = json_partial_usernames
 

@@ -28,9 +28,11 @@ def _get_kwargs(
 
     params: dict[str, Any] = {}
 
-    json_guids: list[str] | Unset = UNSET
+    json_guids: str | Unset = UNSET
     if not isinstance(guids, Unset):
-        json_guids = guids
+        json_guids_items = guids
+
+        json_guids = ",".join(map(str, json_guids_items))
 
     params["guids"] = json_guids
 
@@ -40,21 +42,25 @@ def _get_kwargs(
 
     params["order_by"] = order_by
 
-    json_states: list[str] | Unset = UNSET
+    json_states: str | Unset = UNSET
     if not isinstance(states, Unset):
-        json_states = []
+        json_states_items = []
         for states_item_data in states:
             states_item = states_item_data.value
-            json_states.append(states_item)
+            json_states_items.append(states_item)
+
+        json_states = ",".join(map(str, json_states_items))
 
     params["states"] = json_states
 
-    json_types: list[str] | Unset = UNSET
+    json_types: str | Unset = UNSET
     if not isinstance(types, Unset):
-        json_types = []
+        json_types_items = []
         for types_item_data in types:
             types_item = types_item_data.value
-            json_types.append(types_item)
+            json_types_items.append(types_item)
+
+        json_types = ",".join(map(str, json_types_items))
 
     params["types"] = json_types
 

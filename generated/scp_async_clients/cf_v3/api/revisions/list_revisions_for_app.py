@@ -39,9 +39,11 @@ def _get_kwargs(
 
     params["updated_ats"] = updated_ats
 
-    json_versions: list[str] | Unset = UNSET
+    json_versions: str | Unset = UNSET
     if not isinstance(versions, Unset):
-        json_versions = versions
+        json_versions_items = versions
+
+        json_versions = ",".join(map(str, json_versions_items))
 
     params["versions"] = json_versions
 

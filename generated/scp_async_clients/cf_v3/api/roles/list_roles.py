@@ -44,45 +44,57 @@ def _get_kwargs(
 
     params["label_selector"] = label_selector
 
-    json_guids: list[str] | Unset = UNSET
+    json_guids: str | Unset = UNSET
     if not isinstance(guids, Unset):
-        json_guids = guids
+        json_guids_items = guids
+
+        json_guids = ",".join(map(str, json_guids_items))
 
     params["guids"] = json_guids
 
-    json_types: list[str] | Unset = UNSET
+    json_types: str | Unset = UNSET
     if not isinstance(types, Unset):
-        json_types = []
+        json_types_items = []
         for types_item_data in types:
             types_item = types_item_data.value
-            json_types.append(types_item)
+            json_types_items.append(types_item)
+
+        json_types = ",".join(map(str, json_types_items))
 
     params["types"] = json_types
 
-    json_organization_guids: list[str] | Unset = UNSET
+    json_organization_guids: str | Unset = UNSET
     if not isinstance(organization_guids, Unset):
-        json_organization_guids = organization_guids
+        json_organization_guids_items = organization_guids
+
+        json_organization_guids = ",".join(map(str, json_organization_guids_items))
 
     params["organization_guids"] = json_organization_guids
 
-    json_space_guids: list[str] | Unset = UNSET
+    json_space_guids: str | Unset = UNSET
     if not isinstance(space_guids, Unset):
-        json_space_guids = space_guids
+        json_space_guids_items = space_guids
+
+        json_space_guids = ",".join(map(str, json_space_guids_items))
 
     params["space_guids"] = json_space_guids
 
-    json_user_guids: list[str] | Unset = UNSET
+    json_user_guids: str | Unset = UNSET
     if not isinstance(user_guids, Unset):
-        json_user_guids = user_guids
+        json_user_guids_items = user_guids
+
+        json_user_guids = ",".join(map(str, json_user_guids_items))
 
     params["user_guids"] = json_user_guids
 
-    json_include: list[str] | Unset = UNSET
+    json_include: str | Unset = UNSET
     if not isinstance(include, Unset):
-        json_include = []
+        json_include_items = []
         for include_item_data in include:
             include_item = include_item_data.value
-            json_include.append(include_item)
+            json_include_items.append(include_item)
+
+        json_include = ",".join(map(str, json_include_items))
 
     params["include"] = json_include
 

@@ -33,27 +33,35 @@ def _get_kwargs(
 
     params["order_by"] = order_by
 
-    json_domain_guids: list[str] | Unset = UNSET
+    json_domain_guids: str | Unset = UNSET
     if not isinstance(domain_guids, Unset):
-        json_domain_guids = domain_guids
+        json_domain_guids_items = domain_guids
+
+        json_domain_guids = ",".join(map(str, json_domain_guids_items))
 
     params["domain_guids"] = json_domain_guids
 
-    json_hosts: list[str] | Unset = UNSET
+    json_hosts: str | Unset = UNSET
     if not isinstance(hosts, Unset):
-        json_hosts = hosts
+        json_hosts_items = hosts
+
+        json_hosts = ",".join(map(str, json_hosts_items))
 
     params["hosts"] = json_hosts
 
-    json_paths: list[str] | Unset = UNSET
+    json_paths: str | Unset = UNSET
     if not isinstance(paths, Unset):
-        json_paths = paths
+        json_paths_items = paths
+
+        json_paths = ",".join(map(str, json_paths_items))
 
     params["paths"] = json_paths
 
-    json_ports: list[int] | Unset = UNSET
+    json_ports: str | Unset = UNSET
     if not isinstance(ports, Unset):
-        json_ports = ports
+        json_ports_items = ports
+
+        json_ports = ",".join(map(str, json_ports_items))
 
     params["ports"] = json_ports
 

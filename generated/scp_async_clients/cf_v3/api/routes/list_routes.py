@@ -48,69 +48,89 @@ def _get_kwargs(
 
     params["label_selector"] = label_selector
 
-    json_protocols: list[str] | Unset = UNSET
+    json_protocols: str | Unset = UNSET
     if not isinstance(protocols, Unset):
-        json_protocols = []
+        json_protocols_items = []
         for protocols_item_data in protocols:
             protocols_item = protocols_item_data.value
-            json_protocols.append(protocols_item)
+            json_protocols_items.append(protocols_item)
+
+        json_protocols = ",".join(map(str, json_protocols_items))
 
     params["protocols"] = json_protocols
 
-    json_hosts: list[str] | Unset = UNSET
+    json_hosts: str | Unset = UNSET
     if not isinstance(hosts, Unset):
-        json_hosts = hosts
+        json_hosts_items = hosts
+
+        json_hosts = ",".join(map(str, json_hosts_items))
 
     params["hosts"] = json_hosts
 
-    json_paths: list[str] | Unset = UNSET
+    json_paths: str | Unset = UNSET
     if not isinstance(paths, Unset):
-        json_paths = paths
+        json_paths_items = paths
+
+        json_paths = ",".join(map(str, json_paths_items))
 
     params["paths"] = json_paths
 
-    json_ports: list[int] | Unset = UNSET
+    json_ports: str | Unset = UNSET
     if not isinstance(ports, Unset):
-        json_ports = ports
+        json_ports_items = ports
+
+        json_ports = ",".join(map(str, json_ports_items))
 
     params["ports"] = json_ports
 
-    json_domain_guids: list[str] | Unset = UNSET
+    json_domain_guids: str | Unset = UNSET
     if not isinstance(domain_guids, Unset):
-        json_domain_guids = domain_guids
+        json_domain_guids_items = domain_guids
+
+        json_domain_guids = ",".join(map(str, json_domain_guids_items))
 
     params["domain_guids"] = json_domain_guids
 
-    json_space_guids: list[str] | Unset = UNSET
+    json_space_guids: str | Unset = UNSET
     if not isinstance(space_guids, Unset):
-        json_space_guids = space_guids
+        json_space_guids_items = space_guids
+
+        json_space_guids = ",".join(map(str, json_space_guids_items))
 
     params["space_guids"] = json_space_guids
 
-    json_app_guids: list[str] | Unset = UNSET
+    json_app_guids: str | Unset = UNSET
     if not isinstance(app_guids, Unset):
-        json_app_guids = app_guids
+        json_app_guids_items = app_guids
+
+        json_app_guids = ",".join(map(str, json_app_guids_items))
 
     params["app_guids"] = json_app_guids
 
-    json_organization_guids: list[str] | Unset = UNSET
+    json_organization_guids: str | Unset = UNSET
     if not isinstance(organization_guids, Unset):
-        json_organization_guids = organization_guids
+        json_organization_guids_items = organization_guids
+
+        json_organization_guids = ",".join(map(str, json_organization_guids_items))
 
     params["organization_guids"] = json_organization_guids
 
-    json_service_instance_guids: list[str] | Unset = UNSET
+    json_service_instance_guids: str | Unset = UNSET
     if not isinstance(service_instance_guids, Unset):
-        json_service_instance_guids = service_instance_guids
+        json_service_instance_guids_items = service_instance_guids
+
+        json_service_instance_guids = ",".join(map(str, json_service_instance_guids_items))
 
     params["service_instance_guids"] = json_service_instance_guids
 
-    json_include: list[str] | Unset = UNSET
+    json_include: str | Unset = UNSET
     if not isinstance(include, Unset):
-        json_include = []
+        json_include_items = []
         for include_item_data in include:
             include_item = include_item_data.value
-            json_include.append(include_item)
+            json_include_items.append(include_item)
+
+        json_include = ",".join(map(str, json_include_items))
 
     params["include"] = json_include
 

@@ -39,15 +39,19 @@ def _get_kwargs(
 
     params["updated_ats"] = updated_ats
 
-    json_guids: list[str] | Unset = UNSET
+    json_guids: str | Unset = UNSET
     if not isinstance(guids, Unset):
-        json_guids = guids
+        json_guids_items = guids
+
+        json_guids = ",".join(map(str, json_guids_items))
 
     params["guids"] = json_guids
 
-    json_names: list[str] | Unset = UNSET
+    json_names: str | Unset = UNSET
     if not isinstance(names, Unset):
-        json_names = names
+        json_names_items = names
+
+        json_names = ",".join(map(str, json_names_items))
 
     params["names"] = json_names
 
@@ -55,15 +59,19 @@ def _get_kwargs(
 
     params["globally_enabled_staging"] = globally_enabled_staging
 
-    json_running_space_guids: list[str] | Unset = UNSET
+    json_running_space_guids: str | Unset = UNSET
     if not isinstance(running_space_guids, Unset):
-        json_running_space_guids = running_space_guids
+        json_running_space_guids_items = running_space_guids
+
+        json_running_space_guids = ",".join(map(str, json_running_space_guids_items))
 
     params["running_space_guids"] = json_running_space_guids
 
-    json_staging_space_guids: list[str] | Unset = UNSET
+    json_staging_space_guids: str | Unset = UNSET
     if not isinstance(staging_space_guids, Unset):
-        json_staging_space_guids = staging_space_guids
+        json_staging_space_guids_items = staging_space_guids
+
+        json_staging_space_guids = ",".join(map(str, json_staging_space_guids_items))
 
     params["staging_space_guids"] = json_staging_space_guids
 

@@ -50,21 +50,27 @@ def _get_kwargs(
 
     params["label_selector"] = label_selector
 
-    json_names: list[str] | Unset = UNSET
+    json_names: str | Unset = UNSET
     if not isinstance(names, Unset):
-        json_names = names
+        json_names_items = names
+
+        json_names = ",".join(map(str, json_names_items))
 
     params["names"] = json_names
 
-    json_service_instance_guids: list[str] | Unset = UNSET
+    json_service_instance_guids: str | Unset = UNSET
     if not isinstance(service_instance_guids, Unset):
-        json_service_instance_guids = service_instance_guids
+        json_service_instance_guids_items = service_instance_guids
+
+        json_service_instance_guids = ",".join(map(str, json_service_instance_guids_items))
 
     params["service_instance_guids"] = json_service_instance_guids
 
-    json_app_guids: list[str] | Unset = UNSET
+    json_app_guids: str | Unset = UNSET
     if not isinstance(app_guids, Unset):
-        json_app_guids = app_guids
+        json_app_guids_items = app_guids
+
+        json_app_guids = ",".join(map(str, json_app_guids_items))
 
     params["app_guids"] = json_app_guids
 
@@ -74,54 +80,70 @@ def _get_kwargs(
 
     params["type"] = json_type_
 
-    json_service_instance_names: list[str] | Unset = UNSET
+    json_service_instance_names: str | Unset = UNSET
     if not isinstance(service_instance_names, Unset):
-        json_service_instance_names = service_instance_names
+        json_service_instance_names_items = service_instance_names
+
+        json_service_instance_names = ",".join(map(str, json_service_instance_names_items))
 
     params["service_instance_names"] = json_service_instance_names
 
-    json_app_names: list[str] | Unset = UNSET
+    json_app_names: str | Unset = UNSET
     if not isinstance(app_names, Unset):
-        json_app_names = app_names
+        json_app_names_items = app_names
+
+        json_app_names = ",".join(map(str, json_app_names_items))
 
     params["app_names"] = json_app_names
 
-    json_service_plan_guids: list[str] | Unset = UNSET
+    json_service_plan_guids: str | Unset = UNSET
     if not isinstance(service_plan_guids, Unset):
-        json_service_plan_guids = service_plan_guids
+        json_service_plan_guids_items = service_plan_guids
+
+        json_service_plan_guids = ",".join(map(str, json_service_plan_guids_items))
 
     params["service_plan_guids"] = json_service_plan_guids
 
-    json_service_plan_names: list[str] | Unset = UNSET
+    json_service_plan_names: str | Unset = UNSET
     if not isinstance(service_plan_names, Unset):
-        json_service_plan_names = service_plan_names
+        json_service_plan_names_items = service_plan_names
+
+        json_service_plan_names = ",".join(map(str, json_service_plan_names_items))
 
     params["service_plan_names"] = json_service_plan_names
 
-    json_service_offering_guids: list[str] | Unset = UNSET
+    json_service_offering_guids: str | Unset = UNSET
     if not isinstance(service_offering_guids, Unset):
-        json_service_offering_guids = service_offering_guids
+        json_service_offering_guids_items = service_offering_guids
+
+        json_service_offering_guids = ",".join(map(str, json_service_offering_guids_items))
 
     params["service_offering_guids"] = json_service_offering_guids
 
-    json_service_offering_names: list[str] | Unset = UNSET
+    json_service_offering_names: str | Unset = UNSET
     if not isinstance(service_offering_names, Unset):
-        json_service_offering_names = service_offering_names
+        json_service_offering_names_items = service_offering_names
+
+        json_service_offering_names = ",".join(map(str, json_service_offering_names_items))
 
     params["service_offering_names"] = json_service_offering_names
 
-    json_guids: list[str] | Unset = UNSET
+    json_guids: str | Unset = UNSET
     if not isinstance(guids, Unset):
-        json_guids = guids
+        json_guids_items = guids
+
+        json_guids = ",".join(map(str, json_guids_items))
 
     params["guids"] = json_guids
 
-    json_include: list[str] | Unset = UNSET
+    json_include: str | Unset = UNSET
     if not isinstance(include, Unset):
-        json_include = []
+        json_include_items = []
         for include_item_data in include:
             include_item = include_item_data.value
-            json_include.append(include_item)
+            json_include_items.append(include_item)
+
+        json_include = ",".join(map(str, json_include_items))
 
     params["include"] = json_include
 

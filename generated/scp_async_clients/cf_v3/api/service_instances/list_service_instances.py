@@ -34,15 +34,19 @@ def _get_kwargs(
 
     params: dict[str, Any] = {}
 
-    json_names: list[str] | Unset = UNSET
+    json_names: str | Unset = UNSET
     if not isinstance(names, Unset):
-        json_names = names
+        json_names_items = names
+
+        json_names = ",".join(map(str, json_names_items))
 
     params["names"] = json_names
 
-    json_guids: list[str] | Unset = UNSET
+    json_guids: str | Unset = UNSET
     if not isinstance(guids, Unset):
-        json_guids = guids
+        json_guids_items = guids
+
+        json_guids = ",".join(map(str, json_guids_items))
 
     params["guids"] = json_guids
 
@@ -52,27 +56,35 @@ def _get_kwargs(
 
     params["type"] = json_type_
 
-    json_space_guids: list[str] | Unset = UNSET
+    json_space_guids: str | Unset = UNSET
     if not isinstance(space_guids, Unset):
-        json_space_guids = space_guids
+        json_space_guids_items = space_guids
+
+        json_space_guids = ",".join(map(str, json_space_guids_items))
 
     params["space_guids"] = json_space_guids
 
-    json_organization_guids: list[str] | Unset = UNSET
+    json_organization_guids: str | Unset = UNSET
     if not isinstance(organization_guids, Unset):
-        json_organization_guids = organization_guids
+        json_organization_guids_items = organization_guids
+
+        json_organization_guids = ",".join(map(str, json_organization_guids_items))
 
     params["organization_guids"] = json_organization_guids
 
-    json_service_plan_guids: list[str] | Unset = UNSET
+    json_service_plan_guids: str | Unset = UNSET
     if not isinstance(service_plan_guids, Unset):
-        json_service_plan_guids = service_plan_guids
+        json_service_plan_guids_items = service_plan_guids
+
+        json_service_plan_guids = ",".join(map(str, json_service_plan_guids_items))
 
     params["service_plan_guids"] = json_service_plan_guids
 
-    json_service_plan_names: list[str] | Unset = UNSET
+    json_service_plan_names: str | Unset = UNSET
     if not isinstance(service_plan_names, Unset):
-        json_service_plan_names = service_plan_names
+        json_service_plan_names_items = service_plan_names
+
+        json_service_plan_names = ",".join(map(str, json_service_plan_names_items))
 
     params["service_plan_names"] = json_service_plan_names
 

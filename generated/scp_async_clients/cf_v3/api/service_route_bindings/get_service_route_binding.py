@@ -22,12 +22,14 @@ def _get_kwargs(
 
     params: dict[str, Any] = {}
 
-    json_include: list[str] | Unset = UNSET
+    json_include: str | Unset = UNSET
     if not isinstance(include, Unset):
-        json_include = []
+        json_include_items = []
         for include_item_data in include:
             include_item = include_item_data.value
-            json_include.append(include_item)
+            json_include_items.append(include_item)
+
+        json_include = ",".join(map(str, json_include_items))
 
     params["include"] = json_include
 

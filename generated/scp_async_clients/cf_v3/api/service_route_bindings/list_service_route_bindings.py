@@ -36,29 +36,37 @@ def _get_kwargs(
 
     params["order_by"] = order_by
 
-    json_route_guids: list[str] | Unset = UNSET
+    json_route_guids: str | Unset = UNSET
     if not isinstance(route_guids, Unset):
-        json_route_guids = route_guids
+        json_route_guids_items = route_guids
+
+        json_route_guids = ",".join(map(str, json_route_guids_items))
 
     params["route_guids"] = json_route_guids
 
-    json_service_instance_guids: list[str] | Unset = UNSET
+    json_service_instance_guids: str | Unset = UNSET
     if not isinstance(service_instance_guids, Unset):
-        json_service_instance_guids = service_instance_guids
+        json_service_instance_guids_items = service_instance_guids
+
+        json_service_instance_guids = ",".join(map(str, json_service_instance_guids_items))
 
     params["service_instance_guids"] = json_service_instance_guids
 
-    json_service_instance_names: list[str] | Unset = UNSET
+    json_service_instance_names: str | Unset = UNSET
     if not isinstance(service_instance_names, Unset):
-        json_service_instance_names = service_instance_names
+        json_service_instance_names_items = service_instance_names
+
+        json_service_instance_names = ",".join(map(str, json_service_instance_names_items))
 
     params["service_instance_names"] = json_service_instance_names
 
     params["label_selector"] = label_selector
 
-    json_guids: list[str] | Unset = UNSET
+    json_guids: str | Unset = UNSET
     if not isinstance(guids, Unset):
-        json_guids = guids
+        json_guids_items = guids
+
+        json_guids = ",".join(map(str, json_guids_items))
 
     params["guids"] = json_guids
 
@@ -66,12 +74,14 @@ def _get_kwargs(
 
     params["updated_ats"] = updated_ats
 
-    json_include: list[str] | Unset = UNSET
+    json_include: str | Unset = UNSET
     if not isinstance(include, Unset):
-        json_include = []
+        json_include_items = []
         for include_item_data in include:
             include_item = include_item_data.value
-            json_include.append(include_item)
+            json_include_items.append(include_item)
+
+        json_include = ",".join(map(str, json_include_items))
 
     params["include"] = json_include
 

@@ -39,24 +39,30 @@ def _get_kwargs(
 
     params["after_guid"] = after_guid
 
-    json_guids: list[str] | Unset = UNSET
+    json_guids: str | Unset = UNSET
     if not isinstance(guids, Unset):
-        json_guids = guids
+        json_guids_items = guids
+
+        json_guids = ",".join(map(str, json_guids_items))
 
     params["guids"] = json_guids
 
-    json_service_instance_types: list[str] | Unset = UNSET
+    json_service_instance_types: str | Unset = UNSET
     if not isinstance(service_instance_types, Unset):
-        json_service_instance_types = []
+        json_service_instance_types_items = []
         for service_instance_types_item_data in service_instance_types:
             service_instance_types_item = service_instance_types_item_data.value
-            json_service_instance_types.append(service_instance_types_item)
+            json_service_instance_types_items.append(service_instance_types_item)
+
+        json_service_instance_types = ",".join(map(str, json_service_instance_types_items))
 
     params["service_instance_types"] = json_service_instance_types
 
-    json_service_offering_guids: list[str] | Unset = UNSET
+    json_service_offering_guids: str | Unset = UNSET
     if not isinstance(service_offering_guids, Unset):
-        json_service_offering_guids = service_offering_guids
+        json_service_offering_guids_items = service_offering_guids
+
+        json_service_offering_guids = ",".join(map(str, json_service_offering_guids_items))
 
     params["service_offering_guids"] = json_service_offering_guids
 

@@ -42,30 +42,38 @@ def _get_kwargs(
 
     params["label_selector"] = label_selector
 
-    json_names: list[str] | Unset = UNSET
+    json_names: str | Unset = UNSET
     if not isinstance(names, Unset):
-        json_names = names
+        json_names_items = names
+
+        json_names = ",".join(map(str, json_names_items))
 
     params["names"] = json_names
 
-    json_guids: list[str] | Unset = UNSET
+    json_guids: str | Unset = UNSET
     if not isinstance(guids, Unset):
-        json_guids = guids
+        json_guids_items = guids
+
+        json_guids = ",".join(map(str, json_guids_items))
 
     params["guids"] = json_guids
 
-    json_organization_guids: list[str] | Unset = UNSET
+    json_organization_guids: str | Unset = UNSET
     if not isinstance(organization_guids, Unset):
-        json_organization_guids = organization_guids
+        json_organization_guids_items = organization_guids
+
+        json_organization_guids = ",".join(map(str, json_organization_guids_items))
 
     params["organization_guids"] = json_organization_guids
 
-    json_include: list[str] | Unset = UNSET
+    json_include: str | Unset = UNSET
     if not isinstance(include, Unset):
-        json_include = []
+        json_include_items = []
         for include_item_data in include:
             include_item = include_item_data.value
-            json_include.append(include_item)
+            json_include_items.append(include_item)
+
+        json_include = ",".join(map(str, json_include_items))
 
     params["include"] = json_include
 
