@@ -37,7 +37,7 @@ from ._credentials import (
     load_service_key,
 )
 from ._deadline import CallDeadline, call_deadline
-from ._direct import Answer, DirectLane, DirectRequest
+from ._direct import Answer, DirectLane, DirectRequest, with_params
 from ._errors import (
     ApiConnectionError,
     ApiError,
@@ -444,7 +444,7 @@ class Session:
             direct_headers = lane.headers(merged_headers) if pool is not None else None
             if pool is not None and direct_headers is not None:
                 assert isinstance(parsed_url, httpx.URL)  # pool() takes parsed URLs only
-                direct_url = parsed_url.copy_merge_params(params) if params else parsed_url
+                direct_url = with_params(parsed_url, params) if params else parsed_url
                 # One request for every attempt (each sets its own token): no closure, whose cells would
                 # live as long as the call, in every fan-out slot.
                 prototype = DirectRequest(upper, direct_url, direct_headers)

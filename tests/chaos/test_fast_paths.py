@@ -71,6 +71,56 @@ def test_an_apis_urls_are_those_of_its_base_and_path_joined_and_parsed() -> None
     assert fast > 200  # the shortcut is taken for canonical ones
 
 
+def test_a_query_added_without_httpx_parser_equals_httpx_own() -> None:
+    """with_params: the URL httpx's copy_merge_params makes, for any parameters (the long way where needed)."""
+    import uuid
+
+    from scp_async._direct import wire_address, with_params
+
+    rng = random.Random(20261207)
+    alphabet = "abcXYZ019-._~!$&'()*+,;=:@/%?#[] äö\u2603\x00\t"
+    values: list[object] = [True, False, None, 0, -7, 1.5, uuid.UUID(int=rng.getrandbits(128)), b"x"]
+    urls = [
+        "https://x.y/v3/apps",
+        "http://127.0.0.1:8080/a%20b/",
+        "https://x.y/a?b=c",
+        "https://x.y/p#f",
+        "https://x.y",
+    ]
+
+    def text() -> str:
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
+
+    def value() -> object:
+        roll = rng.random()
+        if roll < 0.4:
+            return text()
+        if roll < 0.7:
+            return rng.choice(values)
+        return [text() if rng.random() < 0.6 else rng.choice(values) for _ in range(rng.randint(0, 3))]
+
+    fast = 0
+    for _ in range(3000):
+        url = httpx.URL(rng.choice(urls))
+        params: object = {text() or "k": value() for _ in range(rng.randint(0, 4))}
+        if rng.random() < 0.05:
+            params = [("a", "1"), ("a", "2")]
+        elif rng.random() < 0.03:
+            params = {1: "x"}
+        expected = url.copy_merge_params(params)  # type: ignore[arg-type]
+        built = with_params(url, params)
+        fast += not url.query and not url.fragment and isinstance(params, dict)
+        assert (str(built), built.raw_path, built.query, built.params) == (
+            str(expected),
+            expected.raw_path,
+            expected.query,
+            expected.params,
+        ), (url, params)
+        assert built == expected
+        assert wire_address(built) == wire_address(expected)
+    assert fast > 1000  # the shortcut is taken for the usual calls
+
+
 @pytest.mark.parametrize(
     "url",
     [
