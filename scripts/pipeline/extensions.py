@@ -17,6 +17,10 @@ query parameter (CF's list filters, set by the overlay rule `comma-separated-lis
 value, `a,b,c`, where the generator would repeat the key. `apply_comma_separated` types each such parameter
 as a `CommaSeparatedListProperty` (a list in Python, rendered by
 `templates/property_templates/comma_list_property.py.jinja`); another style with `explode: false` is an error.
+Likewise `style: deepObject` on an object query parameter (CF's `fields`, set by the overlay rule
+`deep-object-parameters`): the generator would send its members as bare `key=value` pairs;
+`apply_deep_objects` types it as a `DeepObjectProperty`, whose members go as `name[key]=value` (a list value
+comma-separated), rendered by `templates/property_templates/deep_object_property.py.jinja`.
 """
 
 from __future__ import annotations
@@ -24,9 +28,16 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
+import attrs
 from attrs import define, evolve
 from openapi_python_client.parser import GeneratorData
-from openapi_python_client.parser.properties import DateTimeProperty, IntProperty, ListProperty, UnionProperty
+from openapi_python_client.parser.properties import (
+    DateTimeProperty,
+    IntProperty,
+    ListProperty,
+    ModelProperty,
+    UnionProperty,
+)
 
 DATE_TIME_KEY = "x-scp-date-time"
 EPOCH_MILLISECONDS = "epoch-milliseconds"
@@ -153,11 +164,28 @@ class CommaSeparatedListProperty(ListProperty):
     template: ClassVar[str] = "comma_list_property.py.jinja"
 
 
+@define
+class DeepObjectProperty(ModelProperty):
+    """A model in Python, `name[key]=value` pairs in the query string."""
+
+    template: ClassVar[str] = "deep_object_property.py.jinja"
+
+
 def comma_separated_parameters(document: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
     """(METHOD, path) -> the names of its query parameters sent as one comma-separated value.
 
     Raises ValueError for `explode: false` with a style other than form (pipe- or space-delimited).
     """
+    return _query_parameters(document, "comma")
+
+
+def deep_object_parameters(document: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
+    """(METHOD, path) -> the names of its query parameters of style deepObject (plain names only: each
+    one is written into the generated code's key names)."""
+    return _query_parameters(document, "deep")
+
+
+def _query_parameters(document: dict[str, Any], kind: str) -> dict[tuple[str, str], set[str]]:
     found: dict[tuple[str, str], set[str]] = {}
 
     def resolve(node: Any) -> Any:
@@ -178,7 +206,16 @@ def comma_separated_parameters(document: dict[str, Any]) -> dict[tuple[str, str]
                 continue
             for raw in [*(item.get("parameters") or []), *(operation.get("parameters") or [])]:
                 param = resolve(raw)
-                if not isinstance(param, dict) or param.get("in") != "query" or param.get("explode") is not False:
+                if not isinstance(param, dict) or param.get("in") != "query":
+                    continue
+                if kind == "deep":
+                    if param.get("style") != "deepObject":
+                        continue
+                    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", str(param.get("name"))):
+                        raise ValueError(f"{method.upper()} {path}: deepObject parameter {param.get('name')!r}")
+                    found.setdefault((method.upper(), path), set()).add(str(param.get("name")))
+                    continue
+                if param.get("explode") is not False:
                     continue
                 if param.get("style", "form") != "form":
                     raise ValueError(
@@ -208,3 +245,21 @@ def apply_comma_separated(data: GeneratorData, marked: dict[tuple[str, str], set
                         example=prop.example,
                         inner_property=prop.inner_property,
                     )
+
+
+def apply_deep_objects(data: GeneratorData, marked: dict[tuple[str, str], set[str]]) -> None:
+    """Type the marked object query parameters as :class:`DeepObjectProperty`; a parameter the generator did
+    not make a model of is an error (its members would go out bare)."""
+    for collection in data.endpoint_collections_by_tag.values():
+        for endpoint in collection.endpoints:
+            where = f"{_plain(endpoint.method).upper()} {_plain(endpoint.path)}"
+            names = marked.get((_plain(endpoint.method).upper(), _plain(endpoint.path)))
+            if not names:
+                continue
+            for index, prop in enumerate(endpoint.query_parameters):
+                if _plain(prop.name) not in names:
+                    continue
+                if type(prop) is not ModelProperty:
+                    raise ValueError(f"{where}: deepObject {_plain(prop.name)!r} became a {type(prop).__name__}")
+                fields = {f.alias: getattr(prop, f.name) for f in attrs.fields(ModelProperty)}
+                endpoint.query_parameters[index] = DeepObjectProperty(**fields)

@@ -110,8 +110,10 @@ def _generate_in_process(api: str, spec_path: str, out_dir: str) -> dict[str, An
     from .discriminators import Discriminators
     from .extensions import (
         apply_comma_separated,
+        apply_deep_objects,
         apply_epoch_milliseconds,
         comma_separated_parameters,
+        deep_object_parameters,
         epoch_millisecond_properties,
     )
 
@@ -119,6 +121,7 @@ def _generate_in_process(api: str, spec_path: str, out_dir: str) -> dict[str, An
     try:
         epoch_milliseconds = epoch_millisecond_properties(document)
         comma_separated = comma_separated_parameters(document)
+        deep_objects = deep_object_parameters(document)
     except ValueError as exc:
         return {"fatal": str(exc)}
     with contextlib.redirect_stdout(io.StringIO()):
@@ -128,6 +131,7 @@ def _generate_in_process(api: str, spec_path: str, out_dir: str) -> dict[str, An
         try:
             apply_epoch_milliseconds(data, epoch_milliseconds)
             apply_comma_separated(data, comma_separated)
+            apply_deep_objects(data, deep_objects)
         except ValueError as exc:
             return {"fatal": str(exc)}
         project = Project(openapi=data, config=config, custom_template_path=TEMPLATES)

@@ -17,6 +17,9 @@ An overlay file holds
       - reason: ...
         rule: comma-separated-lists         # array query parameters read as one value `a,b,c`
       - reason: ...
+        rule: deep-object-parameters        # object query parameters sent as name[key]=value
+        names: [fields]
+      - reason: ...
         rule: docs-anchor                   # the docs section of operations whose upstream summary
         operations: {getV3ApiRoot: v3-api-root}   # is not the docs' heading (see reference.py)
     summaries:                    # our own one-line summaries, by operationId
@@ -260,6 +263,30 @@ def _comma_separated_lists(document: dict[str, Any], entry: dict[str, Any]) -> N
         raise ValueError("no array query parameter to change")
 
 
+def _deep_object_parameters(document: dict[str, Any], entry: dict[str, Any]) -> None:
+    """The object query parameters of these `names` go as `name[key]=value` (`style: deepObject`), not as
+    bare `key=value` pairs (OpenAPI's default for an object, which the service would not know as its own)."""
+    names = entry.get("names")
+    if not isinstance(names, list) or not names:
+        raise ValueError("`names` must list at least one parameter")
+    changed: set[str] = set()
+    for params in _parameter_lists(document):
+        for raw in params:
+            param = _resolve(document, raw)
+            schema = _resolve(document, param.get("schema") or {})
+            if param.get("in") != "query" or param.get("name") not in names:
+                continue
+            if schema.get("type") != "object":
+                raise ValueError(f"query parameter {param['name']!r} is not an object")
+            if "explode" in param or "style" in param:
+                raise ValueError(f"query parameter {param['name']!r} declares its style or explode already")
+            param["style"], param["explode"] = "deepObject", True
+            changed.add(param["name"])
+    _prune_empty_parameter_lists(document)
+    if set(names) - changed:
+        raise ValueError(f"no object query parameter named {sorted(set(names) - changed)}")
+
+
 RULES: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
     "optional": _optional,
     "required": _required,
@@ -270,6 +297,7 @@ RULES: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
     "drop-undeclared-path-parameters": _drop_undeclared_path_parameters,
     "docs-anchor": _docs_anchor,
     "comma-separated-lists": _comma_separated_lists,
+    "deep-object-parameters": _deep_object_parameters,
 }
 
 

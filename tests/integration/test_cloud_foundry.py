@@ -162,6 +162,24 @@ async def test_list_filters_go_as_one_comma_separated_value(emu: Emulator, keys:
     }
 
 
+async def test_fields_go_as_deep_objects(emu: Emulator, keys: dict[str, Any]) -> None:
+    # fields[space.organization]=name,guid, as Cloud Controller reads it; bare (space.organization=name, what
+    # the generator wrote before) it answers 400 Unknown query parameter, and so does the emulator.
+    from scp_async_clients.cf_v3.models import ListServiceInstancesFields
+
+    recorder = Recorder()
+    async with Session(transport=recorder) as session:
+        cf = await login(session, keys)
+        fields = ListServiceInstancesFields.from_dict({"space.organization": ["name", "guid"]})
+        listed = await cf.list_service_instances(fields=fields, per_page=PER_PAGE)
+        with pytest.raises(BadRequest, match="Unknown query parameter"):
+            await cf.request("GET", "/v3/service_instances", params={"space.organization": "name"})
+    (request, status), *_ = recorder.to("GET", "/v3/service_instances")
+    assert status == 200
+    assert parse_qs(request.url.query.decode()) == {"fields[space.organization]": ["name,guid"], "per_page": ["4"]}
+    assert listed.resources
+
+
 async def test_cf_errors_carry_the_errors_array(keys: dict[str, Any]) -> None:
     async with Session() as session:
         cf = await login(session, keys)

@@ -84,7 +84,10 @@ def _get_kwargs(
 
     json_fields: dict[str, Any] | Unset = UNSET
     if not isinstance(fields, Unset):
-        json_fields = fields.to_dict()
+        json_fields = {
+            f"fields[{key}]": ",".join(map(str, value)) if isinstance(value, list) else value
+            for key, value in fields.to_dict().items()
+        }
     if not isinstance(json_fields, Unset):
         params.update(json_fields)
 

@@ -1,9 +1,12 @@
-"""List filters sent as one comma-separated value (`style: form, explode: false`): the overlay rule that marks
-them, the generator's handling (openapi-python-client would repeat the key), and the generated CF code."""
+"""Query parameters the generator would send in a form the service does not read: lists sent as one
+comma-separated value (`style: form, explode: false`; openapi-python-client would repeat the key) and objects
+as `name[key]=value` (`style: deepObject`; it would send bare `key=value`). The overlay rules that mark them,
+the generator's handling, and the generated CF code."""
 
 from __future__ import annotations
 
 import copy
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -11,7 +14,7 @@ from typing import Any
 import pytest
 
 from scripts.pipeline._common import PipelineError
-from scripts.pipeline.extensions import comma_separated_parameters
+from scripts.pipeline.extensions import comma_separated_parameters, deep_object_parameters
 from scripts.pipeline.overlays import apply_overlay
 
 RULE = "patches:\n  - reason: the service reads a,b,c\n    rule: comma-separated-lists\n"
@@ -114,3 +117,47 @@ def test_the_generated_cf_code_sends_one_comma_separated_value() -> None:
     assert list_apps._get_kwargs(guids=[])["params"] == {"guids": ""}  # filters everything out, as asked
     assert list_apps._get_kwargs()["params"] == {}
     assert get_app._get_kwargs("g", include=[GetAppIncludeItem.SPACE])["params"] == {"include": "space"}
+
+
+DEEP = "patches:\n  - reason: fields[resource]=keys\n    rule: deep-object-parameters\n    names: [fields]\n"
+
+
+def _with_fields() -> dict[str, Any]:
+    document = _document()
+    document["paths"]["/things"]["get"]["parameters"].append(
+        {"name": "fields", "in": "query", "schema": {"type": "object"}}
+    )
+    return document
+
+
+def test_the_deep_object_rule_marks_the_named_object_parameters(tmp_path: Path) -> None:
+    patched = _apply(tmp_path, DEEP, _with_fields())
+    fields = _query(patched)["fields"]
+    assert (fields["style"], fields["explode"]) == ("deepObject", True)
+    assert deep_object_parameters(patched) == {("GET", "/things"): {"fields"}}
+    assert comma_separated_parameters(patched) == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (DEEP.replace("[fields]", "[label]"), "'label' is not an object"),
+        (DEEP.replace("[fields]", "[nope]"), "no object query parameter named ['nope']"),
+        (DEEP.replace("    names: [fields]\n", ""), "`names` must list"),
+    ],
+)
+def test_the_deep_object_rule_names_what_it_cannot_do(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(PipelineError, match=re.escape(message)):
+        _apply(tmp_path, text, _with_fields())
+
+
+def test_the_generated_cf_code_sends_fields_as_deep_objects() -> None:
+    from scp_async_clients.cf_v3.api.service_instances import get_service_instance, list_service_instances
+    from scp_async_clients.cf_v3.models.get_service_instance_fields import GetServiceInstanceFields
+    from scp_async_clients.cf_v3.models.list_service_instances_fields import ListServiceInstancesFields
+
+    fields = ListServiceInstancesFields.from_dict({"space.organization": ["name", "guid"], "space": "name"})
+    params = list_service_instances._get_kwargs(fields=fields)["params"]
+    assert params == {"fields[space.organization]": "name,guid", "fields[space]": "name"}
+    one = get_service_instance._get_kwargs("g", fields=GetServiceInstanceFields.from_dict({"space": ["guid"]}))
+    assert one["params"] == {"fields[space]": "guid"}
