@@ -30,7 +30,6 @@ from urllib.parse import urlencode
 import httpx
 import orjson
 from httpx._transports.default import map_httpcore_exceptions
-from httpx._utils import primitive_value_to_str
 from multidict import CIMultiDict
 
 from ._errors import ResponseTooLargeError
@@ -284,6 +283,15 @@ def wire_address(url: httpx.URL) -> tuple[str, str, int | None, str]:
     return (scheme, host, port, target)
 
 
+def _query_value(value: object) -> str:
+    """A query value as httpx writes it (JSON's true and false, nothing for None)."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return "" if value is None else str(value)
+
+
 def with_params(url: httpx.URL, params: Any) -> httpx.URL:
     """``url.copy_merge_params(params)``, the same URL, made without parsing it again for the usual case.
 
@@ -299,9 +307,9 @@ def with_params(url: httpx.URL, params: Any) -> httpx.URL:
         if not isinstance(key, str):
             return url.copy_merge_params(params)
         if isinstance(value, list | tuple):
-            items.extend((key, primitive_value_to_str(item)) for item in value)
+            items.extend((key, _query_value(item)) for item in value)
         else:
-            items.append((key, primitive_value_to_str(value)))
+            items.append((key, _query_value(value)))
     if not params:
         return url
     try:  # every list empty: an empty query ("?"), as httpx writes it
