@@ -1,5 +1,5 @@
 """Log in to Cloud Foundry and page through every app, with its space (the `include` parameter), then the
-apps of two spaces (a list filter)."""
+apps of two spaces (a list filter) and those created since a date (a relational operator, as extra_query)."""
 
 import json
 from pathlib import Path
@@ -26,6 +26,9 @@ async def main(keys: Path) -> None:
         spaces = (await cf.list_spaces(per_page=2)).resources
         in_two = [app.name async for app in paginate(cf.list_apps, space_guids=[s.guid for s in spaces])]
         print(f"{len(in_two)} apps in the spaces {', '.join(s.name for s in spaces)}")
+        # What the spec has no parameter for goes as extra_query: CF's relational operators on timestamps.
+        recent = paginate(cf.list_apps, extra_query={"created_ats[gte]": "2020-01-01T00:00:00Z"}, per_page=100)
+        print(f"{len([app async for app in recent])} apps created since 2020")
 
 
 if __name__ == "__main__":

@@ -13,9 +13,11 @@ typed async method per operation. Each call has three steps, each with its own e
    otherwise) and parse the body with the generated ``_build_response``
    (:class:`~scp_async.InvalidResponseError` when it does not match the spec).
 
-Every method also takes the per-call options ``timeout=``, ``deadline=``, ``max_retries=`` and
-``extra_headers=`` (:data:`CALL_OPTIONS`). They go straight to :meth:`ApiContext.request` for that one call;
-a call that gives none of them costs nothing more than before (no copy of the context, no extra arguments).
+Every method also takes the per-call options ``timeout=``, ``deadline=``, ``max_retries=``,
+``extra_headers=`` and ``extra_query=`` (:data:`CALL_OPTIONS`). They go straight to
+:meth:`ApiContext.request` for that one call; headers and query parameters join the operation's own (and
+win over them). A call that gives none of them costs nothing more than before (no copy of the context, no
+extra arguments).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ __all__ = ["CALL_OPTIONS", "NOT_GIVEN", "Namespace", "OperationModules", "empty"
 
 #: The keyword-only options every generated method takes besides the operation's own parameters (the
 #: generator refuses an operation with a parameter of one of these names).
-CALL_OPTIONS = ("timeout", "deadline", "max_retries", "extra_headers")
+CALL_OPTIONS = ("timeout", "deadline", "max_retries", "extra_headers", "extra_query")
 
 
 class OperationModules(dict[str, ModuleType]):
@@ -95,6 +97,7 @@ def _call_options(
     deadline: float | NotGiven | None,
     max_retries: int | NotGiven,
     extra_headers: Mapping[str, str] | None,
+    extra_query: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The per-call options given to `method`, checked, as keyword arguments of :meth:`ApiContext.request`."""
     options: dict[str, Any] = {}
@@ -121,7 +124,22 @@ def _call_options(
             # The header's type only: its value may be a secret (an Authorization header).
             raise wrong_type(method, "extra_headers", "a mapping of str to str", extra_headers)
         options["headers"] = dict(extra_headers)
+    if extra_query is not None:
+        if not isinstance(extra_query, Mapping) or not all(
+            isinstance(k, str) and _query_value(v) for k, v in extra_query.items()
+        ):
+            raise wrong_type(
+                method, "extra_query", "a mapping of str to str, int, float, bool or a list of them", extra_query
+            )
+        options["params"] = dict(extra_query)
     return options
+
+
+def _query_value(value: object) -> bool:
+    """Whether `value` is what a query can carry: a str, number or bool, or a list (tuple) of them."""
+    if isinstance(value, list | tuple):
+        return all(isinstance(item, str | int | float) for item in value)
+    return isinstance(value, str | int | float)
 
 
 class _ParseSettings:
@@ -190,14 +208,19 @@ class Namespace:
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> Any:
         has_options = not (
-            timeout is NOT_GIVEN and deadline is NOT_GIVEN and max_retries is NOT_GIVEN and extra_headers is None
+            timeout is NOT_GIVEN
+            and deadline is NOT_GIVEN
+            and max_retries is NOT_GIVEN
+            and extra_headers is None
+            and extra_query is None
         )
         if has_options:  # checked before the request is built, as the operation's own arguments are
             method_name = operation.__name__.rpartition(".")[2]
-            options = _call_options(method_name, timeout, deadline, max_retries, extra_headers)
+            options = _call_options(method_name, timeout, deadline, max_retries, extra_headers, extra_query)
         try:
             request: dict[str, Any] = operation._get_kwargs(*args, **kwargs)
         except AttributeError as exc:
@@ -207,6 +230,8 @@ class Namespace:
         if has_options:
             if "headers" in options:  # the caller's headers extend (and win over) the operation's own
                 options["headers"] = {**request.get("headers", {}), **options["headers"]}
+            if "params" in options:  # so do the caller's query parameters (CF's created_ats[gt]=..., say)
+                options["params"] = {**request.get("params", {}), **options["params"]}
             request.update(options)
         context = self._context
         url = request.pop("url")

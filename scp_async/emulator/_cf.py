@@ -4,6 +4,8 @@ instances and jobs with CF's pagination (``page``, ``per_page``, ``pagination.ne
 from __future__ import annotations
 
 import math
+import operator
+import re
 import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -57,6 +59,48 @@ _V3_COLLECTIONS = (
 
 def _bad_param(message: str) -> ApiError:
     return ApiError(400, message, code="CF-BadQueryParameter")
+
+
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+_RELATIONS: dict[str, Callable[[str, str], bool]] = {
+    "lt": operator.lt,
+    "lte": operator.le,
+    "gt": operator.gt,
+    "gte": operator.ge,
+}
+
+
+def _timestamp_tests(req: Request) -> list[tuple[str, Callable[[str], bool]]]:
+    """``created_ats``/``updated_ats`` as Cloud Controller reads them: equal to one of comma-separated
+    timestamps, or with a relational operator (``created_ats[gt]=2024-01-01T00:00:00Z``; several combine).
+    Each test is (field, test of the field's value); timestamps compare as text, all in one format."""
+    tests: list[tuple[str, Callable[[str], bool]]] = []
+    for key, values in req.query.items():
+        name, _, rest = key.partition("[")
+        if name not in ("created_ats", "updated_ats") or not values:
+            continue
+        field, label = name[:-1], name.replace("_", " ").capitalize()
+        stamps = values[-1].split(",")
+        if any(not _TIMESTAMP.fullmatch(stamp) for stamp in stamps):
+            raise _bad_param(
+                f"The query parameter is invalid: {label} has an invalid timestamp format. Timestamps should be "
+                "formatted as 'YYYY-MM-DDThh:mm:ssZ'"
+            )
+        if not rest:
+            wanted = set(stamps)
+            tests.append((field, wanted.__contains__))
+            continue
+        relation = _RELATIONS.get(rest[:-1]) if rest.endswith("]") else None
+        if relation is None:
+            raise _bad_param(f"The query parameter is invalid: {label} has an invalid relational operator")
+        if len(stamps) != 1:
+            raise _bad_param(f"The query parameter is invalid: {label} takes one timestamp with an operator")
+        tests.append((field, _compared(relation, stamps[0])))
+    return tests
+
+
+def _compared(relation: Callable[[str, str], bool], stamp: str) -> Callable[[str], bool]:
+    return lambda value: relation(value, stamp)
 
 
 def _unprocessable(message: str) -> ApiError:
@@ -238,6 +282,8 @@ def routes(ctx: Context) -> list[Route]:
         key = order.lstrip("+-")
         if key not in _ORDER_FIELDS:
             raise _bad_param(f"The query parameter is invalid: Order by can only be: {', '.join(_ORDER_FIELDS)}")
+        for field, test in _timestamp_tests(req):
+            items = [o for o in items if isinstance(o.get(field), str) and test(o[field])]
         items = sorted(items, key=lambda o: (o.get(key) or "", o["guid"]), reverse=order.startswith("-"))
         selector = req.q("label_selector")
         if selector:

@@ -19,8 +19,9 @@ take a `str` as well, as the URL needs only its text; GUID parameters the spec t
 segments named `...guid`, query filters named `...guid` or `...guids`) take a `UUID` as well.
 
 Every method ends with the keyword-only per-call options (`timeout=`, `deadline=`, `max_retries=`,
-`extra_headers=`, see `scp_async._namespace`), which `Namespace._call` checks and hands to the session for
-that call only. An operation parameter of one of those names would be shadowed: generation fails instead.
+`extra_headers=`, `extra_query=`, see `scp_async._namespace`), which `Namespace._call` checks and hands to
+the session for that call only. An operation parameter of one of those names would be shadowed:
+generation fails instead.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "deadline": ("float | NotGiven | None", "NOT_GIVEN"),
     "max_retries": ("int | NotGiven", "NOT_GIVEN"),
     "extra_headers": ("Mapping[str, str] | None", "None"),
+    "extra_query": ("Mapping[str, Any] | None", "None"),
 }
 # What the option annotations need; an operation importing a type of the same name would clash.
 _OPTION_IMPORTS = {
@@ -318,7 +320,8 @@ def render(api: str, title: str, package_dir: Path, operations: list[dict[str, A
         f"class {name}(Namespace):\n"
         f'    """{title}: one method per operation; each returns the parsed success body.\n\n'
         f"    `.with_raw_response` has the same methods returning the whole response (status, headers).\n"
-        f"    Every method takes `timeout=`, `deadline=`, `max_retries=` and `extra_headers=` for that call only.\n"
+        f"    Every method takes `timeout=`, `deadline=`, `max_retries=`, `extra_headers=` and `extra_query=` for\n"
+        f"    that call only.\n"
         f'    """\n\n'
         f'    _client_module = "scp_async_clients.{api}.client"\n\n'
         "    @property\n"

@@ -15,7 +15,7 @@ EXPECTED = {
     "01_global_account.py": "50 subaccounts",
     "02_subaccount_lifecycle.py": "ready: OK",
     "03_audit_log.py": "audit.security-events",
-    "04_cloud_foundry.py": "apps in the spaces",
+    "04_cloud_foundry.py": "apps created since 2020",
     "05_deploy_mta.py": ": FINISHED",
     "06_service_manager.py": "bound example-binding",
     "07_events_and_usage.py": "usage rows over",

@@ -249,3 +249,38 @@ async def test_mta_upload_and_operations_behind_the_csrf_handshake(
     assert token.lower() != "fetch"
     ((start, start_status),) = recorder.to("POST", f"/spaces/{space}/operations")
     assert (start.headers["x-csrf-token"], start_status) == (token, 202)
+
+
+async def test_timestamp_filters_with_relational_operators() -> None:
+    # created_ats=ts1,ts2 (typed) and created_ats[gt]=ts (extra_query: the spec has no room for the operators),
+    # read by the emulator as Cloud Controller reads them; a malformed timestamp is CF's 400.
+    from scp_async_clients.cf_v3.models import CreateOrganizationBody
+
+    clock = ManualClock(1_800_000_000.0)
+    with Emulator.serve(clock=clock) as served:
+        cf_key = served.service_keys()["cf"]
+        async with Session() as session:
+            cf = await session.cloud_foundry(
+                cf_key["api_url"], username=cf_key["username"], password=cf_key["password"]
+            )
+            seeded = (await cf.list_organizations(per_page=5000)).resources
+            seeded_at = max(o.created_at for o in seeded).strftime("%Y-%m-%dT%H:%M:%SZ")
+            clock.advance(60)
+            new = await cf.create_organization(body=CreateOrganizationBody(name="later"))
+            new_at = new.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+            after = await cf.list_organizations(extra_query={"created_ats[gt]": seeded_at})
+            until = await cf.list_organizations(extra_query={"created_ats[lte]": seeded_at}, per_page=5000)
+            between = await cf.list_organizations(
+                extra_query={"created_ats[gte]": seeded_at, "created_ats[lt]": new_at}, per_page=5000
+            )
+            exactly = await cf.list_organizations(created_ats=f"{new_at},2001-01-01T00:00:00Z")
+            with pytest.raises(BadRequest, match="invalid timestamp format"):
+                await cf.list_organizations(extra_query={"created_ats[gt]": "yesterday"})
+            with pytest.raises(BadRequest, match="invalid relational operator"):
+                await cf.list_organizations(extra_query={"created_ats[since]": seeded_at})
+    assert [o.name for o in after.resources] == ["later"]
+    assert {str(o.guid) for o in until.resources} == {str(o.guid) for o in seeded}
+    assert {str(o.guid) for o in between.resources} == {
+        str(o.guid) for o in seeded if o.created_at.strftime("%Y-%m-%dT%H:%M:%SZ") == seeded_at
+    }
+    assert [o.name for o in exactly.resources] == ["later"]

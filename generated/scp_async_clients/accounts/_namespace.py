@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid as _uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules
 from scp_async._namespace import empty as _empty
@@ -53,7 +53,8 @@ class AccountsApi(Namespace):
     """Accounts: one method per operation; each returns the parsed success body.
 
     `.with_raw_response` has the same methods returning the whole response (status, headers).
-    Every method takes `timeout=`, `deadline=`, `max_retries=` and `extra_headers=` for that call only.
+    Every method takes `timeout=`, `deadline=`, `max_retries=`, `extra_headers=` and `extra_query=` for
+    that call only.
     """
 
     _client_module = "scp_async_clients.accounts.client"
@@ -73,6 +74,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SubaccountResponseObject:
         """Create a multi-environment subaccount from a Neo subaccount. `POST /accounts/v1/subaccounts/clone/{sourceSubaccountGUID}` (cloneNeoSubaccount).
 
@@ -97,6 +99,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, subaccount_admin=subaccount_admin),
         )
 
@@ -109,6 +112,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DirectoryResponseObject:
         """Create a directory to group subaccounts (optionally managing entitlements or users). `POST /accounts/v1/directories` (createDirectory).
 
@@ -128,6 +132,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, parent_guid=parent_guid),
         )
 
@@ -140,6 +145,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> LabelsResponseObject:
         """Replace the labels of one directory. `PUT /accounts/v1/directories/{directoryGUID}/labels` (createDirectoryLabels).
 
@@ -162,6 +168,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -174,6 +181,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DataResponseObject:
         """Create or change settings of one directory. `PUT /accounts/v1/directories/{directoryGUID}/settings` (createOrUpdateDirectorySettings).
 
@@ -196,6 +204,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -208,6 +217,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DataResponseObject:
         """Create or change settings of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/settings` (createOrUpdateSubaccountSettings).
 
@@ -230,6 +240,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -241,6 +252,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceManagerBindingResponseObject:
         """Create the Service Manager binding of a subaccount (v1). `POST /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (createServiceManagementBinding).
 
@@ -261,6 +273,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def create_service_manager_binding_v2(
@@ -272,6 +285,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceManagerBindingExtendedResponseObject:
         """Create a named Service Manager binding in a subaccount. `POST /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (createServiceManagerBindingV2).
 
@@ -294,6 +308,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -306,6 +321,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SubaccountResponseObject:
         """Start creating a subaccount; it is ready when its state turns OK. `POST /accounts/v1/subaccounts` (createSubaccount).
 
@@ -325,6 +341,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, subaccount_admin=subaccount_admin),
         )
 
@@ -337,6 +354,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> LabelsResponseObject:
         """Replace the labels of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/labels` (createSubaccountLabels).
 
@@ -359,6 +377,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -371,6 +390,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DirectoryResponseObject:
         """Delete a directory (add forceDelete to remove its content too). `DELETE /accounts/v1/directories/{directoryGUID}` (deleteDirectory).
 
@@ -393,6 +413,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(force_delete=force_delete),
         )
 
@@ -404,6 +425,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> LabelsResponseObject:
         """Remove every label from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/labels` (deleteDirectoryLabels).
 
@@ -424,6 +446,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_directory_settings(
@@ -435,6 +458,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DataResponseObject:
         """Remove settings from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/settings` (deleteDirectorySettings).
 
@@ -457,6 +481,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(keys=keys),
         )
 
@@ -468,6 +493,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """Delete the Service Manager binding of a subaccount (v1). `DELETE /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (deleteServiceManagementBindingOfSubaccount).
 
@@ -490,6 +516,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_service_manager_binding_v2(
@@ -501,6 +528,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """Delete one named Service Manager binding of a subaccount. `DELETE /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (deleteServiceManagerBindingV2).
 
@@ -526,6 +554,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_subaccount(
@@ -537,6 +566,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SubaccountResponseObject:
         """Start deleting a subaccount (add forceDelete to remove its content too). `DELETE /accounts/v1/subaccounts/{subaccountGUID}` (deleteSubaccount).
 
@@ -559,6 +589,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(force_delete=force_delete),
         )
 
@@ -570,6 +601,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> LabelsResponseObject:
         """Remove every label from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/labels` (deleteSubaccountLabels).
 
@@ -590,6 +622,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_subaccount_settings(
@@ -601,6 +634,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DataResponseObject:
         """Remove settings from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/settings` (deleteSubaccountSettings).
 
@@ -623,6 +657,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(keys=keys),
         )
 
@@ -634,6 +669,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceManagerBindingsResponseList:
         """All named Service Manager bindings of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (getAllServiceManagerBindingsV2).
 
@@ -654,6 +690,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_directory(
@@ -665,6 +702,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DirectoryResponseObject:
         """One directory by GUID (add expand=true for its children). `GET /accounts/v1/directories/{directoryGUID}` (getDirectory).
 
@@ -687,6 +725,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(expand=expand),
         )
 
@@ -698,6 +737,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ResponseCollection:
         """Custom properties set on one directory. `GET /accounts/v1/directories/{directoryGUID}/customProperties` (getDirectoryCustomProperties).
 
@@ -718,6 +758,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_directory_labels(
@@ -728,6 +769,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> LabelsResponseObject:
         """Labels of one directory. `GET /accounts/v1/directories/{directoryGUID}/labels` (getDirectoryLabels).
 
@@ -748,6 +790,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_directory_settings(
@@ -759,6 +802,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DataResponseObject:
         """Settings of one directory. `GET /accounts/v1/directories/{directoryGUID}/settings` (getDirectorySettings).
 
@@ -781,6 +825,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(keys=keys),
         )
 
@@ -792,6 +837,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> GlobalAccountResponseObject:
         """The global account the service key belongs to (add expand=true for its directory tree). `GET /accounts/v1/globalAccount` (getGlobalAccount).
 
@@ -809,6 +855,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(expand=expand),
         )
 
@@ -819,6 +866,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ResponseCollection:
         """Custom properties set on the global account. `GET /accounts/v1/globalAccount/customProperties` (getGlobalAccountCustomProperties).
 
@@ -834,6 +882,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_management_binding(
@@ -844,6 +893,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceManagerBindingResponseObject:
         """The Service Manager binding of a subaccount (v1, one per subaccount). `GET /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (getServiceManagementBinding).
 
@@ -864,6 +914,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_manager_binding_v2(
@@ -875,6 +926,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceManagerBindingExtendedResponseObject:
         """One named Service Manager binding of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (getServiceManagerBindingV2).
 
@@ -900,6 +952,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_status(
@@ -910,6 +963,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> str:
         """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus).
 
@@ -930,6 +984,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_subaccount(
@@ -941,6 +996,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SubaccountResponseObject:
         """One subaccount by GUID. `GET /accounts/v1/subaccounts/{subaccountGUID}` (getSubaccount).
 
@@ -967,6 +1023,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(derived_authorizations=derived_authorizations),
         )
 
@@ -978,6 +1035,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ResponseCollection:
         """Custom properties set on one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/customProperties` (getSubaccountCustomProperties).
 
@@ -998,6 +1056,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_subaccount_labels(
@@ -1008,6 +1067,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> LabelsResponseObject:
         """Labels of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/labels` (getSubaccountLabels).
 
@@ -1028,6 +1088,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_subaccount_settings(
@@ -1039,6 +1100,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DataResponseObject:
         """Settings of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/settings` (getSubaccountSettings).
 
@@ -1061,6 +1123,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(keys=keys),
         )
 
@@ -1074,6 +1137,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ResponseCollection:
         """All subaccounts of the global account, optionally filtered by directory or label. `GET /accounts/v1/subaccounts` (getSubaccounts).
 
@@ -1102,6 +1166,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 directory_guid=directory_guid,
                 derived_authorizations=derived_authorizations,
@@ -1118,6 +1183,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SubaccountResponseObject:
         """Move one subaccount under another directory (or the global account). `POST /accounts/v1/subaccounts/{subaccountGUID}/move` (moveSubaccount).
 
@@ -1140,6 +1206,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1151,6 +1218,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ResponseCollection:
         """Move several subaccounts at once. `POST /accounts/v1/subaccounts/move` (moveSubaccounts).
 
@@ -1168,6 +1236,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1180,6 +1249,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DirectoryResponseObject:
         """Change a directory's name or description. `PATCH /accounts/v1/directories/{directoryGUID}` (updateDirectory).
 
@@ -1202,6 +1272,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1214,6 +1285,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DirectoryResponseObject:
         """Turn the entitlement or authorization features of a directory on or off. `PATCH /accounts/v1/directories/{directoryGUID}/changeDirectoryFeatures` (updateDirectoryFeatures).
 
@@ -1236,6 +1308,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1247,6 +1320,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> GlobalAccountResponseObject:
         """Rename the global account or change its description. `PATCH /accounts/v1/globalAccount` (updateGlobalAccount).
 
@@ -1264,6 +1338,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1276,6 +1351,7 @@ class AccountsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SubaccountResponseObject:
         """Change a subaccount's name, description, labels or beta-usage flag. `PATCH /accounts/v1/subaccounts/{subaccountGUID}` (updateSubaccount).
 
@@ -1298,6 +1374,7 @@ class AccountsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1317,6 +1394,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SubaccountResponseObject]:
         """Create a multi-environment subaccount from a Neo subaccount. `POST /accounts/v1/subaccounts/clone/{sourceSubaccountGUID}` (cloneNeoSubaccount).
 
@@ -1341,6 +1419,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, subaccount_admin=subaccount_admin),
         )
 
@@ -1353,6 +1432,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DirectoryResponseObject]:
         """Create a directory to group subaccounts (optionally managing entitlements or users). `POST /accounts/v1/directories` (createDirectory).
 
@@ -1372,6 +1452,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, parent_guid=parent_guid),
         )
 
@@ -1384,6 +1465,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[LabelsResponseObject]:
         """Replace the labels of one directory. `PUT /accounts/v1/directories/{directoryGUID}/labels` (createDirectoryLabels).
 
@@ -1406,6 +1488,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1418,6 +1501,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DataResponseObject]:
         """Create or change settings of one directory. `PUT /accounts/v1/directories/{directoryGUID}/settings` (createOrUpdateDirectorySettings).
 
@@ -1440,6 +1524,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1452,6 +1537,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DataResponseObject]:
         """Create or change settings of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/settings` (createOrUpdateSubaccountSettings).
 
@@ -1474,6 +1560,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1485,6 +1572,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServiceManagerBindingResponseObject]:
         """Create the Service Manager binding of a subaccount (v1). `POST /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (createServiceManagementBinding).
 
@@ -1505,6 +1593,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def create_service_manager_binding_v2(
@@ -1516,6 +1605,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServiceManagerBindingExtendedResponseObject]:
         """Create a named Service Manager binding in a subaccount. `POST /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (createServiceManagerBindingV2).
 
@@ -1538,6 +1628,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1550,6 +1641,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SubaccountResponseObject]:
         """Start creating a subaccount; it is ready when its state turns OK. `POST /accounts/v1/subaccounts` (createSubaccount).
 
@@ -1569,6 +1661,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, subaccount_admin=subaccount_admin),
         )
 
@@ -1581,6 +1674,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[LabelsResponseObject]:
         """Replace the labels of one subaccount. `PUT /accounts/v1/subaccounts/{subaccountGUID}/labels` (createSubaccountLabels).
 
@@ -1603,6 +1697,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1615,6 +1710,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DirectoryResponseObject]:
         """Delete a directory (add forceDelete to remove its content too). `DELETE /accounts/v1/directories/{directoryGUID}` (deleteDirectory).
 
@@ -1637,6 +1733,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(force_delete=force_delete),
         )
 
@@ -1648,6 +1745,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[LabelsResponseObject]:
         """Remove every label from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/labels` (deleteDirectoryLabels).
 
@@ -1668,6 +1766,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_directory_settings(
@@ -1679,6 +1778,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DataResponseObject]:
         """Remove settings from one directory. `DELETE /accounts/v1/directories/{directoryGUID}/settings` (deleteDirectorySettings).
 
@@ -1701,6 +1801,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(keys=keys),
         )
 
@@ -1712,6 +1813,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """Delete the Service Manager binding of a subaccount (v1). `DELETE /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (deleteServiceManagementBindingOfSubaccount).
 
@@ -1734,6 +1836,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_service_manager_binding_v2(
@@ -1745,6 +1848,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """Delete one named Service Manager binding of a subaccount. `DELETE /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (deleteServiceManagerBindingV2).
 
@@ -1770,6 +1874,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_subaccount(
@@ -1781,6 +1886,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SubaccountResponseObject]:
         """Start deleting a subaccount (add forceDelete to remove its content too). `DELETE /accounts/v1/subaccounts/{subaccountGUID}` (deleteSubaccount).
 
@@ -1803,6 +1909,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(force_delete=force_delete),
         )
 
@@ -1814,6 +1921,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[LabelsResponseObject]:
         """Remove every label from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/labels` (deleteSubaccountLabels).
 
@@ -1834,6 +1942,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_subaccount_settings(
@@ -1845,6 +1954,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DataResponseObject]:
         """Remove settings from one subaccount. `DELETE /accounts/v1/subaccounts/{subaccountGUID}/settings` (deleteSubaccountSettings).
 
@@ -1867,6 +1977,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(keys=keys),
         )
 
@@ -1878,6 +1989,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServiceManagerBindingsResponseList]:
         """All named Service Manager bindings of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings` (getAllServiceManagerBindingsV2).
 
@@ -1898,6 +2010,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_directory(
@@ -1909,6 +2022,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DirectoryResponseObject]:
         """One directory by GUID (add expand=true for its children). `GET /accounts/v1/directories/{directoryGUID}` (getDirectory).
 
@@ -1931,6 +2045,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(expand=expand),
         )
 
@@ -1942,6 +2057,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ResponseCollection]:
         """Custom properties set on one directory. `GET /accounts/v1/directories/{directoryGUID}/customProperties` (getDirectoryCustomProperties).
 
@@ -1962,6 +2078,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_directory_labels(
@@ -1972,6 +2089,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[LabelsResponseObject]:
         """Labels of one directory. `GET /accounts/v1/directories/{directoryGUID}/labels` (getDirectoryLabels).
 
@@ -1992,6 +2110,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_directory_settings(
@@ -2003,6 +2122,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DataResponseObject]:
         """Settings of one directory. `GET /accounts/v1/directories/{directoryGUID}/settings` (getDirectorySettings).
 
@@ -2025,6 +2145,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(keys=keys),
         )
 
@@ -2036,6 +2157,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[GlobalAccountResponseObject]:
         """The global account the service key belongs to (add expand=true for its directory tree). `GET /accounts/v1/globalAccount` (getGlobalAccount).
 
@@ -2053,6 +2175,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(expand=expand),
         )
 
@@ -2063,6 +2186,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ResponseCollection]:
         """Custom properties set on the global account. `GET /accounts/v1/globalAccount/customProperties` (getGlobalAccountCustomProperties).
 
@@ -2078,6 +2202,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_management_binding(
@@ -2088,6 +2213,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServiceManagerBindingResponseObject]:
         """The Service Manager binding of a subaccount (v1, one per subaccount). `GET /accounts/v1/subaccounts/{subaccountGUID}/serviceManagementBinding` (getServiceManagementBinding).
 
@@ -2108,6 +2234,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_manager_binding_v2(
@@ -2119,6 +2246,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServiceManagerBindingExtendedResponseObject]:
         """One named Service Manager binding of a subaccount. `GET /accounts/v2/subaccounts/{subaccountGUID}/serviceManagerBindings/{bindingName}` (getServiceManagerBindingV2).
 
@@ -2144,6 +2272,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_status(
@@ -2154,6 +2283,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[str]:
         """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus).
 
@@ -2174,6 +2304,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_subaccount(
@@ -2185,6 +2316,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SubaccountResponseObject]:
         """One subaccount by GUID. `GET /accounts/v1/subaccounts/{subaccountGUID}` (getSubaccount).
 
@@ -2211,6 +2343,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(derived_authorizations=derived_authorizations),
         )
 
@@ -2222,6 +2355,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ResponseCollection]:
         """Custom properties set on one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/customProperties` (getSubaccountCustomProperties).
 
@@ -2242,6 +2376,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_subaccount_labels(
@@ -2252,6 +2387,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[LabelsResponseObject]:
         """Labels of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/labels` (getSubaccountLabels).
 
@@ -2272,6 +2408,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_subaccount_settings(
@@ -2283,6 +2420,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DataResponseObject]:
         """Settings of one subaccount. `GET /accounts/v1/subaccounts/{subaccountGUID}/settings` (getSubaccountSettings).
 
@@ -2305,6 +2443,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(keys=keys),
         )
 
@@ -2318,6 +2457,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ResponseCollection]:
         """All subaccounts of the global account, optionally filtered by directory or label. `GET /accounts/v1/subaccounts` (getSubaccounts).
 
@@ -2346,6 +2486,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 directory_guid=directory_guid,
                 derived_authorizations=derived_authorizations,
@@ -2362,6 +2503,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SubaccountResponseObject]:
         """Move one subaccount under another directory (or the global account). `POST /accounts/v1/subaccounts/{subaccountGUID}/move` (moveSubaccount).
 
@@ -2384,6 +2526,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -2395,6 +2538,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ResponseCollection]:
         """Move several subaccounts at once. `POST /accounts/v1/subaccounts/move` (moveSubaccounts).
 
@@ -2412,6 +2556,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -2424,6 +2569,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DirectoryResponseObject]:
         """Change a directory's name or description. `PATCH /accounts/v1/directories/{directoryGUID}` (updateDirectory).
 
@@ -2446,6 +2592,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -2458,6 +2605,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DirectoryResponseObject]:
         """Turn the entitlement or authorization features of a directory on or off. `PATCH /accounts/v1/directories/{directoryGUID}/changeDirectoryFeatures` (updateDirectoryFeatures).
 
@@ -2480,6 +2628,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -2491,6 +2640,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[GlobalAccountResponseObject]:
         """Rename the global account or change its description. `PATCH /accounts/v1/globalAccount` (updateGlobalAccount).
 
@@ -2508,6 +2658,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -2520,6 +2671,7 @@ class AccountsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SubaccountResponseObject]:
         """Change a subaccount's name, description, labels or beta-usage flag. `PATCH /accounts/v1/subaccounts/{subaccountGUID}` (updateSubaccount).
 
@@ -2542,6 +2694,7 @@ class AccountsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 

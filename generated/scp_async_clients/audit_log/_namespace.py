@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules
 from scp_async._namespace import given as _given
@@ -27,7 +27,8 @@ class AuditLogApi(Namespace):
     """Audit Log Retrieval: one method per operation; each returns the parsed success body.
 
     `.with_raw_response` has the same methods returning the whole response (status, headers).
-    Every method takes `timeout=`, `deadline=`, `max_retries=` and `extra_headers=` for that call only.
+    Every method takes `timeout=`, `deadline=`, `max_retries=`, `extra_headers=` and `extra_query=` for
+    that call only.
     """
 
     _client_module = "scp_async_clients.audit_log.client"
@@ -48,6 +49,7 @@ class AuditLogApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None | list[AuditLogRecord]:
         """Read audit log records, 500 per call; follow the Paging header for more. `GET /auditlog/v2/auditlogrecords` (getAuditLogRecords).
 
@@ -71,6 +73,7 @@ class AuditLogApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(time_from=time_from, time_to=time_to, category=category, handle=handle),
         )
 
@@ -91,6 +94,7 @@ class AuditLogApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None | list[AuditLogRecord]]:
         """Read audit log records, 500 per call; follow the Paging header for more. `GET /auditlog/v2/auditlogrecords` (getAuditLogRecords).
 
@@ -114,6 +118,7 @@ class AuditLogApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(time_from=time_from, time_to=time_to, category=category, handle=handle),
         )
 

@@ -254,7 +254,8 @@ class CfV3Api(Namespace):
     """Cloud Foundry V3: one method per operation; each returns the parsed success body.
 
     `.with_raw_response` has the same methods returning the whole response (status, headers).
-    Every method takes `timeout=`, `deadline=`, `max_retries=` and `extra_headers=` for that call only.
+    Every method takes `timeout=`, `deadline=`, `max_retries=`, `extra_headers=` and `extra_query=` for
+    that call only.
     """
 
     _client_module = "scp_async_clients.cf_v3.client"
@@ -273,6 +274,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`POST /v3/spaces/{guid}/actions/apply_manifest` (applyManifestToSpace).
 
@@ -295,6 +297,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -307,6 +310,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RelationshipToMany:
         """`POST /v3/organization_quotas/{quota_guid}/relationships/organizations` (applyOrganizationQuota).
 
@@ -329,6 +333,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -341,6 +346,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServicePlanVisibility:
         """`POST /v3/service_plans/{guid}/visibility` (applyServicePlanVisibility).
 
@@ -363,6 +369,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -375,6 +382,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RelationshipToMany:
         """`POST /v3/space_quotas/{quota_guid}/relationships/spaces` (applySpaceQuota).
 
@@ -397,6 +405,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -409,6 +418,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RelationshipToOne:
         """`PATCH /v3/organizations/{guid}/relationships/default_isolation_segment` (assignDefaultIsolationSegmentForOrganization).
 
@@ -431,6 +441,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -443,6 +454,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RelationshipToMany:
         """`POST /v3/security_groups/{guid}/relationships/running_spaces` (bindRunningSecurityGroup).
 
@@ -465,6 +477,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -477,6 +490,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RelationshipToMany:
         """`POST /v3/security_groups/{guid}/relationships/staging_spaces` (bindStagingSecurityGroup).
 
@@ -499,6 +513,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -510,6 +525,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Deployment:
         """`POST /v3/deployments/{guid}/actions/cancel` (cancelDeployment).
 
@@ -530,6 +546,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def cancel_task(
@@ -540,6 +557,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Task:
         """`POST /v3/tasks/{guid}/actions/cancel` (cancelTask).
 
@@ -560,6 +578,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def cancel_task_put(
@@ -570,6 +589,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Task:
         """`PUT /v3/tasks/{guid}/actions/cancel` (cancelTaskPut).
 
@@ -590,6 +610,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def cancel_task_short(
@@ -600,6 +621,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Task:
         """`PUT /v3/tasks/{guid}/cancel` (cancelTaskShort).
 
@@ -620,6 +642,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def check_reserved_routes_for_domain(
@@ -633,6 +656,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> CheckReservedRoutesForDomainResponse200:
         """`GET /v3/domains/{guid}/route_reservations` (checkReservedRoutesForDomain).
 
@@ -659,6 +683,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(host=host, path=path, port=port),
         )
 
@@ -669,6 +694,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`POST /v3/admin/actions/clear_buildpack_cache` (clearBuildpackCache).
 
@@ -684,6 +710,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def clear_buildpack_cache_for_application(
@@ -694,6 +721,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`POST /v3/apps/{guid}/actions/clear_buildpack_cache` (clearBuildpackCacheForApplication).
 
@@ -714,6 +742,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def continue_deployment(
@@ -724,6 +753,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Deployment:
         """`POST /v3/deployments/{guid}/actions/continue` (continueDeployment).
 
@@ -744,6 +774,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def create_app(
@@ -754,6 +785,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> App:
         """`POST /v3/apps` (createApp).
 
@@ -771,6 +803,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -782,6 +815,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Build:
         """`POST /v3/builds` (createBuild).
 
@@ -799,6 +833,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -810,6 +845,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Buildpack:
         """`POST /v3/buildpacks` (createBuildpack).
 
@@ -827,6 +863,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -838,6 +875,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Deployment:
         """`POST /v3/deployments` (createDeployment).
 
@@ -855,6 +893,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -866,6 +905,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Domain:
         """`POST /v3/domains` (createDomain).
 
@@ -883,6 +923,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -894,6 +935,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Droplet:
         """`POST /v3/droplets` (createDroplet).
 
@@ -911,6 +953,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -922,6 +965,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> IsolationSegment:
         """`POST /v3/isolation_segments` (createIsolationSegment).
 
@@ -939,6 +983,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -951,6 +996,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`POST /v3/spaces/{guid}/manifest_diff` (createManifestDiffForSpace).
 
@@ -973,6 +1019,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -984,6 +1031,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Organization:
         """`POST /v3/organizations` (createOrganization).
 
@@ -1001,6 +1049,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1012,6 +1061,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> OrganizationQuota:
         """`POST /v3/organization_quotas` (createOrganizationQuota).
 
@@ -1029,6 +1079,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1040,6 +1091,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Package:
         """`POST /v3/packages` (createPackage).
 
@@ -1057,6 +1109,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1068,6 +1121,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Role:
         """`POST /v3/roles` (createRole).
 
@@ -1085,6 +1139,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1096,6 +1151,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Route:
         """`POST /v3/routes` (createRoute).
 
@@ -1113,6 +1169,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1124,6 +1181,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SecurityGroup:
         """`POST /v3/security_groups` (createSecurityGroup).
 
@@ -1141,6 +1199,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1152,6 +1211,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`POST /v3/service_brokers` (createServiceBroker).
 
@@ -1169,6 +1229,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1180,6 +1241,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AppCredentialBinding | KeyCredentialBinding | None:
         """`POST /v3/service_credential_bindings` (createServiceCredentialBinding).
 
@@ -1197,6 +1259,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1208,6 +1271,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None | UserProvidedServiceInstance:
         """`POST /v3/service_instances` (createServiceInstance).
 
@@ -1225,6 +1289,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1236,6 +1301,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None | ServiceRouteBinding:
         """`POST /v3/service_route_bindings` (createServiceRouteBinding).
 
@@ -1253,6 +1319,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1265,6 +1332,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Sidecar:
         """`POST /v3/apps/{guid}/sidecars` (createSidecar).
 
@@ -1287,6 +1355,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1298,6 +1367,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Space:
         """`POST /v3/spaces` (createSpace).
 
@@ -1315,6 +1385,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1326,6 +1397,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SpaceQuota:
         """`POST /v3/space_quotas` (createSpaceQuota).
 
@@ -1343,6 +1415,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1354,6 +1427,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Stack:
         """`POST /v3/stacks` (createStack).
 
@@ -1371,6 +1445,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1383,6 +1458,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Task:
         """`POST /v3/apps/{guid}/tasks` (createTask).
 
@@ -1405,6 +1481,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1416,6 +1493,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> User:
         """`POST /v3/users` (createUser).
 
@@ -1433,6 +1511,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1444,6 +1523,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/apps/{guid}` (deleteApp).
 
@@ -1464,6 +1544,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_buildpack(
@@ -1474,6 +1555,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/buildpacks/{guid}` (deleteBuildpack).
 
@@ -1494,6 +1576,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_domain(
@@ -1504,6 +1587,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/domains/{guid}` (deleteDomain).
 
@@ -1524,6 +1608,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_droplet(
@@ -1534,6 +1619,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Job:
         """`DELETE /v3/droplets/{guid}` (deleteDroplet).
 
@@ -1554,6 +1640,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_isolation_segment(
@@ -1564,6 +1651,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/isolation_segments/{guid}` (deleteIsolationSegment).
 
@@ -1584,6 +1672,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_organization(
@@ -1594,6 +1683,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/organizations/{guid}` (deleteOrganization).
 
@@ -1614,6 +1704,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_organization_quota(
@@ -1624,6 +1715,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/organization_quotas/{guid}` (deleteOrganizationQuota).
 
@@ -1644,6 +1736,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_package(
@@ -1654,6 +1747,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/packages/{guid}` (deletePackage).
 
@@ -1674,6 +1768,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_role(
@@ -1684,6 +1779,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/roles/{guid}` (deleteRole).
 
@@ -1704,6 +1800,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_route(
@@ -1714,6 +1811,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/routes/{guid}` (deleteRoute).
 
@@ -1734,6 +1832,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_security_group(
@@ -1744,6 +1843,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/security_groups/{guid}` (deleteSecurityGroup).
 
@@ -1764,6 +1864,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_service_broker(
@@ -1774,6 +1875,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/service_brokers/{guid}` (deleteServiceBroker).
 
@@ -1794,6 +1896,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_service_credential_binding(
@@ -1804,6 +1907,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/service_credential_bindings/{guid}` (deleteServiceCredentialBinding).
 
@@ -1824,6 +1928,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_service_instance(
@@ -1835,6 +1940,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/service_instances/{guid}` (deleteServiceInstance).
 
@@ -1857,6 +1963,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(purge=purge),
         )
 
@@ -1869,6 +1976,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/service_offerings/{guid}` (deleteServiceOffering).
 
@@ -1891,6 +1999,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(purge=purge),
         )
 
@@ -1902,6 +2011,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/service_plans/{guid}` (deleteServicePlan).
 
@@ -1922,6 +2032,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_service_route_binding(
@@ -1932,6 +2043,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/service_route_bindings/{guid}` (deleteServiceRouteBinding).
 
@@ -1952,6 +2064,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_sidecar(
@@ -1962,6 +2075,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/sidecars/{guid}` (deleteSidecar).
 
@@ -1982,6 +2096,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_space(
@@ -1992,6 +2107,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/spaces/{guid}` (deleteSpace).
 
@@ -2012,6 +2128,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_space_quota(
@@ -2022,6 +2139,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/space_quotas/{guid}` (deleteSpaceQuota).
 
@@ -2042,6 +2160,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_stack(
@@ -2052,6 +2171,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/stacks/{guid}` (deleteStack).
 
@@ -2072,6 +2192,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_unmapped_routes_for_space(
@@ -2083,6 +2204,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/spaces/{guid}/routes` (deleteUnmappedRoutesForSpace).
 
@@ -2105,6 +2227,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(unmapped=unmapped),
         )
 
@@ -2116,6 +2239,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/users/{guid}` (deleteUser).
 
@@ -2136,6 +2260,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def download_droplet(
@@ -2146,6 +2271,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> File:
         """`GET /v3/droplets/{guid}/download` (downloadDroplet).
 
@@ -2166,6 +2292,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def download_package_bits(
@@ -2176,6 +2303,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Any:
         """`GET /v3/packages/{guid}/download` (downloadPackageBits).
 
@@ -2196,6 +2324,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def entitle_organizations_for_isolation_segment(
@@ -2207,6 +2336,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RelationshipToMany:
         """`POST /v3/isolation_segments/{guid}/relationships/organizations` (entitleOrganizationsForIsolationSegment).
 
@@ -2229,6 +2359,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -2240,6 +2371,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> str:
         """`GET /v3/apps/{guid}/manifest` (generateManifest).
 
@@ -2260,6 +2392,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_api_root(
@@ -2269,6 +2402,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> GetApiRootResponse200:
         """`GET /` (getApiRoot).
 
@@ -2284,6 +2418,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_app(
@@ -2295,6 +2430,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> App:
         """`GET /v3/apps/{guid}` (getApp).
 
@@ -2317,6 +2453,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(include=include),
         )
 
@@ -2329,6 +2466,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AppFeature:
         """`GET /v3/apps/{guid}/features/{name}` (getAppFeature).
 
@@ -2352,6 +2490,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_app_usage_event(
@@ -2362,6 +2501,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AppUsageEvent:
         """`GET /v3/app_usage_events/{guid}` (getAppUsageEvent).
 
@@ -2382,6 +2522,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_assigned_isolation_segment_for_space(
@@ -2392,6 +2533,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RelationshipToOne:
         """`GET /v3/spaces/{guid}/relationships/isolation_segment` (getAssignedIsolationSegmentForSpace).
 
@@ -2412,6 +2554,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_audit_event(
@@ -2422,6 +2565,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AuditEvent:
         """`GET /v3/audit_events/{guid}` (getAuditEvent).
 
@@ -2442,6 +2586,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_build(
@@ -2452,6 +2597,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Build:
         """`GET /v3/builds/{guid}` (getBuild).
 
@@ -2472,6 +2618,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_buildpack(
@@ -2482,6 +2629,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Buildpack:
         """`GET /v3/buildpacks/{guid}` (getBuildpack).
 
@@ -2502,6 +2650,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_current_droplet_association_for_app(
@@ -2512,6 +2661,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RelationshipToOne:
         """`GET /v3/apps/{guid}/relationships/current_droplet` (getCurrentDropletAssociationForApp).
 
@@ -2532,6 +2682,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_current_droplet_for_app(
@@ -2542,6 +2693,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Droplet:
         """`GET /v3/apps/{guid}/droplets/current` (getCurrentDropletForApp).
 
@@ -2562,6 +2714,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_default_domain_for_organization(
@@ -2572,6 +2725,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Domain:
         """`GET /v3/organizations/{guid}/domains/default` (getDefaultDomainForOrganization).
 
@@ -2592,6 +2746,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_default_isolation_segment_for_organization(
@@ -2602,6 +2757,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RelationshipToOne:
         """`GET /v3/organizations/{guid}/relationships/default_isolation_segment` (getDefaultIsolationSegmentForOrganization).
 
@@ -2622,6 +2778,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_deployment(
@@ -2632,6 +2789,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Deployment:
         """`GET /v3/deployments/{guid}` (getDeployment).
 
@@ -2652,6 +2810,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_domain(
@@ -2662,6 +2821,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Domain:
         """`GET /v3/domains/{guid}` (getDomain).
 
@@ -2682,6 +2842,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_droplet(
@@ -2692,6 +2853,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Droplet:
         """`GET /v3/droplets/{guid}` (getDroplet).
 
@@ -2712,6 +2874,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_env_for_app(
@@ -2722,6 +2885,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AppEnvironment:
         """`GET /v3/apps/{guid}/env` (getEnvForApp).
 
@@ -2742,6 +2906,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_environment_variable_group(
@@ -2752,6 +2917,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> EnvironmentVariableGroup:
         """`GET /v3/environment_variable_groups/{name}` (getEnvironmentVariableGroup).
 
@@ -2770,6 +2936,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_environment_variables_for_app(
@@ -2780,6 +2947,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AppEnvironmentVariables:
         """`GET /v3/apps/{guid}/environment_variables` (getEnvironmentVariablesForApp).
 
@@ -2800,6 +2968,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_feature_flag(
@@ -2810,6 +2979,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> FeatureFlag:
         """`GET /v3/feature_flags/{name}` (getFeatureFlag).
 
@@ -2828,6 +2998,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_isolation_segment(
@@ -2838,6 +3009,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> IsolationSegment:
         """`GET /v3/isolation_segments/{guid}` (getIsolationSegment).
 
@@ -2858,6 +3030,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_job(
@@ -2868,6 +3041,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Job:
         """`GET /v3/jobs/{guid}` (getJob).
 
@@ -2888,6 +3062,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_organization(
@@ -2898,6 +3073,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Organization:
         """`GET /v3/organizations/{guid}` (getOrganization).
 
@@ -2918,6 +3094,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_organization_quota(
@@ -2928,6 +3105,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> OrganizationQuota:
         """`GET /v3/organization_quotas/{guid}` (getOrganizationQuota).
 
@@ -2948,6 +3126,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_package(
@@ -2958,6 +3137,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Package:
         """`GET /v3/packages/{guid}` (getPackage).
 
@@ -2978,6 +3158,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_permissions_for_app(
@@ -2988,6 +3169,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AppPermissions:
         """`GET /v3/apps/{guid}/permissions` (getPermissionsForApp).
 
@@ -3008,6 +3190,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_platform_info(
@@ -3017,6 +3200,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> GetPlatformInfoResponse200:
         """`GET /v3/info` (getPlatformInfo).
 
@@ -3032,6 +3216,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_platform_usage_summary(
@@ -3041,6 +3226,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> GetPlatformUsageSummaryResponse200:
         """`GET /v3/info/usage_summary` (getPlatformUsageSummary).
 
@@ -3056,6 +3242,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_process(
@@ -3066,6 +3253,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Process:
         """`GET /v3/processes/{guid}` (getProcess).
 
@@ -3086,6 +3274,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_process_for_app(
@@ -3097,6 +3286,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Process:
         """`GET /v3/apps/{guid}/processes/{type}` (getProcessForApp).
 
@@ -3122,6 +3312,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_process_stats(
@@ -3132,6 +3323,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ProcessStats:
         """`GET /v3/processes/{guid}/stats` (getProcessStats).
 
@@ -3152,6 +3344,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_process_stats_for_app(
@@ -3163,6 +3356,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ProcessStats:
         """`GET /v3/apps/{guid}/processes/{type}/stats` (getProcessStatsForApp).
 
@@ -3188,6 +3382,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_revision(
@@ -3198,6 +3393,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Revision:
         """`GET /v3/revisions/{guid}` (getRevision).
 
@@ -3218,6 +3414,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_revision_environment_variables(
@@ -3228,6 +3425,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> GetRevisionEnvironmentVariablesResponse200:
         """`GET /v3/revisions/{guid}/environment_variables` (getRevisionEnvironmentVariables).
 
@@ -3248,6 +3446,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_role(
@@ -3259,6 +3458,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Role:
         """`GET /v3/roles/{guid}` (getRole).
 
@@ -3281,6 +3481,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(include=include),
         )
 
@@ -3293,6 +3494,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Route:
         """`GET /v3/routes/{guid}` (getRoute).
 
@@ -3315,6 +3517,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(include=include),
         )
 
@@ -3326,6 +3529,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SecurityGroup:
         """`GET /v3/security_groups/{guid}` (getSecurityGroup).
 
@@ -3346,6 +3550,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_broker(
@@ -3356,6 +3561,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceBroker:
         """`GET /v3/service_brokers/{guid}` (getServiceBroker).
 
@@ -3376,6 +3582,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_credential_binding(
@@ -3387,6 +3594,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AppCredentialBinding | KeyCredentialBinding:
         """`GET /v3/service_credential_bindings/{guid}` (getServiceCredentialBinding).
 
@@ -3411,6 +3619,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(include=include),
         )
 
@@ -3422,6 +3631,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> GetServiceCredentialBindingDetailsResponse200:
         """`GET /v3/service_credential_bindings/{guid}/details` (getServiceCredentialBindingDetails).
 
@@ -3442,6 +3652,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_credential_binding_parameters(
@@ -3452,6 +3663,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> GetServiceCredentialBindingParametersResponse200:
         """`GET /v3/service_credential_bindings/{guid}/parameters` (getServiceCredentialBindingParameters).
 
@@ -3472,6 +3684,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_instance(
@@ -3483,6 +3696,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ManagedServiceInstance | UserProvidedServiceInstance:
         """`GET /v3/service_instances/{guid}` (getServiceInstance).
 
@@ -3505,6 +3719,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(fields=fields),
         )
 
@@ -3516,6 +3731,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> GetServiceInstanceCredentialsResponse200:
         """`GET /v3/service_instances/{guid}/credentials` (getServiceInstanceCredentials).
 
@@ -3536,6 +3752,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_instance_parameters(
@@ -3546,6 +3763,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> GetServiceInstanceParametersResponse200:
         """`GET /v3/service_instances/{guid}/parameters` (getServiceInstanceParameters).
 
@@ -3566,6 +3784,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_instance_permissions(
@@ -3576,6 +3795,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> GetServiceInstancePermissionsResponse200:
         """`GET /v3/service_instances/{guid}/permissions` (getServiceInstancePermissions).
 
@@ -3596,6 +3816,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_instance_usage_summary_in_shared_spaces(
@@ -3606,6 +3827,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> GetServiceInstanceUsageSummaryInSharedSpacesResponse200:
         """`GET /v3/service_instances/{guid}/relationships/shared_spaces/usage_summary` (getServiceInstanceUsageSummaryInSharedSpaces).
 
@@ -3626,6 +3848,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_offering(
@@ -3636,6 +3859,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceOffering:
         """`GET /v3/service_offerings/{guid}` (getServiceOffering).
 
@@ -3656,6 +3880,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_plan(
@@ -3667,6 +3892,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServicePlan:
         """`GET /v3/service_plans/{guid}` (getServicePlan).
 
@@ -3689,6 +3915,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(include=include),
         )
 
@@ -3700,6 +3927,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServicePlanVisibility:
         """`GET /v3/service_plans/{guid}/visibility` (getServicePlanVisibility).
 
@@ -3720,6 +3948,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_route_binding(
@@ -3731,6 +3960,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceRouteBinding:
         """`GET /v3/service_route_bindings/{guid}` (getServiceRouteBinding).
 
@@ -3753,6 +3983,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(include=include),
         )
 
@@ -3764,6 +3995,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> GetServiceRouteBindingParametersResponse200:
         """`GET /v3/service_route_bindings/{guid}/parameters` (getServiceRouteBindingParameters).
 
@@ -3784,6 +4016,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_usage_event(
@@ -3794,6 +4027,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceUsageEvent:
         """`GET /v3/service_usage_events/{guid}` (getServiceUsageEvent).
 
@@ -3814,6 +4048,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_sidecar(
@@ -3824,6 +4059,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Sidecar:
         """`GET /v3/sidecars/{guid}` (getSidecar).
 
@@ -3844,6 +4080,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_space(
@@ -3855,6 +4092,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Space:
         """`GET /v3/spaces/{guid}` (getSpace).
 
@@ -3877,6 +4115,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(include=include),
         )
 
@@ -3889,6 +4128,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SpaceFeature:
         """`GET /v3/spaces/{guid}/features/{name}` (getSpaceFeature).
 
@@ -3912,6 +4152,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_space_quota(
@@ -3922,6 +4163,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SpaceQuota:
         """`GET /v3/space_quotas/{guid}` (getSpaceQuota).
 
@@ -3942,6 +4184,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_ssh_enabled_for_app(
@@ -3952,6 +4195,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AppSshEnabled:
         """`GET /v3/apps/{guid}/ssh_enabled` (getSshEnabledForApp).
 
@@ -3972,6 +4216,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_stack(
@@ -3982,6 +4227,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Stack:
         """`GET /v3/stacks/{guid}` (getStack).
 
@@ -4002,6 +4248,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_task(
@@ -4012,6 +4259,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Task:
         """`GET /v3/tasks/{guid}` (getTask).
 
@@ -4032,6 +4280,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_usage_summary_for_organization(
@@ -4042,6 +4291,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> GetUsageSummaryForOrganizationResponse200:
         """`GET /v3/organizations/{guid}/usage_summary` (getUsageSummaryForOrganization).
 
@@ -4062,6 +4312,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_usage_summary_for_space(
@@ -4072,6 +4323,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> GetUsageSummaryForSpaceResponse200:
         """`GET /v3/spaces/{guid}/usage_summary` (getUsageSummaryForSpace).
 
@@ -4092,6 +4344,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_user(
@@ -4102,6 +4355,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> User:
         """`GET /v3/users/{guid}` (getUser).
 
@@ -4122,6 +4376,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_v3_api_root(
@@ -4131,6 +4386,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> GetV3ApiRootResponse200:
         """`GET /v3` (getV3ApiRoot).
 
@@ -4146,6 +4402,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def insert_destinations_for_route(
@@ -4157,6 +4414,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RouteDestinationList:
         """`POST /v3/routes/{guid}/destinations` (insertDestinationsForRoute).
 
@@ -4179,6 +4437,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -4197,6 +4456,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> BuildList:
         """`GET /v3/apps/{guid}/builds` (listAppBuilds).
 
@@ -4231,6 +4491,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4256,6 +4517,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DropletList:
         """`GET /v3/apps/{guid}/droplets` (listAppDroplets).
 
@@ -4288,6 +4550,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4306,6 +4569,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AppFeatureList:
         """`GET /v3/apps/{guid}/features` (listAppFeatures).
 
@@ -4326,6 +4590,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def list_app_packages(
@@ -4342,6 +4607,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> PackageList:
         """`GET /v3/apps/{guid}/packages` (listAppPackages).
 
@@ -4374,6 +4640,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(guids=guids, page=page, per_page=per_page, order_by=order_by, states=states, types=types),
         )
 
@@ -4388,6 +4655,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ProcessList:
         """`GET /v3/apps/{guid}/processes` (listAppProcesses).
 
@@ -4414,6 +4682,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(page=page, per_page=per_page, order_by=order_by),
         )
 
@@ -4432,6 +4701,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RouteList:
         """`GET /v3/apps/{guid}/routes` (listAppRoutes).
 
@@ -4466,6 +4736,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4485,6 +4756,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SidecarList:
         """`GET /v3/apps/{guid}/sidecars` (listAppSidecars).
 
@@ -4505,6 +4777,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def list_app_tasks(
@@ -4525,6 +4798,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> TaskList:
         """`GET /v3/apps/{guid}/tasks` (listAppTasks).
 
@@ -4565,6 +4839,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4592,6 +4867,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AppUsageEventList:
         """`GET /v3/app_usage_events` (listAppUsageEvents).
 
@@ -4619,6 +4895,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4649,6 +4926,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AppList:
         """`GET /v3/apps` (listApps).
 
@@ -4690,6 +4968,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4721,6 +5000,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AppList:
         """`GET /v3/stacks/{guid}/apps` (listAppsOnStack).
 
@@ -4753,6 +5033,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4779,6 +5060,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AuditEventList:
         """`GET /v3/audit_events` (listAuditEvents).
 
@@ -4812,6 +5094,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4840,6 +5123,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> BuildpackList:
         """`GET /v3/buildpacks` (listBuildpacks).
 
@@ -4871,6 +5155,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4899,6 +5184,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> BuildList:
         """`GET /v3/builds` (listBuilds).
 
@@ -4932,6 +5218,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -4956,6 +5243,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RevisionList:
         """`GET /v3/apps/{guid}/revisions/deployed` (listDeployedRevisionsForApp).
 
@@ -4982,6 +5270,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(page=page, per_page=per_page, order_by=order_by),
         )
 
@@ -5002,6 +5291,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DeploymentList:
         """`GET /v3/deployments` (listDeployments).
 
@@ -5041,6 +5331,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -5065,6 +5356,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RouteDestinationList:
         """`GET /v3/routes/{guid}/destinations` (listDestinationsForRoute).
 
@@ -5089,6 +5381,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(page=page, per_page=per_page),
         )
 
@@ -5108,6 +5401,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DomainList:
         """`GET /v3/domains` (listDomains).
 
@@ -5141,6 +5435,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -5166,6 +5461,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DomainList:
         """`GET /v3/organizations/{guid}/domains` (listDomainsForOrganization).
 
@@ -5194,6 +5490,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(page=page, per_page=per_page, order_by=order_by, names=names),
         )
 
@@ -5215,6 +5512,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DropletList:
         """`GET /v3/droplets` (listDroplets).
 
@@ -5252,6 +5550,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -5278,6 +5577,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> FeatureFlagList:
         """`GET /v3/feature_flags` (listFeatureFlags).
 
@@ -5301,6 +5601,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(page=page, per_page=per_page, order_by=order_by, updated_ats=updated_ats),
         )
 
@@ -5320,6 +5621,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> IsolationSegmentList:
         """`GET /v3/isolation_segments` (listIsolationSegments).
 
@@ -5353,6 +5655,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -5381,6 +5684,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> OrganizationQuotaList:
         """`GET /v3/organization_quotas` (listOrganizationQuotas).
 
@@ -5412,6 +5716,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -5439,6 +5744,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> OrganizationList:
         """`GET /v3/organizations` (listOrganizations).
 
@@ -5470,6 +5776,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -5492,6 +5799,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RelationshipToMany:
         """`GET /v3/isolation_segments/{guid}/relationships/organizations` (listOrganizationsForIsolationSegment).
 
@@ -5516,6 +5824,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(page=page, per_page=per_page),
         )
 
@@ -5529,6 +5838,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> OrganizationList:
         """`GET /v3/isolation_segments/{guid}/organizations` (listOrganizationsForIsolationSegmentShort).
 
@@ -5553,6 +5863,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(page=page, per_page=per_page),
         )
 
@@ -5570,6 +5881,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DropletList:
         """`GET /v3/packages/{guid}/droplets` (listPackageDroplets).
 
@@ -5602,6 +5914,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -5631,6 +5944,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> PackageList:
         """`GET /v3/packages` (listPackages).
 
@@ -5670,6 +5984,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -5694,6 +6009,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ListProcessInstancesResponse200:
         """`GET /v3/processes/{guid}/process_instances` (listProcessInstances).
 
@@ -5714,6 +6030,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def list_process_sidecars(
@@ -5724,6 +6041,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SidecarList:
         """`GET /v3/processes/{guid}/sidecars` (listProcessSidecars).
 
@@ -5744,6 +6062,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def list_processes(
@@ -5764,6 +6083,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ProcessList:
         """`GET /v3/processes` (listProcesses).
 
@@ -5801,6 +6121,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -5831,6 +6152,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RevisionList:
         """`GET /v3/apps/{guid}/revisions` (listRevisionsForApp).
 
@@ -5865,6 +6187,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -5895,6 +6218,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ListRolesResponse200:
         """`GET /v3/roles` (listRoles).
 
@@ -5934,6 +6258,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -5973,6 +6298,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ListRoutesResponse200:
         """`GET /v3/routes` (listRoutes).
 
@@ -6020,6 +6346,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -6048,6 +6375,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SecurityGroupList:
         """`GET /v3/spaces/{guid}/running_security_groups` (listRunningSecurityGroupsForSpace).
 
@@ -6068,6 +6396,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def list_security_groups(
@@ -6088,6 +6417,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SecurityGroupList:
         """`GET /v3/security_groups` (listSecurityGroups).
 
@@ -6125,6 +6455,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -6155,6 +6486,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceBrokerList:
         """`GET /v3/service_brokers` (listServiceBrokers).
 
@@ -6186,6 +6518,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -6223,6 +6556,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceCredentialBindingList:
         """`GET /v3/service_credential_bindings` (listServiceCredentialBindings).
 
@@ -6295,6 +6629,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -6326,6 +6661,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RelationshipToManySelfLinks:
         """`GET /v3/service_instances/{guid}/relationships/shared_spaces` (listServiceInstanceSharedSpaces).
 
@@ -6350,6 +6686,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(fields=fields),
         )
 
@@ -6374,6 +6711,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceInstanceList:
         """`GET /v3/service_instances` (listServiceInstances).
 
@@ -6417,6 +6755,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 names=names,
                 guids=guids,
@@ -6455,6 +6794,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceOfferingList:
         """`GET /v3/service_offerings` (listServiceOfferings).
 
@@ -6498,6 +6838,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -6540,6 +6881,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServicePlanList:
         """`GET /v3/service_plans` (listServicePlans).
 
@@ -6595,6 +6937,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -6635,6 +6978,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceRouteBindingList:
         """`GET /v3/service_route_bindings` (listServiceRouteBindings).
 
@@ -6678,6 +7022,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -6708,6 +7053,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceUsageEventList:
         """`GET /v3/service_usage_events` (listServiceUsageEvents).
 
@@ -6748,6 +7094,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -6768,6 +7115,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RelationshipToMany:
         """`GET /v3/routes/{guid}/relationships/shared_spaces` (listSharedSpacesRelationship).
 
@@ -6788,6 +7136,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def list_space_features(
@@ -6798,6 +7147,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SpaceFeatureList:
         """`GET /v3/spaces/{guid}/features` (listSpaceFeatures).
 
@@ -6818,6 +7168,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def list_space_quotas(
@@ -6836,6 +7187,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SpaceQuotaList:
         """`GET /v3/space_quotas` (listSpaceQuotas).
 
@@ -6869,6 +7221,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -6899,6 +7252,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SpaceList:
         """`GET /v3/spaces` (listSpaces).
 
@@ -6934,6 +7288,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -6958,6 +7313,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RelationshipToManySelfLinks:
         """`GET /v3/isolation_segments/{guid}/relationships/spaces` (listSpacesForIsolationSegment).
 
@@ -6982,6 +7338,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(page=page, per_page=per_page),
         )
 
@@ -6999,6 +7356,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> StackList:
         """`GET /v3/stacks` (listStacks).
 
@@ -7028,6 +7386,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -7047,6 +7406,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SecurityGroupList:
         """`GET /v3/spaces/{guid}/staging_security_groups` (listStagingSecurityGroupsForSpace).
 
@@ -7067,6 +7427,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def list_tasks(
@@ -7089,6 +7450,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> TaskList:
         """`GET /v3/tasks` (listTasks).
 
@@ -7130,6 +7492,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -7164,6 +7527,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> UserList:
         """`GET /v3/users` (listUsers).
 
@@ -7199,6 +7563,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -7231,6 +7596,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> UserList:
         """`GET /v3/organizations/{guid}/users` (listUsersForOrganization).
 
@@ -7271,6 +7637,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -7293,6 +7660,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> UserList:
         """`GET /v3/spaces/{guid}/users` (listUsersForSpace).
 
@@ -7313,6 +7681,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def manage_isolation_segment_for_space(
@@ -7324,6 +7693,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RelationshipToOne:
         """`PATCH /v3/spaces/{guid}/relationships/isolation_segment` (manageIsolationSegmentForSpace).
 
@@ -7346,6 +7716,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -7357,6 +7728,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ResourceMatch:
         """`POST /v3/resource_matches` (postResourceMatches).
 
@@ -7374,6 +7746,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -7384,6 +7757,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`POST /v3/app_usage_events/actions/destructively_purge_all_and_reseed` (purgeAndSeedAppUsageEvents).
 
@@ -7399,6 +7773,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def purge_and_seed_service_usage_events(
@@ -7408,6 +7783,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`POST /v3/service_usage_events/actions/destructively_purge_all_and_reseed` (purgeAndSeedServiceUsageEvents).
 
@@ -7423,6 +7799,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def remove_destination_for_route(
@@ -7434,6 +7811,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/routes/{guid}/destinations/{destination_guid}` (removeDestinationForRoute).
 
@@ -7459,6 +7837,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def remove_organization_from_service_plan_visibility(
@@ -7470,6 +7849,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/service_plans/{guid}/visibility/{organization_guid}` (removeOrganizationFromServicePlanVisibility).
 
@@ -7500,6 +7880,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def remove_space_quota_from_space(
@@ -7511,6 +7892,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/space_quotas/{guid}/relationships/spaces/{space_guid}` (removeSpaceQuotaFromSpace).
 
@@ -7536,6 +7918,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def replace_destinations_for_route_with_patch(
@@ -7547,6 +7930,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RouteDestinationList:
         """`PATCH /v3/routes/{guid}/destinations` (replaceDestinationsForRouteWithPatch).
 
@@ -7571,6 +7955,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -7582,6 +7967,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> App:
         """`POST /v3/apps/{guid}/actions/restart` (restartApp).
 
@@ -7602,6 +7988,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def revoke_isolation_segment_for_organization(
@@ -7613,6 +8000,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/isolation_segments/{guid}/relationships/organizations/{org_guid}` (revokeIsolationSegmentForOrganization).
 
@@ -7638,6 +8026,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def scale_process(
@@ -7649,6 +8038,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Process:
         """`POST /v3/processes/{guid}/actions/scale` (scaleProcess).
 
@@ -7671,6 +8061,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -7684,6 +8075,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Process:
         """`POST /v3/apps/{guid}/processes/{type}/actions/scale` (scaleProcessForApp).
 
@@ -7711,6 +8103,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -7723,6 +8116,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RelationshipToOne:
         """`PATCH /v3/apps/{guid}/relationships/current_droplet` (setCurrentDropletForApp).
 
@@ -7745,6 +8139,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -7757,6 +8152,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ShareDomainResponse200:
         """`POST /v3/domains/{guid}/relationships/shared_organizations` (shareDomain).
 
@@ -7779,6 +8175,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -7791,6 +8188,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RelationshipToMany:
         """`POST /v3/routes/{guid}/relationships/shared_spaces` (shareRoute).
 
@@ -7813,6 +8211,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -7825,6 +8224,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RelationshipToMany:
         """`POST /v3/service_instances/{guid}/relationships/shared_spaces` (shareServiceInstance).
 
@@ -7847,6 +8247,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -7858,6 +8259,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> App:
         """`POST /v3/apps/{guid}/actions/start` (startApp).
 
@@ -7878,6 +8280,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def stop_app(
@@ -7888,6 +8291,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> App:
         """`POST /v3/apps/{guid}/actions/stop` (stopApp).
 
@@ -7908,6 +8312,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def terminate_process_instance(
@@ -7919,6 +8324,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/processes/{guid}/instances/{index}` (terminateProcessInstance).
 
@@ -7942,6 +8348,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def terminate_process_instance_for_app(
@@ -7954,6 +8361,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/apps/{guid}/processes/{type}/instances/{index}` (terminateProcessInstanceForApp).
 
@@ -7982,6 +8390,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def transfer_route_ownership(
@@ -7993,6 +8402,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`PATCH /v3/routes/{guid}/relationships/space` (transferRouteOwnership).
 
@@ -8015,6 +8425,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -8027,6 +8438,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/security_groups/{guid}/relationships/running_spaces/{space_guid}` (unbindRunningSecurityGroup).
 
@@ -8052,6 +8464,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def unbind_staging_security_group(
@@ -8063,6 +8476,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/security_groups/{guid}/relationships/staging_spaces/{space_guid}` (unbindStagingSecurityGroup).
 
@@ -8088,6 +8502,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def unshare_domain(
@@ -8099,6 +8514,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/domains/{guid}/relationships/shared_organizations/{org_guid}` (unshareDomain).
 
@@ -8124,6 +8540,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def unshare_route(
@@ -8135,6 +8552,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/routes/{guid}/relationships/shared_spaces/{space_guid}` (unshareRoute).
 
@@ -8160,6 +8578,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def unshare_service_instance(
@@ -8171,6 +8590,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /v3/service_instances/{guid}/relationships/shared_spaces/{space_guid}` (unshareServiceInstance).
 
@@ -8196,6 +8616,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def update_app(
@@ -8207,6 +8628,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> App:
         """`PATCH /v3/apps/{guid}` (updateApp).
 
@@ -8229,6 +8651,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -8242,6 +8665,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`PATCH /v3/apps/{guid}/features/{name}` (updateAppFeature).
 
@@ -8267,6 +8691,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -8279,6 +8704,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Build:
         """`PATCH /v3/builds/{guid}` (updateBuild).
 
@@ -8301,6 +8727,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -8313,6 +8740,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Build:
         """`PATCH /v3/apps/{guid}/builds` (updateBuildViaApp).
 
@@ -8335,6 +8763,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -8347,6 +8776,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Buildpack:
         """`PATCH /v3/buildpacks/{guid}` (updateBuildpack).
 
@@ -8369,6 +8799,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -8381,6 +8812,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Deployment:
         """`PATCH /v3/deployments/{guid}` (updateDeployment).
 
@@ -8403,6 +8835,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -8416,6 +8849,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RouteDestination:
         """`PATCH /v3/routes/{guid}/destinations/{destination_guid}` (updateDestinationProtocolForRoute).
 
@@ -8443,6 +8877,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -8455,6 +8890,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Domain:
         """`PATCH /v3/domains/{guid}` (updateDomain).
 
@@ -8477,6 +8913,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -8489,6 +8926,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Droplet:
         """`PATCH /v3/droplets/{guid}` (updateDroplet).
 
@@ -8511,6 +8949,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -8523,6 +8962,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> EnvironmentVariableGroup:
         """`PATCH /v3/environment_variable_groups/{name}` (updateEnvironmentVariableGroup).
 
@@ -8543,6 +8983,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -8555,6 +8996,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AppEnvironmentVariables:
         """`PATCH /v3/apps/{guid}/environment_variables` (updateEnvironmentVariablesForApp).
 
@@ -8577,6 +9019,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -8589,6 +9032,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> FeatureFlag:
         """`PATCH /v3/feature_flags/{name}` (updateFeatureFlag).
 
@@ -8609,6 +9053,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -8621,6 +9066,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> IsolationSegment:
         """`PATCH /v3/isolation_segments/{guid}` (updateIsolationSegment).
 
@@ -8643,6 +9089,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -8655,6 +9102,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Organization:
         """`PATCH /v3/organizations/{guid}` (updateOrganization).
 
@@ -8677,6 +9125,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -8689,6 +9138,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> OrganizationQuota:
         """`PATCH /v3/organization_quotas/{guid}` (updateOrganizationQuota).
 
@@ -8711,6 +9161,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -8723,6 +9174,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Package:
         """`PATCH /v3/packages/{guid}` (updatePackage).
 
@@ -8745,6 +9197,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -8757,6 +9210,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Process:
         """`PATCH /v3/processes/{guid}` (updateProcess).
 
@@ -8779,6 +9233,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -8792,6 +9247,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Process:
         """`PATCH /v3/apps/{guid}/processes/{type}` (updateProcessForApp).
 
@@ -8819,6 +9275,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -8831,6 +9288,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Revision:
         """`PATCH /v3/revisions/{guid}` (updateRevision).
 
@@ -8853,6 +9311,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -8865,6 +9324,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Route:
         """`PATCH /v3/routes/{guid}` (updateRoute).
 
@@ -8887,6 +9347,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -8899,6 +9360,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SecurityGroup:
         """`PATCH /v3/security_groups/{guid}` (updateSecurityGroup).
 
@@ -8921,6 +9383,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -8933,6 +9396,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None | ServiceBroker:
         """`PATCH /v3/service_brokers/{guid}` (updateServiceBroker).
 
@@ -8955,6 +9419,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -8967,6 +9432,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AppCredentialBinding | KeyCredentialBinding:
         """`PATCH /v3/service_credential_bindings/{guid}` (updateServiceCredentialBinding).
 
@@ -8989,6 +9455,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -9001,6 +9468,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ManagedServiceInstance | UserProvidedServiceInstance | None:
         """`PATCH /v3/service_instances/{guid}` (updateServiceInstance).
 
@@ -9023,6 +9491,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -9035,6 +9504,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceOffering:
         """`PATCH /v3/service_offerings/{guid}` (updateServiceOffering).
 
@@ -9057,6 +9527,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -9069,6 +9540,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServicePlan:
         """`PATCH /v3/service_plans/{guid}` (updateServicePlan).
 
@@ -9091,6 +9563,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -9103,6 +9576,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServicePlanVisibility:
         """`PATCH /v3/service_plans/{guid}/visibility` (updateServicePlanVisibility).
 
@@ -9125,6 +9599,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -9137,6 +9612,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceRouteBinding:
         """`PATCH /v3/service_route_bindings/{guid}` (updateServiceRouteBinding).
 
@@ -9159,6 +9635,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -9171,6 +9648,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Sidecar:
         """`PATCH /v3/sidecars/{guid}` (updateSidecar).
 
@@ -9193,6 +9671,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -9205,6 +9684,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Space:
         """`PATCH /v3/spaces/{guid}` (updateSpace).
 
@@ -9227,6 +9707,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -9240,6 +9721,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SpaceFeature:
         """`PATCH /v3/spaces/{guid}/features/{name}` (updateSpaceFeature).
 
@@ -9265,6 +9747,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -9277,6 +9760,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SpaceQuota:
         """`PATCH /v3/space_quotas/{guid}` (updateSpaceQuota).
 
@@ -9299,6 +9783,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -9311,6 +9796,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Stack:
         """`PATCH /v3/stacks/{guid}` (updateStack).
 
@@ -9333,6 +9819,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -9345,6 +9832,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Task:
         """`PATCH /v3/tasks/{guid}` (updateTask).
 
@@ -9367,6 +9855,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -9379,6 +9868,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> User:
         """`PATCH /v3/users/{guid}` (updateUser).
 
@@ -9401,6 +9891,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -9413,6 +9904,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Buildpack:
         """`POST /v3/buildpacks/{guid}/upload` (uploadBuildpack).
 
@@ -9435,6 +9927,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -9447,6 +9940,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Droplet:
         """`POST /v3/droplets/{guid}/upload` (uploadDroplet).
 
@@ -9469,6 +9963,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -9481,6 +9976,7 @@ class CfV3Api(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Package:
         """`POST /v3/packages/{guid}/upload` (uploadPackageBits).
 
@@ -9505,6 +10001,7 @@ class CfV3Api(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -9523,6 +10020,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`POST /v3/spaces/{guid}/actions/apply_manifest` (applyManifestToSpace).
 
@@ -9545,6 +10043,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -9557,6 +10056,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RelationshipToMany]:
         """`POST /v3/organization_quotas/{quota_guid}/relationships/organizations` (applyOrganizationQuota).
 
@@ -9579,6 +10079,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -9591,6 +10092,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServicePlanVisibility]:
         """`POST /v3/service_plans/{guid}/visibility` (applyServicePlanVisibility).
 
@@ -9613,6 +10115,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -9625,6 +10128,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RelationshipToMany]:
         """`POST /v3/space_quotas/{quota_guid}/relationships/spaces` (applySpaceQuota).
 
@@ -9647,6 +10151,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -9659,6 +10164,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RelationshipToOne]:
         """`PATCH /v3/organizations/{guid}/relationships/default_isolation_segment` (assignDefaultIsolationSegmentForOrganization).
 
@@ -9681,6 +10187,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -9693,6 +10200,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RelationshipToMany]:
         """`POST /v3/security_groups/{guid}/relationships/running_spaces` (bindRunningSecurityGroup).
 
@@ -9715,6 +10223,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -9727,6 +10236,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RelationshipToMany]:
         """`POST /v3/security_groups/{guid}/relationships/staging_spaces` (bindStagingSecurityGroup).
 
@@ -9749,6 +10259,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -9760,6 +10271,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Deployment]:
         """`POST /v3/deployments/{guid}/actions/cancel` (cancelDeployment).
 
@@ -9780,6 +10292,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def cancel_task(
@@ -9790,6 +10303,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Task]:
         """`POST /v3/tasks/{guid}/actions/cancel` (cancelTask).
 
@@ -9810,6 +10324,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def cancel_task_put(
@@ -9820,6 +10335,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Task]:
         """`PUT /v3/tasks/{guid}/actions/cancel` (cancelTaskPut).
 
@@ -9840,6 +10356,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def cancel_task_short(
@@ -9850,6 +10367,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Task]:
         """`PUT /v3/tasks/{guid}/cancel` (cancelTaskShort).
 
@@ -9870,6 +10388,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def check_reserved_routes_for_domain(
@@ -9883,6 +10402,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[CheckReservedRoutesForDomainResponse200]:
         """`GET /v3/domains/{guid}/route_reservations` (checkReservedRoutesForDomain).
 
@@ -9909,6 +10429,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(host=host, path=path, port=port),
         )
 
@@ -9919,6 +10440,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`POST /v3/admin/actions/clear_buildpack_cache` (clearBuildpackCache).
 
@@ -9934,6 +10456,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def clear_buildpack_cache_for_application(
@@ -9944,6 +10467,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`POST /v3/apps/{guid}/actions/clear_buildpack_cache` (clearBuildpackCacheForApplication).
 
@@ -9964,6 +10488,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def continue_deployment(
@@ -9974,6 +10499,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Deployment]:
         """`POST /v3/deployments/{guid}/actions/continue` (continueDeployment).
 
@@ -9994,6 +10520,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def create_app(
@@ -10004,6 +10531,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[App]:
         """`POST /v3/apps` (createApp).
 
@@ -10021,6 +10549,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -10032,6 +10561,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Build]:
         """`POST /v3/builds` (createBuild).
 
@@ -10049,6 +10579,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -10060,6 +10591,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Buildpack]:
         """`POST /v3/buildpacks` (createBuildpack).
 
@@ -10077,6 +10609,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -10088,6 +10621,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Deployment]:
         """`POST /v3/deployments` (createDeployment).
 
@@ -10105,6 +10639,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -10116,6 +10651,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Domain]:
         """`POST /v3/domains` (createDomain).
 
@@ -10133,6 +10669,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -10144,6 +10681,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Droplet]:
         """`POST /v3/droplets` (createDroplet).
 
@@ -10161,6 +10699,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -10172,6 +10711,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[IsolationSegment]:
         """`POST /v3/isolation_segments` (createIsolationSegment).
 
@@ -10189,6 +10729,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -10201,6 +10742,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`POST /v3/spaces/{guid}/manifest_diff` (createManifestDiffForSpace).
 
@@ -10223,6 +10765,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -10234,6 +10777,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Organization]:
         """`POST /v3/organizations` (createOrganization).
 
@@ -10251,6 +10795,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -10262,6 +10807,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[OrganizationQuota]:
         """`POST /v3/organization_quotas` (createOrganizationQuota).
 
@@ -10279,6 +10825,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -10290,6 +10837,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Package]:
         """`POST /v3/packages` (createPackage).
 
@@ -10307,6 +10855,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -10318,6 +10867,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Role]:
         """`POST /v3/roles` (createRole).
 
@@ -10335,6 +10885,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -10346,6 +10897,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Route]:
         """`POST /v3/routes` (createRoute).
 
@@ -10363,6 +10915,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -10374,6 +10927,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SecurityGroup]:
         """`POST /v3/security_groups` (createSecurityGroup).
 
@@ -10391,6 +10945,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -10402,6 +10957,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`POST /v3/service_brokers` (createServiceBroker).
 
@@ -10419,6 +10975,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -10430,6 +10987,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[AppCredentialBinding | KeyCredentialBinding | None]:
         """`POST /v3/service_credential_bindings` (createServiceCredentialBinding).
 
@@ -10447,6 +11005,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -10458,6 +11017,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None | UserProvidedServiceInstance]:
         """`POST /v3/service_instances` (createServiceInstance).
 
@@ -10475,6 +11035,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -10486,6 +11047,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None | ServiceRouteBinding]:
         """`POST /v3/service_route_bindings` (createServiceRouteBinding).
 
@@ -10503,6 +11065,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -10515,6 +11078,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Sidecar]:
         """`POST /v3/apps/{guid}/sidecars` (createSidecar).
 
@@ -10537,6 +11101,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -10548,6 +11113,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Space]:
         """`POST /v3/spaces` (createSpace).
 
@@ -10565,6 +11131,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -10576,6 +11143,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SpaceQuota]:
         """`POST /v3/space_quotas` (createSpaceQuota).
 
@@ -10593,6 +11161,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -10604,6 +11173,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Stack]:
         """`POST /v3/stacks` (createStack).
 
@@ -10621,6 +11191,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -10633,6 +11204,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Task]:
         """`POST /v3/apps/{guid}/tasks` (createTask).
 
@@ -10655,6 +11227,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -10666,6 +11239,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[User]:
         """`POST /v3/users` (createUser).
 
@@ -10683,6 +11257,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -10694,6 +11269,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/apps/{guid}` (deleteApp).
 
@@ -10714,6 +11290,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_buildpack(
@@ -10724,6 +11301,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/buildpacks/{guid}` (deleteBuildpack).
 
@@ -10744,6 +11322,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_domain(
@@ -10754,6 +11333,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/domains/{guid}` (deleteDomain).
 
@@ -10774,6 +11354,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_droplet(
@@ -10784,6 +11365,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Job]:
         """`DELETE /v3/droplets/{guid}` (deleteDroplet).
 
@@ -10804,6 +11386,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_isolation_segment(
@@ -10814,6 +11397,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/isolation_segments/{guid}` (deleteIsolationSegment).
 
@@ -10834,6 +11418,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_organization(
@@ -10844,6 +11429,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/organizations/{guid}` (deleteOrganization).
 
@@ -10864,6 +11450,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_organization_quota(
@@ -10874,6 +11461,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/organization_quotas/{guid}` (deleteOrganizationQuota).
 
@@ -10894,6 +11482,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_package(
@@ -10904,6 +11493,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/packages/{guid}` (deletePackage).
 
@@ -10924,6 +11514,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_role(
@@ -10934,6 +11525,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/roles/{guid}` (deleteRole).
 
@@ -10954,6 +11546,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_route(
@@ -10964,6 +11557,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/routes/{guid}` (deleteRoute).
 
@@ -10984,6 +11578,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_security_group(
@@ -10994,6 +11589,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/security_groups/{guid}` (deleteSecurityGroup).
 
@@ -11014,6 +11610,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_service_broker(
@@ -11024,6 +11621,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/service_brokers/{guid}` (deleteServiceBroker).
 
@@ -11044,6 +11642,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_service_credential_binding(
@@ -11054,6 +11653,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/service_credential_bindings/{guid}` (deleteServiceCredentialBinding).
 
@@ -11074,6 +11674,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_service_instance(
@@ -11085,6 +11686,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/service_instances/{guid}` (deleteServiceInstance).
 
@@ -11107,6 +11709,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(purge=purge),
         )
 
@@ -11119,6 +11722,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/service_offerings/{guid}` (deleteServiceOffering).
 
@@ -11141,6 +11745,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(purge=purge),
         )
 
@@ -11152,6 +11757,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/service_plans/{guid}` (deleteServicePlan).
 
@@ -11172,6 +11778,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_service_route_binding(
@@ -11182,6 +11789,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/service_route_bindings/{guid}` (deleteServiceRouteBinding).
 
@@ -11202,6 +11810,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_sidecar(
@@ -11212,6 +11821,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/sidecars/{guid}` (deleteSidecar).
 
@@ -11232,6 +11842,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_space(
@@ -11242,6 +11853,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/spaces/{guid}` (deleteSpace).
 
@@ -11262,6 +11874,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_space_quota(
@@ -11272,6 +11885,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/space_quotas/{guid}` (deleteSpaceQuota).
 
@@ -11292,6 +11906,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_stack(
@@ -11302,6 +11917,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/stacks/{guid}` (deleteStack).
 
@@ -11322,6 +11938,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_unmapped_routes_for_space(
@@ -11333,6 +11950,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/spaces/{guid}/routes` (deleteUnmappedRoutesForSpace).
 
@@ -11355,6 +11973,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(unmapped=unmapped),
         )
 
@@ -11366,6 +11985,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/users/{guid}` (deleteUser).
 
@@ -11386,6 +12006,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def download_droplet(
@@ -11396,6 +12017,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[File]:
         """`GET /v3/droplets/{guid}/download` (downloadDroplet).
 
@@ -11416,6 +12038,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def download_package_bits(
@@ -11426,6 +12049,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Any]:
         """`GET /v3/packages/{guid}/download` (downloadPackageBits).
 
@@ -11446,6 +12070,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def entitle_organizations_for_isolation_segment(
@@ -11457,6 +12082,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RelationshipToMany]:
         """`POST /v3/isolation_segments/{guid}/relationships/organizations` (entitleOrganizationsForIsolationSegment).
 
@@ -11479,6 +12105,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -11490,6 +12117,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[str]:
         """`GET /v3/apps/{guid}/manifest` (generateManifest).
 
@@ -11510,6 +12138,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_api_root(
@@ -11519,6 +12148,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[GetApiRootResponse200]:
         """`GET /` (getApiRoot).
 
@@ -11534,6 +12164,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_app(
@@ -11545,6 +12176,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[App]:
         """`GET /v3/apps/{guid}` (getApp).
 
@@ -11567,6 +12199,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(include=include),
         )
 
@@ -11579,6 +12212,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[AppFeature]:
         """`GET /v3/apps/{guid}/features/{name}` (getAppFeature).
 
@@ -11602,6 +12236,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_app_usage_event(
@@ -11612,6 +12247,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[AppUsageEvent]:
         """`GET /v3/app_usage_events/{guid}` (getAppUsageEvent).
 
@@ -11632,6 +12268,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_assigned_isolation_segment_for_space(
@@ -11642,6 +12279,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RelationshipToOne]:
         """`GET /v3/spaces/{guid}/relationships/isolation_segment` (getAssignedIsolationSegmentForSpace).
 
@@ -11662,6 +12300,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_audit_event(
@@ -11672,6 +12311,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[AuditEvent]:
         """`GET /v3/audit_events/{guid}` (getAuditEvent).
 
@@ -11692,6 +12332,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_build(
@@ -11702,6 +12343,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Build]:
         """`GET /v3/builds/{guid}` (getBuild).
 
@@ -11722,6 +12364,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_buildpack(
@@ -11732,6 +12375,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Buildpack]:
         """`GET /v3/buildpacks/{guid}` (getBuildpack).
 
@@ -11752,6 +12396,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_current_droplet_association_for_app(
@@ -11762,6 +12407,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RelationshipToOne]:
         """`GET /v3/apps/{guid}/relationships/current_droplet` (getCurrentDropletAssociationForApp).
 
@@ -11782,6 +12428,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_current_droplet_for_app(
@@ -11792,6 +12439,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Droplet]:
         """`GET /v3/apps/{guid}/droplets/current` (getCurrentDropletForApp).
 
@@ -11812,6 +12460,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_default_domain_for_organization(
@@ -11822,6 +12471,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Domain]:
         """`GET /v3/organizations/{guid}/domains/default` (getDefaultDomainForOrganization).
 
@@ -11842,6 +12492,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_default_isolation_segment_for_organization(
@@ -11852,6 +12503,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RelationshipToOne]:
         """`GET /v3/organizations/{guid}/relationships/default_isolation_segment` (getDefaultIsolationSegmentForOrganization).
 
@@ -11872,6 +12524,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_deployment(
@@ -11882,6 +12535,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Deployment]:
         """`GET /v3/deployments/{guid}` (getDeployment).
 
@@ -11902,6 +12556,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_domain(
@@ -11912,6 +12567,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Domain]:
         """`GET /v3/domains/{guid}` (getDomain).
 
@@ -11932,6 +12588,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_droplet(
@@ -11942,6 +12599,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Droplet]:
         """`GET /v3/droplets/{guid}` (getDroplet).
 
@@ -11962,6 +12620,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_env_for_app(
@@ -11972,6 +12631,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[AppEnvironment]:
         """`GET /v3/apps/{guid}/env` (getEnvForApp).
 
@@ -11992,6 +12652,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_environment_variable_group(
@@ -12002,6 +12663,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[EnvironmentVariableGroup]:
         """`GET /v3/environment_variable_groups/{name}` (getEnvironmentVariableGroup).
 
@@ -12020,6 +12682,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_environment_variables_for_app(
@@ -12030,6 +12693,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[AppEnvironmentVariables]:
         """`GET /v3/apps/{guid}/environment_variables` (getEnvironmentVariablesForApp).
 
@@ -12050,6 +12714,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_feature_flag(
@@ -12060,6 +12725,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[FeatureFlag]:
         """`GET /v3/feature_flags/{name}` (getFeatureFlag).
 
@@ -12078,6 +12744,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_isolation_segment(
@@ -12088,6 +12755,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[IsolationSegment]:
         """`GET /v3/isolation_segments/{guid}` (getIsolationSegment).
 
@@ -12108,6 +12776,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_job(
@@ -12118,6 +12787,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Job]:
         """`GET /v3/jobs/{guid}` (getJob).
 
@@ -12138,6 +12808,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_organization(
@@ -12148,6 +12819,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Organization]:
         """`GET /v3/organizations/{guid}` (getOrganization).
 
@@ -12168,6 +12840,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_organization_quota(
@@ -12178,6 +12851,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[OrganizationQuota]:
         """`GET /v3/organization_quotas/{guid}` (getOrganizationQuota).
 
@@ -12198,6 +12872,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_package(
@@ -12208,6 +12883,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Package]:
         """`GET /v3/packages/{guid}` (getPackage).
 
@@ -12228,6 +12904,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_permissions_for_app(
@@ -12238,6 +12915,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[AppPermissions]:
         """`GET /v3/apps/{guid}/permissions` (getPermissionsForApp).
 
@@ -12258,6 +12936,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_platform_info(
@@ -12267,6 +12946,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[GetPlatformInfoResponse200]:
         """`GET /v3/info` (getPlatformInfo).
 
@@ -12282,6 +12962,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_platform_usage_summary(
@@ -12291,6 +12972,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[GetPlatformUsageSummaryResponse200]:
         """`GET /v3/info/usage_summary` (getPlatformUsageSummary).
 
@@ -12306,6 +12988,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_process(
@@ -12316,6 +12999,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Process]:
         """`GET /v3/processes/{guid}` (getProcess).
 
@@ -12336,6 +13020,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_process_for_app(
@@ -12347,6 +13032,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Process]:
         """`GET /v3/apps/{guid}/processes/{type}` (getProcessForApp).
 
@@ -12372,6 +13058,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_process_stats(
@@ -12382,6 +13069,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ProcessStats]:
         """`GET /v3/processes/{guid}/stats` (getProcessStats).
 
@@ -12402,6 +13090,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_process_stats_for_app(
@@ -12413,6 +13102,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ProcessStats]:
         """`GET /v3/apps/{guid}/processes/{type}/stats` (getProcessStatsForApp).
 
@@ -12438,6 +13128,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_revision(
@@ -12448,6 +13139,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Revision]:
         """`GET /v3/revisions/{guid}` (getRevision).
 
@@ -12468,6 +13160,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_revision_environment_variables(
@@ -12478,6 +13171,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[GetRevisionEnvironmentVariablesResponse200]:
         """`GET /v3/revisions/{guid}/environment_variables` (getRevisionEnvironmentVariables).
 
@@ -12498,6 +13192,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_role(
@@ -12509,6 +13204,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Role]:
         """`GET /v3/roles/{guid}` (getRole).
 
@@ -12531,6 +13227,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(include=include),
         )
 
@@ -12543,6 +13240,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Route]:
         """`GET /v3/routes/{guid}` (getRoute).
 
@@ -12565,6 +13263,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(include=include),
         )
 
@@ -12576,6 +13275,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SecurityGroup]:
         """`GET /v3/security_groups/{guid}` (getSecurityGroup).
 
@@ -12596,6 +13296,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_broker(
@@ -12606,6 +13307,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServiceBroker]:
         """`GET /v3/service_brokers/{guid}` (getServiceBroker).
 
@@ -12626,6 +13328,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_credential_binding(
@@ -12637,6 +13340,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[AppCredentialBinding | KeyCredentialBinding]:
         """`GET /v3/service_credential_bindings/{guid}` (getServiceCredentialBinding).
 
@@ -12661,6 +13365,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(include=include),
         )
 
@@ -12672,6 +13377,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[GetServiceCredentialBindingDetailsResponse200]:
         """`GET /v3/service_credential_bindings/{guid}/details` (getServiceCredentialBindingDetails).
 
@@ -12692,6 +13398,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_credential_binding_parameters(
@@ -12702,6 +13409,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[GetServiceCredentialBindingParametersResponse200]:
         """`GET /v3/service_credential_bindings/{guid}/parameters` (getServiceCredentialBindingParameters).
 
@@ -12722,6 +13430,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_instance(
@@ -12733,6 +13442,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ManagedServiceInstance | UserProvidedServiceInstance]:
         """`GET /v3/service_instances/{guid}` (getServiceInstance).
 
@@ -12755,6 +13465,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(fields=fields),
         )
 
@@ -12766,6 +13477,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[GetServiceInstanceCredentialsResponse200]:
         """`GET /v3/service_instances/{guid}/credentials` (getServiceInstanceCredentials).
 
@@ -12786,6 +13498,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_instance_parameters(
@@ -12796,6 +13509,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[GetServiceInstanceParametersResponse200]:
         """`GET /v3/service_instances/{guid}/parameters` (getServiceInstanceParameters).
 
@@ -12816,6 +13530,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_instance_permissions(
@@ -12826,6 +13541,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[GetServiceInstancePermissionsResponse200]:
         """`GET /v3/service_instances/{guid}/permissions` (getServiceInstancePermissions).
 
@@ -12846,6 +13562,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_instance_usage_summary_in_shared_spaces(
@@ -12856,6 +13573,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[GetServiceInstanceUsageSummaryInSharedSpacesResponse200]:
         """`GET /v3/service_instances/{guid}/relationships/shared_spaces/usage_summary` (getServiceInstanceUsageSummaryInSharedSpaces).
 
@@ -12876,6 +13594,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_offering(
@@ -12886,6 +13605,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServiceOffering]:
         """`GET /v3/service_offerings/{guid}` (getServiceOffering).
 
@@ -12906,6 +13626,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_plan(
@@ -12917,6 +13638,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServicePlan]:
         """`GET /v3/service_plans/{guid}` (getServicePlan).
 
@@ -12939,6 +13661,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(include=include),
         )
 
@@ -12950,6 +13673,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServicePlanVisibility]:
         """`GET /v3/service_plans/{guid}/visibility` (getServicePlanVisibility).
 
@@ -12970,6 +13694,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_route_binding(
@@ -12981,6 +13706,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServiceRouteBinding]:
         """`GET /v3/service_route_bindings/{guid}` (getServiceRouteBinding).
 
@@ -13003,6 +13729,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(include=include),
         )
 
@@ -13014,6 +13741,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[GetServiceRouteBindingParametersResponse200]:
         """`GET /v3/service_route_bindings/{guid}/parameters` (getServiceRouteBindingParameters).
 
@@ -13034,6 +13762,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_usage_event(
@@ -13044,6 +13773,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServiceUsageEvent]:
         """`GET /v3/service_usage_events/{guid}` (getServiceUsageEvent).
 
@@ -13064,6 +13794,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_sidecar(
@@ -13074,6 +13805,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Sidecar]:
         """`GET /v3/sidecars/{guid}` (getSidecar).
 
@@ -13094,6 +13826,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_space(
@@ -13105,6 +13838,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Space]:
         """`GET /v3/spaces/{guid}` (getSpace).
 
@@ -13127,6 +13861,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(include=include),
         )
 
@@ -13139,6 +13874,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SpaceFeature]:
         """`GET /v3/spaces/{guid}/features/{name}` (getSpaceFeature).
 
@@ -13162,6 +13898,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_space_quota(
@@ -13172,6 +13909,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SpaceQuota]:
         """`GET /v3/space_quotas/{guid}` (getSpaceQuota).
 
@@ -13192,6 +13930,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_ssh_enabled_for_app(
@@ -13202,6 +13941,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[AppSshEnabled]:
         """`GET /v3/apps/{guid}/ssh_enabled` (getSshEnabledForApp).
 
@@ -13222,6 +13962,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_stack(
@@ -13232,6 +13973,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Stack]:
         """`GET /v3/stacks/{guid}` (getStack).
 
@@ -13252,6 +13994,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_task(
@@ -13262,6 +14005,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Task]:
         """`GET /v3/tasks/{guid}` (getTask).
 
@@ -13282,6 +14026,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_usage_summary_for_organization(
@@ -13292,6 +14037,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[GetUsageSummaryForOrganizationResponse200]:
         """`GET /v3/organizations/{guid}/usage_summary` (getUsageSummaryForOrganization).
 
@@ -13312,6 +14058,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_usage_summary_for_space(
@@ -13322,6 +14069,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[GetUsageSummaryForSpaceResponse200]:
         """`GET /v3/spaces/{guid}/usage_summary` (getUsageSummaryForSpace).
 
@@ -13342,6 +14090,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_user(
@@ -13352,6 +14101,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[User]:
         """`GET /v3/users/{guid}` (getUser).
 
@@ -13372,6 +14122,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_v3_api_root(
@@ -13381,6 +14132,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[GetV3ApiRootResponse200]:
         """`GET /v3` (getV3ApiRoot).
 
@@ -13396,6 +14148,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def insert_destinations_for_route(
@@ -13407,6 +14160,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RouteDestinationList]:
         """`POST /v3/routes/{guid}/destinations` (insertDestinationsForRoute).
 
@@ -13429,6 +14183,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -13447,6 +14202,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[BuildList]:
         """`GET /v3/apps/{guid}/builds` (listAppBuilds).
 
@@ -13481,6 +14237,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -13506,6 +14263,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DropletList]:
         """`GET /v3/apps/{guid}/droplets` (listAppDroplets).
 
@@ -13538,6 +14296,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -13556,6 +14315,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[AppFeatureList]:
         """`GET /v3/apps/{guid}/features` (listAppFeatures).
 
@@ -13576,6 +14336,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def list_app_packages(
@@ -13592,6 +14353,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[PackageList]:
         """`GET /v3/apps/{guid}/packages` (listAppPackages).
 
@@ -13624,6 +14386,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(guids=guids, page=page, per_page=per_page, order_by=order_by, states=states, types=types),
         )
 
@@ -13638,6 +14401,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ProcessList]:
         """`GET /v3/apps/{guid}/processes` (listAppProcesses).
 
@@ -13664,6 +14428,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(page=page, per_page=per_page, order_by=order_by),
         )
 
@@ -13682,6 +14447,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RouteList]:
         """`GET /v3/apps/{guid}/routes` (listAppRoutes).
 
@@ -13716,6 +14482,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -13735,6 +14502,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SidecarList]:
         """`GET /v3/apps/{guid}/sidecars` (listAppSidecars).
 
@@ -13755,6 +14523,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def list_app_tasks(
@@ -13775,6 +14544,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[TaskList]:
         """`GET /v3/apps/{guid}/tasks` (listAppTasks).
 
@@ -13815,6 +14585,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -13842,6 +14613,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[AppUsageEventList]:
         """`GET /v3/app_usage_events` (listAppUsageEvents).
 
@@ -13869,6 +14641,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -13899,6 +14672,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[AppList]:
         """`GET /v3/apps` (listApps).
 
@@ -13940,6 +14714,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -13971,6 +14746,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[AppList]:
         """`GET /v3/stacks/{guid}/apps` (listAppsOnStack).
 
@@ -14003,6 +14779,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -14029,6 +14806,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[AuditEventList]:
         """`GET /v3/audit_events` (listAuditEvents).
 
@@ -14062,6 +14840,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -14090,6 +14869,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[BuildpackList]:
         """`GET /v3/buildpacks` (listBuildpacks).
 
@@ -14121,6 +14901,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -14149,6 +14930,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[BuildList]:
         """`GET /v3/builds` (listBuilds).
 
@@ -14182,6 +14964,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -14206,6 +14989,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RevisionList]:
         """`GET /v3/apps/{guid}/revisions/deployed` (listDeployedRevisionsForApp).
 
@@ -14232,6 +15016,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(page=page, per_page=per_page, order_by=order_by),
         )
 
@@ -14252,6 +15037,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DeploymentList]:
         """`GET /v3/deployments` (listDeployments).
 
@@ -14291,6 +15077,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -14315,6 +15102,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RouteDestinationList]:
         """`GET /v3/routes/{guid}/destinations` (listDestinationsForRoute).
 
@@ -14339,6 +15127,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(page=page, per_page=per_page),
         )
 
@@ -14358,6 +15147,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DomainList]:
         """`GET /v3/domains` (listDomains).
 
@@ -14391,6 +15181,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -14416,6 +15207,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DomainList]:
         """`GET /v3/organizations/{guid}/domains` (listDomainsForOrganization).
 
@@ -14444,6 +15236,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(page=page, per_page=per_page, order_by=order_by, names=names),
         )
 
@@ -14465,6 +15258,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DropletList]:
         """`GET /v3/droplets` (listDroplets).
 
@@ -14502,6 +15296,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -14528,6 +15323,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[FeatureFlagList]:
         """`GET /v3/feature_flags` (listFeatureFlags).
 
@@ -14551,6 +15347,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(page=page, per_page=per_page, order_by=order_by, updated_ats=updated_ats),
         )
 
@@ -14570,6 +15367,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[IsolationSegmentList]:
         """`GET /v3/isolation_segments` (listIsolationSegments).
 
@@ -14603,6 +15401,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -14631,6 +15430,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[OrganizationQuotaList]:
         """`GET /v3/organization_quotas` (listOrganizationQuotas).
 
@@ -14662,6 +15462,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -14689,6 +15490,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[OrganizationList]:
         """`GET /v3/organizations` (listOrganizations).
 
@@ -14720,6 +15522,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -14742,6 +15545,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RelationshipToMany]:
         """`GET /v3/isolation_segments/{guid}/relationships/organizations` (listOrganizationsForIsolationSegment).
 
@@ -14766,6 +15570,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(page=page, per_page=per_page),
         )
 
@@ -14779,6 +15584,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[OrganizationList]:
         """`GET /v3/isolation_segments/{guid}/organizations` (listOrganizationsForIsolationSegmentShort).
 
@@ -14803,6 +15609,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(page=page, per_page=per_page),
         )
 
@@ -14820,6 +15627,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DropletList]:
         """`GET /v3/packages/{guid}/droplets` (listPackageDroplets).
 
@@ -14852,6 +15660,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -14881,6 +15690,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[PackageList]:
         """`GET /v3/packages` (listPackages).
 
@@ -14920,6 +15730,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -14944,6 +15755,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ListProcessInstancesResponse200]:
         """`GET /v3/processes/{guid}/process_instances` (listProcessInstances).
 
@@ -14964,6 +15776,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def list_process_sidecars(
@@ -14974,6 +15787,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SidecarList]:
         """`GET /v3/processes/{guid}/sidecars` (listProcessSidecars).
 
@@ -14994,6 +15808,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def list_processes(
@@ -15014,6 +15829,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ProcessList]:
         """`GET /v3/processes` (listProcesses).
 
@@ -15051,6 +15867,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -15081,6 +15898,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RevisionList]:
         """`GET /v3/apps/{guid}/revisions` (listRevisionsForApp).
 
@@ -15115,6 +15933,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -15145,6 +15964,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ListRolesResponse200]:
         """`GET /v3/roles` (listRoles).
 
@@ -15184,6 +16004,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -15223,6 +16044,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ListRoutesResponse200]:
         """`GET /v3/routes` (listRoutes).
 
@@ -15270,6 +16092,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -15298,6 +16121,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SecurityGroupList]:
         """`GET /v3/spaces/{guid}/running_security_groups` (listRunningSecurityGroupsForSpace).
 
@@ -15318,6 +16142,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def list_security_groups(
@@ -15338,6 +16163,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SecurityGroupList]:
         """`GET /v3/security_groups` (listSecurityGroups).
 
@@ -15375,6 +16201,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -15405,6 +16232,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServiceBrokerList]:
         """`GET /v3/service_brokers` (listServiceBrokers).
 
@@ -15436,6 +16264,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -15473,6 +16302,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServiceCredentialBindingList]:
         """`GET /v3/service_credential_bindings` (listServiceCredentialBindings).
 
@@ -15545,6 +16375,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -15576,6 +16407,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RelationshipToManySelfLinks]:
         """`GET /v3/service_instances/{guid}/relationships/shared_spaces` (listServiceInstanceSharedSpaces).
 
@@ -15600,6 +16432,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(fields=fields),
         )
 
@@ -15624,6 +16457,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServiceInstanceList]:
         """`GET /v3/service_instances` (listServiceInstances).
 
@@ -15667,6 +16501,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 names=names,
                 guids=guids,
@@ -15705,6 +16540,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServiceOfferingList]:
         """`GET /v3/service_offerings` (listServiceOfferings).
 
@@ -15748,6 +16584,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -15790,6 +16627,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServicePlanList]:
         """`GET /v3/service_plans` (listServicePlans).
 
@@ -15845,6 +16683,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -15885,6 +16724,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServiceRouteBindingList]:
         """`GET /v3/service_route_bindings` (listServiceRouteBindings).
 
@@ -15928,6 +16768,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -15958,6 +16799,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServiceUsageEventList]:
         """`GET /v3/service_usage_events` (listServiceUsageEvents).
 
@@ -15998,6 +16840,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -16018,6 +16861,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RelationshipToMany]:
         """`GET /v3/routes/{guid}/relationships/shared_spaces` (listSharedSpacesRelationship).
 
@@ -16038,6 +16882,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def list_space_features(
@@ -16048,6 +16893,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SpaceFeatureList]:
         """`GET /v3/spaces/{guid}/features` (listSpaceFeatures).
 
@@ -16068,6 +16914,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def list_space_quotas(
@@ -16086,6 +16933,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SpaceQuotaList]:
         """`GET /v3/space_quotas` (listSpaceQuotas).
 
@@ -16119,6 +16967,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -16149,6 +16998,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SpaceList]:
         """`GET /v3/spaces` (listSpaces).
 
@@ -16184,6 +17034,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -16208,6 +17059,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RelationshipToManySelfLinks]:
         """`GET /v3/isolation_segments/{guid}/relationships/spaces` (listSpacesForIsolationSegment).
 
@@ -16232,6 +17084,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(page=page, per_page=per_page),
         )
 
@@ -16249,6 +17102,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[StackList]:
         """`GET /v3/stacks` (listStacks).
 
@@ -16278,6 +17132,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -16297,6 +17152,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SecurityGroupList]:
         """`GET /v3/spaces/{guid}/staging_security_groups` (listStagingSecurityGroupsForSpace).
 
@@ -16317,6 +17173,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def list_tasks(
@@ -16339,6 +17196,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[TaskList]:
         """`GET /v3/tasks` (listTasks).
 
@@ -16380,6 +17238,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -16414,6 +17273,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[UserList]:
         """`GET /v3/users` (listUsers).
 
@@ -16449,6 +17309,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -16481,6 +17342,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[UserList]:
         """`GET /v3/organizations/{guid}/users` (listUsersForOrganization).
 
@@ -16521,6 +17383,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 page=page,
                 per_page=per_page,
@@ -16543,6 +17406,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[UserList]:
         """`GET /v3/spaces/{guid}/users` (listUsersForSpace).
 
@@ -16563,6 +17427,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def manage_isolation_segment_for_space(
@@ -16574,6 +17439,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RelationshipToOne]:
         """`PATCH /v3/spaces/{guid}/relationships/isolation_segment` (manageIsolationSegmentForSpace).
 
@@ -16596,6 +17462,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -16607,6 +17474,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ResourceMatch]:
         """`POST /v3/resource_matches` (postResourceMatches).
 
@@ -16624,6 +17492,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -16634,6 +17503,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`POST /v3/app_usage_events/actions/destructively_purge_all_and_reseed` (purgeAndSeedAppUsageEvents).
 
@@ -16649,6 +17519,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def purge_and_seed_service_usage_events(
@@ -16658,6 +17529,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`POST /v3/service_usage_events/actions/destructively_purge_all_and_reseed` (purgeAndSeedServiceUsageEvents).
 
@@ -16673,6 +17545,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def remove_destination_for_route(
@@ -16684,6 +17557,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/routes/{guid}/destinations/{destination_guid}` (removeDestinationForRoute).
 
@@ -16709,6 +17583,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def remove_organization_from_service_plan_visibility(
@@ -16720,6 +17595,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/service_plans/{guid}/visibility/{organization_guid}` (removeOrganizationFromServicePlanVisibility).
 
@@ -16750,6 +17626,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def remove_space_quota_from_space(
@@ -16761,6 +17638,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/space_quotas/{guid}/relationships/spaces/{space_guid}` (removeSpaceQuotaFromSpace).
 
@@ -16786,6 +17664,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def replace_destinations_for_route_with_patch(
@@ -16797,6 +17676,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RouteDestinationList]:
         """`PATCH /v3/routes/{guid}/destinations` (replaceDestinationsForRouteWithPatch).
 
@@ -16821,6 +17701,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -16832,6 +17713,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[App]:
         """`POST /v3/apps/{guid}/actions/restart` (restartApp).
 
@@ -16852,6 +17734,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def revoke_isolation_segment_for_organization(
@@ -16863,6 +17746,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/isolation_segments/{guid}/relationships/organizations/{org_guid}` (revokeIsolationSegmentForOrganization).
 
@@ -16888,6 +17772,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def scale_process(
@@ -16899,6 +17784,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Process]:
         """`POST /v3/processes/{guid}/actions/scale` (scaleProcess).
 
@@ -16921,6 +17807,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -16934,6 +17821,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Process]:
         """`POST /v3/apps/{guid}/processes/{type}/actions/scale` (scaleProcessForApp).
 
@@ -16961,6 +17849,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -16973,6 +17862,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RelationshipToOne]:
         """`PATCH /v3/apps/{guid}/relationships/current_droplet` (setCurrentDropletForApp).
 
@@ -16995,6 +17885,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -17007,6 +17898,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ShareDomainResponse200]:
         """`POST /v3/domains/{guid}/relationships/shared_organizations` (shareDomain).
 
@@ -17029,6 +17921,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -17041,6 +17934,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RelationshipToMany]:
         """`POST /v3/routes/{guid}/relationships/shared_spaces` (shareRoute).
 
@@ -17063,6 +17957,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -17075,6 +17970,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RelationshipToMany]:
         """`POST /v3/service_instances/{guid}/relationships/shared_spaces` (shareServiceInstance).
 
@@ -17097,6 +17993,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -17108,6 +18005,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[App]:
         """`POST /v3/apps/{guid}/actions/start` (startApp).
 
@@ -17128,6 +18026,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def stop_app(
@@ -17138,6 +18037,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[App]:
         """`POST /v3/apps/{guid}/actions/stop` (stopApp).
 
@@ -17158,6 +18058,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def terminate_process_instance(
@@ -17169,6 +18070,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/processes/{guid}/instances/{index}` (terminateProcessInstance).
 
@@ -17192,6 +18094,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def terminate_process_instance_for_app(
@@ -17204,6 +18107,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/apps/{guid}/processes/{type}/instances/{index}` (terminateProcessInstanceForApp).
 
@@ -17232,6 +18136,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def transfer_route_ownership(
@@ -17243,6 +18148,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`PATCH /v3/routes/{guid}/relationships/space` (transferRouteOwnership).
 
@@ -17265,6 +18171,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -17277,6 +18184,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/security_groups/{guid}/relationships/running_spaces/{space_guid}` (unbindRunningSecurityGroup).
 
@@ -17302,6 +18210,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def unbind_staging_security_group(
@@ -17313,6 +18222,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/security_groups/{guid}/relationships/staging_spaces/{space_guid}` (unbindStagingSecurityGroup).
 
@@ -17338,6 +18248,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def unshare_domain(
@@ -17349,6 +18260,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/domains/{guid}/relationships/shared_organizations/{org_guid}` (unshareDomain).
 
@@ -17374,6 +18286,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def unshare_route(
@@ -17385,6 +18298,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/routes/{guid}/relationships/shared_spaces/{space_guid}` (unshareRoute).
 
@@ -17410,6 +18324,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def unshare_service_instance(
@@ -17421,6 +18336,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /v3/service_instances/{guid}/relationships/shared_spaces/{space_guid}` (unshareServiceInstance).
 
@@ -17446,6 +18362,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def update_app(
@@ -17457,6 +18374,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[App]:
         """`PATCH /v3/apps/{guid}` (updateApp).
 
@@ -17479,6 +18397,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -17492,6 +18411,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`PATCH /v3/apps/{guid}/features/{name}` (updateAppFeature).
 
@@ -17517,6 +18437,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -17529,6 +18450,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Build]:
         """`PATCH /v3/builds/{guid}` (updateBuild).
 
@@ -17551,6 +18473,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -17563,6 +18486,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Build]:
         """`PATCH /v3/apps/{guid}/builds` (updateBuildViaApp).
 
@@ -17585,6 +18509,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -17597,6 +18522,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Buildpack]:
         """`PATCH /v3/buildpacks/{guid}` (updateBuildpack).
 
@@ -17619,6 +18545,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -17631,6 +18558,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Deployment]:
         """`PATCH /v3/deployments/{guid}` (updateDeployment).
 
@@ -17653,6 +18581,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -17666,6 +18595,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RouteDestination]:
         """`PATCH /v3/routes/{guid}/destinations/{destination_guid}` (updateDestinationProtocolForRoute).
 
@@ -17693,6 +18623,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -17705,6 +18636,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Domain]:
         """`PATCH /v3/domains/{guid}` (updateDomain).
 
@@ -17727,6 +18659,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -17739,6 +18672,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Droplet]:
         """`PATCH /v3/droplets/{guid}` (updateDroplet).
 
@@ -17761,6 +18695,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -17773,6 +18708,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[EnvironmentVariableGroup]:
         """`PATCH /v3/environment_variable_groups/{name}` (updateEnvironmentVariableGroup).
 
@@ -17793,6 +18729,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -17805,6 +18742,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[AppEnvironmentVariables]:
         """`PATCH /v3/apps/{guid}/environment_variables` (updateEnvironmentVariablesForApp).
 
@@ -17827,6 +18765,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -17839,6 +18778,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[FeatureFlag]:
         """`PATCH /v3/feature_flags/{name}` (updateFeatureFlag).
 
@@ -17859,6 +18799,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -17871,6 +18812,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[IsolationSegment]:
         """`PATCH /v3/isolation_segments/{guid}` (updateIsolationSegment).
 
@@ -17893,6 +18835,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -17905,6 +18848,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Organization]:
         """`PATCH /v3/organizations/{guid}` (updateOrganization).
 
@@ -17927,6 +18871,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -17939,6 +18884,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[OrganizationQuota]:
         """`PATCH /v3/organization_quotas/{guid}` (updateOrganizationQuota).
 
@@ -17961,6 +18907,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -17973,6 +18920,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Package]:
         """`PATCH /v3/packages/{guid}` (updatePackage).
 
@@ -17995,6 +18943,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -18007,6 +18956,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Process]:
         """`PATCH /v3/processes/{guid}` (updateProcess).
 
@@ -18029,6 +18979,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -18042,6 +18993,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Process]:
         """`PATCH /v3/apps/{guid}/processes/{type}` (updateProcessForApp).
 
@@ -18069,6 +19021,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -18081,6 +19034,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Revision]:
         """`PATCH /v3/revisions/{guid}` (updateRevision).
 
@@ -18103,6 +19057,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -18115,6 +19070,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Route]:
         """`PATCH /v3/routes/{guid}` (updateRoute).
 
@@ -18137,6 +19093,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -18149,6 +19106,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SecurityGroup]:
         """`PATCH /v3/security_groups/{guid}` (updateSecurityGroup).
 
@@ -18171,6 +19129,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -18183,6 +19142,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None | ServiceBroker]:
         """`PATCH /v3/service_brokers/{guid}` (updateServiceBroker).
 
@@ -18205,6 +19165,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -18217,6 +19178,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[AppCredentialBinding | KeyCredentialBinding]:
         """`PATCH /v3/service_credential_bindings/{guid}` (updateServiceCredentialBinding).
 
@@ -18239,6 +19201,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -18251,6 +19214,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ManagedServiceInstance | UserProvidedServiceInstance | None]:
         """`PATCH /v3/service_instances/{guid}` (updateServiceInstance).
 
@@ -18273,6 +19237,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -18285,6 +19250,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServiceOffering]:
         """`PATCH /v3/service_offerings/{guid}` (updateServiceOffering).
 
@@ -18307,6 +19273,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -18319,6 +19286,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServicePlan]:
         """`PATCH /v3/service_plans/{guid}` (updateServicePlan).
 
@@ -18341,6 +19309,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -18353,6 +19322,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServicePlanVisibility]:
         """`PATCH /v3/service_plans/{guid}/visibility` (updateServicePlanVisibility).
 
@@ -18375,6 +19345,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -18387,6 +19358,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServiceRouteBinding]:
         """`PATCH /v3/service_route_bindings/{guid}` (updateServiceRouteBinding).
 
@@ -18409,6 +19381,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -18421,6 +19394,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Sidecar]:
         """`PATCH /v3/sidecars/{guid}` (updateSidecar).
 
@@ -18443,6 +19417,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -18455,6 +19430,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Space]:
         """`PATCH /v3/spaces/{guid}` (updateSpace).
 
@@ -18477,6 +19453,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -18490,6 +19467,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SpaceFeature]:
         """`PATCH /v3/spaces/{guid}/features/{name}` (updateSpaceFeature).
 
@@ -18515,6 +19493,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -18527,6 +19506,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SpaceQuota]:
         """`PATCH /v3/space_quotas/{guid}` (updateSpaceQuota).
 
@@ -18549,6 +19529,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -18561,6 +19542,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Stack]:
         """`PATCH /v3/stacks/{guid}` (updateStack).
 
@@ -18583,6 +19565,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -18595,6 +19578,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Task]:
         """`PATCH /v3/tasks/{guid}` (updateTask).
 
@@ -18617,6 +19601,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -18629,6 +19614,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[User]:
         """`PATCH /v3/users/{guid}` (updateUser).
 
@@ -18651,6 +19637,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -18663,6 +19650,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Buildpack]:
         """`POST /v3/buildpacks/{guid}/upload` (uploadBuildpack).
 
@@ -18685,6 +19673,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -18697,6 +19686,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Droplet]:
         """`POST /v3/droplets/{guid}/upload` (uploadDroplet).
 
@@ -18719,6 +19709,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -18731,6 +19722,7 @@ class CfV3ApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Package]:
         """`POST /v3/packages/{guid}/upload` (uploadPackageBits).
 
@@ -18755,6 +19747,7 @@ class CfV3ApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid as _uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules
 from scp_async._namespace import empty as _empty
@@ -39,7 +39,8 @@ class EntitlementsApi(Namespace):
     """Entitlements: one method per operation; each returns the parsed success body.
 
     `.with_raw_response` has the same methods returning the whole response (status, headers).
-    Every method takes `timeout=`, `deadline=`, `max_retries=` and `extra_headers=` for that call only.
+    Every method takes `timeout=`, `deadline=`, `max_retries=`, `extra_headers=` and `extra_query=` for
+    that call only.
     """
 
     _client_module = "scp_async_clients.entitlements.client"
@@ -58,6 +59,7 @@ class EntitlementsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> str:
         """Set the entitlements of a directory, replacing the listed ones. `PUT /entitlements/v1/directories/{directoryGUID}/assignments` (createOrUpdateEntitlements).
 
@@ -80,6 +82,7 @@ class EntitlementsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -93,6 +96,7 @@ class EntitlementsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DataCenterResponseCollection:
         """Regions where the global account may create subaccounts. `GET /entitlements/v1/globalAccountAllowedDataCenters` (getAllowedDataCenters).
 
@@ -116,6 +120,7 @@ class EntitlementsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 region=region,
                 include_satellite_data_centers=include_satellite_data_centers,
@@ -138,6 +143,7 @@ class EntitlementsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> EntitledAndAssignedServicesResponseObject | None:
         """Entitlement assignments per subaccount or directory (filter by service, plan, subaccount). `GET /entitlements/v1/assignments` (getDirectoryAssignments).
 
@@ -169,6 +175,7 @@ class EntitlementsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 directory_guid=directory_guid,
                 subaccount_guid=subaccount_guid,
@@ -195,6 +202,7 @@ class EntitlementsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> EntitledAndAssignedServicesResponseObject | None:
         """What the global account is entitled to, and how much of it is assigned. `GET /entitlements/v1/globalAccountAssignments` (getGlobalAccountAssignments).
 
@@ -226,6 +234,7 @@ class EntitlementsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 subaccount_guid=subaccount_guid,
                 include_auto_managed_plans=include_auto_managed_plans,
@@ -245,6 +254,7 @@ class EntitlementsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> JobStatusResponseObject:
         """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus).
 
@@ -265,6 +275,7 @@ class EntitlementsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def set_service_plans(
@@ -275,6 +286,7 @@ class EntitlementsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> str:
         """Assign or change service plan quotas of subaccounts (asynchronous). `PUT /entitlements/v1/subaccountServicePlans` (setServicePlans).
 
@@ -292,6 +304,7 @@ class EntitlementsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -304,6 +317,7 @@ class EntitlementsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> str:
         """Change some entitlements of a directory. `PATCH /entitlements/v1/directories/{directoryGUID}/assignments` (updateEntitlements).
 
@@ -326,6 +340,7 @@ class EntitlementsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -344,6 +359,7 @@ class EntitlementsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[str]:
         """Set the entitlements of a directory, replacing the listed ones. `PUT /entitlements/v1/directories/{directoryGUID}/assignments` (createOrUpdateEntitlements).
 
@@ -366,6 +382,7 @@ class EntitlementsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -379,6 +396,7 @@ class EntitlementsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DataCenterResponseCollection]:
         """Regions where the global account may create subaccounts. `GET /entitlements/v1/globalAccountAllowedDataCenters` (getAllowedDataCenters).
 
@@ -402,6 +420,7 @@ class EntitlementsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 region=region,
                 include_satellite_data_centers=include_satellite_data_centers,
@@ -424,6 +443,7 @@ class EntitlementsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[EntitledAndAssignedServicesResponseObject | None]:
         """Entitlement assignments per subaccount or directory (filter by service, plan, subaccount). `GET /entitlements/v1/assignments` (getDirectoryAssignments).
 
@@ -455,6 +475,7 @@ class EntitlementsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 directory_guid=directory_guid,
                 subaccount_guid=subaccount_guid,
@@ -481,6 +502,7 @@ class EntitlementsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[EntitledAndAssignedServicesResponseObject | None]:
         """What the global account is entitled to, and how much of it is assigned. `GET /entitlements/v1/globalAccountAssignments` (getGlobalAccountAssignments).
 
@@ -512,6 +534,7 @@ class EntitlementsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 subaccount_guid=subaccount_guid,
                 include_auto_managed_plans=include_auto_managed_plans,
@@ -531,6 +554,7 @@ class EntitlementsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[JobStatusResponseObject]:
         """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus).
 
@@ -551,6 +575,7 @@ class EntitlementsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def set_service_plans(
@@ -561,6 +586,7 @@ class EntitlementsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[str]:
         """Assign or change service plan quotas of subaccounts (asynchronous). `PUT /entitlements/v1/subaccountServicePlans` (setServicePlans).
 
@@ -578,6 +604,7 @@ class EntitlementsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -590,6 +617,7 @@ class EntitlementsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[str]:
         """Change some entitlements of a directory. `PATCH /entitlements/v1/directories/{directoryGUID}/assignments` (updateEntitlements).
 
@@ -612,6 +640,7 @@ class EntitlementsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules
 from scp_async._namespace import given as _given
@@ -30,7 +30,8 @@ class EventsApi(Namespace):
     """Events: one method per operation; each returns the parsed success body.
 
     `.with_raw_response` has the same methods returning the whole response (status, headers).
-    Every method takes `timeout=`, `deadline=`, `max_retries=` and `extra_headers=` for that call only.
+    Every method takes `timeout=`, `deadline=`, `max_retries=`, `extra_headers=` and `extra_query=` for
+    that call only.
     """
 
     _client_module = "scp_async_clients.events.client"
@@ -47,6 +48,7 @@ class EventsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> GetBusinessEventTypesResponse200:
         """The kinds of events this service records. `GET /cloud-management/v1/events/types` (getBusinessEventTypes).
 
@@ -62,6 +64,7 @@ class EventsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_business_events(
@@ -83,6 +86,7 @@ class EventsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> BusinessEventsResponseCollection:
         """Events of the global account and its subaccounts, newest first, page by page. `GET /cloud-management/v1/events` (getBusinessEvents).
 
@@ -128,6 +132,7 @@ class EventsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 entity_id=entity_id,
                 entity_type=entity_type,
@@ -157,6 +162,7 @@ class EventsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[GetBusinessEventTypesResponse200]:
         """The kinds of events this service records. `GET /cloud-management/v1/events/types` (getBusinessEventTypes).
 
@@ -172,6 +178,7 @@ class EventsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_business_events(
@@ -193,6 +200,7 @@ class EventsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[BusinessEventsResponseCollection]:
         """Events of the global account and its subaccounts, newest first, page by page. `GET /cloud-management/v1/events` (getBusinessEvents).
 
@@ -238,6 +246,7 @@ class EventsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 entity_id=entity_id,
                 entity_type=entity_type,

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid as _uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules
 from scp_async._namespace import empty as _empty
@@ -38,7 +38,8 @@ class MultiappsApi(Namespace):
     """MultiApps Controller: one method per operation; each returns the parsed success body.
 
     `.with_raw_response` has the same methods returning the whole response (status, headers).
-    Every method takes `timeout=`, `deadline=`, `max_retries=` and `extra_headers=` for that call only.
+    Every method takes `timeout=`, `deadline=`, `max_retries=`, `extra_headers=` and `extra_query=` for
+    that call only.
     """
 
     _client_module = "scp_async_clients.multiapps.client"
@@ -58,6 +59,7 @@ class MultiappsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`POST /api/v1/spaces/{spaceGuid}/operations/{operationId}` (executeOperationAction).
 
@@ -85,6 +87,7 @@ class MultiappsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(action_id=action_id),
         )
 
@@ -98,6 +101,7 @@ class MultiappsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AsyncUploadResult:
         """`GET /api/v1/spaces/{spaceGuid}/files/jobs/{jobId}` (getAsyncUploadJob).
 
@@ -125,6 +129,7 @@ class MultiappsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(namespace=namespace),
         )
 
@@ -135,6 +140,7 @@ class MultiappsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`GET /api/v1/csrf-token` (getCsrfToken).
 
@@ -150,6 +156,7 @@ class MultiappsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_info(
@@ -159,6 +166,7 @@ class MultiappsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Info:
         """`GET /api/v1/info` (getInfo).
 
@@ -174,6 +182,7 @@ class MultiappsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_mta(
@@ -185,6 +194,7 @@ class MultiappsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Mta:
         """`GET /api/v1/spaces/{spaceGuid}/mtas/{mtaId}` (getMta).
 
@@ -210,6 +220,7 @@ class MultiappsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_mta_files(
@@ -221,6 +232,7 @@ class MultiappsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[FileMetadata]:
         """`GET /api/v1/spaces/{spaceGuid}/files` (getMtaFiles).
 
@@ -243,6 +255,7 @@ class MultiappsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(namespace=namespace),
         )
 
@@ -256,6 +269,7 @@ class MultiappsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Operation:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}` (getMtaOperation).
 
@@ -283,6 +297,7 @@ class MultiappsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(embed=embed),
         )
 
@@ -296,6 +311,7 @@ class MultiappsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> str:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/logs/{logId}/content` (getMtaOperationLogContent).
 
@@ -326,6 +342,7 @@ class MultiappsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_mta_operation_logs(
@@ -337,6 +354,7 @@ class MultiappsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[Log]:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/logs` (getMtaOperationLogs).
 
@@ -362,6 +380,7 @@ class MultiappsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_mta_operations(
@@ -375,6 +394,7 @@ class MultiappsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[Operation]:
         """`GET /api/v1/spaces/{spaceGuid}/operations` (getMtaOperations).
 
@@ -401,6 +421,7 @@ class MultiappsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(mta_id=mta_id, last=last, state=state),
         )
 
@@ -412,6 +433,7 @@ class MultiappsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[Mta]:
         """`GET /api/v1/spaces/{spaceGuid}/mtas` (getMtas).
 
@@ -432,6 +454,7 @@ class MultiappsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_mtas_v2(
@@ -444,6 +467,7 @@ class MultiappsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[Mta]:
         """`GET /api/v2/spaces/{spaceGuid}/mtas` (getMtasV2).
 
@@ -468,6 +492,7 @@ class MultiappsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(namespace=namespace, name=name),
         )
 
@@ -480,6 +505,7 @@ class MultiappsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[str]:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/actions` (getOperationActions).
 
@@ -505,6 +531,7 @@ class MultiappsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def start_mta_operation(
@@ -516,6 +543,7 @@ class MultiappsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None | Operation:
         """`POST /api/v1/spaces/{spaceGuid}/operations` (startMtaOperation).
 
@@ -538,6 +566,7 @@ class MultiappsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -551,6 +580,7 @@ class MultiappsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`POST /api/v1/spaces/{spaceGuid}/files/async` (startUploadFromUrl).
 
@@ -575,6 +605,7 @@ class MultiappsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, namespace=namespace),
         )
 
@@ -588,6 +619,7 @@ class MultiappsApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> FileMetadata:
         """`POST /api/v1/spaces/{spaceGuid}/files` (uploadMtaFile).
 
@@ -612,6 +644,7 @@ class MultiappsApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, namespace=namespace),
         )
 
@@ -631,6 +664,7 @@ class MultiappsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`POST /api/v1/spaces/{spaceGuid}/operations/{operationId}` (executeOperationAction).
 
@@ -658,6 +692,7 @@ class MultiappsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(action_id=action_id),
         )
 
@@ -671,6 +706,7 @@ class MultiappsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[AsyncUploadResult]:
         """`GET /api/v1/spaces/{spaceGuid}/files/jobs/{jobId}` (getAsyncUploadJob).
 
@@ -698,6 +734,7 @@ class MultiappsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(namespace=namespace),
         )
 
@@ -708,6 +745,7 @@ class MultiappsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`GET /api/v1/csrf-token` (getCsrfToken).
 
@@ -723,6 +761,7 @@ class MultiappsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_info(
@@ -732,6 +771,7 @@ class MultiappsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Info]:
         """`GET /api/v1/info` (getInfo).
 
@@ -747,6 +787,7 @@ class MultiappsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_mta(
@@ -758,6 +799,7 @@ class MultiappsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Mta]:
         """`GET /api/v1/spaces/{spaceGuid}/mtas/{mtaId}` (getMta).
 
@@ -783,6 +825,7 @@ class MultiappsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_mta_files(
@@ -794,6 +837,7 @@ class MultiappsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[FileMetadata]]:
         """`GET /api/v1/spaces/{spaceGuid}/files` (getMtaFiles).
 
@@ -816,6 +860,7 @@ class MultiappsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(namespace=namespace),
         )
 
@@ -829,6 +874,7 @@ class MultiappsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Operation]:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}` (getMtaOperation).
 
@@ -856,6 +902,7 @@ class MultiappsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(embed=embed),
         )
 
@@ -869,6 +916,7 @@ class MultiappsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[str]:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/logs/{logId}/content` (getMtaOperationLogContent).
 
@@ -899,6 +947,7 @@ class MultiappsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_mta_operation_logs(
@@ -910,6 +959,7 @@ class MultiappsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[Log]]:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/logs` (getMtaOperationLogs).
 
@@ -935,6 +985,7 @@ class MultiappsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_mta_operations(
@@ -948,6 +999,7 @@ class MultiappsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[Operation]]:
         """`GET /api/v1/spaces/{spaceGuid}/operations` (getMtaOperations).
 
@@ -974,6 +1026,7 @@ class MultiappsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(mta_id=mta_id, last=last, state=state),
         )
 
@@ -985,6 +1038,7 @@ class MultiappsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[Mta]]:
         """`GET /api/v1/spaces/{spaceGuid}/mtas` (getMtas).
 
@@ -1005,6 +1059,7 @@ class MultiappsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_mtas_v2(
@@ -1017,6 +1072,7 @@ class MultiappsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[Mta]]:
         """`GET /api/v2/spaces/{spaceGuid}/mtas` (getMtasV2).
 
@@ -1041,6 +1097,7 @@ class MultiappsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(namespace=namespace, name=name),
         )
 
@@ -1053,6 +1110,7 @@ class MultiappsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[str]]:
         """`GET /api/v1/spaces/{spaceGuid}/operations/{operationId}/actions` (getOperationActions).
 
@@ -1078,6 +1136,7 @@ class MultiappsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def start_mta_operation(
@@ -1089,6 +1148,7 @@ class MultiappsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None | Operation]:
         """`POST /api/v1/spaces/{spaceGuid}/operations` (startMtaOperation).
 
@@ -1111,6 +1171,7 @@ class MultiappsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1124,6 +1185,7 @@ class MultiappsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`POST /api/v1/spaces/{spaceGuid}/files/async` (startUploadFromUrl).
 
@@ -1148,6 +1210,7 @@ class MultiappsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, namespace=namespace),
         )
 
@@ -1161,6 +1224,7 @@ class MultiappsApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[FileMetadata]:
         """`POST /api/v1/spaces/{spaceGuid}/files` (uploadMtaFile).
 
@@ -1185,6 +1249,7 @@ class MultiappsApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, namespace=namespace),
         )
 

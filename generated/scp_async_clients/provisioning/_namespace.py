@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules
 from scp_async._namespace import empty as _empty
@@ -48,7 +48,8 @@ class ProvisioningApi(Namespace):
     """Provisioning: one method per operation; each returns the parsed success body.
 
     `.with_raw_response` has the same methods returning the whole response (status, headers).
-    Every method takes `timeout=`, `deadline=`, `max_retries=` and `extra_headers=` for that call only.
+    Every method takes `timeout=`, `deadline=`, `max_retries=`, `extra_headers=` and `extra_query=` for
+    that call only.
     """
 
     _client_module = "scp_async_clients.provisioning.client"
@@ -66,6 +67,7 @@ class ProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> CreatedEnvironmentInstanceResponseObject:
         """Start creating an environment instance (a Cloud Foundry org, a Kyma runtime, ...). `POST /provisioning/v1/environments` (createEnvironmentInstance).
 
@@ -83,6 +85,7 @@ class ProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -95,6 +98,7 @@ class ProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> CreateEnvironmentInstanceBindingResponse202:
         """Create a binding (credentials) for an environment instance. `PUT /provisioning/v1/environments/{environmentInstanceId}/bindings` (createEnvironmentInstanceBinding).
 
@@ -119,6 +123,7 @@ class ProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -131,6 +136,7 @@ class ProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> LabelsResponseObject:
         """Replace the labels of an environment instance. `PUT /provisioning/v1/environments/{environmentInstanceId}/labels` (createEnvironmentInstanceLabels).
 
@@ -155,6 +161,7 @@ class ProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -166,6 +173,7 @@ class ProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> EnvironmentInstanceResponseObject:
         """Start deleting one environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}` (deleteEnvironmentInstance).
 
@@ -186,6 +194,7 @@ class ProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_environment_instance_binding(
@@ -197,6 +206,7 @@ class ProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DeleteEnvironmentInstanceBindingResponse:
         """Delete one binding of an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (deleteEnvironmentInstanceBinding).
 
@@ -224,6 +234,7 @@ class ProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_environment_instance_labels(
@@ -234,6 +245,7 @@ class ProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> LabelsResponseObject:
         """Remove every label from an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/labels` (deleteEnvironmentInstanceLabels).
 
@@ -256,6 +268,7 @@ class ProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_environment_instances(
@@ -265,6 +278,7 @@ class ProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> EnvironmentInstancesResponseCollection:
         """Start deleting every environment instance of this subaccount. `DELETE /provisioning/v1/environments` (deleteEnvironmentInstances).
 
@@ -280,6 +294,7 @@ class ProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_all_environment_instance_bindings(
@@ -290,6 +305,7 @@ class ProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> GetAllInstanceBindingsResponse:
         """Bindings (credentials) of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings` (getAllEnvironmentInstanceBindings).
 
@@ -312,6 +328,7 @@ class ProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_available_environments(
@@ -322,6 +339,7 @@ class ProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AvailableEnvironmentResponseCollection:
         """Environments (Cloud Foundry, Kyma, ...) this subaccount may create. `GET /provisioning/v1/availableEnvironments` (getAvailableEnvironments).
 
@@ -339,6 +357,7 @@ class ProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(x_id_token=x_id_token),
         )
 
@@ -350,6 +369,7 @@ class ProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> BusinessEnvironmentInstanceResponseObject:
         """One environment instance by ID. `GET /provisioning/v1/environments/{environmentInstanceId}` (getEnvironmentInstance).
 
@@ -370,6 +390,7 @@ class ProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_environment_instance_binding(
@@ -381,6 +402,7 @@ class ProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> EnvironmentInstanceBindingMetadata | GetEnvironmentInstanceBindingResponse:
         """One binding of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (getEnvironmentInstanceBinding).
 
@@ -406,6 +428,7 @@ class ProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_environment_instance_labels(
@@ -416,6 +439,7 @@ class ProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> LabelsResponseObject:
         """Labels of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/labels` (getEnvironmentInstanceLabels).
 
@@ -436,6 +460,7 @@ class ProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_environment_instances(
@@ -446,6 +471,7 @@ class ProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> BusinessEnvironmentInstancesResponseCollection:
         """Environment instances of this subaccount. `GET /provisioning/v1/environments` (getEnvironmentInstances).
 
@@ -463,6 +489,7 @@ class ProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(x_id_token=x_id_token),
         )
 
@@ -474,6 +501,7 @@ class ProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> JobStatusResponseObject:
         """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus).
 
@@ -494,6 +522,7 @@ class ProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_subaccount_quota(
@@ -503,6 +532,7 @@ class ProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServicePlanAssignmentsResponseCollection:
         """Service plans assigned to this subaccount, with their quotas. `GET /provisioning/v1/servicePlanAssignments` (getSubaccountQuota).
 
@@ -518,6 +548,7 @@ class ProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def update_environment_instance(
@@ -529,6 +560,7 @@ class ProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AbstractDTO:
         """Change the parameters or plan of an environment instance. `PATCH /provisioning/v1/environments/{environmentInstanceId}` (updateEnvironmentInstance).
 
@@ -551,6 +583,7 @@ class ProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -568,6 +601,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[CreatedEnvironmentInstanceResponseObject]:
         """Start creating an environment instance (a Cloud Foundry org, a Kyma runtime, ...). `POST /provisioning/v1/environments` (createEnvironmentInstance).
 
@@ -585,6 +619,7 @@ class ProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -597,6 +632,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[CreateEnvironmentInstanceBindingResponse202]:
         """Create a binding (credentials) for an environment instance. `PUT /provisioning/v1/environments/{environmentInstanceId}/bindings` (createEnvironmentInstanceBinding).
 
@@ -621,6 +657,7 @@ class ProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -633,6 +670,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[LabelsResponseObject]:
         """Replace the labels of an environment instance. `PUT /provisioning/v1/environments/{environmentInstanceId}/labels` (createEnvironmentInstanceLabels).
 
@@ -657,6 +695,7 @@ class ProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -668,6 +707,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[EnvironmentInstanceResponseObject]:
         """Start deleting one environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}` (deleteEnvironmentInstance).
 
@@ -688,6 +728,7 @@ class ProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_environment_instance_binding(
@@ -699,6 +740,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DeleteEnvironmentInstanceBindingResponse]:
         """Delete one binding of an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (deleteEnvironmentInstanceBinding).
 
@@ -726,6 +768,7 @@ class ProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_environment_instance_labels(
@@ -736,6 +779,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[LabelsResponseObject]:
         """Remove every label from an environment instance. `DELETE /provisioning/v1/environments/{environmentInstanceId}/labels` (deleteEnvironmentInstanceLabels).
 
@@ -758,6 +802,7 @@ class ProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_environment_instances(
@@ -767,6 +812,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[EnvironmentInstancesResponseCollection]:
         """Start deleting every environment instance of this subaccount. `DELETE /provisioning/v1/environments` (deleteEnvironmentInstances).
 
@@ -782,6 +828,7 @@ class ProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_all_environment_instance_bindings(
@@ -792,6 +839,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[GetAllInstanceBindingsResponse]:
         """Bindings (credentials) of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings` (getAllEnvironmentInstanceBindings).
 
@@ -814,6 +862,7 @@ class ProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_available_environments(
@@ -824,6 +873,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[AvailableEnvironmentResponseCollection]:
         """Environments (Cloud Foundry, Kyma, ...) this subaccount may create. `GET /provisioning/v1/availableEnvironments` (getAvailableEnvironments).
 
@@ -841,6 +891,7 @@ class ProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(x_id_token=x_id_token),
         )
 
@@ -852,6 +903,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[BusinessEnvironmentInstanceResponseObject]:
         """One environment instance by ID. `GET /provisioning/v1/environments/{environmentInstanceId}` (getEnvironmentInstance).
 
@@ -872,6 +924,7 @@ class ProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_environment_instance_binding(
@@ -883,6 +936,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[EnvironmentInstanceBindingMetadata | GetEnvironmentInstanceBindingResponse]:
         """One binding of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/bindings/{bindingId}` (getEnvironmentInstanceBinding).
 
@@ -908,6 +962,7 @@ class ProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_environment_instance_labels(
@@ -918,6 +973,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[LabelsResponseObject]:
         """Labels of an environment instance. `GET /provisioning/v1/environments/{environmentInstanceId}/labels` (getEnvironmentInstanceLabels).
 
@@ -938,6 +994,7 @@ class ProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_environment_instances(
@@ -948,6 +1005,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[BusinessEnvironmentInstancesResponseCollection]:
         """Environment instances of this subaccount. `GET /provisioning/v1/environments` (getEnvironmentInstances).
 
@@ -965,6 +1023,7 @@ class ProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(x_id_token=x_id_token),
         )
 
@@ -976,6 +1035,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[JobStatusResponseObject]:
         """Progress of an asynchronous job started by this service. `GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus).
 
@@ -996,6 +1056,7 @@ class ProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_subaccount_quota(
@@ -1005,6 +1066,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServicePlanAssignmentsResponseCollection]:
         """Service plans assigned to this subaccount, with their quotas. `GET /provisioning/v1/servicePlanAssignments` (getSubaccountQuota).
 
@@ -1020,6 +1082,7 @@ class ProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def update_environment_instance(
@@ -1031,6 +1094,7 @@ class ProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[AbstractDTO]:
         """Change the parameters or plan of an environment instance. `PATCH /provisioning/v1/environments/{environmentInstanceId}` (updateEnvironmentInstance).
 
@@ -1053,6 +1117,7 @@ class ProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules
 from scp_async._namespace import given as _given
@@ -32,7 +32,8 @@ class ResourceConsumptionApi(Namespace):
     """Resource Consumption: one method per operation; each returns the parsed success body.
 
     `.with_raw_response` has the same methods returning the whole response (status, headers).
-    Every method takes `timeout=`, `deadline=`, `max_retries=` and `extra_headers=` for that call only.
+    Every method takes `timeout=`, `deadline=`, `max_retries=`, `extra_headers=` and `extra_query=` for
+    that call only.
     """
 
     _client_module = "scp_async_clients.resource_consumption.client"
@@ -50,6 +51,7 @@ class ResourceConsumptionApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> CloudCreditsDetails:
         """Cloud credits of the global account, per contract and phase. `GET /reports/v1/cloudCreditsDetails` (getCloudCreditsDetails).
 
@@ -67,6 +69,7 @@ class ResourceConsumptionApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(view_phases=view_phases),
         )
 
@@ -79,6 +82,7 @@ class ResourceConsumptionApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> MonthlyUsageList:
         """Usage of the directory the service instance is scoped to, per month. `GET /reports/v1/monthlyDirectoryUsage` (getMonthlyDirectoryUsage).
 
@@ -98,6 +102,7 @@ class ResourceConsumptionApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(from_date=from_date, to_date=to_date),
         )
 
@@ -110,6 +115,7 @@ class ResourceConsumptionApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> MonthlyCostList:
         """Cost per subaccount and month (consumption-based commercial models only). `GET /reports/v1/monthlySubaccountsCost` (getMonthlySubaccountsCost).
 
@@ -129,6 +135,7 @@ class ResourceConsumptionApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(from_date=from_date, to_date=to_date),
         )
 
@@ -141,6 +148,7 @@ class ResourceConsumptionApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> MonthlyUsageList:
         """Usage of the global account per month, service and plan. `GET /reports/v1/monthlyUsage` (getMonthlyUsage).
 
@@ -160,6 +168,7 @@ class ResourceConsumptionApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(from_date=from_date, to_date=to_date),
         )
 
@@ -174,6 +183,7 @@ class ResourceConsumptionApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SubaccountUsageList:
         """Usage of one subaccount between two days, optionally per day, week or month. `GET /reports/v1/subaccountUsage` (getSubaccountUsage).
 
@@ -201,6 +211,7 @@ class ResourceConsumptionApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 subaccount_id=subaccount_id, from_date=from_date, to_date=to_date, period_perspective=period_perspective
             ),
@@ -220,6 +231,7 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[CloudCreditsDetails]:
         """Cloud credits of the global account, per contract and phase. `GET /reports/v1/cloudCreditsDetails` (getCloudCreditsDetails).
 
@@ -237,6 +249,7 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(view_phases=view_phases),
         )
 
@@ -249,6 +262,7 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[MonthlyUsageList]:
         """Usage of the directory the service instance is scoped to, per month. `GET /reports/v1/monthlyDirectoryUsage` (getMonthlyDirectoryUsage).
 
@@ -268,6 +282,7 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(from_date=from_date, to_date=to_date),
         )
 
@@ -280,6 +295,7 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[MonthlyCostList]:
         """Cost per subaccount and month (consumption-based commercial models only). `GET /reports/v1/monthlySubaccountsCost` (getMonthlySubaccountsCost).
 
@@ -299,6 +315,7 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(from_date=from_date, to_date=to_date),
         )
 
@@ -311,6 +328,7 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[MonthlyUsageList]:
         """Usage of the global account per month, service and plan. `GET /reports/v1/monthlyUsage` (getMonthlyUsage).
 
@@ -330,6 +348,7 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(from_date=from_date, to_date=to_date),
         )
 
@@ -344,6 +363,7 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SubaccountUsageList]:
         """Usage of one subaccount between two days, optionally per day, week or month. `GET /reports/v1/subaccountUsage` (getSubaccountUsage).
 
@@ -371,6 +391,7 @@ class ResourceConsumptionApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 subaccount_id=subaccount_id, from_date=from_date, to_date=to_date, period_perspective=period_perspective
             ),

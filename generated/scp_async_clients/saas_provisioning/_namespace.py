@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid as _uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules
 from scp_async._namespace import empty as _empty
@@ -44,7 +44,8 @@ class SaasProvisioningApi(Namespace):
     """SaaS Provisioning: one method per operation; each returns the parsed success body.
 
     `.with_raw_response` has the same methods returning the whole response (status, headers).
-    Every method takes `timeout=`, `deadline=`, `max_retries=` and `extra_headers=` for that call only.
+    Every method takes `timeout=`, `deadline=`, `max_retries=`, `extra_headers=` and `extra_query=` for
+    that call only.
     """
 
     _client_module = "scp_async_clients.saas_provisioning.client"
@@ -66,6 +67,7 @@ class SaasProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> str:
         """`PATCH /saas-manager/v1/application/subscriptions/batch` (batchUpdateApplicationAndTenantSubscriptionAsync).
 
@@ -118,6 +120,7 @@ class SaasProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 body=body,
                 skip_unchanged_dependencies=skip_unchanged_dependencies,
@@ -138,6 +141,7 @@ class SaasProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`POST /saas-manager/v1/applications/{appName}/subscription` (createSubscriptionAsync).
 
@@ -164,6 +168,7 @@ class SaasProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, use_commercial_app_name=use_commercial_app_name, sap_passport=sap_passport),
         )
 
@@ -175,6 +180,7 @@ class SaasProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> str:
         """`DELETE /saas-manager/v1/application/tenants/{tenantId}/subscriptions` (deleteApplicationAndTenantSubscriptionAsync).
 
@@ -195,6 +201,7 @@ class SaasProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_subscription_async(
@@ -207,6 +214,7 @@ class SaasProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /saas-manager/v1/applications/{appName}/subscription` (deleteSubscriptionAsync).
 
@@ -231,6 +239,7 @@ class SaasProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(use_commercial_app_name=use_commercial_app_name, sap_passport=sap_passport),
         )
 
@@ -243,6 +252,7 @@ class SaasProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> LabelsResponseObject:
         """`DELETE /saas-manager/v1/applications/{appName}/subscription/labels` (deleteSubscriptionLabels).
 
@@ -265,6 +275,7 @@ class SaasProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(use_commercial_app_name=use_commercial_app_name),
         )
 
@@ -275,6 +286,7 @@ class SaasProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None | RegistrationDetailsResponseObject:
         """`GET /saas-manager/v1/application` (getApplicationDetails).
 
@@ -290,6 +302,7 @@ class SaasProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_application_subscriptions(
@@ -306,6 +319,7 @@ class SaasProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SubscriptionsListResponseObject:
         """`GET /saas-manager/v1/application/subscriptions` (getApplicationSubscriptions).
 
@@ -335,6 +349,7 @@ class SaasProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 tenant_id=tenant_id,
                 subscription_guid=subscription_guid,
@@ -357,6 +372,7 @@ class SaasProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> EntitledApplicationsResponseObject | None:
         """`GET /saas-manager/v1/applications/{appName}` (getEntitledApplication).
 
@@ -383,6 +399,7 @@ class SaasProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 plan_name=plan_name, use_commercial_app_name=use_commercial_app_name, accept_language=accept_language
             ),
@@ -396,6 +413,7 @@ class SaasProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> EntitledApplicationsResponseCollection:
         """`GET /saas-manager/v1/applications` (getEntitledApplications).
 
@@ -413,6 +431,7 @@ class SaasProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(accept_language=accept_language),
         )
 
@@ -424,6 +443,7 @@ class SaasProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> JobStateResponseObject:
         """`GET /api/v2.0/jobs/{jobUuid}` (getJobRelatedToSaasApplicationById).
 
@@ -444,6 +464,7 @@ class SaasProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_status(
@@ -454,6 +475,7 @@ class SaasProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> JobStatusResponseObject:
         """`GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus).
 
@@ -474,6 +496,7 @@ class SaasProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_subscription_labels(
@@ -485,6 +508,7 @@ class SaasProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> LabelsResponseObject:
         """`GET /saas-manager/v1/applications/{appName}/subscription/labels` (getSubscriptionLabels).
 
@@ -507,6 +531,7 @@ class SaasProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(use_commercial_app_name=use_commercial_app_name),
         )
 
@@ -519,6 +544,7 @@ class SaasProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ParamsResponseObject:
         """`GET /saas-manager/v1/applications/{appName}/subscription/parameters` (getSubscriptionParams).
 
@@ -541,6 +567,7 @@ class SaasProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(use_commercial_app_name=use_commercial_app_name),
         )
 
@@ -552,6 +579,7 @@ class SaasProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> str:
         """`PUT /api/v2.0/jobs/{jobUuid}/terminate` (gracefulTerminationJob).
 
@@ -572,6 +600,7 @@ class SaasProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def subscription_callback_async(
@@ -583,6 +612,7 @@ class SaasProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> str:
         """`PUT /saas-manager/v1/subscription-callback/{identifier}/result` (subscriptionCallbackAsync).
 
@@ -605,6 +635,7 @@ class SaasProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -621,6 +652,7 @@ class SaasProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> str:
         """`PATCH /saas-manager/v1/application/tenants/{tenantId}/subscriptions` (updateApplicationAndTenantSubscriptionAsync).
 
@@ -678,6 +710,7 @@ class SaasProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 body=body,
                 skip_unchanged_dependencies=skip_unchanged_dependencies,
@@ -697,6 +730,7 @@ class SaasProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`PATCH /saas-manager/v1/applications/{appName}/subscription` (updateSubscriptionParametersAsync).
 
@@ -723,6 +757,7 @@ class SaasProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, use_commercial_app_name=use_commercial_app_name),
         )
 
@@ -736,6 +771,7 @@ class SaasProvisioningApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> LabelsResponseObject:
         """`PUT /saas-manager/v1/applications/{appName}/subscription/labels` (upsertSubscriptionLabels).
 
@@ -760,6 +796,7 @@ class SaasProvisioningApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, use_commercial_app_name=use_commercial_app_name),
         )
 
@@ -781,6 +818,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[str]:
         """`PATCH /saas-manager/v1/application/subscriptions/batch` (batchUpdateApplicationAndTenantSubscriptionAsync).
 
@@ -833,6 +871,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 body=body,
                 skip_unchanged_dependencies=skip_unchanged_dependencies,
@@ -853,6 +892,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`POST /saas-manager/v1/applications/{appName}/subscription` (createSubscriptionAsync).
 
@@ -879,6 +919,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, use_commercial_app_name=use_commercial_app_name, sap_passport=sap_passport),
         )
 
@@ -890,6 +931,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[str]:
         """`DELETE /saas-manager/v1/application/tenants/{tenantId}/subscriptions` (deleteApplicationAndTenantSubscriptionAsync).
 
@@ -910,6 +952,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_subscription_async(
@@ -922,6 +965,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /saas-manager/v1/applications/{appName}/subscription` (deleteSubscriptionAsync).
 
@@ -946,6 +990,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(use_commercial_app_name=use_commercial_app_name, sap_passport=sap_passport),
         )
 
@@ -958,6 +1003,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[LabelsResponseObject]:
         """`DELETE /saas-manager/v1/applications/{appName}/subscription/labels` (deleteSubscriptionLabels).
 
@@ -980,6 +1026,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(use_commercial_app_name=use_commercial_app_name),
         )
 
@@ -990,6 +1037,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None | RegistrationDetailsResponseObject]:
         """`GET /saas-manager/v1/application` (getApplicationDetails).
 
@@ -1005,6 +1053,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_application_subscriptions(
@@ -1021,6 +1070,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SubscriptionsListResponseObject]:
         """`GET /saas-manager/v1/application/subscriptions` (getApplicationSubscriptions).
 
@@ -1050,6 +1100,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 tenant_id=tenant_id,
                 subscription_guid=subscription_guid,
@@ -1072,6 +1123,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[EntitledApplicationsResponseObject | None]:
         """`GET /saas-manager/v1/applications/{appName}` (getEntitledApplication).
 
@@ -1098,6 +1150,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 plan_name=plan_name, use_commercial_app_name=use_commercial_app_name, accept_language=accept_language
             ),
@@ -1111,6 +1164,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[EntitledApplicationsResponseCollection]:
         """`GET /saas-manager/v1/applications` (getEntitledApplications).
 
@@ -1128,6 +1182,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(accept_language=accept_language),
         )
 
@@ -1139,6 +1194,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[JobStateResponseObject]:
         """`GET /api/v2.0/jobs/{jobUuid}` (getJobRelatedToSaasApplicationById).
 
@@ -1159,6 +1215,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_status(
@@ -1169,6 +1226,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[JobStatusResponseObject]:
         """`GET /jobs-management/v1/jobs/{jobInstanceIdOrUniqueId}/status` (getStatus).
 
@@ -1189,6 +1247,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_subscription_labels(
@@ -1200,6 +1259,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[LabelsResponseObject]:
         """`GET /saas-manager/v1/applications/{appName}/subscription/labels` (getSubscriptionLabels).
 
@@ -1222,6 +1282,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(use_commercial_app_name=use_commercial_app_name),
         )
 
@@ -1234,6 +1295,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ParamsResponseObject]:
         """`GET /saas-manager/v1/applications/{appName}/subscription/parameters` (getSubscriptionParams).
 
@@ -1256,6 +1318,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(use_commercial_app_name=use_commercial_app_name),
         )
 
@@ -1267,6 +1330,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[str]:
         """`PUT /api/v2.0/jobs/{jobUuid}/terminate` (gracefulTerminationJob).
 
@@ -1287,6 +1351,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def subscription_callback_async(
@@ -1298,6 +1363,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[str]:
         """`PUT /saas-manager/v1/subscription-callback/{identifier}/result` (subscriptionCallbackAsync).
 
@@ -1320,6 +1386,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1336,6 +1403,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[str]:
         """`PATCH /saas-manager/v1/application/tenants/{tenantId}/subscriptions` (updateApplicationAndTenantSubscriptionAsync).
 
@@ -1393,6 +1461,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 body=body,
                 skip_unchanged_dependencies=skip_unchanged_dependencies,
@@ -1412,6 +1481,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`PATCH /saas-manager/v1/applications/{appName}/subscription` (updateSubscriptionParametersAsync).
 
@@ -1438,6 +1508,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, use_commercial_app_name=use_commercial_app_name),
         )
 
@@ -1451,6 +1522,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[LabelsResponseObject]:
         """`PUT /saas-manager/v1/applications/{appName}/subscription/labels` (upsertSubscriptionLabels).
 
@@ -1475,6 +1547,7 @@ class SaasProvisioningApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, use_commercial_app_name=use_commercial_app_name),
         )
 

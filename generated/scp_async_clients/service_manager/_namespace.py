@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules
 from scp_async._namespace import empty as _empty
@@ -65,7 +65,8 @@ class ServiceManagerApi(Namespace):
     """Service Manager: one method per operation; each returns the parsed success body.
 
     `.with_raw_response` has the same methods returning the whole response (status, headers).
-    Every method takes `timeout=`, `deadline=`, `max_retries=` and `extra_headers=` for that call only.
+    Every method takes `timeout=`, `deadline=`, `max_retries=`, `extra_headers=` and `extra_query=` for
+    that call only.
     """
 
     _client_module = "scp_async_clients.service_manager.client"
@@ -84,6 +85,7 @@ class ServiceManagerApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> CreateServiceBindingResponse202 | CreatedServiceBindingResponseObject:
         """`POST /v1/service_bindings` (createServiceBinding).
 
@@ -103,6 +105,7 @@ class ServiceManagerApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, async_=async_),
         )
 
@@ -115,6 +118,7 @@ class ServiceManagerApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> CreateServiceInstanceResponse202 | CreatedServiceInstanceResponseObject:
         """`POST /v1/service_instances` (createServiceInstance).
 
@@ -134,6 +138,7 @@ class ServiceManagerApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, async_=async_),
         )
 
@@ -146,6 +151,7 @@ class ServiceManagerApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DeleteServiceBindingResponse200 | DeleteServiceBindingResponse202:
         """`DELETE /v1/service_bindings/{serviceBindingID}` (deleteServiceBinding).
 
@@ -168,6 +174,7 @@ class ServiceManagerApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(async_=async_),
         )
 
@@ -180,6 +187,7 @@ class ServiceManagerApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DeleteServiceInstanceResponse200 | DeleteServiceInstanceResponse202:
         """`DELETE /v1/service_instances/{serviceInstanceID}` (deleteServiceInstance).
 
@@ -202,6 +210,7 @@ class ServiceManagerApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(async_=async_),
         )
 
@@ -216,6 +225,7 @@ class ServiceManagerApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> PlatformResponseList:
         """`GET /v1/platforms` (getAllPlatforms).
 
@@ -239,6 +249,7 @@ class ServiceManagerApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(field_query=field_query, label_query=label_query, token=token, max_items=max_items),
         )
 
@@ -253,6 +264,7 @@ class ServiceManagerApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceBindingResponseList:
         """`GET /v1/service_bindings` (getAllServiceBindings).
 
@@ -276,6 +288,7 @@ class ServiceManagerApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(field_query=field_query, label_query=label_query, token=token, max_items=max_items),
         )
 
@@ -290,6 +303,7 @@ class ServiceManagerApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceBrokerResponseList:
         """`GET /v1/service_brokers` (getAllServiceBrokers).
 
@@ -313,6 +327,7 @@ class ServiceManagerApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(field_query=field_query, label_query=label_query, token=token, max_items=max_items),
         )
 
@@ -327,6 +342,7 @@ class ServiceManagerApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceInstanceResponseList:
         """`GET /v1/service_instances` (getAllServiceInstances).
 
@@ -350,6 +366,7 @@ class ServiceManagerApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(field_query=field_query, label_query=label_query, token=token, max_items=max_items),
         )
 
@@ -365,6 +382,7 @@ class ServiceManagerApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServicePlanResponseList:
         """`GET /v1/service_plans` (getAllServicePlans).
 
@@ -390,6 +408,7 @@ class ServiceManagerApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 environment=environment,
                 field_query=field_query,
@@ -407,6 +426,7 @@ class ServiceManagerApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> PlatformResponseObject:
         """`GET /v1/platforms/{platformID}` (getPlatformById).
 
@@ -427,6 +447,7 @@ class ServiceManagerApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_binding_by_id(
@@ -437,6 +458,7 @@ class ServiceManagerApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceBindingResponseObject:
         """`GET /v1/service_bindings/{serviceBindingID}` (getServiceBindingById).
 
@@ -457,6 +479,7 @@ class ServiceManagerApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_binding_parameters_by_id(
@@ -467,6 +490,7 @@ class ServiceManagerApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> GetServiceBindingParametersByIdResponse200:
         """`GET /v1/service_bindings/{serviceBindingID}/parameters` (getServiceBindingParametersById).
 
@@ -487,6 +511,7 @@ class ServiceManagerApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_broker_id(
@@ -497,6 +522,7 @@ class ServiceManagerApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceBrokerResponseObject:
         """`GET /v1/service_brokers/{serviceBrokerID}` (getServiceBrokerId).
 
@@ -517,6 +543,7 @@ class ServiceManagerApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_instance_by_id(
@@ -527,6 +554,7 @@ class ServiceManagerApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceInstanceResponseObject:
         """`GET /v1/service_instances/{serviceInstanceID}` (getServiceInstanceById).
 
@@ -547,6 +575,7 @@ class ServiceManagerApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_instance_parameters(
@@ -557,6 +586,7 @@ class ServiceManagerApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> GetServiceInstanceParametersResponse200:
         """`GET /v1/service_instances/{serviceInstanceID}/parameters` (getServiceInstanceParameters).
 
@@ -577,6 +607,7 @@ class ServiceManagerApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_offering_by_id(
@@ -587,6 +618,7 @@ class ServiceManagerApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceOfferingResponseObject:
         """`GET /v1/service_offerings/{serviceOfferingID}` (getServiceOfferingById).
 
@@ -607,6 +639,7 @@ class ServiceManagerApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_offerings(
@@ -621,6 +654,7 @@ class ServiceManagerApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServiceOfferingResponseList:
         """`GET /v1/service_offerings` (getServiceOfferings).
 
@@ -646,6 +680,7 @@ class ServiceManagerApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 environment=environment,
                 field_query=field_query,
@@ -663,6 +698,7 @@ class ServiceManagerApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ServicePlanResponseObject:
         """`GET /v1/service_plans/{servicePlanID}` (getServicePlansByServiceId).
 
@@ -683,6 +719,7 @@ class ServiceManagerApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_single_operation(
@@ -695,6 +732,7 @@ class ServiceManagerApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> OperationResponseObject:
         """`GET /v1/{resourceType}/{resourceID}/operations/{operationID}` (getSingleOperation).
 
@@ -723,6 +761,7 @@ class ServiceManagerApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_supported_agents_versions(
@@ -732,6 +771,7 @@ class ServiceManagerApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AgentVersionsResponseObject:
         """`GET /v1/agents/versions` (getSupportedAgentsVersions).
 
@@ -747,6 +787,7 @@ class ServiceManagerApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def patch_platfrom(
@@ -758,6 +799,7 @@ class ServiceManagerApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> PatchPlatfromResponse202 | UpdatedPlatformResponseObject:
         """`PATCH /v1/platforms/{platformID}` (patchPlatfrom).
 
@@ -780,6 +822,7 @@ class ServiceManagerApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -791,6 +834,7 @@ class ServiceManagerApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RegisteredPlatformResponseObject:
         """`POST /v1/platforms` (registerPlatfrom).
 
@@ -808,6 +852,7 @@ class ServiceManagerApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -820,6 +865,7 @@ class ServiceManagerApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> UnregisterPlatformResponse200 | UnregisterPlatformResponse202:
         """`DELETE /v1/platforms/{platformID}` (unregisterPlatform).
 
@@ -842,6 +888,7 @@ class ServiceManagerApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(cascade=cascade),
         )
 
@@ -855,6 +902,7 @@ class ServiceManagerApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> UpdateServiceInstanceResponse202 | UpdatedServiceInstanceResponseObject:
         """`PATCH /v1/service_instances/{serviceInstanceID}` (updateServiceInstance).
 
@@ -879,6 +927,7 @@ class ServiceManagerApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, async_=async_),
         )
 
@@ -897,6 +946,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[CreateServiceBindingResponse202 | CreatedServiceBindingResponseObject]:
         """`POST /v1/service_bindings` (createServiceBinding).
 
@@ -916,6 +966,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, async_=async_),
         )
 
@@ -928,6 +979,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[CreateServiceInstanceResponse202 | CreatedServiceInstanceResponseObject]:
         """`POST /v1/service_instances` (createServiceInstance).
 
@@ -947,6 +999,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, async_=async_),
         )
 
@@ -959,6 +1012,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DeleteServiceBindingResponse200 | DeleteServiceBindingResponse202]:
         """`DELETE /v1/service_bindings/{serviceBindingID}` (deleteServiceBinding).
 
@@ -981,6 +1035,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(async_=async_),
         )
 
@@ -993,6 +1048,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DeleteServiceInstanceResponse200 | DeleteServiceInstanceResponse202]:
         """`DELETE /v1/service_instances/{serviceInstanceID}` (deleteServiceInstance).
 
@@ -1015,6 +1071,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(async_=async_),
         )
 
@@ -1029,6 +1086,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[PlatformResponseList]:
         """`GET /v1/platforms` (getAllPlatforms).
 
@@ -1052,6 +1110,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(field_query=field_query, label_query=label_query, token=token, max_items=max_items),
         )
 
@@ -1066,6 +1125,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServiceBindingResponseList]:
         """`GET /v1/service_bindings` (getAllServiceBindings).
 
@@ -1089,6 +1149,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(field_query=field_query, label_query=label_query, token=token, max_items=max_items),
         )
 
@@ -1103,6 +1164,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServiceBrokerResponseList]:
         """`GET /v1/service_brokers` (getAllServiceBrokers).
 
@@ -1126,6 +1188,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(field_query=field_query, label_query=label_query, token=token, max_items=max_items),
         )
 
@@ -1140,6 +1203,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServiceInstanceResponseList]:
         """`GET /v1/service_instances` (getAllServiceInstances).
 
@@ -1163,6 +1227,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(field_query=field_query, label_query=label_query, token=token, max_items=max_items),
         )
 
@@ -1178,6 +1243,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServicePlanResponseList]:
         """`GET /v1/service_plans` (getAllServicePlans).
 
@@ -1203,6 +1269,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 environment=environment,
                 field_query=field_query,
@@ -1220,6 +1287,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[PlatformResponseObject]:
         """`GET /v1/platforms/{platformID}` (getPlatformById).
 
@@ -1240,6 +1308,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_binding_by_id(
@@ -1250,6 +1319,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServiceBindingResponseObject]:
         """`GET /v1/service_bindings/{serviceBindingID}` (getServiceBindingById).
 
@@ -1270,6 +1340,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_binding_parameters_by_id(
@@ -1280,6 +1351,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[GetServiceBindingParametersByIdResponse200]:
         """`GET /v1/service_bindings/{serviceBindingID}/parameters` (getServiceBindingParametersById).
 
@@ -1300,6 +1372,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_broker_id(
@@ -1310,6 +1383,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServiceBrokerResponseObject]:
         """`GET /v1/service_brokers/{serviceBrokerID}` (getServiceBrokerId).
 
@@ -1330,6 +1404,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_instance_by_id(
@@ -1340,6 +1415,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServiceInstanceResponseObject]:
         """`GET /v1/service_instances/{serviceInstanceID}` (getServiceInstanceById).
 
@@ -1360,6 +1436,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_instance_parameters(
@@ -1370,6 +1447,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[GetServiceInstanceParametersResponse200]:
         """`GET /v1/service_instances/{serviceInstanceID}/parameters` (getServiceInstanceParameters).
 
@@ -1390,6 +1468,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_offering_by_id(
@@ -1400,6 +1479,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServiceOfferingResponseObject]:
         """`GET /v1/service_offerings/{serviceOfferingID}` (getServiceOfferingById).
 
@@ -1420,6 +1500,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_service_offerings(
@@ -1434,6 +1515,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServiceOfferingResponseList]:
         """`GET /v1/service_offerings` (getServiceOfferings).
 
@@ -1459,6 +1541,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 environment=environment,
                 field_query=field_query,
@@ -1476,6 +1559,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ServicePlanResponseObject]:
         """`GET /v1/service_plans/{servicePlanID}` (getServicePlansByServiceId).
 
@@ -1496,6 +1580,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_single_operation(
@@ -1508,6 +1593,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[OperationResponseObject]:
         """`GET /v1/{resourceType}/{resourceID}/operations/{operationID}` (getSingleOperation).
 
@@ -1536,6 +1622,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_supported_agents_versions(
@@ -1545,6 +1632,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[AgentVersionsResponseObject]:
         """`GET /v1/agents/versions` (getSupportedAgentsVersions).
 
@@ -1560,6 +1648,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def patch_platfrom(
@@ -1571,6 +1660,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[PatchPlatfromResponse202 | UpdatedPlatformResponseObject]:
         """`PATCH /v1/platforms/{platformID}` (patchPlatfrom).
 
@@ -1593,6 +1683,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1604,6 +1695,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RegisteredPlatformResponseObject]:
         """`POST /v1/platforms` (registerPlatfrom).
 
@@ -1621,6 +1713,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1633,6 +1726,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[UnregisterPlatformResponse200 | UnregisterPlatformResponse202]:
         """`DELETE /v1/platforms/{platformID}` (unregisterPlatform).
 
@@ -1655,6 +1749,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(cascade=cascade),
         )
 
@@ -1668,6 +1763,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[UpdateServiceInstanceResponse202 | UpdatedServiceInstanceResponseObject]:
         """`PATCH /v1/service_instances/{serviceInstanceID}` (updateServiceInstance).
 
@@ -1692,6 +1788,7 @@ class ServiceManagerApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, async_=async_),
         )
 

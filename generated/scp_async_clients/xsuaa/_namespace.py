@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid as _uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules
 from scp_async._namespace import empty as _empty
@@ -90,7 +90,8 @@ class XsuaaApi(Namespace):
     """XSUAA Authorization Management: one method per operation; each returns the parsed success body.
 
     `.with_raw_response` has the same methods returning the whole response (status, headers).
-    Every method takes `timeout=`, `deadline=`, `max_retries=` and `extra_headers=` for that call only.
+    Every method takes `timeout=`, `deadline=`, `max_retries=`, `extra_headers=` and `extra_query=` for
+    that call only.
     """
 
     _client_module = "scp_async_clients.xsuaa.client"
@@ -109,6 +110,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AddIdpAttributeToRoleCollectionResponse201:
         """`POST /sap/rest/authorization/v2/identity-providers/{origin}/attributes` (addIdpAttributeToRoleCollection).
 
@@ -131,6 +133,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -143,6 +146,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> XSPlatformIdentityProvider:
         """`POST /sap/rest/platform-identity-providers-global/{originKey}/globalaccountids` (addPlatformIdentityProviderGlobalAccountId).
 
@@ -167,6 +171,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -179,6 +184,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> XSPlatformIdentityProvider:
         """`POST /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers` (addPlatformIdentityProviderTrust).
 
@@ -201,6 +207,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -215,6 +222,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AddRoleCollectionResponse200:
         """`PUT /sap/rest/user/origin/{origin}/name/{userName}/rolecollections/{roleCollectionName}` (addRoleCollection).
 
@@ -247,6 +255,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(create_user_if_missing=create_user_if_missing),
         )
 
@@ -261,6 +270,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AddRoleToRoleCollectionResponse200 | AddRoleToRoleCollectionResponse201:
         """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles/{roleTemplateAppID}/{roleName}/{roleTemplateName}` (addRoleToRoleCollection).
 
@@ -296,6 +306,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def add_roles_to_role_collection(
@@ -307,6 +318,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AddRolesToRoleCollectionResponse200 | AddRolesToRoleCollectionResponse201:
         """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (addRolesToRoleCollection).
 
@@ -329,6 +341,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -340,6 +353,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> CustomIdpCockpitResponse:
         """`GET /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/status` (areMoreTrustsAllowed).
 
@@ -360,6 +374,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def change_role_collection_description(
@@ -371,6 +386,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ChangeRoleCollectionDescriptionResponse200 | ChangeRoleCollectionDescriptionResponse201:
         """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (changeRoleCollectionDescription).
 
@@ -393,6 +409,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -404,6 +421,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ScimGroup:
         """`POST /Groups` (createGroup).
 
@@ -421,6 +439,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -433,6 +452,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> IdentityProviderAbstractIdentityProviderDefinition:
         """`POST /sap/rest/identity-providers` (createIdentityProvider).
 
@@ -452,6 +472,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, raw_config=raw_config),
         )
 
@@ -463,6 +484,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> XSPlatformIdentityProvider:
         """`POST /sap/rest/platform-identity-providers-global` (createPlatformIdentityProvider).
 
@@ -480,6 +502,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -491,6 +514,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Role:
         """`POST /sap/rest/authorization/v2/apps/roles` (createRole).
 
@@ -508,6 +532,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -519,6 +544,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RoleCollection:
         """`POST /sap/rest/authorization/v2/rolecollections` (createRoleCollection).
 
@@ -536,6 +562,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -547,6 +574,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> CreateRoleCollectionsResponse201:
         """`POST /sap/rest/authorization/v2/rolecollections/bulk` (createRoleCollections).
 
@@ -564,6 +592,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -575,6 +604,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RoleCollectionListDto:
         """`POST /sap/rest/authorization/v2/users/current/rolecollections` (createRoleCollectionsForUser).
 
@@ -592,6 +622,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -603,6 +634,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> XSUser:
         """`POST /sap/rest/user` (createUser).
 
@@ -620,6 +652,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -631,6 +664,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ScimUser:
         """`POST /Users` (createUser_1).
 
@@ -648,6 +682,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -659,6 +694,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> CreateUsersResponse200:
         """`POST /sap/rest/user/bulk` (createUsers).
 
@@ -676,6 +712,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -688,6 +725,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> IdentityProviderAbstractIdentityProviderDefinition:
         """`DELETE /sap/rest/identity-providers/{id}` (deleteIdentityProvider).
 
@@ -710,6 +748,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(raw_config=raw_config),
         )
 
@@ -722,6 +761,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> IdentityProviderAbstractIdentityProviderDefinition:
         """`DELETE /sap/rest/identity-providers/originKey/{originKey}` (deleteIdentityProviderUsingOriginKey).
 
@@ -744,6 +784,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(raw_config=raw_config),
         )
 
@@ -759,6 +800,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DeleteIdpAttributeToRoleCollectionResponse200:
         """`DELETE /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/{operator}/{attributeValue}/rolecollections/{roleCollectionName}` (deleteIdpAttributeToRoleCollection).
 
@@ -799,6 +841,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_platform_identity_provider(
@@ -809,6 +852,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> XSPlatformIdentityProvider:
         """`DELETE /sap/rest/platform-identity-providers-global/{originKey}` (deletePlatformIdentityProvider).
 
@@ -829,6 +873,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_platform_identity_provider_global_account_id(
@@ -840,6 +885,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> XSPlatformIdentityProvider:
         """`DELETE /sap/rest/platform-identity-providers-global/{originKey}/globalaccountids/{globalAccountId}` (deletePlatformIdentityProviderGlobalAccountId).
 
@@ -869,6 +915,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_platform_identity_provider_trust(
@@ -880,6 +927,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> XSPlatformIdentityProvider:
         """`DELETE /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/{originKey}` (deletePlatformIdentityProviderTrust).
 
@@ -905,6 +953,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_role_by_role_name(
@@ -917,6 +966,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DeleteRoleByRoleNameResponse200:
         """`DELETE /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (deleteRoleByRoleName).
 
@@ -947,6 +997,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_role_collection_by_name(
@@ -957,6 +1008,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DeleteRoleCollectionByNameResponse200 | None:
         """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (deleteRoleCollectionByName).
 
@@ -977,6 +1029,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_role_collections(
@@ -987,6 +1040,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /sap/rest/authorization/v2/rolecollections/bulk` (deleteRoleCollections).
 
@@ -1004,6 +1058,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1015,6 +1070,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> None:
         """`DELETE /sap/rest/authorization/v2/users/current/rolecollections` (deleteRoleCollectionsForUser).
 
@@ -1032,6 +1088,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1046,6 +1103,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DeleteRoleFromRoleCollectionResponse200 | None:
         """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles/{roleTemplateAppID}/{roleName}/{roleTemplateName}` (deleteRoleFromRoleCollection).
 
@@ -1081,6 +1139,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_roles_from_role_collection(
@@ -1092,6 +1151,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DeleteRolesFromRoleCollectionResponse200 | DeleteRolesFromRoleCollectionResponse201:
         """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (deleteRolesFromRoleCollection).
 
@@ -1114,6 +1174,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -1125,6 +1186,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DeleteUserByIdResponse200:
         """`DELETE /sap/rest/user/id/{id}` (deleteUserById).
 
@@ -1145,6 +1207,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_user_by_name(
@@ -1156,6 +1219,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> DeleteUserByNameResponse200:
         """`DELETE /sap/rest/user/origin/{origin}/name/{userName}` (deleteUserByName).
 
@@ -1181,6 +1245,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def find_users(
@@ -1196,6 +1261,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SearchResultsObject:
         """`GET /Users` (findUsers).
 
@@ -1223,6 +1289,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 attributes=attributes,
                 filter_=filter_,
@@ -1243,6 +1310,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> App:
         """`GET /sap/rest/authorization/v2/apps/{id}` (getAppById).
 
@@ -1267,6 +1335,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(is_service_instance_id=is_service_instance_id, hide_details=hide_details),
         )
 
@@ -1281,6 +1350,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> GetAppByTokenResponse200:
         """`GET /sap/rest/authorization/v2/ownapp/usage` (getAppByToken).
 
@@ -1304,6 +1374,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 tenant=tenant,
                 zoneid=zoneid,
@@ -1323,6 +1394,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[AppSummary]:
         """`GET /sap/rest/authorization/v2/apps` (getApps).
 
@@ -1346,6 +1418,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 only_with_client_id=only_with_client_id,
                 only_for_org_id=only_for_org_id,
@@ -1362,6 +1435,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AuthDataWrapper:
         """`GET /sap/rest/authorization/v2/apps/{appId}/authorizationData` (getAuthorizationData).
 
@@ -1382,6 +1456,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_custom_id_p_feature_flag_for_neo_user(
@@ -1391,6 +1466,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> XSPlatformIdentityProvider:
         """`GET /sap/rest/neo/platformidentityproviders` (getCustomIdPFeatureFlagForNeoUser).
 
@@ -1406,6 +1482,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_granted_authorities(
@@ -1418,6 +1495,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[str]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/authorities` (getGrantedAuthorities).
 
@@ -1442,6 +1520,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(granted_by_app_guid=granted_by_app_guid, granted_by_app_id=granted_by_app_id),
         )
 
@@ -1453,6 +1532,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[RoleCollectionAttribute]:
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/rolecollections` (getIdpAttributeValues).
 
@@ -1473,6 +1553,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_idp_attribute_values_from_role_collection(
@@ -1484,6 +1565,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[RoleCollectionAttribute]:
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/rolecollections/{roleCollectionName}` (getIdpAttributeValuesFromRoleCollection).
 
@@ -1511,6 +1593,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_idp_attribute_values_from_role_collection_by_attribute(
@@ -1523,6 +1606,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[RoleCollectionAttribute]:
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/rolecollections/{roleCollectionName}` (getIdpAttributeValuesFromRoleCollectionByAttribute).
 
@@ -1560,6 +1644,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_origins(
@@ -1569,6 +1654,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[str]:
         """`GET /sap/rest/user/origin` (getOrigins).
 
@@ -1584,6 +1670,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_own_app(
@@ -1593,6 +1680,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> App:
         """`GET /sap/rest/authorization/v2/ownapp` (getOwnApp).
 
@@ -1608,6 +1696,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_platform_identity_provider(
@@ -1620,6 +1709,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> XSPlatformIdentityProvider:
         """`GET /sap/rest/platform-identity-providers-global/{originKey}` (getPlatformIdentityProvider).
 
@@ -1644,6 +1734,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(deleted=deleted, refresh_metadata=refresh_metadata),
         )
 
@@ -1655,6 +1746,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> XSPlatformIdentityProvider:
         """`GET /sap/rest/platform-identity-providers-global/{originKey}/globalaccountids` (getPlatformIdentityProviderGlobalAccountIds).
 
@@ -1677,6 +1769,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_platform_identity_providers(
@@ -1692,6 +1785,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> XSPlatformIdentityProvider:
         """`GET /sap/rest/platform-identity-providers-global` (getPlatformIdentityProviders).
 
@@ -1723,6 +1817,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 userbase=userbase,
                 deleted=deleted,
@@ -1741,6 +1836,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[XSPlatformIdentityProvider]:
         """`GET /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers` (getPlatformIdentityProvidersForGA).
 
@@ -1761,6 +1857,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_registry_status(
@@ -1770,6 +1867,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> str:
         """`GET /sap/rest/identity-providers/ias/status` (getRegistryStatus).
 
@@ -1785,6 +1883,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_role_by_app_and_role_template(
@@ -1797,6 +1896,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> TemplateRole:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (getRoleByAppAndRoleTemplate).
 
@@ -1827,6 +1927,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_role_collection_by_attribute_value(
@@ -1839,6 +1940,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[RoleCollection]:
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/{attributeValue}` (getRoleCollectionByAttributeValue).
 
@@ -1869,6 +1971,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_role_collection_by_name(
@@ -1882,6 +1985,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RoleCollection:
         """`GET /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (getRoleCollectionByName).
 
@@ -1908,6 +2012,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(with_roles=with_roles, with_users=with_users, with_groups=with_groups),
         )
 
@@ -1925,6 +2030,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[RoleCollection]:
         """`GET /sap/rest/authorization/v2/rolecollections` (getRoleCollections).
 
@@ -1954,6 +2060,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 show_roles=show_roles,
                 show_users=show_users,
@@ -1975,6 +2082,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[RoleCollection]:
         """`GET /sap/rest/authorization/v2/rolecollections/roles/{appId}/{roleTemplateName}/{roleName}` (getRoleCollectionsByAppIdTemplateNameAndRoleName).
 
@@ -2010,6 +2118,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_role_collections_by_paging(
@@ -2023,6 +2132,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[RoleCollection]:
         """`GET /sap/rest/authorization/v2/rolecollections/pages/{pageId}` (getRoleCollectionsByPaging).
 
@@ -2047,6 +2157,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(show_roles=show_roles, show_users=show_users, show_groups=show_groups),
         )
 
@@ -2060,6 +2171,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[RoleCollection]:
         """`GET /sap/rest/authorization/v2/rolecollections/pages` (getRoleCollectionsByPaging_1).
 
@@ -2081,6 +2193,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(show_roles=show_roles, show_users=show_users, show_groups=show_groups),
         )
 
@@ -2094,6 +2207,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[RoleCollection]:
         """`GET /sap/rest/authorization/v2/rolecollections/pages/` (getRoleCollectionsByPaging_2).
 
@@ -2115,6 +2229,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(show_roles=show_roles, show_users=show_users, show_groups=show_groups),
         )
 
@@ -2126,6 +2241,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RoleCollectionListDto:
         """`GET /sap/rest/authorization/v2/users/{userId}/rolecollections` (getRoleCollectionsForUser).
 
@@ -2146,6 +2262,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_role_collections_for_user_1(
@@ -2155,6 +2272,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RoleCollectionListDto:
         """`GET /sap/rest/authorization/v2/users/current/rolecollections` (getRoleCollectionsForUser_1).
 
@@ -2170,6 +2288,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_role_template_by_app_name(
@@ -2180,6 +2299,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[RoleTemplate]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates` (getRoleTemplateByAppName).
 
@@ -2200,6 +2320,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_role_template_by_name(
@@ -2211,6 +2332,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RoleTemplate:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}` (getRoleTemplateByName).
 
@@ -2236,6 +2358,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_role_templates(
@@ -2246,6 +2369,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[RoleTemplate]:
         """`GET /sap/rest/authorization/v2/apps/roletemplates` (getRoleTemplates).
 
@@ -2263,6 +2387,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(show_roles=show_roles),
         )
 
@@ -2273,6 +2398,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[Role]:
         """`GET /sap/rest/authorization/v2/roles` (getRoles).
 
@@ -2288,6 +2414,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_roles_by_app_id(
@@ -2298,6 +2425,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[Role]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roles` (getRolesByAppId).
 
@@ -2318,6 +2446,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_roles_by_role_collection_name(
@@ -2328,6 +2457,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[Role]:
         """`GET /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (getRolesByRoleCollectionName).
 
@@ -2348,6 +2478,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_scope(
@@ -2359,6 +2490,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Scope:
         """`GET /sap/rest/authorization/v2/apps/{appId}/scopes/{scopeName}` (getScope).
 
@@ -2384,6 +2516,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_user_by_id(
@@ -2394,6 +2527,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> GetUserByIdResponse200:
         """`GET /sap/rest/user/id/{id}` (getUserById).
 
@@ -2414,6 +2548,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_user_by_name(
@@ -2425,6 +2560,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> XSUser:
         """`GET /sap/rest/user/origin/{origin}/name/{username}` (getUserByName).
 
@@ -2450,6 +2586,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_user_names(
@@ -2462,6 +2599,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> GetUserNamesResponse200:
         """`GET /sap/rest/user/origin/{origin}/name` (getUserNames).
 
@@ -2486,6 +2624,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(filter_=filter_, details=details),
         )
 
@@ -2498,6 +2637,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> XSTenantV2ZoneInformation:
         """`GET /sap/rest/tenantLoginInfo/{subdomain}` (getZoneInformationBySubdomain).
 
@@ -2520,6 +2660,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(ias_client=ias_client),
         )
 
@@ -2531,6 +2672,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> XSTenantV2ZoneInformation:
         """`GET /sap/rest/authorization/v2/zoneinfo/{subdomain}` (getZoneInformationBySubdomain_1).
 
@@ -2551,6 +2693,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def list_groups(
@@ -2566,6 +2709,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> SearchResultsObject:
         """`GET /Groups` (listGroups).
 
@@ -2593,6 +2737,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 attributes=attributes,
                 filter_=filter_,
@@ -2611,6 +2756,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[Scope]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/scopes` (listScopes).
 
@@ -2631,6 +2777,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def migrate_saml_to_oidcidp(
@@ -2642,6 +2789,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> IdentityProviderAbstractIdentityProviderDefinition:
         """`PUT /sap/rest/identity-providers/migrate/{origin}` (migrateSAMLToOIDCIDP).
 
@@ -2664,6 +2812,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -2676,6 +2825,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> ReadPublicSettingsResponse200:
         """`GET /sap/rest/authorization/v2/securitySettings/public` (readPublicSettings).
 
@@ -2695,6 +2845,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(subdomain=subdomain, tenant_id=tenant_id),
         )
 
@@ -2705,6 +2856,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> TenantSettingsResp:
         """`GET /sap/rest/authorization/v2/securitySettings` (readSettings).
 
@@ -2720,6 +2872,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def refresh_platform_identity_provider_trusts(
@@ -2730,6 +2883,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> XSPlatformIdentityProvider:
         """`POST /sap/rest/platform-identity-providers-global/refreshTrusts` (refreshPlatformIdentityProviderTrusts).
 
@@ -2747,6 +2901,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -2760,6 +2915,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> XSUser:
         """`DELETE /sap/rest/user/origin/{origin}/name/{userName}/rolecollections/{roleCollectionName}` (removeRoleCollection).
 
@@ -2790,6 +2946,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def retrieve_ias_tenants(
@@ -2801,6 +2958,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[RetrieveIasTenantsResponse200Item]:
         """`GET /sap/rest/identity-providers/ias` (retrieveIasTenants).
 
@@ -2820,6 +2978,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(all_=all_, additional_info=additional_info),
         )
 
@@ -2832,6 +2991,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> XSIdentityProviderAbstractIdentityProviderDefinition:
         """`GET /sap/rest/identity-providers/{id}` (retrieveIdentityProvider).
 
@@ -2854,6 +3014,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(raw_config=raw_config),
         )
 
@@ -2866,6 +3027,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> BtpCliXsIdentityProvider:
         """`HEAD /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated).
 
@@ -2888,6 +3050,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(raw_config=raw_config),
         )
 
@@ -2900,6 +3063,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> BtpCliXsIdentityProvider:
         """`PUT /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_1).
 
@@ -2922,6 +3086,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(raw_config=raw_config),
         )
 
@@ -2934,6 +3099,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> BtpCliXsIdentityProvider:
         """`OPTIONS /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_2).
 
@@ -2956,6 +3122,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(raw_config=raw_config),
         )
 
@@ -2968,6 +3135,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> BtpCliXsIdentityProvider:
         """`DELETE /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_3).
 
@@ -2990,6 +3158,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(raw_config=raw_config),
         )
 
@@ -3002,6 +3171,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> BtpCliXsIdentityProvider:
         """`POST /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_4).
 
@@ -3024,6 +3194,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(raw_config=raw_config),
         )
 
@@ -3036,6 +3207,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> BtpCliXsIdentityProvider:
         """`GET /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_5).
 
@@ -3058,6 +3230,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(raw_config=raw_config),
         )
 
@@ -3070,6 +3243,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> BtpCliXsIdentityProvider:
         """`PATCH /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_6).
 
@@ -3092,6 +3266,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(raw_config=raw_config),
         )
 
@@ -3104,6 +3279,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[XSIdentityProviderAbstractIdentityProviderDefinition]:
         """`GET /sap/rest/identity-providers` (retrieveIdentityProviders).
 
@@ -3123,6 +3299,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(active_only=active_only, raw_config=raw_config),
         )
 
@@ -3135,6 +3312,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> list[BtpCliXsIdentityProvider]:
         """`GET /sap/rest/identity-providers/btpcli/identity-providers` (retrieveIdentityProvidersForBtpCliDeprecated).
 
@@ -3154,6 +3332,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(active_only=active_only, raw_config=raw_config),
         )
 
@@ -3167,6 +3346,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> RetrieveSpecificIasTenantResponse200:
         """`GET /sap/rest/identity-providers/ias/{tenantURL}` (retrieveSpecificIasTenant).
 
@@ -3191,6 +3371,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(all_=all_, additional_info=additional_info),
         )
 
@@ -3202,6 +3383,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> IdentityProviderAbstractIdentityProviderDefinition:
         """`PUT /sap/rest/identity-providers/migrate/{origin}/rollback` (rollbackSAMLToOIDCIDP).
 
@@ -3222,6 +3404,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def update_identity_provider(
@@ -3234,6 +3417,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> IdentityProviderAbstractIdentityProviderDefinition:
         """`PUT /sap/rest/identity-providers/{id}` (updateIdentityProvider).
 
@@ -3258,6 +3442,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, raw_config=raw_config),
         )
 
@@ -3271,6 +3456,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> XSPlatformIdentityProvider:
         """`PUT /sap/rest/platform-identity-providers-global/{originKey}` (updatePlatformIdentityProvider).
 
@@ -3295,6 +3481,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, refresh_trust=refresh_trust),
         )
 
@@ -3309,6 +3496,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> XSPlatformIdentityProvider:
         """`PATCH /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/{originKey}` (updatePlatformIdentityProviderTrust).
 
@@ -3338,6 +3526,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, refresh_trust=refresh_trust),
         )
 
@@ -3352,6 +3541,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Role:
         """`PUT /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (updateRole).
 
@@ -3384,6 +3574,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -3395,6 +3586,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> TenantSettingsResp:
         """`PATCH /sap/rest/authorization/v2/securitySettings` (updateSettings).
 
@@ -3412,6 +3604,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -3424,6 +3617,7 @@ class XsuaaApi(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> XSUser:
         """`PUT /sap/rest/user` (updateUser).
 
@@ -3443,6 +3637,7 @@ class XsuaaApi(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, only_role_collections=only_role_collections),
         )
 
@@ -3461,6 +3656,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[AddIdpAttributeToRoleCollectionResponse201]:
         """`POST /sap/rest/authorization/v2/identity-providers/{origin}/attributes` (addIdpAttributeToRoleCollection).
 
@@ -3483,6 +3679,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -3495,6 +3692,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
         """`POST /sap/rest/platform-identity-providers-global/{originKey}/globalaccountids` (addPlatformIdentityProviderGlobalAccountId).
 
@@ -3519,6 +3717,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -3531,6 +3730,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
         """`POST /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers` (addPlatformIdentityProviderTrust).
 
@@ -3553,6 +3753,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -3567,6 +3768,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[AddRoleCollectionResponse200]:
         """`PUT /sap/rest/user/origin/{origin}/name/{userName}/rolecollections/{roleCollectionName}` (addRoleCollection).
 
@@ -3599,6 +3801,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(create_user_if_missing=create_user_if_missing),
         )
 
@@ -3613,6 +3816,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[AddRoleToRoleCollectionResponse200 | AddRoleToRoleCollectionResponse201]:
         """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles/{roleTemplateAppID}/{roleName}/{roleTemplateName}` (addRoleToRoleCollection).
 
@@ -3648,6 +3852,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def add_roles_to_role_collection(
@@ -3659,6 +3864,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[AddRolesToRoleCollectionResponse200 | AddRolesToRoleCollectionResponse201]:
         """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (addRolesToRoleCollection).
 
@@ -3681,6 +3887,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -3692,6 +3899,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[CustomIdpCockpitResponse]:
         """`GET /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/status` (areMoreTrustsAllowed).
 
@@ -3712,6 +3920,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def change_role_collection_description(
@@ -3723,6 +3932,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ChangeRoleCollectionDescriptionResponse200 | ChangeRoleCollectionDescriptionResponse201]:
         """`PUT /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (changeRoleCollectionDescription).
 
@@ -3745,6 +3955,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -3756,6 +3967,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ScimGroup]:
         """`POST /Groups` (createGroup).
 
@@ -3773,6 +3985,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -3785,6 +3998,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[IdentityProviderAbstractIdentityProviderDefinition]:
         """`POST /sap/rest/identity-providers` (createIdentityProvider).
 
@@ -3804,6 +4018,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, raw_config=raw_config),
         )
 
@@ -3815,6 +4030,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
         """`POST /sap/rest/platform-identity-providers-global` (createPlatformIdentityProvider).
 
@@ -3832,6 +4048,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -3843,6 +4060,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Role]:
         """`POST /sap/rest/authorization/v2/apps/roles` (createRole).
 
@@ -3860,6 +4078,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -3871,6 +4090,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RoleCollection]:
         """`POST /sap/rest/authorization/v2/rolecollections` (createRoleCollection).
 
@@ -3888,6 +4108,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -3899,6 +4120,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[CreateRoleCollectionsResponse201]:
         """`POST /sap/rest/authorization/v2/rolecollections/bulk` (createRoleCollections).
 
@@ -3916,6 +4138,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -3927,6 +4150,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RoleCollectionListDto]:
         """`POST /sap/rest/authorization/v2/users/current/rolecollections` (createRoleCollectionsForUser).
 
@@ -3944,6 +4168,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -3955,6 +4180,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[XSUser]:
         """`POST /sap/rest/user` (createUser).
 
@@ -3972,6 +4198,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -3983,6 +4210,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ScimUser]:
         """`POST /Users` (createUser_1).
 
@@ -4000,6 +4228,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -4011,6 +4240,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[CreateUsersResponse200]:
         """`POST /sap/rest/user/bulk` (createUsers).
 
@@ -4028,6 +4258,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -4040,6 +4271,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[IdentityProviderAbstractIdentityProviderDefinition]:
         """`DELETE /sap/rest/identity-providers/{id}` (deleteIdentityProvider).
 
@@ -4062,6 +4294,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(raw_config=raw_config),
         )
 
@@ -4074,6 +4307,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[IdentityProviderAbstractIdentityProviderDefinition]:
         """`DELETE /sap/rest/identity-providers/originKey/{originKey}` (deleteIdentityProviderUsingOriginKey).
 
@@ -4096,6 +4330,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(raw_config=raw_config),
         )
 
@@ -4111,6 +4346,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DeleteIdpAttributeToRoleCollectionResponse200]:
         """`DELETE /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/{operator}/{attributeValue}/rolecollections/{roleCollectionName}` (deleteIdpAttributeToRoleCollection).
 
@@ -4151,6 +4387,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_platform_identity_provider(
@@ -4161,6 +4398,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
         """`DELETE /sap/rest/platform-identity-providers-global/{originKey}` (deletePlatformIdentityProvider).
 
@@ -4181,6 +4419,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_platform_identity_provider_global_account_id(
@@ -4192,6 +4431,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
         """`DELETE /sap/rest/platform-identity-providers-global/{originKey}/globalaccountids/{globalAccountId}` (deletePlatformIdentityProviderGlobalAccountId).
 
@@ -4221,6 +4461,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_platform_identity_provider_trust(
@@ -4232,6 +4473,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
         """`DELETE /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/{originKey}` (deletePlatformIdentityProviderTrust).
 
@@ -4257,6 +4499,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_role_by_role_name(
@@ -4269,6 +4512,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DeleteRoleByRoleNameResponse200]:
         """`DELETE /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (deleteRoleByRoleName).
 
@@ -4299,6 +4543,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_role_collection_by_name(
@@ -4309,6 +4554,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DeleteRoleCollectionByNameResponse200 | None]:
         """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (deleteRoleCollectionByName).
 
@@ -4329,6 +4575,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_role_collections(
@@ -4339,6 +4586,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /sap/rest/authorization/v2/rolecollections/bulk` (deleteRoleCollections).
 
@@ -4356,6 +4604,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -4367,6 +4616,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[None]:
         """`DELETE /sap/rest/authorization/v2/users/current/rolecollections` (deleteRoleCollectionsForUser).
 
@@ -4384,6 +4634,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -4398,6 +4649,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DeleteRoleFromRoleCollectionResponse200 | None]:
         """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles/{roleTemplateAppID}/{roleName}/{roleTemplateName}` (deleteRoleFromRoleCollection).
 
@@ -4433,6 +4685,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_roles_from_role_collection(
@@ -4444,6 +4697,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DeleteRolesFromRoleCollectionResponse200 | DeleteRolesFromRoleCollectionResponse201]:
         """`DELETE /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (deleteRolesFromRoleCollection).
 
@@ -4466,6 +4720,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -4477,6 +4732,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DeleteUserByIdResponse200]:
         """`DELETE /sap/rest/user/id/{id}` (deleteUserById).
 
@@ -4497,6 +4753,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete_user_by_name(
@@ -4508,6 +4765,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[DeleteUserByNameResponse200]:
         """`DELETE /sap/rest/user/origin/{origin}/name/{userName}` (deleteUserByName).
 
@@ -4533,6 +4791,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def find_users(
@@ -4548,6 +4807,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SearchResultsObject]:
         """`GET /Users` (findUsers).
 
@@ -4575,6 +4835,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 attributes=attributes,
                 filter_=filter_,
@@ -4595,6 +4856,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[App]:
         """`GET /sap/rest/authorization/v2/apps/{id}` (getAppById).
 
@@ -4619,6 +4881,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(is_service_instance_id=is_service_instance_id, hide_details=hide_details),
         )
 
@@ -4633,6 +4896,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[GetAppByTokenResponse200]:
         """`GET /sap/rest/authorization/v2/ownapp/usage` (getAppByToken).
 
@@ -4656,6 +4920,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 tenant=tenant,
                 zoneid=zoneid,
@@ -4675,6 +4940,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[AppSummary]]:
         """`GET /sap/rest/authorization/v2/apps` (getApps).
 
@@ -4698,6 +4964,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 only_with_client_id=only_with_client_id,
                 only_for_org_id=only_for_org_id,
@@ -4714,6 +4981,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[AuthDataWrapper]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/authorizationData` (getAuthorizationData).
 
@@ -4734,6 +5002,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_custom_id_p_feature_flag_for_neo_user(
@@ -4743,6 +5012,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
         """`GET /sap/rest/neo/platformidentityproviders` (getCustomIdPFeatureFlagForNeoUser).
 
@@ -4758,6 +5028,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_granted_authorities(
@@ -4770,6 +5041,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[str]]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/authorities` (getGrantedAuthorities).
 
@@ -4794,6 +5066,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(granted_by_app_guid=granted_by_app_guid, granted_by_app_id=granted_by_app_id),
         )
 
@@ -4805,6 +5078,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[RoleCollectionAttribute]]:
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/rolecollections` (getIdpAttributeValues).
 
@@ -4825,6 +5099,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_idp_attribute_values_from_role_collection(
@@ -4836,6 +5111,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[RoleCollectionAttribute]]:
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/rolecollections/{roleCollectionName}` (getIdpAttributeValuesFromRoleCollection).
 
@@ -4863,6 +5139,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_idp_attribute_values_from_role_collection_by_attribute(
@@ -4875,6 +5152,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[RoleCollectionAttribute]]:
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/rolecollections/{roleCollectionName}` (getIdpAttributeValuesFromRoleCollectionByAttribute).
 
@@ -4912,6 +5190,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_origins(
@@ -4921,6 +5200,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[str]]:
         """`GET /sap/rest/user/origin` (getOrigins).
 
@@ -4936,6 +5216,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_own_app(
@@ -4945,6 +5226,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[App]:
         """`GET /sap/rest/authorization/v2/ownapp` (getOwnApp).
 
@@ -4960,6 +5242,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_platform_identity_provider(
@@ -4972,6 +5255,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
         """`GET /sap/rest/platform-identity-providers-global/{originKey}` (getPlatformIdentityProvider).
 
@@ -4996,6 +5280,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(deleted=deleted, refresh_metadata=refresh_metadata),
         )
 
@@ -5007,6 +5292,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
         """`GET /sap/rest/platform-identity-providers-global/{originKey}/globalaccountids` (getPlatformIdentityProviderGlobalAccountIds).
 
@@ -5029,6 +5315,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_platform_identity_providers(
@@ -5044,6 +5331,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
         """`GET /sap/rest/platform-identity-providers-global` (getPlatformIdentityProviders).
 
@@ -5075,6 +5363,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 userbase=userbase,
                 deleted=deleted,
@@ -5093,6 +5382,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[XSPlatformIdentityProvider]]:
         """`GET /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers` (getPlatformIdentityProvidersForGA).
 
@@ -5113,6 +5403,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_registry_status(
@@ -5122,6 +5413,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[str]:
         """`GET /sap/rest/identity-providers/ias/status` (getRegistryStatus).
 
@@ -5137,6 +5429,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_role_by_app_and_role_template(
@@ -5149,6 +5442,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[TemplateRole]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (getRoleByAppAndRoleTemplate).
 
@@ -5179,6 +5473,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_role_collection_by_attribute_value(
@@ -5191,6 +5486,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[RoleCollection]]:
         """`GET /sap/rest/authorization/v2/identity-providers/{origin}/attributes/{attributeName}/{attributeValue}` (getRoleCollectionByAttributeValue).
 
@@ -5221,6 +5517,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_role_collection_by_name(
@@ -5234,6 +5531,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RoleCollection]:
         """`GET /sap/rest/authorization/v2/rolecollections/{roleCollectionName}` (getRoleCollectionByName).
 
@@ -5260,6 +5558,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(with_roles=with_roles, with_users=with_users, with_groups=with_groups),
         )
 
@@ -5277,6 +5576,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[RoleCollection]]:
         """`GET /sap/rest/authorization/v2/rolecollections` (getRoleCollections).
 
@@ -5306,6 +5606,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 show_roles=show_roles,
                 show_users=show_users,
@@ -5327,6 +5628,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[RoleCollection]]:
         """`GET /sap/rest/authorization/v2/rolecollections/roles/{appId}/{roleTemplateName}/{roleName}` (getRoleCollectionsByAppIdTemplateNameAndRoleName).
 
@@ -5362,6 +5664,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_role_collections_by_paging(
@@ -5375,6 +5678,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[RoleCollection]]:
         """`GET /sap/rest/authorization/v2/rolecollections/pages/{pageId}` (getRoleCollectionsByPaging).
 
@@ -5399,6 +5703,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(show_roles=show_roles, show_users=show_users, show_groups=show_groups),
         )
 
@@ -5412,6 +5717,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[RoleCollection]]:
         """`GET /sap/rest/authorization/v2/rolecollections/pages` (getRoleCollectionsByPaging_1).
 
@@ -5433,6 +5739,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(show_roles=show_roles, show_users=show_users, show_groups=show_groups),
         )
 
@@ -5446,6 +5753,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[RoleCollection]]:
         """`GET /sap/rest/authorization/v2/rolecollections/pages/` (getRoleCollectionsByPaging_2).
 
@@ -5467,6 +5775,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(show_roles=show_roles, show_users=show_users, show_groups=show_groups),
         )
 
@@ -5478,6 +5787,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RoleCollectionListDto]:
         """`GET /sap/rest/authorization/v2/users/{userId}/rolecollections` (getRoleCollectionsForUser).
 
@@ -5498,6 +5808,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_role_collections_for_user_1(
@@ -5507,6 +5818,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RoleCollectionListDto]:
         """`GET /sap/rest/authorization/v2/users/current/rolecollections` (getRoleCollectionsForUser_1).
 
@@ -5522,6 +5834,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_role_template_by_app_name(
@@ -5532,6 +5845,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[RoleTemplate]]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates` (getRoleTemplateByAppName).
 
@@ -5552,6 +5866,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_role_template_by_name(
@@ -5563,6 +5878,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RoleTemplate]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}` (getRoleTemplateByName).
 
@@ -5588,6 +5904,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_role_templates(
@@ -5598,6 +5915,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[RoleTemplate]]:
         """`GET /sap/rest/authorization/v2/apps/roletemplates` (getRoleTemplates).
 
@@ -5615,6 +5933,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(show_roles=show_roles),
         )
 
@@ -5625,6 +5944,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[Role]]:
         """`GET /sap/rest/authorization/v2/roles` (getRoles).
 
@@ -5640,6 +5960,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_roles_by_app_id(
@@ -5650,6 +5971,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[Role]]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/roles` (getRolesByAppId).
 
@@ -5670,6 +5992,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_roles_by_role_collection_name(
@@ -5680,6 +6003,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[Role]]:
         """`GET /sap/rest/authorization/v2/rolecollections/{roleCollectionName}/roles` (getRolesByRoleCollectionName).
 
@@ -5700,6 +6024,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_scope(
@@ -5711,6 +6036,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Scope]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/scopes/{scopeName}` (getScope).
 
@@ -5736,6 +6062,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_user_by_id(
@@ -5746,6 +6073,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[GetUserByIdResponse200]:
         """`GET /sap/rest/user/id/{id}` (getUserById).
 
@@ -5766,6 +6094,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_user_by_name(
@@ -5777,6 +6106,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[XSUser]:
         """`GET /sap/rest/user/origin/{origin}/name/{username}` (getUserByName).
 
@@ -5802,6 +6132,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def get_user_names(
@@ -5814,6 +6145,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[GetUserNamesResponse200]:
         """`GET /sap/rest/user/origin/{origin}/name` (getUserNames).
 
@@ -5838,6 +6170,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(filter_=filter_, details=details),
         )
 
@@ -5850,6 +6183,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[XSTenantV2ZoneInformation]:
         """`GET /sap/rest/tenantLoginInfo/{subdomain}` (getZoneInformationBySubdomain).
 
@@ -5872,6 +6206,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(ias_client=ias_client),
         )
 
@@ -5883,6 +6218,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[XSTenantV2ZoneInformation]:
         """`GET /sap/rest/authorization/v2/zoneinfo/{subdomain}` (getZoneInformationBySubdomain_1).
 
@@ -5903,6 +6239,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def list_groups(
@@ -5918,6 +6255,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[SearchResultsObject]:
         """`GET /Groups` (listGroups).
 
@@ -5945,6 +6283,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(
                 attributes=attributes,
                 filter_=filter_,
@@ -5963,6 +6302,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[Scope]]:
         """`GET /sap/rest/authorization/v2/apps/{appId}/scopes` (listScopes).
 
@@ -5983,6 +6323,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def migrate_saml_to_oidcidp(
@@ -5994,6 +6335,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[IdentityProviderAbstractIdentityProviderDefinition]:
         """`PUT /sap/rest/identity-providers/migrate/{origin}` (migrateSAMLToOIDCIDP).
 
@@ -6016,6 +6358,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -6028,6 +6371,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[ReadPublicSettingsResponse200]:
         """`GET /sap/rest/authorization/v2/securitySettings/public` (readPublicSettings).
 
@@ -6047,6 +6391,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(subdomain=subdomain, tenant_id=tenant_id),
         )
 
@@ -6057,6 +6402,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[TenantSettingsResp]:
         """`GET /sap/rest/authorization/v2/securitySettings` (readSettings).
 
@@ -6072,6 +6418,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def refresh_platform_identity_provider_trusts(
@@ -6082,6 +6429,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
         """`POST /sap/rest/platform-identity-providers-global/refreshTrusts` (refreshPlatformIdentityProviderTrusts).
 
@@ -6099,6 +6447,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -6112,6 +6461,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[XSUser]:
         """`DELETE /sap/rest/user/origin/{origin}/name/{userName}/rolecollections/{roleCollectionName}` (removeRoleCollection).
 
@@ -6142,6 +6492,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def retrieve_ias_tenants(
@@ -6153,6 +6504,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[RetrieveIasTenantsResponse200Item]]:
         """`GET /sap/rest/identity-providers/ias` (retrieveIasTenants).
 
@@ -6172,6 +6524,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(all_=all_, additional_info=additional_info),
         )
 
@@ -6184,6 +6537,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[XSIdentityProviderAbstractIdentityProviderDefinition]:
         """`GET /sap/rest/identity-providers/{id}` (retrieveIdentityProvider).
 
@@ -6206,6 +6560,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(raw_config=raw_config),
         )
 
@@ -6218,6 +6573,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[BtpCliXsIdentityProvider]:
         """`HEAD /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated).
 
@@ -6240,6 +6596,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(raw_config=raw_config),
         )
 
@@ -6252,6 +6609,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[BtpCliXsIdentityProvider]:
         """`PUT /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_1).
 
@@ -6274,6 +6632,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(raw_config=raw_config),
         )
 
@@ -6286,6 +6645,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[BtpCliXsIdentityProvider]:
         """`OPTIONS /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_2).
 
@@ -6308,6 +6668,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(raw_config=raw_config),
         )
 
@@ -6320,6 +6681,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[BtpCliXsIdentityProvider]:
         """`DELETE /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_3).
 
@@ -6342,6 +6704,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(raw_config=raw_config),
         )
 
@@ -6354,6 +6717,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[BtpCliXsIdentityProvider]:
         """`POST /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_4).
 
@@ -6376,6 +6740,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(raw_config=raw_config),
         )
 
@@ -6388,6 +6753,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[BtpCliXsIdentityProvider]:
         """`GET /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_5).
 
@@ -6410,6 +6776,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(raw_config=raw_config),
         )
 
@@ -6422,6 +6789,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[BtpCliXsIdentityProvider]:
         """`PATCH /sap/rest/identity-providers/btpcli/originKey/{originKey}` (retrieveIdentityProviderByOriginKeyDeprecated_6).
 
@@ -6444,6 +6812,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(raw_config=raw_config),
         )
 
@@ -6456,6 +6825,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[XSIdentityProviderAbstractIdentityProviderDefinition]]:
         """`GET /sap/rest/identity-providers` (retrieveIdentityProviders).
 
@@ -6475,6 +6845,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(active_only=active_only, raw_config=raw_config),
         )
 
@@ -6487,6 +6858,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[list[BtpCliXsIdentityProvider]]:
         """`GET /sap/rest/identity-providers/btpcli/identity-providers` (retrieveIdentityProvidersForBtpCliDeprecated).
 
@@ -6506,6 +6878,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(active_only=active_only, raw_config=raw_config),
         )
 
@@ -6519,6 +6892,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[RetrieveSpecificIasTenantResponse200]:
         """`GET /sap/rest/identity-providers/ias/{tenantURL}` (retrieveSpecificIasTenant).
 
@@ -6543,6 +6917,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(all_=all_, additional_info=additional_info),
         )
 
@@ -6554,6 +6929,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[IdentityProviderAbstractIdentityProviderDefinition]:
         """`PUT /sap/rest/identity-providers/migrate/{origin}/rollback` (rollbackSAMLToOIDCIDP).
 
@@ -6574,6 +6950,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def update_identity_provider(
@@ -6586,6 +6963,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[IdentityProviderAbstractIdentityProviderDefinition]:
         """`PUT /sap/rest/identity-providers/{id}` (updateIdentityProvider).
 
@@ -6610,6 +6988,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, raw_config=raw_config),
         )
 
@@ -6623,6 +7002,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
         """`PUT /sap/rest/platform-identity-providers-global/{originKey}` (updatePlatformIdentityProvider).
 
@@ -6647,6 +7027,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, refresh_trust=refresh_trust),
         )
 
@@ -6661,6 +7042,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[XSPlatformIdentityProvider]:
         """`PATCH /sap/rest/globalaccount/{globalAccountId}/platform-identity-providers/{originKey}` (updatePlatformIdentityProviderTrust).
 
@@ -6690,6 +7072,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, refresh_trust=refresh_trust),
         )
 
@@ -6704,6 +7087,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[Role]:
         """`PUT /sap/rest/authorization/v2/apps/{appId}/roletemplates/{templateName}/roles/{roleName}` (updateRole).
 
@@ -6736,6 +7120,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -6747,6 +7132,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[TenantSettingsResp]:
         """`PATCH /sap/rest/authorization/v2/securitySettings` (updateSettings).
 
@@ -6764,6 +7150,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body),
         )
 
@@ -6776,6 +7163,7 @@ class XsuaaApiWithRawResponse(Namespace):
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> Response[XSUser]:
         """`PUT /sap/rest/user` (updateUser).
 
@@ -6795,6 +7183,7 @@ class XsuaaApiWithRawResponse(Namespace):
             deadline=deadline,
             max_retries=max_retries,
             extra_headers=extra_headers,
+            extra_query=extra_query,
             **_given(body=body, only_role_collections=only_role_collections),
         )
 
