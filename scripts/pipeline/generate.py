@@ -151,6 +151,7 @@ def _generate_in_process(api: str, spec_path: str, out_dir: str) -> dict[str, An
             "method": _plain(endpoint.method).upper(),
             "path": _plain(endpoint.path),
             "module": f"api.{tag!s}.{PythonIdentifier(endpoint.name, config.field_prefix)!s}",
+            "deep_objects": sorted(deep_objects.get((_plain(endpoint.method).upper(), _plain(endpoint.path)), ())),
             **_success(endpoint),
         }
         for tag, collection in data.endpoint_collections_by_tag.items()

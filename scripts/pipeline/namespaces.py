@@ -59,6 +59,7 @@ class _Parameter:
     annotation: str
     default: str | None
     keyword_only: bool
+    deep_object: bool = False  # also taken as a mapping, made into the model before the request is built
 
 
 # Scalar annotations: the runtime types they accept and how an error message names them.
@@ -98,6 +99,13 @@ class _Accepted:
         elif isinstance(expression, ast.Name) and expression.id[:1].isupper():
             self.types.append(f"operation.{expression.id}")  # a model or enum the operation module imports
             self.names.append(expression.id)
+        elif (
+            isinstance(expression, ast.Subscript)
+            and isinstance(expression.value, ast.Name)
+            and expression.value.id == "Mapping"
+        ):
+            self.types.append("_Mapping")  # imported at run time where a method takes one
+            self.names.append("a mapping")
         elif (
             isinstance(expression, ast.Subscript)
             and isinstance(expression.value, ast.Name)
@@ -256,6 +264,11 @@ def _method(
     result = f"Response[{returns}]" if raw else returns
     runner = "_call_raw" if raw else "_call"
     checks = "".join(f"{line}\n" for line in _checks(name, parameters))
+    for p in parameters:
+        if p.deep_object:
+            model = p.annotation.split(" | ", 1)[0]
+            checks += f"        if isinstance({p.name}, _Mapping):\n"
+            checks += f"            {p.name} = operation.{model}.from_dict(dict({p.name}))\n"
     return (
         f"    async def {name}({', '.join(signature)}) -> {result}:\n"
         f'        """{doc}"""\n'
@@ -287,12 +300,20 @@ def option_collisions(api: str, operation_id: str, parameters: list[_Parameter],
 def render(api: str, title: str, package_dir: Path, operations: list[dict[str, Any]]) -> str:
     """The `_namespace.py` source for one generated API package (ValueError: what cannot be generated)."""
     type_imports: set[str] = {"from .types import Response, Unset", *_OPTION_IMPORTS}
+    runtime_mapping = False  # whether a method takes a mapping for a deepObject (and tests for one)
     methods: list[str] = []
     raw_methods: list[str] = []
     for operation in sorted(operations, key=lambda op: op["module"].rsplit(".", 1)[-1]):
         path = package_dir / (operation["module"].replace(".", "/") + ".py")
         source = path.read_text(encoding="utf-8")
         parameters, imports = _signature(source, path)
+        for parameter in parameters:
+            if parameter.name in operation.get("deep_objects", ()):
+                # A deepObject (CF's fields) is given as a plain mapping too: {"space": ["name", "guid"]}.
+                parameter.annotation = re.sub(
+                    r"^(\w+) \| Unset$", r"\1 | Mapping[str, str | list[str]] | Unset", parameter.annotation
+                )
+                parameter.deep_object = runtime_mapping = True
         collisions = option_collisions(api, operation["operation_id"], parameters, imports)
         if collisions:
             raise ValueError(collisions[0])
@@ -310,7 +331,8 @@ def render(api: str, title: str, package_dir: Path, operations: list[dict[str, A
         f'"""Typed async methods for every operation of the {title} API, named after its operationIds."""\n\n'
         "from __future__ import annotations\n\n"
         "import uuid as _uuid\n"
-        "from typing import TYPE_CHECKING, Any\n\n"
+        + ("from collections.abc import Mapping as _Mapping\n" if runtime_mapping else "")
+        + "from typing import TYPE_CHECKING, Any\n\n"
         "from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules, empty as _empty, given as _given, "
         "list_of as _list_of, wrong_type as _wrong\n\n"
         "from .types import UNSET\n\n"

@@ -172,11 +172,15 @@ async def test_fields_go_as_deep_objects(emu: Emulator, keys: dict[str, Any]) ->
         cf = await login(session, keys)
         fields = ListServiceInstancesFields.from_dict({"space.organization": ["name", "guid"]})
         listed = await cf.list_service_instances(fields=fields, per_page=PER_PAGE)
+        await cf.list_service_instances(fields={"space": ["name", "guid"]})  # a plain mapping does as well
         with pytest.raises(BadRequest, match="Unknown query parameter"):
             await cf.request("GET", "/v3/service_instances", params={"space.organization": "name"})
-    (request, status), *_ = recorder.to("GET", "/v3/service_instances")
+        with pytest.raises(TypeError, match=r"fields must be ListServiceInstancesFields or a mapping, not str"):
+            await cf.list_service_instances(fields="space")  # type: ignore[arg-type]
+    (request, status), (mapped, _), *_ = recorder.to("GET", "/v3/service_instances")
     assert status == 200
     assert parse_qs(request.url.query.decode()) == {"fields[space.organization]": ["name,guid"], "per_page": ["4"]}
+    assert parse_qs(mapped.url.query.decode()) == {"fields[space]": ["name,guid"]}
     assert listed.resources
 
 

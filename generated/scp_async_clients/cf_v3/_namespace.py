@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid as _uuid
+from collections.abc import Mapping as _Mapping
 from typing import TYPE_CHECKING, Any
 
 from scp_async._namespace import NOT_GIVEN, Namespace, OperationModules
@@ -3691,7 +3692,7 @@ class CfV3Api(Namespace):
         self,
         guid: UUID | str,
         *,
-        fields: GetServiceInstanceFields | Unset = UNSET,
+        fields: GetServiceInstanceFields | Mapping[str, str | list[str]] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -3708,8 +3709,10 @@ class CfV3Api(Namespace):
             raise _wrong("get_service_instance", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_service_instance", "guid")
-        if fields is not UNSET and not isinstance(fields, operation.GetServiceInstanceFields):
-            raise _wrong("get_service_instance", "fields", "GetServiceInstanceFields", fields)
+        if fields is not UNSET and not isinstance(fields, (operation.GetServiceInstanceFields, _Mapping)):
+            raise _wrong("get_service_instance", "fields", "GetServiceInstanceFields or a mapping", fields)
+        if isinstance(fields, _Mapping):
+            fields = operation.GetServiceInstanceFields.from_dict(dict(fields))
         return await self._call(
             "getServiceInstance",
             operation,
@@ -6656,7 +6659,7 @@ class CfV3Api(Namespace):
         self,
         guid: UUID | str,
         *,
-        fields: ListServiceInstanceSharedSpacesFields | Unset = UNSET,
+        fields: ListServiceInstanceSharedSpacesFields | Mapping[str, str | list[str]] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -6673,10 +6676,15 @@ class CfV3Api(Namespace):
             raise _wrong("list_service_instance_shared_spaces", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("list_service_instance_shared_spaces", "guid")
-        if fields is not UNSET and not isinstance(fields, operation.ListServiceInstanceSharedSpacesFields):
+        if fields is not UNSET and not isinstance(fields, (operation.ListServiceInstanceSharedSpacesFields, _Mapping)):
             raise _wrong(
-                "list_service_instance_shared_spaces", "fields", "ListServiceInstanceSharedSpacesFields", fields
+                "list_service_instance_shared_spaces",
+                "fields",
+                "ListServiceInstanceSharedSpacesFields or a mapping",
+                fields,
             )
+        if isinstance(fields, _Mapping):
+            fields = operation.ListServiceInstanceSharedSpacesFields.from_dict(dict(fields))
         return await self._call(
             "listServiceInstanceSharedSpaces",
             operation,
@@ -6706,7 +6714,7 @@ class CfV3Api(Namespace):
         label_selector: str | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
-        fields: ListServiceInstancesFields | Unset = UNSET,
+        fields: ListServiceInstancesFields | Mapping[str, str | list[str]] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -6745,8 +6753,10 @@ class CfV3Api(Namespace):
             raise _wrong("list_service_instances", "created_ats", "str", created_ats)
         if updated_ats is not UNSET and not isinstance(updated_ats, str):
             raise _wrong("list_service_instances", "updated_ats", "str", updated_ats)
-        if fields is not UNSET and not isinstance(fields, operation.ListServiceInstancesFields):
-            raise _wrong("list_service_instances", "fields", "ListServiceInstancesFields", fields)
+        if fields is not UNSET and not isinstance(fields, (operation.ListServiceInstancesFields, _Mapping)):
+            raise _wrong("list_service_instances", "fields", "ListServiceInstancesFields or a mapping", fields)
+        if isinstance(fields, _Mapping):
+            fields = operation.ListServiceInstancesFields.from_dict(dict(fields))
         return await self._call(
             "listServiceInstances",
             operation,
@@ -6787,7 +6797,7 @@ class CfV3Api(Namespace):
         organization_guids: list[UUID | str] | Unset = UNSET,
         service_broker_names: list[str] | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        fields: ListServiceOfferingsFields | Unset = UNSET,
+        fields: ListServiceOfferingsFields | Mapping[str, str | list[str]] | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -6824,12 +6834,14 @@ class CfV3Api(Namespace):
             raise _wrong("list_service_offerings", "service_broker_names", "a list of str", service_broker_names)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_service_offerings", "label_selector", "str", label_selector)
-        if fields is not UNSET and not isinstance(fields, operation.ListServiceOfferingsFields):
-            raise _wrong("list_service_offerings", "fields", "ListServiceOfferingsFields", fields)
+        if fields is not UNSET and not isinstance(fields, (operation.ListServiceOfferingsFields, _Mapping)):
+            raise _wrong("list_service_offerings", "fields", "ListServiceOfferingsFields or a mapping", fields)
         if created_ats is not UNSET and not isinstance(created_ats, str):
             raise _wrong("list_service_offerings", "created_ats", "str", created_ats)
         if updated_ats is not UNSET and not isinstance(updated_ats, str):
             raise _wrong("list_service_offerings", "updated_ats", "str", updated_ats)
+        if isinstance(fields, _Mapping):
+            fields = operation.ListServiceOfferingsFields.from_dict(dict(fields))
         return await self._call(
             "listServiceOfferings",
             operation,
@@ -6874,7 +6886,7 @@ class CfV3Api(Namespace):
         service_offering_names: list[str] | Unset = UNSET,
         include: list[ListServicePlansIncludeItem] | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        fields: ListServicePlansFields | Unset = UNSET,
+        fields: ListServicePlansFields | Mapping[str, str | list[str]] | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -6923,12 +6935,14 @@ class CfV3Api(Namespace):
             raise _wrong("list_service_plans", "include", "a list of ListServicePlansIncludeItem", include)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_service_plans", "label_selector", "str", label_selector)
-        if fields is not UNSET and not isinstance(fields, operation.ListServicePlansFields):
-            raise _wrong("list_service_plans", "fields", "ListServicePlansFields", fields)
+        if fields is not UNSET and not isinstance(fields, (operation.ListServicePlansFields, _Mapping)):
+            raise _wrong("list_service_plans", "fields", "ListServicePlansFields or a mapping", fields)
         if created_ats is not UNSET and not isinstance(created_ats, str):
             raise _wrong("list_service_plans", "created_ats", "str", created_ats)
         if updated_ats is not UNSET and not isinstance(updated_ats, str):
             raise _wrong("list_service_plans", "updated_ats", "str", updated_ats)
+        if isinstance(fields, _Mapping):
+            fields = operation.ListServicePlansFields.from_dict(dict(fields))
         return await self._call(
             "listServicePlans",
             operation,
@@ -13437,7 +13451,7 @@ class CfV3ApiWithRawResponse(Namespace):
         self,
         guid: UUID | str,
         *,
-        fields: GetServiceInstanceFields | Unset = UNSET,
+        fields: GetServiceInstanceFields | Mapping[str, str | list[str]] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -13454,8 +13468,10 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("get_service_instance", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("get_service_instance", "guid")
-        if fields is not UNSET and not isinstance(fields, operation.GetServiceInstanceFields):
-            raise _wrong("get_service_instance", "fields", "GetServiceInstanceFields", fields)
+        if fields is not UNSET and not isinstance(fields, (operation.GetServiceInstanceFields, _Mapping)):
+            raise _wrong("get_service_instance", "fields", "GetServiceInstanceFields or a mapping", fields)
+        if isinstance(fields, _Mapping):
+            fields = operation.GetServiceInstanceFields.from_dict(dict(fields))
         return await self._call_raw(
             "getServiceInstance",
             operation,
@@ -16402,7 +16418,7 @@ class CfV3ApiWithRawResponse(Namespace):
         self,
         guid: UUID | str,
         *,
-        fields: ListServiceInstanceSharedSpacesFields | Unset = UNSET,
+        fields: ListServiceInstanceSharedSpacesFields | Mapping[str, str | list[str]] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -16419,10 +16435,15 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_service_instance_shared_spaces", "guid", "str or UUID", guid)
         if not guid:
             raise _empty("list_service_instance_shared_spaces", "guid")
-        if fields is not UNSET and not isinstance(fields, operation.ListServiceInstanceSharedSpacesFields):
+        if fields is not UNSET and not isinstance(fields, (operation.ListServiceInstanceSharedSpacesFields, _Mapping)):
             raise _wrong(
-                "list_service_instance_shared_spaces", "fields", "ListServiceInstanceSharedSpacesFields", fields
+                "list_service_instance_shared_spaces",
+                "fields",
+                "ListServiceInstanceSharedSpacesFields or a mapping",
+                fields,
             )
+        if isinstance(fields, _Mapping):
+            fields = operation.ListServiceInstanceSharedSpacesFields.from_dict(dict(fields))
         return await self._call_raw(
             "listServiceInstanceSharedSpaces",
             operation,
@@ -16452,7 +16473,7 @@ class CfV3ApiWithRawResponse(Namespace):
         label_selector: str | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
-        fields: ListServiceInstancesFields | Unset = UNSET,
+        fields: ListServiceInstancesFields | Mapping[str, str | list[str]] | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -16491,8 +16512,10 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_service_instances", "created_ats", "str", created_ats)
         if updated_ats is not UNSET and not isinstance(updated_ats, str):
             raise _wrong("list_service_instances", "updated_ats", "str", updated_ats)
-        if fields is not UNSET and not isinstance(fields, operation.ListServiceInstancesFields):
-            raise _wrong("list_service_instances", "fields", "ListServiceInstancesFields", fields)
+        if fields is not UNSET and not isinstance(fields, (operation.ListServiceInstancesFields, _Mapping)):
+            raise _wrong("list_service_instances", "fields", "ListServiceInstancesFields or a mapping", fields)
+        if isinstance(fields, _Mapping):
+            fields = operation.ListServiceInstancesFields.from_dict(dict(fields))
         return await self._call_raw(
             "listServiceInstances",
             operation,
@@ -16533,7 +16556,7 @@ class CfV3ApiWithRawResponse(Namespace):
         organization_guids: list[UUID | str] | Unset = UNSET,
         service_broker_names: list[str] | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        fields: ListServiceOfferingsFields | Unset = UNSET,
+        fields: ListServiceOfferingsFields | Mapping[str, str | list[str]] | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -16570,12 +16593,14 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_service_offerings", "service_broker_names", "a list of str", service_broker_names)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_service_offerings", "label_selector", "str", label_selector)
-        if fields is not UNSET and not isinstance(fields, operation.ListServiceOfferingsFields):
-            raise _wrong("list_service_offerings", "fields", "ListServiceOfferingsFields", fields)
+        if fields is not UNSET and not isinstance(fields, (operation.ListServiceOfferingsFields, _Mapping)):
+            raise _wrong("list_service_offerings", "fields", "ListServiceOfferingsFields or a mapping", fields)
         if created_ats is not UNSET and not isinstance(created_ats, str):
             raise _wrong("list_service_offerings", "created_ats", "str", created_ats)
         if updated_ats is not UNSET and not isinstance(updated_ats, str):
             raise _wrong("list_service_offerings", "updated_ats", "str", updated_ats)
+        if isinstance(fields, _Mapping):
+            fields = operation.ListServiceOfferingsFields.from_dict(dict(fields))
         return await self._call_raw(
             "listServiceOfferings",
             operation,
@@ -16620,7 +16645,7 @@ class CfV3ApiWithRawResponse(Namespace):
         service_offering_names: list[str] | Unset = UNSET,
         include: list[ListServicePlansIncludeItem] | Unset = UNSET,
         label_selector: str | Unset = UNSET,
-        fields: ListServicePlansFields | Unset = UNSET,
+        fields: ListServicePlansFields | Mapping[str, str | list[str]] | Unset = UNSET,
         created_ats: str | Unset = UNSET,
         updated_ats: str | Unset = UNSET,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
@@ -16669,12 +16694,14 @@ class CfV3ApiWithRawResponse(Namespace):
             raise _wrong("list_service_plans", "include", "a list of ListServicePlansIncludeItem", include)
         if label_selector is not UNSET and not isinstance(label_selector, str):
             raise _wrong("list_service_plans", "label_selector", "str", label_selector)
-        if fields is not UNSET and not isinstance(fields, operation.ListServicePlansFields):
-            raise _wrong("list_service_plans", "fields", "ListServicePlansFields", fields)
+        if fields is not UNSET and not isinstance(fields, (operation.ListServicePlansFields, _Mapping)):
+            raise _wrong("list_service_plans", "fields", "ListServicePlansFields or a mapping", fields)
         if created_ats is not UNSET and not isinstance(created_ats, str):
             raise _wrong("list_service_plans", "created_ats", "str", created_ats)
         if updated_ats is not UNSET and not isinstance(updated_ats, str):
             raise _wrong("list_service_plans", "updated_ats", "str", updated_ats)
+        if isinstance(fields, _Mapping):
+            fields = operation.ListServicePlansFields.from_dict(dict(fields))
         return await self._call_raw(
             "listServicePlans",
             operation,
