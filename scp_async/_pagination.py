@@ -25,8 +25,10 @@ item of every page, typed as the page's ``resources``/``items``/``events``/... e
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, ParamSpec, Protocol, TypeVar, overload
@@ -243,7 +245,24 @@ def _name(operation: Callable[..., Any]) -> str:
     return str(getattr(operation, "__name__", None) or repr(operation))
 
 
+# The style of each paged function (a bound method's function: its instances page alike). inspect.signature
+# on every paginate() cost a fan-out of paginators as much as the rest of their set-up.
+_STYLES: weakref.WeakKeyDictionary[Callable[..., Any], _Style] = weakref.WeakKeyDictionary()
+
+
 def _style_of(operation: Callable[..., Any]) -> _Style:
+    function = getattr(operation, "__func__", operation)
+    try:
+        return _STYLES[function]
+    except (KeyError, TypeError):  # not seen yet, or not weakly referable (nor cached)
+        pass
+    style = _find_style(operation)
+    with contextlib.suppress(TypeError):
+        _STYLES[function] = style
+    return style
+
+
+def _find_style(operation: Callable[..., Any]) -> _Style:
     names = set(inspect.signature(operation).parameters)
     for style in STYLES:
         if style.parameters <= names:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,6 +133,32 @@ def test_an_operation_without_paging_parameters_is_refused() -> None:
     assert "style=cf-v3" in repr(Paginator(_fake_cf))
     with pytest.raises(ValueError, match="max_pages"):
         paginate(_fake_cf).with_max_pages(0)
+
+
+def test_the_style_of_an_operation_is_found_once_per_function(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Api:
+        async def list_apps(self, *, page: int | Unset = UNSET, per_page: int | Unset = UNSET) -> AppList:
+            return _cf_page(1, 5)
+
+        async def get_app(self, guid: str) -> None:
+            return None
+
+    looked_at: list[object] = []
+    real_signature = inspect.signature
+
+    def signature(target: Any) -> inspect.Signature:
+        looked_at.append(target)
+        return real_signature(target)
+
+    monkeypatch.setattr(inspect, "signature", signature)
+    first, second = Api(), Api()
+    assert "style=cf-v3" in repr(paginate(first.list_apps))
+    assert "style=cf-v3" in repr(paginate(second.list_apps))
+    assert len(looked_at) == 1  # one look for the function, whichever instance it is bound to
+    for _ in range(2):  # a refusal is not remembered as a style
+        with pytest.raises(TypeError, match="get_app is not a paged operation"):
+            paginate(first.get_app)
+    assert len(looked_at) == 3
 
 
 async def _fake_cf(*, page: int | Unset = UNSET, per_page: int | Unset = UNSET) -> AppList:
