@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from scp_async import BadRequest, CloudFoundry, ErrorDetail, NotFound, Session
+from scp_async import BadRequest, CloudFoundry, ErrorDetail, NotFound, Session, fan_out, fan_out_stream, paginate
 from scp_async.emulator import Emulator, ManualClock
 from scp_async_clients.cf_v3.models import ListAppsIncludeItem
 from scp_async_clients.multiapps.models import FileMetadata, Operation, OperationParameters, ProcessType
@@ -100,6 +100,24 @@ async def test_organizations_and_apps_page_by_page(emu: Emulator, keys: dict[str
     assert sorted(org_guids) == sorted(emu.state.cf_orgs)
     assert len(app_guids) == len(set(app_guids)) == apps.pagination.total_results
     assert set(app_guids) == set(emu.state.cf_apps)
+
+
+async def test_a_fan_out_takes_its_items_from_a_paginator_page_by_page(emu: Emulator, keys: dict[str, Any]) -> None:
+    async with Session() as session:
+        cf = await login(session, keys)
+
+        async def droplet_state(app: Any) -> tuple[str, str]:
+            return str(app.guid), (await cf.get_app(app.guid)).state
+
+        listed = [str(app.guid) async for app in paginate(cf.list_apps, per_page=PER_PAGE, order_by="name")]
+        gathered = await fan_out(droplet_state, paginate(cf.list_apps, per_page=PER_PAGE, order_by="name"), limit=3)
+        async with fan_out_stream(droplet_state, paginate(cf.list_apps, per_page=PER_PAGE), limit=3) as outcomes:
+            streamed = [outcome.result() async for outcome in outcomes]
+            total = outcomes.total
+    assert [guid for guid, _ in gathered] == listed  # in the paginator's order
+    assert sorted(listed) == sorted(emu.state.cf_apps)
+    assert sorted(streamed) == sorted(gathered)
+    assert total == len(emu.state.cf_apps) > PER_PAGE  # more than one page
 
 
 async def test_spaces_page_by_page_following_next_links(emu: Emulator, keys: dict[str, Any]) -> None:
