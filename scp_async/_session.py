@@ -167,6 +167,21 @@ async def _exchange(
         await flow.aclose()
 
 
+def _check_network(http_client: object, transport: object) -> None:
+    """Refuse at once what would fail on the first call (with an AttributeError from deep inside)."""
+    if http_client is not None and transport is not None:
+        raise TypeError("pass http_client= or transport=, not both: the client sends through its own transport")
+    if transport is not None and not callable(getattr(transport, "handle_async_request", None)):
+        hint = " (a client goes as http_client=)" if isinstance(transport, (httpx.AsyncClient, httpx.Client)) else ""
+        raise TypeError(
+            "transport must be an httpx.AsyncBaseTransport (httpx.AsyncHTTPTransport, httpx.ASGITransport, ...),"
+            f" not {type(transport).__name__}{hint}"
+        )
+    if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+        hint = " (a transport goes as transport=)" if hasattr(http_client, "handle_async_request") else ""
+        raise TypeError(f"http_client must be an httpx.AsyncClient, not {type(http_client).__name__}{hint}")
+
+
 @dataclass
 class _Core:
     """What every view of a session shares."""
@@ -193,7 +208,9 @@ class Session:
     ``deadline`` (seconds, ``None`` for none) bounds a whole call: connect, every read, retries,
     the waits between them and the token request. Tokens are renewed up to
     ``refresh_skew`` seconds before they expire, judged by ``token_clock``. ``transport``
-    replaces the network (e.g. an emulator's ASGI app). A response body larger than
+    replaces the network (e.g. an emulator's ASGI app), the token requests of X.509 keys included (such a
+    transport presents their client certificate itself); ``http_client`` brings a client of your own (one
+    or the other, not both). A response body larger than
     ``max_response_size`` bytes once decompressed (``None``: no cap) raises
     :class:`~scp_async.ResponseTooLargeError`; reading stops there.
     """
@@ -216,6 +233,7 @@ class Session:
         max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
         governor: RateGovernor | None = None,
     ) -> None:
+        _check_network(http_client, transport)
         options = RequestOptions(retry=retry or RetryPolicy()).merge(
             timeout=timeout, max_retries=max_retries, headers=headers or {}, deadline=deadline
         )

@@ -174,6 +174,32 @@ def test_negative_max_retries_rejected() -> None:
         Session(max_retries=-1)
 
 
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            lambda: {"transport": httpx.AsyncClient()},
+            r"transport must be an httpx.AsyncBaseTransport .* not AsyncClient \(a client goes as http_client=\)",
+        ),
+        (lambda: {"transport": httpx.HTTPTransport()}, r"an httpx.AsyncBaseTransport .* not HTTPTransport$"),
+        (lambda: {"http_client": httpx.Client()}, r"http_client must be an httpx.AsyncClient, not Client$"),
+        (
+            lambda: {"http_client": httpx.AsyncHTTPTransport()},
+            r"not AsyncHTTPTransport \(a transport goes as transport=",
+        ),
+        (
+            lambda: {"http_client": httpx.AsyncClient(), "transport": httpx.AsyncHTTPTransport()},
+            "pass http_client= or transport=, not both",
+        ),
+    ],
+)
+def test_a_client_or_transport_of_the_wrong_kind_is_refused_at_once(
+    arguments: Callable[[], dict[str, Any]], message: str
+) -> None:
+    with pytest.raises(TypeError, match=message):
+        Session(**arguments())
+
+
 def test_closed_session_refuses_requests(make_session: Callable[..., Session]) -> None:
     async def main() -> None:
         session = make_session()
