@@ -210,6 +210,39 @@ def test_a_stray_429_among_many_successes_holds_only_its_own_call() -> None:
     anyio.run(main)
 
 
+def test_a_short_reset_on_a_lane_taking_far_more_is_a_stray_429_not_its_rate() -> None:
+    """A reset 50 ms away allows 20 a second at most; on a lane that got 200 through in the last second it
+    is a hiccup with a short retry (random 429s read as the limit cut the pace again and again)."""
+
+    async def main() -> None:
+        clock = Clock()
+        governor, lane = _lane(clock)
+        for _ in range(200):
+            clock.now += 0.005
+            lane.observe(await lane.acquire(), _response(200, body={}))
+        clock.slept.clear()
+        rejected = await governor.acquire(httpx.Request("GET", URL))
+        assert rejected is not None
+        assert lane.observe(rejected, _reset_in(clock, 0.05)) is True
+        assert lane.rate is None  # no pace learned from it
+        await lane.acquire()  # the other tasks go on at once
+        assert clock.slept == []
+        await governor.acquire(httpx.Request("GET", URL), previous=rejected)
+        assert clock.slept == [pytest.approx(0.05, abs=0.01)]  # its own call waits what it was told
+
+        # The same reset on a lane taking about what it allows is the bucket's next slot: everyone slows.
+        clock2 = Clock()
+        _governor2, slow = _lane(clock2)
+        for _ in range(30):
+            clock2.now += 0.05
+            slow.observe(await slow.acquire(), _response(200, body={}))
+        slow.observe(await slow.acquire(), _reset_in(clock2, 0.05))
+        assert slow.rate is not None
+        assert slow.rate <= 20.0
+
+    anyio.run(main)
+
+
 def test_a_lane_without_a_pace_still_holds_a_pause_and_a_call_told_to_wait() -> None:
     """No limit learned and no cold start (the lane's quick path): CF's used-up window still pauses every
     task, and a stray 429's call still waits what it was told."""
