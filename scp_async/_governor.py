@@ -36,6 +36,7 @@ from typing import Protocol
 import anyio
 import httpx
 
+from ._errors import ApiTimeoutError
 from ._options import time_left
 from ._retry import RetryPolicy
 
@@ -125,7 +126,7 @@ SAP_PRESETS: tuple[RateLimit, ...] = (
         per=3.0,
         burst=5,
         method="GET",
-        path="/accounts/v1/globalAccounts*",
+        path="/accounts/v1/globalAccount*",  # the help page writes it "globalAccounts"; the API has no s
         source="SAP Help: Cloud Management Service, Rate Limiting",
     ),
     # SAP Help, "Audit Log Retrieval API Usage for the Cloud Foundry Environment": per tenant,
@@ -136,21 +137,46 @@ SAP_PRESETS: tuple[RateLimit, ...] = (
         burst=40,
         source="SAP Help: Audit Log Retrieval API Usage for the Cloud Foundry Environment",
     ),
-    # SAP Help, "Rate Limiting in SAP Service Manager": 1,000 requests per minute overall.
-    RateLimit(
-        "service-manager.cfapps.*.hana.ondemand.com",
-        1000,
-        per=60.0,
-        burst=100,
-        source="SAP Help: SAP Service Manager, Rate Limiting",
+    # SAP Help, "Rate Limiting in SAP Service Manager": per caller, 1,000 requests per minute overall and
+    # less for some endpoints (the first preset that matches a request is its lane's; the hourly limits,
+    # ten times the minute's, are left to the server's 429s).
+    *(
+        RateLimit(
+            "service-manager.cfapps.*.hana.ondemand.com",
+            requests,
+            per=60.0,
+            burst=burst,
+            method=method,
+            path=path,
+            source="SAP Help: SAP Service Manager, Rate Limiting",
+        )
+        for method, path, requests, burst in (
+            ("POST", "/v1/service_instances", 50, 5),
+            ("*", "/v1/service_instances*", 600, 60),
+            ("*", "/v1/service_bindings*", 600, 60),
+            ("*", "/v1/service_offerings*", 100, 10),
+            ("*", "/v1/service_plans*", 100, 10),
+            ("*", "*", 1000, 100),
+        )
     ),
-    # SAP Help, "Rate Limiting Rules" of SAP Authorization and Trust Management (XSUAA): the token
-    # endpoint 60/s, the authorization API 45/s.
+    # SAP Help, "Rate Limiting Rules" of SAP Authorization and Trust Management (XSUAA), per subaccount:
+    # the token endpoint 60/s (requests queue up to about 5 s before a 429: a burst of 300), SCIM's users
+    # and groups 3/s, the rest of the authorization API 45/s.
     RateLimit(
         "*.authentication.*.hana.ondemand.com",
         60,
+        burst=300,
         path="/oauth/token*",
         source="SAP Help: SAP Authorization and Trust Management Service, Rate Limiting Rules",
+    ),
+    *(
+        RateLimit(
+            "api.authentication.*.hana.ondemand.com",
+            3,
+            path=path,
+            source="SAP Help: SAP Authorization and Trust Management Service, Rate Limiting Rules",
+        )
+        for path in ("/Users*", "/Groups*")
     ),
     RateLimit(
         "api.authentication.*.hana.ondemand.com",
@@ -387,11 +413,12 @@ class Ticket:
     attempt: int = 1
     retry_at: float = 0.0
     sent: float = 0.0  # when the request left, on the lane's clock
+    asked: float = 0.0  # the wait its 429 asked for (the lane's pause may be capped shorter)
     in_flight: bool = False  # counted among the lane's requests awaiting an answer (during its cold start)
 
-    def may_retry(self) -> bool:
+    def may_retry(self, policy: RetryPolicy | None = None) -> bool:
         """Whether the call of this rejected request may try again (see :meth:`RateGovernor.may_retry`)."""
-        return self.lane._governor.may_retry(self)
+        return self.lane._governor.may_retry(self, policy)
 
 
 class Lane:
@@ -612,6 +639,7 @@ class Lane:
         self._recent.append(True)
         self.stats.throttled += 1
         gov.total_throttled += 1
+        ticket.asked = throttle.delay or 0.0
         if self._sporadic(throttle, now):
             ticket.retry_at = now + (throttle.delay if throttle.delay is not None else self.DEFAULT_DELAY)
             if self._measured:
@@ -623,7 +651,10 @@ class Lane:
         self._cold = None  # the server spoke: the pace is learned from here
         delay = throttle.delay
         if delay is None:
-            self._consecutive_unknown += 1
+            # No word of when: wait longer for each wave rejected in a row (the others of a wave are
+            # answers to requests sent together, not new evidence); an accepted answer starts over.
+            if ticket.epoch == self._epoch or not self._consecutive_unknown:
+                self._consecutive_unknown += 1
             delay = min(30.0, self.DEFAULT_DELAY * 2.0 ** (self._consecutive_unknown - 1))
         else:
             self._consecutive_unknown = 0
@@ -631,7 +662,10 @@ class Lane:
         # longer) is the end of a counting window, and says nothing of the rate inside it.
         precise = self._is_slot(throttle)
         # A precise reset is cut to whole milliseconds: come back just after it, not just before.
-        self._paused_until = max(self._paused_until, now + delay + (self.RESET_MARGIN if precise else 0.0))
+        # Capped: a lane paused for a day would hold every call of its host until its deadline (or for ever);
+        # after max_wait a call goes and, told the same, fails at once (see RateGovernor.may_retry).
+        pause = min(delay + (self.RESET_MARGIN if precise else 0.0), gov.max_wait)
+        self._paused_until = max(self._paused_until, now + pause)
         self._last_throttle = now
         if ticket.epoch == self._epoch:
             # The first 429 of requests sent under the current pace: slow down once.
@@ -742,13 +776,15 @@ class Lane:
 
     def _on_success(self, now: float, throttle: Throttle) -> None:
         self._ok_since_throttle += 1
+        self._consecutive_unknown = 0
         oks = self._oks
         oks.append(now)
         while oks and oks[0] < now - 1.0:
             oks.popleft()
         if throttle.remaining is not None and throttle.remaining <= 0 and throttle.delay:
-            # CF says the window is used up: everyone waits for its reset instead of collecting 429s.
-            self._paused_until = max(self._paused_until, now + throttle.delay)
+            # CF says the window is used up: everyone waits for its reset instead of collecting 429s (CF's
+            # windows last an hour: a call then goes after max_wait and meets the 429 itself).
+            self._paused_until = max(self._paused_until, now + min(throttle.delay, self._governor.max_wait))
         rate = self._rate
         if rate is None:
             return
@@ -796,7 +832,9 @@ def _tenant(auth: httpx.Auth | None) -> Hashable:
     grant = getattr(auth, "grant", None)
     if grant is None:
         return None
-    return (getattr(grant, "token_url", None), getattr(grant, "client_id", None))
+    # The user of a user's token too: Cloud Controller counts each user's requests (two admins on the
+    # public `cf` client are two tenants); a client's own token has none.
+    return (getattr(grant, "token_url", None), getattr(grant, "client_id", None), getattr(grant, "user", None))
 
 
 @dataclass
@@ -870,6 +908,15 @@ class RateGovernor:
             lane._clock = self.clock or policy.clock
             lane._wall_clock = self.wall_clock or policy.clock
             lane._sleep = self.sleep or policy.sleep
+        paused = lane._paused_until - lane._clock()
+        if paused > 0.0 and paused >= (left := time_left()):
+            # Waiting could only end in the deadline's timeout: say so now, and why.
+            raise ApiTimeoutError(
+                f"the rate governor holds {lane.origin} for another {paused:.1f} s after a 429, and the call's"
+                f" deadline leaves {left:.1f} s; nothing was sent",
+                method=request.method,
+                url=str(request.url),
+            )
         if previous is None:
             return await lane.acquire(1)
         return await lane.acquire(previous.attempt + 1, previous.retry_at if previous.lane is lane else 0.0)
@@ -893,16 +940,22 @@ class RateGovernor:
             result[name] = lane.snapshot()
         return result
 
-    def may_retry(self, ticket: Ticket) -> bool:
+    def may_retry(self, ticket: Ticket, policy: RetryPolicy | None = None) -> bool:
         """Whether a call whose request was rejected may try again.
 
         Yes while its deadline (the call's, or an enclosing cancel scope's) leaves time for the lane's pause and the
-        server asked for no more than ``max_wait``; a call without a deadline gets ``max_attempts`` tries.
+        server asked for no more than ``max_wait`` (nor than the call's ``policy.max_retry_after``); a call without
+        a deadline gets ``max_attempts`` tries, and one whose policy allows no retries (``max_retries=0``) none.
         """
         lane = ticket.lane
-        wait = max(0.0, lane._paused_until - lane._clock(), ticket.retry_at - lane._clock())
+        wait = max(0.0, lane._paused_until - lane._clock(), ticket.retry_at - lane._clock(), ticket.asked)
         left = time_left()
-        if wait > self.max_wait or wait >= left:
+        cap = self.max_wait
+        if policy is not None:
+            if policy.max_retries <= 0:
+                return False
+            cap = min(cap, policy.max_retry_after)
+        if wait > cap or wait >= left:
             return False
         if math.isinf(left) and ticket.attempt >= self.max_attempts:
             return False

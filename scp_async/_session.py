@@ -499,6 +499,7 @@ class Session:
         client = client or core.client
         policy = options.retry
         retries = 0
+        governed = 0  # tries again after a 429, under the rate governor (not counted against max_retries)
         # Whether an earlier attempt may have been carried out although its answer was lost or failed.
         maybe_applied = False
         ticket: Ticket | None = None
@@ -591,13 +592,21 @@ class Session:
                             RedactedUrl(request.url),
                             status,
                             elapsed,
-                            retries,
+                            retries + governed,
                         )
-                    if ticket is not None and ticket.lane.observe(ticket, response) and ticket.may_retry():
-                        # The governor paused every task of this lane; this call takes a slot again, within
-                        # its deadline.
-                        await response.aclose()
-                        continue
+                    throttled = False
+                    if ticket is not None:
+                        throttled = ticket.lane.observe(ticket, response)
+                        if throttled and ticket.may_retry(policy):
+                            # The governor paused every task of this lane; this call takes a slot again, within
+                            # its deadline.
+                            governed += 1
+                            logger.info(
+                                "%s %s -> %d; the rate governor sends it again (%d)",
+                                method, RedactedUrl(request.url), status, governed,
+                            )  # fmt: skip
+                            await response.aclose()
+                            continue
                     if isinstance(response, Answer):
                         return response  # a 2xx read whole: nothing to retry, raise or mark
                     server_delay = (
@@ -607,7 +616,8 @@ class Session:
                     # A server that asks for a longer wait than we accept, or than the deadline leaves, gets its
                     # error raised instead.
                     if (
-                        retries < policy.max_retries
+                        not throttled  # the governor's 429, and it said no more
+                        and retries < policy.max_retries
                         and policy.retries_status(method, status)
                         and (server_delay is None or server_delay <= policy.max_retry_after)
                         and delay < time_left()

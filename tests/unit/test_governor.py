@@ -16,7 +16,7 @@ import pytest
 import trio.testing
 from pytest_httpx import HTTPXMock
 
-from scp_async import ApiConnectionError, RateLimited, RetryPolicy, Session
+from scp_async import ApiConnectionError, ApiTimeoutError, RateLimited, RetryPolicy, Session
 from scp_async._governor import ColdStart, Lane, RateGovernor, RateLimit, parse_throttle
 
 NOW = 1_700_000_000.0
@@ -584,6 +584,137 @@ def test_a_server_wait_longer_than_max_wait_is_raised_at_once(httpx_mock: HTTPXM
 
     _run_virtual(main)
     assert len(httpx_mock.get_requests()) == 1
+
+
+def test_a_day_long_wait_fails_its_call_and_pauses_the_lane_no_longer_than_max_wait(httpx_mock: HTTPXMock) -> None:
+    """Retry-After: 86400 on one call must not hold every other call of the host for a day."""
+    httpx_mock.add_response(url=URL, status_code=429, headers={"Retry-After": "86400"})
+    httpx_mock.add_response(url=URL, json={"ok": True})
+
+    async def main() -> tuple[float, float]:
+        async with _virtual_session() as session:
+            with pytest.raises(RateLimited) as info:
+                await session.request("GET", URL)
+            assert info.value.retry_after == 86400.0
+            started = trio.current_time()
+            with pytest.raises(ApiTimeoutError, match=r"holds api.example for another 60.0 s after a 429") as waited:
+                await session.request("GET", URL, deadline=10)  # fails at once: the deadline cannot outlast it
+            assert trio.current_time() == started
+            assert "nothing was sent" in str(waited.value)
+            assert (await session.request("GET", URL, deadline=None)).json() == {"ok": True}
+            return trio.current_time() - started, session.governor.max_wait
+
+    waited, max_wait = _run_virtual(main)
+    assert waited == pytest.approx(max_wait, abs=0.01)
+    assert len(httpx_mock.get_requests()) == 2
+
+
+def test_no_word_of_when_backs_off_per_wave_and_starts_over_after_a_success() -> None:
+    """429s without a delay (uas's HTML page) double the pause for each wave rejected in a row, not for each
+    answer of one wave; an accepted answer between them resets it."""
+
+    async def main() -> list[float]:
+        clock = Clock()
+        _governor, lane = _lane(clock)
+        html = _response(429, html="<html>Too Many Requests</html>")
+        pauses: list[float] = []
+        for _ in range(3):  # isolated 429s, a success after each
+            lane.observe(await lane.acquire(), html)
+            clock.slept.clear()
+            lane.observe(await lane.acquire(), _response(200, body={}))
+            pauses.append(sum(clock.slept))
+        wave = [await lane.acquire() for _ in range(6)]  # sent together, all rejected
+        for ticket in wave:
+            lane.observe(ticket, html)
+        clock.slept.clear()
+        await lane.acquire()
+        pauses.append(sum(clock.slept))
+        return pauses
+
+    pauses = anyio.run(main)
+    assert pauses[:3] == [pytest.approx(1.0, abs=0.01)] * 3  # not 1, 2, 4
+    assert pauses[3] <= 2.01  # one wave: one step up, not six (32 s)
+
+
+def test_presets_match_the_real_paths_of_the_documented_limits() -> None:
+    governor = RateGovernor()
+
+    def preset(method: str, url: str) -> RateLimit | None:
+        return governor.lane(httpx.Request(method, url)).preset
+
+    accounts = preset("GET", "https://accounts-service.cfapps.eu10.hana.ondemand.com/accounts/v1/globalAccount")
+    assert accounts is not None
+    assert (accounts.requests, accounts.per) == (5, 3.0)
+    sm = "https://service-manager.cfapps.eu10.hana.ondemand.com/v1"
+    created, listed = preset("POST", f"{sm}/service_instances"), preset("GET", f"{sm}/service_instances")
+    assert created is not None
+    assert listed is not None
+    assert (created.requests, listed.requests) == (50, 600)
+    offerings, other = preset("GET", f"{sm}/service_offerings"), preset("GET", f"{sm}/platforms")
+    assert offerings is not None
+    assert other is not None
+    assert (offerings.requests, other.requests) == (100, 1000)
+    users = preset("GET", "https://api.authentication.eu10.hana.ondemand.com/Users")
+    roles = preset("GET", "https://api.authentication.eu10.hana.ondemand.com/sap/rest/authorization/v2/rolecollections")
+    assert users is not None
+    assert roles is not None
+    assert (users.rate, roles.rate) == (3.0, 45.0)
+    token = preset("POST", "https://sub.authentication.eu10.hana.ondemand.com/oauth/token")
+    assert token is not None
+    assert (token.rate, token.burst) == (60.0, 300)
+
+
+def test_two_users_of_one_client_are_two_tenants() -> None:
+    """Cloud Controller limits each user: alice's 429 must not hold bob."""
+    from scp_async._oauth import OAuth2Auth, PasswordGrant
+
+    governor = RateGovernor()
+    session = Session(governor=governor)
+
+    def auth(user: str) -> Any:
+        grant = PasswordGrant("https://uaa.example/oauth/token", username=user, password="secret")
+        return OAuth2Auth(session._core.tokens, grant)
+
+    alice, bob = auth("alice"), auth("bob")
+    request = httpx.Request("GET", "https://api.cf.example/v3/apps")
+    assert governor.lane(request, alice) is not governor.lane(request, bob)
+    assert governor.lane(request, alice) is governor.lane(request, auth("alice"))
+
+
+def test_the_call_s_retry_policy_bounds_its_429_retries_too(httpx_mock: HTTPXMock) -> None:
+    """max_retries=0 is one call and no retry, 429s included; a wait past max_retry_after is raised."""
+    httpx_mock.add_response(url=URL, status_code=429, headers={"Retry-After": "5"}, is_reusable=True)
+
+    async def main() -> None:
+        async with _virtual_session(max_retries=0) as session:
+            with pytest.raises(RateLimited):
+                await session.request("GET", URL)
+        assert len(httpx_mock.get_requests()) == 1
+        capped = RetryPolicy(max_retry_after=2, clock=lambda: NOW + trio.current_time())
+        async with Session(retry=capped) as session:
+            started = trio.current_time()
+            with pytest.raises(RateLimited) as info:
+                await session.request("GET", URL)
+            assert trio.current_time() == started  # not slept the 5 s it was told
+            assert info.value.retry_after == 5.0
+        assert len(httpx_mock.get_requests()) == 2
+
+    _run_virtual(main)
+
+
+def test_a_429_the_governor_gives_up_on_is_not_retried_again_by_the_policy(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=URL, status_code=429, headers={"Retry-After": "0.02"}, is_reusable=True)
+
+    async def main() -> Any:
+        governor = RateGovernor(max_attempts=7)
+        async with _virtual_session(governor=governor, deadline=None) as session:
+            with pytest.raises(RateLimited):
+                await session.request("GET", URL)
+            return session.governor.stats()
+
+    stats = _run_virtual(main)
+    assert len(httpx_mock.get_requests()) == 7  # the governor's attempts, and not 5 more of the policy's
+    assert (stats.throttled, stats.retries) == (7, 6)
 
 
 def test_one_429_pauses_the_other_tasks_under_asyncio(httpx_mock: HTTPXMock) -> None:
