@@ -910,7 +910,9 @@ class RateGovernor:
             lane._sleep = self.sleep or policy.sleep
         paused = lane._paused_until - lane._clock()
         if paused > 0.0 and paused >= (left := time_left()):
-            # Waiting could only end in the deadline's timeout: say so now, and why.
+            # Waiting could only end in the deadline's timeout: say so now, and why (no attempt was made).
+            if attempts is not None:
+                attempts[0] -= 1
             raise ApiTimeoutError(
                 f"the rate governor holds {lane.origin} for another {paused:.1f} s after a 429, and the call's"
                 f" deadline leaves {left:.1f} s; nothing was sent",
