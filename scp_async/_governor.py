@@ -18,6 +18,12 @@ decrease), with what a BTP server tells us used as well: a sub-second reset (the
 server's next free slot, which bounds its rate from above), the requests it accepted between the
 end of one such pause and its next 429 (which count its rate: the lane then paces just under it,
 and probes above it only as the 429s recede) and CF's ``X-RateLimit-Remaining``.
+
+Not every 429 is the limit: gateways reject a share of requests at random, and read as the limit each
+such 429 cut the pace again. A stray 429 among many accepted answers holds only its own call; a short
+reset is a token bucket's claim that nothing sent before it gets through, which the requests sent then
+test (:meth:`Lane._test_claims`); and resets said as times are read on the server's clock, as its
+``Date`` headers show it (:meth:`Lane._clock_offset`).
 """
 
 from __future__ import annotations
@@ -260,13 +266,17 @@ def _is_cis_rate_limit(response: Answered) -> bool:
     return isinstance(error, dict) and error.get("code") == CIS_RATE_LIMIT_CODE
 
 
-def _remaining(response: Answered) -> str | None:
-    """The ``X-RateLimit-Remaining`` header; the direct lane's answer looks it up without making all headers."""
+def _header(response: Answered, name: str) -> str | None:
+    """A header (``name`` in lower case); the direct lane's answer looks it up without making all headers."""
     quick = getattr(response, "header", None)
     if callable(quick):
-        value: str | None = quick("x-ratelimit-remaining")
+        value: str | None = quick(name)
         return value
-    return response.headers.get("x-ratelimit-remaining")
+    return response.headers.get(name)
+
+
+def _remaining(response: Answered) -> str | None:
+    return _header(response, "x-ratelimit-remaining")
 
 
 def parse_throttle(response: Answered, *, now: float | None = None) -> Throttle:
@@ -415,10 +425,36 @@ class Ticket:
     sent: float = 0.0  # when the request left, on the lane's clock
     asked: float = 0.0  # the wait its 429 asked for (the lane's pause may be capped shorter)
     in_flight: bool = False  # counted among the lane's requests awaiting an answer (during its cold start)
+    #: When its call may try again during the lane's pause, to test the pause's claim (see Lane._claim): from,
+    #: until, and the epoch its request counts in (the wave's that the pause ends, whose 429 it would join).
+    probe: tuple[float, float, int] | None = None
 
     def may_retry(self, policy: RetryPolicy | None = None) -> bool:
         """Whether the call of this rejected request may try again (see :meth:`RateGovernor.may_retry`)."""
         return self.lane._governor.may_retry(self, policy)
+
+
+@dataclass(frozen=True)
+class _Pace:
+    """What a lane's pace was before a 429 changed it, to go back to if the 429 proves a stray."""
+
+    rate: float | None
+    measured: bool
+    ceiling: float
+    cold: ColdStart | None
+    paused_until: float
+    tat: float
+    last_throttle: float
+
+
+@dataclass
+class _Claim:
+    """A short reset's claim that the server accepts nothing sent between ``opens`` and ``closes``."""
+
+    opens: float
+    closes: float
+    epoch: int  # the lane's epoch once the 429 was read: a later slow-down replaced its pace
+    before: _Pace | None  # the pace it replaced, if it set one
 
 
 class Lane:
@@ -459,6 +495,23 @@ class Lane:
     SPORADIC_MIN_SEEN = 10
     SPORADIC_SHARE = 0.2
     SPORADIC_HOLD = 1.0
+    #: A short reset is a claim that the server takes nothing until it: a request sent in the middle of that
+    #: time (the share of it at each end is left for the jitter of the way there) and accepted refutes it.
+    CLAIM_EDGE = 0.25
+    CLAIMS_KEPT = 8
+    CLAIM_MIN = 0.02
+    CLAIM_EXPIRY = 2.0  # seconds past its reset after which a claim's requests have all been answered
+    #: How long a refuted claim marks a lane as one whose short resets may be strays.
+    STRAY_MEMORY = 10.0
+    #: A 429 after this many accepted requests of the pace before it is lone; a run of such halving the pace
+    #: proves them strays (see :meth:`_count_cut`).
+    LONE_AFTER = 4
+    STRAY_CUT = 0.5
+    SENDS_KEPT = 64
+    #: How long after a 429 the bound its reset set on the server's rate holds the probing pace.
+    CEILING_HOLD = 1.0
+    #: How many accepted answers' ``Date`` narrow the offset of a server's clock (after its first reset said as a time).
+    OFFSET_SAMPLES = 200
 
     def __init__(self, governor: RateGovernor, origin: str, tenant: Hashable, preset: RateLimit | None) -> None:
         self._governor = governor
@@ -487,6 +540,17 @@ class Lane:
         self._throttle_started = 0.0
         self._oks: deque[float] = deque()
         self._recent: deque[bool] = deque(maxlen=self.WINDOW)  # whether each recent answer was a 429
+        self._sends: deque[float] = deque(maxlen=self.SENDS_KEPT)  # when the last requests left
+        self._claims: deque[_Claim] = deque(maxlen=self.CLAIMS_KEPT)  # short resets not yet borne out
+        self._stray_until = -math.inf  # till then, short resets here may be strays (see _test_claims)
+        self._epoch_ok = 0  # requests sent under the current pace and accepted
+        self._cuts: tuple[_Pace, float] | None = None  # a run of lone slow-downs: the pace before, its rate
+        self._first_answer = math.inf
+        self._offset = 0.0  # the server's clock less ours, where its Date headers show one (_clock_offset)
+        self._offset_bounds = (-math.inf, math.inf)
+        self._offset_samples = 0  # accepted answers whose Date to read yet
+        #: The rate the server was last counted taking (see _measure): a 429 at a pace under it is not its bucket's.
+        self._sustained = 0.0
         self._hold_until = -math.inf  # no growth of the pace before this (after a sporadic 429)
         cold = governor.cold_start
         self._cold = None if preset or cold is None else cold.fresh()  # until the server speaks
@@ -504,7 +568,9 @@ class Lane:
         """Requests per second this lane allows now (``None``: no limit known)."""
         return self._rate
 
-    async def acquire(self, attempt: int = 1, not_before: float = 0.0) -> Ticket:
+    async def acquire(
+        self, attempt: int = 1, not_before: float = 0.0, probe: tuple[float, float, int] | None = None
+    ) -> Ticket:
         """Wait for this request's slot (not before ``not_before`` on this lane's clock).
 
         Tasks that cannot go at once queue up in order; only the first of them waits for a time, which
@@ -519,13 +585,24 @@ class Lane:
             # case of a lane without a limit, what the rest of this method would conclude.
             if now >= self._window_start:
                 self._window_slack = True
+            self._sends.append(now)
             return Ticket(self, self._epoch, attempt, sent=now)
         waited = 0.0
+        if probe is not None:
+            not_before = max(not_before, probe[0])
         own_wait = not_before - now
         if own_wait > 0:
             await self._sleep(own_wait)
             waited += own_wait
             now = self._clock()
+        if probe is not None and now < min(probe[1], self._paused_until):
+            # It tests the claim of the pause it goes in: it takes no slot of the pace, and its 429, if the
+            # claim holds, is one more of the wave that set the pause, not a new one.
+            if waited:
+                self.stats.waits += 1
+                self.stats.waited += waited
+            self._sends.append(now)
+            return Ticket(self, probe[2], attempt, sent=now)
         if (self._queue and self._paced(now)) or self._slot(now) > now:
             waited += await self._wait_in_line(now)
         elif now >= self._window_start:
@@ -536,6 +613,7 @@ class Lane:
             self.stats.waits += 1
             self.stats.waited += waited
         ticket = Ticket(self, self._epoch, attempt, sent=now)
+        self._sends.append(now)
         if self._cold is not None:
             self._in_flight += 1
             ticket.in_flight = True
@@ -627,27 +705,41 @@ class Lane:
         gov = self._governor
         if response.status_code < 400 and _remaining(response) is None:
             throttle = _NOT_LIMITED  # what parse_throttle says of it, without reading the clocks and headers
+            if self._offset_samples:  # the server's clock is off ours: its next answers say by how much
+                self._offset_samples -= 1
+                self._clock_offset(response, self._wall_clock(), ticket)
         else:
-            throttle = parse_throttle(response, now=self._wall_clock())
+            wall = self._wall_clock()
+            throttle = parse_throttle(response, now=wall)
+            if throttle.delay is not None and (offset := self._clock_offset(response, wall, ticket)):
+                throttle = parse_throttle(response, now=wall + offset)
         now = self._clock()
+        if self._claims:
+            self._test_claims(ticket, throttle.limited, now)
         if not throttle.limited:
             self._recent.append(False)
             if ticket.sent >= self._window_start:
                 self._window_ok += 1
+            if ticket.epoch == self._epoch:
+                self._epoch_ok += 1
             self._on_success(now, throttle)
             return False
         self._recent.append(True)
         self.stats.throttled += 1
         gov.total_throttled += 1
         ticket.asked = throttle.delay or 0.0
+        slot = self._is_slot(throttle)
         if self._sporadic(throttle, now):
+            if slot:
+                self._claim(ticket, throttle, None, now)
             ticket.retry_at = now + (throttle.delay if throttle.delay is not None else self.DEFAULT_DELAY)
-            if self._measured:
+            if self._measured and not (self._rate is not None and self._rate <= self._sustained):
                 # Near a limit it measured, the pace stops growing a while: this may be its edge. A pace
                 # that is a first guess keeps probing upwards, or steady stray 429s would hold it down
                 # until RECOVER_AFTER (B6: 5 % of them kept a fan-out at its first guess for ten seconds).
                 self._hold_until = now + self.SPORADIC_HOLD
             return True
+        before = self._pace() if slot else None
         self._cold = None  # the server spoke: the pace is learned from here
         delay = throttle.delay
         if delay is None:
@@ -660,7 +752,7 @@ class Lane:
             self._consecutive_unknown = 0
         # A reset well under a second is the time to a token bucket's next slot; one near a second (or
         # longer) is the end of a counting window, and says nothing of the rate inside it.
-        precise = self._is_slot(throttle)
+        precise = slot
         # A precise reset is cut to whole milliseconds: come back just after it, not just before.
         # Capped: a lane paused for a day would hold every call of its host until its deadline (or for ever);
         # after max_wait a call goes and, told the same, fails at once (see RateGovernor.may_retry).
@@ -669,19 +761,147 @@ class Lane:
         self._last_throttle = now
         if ticket.epoch == self._epoch:
             # The first 429 of requests sent under the current pace: slow down once.
+            lone = self._epoch_ok >= self.LONE_AFTER
             self._epoch += 1
+            self._epoch_ok = 0
             self._slow_down(now, precise, delay, ticket.sent)
-        elif precise and delay > 0.0 and self._rate is not None:
-            # More rejections of the same wave refine the estimate (the emptiest bucket waits longest).
-            self._ceiling = min(self._ceiling, 1.0 / delay)
-            self._rate = max(self.MIN_RATE, min(self._rate, 0.97 / delay))
+            if before is not None:
+                self._count_cut(lone, before, now)
+        else:
+            before = None  # the slow-down was the wave's first 429's; a refuted claim of its own changes nothing
+            if precise and delay > 0.0 and self._rate is not None:
+                # More rejections of the same wave refine the estimate (the emptiest bucket waits longest).
+                self._ceiling = min(self._ceiling, 1.0 / delay)
+                self._rate = max(self.MIN_RATE, min(self._rate, 0.97 / delay))
         self._tat = max(self._tat, self._paused_until + self._burst_credit())
         if precise:
             # The bucket is empty until the reset: what the server accepts from then on is its rate.
             self._window_start = self._paused_until
             self._window_ok = 0
             self._window_slack = False
+            self._claim(ticket, throttle, before, now)
         return True
+
+    def _clock_offset(self, response: Answered, wall: float, ticket: Ticket) -> float:
+        """How far the server's clock is ahead of ours (behind: negative), as far as its ``Date`` headers tell.
+
+        A reset said as a time (epoch ms or s, an HTTP date) is read on the server's clock: one 2 s ahead
+        made every pause 2 s longer (100 calls against a 20/s bucket took 7.9 s instead of 5), one behind
+        made resets look past. A ``Date`` says the second the answer was made in, so each bounds the offset
+        to two seconds (a cached header lags) and the way back, and the ``Date`` of the next answers narrows
+        them. While our clock is within the bounds it is trusted; else it is corrected by the least they
+        require (a server ahead of us is then read to the time its headers take to arrive; one behind, to
+        about a second).
+        """
+        value = _header(response, "date")
+        if value is None:
+            return self._offset
+        if math.isinf(self._offset_bounds[0]):  # the first: read the next answers' too, to narrow the bounds
+            self._offset_samples = self.OFFSET_SAMPLES
+        try:
+            date = email.utils.parsedate_to_datetime(value.strip()).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return self._offset
+        way_back = min(1.0, max(0.0, self._clock() - ticket.sent))
+        # Made in the second it names, or the one after: servers cache the header (uvicorn for a second).
+        low, high = date - wall, date + 2.0 - wall + way_back
+        lowest, highest = max(self._offset_bounds[0], low), min(self._offset_bounds[1], high)
+        if lowest > highest:  # the server's clock was set (or another server answered): start over
+            lowest, highest = low, high
+        self._offset_bounds = (lowest, highest)
+        self._offset = lowest if lowest > 0.0 else highest if highest < 0.0 else 0.0
+        return self._offset
+
+    def _pace(self) -> _Pace:
+        return _Pace(
+            self._rate,
+            self._measured,
+            self._ceiling,
+            self._cold,
+            self._paused_until,
+            self._tat,
+            self._last_throttle,
+        )
+
+    def _claim(self, ticket: Ticket, throttle: Throttle, before: _Pace | None, now: float) -> None:
+        """Note what a short reset claims, to test it (see :meth:`_test_claims`).
+
+        The server turned the request away when it arrived and takes nothing until the reset, so it rejects a
+        request sent up to ``delay`` after this one: the answer may have taken all of its round trip to come
+        back (a 429 is often sent at the gateway, before anything else is done) and the next request as long
+        to arrive. If nothing already on its way tests that, and the 429 slowed the lane, its own call tries
+        again in the middle (see :meth:`acquire`).
+        """
+        span = throttle.delay or 0.0
+        if span < self.CLAIM_MIN:
+            return  # too short to tell from the jitter of the way there
+        edge = self.CLAIM_EDGE * span
+        claim = _Claim(ticket.sent + edge, ticket.sent + span - edge, self._epoch, before)
+        self._claims.append(claim)
+        middle = (claim.opens + claim.closes) / 2.0
+        if before is not None and now < middle < self._paused_until:
+            ticket.probe = (middle, claim.closes, claim.epoch - 1)
+
+    def _test_claims(self, ticket: Ticket, limited: bool, now: float) -> None:
+        """Check the claims of short resets against this answer; undo the slow-down of one it refutes.
+
+        A token bucket that answers "next slot in 50 ms" rejects whatever reaches it in those 50 ms. A
+        gateway that rejects a share of requests at random, with the same short reset, accepts most of
+        them: read as the limit, each of its 429s cut the pace again (random 429s drive any AIMD towards
+        nothing). So a request sent well inside a claimed interval and accepted proves that claim's 429 a
+        stray: the pace goes back to what it was, and for a while this lane's short resets are judged
+        like other 429s, by their share (see :meth:`_sporadic`).
+        """
+        claims = self._claims
+        while claims and now - claims[0].closes > self.CLAIM_EXPIRY:
+            claims.popleft()
+        if limited:
+            return
+        sent = ticket.sent
+        refuted = next((claim for claim in claims if claim.opens < sent < claim.closes), None)
+        if refuted is None:
+            return
+        claims.remove(refuted)
+        self._stray_until = now + self.STRAY_MEMORY
+        before = refuted.before
+        if before is not None and refuted.epoch == self._epoch:  # else a later 429 set the pace now in force
+            # The pace before the run of lone slow-downs it ended, if it did (they were strays too, most likely).
+            self._restore(self._cuts[0] if self._cuts is not None else before, now)
+        self._ceiling = math.inf  # what the resets said of the server's rate: they include strays
+
+    def _restore(self, before: _Pace, now: float) -> None:
+        """Go back to the pace of ``before``: the 429s that changed it since were strays."""
+        rate = self._rate
+        self._rate = None if before.rate is None or rate is None else max(before.rate, rate)
+        self._measured = before.measured
+        self._ceiling = before.ceiling
+        self._cold = before.cold
+        self._last_throttle = before.last_throttle
+        self._paused_until = min(self._paused_until, max(before.paused_until, now))
+        self._tat = min(self._tat, max(before.tat, now))
+        self._window_start = math.inf  # the pause it set no longer starts a count of the server's rate
+        self._cuts = None
+
+    def _count_cut(self, lone: bool, before: _Pace, now: float) -> None:
+        """Note a slow-down for a short reset; undo the run of them if it proves them strays.
+
+        Each came after many accepted requests of the pace before it (``lone``), as a token bucket's does
+        when the pace is just above its rate. But such a bucket takes the pace 0.7 times that without a 429;
+        a run of them halving the pace, each as lone, comes from a server that rejects a share at random,
+        whatever the pace (a reset that passed in transit, as 50 ms ones do at 50 ms of latency, leaves no
+        claim to test).
+        """
+        if not lone:
+            self._cuts = None  # a 429 soon after the pace was set: that pace was too fast
+            return
+        if self._cuts is None:
+            self._cuts = (before, before.rate if before.rate is not None else self._rate or math.inf)
+            return
+        first, reference = self._cuts
+        if self._rate is not None and self._rate <= self.STRAY_CUT * reference:
+            self._stray_until = now + self.STRAY_MEMORY
+            self._restore(first, now)
+            self._ceiling = math.inf
 
     def _is_slot(self, throttle: Throttle) -> bool:
         """Whether a 429's delay is the time to a token bucket's next slot (said to the millisecond)."""
@@ -693,7 +913,12 @@ class Lane:
         recent = self._recent
         if len(recent) < self.SPORADIC_MIN_SEEN or (throttle.remaining is not None and throttle.remaining <= 0):
             return False
-        if self._is_slot(throttle) and not self._outpaced(throttle, now):
+        if (
+            self._is_slot(throttle)
+            and now >= self._stray_until
+            and not self._outpaced(throttle, now)
+            and not (self._rate is not None and self._rate <= self._sustained)
+        ):
             return False  # the time to a token bucket's next slot: the limit itself speaking
         return sum(recent) <= self.SPORADIC_SHARE * len(recent)
 
@@ -735,6 +960,8 @@ class Lane:
             if delay > 0.0:
                 self._ceiling = min(self._ceiling, 1.0 / delay)
             measured = self._measure(sent)
+            if measured is not None:
+                self._sustained = measured
             if measured is not None and current is not None:
                 # The server's rate, counted: pace a little under it (and halve the pace at most: fewer
                 # accepted requests than it takes, when the caller was slower for a while, mean a deeper
@@ -749,11 +976,15 @@ class Lane:
                 # The first wave: 1/delay bounds the rate, but a reset that passed (or was near) while
                 # the answer travelled bounds nothing; what the server took over the last moment does.
                 # Either is a first pace only, probed upwards (under the bound) until the rate is counted.
-                accepted = recent / max(now - window_start, 0.25) if recent >= self.MEASURE_MIN_OK / 2 else math.inf
-                new = min(bound, accepted)
-                self._measured = False
+                # With few answers back, half of what the lane was sending when the server said no, as TCP's
+                # slow start does.
+                if recent >= self.MEASURE_MIN_OK / 2:
+                    new = min(bound, recent / max(now - window_start, 0.25))
+                else:
+                    new = min(bound, 0.5 * self._send_rate(sent))
                 if math.isinf(new):
-                    new = 1.0
+                    new = 1.0  # one request alone, told nothing of when
+                self._measured = False
         elif current is not None and not self._measured and self._ok_since_throttle and span >= 1.0:
             # The second 429 while probing: what got through since the first one is the server's rate.
             new = min(current * self.BETA, 0.97 * self._ok_since_throttle / span)
@@ -767,6 +998,11 @@ class Lane:
         if not precise and recent:
             # Never below what the server took in the last second: stray 429s in a row cut no deeper.
             new = max(new, 0.9 * recent / max(now - window_start, 0.25))
+        elif recent and now - self._first_answer > 1.0:
+            # Nor below half of it for a short reset: read a little long (the server's clock a few tenths of a
+            # second ahead), 1/delay bounds far too low (a 100/s lane went to 4/s). Not in the first second,
+            # which a burst of the server's bucket may fill.
+            new = max(new, 0.5 * recent / max(now - window_start, 0.25))
         self._rate = max(self.MIN_RATE, new)
         self._throttle_started = now
         self._ok_since_throttle = 0
@@ -774,10 +1010,19 @@ class Lane:
         # The new pace starts at the end of the pause, without the credit of a burst.
         self._tat = max(now, self._paused_until) + self._burst_credit()
 
+    def _send_rate(self, at: float) -> float:
+        """Requests per second the lane sent over the quarter second up to ``at`` (infinite if it sent few)."""
+        times = [sent for sent in self._sends if at - 0.25 <= sent <= at]
+        if len(times) < 3:
+            return math.inf
+        return (len(times) - 1) / max(times[-1] - times[0], 0.02)
+
     def _on_success(self, now: float, throttle: Throttle) -> None:
         self._ok_since_throttle += 1
         self._consecutive_unknown = 0
         oks = self._oks
+        if not oks and math.isinf(self._first_answer):
+            self._first_answer = now
         oks.append(now)
         while oks and oks[0] < now - 1.0:
             oks.popleft()
@@ -793,6 +1038,8 @@ class Lane:
             self._rate = self.preset.rate if self.preset else None
             self._measured = self.preset is not None
             self._ceiling = math.inf
+            self._cuts = None
+            self._sustained = 0.0
             return
         # Capped: a lane quiet for longer is back at its preset anyway (RECOVER_AFTER), and a clock of epoch
         # seconds since the lane's first answer must not raise the pace to a power past float's range.
@@ -804,7 +1051,10 @@ class Lane:
                 growth = min(self.STEADY_GROWTH, 1.0 + self.STEADY_RAMP * (now - self._last_throttle))
             else:
                 growth = self.PROBE_GROWTH
-                ceiling = min(ceiling, self._ceiling)
+                if now - self._last_throttle < self.CEILING_HOLD:
+                    # What the resets said bounds the probe a while, not for good: a reset read a few ms
+                    # long (clocks a little apart, the way back) held a 100/s lane at 50/s until RECOVER_AFTER.
+                    ceiling = min(ceiling, self._ceiling)
             self._rate = max(rate, min(ceiling, rate * growth**elapsed))
 
     def note_retry(self) -> None:
@@ -921,7 +1171,9 @@ class RateGovernor:
             )
         if previous is None:
             return await lane.acquire(1)
-        return await lane.acquire(previous.attempt + 1, previous.retry_at if previous.lane is lane else 0.0)
+        if previous.lane is not lane:
+            return await lane.acquire(previous.attempt + 1)
+        return await lane.acquire(previous.attempt + 1, previous.retry_at, previous.probe)
 
     def stats(self) -> GovernorStats:
         """Counters summed over every lane."""

@@ -953,3 +953,183 @@ def test_stray_429s_do_not_hold_a_guessed_pace_down() -> None:
         assert clock.now - started < 7  # doubling from the first guess, not RECOVER_AFTER (10 s) at it
 
     anyio.run(main)
+
+
+# -- short resets are claims, tested against what the server then accepts ---------------------------------
+
+
+def test_a_short_reset_that_a_later_request_refutes_gives_the_pace_back() -> None:
+    """A 429 whose reset is 100 ms after its request left says the server takes nothing till then; a request
+    sent 40 ms after the rejected one and accepted proves it a stray (a token bucket would have rejected it):
+    the lane's pace and pause are undone, and for a while its short resets are judged by their share, like
+    other 429s."""
+
+    async def main() -> None:
+        clock = Clock()
+        governor, lane = _lane(clock)
+        for _ in range(30):
+            clock.now += 0.01
+            lane.observe(await lane.acquire(), _response(200, body={}))
+        assert lane.rate is None
+        rejected = await lane.acquire()
+        clock.now += 0.04
+        inside = await lane.acquire()  # sent 40 ms later, still in flight when the 429 comes back
+        assert lane.observe(rejected, _reset_in(clock, 0.06)) is True
+        assert lane.rate is not None  # read as a token bucket's next slot: everyone slows down
+        assert lane.observe(inside, _response(200, body={})) is False
+        assert lane.rate is None  # the claim did not hold: back to no pace, no pause
+        clock.slept.clear()
+        await lane.acquire()
+        assert clock.slept == []
+        # Another short reset soon after, among mostly accepted answers, holds only its own call.
+        for _ in range(10):
+            lane.observe(await lane.acquire(), _response(200, body={}))
+        assert lane.observe(await lane.acquire(), _reset_in(clock, 0.05)) is True
+        assert lane.rate is None
+        assert governor.stats().throttled == 2
+
+    anyio.run(main)
+
+
+class RandomRejections:
+    """A server (on virtual time) that turns every ``every``-th request away with a short reset, whatever the pace."""
+
+    def __init__(self, every: int, reset: float, latency: float) -> None:
+        self.every, self.reset, self.latency = every, reset, latency
+        self.count = self.rejected = 0
+        self.sent: list[tuple[float, int]] = []
+
+    async def answer(self, request: httpx.Request) -> httpx.Response:
+        self.count += 1
+        now = trio.current_time()
+        self.sent.append((now, self.count))
+        if self.count % self.every == 0:
+            self.rejected += 1
+            response = httpx.Response(429, headers={"X-Ratelimit-Reset": str(int((NOW + now + self.reset) * 1000))})
+        else:
+            response = httpx.Response(200, json={"ok": True})
+        await trio.sleep(self.latency)
+        return response
+
+
+def test_a_lone_429s_own_call_tries_again_inside_its_claim_and_a_stray_costs_nobody_else(
+    httpx_mock: HTTPXMock,
+) -> None:
+    """One call alone (nothing in flight to test the claim): it tries again in the middle of the 200 ms, and
+    once accepted there, the lane's pace is gone. Against a real bucket the same try is rejected and the
+    pace holds."""
+    server = RandomRejections(every=2, reset=0.2, latency=0.001)
+    httpx_mock.add_callback(server.answer, url=URL, is_reusable=True)
+
+    async def main() -> Session:
+        session = _virtual_session()
+        async with session:
+            await session.request("GET", URL)  # accepted
+            await session.request("GET", URL)  # rejected, then accepted on its try inside the claim
+        return session
+
+    session = _run_virtual(main)
+    _first, (rejected, _), (retried, _) = server.sent
+    assert 0.08 <= retried - rejected <= 0.12  # in the middle of the claimed 200 ms, not after them
+    lane = next(iter(session.governor._lanes.values()))
+    assert lane.rate is None
+
+    bucket = Bucket(rate=5.0, burst=1)
+    httpx_mock.add_callback(bucket, url="https://bucket.example/", is_reusable=True)
+
+    async def against_a_bucket() -> Session:
+        session = _virtual_session()
+        async with session:
+            for _ in range(2):
+                await session.request("GET", "https://bucket.example/")
+        return session
+
+    session = _run_virtual(against_a_bucket)
+    assert (bucket.ok, bucket.rejected) == (2, 2)  # its try inside the claim was rejected as well
+    lane = next(iter(session.governor._lanes.values()))
+    assert lane.rate is not None
+    assert lane.rate <= 5.0
+
+
+def test_random_short_reset_429s_do_not_drive_the_pace_down(httpx_mock: HTTPXMock) -> None:
+    """A gateway that rejects every tenth request with a 50 or 200 ms reset, whatever the pace: read as a token
+    bucket, each 429 cut the pace again (200 calls at limit 50 took 20-60 s of virtual time; the server
+    allows them in a fraction of a second)."""
+    from scp_async import fan_out
+
+    for reset, latency in ((0.2, 0.02), (0.05, 0.001)):
+        server = RandomRejections(every=10, reset=reset, latency=latency)
+        httpx_mock.add_callback(server.answer, url=URL, is_reusable=True)
+
+        async def main() -> tuple[float, list[Any]]:
+            session = _virtual_session()
+            async with session:
+                started = trio.current_time()
+                results = await fan_out(lambda _: session.request("GET", URL), range(200), limit=50)
+                return trio.current_time() - started, results
+
+        elapsed, results = _run_virtual(main)
+        assert len(results) == 200
+        assert elapsed < 2.0, (reset, latency, elapsed)
+        httpx_mock.reset()
+
+
+def test_a_first_429_with_few_answers_back_paces_at_half_what_was_sent() -> None:
+    """With a reset that passed in transit and few answers to count, the first pace is half what the lane was
+    sending when the server said no (it was 1 request/s: a server taking hundreds took seconds to find)."""
+
+    async def main() -> None:
+        clock = Clock()
+        governor = RateGovernor(
+            presets=(), cold_start=None, clock=clock, wall_clock=lambda: NOW + clock.now, sleep=clock.sleep
+        )
+        lane = governor.lane(httpx.Request("GET", URL))
+        tickets = []
+        for _ in range(50):
+            tickets.append(await lane.acquire())
+            clock.now += 0.0004  # 2,500 a second
+        assert lane.observe(tickets[0], _response(200, body={})) is False
+        assert lane.observe(tickets[-1], _reset_in(clock, 0.0)) is True
+        assert lane.rate is not None
+        assert 1000 <= lane.rate <= 1500
+
+    anyio.run(main)
+
+
+class SkewedBucket(TimedBucket):
+    """:class:`TimedBucket` on a server whose clock is ``skew`` seconds off ours, as its resets and Date say."""
+
+    def __init__(self, rate: float, burst: float, latency: float, skew: float) -> None:
+        super().__init__(rate, burst, latency)
+        self.skew = skew
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        response = super().__call__(request)
+        server_now = NOW + trio.current_time() + self.skew
+        if response.status_code == 429:
+            reset = float(response.headers["X-Ratelimit-Reset"]) / 1000 + self.skew
+            response.headers["X-Ratelimit-Reset"] = str(int(reset * 1000))
+        response.headers["Date"] = email.utils.formatdate(server_now, usegmt=True)
+        return response
+
+
+@pytest.mark.parametrize("skew", [2.0, -2.0])
+def test_resets_are_read_on_the_servers_clock_as_its_date_headers_tell(httpx_mock: HTTPXMock, skew: float) -> None:
+    """A server 2 s ahead made each pause 2 s longer (100 calls against 20/s took 7.2-7.9 s, not 5); one 2 s
+    behind made its resets look past (9 s). Its Date headers bound the offset; the lane reads resets with it."""
+    from scp_async import fan_out
+
+    bucket = SkewedBucket(rate=20.0, burst=5, latency=0.02, skew=skew)
+    httpx_mock.add_callback(bucket.answer, url=URL, is_reusable=True)
+
+    async def main() -> float:
+        session = _virtual_session()
+        async with session:
+            started = trio.current_time()
+            await fan_out(lambda _: session.request("GET", URL), range(100), limit=20)
+            return trio.current_time() - started
+
+    elapsed = _run_virtual(main)
+    assert bucket.ok == 100
+    ideal = (100 - 5) / 20.0
+    assert elapsed <= ideal * 1.1, elapsed
