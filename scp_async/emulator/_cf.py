@@ -1,5 +1,6 @@
 """Cloud Foundry: the API root, ``/v2/info``, and stateful V3 organizations, spaces, apps, service
-instances and jobs with CF's pagination (``page``, ``per_page``, ``pagination.next.href``) and ``include``."""
+instances and jobs with CF's pagination (``page``, ``per_page``, ``pagination.next.href``), ``include`` and
+``fields``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 import operator
 import re
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ._http import ApiError, Request, Response, empty_response, json_response
@@ -21,6 +22,8 @@ API_VERSION_V2 = "2.250.0"
 API_VERSION_V3 = "3.185.0"
 QUOTA_GUID = "b6c3e4d2-0000-4000-8000-00000000a001"
 BROKER_GUID = "b6c3e4d2-0000-4000-8000-00000000b001"
+#: The one service broker every seeded offering comes from (only ``fields[...]`` ever shows its name).
+BROKER_NAME = "emulated-broker"
 _ORDER_FIELDS = ("created_at", "updated_at", "name")
 #: What ``GET /v3`` links to, as cloud_controller_ng lists it.
 _V3_COLLECTIONS = (
@@ -59,6 +62,66 @@ _V3_COLLECTIONS = (
 
 def _bad_param(message: str) -> ApiError:
     return ApiError(400, message, code="CF-BadQueryParameter")
+
+
+#: ``fields[<relationship path>]=<keys>`` per endpoint, as Cloud Controller allows them: each path and the
+#: keys allowed there, in CF's order (its error messages list them in this order). The list of service
+#: instances and the single instance allow different keys; endpoints not here take no ``fields``.
+_FieldsAllowed = dict[str, tuple[str, ...]]
+_SI_LIST_FIELDS: _FieldsAllowed = {
+    "space": ("guid", "name", "relationships.organization"),
+    "space.organization": ("name", "guid"),
+    "service_plan": ("guid", "name", "relationships.service_offering"),
+    "service_plan.service_offering": (
+        "name",
+        "guid",
+        "description",
+        "documentation_url",
+        "tags",
+        "relationships.service_broker",
+    ),
+    "service_plan.service_offering.service_broker": ("name", "guid"),
+}
+_SI_GET_FIELDS: _FieldsAllowed = {
+    "space": ("name", "guid"),
+    "space.organization": ("name", "guid"),
+    "service_plan": ("name", "guid"),
+    "service_plan.service_offering": ("name", "guid", "description", "tags", "documentation_url"),
+    "service_plan.service_offering.service_broker": ("name", "guid"),
+}
+_OFFERING_FIELDS: _FieldsAllowed = {"service_broker": ("guid", "name")}
+_PLAN_FIELDS: _FieldsAllowed = {"service_offering.service_broker": ("guid", "name")}
+_FIELDS_KEY = re.compile(r"fields\[([^\[\]]+)\](.*)", re.DOTALL)
+
+
+def _requested_fields(req: Request, allowed: _FieldsAllowed) -> dict[str, frozenset[str]]:
+    """The request's ``fields[<path>]=<keys>`` (path -> keys), checked as Cloud Controller checks them: a
+    path the endpoint does not allow, or a key the path does not allow, is a 400 naming each bad one.
+
+    Keys split on commas as CF splits them (``name, guid`` is two keys; ``name,`` asks for an empty key,
+    which is bad). Of a repeated ``fields[path]`` the last counts, as Rack keeps the last."""
+    asked: dict[str, list[str] | None] = {}  # None: not a list of keys (``fields[space][x]=...``)
+    for key, values in req.query.items():
+        if key != "fields" and not key.startswith("fields["):
+            continue
+        match = _FIELDS_KEY.fullmatch(key)
+        if match is None:  # ``fields=x`` or ``fields[]=x``: Rack reads a string or a list there, not a hash
+            raise _bad_param("The query parameter is invalid: Fields must be an object")
+        path, nested = match.groups()
+        asked[path] = None if nested else re.split(r",\s*", values[-1])
+    problems: list[str] = []
+    for path, keys in asked.items():
+        if path not in allowed:
+            problems.append(f"Fields [{path}] valid resources are: {_quoted(allowed)}")
+        elif keys is None or not set(keys) <= set(allowed[path]):
+            problems.append(f"Fields valid keys for '{path}' are: {_quoted(allowed[path])}")
+    if problems:  # CF reports every bad path, joined as it joins a message's errors
+        raise _bad_param(f"The query parameter is invalid: {', '.join(problems)}")
+    return {path: frozenset(keys or ()) for path, keys in asked.items()}
+
+
+def _quoted(names: Iterable[str]) -> str:
+    return ", ".join(f"'{name}'" for name in names)
 
 
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
@@ -311,8 +374,15 @@ def routes(ctx: Context) -> list[Route]:
             "resources": [render(req.base_url, o) for o in chunk],
         }
         if included is not None:  # as cloud_controller_ng does: only what this page's resources refer to
-            body["included"] = included(chunk)
+            with_included(body, included(chunk))
         return json_response(body)
+
+    def with_included(body: dict[str, Any], included: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        """``body`` with ``included`` when anything was included: CF adds the key only when one of its
+        decorators wrote to it (``fields[service_plan]`` on a page of user-provided instances adds none)."""
+        if included:
+            body["included"] = included
+        return body
 
     def includes(req: Request, allowed: tuple[str, ...]) -> set[str]:
         wanted = set(req.q_csv("include"))
@@ -605,13 +675,97 @@ def routes(ctx: Context) -> list[Route]:
             and (orgs is None or st.cf_spaces.get(s["space"], {}).get("org") in orgs)
             and (kind is None or s["type"] == kind)
         ]
-        return paginate(req, items, si_view)
+        fields = _requested_fields(req, _SI_LIST_FIELDS)
+        return paginate(req, items, si_view, (lambda page: si_fields_included(page, fields)) if fields else None)
 
     def get_si(req: Request) -> Response:
         settle()
-        return json_response(
-            si_view(req.base_url, get_or_404(st.cf_service_instances, "Service instance", req.path_params[0]))
-        )
+        # CF looks the instance up before it reads the query: an unknown guid is a 404 whatever the fields
+        si = get_or_404(st.cf_service_instances, "Service instance", req.path_params[0])
+        fields = _requested_fields(req, _SI_GET_FIELDS)
+        return json_response(with_included(si_view(req.base_url, si), si_fields_included([si], fields)))
+
+    # -- fields: the parents of what is listed, cut down to the keys asked for ---------------------------
+    def restricted(parts: list[tuple[str, Any]], keys: frozenset[str]) -> dict[str, Any]:
+        """One included resource with only the asked ``keys``, in the order CF writes them (``parts``, all
+        the keys a path allows with their values). A dotted key is nested: ``relationships.organization``
+        is ``{"relationships": {"organization": ...}}``."""
+        out: dict[str, Any] = {}
+        for key, value in parts:
+            if key in keys:
+                head, _, tail = key.partition(".")
+                if tail:
+                    out.setdefault(head, {})[tail] = value
+                else:
+                    out[head] = value
+        return out
+
+    def in_cf_order(store: dict[str, dict[str, Any]], guids: Iterable[str | None]) -> list[dict[str, Any]]:
+        """The stored resources of ``guids`` (each once, the ones still there) as CF's field decorators list
+        them: oldest first, then by guid."""
+        found = {g for g in guids if g is not None and g in store}
+        return sorted((store[g] for g in found), key=lambda o: (o["created_at"], o["guid"]))
+
+    def space_parts(s: dict[str, Any]) -> list[tuple[str, Any]]:
+        return [("guid", s["guid"]), ("name", s["name"]), ("relationships.organization", {"data": {"guid": s["org"]}})]
+
+    def org_parts(o: dict[str, Any]) -> list[tuple[str, Any]]:
+        return [("guid", o["guid"]), ("name", o["name"])]
+
+    def plan_parts(p: dict[str, Any]) -> list[tuple[str, Any]]:
+        return [
+            ("guid", p["guid"]),
+            ("name", p["name"]),
+            ("relationships.service_offering", {"data": {"guid": p["offering"]}}),
+        ]
+
+    def offering_parts(o: dict[str, Any]) -> list[tuple[str, Any]]:
+        return [
+            ("name", o["name"]),
+            ("guid", o["guid"]),
+            ("description", o["description"]),
+            ("tags", list(o["tags"])),
+            ("documentation_url", None),  # as offering_view: the seeded catalogue names none
+            ("relationships.service_broker", {"data": {"guid": BROKER_GUID}}),
+        ]
+
+    def broker_parts() -> list[tuple[str, Any]]:
+        return [("name", BROKER_NAME), ("guid", BROKER_GUID)]
+
+    def si_fields_included(
+        sis: list[dict[str, Any]], fields: dict[str, frozenset[str]]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """``fields[...]`` of service instances: the spaces, orgs, plans, offerings and broker of these
+        instances only. Spaces and orgs are listed whenever asked (an empty list for an empty page); the
+        marketplace ones only when the page holds a managed instance, since user-provided ones have no plan
+        and CF's decorators then add nothing. Keys come in the order CF's decorators run."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        spaces = in_cf_order(st.cf_spaces, (s["space"] for s in sis))
+        if "space" in fields:
+            out["spaces"] = [restricted(space_parts(s), fields["space"]) for s in spaces]
+        if "space.organization" in fields:
+            orgs = in_cf_order(st.cf_orgs, (s["org"] for s in spaces))
+            out["organizations"] = [restricted(org_parts(o), fields["space.organization"]) for o in orgs]
+        managed = [s for s in sis if s["type"] == "managed"]
+        if not managed:
+            return out
+        # an instance created here names an offering outside the seeded marketplace: it has no plan to show
+        plans = in_cf_order(st.cf_plans, (plan_guid(s["offering"], s["plan"]) for s in managed))
+        if "service_plan" in fields:
+            out["service_plans"] = [restricted(plan_parts(p), fields["service_plan"]) for p in plans]
+        if "service_plan.service_offering" in fields:
+            keys = fields["service_plan.service_offering"]
+            offerings = in_cf_order(st.cf_offerings, (p["offering"] for p in plans))
+            out["service_offerings"] = [restricted(offering_parts(o), keys) for o in offerings]
+        if "service_plan.service_offering.service_broker" in fields:
+            keys = fields["service_plan.service_offering.service_broker"]
+            out["service_brokers"] = [restricted(broker_parts(), keys)] if plans else []
+        return out
+
+    def broker_included(listed: list[dict[str, Any]], keys: frozenset[str]) -> dict[str, list[dict[str, Any]]]:
+        """``fields[service_broker]`` of offerings, ``fields[service_offering.service_broker]`` of plans: the
+        broker of what is listed (the one broker of the seeded marketplace; none for an empty page)."""
+        return {"service_brokers": [restricted(broker_parts(), keys)] if listed else []}
 
     def create_si(req: Request) -> Response:
         body = req.json_object()
@@ -1185,6 +1339,61 @@ def routes(ctx: Context) -> list[Route]:
         "service_broker_guids": lambda p: BROKER_GUID,
         "available": lambda p: "true",
     }
+
+    def list_offerings(req: Request) -> Response:
+        settle()
+        fields = _requested_fields(req, _OFFERING_FIELDS)
+        items = [o for o in st.cf_offerings.values() if by(req, o, offering_filters)]
+        return paginate(req, items, offering_view, (lambda page: offering_included(page, fields)) if fields else None)
+
+    def get_offering(req: Request) -> Response:
+        settle()
+        # CF looks the offering up before it reads the query: an unknown guid is a 404 whatever the fields
+        offering = get_or_404(st.cf_offerings, "Service offering", req.path_params[0])
+        fields = _requested_fields(req, _OFFERING_FIELDS)
+        return json_response(
+            with_included(offering_view(req.base_url, offering), offering_included([offering], fields))
+        )
+
+    def offering_included(
+        offerings: list[dict[str, Any]], fields: dict[str, frozenset[str]]
+    ) -> dict[str, list[dict[str, Any]]]:
+        return broker_included(offerings, fields["service_broker"]) if "service_broker" in fields else {}
+
+    plan_includes = ("space.organization", "service_offering")
+
+    def list_plans(req: Request) -> Response:
+        settle()
+        inc, fields = includes(req, plan_includes), _requested_fields(req, _PLAN_FIELDS)
+        items = [p for p in st.cf_plans.values() if by(req, p, plan_filters)]
+        extra = (lambda page: plan_included(req, page, inc, fields)) if inc or fields else None
+        return paginate(req, items, plan_view, extra)
+
+    def get_plan(req: Request) -> Response:
+        settle()
+        # unlike instances and offerings, CF reads a plan's query first: a bad include or field is a 400 even
+        # for an unknown guid
+        inc, fields = includes(req, plan_includes), _requested_fields(req, _PLAN_FIELDS)
+        plan = get_or_404(st.cf_plans, "Service plan", req.path_params[0])
+        return json_response(with_included(plan_view(req.base_url, plan), plan_included(req, [plan], inc, fields)))
+
+    def plan_included(
+        req: Request, plans: list[dict[str, Any]], inc: set[str], fields: dict[str, frozenset[str]]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """``include=`` and ``fields[...]`` of plans in one ``included``, in the order CF's decorators run
+        (includes first). They never name the same key, so nothing is merged: ``include`` gives whole
+        resources, ``fields`` only the broker's asked keys."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        if "space.organization" in inc:
+            # CF lists the spaces (and their orgs) of space-scoped brokers; the seeded broker is global
+            out["spaces"], out["organizations"] = [], []
+        if "service_offering" in inc:
+            offerings = in_cf_order(st.cf_offerings, (p["offering"] for p in plans))
+            out["service_offerings"] = [offering_view(req.base_url, o) for o in offerings]
+        if "service_offering.service_broker" in fields:
+            out |= broker_included(plans, fields["service_offering.service_broker"])
+        return out
+
     binding_filters: dict[str, Callable[[dict[str, Any]], Any]] = {
         "guids": lambda c: c["guid"],
         "names": lambda c: c["name"],
@@ -1482,10 +1691,11 @@ def routes(ctx: Context) -> list[Route]:
         Route(CF, "POST", "/v3/tasks/{guid}/actions/cancel", cancel_task),
         Route(CF, "GET", "/v3/apps/{guid}/tasks", app_scoped(st.cf_tasks, task_list_view, task_filters)),
         Route(CF, "POST", "/v3/apps/{guid}/tasks", create_task, validate_body=False),
-        Route(CF, "GET", "/v3/service_offerings", listing(st.cf_offerings, offering_view, offering_filters)),
-        Route(CF, "GET", "/v3/service_offerings/{guid}", getter(st.cf_offerings, "Service offering", offering_view)),
-        Route(CF, "GET", "/v3/service_plans", listing(st.cf_plans, plan_view, plan_filters)),
-        Route(CF, "GET", "/v3/service_plans/{guid}", getter(st.cf_plans, "Service plan", plan_view)),
+        Route(CF, "GET", "/v3/service_offerings", list_offerings),
+        # the spec leaves ``fields`` off these two gets; Cloud Controller takes it there as on their lists
+        Route(CF, "GET", "/v3/service_offerings/{guid}", get_offering, extra_query=("fields",)),
+        Route(CF, "GET", "/v3/service_plans", list_plans),
+        Route(CF, "GET", "/v3/service_plans/{guid}", get_plan, extra_query=("fields",)),
         Route(
             CF,
             "GET",

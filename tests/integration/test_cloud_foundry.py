@@ -200,6 +200,11 @@ async def test_fields_go_as_deep_objects(emu: Emulator, keys: dict[str, Any]) ->
     assert parse_qs(request.url.query.decode()) == {"fields[space.organization]": ["name,guid"], "per_page": ["4"]}
     assert parse_qs(mapped.url.query.decode()) == {"fields[space]": ["name,guid"]}
     assert listed.resources
+    # The emulator answers with the organizations of the page's spaces, cut down to the keys asked for.
+    included = listed.to_dict()["included"]
+    assert set(included) == {"organizations"}
+    assert included["organizations"]
+    assert all(set(org) == {"name", "guid"} for org in included["organizations"])
 
 
 async def test_cf_errors_carry_the_errors_array(keys: dict[str, Any]) -> None:
