@@ -498,7 +498,7 @@ class Lane:
     #: A short reset is a claim that the server takes nothing until it: a request sent in the middle of that
     #: time (the share of it at each end is left for the jitter of the way there) and accepted refutes it.
     CLAIM_EDGE = 0.25
-    CLAIMS_KEPT = 8
+    CLAIMS_KEPT = 32
     CLAIM_MIN = 0.02
     CLAIM_EXPIRY = 2.0  # seconds past its reset after which a claim's requests have all been answered
     #: How long a refuted claim marks a lane as one whose short resets may be strays.
@@ -542,6 +542,7 @@ class Lane:
         self._recent: deque[bool] = deque(maxlen=self.WINDOW)  # whether each recent answer was a 429
         self._sends: deque[float] = deque(maxlen=self.SENDS_KEPT)  # when the last requests left
         self._claims: deque[_Claim] = deque(maxlen=self.CLAIMS_KEPT)  # short resets not yet borne out
+        self._cut_claim: _Claim | None = None  # the claim of the latest slow-down
         self._stray_until = -math.inf  # till then, short resets here may be strays (see _test_claims)
         self._epoch_ok = 0  # requests sent under the current pace and accepted
         self._cuts: tuple[_Pace, float] | None = None  # a run of lone slow-downs: the pace before, its rate
@@ -838,6 +839,8 @@ class Lane:
         edge = self.CLAIM_EDGE * span
         claim = _Claim(ticket.sent + edge, ticket.sent + span - edge, self._epoch, before)
         self._claims.append(claim)
+        if before is not None:
+            self._cut_claim = claim  # kept apart: the 429s after it may push it out of the deque
         middle = (claim.opens + claim.closes) / 2.0
         if before is not None and now < middle < self._paused_until:
             ticket.probe = (middle, claim.closes, claim.epoch - 1)
@@ -855,13 +858,22 @@ class Lane:
         claims = self._claims
         while claims and now - claims[0].closes > self.CLAIM_EXPIRY:
             claims.popleft()
+        cut = self._cut_claim
+        if cut is not None and now - cut.closes > self.CLAIM_EXPIRY:
+            cut = self._cut_claim = None
         if limited:
             return
         sent = ticket.sent
-        refuted = next((claim for claim in claims if claim.opens < sent < claim.closes), None)
+        if cut is not None and cut.opens < sent < cut.closes:
+            refuted: _Claim | None = cut
+        else:
+            refuted = next((claim for claim in claims if claim.opens < sent < claim.closes), None)
         if refuted is None:
             return
-        claims.remove(refuted)
+        if refuted is cut:
+            self._cut_claim = None
+        if refuted in claims:
+            claims.remove(refuted)
         self._stray_until = now + self.STRAY_MEMORY
         before = refuted.before
         if before is not None and refuted.epoch == self._epoch:  # else a later 429 set the pace now in force
@@ -978,10 +990,14 @@ class Lane:
                 # Either is a first pace only, probed upwards (under the bound) until the rate is counted.
                 # With few answers back, half of what the lane was sending when the server said no, as TCP's
                 # slow start does.
+                sending = self._send_rate(sent)
                 if recent >= self.MEASURE_MIN_OK / 2:
-                    new = min(bound, recent / max(now - window_start, 0.25))
+                    # What was accepted over a quarter second at least (a burst of the server's bucket may be
+                    # most of it), and a quarter of what the lane was sending (or the burst's few answers,
+                    # all back within 20 ms, paced a 300/s server at 40/s).
+                    new = min(bound, max(recent / max(now - window_start, 0.25), 0.25 * sending))
                 else:
-                    new = min(bound, 0.5 * self._send_rate(sent))
+                    new = min(bound, 0.5 * sending)
                 if math.isinf(new):
                     new = 1.0  # one request alone, told nothing of when
                 self._measured = False

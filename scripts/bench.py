@@ -644,6 +644,35 @@ def bench_b9(figures: dict[str, Any], rounds: int = 5) -> None:
         print("B9", figures["B9"], flush=True)
 
 
+def bench_s1(figures: dict[str, Any], rounds: int = 3) -> None:
+    """Stray 429s: 200 calls at limit 50 against the emulator rejecting a tenth of all requests at random with
+    a 50 ms reset (and Retry-After: 1), under the governor and with it off (each 429 then waits its second)."""
+    from scp_async import RateGovernor
+
+    with EmulatorProcess(faults={"rate_429": 0.10, "retry_after": 0.05}) as emu:
+        guids = _guids(emu, 200)
+        runs: dict[str, list[tuple[float, int]]] = {"governor": [], "off": []}
+        for _ in range(rounds):
+            for kind in runs:
+
+                async def run(kind: str = kind) -> tuple[float, int]:
+                    governor = RateGovernor(enabled=False) if kind == "off" else None
+                    async with _session(governor=governor) as session:
+                        elapsed, ok, _errors = await _typed_calls(session, emu.keys["cis"], guids, 50)
+                    return elapsed, ok
+
+                runs[kind].append(asyncio.run(run()))
+        governed, off = runs["governor"], runs["off"]
+        figures["S1"] = {
+            "calls": len(guids),
+            "wall_s": round(statistics.median(r[0] for r in governed), 2),
+            "runs_s": [round(r[0], 2) for r in governed],
+            "governor_off_s": round(statistics.median(r[0] for r in off), 2),
+            "ok": min(r[1] for r in governed + off),
+        }
+        print("S1", figures["S1"], flush=True)
+
+
 FIGURES = {
     "B1": bench_b1,
     "B2": bench_b2,
@@ -653,6 +682,7 @@ FIGURES = {
     "B6": bench_b6,
     "B8": bench_b8,
     "B9": bench_b9,
+    "S1": bench_s1,
 }
 
 
@@ -682,6 +712,7 @@ TARGETS = {
     "B6": "100 % success in every run",
     "B8": "100 % success, ≤ 1.15x the ideal, 429s ≤ 5 % of calls",
     "B9": "≤ 1.2x the ideal; client RSS reported",
+    "S1": "all succeed; no slower than with the governor off",
 }
 
 
@@ -794,6 +825,16 @@ def _rows(f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     else ""
                 ),
                 TARGETS["B9"],
+            )
+        )
+    s1 = f.get("S1")
+    if s1:
+        rows.append(
+            (
+                f"S1 {s1['calls']} calls at limit 50, a tenth rejected at random (429, 50 ms reset)",
+                f"{s1['wall_s']:.2f} s (runs {', '.join(f'{r:.2f}' for r in s1['runs_s'])} s); {s1['ok']} ok",
+                f"the governor off: {s1['governor_off_s']:.2f} s",
+                TARGETS["S1"],
             )
         )
     return rows

@@ -991,6 +991,33 @@ def test_a_short_reset_that_a_later_request_refutes_gives_the_pace_back() -> Non
     anyio.run(main)
 
 
+def test_a_slow_down_is_undone_even_after_many_later_429s_of_its_wave() -> None:
+    """The claim that slowed the lane is kept apart from the others: 40 more 429s of the same wave (each a
+    claim of its own) must not push it out before the request that refutes it comes back."""
+
+    async def main() -> None:
+        clock = Clock()
+        _governor, lane = _lane(clock)
+        for _ in range(30):
+            clock.now += 0.01
+            lane.observe(await lane.acquire(), _response(200, body={}))
+        rejected = await lane.acquire()
+        same_wave = []
+        for _ in range(40):
+            clock.now += 0.001
+            same_wave.append(await lane.acquire())
+        inside = await lane.acquire()  # about 45 ms after the rejected one (the lane's start paces them)
+        assert inside.sent - rejected.sent < 0.05
+        assert lane.observe(rejected, _reset_in(clock, 0.1)) is True
+        assert lane.rate is not None
+        for ticket in same_wave:
+            assert lane.observe(ticket, _reset_in(clock, 0.05)) is True
+        assert lane.observe(inside, _response(200, body={})) is False
+        assert lane.rate is None
+
+    anyio.run(main)
+
+
 class RandomRejections:
     """A server (on virtual time) that turns every ``every``-th request away with a short reset, whatever the pace."""
 
