@@ -20,9 +20,9 @@ end of one such pause and its next 429 (which count its rate: the lane then pace
 and probes above it only as the 429s recede) and CF's ``X-RateLimit-Remaining``.
 
 Not every 429 is the limit: gateways reject a share of requests at random, and read as the limit each
-such 429 cut the pace again. A stray 429 among many accepted answers holds only its own call; a short
-reset is a token bucket's claim that nothing sent before it gets through, which the requests sent then
-test (:meth:`Lane._test_claims`); and resets said as times are read on the server's clock, as its
+such 429 cut the pace again. A stray 429 among many accepted answers holds only its own call; a reset
+said to the millisecond is a claim that nothing sent before it gets through, which the requests sent
+then test (:meth:`Lane._test_claims`); and resets said as times are read on the server's clock, as its
 ``Date`` headers show it (:meth:`Lane._clock_offset`).
 """
 
@@ -449,7 +449,7 @@ class _Pace:
 
 @dataclass
 class _Claim:
-    """A short reset's claim that the server accepts nothing sent between ``opens`` and ``closes``."""
+    """A precise reset's claim that the server accepts nothing sent between ``opens`` and ``closes``."""
 
     opens: float
     closes: float
@@ -495,7 +495,7 @@ class Lane:
     SPORADIC_MIN_SEEN = 10
     SPORADIC_SHARE = 0.2
     SPORADIC_HOLD = 1.0
-    #: A short reset is a claim that the server takes nothing until it: a request sent in the middle of that
+    #: A reset said to the millisecond claims the server takes nothing until it: a request sent in the middle of that
     #: time (the share of it at each end is left for the jitter of the way there) and accepted refutes it.
     CLAIM_EDGE = 0.25
     CLAIMS_KEPT = 32
@@ -730,8 +730,11 @@ class Lane:
         gov.total_throttled += 1
         ticket.asked = throttle.delay or 0.0
         slot = self._is_slot(throttle)
+        # A reset said to the millisecond claims the server takes nothing before it: a token bucket's next slot
+        # (under half a second) or the end of a full window alike; a stray 429 with the same reset does not.
+        testable = throttle.fine and throttle.delay is not None and throttle.delay >= self.CLAIM_MIN
         if self._sporadic(throttle, now):
-            if slot:
+            if testable:
                 self._claim(ticket, throttle, None, now)
             ticket.retry_at = now + (throttle.delay if throttle.delay is not None else self.DEFAULT_DELAY)
             if self._measured and not (self._rate is not None and self._rate <= self._sustained):
@@ -740,7 +743,7 @@ class Lane:
                 # until RECOVER_AFTER (B6: 5 % of them kept a fan-out at its first guess for ten seconds).
                 self._hold_until = now + self.SPORADIC_HOLD
             return True
-        before = self._pace() if slot else None
+        before = self._pace() if slot or testable else None
         self._cold = None  # the server spoke: the pace is learned from here
         delay = throttle.delay
         if delay is None:
@@ -766,7 +769,7 @@ class Lane:
             self._epoch += 1
             self._epoch_ok = 0
             self._slow_down(now, precise, delay, ticket.sent)
-            if before is not None:
+            if before is not None and precise:
                 self._count_cut(lone, before, now)
         else:
             before = None  # the slow-down was the wave's first 429's; a refuted claim of its own changes nothing
@@ -780,6 +783,7 @@ class Lane:
             self._window_start = self._paused_until
             self._window_ok = 0
             self._window_slack = False
+        if testable:
             self._claim(ticket, throttle, before, now)
         return True
 
@@ -846,7 +850,7 @@ class Lane:
             ticket.probe = (middle, claim.closes, claim.epoch - 1)
 
     def _test_claims(self, ticket: Ticket, limited: bool, now: float) -> None:
-        """Check the claims of short resets against this answer; undo the slow-down of one it refutes.
+        """Check the claims of precise resets against this answer; undo the slow-down of one it refutes.
 
         A token bucket that answers "next slot in 50 ms" rejects whatever reaches it in those 50 ms. A
         gateway that rejects a share of requests at random, with the same short reset, accepts most of

@@ -1039,13 +1039,15 @@ class RandomRejections:
         return response
 
 
+@pytest.mark.parametrize("reset", [0.2, 1.0])
 def test_a_lone_429s_own_call_tries_again_inside_its_claim_and_a_stray_costs_nobody_else(
-    httpx_mock: HTTPXMock,
+    httpx_mock: HTTPXMock, reset: float
 ) -> None:
-    """One call alone (nothing in flight to test the claim): it tries again in the middle of the 200 ms, and
-    once accepted there, the lane's pace is gone. Against a real bucket the same try is rejected and the
-    pace holds."""
-    server = RandomRejections(every=2, reset=0.2, latency=0.001)
+    """One call alone (nothing in flight to test the claim): it tries again in the middle of the reset (a token
+    bucket's next slot, 200 ms, or the end of a full window, 1 s, said to the millisecond), and once accepted
+    there, the lane's pace and pause are gone. Against a real bucket the same try is rejected and the pace
+    holds."""
+    server = RandomRejections(every=2, reset=reset, latency=0.001)
     httpx_mock.add_callback(server.answer, url=URL, is_reusable=True)
 
     async def main() -> Session:
@@ -1057,7 +1059,7 @@ def test_a_lone_429s_own_call_tries_again_inside_its_claim_and_a_stray_costs_nob
 
     session = _run_virtual(main)
     _first, (rejected, _), (retried, _) = server.sent
-    assert 0.08 <= retried - rejected <= 0.12  # in the middle of the claimed 200 ms, not after them
+    assert 0.4 * reset <= retried - rejected <= 0.6 * reset  # in the middle of the claimed time, not after it
     lane = next(iter(session.governor._lanes.values()))
     assert lane.rate is None
 
