@@ -28,7 +28,6 @@ then test (:meth:`Lane._test_claims`); and resets said as times are read on the 
 
 from __future__ import annotations
 
-import email.utils
 import fnmatch
 import json
 import math
@@ -44,7 +43,7 @@ import httpx
 
 from ._errors import ApiTimeoutError
 from ._options import time_left
-from ._retry import RetryPolicy
+from ._retry import RetryPolicy, http_date
 
 
 class Addressed(Protocol):
@@ -236,11 +235,8 @@ def _retry_after(value: str | None, now: float) -> tuple[float, bool] | None:
     seconds = _float(value)
     if seconds is not None:
         return max(0.0, seconds), not seconds.is_integer()
-    try:
-        when = email.utils.parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, when.timestamp() - now), False
+    when = http_date(value)
+    return None if when is None else (max(0.0, when - now), False)
 
 
 def _reset(value: str | None, now: float) -> tuple[float, bool] | None:
@@ -512,6 +508,8 @@ class Lane:
     CEILING_HOLD = 1.0
     #: How many accepted answers' ``Date`` narrow the offset of a server's clock (after its first reset said as a time).
     OFFSET_SAMPLES = 200
+    #: A server's clock further off ours than this is taken for a broken Date header, not corrected for.
+    OFFSET_MAX = 600.0
 
     def __init__(self, governor: RateGovernor, origin: str, tenant: Hashable, preset: RateLimit | None) -> None:
         self._governor = governor
@@ -799,14 +797,11 @@ class Lane:
         about a second).
         """
         value = _header(response, "date")
-        if value is None:
-            return self._offset
+        date = None if value is None else http_date(value)
+        if date is None or abs(date - wall) > self.OFFSET_MAX:
+            return self._offset  # none, or no clock of this world: nothing to go by
         if math.isinf(self._offset_bounds[0]):  # the first: read the next answers' too, to narrow the bounds
             self._offset_samples = self.OFFSET_SAMPLES
-        try:
-            date = email.utils.parsedate_to_datetime(value.strip()).timestamp()
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return self._offset
         way_back = min(1.0, max(0.0, self._clock() - ticket.sent))
         # Made in the second it names, or the one after: servers cache the header (uvicorn for a second).
         low, high = date - wall, date + 2.0 - wall + way_back
@@ -834,8 +829,8 @@ class Lane:
         The server turned the request away when it arrived and takes nothing until the reset, so it rejects a
         request sent up to ``delay`` after this one: the answer may have taken all of its round trip to come
         back (a 429 is often sent at the gateway, before anything else is done) and the next request as long
-        to arrive. If nothing already on its way tests that, and the 429 slowed the lane, its own call tries
-        again in the middle (see :meth:`acquire`).
+        to arrive. If the 429 slowed the lane and the middle of that time is still to come, its own call tries
+        again then (see :meth:`acquire`), whatever else is on its way.
         """
         span = throttle.delay or 0.0
         if span < self.CLAIM_MIN:
@@ -881,8 +876,7 @@ class Lane:
         self._stray_until = now + self.STRAY_MEMORY
         before = refuted.before
         if before is not None and refuted.epoch == self._epoch:  # else a later 429 set the pace now in force
-            # The pace before the run of lone slow-downs it ended, if it did (they were strays too, most likely).
-            self._restore(self._cuts[0] if self._cuts is not None else before, now)
+            self._restore(before, now)  # its own slow-down only: an earlier one may have been the limit's
         self._ceiling = math.inf  # what the resets said of the server's rate: they include strays
 
     def _restore(self, before: _Pace, now: float) -> None:
@@ -1054,13 +1048,22 @@ class Lane:
         if rate is None:
             return
         if now - self._last_throttle >= self.RECOVER_AFTER and rate != (self.preset.rate if self.preset else None):
-            # The 429s stopped: back to the documented limit, or to the caller's own pace.
-            self._rate = self.preset.rate if self.preset else None
-            self._measured = self.preset is not None
-            self._ceiling = math.inf
-            self._cuts = None
-            self._sustained = 0.0
-            return
+            if now - self._bound_at >= 1.0:
+                # The 429s stopped and the pace holds no one back: back to the documented limit, or to the
+                # caller's own pace.
+                self._rate = self.preset.rate if self.preset else None
+                self._measured = self.preset is not None
+                self._ceiling = math.inf
+                self._cuts = None
+                self._sustained = 0.0
+                return
+            if self._measured:
+                # The pace still holds a fan-out back, and is why no 429 came: dropped at once, it sent the
+                # whole queue into the server's bucket (40 429s every RECOVER_AFTER seconds against 100/s).
+                # It probes upwards instead, doubling each second, so a limit raised meanwhile is found soon.
+                self._measured = False
+                self._ceiling = math.inf
+                self._cuts = None
         # Capped: a lane quiet for longer is back at its preset anyway (RECOVER_AFTER), and a clock of epoch
         # seconds since the lane's first answer must not raise the pace to a power past float's range.
         elapsed = min(now - self._last_growth, self.RECOVER_AFTER)
@@ -1189,11 +1192,18 @@ class RateGovernor:
                 method=request.method,
                 url=str(request.url),
             )
-        if previous is None:
-            return await lane.acquire(1)
-        if previous.lane is not lane:
-            return await lane.acquire(previous.attempt + 1)
-        return await lane.acquire(previous.attempt + 1, previous.retry_at, previous.probe)
+        try:
+            if previous is None:
+                return await lane.acquire(1)
+            if previous.lane is not lane:
+                return await lane.acquire(previous.attempt + 1)
+            return await lane.acquire(previous.attempt + 1, previous.retry_at, previous.probe)
+        except BaseException:
+            # Its deadline ended (or it was cancelled) while it waited for its slot: nothing was sent.
+            lane.stats.requests -= 1
+            if attempts is not None:
+                attempts[0] -= 1
+            raise
 
     def stats(self) -> GovernorStats:
         """Counters summed over every lane."""

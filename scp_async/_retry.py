@@ -6,6 +6,7 @@ can run every retry path without waiting.
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import random as _random
 import time
@@ -90,6 +91,22 @@ class RetryPolicy:
         return parse_retry_after(response.headers, now=self.clock())
 
 
+def http_date(value: str) -> float | None:
+    """An HTTP date (``Retry-After``, ``Date``) in epoch seconds; ``None`` if it is none.
+
+    Read as UTC when it names no zone: ``email.utils`` leaves ``-0000``, an unknown zone or none naive, and a
+    naive datetime's ``timestamp()`` is the machine's local time (a server's "now" read an hour off in
+    Berlin paused a lane for a minute).
+    """
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.UTC)
+        return when.timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):  # OverflowError: a year past the platform's
+        return None
+
+
 def parse_retry_after(headers: httpx.Headers, *, now: float | None = None) -> float | None:
     """Read ``Retry-After`` (seconds or HTTP date) or ``X-RateLimit-Reset`` as seconds to wait.
 
@@ -104,12 +121,9 @@ def parse_retry_after(headers: httpx.Headers, *, now: float | None = None) -> fl
             return max(0.0, float(value))
         except ValueError:
             pass
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            when = None
+        when = http_date(value)
         if when is not None:
-            return max(0.0, when.timestamp() - current)
+            return max(0.0, when - current)
     reset = headers.get("x-ratelimit-reset")
     if reset is not None:
         try:

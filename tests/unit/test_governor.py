@@ -1162,3 +1162,95 @@ def test_resets_are_read_on_the_servers_clock_as_its_date_headers_tell(httpx_moc
     assert bucket.ok == 100
     ideal = (100 - 5) / 20.0
     assert elapsed <= ideal * 1.1, elapsed
+
+
+# -- found by an audit of the above -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("zone", ["-0000", "+0000", "UT"])
+def test_an_http_date_without_a_zone_python_knows_is_utc_whatever_the_machines_zone(
+    monkeypatch: pytest.MonkeyPatch, zone: str
+) -> None:
+    """email.utils leaves such dates naive, and a naive datetime's timestamp() is local time: in Berlin a server's
+    Date read an hour off paused a lane for a minute (the call failed with RateLimited)."""
+    import time as _time
+
+    from scp_async._retry import http_date, parse_retry_after
+
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    _time.tzset()
+    try:
+        expected = 1_796_677_502.0  # Mon, 07 Dec 2026 21:05:02 UTC
+        assert http_date(f"Mon, 07 Dec 2026 21:05:02 {zone}") == expected
+        assert parse_retry_after({"retry-after": f"Mon, 07 Dec 2026 21:05:12 {zone}"}, now=expected) == 10.0
+        throttle = parse_throttle(_response(429, {"Retry-After": f"Mon, 07 Dec 2026 21:05:12 {zone}"}), now=expected)
+        assert throttle.delay == 10.0
+    finally:
+        monkeypatch.delenv("TZ")
+        _time.tzset()
+
+
+def test_an_http_date_past_the_platforms_years_is_no_date(httpx_mock: HTTPXMock) -> None:
+    from scp_async._retry import http_date
+
+    absurd = "Mon, 07 Dec 99999999999 21:05:02 GMT"
+    assert http_date(absurd) is None  # it raised OverflowError out of session.request
+    assert parse_throttle(_response(429, {"Retry-After": absurd}), now=NOW).limited
+    httpx_mock.add_response(url=URL, status_code=429, headers={"Retry-After": absurd}, is_reusable=True)
+
+    async def main() -> None:
+        async with Session(retry=RetryPolicy(max_retries=0)) as session:
+            with pytest.raises(RateLimited):
+                await session.request("GET", URL)
+
+    anyio.run(main)
+
+
+def test_a_pace_that_still_holds_a_fan_out_back_is_not_dropped_after_quiet_seconds(httpx_mock: HTTPXMock) -> None:
+    """Ten seconds without a 429 dropped the learned pace even while it held 50 tasks back: the whole queue then
+    went into the server's bucket at once, 40 429s every ten seconds. It probes upwards instead."""
+    from scp_async import fan_out
+
+    bucket = TimedBucket(rate=100.0, burst=20, latency=0.005)
+
+    async def both_ways(request: httpx.Request) -> httpx.Response:
+        await trio.sleep(0.005)  # on its way there too: the bucket decides on arrival
+        return await bucket.answer(request)
+
+    httpx_mock.add_callback(both_ways, url=URL, is_reusable=True)
+
+    async def main() -> float:
+        session = _virtual_session()
+        async with session:
+            started = trio.current_time()
+            await fan_out(lambda _: session.request("GET", URL), range(2500), limit=50)
+            return trio.current_time() - started
+
+    elapsed = _run_virtual(main)
+    assert bucket.ok == 2500
+    later = [t for t, ok in bucket.log if not ok and t > 1.0]
+    assert len(later) <= 8, later  # a probe now and then, not a wave every ten seconds
+    assert elapsed <= (2500 - 20) / 100.0 * 1.05
+
+
+def test_calls_whose_deadline_ends_in_the_lanes_queue_count_no_attempt(httpx_mock: HTTPXMock) -> None:
+    from scp_async import RateLimit, fan_out_stream
+
+    received: list[float] = []
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        received.append(trio.current_time())
+        return httpx.Response(200, json={})
+
+    httpx_mock.add_callback(answer, url=URL, is_reusable=True)
+    governor = RateGovernor(presets=(RateLimit("api.example", 1.0, burst=1),))
+
+    async def main() -> tuple[list[Any], Any]:
+        session = _virtual_session(governor=governor, deadline=1.5)
+        async with session, fan_out_stream(lambda _: session.request("GET", URL), range(5), limit=5) as stream:
+            return [outcome async for outcome in stream], session.governor.stats()
+
+    outcomes, stats = _run_virtual(main)
+    assert len(received) == 2  # at 1/s, two went before the deadline
+    assert sorted(outcome.attempts for outcome in outcomes) == [0, 0, 0, 1, 1]
+    assert stats.requests == 2
