@@ -989,13 +989,19 @@ class Lane:
                 # With few answers back, half of what the lane was sending when the server said no, as TCP's
                 # slow start does.
                 sending = self._send_rate(sent)
-                if recent >= self.MEASURE_MIN_OK / 2:
-                    # What was accepted over a quarter second at least (a burst of the server's bucket may be
-                    # most of it), and a quarter of what the lane was sending (or the burst's few answers,
+                accepted = recent / max(now - window_start, 0.25)  # over a quarter second at least: bursts
+                if math.isinf(bound):
+                    # A reset that passed in transit bounds nothing, and the lane's sending rate is no guide
+                    # (half of it flooded a 20/s bucket at 80 ms of latency: 190 429s for 160 calls): what got
+                    # through is, or a few times it when little has come back yet.
+                    new = accepted if recent >= self.MEASURE_MIN_OK / 2 else min(0.5 * sending, 4.0 * accepted)
+                elif recent >= self.MEASURE_MIN_OK / 2:
+                    # What was accepted, and a quarter of what the lane was sending (the few answers of a burst,
                     # all back within 20 ms, paced a 300/s server at 40/s).
-                    new = min(bound, max(recent / max(now - window_start, 0.25), 0.25 * sending))
+                    new = min(bound, max(accepted, 0.25 * sending))
                 else:
                     new = min(bound, 0.5 * sending)
+                new = max(new, 1.0)
                 if math.isinf(new):
                     new = 1.0  # one request alone, told nothing of when
                 self._measured = False
