@@ -521,7 +521,6 @@ class Lane:
         self._burst = max(1.0, preset.burst if preset and preset.burst else 1.0)
         self._tat = 0.0  # GCRA: the theoretical arrival time of the next request
         self._queue: deque[anyio.Event] = deque()  # tasks waiting for a slot, in order (see acquire)
-        self._nudge: anyio.Event | None = None  # wakes the queue's first task early (see _doze)
         self._paused_until = 0.0
         self._epoch = 0
         self._measured = preset is not None  # whether _rate reflects a measurement (or a documented limit)
@@ -683,7 +682,7 @@ class Lane:
                     continue
                 if send_at > self._paused_until:
                     self._bound_at = now  # the pace, not a pause, holds requests back
-                await self._doze(send_at - now)
+                await self._sleep(send_at - now)
         finally:
             if queue and queue[0] is turn:
                 queue.popleft()
@@ -694,15 +693,6 @@ class Lane:
                         waiting.set()
             else:
                 queue.remove(turn)  # cancelled while waiting for its turn
-
-    async def _doze(self, seconds: float) -> None:
-        """The queue's first task waits for its slot, or until a refuted claim lifts the pause (see _restore)."""
-        if self._sleep is not anyio.sleep:  # a clock of the caller's (tests): its own sleep, not interruptible
-            await self._sleep(seconds)
-            return
-        nudge = self._nudge = anyio.Event()
-        with anyio.move_on_after(seconds):
-            await nudge.wait()
 
     def _paced(self, now: float) -> bool:
         """Whether anything holds this lane's requests back now: a pace, the cold start or a pause."""
@@ -901,8 +891,6 @@ class Lane:
         self._tat = min(self._tat, max(before.tat, now))
         self._window_start = math.inf  # the pause it set no longer starts a count of the server's rate
         self._cuts = None
-        if self._nudge is not None:
-            self._nudge.set()  # the queue's first task works its slot out again, without the pause
 
     def _count_cut(self, lone: bool, before: _Pace, now: float) -> None:
         """Note a slow-down for a short reset; undo the run of them if it proves them strays.
