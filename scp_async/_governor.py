@@ -506,6 +506,7 @@ class Lane:
     SENDS_KEPT = 64
     #: How long after a 429 the bound its reset set on the server's rate holds the probing pace.
     CEILING_HOLD = 1.0
+    CEILING_SLOTS = 10.0
     #: How many accepted answers' ``Date`` narrow the offset of a server's clock (after its first reset said as a time).
     OFFSET_SAMPLES = 200
     #: A server's clock further off ours than this is taken for a broken Date header, not corrected for.
@@ -1080,9 +1081,11 @@ class Lane:
                 growth = min(self.STEADY_GROWTH, 1.0 + self.STEADY_RAMP * (now - self._last_throttle))
             else:
                 growth = self.PROBE_GROWTH
-                if now - self._last_throttle < self.CEILING_HOLD:
+                if now - self._last_throttle < max(self.CEILING_HOLD, self.CEILING_SLOTS / self._ceiling):
                     # What the resets said bounds the probe a while, not for good: a reset read a few ms
                     # long (clocks a little apart, the way back) held a 100/s lane at 50/s until RECOVER_AFTER.
+                    # A while is ten of the server's slots at least: a 2/s bucket's rate is seldom counted, and
+                    # with the bound gone after a second its 24 calls met 39 429s.
                     ceiling = min(ceiling, self._ceiling)
             self._rate = max(rate, min(ceiling, rate * growth**elapsed))
 

@@ -1289,3 +1289,26 @@ def test_a_first_429_whose_reset_passed_in_transit_sets_no_pace_above_what_got_t
     _run_virtual(main)
     assert bucket.ok == 160
     assert bucket.rejected <= 80, bucket.rejected
+
+
+def test_a_slow_buckets_bound_holds_for_ten_of_its_slots(httpx_mock: HTTPXMock) -> None:
+    """A 2/s bucket's rate is seldom counted (ten accepted answers in one window); with the bound of its resets
+    gone a second after each 429, the pace doubled past it again and again: 24 calls met 39 429s."""
+    from scp_async import fan_out
+
+    bucket = TimedBucket(rate=2.0, burst=1, latency=0.005)
+
+    async def both_ways(request: httpx.Request) -> httpx.Response:
+        await trio.sleep(0.005)
+        return await bucket.answer(request)
+
+    httpx_mock.add_callback(both_ways, url=URL, is_reusable=True)
+
+    async def main() -> None:
+        session = _virtual_session()
+        async with session:
+            await fan_out(lambda _: session.request("GET", URL), range(24), limit=50)
+
+    _run_virtual(main)
+    assert bucket.ok == 24
+    assert bucket.rejected <= 30, bucket.rejected
