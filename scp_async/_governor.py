@@ -479,6 +479,11 @@ class Lane:
     #: What a measurement of the server's rate needs: accepted requests over so many seconds at least.
     MEASURE_SPAN = 0.3
     MEASURE_MIN_OK = 10
+    #: A slow bucket trips a probing pace before one window holds that many: windows of the last POOL_AGE
+    #: seconds (at most POOL_KEPT) count together (see :meth:`_measure`).
+    POOL_AGE = 10.0
+    POOL_KEPT = 16
+    POOL_MIN_OK = 20
     #: The wait when a 429 says nothing about when to come back.
     DEFAULT_DELAY = 1.0
     RESET_MARGIN = 0.002
@@ -502,6 +507,7 @@ class Lane:
     #: A 429 after this many accepted requests of the pace before it is lone; a run of such halving the pace
     #: proves them strays (see :meth:`_count_cut`).
     LONE_AFTER = 4
+    LONE_OVER = 1.2
     STRAY_CUT = 0.5
     SENDS_KEPT = 64
     #: How long after a 429 the bound its reset set on the server's rate holds the probing pace.
@@ -535,6 +541,8 @@ class Lane:
         self._window_start = math.inf
         self._window_ok = 0
         self._window_slack = False  # whether a request of the window left without waiting for the pace
+        self._pooled: deque[tuple[float, int, float]] = deque(maxlen=self.POOL_KEPT)  # (ended, accepted, span)
+        self._round_trips: deque[float] = deque(maxlen=16)  # of recent accepted requests, while paced
         self._consecutive_unknown = 0
         self._throttle_started = 0.0
         self._oks: deque[float] = deque()
@@ -720,6 +728,8 @@ class Lane:
             self._recent.append(False)
             if ticket.sent >= self._window_start:
                 self._window_ok += 1
+            if self._rate is not None:
+                self._round_trips.append(now - ticket.sent)
             if ticket.epoch == self._epoch:
                 self._epoch_ok += 1
             self._on_success(now, throttle)
@@ -764,7 +774,12 @@ class Lane:
         self._last_throttle = now
         if ticket.epoch == self._epoch:
             # The first 429 of requests sent under the current pace: slow down once.
-            lone = self._epoch_ok >= self.LONE_AFTER
+            # Lone: after many accepted requests, and at a pace the rate last counted does not explain (a pace
+            # probing at twice a counted 10/s met its 429 as a lone one, and the next cut undid the first).
+            rate = self._rate
+            lone = self._epoch_ok >= self.LONE_AFTER and not (
+                rate is not None and self._sustained and rate > self.LONE_OVER * self._sustained
+            )
             self._epoch += 1
             self._epoch_ok = 0
             self._slow_down(now, precise, delay, ticket.sent)
@@ -891,6 +906,7 @@ class Lane:
         self._paused_until = min(self._paused_until, max(before.paused_until, now))
         self._tat = min(self._tat, max(before.tat, now))
         self._window_start = math.inf  # the pause it set no longer starts a count of the server's rate
+        self._pooled.clear()  # nor did it end one
         self._cuts = None
 
     def _count_cut(self, lone: bool, before: _Pace, now: float) -> None:
@@ -947,16 +963,39 @@ class Lane:
         accepted = sum(1 for sent in self._oks if sent >= now - 1.0)
         return accepted > 2.0 / delay + self.SPORADIC_MIN_SEEN
 
-    def _measure(self, sent: float) -> float | None:
-        """The server's rate, from the requests it accepted between two moments its bucket was empty.
+    def _measure(self, sent: float, now: float) -> float | None:
+        """The server's rate, from the requests it accepted between moments its bucket was empty.
 
         Those are the end of the last limiting pause (its reset: one token) and the sending of the request
-        just rejected (none); the requests are counted by when they were sent, which latency does not move.
+        just rejected (none). The requests are counted by when they were sent, which latency does not move;
+        but the first one reached the server a one-way trip after its reset, when the bucket held that much
+        more (10 % of a 100/s rate at 50 ms each way), so the span counts the trip too (half the shortest
+        recent round trip). The last token is as likely spent as not when the rejected request arrives.
+
+        A slow bucket trips a pace that probes upwards before one window holds ``MEASURE_MIN_OK`` requests
+        (a 10/s bucket: 5-8 a window, never counted, so the pace went up and down by half for good, a 429 in
+        every seven calls); windows of the last ``POOL_AGE`` seconds count together.
         """
         span = sent - self._window_start
-        if span < self.MEASURE_SPAN or self._window_ok < self.MEASURE_MIN_OK or self._window_slack:
-            return None  # too few, or the server's bucket may have filled up while the caller was slower
-        return (self._window_ok - 1) / span  # one of them took the token of the reset itself
+        pooled = self._pooled
+        if self._window_slack:
+            pooled.clear()  # the server's bucket may have filled up while the caller was slower
+            return None
+        if not span > 0.0 or not self._window_ok:
+            return None  # no window (a probe sent in the pause), or the reset's own request turned away
+        if span >= self.MEASURE_SPAN and self._window_ok >= self.MEASURE_MIN_OK:
+            pooled.clear()
+            return (self._window_ok - 1) / span  # one of them took the token of the reset itself
+        while pooled and now - pooled[0][0] > self.POOL_AGE:
+            pooled.popleft()
+        lead = min(self._round_trips, default=0.0) / 2.0
+        pooled.append((now, self._window_ok, span + lead))
+        accepted = sum(window[1] for window in pooled)
+        if accepted < self.POOL_MIN_OK:
+            return None
+        counted = sum(window[2] for window in pooled)
+        pooled.clear()
+        return accepted / counted
 
     def _slow_down(self, now: float, precise: bool, delay: float, sent: float) -> None:
         current = self._rate
@@ -970,7 +1009,7 @@ class Lane:
             bound = 0.97 / delay if delay > 0.0 else math.inf
             if delay > 0.0:
                 self._ceiling = min(self._ceiling, 1.0 / delay)
-            measured = self._measure(sent)
+            measured = self._measure(sent, now)
             if measured is not None:
                 self._sustained = measured
             if measured is not None and current is not None:
@@ -1063,6 +1102,7 @@ class Lane:
                 self._ceiling = math.inf
                 self._cuts = None
                 self._sustained = 0.0
+                self._pooled.clear()
                 return
             if self._measured:
                 # The pace still holds a fan-out back, and is why no 429 came: dropped at once, it sent the

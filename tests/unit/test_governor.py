@@ -1312,3 +1312,34 @@ def test_a_slow_buckets_bound_holds_for_ten_of_its_slots(httpx_mock: HTTPXMock) 
     _run_virtual(main)
     assert bucket.ok == 24
     assert bucket.rejected <= 30, bucket.rejected
+
+
+def test_a_slow_buckets_rate_is_counted_over_several_windows_and_the_pace_settles_under_it(
+    httpx_mock: HTTPXMock,
+) -> None:
+    """A 10/s bucket trips a probing pace after 5-8 accepted answers, too few for one window to count its rate:
+    the pace went up and down by half for good, a 429 in every seven calls. Counted over several windows, the
+    rate holds the pace under it, with a 429 now and then as it probes upwards."""
+    from scp_async import fan_out
+
+    bucket = TimedBucket(rate=10.0, burst=5, latency=0.05)
+
+    async def both_ways(request: httpx.Request) -> httpx.Response:
+        await trio.sleep(0.05)
+        return await bucket.answer(request)
+
+    httpx_mock.add_callback(both_ways, url=URL, is_reusable=True)
+
+    async def main() -> float:
+        session = _virtual_session()
+        async with session:
+            started = trio.current_time()
+            await fan_out(lambda _: session.request("GET", URL), range(400), limit=50)
+            return trio.current_time() - started
+
+    elapsed = _run_virtual(main)
+    assert bucket.ok == 400
+    later = [t for t, ok in bucket.log if not ok and t >= 5.0]  # once the first seconds counted the rate
+    assert len(later) <= 12, later  # 40 before (6 now)
+    ideal = (400 - 5) / 10.0
+    assert elapsed <= ideal * 1.03, (elapsed, ideal)
