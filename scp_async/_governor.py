@@ -484,6 +484,8 @@ class Lane:
     POOL_AGE = 10.0
     POOL_KEPT = 16
     POOL_MIN_OK = 20
+    #: How long after a first pace set with few answers back the answers that follow may raise it.
+    PROVISIONAL = 0.25
     #: The wait when a 429 says nothing about when to come back.
     DEFAULT_DELAY = 1.0
     RESET_MARGIN = 0.002
@@ -543,6 +545,7 @@ class Lane:
         self._window_slack = False  # whether a request of the window left without waiting for the pace
         self._pooled: deque[tuple[float, int, float]] = deque(maxlen=self.POOL_KEPT)  # (ended, accepted, span)
         self._round_trips: deque[float] = deque(maxlen=16)  # of recent accepted requests, while paced
+        self._provisional: float | None = None  # until when the answers that follow a first pace set blind may raise it
         self._consecutive_unknown = 0
         self._throttle_started = 0.0
         self._oks: deque[float] = deque()
@@ -793,8 +796,9 @@ class Lane:
                 self._rate = max(self.MIN_RATE, min(self._rate, 0.97 / delay))
         self._tat = max(self._tat, self._paused_until + self._burst_credit())
         if precise:
-            # The bucket is empty until the reset: what the server accepts from then on is its rate.
-            self._window_start = self._paused_until
+            # The bucket is empty until the reset: what the server accepts from then on is its rate (not after a
+            # wait for answers, past a reset that passed in transit: the bucket was filling meanwhile).
+            self._window_start = self._paused_until if self._provisional is None else math.inf
             self._window_ok = 0
             self._window_slack = False
         if testable:
@@ -907,6 +911,7 @@ class Lane:
         self._tat = min(self._tat, max(before.tat, now))
         self._window_start = math.inf  # the pause it set no longer starts a count of the server's rate
         self._pooled.clear()  # nor did it end one
+        self._provisional = None
         self._cuts = None
 
     def _count_cut(self, lone: bool, before: _Pace, now: float) -> None:
@@ -986,6 +991,11 @@ class Lane:
         if span >= self.MEASURE_SPAN and self._window_ok >= self.MEASURE_MIN_OK:
             pooled.clear()
             return (self._window_ok - 1) / span  # one of them took the token of the reset itself
+        if now < self._stray_until:
+            # Where strays were seen, a short window may have ended at one: pooled, such windows count what the
+            # lane sent, not what the server takes, and a pace held there grows slowly.
+            pooled.clear()
+            return None
         while pooled and now - pooled[0][0] > self.POOL_AGE:
             pooled.popleft()
         lead = min(self._round_trips, default=0.0) / 2.0
@@ -999,6 +1009,7 @@ class Lane:
 
     def _slow_down(self, now: float, precise: bool, delay: float, sent: float) -> None:
         current = self._rate
+        self._provisional = None
         window_start = max(now - 1.0, self._oks[0] if self._oks else now)
         recent = sum(1 for t in self._oks if t >= window_start)
         span = now - self._throttle_started
@@ -1035,6 +1046,14 @@ class Lane:
                     # (half of it flooded a 20/s bucket at 80 ms of latency: 190 429s for 160 calls): what got
                     # through is, or a few times it when little has come back yet.
                     new = accepted if recent >= self.MEASURE_MIN_OK / 2 else min(0.5 * sending, 4.0 * accepted)
+                    if not recent:
+                        # The answers of requests sent with this one may still be on their way: read after it,
+                        # 5 accepted ones set a 20/s bucket's pace at 20, read before, at 1 (80 ms each way: 11 s
+                        # for 160 calls instead of 8). The lane waits for them a moment (at most a round trip),
+                        # and what they show raises the pace (_on_success).
+                        until = now + min(self.PROVISIONAL, now - sent)
+                        self._provisional = until
+                        self._paused_until = max(self._paused_until, until)
                 elif recent >= self.MEASURE_MIN_OK / 2:
                     # What was accepted, and a quarter of what the lane was sending (the few answers of a burst,
                     # all back within 20 ms, paced a 300/s server at 40/s).
@@ -1093,6 +1112,15 @@ class Lane:
         rate = self._rate
         if rate is None:
             return
+        provisional = self._provisional
+        if provisional is not None:
+            if now > provisional:
+                self._provisional = None
+            else:
+                guess = len(oks) / max(now - oks[0], 0.25)  # what got through, no more: few answers are in
+                if guess > rate:
+                    self._rate = rate = guess
+                    self._tat = min(self._tat, max(now, self._paused_until) + 1.0 / guess)
         if now - self._last_throttle >= self.RECOVER_AFTER and rate != (self.preset.rate if self.preset else None):
             if now - self._bound_at >= 1.0:
                 # The 429s stopped and the pace holds no one back: back to the documented limit, or to the

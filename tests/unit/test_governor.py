@@ -1343,3 +1343,33 @@ def test_a_slow_buckets_rate_is_counted_over_several_windows_and_the_pace_settle
     assert len(later) <= 12, later  # 40 before (6 now)
     ideal = (400 - 5) / 10.0
     assert elapsed <= ideal * 1.03, (elapsed, ideal)
+
+
+def test_a_first_pace_set_before_the_accepted_answers_came_back_is_raised_by_them(httpx_mock: HTTPXMock) -> None:
+    """A gateway's 429 comes back before the accepted answers sent with it, which the service takes longer over:
+    read first, with nothing accepted yet and its reset passed in transit, it set a pace of 1/s against a
+    20/s bucket, which took seconds to double back up. The answers read a moment later raise it."""
+    from scp_async import fan_out
+
+    bucket = TimedBucket(rate=20.0, burst=5, latency=0.08)
+
+    async def gateway(request: httpx.Request) -> httpx.Response:
+        await trio.sleep(0.08)
+        response = await bucket.answer(request)
+        if response.status_code == 200:
+            await trio.sleep(0.02)  # the service's own work
+        return response
+
+    httpx_mock.add_callback(gateway, url=URL, is_reusable=True)
+
+    async def main() -> float:
+        session = _virtual_session()
+        async with session:
+            started = trio.current_time()
+            await fan_out(lambda _: session.request("GET", URL), range(160), limit=50)
+            return trio.current_time() - started
+
+    elapsed = _run_virtual(main)
+    assert bucket.ok == 160
+    ideal = (160 - 5) / 20.0
+    assert elapsed <= ideal * 1.12, (elapsed, ideal)
