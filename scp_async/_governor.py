@@ -444,6 +444,16 @@ class _Pace:
 
 
 @dataclass
+class _Undone:
+    """A slow-down a refuted claim undid, and what the answers to requests sent since say of that."""
+
+    at: float
+    offset_at_least: float  # the offset of the server's clock had the claim's reset been read late
+    accepted: int = 0
+    rejected: int = 0
+
+
+@dataclass
 class _Claim:
     """A precise reset's claim that the server accepts nothing sent between ``opens`` and ``closes``."""
 
@@ -451,6 +461,8 @@ class _Claim:
     closes: float
     epoch: int  # the lane's epoch once the 429 was read: a later slow-down replaced its pace
     before: _Pace | None  # the pace it replaced, if it set one
+    reset: float  # the reset as read, on the lane's clock
+    offset: float  # the server's clock offset it was read with
 
 
 class Lane:
@@ -506,6 +518,12 @@ class Lane:
     CLAIM_EXPIRY = 2.0  # seconds past its reset after which a claim's requests have all been answered
     #: How long a refuted claim marks a lane as one whose short resets may be strays.
     STRAY_MEMORY = 10.0
+    #: A wave of 429s (PROOF_WAVE at least, as many as accepted answers) this soon after a refuted claim undid a
+    #: slow-down shows the claim refuted by the server's clock, not by a stray: the lane tests no claims for
+    #: CLAIM_DISTRUST seconds (see :meth:`_distrust_claims`).
+    CLAIM_PROOF = 0.5
+    PROOF_WAVE = 5
+    CLAIM_DISTRUST = 30.0
     #: A 429 after this many accepted requests of the pace before it is lone; a run of such halving the pace
     #: proves them strays (see :meth:`_count_cut`).
     LONE_AFTER = 4
@@ -519,6 +537,8 @@ class Lane:
     OFFSET_SAMPLES = 200
     #: A server's clock further off ours than this is taken for a broken Date header, not corrected for.
     OFFSET_MAX = 600.0
+    #: A window whose start was read with an offset since corrected by more than this counts no rate.
+    OFFSET_SLACK = 0.01
 
     def __init__(self, governor: RateGovernor, origin: str, tenant: Hashable, preset: RateLimit | None) -> None:
         self._governor = governor
@@ -543,6 +563,7 @@ class Lane:
         self._window_start = math.inf
         self._window_ok = 0
         self._window_slack = False  # whether a request of the window left without waiting for the pace
+        self._window_offset = 0.0  # the server's clock offset its start was read with
         self._pooled: deque[tuple[float, int, float]] = deque(maxlen=self.POOL_KEPT)  # (ended, accepted, span)
         self._round_trips: deque[float] = deque(maxlen=16)  # of recent accepted requests, while paced
         self._provisional: float | None = None  # until when the answers that follow a first pace set blind may raise it
@@ -554,6 +575,8 @@ class Lane:
         self._claims: deque[_Claim] = deque(maxlen=self.CLAIMS_KEPT)  # short resets not yet borne out
         self._cut_claim: _Claim | None = None  # the claim of the latest slow-down
         self._stray_until = -math.inf  # till then, short resets here may be strays (see _test_claims)
+        self._undone: _Undone | None = None  # the slow-down a refuted claim last undid (see CLAIM_PROOF)
+        self._claims_off_until = -math.inf  # no claims tested before this (see CLAIM_PROOF)
         self._epoch_ok = 0  # requests sent under the current pace and accepted
         self._cuts: tuple[_Pace, float] | None = None  # a run of lone slow-downs: the pace before, its rate
         self._first_answer = math.inf
@@ -728,6 +751,8 @@ class Lane:
         if self._claims:
             self._test_claims(ticket, throttle.limited, now)
         if not throttle.limited:
+            if self._undone is not None:
+                self._after_undoing(ticket, False, now)
             self._recent.append(False)
             if ticket.sent >= self._window_start:
                 self._window_ok += 1
@@ -740,11 +765,33 @@ class Lane:
         self._recent.append(True)
         self.stats.throttled += 1
         gov.total_throttled += 1
+        undone = self._undone
+        if undone is not None and self._after_undoing(ticket, True, now):
+            offset = self._offset
+            self._distrust_claims(now, undone.offset_at_least)
+            if ticket.epoch != self._epoch:
+                # The wave's slow-down read its reset late: its pause was that much long, its bound too low.
+                self._paused_until = max(now, self._paused_until - max(0.0, self._offset - offset))
+                if self._rate is not None:
+                    # As for a reset that passed in transit (see _slow_down): what got through, or a few times it.
+                    oks = [t for t in self._oks if t >= now - 1.0]
+                    accepted = len(oks) / max(now - oks[0], 0.25) if oks else 0.0
+                    if len(oks) < self.MEASURE_MIN_OK / 2:
+                        accepted = min(0.5 * self._send_rate(ticket.sent), 4.0 * accepted)
+                    self._rate = max(self._rate, accepted)
+                    self._tat = min(self._tat, self._paused_until + 1.0 / self._rate)
+            if throttle.delay is not None and self._offset:  # the reset again, on the server's clock as now known
+                throttle = parse_throttle(response, now=self._wall_clock() + self._offset)
         ticket.asked = throttle.delay or 0.0
         slot = self._is_slot(throttle)
         # A reset said to the millisecond claims the server takes nothing before it: a token bucket's next slot
         # (under half a second) or the end of a full window alike; a stray 429 with the same reset does not.
-        testable = throttle.fine and throttle.delay is not None and throttle.delay >= self.CLAIM_MIN
+        testable = (
+            throttle.fine
+            and throttle.delay is not None
+            and throttle.delay >= self.CLAIM_MIN
+            and now >= self._claims_off_until
+        )
         if self._sporadic(throttle, now):
             if testable:
                 self._claim(ticket, throttle, None, now)
@@ -790,7 +837,7 @@ class Lane:
                 self._count_cut(lone, before, now)
         else:
             before = None  # the slow-down was the wave's first 429's; a refuted claim of its own changes nothing
-            if precise and delay > 0.0 and self._rate is not None:
+            if precise and delay > 0.0 and self._rate is not None and now >= self._claims_off_until:
                 # More rejections of the same wave refine the estimate (the emptiest bucket waits longest).
                 self._ceiling = min(self._ceiling, 1.0 / delay)
                 self._rate = max(self.MIN_RATE, min(self._rate, 0.97 / delay))
@@ -799,6 +846,7 @@ class Lane:
             # The bucket is empty until the reset: what the server accepts from then on is its rate (not after a
             # wait for answers, past a reset that passed in transit: the bucket was filling meanwhile).
             self._window_start = self._paused_until if self._provisional is None else math.inf
+            self._window_offset = self._offset
             self._window_ok = 0
             self._window_slack = False
         if testable:
@@ -853,10 +901,10 @@ class Lane:
         again then (see :meth:`acquire`), whatever else is on its way.
         """
         span = throttle.delay or 0.0
-        if span < self.CLAIM_MIN:
-            return  # too short to tell from the jitter of the way there
+        if span < self.CLAIM_MIN or now < self._claims_off_until:
+            return  # too short to tell from the jitter of the way there, or claims are not tested here a while
         edge = self.CLAIM_EDGE * span
-        claim = _Claim(ticket.sent + edge, ticket.sent + span - edge, self._epoch, before)
+        claim = _Claim(ticket.sent + edge, ticket.sent + span - edge, self._epoch, before, now + span, self._offset)
         self._claims.append(claim)
         if before is not None:
             self._cut_claim = claim  # kept apart: the 429s after it may push it out of the deque
@@ -897,7 +945,47 @@ class Lane:
         before = refuted.before
         if before is not None and refuted.epoch == self._epoch:  # else a later 429 set the pace now in force
             self._restore(before, now)  # its own slow-down only: an earlier one may have been the limit's
+            # Were the server's clock ahead of ours, the reset came before this request arrived (see CLAIM_PROOF).
+            self._undone = _Undone(now, refuted.offset + refuted.reset - (sent + (now - sent) / 2.0))
         self._ceiling = math.inf  # what the resets said of the server's rate: they include strays
+
+    def _after_undoing(self, ticket: Ticket, rejected: bool, now: float) -> bool:
+        """Count an answer to a request sent since a refuted claim undid a slow-down; return whether they prove
+        the slow-down the limit's: a wave of 429s, as many as accepted answers (strays are a few among many)."""
+        undone = self._undone
+        assert undone is not None
+        if now - undone.at > self.CLAIM_PROOF:
+            self._undone = None
+            return False
+        if ticket.sent < undone.at:
+            return False
+        if not rejected:
+            undone.accepted += 1
+            return False
+        undone.rejected += 1
+        return undone.rejected >= self.PROOF_WAVE and undone.rejected >= undone.accepted
+
+    def _distrust_claims(self, now: float, offset_at_least: float) -> None:
+        """The slow-down a refuted claim undid was the limit's after all: the lane met a new wave of 429s at once.
+
+        A server whose clock is ahead of ours by a few tenths of a second (too little for its ``Date`` headers to
+        show: they say whole seconds, and may lag one) has each reset read that much late. A request sent after
+        the true reset, inside the claimed interval, is accepted, and undoing the slow-down sent the whole queue
+        into the empty bucket (0.3 s ahead: 462 429s for 600 calls against 100/s). So the server's clock is
+        taken to be ahead by what that request shows (``offset_at_least``: it arrived after the reset), within
+        what its ``Date`` headers allow, and the lane tests no claims a while: its short resets are the limit's.
+        """
+        self._claims_off_until = now + self.CLAIM_DISTRUST
+        self._claims.clear()
+        self._cut_claim = None
+        self._stray_until = -math.inf
+        self._undone = None
+        self._ceiling = math.inf  # what the resets read late said of the server's rate
+        lowest, highest = self._offset_bounds
+        if offset_at_least > lowest:
+            raised = min(highest, offset_at_least)
+            self._offset_bounds = (raised, highest)
+            self._offset = raised if raised > 0.0 else highest if highest < 0.0 else 0.0
 
     def _restore(self, before: _Pace, now: float) -> None:
         """Go back to the pace of ``before``: the 429s that changed it since were strays."""
@@ -988,6 +1076,10 @@ class Lane:
             return None
         if not span > 0.0 or not self._window_ok:
             return None  # no window (a probe sent in the pause), or the reset's own request turned away
+        if abs(self._offset - self._window_offset) > self.OFFSET_SLACK:
+            # Its start was read on a clock since found off: the bucket was filling (or empty) for that long.
+            pooled.clear()
+            return None
         if span >= self.MEASURE_SPAN and self._window_ok >= self.MEASURE_MIN_OK:
             pooled.clear()
             return (self._window_ok - 1) / span  # one of them took the token of the reset itself
@@ -1017,8 +1109,10 @@ class Lane:
             # A sub-second reset is the time to the server's next free slot, so 1/delay bounds its rate
             # (from above only: the answer took some of that time to arrive, and the slot may have been
             # partly filled already). Until the rate was counted, the pace probes no higher.
-            bound = 0.97 / delay if delay > 0.0 else math.inf
-            if delay > 0.0:
+            # Not where resets were found read late (see _distrust_claims): by how much is known from below only.
+            bounds = delay > 0.0 and now >= self._claims_off_until
+            bound = 0.97 / delay if bounds else math.inf
+            if bounds:
                 self._ceiling = min(self._ceiling, 1.0 / delay)
             measured = self._measure(sent, now)
             if measured is not None:
