@@ -824,15 +824,15 @@ class Lane:
         self._last_throttle = now
         if ticket.epoch == self._epoch:
             # The first 429 of requests sent under the current pace: slow down once.
-            # Lone: after many accepted requests, and at a pace the rate last counted does not explain (a pace
-            # probing at twice a counted 10/s met its 429 as a lone one, and the next cut undid the first).
             rate = self._rate
-            lone = self._epoch_ok >= self.LONE_AFTER and not (
-                rate is not None and self._sustained and rate > self.LONE_OVER * self._sustained
-            )
+            lone = self._epoch_ok >= self.LONE_AFTER
             self._epoch += 1
             self._epoch_ok = 0
             self._slow_down(now, precise, delay, ticket.sent)
+            # Lone: after many accepted requests, and at a pace the server's rate (as last counted, by this 429 too)
+            # does not explain: a pace probing at twice a counted 10/s met its 429 as a lone one, and the next cut
+            # undid the first.
+            lone = lone and not (rate is not None and self._sustained and rate > self.LONE_OVER * self._sustained)
             if before is not None and precise:
                 self._count_cut(lone, before, now)
         else:

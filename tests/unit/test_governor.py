@@ -1398,3 +1398,29 @@ def test_a_first_pace_set_before_the_accepted_answers_came_back_is_raised_by_the
     assert bucket.ok == 160
     ideal = (160 - 5) / 20.0
     assert elapsed <= ideal * 1.12, (elapsed, ideal)
+
+
+def test_a_cut_from_a_pace_far_over_the_rate_just_counted_is_not_taken_for_a_stray(httpx_mock: HTTPXMock) -> None:
+    """A 2/s bucket: the pace probed up to twice its rate, and the 429 that counted the rate (after many accepted
+    answers) began a run of lone slow-downs; the next one, at the counted rate, halved the pace from there and was
+    taken for a stray, undoing both: the pace went back to twice the rate and the lane, marked as one with strays,
+    counted no rate again (120 calls: 36 429s after the first two seconds, 12 now)."""
+    from scp_async import fan_out
+
+    bucket = TimedBucket(rate=2.0, burst=2, latency=0.05)
+
+    async def both_ways(request: httpx.Request) -> httpx.Response:
+        await trio.sleep(0.05)
+        return await bucket.answer(request)
+
+    httpx_mock.add_callback(both_ways, url=URL, is_reusable=True)
+
+    async def main() -> None:
+        session = _virtual_session()
+        async with session:
+            await fan_out(lambda _: session.request("GET", URL), range(120), limit=50)
+
+    _run_virtual(main)
+    assert bucket.ok == 120
+    later = [t for t, ok in bucket.log if not ok and t >= 2.0]
+    assert len(later) <= 20, len(later)
