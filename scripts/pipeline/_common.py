@@ -68,6 +68,16 @@ class ApiSource:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+# libyaml's parser when PyYAML was built with it: the same safe constructors, eight times faster on the
+# upstream documents (CF V3 alone is over 200 files), which `fetch`, `update` and `drift` all read.
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load(text)``, on libyaml when available; errors are ``yaml.YAMLError`` either way."""
+    return yaml.load(text, Loader=_YAML_LOADER)
+
+
 def upstream_dir() -> Path:
     """The reference documents (`../shared/upstream-specs` unless $SCP_ASYNC_UPSTREAM_SPECS says else)."""
     configured = os.environ.get(UPSTREAM_ENV)
@@ -77,7 +87,7 @@ def upstream_dir() -> Path:
 def load_sources(specs_dir: Path = SPECS_DIR) -> dict[str, ApiSource]:
     path = specs_dir / "sources.yaml"
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise PipelineError("sources", f"cannot read {path}: {exc}") from None
     apis: dict[str, ApiSource] = {}
@@ -129,7 +139,7 @@ def parse_document(text: str | bytes, origin: str) -> dict[str, Any]:
             raise ValueError(f"{origin} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
     else:
         try:
-            data = yaml.safe_load(text)
+            data = load_yaml(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark else ""

@@ -35,6 +35,7 @@ from ._common import (
     ApiSource,
     PipelineError,
     iter_operations,
+    load_yaml,
     write_atomic,
 )
 from .model_imports import bind_model_imports_once
@@ -250,7 +251,7 @@ def load_notes(specs_dir: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
-        return dict(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        return dict(load_yaml(path.read_text(encoding="utf-8")) or {})
     except yaml.YAMLError as exc:
         raise PipelineError("generate", f"{path} is not valid YAML: {exc}") from None
 

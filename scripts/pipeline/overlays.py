@@ -39,7 +39,7 @@ from typing import Any
 import jsonpatch
 import yaml
 
-from ._common import PipelineError, iter_operations
+from ._common import PipelineError, iter_operations, load_yaml
 from .reference import ANCHOR_KEY
 
 _PATH_TEMPLATE = re.compile(r"{([^}]+)}")
@@ -303,7 +303,7 @@ RULES: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
 
 def load_overlay(path: Path) -> dict[str, Any]:
     try:
-        overlay = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        overlay = load_yaml(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ValueError(f"cannot read overlay {path.name}: {exc}") from None
     if not isinstance(overlay, dict) or set(overlay) - {"patches", "summaries"}:

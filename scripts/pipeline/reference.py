@@ -11,9 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ._common import iter_operations
+from ._common import iter_operations, load_yaml
 
 REFERENCE_DOCS = Path(__file__).resolve().parent / "reference_docs.yaml"
 ANCHOR_KEY = "x-scp-docs-anchor"
@@ -23,7 +21,7 @@ _STRIPPED = frozenset(" -&+$,/:;=?@\"#{}|^~[]`\\*()%.!'")
 
 @cache
 def _config() -> dict[str, dict[str, Any]]:
-    return dict(yaml.safe_load(REFERENCE_DOCS.read_text(encoding="utf-8")) or {})
+    return dict(load_yaml(REFERENCE_DOCS.read_text(encoding="utf-8")) or {})
 
 
 def docs_anchor(heading: str) -> str:

@@ -19,10 +19,10 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from scp_async.emulator import Emulator, ManualClock
 from scp_async.emulator._cf import BROKER_GUID, BROKER_NAME
+from scripts.pipeline._common import load_yaml
 
 SIS = "/cf/v3/service_instances"
 OFFERINGS = "/cf/v3/service_offerings"
@@ -349,7 +349,7 @@ async def test_every_operation_the_reference_spec_gives_fields_reads_them(emu: E
     assert paths_dir.is_dir(), paths_dir
     with_fields: set[str] = set()
     for document in sorted(paths_dir.glob("*.yaml")):
-        for template, item in (yaml.safe_load(document.read_text()) or {}).items():
+        for template, item in (load_yaml(document.read_text()) or {}).items():
             params = (item.get("get") or {}).get("parameters") or []
             if any(isinstance(p, dict) and p.get("name") == "fields" for p in params):
                 with_fields.add(template)
