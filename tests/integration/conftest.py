@@ -8,6 +8,7 @@ event loop); with the ``retry`` fixture their retries wait on the emulator clock
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -51,3 +52,9 @@ def faulty(emu: Emulator) -> Iterator[Emulator]:
     """The module's emulator for a test that injects faults; they are switched off again afterwards."""
     yield emu
     emu.set_faults(None)
+
+
+@pytest.fixture(scope="session")
+def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One mypy cache for the typing checks of user code: the first analyses the facade and the clients."""
+    return tmp_path_factory.mktemp("mypy") / ".mypy_cache"

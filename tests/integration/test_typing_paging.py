@@ -41,10 +41,10 @@ async def main(key: dict[str, object]) -> list[App]:
 """
 
 
-def test_items_are_typed_and_wrong_keywords_are_reported(tmp_path: Path) -> None:
+def test_items_are_typed_and_wrong_keywords_are_reported(tmp_path: Path, mypy_cache: Path) -> None:
     path = tmp_path / "paging_user_code.py"
     path.write_text(USER_CODE, encoding="utf-8")
-    result = mypy_strict(path)
+    result = mypy_strict(path, mypy_cache)
     lines = USER_CODE.splitlines()
     reported: dict[str, str] = {}
     for line in result.stdout.splitlines():
