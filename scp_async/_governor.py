@@ -574,6 +574,8 @@ class Lane:
         self._sends: deque[float] = deque(maxlen=self.SENDS_KEPT)  # when the last requests left
         self._claims: deque[_Claim] = deque(maxlen=self.CLAIMS_KEPT)  # short resets not yet borne out
         self._cut_claim: _Claim | None = None  # the claim of the latest slow-down
+        # The pace before the first slow-down no count of the server's rate has backed since (see _test_claims).
+        self._guess_base: _Pace | None = None
         self._stray_until = -math.inf  # till then, short resets here may be strays (see _test_claims)
         self._undone: _Undone | None = None  # the slow-down a refuted claim last undid (see CLAIM_PROOF)
         self._claims_off_until = -math.inf  # no claims tested before this (see CLAIM_PROOF)
@@ -828,6 +830,8 @@ class Lane:
             lone = self._epoch_ok >= self.LONE_AFTER
             self._epoch += 1
             self._epoch_ok = 0
+            if self._guess_base is None:
+                self._guess_base = before
             self._slow_down(now, precise, delay, ticket.sent)
             # Lone: after many accepted requests, and at a pace the server's rate (as last counted, by this 429 too)
             # does not explain: a pace probing at twice a counted 10/s met its 429 as a lone one, and the next cut
@@ -942,9 +946,16 @@ class Lane:
         if refuted in claims:
             claims.remove(refuted)
         self._stray_until = now + self.STRAY_MEMORY
-        before = refuted.before
-        if before is not None and refuted.epoch == self._epoch:  # else a later 429 set the pace now in force
-            self._restore(before, now)  # its own slow-down only: an earlier one may have been the limit's
+        # Its own slow-down is undone, unless a later 429 set the pace now in force.
+        before = refuted.before if refuted.epoch == self._epoch else None
+        base = self._guess_base
+        if base is not None and not (self._measured if before is None else before.measured):
+            # Strays are proven here, and what the pace would rest on was never counted: the slow-downs
+            # since the last count rest on resets whose tests may have met strays too (one in ten, with a
+            # tenth of requests rejected at random: the lane then crept back from 20/s, S1 taking 3 s, not 0.2).
+            before = base
+        if before is not None:
+            self._restore(before, now)
             # Were the server's clock ahead of ours, the reset came before this request arrived (see CLAIM_PROOF).
             self._undone = _Undone(now, refuted.offset + refuted.reset - (sent + (now - sent) / 2.0))
         self._ceiling = math.inf  # what the resets said of the server's rate: they include strays
@@ -978,6 +989,7 @@ class Lane:
         self._claims_off_until = now + self.CLAIM_DISTRUST
         self._claims.clear()
         self._cut_claim = None
+        self._guess_base = None
         self._stray_until = -math.inf
         self._undone = None
         self._ceiling = math.inf  # what the resets read late said of the server's rate
@@ -1001,6 +1013,7 @@ class Lane:
         self._pooled.clear()  # nor did it end one
         self._provisional = None
         self._cuts = None
+        self._guess_base = None
 
     def _count_cut(self, lone: bool, before: _Pace, now: float) -> None:
         """Note a slow-down for a short reset; undo the run of them if it proves them strays.
@@ -1223,6 +1236,7 @@ class Lane:
                 self._measured = self.preset is not None
                 self._ceiling = math.inf
                 self._cuts = None
+                self._guess_base = None
                 self._sustained = 0.0
                 self._pooled.clear()
                 return
@@ -1233,6 +1247,7 @@ class Lane:
                 self._measured = False
                 self._ceiling = math.inf
                 self._cuts = None
+                self._guess_base = None  # the pace it probes from was counted
         # Capped: a lane quiet for longer is back at its preset anyway (RECOVER_AFTER), and a clock of epoch
         # seconds since the lane's first answer must not raise the pace to a power past float's range.
         elapsed = min(now - self._last_growth, self.RECOVER_AFTER)

@@ -991,6 +991,38 @@ def test_a_short_reset_that_a_later_request_refutes_gives_the_pace_back() -> Non
     anyio.run(main)
 
 
+def test_once_strays_are_proven_slow_downs_no_count_backed_are_undone_too() -> None:
+    """A gateway rejecting a tenth of requests at random: the first 429's test met a stray too, so its claim
+    stood and set a pace of 20/s. When a later claim is refuted, strays are proven, and that first pace, never
+    backed by a count of the server's rate, goes as well: undoing the last slow-down only left the lane to creep
+    back from 20/s (S1 took 3 s instead of 0.2 in one run of ten)."""
+
+    async def main() -> None:
+        clock = Clock()
+        _governor, lane = _lane(clock)
+        for _ in range(30):
+            clock.now += 0.01
+            lane.observe(await lane.acquire(), _response(200, body={}))
+        rejected = await lane.acquire()
+        clock.now += 0.025
+        inside = await lane.acquire()
+        assert lane.observe(rejected, _reset_in(clock, 0.025)) is True
+        first_pace = lane.rate
+        assert first_pace is not None
+        assert lane.observe(inside, _reset_in(clock, 0.05)) is True  # the claim's test, rejected: it stands
+        for _ in range(5):
+            lane.observe(await lane.acquire(), _response(200, body={}))
+        rejected = await lane.acquire()
+        inside = await lane.acquire()  # the next slot of the pace, inside the claim of the 429 below
+        assert lane.observe(rejected, _reset_in(clock, 0.1)) is True
+        assert lane.rate is not None
+        assert lane.rate < first_pace
+        assert lane.observe(inside, _response(200, body={})) is False  # refuted: strays are proven
+        assert lane.rate is None
+
+    anyio.run(main)
+
+
 def test_a_slow_down_is_undone_even_after_many_later_429s_of_its_wave() -> None:
     """The claim that slowed the lane is kept apart from the others: 40 more 429s of the same wave (each a
     claim of its own) must not push it out before the request that refutes it comes back."""
