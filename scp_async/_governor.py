@@ -546,8 +546,15 @@ class Lane:
         self.tenant = tenant
         self.preset = preset
         self.stats = GovernorStats()
-        self._rate: float | None = preset.rate if preset else None
         self._burst = max(1.0, preset.burst if preset and preset.burst else 1.0)
+        # The pace a documented limit sets. One without a burst has nothing to absorb a request that arrives a
+        # little early (the way there varies, clocks tick apart): paced exactly at it, a 3/s bucket turned
+        # away one call in twenty-four, each 429 slowing the lane for seconds (1.17x the ideal). It is paced
+        # as a measured rate is, a little under it.
+        self._documented = (
+            None if preset is None else preset.rate * (self.MEASURED_SHARE if self._burst <= 1.0 else 1.0)
+        )
+        self._rate: float | None = self._documented
         self._tat = 0.0  # GCRA: the theoretical arrival time of the next request
         self._queue: deque[anyio.Event] = deque()  # tasks waiting for a slot, in order (see acquire)
         self._paused_until = 0.0
@@ -1228,11 +1235,11 @@ class Lane:
                 if guess > rate:
                     self._rate = rate = guess
                     self._tat = min(self._tat, max(now, self._paused_until) + 1.0 / guess)
-        if now - self._last_throttle >= self.RECOVER_AFTER and rate != (self.preset.rate if self.preset else None):
+        if now - self._last_throttle >= self.RECOVER_AFTER and rate != self._documented:
             if now - self._bound_at >= 1.0:
                 # The 429s stopped and the pace holds no one back: back to the documented limit, or to the
                 # caller's own pace.
-                self._rate = self.preset.rate if self.preset else None
+                self._rate = self._documented
                 self._measured = self.preset is not None
                 self._ceiling = math.inf
                 self._cuts = None
@@ -1253,7 +1260,7 @@ class Lane:
         elapsed = min(now - self._last_growth, self.RECOVER_AFTER)
         self._last_growth = now
         if elapsed > 0 and now - self._bound_at < 1.0 and now >= max(self._paused_until, self._hold_until):
-            ceiling = self.preset.rate if self.preset else math.inf  # never above a documented limit
+            ceiling = math.inf if self._documented is None else self._documented  # never above a documented limit
             if self._measured:
                 growth = min(self.STEADY_GROWTH, 1.0 + self.STEADY_RAMP * (now - self._last_throttle))
             else:
