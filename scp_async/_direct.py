@@ -4,7 +4,8 @@ Building an ``httpx.Request``, wrapping the answer in an ``httpx.Response`` and 
 httpx's stream API cost about a third of a typed call's CPU at fan-out rates, and aiohttp's general
 client most of the rest. A session whose wire is the :class:`DefaultTransport` it made itself sends its
 GETs (and DELETEs and OPTIONS, the requests without a body) here instead, on the lean HTTP/1.1 client
-of :mod:`._wire` (its connections beside the transport's aiohttp pool, with the same SSL context):
+of :mod:`._wire` under asyncio and :mod:`._wire_trio` under trio (its connections beside the transport's
+pools, with the same SSL context and limits):
 
 - the headers are httpx's (the client's defaults, the session's, the call's, the bearer token), sent
   as one dict; the URL is the ``httpx.URL`` the session already has;
@@ -19,9 +20,9 @@ of :mod:`._wire` (its connections beside the transport's aiohttp pool, with the 
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import json
+import sys
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final, NoReturn
@@ -177,8 +178,8 @@ class DirectLane:
             return None  # a proxy (from the environment, say) or a transport mounted for this URL
         if httpx.AsyncHTTPTransport.handle_async_request is not _HTTPX_HANDLE:
             return None  # pytest-httpx (or another patch) answers in-process
-        if _running_asyncio_loop() is None:
-            return None  # trio: httpcore's pool
+        if _running_asyncio_loop() is None and not _under_trio():
+            return None  # no loop this lane knows: httpx's own way
         pool = transport._pool
         assert isinstance(pool, _AsyncioPool)
         return pool
@@ -209,7 +210,7 @@ class DirectLane:
 
         ``io_limits`` are the call's httpx timeouts (pool, connect, read), as aiohttp takes them.
         """
-        wire = pool.wire(asyncio.get_running_loop())
+        wire = pool.lane_wire()
         url = request.url
         token = None
         if auth is not None:
@@ -267,6 +268,17 @@ class DirectLane:
 
 
 _HTTPX_HANDLE: Final = httpx.AsyncHTTPTransport.handle_async_request
+
+
+def _under_trio() -> bool:
+    trio = sys.modules.get("trio")  # not imported: not running either
+    if trio is None:
+        return False
+    try:
+        trio.lowlevel.current_trio_token()
+    except RuntimeError:
+        return False
+    return True
 
 
 def wire_address(url: httpx.URL) -> tuple[str, str, int | None, str]:

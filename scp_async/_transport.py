@@ -34,6 +34,8 @@ from ._wire import WirePool
 if TYPE_CHECKING:
     import aiohttp
 
+    from ._wire_trio import TrioWirePool
+
 __all__ = ["DEFAULT_LIMITS", "DefaultTransport"]
 
 #: Connections per session: enough for a fan-out of 200 calls at a time, each on its own connection.
@@ -155,6 +157,8 @@ class _AsyncioPool:
         self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
         self._wire: WirePool | None = None
         self._wire_loop: asyncio.AbstractEventLoop | None = None
+        self._trio_wire: TrioWirePool | None = None
+        self._trio_run: object = None  # the trio run its connections belong to (its token)
 
     def wire(self, loop: asyncio.AbstractEventLoop) -> WirePool:
         """The direct lane's connections (``_wire.py``) on ``loop``: beside aiohttp's, with the same TLS settings."""
@@ -167,6 +171,27 @@ class _AsyncioPool:
             )
             self._wire_loop = loop
         return self._wire
+
+    def lane_wire(self) -> WirePool | TrioWirePool:
+        """The direct lane's connections for the running event loop: asyncio's (``_wire.py``) or trio's
+        (``_wire_trio.py``), with the same TLS settings and limits."""
+        loop = _running_asyncio_loop()
+        if loop is not None:
+            return self.wire(loop)
+        import trio
+
+        run = trio.lowlevel.current_trio_token()
+        if self._trio_wire is None or self._trio_run is not run:
+            from ._wire_trio import TrioWirePool
+
+            # Connections belong to their run; another trio.run gets a pool of its own.
+            self._trio_wire = TrioWirePool(
+                ssl_context=self._ssl_context,
+                max_connections=self._limits.max_connections,
+                keepalive_expiry=self._limits.keepalive_expiry or 15.0,
+            )
+            self._trio_run = run
+        return self._trio_wire
 
     def _client(self, loop: asyncio.AbstractEventLoop) -> aiohttp.ClientSession:
         if self._session is None or self._loop is not loop:
@@ -277,6 +302,10 @@ class _AsyncioPool:
         self._wire = self._wire_loop = None
         if wire is not None and wire_loop is _running_asyncio_loop():
             await wire.aclose()
+        trio_wire = self._trio_wire
+        self._trio_wire = self._trio_run = None
+        if trio_wire is not None:
+            await trio_wire.aclose()  # closes sockets only: safe from any loop
         await self._fallback.aclose()
 
     async def __aenter__(self) -> _AsyncioPool:

@@ -34,11 +34,21 @@ from typing import Any, Final, cast
 import httpcore
 import httptools
 
-__all__ = ["MAX_HEAD", "NOTED", "BodyTooLarge", "Resolver", "WirePool", "WireResponse"]
+__all__ = [
+    "DEFAULT_PORTS",
+    "MAX_HEAD",
+    "NOTED",
+    "BodyTooLarge",
+    "Heads",
+    "Resolver",
+    "WirePool",
+    "WireResponse",
+    "authority",
+]
 
 Origin = tuple[str, str, int]
 
-_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 #: Bytes a status line and headers may take (aiohttp's and h11's limits are of this order): a server
 #: that sends headers without end must not fill the memory (the size cap counts bodies only).
 MAX_HEAD: Final = 64 * 1024
@@ -90,24 +100,20 @@ class WireResponse:
         self.noted = noted
 
 
-class _Connection(asyncio.Protocol):
-    """One connection: at most one exchange at a time, its answer fed to httptools as bytes arrive."""
+class _ResponseReader:
+    """An answer fed to httptools as its bytes arrive (on asyncio or trio): framing, the noted headers, the
+    size limit and the head's size, whatever the connection under it.
 
-    def __init__(self, pool: WirePool, origin: Origin, loop: asyncio.AbstractEventLoop) -> None:
-        self.pool = pool
-        self.origin = origin
-        self.loop = loop
-        self.transport: asyncio.Transport | None = None
-        self.closed = False
-        self.counted = True  # one of the pool's open connections until forgotten
-        self.idle_since = 0.0
+    Subclasses say whether an answer is awaited (:meth:`_awaited`), take it (:meth:`_deliver`) or an error
+    (:meth:`_fail`), and :meth:`close` the connection.
+    """
+
+    closed: bool
+
+    def __init__(self) -> None:
         self.keep_alive = False
         self._parser = httptools.HttpResponseParser(self)
-        self._waiter: asyncio.Future[WireResponse] | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._read_timeout: float | None = None
         self._limit: int | None = None
-        self._last_read = 0.0
         self._reset()
 
     def _reset(self) -> None:
@@ -124,77 +130,20 @@ class _Connection(asyncio.Protocol):
         self._headers_done = False
         self._framed = True  # the answer says where it ends (else: where the connection closes)
 
-    # -- the exchange ------------------------------------------------------------------------------
+    def _awaited(self) -> bool:
+        raise NotImplementedError
 
-    def send(self, head: bytes, read_timeout: float | None, limit: int | None) -> asyncio.Future[WireResponse]:
-        """Send a request's ``head``; the future is its answer. Whoever awaits it calls :meth:`finish` after,
-        and :meth:`close` if the wait fails (see :meth:`WirePool.request`, which awaits it itself: a
-        coroutine of the connection's own would stay alive as long as every request waits)."""
-        assert self.transport is not None
-        assert self._waiter is None
-        loop = self.loop
-        self._reset()
-        self._limit = limit
-        self.keep_alive = False
-        waiter: asyncio.Future[WireResponse] = loop.create_future()
-        self._waiter = waiter
-        self._read_timeout = read_timeout
-        if read_timeout is not None:
-            now = self._last_read = loop.time()
-            # The timer outlives the exchange, for the connection's next ones: on a keep-alive connection
-            # it is made once per quiet period, not once per request (a tenth of the wire's CPU).
-            timer = self._timer
-            if timer is None or timer.when() > now + read_timeout:
-                if timer is not None:
-                    timer.cancel()
-                self._timer = loop.call_at(now + read_timeout, self._check_read)
-        self.transport.write(head)
-        return waiter
-
-    def finish(self) -> None:
-        self._waiter = None
-
-    def _check_read(self) -> None:
-        self._timer = None
-        waiter, read_timeout = self._waiter, self._read_timeout
-        if waiter is None or waiter.done() or read_timeout is None:
-            return  # idle, or an exchange without a read timeout: the next exchange starts a timer
-        due = self._last_read + read_timeout
-        if self.loop.time() < due:  # bytes came (or this exchange began) since: the rest of the period
-            self._timer = self.loop.call_at(due, self._check_read)
-            return
-        waiter.set_exception(httpcore.ReadTimeout("timed out reading the response"))
+    def _deliver(self, response: WireResponse) -> None:
+        raise NotImplementedError
 
     def _fail(self, exc: BaseException) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(exc)
-        self.close()
+        raise NotImplementedError
 
     def close(self) -> None:
-        self.closed = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self.transport is not None:
-            # Not a graceful close: over TLS that waits up to 30 s for the peer's close_notify, holding the
-            # socket; nothing is left to send on a connection given up (its answers carry their length).
-            self.transport.abort()
+        raise NotImplementedError
 
-    # -- asyncio.Protocol ----------------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # A stream transport, though not always asyncio's class: uvloop's (the loop of uvicorn, so of many
-        # services that call us) derives from none of asyncio's.
-        self.transport = cast(asyncio.Transport, transport)
-
-    def data_received(self, data: bytes) -> None:
-        waiter = self._waiter
-        if waiter is None or waiter.done():
-            self.close()  # bytes nobody asked for (on an idle connection): the stream is out of step
-            return
+    def _feed(self, data: bytes | bytearray) -> None:
         self._received = True
-        self._last_read = self.loop.time()
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -206,23 +155,16 @@ class _Connection(asyncio.Protocol):
             if self._head_size > MAX_HEAD:
                 self._fail(httpcore.RemoteProtocolError(f"the response's headers take more than {MAX_HEAD} bytes"))
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        if self._timer is not None:  # whatever was waited for ends here
-            self._timer.cancel()
-            self._timer = None
-        waiter = self._waiter
-        if waiter is None or waiter.done():
-            self.pool._lost_idle(self)
-            return
+    def _ended(self, exc: BaseException | None) -> None:
+        """The connection closed while an answer was awaited: the answer, if it ends there, else the error."""
         if self._headers_done and not self._framed:  # a body that ends where the connection does
-            self._answer(waiter)
+            self._deliver(self._answer())
         elif isinstance(exc, OSError):
-            waiter.set_exception(httpcore.ReadError(str(exc) or type(exc).__name__))
+            self._fail(httpcore.ReadError(str(exc) or type(exc).__name__))
         elif self._received:
-            waiter.set_exception(httpcore.RemoteProtocolError("Server disconnected before the response ended."))
+            self._fail(httpcore.RemoteProtocolError("Server disconnected before the response ended."))
         else:
-            waiter.set_exception(httpcore.RemoteProtocolError(_DISCONNECTED))
+            self._fail(httpcore.RemoteProtocolError(_DISCONNECTED))
 
     # -- httptools' callbacks (they never raise: an error fails the waiter) ----------------------------
 
@@ -281,26 +223,131 @@ class _Connection(asyncio.Protocol):
             self._headers = None
             self._noted = None
             return
-        waiter = self._waiter
-        if waiter is None or waiter.done() or self.closed:
+        if self.closed or not self._awaited():
             return
         self.keep_alive = self._parser.should_keep_alive()
-        self._answer(waiter)
+        self._deliver(self._answer())
 
-    def _answer(self, waiter: asyncio.Future[WireResponse]) -> None:
+    def _answer(self) -> WireResponse:
         self._answered = True
         parts, self._body = self._body, None
         body = b"" if parts is None else parts[0] if len(parts) == 1 else b"".join(parts)
-        waiter.set_result(
-            WireResponse(
-                self._parser.get_status_code(),
-                self._reason,
-                self._parser.get_http_version(),
-                self._headers or [],
-                body,
-                self._noted,
-            )
+        return WireResponse(
+            self._parser.get_status_code(),
+            self._reason,
+            self._parser.get_http_version(),
+            self._headers or [],
+            body,
+            self._noted,
         )
+
+
+class _Connection(_ResponseReader, asyncio.Protocol):
+    """One connection on asyncio: at most one exchange at a time, its answer fed to httptools as bytes arrive."""
+
+    def __init__(self, pool: WirePool, origin: Origin, loop: asyncio.AbstractEventLoop) -> None:
+        self.pool = pool
+        self.origin = origin
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.counted = True  # one of the pool's open connections until forgotten
+        self.idle_since = 0.0
+        self._waiter: asyncio.Future[WireResponse] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._read_timeout: float | None = None
+        self._last_read = 0.0
+        super().__init__()
+
+    # -- the exchange ------------------------------------------------------------------------------
+
+    def send(self, head: bytes, read_timeout: float | None, limit: int | None) -> asyncio.Future[WireResponse]:
+        """Send a request's ``head``; the future is its answer. Whoever awaits it calls :meth:`finish` after,
+        and :meth:`close` if the wait fails (see :meth:`WirePool.request`, which awaits it itself: a
+        coroutine of the connection's own would stay alive as long as every request waits)."""
+        assert self.transport is not None
+        assert self._waiter is None
+        loop = self.loop
+        self._reset()
+        self._limit = limit
+        self.keep_alive = False
+        waiter: asyncio.Future[WireResponse] = loop.create_future()
+        self._waiter = waiter
+        self._read_timeout = read_timeout
+        if read_timeout is not None:
+            now = self._last_read = loop.time()
+            # The timer outlives the exchange, for the connection's next ones: on a keep-alive connection
+            # it is made once per quiet period, not once per request (a tenth of the wire's CPU).
+            timer = self._timer
+            if timer is None or timer.when() > now + read_timeout:
+                if timer is not None:
+                    timer.cancel()
+                self._timer = loop.call_at(now + read_timeout, self._check_read)
+        self.transport.write(head)
+        return waiter
+
+    def finish(self) -> None:
+        self._waiter = None
+
+    def _check_read(self) -> None:
+        self._timer = None
+        waiter, read_timeout = self._waiter, self._read_timeout
+        if waiter is None or waiter.done() or read_timeout is None:
+            return  # idle, or an exchange without a read timeout: the next exchange starts a timer
+        due = self._last_read + read_timeout
+        if self.loop.time() < due:  # bytes came (or this exchange began) since: the rest of the period
+            self._timer = self.loop.call_at(due, self._check_read)
+            return
+        waiter.set_exception(httpcore.ReadTimeout("timed out reading the response"))
+
+    def _awaited(self) -> bool:
+        waiter = self._waiter
+        return waiter is not None and not waiter.done()
+
+    def _deliver(self, response: WireResponse) -> None:
+        assert self._waiter is not None
+        self._waiter.set_result(response)
+
+    def _fail(self, exc: BaseException) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+        self.close()
+
+    def close(self) -> None:
+        self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.transport is not None:
+            # Not a graceful close: over TLS that waits up to 30 s for the peer's close_notify, holding the
+            # socket; nothing is left to send on a connection given up (its answers carry their length).
+            self.transport.abort()
+
+    # -- asyncio.Protocol ----------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # A stream transport, though not always asyncio's class: uvloop's (the loop of uvicorn, so of many
+        # services that call us) derives from none of asyncio's.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            self.close()  # bytes nobody asked for (on an idle connection): the stream is out of step
+            return
+        self._last_read = self.loop.time()
+        self._feed(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._timer is not None:  # whatever was waited for ends here
+            self._timer.cancel()
+            self._timer = None
+        if not self._awaited():
+            self.pool._lost_idle(self)
+            return
+        self._ended(exc)
 
 
 class WirePool:
@@ -315,22 +362,7 @@ class WirePool:
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._closed = False
         self._resolver = Resolver()
-        # The header lines of recent requests, checked and encoded: a fan-out sends the same ones (the
-        # token's included) thousands of times, and only the request line differs.
-        self._header_blocks: dict[tuple[str, tuple[tuple[str, str], ...]], bytes] = {}
-
-    def _head(self, method: str, target: str, authority: str, headers: dict[str, str]) -> bytes:
-        key = (authority, tuple(headers.items()))
-        block = self._header_blocks.get(key)
-        if block is None:
-            block = _header_block(authority, headers)
-            if len(self._header_blocks) >= 32:
-                self._header_blocks.clear()
-            self._header_blocks[key] = block
-        line = f"{method} {target} HTTP/1.1\r\n"
-        if line.count("\n") != 1 or line.count("\r") != 1 or "\0" in line:
-            raise httpcore.LocalProtocolError("the request line holds a line break or a NUL character")
-        return line.encode("utf-8") + block
+        self._head = Heads()
 
     async def request(
         self,
@@ -350,10 +382,10 @@ class WirePool:
         if self._closed:
             raise httpcore.ConnectError("the connection pool is closed")
         scheme, host, port, target = url
-        if scheme not in _DEFAULT_PORTS:
+        if scheme not in DEFAULT_PORTS:
             raise httpcore.UnsupportedProtocol(f"{scheme!r} is no scheme of HTTP")
-        origin = (scheme, host, port or _DEFAULT_PORTS[scheme])
-        head = self._head(method, target, _authority(host, port), headers)
+        origin = (scheme, host, port or DEFAULT_PORTS[scheme])
+        head = self._head(method, target, authority(host, port), headers)
         connection = self._idle_connection(origin) or await self._checkout(origin, connect_timeout, pool_timeout)
         try:
             waiter = connection.send(head, read_timeout, limit)
@@ -556,7 +588,29 @@ def _retrieved(task: asyncio.Task[Sequence[AddressInfo]]) -> None:
         task.exception()
 
 
-def _authority(host: str, port: int | None) -> str:
+class Heads:
+    """Request heads: the request line, then header lines checked and encoded once for recent header sets (a
+    fan-out sends the same ones, the token's included, thousands of times; only the request line differs)."""
+
+    def __init__(self) -> None:
+        self._blocks: dict[tuple[str, tuple[tuple[str, str], ...]], bytes] = {}
+
+    def __call__(self, method: str, target: str, authority: str, headers: dict[str, str]) -> bytes:
+        key = (authority, tuple(headers.items()))
+        block = self._blocks.get(key)
+        if block is None:
+            block = _header_block(authority, headers)
+            if len(self._blocks) >= 32:
+                self._blocks.clear()
+            self._blocks[key] = block
+        line = f"{method} {target} HTTP/1.1\r\n"
+        if line.count("\n") != 1 or line.count("\r") != 1 or "\0" in line:
+            raise httpcore.LocalProtocolError("the request line holds a line break or a NUL character")
+        return line.encode("utf-8") + block
+
+
+def authority(host: str, port: int | None) -> str:
+    """The Host header's value for ``host`` (an IPv6 literal in brackets) and ``port`` (None: the scheme's)."""
     if ":" in host:  # an IPv6 literal
         host = f"[{host}]"
     return host if port is None else f"{host}:{port}"
